@@ -1,0 +1,127 @@
+import type { DigitalOutput } from './output.js';
+
+export interface OutputTiming {
+  pulseMs: number;
+  maxOnMs: number;
+}
+
+export interface SignalLine {
+  output: DigitalOutput;
+  timing: OutputTiming;
+}
+
+export interface GateSignalLines {
+  relay: SignalLine;
+  greenLight: SignalLine;
+  redLight: SignalLine;
+  buzzer: SignalLine;
+}
+
+/** What the gate core asks of the hardware; it never touches pins itself. */
+export interface GateActuator {
+  /** Opens the gate for one person: relay pulse, green light, one beep. */
+  admit(): void;
+  /** Keeps the gate shut: red light, three beeps. */
+  refuse(): void;
+  /** The same code again within the repeat window: a short beep, nothing else. */
+  acknowledgeRepeat(): void;
+  /** Everything off, all timers cancelled. Synchronous, so it is safe in an exit handler. */
+  safeState(): void;
+}
+
+class TimedLine {
+  private offTimer: NodeJS.Timeout | undefined;
+  private patternTimer: NodeJS.Timeout | undefined;
+  private onSince = 0;
+
+  constructor(private readonly line: SignalLine) {}
+
+  /**
+   * On for one pulse. A pulse while already on extends it, but never beyond maxOnMs of continuous
+   * on-time: a stuck scanner or a flood of scans cannot hold a door open.
+   */
+  pulse(): void {
+    this.cancelPattern();
+    this.on(this.line.timing.pulseMs);
+  }
+
+  /** `count` pulses separated by gaps of the same length. */
+  pattern(count: number): void {
+    this.cancelPattern();
+    const { pulseMs } = this.line.timing;
+    let remaining = count;
+    const step = (): void => {
+      if (remaining-- <= 0) return;
+      this.on(pulseMs);
+      this.patternTimer = setTimeout(step, pulseMs * 2);
+    };
+    step();
+  }
+
+  off(): void {
+    this.cancelPattern();
+    clearTimeout(this.offTimer);
+    this.offTimer = undefined;
+    this.line.output.set(false);
+  }
+
+  private on(durationMs: number): void {
+    const now = performance.now();
+    if (!this.line.output.isActive()) this.onSince = now;
+    this.line.output.set(true);
+    const offAt = Math.min(now + durationMs, this.onSince + this.line.timing.maxOnMs);
+    clearTimeout(this.offTimer);
+    this.offTimer = setTimeout(() => {
+      this.offTimer = undefined;
+      this.line.output.set(false);
+    }, Math.max(0, offAt - now));
+  }
+
+  private cancelPattern(): void {
+    clearTimeout(this.patternTimer);
+    this.patternTimer = undefined;
+  }
+}
+
+/** Drives relay, lights and buzzer with the configured pulse lengths and safety limits. */
+export class GateSignals implements GateActuator {
+  private readonly relay: TimedLine;
+  private readonly green: TimedLine;
+  private readonly red: TimedLine;
+  private readonly buzzer: TimedLine;
+
+  constructor(private readonly lines: GateSignalLines) {
+    this.relay = new TimedLine(lines.relay);
+    this.green = new TimedLine(lines.greenLight);
+    this.red = new TimedLine(lines.redLight);
+    this.buzzer = new TimedLine(lines.buzzer);
+  }
+
+  admit(): void {
+    // The relay first: it is what the person is waiting for.
+    this.relay.pulse();
+    this.red.off();
+    this.green.pulse();
+    this.buzzer.pattern(1);
+  }
+
+  refuse(): void {
+    this.green.off();
+    this.red.pulse();
+    this.buzzer.pattern(3);
+  }
+
+  acknowledgeRepeat(): void {
+    this.buzzer.pattern(1);
+  }
+
+  safeState(): void {
+    for (const l of [this.relay, this.green, this.red, this.buzzer]) l.off();
+  }
+
+  /** Drives everything inactive and frees the lines. */
+  release(): void {
+    this.safeState();
+    for (const l of Object.values(this.lines)) l.output.release();
+  }
+}

@@ -1,0 +1,128 @@
+import { EventEmitter } from 'node:events';
+import { SerialPort } from 'serialport';
+import type { Logger } from 'pino';
+import { ScanLineFramer, type FramedLine, type LineSuffix } from './framing.js';
+import type { Scanner, ScannerEvents, ScannerState } from './scanner.js';
+
+export interface SerialScannerOptions {
+  /** A fixed device path, or find the port by USB ids on every (re)connect. */
+  path?: string;
+  usb?: { vendorId: string; productId: string };
+  baudRate: number;
+  suffix: LineSuffix;
+  maxLineLength: number;
+  reconnect?: { initialMs: number; maxMs: number };
+}
+
+const DEFAULT_RECONNECT = { initialMs: 200, maxMs: 5_000 };
+
+/** Exponential backoff with jitter, so several kiosks on one power circuit do not retry in step. */
+export function reconnectDelayMs(attempt: number, r: { initialMs: number; maxMs: number }, random = Math.random): number {
+  const ceiling = Math.min(r.maxMs, r.initialMs * 2 ** Math.min(attempt, 20));
+  return Math.round(ceiling * (0.5 + random() * 0.5));
+}
+
+/**
+ * A barcode scanner on a serial or USB-serial port. When the scanner is unplugged (the port closes
+ * or errors) it reopens with backoff until the scanner returns; partial lines are discarded.
+ */
+export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanner {
+  readonly source = 'serial' as const;
+  private currentState: ScannerState = 'stopped';
+  private port: SerialPort | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private stopped = true;
+
+  constructor(
+    private readonly options: SerialScannerOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get state(): ScannerState {
+    return this.currentState;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const port = this.port;
+    this.port = undefined;
+    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    this.setState('stopped');
+  }
+
+  private setState(state: ScannerState, detail?: string): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emit('state', state, detail);
+  }
+
+  private async resolvePath(): Promise<string> {
+    if (this.options.path) return this.options.path;
+    const usb = this.options.usb;
+    if (!usb) throw new Error('no scanner path or USB ids configured');
+    const ports = await SerialPort.list();
+    const match = ports.find((p) => p.vendorId?.toLowerCase() === usb.vendorId && p.productId?.toLowerCase() === usb.productId);
+    if (!match) throw new Error(`no serial port with USB id ${usb.vendorId}:${usb.productId}`);
+    return match.path;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.setState(this.attempt === 0 ? 'connecting' : 'disconnected');
+    let path: string;
+    try {
+      path = await this.resolvePath();
+    } catch (err) {
+      this.retry((err as Error).message);
+      return;
+    }
+    if (this.stopped) return;
+    const port = new SerialPort({ path, baudRate: this.options.baudRate, autoOpen: false });
+    const framer = new ScanLineFramer(this.options.suffix, this.options.maxLineLength);
+    framer.on('data', (line: FramedLine) => {
+      if (line.kind === 'line') this.emit('line', line);
+      else this.emit('rejected', line);
+    });
+    port.on('error', (err) => this.log.warn({ err: err.message, path }, 'scanner port error'));
+    port.on('close', () => {
+      port.unpipe(framer);
+      if (this.port !== port) return;
+      this.port = undefined;
+      this.retry('port closed (scanner unplugged?)');
+    });
+    port.open((err) => {
+      if (err) {
+        this.retry(err.message);
+        return;
+      }
+      if (this.stopped) {
+        port.close();
+        return;
+      }
+      this.port = port;
+      this.attempt = 0;
+      port.pipe(framer);
+      this.log.info({ path }, 'scanner connected');
+      this.setState('ready');
+    });
+  }
+
+  private retry(why: string): void {
+    if (this.stopped) return;
+    const delay = reconnectDelayMs(this.attempt++, this.options.reconnect ?? DEFAULT_RECONNECT);
+    if (this.attempt === 1 || this.attempt % 20 === 0) this.log.warn({ why, retryInMs: delay, attempt: this.attempt }, 'scanner unavailable');
+    this.setState('disconnected', why);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+  }
+}

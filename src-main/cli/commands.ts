@@ -1,0 +1,147 @@
+import { createPrivateKey } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSettings, settingsJsonSchema, type LoadedSettings } from '../core/config.js';
+import { HubKeyring, generateSigningKeyPair, type SigningAlgorithm } from '../core/credential/keys.js';
+import { checkPass, issuePass } from '../core/credential/pass.js';
+import { Kiosk } from '../core/kiosk.js';
+import { DENY_REASONS } from '../core/reasons.js';
+import { openStore } from '../core/store/database.js';
+import { EventLog, type GateEvent } from '../core/store/event-log.js';
+import { Roster, parseRosterCsv } from '../core/store/roster.js';
+import { CliError, parseIsoTime } from './errors.js';
+
+export function loadConfig(file: string): LoadedSettings {
+  return loadSettings(file);
+}
+
+export async function runKiosk(configFile: string, headless: boolean): Promise<void> {
+  const kiosk = new Kiosk(loadConfig(configFile), { headless });
+  if (!headless) kiosk.log.warn('the kiosk screens are not part of this build yet; running as a screenless unit');
+  kiosk.start();
+  await waitForShutdown(kiosk);
+}
+
+export async function waitForShutdown(kiosk: Kiosk): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      kiosk.log.info({ signal }, 'shutting down');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await kiosk.stop();
+}
+
+export function generateKeys(outDir: string, algorithm: SigningAlgorithm): string {
+  const pair = generateSigningKeyPair(algorithm);
+  mkdirSync(outDir, { recursive: true });
+  const safeKid = pair.kid.replace(/[/+=]/g, (c) => ({ '/': '_', '+': '-', '=': '' })[c] ?? '');
+  const privateFile = join(outDir, `hub-${safeKid}.key.pem`);
+  const publicFile = join(outDir, `hub-${safeKid}.pub.pem`);
+  if (existsSync(privateFile)) throw new CliError(`${privateFile} already exists`);
+  writeFileSync(privateFile, pair.privatePem, { mode: 0o600 });
+  chmodSync(privateFile, 0o600);
+  writeFileSync(publicFile, pair.publicPem, { mode: 0o644 });
+  return [
+    `algorithm: ${pair.algorithm}`,
+    `key id:    ${pair.kid}`,
+    `private:   ${privateFile}  (keep on the hub only)`,
+    `public:    ${publicFile}  (copy to each kiosk's keys folder)`,
+  ].join('\n');
+}
+
+export function issuePassText(keyFile: string, workerId: string, expires: string | undefined, issuer: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(keyFile, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let key;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new CliError(`${keyFile} is not a private key in PEM form`);
+  }
+  const expiresAt = expires ? parseIsoTime(expires, '--expires') : new Date(Date.now() + 365 * 86_400_000);
+  if (expiresAt.getTime() <= Date.now()) throw new CliError('--expires is in the past');
+  try {
+    return issuePass(key, { workerId, issuer, expiresAt });
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+export function explainPass(text: string, keysDir: string, at: string | undefined): { ok: boolean; report: string } {
+  const nowMs = at ? parseIsoTime(at, '--at').getTime() : Date.now();
+  let keyring: HubKeyring;
+  try {
+    keyring = HubKeyring.fromDirectory(keysDir);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  const check = checkPass(text.trim(), keyring, nowMs);
+  const lines: string[] = [];
+  const claims = check.ok ? check.pass.claims : check.claims;
+  const kid = check.ok ? check.pass.kid : check.kid;
+  if (kid) lines.push(`key id:     ${kid}${keyring.get(kid) ? ` (trusted: ${keyring.get(kid)!.source})` : ' (not trusted)'}`);
+  if (claims) {
+    lines.push(`worker:     ${claims.workerId}`, `issuer:     ${claims.issuer}`);
+    lines.push(`issued:     ${new Date(claims.issuedAt * 1000).toISOString()}`);
+    lines.push(`expires:    ${new Date(claims.expiresAt * 1000).toISOString()}`);
+  }
+  if (check.ok) {
+    lines.push('result:     VALID (signature verified, within its validity period)');
+  } else {
+    const words = DENY_REASONS[check.failure];
+    lines.push(`result:     INVALID ${check.failure}: ${words.en} (${check.detail})`, `            ${words.vi}`);
+  }
+  return { ok: check.ok, report: lines.join('\n') };
+}
+
+export function importRoster(csvFile: string, configFile: string, replace: boolean): string {
+  const loaded = loadConfig(configFile);
+  let content: Buffer;
+  try {
+    content = readFileSync(csvFile);
+  } catch (err) {
+    throw new CliError(`cannot read ${csvFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const records = parseRosterCsv(content);
+  const db = openStore(loaded.paths.store, { busyTimeoutMs: 5_000 });
+  try {
+    const roster = new Roster(db);
+    roster.upsertAll(records, { replace });
+    return `imported ${records.length} worker(s)${replace ? ' (roster replaced)' : ''}; roster now holds ${roster.count()}`;
+  } finally {
+    db.close();
+  }
+}
+
+export function* readLog(configFile: string, since: string | undefined): Generator<GateEvent> {
+  const loaded = loadConfig(configFile);
+  const sinceMs = since ? parseIsoTime(since, '--since').getTime() : 0;
+  if (!existsSync(loaded.paths.store)) throw new CliError(`no event log yet at ${loaded.paths.store}`);
+  const db = openStore(loaded.paths.store, { readonly: true });
+  try {
+    yield* new EventLog(db).since(sinceMs);
+  } finally {
+    db.close();
+  }
+}
+
+export function formatEventLine(e: GateEvent): string {
+  const who = e.workerId ?? `#${e.codeHash?.slice(0, 8) ?? '?'}`;
+  const when = new Date(e.wallMs).toISOString() + (e.clockSynced ? '' : '?');
+  return [String(e.seq).padStart(7), when, e.direction.padEnd(5), e.decision.toUpperCase().padEnd(5), who.padEnd(16), e.reasons.join(',')]
+    .join('  ')
+    .trimEnd();
+}
+
+export function configSchemaText(): string {
+  return JSON.stringify(settingsJsonSchema(), null, 2);
+}

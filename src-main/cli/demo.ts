@@ -1,0 +1,108 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadSettings } from '../core/config.js';
+import { issuePass } from '../core/credential/pass.js';
+import { Kiosk } from '../core/kiosk.js';
+import { createLogger } from '../core/logger.js';
+import { DENY_REASONS } from '../core/reasons.js';
+import { Roster, parseRosterCsv } from '../core/store/roster.js';
+import { generateKeys, waitForShutdown } from './commands.js';
+
+const DAY = 86_400_000;
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Demo workers, one per interesting case. Dates are relative to now so the demo never goes stale. */
+function demoRosterCsv(now: number): string {
+  const rows = [
+    ['W0001', 'Nguyễn Văn An', 'Công ty May Sông Hồng', 'Tổ cắt 1', iso(now - 2 * 3_600_000), 'no', '', '', '2', '', 'none'],
+    ['W0002', 'Trần Thị Bình', 'Công ty May Sông Hồng', 'Tổ may 3', iso(now - 3 * 3_600_000), 'no', '', '', '3', '', 'F1'],
+    ['W0003', 'Lê Văn Cường', 'Công ty May Sông Hồng', 'Kho', iso(now - 3_600_000), 'no', 'negative', iso(now - DAY), '2', iso(now + 7 * DAY), 'none'],
+    ['W0004', 'Phạm Thị Dung', 'Công ty May Sông Hồng', 'Tổ may 3', iso(now - 3_600_000), 'no', 'negative', iso(now - 6 * 3_600_000), '2', '', 'F1'],
+  ];
+  const header = 'worker_id,display_name,company,team,declared_at,declaration_flagged,test_result,tested_at,vaccine_doses,quarantine_until,case_status';
+  return [header, ...rows.map((r) => r.join(','))].join('\n') + '\n';
+}
+
+function demoConfig(): string {
+  return `# SafeGate demo kiosk: simulated scanner (type or paste a code, then Enter) and simulated GPIO.
+device:
+  id: demo-kiosk-01
+checkpoint:
+  id: gate-a
+  name: "Cổng A"
+  kind: gate
+  zone: factory-1
+  direction: entry
+scanner:
+  source: stdin
+gate:
+  gpio: simulated
+store:
+  path: safegate.db
+hub:
+  keysDir: keys
+clock:
+  syncedWhen: always
+log:
+  level: warn
+`;
+}
+
+/** Sets up a demo folder (keys, config, roster) once, prints demo passes, and runs the kiosk on stdin. */
+export async function runDemo(dirArg: string): Promise<void> {
+  const dir = resolve(dirArg);
+  mkdirSync(dir, { recursive: true });
+  const keysDir = join(dir, 'keys');
+  const hubKeyDir = join(dir, 'hub-private');
+  if (!existsSync(hubKeyDir) || !readdirSync(hubKeyDir).some((n) => n.endsWith('.key.pem'))) {
+    generateKeys(hubKeyDir, 'EdDSA');
+  }
+  mkdirSync(keysDir, { recursive: true });
+  for (const n of readdirSync(hubKeyDir)) {
+    if (n.endsWith('.pub.pem')) writeFileSync(join(keysDir, n), readFileSync(join(hubKeyDir, n)));
+  }
+  const configFile = join(dir, 'kiosk.yaml');
+  if (!existsSync(configFile)) writeFileSync(configFile, demoConfig());
+  const loaded = loadSettings(configFile);
+  const keyFile = join(hubKeyDir, readdirSync(hubKeyDir).find((n) => n.endsWith('.key.pem'))!);
+  const privatePem = readFileSync(keyFile, 'utf8');
+  const now = Date.now();
+
+  const kiosk = new Kiosk(loaded, { headless: true, log: createLogger({ level: loaded.settings.log.level }) });
+  new Roster(kiosk.db).upsertAll(parseRosterCsv(demoRosterCsv(now)), { replace: true });
+
+  const pass = (workerId: string, expiresAt: number, issuedAt = now - 60_000) =>
+    issuePass(privatePem, { workerId, issuer: 'demo-hub', expiresAt: new Date(expiresAt), issuedAt: new Date(issuedAt) });
+  const samples: [string, string][] = [
+    ['allowed (Nguyễn Văn An)', pass('W0001', now + 30 * DAY)],
+    ['expired pass', pass('W0001', now - DAY, now - 40 * DAY)],
+    ['F1 without a recent test (Trần Thị Bình)', pass('W0002', now + 30 * DAY)],
+    ['quarantined (Lê Văn Cường)', pass('W0003', now + 30 * DAY)],
+    ['F1 with a negative test (Phạm Thị Dung)', pass('W0004', now + 30 * DAY)],
+    ['unknown worker', pass('W9999', now + 30 * DAY)],
+    ['printed badge (refused at a factory gate)', 'W0001'],
+  ];
+  const out = process.stdout;
+  out.write(`\nSafeGate demo in ${dir}\nCheckpoint "${loaded.settings.checkpoint.name}" (${loaded.settings.checkpoint.kind}, ${loaded.settings.checkpoint.direction}).\n`);
+  out.write('Paste one of these codes and press Enter (Ctrl+C to stop):\n\n');
+  for (const [label, text] of samples) out.write(`  ${label}:\n    ${text}\n`);
+  out.write('\n');
+
+  kiosk.gatekeeper.on('passage', (p) => {
+    const who = p.displayName ? ` — ${p.displayName}` : '';
+    if (p.decision.outcome === 'repeat') {
+      out.write(`  (same code again within the repeat window: one event)\n`);
+    } else if (p.decision.outcome === 'allow') {
+      out.write(`  ✔ MỜI VÀO / ALLOWED (${p.decision.direction})${who}   [event #${p.seq}]\n`);
+    } else {
+      out.write(`  ✘ DỪNG LẠI / DENIED (${p.decision.direction})${who}   [event #${p.seq ?? 'held'}]\n`);
+      for (const r of p.decision.reasons) out.write(`      - ${DENY_REASONS[r].vi} / ${DENY_REASONS[r].en}\n`);
+    }
+  });
+  kiosk.scanner?.on('rejected', (r) => out.write(`  ✘ input rejected: ${r.detail}\n`));
+  kiosk.start();
+  await waitForShutdown(kiosk);
+}

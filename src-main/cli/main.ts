@@ -1,0 +1,133 @@
+import { Command, CommanderError, Option } from 'commander';
+import { SettingsError } from '../core/config.js';
+import { PolicyError } from '../core/policy/policy.js';
+import { StoreVersionError } from '../core/store/database.js';
+import { RosterImportError } from '../core/store/roster.js';
+import {
+  configSchemaText,
+  explainPass,
+  formatEventLine,
+  generateKeys,
+  importRoster,
+  issuePassText,
+  loadConfig,
+  readLog,
+  runKiosk,
+} from './commands.js';
+import { runDemo } from './demo.js';
+import { CliError } from './errors.js';
+
+function buildProgram(): Command {
+  const program = new Command('safegate')
+    .description('SafeGate gate kiosk: scan, decide offline, open, log, sync')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run the kiosk')
+    .requiredOption('--config <file>', 'settings file (YAML or JSON)')
+    .option('--headless', 'screenless unit: lights and buzzer only')
+    .action(async (o: { config: string; headless?: boolean }) => runKiosk(o.config, Boolean(o.headless)));
+
+  const keys = program.command('keys').description('hub signing keys');
+  keys
+    .command('generate')
+    .description('make a hub signing key pair (private key for the hub, public key for kiosks)')
+    .requiredOption('--out <dir>', 'folder to write the key pair into')
+    .addOption(new Option('--alg <algorithm>', 'signature algorithm').choices(['EdDSA', 'ES256']).default('EdDSA'))
+    .action((o: { out: string; alg: 'EdDSA' | 'ES256' }) => console.log(generateKeys(o.out, o.alg)));
+
+  const pass = program.command('pass').description('worker passes (signed QR codes)');
+  pass
+    .command('issue')
+    .description("print a signed pass's QR text")
+    .requiredOption('--key <file>', "hub private key (PEM)")
+    .requiredOption('--worker <id>', 'worker id')
+    .option('--expires <iso8601>', 'expiry (default: one year from now)')
+    .option('--issuer <name>', 'issuer name written into the pass', 'safegate-hub')
+    .action((o: { key: string; worker: string; expires?: string; issuer: string }) => {
+      if (!/^[A-Za-z0-9-]{1,32}$/.test(o.worker)) throw new CliError('--worker: letters, digits and dashes, 1 to 32 characters', 2);
+      console.log(issuePassText(o.key, o.worker, o.expires, o.issuer));
+    });
+  pass
+    .command('verify')
+    .description('check a pass offline and explain the result')
+    .argument('<text>', 'the QR text (quote it: it may contain spaces)')
+    .requiredOption('--keys <dir>', 'folder of trusted hub public keys (*.pub.pem)')
+    .option('--at <iso8601>', 'check as of this time instead of now')
+    .action((text: string, o: { keys: string; at?: string }) => {
+      const { ok, report } = explainPass(text, o.keys, o.at);
+      console.log(report);
+      if (!ok) process.exitCode = 1;
+    });
+
+  const roster = program.command('roster').description('the local worker roster');
+  roster
+    .command('import')
+    .description('import workers from a CSV file; all rows or none')
+    .argument('<file.csv>', 'UTF-8 CSV with a header row')
+    .requiredOption('--config <file>', 'settings file')
+    .option('--replace', 'replace the whole roster instead of adding and updating')
+    .action((file: string, o: { config: string; replace?: boolean }) => console.log(importRoster(file, o.config, Boolean(o.replace))));
+
+  program
+    .command('log')
+    .description('print the local entry log')
+    .requiredOption('--config <file>', 'settings file')
+    .option('--since <iso8601>', 'only events at or after this time')
+    .option('--json', 'one JSON object per line')
+    .action((o: { config: string; since?: string; json?: boolean }) => {
+      for (const e of readLog(o.config, o.since)) process.stdout.write((o.json ? JSON.stringify(e) : formatEventLine(e)) + '\n');
+    });
+
+  const config = program.command('config').description('the settings file');
+  config
+    .command('check')
+    .description('validate a settings file and list every problem')
+    .requiredOption('--config <file>', 'settings file')
+    .action((o: { config: string }) => {
+      loadConfig(o.config);
+      console.log(`${o.config}: OK`);
+    });
+  config
+    .command('schema')
+    .description('print the settings JSON Schema (with defaults and descriptions)')
+    .action(() => console.log(configSchemaText()));
+
+  program
+    .command('demo')
+    .description('set up and run a demo kiosk in a folder: keys, roster, sample passes, simulated scanner and GPIO')
+    .option('--dir <dir>', 'demo folder', 'var/demo')
+    .action(async (o: { dir: string }) => runDemo(o.dir));
+
+  return program;
+}
+
+/** Turns any failure into one line on stderr and a non-zero exit code. */
+function reasonOf(err: unknown): { message: string; code: number } {
+  if (err instanceof CliError) return { message: err.message, code: err.exitCode };
+  if (err instanceof SettingsError) {
+    return { message: `invalid settings in ${err.file}: ${err.problems.map((p) => `${p.path || '(top)'}: ${p.message}`).join('; ')}`, code: 2 };
+  }
+  if (err instanceof RosterImportError || err instanceof PolicyError || err instanceof StoreVersionError) {
+    return { message: err.message, code: 1 };
+  }
+  return { message: err instanceof Error ? err.message : String(err), code: 1 };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed its message (and help for --help, which is exit 0).
+      return err.exitCode;
+    }
+    const { message, code } = reasonOf(err);
+    process.stderr.write(`safegate: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    return code;
+  }
+}

@@ -1,0 +1,244 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The kiosk's one settings file (YAML or JSON). Every field has a description and, where a sensible
+ * one exists, a default; `safegate config schema` prints this as JSON Schema for IT staff.
+ */
+
+const CHECKPOINT_KINDS = ['gate', 'zone', 'team', 'canteen', 'dormitory', 'bus'] as const;
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+
+const outputSchema = (defaults: { pin: number; pulseMs: number }) =>
+  z
+    .object({
+      pin: z
+        .number()
+        .int()
+        .min(0)
+        .max(63)
+        .default(defaults.pin)
+        .describe('BCM line number on the GPIO header (not the physical pin number)'),
+      activeLow: z.boolean().default(false).describe('true when the output is energised by driving the line low'),
+      pulseMs: z
+        .number()
+        .int()
+        .min(10)
+        .max(60_000)
+        .default(defaults.pulseMs)
+        .describe('how long one signal keeps the output on'),
+      maxOnMs: z
+        .number()
+        .int()
+        .min(10)
+        .max(600_000)
+        .default(15_000)
+        .describe('safety limit: the output is forced off after this long, whatever asked for it'),
+    })
+    .refine((o) => o.maxOnMs >= o.pulseMs, { message: 'maxOnMs must be at least pulseMs', path: ['maxOnMs'] })
+    .prefault({});
+
+const hexId = z
+  .string()
+  .regex(/^[0-9a-fA-F]{4}$/, 'expected four hex digits, e.g. "0483"')
+  .transform((s) => s.toLowerCase());
+
+export const settingsSchema = z
+  .object({
+    device: z
+      .object({
+        id: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lower-case letters, digits and dashes, 2 to 63 characters')
+          .describe('this kiosk\'s id, unique in the province; it names its MQTT topics'),
+      })
+      .describe('the device itself'),
+    checkpoint: z
+      .object({
+        id: z.string().min(1).max(64).describe('checkpoint id, unique within the organisation'),
+        name: z.string().min(1).max(120).describe('name shown on screen, e.g. "Cổng A"'),
+        kind: z.enum(CHECKPOINT_KINDS).describe('what this checkpoint guards'),
+        zone: z
+          .string()
+          .min(1)
+          .max(64)
+          .optional()
+          .describe('zone the checkpoint opens into; anti-passback by zone uses it (defaults to the checkpoint id)'),
+        direction: z
+          .enum(['entry', 'exit', 'both'])
+          .default('entry')
+          .describe('which way people pass; "both" infers each scan\'s direction from the person\'s last passage'),
+      })
+      .transform((c) => ({ ...c, zone: c.zone ?? c.id })),
+    scanner: z
+      .object({
+        source: z
+          .enum(['serial', 'stdin', 'none'])
+          .default('serial')
+          .describe('serial: a barcode scanner on a serial or USB-serial port; stdin: lines typed on the terminal (simulation); none: no scanner'),
+        path: z.string().optional().describe('serial device path, e.g. /dev/ttyACM0 (or use usb)'),
+        usb: z
+          .object({ vendorId: hexId, productId: hexId })
+          .optional()
+          .describe('find the scanner by USB vendor and product id instead of a fixed path'),
+        baudRate: z.number().int().positive().default(9600).describe('serial speed'),
+        suffix: z.enum(['CR', 'LF', 'CRLF']).default('CR').describe('what the scanner sends after each code'),
+        maxLineLength: z
+          .number()
+          .int()
+          .min(16)
+          .max(65_536)
+          .default(4096)
+          .describe('longest code accepted, in bytes; a longer line is dropped and logged'),
+      })
+      .refine((s) => s.source !== 'serial' || Boolean(s.path) !== Boolean(s.usb), {
+        message: 'a serial scanner needs exactly one of path or usb',
+        path: ['path'],
+      })
+      .prefault({}),
+    gate: z
+      .object({
+        gpio: z
+          .enum(['real', 'simulated', 'auto'])
+          .default('auto')
+          .describe('real: sysfs GPIO via onoff; simulated: record transitions only; auto: real where GPIO is accessible'),
+        sysfsRoot: z.string().default('/sys/class/gpio').describe('sysfs GPIO folder'),
+        chipLabel: z
+          .string()
+          .optional()
+          .describe('label of the GPIO chip that drives the header; by default the known Raspberry Pi labels are tried'),
+        relay: outputSchema({ pin: 17, pulseMs: 3000 }).describe('door or turnstile relay'),
+        greenLight: outputSchema({ pin: 27, pulseMs: 3000 }).describe('green "pass" light'),
+        redLight: outputSchema({ pin: 22, pulseMs: 3000 }).describe('red "stop" light'),
+        buzzer: outputSchema({ pin: 23, pulseMs: 150 }).describe('buzzer; pulseMs is the length of one beep'),
+      })
+      .prefault({}),
+    store: z
+      .object({
+        path: z.string().default('safegate.db').describe('SQLite database file (relative to this settings file)'),
+        retentionDays: z
+          .number()
+          .int()
+          .min(1)
+          .max(365)
+          .default(28)
+          .describe('events older than this are purged once the hub has them'),
+      })
+      .prefault({}),
+    hub: z
+      .object({
+        keysDir: z
+          .string()
+          .default('keys')
+          .describe('folder of the hub\'s trusted public signing keys (*.pub.pem), several at once during rotation'),
+      })
+      .prefault({}),
+    policy: z
+      .object({
+        file: z.string().optional().describe('policy document to use until the hub sends one; default: the built-in policy'),
+      })
+      .prefault({}),
+    badge: z
+      .object({
+        pattern: z
+          .string()
+          .default('^[A-Za-z0-9-]{1,32}$')
+          .refine(isValidRegExp, 'not a valid regular expression')
+          .describe('what a printed employee-number badge looks like'),
+      })
+      .prefault({}),
+    clock: z
+      .object({
+        syncedWhen: z
+          .enum(['timesyncd', 'always', 'never'])
+          .default('timesyncd')
+          .describe('how to tell that the wall clock is synchronised (timesyncd: /run/systemd/timesync/synchronized exists)'),
+      })
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+function isValidRegExp(s: string): boolean {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export type Settings = z.infer<typeof settingsSchema>;
+export type CheckpointSettings = Settings['checkpoint'];
+export type OutputSettings = Settings['gate']['relay'];
+
+export interface SettingsProblem {
+  path: string;
+  message: string;
+}
+
+export class SettingsError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: SettingsProblem[],
+  ) {
+    super(`${file}: ${problems.map((p) => `${p.path || '(top)'}: ${p.message}`).join('; ')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Validates an already-parsed settings object; every problem is listed, not just the first. */
+export function parseSettings(raw: unknown, file = '(settings)'): Settings {
+  const result = settingsSchema.safeParse(raw);
+  if (!result.success) {
+    throw new SettingsError(
+      file,
+      result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
+  }
+  return result.data;
+}
+
+export interface LoadedSettings {
+  settings: Settings;
+  /** Absolute paths derived from the settings, resolved against the settings file's folder. */
+  paths: { store: string; keysDir: string; policyFile: string | undefined };
+  file: string;
+}
+
+export function loadSettings(file: string): LoadedSettings {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new SettingsError(abs, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    throw new SettingsError(abs, [{ path: '', message: `not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+  const settings = parseSettings(raw, abs);
+  const base = dirname(abs);
+  return {
+    settings,
+    file: abs,
+    paths: {
+      store: resolve(base, settings.store.path),
+      keysDir: resolve(base, settings.hub.keysDir),
+      policyFile: settings.policy.file ? resolve(base, settings.policy.file) : undefined,
+    },
+  };
+}
+
+export function settingsJsonSchema(): unknown {
+  return z.toJSONSchema(settingsSchema, { io: 'input' });
+}

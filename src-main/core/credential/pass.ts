@@ -1,0 +1,125 @@
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from './cose.js';
+import { EnvelopeError, openEnvelope, sealEnvelope } from './envelope.js';
+import { keyIdOf, keyIdText, type HubKeyring } from './keys.js';
+
+/**
+ * A worker pass: a QR text the hub signs and the kiosk verifies offline. See docs/worker-pass.md.
+ *   SG1: + Base45( zlib( COSE_Sign1( CBOR claims ) ) )
+ * Claims use the CWT registry (RFC 8392): iss 1, sub 2 (worker id), exp 4, nbf 5, iat 6, cti 7.
+ */
+export const PASS_PREFIX = 'SG1:';
+
+/** Allowed disagreement between the hub's clock and the kiosk's when checking nbf/iat. */
+const CLOCK_SKEW_S = 300;
+
+const CLAIM = { iss: 1, sub: 2, exp: 4, nbf: 5, iat: 6, cti: 7 } as const;
+
+const claimsSchema = z.object({
+  issuer: z.string().min(1).max(128),
+  workerId: z.string().min(1).max(64),
+  issuedAt: z.number().int().positive(),
+  expiresAt: z.number().int().positive(),
+  notBefore: z.number().int().positive().optional(),
+  passId: z.string().max(64).optional(),
+});
+
+export type PassClaims = z.infer<typeof claimsSchema>;
+
+export interface VerifiedPass {
+  claims: PassClaims;
+  kid: string;
+}
+
+/** Why a pass was refused; each maps to its own deny reason. */
+export type PassFailure = 'MALFORMED_CODE' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'PASS_EXPIRED' | 'PASS_NOT_YET_VALID';
+
+export type PassCheck =
+  | { ok: true; pass: VerifiedPass }
+  | { ok: false; failure: PassFailure; detail: string; kid?: string; claims?: PassClaims };
+
+function claimsFromCbor(payload: Uint8Array): PassClaims {
+  const map = decodeCbor(payload);
+  if (!(map instanceof Map)) throw new CoseFormatError('claims are not a CBOR map');
+  const cti = map.get(CLAIM.cti);
+  const parsed = claimsSchema.safeParse({
+    issuer: map.get(CLAIM.iss),
+    workerId: map.get(CLAIM.sub),
+    issuedAt: map.get(CLAIM.iat),
+    expiresAt: map.get(CLAIM.exp),
+    notBefore: map.get(CLAIM.nbf),
+    passId: cti instanceof Uint8Array ? Buffer.from(cti).toString('hex') : undefined,
+  });
+  if (!parsed.success) {
+    throw new CoseFormatError(`claims: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Verifies a pass's text offline: envelope, signature by a trusted key, then validity period. */
+export function checkPass(text: string, keyring: HubKeyring, nowMs: number): PassCheck {
+  let cose;
+  try {
+    cose = decodeCoseSign1(openEnvelope(text, PASS_PREFIX));
+  } catch (err) {
+    if (err instanceof EnvelopeError || err instanceof CoseFormatError) {
+      return { ok: false, failure: 'MALFORMED_CODE', detail: err.message };
+    }
+    throw err;
+  }
+  if (!cose.kid) return { ok: false, failure: 'UNKNOWN_KEY', detail: 'the pass names no key id' };
+  const kid = keyIdText(cose.kid);
+  const trusted = keyring.get(kid);
+  if (!trusted) return { ok: false, failure: 'UNKNOWN_KEY', detail: `key id ${kid} is not trusted here`, kid };
+  if (!verifyCoseSign1(cose, trusted.key)) {
+    return { ok: false, failure: 'BAD_SIGNATURE', detail: `signature does not verify with key ${kid}`, kid };
+  }
+  let claims: PassClaims;
+  try {
+    claims = claimsFromCbor(cose.payload);
+  } catch (err) {
+    return { ok: false, failure: 'MALFORMED_CODE', detail: (err as Error).message, kid };
+  }
+  const nowS = Math.floor(nowMs / 1000);
+  if (claims.expiresAt <= nowS) {
+    return { ok: false, failure: 'PASS_EXPIRED', detail: `expired ${new Date(claims.expiresAt * 1000).toISOString()}`, kid, claims };
+  }
+  const start = Math.max(claims.notBefore ?? 0, claims.issuedAt);
+  if (start > nowS + CLOCK_SKEW_S) {
+    return { ok: false, failure: 'PASS_NOT_YET_VALID', detail: `valid from ${new Date(start * 1000).toISOString()}`, kid, claims };
+  }
+  return { ok: true, pass: { claims, kid } };
+}
+
+export interface IssuePassOptions {
+  workerId: string;
+  issuer: string;
+  expiresAt: Date;
+  issuedAt?: Date;
+  notBefore?: Date;
+}
+
+/** Signs a pass (the hub's side; also `safegate pass issue`). */
+export function issuePass(privateKey: KeyObject | string, options: IssuePassOptions): string {
+  const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
+  const issuedAt = options.issuedAt ?? new Date();
+  const claims = claimsSchema.parse({
+    issuer: options.issuer,
+    workerId: options.workerId,
+    issuedAt: Math.floor(issuedAt.getTime() / 1000),
+    expiresAt: Math.floor(options.expiresAt.getTime() / 1000),
+    notBefore: options.notBefore ? Math.floor(options.notBefore.getTime() / 1000) : undefined,
+  });
+  if (claims.expiresAt <= claims.issuedAt) throw new Error('the expiry must be after the issue time');
+  const map = new Map<number, unknown>([
+    [CLAIM.iss, claims.issuer],
+    [CLAIM.sub, claims.workerId],
+    [CLAIM.iat, claims.issuedAt],
+    [CLAIM.exp, claims.expiresAt],
+    [CLAIM.cti, new Uint8Array(randomBytes(8))],
+  ]);
+  if (claims.notBefore !== undefined) map.set(CLAIM.nbf, claims.notBefore);
+  const payload = encodeCbor(map);
+  return sealEnvelope(signCoseSign1(payload, key, keyIdOf(key)), PASS_PREFIX);
+}

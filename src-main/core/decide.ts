@@ -1,0 +1,86 @@
+import type { CredentialReading } from './credential/read.js';
+import { failingReasons, type DecisionFacts, type Policy } from './policy/policy.js';
+import type { DenyReason } from './reasons.js';
+import type { Checkpoint, Direction, WorkerRecord } from './types.js';
+
+/** What the log knows of this person's recent passages, as the gate core looked it up. */
+export interface RecentHistory {
+  /** Seconds since this exact code was last logged here, or null. */
+  sameCodeSecondsAgo: number | null;
+  /** The person's last allowed passage in the policy's anti-passback scope, or null. */
+  lastPassage: { direction: Direction; atMs: number } | null;
+}
+
+export type EntryDecision =
+  | { outcome: 'allow'; direction: Direction; reasons: [] }
+  | { outcome: 'deny'; direction: Direction; reasons: [DenyReason, ...DenyReason[]] }
+  /** The same code again within the repeat window: the same event, nothing new is logged or opened. */
+  | { outcome: 'repeat'; direction: Direction; reasons: [] };
+
+export interface DecisionInput {
+  reading: CredentialReading;
+  worker: WorkerRecord | undefined;
+  policy: Policy;
+  checkpoint: Checkpoint;
+  recent: RecentHistory;
+  nowMs: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+function hoursSince(atMs: number | null, nowMs: number): number | null {
+  return atMs === null ? null : Math.max(0, (nowMs - atMs) / HOUR_MS);
+}
+
+/** On a two-way checkpoint, someone whose last passage here was an entry is now leaving. */
+function directionOf(checkpoint: Checkpoint, recent: RecentHistory, policy: Policy, nowMs: number): Direction {
+  if (checkpoint.direction !== 'both') return checkpoint.direction;
+  return isStillInside(recent, policy, nowMs) ? 'exit' : 'entry';
+}
+
+function isStillInside(recent: RecentHistory, policy: Policy, nowMs: number): boolean {
+  const last = recent.lastPassage;
+  return last !== null && last.direction === 'entry' && nowMs - last.atMs < policy.params.antiPassbackResetHours * HOUR_MS;
+}
+
+function deny(direction: Direction, reasons: DenyReason[]): EntryDecision {
+  const [first, ...rest] = reasons;
+  if (first === undefined) throw new Error('a deny needs at least one reason');
+  return { outcome: 'deny', direction, reasons: [first, ...rest] };
+}
+
+/**
+ * The gate's decision, a pure function of what was scanned, who it is, the policy, this person's
+ * recent passages and the time. It never throws for any reading or roster state.
+ */
+export function decide(input: DecisionInput): EntryDecision {
+  const { reading, worker, policy, checkpoint, recent, nowMs } = input;
+  const direction = directionOf(checkpoint, recent, policy, nowMs);
+
+  if (recent.sameCodeSecondsAgo !== null && recent.sameCodeSecondsAgo < policy.params.repeatScanSeconds) {
+    return { outcome: 'repeat', direction, reasons: [] };
+  }
+  if (reading.status === 'invalid') return deny(direction, [reading.failure]);
+  if (!worker) return deny(direction, ['UNKNOWN_WORKER']);
+
+  const facts: DecisionFacts = {
+    direction,
+    credential: { kind: reading.kind },
+    checkpoint: { id: checkpoint.id, kind: checkpoint.kind, zone: checkpoint.zone },
+    worker: {
+      caseStatus: worker.caseStatus,
+      vaccineDoses: worker.vaccineDoses,
+      declarationFlagged: worker.declarationFlagged,
+      hoursSinceDeclaration: hoursSince(worker.declaredAt, nowMs),
+      testResult: worker.testResult,
+      hoursSinceTest: hoursSince(worker.testedAt, nowMs),
+      quarantineActive: worker.quarantineUntil !== null && worker.quarantineUntil > nowMs,
+    },
+    recent: {
+      alreadyInside: policy.params.antiPassback !== 'off' && direction === 'entry' && isStillInside(recent, policy, nowMs),
+    },
+    params: policy.params,
+  };
+  const reasons = failingReasons(policy, facts);
+  return reasons.length > 0 ? deny(direction, reasons) : { outcome: 'allow', direction, reasons: [] };
+}

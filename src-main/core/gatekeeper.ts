@@ -1,0 +1,251 @@
+import { createHmac } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { GateActuator } from '../../device/gpio/gate-signals.js';
+import type { ClockReading } from './clock.js';
+import { readCredential, type CredentialReading } from './credential/read.js';
+import type { HubKeyring } from './credential/keys.js';
+import { decide, type EntryDecision, type RecentHistory } from './decide.js';
+import type { Policy } from './policy/policy.js';
+import { isStorageFault } from './store/database.js';
+import type { EventLog, NewGateEvent, PassageScope } from './store/event-log.js';
+import type { Roster } from './store/roster.js';
+import type { Checkpoint, ScanSource, WorkerRecord } from './types.js';
+
+export interface Scan {
+  text: string;
+  source: ScanSource;
+  /** process.hrtime.bigint() when the last byte of the code arrived. */
+  receivedAtNs: bigint;
+}
+
+export interface Passage {
+  /** The event's sequence number; null for a repeat (no new event) or while it waits to be stored. */
+  seq: number | null;
+  decision: EntryDecision;
+  /** Shown on the result screen; only the person's own display name, never their health data. */
+  displayName: string | null;
+  durable: boolean;
+  timing: { receivedAtNs: bigint; committedAtNs: bigint | null; actuatedAtNs: bigint };
+}
+
+export interface GatekeeperEvents {
+  passage: [passage: Passage];
+}
+
+export interface GatekeeperDeps {
+  checkpoint: Checkpoint;
+  events: EventLog;
+  roster: Roster;
+  keyring: HubKeyring;
+  /** The policy in force now; read on every scan so a new one applies from the next scan. */
+  policy: () => Policy;
+  clock: { read(): ClockReading };
+  actuator: GateActuator;
+  badgePattern: RegExp;
+  codeHashKey: string;
+  log: Logger;
+}
+
+/** Events that could not be committed are held here (bounded) and written once the store recovers. */
+const MAX_HELD_EVENTS = 50_000;
+const HELD_RETRY_MS = 2_000;
+
+/**
+ * The path from a scanned code to the gate: read the credential, look the person up, decide, commit
+ * the event durably, and only then drive the gate. If the event cannot be committed the gate stays
+ * shut (fail safe) and the event is held and retried; nothing is silently opened or dropped.
+ *
+ * The constructor only stores its dependencies; `start()`/`stop()` manage the retry timer.
+ */
+export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
+  private readonly recentCodes = new Map<string, number>();
+  private held: NewGateEvent[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: GatekeeperDeps) {
+    super();
+  }
+
+  start(): void {}
+
+  stop(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.held.length) this.flushHeld();
+    if (this.held.length) {
+      this.deps.log.error({ held: this.held.length }, 'stopping with events that could not be stored');
+    }
+  }
+
+  /** Events waiting for the store to recover. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  handleScan(scan: Scan): Passage {
+    const { deps } = this;
+    const clock = deps.clock.read();
+    const policy = deps.policy();
+    const codeHash = this.hashCode(scan.text);
+    const reading = readCredential(scan.text, clock.wallMs, { keyring: deps.keyring, badgePattern: deps.badgePattern });
+
+    let decision: EntryDecision;
+    let worker: WorkerRecord | undefined;
+    let storeFault: unknown;
+    try {
+      worker = reading.status === 'valid' ? deps.roster.get(reading.workerId) : undefined;
+      decision = decide({
+        reading,
+        worker,
+        policy,
+        checkpoint: deps.checkpoint,
+        recent: this.recentHistory(reading, codeHash, policy, clock.wallMs),
+        nowMs: clock.wallMs,
+      });
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+      storeFault = err;
+      decision = { outcome: 'deny', direction: this.fallbackDirection(), reasons: ['STORE_UNAVAILABLE'] };
+    }
+
+    if (decision.outcome === 'repeat') {
+      deps.actuator.acknowledgeRepeat();
+      const passage: Passage = {
+        seq: null,
+        decision,
+        displayName: worker?.displayName ?? null,
+        durable: true,
+        timing: { receivedAtNs: scan.receivedAtNs, committedAtNs: null, actuatedAtNs: process.hrtime.bigint() },
+      };
+      this.emit('passage', passage);
+      return passage;
+    }
+
+    const event: NewGateEvent = {
+      wallMs: clock.wallMs,
+      monoUs: clock.monoUs,
+      bootId: clock.bootId,
+      clockSynced: clock.synced,
+      checkpointId: deps.checkpoint.id,
+      zoneId: deps.checkpoint.zone,
+      direction: decision.direction,
+      credentialKind: reading.kind,
+      ...identityOf(reading, worker, codeHash),
+      decision: decision.outcome,
+      reasons: decision.reasons,
+      source: scan.source,
+      policyVersion: policy.version,
+    };
+
+    let seq: number | null = null;
+    if (storeFault === undefined) {
+      try {
+        if (this.held.length) this.flushHeld();
+        seq = deps.events.append(event);
+      } catch (err) {
+        if (!isStorageFault(err)) throw err;
+        storeFault = err;
+      }
+    }
+    const committedAtNs = seq !== null ? process.hrtime.bigint() : null;
+
+    if (storeFault !== undefined) {
+      // Fail safe: without a durable record the gate does not open.
+      decision = { outcome: 'deny', direction: decision.direction, reasons: ['STORE_UNAVAILABLE'] };
+      this.hold({ ...event, decision: 'deny', reasons: decision.reasons });
+      deps.log.error(
+        { err: (storeFault as Error).message, code: (storeFault as { code?: string }).code, held: this.held.length },
+        'cannot store the scan: gate kept shut, event held for retry',
+      );
+    }
+
+    if (decision.outcome === 'allow') deps.actuator.admit();
+    else deps.actuator.refuse();
+    const actuatedAtNs = process.hrtime.bigint();
+    if (seq !== null) this.recentCodes.set(codeHash, clock.wallMs);
+
+    deps.log.info(
+      { seq, outcome: decision.outcome, direction: decision.direction, reasons: decision.reasons, kind: reading.kind, source: scan.source },
+      'scan',
+    );
+    const passage: Passage = {
+      seq,
+      decision,
+      displayName: worker?.displayName ?? null,
+      durable: seq !== null,
+      timing: { receivedAtNs: scan.receivedAtNs, committedAtNs, actuatedAtNs },
+    };
+    this.emit('passage', passage);
+    return passage;
+  }
+
+  private recentHistory(reading: CredentialReading, codeHash: string, policy: Policy, nowMs: number): RecentHistory {
+    const lastSeen = this.recentCodes.get(codeHash);
+    this.pruneRecentCodes(nowMs, policy.params.repeatScanSeconds);
+    const scope: PassageScope =
+      policy.params.antiPassback === 'checkpoint' ? { checkpointId: this.deps.checkpoint.id } : { zoneId: this.deps.checkpoint.zone };
+    return {
+      sameCodeSecondsAgo: lastSeen === undefined ? null : Math.max(0, (nowMs - lastSeen) / 1000),
+      lastPassage: reading.status === 'valid' ? this.deps.events.lastPassage(reading.workerId, scope) : null,
+    };
+  }
+
+  private pruneRecentCodes(nowMs: number, windowS: number): void {
+    if (this.recentCodes.size < 1024) return;
+    for (const [hash, at] of this.recentCodes) if (nowMs - at > windowS * 1000) this.recentCodes.delete(hash);
+  }
+
+  private fallbackDirection(): 'entry' | 'exit' {
+    return this.deps.checkpoint.direction === 'exit' ? 'exit' : 'entry';
+  }
+
+  private hashCode(text: string): string {
+    return createHmac('sha256', this.deps.codeHashKey).update(text).digest('hex').slice(0, 32);
+  }
+
+  private hold(event: NewGateEvent): void {
+    if (this.held.length >= MAX_HELD_EVENTS) {
+      const dropped = this.held.shift();
+      this.deps.log.fatal({ droppedWallMs: dropped?.wallMs }, 'held-event buffer full: oldest unstored event dropped');
+    }
+    this.held.push(event);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || !this.held.length) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flushHeld();
+      this.scheduleRetry();
+    }, HELD_RETRY_MS);
+  }
+
+  /** Writes held events in order; stops at the first failure, keeping the rest. */
+  private flushHeld(): void {
+    let written = 0;
+    try {
+      while (this.held.length) {
+        this.deps.events.append(this.held[0]!);
+        this.held.shift();
+        written++;
+      }
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+    } finally {
+      if (written) this.deps.log.warn({ written, stillHeld: this.held.length }, 'held events stored after a storage fault');
+    }
+  }
+}
+
+function identityOf(
+  reading: CredentialReading,
+  worker: WorkerRecord | undefined,
+  codeHash: string,
+): { workerId: string | null; codeHash: string | null } {
+  // A verified pass names a hub-issued id even if our roster lacks it; a badge number or an invalid
+  // code is only kept as a keyed hash, so nothing readable is stored about unknown people.
+  if (reading.status === 'valid' && (reading.kind === 'pass' || worker)) return { workerId: reading.workerId, codeHash: null };
+  return { workerId: null, codeHash };
+}

@@ -1,0 +1,185 @@
+import type { Readable } from 'node:stream';
+import { GateSignals, type GateSignalLines, type SignalLine } from '../../device/gpio/gate-signals.js';
+import { OnoffOutput } from '../../device/gpio/onoff-output.js';
+import type { DigitalOutput, TransitionListener } from '../../device/gpio/output.js';
+import { SimulatedOutput } from '../../device/gpio/simulated-output.js';
+import { findHeaderChip, sysfsLineNumber } from '../../device/gpio/sysfs-chip.js';
+import type { Scanner } from '../../device/scanner/scanner.js';
+import { SerialScanner } from '../../device/scanner/serial-scanner.js';
+import { StdinScanner } from '../../device/scanner/stdin-scanner.js';
+import { SystemClock } from './clock.js';
+import type { LoadedSettings, Settings } from './config.js';
+import { HubKeyring } from './credential/keys.js';
+import { Gatekeeper } from './gatekeeper.js';
+import { createLogger, type Logger } from './logger.js';
+import { defaultPolicy, loadPolicyFile, type Policy } from './policy/policy.js';
+import { openStore, type SqliteDatabase } from './store/database.js';
+import { EventLog } from './store/event-log.js';
+import { Roster } from './store/roster.js';
+
+export interface KioskOptions {
+  /** Screenless unit: lights and buzzer only. */
+  headless: boolean;
+  log?: Logger;
+  /** Input for the simulated (stdin) scanner. */
+  stdin?: Readable;
+  /** Observes every output transition (tests, benchmarks, the simulated-hardware view). */
+  onTransition?: TransitionListener;
+}
+
+const PURGE_INTERVAL_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * The composition root: the one place where settings become a store, devices, a gatekeeper and
+ * (later) sync and screens, and where the real or simulated adapter is picked.
+ */
+export class Kiosk {
+  readonly log: Logger;
+  readonly db: SqliteDatabase;
+  readonly events: EventLog;
+  readonly roster: Roster;
+  readonly keyring: HubKeyring;
+  readonly signals: GateSignals;
+  readonly scanner: Scanner | undefined;
+  readonly gatekeeper: Gatekeeper;
+  readonly gpioMode: 'real' | 'simulated';
+  private policy: Policy;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly exitGuard = (): void => this.signals.safeState();
+  private stopped = false;
+
+  constructor(
+    private readonly loaded: LoadedSettings,
+    private readonly options: KioskOptions,
+  ) {
+    const { settings, paths } = loaded;
+    this.log = options.log ?? createLogger({ level: settings.log.level });
+    this.keyring = HubKeyring.fromDirectory(paths.keysDir);
+    this.policy = paths.policyFile ? loadPolicyFile(paths.policyFile) : defaultPolicy();
+    const outputs = this.buildOutputs(settings);
+    this.gpioMode = outputs.mode;
+    this.signals = new GateSignals(outputs.lines);
+    this.db = openStore(paths.store);
+    this.events = new EventLog(this.db);
+    this.roster = new Roster(this.db);
+    this.scanner = this.buildScanner(settings);
+    this.gatekeeper = new Gatekeeper({
+      checkpoint: settings.checkpoint,
+      events: this.events,
+      roster: this.roster,
+      keyring: this.keyring,
+      policy: () => this.policy,
+      clock: new SystemClock(settings.clock.syncedWhen),
+      actuator: this.signals,
+      badgePattern: new RegExp(settings.badge.pattern),
+      codeHashKey: this.events.codeHashKey(),
+      log: this.log.child({ ns: 'gate' }),
+    });
+  }
+
+  start(): void {
+    const { settings } = this.loaded;
+    this.signals.safeState();
+    process.on('exit', this.exitGuard);
+    this.gatekeeper.start();
+    if (this.scanner) {
+      const scanLog = this.log.child({ ns: 'device:scanner' });
+      const source = this.scanner.source;
+      this.scanner.on('line', (line) => {
+        try {
+          this.gatekeeper.handleScan({ text: line.text, source, receivedAtNs: line.receivedAtNs });
+        } catch (err) {
+          // A bug must not take the gate down: refuse this scan, say why, keep running.
+          this.log.error({ err }, 'unexpected error while handling a scan; refused');
+          this.signals.refuse();
+        }
+      });
+      this.scanner.on('rejected', (r) => {
+        scanLog.warn({ reason: r.reason, detail: r.detail }, 'scanner input rejected');
+        this.signals.refuse();
+      });
+      this.scanner.on('state', (state, detail) => scanLog.info({ state, detail }, 'scanner state'));
+      this.scanner.start();
+    }
+    this.purge();
+    this.purgeTimer = setInterval(() => this.purge(), PURGE_INTERVAL_MS);
+    this.log.info(
+      {
+        device: settings.device.id,
+        checkpoint: settings.checkpoint.id,
+        direction: settings.checkpoint.direction,
+        headless: this.options.headless,
+        gpio: this.gpioMode,
+        scanner: settings.scanner.source,
+        trustedKeys: this.keyring.size,
+        roster: this.roster.count(),
+        policyVersion: this.policy.version,
+      },
+      'kiosk started',
+    );
+    if (this.keyring.size === 0) this.log.warn('no trusted hub keys: every pass will be refused (UNKNOWN_KEY)');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.purgeTimer);
+    await this.scanner?.stop();
+    this.gatekeeper.stop();
+    this.signals.release();
+    process.off('exit', this.exitGuard);
+    this.db.close();
+    this.log.info('kiosk stopped');
+  }
+
+  private purge(): void {
+    try {
+      const cutoff = Date.now() - this.loaded.settings.store.retentionDays * DAY_MS;
+      const n = this.events.purgeSyncedBefore(cutoff);
+      if (n) this.log.info({ purged: n }, 'old synced events purged');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'purge failed; will retry');
+    }
+  }
+
+  private buildScanner(settings: Settings): Scanner | undefined {
+    const s = settings.scanner;
+    if (s.source === 'none') return undefined;
+    if (s.source === 'stdin') return new StdinScanner(this.options.stdin ?? process.stdin, s.maxLineLength);
+    return new SerialScanner(
+      { path: s.path, usb: s.usb, baudRate: s.baudRate, suffix: s.suffix, maxLineLength: s.maxLineLength },
+      this.log.child({ ns: 'device:scanner' }),
+    );
+  }
+
+  private buildOutputs(settings: Settings): { mode: 'real' | 'simulated'; lines: GateSignalLines } {
+    const g = settings.gate;
+    const gpioLog = this.log.child({ ns: 'device:gpio' });
+    const observe: TransitionListener = (t) => {
+      gpioLog.debug({ output: t.output, active: t.active, level: t.level }, 'output');
+      this.options.onTransition?.(t);
+    };
+    let mode: 'real' | 'simulated' = g.gpio === 'simulated' ? 'simulated' : 'real';
+    if (g.gpio === 'auto' && !OnoffOutput.accessible()) {
+      gpioLog.warn('GPIO is not accessible here: using simulated outputs');
+      mode = 'simulated';
+    }
+    const chip = mode === 'real' ? findHeaderChip(g.sysfsRoot, g.chipLabel) : undefined;
+    const make = (name: string, o: Settings['gate']['relay']): SignalLine => {
+      const output: DigitalOutput = chip
+        ? new OnoffOutput(name, sysfsLineNumber(chip, o.pin), o.activeLow, observe)
+        : new SimulatedOutput(name, o.activeLow, observe);
+      return { output, timing: { pulseMs: o.pulseMs, maxOnMs: o.maxOnMs } };
+    };
+    return {
+      mode,
+      lines: {
+        relay: make('relay', g.relay),
+        greenLight: make('greenLight', g.greenLight),
+        redLight: make('redLight', g.redLight),
+        buzzer: make('buzzer', g.buzzer),
+      },
+    };
+  }
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import jsonLogic from 'json-logic-js';
+import { z } from 'zod';
+import { DENY_REASON_CODES, type DenyReason } from '../reasons.js';
+import type { CredentialKind, Direction } from '../types.js';
+import builtInPolicy from './default-policy.json' with { type: 'json' };
+
+/**
+ * The entry policy is data, not code: a versioned document of parameters and CertLogic-style rules.
+ * Each rule is a JsonLogic expression over the decision facts (see `DecisionFacts`) that must be
+ * truthy for the person to pass; when it is not, the rule's reason is given.
+ */
+
+const jsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
+
+const ruleSchema = z.object({
+  id: z.string().regex(/^[a-z0-9-]{1,64}$/),
+  reason: z.enum(DENY_REASON_CODES as [DenyReason, ...DenyReason[]]),
+  directions: z.array(z.enum(['entry', 'exit'])).min(1).default(['entry']),
+  description: z.string().optional(),
+  logic: z.record(z.string(), jsonValue),
+});
+
+export const policySchema = z.object({
+  format: z.literal('safegate-policy/1'),
+  version: z.number().int().nonnegative(),
+  description: z.string().optional(),
+  params: z
+    .object({
+      repeatScanSeconds: z.number().min(0).max(300).describe('a second scan of the same code within this is the same event'),
+      antiPassback: z.enum(['off', 'checkpoint', 'zone']).describe('no second entry without an exit, in this scope'),
+      antiPassbackResetHours: z.number().positive().max(24 * 7).describe('an entry older than this no longer blocks'),
+    })
+    .catchall(jsonValue),
+  rules: z.array(ruleSchema),
+});
+
+export type Policy = z.infer<typeof policySchema>;
+export type PolicyRule = z.infer<typeof ruleSchema>;
+
+/** What the rules can see. Times are pre-computed ages so rules need no date arithmetic. */
+export interface DecisionFacts {
+  direction: Direction;
+  credential: { kind: CredentialKind };
+  checkpoint: { id: string; kind: string; zone: string };
+  worker: {
+    caseStatus: 'none' | 'F0' | 'F1';
+    vaccineDoses: number;
+    declarationFlagged: boolean;
+    hoursSinceDeclaration: number | null;
+    testResult: 'negative' | 'positive' | null;
+    hoursSinceTest: number | null;
+    quarantineActive: boolean;
+  };
+  recent: { alreadyInside: boolean };
+  params: Policy['params'];
+}
+
+export class PolicyError extends Error {
+  override name = 'PolicyError';
+}
+
+const SAMPLE_FACTS: Omit<DecisionFacts, 'params'> = {
+  direction: 'entry',
+  credential: { kind: 'pass' },
+  checkpoint: { id: 'sample', kind: 'gate', zone: 'sample' },
+  worker: {
+    caseStatus: 'none',
+    vaccineDoses: 0,
+    declarationFlagged: false,
+    hoursSinceDeclaration: null,
+    testResult: null,
+    hoursSinceTest: null,
+    quarantineActive: false,
+  },
+  recent: { alreadyInside: false },
+};
+
+/** Parses and dry-runs a policy document, so an unknown operator is refused now, not at the gate. */
+export function parsePolicy(raw: unknown, source = 'policy'): Policy {
+  const result = policySchema.safeParse(raw);
+  if (!result.success) {
+    throw new PolicyError(`${source}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const policy = result.data;
+  const ids = new Set<string>();
+  for (const rule of policy.rules) {
+    if (ids.has(rule.id)) throw new PolicyError(`${source}: rule id ${rule.id} appears twice`);
+    ids.add(rule.id);
+    try {
+      jsonLogic.apply(rule.logic, { ...SAMPLE_FACTS, params: policy.params });
+    } catch (err) {
+      throw new PolicyError(`${source}: rule ${rule.id}: ${(err as Error).message}`);
+    }
+  }
+  return policy;
+}
+
+export function loadPolicyFile(file: string): Policy {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new PolicyError(`${file}: ${(err as Error).message}`);
+  }
+  return parsePolicy(raw, file);
+}
+
+export function defaultPolicy(): Policy {
+  return parsePolicy(builtInPolicy, 'built-in policy');
+}
+
+/** Reasons of every rule that applies to this direction and does not hold, in rule order. */
+export function failingReasons(policy: Policy, facts: DecisionFacts): DenyReason[] {
+  const reasons: DenyReason[] = [];
+  for (const rule of policy.rules) {
+    if (!rule.directions.includes(facts.direction)) continue;
+    if (!jsonLogic.truthy(jsonLogic.apply(rule.logic, facts))) {
+      if (!reasons.includes(rule.reason)) reasons.push(rule.reason);
+    }
+  }
+  return reasons;
+}

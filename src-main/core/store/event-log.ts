@@ -1,0 +1,126 @@
+import type { Statement } from 'better-sqlite3';
+import type { DenyReason } from '../reasons.js';
+import type { CredentialKind, Direction, ScanSource } from '../types.js';
+import type { SqliteDatabase } from './database.js';
+
+/** One scan as logged: allowed or denied, never both, never edited afterwards (except sync state). */
+export interface GateEvent {
+  seq: number;
+  wallMs: number;
+  monoUs: number;
+  bootId: string;
+  clockSynced: boolean;
+  checkpointId: string;
+  zoneId: string;
+  direction: Direction;
+  credentialKind: CredentialKind | 'unknown';
+  /** The roster id when the credential named one we could trust; otherwise null and codeHash is set. */
+  workerId: string | null;
+  codeHash: string | null;
+  decision: 'allow' | 'deny';
+  reasons: DenyReason[];
+  source: ScanSource;
+  policyVersion: number;
+  syncedAt: number | null;
+}
+
+export type NewGateEvent = Omit<GateEvent, 'seq' | 'syncedAt'>;
+
+interface EventRow {
+  seq: number;
+  wall_ms: number;
+  mono_us: number;
+  boot_id: string;
+  clock_synced: number;
+  checkpoint_id: string;
+  zone_id: string;
+  direction: Direction;
+  credential_kind: CredentialKind | 'unknown';
+  worker_id: string | null;
+  code_hash: string | null;
+  decision: 'allow' | 'deny';
+  reasons: string;
+  source: ScanSource;
+  policy_version: number;
+  synced_at: number | null;
+}
+
+function fromRow(r: EventRow): GateEvent {
+  return {
+    seq: r.seq,
+    wallMs: r.wall_ms,
+    monoUs: r.mono_us,
+    bootId: r.boot_id,
+    clockSynced: r.clock_synced === 1,
+    checkpointId: r.checkpoint_id,
+    zoneId: r.zone_id,
+    direction: r.direction,
+    credentialKind: r.credential_kind,
+    workerId: r.worker_id,
+    codeHash: r.code_hash,
+    decision: r.decision,
+    reasons: r.reasons === '' ? [] : (r.reasons.split(' ') as DenyReason[]),
+    source: r.source,
+    policyVersion: r.policy_version,
+    syncedAt: r.synced_at,
+  };
+}
+
+export type PassageScope = { zoneId: string } | { checkpointId: string };
+
+/** The durable event log. Every method is synchronous: when `append` returns, the event is on disk. */
+export class EventLog {
+  private readonly insert: Statement;
+  private readonly lastInZone: Statement;
+  private readonly lastAtCheckpoint: Statement;
+  private readonly sinceStmt: Statement;
+  private readonly purgeStmt: Statement;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.insert = db.prepare(`
+      INSERT INTO events (wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
+        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version)
+      VALUES (@wallMs, @monoUs, @bootId, @clockSynced, @checkpointId, @zoneId, @direction,
+        @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion)`);
+    this.lastInZone = db.prepare(`
+      SELECT direction, wall_ms FROM events
+      WHERE worker_id = ? AND decision = 'allow' AND zone_id = ? ORDER BY seq DESC LIMIT 1`);
+    this.lastAtCheckpoint = db.prepare(`
+      SELECT direction, wall_ms FROM events
+      WHERE worker_id = ? AND decision = 'allow' AND checkpoint_id = ? ORDER BY seq DESC LIMIT 1`);
+    this.sinceStmt = db.prepare('SELECT * FROM events WHERE wall_ms >= ? ORDER BY seq');
+    this.purgeStmt = db.prepare('DELETE FROM events WHERE wall_ms < ? AND synced_at IS NOT NULL');
+  }
+
+  /** Commits one event durably and returns its sequence number. Throws the SQLite error on failure. */
+  append(event: NewGateEvent): number {
+    const info = this.insert.run({
+      ...event,
+      clockSynced: event.clockSynced ? 1 : 0,
+      reasons: event.reasons.join(' '),
+    });
+    return Number(info.lastInsertRowid);
+  }
+
+  lastPassage(workerId: string, scope: PassageScope): { direction: Direction; atMs: number } | null {
+    const row = (
+      'zoneId' in scope ? this.lastInZone.get(workerId, scope.zoneId) : this.lastAtCheckpoint.get(workerId, scope.checkpointId)
+    ) as { direction: Direction; wall_ms: number } | undefined;
+    return row ? { direction: row.direction, atMs: row.wall_ms } : null;
+  }
+
+  *since(wallMs: number): Generator<GateEvent> {
+    for (const row of this.sinceStmt.iterate(wallMs)) yield fromRow(row as EventRow);
+  }
+
+  /** Removes events older than the cutoff that the hub already holds; unsynced events are never purged. */
+  purgeSyncedBefore(wallMs: number): number {
+    return this.purgeStmt.run(wallMs).changes;
+  }
+
+  codeHashKey(): string {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'code_hash_key'").get() as { value: string } | undefined;
+    if (!row) throw new Error('the database has no code hash key (migration 0001 not applied?)');
+    return row.value;
+  }
+}

@@ -1,0 +1,15 @@
+import type { Database } from 'better-sqlite3';
+import * as m0001 from './0001-events.js';
+import * as m0002 from './0002-roster.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Database): void;
+}
+
+/** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: '0001-events', up: m0001.up },
+  { version: 2, name: '0002-roster', up: m0002.up },
+];

@@ -1,0 +1,240 @@
+import type { Statement } from 'better-sqlite3';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { z } from 'zod';
+import type { WorkerRecord } from '../types.js';
+import type { SqliteDatabase } from './database.js';
+
+interface WorkerRow {
+  worker_id: string;
+  display_name: string;
+  company: string;
+  team: string;
+  declared_at: number | null;
+  declaration_flagged: number;
+  test_result: 'negative' | 'positive' | null;
+  tested_at: number | null;
+  vaccine_doses: number;
+  quarantine_until: number | null;
+  case_status: 'none' | 'F0' | 'F1';
+}
+
+function fromRow(r: WorkerRow): WorkerRecord {
+  return {
+    workerId: r.worker_id,
+    displayName: r.display_name,
+    company: r.company,
+    team: r.team,
+    declaredAt: r.declared_at,
+    declarationFlagged: r.declaration_flagged === 1,
+    testResult: r.test_result,
+    testedAt: r.tested_at,
+    vaccineDoses: r.vaccine_doses,
+    quarantineUntil: r.quarantine_until,
+    caseStatus: r.case_status,
+  };
+}
+
+/** The local roster. Lookups are by primary key; writes replace whole records atomically. */
+export class Roster {
+  private readonly getStmt: Statement;
+  private readonly upsertStmt: Statement;
+  private readonly countStmt: Statement;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.getStmt = db.prepare('SELECT * FROM workers WHERE worker_id = ?');
+    this.upsertStmt = db.prepare(`
+      INSERT INTO workers (worker_id, display_name, company, team, declared_at, declaration_flagged, test_result,
+        tested_at, vaccine_doses, quarantine_until, case_status, updated_at)
+      VALUES (@workerId, @displayName, @company, @team, @declaredAt, @declarationFlagged, @testResult,
+        @testedAt, @vaccineDoses, @quarantineUntil, @caseStatus, @updatedAt)
+      ON CONFLICT (worker_id) DO UPDATE SET
+        display_name = excluded.display_name, company = excluded.company, team = excluded.team,
+        declared_at = excluded.declared_at, declaration_flagged = excluded.declaration_flagged,
+        test_result = excluded.test_result, tested_at = excluded.tested_at, vaccine_doses = excluded.vaccine_doses,
+        quarantine_until = excluded.quarantine_until, case_status = excluded.case_status, updated_at = excluded.updated_at`);
+    this.countStmt = db.prepare('SELECT count(*) AS n FROM workers');
+  }
+
+  get(workerId: string): WorkerRecord | undefined {
+    const row = this.getStmt.get(workerId) as WorkerRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  count(): number {
+    return (this.countStmt.get() as { n: number }).n;
+  }
+
+  /** Writes all records in one transaction: either every record is stored or none is. */
+  upsertAll(records: readonly WorkerRecord[], options: { replace?: boolean } = {}): void {
+    const now = Date.now();
+    this.db
+      .transaction(() => {
+        if (options.replace) this.db.prepare('DELETE FROM workers').run();
+        for (const r of records) {
+          this.upsertStmt.run({ ...r, declarationFlagged: r.declarationFlagged ? 1 : 0, updatedAt: now });
+        }
+      })
+      .immediate();
+  }
+}
+
+// ---- CSV import -------------------------------------------------------------------------------
+
+export const ROSTER_CSV_COLUMNS = [
+  'worker_id',
+  'display_name',
+  'company',
+  'team',
+  'declared_at',
+  'declaration_flagged',
+  'test_result',
+  'tested_at',
+  'vaccine_doses',
+  'quarantine_until',
+  'case_status',
+] as const;
+
+const REQUIRED_COLUMNS = ['worker_id', 'display_name'] as const;
+
+const optionalTime = z
+  .string()
+  .trim()
+  .transform((s, ctx) => {
+    if (s === '') return null;
+    // ISO 8601 with a date; a time without a zone would be ambiguous, so it must carry one.
+    if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(s)) {
+      ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 date or time with a zone, got "${s}"` });
+      return z.NEVER;
+    }
+    const ms = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: `not a real date: "${s}"` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const yesNo = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((s, ctx) => {
+    if (['', '0', 'false', 'no', 'n', 'không'].includes(s)) return false;
+    if (['1', 'true', 'yes', 'y', 'có'].includes(s)) return true;
+    ctx.addIssue({ code: 'custom', message: `expected yes/no (1/0, true/false), got "${s}"` });
+    return z.NEVER;
+  });
+
+const csvRowSchema = z
+  .object({
+    worker_id: z.string().trim().regex(/^[A-Za-z0-9-]{1,32}$/, 'letters, digits and dashes, 1 to 32 characters'),
+    display_name: z.string().trim().min(1, 'required').max(120),
+    company: z.string().trim().max(120).default(''),
+    team: z.string().trim().max(120).default(''),
+    declared_at: optionalTime.prefault(''),
+    declaration_flagged: yesNo.prefault(''),
+    test_result: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .pipe(z.enum(['', 'negative', 'positive'], { message: 'expected negative, positive or empty' }))
+      .default(''),
+    tested_at: optionalTime.prefault(''),
+    vaccine_doses: z
+      .string()
+      .trim()
+      .regex(/^\d{0,2}$/, 'expected a whole number from 0 to 99')
+      .transform((s) => (s === '' ? 0 : Number(s)))
+      .prefault('0'),
+    quarantine_until: optionalTime.prefault(''),
+    case_status: z
+      .string()
+      .trim()
+      .toUpperCase()
+      .pipe(z.enum(['', 'NONE', 'F0', 'F1'], { message: 'expected none, F0, F1 or empty' }))
+      .default(''),
+  })
+  .transform(
+    (r): WorkerRecord => ({
+      workerId: r.worker_id,
+      displayName: r.display_name,
+      company: r.company,
+      team: r.team,
+      declaredAt: r.declared_at,
+      declarationFlagged: r.declaration_flagged,
+      testResult: r.test_result === '' ? null : r.test_result,
+      testedAt: r.tested_at,
+      vaccineDoses: r.vaccine_doses,
+      quarantineUntil: r.quarantine_until,
+      caseStatus: r.case_status === 'F0' || r.case_status === 'F1' ? r.case_status : 'none',
+    }),
+  );
+
+export interface CsvProblem {
+  line: number;
+  message: string;
+}
+
+export class RosterImportError extends Error {
+  constructor(readonly problems: CsvProblem[]) {
+    const shown = problems.slice(0, 20).map((p) => (p.line > 0 ? `line ${p.line}: ${p.message}` : p.message));
+    const more = problems.length > 20 ? `; and ${problems.length - 20} more` : '';
+    super(`roster CSV refused, nothing imported: ${shown.join('; ')}${more}`);
+    this.name = 'RosterImportError';
+  }
+}
+
+/**
+ * Parses a roster CSV (UTF-8, optional BOM, header row). Every bad row is reported with its line
+ * number; if there is any, RosterImportError is thrown and nothing is returned, so a caller can
+ * never store half a file.
+ */
+export function parseRosterCsv(content: string | Buffer): WorkerRecord[] {
+  const problems: CsvProblem[] = [];
+  let rows: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    rows = parseCsv(content, {
+      bom: true,
+      columns: (header: string[]) => {
+        const names = header.map((h) => h.trim().toLowerCase());
+        const unknown = names.filter((n) => !(ROSTER_CSV_COLUMNS as readonly string[]).includes(n));
+        const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c));
+        const dupes = names.filter((n, i) => names.indexOf(n) !== i);
+        const errs = [
+          unknown.length ? `unknown column(s) ${unknown.join(', ')}` : '',
+          missing.length ? `missing column(s) ${missing.join(', ')}` : '',
+          dupes.length ? `repeated column(s) ${dupes.join(', ')}` : '',
+        ].filter(Boolean);
+        if (errs.length) throw new Error(`header: ${errs.join('; ')} (expected: ${ROSTER_CSV_COLUMNS.join(',')})`);
+        return names;
+      },
+      info: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      on_skip: (err) => {
+        if (err) problems.push({ line: (err as { lines?: number }).lines ?? 0, message: err.message.replace(/^[A-Za-z_]+: /, '') });
+      },
+    });
+  } catch (err) {
+    throw new RosterImportError([{ line: 1, message: (err as Error).message.replace(/^Invalid Record Length: |^.*?: /, '') }]);
+  }
+  const seen = new Map<string, number>();
+  const records: WorkerRecord[] = [];
+  for (const { record, info } of rows) {
+    const line = info.lines;
+    const parsed = csvRowSchema.safeParse(record);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push({ line, message: `${issue.path.join('.')}: ${issue.message}` });
+      continue;
+    }
+    const first = seen.get(parsed.data.workerId);
+    if (first !== undefined) {
+      problems.push({ line, message: `worker_id ${parsed.data.workerId} already appears on line ${first}` });
+      continue;
+    }
+    seen.set(parsed.data.workerId, line);
+    records.push(parsed.data);
+  }
+  if (problems.length) throw new RosterImportError(problems.sort((a, b) => a.line - b.line));
+  return records;
+}

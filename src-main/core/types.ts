@@ -1,0 +1,36 @@
+/** Words of the gate's world, shared by the core, devices and sync. */
+
+export type Direction = 'entry' | 'exit';
+export type CheckpointDirection = Direction | 'both';
+
+/** How the person identified themselves: a signed QR pass or a printed employee-number badge. */
+export type CredentialKind = 'pass' | 'badge';
+
+/** Where a scan came from. */
+export type ScanSource = 'serial' | 'stdin' | 'camera' | 'keyboard';
+
+export type CaseStatus = 'none' | 'F0' | 'F1';
+export type TestResult = 'negative' | 'positive';
+
+/** A roster entry: only what a decision or a trace needs. Times are epoch milliseconds. */
+export interface WorkerRecord {
+  workerId: string;
+  displayName: string;
+  company: string;
+  team: string;
+  declaredAt: number | null;
+  declarationFlagged: boolean;
+  testResult: TestResult | null;
+  testedAt: number | null;
+  vaccineDoses: number;
+  quarantineUntil: number | null;
+  caseStatus: CaseStatus;
+}
+
+export interface Checkpoint {
+  id: string;
+  name: string;
+  kind: string;
+  zone: string;
+  direction: CheckpointDirection;
+}
