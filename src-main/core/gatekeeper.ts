@@ -155,7 +155,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       decision = { outcome: 'deny', direction: decision.direction, reasons: ['STORE_UNAVAILABLE'] };
       this.hold({ ...event, decision: 'deny', reasons: decision.reasons });
       deps.log.error(
-        { err: (storeFault as Error).message, code: (storeFault as { code?: string }).code, held: this.held.length },
+        { err: (storeFault as Error).message, errorCode: (storeFault as { code?: string }).code, held: this.held.length },
         'cannot store the scan: gate kept shut, event held for retry',
       );
     }

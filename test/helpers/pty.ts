@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, writeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -11,7 +12,7 @@ export class PtyPair {
   readonly devicePath: string;
   readonly hostPath: string;
   private socat: ChildProcess | undefined;
-  private hostFd: number | undefined;
+  private host: FileHandle | undefined;
 
   constructor(dir: string, name = 'scanner') {
     this.devicePath = join(dir, `${name}-device`);
@@ -30,19 +31,23 @@ export class PtyPair {
       if (Date.now() > deadline) throw new Error('socat did not create the pty pair in 5 s');
       await new Promise((r) => setTimeout(r, 20));
     }
-    this.hostFd = openSync(this.hostPath, 'w');
+    this.host = await open(this.hostPath, 'w');
   }
 
-  write(data: string | Uint8Array): void {
-    if (this.hostFd === undefined) throw new Error('not plugged');
+  /**
+   * Writes asynchronously: a pty holds only a few KB, so a synchronous write of a large burst would
+   * block this process's event loop, and with it a kiosk running in the same process.
+   */
+  async write(data: string | Uint8Array): Promise<void> {
+    if (!this.host) throw new Error('not plugged');
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
     let off = 0;
-    while (off < buf.length) off += writeSync(this.hostFd, buf, off, Math.min(4096, buf.length - off));
+    while (off < buf.length) off += (await this.host.write(buf, off, Math.min(4096, buf.length - off))).bytesWritten;
   }
 
   async unplug(): Promise<void> {
-    if (this.hostFd !== undefined) closeSync(this.hostFd);
-    this.hostFd = undefined;
+    await this.host?.close();
+    this.host = undefined;
     const socat = this.socat;
     this.socat = undefined;
     if (!socat || socat.exitCode !== null) return;

@@ -1,0 +1,79 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GateSignals, type GateSignalLines } from '../../../device/gpio/gate-signals.js';
+import type { Transition } from '../../../device/gpio/output.js';
+import { SimulatedOutput } from '../../../device/gpio/simulated-output.js';
+
+function lines(log: Transition[], relay = { pulseMs: 3000, maxOnMs: 5000 }): GateSignalLines {
+  const out = (name: string, activeLow = false) => new SimulatedOutput(name, activeLow, (t) => log.push(t));
+  return {
+    relay: { output: out('relay', true), timing: relay },
+    greenLight: { output: out('green'), timing: { pulseMs: 3000, maxOnMs: 10_000 } },
+    redLight: { output: out('red'), timing: { pulseMs: 3000, maxOnMs: 10_000 } },
+    buzzer: { output: out('buzzer'), timing: { pulseMs: 100, maxOnMs: 1000 } },
+  };
+}
+
+describe('gate signals', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('admit pulses the relay (honouring active-low), the green light and one beep', () => {
+    const log: Transition[] = [];
+    const l = lines(log);
+    const s = new GateSignals(l);
+    s.admit();
+    expect(l.relay.output.isActive()).toBe(true);
+    expect(l.relay.output.physicalLevel()).toBe(0);
+    expect(l.greenLight.output.isActive()).toBe(true);
+    vi.advanceTimersByTime(2999);
+    expect(l.relay.output.isActive()).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(l.relay.output.isActive()).toBe(false);
+    expect(log.filter((t) => t.output === 'buzzer' && t.active)).toHaveLength(1);
+  });
+
+  it('refuse keeps the relay shut, lights red and beeps three times', () => {
+    const log: Transition[] = [];
+    const l = lines(log);
+    new GateSignals(l).refuse();
+    vi.advanceTimersByTime(10_000);
+    expect(log.some((t) => t.output === 'relay')).toBe(false);
+    expect(log.filter((t) => t.output === 'red').map((t) => t.active)).toEqual([true, false]);
+    expect(log.filter((t) => t.output === 'buzzer' && t.active)).toHaveLength(3);
+  });
+
+  it('repeated admits extend the pulse but never beyond the maximum on-time', () => {
+    const log: Transition[] = [];
+    const l = lines(log);
+    const relayTimes: [boolean, number][] = [];
+    const start = Date.now();
+    const s = new GateSignals({
+      ...l,
+      relay: { ...l.relay, output: new SimulatedOutput('relay', true, (t) => relayTimes.push([t.active, Date.now() - start])) },
+    });
+    for (let t = 0; t < 8000; t += 1000) {
+      s.admit();
+      vi.advanceTimersByTime(1000);
+    }
+    // Forced off at 5 s of continuous on-time though admits kept coming every second; the admit at
+    // 5 s starts a new pulse.
+    expect(relayTimes.slice(0, 3)).toEqual([
+      [true, 0],
+      [false, 5000],
+      [true, 5000],
+    ]);
+  });
+
+  it('safe state turns everything off and cancels pending pulses', () => {
+    const log: Transition[] = [];
+    const l = lines(log);
+    const s = new GateSignals(l);
+    s.admit();
+    s.refuse();
+    s.safeState();
+    for (const line of Object.values(l)) expect(line.output.isActive()).toBe(false);
+    const count = log.length;
+    vi.advanceTimersByTime(10_000);
+    expect(log.length).toBe(count);
+  });
+});

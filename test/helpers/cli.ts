@@ -1,0 +1,41 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const SAFEGATE_BIN = fileURLToPath(new URL('../../bin/safegate.js', import.meta.url));
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `safegate` command to completion. */
+export function safegate(args: string[], options: { cwd?: string; input?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [SAFEGATE_BIN, ...args], {
+    cwd: options.cwd,
+    input: options.input,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts `safegate` as a long-running process (e.g. `run`); its JSON log lines are parsed from stderr. */
+export function safegateProcess(args: string[]): { child: ChildProcess; logs: Record<string, unknown>[] } {
+  const child = spawn(process.execPath, [SAFEGATE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Record<string, unknown>[] = [];
+  let rest = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    rest += chunk;
+    const lines = rest.split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) {
+      try {
+        logs.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: l, unparsed: true });
+      }
+    }
+  });
+  return { child, logs };
+}
