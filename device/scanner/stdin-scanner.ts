@@ -32,6 +32,12 @@ export class StdinScanner extends EventEmitter<ScannerEvents> implements Scanner
       else this.emit('rejected', line);
     });
     this.input.pipe(framer);
+    // End of input (Ctrl+D, or the end of a piped file) stops the simulated scanner.
+    framer.once('end', () => {
+      this.framer = undefined;
+      this.currentState = 'stopped';
+      this.emit('state', 'stopped', 'input ended');
+    });
     this.framer = framer;
     this.currentState = 'ready';
     this.emit('state', 'ready');

@@ -22,16 +22,22 @@ export async function runKiosk(configFile: string, headless: boolean): Promise<v
   await waitForShutdown(kiosk);
 }
 
+/** Runs until SIGINT/SIGTERM, or until a simulated (stdin) scanner's input ends; then stops cleanly. */
 export async function waitForShutdown(kiosk: Kiosk): Promise<void> {
   await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      kiosk.log.info({ signal }, 'shutting down');
+    const stop = (why: string): void => {
+      kiosk.log.info({ why }, 'shutting down');
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    if (kiosk.scanner?.source === 'stdin') {
+      kiosk.scanner.on('state', (state, detail) => {
+        if (state === 'stopped') stop(detail ?? 'scanner stopped');
+      });
+    }
   });
   await kiosk.stop();
 }

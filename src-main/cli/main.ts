@@ -20,8 +20,11 @@ import { CliError } from './errors.js';
 function buildProgram(): Command {
   const program = new Command('safegate')
     .description('SafeGate gate kiosk: scan, decide offline, open, log, sync')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({
+      // Usage errors are one line, like every other failure.
+      outputError: (str, write) => write(`safegate: ${str.replace(/^error: /, '').trim()} (see --help)\n`),
+    });
 
   program
     .command('run')

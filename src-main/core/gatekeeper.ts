@@ -166,7 +166,16 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (seq !== null) this.recentCodes.set(codeHash, clock.wallMs);
 
     deps.log.info(
-      { seq, outcome: decision.outcome, direction: decision.direction, reasons: decision.reasons, kind: reading.kind, source: scan.source },
+      {
+        seq,
+        outcome: decision.outcome,
+        direction: decision.direction,
+        reasons: decision.reasons,
+        kind: reading.kind,
+        source: scan.source,
+        // Last byte received to gate driven, commit included: the figure operators watch.
+        gateUs: Number((actuatedAtNs - scan.receivedAtNs) / 1000n),
+      },
       'scan',
     );
     const passage: Passage = {

@@ -7,6 +7,8 @@ export interface CliResult {
   status: number | null;
   stdout: string;
   stderr: string;
+  /** Set when the command had to be killed (ETIMEDOUT) or could not start. */
+  error: Error | undefined;
 }
 
 /** Runs the real `safegate` command to completion. */
@@ -17,11 +19,14 @@ export function safegate(args: string[], options: { cwd?: string; input?: string
     encoding: 'utf8',
     timeout: 20_000,
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error };
 }
 
 /** Starts `safegate` as a long-running process (e.g. `run`); its JSON log lines are parsed from stderr. */
-export function safegateProcess(args: string[]): { child: ChildProcess; logs: Record<string, unknown>[] } {
+export function safegateProcess(
+  args: string[],
+  onLog: (entry: Record<string, unknown>) => void = () => {},
+): { child: ChildProcess; logs: Record<string, unknown>[] } {
   const child = spawn(process.execPath, [SAFEGATE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let rest = '';
@@ -30,11 +35,14 @@ export function safegateProcess(args: string[]): { child: ChildProcess; logs: Re
     const lines = rest.split('\n');
     rest = lines.pop()!;
     for (const l of lines) {
+      let entry: Record<string, unknown>;
       try {
-        logs.push(JSON.parse(l) as Record<string, unknown>);
+        entry = JSON.parse(l) as Record<string, unknown>;
       } catch {
-        logs.push({ msg: l, unparsed: true });
+        entry = { msg: l, unparsed: true };
       }
+      logs.push(entry);
+      onLog(entry);
     }
   });
   return { child, logs };

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what SafeGate needs on Debian 12 or Raspberry Pi OS (bookworm) and builds it.
+#   scripts/setup.sh        for running the kiosk
+#   scripts/setup.sh test   also what the tests need (socat for the serial pty tests)
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-run}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "SafeGate needs Node.js 20.19 or later (node was not found). Install Node.js 20 LTS, then run this again." >&2
+  exit 1
+fi
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "SafeGate needs Node.js 20.19 or later; this machine has $(node --version)." >&2
+  exit 1
+fi
+
+# Compilers for the native modules (better-sqlite3, serialport, onoff) where no prebuilt binary fits.
+packages=(build-essential python3)
+[ "$mode" = test ] && packages+=(socat)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing system packages: ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== installing npm packages"
+  # Tests never start the Electron window; skip its large download there (and where it cannot be reached).
+  if [ "$mode" = test ]; then export ELECTRON_SKIP_BINARY_DOWNLOAD=1; fi
+  npm ci --no-audit --no-fund
+fi
+
+echo "== building"
+npm run build --silent

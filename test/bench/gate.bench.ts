@@ -1,0 +1,101 @@
+/**
+ * npm run bench:gate — scan-to-gate latency through a real pty into the running kiosk.
+ *
+ * Starts `safegate run --headless` as its own process (simulated GPIO, serial scanner on a socat pty),
+ * with a roster of 100,000 workers, then drives N scans (default 10,000; SCANS=N to change) one after
+ * another and reads each scan's `gateUs` (last byte received to relay driven, commit included) from
+ * the kiosk's log. Peak RSS is the kiosk process's VmHWM. The last line is one JSON object.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { issuePass } from '../../src-main/core/credential/pass.js';
+import { safegate, safegateProcess } from '../helpers/cli.js';
+import { hubKeys, tempDir, waitFor, writeKioskConfig } from '../helpers/fixtures.js';
+import { PtyPair } from '../helpers/pty.js';
+
+const SCANS = Number(process.env.SCANS ?? 10_000);
+const ROSTER = Number(process.env.ROSTER ?? 100_000);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const dir = tempDir('safegate-bench-');
+  const pty = new PtyPair(dir.path);
+  try {
+    await pty.plug();
+    const keys = hubKeys(dir.path);
+    const config = writeKioskConfig(dir.path, { scannerPath: pty.devicePath, pulseMs: 50 });
+    const now = new Date().toISOString();
+    const ids = Array.from({ length: ROSTER }, (_, i) => `W${String(i).padStart(6, '0')}`);
+    const csv = join(dir.path, 'roster.csv');
+    writeFileSync(csv, `worker_id,display_name,company,team,declared_at,vaccine_doses\n${ids.map((id) => `${id},Công nhân ${id},Công ty A,Tổ ${id.slice(-2)},${now},2`).join('\n')}\n`);
+    let t = performance.now();
+    const imported = safegate(['roster', 'import', csv, '--config', config]);
+    if (imported.status !== 0) throw new Error(`roster import failed: ${imported.stderr}`);
+    console.log(`roster: ${ROSTER} workers imported from CSV in ${((performance.now() - t) / 1000).toFixed(2)} s (whole command)`);
+
+    t = performance.now();
+    const expiresAt = new Date(Date.now() + 86_400_000);
+    const step = Math.max(1, Math.floor(ROSTER / SCANS));
+    const signingKey = createPrivateKey(keys.privatePem);
+    const passes = Array.from({ length: SCANS }, (_, i) => issuePass(signingKey, { workerId: ids[(i * step) % ROSTER]!, issuer: 'bench', expiresAt }));
+    console.log(`passes: ${SCANS} signed in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+
+    let onScan: ((entry: Record<string, unknown>) => void) | undefined;
+    const { child, logs } = safegateProcess(['run', '--config', config, '--headless'], (entry) => {
+      if (entry.msg === 'scan') onScan?.(entry);
+    });
+    await waitFor(() => (logs.some((l) => l.msg === 'scanner connected') ? true : undefined), 'kiosk ready', 20_000);
+    const gateUs: number[] = [];
+    const outcomes = new Map<string, number>();
+    const start = performance.now();
+    for (let i = 0; i < SCANS; i++) {
+      const decided = new Promise<Record<string, unknown>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer to scan ${i} in 10 s`)), 10_000);
+        onScan = (entry) => {
+          clearTimeout(timer);
+          resolve(entry);
+        };
+      });
+      await pty.write(`${passes[i]}\r`);
+      const entry = await decided;
+      gateUs.push(entry.gateUs as number);
+      outcomes.set(entry.outcome as string, (outcomes.get(entry.outcome as string) ?? 0) + 1);
+      if ((i + 1) % 2000 === 0) console.log(`  ${i + 1}/${SCANS} scans`);
+    }
+    const elapsedS = (performance.now() - start) / 1000;
+    const rssMb = peakRssMb(child.pid!);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+
+    const ms = gateUs.map((u) => u / 1000).sort((a, b) => a - b);
+    const result = {
+      scans: SCANS,
+      roster: ROSTER,
+      scan_to_gate_p50_ms: Number(percentile(ms, 50).toFixed(3)),
+      scan_to_gate_p99_ms: Number(percentile(ms, 99).toFixed(3)),
+      scan_to_gate_max_ms: Number(ms.at(-1)!.toFixed(3)),
+      scans_per_s: Math.round(SCANS / elapsedS),
+      rss_mb: Number(rssMb.toFixed(1)),
+    };
+    console.log(`outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    console.log(`scan-to-gate (serial line received -> relay driven, commit included): p50 ${result.scan_to_gate_p50_ms} ms, p99 ${result.scan_to_gate_p99_ms} ms, max ${result.scan_to_gate_max_ms} ms`);
+    console.log(`throughput (one scan after another through the pty): ${result.scans_per_s} scans/s; kiosk peak RSS ${result.rss_mb} MB`);
+    console.log(`targets: p99 <= 5 ms ${result.scan_to_gate_p99_ms <= 5 ? 'MET' : 'MISSED'}; RSS <= 150 MB ${result.rss_mb <= 150 ? 'MET' : 'MISSED'}`);
+    console.log(JSON.stringify(result));
+  } finally {
+    await pty.unplug();
+    dir.remove();
+  }
+}
+
+await main();

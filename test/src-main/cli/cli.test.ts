@@ -1,0 +1,128 @@
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { safegate } from '../../helpers/cli.js';
+import { tempDir, writeKioskConfig } from '../../helpers/fixtures.js';
+
+const COMMANDS = [[], ['run'], ['keys', 'generate'], ['pass', 'issue'], ['pass', 'verify'], ['roster', 'import'], ['log'], ['config', 'check'], ['config', 'schema'], ['demo']];
+
+function oneLineError(r: { status: number | null; stderr: string }): string {
+  expect(r.status).not.toBe(0);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return lines[0]!;
+}
+
+describe('safegate CLI', () => {
+  const dirs: { remove(): void; path: string }[] = [];
+  afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+  const dir = () => {
+    const d = tempDir('safegate-cli-');
+    dirs.push(d);
+    return d.path;
+  };
+
+  it.each(COMMANDS.map((c) => [c.join(' ') || '(top)', c]))('%s has --help', (_n, cmd) => {
+    const r = safegate([...(cmd as string[]), '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: safegate/);
+  });
+
+  it('keys generate, pass issue, pass verify: a round trip, with the private key kept private', () => {
+    const d = dir();
+    const gen = safegate(['keys', 'generate', '--out', join(d, 'hub')]);
+    expect(gen.status).toBe(0);
+    const files = readdirSync(join(d, 'hub'));
+    const priv = join(d, 'hub', files.find((f) => f.endsWith('.key.pem'))!);
+    expect(statSync(priv).mode & 0o777).toBe(0o600);
+    const issued = safegate(['pass', 'issue', '--key', priv, '--worker', 'W0001', '--expires', '2099-01-01T00:00:00Z']);
+    expect(issued.status).toBe(0);
+    const text = issued.stdout.trim();
+    expect(text).toMatch(/^SG1:[0-9A-Z $%*+\-./:]+$/);
+    const ok = safegate(['pass', 'verify', text, '--keys', join(d, 'hub')]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/worker: +W0001/);
+    expect(ok.stdout).toMatch(/result: +VALID/);
+    const late = safegate(['pass', 'verify', text, '--keys', join(d, 'hub'), '--at', '2100-01-01']);
+    expect(late.status).toBe(1);
+    expect(late.stdout).toMatch(/INVALID PASS_EXPIRED/);
+  });
+
+  it('explains a forged or garbled pass and exits non-zero', () => {
+    const d = dir();
+    safegate(['keys', 'generate', '--out', join(d, 'hub')]);
+    const r = safegate(['pass', 'verify', 'SG1:NOT*REAL', '--keys', join(d, 'hub')]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/INVALID MALFORMED_CODE/);
+  });
+
+  it.each([
+    [['pass', 'issue', '--key', '/nonexistent.pem', '--worker', 'W1'], /cannot read \/nonexistent.pem/],
+    [['pass', 'issue', '--key', '/etc/hostname', '--worker', 'W1'], /not a private key/],
+    [['pass', 'verify', 'SG1:X', '--keys', '/nonexistent'], /cannot read the keys folder/],
+    [['log', '--config', '/nonexistent.yaml'], /cannot read the file/],
+    [['run', '--config', '/nonexistent.yaml', '--headless'], /cannot read the file/],
+    [['keys', 'generate', '--out', '/tmp/x', '--alg', 'RSA'], /Allowed choices are EdDSA, ES256/],
+    [['roster', 'import', '/nonexistent.csv', '--config', '/nonexistent.yaml'], /cannot read/],
+  ])('refuses bad input with a one-line reason: %j', (args, reason) => {
+    expect(oneLineError(safegate(args as string[]))).toMatch(reason);
+  });
+
+  it('pass issue refuses a past expiry and a bad date', () => {
+    const d = dir();
+    safegate(['keys', 'generate', '--out', d]);
+    const key = join(d, readdirSync(d).find((f) => f.endsWith('.key.pem'))!);
+    expect(oneLineError(safegate(['pass', 'issue', '--key', key, '--worker', 'W1', '--expires', '2001-01-01']))).toMatch(/in the past/);
+    expect(oneLineError(safegate(['pass', 'issue', '--key', key, '--worker', 'W1', '--expires', 'tomorrow']))).toMatch(/ISO 8601/);
+    expect(oneLineError(safegate(['pass', 'issue', '--key', key, '--worker', 'bad id!']))).toMatch(/--worker/);
+  });
+
+  it('run and config check list every settings problem on one line', () => {
+    const d = dir();
+    const bad = join(d, 'bad.yaml');
+    writeFileSync(bad, 'device: { id: "X Y" }\ncheckpoint: { id: g, name: G, kind: moon }\n');
+    const line = oneLineError(safegate(['config', 'check', '--config', bad]));
+    expect(line).toMatch(/device\.id: .*checkpoint\.kind: /);
+    expect(oneLineError(safegate(['run', '--config', bad, '--headless']))).toMatch(/invalid settings/);
+  });
+
+  it('roster import reports bad rows by line and imports nothing; a good file then imports', () => {
+    const d = dir();
+    writeKioskConfig(d);
+    const config = join(d, 'kiosk.yaml');
+    const bad = join(d, 'bad.csv');
+    writeFileSync(bad, 'worker_id,display_name,vaccine_doses\nW1,An,2\nW2,Bình,two\nW3,,1\n');
+    const line = oneLineError(safegate(['roster', 'import', bad, '--config', config]));
+    expect(line).toMatch(/nothing imported: line 3: vaccine_doses: .*line 4: display_name/);
+    const good = join(d, 'good.csv');
+    writeFileSync(good, 'worker_id,display_name,vaccine_doses\nW1,An,2\nW2,Bình,3\n');
+    const r = safegate(['roster', 'import', good, '--config', config]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/imported 2 worker\(s\); roster now holds 2/);
+  });
+
+  it('log --json prints the entry log as JSON lines, filtered by --since', async () => {
+    const d = dir();
+    const config = writeKioskConfig(d, { scannerSource: 'stdin' });
+    safegate(['keys', 'generate', '--out', join(d, 'keys')]);
+    // The simulated scanner reads stdin; the kiosk stops by itself when its input ends.
+    const run = safegate(['run', '--config', config, '--headless'], { input: 'GARBAGE{}\nW-1\n' });
+    expect(run.error).toBeUndefined();
+    expect(run.status).toBe(0);
+    const out = safegate(['log', '--config', config, '--json']);
+    expect(out.status).toBe(0);
+    const events = out.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.map((e) => [e.seq, e.decision, e.reasons, e.source])).toEqual([
+      [1, 'deny', ['MALFORMED_CODE'], 'stdin'],
+      [2, 'deny', ['UNKNOWN_WORKER'], 'stdin'],
+    ]);
+    expect(safegate(['log', '--config', config, '--json', '--since', '2099-01-01']).stdout).toBe('');
+    expect(safegate(['log', '--config', config]).stdout).toMatch(/^ +1 {2}\d{4}-.* entry {2}DENY/);
+  });
+
+  it('config schema prints a JSON Schema with descriptions', () => {
+    const r = safegate(['config', 'schema']);
+    const schema = JSON.parse(r.stdout);
+    expect(schema.properties.checkpoint.properties.kind.description).toBe('what this checkpoint guards');
+  });
+});
