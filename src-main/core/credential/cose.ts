@@ -1,17 +1,28 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
-import { Encoder, Tag } from 'cbor-x';
+import { decode as cborDecode, encode as cborEncode, type TagDecoder } from 'cborg';
 import { COSE_ALG, algorithmOfKey, type SigningAlgorithm } from './keys.js';
 
 /**
  * COSE_Sign1 (RFC 9052 section 4.2), the envelope the EU Digital COVID Certificate uses. CBOR
- * encoding/decoding is cbor-x and the signature maths is node:crypto; this module is only the
+ * encoding/decoding is cborg and the signature maths is node:crypto; this module is only the
  * message structure and the Sig_structure that is signed, so the same code verifies SafeGate
  * passes and, later, EU health certificates.
  */
 
-const cbor = new Encoder({ mapsAsObjects: false, useRecords: false, tagUint8Array: false, variableMapSize: true });
-
 const COSE_SIGN1_TAG = 18;
+/** Major type 6 (tag) with value 18, in one byte. */
+const COSE_SIGN1_TAG_BYTE = 0xc0 | COSE_SIGN1_TAG;
+
+class TaggedSign1 {
+  constructor(readonly value: unknown) {}
+}
+
+const tags: TagDecoder[] = [];
+tags[COSE_SIGN1_TAG] = (decode) => new TaggedSign1(decode());
+
+/** Untrusted input: maps keep their integer keys, duplicates and indefinite lengths are refused,
+ * and any tag other than COSE_Sign1's is an error. */
+const DECODE_OPTIONS = { useMaps: true, rejectDuplicateMapKeys: true, allowIndefinite: false, allowUndefined: false, tags };
 const HEADER_ALG = 1;
 const HEADER_KID = 4;
 
@@ -39,24 +50,22 @@ function headerMap(v: unknown, what: string): Map<unknown, unknown> {
 }
 
 export function decodeCbor(bytes: Uint8Array): unknown {
-  return cbor.decode(bytes);
+  return cborDecode(bytes, DECODE_OPTIONS);
 }
 
 export function encodeCbor(value: unknown): Uint8Array {
-  return cbor.encode(value);
+  return cborEncode(value);
 }
 
 export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   let value: unknown;
   try {
-    value = cbor.decode(bytes);
+    value = decodeCbor(bytes);
   } catch (err) {
     throw new CoseFormatError(`not CBOR: ${(err as Error).message}`);
   }
-  if (value instanceof Tag) {
-    if (value.tag !== COSE_SIGN1_TAG) throw new CoseFormatError(`CBOR tag ${value.tag} is not COSE_Sign1 (18)`);
-    value = value.value;
-  }
+  // The tag is optional (the EU DCC allows both forms).
+  if (value instanceof TaggedSign1) value = value.value;
   if (!Array.isArray(value) || value.length !== 4) throw new CoseFormatError('COSE_Sign1 must be an array of 4');
   const [p, u, payload, signature] = value as unknown[];
   const protectedBytes = asBytes(p, 'protected header');
@@ -78,14 +87,14 @@ export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
 
 function safeDecode(bytes: Uint8Array): unknown {
   try {
-    return cbor.decode(bytes);
+    return decodeCbor(bytes);
   } catch (err) {
     throw new CoseFormatError(`protected header is not CBOR: ${(err as Error).message}`);
   }
 }
 
 function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return cbor.encode(['Signature1', protectedBytes, new Uint8Array(0), payload]);
+  return cborEncode(['Signature1', protectedBytes, new Uint8Array(0), payload]);
 }
 
 function nodeSignOptions(algorithm: SigningAlgorithm) {
@@ -113,7 +122,7 @@ export function verifyCoseSign1(msg: CoseSign1, publicKey: KeyObject): boolean {
 
 export function signCoseSign1(payload: Uint8Array, privateKey: KeyObject, kid: Uint8Array): Uint8Array {
   const algorithm = algorithmOfKey(privateKey);
-  const protectedBytes = cbor.encode(
+  const protectedBytes = cborEncode(
     new Map<number, unknown>([
       [HEADER_ALG, COSE_ALG[algorithm]],
       [HEADER_KID, kid],
@@ -125,5 +134,9 @@ export function signCoseSign1(payload: Uint8Array, privateKey: KeyObject, kid: U
     sigStructure(protectedBytes, payload),
     dsaEncoding ? { key: privateKey, dsaEncoding } : privateKey,
   );
-  return cbor.encode(new Tag([protectedBytes, new Map(), payload, new Uint8Array(signature)], COSE_SIGN1_TAG));
+  const body = cborEncode([protectedBytes, new Map(), payload, new Uint8Array(signature)]);
+  const tagged = new Uint8Array(body.length + 1);
+  tagged[0] = COSE_SIGN1_TAG_BYTE;
+  tagged.set(body, 1);
+  return tagged;
 }
