@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { realpathSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import type { Logger } from 'pino';
 import { ScanLineFramer, type FramedLine, type LineSuffix } from './framing.js';
@@ -15,6 +16,16 @@ export interface SerialScannerOptions {
 }
 
 const DEFAULT_RECONNECT = { initialMs: 200, maxMs: 5_000 };
+/** How often an open port checks that its device node is still the one it opened. */
+const PRESENCE_CHECK_MS = 1_000;
+
+function deviceNode(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Exponential backoff with jitter, so several kiosks on one power circuit do not retry in step. */
 export function reconnectDelayMs(attempt: number, r: { initialMs: number; maxMs: number }, random = Math.random): number {
@@ -31,6 +42,7 @@ export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanne
   private currentState: ScannerState = 'stopped';
   private port: SerialPort | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private presenceTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private stopped = true;
 
@@ -54,6 +66,7 @@ export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanne
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.presenceTimer);
     const port = this.port;
     this.port = undefined;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
@@ -96,9 +109,7 @@ export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanne
     port.on('error', (err) => this.log.warn({ err: err.message, path }, 'scanner port error'));
     port.on('close', () => {
       port.unpipe(framer);
-      if (this.port !== port) return;
-      this.port = undefined;
-      this.retry('port closed (scanner unplugged?)');
+      this.drop(port, 'port closed (scanner unplugged?)');
     });
     port.open((err) => {
       if (err) {
@@ -112,9 +123,37 @@ export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanne
       this.port = port;
       this.attempt = 0;
       port.pipe(framer);
+      this.watchPresence(port, path);
       this.log.info({ path }, 'scanner connected');
       this.setState('ready');
     });
+  }
+
+  /**
+   * The kernel does not always report a hang-up to a reader that is idle, so an open port also checks
+   * that its device node still exists and is the same one (an unplugged USB scanner's node vanishes;
+   * a replugged one may come back as another node behind the same by-id path).
+   */
+  private watchPresence(port: SerialPort, path: string): void {
+    const opened = deviceNode(path);
+    clearInterval(this.presenceTimer);
+    this.presenceTimer = setInterval(() => {
+      if (this.port !== port) return;
+      const now = deviceNode(path);
+      if (now !== opened) {
+        this.log.warn({ path }, 'scanner device node vanished or changed; reopening');
+        this.drop(port, 'device node vanished or changed');
+      }
+    }, PRESENCE_CHECK_MS);
+  }
+
+  /** Forgets a port that is gone (closing it if it still can be) and starts reconnecting. */
+  private drop(port: SerialPort, why: string): void {
+    if (this.port !== port) return;
+    this.port = undefined;
+    clearInterval(this.presenceTimer);
+    if (port.isOpen) port.close(() => {});
+    this.retry(why);
   }
 
   private retry(why: string): void {

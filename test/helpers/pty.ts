@@ -45,15 +45,21 @@ export class PtyPair {
     while (off < buf.length) off += (await this.host.write(buf, off, Math.min(4096, buf.length - off))).bytesWritten;
   }
 
+  /**
+   * Ends socat first: a write blocked on a full pty (nobody reading the device end) then fails with
+   * EIO instead of hanging, and the host end can be closed.
+   */
   async unplug(): Promise<void> {
-    await this.host?.close();
-    this.host = undefined;
     const socat = this.socat;
     this.socat = undefined;
-    if (!socat || socat.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      socat.once('exit', () => resolve());
-      socat.kill('SIGTERM');
-    });
+    if (socat && socat.exitCode === null && socat.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        socat.once('exit', () => resolve());
+        socat.kill('SIGTERM');
+      });
+    }
+    const host = this.host;
+    this.host = undefined;
+    await host?.close().catch(() => {});
   }
 }

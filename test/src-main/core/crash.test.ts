@@ -41,10 +41,16 @@ describe('crash safety', () => {
       // A burst of 200 distinct scans; kill once about 60 have been decided.
       const burst = workers.slice(next, next + 200).map((w) => passFor(keys, w));
       next += 200;
+      // A steady stream: at most 10 scans in flight, so the pty never fills up however slowly the
+      // kiosk runs on a loaded machine.
       const writing = (async () => {
-        for (const text of burst) {
+        for (let i = 0; i < burst.length; i++) {
+          while (i - scansLogged() >= 10) {
+            if (child.exitCode !== null || child.signalCode !== null) return;
+            await new Promise((r) => setTimeout(r, 2));
+          }
           if (child.exitCode !== null || child.signalCode !== null) return;
-          await pty.write(`${text}\r`);
+          await pty.write(`${burst[i]}\r`);
         }
       })();
       await waitFor(() => (scansLogged() >= 60 ? true : undefined), 'scans under way', 20_000);
