@@ -71,7 +71,15 @@ export async function runDemo(dirArg: string): Promise<void> {
   const privatePem = readFileSync(keyFile, 'utf8');
   const now = Date.now();
 
-  const kiosk = new Kiosk(loaded, { headless: true, log: createLogger({ level: loaded.settings.log.level }) });
+  const out = process.stdout;
+  const kiosk = new Kiosk(loaded, {
+    headless: true,
+    log: createLogger({ level: loaded.settings.log.level }),
+    // Show the simulated gate: the relay is what a real turnstile would do.
+    onTransition: (t) => {
+      if (t.output === 'relay') out.write(`      [simulated gate relay ${t.active ? 'OPEN' : 'closed'}]\n`);
+    },
+  });
   new Roster(kiosk.db).upsertAll(parseRosterCsv(demoRosterCsv(now)), { replace: true });
 
   const pass = (workerId: string, expiresAt: number, issuedAt = now - 60_000) =>
@@ -85,7 +93,6 @@ export async function runDemo(dirArg: string): Promise<void> {
     ['unknown worker', pass('W9999', now + 30 * DAY)],
     ['printed badge (refused at a factory gate)', 'W0001'],
   ];
-  const out = process.stdout;
   out.write(`\nSafeGate demo in ${dir}\nCheckpoint "${loaded.settings.checkpoint.name}" (${loaded.settings.checkpoint.kind}, ${loaded.settings.checkpoint.direction}).\n`);
   out.write('Paste one of these codes and press Enter (Ctrl+C to stop):\n\n');
   for (const [label, text] of samples) out.write(`  ${label}:\n    ${text}\n`);

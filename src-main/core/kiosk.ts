@@ -60,7 +60,9 @@ export class Kiosk {
     const outputs = this.buildOutputs(settings);
     this.gpioMode = outputs.mode;
     this.signals = new GateSignals(outputs.lines);
-    this.db = openStore(paths.store);
+    // A scan waits up to this long for another writer (a roster import holds the lock for under a
+    // second for 100,000 workers); only a lock held longer fails safe with STORE_UNAVAILABLE.
+    this.db = openStore(paths.store, { busyTimeoutMs: 1_500 });
     this.events = new EventLog(this.db);
     this.roster = new Roster(this.db);
     this.scanner = this.buildScanner(settings);
