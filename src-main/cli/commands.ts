@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSettings, settingsJsonSchema, type LoadedSettings } from '../core/config.js';
+import { loadSettings, settingsJsonSchema } from '../core/config.js';
 import { HubKeyring, generateSigningKeyPair, type SigningAlgorithm } from '../core/credential/keys.js';
 import { checkPass, issuePass } from '../core/credential/pass.js';
 import { Kiosk } from '../core/kiosk.js';
@@ -11,12 +11,8 @@ import { EventLog, type GateEvent } from '../core/store/event-log.js';
 import { Roster, parseRosterCsv } from '../core/store/roster.js';
 import { CliError, parseIsoTime } from './errors.js';
 
-export function loadConfig(file: string): LoadedSettings {
-  return loadSettings(file);
-}
-
 export async function runKiosk(configFile: string, headless: boolean): Promise<void> {
-  const kiosk = new Kiosk(loadConfig(configFile), { headless });
+  const kiosk = new Kiosk(loadSettings(configFile), { headless });
   if (!headless) kiosk.log.warn('the kiosk screens are not part of this build yet; running as a screenless unit');
   kiosk.start();
   await waitForShutdown(kiosk);
@@ -110,7 +106,7 @@ export function explainPass(text: string, keysDir: string, at: string | undefine
 }
 
 export function importRoster(csvFile: string, configFile: string, replace: boolean): string {
-  const loaded = loadConfig(configFile);
+  const loaded = loadSettings(configFile);
   let content: Buffer;
   try {
     content = readFileSync(csvFile);
@@ -129,7 +125,7 @@ export function importRoster(csvFile: string, configFile: string, replace: boole
 }
 
 export function* readLog(configFile: string, since: string | undefined): Generator<GateEvent> {
-  const loaded = loadConfig(configFile);
+  const loaded = loadSettings(configFile);
   const sinceMs = since ? parseIsoTime(since, '--since').getTime() : 0;
   if (!existsSync(loaded.paths.store)) throw new CliError(`no event log yet at ${loaded.paths.store}`);
   const db = openStore(loaded.paths.store, { readonly: true });

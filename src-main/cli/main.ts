@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { SettingsError } from '../core/config.js';
+import { SettingsError, loadSettings } from '../core/config.js';
 import { PolicyError } from '../core/policy/policy.js';
 import { StoreVersionError } from '../core/store/database.js';
 import { RosterImportError } from '../core/store/roster.js';
@@ -10,7 +10,6 @@ import {
   generateKeys,
   importRoster,
   issuePassText,
-  loadConfig,
   readLog,
   runKiosk,
 } from './commands.js';
@@ -90,7 +89,7 @@ function buildProgram(): Command {
     .description('validate a settings file and list every problem')
     .requiredOption('--config <file>', 'settings file')
     .action((o: { config: string }) => {
-      loadConfig(o.config);
+      loadSettings(o.config);
       console.log(`${o.config}: OK`);
     });
   config

@@ -56,7 +56,8 @@ const HELD_RETRY_MS = 2_000;
  * the event durably, and only then drive the gate. If the event cannot be committed the gate stays
  * shut (fail safe) and the event is held and retried; nothing is silently opened or dropped.
  *
- * The constructor only stores its dependencies; `start()`/`stop()` manage the retry timer.
+ * The constructor only stores its dependencies; `stop()` cancels the held-event retry and makes a
+ * last attempt to store them.
  */
 export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   private readonly recentCodes = new Map<string, number>();
@@ -66,8 +67,6 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   constructor(private readonly deps: GatekeeperDeps) {
     super();
   }
-
-  start(): void {}
 
   stop(): void {
     clearTimeout(this.retryTimer);

@@ -57,14 +57,15 @@ export class Kiosk {
     this.log = options.log ?? createLogger({ level: settings.log.level });
     this.keyring = HubKeyring.fromDirectory(paths.keysDir);
     this.policy = paths.policyFile ? loadPolicyFile(paths.policyFile) : defaultPolicy();
-    const outputs = this.buildOutputs(settings);
-    this.gpioMode = outputs.mode;
-    this.signals = new GateSignals(outputs.lines);
     // A scan waits up to this long for another writer (a roster import holds the lock for under a
     // second for 100,000 workers); only a lock held longer fails safe with STORE_UNAVAILABLE.
     this.db = openStore(paths.store, { busyTimeoutMs: 1_500 });
     this.events = new EventLog(this.db);
     this.roster = new Roster(this.db);
+    // Hardware last, so a failure above leaves no GPIO line claimed.
+    const outputs = this.buildOutputs(settings);
+    this.gpioMode = outputs.mode;
+    this.signals = new GateSignals(outputs.lines);
     this.scanner = this.buildScanner(settings);
     this.gatekeeper = new Gatekeeper({
       checkpoint: settings.checkpoint,
@@ -84,7 +85,6 @@ export class Kiosk {
     const { settings } = this.loaded;
     this.signals.safeState();
     process.on('exit', this.exitGuard);
-    this.gatekeeper.start();
     if (this.scanner) {
       const scanLog = this.log.child({ ns: 'device:scanner' });
       const source = this.scanner.source;

@@ -8,12 +8,10 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { issuePass } from '../../src-main/core/credential/pass.js';
-import { safegate, safegateProcess } from '../helpers/cli.js';
-import { hubKeys, tempDir, waitFor, writeKioskConfig } from '../helpers/fixtures.js';
-import { PtyPair } from '../helpers/pty.js';
+import { safegate } from '../helpers/cli.js';
+import { KioskProcessRig } from '../helpers/kiosk-process.js';
 
 const SCANS = Number(process.env.SCANS ?? 10_000);
 const ROSTER = Number(process.env.ROSTER ?? 100_000);
@@ -28,16 +26,11 @@ function peakRssMb(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const dir = tempDir('safegate-bench-');
-  const pty = new PtyPair(dir.path);
+  const rig = await KioskProcessRig.create({ pulseMs: 50 });
+  const { pty, keys, config } = rig;
   try {
-    await pty.plug();
-    const keys = hubKeys(dir.path);
-    const config = writeKioskConfig(dir.path, { scannerPath: pty.devicePath, pulseMs: 50 });
-    const now = new Date().toISOString();
     const ids = Array.from({ length: ROSTER }, (_, i) => `W${String(i).padStart(6, '0')}`);
-    const csv = join(dir.path, 'roster.csv');
-    writeFileSync(csv, `worker_id,display_name,company,team,declared_at,vaccine_doses\n${ids.map((id) => `${id},Công nhân ${id},Công ty A,Tổ ${id.slice(-2)},${now},2`).join('\n')}\n`);
+    const csv = rig.rosterCsv('roster.csv', ids);
     let t = performance.now();
     const imported = safegate(['roster', 'import', csv, '--config', config]);
     if (imported.status !== 0) throw new Error(`roster import failed: ${imported.stderr}`);
@@ -51,10 +44,9 @@ async function main(): Promise<void> {
     console.log(`passes: ${SCANS} signed in ${((performance.now() - t) / 1000).toFixed(2)} s`);
 
     let onScan: ((entry: Record<string, unknown>) => void) | undefined;
-    const { child, logs } = safegateProcess(['run', '--config', config, '--headless'], (entry) => {
+    const { child } = await rig.startKiosk((entry) => {
       if (entry.msg === 'scan') onScan?.(entry);
     });
-    await waitFor(() => (logs.some((l) => l.msg === 'scanner connected') ? true : undefined), 'kiosk ready', 20_000);
     const gateUs: number[] = [];
     const outcomes = new Map<string, number>();
     const start = performance.now();
@@ -93,8 +85,7 @@ async function main(): Promise<void> {
     console.log(`targets: p99 <= 5 ms ${result.scan_to_gate_p99_ms <= 5 ? 'MET' : 'MISSED'}; RSS <= 150 MB ${result.rss_mb <= 150 ? 'MET' : 'MISSED'}`);
     console.log(JSON.stringify(result));
   } finally {
-    await pty.unplug();
-    dir.remove();
+    await rig.dispose();
   }
 }
 

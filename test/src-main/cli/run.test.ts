@@ -3,37 +3,28 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { safegate, safegateProcess } from '../../helpers/cli.js';
-import { hubKeys, passFor, tempDir, waitFor, writeKioskConfig } from '../../helpers/fixtures.js';
-import { PtyPair } from '../../helpers/pty.js';
+import { passFor, waitFor } from '../../helpers/fixtures.js';
+import { KioskProcessRig } from '../../helpers/kiosk-process.js';
 
 /** `safegate run` as operators run it, with roster imports happening while it serves the gate. */
 describe('safegate run alongside roster imports', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  let rig: KioskProcessRig | undefined;
   afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
+    await rig?.dispose();
   });
 
   it('a bad CSV is refused by line without disturbing the kiosk; a large good one applies while scans go on', async () => {
-    const dir = tempDir('safegate-run-');
-    cleanups.push(() => dir.remove());
-    const pty = new PtyPair(dir.path);
-    await pty.plug();
-    cleanups.push(() => pty.unplug());
-    const keys = hubKeys(dir.path);
-    const config = writeKioskConfig(dir.path, { scannerPath: pty.devicePath, pulseMs: 20 });
+    rig = await KioskProcessRig.create();
+    const { pty, keys, config } = rig;
     const now = new Date().toISOString();
-    const good = join(dir.path, 'good.csv');
-    const ids = Array.from({ length: 50_000 }, (_, i) => `W${i}`);
-    writeFileSync(good, `worker_id,display_name,declared_at,vaccine_doses\n${ids.map((id) => `${id},Worker ${id},${now},2`).join('\n')}\n`);
-    const bad = join(dir.path, 'bad.csv');
+    const good = rig.rosterCsv('good.csv', Array.from({ length: 50_000 }, (_, i) => `W${i}`));
+    const bad = join(rig.dir.path, 'bad.csv');
     writeFileSync(bad, `worker_id,display_name,declared_at,vaccine_doses\nW1,An,${now},2\nW2,Bình,not-a-date,2\n`);
 
     const decided: Record<string, unknown>[] = [];
-    const { child, logs } = safegateProcess(['run', '--config', config, '--headless'], (e) => {
+    const { child } = await rig.startKiosk((e) => {
       if (e.msg === 'scan') decided.push(e);
     });
-    cleanups.push(() => void child.kill('SIGKILL'));
-    await waitFor(() => (logs.some((l) => l.msg === 'scanner connected') ? true : undefined), 'kiosk ready', 15_000);
 
     const refused = safegate(['roster', 'import', bad, '--config', config]);
     expect(refused.status).toBe(1);

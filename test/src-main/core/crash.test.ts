@@ -2,10 +2,9 @@ import Database from 'better-sqlite3';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { safegate, safegateProcess } from '../../helpers/cli.js';
-import { hubKeys, passFor, tempDir, waitFor, writeKioskConfig } from '../../helpers/fixtures.js';
-import { PtyPair } from '../../helpers/pty.js';
-import { writeFileSync } from 'node:fs';
+import { safegate } from '../../helpers/cli.js';
+import { passFor, waitFor } from '../../helpers/fixtures.js';
+import { KioskProcessRig } from '../../helpers/kiosk-process.js';
 
 /**
  * The kiosk is killed with SIGKILL in the middle of a burst of scans, three times over. Every event
@@ -13,30 +12,21 @@ import { writeFileSync } from 'node:fs';
  * numbers must run without a gap, across the crashes and the restarts.
  */
 describe('crash safety', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  let rig: KioskProcessRig | undefined;
   afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
+    await rig?.dispose();
   });
 
   it('SIGKILL mid-burst loses no committed event and leaves no gap in the sequence', async () => {
-    const dir = tempDir('safegate-crash-');
-    cleanups.push(() => dir.remove());
-    const pty = new PtyPair(dir.path);
-    await pty.plug();
-    cleanups.push(() => pty.unplug());
-    const keys = hubKeys(dir.path);
-    const config = writeKioskConfig(dir.path, { scannerPath: pty.devicePath, pulseMs: 20 });
+    rig = await KioskProcessRig.create();
+    const { pty, keys, config } = rig;
     const workers = Array.from({ length: 600 }, (_, i) => `W${String(i).padStart(4, '0')}`);
-    const csv = join(dir.path, 'roster.csv');
-    writeFileSync(csv, `worker_id,display_name,declared_at,vaccine_doses\n${workers.map((w) => `${w},Worker ${w},${new Date().toISOString()},2`).join('\n')}\n`);
-    expect(safegate(['roster', 'import', csv, '--config', config]).status).toBe(0);
+    expect(safegate(['roster', 'import', rig.rosterCsv('roster.csv', workers), '--config', config]).status).toBe(0);
 
     const reported = new Set<number>();
     let next = 0;
     for (let round = 0; round < 3; round++) {
-      const { child, logs } = safegateProcess(['run', '--config', config, '--headless']);
-      cleanups.push(() => void child.kill('SIGKILL'));
-      await waitFor(() => (logs.some((l) => l.msg === 'scanner connected') ? true : undefined), 'kiosk ready', 15_000);
+      const { child, logs } = await rig.startKiosk();
       const scansLogged = () => logs.filter((l) => l.msg === 'scan' && typeof l.seq === 'number').length;
       // A burst of 200 distinct scans; kill once about 60 have been decided.
       const burst = workers.slice(next, next + 200).map((w) => passFor(keys, w));
@@ -61,7 +51,7 @@ describe('crash safety', () => {
       expect(scansLogged()).toBeLessThan(200);
     }
 
-    const db = new Database(join(dir.path, 'safegate.db'), { readonly: true });
+    const db = new Database(join(rig.dir.path, 'safegate.db'), { readonly: true });
     const seqs = (db.prepare('SELECT seq FROM events ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq);
     db.close();
     expect(seqs.length).toBeGreaterThanOrEqual(reported.size);
@@ -69,9 +59,7 @@ describe('crash safety', () => {
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
 
     // After the last crash the kiosk starts again and carries on from the next number.
-    const { child, logs } = safegateProcess(['run', '--config', config, '--headless']);
-    cleanups.push(() => void child.kill('SIGKILL'));
-    await waitFor(() => (logs.some((l) => l.msg === 'scanner connected') ? true : undefined), 'kiosk ready', 15_000);
+    const { child, logs } = await rig.startKiosk();
     await pty.write(`${passFor(keys, workers[599]!)}\r`);
     const scan = await waitFor(() => logs.find((l) => l.msg === 'scan'), 'a scan after restart');
     expect(scan.seq).toBe(seqs.length + 1);
