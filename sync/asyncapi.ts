@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { PROTOCOL_VERSION, alertSchema, batchAckSchema, heartbeatSchema } from './protocol.js';
+
+/**
+ * Builds the AsyncAPI 3 document for the hub protocol from the code's own topics and schemas, so
+ * the written contract (docs/hub-protocol.asyncapi.yaml, `npm run protocol:doc`) cannot drift from
+ * what the code sends; a test checks the committed file is current and valid.
+ */
+export function hubProtocolDocument(): Record<string, unknown> {
+  const json = (schema: z.ZodType) => {
+    const s = z.toJSONSchema(schema, { io: 'output', target: 'draft-07' }) as Record<string, unknown>;
+    delete s.$schema;
+    return s;
+  };
+  const deviceParam = { deviceId: { description: 'the kiosk\'s device id (settings device.id); also its certificate CN and MQTT username' } };
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'SafeGate hub protocol',
+      version: `${PROTOCOL_VERSION}.0.0`,
+      description:
+        'Kiosk <-> provincial hub over MQTT 5 or 3.1.1. Acknowledgements are carried in payloads, not relied on from the broker. ' +
+        'Topics are versioned (safegate/v1/...) and per device; a device may publish only its own uplink topics and read only its own downlink topics (broker ACLs).',
+    },
+    defaultContentType: 'application/json',
+    channels: {
+      events: {
+        address: 'safegate/v1/{deviceId}/events',
+        parameters: deviceParam,
+        messages: { eventBatch: { $ref: '#/components/messages/eventBatch' } },
+      },
+      alerts: {
+        address: 'safegate/v1/{deviceId}/alerts',
+        parameters: deviceParam,
+        messages: { alert: { $ref: '#/components/messages/alert' } },
+      },
+      heartbeat: {
+        address: 'safegate/v1/{deviceId}/heartbeat',
+        parameters: deviceParam,
+        messages: { heartbeat: { $ref: '#/components/messages/heartbeat' } },
+      },
+      acks: {
+        address: 'safegate/v1/{deviceId}/acks',
+        parameters: deviceParam,
+        messages: { batchAck: { $ref: '#/components/messages/batchAck' } },
+      },
+    },
+    operations: {
+      sendEventBatch: {
+        action: 'send',
+        channel: { $ref: '#/channels/events' },
+        summary: 'Kiosk uploads a batch of gate events (QoS 1); it keeps them until a batchAck covers them.',
+        bindings: { mqtt: { qos: 1, retain: false } },
+      },
+      sendAlert: {
+        action: 'send',
+        channel: { $ref: '#/channels/alerts' },
+        summary: 'Kiosk raises an alert at once, ahead of the event backlog (QoS 1).',
+        bindings: { mqtt: { qos: 1, retain: false } },
+      },
+      sendHeartbeat: {
+        action: 'send',
+        channel: { $ref: '#/channels/heartbeat' },
+        summary: 'Kiosk reports its health every N seconds (QoS 0).',
+        bindings: { mqtt: { qos: 0, retain: false } },
+      },
+      receiveBatchAck: {
+        action: 'receive',
+        channel: { $ref: '#/channels/acks' },
+        summary: 'Hub acknowledges a batch only after committing it durably (QoS 1).',
+        bindings: { mqtt: { qos: 1, retain: false } },
+      },
+    },
+    components: {
+      messages: {
+        eventBatch: {
+          name: 'eventBatch',
+          contentType: 'application/octet-stream',
+          summary: 'One format byte (1), then Brotli(CBOR(columnar, delta-encoded events)); see sync/batch-codec.ts.',
+          payload: { type: 'string', format: 'binary' },
+        },
+        alert: { name: 'alert', payload: json(alertSchema) },
+        heartbeat: { name: 'heartbeat', payload: json(heartbeatSchema) },
+        batchAck: { name: 'batchAck', payload: json(batchAckSchema) },
+      },
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+/**
+ * The kiosk–hub protocol, version 1: every topic and every payload type, in one place. The
+ * human-readable contract is docs/hub-protocol.asyncapi.yaml; a test checks that the two agree.
+ *
+ * Acknowledgements are application-level (carried in payloads), so the protocol works the same over
+ * MQTT 5 and MQTT 3.1.1 brokers.
+ */
+export const PROTOCOL_VERSION = 1;
+const ROOT = `safegate/v${PROTOCOL_VERSION}`;
+
+const deviceIdPattern = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
+export const topics = {
+  /** device → hub: a batch of gate events (binary, see batch-codec.ts), QoS 1. */
+  events: (deviceId: string) => `${ROOT}/${deviceId}/events`,
+  /** device → hub: something a manager must know now (JSON), QoS 1, ahead of the backlog. */
+  alerts: (deviceId: string) => `${ROOT}/${deviceId}/alerts`,
+  /** device → hub: health and backlog figures (JSON), QoS 0. */
+  heartbeat: (deviceId: string) => `${ROOT}/${deviceId}/heartbeat`,
+  /** hub → device: acknowledgement of a committed batch (JSON), QoS 1. */
+  acks: (deviceId: string) => `${ROOT}/${deviceId}/acks`,
+} as const;
+
+export type TopicName = keyof typeof topics;
+
+/** Shared-subscription filters the hub uses so several hub processes share the load. */
+export const hubSubscriptions = {
+  events: `$share/safegate-hub/${ROOT}/+/events`,
+  alerts: `$share/safegate-hub/${ROOT}/+/alerts`,
+  heartbeat: `$share/safegate-hub/${ROOT}/+/heartbeat`,
+} as const;
+
+/** Parses a topic back into its device id and name; undefined for anything that is not ours. */
+export function parseTopic(topic: string): { deviceId: string; name: TopicName } | undefined {
+  const parts = topic.split('/');
+  if (parts.length !== 4 || `${parts[0]}/${parts[1]}` !== ROOT) return undefined;
+  const [, , deviceId, name] = parts as [string, string, string, string];
+  if (!deviceIdPattern.test(deviceId) || !Object.hasOwn(topics, name)) return undefined;
+  return { deviceId, name: name as TopicName };
+}
+
+export const batchAckSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    batchId: z.string().min(1).max(64),
+    /** Every event of this device up to and including this sequence number is committed at the hub. */
+    lastSeq: z.number().int().nonnegative(),
+    /** The hub's clock when it acknowledged, epoch ms: the kiosk derives its clock offset from it. */
+    hubTimeMs: z.number().int().positive(),
+    /** Sequence numbers the hub has never received below lastSeq (a gap report), as [from, to] ranges. */
+    gaps: z.array(z.tuple([z.number().int().positive(), z.number().int().positive()])).max(100).default([]),
+  })
+  .strict();
+export type BatchAck = z.infer<typeof batchAckSchema>;
+
+export const alertSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    kind: z.enum(['flagged-entry-attempt', 'quarantined-entry-attempt', 'confirmed-case-entry-attempt', 'supervisor-override']),
+    seq: z.number().int().positive(),
+    atMs: z.number().int().positive(),
+    checkpointId: z.string().min(1).max(64),
+    workerId: z.string().min(1).max(64),
+    reasons: z.array(z.string().max(40)).max(20),
+  })
+  .strict();
+export type Alert = z.infer<typeof alertSchema>;
+
+export const heartbeatSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    atMs: z.number().int().positive(),
+    software: z.string().max(40),
+    outboxDepth: z.number().int().nonnegative(),
+    oldestUnsyncedAgeS: z.number().nonnegative().nullable(),
+    scanner: z.enum(['stopped', 'connecting', 'ready', 'disconnected']),
+    gpio: z.enum(['real', 'simulated']),
+    clockOffsetMs: z.number().nullable(),
+  })
+  .strict();
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+/** JSON payloads by topic; `events` is binary and has its own codec. */
+export const jsonPayloadSchemas = {
+  alerts: alertSchema,
+  heartbeat: heartbeatSchema,
+  acks: batchAckSchema,
+} as const;
+
+export class PayloadError extends Error {
+  override name = 'PayloadError';
+}
+
+/** Parses an incoming JSON payload for a topic, or throws PayloadError naming what is wrong. */
+export function parseJsonPayload<N extends keyof typeof jsonPayloadSchemas>(
+  name: N,
+  payload: Uint8Array,
+): z.infer<(typeof jsonPayloadSchemas)[N]> {
+  if (payload.length > 64 * 1024) throw new PayloadError(`${name}: payload of ${payload.length} bytes is too large`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(payload).toString('utf8'));
+  } catch {
+    throw new PayloadError(`${name}: not JSON`);
+  }
+  const r = jsonPayloadSchemas[name].safeParse(raw);
+  if (!r.success) throw new PayloadError(`${name}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data as z.infer<(typeof jsonPayloadSchemas)[N]>;
+}
