@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import type { Logger } from 'pino';
+import { backoffDelayMs } from '../backoff.js';
 import { ScanLineFramer, type FramedLine, type LineSuffix } from './framing.js';
 import type { Scanner, ScannerEvents, ScannerState } from './scanner.js';
 
@@ -25,12 +26,6 @@ function deviceNode(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Exponential backoff with jitter, so several kiosks on one power circuit do not retry in step. */
-export function reconnectDelayMs(attempt: number, r: { initialMs: number; maxMs: number }, random = Math.random): number {
-  const ceiling = Math.min(r.maxMs, r.initialMs * 2 ** Math.min(attempt, 20));
-  return Math.round(ceiling * (0.5 + random() * 0.5));
 }
 
 /**
@@ -158,7 +153,7 @@ export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanne
 
   private retry(why: string): void {
     if (this.stopped) return;
-    const delay = reconnectDelayMs(this.attempt++, this.options.reconnect ?? DEFAULT_RECONNECT);
+    const delay = backoffDelayMs(this.attempt++, this.options.reconnect ?? DEFAULT_RECONNECT);
     if (this.attempt === 1 || this.attempt % 20 === 0) this.log.warn({ why, retryInMs: delay, attempt: this.attempt }, 'scanner unavailable');
     this.setState('disconnected', why);
     clearTimeout(this.retryTimer);

@@ -75,6 +75,9 @@ export class EventLog {
   private readonly lastAtCheckpoint: Statement;
   private readonly sinceStmt: Statement;
   private readonly purgeStmt: Statement;
+  private readonly unsyncedStmt: Statement;
+  private readonly markSyncedStmt: Statement;
+  private readonly depthStmt: Statement;
 
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`
@@ -90,6 +93,28 @@ export class EventLog {
       WHERE worker_id = ? AND decision = 'allow' AND checkpoint_id = ? ORDER BY seq DESC LIMIT 1`);
     this.sinceStmt = db.prepare('SELECT * FROM events WHERE wall_ms >= ? ORDER BY seq');
     this.purgeStmt = db.prepare('DELETE FROM events WHERE wall_ms < ? AND synced_at IS NOT NULL');
+    this.unsyncedStmt = db.prepare('SELECT * FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT ?');
+    this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq <= ?');
+    this.depthStmt = db.prepare(
+      'SELECT count(*) AS n, (SELECT wall_ms FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT 1) AS oldest FROM events WHERE synced_at IS NULL',
+    );
+  }
+
+  // ---- the outbox: events leave the device only when the hub has acknowledged them ----------
+
+  /** The oldest events the hub has not acknowledged, in sequence order. */
+  unsynced(limit: number): GateEvent[] {
+    return (this.unsyncedStmt.all(limit) as EventRow[]).map(fromRow);
+  }
+
+  /** Records the hub's acknowledgement of every event up to and including `lastSeq`. */
+  markSynced(lastSeq: number, atMs: number): number {
+    return this.markSyncedStmt.run(atMs, lastSeq).changes;
+  }
+
+  outboxDepth(): { count: number; oldestWallMs: number | null } {
+    const r = this.depthStmt.get() as { n: number; oldest: number | null };
+    return { count: r.n, oldestWallMs: r.oldest };
   }
 
   /** Commits one event durably and returns its sequence number. Throws the SQLite error on failure. */

@@ -56,10 +56,10 @@ describe('device database', () => {
 
   it('rolls back a failing migration as a whole', () => {
     const path = file();
-    const broken = [...MIGRATIONS, { version: 3, name: 'broken', up: (db: Database.Database) => db.exec('CREATE TABLE t (x INT) STRICT; SELECT nope FROM t;') }];
+    const broken = [...MIGRATIONS, { version: 99, name: 'broken', up: (db: Database.Database) => db.exec('CREATE TABLE t (x INT) STRICT; SELECT nope FROM t;') }];
     expect(() => openStore(path, { migrations: broken })).toThrow(/no such column/);
     const db = openStore(path);
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
     expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 't'").get()).toEqual({ n: 0 });
     db.close();
   });
@@ -75,6 +75,7 @@ describe('device database', () => {
     const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
     expect(plan("SELECT direction, wall_ms FROM events WHERE worker_id = 'W' AND decision = 'allow' AND zone_id = 'z' ORDER BY seq DESC LIMIT 1")).toMatch(/USING INDEX events_worker_allowed/);
     expect(plan("SELECT * FROM workers WHERE worker_id = 'W'")).toMatch(/USING PRIMARY KEY/);
+    expect(plan('SELECT * FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT 500')).toMatch(/USING INDEX events_unsynced/);
     db.close();
   });
 
@@ -86,6 +87,18 @@ describe('device database', () => {
     db.prepare('UPDATE events SET synced_at = 1').run();
     expect(log.purgeSyncedBefore(2000)).toBe(3);
     expect(log.append(event())).toBe(4);
+    db.close();
+  });
+
+  it('is the outbox: unsynced events oldest first, marked only up to an acknowledged number', () => {
+    const db = openStore(file());
+    const log = new EventLog(db);
+    for (let i = 0; i < 5; i++) log.append(event({ wallMs: 1000 + i }));
+    expect(log.unsynced(3).map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(log.markSynced(3, 9999)).toBe(3);
+    expect(log.unsynced(10).map((e) => e.seq)).toEqual([4, 5]);
+    expect(log.outboxDepth()).toEqual({ count: 2, oldestWallMs: 1003 });
+    expect(log.markSynced(3, 10_000)).toBe(0);
     db.close();
   });
 

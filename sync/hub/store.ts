@@ -1,0 +1,116 @@
+import type { Statement } from 'better-sqlite3';
+import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
+import type { WireEvent } from '../batch-codec.js';
+import * as m0001 from './migrations/0001-hub-events.js';
+
+export interface IngestResult {
+  inserted: number;
+  duplicates: number;
+  /** Every event of the device up to here is stored. */
+  contiguousSeq: number;
+  /** Missing ranges [from, to] between contiguousSeq and the highest number seen. */
+  gaps: [number, number][];
+}
+
+/**
+ * The hub's event store. `ingest` is durable when it returns and idempotent on (device, seq); the
+ * SQLite and PostgreSQL implementations pass one contract test.
+ */
+export interface HubStore {
+  ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number): Promise<IngestResult>;
+  events(filter?: { deviceId?: string; sinceMs?: number }): AsyncIterable<WireEvent & { deviceId: string }>;
+  close(): Promise<void>;
+}
+
+export const HUB_MIGRATIONS = [{ version: 1, name: '0001-hub-events', up: m0001.up }] as const;
+
+const MAX_GAP_RANGES = 100;
+
+export class SqliteHubStore implements HubStore {
+  private readonly db: SqliteDatabase;
+  private readonly insert: Statement;
+  private readonly device: Statement;
+  private readonly upsertDevice: Statement;
+  private readonly above: Statement;
+
+  constructor(path: string) {
+    this.db = openStore(path, { migrations: HUB_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.insert = this.db.prepare(`
+      INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
+        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms)
+      VALUES (@deviceId, @seq, @wallMs, @monoUs, @bootId, @clockSynced, @checkpointId, @zoneId, @direction,
+        @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion, @receivedMs)
+      ON CONFLICT (device_id, seq) DO NOTHING`);
+    this.device = this.db.prepare('SELECT contiguous_seq, max_seq FROM devices WHERE device_id = ?');
+    this.upsertDevice = this.db.prepare(`
+      INSERT INTO devices (device_id, contiguous_seq, max_seq, last_seen_ms) VALUES (?, ?, ?, ?)
+      ON CONFLICT (device_id) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, max_seq = excluded.max_seq,
+        last_seen_ms = excluded.last_seen_ms`);
+    this.above = this.db.prepare('SELECT seq FROM hub_events WHERE device_id = ? AND seq > ? ORDER BY seq');
+  }
+
+  async ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number): Promise<IngestResult> {
+    return this.db
+      .transaction((): IngestResult => {
+        let inserted = 0;
+        for (const e of events) {
+          inserted += this.insert.run({
+            ...e,
+            deviceId,
+            clockSynced: e.clockSynced ? 1 : 0,
+            reasons: e.reasons.join(' '),
+            receivedMs,
+          }).changes;
+        }
+        const prev = (this.device.get(deviceId) as { contiguous_seq: number; max_seq: number } | undefined) ?? {
+          contiguous_seq: 0,
+          max_seq: 0,
+        };
+        // Walk only what lies above the old watermark: usually just this batch.
+        let contiguous = prev.contiguous_seq;
+        let expected = contiguous + 1;
+        const gaps: [number, number][] = [];
+        for (const { seq } of this.above.iterate(deviceId, prev.contiguous_seq) as Iterable<{ seq: number }>) {
+          if (seq > expected && gaps.length < MAX_GAP_RANGES) gaps.push([expected, seq - 1]);
+          if (gaps.length === 0) contiguous = seq;
+          expected = seq + 1;
+        }
+        const maxSeq = Math.max(prev.max_seq, expected - 1);
+        this.upsertDevice.run(deviceId, contiguous, maxSeq, receivedMs);
+        return { inserted, duplicates: events.length - inserted, contiguousSeq: contiguous, gaps };
+      })
+      .immediate();
+  }
+
+  async *events(filter: { deviceId?: string; sinceMs?: number } = {}): AsyncIterable<WireEvent & { deviceId: string }> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM hub_events WHERE (@deviceId IS NULL OR device_id = @deviceId) AND wall_ms >= @sinceMs ORDER BY device_id, seq`,
+      )
+      .iterate({ deviceId: filter.deviceId ?? null, sinceMs: filter.sinceMs ?? 0 }) as Iterable<Record<string, unknown>>;
+    for (const r of rows) {
+      yield {
+        deviceId: r.device_id as string,
+        seq: r.seq as number,
+        wallMs: r.wall_ms as number,
+        monoUs: r.mono_us as number,
+        bootId: r.boot_id as string,
+        clockSynced: r.clock_synced === 1,
+        checkpointId: r.checkpoint_id as string,
+        zoneId: r.zone_id as string,
+        direction: r.direction as WireEvent['direction'],
+        credentialKind: r.credential_kind as WireEvent['credentialKind'],
+        workerId: r.worker_id as string | null,
+        codeHash: r.code_hash as string | null,
+        decision: r.decision as WireEvent['decision'],
+        reasons: (r.reasons as string) === '' ? [] : ((r.reasons as string).split(' ') as WireEvent['reasons']),
+        source: r.source as WireEvent['source'],
+        policyVersion: r.policy_version as number,
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
