@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
+import { z } from 'zod';
+
+/** How a kiosk or the hub reaches its MQTT broker. TLS files are paths (PEM). */
+export const brokerSettingsSchema = z
+  .object({
+    url: z
+      .string()
+      .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'expected mqtt://, mqtts://, ws:// or wss:// followed by host:port')
+      .describe('broker address, e.g. mqtts://hub.example.vn:8883'),
+    ca: z.string().optional().describe('CA certificate that signed the broker\'s certificate (PEM)'),
+    cert: z.string().optional().describe('this client\'s certificate (PEM); its CN is the MQTT username'),
+    key: z.string().optional().describe('this client\'s private key (PEM)'),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5).describe('MQTT 5 (5) or 3.1.1 (4)'),
+  })
+  .refine((b) => Boolean(b.cert) === Boolean(b.key), { message: 'cert and key go together', path: ['key'] });
+export type BrokerSettings = z.infer<typeof brokerSettingsSchema>;
+
+/** Connection options for mqtt.js; reconnecting is the caller's job (with backoff and fault classes). */
+export function mqttOptions(b: BrokerSettings, clientId: string): mqtt.IClientOptions {
+  const read = (f: string | undefined) => (f ? readFileSync(f) : undefined);
+  return {
+    clientId,
+    protocolVersion: b.protocolVersion,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+    keepalive: 30,
+    ca: read(b.ca),
+    cert: read(b.cert),
+    key: read(b.key),
+    rejectUnauthorized: true,
+    ...(b.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
+  };
+}
+
+export type LinkFault = 'auth' | 'network';
+
+/**
+ * Tells a refused identity (wrong or revoked certificate, not authorised) apart from a network
+ * problem: the first needs a person, the second only patience.
+ */
+export function classifyLinkError(err: unknown): LinkFault {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = e?.code;
+  // CONNACK: MQTT 3.1.1 return codes 4/5, MQTT 5 reason codes 0x86, 0x87, 0x8a (banned), 0x8c.
+  if (typeof code === 'number' && [4, 5, 0x86, 0x87, 0x8a, 0x8c].includes(code)) return 'auth';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (/not authori[sz]ed|bad user ?name or password|certificate|alert (bad|unknown|handshake)|ERR_SSL|self[- ]signed/i.test(`${String(code)} ${message}`)) {
+    return 'auth';
+  }
+  return 'network';
+}

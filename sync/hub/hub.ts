@@ -1,0 +1,120 @@
+import { EventEmitter } from 'node:events';
+import mqtt from 'mqtt';
+import type { Logger } from 'pino';
+import { backoffDelayMs } from '../../device/backoff.js';
+import { BatchFormatError, decodeBatch } from '../batch-codec.js';
+import { mqttOptions, type BrokerSettings } from '../broker.js';
+import { PROTOCOL_VERSION, hubSubscriptions, parseTopic, topics, type BatchAck } from '../protocol.js';
+import type { HubStore, IngestResult } from './store.js';
+
+export interface HubOptions {
+  broker: BrokerSettings;
+  /** Unique per hub process; several processes share the load through shared subscriptions. */
+  clientId: string;
+}
+
+export interface HubEvents {
+  ingested: [deviceId: string, result: IngestResult & { batchId: string }];
+  rejected: [topic: string, reason: string];
+}
+
+/**
+ * The reference hub: takes event batches from every kiosk (MQTT shared subscription, so several hub
+ * processes can share the load), commits them durably and idempotently, and only then acknowledges
+ * them. The constructor only stores its dependencies.
+ */
+export class Hub extends EventEmitter<HubEvents> {
+  private client: mqtt.MqttClient | undefined;
+  private stopped = true;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Test hook: drop the next N acknowledgements (simulates acks lost on the way). */
+  dropAcks = 0;
+
+  constructor(
+    private readonly options: HubOptions,
+    private readonly store: HubStore,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await new Promise<void>((resolve) => this.connect(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.endAsync(true);
+  }
+
+  private connect(onOnline?: () => void): void {
+    const client = mqtt.connect(this.options.broker.url, mqttOptions(this.options.broker, this.options.clientId));
+    this.client = client;
+    // Batches of one device may be handled by any hub process; ingest is idempotent, so order of
+    // arrival across processes does not matter. Within this process they are handled one at a time.
+    let queue = Promise.resolve();
+    client.on('connect', () => {
+      this.attempt = 0;
+      client.subscribe(hubSubscriptions.events, { qos: 1 }, (err) => {
+        if (err) this.log.error({ err: err.message }, 'cannot subscribe to event batches');
+        else {
+          this.log.info({ clientId: this.options.clientId }, 'hub online');
+          onOnline?.();
+        }
+      });
+    });
+    client.on('message', (topic, payload) => {
+      queue = queue.then(() => this.onBatch(client, topic, payload)).catch((err: unknown) => {
+        this.log.error({ err: (err as Error).message, topic }, 'batch not stored; the kiosk will send it again');
+      });
+    });
+    client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
+    client.on('close', () => {
+      if (this.client !== client || this.stopped) return;
+      this.client = undefined;
+      client.removeAllListeners();
+      client.on('error', () => {});
+      client.end(true);
+      const delay = backoffDelayMs(this.attempt++, { initialMs: 200, maxMs: 10_000 });
+      this.reconnectTimer = setTimeout(() => this.connect(onOnline), delay);
+    });
+  }
+
+  private async onBatch(client: mqtt.MqttClient, topic: string, payload: Buffer): Promise<void> {
+    const t = parseTopic(topic);
+    if (!t || t.name !== 'events') return this.reject(topic, 'not an events topic');
+    let batch;
+    try {
+      batch = decodeBatch(payload);
+    } catch (err) {
+      if (err instanceof BatchFormatError) return this.reject(topic, err.message);
+      throw err;
+    }
+    // The broker's ACL ties the topic to the sender's certificate; the payload must agree with it.
+    if (batch.deviceId !== t.deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
+    const result = await this.store.ingest(t.deviceId, batch.events, Date.now());
+    const ack: BatchAck = {
+      v: PROTOCOL_VERSION,
+      batchId: batch.batchId,
+      lastSeq: batch.events.at(-1)!.seq,
+      hubTimeMs: Date.now(),
+      gaps: result.gaps,
+    };
+    this.emit('ingested', t.deviceId, { ...result, batchId: batch.batchId });
+    if (this.dropAcks > 0) {
+      this.dropAcks--;
+      return;
+    }
+    await client.publishAsync(topics.acks(t.deviceId), JSON.stringify(ack), { qos: 1 });
+  }
+
+  private reject(topic: string, reason: string): void {
+    this.log.warn({ topic, reason }, 'batch rejected');
+    this.emit('rejected', topic, reason);
+  }
+}

@@ -1,0 +1,221 @@
+import { EventEmitter } from 'node:events';
+import mqtt from 'mqtt';
+import type { Logger } from 'pino';
+import { backoffDelayMs, type Backoff } from '../device/backoff.js';
+import { encodeBatch, type WireEvent } from './batch-codec.js';
+import { classifyLinkError, mqttOptions, type BrokerSettings } from './broker.js';
+import { PayloadError, parseJsonPayload, topics, type BatchAck } from './protocol.js';
+
+/** What the uplink needs of the event log: it is the outbox and the only source of truth. */
+export interface Outbox {
+  unsynced(limit: number): WireEvent[];
+  markSynced(lastSeq: number, atMs: number): number;
+}
+
+export interface BatchLimits {
+  maxEvents: number;
+  maxBytes: number;
+  /** A batch smaller than maxEvents waits at most this long for company. */
+  maxAgeMs: number;
+}
+
+export interface UplinkOptions {
+  deviceId: string;
+  broker: BrokerSettings;
+  batch: BatchLimits;
+  /** No acknowledgement within this long: the batch is sent again (the hub ignores duplicates). */
+  ackTimeoutMs: number;
+  reconnect: Backoff;
+  /** After an authentication failure, wait this long before trying again (a person must act). */
+  authRetryMs: number;
+}
+
+export type LinkState = 'stopped' | 'connecting' | 'online' | 'offline' | 'auth-failed';
+
+export interface UplinkEvents {
+  state: [state: LinkState, detail?: string];
+  acked: [ack: BatchAck];
+}
+
+interface InFlight {
+  batchId: string;
+  lastSeq: number;
+  sentAtMs: number;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Sends the event log to the hub in batches. An event is marked synced only when the hub's
+ * acknowledgement covers it; mqtt.js's own queue is never relied on (one batch in flight, resent on
+ * timeout or reconnect). The constructor only stores its dependencies.
+ */
+export class Uplink extends EventEmitter<UplinkEvents> {
+  private client: mqtt.MqttClient | undefined;
+  private currentState: LinkState = 'stopped';
+  private inflight: InFlight | undefined;
+  private waitTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private offsetMs: number | null = null;
+
+  constructor(
+    private readonly options: UplinkOptions,
+    private readonly outbox: Outbox,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get state(): LinkState {
+    return this.currentState;
+  }
+
+  /** Hub clock minus ours, from the last acknowledgement (null until one arrives). */
+  get clockOffsetMs(): number | null {
+    return this.offsetMs;
+  }
+
+  start(): void {
+    if (this.currentState !== 'stopped') return;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.setState('stopped');
+    clearTimeout(this.waitTimer);
+    clearTimeout(this.reconnectTimer);
+    this.clearInflight();
+    const client = this.client;
+    this.client = undefined;
+    await client?.endAsync(true);
+  }
+
+  /** New events were logged: send them if nothing else is in flight. */
+  nudge(): void {
+    if (this.currentState === 'online' && !this.inflight && !this.waitTimer) this.pump();
+  }
+
+  private setState(state: LinkState, detail?: string): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emit('state', state, detail);
+  }
+
+  private connect(): void {
+    this.setState('connecting');
+    const client = mqtt.connect(this.options.broker.url, mqttOptions(this.options.broker, this.options.deviceId));
+    this.client = client;
+    let fault: ReturnType<typeof classifyLinkError> = 'network';
+    let why = '';
+    client.on('connect', () => {
+      this.attempt = 0;
+      client.subscribe(topics.acks(this.options.deviceId), { qos: 1 }, (err) => {
+        if (err) {
+          this.log.error({ err: err.message }, 'cannot subscribe to acknowledgements');
+          client.end(true);
+          return;
+        }
+        this.log.info('hub link online');
+        this.setState('online');
+        this.clearInflight();
+        this.pump();
+      });
+    });
+    client.on('message', (_topic, payload) => this.onAck(payload));
+    client.on('error', (err) => {
+      fault = classifyLinkError(err);
+      why = err.message;
+    });
+    client.on('close', () => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      client.removeAllListeners();
+      client.on('error', () => {});
+      client.end(true);
+      this.clearInflight();
+      if (this.currentState === 'stopped') return;
+      if (fault === 'auth') {
+        this.log.error({ why, retryInMs: this.options.authRetryMs }, 'hub refused this device\'s identity; check its certificate');
+        this.setState('auth-failed', why);
+        this.reconnectTimer = setTimeout(() => this.connect(), this.options.authRetryMs);
+        return;
+      }
+      const delay = backoffDelayMs(this.attempt++, this.options.reconnect);
+      if (this.attempt === 1 || this.attempt % 20 === 0) this.log.warn({ why: why || 'connection closed', retryInMs: delay }, 'hub link offline');
+      this.setState('offline', why || 'connection closed');
+      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  private clearInflight(): void {
+    if (this.inflight) clearTimeout(this.inflight.timer);
+    this.inflight = undefined;
+  }
+
+  private pump(): void {
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    const client = this.client;
+    if (this.currentState !== 'online' || this.inflight || !client) return;
+    const { maxEvents, maxBytes, maxAgeMs } = this.options.batch;
+    let events = this.outbox.unsynced(maxEvents);
+    if (events.length === 0) return;
+    const ageMs = Date.now() - events[0]!.wallMs;
+    if (events.length < maxEvents && ageMs >= 0 && ageMs < maxAgeMs) {
+      this.waitTimer = setTimeout(() => this.pump(), maxAgeMs - ageMs);
+      return;
+    }
+    let bytes = this.encode(events);
+    while (bytes.length > maxBytes && events.length > 1) {
+      events = events.slice(0, Math.ceil(events.length / 2));
+      bytes = this.encode(events);
+    }
+    const first = events[0]!.seq;
+    const last = events.at(-1)!.seq;
+    const batchId = `${first}-${last}`;
+    this.inflight = {
+      batchId,
+      lastSeq: last,
+      sentAtMs: Date.now(),
+      timer: setTimeout(() => {
+        this.log.warn({ batchId }, 'no acknowledgement in time; sending again');
+        this.clearInflight();
+        this.pump();
+      }, this.options.ackTimeoutMs),
+    };
+    client.publish(topics.events(this.options.deviceId), Buffer.from(bytes), { qos: 1 }, (err) => {
+      if (err && this.inflight?.batchId === batchId) {
+        this.log.warn({ batchId, err: err.message }, 'batch not accepted by the broker');
+        this.clearInflight();
+      }
+    });
+  }
+
+  private encode(events: WireEvent[]): Uint8Array {
+    const batchId = `${events[0]!.seq}-${events.at(-1)!.seq}`;
+    return encodeBatch({ deviceId: this.options.deviceId, batchId, events });
+  }
+
+  private onAck(payload: Buffer): void {
+    let ack: BatchAck;
+    try {
+      ack = parseJsonPayload('acks', payload);
+    } catch (err) {
+      if (!(err instanceof PayloadError)) throw err;
+      this.log.warn({ err: err.message }, 'acknowledgement refused');
+      return;
+    }
+    const now = Date.now();
+    const marked = this.outbox.markSynced(ack.lastSeq, now);
+    const inflight = this.inflight;
+    if (inflight && ack.lastSeq >= inflight.lastSeq) {
+      // The hub stamped its clock somewhere between our send and now.
+      this.offsetMs = ack.hubTimeMs - (inflight.sentAtMs + now) / 2;
+      this.clearInflight();
+    }
+    if (ack.gaps.length) this.log.warn({ gaps: ack.gaps }, 'hub reports missing sequence numbers');
+    this.log.debug({ batchId: ack.batchId, lastSeq: ack.lastSeq, marked }, 'batch acknowledged');
+    this.emit('acked', ack);
+    setImmediate(() => this.pump());
+  }
+}

@@ -1,0 +1,164 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src-main/core/logger.js';
+import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
+import { EventLog, type NewGateEvent } from '../../src-main/core/store/event-log.js';
+import { Hub } from '../../sync/hub/hub.js';
+import { SqliteHubStore } from '../../sync/hub/store.js';
+import { Uplink, type UplinkOptions } from '../../sync/uplink.js';
+import { tempDir, waitFor } from '../helpers/fixtures.js';
+import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
+
+function newEvent(i: number): NewGateEvent {
+  return {
+    wallMs: Date.now() - 60_000 + i,
+    monoUs: 1_000_000 + i,
+    bootId: 'boot-1',
+    clockSynced: true,
+    checkpointId: 'gate-a',
+    zoneId: 'factory-1',
+    direction: 'entry',
+    credentialKind: 'pass',
+    workerId: `W${i % 1000}`,
+    codeHash: null,
+    decision: 'allow',
+    reasons: [],
+    source: 'serial',
+    policyVersion: 1,
+  };
+}
+
+/** Kiosk outbox -> real Mosquitto (TLS, ACLs) -> reference hub -> acknowledgement -> outbox. */
+describe('uplink to the hub through a real broker', () => {
+  const dir = tempDir('safegate-uplink-');
+  let certs: TestCertificates;
+  let broker: TestBroker;
+  let hubStore: SqliteHubStore;
+  let hub: Hub;
+  const running: { stop(): Promise<void> }[] = [];
+  const dbs: SqliteDatabase[] = [];
+
+  beforeAll(async () => {
+    certs = new TestCertificates(join(dir.path, 'pki'));
+    certs.issue('hub');
+    broker = new TestBroker(dir.path, certs);
+    await broker.start();
+    hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
+    hub = new Hub({ broker: brokerFor('hub'), clientId: 'hub-1' }, hubStore, silentLogger);
+    await hub.start();
+  });
+  afterEach(async () => {
+    for (const r of running.splice(0)) await r.stop();
+    for (const db of dbs.splice(0)) db.close();
+  });
+  afterAll(async () => {
+    await hub.stop();
+    await hubStore.close();
+    await broker.stop();
+    dir.remove();
+  });
+
+  function brokerFor(name: string) {
+    return {
+      url: broker.url,
+      ca: join(certs.dir, 'ca.crt'),
+      cert: join(certs.dir, `${name}.crt`),
+      key: join(certs.dir, `${name}.key`),
+      protocolVersion: 5 as const,
+    };
+  }
+
+  function kiosk(deviceId: string, opts: Partial<UplinkOptions> = {}) {
+    certs.issue(deviceId);
+    const db = openStore(join(dir.path, `${deviceId}.db`));
+    dbs.push(db);
+    const log = new EventLog(db);
+    const uplink = new Uplink(
+      {
+        deviceId,
+        broker: brokerFor(deviceId),
+        batch: { maxEvents: 500, maxBytes: 256 * 1024, maxAgeMs: 200 },
+        ackTimeoutMs: 1_000,
+        reconnect: { initialMs: 100, maxMs: 1_000 },
+        authRetryMs: 60_000,
+        ...opts,
+      },
+      log,
+      silentLogger,
+    );
+    running.push(uplink);
+    return { log, uplink };
+  }
+
+  async function hubSeqs(deviceId: string): Promise<number[]> {
+    const out: number[] = [];
+    for await (const e of hubStore.events({ deviceId })) out.push(e.seq);
+    return out;
+  }
+
+  it('drains a backlog in batches; events are marked synced only by acknowledgements', async () => {
+    const { log, uplink } = kiosk('kiosk-drain');
+    for (let i = 0; i < 1_234; i++) log.append(newEvent(i));
+    uplink.start();
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'outbox drained');
+    expect(await hubSeqs('kiosk-drain')).toEqual(Array.from({ length: 1_234 }, (_, i) => i + 1));
+    expect(uplink.clockOffsetMs).not.toBeNull();
+    expect(Math.abs(uplink.clockOffsetMs!)).toBeLessThan(1_000);
+  });
+
+  it('sends a small batch once it is old enough, and new events when nudged', async () => {
+    const { log, uplink } = kiosk('kiosk-trickle');
+    uplink.start();
+    await waitFor(() => (uplink.state === 'online' ? true : undefined), 'online');
+    log.append({ ...newEvent(1), wallMs: Date.now() });
+    uplink.nudge();
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'first event synced');
+    expect(await hubSeqs('kiosk-trickle')).toEqual([1]);
+  });
+
+  it('a lost acknowledgement makes the kiosk send again; the hub keeps each event once', async () => {
+    const { log, uplink } = kiosk('kiosk-lostack');
+    for (let i = 0; i < 300; i++) log.append(newEvent(i));
+    hub.dropAcks = 1;
+    const ingests: number[] = [];
+    const onIngest = (deviceId: string, r: { duplicates: number }) => {
+      if (deviceId === 'kiosk-lostack') ingests.push(r.duplicates);
+    };
+    hub.on('ingested', onIngest);
+    uplink.start();
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'outbox drained', 15_000);
+    hub.off('ingested', onIngest);
+    expect(ingests).toEqual([0, 300]);
+    expect(await hubSeqs('kiosk-lostack')).toHaveLength(300);
+  });
+
+  it('keeps events while the broker is down and drains by itself when it returns', async () => {
+    const { log, uplink } = kiosk('kiosk-outage');
+    uplink.start();
+    await waitFor(() => (uplink.state === 'online' ? true : undefined), 'online');
+    await broker.stop();
+    await waitFor(() => (uplink.state === 'offline' ? true : undefined), 'offline');
+    for (let i = 0; i < 700; i++) log.append(newEvent(i));
+    expect(log.outboxDepth().count).toBe(700);
+    await broker.start();
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'drained after the outage', 20_000);
+    expect(await hubSeqs('kiosk-outage')).toHaveLength(700);
+  });
+
+  it('tells a refused identity apart from a network fault and does not retry in a tight loop', async () => {
+    const rogue = new TestCertificates(join(dir.path, 'rogue'));
+    rogue.issue('kiosk-rogue');
+    const { uplink } = kiosk('kiosk-auth');
+    // Same name, but a certificate the broker's CA never signed.
+    Object.assign((uplink as unknown as { options: UplinkOptions }).options.broker, {
+      cert: join(rogue.dir, 'kiosk-rogue.crt'),
+      key: join(rogue.dir, 'kiosk-rogue.key'),
+    });
+    const states: string[] = [];
+    uplink.on('state', (s) => states.push(s));
+    uplink.start();
+    await waitFor(() => (uplink.state === 'auth-failed' ? true : undefined), 'auth failure reported');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(states.filter((s) => s === 'connecting')).toHaveLength(1);
+  });
+});
