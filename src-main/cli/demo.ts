@@ -6,6 +6,9 @@ import { Kiosk } from '../core/kiosk.js';
 import { createLogger } from '../core/logger.js';
 import { DENY_REASONS } from '../core/reasons.js';
 import { Roster, parseRosterCsv } from '../core/store/roster.js';
+import { EmbeddedBroker } from '../../sync/embedded-broker.js';
+import { Hub } from '../../sync/hub/hub.js';
+import { SqliteHubStore } from '../../sync/hub/store.js';
 import { generateKeys, waitForShutdown } from './commands.js';
 
 const DAY = 86_400_000;
@@ -66,7 +69,14 @@ export async function runDemo(dirArg: string): Promise<void> {
   }
   const configFile = join(dir, 'kiosk.yaml');
   if (!existsSync(configFile)) writeFileSync(configFile, demoConfig());
-  const loaded = loadSettings(configFile);
+  // The embedded default: an in-process broker and reference hub on loopback, so the demo kiosk
+  // syncs as a real one would. A real deployment points hub.broker at Mosquitto (see README).
+  const broker = new EmbeddedBroker();
+  await broker.start();
+  const hubStore = new SqliteHubStore(join(dir, 'hub.db'));
+  const hub = new Hub({ broker: { url: broker.url, protocolVersion: 4 }, clientId: 'demo-hub', sharedSubscription: false }, hubStore, createLogger({ level: 'warn' }));
+  await hub.start();
+  const loaded = { ...loadSettings(configFile), broker: { url: broker.url, protocolVersion: 4 as const } };
   const keyFile = join(hubKeyDir, readdirSync(hubKeyDir).find((n) => n.endsWith('.key.pem'))!);
   const privatePem = readFileSync(keyFile, 'utf8');
   const now = Date.now();
@@ -110,6 +120,11 @@ export async function runDemo(dirArg: string): Promise<void> {
     }
   });
   kiosk.scanner?.on('rejected', (r) => out.write(`  ✘ input rejected: ${r.detail}\n`));
+  kiosk.uplink?.on('acked', (ack) => out.write(`      [synced to the hub up to event #${ack.lastSeq}; outbox now ${kiosk.events.outboxDepth().count}]\n`));
+  kiosk.uplink?.on('state', (state) => out.write(`      [hub link ${state}]\n`));
   kiosk.start();
   await waitForShutdown(kiosk);
+  await hub.stop();
+  await hubStore.close();
+  await broker.stop();
 }

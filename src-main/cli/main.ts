@@ -14,6 +14,7 @@ import {
   runKiosk,
 } from './commands.js';
 import { runDemo } from './demo.js';
+import { printHubEvents, runHub } from './hub-commands.js';
 import { CliError } from './errors.js';
 
 function buildProgram(): Command {
@@ -96,6 +97,21 @@ function buildProgram(): Command {
     .command('schema')
     .description('print the settings JSON Schema (with defaults and descriptions)')
     .action(() => console.log(configSchemaText()));
+
+  const hub = program.command('hub').description('the reference hub (provincial side)');
+  hub
+    .command('run')
+    .description('run the hub: ingest kiosk event batches, store them durably, acknowledge them')
+    .requiredOption('--config <file>', 'hub settings file (YAML or JSON)')
+    .action(async (o: { config: string }) => runHub(o.config));
+  hub
+    .command('events')
+    .description('print what the hub has ingested, one JSON object per line')
+    .requiredOption('--config <file>', 'hub settings file')
+    .option('--device <id>', 'only this device')
+    .option('--since <iso8601>', 'only events at or after this time')
+    .option('--json', 'JSON lines (the only format)')
+    .action(async (o: { config: string; device?: string; since?: string }) => printHubEvents(o.config, o));
 
   program
     .command('demo')

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { brokerSettingsSchema, type BrokerSettings } from '../../sync/broker.js';
 
 /**
  * The kiosk's one settings file (YAML or JSON). Every field has a description and, where a sensible
@@ -133,6 +134,17 @@ export const settingsSchema = z
           .string()
           .default('keys')
           .describe('folder of the hub\'s trusted public signing keys (*.pub.pem), several at once during rotation'),
+        broker: brokerSettingsSchema
+          .optional()
+          .describe('the hub\'s MQTT broker; without it the kiosk works standalone and keeps every event'),
+        batch: z
+          .object({
+            maxEvents: z.number().int().min(1).max(5_000).default(500).describe('events in one uplink batch at most'),
+            maxBytes: z.number().int().min(1_024).max(256 * 1024).default(256 * 1024).describe('encoded size of one batch at most'),
+            maxAgeMs: z.number().int().min(0).max(600_000).default(2_000).describe('a smaller batch waits at most this long for more events'),
+          })
+          .prefault({}),
+        ackTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('resend a batch the hub has not acknowledged by then'),
       })
       .prefault({}),
     policy: z
@@ -209,6 +221,8 @@ export interface LoadedSettings {
   settings: Settings;
   /** Absolute paths derived from the settings, resolved against the settings file's folder. */
   paths: { store: string; keysDir: string; policyFile: string | undefined };
+  /** The broker settings with its TLS file paths made absolute, if the kiosk syncs. */
+  broker: BrokerSettings | undefined;
   file: string;
 }
 
@@ -228,9 +242,12 @@ export function loadSettings(file: string): LoadedSettings {
   }
   const settings = parseSettings(raw, abs);
   const base = dirname(abs);
+  const b = settings.hub.broker;
+  const at = (f: string | undefined) => (f ? resolve(base, f) : undefined);
   return {
     settings,
     file: abs,
+    broker: b ? { ...b, ca: at(b.ca), cert: at(b.cert), key: at(b.key) } : undefined,
     paths: {
       store: resolve(base, settings.store.path),
       keysDir: resolve(base, settings.hub.keysDir),

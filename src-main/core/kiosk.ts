@@ -16,6 +16,7 @@ import { defaultPolicy, loadPolicyFile, type Policy } from './policy/policy.js';
 import { openStore, type SqliteDatabase } from './store/database.js';
 import { EventLog } from './store/event-log.js';
 import { Roster } from './store/roster.js';
+import { Uplink } from '../../sync/uplink.js';
 
 export interface KioskOptions {
   /** Screenless unit: lights and buzzer only. */
@@ -43,6 +44,8 @@ export class Kiosk {
   readonly signals: GateSignals;
   readonly scanner: Scanner | undefined;
   readonly gatekeeper: Gatekeeper;
+  /** The hub link, when the settings name a broker. */
+  readonly uplink: Uplink | undefined;
   readonly gpioMode: 'real' | 'simulated';
   private policy: Policy;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -79,6 +82,21 @@ export class Kiosk {
       codeHashKey: this.events.codeHashKey(),
       log: this.log.child({ ns: 'gate' }),
     });
+    const hub = settings.hub;
+    this.uplink = loaded.broker
+      ? new Uplink(
+          {
+            deviceId: settings.device.id,
+            broker: loaded.broker,
+            batch: hub.batch,
+            ackTimeoutMs: hub.ackTimeoutMs,
+            reconnect: { initialMs: 500, maxMs: 60_000 },
+            authRetryMs: 300_000,
+          },
+          this.events,
+          this.log.child({ ns: 'sync:uplink' }),
+        )
+      : undefined;
   }
 
   start(): void {
@@ -104,6 +122,11 @@ export class Kiosk {
       this.scanner.on('state', (state, detail) => scanLog.info({ state, detail }, 'scanner state'));
       this.scanner.start();
     }
+    if (this.uplink) {
+      const uplink = this.uplink;
+      this.gatekeeper.on('passage', () => uplink.nudge());
+      uplink.start();
+    }
     this.purge();
     this.purgeTimer = setInterval(() => this.purge(), PURGE_INTERVAL_MS);
     this.log.info(
@@ -114,6 +137,7 @@ export class Kiosk {
         headless: this.options.headless,
         gpio: this.gpioMode,
         scanner: settings.scanner.source,
+        hub: this.loaded.broker ? this.loaded.broker.url : 'none (standalone)',
         trustedKeys: this.keyring.size,
         roster: this.roster.count(),
         policyVersion: this.policy.version,
@@ -128,6 +152,7 @@ export class Kiosk {
     this.stopped = true;
     clearInterval(this.purgeTimer);
     await this.scanner?.stop();
+    await this.uplink?.stop();
     this.gatekeeper.stop();
     this.signals.release();
     process.off('exit', this.exitGuard);

@@ -11,6 +11,8 @@ export interface HubOptions {
   broker: BrokerSettings;
   /** Unique per hub process; several processes share the load through shared subscriptions. */
   clientId: string;
+  /** Off for brokers without $share support (the embedded aedes): then run one hub process only. */
+  sharedSubscription?: boolean;
 }
 
 export interface HubEvents {
@@ -60,7 +62,8 @@ export class Hub extends EventEmitter<HubEvents> {
     let queue = Promise.resolve();
     client.on('connect', () => {
       this.attempt = 0;
-      client.subscribe(hubSubscriptions.events, { qos: 1 }, (err) => {
+      const filter = this.options.sharedSubscription === false ? topics.events('+') : hubSubscriptions.events;
+      client.subscribe(filter, { qos: 1 }, (err) => {
         if (err) this.log.error({ err: err.message }, 'cannot subscribe to event batches');
         else {
           this.log.info({ clientId: this.options.clientId }, 'hub online');

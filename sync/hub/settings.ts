@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { SettingsError } from '../../src-main/core/config.js';
+import { brokerSettingsSchema, type BrokerSettings } from '../broker.js';
+
+/** The reference hub's settings file (YAML or JSON). */
+export const hubSettingsSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/).default('hub-1').describe('this hub process\'s MQTT client id; unique per process'),
+    broker: brokerSettingsSchema.describe('the broker kiosks publish to; the hub\'s certificate CN must be "hub"'),
+    sharedSubscription: z
+      .boolean()
+      .default(true)
+      .describe('share the load between hub processes with $share subscriptions (off for brokers without them, e.g. the embedded aedes)'),
+    store: z
+      .object({ path: z.string().default('hub.db').describe('SQLite file for ingested events') })
+      .prefault({}),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+  })
+  .strict();
+export type HubSettings = z.infer<typeof hubSettingsSchema>;
+
+export interface LoadedHubSettings {
+  settings: HubSettings;
+  broker: BrokerSettings;
+  storePath: string;
+}
+
+export function loadHubSettings(file: string): LoadedHubSettings {
+  const abs = resolve(file);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(abs, 'utf8'), { uniqueKeys: true });
+  } catch (err) {
+    throw new SettingsError(abs, [{ path: '', message: (err as Error).message.split('\n')[0]! }]);
+  }
+  const r = hubSettingsSchema.safeParse(raw);
+  if (!r.success) throw new SettingsError(abs, r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  const base = dirname(abs);
+  const at = (f: string | undefined) => (f ? resolve(base, f) : undefined);
+  const b = r.data.broker;
+  return { settings: r.data, broker: { ...b, ca: at(b.ca), cert: at(b.cert), key: at(b.key) }, storePath: resolve(base, r.data.store.path) };
+}
