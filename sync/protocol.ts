@@ -45,8 +45,10 @@ export const batchAckSchema = z
   .object({
     v: z.literal(PROTOCOL_VERSION),
     batchId: z.string().min(1).max(64),
-    /** Every event of this device up to and including this sequence number is committed at the hub. */
-    lastSeq: z.number().int().nonnegative(),
+    /** The batch's events, firstSeq to lastSeq inclusive, are committed at the hub (only those: with
+     * several batches in flight and several hub processes, acknowledgements may arrive out of order). */
+    firstSeq: z.number().int().positive(),
+    lastSeq: z.number().int().positive(),
     /** The hub's clock when it acknowledged, epoch ms: the kiosk derives its clock offset from it. */
     hubTimeMs: z.number().int().positive(),
     /** Sequence numbers the hub has never received below lastSeq (a gap report), as [from, to] ranges. */

@@ -3,13 +3,13 @@ import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelayMs, type Backoff } from '../device/backoff.js';
 import { encodeBatch, type WireEvent } from './batch-codec.js';
-import { classifyLinkError, mqttOptions, type BrokerSettings } from './broker.js';
+import { classifyLinkError, disableNagle, mqttOptions, type BrokerSettings } from './broker.js';
 import { PayloadError, parseJsonPayload, topics, type BatchAck } from './protocol.js';
 
 /** What the uplink needs of the event log: it is the outbox and the only source of truth. */
 export interface Outbox {
-  unsynced(limit: number): WireEvent[];
-  markSynced(lastSeq: number, atMs: number): number;
+  unsynced(limit: number, afterSeq?: number): WireEvent[];
+  markSynced(firstSeq: number, lastSeq: number, atMs: number): number;
 }
 
 export interface BatchLimits {
@@ -25,6 +25,8 @@ export interface UplinkOptions {
   batch: BatchLimits;
   /** No acknowledgement within this long: the batch is sent again (the hub ignores duplicates). */
   ackTimeoutMs: number;
+  /** Batches sent ahead of their acknowledgements (a window), so encoding and hub commits overlap. */
+  maxInFlight?: number;
   reconnect: Backoff;
   /** After an authentication failure, wait this long before trying again (a person must act). */
   authRetryMs: number;
@@ -35,6 +37,8 @@ export type LinkState = 'stopped' | 'connecting' | 'online' | 'offline' | 'auth-
 export interface UplinkEvents {
   state: [state: LinkState, detail?: string];
   acked: [ack: BatchAck];
+  /** A batch was handed to the broker: its id, how many events, and the encoded size in bytes. */
+  sent: [batchId: string, events: number, bytes: number];
 }
 
 interface InFlight {
@@ -52,7 +56,8 @@ interface InFlight {
 export class Uplink extends EventEmitter<UplinkEvents> {
   private client: mqtt.MqttClient | undefined;
   private currentState: LinkState = 'stopped';
-  private inflight: InFlight | undefined;
+  /** Sent and not yet acknowledged, in sequence order. */
+  private inflight: InFlight[] = [];
   private waitTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
@@ -90,9 +95,9 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     await client?.endAsync(true);
   }
 
-  /** New events were logged: send them if nothing else is in flight. */
+  /** New events were logged: send them if the window has room. */
   nudge(): void {
-    if (this.currentState === 'online' && !this.inflight && !this.waitTimer) this.pump();
+    if (this.currentState === 'online' && !this.waitTimer) this.pump();
   }
 
   private setState(state: LinkState, detail?: string): void {
@@ -109,6 +114,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     let why = '';
     client.on('connect', () => {
       this.attempt = 0;
+      disableNagle(client);
       client.subscribe(topics.acks(this.options.deviceId), { qos: 1 }, (err) => {
         if (err) {
           this.log.error({ err: err.message }, 'cannot subscribe to acknowledgements');
@@ -147,48 +153,58 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     });
   }
 
+  /** Forgets every batch in flight: what they held is still unsynced and will be sent again. */
   private clearInflight(): void {
-    if (this.inflight) clearTimeout(this.inflight.timer);
-    this.inflight = undefined;
+    for (const f of this.inflight) clearTimeout(f.timer);
+    this.inflight = [];
   }
 
   private pump(): void {
     clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
     const client = this.client;
-    if (this.currentState !== 'online' || this.inflight || !client) return;
+    const window = this.options.maxInFlight ?? 4;
     const { maxEvents, maxBytes, maxAgeMs } = this.options.batch;
-    let events = this.outbox.unsynced(maxEvents);
-    if (events.length === 0) return;
-    const ageMs = Date.now() - events[0]!.wallMs;
-    if (events.length < maxEvents && ageMs >= 0 && ageMs < maxAgeMs) {
-      this.waitTimer = setTimeout(() => this.pump(), maxAgeMs - ageMs);
-      return;
+    while (this.currentState === 'online' && client && this.inflight.length < window) {
+      const afterSeq = this.inflight.at(-1)?.lastSeq ?? 0;
+      let events = this.outbox.unsynced(maxEvents, afterSeq);
+      if (events.length === 0) return;
+      const ageMs = Date.now() - events[0]!.wallMs;
+      if (events.length < maxEvents && ageMs >= 0 && ageMs < maxAgeMs) {
+        // Wait for company, but no longer than the oldest event's allowance.
+        this.waitTimer = setTimeout(() => this.pump(), maxAgeMs - ageMs);
+        return;
+      }
+      let bytes = this.encode(events);
+      while (bytes.length > maxBytes && events.length > 1) {
+        events = events.slice(0, Math.ceil(events.length / 2));
+        bytes = this.encode(events);
+      }
+      this.send(client, events, bytes);
     }
-    let bytes = this.encode(events);
-    while (bytes.length > maxBytes && events.length > 1) {
-      events = events.slice(0, Math.ceil(events.length / 2));
-      bytes = this.encode(events);
-    }
-    const first = events[0]!.seq;
-    const last = events.at(-1)!.seq;
-    const batchId = `${first}-${last}`;
-    this.inflight = {
+  }
+
+  private send(client: mqtt.MqttClient, events: WireEvent[], bytes: Uint8Array): void {
+    const lastSeq = events.at(-1)!.seq;
+    const batchId = `${events[0]!.seq}-${lastSeq}`;
+    this.inflight.push({
       batchId,
-      lastSeq: last,
+      lastSeq,
       sentAtMs: Date.now(),
       timer: setTimeout(() => {
         this.log.warn({ batchId }, 'no acknowledgement in time; sending again');
         this.clearInflight();
         this.pump();
       }, this.options.ackTimeoutMs),
-    };
+    });
     client.publish(topics.events(this.options.deviceId), Buffer.from(bytes), { qos: 1 }, (err) => {
-      if (err && this.inflight?.batchId === batchId) {
-        this.log.warn({ batchId, err: err.message }, 'batch not accepted by the broker');
+      if (err && this.inflight.some((f) => f.batchId === batchId)) {
+        this.log.warn({ batchId, err: err.message }, 'batch not accepted by the broker; sending again');
         this.clearInflight();
+        setImmediate(() => this.pump());
       }
     });
+    this.emit('sent', batchId, events.length, bytes.length);
   }
 
   private encode(events: WireEvent[]): Uint8Array {
@@ -206,12 +222,13 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       return;
     }
     const now = Date.now();
-    const marked = this.outbox.markSynced(ack.lastSeq, now);
-    const inflight = this.inflight;
-    if (inflight && ack.lastSeq >= inflight.lastSeq) {
+    const marked = this.outbox.markSynced(ack.firstSeq, ack.lastSeq, now);
+    const acked = this.inflight.find((f) => f.batchId === ack.batchId);
+    if (acked) {
+      clearTimeout(acked.timer);
+      this.inflight = this.inflight.filter((f) => f !== acked);
       // The hub stamped its clock somewhere between our send and now.
-      this.offsetMs = ack.hubTimeMs - (inflight.sentAtMs + now) / 2;
-      this.clearInflight();
+      this.offsetMs = ack.hubTimeMs - (acked.sentAtMs + now) / 2;
     }
     if (ack.gaps.length) this.log.warn({ gaps: ack.gaps }, 'hub reports missing sequence numbers');
     this.log.debug({ batchId: ack.batchId, lastSeq: ack.lastSeq, marked }, 'batch acknowledged');

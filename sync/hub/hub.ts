@@ -3,7 +3,7 @@ import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../../device/backoff.js';
 import { BatchFormatError, decodeBatch } from '../batch-codec.js';
-import { mqttOptions, type BrokerSettings } from '../broker.js';
+import { disableNagle, mqttOptions, type BrokerSettings } from '../broker.js';
 import { PROTOCOL_VERSION, hubSubscriptions, parseTopic, topics, type BatchAck } from '../protocol.js';
 import type { HubStore, IngestResult } from './store.js';
 
@@ -62,6 +62,7 @@ export class Hub extends EventEmitter<HubEvents> {
     let queue = Promise.resolve();
     client.on('connect', () => {
       this.attempt = 0;
+      disableNagle(client);
       const filter = this.options.sharedSubscription === false ? topics.events('+') : hubSubscriptions.events;
       client.subscribe(filter, { qos: 1 }, (err) => {
         if (err) this.log.error({ err: err.message }, 'cannot subscribe to event batches');
@@ -104,6 +105,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const ack: BatchAck = {
       v: PROTOCOL_VERSION,
       batchId: batch.batchId,
+      firstSeq: batch.events[0]!.seq,
       lastSeq: batch.events.at(-1)!.seq,
       hubTimeMs: Date.now(),
       gaps: result.gaps,

@@ -97,6 +97,8 @@ export class TestBroker {
         // The default (1000) silently drops QoS 1 messages to a slow subscriber; 0 means no limit.
         'max_queued_messages 0',
         'max_queued_bytes 0',
+        // Small packets (acknowledgements) must not wait for Nagle's algorithm: ~40 ms per round trip.
+        'set_tcp_nodelay true',
         'persistence false',
         'log_dest stderr',
         'log_type error',

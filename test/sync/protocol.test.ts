@@ -25,7 +25,7 @@ async function parsed() {
 
 /** One payload the code sends, per JSON topic. */
 const samples = {
-  acks: batchAckSchema.parse({ v: 1, batchId: 'b-1-500', lastSeq: 500, hubTimeMs: Date.now(), gaps: [[3, 4]] }),
+  acks: batchAckSchema.parse({ v: 1, batchId: 'b-1-500', firstSeq: 1, lastSeq: 500, hubTimeMs: Date.now(), gaps: [[3, 4]] }),
   alerts: alertSchema.parse({ v: 1, kind: 'quarantined-entry-attempt', seq: 7, atMs: Date.now(), checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] }),
   heartbeat: heartbeatSchema.parse({ v: 1, atMs: Date.now(), software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 12.5, scanner: 'ready', gpio: 'simulated', clockOffsetMs: -4 }),
 };
@@ -67,7 +67,7 @@ describe('hub protocol contract (AsyncAPI 3)', () => {
 
   it('refuses a malformed JSON payload with a reason', () => {
     expect(() => parseJsonPayload('acks', Buffer.from('{'))).toThrow(PayloadError);
-    expect(() => parseJsonPayload('acks', Buffer.from('{"v":1,"batchId":"b","lastSeq":-1,"hubTimeMs":1}'))).toThrow(/lastSeq/);
+    expect(() => parseJsonPayload('acks', Buffer.from('{"v":1,"batchId":"b","firstSeq":1,"lastSeq":-1,"hubTimeMs":1}'))).toThrow(/lastSeq/);
     expect(parseJsonPayload('acks', Buffer.from(JSON.stringify(samples.acks)))).toEqual(samples.acks);
   });
 });

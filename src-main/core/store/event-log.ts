@@ -93,8 +93,8 @@ export class EventLog {
       WHERE worker_id = ? AND decision = 'allow' AND checkpoint_id = ? ORDER BY seq DESC LIMIT 1`);
     this.sinceStmt = db.prepare('SELECT * FROM events WHERE wall_ms >= ? ORDER BY seq');
     this.purgeStmt = db.prepare('DELETE FROM events WHERE wall_ms < ? AND synced_at IS NOT NULL');
-    this.unsyncedStmt = db.prepare('SELECT * FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT ?');
-    this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq <= ?');
+    this.unsyncedStmt = db.prepare('SELECT * FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
+    this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq BETWEEN ? AND ?');
     this.depthStmt = db.prepare(
       'SELECT count(*) AS n, (SELECT wall_ms FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT 1) AS oldest FROM events WHERE synced_at IS NULL',
     );
@@ -102,14 +102,14 @@ export class EventLog {
 
   // ---- the outbox: events leave the device only when the hub has acknowledged them ----------
 
-  /** The oldest events the hub has not acknowledged, in sequence order. */
-  unsynced(limit: number): GateEvent[] {
-    return (this.unsyncedStmt.all(limit) as EventRow[]).map(fromRow);
+  /** The oldest events the hub has not acknowledged (after `afterSeq`), in sequence order. */
+  unsynced(limit: number, afterSeq = 0): GateEvent[] {
+    return (this.unsyncedStmt.all(afterSeq, limit) as EventRow[]).map(fromRow);
   }
 
-  /** Records the hub's acknowledgement of every event up to and including `lastSeq`. */
-  markSynced(lastSeq: number, atMs: number): number {
-    return this.markSyncedStmt.run(atMs, lastSeq).changes;
+  /** Records the hub's acknowledgement of the events firstSeq..lastSeq (inclusive). */
+  markSynced(firstSeq: number, lastSeq: number, atMs: number): number {
+    return this.markSyncedStmt.run(atMs, firstSeq, lastSeq).changes;
   }
 
   outboxDepth(): { count: number; oldestWallMs: number | null } {

@@ -75,7 +75,7 @@ describe('device database', () => {
     const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
     expect(plan("SELECT direction, wall_ms FROM events WHERE worker_id = 'W' AND decision = 'allow' AND zone_id = 'z' ORDER BY seq DESC LIMIT 1")).toMatch(/USING INDEX events_worker_allowed/);
     expect(plan("SELECT * FROM workers WHERE worker_id = 'W'")).toMatch(/USING PRIMARY KEY/);
-    expect(plan('SELECT * FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT 500')).toMatch(/USING INDEX events_unsynced/);
+    expect(plan('SELECT * FROM events WHERE synced_at IS NULL AND seq > 0 ORDER BY seq LIMIT 500')).toMatch(/USING INDEX events_unsynced/);
     db.close();
   });
 
@@ -84,7 +84,7 @@ describe('device database', () => {
     const log = new EventLog(db);
     const seqs = [1, 2, 3].map(() => log.append(event({ wallMs: 1000 })));
     expect(seqs).toEqual([1, 2, 3]);
-    db.prepare('UPDATE events SET synced_at = 1').run();
+    log.markSynced(1, 3, 1);
     expect(log.purgeSyncedBefore(2000)).toBe(3);
     expect(log.append(event())).toBe(4);
     db.close();
@@ -95,10 +95,14 @@ describe('device database', () => {
     const log = new EventLog(db);
     for (let i = 0; i < 5; i++) log.append(event({ wallMs: 1000 + i }));
     expect(log.unsynced(3).map((e) => e.seq)).toEqual([1, 2, 3]);
-    expect(log.markSynced(3, 9999)).toBe(3);
+    expect(log.markSynced(1, 3, 9999)).toBe(3);
     expect(log.unsynced(10).map((e) => e.seq)).toEqual([4, 5]);
+    expect(log.unsynced(10, 4).map((e) => e.seq)).toEqual([5]);
     expect(log.outboxDepth()).toEqual({ count: 2, oldestWallMs: 1003 });
-    expect(log.markSynced(3, 10_000)).toBe(0);
+    expect(log.markSynced(1, 3, 10_000)).toBe(0);
+    // An acknowledgement covers its own batch only, not events before it.
+    expect(log.markSynced(5, 5, 10_000)).toBe(1);
+    expect(log.unsynced(10).map((e) => e.seq)).toEqual([4]);
     db.close();
   });
 

@@ -1,0 +1,165 @@
+/**
+ * npm run bench:sync — a backlog of 100,000 events drained through a real Mosquitto (TLS, ACLs) into
+ * the reference hub (SQLite store).
+ *
+ * 1. drain: one kiosk with the whole backlog, one hub process: events per second until the kiosk's
+ *    outbox is empty (every event acknowledged), and bytes per event on the wire (MQTT PUBLISH
+ *    packets: payload, topic, header, packet id, MQTT 5 properties length).
+ * 2. hub ingest: eight kiosks with 12,500 events each at once, against one and then two hub
+ *    processes sharing the load by a shared subscription: events stored per second at the hub.
+ * The last line is one JSON object. EVENTS=N changes the backlog size.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { silentLogger } from '../../src-main/core/logger.js';
+import { openStore } from '../../src-main/core/store/database.js';
+import { EventLog } from '../../src-main/core/store/event-log.js';
+import { SqliteHubStore } from '../../sync/hub/store.js';
+import { topics } from '../../sync/protocol.js';
+import { Uplink } from '../../sync/uplink.js';
+import { safegateProcess } from '../helpers/cli.js';
+import { typicalEvents } from '../helpers/events.js';
+import { tempDir, waitFor } from '../helpers/fixtures.js';
+import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
+
+const EVENTS = Number(process.env.EVENTS ?? 100_000);
+const KIOSKS = 8;
+
+function varintLength(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
+}
+
+/** Size of an MQTT 5 QoS 1 PUBLISH packet carrying this payload on this topic. */
+function publishPacketBytes(topic: string, payloadBytes: number): number {
+  const variable = 2 + Buffer.byteLength(topic) + 2 + 1; // topic, packet id, properties length (0)
+  const remaining = variable + payloadBytes;
+  return 1 + varintLength(remaining) + remaining;
+}
+
+async function main(): Promise<void> {
+  const dir = tempDir('safegate-syncbench-');
+  const certs = new TestCertificates(join(dir.path, 'pki'));
+  certs.issue('hub');
+  const broker = new TestBroker(dir.path, certs);
+  await broker.start();
+  const hubs: ChildProcess[] = [];
+  const brokerFor = (name: string) => ({
+    url: broker.url,
+    ca: join(certs.dir, 'ca.crt'),
+    cert: join(certs.dir, `${name}.crt`),
+    key: join(certs.dir, `${name}.key`),
+    protocolVersion: 5 as const,
+  });
+
+  async function startHubs(n: number, dbFile: string): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const config = join(dir.path, `hub-${i}.yaml`);
+      writeFileSync(config, stringify({ id: `hub-${i}`, broker: brokerFor('hub'), store: { path: dbFile }, log: { level: 'warn' } }));
+      const { child, logs } = safegateProcess(['hub', 'run', '--config', config]);
+      hubs.push(child);
+      // The hub logs nothing at warn level when healthy; give it a moment to subscribe.
+      await new Promise((r) => setTimeout(r, 1_500));
+      if (child.exitCode !== null) throw new Error(`hub exited: ${JSON.stringify(logs)}`);
+    }
+  }
+  async function stopHubs(): Promise<void> {
+    for (const h of hubs.splice(0)) {
+      h.kill('SIGTERM');
+      await once(h, 'exit');
+    }
+  }
+
+  function kiosk(deviceId: string, n: number) {
+    certs.issue(deviceId);
+    const db = openStore(join(dir.path, `${deviceId}.db`));
+    const log = new EventLog(db);
+    db.transaction(() => {
+      for (const { seq: _seq, ...e } of typicalEvents(n)) log.append(e);
+    })();
+    const uplink = new Uplink(
+      {
+        deviceId,
+        broker: brokerFor(deviceId),
+        batch: { maxEvents: 500, maxBytes: 256 * 1024, maxAgeMs: 2_000 },
+        ackTimeoutMs: 30_000,
+        reconnect: { initialMs: 100, maxMs: 1_000 },
+        authRetryMs: 60_000,
+      },
+      log,
+      silentLogger,
+    );
+    return { db, log, uplink };
+  }
+
+  async function countAtHub(dbFile: string): Promise<number> {
+    const store = new SqliteHubStore(dbFile);
+    let n = 0;
+    for await (const _e of store.events()) n++;
+    await store.close();
+    return n;
+  }
+
+  try {
+    // 1. Drain one kiosk's backlog.
+    await startHubs(1, join(dir.path, 'hub-drain.db'));
+    const k = kiosk('kiosk-drain', EVENTS);
+    let wire = 0;
+    let payload = 0;
+    const topic = topics.events('kiosk-drain');
+    k.uplink.on('sent', (_id, _n, bytes) => {
+      payload += bytes;
+      wire += publishPacketBytes(topic, bytes);
+    });
+    let t = performance.now();
+    k.uplink.start();
+    await waitFor(() => (k.log.outboxDepth().count === 0 ? true : undefined), 'drain', 600_000);
+    const drainS = (performance.now() - t) / 1000;
+    await k.uplink.stop();
+    k.db.close();
+    await stopHubs();
+    const stored = await countAtHub(join(dir.path, 'hub-drain.db'));
+    console.log(`drain: ${EVENTS} events in ${drainS.toFixed(2)} s; hub holds ${stored}`);
+    console.log(`wire: ${(payload / EVENTS).toFixed(2)} payload bytes/event, ${(wire / EVENTS).toFixed(2)} bytes/event in MQTT PUBLISH packets`);
+
+    // 2. Hub ingest with one and two hub processes, eight kiosks sending at once.
+    const ingest: number[] = [];
+    for (const n of [1, 2]) {
+      const dbFile = join(dir.path, `hub-ingest-${n}.db`);
+      await startHubs(n, dbFile);
+      const ks = Array.from({ length: KIOSKS }, (_, i) => kiosk(`kiosk-${n}-${i}`, Math.floor(EVENTS / KIOSKS)));
+      t = performance.now();
+      for (const x of ks) x.uplink.start();
+      await waitFor(() => (ks.every((x) => x.log.outboxDepth().count === 0) ? true : undefined), 'ingest', 600_000);
+      const s = (performance.now() - t) / 1000;
+      for (const x of ks) {
+        await x.uplink.stop();
+        x.db.close();
+      }
+      await stopHubs();
+      const total = Math.floor(EVENTS / KIOSKS) * KIOSKS;
+      const held = await countAtHub(dbFile);
+      if (held !== total) throw new Error(`hub holds ${held} of ${total} events`);
+      ingest.push(total / s);
+      console.log(`hub ingest with ${n} hub process(es): ${total} events from ${KIOSKS} kiosks in ${s.toFixed(2)} s = ${Math.round(total / s)} events/s`);
+    }
+
+    const result = {
+      events: EVENTS,
+      drain_events_per_s: Math.round(EVENTS / drainS),
+      wire_bytes_per_event: Number((wire / EVENTS).toFixed(2)),
+      hub_ingest_events_per_s_1: Math.round(ingest[0]!),
+      hub_ingest_events_per_s_2: Math.round(ingest[1]!),
+    };
+    console.log(`targets: drain >= 20000 events/s ${result.drain_events_per_s >= 20_000 ? 'MET' : 'MISSED'}; <= 24 bytes/event ${result.wire_bytes_per_event <= 24 ? 'MET' : 'MISSED'}`);
+    console.log(JSON.stringify(result));
+  } finally {
+    await stopHubs();
+    await broker.stop();
+    dir.remove();
+  }
+}
+
+await main();
