@@ -4,13 +4,18 @@ import type { Logger } from 'pino';
 import { backoffDelayMs, type Backoff } from '../device/backoff.js';
 import { encodeBatch, type WireEvent } from './batch-codec.js';
 import { classifyLinkError, disableNagle, mqttOptions, type BrokerSettings } from './broker.js';
-import { PayloadError, parseJsonPayload, topics, type BatchAck } from './protocol.js';
+import { PROTOCOL_VERSION, PayloadError, parseJsonPayload, topics, type Alert, type BatchAck, type Heartbeat } from './protocol.js';
 
 /** What the uplink needs of the event log: it is the outbox and the only source of truth. */
 export interface Outbox {
   unsynced(limit: number, afterSeq?: number): WireEvent[];
   markSynced(firstSeq: number, lastSeq: number, atMs: number): number;
+  unsentAlerts(limit: number): { kind: Alert['kind']; event: WireEvent }[];
+  markAlertSent(seq: number, atMs: number): void;
 }
+
+/** Figures for the heartbeat that only the kiosk knows. */
+export type HeartbeatFigures = Omit<Heartbeat, 'v' | 'atMs' | 'clockOffsetMs'>;
 
 export interface BatchLimits {
   maxEvents: number;
@@ -27,6 +32,7 @@ export interface UplinkOptions {
   ackTimeoutMs: number;
   /** Batches sent ahead of their acknowledgements (a window), so encoding and hub commits overlap. */
   maxInFlight?: number;
+  heartbeat?: { everyMs: number; figures(): HeartbeatFigures };
   reconnect: Backoff;
   /** After an authentication failure, wait this long before trying again (a person must act). */
   authRetryMs: number;
@@ -62,6 +68,8 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private offsetMs: number | null = null;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly alertsInFlight = new Set<number>();
 
   constructor(
     private readonly options: UplinkOptions,
@@ -89,15 +97,18 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     this.setState('stopped');
     clearTimeout(this.waitTimer);
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeatTimer);
     this.clearInflight();
     const client = this.client;
     this.client = undefined;
     await client?.endAsync(true);
   }
 
-  /** New events were logged: send them if the window has room. */
+  /** New events were logged: alerts go at once, events when the window has room. */
   nudge(): void {
-    if (this.currentState === 'online' && !this.waitTimer) this.pump();
+    if (this.currentState !== 'online') return;
+    this.sendAlerts();
+    if (!this.waitTimer) this.pump();
   }
 
   private setState(state: LinkState, detail?: string): void {
@@ -124,7 +135,10 @@ export class Uplink extends EventEmitter<UplinkEvents> {
         this.log.info('hub link online');
         this.setState('online');
         this.clearInflight();
+        this.alertsInFlight.clear();
+        this.sendAlerts();
         this.pump();
+        this.startHeartbeat(client);
       });
     });
     client.on('message', (_topic, payload) => this.onAck(payload));
@@ -139,6 +153,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       client.on('error', () => {});
       client.end(true);
       this.clearInflight();
+      clearInterval(this.heartbeatTimer);
       if (this.currentState === 'stopped') return;
       if (fault === 'auth') {
         this.log.error({ why, retryInMs: this.options.authRetryMs }, 'hub refused this device\'s identity; check its certificate');
@@ -205,6 +220,42 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       }
     });
     this.emit('sent', batchId, events.length, bytes.length);
+  }
+
+  /** Alerts jump the event backlog; each is marked sent once the broker has accepted it. */
+  private sendAlerts(): void {
+    const client = this.client;
+    if (!client) return;
+    for (const { kind, event } of this.outbox.unsentAlerts(50)) {
+      if (this.alertsInFlight.has(event.seq) || !event.workerId) continue;
+      const alert: Alert = {
+        v: PROTOCOL_VERSION,
+        kind,
+        seq: event.seq,
+        atMs: event.wallMs,
+        checkpointId: event.checkpointId,
+        workerId: event.workerId,
+        reasons: event.reasons,
+      };
+      this.alertsInFlight.add(event.seq);
+      client.publish(topics.alerts(this.options.deviceId), JSON.stringify(alert), { qos: 1 }, (err) => {
+        this.alertsInFlight.delete(event.seq);
+        if (err) this.log.warn({ seq: event.seq, err: err.message }, 'alert not accepted by the broker; will retry');
+        else this.outbox.markAlertSent(event.seq, Date.now());
+      });
+    }
+  }
+
+  private startHeartbeat(client: mqtt.MqttClient): void {
+    clearInterval(this.heartbeatTimer);
+    const hb = this.options.heartbeat;
+    if (!hb) return;
+    const beat = (): void => {
+      const payload: Heartbeat = { v: PROTOCOL_VERSION, atMs: Date.now(), clockOffsetMs: this.offsetMs, ...hb.figures() };
+      client.publish(topics.heartbeat(this.options.deviceId), JSON.stringify(payload), { qos: 0 });
+    };
+    beat();
+    this.heartbeatTimer = setInterval(beat, hb.everyMs);
   }
 
   private encode(events: WireEvent[]): Uint8Array {

@@ -145,6 +145,7 @@ export const settingsSchema = z
           })
           .prefault({}),
         ackTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('resend a batch the hub has not acknowledged by then'),
+        heartbeatSeconds: z.number().int().min(5).max(3_600).default(60).describe('how often the kiosk reports its health to the hub'),
       })
       .prefault({}),
     policy: z

@@ -8,7 +8,8 @@ import type { HubKeyring } from './credential/keys.js';
 import { decide, type EntryDecision, type RecentHistory } from './decide.js';
 import type { Policy } from './policy/policy.js';
 import { isStorageFault } from './store/database.js';
-import type { EventLog, NewGateEvent, PassageScope } from './store/event-log.js';
+import type { AlertKind, EventLog, NewGateEvent, PassageScope } from './store/event-log.js';
+import type { DenyReason } from './reasons.js';
 import type { Roster } from './store/roster.js';
 import type { Checkpoint, ScanSource, WorkerRecord } from './types.js';
 
@@ -61,7 +62,7 @@ const HELD_RETRY_MS = 2_000;
  */
 export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   private readonly recentCodes = new Map<string, number>();
-  private held: NewGateEvent[] = [];
+  private held: { event: NewGateEvent; alert: AlertKind | undefined }[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: GatekeeperDeps) {
@@ -137,11 +138,12 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       policyVersion: policy.version,
     };
 
+    const alert = decision.outcome === 'deny' && worker ? alertFor(decision.reasons) : undefined;
     let seq: number | null = null;
     if (storeFault === undefined) {
       try {
         if (this.held.length) this.flushHeld();
-        seq = deps.events.append(event);
+        seq = deps.events.append(event, alert);
       } catch (err) {
         if (!isStorageFault(err)) throw err;
         storeFault = err;
@@ -152,7 +154,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (storeFault !== undefined) {
       // Fail safe: without a durable record the gate does not open.
       decision = { outcome: 'deny', direction: decision.direction, reasons: ['STORE_UNAVAILABLE'] };
-      this.hold({ ...event, decision: 'deny', reasons: decision.reasons });
+      this.hold({ ...event, decision: 'deny', reasons: decision.reasons }, alert);
       deps.log.error(
         { err: (storeFault as Error).message, errorCode: (storeFault as { code?: string }).code, held: this.held.length },
         'cannot store the scan: gate kept shut, event held for retry',
@@ -212,12 +214,12 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     return createHmac('sha256', this.deps.codeHashKey).update(text).digest('hex').slice(0, 32);
   }
 
-  private hold(event: NewGateEvent): void {
+  private hold(event: NewGateEvent, alert: AlertKind | undefined): void {
     if (this.held.length >= MAX_HELD_EVENTS) {
       const dropped = this.held.shift();
-      this.deps.log.fatal({ droppedWallMs: dropped?.wallMs }, 'held-event buffer full: oldest unstored event dropped');
+      this.deps.log.fatal({ droppedWallMs: dropped?.event.wallMs }, 'held-event buffer full: oldest unstored event dropped');
     }
-    this.held.push(event);
+    this.held.push({ event, alert });
     this.scheduleRetry();
   }
 
@@ -235,7 +237,8 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     let written = 0;
     try {
       while (this.held.length) {
-        this.deps.events.append(this.held[0]!);
+        const { event, alert } = this.held[0]!;
+        this.deps.events.append(event, alert);
         this.held.shift();
         written++;
       }
@@ -245,6 +248,17 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       if (written) this.deps.log.warn({ written, stillHeld: this.held.length }, 'held events stored after a storage fault');
     }
   }
+}
+
+/** Deny reasons a manager must hear about at once, most serious first. */
+const ALERTING: [DenyReason, AlertKind][] = [
+  ['CASE_F0', 'confirmed-case-entry-attempt'],
+  ['QUARANTINE_ACTIVE', 'quarantined-entry-attempt'],
+  ['DECLARATION_FLAGGED', 'flagged-entry-attempt'],
+];
+
+export function alertFor(reasons: readonly DenyReason[]): AlertKind | undefined {
+  return ALERTING.find(([reason]) => reasons.includes(reason))?.[1];
 }
 
 function identityOf(

@@ -16,7 +16,8 @@ import { defaultPolicy, loadPolicyFile, type Policy } from './policy/policy.js';
 import { openStore, type SqliteDatabase } from './store/database.js';
 import { EventLog } from './store/event-log.js';
 import { Roster } from './store/roster.js';
-import { Uplink } from '../../sync/uplink.js';
+import { Uplink, type HeartbeatFigures } from '../../sync/uplink.js';
+import { SOFTWARE_VERSION } from './version.js';
 
 export interface KioskOptions {
   /** Screenless unit: lights and buzzer only. */
@@ -92,6 +93,7 @@ export class Kiosk {
             ackTimeoutMs: hub.ackTimeoutMs,
             reconnect: { initialMs: 500, maxMs: 60_000 },
             authRetryMs: 300_000,
+            heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.heartbeatFigures() },
           },
           this.events,
           this.log.child({ ns: 'sync:uplink' }),
@@ -158,6 +160,17 @@ export class Kiosk {
     process.off('exit', this.exitGuard);
     this.db.close();
     this.log.info('kiosk stopped');
+  }
+
+  private heartbeatFigures(): HeartbeatFigures {
+    const depth = this.events.outboxDepth();
+    return {
+      software: SOFTWARE_VERSION,
+      outboxDepth: depth.count,
+      oldestUnsyncedAgeS: depth.oldestWallMs === null ? null : Math.max(0, (Date.now() - depth.oldestWallMs) / 1000),
+      scanner: this.scanner?.state ?? 'stopped',
+      gpio: this.gpioMode,
+    };
   }
 
   private purge(): void {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { backoffDelayMs } from '../../device/backoff.js';
 import { BatchFormatError, decodeBatch } from '../batch-codec.js';
 import { disableNagle, mqttOptions, type BrokerSettings } from '../broker.js';
-import { PROTOCOL_VERSION, hubSubscriptions, parseTopic, topics, type BatchAck } from '../protocol.js';
+import { PROTOCOL_VERSION, PayloadError, hubSubscriptions, parseJsonPayload, parseTopic, topics, type Alert, type BatchAck } from '../protocol.js';
 import type { HubStore, IngestResult } from './store.js';
 
 export interface HubOptions {
@@ -17,6 +17,7 @@ export interface HubOptions {
 
 export interface HubEvents {
   ingested: [deviceId: string, result: IngestResult & { batchId: string }];
+  alert: [deviceId: string, alert: Alert];
   rejected: [topic: string, reason: string];
 }
 
@@ -63,8 +64,11 @@ export class Hub extends EventEmitter<HubEvents> {
     client.on('connect', () => {
       this.attempt = 0;
       disableNagle(client);
-      const filter = this.options.sharedSubscription === false ? topics.events('+') : hubSubscriptions.events;
-      client.subscribe(filter, { qos: 1 }, (err) => {
+      const shared = this.options.sharedSubscription !== false;
+      const filters = shared
+        ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat]
+        : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+')];
+      client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) this.log.error({ err: err.message }, 'cannot subscribe to event batches');
         else {
           this.log.info({ clientId: this.options.clientId }, 'hub online');
@@ -73,8 +77,8 @@ export class Hub extends EventEmitter<HubEvents> {
       });
     });
     client.on('message', (topic, payload) => {
-      queue = queue.then(() => this.onBatch(client, topic, payload)).catch((err: unknown) => {
-        this.log.error({ err: (err as Error).message, topic }, 'batch not stored; the kiosk will send it again');
+      queue = queue.then(() => this.onMessage(client, topic, payload)).catch((err: unknown) => {
+        this.log.error({ err: (err as Error).message, topic }, 'message not stored; the kiosk will send it again');
       });
     });
     client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
@@ -89,9 +93,29 @@ export class Hub extends EventEmitter<HubEvents> {
     });
   }
 
-  private async onBatch(client: mqtt.MqttClient, topic: string, payload: Buffer): Promise<void> {
+  private async onMessage(client: mqtt.MqttClient, topic: string, payload: Buffer): Promise<void> {
     const t = parseTopic(topic);
-    if (!t || t.name !== 'events') return this.reject(topic, 'not an events topic');
+    if (!t) return this.reject(topic, 'not a SafeGate topic');
+    if (t.name === 'events') return this.onBatch(client, t.deviceId, topic, payload);
+    if (t.name !== 'alerts' && t.name !== 'heartbeat') return this.reject(topic, 'not a topic the hub reads');
+    try {
+      if (t.name === 'alerts') {
+        const alert = parseJsonPayload('alerts', payload);
+        if (await this.store.recordAlert(t.deviceId, alert, Date.now())) {
+          this.log.warn({ deviceId: t.deviceId, kind: alert.kind, seq: alert.seq }, 'alert from a checkpoint');
+          this.emit('alert', t.deviceId, alert);
+        }
+      } else {
+        await this.store.recordHeartbeat(t.deviceId, parseJsonPayload('heartbeat', payload), Date.now());
+      }
+    } catch (err) {
+      if (err instanceof PayloadError) return this.reject(topic, err.message);
+      throw err;
+    }
+  }
+
+  private async onBatch(client: mqtt.MqttClient, deviceId: string, topic: string, payload: Buffer): Promise<void> {
+    const t = { deviceId };
     let batch;
     try {
       batch = decodeBatch(payload);

@@ -2,6 +2,8 @@ import type { Statement } from 'better-sqlite3';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
 import type { WireEvent } from '../batch-codec.js';
 import * as m0001 from './migrations/0001-hub-events.js';
+import * as m0002 from './migrations/0002-alerts-heartbeats.js';
+import type { Alert, Heartbeat } from '../protocol.js';
 
 export interface IngestResult {
   inserted: number;
@@ -19,10 +21,18 @@ export interface IngestResult {
 export interface HubStore {
   ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number): Promise<IngestResult>;
   events(filter?: { deviceId?: string; sinceMs?: number }): AsyncIterable<WireEvent & { deviceId: string }>;
+  /** Stores an alert once per (device, seq); true when it was new. */
+  recordAlert(deviceId: string, alert: Alert, receivedMs: number): Promise<boolean>;
+  alerts(): Promise<(Alert & { deviceId: string })[]>;
+  recordHeartbeat(deviceId: string, heartbeat: Heartbeat, receivedMs: number): Promise<void>;
+  lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined>;
   close(): Promise<void>;
 }
 
-export const HUB_MIGRATIONS = [{ version: 1, name: '0001-hub-events', up: m0001.up }] as const;
+export const HUB_MIGRATIONS = [
+  { version: 1, name: '0001-hub-events', up: m0001.up },
+  { version: 2, name: '0002-alerts-heartbeats', up: m0002.up },
+] as const;
 
 const MAX_GAP_RANGES = 100;
 
@@ -108,6 +118,44 @@ export class SqliteHubStore implements HubStore {
         policyVersion: r.policy_version as number,
       };
     }
+  }
+
+  async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {
+    const r = this.db
+      .prepare(
+        `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .run(deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId, a.reasons.join(' '), receivedMs);
+    return r.changes === 1;
+  }
+
+  async alerts(): Promise<(Alert & { deviceId: string })[]> {
+    const rows = this.db.prepare('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq').all() as Record<string, unknown>[];
+    return rows.map((r) => ({
+      v: 1,
+      deviceId: r.device_id as string,
+      kind: r.kind as Alert['kind'],
+      seq: r.seq as number,
+      atMs: r.at_ms as number,
+      checkpointId: r.checkpoint_id as string,
+      workerId: r.worker_id as string,
+      reasons: (r.reasons as string) === '' ? [] : (r.reasons as string).split(' '),
+    }));
+  }
+
+  async recordHeartbeat(deviceId: string, hb: Heartbeat, receivedMs: number): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO device_heartbeats (device_id, heartbeat, received_ms) VALUES (?, ?, ?)
+         ON CONFLICT (device_id) DO UPDATE SET heartbeat = excluded.heartbeat, received_ms = excluded.received_ms`,
+      )
+      .run(deviceId, JSON.stringify(hb), receivedMs);
+  }
+
+  async lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined> {
+    const row = this.db.prepare('SELECT heartbeat FROM device_heartbeats WHERE device_id = ?').get(deviceId) as { heartbeat: string } | undefined;
+    return row ? (JSON.parse(row.heartbeat) as Heartbeat) : undefined;
   }
 
   async close(): Promise<void> {

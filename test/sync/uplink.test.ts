@@ -9,6 +9,16 @@ import { Uplink, type UplinkOptions } from '../../sync/uplink.js';
 import { tempDir, waitFor } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
+async function waitForAsync<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 function newEvent(i: number): NewGateEvent {
   return {
     wallMs: Date.now() - 60_000 + i,
@@ -143,6 +153,30 @@ describe('uplink to the hub through a real broker', () => {
     await broker.start();
     await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'drained after the outage', 20_000);
     expect(await hubSeqs('kiosk-outage')).toHaveLength(700);
+  });
+
+  it('sends an alert at once, ahead of the event backlog, and reports a heartbeat', async () => {
+    const { log, uplink } = kiosk('kiosk-alert', {
+      heartbeat: { everyMs: 60_000, figures: () => ({ software: 'test', outboxDepth: log.outboxDepth().count, oldestUnsyncedAgeS: null, scanner: 'ready', gpio: 'simulated' }) },
+    });
+    for (let i = 0; i < 5_000; i++) log.append(newEvent(i));
+    const alertSeq = log.append({ ...newEvent(9), decision: 'deny', reasons: ['QUARANTINE_ACTIVE'] }, 'quarantined-entry-attempt');
+    const order: string[] = [];
+    const onAlert = (d: string) => d === 'kiosk-alert' && order.push('alert');
+    const onIngest = (d: string, r: { batchId: string }) => d === 'kiosk-alert' && order.push(r.batchId);
+    hub.on('alert', onAlert);
+    hub.on('ingested', onIngest);
+    uplink.start();
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'drained', 20_000);
+    await waitFor(() => (log.unsentAlerts(10).length === 0 ? true : undefined), 'alert marked sent');
+    hub.off('alert', onAlert);
+    hub.off('ingested', onIngest);
+    // The alert's own event is in the last batch; the alert itself came before the first.
+    expect(order[0]).toBe('alert');
+    expect(order.at(-1)).toMatch(new RegExp(`-${alertSeq}$`));
+    expect((await hubStore.alerts()).filter((a) => a.deviceId === 'kiosk-alert')).toMatchObject([{ seq: alertSeq, workerId: 'W9', kind: 'quarantined-entry-attempt' }]);
+    const hb = await waitForAsync(() => hubStore.lastHeartbeat('kiosk-alert'));
+    expect(hb).toMatchObject({ software: 'test', scanner: 'ready', gpio: 'simulated' });
   });
 
   it('tells a refused identity apart from a network fault and does not retry in a tight loop', async () => {

@@ -26,6 +26,14 @@ export interface GateEvent {
 
 export type NewGateEvent = Omit<GateEvent, 'seq' | 'syncedAt'>;
 
+/** What a manager must hear about at once. */
+export type AlertKind = 'flagged-entry-attempt' | 'quarantined-entry-attempt' | 'confirmed-case-entry-attempt' | 'supervisor-override';
+
+export interface PendingAlert {
+  kind: AlertKind;
+  event: GateEvent;
+}
+
 interface EventRow {
   seq: number;
   wall_ms: number;
@@ -78,6 +86,9 @@ export class EventLog {
   private readonly unsyncedStmt: Statement;
   private readonly markSyncedStmt: Statement;
   private readonly depthStmt: Statement;
+  private readonly insertAlert: Statement;
+  private readonly unsentAlertsStmt: Statement;
+  private readonly markAlertStmt: Statement;
 
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`
@@ -95,6 +106,11 @@ export class EventLog {
     this.purgeStmt = db.prepare('DELETE FROM events WHERE wall_ms < ? AND synced_at IS NOT NULL');
     this.unsyncedStmt = db.prepare('SELECT * FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
     this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq BETWEEN ? AND ?');
+    this.insertAlert = db.prepare('INSERT INTO alerts (seq, kind) VALUES (?, ?)');
+    this.unsentAlertsStmt = db.prepare(
+      'SELECT e.*, a.kind AS alert_kind FROM alerts a JOIN events e ON e.seq = a.seq WHERE a.sent_at IS NULL ORDER BY a.seq LIMIT ?',
+    );
+    this.markAlertStmt = db.prepare('UPDATE alerts SET sent_at = ? WHERE seq = ?');
     this.depthStmt = db.prepare(
       'SELECT count(*) AS n, (SELECT wall_ms FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT 1) AS oldest FROM events WHERE synced_at IS NULL',
     );
@@ -117,14 +133,25 @@ export class EventLog {
     return { count: r.n, oldestWallMs: r.oldest };
   }
 
-  /** Commits one event durably and returns its sequence number. Throws the SQLite error on failure. */
-  append(event: NewGateEvent): number {
-    const info = this.insert.run({
-      ...event,
-      clockSynced: event.clockSynced ? 1 : 0,
-      reasons: event.reasons.join(' '),
-    });
-    return Number(info.lastInsertRowid);
+  /**
+   * Commits one event durably (with its alert, if any, in the same transaction) and returns its
+   * sequence number. Throws the SQLite error on failure.
+   */
+  append(event: NewGateEvent, alert?: AlertKind): number {
+    const write = (): number => {
+      const seq = Number(this.insert.run({ ...event, clockSynced: event.clockSynced ? 1 : 0, reasons: event.reasons.join(' ') }).lastInsertRowid);
+      if (alert) this.insertAlert.run(seq, alert);
+      return seq;
+    };
+    return alert ? this.db.transaction(write)() : write();
+  }
+
+  unsentAlerts(limit: number): PendingAlert[] {
+    return (this.unsentAlertsStmt.all(limit) as (EventRow & { alert_kind: AlertKind })[]).map((r) => ({ kind: r.alert_kind, event: fromRow(r) }));
+  }
+
+  markAlertSent(seq: number, atMs: number): void {
+    this.markAlertStmt.run(atMs, seq);
   }
 
   lastPassage(workerId: string, scope: PassageScope): { direction: Direction; atMs: number } | null {

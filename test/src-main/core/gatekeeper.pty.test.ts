@@ -85,6 +85,12 @@ describe('gate core through a real serial pty', () => {
     const events = [...k.kiosk.events.since(0)];
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events).toHaveLength(cases.length + 2);
+    // Managers hear about health refusals at once: an alert was written with each of those events.
+    expect(k.kiosk.events.unsentAlerts(50).map((a) => [a.kind, a.event.workerId])).toEqual([
+      ['confirmed-case-entry-attempt', 'W-F0'],
+      ['quarantined-entry-attempt', 'W-QUAR'],
+      ['flagged-entry-attempt', 'W-FLAG'],
+    ]);
     // Unknown or untrustworthy codes are stored only as a keyed hash, never as text.
     const malformed = events[0]!;
     expect(malformed).toMatchObject({ workerId: null, credentialKind: 'pass', reasons: ['MALFORMED_CODE'] });

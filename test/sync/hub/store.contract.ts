@@ -43,6 +43,20 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
       });
     });
 
+    it('keeps each alert once and the last heartbeat of each device', async () => {
+      await withStore(async (store) => {
+        const alert = { v: 1 as const, kind: 'quarantined-entry-attempt' as const, seq: 7, atMs: 1000, checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] };
+        expect(await store.recordAlert('kiosk-a', alert, 1)).toBe(true);
+        expect(await store.recordAlert('kiosk-a', alert, 2)).toBe(false);
+        expect(await store.alerts()).toEqual([{ ...alert, deviceId: 'kiosk-a' }]);
+        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null };
+        await store.recordHeartbeat('kiosk-a', hb, 10);
+        await store.recordHeartbeat('kiosk-a', { ...hb, outboxDepth: 0 }, 11);
+        expect(await store.lastHeartbeat('kiosk-a')).toEqual({ ...hb, outboxDepth: 0 });
+        expect(await store.lastHeartbeat('kiosk-b')).toBeUndefined();
+      });
+    });
+
     it('reports gaps in a device\'s sequence and closes them when the missing events arrive', async () => {
       await withStore(async (store) => {
         const all = typicalEvents(30);

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import * as m0001 from './0001-events.js';
 import * as m0002 from './0002-roster.js';
 import * as m0003 from './0003-outbox.js';
+import * as m0004 from './0004-alerts.js';
 
 export interface Migration {
   version: number;
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: '0001-events', up: m0001.up },
   { version: 2, name: '0002-roster', up: m0002.up },
   { version: 3, name: '0003-outbox', up: m0003.up },
+  { version: 4, name: '0004-alerts', up: m0004.up },
 ];
