@@ -31,8 +31,6 @@ export class Hub extends EventEmitter<HubEvents> {
   private stopped = true;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  /** Test hook: drop the next N acknowledgements (simulates acks lost on the way). */
-  dropAcks = 0;
 
   constructor(
     private readonly options: HubOptions,
@@ -135,10 +133,6 @@ export class Hub extends EventEmitter<HubEvents> {
       gaps: result.gaps,
     };
     this.emit('ingested', t.deviceId, { ...result, batchId: batch.batchId });
-    if (this.dropAcks > 0) {
-      this.dropAcks--;
-      return;
-    }
     await client.publishAsync(topics.acks(t.deviceId), JSON.stringify(ack), { qos: 1 });
   }
 

@@ -22,11 +22,13 @@ export function safegate(args: string[], options: { cwd?: string; input?: string
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error };
 }
 
+export interface RunningProcess {
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+}
+
 /** Starts `safegate` as a long-running process (e.g. `run`); its JSON log lines are parsed from stderr. */
-export function safegateProcess(
-  args: string[],
-  onLog: (entry: Record<string, unknown>) => void = () => {},
-): { child: ChildProcess; logs: Record<string, unknown>[] } {
+export function safegateProcess(args: string[], onLog: (entry: Record<string, unknown>) => void = () => {}): RunningProcess {
   const child = spawn(process.execPath, [SAFEGATE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let rest = '';

@@ -60,6 +60,8 @@ export interface KioskConfigOptions {
   maxLineLength?: number;
   pulseMs?: number;
   policyFile?: string;
+  /** Sync settings: the broker (with TLS files) and batch tuning. */
+  hub?: Record<string, unknown>;
 }
 
 /** Writes a kiosk settings file into `dir` and returns its path. */
@@ -80,7 +82,7 @@ export function writeKioskConfig(dir: string, o: KioskConfigOptions = {}): strin
       },
       gate: { gpio: 'simulated', relay: pulse, greenLight: pulse, redLight: pulse, buzzer: { pulseMs: 20, maxOnMs: 2_000 } },
       store: { path: 'safegate.db' },
-      hub: { keysDir: 'keys' },
+      hub: { keysDir: 'keys', ...(o.hub ?? {}) },
       clock: { syncedWhen: 'always' },
       ...(o.policyFile ? { policy: { file: o.policyFile } } : {}),
       log: { level: 'info' },

@@ -68,10 +68,23 @@ export class TestBroker {
   private process: ChildProcess | undefined;
   readonly log: string[] = [];
 
+  /** The ACL in force: a copy of the shipped file, so a test can change it and `reloadAcl()`. */
+  readonly aclFile: string;
+
   constructor(
     readonly dir: string,
     readonly certs: TestCertificates,
-  ) {}
+  ) {
+    this.aclFile = join(dir, 'safegate.acl');
+    writeFileSync(this.aclFile, readFileSync(BROKER_ACL_FILE));
+  }
+
+  /** Mosquitto re-reads its ACL on SIGHUP. */
+  async reloadAcl(acl: string): Promise<void> {
+    writeFileSync(this.aclFile, acl);
+    this.process?.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 300));
+  }
 
   get url(): string {
     return `mqtts://127.0.0.1:${this.port}`;
@@ -93,7 +106,7 @@ export class TestBroker {
         `keyfile ${join(this.certs.dir, 'server.key')}`,
         'require_certificate true',
         'use_identity_as_username true',
-        `acl_file ${BROKER_ACL_FILE}`,
+        `acl_file ${this.aclFile}`,
         // The default (1000) silently drops QoS 1 messages to a slow subscriber; 0 means no limit.
         'max_queued_messages 0',
         'max_queued_bytes 0',
