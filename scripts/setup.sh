@@ -20,18 +20,21 @@ if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.
 fi
 
 # Compilers for the native modules (better-sqlite3, serialport, onoff) where no prebuilt binary fits;
-# for tests also socat (serial pty pairs), mosquitto and openssl (a real TLS broker per test run).
+# for tests also socat (serial pty pairs), mosquitto and openssl (a real TLS broker per test run) and
+# postgresql (a throwaway server per test run for the hub's PostgreSQL store).
 packages=(build-essential python3)
-[ "$mode" = test ] && packages+=(socat mosquitto openssl)
+[ "$mode" = test ] && packages+=(socat mosquitto openssl postgresql)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing system packages: ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Tests start their own brokers on free ports; the packaged system service is not needed.
-  if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null 2>&1; then
-    "${sudo_cmd[@]}" systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  # Tests start their own brokers and databases on free ports; the packaged services are not needed.
+  if command -v systemctl >/dev/null 2>&1; then
+    for service in mosquitto postgresql; do
+      if [[ " ${missing[*]} " == *" $service "* ]]; then "${sudo_cmd[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true; fi
+    done
   fi
 fi
 

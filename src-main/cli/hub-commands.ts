@@ -1,14 +1,22 @@
 import { Hub } from '../../sync/hub/hub.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
-import { SqliteHubStore } from '../../sync/hub/store.js';
+import { PgHubStore } from '../../sync/hub/pg-store.js';
+import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../core/logger.js';
 import { parseIsoTime } from './errors.js';
+
+/** PostgreSQL when DATABASE_URL is set, otherwise the SQLite file from the settings. */
+async function openHubStore(storePath: string): Promise<HubStore> {
+  const url = process.env.DATABASE_URL;
+  return url ? PgHubStore.open(url) : new SqliteHubStore(storePath);
+}
 
 /** `safegate hub run`: the reference hub until SIGINT/SIGTERM. */
 export async function runHub(configFile: string): Promise<void> {
   const loaded = loadHubSettings(configFile);
   const log = createLogger({ level: loaded.settings.log.level }).child({ ns: 'hub' });
-  const store = new SqliteHubStore(loaded.storePath);
+  const store = await openHubStore(loaded.storePath);
+  log.info({ store: process.env.DATABASE_URL ? 'postgresql' : loaded.storePath }, 'hub store open');
   const hub = new Hub(
     { broker: loaded.broker, clientId: loaded.settings.id, sharedSubscription: loaded.settings.sharedSubscription },
     store,
@@ -34,7 +42,7 @@ export async function runHub(configFile: string): Promise<void> {
 /** `safegate hub events`: what the hub has ingested, as JSON lines. */
 export async function printHubEvents(configFile: string, options: { device?: string; since?: string }): Promise<void> {
   const loaded = loadHubSettings(configFile);
-  const store = new SqliteHubStore(loaded.storePath);
+  const store = await openHubStore(loaded.storePath);
   try {
     const filter = { deviceId: options.device, sinceMs: options.since ? parseIsoTime(options.since, '--since').getTime() : 0 };
     for await (const e of store.events(filter)) process.stdout.write(`${JSON.stringify(e)}\n`);

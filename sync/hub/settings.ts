@@ -15,7 +15,7 @@ export const hubSettingsSchema = z
       .default(true)
       .describe('share the load between hub processes with $share subscriptions (off for brokers without them, e.g. the embedded aedes)'),
     store: z
-      .object({ path: z.string().default('hub.db').describe('SQLite file for ingested events') })
+      .object({ path: z.string().default('hub.db').describe('SQLite file for ingested events; when DATABASE_URL is set, PostgreSQL is used instead') })
       .prefault({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   })
