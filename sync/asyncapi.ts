@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROTOCOL_VERSION, alertSchema, batchAckSchema, heartbeatSchema } from './protocol.js';
+import { PROTOCOL_VERSION, alertSchema, batchAckSchema, heartbeatSchema, syncRequestSchema } from './protocol.js';
 
 /**
  * Builds the AsyncAPI 3 document for the hub protocol from the code's own topics and schemas, so
@@ -44,6 +44,16 @@ export function hubProtocolDocument(): Record<string, unknown> {
         parameters: deviceParam,
         messages: { batchAck: { $ref: '#/components/messages/batchAck' } },
       },
+      syncRequest: {
+        address: 'safegate/v1/{deviceId}/sync-request',
+        parameters: deviceParam,
+        messages: { syncRequest: { $ref: '#/components/messages/syncRequest' } },
+      },
+      downlink: {
+        address: 'safegate/v1/{deviceId}/downlink',
+        parameters: deviceParam,
+        messages: { downlinkPart: { $ref: '#/components/messages/downlinkPart' } },
+      },
     },
     operations: {
       sendEventBatch: {
@@ -64,6 +74,18 @@ export function hubProtocolDocument(): Record<string, unknown> {
         summary: 'Kiosk reports its health every N seconds (QoS 0).',
         bindings: { mqtt: { qos: 0, retain: false } },
       },
+      sendSyncRequest: {
+        action: 'send',
+        channel: { $ref: '#/channels/syncRequest' },
+        summary: 'Kiosk asks for what is newer than its cursor of a stream, naming parts it already holds (QoS 1).',
+        bindings: { mqtt: { qos: 1, retain: false } },
+      },
+      receiveDownlinkPart: {
+        action: 'receive',
+        channel: { $ref: '#/channels/downlink' },
+        summary: 'Hub sends signed parts of a snapshot or delta; the kiosk applies a transfer only when complete (QoS 1).',
+        bindings: { mqtt: { qos: 1, retain: false } },
+      },
       receiveBatchAck: {
         action: 'receive',
         channel: { $ref: '#/channels/acks' },
@@ -82,6 +104,14 @@ export function hubProtocolDocument(): Record<string, unknown> {
         alert: { name: 'alert', payload: json(alertSchema) },
         heartbeat: { name: 'heartbeat', payload: json(heartbeatSchema) },
         batchAck: { name: 'batchAck', payload: json(batchAckSchema) },
+        syncRequest: { name: 'syncRequest', payload: json(syncRequestSchema) },
+        downlinkPart: {
+          name: 'downlinkPart',
+          contentType: 'application/cose',
+          summary:
+            'COSE_Sign1 (RFC 9052) by a trusted hub key over CBOR {v, stream, kind: snapshot|delta|current, from, to, part, parts, issuedAtMs, body}; see sync/downlink-codec.ts.',
+          payload: { type: 'string', format: 'binary' },
+        },
       },
     },
   };

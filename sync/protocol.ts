@@ -11,6 +11,14 @@ export const PROTOCOL_VERSION = 1;
 const ROOT = `safegate/v${PROTOCOL_VERSION}`;
 
 const deviceIdPattern = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const TOPIC_SEGMENTS: Record<string, keyof typeof topics> = {
+  events: 'events',
+  alerts: 'alerts',
+  heartbeat: 'heartbeat',
+  acks: 'acks',
+  'sync-request': 'syncRequest',
+  downlink: 'downlink',
+};
 
 export const topics = {
   /** device → hub: a batch of gate events (binary, see batch-codec.ts), QoS 1. */
@@ -21,6 +29,10 @@ export const topics = {
   heartbeat: (deviceId: string) => `${ROOT}/${deviceId}/heartbeat`,
   /** hub → device: acknowledgement of a committed batch (JSON), QoS 1. */
   acks: (deviceId: string) => `${ROOT}/${deviceId}/acks`,
+  /** device → hub: "send me what is newer than my cursor" for one data stream (JSON), QoS 1. */
+  syncRequest: (deviceId: string) => `${ROOT}/${deviceId}/sync-request`,
+  /** hub → device: one signed part of a data stream (COSE_Sign1, see downlink-codec.ts), QoS 1. */
+  downlink: (deviceId: string) => `${ROOT}/${deviceId}/downlink`,
 } as const;
 
 export type TopicName = keyof typeof topics;
@@ -30,15 +42,17 @@ export const hubSubscriptions = {
   events: `$share/safegate-hub/${ROOT}/+/events`,
   alerts: `$share/safegate-hub/${ROOT}/+/alerts`,
   heartbeat: `$share/safegate-hub/${ROOT}/+/heartbeat`,
+  syncRequest: `$share/safegate-hub/${ROOT}/+/sync-request`,
 } as const;
 
 /** Parses a topic back into its device id and name; undefined for anything that is not ours. */
 export function parseTopic(topic: string): { deviceId: string; name: TopicName } | undefined {
   const parts = topic.split('/');
   if (parts.length !== 4 || `${parts[0]}/${parts[1]}` !== ROOT) return undefined;
-  const [, , deviceId, name] = parts as [string, string, string, string];
-  if (!deviceIdPattern.test(deviceId) || !Object.hasOwn(topics, name)) return undefined;
-  return { deviceId, name: name as TopicName };
+  const [, , deviceId, segment] = parts as [string, string, string, string];
+  const name = Object.hasOwn(TOPIC_SEGMENTS, segment) ? TOPIC_SEGMENTS[segment] : undefined;
+  if (!deviceIdPattern.test(deviceId) || !name) return undefined;
+  return { deviceId, name };
 }
 
 export const batchAckSchema = z
@@ -84,11 +98,30 @@ export const heartbeatSchema = z
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
-/** JSON payloads by topic; `events` is binary and has its own codec. */
+/** The data streams the hub sends down, each with its own cursor on the kiosk. */
+export const DOWNLINK_STREAMS = ['roster'] as const;
+export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
+
+export const syncRequestSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    stream: z.enum(DOWNLINK_STREAMS),
+    /** The revision the kiosk has applied (0: nothing yet). */
+    cursor: z.number().int().nonnegative(),
+    /** A transfer the kiosk has partly received: the hub sends only the missing parts if it still can. */
+    resume: z
+      .object({ to: z.number().int().positive(), parts: z.number().int().positive(), have: z.array(z.number().int().nonnegative()).max(10_000) })
+      .optional(),
+  })
+  .strict();
+export type SyncRequest = z.infer<typeof syncRequestSchema>;
+
+/** JSON payloads by topic; `events` and `downlink` are binary and have their own codecs. */
 export const jsonPayloadSchemas = {
   alerts: alertSchema,
   heartbeat: heartbeatSchema,
   acks: batchAckSchema,
+  syncRequest: syncRequestSchema,
 } as const;
 
 export class PayloadError extends Error {

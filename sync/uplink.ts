@@ -14,6 +14,14 @@ export interface Outbox {
   markAlertSent(seq: number, atMs: number): void;
 }
 
+/** More traffic over the same connection (the downlink): its topics are subscribed on connect. */
+export interface LinkExtension {
+  readonly topics: string[];
+  onOnline(publish: (topic: string, payload: string) => void): void;
+  onOffline(): void;
+  onMessage(topic: string, payload: Buffer): void;
+}
+
 /** Figures for the heartbeat that only the kiosk knows. */
 export type HeartbeatFigures = Omit<Heartbeat, 'v' | 'atMs' | 'clockOffsetMs'>;
 
@@ -33,6 +41,7 @@ export interface UplinkOptions {
   /** Batches sent ahead of their acknowledgements (a window), so encoding and hub commits overlap. */
   maxInFlight?: number;
   heartbeat?: { everyMs: number; figures(): HeartbeatFigures };
+  extensions?: LinkExtension[];
   reconnect: Backoff;
   /** After an authentication failure, wait this long before trying again (a person must act). */
   authRetryMs: number;
@@ -98,6 +107,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     clearTimeout(this.waitTimer);
     clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeatTimer);
+    for (const e of this.options.extensions ?? []) e.onOffline();
     this.clearInflight();
     const client = this.client;
     this.client = undefined;
@@ -126,7 +136,9 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     client.on('connect', () => {
       this.attempt = 0;
       disableNagle(client);
-      client.subscribe(topics.acks(this.options.deviceId), { qos: 1 }, (err) => {
+      const extensions = this.options.extensions ?? [];
+      const filters = [topics.acks(this.options.deviceId), ...extensions.flatMap((e) => e.topics)];
+      client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) {
           this.log.error({ err: err.message }, 'cannot subscribe to acknowledgements');
           client.end(true);
@@ -139,9 +151,19 @@ export class Uplink extends EventEmitter<UplinkEvents> {
         this.sendAlerts();
         this.pump();
         this.startHeartbeat(client);
+        for (const e of extensions) e.onOnline((topic, payload) => client.publish(topic, payload, { qos: 1 }));
       });
     });
-    client.on('message', (_topic, payload) => this.onAck(payload));
+    client.on('message', (topic, payload) => {
+      if (topic === topics.acks(this.options.deviceId)) return this.onAck(payload);
+      const ext = this.options.extensions?.find((e) => e.topics.includes(topic));
+      try {
+        ext?.onMessage(topic, payload);
+      } catch (err) {
+        // Bad input must never take the kiosk down; the extension's own checks say why.
+        this.log.error({ err: (err as Error).message, topic }, 'message handling failed');
+      }
+    });
     client.on('error', (err) => {
       fault = classifyLinkError(err);
       why = err.message;
@@ -154,6 +176,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       client.end(true);
       this.clearInflight();
       clearInterval(this.heartbeatTimer);
+      for (const e of this.options.extensions ?? []) e.onOffline();
       if (this.currentState === 'stopped') return;
       if (fault === 'auth') {
         this.log.error({ why, retryInMs: this.options.authRetryMs }, 'hub refused this device\'s identity; check its certificate');

@@ -1,4 +1,9 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
+import { parseRosterCsv } from '../core/store/roster.js';
+import { CliError } from './errors.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
@@ -17,8 +22,16 @@ export async function runHub(configFile: string): Promise<void> {
   const log = createLogger({ level: loaded.settings.log.level }).child({ ns: 'hub' });
   const store = await openHubStore(loaded.storePath);
   log.info({ store: process.env.DATABASE_URL ? 'postgresql' : loaded.storePath }, 'hub store open');
+  const signingKey = loaded.signingKeyPath ? readSigningKey(loaded.signingKeyPath) : undefined;
+  const directory = signingKey ? new HubDirectory(loaded.directoryPath) : undefined;
+  if (!signingKey) log.warn('no signingKey in the hub settings: ingesting only, nothing is sent down to kiosks');
   const hub = new Hub(
-    { broker: loaded.broker, clientId: loaded.settings.id, sharedSubscription: loaded.settings.sharedSubscription },
+    {
+      broker: loaded.broker,
+      clientId: loaded.settings.id,
+      sharedSubscription: loaded.settings.sharedSubscription,
+      ...(signingKey && directory ? { downlink: { directory, signingKey } } : {}),
+    },
     store,
     log,
   );
@@ -37,6 +50,34 @@ export async function runHub(configFile: string): Promise<void> {
   });
   await hub.stop();
   await store.close();
+  directory?.close();
+}
+
+function readSigningKey(file: string): KeyObject {
+  try {
+    return createPrivateKey(readFileSync(file));
+  } catch (err) {
+    throw new CliError(`signingKey ${file}: not a readable private key (${(err as Error).message})`);
+  }
+}
+
+/** `safegate hub roster import`: the roster kiosks download (all rows or none). */
+export function importHubRoster(csvFile: string, configFile: string, replace: boolean): string {
+  const loaded = loadHubSettings(configFile);
+  let content: Buffer;
+  try {
+    content = readFileSync(csvFile);
+  } catch (err) {
+    throw new CliError(`cannot read ${csvFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const records = parseRosterCsv(content);
+  const directory = new HubDirectory(loaded.directoryPath);
+  try {
+    const r = directory.importRoster(records, replace);
+    return `roster revision ${r.rev}: ${r.changed} worker(s) added or changed, ${r.removed} removed; kiosks download the changes`;
+  } finally {
+    directory.close();
+  }
 }
 
 /** `safegate hub events`: what the hub has ingested, as JSON lines. */

@@ -14,7 +14,7 @@ import {
   runKiosk,
 } from './commands.js';
 import { runDemo } from './demo.js';
-import { printHubEvents, runHub } from './hub-commands.js';
+import { importHubRoster, printHubEvents, runHub } from './hub-commands.js';
 import { CliError } from './errors.js';
 
 function buildProgram(): Command {
@@ -104,6 +104,15 @@ function buildProgram(): Command {
     .description('run the hub: ingest kiosk event batches, store them durably, acknowledge them')
     .requiredOption('--config <file>', 'hub settings file (YAML or JSON)')
     .action(async (o: { config: string }) => runHub(o.config));
+  hub
+    .command('roster')
+    .description('the roster the hub publishes to kiosks')
+    .command('import')
+    .description('import workers from a CSV file (all rows or none); kiosks download the changes')
+    .argument('<file.csv>', 'UTF-8 CSV with a header row (same columns as `safegate roster import`)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .option('--replace', 'workers missing from the file are removed')
+    .action((file: string, o: { config: string; replace?: boolean }) => console.log(importHubRoster(file, o.config, Boolean(o.replace))));
   hub
     .command('events')
     .description('print what the hub has ingested, one JSON object per line')

@@ -17,6 +17,8 @@ import { openStore, type SqliteDatabase } from './store/database.js';
 import { EventLog } from './store/event-log.js';
 import { Roster } from './store/roster.js';
 import { Uplink, type HeartbeatFigures } from '../../sync/uplink.js';
+import { Downlink } from '../../sync/downlink.js';
+import { DownlinkState } from './store/downlink-state.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface KioskOptions {
@@ -47,6 +49,7 @@ export class Kiosk {
   readonly gatekeeper: Gatekeeper;
   /** The hub link, when the settings name a broker. */
   readonly uplink: Uplink | undefined;
+  readonly downlinkState: DownlinkState;
   readonly gpioMode: 'real' | 'simulated';
   private policy: Policy;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -84,6 +87,14 @@ export class Kiosk {
       log: this.log.child({ ns: 'gate' }),
     });
     const hub = settings.hub;
+    this.downlinkState = new DownlinkState(this.db);
+    const downlink = new Downlink(
+      settings.device.id,
+      this.downlinkState,
+      () => this.keyring,
+      { roster: (kind, changes) => this.roster.applyChanges(kind, changes) },
+      this.log.child({ ns: 'sync:downlink' }),
+    );
     this.uplink = loaded.broker
       ? new Uplink(
           {
@@ -94,6 +105,7 @@ export class Kiosk {
             reconnect: { initialMs: 500, maxMs: 60_000 },
             authRetryMs: 300_000,
             heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.heartbeatFigures() },
+            extensions: [downlink],
           },
           this.events,
           this.log.child({ ns: 'sync:uplink' }),

@@ -5,7 +5,9 @@ import { backoffDelayMs } from '../../device/backoff.js';
 import { BatchFormatError, decodeBatch } from '../batch-codec.js';
 import { disableNagle, mqttOptions, type BrokerSettings } from '../broker.js';
 import { PROTOCOL_VERSION, PayloadError, hubSubscriptions, parseJsonPayload, parseTopic, topics, type Alert, type BatchAck } from '../protocol.js';
+import type { HubDirectory } from './directory.js';
 import type { HubStore, IngestResult } from './store.js';
+import type { KeyObject } from 'node:crypto';
 
 export interface HubOptions {
   broker: BrokerSettings;
@@ -13,6 +15,8 @@ export interface HubOptions {
   clientId: string;
   /** Off for brokers without $share support (the embedded aedes): then run one hub process only. */
   sharedSubscription?: boolean;
+  /** What the hub publishes to kiosks, and the key it signs with; without them it only ingests. */
+  downlink?: { directory: HubDirectory; signingKey: KeyObject };
 }
 
 export interface HubEvents {
@@ -64,8 +68,8 @@ export class Hub extends EventEmitter<HubEvents> {
       disableNagle(client);
       const shared = this.options.sharedSubscription !== false;
       const filters = shared
-        ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat]
-        : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+')];
+        ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat, hubSubscriptions.syncRequest]
+        : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+'), topics.syncRequest('+')];
       client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) this.log.error({ err: err.message }, 'cannot subscribe to event batches');
         else {
@@ -95,6 +99,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const t = parseTopic(topic);
     if (!t) return this.reject(topic, 'not a SafeGate topic');
     if (t.name === 'events') return this.onBatch(client, t.deviceId, topic, payload);
+    if (t.name === 'syncRequest') return this.onSyncRequest(client, t.deviceId, topic, payload);
     if (t.name !== 'alerts' && t.name !== 'heartbeat') return this.reject(topic, 'not a topic the hub reads');
     try {
       if (t.name === 'alerts') {
@@ -134,6 +139,21 @@ export class Hub extends EventEmitter<HubEvents> {
     };
     this.emit('ingested', t.deviceId, { ...result, batchId: batch.batchId });
     await client.publishAsync(topics.acks(t.deviceId), JSON.stringify(ack), { qos: 1 });
+  }
+
+  private async onSyncRequest(client: mqtt.MqttClient, deviceId: string, topic: string, payload: Buffer): Promise<void> {
+    const downlink = this.options.downlink;
+    if (!downlink) return;
+    let req;
+    try {
+      req = parseJsonPayload('syncRequest', payload);
+    } catch (err) {
+      if (err instanceof PayloadError) return this.reject(topic, err.message);
+      throw err;
+    }
+    const parts = downlink.directory.respondSigned(req, Date.now(), downlink.signingKey);
+    for (const p of parts) await client.publishAsync(topics.downlink(deviceId), Buffer.from(p), { qos: 1 });
+    this.log.debug({ deviceId, stream: req.stream, cursor: req.cursor, parts: parts.length }, 'sync request answered');
   }
 
   private reject(topic: string, reason: string): void {

@@ -14,6 +14,13 @@ export const hubSettingsSchema = z
       .boolean()
       .default(true)
       .describe('share the load between hub processes with $share subscriptions (off for brokers without them, e.g. the embedded aedes)'),
+    directory: z
+      .object({ path: z.string().default('hub-directory.db').describe('SQLite file of what the hub publishes to kiosks (roster)') })
+      .prefault({}),
+    signingKey: z
+      .string()
+      .optional()
+      .describe('the hub\'s private signing key (PEM, from `safegate keys generate`); kiosks trust its public half. Without it the hub only ingests.'),
     store: z
       .object({ path: z.string().default('hub.db').describe('SQLite file for ingested events; when DATABASE_URL is set, PostgreSQL is used instead') })
       .prefault({}),
@@ -26,6 +33,8 @@ export interface LoadedHubSettings {
   settings: HubSettings;
   broker: BrokerSettings;
   storePath: string;
+  directoryPath: string;
+  signingKeyPath: string | undefined;
 }
 
 export function loadHubSettings(file: string): LoadedHubSettings {
@@ -41,5 +50,11 @@ export function loadHubSettings(file: string): LoadedHubSettings {
   const base = dirname(abs);
   const at = (f: string | undefined) => (f ? resolve(base, f) : undefined);
   const b = r.data.broker;
-  return { settings: r.data, broker: { ...b, ca: at(b.ca), cert: at(b.cert), key: at(b.key) }, storePath: resolve(base, r.data.store.path) };
+  return {
+    settings: r.data,
+    broker: { ...b, ca: at(b.ca), cert: at(b.cert), key: at(b.key) },
+    storePath: resolve(base, r.data.store.path),
+    directoryPath: resolve(base, r.data.directory.path),
+    signingKeyPath: at(r.data.signingKey),
+  };
 }

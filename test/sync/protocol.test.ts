@@ -10,6 +10,7 @@ import {
   heartbeatSchema,
   parseJsonPayload,
   parseTopic,
+  syncRequestSchema,
   topics,
   type TopicName,
 } from '../../sync/protocol.js';
@@ -27,6 +28,7 @@ async function parsed() {
 const samples = {
   acks: batchAckSchema.parse({ v: 1, batchId: 'b-1-500', firstSeq: 1, lastSeq: 500, hubTimeMs: Date.now(), gaps: [[3, 4]] }),
   alerts: alertSchema.parse({ v: 1, kind: 'quarantined-entry-attempt', seq: 7, atMs: Date.now(), checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] }),
+  syncRequest: syncRequestSchema.parse({ v: 1, stream: 'roster', cursor: 12, resume: { to: 14, parts: 3, have: [0, 2] } }),
   heartbeat: heartbeatSchema.parse({ v: 1, atMs: Date.now(), software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 12.5, scanner: 'ready', gpio: 'simulated', clockOffsetMs: -4 }),
 };
 
@@ -60,6 +62,7 @@ describe('hub protocol contract (AsyncAPI 3)', () => {
 
   it('parses only its own topics', () => {
     expect(parseTopic('safegate/v1/kiosk-01/events')).toEqual({ deviceId: 'kiosk-01', name: 'events' });
+    expect(parseTopic('safegate/v1/kiosk-01/sync-request')).toEqual({ deviceId: 'kiosk-01', name: 'syncRequest' });
     for (const t of ['safegate/v2/kiosk-01/events', 'safegate/v1/Kiosk!/events', 'safegate/v1/kiosk-01/nope', 'safegate/v1/kiosk-01/events/x']) {
       expect(parseTopic(t)).toBeUndefined();
     }

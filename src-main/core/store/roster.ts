@@ -64,6 +64,25 @@ export class Roster {
     return (this.countStmt.get() as { n: number }).n;
   }
 
+  /**
+   * Applies downloaded changes: a snapshot replaces the roster, a delta updates and removes. Runs in
+   * the caller's transaction when there is one (better-sqlite3 nests it as a savepoint).
+   */
+  applyChanges(kind: 'snapshot' | 'delta', changes: Iterable<{ deleted: true; workerId: string } | { deleted: false; worker: WorkerRecord }>): number {
+    const now = Date.now();
+    const del = this.db.prepare('DELETE FROM workers WHERE worker_id = ?');
+    let n = 0;
+    this.db.transaction(() => {
+      if (kind === 'snapshot') this.db.prepare('DELETE FROM workers').run();
+      for (const c of changes) {
+        if (c.deleted) del.run(c.workerId);
+        else this.upsertStmt.run({ ...c.worker, declarationFlagged: c.worker.declarationFlagged ? 1 : 0, updatedAt: now });
+        n++;
+      }
+    })();
+    return n;
+  }
+
   /** Writes all records in one transaction: either every record is stored or none is. */
   upsertAll(records: readonly WorkerRecord[], options: { replace?: boolean } = {}): void {
     const now = Date.now();

@@ -3,6 +3,7 @@ import * as m0001 from './0001-events.js';
 import * as m0002 from './0002-roster.js';
 import * as m0003 from './0003-outbox.js';
 import * as m0004 from './0004-alerts.js';
+import * as m0005 from './0005-downlink.js';
 
 export interface Migration {
   version: number;
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: '0002-roster', up: m0002.up },
   { version: 3, name: '0003-outbox', up: m0003.up },
   { version: 4, name: '0004-alerts', up: m0004.up },
+  { version: 5, name: '0005-downlink', up: m0005.up },
 ];

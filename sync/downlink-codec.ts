@@ -1,0 +1,103 @@
+import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from '../src-main/core/credential/cose.js';
+import { keyIdOf, keyIdText, type HubKeyring } from '../src-main/core/credential/keys.js';
+import type { WorkerRecord } from '../src-main/core/types.js';
+import { DOWNLINK_STREAMS, PROTOCOL_VERSION } from './protocol.js';
+
+/**
+ * One part of a downlink transfer, signed by a hub key the kiosk already trusts (COSE_Sign1 over
+ * CBOR, the same envelope as worker passes). A transfer takes the kiosk's data from revision `from`
+ * to revision `to` in `parts` parts; the kiosk applies it only when every part has arrived.
+ */
+export const downlinkPartSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    stream: z.enum(DOWNLINK_STREAMS),
+    /** snapshot: replaces everything; delta: changes since `from`; current: nothing new since `to`. */
+    kind: z.enum(['snapshot', 'delta', 'current']),
+    from: z.number().int().nonnegative(),
+    to: z.number().int().nonnegative(),
+    part: z.number().int().nonnegative(),
+    parts: z.number().int().positive().max(10_000),
+    issuedAtMs: z.number().int().positive(),
+    body: z.array(z.unknown()).max(20_000),
+  })
+  .strict()
+  .refine((p) => p.part < p.parts, { message: 'part number beyond the part count' })
+  .refine((p) => p.kind !== 'snapshot' || p.from === 0, { message: 'a snapshot starts from 0' })
+  .refine((p) => p.kind === 'current' || p.to > p.from, { message: 'a transfer must move forward' });
+export type DownlinkPart = z.infer<typeof downlinkPartSchema>;
+
+export type DownlinkRejection = 'MALFORMED' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE';
+
+export function sealDownlink(part: DownlinkPart, privateKey: KeyObject): Uint8Array {
+  return signCoseSign1(encodeCbor(part), privateKey, keyIdOf(privateKey));
+}
+
+/** Verifies and parses a downlink part; anything unsigned, wrongly signed or malformed is refused. */
+export function openDownlink(
+  bytes: Uint8Array,
+  keyring: HubKeyring,
+): { ok: true; part: DownlinkPart; kid: string } | { ok: false; reason: DownlinkRejection; detail: string } {
+  if (bytes.length > 4 * 1024 * 1024) return { ok: false, reason: 'MALFORMED', detail: 'larger than 4 MiB' };
+  let cose;
+  try {
+    cose = decodeCoseSign1(bytes);
+  } catch (err) {
+    if (err instanceof CoseFormatError) return { ok: false, reason: 'MALFORMED', detail: `not signed: ${err.message}` };
+    throw err;
+  }
+  if (!cose.kid) return { ok: false, reason: 'UNKNOWN_KEY', detail: 'no key id' };
+  const kid = keyIdText(cose.kid);
+  const trusted = keyring.get(kid);
+  if (!trusted) return { ok: false, reason: 'UNKNOWN_KEY', detail: `key ${kid} is not trusted` };
+  if (!verifyCoseSign1(cose, trusted.key)) return { ok: false, reason: 'BAD_SIGNATURE', detail: `signature does not verify with key ${kid}` };
+  let raw: unknown;
+  try {
+    raw = decodeCbor(cose.payload);
+  } catch (err) {
+    return { ok: false, reason: 'MALFORMED', detail: `payload is not CBOR: ${(err as Error).message}` };
+  }
+  const parsed = downlinkPartSchema.safeParse(raw instanceof Map ? Object.fromEntries(raw) : raw);
+  if (!parsed.success) return { ok: false, reason: 'MALFORMED', detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  return { ok: true, part: parsed.data, kid };
+}
+
+// ---- the roster stream -------------------------------------------------------------------------
+
+/** A roster change: a whole worker record, or the removal of one. */
+export type RosterChange = { deleted: false; worker: WorkerRecord } | { deleted: true; workerId: string };
+
+const time = z.number().int().nullable();
+const rosterWireSchema = z.union([
+  z.tuple([z.literal(1), z.string().min(1).max(64)]),
+  z.tuple([
+    z.literal(0),
+    z.string().min(1).max(64),
+    z.string().min(1).max(120),
+    z.string().max(120),
+    z.string().max(120),
+    time,
+    z.boolean(),
+    z.enum(['negative', 'positive']).nullable(),
+    time,
+    z.number().int().min(0).max(99),
+    time,
+    z.enum(['none', 'F0', 'F1']),
+  ]),
+]);
+
+/** Compact positional form: [0, id, name, company, team, declaredAt, flagged, test, testedAt, doses, quarantine, case] or [1, id]. */
+export function rosterChangeToWire(c: RosterChange): unknown[] {
+  if (c.deleted) return [1, c.workerId];
+  const w = c.worker;
+  return [0, w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus];
+}
+
+export function rosterChangeFromWire(v: unknown): RosterChange {
+  const r = rosterWireSchema.parse(v);
+  if (r[0] === 1) return { deleted: true, workerId: r[1] };
+  const [, workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus] = r;
+  return { deleted: false, worker: { workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus } };
+}

@@ -1,0 +1,107 @@
+import type { Logger } from 'pino';
+import { decodeCbor, encodeCbor } from '../src-main/core/credential/cose.js';
+import type { HubKeyring } from '../src-main/core/credential/keys.js';
+import type { DownlinkState } from '../src-main/core/store/downlink-state.js';
+import { openDownlink, rosterChangeFromWire, type RosterChange } from './downlink-codec.js';
+import { DOWNLINK_STREAMS, PROTOCOL_VERSION, topics, type DownlinkStream, type SyncRequest } from './protocol.js';
+import type { LinkExtension } from './uplink.js';
+
+export type ReceiveOutcome =
+  | { status: 'rejected'; detail: string }
+  | { status: 'stale'; detail: string }
+  | { status: 'current' }
+  | { status: 'staged'; have: number; parts: number }
+  | { status: 'applied'; stream: DownlinkStream; to: number; records: number };
+
+export interface DownlinkAppliers {
+  roster(kind: 'snapshot' | 'delta', changes: RosterChange[]): void;
+}
+
+/**
+ * The kiosk's side of the downlink: asks for what is newer than each stream's cursor, verifies every
+ * part against the trusted hub keys, stages parts, and applies a transfer only when it is complete,
+ * atomically with its new cursor. Anything unsigned, wrongly signed, replayed (not newer than what
+ * we hold) or malformed is refused with a logged reason and changes nothing.
+ */
+export class Downlink implements LinkExtension {
+  readonly topics: string[];
+  private publish: ((topic: string, payload: string) => void) | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deviceId: string,
+    private readonly state: DownlinkState,
+    private readonly keyring: () => HubKeyring,
+    private readonly appliers: DownlinkAppliers,
+    private readonly log: Logger,
+    private readonly refreshMs = 300_000,
+  ) {
+    this.topics = [topics.downlink(deviceId)];
+  }
+
+  onOnline(publish: (topic: string, payload: string) => void): void {
+    this.publish = publish;
+    this.requestAll();
+    clearInterval(this.refreshTimer);
+    this.refreshTimer = setInterval(() => this.requestAll(), this.refreshMs);
+  }
+
+  onOffline(): void {
+    this.publish = undefined;
+    clearInterval(this.refreshTimer);
+  }
+
+  onMessage(_topic: string, payload: Buffer): void {
+    const outcome = this.receive(payload, Date.now());
+    if (outcome.status === 'rejected') this.log.warn({ reason: outcome.detail }, 'downlink message refused');
+    else if (outcome.status === 'stale') {
+      this.log.info({ reason: outcome.detail }, 'downlink message not newer than ours; asking again');
+      this.requestAll();
+    } else if (outcome.status === 'applied') this.log.info({ stream: outcome.stream, to: outcome.to, records: outcome.records }, 'downlink applied');
+  }
+
+  /** One request per stream: the cursor, and what is already staged so only missing parts come. */
+  requests(): SyncRequest[] {
+    return DOWNLINK_STREAMS.map((stream) => {
+      const staged = this.state.staged(stream);
+      return {
+        v: PROTOCOL_VERSION,
+        stream,
+        cursor: this.state.cursor(stream).cursor,
+        ...(staged ? { resume: { to: staged.to, parts: staged.parts, have: staged.have } } : {}),
+      };
+    });
+  }
+
+  private requestAll(): void {
+    const publish = this.publish;
+    if (!publish) return;
+    for (const r of this.requests()) publish(topics.syncRequest(this.deviceId), JSON.stringify(r));
+  }
+
+  receive(bytes: Uint8Array, nowMs: number): ReceiveOutcome {
+    const opened = openDownlink(bytes, this.keyring());
+    if (!opened.ok) return { status: 'rejected', detail: `${opened.reason}: ${opened.detail}` };
+    const p = opened.part;
+    const { cursor } = this.state.cursor(p.stream);
+    if (p.kind === 'current') {
+      if (p.to !== cursor) return { status: 'stale', detail: `hub is at ${p.to}, we hold ${cursor}` };
+      this.state.markChecked(p.stream, nowMs);
+      return { status: 'current' };
+    }
+    if (p.to <= cursor) return { status: 'stale', detail: `${p.kind} to ${p.to} is not newer than our ${cursor} (replayed?)` };
+    if (p.kind === 'delta' && p.from !== cursor) return { status: 'stale', detail: `delta from ${p.from} does not build on our ${cursor}` };
+    // Every record is checked now, so a malformed part is refused before anything is staged.
+    try {
+      for (const record of p.body) rosterChangeFromWire(record);
+    } catch (err) {
+      return { status: 'rejected', detail: `MALFORMED: roster record: ${(err as Error).message.slice(0, 200)}` };
+    }
+    const staged = this.state.stage(p.stream, { kind: p.kind, from: p.from, to: p.to, parts: p.parts }, p.part, encodeCbor(p.body));
+    if (staged.have.length < staged.parts) return { status: 'staged', have: staged.have.length, parts: staged.parts };
+    // Complete: every part was verified when it arrived; decode them all and apply at once.
+    const all = this.state.stagedBodies(p.stream).flatMap((b) => (decodeCbor(b) as unknown[]).map(rosterChangeFromWire));
+    this.state.commit(p.stream, p.to, nowMs, () => this.appliers.roster(p.kind as 'snapshot' | 'delta', all));
+    return { status: 'applied', stream: p.stream, to: p.to, records: all.length };
+  }
+}

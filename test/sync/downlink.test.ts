@@ -1,0 +1,115 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HubKeyring, generateSigningKeyPair } from '../../src-main/core/credential/keys.js';
+import { silentLogger } from '../../src-main/core/logger.js';
+import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
+import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
+import { Roster } from '../../src-main/core/store/roster.js';
+import { sealDownlink } from '../../sync/downlink-codec.js';
+import { Downlink } from '../../sync/downlink.js';
+import { HubDirectory } from '../../sync/hub/directory.js';
+import { healthyWorker, tempDir } from '../helpers/fixtures.js';
+
+const PART = 5_000;
+
+describe('downlink: signed, staged, applied atomically', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let hub: HubDirectory;
+  let db: SqliteDatabase;
+  let roster: Roster;
+  let state: DownlinkState;
+  const pair = generateSigningKeyPair();
+  const key = createPrivateKey(pair.privatePem);
+  const ring = new HubKeyring();
+  ring.add(createPublicKey(pair.publicPem), 'test');
+
+  const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes) }, silentLogger);
+  const workers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => healthyWorker(`W${String(from + i).padStart(6, '0')}`, 1_700_000_000_000));
+  const signedFor = (d: Downlink) => hub.respondSigned(d.requests()[0]!, Date.now(), key, PART);
+
+  beforeEach(() => {
+    dir = tempDir('safegate-downlink-');
+    hub = new HubDirectory(join(dir.path, 'directory.db'));
+    db = openStore(join(dir.path, 'kiosk.db'));
+    roster = new Roster(db);
+    state = new DownlinkState(db);
+  });
+  afterEach(() => {
+    hub.close();
+    db.close();
+    dir.remove();
+  });
+
+  it('applies a snapshot only when every part has arrived, together with its cursor', () => {
+    hub.importRoster(workers(12_000), false);
+    roster.upsertAll([healthyWorker('OLD-1')]);
+    const d = receiver();
+    const parts = signedFor(d);
+    expect(parts).toHaveLength(3);
+    expect(d.receive(parts[0]!, 1)).toEqual({ status: 'staged', have: 1, parts: 3 });
+    expect(d.receive(parts[2]!, 2)).toEqual({ status: 'staged', have: 2, parts: 3 });
+    // Half-received: the kiosk still decides on the roster it had.
+    expect(roster.count()).toBe(1);
+    expect(state.cursor('roster').cursor).toBe(0);
+    expect(d.receive(parts[1]!, 3)).toEqual({ status: 'applied', stream: 'roster', to: 1, records: 12_000 });
+    expect(roster.count()).toBe(12_000);
+    expect(roster.get('OLD-1')).toBeUndefined();
+    expect(state.cursor('roster')).toEqual({ cursor: 1, appliedAt: 3, checkedAt: 3 });
+  });
+
+  it('resumes an interrupted transfer: after a restart only the missing parts are sent', () => {
+    hub.importRoster(workers(12_000), false);
+    const first = receiver();
+    const parts = signedFor(first);
+    first.receive(parts[0]!, 1);
+    first.receive(parts[1]!, 2);
+    const afterRestart = receiver();
+    expect(afterRestart.requests()[0]).toMatchObject({ cursor: 0, resume: { to: 1, parts: 3, have: [0, 1] } });
+    const rest = signedFor(afterRestart);
+    expect(rest).toHaveLength(1);
+    expect(afterRestart.receive(rest[0]!, 3)).toMatchObject({ status: 'applied', records: 12_000 });
+  });
+
+  it('then sends only changes: updates and removals since the kiosk\'s cursor', () => {
+    hub.importRoster(workers(100), false);
+    const d = receiver();
+    for (const p of signedFor(d)) d.receive(p, 1);
+    const changed = { ...workers(1)[0]!, caseStatus: 'F1' as const };
+    hub.importRoster([changed, ...workers(99, 1).slice(0, 98)], true); // W000099 removed
+    const delta = signedFor(d);
+    expect(delta).toHaveLength(1);
+    expect(d.receive(delta[0]!, 2)).toEqual({ status: 'applied', stream: 'roster', to: 2, records: 2 });
+    expect(roster.get('W000000')?.caseStatus).toBe('F1');
+    expect(roster.get('W000099')).toBeUndefined();
+    expect(roster.count()).toBe(99);
+    // Nothing new: the hub says so, and the data's age is renewed.
+    const current = signedFor(d);
+    expect(d.receive(current[0]!, 50)).toEqual({ status: 'current' });
+    expect(state.cursor('roster')).toEqual({ cursor: 2, appliedAt: 2, checkedAt: 50 });
+  });
+
+  it('refuses a replayed (older) transfer and changes nothing', () => {
+    hub.importRoster(workers(10), false);
+    const d = receiver();
+    const old = signedFor(d);
+    for (const p of old) d.receive(p, 1);
+    hub.importRoster(workers(10, 100), false);
+    for (const p of signedFor(d)) d.receive(p, 2);
+    expect(d.receive(old[0]!, 3)).toMatchObject({ status: 'stale' });
+    expect(roster.count()).toBe(20);
+    expect(state.cursor('roster').cursor).toBe(2);
+  });
+
+  it('refuses unsigned, wrongly signed and malformed messages with a reason, changing nothing', () => {
+    const d = receiver();
+    const stranger = createPrivateKey(generateSigningKeyPair().privatePem);
+    const part = { v: 1 as const, stream: 'roster' as const, kind: 'snapshot' as const, from: 0, to: 5, part: 0, parts: 1, issuedAtMs: 1, body: [] };
+    expect(d.receive(new Uint8Array([1, 2, 3]), 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/^MALFORMED/) });
+    expect(d.receive(sealDownlink(part, stranger), 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/^UNKNOWN_KEY/) });
+    expect(d.receive(sealDownlink({ ...part, body: [[0, 'W1']] }, key), 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/MALFORMED: roster record/) });
+    expect(d.receive(sealDownlink({ ...part, kind: 'delta', from: 3 } as never, key), 1)).toMatchObject({ status: 'stale' });
+    expect(roster.count()).toBe(0);
+    expect(state.cursor('roster').cursor).toBe(0);
+  });
+});
