@@ -96,7 +96,12 @@ export function rosterChangeToWire(c: RosterChange): unknown[] {
 }
 
 export function rosterChangeFromWire(v: unknown): RosterChange {
-  const r = rosterWireSchema.parse(v);
+  return rosterChangeFromChecked(rosterWireSchema.parse(v));
+}
+
+/** For records that were validated on arrival and staged by us: positional mapping only. */
+export function rosterChangeFromChecked(v: unknown): RosterChange {
+  const r = v as z.infer<typeof rosterWireSchema>;
   if (r[0] === 1) return { deleted: true, workerId: r[1] };
   const [, workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus] = r;
   return { deleted: false, worker: { workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus } };

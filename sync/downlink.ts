@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { decodeCbor, encodeCbor } from '../src-main/core/credential/cose.js';
+import { decodeCbor, decodeCoseSign1 } from '../src-main/core/credential/cose.js';
 import type { HubKeyring } from '../src-main/core/credential/keys.js';
 import type { DownlinkState } from '../src-main/core/store/downlink-state.js';
-import { openDownlink, rosterChangeFromWire, type RosterChange } from './downlink-codec.js';
+import { openDownlink, rosterChangeFromChecked, rosterChangeFromWire, type RosterChange } from './downlink-codec.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, topics, type DownlinkStream, type SyncRequest } from './protocol.js';
 import type { LinkExtension } from './uplink.js';
 
@@ -97,11 +97,18 @@ export class Downlink implements LinkExtension {
     } catch (err) {
       return { status: 'rejected', detail: `MALFORMED: roster record: ${(err as Error).message.slice(0, 200)}` };
     }
-    const staged = this.state.stage(p.stream, { kind: p.kind, from: p.from, to: p.to, parts: p.parts }, p.part, encodeCbor(p.body));
+    // The part is staged as received (signed); it was verified just now and is read back only by us.
+    const staged = this.state.stage(p.stream, { kind: p.kind, from: p.from, to: p.to, parts: p.parts }, p.part, bytes);
     if (staged.have.length < staged.parts) return { status: 'staged', have: staged.have.length, parts: staged.parts };
     // Complete: every part was verified when it arrived; decode them all and apply at once.
-    const all = this.state.stagedBodies(p.stream).flatMap((b) => (decodeCbor(b) as unknown[]).map(rosterChangeFromWire));
+    const all = this.state.stagedBodies(p.stream).flatMap((b) => stagedBody(b).map(rosterChangeFromChecked));
     this.state.commit(p.stream, p.to, nowMs, () => this.appliers.roster(p.kind as 'snapshot' | 'delta', all));
     return { status: 'applied', stream: p.stream, to: p.to, records: all.length };
   }
+}
+
+/** The records of a part we verified and staged ourselves. */
+function stagedBody(signed: Uint8Array): unknown[] {
+  const payload = decodeCbor(decodeCoseSign1(signed).payload) as Map<string, unknown>;
+  return payload.get('body') as unknown[];
 }

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
 import type { WorkerRecord } from '../../src-main/core/types.js';
-import { rosterChangeToWire, sealDownlink, type DownlinkPart, type RosterChange } from '../downlink-codec.js';
+import { rosterChangeToWire, sealDownlink, type DownlinkPart } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type SyncRequest } from '../protocol.js';
 import * as m0001 from './directory-migrations/0001-roster.js';
 
@@ -66,11 +66,18 @@ export class HubDirectory {
 
   /** The parts that bring a kiosk from its cursor to the current revision (unsigned). */
   respond(req: SyncRequest, nowMs: number, partSize = PART_SIZE): DownlinkPart[] {
-    // One read transaction: a snapshot is consistent even while an import runs.
-    return this.db.transaction((): DownlinkPart[] => {
+    return [...this.respondParts(req, nowMs, partSize)];
+  }
+
+  /**
+   * The same, one part at a time, so the hub can send part 1 while it builds part 2. The rows are
+   * read in one statement, so a snapshot is consistent even while an import runs.
+   */
+  *respondParts(req: SyncRequest, nowMs: number, partSize = PART_SIZE): Generator<DownlinkPart> {
+    const plan = this.db.transaction(() => {
       const current = this.revision(req.stream);
       const base = { v: PROTOCOL_VERSION, stream: req.stream, issuedAtMs: nowMs } as const;
-      if (req.cursor === current) return [{ ...base, kind: 'current', from: current, to: current, part: 0, parts: 1, body: [] }];
+      if (req.cursor === current) return { ...base, kind: 'current', from: current, to: current, part: 0, parts: 1, body: [] } satisfies DownlinkPart;
       // A kiosk ahead of the hub (the hub's data was reset) or holding nothing gets a snapshot.
       const snapshot = req.cursor === 0 || req.cursor > current;
       const rows = (
@@ -78,26 +85,29 @@ export class HubDirectory {
           ? this.db.prepare('SELECT worker_id, record, deleted FROM roster WHERE deleted = 0 ORDER BY worker_id').all()
           : this.db.prepare('SELECT worker_id, record, deleted FROM roster WHERE rev > ? ORDER BY worker_id').all(req.cursor)
       ) as { worker_id: string; record: string; deleted: number }[];
-      const changes = rows.map(
-        (r): RosterChange => (r.deleted ? { deleted: true, workerId: r.worker_id } : { deleted: false, worker: JSON.parse(r.record) as WorkerRecord }),
-      );
-      const parts = Math.max(1, Math.ceil(changes.length / partSize));
+      const parts = Math.max(1, Math.ceil(rows.length / partSize));
       const from = snapshot ? 0 : req.cursor;
       const kind = snapshot ? 'snapshot' : 'delta';
       const resume = req.resume && req.resume.to === current && req.resume.parts === parts ? new Set(req.resume.have) : new Set<number>();
-      const out: DownlinkPart[] = [];
-      for (let part = 0; part < parts; part++) {
-        if (resume.has(part)) continue;
-        const body = changes.slice(part * partSize, (part + 1) * partSize).map(rosterChangeToWire);
-        out.push({ ...base, kind, from, to: current, part, parts, body });
-      }
-      return out;
+      return { rows, base, kind, from, current, parts, resume } as const;
     })();
+    if ('part' in plan) {
+      yield plan;
+      return;
+    }
+    const { rows, base, kind, from, current, parts, resume } = plan;
+    for (let part = 0; part < parts; part++) {
+      if (resume.has(part)) continue;
+      const body = rows.slice(part * partSize, (part + 1) * partSize).map((r) =>
+        rosterChangeToWire(r.deleted ? { deleted: true, workerId: r.worker_id } : { deleted: false, worker: JSON.parse(r.record) as WorkerRecord }),
+      );
+      yield { ...base, kind, from, to: current, part, parts, body };
+    }
   }
 
-  /** Signed, ready to publish. */
-  respondSigned(req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): Uint8Array[] {
-    return this.respond(req, nowMs, partSize).map((p) => sealDownlink(p, key));
+  /** Signed, ready to publish, one part at a time. */
+  *respondSigned(req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): Generator<Uint8Array> {
+    for (const p of this.respondParts(req, nowMs, partSize)) yield sealDownlink(p, key);
   }
 
   close(): void {

@@ -151,9 +151,12 @@ export class Hub extends EventEmitter<HubEvents> {
       if (err instanceof PayloadError) return this.reject(topic, err.message);
       throw err;
     }
-    const parts = downlink.directory.respondSigned(req, Date.now(), downlink.signingKey);
-    for (const p of parts) await client.publishAsync(topics.downlink(deviceId), Buffer.from(p), { qos: 1 });
-    this.log.debug({ deviceId, stream: req.stream, cursor: req.cursor, parts: parts.length }, 'sync request answered');
+    let sent = 0;
+    for (const p of downlink.directory.respondSigned(req, Date.now(), downlink.signingKey)) {
+      await client.publishAsync(topics.downlink(deviceId), Buffer.from(p), { qos: 1 });
+      sent++;
+    }
+    this.log.debug({ deviceId, stream: req.stream, cursor: req.cursor, parts: sent }, 'sync request answered');
   }
 
   private reject(topic: string, reason: string): void {

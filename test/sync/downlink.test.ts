@@ -26,7 +26,7 @@ describe('downlink: signed, staged, applied atomically', () => {
 
   const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes) }, silentLogger);
   const workers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => healthyWorker(`W${String(from + i).padStart(6, '0')}`, 1_700_000_000_000));
-  const signedFor = (d: Downlink) => hub.respondSigned(d.requests()[0]!, Date.now(), key, PART);
+  const signedFor = (d: Downlink) => [...hub.respondSigned(d.requests()[0]!, Date.now(), key, PART)];
 
   beforeEach(() => {
     dir = tempDir('safegate-downlink-');
