@@ -2,8 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from '../src-main/core/credential/cose.js';
 import { keyIdOf, keyIdText, type HubKeyring } from '../src-main/core/credential/keys.js';
-import type { WorkerRecord } from '../src-main/core/types.js';
-import { DOWNLINK_STREAMS, PROTOCOL_VERSION } from './protocol.js';
+import type { DataChange, Notice, WorkerRecord } from '../src-main/core/types.js';
+import { DOWNLINK_STREAMS, PROTOCOL_VERSION, type DownlinkStream } from './protocol.js';
 
 /**
  * One part of a downlink transfer, signed by a hub key the kiosk already trusts (COSE_Sign1 over
@@ -64,10 +64,15 @@ export function openDownlink(
   return { ok: true, part: parsed.data, kid };
 }
 
-// ---- the roster stream -------------------------------------------------------------------------
+// ---- stream codecs: how each stream's records travel --------------------------------------------
 
-/** A roster change: a whole worker record, or the removal of one. */
-export type RosterChange = { deleted: false; worker: WorkerRecord } | { deleted: true; workerId: string };
+export interface StreamCodec<T> {
+  toWire(c: DataChange<T>): unknown[];
+  /** Validates a record from the wire; throws with a reason. */
+  fromWire(v: unknown): DataChange<T>;
+  /** For records validated on arrival and staged by us: mapping only. */
+  fromChecked(v: unknown): DataChange<T>;
+}
 
 const time = z.number().int().nullable();
 const rosterWireSchema = z.union([
@@ -88,21 +93,66 @@ const rosterWireSchema = z.union([
   ]),
 ]);
 
-/** Compact positional form: [0, id, name, company, team, declaredAt, flagged, test, testedAt, doses, quarantine, case] or [1, id]. */
-export function rosterChangeToWire(c: RosterChange): unknown[] {
-  if (c.deleted) return [1, c.workerId];
-  const w = c.worker;
-  return [0, w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus];
+/** Roster records are positional: [0, id, name, company, team, declaredAt, flagged, test, testedAt, doses, quarantine, case] or [1, id]. */
+export const rosterCodec: StreamCodec<WorkerRecord> = {
+  toWire(c) {
+    if (c.deleted) return [1, c.key];
+    const w = c.value;
+    return [0, w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus];
+  },
+  fromWire(v) {
+    return rosterCodec.fromChecked(rosterWireSchema.parse(v));
+  },
+  fromChecked(v) {
+    const r = v as z.infer<typeof rosterWireSchema>;
+    if (r[0] === 1) return { deleted: true, key: r[1] };
+    const [, workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus] = r;
+    return {
+      deleted: false,
+      key: workerId,
+      value: { workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus },
+    };
+  },
+};
+
+export const noticeSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    vi: z.string().min(1).max(2_000),
+    en: z.string().min(1).max(2_000).nullable(),
+    priority: z.enum(['info', 'important', 'urgent']),
+    startsAtMs: z.number().int().nonnegative(),
+    expiresAtMs: z.number().int().positive(),
+  })
+  .strict()
+  .refine((n) => n.expiresAtMs > n.startsAtMs, { message: 'a notice must expire after it starts' });
+
+/** Other streams carry one object per record: [0, key, value] or [1, key]. */
+function keyedCodec<T>(schema: z.ZodType<T>, keyOf: (v: T) => string): StreamCodec<T> {
+  const wire = z.union([z.tuple([z.literal(1), z.string().min(1).max(64)]), z.tuple([z.literal(0), z.string().min(1).max(64), z.unknown()])]);
+  return {
+    toWire: (c) => (c.deleted ? [1, c.key] : [0, c.key, c.value]),
+    fromWire(v) {
+      const r = wire.parse(v);
+      if (r[0] === 1) return { deleted: true, key: r[1] };
+      const value = schema.parse(r[2] instanceof Map ? Object.fromEntries(r[2]) : r[2]);
+      if (keyOf(value) !== r[1]) throw new Error(`record key ${r[1]} does not match its content`);
+      return { deleted: false, key: r[1], value };
+    },
+    fromChecked(v) {
+      const r = v as [0, string, unknown] | [1, string];
+      if (r[0] === 1) return { deleted: true, key: r[1] };
+      return { deleted: false, key: r[1], value: (r[2] instanceof Map ? Object.fromEntries(r[2]) : r[2]) as T };
+    },
+  };
 }
 
-export function rosterChangeFromWire(v: unknown): RosterChange {
-  return rosterChangeFromChecked(rosterWireSchema.parse(v));
+export interface StreamTypes {
+  roster: WorkerRecord;
+  notices: Notice;
 }
 
-/** For records that were validated on arrival and staged by us: positional mapping only. */
-export function rosterChangeFromChecked(v: unknown): RosterChange {
-  const r = v as z.infer<typeof rosterWireSchema>;
-  if (r[0] === 1) return { deleted: true, workerId: r[1] };
-  const [, workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus] = r;
-  return { deleted: false, worker: { workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus } };
-}
+export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> } = {
+  roster: rosterCodec,
+  notices: keyedCodec<Notice>(noticeSchema, (n) => n.id),
+};

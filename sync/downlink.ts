@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { decodeCbor, decodeCoseSign1 } from '../src-main/core/credential/cose.js';
 import type { HubKeyring } from '../src-main/core/credential/keys.js';
 import type { DownlinkState } from '../src-main/core/store/downlink-state.js';
-import { openDownlink, rosterChangeFromChecked, rosterChangeFromWire, type RosterChange } from './downlink-codec.js';
+import { openDownlink, streamCodecs, type StreamCodec, type StreamTypes } from './downlink-codec.js';
+import type { DataChange } from '../src-main/core/types.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, topics, type DownlinkStream, type SyncRequest } from './protocol.js';
 import type { LinkExtension } from './uplink.js';
 
@@ -13,9 +14,8 @@ export type ReceiveOutcome =
   | { status: 'staged'; have: number; parts: number }
   | { status: 'applied'; stream: DownlinkStream; to: number; records: number };
 
-export interface DownlinkAppliers {
-  roster(kind: 'snapshot' | 'delta', changes: RosterChange[]): void;
-}
+/** Per stream: apply a complete transfer (inside the transaction that also moves the cursor). */
+export type DownlinkAppliers = { [S in keyof StreamTypes]: (kind: 'snapshot' | 'delta', changes: DataChange<StreamTypes[S]>[]) => void };
 
 /**
  * The kiosk's side of the downlink: asks for what is newer than each stream's cursor, verifies every
@@ -92,17 +92,19 @@ export class Downlink implements LinkExtension {
     if (p.to <= cursor) return { status: 'stale', detail: `${p.kind} to ${p.to} is not newer than our ${cursor} (replayed?)` };
     if (p.kind === 'delta' && p.from !== cursor) return { status: 'stale', detail: `delta from ${p.from} does not build on our ${cursor}` };
     // Every record is checked now, so a malformed part is refused before anything is staged.
+    const codec = streamCodecs[p.stream] as StreamCodec<unknown>;
     try {
-      for (const record of p.body) rosterChangeFromWire(record);
+      for (const record of p.body) codec.fromWire(record);
     } catch (err) {
-      return { status: 'rejected', detail: `MALFORMED: roster record: ${(err as Error).message.slice(0, 200)}` };
+      return { status: 'rejected', detail: `MALFORMED: ${p.stream} record: ${(err as Error).message.slice(0, 200)}` };
     }
     // The part is staged as received (signed); it was verified just now and is read back only by us.
     const staged = this.state.stage(p.stream, { kind: p.kind, from: p.from, to: p.to, parts: p.parts }, p.part, bytes);
     if (staged.have.length < staged.parts) return { status: 'staged', have: staged.have.length, parts: staged.parts };
     // Complete: every part was verified when it arrived; decode them all and apply at once.
-    const all = this.state.stagedBodies(p.stream).flatMap((b) => stagedBody(b).map(rosterChangeFromChecked));
-    this.state.commit(p.stream, p.to, nowMs, () => this.appliers.roster(p.kind as 'snapshot' | 'delta', all));
+    const all = this.state.stagedBodies(p.stream).flatMap((b) => stagedBody(b).map((r) => codec.fromChecked(r)));
+    const apply = this.appliers[p.stream] as (kind: 'snapshot' | 'delta', changes: DataChange<unknown>[]) => void;
+    this.state.commit(p.stream, p.to, nowMs, () => apply(p.kind as 'snapshot' | 'delta', all));
     return { status: 'applied', stream: p.stream, to: p.to, records: all.length };
   }
 }

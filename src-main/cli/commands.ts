@@ -10,6 +10,7 @@ import { openStore } from '../core/store/database.js';
 import { EventLog, type GateEvent } from '../core/store/event-log.js';
 import { Roster, parseRosterCsv } from '../core/store/roster.js';
 import { CliError, parseIsoTime } from './errors.js';
+import { readStatus, type KioskStatus } from '../core/status.js';
 
 export async function runKiosk(configFile: string, headless: boolean): Promise<void> {
   const kiosk = new Kiosk(loadSettings(configFile), { headless });
@@ -146,4 +147,27 @@ export function formatEventLine(e: GateEvent): string {
 
 export function configSchemaText(): string {
   return JSON.stringify(settingsJsonSchema(), null, 2);
+}
+
+/** `safegate status`: outbox, data ages and notices, from the database (works beside a running kiosk). */
+export function statusOf(configFile: string): KioskStatus {
+  const loaded = loadSettings(configFile);
+  if (!existsSync(loaded.paths.store)) throw new CliError(`no kiosk database yet at ${loaded.paths.store}`);
+  const db = openStore(loaded.paths.store, { readonly: true });
+  try {
+    return readStatus(db, loaded.settings, Date.now());
+  } finally {
+    db.close();
+  }
+}
+
+export function formatStatus(s: KioskStatus): string {
+  const age = (a: number | null) => (a === null ? 'never confirmed by the hub' : `confirmed ${a} s ago`);
+  return [
+    `device ${s.device}, checkpoint ${s.checkpoint.name} (${s.checkpoint.kind}, ${s.checkpoint.direction})${s.syncs ? '' : ', standalone (no hub)'}`,
+    `outbox: ${s.outbox.depth} event(s) not yet at the hub${s.outbox.oldestUnsyncedAgeS === null ? '' : `, oldest ${s.outbox.oldestUnsyncedAgeS} s`}; ${s.outbox.unsentAlerts} alert(s) unsent`,
+    `roster: ${s.roster.workers} worker(s)`,
+    ...Object.entries(s.data).map(([k, d]) => `${k}: revision ${d.revision}, ${age(d.ageS)}`),
+    `notices in force: ${s.notices.length}`,
+  ].join('\n');
 }

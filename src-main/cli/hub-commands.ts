@@ -91,3 +91,35 @@ export async function printHubEvents(configFile: string, options: { device?: str
     await store.close();
   }
 }
+
+/** `safegate hub notice publish`: a government notice kiosks show until it expires. */
+export function publishHubNotice(
+  configFile: string,
+  o: { id?: string; vi: string; en?: string; priority: 'info' | 'important' | 'urgent'; starts?: string; expires: string },
+): string {
+  const loaded = loadHubSettings(configFile);
+  const startsAtMs = o.starts ? parseIsoTime(o.starts, '--starts').getTime() : Date.now();
+  const expiresAtMs = parseIsoTime(o.expires, '--expires').getTime();
+  if (expiresAtMs <= Date.now()) throw new CliError('--expires is in the past');
+  const id = o.id ?? `notice-${new Date(startsAtMs).toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
+  const directory = new HubDirectory(loaded.directoryPath);
+  try {
+    const rev = directory.publishNotice({ id, vi: o.vi, en: o.en ?? null, priority: o.priority, startsAtMs, expiresAtMs });
+    return `notice ${id} published (notices revision ${rev}); kiosks show it until ${new Date(expiresAtMs).toISOString()}`;
+  } catch (err) {
+    throw new CliError((err as Error).message.replace(/\s+/g, ' '));
+  } finally {
+    directory.close();
+  }
+}
+
+export function withdrawHubNotice(configFile: string, id: string): string {
+  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
+  try {
+    return `notice ${id} withdrawn (notices revision ${directory.withdrawNotice(id)})`;
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  } finally {
+    directory.close();
+  }
+}

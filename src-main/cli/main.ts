@@ -7,6 +7,8 @@ import {
   configSchemaText,
   explainPass,
   formatEventLine,
+  formatStatus,
+  statusOf,
   generateKeys,
   importRoster,
   issuePassText,
@@ -14,7 +16,7 @@ import {
   runKiosk,
 } from './commands.js';
 import { runDemo } from './demo.js';
-import { importHubRoster, printHubEvents, runHub } from './hub-commands.js';
+import { importHubRoster, printHubEvents, publishHubNotice, runHub, withdrawHubNotice } from './hub-commands.js';
 import { CliError } from './errors.js';
 
 function buildProgram(): Command {
@@ -84,6 +86,16 @@ function buildProgram(): Command {
       for (const e of readLog(o.config, o.since)) process.stdout.write((o.json ? JSON.stringify(e) : formatEventLine(e)) + '\n');
     });
 
+  program
+    .command('status')
+    .description('outbox depth, how old the downloaded data is, notices in force')
+    .requiredOption('--config <file>', 'settings file')
+    .option('--json', 'one JSON object')
+    .action((o: { config: string; json?: boolean }) => {
+      const s = statusOf(o.config);
+      console.log(o.json ? JSON.stringify(s) : formatStatus(s));
+    });
+
   const config = program.command('config').description('the settings file');
   config
     .command('check')
@@ -113,6 +125,26 @@ function buildProgram(): Command {
     .requiredOption('--config <file>', 'hub settings file')
     .option('--replace', 'workers missing from the file are removed')
     .action((file: string, o: { config: string; replace?: boolean }) => console.log(importHubRoster(file, o.config, Boolean(o.replace))));
+  const notice = hub.command('notice').description('government notices shown on kiosks');
+  notice
+    .command('publish')
+    .description('publish a notice; kiosks keep and show it until it expires')
+    .requiredOption('--config <file>', 'hub settings file')
+    .requiredOption('--vi <text>', 'the notice in Vietnamese')
+    .option('--en <text>', 'the notice in English')
+    .addOption(new Option('--priority <level>', 'how prominently kiosks show it').choices(['info', 'important', 'urgent']).default('important'))
+    .option('--starts <iso8601>', 'shown from (default: now)')
+    .requiredOption('--expires <iso8601>', 'shown until')
+    .option('--id <id>', 'notice id (publishing the same id again replaces it)')
+    .action((o: { config: string; vi: string; en?: string; priority: 'info' | 'important' | 'urgent'; starts?: string; expires: string; id?: string }) =>
+      console.log(publishHubNotice(o.config, o)),
+    );
+  notice
+    .command('withdraw')
+    .description('withdraw a notice before it expires')
+    .argument('<id>', 'notice id')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action((id: string, o: { config: string }) => console.log(withdrawHubNotice(o.config, id)));
   hub
     .command('events')
     .description('print what the hub has ingested, one JSON object per line')

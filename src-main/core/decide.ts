@@ -24,6 +24,8 @@ export interface DecisionInput {
   checkpoint: Checkpoint;
   recent: RecentHistory;
   nowMs: number;
+  /** When the hub last confirmed the roster current (epoch ms), or null if unknown. */
+  rosterCheckedAtMs?: number | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -54,7 +56,7 @@ function deny(direction: Direction, reasons: DenyReason[]): EntryDecision {
  * recent passages and the time. It never throws for any reading or roster state.
  */
 export function decide(input: DecisionInput): EntryDecision {
-  const { reading, worker, policy, checkpoint, recent, nowMs } = input;
+  const { reading, worker, policy, checkpoint, recent, nowMs, rosterCheckedAtMs = null } = input;
   const direction = directionOf(checkpoint, recent, policy, nowMs);
 
   if (recent.sameCodeSecondsAgo !== null && recent.sameCodeSecondsAgo < policy.params.repeatScanSeconds) {
@@ -79,6 +81,7 @@ export function decide(input: DecisionInput): EntryDecision {
     recent: {
       alreadyInside: policy.params.antiPassback !== 'off' && direction === 'entry' && isStillInside(recent, policy, nowMs),
     },
+    data: { rosterAgeHours: hoursSince(rosterCheckedAtMs, nowMs) },
     params: policy.params,
   };
   const reasons = failingReasons(policy, facts);

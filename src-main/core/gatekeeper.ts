@@ -46,6 +46,8 @@ export interface GatekeeperDeps {
   badgePattern: RegExp;
   codeHashKey: string;
   log: Logger;
+  /** When the hub last confirmed the roster current; absent or null for a standalone kiosk. */
+  rosterCheckedAt?: () => number | null;
 }
 
 /** Events that could not be committed are held here (bounded) and written once the store recovers. */
@@ -102,6 +104,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         checkpoint: deps.checkpoint,
         recent: this.recentHistory(reading, codeHash, policy, clock.wallMs),
         nowMs: clock.wallMs,
+        rosterCheckedAtMs: deps.rosterCheckedAt?.() ?? null,
       });
     } catch (err) {
       if (!isStorageFault(err)) throw err;

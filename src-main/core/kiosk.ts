@@ -19,6 +19,7 @@ import { Roster } from './store/roster.js';
 import { Uplink, type HeartbeatFigures } from '../../sync/uplink.js';
 import { Downlink } from '../../sync/downlink.js';
 import { DownlinkState } from './store/downlink-state.js';
+import { Notices } from './store/notices.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface KioskOptions {
@@ -50,6 +51,8 @@ export class Kiosk {
   /** The hub link, when the settings name a broker. */
   readonly uplink: Uplink | undefined;
   readonly downlinkState: DownlinkState;
+  /** Government notices in force (the screens show them). */
+  readonly notices: Notices;
   readonly gpioMode: 'real' | 'simulated';
   private policy: Policy;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -69,6 +72,8 @@ export class Kiosk {
     this.db = openStore(paths.store, { busyTimeoutMs: 1_500 });
     this.events = new EventLog(this.db);
     this.roster = new Roster(this.db);
+    this.downlinkState = new DownlinkState(this.db);
+    this.notices = new Notices(this.db);
     // Hardware last, so a failure above leaves no GPIO line claimed.
     const outputs = this.buildOutputs(settings);
     this.gpioMode = outputs.mode;
@@ -85,14 +90,18 @@ export class Kiosk {
       badgePattern: new RegExp(settings.badge.pattern),
       codeHashKey: this.events.codeHashKey(),
       log: this.log.child({ ns: 'gate' }),
+      // Only a kiosk that syncs has a hub to confirm its data; a standalone one has no data age.
+      rosterCheckedAt: loaded.broker ? () => this.downlinkState.cursor('roster').checkedAt : undefined,
     });
     const hub = settings.hub;
-    this.downlinkState = new DownlinkState(this.db);
     const downlink = new Downlink(
       settings.device.id,
       this.downlinkState,
       () => this.keyring,
-      { roster: (kind, changes) => this.roster.applyChanges(kind, changes) },
+      {
+        roster: (kind, changes) => this.roster.applyChanges(kind, changes),
+        notices: (kind, changes) => this.notices.applyChanges(kind, changes),
+      },
       this.log.child({ ns: 'sync:downlink' }),
     );
     this.uplink = loaded.broker
@@ -189,7 +198,8 @@ export class Kiosk {
     try {
       const cutoff = Date.now() - this.loaded.settings.store.retentionDays * DAY_MS;
       const n = this.events.purgeSyncedBefore(cutoff);
-      if (n) this.log.info({ purged: n }, 'old synced events purged');
+      const expired = this.notices.purgeExpired(Date.now());
+      if (n || expired) this.log.info({ purged: n, expiredNotices: expired }, 'old synced events and expired notices purged');
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'purge failed; will retry');
     }

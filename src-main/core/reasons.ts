@@ -61,6 +61,12 @@ export const DENY_REASONS = {
     vi: 'Lỗi lưu trữ của thiết bị, không thể ghi nhận lượt quét; vui lòng báo quản lý',
     en: 'Device storage error: the scan could not be recorded; please call a supervisor',
   },
+  // New codes go at the end: their position is their bit in uplink batches.
+  DATA_TOO_OLD: {
+    sensitive: false,
+    vi: 'Dữ liệu trên thiết bị đã quá cũ (chưa cập nhật từ hệ thống); vui lòng báo quản lý',
+    en: 'This device\'s data is out of date (no update from the hub); please call a supervisor',
+  },
 } as const satisfies Record<string, { sensitive: boolean; vi: string; en: string }>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

@@ -34,3 +34,18 @@ export interface Checkpoint {
   zone: string;
   direction: CheckpointDirection;
 }
+
+/** A change to downloaded data: a record by its key, or its removal. */
+export type DataChange<T> = { deleted: true; key: string } | { deleted: false; key: string; value: T };
+
+export type NoticePriority = 'info' | 'important' | 'urgent';
+
+/** A government notice shown to workers until it expires: Vietnamese always, English when given. */
+export interface Notice {
+  id: string;
+  vi: string;
+  en: string | null;
+  priority: NoticePriority;
+  startsAtMs: number;
+  expiresAtMs: number;
+}

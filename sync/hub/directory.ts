@@ -1,16 +1,16 @@
 import type { KeyObject } from 'node:crypto';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
-import type { WorkerRecord } from '../../src-main/core/types.js';
-import { rosterChangeToWire, sealDownlink, type DownlinkPart } from '../downlink-codec.js';
-import { PROTOCOL_VERSION, type SyncRequest } from '../protocol.js';
-import * as m0001 from './directory-migrations/0001-roster.js';
+import type { Notice, WorkerRecord } from '../../src-main/core/types.js';
+import { noticeSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
+import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
+import * as m0001 from './directory-migrations/0001-records.js';
 
-export const DIRECTORY_MIGRATIONS = [{ version: 1, name: '0001-roster', up: m0001.up }] as const;
+export const DIRECTORY_MIGRATIONS = [{ version: 1, name: '0001-records', up: m0001.up }] as const;
 
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
 export const PART_SIZE = 5_000;
 
-/** The hub's published data (the roster for now) with revisions, and the transfers it answers with. */
+/** The hub's published data (roster, notices) with revisions, and the transfers it answers with. */
 export class HubDirectory {
   private readonly db: SqliteDatabase;
 
@@ -28,37 +28,60 @@ export class HubDirectory {
    * other worker is removed. Unchanged records keep their revision, so kiosks download only changes.
    */
   importRoster(records: readonly WorkerRecord[], replace: boolean): { rev: number; changed: number; removed: number } {
+    return this.putRecords('roster', records.map((r) => [r.workerId, r]), replace);
+  }
+
+  /** Publishes (or replaces) a notice; kiosks keep and show it until it expires. */
+  publishNotice(notice: Notice): number {
+    // Validated here with the kiosks' own schema: a record they would refuse must never go out.
+    const checked = noticeSchema.parse(notice);
+    return this.putRecords('notices', [[checked.id, checked]], false).rev;
+  }
+
+  withdrawNotice(id: string): number {
     return this.db
       .transaction(() => {
-        const rev = this.revision('roster') + 1;
-        const get = this.db.prepare('SELECT record, deleted FROM roster WHERE worker_id = ?');
+        const rev = this.revision('notices') + 1;
+        const n = this.db.prepare("UPDATE records SET deleted = 1, rev = ? WHERE stream = 'notices' AND key = ? AND deleted = 0").run(rev, id).changes;
+        if (n === 0) throw new Error(`no published notice ${id}`);
+        this.bump('notices', rev);
+        return rev;
+      })
+      .immediate();
+  }
+
+  private bump(stream: string, rev: number): void {
+    this.db.prepare('INSERT INTO stream_revisions (stream, rev) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET rev = excluded.rev').run(stream, rev);
+  }
+
+  private putRecords(stream: DownlinkStream, entries: readonly [string, unknown][], replace: boolean): { rev: number; changed: number; removed: number } {
+    return this.db
+      .transaction(() => {
+        const rev = this.revision(stream) + 1;
+        const get = this.db.prepare('SELECT value, deleted FROM records WHERE stream = ? AND key = ?');
         const put = this.db.prepare(
-          `INSERT INTO roster (worker_id, record, deleted, rev) VALUES (?, ?, 0, ?)
-           ON CONFLICT (worker_id) DO UPDATE SET record = excluded.record, deleted = 0, rev = excluded.rev`,
+          `INSERT INTO records (stream, key, value, deleted, rev) VALUES (?, ?, ?, 0, ?)
+           ON CONFLICT (stream, key) DO UPDATE SET value = excluded.value, deleted = 0, rev = excluded.rev`,
         );
         let changed = 0;
-        for (const r of records) {
-          const json = JSON.stringify(r);
-          const old = get.get(r.workerId) as { record: string; deleted: number } | undefined;
-          if (old && old.deleted === 0 && old.record === json) continue;
-          put.run(r.workerId, json, rev);
+        for (const [key, value] of entries) {
+          const json = JSON.stringify(value);
+          const old = get.get(stream, key) as { value: string; deleted: number } | undefined;
+          if (old && old.deleted === 0 && old.value === json) continue;
+          put.run(stream, key, json, rev);
           changed++;
         }
         let removed = 0;
         if (replace) {
-          this.db.exec('CREATE TEMP TABLE IF NOT EXISTS import_ids (worker_id TEXT PRIMARY KEY)');
-          this.db.exec('DELETE FROM import_ids');
-          const keep = this.db.prepare('INSERT OR IGNORE INTO import_ids VALUES (?)');
-          for (const r of records) keep.run(r.workerId);
+          this.db.exec('CREATE TEMP TABLE IF NOT EXISTS import_keys (key TEXT PRIMARY KEY)');
+          this.db.exec('DELETE FROM import_keys');
+          const keep = this.db.prepare('INSERT OR IGNORE INTO import_keys VALUES (?)');
+          for (const [key] of entries) keep.run(key);
           removed = this.db
-            .prepare('UPDATE roster SET deleted = 1, rev = ? WHERE deleted = 0 AND worker_id NOT IN (SELECT worker_id FROM import_ids)')
-            .run(rev).changes;
+            .prepare('UPDATE records SET deleted = 1, rev = ? WHERE stream = ? AND deleted = 0 AND key NOT IN (SELECT key FROM import_keys)')
+            .run(rev, stream).changes;
         }
-        if (changed + removed > 0) {
-          this.db
-            .prepare('INSERT INTO stream_revisions (stream, rev) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET rev = excluded.rev')
-            .run('roster', rev);
-        }
+        if (changed + removed > 0) this.bump(stream, rev);
         return { rev: changed + removed > 0 ? rev : rev - 1, changed, removed };
       })
       .immediate();
@@ -82,9 +105,9 @@ export class HubDirectory {
       const snapshot = req.cursor === 0 || req.cursor > current;
       const rows = (
         snapshot
-          ? this.db.prepare('SELECT worker_id, record, deleted FROM roster WHERE deleted = 0 ORDER BY worker_id').all()
-          : this.db.prepare('SELECT worker_id, record, deleted FROM roster WHERE rev > ? ORDER BY worker_id').all(req.cursor)
-      ) as { worker_id: string; record: string; deleted: number }[];
+          ? this.db.prepare('SELECT key, value, deleted FROM records WHERE stream = ? AND deleted = 0 ORDER BY key').all(req.stream)
+          : this.db.prepare('SELECT key, value, deleted FROM records WHERE stream = ? AND rev > ? ORDER BY key').all(req.stream, req.cursor)
+      ) as { key: string; value: string; deleted: number }[];
       const parts = Math.max(1, Math.ceil(rows.length / partSize));
       const from = snapshot ? 0 : req.cursor;
       const kind = snapshot ? 'snapshot' : 'delta';
@@ -96,11 +119,12 @@ export class HubDirectory {
       return;
     }
     const { rows, base, kind, from, current, parts, resume } = plan;
+    const codec = streamCodecs[req.stream] as StreamCodec<unknown>;
     for (let part = 0; part < parts; part++) {
       if (resume.has(part)) continue;
-      const body = rows.slice(part * partSize, (part + 1) * partSize).map((r) =>
-        rosterChangeToWire(r.deleted ? { deleted: true, workerId: r.worker_id } : { deleted: false, worker: JSON.parse(r.record) as WorkerRecord }),
-      );
+      const body = rows
+        .slice(part * partSize, (part + 1) * partSize)
+        .map((r) => codec.toWire(r.deleted ? { deleted: true, key: r.key } : { deleted: false, key: r.key, value: JSON.parse(r.value) }));
       yield { ...base, kind, from, to: current, part, parts, body };
     }
   }

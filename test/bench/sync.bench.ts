@@ -20,6 +20,7 @@ import { createPublicKey } from 'node:crypto';
 import { HubKeyring, generateSigningKeyPair } from '../../src-main/core/credential/keys.js';
 import { silentLogger } from '../../src-main/core/logger.js';
 import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
+import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
 import { Downlink } from '../../sync/downlink.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
@@ -176,6 +177,7 @@ async function main(): Promise<void> {
         roster.applyChanges(kind, changes);
         applyS = (performance.now() - a) / 1000;
       },
+      notices: (kind, changes) => new Notices(rk.db).applyChanges(kind, changes),
     }, silentLogger);
     const rosterUplink = new Uplink({ ...rk.options, extensions: [downlink] }, rk.log, silentLogger);
     t = performance.now();

@@ -5,6 +5,7 @@ import { HubKeyring, generateSigningKeyPair } from '../../src-main/core/credenti
 import { silentLogger } from '../../src-main/core/logger.js';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
 import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
+import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
 import { sealDownlink } from '../../sync/downlink-codec.js';
 import { Downlink } from '../../sync/downlink.js';
@@ -19,12 +20,13 @@ describe('downlink: signed, staged, applied atomically', () => {
   let db: SqliteDatabase;
   let roster: Roster;
   let state: DownlinkState;
+  let notices: Notices;
   const pair = generateSigningKeyPair();
   const key = createPrivateKey(pair.privatePem);
   const ring = new HubKeyring();
   ring.add(createPublicKey(pair.publicPem), 'test');
 
-  const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes) }, silentLogger);
+  const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes), notices: (kind, changes) => notices.applyChanges(kind, changes) }, silentLogger);
   const workers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => healthyWorker(`W${String(from + i).padStart(6, '0')}`, 1_700_000_000_000));
   const signedFor = (d: Downlink) => [...hub.respondSigned(d.requests()[0]!, Date.now(), key, PART)];
 
@@ -34,6 +36,7 @@ describe('downlink: signed, staged, applied atomically', () => {
     db = openStore(join(dir.path, 'kiosk.db'));
     roster = new Roster(db);
     state = new DownlinkState(db);
+    notices = new Notices(db);
   });
   afterEach(() => {
     hub.close();
@@ -99,6 +102,23 @@ describe('downlink: signed, staged, applied atomically', () => {
     expect(d.receive(old[0]!, 3)).toMatchObject({ status: 'stale' });
     expect(roster.count()).toBe(20);
     expect(state.cursor('roster').cursor).toBe(2);
+  });
+
+  it('carries government notices: kept until they expire, withdrawn when the hub withdraws them', () => {
+    const d = receiver();
+    const now = Date.now();
+    const request = () => d.requests().find((r) => r.stream === 'notices')!;
+    hub.publishNotice({ id: 'n-1', vi: 'Đeo khẩu trang trong xưởng', en: 'Wear a mask in the workshop', priority: 'important', startsAtMs: now - 1000, expiresAtMs: now + 3_600_000 });
+    hub.publishNotice({ id: 'n-2', vi: 'Khẩn: tạm dừng ca đêm', en: null, priority: 'urgent', startsAtMs: now - 1000, expiresAtMs: now + 3_600_000 });
+    hub.publishNotice({ id: 'n-old', vi: 'Đã hết hạn', en: null, priority: 'info', startsAtMs: now - 7_200_000, expiresAtMs: now - 3_600_000 });
+    for (const p of hub.respondSigned(request(), now, key)) expect(d.receive(p, now).status).toBe('applied');
+    expect(notices.current(now).map((n) => n.id)).toEqual(['n-2', 'n-1']);
+    hub.withdrawNotice('n-2');
+    for (const p of hub.respondSigned(request(), now, key)) expect(d.receive(p, now).status).toBe('applied');
+    expect(notices.current(now).map((n) => n.id)).toEqual(['n-1']);
+    expect(notices.current(now + 7_200_000)).toEqual([]);
+    // A notice the kiosks would refuse is refused at the hub, before it can block the stream.
+    expect(() => hub.publishNotice({ id: 'bad', vi: 'x', en: null, priority: 'info', startsAtMs: 5, expiresAtMs: 5 })).toThrow(/expire after it starts/);
   });
 
   it('refuses unsigned, wrongly signed and malformed messages with a reason, changing nothing', () => {

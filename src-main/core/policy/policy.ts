@@ -55,6 +55,8 @@ export interface DecisionFacts {
     quarantineActive: boolean;
   };
   recent: { alreadyInside: boolean };
+  /** How long ago the hub last confirmed the roster current; null when unknown (standalone kiosk). */
+  data: { rosterAgeHours: number | null };
   params: Policy['params'];
 }
 
@@ -76,6 +78,7 @@ const SAMPLE_FACTS: Omit<DecisionFacts, 'params'> = {
     quarantineActive: false,
   },
   recent: { alreadyInside: false },
+  data: { rosterAgeHours: null },
 };
 
 /** Parses and dry-runs a policy document, so an unknown operator is refused now, not at the gate. */

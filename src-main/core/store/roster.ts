@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
-import type { WorkerRecord } from '../types.js';
+import type { DataChange, WorkerRecord } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 
 interface WorkerRow {
@@ -68,15 +68,15 @@ export class Roster {
    * Applies downloaded changes: a snapshot replaces the roster, a delta updates and removes. Runs in
    * the caller's transaction when there is one (better-sqlite3 nests it as a savepoint).
    */
-  applyChanges(kind: 'snapshot' | 'delta', changes: Iterable<{ deleted: true; workerId: string } | { deleted: false; worker: WorkerRecord }>): number {
+  applyChanges(kind: 'snapshot' | 'delta', changes: Iterable<DataChange<WorkerRecord>>): number {
     const now = Date.now();
     const del = this.db.prepare('DELETE FROM workers WHERE worker_id = ?');
     let n = 0;
     this.db.transaction(() => {
       if (kind === 'snapshot') this.db.prepare('DELETE FROM workers').run();
       for (const c of changes) {
-        if (c.deleted) del.run(c.workerId);
-        else this.upsertStmt.run({ ...c.worker, declarationFlagged: c.worker.declarationFlagged ? 1 : 0, updatedAt: now });
+        if (c.deleted) del.run(c.key);
+        else this.upsertStmt.run({ ...c.value, declarationFlagged: c.value.declarationFlagged ? 1 : 0, updatedAt: now });
         n++;
       }
     })();

@@ -111,6 +111,15 @@ describe('decide', () => {
     expect(run({ reading, recent: { sameCodeSecondsAgo: 1, lastPassage: null } }).outcome).toBe('repeat');
   });
 
+  it('fails closed at a gate on data the hub has not confirmed for too long, open at a canteen', () => {
+    const stale = NOW - 73 * HOUR;
+    expect(run({ rosterCheckedAtMs: stale })).toMatchObject({ outcome: 'deny', reasons: ['DATA_TOO_OLD'] });
+    expect(run({ rosterCheckedAtMs: stale, checkpoint: { ...gate, kind: 'canteen' } }).outcome).toBe('allow');
+    expect(run({ rosterCheckedAtMs: NOW - 10 * HOUR }).outcome).toBe('allow');
+    // A standalone kiosk (no hub) has no data age.
+    expect(run({ rosterCheckedAtMs: null }).outcome).toBe('allow');
+  });
+
   it('follows policy parameters as data', () => {
     const worker = healthyWorker('W1', NOW, { vaccineDoses: 1, declaredAt: NOW - 30 * HOUR });
     const lenient = withParams({ minVaccineDoses: 1, declarationMaxAgeHours: 48 });
