@@ -2,7 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from '../src-main/core/credential/cose.js';
 import { keyIdOf, keyIdText, type HubKeyring } from '../src-main/core/credential/keys.js';
-import type { DataChange, Notice, WorkerRecord } from '../src-main/core/types.js';
+import type { DataChange, Notice, PolicyDocument, Revocation, WorkerRecord } from '../src-main/core/types.js';
+import { parsePolicy } from '../src-main/core/policy/policy.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, type DownlinkStream } from './protocol.js';
 
 /**
@@ -127,6 +128,19 @@ export const noticeSchema = z
   .strict()
   .refine((n) => n.expiresAtMs > n.startsAtMs, { message: 'a notice must expire after it starts' });
 
+/** CBOR maps arrive as Maps (keys keep their types); JSON-like values want plain objects. */
+function plain(v: unknown): unknown {
+  if (v instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of v) {
+      if (typeof k !== 'string') throw new Error('record maps must have text keys');
+      out[k] = plain(x);
+    }
+    return out;
+  }
+  return Array.isArray(v) ? v.map(plain) : v;
+}
+
 /** Other streams carry one object per record: [0, key, value] or [1, key]. */
 function keyedCodec<T>(schema: z.ZodType<T>, keyOf: (v: T) => string): StreamCodec<T> {
   const wire = z.union([z.tuple([z.literal(1), z.string().min(1).max(64)]), z.tuple([z.literal(0), z.string().min(1).max(64), z.unknown()])]);
@@ -135,24 +149,44 @@ function keyedCodec<T>(schema: z.ZodType<T>, keyOf: (v: T) => string): StreamCod
     fromWire(v) {
       const r = wire.parse(v);
       if (r[0] === 1) return { deleted: true, key: r[1] };
-      const value = schema.parse(r[2] instanceof Map ? Object.fromEntries(r[2]) : r[2]);
+      const value = schema.parse(plain(r[2]));
       if (keyOf(value) !== r[1]) throw new Error(`record key ${r[1]} does not match its content`);
       return { deleted: false, key: r[1], value };
     },
     fromChecked(v) {
       const r = v as [0, string, unknown] | [1, string];
       if (r[0] === 1) return { deleted: true, key: r[1] };
-      return { deleted: false, key: r[1], value: (r[2] instanceof Map ? Object.fromEntries(r[2]) : r[2]) as T };
+      return { deleted: false, key: r[1], value: plain(r[2]) as T };
     },
   };
 }
 
+const revocationSchema = z.object({ passId: z.string().regex(/^[0-9a-f]{16}$/), revokedAtMs: z.number().int().positive() }).strict();
+
+/** A policy document travels whole; it must pass the same checks as a local policy file. */
+const policyDocumentSchema = z
+  .object({ document: z.unknown() })
+  .strict()
+  .superRefine((v, ctx) => {
+    try {
+      parsePolicy(v.document, 'policy from the hub');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+
 export interface StreamTypes {
   roster: WorkerRecord;
   notices: Notice;
+  revocations: Revocation;
+  policy: PolicyDocument;
 }
 
 export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> } = {
   roster: rosterCodec,
   notices: keyedCodec<Notice>(noticeSchema, (n) => n.id),
+  revocations: keyedCodec<Revocation>(revocationSchema, (r) => r.passId),
+  policy: keyedCodec<PolicyDocument>(policyDocumentSchema as z.ZodType<PolicyDocument>, () => 'current'),
 };
+
+export { policyDocumentSchema, revocationSchema };

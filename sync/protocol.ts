@@ -99,7 +99,7 @@ export const heartbeatSchema = z
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 /** The data streams the hub sends down, each with its own cursor on the kiosk. */
-export const DOWNLINK_STREAMS = ['roster', 'notices'] as const;
+export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy'] as const;
 export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
 
 export const syncRequestSchema = z

@@ -94,6 +94,7 @@ export function explainPass(text: string, keysDir: string, at: string | undefine
   if (kid) lines.push(`key id:     ${kid}${keyring.get(kid) ? ` (trusted: ${keyring.get(kid)!.source})` : ' (not trusted)'}`);
   if (claims) {
     lines.push(`worker:     ${claims.workerId}`, `issuer:     ${claims.issuer}`);
+    if (claims.passId) lines.push(`pass id:    ${claims.passId}`);
     lines.push(`issued:     ${new Date(claims.issuedAt * 1000).toISOString()}`);
     lines.push(`expires:    ${new Date(claims.expiresAt * 1000).toISOString()}`);
   }

@@ -123,3 +123,31 @@ export function withdrawHubNotice(configFile: string, id: string): string {
     directory.close();
   }
 }
+
+export function revokeHubPass(configFile: string, passId: string): string {
+  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
+  try {
+    return `pass ${passId} revoked (revocations revision ${directory.revokePass(passId)}); kiosks refuse it after their next download`;
+  } catch (err) {
+    throw new CliError(`pass id: expected 16 hex digits as shown by \`safegate pass verify\` (${(err as Error).message.split('\n')[0]})`);
+  } finally {
+    directory.close();
+  }
+}
+
+export function publishHubPolicy(configFile: string, policyFile: string): string {
+  let document: unknown;
+  try {
+    document = JSON.parse(readFileSync(policyFile, 'utf8'));
+  } catch (err) {
+    throw new CliError(`${policyFile}: ${(err as Error).message}`);
+  }
+  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
+  try {
+    return `policy published (policy revision ${directory.publishPolicy(document)}); kiosks apply it after their next download`;
+  } catch (err) {
+    throw new CliError((err as Error).message.replace(/\s+/g, ' ').slice(0, 500));
+  } finally {
+    directory.close();
+  }
+}

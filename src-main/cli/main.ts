@@ -16,7 +16,7 @@ import {
   runKiosk,
 } from './commands.js';
 import { runDemo } from './demo.js';
-import { importHubRoster, printHubEvents, publishHubNotice, runHub, withdrawHubNotice } from './hub-commands.js';
+import { importHubRoster, printHubEvents, publishHubNotice, publishHubPolicy, revokeHubPass, runHub, withdrawHubNotice } from './hub-commands.js';
 import { CliError } from './errors.js';
 
 function buildProgram(): Command {
@@ -145,6 +145,22 @@ function buildProgram(): Command {
     .argument('<id>', 'notice id')
     .requiredOption('--config <file>', 'hub settings file')
     .action((id: string, o: { config: string }) => console.log(withdrawHubNotice(o.config, id)));
+  hub
+    .command('pass')
+    .description('worker passes')
+    .command('revoke')
+    .description('revoke a pass by its id; kiosks refuse it after their next download')
+    .argument('<passId>', 'pass id (16 hex digits, shown by `safegate pass verify`)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action((passId: string, o: { config: string }) => console.log(revokeHubPass(o.config, passId)));
+  hub
+    .command('policy')
+    .description('the entry policy kiosks apply')
+    .command('publish')
+    .description('publish a policy document (JSON, see docs/policy.md); its version must be newer')
+    .argument('<file.json>', 'policy document')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action((file: string, o: { config: string }) => console.log(publishHubPolicy(o.config, file)));
   hub
     .command('events')
     .description('print what the hub has ingested, one JSON object per line')

@@ -48,6 +48,7 @@ export interface GatekeeperDeps {
   log: Logger;
   /** When the hub last confirmed the roster current; absent or null for a standalone kiosk. */
   rosterCheckedAt?: () => number | null;
+  isRevoked?: (passId: string) => boolean;
 }
 
 /** Events that could not be committed are held here (bounded) and written once the store recovers. */
@@ -90,7 +91,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     const clock = deps.clock.read();
     const policy = deps.policy();
     const codeHash = this.hashCode(scan.text);
-    const reading = readCredential(scan.text, clock.wallMs, { keyring: deps.keyring, badgePattern: deps.badgePattern });
+    const reading = readCredential(scan.text, clock.wallMs, { keyring: deps.keyring, badgePattern: deps.badgePattern, isRevoked: deps.isRevoked });
 
     let decision: EntryDecision;
     let worker: WorkerRecord | undefined;

@@ -20,6 +20,7 @@ import { Uplink, type HeartbeatFigures } from '../../sync/uplink.js';
 import { Downlink } from '../../sync/downlink.js';
 import { DownlinkState } from './store/downlink-state.js';
 import { Notices } from './store/notices.js';
+import { DownloadedPolicy, Revocations } from './store/hub-data.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface KioskOptions {
@@ -53,6 +54,10 @@ export class Kiosk {
   readonly downlinkState: DownlinkState;
   /** Government notices in force (the screens show them). */
   readonly notices: Notices;
+  readonly revocations: Revocations;
+  private readonly downloadedPolicy: DownloadedPolicy;
+  /** The policy from a settings file or built in, used until the hub sends a newer one. */
+  private readonly localPolicy: Policy;
   readonly gpioMode: 'real' | 'simulated';
   private policy: Policy;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -66,7 +71,7 @@ export class Kiosk {
     const { settings, paths } = loaded;
     this.log = options.log ?? createLogger({ level: settings.log.level });
     this.keyring = HubKeyring.fromDirectory(paths.keysDir);
-    this.policy = paths.policyFile ? loadPolicyFile(paths.policyFile) : defaultPolicy();
+    this.localPolicy = paths.policyFile ? loadPolicyFile(paths.policyFile) : defaultPolicy();
     // A scan waits up to this long for another writer (a roster import holds the lock for under a
     // second for 100,000 workers); only a lock held longer fails safe with STORE_UNAVAILABLE.
     this.db = openStore(paths.store, { busyTimeoutMs: 1_500 });
@@ -74,6 +79,9 @@ export class Kiosk {
     this.roster = new Roster(this.db);
     this.downlinkState = new DownlinkState(this.db);
     this.notices = new Notices(this.db);
+    this.revocations = new Revocations(this.db);
+    this.downloadedPolicy = new DownloadedPolicy(this.db);
+    this.policy = this.newestPolicy();
     // Hardware last, so a failure above leaves no GPIO line claimed.
     const outputs = this.buildOutputs(settings);
     this.gpioMode = outputs.mode;
@@ -92,6 +100,7 @@ export class Kiosk {
       log: this.log.child({ ns: 'gate' }),
       // Only a kiosk that syncs has a hub to confirm its data; a standalone one has no data age.
       rosterCheckedAt: loaded.broker ? () => this.downlinkState.cursor('roster').checkedAt : undefined,
+      isRevoked: (passId) => this.revocations.isRevoked(passId),
     });
     const hub = settings.hub;
     const downlink = new Downlink(
@@ -101,6 +110,11 @@ export class Kiosk {
       {
         roster: (kind, changes) => this.roster.applyChanges(kind, changes),
         notices: (kind, changes) => this.notices.applyChanges(kind, changes),
+        revocations: (kind, changes) => this.revocations.applyChanges(kind, changes),
+        policy: (kind, changes) => {
+          this.downloadedPolicy.applyChanges(kind, changes);
+          this.policy = this.newestPolicy();
+        },
       },
       this.log.child({ ns: 'sync:downlink' }),
     );
@@ -181,6 +195,12 @@ export class Kiosk {
     process.off('exit', this.exitGuard);
     this.db.close();
     this.log.info('kiosk stopped');
+  }
+
+  /** The hub's policy once it has sent one at least as new as the local one. */
+  private newestPolicy(): Policy {
+    const downloaded = this.downloadedPolicy.current();
+    return downloaded && downloaded.version >= this.localPolicy.version ? downloaded : this.localPolicy;
   }
 
   private heartbeatFigures(): HeartbeatFigures {

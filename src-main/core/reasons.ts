@@ -67,6 +67,7 @@ export const DENY_REASONS = {
     vi: 'Dữ liệu trên thiết bị đã quá cũ (chưa cập nhật từ hệ thống); vui lòng báo quản lý',
     en: 'This device\'s data is out of date (no update from the hub); please call a supervisor',
   },
+  PASS_REVOKED: { sensitive: false, vi: 'Thẻ đã bị thu hồi', en: 'The pass has been revoked' },
 } as const satisfies Record<string, { sensitive: boolean; vi: string; en: string }>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

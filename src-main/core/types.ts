@@ -49,3 +49,14 @@ export interface Notice {
   startsAtMs: number;
   expiresAtMs: number;
 }
+
+/** A pass the hub has revoked (by its pass id, the CWT `cti`). */
+export interface Revocation {
+  passId: string;
+  revokedAtMs: number;
+}
+
+/** A policy document as the hub sends it (validated with the policy schema on arrival). */
+export interface PolicyDocument {
+  document: unknown;
+}

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
 import type { Notice, WorkerRecord } from '../../src-main/core/types.js';
-import { noticeSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
+import { noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import * as m0001 from './directory-migrations/0001-records.js';
 
@@ -10,7 +10,7 @@ export const DIRECTORY_MIGRATIONS = [{ version: 1, name: '0001-records', up: m00
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
 export const PART_SIZE = 5_000;
 
-/** The hub's published data (roster, notices) with revisions, and the transfers it answers with. */
+/** The hub's published data (roster, notices, revocations, policy) with revisions, and the transfers it answers with. */
 export class HubDirectory {
   private readonly db: SqliteDatabase;
 
@@ -36,6 +36,23 @@ export class HubDirectory {
     // Validated here with the kiosks' own schema: a record they would refuse must never go out.
     const checked = noticeSchema.parse(notice);
     return this.putRecords('notices', [[checked.id, checked]], false).rev;
+  }
+
+  /** Revokes a pass by its id (shown by `safegate pass verify`); kiosks refuse it from their next download. */
+  revokePass(passId: string, nowMs = Date.now()): number {
+    const r = revocationSchema.parse({ passId, revokedAtMs: nowMs });
+    return this.putRecords('revocations', [[r.passId, r]], false).rev;
+  }
+
+  /** Publishes a policy document; it must pass the kiosks' own checks and be newer than the last one. */
+  publishPolicy(document: unknown): number {
+    const value = policyDocumentSchema.parse({ document });
+    const held = this.db.prepare("SELECT value FROM records WHERE stream = 'policy' AND key = 'current'").get() as { value: string } | undefined;
+    const version = (document as { version: number }).version;
+    if (held && (JSON.parse(held.value) as { document: { version: number } }).document.version >= version) {
+      throw new Error(`policy version ${version} is not newer than the published one`);
+    }
+    return this.putRecords('policy', [['current', value]], false).rev;
   }
 
   withdrawNotice(id: string): number {

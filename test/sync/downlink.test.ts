@@ -5,9 +5,12 @@ import { HubKeyring, generateSigningKeyPair } from '../../src-main/core/credenti
 import { silentLogger } from '../../src-main/core/logger.js';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
 import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
+import { DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
 import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
 import { sealDownlink } from '../../sync/downlink-codec.js';
+import { checkPass, issuePass } from '../../src-main/core/credential/pass.js';
+import { defaultPolicy } from '../../src-main/core/policy/policy.js';
 import { Downlink } from '../../sync/downlink.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { healthyWorker, tempDir } from '../helpers/fixtures.js';
@@ -21,12 +24,14 @@ describe('downlink: signed, staged, applied atomically', () => {
   let roster: Roster;
   let state: DownlinkState;
   let notices: Notices;
+  let revocations: Revocations;
+  let downloadedPolicy: DownloadedPolicy;
   const pair = generateSigningKeyPair();
   const key = createPrivateKey(pair.privatePem);
   const ring = new HubKeyring();
   ring.add(createPublicKey(pair.publicPem), 'test');
 
-  const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes), notices: (kind, changes) => notices.applyChanges(kind, changes) }, silentLogger);
+  const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes), notices: (kind, changes) => notices.applyChanges(kind, changes), revocations: (kind, changes) => revocations.applyChanges(kind, changes), policy: (kind, changes) => downloadedPolicy.applyChanges(kind, changes) }, silentLogger);
   const workers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => healthyWorker(`W${String(from + i).padStart(6, '0')}`, 1_700_000_000_000));
   const signedFor = (d: Downlink) => [...hub.respondSigned(d.requests()[0]!, Date.now(), key, PART)];
 
@@ -37,6 +42,8 @@ describe('downlink: signed, staged, applied atomically', () => {
     roster = new Roster(db);
     state = new DownlinkState(db);
     notices = new Notices(db);
+    revocations = new Revocations(db);
+    downloadedPolicy = new DownloadedPolicy(db);
   });
   afterEach(() => {
     hub.close();
@@ -119,6 +126,32 @@ describe('downlink: signed, staged, applied atomically', () => {
     expect(notices.current(now + 7_200_000)).toEqual([]);
     // A notice the kiosks would refuse is refused at the hub, before it can block the stream.
     expect(() => hub.publishNotice({ id: 'bad', vi: 'x', en: null, priority: 'info', startsAtMs: 5, expiresAtMs: 5 })).toThrow(/expire after it starts/);
+  });
+
+  it('carries pass revocations: a revoked pass is refused with its own reason', () => {
+    const d = receiver();
+    const text = issuePass(key, { workerId: 'W1', issuer: 'hub', expiresAt: new Date(Date.now() + 86_400_000) });
+    const check = checkPass(text, ring, Date.now());
+    expect(check.ok).toBe(true);
+    const passId = (check as { pass: { claims: { passId: string } } }).pass.claims.passId;
+    hub.revokePass(passId);
+    for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'revocations')!, Date.now(), key)) d.receive(p, 1);
+    expect(checkPass(text, ring, Date.now(), (id) => revocations.isRevoked(id))).toMatchObject({ ok: false, failure: 'PASS_REVOKED' });
+    expect(() => hub.revokePass('not-a-pass-id')).toThrow();
+  });
+
+  it('carries the policy: a newer version replaces the one in force; the hub refuses an older or invalid one', () => {
+    const d = receiver();
+    const pull = () => {
+      for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'policy')!, Date.now(), key)) d.receive(p, 1);
+    };
+    const v7 = { ...defaultPolicy(), version: 7, params: { ...defaultPolicy().params, minVaccineDoses: 3 } };
+    hub.publishPolicy(v7);
+    pull();
+    expect(downloadedPolicy.current()).toMatchObject({ version: 7, params: { minVaccineDoses: 3 } });
+    expect(() => hub.publishPolicy({ ...v7, version: 6 })).toThrow(/not newer/);
+    expect(() => hub.publishPolicy({ ...v7, version: 8, rules: [{ id: 'x', reason: 'CASE_F0', logic: { nope: [] } }] })).toThrow(/Unrecognized operation nope/);
+    expect(downloadedPolicy.current()?.version).toBe(7);
   });
 
   it('refuses unsigned, wrongly signed and malformed messages with a reason, changing nothing', () => {

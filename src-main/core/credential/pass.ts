@@ -33,7 +33,7 @@ export interface VerifiedPass {
 }
 
 /** Why a pass was refused; each maps to its own deny reason. */
-export type PassFailure = 'MALFORMED_CODE' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'PASS_EXPIRED' | 'PASS_NOT_YET_VALID';
+export type PassFailure = 'MALFORMED_CODE' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'PASS_EXPIRED' | 'PASS_NOT_YET_VALID' | 'PASS_REVOKED';
 
 export type PassCheck =
   | { ok: true; pass: VerifiedPass }
@@ -58,7 +58,7 @@ function claimsFromCbor(payload: Uint8Array): PassClaims {
 }
 
 /** Verifies a pass's text offline: envelope, signature by a trusted key, then validity period. */
-export function checkPass(text: string, keyring: HubKeyring, nowMs: number): PassCheck {
+export function checkPass(text: string, keyring: HubKeyring, nowMs: number, isRevoked: (passId: string) => boolean = () => false): PassCheck {
   let cose;
   try {
     cose = decodeCoseSign1(openEnvelope(text, PASS_PREFIX));
@@ -88,6 +88,9 @@ export function checkPass(text: string, keyring: HubKeyring, nowMs: number): Pas
   const start = Math.max(claims.notBefore ?? 0, claims.issuedAt);
   if (start > nowS + CLOCK_SKEW_S) {
     return { ok: false, failure: 'PASS_NOT_YET_VALID', detail: `valid from ${new Date(start * 1000).toISOString()}`, kid, claims };
+  }
+  if (claims.passId && isRevoked(claims.passId)) {
+    return { ok: false, failure: 'PASS_REVOKED', detail: `pass ${claims.passId} is revoked`, kid, claims };
   }
   return { ok: true, pass: { claims, kid } };
 }

@@ -10,6 +10,8 @@ export type CredentialReading =
 export interface CredentialReaderOptions {
   keyring: HubKeyring;
   badgePattern: RegExp;
+  /** Pass ids the hub has revoked. */
+  isRevoked?: (passId: string) => boolean;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface CredentialReaderOptions {
  */
 export function readCredential(text: string, nowMs: number, options: CredentialReaderOptions): CredentialReading {
   if (text.startsWith(PASS_PREFIX)) {
-    const check = checkPass(text, options.keyring, nowMs);
+    const check = checkPass(text, options.keyring, nowMs, options.isRevoked);
     if (check.ok) {
       return { status: 'valid', kind: 'pass', workerId: check.pass.claims.workerId, expiresAt: check.pass.claims.expiresAt };
     }
