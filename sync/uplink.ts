@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelayMs, type Backoff } from '../device/backoff.js';
-import { encodeBatch, type WireEvent } from './batch-codec.js';
+import { encodeBatch, type ClockAnchor, type WireEvent } from './batch-codec.js';
 import { classifyLinkError, disableNagle, mqttOptions, type BrokerSettings } from './broker.js';
 import { PROTOCOL_VERSION, PayloadError, parseJsonPayload, topics, type Alert, type BatchAck, type Heartbeat } from './protocol.js';
 
@@ -42,6 +42,8 @@ export interface UplinkOptions {
   maxInFlight?: number;
   heartbeat?: { everyMs: number; figures(): HeartbeatFigures };
   extensions?: LinkExtension[];
+  /** The kiosk's boot and monotonic clock, to anchor events to the hub's time. */
+  clock?: { bootId: string; monoUs(): number };
   reconnect: Backoff;
   /** After an authentication failure, wait this long before trying again (a person must act). */
   authRetryMs: number;
@@ -60,6 +62,7 @@ interface InFlight {
   batchId: string;
   lastSeq: number;
   sentAtMs: number;
+  sentMonoUs: number;
   timer: NodeJS.Timeout;
 }
 
@@ -77,6 +80,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private offsetMs: number | null = null;
+  private anchor: ClockAnchor | null = null;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly alertsInFlight = new Set<number>();
 
@@ -229,6 +233,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       batchId,
       lastSeq,
       sentAtMs: Date.now(),
+      sentMonoUs: this.monoUs(),
       timer: setTimeout(() => {
         this.log.warn({ batchId }, 'no acknowledgement in time; sending again');
         this.clearInflight();
@@ -283,7 +288,11 @@ export class Uplink extends EventEmitter<UplinkEvents> {
 
   private encode(events: WireEvent[]): Uint8Array {
     const batchId = `${events[0]!.seq}-${events.at(-1)!.seq}`;
-    return encodeBatch({ deviceId: this.options.deviceId, batchId, events });
+    return encodeBatch({ deviceId: this.options.deviceId, batchId, events, anchor: this.anchor });
+  }
+
+  private monoUs(): number {
+    return this.options.clock?.monoUs() ?? 0;
   }
 
   private onAck(payload: Buffer): void {
@@ -301,8 +310,10 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     if (acked) {
       clearTimeout(acked.timer);
       this.inflight = this.inflight.filter((f) => f !== acked);
-      // The hub stamped its clock somewhere between our send and now.
+      // The hub stamped its clock somewhere between our send and now: take the middle.
       this.offsetMs = ack.hubTimeMs - (acked.sentAtMs + now) / 2;
+      const clock = this.options.clock;
+      if (clock) this.anchor = { bootId: clock.bootId, monoUs: Math.round((acked.sentMonoUs + this.monoUs()) / 2), hubTimeMs: ack.hubTimeMs };
     }
     if (ack.gaps.length) this.log.warn({ gaps: ack.gaps }, 'hub reports missing sequence numbers');
     this.log.debug({ batchId: ack.batchId, lastSeq: ack.lastSeq, marked }, 'batch acknowledged');

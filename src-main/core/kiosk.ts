@@ -87,13 +87,14 @@ export class Kiosk {
     this.gpioMode = outputs.mode;
     this.signals = new GateSignals(outputs.lines);
     this.scanner = this.buildScanner(settings);
+    const clock = new SystemClock(settings.clock.syncedWhen);
     this.gatekeeper = new Gatekeeper({
       checkpoint: settings.checkpoint,
       events: this.events,
       roster: this.roster,
       keyring: this.keyring,
       policy: () => this.policy,
-      clock: new SystemClock(settings.clock.syncedWhen),
+      clock,
       actuator: this.signals,
       badgePattern: new RegExp(settings.badge.pattern),
       codeHashKey: this.events.codeHashKey(),
@@ -129,6 +130,7 @@ export class Kiosk {
             authRetryMs: 300_000,
             heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.heartbeatFigures() },
             extensions: [downlink],
+            clock: { bootId: clock.bootId, monoUs: () => clock.read().monoUs },
           },
           this.events,
           this.log.child({ ns: 'sync:uplink' }),

@@ -128,7 +128,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // The broker's ACL ties the topic to the sender's certificate; the payload must agree with it.
     if (batch.deviceId !== t.deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
-    const result = await this.store.ingest(t.deviceId, batch.events, Date.now());
+    const result = await this.store.ingest(t.deviceId, batch.events, Date.now(), batch.anchor);
     const ack: BatchAck = {
       v: PROTOCOL_VERSION,
       batchId: batch.batchId,

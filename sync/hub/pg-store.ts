@@ -1,7 +1,9 @@
 import pg from 'pg';
 import type { WireEvent } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
-import type { HubStore, IngestResult } from './store.js';
+import type { HubEvent, HubStore, IngestResult } from './store.js';
+import type { ClockAnchor } from '../batch-codec.js';
+import { dateEvent, type ClockTrust } from './dating.js';
 
 /** Numbered schema steps for PostgreSQL, applied in one transaction each; a newer schema is refused. */
 const PG_MIGRATIONS: { version: number; sql: string }[] = [
@@ -31,6 +33,12 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
         PRIMARY KEY (device_id, seq)
       );
       CREATE TABLE device_heartbeats (device_id text PRIMARY KEY, heartbeat jsonb NOT NULL, received_ms bigint NOT NULL);`,
+  },
+  {
+    version: 3,
+    sql: `
+      ALTER TABLE hub_events ADD COLUMN clock text NOT NULL DEFAULT 'unverified' CHECK (clock IN ('synced', 'corrected', 'unverified'));
+      ALTER TABLE hub_events ADD COLUMN corrected_wall_ms bigint;`,
   },
 ];
 
@@ -73,17 +81,19 @@ export class PgHubStore implements HubStore {
     return new PgHubStore(pool);
   }
 
-  async ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number): Promise<IngestResult> {
+  async ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number, anchor?: ClockAnchor | null): Promise<IngestResult> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       // One statement per batch: columns as arrays, unnested server-side.
       const col = <T>(f: (e: WireEvent) => T) => events.map(f);
+      const dated = events.map((e) => dateEvent(e, anchor));
       const res = await client.query(
         `INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
-           credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms)
+           credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, clock, corrected_wall_ms, received_ms)
          SELECT $1, * , $16 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::boolean[], $7::text[],
-           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $17::integer[])
+           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $17::integer[],
+           $18::text[], $19::bigint[])
          ON CONFLICT (device_id, seq) DO NOTHING`,
         [
           deviceId,
@@ -103,6 +113,8 @@ export class PgHubStore implements HubStore {
           col((e) => e.source),
           receivedMs,
           col((e) => e.policyVersion),
+          dated.map((d) => d.clock),
+          dated.map((d) => d.correctedWallMs),
         ],
       );
       const inserted = res.rowCount ?? 0;
@@ -132,7 +144,7 @@ export class PgHubStore implements HubStore {
     }
   }
 
-  async *events(filter: { deviceId?: string; sinceMs?: number } = {}): AsyncIterable<WireEvent & { deviceId: string }> {
+  async *events(filter: { deviceId?: string; sinceMs?: number } = {}): AsyncIterable<HubEvent> {
     const { rows } = await this.pool.query<Record<string, unknown>>(
       'SELECT * FROM hub_events WHERE ($1::text IS NULL OR device_id = $1) AND wall_ms >= $2 ORDER BY device_id, seq',
       [filter.deviceId ?? null, filter.sinceMs ?? 0],
@@ -155,6 +167,8 @@ export class PgHubStore implements HubStore {
         reasons: (r.reasons as string) === '' ? [] : ((r.reasons as string).split(' ') as WireEvent['reasons']),
         source: r.source as WireEvent['source'],
         policyVersion: r.policy_version as number,
+        clock: r.clock as ClockTrust,
+        correctedWallMs: r.corrected_wall_ms as number | null,
       };
     }
   }

@@ -3,6 +3,9 @@ import { openStore, type SqliteDatabase } from '../../src-main/core/store/databa
 import type { WireEvent } from '../batch-codec.js';
 import * as m0001 from './migrations/0001-hub-events.js';
 import * as m0002 from './migrations/0002-alerts-heartbeats.js';
+import * as m0003 from './migrations/0003-dating.js';
+import { dateEvent, type ClockTrust } from './dating.js';
+import type { ClockAnchor } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
 
 export interface IngestResult {
@@ -19,8 +22,8 @@ export interface IngestResult {
  * SQLite and PostgreSQL implementations pass one contract test.
  */
 export interface HubStore {
-  ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number): Promise<IngestResult>;
-  events(filter?: { deviceId?: string; sinceMs?: number }): AsyncIterable<WireEvent & { deviceId: string }>;
+  ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number, anchor?: ClockAnchor | null): Promise<IngestResult>;
+  events(filter?: { deviceId?: string; sinceMs?: number }): AsyncIterable<HubEvent>;
   /** Stores an alert once per (device, seq); true when it was new. */
   recordAlert(deviceId: string, alert: Alert, receivedMs: number): Promise<boolean>;
   alerts(): Promise<(Alert & { deviceId: string })[]>;
@@ -32,7 +35,11 @@ export interface HubStore {
 export const HUB_MIGRATIONS = [
   { version: 1, name: '0001-hub-events', up: m0001.up },
   { version: 2, name: '0002-alerts-heartbeats', up: m0002.up },
+  { version: 3, name: '0003-dating', up: m0003.up },
 ] as const;
+
+/** An event as the hub holds it: as reported, plus how far its time can be trusted. */
+export type HubEvent = WireEvent & { deviceId: string; clock: ClockTrust; correctedWallMs: number | null };
 
 const MAX_GAP_RANGES = 100;
 
@@ -47,9 +54,9 @@ export class SqliteHubStore implements HubStore {
     this.db = openStore(path, { migrations: HUB_MIGRATIONS, busyTimeoutMs: 5_000 });
     this.insert = this.db.prepare(`
       INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
-        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms)
+        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms, clock, corrected_wall_ms)
       VALUES (@deviceId, @seq, @wallMs, @monoUs, @bootId, @clockSynced, @checkpointId, @zoneId, @direction,
-        @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion, @receivedMs)
+        @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion, @receivedMs, @clock, @correctedWallMs)
       ON CONFLICT (device_id, seq) DO NOTHING`);
     this.device = this.db.prepare('SELECT contiguous_seq, max_seq FROM devices WHERE device_id = ?');
     this.upsertDevice = this.db.prepare(`
@@ -59,7 +66,7 @@ export class SqliteHubStore implements HubStore {
     this.above = this.db.prepare('SELECT seq FROM hub_events WHERE device_id = ? AND seq > ? ORDER BY seq');
   }
 
-  async ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number): Promise<IngestResult> {
+  async ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number, anchor?: ClockAnchor | null): Promise<IngestResult> {
     return this.db
       .transaction((): IngestResult => {
         let inserted = 0;
@@ -70,6 +77,7 @@ export class SqliteHubStore implements HubStore {
             clockSynced: e.clockSynced ? 1 : 0,
             reasons: e.reasons.join(' '),
             receivedMs,
+            ...dateEvent(e, anchor),
           }).changes;
         }
         const prev = (this.device.get(deviceId) as { contiguous_seq: number; max_seq: number } | undefined) ?? {
@@ -92,7 +100,7 @@ export class SqliteHubStore implements HubStore {
       .immediate();
   }
 
-  async *events(filter: { deviceId?: string; sinceMs?: number } = {}): AsyncIterable<WireEvent & { deviceId: string }> {
+  async *events(filter: { deviceId?: string; sinceMs?: number } = {}): AsyncIterable<HubEvent> {
     const rows = this.db
       .prepare(
         `SELECT * FROM hub_events WHERE (@deviceId IS NULL OR device_id = @deviceId) AND wall_ms >= @sinceMs ORDER BY device_id, seq`,
@@ -116,6 +124,8 @@ export class SqliteHubStore implements HubStore {
         reasons: (r.reasons as string) === '' ? [] : ((r.reasons as string).split(' ') as WireEvent['reasons']),
         source: r.source as WireEvent['source'],
         policyVersion: r.policy_version as number,
+        clock: r.clock as ClockTrust,
+        correctedWallMs: r.corrected_wall_ms as number | null,
       };
     }
   }

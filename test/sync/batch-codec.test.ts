@@ -8,8 +8,9 @@ describe('event batch codec', () => {
   it('round-trips every field', () => {
     const events = typicalEvents(500, 1001);
     events[10] = { ...events[10]!, clockSynced: false, source: 'camera', credentialKind: 'badge', policyVersion: 4 };
-    const batch = { deviceId: 'kiosk-0001', batchId: 'b-1001-1500', events };
+    const batch = { deviceId: 'kiosk-0001', batchId: 'b-1001-1500', events, anchor: { bootId: 'boot-1', monoUs: 123_456_789, hubTimeMs: 1_795_000_000_000 } };
     expect(decodeBatch(encodeBatch(batch))).toEqual(batch);
+    expect(decodeBatch(encodeBatch({ ...batch, anchor: null })).anchor).toBeNull();
   });
 
   it('keeps typical events within 24 bytes each at batch size 500', () => {

@@ -117,6 +117,23 @@ describe('uplink to the hub through a real broker', () => {
     expect(Math.abs(uplink.clockOffsetMs!)).toBeLessThan(1_000);
   });
 
+  it('anchors an unsynchronised clock to the hub\'s time from acknowledgements; the hub dates and flags events', async () => {
+    let mono = 50_000_000;
+    const { log, uplink } = kiosk('kiosk-clock', { maxInFlight: 1, clock: { bootId: 'boot-1', monoUs: () => mono } });
+    for (let i = 0; i < 1_000; i++) log.append({ ...newEvent(i), clockSynced: false, wallMs: 1_000 + i, monoUs: 40_000_000 + i * 1000 });
+    uplink.start();
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'drained');
+    mono += 1;
+    const dated = [];
+    for await (const e of hubStore.events({ deviceId: 'kiosk-clock' })) dated.push(e);
+    // The first batch left before any acknowledgement: nothing to date it by.
+    expect(dated[0]).toMatchObject({ clock: 'unverified', correctedWallMs: null });
+    const corrected = dated.filter((e) => e.clock === 'corrected');
+    expect(corrected.length).toBe(500);
+    // Dated by the hub's clock (now-ish), not by the kiosk's wall clock (1970).
+    for (const e of corrected) expect(Math.abs(e.correctedWallMs! - Date.now())).toBeLessThan(60_000);
+  });
+
   it('sends a small batch once it is old enough, and new events when nudged', async () => {
     const { log, uplink } = kiosk('kiosk-trickle');
     uplink.start();

@@ -27,7 +27,20 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         const r = await store.ingest('kiosk-a', events, Date.now());
         expect(r).toEqual({ inserted: 50, duplicates: 0, contiguousSeq: 50, gaps: [] });
         const stored = await collect(store);
-        expect(stored.map(({ deviceId, ...e }) => ({ deviceId, e }))).toEqual(events.map((e) => ({ deviceId: 'kiosk-a', e })));
+        expect(stored.map(({ deviceId, clock: _c, correctedWallMs: _w, ...e }) => ({ deviceId, e }))).toEqual(events.map((e) => ({ deviceId: 'kiosk-a', e })));
+        expect(stored.every((e) => e.clock === 'synced' && e.correctedWallMs === e.wallMs)).toBe(true);
+      });
+    });
+
+    it('dates events from a kiosk without a synchronised clock by the anchor of the same boot, else flags them', async () => {
+      await withStore(async (store) => {
+        const [a, b] = typicalEvents(2).map((e) => ({ ...e, clockSynced: false, wallMs: 0 }));
+        const other = { ...b!, bootId: 'another-boot' };
+        const anchor = { bootId: a!.bootId, monoUs: a!.monoUs - 5_000_000, hubTimeMs: 1_800_000_000_000 };
+        await store.ingest('kiosk-a', [a!, other], 1, anchor);
+        const [ea, eb] = await collect(store);
+        expect(ea).toMatchObject({ clock: 'corrected', correctedWallMs: 1_800_000_005_000, wallMs: 0 });
+        expect(eb).toMatchObject({ clock: 'unverified', correctedWallMs: null });
       });
     });
 
