@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from '../src-main/core/credential/cose.js';
-import { keyIdOf, keyIdText, type HubKeyring } from '../src-main/core/credential/keys.js';
-import type { DataChange, Notice, PolicyDocument, Revocation, WorkerRecord } from '../src-main/core/types.js';
+import { keyIdOf, keyIdText, publicKeyWithId, type HubKeyring } from '../src-main/core/credential/keys.js';
+import type { DataChange, HubKeyRecord, Notice, PolicyDocument, Revocation, WorkerRecord } from '../src-main/core/types.js';
 import { parsePolicy } from '../src-main/core/policy/policy.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, type DownlinkStream } from './protocol.js';
 
@@ -175,11 +175,23 @@ const policyDocumentSchema = z
     }
   });
 
+const hubKeySchema = z
+  .object({ kid: z.string().min(1).max(64), publicPem: z.string().min(40).max(4_096) })
+  .strict()
+  .superRefine((v, ctx) => {
+    try {
+      publicKeyWithId(v.publicPem, v.kid);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+
 export interface StreamTypes {
   roster: WorkerRecord;
   notices: Notice;
   revocations: Revocation;
   policy: PolicyDocument;
+  keys: HubKeyRecord;
 }
 
 export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> } = {
@@ -187,6 +199,7 @@ export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> 
   notices: keyedCodec<Notice>(noticeSchema, (n) => n.id),
   revocations: keyedCodec<Revocation>(revocationSchema, (r) => r.passId),
   policy: keyedCodec<PolicyDocument>(policyDocumentSchema as z.ZodType<PolicyDocument>, () => 'current'),
+  keys: keyedCodec<HubKeyRecord>(hubKeySchema, (k) => k.kid),
 };
 
-export { policyDocumentSchema, revocationSchema };
+export { hubKeySchema, policyDocumentSchema, revocationSchema };

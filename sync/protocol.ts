@@ -94,12 +94,15 @@ export const heartbeatSchema = z
     scanner: z.enum(['stopped', 'connecting', 'ready', 'disconnected']),
     gpio: z.enum(['real', 'simulated']),
     clockOffsetMs: z.number().nullable(),
+    /** Seconds since the hub last confirmed the roster current; null if never. */
+    rosterAgeS: z.number().nonnegative().nullable(),
+    policyVersion: z.number().int().nonnegative(),
   })
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 /** The data streams the hub sends down, each with its own cursor on the kiosk. */
-export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy'] as const;
+export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys'] as const;
 export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
 
 export const syncRequestSchema = z

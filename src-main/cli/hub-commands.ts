@@ -151,3 +151,32 @@ export function publishHubPolicy(configFile: string, policyFile: string): string
     directory.close();
   }
 }
+
+export function publishHubKey(configFile: string, publicKeyFile: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(publicKeyFile, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${publicKeyFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
+  try {
+    const { kid, rev } = directory.publishKey(pem);
+    return `key ${kid} published (keys revision ${rev}); kiosks trust it after their next download`;
+  } catch (err) {
+    throw new CliError(`${publicKeyFile}: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    directory.close();
+  }
+}
+
+export function retireHubKey(configFile: string, kid: string): string {
+  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
+  try {
+    return `key ${kid} retired (keys revision ${directory.retireKey(kid)})`;
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  } finally {
+    directory.close();
+  }
+}

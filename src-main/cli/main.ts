@@ -16,7 +16,17 @@ import {
   runKiosk,
 } from './commands.js';
 import { runDemo } from './demo.js';
-import { importHubRoster, printHubEvents, publishHubNotice, publishHubPolicy, revokeHubPass, runHub, withdrawHubNotice } from './hub-commands.js';
+import {
+  importHubRoster,
+  printHubEvents,
+  publishHubKey,
+  publishHubNotice,
+  publishHubPolicy,
+  retireHubKey,
+  revokeHubPass,
+  runHub,
+  withdrawHubNotice,
+} from './hub-commands.js';
 import { CliError } from './errors.js';
 
 function buildProgram(): Command {
@@ -161,6 +171,19 @@ function buildProgram(): Command {
     .argument('<file.json>', 'policy document')
     .requiredOption('--config <file>', 'hub settings file')
     .action((file: string, o: { config: string }) => console.log(publishHubPolicy(o.config, file)));
+  const hubKeys = hub.command('keys').description('hub signing keys kiosks trust (rotation)');
+  hubKeys
+    .command('publish')
+    .description('publish a new hub public key; kiosks trust it once a transfer signed by a trusted key brings it')
+    .argument('<file.pub.pem>', 'public key from `safegate keys generate`')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action((file: string, o: { config: string }) => console.log(publishHubKey(o.config, file)));
+  hubKeys
+    .command('retire')
+    .description('stop kiosks trusting a key published with `hub keys publish`')
+    .argument('<kid>', 'key id')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action((kid: string, o: { config: string }) => console.log(retireHubKey(o.config, kid)));
   hub
     .command('events')
     .description('print what the hub has ingested, one JSON object per line')

@@ -20,7 +20,7 @@ import { Uplink, type HeartbeatFigures } from '../../sync/uplink.js';
 import { Downlink } from '../../sync/downlink.js';
 import { DownlinkState } from './store/downlink-state.js';
 import { Notices } from './store/notices.js';
-import { DownloadedPolicy, Revocations } from './store/hub-data.js';
+import { DownloadedKeys, DownloadedPolicy, Revocations } from './store/hub-data.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface KioskOptions {
@@ -56,6 +56,7 @@ export class Kiosk {
   readonly notices: Notices;
   readonly revocations: Revocations;
   private readonly downloadedPolicy: DownloadedPolicy;
+  private readonly downloadedKeys: DownloadedKeys;
   /** The policy from a settings file or built in, used until the hub sends a newer one. */
   private readonly localPolicy: Policy;
   readonly gpioMode: 'real' | 'simulated';
@@ -81,6 +82,8 @@ export class Kiosk {
     this.notices = new Notices(this.db);
     this.revocations = new Revocations(this.db);
     this.downloadedPolicy = new DownloadedPolicy(this.db);
+    this.downloadedKeys = new DownloadedKeys(this.db);
+    this.downloadedKeys.loadInto(this.keyring);
     this.policy = this.newestPolicy();
     // Hardware last, so a failure above leaves no GPIO line claimed.
     const outputs = this.buildOutputs(settings);
@@ -112,6 +115,7 @@ export class Kiosk {
         roster: (kind, changes) => this.roster.applyChanges(kind, changes),
         notices: (kind, changes) => this.notices.applyChanges(kind, changes),
         revocations: (kind, changes) => this.revocations.applyChanges(kind, changes),
+        keys: (kind, changes) => this.downloadedKeys.applyChanges(kind, changes, this.keyring),
         policy: (kind, changes) => {
           this.downloadedPolicy.applyChanges(kind, changes);
           this.policy = this.newestPolicy();
@@ -213,6 +217,11 @@ export class Kiosk {
       oldestUnsyncedAgeS: depth.oldestWallMs === null ? null : Math.max(0, (Date.now() - depth.oldestWallMs) / 1000),
       scanner: this.scanner?.state ?? 'stopped',
       gpio: this.gpioMode,
+      rosterAgeS: (() => {
+        const checked = this.downlinkState.cursor('roster').checkedAt;
+        return checked === null ? null : Math.max(0, (Date.now() - checked) / 1000);
+      })(),
+      policyVersion: this.policy.version,
     };
   }
 

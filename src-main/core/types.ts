@@ -60,3 +60,9 @@ export interface Revocation {
 export interface PolicyDocument {
   document: unknown;
 }
+
+/** A hub signing key sent down for rotation: its key id and public key (SPKI PEM). */
+export interface HubKeyRecord {
+  kid: string;
+  publicPem: string;
+}

@@ -1,7 +1,8 @@
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { keyIdOf, keyIdText } from '../../src-main/core/credential/keys.js';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
 import type { Notice, WorkerRecord } from '../../src-main/core/types.js';
-import { noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
+import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import * as m0001 from './directory-migrations/0001-records.js';
 
@@ -53,6 +54,27 @@ export class HubDirectory {
       throw new Error(`policy version ${version} is not newer than the published one`);
     }
     return this.putRecords('policy', [['current', value]], false).rev;
+  }
+
+  /** Publishes a hub signing key (public half); kiosks trust it once a currently trusted key has signed the transfer. */
+  publishKey(publicPem: string): { kid: string; rev: number } {
+    const kid = keyIdText(keyIdOf(createPublicKey(publicPem)));
+    const value = hubKeySchema.parse({ kid, publicPem });
+    return { kid, rev: this.putRecords('keys', [[kid, value]], false).rev };
+  }
+
+  /** Retires a key that was published here; kiosks stop trusting it. */
+  retireKey(kid: string): number {
+    return this.db
+      .transaction(() => {
+        const rev = this.revision('keys') + 1;
+        if (this.db.prepare("UPDATE records SET deleted = 1, rev = ? WHERE stream = 'keys' AND key = ? AND deleted = 0").run(rev, kid).changes === 0) {
+          throw new Error(`no published key ${kid}`);
+        }
+        this.bump('keys', rev);
+        return rev;
+      })
+      .immediate();
   }
 
   withdrawNotice(id: string): number {

@@ -20,7 +20,7 @@ import { createPublicKey } from 'node:crypto';
 import { HubKeyring, generateSigningKeyPair } from '../../src-main/core/credential/keys.js';
 import { silentLogger } from '../../src-main/core/logger.js';
 import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
-import { DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
+import { DownloadedKeys, DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
 import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
 import { Downlink } from '../../sync/downlink.js';
@@ -181,6 +181,7 @@ async function main(): Promise<void> {
       notices: (kind, changes) => new Notices(rk.db).applyChanges(kind, changes),
       revocations: (kind, changes) => new Revocations(rk.db).applyChanges(kind, changes),
       policy: (kind, changes) => new DownloadedPolicy(rk.db).applyChanges(kind, changes),
+      keys: (kind, changes) => new DownloadedKeys(rk.db).applyChanges(kind, changes, ring),
     }, silentLogger);
     const rosterUplink = new Uplink({ ...rk.options, extensions: [downlink] }, rk.log, silentLogger);
     t = performance.now();

@@ -6,7 +6,7 @@ import { silentLogger } from '../../src-main/core/logger.js';
 import { openStore } from '../../src-main/core/store/database.js';
 import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
 import { EventLog } from '../../src-main/core/store/event-log.js';
-import { DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
+import { DownloadedKeys, DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
 import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
 import { Downlink } from '../../sync/downlink.js';
@@ -65,7 +65,7 @@ describe('roster download through a real broker', () => {
     const state = new DownlinkState(db);
     const ring = new HubKeyring();
     ring.add(createPublicKey(pair.publicPem), 'test');
-    const downlink = new Downlink('kiosk-dl', state, () => ring, { roster: (k, c) => roster.applyChanges(k, c), notices: (k, c) => new Notices(db).applyChanges(k, c), revocations: (k, c) => new Revocations(db).applyChanges(k, c), policy: (k, c) => new DownloadedPolicy(db).applyChanges(k, c) }, silentLogger, 500);
+    const downlink = new Downlink('kiosk-dl', state, () => ring, { roster: (k, c) => roster.applyChanges(k, c), notices: (k, c) => new Notices(db).applyChanges(k, c), revocations: (k, c) => new Revocations(db).applyChanges(k, c), policy: (k, c) => new DownloadedPolicy(db).applyChanges(k, c), keys: (k, c) => new DownloadedKeys(db).applyChanges(k, c, ring) }, silentLogger, 500);
     const uplink = new Uplink(
       {
         deviceId: 'kiosk-dl',

@@ -5,7 +5,7 @@ import { HubKeyring, generateSigningKeyPair } from '../../src-main/core/credenti
 import { silentLogger } from '../../src-main/core/logger.js';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
 import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
-import { DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
+import { DownloadedKeys, DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
 import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
 import { sealDownlink } from '../../sync/downlink-codec.js';
@@ -26,12 +26,13 @@ describe('downlink: signed, staged, applied atomically', () => {
   let notices: Notices;
   let revocations: Revocations;
   let downloadedPolicy: DownloadedPolicy;
+  let downloadedKeys: DownloadedKeys;
   const pair = generateSigningKeyPair();
   const key = createPrivateKey(pair.privatePem);
   const ring = new HubKeyring();
   ring.add(createPublicKey(pair.publicPem), 'test');
 
-  const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes), notices: (kind, changes) => notices.applyChanges(kind, changes), revocations: (kind, changes) => revocations.applyChanges(kind, changes), policy: (kind, changes) => downloadedPolicy.applyChanges(kind, changes) }, silentLogger);
+  const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes), notices: (kind, changes) => notices.applyChanges(kind, changes), revocations: (kind, changes) => revocations.applyChanges(kind, changes), policy: (kind, changes) => downloadedPolicy.applyChanges(kind, changes), keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, ring) }, silentLogger);
   const workers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => healthyWorker(`W${String(from + i).padStart(6, '0')}`, 1_700_000_000_000));
   const signedFor = (d: Downlink) => [...hub.respondSigned(d.requests()[0]!, Date.now(), key, PART)];
 
@@ -44,6 +45,7 @@ describe('downlink: signed, staged, applied atomically', () => {
     notices = new Notices(db);
     revocations = new Revocations(db);
     downloadedPolicy = new DownloadedPolicy(db);
+    downloadedKeys = new DownloadedKeys(db);
   });
   afterEach(() => {
     hub.close();
@@ -152,6 +154,25 @@ describe('downlink: signed, staged, applied atomically', () => {
     expect(() => hub.publishPolicy({ ...v7, version: 6 })).toThrow(/not newer/);
     expect(() => hub.publishPolicy({ ...v7, version: 8, rules: [{ id: 'x', reason: 'CASE_F0', logic: { nope: [] } }] })).toThrow(/Unrecognized operation nope/);
     expect(downloadedPolicy.current()?.version).toBe(7);
+  });
+
+  it('rotates hub keys: a key sent under a trusted signature is trusted, and retired again; installed keys stay', () => {
+    const d = receiver();
+    const pull = () => {
+      for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'keys')!, Date.now(), key)) d.receive(p, 1);
+    };
+    const next = generateSigningKeyPair('ES256');
+    const { kid } = hub.publishKey(next.publicPem);
+    expect(ring.get(kid)).toBeUndefined();
+    pull();
+    expect(ring.get(kid)?.source).toBe('hub (downloaded)');
+    const text = issuePass(next.privatePem, { workerId: 'W1', issuer: 'hub', expiresAt: new Date(Date.now() + 86_400_000) });
+    expect(checkPass(text, ring, Date.now()).ok).toBe(true);
+    hub.retireKey(kid);
+    pull();
+    expect(ring.get(kid)).toBeUndefined();
+    expect(checkPass(text, ring, Date.now())).toMatchObject({ ok: false, failure: 'UNKNOWN_KEY' });
+    expect(ring.get(pair.kid)).toBeDefined();
   });
 
   it('refuses unsigned, wrongly signed and malformed messages with a reason, changing nothing', () => {

@@ -29,7 +29,7 @@ const samples = {
   acks: batchAckSchema.parse({ v: 1, batchId: 'b-1-500', firstSeq: 1, lastSeq: 500, hubTimeMs: Date.now(), gaps: [[3, 4]] }),
   alerts: alertSchema.parse({ v: 1, kind: 'quarantined-entry-attempt', seq: 7, atMs: Date.now(), checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] }),
   syncRequest: syncRequestSchema.parse({ v: 1, stream: 'roster', cursor: 12, resume: { to: 14, parts: 3, have: [0, 2] } }),
-  heartbeat: heartbeatSchema.parse({ v: 1, atMs: Date.now(), software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 12.5, scanner: 'ready', gpio: 'simulated', clockOffsetMs: -4 }),
+  heartbeat: heartbeatSchema.parse({ v: 1, atMs: Date.now(), software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 12.5, scanner: 'ready', gpio: 'simulated', clockOffsetMs: -4, rosterAgeS: 30, policyVersion: 1 }),
 };
 
 describe('hub protocol contract (AsyncAPI 3)', () => {

@@ -49,6 +49,10 @@ export class HubKeyring {
     return trusted;
   }
 
+  remove(kid: string): boolean {
+    return this.byKid.delete(kid);
+  }
+
   get(kid: string): TrustedKey | undefined {
     return this.byKid.get(kid);
   }
@@ -80,6 +84,15 @@ export class HubKeyring {
     }
     return ring;
   }
+}
+
+/** Parses a public key and checks it is one we can verify with and that it has the given key id. */
+export function publicKeyWithId(publicPem: string, kid: string): KeyObject {
+  const key = createPublicKey(publicPem);
+  algorithmOfKey(key);
+  const actual = keyIdText(keyIdOf(key));
+  if (actual !== kid) throw new Error(`key id ${kid} does not match the key (${actual})`);
+  return key;
 }
 
 export interface GeneratedKeyPair {

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { parsePolicy, type Policy } from '../policy/policy.js';
-import type { DataChange, PolicyDocument, Revocation } from '../types.js';
+import type { DataChange, HubKeyRecord, PolicyDocument, Revocation } from '../types.js';
+import { publicKeyWithId, type HubKeyring } from '../credential/keys.js';
 import type { SqliteDatabase } from './database.js';
 
 /** Revoked passes from the hub; looked up on every pass scan (primary key). */
@@ -47,5 +48,42 @@ export class DownloadedPolicy {
         .prepare('INSERT INTO downloaded_policy (id, version, document) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, document = excluded.document')
         .run(policy.version, JSON.stringify(c.value.document));
     }
+  }
+}
+
+/**
+ * Hub signing keys received over the downlink, merged into the kiosk's keyring. Only keys that came
+ * this way can be retired this way: the keys IT staff installed (hub.keysDir) stay trusted until
+ * they remove them, so one stolen key cannot lock a kiosk out of its hub.
+ */
+export class DownloadedKeys {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  /** Adds every stored key to the keyring (at start-up). */
+  loadInto(ring: HubKeyring): void {
+    for (const r of this.db.prepare('SELECT kid, public_pem FROM hub_keys').all() as { kid: string; public_pem: string }[]) {
+      ring.add(publicKeyWithId(r.public_pem, r.kid), 'hub (downloaded)');
+    }
+  }
+
+  applyChanges(kind: 'snapshot' | 'delta', changes: Iterable<DataChange<HubKeyRecord>>, ring: HubKeyring): void {
+    const put = this.db.prepare('INSERT INTO hub_keys (kid, public_pem) VALUES (?, ?) ON CONFLICT (kid) DO UPDATE SET public_pem = excluded.public_pem');
+    const del = this.db.prepare('DELETE FROM hub_keys WHERE kid = ?');
+    this.db.transaction(() => {
+      if (kind === 'snapshot') {
+        for (const r of this.db.prepare('SELECT kid FROM hub_keys').all() as { kid: string }[]) {
+          if (ring.get(r.kid)?.source === 'hub (downloaded)') ring.remove(r.kid);
+        }
+        this.db.prepare('DELETE FROM hub_keys').run();
+      }
+      for (const c of changes) {
+        if (c.deleted) {
+          if (del.run(c.key).changes && ring.get(c.key)?.source === 'hub (downloaded)') ring.remove(c.key);
+        } else {
+          put.run(c.value.kid, c.value.publicPem);
+          if (!ring.get(c.value.kid)) ring.add(publicKeyWithId(c.value.publicPem, c.value.kid), 'hub (downloaded)');
+        }
+      }
+    })();
   }
 }

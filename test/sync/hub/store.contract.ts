@@ -62,7 +62,7 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         expect(await store.recordAlert('kiosk-a', alert, 1)).toBe(true);
         expect(await store.recordAlert('kiosk-a', alert, 2)).toBe(false);
         expect(await store.alerts()).toEqual([{ ...alert, deviceId: 'kiosk-a' }]);
-        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null };
+        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1 };
         await store.recordHeartbeat('kiosk-a', hb, 10);
         await store.recordHeartbeat('kiosk-a', { ...hb, outboxDepth: 0 }, 11);
         expect(await store.lastHeartbeat('kiosk-a')).toEqual({ ...hb, outboxDepth: 0 });

@@ -6,6 +6,7 @@ import * as m0004 from './0004-alerts.js';
 import * as m0005 from './0005-downlink.js';
 import * as m0006 from './0006-notices.js';
 import * as m0007 from './0007-revocations-policy.js';
+import * as m0008 from './0008-hub-keys.js';
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: '0005-downlink', up: m0005.up },
   { version: 6, name: '0006-notices', up: m0006.up },
   { version: 7, name: '0007-revocations-policy', up: m0007.up },
+  { version: 8, name: '0008-hub-keys', up: m0008.up },
 ];
