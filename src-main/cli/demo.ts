@@ -5,7 +5,9 @@ import { issuePass } from '../core/credential/pass.js';
 import { Kiosk } from '../core/kiosk.js';
 import { createLogger } from '../core/logger.js';
 import { DENY_REASONS } from '../core/reasons.js';
-import { Roster, parseRosterCsv } from '../core/store/roster.js';
+import { parseRosterCsv } from '../core/store/roster.js';
+import { HubDirectory } from '../../sync/hub/directory.js';
+import { createPrivateKey } from 'node:crypto';
 import { EmbeddedBroker } from '../../sync/embedded-broker.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
@@ -71,15 +73,36 @@ export async function runDemo(dirArg: string): Promise<void> {
   if (!existsSync(configFile)) writeFileSync(configFile, demoConfig());
   // The embedded default: an in-process broker and reference hub on loopback, so the demo kiosk
   // syncs as a real one would. A real deployment points hub.broker at Mosquitto (see README).
-  const broker = new EmbeddedBroker();
-  await broker.start();
-  const hubStore = new SqliteHubStore(join(dir, 'hub.db'));
-  const hub = new Hub({ broker: { url: broker.url, protocolVersion: 4 }, clientId: 'demo-hub', sharedSubscription: false }, hubStore, createLogger({ level: 'warn' }));
-  await hub.start();
-  const loaded = { ...loadSettings(configFile), broker: { url: broker.url, protocolVersion: 4 as const } };
   const keyFile = join(hubKeyDir, readdirSync(hubKeyDir).find((n) => n.endsWith('.key.pem'))!);
   const privatePem = readFileSync(keyFile, 'utf8');
   const now = Date.now();
+  // The hub publishes the roster and a notice; the kiosk downloads them, signed, like a real one.
+  const directory = new HubDirectory(join(dir, 'hub-directory.db'));
+  directory.importRoster(parseRosterCsv(demoRosterCsv(now)), true);
+  directory.publishNotice({
+    id: 'demo-mask',
+    vi: 'Đeo khẩu trang và khai báo y tế trước khi vào ca.',
+    en: 'Wear a mask and make your health declaration before your shift.',
+    priority: 'important',
+    startsAtMs: now - 60_000,
+    expiresAtMs: now + 7 * DAY,
+  });
+  const broker = new EmbeddedBroker();
+  await broker.start();
+  const hubStore = new SqliteHubStore(join(dir, 'hub.db'));
+  const hub = new Hub(
+    {
+      broker: { url: broker.url, protocolVersion: 4 },
+      clientId: 'demo-hub',
+      sharedSubscription: false,
+      downlink: { directory, signingKey: createPrivateKey(privatePem) },
+    },
+    hubStore,
+    createLogger({ level: 'error' }),
+  );
+  hub.on('alert', (deviceId, a) => process.stdout.write(`      [hub: alert for managers: ${a.kind} at ${a.checkpointId} (${deviceId}, event #${a.seq})]\n`));
+  await hub.start();
+  const loaded = { ...loadSettings(configFile), broker: { url: broker.url, protocolVersion: 4 as const } };
 
   const out = process.stdout;
   const kiosk = new Kiosk(loaded, {
@@ -90,7 +113,6 @@ export async function runDemo(dirArg: string): Promise<void> {
       if (t.output === 'relay') out.write(`      [simulated gate relay ${t.active ? 'OPEN' : 'closed'}]\n`);
     },
   });
-  new Roster(kiosk.db).upsertAll(parseRosterCsv(demoRosterCsv(now)), { replace: true });
 
   const pass = (workerId: string, expiresAt: number, issuedAt = now - 60_000) =>
     issuePass(privatePem, { workerId, issuer: 'demo-hub', expiresAt: new Date(expiresAt), issuedAt: new Date(issuedAt) });
@@ -123,8 +145,13 @@ export async function runDemo(dirArg: string): Promise<void> {
   kiosk.uplink?.on('acked', (ack) => out.write(`      [synced to the hub up to event #${ack.lastSeq}; outbox now ${kiosk.events.outboxDepth().count}]\n`));
   kiosk.uplink?.on('state', (state) => out.write(`      [hub link ${state}]\n`));
   kiosk.start();
+  // Wait (briefly) for the roster from the hub, then say what the kiosk holds.
+  for (let i = 0; i < 50 && kiosk.downlinkState.cursor('roster').checkedAt === null; i++) await new Promise((r) => setTimeout(r, 100));
+  out.write(`  [roster from the hub: ${kiosk.roster.count()} workers]\n`);
+  for (const n of kiosk.notices.current(Date.now())) out.write(`  [notice] ${n.vi}${n.en ? ` / ${n.en}` : ''}\n`);
   await waitForShutdown(kiosk);
   await hub.stop();
+  directory.close();
   await hubStore.close();
   await broker.stop();
 }
