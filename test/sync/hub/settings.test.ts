@@ -1,0 +1,31 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SettingsError } from '../../../src-main/core/config.js';
+import { loadHubSettings } from '../../../sync/hub/settings.js';
+import { tempDir } from '../../helpers/fixtures.js';
+
+describe('hub settings', () => {
+  it('the example hub settings file in the repository is valid', () => {
+    const loaded = loadHubSettings(new URL('../../../config/hub.example.yaml', import.meta.url).pathname);
+    expect(loaded.settings.id).toBe('hub-1');
+    expect(loaded.signingKeyPath).toBe('/etc/safegate/hub-keys/hub-signing.key.pem');
+  });
+
+  it('lists every problem and resolves paths beside the file', () => {
+    const d = tempDir('safegate-hubsettings-');
+    try {
+      const bad = join(d.path, 'bad.yaml');
+      writeFileSync(bad, 'id: "Hub One"\nbroker: { url: "http://x", cert: a.crt }\n');
+      expect(() => loadHubSettings(bad)).toThrow(SettingsError);
+      expect(() => loadHubSettings(bad)).toThrow(/id: .*broker\.url: .*broker\.key: cert and key go together/);
+      const good = join(d.path, 'good.yaml');
+      writeFileSync(good, 'broker: { url: "mqtts://127.0.0.1:8883", ca: pki/ca.crt }\n');
+      const loaded = loadHubSettings(good);
+      expect(loaded.broker.ca).toBe(join(d.path, 'pki/ca.crt'));
+      expect(loaded.storePath).toBe(join(d.path, 'hub.db'));
+    } finally {
+      d.remove();
+    }
+  });
+});
