@@ -71,13 +71,26 @@ export class Roster {
   applyChanges(kind: 'snapshot' | 'delta', changes: Iterable<DataChange<WorkerRecord>>): number {
     const now = Date.now();
     const del = this.db.prepare('DELETE FROM workers WHERE worker_id = ?');
+    // After a snapshot's DELETE every row is new: a plain positional INSERT is much cheaper than an upsert.
+    const insert = this.db.prepare(
+      `INSERT INTO workers (worker_id, display_name, company, team, declared_at, declaration_flagged, test_result,
+        tested_at, vaccine_doses, quarantine_until, case_status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     let n = 0;
     this.db.transaction(() => {
       if (kind === 'snapshot') this.db.prepare('DELETE FROM workers').run();
       for (const c of changes) {
-        if (c.deleted) del.run(c.key);
-        else this.upsertStmt.run({ ...c.value, declarationFlagged: c.value.declarationFlagged ? 1 : 0, updatedAt: now });
         n++;
+        if (c.deleted) {
+          del.run(c.key);
+          continue;
+        }
+        const w = c.value;
+        if (kind === 'snapshot') {
+          insert.run(w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged ? 1 : 0, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus, now);
+        } else {
+          this.upsertStmt.run({ ...w, declarationFlagged: w.declarationFlagged ? 1 : 0, updatedAt: now });
+        }
       }
     })();
     return n;
