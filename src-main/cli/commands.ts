@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSettings, settingsJsonSchema } from '../core/config.js';
 import { HubKeyring, generateSigningKeyPair, type SigningAlgorithm } from '../core/credential/keys.js';
@@ -9,7 +9,7 @@ import { DENY_REASONS } from '../core/reasons.js';
 import { openStore } from '../core/store/database.js';
 import { EventLog, type GateEvent } from '../core/store/event-log.js';
 import { Roster, parseRosterCsv } from '../core/store/roster.js';
-import { CliError, parseIsoTime } from './errors.js';
+import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import { readStatus, type KioskStatus } from '../core/status.js';
 
 export async function runKiosk(configFile: string, headless: boolean): Promise<void> {
@@ -58,12 +58,7 @@ export function generateKeys(outDir: string, algorithm: SigningAlgorithm): strin
 }
 
 export function issuePassText(keyFile: string, workerId: string, expires: string | undefined, issuer: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(keyFile, 'utf8');
-  } catch (err) {
-    throw new CliError(`cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const pem = readInputFile(keyFile);
   let key;
   try {
     key = createPrivateKey(pem);
@@ -109,12 +104,7 @@ export function explainPass(text: string, keysDir: string, at: string | undefine
 
 export function importRoster(csvFile: string, configFile: string, replace: boolean): string {
   const loaded = loadSettings(configFile);
-  let content: Buffer;
-  try {
-    content = readFileSync(csvFile);
-  } catch (err) {
-    throw new CliError(`cannot read ${csvFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const content = readInputFile(csvFile);
   const records = parseRosterCsv(content);
   const db = openStore(loaded.paths.store, { busyTimeoutMs: 5_000 });
   try {

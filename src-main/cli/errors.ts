@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
+
 /** An error whose message is the one-line reason shown to the operator. */
 export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
+  readonly exitCode: number;
+
+  constructor(message: string, exitCodeOrOptions: number | ErrorOptions = 1) {
+    super(message, typeof exitCodeOrOptions === 'number' ? undefined : exitCodeOrOptions);
+    this.exitCode = typeof exitCodeOrOptions === 'number' ? exitCodeOrOptions : 1;
     this.name = 'CliError';
   }
 }
@@ -16,4 +18,13 @@ export function parseIsoTime(value: string, what: string): Date {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw new CliError(`${what}: not a real date: "${value}"`, 2);
   return d;
+}
+
+/** Reads a file named on the command line, or fails with a one-line reason. */
+export function readInputFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new CliError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
 }

@@ -3,12 +3,11 @@ import { readFileSync } from 'node:fs';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { parseRosterCsv } from '../core/store/roster.js';
-import { CliError } from './errors.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../core/logger.js';
-import { parseIsoTime } from './errors.js';
+import { CliError, parseIsoTime, readInputFile } from './errors.js';
 
 /** PostgreSQL when DATABASE_URL is set, otherwise the SQLite file from the settings. */
 async function openHubStore(storePath: string): Promise<HubStore> {
@@ -64,12 +63,7 @@ function readSigningKey(file: string): KeyObject {
 /** `safegate hub roster import`: the roster kiosks download (all rows or none). */
 export function importHubRoster(csvFile: string, configFile: string, replace: boolean): string {
   const loaded = loadHubSettings(configFile);
-  let content: Buffer;
-  try {
-    content = readFileSync(csvFile);
-  } catch (err) {
-    throw new CliError(`cannot read ${csvFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const content = readInputFile(csvFile);
   const records = parseRosterCsv(content);
   const directory = new HubDirectory(loaded.directoryPath);
   try {
@@ -153,15 +147,10 @@ export function publishHubPolicy(configFile: string, policyFile: string): string
 }
 
 export function publishHubKey(configFile: string, publicKeyFile: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(publicKeyFile, 'utf8');
-  } catch (err) {
-    throw new CliError(`cannot read ${publicKeyFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const pem = readInputFile(publicKeyFile);
   const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
   try {
-    const { kid, rev } = directory.publishKey(pem);
+    const { kid, rev } = directory.publishKey(pem.toString('utf8'));
     return `key ${kid} published (keys revision ${rev}); kiosks trust it after their next download`;
   } catch (err) {
     throw new CliError(`${publicKeyFile}: ${(err as Error).message.split('\n')[0]}`);

@@ -1,9 +1,9 @@
 import pg from 'pg';
 import type { WireEvent } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
-import type { HubEvent, HubStore, IngestResult } from './store.js';
+import { alertFromRow, hubEventFromRow, type HubEvent, type HubStore, type IngestResult } from './store.js';
 import type { ClockAnchor } from '../batch-codec.js';
-import { dateEvent, type ClockTrust } from './dating.js';
+import { dateEvent } from './dating.js';
 
 /** Numbered schema steps for PostgreSQL, applied in one transaction each; a newer schema is refused. */
 const PG_MIGRATIONS: { version: number; sql: string }[] = [
@@ -149,28 +149,7 @@ export class PgHubStore implements HubStore {
       'SELECT * FROM hub_events WHERE ($1::text IS NULL OR device_id = $1) AND wall_ms >= $2 ORDER BY device_id, seq',
       [filter.deviceId ?? null, filter.sinceMs ?? 0],
     );
-    for (const r of rows) {
-      yield {
-        deviceId: r.device_id as string,
-        seq: r.seq as number,
-        wallMs: r.wall_ms as number,
-        monoUs: r.mono_us as number,
-        bootId: r.boot_id as string,
-        clockSynced: r.clock_synced as boolean,
-        checkpointId: r.checkpoint_id as string,
-        zoneId: r.zone_id as string,
-        direction: r.direction as WireEvent['direction'],
-        credentialKind: r.credential_kind as WireEvent['credentialKind'],
-        workerId: r.worker_id as string | null,
-        codeHash: r.code_hash as string | null,
-        decision: r.decision as WireEvent['decision'],
-        reasons: (r.reasons as string) === '' ? [] : ((r.reasons as string).split(' ') as WireEvent['reasons']),
-        source: r.source as WireEvent['source'],
-        policyVersion: r.policy_version as number,
-        clock: r.clock as ClockTrust,
-        correctedWallMs: r.corrected_wall_ms as number | null,
-      };
-    }
+    for (const r of rows) yield hubEventFromRow(r);
   }
 
   async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {
@@ -184,16 +163,7 @@ export class PgHubStore implements HubStore {
 
   async alerts(): Promise<(Alert & { deviceId: string })[]> {
     const { rows } = await this.pool.query<Record<string, unknown>>('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq');
-    return rows.map((r) => ({
-      v: 1,
-      deviceId: r.device_id as string,
-      kind: r.kind as Alert['kind'],
-      seq: r.seq as number,
-      atMs: r.at_ms as number,
-      checkpointId: r.checkpoint_id as string,
-      workerId: r.worker_id as string,
-      reasons: (r.reasons as string) === '' ? [] : (r.reasons as string).split(' '),
-    }));
+    return rows.map(alertFromRow);
   }
 
   async recordHeartbeat(deviceId: string, hb: Heartbeat, receivedMs: number): Promise<void> {

@@ -43,6 +43,44 @@ export type HubEvent = WireEvent & { deviceId: string; clock: ClockTrust; correc
 
 const MAX_GAP_RANGES = 100;
 
+/** A hub_events row (SQLite or PostgreSQL) as the event it records. */
+export function hubEventFromRow(r: Record<string, unknown>): HubEvent {
+  return {
+    deviceId: r.device_id as string,
+    seq: r.seq as number,
+    wallMs: r.wall_ms as number,
+    monoUs: r.mono_us as number,
+    bootId: r.boot_id as string,
+    // SQLite stores 0/1, PostgreSQL a boolean.
+    clockSynced: r.clock_synced === 1 || r.clock_synced === true,
+    checkpointId: r.checkpoint_id as string,
+    zoneId: r.zone_id as string,
+    direction: r.direction as WireEvent['direction'],
+    credentialKind: r.credential_kind as WireEvent['credentialKind'],
+    workerId: r.worker_id as string | null,
+    codeHash: r.code_hash as string | null,
+    decision: r.decision as WireEvent['decision'],
+    reasons: (r.reasons as string) === '' ? [] : ((r.reasons as string).split(' ') as WireEvent['reasons']),
+    source: r.source as WireEvent['source'],
+    policyVersion: r.policy_version as number,
+    clock: r.clock as ClockTrust,
+    correctedWallMs: r.corrected_wall_ms as number | null,
+  };
+}
+
+export function alertFromRow(r: Record<string, unknown>): Alert & { deviceId: string } {
+  return {
+    v: 1,
+    deviceId: r.device_id as string,
+    kind: r.kind as Alert['kind'],
+    seq: r.seq as number,
+    atMs: r.at_ms as number,
+    checkpointId: r.checkpoint_id as string,
+    workerId: r.worker_id as string,
+    reasons: (r.reasons as string) === '' ? [] : (r.reasons as string).split(' '),
+  };
+}
+
 export class SqliteHubStore implements HubStore {
   private readonly db: SqliteDatabase;
   private readonly insert: Statement;
@@ -106,28 +144,7 @@ export class SqliteHubStore implements HubStore {
         `SELECT * FROM hub_events WHERE (@deviceId IS NULL OR device_id = @deviceId) AND wall_ms >= @sinceMs ORDER BY device_id, seq`,
       )
       .iterate({ deviceId: filter.deviceId ?? null, sinceMs: filter.sinceMs ?? 0 }) as Iterable<Record<string, unknown>>;
-    for (const r of rows) {
-      yield {
-        deviceId: r.device_id as string,
-        seq: r.seq as number,
-        wallMs: r.wall_ms as number,
-        monoUs: r.mono_us as number,
-        bootId: r.boot_id as string,
-        clockSynced: r.clock_synced === 1,
-        checkpointId: r.checkpoint_id as string,
-        zoneId: r.zone_id as string,
-        direction: r.direction as WireEvent['direction'],
-        credentialKind: r.credential_kind as WireEvent['credentialKind'],
-        workerId: r.worker_id as string | null,
-        codeHash: r.code_hash as string | null,
-        decision: r.decision as WireEvent['decision'],
-        reasons: (r.reasons as string) === '' ? [] : ((r.reasons as string).split(' ') as WireEvent['reasons']),
-        source: r.source as WireEvent['source'],
-        policyVersion: r.policy_version as number,
-        clock: r.clock as ClockTrust,
-        correctedWallMs: r.corrected_wall_ms as number | null,
-      };
-    }
+    for (const r of rows) yield hubEventFromRow(r);
   }
 
   async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {
@@ -142,16 +159,7 @@ export class SqliteHubStore implements HubStore {
 
   async alerts(): Promise<(Alert & { deviceId: string })[]> {
     const rows = this.db.prepare('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq').all() as Record<string, unknown>[];
-    return rows.map((r) => ({
-      v: 1,
-      deviceId: r.device_id as string,
-      kind: r.kind as Alert['kind'],
-      seq: r.seq as number,
-      atMs: r.at_ms as number,
-      checkpointId: r.checkpoint_id as string,
-      workerId: r.worker_id as string,
-      reasons: (r.reasons as string) === '' ? [] : (r.reasons as string).split(' '),
-    }));
+    return rows.map(alertFromRow);
   }
 
   async recordHeartbeat(deviceId: string, hb: Heartbeat, receivedMs: number): Promise<void> {
