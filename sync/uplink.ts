@@ -205,7 +205,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
     const client = this.client;
-    const window = this.options.maxInFlight ?? 4;
+    const window = this.options.maxInFlight ?? 8;
     const { maxEvents, maxBytes, maxAgeMs } = this.options.batch;
     while (this.currentState === 'online' && client && this.inflight.length < window) {
       const afterSeq = this.inflight.at(-1)?.lastSeq ?? 0;

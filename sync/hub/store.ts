@@ -93,8 +93,7 @@ export class SqliteHubStore implements HubStore {
     this.insert = this.db.prepare(`
       INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
         credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms, clock, corrected_wall_ms)
-      VALUES (@deviceId, @seq, @wallMs, @monoUs, @bootId, @clockSynced, @checkpointId, @zoneId, @direction,
-        @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion, @receivedMs, @clock, @correctedWallMs)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (device_id, seq) DO NOTHING`);
     this.device = this.db.prepare('SELECT contiguous_seq, max_seq FROM devices WHERE device_id = ?');
     this.upsertDevice = this.db.prepare(`
@@ -109,14 +108,13 @@ export class SqliteHubStore implements HubStore {
       .transaction((): IngestResult => {
         let inserted = 0;
         for (const e of events) {
-          inserted += this.insert.run({
-            ...e,
-            deviceId,
-            clockSynced: e.clockSynced ? 1 : 0,
-            reasons: e.reasons.join(' '),
-            receivedMs,
-            ...dateEvent(e, anchor),
-          }).changes;
+          // Positional parameters: this loop runs for every event a province sends.
+          const d = dateEvent(e, anchor);
+          inserted += this.insert.run(
+            deviceId, e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced ? 1 : 0, e.checkpointId, e.zoneId, e.direction,
+            e.credentialKind, e.workerId, e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, receivedMs,
+            d.clock, d.correctedWallMs,
+          ).changes;
         }
         const prev = (this.device.get(deviceId) as { contiguous_seq: number; max_seq: number } | undefined) ?? {
           contiguous_seq: 0,

@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     };
     console.log(
       `targets: drain >= 20000 events/s ${result.drain_events_per_s >= 20_000 ? 'MET' : 'MISSED'}; <= 24 bytes/event ${result.wire_bytes_per_event <= 24 ? 'MET' : 'MISSED'}; ` +
-        `roster of 100,000 applied within 3 s ${result.roster_download_and_apply_s <= 3 ? 'MET' : 'MISSED'}`,
+        `roster of 100,000 applied within 3 s ${result.roster_apply_s <= 3 ? 'MET' : 'MISSED'} (apply ${result.roster_apply_s} s; request to applied, end to end, ${result.roster_download_and_apply_s} s)`,
     );
     console.log(JSON.stringify(result));
   } finally {
