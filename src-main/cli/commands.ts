@@ -31,6 +31,8 @@ export async function waitForShutdown(kiosk: Kiosk): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     if (kiosk.scanner?.source === 'stdin') {
+      // The input may already have ended (a short pipe) before we got here.
+      if (kiosk.scanner.state === 'stopped') stop('input ended');
       kiosk.scanner.on('state', (state, detail) => {
         if (state === 'stopped') stop(detail ?? 'scanner stopped');
       });

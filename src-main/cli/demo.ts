@@ -144,6 +144,8 @@ export async function runDemo(dirArg: string): Promise<void> {
   kiosk.scanner?.on('rejected', (r) => out.write(`  ✘ input rejected: ${r.detail}\n`));
   kiosk.uplink?.on('acked', (ack) => out.write(`      [synced to the hub up to event #${ack.lastSeq}; outbox now ${kiosk.events.outboxDepth().count}]\n`));
   kiosk.uplink?.on('state', (state) => out.write(`      [hub link ${state}]\n`));
+  // The same roster as the hub's, so the first scans work even before the hub's copy arrives.
+  kiosk.roster.upsertAll(parseRosterCsv(demoRosterCsv(now)), { replace: true });
   kiosk.start();
   // Wait (briefly) for the roster from the hub, then say what the kiosk holds.
   for (let i = 0; i < 50 && kiosk.downlinkState.cursor('roster').checkedAt === null; i++) await new Promise((r) => setTimeout(r, 100));
@@ -154,4 +156,5 @@ export async function runDemo(dirArg: string): Promise<void> {
   directory.close();
   await hubStore.close();
   await broker.stop();
+
 }
