@@ -90,6 +90,15 @@ describe('sync under faults (real processes)', () => {
     const scansSoFar = () => decidedBefore + decided();
     const untilScans = (n: number) => waitFor(() => (scansSoFar() >= n ? true : undefined), `${n} scans`, 30_000);
 
+    const kioskDb = join(setupRig.dir.path, 'safegate.db');
+    const unsynced = () => {
+      const db = new Database(kioskDb, { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM events WHERE synced_at IS NULL').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
     await startKiosk();
     // 1. SIGKILL mid-batch, three times.
     for (let i = 1; i <= 3; i++) {
@@ -113,29 +122,26 @@ describe('sync under faults (real processes)', () => {
     await untilScans(900);
     await new Promise((r) => setTimeout(r, 2_000));
     await broker.start();
-    // 5. Acknowledgements are lost for a while (the broker drops them).
+    // 5. Acknowledgements are lost for a while (the broker drops them). First the kiosk must be
+    //    back online after the outage (its backoff may take a few seconds) and caught up.
     await untilScans(1_000);
+    await waitFor(() => (unsynced() < 100 ? true : undefined), 'kiosk online and caught up', 60_000);
     const acl = readFileSync(broker.aclFile, 'utf8');
-    const duplicates = () => hubLogs.flat().reduce((n, l) => n + (l.msg === 'batch stored' ? (l.duplicates as number) : 0), 0);
-    const duplicatesBefore = duplicates();
+    const stored = (key: 'duplicates' | 'batches') =>
+      hubLogs.flat().reduce((n, l) => n + (l.msg === 'batch stored' ? (key === 'batches' ? 1 : (l.duplicates as number)) : 0), 0);
+    const duplicatesBefore = stored('duplicates');
+    const batchesBefore = stored('batches');
     await broker.reloadAcl(acl.replace('topic write safegate/v1/+/acks', ''));
-    await new Promise((r) => setTimeout(r, 2_500)); // longer than the kiosk's ack timeout
+    // At least one batch is committed at the hub while its acknowledgement cannot reach the kiosk.
+    await waitFor(() => (stored('batches') > batchesBefore ? true : undefined), 'a batch stored while acks are dropped', 15_000);
+    await new Promise((r) => setTimeout(r, 2_000)); // longer than the kiosk's ack timeout
     await broker.reloadAcl(acl);
-    await waitFor(() => (duplicates() > duplicatesBefore ? true : undefined), 'batches sent again after lost acks', 15_000);
+    await waitFor(() => (stored('duplicates') > duplicatesBefore ? true : undefined), 'batches sent again after lost acks', 15_000);
     await untilScans(1_150);
     feeding = false;
     await feeder;
 
     // The backlog drains by itself.
-    const kioskDb = join(setupRig.dir.path, 'safegate.db');
-    const unsynced = () => {
-      const db = new Database(kioskDb, { readonly: true });
-      try {
-        return (db.prepare('SELECT count(*) AS n FROM events WHERE synced_at IS NULL').get() as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    };
     await waitFor(() => (unsynced() === 0 ? true : undefined), 'kiosk outbox empty', 60_000);
     kiosk!.child.kill('SIGTERM');
     await once(kiosk!.child, 'exit');
@@ -149,7 +155,7 @@ describe('sync under faults (real processes)', () => {
     hdb.close();
     console.log(
       `faults test: ${sent} codes sent, ${kioskSeqs.length} events logged, ${hubSeqs.length} at the hub (contiguous to ` +
-        `${device.contiguous_seq}); ${duplicates()} duplicate deliveries ignored; ${hubs.length} hub processes over the run`,
+        `${device.contiguous_seq}); ${stored('duplicates')} duplicate deliveries ignored; ${hubs.length} hub processes over the run`,
     );
     expect(kioskSeqs).toEqual(kioskSeqs.map((_, i) => i + 1));
     expect(hubSeqs).toEqual(kioskSeqs);
