@@ -154,7 +154,8 @@ describe('uplink to the hub through a real broker', () => {
     const onIngest = (deviceId: string, r: { duplicates: number }) => {
       if (deviceId !== 'kiosk-lostack') return;
       ingests.push(r.duplicates);
-      if (ingests.length === 1) void broker.reloadAcl(acl);
+      // Restore a little later, so this batch's acknowledgement is certainly dropped.
+      if (ingests.length === 1) setTimeout(() => void broker.reloadAcl(acl), 300);
     };
     hub.on('ingested', onIngest);
     uplink.start();
