@@ -60,18 +60,29 @@ function readSigningKey(file: string): KeyObject {
   }
 }
 
-/** `safegate hub roster import`: the roster kiosks download (all rows or none). */
-export function importHubRoster(csvFile: string, configFile: string, replace: boolean): string {
-  const loaded = loadHubSettings(configFile);
-  const content = readInputFile(csvFile);
-  const records = parseRosterCsv(content);
-  const directory = new HubDirectory(loaded.directoryPath);
+/**
+ * Opens the hub's directory for one operator command and closes it again; a refusal (bad input, a
+ * notice or policy the kiosks would reject) becomes a one-line CLI error.
+ */
+function withDirectory<T>(configFile: string, act: (d: HubDirectory) => T, reason = (message: string) => message.replace(/\s+/g, ' ')): T {
+  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
   try {
-    const r = directory.importRoster(records, replace);
-    return `roster revision ${r.rev}: ${r.changed} worker(s) added or changed, ${r.removed} removed; kiosks download the changes`;
+    return act(directory);
+  } catch (err) {
+    throw new CliError(reason((err as Error).message), { cause: err });
   } finally {
     directory.close();
   }
+}
+
+/** `safegate hub roster import`: the roster kiosks download (all rows or none). */
+export function importHubRoster(csvFile: string, configFile: string, replace: boolean): string {
+  loadHubSettings(configFile);
+  const records = parseRosterCsv(readInputFile(csvFile));
+  return withDirectory(configFile, (d) => {
+    const r = d.importRoster(records, replace);
+    return `roster revision ${r.rev}: ${r.changed} worker(s) added or changed, ${r.removed} removed; kiosks download the changes`;
+  });
 }
 
 /** `safegate hub events`: what the hub has ingested, as JSON lines. */
@@ -91,42 +102,27 @@ export function publishHubNotice(
   configFile: string,
   o: { id?: string; vi: string; en?: string; priority: 'info' | 'important' | 'urgent'; starts?: string; expires: string },
 ): string {
-  const loaded = loadHubSettings(configFile);
+  loadHubSettings(configFile);
   const startsAtMs = o.starts ? parseIsoTime(o.starts, '--starts').getTime() : Date.now();
   const expiresAtMs = parseIsoTime(o.expires, '--expires').getTime();
   if (expiresAtMs <= Date.now()) throw new CliError('--expires is in the past');
   const id = o.id ?? `notice-${new Date(startsAtMs).toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
-  const directory = new HubDirectory(loaded.directoryPath);
-  try {
-    const rev = directory.publishNotice({ id, vi: o.vi, en: o.en ?? null, priority: o.priority, startsAtMs, expiresAtMs });
+  return withDirectory(configFile, (d) => {
+    const rev = d.publishNotice({ id, vi: o.vi, en: o.en ?? null, priority: o.priority, startsAtMs, expiresAtMs });
     return `notice ${id} published (notices revision ${rev}); kiosks show it until ${new Date(expiresAtMs).toISOString()}`;
-  } catch (err) {
-    throw new CliError((err as Error).message.replace(/\s+/g, ' '));
-  } finally {
-    directory.close();
-  }
+  });
 }
 
 export function withdrawHubNotice(configFile: string, id: string): string {
-  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
-  try {
-    return `notice ${id} withdrawn (notices revision ${directory.withdrawNotice(id)})`;
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  } finally {
-    directory.close();
-  }
+  return withDirectory(configFile, (d) => `notice ${id} withdrawn (notices revision ${d.withdrawNotice(id)})`);
 }
 
 export function revokeHubPass(configFile: string, passId: string): string {
-  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
-  try {
-    return `pass ${passId} revoked (revocations revision ${directory.revokePass(passId)}); kiosks refuse it after their next download`;
-  } catch (err) {
-    throw new CliError(`pass id: expected 16 hex digits as shown by \`safegate pass verify\` (${(err as Error).message.split('\n')[0]})`);
-  } finally {
-    directory.close();
-  }
+  return withDirectory(
+    configFile,
+    (d) => `pass ${passId} revoked (revocations revision ${d.revokePass(passId)}); kiosks refuse it after their next download`,
+    (m) => `pass id: expected 16 hex digits as shown by \`safegate pass verify\` (${m.split('\n')[0]})`,
+  );
 }
 
 export function publishHubPolicy(configFile: string, policyFile: string): string {
@@ -136,36 +132,25 @@ export function publishHubPolicy(configFile: string, policyFile: string): string
   } catch (err) {
     throw new CliError(`${policyFile}: ${(err as Error).message}`);
   }
-  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
-  try {
-    return `policy published (policy revision ${directory.publishPolicy(document)}); kiosks apply it after their next download`;
-  } catch (err) {
-    throw new CliError((err as Error).message.replace(/\s+/g, ' ').slice(0, 500));
-  } finally {
-    directory.close();
-  }
+  return withDirectory(
+    configFile,
+    (d) => `policy published (policy revision ${d.publishPolicy(document)}); kiosks apply it after their next download`,
+    (m) => m.replace(/\s+/g, ' ').slice(0, 500),
+  );
 }
 
 export function publishHubKey(configFile: string, publicKeyFile: string): string {
   const pem = readInputFile(publicKeyFile);
-  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
-  try {
-    const { kid, rev } = directory.publishKey(pem.toString('utf8'));
-    return `key ${kid} published (keys revision ${rev}); kiosks trust it after their next download`;
-  } catch (err) {
-    throw new CliError(`${publicKeyFile}: ${(err as Error).message.split('\n')[0]}`);
-  } finally {
-    directory.close();
-  }
+  return withDirectory(
+    configFile,
+    (d) => {
+      const { kid, rev } = d.publishKey(pem.toString('utf8'));
+      return `key ${kid} published (keys revision ${rev}); kiosks trust it after their next download`;
+    },
+    (m) => `${publicKeyFile}: ${m.split('\n')[0]}`,
+  );
 }
 
 export function retireHubKey(configFile: string, kid: string): string {
-  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
-  try {
-    return `key ${kid} retired (keys revision ${directory.retireKey(kid)})`;
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  } finally {
-    directory.close();
-  }
+  return withDirectory(configFile, (d) => `key ${kid} retired (keys revision ${d.retireKey(kid)})`);
 }

@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 
 export interface StreamCursor {
@@ -16,10 +17,15 @@ export interface StagedTransfer {
 
 /** Cursors and staged parts of the downlink streams (migration 0005). */
 export class DownlinkState {
-  constructor(private readonly db: SqliteDatabase) {}
+  /** Read on every scan (the roster's age), so prepared once. */
+  private readonly cursorStmt: Statement;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.cursorStmt = db.prepare('SELECT cursor, applied_at, checked_at FROM downlink_cursors WHERE stream = ?');
+  }
 
   cursor(stream: string): StreamCursor {
-    const r = this.db.prepare('SELECT cursor, applied_at, checked_at FROM downlink_cursors WHERE stream = ?').get(stream) as
+    const r = this.cursorStmt.get(stream) as
       | { cursor: number; applied_at: number | null; checked_at: number | null }
       | undefined;
     return r ? { cursor: r.cursor, appliedAt: r.applied_at, checkedAt: r.checked_at } : { cursor: 0, appliedAt: null, checkedAt: null };
