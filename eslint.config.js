@@ -2,6 +2,23 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
+
+/**
+ * Modules both runtimes share: the renderer API contract and its wire client, the deny-reason
+ * catalogue and the words of the gate's world, and the isomorphic device modules (QR decoders,
+ * keyboard wedge). The screens may import these and nothing else outside src-renderer/; they in
+ * turn may import neither Node modules nor the DOM-only layer.
+ */
+const SHARED_MODULES = [
+  'src-main/api/contract.ts',
+  'src-main/api/wire-client.ts',
+  'src-main/api/errors.ts',
+  'src-main/core/reasons.ts',
+  'src-main/core/types.ts',
+  'device/camera/**/*.ts',
+  'device/wedge/**/*.ts',
+];
 
 /**
  * Layers by runtime (see ../shared/CONVENTIONS.md):
@@ -19,7 +36,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'var/**', 'test-output/**'] },
+  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'var/**', 'test-output/**', 'tools/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -74,7 +91,9 @@ export default tseslint.config(
   {
     files: ['src-renderer/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
     rules: {
+      ...reactHooks.configs.recommended.rules,
       'no-restricted-imports': [
         'error',
         {
@@ -84,7 +103,29 @@ export default tseslint.config(
           ],
           patterns: [
             { group: ['node:*'], message: 'Layer rule: src-renderer/ is DOM-only and may not import Node modules.' },
-            { group: ['**/src-main/**', '**/device/**', '**/sync/**'], message: 'Layer rule: src-renderer/ may not import Node layers; talk over the renderer API.' },
+            {
+              // Anything under src-main/, device/ or sync/ except the shared modules.
+              regex: '(^|/)(src-main|device|sync)/(?!api/(contract|wire-client|errors)\\.js$|core/(reasons|types)\\.js$|camera/|wedge/)',
+              message: 'Layer rule: src-renderer/ may import only the shared modules (renderer API contract, reasons, isomorphic device modules); talk to the core over the renderer API.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: SHARED_MODULES,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'electron', message: 'Layer rule: shared modules run in the screens too; no Electron.' },
+            ...nodeBuiltins.map((name) => ({ name, message: 'Layer rule: shared modules run in the screens too; no Node modules.' })),
+          ],
+          patterns: [
+            { group: ['node:*'], message: 'Layer rule: shared modules run in the screens too; no Node modules.' },
+            { group: ['**/src-renderer/**'], message: 'Layer rule: shared modules may not import the DOM layer.' },
           ],
         },
       ],

@@ -23,7 +23,9 @@ fi
 # for tests also socat (serial pty pairs), mosquitto and openssl (a real TLS broker per test run) and
 # postgresql (a throwaway server per test run for the hub's PostgreSQL store).
 packages=(build-essential python3)
-[ "$mode" = test ] && packages+=(socat mosquitto openssl postgresql)
+# The screens' tests drive Debian's Chromium (playwright-core never downloads a browser) with a
+# fake camera fed by videos ffmpeg makes; Noto fonts render Vietnamese in the screenshots.
+[ "$mode" = test ] && packages+=(socat mosquitto openssl postgresql chromium ffmpeg fonts-noto-core)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -43,6 +45,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   # Tests never start the Electron window; skip its large download there (and where it cannot be reached).
   if [ "$mode" = test ]; then export ELECTRON_SKIP_BINARY_DOWNLOAD=1; fi
   npm ci --no-audit --no-fund
+fi
+
+if [ "$mode" = test ] && { [ ! -d tools/electronegativity/node_modules ] || [ tools/electronegativity/package-lock.json -nt tools/electronegativity/node_modules/.package-lock.json ]; }; then
+  echo "== installing the Electron security scanner (electronegativity)"
+  npm ci --prefix tools/electronegativity --ignore-scripts --no-audit --no-fund
 fi
 
 echo "== building"

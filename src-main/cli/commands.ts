@@ -11,16 +11,64 @@ import { EventLog, type GateEvent } from '../core/store/event-log.js';
 import { Roster, parseRosterCsv } from '../core/store/roster.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import { readStatus, type KioskStatus } from '../core/status.js';
+import { createNodeDecoder, readImageFrame } from '../core/decoders.js';
+import type { DecoderName } from '../../device/camera/decoder.js';
+import { storeSupervisorPin } from '../core/supervisor/desk.js';
+import { PIN_PATTERN } from '../core/supervisor/pin.js';
+import { ScreenLauncher, type ScreenMode } from './screens-launcher.js';
 
-export async function runKiosk(configFile: string, headless: boolean): Promise<void> {
+export async function runKiosk(configFile: string, headless: boolean, show?: ScreenMode): Promise<void> {
   const kiosk = new Kiosk(loadSettings(configFile), { headless });
-  if (!headless) kiosk.log.warn('the kiosk screens are not part of this build yet; running as a screenless unit');
   kiosk.start();
-  await waitForShutdown(kiosk);
+  const mode = headless ? 'none' : (show ?? kiosk.settings.screens.show);
+  let launcher: ScreenLauncher | undefined;
+  if (mode !== 'none') {
+    const server = await kiosk.startScreens();
+    launcher = new ScreenLauncher(server, mode, kiosk.log.child({ ns: 'screens' }));
+    launcher.start();
+  }
+  await waitForShutdown(kiosk, () => launcher?.stop());
+}
+
+/** `safegate decode`: one line per image, the file name, a tab, then the text or the error. */
+export async function decodeImages(files: string[], decoderName: DecoderName): Promise<{ lines: string[]; failures: number }> {
+  const decoder = await createNodeDecoder(decoderName);
+  const lines: string[] = [];
+  let failures = 0;
+  for (const file of files) {
+    let text: string;
+    try {
+      const texts = await decoder.decode(await readImageFrame(file));
+      if (texts.length) text = texts.join(' | ');
+      else {
+        failures++;
+        text = 'error: no QR code found';
+      }
+    } catch (err) {
+      failures++;
+      const message = (err as Error).message.split('\n')[0] ?? String(err);
+      text = `error: ${/unsupported image format|Input file is missing/i.test(message) ? 'not a readable image' : message}`;
+    }
+    lines.push(`${file}\t${text.replace(/[\t\r\n]/g, ' ')}`);
+  }
+  return { lines, failures };
+}
+
+/** Sets the supervisor PIN in the kiosk's database (the first line of stdin). */
+export async function setSupervisorPin(configFile: string, pinText: string): Promise<void> {
+  const loaded = loadSettings(configFile);
+  const db = openStore(loaded.paths.store);
+  try {
+    const pin = pinText.split(/\r?\n/)[0]?.trim() ?? '';
+    if (!PIN_PATTERN.test(pin)) throw new CliError('a supervisor PIN is 4 to 12 digits');
+    await storeSupervisorPin(db, pin, Date.now());
+  } finally {
+    db.close();
+  }
 }
 
 /** Runs until SIGINT/SIGTERM, or until a simulated (stdin) scanner's input ends; then stops cleanly. */
-export async function waitForShutdown(kiosk: Kiosk): Promise<void> {
+export async function waitForShutdown(kiosk: Kiosk, beforeStop?: () => Promise<void> | undefined): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (why: string): void => {
       kiosk.log.info({ why }, 'shutting down');
@@ -38,6 +86,7 @@ export async function waitForShutdown(kiosk: Kiosk): Promise<void> {
       });
     }
   });
+  await beforeStop?.();
   await kiosk.stop();
 }
 

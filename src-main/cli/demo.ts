@@ -12,8 +12,26 @@ import { EmbeddedBroker } from '../../sync/embedded-broker.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { generateKeys, waitForShutdown } from './commands.js';
+import QRCode from 'qrcode';
+import { ScreenLauncher, type ScreenMode } from './screens-launcher.js';
 
 const DAY = 86_400_000;
+const DEMO_SUPERVISOR_PIN = '123456';
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A printable page of the demo passes as QR codes (to show the camera, from paper or a phone). */
+async function demoPassPage(samples: [string, string][], checkpoint: string): Promise<string> {
+  const cards = await Promise.all(
+    samples.map(async ([label, text]) => {
+      const img = await QRCode.toDataURL(text, { errorCorrectionLevel: 'M', margin: 4, width: 360 });
+      return `<figure><img src="${img}" alt="${escapeHtml(label)}" width="360" height="360"><figcaption>${escapeHtml(label)}</figcaption></figure>`;
+    }),
+  );
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>SafeGate demo passes</title>
+<style>body{font-family:sans-serif;margin:1rem}main{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;padding:.5rem;border:1px solid #999;text-align:center;break-inside:avoid}figcaption{font-size:1.1rem;max-width:360px}</style>
+</head><body><h1>SafeGate demo passes (${escapeHtml(checkpoint)})</h1><p>Show one to the kiosk camera, from this screen, a print-out or a phone.</p><main>${cards.join('')}</main></body></html>`;
+}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -57,7 +75,7 @@ log:
 }
 
 /** Sets up a demo folder (keys, config, roster) once, prints demo passes, and runs the kiosk on stdin. */
-export async function runDemo(dirArg: string): Promise<void> {
+export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Promise<void> {
   const dir = resolve(dirArg);
   mkdirSync(dir, { recursive: true });
   const keysDir = join(dir, 'keys');
@@ -147,11 +165,22 @@ export async function runDemo(dirArg: string): Promise<void> {
   // The same roster as the hub's, so the first scans work even before the hub's copy arrives.
   kiosk.roster.upsertAll(parseRosterCsv(demoRosterCsv(now)), { replace: true });
   kiosk.start();
+  if (!kiosk.supervisor.hasPin()) await kiosk.supervisor.setPin(DEMO_SUPERVISOR_PIN);
+  let launcher: ScreenLauncher | undefined;
+  if (screens !== 'none') {
+    const page = await demoPassPage(samples, loaded.settings.checkpoint.name);
+    writeFileSync(join(dir, 'passes.html'), page);
+    const server = await kiosk.startScreens({ pages: { '/demo/passes.html': () => page } });
+    out.write(`  [demo passes to print or show on a phone: ${join(dir, 'passes.html')} (also ${server.origin}/demo/passes.html)]\n`);
+    out.write(`  [supervisor screen PIN for the demo: ${DEMO_SUPERVISOR_PIN}]\n`);
+    launcher = new ScreenLauncher(server, screens, kiosk.log.child({ ns: 'screens' }), (l) => out.write(`  [${l}]\n`));
+    launcher.start();
+  }
   // Wait (briefly) for the roster from the hub, then say what the kiosk holds.
   for (let i = 0; i < 50 && kiosk.downlinkState.cursor('roster').checkedAt === null; i++) await new Promise((r) => setTimeout(r, 100));
   out.write(`  [roster from the hub: ${kiosk.roster.count()} workers]\n`);
   for (const n of kiosk.notices.current(Date.now())) out.write(`  [notice] ${n.vi}${n.en ? ` / ${n.en}` : ''}\n`);
-  await waitForShutdown(kiosk);
+  await waitForShutdown(kiosk, () => launcher?.stop());
   await hub.stop();
   directory.close();
   await hubStore.close();

@@ -14,8 +14,12 @@ import {
   issuePassText,
   readLog,
   runKiosk,
+  decodeImages,
+  setSupervisorPin,
 } from './commands.js';
 import { runDemo } from './demo.js';
+import { DEFAULT_DECODER, type DecoderName } from '../../device/camera/decoder.js';
+import type { ScreenMode } from './screens-launcher.js';
 import {
   importHubRoster,
   printHubEvents,
@@ -43,7 +47,32 @@ function buildProgram(): Command {
     .description('run the kiosk')
     .requiredOption('--config <file>', 'settings file (YAML or JSON)')
     .option('--headless', 'screenless unit: lights and buzzer only')
-    .action(async (o: { config: string; headless?: boolean }) => runKiosk(o.config, Boolean(o.headless)));
+    .addOption(new Option('--screens <how>', 'how to show the screens (default: screens.show in the settings)').choices(['auto', 'electron', 'chromium', 'address', 'none']))
+    .action(async (o: { config: string; headless?: boolean; screens?: ScreenMode }) => runKiosk(o.config, Boolean(o.headless), o.screens));
+
+  program
+    .command('decode')
+    .description('read QR codes from image files with the kiosk\'s decoder (e.g. a camera snapshot): one line per image, name<TAB>text or error')
+    .argument('<image...>', 'image files (PNG, JPEG, WebP)')
+    .addOption(new Option('--decoder <name>', 'QR decoder').choices(['zxing-wasm', 'zxing-js']).default(DEFAULT_DECODER))
+    .action(async (images: string[], o: { decoder: DecoderName }) => {
+      const { lines, failures } = await decodeImages(images, o.decoder);
+      for (const l of lines) console.log(l);
+      if (failures) process.exitCode = 1;
+    });
+
+  program
+    .command('supervisor')
+    .description('the supervisor screen')
+    .command('set-pin')
+    .description('set the supervisor PIN (4 to 12 digits, read from the first line of stdin); stored only as a scrypt hash')
+    .requiredOption('--config <file>', 'settings file (YAML or JSON)')
+    .action(async (o: { config: string }) => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      await setSupervisorPin(o.config, Buffer.concat(chunks).toString('utf8'));
+      console.log('supervisor PIN set; failed-login lockout cleared');
+    });
 
   const keys = program.command('keys').description('hub signing keys');
   keys
@@ -197,7 +226,8 @@ function buildProgram(): Command {
     .command('demo')
     .description('set up and run a demo kiosk in a folder: keys, roster, sample passes, simulated scanner and GPIO')
     .option('--dir <dir>', 'demo folder', 'var/demo')
-    .action(async (o: { dir: string }) => runDemo(o.dir));
+    .addOption(new Option('--screens <how>', 'how to show the screens').choices(['auto', 'electron', 'chromium', 'address', 'none']).default('auto'))
+    .action(async (o: { dir: string; screens: ScreenMode }) => runDemo(o.dir, o.screens));
 
   return program;
 }

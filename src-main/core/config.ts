@@ -175,6 +175,44 @@ export const settingsSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
       })
       .prefault({}),
+    screens: z
+      .object({
+        show: z
+          .enum(['auto', 'electron', 'chromium', 'address', 'none'])
+          .default('auto')
+          .describe(
+            'how the screens are shown: electron (the kiosk window), chromium (Chromium in kiosk mode over the loopback transport), ' +
+              'address (print the address to open), none (screenless unit); auto: electron if available, else chromium, else address',
+          ),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65_535)
+          .default(0)
+          .describe('loopback port the screens are served on (127.0.0.1 only); 0 picks a free one'),
+        language: z.enum(['vi', 'en']).default('vi').describe('language the screens start in (workers can switch)'),
+        resultSeconds: z.number().min(1).max(30).default(4).describe('how long a result stays on screen before the idle screen returns'),
+        camera: z
+          .object({
+            enabled: z.boolean().default(true).describe('read QR codes from the camera'),
+            decoder: z
+              .enum(['zxing-wasm', 'zxing-js'])
+              .default('zxing-wasm')
+              .describe('QR decoder: zxing-wasm (zxing-cpp in WebAssembly; reads more, faster: see npm run bench:decode) or zxing-js (@zxing/library)'),
+            width: z.number().int().min(160).max(3840).default(640).describe('camera frame width asked for'),
+            height: z.number().int().min(120).max(2160).default(480).describe('camera frame height asked for'),
+          })
+          .prefault({}),
+        supervisor: z
+          .object({
+            maxFailedLogins: z.number().int().min(1).max(20).default(5).describe('wrong PINs in a row before the supervisor screen locks'),
+            lockoutMinutes: z.number().int().min(1).max(1_440).default(5).describe('how long the supervisor screen stays locked'),
+            sessionMinutes: z.number().int().min(1).max(120).default(10).describe('an idle supervisor session ends after this long'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
   })
   .strict();
 

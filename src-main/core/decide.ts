@@ -12,7 +12,8 @@ export interface RecentHistory {
 }
 
 export type EntryDecision =
-  | { outcome: 'allow'; direction: Direction; reasons: [] }
+  /** An allow carries no reason, except a supervisor's override of an earlier deny. */
+  | { outcome: 'allow'; direction: Direction; reasons: [] | ['SUPERVISOR_OVERRIDE'] }
   | { outcome: 'deny'; direction: Direction; reasons: [DenyReason, ...DenyReason[]] }
   /** The same code again within the repeat window: the same event, nothing new is logged or opened. */
   | { outcome: 'repeat'; direction: Direction; reasons: [] };

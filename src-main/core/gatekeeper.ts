@@ -194,6 +194,32 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     return passage;
   }
 
+  /**
+   * A supervisor lets a denied person through. `commit` writes the allow event (with its alert and
+   * the override record) durably; only then does the gate open, as for any scan.
+   */
+  admitOverride(event: NewGateEvent, displayName: string | null, commit: (event: NewGateEvent) => number): Passage {
+    const receivedAtNs = process.hrtime.bigint();
+    const seq = commit(event);
+    const committedAtNs = process.hrtime.bigint();
+    this.deps.actuator.admit();
+    const passage: Passage = {
+      seq,
+      decision: { outcome: 'allow', direction: event.direction, reasons: ['SUPERVISOR_OVERRIDE'] },
+      displayName,
+      durable: true,
+      timing: { receivedAtNs, committedAtNs, actuatedAtNs: process.hrtime.bigint() },
+    };
+    this.deps.log.info({ seq, outcome: 'allow', reasons: event.reasons }, 'supervisor override');
+    this.emit('passage', passage);
+    return passage;
+  }
+
+  /** The clock the gate dates events with. */
+  now(): ClockReading {
+    return this.deps.clock.read();
+  }
+
   private recentHistory(reading: CredentialReading, codeHash: string, policy: Policy, nowMs: number): RecentHistory {
     const lastSeen = this.recentCodes.get(codeHash);
     this.pruneRecentCodes(nowMs, policy.params.repeatScanSeconds);

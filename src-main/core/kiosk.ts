@@ -22,6 +22,10 @@ import { DownlinkState } from './store/downlink-state.js';
 import { Notices } from './store/notices.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from './store/hub-data.js';
 import { SOFTWARE_VERSION } from './version.js';
+import { SupervisorDesk } from './supervisor/desk.js';
+import { ScreenService } from '../api/screen-service.js';
+import { LoopbackServer } from '../api/loopback-server.js';
+import { rendererDir } from './paths.js';
 
 export interface KioskOptions {
   /** Screenless unit: lights and buzzer only. */
@@ -55,6 +59,12 @@ export class Kiosk {
   /** Government notices in force (the screens show them). */
   readonly notices: Notices;
   readonly revocations: Revocations;
+  /** The supervisor screen's PIN, lockout, audit trail, overrides and exports. */
+  readonly supervisor: SupervisorDesk;
+  /** The renderer API, transport-neutral; the loopback server and the Electron relay carry it. */
+  readonly screenService: ScreenService;
+  /** The loopback transport, once `startScreens()` has run. */
+  screens: LoopbackServer | undefined;
   private readonly downloadedPolicy: DownloadedPolicy;
   private readonly downloadedKeys: DownloadedKeys;
   /** The policy from a settings file or built in, used until the hub sends a newer one. */
@@ -140,6 +150,62 @@ export class Kiosk {
           this.log.child({ ns: 'sync:uplink' }),
         )
       : undefined;
+    this.supervisor = new SupervisorDesk({
+      db: this.db,
+      events: this.events,
+      roster: this.roster,
+      gatekeeper: this.gatekeeper,
+      rules: settings.screens.supervisor,
+      log: this.log.child({ ns: 'supervisor' }),
+    });
+    this.screenService = new ScreenService(
+      {
+        settings,
+        handleScan: (text, source) => this.gatekeeper.handleScan({ text, source, receivedAtNs: process.hrtime.bigint() }),
+        onPassage: (listener) => {
+          this.gatekeeper.on('passage', listener);
+          return () => this.gatekeeper.off('passage', listener);
+        },
+        link: () => {
+          if (!this.uplink) return 'standalone';
+          const state = this.uplink.state;
+          return state === 'online' ? 'online' : state === 'connecting' ? 'connecting' : 'offline';
+        },
+        outbox: () => {
+          const depth = this.events.outboxDepth();
+          return { depth: depth.count, oldestUnsyncedAgeS: depth.oldestWallMs === null ? null : Math.max(0, Math.round((Date.now() - depth.oldestWallMs) / 1000)) };
+        },
+        dataAge: () => {
+          const checked = this.uplink ? this.downlinkState.cursor('roster').checkedAt : null;
+          return {
+            ageS: checked === null ? null : Math.max(0, Math.round((Date.now() - checked) / 1000)),
+            // A policy without the parameter (a custom one) gets the built-in 72 hours for the warning.
+            maxAgeS: (typeof this.policy.params.maxDataAgeHours === 'number' ? this.policy.params.maxDataAgeHours : 72) * 3600,
+            syncs: Boolean(this.uplink),
+          };
+        },
+        notices: () => this.notices.current(Date.now()),
+        supervisor: this.supervisor,
+      },
+      this.log.child({ ns: 'screens' }),
+    );
+  }
+
+  /**
+   * Serves the screens and the renderer API on loopback (127.0.0.1, a secret per run). The Electron
+   * window and Chromium both connect here; `pages` adds generated pages (the demo pass sheet).
+   */
+  async startScreens(options: { pages?: Record<string, () => string | Promise<string>>; rendererDir?: string } = {}): Promise<LoopbackServer> {
+    if (this.screens) return this.screens;
+    const server = new LoopbackServer(
+      this.screenService,
+      { rendererDir: options.rendererDir ?? rendererDir(), port: this.loaded.settings.screens.port, pages: options.pages },
+      this.log.child({ ns: 'screens' }),
+    );
+    this.screenService.start();
+    await server.start();
+    this.screens = server;
+    return server;
   }
 
   start(): void {
@@ -194,6 +260,8 @@ export class Kiosk {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.purgeTimer);
+    await this.screens?.stop();
+    this.screenService.stop();
     await this.scanner?.stop();
     await this.uplink?.stop();
     this.gatekeeper.stop();
@@ -201,6 +269,10 @@ export class Kiosk {
     process.off('exit', this.exitGuard);
     this.db.close();
     this.log.info('kiosk stopped');
+  }
+
+  get settings(): Settings {
+    return this.loaded.settings;
   }
 
   /** The hub's policy once it has sent one at least as new as the local one. */
@@ -230,6 +302,7 @@ export class Kiosk {
       const cutoff = Date.now() - this.loaded.settings.store.retentionDays * DAY_MS;
       const n = this.events.purgeSyncedBefore(cutoff);
       const expired = this.notices.purgeExpired(Date.now());
+      this.supervisor.purgeAuditBefore(cutoff);
       if (n || expired) this.log.info({ purged: n, expiredNotices: expired }, 'old synced events and expired notices purged');
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'purge failed; will retry');

@@ -68,6 +68,12 @@ export const DENY_REASONS = {
     en: 'This device\'s data is out of date (no update from the hub); please call a supervisor',
   },
   PASS_REVOKED: { sensitive: false, vi: 'Thẻ đã bị thu hồi', en: 'The pass has been revoked' },
+  /** On an allow event: a supervisor let a denied person through, with a written reason. */
+  SUPERVISOR_OVERRIDE: {
+    sensitive: false,
+    vi: 'Quản lý cho phép vào (ngoại lệ có ghi lý do)',
+    en: 'Let through by a supervisor (exception with a written reason)',
+  },
 } as const satisfies Record<string, { sensitive: boolean; vi: string; en: string }>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

@@ -1,4 +1,5 @@
-/** Words of the gate's world, shared by the core, devices and sync. */
+/** Words of the gate's world, shared by the core, devices, sync and (as types) the screens. */
+import type { DenyReason } from './reasons.js';
 
 export type Direction = 'entry' | 'exit';
 export type CheckpointDirection = Direction | 'both';
@@ -65,4 +66,27 @@ export interface PolicyDocument {
 export interface HubKeyRecord {
   kid: string;
   publicPem: string;
+}
+
+/** One line of the local entry log as a supervisor sees it. */
+export interface EntryLogRow {
+  seq: number;
+  atMs: number;
+  direction: Direction;
+  decision: 'allow' | 'deny';
+  /** Null for people the kiosk could not identify (only a keyed hash of their code is kept). */
+  workerId: string | null;
+  displayName: string | null;
+  team: string | null;
+  reasons: DenyReason[];
+  source: ScanSource;
+  /** For a deny: the event that let the person through after all, if a supervisor did. */
+  overriddenBySeq: number | null;
+}
+
+
+export interface EntryLogSummary {
+  entries: number;
+  exits: number;
+  denied: number;
 }

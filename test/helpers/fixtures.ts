@@ -62,6 +62,8 @@ export interface KioskConfigOptions {
   policyFile?: string;
   /** Sync settings: the broker (with TLS files) and batch tuning. */
   hub?: Record<string, unknown>;
+  /** The screens section (camera, supervisor rules, ...). */
+  screens?: Record<string, unknown>;
 }
 
 /** Writes a kiosk settings file into `dir` and returns its path. */
@@ -86,6 +88,7 @@ export function writeKioskConfig(dir: string, o: KioskConfigOptions = {}): strin
       clock: { syncedWhen: 'always' },
       ...(o.policyFile ? { policy: { file: o.policyFile } } : {}),
       log: { level: 'info' },
+      ...(o.screens ? { screens: o.screens } : {}),
     }),
   );
   return file;

@@ -82,6 +82,8 @@ export class EventLog {
   private readonly lastInZone: Statement;
   private readonly lastAtCheckpoint: Statement;
   private readonly sinceStmt: Statement;
+  private readonly betweenStmt: Statement;
+  private readonly getStmt: Statement;
   private readonly purgeStmt: Statement;
   private readonly unsyncedStmt: Statement;
   private readonly markSyncedStmt: Statement;
@@ -103,6 +105,8 @@ export class EventLog {
       SELECT direction, wall_ms FROM events
       WHERE worker_id = ? AND decision = 'allow' AND checkpoint_id = ? ORDER BY seq DESC LIMIT 1`);
     this.sinceStmt = db.prepare('SELECT * FROM events WHERE wall_ms >= ? ORDER BY seq');
+    this.betweenStmt = db.prepare('SELECT * FROM events WHERE wall_ms >= ? AND wall_ms < ? ORDER BY seq');
+    this.getStmt = db.prepare('SELECT * FROM events WHERE seq = ?');
     this.purgeStmt = db.prepare('DELETE FROM events WHERE wall_ms < ? AND synced_at IS NOT NULL');
     this.unsyncedStmt = db.prepare('SELECT * FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
     this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq BETWEEN ? AND ?');
@@ -163,6 +167,16 @@ export class EventLog {
 
   *since(wallMs: number): Generator<GateEvent> {
     for (const row of this.sinceStmt.iterate(wallMs)) yield fromRow(row as EventRow);
+  }
+
+  /** Events with wall time in [fromMs, toMs), in sequence order. */
+  *between(fromMs: number, toMs: number): Generator<GateEvent> {
+    for (const row of this.betweenStmt.iterate(fromMs, toMs)) yield fromRow(row as EventRow);
+  }
+
+  get(seq: number): GateEvent | undefined {
+    const row = this.getStmt.get(seq) as EventRow | undefined;
+    return row ? fromRow(row) : undefined;
   }
 
   /** Removes events older than the cutoff that the hub already holds; unsynced events are never purged. */

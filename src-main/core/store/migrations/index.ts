@@ -7,6 +7,7 @@ import * as m0005 from './0005-downlink.js';
 import * as m0006 from './0006-notices.js';
 import * as m0007 from './0007-revocations-policy.js';
 import * as m0008 from './0008-hub-keys.js';
+import * as m0009 from './0009-supervisor.js';
 
 export interface Migration {
   version: number;
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: '0006-notices', up: m0006.up },
   { version: 7, name: '0007-revocations-policy', up: m0007.up },
   { version: 8, name: '0008-hub-keys', up: m0008.up },
+  { version: 9, name: '0009-supervisor', up: m0009.up },
 ];

@@ -1,0 +1,142 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Settings } from '../core/config.js';
+import type { Passage } from '../core/gatekeeper.js';
+import { OverrideError, SupervisorSessionError, type SupervisorDesk } from '../core/supervisor/desk.js';
+import {
+  API_VERSION,
+  ApiError,
+  REQUESTS,
+  type DataAgeLevel,
+  type Events,
+  type LinkView,
+  type Method,
+  type PassageView,
+  type Results,
+  type ScreenState,
+  type WireReply,
+} from './contract.js';
+import type { Notice } from '../core/types.js';
+
+/** What the screens need of the running kiosk; the composition root supplies it. */
+export interface ScreenCore {
+  settings: Settings;
+  handleScan(text: string, source: 'camera' | 'keyboard'): Passage;
+  onPassage(listener: (p: Passage) => void): () => void;
+  link(): LinkView;
+  outbox(): { depth: number; oldestUnsyncedAgeS: number | null };
+  /** Seconds since the hub confirmed the roster (null: never, or a standalone kiosk) and the policy limit. */
+  dataAge(): { ageS: number | null; maxAgeS: number; syncs: boolean };
+  notices(): Notice[];
+  supervisor: SupervisorDesk;
+}
+
+export function passageView(p: Passage, atMs = Date.now()): PassageView {
+  return {
+    seq: p.seq,
+    outcome: p.decision.outcome,
+    direction: p.decision.direction,
+    displayName: p.displayName,
+    reasons: [...p.decision.reasons],
+    atMs,
+  };
+}
+
+export function dataAgeLevel(ageS: number | null, maxAgeS: number, syncs: boolean): DataAgeLevel {
+  if (!syncs) return 'ok';
+  if (ageS === null) return 'unknown';
+  if (ageS > maxAgeS) return 'too-old';
+  return ageS > maxAgeS / 2 ? 'warning' : 'ok';
+}
+
+type Handlers = { [M in Method]: (params: ReturnType<(typeof REQUESTS)[M]['parse']>) => Promise<Results[M]> | Results[M] };
+
+/**
+ * The core side of the renderer API, transport-neutral: `dispatch` takes a method name and raw
+ * parameters from any transport, validates them against the contract and answers with a wire
+ * reply; it never throws. Pushed events are emitted for the transports to forward.
+ */
+export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E]] }> {
+  private readonly handlers: Handlers;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly core: ScreenCore,
+    private readonly log: Logger,
+  ) {
+    super();
+    const desk = core.supervisor;
+    const rules = core.settings.screens.supervisor;
+    this.handlers = {
+      'screen.state': () => this.state(),
+      'scan.submit': (p) => passageView(core.handleScan(p.text, p.source)),
+      'supervisor.login': async (p) => {
+        const r = await desk.login(p.pin);
+        return r.ok ? { ...r, sessionMinutes: rules.sessionMinutes } : r;
+      },
+      'supervisor.logout': (p) => {
+        desk.logout(p.token);
+        return { ok: true as const };
+      },
+      'supervisor.log': (p) => desk.entryLog(p.token, p.query, p.limit),
+      'supervisor.inside': (p) => ({ workers: desk.inside(p.token) }),
+      'supervisor.override': (p) => passageView(desk.override(p.token, p.seq, p.note)),
+      'supervisor.export': async (p) => {
+        const file = await desk.exportLog(p.token, p.query, p.format, p.language);
+        return {
+          fileName: file.fileName,
+          mimeType: p.format === 'csv' ? 'text/csv;charset=utf-8' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+          base64: Buffer.from(file.bytes).toString('base64'),
+          rows: file.rows,
+        };
+      },
+    };
+  }
+
+  start(): void {
+    this.unsubscribe = this.core.onPassage((p) => this.emit('passage', passageView(p)));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  async dispatch(method: unknown, params: unknown): Promise<WireReply> {
+    try {
+      if (typeof method !== 'string' || !Object.hasOwn(REQUESTS, method)) throw new ApiError('unknown-method', `no such method: ${String(method).slice(0, 40)}`);
+      const m = method as Method;
+      const parsed = REQUESTS[m].safeParse(params ?? {});
+      if (!parsed.success) {
+        throw new ApiError('bad-request', parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; '));
+      }
+      const handler = this.handlers[m] as (p: unknown) => unknown;
+      return { ok: true, result: await handler(parsed.data) };
+    } catch (err) {
+      if (err instanceof ApiError) return { ok: false, error: { code: err.code, message: err.message } };
+      if (err instanceof SupervisorSessionError) return { ok: false, error: { code: 'not-signed-in', message: err.message } };
+      if (err instanceof OverrideError) return { ok: false, error: { code: 'refused', message: err.message } };
+      this.log.error({ err, method: typeof method === 'string' ? method : undefined }, 'screen API call failed');
+      return { ok: false, error: { code: 'internal', message: 'the kiosk could not complete this request' } };
+    }
+  }
+
+  state(): ScreenState {
+    const s = this.core.settings;
+    const age = this.core.dataAge();
+    return {
+      apiVersion: API_VERSION,
+      deviceId: s.device.id,
+      checkpoint: { id: s.checkpoint.id, name: s.checkpoint.name, kind: s.checkpoint.kind, direction: s.checkpoint.direction },
+      language: s.screens.language,
+      resultSeconds: s.screens.resultSeconds,
+      camera: { ...s.screens.camera },
+      link: this.core.link(),
+      outbox: this.core.outbox(),
+      dataAge: { ageS: age.ageS, maxAgeS: age.maxAgeS, level: dataAgeLevel(age.ageS, age.maxAgeS, age.syncs) },
+      notices: this.core.notices(),
+      supervisorPinSet: this.core.supervisor.hasPin(),
+      nowMs: Date.now(),
+    };
+  }
+}

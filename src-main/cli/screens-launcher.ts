@@ -1,0 +1,134 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { Logger } from 'pino';
+import type { LoopbackServer } from '../api/loopback-server.js';
+import { packageRoot } from '../core/paths.js';
+
+export type ScreenMode = 'auto' | 'electron' | 'chromium' | 'address' | 'none';
+
+/**
+ * The Electron binary. The electron package fetches it on first use (from GitHub, outside the npm
+ * registry); that runs in a child process so a failed download is one log line, not a stack trace.
+ * Never attempted when ELECTRON_SKIP_BINARY_DOWNLOAD=1.
+ */
+export function findElectron(log?: Logger): string | undefined {
+  if (process.env.ELECTRON_SKIP_BINARY_DOWNLOAD === '1') return undefined;
+  let entry: string;
+  try {
+    entry = createRequire(join(packageRoot(), 'package.json')).resolve('electron');
+  } catch {
+    return undefined;
+  }
+  const probe = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(entry)}))`], { encoding: 'utf8', timeout: 600_000 });
+  const path = probe.status === 0 ? probe.stdout.trim() : '';
+  if (path && existsSync(path)) return path;
+  log?.warn({ detail: (probe.stderr || probe.stdout || '').split('\n').find((l) => /error/i.test(l))?.slice(0, 200) }, 'the Electron binary is not available (not downloaded and cannot be fetched)');
+  return undefined;
+}
+
+export function findChromium(): string | undefined {
+  const names = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    for (const n of names) if (dir && existsSync(join(dir, n))) return join(dir, n);
+  }
+  return undefined;
+}
+
+/** Chromium flags for an unattended kiosk (and, as root, without its sandbox, which root cannot use). */
+export function chromiumKioskArgs(launchFile: string, profileDir: string, opts: { kiosk: boolean }): string[] {
+  const args = [
+    `--app=file://${launchFile}`,
+    `--user-data-dir=${profileDir}`,
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-translate',
+    '--autoplay-policy=no-user-gesture-required',
+    // The kiosk's own page asks for the camera; there is nobody to click "Allow".
+    '--use-fake-ui-for-media-stream',
+    '--noerrdialogs',
+    '--disable-session-crashed-bubble',
+  ];
+  if (opts.kiosk) args.push('--kiosk');
+  if (process.getuid?.() === 0) args.push('--no-sandbox');
+  return args;
+}
+
+/**
+ * Shows the screens the way the settings ask: the Electron window, Chromium in app/kiosk mode over
+ * the loopback transport, or just the address. A window that exits is started again (backing off),
+ * while the core keeps deciding scans. The secret never appears on a command line: Electron reads
+ * it on stdin, Chromium opens a private (0600) launch page that forwards to the address.
+ */
+export class ScreenLauncher {
+  private child: ChildProcess | undefined;
+  private stopped = false;
+  private restarts: number[] = [];
+  private profileDir: string | undefined;
+  shown: 'electron' | 'chromium' | 'address' | 'none' = 'none';
+
+  constructor(
+    private readonly server: LoopbackServer,
+    private readonly mode: ScreenMode,
+    private readonly log: Logger,
+    private readonly print: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+  ) {}
+
+  start(): void {
+    if (this.mode === 'none') return;
+    const electron = this.mode === 'auto' || this.mode === 'electron' ? findElectron(this.log) : undefined;
+    if (electron) return this.launch('electron', electron);
+    if (this.mode === 'electron') this.log.warn('the Electron binary is not available here; trying Chromium');
+    const chromium = this.mode !== 'address' ? findChromium() : undefined;
+    if (chromium) return this.launch('chromium', chromium);
+    this.shown = 'address';
+    this.print(`Screens: open ${this.server.screenUrl} in a browser on this machine (the address carries this run's secret).`);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (this.profileDir) rmSync(this.profileDir, { recursive: true, force: true });
+  }
+
+  private launch(kind: 'electron' | 'chromium', binary: string): void {
+    this.shown = kind;
+    let child: ChildProcess;
+    if (kind === 'electron') {
+      const main = join(packageRoot(), 'build', 'src-main', 'shell', 'main.js');
+      child = spawn(binary, [main, ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])], { stdio: ['pipe', 'inherit', 'inherit'] });
+      child.stdin?.end(JSON.stringify({ url: this.server.apiUrl, secret: this.server.secret }) + '\n');
+    } else {
+      this.profileDir ??= mkdtempSync(join(tmpdir(), 'safegate-screens-'));
+      mkdirSync(this.profileDir, { recursive: true, mode: 0o700 });
+      const launchFile = join(this.profileDir, 'launch.html');
+      const target = this.server.screenUrl.replace(/"/g, '');
+      writeFileSync(launchFile, `<!doctype html><meta http-equiv="refresh" content="0;url=${target}">`, { mode: 0o600 });
+      child = spawn(binary, chromiumKioskArgs(launchFile, join(this.profileDir, 'profile'), { kiosk: process.env.SAFEGATE_WINDOWED !== '1' }), {
+        stdio: ['ignore', 'ignore', 'ignore'],
+      });
+    }
+    this.child = child;
+    this.print(`Screens: ${kind} window started (${binary}).`);
+    child.on('error', (err) => this.log.error({ err: err.message }, `${kind} could not start`));
+    child.on('exit', (code, signal) => {
+      if (this.stopped) return;
+      const now = Date.now();
+      this.restarts = [...this.restarts.filter((t) => now - t < 300_000), now];
+      const delay = Math.min(1_000 * 2 ** (this.restarts.length - 1), 60_000);
+      this.log.warn({ code, signal, restartInMs: delay }, `${kind} window exited; starting it again`);
+      setTimeout(() => {
+        if (!this.stopped) this.launch(kind, binary);
+      }, delay);
+    });
+  }
+}

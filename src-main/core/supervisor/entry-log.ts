@@ -1,0 +1,91 @@
+import type { EventLog, GateEvent } from '../store/event-log.js';
+import type { Roster } from '../store/roster.js';
+import type { EntryLogRow, EntryLogSummary } from '../types.js';
+
+export type { EntryLogRow, EntryLogSummary };
+
+export interface EntryLogQuery {
+  fromMs: number;
+  toMs: number;
+  /** Matches worker id, name (accents and case ignored) or team. */
+  search?: string | undefined;
+  decision?: 'allow' | 'deny' | 'all' | undefined;
+}
+
+
+/** Lower-case without Vietnamese diacritics, so "nguyen van an" finds "Nguyễn Văn An". */
+export function foldForSearch(s: string): string {
+  return s.normalize('NFD').replace(/\p{M}/gu, '').replace(/đ/g, 'd').replace(/Đ/g, 'D').toLowerCase();
+}
+
+/**
+ * Reads the entry log for the supervisor screen and exports. Names come from the roster as it is
+ * now; a person no longer on the roster shows by id only.
+ */
+export class EntryLogReader {
+  constructor(
+    private readonly events: EventLog,
+    private readonly roster: Roster,
+    private readonly overriddenBy: (deniedSeq: number) => number | null,
+  ) {}
+
+  *rows(query: EntryLogQuery): Generator<EntryLogRow> {
+    const needle = query.search?.trim() ? foldForSearch(query.search.trim()) : null;
+    const names = new Map<string, { displayName: string; team: string } | null>();
+    for (const e of this.events.between(query.fromMs, query.toMs)) {
+      if (query.decision && query.decision !== 'all' && e.decision !== query.decision) continue;
+      const who = this.lookup(e, names);
+      if (needle) {
+        const hay = foldForSearch([e.workerId ?? '', who?.displayName ?? '', who?.team ?? ''].join(' '));
+        if (!hay.includes(needle)) continue;
+      }
+      yield {
+        seq: e.seq,
+        atMs: e.wallMs,
+        direction: e.direction,
+        decision: e.decision,
+        workerId: e.workerId,
+        displayName: who?.displayName ?? null,
+        team: who?.team ?? null,
+        reasons: e.reasons,
+        source: e.source,
+        overriddenBySeq: e.decision === 'deny' ? this.overriddenBy(e.seq) : null,
+      };
+    }
+  }
+
+  summary(fromMs: number, toMs: number): EntryLogSummary {
+    const s: EntryLogSummary = { entries: 0, exits: 0, denied: 0 };
+    for (const e of this.events.between(fromMs, toMs)) {
+      if (e.decision === 'deny') s.denied++;
+      else if (e.direction === 'entry') s.entries++;
+      else s.exits++;
+    }
+    return s;
+  }
+
+  /** People whose last allowed passage in the window was an entry: inside now, as far as this box knows. */
+  inside(fromMs: number, toMs: number): { workerId: string; displayName: string | null; team: string | null; sinceMs: number }[] {
+    const last = new Map<string, GateEvent>();
+    for (const e of this.events.between(fromMs, toMs)) if (e.decision === 'allow' && e.workerId) last.set(e.workerId, e);
+    const names = new Map<string, { displayName: string; team: string } | null>();
+    return [...last.values()]
+      .filter((e) => e.direction === 'entry')
+      .map((e) => {
+        const who = this.lookup(e, names);
+        return { workerId: e.workerId!, displayName: who?.displayName ?? null, team: who?.team ?? null, sinceMs: e.wallMs };
+      })
+      .sort((a, b) => a.sinceMs - b.sinceMs);
+  }
+
+  private lookup(e: GateEvent, cache: Map<string, { displayName: string; team: string } | null>): { displayName: string; team: string } | null {
+    if (!e.workerId) return null;
+    let who = cache.get(e.workerId);
+    if (who === undefined) {
+      const w = this.roster.get(e.workerId);
+      who = w ? { displayName: w.displayName, team: w.team } : null;
+      cache.set(e.workerId, who);
+    }
+    return who;
+  }
+}

@@ -1,0 +1,64 @@
+import { stringify } from 'csv-stringify/sync';
+import ExcelJS from 'exceljs';
+import { DENY_REASONS } from '../reasons.js';
+import type { EntryLogRow } from './entry-log.js';
+
+export type ExportFormat = 'csv' | 'xlsx';
+export type ExportLanguage = 'vi' | 'en';
+
+const HEADERS: Record<ExportLanguage, string[]> = {
+  vi: ['Số sự kiện', 'Thời gian', 'Chiều', 'Kết quả', 'Mã người lao động', 'Họ tên', 'Tổ', 'Lý do', 'Nguồn quét', 'Cho qua bởi quản lý (sự kiện)'],
+  en: ['Event', 'Time', 'Direction', 'Outcome', 'Worker id', 'Name', 'Team', 'Reasons', 'Scanned by', 'Let through by supervisor (event)'],
+};
+const WORDS: Record<ExportLanguage, Record<string, string>> = {
+  vi: { entry: 'Vào', exit: 'Ra', allow: 'Cho phép', deny: 'Từ chối' },
+  en: { entry: 'Entry', exit: 'Exit', allow: 'Allowed', deny: 'Denied' },
+};
+
+const pad = (n: number) => String(n).padStart(2, '0');
+/** Local wall time as the kiosk shows it, e.g. 2026-11-26 07:58:03. */
+export function localTime(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function cells(r: EntryLogRow, lang: ExportLanguage): string[] {
+  return [
+    String(r.seq),
+    localTime(r.atMs),
+    WORDS[lang][r.direction]!,
+    WORDS[lang][r.decision]!,
+    r.workerId ?? '',
+    r.displayName ?? '',
+    r.team ?? '',
+    r.reasons.map((c) => DENY_REASONS[c][lang]).join('; '),
+    r.source,
+    r.overriddenBySeq === null ? '' : String(r.overriddenBySeq),
+  ];
+}
+
+/**
+ * A spreadsheet opening a CSV runs any cell that starts with = + - @ (or a tab or CR before one) as
+ * a formula; names and reasons come from outside, so such cells are prefixed with an apostrophe
+ * (OWASP "CSV injection").
+ */
+export function guardCell(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+/** The log as a file: CSV in UTF-8 with a BOM (so Excel shows Vietnamese), or XLSX. */
+export async function exportEntryLog(rows: Iterable<EntryLogRow>, format: ExportFormat, lang: ExportLanguage): Promise<Uint8Array> {
+  const data = [...rows].map((r) => cells(r, lang));
+  if (format === 'csv') {
+    const text = stringify([HEADERS[lang], ...data.map((row) => row.map(guardCell))], { record_delimiter: 'windows' });
+    return new TextEncoder().encode('\uFEFF' + text);
+  }
+  const book = new ExcelJS.Workbook();
+  book.creator = 'SafeGate';
+  const sheet = book.addWorksheet(lang === 'vi' ? 'Nhật ký ra vào' : 'Entry log', { views: [{ state: 'frozen', ySplit: 1 }] });
+  sheet.addRow(HEADERS[lang]).font = { bold: true };
+  // ExcelJS writes strings as text cells (never formulas), so no guard is needed here.
+  for (const row of data) sheet.addRow(row);
+  sheet.columns.forEach((c, i) => (c.width = [10, 20, 8, 10, 14, 26, 16, 40, 10, 14][i] ?? 14));
+  return new Uint8Array(await book.xlsx.writeBuffer());
+}

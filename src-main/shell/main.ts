@@ -1,0 +1,138 @@
+/**
+ * The Electron shell: one kiosk window, nothing else. The kiosk core runs as its own Node process
+ * (it owns the database, devices and sync, and keeps deciding scans if this window dies); this
+ * shell shows the screens and relays the renderer API to the core over the loopback transport.
+ * The core starts the shell and writes `{ "url": ..., "secret": ... }` as one line on its stdin.
+ */
+import { app, BrowserWindow, ipcMain, protocol, session, type WebContents } from 'electron';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type WireReply } from '../api/errors.js';
+import { createCallHandler } from '../api/ipc.js';
+import { CONTENT_TYPES, SECURITY_HEADERS } from '../api/security.js';
+import { WireClient, type WebSocketClass } from '../api/wire-client.js';
+import type { Method } from '../api/contract.js';
+import {
+  APP_SCHEME,
+  APP_START_URL,
+  UNRESPONSIVE_GRACE_MS,
+  allowNavigation,
+  allowPermission,
+  allowPermissionCheck,
+  isAppUrl,
+  createKioskWindow,
+  preloadRegistration,
+  platformSwitches,
+  recoveryStep,
+  rendererFileFor,
+} from './window-config.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const rendererDir = process.env.SAFEGATE_RENDERER_DIR ?? join(here, '..', '..', 'renderer');
+const preloadPath = join(here, 'preload.cjs');
+
+for (const [name, value] of platformSwitches(process.env)) app.commandLine.appendSwitch(name, value);
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }]);
+
+async function readCoreAddress(): Promise<{ url: string; secret: string }> {
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    rl.close();
+    const parsed = JSON.parse(line) as { url?: unknown; secret?: unknown };
+    if (typeof parsed.url !== 'string' || !parsed.url.startsWith('ws://127.0.0.1:') || typeof parsed.secret !== 'string') {
+      throw new Error('the core sent no valid loopback address');
+    }
+    return { url: parsed.url, secret: parsed.secret };
+  }
+  throw new Error('the core closed stdin before sending its address');
+}
+
+function harden(contents: WebContents): void {
+  contents.on('will-navigate', (event, url) => {
+    if (!allowNavigation(url)) event.preventDefault();
+  });
+  contents.on('will-redirect', (event, url) => {
+    if (!allowNavigation(url)) event.preventDefault();
+  });
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+}
+
+async function main(): Promise<void> {
+  const core = await readCoreAddress();
+  await app.whenReady();
+
+  const client = new WireClient({ url: core.url, secret: core.secret, WebSocket: WebSocket as unknown as WebSocketClass });
+  await client.connect();
+  const relay = {
+    async dispatch(method: unknown, params: unknown): Promise<WireReply> {
+      try {
+        return { ok: true, result: await client.call(method as Method, params as never) };
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        return { ok: false, error: { code: (e.code as 'internal') ?? 'internal', message: e.message ?? 'error' } };
+      }
+    },
+  };
+
+  const ses = session.defaultSession;
+  ses.registerPreloadScript(preloadRegistration(preloadPath));
+  ses.setPermissionRequestHandler((contents, permission, callback, details) => {
+    const mediaTypes = 'mediaTypes' in details ? details.mediaTypes : undefined;
+    callback(allowPermission(permission, details.requestingUrl ?? contents.getURL(), mediaTypes));
+  });
+  ses.setPermissionCheckHandler((_contents, permission, requestingOrigin) => allowPermissionCheck(permission, requestingOrigin));
+  ses.on('will-download', (_event, item) => {
+    // Exports go to the user's Downloads folder without a dialog (a kiosk has no file chooser).
+    item.setSavePath(join(app.getPath('downloads'), item.getFilename()));
+  });
+
+  protocol.handle(APP_SCHEME, async (request) => {
+    const file = rendererFileFor(request.url, rendererDir);
+    const type = file ? CONTENT_TYPES[extname(file)] : undefined;
+    if (!file || !type) return new Response('not found', { status: 404, headers: SECURITY_HEADERS });
+    try {
+      return new Response(await readFile(file), { headers: { ...SECURITY_HEADERS, 'Content-Type': type } });
+    } catch {
+      return new Response('not found', { status: 404, headers: SECURITY_HEADERS });
+    }
+  });
+
+  app.on('web-contents-created', (_event, contents) => harden(contents));
+  ipcMain.handle(IPC_CALL_CHANNEL, createCallHandler(relay, isAppUrl));
+
+  const failures: number[] = [];
+  const win = createKioskWindow(BrowserWindow, { windowed: process.env.SAFEGATE_WINDOWED === '1' });
+  const recover = (why: string): void => {
+    failures.push(Date.now());
+    const step = recoveryStep(failures, Date.now());
+    console.error(`screens: renderer ${why}; ${step.action}`);
+    if (step.action === 'relaunch') {
+      app.relaunch();
+      app.exit(0);
+    } else setTimeout(() => void win.loadURL(APP_START_URL), step.afterMs);
+  };
+  win.webContents.on('render-process-gone', (_e, details) => recover(`gone (${details.reason})`));
+  let hangTimer: NodeJS.Timeout | undefined;
+  win.on('unresponsive', () => {
+    hangTimer = setTimeout(() => {
+      win.webContents.forcefullyCrashRenderer();
+      recover('hung');
+    }, UNRESPONSIVE_GRACE_MS);
+  });
+  win.on('responsive', () => clearTimeout(hangTimer));
+  client.on('passage', (payload) => {
+    if (!win.isDestroyed()) win.webContents.send(IPC_EVENT_CHANNEL, 'passage', payload);
+  });
+  win.once('ready-to-show', () => win.show());
+  await win.loadURL(APP_START_URL);
+  app.on('window-all-closed', () => app.quit());
+}
+
+main().catch((err: unknown) => {
+  console.error('SafeGate shell failed to start:', err);
+  app.exit(1);
+});

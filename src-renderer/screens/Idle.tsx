@@ -1,0 +1,56 @@
+import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { ScreenState } from '../../src-main/api/contract.js';
+import type { CameraStatus } from '../camera/useCamera.js';
+import { formatAge } from '../i18n/i18n.js';
+
+export function IdleScreen({ state, cameraStatus, videoRef }: { state: ScreenState; cameraStatus: CameraStatus; videoRef: React.RefObject<HTMLVideoElement | null> }) {
+  const { t, i18n } = useTranslation();
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(new Date()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const locale = i18n.language === 'vi' ? 'vi-VN' : 'en-GB';
+  const age = state.dataAge;
+  const ageText = age.ageS === null ? t('idle.dataAge.unknown') : t(`idle.dataAge.${age.level === 'unknown' ? 'ok' : age.level}`, { age: formatAge(t, age.ageS) });
+  return (
+    <main className="idle" data-testid="idle">
+      <section className="checkpoint">
+        <h1 data-testid="checkpoint-name">{state.checkpoint.name}</h1>
+        <p className="direction">{t(`idle.${state.checkpoint.direction}`)}</p>
+      </section>
+      <section className="clock" aria-live="off">
+        <time data-testid="clock">{now.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' })}</time>
+        <div className="date">{now.toLocaleDateString(locale, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })}</div>
+      </section>
+      <p className="prompt">{t('idle.prompt')}</p>
+      <div className="camera">
+        <video ref={videoRef} muted playsInline data-testid="camera-video" />
+        <span className={`camera-status camera-${cameraStatus}`} data-testid="camera-status">
+          {t(`idle.camera.${cameraStatus}`)}
+        </span>
+      </div>
+      {state.notices.length ? (
+        <section className="notices" data-testid="notices" aria-label={t('idle.notices')}>
+          {state.notices.map((n) => (
+            <p key={n.id} className={`notice notice-${n.priority}`}>
+              {i18n.language === 'en' && n.en ? n.en : n.vi}
+            </p>
+          ))}
+        </section>
+      ) : null}
+      <footer className="status">
+        <span className={`link link-${state.link}`} data-testid="link">
+          {t(`idle.link.${state.link}`)}
+        </span>
+        <span data-testid="outbox">{t('idle.outbox', { count: state.outbox.depth })}</span>
+        {state.link !== 'standalone' ? (
+          <span className={`data-age data-age-${age.level}`} data-testid="data-age" role={age.level === 'too-old' ? 'alert' : undefined}>
+            {ageText}
+          </span>
+        ) : null}
+      </footer>
+    </main>
+  );
+}
