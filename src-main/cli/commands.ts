@@ -38,6 +38,7 @@ export async function decodeImages(files: string[], decoderName: DecoderName): P
   for (const file of files) {
     let text: string;
     try {
+      if (!existsSync(file)) throw new Error('no such file');
       const texts = await decoder.decode(await readImageFrame(file));
       if (texts.length) text = texts.join(' | ');
       else {
