@@ -8,7 +8,8 @@
  * Timing here is Node on this machine; in the kiosk the same adapters run in a Web Worker.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { corpus } from '../helpers/corpora.js';
 import QRCode from 'qrcode';
 import sharp from 'sharp';
 import { DECODER_NAMES, DEFAULT_DECODER, type DecoderName, type Frame } from '../../device/camera/decoder.js';
@@ -16,7 +17,7 @@ import { createNodeDecoder, readImageFrame } from '../../src-main/core/decoders.
 import { generateSigningKeyPair } from '../../src-main/core/credential/keys.js';
 import { issuePass } from '../../src-main/core/credential/pass.js';
 
-const CORPUS = resolve(process.env.QR_CORPUS ?? join(import.meta.dirname, '../../../shared/corpora/qr-photos'));
+const CORPUS = corpus('qr-photos');
 const FRAMES = Number(process.env.FRAMES ?? 60);
 
 function percentile(values: number[], p: number): number {
@@ -36,7 +37,7 @@ interface Sample {
   expected: string | null;
 }
 
-async function corpus(): Promise<Sample[]> {
+async function corpusPhotos(): Promise<Sample[]> {
   const samples: Sample[] = [];
   for (const set of readdirSync(CORPUS).filter((d) => d.startsWith('qrcode-')).sort()) {
     const dir = join(CORPUS, set);
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
   const passes = Array.from({ length: 8 }, (_, i) =>
     issuePass(pair.privatePem, { workerId: `W${String(i).padStart(5, '0')}`, issuer: 'bench-hub', issuedAt: new Date(now), expiresAt: new Date(now + 86_400_000) }),
   );
-  const photos = await corpus();
+  const photos = await corpusPhotos();
   const f640 = await syntheticFrames(640, 480, passes);
   const f720 = await syntheticFrames(1280, 720, passes);
   console.log(`corpus: ${photos.length} photos from ${CORPUS}; synthetic: ${f640.length} frames at 640x480 and ${f720.length} at 1280x720 (a quarter without a code)`);

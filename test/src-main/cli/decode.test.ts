@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { corpus } from '../../helpers/corpora.js';
 import QRCode from 'qrcode';
 import { afterAll, describe, expect, it } from 'vitest';
 import { safegate } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
-const PHOTOS = resolve(import.meta.dirname, '../../../../shared/corpora/qr-photos/qrcode-1');
+const PHOTOS = join(corpus('qr-photos'), 'qrcode-1');
 
 describe('safegate decode', () => {
   const dir = tempDir('safegate-decode-');
