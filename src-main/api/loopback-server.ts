@@ -98,9 +98,14 @@ export class LoopbackServer {
     this.forward.clear();
     for (const ws of this.wss?.clients ?? []) ws.terminate();
     this.wss?.close();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    this.server?.closeAllConnections();
+    const server = this.server;
     this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // A browser keeps idle HTTP connections open; close() alone would wait for them.
+      server.closeAllConnections();
+      await closed;
+    }
   }
 
   private refuseUpgrade(req: IncomingMessage): string | undefined {
