@@ -5,6 +5,9 @@ import type { EntryLogRow } from '../../src-main/core/types.js';
 
 type Tab = 'today' | 'inside' | 'denied' | 'search';
 
+/** The supervisor screen closes (and signs out) after this long without a touch or a key. */
+const UNATTENDED_MS = 120_000;
+
 function startOfToday(): number {
   const d = new Date();
   d.setHours(0, 0, 0, 0);
@@ -44,11 +47,26 @@ export function SupervisorScreen({ api, state, onClose }: { api: KioskApi; state
     [t],
   );
 
-  const signOut = () => {
+  const signOut = useCallback(() => {
     if (token) void api.call('supervisor.logout', { token }).catch(() => undefined);
     setToken(null);
     onClose();
-  };
+  }, [api, token, onClose]);
+
+  // A supervisor who walks away must not leave the log on a screen in a public place.
+  useEffect(() => {
+    let timer = setTimeout(signOut, UNATTENDED_MS);
+    const touch = () => {
+      clearTimeout(timer);
+      timer = setTimeout(signOut, UNATTENDED_MS);
+    };
+    const events = ['pointerdown', 'keydown', 'wheel'] as const;
+    for (const e of events) window.addEventListener(e, touch, { passive: true });
+    return () => {
+      clearTimeout(timer);
+      for (const e of events) window.removeEventListener(e, touch);
+    };
+  }, [signOut]);
 
   return (
     <main className="supervisor" data-testid="supervisor">

@@ -164,6 +164,20 @@ describe('kiosk screens in Chromium', () => {
     await screenshot(page, 'supervisor-exported');
     await page.getByTestId('supervisor-close').click();
   });
+
+  it('closes an unattended supervisor screen and signs out', async () => {
+    await page.clock.install();
+    await page.getByTestId('supervisor-open').click();
+    for (const k of '246810') await page.getByTestId(`pin-${k}`).click();
+    await page.getByTestId('pin-OK').click();
+    await page.getByTestId('tab-today').waitFor();
+    await page.clock.fastForward('01:00');
+    expect(await page.getByTestId('supervisor').count()).toBe(1);
+    await page.clock.fastForward('01:01');
+    await page.getByTestId('idle').waitFor();
+    expect(await page.getByTestId('supervisor').count()).toBe(0);
+    await expect.poll(() => rig.kiosk.supervisor.auditTrail(now).at(-1)?.action).toBe('logout');
+  });
 });
 
 describe('the camera in Chromium', () => {
