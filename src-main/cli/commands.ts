@@ -11,7 +11,6 @@ import { EventLog, type GateEvent } from '../core/store/event-log.js';
 import { Roster, parseRosterCsv } from '../core/store/roster.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import { readStatus, type KioskStatus } from '../core/status.js';
-import { createNodeDecoder, readImageFrame } from '../core/decoders.js';
 import type { DecoderName } from '../../device/camera/decoder.js';
 import { storeSupervisorPin } from '../core/supervisor/desk.js';
 import { PIN_PATTERN } from '../core/supervisor/pin.js';
@@ -32,6 +31,8 @@ export async function runKiosk(configFile: string, headless: boolean, show?: Scr
 
 /** `safegate decode`: one line per image, the file name, a tab, then the text or the error. */
 export async function decodeImages(files: string[], decoderName: DecoderName): Promise<{ lines: string[]; failures: number }> {
+  // Loaded here only: the decoders are large and `safegate run` never needs them in Node.
+  const { createNodeDecoder, readImageFrame } = await import('../core/decoders.js');
   const decoder = await createNodeDecoder(decoderName);
   const lines: string[] = [];
   let failures = 0;

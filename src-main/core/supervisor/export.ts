@@ -1,5 +1,4 @@
 import { stringify } from 'csv-stringify/sync';
-import ExcelJS from 'exceljs';
 import { DENY_REASONS } from '../reasons.js';
 import type { EntryLogRow } from './entry-log.js';
 
@@ -53,6 +52,8 @@ export async function exportEntryLog(rows: Iterable<EntryLogRow>, format: Export
     const text = stringify([HEADERS[lang], ...data.map((row) => row.map(guardCell))], { record_delimiter: 'windows' });
     return new TextEncoder().encode('\uFEFF' + text);
   }
+  // Loaded on first export only: ExcelJS is large, and a screenless unit never exports.
+  const { default: ExcelJS } = await import('exceljs');
   const book = new ExcelJS.Workbook();
   book.creator = 'SafeGate';
   const sheet = book.addWorksheet(lang === 'vi' ? 'Nhật ký ra vào' : 'Entry log', { views: [{ state: 'frozen', ySplit: 1 }] });

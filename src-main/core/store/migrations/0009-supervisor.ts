@@ -31,6 +31,5 @@ export function up(db: Database): void {
       note        TEXT    NOT NULL,
       at_ms       INTEGER NOT NULL
     ) STRICT;
-    CREATE INDEX events_worker_time ON events (worker_id, wall_ms);
   `);
 }

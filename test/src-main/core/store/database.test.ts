@@ -76,6 +76,9 @@ describe('device database', () => {
     expect(plan("SELECT direction, wall_ms FROM events WHERE worker_id = 'W' AND decision = 'allow' AND zone_id = 'z' ORDER BY seq DESC LIMIT 1")).toMatch(/USING INDEX events_worker_allowed/);
     expect(plan("SELECT * FROM workers WHERE worker_id = 'W'")).toMatch(/USING PRIMARY KEY/);
     expect(plan('SELECT * FROM events WHERE synced_at IS NULL AND seq > 0 ORDER BY seq LIMIT 500')).toMatch(/USING INDEX events_unsynced/);
+    // The supervisor screen's day view and exports.
+    expect(plan('SELECT * FROM events WHERE wall_ms >= 0 AND wall_ms < 1 ORDER BY seq')).toMatch(/USING INDEX events_wall/);
+    expect(plan('SELECT allowed_seq FROM overrides WHERE denied_seq = 1')).toMatch(/USING INTEGER PRIMARY KEY/);
     db.close();
   });
 
