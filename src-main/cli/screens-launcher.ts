@@ -112,7 +112,9 @@ export class ScreenLauncher {
     if (kind === 'electron') {
       const main = join(packageRoot(), 'build', 'src-main', 'shell', 'main.js');
       child = spawn(binary, [main, ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])], { stdio: ['pipe', 'inherit', 'inherit'] });
-      child.stdin?.end(JSON.stringify({ url: this.server.apiUrl, secret: this.server.secret }) + '\n');
+      // The pipe stays open: when this process ends, however it ends, the shell sees its stdin close and quits.
+      child.stdin?.write(JSON.stringify({ url: this.server.apiUrl, secret: this.server.secret }) + '\n');
+      child.stdin?.on('error', () => undefined);
     } else {
       this.profileDir ??= mkdtempSync(join(tmpdir(), 'safegate-screens-'));
       mkdirSync(this.profileDir, { recursive: true, mode: 0o700 });

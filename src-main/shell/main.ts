@@ -2,11 +2,11 @@
  * The Electron shell: one kiosk window, nothing else. The kiosk core runs as its own Node process
  * (it owns the database, devices and sync, and keeps deciding scans if this window dies); this
  * shell shows the screens and relays the renderer API to the core over the loopback transport.
- * The core starts the shell and writes `{ "url": ..., "secret": ... }` as one line on its stdin.
+ * The core starts the shell and writes `{ "url": ..., "secret": ... }` as one line on its stdin,
+ * and keeps that pipe open for as long as it runs.
  */
 import { app, BrowserWindow, ipcMain, protocol, session, type WebContents } from 'electron';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -37,17 +37,31 @@ const preloadPath = join(here, 'preload.cjs');
 for (const [name, value] of platformSwitches(process.env)) app.commandLine.appendSwitch(name, value);
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }]);
 
+/**
+ * The first line on stdin is the core's address; the pipe then stays open, and its end means the
+ * core has gone (even killed outright), so the shell quits rather than linger as an orphan.
+ */
 async function readCoreAddress(): Promise<{ url: string; secret: string }> {
-  const rl = createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    rl.close();
-    const parsed = JSON.parse(line) as { url?: unknown; secret?: unknown };
-    if (typeof parsed.url !== 'string' || !parsed.url.startsWith('ws://127.0.0.1:') || typeof parsed.secret !== 'string') {
-      throw new Error('the core sent no valid loopback address');
-    }
-    return { url: parsed.url, secret: parsed.secret };
+  const line = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const nl = buffered.indexOf('\n');
+      if (nl >= 0) {
+        process.stdin.off('data', onData);
+        resolve(buffered.slice(0, nl));
+      } else if (buffered.length > 4096) reject(new Error('the core sent no valid loopback address'));
+    };
+    process.stdin.on('data', onData);
+    process.stdin.once('end', () => reject(new Error('the core closed stdin before sending its address')));
+  });
+  process.stdin.once('end', () => app.quit());
+  process.stdin.resume();
+  const parsed = JSON.parse(line) as { url?: unknown; secret?: unknown };
+  if (typeof parsed.url !== 'string' || !parsed.url.startsWith('ws://127.0.0.1:') || typeof parsed.secret !== 'string') {
+    throw new Error('the core sent no valid loopback address');
   }
-  throw new Error('the core closed stdin before sending its address');
+  return { url: parsed.url, secret: parsed.secret };
 }
 
 function harden(contents: WebContents): void {
@@ -110,10 +124,9 @@ async function main(): Promise<void> {
     failures.push(Date.now());
     const step = recoveryStep(failures, Date.now());
     console.error(`screens: renderer ${why}; ${step.action}`);
-    if (step.action === 'relaunch') {
-      app.relaunch();
-      app.exit(0);
-    } else setTimeout(() => void win.loadURL(APP_START_URL), step.afterMs);
+    // Relaunching is the core's job: it starts the shell again (with back-off) and hands it the address.
+    if (step.action === 'relaunch') app.exit(1);
+    else setTimeout(() => void win.loadURL(APP_START_URL), step.afterMs);
   };
   win.webContents.on('render-process-gone', (_e, details) => recover(`gone (${details.reason})`));
   let hangTimer: NodeJS.Timeout | undefined;

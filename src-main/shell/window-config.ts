@@ -115,8 +115,8 @@ export type RecoveryStep = { action: 'reload'; afterMs: number } | { action: 're
 
 /**
  * What to do after the renderer crashed or hung: reload, backing off, and if it keeps failing
- * (5 times within 2 minutes) restart the whole shell (the core keeps running meanwhile; the gate
- * keeps deciding scans from the serial scanner).
+ * (5 times within 2 minutes) end the shell, which the core starts again (the core keeps running
+ * meanwhile; the gate keeps deciding scans from the serial scanner).
  */
 export function recoveryStep(recentFailuresMs: readonly number[], nowMs: number): RecoveryStep {
   const recent = recentFailuresMs.filter((t) => nowMs - t < 120_000).length;
