@@ -80,6 +80,7 @@ export const alertSchema = z
     checkpointId: z.string().min(1).max(64),
     workerId: z.string().min(1).max(64),
     reasons: z.array(z.string().max(40)).max(20),
+    note: z.string().max(500).optional().describe("a supervisor's written reason, on supervisor-override alerts"),
   })
   .strict();
 export type Alert = z.infer<typeof alertSchema>;

@@ -10,7 +10,7 @@ import { PROTOCOL_VERSION, PayloadError, parseJsonPayload, topics, type Alert, t
 export interface Outbox {
   unsynced(limit: number, afterSeq?: number): WireEvent[];
   markSynced(firstSeq: number, lastSeq: number, atMs: number): number;
-  unsentAlerts(limit: number): { kind: Alert['kind']; event: WireEvent }[];
+  unsentAlerts(limit: number): { kind: Alert['kind']; event: WireEvent; note?: string | null }[];
   markAlertSent(seq: number, atMs: number): void;
 }
 
@@ -254,7 +254,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   private sendAlerts(): void {
     const client = this.client;
     if (!client) return;
-    for (const { kind, event } of this.outbox.unsentAlerts(50)) {
+    for (const { kind, event, note } of this.outbox.unsentAlerts(50)) {
       if (this.alertsInFlight.has(event.seq) || !event.workerId) continue;
       const alert: Alert = {
         v: PROTOCOL_VERSION,
@@ -264,6 +264,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
         checkpointId: event.checkpointId,
         workerId: event.workerId,
         reasons: event.reasons,
+        ...(note ? { note } : {}),
       };
       this.alertsInFlight.add(event.seq);
       client.publish(topics.alerts(this.options.deviceId), JSON.stringify(alert), { qos: 1 }, (err) => {

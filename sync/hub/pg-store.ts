@@ -40,6 +40,10 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE hub_events ADD COLUMN clock text NOT NULL DEFAULT 'unverified' CHECK (clock IN ('synced', 'corrected', 'unverified'));
       ALTER TABLE hub_events ADD COLUMN corrected_wall_ms bigint;`,
   },
+  {
+    version: 4,
+    sql: `ALTER TABLE hub_alerts ADD COLUMN note text;`,
+  },
 ];
 
 const MAX_GAP_RANGES = 100;
@@ -154,9 +158,9 @@ export class PgHubStore implements HubStore {
 
   async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {
     const r = await this.pool.query(
-      `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-      [deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId, a.reasons.join(' '), receivedMs],
+      `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms, note)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+      [deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId, a.reasons.join(' '), receivedMs, a.note ?? null],
     );
     return r.rowCount === 1;
   }

@@ -3,6 +3,7 @@ import { openStore, type SqliteDatabase } from '../../src-main/core/store/databa
 import type { WireEvent } from '../batch-codec.js';
 import * as m0001 from './migrations/0001-hub-events.js';
 import * as m0002 from './migrations/0002-alerts-heartbeats.js';
+import * as m0004 from './migrations/0004-alert-note.js';
 import * as m0003 from './migrations/0003-dating.js';
 import { dateEvent, type ClockTrust } from './dating.js';
 import type { ClockAnchor } from '../batch-codec.js';
@@ -36,6 +37,7 @@ export const HUB_MIGRATIONS = [
   { version: 1, name: '0001-hub-events', up: m0001.up },
   { version: 2, name: '0002-alerts-heartbeats', up: m0002.up },
   { version: 3, name: '0003-dating', up: m0003.up },
+  { version: 4, name: '0004-alert-note', up: m0004.up },
 ] as const;
 
 /** An event as the hub holds it: as reported, plus how far its time can be trusted. */
@@ -78,6 +80,7 @@ export function alertFromRow(r: Record<string, unknown>): Alert & { deviceId: st
     checkpointId: r.checkpoint_id as string,
     workerId: r.worker_id as string,
     reasons: (r.reasons as string) === '' ? [] : (r.reasons as string).split(' '),
+    ...(typeof r.note === 'string' ? { note: r.note } : {}),
   };
 }
 
@@ -148,10 +151,10 @@ export class SqliteHubStore implements HubStore {
   async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {
     const r = this.db
       .prepare(
-        `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms, note)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       )
-      .run(deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId, a.reasons.join(' '), receivedMs);
+      .run(deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId, a.reasons.join(' '), receivedMs, a.note ?? null);
     return r.changes === 1;
   }
 

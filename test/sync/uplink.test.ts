@@ -184,6 +184,7 @@ describe('uplink to the hub through a real broker', () => {
     });
     for (let i = 0; i < 5_000; i++) log.append(newEvent(i));
     const alertSeq = log.append({ ...newEvent(9), decision: 'deny', reasons: ['QUARANTINE_ACTIVE'] }, 'quarantined-entry-attempt');
+    const overrideSeq = log.append({ ...newEvent(10), decision: 'allow', reasons: ['SUPERVISOR_OVERRIDE'] }, 'supervisor-override', 'Xét nghiệm nhanh âm tính tại cổng');
     const order: string[] = [];
     const onAlert = (d: string) => d === 'kiosk-alert' && order.push('alert');
     const onIngest = (d: string, r: { batchId: string }) => d === 'kiosk-alert' && order.push(r.batchId);
@@ -195,9 +196,14 @@ describe('uplink to the hub through a real broker', () => {
     hub.off('alert', onAlert);
     hub.off('ingested', onIngest);
     // The alert's own event is in the last batch; the alert itself came before the first.
-    expect(order[0]).toBe('alert');
-    expect(order.at(-1)).toMatch(new RegExp(`-${alertSeq}$`));
-    expect((await hubStore.alerts()).filter((a) => a.deviceId === 'kiosk-alert')).toMatchObject([{ seq: alertSeq, workerId: 'W9', kind: 'quarantined-entry-attempt' }]);
+    expect(order.slice(0, 2)).toEqual(['alert', 'alert']);
+    expect(order.at(-1)).toMatch(new RegExp(`-${overrideSeq}$`));
+    const alerts = (await hubStore.alerts()).filter((a) => a.deviceId === 'kiosk-alert');
+    expect(alerts).toMatchObject([
+      { seq: alertSeq, workerId: 'W9', kind: 'quarantined-entry-attempt' },
+      { seq: overrideSeq, workerId: 'W10', kind: 'supervisor-override', note: 'Xét nghiệm nhanh âm tính tại cổng' },
+    ]);
+    expect(alerts[0]).not.toHaveProperty('note');
     const hb = await waitForAsync(() => hubStore.lastHeartbeat('kiosk-alert'));
     expect(hb).toMatchObject({ software: 'test', scanner: 'ready', gpio: 'simulated' });
   });

@@ -32,6 +32,8 @@ export type AlertKind = 'flagged-entry-attempt' | 'quarantined-entry-attempt' | 
 export interface PendingAlert {
   kind: AlertKind;
   event: GateEvent;
+  /** A supervisor's written reason (overrides only). */
+  note: string | null;
 }
 
 interface EventRow {
@@ -110,9 +112,9 @@ export class EventLog {
     this.purgeStmt = db.prepare('DELETE FROM events WHERE wall_ms < ? AND synced_at IS NOT NULL');
     this.unsyncedStmt = db.prepare('SELECT * FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
     this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq BETWEEN ? AND ?');
-    this.insertAlert = db.prepare('INSERT INTO alerts (seq, kind) VALUES (?, ?)');
+    this.insertAlert = db.prepare('INSERT INTO alerts (seq, kind, note) VALUES (?, ?, ?)');
     this.unsentAlertsStmt = db.prepare(
-      'SELECT e.*, a.kind AS alert_kind FROM alerts a JOIN events e ON e.seq = a.seq WHERE a.sent_at IS NULL ORDER BY a.seq LIMIT ?',
+      'SELECT e.*, a.kind AS alert_kind, a.note AS alert_note FROM alerts a JOIN events e ON e.seq = a.seq WHERE a.sent_at IS NULL ORDER BY a.seq LIMIT ?',
     );
     this.markAlertStmt = db.prepare('UPDATE alerts SET sent_at = ? WHERE seq = ?');
     this.depthStmt = db.prepare(
@@ -141,17 +143,21 @@ export class EventLog {
    * Commits one event durably (with its alert, if any, in the same transaction) and returns its
    * sequence number. Throws the SQLite error on failure.
    */
-  append(event: NewGateEvent, alert?: AlertKind): number {
+  append(event: NewGateEvent, alert?: AlertKind, note?: string): number {
     const write = (): number => {
       const seq = Number(this.insert.run({ ...event, clockSynced: event.clockSynced ? 1 : 0, reasons: event.reasons.join(' ') }).lastInsertRowid);
-      if (alert) this.insertAlert.run(seq, alert);
+      if (alert) this.insertAlert.run(seq, alert, note ?? null);
       return seq;
     };
     return alert ? this.db.transaction(write)() : write();
   }
 
   unsentAlerts(limit: number): PendingAlert[] {
-    return (this.unsentAlertsStmt.all(limit) as (EventRow & { alert_kind: AlertKind })[]).map((r) => ({ kind: r.alert_kind, event: fromRow(r) }));
+    return (this.unsentAlertsStmt.all(limit) as (EventRow & { alert_kind: AlertKind; alert_note: string | null })[]).map((r) => ({
+      kind: r.alert_kind,
+      event: fromRow(r),
+      note: r.alert_note,
+    }));
   }
 
   markAlertSent(seq: number, atMs: number): void {

@@ -190,7 +190,7 @@ export class SupervisorDesk {
     const insert = db.prepare('INSERT INTO overrides (denied_seq, allowed_seq, note, at_ms) VALUES (?, ?, ?, ?)');
     const passage = gatekeeper.admitOverride(event, roster.get(denied.workerId)?.displayName ?? null, (e) =>
       db.transaction(() => {
-        const seq = events.append(e, 'supervisor-override');
+        const seq = events.append(e, 'supervisor-override', trimmed);
         insert.run(deniedSeq, seq, trimmed, clock.wallMs);
         return seq;
       })(),

@@ -148,7 +148,7 @@ describe.each(Object.keys(transports))('the renderer API over the %s transport',
     const allowed = await conn.api.call('supervisor.override', { token, seq: denied.seq!, note: 'Đã xét nghiệm âm tính tại chỗ' });
     expect(allowed).toMatchObject({ outcome: 'allow', reasons: ['SUPERVISOR_OVERRIDE'] });
     expect((await failure(conn.api.call('supervisor.override', { token, seq: denied.seq!, note: 'again, twice' }))).code).toBe('refused');
-    expect(kiosk.events.unsentAlerts(10).map((a) => [a.kind, a.event.seq])).toContainEqual(['supervisor-override', allowed.seq]);
+    expect(kiosk.events.unsentAlerts(10).map((a) => [a.kind, a.event.seq, a.note])).toContainEqual(['supervisor-override', allowed.seq, 'Đã xét nghiệm âm tính tại chỗ']);
     const after = await conn.api.call('supervisor.log', { token, query: day, limit: 100 });
     expect(after.rows.find((r) => r.seq === denied.seq)!.overriddenBySeq).toBe(allowed.seq);
     expect(kiosk.supervisor.auditTrail().map((a) => a.action)).toEqual(['pin-set', 'login-failed', 'login', 'view-log', 'override', 'view-log']);

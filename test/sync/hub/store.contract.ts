@@ -61,7 +61,12 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         const alert = { v: 1 as const, kind: 'quarantined-entry-attempt' as const, seq: 7, atMs: 1000, checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] };
         expect(await store.recordAlert('kiosk-a', alert, 1)).toBe(true);
         expect(await store.recordAlert('kiosk-a', alert, 2)).toBe(false);
-        expect(await store.alerts()).toEqual([{ ...alert, deviceId: 'kiosk-a' }]);
+        const override = { ...alert, kind: 'supervisor-override' as const, seq: 8, reasons: ['SUPERVISOR_OVERRIDE'], note: 'Xét nghiệm âm tính tại chỗ' };
+        expect(await store.recordAlert('kiosk-a', override, 3)).toBe(true);
+        expect(await store.alerts()).toEqual([
+          { ...alert, deviceId: 'kiosk-a' },
+          { ...override, deviceId: 'kiosk-a' },
+        ]);
         const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1 };
         await store.recordHeartbeat('kiosk-a', hb, 10);
         await store.recordHeartbeat('kiosk-a', { ...hb, outboxDepth: 0 }, 11);

@@ -8,6 +8,7 @@ import * as m0006 from './0006-notices.js';
 import * as m0007 from './0007-revocations-policy.js';
 import * as m0008 from './0008-hub-keys.js';
 import * as m0009 from './0009-supervisor.js';
+import * as m0010 from './0010-alert-note.js';
 
 export interface Migration {
   version: number;
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: '0007-revocations-policy', up: m0007.up },
   { version: 8, name: '0008-hub-keys', up: m0008.up },
   { version: 9, name: '0009-supervisor', up: m0009.up },
+  { version: 10, name: '0010-alert-note', up: m0010.up },
 ];
