@@ -83,15 +83,17 @@ export class ScreenLauncher {
     if (this.mode === 'none') return;
     if (this.mode !== 'address' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
       this.log.info('no graphical session here (neither DISPLAY nor WAYLAND_DISPLAY is set): printing the address instead of opening a window');
-      this.shown = 'address';
-      this.print(`Screens: open ${this.server.screenUrl} in a browser on this machine (the address carries this run's secret).`);
-      return;
+      return this.printAddress();
     }
     const electron = this.mode === 'auto' || this.mode === 'electron' ? findElectron(this.log) : undefined;
     if (electron) return this.launch('electron', electron);
     if (this.mode === 'electron') this.log.warn('the Electron binary is not available here; trying Chromium');
     const chromium = this.mode !== 'address' ? findChromium() : undefined;
     if (chromium) return this.launch('chromium', chromium);
+    this.printAddress();
+  }
+
+  private printAddress(): void {
     this.shown = 'address';
     this.print(`Screens: open ${this.server.screenUrl} in a browser on this machine (the address carries this run's secret).`);
   }

@@ -26,6 +26,7 @@ import { SupervisorDesk } from './supervisor/desk.js';
 import { ScreenService } from '../api/screen-service.js';
 import { LoopbackServer } from '../api/loopback-server.js';
 import { rendererDir } from './paths.js';
+import { secondsSince } from './status.js';
 
 export interface KioskOptions {
   /** Screenless unit: lights and buzzer only. */
@@ -173,12 +174,12 @@ export class Kiosk {
         },
         outbox: () => {
           const depth = this.events.outboxDepth();
-          return { depth: depth.count, oldestUnsyncedAgeS: depth.oldestWallMs === null ? null : Math.max(0, Math.round((Date.now() - depth.oldestWallMs) / 1000)) };
+          return { depth: depth.count, oldestUnsyncedAgeS: secondsSince(depth.oldestWallMs, Date.now()) };
         },
         dataAge: () => {
           const checked = this.uplink ? this.downlinkState.cursor('roster').checkedAt : null;
           return {
-            ageS: checked === null ? null : Math.max(0, Math.round((Date.now() - checked) / 1000)),
+            ageS: secondsSince(checked, Date.now()),
             // A policy without the parameter (a custom one) gets the built-in 72 hours for the warning.
             maxAgeS: (typeof this.policy.params.maxDataAgeHours === 'number' ? this.policy.params.maxDataAgeHours : 72) * 3600,
             syncs: Boolean(this.uplink),

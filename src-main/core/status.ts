@@ -27,6 +27,11 @@ export interface KioskStatus {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** Whole seconds from a past time to now (never negative); null when there is no such time. */
+export function secondsSince(ms: number | null, nowMs: number): number | null {
+  return ms === null ? null : Math.max(0, Math.round((nowMs - ms) / 1000));
+}
+
 /** What the kiosk holds and how old it is; read from the database, so it works beside a running kiosk. */
 export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number): KioskStatus {
   const events = new EventLog(db);
@@ -39,7 +44,7 @@ export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number
       revision: c.cursor,
       appliedAt: iso(c.appliedAt),
       checkedAt: iso(c.checkedAt),
-      ageS: c.checkedAt === null ? null : Math.max(0, Math.round((nowMs - c.checkedAt) / 1000)),
+      ageS: secondsSince(c.checkedAt, nowMs),
     };
   }
   return {
@@ -48,7 +53,7 @@ export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number
     syncs: Boolean(settings.hub.broker),
     outbox: {
       depth: depth.count,
-      oldestUnsyncedAgeS: depth.oldestWallMs === null ? null : Math.max(0, Math.round((nowMs - depth.oldestWallMs) / 1000)),
+      oldestUnsyncedAgeS: secondsSince(depth.oldestWallMs, nowMs),
       unsentAlerts: events.unsentAlerts(1_000).length,
     },
     roster: { workers: new Roster(db).count() },

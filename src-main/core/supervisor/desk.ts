@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Gatekeeper, Passage } from '../gatekeeper.js';
+import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../store/database.js';
 import type { EventLog, NewGateEvent } from '../store/event-log.js';
 import type { Roster } from '../store/roster.js';
 import { EntryLogReader, type EntryLogQuery, type EntryLogRow, type EntryLogSummary } from './entry-log.js';
 import { exportEntryLog, type ExportFormat, type ExportLanguage } from './export.js';
-import { hashPin, verifyPin } from './pin.js';
+import { PIN_PATTERN, hashPin, verifyPin } from './pin.js';
 
 export interface SupervisorRules {
   maxFailedLogins: number;
@@ -50,6 +51,14 @@ const DAY_MS = 86_400_000;
 export class SupervisorDesk {
   private readonly sessions = new Map<string, number>();
   private readonly reader: EntryLogReader;
+  private readonly statements: {
+    pinHash: Statement;
+    lockout: Statement;
+    setLockout: Statement;
+    overriddenBy: Statement;
+    insertOverride: Statement;
+    insertAudit: Statement;
+  };
   /** One login check at a time, so parallel guesses cannot slip past the lockout counter. */
   private loginQueue: Promise<unknown> = Promise.resolve();
 
@@ -64,7 +73,16 @@ export class SupervisorDesk {
       now?: () => number;
     },
   ) {
-    const overriddenBy = deps.db.prepare('SELECT allowed_seq FROM overrides WHERE denied_seq = ?').pluck();
+    const { db } = deps;
+    this.statements = {
+      pinHash: db.prepare('SELECT hash FROM supervisor_pin WHERE id = 1').pluck(),
+      lockout: db.prepare('SELECT failed, locked_until FROM supervisor_lockout WHERE id = 1'),
+      setLockout: db.prepare('UPDATE supervisor_lockout SET failed = ?, locked_until = ? WHERE id = 1'),
+      overriddenBy: db.prepare('SELECT allowed_seq FROM overrides WHERE denied_seq = ?').pluck(),
+      insertOverride: db.prepare('INSERT INTO overrides (denied_seq, allowed_seq, note, at_ms) VALUES (?, ?, ?, ?)'),
+      insertAudit: db.prepare('INSERT INTO supervisor_audit (at_ms, action, detail) VALUES (?, ?, ?)'),
+    };
+    const overriddenBy = this.statements.overriddenBy;
     this.reader = new EntryLogReader(deps.events, deps.roster, (seq) => (overriddenBy.get(seq) as number | undefined) ?? null);
   }
 
@@ -73,7 +91,7 @@ export class SupervisorDesk {
   }
 
   hasPin(): boolean {
-    return this.deps.db.prepare('SELECT 1 FROM supervisor_pin WHERE id = 1').get() !== undefined;
+    return this.statements.pinHash.get() !== undefined;
   }
 
   async setPin(pin: string): Promise<void> {
@@ -88,19 +106,20 @@ export class SupervisorDesk {
   }
 
   private async checkLogin(pin: string): Promise<LoginResult> {
-    const { db, rules } = this.deps;
-    const row = db.prepare('SELECT hash FROM supervisor_pin WHERE id = 1').get() as { hash: string } | undefined;
-    if (!row) return { ok: false, reason: 'no-pin-set' };
-    const lock = db.prepare('SELECT failed, locked_until FROM supervisor_lockout WHERE id = 1').get() as { failed: number; locked_until: number | null };
+    const { rules } = this.deps;
+    const { pinHash, lockout, setLockout } = this.statements;
+    const hash = pinHash.get() as string | undefined;
+    if (hash === undefined) return { ok: false, reason: 'no-pin-set' };
+    const lock = lockout.get() as { failed: number; locked_until: number | null };
     const now = this.now();
     if (lock.locked_until !== null && lock.locked_until > now) {
       this.audit('login-locked-out');
       return { ok: false, reason: 'locked', retryAfterS: Math.ceil((lock.locked_until - now) / 1000) };
     }
     // A malformed PIN is simply wrong: it counts like any other failure.
-    const good = /^[0-9]{4,12}$/.test(pin) && (await verifyPin(pin, row.hash));
+    const good = PIN_PATTERN.test(pin) && (await verifyPin(pin, hash));
     if (good) {
-      db.prepare('UPDATE supervisor_lockout SET failed = 0, locked_until = NULL WHERE id = 1').run();
+      setLockout.run(0, null);
       const token = randomBytes(24).toString('base64url');
       this.sessions.set(token, this.now());
       this.audit('login');
@@ -109,12 +128,12 @@ export class SupervisorDesk {
     const failed = (lock.locked_until !== null ? 0 : lock.failed) + 1;
     if (failed >= rules.maxFailedLogins) {
       const until = this.now() + rules.lockoutMinutes * 60_000;
-      db.prepare('UPDATE supervisor_lockout SET failed = 0, locked_until = ? WHERE id = 1').run(until);
+      setLockout.run(0, until);
       this.audit('login-failed', `locked for ${rules.lockoutMinutes} min after ${failed} wrong PINs`);
       this.deps.log.warn({ failed }, 'supervisor screen locked after wrong PINs');
       return { ok: false, reason: 'locked', retryAfterS: rules.lockoutMinutes * 60 };
     }
-    db.prepare('UPDATE supervisor_lockout SET failed = ?, locked_until = NULL WHERE id = 1').run(failed);
+    setLockout.run(failed, null);
     this.audit('login-failed', `${failed} of ${rules.maxFailedLogins}`);
     return { ok: false, reason: 'wrong-pin', attemptsLeft: rules.maxFailedLogins - failed };
   }
@@ -136,15 +155,10 @@ export class SupervisorDesk {
 
   entryLog(token: string, query: EntryLogQuery, limit: number): { rows: EntryLogRow[]; total: number; summary: EntryLogSummary } {
     this.requireSession(token);
-    const rows: EntryLogRow[] = [];
-    let total = 0;
-    for (const r of this.reader.rows(query)) {
-      total++;
-      rows.push(r);
-      if (rows.length > limit) rows.shift();
-    }
+    const all = [...this.reader.rows(query)];
     this.audit('view-log', describeQuery(query));
-    return { rows: rows.reverse(), total, summary: this.reader.summary(query.fromMs, query.toMs) };
+    // Newest first, at most `limit`.
+    return { rows: all.slice(-limit).reverse(), total: all.length, summary: this.reader.summary(query.fromMs, query.toMs) };
   }
 
   inside(token: string): ReturnType<EntryLogReader['inside']> {
@@ -174,7 +188,7 @@ export class SupervisorDesk {
     const denied = events.get(deniedSeq);
     if (!denied || denied.decision !== 'deny') throw new OverrideError(`event ${deniedSeq} is not a denied scan`);
     if (!denied.workerId) throw new OverrideError('only a named worker can be let through (the person was not identified)');
-    if (db.prepare('SELECT 1 FROM overrides WHERE denied_seq = ?').get(deniedSeq)) throw new OverrideError(`event ${deniedSeq} was already overridden`);
+    if (this.statements.overriddenBy.get(deniedSeq) !== undefined) throw new OverrideError(`event ${deniedSeq} was already overridden`);
     if (this.now() - denied.wallMs > 3_600_000) throw new OverrideError('only a deny from the last hour can be overridden; ask the person to scan again');
     const clock = gatekeeper.now();
     const event: NewGateEvent = {
@@ -187,7 +201,7 @@ export class SupervisorDesk {
       reasons: ['SUPERVISOR_OVERRIDE'],
     };
     const trimmed = note.trim();
-    const insert = db.prepare('INSERT INTO overrides (denied_seq, allowed_seq, note, at_ms) VALUES (?, ?, ?, ?)');
+    const insert = this.statements.insertOverride;
     const passage = gatekeeper.admitOverride(event, roster.get(denied.workerId)?.displayName ?? null, (e) =>
       db.transaction(() => {
         const seq = events.append(e, 'supervisor-override', trimmed);
@@ -211,7 +225,7 @@ export class SupervisorDesk {
   }
 
   private audit(action: AuditAction, detail = ''): void {
-    this.deps.db.prepare('INSERT INTO supervisor_audit (at_ms, action, detail) VALUES (?, ?, ?)').run(this.now(), action, detail);
+    this.statements.insertAudit.run(this.now(), action, detail);
     this.deps.log.info({ action }, 'supervisor');
   }
 }
