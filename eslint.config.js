@@ -5,38 +5,113 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 
 /**
- * Modules both runtimes share: the renderer API contract and its wire client, the deny-reason
- * catalogue and the words of the gate's world, and the isomorphic device modules (QR decoders,
- * keyboard wedge). The screens may import these and nothing else outside src-renderer/; they in
- * turn may import neither Node modules nor the DOM-only layer.
+ * Layers by runtime (see ../shared/CONVENTIONS.md), lowest first. Each layer may import the ones
+ * below it and never one above or beside it; a wrong import fails lint with a message naming the
+ * rule. test/lint/layers.test.ts proves every arrow below is refused.
+ *
+ *   base/common    the ground floor, isomorphic: types, reasons, identifiers, time, policy, key roles
+ *   base/node      the ground floor, Node only: COSE signing, keys, passes, the SQLite opener, logging
+ *   device/        hardware ports and adapters (scanner, GPIO, camera decoders, keyboard wedge)
+ *   sync/          hub sync over MQTT, and the reference hub
+ *   src-main/core  the kiosk core: settings, decisions, the gatekeeper, the store, the supervisor desk
+ *   src-main/api   the renderer API (contract, screen service, transports)
+ *   src-main/app   the composition root: wires core, devices, sync and api
+ *   src-main/cli   the `safegate` command
+ *   src-main/shell the Electron shell, the only code that may import electron
+ *   src-renderer/  the screens, DOM only
  */
-const SHARED_MODULES = [
-  'src-main/api/contract.ts',
-  'src-main/api/wire-client.ts',
-  'src-main/api/errors.ts',
-  'src-main/core/reasons.ts',
-  'src-main/core/types.ts',
-  'device/camera/**/*.ts',
-  'device/wedge/**/*.ts',
-];
-
-/**
- * Layers by runtime (see ../shared/CONVENTIONS.md):
- *   device/, sync/, src-main/ (except src-main/shell/) : plain Node, never Electron or the DOM
- *   src-main/shell/                                   : the only code that may import electron
- *   src-renderer/                                      : DOM only, never Node modules
- *   device/                                            : the lowest layer; it never sees the kiosk core or sync
- */
-const NODE_LAYER_MESSAGE = (layer) =>
-  `Layer rule: ${layer} is plain Node and runs headless (tests, bus units); only src-main/shell/ may import electron.`;
 
 const nodeBuiltins = [
   'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises', 'http', 'http2',
   'https', 'net', 'os', 'path', 'process', 'readline', 'stream', 'tls', 'url', 'util', 'worker_threads', 'zlib',
 ];
+/** Packages that exist only in Node; isomorphic code (the screens run it too) may not use them. */
+const nodeOnlyPackages = ['better-sqlite3', 'pino', 'mqtt', 'serialport', 'onoff', 'pg', 'ws', 'sharp', 'aedes', 'exceljs', 'commander', 'yaml'];
+
+const NO_ELECTRON = (layer) => ({ name: 'electron', message: `Layer rule: ${layer} is plain Node and runs headless (tests, bus units); only src-main/shell/ may import electron.` });
+const NO_NODE = (layer) => [
+  ...nodeBuiltins.map((name) => ({ name, message: `Layer rule: ${layer} is isomorphic (the screens run it too) and may not import Node modules.` })),
+  ...nodeOnlyPackages.map((name) => ({ name, message: `Layer rule: ${layer} is isomorphic (the screens run it too) and may not import the Node-only package ${name}.` })),
+];
+const NODE_PREFIX = (layer) => ({ group: ['node:*'], message: `Layer rule: ${layer} is isomorphic (the screens run it too) and may not import Node modules.` });
+const above = (layer, folders, why = '') =>
+  folders.map((f) => ({ group: [`**/${f}/**`], message: `Layer rule: ${layer} may not import ${f}/ (a layer above or beside it)${why}.` }));
+
+/** Per layer: its files, and the import specifiers (gitignore-style) it may not use. */
+const LAYERS = [
+  {
+    files: ['base/common/**/*.ts'],
+    paths: [NO_ELECTRON('base/common/'), ...NO_NODE('base/common/')],
+    patterns: [
+      NODE_PREFIX('base/common/'),
+      { group: ['**/node/**'], message: 'Layer rule: base/common/ is isomorphic and may not import base/node/.' },
+      ...above('base/common/', ['device', 'sync', 'src-main', 'src-renderer'], '; the ground floor imports nothing above it'),
+    ],
+  },
+  {
+    files: ['base/node/**/*.ts'],
+    paths: [NO_ELECTRON('base/node/')],
+    patterns: above('base/node/', ['device', 'sync', 'src-main', 'src-renderer'], '; the ground floor imports nothing above it'),
+  },
+  {
+    files: ['device/**/*.ts'],
+    ignores: ['device/camera/**', 'device/wedge/**'],
+    paths: [NO_ELECTRON('device/')],
+    patterns: above('device/', ['sync', 'src-main', 'src-renderer'], '; hardware ports sit below the kiosk core and sync'),
+  },
+  {
+    // Isomorphic device modules: the screens' worker runs the QR decoders, the screens the wedge.
+    files: ['device/camera/**/*.ts', 'device/wedge/**/*.ts'],
+    paths: [NO_ELECTRON('device/camera and device/wedge'), ...NO_NODE('device/camera and device/wedge')],
+    patterns: [NODE_PREFIX('device/camera and device/wedge'), ...above('device/', ['sync', 'src-main', 'src-renderer']), { group: ['**/base/node/**'], message: 'Layer rule: isomorphic device modules may not import base/node/.' }],
+  },
+  {
+    files: ['sync/**/*.ts'],
+    paths: [NO_ELECTRON('sync/')],
+    patterns: above('sync/', ['device', 'src-main', 'src-renderer'], '; sync and the hub share only the ground floor (base/) with the kiosk'),
+  },
+  {
+    files: ['src-main/core/**/*.ts'],
+    paths: [NO_ELECTRON('the kiosk core')],
+    patterns: [
+      ...above('the kiosk core (src-main/core)', ['sync', 'api', 'app', 'cli', 'shell', 'src-renderer'], '; the composition root (src-main/app) wires the core to sync and the screens'),
+    ],
+  },
+  {
+    files: ['src-main/api/**/*.ts'],
+    ignores: ['src-main/api/contract.ts', 'src-main/api/wire-client.ts', 'src-main/api/errors.ts'],
+    paths: [NO_ELECTRON('the renderer API (src-main/api)')],
+    patterns: above('the renderer API (src-main/api)', ['sync', 'app', 'cli', 'shell', 'src-renderer']),
+  },
+  {
+    // The renderer API's shared modules: the screens import them, so they are isomorphic too.
+    files: ['src-main/api/contract.ts', 'src-main/api/wire-client.ts', 'src-main/api/errors.ts'],
+    paths: [NO_ELECTRON('the renderer API contract'), ...NO_NODE('the renderer API contract')],
+    patterns: [
+      NODE_PREFIX('the renderer API contract'),
+      ...above('the renderer API contract', ['sync', 'app', 'cli', 'shell', 'src-renderer', 'core', 'device']),
+      { group: ['**/base/node/**'], message: 'Layer rule: the renderer API contract is isomorphic and may not import base/node/.' },
+    ],
+  },
+  {
+    files: ['src-main/app/**/*.ts'],
+    paths: [NO_ELECTRON('the composition root (src-main/app)')],
+    patterns: above('the composition root (src-main/app)', ['cli', 'shell', 'src-renderer']),
+  },
+  {
+    files: ['src-main/cli/**/*.ts'],
+    paths: [NO_ELECTRON('the safegate command (src-main/cli)')],
+    patterns: above('the safegate command (src-main/cli)', ['shell', 'src-renderer']),
+  },
+  {
+    files: ['src-main/shell/**/*.ts'],
+    paths: [],
+    patterns: above('the Electron shell', ['core', 'app', 'cli', 'sync', 'device', 'src-renderer'], '; it talks to the core over the renderer API'),
+  },
+];
 
 export default tseslint.config(
-  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'var/**', 'test-output/**', 'tools/**'] },
+  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'var/**', 'test-output/**', 'tools/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -46,48 +121,23 @@ export default tseslint.config(
     },
   },
   {
-    files: ['device/**/*.ts'],
+    // Type-aware checks where a forgotten promise would lose a scan or an acknowledgement silently.
+    files: ['**/*.ts', '**/*.tsx'],
+    languageOptions: { parserOptions: { project: ['./tsconfig.node.json', './tsconfig.web.json', './tsconfig.test.json'], tsconfigRootDir: import.meta.dirname } },
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [{ name: 'electron', message: NODE_LAYER_MESSAGE('device/') }],
-          patterns: [
-            { group: ['**/src-main/**', '**/sync/**'], message: 'Layer rule: device/ is the lowest layer and may not import the kiosk core (src-main/) or sync/.' },
-            { group: ['**/src-renderer/**'], message: 'Layer rule: device/ may not import the DOM layer (src-renderer/).' },
-          ],
-        },
-      ],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+      '@typescript-eslint/only-throw-error': 'error',
+      '@typescript-eslint/prefer-promise-reject-errors': 'error',
     },
   },
-  {
-    files: ['sync/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [{ name: 'electron', message: NODE_LAYER_MESSAGE('sync/') }],
-          patterns: [{ group: ['**/src-renderer/**'], message: 'Layer rule: sync/ may not import the DOM layer (src-renderer/).' }],
-        },
-      ],
-    },
-  },
-  {
-    files: ['src-main/**/*.ts'],
-    ignores: ['src-main/shell/**'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [{ name: 'electron', message: NODE_LAYER_MESSAGE('the kiosk core (src-main/ outside shell/)') }],
-          patterns: [
-            { group: ['**/src-renderer/**'], message: 'Layer rule: the kiosk core may not import the DOM layer (src-renderer/); talk over the renderer API.' },
-            { group: ['**/shell/**'], message: 'Layer rule: the kiosk core may not import the Electron shell; the shell depends on the core, not the reverse.' },
-          ],
-        },
-      ],
-    },
-  },
+  ...LAYERS.map((l) => ({
+    files: l.files,
+    ...(l.ignores ? { ignores: l.ignores } : {}),
+    rules: { 'no-restricted-imports': ['error', { paths: l.paths, patterns: l.patterns }] },
+  })),
   {
     files: ['src-renderer/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
@@ -99,33 +149,16 @@ export default tseslint.config(
         {
           paths: [
             { name: 'electron', message: 'Layer rule: src-renderer/ is DOM-only; use the typed API the preload exposes.' },
-            ...nodeBuiltins.map((name) => ({ name, message: 'Layer rule: src-renderer/ is DOM-only and may not import Node modules.' })),
+            ...NO_NODE('src-renderer/ (DOM only)'),
           ],
           patterns: [
             { group: ['node:*'], message: 'Layer rule: src-renderer/ is DOM-only and may not import Node modules.' },
             {
-              // Anything under src-main/, device/ or sync/ except the shared modules.
-              regex: '(^|/)(src-main|device|sync)/(?!api/(contract|wire-client|errors)\\.js$|core/(reasons|types)\\.js$|camera/|wedge/)',
-              message: 'Layer rule: src-renderer/ may import only the shared modules (renderer API contract, reasons, isomorphic device modules); talk to the core over the renderer API.',
+              // Anything under base/, src-main/, device/ or sync/ except the isomorphic modules.
+              regex: '(^|/)(base/(?!common/)|src-main/(?!api/(contract|wire-client|errors)\\.js$)|device/(?!camera/|wedge/)|sync/)',
+              message:
+                'Layer rule: src-renderer/ may import only the isomorphic modules (base/common, the renderer API contract and wire client, device/camera, device/wedge); talk to the core over the renderer API.',
             },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: SHARED_MODULES,
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            { name: 'electron', message: 'Layer rule: shared modules run in the screens too; no Electron.' },
-            ...nodeBuiltins.map((name) => ({ name, message: 'Layer rule: shared modules run in the screens too; no Node modules.' })),
-          ],
-          patterns: [
-            { group: ['node:*'], message: 'Layer rule: shared modules run in the screens too; no Node modules.' },
-            { group: ['**/src-renderer/**'], message: 'Layer rule: shared modules may not import the DOM layer.' },
           ],
         },
       ],

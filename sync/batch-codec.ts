@@ -1,9 +1,8 @@
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import { decode as cborDecode, encode as cborEncode } from 'cborg';
 import { z } from 'zod';
-import { DENY_REASON_CODES, type DenyReason } from '../src-main/core/reasons.js';
-import type { GateEvent } from '../src-main/core/store/event-log.js';
-import type { CredentialKind, Direction, ScanSource } from '../src-main/core/types.js';
+import { DENY_REASON_CODES, type DenyReason } from '../base/common/reasons.js';
+import type { CredentialKind, Direction, ScanSource, WireEvent } from '../base/common/types.js';
 
 /**
  * The uplink batch: a columnar, delta-encoded CBOR document compressed with Brotli. Gate events are
@@ -17,7 +16,7 @@ export const BATCH_FORMAT = 1;
 const MAX_DECODED_BYTES = 8 * 1024 * 1024;
 export const MAX_BATCH_EVENTS = 5_000;
 
-export type WireEvent = Omit<GateEvent, 'syncedAt'>;
+export type { WireEvent };
 
 /**
  * The kiosk's best link between its monotonic clock and true time: at monotonic `monoUs` of boot

@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from '../src-main/core/credential/cose.js';
-import { keyIdOf, keyIdText, publicKeyWithId, type HubKeyring } from '../src-main/core/credential/keys.js';
-import type { DataChange, HubKeyRecord, Notice, PolicyDocument, Revocation, WorkerRecord } from '../src-main/core/types.js';
-import { parsePolicy } from '../src-main/core/policy/policy.js';
+import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from '../base/node/cose.js';
+import { keyIdOf, keyIdText, publicKeyWithId, type HubKeyring } from '../base/node/keys.js';
+import type { DataChange, HubKeyRecord, Notice, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
+import { parsePolicy } from '../base/common/policy/policy.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, type DownlinkStream } from './protocol.js';
 
 /**

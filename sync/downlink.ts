@@ -1,11 +1,20 @@
 import type { Logger } from 'pino';
-import { decodeCbor, decodeCoseSign1 } from '../src-main/core/credential/cose.js';
-import type { HubKeyring } from '../src-main/core/credential/keys.js';
-import type { DownlinkState } from '../src-main/core/store/downlink-state.js';
+import { decodeCbor, decodeCoseSign1 } from '../base/node/cose.js';
+import type { HubKeyring } from '../base/node/keys.js';
 import { openDownlink, streamCodecs, type StreamCodec, type StreamTypes } from './downlink-codec.js';
-import type { DataChange } from '../src-main/core/types.js';
+import type { DataChange, StagedTransfer, StreamCursor } from '../base/common/types.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, topics, type DownlinkStream, type SyncRequest } from './protocol.js';
 import type { LinkExtension } from './uplink.js';
+
+/** What the downlink needs of the kiosk's store: cursors and staged parts (the kiosk's DownlinkState). */
+export interface DownlinkStore {
+  cursor(stream: string): StreamCursor;
+  staged(stream: string): StagedTransfer | undefined;
+  stage(stream: string, t: Omit<StagedTransfer, 'have'>, part: number, body: Uint8Array): StagedTransfer;
+  stagedBodies(stream: string): Uint8Array[];
+  commit(stream: string, to: number, atMs: number, apply: () => void): void;
+  markChecked(stream: string, atMs: number): void;
+}
 
 export type ReceiveOutcome =
   | { status: 'rejected'; detail: string }
@@ -30,7 +39,7 @@ export class Downlink implements LinkExtension {
 
   constructor(
     private readonly deviceId: string,
-    private readonly state: DownlinkState,
+    private readonly state: DownlinkStore,
     private readonly keyring: () => HubKeyring,
     private readonly appliers: DownlinkAppliers,
     private readonly log: Logger,

@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import { DEVICE_ID_PATTERN, identifierSchema, workerIdSchema } from '../base/common/ids.js';
+import { ALERT_KINDS, DOWNLINK_STREAMS, type AlertKind, type DownlinkStream } from '../base/common/types.js';
+import { issuesText } from '../base/common/validation.js';
+
+export { DOWNLINK_STREAMS, type DownlinkStream };
 
 /**
  * The kiosk–hub protocol, version 1: every topic and every payload type, in one place. The
@@ -10,7 +15,6 @@ import { z } from 'zod';
 export const PROTOCOL_VERSION = 1;
 const ROOT = `safegate/v${PROTOCOL_VERSION}`;
 
-const deviceIdPattern = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const TOPIC_SEGMENTS: Record<string, keyof typeof topics> = {
   events: 'events',
   alerts: 'alerts',
@@ -51,7 +55,7 @@ export function parseTopic(topic: string): { deviceId: string; name: TopicName }
   if (parts.length !== 4 || `${parts[0]}/${parts[1]}` !== ROOT) return undefined;
   const [, , deviceId, segment] = parts as [string, string, string, string];
   const name = Object.hasOwn(TOPIC_SEGMENTS, segment) ? TOPIC_SEGMENTS[segment] : undefined;
-  if (!deviceIdPattern.test(deviceId) || !name) return undefined;
+  if (!DEVICE_ID_PATTERN.test(deviceId) || !name) return undefined;
   return { deviceId, name };
 }
 
@@ -74,11 +78,11 @@ export type BatchAck = z.infer<typeof batchAckSchema>;
 export const alertSchema = z
   .object({
     v: z.literal(PROTOCOL_VERSION),
-    kind: z.enum(['flagged-entry-attempt', 'quarantined-entry-attempt', 'confirmed-case-entry-attempt', 'supervisor-override']),
+    kind: z.enum(ALERT_KINDS as [AlertKind, ...AlertKind[]]),
     seq: z.number().int().positive(),
     atMs: z.number().int().positive(),
-    checkpointId: z.string().min(1).max(64),
-    workerId: z.string().min(1).max(64),
+    checkpointId: identifierSchema,
+    workerId: workerIdSchema,
     reasons: z.array(z.string().max(40)).max(20),
     note: z.string().max(500).optional().describe("a supervisor's written reason, on supervisor-override alerts"),
   })
@@ -102,9 +106,6 @@ export const heartbeatSchema = z
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
-/** The data streams the hub sends down, each with its own cursor on the kiosk. */
-export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys'] as const;
-export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
 
 export const syncRequestSchema = z
   .object({
@@ -145,6 +146,6 @@ export function parseJsonPayload<N extends keyof typeof jsonPayloadSchemas>(
     throw new PayloadError(`${name}: not JSON`);
   }
   const r = jsonPayloadSchemas[name].safeParse(raw);
-  if (!r.success) throw new PayloadError(`${name}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new PayloadError(`${name}: ${issuesText(r.error)}`);
   return r.data as z.infer<(typeof jsonPayloadSchemas)[N]>;
 }

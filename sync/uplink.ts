@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import { backoffDelayMs, type Backoff } from '../device/backoff.js';
+import { backoffDelayMs, type Backoff } from '../base/common/backoff.js';
 import { encodeBatch, type ClockAnchor, type WireEvent } from './batch-codec.js';
-import { classifyLinkError, disableNagle, mqttOptions, type BrokerSettings } from './broker.js';
+import type { BrokerSettings } from '../base/common/broker-settings.js';
+import { classifyLinkError, disableNagle, mqttOptions } from './broker.js';
 import { PROTOCOL_VERSION, PayloadError, parseJsonPayload, topics, type Alert, type BatchAck, type Heartbeat } from './protocol.js';
 
 /** What the uplink needs of the event log: it is the outbox and the only source of truth. */

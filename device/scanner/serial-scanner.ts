@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import type { Logger } from 'pino';
-import { backoffDelayMs } from '../backoff.js';
+import { backoffDelayMs } from '../../base/common/backoff.js';
 import { ScanLineFramer, type FramedLine, type LineSuffix } from './framing.js';
 import type { Scanner, ScannerEvents, ScannerState } from './scanner.js';
 

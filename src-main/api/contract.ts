@@ -7,8 +7,8 @@
  * are typed for the renderer, which imports this file for its types only.
  */
 import { z } from 'zod';
-import type { DenyReason } from '../core/reasons.js';
-import type { EntryLogRow, EntryLogSummary, Notice } from '../core/types.js';
+import type { DenyReason } from '../../base/common/reasons.js';
+import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/types.js';
 export { ApiError, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ApiErrorCode, type ApiErrorShape, type WireReply } from './errors.js';
 
 export const API_VERSION = 1;

@@ -16,7 +16,7 @@ import {
   type ScreenState,
   type WireReply,
 } from './contract.js';
-import type { Notice } from '../core/types.js';
+import type { Notice } from '../../base/common/types.js';
 
 /** What the screens need of the running kiosk; the composition root supplies it. */
 export interface ScreenCore {

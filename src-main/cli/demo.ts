@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadSettings } from '../core/config.js';
-import { issuePass } from '../core/credential/pass.js';
-import { Kiosk } from '../core/kiosk.js';
-import { createLogger } from '../core/logger.js';
-import { DENY_REASONS } from '../core/reasons.js';
+import { issuePass } from '../../base/node/pass.js';
+import { Kiosk } from '../app/kiosk.js';
+import { createLogger } from '../../base/node/logger.js';
+import { DENY_REASONS } from '../../base/common/reasons.js';
 import { parseRosterCsv } from '../core/store/roster.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { createPrivateKey } from 'node:crypto';

@@ -6,7 +6,7 @@ import { parseRosterCsv } from '../core/store/roster.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger } from '../../base/node/logger.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 
 /** PostgreSQL when DATABASE_URL is set, otherwise the SQLite file from the settings. */

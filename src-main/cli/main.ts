@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SettingsError, loadSettings } from '../core/config.js';
-import { PolicyError } from '../core/policy/policy.js';
-import { StoreVersionError } from '../core/store/database.js';
+import { PolicyError } from '../../base/common/policy/policy.js';
+import { StoreVersionError } from '../../base/node/sqlite.js';
 import { RosterImportError } from '../core/store/roster.js';
 import {
   configSchemaText,

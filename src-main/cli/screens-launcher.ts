@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoopbackServer } from '../api/loopback-server.js';
-import { packageRoot } from '../core/paths.js';
+import { packageRoot } from '../../base/node/package.js';
 
 export type ScreenMode = 'auto' | 'electron' | 'chromium' | 'address' | 'none';
 

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { brokerSettingsSchema, type BrokerSettings } from '../../sync/broker.js';
+import { brokerSettingsSchema, type BrokerSettings } from '../../base/common/broker-settings.js';
+import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, identifierSchema } from '../../base/common/ids.js';
+import { SettingsError, type SettingsProblem } from '../../base/common/settings-error.js';
+import { timeZoneSchema } from '../../base/common/time.js';
+import { problemsOf } from '../../base/common/validation.js';
+
+export { SettingsError, type SettingsProblem };
 
 /**
  * The kiosk's one settings file (YAML or JSON). Every field has a description and, where a sensible
@@ -52,19 +58,16 @@ export const settingsSchema = z
       .object({
         id: z
           .string()
-          .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lower-case letters, digits and dashes, 2 to 63 characters')
+          .regex(DEVICE_ID_PATTERN, DEVICE_ID_RULE)
           .describe('this kiosk\'s id, unique in the province; it names its MQTT topics'),
       })
       .describe('the device itself'),
     checkpoint: z
       .object({
-        id: z.string().min(1).max(64).describe('checkpoint id, unique within the organisation'),
+        id: identifierSchema.describe('checkpoint id, unique within the organisation'),
         name: z.string().min(1).max(120).describe('name shown on screen, e.g. "Cổng A"'),
         kind: z.enum(CHECKPOINT_KINDS).describe('what this checkpoint guards'),
-        zone: z
-          .string()
-          .min(1)
-          .max(64)
+        zone: identifierSchema
           .optional()
           .describe('zone the checkpoint opens into; anti-passback by zone uses it (defaults to the checkpoint id)'),
         direction: z
@@ -157,9 +160,9 @@ export const settingsSchema = z
       .object({
         pattern: z
           .string()
-          .default('^[A-Za-z0-9-]{1,32}$')
+          .default(IDENTIFIER_PATTERN.source)
           .refine(isValidRegExp, 'not a valid regular expression')
-          .describe('what a printed employee-number badge looks like'),
+          .describe('what a printed employee-number badge looks like (by default any worker id)'),
       })
       .prefault({}),
     clock: z
@@ -170,6 +173,10 @@ export const settingsSchema = z
           .describe('how to tell that the wall clock is synchronised (timesyncd: /run/systemd/timesync/synchronized exists)'),
       })
       .prefault({}),
+    time: z
+      .object({ zone: timeZoneSchema })
+      .prefault({})
+      .describe('the province time zone (day boundaries on the screens and in exports)'),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -229,29 +236,11 @@ export type Settings = z.infer<typeof settingsSchema>;
 export type CheckpointSettings = Settings['checkpoint'];
 export type OutputSettings = Settings['gate']['relay'];
 
-export interface SettingsProblem {
-  path: string;
-  message: string;
-}
-
-export class SettingsError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: SettingsProblem[],
-  ) {
-    super(`${file}: ${problems.map((p) => `${p.path || '(top)'}: ${p.message}`).join('; ')}`);
-    this.name = 'SettingsError';
-  }
-}
-
 /** Validates an already-parsed settings object; every problem is listed, not just the first. */
 export function parseSettings(raw: unknown, file = '(settings)'): Settings {
   const result = settingsSchema.safeParse(raw);
   if (!result.success) {
-    throw new SettingsError(
-      file,
-      result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    );
+    throw new SettingsError(file, problemsOf(result.error));
   }
   return result.data;
 }

@@ -1,7 +1,7 @@
 import type { CredentialReading } from './credential/read.js';
-import { failingReasons, type DecisionFacts, type Policy } from './policy/policy.js';
-import type { DenyReason } from './reasons.js';
-import type { Checkpoint, Direction, WorkerRecord } from './types.js';
+import { failingReasons, type DecisionFacts, type Policy } from '../../base/common/policy/policy.js';
+import type { DenyReason } from '../../base/common/reasons.js';
+import type { Checkpoint, Direction, WorkerRecord } from '../../base/common/types.js';
 
 /** What the log knows of this person's recent passages, as the gate core looked it up. */
 export interface RecentHistory {

@@ -4,14 +4,15 @@ import type { Logger } from 'pino';
 import type { GateActuator } from '../../device/gpio/gate-signals.js';
 import type { ClockReading } from './clock.js';
 import { readCredential, type CredentialReading } from './credential/read.js';
-import type { HubKeyring } from './credential/keys.js';
+import type { HubKeyring } from '../../base/node/keys.js';
 import { decide, type EntryDecision, type RecentHistory } from './decide.js';
-import type { Policy } from './policy/policy.js';
-import { isStorageFault } from './store/database.js';
-import type { AlertKind, EventLog, NewGateEvent, PassageScope } from './store/event-log.js';
-import type { DenyReason } from './reasons.js';
+import type { Policy } from '../../base/common/policy/policy.js';
+import { isStorageFault } from '../../base/node/sqlite.js';
+import type { EventLog, PassageScope } from './store/event-log.js';
+import type { AlertKind, NewGateEvent } from '../../base/common/types.js';
+import type { DenyReason } from '../../base/common/reasons.js';
 import type { Roster } from './store/roster.js';
-import type { Checkpoint, ScanSource, WorkerRecord } from './types.js';
+import type { Checkpoint, ScanSource, WorkerRecord } from '../../base/common/types.js';
 
 export interface Scan {
   text: string;

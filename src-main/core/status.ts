@@ -1,11 +1,11 @@
 import type { Settings } from './config.js';
-import { DOWNLINK_STREAMS } from '../../sync/protocol.js';
 import { DownlinkState } from './store/downlink-state.js';
-import type { SqliteDatabase } from './store/database.js';
+import type { SqliteDatabase } from '../../base/node/sqlite.js';
 import { EventLog } from './store/event-log.js';
 import { Notices } from './store/notices.js';
 import { Roster } from './store/roster.js';
-import type { Notice } from './types.js';
+import { DOWNLINK_STREAMS, type Notice } from '../../base/common/types.js';
+import { secondsSince } from '../../base/common/time.js';
 
 export interface DataAge {
   revision: number;
@@ -26,11 +26,6 @@ export interface KioskStatus {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** Whole seconds from a past time to now (never negative); null when there is no such time. */
-export function secondsSince(ms: number | null, nowMs: number): number | null {
-  return ms === null ? null : Math.max(0, Math.round((nowMs - ms) / 1000));
-}
 
 /** What the kiosk holds and how old it is; read from the database, so it works beside a running kiosk. */
 export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number): KioskStatus {

@@ -3,7 +3,7 @@
  * table (src-main/core/reasons.ts), the single source of their wording, so the gate, the CLI and
  * the screens never disagree.
  */
-import { DENY_REASONS } from '../../src-main/core/reasons.js';
+import { DENY_REASONS } from '../../base/common/reasons.js';
 
 const reasons = (lang: 'vi' | 'en') => Object.fromEntries(Object.entries(DENY_REASONS).map(([code, r]) => [code, r[lang]]));
 

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ApiError, InsideView, KioskApi, Results, ScreenState } from '../../src-main/api/contract.js';
-import type { EntryLogRow } from '../../src-main/core/types.js';
+import type { EntryLogRow } from '../../base/common/types.js';
 
 type Tab = 'today' | 'inside' | 'denied' | 'search';
 
@@ -282,12 +282,12 @@ function Desk({ api, token, onError, onMessage }: { api: KioskApi; token: string
         <OverrideDialog
           row={overriding}
           onCancel={() => setOverriding(null)}
-          onConfirm={(note) =>
+          onConfirm={(note) => {
             api.call('supervisor.override', { token, seq: overriding.seq, note }).then(() => {
               setOverriding(null);
               load();
-            }, onError)
-          }
+            }, onError);
+          }}
         />
       ) : null}
     </section>

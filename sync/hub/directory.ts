@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { keyIdOf, keyIdText } from '../../src-main/core/credential/keys.js';
-import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
-import type { Notice, WorkerRecord } from '../../src-main/core/types.js';
+import { keyIdOf, keyIdText } from '../../base/node/keys.js';
+import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
+import type { Notice, WorkerRecord } from '../../base/common/types.js';
 import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import * as m0001 from './directory-migrations/0001-records.js';
@@ -16,7 +16,7 @@ export class HubDirectory {
   private readonly db: SqliteDatabase;
 
   constructor(path: string) {
-    this.db = openStore(path, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.db = openDatabase(path, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
   }
 
   revision(stream: string): number {

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import { backoffDelayMs } from '../../device/backoff.js';
+import { backoffDelayMs } from '../../base/common/backoff.js';
 import { BatchFormatError, decodeBatch } from '../batch-codec.js';
-import { disableNagle, mqttOptions, type BrokerSettings } from '../broker.js';
+import type { BrokerSettings } from '../../base/common/broker-settings.js';
+import { disableNagle, mqttOptions } from '../broker.js';
 import { PROTOCOL_VERSION, PayloadError, hubSubscriptions, parseJsonPayload, parseTopic, topics, type Alert, type BatchAck } from '../protocol.js';
 import type { HubDirectory } from './directory.js';
 import type { HubStore, IngestResult } from './store.js';

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { SettingsError } from '../../src-main/core/config.js';
-import { brokerSettingsSchema, type BrokerSettings } from '../broker.js';
+import { brokerSettingsSchema, type BrokerSettings } from '../../base/common/broker-settings.js';
+import { SettingsError } from '../../base/common/settings-error.js';
+import { problemsOf } from '../../base/common/validation.js';
 
 /** The reference hub's settings file (YAML or JSON). */
 export const hubSettingsSchema = z
@@ -46,7 +47,7 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     throw new SettingsError(abs, [{ path: '', message: (err as Error).message.split('\n')[0]! }]);
   }
   const r = hubSettingsSchema.safeParse(raw);
-  if (!r.success) throw new SettingsError(abs, r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  if (!r.success) throw new SettingsError(abs, problemsOf(r.error));
   const base = dirname(abs);
   const at = (f: string | undefined) => (f ? resolve(base, f) : undefined);
   const b = r.data.broker;

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
+import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
 import type { WireEvent } from '../batch-codec.js';
 import * as m0001 from './migrations/0001-hub-events.js';
 import * as m0002 from './migrations/0002-alerts-heartbeats.js';
@@ -92,7 +92,7 @@ export class SqliteHubStore implements HubStore {
   private readonly above: Statement;
 
   constructor(path: string) {
-    this.db = openStore(path, { migrations: HUB_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.db = openDatabase(path, { migrations: HUB_MIGRATIONS, busyTimeoutMs: 5_000 });
     this.insert = this.db.prepare(`
       INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
         credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms, clock, corrected_wall_ms)

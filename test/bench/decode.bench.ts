@@ -14,8 +14,8 @@ import QRCode from 'qrcode';
 import sharp from 'sharp';
 import { DECODER_NAMES, DEFAULT_DECODER, type DecoderName, type Frame } from '../../device/camera/decoder.js';
 import { createNodeDecoder, readImageFrame } from '../../src-main/core/decoders.js';
-import { generateSigningKeyPair } from '../../src-main/core/credential/keys.js';
-import { issuePass } from '../../src-main/core/credential/pass.js';
+import { generateSigningKeyPair } from '../../base/node/keys.js';
+import { issuePass } from '../../base/node/pass.js';
 
 const CORPUS = corpus('qr-photos');
 const FRAMES = Number(process.env.FRAMES ?? 60);

@@ -9,7 +9,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { issuePass } from '../../src-main/core/credential/pass.js';
+import { issuePass } from '../../base/node/pass.js';
 import { safegate } from '../helpers/cli.js';
 import { KioskProcessRig } from '../helpers/kiosk-process.js';
 

@@ -10,8 +10,8 @@
  * The last line is one JSON object. Target here: median at most 300 ms.
  */
 import { loadSettings } from '../../src-main/core/config.js';
-import { Kiosk } from '../../src-main/core/kiosk.js';
-import { createLogger } from '../../src-main/core/logger.js';
+import { Kiosk } from '../../src-main/app/kiosk.js';
+import { createLogger } from '../../base/node/logger.js';
 import { launchChromium, openScreens } from '../helpers/browser.js';
 import { makeCameraVideo } from '../helpers/camera-video.js';
 import { healthyWorker, hubKeys, passFor, tempDir, writeKioskConfig } from '../helpers/fixtures.js';

@@ -2,9 +2,9 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { generateSigningKeyPair, type GeneratedKeyPair, type SigningAlgorithm } from '../../src-main/core/credential/keys.js';
-import { issuePass } from '../../src-main/core/credential/pass.js';
-import type { WorkerRecord } from '../../src-main/core/types.js';
+import { generateSigningKeyPair, type GeneratedKeyPair, type SigningAlgorithm } from '../../base/node/keys.js';
+import { issuePass } from '../../base/node/pass.js';
+import type { WorkerRecord } from '../../base/common/types.js';
 
 export function tempDir(prefix = 'safegate-test-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));

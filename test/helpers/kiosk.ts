@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { loadSettings } from '../../src-main/core/config.js';
 import type { Passage } from '../../src-main/core/gatekeeper.js';
-import { Kiosk } from '../../src-main/core/kiosk.js';
-import { createLogger } from '../../src-main/core/logger.js';
+import { Kiosk } from '../../src-main/app/kiosk.js';
+import { createLogger } from '../../base/node/logger.js';
 import type { Transition } from '../../device/gpio/output.js';
 import { PtyPair } from './pty.js';
 import { hubKeys, tempDir, waitFor, writeKioskConfig, type KioskConfigOptions } from './fixtures.js';

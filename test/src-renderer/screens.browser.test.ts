@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import ExcelJS from 'exceljs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DENY_REASONS } from '../../src-main/core/reasons.js';
+import { DENY_REASONS } from '../../base/common/reasons.js';
 import { healthyWorker, passFor } from '../helpers/fixtures.js';
 import { KioskUnderTest } from '../helpers/kiosk.js';
 import { launchChromium, openScreens, screenshot } from '../helpers/browser.js';

@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HubKeyring, generateSigningKeyPair } from '../../src-main/core/credential/keys.js';
-import { silentLogger } from '../../src-main/core/logger.js';
+import { HubKeyring, generateSigningKeyPair } from '../../base/node/keys.js';
+import { silentLogger } from '../../base/node/logger.js';
 import { openStore } from '../../src-main/core/store/database.js';
 import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
 import { EventLog } from '../../src-main/core/store/event-log.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src-main/core/logger.js';
+import { silentLogger } from '../../base/node/logger.js';
 import { openStore } from '../../src-main/core/store/database.js';
 import { EventLog } from '../../src-main/core/store/event-log.js';
 import { EmbeddedBroker } from '../../sync/embedded-broker.js';

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src-main/core/logger.js';
+import { silentLogger } from '../../base/node/logger.js';
 import { openStore, type SqliteDatabase } from '../../src-main/core/store/database.js';
-import { EventLog, type NewGateEvent } from '../../src-main/core/store/event-log.js';
+import { EventLog } from '../../src-main/core/store/event-log.js';
+import type { NewGateEvent } from '../../base/common/types.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { Uplink, type UplinkOptions } from '../../sync/uplink.js';

@@ -1,6 +1,6 @@
-import type { CredentialKind } from '../types.js';
-import type { HubKeyring } from './keys.js';
-import { PASS_PREFIX, checkPass, type PassFailure } from './pass.js';
+import type { CredentialKind } from '../../../base/common/types.js';
+import type { HubKeyring } from '../../../base/node/keys.js';
+import { PASS_PREFIX, checkPass, type PassFailure } from '../../../base/node/pass.js';
 
 /** What a scanned text turned out to be, before the roster and the policy are consulted. */
 export type CredentialReading =

@@ -1,19 +1,9 @@
 import type { Statement } from 'better-sqlite3';
-import type { SqliteDatabase } from './database.js';
+import type { StagedTransfer, StreamCursor } from '../../../base/common/types.js';
+import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 
-export interface StreamCursor {
-  cursor: number;
-  appliedAt: number | null;
-  checkedAt: number | null;
-}
+export type { StagedTransfer, StreamCursor };
 
-export interface StagedTransfer {
-  kind: 'snapshot' | 'delta';
-  from: number;
-  to: number;
-  parts: number;
-  have: number[];
-}
 
 /** Cursors and staged parts of the downlink streams (migration 0005). */
 export class DownlinkState {

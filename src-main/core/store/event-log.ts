@@ -1,33 +1,7 @@
 import type { Statement } from 'better-sqlite3';
-import type { DenyReason } from '../reasons.js';
-import type { CredentialKind, Direction, ScanSource } from '../types.js';
-import type { SqliteDatabase } from './database.js';
-
-/** One scan as logged: allowed or denied, never both, never edited afterwards (except sync state). */
-export interface GateEvent {
-  seq: number;
-  wallMs: number;
-  monoUs: number;
-  bootId: string;
-  clockSynced: boolean;
-  checkpointId: string;
-  zoneId: string;
-  direction: Direction;
-  credentialKind: CredentialKind | 'unknown';
-  /** The roster id when the credential named one we could trust; otherwise null and codeHash is set. */
-  workerId: string | null;
-  codeHash: string | null;
-  decision: 'allow' | 'deny';
-  reasons: DenyReason[];
-  source: ScanSource;
-  policyVersion: number;
-  syncedAt: number | null;
-}
-
-export type NewGateEvent = Omit<GateEvent, 'seq' | 'syncedAt'>;
-
-/** What a manager must hear about at once. */
-export type AlertKind = 'flagged-entry-attempt' | 'quarantined-entry-attempt' | 'confirmed-case-entry-attempt' | 'supervisor-override';
+import type { DenyReason } from '../../../base/common/reasons.js';
+import type { AlertKind, CredentialKind, Direction, GateEvent, NewGateEvent, ScanSource } from '../../../base/common/types.js';
+import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 
 export interface PendingAlert {
   kind: AlertKind;

@@ -1,8 +1,8 @@
 import type { Statement } from 'better-sqlite3';
-import { parsePolicy, type Policy } from '../policy/policy.js';
-import type { DataChange, HubKeyRecord, PolicyDocument, Revocation } from '../types.js';
-import { publicKeyWithId, type HubKeyring } from '../credential/keys.js';
-import type { SqliteDatabase } from './database.js';
+import { parsePolicy, type Policy } from '../../../base/common/policy/policy.js';
+import type { DataChange, HubKeyRecord, PolicyDocument, Revocation } from '../../../base/common/types.js';
+import { publicKeyWithId, type HubKeyring } from '../../../base/node/keys.js';
+import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 
 /** Revoked passes from the hub; looked up on every pass scan (primary key). */
 export class Revocations {

@@ -1,5 +1,5 @@
-import type { DataChange, Notice } from '../types.js';
-import type { SqliteDatabase } from './database.js';
+import type { DataChange, Notice } from '../../../base/common/types.js';
+import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 
 const PRIORITY_ORDER = { urgent: 0, important: 1, info: 2 } as const;
 

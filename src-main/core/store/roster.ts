@@ -1,8 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
-import type { DataChange, WorkerRecord } from '../types.js';
-import type { SqliteDatabase } from './database.js';
+import type { DataChange, WorkerRecord } from '../../../base/common/types.js';
+import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 
 interface WorkerRow {
   worker_id: string;

@@ -1,6 +1,7 @@
-import type { EventLog, GateEvent } from '../store/event-log.js';
+import type { EventLog } from '../store/event-log.js';
+import type { GateEvent } from '../../../base/common/types.js';
 import type { Roster } from '../store/roster.js';
-import type { EntryLogRow, EntryLogSummary } from '../types.js';
+import type { EntryLogRow, EntryLogSummary } from '../../../base/common/types.js';
 
 export type { EntryLogRow, EntryLogSummary };
 

@@ -1,5 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
-import { DENY_REASONS } from '../reasons.js';
+import { DENY_REASONS } from '../../../base/common/reasons.js';
 import type { EntryLogRow } from './entry-log.js';
 
 export type ExportFormat = 'csv' | 'xlsx';

@@ -8,8 +8,8 @@ import { ApiError, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL } from '../../../src-main
 import { createBridgeApi, createCallHandler, type InvokeEventLike } from '../../../src-main/api/ipc.js';
 import { WireClient, type WebSocketClass } from '../../../src-main/api/wire-client.js';
 import { loadSettings } from '../../../src-main/core/config.js';
-import { Kiosk } from '../../../src-main/core/kiosk.js';
-import { createLogger } from '../../../src-main/core/logger.js';
+import { Kiosk } from '../../../src-main/app/kiosk.js';
+import { createLogger } from '../../../base/node/logger.js';
 import { APP_START_URL, isAppUrl } from '../../../src-main/shell/window-config.js';
 import type { Transition } from '../../../device/gpio/output.js';
 import { healthyWorker, hubKeys, passFor, tempDir, waitFor, writeKioskConfig } from '../../helpers/fixtures.js';

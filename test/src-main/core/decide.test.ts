@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CredentialReading } from '../../../src-main/core/credential/read.js';
 import { decide, type DecisionInput, type RecentHistory } from '../../../src-main/core/decide.js';
-import { defaultPolicy, type Policy } from '../../../src-main/core/policy/policy.js';
-import type { Checkpoint, WorkerRecord } from '../../../src-main/core/types.js';
+import { defaultPolicy, type Policy } from '../../../base/common/policy/policy.js';
+import type { Checkpoint, WorkerRecord } from '../../../base/common/types.js';
 import { healthyWorker } from '../../helpers/fixtures.js';
 
 const NOW = Date.parse('2026-11-26T08:00:00Z');

@@ -2,10 +2,10 @@ import Database from 'better-sqlite3';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeCbor, signCoseSign1 } from '../../../src-main/core/credential/cose.js';
-import { sealEnvelope } from '../../../src-main/core/credential/envelope.js';
-import { generateSigningKeyPair, keyIdOf } from '../../../src-main/core/credential/keys.js';
-import { PASS_PREFIX } from '../../../src-main/core/credential/pass.js';
+import { encodeCbor, signCoseSign1 } from '../../../base/node/cose.js';
+import { sealEnvelope } from '../../../base/node/envelope.js';
+import { generateSigningKeyPair, keyIdOf } from '../../../base/node/keys.js';
+import { PASS_PREFIX } from '../../../base/node/pass.js';
 import { healthyWorker, passFor, waitFor } from '../../helpers/fixtures.js';
 import { KioskUnderTest } from '../../helpers/kiosk.js';
 

@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { Migration } from '../../../../base/node/sqlite.js';
 import * as m0001 from './0001-events.js';
 import * as m0002 from './0002-roster.js';
 import * as m0003 from './0003-outbox.js';
@@ -10,11 +10,6 @@ import * as m0008 from './0008-hub-keys.js';
 import * as m0009 from './0009-supervisor.js';
 import * as m0010 from './0010-alert-note.js';
 
-export interface Migration {
-  version: number;
-  name: string;
-  up(db: Database): void;
-}
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [

@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreVersionError, openStore } from '../../../../src-main/core/store/database.js';
-import { EventLog, type NewGateEvent } from '../../../../src-main/core/store/event-log.js';
+import { StoreVersionError } from '../../../../base/node/sqlite.js';
+import type { NewGateEvent } from '../../../../base/common/types.js';
+import { openStore } from '../../../../src-main/core/store/database.js';
+import { EventLog } from '../../../../src-main/core/store/event-log.js';
 import { MIGRATIONS } from '../../../../src-main/core/store/migrations/index.js';
 import { tempDir } from '../../../helpers/fixtures.js';
 

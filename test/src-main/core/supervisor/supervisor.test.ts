@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../../src-main/core/config.js';
-import { Kiosk } from '../../../../src-main/core/kiosk.js';
-import { createLogger } from '../../../../src-main/core/logger.js';
+import { Kiosk } from '../../../../src-main/app/kiosk.js';
+import { createLogger } from '../../../../base/node/logger.js';
 import { guardCell } from '../../../../src-main/core/supervisor/export.js';
 import { foldForSearch } from '../../../../src-main/core/supervisor/entry-log.js';
 import { hashPin, verifyPin } from '../../../../src-main/core/supervisor/pin.js';

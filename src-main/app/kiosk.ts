@@ -7,26 +7,27 @@ import { findHeaderChip, sysfsLineNumber } from '../../device/gpio/sysfs-chip.js
 import type { Scanner } from '../../device/scanner/scanner.js';
 import { SerialScanner } from '../../device/scanner/serial-scanner.js';
 import { StdinScanner } from '../../device/scanner/stdin-scanner.js';
-import { SystemClock } from './clock.js';
-import type { LoadedSettings, Settings } from './config.js';
-import { HubKeyring } from './credential/keys.js';
-import { Gatekeeper } from './gatekeeper.js';
-import { createLogger, type Logger } from './logger.js';
-import { defaultPolicy, loadPolicyFile, type Policy } from './policy/policy.js';
-import { openStore, type SqliteDatabase } from './store/database.js';
-import { EventLog } from './store/event-log.js';
-import { Roster } from './store/roster.js';
+import { SystemClock } from '../core/clock.js';
+import type { LoadedSettings, Settings } from '../core/config.js';
+import { HubKeyring } from '../../base/node/keys.js';
+import { Gatekeeper } from '../core/gatekeeper.js';
+import { createLogger, type Logger } from '../../base/node/logger.js';
+import { defaultPolicy, type Policy } from '../../base/common/policy/policy.js';
+import { loadPolicyFile } from '../core/policy/policy-file.js';
+import { openStore, type SqliteDatabase } from '../core/store/database.js';
+import { EventLog } from '../core/store/event-log.js';
+import { Roster } from '../core/store/roster.js';
 import { Uplink, type HeartbeatFigures } from '../../sync/uplink.js';
 import { Downlink } from '../../sync/downlink.js';
-import { DownlinkState } from './store/downlink-state.js';
-import { Notices } from './store/notices.js';
-import { DownloadedKeys, DownloadedPolicy, Revocations } from './store/hub-data.js';
-import { SOFTWARE_VERSION } from './version.js';
-import { SupervisorDesk } from './supervisor/desk.js';
+import { DownlinkState } from '../core/store/downlink-state.js';
+import { Notices } from '../core/store/notices.js';
+import { DownloadedKeys, DownloadedPolicy, Revocations } from '../core/store/hub-data.js';
+import { SOFTWARE_VERSION } from '../../base/node/package.js';
+import { SupervisorDesk } from '../core/supervisor/desk.js';
 import { ScreenService } from '../api/screen-service.js';
 import { LoopbackServer } from '../api/loopback-server.js';
-import { rendererDir } from './paths.js';
-import { secondsSince } from './status.js';
+import { rendererDir } from '../../base/node/package.js';
+import { secondsSince } from '../../base/common/time.js';
 
 export interface KioskOptions {
   /** Screenless unit: lights and buzzer only. */

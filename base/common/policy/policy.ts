@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import jsonLogic from 'json-logic-js';
 import { z } from 'zod';
 import { DENY_REASON_CODES, type DenyReason } from '../reasons.js';
+import { issuesText } from '../validation.js';
 import type { CredentialKind, Direction } from '../types.js';
 import builtInPolicy from './default-policy.json' with { type: 'json' };
 
@@ -23,9 +23,13 @@ const ruleSchema = z.object({
   logic: z.record(z.string(), jsonValue),
 });
 
+/** Highest policy version a document may claim. */
+export const MAX_POLICY_VERSION = 999_999_999;
+
 export const policySchema = z.object({
   format: z.literal('safegate-policy/1'),
-  version: z.number().int().nonnegative(),
+  /** Bounded, so a document claiming a huge version cannot outrank every later one forever. */
+  version: z.number().int().nonnegative().max(MAX_POLICY_VERSION),
   description: z.string().optional(),
   params: z
     .object({
@@ -85,7 +89,7 @@ const SAMPLE_FACTS: Omit<DecisionFacts, 'params'> = {
 export function parsePolicy(raw: unknown, source = 'policy'): Policy {
   const result = policySchema.safeParse(raw);
   if (!result.success) {
-    throw new PolicyError(`${source}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new PolicyError(`${source}: ${issuesText(result.error)}`);
   }
   const policy = result.data;
   const ids = new Set<string>();
@@ -99,16 +103,6 @@ export function parsePolicy(raw: unknown, source = 'policy'): Policy {
     }
   }
   return policy;
-}
-
-export function loadPolicyFile(file: string): Policy {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new PolicyError(`${file}: ${(err as Error).message}`);
-  }
-  return parsePolicy(raw, file);
 }
 
 export function defaultPolicy(): Policy {

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PolicyError, defaultPolicy, loadPolicyFile, parsePolicy } from '../../../../src-main/core/policy/policy.js';
+import { PolicyError, defaultPolicy, parsePolicy } from '../../../../base/common/policy/policy.js';
+import { loadPolicyFile } from '../../../../src-main/core/policy/policy-file.js';
 
 describe('policy documents', () => {
   it('the built-in policy is valid and versioned', () => {

@@ -2,10 +2,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { encode as base45Encode } from '@digitalbazaar/base45';
 import { describe, expect, it } from 'vitest';
-import { decodeCoseSign1, encodeCbor, signCoseSign1 } from '../../../../src-main/core/credential/cose.js';
-import { openEnvelope, sealEnvelope } from '../../../../src-main/core/credential/envelope.js';
-import { HubKeyring, generateSigningKeyPair, keyIdOf } from '../../../../src-main/core/credential/keys.js';
-import { PASS_PREFIX, checkPass, issuePass } from '../../../../src-main/core/credential/pass.js';
+import { decodeCoseSign1, encodeCbor, signCoseSign1 } from '../../../base/node/cose.js';
+import { openEnvelope, sealEnvelope } from '../../../base/node/envelope.js';
+import { HubKeyring, generateSigningKeyPair, keyIdOf } from '../../../base/node/keys.js';
+import { PASS_PREFIX, checkPass, issuePass } from '../../../base/node/pass.js';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 
 const DAY = 86_400_000;

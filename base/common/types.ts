@@ -90,3 +90,56 @@ export interface EntryLogSummary {
   exits: number;
   denied: number;
 }
+
+/** One scan as logged: allowed or denied, never both, never edited afterwards (except sync state). */
+export interface GateEvent {
+  seq: number;
+  wallMs: number;
+  monoUs: number;
+  bootId: string;
+  clockSynced: boolean;
+  checkpointId: string;
+  zoneId: string;
+  direction: Direction;
+  credentialKind: CredentialKind | 'unknown';
+  /** The roster id when the credential named one we could trust; otherwise null and codeHash is set. */
+  workerId: string | null;
+  codeHash: string | null;
+  decision: 'allow' | 'deny';
+  reasons: DenyReason[];
+  source: ScanSource;
+  policyVersion: number;
+  syncedAt: number | null;
+}
+
+/** An event before the log numbers it. */
+export type NewGateEvent = Omit<GateEvent, 'seq' | 'syncedAt'>;
+
+/** An event as it travels to the hub. */
+export type WireEvent = Omit<GateEvent, 'syncedAt'>;
+
+/** What a manager must hear about at once. */
+export type AlertKind = 'flagged-entry-attempt' | 'quarantined-entry-attempt' | 'confirmed-case-entry-attempt' | 'supervisor-override';
+export const ALERT_KINDS: readonly AlertKind[] = ['flagged-entry-attempt', 'quarantined-entry-attempt', 'confirmed-case-entry-attempt', 'supervisor-override'];
+
+/** The data streams the hub sends down, each with its own cursor on the kiosk. */
+export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys'] as const;
+export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
+
+/** Where a kiosk stands in one downlink stream. Times are epoch ms. */
+export interface StreamCursor {
+  /** The revision applied (0: nothing yet). */
+  cursor: number;
+  appliedAt: number | null;
+  /** When the hub last confirmed this data current (its age is shown and the policy acts on it). */
+  checkedAt: number | null;
+}
+
+/** A transfer partly received: which parts of which revision range are staged. */
+export interface StagedTransfer {
+  kind: 'snapshot' | 'delta';
+  from: number;
+  to: number;
+  parts: number;
+  have: number[];
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/**
+ * Identifiers, one rule each, used wherever they cross a boundary (settings, CSV, passes, MQTT
+ * payloads, the renderer API). Isomorphic: the screens use them too.
+ */
+
+/** A device id names the device's MQTT topics and is its certificate's CN. */
+export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+export const DEVICE_ID_RULE = 'lower-case letters, digits and dashes, 2 to 63 characters, starting with a letter or digit';
+export const deviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, DEVICE_ID_RULE);
+
+/**
+ * A hub process's identity (its certificate's CN and MQTT client id): `hub.` and a name. The dot can
+ * never appear in a device id, so no device certificate can take the hub's rights at the broker.
+ */
+export const HUB_ID_PATTERN = /^hub\.[a-z0-9][a-z0-9-]{0,31}$/;
+export const HUB_ID_RULE = '"hub." followed by lower-case letters, digits and dashes (e.g. hub.1)';
+export const hubIdSchema = z.string().regex(HUB_ID_PATTERN, HUB_ID_RULE);
+
+/**
+ * Identifiers people type and print: a worker id (a printed badge carries one), a checkpoint, zone
+ * or notice id.
+ */
+export const IDENTIFIER_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const IDENTIFIER_RULE = '1 to 64 characters: letters, digits, dot, underscore and dash';
+export const identifierSchema = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+export const workerIdSchema = identifierSchema;
+
+/** A pass id (the CWT `cti`): 8 random bytes as 16 lower-case hex digits. */
+export const PASS_ID_PATTERN = /^[0-9a-f]{16}$/;
+export const passIdSchema = z.string().regex(PASS_ID_PATTERN, '16 lower-case hex digits');
+
+export function isWorkerId(s: string): boolean {
+  return IDENTIFIER_PATTERN.test(s);
+}
