@@ -3,6 +3,8 @@ import { decode as cborDecode, encode as cborEncode } from 'cborg';
 import { z } from 'zod';
 import { DENY_REASON_CODES, type DenyReason } from '../base/common/reasons.js';
 import type { CredentialKind, Direction, ScanSource, WireEvent } from '../base/common/types.js';
+import { deviceIdSchema } from '../base/common/ids.js';
+import { issuesText } from '../base/common/validation.js';
 
 /**
  * The uplink batch: a columnar, delta-encoded CBOR document compressed with Brotli. Gate events are
@@ -129,7 +131,7 @@ const int = z.number().int();
 const docSchema = z
   .object({
     v: z.literal(BATCH_FORMAT),
-    device: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/),
+    device: deviceIdSchema,
     batch: z.string().min(1).max(64),
     n: z.number().int().min(1).max(MAX_BATCH_EVENTS),
     seq: z.array(int),
@@ -162,7 +164,7 @@ export function decodeBatch(bytes: Uint8Array): EventBatch {
     throw new BatchFormatError(`cannot decode: ${(err as Error).message}`);
   }
   const parsed = docSchema.safeParse(raw);
-  if (!parsed.success) throw new BatchFormatError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw new BatchFormatError(issuesText(parsed.error));
   const d = parsed.data;
   const columns = [d.seq, d.wall, d.mono, d.flags, d.boot, d.cp, d.zone, d.who, d.reasons, d.policy];
   if (columns.some((c) => c.length !== d.n)) throw new BatchFormatError('column lengths differ from the event count');

@@ -4,6 +4,8 @@ import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1
 import { keyIdOf, keyIdText, publicKeyWithId, type HubKeyring } from '../base/node/keys.js';
 import type { DataChange, HubKeyRecord, Notice, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
 import { parsePolicy } from '../base/common/policy/policy.js';
+import { identifierSchema, passIdSchema, workerIdSchema } from '../base/common/ids.js';
+import { issuesText } from '../base/common/validation.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, type DownlinkStream } from './protocol.js';
 
 /**
@@ -61,7 +63,7 @@ export function openDownlink(
     return { ok: false, reason: 'MALFORMED', detail: `payload is not CBOR: ${(err as Error).message}` };
   }
   const parsed = downlinkPartSchema.safeParse(raw instanceof Map ? Object.fromEntries(raw) : raw);
-  if (!parsed.success) return { ok: false, reason: 'MALFORMED', detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  if (!parsed.success) return { ok: false, reason: 'MALFORMED', detail: issuesText(parsed.error) };
   return { ok: true, part: parsed.data, kid };
 }
 
@@ -77,10 +79,10 @@ export interface StreamCodec<T> {
 
 const time = z.number().int().nullable();
 const rosterWireSchema = z.union([
-  z.tuple([z.literal(1), z.string().min(1).max(64)]),
+  z.tuple([z.literal(1), workerIdSchema]),
   z.tuple([
     z.literal(0),
-    z.string().min(1).max(64),
+    workerIdSchema,
     z.string().min(1).max(120),
     z.string().max(120),
     z.string().max(120),
@@ -118,7 +120,7 @@ export const rosterCodec: StreamCodec<WorkerRecord> = {
 
 export const noticeSchema = z
   .object({
-    id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    id: identifierSchema,
     vi: z.string().min(1).max(2_000),
     en: z.string().min(1).max(2_000).nullable(),
     priority: z.enum(['info', 'important', 'urgent']),
@@ -161,7 +163,7 @@ function keyedCodec<T>(schema: z.ZodType<T>, keyOf: (v: T) => string): StreamCod
   };
 }
 
-const revocationSchema = z.object({ passId: z.string().regex(/^[0-9a-f]{16}$/), revokedAtMs: z.number().int().positive() }).strict();
+const revocationSchema = z.object({ passId: passIdSchema, revokedAtMs: z.number().int().positive() }).strict();
 
 /** A policy document travels whole; it must pass the same checks as a local policy file. */
 const policyDocumentSchema = z

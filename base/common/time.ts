@@ -42,9 +42,14 @@ export function dayKeyIn(ms: number, zone: string): string {
   return format(ms, 'yyyy-MM-dd', { in: tz(zone) });
 }
 
-/** Date and time in the zone as `YYYY-MM-DD HH:mm` (logs and exports people read). */
+/** Date and time in the zone as `YYYY-MM-DD HH:mm:ss` (logs and exports people read). */
 export function localTimeIn(ms: number, zone: string): string {
-  return format(ms, 'yyyy-MM-dd HH:mm', { in: tz(zone) });
+  return format(ms, 'yyyy-MM-dd HH:mm:ss', { in: tz(zone) });
+}
+
+/** Date and time in the zone as `YYYY-MM-DDTHH:mm`, the value of an HTML datetime-local input. */
+export function dateTimeInputIn(ms: number, zone: string): string {
+  return format(ms, "yyyy-MM-dd'T'HH:mm", { in: tz(zone) });
 }
 
 /** The instant at a time of day ("15:00") on the day that holds `ms`, in the zone. */

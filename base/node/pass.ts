@@ -1,5 +1,7 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { workerIdSchema } from '../common/ids.js';
+import { issuesText } from '../common/validation.js';
 import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from './cose.js';
 import { EnvelopeError, openEnvelope, sealEnvelope } from './envelope.js';
 import { keyIdOf, keyIdText, type HubKeyring } from './keys.js';
@@ -18,7 +20,7 @@ const CLAIM = { iss: 1, sub: 2, exp: 4, nbf: 5, iat: 6, cti: 7 } as const;
 
 const claimsSchema = z.object({
   issuer: z.string().min(1).max(128),
-  workerId: z.string().min(1).max(64),
+  workerId: workerIdSchema,
   issuedAt: z.number().int().positive(),
   expiresAt: z.number().int().positive(),
   notBefore: z.number().int().positive().optional(),
@@ -52,7 +54,7 @@ function claimsFromCbor(payload: Uint8Array): PassClaims {
     passId: cti instanceof Uint8Array ? Buffer.from(cti).toString('hex') : undefined,
   });
   if (!parsed.success) {
-    throw new CoseFormatError(`claims: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    throw new CoseFormatError(`claims: ${issuesText(parsed.error)}`);
   }
   return parsed.data;
 }

@@ -49,6 +49,8 @@ export interface ScreenState {
   deviceId: string;
   checkpoint: { id: string; name: string; kind: string; direction: 'entry' | 'exit' | 'both' };
   language: 'vi' | 'en';
+  /** The province time zone (IANA name): clocks, "today" and times on the screens follow it. */
+  timeZone: string;
   resultSeconds: number;
   camera: { enabled: boolean; decoder: 'zxing-wasm' | 'zxing-js'; width: number; height: number };
   link: LinkView;

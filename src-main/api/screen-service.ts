@@ -17,6 +17,7 @@ import {
   type WireReply,
 } from './contract.js';
 import type { Notice } from '../../base/common/types.js';
+import { issuesText } from '../../base/common/validation.js';
 
 /** What the screens need of the running kiosk; the composition root supplies it. */
 export interface ScreenCore {
@@ -108,7 +109,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       const m = method as Method;
       const parsed = REQUESTS[m].safeParse(params ?? {});
       if (!parsed.success) {
-        throw new ApiError('bad-request', parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; '));
+        throw new ApiError('bad-request', issuesText(parsed.error));
       }
       const handler = this.handlers[m] as (p: unknown) => unknown;
       return { ok: true, result: await handler(parsed.data) };
@@ -129,6 +130,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       deviceId: s.device.id,
       checkpoint: { id: s.checkpoint.id, name: s.checkpoint.name, kind: s.checkpoint.kind, direction: s.checkpoint.direction },
       language: s.screens.language,
+      timeZone: s.time.zone,
       resultSeconds: s.screens.resultSeconds,
       camera: { ...s.screens.camera },
       link: this.core.link(),

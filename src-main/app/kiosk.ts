@@ -158,6 +158,7 @@ export class Kiosk {
       roster: this.roster,
       gatekeeper: this.gatekeeper,
       rules: settings.screens.supervisor,
+      zone: settings.time.zone,
       log: this.log.child({ ns: 'supervisor' }),
     });
     this.screenService = new ScreenService(

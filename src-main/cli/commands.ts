@@ -159,7 +159,7 @@ export function explainPass(text: string, keysDir: string, at: string | undefine
 export function importRoster(csvFile: string, configFile: string, replace: boolean): string {
   const loaded = loadSettings(configFile);
   const content = readInputFile(csvFile);
-  const records = parseRosterCsv(content);
+  const records = parseRosterCsv(content, loaded.settings.time.zone);
   const db = openStore(loaded.paths.store, { busyTimeoutMs: 5_000 });
   try {
     const roster = new Roster(db);
@@ -172,7 +172,7 @@ export function importRoster(csvFile: string, configFile: string, replace: boole
 
 export function* readLog(configFile: string, since: string | undefined): Generator<GateEvent> {
   const loaded = loadSettings(configFile);
-  const sinceMs = since ? parseIsoTime(since, '--since').getTime() : 0;
+  const sinceMs = since ? parseIsoTime(since, '--since', loaded.settings.time.zone).getTime() : 0;
   if (!existsSync(loaded.paths.store)) throw new CliError(`no event log yet at ${loaded.paths.store}`);
   const db = openStore(loaded.paths.store, { readonly: true });
   try {

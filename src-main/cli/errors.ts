@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DEFAULT_TIME_ZONE, parseInstant } from '../../base/common/time.js';
 
 /** An error whose message is the one-line reason shown to the operator. */
 export class CliError extends Error {
@@ -11,13 +12,14 @@ export class CliError extends Error {
   }
 }
 
-export function parseIsoTime(value: string, what: string): Date {
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) {
-    throw new CliError(`${what}: expected an ISO 8601 date or time, e.g. 2026-12-31 or 2026-12-31T17:00:00+07:00, got "${value}"`, 2);
-  }
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new CliError(`${what}: not a real date: "${value}"`, 2);
-  return d;
+/**
+ * A time given on the command line (see parseInstant: a plain date or a time without an offset is
+ * in the province time zone, from the settings when the command has them).
+ */
+export function parseIsoTime(value: string, what: string, zone = DEFAULT_TIME_ZONE): Date {
+  const ms = parseInstant(value, zone);
+  if (ms instanceof Error) throw new CliError(`${what}: ${ms.message}`, 2);
+  return new Date(ms);
 }
 
 /** Reads a file named on the command line, or fails with a one-line reason. */

@@ -77,8 +77,8 @@ function withDirectory<T>(configFile: string, act: (d: HubDirectory) => T, reaso
 
 /** `safegate hub roster import`: the roster kiosks download (all rows or none). */
 export function importHubRoster(csvFile: string, configFile: string, replace: boolean): string {
-  loadHubSettings(configFile);
-  const records = parseRosterCsv(readInputFile(csvFile));
+  const { settings } = loadHubSettings(configFile);
+  const records = parseRosterCsv(readInputFile(csvFile), settings.time.zone);
   return withDirectory(configFile, (d) => {
     const r = d.importRoster(records, replace);
     return `roster revision ${r.rev}: ${r.changed} worker(s) added or changed, ${r.removed} removed; kiosks download the changes`;
@@ -90,7 +90,7 @@ export async function printHubEvents(configFile: string, options: { device?: str
   const loaded = loadHubSettings(configFile);
   const store = await openHubStore(loaded.storePath);
   try {
-    const filter = { deviceId: options.device, sinceMs: options.since ? parseIsoTime(options.since, '--since').getTime() : 0 };
+    const filter = { deviceId: options.device, sinceMs: options.since ? parseIsoTime(options.since, '--since', loaded.settings.time.zone).getTime() : 0 };
     for await (const e of store.events(filter)) process.stdout.write(`${JSON.stringify(e)}\n`);
   } finally {
     await store.close();
@@ -102,9 +102,9 @@ export function publishHubNotice(
   configFile: string,
   o: { id?: string; vi: string; en?: string; priority: 'info' | 'important' | 'urgent'; starts?: string; expires: string },
 ): string {
-  loadHubSettings(configFile);
-  const startsAtMs = o.starts ? parseIsoTime(o.starts, '--starts').getTime() : Date.now();
-  const expiresAtMs = parseIsoTime(o.expires, '--expires').getTime();
+  const { zone } = loadHubSettings(configFile).settings.time;
+  const startsAtMs = o.starts ? parseIsoTime(o.starts, '--starts', zone).getTime() : Date.now();
+  const expiresAtMs = parseIsoTime(o.expires, '--expires', zone).getTime();
   if (expiresAtMs <= Date.now()) throw new CliError('--expires is in the past');
   const id = o.id ?? `notice-${new Date(startsAtMs).toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
   return withDirectory(configFile, (d) => {

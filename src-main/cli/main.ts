@@ -32,6 +32,7 @@ import {
   withdrawHubNotice,
 } from './hub-commands.js';
 import { CliError } from './errors.js';
+import { IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
 
 function buildProgram(): Command {
   const program = new Command('safegate')
@@ -91,7 +92,7 @@ function buildProgram(): Command {
     .option('--expires <iso8601>', 'expiry (default: one year from now)')
     .option('--issuer <name>', 'issuer name written into the pass', 'safegate-hub')
     .action((o: { key: string; worker: string; expires?: string; issuer: string }) => {
-      if (!/^[A-Za-z0-9-]{1,32}$/.test(o.worker)) throw new CliError('--worker: letters, digits and dashes, 1 to 32 characters', 2);
+      if (!isWorkerId(o.worker)) throw new CliError(`--worker: ${IDENTIFIER_RULE}`, 2);
       console.log(issuePassText(o.key, o.worker, o.expires, o.issuer));
     });
   pass

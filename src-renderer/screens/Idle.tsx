@@ -21,8 +21,8 @@ export function IdleScreen({ state, cameraStatus, videoRef }: { state: ScreenSta
         <p className="direction">{t(`idle.${state.checkpoint.direction}`)}</p>
       </section>
       <section className="clock" aria-live="off">
-        <time data-testid="clock">{now.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' })}</time>
-        <div className="date">{now.toLocaleDateString(locale, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })}</div>
+        <time data-testid="clock">{now.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: state.timeZone })}</time>
+        <div className="date">{now.toLocaleDateString(locale, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: state.timeZone })}</div>
       </section>
       <p className="prompt">{t('idle.prompt')}</p>
       <div className="camera">

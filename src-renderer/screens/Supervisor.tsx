@@ -2,22 +2,13 @@ import { useCallback, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ApiError, InsideView, KioskApi, Results, ScreenState } from '../../src-main/api/contract.js';
 import type { EntryLogRow } from '../../base/common/types.js';
+import { dateTimeInputIn, parseInstant, startOfDayIn } from '../../base/common/time.js';
 
 type Tab = 'today' | 'inside' | 'denied' | 'search';
 
 /** The supervisor screen closes (and signs out) after this long without a touch or a key. */
 const UNATTENDED_MS = 120_000;
 
-function startOfToday(): number {
-  const d = new Date();
-  d.setHours(0, 0, 0, 0);
-  return d.getTime();
-}
-
-function toLocalInput(ms: number): string {
-  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
-  return d.toISOString().slice(0, 16);
-}
 
 function download(fileName: string, mimeType: string, base64: string): void {
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -83,7 +74,7 @@ export function SupervisorScreen({ api, state, onClose }: { api: KioskApi; state
         </p>
       ) : null}
       {token ? (
-        <Desk api={api} token={token} onError={fail} onMessage={setMessage} />
+        <Desk api={api} token={token} zone={state.timeZone} onError={fail} onMessage={setMessage} />
       ) : (
         <PinPad api={api} pinSet={state.supervisorPinSet} onSignedIn={(tk) => (setToken(tk), setMessage(null))} onMessage={setMessage} />
       )}
@@ -139,20 +130,27 @@ function PinPad({ api, pinSet, onSignedIn, onMessage }: { api: KioskApi; pinSet:
   );
 }
 
-function Desk({ api, token, onError, onMessage }: { api: KioskApi; token: string; onError: (e: unknown) => void; onMessage: (m: string) => void }) {
+function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: string; zone: string; onError: (e: unknown) => void; onMessage: (m: string) => void }) {
   const { t, i18n } = useTranslation();
   const [tab, setTab] = useState<Tab>('today');
   const [log, setLog] = useState<Results['supervisor.log'] | null>(null);
   const [inside, setInside] = useState<InsideView[] | null>(null);
   const [search, setSearch] = useState('');
-  const [from, setFrom] = useState(() => toLocalInput(startOfToday()));
-  const [to, setTo] = useState(() => toLocalInput(Date.now() + 3_600_000));
+  // "Today" and the search times are in the province time zone, whatever zone this machine is set to.
+  const [from, setFrom] = useState(() => dateTimeInputIn(startOfDayIn(Date.now(), zone), zone));
+  const [to, setTo] = useState(() => dateTimeInputIn(Date.now() + 3_600_000, zone));
   const [overriding, setOverriding] = useState<EntryLogRow | null>(null);
 
   const query = useCallback(() => {
-    if (tab === 'search') return { fromMs: new Date(from).getTime(), toMs: new Date(to).getTime(), search: search || undefined, decision: 'all' as const };
-    return { fromMs: startOfToday(), toMs: Date.now() + 60_000, decision: tab === 'denied' ? ('deny' as const) : ('all' as const) };
-  }, [tab, from, to, search]);
+    if (tab === 'search') {
+      const at = (v: string) => {
+        const ms = parseInstant(v, zone);
+        return ms instanceof Error ? Number.NaN : ms;
+      };
+      return { fromMs: at(from), toMs: at(to), search: search || undefined, decision: 'all' as const };
+    }
+    return { fromMs: startOfDayIn(Date.now(), zone), toMs: Date.now() + 60_000, decision: tab === 'denied' ? ('deny' as const) : ('all' as const) };
+  }, [tab, from, to, search, zone]);
 
   const load = useCallback(() => {
     if (tab === 'inside') {
@@ -173,7 +171,7 @@ function Desk({ api, token, onError, onMessage }: { api: KioskApi; token: string
     }, onError);
 
   const locale = i18n.language === 'vi' ? 'vi-VN' : 'en-GB';
-  const time = (ms: number) => new Date(ms).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const time = (ms: number) => new Date(ms).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: zone });
   const rows = log?.rows ?? [];
   const summary = log?.summary;
   const total = log?.total ?? 0;

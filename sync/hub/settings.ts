@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { brokerSettingsSchema, type BrokerSettings } from '../../base/common/broker-settings.js';
 import { SettingsError } from '../../base/common/settings-error.js';
 import { problemsOf } from '../../base/common/validation.js';
+import { timeZoneSchema } from '../../base/common/time.js';
 
 /** The reference hub's settings file (YAML or JSON). */
 export const hubSettingsSchema = z
@@ -25,6 +26,14 @@ export const hubSettingsSchema = z
     store: z
       .object({ path: z.string().default('hub.db').describe('SQLite file for ingested events; when DATABASE_URL is set, PostgreSQL is used instead') })
       .prefault({}),
+    retentionDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(3_650)
+      .default(28)
+      .describe('events, alerts and heartbeats older than this are purged from the hub store'),
+    time: z.object({ zone: timeZoneSchema }).prefault({}).describe('the province time zone (day boundaries, plain dates in files and commands)'),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   })
   .strict();

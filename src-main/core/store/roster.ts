@@ -3,6 +3,8 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import type { DataChange, WorkerRecord } from '../../../base/common/types.js';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
+import { workerIdSchema } from '../../../base/common/ids.js';
+import { DEFAULT_TIME_ZONE, parseInstant } from '../../../base/common/time.js';
 
 interface WorkerRow {
   worker_id: string;
@@ -128,23 +130,20 @@ export const ROSTER_CSV_COLUMNS = [
 
 const REQUIRED_COLUMNS = ['worker_id', 'display_name'] as const;
 
-const optionalTime = z
-  .string()
-  .trim()
-  .transform((s, ctx) => {
-    if (s === '') return null;
-    // ISO 8601 with a date; a time without a zone would be ambiguous, so it must carry one.
-    if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(s)) {
-      ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 date or time with a zone, got "${s}"` });
-      return z.NEVER;
-    }
-    const ms = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: `not a real date: "${s}"` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+/** An ISO 8601 date or time (see parseInstant: plain dates and times without an offset are in the province zone). */
+const optionalTime = (zone: string) =>
+  z
+    .string()
+    .trim()
+    .transform((s, ctx) => {
+      if (s === '') return null;
+      const ms = parseInstant(s, zone);
+      if (ms instanceof Error) {
+        ctx.addIssue({ code: 'custom', message: ms.message });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 const yesNo = z
   .string()
@@ -157,13 +156,13 @@ const yesNo = z
     return z.NEVER;
   });
 
-const csvRowSchema = z
+const csvRowSchema = (zone: string) => z
   .object({
-    worker_id: z.string().trim().regex(/^[A-Za-z0-9-]{1,32}$/, 'letters, digits and dashes, 1 to 32 characters'),
+    worker_id: z.string().trim().pipe(workerIdSchema),
     display_name: z.string().trim().min(1, 'required').max(120),
     company: z.string().trim().max(120).default(''),
     team: z.string().trim().max(120).default(''),
-    declared_at: optionalTime.prefault(''),
+    declared_at: optionalTime(zone).prefault(''),
     declaration_flagged: yesNo.prefault(''),
     test_result: z
       .string()
@@ -171,14 +170,14 @@ const csvRowSchema = z
       .toLowerCase()
       .pipe(z.enum(['', 'negative', 'positive'], { message: 'expected negative, positive or empty' }))
       .default(''),
-    tested_at: optionalTime.prefault(''),
+    tested_at: optionalTime(zone).prefault(''),
     vaccine_doses: z
       .string()
       .trim()
       .regex(/^\d{0,2}$/, 'expected a whole number from 0 to 99')
       .transform((s) => (s === '' ? 0 : Number(s)))
       .prefault('0'),
-    quarantine_until: optionalTime.prefault(''),
+    quarantine_until: optionalTime(zone).prefault(''),
     case_status: z
       .string()
       .trim()
@@ -221,7 +220,8 @@ export class RosterImportError extends Error {
  * number; if there is any, RosterImportError is thrown and nothing is returned, so a caller can
  * never store half a file.
  */
-export function parseRosterCsv(content: string | Buffer): WorkerRecord[] {
+export function parseRosterCsv(content: string | Buffer, zone = DEFAULT_TIME_ZONE): WorkerRecord[] {
+  const rowSchema = csvRowSchema(zone);
   const problems: CsvProblem[] = [];
   let rows: { record: Record<string, string>; info: { lines: number } }[];
   try {
@@ -254,7 +254,7 @@ export function parseRosterCsv(content: string | Buffer): WorkerRecord[] {
   const records: WorkerRecord[] = [];
   for (const { record, info } of rows) {
     const line = info.lines;
-    const parsed = csvRowSchema.safeParse(record);
+    const parsed = rowSchema.safeParse(record);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) problems.push({ line, message: `${issue.path.join('.')}: ${issue.message}` });
       continue;

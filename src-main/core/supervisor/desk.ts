@@ -9,6 +9,7 @@ import type { Roster } from '../store/roster.js';
 import { EntryLogReader, type EntryLogQuery, type EntryLogRow, type EntryLogSummary } from './entry-log.js';
 import { exportEntryLog, type ExportFormat, type ExportLanguage } from './export.js';
 import { PIN_PATTERN, hashPin, verifyPin } from './pin.js';
+import { dayKeyIn, startOfDayIn } from '../../../base/common/time.js';
 
 export interface SupervisorRules {
   maxFailedLogins: number;
@@ -70,6 +71,8 @@ export class SupervisorDesk {
       roster: Roster;
       gatekeeper: Gatekeeper;
       rules: SupervisorRules;
+      /** The province time zone: "today", "inside now" and export file names follow its days. */
+      zone: string;
       log: Logger;
       now?: () => number;
     },
@@ -166,15 +169,15 @@ export class SupervisorDesk {
     this.requireSession(token);
     this.audit('view-inside');
     const now = this.now();
-    return this.reader.inside(startOfLocalDay(now) - DAY_MS, now + 60_000);
+    // From the start of yesterday (province time): a night shift that came in before midnight is still inside.
+    return this.reader.inside(startOfDayIn(now, this.deps.zone) - DAY_MS, now + 60_000);
   }
 
   async exportLog(token: string, query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage): Promise<{ fileName: string; bytes: Uint8Array; rows: number }> {
     this.requireSession(token);
     const rows = [...this.reader.rows(query)];
-    const bytes = await exportEntryLog(rows, format, lang);
-    const day = new Date(query.fromMs);
-    const stamp = `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, '0')}-${String(day.getDate()).padStart(2, '0')}`;
+    const bytes = await exportEntryLog(rows, format, lang, this.deps.zone);
+    const stamp = dayKeyIn(query.fromMs, this.deps.zone);
     this.audit('export', `${format}, ${rows.length} rows, ${describeQuery(query)}`);
     return { fileName: `safegate-log-${stamp}.${format}`, bytes, rows: rows.length };
   }
@@ -239,12 +242,6 @@ export async function storeSupervisorPin(db: SqliteDatabase, pin: string, nowMs:
     db.prepare('UPDATE supervisor_lockout SET failed = 0, locked_until = NULL WHERE id = 1').run();
     db.prepare("INSERT INTO supervisor_audit (at_ms, action, detail) VALUES (?, 'pin-set', '')").run(nowMs);
   })();
-}
-
-export function startOfLocalDay(ms: number): number {
-  const d = new Date(ms);
-  d.setHours(0, 0, 0, 0);
-  return d.getTime();
 }
 
 function describeQuery(q: EntryLogQuery): string {

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { DENY_REASONS } from '../../../base/common/reasons.js';
 import type { EntryLogRow } from './entry-log.js';
+import { localTimeIn } from '../../../base/common/time.js';
 
 export type ExportFormat = 'csv' | 'xlsx';
 export type ExportLanguage = 'vi' | 'en';
@@ -14,17 +15,11 @@ const WORDS: Record<ExportLanguage, Record<string, string>> = {
   en: { entry: 'Entry', exit: 'Exit', allow: 'Allowed', deny: 'Denied' },
 };
 
-const pad = (n: number) => String(n).padStart(2, '0');
-/** Local wall time as the kiosk shows it, e.g. 2026-11-26 07:58:03. */
-export function localTime(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-function cells(r: EntryLogRow, lang: ExportLanguage): string[] {
+function cells(r: EntryLogRow, lang: ExportLanguage, zone: string): string[] {
   return [
     String(r.seq),
-    localTime(r.atMs),
+    // Province time, e.g. 2026-11-26 07:58:03, whatever zone the kiosk itself is set to.
+    localTimeIn(r.atMs, zone),
     WORDS[lang][r.direction]!,
     WORDS[lang][r.decision]!,
     r.workerId ?? '',
@@ -46,8 +41,8 @@ export function guardCell(value: string): string {
 }
 
 /** The log as a file: CSV in UTF-8 with a BOM (so Excel shows Vietnamese), or XLSX. */
-export async function exportEntryLog(rows: Iterable<EntryLogRow>, format: ExportFormat, lang: ExportLanguage): Promise<Uint8Array> {
-  const data = [...rows].map((r) => cells(r, lang));
+export async function exportEntryLog(rows: Iterable<EntryLogRow>, format: ExportFormat, lang: ExportLanguage, zone: string): Promise<Uint8Array> {
+  const data = [...rows].map((r) => cells(r, lang, zone));
   if (format === 'csv') {
     const text = stringify([HEADERS[lang], ...data.map((row) => row.map(guardCell))], { record_delimiter: 'windows' });
     return new TextEncoder().encode('\uFEFF' + text);

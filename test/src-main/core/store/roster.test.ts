@@ -28,7 +28,8 @@ describe('roster CSV', () => {
       declaredAt: Date.parse('2026-11-25T01:00:00Z'),
       declarationFlagged: false,
       testResult: 'negative',
-      testedAt: Date.parse('2026-11-24T00:00:00Z'),
+      // A plain date is the start of that day in the province time zone (UTC+7).
+      testedAt: Date.parse('2026-11-23T17:00:00Z'),
       vaccineDoses: 3,
       quarantineUntil: null,
       caseStatus: 'F1',
