@@ -1,7 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from '../base/node/cose.js';
-import { keyIdOf, keyIdText, publicKeyWithId, type HubKeyring } from '../base/node/keys.js';
+import { decodeCbor, encodeCbor, signCoseSign1 } from '../base/node/cose.js';
+import { keyIdOf, publicKeyWithId, type HubKeyring, type TrustedKey } from '../base/node/keys.js';
+import { openSigned } from '../base/node/signed.js';
+import { KEY_ROLE_NAMES, type KeyRole } from '../base/common/key-roles.js';
 import type { DataChange, HubKeyRecord, Notice, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
 import { parsePolicy } from '../base/common/policy/policy.js';
 import { identifierSchema, passIdSchema, workerIdSchema } from '../base/common/ids.js';
@@ -13,14 +15,21 @@ import { DOWNLINK_STREAMS, PROTOCOL_VERSION, type DownlinkStream } from './proto
  * CBOR, the same envelope as worker passes). A transfer takes the kiosk's data from revision `from`
  * to revision `to` in `parts` parts; the kiosk applies it only when every part has arrived.
  */
+/**
+ * Highest revision a part may name. Revisions count changes at the hub (one per import or
+ * publication), so this is far beyond any real stream; the bound keeps a part that claims an absurd
+ * revision from being taken at all.
+ */
+export const MAX_REVISION = 2 ** 31 - 1;
+
 export const downlinkPartSchema = z
   .object({
     v: z.literal(PROTOCOL_VERSION),
     stream: z.enum(DOWNLINK_STREAMS),
     /** snapshot: replaces everything; delta: changes since `from`; current: nothing new since `to`. */
     kind: z.enum(['snapshot', 'delta', 'current']),
-    from: z.number().int().nonnegative(),
-    to: z.number().int().nonnegative(),
+    from: z.number().int().nonnegative().max(MAX_REVISION),
+    to: z.number().int().nonnegative().max(MAX_REVISION),
     part: z.number().int().nonnegative(),
     parts: z.number().int().positive().max(10_000),
     issuedAtMs: z.number().int().positive(),
@@ -38,33 +47,30 @@ export function sealDownlink(part: DownlinkPart, privateKey: KeyObject): Uint8Ar
   return signCoseSign1(encodeCbor(part), privateKey, keyIdOf(privateKey));
 }
 
-/** Verifies and parses a downlink part; anything unsigned, wrongly signed or malformed is refused. */
+/** Largest downlink message a kiosk takes (a part of 5,000 roster records is about 400 KB). */
+export const MAX_DOWNLINK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Verifies and parses a downlink part: signed by a key trusted for the downlink role (see
+ * key-roles.ts); anything unsigned, wrongly signed, signed by a pass key or malformed is refused.
+ */
 export function openDownlink(
   bytes: Uint8Array,
   keyring: HubKeyring,
-): { ok: true; part: DownlinkPart; kid: string } | { ok: false; reason: DownlinkRejection; detail: string } {
-  if (bytes.length > 4 * 1024 * 1024) return { ok: false, reason: 'MALFORMED', detail: 'larger than 4 MiB' };
-  let cose;
-  try {
-    cose = decodeCoseSign1(bytes);
-  } catch (err) {
-    if (err instanceof CoseFormatError) return { ok: false, reason: 'MALFORMED', detail: `not signed: ${err.message}` };
-    throw err;
-  }
-  if (!cose.kid) return { ok: false, reason: 'UNKNOWN_KEY', detail: 'no key id' };
-  const kid = keyIdText(cose.kid);
-  const trusted = keyring.get(kid);
-  if (!trusted) return { ok: false, reason: 'UNKNOWN_KEY', detail: `key ${kid} is not trusted` };
-  if (!verifyCoseSign1(cose, trusted.key)) return { ok: false, reason: 'BAD_SIGNATURE', detail: `signature does not verify with key ${kid}` };
+  nowMs: number,
+): { ok: true; part: DownlinkPart; signer: TrustedKey } | { ok: false; reason: DownlinkRejection; detail: string } {
+  if (bytes.length > MAX_DOWNLINK_BYTES) return { ok: false, reason: 'MALFORMED', detail: 'larger than 4 MiB' };
+  const opened = openSigned(bytes, keyring, 'downlink-part', nowMs);
+  if (!opened.ok) return { ok: false, reason: opened.failure, detail: opened.detail };
   let raw: unknown;
   try {
-    raw = decodeCbor(cose.payload);
+    raw = decodeCbor(opened.payload);
   } catch (err) {
     return { ok: false, reason: 'MALFORMED', detail: `payload is not CBOR: ${(err as Error).message}` };
   }
   const parsed = downlinkPartSchema.safeParse(raw instanceof Map ? Object.fromEntries(raw) : raw);
   if (!parsed.success) return { ok: false, reason: 'MALFORMED', detail: issuesText(parsed.error) };
-  return { ok: true, part: parsed.data, kid };
+  return { ok: true, part: parsed.data, signer: opened.signer };
 }
 
 // ---- stream codecs: how each stream's records travel --------------------------------------------
@@ -178,7 +184,13 @@ const policyDocumentSchema = z
   });
 
 const hubKeySchema = z
-  .object({ kid: z.string().min(1).max(64), publicPem: z.string().min(40).max(4_096) })
+  .object({
+    kid: z.string().min(1).max(64),
+    role: z.enum(KEY_ROLE_NAMES as [KeyRole, ...KeyRole[]]),
+    publicPem: z.string().min(40).max(4_096),
+    /** The hub may end the key's trust earlier than its role's longest delivered lifetime. */
+    notAfterMs: z.number().int().positive().optional(),
+  })
   .strict()
   .superRefine((v, ctx) => {
     try {

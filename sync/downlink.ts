@@ -1,41 +1,72 @@
 import type { Logger } from 'pino';
 import { decodeCbor, decodeCoseSign1 } from '../base/node/cose.js';
-import type { HubKeyring } from '../base/node/keys.js';
-import { openDownlink, streamCodecs, type StreamCodec, type StreamTypes } from './downlink-codec.js';
-import type { DataChange, StagedTransfer, StreamCursor } from '../base/common/types.js';
+import { keyIdText, type HubKeyring } from '../base/node/keys.js';
+import { KEY_ROLES } from '../base/common/key-roles.js';
+import { openDownlink, streamCodecs, type DownlinkPart, type StreamCodec, type StreamTypes } from './downlink-codec.js';
+import type { DataChange, HubKeyRecord, StagedTransfer, StreamCursor } from '../base/common/types.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, topics, type DownlinkStream, type SyncRequest } from './protocol.js';
 import type { LinkExtension } from './uplink.js';
 
 /** What the downlink needs of the kiosk's store: cursors and staged parts (the kiosk's DownlinkState). */
 export interface DownlinkStore {
   cursor(stream: string): StreamCursor;
+  /** When the hub issued the transfer applied last (null before any). */
+  issuedAt(stream: string): number | null;
   staged(stream: string): StagedTransfer | undefined;
   stage(stream: string, t: Omit<StagedTransfer, 'have'>, part: number, body: Uint8Array): StagedTransfer;
   stagedBodies(stream: string): Uint8Array[];
-  commit(stream: string, to: number, atMs: number, apply: () => void): void;
-  markChecked(stream: string, atMs: number): void;
+  commit(stream: string, to: number, atMs: number, issued: IssueTime, apply: () => void): void;
+  markChecked(stream: string, issued: IssueTime): boolean;
+}
+
+/** A signed issue time as the hub stamped it, and as this kiosk counts the data's age from (never later than its own clock). */
+export interface IssueTime {
+  hubMs: number;
+  checkedAtMs: number;
 }
 
 export type ReceiveOutcome =
   | { status: 'rejected'; detail: string }
-  | { status: 'stale'; detail: string }
+  | { status: 'stale'; stream: DownlinkStream; detail: string }
   | { status: 'current' }
   | { status: 'staged'; have: number; parts: number }
   | { status: 'applied'; stream: DownlinkStream; to: number; records: number };
 
+/** A key from the keys stream, with the installed key that signed the part that brought it. */
+export type VouchedKey = HubKeyRecord & { anchorKid: string };
+
 /** Per stream: apply a complete transfer (inside the transaction that also moves the cursor). */
-export type DownlinkAppliers = { [S in keyof StreamTypes]: (kind: 'snapshot' | 'delta', changes: DataChange<StreamTypes[S]>[]) => void };
+export type DownlinkAppliers = {
+  [S in keyof StreamTypes]: (kind: 'snapshot' | 'delta', changes: DataChange<S extends 'keys' ? VouchedKey : StreamTypes[S]>[]) => void;
+};
+
+export interface DownlinkOptions {
+  /** Ask for every stream this often while online (the hub also answers "nothing new", renewing the data's age). */
+  refreshMs?: number;
+  /** After a part that does not fit what we hold, ask that stream again at most this often (no request storm). */
+  staleRetryMs?: number;
+  now?: () => number;
+}
 
 /**
  * The kiosk's side of the downlink: asks for what is newer than each stream's cursor, verifies every
- * part against the trusted hub keys, stages parts, and applies a transfer only when it is complete,
- * atomically with its new cursor. Anything unsigned, wrongly signed, replayed (not newer than what
- * we hold) or malformed is refused with a logged reason and changes nothing.
+ * part against the hub keys trusted for the downlink role, stages parts, and applies a transfer only
+ * when it is complete, atomically with its new cursor. Anything unsigned, wrongly signed, replayed
+ * (not newer than what we hold) or malformed is refused with a logged reason and changes nothing.
+ *
+ * Order is the hub's signed issue time as much as its revision: a snapshot issued after the one we
+ * hold replaces it even with a lower revision (the hub's directory was restored, or a part once
+ * claimed an absurd revision), and data counts as confirmed only at a signed issue time newer than
+ * the last confirmation, so a replayed "nothing new" cannot keep old data looking fresh.
  */
 export class Downlink implements LinkExtension {
   readonly topics: string[];
   private publish: ((topic: string, payload: string) => void) | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly lastAsked = new Map<DownlinkStream, number>();
+  private readonly refreshMs: number;
+  private readonly staleRetryMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly deviceId: string,
@@ -43,9 +74,12 @@ export class Downlink implements LinkExtension {
     private readonly keyring: () => HubKeyring,
     private readonly appliers: DownlinkAppliers,
     private readonly log: Logger,
-    private readonly refreshMs = 300_000,
+    options: DownlinkOptions = {},
   ) {
     this.topics = [topics.downlink(deviceId)];
+    this.refreshMs = options.refreshMs ?? 300_000;
+    this.staleRetryMs = options.staleRetryMs ?? 30_000;
+    this.now = options.now ?? Date.now;
   }
 
   onOnline(publish: (topic: string, payload: string) => void): void {
@@ -61,49 +95,87 @@ export class Downlink implements LinkExtension {
   }
 
   onMessage(_topic: string, payload: Buffer): void {
-    const outcome = this.receive(payload, Date.now());
+    const outcome = this.receive(payload, this.now());
     if (outcome.status === 'rejected') this.log.warn({ reason: outcome.detail }, 'downlink message refused');
     else if (outcome.status === 'stale') {
-      this.log.info({ reason: outcome.detail }, 'downlink message not newer than ours; asking again');
-      this.requestAll();
+      const asked = this.requestStream(outcome.stream, false);
+      this.log.info({ reason: outcome.detail, askedAgain: asked }, 'downlink message does not fit what we hold');
     } else if (outcome.status === 'applied') this.log.info({ stream: outcome.stream, to: outcome.to, records: outcome.records }, 'downlink applied');
   }
 
   /** One request per stream: the cursor, and what is already staged so only missing parts come. */
   requests(): SyncRequest[] {
-    return DOWNLINK_STREAMS.map((stream) => {
-      const staged = this.state.staged(stream);
-      return {
-        v: PROTOCOL_VERSION,
-        stream,
-        cursor: this.state.cursor(stream).cursor,
-        ...(staged ? { resume: { to: staged.to, parts: staged.parts, have: staged.have } } : {}),
-      };
-    });
+    return DOWNLINK_STREAMS.map((stream) => this.request(stream));
+  }
+
+  private request(stream: DownlinkStream): SyncRequest {
+    const staged = this.state.staged(stream);
+    return {
+      v: PROTOCOL_VERSION,
+      stream,
+      cursor: this.state.cursor(stream).cursor,
+      ...(staged ? { resume: { to: staged.to, parts: staged.parts, have: staged.have } } : {}),
+    };
   }
 
   private requestAll(): void {
+    for (const stream of DOWNLINK_STREAMS) this.requestStream(stream, true);
+  }
+
+  /** Asks for one stream; unless `always`, at most once per staleRetryMs. Returns whether it asked. */
+  private requestStream(stream: DownlinkStream, always: boolean): boolean {
     const publish = this.publish;
-    if (!publish) return;
-    for (const r of this.requests()) publish(topics.syncRequest(this.deviceId), JSON.stringify(r));
+    if (!publish) return false;
+    const now = this.now();
+    const last = this.lastAsked.get(stream);
+    if (!always && last !== undefined && now - last < this.staleRetryMs && now >= last) return false;
+    this.lastAsked.set(stream, now);
+    publish(topics.syncRequest(this.deviceId), JSON.stringify(this.request(stream)));
+    return true;
   }
 
   receive(bytes: Uint8Array, nowMs: number): ReceiveOutcome {
-    const opened = openDownlink(bytes, this.keyring());
+    const ring = this.keyring();
+    const opened = openDownlink(bytes, ring, nowMs);
     if (!opened.ok) return { status: 'rejected', detail: `${opened.reason}: ${opened.detail}` };
     const p = opened.part;
+    if (p.stream === 'keys' && opened.signer.origin !== 'installed') {
+      // Keys vouch for keys: only a key IT staff installed may change which keys are trusted.
+      return { status: 'rejected', detail: `UNKNOWN_KEY: the keys stream must be signed by an installed downlink key, not ${opened.signer.source}` };
+    }
     const { cursor } = this.state.cursor(p.stream);
-    if (p.kind === 'current') {
-      if (p.to !== cursor) return { status: 'stale', detail: `hub is at ${p.to}, we hold ${cursor}` };
-      this.state.markChecked(p.stream, nowMs);
+    // The hub's signed issue time orders messages (both from the hub's clock); the data's age counts
+    // from it, never from later than our own clock.
+    const issued: IssueTime = { hubMs: p.issuedAtMs, checkedAtMs: Math.min(p.issuedAtMs, nowMs) };
+    const heldIssuedAt = this.state.issuedAt(p.stream);
+    if (p.kind === 'current' || (p.kind === 'snapshot' && p.to === cursor && cursor > 0)) {
+      if (p.to !== cursor) return { status: 'stale', stream: p.stream, detail: `hub is at ${p.to}, we hold ${cursor}` };
+      if (!this.state.markChecked(p.stream, issued)) {
+        return { status: 'stale', stream: p.stream, detail: 'a confirmation issued before the last one (replayed?); the data keeps its age' };
+      }
       return { status: 'current' };
     }
-    if (p.to <= cursor) return { status: 'stale', detail: `${p.kind} to ${p.to} is not newer than our ${cursor} (replayed?)` };
-    if (p.kind === 'delta' && p.from !== cursor) return { status: 'stale', detail: `delta from ${p.from} does not build on our ${cursor}` };
+    // (Data held from before issue times were kept has none: the first transfer sets it.)
+    if (heldIssuedAt !== null && p.issuedAtMs < heldIssuedAt) {
+      return { status: 'stale', stream: p.stream, detail: `${p.kind} to ${p.to} was issued before what we hold (replayed?)` };
+    }
+    if (p.to <= cursor) {
+      // A snapshot issued after what we hold replaces it even with a lower revision: the hub's
+      // numbering went back (a restored directory, or a part that once claimed an absurd revision).
+      const rebase = p.kind === 'snapshot' && (heldIssuedAt === null || p.issuedAtMs > heldIssuedAt);
+      if (!rebase) return { status: 'stale', stream: p.stream, detail: `${p.kind} to ${p.to} is not newer than our ${cursor} (replayed?)` };
+    } else if (p.kind === 'delta' && p.from !== cursor) {
+      return { status: 'stale', stream: p.stream, detail: `delta from ${p.from} does not build on our ${cursor}` };
+    }
     // Every record is checked now, so a malformed part is refused before anything is staged.
     const codec = streamCodecs[p.stream] as StreamCodec<unknown>;
     try {
-      for (const record of p.body) codec.fromWire(record);
+      for (const record of p.body) {
+        const change = codec.fromWire(record);
+        if (p.stream === 'keys' && !change.deleted && !KEY_ROLES[(change.value as HubKeyRecord).role].rotatableByHub) {
+          throw new Error(`a ${(change.value as HubKeyRecord).role} key can only be installed by IT staff`);
+        }
+      }
     } catch (err) {
       return { status: 'rejected', detail: `MALFORMED: ${p.stream} record: ${(err as Error).message.slice(0, 200)}` };
     }
@@ -111,15 +183,21 @@ export class Downlink implements LinkExtension {
     const staged = this.state.stage(p.stream, { kind: p.kind, from: p.from, to: p.to, parts: p.parts }, p.part, bytes);
     if (staged.have.length < staged.parts) return { status: 'staged', have: staged.have.length, parts: staged.parts };
     // Complete: every part was verified when it arrived; decode them all and apply at once.
-    const all = this.state.stagedBodies(p.stream).flatMap((b) => stagedBody(b).map((r) => codec.fromChecked(r)));
+    const all = this.state.stagedBodies(p.stream).flatMap((b) => {
+      const { kid, part } = stagedPart(b);
+      const changes = part.body.map((r) => codec.fromChecked(r));
+      // A key brought by the keys stream is vouched for by the installed key that signed its part.
+      return p.stream === 'keys' ? changes.map((c) => (c.deleted ? c : { ...c, value: { ...(c.value as HubKeyRecord), anchorKid: kid } })) : changes;
+    });
     const apply = this.appliers[p.stream] as (kind: 'snapshot' | 'delta', changes: DataChange<unknown>[]) => void;
-    this.state.commit(p.stream, p.to, nowMs, () => apply(p.kind as 'snapshot' | 'delta', all));
+    this.state.commit(p.stream, p.to, nowMs, issued, () => apply(p.kind as 'snapshot' | 'delta', all));
     return { status: 'applied', stream: p.stream, to: p.to, records: all.length };
   }
 }
 
-/** The records of a part we verified and staged ourselves. */
-function stagedBody(signed: Uint8Array): unknown[] {
-  const payload = decodeCbor(decodeCoseSign1(signed).payload) as Map<string, unknown>;
-  return payload.get('body') as unknown[];
+/** A part we verified and staged ourselves: its signer's key id and content. */
+function stagedPart(signed: Uint8Array): { kid: string; part: Pick<DownlinkPart, 'body'> } {
+  const cose = decodeCoseSign1(signed);
+  const payload = decodeCbor(cose.payload) as Map<string, unknown>;
+  return { kid: cose.kid ? keyIdText(cose.kid) : '', part: { body: payload.get('body') as unknown[] } };
 }

@@ -1,4 +1,5 @@
 /** Words of the gate's world, shared by the core, devices, sync and (as types) the screens. */
+import type { KeyRole } from './key-roles.js';
 import type { DenyReason } from './reasons.js';
 
 export type Direction = 'entry' | 'exit';
@@ -65,7 +66,11 @@ export interface PolicyDocument {
 /** A hub signing key sent down for rotation: its key id and public key (SPKI PEM). */
 export interface HubKeyRecord {
   kid: string;
+  /** What the key may sign (see key-roles.ts). */
+  role: KeyRole;
   publicPem: string;
+  /** When the hub stops vouching for it (epoch ms); the role's longest delivered lifetime applies anyway. */
+  notAfterMs?: number;
 }
 
 /** One line of the local entry log as a supervisor sees it. */

@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { KEY_ROLES, KEY_ROLE_NAMES, type KeyRole } from '../common/key-roles.js';
 
 /** COSE algorithm identifiers (RFC 9053). */
 export const COSE_ALG = { EdDSA: -8, ES256: -7 } as const;
@@ -26,26 +27,60 @@ export function keyIdText(kid: Uint8Array): string {
   return Buffer.from(kid).toString('base64');
 }
 
+/** A key id as a file name part (base64 without / + =). */
+export function keyIdFileName(kid: string): string {
+  return kid.replace(/[/+=]/g, (c) => ({ '/': '_', '+': '-', '=': '' })[c] ?? '');
+}
+
 export interface TrustedKey {
   kid: string;
   algorithm: SigningAlgorithm;
   key: KeyObject;
+  role: KeyRole;
+  /**
+   * installed: put in `keys/<role>/` by IT staff, a trust anchor, trusted until removed.
+   * downloaded: brought by the hub's keys stream, vouched for by the installed downlink key
+   * `anchorKid`; trusted only while that anchor is installed and until `notAfterMs`.
+   */
+  origin: 'installed' | 'downloaded';
+  anchorKid?: string;
+  notAfterMs?: number;
+  /** Where it came from (a file, or the hub), for messages. */
   source: string;
 }
 
-/** The hub's public signing keys the kiosk trusts, by key id; several at once so keys can rotate. */
+export interface AddKeyOptions {
+  role: KeyRole;
+  source: string;
+  origin?: 'installed' | 'downloaded';
+  anchorKid?: string;
+  notAfterMs?: number;
+}
+
+/** The hub's public signing keys this kiosk trusts, by key id, each for one role; several per role so keys can rotate. */
 export class HubKeyring {
   private readonly byKid = new Map<string, TrustedKey>();
 
-  add(key: KeyObject, source: string): TrustedKey {
+  add(key: KeyObject, options: AddKeyOptions): TrustedKey {
     const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+    const kid = keyIdText(keyIdOf(publicKey));
+    const held = this.byKid.get(kid);
+    if (held && held.role !== options.role) {
+      throw new Error(`key ${kid} is already trusted as a ${held.role} key (${held.source}); one key serves one role`);
+    }
+    // A downloaded copy never replaces an installed anchor.
+    if (held?.origin === 'installed' && options.origin === 'downloaded') return held;
     const trusted: TrustedKey = {
-      kid: keyIdText(keyIdOf(publicKey)),
+      kid,
       algorithm: algorithmOfKey(publicKey),
       key: publicKey,
-      source,
+      role: options.role,
+      origin: options.origin ?? 'installed',
+      ...(options.anchorKid ? { anchorKid: options.anchorKid } : {}),
+      ...(options.notAfterMs !== undefined ? { notAfterMs: options.notAfterMs } : {}),
+      source: options.source,
     };
-    this.byKid.set(trusted.kid, trusted);
+    this.byKid.set(kid, trusted);
     return trusted;
   }
 
@@ -53,8 +88,24 @@ export class HubKeyring {
     return this.byKid.delete(kid);
   }
 
-  get(kid: string): TrustedKey | undefined {
+  /** Any key with this id, whatever its role or validity (for explanations). */
+  lookup(kid: string): TrustedKey | undefined {
     return this.byKid.get(kid);
+  }
+
+  /**
+   * The key with this id if it may verify for `role` at `nowMs`: the right role, and for a
+   * downloaded key, its anchor still installed and its lifetime not over.
+   */
+  get(kid: string, role: KeyRole, nowMs = Date.now()): TrustedKey | undefined {
+    const k = this.byKid.get(kid);
+    if (!k || k.role !== role) return undefined;
+    if (k.origin === 'downloaded') {
+      if (k.notAfterMs !== undefined && nowMs >= k.notAfterMs) return undefined;
+      const anchor = k.anchorKid ? this.byKid.get(k.anchorKid) : undefined;
+      if (!anchor || anchor.origin !== 'installed' || anchor.role !== 'downlink') return undefined;
+    }
+    return k;
   }
 
   get size(): number {
@@ -65,24 +116,57 @@ export class HubKeyring {
     return [...this.byKid.values()];
   }
 
-  /** Loads every `*.pub.pem` in a folder. A file that is not a usable public key is an error naming it. */
+  count(role: KeyRole): number {
+    return this.list().filter((k) => k.role === role).length;
+  }
+
+  /**
+   * Loads a kiosk's keys folder: `<dir>/<role>/*.pub.pem` for each role (e.g. keys/pass/,
+   * keys/downlink/). A public key straight in `<dir>` has no role and is refused with a message
+   * saying where it goes; so is a file that is not a usable public key.
+   */
   static fromDirectory(dir: string): HubKeyring {
     const ring = new HubKeyring();
     let names: string[];
     try {
-      names = readdirSync(dir).filter((n) => n.endsWith('.pub.pem')).sort();
+      names = readdirSync(dir).sort();
     } catch (err) {
       throw new Error(`cannot read the keys folder ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
     }
-    for (const name of names) {
-      const file = join(dir, name);
+    const loose = names.filter((n) => n.endsWith('.pub.pem'));
+    if (loose.length) {
+      throw new Error(
+        `${join(dir, loose[0]!)}: a hub key must be in the folder of its role: ${KEY_ROLE_NAMES.map((r) => `${join(dir, r)}/ (${KEY_ROLES[r].description})`).join(', or ')}`,
+      );
+    }
+    for (const role of KEY_ROLE_NAMES) {
+      const sub = join(dir, role);
+      if (!existsSync(sub) || !statSync(sub).isDirectory()) continue;
+      ring.addFolder(sub, role);
+    }
+    return ring;
+  }
+
+  /** Adds every `*.pub.pem` in one folder as installed keys of one role. */
+  addFolder(folder: string, role: KeyRole): this {
+    let names: string[];
+    try {
+      names = readdirSync(folder);
+    } catch (err) {
+      throw new Error(`cannot read the keys folder ${folder} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    }
+    for (const name of names.filter((n) => n.endsWith('.pub.pem')).sort()) {
+      const file = join(folder, name);
+      let key: KeyObject;
       try {
-        ring.add(createPublicKey(readFileSync(file)), file);
+        key = createPublicKey(readFileSync(file));
+        algorithmOfKey(key);
       } catch (err) {
         throw new Error(`${file}: not a usable public key: ${(err as Error).message}`, { cause: err });
       }
+      this.add(key, { role, source: file, origin: 'installed' });
     }
-    return ring;
+    return this;
   }
 }
 

@@ -2,9 +2,10 @@ import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { workerIdSchema } from '../common/ids.js';
 import { issuesText } from '../common/validation.js';
-import { CoseFormatError, decodeCbor, decodeCoseSign1, encodeCbor, signCoseSign1, verifyCoseSign1 } from './cose.js';
+import { CoseFormatError, decodeCbor, encodeCbor, signCoseSign1 } from './cose.js';
 import { EnvelopeError, openEnvelope, sealEnvelope } from './envelope.js';
-import { keyIdOf, keyIdText, type HubKeyring } from './keys.js';
+import { keyIdOf, type HubKeyring } from './keys.js';
+import { openSigned } from './signed.js';
 
 /**
  * A worker pass: a QR text the hub signs and the kiosk verifies offline. See docs/worker-pass.md.
@@ -61,25 +62,22 @@ function claimsFromCbor(payload: Uint8Array): PassClaims {
 
 /** Verifies a pass's text offline: envelope, signature by a trusted key, then validity period. */
 export function checkPass(text: string, keyring: HubKeyring, nowMs: number, isRevoked: (passId: string) => boolean = () => false): PassCheck {
-  let cose;
+  let bytes: Uint8Array;
   try {
-    cose = decodeCoseSign1(openEnvelope(text, PASS_PREFIX));
+    bytes = openEnvelope(text, PASS_PREFIX);
   } catch (err) {
-    if (err instanceof EnvelopeError || err instanceof CoseFormatError) {
-      return { ok: false, failure: 'MALFORMED_CODE', detail: err.message };
-    }
+    if (err instanceof EnvelopeError) return { ok: false, failure: 'MALFORMED_CODE', detail: err.message };
     throw err;
   }
-  if (!cose.kid) return { ok: false, failure: 'UNKNOWN_KEY', detail: 'the pass names no key id' };
-  const kid = keyIdText(cose.kid);
-  const trusted = keyring.get(kid);
-  if (!trusted) return { ok: false, failure: 'UNKNOWN_KEY', detail: `key id ${kid} is not trusted here`, kid };
-  if (!verifyCoseSign1(cose, trusted.key)) {
-    return { ok: false, failure: 'BAD_SIGNATURE', detail: `signature does not verify with key ${kid}`, kid };
+  const opened = openSigned(bytes, keyring, 'worker-pass', nowMs);
+  if (!opened.ok) {
+    const failure = opened.failure === 'MALFORMED' ? 'MALFORMED_CODE' : opened.failure;
+    return { ok: false, failure, detail: opened.detail, ...(opened.kid ? { kid: opened.kid } : {}) };
   }
+  const kid = opened.signer.kid;
   let claims: PassClaims;
   try {
-    claims = claimsFromCbor(cose.payload);
+    claims = claimsFromCbor(opened.payload);
   } catch (err) {
     return { ok: false, failure: 'MALFORMED_CODE', detail: (err as Error).message, kid };
   }

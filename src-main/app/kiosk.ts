@@ -250,13 +250,16 @@ export class Kiosk {
         gpio: this.gpioMode,
         scanner: settings.scanner.source,
         hub: this.loaded.broker ? this.loaded.broker.url : 'none (standalone)',
-        trustedKeys: this.keyring.size,
+        trustedKeys: { pass: this.keyring.count('pass'), downlink: this.keyring.count('downlink') },
         roster: this.roster.count(),
         policyVersion: this.policy.version,
       },
       'kiosk started',
     );
-    if (this.keyring.size === 0) this.log.warn('no trusted hub keys: every pass will be refused (UNKNOWN_KEY)');
+    if (this.keyring.count('pass') === 0) this.log.warn('no trusted pass keys (hub.keysDir/pass/): every pass will be refused (UNKNOWN_KEY)');
+    if (this.uplink && this.keyring.count('downlink') === 0) {
+      this.log.warn('no trusted downlink keys (hub.keysDir/downlink/): nothing the hub sends (roster, notices, policy) will be accepted');
+    }
   }
 
   async stop(): Promise<void> {

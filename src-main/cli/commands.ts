@@ -2,7 +2,8 @@ import { createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSettings, settingsJsonSchema } from '../core/config.js';
-import { HubKeyring, generateSigningKeyPair, type SigningAlgorithm } from '../../base/node/keys.js';
+import { HubKeyring, generateSigningKeyPair, keyIdFileName, type SigningAlgorithm } from '../../base/node/keys.js';
+import { KEY_ROLES, type KeyRole } from '../../base/common/key-roles.js';
 import { checkPass, issuePass } from '../../base/node/pass.js';
 import { Kiosk } from '../app/kiosk.js';
 import { DENY_REASONS } from '../../base/common/reasons.js';
@@ -93,21 +94,27 @@ export async function waitForShutdown(kiosk: Kiosk, beforeStop?: () => Promise<v
   await kiosk.stop();
 }
 
-export function generateKeys(outDir: string, algorithm: SigningAlgorithm): string {
+export function generateKeys(outDir: string, algorithm: SigningAlgorithm, role: KeyRole): string {
   const pair = generateSigningKeyPair(algorithm);
-  mkdirSync(outDir, { recursive: true });
-  const safeKid = pair.kid.replace(/[/+=]/g, (c) => ({ '/': '_', '+': '-', '=': '' })[c] ?? '');
-  const privateFile = join(outDir, `hub-${safeKid}.key.pem`);
-  const publicFile = join(outDir, `hub-${safeKid}.pub.pem`);
-  if (existsSync(privateFile)) throw new CliError(`${privateFile} already exists`);
-  writeFileSync(privateFile, pair.privatePem, { mode: 0o600 });
+  mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const base = `hub-${role}-${keyIdFileName(pair.kid)}`;
+  const privateFile = join(outDir, `${base}.key.pem`);
+  const publicFile = join(outDir, `${base}.pub.pem`);
+  try {
+    // 'wx': never overwrite a key; the mode applies from creation, so the key is never readable by others.
+    writeFileSync(privateFile, pair.privatePem, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${privateFile} already exists`);
+    throw err;
+  }
   chmodSync(privateFile, 0o600);
   writeFileSync(publicFile, pair.publicPem, { mode: 0o644 });
   return [
+    `role:      ${role} (${KEY_ROLES[role].description})`,
     `algorithm: ${pair.algorithm}`,
     `key id:    ${pair.kid}`,
     `private:   ${privateFile}  (keep on the hub only)`,
-    `public:    ${publicFile}  (copy to each kiosk's keys folder)`,
+    `public:    ${publicFile}  (copy to each kiosk's keys/${role}/ folder)`,
   ].join('\n');
 }
 
@@ -132,7 +139,8 @@ export function explainPass(text: string, keysDir: string, at: string | undefine
   const nowMs = at ? parseIsoTime(at, '--at').getTime() : Date.now();
   let keyring: HubKeyring;
   try {
-    keyring = HubKeyring.fromDirectory(keysDir);
+    // A kiosk's keys folder (keys/pass/, keys/downlink/), or a folder holding pass public keys.
+    keyring = existsSync(join(keysDir, 'pass')) || existsSync(join(keysDir, 'downlink')) ? HubKeyring.fromDirectory(keysDir) : new HubKeyring().addFolder(keysDir, 'pass');
   } catch (err) {
     throw new CliError((err as Error).message);
   }
@@ -140,7 +148,8 @@ export function explainPass(text: string, keysDir: string, at: string | undefine
   const lines: string[] = [];
   const claims = check.ok ? check.pass.claims : check.claims;
   const kid = check.ok ? check.pass.kid : check.kid;
-  if (kid) lines.push(`key id:     ${kid}${keyring.get(kid) ? ` (trusted: ${keyring.get(kid)!.source})` : ' (not trusted)'}`);
+  const known = kid ? keyring.lookup(kid) : undefined;
+  if (kid) lines.push(`key id:     ${kid}${known ? ` (${known.role} key: ${known.source})` : ' (not trusted)'}`);
   if (claims) {
     lines.push(`worker:     ${claims.workerId}`, `issuer:     ${claims.issuer}`);
     if (claims.passId) lines.push(`pass id:    ${claims.passId}`);

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { KeyRole } from '../../base/common/key-roles.js';
 import { join, resolve } from 'node:path';
 import { loadSettings } from '../core/config.js';
 import { issuePass } from '../../base/node/pass.js';
@@ -80,19 +81,28 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   mkdirSync(dir, { recursive: true });
   const keysDir = join(dir, 'keys');
   const hubKeyDir = join(dir, 'hub-private');
-  if (!existsSync(hubKeyDir) || !readdirSync(hubKeyDir).some((n) => n.endsWith('.key.pem'))) {
-    generateKeys(hubKeyDir, 'EdDSA');
-  }
-  mkdirSync(keysDir, { recursive: true });
-  for (const n of readdirSync(hubKeyDir)) {
-    if (n.endsWith('.pub.pem')) writeFileSync(join(keysDir, n), readFileSync(join(hubKeyDir, n)));
-  }
+  // One key per role: a pass key signs the demo passes, a downlink key what the hub sends down.
+  const privateKey = (role: KeyRole): string => {
+    const find = () => (existsSync(hubKeyDir) ? readdirSync(hubKeyDir).find((n) => n.startsWith(`hub-${role}-`) && n.endsWith('.key.pem')) : undefined);
+    if (!find()) generateKeys(hubKeyDir, 'EdDSA', role);
+    const name = find()!;
+    const roleDir = join(keysDir, role);
+    mkdirSync(roleDir, { recursive: true });
+    // The kiosk trusts exactly the demo hub's current public key for this role.
+    for (const old of readdirSync(roleDir)) rmSync(join(roleDir, old));
+    const pub = name.replace(/\.key\.pem$/, '.pub.pem');
+    writeFileSync(join(roleDir, pub), readFileSync(join(hubKeyDir, pub)));
+    return readFileSync(join(hubKeyDir, name), 'utf8');
+  };
+  // A demo folder from before keys had roles: its loose keys and role-less key pair go.
+  if (existsSync(keysDir)) for (const n of readdirSync(keysDir)) if (n.endsWith('.pub.pem')) rmSync(join(keysDir, n));
+  if (existsSync(hubKeyDir)) for (const n of readdirSync(hubKeyDir)) if (/^hub-(?!pass-|downlink-)/.test(n)) rmSync(join(hubKeyDir, n));
+  const privatePem = privateKey('pass');
+  const downlinkPem = privateKey('downlink');
   const configFile = join(dir, 'kiosk.yaml');
   if (!existsSync(configFile)) writeFileSync(configFile, demoConfig());
   // The embedded default: an in-process broker and reference hub on loopback, so the demo kiosk
   // syncs as a real one would. A real deployment points hub.broker at Mosquitto (see README).
-  const keyFile = join(hubKeyDir, readdirSync(hubKeyDir).find((n) => n.endsWith('.key.pem'))!);
-  const privatePem = readFileSync(keyFile, 'utf8');
   const now = Date.now();
   // The hub publishes the roster and a notice; the kiosk downloads them, signed, like a real one.
   const directory = new HubDirectory(join(dir, 'hub-directory.db'));
@@ -113,7 +123,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
       broker: { url: broker.url, protocolVersion: 4 },
       clientId: 'demo-hub',
       sharedSubscription: false,
-      downlink: { directory, signingKey: createPrivateKey(privatePem) },
+      downlink: { directory, signingKey: createPrivateKey(downlinkPem) },
     },
     hubStore,
     createLogger({ level: 'error' }),

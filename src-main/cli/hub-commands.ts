@@ -8,6 +8,7 @@ import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
+import type { KeyRole } from '../../base/common/key-roles.js';
 
 /** PostgreSQL when DATABASE_URL is set, otherwise the SQLite file from the settings. */
 async function openHubStore(storePath: string): Promise<HubStore> {
@@ -139,13 +140,15 @@ export function publishHubPolicy(configFile: string, policyFile: string): string
   );
 }
 
-export function publishHubKey(configFile: string, publicKeyFile: string): string {
+export function publishHubKey(configFile: string, publicKeyFile: string, role: KeyRole, notAfter?: string): string {
   const pem = readInputFile(publicKeyFile);
+  const { zone } = loadHubSettings(configFile).settings.time;
+  const notAfterMs = notAfter ? parseIsoTime(notAfter, '--not-after', zone).getTime() : undefined;
   return withDirectory(
     configFile,
     (d) => {
-      const { kid, rev } = d.publishKey(pem.toString('utf8'));
-      return `key ${kid} published (keys revision ${rev}); kiosks trust it after their next download`;
+      const { kid, rev } = d.publishKey(pem.toString('utf8'), role, notAfterMs);
+      return `${role} key ${kid} published (keys revision ${rev}); kiosks trust it after their next download, signed by a downlink key they have installed`;
     },
     (m) => `${publicKeyFile}: ${m.split('\n')[0]}`,
   );

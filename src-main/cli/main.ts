@@ -33,6 +33,7 @@ import {
 } from './hub-commands.js';
 import { CliError } from './errors.js';
 import { IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
+import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
 function buildProgram(): Command {
   const program = new Command('safegate')
@@ -81,7 +82,12 @@ function buildProgram(): Command {
     .description('make a hub signing key pair (private key for the hub, public key for kiosks)')
     .requiredOption('--out <dir>', 'folder to write the key pair into')
     .addOption(new Option('--alg <algorithm>', 'signature algorithm').choices(['EdDSA', 'ES256']).default('EdDSA'))
-    .action((o: { out: string; alg: 'EdDSA' | 'ES256' }) => console.log(generateKeys(o.out, o.alg)));
+    .addOption(
+      new Option('--role <role>', 'what the key signs: pass (worker passes) or downlink (data the hub sends to kiosks); one key, one role')
+        .choices(KEY_ROLE_NAMES)
+        .makeOptionMandatory(),
+    )
+    .action((o: { out: string; alg: 'EdDSA' | 'ES256'; role: KeyRole }) => console.log(generateKeys(o.out, o.alg, o.role)));
 
   const pass = program.command('pass').description('worker passes (signed QR codes)');
   pass
@@ -99,7 +105,7 @@ function buildProgram(): Command {
     .command('verify')
     .description('check a pass offline and explain the result')
     .argument('<text>', 'the QR text (quote it: it may contain spaces)')
-    .requiredOption('--keys <dir>', 'folder of trusted hub public keys (*.pub.pem)')
+    .requiredOption('--keys <dir>', "a kiosk's keys folder (keys/pass/*.pub.pem), or a folder of pass public keys")
     .option('--at <iso8601>', 'check as of this time instead of now')
     .action((text: string, o: { keys: string; at?: string }) => {
       const { ok, report } = explainPass(text, o.keys, o.at);
@@ -204,10 +210,12 @@ function buildProgram(): Command {
   const hubKeys = hub.command('keys').description('hub signing keys kiosks trust (rotation)');
   hubKeys
     .command('publish')
-    .description('publish a new hub public key; kiosks trust it once a transfer signed by a trusted key brings it')
+    .description('publish a new hub public key for one role; kiosks trust it once a transfer signed by a downlink key they have installed brings it')
     .argument('<file.pub.pem>', 'public key from `safegate keys generate`')
     .requiredOption('--config <file>', 'hub settings file')
-    .action((file: string, o: { config: string }) => console.log(publishHubKey(o.config, file)));
+    .addOption(new Option('--role <role>', 'what the key signs').choices(KEY_ROLE_NAMES).makeOptionMandatory())
+    .option('--not-after <iso8601>', 'kiosks stop trusting it then (at the latest after the role\'s longest lifetime)')
+    .action((file: string, o: { config: string; role: KeyRole; notAfter?: string }) => console.log(publishHubKey(o.config, file, o.role, o.notAfter)));
   hubKeys
     .command('retire')
     .description('stop kiosks trusting a key published with `hub keys publish`')

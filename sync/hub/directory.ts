@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf, keyIdText } from '../../base/node/keys.js';
+import type { KeyRole } from '../../base/common/key-roles.js';
 import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
 import type { Notice, WorkerRecord } from '../../base/common/types.js';
 import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
@@ -56,10 +57,13 @@ export class HubDirectory {
     return this.putRecords('policy', [['current', value]], false).rev;
   }
 
-  /** Publishes a hub signing key (public half); kiosks trust it once a currently trusted key has signed the transfer. */
-  publishKey(publicPem: string): { kid: string; rev: number } {
+  /**
+   * Publishes a hub signing key (public half) for one role; kiosks trust it once the transfer is
+   * signed by a downlink key they have installed, for at most the role's delivered lifetime.
+   */
+  publishKey(publicPem: string, role: KeyRole, notAfterMs?: number): { kid: string; rev: number } {
     const kid = keyIdText(keyIdOf(createPublicKey(publicPem)));
-    const value = hubKeySchema.parse({ kid, publicPem });
+    const value = hubKeySchema.parse({ kid, role, publicPem, ...(notAfterMs !== undefined ? { notAfterMs } : {}) });
     return { kid, rev: this.putRecords('keys', [[kid, value]], false).rev };
   }
 

@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     await startHubs(1, join(dir.path, 'hub-roster.db'), { signingKey: signingFile, directory: { path: directoryFile } });
     const rk = kiosk('kiosk-roster', 0);
     const ring = new HubKeyring();
-    ring.add(createPublicKey(signing.publicPem), 'bench');
+    ring.add(createPublicKey(signing.publicPem), { role: 'downlink', source: 'bench' });
     const roster = new Roster(rk.db);
     const state = new DownlinkState(rk.db);
     let applyS = 0;

@@ -2,7 +2,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { generateSigningKeyPair, type GeneratedKeyPair, type SigningAlgorithm } from '../../base/node/keys.js';
+import { generateSigningKeyPair, keyIdFileName, type GeneratedKeyPair, type SigningAlgorithm } from '../../base/node/keys.js';
+import type { KeyRole } from '../../base/common/key-roles.js';
 import { issuePass } from '../../base/node/pass.js';
 import type { WorkerRecord } from '../../base/common/types.js';
 
@@ -11,13 +12,23 @@ export function tempDir(prefix = 'safegate-test-'): { path: string; remove(): vo
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A hub key pair with its public half written into `<dir>/keys` as a kiosk would hold it. */
-export function hubKeys(dir: string, algorithm: SigningAlgorithm = 'EdDSA'): GeneratedKeyPair & { keysDir: string } {
+/** Writes a public key into a kiosk's keys folder, in the folder of its role. */
+export function installKey(keysDir: string, role: KeyRole, pair: GeneratedKeyPair): void {
+  mkdirSync(join(keysDir, role), { recursive: true });
+  writeFileSync(join(keysDir, role, `${keyIdFileName(pair.kid)}.pub.pem`), pair.publicPem);
+}
+
+/**
+ * Hub key pairs with their public halves installed in `<dir>/keys` as a kiosk holds them: the pass
+ * key (the pair itself: it signs the test passes) and `downlink`, the key for what the hub sends down.
+ */
+export function hubKeys(dir: string, algorithm: SigningAlgorithm = 'EdDSA'): GeneratedKeyPair & { keysDir: string; downlink: GeneratedKeyPair } {
   const pair = generateSigningKeyPair(algorithm);
+  const downlink = generateSigningKeyPair(algorithm);
   const keysDir = join(dir, 'keys');
-  mkdirSync(keysDir, { recursive: true });
-  writeFileSync(join(keysDir, `${pair.kid.replace(/[/+=]/g, '_')}.pub.pem`), pair.publicPem);
-  return { ...pair, keysDir };
+  installKey(keysDir, 'pass', pair);
+  installKey(keysDir, 'downlink', downlink);
+  return { ...pair, keysDir, downlink };
 }
 
 const HOUR = 3_600_000;

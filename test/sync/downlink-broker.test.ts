@@ -64,8 +64,8 @@ describe('roster download through a real broker', () => {
     const roster = new Roster(db);
     const state = new DownlinkState(db);
     const ring = new HubKeyring();
-    ring.add(createPublicKey(pair.publicPem), 'test');
-    const downlink = new Downlink('kiosk-dl', state, () => ring, { roster: (k, c) => roster.applyChanges(k, c), notices: (k, c) => new Notices(db).applyChanges(k, c), revocations: (k, c) => new Revocations(db).applyChanges(k, c), policy: (k, c) => new DownloadedPolicy(db).applyChanges(k, c), keys: (k, c) => new DownloadedKeys(db).applyChanges(k, c, ring) }, silentLogger, 500);
+    ring.add(createPublicKey(pair.publicPem), { role: 'downlink', source: 'test' });
+    const downlink = new Downlink('kiosk-dl', state, () => ring, { roster: (k, c) => roster.applyChanges(k, c), notices: (k, c) => new Notices(db).applyChanges(k, c), revocations: (k, c) => new Revocations(db).applyChanges(k, c), policy: (k, c) => new DownloadedPolicy(db).applyChanges(k, c), keys: (k, c) => new DownloadedKeys(db).applyChanges(k, c, ring) }, silentLogger, { refreshMs: 500 });
     const uplink = new Uplink(
       {
         deviceId: 'kiosk-dl',

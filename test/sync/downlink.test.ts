@@ -27,10 +27,14 @@ describe('downlink: signed, staged, applied atomically', () => {
   let revocations: Revocations;
   let downloadedPolicy: DownloadedPolicy;
   let downloadedKeys: DownloadedKeys;
+  // The hub's downlink key (signs what it sends down) and its pass key (signs worker passes).
   const pair = generateSigningKeyPair();
   const key = createPrivateKey(pair.privatePem);
+  const passPair = generateSigningKeyPair();
+  const passKey = createPrivateKey(passPair.privatePem);
   const ring = new HubKeyring();
-  ring.add(createPublicKey(pair.publicPem), 'test');
+  ring.add(createPublicKey(pair.publicPem), { role: 'downlink', source: 'test' });
+  ring.add(createPublicKey(passPair.publicPem), { role: 'pass', source: 'test' });
 
   const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes), notices: (kind, changes) => notices.applyChanges(kind, changes), revocations: (kind, changes) => revocations.applyChanges(kind, changes), policy: (kind, changes) => downloadedPolicy.applyChanges(kind, changes), keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, ring) }, silentLogger);
   const workers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => healthyWorker(`W${String(from + i).padStart(6, '0')}`, 1_700_000_000_000));
@@ -132,7 +136,7 @@ describe('downlink: signed, staged, applied atomically', () => {
 
   it('carries pass revocations: a revoked pass is refused with its own reason', () => {
     const d = receiver();
-    const text = issuePass(key, { workerId: 'W1', issuer: 'hub', expiresAt: new Date(Date.now() + 86_400_000) });
+    const text = issuePass(passKey, { workerId: 'W1', issuer: 'hub', expiresAt: new Date(Date.now() + 86_400_000) });
     const check = checkPass(text, ring, Date.now());
     expect(check.ok).toBe(true);
     const passId = (check as { pass: { claims: { passId: string } } }).pass.claims.passId;
@@ -162,17 +166,17 @@ describe('downlink: signed, staged, applied atomically', () => {
       for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'keys')!, Date.now(), key)) d.receive(p, 1);
     };
     const next = generateSigningKeyPair('ES256');
-    const { kid } = hub.publishKey(next.publicPem);
-    expect(ring.get(kid)).toBeUndefined();
+    const { kid } = hub.publishKey(next.publicPem, 'pass');
+    expect(ring.lookup(kid)).toBeUndefined();
     pull();
-    expect(ring.get(kid)?.source).toBe('hub (downloaded)');
+    expect(ring.lookup(kid)).toMatchObject({ source: 'hub (downloaded)', role: 'pass', origin: 'downloaded', anchorKid: pair.kid });
     const text = issuePass(next.privatePem, { workerId: 'W1', issuer: 'hub', expiresAt: new Date(Date.now() + 86_400_000) });
     expect(checkPass(text, ring, Date.now()).ok).toBe(true);
     hub.retireKey(kid);
     pull();
-    expect(ring.get(kid)).toBeUndefined();
+    expect(ring.lookup(kid)).toBeUndefined();
     expect(checkPass(text, ring, Date.now())).toMatchObject({ ok: false, failure: 'UNKNOWN_KEY' });
-    expect(ring.get(pair.kid)).toBeDefined();
+    expect(ring.lookup(pair.kid)).toBeDefined();
   });
 
   it('refuses unsigned, wrongly signed and malformed messages with a reason, changing nothing', () => {

@@ -59,24 +59,43 @@ export class DownlinkState {
     );
   }
 
-  /** Applies a complete transfer: `apply` and the new cursor commit together, or neither does. */
-  commit(stream: string, to: number, atMs: number, apply: () => void): void {
+  /** When the hub issued the last transfer or confirmation we took (the hub's clock); null before any. */
+  issuedAt(stream: string): number | null {
+    const r = this.db.prepare('SELECT issued_at FROM downlink_cursors WHERE stream = ?').get(stream) as { issued_at: number | null } | undefined;
+    return r?.issued_at ?? null;
+  }
+
+  /**
+   * Applies a complete transfer: `apply` and the new cursor commit together, or neither does. The
+   * data counts as confirmed at `issued.checkedAtMs` (the hub's signed issue time, capped at our
+   * clock), not at arrival; `issued.hubMs` is that issue time as the hub stamped it.
+   */
+  commit(stream: string, to: number, atMs: number, issued: { hubMs: number; checkedAtMs: number }, apply: () => void): void {
     this.db
       .transaction(() => {
         apply();
         this.db
           .prepare(
-            `INSERT INTO downlink_cursors (stream, cursor, applied_at, checked_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (stream) DO UPDATE SET cursor = excluded.cursor, applied_at = excluded.applied_at, checked_at = excluded.checked_at`,
+            `INSERT INTO downlink_cursors (stream, cursor, applied_at, checked_at, issued_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (stream) DO UPDATE SET cursor = excluded.cursor, applied_at = excluded.applied_at,
+               checked_at = excluded.checked_at, issued_at = excluded.issued_at`,
           )
-          .run(stream, to, atMs, atMs);
+          .run(stream, to, atMs, issued.checkedAtMs, issued.hubMs);
         this.db.prepare('DELETE FROM downlink_staging WHERE stream = ?').run(stream);
       })
       .immediate();
   }
 
-  /** The hub confirmed that what we hold is current. */
-  markChecked(stream: string, atMs: number): void {
-    this.db.prepare('UPDATE downlink_cursors SET checked_at = ? WHERE stream = ?').run(atMs, stream);
+  /**
+   * The hub confirmed, in a message it signed and issued at `issued.hubMs`, that what we hold is
+   * current. Only a confirmation issued after the last one counts, so a replayed one changes
+   * nothing. Returns whether the data's age was renewed.
+   */
+  markChecked(stream: string, issued: { hubMs: number; checkedAtMs: number }): boolean {
+    return (
+      this.db
+        .prepare('UPDATE downlink_cursors SET checked_at = ?, issued_at = ? WHERE stream = ? AND (issued_at IS NULL OR issued_at < ?)')
+        .run(issued.checkedAtMs, issued.hubMs, stream, issued.hubMs).changes > 0
+    );
   }
 }

@@ -1,5 +1,6 @@
 import type { DataChange, Notice } from '../../../base/common/types.js';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
+import { applyChangeSet } from './change-set.js';
 
 const PRIORITY_ORDER = { urgent: 0, important: 1, info: 2 } as const;
 
@@ -14,13 +15,11 @@ export class Notices {
          starts_at = excluded.starts_at, expires_at = excluded.expires_at`,
     );
     const del = this.db.prepare('DELETE FROM notices WHERE id = ?');
-    this.db.transaction(() => {
-      if (kind === 'snapshot') this.db.prepare('DELETE FROM notices').run();
-      for (const c of changes) {
-        if (c.deleted) del.run(c.key);
-        else put.run(c.value);
-      }
-    })();
+    applyChangeSet(this.db, kind, changes, {
+      clear: () => this.db.prepare('DELETE FROM notices').run(),
+      put: (_key, notice) => put.run(notice),
+      remove: (key) => del.run(key),
+    });
   }
 
   /** Notices in force now, most urgent first, then newest. */

@@ -3,6 +3,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import type { DataChange, WorkerRecord } from '../../../base/common/types.js';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
+import { applyChangeSet } from './change-set.js';
 import { workerIdSchema } from '../../../base/common/ids.js';
 import { DEFAULT_TIME_ZONE, parseInstant } from '../../../base/common/time.js';
 
@@ -72,30 +73,20 @@ export class Roster {
    */
   applyChanges(kind: 'snapshot' | 'delta', changes: Iterable<DataChange<WorkerRecord>>): number {
     const now = Date.now();
-    const del = this.db.prepare('DELETE FROM workers WHERE worker_id = ?');
     // After a snapshot's DELETE every row is new: a plain positional INSERT is much cheaper than an upsert.
     const insert = this.db.prepare(
       `INSERT INTO workers (worker_id, display_name, company, team, declared_at, declaration_flagged, test_result,
         tested_at, vaccine_doses, quarantine_until, case_status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    let n = 0;
-    this.db.transaction(() => {
-      if (kind === 'snapshot') this.db.prepare('DELETE FROM workers').run();
-      for (const c of changes) {
-        n++;
-        if (c.deleted) {
-          del.run(c.key);
-          continue;
-        }
-        const w = c.value;
-        if (kind === 'snapshot') {
-          insert.run(w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged ? 1 : 0, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus, now);
-        } else {
-          this.upsertStmt.run({ ...w, declarationFlagged: w.declarationFlagged ? 1 : 0, updatedAt: now });
-        }
-      }
-    })();
-    return n;
+    const del = this.db.prepare('DELETE FROM workers WHERE worker_id = ?');
+    return applyChangeSet(this.db, kind, changes, {
+      clear: () => this.db.prepare('DELETE FROM workers').run(),
+      remove: (key) => del.run(key),
+      put: (_key, w, fresh) => {
+        if (fresh) insert.run(w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged ? 1 : 0, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus, now);
+        else this.upsertStmt.run({ ...w, declarationFlagged: w.declarationFlagged ? 1 : 0, updatedAt: now });
+      },
+    });
   }
 
   /** Writes all records in one transaction: either every record is stored or none is. */

@@ -12,7 +12,7 @@ const DAY = 86_400_000;
 
 function ringOf(...pems: string[]): HubKeyring {
   const ring = new HubKeyring();
-  for (const pem of pems) ring.add(createPublicKey(pem), 'test');
+  for (const pem of pems) ring.add(createPublicKey(pem), { role: 'pass', source: 'test' });
   return ring;
 }
 
@@ -98,7 +98,7 @@ describe('worker pass', () => {
   it('with a signature over valid COSE but claims of the wrong types is MALFORMED_CODE', () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     const ring = new HubKeyring();
-    ring.add(privateKey, 'test');
+    ring.add(privateKey, { role: 'pass', source: 'test' });
     const payload = encodeCbor(new Map<number, unknown>([[1, 42], [2, ''], [4, 'soon']]));
     const text = sealEnvelope(signCoseSign1(payload, privateKey, keyIdOf(privateKey)), PASS_PREFIX);
     expect(checkPass(text, ring, Date.now())).toMatchObject({ ok: false, failure: 'MALFORMED_CODE' });

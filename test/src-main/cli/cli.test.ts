@@ -30,7 +30,7 @@ describe('safegate CLI', () => {
 
   it('keys generate, pass issue, pass verify: a round trip, with the private key kept private', () => {
     const d = dir();
-    const gen = safegate(['keys', 'generate', '--out', join(d, 'hub')]);
+    const gen = safegate(['keys', 'generate', '--role', 'pass', '--out', join(d, 'hub')]);
     expect(gen.status).toBe(0);
     const files = readdirSync(join(d, 'hub'));
     const priv = join(d, 'hub', files.find((f) => f.endsWith('.key.pem'))!);
@@ -50,7 +50,7 @@ describe('safegate CLI', () => {
 
   it('explains a forged or garbled pass and exits non-zero', () => {
     const d = dir();
-    safegate(['keys', 'generate', '--out', join(d, 'hub')]);
+    safegate(['keys', 'generate', '--role', 'pass', '--out', join(d, 'hub')]);
     const r = safegate(['pass', 'verify', 'SG1:NOT*REAL', '--keys', join(d, 'hub')]);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/INVALID MALFORMED_CODE/);
@@ -62,7 +62,9 @@ describe('safegate CLI', () => {
     [['pass', 'verify', 'SG1:X', '--keys', '/nonexistent'], /cannot read the keys folder/],
     [['log', '--config', '/nonexistent.yaml'], /cannot read the file/],
     [['run', '--config', '/nonexistent.yaml', '--headless'], /cannot read the file/],
-    [['keys', 'generate', '--out', '/tmp/x', '--alg', 'RSA'], /Allowed choices are EdDSA, ES256/],
+    [['keys', 'generate', '--role', 'pass', '--out', '/tmp/x', '--alg', 'RSA'], /Allowed choices are EdDSA, ES256/],
+    [['keys', 'generate', '--out', '/tmp/x'], /--role <role>' not specified/],
+    [['keys', 'generate', '--out', '/tmp/x', '--role', 'both'], /Allowed choices are pass, downlink/],
     [['roster', 'import', '/nonexistent.csv', '--config', '/nonexistent.yaml'], /cannot read/],
   ])('refuses bad input with a one-line reason: %j', (args, reason) => {
     expect(oneLineError(safegate(args as string[]))).toMatch(reason);
@@ -70,7 +72,7 @@ describe('safegate CLI', () => {
 
   it('pass issue refuses a past expiry and a bad date', () => {
     const d = dir();
-    safegate(['keys', 'generate', '--out', d]);
+    safegate(['keys', 'generate', '--role', 'pass', '--out', d]);
     const key = join(d, readdirSync(d).find((f) => f.endsWith('.key.pem'))!);
     expect(oneLineError(safegate(['pass', 'issue', '--key', key, '--worker', 'W1', '--expires', '2001-01-01']))).toMatch(/in the past/);
     expect(oneLineError(safegate(['pass', 'issue', '--key', key, '--worker', 'W1', '--expires', 'tomorrow']))).toMatch(/ISO 8601/);
@@ -104,7 +106,7 @@ describe('safegate CLI', () => {
   it('log --json prints the entry log as JSON lines, filtered by --since', async () => {
     const d = dir();
     const config = writeKioskConfig(d, { scannerSource: 'stdin' });
-    safegate(['keys', 'generate', '--out', join(d, 'keys')]);
+    safegate(['keys', 'generate', '--role', 'pass', '--out', join(d, 'keys', 'pass')]);
     // The simulated scanner reads stdin; the kiosk stops by itself when its input ends.
     const run = safegate(['run', '--config', config, '--headless'], { input: 'GARBAGE{}\nW-1\n' });
     expect(run.error).toBeUndefined();

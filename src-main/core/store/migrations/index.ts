@@ -9,7 +9,7 @@ import * as m0007 from './0007-revocations-policy.js';
 import * as m0008 from './0008-hub-keys.js';
 import * as m0009 from './0009-supervisor.js';
 import * as m0010 from './0010-alert-note.js';
-
+import * as m0011 from './0011-key-roles-issue-times.js';
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -23,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: '0008-hub-keys', up: m0008.up },
   { version: 9, name: '0009-supervisor', up: m0009.up },
   { version: 10, name: '0010-alert-note', up: m0010.up },
+  { version: 11, name: '0011-key-roles-issue-times', up: m0011.up },
 ];
