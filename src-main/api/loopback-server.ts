@@ -67,13 +67,30 @@ export class LoopbackServer {
       handleProtocols: (protocols) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
     });
     server.on('upgrade', (req, socket, head) => {
-      const refusal = this.refuseUpgrade(req);
+      // Everything on this socket is untrusted input: a refusal, never a crash.
+      socket.on('error', () => socket.destroy());
+      let refusal: string | undefined;
+      try {
+        refusal = this.refuseUpgrade(req);
+      } catch {
+        refusal = 'malformed request';
+      }
       if (refusal) {
         this.log.warn({ reason: refusal }, 'screen connection refused');
-        socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n`);
+        const status = refusal === 'malformed request' ? '400 Bad Request' : '403 Forbidden';
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+      try {
+        wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'screen connection refused');
+        socket.destroy();
+      }
+    });
+    server.on('clientError', (err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
     });
     await new Promise<void>((resolvePromise, reject) => {
       server.once('error', reject);
@@ -109,7 +126,8 @@ export class LoopbackServer {
   }
 
   private refuseUpgrade(req: IncomingMessage): string | undefined {
-    if (new URL(req.url ?? '/', this.origin).pathname !== '/api') return 'wrong path';
+    // The request target is compared as text: only exactly /api (no query, no other spelling) is ours.
+    if (req.url !== '/api') return 'wrong path';
     if (req.headers.host !== `127.0.0.1:${this.port}`) return 'wrong Host header';
     const origin = req.headers.origin;
     // Browsers always send Origin; only a local process (the Electron shell's relay) omits it.

@@ -6,12 +6,15 @@ import { brokerSettingsSchema, type BrokerSettings } from '../../base/common/bro
 import { SettingsError } from '../../base/common/settings-error.js';
 import { problemsOf } from '../../base/common/validation.js';
 import { timeZoneSchema } from '../../base/common/time.js';
+import { hubIdSchema } from '../../base/common/ids.js';
 
 /** The reference hub's settings file (YAML or JSON). */
 export const hubSettingsSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/).default('hub-1').describe('this hub process\'s MQTT client id; unique per process'),
-    broker: brokerSettingsSchema.describe('the broker kiosks publish to; the hub\'s certificate CN must be "hub"'),
+    id: hubIdSchema
+      .default('hub.1')
+      .describe('this hub process\'s identity: its certificate\'s CN and its MQTT client id, unique per process (hub.1, hub.2, ...)'),
+    broker: brokerSettingsSchema.describe('the broker kiosks publish to; the hub\'s certificate CN is its id (hub.1, ...), listed in the broker\'s ACL'),
     sharedSubscription: z
       .boolean()
       .default(true)

@@ -52,7 +52,7 @@ function publishPacketBytes(topic: string, payloadBytes: number): number {
 async function main(): Promise<void> {
   const dir = tempDir('safegate-syncbench-');
   const certs = new TestCertificates(join(dir.path, 'pki'));
-  certs.issue('hub');
+  for (const n of ['hub.1', 'hub.2']) certs.issue(n);
   const broker = new TestBroker(dir.path, certs);
   await broker.start();
   const hubs: ChildProcess[] = [];
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   async function startHubs(n: number, dbFile: string, extra: Record<string, unknown> = {}): Promise<void> {
     for (let i = 0; i < n; i++) {
       const config = join(dir.path, `hub-${i}.yaml`);
-      writeFileSync(config, stringify({ id: `hub-${i}`, broker: brokerFor('hub'), store: { path: dbFile }, log: { level: 'warn' }, ...extra }));
+      writeFileSync(config, stringify({ id: `hub.${i + 1}`, broker: brokerFor(`hub.${i + 1}`), store: { path: dbFile }, log: { level: 'warn' }, ...extra }));
       const { child, logs } = safegateProcess(['hub', 'run', '--config', config]);
       hubs.push(child);
       // The hub logs nothing at warn level when healthy; give it a moment to subscribe.

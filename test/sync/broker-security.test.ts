@@ -16,7 +16,7 @@ describe('broker security (real Mosquitto, TLS, ACLs)', () => {
 
   beforeAll(async () => {
     certs = new TestCertificates(`${dir.path}/pki`);
-    for (const n of ['kiosk-a', 'kiosk-b', 'hub']) certs.issue(n);
+    for (const n of ['kiosk-a', 'kiosk-b', 'hub.1']) certs.issue(n);
     broker = new TestBroker(dir.path, certs);
     await broker.start();
   });
@@ -47,11 +47,11 @@ describe('broker security (real Mosquitto, TLS, ACLs)', () => {
   it('refuses a client without a certificate signed by the CA', async () => {
     const rogueCa = new TestCertificates(`${dir.path}/rogue`);
     const rogue = rogueCa.issue('kiosk-a');
-    await expect(mqtt.connectAsync(broker.url, { ...rogue, ca: certs.credentials('hub').ca, reconnectPeriod: 0, connectTimeout: 3_000 })).rejects.toThrow();
+    await expect(mqtt.connectAsync(broker.url, { ...rogue, ca: certs.credentials('hub.1').ca, reconnectPeriod: 0, connectTimeout: 3_000 })).rejects.toThrow();
   });
 
   it.each([5, 4] as const)('a device publishes its own events, but not as another device (MQTT %s)', async (v) => {
-    const hub = await connect(certs.credentials('hub'));
+    const hub = await connect(certs.credentials('hub.1'));
     const a = await connect(certs.credentials('kiosk-a'), v);
     const got = await receive(hub, 'safegate/v1/+/events', async () => {
       await a.publishAsync(topics.events('kiosk-a'), `own-${v}`, { qos: 1 });
@@ -62,7 +62,7 @@ describe('broker security (real Mosquitto, TLS, ACLs)', () => {
   });
 
   it('a device reads its own acknowledgements but not another device\'s', async () => {
-    const hub = await connect(certs.credentials('hub'));
+    const hub = await connect(certs.credentials('hub.1'));
     const a = await connect(certs.credentials('kiosk-a'));
     const b = await connect(certs.credentials('kiosk-b'));
     const spied: string[] = [];

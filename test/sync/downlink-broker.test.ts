@@ -29,14 +29,14 @@ describe('roster download through a real broker', () => {
 
   beforeAll(async () => {
     certs = new TestCertificates(join(dir.path, 'pki'));
-    certs.issue('hub');
+    certs.issue('hub.1');
     certs.issue('kiosk-dl');
     broker = new TestBroker(dir.path, certs);
     await broker.start();
     hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
     directory = new HubDirectory(join(dir.path, 'directory.db'));
     hub = new Hub(
-      { broker: tls('hub'), clientId: 'hub-1', downlink: { directory, signingKey: createPrivateKey(pair.privatePem) } },
+      { broker: tls('hub.1'), clientId: 'hub.1', downlink: { directory, signingKey: createPrivateKey(pair.privatePem) } },
       hubStore,
       silentLogger,
     );

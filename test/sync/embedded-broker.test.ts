@@ -25,7 +25,7 @@ describe('embedded broker (aedes, MQTT 3.1.1)', () => {
     cleanups.push(() => broker.stop());
     const store = new SqliteHubStore(join(dir.path, 'hub.db'));
     cleanups.push(() => store.close());
-    const hub = new Hub({ broker: { url: broker.url, protocolVersion: 4 }, clientId: 'hub-1', sharedSubscription: false }, store, silentLogger);
+    const hub = new Hub({ broker: { url: broker.url, protocolVersion: 4 }, clientId: 'hub.1', sharedSubscription: false }, store, silentLogger);
     await hub.start();
     cleanups.push(() => hub.stop());
 

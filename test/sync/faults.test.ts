@@ -32,7 +32,7 @@ describe('sync under faults (real processes)', () => {
     const setupRig = await KioskProcessRig.create({ checkpointKind: 'canteen' });
     rig = setupRig;
     const certs = new TestCertificates(join(setupRig.dir.path, 'pki'));
-    certs.issue('hub');
+    certs.issue('hub.1');
     certs.issue(DEVICE);
     broker = new TestBroker(setupRig.dir.path, certs);
     await broker.start();
@@ -45,7 +45,7 @@ describe('sync under faults (real processes)', () => {
     );
     writeFileSync(config, kioskSettings);
     const hubConfig = join(setupRig.dir.path, 'hub.yaml');
-    writeFileSync(hubConfig, stringify({ id: 'hub-1', broker: tls('hub'), store: { path: 'hub.db' }, log: { level: 'info' } }));
+    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: tls('hub.1'), store: { path: 'hub.db' }, log: { level: 'info' } }));
 
     const hubLogs: Record<string, unknown>[][] = [];
     const startHub = async (): Promise<RunningProcess> => {

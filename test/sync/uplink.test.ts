@@ -52,11 +52,11 @@ describe('uplink to the hub through a real broker', () => {
 
   beforeAll(async () => {
     certs = new TestCertificates(join(dir.path, 'pki'));
-    certs.issue('hub');
+    certs.issue('hub.1');
     broker = new TestBroker(dir.path, certs);
     await broker.start();
     hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
-    hub = new Hub({ broker: brokerFor('hub'), clientId: 'hub-1' }, hubStore, silentLogger);
+    hub = new Hub({ broker: brokerFor('hub.1'), clientId: 'hub.1' }, hubStore, silentLogger);
     await hub.start();
   });
   afterEach(async () => {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -188,6 +189,39 @@ describe('transport guards', () => {
       expect(await attempt(['safegate.v1', `secret.${server.secret}`], { Origin: 'http://evil.example' })).toBe('403');
       expect(await attempt(['safegate.v1', `secret.${server.secret}`], { Host: 'evil.example' })).toBe('403');
       expect(await attempt(['safegate.v1', `secret.${server.secret}`], { Origin: server.origin })).toBe('open');
+    } finally {
+      await kiosk.stop();
+      dir.remove();
+    }
+  });
+
+  it('a malformed request on the loopback socket is refused, never a crash (e.g. an upgrade for //[/api)', async () => {
+    const dir = tempDir('safegate-api-');
+    hubKeys(dir.path);
+    const kiosk = new Kiosk(loadSettings(writeKioskConfig(dir.path)), { headless: false, log: createLogger({ level: 'silent' }) });
+    kiosk.start();
+    try {
+      const server = await kiosk.startScreens({ rendererDir: dir.path });
+      const port = Number(new URL(server.origin).port);
+      const raw = (request: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => socket.end(request));
+          let answer = '';
+          socket.setEncoding('latin1').on('data', (d: string) => (answer += d));
+          socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+          socket.on('error', () => resolve('error'));
+        });
+      const upgrade = (target: string) =>
+        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: safegate.v1, secret.${server.secret}\r\n\r\n`;
+      expect(await raw(upgrade('//[/api'))).toMatch(/^HTTP\/1.1 40[03]/);
+      expect(await raw(upgrade('/api?x=1'))).toMatch(/^HTTP\/1.1 403/);
+      expect(await raw(upgrade('http://[::1/api'))).toMatch(/^HTTP\/1.1 40[03]/);
+      expect(await raw('GET //[/ HTTP/1.1\r\nHost: 127.0.0.1:' + port + '\r\n\r\n')).toMatch(/^HTTP\/1.1 (400|404)/);
+      expect(await raw('\x00\x01\x02 garbage\r\n\r\n')).toMatch(/^HTTP\/1.1 400|^$/);
+      // Still serving: a proper connection works.
+      const ws = new WebSocket(server.apiUrl, ['safegate.v1', `secret.${server.secret}`]);
+      await new Promise<void>((resolve, reject) => (ws.on('open', () => resolve()), ws.on('error', reject)));
+      ws.close();
     } finally {
       await kiosk.stop();
       dir.remove();

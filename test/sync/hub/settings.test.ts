@@ -8,7 +8,7 @@ import { tempDir } from '../../helpers/fixtures.js';
 describe('hub settings', () => {
   it('the example hub settings file in the repository is valid', () => {
     const loaded = loadHubSettings(new URL('../../../config/hub.example.yaml', import.meta.url).pathname);
-    expect(loaded.settings.id).toBe('hub-1');
+    expect(loaded.settings.id).toBe('hub.1');
     expect(loaded.signingKeyPath).toBe('/etc/safegate/hub-keys/hub-signing.key.pem');
   });
 
