@@ -55,6 +55,11 @@ export class ScanLineFramer extends Transform {
     this.stripCr = suffix === 'CRLF';
   }
 
+  /** Bytes held of a line not yet complete: never more than maxLength (+1 for a CRLF's CR), whatever arrives. */
+  get bufferedBytes(): number {
+    return this.length;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     const receivedAtNs = process.hrtime.bigint();
     let start = 0;

@@ -18,6 +18,7 @@ import {
 } from './contract.js';
 import type { Notice } from '../../base/common/types.js';
 import { issuesText } from '../../base/common/validation.js';
+import { isSensitive } from '../../base/common/reasons.js';
 
 /** What the screens need of the running kiosk; the composition root supplies it. */
 export interface ScreenCore {
@@ -32,13 +33,17 @@ export interface ScreenCore {
   supervisor: SupervisorDesk;
 }
 
+/**
+ * A decision as the public result screen may show it. A health reason (a `sensitive` one) is shown
+ * only when the credential was accepted as the person's own; never under a name typed at the gate.
+ */
 export function passageView(p: Passage, atMs = Date.now()): PassageView {
   return {
     seq: p.seq,
     outcome: p.decision.outcome,
     direction: p.decision.direction,
     displayName: p.displayName,
-    reasons: [...p.decision.reasons],
+    reasons: p.decision.reasons.filter((r) => p.credentialAccepted || !isSensitive(r)),
     atMs,
   };
 }

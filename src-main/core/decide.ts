@@ -1,6 +1,6 @@
 import type { CredentialReading } from './credential/read.js';
 import { failingReasons, type DecisionFacts, type Policy } from '../../base/common/policy/policy.js';
-import type { DenyReason } from '../../base/common/reasons.js';
+import { reasonCategory, type DenyReason } from '../../base/common/reasons.js';
 import type { Checkpoint, Direction, WorkerRecord } from '../../base/common/types.js';
 
 /** What the log knows of this person's recent passages, as the gate core looked it up. */
@@ -85,6 +85,11 @@ export function decide(input: DecisionInput): EntryDecision {
     data: { rosterAgeHours: hoursSince(rosterCheckedAtMs, nowMs) },
     params: policy.params,
   };
-  const reasons = failingReasons(policy, facts);
+  // A credential the policy refuses for what it is (a badge where only passes are accepted) is
+  // decided on that alone: the person's health rules are not run, so typing someone's id at such a
+  // gate reveals nothing about them and raises no health alert.
+  const refusedCredential = failingReasons(policy, facts, (r) => reasonCategory(r) === 'credential');
+  if (refusedCredential.length > 0) return deny(direction, refusedCredential);
+  const reasons = failingReasons(policy, facts, (r) => reasonCategory(r) !== 'credential');
   return reasons.length > 0 ? deny(direction, reasons) : { outcome: 'allow', direction, reasons: [] };
 }

@@ -10,7 +10,7 @@ import type { Policy } from '../../base/common/policy/policy.js';
 import { isStorageFault } from '../../base/node/sqlite.js';
 import type { EventLog, PassageScope } from './store/event-log.js';
 import type { AlertKind, NewGateEvent } from '../../base/common/types.js';
-import type { DenyReason } from '../../base/common/reasons.js';
+import { reasonCategory, type DenyReason } from '../../base/common/reasons.js';
 import type { Roster } from './store/roster.js';
 import type { Checkpoint, ScanSource, WorkerRecord } from '../../base/common/types.js';
 
@@ -27,6 +27,11 @@ export interface Passage {
   decision: EntryDecision;
   /** Shown on the result screen; only the person's own display name, never their health data. */
   displayName: string | null;
+  /**
+   * Whether what was shown was accepted as this person's credential (a valid pass or an accepted
+   * badge, of someone on the roster). Only then may a health reason be shown at all.
+   */
+  credentialAccepted: boolean;
   durable: boolean;
   timing: { receivedAtNs: bigint; committedAtNs: bigint | null; actuatedAtNs: bigint };
 }
@@ -120,6 +125,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         seq: null,
         decision,
         displayName: worker?.displayName ?? null,
+        credentialAccepted: reading.status === 'valid' && worker !== undefined,
         durable: true,
         timing: { receivedAtNs: scan.receivedAtNs, committedAtNs: null, actuatedAtNs: process.hrtime.bigint() },
       };
@@ -188,6 +194,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       seq,
       decision,
       displayName: worker?.displayName ?? null,
+      credentialAccepted: reading.status === 'valid' && worker !== undefined && !decision.reasons.some((r) => reasonCategory(r) === 'credential'),
       durable: seq !== null,
       timing: { receivedAtNs: scan.receivedAtNs, committedAtNs, actuatedAtNs },
     };
@@ -208,6 +215,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       seq,
       decision: { outcome: 'allow', direction: event.direction, reasons: ['SUPERVISOR_OVERRIDE'] },
       displayName,
+      credentialAccepted: true,
       durable: true,
       timing: { receivedAtNs, committedAtNs, actuatedAtNs: process.hrtime.bigint() },
     };

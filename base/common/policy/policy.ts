@@ -109,11 +109,15 @@ export function defaultPolicy(): Policy {
   return parsePolicy(builtInPolicy, 'built-in policy');
 }
 
-/** Reasons of every rule that applies to this direction and does not hold, in rule order. */
-export function failingReasons(policy: Policy, facts: DecisionFacts): DenyReason[] {
+/**
+ * Reasons of every rule that applies to this direction and does not hold, in rule order. With
+ * `only`, just the rules whose reason is of that category (the gate asks the credential rules first).
+ */
+export function failingReasons(policy: Policy, facts: DecisionFacts, only?: (reason: DenyReason) => boolean): DenyReason[] {
   const reasons: DenyReason[] = [];
   for (const rule of policy.rules) {
     if (!rule.directions.includes(facts.direction)) continue;
+    if (only && !only(rule.reason)) continue;
     if (!jsonLogic.truthy(jsonLogic.apply(rule.logic, facts))) {
       if (!reasons.includes(rule.reason)) reasons.push(rule.reason);
     }

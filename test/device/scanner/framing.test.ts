@@ -20,6 +20,22 @@ describe('scan line framing', () => {
     expect(texts(frame(suffix, 64, input))).toEqual(['A1', 'B2']);
   });
 
+  it('holds at most maxLength bytes however long a line without a suffix runs, and reports it once', () => {
+    const framer = new ScanLineFramer('CRLF', 4096);
+    const out: FramedLine[] = [];
+    framer.on('data', (l: FramedLine) => out.push(l));
+    let most = 0;
+    // 64 MiB with no suffix, in scanner-sized chunks, each a fresh allocation.
+    for (let i = 0; i < 1024; i++) {
+      framer.write(Buffer.alloc(64 * 1024, 0x41));
+      most = Math.max(most, framer.bufferedBytes);
+    }
+    expect(most).toBeLessThanOrEqual(4096 + 1);
+    framer.write(Buffer.from('\r\nOK-1\r\n'));
+    expect(texts(out)).toEqual(['!too-long', 'OK-1']);
+    expect(framer.bufferedBytes).toBe(0);
+  });
+
   it('joins a line that arrives in pieces, byte by byte', () => {
     const bytes = [...Buffer.from('SG1:ABC DEF\r')].map((b) => new Uint8Array([b]));
     expect(texts(frame('CR', 64, ...bytes))).toEqual(['SG1:ABC DEF']);

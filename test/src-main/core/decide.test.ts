@@ -72,6 +72,14 @@ describe('decide', () => {
     expect(run({ worker }).reasons).toEqual(['CASE_F0', 'DECLARATION_FLAGGED', 'VACCINATION_INSUFFICIENT']);
   });
 
+  it('decides a refused badge on that alone, never on the health rules of the worker it names', () => {
+    const badge: CredentialReading = { status: 'valid', kind: 'badge', workerId: 'W1' };
+    const sick = healthyWorker('W1', NOW, { caseStatus: 'F0', quarantineUntil: NOW + 3 * 24 * HOUR, declarationFlagged: true, vaccineDoses: 0 });
+    expect(run({ reading: badge, worker: sick })).toEqual({ outcome: 'deny', direction: 'entry', reasons: ['BADGE_NOT_ACCEPTED'] });
+    // Where badges are accepted, the same person's health is what decides.
+    expect(run({ reading: badge, worker: sick, checkpoint: { ...gate, kind: 'canteen' } }).reasons).toEqual(['CASE_F0', 'QUARANTINE_ACTIVE', 'DECLARATION_FLAGGED', 'VACCINATION_INSUFFICIENT']);
+  });
+
   it('refuses a badge at a factory gate but accepts it at a canteen', () => {
     const badge: CredentialReading = { status: 'valid', kind: 'badge', workerId: 'W1' };
     expect(run({ reading: badge })).toMatchObject({ outcome: 'deny', reasons: ['BADGE_NOT_ACCEPTED'] });

