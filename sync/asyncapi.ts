@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROTOCOL_VERSION, alertSchema, batchAckSchema, heartbeatSchema, syncRequestSchema } from './protocol.js';
+import { HUB_STATUS_TOPIC, PROTOCOL_VERSION, alertAckSchema, alertSchema, batchAckSchema, heartbeatSchema, hubStatusSchema, syncRequestSchema } from './protocol.js';
 
 /**
  * Builds the AsyncAPI 3 document for the hub protocol from the code's own topics and schemas, so
@@ -42,7 +42,11 @@ export function hubProtocolDocument(): Record<string, unknown> {
       acks: {
         address: 'safegate/v1/{deviceId}/acks',
         parameters: deviceParam,
-        messages: { batchAck: { $ref: '#/components/messages/batchAck' } },
+        messages: { batchAck: { $ref: '#/components/messages/batchAck' }, alertAck: { $ref: '#/components/messages/alertAck' } },
+      },
+      hubStatus: {
+        address: HUB_STATUS_TOPIC,
+        messages: { hubStatus: { $ref: '#/components/messages/hubStatus' } },
       },
       syncRequest: {
         address: 'safegate/v1/{deviceId}/sync-request',
@@ -65,7 +69,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
       sendAlert: {
         action: 'send',
         channel: { $ref: '#/channels/alerts' },
-        summary: 'Kiosk raises an alert at once, ahead of the event backlog (QoS 1).',
+        summary: 'Kiosk raises an alert at once, ahead of the event backlog (QoS 1); it keeps it until an alertAck for it arrives.',
         bindings: { mqtt: { qos: 1, retain: false } },
       },
       sendHeartbeat: {
@@ -89,8 +93,22 @@ export function hubProtocolDocument(): Record<string, unknown> {
       receiveBatchAck: {
         action: 'receive',
         channel: { $ref: '#/channels/acks' },
+        messages: [{ $ref: '#/channels/acks/messages/batchAck' }],
         summary: 'Hub acknowledges a batch only after committing it durably (QoS 1).',
         bindings: { mqtt: { qos: 1, retain: false } },
+      },
+      receiveAlertAck: {
+        action: 'receive',
+        channel: { $ref: '#/channels/acks' },
+        messages: [{ $ref: '#/channels/acks/messages/alertAck' }],
+        summary: 'Hub acknowledges an alert only after storing it (QoS 1); the kiosk resends it until then.',
+        bindings: { mqtt: { qos: 1, retain: false } },
+      },
+      receiveHubStatus: {
+        action: 'receive',
+        channel: { $ref: '#/channels/hubStatus' },
+        summary: 'Each hub process announces itself online (retained; its will says offline); kiosks resend what is unacknowledged at once.',
+        bindings: { mqtt: { qos: 1, retain: true } },
       },
     },
     components: {
@@ -104,6 +122,8 @@ export function hubProtocolDocument(): Record<string, unknown> {
         alert: { name: 'alert', payload: json(alertSchema) },
         heartbeat: { name: 'heartbeat', payload: json(heartbeatSchema) },
         batchAck: { name: 'batchAck', payload: json(batchAckSchema) },
+        alertAck: { name: 'alertAck', payload: json(alertAckSchema) },
+        hubStatus: { name: 'hubStatus', payload: json(hubStatusSchema) },
         syncRequest: { name: 'syncRequest', payload: json(syncRequestSchema) },
         downlinkPart: {
           name: 'downlinkPart',

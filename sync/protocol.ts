@@ -31,7 +31,7 @@ export const topics = {
   alerts: (deviceId: string) => `${ROOT}/${deviceId}/alerts`,
   /** device → hub: health and backlog figures (JSON), QoS 0. */
   heartbeat: (deviceId: string) => `${ROOT}/${deviceId}/heartbeat`,
-  /** hub → device: acknowledgement of a committed batch (JSON), QoS 1. */
+  /** hub → device: acknowledgement of a committed batch or a stored alert (JSON), QoS 1. */
   acks: (deviceId: string) => `${ROOT}/${deviceId}/acks`,
   /** device → hub: "send me what is newer than my cursor" for one data stream (JSON), QoS 1. */
   syncRequest: (deviceId: string) => `${ROOT}/${deviceId}/sync-request`,
@@ -40,6 +40,13 @@ export const topics = {
 } as const;
 
 export type TopicName = keyof typeof topics;
+
+/**
+ * hub → every device: whether a hub process is online (JSON, QoS 1, retained; a hub's will says
+ * offline). A kiosk resends what is unacknowledged as soon as a hub comes online, instead of waiting
+ * for its acknowledgement timeout.
+ */
+export const HUB_STATUS_TOPIC = `${ROOT}/hub/status`;
 
 /** Shared-subscription filters the hub uses so several hub processes share the load. */
 export const hubSubscriptions = {
@@ -74,6 +81,32 @@ export const batchAckSchema = z
   })
   .strict();
 export type BatchAck = z.infer<typeof batchAckSchema>;
+
+export const alertAckSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    kind: z.literal('alert'),
+    /** The alert's event sequence number: the hub has stored it (once, however often it came). */
+    seq: z.number().int().positive(),
+    hubTimeMs: z.number().int().positive(),
+  })
+  .strict();
+export type AlertAck = z.infer<typeof alertAckSchema>;
+
+/** What arrives on a device's acks topic: a batch acknowledgement, or an alert's. */
+export const ackSchema = z.union([batchAckSchema, alertAckSchema]);
+export type Ack = z.infer<typeof ackSchema>;
+
+export const hubStatusSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    /** The hub process (its id, e.g. hub.1). */
+    hub: z.string().min(1).max(64),
+    online: z.boolean(),
+    atMs: z.number().int().nonnegative(),
+  })
+  .strict();
+export type HubStatus = z.infer<typeof hubStatusSchema>;
 
 export const alertSchema = z
   .object({
@@ -125,7 +158,8 @@ export type SyncRequest = z.infer<typeof syncRequestSchema>;
 export const jsonPayloadSchemas = {
   alerts: alertSchema,
   heartbeat: heartbeatSchema,
-  acks: batchAckSchema,
+  acks: ackSchema,
+  hubStatus: hubStatusSchema,
   syncRequest: syncRequestSchema,
 } as const;
 

@@ -1,17 +1,29 @@
 import { EventEmitter } from 'node:events';
-import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import { backoffDelayMs, type Backoff } from '../base/common/backoff.js';
-import { encodeBatch, type ClockAnchor, type WireEvent } from './batch-codec.js';
+import type { Backoff } from '../base/common/backoff.js';
 import type { BrokerSettings } from '../base/common/broker-settings.js';
-import { classifyLinkError, disableNagle, mqttOptions } from './broker.js';
-import { PROTOCOL_VERSION, PayloadError, parseJsonPayload, topics, type Alert, type BatchAck, type Heartbeat } from './protocol.js';
+import { encodeBatch, type ClockAnchor, type WireEvent } from './batch-codec.js';
+import { MqttLink, type LinkState } from './mqtt-link.js';
+import {
+  HUB_STATUS_TOPIC,
+  PROTOCOL_VERSION,
+  PayloadError,
+  parseJsonPayload,
+  topics,
+  type Alert,
+  type AlertAck,
+  type BatchAck,
+  type Heartbeat,
+} from './protocol.js';
+
+export type { LinkState };
 
 /** What the uplink needs of the event log: it is the outbox and the only source of truth. */
 export interface Outbox {
   unsynced(limit: number, afterSeq?: number): WireEvent[];
   markSynced(firstSeq: number, lastSeq: number, atMs: number): number;
   unsentAlerts(limit: number): { kind: Alert['kind']; event: WireEvent; note?: string | null }[];
+  /** The hub has stored this alert: it leaves the outbox. */
   markAlertSent(seq: number, atMs: number): void;
 }
 
@@ -37,7 +49,7 @@ export interface UplinkOptions {
   deviceId: string;
   broker: BrokerSettings;
   batch: BatchLimits;
-  /** No acknowledgement within this long: the batch is sent again (the hub ignores duplicates). */
+  /** No acknowledgement within this long: the batch or alert is sent again (the hub ignores duplicates). */
   ackTimeoutMs: number;
   /** Batches sent ahead of their acknowledgements (a window), so encoding and hub commits overlap. */
   maxInFlight?: number;
@@ -46,21 +58,24 @@ export interface UplinkOptions {
   /** The kiosk's boot and monotonic clock, to anchor events to the hub's time. */
   clock?: { bootId: string; monoUs(): number };
   reconnect: Backoff;
-  /** After an authentication failure, wait this long before trying again (a person must act). */
+  /** After the broker refused this device's identity or topics, wait this long before trying again (a person must act). */
   authRetryMs: number;
+  /** The reconnect backoff starts again from its first step only after a connection lasted this long. */
+  stableAfterMs?: number;
 }
-
-export type LinkState = 'stopped' | 'connecting' | 'online' | 'offline' | 'auth-failed';
 
 export interface UplinkEvents {
   state: [state: LinkState, detail?: string];
   acked: [ack: BatchAck];
   /** A batch was handed to the broker: its id, how many events, and the encoded size in bytes. */
   sent: [batchId: string, events: number, bytes: number];
+  /** The hub stored an alert. */
+  alertAcked: [seq: number];
 }
 
 interface InFlight {
   batchId: string;
+  firstSeq: number;
   lastSeq: number;
   sentAtMs: number;
   sentMonoUs: number;
@@ -68,22 +83,24 @@ interface InFlight {
 }
 
 /**
- * Sends the event log to the hub in batches. An event is marked synced only when the hub's
- * acknowledgement covers it; mqtt.js's own queue is never relied on (one batch in flight, resent on
- * timeout or reconnect). The constructor only stores its dependencies.
+ * Sends the event log to the hub in batches, and alerts ahead of them. An event or an alert leaves
+ * the outbox only when the hub's acknowledgement says it is stored; mqtt.js's own queue is never
+ * relied on. Up to `maxInFlight` batches travel ahead of their acknowledgements; whatever is not
+ * acknowledged is sent again after `ackTimeoutMs`, at once when a hub comes online (its retained
+ * status) or names the batch's events in a gap report, and after every reconnect.
+ * The constructor only stores its dependencies.
  */
 export class Uplink extends EventEmitter<UplinkEvents> {
-  private client: mqtt.MqttClient | undefined;
-  private currentState: LinkState = 'stopped';
+  private link: MqttLink | undefined;
   /** Sent and not yet acknowledged, in sequence order. */
   private inflight: InFlight[] = [];
+  private readonly alertsInFlight = new Map<number, NodeJS.Timeout>();
   private waitTimer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private attempt = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private offsetMs: number | null = null;
   private anchor: ClockAnchor | null = null;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private readonly alertsInFlight = new Set<number>();
+  /** Recent send-to-acknowledgement time (a moving average), to tell a lost batch from a slow one. */
+  private ackRttMs = 500;
 
   constructor(
     private readonly options: UplinkOptions,
@@ -94,7 +111,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   }
 
   get state(): LinkState {
-    return this.currentState;
+    return this.link?.state ?? 'stopped';
   }
 
   /** Hub clock minus ours, from the last acknowledgement (null until one arrives). */
@@ -103,97 +120,76 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   }
 
   start(): void {
-    if (this.currentState !== 'stopped') return;
-    this.connect();
+    if (this.link) return;
+    const { deviceId } = this.options;
+    const extensions = this.options.extensions ?? [];
+    const link = new MqttLink({
+      broker: this.options.broker,
+      clientId: deviceId,
+      subscriptions: [topics.acks(deviceId), HUB_STATUS_TOPIC, ...extensions.flatMap((e) => e.topics)],
+      reconnect: this.options.reconnect,
+      authRetryMs: this.options.authRetryMs,
+      ...(this.options.stableAfterMs !== undefined ? { stableAfterMs: this.options.stableAfterMs } : {}),
+      log: this.log,
+    });
+    this.link = link;
+    link.on('state', (state, detail) => {
+      if (state === 'online') this.onOnline(link);
+      else this.onOffline();
+      this.emit('state', state, detail);
+    });
+    link.on('message', (topic, payload, retained) => this.onMessage(topic, payload, retained));
+    link.start();
   }
 
   async stop(): Promise<void> {
-    this.setState('stopped');
-    clearTimeout(this.waitTimer);
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.heartbeatTimer);
-    for (const e of this.options.extensions ?? []) e.onOffline();
-    this.clearInflight();
-    const client = this.client;
-    this.client = undefined;
-    await client?.endAsync(true);
+    const link = this.link;
+    this.link = undefined;
+    this.onOffline();
+    await link?.stop();
   }
 
   /** New events were logged: alerts go at once, events when the window has room. */
   nudge(): void {
-    if (this.currentState !== 'online') return;
+    if (this.state !== 'online') return;
     this.sendAlerts();
     if (!this.waitTimer) this.pump();
   }
 
-  private setState(state: LinkState, detail?: string): void {
-    if (state === this.currentState) return;
-    this.currentState = state;
-    this.emit('state', state, detail);
+  private onOnline(link: MqttLink): void {
+    this.log.info('hub link online');
+    this.clearInflight();
+    this.clearAlerts();
+    this.sendAlerts();
+    this.pump();
+    this.startHeartbeat();
+    for (const e of this.options.extensions ?? []) {
+      e.onOnline((topic, payload) => {
+        link.publish(topic, payload, { qos: 1 }).catch((err: unknown) => this.log.debug({ err: (err as Error).message, topic }, 'publish not taken'));
+      });
+    }
   }
 
-  private connect(): void {
-    this.setState('connecting');
-    const client = mqtt.connect(this.options.broker.url, mqttOptions(this.options.broker, this.options.deviceId));
-    this.client = client;
-    let fault: ReturnType<typeof classifyLinkError> = 'network';
-    let why = '';
-    client.on('connect', () => {
-      this.attempt = 0;
-      disableNagle(client);
-      const extensions = this.options.extensions ?? [];
-      const filters = [topics.acks(this.options.deviceId), ...extensions.flatMap((e) => e.topics)];
-      client.subscribe(filters, { qos: 1 }, (err) => {
-        if (err) {
-          this.log.error({ err: err.message }, 'cannot subscribe to acknowledgements');
-          client.end(true);
-          return;
-        }
-        this.log.info('hub link online');
-        this.setState('online');
-        this.clearInflight();
-        this.alertsInFlight.clear();
-        this.sendAlerts();
-        this.pump();
-        this.startHeartbeat(client);
-        for (const e of extensions) e.onOnline((topic, payload) => client.publish(topic, payload, { qos: 1 }));
-      });
-    });
-    client.on('message', (topic, payload) => {
-      if (topic === topics.acks(this.options.deviceId)) return this.onAck(payload);
-      const ext = this.options.extensions?.find((e) => e.topics.includes(topic));
-      try {
-        ext?.onMessage(topic, payload);
-      } catch (err) {
-        // Bad input must never take the kiosk down; the extension's own checks say why.
-        this.log.error({ err: (err as Error).message, topic }, 'message handling failed');
-      }
-    });
-    client.on('error', (err) => {
-      fault = classifyLinkError(err);
-      why = err.message;
-    });
-    client.on('close', () => {
-      if (this.client !== client) return;
-      this.client = undefined;
-      client.removeAllListeners();
-      client.on('error', () => {});
-      client.end(true);
-      this.clearInflight();
-      clearInterval(this.heartbeatTimer);
-      for (const e of this.options.extensions ?? []) e.onOffline();
-      if (this.currentState === 'stopped') return;
-      if (fault === 'auth') {
-        this.log.error({ why, retryInMs: this.options.authRetryMs }, 'hub refused this device\'s identity; check its certificate');
-        this.setState('auth-failed', why);
-        this.reconnectTimer = setTimeout(() => this.connect(), this.options.authRetryMs);
-        return;
-      }
-      const delay = backoffDelayMs(this.attempt++, this.options.reconnect);
-      if (this.attempt === 1 || this.attempt % 20 === 0) this.log.warn({ why: why || 'connection closed', retryInMs: delay }, 'hub link offline');
-      this.setState('offline', why || 'connection closed');
-      this.reconnectTimer = setTimeout(() => this.connect(), delay);
-    });
+  private onOffline(): void {
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    clearInterval(this.heartbeatTimer);
+    this.clearInflight();
+    this.clearAlerts();
+    for (const e of this.options.extensions ?? []) e.onOffline();
+  }
+
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    if (topic === topics.acks(this.options.deviceId)) return this.onAck(payload);
+    // A retained status is the past (handed over on subscribing); only a live announcement is news.
+    if (topic === HUB_STATUS_TOPIC) return retained ? undefined : this.onHubStatus(payload);
+    const ext = this.options.extensions?.find((e) => e.topics.includes(topic));
+    try {
+      ext?.onMessage(topic, payload);
+    } catch (err) {
+      // Bad input must never take the kiosk down; the extension's own checks say why.
+      this.log.error({ err: (err as Error).message, topic }, 'message handling failed');
+    }
   }
 
   /** Forgets every batch in flight: what they held is still unsynced and will be sent again. */
@@ -202,15 +198,19 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     this.inflight = [];
   }
 
+  private clearAlerts(): void {
+    for (const timer of this.alertsInFlight.values()) clearTimeout(timer);
+    this.alertsInFlight.clear();
+  }
+
   private pump(): void {
     clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
-    const client = this.client;
     const window = this.options.maxInFlight ?? 8;
-    const { maxEvents, maxBytes, maxAgeMs } = this.options.batch;
-    while (this.currentState === 'online' && client && this.inflight.length < window) {
+    const { maxEvents, maxAgeMs } = this.options.batch;
+    while (this.state === 'online' && this.inflight.length < window) {
       const afterSeq = this.inflight.at(-1)?.lastSeq ?? 0;
-      let events = this.outbox.unsynced(maxEvents, afterSeq);
+      const events = this.outbox.unsynced(maxEvents, afterSeq);
       if (events.length === 0) return;
       const ageMs = Date.now() - events[0]!.wallMs;
       if (events.length < maxEvents && ageMs >= 0 && ageMs < maxAgeMs) {
@@ -218,43 +218,61 @@ export class Uplink extends EventEmitter<UplinkEvents> {
         this.waitTimer = setTimeout(() => this.pump(), maxAgeMs - ageMs);
         return;
       }
-      let bytes = this.encode(events);
-      while (bytes.length > maxBytes && events.length > 1) {
-        events = events.slice(0, Math.ceil(events.length / 2));
-        bytes = this.encode(events);
-      }
-      this.send(client, events, bytes);
+      const { events: batch, bytes } = this.encodeWithin(events);
+      const first = batch[0]!.seq;
+      const last = batch.at(-1)!.seq;
+      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, sentMonoUs: 0, timer: setTimeout(() => undefined, 0) };
+      this.inflight.push(f);
+      this.send(f, batch, bytes);
     }
   }
 
-  private send(client: mqtt.MqttClient, events: WireEvent[], bytes: Uint8Array): void {
-    const lastSeq = events.at(-1)!.seq;
-    const batchId = `${events[0]!.seq}-${lastSeq}`;
-    this.inflight.push({
-      batchId,
-      lastSeq,
-      sentAtMs: Date.now(),
-      sentMonoUs: this.monoUs(),
-      timer: setTimeout(() => {
-        this.log.warn({ batchId }, 'no acknowledgement in time; sending again');
-        this.clearInflight();
-        this.pump();
-      }, this.options.ackTimeoutMs),
-    });
-    client.publish(topics.events(this.options.deviceId), Buffer.from(bytes), { qos: 1 }, (err) => {
-      if (err && this.inflight.some((f) => f.batchId === batchId)) {
-        this.log.warn({ batchId, err: err.message }, 'batch not accepted by the broker; sending again');
-        this.clearInflight();
-        setImmediate(() => this.pump());
-      }
-    });
-    this.emit('sent', batchId, events.length, bytes.length);
+  /** Encodes as many of the events as fit in maxBytes (halving until they do). */
+  private encodeWithin(events: WireEvent[]): { events: WireEvent[]; bytes: Uint8Array } {
+    let bytes = this.encode(events);
+    while (bytes.length > this.options.batch.maxBytes && events.length > 1) {
+      events = events.slice(0, Math.ceil(events.length / 2));
+      bytes = this.encode(events);
+    }
+    return { events, bytes };
   }
 
-  /** Alerts jump the event backlog; each is marked sent once the broker has accepted it. */
+  /** Publishes a batch (first time or again) and arms its acknowledgement timeout. */
+  private send(f: InFlight, events: WireEvent[], bytes: Uint8Array): void {
+    const link = this.link;
+    if (!link) return;
+    clearTimeout(f.timer);
+    f.sentAtMs = Date.now();
+    f.sentMonoUs = this.monoUs();
+    f.timer = setTimeout(() => {
+      this.log.warn({ batchId: f.batchId }, 'no acknowledgement in time; sending again');
+      this.resend(f);
+    }, this.options.ackTimeoutMs);
+    link.publish(topics.events(this.options.deviceId), bytes, { qos: 1 }).catch((err: unknown) => {
+      // Refused or cut off: the link is going down and everything in flight goes again once it is back.
+      if (this.inflight.includes(f)) this.log.debug({ batchId: f.batchId, err: (err as Error).message }, 'batch not taken by the broker');
+    });
+    this.emit('sent', f.batchId, events.length, bytes.length);
+  }
+
+  /** Sends one batch in flight again, with the same events (those still unacknowledged). */
+  private resend(f: InFlight): void {
+    if (!this.inflight.includes(f) || this.state !== 'online') return;
+    const events = this.outbox.unsynced(f.lastSeq - f.firstSeq + 1, f.firstSeq - 1).filter((e) => e.seq <= f.lastSeq);
+    if (events.length === 0) {
+      // Acknowledged meanwhile (e.g. by another hub process's late acknowledgement).
+      clearTimeout(f.timer);
+      this.inflight = this.inflight.filter((x) => x !== f);
+      setImmediate(() => this.pump());
+      return;
+    }
+    this.send(f, events, this.encode(events));
+  }
+
+  /** Alerts jump the event backlog; each leaves the outbox only when the hub says it stored it. */
   private sendAlerts(): void {
-    const client = this.client;
-    if (!client) return;
+    const link = this.link;
+    if (!link || this.state !== 'online') return;
     for (const { kind, event, note } of this.outbox.unsentAlerts(50)) {
       if (this.alertsInFlight.has(event.seq) || !event.workerId) continue;
       const alert: Alert = {
@@ -267,22 +285,28 @@ export class Uplink extends EventEmitter<UplinkEvents> {
         reasons: event.reasons,
         ...(note ? { note } : {}),
       };
-      this.alertsInFlight.add(event.seq);
-      client.publish(topics.alerts(this.options.deviceId), JSON.stringify(alert), { qos: 1 }, (err) => {
-        this.alertsInFlight.delete(event.seq);
-        if (err) this.log.warn({ seq: event.seq, err: err.message }, 'alert not accepted by the broker; will retry');
-        else this.outbox.markAlertSent(event.seq, Date.now());
+      this.alertsInFlight.set(
+        event.seq,
+        setTimeout(() => {
+          this.alertsInFlight.delete(event.seq);
+          this.log.warn({ seq: event.seq }, 'no acknowledgement for an alert in time; sending again');
+          this.sendAlerts();
+        }, this.options.ackTimeoutMs),
+      );
+      link.publish(topics.alerts(this.options.deviceId), JSON.stringify(alert), { qos: 1 }).catch((err: unknown) => {
+        this.log.debug({ seq: event.seq, err: (err as Error).message }, 'alert not taken by the broker; it goes again');
       });
     }
   }
 
-  private startHeartbeat(client: mqtt.MqttClient): void {
+  private startHeartbeat(): void {
     clearInterval(this.heartbeatTimer);
     const hb = this.options.heartbeat;
-    if (!hb) return;
+    const link = this.link;
+    if (!hb || !link) return;
     const beat = (): void => {
       const payload: Heartbeat = { v: PROTOCOL_VERSION, atMs: Date.now(), clockOffsetMs: this.offsetMs, ...hb.figures() };
-      client.publish(topics.heartbeat(this.options.deviceId), JSON.stringify(payload), { qos: 0 });
+      link.publish(topics.heartbeat(this.options.deviceId), JSON.stringify(payload), { qos: 0 }).catch(() => undefined);
     };
     beat();
     this.heartbeatTimer = setInterval(beat, hb.everyMs);
@@ -297,8 +321,25 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     return this.options.clock?.monoUs() ?? 0;
   }
 
+  /** A hub process came online: whatever is in flight may have been lost while it was away. */
+  private onHubStatus(payload: Buffer): void {
+    let status;
+    try {
+      status = parseJsonPayload('hubStatus', payload);
+    } catch (err) {
+      if (!(err instanceof PayloadError)) throw err;
+      this.log.warn({ err: err.message }, 'hub status refused');
+      return;
+    }
+    if (!status.online || (this.inflight.length === 0 && this.alertsInFlight.size === 0)) return;
+    this.log.info({ hub: status.hub, batches: this.inflight.length, alerts: this.alertsInFlight.size }, 'a hub came online: sending what is unacknowledged again');
+    for (const f of [...this.inflight]) this.resend(f);
+    this.clearAlerts();
+    this.sendAlerts();
+  }
+
   private onAck(payload: Buffer): void {
-    let ack: BatchAck;
+    let ack;
     try {
       ack = parseJsonPayload('acks', payload);
     } catch (err) {
@@ -306,6 +347,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       this.log.warn({ err: err.message }, 'acknowledgement refused');
       return;
     }
+    if ('kind' in ack) return this.onAlertAck(ack);
     const now = Date.now();
     const marked = this.outbox.markSynced(ack.firstSeq, ack.lastSeq, now);
     const acked = this.inflight.find((f) => f.batchId === ack.batchId);
@@ -314,12 +356,36 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       this.inflight = this.inflight.filter((f) => f !== acked);
       // The hub stamped its clock somewhere between our send and now: take the middle.
       this.offsetMs = ack.hubTimeMs - (acked.sentAtMs + now) / 2;
+      this.ackRttMs = 0.8 * this.ackRttMs + 0.2 * Math.max(0, now - acked.sentAtMs);
       const clock = this.options.clock;
       if (clock) this.anchor = { bootId: clock.bootId, monoUs: Math.round((acked.sentMonoUs + this.monoUs()) / 2), hubTimeMs: ack.hubTimeMs };
     }
-    if (ack.gaps.length) this.log.warn({ gaps: ack.gaps }, 'hub reports missing sequence numbers');
+    if (ack.gaps.length) {
+      // The hub never got these. A batch in flight that holds them and is older than two round trips
+      // was lost: send it again now; a younger one may still be at another hub process, so it goes
+      // again once it is that old, unless acknowledged by then.
+      const lost = this.inflight.filter((f) => ack.gaps.some(([from, to]) => f.firstSeq <= to && f.lastSeq >= from));
+      this.log.warn({ gaps: ack.gaps, resending: lost.map((f) => f.batchId) }, 'hub reports missing sequence numbers');
+      const patience = 2 * this.ackRttMs;
+      for (const f of lost) {
+        const age = now - f.sentAtMs;
+        if (age >= patience) this.resend(f);
+        else {
+          clearTimeout(f.timer);
+          f.timer = setTimeout(() => this.resend(f), patience - age);
+        }
+      }
+    }
     this.log.debug({ batchId: ack.batchId, lastSeq: ack.lastSeq, marked }, 'batch acknowledged');
     this.emit('acked', ack);
     setImmediate(() => this.pump());
+  }
+
+  private onAlertAck(ack: AlertAck): void {
+    this.outbox.markAlertSent(ack.seq, Date.now());
+    clearTimeout(this.alertsInFlight.get(ack.seq));
+    this.alertsInFlight.delete(ack.seq);
+    this.log.debug({ seq: ack.seq }, 'alert acknowledged');
+    this.emit('alertAcked', ack.seq);
   }
 }

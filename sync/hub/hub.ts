@@ -1,18 +1,28 @@
+import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import { backoffDelayMs } from '../../base/common/backoff.js';
-import { BatchFormatError, decodeBatch } from '../batch-codec.js';
 import type { BrokerSettings } from '../../base/common/broker-settings.js';
-import { disableNagle, mqttOptions } from '../broker.js';
-import { PROTOCOL_VERSION, PayloadError, hubSubscriptions, parseJsonPayload, parseTopic, topics, type Alert, type BatchAck } from '../protocol.js';
+import { BatchFormatError, decodeBatch } from '../batch-codec.js';
+import { MqttLink } from '../mqtt-link.js';
+import {
+  HUB_STATUS_TOPIC,
+  PROTOCOL_VERSION,
+  PayloadError,
+  hubSubscriptions,
+  parseJsonPayload,
+  parseTopic,
+  topics,
+  type Alert,
+  type AlertAck,
+  type BatchAck,
+  type HubStatus,
+} from '../protocol.js';
 import type { HubDirectory } from './directory.js';
 import type { HubStore, IngestResult } from './store.js';
-import type { KeyObject } from 'node:crypto';
 
 export interface HubOptions {
   broker: BrokerSettings;
-  /** Unique per hub process; several processes share the load through shared subscriptions. */
+  /** Unique per hub process (hub.1, hub.2, ...): its certificate's CN and client id. */
   clientId: string;
   /** Off for brokers without $share support (the embedded aedes): then run one hub process only. */
   sharedSubscription?: boolean;
@@ -26,16 +36,20 @@ export interface HubEvents {
   rejected: [topic: string, reason: string];
 }
 
+/** Where the hub's answers go: the broker, or a test. */
+export type HubReply = (topic: string, payload: string | Uint8Array) => Promise<void>;
+
 /**
- * The reference hub: takes event batches from every kiosk (MQTT shared subscription, so several hub
- * processes can share the load), commits them durably and idempotently, and only then acknowledges
- * them. The constructor only stores its dependencies.
+ * The reference hub: takes event batches and alerts from every kiosk (MQTT shared subscription, so
+ * several hub processes can share the load), stores them durably and idempotently, and only then
+ * acknowledges them; answers kiosks' sync requests with signed parts; announces itself online
+ * (retained, with a will that says offline) so kiosks resend what is unacknowledged at once.
+ * The constructor only stores its dependencies.
  */
 export class Hub extends EventEmitter<HubEvents> {
-  private client: mqtt.MqttClient | undefined;
-  private stopped = true;
-  private attempt = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private link: MqttLink | undefined;
+  /** Batches of one device may be handled by any hub process; within this process, one at a time. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly options: HubOptions,
@@ -45,81 +59,92 @@ export class Hub extends EventEmitter<HubEvents> {
     super();
   }
 
+  /** Connects and resolves once subscribed (the hub then keeps reconnecting by itself). */
   async start(): Promise<void> {
-    this.stopped = false;
-    await new Promise<void>((resolve) => this.connect(resolve));
+    if (this.link) return;
+    const shared = this.options.sharedSubscription !== false;
+    const link = new MqttLink({
+      broker: this.options.broker,
+      clientId: this.options.clientId,
+      subscriptions: shared
+        ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat, hubSubscriptions.syncRequest]
+        : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+'), topics.syncRequest('+')],
+      reconnect: { initialMs: 200, maxMs: 10_000 },
+      authRetryMs: 30_000,
+      refusedPublishFailsLink: false,
+      will: { topic: HUB_STATUS_TOPIC, payload: this.status(false), retain: true },
+      log: this.log,
+    });
+    this.link = link;
+    const reply: HubReply = (topic, payload) => link.publish(topic, payload, { qos: 1 });
+    link.on('message', (topic, payload) => {
+      this.queue = this.queue
+        .then(() => this.handle(topic, payload, reply))
+        .catch((err: unknown) => this.log.error({ err: (err as Error).message, topic }, 'message not stored; the kiosk will send it again'));
+    });
+    const online = new Promise<void>((resolve) => {
+      link.on('state', (state) => {
+        if (state !== 'online') return;
+        this.log.info({ clientId: this.options.clientId }, 'hub online');
+        link.publish(HUB_STATUS_TOPIC, this.status(true), { qos: 1, retain: true }).catch(() => undefined);
+        resolve();
+      });
+    });
+    link.start();
+    await online;
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    const client = this.client;
-    this.client = undefined;
-    await client?.endAsync(true);
+    const link = this.link;
+    this.link = undefined;
+    await link?.stop(async (publish) => publish(HUB_STATUS_TOPIC, this.status(false), true));
+    await this.queue;
   }
 
-  private connect(onOnline?: () => void): void {
-    const client = mqtt.connect(this.options.broker.url, mqttOptions(this.options.broker, this.options.clientId));
-    this.client = client;
-    // Batches of one device may be handled by any hub process; ingest is idempotent, so order of
-    // arrival across processes does not matter. Within this process they are handled one at a time.
-    let queue = Promise.resolve();
-    client.on('connect', () => {
-      this.attempt = 0;
-      disableNagle(client);
-      const shared = this.options.sharedSubscription !== false;
-      const filters = shared
-        ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat, hubSubscriptions.syncRequest]
-        : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+'), topics.syncRequest('+')];
-      client.subscribe(filters, { qos: 1 }, (err) => {
-        if (err) this.log.error({ err: err.message }, 'cannot subscribe to event batches');
-        else {
-          this.log.info({ clientId: this.options.clientId }, 'hub online');
-          onOnline?.();
-        }
-      });
-    });
-    client.on('message', (topic, payload) => {
-      queue = queue.then(() => this.onMessage(client, topic, payload)).catch((err: unknown) => {
-        this.log.error({ err: (err as Error).message, topic }, 'message not stored; the kiosk will send it again');
-      });
-    });
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
-    client.on('close', () => {
-      if (this.client !== client || this.stopped) return;
-      this.client = undefined;
-      client.removeAllListeners();
-      client.on('error', () => {});
-      client.end(true);
-      const delay = backoffDelayMs(this.attempt++, { initialMs: 200, maxMs: 10_000 });
-      this.reconnectTimer = setTimeout(() => this.connect(onOnline), delay);
-    });
+  private status(online: boolean): string {
+    return JSON.stringify({ v: PROTOCOL_VERSION, hub: this.options.clientId, online, atMs: Date.now() } satisfies HubStatus);
   }
 
-  private async onMessage(client: mqtt.MqttClient, topic: string, payload: Buffer): Promise<void> {
+  /**
+   * Handles one message from a kiosk: validates it, stores it, then answers through `reply`.
+   * Bad input is refused (an event says why) and never throws; a storage failure throws, and the
+   * kiosk sends the message again.
+   */
+  async handle(topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {
     const t = parseTopic(topic);
     if (!t) return this.reject(topic, 'not a SafeGate topic');
-    if (t.name === 'events') return this.onBatch(client, t.deviceId, topic, payload);
-    if (t.name === 'syncRequest') return this.onSyncRequest(client, t.deviceId, topic, payload);
-    if (t.name !== 'alerts' && t.name !== 'heartbeat') return this.reject(topic, 'not a topic the hub reads');
+    if (t.name === 'events') return this.onBatch(t.deviceId, topic, payload, reply);
+    if (t.name === 'syncRequest') return this.onSyncRequest(t.deviceId, topic, payload, reply);
+    if (t.name === 'alerts') return this.onAlert(t.deviceId, topic, payload, reply);
+    if (t.name !== 'heartbeat') return this.reject(topic, 'not a topic the hub reads');
+    let heartbeat;
     try {
-      if (t.name === 'alerts') {
-        const alert = parseJsonPayload('alerts', payload);
-        if (await this.store.recordAlert(t.deviceId, alert, Date.now())) {
-          this.log.warn({ deviceId: t.deviceId, kind: alert.kind, seq: alert.seq }, 'alert from a checkpoint');
-          this.emit('alert', t.deviceId, alert);
-        }
-      } else {
-        await this.store.recordHeartbeat(t.deviceId, parseJsonPayload('heartbeat', payload), Date.now());
-      }
+      heartbeat = parseJsonPayload('heartbeat', payload);
     } catch (err) {
       if (err instanceof PayloadError) return this.reject(topic, err.message);
       throw err;
     }
+    await this.store.recordHeartbeat(t.deviceId, heartbeat, Date.now());
   }
 
-  private async onBatch(client: mqtt.MqttClient, deviceId: string, topic: string, payload: Buffer): Promise<void> {
-    const t = { deviceId };
+  private async onAlert(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {
+    let alert;
+    try {
+      alert = parseJsonPayload('alerts', payload);
+    } catch (err) {
+      if (err instanceof PayloadError) return this.reject(topic, err.message);
+      throw err;
+    }
+    if (await this.store.recordAlert(deviceId, alert, Date.now())) {
+      this.log.warn({ deviceId, kind: alert.kind, seq: alert.seq }, 'alert from a checkpoint');
+      this.emit('alert', deviceId, alert);
+    }
+    // Stored (now or before): the kiosk may let it go.
+    const ack: AlertAck = { v: PROTOCOL_VERSION, kind: 'alert', seq: alert.seq, hubTimeMs: Date.now() };
+    await reply(topics.acks(deviceId), JSON.stringify(ack));
+  }
+
+  private async onBatch(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {
     let batch;
     try {
       batch = decodeBatch(payload);
@@ -128,8 +153,8 @@ export class Hub extends EventEmitter<HubEvents> {
       throw err;
     }
     // The broker's ACL ties the topic to the sender's certificate; the payload must agree with it.
-    if (batch.deviceId !== t.deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
-    const result = await this.store.ingest(t.deviceId, batch.events, Date.now(), batch.anchor);
+    if (batch.deviceId !== deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
+    const result = await this.store.ingest(deviceId, batch.events, Date.now(), batch.anchor);
     const ack: BatchAck = {
       v: PROTOCOL_VERSION,
       batchId: batch.batchId,
@@ -138,11 +163,11 @@ export class Hub extends EventEmitter<HubEvents> {
       hubTimeMs: Date.now(),
       gaps: result.gaps,
     };
-    this.emit('ingested', t.deviceId, { ...result, batchId: batch.batchId });
-    await client.publishAsync(topics.acks(t.deviceId), JSON.stringify(ack), { qos: 1 });
+    this.emit('ingested', deviceId, { ...result, batchId: batch.batchId });
+    await reply(topics.acks(deviceId), JSON.stringify(ack));
   }
 
-  private async onSyncRequest(client: mqtt.MqttClient, deviceId: string, topic: string, payload: Buffer): Promise<void> {
+  private async onSyncRequest(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {
     const downlink = this.options.downlink;
     if (!downlink) return;
     let req;
@@ -154,14 +179,14 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     let sent = 0;
     for (const p of downlink.directory.respondSigned(req, Date.now(), downlink.signingKey)) {
-      await client.publishAsync(topics.downlink(deviceId), Buffer.from(p), { qos: 1 });
+      await reply(topics.downlink(deviceId), p);
       sent++;
     }
     this.log.debug({ deviceId, stream: req.stream, cursor: req.cursor, parts: sent }, 'sync request answered');
   }
 
   private reject(topic: string, reason: string): void {
-    this.log.warn({ topic, reason }, 'batch rejected');
+    this.log.warn({ topic, reason }, 'message refused');
     this.emit('rejected', topic, reason);
   }
 }
