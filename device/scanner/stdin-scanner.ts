@@ -5,7 +5,8 @@ import type { Scanner, ScannerEvents, ScannerState } from './scanner.js';
 
 /**
  * Simulated scanner: each line typed (or pasted) on the terminal is one scan. Goes through the same
- * framing and validation as the serial scanner.
+ * framing and validation as the serial scanner. Unlike a serial port, the input is a stream: what is
+ * written while the scanner is stopped waits in it and is read at the next start.
  */
 export class StdinScanner extends EventEmitter<ScannerEvents> implements Scanner {
   readonly source = 'stdin' as const;
@@ -35,18 +36,27 @@ export class StdinScanner extends EventEmitter<ScannerEvents> implements Scanner
     // End of input (Ctrl+D, or the end of a piped file) stops the simulated scanner.
     framer.once('end', () => {
       this.framer = undefined;
-      this.currentState = 'stopped';
-      this.emit('state', 'stopped', 'input ended');
+      this.setState('stopped', 'input ended');
     });
     this.framer = framer;
-    this.currentState = 'ready';
-    this.emit('state', 'ready');
+    this.setState('ready');
   }
 
+  /** Idempotent: a scanner already stopped (or never started) stays silent. */
   async stop(): Promise<void> {
-    if (this.framer) this.input.unpipe(this.framer);
+    const framer = this.framer;
     this.framer = undefined;
-    this.currentState = 'stopped';
-    this.emit('state', 'stopped');
+    if (framer) {
+      this.input.unpipe(framer);
+      // Its partial line is dropped, as a serial scanner's is when the port closes.
+      framer.destroy();
+    }
+    this.setState('stopped');
+  }
+
+  private setState(state: ScannerState, detail?: string): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emit('state', state, detail);
   }
 }

@@ -10,11 +10,11 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type WireReply } from '../api/errors.js';
+import { IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL } from '../api/errors.js';
 import { createCallHandler } from '../api/ipc.js';
+import { createRelay, relayEvents } from '../api/relay.js';
 import { CONTENT_TYPES, SECURITY_HEADERS } from '../api/security.js';
 import { WireClient, type WebSocketClass } from '../api/wire-client.js';
-import type { Method } from '../api/contract.js';
 import {
   APP_SCHEME,
   APP_START_URL,
@@ -81,16 +81,6 @@ async function main(): Promise<void> {
 
   const client = new WireClient({ url: core.url, secret: core.secret, WebSocket: WebSocket as unknown as WebSocketClass });
   await client.connect();
-  const relay = {
-    async dispatch(method: unknown, params: unknown): Promise<WireReply> {
-      try {
-        return { ok: true, result: await client.call(method as Method, params as never) };
-      } catch (err) {
-        const e = err as { code?: string; message?: string };
-        return { ok: false, error: { code: (e.code as 'internal') ?? 'internal', message: e.message ?? 'error' } };
-      }
-    },
-  };
 
   const ses = session.defaultSession;
   ses.registerPreloadScript(preloadRegistration(preloadPath));
@@ -116,7 +106,7 @@ async function main(): Promise<void> {
   });
 
   app.on('web-contents-created', (_event, contents) => harden(contents));
-  ipcMain.handle(IPC_CALL_CHANNEL, createCallHandler(relay, isAppUrl));
+  ipcMain.handle(IPC_CALL_CHANNEL, createCallHandler(createRelay(client), isAppUrl));
 
   const failures: number[] = [];
   const win = createKioskWindow(BrowserWindow, { windowed: process.env.SAFEGATE_WINDOWED === '1' });
@@ -137,8 +127,8 @@ async function main(): Promise<void> {
     }, UNRESPONSIVE_GRACE_MS);
   });
   win.on('responsive', () => clearTimeout(hangTimer));
-  client.on('passage', (payload) => {
-    if (!win.isDestroyed()) win.webContents.send(IPC_EVENT_CHANNEL, 'passage', payload);
+  relayEvents(client, (event, payload) => {
+    if (!win.isDestroyed()) win.webContents.send(IPC_EVENT_CHANNEL, event, payload);
   });
   win.once('ready-to-show', () => win.show());
   await win.loadURL(APP_START_URL);

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KioskApi, PassageView } from '../../../src-main/api/contract.js';
 import { ApiError, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL } from '../../../src-main/api/errors.js';
 import { createBridgeApi, createCallHandler, type InvokeEventLike } from '../../../src-main/api/ipc.js';
+import { createRelay, relayEvents } from '../../../src-main/api/relay.js';
 import { WireClient, type WebSocketClass } from '../../../src-main/api/wire-client.js';
 import { loadSettings } from '../../../src-main/core/config.js';
 import { Kiosk } from '../../../src-main/app/kiosk.js';
@@ -46,14 +47,20 @@ interface Connected {
   close(): Promise<void>;
 }
 
+/** A WireClient connected to the kiosk's real LoopbackServer, as the screens in Chromium and the Electron shell use it. */
+async function loopbackClient(kiosk: Kiosk, dir: string): Promise<WireClient> {
+  const rendererDir = join(dir, 'renderer');
+  mkdirSync(rendererDir, { recursive: true });
+  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>t</title>');
+  const server = await kiosk.startScreens({ rendererDir });
+  const client = new WireClient({ url: server.apiUrl, secret: server.secret, WebSocket: WebSocket as unknown as WebSocketClass });
+  await client.connect();
+  return client;
+}
+
 const transports: Record<string, (kiosk: Kiosk, dir: string) => Promise<Connected>> = {
   async loopback(kiosk, dir) {
-    const rendererDir = join(dir, 'renderer');
-    mkdirSync(rendererDir, { recursive: true });
-    writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>t</title>');
-    const server = await kiosk.startScreens({ rendererDir });
-    const client = new WireClient({ url: server.apiUrl, secret: server.secret, WebSocket: WebSocket as unknown as WebSocketClass });
-    await client.connect();
+    const client = await loopbackClient(kiosk, dir);
     return { api: client, close: async () => client.close() };
   },
   async 'electron-ipc'(kiosk) {
@@ -63,6 +70,24 @@ const transports: Record<string, (kiosk: Kiosk, dir: string) => Promise<Connecte
     const forward = (p: PassageView) => ipc.send(IPC_EVENT_CHANNEL, 'passage', p);
     kiosk.screenService.on('passage', forward);
     return { api: createBridgeApi(ipc.renderer), close: async () => void kiosk.screenService.off('passage', forward) };
+  },
+  /**
+   * The path in the Electron deployment, all of it but Electron: the preload's bridge -> IPC -> the
+   * main process's handler -> the shell's relay -> WireClient -> the kiosk's LoopbackServer, and
+   * pushed events back from the WireClient through the relay to webContents.send.
+   */
+  async 'electron-relay'(kiosk, dir) {
+    const client = await loopbackClient(kiosk, dir);
+    const ipc = new InMemoryIpc(APP_START_URL);
+    ipc.handle(IPC_CALL_CHANNEL, createCallHandler(createRelay(client), isAppUrl));
+    const stopEvents = relayEvents(client, (event, payload) => ipc.send(IPC_EVENT_CHANNEL, event, payload));
+    return {
+      api: createBridgeApi(ipc.renderer),
+      close: async () => {
+        stopEvents();
+        client.close();
+      },
+    };
   },
 };
 
@@ -226,6 +251,41 @@ describe('transport guards', () => {
       await kiosk.stop();
       dir.remove();
     }
+  });
+
+  it('the Electron relay refuses what the loopback link cannot carry, with the IPC codes, and keeps the link for calls in flight', async () => {
+    const dir = tempDir('safegate-api-');
+    hubKeys(dir.path);
+    const kiosk = new Kiosk(loadSettings(writeKioskConfig(dir.path)), { headless: false, log: createLogger({ level: 'silent' }) });
+    kiosk.start();
+    await kiosk.supervisor.setPin('13579');
+    const conn = await transports['electron-relay']!(kiosk, dir.path);
+    const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof ApiError ? e.code : `not an ApiError: ${String(e)}`));
+    try {
+      // A PIN check takes a while (scrypt): it is still in flight when the oversized call goes out.
+      const inFlight = conn.api.call('supervisor.login', { pin: '0000' });
+      expect(await code(conn.api.call('scan.submit', { text: 'x'.repeat(70_000), source: 'camera' }))).toBe('bad-request');
+      expect(await inFlight).toMatchObject({ ok: false, reason: 'wrong-pin' });
+      expect(await code(conn.api.call('scan.submit', { text: 1n as unknown as string, source: 'camera' }))).toBe('bad-request');
+      expect(await code(conn.api.call('x'.repeat(100_000) as 'screen.state', {}))).toBe('unknown-method');
+      expect(await code(conn.api.call({ method: 'screen.state' } as unknown as 'screen.state', {}))).toBe('unknown-method');
+      expect((await conn.api.call('screen.state', {})).checkpoint.id).toBe('gate-a');
+    } finally {
+      await conn.close();
+      await kiosk.stop();
+      dir.remove();
+    }
+  });
+
+  it("the relay passes the core's error codes through and makes anything else an 'internal' error", async () => {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the relay must cope with whatever a client rejects with
+    const failing = (err: unknown) => createRelay({ call: () => Promise.reject(err) });
+    expect(await failing(new ApiError('not-signed-in', 'session expired')).dispatch('supervisor.inside', {})).toEqual({ ok: false, error: { code: 'not-signed-in', message: 'session expired' } });
+    expect(await failing(new ApiError('transport', 'link down')).dispatch('screen.state', {})).toMatchObject({ ok: false, error: { code: 'transport' } });
+    // A Node error carries a code too (ECONNRESET): it is not an API error code and must not reach the screens as one.
+    const nodeError = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(await failing(nodeError).dispatch('screen.state', {})).toEqual({ ok: false, error: { code: 'internal', message: 'the kiosk could not complete this request' } });
+    expect(await failing('a string').dispatch('screen.state', {})).toMatchObject({ ok: false, error: { code: 'internal' } });
   });
 
   it('the IPC handler answers only the app page in its main frame', async () => {
