@@ -26,15 +26,37 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** Just enough of a CA for `openssl ca` to revoke certificates and sign revocation lists. */
+const CA_CONFIG = `[ ca ]
+default_ca = test_ca
+
+[ test_ca ]
+database = index.txt
+crlnumber = crlnumber
+certificate = ca.crt
+private_key = ca.key
+default_md = sha256
+default_crl_days = 2
+`;
+
 /**
- * A private certificate authority for a test broker: a server certificate for 127.0.0.1 and client
- * certificates whose CN is the MQTT username (the device id, or "hub").
+ * A private certificate authority for a test broker: a server certificate for 127.0.0.1, client
+ * certificates whose CN is the MQTT username (a device id, or a hub process's hub.N), and a
+ * certificate revocation list (`crlFile`, empty until `revoke`).
  */
 export class TestCertificates {
+  /** The CA's current revocation list (PEM); the broker reads it when it starts. */
+  readonly crlFile: string;
+
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=SafeGate Test CA', '-keyout', 'ca.key', '-out', 'ca.crt'], dir);
     this.issue('server', '127.0.0.1', ['subjectAltName=IP:127.0.0.1,DNS:localhost']);
+    writeFileSync(join(dir, 'ca.cnf'), CA_CONFIG);
+    writeFileSync(join(dir, 'index.txt'), '');
+    writeFileSync(join(dir, 'crlnumber'), '01\n');
+    this.crlFile = join(dir, 'crl.pem');
+    this.writeCrl();
   }
 
   /** Issues (once) a certificate with this CN. */
@@ -46,6 +68,12 @@ export class TestCertificates {
     return this.credentials(name);
   }
 
+  /** Puts this certificate on the revocation list; a broker refuses it from its next start. */
+  revoke(name: string): void {
+    openssl(['ca', '-config', 'ca.cnf', '-revoke', `${name}.crt`], this.dir);
+    this.writeCrl();
+  }
+
   credentials(name: string): ClientCredentials {
     return {
       ca: readFileSync(join(this.dir, 'ca.crt')),
@@ -53,15 +81,55 @@ export class TestCertificates {
       key: readFileSync(join(this.dir, `${name}.key`)),
     };
   }
+
+  private writeCrl(): void {
+    openssl(['ca', '-config', 'ca.cnf', '-gencrl', '-out', 'crl.pem'], this.dir);
+  }
 }
 
 /** The ACL SafeGate ships for brokers (config/mosquitto/safegate.acl): the tests use the real file. */
 export const BROKER_ACL_FILE = fileURLToPath(new URL('../../config/mosquitto/safegate.acl', import.meta.url));
 
+/** The broker configuration SafeGate ships (config/mosquitto/safegate.conf): the tests run the real file. */
+export const BROKER_CONF_FILE = fileURLToPath(new URL('../../config/mosquitto/safegate.conf', import.meta.url));
+
 /**
- * A real Mosquitto 2 on a free loopback port with its own configuration: TLS with client
- * certificates (CN = username), per-device ACLs, and queues large enough that QoS 1 messages to a
- * slow subscriber are never dropped.
+ * Lines a host's own mosquitto.conf decides (Debian's sets the pid file, persistence and logging,
+ * then includes conf.d/); the test broker sets them itself, so the shipped file must leave them out.
+ */
+const HOST_SETTINGS = new Set(['user', 'pid_file', 'persistence', 'persistence_location', 'persistence_file', 'autosave_interval', 'log_dest', 'log_type', 'include_dir']);
+
+/**
+ * The shipped configuration with the test's files, port and loopback address in place of the ones
+ * it names, and the host's settings (user, persistence, logging) for a throwaway broker. Each
+ * replaced setting must appear exactly once; any other path in the file is an error, so the file
+ * cannot gain a setting the tests silently run without.
+ */
+function testBrokerConfig(shipped: string, local: Record<string, string>, host: string[]): string {
+  const seen = new Map<string, number>();
+  const lines = shipped.split('\n').map((line, i) => {
+    const setting = /^\s*([A-Za-z0-9_.]+)\s+(.*?)\s*$/.exec(line);
+    if (!setting || line.trimStart().startsWith('#')) return line;
+    const [, key, value] = setting as unknown as [string, string, string];
+    const where = `${BROKER_CONF_FILE}:${i + 1}`;
+    if (HOST_SETTINGS.has(key)) throw new Error(`${where}: ${key} belongs in the host's mosquitto.conf, not in the SafeGate listener file`);
+    if (key in local) {
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      return `${key} ${local[key]}`;
+    }
+    if (value.includes('/')) throw new Error(`${where}: ${key} names a file the test broker does not provide; add it to TestBroker`);
+    return line;
+  });
+  for (const key of Object.keys(local)) {
+    if (seen.get(key) !== 1) throw new Error(`${BROKER_CONF_FILE}: expected one ${key} line, found ${seen.get(key) ?? 0}`);
+  }
+  return [...host, ...lines, ''].join('\n');
+}
+
+/**
+ * A real Mosquitto 2 on a free loopback port running the shipped configuration
+ * (config/mosquitto/safegate.conf) with the shipped ACL: TLS with client certificates (CN =
+ * username = client id), a revocation list, per-device ACLs, bounded packets and queues.
  */
 export class TestBroker {
   port = 0;
@@ -90,35 +158,32 @@ export class TestBroker {
     return `mqtts://127.0.0.1:${this.port}`;
   }
 
+  /** Starts the broker; the shipped configuration, the ACL copy and the CRL are read afresh. */
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
     const conf = join(this.dir, 'mosquitto.conf');
     writeFileSync(
       conf,
-      [
-        // As root, Mosquitto would switch to its own user, who cannot read this private temp folder.
-        ...(process.getuid?.() === 0 ? ['user root'] : []),
-        'per_listener_settings false',
-        'allow_anonymous false',
-        `listener ${this.port} 127.0.0.1`,
-        `cafile ${join(this.certs.dir, 'ca.crt')}`,
-        `certfile ${join(this.certs.dir, 'server.crt')}`,
-        `keyfile ${join(this.certs.dir, 'server.key')}`,
-        'require_certificate true',
-        'use_identity_as_username true',
-        `acl_file ${this.aclFile}`,
-        // The default (1000) silently drops QoS 1 messages to a slow subscriber; 0 means no limit.
-        'max_queued_messages 0',
-        'max_queued_bytes 0',
-        // Small packets (acknowledgements) must not wait for Nagle's algorithm: ~40 ms per round trip.
-        'set_tcp_nodelay true',
-        'persistence false',
-        'log_dest stderr',
-        'log_type error',
-        'log_type warning',
-        'log_type notice',
-        '',
-      ].join('\n'),
+      testBrokerConfig(
+        readFileSync(BROKER_CONF_FILE, 'utf8'),
+        {
+          listener: `${this.port} 127.0.0.1`,
+          cafile: join(this.certs.dir, 'ca.crt'),
+          certfile: join(this.certs.dir, 'server.crt'),
+          keyfile: join(this.certs.dir, 'server.key'),
+          crlfile: this.certs.crlFile,
+          acl_file: this.aclFile,
+        },
+        [
+          // As root, Mosquitto would switch to its own user, who cannot read this private temp folder.
+          ...(process.getuid?.() === 0 ? ['user root'] : []),
+          'persistence false',
+          'log_dest stderr',
+          'log_type error',
+          'log_type warning',
+          'log_type notice',
+        ],
+      ),
     );
     const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => this.log.push(d));
