@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN, identifierSchema, workerIdSchema } from '../base/common/ids.js';
-import { ALERT_KINDS, DOWNLINK_STREAMS, type AlertKind, type DownlinkStream } from '../base/common/types.js';
+import { ALERT_KINDS, DOWNLINK_STREAMS, type AlertKind, type DownlinkStream, type HealthFigures } from '../base/common/types.js';
 import { issuesText } from '../base/common/validation.js';
 
 export { DOWNLINK_STREAMS, type DownlinkStream };
@@ -135,9 +135,21 @@ export const heartbeatSchema = z
     /** Seconds since the hub last confirmed the roster current; null if never. */
     rosterAgeS: z.number().nonnegative().nullable(),
     policyVersion: z.number().int().nonnegative(),
+    /** Events the kiosk holds in memory because its store could not take them (a full disk). */
+    heldEvents: z.number().int().nonnegative().default(0),
+    /** Free space on the kiosk's store, and whether it is using its reserve. */
+    disk: z
+      .object({ freeBytes: z.number().nonnegative().nullable(), reserveInUse: z.boolean(), level: z.enum(['ok', 'low', 'critical']) })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
+// The kiosk's own figures (base/common/types.ts) are exactly what the heartbeat carries.
+export type HeartbeatCarriesHealth = HealthFigures extends Omit<Heartbeat, 'v' | 'atMs' | 'clockOffsetMs'> ? true : never;
+const _heartbeatCarriesHealth: HeartbeatCarriesHealth = true;
+void _heartbeatCarriesHealth;
 
 
 export const syncRequestSchema = z

@@ -73,6 +73,28 @@ export interface HubKeyRecord {
   notAfterMs?: number;
 }
 
+/** How much room the store has (a kiosk's disk), for the heartbeat, screens and status. */
+export interface DiskHealth {
+  freeBytes: number | null;
+  reserveInUse: boolean;
+  level: 'ok' | 'low' | 'critical';
+}
+
+/** What a kiosk reports about itself (the heartbeat's figures; `safegate status` and the screens show parts). */
+export interface HealthFigures {
+  software: string;
+  outboxDepth: number;
+  oldestUnsyncedAgeS: number | null;
+  scanner: 'stopped' | 'connecting' | 'ready' | 'disconnected';
+  gpio: 'real' | 'simulated';
+  /** Seconds since the hub last confirmed the roster current; null if never. */
+  rosterAgeS: number | null;
+  policyVersion: number;
+  /** Events held in memory because the store could not take them (a full disk, a lock). */
+  heldEvents: number;
+  disk: DiskHealth | null;
+}
+
 /** One line of the local entry log as a supervisor sees it. */
 export interface EntryLogRow {
   seq: number;

@@ -109,3 +109,97 @@ export function isDiskFull(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'SQLITE_FULL' || code === 'ENOSPC' || (typeof code === 'string' && code.startsWith('SQLITE_IOERR') && /disk|space|full/i.test(String((err as Error).message)));
 }
+
+export interface WalCheckpointerOptions {
+  /** Checkpoint once no commit has been noted for this long (people are seconds apart at a gate). */
+  idleMs?: number;
+  /** Look for idleness this often. */
+  everyMs?: number;
+  /** Checkpoint even when busy once the WAL file passes this size (bounded disk use under a long rush). */
+  maxWalBytes?: number;
+  /** A checkpoint slower than this is logged. */
+  slowMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Moves WAL checkpoints off the scan path. The gate's connection opens with `wal_autocheckpoint` off
+ * (SQLite would otherwise checkpoint inside whichever commit crosses 1,000 pages: a scan taking
+ * several milliseconds instead of one); this checkpoints instead when the gate has been idle a
+ * moment, and at once (between scans) when the WAL grows past a bound, so the WAL never fills a
+ * small disk. `synchronous=FULL` stays: every commit is still durable before the gate moves.
+ * `start()`/`stop()`; the constructor only stores its dependencies.
+ */
+export class WalCheckpointer {
+  private timer: NodeJS.Timeout | undefined;
+  private lastCommitAt = 0;
+  private commitsSinceCheck = 0;
+  private sizeCheckQueued = false;
+  private readonly walFile: string;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly options: WalCheckpointerOptions = {},
+    private readonly onSlow: (ms: number, frames: number) => void = () => undefined,
+  ) {
+    this.walFile = `${db.name}-wal`;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.tick(), this.options.everyMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Called after each commit on the gate's path: cheap, never touches the disk itself. */
+  noteCommit(): void {
+    this.lastCommitAt = this.now();
+    if (++this.commitsSinceCheck >= 64 && !this.sizeCheckQueued) {
+      this.sizeCheckQueued = true;
+      // After this scan's gate has moved: a bound check, and a checkpoint if the WAL is too big.
+      setImmediate(() => {
+        this.sizeCheckQueued = false;
+        this.commitsSinceCheck = 0;
+        if (this.walBytes() > (this.options.maxWalBytes ?? 16 * 1024 * 1024)) this.checkpoint();
+      });
+    }
+  }
+
+  /** A passive checkpoint now (never waits for readers or blocks writers); returns WAL frames copied. */
+  checkpoint(): number {
+    const started = performance.now();
+    const [row] = this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+    const ms = performance.now() - started;
+    if (ms > (this.options.slowMs ?? 50)) this.onSlow(ms, row?.checkpointed ?? 0);
+    return row?.checkpointed ?? 0;
+  }
+
+  private tick(): void {
+    if (!this.db.open) return this.stop();
+    // Any writer's frames (the downlink's, the supervisor desk's) are copied too; with nothing to copy
+    // a passive checkpoint costs next to nothing.
+    if (this.now() - this.lastCommitAt < (this.options.idleMs ?? 250)) return;
+    try {
+      this.checkpoint();
+    } catch {
+      // A checkpoint that cannot run now (disk full, locked) is tried again on the next tick.
+    }
+  }
+
+  private walBytes(): number {
+    try {
+      return statSync(this.walFile).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+}

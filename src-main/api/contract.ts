@@ -58,6 +58,8 @@ export interface ScreenState {
   /** How long since the hub last confirmed the roster; warning past half the policy limit. */
   dataAge: { ageS: number | null; maxAgeS: number; level: DataAgeLevel };
   notices: Notice[];
+  /** The device's storage: `low` warns staff early; `critical` means scans are kept on the reserve or wait in memory. */
+  storage: { level: 'ok' | 'low' | 'critical'; heldEvents: number };
   supervisorPinSet: boolean;
   nowMs: number;
 }

@@ -29,6 +29,8 @@ export interface ScreenCore {
   outbox(): { depth: number; oldestUnsyncedAgeS: number | null };
   /** Seconds since the hub confirmed the roster (null: never, or a standalone kiosk) and the policy limit. */
   dataAge(): { ageS: number | null; maxAgeS: number; syncs: boolean };
+  /** The store's room: a warning for staff when the disk runs low or scans wait to be written. */
+  storage(): { level: 'ok' | 'low' | 'critical'; heldEvents: number };
   notices(): Notice[];
   supervisor: SupervisorDesk;
 }
@@ -142,6 +144,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       outbox: this.core.outbox(),
       dataAge: { ageS: age.ageS, maxAgeS: age.maxAgeS, level: dataAgeLevel(age.ageS, age.maxAgeS, age.syncs) },
       notices: this.core.notices(),
+      storage: this.core.storage(),
       supervisorPinSet: this.core.supervisor.hasPin(),
       nowMs: Date.now(),
     };

@@ -1,4 +1,11 @@
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { defaultPolicy } from '../../base/common/policy/policy.js';
+import { secondsSince } from '../../base/common/time.js';
+import { HubKeyring } from '../../base/node/keys.js';
+import { createLogger, type Logger } from '../../base/node/logger.js';
+import { rendererDir } from '../../base/node/package.js';
+import { WalCheckpointer } from '../../base/node/sqlite.js';
 import { GateSignals, type GateSignalLines, type SignalLine } from '../../device/gpio/gate-signals.js';
 import { OnoffOutput } from '../../device/gpio/onoff-output.js';
 import type { DigitalOutput, TransitionListener } from '../../device/gpio/output.js';
@@ -7,27 +14,27 @@ import { findHeaderChip, sysfsLineNumber } from '../../device/gpio/sysfs-chip.js
 import type { Scanner } from '../../device/scanner/scanner.js';
 import { SerialScanner } from '../../device/scanner/serial-scanner.js';
 import { StdinScanner } from '../../device/scanner/stdin-scanner.js';
+import { Downlink } from '../../sync/downlink.js';
+import { Uplink } from '../../sync/uplink.js';
+import { LoopbackServer } from '../api/loopback-server.js';
+import { ScreenService } from '../api/screen-service.js';
 import { SystemClock } from '../core/clock.js';
 import type { LoadedSettings, Settings } from '../core/config.js';
-import { HubKeyring } from '../../base/node/keys.js';
 import { Gatekeeper } from '../core/gatekeeper.js';
-import { createLogger, type Logger } from '../../base/node/logger.js';
-import { defaultPolicy, type Policy } from '../../base/common/policy/policy.js';
+import { healthFigures } from '../core/health.js';
+import { PolicyInForce } from '../core/policy/policy-in-force.js';
 import { loadPolicyFile } from '../core/policy/policy-file.js';
+import { clearRuntimeStatus, clearSpilled, readSpilled, runtimeFiles, spillHeld, writeRuntimeStatus, type RuntimeFiles } from '../core/runtime.js';
 import { openStore, type SqliteDatabase } from '../core/store/database.js';
-import { EventLog } from '../core/store/event-log.js';
-import { Roster } from '../core/store/roster.js';
-import { Uplink, type HeartbeatFigures } from '../../sync/uplink.js';
-import { Downlink } from '../../sync/downlink.js';
+import { DiskGuard } from '../core/store/disk-guard.js';
 import { DownlinkState } from '../core/store/downlink-state.js';
-import { Notices } from '../core/store/notices.js';
+import { EventLog } from '../core/store/event-log.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from '../core/store/hub-data.js';
-import { SOFTWARE_VERSION } from '../../base/node/package.js';
+import { Notices } from '../core/store/notices.js';
+import { Retention } from '../core/store/retention.js';
+import { Roster } from '../core/store/roster.js';
+import { openStoreSecrets } from '../core/store/secrets.js';
 import { SupervisorDesk } from '../core/supervisor/desk.js';
-import { ScreenService } from '../api/screen-service.js';
-import { LoopbackServer } from '../api/loopback-server.js';
-import { rendererDir } from '../../base/node/package.js';
-import { secondsSince } from '../../base/common/time.js';
 
 export interface KioskOptions {
   /** Screenless unit: lights and buzzer only. */
@@ -37,14 +44,22 @@ export interface KioskOptions {
   stdin?: Readable;
   /** Observes every output transition (tests, benchmarks, the simulated-hardware view). */
   onTransition?: TransitionListener;
+  /** The clock of the supervisor desk (lockouts, sessions); tests move it forward instead of waiting. */
+  now?: () => number;
 }
 
-const PURGE_INTERVAL_MS = 3_600_000;
-const DAY_MS = 86_400_000;
+/** How the kiosk ended: events it could not write to its store are kept in RAM for the next start. */
+export interface KioskStopResult {
+  /** Events the store could not take (a full disk), kept in the runtime folder for the next start. */
+  unwritten: number;
+  /** Events that could be kept nowhere: lost. Never expected; the exit status says so. */
+  lost: number;
+}
 
 /**
- * The composition root: the one place where settings become a store, devices, a gatekeeper and
- * (later) sync and screens, and where the real or simulated adapter is picked.
+ * The composition root: the one place where settings become a store, devices, a gatekeeper, sync and
+ * screens, and where the real or simulated adapter is picked. It wires; what each part does lives
+ * with the part (the policy in force, health figures, retention, the disk guard, the checkpointer).
  */
 export class Kiosk {
   readonly log: Logger;
@@ -61,19 +76,21 @@ export class Kiosk {
   /** Government notices in force (the screens show them). */
   readonly notices: Notices;
   readonly revocations: Revocations;
+  readonly policy: PolicyInForce;
   /** The supervisor screen's PIN, lockout, audit trail, overrides and exports. */
   readonly supervisor: SupervisorDesk;
   /** The renderer API, transport-neutral; the loopback server and the Electron relay carry it. */
   readonly screenService: ScreenService;
+  readonly disk: DiskGuard;
+  readonly gpioMode: 'real' | 'simulated';
+  /** Where the screens' exports are written (private; purged after a day). */
+  readonly exportsDir: string;
   /** The loopback transport, once `startScreens()` has run. */
   screens: LoopbackServer | undefined;
-  private readonly downloadedPolicy: DownloadedPolicy;
-  private readonly downloadedKeys: DownloadedKeys;
-  /** The policy from a settings file or built in, used until the hub sends a newer one. */
-  private readonly localPolicy: Policy;
-  readonly gpioMode: 'real' | 'simulated';
-  private policy: Policy;
-  private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly retention: Retention;
+  private readonly checkpointer: WalCheckpointer;
+  private readonly runtime: RuntimeFiles;
+  private statusTimer: NodeJS.Timeout | undefined;
   private readonly exitGuard = (): void => this.signals.safeState();
   private stopped = false;
 
@@ -84,19 +101,30 @@ export class Kiosk {
     const { settings, paths } = loaded;
     this.log = options.log ?? createLogger({ level: settings.log.level });
     this.keyring = HubKeyring.fromDirectory(paths.keysDir);
-    this.localPolicy = paths.policyFile ? loadPolicyFile(paths.policyFile) : defaultPolicy();
+    const localPolicy = paths.policyFile ? loadPolicyFile(paths.policyFile) : defaultPolicy();
     // A scan waits up to this long for another writer (a roster import holds the lock for under a
-    // second for 100,000 workers); only a lock held longer fails safe with STORE_UNAVAILABLE.
-    this.db = openStore(paths.store, { busyTimeoutMs: 1_500 });
+    // second for 100,000 workers); only a lock held longer fails safe with STORE_UNAVAILABLE. No
+    // checkpoint inside a scan's commit: the checkpointer does it when the gate is idle.
+    this.db = openStore(paths.store, { busyTimeoutMs: 1_500, walAutocheckpoint: 0 });
+    const secrets = openStoreSecrets(paths.keyFile, this.db, this.log.child({ ns: 'store' }));
     this.events = new EventLog(this.db);
     this.roster = new Roster(this.db);
     this.downlinkState = new DownlinkState(this.db);
     this.notices = new Notices(this.db);
     this.revocations = new Revocations(this.db);
-    this.downloadedPolicy = new DownloadedPolicy(this.db);
-    this.downloadedKeys = new DownloadedKeys(this.db);
-    this.downloadedKeys.loadInto(this.keyring);
-    this.policy = this.newestPolicy();
+    const downloadedKeys = new DownloadedKeys(this.db);
+    downloadedKeys.loadInto(this.keyring);
+    this.policy = new PolicyInForce(localPolicy, new DownloadedPolicy(this.db));
+    this.runtime = runtimeFiles(paths.store);
+    this.exportsDir = join(dirname(paths.store), 'exports');
+    this.disk = new DiskGuard({
+      dir: dirname(paths.store),
+      reserveFile: `${paths.store}.reserve`,
+      reserveBytes: settings.store.reserveMB * 1024 * 1024,
+      warnFreeBytes: settings.store.lowSpaceWarnMB * 1024 * 1024,
+      log: this.log.child({ ns: 'store' }),
+    });
+    this.checkpointer = new WalCheckpointer(this.db, {}, (ms, frames) => this.log.child({ ns: 'store' }).warn({ ms: Math.round(ms), frames }, 'slow WAL checkpoint'));
     // Hardware last, so a failure above leaves no GPIO line claimed.
     const outputs = this.buildOutputs(settings);
     this.gpioMode = outputs.mode;
@@ -108,15 +136,17 @@ export class Kiosk {
       events: this.events,
       roster: this.roster,
       keyring: this.keyring,
-      policy: () => this.policy,
+      policy: () => this.policy.get(),
       clock,
       actuator: this.signals,
       badgePattern: new RegExp(settings.badge.pattern),
-      codeHashKey: this.events.codeHashKey(),
+      codeHashKey: secrets.codeHashKey,
       log: this.log.child({ ns: 'gate' }),
       // Only a kiosk that syncs has a hub to confirm its data; a standalone one has no data age.
       rosterCheckedAt: loaded.broker ? () => this.downlinkState.cursor('roster').checkedAt : undefined,
       isRevoked: (passId) => this.revocations.isRevoked(passId),
+      onDiskFull: () => this.disk.releaseReserve(),
+      afterCommit: () => this.checkpointer.noteCommit(),
     });
     const hub = settings.hub;
     const downlink = new Downlink(
@@ -127,11 +157,8 @@ export class Kiosk {
         roster: (kind, changes) => this.roster.applyChanges(kind, changes),
         notices: (kind, changes) => this.notices.applyChanges(kind, changes),
         revocations: (kind, changes) => this.revocations.applyChanges(kind, changes),
-        keys: (kind, changes) => this.downloadedKeys.applyChanges(kind, changes, this.keyring),
-        policy: (kind, changes) => {
-          this.downloadedPolicy.applyChanges(kind, changes);
-          this.policy = this.newestPolicy();
-        },
+        keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, this.keyring),
+        policy: (kind, changes) => this.policy.applyChanges(kind, changes),
       },
       this.log.child({ ns: 'sync:downlink' }),
     );
@@ -144,7 +171,7 @@ export class Kiosk {
             ackTimeoutMs: hub.ackTimeoutMs,
             reconnect: { initialMs: 500, maxMs: 60_000 },
             authRetryMs: 300_000,
-            heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.heartbeatFigures() },
+            heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.health() },
             extensions: [downlink],
             clock: { bootId: clock.bootId, monoUs: () => clock.read().monoUs },
           },
@@ -159,7 +186,18 @@ export class Kiosk {
       gatekeeper: this.gatekeeper,
       rules: settings.screens.supervisor,
       zone: settings.time.zone,
+      pinPepper: secrets.pinPepper,
       log: this.log.child({ ns: 'supervisor' }),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    this.retention = new Retention({
+      events: this.events,
+      notices: this.notices,
+      supervisor: this.supervisor,
+      retentionDays: settings.store.retentionDays,
+      syncs: Boolean(loaded.broker),
+      exportsDir: this.exportsDir,
+      log: this.log.child({ ns: 'store' }),
     });
     this.screenService = new ScreenService(
       {
@@ -169,24 +207,17 @@ export class Kiosk {
           this.gatekeeper.on('passage', listener);
           return () => this.gatekeeper.off('passage', listener);
         },
-        link: () => {
-          if (!this.uplink) return 'standalone';
-          const state = this.uplink.state;
-          return state === 'online' ? 'online' : state === 'connecting' ? 'connecting' : 'offline';
-        },
+        link: () => this.linkView(),
         outbox: () => {
           const depth = this.events.outboxDepth();
           return { depth: depth.count, oldestUnsyncedAgeS: secondsSince(depth.oldestWallMs, Date.now()) };
         },
-        dataAge: () => {
-          const checked = this.uplink ? this.downlinkState.cursor('roster').checkedAt : null;
-          return {
-            ageS: secondsSince(checked, Date.now()),
-            // A policy without the parameter (a custom one) gets the built-in 72 hours for the warning.
-            maxAgeS: (typeof this.policy.params.maxDataAgeHours === 'number' ? this.policy.params.maxDataAgeHours : 72) * 3600,
-            syncs: Boolean(this.uplink),
-          };
-        },
+        dataAge: () => ({
+          ageS: secondsSince(this.uplink ? this.downlinkState.cursor('roster').checkedAt : null, Date.now()),
+          maxAgeS: this.policy.maxDataAgeS(),
+          syncs: Boolean(this.uplink),
+        }),
+        storage: () => ({ level: this.disk.figures().level, heldEvents: this.gatekeeper.heldCount }),
         notices: () => this.notices.current(Date.now()),
         supervisor: this.supervisor,
       },
@@ -215,6 +246,14 @@ export class Kiosk {
     const { settings } = this.loaded;
     this.signals.safeState();
     process.on('exit', this.exitGuard);
+    this.disk.start();
+    // Events a previous run could not write (the disk was full when it stopped) go in first.
+    const spilled = readSpilled(this.runtime);
+    if (spilled.length) {
+      this.gatekeeper.restoreHeld(spilled);
+      clearSpilled(this.runtime);
+      this.log.warn({ events: spilled.length, stillHeld: this.gatekeeper.heldCount }, 'events kept from the last run taken back');
+    }
     if (this.scanner) {
       const scanLog = this.log.child({ ns: 'device:scanner' });
       const source = this.scanner.source;
@@ -239,8 +278,11 @@ export class Kiosk {
       this.gatekeeper.on('passage', () => uplink.nudge());
       uplink.start();
     }
-    this.purge();
-    this.purgeTimer = setInterval(() => this.purge(), PURGE_INTERVAL_MS);
+    this.retention.start();
+    this.checkpointer.start();
+    this.publishStatus();
+    this.statusTimer = setInterval(() => this.publishStatus(), 2_000);
+    this.statusTimer.unref();
     this.log.info(
       {
         device: settings.device.id,
@@ -252,7 +294,7 @@ export class Kiosk {
         hub: this.loaded.broker ? this.loaded.broker.url : 'none (standalone)',
         trustedKeys: { pass: this.keyring.count('pass'), downlink: this.keyring.count('downlink') },
         roster: this.roster.count(),
-        policyVersion: this.policy.version,
+        policyVersion: this.policy.get().version,
       },
       'kiosk started',
     );
@@ -262,56 +304,77 @@ export class Kiosk {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Stops everything, in the reverse order. Events the store still could not take are kept in RAM
+   * (the runtime folder) for the next start; the result says how many, so the command can exit
+   * non-zero instead of pretending all is well.
+   */
+  async stop(): Promise<KioskStopResult> {
+    if (this.stopped) return { unwritten: 0, lost: 0 };
     this.stopped = true;
-    clearInterval(this.purgeTimer);
+    clearInterval(this.statusTimer);
     await this.screens?.stop();
     this.screenService.stop();
     await this.scanner?.stop();
     await this.uplink?.stop();
-    this.gatekeeper.stop();
+    const left = this.gatekeeper.stop();
+    const result: KioskStopResult = { unwritten: 0, lost: 0 };
+    if (left.length) {
+      try {
+        spillHeld(this.runtime, left);
+        result.unwritten = left.length;
+        this.log.fatal({ events: left.length, keptIn: this.runtime.held }, 'events the disk could not take are kept in RAM until the next start; free disk space');
+      } catch (err) {
+        result.lost = left.length;
+        this.log.fatal({ events: left.length, err: (err as Error).message }, 'events could not be written anywhere and are lost');
+      }
+    }
+    this.retention.stop();
+    this.checkpointer.stop();
+    this.disk.stop();
     this.signals.release();
     process.off('exit', this.exitGuard);
+    try {
+      this.checkpointer.checkpoint();
+    } catch {
+      // The next start checkpoints what is left.
+    }
     this.db.close();
+    clearRuntimeStatus(this.runtime);
     this.log.info('kiosk stopped');
+    return result;
   }
 
   get settings(): Settings {
     return this.loaded.settings;
   }
 
-  /** The hub's policy once it has sent one at least as new as the local one. */
-  private newestPolicy(): Policy {
-    const downloaded = this.downloadedPolicy.current();
-    return downloaded && downloaded.version >= this.localPolicy.version ? downloaded : this.localPolicy;
-  }
-
-  private heartbeatFigures(): HeartbeatFigures {
-    const depth = this.events.outboxDepth();
-    return {
-      software: SOFTWARE_VERSION,
-      outboxDepth: depth.count,
-      oldestUnsyncedAgeS: depth.oldestWallMs === null ? null : Math.max(0, (Date.now() - depth.oldestWallMs) / 1000),
-      scanner: this.scanner?.state ?? 'stopped',
+  /** What the kiosk reports about itself (the heartbeat). */
+  health(): ReturnType<typeof healthFigures> {
+    return healthFigures({
+      events: this.events,
+      downlinkState: this.downlinkState,
+      scanner: () => this.scanner?.state ?? 'stopped',
       gpio: this.gpioMode,
-      rosterAgeS: (() => {
-        const checked = this.downlinkState.cursor('roster').checkedAt;
-        return checked === null ? null : Math.max(0, (Date.now() - checked) / 1000);
-      })(),
-      policyVersion: this.policy.version,
-    };
+      policyVersion: () => this.policy.get().version,
+      heldEvents: () => this.gatekeeper.heldCount,
+      disk: () => this.disk.figures(),
+    });
   }
 
-  private purge(): void {
+  private linkView(): 'online' | 'connecting' | 'offline' | 'standalone' {
+    if (!this.uplink) return 'standalone';
+    const state = this.uplink.state;
+    return state === 'online' ? 'online' : state === 'connecting' ? 'connecting' : 'offline';
+  }
+
+  /** What only this process knows, for `safegate status` (in RAM: the disk may be the full one). */
+  private publishStatus(): void {
     try {
-      const cutoff = Date.now() - this.loaded.settings.store.retentionDays * DAY_MS;
-      const n = this.events.purgeSyncedBefore(cutoff);
-      const expired = this.notices.purgeExpired(Date.now());
-      this.supervisor.purgeAuditBefore(cutoff);
-      if (n || expired) this.log.info({ purged: n, expiredNotices: expired }, 'old synced events and expired notices purged');
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'purge failed; will retry');
+      const disk = this.disk.figures();
+      writeRuntimeStatus(this.runtime, { pid: process.pid, atMs: Date.now(), link: this.linkView(), heldEvents: this.gatekeeper.heldCount, disk });
+    } catch {
+      // Status is a convenience; the kiosk runs without it.
     }
   }
 

@@ -1,6 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadSettings, settingsJsonSchema } from '../core/config.js';
 import { HubKeyring, generateSigningKeyPair, keyIdFileName, type SigningAlgorithm } from '../../base/node/keys.js';
 import { KEY_ROLES, type KeyRole } from '../../base/common/key-roles.js';
@@ -13,8 +13,11 @@ import type { GateEvent } from '../../base/common/types.js';
 import { Roster, parseRosterCsv } from '../core/store/roster.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import { readStatus, type KioskStatus } from '../core/status.js';
+import { runtimeFiles } from '../core/runtime.js';
 import type { DecoderName } from '../../device/camera/decoder.js';
 import { storeSupervisorPin } from '../core/supervisor/desk.js';
+import { openStoreSecrets } from '../core/store/secrets.js';
+import { createLogger } from '../../base/node/logger.js';
 import { PIN_PATTERN } from '../core/supervisor/pin.js';
 import { ScreenLauncher, type ScreenMode } from './screens-launcher.js';
 
@@ -65,7 +68,8 @@ export async function setSupervisorPin(configFile: string, pinText: string): Pro
   try {
     const pin = pinText.split(/\r?\n/)[0]?.trim() ?? '';
     if (!PIN_PATTERN.test(pin)) throw new CliError('a supervisor PIN is 4 to 12 digits');
-    await storeSupervisorPin(db, pin, Date.now());
+    const { pinPepper } = openStoreSecrets(loaded.paths.keyFile, db, createLogger({ level: loaded.settings.log.level }));
+    await storeSupervisorPin(db, pin, Date.now(), pinPepper);
   } finally {
     db.close();
   }
@@ -91,7 +95,11 @@ export async function waitForShutdown(kiosk: Kiosk, beforeStop?: () => Promise<v
     }
   });
   await beforeStop?.();
-  await kiosk.stop();
+  const { unwritten, lost } = await kiosk.stop();
+  // Never a quiet exit with events unwritten: 75 (temporary failure) when they wait in RAM for the
+  // next start, 70 (internal error) when they could be kept nowhere.
+  if (lost > 0) process.exitCode = 70;
+  else if (unwritten > 0) process.exitCode = 75;
 }
 
 export function generateKeys(outDir: string, algorithm: SigningAlgorithm, role: KeyRole): string {
@@ -209,7 +217,7 @@ export function statusOf(configFile: string): KioskStatus {
   if (!existsSync(loaded.paths.store)) throw new CliError(`no kiosk database yet at ${loaded.paths.store}`);
   const db = openStore(loaded.paths.store, { readonly: true });
   try {
-    return readStatus(db, loaded.settings, Date.now());
+    return readStatus(db, loaded.settings, Date.now(), runtimeFiles(loaded.paths.store), dirname(loaded.paths.store));
   } finally {
     db.close();
   }
@@ -217,8 +225,12 @@ export function statusOf(configFile: string): KioskStatus {
 
 export function formatStatus(s: KioskStatus): string {
   const age = (a: number | null) => (a === null ? 'never confirmed by the hub' : `confirmed ${a} s ago`);
+  const mb = (b: number | null) => (b === null ? 'unknown' : `${Math.round(b / 1024 / 1024)} MB`);
   return [
     `device ${s.device}, checkpoint ${s.checkpoint.name} (${s.checkpoint.kind}, ${s.checkpoint.direction})${s.syncs ? '' : ', standalone (no hub)'}`,
+    s.running ? `kiosk running (pid ${s.running.pid}), hub link ${s.running.link}` : 'kiosk not running',
+    `disk: ${mb(s.disk.freeBytes)} free${s.disk.level === 'ok' ? '' : ` (${s.disk.level.toUpperCase()}${s.disk.reserveInUse ? ': the reserve is in use' : ''})`}`,
+    `events waiting to be written: ${s.heldEvents.inMemory} in memory, ${s.heldEvents.keptForNextStart} kept for the next start`,
     `outbox: ${s.outbox.depth} event(s) not yet at the hub${s.outbox.oldestUnsyncedAgeS === null ? '' : `, oldest ${s.outbox.oldestUnsyncedAgeS} s`}; ${s.outbox.unsentAlerts} alert(s) unsent`,
     `roster: ${s.roster.workers} worker(s)`,
     ...Object.entries(s.data).map(([k, d]) => `${k}: revision ${d.revision}, ${age(d.ageS)}`),

@@ -128,7 +128,27 @@ export const settingsSchema = z
           .min(1)
           .max(365)
           .default(28)
-          .describe('events older than this are purged once the hub has them'),
+          .describe('events older than this are purged: once the hub has them, or at once on a kiosk without a hub'),
+        keyFile: z
+          .string()
+          .default('safegate.key')
+          .describe(
+            'private key file (relative to this settings file; made 0600 on first start) for the keyed hash of unknown codes and the supervisor PIN pepper, kept out of the database so a copy of the database alone reveals neither',
+          ),
+        reserveMB: z
+          .number()
+          .int()
+          .min(0)
+          .max(10_240)
+          .default(32)
+          .describe('disk space kept in reserve (a file of zeros beside the database), given up the moment the disk is full so scans are still recorded'),
+        lowSpaceWarnMB: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_048_576)
+          .default(256)
+          .describe('below this much free disk space the kiosk warns (log, heartbeat, screens, status)'),
       })
       .prefault({}),
     hub: z
@@ -248,7 +268,7 @@ export function parseSettings(raw: unknown, file = '(settings)'): Settings {
 export interface LoadedSettings {
   settings: Settings;
   /** Absolute paths derived from the settings, resolved against the settings file's folder. */
-  paths: { store: string; keysDir: string; policyFile: string | undefined };
+  paths: { store: string; keysDir: string; policyFile: string | undefined; keyFile: string };
   /** The broker settings with its TLS file paths made absolute, if the kiosk syncs. */
   broker: BrokerSettings | undefined;
   file: string;
@@ -279,6 +299,7 @@ export function loadSettings(file: string): LoadedSettings {
     paths: {
       store: resolve(base, settings.store.path),
       keysDir: resolve(base, settings.hub.keysDir),
+      keyFile: resolve(base, settings.store.keyFile),
       policyFile: settings.policy.file ? resolve(base, settings.policy.file) : undefined,
     },
   };

@@ -7,7 +7,7 @@ import { readCredential, type CredentialReading } from './credential/read.js';
 import type { HubKeyring } from '../../base/node/keys.js';
 import { decide, type EntryDecision, type RecentHistory } from './decide.js';
 import type { Policy } from '../../base/common/policy/policy.js';
-import { isStorageFault } from '../../base/node/sqlite.js';
+import { isDiskFull, isStorageFault } from '../../base/node/sqlite.js';
 import type { EventLog, PassageScope } from './store/event-log.js';
 import type { AlertKind, NewGateEvent } from '../../base/common/types.js';
 import { reasonCategory, type DenyReason } from '../../base/common/reasons.js';
@@ -55,6 +55,19 @@ export interface GatekeeperDeps {
   /** When the hub last confirmed the roster current; absent or null for a standalone kiosk. */
   rosterCheckedAt?: () => number | null;
   isRevoked?: (passId: string) => boolean;
+  /**
+   * The disk is full: free the reserve kept for this moment. True when space was freed, and the
+   * commit is then tried once more at once (the scan goes through, and an alarm is raised).
+   */
+  onDiskFull?: () => boolean;
+  /** After each durable commit on the scan path (the WAL checkpointer watches for idle moments). */
+  afterCommit?: () => void;
+}
+
+/** An event the store could not take yet, with its alert: held in memory, spilled at stop. */
+export interface HeldEvent {
+  event: NewGateEvent;
+  alert: AlertKind | undefined;
 }
 
 /** Events that could not be committed are held here (bounded) and written once the store recovers. */
@@ -71,25 +84,35 @@ const HELD_RETRY_MS = 2_000;
  */
 export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   private readonly recentCodes = new Map<string, number>();
-  private held: { event: NewGateEvent; alert: AlertKind | undefined }[] = [];
+  private held: HeldEvent[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: GatekeeperDeps) {
     super();
   }
 
-  stop(): void {
+  /** Stops retrying; a last attempt to store held events. Returns those still unwritten (the caller keeps them). */
+  stop(): HeldEvent[] {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (this.held.length) this.flushHeld();
-    if (this.held.length) {
-      this.deps.log.error({ held: this.held.length }, 'stopping with events that could not be stored');
-    }
+    const left = this.held;
+    this.held = [];
+    if (left.length) this.deps.log.error({ held: left.length }, 'stopping with events that could not be stored');
+    return left;
   }
 
   /** Events waiting for the store to recover. */
   get heldCount(): number {
     return this.held.length;
+  }
+
+  /** Takes back events a previous run could not store (from its spill file); they are written first. */
+  restoreHeld(events: readonly HeldEvent[]): void {
+    if (!events.length) return;
+    this.held.unshift(...events);
+    this.flushHeld();
+    this.scheduleRetry();
   }
 
   handleScan(scan: Scan): Passage {
@@ -153,8 +176,11 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     let seq: number | null = null;
     if (storeFault === undefined) {
       try {
-        if (this.held.length) this.flushHeld();
-        seq = deps.events.append(event, alert);
+        seq = this.withSpace(() => {
+          if (this.held.length) this.flushHeld(true);
+          return deps.events.append(event, alert);
+        });
+        deps.afterCommit?.();
       } catch (err) {
         if (!isStorageFault(err)) throw err;
         storeFault = err;
@@ -271,18 +297,32 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     }, HELD_RETRY_MS);
   }
 
-  /** Writes held events in order; stops at the first failure, keeping the rest. */
-  private flushHeld(): void {
+  /** Runs a write; on a full disk, has the reserve freed and tries once more. */
+  private withSpace<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      if (!isDiskFull(err) || !this.deps.onDiskFull?.()) throw err;
+      this.deps.log.fatal({ held: this.held.length }, 'disk full: the reserve was released so scans can still be recorded; free disk space now');
+      return write();
+    }
+  }
+
+  /**
+   * Writes held events in order; stops at the first failure, keeping the rest. `rethrow`: a storage
+   * fault is passed on (the caller is about to write a new scan, which must then fail safe too).
+   */
+  private flushHeld(rethrow = false): void {
     let written = 0;
     try {
       while (this.held.length) {
         const { event, alert } = this.held[0]!;
-        this.deps.events.append(event, alert);
+        this.withSpace(() => this.deps.events.append(event, alert));
         this.held.shift();
         written++;
       }
     } catch (err) {
-      if (!isStorageFault(err)) throw err;
+      if (!isStorageFault(err) || rethrow) throw err;
     } finally {
       if (written) this.deps.log.warn({ written, stillHeld: this.held.length }, 'held events stored after a storage fault');
     }

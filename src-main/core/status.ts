@@ -6,6 +6,8 @@ import { Notices } from './store/notices.js';
 import { Roster } from './store/roster.js';
 import { DOWNLINK_STREAMS, type Notice } from '../../base/common/types.js';
 import { secondsSince } from '../../base/common/time.js';
+import { statfsSync } from 'node:fs';
+import { readRuntimeStatus, readSpilled, type RuntimeFiles } from './runtime.js';
 
 export interface DataAge {
   revision: number;
@@ -23,12 +25,25 @@ export interface KioskStatus {
   roster: { workers: number };
   data: Record<string, DataAge>;
   notices: Notice[];
+  /** The running kiosk's own view (from its runtime file), when one is running. */
+  running: { pid: number; link: string } | null;
+  /** Events not yet in the database: held by the running kiosk, or kept (in RAM) for the next start. */
+  heldEvents: { inMemory: number; keptForNextStart: number };
+  disk: { freeBytes: number | null; level: string; reserveInUse: boolean };
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** What the kiosk holds and how old it is; read from the database, so it works beside a running kiosk. */
-export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number): KioskStatus {
+export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number, runtime: RuntimeFiles, storeDir: string): KioskStatus {
+  const live = readRuntimeStatus(runtime);
+  let freeBytes: number | null = null;
+  try {
+    const fs = statfsSync(storeDir);
+    freeBytes = fs.bavail * fs.bsize;
+  } catch {
+    // Unknown.
+  }
   const events = new EventLog(db);
   const depth = events.outboxDepth();
   const state = new DownlinkState(db);
@@ -54,5 +69,10 @@ export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number
     roster: { workers: new Roster(db).count() },
     data,
     notices: new Notices(db).current(nowMs),
+    running: live ? { pid: live.pid, link: live.link } : null,
+    heldEvents: { inMemory: live?.heldEvents ?? 0, keptForNextStart: readSpilled(runtime).length },
+    disk: live?.disk
+      ? { freeBytes: live.disk.freeBytes, level: live.disk.level, reserveInUse: live.disk.reserveInUse }
+      : { freeBytes, level: freeBytes !== null && freeBytes < settings.store.lowSpaceWarnMB * 1024 * 1024 ? 'low' : 'ok', reserveInUse: false },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The screens' one message catalogue, Vietnamese first. Deny reasons come from the core's reason
- * table (src-main/core/reasons.ts), the single source of their wording, so the gate, the CLI and
+ * table (base/common/reasons.ts), the single source of their wording, so the gate, the CLI and
  * the screens never disagree.
  */
 import { DENY_REASONS } from '../../base/common/reasons.js';
@@ -23,6 +23,11 @@ export const vi = {
       unknown: 'Chưa nhận dữ liệu từ hệ thống',
     },
     notices: 'Thông báo',
+    storage: {
+      low: 'Bộ nhớ thiết bị sắp đầy — báo bộ phận kỹ thuật',
+      critical: 'Bộ nhớ thiết bị đã đầy — báo bộ phận kỹ thuật ngay',
+      held: 'Đang chờ ghi: {{count}} lượt quét',
+    },
     camera: { off: 'Camera tắt', starting: 'Đang mở camera…', on: 'Camera đang quét', error: 'Không mở được camera' },
     transport: 'Mất kết nối với bộ điều khiển — đang thử lại…',
   },
@@ -94,6 +99,11 @@ export const en: Messages = {
       unknown: 'No data from the hub yet',
     },
     notices: 'Notices',
+    storage: {
+      low: 'Device storage is almost full — tell IT',
+      critical: 'Device storage is full — tell IT now',
+      held: 'Waiting to be written: {{count}} scans',
+    },
     camera: { off: 'Camera off', starting: 'Starting the camera…', on: 'Camera scanning', error: 'Cannot open the camera' },
     transport: 'Lost contact with the controller — retrying…',
   },

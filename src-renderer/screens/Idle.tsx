@@ -45,6 +45,12 @@ export function IdleScreen({ state, cameraStatus, videoRef }: { state: ScreenSta
           {t(`idle.link.${state.link}`)}
         </span>
         <span data-testid="outbox">{t('idle.outbox', { count: state.outbox.depth })}</span>
+        {state.storage.level !== 'ok' || state.storage.heldEvents > 0 ? (
+          <span className={`storage storage-${state.storage.level}`} data-testid="storage" role="alert">
+            {state.storage.level !== 'ok' ? t(`idle.storage.${state.storage.level}`) : null}
+            {state.storage.heldEvents > 0 ? ` ${t('idle.storage.held', { count: state.storage.heldEvents })}` : null}
+          </span>
+        ) : null}
         {state.link !== 'standalone' ? (
           <span className={`data-age data-age-${age.level}`} data-testid="data-age" role={age.level === 'too-old' ? 'alert' : undefined}>
             {ageText}

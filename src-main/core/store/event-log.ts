@@ -61,6 +61,7 @@ export class EventLog {
   private readonly betweenStmt: Statement;
   private readonly getStmt: Statement;
   private readonly purgeStmt: Statement;
+  private readonly purgeAllStmt: Statement;
   private readonly unsyncedStmt: Statement;
   private readonly markSyncedStmt: Statement;
   private readonly depthStmt: Statement;
@@ -84,6 +85,7 @@ export class EventLog {
     this.betweenStmt = db.prepare('SELECT * FROM events WHERE wall_ms >= ? AND wall_ms < ? ORDER BY seq');
     this.getStmt = db.prepare('SELECT * FROM events WHERE seq = ?');
     this.purgeStmt = db.prepare('DELETE FROM events WHERE wall_ms < ? AND synced_at IS NOT NULL');
+    this.purgeAllStmt = db.prepare('DELETE FROM events WHERE wall_ms < ?');
     this.unsyncedStmt = db.prepare('SELECT * FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
     this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq BETWEEN ? AND ?');
     this.insertAlert = db.prepare('INSERT INTO alerts (seq, kind, note) VALUES (?, ?, ?)');
@@ -159,14 +161,11 @@ export class EventLog {
     return row ? fromRow(row) : undefined;
   }
 
-  /** Removes events older than the cutoff that the hub already holds; unsynced events are never purged. */
-  purgeSyncedBefore(wallMs: number): number {
-    return this.purgeStmt.run(wallMs).changes;
-  }
-
-  codeHashKey(): string {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'code_hash_key'").get() as { value: string } | undefined;
-    if (!row) throw new Error('the database has no code hash key (migration 0001 not applied?)');
-    return row.value;
+  /**
+   * Removes events older than the cutoff that the hub already holds; events the hub does not have yet
+   * are kept, unless `unsyncedToo` (a kiosk without a hub, whose events will never sync).
+   */
+  purgeBefore(wallMs: number, options: { unsyncedToo?: boolean } = {}): number {
+    return (options.unsyncedToo ? this.purgeAllStmt : this.purgeStmt).run(wallMs).changes;
   }
 }

@@ -73,6 +73,8 @@ export class SupervisorDesk {
       rules: SupervisorRules;
       /** The province time zone: "today", "inside now" and export file names follow its days. */
       zone: string;
+      /** From the kiosk's key file (see secrets.ts): PIN hashes are keyed with it. */
+      pinPepper: Buffer;
       log: Logger;
       now?: () => number;
     },
@@ -99,7 +101,7 @@ export class SupervisorDesk {
   }
 
   async setPin(pin: string): Promise<void> {
-    await storeSupervisorPin(this.deps.db, pin, this.now());
+    await storeSupervisorPin(this.deps.db, pin, this.now(), this.deps.pinPepper);
     this.sessions.clear();
   }
 
@@ -121,7 +123,7 @@ export class SupervisorDesk {
       return { ok: false, reason: 'locked', retryAfterS: Math.ceil((lock.locked_until - now) / 1000) };
     }
     // A malformed PIN is simply wrong: it counts like any other failure.
-    const good = PIN_PATTERN.test(pin) && (await verifyPin(pin, hash));
+    const good = PIN_PATTERN.test(pin) && (await verifyPin(pin, hash, this.deps.pinPepper));
     if (good) {
       setLockout.run(0, null);
       const token = randomBytes(24).toString('base64url');
@@ -235,8 +237,8 @@ export class SupervisorDesk {
 }
 
 /** Sets the PIN (as its scrypt hash), clears any lockout and records it in the audit trail. */
-export async function storeSupervisorPin(db: SqliteDatabase, pin: string, nowMs: number): Promise<void> {
-  const hash = await hashPin(pin);
+export async function storeSupervisorPin(db: SqliteDatabase, pin: string, nowMs: number, pinPepper: Buffer): Promise<void> {
+  const hash = await hashPin(pin, pinPepper);
   db.transaction(() => {
     db.prepare('INSERT INTO supervisor_pin (id, hash, set_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, set_at = excluded.set_at').run(hash, nowMs);
     db.prepare('UPDATE supervisor_lockout SET failed = 0, locked_until = NULL WHERE id = 1').run();

@@ -1,4 +1,4 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /**
  * Supervisor PINs are short, so only a slow, memory-hard KDF makes a stolen database expensive to
@@ -22,18 +22,45 @@ function derive(pin: string, salt: Buffer, opts: ScryptOptions): Promise<Buffer>
   );
 }
 
-export async function hashPin(pin: string): Promise<string> {
+/**
+ * The derived key is then keyed with a pepper from the kiosk's key file (HMAC-SHA-256), which is not
+ * in the database: a copy of the database alone cannot be used to try PINs. Stored as
+ * `scrypt-pepper$<log2 N>$<r>$<p>$<salt b64>$<hmac b64>`.
+ */
+const PEPPERED = 'scrypt-pepper';
+const LEGACY = 'scrypt';
+
+function pepper(key: Buffer, pinPepper: Buffer): Buffer {
+  return createHmac('sha256', pinPepper).update(key).digest();
+}
+
+export async function hashPin(pin: string, pinPepper: Buffer): Promise<string> {
   if (!PIN_PATTERN.test(pin)) throw new PinFormatError('a supervisor PIN is 4 to 12 digits');
   const salt = randomBytes(16);
   const key = await derive(pin, salt, { N: 2 ** LOG2_N, r: R, p: P });
-  return ['scrypt', LOG2_N, R, P, salt.toString('base64'), key.toString('base64')].join('$');
+  return [PEPPERED, LOG2_N, R, P, salt.toString('base64'), pepper(key, pinPepper).toString('base64')].join('$');
 }
 
-export async function verifyPin(pin: string, stored: string): Promise<boolean> {
+export async function verifyPin(pin: string, stored: string, pinPepper: Buffer): Promise<boolean> {
   const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') throw new Error('unrecognised PIN hash format');
-  const [, logN, r, p, salt, hash] = parts as [string, string, string, string, string, string];
+  if (parts.length !== 6 || (parts[0] !== PEPPERED && parts[0] !== LEGACY)) throw new Error('unrecognised PIN hash format');
+  const [kind, logN, r, p, salt, hash] = parts as [string, string, string, string, string, string];
   const expected = Buffer.from(hash, 'base64');
   const key = await derive(pin, Buffer.from(salt, 'base64'), { N: 2 ** Number(logN), r: Number(r), p: Number(p) });
-  return key.length === expected.length && timingSafeEqual(key, expected);
+  const actual = kind === PEPPERED ? pepper(key, pinPepper) : key;
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** A hash from before PINs were peppered (kept in the database alone). */
+export function isLegacyPinHash(stored: string): boolean {
+  return stored.startsWith(`${LEGACY}$`);
+}
+
+/** Peppers a legacy hash in place: the same PIN still verifies, and the database alone no longer tests it. */
+export function pepperLegacyPinHash(stored: string, pinPepper: Buffer): string {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== LEGACY) throw new Error('not a legacy PIN hash');
+  parts[0] = PEPPERED;
+  parts[5] = pepper(Buffer.from(parts[5]!, 'base64'), pinPepper).toString('base64');
+  return parts.join('$');
 }

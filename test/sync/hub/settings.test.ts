@@ -9,7 +9,7 @@ describe('hub settings', () => {
   it('the example hub settings file in the repository is valid', () => {
     const loaded = loadHubSettings(new URL('../../../config/hub.example.yaml', import.meta.url).pathname);
     expect(loaded.settings.id).toBe('hub.1');
-    expect(loaded.signingKeyPath).toBe('/etc/safegate/hub-keys/hub-signing.key.pem');
+    expect(loaded.signingKeyPath).toBe('/etc/safegate/hub-keys/hub-downlink.key.pem');
   });
 
   it('lists every problem and resolves paths beside the file', () => {

@@ -67,7 +67,7 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
           { ...alert, deviceId: 'kiosk-a' },
           { ...override, deviceId: 'kiosk-a' },
         ]);
-        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1 };
+        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: { freeBytes: 5e9, reserveInUse: false, level: 'ok' as const } };
         await store.recordHeartbeat('kiosk-a', hb, 10);
         await store.recordHeartbeat('kiosk-a', { ...hb, outboxDepth: 0 }, 11);
         expect(await store.lastHeartbeat('kiosk-a')).toEqual({ ...hb, outboxDepth: 0 });

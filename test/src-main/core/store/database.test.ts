@@ -90,7 +90,7 @@ describe('device database', () => {
     const seqs = [1, 2, 3].map(() => log.append(event({ wallMs: 1000 })));
     expect(seqs).toEqual([1, 2, 3]);
     log.markSynced(1, 3, 1);
-    expect(log.purgeSyncedBefore(2000)).toBe(3);
+    expect(log.purgeBefore(2000)).toBe(3);
     expect(log.append(event())).toBe(4);
     db.close();
   });
@@ -115,7 +115,7 @@ describe('device database', () => {
     const db = openStore(file());
     const log = new EventLog(db);
     log.append(event({ wallMs: 1000 }));
-    expect(log.purgeSyncedBefore(Date.now())).toBe(0);
+    expect(log.purgeBefore(Date.now())).toBe(0);
     expect([...log.since(0)]).toHaveLength(1);
     db.close();
   });

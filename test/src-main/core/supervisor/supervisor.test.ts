@@ -10,15 +10,18 @@ import { safegate } from '../../../helpers/cli.js';
 
 describe('supervisor PINs', () => {
   it('are stored as salted scrypt hashes and verified in constant time', async () => {
-    const a = await hashPin('4826');
-    const b = await hashPin('4826');
-    expect(a).toMatch(/^scrypt\$15\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+    const pepper = Buffer.alloc(32, 7);
+    const a = await hashPin('4826', pepper);
+    const b = await hashPin('4826', pepper);
+    expect(a).toMatch(/^scrypt-pepper\$15\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
     expect(a).not.toBe(b);
     expect(a).not.toContain('4826');
-    expect(await verifyPin('4826', a)).toBe(true);
-    expect(await verifyPin('4827', a)).toBe(false);
-    await expect(hashPin('12a4')).rejects.toThrow('4 to 12 digits');
-    await expect(hashPin('123')).rejects.toThrow('4 to 12 digits');
+    expect(await verifyPin('4826', a, pepper)).toBe(true);
+    expect(await verifyPin('4827', a, pepper)).toBe(false);
+    // Without the key file's pepper the right PIN does not verify: the database alone is not enough.
+    expect(await verifyPin('4826', a, Buffer.alloc(32, 8))).toBe(false);
+    await expect(hashPin('12a4', pepper)).rejects.toThrow('4 to 12 digits');
+    await expect(hashPin('123', pepper)).rejects.toThrow('4 to 12 digits');
   });
 });
 
@@ -26,14 +29,17 @@ describe('the supervisor desk', () => {
   let dir: ReturnType<typeof tempDir>;
   let file: string;
   let kiosk: Kiosk;
-  let clock = Date.now();
+  // The desk's clock, injected: a test moves it forward instead of waiting.
+  let offsetMs = 0;
+  const now = () => Date.now() + offsetMs;
   let keys: ReturnType<typeof hubKeys>;
 
   beforeEach(() => {
     dir = tempDir('safegate-supervisor-');
     keys = hubKeys(dir.path);
     file = writeKioskConfig(dir.path, { screens: { supervisor: { maxFailedLogins: 3, lockoutMinutes: 5 } } });
-    kiosk = new Kiosk(loadSettings(file), { headless: true, log: createLogger({ level: 'silent' }) });
+    offsetMs = 0;
+    kiosk = new Kiosk(loadSettings(file), { headless: true, log: createLogger({ level: 'silent' }), now });
   });
 
   afterEach(async () => {
@@ -49,13 +55,14 @@ describe('the supervisor desk', () => {
     await kiosk.stop();
 
     // Pulling the plug does not reset the lockout.
-    kiosk = new Kiosk(loadSettings(file), { headless: true, log: createLogger({ level: 'silent' }) });
+    kiosk = new Kiosk(loadSettings(file), { headless: true, log: createLogger({ level: 'silent' }), now });
     const locked = await kiosk.supervisor.login('97531');
     expect(locked).toMatchObject({ ok: false, reason: 'locked' });
-    // Five minutes later the right PIN works again.
-    (kiosk.supervisor as unknown as { deps: { now: () => number } }).deps.now = () => (clock = Date.now() + 301_000);
+    // Four minutes later still locked; five minutes later the right PIN works again.
+    offsetMs = 240_000;
+    expect(await kiosk.supervisor.login('97531')).toMatchObject({ ok: false, reason: 'locked' });
+    offsetMs = 301_000;
     expect(await kiosk.supervisor.login('97531')).toMatchObject({ ok: true });
-    expect(clock).toBeGreaterThan(Date.now());
   });
 
   it('refuses to override a deny of an unidentified person or an allow', async () => {
