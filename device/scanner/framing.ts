@@ -107,6 +107,12 @@ export class ScanLineFramer extends Transform {
     this.reset();
     if (this.stripCr && line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
     if (line.length === 0) return;
+    // The buffer kept one byte of room for a CRLF's CR; a line that ended with a bare LF instead
+    // may not use it.
+    if (line.length > this.maxLength) {
+      this.push({ kind: 'rejected', reason: 'too-long', detail: `line longer than ${this.maxLength} bytes dropped`, receivedAtNs } satisfies FramedLine);
+      return;
+    }
     this.push(validateLine(line, receivedAtNs));
   }
 

@@ -30,6 +30,8 @@ export interface WireClientOptions {
 }
 
 const OPEN = 1;
+/** Below the loopback server's 64 KiB message limit. */
+const MAX_CALL_BYTES = 60 * 1024;
 
 export class WireClient implements KioskApi {
   private socket: WebSocketLike | undefined;
@@ -79,17 +81,28 @@ export class WireClient implements KioskApi {
   }
 
   async call<M extends Method>(method: M, params: Params<M>): Promise<Results[M]> {
+    const id = this.nextId++;
+    // Refused here, with the code the core would give, rather than sent: the core closes the one
+    // connection on a message over its limit, which would fail every other call in flight too.
+    let text: string;
+    try {
+      text = JSON.stringify({ t: 'call', id, method, params });
+    } catch (err) {
+      throw new ApiError('bad-request', `the parameters cannot be sent: ${(err as Error).message}`);
+    }
+    if (text.length > MAX_CALL_BYTES / 3 && new TextEncoder().encode(text).length > MAX_CALL_BYTES) {
+      throw new ApiError('bad-request', `the call is larger than ${MAX_CALL_BYTES} bytes`);
+    }
     await this.connect();
     const socket = this.socket;
     if (!socket || socket.readyState !== OPEN) throw new ApiError('transport', 'not connected to the kiosk');
-    const id = this.nextId++;
     return new Promise<Results[M]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new ApiError('transport', `the kiosk did not answer ${method} in time`));
       }, this.options.callTimeoutMs ?? 15_000);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      socket.send(JSON.stringify({ t: 'call', id, method, params }));
+      socket.send(text);
     });
   }
 

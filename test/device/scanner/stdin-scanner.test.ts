@@ -26,10 +26,6 @@ scannerContract('stdin scanner on a stream', async () => {
       input.destroy();
     },
   };
-}, {
-  // ScanLineFramer's CRLF mode keeps room for the CR of the suffix (maxLength + 1 bytes) but does not
-  // check the length again when the line ends with a bare LF, so maxLength + 1 bytes pass as a line.
-  'too-long-by-one': 'CRLF framing accepts maxLength + 1 bytes ended by a bare LF (device/scanner/framing.ts)',
 });
 
 describe('stdin scanner', () => {
