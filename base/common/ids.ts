@@ -5,9 +5,12 @@ import { z } from 'zod';
  * payloads, the renderer API). Isomorphic: the screens use them too.
  */
 
-/** A device id names the device's MQTT topics and is its certificate's CN. */
-export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
-export const DEVICE_ID_RULE = 'lower-case letters, digits and dashes, 2 to 63 characters, starting with a letter or digit';
+/**
+ * A device id names the device's MQTT topics and is its certificate's CN. `hub` is reserved: its
+ * topics would sit beside the hubs' own (safegate/v1/hub/status).
+ */
+export const DEVICE_ID_PATTERN = /^(?!hub$)[a-z0-9][a-z0-9-]{1,62}$/;
+export const DEVICE_ID_RULE = 'lower-case letters, digits and dashes, 2 to 63 characters, starting with a letter or digit (not "hub")';
 export const deviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, DEVICE_ID_RULE);
 
 /**
