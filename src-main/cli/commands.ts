@@ -28,7 +28,7 @@ export async function runKiosk(configFile: string, headless: boolean, show?: Scr
   let launcher: ScreenLauncher | undefined;
   if (mode !== 'none') {
     const server = await kiosk.startScreens();
-    launcher = new ScreenLauncher(server, mode, kiosk.log.child({ ns: 'screens' }));
+    launcher = new ScreenLauncher(server, mode, kiosk.log.child({ ns: 'screens' }), undefined, { exportsDir: kiosk.exportsDir });
     launcher.start();
   }
   await waitForShutdown(kiosk, () => launcher?.stop());

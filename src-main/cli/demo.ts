@@ -183,7 +183,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
     const server = await kiosk.startScreens({ pages: { '/demo/passes.html': () => page } });
     out.write(`  [demo passes to print or show on a phone: ${join(dir, 'passes.html')} (also ${server.origin}/demo/passes.html)]\n`);
     out.write(`  [supervisor screen PIN for the demo: ${DEMO_SUPERVISOR_PIN}]\n`);
-    launcher = new ScreenLauncher(server, screens, kiosk.log.child({ ns: 'screens' }), (l) => out.write(`  [${l}]\n`));
+    launcher = new ScreenLauncher(server, screens, kiosk.log.child({ ns: 'screens' }), (l) => out.write(`  [${l}]\n`), { exportsDir: kiosk.exportsDir });
     launcher.start();
   }
   // Wait (briefly) for the roster from the hub, then say what the kiosk holds.

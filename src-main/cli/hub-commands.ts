@@ -9,6 +9,7 @@ import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
+import { IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
 
 /** PostgreSQL when DATABASE_URL is set, otherwise the SQLite file from the settings. */
 async function openHubStore(storePath: string): Promise<HubStore> {
@@ -39,6 +40,17 @@ export async function runHub(configFile: string): Promise<void> {
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );
   await hub.start();
+  // Personal data is kept only as long as the province's retention says (Decree 13/2023).
+  const purge = async (): Promise<void> => {
+    try {
+      const done = await store.purgeBefore(Date.now() - loaded.settings.retentionDays * 86_400_000);
+      if (done.events || done.alerts || done.heartbeats) log.info(done, 'hub store purged by its retention');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'purge failed; will retry');
+    }
+  };
+  await purge();
+  const purgeTimer = setInterval(() => void purge(), 3_600_000);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -48,6 +60,7 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  clearInterval(purgeTimer);
   await hub.stop();
   await store.close();
   directory?.close();
@@ -83,6 +96,15 @@ export function importHubRoster(csvFile: string, configFile: string, replace: bo
   return withDirectory(configFile, (d) => {
     const r = d.importRoster(records, replace);
     return `roster revision ${r.rev}: ${r.changed} worker(s) added or changed, ${r.removed} removed; kiosks download the changes`;
+  });
+}
+
+/** `safegate hub roster remove`: workers leave the roster; the hub keeps no record of them but a tombstone. */
+export function removeHubWorkers(configFile: string, workerIds: string[]): string {
+  for (const id of workerIds) if (!isWorkerId(id)) throw new CliError(`worker id ${JSON.stringify(id)}: ${IDENTIFIER_RULE}`, 2);
+  return withDirectory(configFile, (d) => {
+    const r = d.removeWorkers(workerIds);
+    return `${r.removed} worker(s) removed (roster revision ${r.rev}); kiosks drop them at their next download`;
   });
 }
 

@@ -26,6 +26,7 @@ import {
   publishHubKey,
   publishHubNotice,
   publishHubPolicy,
+  removeHubWorkers,
   retireHubKey,
   revokeHubPass,
   runHub,
@@ -162,15 +163,20 @@ function buildProgram(): Command {
     .description('run the hub: ingest kiosk event batches, store them durably, acknowledge them')
     .requiredOption('--config <file>', 'hub settings file (YAML or JSON)')
     .action(async (o: { config: string }) => runHub(o.config));
-  hub
-    .command('roster')
-    .description('the roster the hub publishes to kiosks')
+  const hubRoster = hub.command('roster').description('the roster the hub publishes to kiosks');
+  hubRoster
     .command('import')
     .description('import workers from a CSV file (all rows or none); kiosks download the changes')
     .argument('<file.csv>', 'UTF-8 CSV with a header row (same columns as `safegate roster import`)')
     .requiredOption('--config <file>', 'hub settings file')
     .option('--replace', 'workers missing from the file are removed')
     .action((file: string, o: { config: string; replace?: boolean }) => console.log(importHubRoster(file, o.config, Boolean(o.replace))));
+  hubRoster
+    .command('remove')
+    .description('remove workers from the roster kiosks download; the hub keeps no record of them but a tombstone')
+    .argument('<workerId...>', 'worker ids')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action((ids: string[], o: { config: string }) => console.log(removeHubWorkers(o.config, ids)));
   const notice = hub.command('notice').description('government notices shown on kiosks');
   notice
     .command('publish')

@@ -37,7 +37,7 @@ export function findChromium(): string | undefined {
   return undefined;
 }
 
-/** Chromium flags for an unattended kiosk (and, as root, without its sandbox, which root cannot use). */
+/** Chromium flags for an unattended kiosk. Never --no-sandbox: the launcher does not start a browser as root. */
 export function chromiumKioskArgs(launchFile: string, profileDir: string, opts: { kiosk: boolean }): string[] {
   const args = [
     `--app=file://${launchFile}`,
@@ -55,7 +55,6 @@ export function chromiumKioskArgs(launchFile: string, profileDir: string, opts: 
     '--disable-session-crashed-bubble',
   ];
   if (opts.kiosk) args.push('--kiosk');
-  if (process.getuid?.() === 0) args.push('--no-sandbox');
   return args;
 }
 
@@ -77,10 +76,24 @@ export class ScreenLauncher {
     private readonly mode: ScreenMode,
     private readonly log: Logger,
     private readonly print: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+    private readonly options: {
+      /** Where a window saves the supervisor's exports (the kiosk's private folder, purged after a day). */
+      exportsDir?: string;
+      /** Whether this process runs as root (the process's own uid by default). */
+      runningAsRoot?: boolean;
+    } = {},
   ) {}
 
   start(): void {
     if (this.mode === 'none') return;
+    if (this.mode !== 'address' && (this.options.runningAsRoot ?? process.getuid?.() === 0)) {
+      // A browser or the Electron shell run as root can only run without its sandbox, and the
+      // screens take input from anyone at the gate: never. The service user is the fleet issue's job.
+      const why = 'running as root: the screens are not opened in a window (a browser as root would have to run without its sandbox); run the kiosk as an unprivileged user, or open the address below';
+      this.log.warn(why);
+      this.print(`Screens: ${why}.`);
+      return this.printAddress();
+    }
     if (this.mode !== 'address' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
       this.log.info('no graphical session here (neither DISPLAY nor WAYLAND_DISPLAY is set): printing the address instead of opening a window');
       return this.printAddress();
@@ -113,14 +126,23 @@ export class ScreenLauncher {
     let child: ChildProcess;
     if (kind === 'electron') {
       const main = join(packageRoot(), 'build', 'src-main', 'shell', 'main.js');
-      child = spawn(binary, [main, ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])], { stdio: ['pipe', 'inherit', 'inherit'] });
+      child = spawn(binary, [main], { stdio: ['pipe', 'inherit', 'inherit'] });
       // The pipe stays open: when this process ends, however it ends, the shell sees its stdin close and quits.
-      child.stdin?.write(JSON.stringify({ url: this.server.apiUrl, secret: this.server.secret }) + '\n');
+      child.stdin?.write(JSON.stringify({ url: this.server.apiUrl, secret: this.server.secret, exportsDir: this.options.exportsDir }) + '\n');
       child.stdin?.on('error', () => undefined);
     } else {
       this.profileDir ??= mkdtempSync(join(tmpdir(), 'safegate-screens-'));
       mkdirSync(this.profileDir, { recursive: true, mode: 0o700 });
       const launchFile = join(this.profileDir, 'launch.html');
+      // Exports land in the kiosk's private folder, never in a Downloads folder where they would stay.
+      if (this.options.exportsDir) {
+        mkdirSync(join(this.profileDir, 'profile', 'Default'), { recursive: true, mode: 0o700 });
+        writeFileSync(
+          join(this.profileDir, 'profile', 'Default', 'Preferences'),
+          JSON.stringify({ download: { default_directory: this.options.exportsDir, prompt_for_download: false, directory_upgrade: true }, savefile: { default_directory: this.options.exportsDir } }),
+          { mode: 0o600 },
+        );
+      }
       const target = this.server.screenUrl.replace(/"/g, '');
       writeFileSync(launchFile, `<!doctype html><meta http-equiv="refresh" content="0;url=${target}">`, { mode: 0o600 });
       child = spawn(binary, chromiumKioskArgs(launchFile, join(this.profileDir, 'profile'), { kiosk: process.env.SAFEGATE_WINDOWED !== '1' }), {

@@ -7,7 +7,8 @@
  */
 import { app, BrowserWindow, ipcMain, protocol, session, type WebContents } from 'electron';
 import { readFile } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL } from '../api/errors.js';
@@ -41,7 +42,7 @@ protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standa
  * The first line on stdin is the core's address; the pipe then stays open, and its end means the
  * core has gone (even killed outright), so the shell quits rather than linger as an orphan.
  */
-async function readCoreAddress(): Promise<{ url: string; secret: string }> {
+async function readCoreAddress(): Promise<{ url: string; secret: string; exportsDir: string | undefined }> {
   const line = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     const onData = (chunk: Buffer) => {
@@ -57,11 +58,11 @@ async function readCoreAddress(): Promise<{ url: string; secret: string }> {
   });
   process.stdin.once('end', () => app.quit());
   process.stdin.resume();
-  const parsed = JSON.parse(line) as { url?: unknown; secret?: unknown };
+  const parsed = JSON.parse(line) as { url?: unknown; secret?: unknown; exportsDir?: unknown };
   if (typeof parsed.url !== 'string' || !parsed.url.startsWith('ws://127.0.0.1:') || typeof parsed.secret !== 'string') {
     throw new Error('the core sent no valid loopback address');
   }
-  return { url: parsed.url, secret: parsed.secret };
+  return { url: parsed.url, secret: parsed.secret, exportsDir: typeof parsed.exportsDir === 'string' && isAbsolute(parsed.exportsDir) ? parsed.exportsDir : undefined };
 }
 
 function harden(contents: WebContents): void {
@@ -89,9 +90,12 @@ async function main(): Promise<void> {
     callback(allowPermission(permission, details.requestingUrl ?? contents.getURL(), mediaTypes));
   });
   ses.setPermissionCheckHandler((_contents, permission, requestingOrigin) => allowPermissionCheck(permission, requestingOrigin));
-  ses.on('will-download', (_event, item) => {
-    // Exports go to the user's Downloads folder without a dialog (a kiosk has no file chooser).
-    item.setSavePath(join(app.getPath('downloads'), item.getFilename()));
+  ses.on('will-download', (event, item) => {
+    // Exports go, without a dialog (a kiosk has no file chooser), to the kiosk's private exports
+    // folder, which the core purges after a day; never to a Downloads folder where they would stay.
+    if (!core.exportsDir) return event.preventDefault();
+    mkdirSync(core.exportsDir, { recursive: true, mode: 0o700 });
+    item.setSavePath(join(core.exportsDir, basename(item.getFilename())));
   });
 
   protocol.handle(APP_SCHEME, async (request) => {

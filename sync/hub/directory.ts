@@ -6,8 +6,12 @@ import type { Notice, WorkerRecord } from '../../base/common/types.js';
 import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import * as m0001 from './directory-migrations/0001-records.js';
+import * as m0002 from './directory-migrations/0002-forget-removed.js';
 
-export const DIRECTORY_MIGRATIONS = [{ version: 1, name: '0001-records', up: m0001.up }] as const;
+export const DIRECTORY_MIGRATIONS = [
+  { version: 1, name: '0001-records', up: m0001.up },
+  { version: 2, name: '0002-forget-removed', up: m0002.up },
+] as const;
 
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
 export const PART_SIZE = 5_000;
@@ -38,6 +42,23 @@ export class HubDirectory {
     // Validated here with the kiosks' own schema: a record they would refuse must never go out.
     const checked = noticeSchema.parse(notice);
     return this.putRecords('notices', [[checked.id, checked]], false).rev;
+  }
+
+  /**
+   * Removes workers: kiosks drop them at their next download, and the hub keeps only a tombstone
+   * (the id and the revision), never the removed person's name or health record.
+   */
+  removeWorkers(workerIds: readonly string[]): { rev: number; removed: number } {
+    return this.db
+      .transaction(() => {
+        const rev = this.revision('roster') + 1;
+        const forget = this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'roster' AND key = ? AND deleted = 0");
+        let removed = 0;
+        for (const id of workerIds) removed += forget.run(rev, id).changes;
+        if (removed) this.bump('roster', rev);
+        return { rev: removed ? rev : rev - 1, removed };
+      })
+      .immediate();
   }
 
   /** Revokes a pass by its id (shown by `safegate pass verify`); kiosks refuse it from their next download. */
@@ -72,7 +93,7 @@ export class HubDirectory {
     return this.db
       .transaction(() => {
         const rev = this.revision('keys') + 1;
-        if (this.db.prepare("UPDATE records SET deleted = 1, rev = ? WHERE stream = 'keys' AND key = ? AND deleted = 0").run(rev, kid).changes === 0) {
+        if (this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'keys' AND key = ? AND deleted = 0").run(rev, kid).changes === 0) {
           throw new Error(`no published key ${kid}`);
         }
         this.bump('keys', rev);
@@ -85,7 +106,7 @@ export class HubDirectory {
     return this.db
       .transaction(() => {
         const rev = this.revision('notices') + 1;
-        const n = this.db.prepare("UPDATE records SET deleted = 1, rev = ? WHERE stream = 'notices' AND key = ? AND deleted = 0").run(rev, id).changes;
+        const n = this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'notices' AND key = ? AND deleted = 0").run(rev, id).changes;
         if (n === 0) throw new Error(`no published notice ${id}`);
         this.bump('notices', rev);
         return rev;
@@ -121,7 +142,7 @@ export class HubDirectory {
           const keep = this.db.prepare('INSERT OR IGNORE INTO import_keys VALUES (?)');
           for (const [key] of entries) keep.run(key);
           removed = this.db
-            .prepare('UPDATE records SET deleted = 1, rev = ? WHERE stream = ? AND deleted = 0 AND key NOT IN (SELECT key FROM import_keys)')
+            .prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = ? AND deleted = 0 AND key NOT IN (SELECT key FROM import_keys)")
             .run(rev, stream).changes;
         }
         if (changed + removed > 0) this.bump(stream, rev);

@@ -89,45 +89,50 @@ export class PgHubStore implements HubStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      // One statement per batch: columns as arrays, unnested server-side.
-      const col = <T>(f: (e: WireEvent) => T) => events.map(f);
-      const dated = events.map((e) => dateEvent(e, anchor));
-      const res = await client.query(
-        `INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
-           credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, clock, corrected_wall_ms, received_ms)
-         SELECT $1, * , $16 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::boolean[], $7::text[],
-           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $17::integer[],
-           $18::text[], $19::bigint[])
-         ON CONFLICT (device_id, seq) DO NOTHING`,
-        [
-          deviceId,
-          col((e) => e.seq),
-          col((e) => e.wallMs),
-          col((e) => e.monoUs),
-          col((e) => e.bootId),
-          col((e) => e.clockSynced),
-          col((e) => e.checkpointId),
-          col((e) => e.zoneId),
-          col((e) => e.direction),
-          col((e) => e.credentialKind),
-          col((e) => e.workerId),
-          col((e) => e.codeHash),
-          col((e) => e.decision),
-          col((e) => e.reasons.join(' ')),
-          col((e) => e.source),
-          receivedMs,
-          col((e) => e.policyVersion),
-          dated.map((d) => d.clock),
-          dated.map((d) => d.correctedWallMs),
-        ],
-      );
-      const inserted = res.rowCount ?? 0;
       // Serialise concurrent ingests of one device (several hub processes) on its devices row.
       await client.query(
         `INSERT INTO devices (device_id, last_seen_ms) VALUES ($1, $2) ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms`,
         [deviceId, receivedMs],
       );
       const prev = (await client.query<{ contiguous_seq: number; max_seq: number }>('SELECT contiguous_seq, max_seq FROM devices WHERE device_id = $1 FOR UPDATE', [deviceId])).rows[0]!;
+      // At or below the watermark everything was stored already (perhaps since purged by retention).
+      const fresh = events.filter((e) => e.seq > prev.contiguous_seq);
+      let inserted = 0;
+      if (fresh.length) {
+        // One statement per batch: columns as arrays, unnested server-side.
+        const col = <T>(f: (e: WireEvent) => T) => fresh.map(f);
+        const dated = fresh.map((e) => dateEvent(e, anchor));
+        const res = await client.query(
+          `INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
+             credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, clock, corrected_wall_ms, received_ms)
+           SELECT $1, * , $16 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::boolean[], $7::text[],
+             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $17::integer[],
+             $18::text[], $19::bigint[])
+           ON CONFLICT (device_id, seq) DO NOTHING`,
+          [
+            deviceId,
+            col((e) => e.seq),
+            col((e) => e.wallMs),
+            col((e) => e.monoUs),
+            col((e) => e.bootId),
+            col((e) => e.clockSynced),
+            col((e) => e.checkpointId),
+            col((e) => e.zoneId),
+            col((e) => e.direction),
+            col((e) => e.credentialKind),
+            col((e) => e.workerId),
+            col((e) => e.codeHash),
+            col((e) => e.decision),
+            col((e) => e.reasons.join(' ')),
+            col((e) => e.source),
+            receivedMs,
+            col((e) => e.policyVersion),
+            dated.map((d) => d.clock),
+            dated.map((d) => d.correctedWallMs),
+          ],
+        );
+        inserted = res.rowCount ?? 0;
+      }
       const { rows } = await client.query<{ seq: number }>('SELECT seq FROM hub_events WHERE device_id = $1 AND seq > $2 ORDER BY seq', [deviceId, prev.contiguous_seq]);
       let contiguous = prev.contiguous_seq;
       let expected = contiguous + 1;
@@ -181,6 +186,23 @@ export class PgHubStore implements HubStore {
   async lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined> {
     const { rows } = await this.pool.query<{ heartbeat: Heartbeat }>('SELECT heartbeat FROM device_heartbeats WHERE device_id = $1', [deviceId]);
     return rows[0]?.heartbeat;
+  }
+
+  async purgeBefore(beforeMs: number): Promise<{ events: number; alerts: number; heartbeats: number }> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const events = await client.query('DELETE FROM hub_events WHERE coalesce(corrected_wall_ms, wall_ms) < $1 AND received_ms < $1', [beforeMs]);
+      const alerts = await client.query('DELETE FROM hub_alerts WHERE at_ms < $1 AND received_ms < $1', [beforeMs]);
+      const heartbeats = await client.query('DELETE FROM device_heartbeats WHERE received_ms < $1', [beforeMs]);
+      await client.query('COMMIT');
+      return { events: events.rowCount ?? 0, alerts: alerts.rowCount ?? 0, heartbeats: heartbeats.rowCount ?? 0 };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async close(): Promise<void> {

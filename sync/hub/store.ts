@@ -30,6 +30,12 @@ export interface HubStore {
   alerts(): Promise<(Alert & { deviceId: string })[]>;
   recordHeartbeat(deviceId: string, heartbeat: Heartbeat, receivedMs: number): Promise<void>;
   lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined>;
+  /**
+   * Deletes what is older than the retention: events that happened (or, for a clock the hub could
+   * not date, were received) before `beforeMs`, alerts raised before it, heartbeats of devices silent
+   * since. Each device's sequence watermark stays, so a late resend is still recognised.
+   */
+  purgeBefore(beforeMs: number): Promise<{ events: number; alerts: number; heartbeats: number }>;
   close(): Promise<void>;
 }
 
@@ -109,8 +115,14 @@ export class SqliteHubStore implements HubStore {
   async ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number, anchor?: ClockAnchor | null): Promise<IngestResult> {
     return this.db
       .transaction((): IngestResult => {
+        const prev = (this.device.get(deviceId) as { contiguous_seq: number; max_seq: number } | undefined) ?? {
+          contiguous_seq: 0,
+          max_seq: 0,
+        };
         let inserted = 0;
         for (const e of events) {
+          // At or below the watermark everything was stored already (perhaps since purged by retention).
+          if (e.seq <= prev.contiguous_seq) continue;
           // Positional parameters: this loop runs for every event a province sends.
           const d = dateEvent(e, anchor);
           inserted += this.insert.run(
@@ -119,10 +131,6 @@ export class SqliteHubStore implements HubStore {
             d.clock, d.correctedWallMs,
           ).changes;
         }
-        const prev = (this.device.get(deviceId) as { contiguous_seq: number; max_seq: number } | undefined) ?? {
-          contiguous_seq: 0,
-          max_seq: 0,
-        };
         // Walk only what lies above the old watermark: usually just this batch.
         let contiguous = prev.contiguous_seq;
         let expected = contiguous + 1;
@@ -175,6 +183,16 @@ export class SqliteHubStore implements HubStore {
   async lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined> {
     const row = this.db.prepare('SELECT heartbeat FROM device_heartbeats WHERE device_id = ?').get(deviceId) as { heartbeat: string } | undefined;
     return row ? (JSON.parse(row.heartbeat) as Heartbeat) : undefined;
+  }
+
+  async purgeBefore(beforeMs: number): Promise<{ events: number; alerts: number; heartbeats: number }> {
+    return this.db
+      .transaction(() => ({
+        events: this.db.prepare('DELETE FROM hub_events WHERE coalesce(corrected_wall_ms, wall_ms) < ? AND received_ms < ?').run(beforeMs, beforeMs).changes,
+        alerts: this.db.prepare('DELETE FROM hub_alerts WHERE at_ms < ? AND received_ms < ?').run(beforeMs, beforeMs).changes,
+        heartbeats: this.db.prepare('DELETE FROM device_heartbeats WHERE received_ms < ?').run(beforeMs).changes,
+      }))
+      .immediate();
   }
 
   async close(): Promise<void> {

@@ -75,6 +75,28 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
       });
     });
 
+    it('purges by its retention: old events, alerts and heartbeats go; a late resend of a purged event is still a duplicate', async () => {
+      await withStore(async (store) => {
+        const DAY = 86_400_000;
+        const now = Date.parse('2026-11-27T01:00:00Z');
+        const events = typicalEvents(10, 1, now - 40 * DAY).map((e, i) => (i < 5 ? e : { ...e, wallMs: now - DAY + i }));
+        await store.ingest('kiosk-a', events, now - 40 * DAY);
+        const alert = { v: 1 as const, kind: 'quarantined-entry-attempt' as const, seq: 2, atMs: now - 40 * DAY, checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] };
+        await store.recordAlert('kiosk-a', alert, now - 40 * DAY);
+        await store.recordAlert('kiosk-a', { ...alert, seq: 9, atMs: now - DAY }, now - DAY);
+        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 0, oldestUnsyncedAgeS: null, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: null };
+        await store.recordHeartbeat('kiosk-old', hb, now - 40 * DAY);
+        await store.recordHeartbeat('kiosk-a', hb, now - DAY);
+        expect(await store.purgeBefore(now - 28 * DAY)).toEqual({ events: 5, alerts: 1, heartbeats: 1 });
+        expect((await collect(store, 'kiosk-a')).map((e) => e.seq)).toEqual([6, 7, 8, 9, 10]);
+        expect((await store.alerts()).map((a) => a.seq)).toEqual([9]);
+        expect(await store.lastHeartbeat('kiosk-old')).toBeUndefined();
+        // A kiosk that never heard the acknowledgement sends the purged events again: not stored again.
+        expect(await store.ingest('kiosk-a', events.slice(0, 5), now)).toMatchObject({ inserted: 0, duplicates: 5, contiguousSeq: 10 });
+        expect(await collect(store, 'kiosk-a')).toHaveLength(5);
+      });
+    });
+
     it('reports gaps in a device\'s sequence and closes them when the missing events arrive', async () => {
       await withStore(async (store) => {
         const all = typicalEvents(30);
