@@ -165,7 +165,7 @@ export class WalCheckpointer {
       setImmediate(() => {
         this.sizeCheckQueued = false;
         this.commitsSinceCheck = 0;
-        if (this.walBytes() > (this.options.maxWalBytes ?? 16 * 1024 * 1024)) this.checkpoint();
+        if (this.walBytes() > (this.options.maxWalBytes ?? 16 * 1024 * 1024)) this.tryCheckpoint();
       });
     }
   }
@@ -184,10 +184,16 @@ export class WalCheckpointer {
     // Any writer's frames (the downlink's, the supervisor desk's) are copied too; with nothing to copy
     // a passive checkpoint costs next to nothing.
     if (this.now() - this.lastCommitAt < (this.options.idleMs ?? 250)) return;
+    this.tryCheckpoint();
+  }
+
+  private tryCheckpoint(): void {
+    if (!this.db.open) return;
     try {
       this.checkpoint();
     } catch {
-      // A checkpoint that cannot run now (disk full, locked) is tried again on the next tick.
+      // A checkpoint that cannot run now (disk full, locked) is tried again on the next tick; the
+      // commits themselves are durable in the WAL meanwhile.
     }
   }
 

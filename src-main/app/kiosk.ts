@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { defaultPolicy } from '../../base/common/policy/policy.js';
@@ -35,6 +36,16 @@ import { Retention } from '../core/store/retention.js';
 import { Roster } from '../core/store/roster.js';
 import { openStoreSecrets } from '../core/store/secrets.js';
 import { SupervisorDesk } from '../core/supervisor/desk.js';
+
+/** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
+function walBound(dir: string): number {
+  try {
+    const fs = statfsSync(dir);
+    return Math.min(16 * 1024 * 1024, Math.max(1024 * 1024, Math.floor((fs.blocks * fs.bsize) / 16)));
+  } catch {
+    return 16 * 1024 * 1024;
+  }
+}
 
 export interface KioskOptions {
   /** Screenless unit: lights and buzzer only. */
@@ -124,7 +135,9 @@ export class Kiosk {
       warnFreeBytes: settings.store.lowSpaceWarnMB * 1024 * 1024,
       log: this.log.child({ ns: 'store' }),
     });
-    this.checkpointer = new WalCheckpointer(this.db, {}, (ms, frames) => this.log.child({ ns: 'store' }).warn({ ms: Math.round(ms), frames }, 'slow WAL checkpoint'));
+    this.checkpointer = new WalCheckpointer(this.db, { maxWalBytes: walBound(dirname(paths.store)) }, (ms, frames) =>
+      this.log.child({ ns: 'store' }).warn({ ms: Math.round(ms), frames }, 'slow WAL checkpoint'),
+    );
     // Hardware last, so a failure above leaves no GPIO line claimed.
     const outputs = this.buildOutputs(settings);
     this.gpioMode = outputs.mode;

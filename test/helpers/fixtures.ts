@@ -75,6 +75,8 @@ export interface KioskConfigOptions {
   hub?: Record<string, unknown>;
   /** The screens section (camera, supervisor rules, ...). */
   screens?: Record<string, unknown>;
+  /** The store section (path, reserve, retention, ...). */
+  store?: Record<string, unknown>;
 }
 
 /** Writes a kiosk settings file into `dir` and returns its path. */
@@ -94,7 +96,7 @@ export function writeKioskConfig(dir: string, o: KioskConfigOptions = {}): strin
         baudRate: 115200,
       },
       gate: { gpio: 'simulated', relay: pulse, greenLight: pulse, redLight: pulse, buzzer: { pulseMs: 20, maxOnMs: 2_000 } },
-      store: { path: 'safegate.db' },
+      store: { path: 'safegate.db', ...(o.store ?? {}) },
       hub: { keysDir: 'keys', ...(o.hub ?? {}) },
       clock: { syncedWhen: 'always' },
       ...(o.policyFile ? { policy: { file: o.policyFile } } : {}),
