@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh run
-exec node bin/safegate.js demo --dir "${SAFEGATE_DEMO_DIR:-var/demo}"
+exec bin/safegate.js demo --dir "${SAFEGATE_DEMO_DIR:-var/demo}"

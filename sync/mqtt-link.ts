@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import mqtt from 'mqtt';
+import type mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelayMs, type Backoff } from '../base/common/backoff.js';
 import type { BrokerSettings } from '../base/common/broker-settings.js';
@@ -90,6 +90,10 @@ export function classifyLinkError(err: unknown): LinkFault {
   return 'network';
 }
 
+/** mqtt.js, loaded when a link first connects: a kiosk without a hub never carries it. */
+let mqttModule: Promise<typeof import('mqtt')> | undefined;
+const loadMqtt = () => (mqttModule ??= import('mqtt'));
+
 export class MqttLink extends EventEmitter<MqttLinkEvents> {
   private client: mqtt.MqttClient | undefined;
   private currentState: LinkState = 'stopped';
@@ -159,8 +163,17 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
 
   private connect(): void {
     this.setState('connecting');
+    loadMqtt().then(
+      (m) => {
+        if (this.currentState === 'connecting') this.connectWith(m.default);
+      },
+      (err: unknown) => this.options.log.fatal({ err: (err as Error).message }, 'cannot load the MQTT client'),
+    );
+  }
+
+  private connectWith(mqttJs: Pick<typeof mqtt, 'connect'>): void {
     const { log } = this.options;
-    const client = mqtt.connect(this.options.broker.url, mqttOptions(this.options.broker, this.options.clientId, this.options.will));
+    const client = mqttJs.connect(this.options.broker.url, mqttOptions(this.options.broker, this.options.clientId, this.options.will));
     this.client = client;
     this.fault = undefined;
     client.on('connect', () => {

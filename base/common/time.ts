@@ -1,5 +1,8 @@
 import { TZDate, tz } from '@date-fns/tz';
-import { addDays, format, startOfDay } from 'date-fns';
+// Function by function: the package's index loads every one of its modules (~20 MB in a Node
+// process); dates are written with Intl, which the platform has anyway.
+import { addDays } from 'date-fns/addDays';
+import { startOfDay } from 'date-fns/startOfDay';
 import { z } from 'zod';
 
 /**
@@ -37,19 +40,37 @@ export function dayRangeIn(ms: number, zone: string): { fromMs: number; toMs: nu
   return { fromMs: start.getTime(), toMs: addDays(start, 1).getTime() };
 }
 
+const partsFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The wall-clock fields of an instant in a zone, zero-padded. */
+function wallClockIn(ms: number, zone: string): Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second', string> {
+  let f = partsFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    partsFormats.set(zone, f);
+  }
+  const out = { year: '', month: '', day: '', hour: '', minute: '', second: '' };
+  for (const p of f.formatToParts(ms)) if (p.type in out) out[p.type as keyof typeof out] = p.value;
+  out.year = out.year.padStart(4, '0');
+  return out;
+}
+
 /** The calendar date that holds `ms` in the zone, as YYYY-MM-DD (file names, report keys). */
 export function dayKeyIn(ms: number, zone: string): string {
-  return format(ms, 'yyyy-MM-dd', { in: tz(zone) });
+  const w = wallClockIn(ms, zone);
+  return `${w.year}-${w.month}-${w.day}`;
 }
 
 /** Date and time in the zone as `YYYY-MM-DD HH:mm:ss` (logs and exports people read). */
 export function localTimeIn(ms: number, zone: string): string {
-  return format(ms, 'yyyy-MM-dd HH:mm:ss', { in: tz(zone) });
+  const w = wallClockIn(ms, zone);
+  return `${w.year}-${w.month}-${w.day} ${w.hour}:${w.minute}:${w.second}`;
 }
 
 /** Date and time in the zone as `YYYY-MM-DDTHH:mm`, the value of an HTML datetime-local input. */
 export function dateTimeInputIn(ms: number, zone: string): string {
-  return format(ms, "yyyy-MM-dd'T'HH:mm", { in: tz(zone) });
+  const w = wallClockIn(ms, zone);
+  return `${w.year}-${w.month}-${w.day}T${w.hour}:${w.minute}`;
 }
 
 /** The instant at a time of day ("15:00") on the day that holds `ms`, in the zone. */

@@ -17,7 +17,7 @@ import { SerialScanner } from '../../device/scanner/serial-scanner.js';
 import { StdinScanner } from '../../device/scanner/stdin-scanner.js';
 import { Downlink } from '../../sync/downlink.js';
 import { Uplink } from '../../sync/uplink.js';
-import { LoopbackServer } from '../api/loopback-server.js';
+import type { LoopbackServer } from '../api/loopback-server.js';
 import { ScreenService } from '../api/screen-service.js';
 import { SystemClock } from '../core/clock.js';
 import type { LoadedSettings, Settings } from '../core/config.js';
@@ -244,6 +244,8 @@ export class Kiosk {
    */
   async startScreens(options: { pages?: Record<string, () => string | Promise<string>>; rendererDir?: string } = {}): Promise<LoopbackServer> {
     if (this.screens) return this.screens;
+    // Loaded here: a screenless unit never carries the WebSocket server.
+    const { LoopbackServer } = await import('../api/loopback-server.js');
     const server = new LoopbackServer(
       this.screenService,
       { rendererDir: options.rendererDir ?? rendererDir(), port: this.loaded.settings.screens.port, pages: options.pages },

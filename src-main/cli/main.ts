@@ -1,40 +1,17 @@
 import { Command, CommanderError, Option } from 'commander';
-import { SettingsError, loadSettings } from '../core/config.js';
-import { PolicyError } from '../../base/common/policy/policy.js';
-import { StoreVersionError } from '../../base/node/sqlite.js';
-import { RosterImportError } from '../core/store/roster.js';
-import {
-  configSchemaText,
-  explainPass,
-  formatEventLine,
-  formatStatus,
-  statusOf,
-  generateKeys,
-  importRoster,
-  issuePassText,
-  readLog,
-  runKiosk,
-  decodeImages,
-  setSupervisorPin,
-} from './commands.js';
-import { runDemo } from './demo.js';
+import { SettingsError } from '../../base/common/settings-error.js';
 import { DEFAULT_DECODER, type DecoderName } from '../../device/camera/decoder.js';
 import type { ScreenMode } from './screens-launcher.js';
-import {
-  importHubRoster,
-  printHubEvents,
-  publishHubKey,
-  publishHubNotice,
-  publishHubPolicy,
-  removeHubWorkers,
-  retireHubKey,
-  revokeHubPass,
-  runHub,
-  withdrawHubNotice,
-} from './hub-commands.js';
 import { CliError } from './errors.js';
 import { IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
+
+/**
+ * Each command loads what it needs when it runs, so `--help` and `pass verify` answer at once and a
+ * kiosk never loads the hub's database driver or the demo's broker.
+ */
+const commands = () => import('./commands.js');
+const hubCommands = () => import('./hub-commands.js');
 
 function buildProgram(): Command {
   const program = new Command('safegate')
@@ -51,7 +28,7 @@ function buildProgram(): Command {
     .requiredOption('--config <file>', 'settings file (YAML or JSON)')
     .option('--headless', 'screenless unit: lights and buzzer only')
     .addOption(new Option('--screens <how>', 'how to show the screens (default: screens.show in the settings)').choices(['auto', 'electron', 'chromium', 'address', 'none']))
-    .action(async (o: { config: string; headless?: boolean; screens?: ScreenMode }) => runKiosk(o.config, Boolean(o.headless), o.screens));
+    .action(async (o: { config: string; headless?: boolean; screens?: ScreenMode }) => (await commands()).runKiosk(o.config, Boolean(o.headless), o.screens));
 
   program
     .command('decode')
@@ -59,7 +36,7 @@ function buildProgram(): Command {
     .argument('<image...>', 'image files (PNG, JPEG, WebP)')
     .addOption(new Option('--decoder <name>', 'QR decoder').choices(['zxing-wasm', 'zxing-js']).default(DEFAULT_DECODER))
     .action(async (images: string[], o: { decoder: DecoderName }) => {
-      const { lines, failures } = await decodeImages(images, o.decoder);
+      const { lines, failures } = await (await commands()).decodeImages(images, o.decoder);
       for (const l of lines) console.log(l);
       if (failures) process.exitCode = 1;
     });
@@ -73,7 +50,7 @@ function buildProgram(): Command {
     .action(async (o: { config: string }) => {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
-      await setSupervisorPin(o.config, Buffer.concat(chunks).toString('utf8'));
+      await (await commands()).setSupervisorPin(o.config, Buffer.concat(chunks).toString('utf8'));
       console.log('supervisor PIN set; failed-login lockout cleared');
     });
 
@@ -88,7 +65,7 @@ function buildProgram(): Command {
         .choices(KEY_ROLE_NAMES)
         .makeOptionMandatory(),
     )
-    .action((o: { out: string; alg: 'EdDSA' | 'ES256'; role: KeyRole }) => console.log(generateKeys(o.out, o.alg, o.role)));
+    .action(async (o: { out: string; alg: 'EdDSA' | 'ES256'; role: KeyRole }) => console.log((await commands()).generateKeys(o.out, o.alg, o.role)));
 
   const pass = program.command('pass').description('worker passes (signed QR codes)');
   pass
@@ -98,9 +75,9 @@ function buildProgram(): Command {
     .requiredOption('--worker <id>', 'worker id')
     .option('--expires <iso8601>', 'expiry (default: one year from now)')
     .option('--issuer <name>', 'issuer name written into the pass', 'safegate-hub')
-    .action((o: { key: string; worker: string; expires?: string; issuer: string }) => {
+    .action(async (o: { key: string; worker: string; expires?: string; issuer: string }) => {
       if (!isWorkerId(o.worker)) throw new CliError(`--worker: ${IDENTIFIER_RULE}`, 2);
-      console.log(issuePassText(o.key, o.worker, o.expires, o.issuer));
+      console.log((await commands()).issuePassText(o.key, o.worker, o.expires, o.issuer));
     });
   pass
     .command('verify')
@@ -108,8 +85,8 @@ function buildProgram(): Command {
     .argument('<text>', 'the QR text (quote it: it may contain spaces)')
     .requiredOption('--keys <dir>', "a kiosk's keys folder (keys/pass/*.pub.pem), or a folder of pass public keys")
     .option('--at <iso8601>', 'check as of this time instead of now')
-    .action((text: string, o: { keys: string; at?: string }) => {
-      const { ok, report } = explainPass(text, o.keys, o.at);
+    .action(async (text: string, o: { keys: string; at?: string }) => {
+      const { ok, report } = (await commands()).explainPass(text, o.keys, o.at);
       console.log(report);
       if (!ok) process.exitCode = 1;
     });
@@ -121,7 +98,7 @@ function buildProgram(): Command {
     .argument('<file.csv>', 'UTF-8 CSV with a header row')
     .requiredOption('--config <file>', 'settings file')
     .option('--replace', 'replace the whole roster instead of adding and updating')
-    .action((file: string, o: { config: string; replace?: boolean }) => console.log(importRoster(file, o.config, Boolean(o.replace))));
+    .action(async (file: string, o: { config: string; replace?: boolean }) => console.log((await commands()).importRoster(file, o.config, Boolean(o.replace))));
 
   program
     .command('log')
@@ -129,8 +106,8 @@ function buildProgram(): Command {
     .requiredOption('--config <file>', 'settings file')
     .option('--since <iso8601>', 'only events at or after this time')
     .option('--json', 'one JSON object per line')
-    .action((o: { config: string; since?: string; json?: boolean }) => {
-      for (const e of readLog(o.config, o.since)) process.stdout.write((o.json ? JSON.stringify(e) : formatEventLine(e)) + '\n');
+    .action(async (o: { config: string; since?: string; json?: boolean }) => {
+      for (const e of (await commands()).readLog(o.config, o.since)) process.stdout.write((o.json ? JSON.stringify(e) : (await commands()).formatEventLine(e)) + '\n');
     });
 
   program
@@ -138,9 +115,9 @@ function buildProgram(): Command {
     .description('outbox depth, how old the downloaded data is, notices in force')
     .requiredOption('--config <file>', 'settings file')
     .option('--json', 'one JSON object')
-    .action((o: { config: string; json?: boolean }) => {
-      const s = statusOf(o.config);
-      console.log(o.json ? JSON.stringify(s) : formatStatus(s));
+    .action(async (o: { config: string; json?: boolean }) => {
+      const s = (await commands()).statusOf(o.config);
+      console.log(o.json ? JSON.stringify(s) : (await commands()).formatStatus(s));
     });
 
   const config = program.command('config').description('the settings file');
@@ -148,21 +125,21 @@ function buildProgram(): Command {
     .command('check')
     .description('validate a settings file and list every problem')
     .requiredOption('--config <file>', 'settings file')
-    .action((o: { config: string }) => {
-      loadSettings(o.config);
+    .action(async (o: { config: string }) => {
+      (await import('../core/config.js')).loadSettings(o.config);
       console.log(`${o.config}: OK`);
     });
   config
     .command('schema')
     .description('print the settings JSON Schema (with defaults and descriptions)')
-    .action(() => console.log(configSchemaText()));
+    .action(async () => console.log((await commands()).configSchemaText()));
 
   const hub = program.command('hub').description('the reference hub (provincial side)');
   hub
     .command('run')
     .description('run the hub: ingest kiosk event batches, store them durably, acknowledge them')
     .requiredOption('--config <file>', 'hub settings file (YAML or JSON)')
-    .action(async (o: { config: string }) => runHub(o.config));
+    .action(async (o: { config: string }) => (await hubCommands()).runHub(o.config));
   const hubRoster = hub.command('roster').description('the roster the hub publishes to kiosks');
   hubRoster
     .command('import')
@@ -170,13 +147,13 @@ function buildProgram(): Command {
     .argument('<file.csv>', 'UTF-8 CSV with a header row (same columns as `safegate roster import`)')
     .requiredOption('--config <file>', 'hub settings file')
     .option('--replace', 'workers missing from the file are removed')
-    .action((file: string, o: { config: string; replace?: boolean }) => console.log(importHubRoster(file, o.config, Boolean(o.replace))));
+    .action(async (file: string, o: { config: string; replace?: boolean }) => console.log((await hubCommands()).importHubRoster(file, o.config, Boolean(o.replace))));
   hubRoster
     .command('remove')
     .description('remove workers from the roster kiosks download; the hub keeps no record of them but a tombstone')
     .argument('<workerId...>', 'worker ids')
     .requiredOption('--config <file>', 'hub settings file')
-    .action((ids: string[], o: { config: string }) => console.log(removeHubWorkers(o.config, ids)));
+    .action(async (ids: string[], o: { config: string }) => console.log((await hubCommands()).removeHubWorkers(o.config, ids)));
   const notice = hub.command('notice').description('government notices shown on kiosks');
   notice
     .command('publish')
@@ -188,15 +165,15 @@ function buildProgram(): Command {
     .option('--starts <iso8601>', 'shown from (default: now)')
     .requiredOption('--expires <iso8601>', 'shown until')
     .option('--id <id>', 'notice id (publishing the same id again replaces it)')
-    .action((o: { config: string; vi: string; en?: string; priority: 'info' | 'important' | 'urgent'; starts?: string; expires: string; id?: string }) =>
-      console.log(publishHubNotice(o.config, o)),
+    .action(async (o: { config: string; vi: string; en?: string; priority: 'info' | 'important' | 'urgent'; starts?: string; expires: string; id?: string }) =>
+      console.log((await hubCommands()).publishHubNotice(o.config, o)),
     );
   notice
     .command('withdraw')
     .description('withdraw a notice before it expires')
     .argument('<id>', 'notice id')
     .requiredOption('--config <file>', 'hub settings file')
-    .action((id: string, o: { config: string }) => console.log(withdrawHubNotice(o.config, id)));
+    .action(async (id: string, o: { config: string }) => console.log((await hubCommands()).withdrawHubNotice(o.config, id)));
   hub
     .command('pass')
     .description('worker passes')
@@ -204,7 +181,7 @@ function buildProgram(): Command {
     .description('revoke a pass by its id; kiosks refuse it after their next download')
     .argument('<passId>', 'pass id (16 hex digits, shown by `safegate pass verify`)')
     .requiredOption('--config <file>', 'hub settings file')
-    .action((passId: string, o: { config: string }) => console.log(revokeHubPass(o.config, passId)));
+    .action(async (passId: string, o: { config: string }) => console.log((await hubCommands()).revokeHubPass(o.config, passId)));
   hub
     .command('policy')
     .description('the entry policy kiosks apply')
@@ -212,7 +189,7 @@ function buildProgram(): Command {
     .description('publish a policy document (JSON, see docs/policy.md); its version must be newer')
     .argument('<file.json>', 'policy document')
     .requiredOption('--config <file>', 'hub settings file')
-    .action((file: string, o: { config: string }) => console.log(publishHubPolicy(o.config, file)));
+    .action(async (file: string, o: { config: string }) => console.log((await hubCommands()).publishHubPolicy(o.config, file)));
   const hubKeys = hub.command('keys').description('hub signing keys kiosks trust (rotation)');
   hubKeys
     .command('publish')
@@ -221,13 +198,13 @@ function buildProgram(): Command {
     .requiredOption('--config <file>', 'hub settings file')
     .addOption(new Option('--role <role>', 'what the key signs').choices(KEY_ROLE_NAMES).makeOptionMandatory())
     .option('--not-after <iso8601>', 'kiosks stop trusting it then (at the latest after the role\'s longest lifetime)')
-    .action((file: string, o: { config: string; role: KeyRole; notAfter?: string }) => console.log(publishHubKey(o.config, file, o.role, o.notAfter)));
+    .action(async (file: string, o: { config: string; role: KeyRole; notAfter?: string }) => console.log((await hubCommands()).publishHubKey(o.config, file, o.role, o.notAfter)));
   hubKeys
     .command('retire')
     .description('stop kiosks trusting a key published with `hub keys publish`')
     .argument('<kid>', 'key id')
     .requiredOption('--config <file>', 'hub settings file')
-    .action((kid: string, o: { config: string }) => console.log(retireHubKey(o.config, kid)));
+    .action(async (kid: string, o: { config: string }) => console.log((await hubCommands()).retireHubKey(o.config, kid)));
   hub
     .command('events')
     .description('print what the hub has ingested, one JSON object per line')
@@ -235,14 +212,14 @@ function buildProgram(): Command {
     .option('--device <id>', 'only this device')
     .option('--since <iso8601>', 'only events at or after this time')
     .option('--json', 'JSON lines (the only format)')
-    .action(async (o: { config: string; device?: string; since?: string }) => printHubEvents(o.config, o));
+    .action(async (o: { config: string; device?: string; since?: string }) => (await hubCommands()).printHubEvents(o.config, o));
 
   program
     .command('demo')
     .description('set up and run a demo kiosk in a folder: keys, roster, sample passes, simulated scanner and GPIO')
     .option('--dir <dir>', 'demo folder', 'var/demo')
     .addOption(new Option('--screens <how>', 'how to show the screens').choices(['auto', 'electron', 'chromium', 'address', 'none']).default('auto'))
-    .action(async (o: { dir: string; screens: ScreenMode }) => runDemo(o.dir, o.screens));
+    .action(async (o: { dir: string; screens: ScreenMode }) => (await import('./demo.js')).runDemo(o.dir, o.screens));
 
   return program;
 }
@@ -253,7 +230,8 @@ function reasonOf(err: unknown): { message: string; code: number } {
   if (err instanceof SettingsError) {
     return { message: `invalid settings in ${err.file}: ${err.problems.map((p) => `${p.path || '(top)'}: ${p.message}`).join('; ')}`, code: 2 };
   }
-  if (err instanceof RosterImportError || err instanceof PolicyError || err instanceof StoreVersionError) {
+  // Refusals whose message is already the one-line reason (matched by name: their modules load lazily).
+  if (err instanceof Error && ['RosterImportError', 'PolicyError', 'StoreVersionError', 'KeyFileError'].includes(err.name)) {
     return { message: err.message, code: 1 };
   }
   return { message: err instanceof Error ? err.message : String(err), code: 1 };

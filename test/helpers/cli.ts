@@ -11,9 +11,9 @@ export interface CliResult {
   error: Error | undefined;
 }
 
-/** Runs the real `safegate` command to completion. */
+/** Runs the real `safegate` command to completion, as an operator would (the executable, with its shebang's Node flags). */
 export function safegate(args: string[], options: { cwd?: string; input?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [SAFEGATE_BIN, ...args], {
+  const r = spawnSync(SAFEGATE_BIN, args, {
     cwd: options.cwd,
     input: options.input,
     encoding: 'utf8',
@@ -29,7 +29,7 @@ export interface RunningProcess {
 
 /** Starts `safegate` as a long-running process (e.g. `run`); its JSON log lines are parsed from stderr. */
 export function safegateProcess(args: string[], onLog: (entry: Record<string, unknown>) => void = () => {}): RunningProcess {
-  const child = spawn(process.execPath, [SAFEGATE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(SAFEGATE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let rest = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {

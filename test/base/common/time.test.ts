@@ -53,3 +53,12 @@ describe('province time', () => {
     expect(isTimeZone('Asia/Hanoi-City')).toBe(false);
   });
 });
+
+describe('province time, written out', () => {
+  it('writes dates and times in the zone, midnight as 00 and the year in four digits', async () => {
+    const { dateTimeInputIn } = await import('../../../base/common/time.js');
+    expect(localTimeIn(Date.parse('2026-11-26T17:00:00Z'), VN)).toBe('2026-11-27 00:00:00');
+    expect(dateTimeInputIn(Date.parse('2026-12-31T16:59:00Z'), VN)).toBe('2026-12-31T23:59');
+    expect(dayKeyIn(Date.parse('2026-12-31T17:00:00Z'), VN)).toBe('2027-01-01');
+  });
+});
