@@ -77,11 +77,14 @@ export async function setSupervisorPin(configFile: string, pinText: string): Pro
 
 /** Runs until SIGINT/SIGTERM, or until a simulated (stdin) scanner's input ends; then stops cleanly. */
 export async function waitForShutdown(kiosk: Kiosk, beforeStop?: () => Promise<void> | undefined): Promise<void> {
+  // The kiosk runs until told to stop, even with nothing else to wait for (no scanner, no hub).
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
   await new Promise<void>((resolve) => {
     const stop = (why: string): void => {
       kiosk.log.info({ why }, 'shutting down');
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      clearInterval(keepAlive);
       resolve();
     };
     process.on('SIGINT', stop);
