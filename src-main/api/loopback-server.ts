@@ -152,7 +152,10 @@ export class LoopbackServer {
       } catch {
         return ws.close(1007, 'not JSON');
       }
-      if (msg.t !== 'call' || typeof msg.id !== 'number' || !Number.isSafeInteger(msg.id)) return ws.close(1008, 'not a call');
+      // Any JSON may arrive (null, a number, an array): only an object can be a call.
+      if (msg === null || typeof msg !== 'object' || msg.t !== 'call' || typeof msg.id !== 'number' || !Number.isSafeInteger(msg.id)) {
+        return ws.close(1008, 'not a call');
+      }
       const id = msg.id;
       void this.service.dispatch(msg.method, msg.params).then((reply) => {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'reply', id, ...reply }));

@@ -112,7 +112,10 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
 
   async dispatch(method: unknown, params: unknown): Promise<WireReply> {
     try {
-      if (typeof method !== 'string' || !Object.hasOwn(REQUESTS, method)) throw new ApiError('unknown-method', `no such method: ${String(method).slice(0, 40)}`);
+      if (typeof method !== 'string' || !Object.hasOwn(REQUESTS, method)) {
+        // String() would throw for an object without a usable toString (JSON can carry { "toString": 1 }).
+        throw new ApiError('unknown-method', `no such method: ${typeof method === 'string' ? method.slice(0, 40) : `(a ${typeof method})`}`);
+      }
       const m = method as Method;
       const parsed = REQUESTS[m].safeParse(params ?? {});
       if (!parsed.success) {
