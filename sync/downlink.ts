@@ -189,9 +189,17 @@ export class Downlink implements LinkExtension {
       // A key brought by the keys stream is vouched for by the installed key that signed its part.
       return p.stream === 'keys' ? changes.map((c) => (c.deleted ? c : { ...c, value: { ...(c.value as HubKeyRecord), anchorKid: kid } })) : changes;
     });
+    // A key may come more than once (in one part or in several): its last change wins, as in a delta,
+    // so a snapshot naming a record twice cannot fail at the store and block the stream.
+    const last = new Map<string, DataChange<unknown>>();
+    for (const c of all) {
+      last.delete(c.key);
+      last.set(c.key, c);
+    }
+    const changes = [...last.values()];
     const apply = this.appliers[p.stream] as (kind: 'snapshot' | 'delta', changes: DataChange<unknown>[]) => void;
-    this.state.commit(p.stream, p.to, nowMs, issued, () => apply(p.kind as 'snapshot' | 'delta', all));
-    return { status: 'applied', stream: p.stream, to: p.to, records: all.length };
+    this.state.commit(p.stream, p.to, nowMs, issued, () => apply(p.kind as 'snapshot' | 'delta', changes));
+    return { status: 'applied', stream: p.stream, to: p.to, records: changes.length };
   }
 }
 

@@ -26,11 +26,16 @@ export function openEnvelope(text: string, prefix: string): Uint8Array {
     throw new EnvelopeError(`not Base45: ${(err as Error).message}`);
   }
   if (!looksZlib(raw)) return raw;
+  let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
   try {
-    return new Uint8Array(inflateSync(raw, { maxOutputLength: MAX_INFLATED_BYTES }));
+    // `info` gives the engine, whose bytesWritten is what the stream consumed.
+    inflated = inflateSync(raw, { maxOutputLength: MAX_INFLATED_BYTES, info: true }) as unknown as typeof inflated;
   } catch (err) {
     throw new EnvelopeError(`bad zlib data: ${(err as Error).message}`);
   }
+  // zlib stops at the end of its stream; bytes after it would ride along unsigned and unread.
+  if (inflated.engine.bytesWritten !== raw.length) throw new EnvelopeError(`${raw.length - inflated.engine.bytesWritten} bytes after the zlib data`);
+  return new Uint8Array(inflated.buffer);
 }
 
 export function sealEnvelope(bytes: Uint8Array, prefix: string): string {

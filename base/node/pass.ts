@@ -60,6 +60,12 @@ function claimsFromCbor(payload: Uint8Array): PassClaims {
   return parsed.data;
 }
 
+/** A claim's time for a refusal's detail: a date when it is one (a signed claim may lie far beyond year 275760). */
+function timeText(seconds: number): string {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? `${seconds} s after 1970` : date.toISOString();
+}
+
 /** Verifies a pass's text offline: envelope, signature by a trusted key, then validity period. */
 export function checkPass(text: string, keyring: HubKeyring, nowMs: number, isRevoked: (passId: string) => boolean = () => false): PassCheck {
   let bytes: Uint8Array;
@@ -83,11 +89,11 @@ export function checkPass(text: string, keyring: HubKeyring, nowMs: number, isRe
   }
   const nowS = Math.floor(nowMs / 1000);
   if (claims.expiresAt <= nowS) {
-    return { ok: false, failure: 'PASS_EXPIRED', detail: `expired ${new Date(claims.expiresAt * 1000).toISOString()}`, kid, claims };
+    return { ok: false, failure: 'PASS_EXPIRED', detail: `expired ${timeText(claims.expiresAt)}`, kid, claims };
   }
   const start = Math.max(claims.notBefore ?? 0, claims.issuedAt);
   if (start > nowS + CLOCK_SKEW_S) {
-    return { ok: false, failure: 'PASS_NOT_YET_VALID', detail: `valid from ${new Date(start * 1000).toISOString()}`, kid, claims };
+    return { ok: false, failure: 'PASS_NOT_YET_VALID', detail: `valid from ${timeText(start)}`, kid, claims };
   }
   if (claims.passId && isRevoked(claims.passId)) {
     return { ok: false, failure: 'PASS_REVOKED', detail: `pass ${claims.passId} is revoked`, kid, claims };

@@ -1,9 +1,24 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { decode as base45Decode, encode as base45Encode } from '@digitalbazaar/base45';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanLineFramer, type FramedLine } from '../../device/scanner/framing.js';
-import { createLogger } from '../../base/node/logger.js';
+import { HubKeyring, generateSigningKeyPair } from '../../base/node/keys.js';
+import { IDENTIFIER_PATTERN } from '../../base/common/ids.js';
+import { PASS_PREFIX, issuePass } from '../../base/node/pass.js';
+import { encodeCbor, signCoseSign1 } from '../../base/node/cose.js';
+import { keyIdOf } from '../../base/node/keys.js';
+import { readCredential } from '../../src-main/core/credential/read.js';
+import { createLogger, silentLogger } from '../../base/node/logger.js';
+import { openStore } from '../../src-main/core/store/database.js';
+import { DownlinkState } from '../../src-main/core/store/downlink-state.js';
+import { DownloadedKeys, DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
+import { Notices } from '../../src-main/core/store/notices.js';
+import { Roster } from '../../src-main/core/store/roster.js';
+import { sealDownlink } from '../../sync/downlink-codec.js';
+import { Downlink } from '../../sync/downlink.js';
 import { Kiosk } from '../../src-main/app/kiosk.js';
 import type { LoopbackServer } from '../../src-main/api/loopback-server.js';
 import { loadSettings } from '../../src-main/core/config.js';
@@ -28,6 +43,41 @@ describe('scanner framing (fuzz regressions)', () => {
     expect(frame('CRLF', 1, [0xc0, 0x80, 0x0a]).map((l) => (l.kind === 'line' ? l.text : l.reason))).toEqual(['too-long']);
     expect(frame('CRLF', 8, [...Buffer.from('123456789\n')]).map((l) => (l.kind === 'line' ? l.text : l.reason))).toEqual(['too-long']);
     expect(frame('CRLF', 8, [...Buffer.from('12345678\r\n')]).map((l) => (l.kind === 'line' ? l.text : l.reason))).toEqual(['12345678']);
+  });
+});
+
+describe('worker passes (fuzz regressions)', () => {
+  it('refuses a pass with bytes after its zlib stream as malformed, not as the pass (shrunk: {"mode":"mutated-bytes","pass":0,"edits":[{"op":"append","at":0,"byte":0}]})', () => {
+    // zlib stops at the end of its stream and ignored what followed: a text the hub never issued read as a valid pass.
+    const pair = generateSigningKeyPair();
+    const ring = new HubKeyring();
+    ring.add(createPublicKey(pair.publicPem), { role: 'pass', source: 'test' });
+    const now = Date.parse('2026-06-01T08:00:00Z');
+    const text = issuePass(pair.privatePem, { workerId: 'W1', issuer: 'fuzz-hub', issuedAt: new Date(now - 3_600_000), expiresAt: new Date(now + 30 * 86_400_000) });
+    const read = (t: string) => readCredential(t, now, { keyring: ring, badgePattern: IDENTIFIER_PATTERN });
+    expect(read(text)).toMatchObject({ status: 'valid', workerId: 'W1' });
+    const withTrailingByte = PASS_PREFIX + base45Encode(new Uint8Array([...base45Decode(text.slice(PASS_PREFIX.length)), 0x00]));
+    expect(read(withTrailingByte)).toMatchObject({ status: 'invalid', kind: 'pass', failure: 'MALFORMED_CODE' });
+  });
+});
+
+describe('worker pass claims (fuzz regressions)', () => {
+  it('refuses a trusted pass issued at the largest safe second (iat 2^53 - 1) as not yet valid instead of throwing RangeError', () => {
+    // Shrunk: {"mode":"claims","signer":"pass","claims":new Map([[1,"fuzz-hub"],[2,"W1"],[4,1780300801],[6,9007199254740991],
+    //   [7,Uint8Array.from([0,0,0,0,0,0,0,0])]]),"compress":false}. The refusal's detail printed the date with toISOString(),
+    // which throws beyond the year 275760: readCredential threw out of the scan path.
+    const pair = generateSigningKeyPair();
+    const ring = new HubKeyring();
+    ring.add(createPublicKey(pair.publicPem), { role: 'pass', source: 'test' });
+    const key = createPrivateKey(pair.privatePem);
+    const claims = new Map<number, unknown>([[1, 'fuzz-hub'], [2, 'W1'], [4, 1780300801], [6, 9007199254740991], [7, new Uint8Array(8)]]);
+    const text = PASS_PREFIX + base45Encode(signCoseSign1(encodeCbor(claims), key, keyIdOf(key)));
+    const reading = readCredential(text, Date.parse('2026-06-01T08:00:00Z'), { keyring: ring, badgePattern: IDENTIFIER_PATTERN });
+    expect(reading).toMatchObject({ status: 'invalid', failure: 'PASS_NOT_YET_VALID' });
+    // The same for a far-future nbf.
+    claims.set(6, 1780300000).set(5, 2 ** 52);
+    const text2 = PASS_PREFIX + base45Encode(signCoseSign1(encodeCbor(claims), key, keyIdOf(key)));
+    expect(readCredential(text2, Date.parse('2026-06-01T08:00:00Z'), { keyring: ring, badgePattern: IDENTIFIER_PATTERN })).toMatchObject({ status: 'invalid', failure: 'PASS_NOT_YET_VALID' });
   });
 });
 
@@ -86,5 +136,51 @@ describe('the loopback screen API (fuzz regressions)', () => {
     expect(await kiosk.screenService.dispatch({ toString: 1 }, {})).toMatchObject({ ok: false, error: { code: 'unknown-method' } });
     // Reachable from a browser: JSON carries { "toString": 1 }.
     expect(await exchange('{"t":"call","id":8,"method":{"toString":1},"params":{}}')).toMatchObject({ reply: { id: 8, ok: false, error: { code: 'unknown-method' } } });
+  });
+});
+
+describe('the downlink (fuzz regressions)', () => {
+  it('applies a signed roster snapshot that names a worker twice (the last record wins) instead of throwing a UNIQUE constraint error', () => {
+    // Shrunk: [{"type":"part","signer":"downlink","stream":"roster","kind":"snapshot","from":{"rel":0},"to":{"rel":1},"part":0,"parts":1,
+    //   "issued":{"rel":1000},"body":[[0,"W2"," ","","",null,false,"negative",null,0,null,"none"],[0,"W2"," ","","",null,false,"negative",null,0,null,"none"]]}]
+    // The snapshot's plain INSERT failed on the second W2, out of receive(): a part the hub resends would fail the same way forever.
+    const dir = tempDir('safegate-fuzz-downlink-');
+    const db = openStore(join(dir.path, 'kiosk.db'));
+    try {
+      const pair = generateSigningKeyPair();
+      const ring = new HubKeyring();
+      ring.add(createPublicKey(pair.publicPem), { role: 'downlink', source: 'test' });
+      const roster = new Roster(db);
+      const state = new DownlinkState(db);
+      const notices = new Notices(db);
+      const revocations = new Revocations(db);
+      const policy = new DownloadedPolicy(db);
+      const keys = new DownloadedKeys(db);
+      const downlink = new Downlink(
+        'kiosk-a',
+        state,
+        () => ring,
+        {
+          roster: (k, c) => roster.applyChanges(k, c),
+          notices: (k, c) => notices.applyChanges(k, c),
+          revocations: (k, c) => revocations.applyChanges(k, c),
+          policy: (k, c) => policy.applyChanges(k, c),
+          keys: (k, c) => keys.applyChanges(k, c, ring),
+        },
+        silentLogger,
+      );
+      const w2 = [0, 'W2', ' ', '', '', null, false, 'negative', null, 0, null, 'none'];
+      const part = sealDownlink(
+        { v: 1, stream: 'roster', kind: 'snapshot', from: 0, to: 1, part: 0, parts: 1, issuedAtMs: 1_000, body: [w2, [...w2.slice(0, 2), 'Trần Thị B', ...w2.slice(3)]] },
+        createPrivateKey(pair.privatePem),
+      );
+      expect(downlink.receive(part, 2_000)).toMatchObject({ status: 'applied', stream: 'roster', to: 1 });
+      expect(roster.count()).toBe(1);
+      expect(roster.get('W2')?.displayName).toBe('Trần Thị B');
+      expect(state.cursor('roster').cursor).toBe(1);
+    } finally {
+      db.close();
+      dir.remove();
+    }
   });
 });
