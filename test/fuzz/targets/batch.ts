@@ -273,6 +273,11 @@ export function mutatedWireBytes({ batch, edits }: WireMutationInput): Uint8Arra
 /** Brotli at a low quality: any quality decodes the same, and quality 11 would dominate the fuzzers' time. */
 const brotli = (b: Uint8Array) => brotliCompressSync(b, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 2 } });
 
+/** A CBOR array holding an array holding ... `depth` times. */
+export function deeplyNested(depth: number, open = 0x81): Uint8Array {
+  return new Uint8Array([...new Uint8Array(depth).fill(open), 0]);
+}
+
 export function sealDoc(doc: unknown): Uint8Array {
   return new Uint8Array([1, ...brotli(cborEncode(doc))]);
 }
@@ -343,6 +348,8 @@ export const wireBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.uint8Array({ maxLength: 200 }),
   fc.uint8Array({ maxLength: 200 }).map((b) => new Uint8Array([1, ...b])),
   fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array([1, ...brotli(b)])),
+  // CBOR nested deeper than the decoder's stack.
+  fc.integer({ min: 1, max: 30_000 }).map((n) => new Uint8Array([1, ...brotli(deeplyNested(n))])),
 );
 
 export function batchTargets(): AnyFuzzTarget[] {

@@ -20,6 +20,7 @@ import { EventLog } from '../../../src-main/core/store/event-log.js';
 import { Roster } from '../../../src-main/core/store/roster.js';
 import type { GateActuator } from '../../../device/gpio/gate-signals.js';
 import { check, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
+import { deeplyNested } from './batch.js';
 import { scratchDir } from '../harness.js';
 
 export const PASS_FAILURES: readonly PassFailure[] = ['MALFORMED_CODE', 'UNKNOWN_KEY', 'BAD_SIGNATURE', 'PASS_EXPIRED', 'PASS_NOT_YET_VALID', 'PASS_REVOKED'];
@@ -167,6 +168,11 @@ const cborValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   ),
 })).value;
 
+/** CBOR bytes to seal as they are (e.g. nested deeper than any decoder's stack). */
+class RawCbor {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 type Signer = 'pass' | 'passEs256' | 'downlink' | 'stranger';
 const signer = fc.constantFrom<Signer>('pass', 'pass', 'passEs256', 'downlink', 'stranger');
 
@@ -276,7 +282,7 @@ export const credentialInput: fc.Arbitrary<CredentialInput> = fc.oneof(
     }),
   },
   { weight: 3, arbitrary: fc.record({ mode: fc.constant('claims' as const), signer, claims: claimsMap, compress: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ mode: fc.constant('sealed' as const), value: cborValue, compress: fc.boolean(), tagged: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ mode: fc.constant('sealed' as const), value: fc.oneof({ weight: 5, arbitrary: cborValue }, fc.integer({ min: 1, max: 20_000 }).map((n) => new RawCbor(deeplyNested(n)))), compress: fc.boolean(), tagged: fc.boolean() }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -284,7 +290,7 @@ export const credentialInput: fc.Arbitrary<CredentialInput> = fc.oneof(
       signer,
       alg: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(-8, -7) }, cborValue),
       kidIn: fc.constantFrom('protected' as const, 'unprotected' as const, 'none' as const, 'random' as const),
-      payload: fc.oneof(claimsMap, fc.uint8Array({ maxLength: 30 })),
+      payload: fc.oneof(claimsMap, fc.uint8Array({ maxLength: 30 }), fc.integer({ min: 1, max: 30_000 }).map((n) => deeplyNested(n))),
       signature: fc.constantFrom('good' as const, 'random' as const, 'empty' as const, 'other-key' as const),
       extraProtected: fc.array(fc.tuple(fc.integer({ min: -5, max: 40 }), cborValue), { maxLength: 2 }),
       tagged: fc.boolean(),
@@ -361,7 +367,7 @@ export class CredentialFixture {
         return { text, expect: trusted ? expectClaims(input.claims) : { status: 'invalid', failure: 'UNKNOWN_KEY' } };
       }
       case 'sealed': {
-        let bytes = encodeCbor(input.value);
+        let bytes = input.value instanceof RawCbor ? input.value.bytes : encodeCbor(input.value);
         if (input.tagged) bytes = new Uint8Array([0xd2, ...bytes]);
         const text = input.compress ? sealEnvelope(bytes, PASS_PREFIX) : PASS_PREFIX + base45Encode(bytes);
         return { text, expect: { status: 'invalid' } };
@@ -481,12 +487,13 @@ export function credentialTargets(keys: Keys, closer: Closer): AnyFuzzTarget[] {
   roster.upsertAll([worker('W1'), worker('W2', { quarantineUntil: ROSTER_NOW + 30 * DAY }), worker('W3', { caseStatus: 'F0' }), worker('B-100')]);
   const actuator = new CountingActuator();
   let mono = 1_000_000;
+  const policy = defaultPolicy();
   const gatekeeper = new Gatekeeper({
     checkpoint: { id: 'gate-a', name: 'Cổng A', kind: 'zone', zone: 'factory-1', direction: 'both' },
     events,
     roster,
     keyring: keys.ring,
-    policy: () => defaultPolicy(),
+    policy: () => policy,
     clock: { read: () => ({ wallMs: Date.now(), monoUs: (mono += 1000), bootId: 'fuzz-boot', synced: true }) },
     actuator,
     badgePattern: fixture.badgePattern,

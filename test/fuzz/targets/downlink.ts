@@ -1,10 +1,11 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { encode as cborEncode } from 'cborg';
 import fc from 'fast-check';
 import { defaultPolicy } from '../../../base/common/policy/policy.js';
-import { DOWNLINK_STREAMS, type DownlinkStream, type WorkerRecord } from '../../../base/common/types.js';
-import { signCoseSign1 } from '../../../base/node/cose.js';
+import { DOWNLINK_STREAMS, type DataChange, type DownlinkStream, type WorkerRecord } from '../../../base/common/types.js';
+import { decodeCbor, encodeCbor, signCoseSign1 } from '../../../base/node/cose.js';
 import { HubKeyring, generateSigningKeyPair, keyIdOf, type GeneratedKeyPair } from '../../../base/node/keys.js';
 import { silentLogger } from '../../../base/node/logger.js';
 import { openStore } from '../../../src-main/core/store/database.js';
@@ -12,9 +13,10 @@ import { DownlinkState } from '../../../src-main/core/store/downlink-state.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from '../../../src-main/core/store/hub-data.js';
 import { Notices } from '../../../src-main/core/store/notices.js';
 import { Roster } from '../../../src-main/core/store/roster.js';
-import { MAX_REVISION, openDownlink, rosterCodec, sealDownlink, type DownlinkPart } from '../../../sync/downlink-codec.js';
+import { MAX_REVISION, openDownlink, rosterCodec, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../../../sync/downlink-codec.js';
 import { Downlink, type ReceiveOutcome } from '../../../sync/downlink.js';
 import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
+import { deeplyNested } from './batch.js';
 
 const DAY = 86_400_000;
 /** The kiosk's clock for every downlink input (the keys stream's lifetimes count from it). */
@@ -153,7 +155,12 @@ interface PartRecipe {
   extra: [string, unknown][];
   flips: [number, number][];
 }
-export type DownlinkMessage = { type: 'bytes'; bytes: Uint8Array } | { type: 'signed'; signer: Signer; value: unknown } | PartRecipe | { type: 'transfer'; parts: PartRecipe[] };
+export type DownlinkMessage =
+  | { type: 'bytes'; bytes: Uint8Array }
+  | { type: 'signed'; signer: Signer; value: unknown }
+  | { type: 'signed-bytes'; signer: Signer; payload: Uint8Array }
+  | PartRecipe
+  | { type: 'transfer'; parts: PartRecipe[] };
 
 function messageArb(k: KeyMaterial): fc.Arbitrary<DownlinkMessage> {
   const anySigner = fc.constantFrom<Signer>('downlink', 'downlink', 'downlink', 'nextDownlink', 'pass', 'stranger');
@@ -201,7 +208,15 @@ function messageArb(k: KeyMaterial): fc.Arbitrary<DownlinkMessage> {
       })),
   );
   return fc.oneof(
-    { weight: 1, arbitrary: fc.record({ type: fc.constant('bytes' as const), bytes: fc.uint8Array({ maxLength: 120 }) }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant('bytes' as const), bytes: fc.oneof(fc.uint8Array({ maxLength: 120 }), fc.integer({ min: 1, max: 30_000 }).map((n) => deeplyNested(n))) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        type: fc.constant('signed-bytes' as const),
+        signer: anySigner,
+        payload: fc.oneof(fc.uint8Array({ maxLength: 60 }), fc.integer({ min: 1, max: 30_000 }).map((n) => deeplyNested(n, 0xa1 + (n % 2) * -0x20))),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ type: fc.constant('signed' as const), signer: anySigner, value: fc.oneof(odd, fc.dictionary(fc.string({ maxLength: 6 }), odd, { maxKeys: 9 })) }) },
     { weight: 3, arbitrary: part(true) },
     { weight: 6, arbitrary: part(false) },
@@ -299,6 +314,7 @@ export function downlinkTargets(closer: Closer): AnyFuzzTarget[] {
     if (m.type === 'bytes') return m.bytes;
     const key = k.privates[m.signer];
     if (m.type === 'signed') return signCoseSign1(cborEncode(m.value), key, keyIdOf(key));
+    if (m.type === 'signed-bytes') return signCoseSign1(m.payload, key, keyIdOf(key));
     const cursor = state.cursor(m.stream).cursor;
     const issuedBase = state.issuedAt(m.stream) ?? NOW - DAY;
     const doc = new Map<string, unknown>([
@@ -365,6 +381,33 @@ export function downlinkTargets(closer: Closer): AnyFuzzTarget[] {
           db.exec('ROLLBACK');
           freshRing();
         }
+      },
+    }),
+    target({
+      name: 'downlink: stream records',
+      weight: 20,
+      smallRuns: 400,
+      arbitrary: fc.constantFrom(...DOWNLINK_STREAMS).chain((stream) => fc.record({ stream: fc.constant(stream), record: recordsFor(stream, k, false) })),
+      run({ stream, record }: { stream: DownlinkStream; record: unknown }) {
+        const codec = streamCodecs[stream] as StreamCodec<unknown>;
+        let wire: unknown;
+        try {
+          // As a record travels: CBOR, maps arriving as Maps (a record CBOR cannot carry refuses the whole part).
+          wire = decodeCbor(encodeCbor(record));
+        } catch {
+          return;
+        }
+        let change: DataChange<unknown>;
+        try {
+          change = codec.fromWire(wire);
+        } catch (err) {
+          check(err instanceof Error && err.message.length > 0, () => `fromWire threw ${show(err)}`);
+          return;
+        }
+        // A record taken is what the store gets: staged records are read back with fromChecked, which must agree.
+        check(isDeepStrictEqual(codec.fromChecked(wire), change), () => `fromChecked gives ${show(codec.fromChecked(wire))}, fromWire ${show(change)}`);
+        const again = codec.fromWire(decodeCbor(encodeCbor(codec.toWire(change))));
+        check(isDeepStrictEqual(again, change), () => `${stream} record ${show(change)} came back as ${show(again)}`);
       },
     }),
   ];

@@ -133,5 +133,5 @@ export async function runFramer(input: FramerInput): Promise<void> {
 }
 
 export function framerTargets(): AnyFuzzTarget[] {
-  return [target({ name: 'scanner framing', weight: 260, smallRuns: 600, arbitrary: framerInput, run: runFramer })];
+  return [target({ name: 'scanner framing', weight: 250, smallRuns: 600, arbitrary: framerInput, run: runFramer })];
 }

@@ -114,7 +114,7 @@ export function hubTargets(closer: Closer): AnyFuzzTarget[] {
   return [
     target({
       name: 'hub topics',
-      weight: 60,
+      weight: 55,
       smallRuns: 600,
       arbitrary: topicInput,
       run(topic: string) {
@@ -126,7 +126,7 @@ export function hubTargets(closer: Closer): AnyFuzzTarget[] {
     }),
     target({
       name: 'hub JSON payloads',
-      weight: 60,
+      weight: 55,
       smallRuns: 600,
       arbitrary: payloadInput,
       run({ name, bytes }: PayloadInput) {
