@@ -19,9 +19,8 @@ import { openStore } from '../../../src-main/core/store/database.js';
 import { EventLog } from '../../../src-main/core/store/event-log.js';
 import { Roster } from '../../../src-main/core/store/roster.js';
 import type { GateActuator } from '../../../device/gpio/gate-signals.js';
-import { check, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
+import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
 import { deeplyNested } from './batch.js';
-import { scratchDir } from '../harness.js';
 
 export const PASS_FAILURES: readonly PassFailure[] = ['MALFORMED_CODE', 'UNKNOWN_KEY', 'BAD_SIGNATURE', 'PASS_EXPIRED', 'PASS_NOT_YET_VALID', 'PASS_REVOKED'];
 const BASE45 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
