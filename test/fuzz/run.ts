@@ -82,7 +82,7 @@ const watchdog = new Worker(
    setInterval(() => {
      if (Date.now() - s[0] < workerData.limitMs) return;
      const line = { inputs: s[1], crashes: s[2], hangs: s[3] + 1, max_ms: Math.max(s[4], Date.now() - s[0]), seed: workerData.seed,
-       stuck: workerData.names[s[5]] + ': input ' + s[7] + ' of the chunk with fast-check seed ' + s[6] + ' has run for ' + Math.round((Date.now() - s[0]) / 1000) + ' s (an endless loop?); run ended' };
+       stuck: workerData.names[s[5]] + ': input ' + (s[7] + 1) + ' of the chunk with fast-check seed ' + s[6] + ' has run for ' + Math.round((Date.now() - s[0]) / 1000) + ' s (an endless loop?); run ended' };
      writeSync(1, JSON.stringify(line) + '\\n');
      process.kill(process.pid, 'SIGKILL');
    }, 1000);`,

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import { encode as cborEncode } from 'cborg';
@@ -303,6 +305,27 @@ export const oddBatch: fc.Arbitrary<OddBatchInput> = fc.record({
     fc.constantFrom('', 'a b', 'x'.repeat(65), 'x'.repeat(129), 'W-1\n', 'ABCDEF0123456789abcdef0123456789', 'é', null, -1, 0, 2 ** 53, -(2 ** 53) + 1, 1.5, ['DEAD_REASON'], ['MALFORMED_CODE', 'MALFORMED_CODE'], 'maybe'),
   ),
 });
+const isInfinite = (v: unknown): boolean =>
+  v === Infinity || v === -Infinity || (v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && Object.values(v).some(isInfinite));
+
+/** An event any kiosk could log, with its policy version set to `policyVersion` (a literal in the child's code). */
+const ENCODE_IN_A_CHILD = (policyVersion: string) => `
+  const { encodeBatch } = await import('./sync/batch-codec.ts');
+  const event = { seq: 1, wallMs: 1, monoUs: 1, bootId: 'b', clockSynced: true, checkpointId: 'gate-a', zoneId: 'z', direction: 'entry',
+    credentialKind: 'pass', workerId: 'W1', codeHash: null, decision: 'allow', reasons: [], source: 'serial', policyVersion: ${policyVersion} };
+  try { encodeBatch({ deviceId: 'kiosk-1', batchId: '1-1', events: [event], anchor: null }); console.log('encoded'); } catch { console.log('refused'); }`;
+
+/**
+ * encodeBatch on an event with an infinite number, in a child process with a time limit: its output
+ * ('encoded' or 'refused'), or 'hung'. (This fuzzer found the encoder's varint writer dividing
+ * Infinity forever; see regressions.test.ts.)
+ */
+export function encodeInfinityInAChild(policyVersion = 'Infinity', timeoutMs = 5_000): string {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ENCODE_IN_A_CHILD(policyVersion)], { cwd: root, timeout: timeoutMs, encoding: 'utf8' });
+  return r.error || r.signal ? 'hung' : r.stdout.trim();
+}
+
 export function oddBatchBytes({ batch, event, field, value }: OddBatchInput): Uint8Array | undefined {
   const b: Record<string, unknown> = { ...batch, events: batch.events.map((e) => ({ ...e })) };
   if (['deviceId', 'batchId', 'anchor'].includes(field)) b[field] = value;
@@ -353,6 +376,10 @@ export const wireBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
 );
 
 export function batchTargets(): AnyFuzzTarget[] {
+  // The odd-batch target reaches the decoder through the encoder: while the encoder hangs on an
+  // infinite number (a known bug, asked once here), such values stay away from it, and it is said.
+  const encoderHangs = encodeInfinityInAChild('Infinity', 3_000) === 'hung';
+  if (encoderHangs) console.log('fuzz: encodeBatch still loops forever on an infinite number (see regressions.test.ts); the encoded odd batches leave infinities out');
   return [
     target({ name: 'batch decode: bytes', weight: 100, smallRuns: 600, arbitrary: wireBytes, run: (bytes: Uint8Array) => void decodeOrRefuse(bytes) }),
     target({ name: 'batch decode: CBOR documents', weight: 40, smallRuns: 400, arbitrary: anyDoc, run: (doc: unknown) => void decodeOrRefuse(sealDoc(doc)) }),
@@ -363,7 +390,7 @@ export function batchTargets(): AnyFuzzTarget[] {
       name: 'batch decode: encoded odd batches',
       weight: 20,
       smallRuns: 300,
-      arbitrary: oddBatch,
+      arbitrary: encoderHangs ? oddBatch.filter((b) => !isInfinite(b.value)) : oddBatch,
       run(input: OddBatchInput) {
         const bytes = oddBatchBytes(input);
         if (bytes) decodeOrRefuse(bytes);
