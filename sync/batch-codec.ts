@@ -142,6 +142,8 @@ class ByteWriter {
 
   /** An unsigned safe integer, 7 bits a byte, low bits first. */
   uvarint(v: number): void {
+    // Anything else (Infinity above all: it never drops below 0x80) is a caller's bug, refused here.
+    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`not an unsigned safe integer: ${String(v)}`);
     this.room(8);
     while (v >= 0x80) {
       this.buf[this.length++] = (v % 0x80) | 0x80;
@@ -152,6 +154,7 @@ class ByteWriter {
 
   /** A safe integer: sign in bit 6 of the first byte, 6 bits of magnitude there, then a uvarint. */
   svarint(v: number): void {
+    if (!Number.isSafeInteger(v)) throw new Error(`not a safe integer: ${String(v)}`);
     let m = Math.abs(v);
     this.room(1);
     this.buf[this.length++] = (m % 0x40) | (v < 0 ? 0x40 : 0) | (m >= 0x40 ? 0x80 : 0);
@@ -466,7 +469,9 @@ function derivedBatchId(events: readonly WireEvent[]): string {
  * Encodes a batch in format 2. Throws (a programming error, never a kiosk's data) for an empty or
  * oversized batch, an empty or over-long batch id, and an event the format cannot carry: not exactly
  * one of worker id and code hash, a code hash other than 32 lower-case hex digits, an unknown
- * direction, decision, credential kind, source or reason.
+ * direction, decision, credential kind, source or reason, a policy version or clock anchor that is
+ * not a safe integer. Sequence numbers and times that are not safe integers are written as float64
+ * and refused by the decoder. It never loops on any input.
  */
 export function encodeBatch(batch: EventBatch): Uint8Array {
   const ev = batch.events;
@@ -479,6 +484,10 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   body.string(batch.deviceId);
   body.string(batch.batchId === derivedBatchId(ev) ? '' : batch.batchId);
 
+  const anchor = batch.anchor;
+  if (anchor && (!Number.isSafeInteger(anchor.monoUs) || !Number.isSafeInteger(anchor.hubTimeMs) || anchor.hubTimeMs < 0)) {
+    throw new Error('a clock anchor holds safe integers (and a hub time not before 1970)');
+  }
   const strings = new Dictionary<string>();
   // The anchor's boot is usually the events' boot: it comes first in the strings.
   const anchorBoot = batch.anchor ? strings.id(batch.anchor.bootId) : -1;
@@ -498,6 +507,7 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
     if (!prev || e.bootId !== prev.bootId || e.checkpointId !== prev.checkpointId || e.zoneId !== prev.zoneId || e.policyVersion !== prev.policyVersion) {
       place = places.id(`${strings.id(e.bootId)},${strings.id(e.checkpointId)},${strings.id(e.zoneId)},${e.policyVersion}`);
     }
+    if (!Number.isSafeInteger(e.policyVersion)) throw new Error(`event ${e.seq}: the policy version is not a safe integer`);
     const flags = packFlags(e);
     const key = e.reasons.length === 0 ? place * 256 + flags : `${place},${flags},${e.reasons.join(' ')}`;
     const c = classes.id(key);

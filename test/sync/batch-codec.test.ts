@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { brotliCompressSync, brotliDecompressSync, createBrotliCompress, constants as zlibConstants } from 'node:zlib';
 import { encode as cborEncode } from 'cborg';
@@ -299,6 +301,42 @@ describe('event batch codec', () => {
       }),
       { numRuns: 100, seed: 2_612 },
     );
+  });
+
+  it('refuses numbers that are not safe integers, in a bounded time, never looping on Infinity', () => {
+    // In a child process with a time limit: a writer that loops forever must fail this test, not hang it.
+    const script = `
+      const { encodeBatch } = await import('./sync/batch-codec.ts');
+      const { typicalEvents } = await import('./test/helpers/events.ts');
+      const e = typicalEvents(2)[1];
+      const odd = [Infinity, -Infinity, NaN, 1.5, 2 ** 53];
+      const tries = [
+        ...odd.map((v) => ({ events: [{ ...e, policyVersion: v }], anchor: null })),
+        ...odd.map((v) => ({ events: [e], anchor: { bootId: 'b', monoUs: v, hubTimeMs: 1 } })),
+        ...odd.map((v) => ({ events: [e], anchor: { bootId: 'b', monoUs: 1, hubTimeMs: v } })),
+        ...odd.flatMap((v) => ['seq', 'wallMs', 'monoUs'].map((f) => ({ events: [e, { ...e, seq: e.seq + 1, [f]: v }], anchor: null }))),
+      ];
+      const results = tries.map((t) => {
+        try {
+          return encodeBatch({ deviceId: 'kiosk-1', batchId: 'b', ...t }).length > 0 ? 'encoded' : 'empty';
+        } catch {
+          return 'refused';
+        }
+      });
+      console.log(JSON.stringify(results));`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../../', import.meta.url)), timeout: 20_000, encoding: 'utf8' });
+    expect(child.error, child.stderr).toBeUndefined();
+    const results = JSON.parse(child.stdout) as string[];
+    // Policy versions and anchors are refused by the encoder; odd sequence numbers and times are written as float64 ...
+    expect(results.slice(0, 15)).toEqual(new Array(15).fill('refused'));
+    expect(results.slice(15)).toEqual(new Array(15).fill('encoded'));
+  });
+
+  it('the decoder refuses sequence numbers and times that are not safe integers', () => {
+    const [, e] = typicalEvents(2);
+    for (const v of [Infinity, -Infinity, NaN, 1.5, 2 ** 53]) {
+      for (const f of ['seq', 'wallMs', 'monoUs'] as const) expectRefused(encodeBatch(batchOf([e!, { ...e!, seq: e!.seq + 1, [f]: v }])), /safe integer|must increase/);
+    }
   });
 
   it('refuses to encode what the format cannot carry', () => {
