@@ -116,7 +116,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
         eventBatch: {
           name: 'eventBatch',
           contentType: 'application/octet-stream',
-          summary: 'One format byte (1), then Brotli(CBOR(columnar, delta-encoded events)); see sync/batch-codec.ts.',
+          summary: 'One format byte (2; the hub also reads 1), then columnar events (classes, people listed once, byte planes) mostly under Brotli; see sync/batch-codec.ts.',
           payload: { type: 'string', format: 'binary' },
         },
         alert: { name: 'alert', payload: json(alertSchema) },

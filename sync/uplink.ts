@@ -218,7 +218,17 @@ export class Uplink extends EventEmitter<UplinkEvents> {
         this.waitTimer = setTimeout(() => this.pump(), maxAgeMs - ageMs);
         return;
       }
-      const { events: batch, bytes } = this.encodeWithin(events);
+      let encoded: { events: WireEvent[]; bytes: Uint8Array };
+      try {
+        encoded = this.encodeWithin(events);
+      } catch (err) {
+        // Never expected (the log holds only what the gate wrote): the events stay, the kiosk keeps
+        // gating, and sync tries again in a minute rather than crash or skip an event.
+        this.log.error({ err: (err as Error).message, fromSeq: events[0]!.seq }, 'cannot encode events for the hub; sync paused');
+        this.waitTimer = setTimeout(() => this.pump(), 60_000);
+        return;
+      }
+      const { events: batch, bytes } = encoded;
       const first = batch[0]!.seq;
       const last = batch.at(-1)!.seq;
       const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, sentMonoUs: 0, timer: setTimeout(() => undefined, 0) };
@@ -266,7 +276,14 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       setImmediate(() => this.pump());
       return;
     }
-    this.send(f, events, this.encode(events));
+    let bytes: Uint8Array;
+    try {
+      bytes = this.encode(events);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, batchId: f.batchId }, 'cannot encode events for the hub; sync paused');
+      return;
+    }
+    this.send(f, events, bytes);
   }
 
   /** Alerts jump the event backlog; each leaves the outbox only when the hub says it stored it. */
