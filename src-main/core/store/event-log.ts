@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { DenyReason } from '../../../base/common/reasons.js';
-import type { AlertKind, CredentialKind, Direction, GateEvent, NewGateEvent, ScanSource } from '../../../base/common/types.js';
+import type { AlertKind, CredentialKind, Direction, GateEvent, NewGateEvent, ScanSource, WireEvent } from '../../../base/common/types.js';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 
 export interface PendingAlert {
@@ -28,6 +28,12 @@ interface EventRow {
   policy_version: number;
   synced_at: number | null;
 }
+
+type UnsyncedRow = [
+  seq: number, wallMs: number, monoUs: number, bootId: string, clockSynced: number, checkpointId: string, zoneId: string,
+  direction: Direction, credentialKind: CredentialKind | 'unknown', workerId: string | null, codeHash: string | null,
+  decision: 'allow' | 'deny', reasons: string, source: ScanSource, policyVersion: number,
+];
 
 function fromRow(r: EventRow): GateEvent {
   return {
@@ -86,7 +92,13 @@ export class EventLog {
     this.getStmt = db.prepare('SELECT * FROM events WHERE seq = ?');
     this.purgeStmt = db.prepare('DELETE FROM events WHERE wall_ms < ? AND synced_at IS NOT NULL');
     this.purgeAllStmt = db.prepare('DELETE FROM events WHERE wall_ms < ?');
-    this.unsyncedStmt = db.prepare('SELECT * FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
+    // Raw rows of the columns a batch carries: the uplink reads 500 at a time while draining a backlog.
+    this.unsyncedStmt = db
+      .prepare(
+        `SELECT seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction, credential_kind, worker_id, code_hash,
+           decision, reasons, source, policy_version FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
+      )
+      .raw();
     this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq BETWEEN ? AND ?');
     this.insertAlert = db.prepare('INSERT INTO alerts (seq, kind, note) VALUES (?, ?, ?)');
     this.unsentAlertsStmt = db.prepare(
@@ -101,8 +113,17 @@ export class EventLog {
   // ---- the outbox: events leave the device only when the hub has acknowledged them ----------
 
   /** The oldest events the hub has not acknowledged (after `afterSeq`), in sequence order. */
-  unsynced(limit: number, afterSeq = 0): GateEvent[] {
-    return (this.unsyncedStmt.all(afterSeq, limit) as EventRow[]).map(fromRow);
+  unsynced(limit: number, afterSeq = 0): WireEvent[] {
+    const rows = this.unsyncedStmt.all(afterSeq, limit) as UnsyncedRow[];
+    const out: WireEvent[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [seq, wallMs, monoUs, bootId, synced, checkpointId, zoneId, direction, credentialKind, workerId, codeHash, decision, reasons, source, policyVersion] = rows[i]!;
+      out[i] = {
+        seq, wallMs, monoUs, bootId, clockSynced: synced === 1, checkpointId, zoneId, direction, credentialKind, workerId, codeHash, decision,
+        reasons: reasons === '' ? [] : (reasons.split(' ') as DenyReason[]), source, policyVersion,
+      };
+    }
+    return out;
   }
 
   /** Records the hub's acknowledgement of the events firstSeq..lastSeq (inclusive). */
