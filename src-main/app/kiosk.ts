@@ -21,11 +21,11 @@ import type { LoopbackServer } from '../api/loopback-server.js';
 import { ScreenService } from '../api/screen-service.js';
 import { SystemClock } from '../core/clock.js';
 import type { LoadedSettings, Settings } from '../core/config.js';
-import { Gatekeeper } from '../core/gatekeeper.js';
+import { Gatekeeper, type HeldEvent } from '../core/gatekeeper.js';
 import { healthFigures } from '../core/health.js';
 import { PolicyInForce } from '../core/policy/policy-in-force.js';
 import { loadPolicyFile } from '../core/policy/policy-file.js';
-import { clearRuntimeStatus, clearSpilled, readSpilled, runtimeFiles, spillHeld, writeRuntimeStatus, type RuntimeFiles } from '../core/runtime.js';
+import { clearRuntimeStatus, clearSpilled, readSpilled, runtimeFiles, writeRuntimeStatus, writeSpilled, type RuntimeFiles } from '../core/runtime.js';
 import { openStore, type SqliteDatabase } from '../core/store/database.js';
 import { DiskGuard } from '../core/store/disk-guard.js';
 import { DownlinkState } from '../core/store/downlink-state.js';
@@ -102,6 +102,8 @@ export class Kiosk {
   private readonly checkpointer: WalCheckpointer;
   private readonly runtime: RuntimeFiles;
   private statusTimer: NodeJS.Timeout | undefined;
+  /** Events from the last run's spill file are still held (the file is kept until they are stored). */
+  private spillPending = false;
   private readonly exitGuard = (): void => this.signals.safeState();
   private stopped = false;
 
@@ -160,6 +162,7 @@ export class Kiosk {
       isRevoked: (passId) => this.revocations.isRevoked(passId),
       onDiskFull: () => this.disk.releaseReserve(),
       afterCommit: () => this.checkpointer.noteCommit(),
+      onHeldStored: (remaining) => this.keepSpillTo(remaining),
     });
     const hub = settings.hub;
     const downlink = new Downlink(
@@ -265,8 +268,9 @@ export class Kiosk {
     // Events a previous run could not write (the disk was full when it stopped) go in first.
     const spilled = readSpilled(this.runtime);
     if (spilled.length) {
+      // The spill file keeps them until they are stored (see keepSpillTo), so a crash now loses none.
+      this.spillPending = true;
       this.gatekeeper.restoreHeld(spilled);
-      clearSpilled(this.runtime);
       this.log.warn({ events: spilled.length, stillHeld: this.gatekeeper.heldCount }, 'events kept from the last run taken back');
     }
     if (this.scanner) {
@@ -336,7 +340,7 @@ export class Kiosk {
     const result: KioskStopResult = { unwritten: 0, lost: 0 };
     if (left.length) {
       try {
-        spillHeld(this.runtime, left);
+        writeSpilled(this.runtime, left);
         result.unwritten = left.length;
         this.log.fatal({ events: left.length, keptIn: this.runtime.held }, 'events the disk could not take are kept in RAM until the next start; free disk space');
       } catch (err) {
@@ -381,6 +385,22 @@ export class Kiosk {
     if (!this.uplink) return 'standalone';
     const state = this.uplink.state;
     return state === 'online' ? 'online' : state === 'connecting' ? 'connecting' : 'offline';
+  }
+
+  /**
+   * While events from the last run's spill file are not all stored, the file is rewritten to what is
+   * still held after each stored chunk (all of it, or none, is stored), and removed once all are.
+   */
+  private keepSpillTo(remaining: readonly HeldEvent[]): void {
+    if (!this.spillPending) return;
+    try {
+      if (remaining.length === 0) {
+        clearSpilled(this.runtime);
+        this.spillPending = false;
+      } else writeSpilled(this.runtime, remaining);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'cannot update the file of events kept from the last run');
+    }
   }
 
   /** What only this process knows, for `safegate status` (in RAM: the disk may be the full one). */

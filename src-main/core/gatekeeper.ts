@@ -62,6 +62,8 @@ export interface GatekeeperDeps {
   onDiskFull?: () => boolean;
   /** After each durable commit on the scan path (the WAL checkpointer watches for idle moments). */
   afterCommit?: () => void;
+  /** Held events were stored; `remaining` are still held. */
+  onHeldStored?: (remaining: readonly HeldEvent[]) => void;
 }
 
 /** An event the store could not take yet, with its alert: held in memory, spilled at stop. */
@@ -316,10 +318,13 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     let written = 0;
     try {
       while (this.held.length) {
-        const { event, alert } = this.held[0]!;
-        this.withSpace(() => this.deps.events.append(event, alert));
-        this.held.shift();
-        written++;
+        // In transactions of up to 500: a chunk is stored whole or not at all, so whoever keeps a
+        // copy of the held events (the spill file of the last run) can tell exactly what is left.
+        const chunk = this.held.slice(0, 500);
+        this.withSpace(() => this.deps.events.appendMany(chunk));
+        this.held.splice(0, chunk.length);
+        written += chunk.length;
+        this.deps.onHeldStored?.(this.held);
       }
     } catch (err) {
       if (!isStorageFault(err) || rethrow) throw err;

@@ -99,16 +99,12 @@ const heldSchema = z
   })
   .strict();
 
-/** Keeps events the store could not take at stop (appended, fsynced). Throws if even that fails. */
-export function spillHeld(files: RuntimeFiles, events: readonly HeldEvent[]): void {
-  mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-  const fd = openSync(files.held, 'a', 0o600);
-  try {
-    writeSync(fd, events.map((h) => JSON.stringify({ event: h.event, ...(h.alert ? { alert: h.alert } : {}) }) + '\n').join(''));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * Keeps the events the store could not take (at stop; and, while a new run still holds them, what is
+ * left of them): the file is replaced whole, atomically. Throws if even that fails.
+ */
+export function writeSpilled(files: RuntimeFiles, events: readonly HeldEvent[]): void {
+  writePrivate(files.held, files.dir, events.map((h) => JSON.stringify({ event: h.event, ...(h.alert ? { alert: h.alert } : {}) }) + '\n').join(''));
 }
 
 /** Events a previous run spilled; the file is removed by `clearSpilled` once they are stored. */

@@ -149,6 +149,11 @@ export class EventLog {
     return alert ? this.db.transaction(write)() : write();
   }
 
+  /** Commits several events (with their alerts) in one transaction: all of them, or none. */
+  appendMany(items: readonly { event: NewGateEvent; alert: AlertKind | undefined }[]): number[] {
+    return this.db.transaction(() => items.map(({ event, alert }) => this.append(event, alert)))();
+  }
+
   unsentAlerts(limit: number): PendingAlert[] {
     return (this.unsentAlertsStmt.all(limit) as (EventRow & { alert_kind: AlertKind; alert_note: string | null })[]).map((r) => ({
       kind: r.alert_kind,
