@@ -140,7 +140,7 @@ describe('the loopback screen API (fuzz regressions)', () => {
   });
 });
 
-describe('the uplink batch encoder (fuzz regressions; sync/batch-codec.ts is its owner\'s to fix)', () => {
+describe('the uplink batch encoder (fuzz regressions)', () => {
   it('refuses an event whose policy version is Infinity instead of looping forever (found: {"field":"policyVersion","value":Number.POSITIVE_INFINITY}, event 5 of 13)', () => {
     // The varint writer divides Infinity by 128 until it is below 128: never. encodeBatch promises to throw for an
     // event the format cannot carry. Run in a child process with a time limit, so the hang fails this test instead of the run.
