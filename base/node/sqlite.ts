@@ -26,9 +26,14 @@ export interface OpenDatabaseOptions {
    * for a connection whose commits must stay fast; a WalCheckpointer then checkpoints off that path.
    */
   walAutocheckpoint?: number;
+  /**
+   * The WAL file is cut back to this size when it restarts after a checkpoint, so a burst does not
+   * keep its disk space (4 MiB by default). A connection whose checkpointer bounds the WAL anyway
+   * passes that bound: cutting the file back on every restart costs the next commit milliseconds.
+   */
+  journalSizeLimitBytes?: number;
 }
 
-/** The WAL file is cut back to this size after a checkpoint, so a burst does not keep its disk space. */
 const JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -60,7 +65,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions): Sqlite
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('secure_delete = ON');
-    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+    db.pragma(`journal_size_limit = ${Math.trunc(options.journalSizeLimitBytes ?? JOURNAL_SIZE_LIMIT_BYTES)}`);
     if (options.walAutocheckpoint !== undefined) db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.trunc(options.walAutocheckpoint))}`);
     for (const m of migrations) {
       if (m.version <= current) continue;

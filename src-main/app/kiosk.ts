@@ -118,7 +118,8 @@ export class Kiosk {
     // A scan waits up to this long for another writer (a roster import holds the lock for under a
     // second for 100,000 workers); only a lock held longer fails safe with STORE_UNAVAILABLE. No
     // checkpoint inside a scan's commit: the checkpointer does it when the gate is idle.
-    this.db = openStore(paths.store, { busyTimeoutMs: 1_500, walAutocheckpoint: 0 });
+    const walBytes = walBound(dirname(paths.store));
+    this.db = openStore(paths.store, { busyTimeoutMs: 1_500, walAutocheckpoint: 0, journalSizeLimitBytes: walBytes });
     const secrets = openStoreSecrets(paths.keyFile, this.db, this.log.child({ ns: 'store' }));
     this.events = new EventLog(this.db);
     this.roster = new Roster(this.db);
@@ -137,7 +138,7 @@ export class Kiosk {
       warnFreeBytes: settings.store.lowSpaceWarnMB * 1024 * 1024,
       log: this.log.child({ ns: 'store' }),
     });
-    this.checkpointer = new WalCheckpointer(this.db, { maxWalBytes: walBound(dirname(paths.store)) }, (ms, frames) =>
+    this.checkpointer = new WalCheckpointer(this.db, { maxWalBytes: walBytes }, (ms, frames) =>
       this.log.child({ ns: 'store' }).warn({ ms: Math.round(ms), frames }, 'slow WAL checkpoint'),
     );
     // Hardware last, so a failure above leaves no GPIO line claimed.
@@ -299,6 +300,11 @@ export class Kiosk {
     }
     this.retention.start();
     this.checkpointer.start();
+    try {
+      this.gatekeeper.warmUp();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'warm-up of the scan path failed; the first scan may be slower');
+    }
     this.publishStatus();
     this.statusTimer = setInterval(() => this.publishStatus(), 2_000);
     this.statusTimer.unref();

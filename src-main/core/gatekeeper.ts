@@ -1,10 +1,11 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createPublicKey } from 'node:crypto';
+import { HubKeyring, generateSigningKeyPair } from '../../base/node/keys.js';
+import { issuePass } from '../../base/node/pass.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { GateActuator } from '../../device/gpio/gate-signals.js';
 import type { ClockReading } from './clock.js';
 import { readCredential, type CredentialReading } from './credential/read.js';
-import type { HubKeyring } from '../../base/node/keys.js';
 import { decide, type EntryDecision, type RecentHistory } from './decide.js';
 import type { Policy } from '../../base/common/policy/policy.js';
 import { isDiskFull, isStorageFault } from '../../base/node/sqlite.js';
@@ -117,13 +118,32 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     this.scheduleRetry();
   }
 
-  handleScan(scan: Scan): Passage {
+  /**
+   * Runs the scan path a few times without recording, acting or telling anyone (a throwaway key's
+   * pass, a roster and history lookup, the policy), so the first person at the gate after a start
+   * does not wait for code to compile and statements to warm up.
+   */
+  warmUp(): void {
+    const { deps } = this;
+    const pair = generateSigningKeyPair();
+    const ring = new HubKeyring();
+    ring.add(createPublicKey(pair.publicPem), { role: 'pass', source: 'warm-up' });
+    const nowMs = deps.clock.read().wallMs;
+    const text = issuePass(pair.privatePem, { workerId: 'WARM-UP', issuer: 'warm-up', issuedAt: new Date(nowMs - 60_000), expiresAt: new Date(nowMs + 60_000) });
+    for (let i = 0; i < 5; i++) {
+      const evaluated = this.evaluate(text, ring);
+      this.eventOf(evaluated, 'serial');
+      if (evaluated.decision.outcome === 'deny') alertFor(evaluated.decision.reasons);
+    }
+  }
+
+  /** Steps 1-4 of a scan: read the credential, look the person up, decide. Reads only. */
+  private evaluate(text: string, keyring: HubKeyring) {
     const { deps } = this;
     const clock = deps.clock.read();
     const policy = deps.policy();
-    const codeHash = this.hashCode(scan.text);
-    const reading = readCredential(scan.text, clock.wallMs, { keyring: deps.keyring, badgePattern: deps.badgePattern, isRevoked: deps.isRevoked });
-
+    const codeHash = this.hashCode(text);
+    const reading = readCredential(text, clock.wallMs, { keyring, badgePattern: deps.badgePattern, isRevoked: deps.isRevoked });
     let decision: EntryDecision;
     let worker: WorkerRecord | undefined;
     let storeFault: unknown;
@@ -143,6 +163,34 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       storeFault = err;
       decision = { outcome: 'deny', direction: this.fallbackDirection(), reasons: ['STORE_UNAVAILABLE'] };
     }
+    return { clock, policy, codeHash, reading, decision, worker, storeFault };
+  }
+
+  /** The event a decision is logged as. */
+  private eventOf(e: ReturnType<Gatekeeper['evaluate']>, source: ScanSource): NewGateEvent {
+    const { deps } = this;
+    return {
+      wallMs: e.clock.wallMs,
+      monoUs: e.clock.monoUs,
+      bootId: e.clock.bootId,
+      clockSynced: e.clock.synced,
+      checkpointId: deps.checkpoint.id,
+      zoneId: deps.checkpoint.zone,
+      direction: e.decision.direction,
+      credentialKind: e.reading.kind,
+      ...identityOf(e.reading, e.worker, e.codeHash),
+      decision: e.decision.outcome === 'allow' ? 'allow' : 'deny',
+      reasons: e.decision.reasons,
+      source,
+      policyVersion: e.policy.version,
+    };
+  }
+
+  handleScan(scan: Scan): Passage {
+    const { deps } = this;
+    const evaluated = this.evaluate(scan.text, deps.keyring);
+    const { clock, codeHash, reading, worker } = evaluated;
+    let { decision, storeFault } = evaluated;
 
     if (decision.outcome === 'repeat') {
       deps.actuator.acknowledgeRepeat();
@@ -158,25 +206,13 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       return passage;
     }
 
-    const event: NewGateEvent = {
-      wallMs: clock.wallMs,
-      monoUs: clock.monoUs,
-      bootId: clock.bootId,
-      clockSynced: clock.synced,
-      checkpointId: deps.checkpoint.id,
-      zoneId: deps.checkpoint.zone,
-      direction: decision.direction,
-      credentialKind: reading.kind,
-      ...identityOf(reading, worker, codeHash),
-      decision: decision.outcome,
-      reasons: decision.reasons,
-      source: scan.source,
-      policyVersion: policy.version,
-    };
+    const event = this.eventOf(evaluated, scan.source);
 
     const alert = decision.outcome === 'deny' && worker ? alertFor(decision.reasons) : undefined;
     let seq: number | null = null;
+    let commitStartNs: bigint | null = null;
     if (storeFault === undefined) {
+      commitStartNs = process.hrtime.bigint();
       try {
         seq = this.withSpace(() => {
           if (this.held.length) this.flushHeld(true);
@@ -213,8 +249,10 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         reasons: decision.reasons,
         kind: reading.kind,
         source: scan.source,
-        // Last byte received to gate driven, commit included: the figure operators watch.
+        // Last byte received to gate driven, commit included: the figure operators watch; and the
+        // commit alone (the disk's part of it).
         gateUs: Number((actuatedAtNs - scan.receivedAtNs) / 1000n),
+        commitUs: committedAtNs === null || commitStartNs === null ? null : Number((committedAtNs - commitStartNs) / 1000n),
       },
       'scan',
     );

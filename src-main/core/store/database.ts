@@ -12,6 +12,7 @@ export interface OpenStoreOptions {
   migrations?: readonly Migration[];
   /** See OpenDatabaseOptions: 0 on the gate's connection, whose commits must not checkpoint. */
   walAutocheckpoint?: number;
+  journalSizeLimitBytes?: number;
 }
 
 /** Opens the kiosk's database (events, roster, downloaded data, supervisor desk) with its migrations. */
