@@ -162,7 +162,7 @@ export const settingsSchema = z
           .describe('the hub\'s MQTT broker; without it the kiosk works standalone and keeps every event'),
         batch: z
           .object({
-            maxEvents: z.number().int().min(1).max(5_000).default(500).describe('events in one uplink batch at most'),
+            maxEvents: z.number().int().min(1).max(5_000).default(2_000).describe('events in one uplink batch at most (a backlog drains in batches of this size; a live gate sends what it has after maxAgeMs)'),
             maxBytes: z.number().int().min(1_024).max(256 * 1024).default(256 * 1024).describe('encoded size of one batch at most'),
             maxAgeMs: z.number().int().min(0).max(600_000).default(2_000).describe('a smaller batch waits at most this long for more events'),
           })

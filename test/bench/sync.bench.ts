@@ -25,6 +25,7 @@ import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
 import { Downlink } from '../../sync/downlink.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
+import { settingsSchema } from '../../src-main/core/config.js';
 import { openStore } from '../../src-main/core/store/database.js';
 import { EventLog } from '../../src-main/core/store/event-log.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
@@ -82,6 +83,8 @@ async function main(): Promise<void> {
     }
   }
 
+  const kioskDefaults = { hub: settingsSchema.shape.hub.parse(undefined) };
+
   function kiosk(deviceId: string, n: number) {
     certs.issue(deviceId);
     const db = openStore(join(dir.path, `${deviceId}.db`));
@@ -92,7 +95,8 @@ async function main(): Promise<void> {
     const options = {
       deviceId,
       broker: brokerFor(deviceId),
-      batch: { maxEvents: 500, maxBytes: 256 * 1024, maxAgeMs: 2_000 },
+      // The kiosk's own defaults (batch size, window), as a kiosk with a default config sends.
+      batch: kioskDefaults.hub.batch,
       ackTimeoutMs: 30_000,
       reconnect: { initialMs: 100, maxMs: 1_000 },
       authRetryMs: 60_000,
@@ -205,7 +209,7 @@ async function main(): Promise<void> {
       roster_apply_s: Number(applyS.toFixed(2)),
     };
     console.log(
-      `targets: drain >= 20000 events/s ${result.drain_events_per_s >= 20_000 ? 'MET' : 'MISSED'}; <= 24 bytes/event ${result.wire_bytes_per_event <= 24 ? 'MET' : 'MISSED'}; ` +
+      `targets: drain >= 50000 events/s ${result.drain_events_per_s >= 50_000 ? 'MET' : 'MISSED'}; <= 6 bytes/event ${result.wire_bytes_per_event <= 6 ? 'MET' : 'MISSED'}; ` +
         `roster of 100,000 applied within 3 s ${result.roster_apply_s <= 3 ? 'MET' : 'MISSED'} (apply ${result.roster_apply_s} s; request to applied, end to end, ${result.roster_download_and_apply_s} s)`,
     );
     console.log(JSON.stringify(result));
