@@ -19,12 +19,15 @@ const CLOCK_SKEW_S = 300;
 
 const CLAIM = { iss: 1, sub: 2, exp: 4, nbf: 5, iat: 6, cti: 7 } as const;
 
+/** A time claim in seconds since 1970, up to the end of year 9999 (what a date can show). */
+const secondsSchema = z.number().int().positive().max(253_402_300_799);
+
 const claimsSchema = z.object({
   issuer: z.string().min(1).max(128),
   workerId: workerIdSchema,
-  issuedAt: z.number().int().positive(),
-  expiresAt: z.number().int().positive(),
-  notBefore: z.number().int().positive().optional(),
+  issuedAt: secondsSchema,
+  expiresAt: secondsSchema,
+  notBefore: secondsSchema.optional(),
   passId: z.string().max(64).optional(),
 });
 

@@ -1,6 +1,11 @@
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeCbor, signCoseSign1 } from '../../../base/node/cose.js';
+import { sealEnvelope } from '../../../base/node/envelope.js';
+import { keyIdOf } from '../../../base/node/keys.js';
+import { PASS_PREFIX } from '../../../base/node/pass.js';
 import { safegate } from '../../helpers/cli.js';
 import { tempDir, writeKioskConfig } from '../../helpers/fixtures.js';
 
@@ -46,6 +51,18 @@ describe('safegate CLI', () => {
     const late = safegate(['pass', 'verify', text, '--keys', join(d, 'hub'), '--at', '2100-01-01']);
     expect(late.status).toBe(1);
     expect(late.stdout).toMatch(/INVALID PASS_EXPIRED/);
+  });
+
+  it('explains a signed pass whose times no date can show (year 300,000) instead of crashing', () => {
+    const d = dir();
+    safegate(['keys', 'generate', '--role', 'pass', '--out', join(d, 'hub')]);
+    const key = createPrivateKey(readFileSync(join(d, 'hub', readdirSync(join(d, 'hub')).find((f) => f.endsWith('.key.pem'))!)));
+    const claims = new Map<number, unknown>([[1, 'hub'], [2, 'W1'], [4, 1e13], [6, 1e13 - 60]]);
+    const text = sealEnvelope(signCoseSign1(encodeCbor(claims), key, keyIdOf(key)), PASS_PREFIX);
+    const r = safegate(['pass', 'verify', text, '--keys', join(d, 'hub')]);
+    expect(r.stderr).not.toMatch(/RangeError|Invalid time value/);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/INVALID MALFORMED_CODE/);
   });
 
   it('explains a forged or garbled pass and exits non-zero', () => {
