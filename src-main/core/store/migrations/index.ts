@@ -10,6 +10,7 @@ import * as m0008 from './0008-hub-keys.js';
 import * as m0009 from './0009-supervisor.js';
 import * as m0010 from './0010-alert-note.js';
 import * as m0011 from './0011-key-roles-issue-times.js';
+import * as m0012 from './0012-held-spool.js';
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: '0009-supervisor', up: m0009.up },
   { version: 10, name: '0010-alert-note', up: m0010.up },
   { version: 11, name: '0011-key-roles-issue-times', up: m0011.up },
+  { version: 12, name: '0012-held-spool', up: m0012.up },
 ];
