@@ -11,6 +11,7 @@ import * as m0009 from './0009-supervisor.js';
 import * as m0010 from './0010-alert-note.js';
 import * as m0011 from './0011-key-roles-issue-times.js';
 import * as m0012 from './0012-held-spool.js';
+import * as m0013 from './0013-named-supervisors.js';
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: '0010-alert-note', up: m0010.up },
   { version: 11, name: '0011-key-roles-issue-times', up: m0011.up },
   { version: 12, name: '0012-held-spool', up: m0012.up },
+  { version: 13, name: '0013-named-supervisors', up: m0013.up },
 ];
