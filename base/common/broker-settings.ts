@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /** How a kiosk or the hub reaches its MQTT broker. TLS files are paths (PEM). */
 export const brokerSettingsSchema = z
-  .object({
+  .strictObject({
     url: z
       .string()
       .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'expected mqtt://, mqtts://, ws:// or wss:// followed by host:port')

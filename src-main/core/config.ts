@@ -13,6 +13,9 @@ export { SettingsError, type SettingsProblem };
 /**
  * The kiosk's one settings file (YAML or JSON). Every field has a description and, where a sensible
  * one exists, a default; `safegate config schema` prints this as JSON Schema for IT staff.
+ *
+ * Every object here is a `z.strictObject`: a misspelled key is an error, never a silent default
+ * (test/src-main/core/config.test.ts walks the schema and fails on any object that is not strict).
  */
 
 const CHECKPOINT_KINDS = ['gate', 'zone', 'team', 'canteen', 'dormitory', 'bus'] as const;
@@ -20,7 +23,7 @@ export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
 
 const outputSchema = (defaults: { pin: number; pulseMs: number }) =>
   z
-    .object({
+    .strictObject({
       pin: z
         .number()
         .int()
@@ -53,9 +56,9 @@ const hexId = z
   .transform((s) => s.toLowerCase());
 
 export const settingsSchema = z
-  .object({
+  .strictObject({
     device: z
-      .object({
+      .strictObject({
         id: z
           .string()
           .regex(DEVICE_ID_PATTERN, DEVICE_ID_RULE)
@@ -63,7 +66,7 @@ export const settingsSchema = z
       })
       .describe('the device itself'),
     checkpoint: z
-      .object({
+      .strictObject({
         id: identifierSchema.describe('checkpoint id, unique within the organisation'),
         name: z.string().min(1).max(120).describe('name shown on screen, e.g. "Cổng A"'),
         kind: z.enum(CHECKPOINT_KINDS).describe('what this checkpoint guards'),
@@ -74,17 +77,22 @@ export const settingsSchema = z
           .enum(['entry', 'exit', 'both'])
           .default('entry')
           .describe('which way people pass; "both" infers each scan\'s direction from the person\'s last passage'),
+        site: identifierSchema
+          .optional()
+          .describe(
+            'site the checkpoint belongs to (the hub assigns this device to it: `safegate hub device assign`); with a hub, the site\'s kiosks share their passages live, so anti-passback by zone counts exits at other kiosks',
+          ),
       })
       .transform((c) => ({ ...c, zone: c.zone ?? c.id })),
     scanner: z
-      .object({
+      .strictObject({
         source: z
           .enum(['serial', 'stdin', 'none'])
           .default('serial')
           .describe('serial: a barcode scanner on a serial or USB-serial port; stdin: lines typed on the terminal (simulation); none: no scanner'),
         path: z.string().optional().describe('serial device path, e.g. /dev/ttyACM0 (or use usb)'),
         usb: z
-          .object({ vendorId: hexId, productId: hexId })
+          .strictObject({ vendorId: hexId, productId: hexId })
           .optional()
           .describe('find the scanner by USB vendor and product id instead of a fixed path'),
         baudRate: z.number().int().positive().default(9600).describe('serial speed'),
@@ -103,7 +111,7 @@ export const settingsSchema = z
       })
       .prefault({}),
     gate: z
-      .object({
+      .strictObject({
         gpio: z
           .enum(['real', 'simulated', 'auto'])
           .default('auto')
@@ -120,7 +128,7 @@ export const settingsSchema = z
       })
       .prefault({}),
     store: z
-      .object({
+      .strictObject({
         path: z.string().default('safegate.db').describe('SQLite database file (relative to this settings file)'),
         retentionDays: z
           .number()
@@ -152,7 +160,7 @@ export const settingsSchema = z
       })
       .prefault({}),
     hub: z
-      .object({
+      .strictObject({
         keysDir: z
           .string()
           .default('keys')
@@ -161,7 +169,7 @@ export const settingsSchema = z
           .optional()
           .describe('the hub\'s MQTT broker; without it the kiosk works standalone and keeps every event'),
         batch: z
-          .object({
+          .strictObject({
             maxEvents: z.number().int().min(1).max(5_000).default(2_000).describe('events in one uplink batch at most (a backlog drains in batches of this size; a live gate sends what it has after maxAgeMs)'),
             maxBytes: z.number().int().min(1_024).max(256 * 1024).default(256 * 1024).describe('encoded size of one batch at most'),
             maxAgeMs: z.number().int().min(0).max(600_000).default(2_000).describe('a smaller batch waits at most this long for more events'),
@@ -169,15 +177,29 @@ export const settingsSchema = z
           .prefault({}),
         ackTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('resend a batch the hub has not acknowledged by then'),
         heartbeatSeconds: z.number().int().min(5).max(3_600).default(60).describe('how often the kiosk reports its health to the hub'),
+        siteStream: z
+          .strictObject({
+            freshMs: z
+              .number()
+              .int()
+              .min(500)
+              .max(600_000)
+              .default(15_000)
+              .describe(
+                "the site stream counts as fresh while the hub was heard within this long (longer than the hub's siteStream.beatMs); while it is stale an entry-only checkpoint does not refuse for anti-passback",
+              ),
+          })
+          .prefault({})
+          .describe('the live site stream (with checkpoint.site)'),
       })
       .prefault({}),
     policy: z
-      .object({
+      .strictObject({
         file: z.string().optional().describe('policy document to use until the hub sends one; default: the built-in policy'),
       })
       .prefault({}),
     badge: z
-      .object({
+      .strictObject({
         pattern: z
           .string()
           .default(IDENTIFIER_PATTERN.source)
@@ -186,7 +208,7 @@ export const settingsSchema = z
       })
       .prefault({}),
     clock: z
-      .object({
+      .strictObject({
         syncedWhen: z
           .enum(['timesyncd', 'always', 'never'])
           .default('timesyncd')
@@ -194,16 +216,16 @@ export const settingsSchema = z
       })
       .prefault({}),
     time: z
-      .object({ zone: timeZoneSchema })
+      .strictObject({ zone: timeZoneSchema })
       .prefault({})
       .describe('the province time zone (day boundaries on the screens and in exports)'),
     log: z
-      .object({
+      .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
       })
       .prefault({}),
     screens: z
-      .object({
+      .strictObject({
         show: z
           .enum(['auto', 'electron', 'chromium', 'address', 'none'])
           .default('auto')
@@ -220,8 +242,23 @@ export const settingsSchema = z
           .describe('loopback port the screens are served on (127.0.0.1 only); 0 picks a free one'),
         language: z.enum(['vi', 'en']).default('vi').describe('language the screens start in (workers can switch)'),
         resultSeconds: z.number().min(1).max(30).default(4).describe('how long a result stays on screen before the idle screen returns'),
+        discreet: z
+          .boolean()
+          .default(true)
+          .describe('the public result screen never shows a health reason, only what to do (healthGuidance); the supervisor screen shows the reason'),
+        healthGuidance: z
+          .enum(['see-guard', 'medical-room'])
+          .default('see-guard')
+          .describe('what the public screen tells a person refused for a health reason in discreet mode: see the gate guard, or go to the medical room'),
+        languageResetSeconds: z
+          .number()
+          .int()
+          .min(5)
+          .max(600)
+          .default(30)
+          .describe('after a worker switches language, the screens return to `language` after each result and after this long without a touch'),
         camera: z
-          .object({
+          .strictObject({
             enabled: z.boolean().default(true).describe('read QR codes from the camera'),
             decoder: z
               .enum(['zxing-wasm', 'zxing-js'])
@@ -232,16 +269,26 @@ export const settingsSchema = z
           })
           .prefault({}),
         supervisor: z
-          .object({
-            maxFailedLogins: z.number().int().min(1).max(20).default(5).describe('wrong PINs in a row before the supervisor screen locks'),
-            lockoutMinutes: z.number().int().min(1).max(1_440).default(5).describe('how long the supervisor screen stays locked'),
+          .strictObject({
+            maxFailedLogins: z.number().int().min(1).max(20).default(5).describe("wrong PINs in a row before a supervisor's sign-in locks"),
+            lockoutMinutes: z.number().int().min(1).max(1_440).default(1).describe("a supervisor's first lockout; each further lockout in a row doubles it"),
+            maxLockoutMinutes: z.number().int().min(1).max(10_080).default(60).describe('the longest a lockout grows to'),
             sessionMinutes: z.number().int().min(1).max(120).default(10).describe('an idle supervisor session ends after this long'),
+            drives: z
+              .enum(['auto', 'udisks2', 'folder', 'off'])
+              .default('auto')
+              .describe('where USB exports go: udisks2 mounts a plugged drive over D-Bus; folder lists drives mounted under drivesFolder by something else; auto tries udisks2; off offers none'),
+            drivesFolder: z
+              .string()
+              .startsWith('/')
+              .default('/media')
+              .describe('with drives: folder, each filesystem mounted directly under this folder is a drive'),
           })
+          .refine((s) => s.maxLockoutMinutes >= s.lockoutMinutes, { message: 'maxLockoutMinutes must be at least lockoutMinutes', path: ['maxLockoutMinutes'] })
           .prefault({}),
       })
       .prefault({}),
-  })
-  .strict();
+  });
 
 function isValidRegExp(s: string): boolean {
   try {
@@ -260,7 +307,7 @@ export type OutputSettings = Settings['gate']['relay'];
 export function parseSettings(raw: unknown, file = '(settings)'): Settings {
   const result = settingsSchema.safeParse(raw);
   if (!result.success) {
-    throw new SettingsError(file, problemsOf(result.error));
+    throw new SettingsError(file, problemsOf(result.error, { schema: settingsSchema, input: raw }));
   }
   return result.data;
 }

@@ -8,9 +8,12 @@ import { problemsOf } from '../../base/common/validation.js';
 import { timeZoneSchema } from '../../base/common/time.js';
 import { hubIdSchema } from '../../base/common/ids.js';
 
-/** The reference hub's settings file (YAML or JSON). */
+/**
+ * The reference hub's settings file (YAML or JSON). Every object is a `z.strictObject`: a misspelled
+ * key is an error, never a silent default (test/sync/hub/settings.test.ts checks every object).
+ */
 export const hubSettingsSchema = z
-  .object({
+  .strictObject({
     id: hubIdSchema
       .default('hub.1')
       .describe('this hub process\'s identity: its certificate\'s CN and its MQTT client id, unique per process (hub.1, hub.2, ...)'),
@@ -20,14 +23,14 @@ export const hubSettingsSchema = z
       .default(true)
       .describe('share the load between hub processes with $share subscriptions (off for brokers without them, e.g. the embedded aedes)'),
     directory: z
-      .object({ path: z.string().default('hub-directory.db').describe('SQLite file of what the hub publishes to kiosks (roster)') })
+      .strictObject({ path: z.string().default('hub-directory.db').describe('SQLite file of what the hub publishes to kiosks (roster)') })
       .prefault({}),
     signingKey: z
       .string()
       .optional()
       .describe('the hub\'s private signing key (PEM, from `safegate keys generate`); kiosks trust its public half. Without it the hub only ingests.'),
     store: z
-      .object({ path: z.string().default('hub.db').describe('SQLite file for ingested events; when DATABASE_URL is set, PostgreSQL is used instead') })
+      .strictObject({ path: z.string().default('hub.db').describe('SQLite file for ingested events; when DATABASE_URL is set, PostgreSQL is used instead') })
       .prefault({}),
     retentionDays: z
       .number()
@@ -36,10 +39,27 @@ export const hubSettingsSchema = z
       .max(3_650)
       .default(28)
       .describe('events, alerts and heartbeats older than this are purged from the hub store'),
-    time: z.object({ zone: timeZoneSchema }).prefault({}).describe('the province time zone (day boundaries, plain dates in files and commands)'),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
-  })
-  .strict();
+    siteStream: z
+      .strictObject({
+        beatMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(60_000)
+          .default(5_000)
+          .describe("how often every device of a site hears from the hub when there is no news (kiosks' hub.siteStream.freshMs must be longer)"),
+        maxAgeHours: z
+          .number()
+          .positive()
+          .max(24 * 7)
+          .default(24)
+          .describe("passages older than this (in a late batch) are not relayed; at least the policy's antiPassbackResetHours"),
+      })
+      .prefault({})
+      .describe("the live site stream: allowed passages relayed at once to the other devices of the sender's site (`safegate hub device assign`)"),
+    time: z.strictObject({ zone: timeZoneSchema }).prefault({}).describe('the province time zone (day boundaries, plain dates in files and commands)'),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+  });
 export type HubSettings = z.infer<typeof hubSettingsSchema>;
 
 export interface LoadedHubSettings {
@@ -59,7 +79,7 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     throw new SettingsError(abs, [{ path: '', message: (err as Error).message.split('\n')[0]! }]);
   }
   const r = hubSettingsSchema.safeParse(raw);
-  if (!r.success) throw new SettingsError(abs, problemsOf(r.error));
+  if (!r.success) throw new SettingsError(abs, problemsOf(r.error, { schema: hubSettingsSchema, input: raw }));
   const base = dirname(abs);
   const at = (f: string | undefined) => (f ? resolve(base, f) : undefined);
   const b = r.data.broker;

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SettingsError, loadSettings, parseSettings } from '../../../src-main/core/config.js';
+import { SettingsError, loadSettings, parseSettings, settingsJsonSchema } from '../../../src-main/core/config.js';
+import { objectsAcceptingUnknownKeys } from '../../helpers/json-schema.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
 const minimal = { device: { id: 'kiosk-1' }, checkpoint: { id: 'g', name: 'Gate', kind: 'gate' }, scanner: { source: 'none' } };
@@ -40,9 +41,61 @@ describe('settings', () => {
     expect(err).toBeInstanceOf(SettingsError);
     const paths = err!.problems.map((p) => p.path);
     expect(paths).toEqual(
-      expect.arrayContaining(['device.id', 'checkpoint.kind', 'checkpoint.direction', 'scanner.suffix', 'gate.relay.pin', '']),
+      expect.arrayContaining(['device.id', 'checkpoint.kind', 'checkpoint.direction', 'scanner.suffix', 'gate.relay.pin', 'surprise']),
     );
-    expect(err!.problems.find((p) => p.path === '')?.message).toMatch(/surprise/);
+    expect(err!.problems.find((p) => p.path === 'surprise')?.message).toMatch(/^unknown setting; expected one of: device, checkpoint, /);
+  });
+
+  function problemsIn(raw: unknown): string[] {
+    try {
+      parseSettings(raw, 'kiosk.yaml');
+    } catch (e) {
+      if (e instanceof SettingsError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+      throw e;
+    }
+    return [];
+  }
+
+  it('refuses a misspelled key at any depth, naming the key it probably meant', () => {
+    expect(problemsIn({ ...minimal, checkpoint: { ...minimal.checkpoint, direciton: 'exit' } })).toEqual([
+      'checkpoint.direciton: unknown setting; did you mean "direction"?',
+    ]);
+    expect(problemsIn({ ...minimal, hub: { batch: { maxEvent: 10 } } })).toEqual(['hub.batch.maxEvent: unknown setting; did you mean "maxEvents"?']);
+    expect(problemsIn({ ...minimal, gate: { relay: { activelow: true } } })).toEqual(['gate.relay.activelow: unknown setting; did you mean "activeLow"?']);
+    expect(problemsIn({ ...minimal, screens: { camera: { enabled: true, colour: 'red' } } })).toEqual([
+      'screens.camera.colour: unknown setting; expected one of: enabled, decoder, width, height',
+    ]);
+    expect(problemsIn({ ...minimal, hub: { broker: { url: 'mqtts://127.0.0.1:8883', cafile: 'ca.pem' } } })).toEqual([
+      'hub.broker.cafile: unknown setting; expected one of: url, ca, cert, key, protocolVersion',
+    ]);
+  });
+
+  it('every object in the settings schema refuses unknown keys (a new setting group cannot forget to)', () => {
+    expect(objectsAcceptingUnknownKeys(settingsJsonSchema())).toEqual([]);
+  });
+
+  it('says in plain words what is wrong and what is expected, with the value found', () => {
+    expect(
+      problemsIn({
+        ...minimal,
+        checkpoint: { id: 'g', kind: 'gate', direction: 'entri' },
+        hub: { batch: { maxEvents: 'lots', maxAgeMs: 1.5 }, heartbeatSeconds: 1 },
+        gate: { relay: { activeLow: 'yes' } },
+        screens: { resultSeconds: 60, language: 'fr' },
+        time: { zone: 'Mars/Olympus' },
+      }),
+    ).toEqual([
+      'checkpoint.name: missing; must be text of 1 to 120 characters',
+      'checkpoint.direction: must be one of "entry", "exit", "both", got "entri"; did you mean "entry"?',
+      'gate.relay.activeLow: must be true or false, got "yes"',
+      'hub.batch.maxEvents: must be a whole number from 1 to 5000, got "lots"',
+      'hub.batch.maxAgeMs: must be a whole number from 0 to 600000, got 1.5',
+      'hub.heartbeatSeconds: must be a whole number from 5 to 3600, got 1',
+      'time.zone: not a time zone this system knows (an IANA name such as Asia/Ho_Chi_Minh), got "Mars/Olympus"',
+      'screens.language: must be one of "vi", "en", got "fr"',
+      'screens.resultSeconds: must be a number from 1 to 30, got 60',
+    ]);
+    expect(problemsIn({ ...minimal, device: 'kiosk-1' })).toEqual(['device: must be a group of settings, got "kiosk-1"']);
   });
 
   it('needs exactly one of a serial path or USB ids', () => {

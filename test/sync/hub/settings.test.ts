@@ -2,7 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SettingsError } from '../../../src-main/core/config.js';
-import { loadHubSettings } from '../../../sync/hub/settings.js';
+import { z } from 'zod';
+import { hubSettingsSchema, loadHubSettings } from '../../../sync/hub/settings.js';
+import { objectsAcceptingUnknownKeys } from '../../helpers/json-schema.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
 describe('hub settings', () => {
@@ -24,6 +26,28 @@ describe('hub settings', () => {
       const loaded = loadHubSettings(good);
       expect(loaded.broker.ca).toBe(join(d.path, 'pki/ca.crt'));
       expect(loaded.storePath).toBe(join(d.path, 'hub.db'));
+    } finally {
+      d.remove();
+    }
+  });
+
+  it('refuses a misspelled key at any depth, naming the key it probably meant, and every object is strict', () => {
+    expect(objectsAcceptingUnknownKeys(z.toJSONSchema(hubSettingsSchema, { io: 'input' }))).toEqual([]);
+    const d = tempDir('safegate-hubsettings-');
+    try {
+      const file = join(d.path, 'hub.yaml');
+      writeFileSync(file, 'broker: { url: "mqtts://127.0.0.1:8883", protocolVersion: 3 }\nstore: { pth: hub.db }\nretentionDays: many\n');
+      let problems: string[] = [];
+      try {
+        loadHubSettings(file);
+      } catch (e) {
+        problems = (e as SettingsError).problems.map((p) => `${p.path}: ${p.message}`);
+      }
+      expect(problems).toEqual([
+        'broker.protocolVersion: must be 4 or 5, got 3',
+        'store.pth: unknown setting; did you mean "path"?',
+        'retentionDays: must be a whole number from 1 to 3650, got "many"',
+      ]);
     } finally {
       d.remove();
     }
