@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { HUB_STATUS_TOPIC, PROTOCOL_VERSION, alertAckSchema, alertSchema, batchAckSchema, heartbeatSchema, hubStatusSchema, syncRequestSchema } from './protocol.js';
+import {
+  HUB_STATUS_TOPIC,
+  PROTOCOL_VERSION,
+  alertAckSchema,
+  alertSchema,
+  batchAckSchema,
+  heartbeatSchema,
+  hubStatusSchema,
+  livePassageSchema,
+  sitePassageSchema,
+  siteStreamSchema,
+  syncRequestSchema,
+} from './protocol.js';
 
 /**
  * Builds the AsyncAPI 3 document for the hub protocol from the code's own topics and schemas, so
@@ -58,6 +70,16 @@ export function hubProtocolDocument(): Record<string, unknown> {
         parameters: deviceParam,
         messages: { downlinkPart: { $ref: '#/components/messages/downlinkPart' } },
       },
+      passages: {
+        address: 'safegate/v1/{deviceId}/passages',
+        parameters: deviceParam,
+        messages: { livePassage: { $ref: '#/components/messages/livePassage' } },
+      },
+      site: {
+        address: 'safegate/v1/{deviceId}/site',
+        parameters: deviceParam,
+        messages: { siteStream: { $ref: '#/components/messages/siteStream' } },
+      },
     },
     operations: {
       sendEventBatch: {
@@ -104,6 +126,20 @@ export function hubProtocolDocument(): Record<string, unknown> {
         summary: 'Hub acknowledges an alert only after storing it (QoS 1); the kiosk resends it until then.',
         bindings: { mqtt: { qos: 1, retain: false } },
       },
+      sendLivePassage: {
+        action: 'send',
+        channel: { $ref: '#/channels/passages' },
+        summary:
+          "Kiosk reports each allowed passage at once for the live site stream (QoS 1, not retried: the same event reaches the hub exactly once in a batch, and the hub relays it from there if the live report was lost).",
+        bindings: { mqtt: { qos: 1, retain: false } },
+      },
+      receiveSiteStream: {
+        action: 'receive',
+        channel: { $ref: '#/channels/site' },
+        summary:
+          "Hub relays the allowed passages of the site's other devices at once, and beats (no items) every beatMs; only hub processes may publish here, each device reads only its own copy, and the hub's site map decides who belongs to a site (QoS 1).",
+        bindings: { mqtt: { qos: 1, retain: false } },
+      },
       receiveHubStatus: {
         action: 'receive',
         channel: { $ref: '#/channels/hubStatus' },
@@ -112,6 +148,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
       },
     },
     components: {
+      schemas: { sitePassage: json(sitePassageSchema) },
       messages: {
         eventBatch: {
           name: 'eventBatch',
@@ -125,6 +162,12 @@ export function hubProtocolDocument(): Record<string, unknown> {
         alertAck: { name: 'alertAck', payload: json(alertAckSchema) },
         hubStatus: { name: 'hubStatus', payload: json(hubStatusSchema) },
         syncRequest: { name: 'syncRequest', payload: json(syncRequestSchema) },
+        livePassage: { name: 'livePassage', payload: json(livePassageSchema) },
+        siteStream: {
+          name: 'siteStream',
+          summary: 'Items are checked by their kind (components.schemas: sitePassage); a kiosk skips an item of a kind it does not know, so new kinds (declarations, visitor approvals) can be added hub first.',
+          payload: json(siteStreamSchema),
+        },
         downlinkPart: {
           name: 'downlinkPart',
           contentType: 'application/cose',

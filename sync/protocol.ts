@@ -22,6 +22,8 @@ const TOPIC_SEGMENTS: Record<string, keyof typeof topics> = {
   acks: 'acks',
   'sync-request': 'syncRequest',
   downlink: 'downlink',
+  passages: 'passages',
+  site: 'site',
 };
 
 export const topics = {
@@ -37,6 +39,17 @@ export const topics = {
   syncRequest: (deviceId: string) => `${ROOT}/${deviceId}/sync-request`,
   /** hub → device: one signed part of a data stream (COSE_Sign1, see downlink-codec.ts), QoS 1. */
   downlink: (deviceId: string) => `${ROOT}/${deviceId}/downlink`,
+  /**
+   * device → hub: each allowed passage at once (JSON), QoS 1, for the live site stream. Not the
+   * event log: the same passage still reaches the hub exactly once in an event batch.
+   */
+  passages: (deviceId: string) => `${ROOT}/${deviceId}/passages`,
+  /**
+   * hub → device: the live stream of the device's site (JSON), QoS 1: what the site's other kiosks
+   * just saw, and a beat when there is nothing, so the kiosk knows the stream is alive. Only hub
+   * processes may publish it, and a device may read only its own (broker ACL).
+   */
+  site: (deviceId: string) => `${ROOT}/${deviceId}/site`,
 } as const;
 
 export type TopicName = keyof typeof topics;
@@ -54,6 +67,7 @@ export const hubSubscriptions = {
   alerts: `$share/safegate-hub/${ROOT}/+/alerts`,
   heartbeat: `$share/safegate-hub/${ROOT}/+/heartbeat`,
   syncRequest: `$share/safegate-hub/${ROOT}/+/sync-request`,
+  passages: `$share/safegate-hub/${ROOT}/+/passages`,
 } as const;
 
 /** Parses a topic back into its device id and name; undefined for anything that is not ours. */
@@ -166,6 +180,68 @@ export const syncRequestSchema = z
   .strict();
 export type SyncRequest = z.infer<typeof syncRequestSchema>;
 
+/**
+ * One allowed passage as a kiosk reports it live: who (a worker id; an allow always names a worker on
+ * the roster), where, which way and when. Nothing health-related and no name (Decree 13: the least
+ * the other kiosks' anti-passback needs).
+ */
+export const livePassageSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    /** The event's sequence number in the kiosk's log (the same event reaches the hub in a batch too). */
+    seq: z.number().int().positive(),
+    atMs: z.number().int().positive(),
+    checkpointId: identifierSchema,
+    zoneId: identifierSchema,
+    direction: z.enum(['entry', 'exit']),
+    workerId: workerIdSchema,
+  })
+  .strict();
+export type LivePassage = z.infer<typeof livePassageSchema>;
+
+/** A passage on the site stream: the live report plus the device that saw it. */
+export const sitePassageSchema = livePassageSchema
+  .omit({ v: true })
+  .extend({ kind: z.literal('passage'), deviceId: z.string().regex(DEVICE_ID_PATTERN) })
+  .strict();
+export type SitePassage = z.infer<typeof sitePassageSchema>;
+
+/**
+ * What the site stream carries, by `kind`. Passages today; declarations and visitor approvals join
+ * as new kinds, and a kiosk that does not know a kind skips that item (and says so) instead of
+ * refusing the whole message, so hubs can be upgraded before kiosks.
+ */
+export const SITE_ITEM_KINDS = ['passage'] as const;
+export const siteItemSchemas = { passage: sitePassageSchema } as const satisfies Record<(typeof SITE_ITEM_KINDS)[number], z.ZodType>;
+export type SiteItem = SitePassage;
+
+/** Items in one site-stream message at most (a hub splits a longer backlog). */
+export const MAX_SITE_ITEMS = 500;
+
+export const siteStreamSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    /** The site this stream is for; a kiosk accepts only its own site's. */
+    site: identifierSchema,
+    /** The hub process that sent it (hub.1, ...). */
+    hub: z.string().min(1).max(64),
+    /** The hub's clock when it sent this, epoch ms. */
+    sentAtMs: z.number().int().positive(),
+    /** What happened at the site's other kiosks; empty in a beat. Each item is checked by its kind. */
+    items: z.array(z.looseObject({ kind: z.string().min(1).max(40) })).max(MAX_SITE_ITEMS),
+  })
+  .strict();
+export type SiteStreamMessage = Omit<z.infer<typeof siteStreamSchema>, 'items'> & { items: SiteItem[] };
+
+/** A site-stream message read by a kiosk: the items it knows, and how many it skipped and why. */
+export interface ReadSiteStream {
+  site: string;
+  hub: string;
+  sentAtMs: number;
+  items: SiteItem[];
+  skipped: { unknownKind: number; invalid: number };
+}
+
 /** JSON payloads by topic; `events` and `downlink` are binary and have their own codecs. */
 export const jsonPayloadSchemas = {
   alerts: alertSchema,
@@ -173,6 +249,8 @@ export const jsonPayloadSchemas = {
   acks: ackSchema,
   hubStatus: hubStatusSchema,
   syncRequest: syncRequestSchema,
+  passages: livePassageSchema,
+  site: siteStreamSchema,
 } as const;
 
 export class PayloadError extends Error {
@@ -194,4 +272,26 @@ export function parseJsonPayload<N extends keyof typeof jsonPayloadSchemas>(
   const r = jsonPayloadSchemas[name].safeParse(raw);
   if (!r.success) throw new PayloadError(`${name}: ${issuesText(r.error)}`);
   return r.data as z.infer<(typeof jsonPayloadSchemas)[N]>;
+}
+
+/**
+ * Reads a site-stream message: the envelope must be valid (else PayloadError); each item is checked
+ * by the schema of its kind, and an item of a kind this kiosk does not know, or that does not match
+ * its kind's schema, is skipped and counted.
+ */
+export function parseSiteStream(payload: Uint8Array): ReadSiteStream {
+  const envelope = parseJsonPayload('site', payload);
+  const items: SiteItem[] = [];
+  const skipped = { unknownKind: 0, invalid: 0 };
+  for (const raw of envelope.items) {
+    const schema = Object.hasOwn(siteItemSchemas, raw.kind) ? siteItemSchemas[raw.kind as keyof typeof siteItemSchemas] : undefined;
+    if (!schema) {
+      skipped.unknownKind++;
+      continue;
+    }
+    const r = schema.safeParse(raw);
+    if (r.success) items.push(r.data);
+    else skipped.invalid++;
+  }
+  return { site: envelope.site, hub: envelope.hub, sentAtMs: envelope.sentAtMs, items, skipped };
 }

@@ -7,8 +7,17 @@ import type { Checkpoint, Direction, WorkerRecord } from '../../base/common/type
 export interface RecentHistory {
   /** Seconds since this exact code was last logged here, or null. */
   sameCodeSecondsAgo: number | null;
-  /** The person's last allowed passage in the policy's anti-passback scope, or null. */
+  /**
+   * The person's last allowed passage in the policy's anti-passback scope, or null: from this kiosk's
+   * log, or from the site's other kiosks (the live site stream) when that is later.
+   */
   lastPassage: { direction: Direction; atMs: number } | null;
+  /**
+   * This checkpoint cannot know who left the scope now (an entry-only checkpoint whose site stream is
+   * stale): anti-passback does not refuse on its own log alone, which would refuse everyone who left
+   * by another kiosk.
+   */
+  exitsUnseen?: boolean;
 }
 
 export type EntryDecision =
@@ -80,7 +89,7 @@ export function decide(input: DecisionInput): EntryDecision {
       quarantineActive: worker.quarantineUntil !== null && worker.quarantineUntil > nowMs,
     },
     recent: {
-      alreadyInside: policy.params.antiPassback !== 'off' && direction === 'entry' && isStillInside(recent, policy, nowMs),
+      alreadyInside: policy.params.antiPassback !== 'off' && direction === 'entry' && recent.exitsUnseen !== true && isStillInside(recent, policy, nowMs),
     },
     data: { rosterAgeHours: hoursSince(rosterCheckedAtMs, nowMs) },
     params: policy.params,

@@ -5,12 +5,15 @@ import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
 import type { Notice, WorkerRecord } from '../../base/common/types.js';
 import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
+import { deviceIdSchema, identifierSchema } from '../../base/common/ids.js';
 import * as m0001 from './directory-migrations/0001-records.js';
 import * as m0002 from './directory-migrations/0002-forget-removed.js';
+import * as m0003 from './directory-migrations/0003-device-sites.js';
 
 export const DIRECTORY_MIGRATIONS = [
   { version: 1, name: '0001-records', up: m0001.up },
   { version: 2, name: '0002-forget-removed', up: m0002.up },
+  { version: 3, name: '0003-device-sites', up: m0003.up },
 ] as const;
 
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
@@ -196,6 +199,46 @@ export class HubDirectory {
   /** Signed, ready to publish, one part at a time. */
   *respondSigned(req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): Generator<Uint8Array> {
     for (const p of this.respondParts(req, nowMs, partSize)) yield sealDownlink(p, key);
+  }
+
+  // ---- sites: which devices share a live site stream ------------------------------------------
+
+  /** Puts devices in a site (moving them from another one if need be); returns how many changed. */
+  assignSite(siteId: string, deviceIds: readonly string[], nowMs = Date.now()): number {
+    const site = identifierSchema.parse(siteId);
+    const devices = deviceIds.map((d) => deviceIdSchema.parse(d));
+    const put = this.db.prepare(
+      'INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id, since_ms = excluded.since_ms WHERE site_id <> excluded.site_id',
+    );
+    return this.db.transaction(() => devices.reduce((n, d) => n + put.run(d, site, nowMs).changes, 0)).immediate();
+  }
+
+  /** Takes devices out of their site: they receive no site stream any more. */
+  unassignSite(deviceIds: readonly string[]): number {
+    const del = this.db.prepare('DELETE FROM device_sites WHERE device_id = ?');
+    return this.db.transaction(() => deviceIds.reduce((n, d) => n + del.run(d).changes, 0)).immediate();
+  }
+
+  /** The site a device belongs to, if the operator put it in one. */
+  siteOf(deviceId: string): string | undefined {
+    return (this.db.prepare('SELECT site_id FROM device_sites WHERE device_id = ?').get(deviceId) as { site_id: string } | undefined)?.site_id;
+  }
+
+  /** Every site with its devices, in order. */
+  sites(): Map<string, string[]> {
+    const rows = this.db.prepare('SELECT site_id, device_id FROM device_sites ORDER BY site_id, device_id').all() as { site_id: string; device_id: string }[];
+    const out = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = out.get(r.site_id);
+      if (list) list.push(r.device_id);
+      else out.set(r.site_id, [r.device_id]);
+    }
+    return out;
+  }
+
+  /** The devices of one site. */
+  siteMembers(siteId: string): string[] {
+    return (this.db.prepare('SELECT device_id FROM device_sites WHERE site_id = ? ORDER BY device_id').all(siteId) as { device_id: string }[]).map((r) => r.device_id);
   }
 
   close(): void {

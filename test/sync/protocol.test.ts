@@ -8,7 +8,10 @@ import {
   alertSchema,
   batchAckSchema,
   heartbeatSchema,
+  livePassageSchema,
   parseJsonPayload,
+  parseSiteStream,
+  siteStreamSchema,
   parseTopic,
   syncRequestSchema,
   topics,
@@ -29,6 +32,14 @@ const samples = {
   acks: batchAckSchema.parse({ v: 1, batchId: 'b-1-500', firstSeq: 1, lastSeq: 500, hubTimeMs: Date.now(), gaps: [[3, 4]] }),
   alerts: alertSchema.parse({ v: 1, kind: 'quarantined-entry-attempt', seq: 7, atMs: Date.now(), checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] }),
   syncRequest: syncRequestSchema.parse({ v: 1, stream: 'roster', cursor: 12, resume: { to: 14, parts: 3, have: [0, 2] } }),
+  passages: livePassageSchema.parse({ v: 1, seq: 42, atMs: Date.now(), checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit', workerId: 'W1' }),
+  site: siteStreamSchema.parse({
+    v: 1,
+    site: 'site-1',
+    hub: 'hub.1',
+    sentAtMs: Date.now(),
+    items: [{ kind: 'passage', deviceId: 'kiosk-b', seq: 42, atMs: Date.now(), checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit', workerId: 'W1' }],
+  }),
   heartbeat: heartbeatSchema.parse({ v: 1, atMs: Date.now(), software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 12.5, scanner: 'ready', gpio: 'simulated', clockOffsetMs: -4, rosterAgeS: 30, policyVersion: 1 }),
 };
 
@@ -72,5 +83,19 @@ describe('hub protocol contract (AsyncAPI 3)', () => {
     expect(() => parseJsonPayload('acks', Buffer.from('{'))).toThrow(PayloadError);
     expect(() => parseJsonPayload('acks', Buffer.from('{"v":1,"batchId":"b","firstSeq":1,"lastSeq":-1,"hubTimeMs":1}'))).toThrow(/lastSeq/);
     expect(parseJsonPayload('acks', Buffer.from(JSON.stringify(samples.acks)))).toEqual(samples.acks);
+  });
+
+  it('reads a site-stream message item by item: an unknown kind or a bad item is skipped and counted, a bad envelope refused', () => {
+    const passage = samples.site.items[0]!;
+    const message = {
+      ...samples.site,
+      items: [passage, { kind: 'declaration', workerId: 'W1', flagged: false }, { ...passage, direction: 'sideways' }, { ...passage, reasons: ['CASE_F0'] }],
+    };
+    const read = parseSiteStream(Buffer.from(JSON.stringify(message)));
+    expect(read.items).toEqual([passage]);
+    expect(read.skipped).toEqual({ unknownKind: 1, invalid: 2 });
+    expect(() => parseSiteStream(Buffer.from(JSON.stringify({ ...samples.site, site: 'no site!' })))).toThrow(PayloadError);
+    expect(() => parseSiteStream(Buffer.from(JSON.stringify({ ...samples.site, items: [{ no: 'kind' }] })))).toThrow(PayloadError);
+    expect(() => parseSiteStream(Buffer.from('[]'))).toThrow(PayloadError);
   });
 });

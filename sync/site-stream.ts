@@ -1,0 +1,112 @@
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { LinkExtension } from './uplink.js';
+import { PROTOCOL_VERSION, PayloadError, parseSiteStream, topics, type LivePassage, type SitePassage } from './protocol.js';
+
+/** Where the passages the stream brings are kept (the kiosk's store). */
+export interface SitePassageSink {
+  /** Records passages seen at the site's other kiosks; returns how many were news. */
+  record(passages: readonly SitePassage[]): number;
+}
+
+export interface SiteStreamOptions {
+  deviceId: string;
+  /** The site this kiosk belongs to (its settings); a stream for any other site is refused. */
+  siteId: string;
+  /** The stream counts as fresh while the hub was heard within this long. */
+  freshMs: number;
+  /** A monotonic clock in ms (freshness must not jump with the wall clock). */
+  monotonicMs?: () => number;
+}
+
+export interface SiteStreamEvents {
+  /** Passages from the site's other kiosks were recorded (`news`: how many changed what is known). */
+  passages: [passages: SitePassage[], news: number];
+}
+
+/**
+ * The kiosk's end of the live site stream (an extension of the uplink's MQTT link).
+ *
+ * Up: each allowed passage is published at once on the device's own `passages` topic, for the hub
+ * to relay to the site. This is only the fast path for the other kiosks' anti-passback: the same
+ * event still reaches the hub exactly once in an event batch, and a passage that cannot be published
+ * now (link down) is not retried here (the hub relays it from the batch when that arrives).
+ *
+ * Down: the hub's messages on the device's own `site` topic (the broker lets only hub processes
+ * publish there); a message for another site is refused. Every valid message, a beat included, makes
+ * the stream fresh; it goes stale `freshMs` after the last one, and at once when the link drops.
+ *
+ * The constructor only stores its dependencies.
+ */
+export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkExtension {
+  readonly topics: string[];
+  private publish: ((topic: string, payload: string) => void) | undefined;
+  private lastHeardMono: number | null = null;
+  private readonly monotonicMs: () => number;
+
+  constructor(
+    private readonly options: SiteStreamOptions,
+    private readonly sink: SitePassageSink,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.topics = [topics.site(options.deviceId)];
+    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
+  }
+
+  /** Heard from the hub within `freshMs`: passages at the site's other kiosks are known. */
+  isFresh(): boolean {
+    return this.lastHeardMono !== null && this.monotonicMs() - this.lastHeardMono <= this.options.freshMs;
+  }
+
+  /** Milliseconds since the hub was last heard on the stream, or null if not on this connection. */
+  heardAgoMs(): number | null {
+    return this.lastHeardMono === null ? null : Math.max(0, this.monotonicMs() - this.lastHeardMono);
+  }
+
+  /** Reports an allowed passage to the site at once (fire and forget; see the class comment). */
+  report(passage: Omit<LivePassage, 'v'>): void {
+    const publish = this.publish;
+    if (!publish) return;
+    publish(topics.passages(this.options.deviceId), JSON.stringify({ v: PROTOCOL_VERSION, ...passage } satisfies LivePassage));
+  }
+
+  onOnline(publish: (topic: string, payload: string) => void): void {
+    this.publish = publish;
+  }
+
+  onOffline(): void {
+    this.publish = undefined;
+    // Nothing can arrive while the link is down: the stream is stale from now, not freshMs later.
+    this.lastHeardMono = null;
+  }
+
+  onMessage(topic: string, payload: Buffer): void {
+    if (topic !== this.topics[0]) return;
+    let message;
+    try {
+      message = parseSiteStream(payload);
+    } catch (err) {
+      if (err instanceof PayloadError) {
+        this.log.warn({ reason: err.message }, 'site stream message refused');
+        return;
+      }
+      throw err;
+    }
+    if (message.site !== this.options.siteId) {
+      // The hub's site map and this kiosk's settings disagree: someone must look, and nothing is taken.
+      this.log.error({ site: message.site, ownSite: this.options.siteId, hub: message.hub }, "site stream for another site refused; check the hub's device assignment and checkpoint.site");
+      return;
+    }
+    if (message.skipped.unknownKind || message.skipped.invalid) {
+      this.log.warn({ ...message.skipped, hub: message.hub }, 'site stream items skipped (unknown kind or invalid)');
+    }
+    this.lastHeardMono = this.monotonicMs();
+    const others = message.items.filter((i) => i.kind === 'passage' && i.deviceId !== this.options.deviceId);
+    if (!others.length) return;
+    const news = this.sink.record(others);
+    this.log.debug({ passages: others.length, news }, 'site passages received');
+    this.emit('passages', others, news);
+  }
+}
