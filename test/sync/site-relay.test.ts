@@ -1,0 +1,150 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../base/node/logger.js';
+import { openStore } from '../../src-main/core/store/database.js';
+import { RemotePassages } from '../../src-main/core/store/remote-passages.js';
+import type { WireEvent } from '../../sync/batch-codec.js';
+import { HubDirectory } from '../../sync/hub/directory.js';
+import { SiteRelay } from '../../sync/hub/site-relay.js';
+import { parseSiteStream, topics, type LivePassage, type SitePassage } from '../../sync/protocol.js';
+import { SiteStream } from '../../sync/site-stream.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+const NOW = 1_800_000_000_000;
+const tick = () => new Promise((r) => setImmediate(r));
+
+function live(seq: number, workerId: string, direction: 'entry' | 'exit' = 'exit', atMs = NOW): LivePassage {
+  return { v: 1, seq, atMs, checkpointId: 'gate-b', zoneId: 'factory-1', direction, workerId };
+}
+
+describe('site relay (hub side)', () => {
+  const dir = tempDir('safegate-relay-');
+  const directory = new HubDirectory(join(dir.path, 'directory.db'));
+  directory.assignSite('site-1', ['kiosk-a', 'kiosk-b', 'kiosk-d']);
+  directory.assignSite('site-2', ['kiosk-c']);
+  afterAll(() => {
+    directory.close();
+    dir.remove();
+  });
+
+  function relay() {
+    const sent: { topic: string; items: SitePassage[]; site: string }[] = [];
+    const r = new SiteRelay({
+      hubId: 'hub.1',
+      sites: directory,
+      beatMs: 60_000,
+      maxAgeMs: 16 * 3_600_000,
+      now: () => NOW,
+      log: silentLogger,
+      publish: (topic, payload) => {
+        const m = parseSiteStream(Buffer.from(payload));
+        sent.push({ topic, items: m.items, site: m.site });
+        return Promise.resolve();
+      },
+    });
+    return { r, sent };
+  }
+
+  it("sends a passage to the sender's site only, not back to the sender, passages of one turn together", async () => {
+    const { r, sent } = relay();
+    expect(r.onLivePassage('kiosk-b', live(1, 'W1'))).toBe('queued');
+    expect(r.onLivePassage('kiosk-b', live(2, 'W2'))).toBe('queued');
+    await tick();
+    expect(sent.map((s) => s.topic).sort()).toEqual([topics.site('kiosk-a'), topics.site('kiosk-d')]);
+    expect(sent.every((s) => s.site === 'site-1' && s.items.map((i) => i.workerId).join() === 'W1,W2')).toBe(true);
+    expect(sent[0]!.items[0]).toMatchObject({ kind: 'passage', deviceId: 'kiosk-b', seq: 1, direction: 'exit' });
+  });
+
+  it('relays from a batch only what the live path did not bring, and only allowed passages of named workers', async () => {
+    const { r, sent } = relay();
+    r.onLivePassage('kiosk-b', live(1, 'W1'));
+    await tick();
+    sent.length = 0;
+    const event = (seq: number, over: Partial<WireEvent> = {}): WireEvent => ({
+      seq, wallMs: NOW, monoUs: 0, bootId: 'b', clockSynced: true, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit',
+      credentialKind: 'pass', workerId: `W${seq}`, codeHash: null, decision: 'allow', reasons: [], source: 'serial', policyVersion: 1, ...over,
+    });
+    const queued = r.onIngested('kiosk-b', [event(1), event(2), event(3, { decision: 'deny', reasons: ['CASE_F0'] }), event(4, { workerId: null, codeHash: 'ab'.repeat(16) }), event(5, { wallMs: NOW - 17 * 3_600_000 })]);
+    expect(queued).toBe(1);
+    await tick();
+    expect(sent.map((s) => s.items.map((i) => i.seq))).toEqual([[2], [2]]);
+    // Nothing health-related travels: the item has exactly the passage's fields.
+    expect(Object.keys(sent[0]!.items[0]!).sort()).toEqual(['atMs', 'checkpointId', 'deviceId', 'direction', 'kind', 'seq', 'workerId', 'zoneId']);
+  });
+
+  it('a device in no site is not relayed; every device of every site hears a beat', async () => {
+    const { r, sent } = relay();
+    expect(r.onLivePassage('kiosk-z', live(1, 'W1'))).toBe('no-site');
+    await tick();
+    expect(sent).toEqual([]);
+    r.start();
+    r.stop();
+    expect(sent.map((s) => `${s.topic} ${s.site} ${s.items.length}`).sort()).toEqual(
+      ['kiosk-a', 'kiosk-b', 'kiosk-d'].map((d) => `${topics.site(d)} site-1 0`).concat(`${topics.site('kiosk-c')} site-2 0`).sort(),
+    );
+  });
+
+  it('a device moved to another site hears the new one', () => {
+    directory.assignSite('site-2', ['kiosk-d']);
+    expect(directory.siteOf('kiosk-d')).toBe('site-2');
+    expect(directory.siteMembers('site-1')).toEqual(['kiosk-a', 'kiosk-b']);
+    expect(directory.unassignSite(['kiosk-d'])).toBe(1);
+    expect(directory.siteOf('kiosk-d')).toBeUndefined();
+    expect(() => directory.assignSite('site 1', ['kiosk-a'])).toThrow();
+    expect(() => directory.assignSite('site-1', ['Kiosk_A'])).toThrow();
+  });
+});
+
+describe('site stream (kiosk side) and the remote passages it keeps', () => {
+  const dir = tempDir('safegate-sitestream-');
+  const db = openStore(join(dir.path, 'kiosk.db'));
+  const store = new RemotePassages(db);
+  afterAll(() => {
+    db.close();
+    dir.remove();
+  });
+  let mono = 0;
+  const stream = new SiteStream({ deviceId: 'kiosk-a', siteId: 'site-1', freshMs: 1_000, monotonicMs: () => mono }, { record: (ps) => store.record(ps.map((p) => ({ ...p })), NOW - 16 * 3_600_000) }, silentLogger);
+  const message = (site: string, items: unknown[]) => Buffer.from(JSON.stringify({ v: 1, site, hub: 'hub.1', sentAtMs: NOW, items }));
+  const item = (seq: number, workerId: string, direction: 'entry' | 'exit', atMs: number, deviceId = 'kiosk-b') => ({ kind: 'passage', deviceId, seq, atMs, checkpointId: 'gate-b', zoneId: 'factory-1', direction, workerId });
+
+  it('is fresh for freshMs after any valid message of its own site, stale at once when the link drops', () => {
+    expect(stream.isFresh()).toBe(false);
+    stream.onOnline(() => {});
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', []));
+    expect(stream.isFresh()).toBe(true);
+    mono += 1_001;
+    expect(stream.isFresh()).toBe(false);
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', []));
+    expect(stream.isFresh()).toBe(true);
+    stream.onOffline();
+    expect(stream.isFresh()).toBe(false);
+  });
+
+  it("refuses another site's stream and malformed messages: nothing kept, not fresh", () => {
+    stream.onMessage(topics.site('kiosk-a'), message('site-2', [item(1, 'W9', 'exit', NOW)]));
+    stream.onMessage(topics.site('kiosk-a'), Buffer.from('{"v":1'));
+    expect(stream.isFresh()).toBe(false);
+    expect(store.lastPassage('W9', 'factory-1')).toBeNull();
+  });
+
+  it('keeps the latest passage per person and zone, ignores its own and older ones, purges past the reset', () => {
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [item(1, 'W1', 'entry', NOW - 60_000), item(2, 'W1', 'exit', NOW - 30_000), item(3, 'W2', 'exit', NOW, 'kiosk-a')]));
+    expect(store.lastPassage('W1', 'factory-1')).toEqual({ direction: 'exit', atMs: NOW - 30_000 });
+    expect(store.lastPassage('W2', 'factory-1')).toBeNull();
+    // An older passage arriving late (from a batch) does not replace a newer one.
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [item(1, 'W1', 'entry', NOW - 60_000)]));
+    expect(store.lastPassage('W1', 'factory-1')?.direction).toBe('exit');
+    // Older than the reset: not kept at all.
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [item(4, 'W3', 'entry', NOW - 17 * 3_600_000)]));
+    expect(store.lastPassage('W3', 'factory-1')).toBeNull();
+    expect(store.purgeBefore(NOW - 45_000)).toBe(0);
+    expect(store.purgeBefore(NOW)).toBe(1);
+    expect(store.count()).toBe(0);
+  });
+
+  it('the lookup of a person in a zone uses its key', () => {
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT direction, at_ms FROM remote_passages WHERE worker_id = ? AND zone_id = ?').all('W1', 'z') as { detail: string }[];
+    expect(plan.map((p) => p.detail).join()).toMatch(/USING PRIMARY KEY/);
+  });
+});
