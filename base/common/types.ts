@@ -109,6 +109,23 @@ export interface EntryLogRow {
   source: ScanSource;
   /** For a deny: the event that let the person through after all, if a supervisor did. */
   overriddenBySeq: number | null;
+  /** On both rows of an override (the deny and the allow it made): who let the person through and why. */
+  override: OverrideRecord | null;
+  /** A deny a signed-in supervisor may still override now (named person, recent, allowed by the policy). */
+  overridable: boolean;
+}
+
+/** A supervisor's override as the log and exports show it. */
+export interface OverrideRecord {
+  deniedSeq: number;
+  allowedSeq: number;
+  atMs: number;
+  /** Null only for overrides made before supervisors were named. */
+  supervisorId: string | null;
+  supervisorName: string | null;
+  /** One of OVERRIDE_REASON_CODES (base/common/policy/override.ts); 'other' for overrides made before codes. */
+  reasonCode: string;
+  note: string;
 }
 
 

@@ -9,11 +9,14 @@
 import { z } from 'zod';
 import type { DenyReason } from '../../base/common/reasons.js';
 import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/types.js';
+import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES } from '../../base/common/policy/override.js';
 export { ApiError, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ApiErrorCode, type ApiErrorShape, type WireReply } from './errors.js';
 
 export const API_VERSION = 1;
 
 const token = z.string().min(16).max(64);
+const supervisorId = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'a supervisor id: 1 to 32 lower-case letters, digits, dot, dash or underscore');
+const driveId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a drive id as supervisor.drives lists it');
 const entryLogQuery = z
   .object({
     fromMs: z.number().int().min(0),
@@ -29,12 +32,31 @@ export const REQUESTS = {
   'screen.state': z.object({}).strict(),
   /** A code read on the screen side: the camera decoder or a keyboard-wedge scanner. */
   'scan.submit': z.object({ text: z.string().min(1).max(4096), source: z.enum(['camera', 'keyboard']) }).strict(),
-  'supervisor.login': z.object({ pin: z.string().max(64) }).strict(),
+  /** The named supervisors the PIN pad lists to pick from (names only). */
+  'supervisor.accounts': z.object({}).strict(),
+  'supervisor.login': z.object({ supervisorId, pin: z.string().max(64) }).strict(),
   'supervisor.logout': z.object({ token }).strict(),
   'supervisor.log': z.object({ token, query: entryLogQuery, limit: z.number().int().min(1).max(2_000).default(500) }).strict(),
   'supervisor.inside': z.object({ token }).strict(),
-  'supervisor.override': z.object({ token, seq: z.number().int().positive(), note: z.string().trim().min(5).max(500) }).strict(),
-  'supervisor.export': z.object({ token, query: entryLogQuery, format: z.enum(['csv', 'xlsx']), language: z.enum(['vi', 'en']) }).strict(),
+  /** A reason picked from the fixed list; the note is optional, and required (5+ characters) for 'other'. */
+  'supervisor.override': z
+    .object({
+      token,
+      seq: z.number().int().positive(),
+      reasonCode: z.enum(OVERRIDE_REASON_CODES),
+      note: z.string().trim().max(OVERRIDE_NOTE_MAX).optional(),
+    })
+    .strict()
+    .refine((p) => p.reasonCode !== 'other' || (p.note ?? '').length >= OTHER_NOTE_MIN, {
+      message: `a note of at least ${OTHER_NOTE_MIN} characters is required when the reason is 'other'`,
+      path: ['note'],
+    }),
+  /** Removable drives plugged into the kiosk, to export to. */
+  'supervisor.drives': z.object({ token }).strict(),
+  /** Without `driveId` the file comes back to the screen; with it, it is written to that drive, which is then safe to remove. */
+  'supervisor.export': z
+    .object({ token, query: entryLogQuery, format: z.enum(['csv', 'xlsx']), language: z.enum(['vi', 'en']), driveId: driveId.optional() })
+    .strict(),
 } as const;
 
 export type Method = keyof typeof REQUESTS;
@@ -60,7 +82,8 @@ export interface ScreenState {
   notices: Notice[];
   /** The device's storage: `low` warns staff early; `critical` means scans are kept on the reserve or wait in memory. */
   storage: { level: 'ok' | 'low' | 'critical'; heldEvents: number };
-  supervisorPinSet: boolean;
+  /** At least one named supervisor can sign in on this kiosk. */
+  supervisorsConfigured: boolean;
   nowMs: number;
 }
 
@@ -74,11 +97,35 @@ export interface PassageView {
   atMs: number;
 }
 
+export interface SupervisorAccount {
+  id: string;
+  name: string;
+}
+
+/**
+ * A sign-in's answer. `lockoutS` says how long the supervisor will be locked out once the attempts
+ * left run out (it grows with each lockout in a row); `retryAfterS` how long the lockout still lasts.
+ */
 export type LoginView =
-  | { ok: true; token: string; sessionMinutes: number }
-  | { ok: false; reason: 'wrong-pin'; attemptsLeft: number }
-  | { ok: false; reason: 'locked'; retryAfterS: number }
-  | { ok: false; reason: 'no-pin-set' };
+  | { ok: true; token: string; sessionMinutes: number; supervisor: SupervisorAccount }
+  | { ok: false; reason: 'wrong-pin'; attemptsLeft: number; lockoutS: number }
+  | { ok: false; reason: 'locked'; retryAfterS: number; lockedUntilMs: number }
+  | { ok: false; reason: 'unknown-supervisor' }
+  | { ok: false; reason: 'no-supervisors' };
+
+/** A removable drive the kiosk can write an export to. */
+export interface DriveView {
+  id: string;
+  /** The filesystem label, or the vendor and model when it has none. */
+  label: string;
+  sizeBytes: number | null;
+}
+
+export type ExportView =
+  /** The file itself, base64-encoded so both transports carry it the same way. */
+  | { target: 'download'; fileName: string; mimeType: string; base64: string; rows: number }
+  /** Written to the drive, synced and unmounted: the drive can be pulled out. */
+  | { target: 'drive'; fileName: string; rows: number; drive: DriveView; safeToRemove: boolean };
 
 export interface InsideView {
   workerId: string;
@@ -90,13 +137,14 @@ export interface InsideView {
 export interface Results {
   'screen.state': ScreenState;
   'scan.submit': PassageView;
+  'supervisor.accounts': { accounts: SupervisorAccount[] };
   'supervisor.login': LoginView;
   'supervisor.logout': { ok: true };
   'supervisor.log': { rows: EntryLogRow[]; total: number; summary: EntryLogSummary };
   'supervisor.inside': { workers: InsideView[] };
   'supervisor.override': PassageView;
-  /** The file, base64-encoded so both transports carry it the same way. */
-  'supervisor.export': { fileName: string; mimeType: string; base64: string; rows: number };
+  'supervisor.drives': { drives: DriveView[] };
+  'supervisor.export': ExportView;
 }
 
 export interface Events {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Settings } from '../core/config.js';
 import type { Passage } from '../core/gatekeeper.js';
-import { OverrideError, SupervisorSessionError, type SupervisorDesk } from '../core/supervisor/desk.js';
+import { ExportError, OverrideError, SupervisorSessionError, type SupervisorDesk } from '../core/supervisor/desk.js';
 import {
   API_VERSION,
   ApiError,
@@ -78,8 +78,9 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
     this.handlers = {
       'screen.state': () => this.state(),
       'scan.submit': (p) => passageView(core.handleScan(p.text, p.source)),
+      'supervisor.accounts': () => ({ accounts: desk.accountList() }),
       'supervisor.login': async (p) => {
-        const r = await desk.login(p.pin);
+        const r = await desk.login(p.supervisorId, p.pin);
         return r.ok ? { ...r, sessionMinutes: rules.sessionMinutes } : r;
       },
       'supervisor.logout': (p) => {
@@ -88,10 +89,16 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       },
       'supervisor.log': (p) => desk.entryLog(p.token, p.query, p.limit),
       'supervisor.inside': (p) => ({ workers: desk.inside(p.token) }),
-      'supervisor.override': (p) => passageView(desk.override(p.token, p.seq, p.note)),
+      'supervisor.override': (p) => passageView(desk.override(p.token, p.seq, p.reasonCode, p.note)),
+      'supervisor.drives': async (p) => ({ drives: await desk.drives(p.token) }),
       'supervisor.export': async (p) => {
+        if (p.driveId !== undefined) {
+          const written = await desk.exportToDrive(p.token, p.query, p.format, p.language, p.driveId);
+          return { target: 'drive' as const, ...written };
+        }
         const file = await desk.exportLog(p.token, p.query, p.format, p.language);
         return {
+          target: 'download' as const,
           fileName: file.fileName,
           mimeType: p.format === 'csv' ? 'text/csv;charset=utf-8' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
           base64: Buffer.from(file.bytes).toString('base64'),
@@ -126,6 +133,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
     } catch (err) {
       if (err instanceof ApiError) return { ok: false, error: { code: err.code, message: err.message } };
       if (err instanceof SupervisorSessionError) return { ok: false, error: { code: 'not-signed-in', message: err.message } };
+      if (err instanceof ExportError) return { ok: false, error: { code: 'refused', message: err.message } };
       if (err instanceof OverrideError) return { ok: false, error: { code: 'refused', message: err.message } };
       this.log.error({ err, method: typeof method === 'string' ? method : undefined }, 'screen API call failed');
       return { ok: false, error: { code: 'internal', message: 'the kiosk could not complete this request' } };
@@ -148,7 +156,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       dataAge: { ageS: age.ageS, maxAgeS: age.maxAgeS, level: dataAgeLevel(age.ageS, age.maxAgeS, age.syncs) },
       notices: this.core.notices(),
       storage: this.core.storage(),
-      supervisorPinSet: this.core.supervisor.hasPin(),
+      supervisorsConfigured: this.core.supervisor.hasSupervisors(),
       nowMs: Date.now(),
     };
   }

@@ -36,6 +36,9 @@ import { Retention } from '../core/store/retention.js';
 import { Roster } from '../core/store/roster.js';
 import { openStoreSecrets } from '../core/store/secrets.js';
 import { SupervisorDesk } from '../core/supervisor/desk.js';
+import type { RemovableDrives } from '../../device/usb/removable-drives.js';
+import { MountedFolderDrives } from '../../device/usb/mounted-folder-drives.js';
+import { Udisks2Drives } from '../../device/usb/udisks2-drives.js';
 
 /** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
 function walBound(dir: string): number {
@@ -57,6 +60,8 @@ export interface KioskOptions {
   onTransition?: TransitionListener;
   /** The clock of the supervisor desk (lockouts, sessions); tests move it forward instead of waiting. */
   now?: () => number;
+  /** Removable drives for exports, instead of what `screens.supervisor.drives` picks (tests). */
+  drives?: RemovableDrives;
 }
 
 /** How the kiosk ended: events it could not write to its store are kept in RAM for the next start. */
@@ -90,6 +95,8 @@ export class Kiosk {
   readonly policy: PolicyInForce;
   /** The supervisor screen's PIN, lockout, audit trail, overrides and exports. */
   readonly supervisor: SupervisorDesk;
+  /** Removable drives the supervisor can export to (none on a screenless unit or with drives: off). */
+  readonly drives: RemovableDrives | undefined;
   /** The renderer API, transport-neutral; the loopback server and the Electron relay carry it. */
   readonly screenService: ScreenService;
   readonly disk: DiskGuard;
@@ -196,14 +203,17 @@ export class Kiosk {
           this.log.child({ ns: 'sync:uplink' }),
         )
       : undefined;
+    this.drives = options.drives ?? (options.headless ? undefined : removableDrives(settings.screens.supervisor));
     this.supervisor = new SupervisorDesk({
       db: this.db,
       events: this.events,
       roster: this.roster,
       gatekeeper: this.gatekeeper,
       rules: settings.screens.supervisor,
+      policy: () => this.policy.get(),
       zone: settings.time.zone,
       pinPepper: secrets.pinPepper,
+      drives: this.drives,
       log: this.log.child({ ns: 'supervisor' }),
       ...(options.now ? { now: options.now } : {}),
     });
@@ -266,6 +276,7 @@ export class Kiosk {
     this.signals.safeState();
     process.on('exit', this.exitGuard);
     this.disk.start();
+    this.drives?.start().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'no removable drives: exports go to the screen only'));
     // Events a previous run could not write (the disk was full when it stopped) go in first.
     const spilled = readSpilled(this.runtime);
     if (spilled.length) {
@@ -357,6 +368,7 @@ export class Kiosk {
     this.retention.stop();
     this.checkpointer.stop();
     this.disk.stop();
+    await this.drives?.stop();
     this.signals.release();
     process.off('exit', this.exitGuard);
     try {
@@ -457,5 +469,17 @@ export class Kiosk {
         buzzer: make('buzzer', g.buzzer),
       },
     };
+  }
+}
+
+/** The removable-drive adapter the settings pick: udisks2 (also for auto), mounted folders, or none. */
+function removableDrives(rules: Settings['screens']['supervisor']): RemovableDrives | undefined {
+  switch (rules.drives) {
+    case 'off':
+      return undefined;
+    case 'folder':
+      return new MountedFolderDrives(rules.drivesFolder);
+    default:
+      return new Udisks2Drives();
   }
 }

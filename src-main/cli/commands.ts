@@ -15,10 +15,6 @@ import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import { readStatus, type KioskStatus } from '../core/status.js';
 import { runtimeFiles } from '../core/runtime.js';
 import type { DecoderName } from '../../device/camera/decoder.js';
-import { storeSupervisorPin } from '../core/supervisor/desk.js';
-import { openStoreSecrets } from '../core/store/secrets.js';
-import { createLogger } from '../../base/node/logger.js';
-import { PIN_PATTERN } from '../core/supervisor/pin.js';
 import { ScreenLauncher, type ScreenMode } from './screens-launcher.js';
 
 export async function runKiosk(configFile: string, headless: boolean, show?: ScreenMode): Promise<void> {
@@ -59,20 +55,6 @@ export async function decodeImages(files: string[], decoderName: DecoderName): P
     lines.push(`${file}\t${text.replace(/[\t\r\n]/g, ' ')}`);
   }
   return { lines, failures };
-}
-
-/** Sets the supervisor PIN in the kiosk's database (the first line of stdin). */
-export async function setSupervisorPin(configFile: string, pinText: string): Promise<void> {
-  const loaded = loadSettings(configFile);
-  const db = openStore(loaded.paths.store);
-  try {
-    const pin = pinText.split(/\r?\n/)[0]?.trim() ?? '';
-    if (!PIN_PATTERN.test(pin)) throw new CliError('a supervisor PIN is 4 to 12 digits');
-    const { pinPepper } = openStoreSecrets(loaded.paths.keyFile, db, createLogger({ level: loaded.settings.log.level }));
-    await storeSupervisorPin(db, pin, Date.now(), pinPepper);
-  } finally {
-    db.close();
-  }
 }
 
 /** Runs until SIGINT/SIGTERM, or until a simulated (stdin) scanner's input ends; then stops cleanly. */

@@ -175,7 +175,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   // The same roster as the hub's, so the first scans work even before the hub's copy arrives.
   kiosk.roster.upsertAll(parseRosterCsv(demoRosterCsv(now)), { replace: true });
   kiosk.start();
-  if (!kiosk.supervisor.hasPin()) await kiosk.supervisor.setPin(DEMO_SUPERVISOR_PIN);
+  if (!kiosk.supervisor.hasSupervisors()) await kiosk.supervisor.addSupervisor({ id: 'demo', name: 'Demo supervisor', pin: DEMO_SUPERVISOR_PIN });
   let launcher: ScreenLauncher | undefined;
   if (screens !== 'none') {
     const page = await demoPassPage(samples, loaded.settings.checkpoint.name);

@@ -12,6 +12,7 @@ import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
  */
 const commands = () => import('./commands.js');
 const hubCommands = () => import('./hub-commands.js');
+const supervisorCommands = () => import('./supervisor-commands.js');
 
 function buildProgram(): Command {
   const program = new Command('safegate')
@@ -41,18 +42,37 @@ function buildProgram(): Command {
       if (failures) process.exitCode = 1;
     });
 
-  program
-    .command('supervisor')
-    .description('the supervisor screen')
-    .command('set-pin')
-    .description('set the supervisor PIN (4 to 12 digits, read from the first line of stdin); stored only as a scrypt hash')
+  const supervisor = program.command('supervisor').description('named supervisors of a kiosk without a hub (PINs on stdin, never on the command line)');
+  const readStdin = async (): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  supervisor
+    .command('add')
+    .description('add a supervisor; their PIN (6 to 12 digits) is the first line of stdin, stored only as a scrypt hash')
     .requiredOption('--config <file>', 'settings file (YAML or JSON)')
-    .action(async (o: { config: string }) => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      await (await commands()).setSupervisorPin(o.config, Buffer.concat(chunks).toString('utf8'));
-      console.log('supervisor PIN set; failed-login lockout cleared');
-    });
+    .requiredOption('--id <id>', 'a short id: lower-case letters, digits, dot, dash or underscore (recorded with what they do)')
+    .requiredOption('--name <name>', 'the name the PIN pad shows')
+    .action(async (o: { config: string; id: string; name: string }) => console.log(await (await supervisorCommands()).addSupervisor(o.config, o.id, o.name, await readStdin())));
+  supervisor
+    .command('set-pin')
+    .description("set a supervisor's PIN (6 to 12 digits, the first line of stdin) and clear their lockout")
+    .requiredOption('--config <file>', 'settings file (YAML or JSON)')
+    .requiredOption('--id <id>', 'the supervisor')
+    .action(async (o: { config: string; id: string }) => console.log(await (await supervisorCommands()).setSupervisorPin(o.config, o.id, await readStdin())));
+  supervisor
+    .command('remove')
+    .description('remove a supervisor (what they did stays in the audit trail and the log)')
+    .requiredOption('--config <file>', 'settings file (YAML or JSON)')
+    .requiredOption('--id <id>', 'the supervisor')
+    .action(async (o: { config: string; id: string }) => console.log(await (await supervisorCommands()).removeSupervisor(o.config, o.id)));
+  supervisor
+    .command('list')
+    .description('list supervisors: id, name, created, last login, locked or not')
+    .requiredOption('--config <file>', 'settings file (YAML or JSON)')
+    .option('--json', 'one JSON array')
+    .action(async (o: { config: string; json?: boolean }) => console.log(await (await supervisorCommands()).listSupervisors(o.config, Boolean(o.json))));
 
   const keys = program.command('keys').description('hub signing keys');
   keys

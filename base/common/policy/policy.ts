@@ -39,9 +39,23 @@ export const policySchema = z.object({
     })
     .catchall(jsonValue),
   rules: z.array(ruleSchema),
+  /**
+   * What a supervisor may do at the gate. Absent from older documents: then the built-in rule holds
+   * (a confirmed case and an active quarantine are never overridden at the gate).
+   */
+  overrides: z
+    .object({
+      neverAtGate: z
+        .array(z.enum(DENY_REASON_CODES as [DenyReason, ...DenyReason[]]))
+        .describe('refusals a supervisor may never override at the gate'),
+    })
+    .strict()
+    .default({ neverAtGate: ['CASE_F0', 'QUARANTINE_ACTIVE'] }),
 });
 
 export type Policy = z.infer<typeof policySchema>;
+/** A policy document as written (the override section may be absent). */
+export type PolicyDocument = z.input<typeof policySchema>;
 export type PolicyRule = z.infer<typeof ruleSchema>;
 
 /** What the rules can see. Times are pre-computed ages so rules need no date arithmetic. */

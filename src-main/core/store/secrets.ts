@@ -78,13 +78,15 @@ export function openStoreSecrets(keyFile: string, db: SqliteDatabase, log: Logge
   db.transaction(() => {
     const known = meta.get('key_file_id') as string | undefined;
     if (known !== undefined && known !== id) {
-      log.error({ keyFile }, 'this key file was not made for this database: unknown-code hashes will not match older ones, and the supervisor PIN must be set again');
+      log.error({ keyFile }, 'this key file was not made for this database: unknown-code hashes will not match older ones, and the supervisors\' PINs must be set again');
     }
     db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('key_file_id', id);
     // secure_delete is on: the old key's bytes are overwritten, not left in a free page.
     db.prepare("DELETE FROM meta WHERE key = 'code_hash_key'").run();
-    const pin = db.prepare('SELECT hash FROM supervisor_pin WHERE id = 1').pluck().get() as string | undefined;
-    if (pin !== undefined && isLegacyPinHash(pin)) db.prepare('UPDATE supervisor_pin SET hash = ? WHERE id = 1').run(pepperLegacyPinHash(pin, pinPepper));
+    const pins = db.prepare('SELECT id, hash FROM supervisors').all() as { id: string; hash: string }[];
+    for (const pin of pins) {
+      if (isLegacyPinHash(pin.hash)) db.prepare('UPDATE supervisors SET hash = ? WHERE id = ?').run(pepperLegacyPinHash(pin.hash, pinPepper), pin.id);
+    }
   })();
   return { codeHashKey: file.codeHashKey, pinPepper };
 }

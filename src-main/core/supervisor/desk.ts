@@ -8,56 +8,115 @@ import type { NewGateEvent } from '../../../base/common/types.js';
 import type { Roster } from '../store/roster.js';
 import { EntryLogReader, type EntryLogQuery, type EntryLogRow, type EntryLogSummary } from './entry-log.js';
 import { exportEntryLog, type ExportFormat, type ExportLanguage } from './export.js';
-import { PIN_PATTERN, hashPin, verifyPin } from './pin.js';
+import { SupervisorAccounts, type LockoutRules } from './accounts.js';
+import type { Policy } from '../../../base/common/policy/policy.js';
+import { OVERRIDE_REASONS, forbiddenOverride, type OverrideReasonCode } from '../../../base/common/policy/override.js';
+import type { GateEvent, OverrideRecord } from '../../../base/common/types.js';
+import { DENY_REASONS } from '../../../base/common/reasons.js';
+import { DriveError, type RemovableDrive, type RemovableDrives } from '../../../device/usb/removable-drives.js';
 import { dayKeyIn, startOfDayIn } from '../../../base/common/time.js';
 
-export interface SupervisorRules {
-  maxFailedLogins: number;
-  lockoutMinutes: number;
+export interface SupervisorRules extends LockoutRules {
   sessionMinutes: number;
 }
 
 export type LoginResult =
-  | { ok: true; token: string }
-  | { ok: false; reason: 'wrong-pin'; attemptsLeft: number }
-  | { ok: false; reason: 'locked'; retryAfterS: number }
-  | { ok: false; reason: 'no-pin-set' };
+  | { ok: true; token: string; supervisor: { id: string; name: string } }
+  | { ok: false; reason: 'wrong-pin'; attemptsLeft: number; lockoutS: number }
+  | { ok: false; reason: 'locked'; retryAfterS: number; lockedUntilMs: number }
+  | { ok: false; reason: 'unknown-supervisor' }
+  | { ok: false; reason: 'no-supervisors' };
 
 export class SupervisorSessionError extends Error {
   override name = 'SupervisorSessionError';
 }
 
+/** An override the desk refuses: not a recent named deny, already overridden, or never overridable by the policy. */
 export class OverrideError extends Error {
   override name = 'OverrideError';
+}
+
+/** An export to a drive that could not be done (no such drive, not writable, full). */
+export class ExportError extends Error {
+  override name = 'ExportError';
 }
 
 /** Audit actions; the audit trail never holds a PIN, and holds names only in override notes. */
 export type AuditAction =
   | 'pin-set'
+  | 'supervisor-added'
+  | 'supervisor-removed'
   | 'login'
   | 'login-failed'
   | 'login-locked-out'
   | 'logout'
   | 'view-log'
   | 'view-inside'
+  | 'view-drives'
   | 'export'
   | 'override';
 
+export interface AuditRow {
+  atMs: number;
+  action: AuditAction;
+  /** Who did it (or whose account it concerns); null for rows from before supervisors were named. */
+  supervisorId: string | null;
+  detail: string;
+}
+
+export interface DriveExport {
+  fileName: string;
+  rows: number;
+  drive: RemovableDrive;
+  /** Written, synced and unmounted: the drive can be pulled out. */
+  safeToRemove: boolean;
+}
+
+interface Session {
+  supervisorId: string;
+  name: string;
+  lastMs: number;
+}
+
 const DAY_MS = 86_400_000;
+/** Only a deny this recent can be overridden: the person is still at the gate. */
+const OVERRIDE_WINDOW_MS = 3_600_000;
+
+interface OverrideDbRow {
+  denied_seq: number;
+  allowed_seq: number;
+  at_ms: number;
+  supervisor_id: string | null;
+  supervisor_name: string | null;
+  reason_code: string;
+  note: string;
+}
+
+function toRecord(r: OverrideDbRow): OverrideRecord {
+  return {
+    deniedSeq: r.denied_seq,
+    allowedSeq: r.allowed_seq,
+    atMs: r.at_ms,
+    supervisorId: r.supervisor_id,
+    supervisorName: r.supervisor_name,
+    reasonCode: r.reason_code,
+    note: r.note,
+  };
+}
 
 /**
- * The supervisor's desk on the kiosk: PIN login with a persisted lockout, short sessions, the
- * local entry log, overrides and exports. Every login and action goes to the audit trail.
- * The constructor only stores its dependencies and prepares statements.
+ * The supervisors' desk on the kiosk: sign-in by named supervisor and PIN with a persisted lockout
+ * per supervisor, short sessions, the local entry log, overrides (within the policy's limits) and
+ * exports (to the screen or to a removable drive). Every sign-in and action goes to the audit trail
+ * with who did it. The constructor only stores its dependencies and prepares statements.
  */
 export class SupervisorDesk {
-  private readonly sessions = new Map<string, number>();
+  private readonly sessions = new Map<string, Session>();
   private readonly reader: EntryLogReader;
+  readonly accounts: SupervisorAccounts;
   private readonly statements: {
-    pinHash: Statement;
-    lockout: Statement;
-    setLockout: Statement;
-    overriddenBy: Statement;
+    overrideByDenied: Statement;
+    overrideByAllowed: Statement;
     insertOverride: Statement;
     insertAudit: Statement;
   };
@@ -71,131 +130,218 @@ export class SupervisorDesk {
       roster: Roster;
       gatekeeper: Gatekeeper;
       rules: SupervisorRules;
+      /** The policy in force: it says which refusals may never be overridden at the gate. */
+      policy: () => Policy;
       /** The province time zone: "today", "inside now" and export file names follow its days. */
       zone: string;
       /** From the kiosk's key file (see secrets.ts): PIN hashes are keyed with it. */
       pinPepper: Buffer;
+      /** Removable drives to export to; absent, exports come back to the screen only. */
+      drives?: RemovableDrives | undefined;
       log: Logger;
       now?: () => number;
     },
   ) {
     const { db } = deps;
+    this.accounts = new SupervisorAccounts(db, deps.pinPepper);
+    const columns = 'denied_seq, allowed_seq, at_ms, supervisor_id, supervisor_name, reason_code, note';
     this.statements = {
-      pinHash: db.prepare('SELECT hash FROM supervisor_pin WHERE id = 1').pluck(),
-      lockout: db.prepare('SELECT failed, locked_until FROM supervisor_lockout WHERE id = 1'),
-      setLockout: db.prepare('UPDATE supervisor_lockout SET failed = ?, locked_until = ? WHERE id = 1'),
-      overriddenBy: db.prepare('SELECT allowed_seq FROM overrides WHERE denied_seq = ?').pluck(),
-      insertOverride: db.prepare('INSERT INTO overrides (denied_seq, allowed_seq, note, at_ms) VALUES (?, ?, ?, ?)'),
-      insertAudit: db.prepare('INSERT INTO supervisor_audit (at_ms, action, detail) VALUES (?, ?, ?)'),
+      overrideByDenied: db.prepare(`SELECT ${columns} FROM overrides WHERE denied_seq = ?`),
+      overrideByAllowed: db.prepare(`SELECT ${columns} FROM overrides WHERE allowed_seq = ?`),
+      insertOverride: db.prepare(
+        'INSERT INTO overrides (denied_seq, allowed_seq, note, at_ms, supervisor_id, supervisor_name, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertAudit: db.prepare('INSERT INTO supervisor_audit (at_ms, action, detail, supervisor_id) VALUES (?, ?, ?, ?)'),
     };
-    const overriddenBy = this.statements.overriddenBy;
-    this.reader = new EntryLogReader(deps.events, deps.roster, (seq) => (overriddenBy.get(seq) as number | undefined) ?? null);
+    const { overrideByDenied, overrideByAllowed } = this.statements;
+    this.reader = new EntryLogReader(deps.events, deps.roster, {
+      of: (seq, decision) => {
+        const row = (decision === 'deny' ? overrideByDenied : overrideByAllowed).get(seq) as OverrideDbRow | undefined;
+        return row ? toRecord(row) : null;
+      },
+      overridable: (e) => this.refusalToOverride(e) === null,
+    });
   }
 
   private now(): number {
     return this.deps.now?.() ?? Date.now();
   }
 
-  hasPin(): boolean {
-    return this.statements.pinHash.get() !== undefined;
+  /** The supervisors the PIN pad lists: ids and names only. */
+  accountList(): { id: string; name: string }[] {
+    return this.accounts.list().map((a) => ({ id: a.id, name: a.name }));
   }
 
-  async setPin(pin: string): Promise<void> {
-    await storeSupervisorPin(this.deps.db, pin, this.now(), this.deps.pinPepper);
-    this.sessions.clear();
+  hasSupervisors(): boolean {
+    return this.accounts.count() > 0;
   }
 
-  login(pin: string): Promise<LoginResult> {
-    const attempt = this.loginQueue.then(() => this.checkLogin(pin));
+  /** Adds a named supervisor (the CLI, the demo and tests); ends no session. */
+  addSupervisor(input: { id: string; name: string; pin: string }): Promise<void> {
+    return this.accounts.add(input, this.now());
+  }
+
+  /** Sets a supervisor's PIN and clears their lockout; their open sessions end. */
+  async setSupervisorPin(id: string, pin: string): Promise<void> {
+    await this.accounts.setPin(id, pin, this.now());
+    for (const [token, s] of this.sessions) if (s.supervisorId === id) this.sessions.delete(token);
+  }
+
+  login(supervisorId: string, pin: string): Promise<LoginResult> {
+    const attempt = this.loginQueue.then(() => this.checkLogin(supervisorId, pin));
     this.loginQueue = attempt.catch(() => undefined);
     return attempt;
   }
 
-  private async checkLogin(pin: string): Promise<LoginResult> {
-    const { rules } = this.deps;
-    const { pinHash, lockout, setLockout } = this.statements;
-    const hash = pinHash.get() as string | undefined;
-    if (hash === undefined) return { ok: false, reason: 'no-pin-set' };
-    const lock = lockout.get() as { failed: number; locked_until: number | null };
-    const now = this.now();
-    if (lock.locked_until !== null && lock.locked_until > now) {
-      this.audit('login-locked-out');
-      return { ok: false, reason: 'locked', retryAfterS: Math.ceil((lock.locked_until - now) / 1000) };
-    }
-    // A malformed PIN is simply wrong: it counts like any other failure.
-    const good = PIN_PATTERN.test(pin) && (await verifyPin(pin, hash, this.deps.pinPepper));
-    if (good) {
-      setLockout.run(0, null);
+  private async checkLogin(supervisorId: string, pin: string): Promise<LoginResult> {
+    if (!this.hasSupervisors()) return { ok: false, reason: 'no-supervisors' };
+    const r = await this.accounts.check(supervisorId, pin, this.deps.rules, () => this.now());
+    if (r.ok) {
       const token = randomBytes(24).toString('base64url');
-      this.sessions.set(token, this.now());
-      this.audit('login');
-      return { ok: true, token };
+      this.sessions.set(token, { supervisorId: r.id, name: r.name, lastMs: this.now() });
+      this.audit('login', r.id);
+      return { ok: true, token, supervisor: { id: r.id, name: r.name } };
     }
-    const failed = (lock.locked_until !== null ? 0 : lock.failed) + 1;
-    if (failed >= rules.maxFailedLogins) {
-      const until = this.now() + rules.lockoutMinutes * 60_000;
-      setLockout.run(0, until);
-      this.audit('login-failed', `locked for ${rules.lockoutMinutes} min after ${failed} wrong PINs`);
-      this.deps.log.warn({ failed }, 'supervisor screen locked after wrong PINs');
-      return { ok: false, reason: 'locked', retryAfterS: rules.lockoutMinutes * 60 };
+    switch (r.reason) {
+      case 'unknown-supervisor':
+        this.audit('login-failed', null, 'no such supervisor');
+        return r;
+      case 'wrong-pin':
+        this.audit('login-failed', supervisorId, `${this.deps.rules.maxFailedLogins - r.attemptsLeft} of ${this.deps.rules.maxFailedLogins}`);
+        return r;
+      case 'locked':
+        if (r.justLocked) {
+          this.audit('login-failed', supervisorId, `locked for ${r.retryAfterS} s after ${r.failed} wrong PINs`);
+          this.deps.log.warn({ supervisorId, lockedForS: r.retryAfterS }, 'supervisor locked out after wrong PINs');
+        } else {
+          this.audit('login-locked-out', supervisorId);
+        }
+        return { ok: false, reason: 'locked', retryAfterS: r.retryAfterS, lockedUntilMs: r.lockedUntilMs };
     }
-    setLockout.run(failed, null);
-    this.audit('login-failed', `${failed} of ${rules.maxFailedLogins}`);
-    return { ok: false, reason: 'wrong-pin', attemptsLeft: rules.maxFailedLogins - failed };
   }
 
   logout(token: string): void {
-    if (this.sessions.delete(token)) this.audit('logout');
+    const s = this.sessions.get(token);
+    if (s && this.sessions.delete(token)) this.audit('logout', s.supervisorId);
   }
 
-  /** Throws unless the token is a live session; each use extends it. */
-  private requireSession(token: string): void {
-    const last = this.sessions.get(token);
+  /** Throws unless the token is a live session; each use extends it. Returns who is signed in. */
+  private requireSession(token: string): Session {
+    const session = this.sessions.get(token);
     const now = this.now();
-    if (last === undefined || now - last > this.deps.rules.sessionMinutes * 60_000) {
+    if (session === undefined || now - session.lastMs > this.deps.rules.sessionMinutes * 60_000) {
       this.sessions.delete(token);
       throw new SupervisorSessionError('not signed in, or the session has ended; enter the PIN again');
     }
-    this.sessions.set(token, now);
+    // A supervisor removed while signed in is signed out.
+    if (this.accounts.get(session.supervisorId) === null) {
+      this.sessions.delete(token);
+      throw new SupervisorSessionError('this supervisor account no longer exists');
+    }
+    session.lastMs = now;
+    return session;
   }
 
   entryLog(token: string, query: EntryLogQuery, limit: number): { rows: EntryLogRow[]; total: number; summary: EntryLogSummary } {
-    this.requireSession(token);
+    const who = this.requireSession(token);
     const all = [...this.reader.rows(query)];
-    this.audit('view-log', describeQuery(query));
+    this.audit('view-log', who.supervisorId, describeQuery(query));
     // Newest first, at most `limit`.
     return { rows: all.slice(-limit).reverse(), total: all.length, summary: this.reader.summary(query.fromMs, query.toMs) };
   }
 
   inside(token: string): ReturnType<EntryLogReader['inside']> {
-    this.requireSession(token);
-    this.audit('view-inside');
+    const who = this.requireSession(token);
+    this.audit('view-inside', who.supervisorId);
     const now = this.now();
     // From the start of yesterday (province time): a night shift that came in before midnight is still inside.
     return this.reader.inside(startOfDayIn(now, this.deps.zone) - DAY_MS, now + 60_000);
   }
 
   async exportLog(token: string, query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage): Promise<{ fileName: string; bytes: Uint8Array; rows: number }> {
-    this.requireSession(token);
-    const rows = [...this.reader.rows(query)];
-    const bytes = await exportEntryLog(rows, format, lang, this.deps.zone);
-    const stamp = dayKeyIn(query.fromMs, this.deps.zone);
-    this.audit('export', `${format}, ${rows.length} rows, ${describeQuery(query)}`);
-    return { fileName: `safegate-log-${stamp}.${format}`, bytes, rows: rows.length };
+    const who = this.requireSession(token);
+    const file = await this.buildExport(query, format, lang);
+    this.audit('export', who.supervisorId, `${format}, ${file.rows} rows, ${describeQuery(query)}, to the screen`);
+    return file;
+  }
+
+  /** Removable drives plugged in now (none when the kiosk has no drive adapter). */
+  async drives(token: string): Promise<RemovableDrive[]> {
+    const who = this.requireSession(token);
+    this.audit('view-drives', who.supervisorId);
+    if (!this.deps.drives) return [];
+    try {
+      return await this.deps.drives.list();
+    } catch (err) {
+      if (err instanceof DriveError) throw new ExportError(err.message);
+      throw err;
+    }
   }
 
   /**
-   * Lets a denied, named person through with a written reason: a new allow event (reason
-   * SUPERVISOR_OVERRIDE) with a supervisor-override alert for the hub, committed before the gate opens.
+   * Writes the export to a removable drive: written and synced, then the drive is unmounted. When
+   * the unmount fails (a file still open there), the file is on the drive but it is not yet safe to
+   * remove, and the result says so.
    */
-  override(token: string, deniedSeq: number, note: string): Passage {
-    this.requireSession(token);
+  async exportToDrive(token: string, query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage, driveId: string): Promise<DriveExport> {
+    const who = this.requireSession(token);
+    const drives = this.deps.drives;
+    if (!drives) throw new ExportError('this kiosk cannot write to removable drives');
+    const file = await this.buildExport(query, format, lang);
+    let written;
+    try {
+      written = await drives.write(driveId, file.fileName, file.bytes);
+    } catch (err) {
+      if (err instanceof DriveError) throw new ExportError(err.message);
+      throw err;
+    }
+    let safeToRemove = true;
+    try {
+      await drives.eject(driveId);
+    } catch (err) {
+      safeToRemove = false;
+      this.deps.log.warn({ err, driveId }, 'export written to the drive, but the drive could not be unmounted');
+    }
+    this.audit('export', who.supervisorId, `${format}, ${file.rows} rows, ${describeQuery(query)}, to drive ${written.drive.label} as ${written.fileName}`);
+    return { fileName: written.fileName, rows: file.rows, drive: written.drive, safeToRemove };
+  }
+
+  private async buildExport(query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage): Promise<{ fileName: string; bytes: Uint8Array; rows: number }> {
+    const rows = [...this.reader.rows(query)];
+    const bytes = await exportEntryLog(rows, format, lang, this.deps.zone);
+    const stamp = dayKeyIn(query.fromMs, this.deps.zone);
+    return { fileName: `safegate-log-${stamp}.${format}`, bytes, rows: rows.length };
+  }
+
+  /** Why this event cannot be overridden now, or null if it can. */
+  private refusalToOverride(denied: GateEvent | undefined, seq?: number): string | null {
+    if (!denied || denied.decision !== 'deny') return `event ${seq ?? denied?.seq} is not a denied scan`;
+    if (!denied.workerId) return 'only a named worker can be let through (the person was not identified)';
+    if (this.statements.overrideByDenied.get(denied.seq) !== undefined) return `event ${denied.seq} was already overridden`;
+    if (this.now() - denied.wallMs > OVERRIDE_WINDOW_MS) return 'only a deny from the last hour can be overridden; ask the person to scan again';
+    const forbidden = forbiddenOverride(this.deps.policy(), denied.reasons);
+    if (forbidden !== null) return `the policy never lets a supervisor override "${DENY_REASONS[forbidden].en}" at the gate`;
+    return null;
+  }
+
+  /**
+   * Lets a denied, named person through with a reason from the fixed list (and a note): a new allow
+   * event (reason SUPERVISOR_OVERRIDE) with a supervisor-override alert for the hub, committed before
+   * the gate opens, recording who did it. Refused (OverrideError) for what the policy never allows.
+   */
+  override(token: string, deniedSeq: number, reasonCode: OverrideReasonCode, note?: string): Passage {
+    const who = this.requireSession(token);
     const { db, events, roster, gatekeeper } = this.deps;
     const denied = events.get(deniedSeq);
-    if (!denied || denied.decision !== 'deny') throw new OverrideError(`event ${deniedSeq} is not a denied scan`);
-    if (!denied.workerId) throw new OverrideError('only a named worker can be let through (the person was not identified)');
-    if (this.statements.overriddenBy.get(deniedSeq) !== undefined) throw new OverrideError(`event ${deniedSeq} was already overridden`);
-    if (this.now() - denied.wallMs > 3_600_000) throw new OverrideError('only a deny from the last hour can be overridden; ask the person to scan again');
+    const refusal = this.refusalToOverride(denied, deniedSeq);
+    if (refusal !== null || !denied) {
+      if (denied && refusal?.startsWith('the policy')) this.audit('override', who.supervisorId, `refused for event ${deniedSeq}: never overridable`);
+      throw new OverrideError(refusal ?? `event ${deniedSeq} is not a denied scan`);
+    }
+    if (reasonCode === 'other' && !(note ?? '').trim()) throw new OverrideError("a note is required when the reason is 'other'");
+    const trimmed = (note ?? '').trim();
+    // The alert's note for the hub: the reason in words, then the note, then who.
+    const alertNote = [OVERRIDE_REASONS[reasonCode].en, trimmed, `by ${who.name} (${who.supervisorId})`].filter(Boolean).join(' - ');
     const clock = gatekeeper.now();
     const event: NewGateEvent = {
       ...denied,
@@ -206,44 +352,34 @@ export class SupervisorDesk {
       decision: 'allow',
       reasons: ['SUPERVISOR_OVERRIDE'],
     };
-    const trimmed = note.trim();
     const insert = this.statements.insertOverride;
-    const passage = gatekeeper.admitOverride(event, roster.get(denied.workerId)?.displayName ?? null, (e) =>
+    const passage = gatekeeper.admitOverride(event, roster.get(denied.workerId!)?.displayName ?? null, (e) =>
       db.transaction(() => {
-        const seq = events.append(e, 'supervisor-override', trimmed);
-        insert.run(deniedSeq, seq, trimmed, clock.wallMs);
+        const seq = events.append(e, 'supervisor-override', alertNote);
+        insert.run(deniedSeq, seq, trimmed, clock.wallMs, who.supervisorId, who.name, reasonCode);
         return seq;
       })(),
     );
-    this.audit('override', `event ${deniedSeq} -> ${passage.seq}: ${trimmed}`);
+    this.audit('override', who.supervisorId, `event ${deniedSeq} -> ${passage.seq}: ${reasonCode}${trimmed ? `: ${trimmed}` : ''}`);
     return passage;
   }
 
-  /** Audit rows since a time, newest last (tests, support). */
-  auditTrail(sinceMs = 0): { atMs: number; action: AuditAction; detail: string }[] {
-    return (this.deps.db.prepare('SELECT at_ms, action, detail FROM supervisor_audit WHERE at_ms >= ? ORDER BY id').all(sinceMs) as { at_ms: number; action: AuditAction; detail: string }[]).map(
-      (r) => ({ atMs: r.at_ms, action: r.action, detail: r.detail }),
-    );
+  /** Audit rows since a time, oldest first (tests, support). */
+  auditTrail(sinceMs = 0): AuditRow[] {
+    const rows = this.deps.db
+      .prepare('SELECT at_ms, action, detail, supervisor_id FROM supervisor_audit WHERE at_ms >= ? ORDER BY id')
+      .all(sinceMs) as { at_ms: number; action: AuditAction; detail: string; supervisor_id: string | null }[];
+    return rows.map((r) => ({ atMs: r.at_ms, action: r.action, supervisorId: r.supervisor_id, detail: r.detail }));
   }
 
   purgeAuditBefore(ms: number): number {
     return this.deps.db.prepare('DELETE FROM supervisor_audit WHERE at_ms < ?').run(ms).changes;
   }
 
-  private audit(action: AuditAction, detail = ''): void {
-    this.statements.insertAudit.run(this.now(), action, detail);
-    this.deps.log.info({ action }, 'supervisor');
+  private audit(action: AuditAction, supervisorId: string | null, detail = ''): void {
+    this.statements.insertAudit.run(this.now(), action, detail, supervisorId);
+    this.deps.log.info({ action, supervisorId }, 'supervisor');
   }
-}
-
-/** Sets the PIN (as its scrypt hash), clears any lockout and records it in the audit trail. */
-export async function storeSupervisorPin(db: SqliteDatabase, pin: string, nowMs: number, pinPepper: Buffer): Promise<void> {
-  const hash = await hashPin(pin, pinPepper);
-  db.transaction(() => {
-    db.prepare('INSERT INTO supervisor_pin (id, hash, set_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, set_at = excluded.set_at').run(hash, nowMs);
-    db.prepare('UPDATE supervisor_lockout SET failed = 0, locked_until = NULL WHERE id = 1').run();
-    db.prepare("INSERT INTO supervisor_audit (at_ms, action, detail) VALUES (?, 'pin-set', '')").run(nowMs);
-  })();
 }
 
 function describeQuery(q: EntryLogQuery): string {

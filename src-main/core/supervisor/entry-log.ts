@@ -1,9 +1,15 @@
 import type { EventLog } from '../store/event-log.js';
 import type { GateEvent } from '../../../base/common/types.js';
 import type { Roster } from '../store/roster.js';
-import type { EntryLogRow, EntryLogSummary } from '../../../base/common/types.js';
+import type { EntryLogRow, EntryLogSummary, OverrideRecord } from '../../../base/common/types.js';
 
-export type { EntryLogRow, EntryLogSummary };
+export type { EntryLogRow, EntryLogSummary, OverrideRecord };
+
+/** What the reader needs to know of overrides: the record on either of its rows, and whether a deny may still be overridden. */
+export interface OverrideLookup {
+  of(seq: number, decision: 'allow' | 'deny'): OverrideRecord | null;
+  overridable(e: GateEvent): boolean;
+}
 
 export interface EntryLogQuery {
   fromMs: number;
@@ -27,7 +33,7 @@ export class EntryLogReader {
   constructor(
     private readonly events: EventLog,
     private readonly roster: Roster,
-    private readonly overriddenBy: (deniedSeq: number) => number | null,
+    private readonly overrides: OverrideLookup,
   ) {}
 
   *rows(query: EntryLogQuery): Generator<EntryLogRow> {
@@ -40,6 +46,7 @@ export class EntryLogReader {
         const hay = foldForSearch([e.workerId ?? '', who?.displayName ?? '', who?.team ?? ''].join(' '));
         if (!hay.includes(needle)) continue;
       }
+      const override = this.overrides.of(e.seq, e.decision);
       yield {
         seq: e.seq,
         atMs: e.wallMs,
@@ -50,7 +57,9 @@ export class EntryLogReader {
         team: who?.team ?? null,
         reasons: e.reasons,
         source: e.source,
-        overriddenBySeq: e.decision === 'deny' ? this.overriddenBy(e.seq) : null,
+        overriddenBySeq: e.decision === 'deny' ? (override?.allowedSeq ?? null) : null,
+        override,
+        overridable: override === null && this.overrides.overridable(e),
       };
     }
   }

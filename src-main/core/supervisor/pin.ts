@@ -10,7 +10,14 @@ const R = 8;
 const P = 1;
 const KEY_BYTES = 32;
 
-export const PIN_PATTERN = /^[0-9]{4,12}$/;
+/** A new PIN: 6 to 12 digits. */
+export const PIN_PATTERN = /^[0-9]{6,12}$/;
+export const PIN_RULE = 'a supervisor PIN is 6 to 12 digits';
+/**
+ * What a sign-in may try: also 4 or 5 digits, the single kiosk PIN of before named supervisors,
+ * which the upgrade kept as the supervisor `supervisor` until it is changed.
+ */
+export const LOGIN_PIN_PATTERN = /^[0-9]{4,12}$/;
 
 export class PinFormatError extends Error {
   override name = 'PinFormatError';
@@ -35,7 +42,7 @@ function pepper(key: Buffer, pinPepper: Buffer): Buffer {
 }
 
 export async function hashPin(pin: string, pinPepper: Buffer): Promise<string> {
-  if (!PIN_PATTERN.test(pin)) throw new PinFormatError('a supervisor PIN is 4 to 12 digits');
+  if (!PIN_PATTERN.test(pin)) throw new PinFormatError(PIN_RULE);
   const salt = randomBytes(16);
   const key = await derive(pin, salt, { N: 2 ** LOG2_N, r: R, p: P });
   return [PEPPERED, LOG2_N, R, P, salt.toString('base64'), pepper(key, pinPepper).toString('base64')].join('$');

@@ -52,7 +52,7 @@ describe('the kiosk store keeps personal data private', () => {
     const kiosk = new Kiosk(loadSettings(config), { headless: true, log: silent });
     kiosk.roster.upsertAll([healthyWorker('W1')]);
     kiosk.start();
-    await kiosk.supervisor.setPin('864209');
+    await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Trần Thị Lan', pin: '864209' });
     kiosk.gatekeeper.handleScan({ text: 'SOMEONE-ELSES-CARD', source: 'camera', receivedAtNs: process.hrtime.bigint() });
     await kiosk.stop();
 
@@ -62,7 +62,7 @@ describe('the kiosk store keeps personal data private', () => {
     copyFileSync(join(d, 'safegate.db'), stolen);
     const copy = new Database(stolen, { readonly: true });
     const meta = copy.prepare('SELECT key FROM meta').pluck().all();
-    const pinHash = copy.prepare('SELECT hash FROM supervisor_pin').pluck().get() as string;
+    const pinHash = copy.prepare('SELECT hash FROM supervisors').pluck().get() as string;
     const codeHash = copy.prepare('SELECT code_hash FROM events WHERE code_hash IS NOT NULL').pluck().get() as string;
     copy.close();
     expect(meta).not.toContain('code_hash_key');
@@ -84,11 +84,11 @@ describe('the kiosk store keeps personal data private', () => {
     const { scryptSync, randomBytes } = await import('node:crypto');
     const salt = randomBytes(16);
     const legacy = ['scrypt', 15, 8, 1, salt.toString('base64'), scryptSync('5555', salt, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 256 * 1024 * 1024 }).toString('base64')].join('$');
-    db.prepare('INSERT INTO supervisor_pin (id, hash, set_at) VALUES (1, ?, 0)').run(legacy);
+    db.prepare("INSERT INTO supervisors (id, name, hash, created_ms) VALUES ('supervisor', 'supervisor', ?, 0)").run(legacy);
     const secrets = openStoreSecrets(join(d, 'safegate.key'), db, silent);
     expect(secrets.codeHashKey).toBe(oldKey);
     expect(db.prepare("SELECT count(*) FROM meta WHERE key = 'code_hash_key'").pluck().get()).toBe(0);
-    const peppered = db.prepare('SELECT hash FROM supervisor_pin').pluck().get() as string;
+    const peppered = db.prepare('SELECT hash FROM supervisors').pluck().get() as string;
     expect(peppered).toMatch(/^scrypt-pepper\$/);
     expect(await verifyPin('5555', peppered, secrets.pinPepper)).toBe(true);
     expect(await verifyPin('5555', peppered, Buffer.alloc(32))).toBe(false);

@@ -1,0 +1,178 @@
+import type { Statement } from 'better-sqlite3';
+import type { SqliteDatabase } from '../../../base/node/sqlite.js';
+import { LOGIN_PIN_PATTERN, PIN_RULE, PinFormatError, hashPin, verifyPin, PIN_PATTERN } from './pin.js';
+
+/** A supervisor id: what `safegate supervisor add` takes and the audit trail records. */
+export const SUPERVISOR_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+export const SUPERVISOR_ID_RULE = 'a supervisor id is 1 to 32 lower-case letters, digits, dot, dash or underscore, starting with a letter or digit';
+export const SUPERVISOR_NAME_MAX = 80;
+
+export interface LockoutRules {
+  /** Wrong PINs in a row before a lockout. */
+  maxFailedLogins: number;
+  /** The first lockout; each further lockout in a row doubles it, up to the cap. */
+  lockoutMinutes: number;
+  maxLockoutMinutes: number;
+}
+
+/** A lockout this long ago no longer counts towards the next one's length. */
+const LOCKOUT_MEMORY_MS = 24 * 3_600_000;
+
+export class SupervisorAccountError extends Error {
+  override name = 'SupervisorAccountError';
+}
+
+/** A supervisor as `safegate supervisor list` shows it: never the hash. */
+export interface SupervisorListing {
+  id: string;
+  name: string;
+  createdMs: number;
+  lastLoginMs: number | null;
+  lockedUntilMs: number | null;
+}
+
+export type PinCheck =
+  | { ok: true; id: string; name: string }
+  | { ok: false; reason: 'unknown-supervisor' }
+  | { ok: false; reason: 'wrong-pin'; attemptsLeft: number; lockoutS: number }
+  | { ok: false; reason: 'locked'; retryAfterS: number; lockedUntilMs: number; justLocked: boolean; failed: number };
+
+interface Row {
+  id: string;
+  name: string;
+  hash: string;
+  created_ms: number;
+  last_login_ms: number | null;
+  failed: number;
+  lockouts: number;
+  locked_until: number | null;
+}
+
+/** The length of the next lockout after `lockouts` lockouts in a row: doubling from the first, capped. */
+export function lockoutMs(rules: LockoutRules, lockouts: number): number {
+  const minutes = Math.min(rules.lockoutMinutes * 2 ** Math.min(lockouts, 30), rules.maxLockoutMinutes);
+  return minutes * 60_000;
+}
+
+/**
+ * The named supervisors in the kiosk's store: their PINs (scrypt hashes keyed with the pepper from
+ * the key file, see pin.ts) and their lockouts, kept across restarts. Used by the supervisor desk
+ * and by `safegate supervisor add|remove|list`. The constructor only prepares statements.
+ */
+export class SupervisorAccounts {
+  private readonly q: {
+    one: Statement;
+    all: Statement;
+    count: Statement;
+    insert: Statement;
+    setHash: Statement;
+    remove: Statement;
+    setLock: Statement;
+    loggedIn: Statement;
+    audit: Statement;
+  };
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly pinPepper: Buffer,
+  ) {
+    this.q = {
+      one: db.prepare('SELECT * FROM supervisors WHERE id = ?'),
+      all: db.prepare('SELECT id, name, created_ms, last_login_ms, locked_until FROM supervisors ORDER BY name, id'),
+      count: db.prepare('SELECT count(*) FROM supervisors').pluck(),
+      insert: db.prepare('INSERT INTO supervisors (id, name, hash, created_ms) VALUES (?, ?, ?, ?)'),
+      setHash: db.prepare('UPDATE supervisors SET hash = ?, failed = 0, lockouts = 0, locked_until = NULL WHERE id = ?'),
+      remove: db.prepare('DELETE FROM supervisors WHERE id = ?'),
+      setLock: db.prepare('UPDATE supervisors SET failed = ?, lockouts = ?, locked_until = ? WHERE id = ?'),
+      loggedIn: db.prepare('UPDATE supervisors SET failed = 0, lockouts = 0, locked_until = NULL, last_login_ms = ? WHERE id = ?'),
+      audit: db.prepare('INSERT INTO supervisor_audit (at_ms, action, detail, supervisor_id) VALUES (?, ?, ?, ?)'),
+    };
+  }
+
+  count(): number {
+    return this.q.count.get() as number;
+  }
+
+  list(): SupervisorListing[] {
+    return (this.q.all.all() as Row[]).map((r) => ({
+      id: r.id,
+      name: r.name,
+      createdMs: r.created_ms,
+      lastLoginMs: r.last_login_ms,
+      lockedUntilMs: r.locked_until,
+    }));
+  }
+
+  get(id: string): { id: string; name: string } | null {
+    const r = this.q.one.get(id) as Row | undefined;
+    return r ? { id: r.id, name: r.name } : null;
+  }
+
+  /** Adds a supervisor; refuses a malformed id or name, a PIN under 6 digits and an id already taken. */
+  async add(input: { id: string; name: string; pin: string }, nowMs: number): Promise<void> {
+    const id = input.id;
+    const name = input.name.trim();
+    if (!SUPERVISOR_ID_PATTERN.test(id)) throw new SupervisorAccountError(`${JSON.stringify(id.slice(0, 40))}: ${SUPERVISOR_ID_RULE}`);
+    if (name.length === 0 || name.length > SUPERVISOR_NAME_MAX || /\p{Cc}/u.test(name)) {
+      throw new SupervisorAccountError(`a supervisor's name is 1 to ${SUPERVISOR_NAME_MAX} characters, without control characters`);
+    }
+    if (!PIN_PATTERN.test(input.pin)) throw new PinFormatError(PIN_RULE);
+    if (this.q.one.get(id) !== undefined) throw new SupervisorAccountError(`a supervisor with id "${id}" already exists`);
+    const hash = await hashPin(input.pin, this.pinPepper);
+    this.db.transaction(() => {
+      // Checked again inside the transaction: the hash took a while.
+      if (this.q.one.get(id) !== undefined) throw new SupervisorAccountError(`a supervisor with id "${id}" already exists`);
+      this.q.insert.run(id, name, hash, nowMs);
+      this.q.audit.run(nowMs, 'supervisor-added', name, id);
+    })();
+  }
+
+  /** Sets a supervisor's PIN (6 to 12 digits) and clears their lockout. */
+  async setPin(id: string, pin: string, nowMs: number): Promise<void> {
+    if (!PIN_PATTERN.test(pin)) throw new PinFormatError(PIN_RULE);
+    if (this.q.one.get(id) === undefined) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
+    const hash = await hashPin(pin, this.pinPepper);
+    this.db.transaction(() => {
+      if (this.q.setHash.run(hash, id).changes === 0) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
+      this.q.audit.run(nowMs, 'pin-set', '', id);
+    })();
+  }
+
+  remove(id: string, nowMs: number): void {
+    this.db.transaction(() => {
+      if (this.q.remove.run(id).changes === 0) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
+      this.q.audit.run(nowMs, 'supervisor-removed', '', id);
+    })();
+  }
+
+  /**
+   * Checks a PIN against a supervisor's, with their lockout: `maxFailedLogins` wrong PINs in a row lock
+   * the account, for `lockoutMinutes` the first time and twice as long each further time in a row (up
+   * to `maxLockoutMinutes`); a good PIN clears it all. Callers run one check at a time.
+   */
+  async check(id: string, pin: string, rules: LockoutRules, now: () => number): Promise<PinCheck> {
+    const row = this.q.one.get(id) as Row | undefined;
+    if (!row) return { ok: false, reason: 'unknown-supervisor' };
+    const t0 = now();
+    if (row.locked_until !== null && row.locked_until > t0) {
+      return { ok: false, reason: 'locked', retryAfterS: Math.ceil((row.locked_until - t0) / 1000), lockedUntilMs: row.locked_until, justLocked: false, failed: row.failed };
+    }
+    // A malformed PIN is simply wrong: it counts like any other failure.
+    const good = LOGIN_PIN_PATTERN.test(pin) && (await verifyPin(pin, row.hash, this.pinPepper));
+    const t = now();
+    if (good) {
+      this.q.loggedIn.run(t, id);
+      return { ok: true, id: row.id, name: row.name };
+    }
+    // A lockout long past is forgiven: the next one starts from the first length again.
+    const lockouts = row.locked_until !== null && t - row.locked_until > LOCKOUT_MEMORY_MS ? 0 : row.lockouts;
+    const failed = row.failed + 1;
+    if (failed >= rules.maxFailedLogins) {
+      const until = t + lockoutMs(rules, lockouts);
+      this.q.setLock.run(0, lockouts + 1, until, id);
+      return { ok: false, reason: 'locked', retryAfterS: Math.ceil((until - t) / 1000), lockedUntilMs: until, justLocked: true, failed };
+    }
+    this.q.setLock.run(failed, lockouts, row.locked_until, id);
+    return { ok: false, reason: 'wrong-pin', attemptsLeft: rules.maxFailedLogins - failed, lockoutS: lockoutMs(rules, lockouts) / 1000 };
+  }
+}
