@@ -25,6 +25,12 @@ export interface GateActuator {
   refuse(): void;
   /** The same code again within the repeat window: a short beep, nothing else. */
   acknowledgeRepeat(): void;
+  /**
+   * Emergency release: while held, the relay stays energised (no pulse length, no maximum on-time)
+   * and the green light on; admits and refusals still light and beep but never close the gate.
+   * Released, the relay and light go off and pulses work as before.
+   */
+  holdOpen(held: boolean): void;
   /** Everything off, all timers cancelled. Synchronous, so it is safe in an exit handler. */
   safeState(): void;
 }
@@ -33,6 +39,8 @@ class TimedLine {
   private offTimer: NodeJS.Timeout | undefined;
   private patternTimer: NodeJS.Timeout | undefined;
   private onSince = 0;
+  /** Held on (emergency release): pulses and `off` leave it on until `hold(false)`. */
+  private held = false;
 
   constructor(private readonly line: SignalLine) {}
 
@@ -62,10 +70,19 @@ class TimedLine {
     this.cancelPattern();
     clearTimeout(this.offTimer);
     this.offTimer = undefined;
-    this.line.output.set(false);
+    if (!this.held) this.line.output.set(false);
+  }
+
+  hold(held: boolean): void {
+    this.cancelPattern();
+    clearTimeout(this.offTimer);
+    this.offTimer = undefined;
+    this.held = held;
+    this.line.output.set(held);
   }
 
   private on(durationMs: number): void {
+    if (this.held) return;
     const now = performance.now();
     if (!this.line.output.isActive()) this.onSince = now;
     this.line.output.set(true);
@@ -115,8 +132,15 @@ export class GateSignals implements GateActuator {
     this.buzzer.pattern(1);
   }
 
+  holdOpen(held: boolean): void {
+    this.relay.hold(held);
+    this.green.hold(held);
+    if (held) this.red.off();
+  }
+
+  /** Everything off, a held relay too: what the wiring makes of a stopped kiosk (see the README). */
   safeState(): void {
-    for (const l of [this.relay, this.green, this.red, this.buzzer]) l.off();
+    for (const l of [this.relay, this.green, this.red, this.buzzer]) l.hold(false);
   }
 
   /** Drives everything inactive and frees the lines. */

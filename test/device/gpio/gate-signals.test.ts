@@ -76,4 +76,36 @@ describe('gate signals', () => {
     vi.advanceTimersByTime(10_000);
     expect(log.length).toBe(count);
   });
+
+  it('holding open keeps the relay energised past its maximum on-time; scans do not close it; letting go returns to pulses', () => {
+    const log: Transition[] = [];
+    const l = lines(log);
+    const s = new GateSignals(l);
+    s.holdOpen(true);
+    expect(l.relay.output.isActive()).toBe(true);
+    expect(l.greenLight.output.isActive()).toBe(true);
+    s.admit();
+    s.refuse();
+    vi.advanceTimersByTime(60_000);
+    expect(l.relay.output.isActive()).toBe(true);
+    expect(l.greenLight.output.isActive()).toBe(true);
+    expect(log.filter((t) => t.output === 'relay').map((t) => t.active)).toEqual([true]);
+    s.holdOpen(false);
+    expect(l.relay.output.isActive()).toBe(false);
+    s.admit();
+    expect(l.relay.output.isActive()).toBe(true);
+    vi.advanceTimersByTime(3000);
+    expect(l.relay.output.isActive()).toBe(false);
+  });
+
+  it('safe state lets go of a held relay', () => {
+    const l = lines([]);
+    const s = new GateSignals(l);
+    s.holdOpen(true);
+    s.safeState();
+    expect(l.relay.output.isActive()).toBe(false);
+    s.admit();
+    vi.advanceTimersByTime(3000);
+    expect(l.relay.output.isActive()).toBe(false);
+  });
 });

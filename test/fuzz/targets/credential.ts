@@ -452,6 +452,7 @@ class CountingActuator implements GateActuator {
   acknowledgeRepeat(): void {
     this.repeats++;
   }
+  holdOpen(): void {}
   safeState(): void {}
 }
 
