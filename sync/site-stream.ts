@@ -18,6 +18,8 @@ export interface SiteStreamOptions {
   freshMs: number;
   /** A monotonic clock in ms (freshness must not jump with the wall clock). */
   monotonicMs?: () => number;
+  /** The wall clock passages are dated by (epoch ms). */
+  wallMs?: () => number;
 }
 
 export interface SiteStreamEvents {
@@ -36,6 +38,8 @@ export interface SiteStreamEvents {
  * Down: the hub's messages on the device's own `site` topic (the broker lets only hub processes
  * publish there); a message for another site is refused. Every valid message, a beat included, makes
  * the stream fresh; it goes stale `freshMs` after the last one, and at once when the link drops.
+ * `currentSinceMs` says since when it has been fresh without a break: what the other kiosks saw
+ * during a break (this kiosk offline, the hub down) is not relayed live, so it cannot be known.
  *
  * The constructor only stores its dependencies.
  */
@@ -43,7 +47,10 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
   readonly topics: string[];
   private publish: ((topic: string, payload: string) => void) | undefined;
   private lastHeardMono: number | null = null;
+  /** Wall time the stream last became fresh after being stale (it has been fresh since, if it is now). */
+  private freshSinceMs = 0;
   private readonly monotonicMs: () => number;
+  private readonly wallMs: () => number;
 
   constructor(
     private readonly options: SiteStreamOptions,
@@ -53,11 +60,20 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
     super();
     this.topics = [topics.site(options.deviceId)];
     this.monotonicMs = options.monotonicMs ?? (() => performance.now());
+    this.wallMs = options.wallMs ?? Date.now;
   }
 
   /** Heard from the hub within `freshMs`: passages at the site's other kiosks are known. */
   isFresh(): boolean {
     return this.lastHeardMono !== null && this.monotonicMs() - this.lastHeardMono <= this.options.freshMs;
+  }
+
+  /**
+   * Wall time (epoch ms) since which the stream has been fresh without a break, or null while it is
+   * stale: passages at the site's other kiosks are known from then on, not before.
+   */
+  currentSinceMs(): number | null {
+    return this.isFresh() ? this.freshSinceMs : null;
   }
 
   /** Milliseconds since the hub was last heard on the stream, or null if not on this connection. */
@@ -102,6 +118,7 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
     if (message.skipped.unknownKind || message.skipped.invalid) {
       this.log.warn({ ...message.skipped, hub: message.hub }, 'site stream items skipped (unknown kind or invalid)');
     }
+    if (!this.isFresh()) this.freshSinceMs = this.wallMs();
     this.lastHeardMono = this.monotonicMs();
     const others = message.items.filter((i) => i.kind === 'passage' && i.deviceId !== this.options.deviceId);
     if (!others.length) return;

@@ -104,19 +104,26 @@ describe('site stream (kiosk side) and the remote passages it keeps', () => {
     dir.remove();
   });
   let mono = 0;
-  const stream = new SiteStream({ deviceId: 'kiosk-a', siteId: 'site-1', freshMs: 1_000, monotonicMs: () => mono }, { record: (ps) => store.record(ps.map((p) => ({ ...p })), NOW - 16 * 3_600_000) }, silentLogger);
+  const stream = new SiteStream({ deviceId: 'kiosk-a', siteId: 'site-1', freshMs: 1_000, monotonicMs: () => mono, wallMs: () => NOW + mono }, { record: (ps) => store.record(ps.map((p) => ({ ...p })), NOW - 16 * 3_600_000) }, silentLogger);
   const message = (site: string, items: unknown[]) => Buffer.from(JSON.stringify({ v: 1, site, hub: 'hub.1', sentAtMs: NOW, items }));
   const item = (seq: number, workerId: string, direction: 'entry' | 'exit', atMs: number, deviceId = 'kiosk-b') => ({ kind: 'passage', deviceId, seq, atMs, checkpointId: 'gate-b', zoneId: 'factory-1', direction, workerId });
 
   it('is fresh for freshMs after any valid message of its own site, stale at once when the link drops', () => {
     expect(stream.isFresh()).toBe(false);
+    expect(stream.currentSinceMs()).toBeNull();
     stream.onOnline(() => {});
     stream.onMessage(topics.site('kiosk-a'), message('site-1', []));
     expect(stream.isFresh()).toBe(true);
+    expect(stream.currentSinceMs()).toBe(NOW);
+    mono += 900;
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', []));
+    // Heard again in time: current since the first message, without a break.
+    expect(stream.currentSinceMs()).toBe(NOW);
     mono += 1_001;
     expect(stream.isFresh()).toBe(false);
+    expect(stream.currentSinceMs()).toBeNull();
     stream.onMessage(topics.site('kiosk-a'), message('site-1', []));
-    expect(stream.isFresh()).toBe(true);
+    expect(stream.currentSinceMs()).toBe(NOW + 1_901);
     stream.onOffline();
     expect(stream.isFresh()).toBe(false);
   });

@@ -14,13 +14,17 @@ export interface RemotePassage {
 }
 
 /**
- * What the gate core knows of the site's other kiosks: their passages, and whether that knowledge is
- * current. Anti-passback counts remote passages only while `isCurrent()`; while it is not, an
- * entry-only checkpoint cannot know who left and does not refuse for anti-passback.
+ * What the gate core knows of the site's other kiosks: their passages, and since when that knowledge
+ * is current. An entry-only checkpoint refuses for anti-passback only on an entry made while the
+ * stream has been current without a break since: otherwise the person may have left by another
+ * kiosk while this one heard nothing, and its own log alone would refuse them wrongly.
  */
 export interface SitePassages {
-  /** The site stream was heard recently enough that passages at the zone's other kiosks are known. */
-  isCurrent(): boolean;
+  /**
+   * Wall time (epoch ms) since which the site stream has been fresh without a break (passages at the
+   * zone's other kiosks are known from then on), or null while it is stale.
+   */
+  currentSinceMs(): number | null;
   /** The person's latest passage in the zone at another kiosk, as far as is known. */
   lastPassage(workerId: string, zoneId: string): { direction: Direction; atMs: number } | null;
 }

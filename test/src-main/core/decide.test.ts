@@ -104,6 +104,11 @@ describe('decide', () => {
       expect(run({ recent: inside, policy: withParams({ antiPassback: 'off' }) }).outcome).toBe('allow');
     });
 
+    it('does not refuse when the checkpoint cannot see exits (an entry-only gate with a stale site stream)', () => {
+      expect(run({ recent: { ...inside, exitsUnseen: true } })).toMatchObject({ outcome: 'allow', direction: 'entry', reasons: [] });
+      expect(run({ recent: { ...inside, exitsUnseen: false } })).toMatchObject({ outcome: 'deny', reasons: ['ANTI_PASSBACK'] });
+    });
+
     it('on a two-way checkpoint, treats the scan after an entry as the exit', () => {
       const both = { ...gate, direction: 'both' as const };
       expect(run({ checkpoint: both, recent: none })).toMatchObject({ outcome: 'allow', direction: 'entry' });
