@@ -68,7 +68,7 @@ export function removableFilesystems(objects: ManagedObjects): UdisksFilesystem[
   return out.sort((a, b) => a.drive.id.localeCompare(b.drive.id));
 }
 
-type Bus = Pick<MessageBus, 'getProxyObject' | 'disconnect'>;
+type Bus = Pick<MessageBus, 'getProxyObject' | 'disconnect' | 'on' | 'once'>;
 
 /** Calls a D-Bus method through a dbus-next proxy interface (its methods are looked up by name). */
 async function call(iface: ClientInterface, method: string, ...args: unknown[]): Promise<unknown> {
@@ -94,8 +94,15 @@ export class Udisks2Drives implements RemovableDrives {
 
   async start(): Promise<void> {
     const bus = await this.connect();
+    // The bus reports a failed or lost connection as an 'error' event: without a listener that would
+    // end the kiosk. Before start completes it fails the start; later it only drops the drives.
+    const failed = new Promise<never>((_, reject) => bus.once('error', reject));
+    bus.on('error', () => {
+      this.manager = undefined;
+      this.events.emit('change');
+    });
     try {
-      const root = await bus.getProxyObject(UDISKS, ROOT);
+      const root = await Promise.race([bus.getProxyObject(UDISKS, ROOT), failed]);
       this.manager = root.getInterface(OBJECT_MANAGER);
     } catch (err) {
       bus.disconnect();
@@ -109,6 +116,7 @@ export class Udisks2Drives implements RemovableDrives {
 
   stop(): Promise<void> {
     this.manager?.removeAllListeners();
+    // Its 'error' listener stays: a socket closing late must not end the kiosk.
     this.bus?.disconnect();
     this.bus = undefined;
     this.manager = undefined;
