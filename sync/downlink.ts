@@ -16,7 +16,7 @@ export interface DownlinkStore {
   stage(stream: string, t: Omit<StagedTransfer, 'have'>, part: number, body: Uint8Array): StagedTransfer;
   stagedBodies(stream: string): Uint8Array[];
   commit(stream: string, to: number, atMs: number, issued: IssueTime, apply: () => void): void;
-  markChecked(stream: string, issued: IssueTime): boolean;
+  markChecked(stream: string, issued: IssueTime, replaceHeld?: boolean): boolean;
 }
 
 /** A signed issue time as the hub stamped it, and as this kiosk counts the data's age from (never later than its own clock). */
@@ -46,7 +46,15 @@ export interface DownlinkOptions {
   /** After a part that does not fit what we hold, ask that stream again at most this often (no request storm). */
   staleRetryMs?: number;
   now?: () => number;
+  /**
+   * Whether this device's clock is known to be right (time-synchronised). Only then are parts
+   * issued well in the future refused: a kiosk whose clock is behind must still take its data.
+   */
+  clockSynced?: () => boolean;
 }
+
+/** How far ahead of a synchronised kiosk clock a signed issue time may be (the hub's clock may drift a little). */
+export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
 
 /**
  * The kiosk's side of the downlink: asks for what is newer than each stream's cursor, verifies every
@@ -67,6 +75,7 @@ export class Downlink implements LinkExtension {
   private readonly refreshMs: number;
   private readonly staleRetryMs: number;
   private readonly now: () => number;
+  private readonly clockSynced: () => boolean;
 
   constructor(
     private readonly deviceId: string,
@@ -80,6 +89,7 @@ export class Downlink implements LinkExtension {
     this.refreshMs = options.refreshMs ?? 300_000;
     this.staleRetryMs = options.staleRetryMs ?? 30_000;
     this.now = options.now ?? Date.now;
+    this.clockSynced = options.clockSynced ?? (() => true);
   }
 
   onOnline(publish: (topic: string, payload: string) => void): void {
@@ -143,14 +153,23 @@ export class Downlink implements LinkExtension {
       // Keys vouch for keys: only a key IT staff installed may change which keys are trusted.
       return { status: 'rejected', detail: `UNKNOWN_KEY: the keys stream must be signed by an installed downlink key, not ${opened.signer.source}` };
     }
+    const synced = this.clockSynced();
+    if (synced && p.issuedAtMs > nowMs + MAX_ISSUED_AHEAD_MS) {
+      // One message from a hub whose clock ran ahead would otherwise outrank every later one until
+      // the hub's clock caught up: updates frozen, data ageing into DATA_TOO_OLD.
+      return { status: 'rejected', detail: `ISSUED_IN_FUTURE: ${p.stream} part issued ${Math.round((p.issuedAtMs - nowMs) / 60_000)} min ahead of this kiosk's synchronised clock` };
+    }
     const { cursor } = this.state.cursor(p.stream);
     // The hub's signed issue time orders messages (both from the hub's clock); the data's age counts
     // from it, never from later than our own clock.
     const issued: IssueTime = { hubMs: p.issuedAtMs, checkedAtMs: Math.min(p.issuedAtMs, nowMs) };
-    const heldIssuedAt = this.state.issuedAt(p.stream);
+    // An issue time we hold that lies well ahead of a synchronised clock came from a hub clock that
+    // ran ahead (or from before this check): it orders nothing, so the hub's current messages count again.
+    const heldRaw = this.state.issuedAt(p.stream);
+    const heldIssuedAt = heldRaw !== null && synced && heldRaw > nowMs + MAX_ISSUED_AHEAD_MS ? null : heldRaw;
     if (p.kind === 'current' || (p.kind === 'snapshot' && p.to === cursor && cursor > 0)) {
       if (p.to !== cursor) return { status: 'stale', stream: p.stream, detail: `hub is at ${p.to}, we hold ${cursor}` };
-      if (!this.state.markChecked(p.stream, issued)) {
+      if (!this.state.markChecked(p.stream, issued, heldIssuedAt === null && heldRaw !== null)) {
         return { status: 'stale', stream: p.stream, detail: 'a confirmation issued before the last one (replayed?); the data keeps its age' };
       }
       return { status: 'current' };

@@ -21,11 +21,12 @@ import type { LoopbackServer } from '../api/loopback-server.js';
 import { ScreenService } from '../api/screen-service.js';
 import { SystemClock } from '../core/clock.js';
 import type { LoadedSettings, Settings } from '../core/config.js';
-import { Gatekeeper, type HeldEvent } from '../core/gatekeeper.js';
+import { Gatekeeper } from '../core/gatekeeper.js';
+import { HeldSpool } from '../core/store/held-spool.js';
 import { healthFigures } from '../core/health.js';
 import { PolicyInForce } from '../core/policy/policy-in-force.js';
 import { loadPolicyFile } from '../core/policy/policy-file.js';
-import { clearRuntimeStatus, clearSpilled, readSpilled, runtimeFiles, writeRuntimeStatus, writeSpilled, type RuntimeFiles } from '../core/runtime.js';
+import { clearRuntimeStatus, runtimeFiles, writeRuntimeStatus, type RuntimeFiles } from '../core/runtime.js';
 import { openStore, type SqliteDatabase } from '../core/store/database.js';
 import { DiskGuard } from '../core/store/disk-guard.js';
 import { DownlinkState } from '../core/store/downlink-state.js';
@@ -109,8 +110,8 @@ export class Kiosk {
   private readonly checkpointer: WalCheckpointer;
   private readonly runtime: RuntimeFiles;
   private statusTimer: NodeJS.Timeout | undefined;
-  /** Events from the last run's spill file are still held (the file is kept until they are stored). */
-  private spillPending = false;
+  /** Events the store refused, waiting for it (with their copy in RAM). */
+  private readonly heldSpool: HeldSpool;
   private readonly exitGuard = (): void => this.signals.safeState();
   private stopped = false;
 
@@ -154,6 +155,7 @@ export class Kiosk {
     this.signals = new GateSignals(outputs.lines);
     this.scanner = this.buildScanner(settings);
     const clock = new SystemClock(settings.clock.syncedWhen);
+    this.heldSpool = new HeldSpool({ file: this.runtime.held, dir: this.runtime.dir, db: this.db, events: this.events, log: this.log.child({ ns: 'store' }) });
     this.gatekeeper = new Gatekeeper({
       checkpoint: settings.checkpoint,
       events: this.events,
@@ -170,7 +172,7 @@ export class Kiosk {
       isRevoked: (passId) => this.revocations.isRevoked(passId),
       onDiskFull: () => this.disk.releaseReserve(),
       afterCommit: () => this.checkpointer.noteCommit(),
-      onHeldStored: (remaining) => this.keepSpillTo(remaining),
+      held: this.heldSpool,
     });
     const hub = settings.hub;
     const downlink = new Downlink(
@@ -185,6 +187,7 @@ export class Kiosk {
         policy: (kind, changes) => this.policy.applyChanges(kind, changes),
       },
       this.log.child({ ns: 'sync:downlink' }),
+      { clockSynced: () => clock.read().synced },
     );
     this.uplink = loaded.broker
       ? new Uplink(
@@ -277,14 +280,15 @@ export class Kiosk {
     process.on('exit', this.exitGuard);
     this.disk.start();
     this.drives?.start().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'no removable drives: exports go to the screen only'));
-    // Events a previous run could not write (the disk was full when it stopped) go in first.
-    const spilled = readSpilled(this.runtime);
-    if (spilled.length) {
-      // The spill file keeps them until they are stored (see keepSpillTo), so a crash now loses none.
-      this.spillPending = true;
-      this.gatekeeper.restoreHeld(spilled);
-      this.log.warn({ events: spilled.length, stillHeld: this.gatekeeper.heldCount }, 'events kept from the last run taken back');
+    // Events a previous run held (the store refused them; the run stopped or crashed) are taken back
+    // from the spool in RAM, above what that run stored, and stored from the first idle moment.
+    try {
+      const restored = this.heldSpool.open();
+      if (restored) this.log.warn({ events: restored }, 'events held by the last run taken back');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'cannot take back events held by the last run now; they stay in the spool');
     }
+    this.gatekeeper.resumeHeld();
     if (this.scanner) {
       const scanLog = this.log.child({ ns: 'device:scanner' });
       const source = this.scanner.source;
@@ -353,18 +357,11 @@ export class Kiosk {
     this.screenService.stop();
     await this.scanner?.stop();
     await this.uplink?.stop();
-    const left = this.gatekeeper.stop();
-    const result: KioskStopResult = { unwritten: 0, lost: 0 };
-    if (left.length) {
-      try {
-        writeSpilled(this.runtime, left);
-        result.unwritten = left.length;
-        this.log.fatal({ events: left.length, keptIn: this.runtime.held }, 'events the disk could not take are kept in RAM until the next start; free disk space');
-      } catch (err) {
-        result.lost = left.length;
-        this.log.fatal({ events: left.length, err: (err as Error).message }, 'events could not be written anywhere and are lost');
-      }
-    }
+    this.gatekeeper.stop();
+    const kept = this.heldSpool.close();
+    const result: KioskStopResult = { unwritten: kept.kept, lost: kept.lost };
+    if (kept.kept) this.log.fatal({ events: kept.kept, keptIn: this.runtime.held }, 'events the disk could not take are kept in RAM until the next start; free disk space');
+    if (kept.lost) this.log.fatal({ events: kept.lost }, 'events could not be written anywhere and are lost');
     this.retention.stop();
     this.checkpointer.stop();
     this.disk.stop();
@@ -403,22 +400,6 @@ export class Kiosk {
     if (!this.uplink) return 'standalone';
     const state = this.uplink.state;
     return state === 'online' ? 'online' : state === 'connecting' ? 'connecting' : 'offline';
-  }
-
-  /**
-   * While events from the last run's spill file are not all stored, the file is rewritten to what is
-   * still held after each stored chunk (all of it, or none, is stored), and removed once all are.
-   */
-  private keepSpillTo(remaining: readonly HeldEvent[]): void {
-    if (!this.spillPending) return;
-    try {
-      if (remaining.length === 0) {
-        clearSpilled(this.runtime);
-        this.spillPending = false;
-      } else writeSpilled(this.runtime, remaining);
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'cannot update the file of events kept from the last run');
-    }
   }
 
   /** What only this process knows, for `safegate status` (in RAM: the disk may be the full one). */

@@ -9,6 +9,7 @@ import { readCredential, type CredentialReading } from './credential/read.js';
 import { decide, type EntryDecision, type RecentHistory } from './decide.js';
 import type { Policy } from '../../base/common/policy/policy.js';
 import { isDiskFull, isStorageFault } from '../../base/node/sqlite.js';
+import type { HeldEvent, HeldEvents } from './store/held-spool.js';
 import type { EventLog, PassageScope } from './store/event-log.js';
 import type { AlertKind, NewGateEvent } from '../../base/common/types.js';
 import { reasonCategory, type DenyReason } from '../../base/common/reasons.js';
@@ -63,18 +64,14 @@ export interface GatekeeperDeps {
   onDiskFull?: () => boolean;
   /** After each durable commit on the scan path (the WAL checkpointer watches for idle moments). */
   afterCommit?: () => void;
-  /** Held events were stored; `remaining` are still held. */
-  onHeldStored?: (remaining: readonly HeldEvent[]) => void;
+  /** Where events the store refused wait (with a copy in RAM that survives a crash of the process). */
+  held: HeldEvents;
 }
 
-/** An event the store could not take yet, with its alert: held in memory, spilled at stop. */
-export interface HeldEvent {
-  event: NewGateEvent;
-  alert: AlertKind | undefined;
-}
+export type { HeldEvent };
 
-/** Events that could not be committed are held here (bounded) and written once the store recovers. */
-const MAX_HELD_EVENTS = 50_000;
+/** Held events are stored in chunks this big, one per turn of the event loop, between scans. */
+const HELD_CHUNK = 500;
 const HELD_RETRY_MS = 2_000;
 
 /**
@@ -87,35 +84,35 @@ const HELD_RETRY_MS = 2_000;
  */
 export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   private readonly recentCodes = new Map<string, number>();
-  private held: HeldEvent[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(private readonly deps: GatekeeperDeps) {
     super();
   }
 
-  /** Stops retrying; a last attempt to store held events. Returns those still unwritten (the caller keeps them). */
-  stop(): HeldEvent[] {
+  /**
+   * Stops retrying and makes a last attempt to store held events. Those still unwritten stay in the
+   * held-event spool for the next start; returns how many.
+   */
+  stop(): number {
+    this.stopped = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    if (this.held.length) this.flushHeld();
-    const left = this.held;
-    this.held = [];
-    if (left.length) this.deps.log.error({ held: left.length }, 'stopping with events that could not be stored');
-    return left;
+    const { held } = this.deps;
+    if (held.count) this.flushHeld(Number.POSITIVE_INFINITY);
+    if (held.count) this.deps.log.error({ held: held.count }, 'stopping with events that could not be stored');
+    return held.count;
   }
 
   /** Events waiting for the store to recover. */
   get heldCount(): number {
-    return this.held.length;
+    return this.deps.held.count;
   }
 
-  /** Takes back events a previous run could not store (from its spill file); they are written first. */
-  restoreHeld(events: readonly HeldEvent[]): void {
-    if (!events.length) return;
-    this.held.unshift(...events);
-    this.flushHeld();
-    this.scheduleRetry();
+  /** Starts storing events a previous run left held (already taken back into the spool). */
+  resumeHeld(): void {
+    if (this.deps.held.count) this.scheduleRetry(0);
   }
 
   /**
@@ -178,7 +175,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       zoneId: deps.checkpoint.zone,
       direction: e.decision.direction,
       credentialKind: e.reading.kind,
-      ...identityOf(e.reading, e.worker, e.codeHash),
+      ...identityOf(e.reading, e.worker, e.codeHash, e.decision.reasons),
       decision: e.decision.outcome === 'allow' ? 'allow' : 'deny',
       reasons: e.decision.reasons,
       source,
@@ -197,7 +194,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       const passage: Passage = {
         seq: null,
         decision,
-        displayName: worker?.displayName ?? null,
+        displayName: reading.status === 'valid' && worker !== undefined ? worker.displayName : null,
         credentialAccepted: reading.status === 'valid' && worker !== undefined,
         durable: true,
         timing: { receivedAtNs: scan.receivedAtNs, committedAtNs: null, actuatedAtNs: process.hrtime.bigint() },
@@ -214,11 +211,11 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (storeFault === undefined) {
       commitStartNs = process.hrtime.bigint();
       try {
-        seq = this.withSpace(() => {
-          if (this.held.length) this.flushHeld(true);
-          return deps.events.append(event, alert);
-        });
+        // Held events are not written here (a backlog would hold up the gate): the store took this
+        // scan, so the retry stores them at once, a chunk per turn of the event loop.
+        seq = this.withSpace(() => deps.events.append(event, alert));
         deps.afterCommit?.();
+        if (deps.held.count) this.scheduleRetry(0);
       } catch (err) {
         if (!isStorageFault(err)) throw err;
         storeFault = err;
@@ -231,7 +228,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       decision = { outcome: 'deny', direction: decision.direction, reasons: ['STORE_UNAVAILABLE'] };
       this.hold({ ...event, decision: 'deny', reasons: decision.reasons }, alert);
       deps.log.error(
-        { err: (storeFault as Error).message, errorCode: (storeFault as { code?: string }).code, held: this.held.length },
+        { err: (storeFault as Error).message, errorCode: (storeFault as { code?: string }).code, held: deps.held.count },
         'cannot store the scan: gate kept shut, event held for retry',
       );
     }
@@ -256,11 +253,14 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       },
       'scan',
     );
+    const credentialAccepted = reading.status === 'valid' && worker !== undefined && !decision.reasons.some((r) => reasonCategory(r) === 'credential');
     const passage: Passage = {
       seq,
       decision,
-      displayName: worker?.displayName ?? null,
-      credentialAccepted: reading.status === 'valid' && worker !== undefined && !decision.reasons.some((r) => reasonCategory(r) === 'credential'),
+      // Only a credential this checkpoint accepted names anyone on the screen: typing a worker's
+      // number at a gate that refuses badges must not show whose it is.
+      displayName: credentialAccepted ? (worker?.displayName ?? null) : null,
+      credentialAccepted,
       durable: seq !== null,
       timing: { receivedAtNs: scan.receivedAtNs, committedAtNs, actuatedAtNs },
     };
@@ -320,21 +320,22 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   }
 
   private hold(event: NewGateEvent, alert: AlertKind | undefined): void {
-    if (this.held.length >= MAX_HELD_EVENTS) {
-      const dropped = this.held.shift();
-      this.deps.log.fatal({ droppedWallMs: dropped?.event.wallMs }, 'held-event buffer full: oldest unstored event dropped');
-    }
-    this.held.push({ event, alert });
+    this.deps.held.add({ event, alert });
     this.scheduleRetry();
   }
 
-  private scheduleRetry(): void {
-    if (this.retryTimer || !this.held.length) return;
+  private scheduleRetry(delayMs = HELD_RETRY_MS): void {
+    if (this.stopped || !this.deps.held.count) return;
+    if (this.retryTimer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.retryTimer);
+    }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.flushHeld();
-      this.scheduleRetry();
-    }, HELD_RETRY_MS);
+      // One chunk per turn: scans go in between. On a fault, wait the full retry time.
+      const stored = this.flushHeld(1);
+      this.scheduleRetry(stored ? 0 : HELD_RETRY_MS);
+    }, delayMs);
   }
 
   /** Runs a write; on a full disk, has the reserve freed and tries once more. */
@@ -343,32 +344,22 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       return write();
     } catch (err) {
       if (!isDiskFull(err) || !this.deps.onDiskFull?.()) throw err;
-      this.deps.log.fatal({ held: this.held.length }, 'disk full: the reserve was released so scans can still be recorded; free disk space now');
+      this.deps.log.fatal({ held: this.deps.held.count }, 'disk full: the reserve was released so scans can still be recorded; free disk space now');
       return write();
     }
   }
 
-  /**
-   * Writes held events in order; stops at the first failure, keeping the rest. `rethrow`: a storage
-   * fault is passed on (the caller is about to write a new scan, which must then fail safe too).
-   */
-  private flushHeld(rethrow = false): void {
+  /** Stores up to `chunks` chunks of held events, oldest first; stops at the first failure. Returns how many were stored. */
+  private flushHeld(chunks: number): number {
+    const { held } = this.deps;
     let written = 0;
     try {
-      while (this.held.length) {
-        // In transactions of up to 500: a chunk is stored whole or not at all, so whoever keeps a
-        // copy of the held events (the spill file of the last run) can tell exactly what is left.
-        const chunk = this.held.slice(0, 500);
-        this.withSpace(() => this.deps.events.appendMany(chunk));
-        this.held.splice(0, chunk.length);
-        written += chunk.length;
-        this.deps.onHeldStored?.(this.held);
-      }
+      for (let n = 0; n < chunks && held.count; n++) written += this.withSpace(() => held.storeChunk(HELD_CHUNK));
     } catch (err) {
-      if (!isStorageFault(err) || rethrow) throw err;
-    } finally {
-      if (written) this.deps.log.warn({ written, stillHeld: this.held.length }, 'held events stored after a storage fault');
+      if (!isStorageFault(err)) throw err;
     }
+    if (written) this.deps.log.warn({ written, stillHeld: held.count }, 'held events stored after a storage fault');
+    return written;
   }
 }
 
@@ -387,9 +378,13 @@ function identityOf(
   reading: CredentialReading,
   worker: WorkerRecord | undefined,
   codeHash: string,
+  reasons: readonly DenyReason[],
 ): { workerId: string | null; codeHash: string | null } {
   // A verified pass names a hub-issued id even if our roster lacks it; a badge number or an invalid
-  // code is only kept as a keyed hash, so nothing readable is stored about unknown people.
+  // code is only kept as a keyed hash, so nothing readable is stored about unknown people. A
+  // credential this checkpoint refuses (a typed badge number where badges are not accepted) proves
+  // nothing about who stood there: it is not put on anyone's record either.
+  if (reasons.some((r) => reasonCategory(r) === 'credential')) return { workerId: null, codeHash };
   if (reading.status === 'valid' && (reading.kind === 'pass' || worker)) return { workerId: reading.workerId, codeHash: null };
   return { workerId: null, codeHash };
 }

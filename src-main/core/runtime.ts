@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { DENY_REASON_CODES, type DenyReason } from '../../base/common/reasons.js';
-import { ALERT_KINDS, type AlertKind } from '../../base/common/types.js';
-import type { HeldEvent } from './gatekeeper.js';
 
 /**
  * What a running kiosk knows only in memory (the hub link, events held while the disk is full),
  * kept in RAM (the runtime folder: $XDG_RUNTIME_DIR or /dev/shm, never the store's disk, which may
- * be the full one) so `safegate status` can show it, and events that could not be written when the
- * kiosk stopped, so the next start writes them. Files are private (0600 in a 0700 folder).
+ * be the full one) so `safegate status` can show it, and the spool of events the store refused
+ * (store/held-spool.ts). Files are private (0600 in a checked 0700 folder).
  */
 
 export interface RuntimeStatus {
@@ -43,10 +39,26 @@ export function runtimeFiles(storePath: string, env: NodeJS.ProcessEnv = process
   return { dir, status: join(dir, `${id}.status.json`), held: join(dir, `${id}.held.jsonl`) };
 }
 
-function writePrivate(file: string, dir: string, text: string): void {
+/**
+ * Creates the runtime folder (0700) or checks the one that is there: ours, a real folder (not a
+ * link), and closed to others. A folder someone else made first (/dev/shm is shared by every user)
+ * is refused rather than used: what is in it is read back as events at the next start.
+ */
+export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory()) throw new Error(`${dir} is not a folder (a link or a file is in its place); remove it`);
+  if (uid !== undefined && st.uid !== uid) throw new Error(`${dir} belongs to another user (uid ${st.uid}); remove it or set SAFEGATE_RUNTIME_DIR`);
+  if ((st.mode & 0o077) !== 0) throw new Error(`${dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}); it must be 0700`);
+}
+
+/** Writes a private file (0600) whole and atomically, in a checked private folder, never through a link. */
+export function writePrivate(file: string, dir: string, text: string): void {
+  ensurePrivateDir(dir);
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
@@ -73,61 +85,4 @@ export function readRuntimeStatus(files: RuntimeFiles): RuntimeStatus | undefine
 
 export function clearRuntimeStatus(files: RuntimeFiles): void {
   rmSync(files.status, { force: true });
-}
-
-const heldSchema = z
-  .object({
-    event: z
-      .object({
-        wallMs: z.number().int(),
-        monoUs: z.number().int(),
-        bootId: z.string().min(1).max(64),
-        clockSynced: z.boolean(),
-        checkpointId: z.string().min(1).max(64),
-        zoneId: z.string().min(1).max(64),
-        direction: z.enum(['entry', 'exit']),
-        credentialKind: z.enum(['pass', 'badge', 'unknown']),
-        workerId: z.string().max(64).nullable(),
-        codeHash: z.string().max(64).nullable(),
-        decision: z.enum(['allow', 'deny']),
-        reasons: z.array(z.enum(DENY_REASON_CODES as [DenyReason, ...DenyReason[]])),
-        source: z.enum(['serial', 'stdin', 'camera', 'keyboard']),
-        policyVersion: z.number().int().nonnegative(),
-      })
-      .strict(),
-    alert: z.enum(ALERT_KINDS as [AlertKind, ...AlertKind[]]).optional(),
-  })
-  .strict();
-
-/**
- * Keeps the events the store could not take (at stop; and, while a new run still holds them, what is
- * left of them): the file is replaced whole, atomically. Throws if even that fails.
- */
-export function writeSpilled(files: RuntimeFiles, events: readonly HeldEvent[]): void {
-  writePrivate(files.held, files.dir, events.map((h) => JSON.stringify({ event: h.event, ...(h.alert ? { alert: h.alert } : {}) }) + '\n').join(''));
-}
-
-/** Events a previous run spilled; the file is removed by `clearSpilled` once they are stored. */
-export function readSpilled(files: RuntimeFiles): HeldEvent[] {
-  let text: string;
-  try {
-    text = readFileSync(files.held, 'utf8');
-  } catch {
-    return [];
-  }
-  const out: HeldEvent[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const h = heldSchema.parse(JSON.parse(line));
-      out.push({ event: h.event, alert: h.alert });
-    } catch {
-      // A line cut short by a crash while spilling: skip it, keep the rest.
-    }
-  }
-  return out;
-}
-
-export function clearSpilled(files: RuntimeFiles): void {
-  rmSync(files.held, { force: true });
 }

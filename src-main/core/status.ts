@@ -7,7 +7,8 @@ import { Roster } from './store/roster.js';
 import { DOWNLINK_STREAMS, type Notice } from '../../base/common/types.js';
 import { secondsSince } from '../../base/common/time.js';
 import { statfsSync } from 'node:fs';
-import { readRuntimeStatus, readSpilled, type RuntimeFiles } from './runtime.js';
+import { readRuntimeStatus, type RuntimeFiles } from './runtime.js';
+import { spooledCount } from './store/held-spool.js';
 
 export interface DataAge {
   revision: number;
@@ -70,7 +71,8 @@ export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number
     data,
     notices: new Notices(db).current(nowMs),
     running: live ? { pid: live.pid, link: live.link } : null,
-    heldEvents: { inMemory: live?.heldEvents ?? 0, keptForNextStart: readSpilled(runtime).length },
+    // A running kiosk's spool is what it holds; otherwise the spool is what the next start takes back.
+    heldEvents: { inMemory: live?.heldEvents ?? 0, keptForNextStart: live ? 0 : spooledCount(db, runtime.held) },
     disk: live?.disk
       ? { freeBytes: live.disk.freeBytes, level: live.disk.level, reserveInUse: live.disk.reserveInUse }
       : { freeBytes, level: freeBytes !== null && freeBytes < settings.store.lowSpaceWarnMB * 1024 * 1024 ? 'low' : 'ok', reserveInUse: false },

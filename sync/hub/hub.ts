@@ -1,3 +1,4 @@
+import { TokenBuckets } from '../../base/common/token-bucket.js';
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -50,6 +51,9 @@ export class Hub extends EventEmitter<HubEvents> {
   private link: MqttLink | undefined;
   /** Batches of one device may be handled by any hub process; within this process, one at a time. */
   private queue: Promise<void> = Promise.resolve();
+  private downlinkQueue: Promise<void> = Promise.resolve();
+  /** Full answers per device and stream: a few at once (a kiosk coming online asks for each), then one per 15 s. */
+  private readonly syncRequests = new TokenBuckets(4, 15_000);
 
   constructor(
     private readonly options: HubOptions,
@@ -78,6 +82,14 @@ export class Hub extends EventEmitter<HubEvents> {
     this.link = link;
     const reply: HubReply = (topic, payload) => link.publish(topic, payload, { qos: 1 });
     link.on('message', (topic, payload) => {
+      // Answers to sync requests (signing, sending snapshots) have their own queue, so acknowledgements
+      // of events and alerts never wait behind them.
+      if (parseTopic(topic)?.name === 'syncRequest') {
+        this.downlinkQueue = this.downlinkQueue
+          .then(() => this.handle(topic, payload, reply))
+          .catch((err: unknown) => this.log.error({ err: (err as Error).message, topic }, 'sync request not answered; the kiosk asks again'));
+        return;
+      }
       this.queue = this.queue
         .then(() => this.handle(topic, payload, reply))
         .catch((err: unknown) => this.log.error({ err: (err as Error).message, topic }, 'message not stored; the kiosk will send it again'));
@@ -99,6 +111,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.link = undefined;
     await link?.stop(async (publish) => publish(HUB_STATUS_TOPIC, this.status(false), true));
     await this.queue;
+    await this.downlinkQueue;
   }
 
   private status(online: boolean): string {
@@ -176,6 +189,11 @@ export class Hub extends EventEmitter<HubEvents> {
     } catch (err) {
       if (err instanceof PayloadError) return this.reject(topic, err.message);
       throw err;
+    }
+    if (!this.syncRequests.take(`${deviceId} ${req.stream}`, Date.now())) {
+      // A full answer can be a roster snapshot of megabytes for a request of a hundred bytes.
+      this.log.warn({ deviceId, stream: req.stream }, 'sync request refused: too many from this device; it asks again later');
+      return;
     }
     let sent = 0;
     for (const p of downlink.directory.respondSigned(req, Date.now(), downlink.signingKey)) {

@@ -167,7 +167,7 @@ describe('downlink trust', () => {
     expect(d.receive(current, t2)).toMatchObject({ status: 'stale', detail: expect.stringMatching(/replayed/) });
     expect(state.cursor('roster').checkedAt).toBe(t1);
     // A confirmation from a hub whose clock runs ahead counts from our own clock, not its future.
-    expect(d.receive(sealed({ kind: 'current', from: 1, to: 1, issuedAtMs: t2 + DAY }), t2)).toEqual({ status: 'current' });
+    expect(d.receive(sealed({ kind: 'current', from: 1, to: 1, issuedAtMs: t2 + 60_000 }), t2)).toEqual({ status: 'current' });
     expect(state.cursor('roster').checkedAt).toBe(t2);
   });
 
@@ -202,5 +202,36 @@ describe('downlink trust', () => {
     } finally {
       restored.close();
     }
+  });
+
+  it('a stream the hub has nothing in is confirmed current (once), not asked for again every 30 s', () => {
+    const d = receiver();
+    const requests: string[] = [];
+    d.onOnline((_t, payload) => requests.push(payload));
+    const before = requests.length;
+    // The hub's answer for an empty notices stream: "current at revision 0".
+    d.onMessage('x', Buffer.from(sealed({ stream: 'notices', kind: 'current', from: 0, to: 0, issuedAtMs: now })));
+    d.onOffline();
+    expect(requests.length).toBe(before);
+    expect(state.cursor('notices')).toMatchObject({ cursor: 0, checkedAt: now });
+  });
+
+  it('a part issued far ahead of a synchronised clock is refused, and an issue time held from one does not freeze the stream', () => {
+    const d = receiver();
+    expect(d.receive(sealed({ to: 1, issuedAtMs: now + DAY, body: rosterBody('W1') }), now)).toMatchObject({
+      status: 'rejected',
+      detail: expect.stringMatching(/ISSUED_IN_FUTURE/),
+    });
+    expect(state.cursor('roster').cursor).toBe(0);
+    // A kiosk whose clock is not synchronised (behind, after a boot without network time) still takes it.
+    const unsynced = new Downlink('kiosk-a', state, () => ring, { roster: (k, c) => roster.applyChanges(k, c) } as never, silentLogger, { now: () => now, clockSynced: () => false });
+    expect(unsynced.receive(sealed({ to: 1, issuedAtMs: now + DAY, body: rosterBody('W1') }), now)).toMatchObject({ status: 'applied' });
+    expect(state.issuedAt('roster')).toBe(now + DAY);
+    // Once the clock is synchronised, that issue time a day ahead orders nothing: the hub's next
+    // confirmation and delta count again instead of being refused as "issued before what we hold".
+    now += 60_000;
+    expect(d.receive(sealed({ kind: 'current', from: 1, to: 1, issuedAtMs: now }), now)).toEqual({ status: 'current' });
+    expect(d.receive(sealed({ kind: 'delta', from: 1, to: 2, issuedAtMs: now + 1, body: rosterBody('W2') }), now)).toMatchObject({ status: 'applied' });
+    expect(roster.count()).toBe(2);
   });
 });

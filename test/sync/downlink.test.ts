@@ -36,6 +36,9 @@ describe('downlink: signed, staged, applied atomically', () => {
   ring.add(createPublicKey(pair.publicPem), { role: 'downlink', source: 'test' });
   ring.add(createPublicKey(passPair.publicPem), { role: 'pass', source: 'test' });
 
+  // The kiosk's clock, a minute behind the hub's (within what a synchronised clock may differ): the
+  // data's age counts from the kiosk's own time, never from the hub's later one.
+  const T0 = Date.now() - 60_000;
   const receiver = () => new Downlink('kiosk-a', state, () => ring, { roster: (kind, changes) => roster.applyChanges(kind, changes), notices: (kind, changes) => notices.applyChanges(kind, changes), revocations: (kind, changes) => revocations.applyChanges(kind, changes), policy: (kind, changes) => downloadedPolicy.applyChanges(kind, changes), keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, ring) }, silentLogger);
   const workers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => healthyWorker(`W${String(from + i).padStart(6, '0')}`, 1_700_000_000_000));
   const signedFor = (d: Downlink) => [...hub.respondSigned(d.requests()[0]!, Date.now(), key, PART)];
@@ -63,56 +66,56 @@ describe('downlink: signed, staged, applied atomically', () => {
     const d = receiver();
     const parts = signedFor(d);
     expect(parts).toHaveLength(3);
-    expect(d.receive(parts[0]!, 1)).toEqual({ status: 'staged', have: 1, parts: 3 });
-    expect(d.receive(parts[2]!, 2)).toEqual({ status: 'staged', have: 2, parts: 3 });
+    expect(d.receive(parts[0]!, T0 + 1)).toEqual({ status: 'staged', have: 1, parts: 3 });
+    expect(d.receive(parts[2]!, T0 + 2)).toEqual({ status: 'staged', have: 2, parts: 3 });
     // Half-received: the kiosk still decides on the roster it had.
     expect(roster.count()).toBe(1);
     expect(state.cursor('roster').cursor).toBe(0);
-    expect(d.receive(parts[1]!, 3)).toEqual({ status: 'applied', stream: 'roster', to: 1, records: 12_000 });
+    expect(d.receive(parts[1]!, T0 + 3)).toEqual({ status: 'applied', stream: 'roster', to: 1, records: 12_000 });
     expect(roster.count()).toBe(12_000);
     expect(roster.get('OLD-1')).toBeUndefined();
-    expect(state.cursor('roster')).toEqual({ cursor: 1, appliedAt: 3, checkedAt: 3 });
+    expect(state.cursor('roster')).toEqual({ cursor: 1, appliedAt: T0 + 3, checkedAt: T0 + 3 });
   });
 
   it('resumes an interrupted transfer: after a restart only the missing parts are sent', () => {
     hub.importRoster(workers(12_000), false);
     const first = receiver();
     const parts = signedFor(first);
-    first.receive(parts[0]!, 1);
-    first.receive(parts[1]!, 2);
+    first.receive(parts[0]!, T0 + 1);
+    first.receive(parts[1]!, T0 + 2);
     const afterRestart = receiver();
     expect(afterRestart.requests()[0]).toMatchObject({ cursor: 0, resume: { to: 1, parts: 3, have: [0, 1] } });
     const rest = signedFor(afterRestart);
     expect(rest).toHaveLength(1);
-    expect(afterRestart.receive(rest[0]!, 3)).toMatchObject({ status: 'applied', records: 12_000 });
+    expect(afterRestart.receive(rest[0]!, T0 + 3)).toMatchObject({ status: 'applied', records: 12_000 });
   });
 
   it('then sends only changes: updates and removals since the kiosk\'s cursor', () => {
     hub.importRoster(workers(100), false);
     const d = receiver();
-    for (const p of signedFor(d)) d.receive(p, 1);
+    for (const p of signedFor(d)) d.receive(p, T0 + 1);
     const changed = { ...workers(1)[0]!, caseStatus: 'F1' as const };
     hub.importRoster([changed, ...workers(99, 1).slice(0, 98)], true); // W000099 removed
     const delta = signedFor(d);
     expect(delta).toHaveLength(1);
-    expect(d.receive(delta[0]!, 2)).toEqual({ status: 'applied', stream: 'roster', to: 2, records: 2 });
+    expect(d.receive(delta[0]!, T0 + 2)).toEqual({ status: 'applied', stream: 'roster', to: 2, records: 2 });
     expect(roster.get('W000000')?.caseStatus).toBe('F1');
     expect(roster.get('W000099')).toBeUndefined();
     expect(roster.count()).toBe(99);
     // Nothing new: the hub says so, and the data's age is renewed.
     const current = signedFor(d);
-    expect(d.receive(current[0]!, 50)).toEqual({ status: 'current' });
-    expect(state.cursor('roster')).toEqual({ cursor: 2, appliedAt: 2, checkedAt: 50 });
+    expect(d.receive(current[0]!, T0 + 50)).toEqual({ status: 'current' });
+    expect(state.cursor('roster')).toEqual({ cursor: 2, appliedAt: T0 + 2, checkedAt: T0 + 50 });
   });
 
   it('refuses a replayed (older) transfer and changes nothing', () => {
     hub.importRoster(workers(10), false);
     const d = receiver();
     const old = signedFor(d);
-    for (const p of old) d.receive(p, 1);
+    for (const p of old) d.receive(p, T0 + 1);
     hub.importRoster(workers(10, 100), false);
-    for (const p of signedFor(d)) d.receive(p, 2);
-    expect(d.receive(old[0]!, 3)).toMatchObject({ status: 'stale' });
+    for (const p of signedFor(d)) d.receive(p, T0 + 2);
+    expect(d.receive(old[0]!, T0 + 3)).toMatchObject({ status: 'stale' });
     expect(roster.count()).toBe(20);
     expect(state.cursor('roster').cursor).toBe(2);
   });
@@ -141,7 +144,7 @@ describe('downlink: signed, staged, applied atomically', () => {
     expect(check.ok).toBe(true);
     const passId = (check as { pass: { claims: { passId: string } } }).pass.claims.passId;
     hub.revokePass(passId);
-    for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'revocations')!, Date.now(), key)) d.receive(p, 1);
+    for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'revocations')!, Date.now(), key)) d.receive(p, T0 + 1);
     expect(checkPass(text, ring, Date.now(), (id) => revocations.isRevoked(id))).toMatchObject({ ok: false, failure: 'PASS_REVOKED' });
     expect(() => hub.revokePass('not-a-pass-id')).toThrow();
   });
@@ -149,7 +152,7 @@ describe('downlink: signed, staged, applied atomically', () => {
   it('carries the policy: a newer version replaces the one in force; the hub refuses an older or invalid one', () => {
     const d = receiver();
     const pull = () => {
-      for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'policy')!, Date.now(), key)) d.receive(p, 1);
+      for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'policy')!, Date.now(), key)) d.receive(p, T0 + 1);
     };
     const v7 = { ...defaultPolicy(), version: 7, params: { ...defaultPolicy().params, minVaccineDoses: 3 } };
     hub.publishPolicy(v7);
@@ -163,7 +166,7 @@ describe('downlink: signed, staged, applied atomically', () => {
   it('rotates hub keys: a key sent under a trusted signature is trusted, and retired again; installed keys stay', () => {
     const d = receiver();
     const pull = () => {
-      for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'keys')!, Date.now(), key)) d.receive(p, 1);
+      for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'keys')!, Date.now(), key)) d.receive(p, T0 + 1);
     };
     const next = generateSigningKeyPair('ES256');
     const { kid } = hub.publishKey(next.publicPem, 'pass');
@@ -183,10 +186,10 @@ describe('downlink: signed, staged, applied atomically', () => {
     const d = receiver();
     const stranger = createPrivateKey(generateSigningKeyPair().privatePem);
     const part = { v: 1 as const, stream: 'roster' as const, kind: 'snapshot' as const, from: 0, to: 5, part: 0, parts: 1, issuedAtMs: 1, body: [] };
-    expect(d.receive(new Uint8Array([1, 2, 3]), 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/^MALFORMED/) });
-    expect(d.receive(sealDownlink(part, stranger), 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/^UNKNOWN_KEY/) });
-    expect(d.receive(sealDownlink({ ...part, body: [[0, 'W1']] }, key), 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/MALFORMED: roster record/) });
-    expect(d.receive(sealDownlink({ ...part, kind: 'delta', from: 3 } as never, key), 1)).toMatchObject({ status: 'stale' });
+    expect(d.receive(new Uint8Array([1, 2, 3]), T0 + 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/^MALFORMED/) });
+    expect(d.receive(sealDownlink(part, stranger), T0 + 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/^UNKNOWN_KEY/) });
+    expect(d.receive(sealDownlink({ ...part, body: [[0, 'W1']] }, key), T0 + 1)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/MALFORMED: roster record/) });
+    expect(d.receive(sealDownlink({ ...part, kind: 'delta', from: 3 } as never, key), T0 + 1)).toMatchObject({ status: 'stale' });
     expect(roster.count()).toBe(0);
     expect(state.cursor('roster').cursor).toBe(0);
   });

@@ -89,13 +89,19 @@ export class DownlinkState {
   /**
    * The hub confirmed, in a message it signed and issued at `issued.hubMs`, that what we hold is
    * current. Only a confirmation issued after the last one counts, so a replayed one changes
-   * nothing. Returns whether the data's age was renewed.
+   * nothing; `replaceHeld`: the issue time we hold is not to be trusted (it lies in the future) and
+   * this one replaces it. A stream the hub has nothing in (revision 0) gets its row here. Returns
+   * whether the data's age was renewed.
    */
-  markChecked(stream: string, issued: { hubMs: number; checkedAtMs: number }): boolean {
+  markChecked(stream: string, issued: { hubMs: number; checkedAtMs: number }, replaceHeld = false): boolean {
     return (
       this.db
-        .prepare('UPDATE downlink_cursors SET checked_at = ?, issued_at = ? WHERE stream = ? AND (issued_at IS NULL OR issued_at < ?)')
-        .run(issued.checkedAtMs, issued.hubMs, stream, issued.hubMs).changes > 0
+        .prepare(
+          `INSERT INTO downlink_cursors (stream, cursor, applied_at, checked_at, issued_at) VALUES (?, 0, NULL, ?, ?)
+           ON CONFLICT (stream) DO UPDATE SET checked_at = excluded.checked_at, issued_at = excluded.issued_at
+           WHERE issued_at IS NULL OR issued_at < excluded.issued_at OR ?`,
+        )
+        .run(stream, issued.checkedAtMs, issued.hubMs, replaceHeld ? 1 : 0).changes > 0
     );
   }
 }

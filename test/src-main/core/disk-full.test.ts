@@ -36,8 +36,8 @@ function fill(file: string): number {
 /**
  * A full disk, on a real small filesystem (a 12 MiB tmpfs the test mounts): the WAL does not fill it,
  * the reserve keeps scans going when it does fill, events that cannot be written are shown by
- * `safegate status`, kept when the kiosk stops (which then exits non-zero), and written at the next
- * start once there is room. Mounting needs root (CI runs as root).
+ * `safegate status`, kept in RAM as they are held (so a killed kiosk loses none) and when the kiosk
+ * stops (which then exits non-zero), and written at the next start once there is room, none twice. Mounting needs root (CI runs as root).
  */
 describe.skipIf(!isRoot)('a full disk (real tmpfs)', () => {
   let rig: KioskProcessRig | undefined;
@@ -110,18 +110,28 @@ describe.skipIf(!isRoot)('a full disk (real tmpfs)', () => {
     }, 'status shows the held events', 10_000);
     expect(held.disk.level).toBe('critical');
 
-    // 4. The kiosk is stopped while the disk is still full: it says so and does not exit 0.
+    // 4. The kiosk is killed (no chance to save anything) while the disk is still full: the held
+    // events were kept in RAM as they were held; the next start takes them back, still cannot store
+    // them, holds more, and a normal stop says so and does not exit 0.
+    kiosk.child.kill('SIGKILL');
+    await once(kiosk.child, 'exit');
+    const afterKill = JSON.parse(safegate(['status', '--config', rig.config, '--json']).stdout) as { heldEvents: { keptForNextStart: number } };
+    expect(afterKill.heldEvents.keptForNextStart).toBe(25);
+    kiosk = await rig.startKiosk();
+    await waitFor(() => (kiosk.logs.some((l) => l.msg === 'events held by the last run taken back' && l.events === 25) ? true : undefined), 'held events taken back after the kill');
+    for (let i = 0; i < 5; i++) expect((await scan()).reasons).toEqual(['STORE_UNAVAILABLE']);
     kiosk.child.kill('SIGTERM');
     const [code] = (await once(kiosk.child, 'exit')) as [number | null];
     expect(code).toBe(75);
     const afterStop = JSON.parse(safegate(['status', '--config', rig.config, '--json']).stdout) as { heldEvents: { keptForNextStart: number } };
-    expect(afterStop.heldEvents.keptForNextStart).toBeGreaterThanOrEqual(20);
+    expect(afterStop.heldEvents.keptForNextStart).toBe(30);
 
     // 5. Space comes back; the next start writes them, in order, with nothing lost.
     rmSync(join(mnt.path, 'filler-1'));
     rmSync(join(mnt.path, 'filler-2'));
     kiosk = await rig.startKiosk();
-    await waitFor(() => (kiosk.logs.some((l) => l.msg === 'events kept from the last run taken back') ? true : undefined), 'kept events taken back');
+    await waitFor(() => (kiosk.logs.some((l) => l.msg === 'events held by the last run taken back' && l.events === 30) ? true : undefined), 'kept events taken back');
+    await waitFor(() => (JSON.parse(safegate(['status', '--config', rig!.config, '--json']).stdout).heldEvents.inMemory === 0 ? true : undefined), 'held events stored', 20_000);
     await waitFor(() => (existsSync(`${store}.reserve`) ? true : undefined), 'the reserve made again', 40_000).catch(() => undefined);
     kiosk.child.kill('SIGTERM');
     expect((await once(kiosk.child, 'exit'))[0]).toBe(0);

@@ -108,9 +108,13 @@ describe('gate core through a real serial pty', () => {
       expect(p.decision).toEqual({ outcome: 'deny', direction: 'entry', reasons: ['BADGE_NOT_ACCEPTED'] });
       expect(p.credentialAccepted).toBe(false);
       expect(passageView(p).reasons).toEqual(['BADGE_NOT_ACCEPTED']);
+      // Nor whose number it is: no name on the screen.
+      expect(p.displayName).toBeNull();
     }
     expect(k.kiosk.events.unsentAlerts(50)).toEqual([]);
     expect([...k.kiosk.events.since(0)].map((e) => e.reasons)).toEqual([['BADGE_NOT_ACCEPTED'], ['BADGE_NOT_ACCEPTED'], ['BADGE_NOT_ACCEPTED'], ['BADGE_NOT_ACCEPTED']]);
+    // And the typed number is not put on that worker's record (tracing would place them here): a keyed hash only.
+    for (const e of k.kiosk.events.since(0)) expect(e).toMatchObject({ workerId: null, codeHash: expect.stringMatching(/^[0-9a-f]{32}$/) });
     // The worker's own valid pass is still refused for their health, with the alert.
     const own = await k.scan(passFor(k.keys, 'W-F0'));
     expect(own.decision.reasons).toEqual(['CASE_F0']);
