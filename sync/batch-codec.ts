@@ -98,18 +98,20 @@ export class BatchFormatError extends Error {
 
 const DIRECTIONS: Direction[] = ['entry', 'exit'];
 const KINDS: (CredentialKind | 'unknown')[] = ['pass', 'badge', 'unknown'];
-const SOURCES: ScanSource[] = ['serial', 'stdin', 'camera', 'keyboard'];
+/** The first four fit bits 5-6 of the flags; `input` (the gate's own inputs) takes bit 7 as the source's third bit, in format 2 only. */
+const SOURCES: ScanSource[] = ['serial', 'stdin', 'camera', 'keyboard', 'input'];
 const DECISIONS = ['allow', 'deny'] as const;
 
-// flags: bit0 clockSynced, bit1 direction, bit2 decision, bits3-4 credential kind, bits5-6 source
-// (format 1 also used bit7: "who" is a code hash rather than a worker id).
+// flags: bit0 clockSynced, bit1 direction, bit2 decision, bits3-4 credential kind, bits5-6 source,
+// bit7 the source's third bit in format 2 (format 1 used bit7 for "who is a code hash rather than a
+// worker id", and its sources fit in two bits). Batches written before `input` never set bit 7.
 function packFlags(e: WireEvent): number {
   const direction = DIRECTIONS.indexOf(e.direction);
   const decision = DECISIONS.indexOf(e.decision);
   const kind = KINDS.indexOf(e.credentialKind);
   const source = SOURCES.indexOf(e.source);
   if (direction < 0 || decision < 0 || kind < 0 || source < 0) throw new Error(`event ${e.seq}: a direction, decision, credential kind or source this format cannot carry`);
-  return (e.clockSynced ? 1 : 0) | (direction << 1) | (decision << 2) | (kind << 3) | (source << 5);
+  return (e.clockSynced ? 1 : 0) | (direction << 1) | (decision << 2) | (kind << 3) | ((source & 3) << 5) | ((source >> 2) << 7);
 }
 
 const REASON_INDEX = new Map<DenyReason, number>(DENY_REASON_CODES.map((r, i) => [r, i]));
@@ -416,13 +418,14 @@ function checkClass(c: EventClass, what: string): void {
 
 function classFlags(f: number, what: string): Pick<EventClass, 'clockSynced' | 'direction' | 'decision' | 'credentialKind' | 'source'> {
   const credentialKind = KINDS[(f >> 3) & 3];
-  if (!credentialKind || f & 0x80) throw new BatchFormatError(`${what}: bad flags ${f}`);
+  const source = SOURCES[((f >> 5) & 3) | ((f >> 7) << 2)];
+  if (!credentialKind || !source) throw new BatchFormatError(`${what}: bad flags ${f}`);
   return {
     clockSynced: (f & 1) === 1,
     direction: DIRECTIONS[(f >> 1) & 1]!,
     decision: DECISIONS[(f >> 2) & 1]!,
     credentialKind,
-    source: SOURCES[(f >> 5) & 3]!,
+    source,
   };
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN, identifierSchema, workerIdSchema } from '../base/common/ids.js';
-import { ALERT_KINDS, DOWNLINK_STREAMS, type AlertKind, type DownlinkStream, type HealthFigures } from '../base/common/types.js';
+import { ALERT_KINDS, DOWNLINK_STREAMS, GATE_ALERT_KINDS, type AlertKind, type DownlinkStream, type HealthFigures } from '../base/common/types.js';
 import { issuesText } from '../base/common/validation.js';
 
 export { DOWNLINK_STREAMS, type DownlinkStream };
@@ -129,11 +129,15 @@ export const alertSchema = z
     seq: z.number().int().positive(),
     atMs: z.number().int().positive(),
     checkpointId: identifierSchema,
-    workerId: workerIdSchema,
+    workerId: workerIdSchema.optional().describe('the person; absent only on alerts about the gate itself (emergency-open, emergency-cleared)'),
     reasons: z.array(z.string().max(40)).max(20),
     note: z.string().max(500).optional().describe("a supervisor's written reason, on supervisor-override alerts"),
   })
-  .strict();
+  .strict()
+  .refine((a) => (a.workerId === undefined) === GATE_ALERT_KINDS.includes(a.kind), {
+    message: 'an alert about a person names the worker; an alert about the gate itself names none',
+    path: ['workerId'],
+  });
 export type Alert = z.infer<typeof alertSchema>;
 
 export const heartbeatSchema = z

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Backoff } from '../base/common/backoff.js';
 import type { BrokerSettings } from '../base/common/broker-settings.js';
+import { GATE_ALERT_KINDS } from '../base/common/types.js';
 import { encodeBatch, type ClockAnchor, type WireEvent } from './batch-codec.js';
 import { MqttLink, type LinkState } from './mqtt-link.js';
 import {
@@ -291,14 +292,16 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     const link = this.link;
     if (!link || this.state !== 'online') return;
     for (const { kind, event, note } of this.outbox.unsentAlerts(50)) {
-      if (this.alertsInFlight.has(event.seq) || !event.workerId) continue;
+      // An alert about a person needs their id; the gate's own (emergency release) names nobody.
+      const gateAlert = GATE_ALERT_KINDS.includes(kind);
+      if (this.alertsInFlight.has(event.seq) || (!event.workerId && !gateAlert)) continue;
       const alert: Alert = {
         v: PROTOCOL_VERSION,
         kind,
         seq: event.seq,
         atMs: event.wallMs,
         checkpointId: event.checkpointId,
-        workerId: event.workerId,
+        ...(gateAlert ? {} : { workerId: event.workerId! }),
         reasons: event.reasons,
         ...(note ? { note } : {}),
       };

@@ -82,6 +82,26 @@ export const DENY_REASONS = {
     vi: 'Quản lý cho phép vào (ngoại lệ có ghi lý do)',
     en: 'Let through by a supervisor (exception with a written reason)',
   },
+  // The gate's own inputs (source `input`): never a scan's result, never on the result screen.
+  /** On an allow event after an admit: the passage sensor saw the person go through in time. */
+  PASSED: { category: 'procedure', sensitive: false, vi: 'Đã đi qua cổng', en: 'Went through the gate' },
+  /** On a deny event after an admit: the gate opened but the passage sensor saw nobody go through in time. */
+  ADMITTED_NOT_PASSED: {
+    category: 'procedure', sensitive: false,
+    vi: 'Được phép vào nhưng không đi qua cổng',
+    en: 'Admitted but did not go through the gate',
+  },
+  /** The emergency release (e.g. the fire panel) holds the gate open; scans are still decided and logged. */
+  EMERGENCY_OPEN: {
+    category: 'device', sensitive: false,
+    vi: 'Mở cổng khẩn cấp (báo cháy): cổng luôn mở',
+    en: 'Emergency release (fire alarm): the gate is held open',
+  },
+  EMERGENCY_CLEARED: {
+    category: 'device', sensitive: false,
+    vi: 'Hết tình trạng khẩn cấp: cổng hoạt động bình thường',
+    en: 'Emergency release cleared: the gate works normally again',
+  },
 } as const satisfies Record<string, { category: ReasonCategory; sensitive: boolean; vi: string; en: string }>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

@@ -8,8 +8,11 @@ export type CheckpointDirection = Direction | 'both';
 /** How the person identified themselves: a signed QR pass or a printed employee-number badge. */
 export type CredentialKind = 'pass' | 'badge';
 
-/** Where a scan came from. */
-export type ScanSource = 'serial' | 'stdin' | 'camera' | 'keyboard';
+/**
+ * Where a scan came from; `input` marks an event of the gate's own inputs (the emergency release, the
+ * passage sensor), not a scan.
+ */
+export type ScanSource = 'serial' | 'stdin' | 'camera' | 'keyboard' | 'input';
 
 export type CaseStatus = 'none' | 'F0' | 'F1';
 export type TestResult = 'negative' | 'positive';
@@ -163,8 +166,23 @@ export type NewGateEvent = Omit<GateEvent, 'seq' | 'syncedAt'>;
 export type WireEvent = Omit<GateEvent, 'syncedAt'>;
 
 /** What a manager must hear about at once. */
-export type AlertKind = 'flagged-entry-attempt' | 'quarantined-entry-attempt' | 'confirmed-case-entry-attempt' | 'supervisor-override';
-export const ALERT_KINDS: readonly AlertKind[] = ['flagged-entry-attempt', 'quarantined-entry-attempt', 'confirmed-case-entry-attempt', 'supervisor-override'];
+export type AlertKind =
+  | 'flagged-entry-attempt'
+  | 'quarantined-entry-attempt'
+  | 'confirmed-case-entry-attempt'
+  | 'supervisor-override'
+  | 'emergency-open'
+  | 'emergency-cleared';
+export const ALERT_KINDS: readonly AlertKind[] = [
+  'flagged-entry-attempt',
+  'quarantined-entry-attempt',
+  'confirmed-case-entry-attempt',
+  'supervisor-override',
+  'emergency-open',
+  'emergency-cleared',
+];
+/** Alerts about the gate itself (the emergency release held it open, and let go): they name no worker. */
+export const GATE_ALERT_KINDS: readonly AlertKind[] = ['emergency-open', 'emergency-cleared'];
 
 /** The data streams the hub sends down, each with its own cursor on the kiosk. */
 export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys'] as const;

@@ -165,7 +165,7 @@ export class PgHubStore implements HubStore {
     const r = await this.pool.query(
       `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms, note)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-      [deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId, a.reasons.join(' '), receivedMs, a.note ?? null],
+      [deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId ?? '', a.reasons.join(' '), receivedMs, a.note ?? null],
     );
     return r.rowCount === 1;
   }

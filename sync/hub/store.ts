@@ -84,7 +84,9 @@ export function alertFromRow(r: Record<string, unknown>): Alert & { deviceId: st
     seq: r.seq as number,
     atMs: r.at_ms as number,
     checkpointId: r.checkpoint_id as string,
-    workerId: r.worker_id as string,
+    // An alert about the gate itself (emergency release) names no worker: stored as '' in a column
+    // that predates such alerts and is NOT NULL.
+    ...(r.worker_id ? { workerId: r.worker_id as string } : {}),
     reasons: (r.reasons as string) === '' ? [] : (r.reasons as string).split(' '),
     ...(typeof r.note === 'string' ? { note: r.note } : {}),
   };
@@ -162,7 +164,7 @@ export class SqliteHubStore implements HubStore {
         `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms, note)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       )
-      .run(deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId, a.reasons.join(' '), receivedMs, a.note ?? null);
+      .run(deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId ?? '', a.reasons.join(' '), receivedMs, a.note ?? null);
     return r.changes === 1;
   }
 

@@ -120,7 +120,7 @@ export function batchProblem(b: EventBatch): string | undefined {
     if (e.workerId !== null && !IDENTIFIER_PATTERN.test(e.workerId)) return `${at}: worker id ${show(e.workerId)}`;
     if (e.codeHash !== null && !/^[0-9a-f]{32}$/.test(e.codeHash)) return `${at}: code hash ${show(e.codeHash)}`;
     if (!['entry', 'exit'].includes(e.direction) || !['pass', 'badge', 'unknown'].includes(e.credentialKind)) return `${at}: ${e.direction}/${e.credentialKind}`;
-    if (!['serial', 'stdin', 'camera', 'keyboard'].includes(e.source) || typeof e.clockSynced !== 'boolean') return `${at}: ${e.source}/${String(e.clockSynced)}`;
+    if (!['serial', 'stdin', 'camera', 'keyboard', 'input'].includes(e.source) || typeof e.clockSynced !== 'boolean') return `${at}: ${e.source}/${String(e.clockSynced)}`;
     if (new Set(e.reasons).size !== e.reasons.length || !e.reasons.every((r) => DENY_REASON_CODES.includes(r))) return `${at}: reasons ${show(e.reasons)}`;
     if (e.decision !== 'allow' && e.decision !== 'deny') return `${at}: decision ${show(e.decision)}`;
   }
