@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../base/node/logger.js';
 import { openStore } from '../../src-main/core/store/database.js';
@@ -6,7 +7,7 @@ import { RemotePassages } from '../../src-main/core/store/remote-passages.js';
 import type { WireEvent } from '../../sync/batch-codec.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { SiteRelay } from '../../sync/hub/site-relay.js';
-import { parseSiteStream, topics, type LivePassage, type SitePassage } from '../../sync/protocol.js';
+import { PayloadError, parseSiteStream, sitePassageSchema, topics, type LivePassage, type SitePassage } from '../../sync/protocol.js';
 import { SiteStream } from '../../sync/site-stream.js';
 import { tempDir } from '../helpers/fixtures.js';
 
@@ -153,5 +154,37 @@ describe('site stream (kiosk side) and the remote passages it keeps', () => {
   it('the lookup of a person in a zone uses its key', () => {
     const plan = db.prepare('EXPLAIN QUERY PLAN SELECT direction, at_ms FROM remote_passages WHERE worker_id = ? AND zone_id = ?').all('W1', 'z') as { detail: string }[];
     expect(plan.map((p) => p.detail).join()).toMatch(/USING PRIMARY KEY/);
+  });
+});
+
+describe('reading site-stream messages (property)', () => {
+  const passage = fc.record({
+    kind: fc.constant('passage'),
+    deviceId: fc.constantFrom('kiosk-b', 'Kiosk_B', 'hub'),
+    seq: fc.oneof(fc.integer({ min: 1, max: 1e6 }), fc.constant(0), fc.double()),
+    atMs: fc.integer({ min: -1, max: 2e12 }),
+    checkpointId: fc.constantFrom('gate-b', '', 'x'.repeat(65)),
+    zoneId: fc.constant('factory-1'),
+    direction: fc.constantFrom('entry', 'exit', 'both'),
+    workerId: fc.string({ maxLength: 70 }),
+  });
+  const item = fc.oneof(passage, fc.record({ kind: fc.string({ maxLength: 50 }) }), fc.jsonValue(), passage.map((p) => ({ ...p, reasons: ['CASE_F0'] })));
+  const envelope = fc.record({ v: fc.constantFrom(1, 2), site: fc.constantFrom('site-1', 'site 1'), hub: fc.constant('hub.1'), sentAtMs: fc.integer({ min: 0, max: 2e12 }), items: fc.array(item, { maxLength: 8 }) });
+
+  it('every message is refused with PayloadError or read into items that each satisfy their kind; none is lost uncounted', () => {
+    fc.assert(
+      fc.property(fc.oneof(envelope, fc.jsonValue()), (raw) => {
+        let read;
+        try {
+          read = parseSiteStream(Buffer.from(JSON.stringify(raw) ?? 'null'));
+        } catch (err) {
+          expect(err).toBeInstanceOf(PayloadError);
+          return;
+        }
+        for (const i of read.items) expect(sitePassageSchema.safeParse(i).success).toBe(true);
+        expect(read.items.length + read.skipped.unknownKind + read.skipped.invalid).toBe((raw as { items: unknown[] }).items.length);
+      }),
+      { seed: 9, numRuns: 300 },
+    );
   });
 });
