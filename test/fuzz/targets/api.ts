@@ -12,7 +12,7 @@ import { loadSettings } from '../../../src-main/core/config.js';
 import { healthyWorker, hubKeys, passFor, writeKioskConfig } from '../../helpers/fixtures.js';
 import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
 
-const PIN = '13579';
+const PIN = '135790';
 /** Stands for a supervisor session token that is valid when the call is made. */
 const TOKEN = 'FUZZ-VALID-SESSION-TOKEN';
 const CODES: readonly ApiErrorCode[] = ['bad-request', 'unknown-method', 'not-signed-in', 'refused', 'internal', 'transport'];
@@ -36,12 +36,28 @@ const query = fc.record(
 const nearParams = (scanTexts: string[]): Record<Method, fc.Arbitrary<unknown>> => ({
   'screen.state': fc.constantFrom({}, undefined, null),
   'scan.submit': fc.record({ text: fc.oneof(fc.constantFrom(...scanTexts), fc.string({ maxLength: 50 }), fc.constant('x'.repeat(4097))), source: fc.constantFrom('camera', 'keyboard', 'serial') }),
-  'supervisor.login': fc.record({ pin: fc.oneof({ weight: 8, arbitrary: fc.string({ maxLength: 70 }) }, fc.constantFrom(PIN, '0000', '12345678901234')) }),
+  'supervisor.accounts': fc.constantFrom({}, undefined, null, { token: TOKEN }),
+  'supervisor.login': fc.record({
+    supervisorId: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('fuzz', 'nobody') }, fc.string({ maxLength: 40 }), fc.constantFrom('Bad Id', '', 'x'.repeat(33))),
+    pin: fc.oneof({ weight: 8, arbitrary: fc.string({ maxLength: 70 }) }, fc.constantFrom(PIN, '0000', '12345678901234')),
+  }),
   'supervisor.logout': fc.record({ token }),
   'supervisor.log': fc.record({ token, query, limit: fc.oneof(fc.integer({ min: 1, max: 2000 }), fc.constantFrom(0, 2001, 0.5)) }, { requiredKeys: ['token', 'query'] }),
   'supervisor.inside': fc.record({ token }),
-  'supervisor.override': fc.record({ token, seq: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer()), note: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('    ok    ', 'Đã xét nghiệm âm tính tại chỗ', 'x'.repeat(501))) }),
-  'supervisor.export': fc.record({ token, query, format: fc.constantFrom('csv', 'xlsx', 'pdf'), language: fc.constantFrom('vi', 'en', 'fr') }),
+  'supervisor.override': fc.record(
+    {
+      token,
+      seq: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer()),
+      reasonCode: fc.constantFrom('medical-clearance-shown', 'scanner-fault', 'other', 'because', ''),
+      note: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('    ok    ', 'Đã xét nghiệm âm tính tại chỗ', 'x'.repeat(501))),
+    },
+    { requiredKeys: ['token', 'seq', 'reasonCode'] },
+  ),
+  'supervisor.drives': fc.record({ token }),
+  'supervisor.export': fc.record(
+    { token, query, format: fc.constantFrom('csv', 'xlsx', 'pdf'), language: fc.constantFrom('vi', 'en', 'fr'), driveId: fc.constantFrom('sdb1', '../etc', 'no-such-drive', '') },
+    { requiredKeys: ['token', 'query', 'format', 'language'] },
+  ),
 });
 /** Values the Electron IPC transport can deliver (structured clone), beyond JSON. */
 const cloneable: fc.Arbitrary<unknown> = fc.oneof(
@@ -229,7 +245,7 @@ export async function apiTargets(closer: Closer): Promise<ApiFixture> {
   const now = Date.now();
   kiosk.roster.upsertAll([healthyWorker('W1', now), healthyWorker('W2', now, { quarantineUntil: now + 30 * DAY }), healthyWorker('W3', now, { caseStatus: 'F1' })]);
   kiosk.start();
-  await kiosk.supervisor.setPin(PIN);
+  await kiosk.supervisor.addSupervisor({ id: 'fuzz', name: 'Fuzz', pin: PIN });
   const rendererDir = join(dir.path, 'renderer');
   mkdirSync(join(rendererDir, 'assets'), { recursive: true });
   writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>SafeGate</title>');
@@ -246,8 +262,8 @@ export async function apiTargets(closer: Closer): Promise<ApiFixture> {
   const validToken = async (): Promise<string> => {
     if (session) return session;
     // Wrong PINs from the fuzzer may have locked the screen; the harness unlocks it to sign in.
-    kiosk.db.prepare('UPDATE supervisor_lockout SET failed = 0, locked_until = NULL WHERE id = 1').run();
-    const login = await kiosk.supervisor.login(PIN);
+    kiosk.db.prepare("UPDATE supervisors SET failed = 0, lockouts = 0, locked_until = NULL WHERE id = 'fuzz'").run();
+    const login = await kiosk.supervisor.login('fuzz', PIN);
     if (!login.ok) throw new Error(`fuzz set-up: cannot sign in (${login.reason})`);
     return (session = login.token);
   };
