@@ -9,7 +9,7 @@ import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
-import { IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
+import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
 
 /** PostgreSQL when DATABASE_URL is set, otherwise the SQLite file from the settings. */
 async function openHubStore(storePath: string): Promise<HubStore> {
@@ -24,14 +24,17 @@ export async function runHub(configFile: string): Promise<void> {
   const store = await openHubStore(loaded.storePath);
   log.info({ store: process.env.DATABASE_URL ? 'postgresql' : loaded.storePath }, 'hub store open');
   const signingKey = loaded.signingKeyPath ? readSigningKey(loaded.signingKeyPath) : undefined;
-  const directory = signingKey ? new HubDirectory(loaded.directoryPath) : undefined;
-  if (!signingKey) log.warn('no signingKey in the hub settings: ingesting only, nothing is sent down to kiosks');
+  // The directory also holds the site map the live site stream is relayed by, signing key or not.
+  const directory = new HubDirectory(loaded.directoryPath);
+  if (!signingKey) log.warn('no signingKey in the hub settings: nothing signed is sent down to kiosks (the live site stream still runs)');
+  const siteStream = loaded.settings.siteStream;
   const hub = new Hub(
     {
       broker: loaded.broker,
       clientId: loaded.settings.id,
       sharedSubscription: loaded.settings.sharedSubscription,
-      ...(signingKey && directory ? { downlink: { directory, signingKey } } : {}),
+      ...(signingKey ? { downlink: { directory, signingKey } } : {}),
+      siteStream: { sites: directory, beatMs: siteStream.beatMs, maxAgeMs: siteStream.maxAgeHours * 3_600_000 },
     },
     store,
     log,
@@ -63,7 +66,7 @@ export async function runHub(configFile: string): Promise<void> {
   clearInterval(purgeTimer);
   await hub.stop();
   await store.close();
-  directory?.close();
+  directory.close();
 }
 
 function readSigningKey(file: string): KeyObject {
@@ -178,4 +181,27 @@ export function publishHubKey(configFile: string, publicKeyFile: string, role: K
 
 export function retireHubKey(configFile: string, kid: string): string {
   return withDirectory(configFile, (d) => `key ${kid} retired (keys revision ${d.retireKey(kid)})`);
+}
+
+/** `safegate hub device assign`: devices join a site and hear its live stream (moved from another site if need be). */
+export function assignHubDevices(configFile: string, siteId: string, deviceIds: string[]): string {
+  if (!IDENTIFIER_PATTERN.test(siteId)) throw new CliError(`site id ${JSON.stringify(siteId)}: ${IDENTIFIER_RULE}`, 2);
+  for (const id of deviceIds) if (!DEVICE_ID_PATTERN.test(id)) throw new CliError(`device id ${JSON.stringify(id)}: ${DEVICE_ID_RULE}`, 2);
+  return withDirectory(configFile, (d) => {
+    const changed = d.assignSite(siteId, deviceIds);
+    return `${changed} device(s) moved into site ${siteId} (${d.siteMembers(siteId).length} in all); they share the live site stream from the next passage`;
+  });
+}
+
+/** `safegate hub device unassign`: devices leave their site and hear no site stream. */
+export function unassignHubDevices(configFile: string, deviceIds: string[]): string {
+  return withDirectory(configFile, (d) => `${d.unassignSite(deviceIds)} device(s) taken out of their site`);
+}
+
+/** `safegate hub device list`: each site and its devices, one site a line. */
+export function listHubDevices(configFile: string): string {
+  return withDirectory(configFile, (d) => {
+    const lines = [...d.sites()].map(([site, devices]) => `${site}\t${devices.join(' ')}`);
+    return lines.length ? lines.join('\n') : 'no device is in a site';
+  });
 }

@@ -19,6 +19,7 @@ import {
   type HubStatus,
 } from '../protocol.js';
 import type { HubDirectory } from './directory.js';
+import { SiteRelay, type SiteMap } from './site-relay.js';
 import type { HubStore, IngestResult } from './store.js';
 
 export interface HubOptions {
@@ -29,6 +30,11 @@ export interface HubOptions {
   sharedSubscription?: boolean;
   /** What the hub publishes to kiosks, and the key it signs with; without them it only ingests. */
   downlink?: { directory: HubDirectory; signingKey: KeyObject };
+  /**
+   * The live site stream: allowed passages relayed to the other devices of the sender's site, and a
+   * beat every `beatMs`. Without it the hub relays nothing and kiosks' site streams stay stale.
+   */
+  siteStream?: { sites: SiteMap; beatMs: number; maxAgeMs: number };
 }
 
 export interface HubEvents {
@@ -54,6 +60,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private downlinkQueue: Promise<void> = Promise.resolve();
   /** Full answers per device and stream: a few at once (a kiosk coming online asks for each), then one per 15 s. */
   private readonly syncRequests = new TokenBuckets(4, 15_000);
+  private relay: SiteRelay | undefined;
 
   constructor(
     private readonly options: HubOptions,
@@ -71,8 +78,8 @@ export class Hub extends EventEmitter<HubEvents> {
       broker: this.options.broker,
       clientId: this.options.clientId,
       subscriptions: shared
-        ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat, hubSubscriptions.syncRequest]
-        : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+'), topics.syncRequest('+')],
+        ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat, hubSubscriptions.syncRequest, ...(this.options.siteStream ? [hubSubscriptions.passages] : [])]
+        : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+'), topics.syncRequest('+'), ...(this.options.siteStream ? [topics.passages('+')] : [])],
       reconnect: { initialMs: 200, maxMs: 10_000 },
       authRetryMs: 30_000,
       refusedPublishFailsLink: false,
@@ -81,10 +88,17 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     this.link = link;
     const reply: HubReply = (topic, payload) => link.publish(topic, payload, { qos: 1 });
+    const siteStream = this.options.siteStream;
+    if (siteStream) {
+      this.relay = new SiteRelay({ hubId: this.options.clientId, ...siteStream, publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }), log: this.log });
+    }
     link.on('message', (topic, payload) => {
+      const name = parseTopic(topic)?.name;
+      // Live passages skip the queue: they must not wait behind a batch being committed.
+      if (this.relay && name === 'passages') return this.onLivePassage(topic, payload);
       // Answers to sync requests (signing, sending snapshots) have their own queue, so acknowledgements
       // of events and alerts never wait behind them.
-      if (parseTopic(topic)?.name === 'syncRequest') {
+      if (name === 'syncRequest') {
         this.downlinkQueue = this.downlinkQueue
           .then(() => this.handle(topic, payload, reply))
           .catch((err: unknown) => this.log.error({ err: (err as Error).message, topic }, 'sync request not answered; the kiosk asks again'));
@@ -99,6 +113,7 @@ export class Hub extends EventEmitter<HubEvents> {
         if (state !== 'online') return;
         this.log.info({ clientId: this.options.clientId }, 'hub online');
         link.publish(HUB_STATUS_TOPIC, this.status(true), { qos: 1, retain: true }).catch(() => undefined);
+        this.relay?.start();
         resolve();
       });
     });
@@ -109,6 +124,8 @@ export class Hub extends EventEmitter<HubEvents> {
   async stop(): Promise<void> {
     const link = this.link;
     this.link = undefined;
+    this.relay?.stop();
+    this.relay = undefined;
     await link?.stop(async (publish) => publish(HUB_STATUS_TOPIC, this.status(false), true));
     await this.queue;
     await this.downlinkQueue;
@@ -178,6 +195,23 @@ export class Hub extends EventEmitter<HubEvents> {
     };
     this.emit('ingested', deviceId, { ...result, batchId: batch.batchId });
     await reply(topics.acks(deviceId), JSON.stringify(ack));
+    // Passages the live path did not bring (the kiosk was offline, or the report was lost).
+    this.relay?.onIngested(deviceId, batch.events);
+  }
+
+  /** A kiosk's live passage: checked, then relayed to its site (nothing is stored: the batch brings it). */
+  private onLivePassage(topic: string, payload: Uint8Array): void {
+    const t = parseTopic(topic);
+    if (!t || !this.relay) return;
+    let passage;
+    try {
+      passage = parseJsonPayload('passages', payload);
+    } catch (err) {
+      if (err instanceof PayloadError) return this.reject(topic, err.message);
+      throw err;
+    }
+    const r = this.relay.onLivePassage(t.deviceId, passage);
+    if (r === 'no-site') this.log.debug({ deviceId: t.deviceId }, 'live passage from a device in no site: not relayed');
   }
 
   private async onSyncRequest(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {
