@@ -1,4 +1,6 @@
-import { closeSync, existsSync, fsyncSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { existsSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 
 export type DiskLevel = 'ok' | 'low' | 'critical';
@@ -16,7 +18,7 @@ export interface DiskFigures {
 export interface DiskGuardOptions {
   /** The store's folder: its filesystem is watched. */
   dir: string;
-  /** The reserve: a file of `reserveBytes` zeros, deleted when the store hits a full disk. */
+  /** The reserve: a file of `reserveBytes` random bytes (a compressing filesystem cannot shrink it), deleted when the store hits a full disk. */
   reserveFile: string;
   reserveBytes: number;
   /** Below this much free space, warn (heartbeat, screens, status, log). */
@@ -41,10 +43,15 @@ export class DiskGuard {
   private timer: NodeJS.Timeout | undefined;
   private inUse = false;
   private lastLevel: DiskLevel = 'ok';
+  /** The reserve being written (off the event loop, into `<reserve>.part`), and whether to give it up. */
+  private allocating: Promise<void> | undefined;
+  private abandon = false;
+  private running = false;
 
   constructor(private readonly options: DiskGuardOptions) {}
 
   start(): void {
+    this.running = true;
     this.inUse = !existsSync(this.options.reserveFile) && this.options.reserveBytes > 0 && this.tooLittleForReserve();
     this.check();
     this.timer = setInterval(() => this.check(), this.options.everyMs ?? 30_000);
@@ -54,10 +61,26 @@ export class DiskGuard {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.running = false;
+    this.abandon = true;
+  }
+
+  /** Resolves once no reserve is being written (tests; a stop that wants the disk quiet). */
+  async settled(): Promise<void> {
+    await this.allocating;
   }
 
   /** The store hit a full disk: give up the reserve. True when that freed space just now. */
   releaseReserve(): boolean {
+    const partial = this.partFile();
+    if (this.allocating && existsSync(partial)) {
+      // Being written: stop, and free what it has taken so far.
+      this.abandon = true;
+      rmSync(partial, { force: true });
+      this.inUse = true;
+      this.report();
+      return true;
+    }
     if (!existsSync(this.options.reserveFile)) {
       this.inUse = this.options.reserveBytes > 0;
       return false;
@@ -102,27 +125,49 @@ export class DiskGuard {
 
   /** Makes the reserve when it is missing and there is room for it with the warning margin to spare. */
   private check(): void {
-    if (this.options.reserveBytes > 0 && !existsSync(this.options.reserveFile) && !this.tooLittleForReserve()) {
-      if (this.allocateReserve()) this.inUse = false;
+    if (!this.allocating && this.running && this.options.reserveBytes > 0 && !existsSync(this.options.reserveFile) && !this.tooLittleForReserve()) {
+      this.abandon = false;
+      this.allocating = this.allocateReserve()
+        .then((made) => {
+          if (made) this.inUse = false;
+          this.report();
+        })
+        .finally(() => (this.allocating = undefined));
     }
     this.report();
   }
 
-  private allocateReserve(): boolean {
+  private partFile(): string {
+    return `${this.options.reserveFile}.part`;
+  }
+
+  /**
+   * Writes the reserve a chunk at a time without blocking the event loop (scans go on), into a part
+   * file renamed when complete and synced; given up (and removed) if the store needs the space first.
+   */
+  private async allocateReserve(): Promise<boolean> {
     const { reserveFile, reserveBytes, log } = this.options;
-    let fd: number | undefined;
+    const partial = this.partFile();
+    rmSync(partial, { force: true });
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {
-      fd = openSync(reserveFile, 'wx', 0o600);
-      const zeros = Buffer.alloc(Math.min(CHUNK, reserveBytes));
-      for (let written = 0; written < reserveBytes; ) written += writeSync(fd, zeros, 0, Math.min(zeros.length, reserveBytes - written));
-      fsyncSync(fd);
+      handle = await open(partial, 'wx', 0o600);
+      const chunk = randomFillSync(Buffer.alloc(Math.min(CHUNK, reserveBytes)));
+      for (let written = 0; written < reserveBytes; ) {
+        if (this.abandon) throw new Error('given up: the store needed the space');
+        written += (await handle.write(chunk, 0, Math.min(chunk.length, reserveBytes - written))).bytesWritten;
+      }
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      if (this.abandon) throw new Error('given up: the store needed the space');
+      renameSync(partial, reserveFile);
       return true;
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'cannot make the disk reserve now; will try again');
-      if (fd !== undefined) rmSync(reserveFile, { force: true });
+      if (!this.abandon) log.warn({ err: (err as Error).message }, 'cannot make the disk reserve now; will try again');
+      await handle?.close().catch(() => undefined);
+      rmSync(partial, { force: true });
       return false;
-    } finally {
-      if (fd !== undefined) closeSync(fd);
     }
   }
 
