@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import type { DenyReason } from '../../base/common/reasons.js';
+import type { HubLinkView } from '../../base/common/hub-link.js';
 import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/types.js';
 import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES } from '../../base/common/policy/override.js';
 export { ApiError, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ApiErrorCode, type ApiErrorShape, type WireReply } from './errors.js';
@@ -63,7 +64,8 @@ export type Method = keyof typeof REQUESTS;
 export const METHODS = Object.keys(REQUESTS) as Method[];
 export type Params<M extends Method> = z.input<(typeof REQUESTS)[M]>;
 
-export type LinkView = 'online' | 'connecting' | 'offline' | 'standalone';
+/** The hub link as the screens show it; `safegate status` shows the same (base/common/hub-link.ts). */
+export type LinkView = HubLinkView;
 export type DataAgeLevel = 'ok' | 'warning' | 'too-old' | 'unknown';
 
 export interface ScreenState {

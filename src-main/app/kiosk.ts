@@ -40,6 +40,7 @@ import { SupervisorDesk } from '../core/supervisor/desk.js';
 import type { RemovableDrives } from '../../device/usb/removable-drives.js';
 import { MountedFolderDrives } from '../../device/usb/mounted-folder-drives.js';
 import { Udisks2Drives } from '../../device/usb/udisks2-drives.js';
+import { hubLinkView, type HubLinkView } from '../../base/common/hub-link.js';
 
 /** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
 function walBound(dir: string): number {
@@ -311,6 +312,9 @@ export class Kiosk {
     if (this.uplink) {
       const uplink = this.uplink;
       this.gatekeeper.on('passage', () => uplink.nudge());
+      // `safegate status` reads the link from the runtime file: rewritten at each change, so it says
+      // what the screens say at the same moment.
+      uplink.on('state', () => this.publishStatus());
       uplink.start();
     }
     this.retention.start();
@@ -396,10 +400,9 @@ export class Kiosk {
     });
   }
 
-  private linkView(): 'online' | 'connecting' | 'offline' | 'standalone' {
-    if (!this.uplink) return 'standalone';
-    const state = this.uplink.state;
-    return state === 'online' ? 'online' : state === 'connecting' ? 'connecting' : 'offline';
+  /** The screens and `safegate status` both show this (one rule: base/common/hub-link.ts). */
+  private linkView(): HubLinkView {
+    return hubLinkView(this.uplink?.state);
   }
 
   /** What only this process knows, for `safegate status` (in RAM: the disk may be the full one). */

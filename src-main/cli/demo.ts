@@ -12,7 +12,8 @@ import { createPrivateKey } from 'node:crypto';
 import { EmbeddedBroker } from '../../sync/embedded-broker.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
-import { generateKeys, waitForShutdown } from './commands.js';
+import { waitForShutdown } from './commands.js';
+import { generateKeys } from './pass-commands.js';
 import QRCode from 'qrcode';
 import { ScreenLauncher, type ScreenMode } from './screens-launcher.js';
 

@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { SettingsError } from '../../base/common/settings-error.js';
+import { problemLine } from '../../base/common/validation.js';
 import { DEFAULT_DECODER, type DecoderName } from '../../device/camera/decoder.js';
 import type { ScreenMode } from './screens-launcher.js';
-import { CliError } from './errors.js';
-import { IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
+import { CliError } from './cli-error.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
 /**
@@ -11,12 +14,28 @@ import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
  * kiosk never loads the hub's database driver or the demo's broker.
  */
 const commands = () => import('./commands.js');
+const passCommands = () => import('./pass-commands.js');
 const hubCommands = () => import('./hub-commands.js');
 const supervisorCommands = () => import('./supervisor-commands.js');
+
+/** `safegate 0.1.0 (Node.js v20.19.0)`: the package's version, from its package.json wherever this file runs from (build/ or source). */
+export function versionText(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'safegate' && pkg.version) return `safegate ${pkg.version} (Node.js ${process.version})`;
+    } catch {
+      // Not here; look one folder up.
+    }
+  }
+  return `safegate (version unknown: no package.json found) (Node.js ${process.version})`;
+}
 
 function buildProgram(): Command {
   const program = new Command('safegate')
     .description('SafeGate gate kiosk: scan, decide offline, open, log, sync')
+    .version(versionText(), '-V, --version', 'print the version of SafeGate and of Node.js')
     .exitOverride()
     .configureOutput({
       // Usage errors are one line, like every other failure.
@@ -85,7 +104,7 @@ function buildProgram(): Command {
         .choices(KEY_ROLE_NAMES)
         .makeOptionMandatory(),
     )
-    .action(async (o: { out: string; alg: 'EdDSA' | 'ES256'; role: KeyRole }) => console.log((await commands()).generateKeys(o.out, o.alg, o.role)));
+    .action(async (o: { out: string; alg: 'EdDSA' | 'ES256'; role: KeyRole }) => console.log((await passCommands()).generateKeys(o.out, o.alg, o.role)));
 
   const pass = program.command('pass').description('worker passes (signed QR codes)');
   pass
@@ -96,8 +115,9 @@ function buildProgram(): Command {
     .option('--expires <iso8601>', 'expiry (default: one year from now)')
     .option('--issuer <name>', 'issuer name written into the pass', 'safegate-hub')
     .action(async (o: { key: string; worker: string; expires?: string; issuer: string }) => {
+      const { IDENTIFIER_RULE, isWorkerId } = await import('../../base/common/ids.js');
       if (!isWorkerId(o.worker)) throw new CliError(`--worker: ${IDENTIFIER_RULE}`, 2);
-      console.log((await commands()).issuePassText(o.key, o.worker, o.expires, o.issuer));
+      console.log(await (await passCommands()).issuePassText(o.key, o.worker, o.expires, o.issuer));
     });
   pass
     .command('verify')
@@ -106,7 +126,7 @@ function buildProgram(): Command {
     .requiredOption('--keys <dir>', "a kiosk's keys folder (keys/pass/*.pub.pem), or a folder of pass public keys")
     .option('--at <iso8601>', 'check as of this time instead of now')
     .action(async (text: string, o: { keys: string; at?: string }) => {
-      const { ok, report } = (await commands()).explainPass(text, o.keys, o.at);
+      const { ok, report } = await (await passCommands()).explainPass(text, o.keys, o.at);
       console.log(report);
       if (!ok) process.exitCode = 1;
     });
@@ -124,10 +144,13 @@ function buildProgram(): Command {
     .command('log')
     .description('print the local entry log')
     .requiredOption('--config <file>', 'settings file')
-    .option('--since <iso8601>', 'only events at or after this time')
-    .option('--json', 'one JSON object per line')
-    .action(async (o: { config: string; since?: string; json?: boolean }) => {
-      for (const e of (await commands()).readLog(o.config, o.since)) process.stdout.write((o.json ? JSON.stringify(e) : (await commands()).formatEventLine(e)) + '\n');
+    .option('--since <iso8601>', 'only events at or after this time (without an offset: in the province time zone)')
+    .option('--utc', 'times in UTC instead of the province time zone (time.zone in the settings)')
+    .option('--json', 'one JSON object per line (times as ISO 8601 UTC in wallTime)')
+    .action(async (o: { config: string; since?: string; utc?: boolean; json?: boolean }) => {
+      const [{ readLog }, { eventJsonLine, formatEventLine }] = await Promise.all([commands(), import('./log-format.js')]);
+      const { zone, events } = readLog(o.config, o.since);
+      for (const e of events) process.stdout.write((o.json ? eventJsonLine(e) : formatEventLine(e, o.utc ? 'utc' : { zone })) + '\n');
     });
 
   program
@@ -244,11 +267,17 @@ function buildProgram(): Command {
   return program;
 }
 
-/** Turns any failure into one line on stderr and a non-zero exit code. */
-function reasonOf(err: unknown): { message: string; code: number } {
+/**
+ * Turns any failure into one line on stderr and a non-zero exit code; a settings file's problems
+ * follow that line, one per line ("path: what is wrong, what is expected").
+ */
+function reasonOf(err: unknown): { message: string; code: number; details?: string[] } {
   if (err instanceof CliError) return { message: err.message, code: err.exitCode };
   if (err instanceof SettingsError) {
-    return { message: `invalid settings in ${err.file}: ${err.problems.map((p) => `${p.path || '(top)'}: ${p.message}`).join('; ')}`, code: 2 };
+    const n = err.problems.length;
+    // The file itself (unreadable, not YAML) is one line; problems inside it are listed one per line.
+    if (n === 1 && !err.problems[0]!.path) return { message: `${err.file}: ${err.problems[0]!.message}`, code: 2 };
+    return { message: `invalid settings in ${err.file} (${n} problem${n === 1 ? '' : 's'}):`, code: 2, details: err.problems.map(problemLine) };
   }
   // Refusals whose message is already the one-line reason (matched by name: their modules load lazily).
   if (err instanceof Error && ['RosterImportError', 'PolicyError', 'StoreVersionError', 'KeyFileError'].includes(err.name)) {
@@ -267,8 +296,9 @@ export async function main(argv: string[]): Promise<number> {
       // Commander already printed its message (and help for --help, which is exit 0).
       return err.exitCode;
     }
-    const { message, code } = reasonOf(err);
-    process.stderr.write(`safegate: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    const { message, code, details = [] } = reasonOf(err);
+    const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ');
+    process.stderr.write([`safegate: ${oneLine(message)}`, ...details.map((d) => `  ${oneLine(d)}`)].join('\n') + '\n');
     return code;
   }
 }

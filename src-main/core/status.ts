@@ -8,6 +8,7 @@ import { DOWNLINK_STREAMS, type Notice } from '../../base/common/types.js';
 import { secondsSince } from '../../base/common/time.js';
 import { statfsSync } from 'node:fs';
 import { readRuntimeStatus, type RuntimeFiles } from './runtime.js';
+import { HUB_LINK_VIEWS, type HubLinkView } from '../../base/common/hub-link.js';
 import { spooledCount } from './store/held-spool.js';
 
 export interface DataAge {
@@ -26,12 +27,21 @@ export interface KioskStatus {
   roster: { workers: number };
   data: Record<string, DataAge>;
   notices: Notice[];
-  /** The running kiosk's own view (from its runtime file), when one is running. */
-  running: { pid: number; link: string } | null;
+  /**
+   * The hub link as the screens show it (one rule: base/common/hub-link.ts): from the running
+   * kiosk, which rewrites it at each change; "standalone" when the settings name no hub; null when
+   * no kiosk is running (nobody holds a link).
+   */
+  link: HubLinkView | null;
+  /** The running kiosk's own view (from its runtime file), when one is running; `asOfS`: how old that view is. */
+  running: { pid: number; link: HubLinkView; asOfS: number } | null;
   /** Events not yet in the database: held by the running kiosk, or kept (in RAM) for the next start. */
   heldEvents: { inMemory: number; keptForNextStart: number };
   disk: { freeBytes: number | null; level: string; reserveInUse: boolean };
 }
+
+/** The view a running kiosk wrote (hubLinkView's word); anything else in the file reads as offline. */
+const viewOf = (written: string): HubLinkView => ((HUB_LINK_VIEWS as readonly string[]).includes(written) ? (written as HubLinkView) : 'offline');
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -70,7 +80,9 @@ export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number
     roster: { workers: new Roster(db).count() },
     data,
     notices: new Notices(db).current(nowMs),
-    running: live ? { pid: live.pid, link: live.link } : null,
+    // The running kiosk's word, as its screens show it; without one, only "no hub at all" is known.
+    link: live ? viewOf(live.link) : settings.hub.broker ? null : 'standalone',
+    running: live ? { pid: live.pid, link: viewOf(live.link), asOfS: secondsSince(live.atMs, nowMs) ?? 0 } : null,
     // A running kiosk's spool is what it holds; otherwise the spool is what the next start takes back.
     heldEvents: { inMemory: live?.heldEvents ?? 0, keptForNextStart: live ? 0 : spooledCount(db, runtime.held) },
     disk: live?.disk

@@ -96,13 +96,24 @@ describe('safegate CLI', () => {
     expect(oneLineError(safegate(['pass', 'issue', '--key', key, '--worker', 'bad id!']))).toMatch(/--worker/);
   });
 
-  it('run and config check list every settings problem on one line', () => {
+  it('run and config check list every settings problem, one per line, a misspelled nested key among them', () => {
     const d = dir();
     const bad = join(d, 'bad.yaml');
-    writeFileSync(bad, 'device: { id: "X Y" }\ncheckpoint: { id: g, name: G, kind: moon }\n');
-    const line = oneLineError(safegate(['config', 'check', '--config', bad]));
-    expect(line).toMatch(/device\.id: .*checkpoint\.kind: /);
-    expect(oneLineError(safegate(['run', '--config', bad, '--headless']))).toMatch(/invalid settings/);
+    writeFileSync(bad, 'device: { id: "X Y" }\ncheckpoint: { id: g, name: G, kind: moon, direciton: exit }\nscanner: { source: none }\nhub: { batch: { maxEvents: lots } }\n');
+    for (const args of [['config', 'check', '--config', bad], ['run', '--config', bad, '--headless']]) {
+      const r = safegate(args);
+      expect(r.status).toBe(2);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines[0]).toBe(`safegate: invalid settings in ${bad} (4 problems):`);
+      expect(lines.slice(1)).toEqual([
+        expect.stringMatching(/^ {2}device\.id: .*, got "X Y"$/),
+        '  checkpoint.kind: must be one of "gate", "zone", "team", "canteen", "dormitory", "bus", got "moon"',
+        '  checkpoint.direciton: unknown setting; did you mean "direction"?',
+        '  hub.batch.maxEvents: must be a whole number from 1 to 5000, got "lots"',
+      ]);
+    }
+    const good = writeKioskConfig(d);
+    expect(safegate(['config', 'check', '--config', good]).stdout).toBe(`${good}: OK\n`);
   });
 
   it('roster import reports bad rows by line and imports nothing; a good file then imports', () => {
@@ -136,7 +147,25 @@ describe('safegate CLI', () => {
       [2, 'deny', ['UNKNOWN_WORKER'], 'stdin'],
     ]);
     expect(safegate(['log', '--config', config, '--json', '--since', '2099-01-01']).stdout).toBe('');
-    expect(safegate(['log', '--config', config]).stdout).toMatch(/^ +1 {2}\d{4}-.* entry {2}DENY/);
+    // People read the province's local time with its offset; --utc and JSON give UTC; all the same instant.
+    const local = safegate(['log', '--config', config]).stdout.split('\n')[0]!;
+    expect(local).toMatch(/^ +1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+07\?? {2}entry {2}DENY/);
+    const utc = safegate(['log', '--config', config, '--utc']).stdout.split('\n')[0]!;
+    expect(utc).toMatch(/^ +1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\?? {2}entry {2}DENY/);
+    const instant = (line: string, re: RegExp) => Date.parse(re.exec(line)![1]!.replace(' ', 'T') + re.exec(line)![2]!.replace(/^\+07$/, '+07:00').replace('UTC', 'Z'));
+    const at = Math.floor(Date.parse(events[0].wallTime) / 1000) * 1000;
+    expect(events[0].wallTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(instant(local, /(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (\+07)/)).toBe(at);
+    expect(instant(utc, /(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (UTC)/)).toBe(at);
+  });
+
+  it('--version names the package version and the Node.js version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = safegate([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`safegate ${pkg.version} (Node.js ${process.version})\n`);
+    }
   });
 
   it('config schema prints a JSON Schema with descriptions', () => {
