@@ -1,5 +1,7 @@
 import { closestMatch } from 'leven';
-import { z } from 'zod';
+// Types only: the formatter reads a schema's definition, so importing it loads no zod (the
+// command's --help and its error path stay fast).
+import type { z } from 'zod';
 
 /** One problem with a value that crossed a boundary: where (dotted path, empty for the whole) and what. */
 export interface Problem {
@@ -136,11 +138,29 @@ function valueAt(input: unknown, path: readonly (string | number)[]): unknown {
 
 type AnySchema = z.core.$ZodType;
 
+/** The parts of a schema definition the formatter reads (zod 4's `_zod.def`, and classic's bounds). */
+interface SchemaView {
+  type: string;
+  innerType?: AnySchema;
+  in?: AnySchema;
+  getter?: () => AnySchema;
+  shape?: Record<string, AnySchema>;
+  element?: AnySchema;
+  valueType?: AnySchema;
+  options?: AnySchema[];
+  entries?: Record<string, string | number>;
+  values?: unknown[];
+}
+
+function view(schema: AnySchema): SchemaView {
+  return schema._zod.def as unknown as SchemaView;
+}
+
 /** Looks through wrappers (optional, default, transform...) to the schema that holds the value. */
 function unwrap(schema: AnySchema): AnySchema {
   let s = schema;
   for (let i = 0; i < 32; i++) {
-    const def = s._zod.def as unknown as { type: string; innerType?: AnySchema; in?: AnySchema; getter?: () => AnySchema };
+    const def = view(s);
     if (def.innerType) s = def.innerType;
     else if (def.type === 'pipe' && def.in) s = def.in;
     else if (def.type === 'lazy' && def.getter) s = def.getter();
@@ -154,50 +174,65 @@ function schemaAt(schema: AnySchema, path: readonly (string | number)[]): AnySch
   let s: AnySchema | undefined = schema;
   for (const key of path) {
     if (!s) return undefined;
-    const inner = unwrap(s);
-    if (inner instanceof z.ZodObject) s = (inner.shape as Record<string, AnySchema>)[String(key)];
-    else if (inner instanceof z.ZodArray) s = inner.element as AnySchema;
-    else if (inner instanceof z.ZodRecord) s = inner.valueType as AnySchema;
+    const def = view(unwrap(s));
+    if (def.type === 'object') s = def.shape?.[String(key)];
+    else if (def.type === 'array') s = def.element;
+    else if (def.type === 'record') s = def.valueType;
     else return undefined;
   }
   return s;
 }
 
 function keysOf(schema: AnySchema | undefined): string[] {
-  const inner = schema && unwrap(schema);
-  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];
+  const def = schema && view(unwrap(schema));
+  return def?.type === 'object' ? Object.keys(def.shape ?? {}) : [];
+}
+
+/** A bound worth naming (zod reports "no bound" as null or as a safe-integer or infinite limit). */
+function bound(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < Number.MAX_SAFE_INTEGER ? v : undefined;
 }
 
 /** What a schema accepts, in plain words ("a whole number from 1 to 5000"), or undefined. */
 function describe(schema: AnySchema): string | undefined {
   const s = unwrap(schema);
-  if (s instanceof z.ZodNumber) {
-    const what = s.isInt ? 'a whole number' : 'a number';
-    const min = s.minValue !== null && Number.isFinite(s.minValue) && s.minValue > Number.MIN_SAFE_INTEGER ? s.minValue : undefined;
-    const max = s.maxValue !== null && Number.isFinite(s.maxValue) && s.maxValue < Number.MAX_SAFE_INTEGER ? s.maxValue : undefined;
-    if (min !== undefined && max !== undefined) return `${what} from ${min} to ${max}`;
-    if (min !== undefined) return `${what} of at least ${min}`;
-    if (max !== undefined) return `${what} of at most ${max}`;
-    return what;
+  const def = view(s);
+  // Classic zod schemas carry their bounds as properties (minValue, maxLength...).
+  const bounds = s as unknown as { isInt?: boolean; minValue?: unknown; maxValue?: unknown; minLength?: unknown; maxLength?: unknown };
+  switch (def.type) {
+    case 'number': {
+      const what = bounds.isInt ? 'a whole number' : 'a number';
+      const min = bound(bounds.minValue);
+      const max = bound(bounds.maxValue);
+      if (min !== undefined && max !== undefined) return `${what} from ${min} to ${max}`;
+      if (min !== undefined) return `${what} of at least ${min}`;
+      if (max !== undefined) return `${what} of at most ${max}`;
+      return what;
+    }
+    case 'string': {
+      const min = bound(bounds.minLength) ?? 0;
+      const max = bound(bounds.maxLength);
+      if (max !== undefined) return min > 0 ? `text of ${min} to ${max} characters` : `text of up to ${max} characters`;
+      if (min > 0) return `text of at least ${min} character${min === 1 ? '' : 's'}`;
+      return 'text';
+    }
+    case 'boolean':
+      return 'true or false';
+    case 'enum':
+      return oneOf(Object.values(def.entries ?? {}));
+    case 'literal':
+      return oneOf((def.values ?? []).filter((v): v is string | number => typeof v === 'string' || typeof v === 'number'));
+    case 'union': {
+      const parts = (def.options ?? []).map(describe);
+      return parts.length && parts.every((p): p is string => p !== undefined) ? parts.join(' or ') : undefined;
+    }
+    case 'object':
+      return 'a group of settings';
+    case 'array':
+      return 'a list';
+    default:
+      return undefined;
   }
-  if (s instanceof z.ZodString) {
-    const min = s.minLength ?? 0;
-    const max = s.maxLength;
-    if (max !== null) return min > 0 ? `text of ${min} to ${max} characters` : `text of up to ${max} characters`;
-    if (min > 0) return `text of at least ${min} character${min === 1 ? '' : 's'}`;
-    return 'text';
-  }
-  if (s instanceof z.ZodBoolean) return 'true or false';
-  if (s instanceof z.ZodEnum) return oneOf(s.options);
-  if (s instanceof z.ZodLiteral) return oneOf([...s.values] as (string | number)[]);
-  if (s instanceof z.ZodUnion) {
-    const parts = (s.options as AnySchema[]).map(describe);
-    if (parts.every((p): p is string => p !== undefined)) return parts.join(' or ');
-    return undefined;
-  }
-  if (s instanceof z.ZodObject) return 'a group of settings';
-  if (s instanceof z.ZodArray) return 'a list';
-  return undefined;
 }
 
 function oneOf(values: readonly (string | number)[]): string {
