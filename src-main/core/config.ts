@@ -55,6 +55,14 @@ const hexId = z
   .regex(/^[0-9a-fA-F]{4}$/, 'expected four hex digits, e.g. "0483"')
   .transform((s) => s.toLowerCase());
 
+const inputSchema = z.strictObject({
+  pin: z.number().int().min(0).max(63).describe('BCM line number on the GPIO header (not the physical pin number)'),
+  activeLow: z
+    .boolean()
+    .default(true)
+    .describe('true: active when the line is pulled low, as a contact to ground with the pull-up does'),
+});
+
 export const settingsSchema = z
   .strictObject({
     device: z
@@ -125,6 +133,51 @@ export const settingsSchema = z
         greenLight: outputSchema({ pin: 27, pulseMs: 3000 }).describe('green "pass" light'),
         redLight: outputSchema({ pin: 22, pulseMs: 3000 }).describe('red "stop" light'),
         buzzer: outputSchema({ pin: 23, pulseMs: 150 }).describe('buzzer; pulseMs is the length of one beep'),
+        inputs: z
+          .strictObject({
+            debounceMs: z
+              .number()
+              .int()
+              .min(0)
+              .max(1_000)
+              .default(50)
+              .describe('a contact must hold a new state this long before it counts (contacts bounce for a few ms)'),
+            emergency: inputSchema
+              .optional()
+              .describe('emergency release (e.g. the fire panel\'s dry contact): while active the gate is held open, scans are still logged, and the hub is alerted'),
+            passage: inputSchema
+              .extend({
+                graceMs: z
+                  .number()
+                  .int()
+                  .min(0)
+                  .max(60_000)
+                  .default(2_000)
+                  .describe('time after the relay pulse in which an admitted person must pass the sensor'),
+              })
+              .optional()
+              .describe('door contact or turnstile sensor: an admit counts as "passed" (and inside) only when it sees someone go through'),
+          })
+          .prefault({})
+          .describe('GPIO inputs; without them the gate works as before'),
+      })
+      .superRefine((g, ctx) => {
+        // One line, one job: an input on an output's line would read the relay back, not the contact.
+        const lines: [string, number | undefined][] = [
+          ['relay', g.relay.pin],
+          ['greenLight', g.greenLight.pin],
+          ['redLight', g.redLight.pin],
+          ['buzzer', g.buzzer.pin],
+          ['inputs.emergency', g.inputs.emergency?.pin],
+          ['inputs.passage', g.inputs.passage?.pin],
+        ];
+        const seen = new Map<number, string>();
+        for (const [name, pin] of lines) {
+          if (pin === undefined) continue;
+          const other = seen.get(pin);
+          if (other) ctx.addIssue({ code: 'custom', path: [...name.split('.'), 'pin'], message: `line ${pin} is already the ${other}'s; each signal needs its own line` });
+          else seen.set(pin, name);
+        }
       })
       .prefault({}),
     store: z

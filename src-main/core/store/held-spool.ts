@@ -38,7 +38,7 @@ const heldEventSchema = z
     codeHash: z.string().max(64).nullable(),
     decision: z.enum(['allow', 'deny']),
     reasons: z.array(z.enum(DENY_REASON_CODES as [DenyReason, ...DenyReason[]])),
-    source: z.enum(['serial', 'stdin', 'camera', 'keyboard']),
+    source: z.enum(['serial', 'stdin', 'camera', 'keyboard', 'input']),
     policyVersion: z.number().int().nonnegative(),
   })
   .strict();

@@ -132,6 +132,8 @@ export class SupervisorDesk {
       rules: SupervisorRules;
       /** The policy in force: it says which refusals may never be overridden at the gate. */
       policy: () => Policy;
+      /** A door or turnstile sensor is fitted: "inside now" counts only admits it saw go through. */
+      passageSensor?: boolean;
       /** The province time zone: "today", "inside now" and export file names follow its days. */
       zone: string;
       /** From the kiosk's key file (see secrets.ts): PIN hashes are keyed with it. */
@@ -255,7 +257,7 @@ export class SupervisorDesk {
     this.audit('view-inside', who.supervisorId);
     const now = this.now();
     // From the start of yesterday (province time): a night shift that came in before midnight is still inside.
-    return this.reader.inside(startOfDayIn(now, this.deps.zone) - DAY_MS, now + 60_000);
+    return this.reader.inside(startOfDayIn(now, this.deps.zone) - DAY_MS, now + 60_000, { passedOnly: this.deps.passageSensor === true });
   }
 
   async exportLog(token: string, query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage): Promise<{ fileName: string; bytes: Uint8Array; rows: number }> {

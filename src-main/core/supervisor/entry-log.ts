@@ -67,6 +67,8 @@ export class EntryLogReader {
   summary(fromMs: number, toMs: number): EntryLogSummary {
     const s: EntryLogSummary = { entries: 0, exits: 0, denied: 0 };
     for (const e of this.events.between(fromMs, toMs)) {
+      // Events of the gate's inputs (emergency release, passage outcomes) are not scans.
+      if (e.source === 'input') continue;
       if (e.decision === 'deny') s.denied++;
       else if (e.direction === 'entry') s.entries++;
       else s.exits++;
@@ -74,10 +76,23 @@ export class EntryLogReader {
     return s;
   }
 
-  /** People whose last allowed passage in the window was an entry: inside now, as far as this box knows. */
-  inside(fromMs: number, toMs: number): { workerId: string; displayName: string | null; team: string | null; sinceMs: number }[] {
+  /**
+   * People whose last passage in the window was an entry: inside now, as far as this box knows. With a
+   * passage sensor (`passedOnly`) a passage counts only once the sensor saw the person go through (its
+   * PASSED event, which copies the admit's direction); an admit nobody walked through changes nothing.
+   * Without one, every allowed scan counts, as it always has.
+   */
+  inside(
+    fromMs: number,
+    toMs: number,
+    options: { passedOnly?: boolean } = {},
+  ): { workerId: string; displayName: string | null; team: string | null; sinceMs: number }[] {
     const last = new Map<string, GateEvent>();
-    for (const e of this.events.between(fromMs, toMs)) if (e.decision === 'allow' && e.workerId) last.set(e.workerId, e);
+    for (const e of this.events.between(fromMs, toMs)) {
+      if (e.decision !== 'allow' || !e.workerId) continue;
+      const confirmed = e.source === 'input' && e.reasons.includes('PASSED');
+      if (options.passedOnly ? confirmed : e.source !== 'input') last.set(e.workerId, e);
+    }
     const names = new Map<string, { displayName: string; team: string } | null>();
     return [...last.values()]
       .filter((e) => e.direction === 'entry')
