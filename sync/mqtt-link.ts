@@ -90,6 +90,14 @@ export function classifyLinkError(err: unknown): LinkFault {
   return 'network';
 }
 
+/**
+ * A refused subscription: 0x80 in MQTT 3.1.1 (the only failure code there; "unspecified" in 5) means
+ * the broker's ACL said no, which waits for a person like a refused identity, not a network retry.
+ */
+export function classifySubscriptionError(err: unknown): LinkFault {
+  return (err as { code?: unknown } | null)?.code === 0x80 ? 'auth' : classifyLinkError(err);
+}
+
 /** mqtt.js, loaded when a link first connects: a kiosk without a hub never carries it. */
 let mqttModule: Promise<typeof import('mqtt')> | undefined;
 const loadMqtt = () => (mqttModule ??= import('mqtt'));
@@ -181,7 +189,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       client.subscribe([...this.options.subscriptions], { qos: 1 }, (err) => {
         if (this.client !== client) return;
-        if (err) return this.fail(client, classifyLinkError(err), `subscription refused: ${err.message}`);
+        if (err) return this.fail(client, classifySubscriptionError(err), `subscription refused: ${err.message}`);
         this.setState('online');
         clearTimeout(this.stableTimer);
         this.stableTimer = setTimeout(() => {
