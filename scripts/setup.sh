@@ -26,6 +26,9 @@ packages=(build-essential python3)
 # The screens' tests drive Debian's Chromium (playwright-core never downloads a browser) with a
 # fake camera fed by videos ffmpeg makes; Noto fonts render Vietnamese in the screenshots.
 [ "$mode" = test ] && packages+=(socat mosquitto openssl postgresql chromium ffmpeg fonts-noto-core)
+# USB export tests mount a loop image (mkfs.ext4) and run a private D-Bus (dbus-daemon); they skip,
+# saying why, when not root.
+[ "$mode" = test ] && packages+=(e2fsprogs dbus-daemon)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
