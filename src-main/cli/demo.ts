@@ -18,7 +18,38 @@ import QRCode from 'qrcode';
 import { ScreenLauncher, type ScreenMode } from './screens-launcher.js';
 
 const DAY = 86_400_000;
-const DEMO_SUPERVISOR_PIN = '123456';
+/** The demo's one supervisor: a named account with a 6-digit PIN, as a real kiosk has. */
+const DEMO_SUPERVISOR = { id: 'demo', name: 'Demo supervisor', pin: '123456' } as const;
+
+/** The screens' line(s) of the first-run block: where they are, and the address to open. */
+export function screensBlockLines(shown: 'electron' | 'chromium' | 'address' | 'none', screenUrl: string, notes: readonly string[]): string[] {
+  // The launcher's own notes (running as root, no graphical session) say why there is no window.
+  const why = notes.filter((n) => !n.startsWith('Screens: open ')).map((n) => n.replace(/^Screens: /, '').replace('the address below', 'the address above'));
+  if (shown === 'electron') return ['in the Electron kiosk window', `or open ${screenUrl} in a browser on this machine`];
+  if (shown === 'chromium') return ['in a Chromium window (app mode)', `or open ${screenUrl} in a browser on this machine`];
+  return [`open ${screenUrl} in a browser on this machine`, ...why];
+}
+
+/**
+ * The block the demo ends its start with, after the build output and the codes: what to open, the
+ * supervisor's PIN, where the passes are, how to scan. Plain text, one item a line.
+ */
+export function firstRunBlock(items: { screens: readonly string[]; supervisor: string; passes: readonly string[]; scan: string }): string {
+  const rule = '='.repeat(78);
+  const item = (label: string, lines: readonly string[]) => lines.map((l, i) => `  ${(i === 0 ? label : '').padEnd(13)}${l}`);
+  return [
+    '',
+    rule,
+    '  SafeGate demo is running',
+    '',
+    ...item('Screens:', items.screens),
+    ...item('Supervisor:', [items.supervisor]),
+    ...item('Demo passes:', items.passes),
+    ...item('Scan:', [items.scan]),
+    rule,
+    '',
+  ].join('\n');
+}
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -65,6 +96,9 @@ scanner:
   source: stdin
 gate:
   gpio: simulated
+  inputs:
+    # simulated: safegate gpio set emergency on|off --config <this file>
+    emergency: { pin: 5, activeLow: false }
 store:
   path: safegate.db
 hub:
@@ -176,21 +210,35 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   // The same roster as the hub's, so the first scans work even before the hub's copy arrives.
   kiosk.roster.upsertAll(parseRosterCsv(demoRosterCsv(now)), { replace: true });
   kiosk.start();
-  if (!kiosk.supervisor.hasSupervisors()) await kiosk.supervisor.addSupervisor({ id: 'demo', name: 'Demo supervisor', pin: DEMO_SUPERVISOR_PIN });
+  // The demo supervisor has the demo PIN on every run (an older demo folder's PIN is replaced, its lockout cleared).
+  if (kiosk.supervisor.accountList().some((a) => a.id === DEMO_SUPERVISOR.id)) await kiosk.supervisor.setSupervisorPin(DEMO_SUPERVISOR.id, DEMO_SUPERVISOR.pin);
+  else await kiosk.supervisor.addSupervisor(DEMO_SUPERVISOR);
   let launcher: ScreenLauncher | undefined;
+  const passesFile = join(dir, 'passes.html');
+  let screensLines: string[] = ['none (--screens none): the simulated scanner below still decides and logs every scan'];
+  let passesUrl: string | undefined;
   if (screens !== 'none') {
     const page = await demoPassPage(samples, loaded.settings.checkpoint.name);
-    writeFileSync(join(dir, 'passes.html'), page);
+    writeFileSync(passesFile, page);
     const server = await kiosk.startScreens({ pages: { '/demo/passes.html': () => page } });
-    out.write(`  [demo passes to print or show on a phone: ${join(dir, 'passes.html')} (also ${server.origin}/demo/passes.html)]\n`);
-    out.write(`  [supervisor screen PIN for the demo: ${DEMO_SUPERVISOR_PIN}]\n`);
-    launcher = new ScreenLauncher(server, screens, kiosk.log.child({ ns: 'screens' }), (l) => out.write(`  [${l}]\n`), { exportsDir: kiosk.exportsDir });
+    passesUrl = `${server.origin}/demo/passes.html`;
+    const notes: string[] = [];
+    launcher = new ScreenLauncher(server, screens, kiosk.log.child({ ns: 'screens' }), (l) => notes.push(l), { exportsDir: kiosk.exportsDir });
     launcher.start();
+    screensLines = screensBlockLines(launcher.shown, server.screenUrl, notes);
   }
   // Wait (briefly) for the roster from the hub, then say what the kiosk holds.
   for (let i = 0; i < 50 && kiosk.downlinkState.cursor('roster').checkedAt === null; i++) await new Promise((r) => setTimeout(r, 100));
   out.write(`  [roster from the hub: ${kiosk.roster.count()} workers]\n`);
   for (const n of kiosk.notices.current(Date.now())) out.write(`  [notice] ${n.vi}${n.en ? ` / ${n.en}` : ''}\n`);
+  out.write(
+    firstRunBlock({
+      screens: screensLines,
+      supervisor: `${DEMO_SUPERVISOR.name}, PIN ${DEMO_SUPERVISOR.pin} (hold the supervisor button on the screen for 2 seconds to open the supervisor screen)`,
+      passes: [`${passesFile}: print it, or show it to the camera on a phone`, ...(passesUrl ? [`also at ${passesUrl}`] : [])],
+      scan: 'paste one of the codes above into this terminal and press Enter; Ctrl+C stops the demo',
+    }),
+  );
   await waitForShutdown(kiosk, () => launcher?.stop());
   await hub.stop();
   directory.close();
