@@ -63,9 +63,13 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         expect(await store.recordAlert('kiosk-a', alert, 2)).toBe(false);
         const override = { ...alert, kind: 'supervisor-override' as const, seq: 8, reasons: ['SUPERVISOR_OVERRIDE'], note: 'Xét nghiệm âm tính tại chỗ' };
         expect(await store.recordAlert('kiosk-a', override, 3)).toBe(true);
+        // An alert about the gate itself (the emergency release) names no worker, and reads back without one.
+        const emergency = { v: 1 as const, kind: 'emergency-open' as const, seq: 9, atMs: 1000, checkpointId: 'gate-a', reasons: ['EMERGENCY_OPEN'] };
+        expect(await store.recordAlert('kiosk-a', emergency, 4)).toBe(true);
         expect(await store.alerts()).toEqual([
           { ...alert, deviceId: 'kiosk-a' },
           { ...override, deviceId: 'kiosk-a' },
+          { ...emergency, deviceId: 'kiosk-a' },
         ]);
         const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: { freeBytes: 5e9, reserveInUse: false, level: 'ok' as const } };
         await store.recordHeartbeat('kiosk-a', hb, 10);
