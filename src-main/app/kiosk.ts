@@ -16,6 +16,7 @@ import type { Scanner } from '../../device/scanner/scanner.js';
 import { SerialScanner } from '../../device/scanner/serial-scanner.js';
 import { StdinScanner } from '../../device/scanner/stdin-scanner.js';
 import { Downlink } from '../../sync/downlink.js';
+import { SiteStream } from '../../sync/site-stream.js';
 import { Uplink } from '../../sync/uplink.js';
 import type { LoopbackServer } from '../api/loopback-server.js';
 import { ScreenService } from '../api/screen-service.js';
@@ -33,6 +34,7 @@ import { DownlinkState } from '../core/store/downlink-state.js';
 import { EventLog } from '../core/store/event-log.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from '../core/store/hub-data.js';
 import { Notices } from '../core/store/notices.js';
+import { RemotePassages } from '../core/store/remote-passages.js';
 import { Retention } from '../core/store/retention.js';
 import { Roster } from '../core/store/roster.js';
 import { openStoreSecrets } from '../core/store/secrets.js';
@@ -90,6 +92,9 @@ export class Kiosk {
   readonly gatekeeper: Gatekeeper;
   /** The hub link, when the settings name a broker. */
   readonly uplink: Uplink | undefined;
+  /** The live site stream (with a broker and checkpoint.site): the site's other kiosks' passages. */
+  readonly siteStream: SiteStream | undefined;
+  readonly remotePassages: RemotePassages;
   readonly downlinkState: DownlinkState;
   /** Government notices in force (the screens show them). */
   readonly notices: Notices;
@@ -111,6 +116,7 @@ export class Kiosk {
   private readonly checkpointer: WalCheckpointer;
   private readonly runtime: RuntimeFiles;
   private statusTimer: NodeJS.Timeout | undefined;
+  private remotePurgeTimer: NodeJS.Timeout | undefined;
   /** Events the store refused, waiting for it (with their copy in RAM). */
   private readonly heldSpool: HeldSpool;
   private readonly exitGuard = (): void => this.signals.safeState();
@@ -156,6 +162,16 @@ export class Kiosk {
     this.signals = new GateSignals(outputs.lines);
     this.scanner = this.buildScanner(settings);
     const clock = new SystemClock(settings.clock.syncedWhen);
+    this.remotePassages = new RemotePassages(this.db);
+    const site = settings.checkpoint.site;
+    const siteStream = (this.siteStream =
+      loaded.broker && site
+        ? new SiteStream(
+            { deviceId: settings.device.id, siteId: site, freshMs: settings.hub.siteStream.freshMs },
+            { record: (passages) => this.remotePassages.record(passages, Date.now() - this.antiPassbackResetMs()) },
+            this.log.child({ ns: 'sync:site' }),
+          )
+        : undefined);
     this.heldSpool = new HeldSpool({ file: this.runtime.held, dir: this.runtime.dir, db: this.db, events: this.events, log: this.log.child({ ns: 'store' }) });
     this.gatekeeper = new Gatekeeper({
       checkpoint: settings.checkpoint,
@@ -174,6 +190,9 @@ export class Kiosk {
       onDiskFull: () => this.disk.releaseReserve(),
       afterCommit: () => this.checkpointer.noteCommit(),
       held: this.heldSpool,
+      ...(siteStream
+        ? { sitePassages: { currentSinceMs: () => siteStream.currentSinceMs(), lastPassage: (w: string, z: string) => this.remotePassages.lastPassage(w, z) } }
+        : {}),
     });
     const hub = settings.hub;
     const downlink = new Downlink(
@@ -200,7 +219,7 @@ export class Kiosk {
             reconnect: { initialMs: 500, maxMs: 60_000 },
             authRetryMs: 300_000,
             heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.health() },
-            extensions: [downlink],
+            extensions: siteStream ? [downlink, siteStream] : [downlink],
             clock: { bootId: clock.bootId, monoUs: () => clock.read().monoUs },
           },
           this.events,
@@ -315,8 +334,20 @@ export class Kiosk {
       // `safegate status` reads the link from the runtime file: rewritten at each change, so it says
       // what the screens say at the same moment.
       uplink.on('state', () => this.publishStatus());
+      const siteStream = this.siteStream;
+      if (siteStream) {
+        // Each allowed passage goes to the site's other kiosks at once, beside the batched uplink.
+        this.gatekeeper.on('passage', (p) => {
+          if (p.decision.outcome !== 'allow' || p.seq === null) return;
+          const e = this.events.get(p.seq);
+          if (e?.workerId) siteStream.report({ seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId });
+        });
+      }
       uplink.start();
     }
+    // Other kiosks' passages are kept only as long as the anti-passback reset needs them.
+    this.remotePurgeTimer = setInterval(() => this.remotePassages.purgeBefore(Date.now() - this.antiPassbackResetMs()), 60_000);
+    this.remotePurgeTimer.unref();
     this.retention.start();
     this.checkpointer.start();
     try {
@@ -357,6 +388,7 @@ export class Kiosk {
     if (this.stopped) return { unwritten: 0, lost: 0 };
     this.stopped = true;
     clearInterval(this.statusTimer);
+    clearInterval(this.remotePurgeTimer);
     await this.screens?.stop();
     this.screenService.stop();
     await this.scanner?.stop();
@@ -398,6 +430,10 @@ export class Kiosk {
       heldEvents: () => this.gatekeeper.heldCount,
       disk: () => this.disk.figures(),
     });
+  }
+
+  private antiPassbackResetMs(): number {
+    return this.policy.get().params.antiPassbackResetHours * 3_600_000;
   }
 
   /** The screens and `safegate status` both show this (one rule: base/common/hub-link.ts). */

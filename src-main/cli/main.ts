@@ -256,6 +256,25 @@ function buildProgram(): Command {
     .option('--since <iso8601>', 'only events at or after this time')
     .option('--json', 'JSON lines (the only format)')
     .action(async (o: { config: string; device?: string; since?: string }) => (await hubCommands()).printHubEvents(o.config, o));
+  const hubDevice = hub.command('device').description("which site each device belongs to: a site's devices share its live stream (anti-passback across kiosks)");
+  hubDevice
+    .command('assign')
+    .description('put devices in a site (moving them from another one)')
+    .argument('<device...>', 'device ids (their certificate CN)')
+    .requiredOption('--site <id>', 'site id (as in the kiosks\' checkpoint.site)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (ids: string[], o: { config: string; site: string }) => console.log((await hubCommands()).assignHubDevices(o.config, o.site, ids)));
+  hubDevice
+    .command('unassign')
+    .description('take devices out of their site: they hear no site stream')
+    .argument('<device...>', 'device ids')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (ids: string[], o: { config: string }) => console.log((await hubCommands()).unassignHubDevices(o.config, ids)));
+  hubDevice
+    .command('list')
+    .description('each site and its devices')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string }) => console.log((await hubCommands()).listHubDevices(o.config)));
 
   program
     .command('demo')

@@ -11,6 +11,7 @@ import type { Policy } from '../../base/common/policy/policy.js';
 import { isDiskFull, isStorageFault } from '../../base/node/sqlite.js';
 import type { HeldEvent, HeldEvents } from './store/held-spool.js';
 import type { EventLog, PassageScope } from './store/event-log.js';
+import type { SitePassages } from './store/remote-passages.js';
 import type { AlertKind, NewGateEvent } from '../../base/common/types.js';
 import { reasonCategory, type DenyReason } from '../../base/common/reasons.js';
 import type { Roster } from './store/roster.js';
@@ -57,6 +58,8 @@ export interface GatekeeperDeps {
   /** When the hub last confirmed the roster current; absent or null for a standalone kiosk. */
   rosterCheckedAt?: () => number | null;
   isRevoked?: (passId: string) => boolean;
+  /** The site's other kiosks' passages (the live site stream), when this kiosk has a site. */
+  sitePassages?: SitePassages;
   /**
    * The disk is full: free the reserve kept for this moment. True when space was freed, and the
    * commit is then tried once more at once (the scan goes through, and an alarm is raised).
@@ -300,9 +303,21 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     this.pruneRecentCodes(nowMs, policy.params.repeatScanSeconds);
     const scope: PassageScope =
       policy.params.antiPassback === 'checkpoint' ? { checkpointId: this.deps.checkpoint.id } : { zoneId: this.deps.checkpoint.zone };
+    const own = reading.status === 'valid' ? this.deps.events.lastPassage(reading.workerId, scope) : null;
+    const site = this.deps.sitePassages;
+    if (!site || !('zoneId' in scope) || reading.status !== 'valid') {
+      return { sameCodeSecondsAgo: lastSeen === undefined ? null : Math.max(0, (nowMs - lastSeen) / 1000), lastPassage: own };
+    }
+    // Anti-passback by zone with a site stream: the later of this kiosk's and the other kiosks' last
+    // passage counts. An entry-only checkpoint sees exits only through the stream: it cannot know of
+    // one while the stream is stale, nor of one made in a break of the stream after the last entry.
+    const remote = site.lastPassage(reading.workerId, scope.zoneId);
+    const last = remote && (!own || remote.atMs > own.atMs) ? remote : own;
+    const since = site.currentSinceMs();
     return {
       sameCodeSecondsAgo: lastSeen === undefined ? null : Math.max(0, (nowMs - lastSeen) / 1000),
-      lastPassage: reading.status === 'valid' ? this.deps.events.lastPassage(reading.workerId, scope) : null,
+      lastPassage: last,
+      exitsUnseen: this.deps.checkpoint.direction === 'entry' && (since === null || (last !== null && last.atMs < since)),
     };
   }
 
