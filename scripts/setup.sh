@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what SafeGate needs on Debian 12 or Raspberry Pi OS (bookworm) and builds it.
+# Installs what SafeGate needs on Debian 13 (trixie) or Raspberry Pi OS, which ship Node.js 20.19
+# (`apt-get install nodejs npm`; Debian 12's is 18: install Node.js 20 LTS there first), and builds it.
 #   scripts/setup.sh        for running the kiosk
 #   scripts/setup.sh test   also what the tests need (socat for the serial pty tests)
 # Safe to run again: it installs only what is missing.
@@ -11,7 +12,7 @@ sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 
 if ! command -v node >/dev/null 2>&1; then
-  echo "SafeGate needs Node.js 20.19 or later (node was not found). Install Node.js 20 LTS, then run this again." >&2
+  echo "SafeGate needs Node.js 20.19 or later (node was not found). On Debian 13 or Raspberry Pi OS: sudo apt-get install nodejs npm; elsewhere install Node.js 20 LTS. Then run this again." >&2
   exit 1
 fi
 if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
@@ -44,7 +45,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "== installing npm packages"
+  echo "== installing npm packages (the first time takes a few minutes: better-sqlite3 compiles from source; \"npm warn EBADENGINE\" from the Electron build tools is expected, see README)"
   # Tests never start the Electron window; skip its large download there (and where it cannot be reached).
   if [ "$mode" = test ]; then export ELECTRON_SKIP_BINARY_DOWNLOAD=1; fi
   npm ci --no-audit --no-fund
