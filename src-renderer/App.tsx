@@ -3,13 +3,22 @@ import { useTranslation } from 'react-i18next';
 import type { KioskApi, PassageView, ScreenState } from '../src-main/api/contract.js';
 import { WedgeDetector } from '../device/wedge/wedge.js';
 import { useCamera } from './camera/useCamera.js';
+import { LongPressButton } from './LongPress.js';
+import { EmergencyBanner, gateMode } from './screens/Emergency.js';
 import { IdleScreen } from './screens/Idle.js';
 import { ResultScreen } from './screens/Result.js';
 import { SupervisorScreen } from './screens/Supervisor.js';
 import { playOutcome } from './sound.js';
 
 const STATE_POLL_MS = 2_000;
+/** How long the supervisor target must be held. */
+export const SUPERVISOR_HOLD_MS = 2_000;
 
+/**
+ * The gate never stops for the supervisor screen: the idle screen (and with it the camera) stays
+ * mounted underneath it, scans are decided and their result takes the whole screen, and when the
+ * result goes the supervisor screen is still there as it was.
+ */
 export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenState; linkUp: boolean }) {
   const { t, i18n } = useTranslation();
   const [state, setState] = useState(initial);
@@ -24,16 +33,47 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
     return () => clearInterval(timer);
   }, [api]);
 
+  // The next worker reads the kiosk's own language: a switch lasts until the result, or a short while.
+  const defaultLanguage = state.language;
+  const resetLanguage = useCallback(() => {
+    if (i18n.language !== defaultLanguage) void i18n.changeLanguage(defaultLanguage);
+  }, [i18n, defaultLanguage]);
+  const viewRef = useRef(view);
+  useEffect(() => {
+    viewRef.current = view;
+  }, [view]);
+
+  const dismiss = useCallback(() => {
+    clearTimeout(resultTimer.current);
+    setResult(null);
+    if (viewRef.current === 'gate') resetLanguage();
+  }, [resetLanguage]);
+
   useEffect(
     () =>
       api.on('passage', (p) => {
         setResult(p);
         playOutcome(p.outcome);
         clearTimeout(resultTimer.current);
-        resultTimer.current = setTimeout(() => setResult(null), state.resultSeconds * 1000);
+        resultTimer.current = setTimeout(dismiss, state.resultSeconds * 1000);
       }),
-    [api, state.resultSeconds],
+    [api, state.resultSeconds, dismiss],
   );
+
+  useEffect(() => {
+    if (view !== 'gate' || i18n.language === defaultLanguage) return;
+    let timer = setTimeout(resetLanguage, state.languageResetSeconds * 1000);
+    const touch = () => {
+      clearTimeout(timer);
+      timer = setTimeout(resetLanguage, state.languageResetSeconds * 1000);
+    };
+    const events = ['pointerdown', 'keydown'] as const;
+    for (const e of events) window.addEventListener(e, touch, { passive: true });
+    return () => {
+      clearTimeout(timer);
+      for (const e of events) window.removeEventListener(e, touch);
+    };
+  }, [view, i18n.language, defaultLanguage, state.languageResetSeconds, resetLanguage]);
 
   const submit = useCallback(
     (text: string, source: 'camera' | 'keyboard') => {
@@ -57,7 +97,7 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
   }, [submit]);
 
   const camera = useCamera({
-    enabled: state.camera.enabled && view === 'gate',
+    enabled: state.camera.enabled,
     decoder: state.camera.decoder,
     width: state.camera.width,
     height: state.camera.height,
@@ -69,29 +109,29 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
     document.documentElement.lang = i18n.language;
   }, [i18n.language]);
 
+  const emergency = gateMode(state) === 'emergency-open';
+
   return (
-    <div className="app" lang={i18n.language}>
-      <header className="topbar">
+    <div className={`app view-${view}`} lang={i18n.language}>
+      <header className="topbar" inert={view !== 'gate'}>
         <button type="button" className="lang" data-testid="language" aria-label={t('app.languageLabel')} onClick={toggleLanguage}>
           {t('app.language')}
         </button>
-        {view === 'gate' ? (
-          <button type="button" className="supervisor-open" data-testid="supervisor-open" onClick={() => setView('supervisor')}>
-            {t('supervisor.open')}
-          </button>
-        ) : null}
+        <LongPressButton holdMs={SUPERVISOR_HOLD_MS} onActivate={() => setView('supervisor')} label={t('supervisor.openLabel')} className="supervisor-open" testId="supervisor-open">
+          {t('supervisor.open')}
+        </LongPressButton>
       </header>
       {!linkUp ? (
         <div className="transport-banner" role="alert">
           {t('idle.transport')}
         </div>
       ) : null}
-      {view === 'supervisor' ? (
-        <SupervisorScreen api={api} state={state} onClose={() => setView('gate')} />
-      ) : (
-        <IdleScreen state={state} cameraStatus={camera.status} videoRef={camera.videoRef} />
-      )}
-      {result && view === 'gate' ? <ResultScreen passage={result} onDone={() => setResult(null)} /> : null}
+      <div className="stage">
+        <IdleScreen state={state} cameraStatus={camera.status} videoRef={camera.videoRef} covered={view !== 'gate' || emergency} />
+        {emergency ? <EmergencyBanner /> : null}
+      </div>
+      {view === 'supervisor' ? <SupervisorScreen api={api} state={state} cameraStatus={camera.status} onClose={() => setView('gate')} /> : null}
+      {result ? <ResultScreen passage={result} onDone={dismiss} /> : null}
     </div>
   );
 }

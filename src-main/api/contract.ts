@@ -76,6 +76,8 @@ export interface ScreenState {
   /** The province time zone (IANA name): clocks, "today" and times on the screens follow it. */
   timeZone: string;
   resultSeconds: number;
+  /** After a worker switches language, the screens return to `language` after each result and after this long untouched. */
+  languageResetSeconds: number;
   camera: { enabled: boolean; decoder: 'zxing-wasm' | 'zxing-js'; width: number; height: number };
   link: LinkView;
   outbox: { depth: number; oldestUnsyncedAgeS: number | null };
@@ -86,16 +88,49 @@ export interface ScreenState {
   storage: { level: 'ok' | 'low' | 'critical'; heldEvents: number };
   /** At least one named supervisor can sign in on this kiosk. */
   supervisorsConfigured: boolean;
+  /**
+   * The gate itself: `emergency-open` while the emergency release holds it open (a fire alarm); scans
+   * are still decided and logged, but everyone may pass. The screens say so.
+   */
+  gate: { mode: 'normal' | 'emergency-open' };
   nowMs: number;
 }
 
-/** A decision as the result screen shows it: the person's own name and the reasons, nothing more. */
+/**
+ * What kind of result the public screen shows; its colour, icon and words follow it. A refusal's
+ * kind is its reason's category (base/common/reasons.ts): credential, procedure, health or device.
+ */
+export type PassageKind = 'allow' | 'override' | 'repeat' | 'credential' | 'procedure' | 'health' | 'device';
+
+/** What the public screen tells a refused person to do next (the words are the screens'). */
+export const GUIDANCE = [
+  'see-guard',
+  'medical-room',
+  'renew-pass',
+  'wait-until-valid',
+  'scan-again',
+  'use-qr-pass',
+  'see-office',
+  'scan-out-first',
+  'call-supervisor',
+] as const;
+export type Guidance = (typeof GUIDANCE)[number];
+
+/**
+ * A decision as the public result screen shows it, to everyone in the queue: the person's own name,
+ * the kind of result and what to do next. In discreet mode (the default) a health reason never
+ * travels here at all (a health refusal carries kind 'health' and a guidance code); a signed-in
+ * supervisor reads the reason in the entry log.
+ */
 export interface PassageView {
   seq: number | null;
   outcome: 'allow' | 'deny' | 'repeat';
   direction: 'entry' | 'exit';
   displayName: string | null;
+  kind: PassageKind;
+  /** Reasons the public screen may show in words. */
   reasons: DenyReason[];
+  guidance: Guidance | null;
   atMs: number;
 }
 

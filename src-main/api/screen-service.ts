@@ -11,6 +11,8 @@ import {
   type Events,
   type LinkView,
   type Method,
+  type Guidance,
+  type PassageKind,
   type PassageView,
   type Results,
   type ScreenState,
@@ -18,7 +20,7 @@ import {
 } from './contract.js';
 import type { Notice } from '../../base/common/types.js';
 import { issuesText } from '../../base/common/validation.js';
-import { isSensitive } from '../../base/common/reasons.js';
+import { isSensitive, reasonCategory, type DenyReason, type ReasonCategory } from '../../base/common/reasons.js';
 
 /** What the screens need of the running kiosk; the composition root supplies it. */
 export interface ScreenCore {
@@ -33,21 +35,62 @@ export interface ScreenCore {
   storage(): { level: 'ok' | 'low' | 'critical'; heldEvents: number };
   notices(): Notice[];
   supervisor: SupervisorDesk;
+  /** The gate's mode (the emergency release); normal when the kiosk has no such input. */
+  gate?(): { mode: 'normal' | 'emergency-open' };
 }
 
+/** How the public result screen treats health reasons (settings `screens.discreet`, `screens.healthGuidance`). */
+export interface PublicViewRules {
+  discreet: boolean;
+  healthGuidance: 'see-guard' | 'medical-room';
+}
+
+const DISCREET: PublicViewRules = { discreet: true, healthGuidance: 'see-guard' };
+
+/** What to do next, per non-health reason; health reasons take the site's `healthGuidance`. */
+const NEXT_STEP: Record<Exclude<ReasonCategory, 'health'>, Partial<Record<DenyReason, Guidance>> & { default: Guidance }> = {
+  credential: {
+    PASS_EXPIRED: 'renew-pass',
+    PASS_REVOKED: 'see-office',
+    PASS_NOT_YET_VALID: 'wait-until-valid',
+    MALFORMED_CODE: 'scan-again',
+    BADGE_NOT_ACCEPTED: 'use-qr-pass',
+    UNKNOWN_WORKER: 'see-office',
+    default: 'see-guard',
+  },
+  procedure: { ANTI_PASSBACK: 'scan-out-first', default: 'see-guard' },
+  device: { default: 'call-supervisor' },
+};
+
+/** The order in which a refusal's kind is chosen when its reasons span categories. */
+const KIND_ORDER: ReasonCategory[] = ['device', 'credential', 'health', 'procedure'];
+
 /**
- * A decision as the public result screen may show it. A health reason (a `sensitive` one) is shown
- * only when the credential was accepted as the person's own; never under a name typed at the gate.
+ * A decision as the public result screen may show it. In discreet mode no health reason is in it
+ * at all (kind 'health' and the site's guidance say what to do); otherwise a health reason is shown
+ * only when the credential was accepted as the person's own, never under a name typed at the gate.
  */
-export function passageView(p: Passage, atMs = Date.now()): PassageView {
-  return {
-    seq: p.seq,
-    outcome: p.decision.outcome,
-    direction: p.decision.direction,
-    displayName: p.displayName,
-    reasons: p.decision.reasons.filter((r) => p.credentialAccepted || !isSensitive(r)),
-    atMs,
-  };
+export function passageView(p: Passage, rules: PublicViewRules = DISCREET, atMs = Date.now()): PassageView {
+  const { outcome, direction } = p.decision;
+  const all: readonly DenyReason[] = p.decision.reasons;
+  const reasons = all.filter((r) => !isSensitive(r) || (!rules.discreet && p.credentialAccepted));
+  let kind: PassageKind;
+  let guidance: Guidance | null = null;
+  if (outcome === 'repeat') kind = 'repeat';
+  else if (outcome === 'allow') kind = all.includes('SUPERVISOR_OVERRIDE') ? 'override' : 'allow';
+  else {
+    // A health reason under a name typed at the gate was never decided (credential refusals stand
+    // alone), so `all` is safe to classify; only what is shown is filtered.
+    const category = KIND_ORDER.find((c) => all.some((r) => reasonCategory(r) === c)) ?? 'device';
+    kind = category;
+    if (category === 'health') guidance = rules.healthGuidance;
+    else {
+      const steps = NEXT_STEP[category];
+      const first = all.find((r) => reasonCategory(r) === category);
+      guidance = (first && steps[first]) || steps.default;
+    }
+  }
+  return { seq: p.seq, outcome, direction, displayName: p.displayName, kind, reasons, guidance, atMs };
 }
 
 export function dataAgeLevel(ageS: number | null, maxAgeS: number, syncs: boolean): DataAgeLevel {
@@ -66,6 +109,7 @@ type Handlers = { [M in Method]: (params: ReturnType<(typeof REQUESTS)[M]['parse
  */
 export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E]] }> {
   private readonly handlers: Handlers;
+  private readonly publicRules: PublicViewRules;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -75,9 +119,10 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
     super();
     const desk = core.supervisor;
     const rules = core.settings.screens.supervisor;
+    this.publicRules = { discreet: core.settings.screens.discreet, healthGuidance: core.settings.screens.healthGuidance };
     this.handlers = {
       'screen.state': () => this.state(),
-      'scan.submit': (p) => passageView(core.handleScan(p.text, p.source)),
+      'scan.submit': (p) => passageView(core.handleScan(p.text, p.source), this.publicRules),
       'supervisor.accounts': () => ({ accounts: desk.accountList() }),
       'supervisor.login': async (p) => {
         const r = await desk.login(p.supervisorId, p.pin);
@@ -109,7 +154,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
   }
 
   start(): void {
-    this.unsubscribe = this.core.onPassage((p) => this.emit('passage', passageView(p)));
+    this.unsubscribe = this.core.onPassage((p) => this.emit('passage', passageView(p, this.publicRules)));
   }
 
   stop(): void {
@@ -150,6 +195,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       language: s.screens.language,
       timeZone: s.time.zone,
       resultSeconds: s.screens.resultSeconds,
+      languageResetSeconds: s.screens.languageResetSeconds,
       camera: { ...s.screens.camera },
       link: this.core.link(),
       outbox: this.core.outbox(),
@@ -157,6 +203,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       notices: this.core.notices(),
       storage: this.core.storage(),
       supervisorsConfigured: this.core.supervisor.hasSupervisors(),
+      gate: this.core.gate?.() ?? { mode: 'normal' },
       nowMs: Date.now(),
     };
   }

@@ -23,3 +23,29 @@ export function formatAge(t: (key: string, o: Record<string, unknown>) => string
   if (seconds < 172_800) return t('age.h', { n: Math.round(seconds / 3600) });
   return t('age.d', { n: Math.round(seconds / 86_400) });
 }
+
+/** The locale dates and times are written in: Vietnamese style, or British English (day first, 24 h). */
+export function localeOf(language: string): string {
+  return language === 'en' ? 'en-GB' : 'vi-VN';
+}
+
+/**
+ * A moment as people here write it, in the province zone whatever zone this machine is set to:
+ * `dd/MM/yyyy HH:mm` (seconds with `seconds`). The same digits in both languages; only the
+ * English locale's separators are its own.
+ */
+export function formatDateTime(ms: number, zone: string, opts: { seconds?: boolean; date?: boolean } = {}): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone: zone,
+    day: '2-digit',
+    month: '2-digit',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: opts.seconds ? '2-digit' : undefined,
+    hourCycle: 'h23',
+  }).formatToParts(ms);
+  const p = (type: Intl.DateTimeFormatPartTypes) => parts.find((x) => x.type === type)?.value ?? '';
+  const time = `${p('hour')}:${p('minute')}${opts.seconds ? `:${p('second')}` : ''}`;
+  return opts.date === false ? time : `${p('day')}/${p('month')}/${p('year')} ${time}`;
+}

@@ -2,27 +2,41 @@ import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ScreenState } from '../../src-main/api/contract.js';
 import type { CameraStatus } from '../camera/useCamera.js';
-import { formatAge } from '../i18n/i18n.js';
+import { formatAge, localeOf } from '../i18n/i18n.js';
 
-export function IdleScreen({ state, cameraStatus, videoRef }: { state: ScreenState; cameraStatus: CameraStatus; videoRef: React.RefObject<HTMLVideoElement | null> }) {
+/**
+ * The gate at rest. It stays mounted under the supervisor screen (`covered`), so the camera keeps
+ * reading codes while a supervisor works.
+ */
+export function IdleScreen({
+  state,
+  cameraStatus,
+  videoRef,
+  covered,
+}: {
+  state: ScreenState;
+  cameraStatus: CameraStatus;
+  videoRef: React.RefObject<HTMLVideoElement | null>;
+  covered: boolean;
+}) {
   const { t, i18n } = useTranslation();
   const [now, setNow] = useState(() => new Date());
   useEffect(() => {
     const timer = setInterval(() => setNow(new Date()), 1000);
     return () => clearInterval(timer);
   }, []);
-  const locale = i18n.language === 'vi' ? 'vi-VN' : 'en-GB';
+  const locale = localeOf(i18n.language);
   const age = state.dataAge;
   const ageText = age.ageS === null ? t('idle.dataAge.unknown') : t(`idle.dataAge.${age.level === 'unknown' ? 'ok' : age.level}`, { age: formatAge(t, age.ageS) });
   return (
-    <main className="idle" data-testid="idle">
+    <main className="idle" data-testid="idle" inert={covered} aria-hidden={covered}>
       <section className="checkpoint">
         <h1 data-testid="checkpoint-name">{state.checkpoint.name}</h1>
         <p className="direction">{t(`idle.${state.checkpoint.direction}`)}</p>
       </section>
       <section className="clock" aria-live="off">
-        <time data-testid="clock">{now.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: state.timeZone })}</time>
-        <div className="date">{now.toLocaleDateString(locale, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: state.timeZone })}</div>
+        <time data-testid="clock">{now.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: state.timeZone })}</time>
+        <div className="date">{now.toLocaleDateString(locale, { weekday: 'long', day: '2-digit', month: '2-digit', year: 'numeric', timeZone: state.timeZone })}</div>
       </section>
       <p className="prompt">{t('idle.prompt')}</p>
       <div className="camera">

@@ -1,14 +1,20 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { ApiError, InsideView, KioskApi, Results, ScreenState } from '../../src-main/api/contract.js';
+import type { ApiError, DriveView, ExportView, InsideView, KioskApi, Results, ScreenState, SupervisorAccount } from '../../src-main/api/contract.js';
 import type { EntryLogRow } from '../../base/common/types.js';
+import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES, OVERRIDE_REASONS, type OverrideReasonCode } from '../../base/common/policy/override.js';
 import { dateTimeInputIn, parseInstant, startOfDayIn } from '../../base/common/time.js';
+import type { CameraStatus } from '../camera/useCamera.js';
+import { formatDateTime } from '../i18n/i18n.js';
 
 type Tab = 'today' | 'inside' | 'denied' | 'search';
+const TABS: Tab[] = ['today', 'inside', 'denied', 'search'];
 
 /** The supervisor screen closes (and signs out) after this long without a touch or a key. */
 const UNATTENDED_MS = 120_000;
-
+/** A burst of scans refreshes an open view once. */
+const LIVE_REFRESH_MS = 300;
+const DRIVES_POLL_MS = 5_000;
 
 function download(fileName: string, mimeType: string, base64: string): void {
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -22,16 +28,21 @@ function download(fileName: string, mimeType: string, base64: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export function SupervisorScreen({ api, state, onClose }: { api: KioskApi; state: ScreenState; onClose: () => void }) {
-  const { t } = useTranslation();
-  const [token, setToken] = useState<string | null>(null);
+/**
+ * The supervisor's screen, over the gate: the gate underneath keeps scanning, and a scan's result
+ * covers this screen for a moment and leaves it as it was.
+ */
+export function SupervisorScreen({ api, state, cameraStatus, onClose }: { api: KioskApi; state: ScreenState; cameraStatus: CameraStatus; onClose: () => void }) {
+  const { t, i18n } = useTranslation();
+  const [session, setSession] = useState<{ token: string; supervisor: SupervisorAccount } | null>(null);
   const [message, setMessage] = useState<string | null>(null);
+  const token = session?.token ?? null;
 
   const fail = useCallback(
     (err: unknown) => {
       const e = err as ApiError;
       if (e.code === 'not-signed-in') {
-        setToken(null);
+        setSession(null);
         setMessage(t('supervisor.sessionEnded'));
       } else setMessage(t('supervisor.error', { message: e.message }));
     },
@@ -40,7 +51,7 @@ export function SupervisorScreen({ api, state, onClose }: { api: KioskApi; state
 
   const signOut = useCallback(() => {
     if (token) void api.call('supervisor.logout', { token }).catch(() => undefined);
-    setToken(null);
+    setSession(null);
     onClose();
   }, [api, token, onClose]);
 
@@ -63,7 +74,18 @@ export function SupervisorScreen({ api, state, onClose }: { api: KioskApi; state
     <main className="supervisor" data-testid="supervisor">
       <header className="supervisor-header">
         <h1>{t('supervisor.title')}</h1>
-        <span>{state.checkpoint.name}</span>
+        <span className="supervisor-place">{state.checkpoint.name}</span>
+        {session ? (
+          <span className="supervisor-who" data-testid="supervisor-who">
+            {session.supervisor.name}
+          </span>
+        ) : null}
+        <span className={`gate-live gate-live-${cameraStatus}`} data-testid="gate-live">
+          {t('supervisor.gateLive')}
+        </span>
+        <button type="button" className="lang" data-testid="supervisor-language" aria-label={t('app.languageLabel')} onClick={() => void i18n.changeLanguage(i18n.language === 'vi' ? 'en' : 'vi')}>
+          {t('app.language')}
+        </button>
         <button type="button" data-testid="supervisor-close" onClick={signOut}>
           {token ? t('supervisor.signOut') : t('supervisor.cancel')}
         </button>
@@ -73,113 +95,241 @@ export function SupervisorScreen({ api, state, onClose }: { api: KioskApi; state
           {message}
         </p>
       ) : null}
-      {token ? (
-        <Desk api={api} token={token} zone={state.timeZone} onError={fail} onMessage={setMessage} />
+      {session ? (
+        <Desk api={api} token={session.token} zone={state.timeZone} onError={fail} onMessage={setMessage} />
       ) : (
-        <PinPad api={api} pinSet={state.supervisorPinSet} onSignedIn={(tk) => (setToken(tk), setMessage(null))} onMessage={setMessage} />
+        <SignIn
+          api={api}
+          configured={state.supervisorsConfigured}
+          onSignedIn={(s) => {
+            setSession(s);
+            setMessage(null);
+          }}
+          onMessage={setMessage}
+        />
       )}
     </main>
   );
 }
 
-function PinPad({ api, pinSet, onSignedIn, onMessage }: { api: KioskApi; pinSet: boolean; onSignedIn: (token: string) => void; onMessage: (m: string) => void }) {
+function SignIn({
+  api,
+  configured,
+  onSignedIn,
+  onMessage,
+}: {
+  api: KioskApi;
+  configured: boolean;
+  onSignedIn: (s: { token: string; supervisor: SupervisorAccount }) => void;
+  onMessage: (m: string) => void;
+}) {
   const { t } = useTranslation();
+  const [accounts, setAccounts] = useState<SupervisorAccount[] | null>(null);
+  const [chosen, setChosen] = useState<string | null>(null);
   const [pin, setPin] = useState('');
   const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    if (!configured) return;
+    api.call('supervisor.accounts', {}).then(
+      (r) => {
+        setAccounts(r.accounts);
+        if (r.accounts.length === 1) setChosen(r.accounts[0]!.id);
+      },
+      (err: unknown) => onMessage(t('supervisor.error', { message: (err as Error).message })),
+    );
+  }, [api, configured, onMessage, t]);
+
   const submit = async () => {
-    if (busy || !pin) return;
+    if (busy || !pin || !chosen) return;
     setBusy(true);
     try {
-      const r = await api.call('supervisor.login', { pin });
+      const r = await api.call('supervisor.login', { supervisorId: chosen, pin });
       setPin('');
-      if (r.ok) onSignedIn(r.token);
+      if (r.ok) onSignedIn({ token: r.token, supervisor: r.supervisor });
       else if (r.reason === 'wrong-pin') onMessage(t('supervisor.wrongPin', { count: r.attemptsLeft }));
       else if (r.reason === 'locked') onMessage(t('supervisor.locked', { minutes: Math.ceil(r.retryAfterS / 60) }));
-      else onMessage(t('supervisor.noPin'));
+      else if (r.reason === 'unknown-supervisor') onMessage(t('supervisor.unknownSupervisor'));
+      else onMessage(t('supervisor.noSupervisors'));
     } catch (err) {
       onMessage(t('supervisor.error', { message: (err as Error).message }));
     } finally {
       setBusy(false);
     }
   };
-  if (!pinSet) return <p className="supervisor-message">{t('supervisor.noPin')}</p>;
+  if (!configured) return <p className="supervisor-message">{t('supervisor.noSupervisors')}</p>;
   return (
     <form
-      className="pinpad"
+      className="signin"
+      data-testid="signin"
       onSubmit={(e) => {
         e.preventDefault();
         void submit();
       }}
     >
-      <label htmlFor="pin">{t('supervisor.pinPrompt')}</label>
-      <input id="pin" data-testid="pin" type="password" inputMode="numeric" autoComplete="off" maxLength={12} value={pin} onChange={(e) => setPin(e.target.value.replace(/\D/g, ''))} autoFocus />
-      <div className="keys">
-        {['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', 'OK'].map((k) => (
-          <button
-            key={k}
-            type={k === 'OK' ? 'submit' : 'button'}
-            data-testid={`pin-${k}`}
-            disabled={busy}
-            onClick={k === 'OK' ? undefined : () => setPin((p) => (k === 'C' ? '' : (p + k).slice(0, 12)))}
-          >
-            {k === 'C' ? t('supervisor.clear') : k === 'OK' ? t('supervisor.signIn') : k}
-          </button>
-        ))}
+      <fieldset className="accounts">
+        <legend>{t('supervisor.who')}</legend>
+        <div className="account-list">
+          {(accounts ?? []).map((a) => (
+            <button key={a.id} type="button" className="account" data-testid={`account-${a.id}`} aria-pressed={chosen === a.id} onClick={() => setChosen(a.id)}>
+              {a.name}
+            </button>
+          ))}
+        </div>
+      </fieldset>
+      <div className="pinpad">
+        <label htmlFor="pin">{t('supervisor.pinPrompt')}</label>
+        <input id="pin" data-testid="pin" type="password" inputMode="numeric" autoComplete="off" maxLength={12} value={pin} onChange={(e) => setPin(e.target.value.replace(/\D/g, ''))} />
+        <div className="keys">
+          {['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', 'OK'].map((k) => (
+            <button
+              key={k}
+              type={k === 'OK' ? 'submit' : 'button'}
+              data-testid={`pin-${k}`}
+              disabled={busy || (k === 'OK' && !chosen)}
+              onClick={k === 'OK' ? undefined : () => setPin((p) => (k === 'C' ? '' : (p + k).slice(0, 12)))}
+            >
+              {k === 'C' ? t('supervisor.clear') : k === 'OK' ? t('supervisor.signIn') : k}
+            </button>
+          ))}
+        </div>
       </div>
     </form>
   );
 }
 
+type Query = { fromMs: number; toMs: number; search?: string; decision: 'all' | 'deny' };
+
 function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: string; zone: string; onError: (e: unknown) => void; onMessage: (m: string) => void }) {
   const { t, i18n } = useTranslation();
   const [tab, setTab] = useState<Tab>('today');
-  const [log, setLog] = useState<Results['supervisor.log'] | null>(null);
-  const [inside, setInside] = useState<InsideView[] | null>(null);
+  // Each view's rows are its own: a tab never shows the rows another tab loaded.
+  const [log, setLog] = useState<{ tab: Tab; result: Results['supervisor.log'] } | null>(null);
+  const [inside, setInside] = useState<{ workers: InsideView[]; atMs: number } | null>(null);
   const [search, setSearch] = useState('');
   // "Today" and the search times are in the province time zone, whatever zone this machine is set to.
   const [from, setFrom] = useState(() => dateTimeInputIn(startOfDayIn(Date.now(), zone), zone));
   const [to, setTo] = useState(() => dateTimeInputIn(Date.now() + 3_600_000, zone));
+  /** The search as last run (the live refresh repeats it, the export uses it); null before the first. */
+  const [searched, setSearched] = useState<Query | null>(null);
   const [overriding, setOverriding] = useState<EntryLogRow | null>(null);
+  const [drives, setDrives] = useState<DriveView[]>([]);
+  const [driveId, setDriveId] = useState<string>('');
 
-  const query = useCallback(() => {
-    if (tab === 'search') {
-      const at = (v: string) => {
-        const ms = parseInstant(v, zone);
-        return ms instanceof Error ? Number.NaN : ms;
-      };
-      return { fromMs: at(from), toMs: at(to), search: search || undefined, decision: 'all' as const };
-    }
-    return { fromMs: startOfDayIn(Date.now(), zone), toMs: Date.now() + 60_000, decision: tab === 'denied' ? ('deny' as const) : ('all' as const) };
-  }, [tab, from, to, search, zone]);
+  const queryFor = useCallback(
+    (k: Tab): Query | null => {
+      if (k === 'search') return searched;
+      return { fromMs: startOfDayIn(Date.now(), zone), toMs: Date.now() + 60_000, decision: k === 'denied' ? 'deny' : 'all' };
+    },
+    [searched, zone],
+  );
 
-  const load = useCallback(() => {
-    if (tab === 'inside') {
-      api.call('supervisor.inside', { token }).then((r) => setInside(r.workers), onError);
-    } else {
-      api.call('supervisor.log', { token, query: query(), limit: 500 }).then(setLog, onError);
-    }
-  }, [api, token, tab, query, onError]);
+  const load = useCallback(
+    (k: Tab) => {
+      if (k === 'inside') {
+        api.call('supervisor.inside', { token }).then((r) => setInside({ workers: r.workers, atMs: Date.now() }), onError);
+        return;
+      }
+      const q = queryFor(k);
+      if (!q) return;
+      api.call('supervisor.log', { token, query: q, limit: 500 }).then((result) => setLog({ tab: k, result }), onError);
+    },
+    [api, token, queryFor, onError],
+  );
+
+  useEffect(() => load(tab), [tab, load]);
+
+  // Live: a scan anywhere at this gate refreshes the open view.
+  const loadRef = useRef(() => load(tab));
+  useEffect(() => {
+    loadRef.current = () => load(tab);
+  }, [load, tab]);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const off = api.on('passage', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => loadRef.current(), LIVE_REFRESH_MS);
+    });
+    return () => {
+      off();
+      clearTimeout(timer);
+    };
+  }, [api]);
 
   useEffect(() => {
-    if (tab !== 'search') load();
-  }, [tab]); // eslint-disable-line react-hooks/exhaustive-deps -- reload on tab change only; search loads on demand
+    let stopped = false;
+    const poll = () =>
+      api.call('supervisor.drives', { token }).then(
+        (r) => {
+          if (stopped) return;
+          setDrives(r.drives);
+          setDriveId((id) => (r.drives.some((d) => d.id === id) ? id : (r.drives[0]?.id ?? '')));
+        },
+        () => undefined,
+      );
+    void poll();
+    const timer = setInterval(() => void poll(), DRIVES_POLL_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [api, token]);
 
-  const exportAs = (format: 'csv' | 'xlsx') =>
-    api.call('supervisor.export', { token, query: query(), format, language: i18n.language === 'en' ? 'en' : 'vi' }).then((f) => {
+  const runSearch = () => {
+    const at = (v: string) => {
+      const ms = parseInstant(v, zone);
+      return ms instanceof Error ? Number.NaN : ms;
+    };
+    setSearched({ fromMs: at(from), toMs: at(to), search: search.trim() || undefined, decision: 'all' });
+  };
+
+  const exported = (f: ExportView) => {
+    if (f.target === 'download') {
       download(f.fileName, f.mimeType, f.base64);
       onMessage(t('supervisor.exported', { count: f.rows, file: f.fileName }));
-    }, onError);
+    } else {
+      onMessage(t(f.safeToRemove ? 'supervisor.exportedToDrive' : 'supervisor.exportedToDriveBusy', { count: f.rows, file: f.fileName, drive: f.drive.label }));
+    }
+  };
+  const exportAs = (format: 'csv' | 'xlsx') => {
+    const q = queryFor(tab === 'inside' ? 'today' : tab);
+    if (!q) return;
+    const language = i18n.language === 'en' ? 'en' : 'vi';
+    api.call('supervisor.export', { token, query: q, format, language, ...(driveId ? { driveId } : {}) }).then(exported, onError);
+  };
 
-  const locale = i18n.language === 'vi' ? 'vi-VN' : 'en-GB';
-  const time = (ms: number) => new Date(ms).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: zone });
-  const rows = log?.rows ?? [];
-  const summary = log?.summary;
-  const total = log?.total ?? 0;
+  const when = (ms: number) => formatDateTime(ms, zone);
+  const current = log?.tab === tab ? log.result : null;
+  const rows = current?.rows ?? [];
+
+  const exportBar = (
+    <div className="export" data-testid="export-bar">
+      {drives.length ? (
+        <label className="drive">
+          {t('supervisor.exportTo')}{' '}
+          <select data-testid="export-drive" value={driveId} onChange={(e) => setDriveId(e.target.value)}>
+            {drives.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.label}
+              </option>
+            ))}
+            <option value="">{t('supervisor.thisScreen')}</option>
+          </select>
+        </label>
+      ) : null}
+      <button type="button" data-testid="export-csv" onClick={() => exportAs('csv')}>
+        {t('supervisor.exportCsv')}
+      </button>
+      <button type="button" data-testid="export-xlsx" onClick={() => exportAs('xlsx')}>
+        {t('supervisor.exportXlsx')}
+      </button>
+    </div>
+  );
 
   return (
     <section className="desk">
       <nav className="tabs" role="tablist">
-        {(['today', 'inside', 'denied', 'search'] as Tab[]).map((k) => (
+        {TABS.map((k) => (
           <button key={k} type="button" role="tab" aria-selected={tab === k} data-testid={`tab-${k}`} onClick={() => setTab(k)}>
             {t(`supervisor.tabs.${k}`)}
           </button>
@@ -190,15 +340,15 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
           className="search"
           onSubmit={(e) => {
             e.preventDefault();
-            load();
+            runSearch();
           }}
         >
           <input data-testid="search-text" placeholder={t('supervisor.searchPlaceholder')} value={search} maxLength={80} onChange={(e) => setSearch(e.target.value)} />
           <label>
-            {t('supervisor.from')} <input type="datetime-local" value={from} onChange={(e) => setFrom(e.target.value)} />
+            {t('supervisor.from')} <input type="datetime-local" data-testid="search-from" value={from} onChange={(e) => setFrom(e.target.value)} />
           </label>
           <label>
-            {t('supervisor.to')} <input type="datetime-local" value={to} onChange={(e) => setTo(e.target.value)} />
+            {t('supervisor.to')} <input type="datetime-local" data-testid="search-to" value={to} onChange={(e) => setTo(e.target.value)} />
           </label>
           <button type="submit" data-testid="search-go">
             {t('supervisor.find')}
@@ -206,84 +356,106 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
         </form>
       ) : null}
       {tab === 'inside' ? (
-        <div data-testid="inside">
-          <p>{t('supervisor.insideCount', { count: inside?.length ?? 0 })}</p>
-          <table>
-            <thead>
-              <tr>
-                <th>{t('supervisor.columns.who')}</th>
-                <th>{t('supervisor.columns.team')}</th>
-                <th>{t('supervisor.columns.since')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(inside ?? []).map((w) => (
-                <tr key={w.workerId}>
-                  <td>
-                    {w.displayName ?? ''} <small>{w.workerId}</small>
-                  </td>
-                  <td>{w.team ?? ''}</td>
-                  <td>{time(w.sinceMs)}</td>
+        <div className="rollcall" data-testid="inside">
+          <div className="toolbar">
+            <p className="count" data-testid="inside-count">
+              {t('supervisor.insideCount', { count: inside?.workers.length ?? 0 })}
+            </p>
+            <button type="button" data-testid="print" onClick={() => window.print()}>
+              {t('supervisor.print')}
+            </button>
+          </div>
+          <p className="print-only print-title">
+            {inside ? t('supervisor.rollCallTitle', { when: when(inside.atMs) }) : null}
+          </p>
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>{t('supervisor.columns.who')}</th>
+                  <th>{t('supervisor.columns.id')}</th>
+                  <th>{t('supervisor.columns.team')}</th>
+                  <th>{t('supervisor.columns.since')}</th>
+                  <th className="print-only">{t('supervisor.columns.check')}</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {(inside?.workers ?? []).map((w) => (
+                  <tr key={w.workerId} data-testid="inside-row">
+                    <td>{w.displayName ?? ''}</td>
+                    <td>{w.workerId}</td>
+                    <td>{w.team ?? ''}</td>
+                    <td>{when(w.sinceMs)}</td>
+                    <td className="print-only check" />
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </div>
       ) : (
-        <div data-testid="log">
-          {summary ? <p data-testid="summary">{t('supervisor.summary', { ...summary })}</p> : null}
-          <div className="export">
-            <button type="button" data-testid="export-csv" onClick={() => void exportAs('csv')}>
-              {t('supervisor.exportCsv')}
-            </button>
-            <button type="button" data-testid="export-xlsx" onClick={() => void exportAs('xlsx')}>
-              {t('supervisor.exportXlsx')}
-            </button>
-            {total > rows.length ? <span>{t('supervisor.showing', { shown: rows.length, total })}</span> : null}
+        <div className="log" data-testid="log">
+          <div className="toolbar">
+            {current ? (
+              <p className="count" data-testid="summary">
+                {t('supervisor.summary', { ...current.summary })}
+                {current.total > rows.length ? ` · ${t('supervisor.showing', { shown: rows.length, total: current.total })}` : ''}
+              </p>
+            ) : null}
+            {current ? exportBar : null}
           </div>
-          {rows.length === 0 ? <p>{t('supervisor.empty')}</p> : null}
-          <table>
-            <thead>
-              <tr>
-                <th>{t('supervisor.columns.time')}</th>
-                <th>{t('supervisor.columns.direction')}</th>
-                <th>{t('supervisor.columns.outcome')}</th>
-                <th>{t('supervisor.columns.who')}</th>
-                <th>{t('supervisor.columns.reasons')}</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr key={r.seq} data-testid="log-row" data-seq={r.seq} className={`row-${r.decision}`}>
-                  <td>{time(r.atMs)}</td>
-                  <td>{r.direction === 'entry' ? t('supervisor.entry') : t('supervisor.exit')}</td>
-                  <td>{r.decision === 'allow' ? t('supervisor.allowed') : t('supervisor.denied')}</td>
-                  <td>{r.displayName ?? (r.workerId ? r.workerId : t('supervisor.unknownPerson'))}</td>
-                  <td>{r.reasons.map((c) => t(`reason.${c}`)).join('; ')}</td>
-                  <td>
-                    {r.decision === 'deny' && r.workerId && r.overriddenBySeq === null ? (
-                      <button type="button" data-testid="override" onClick={() => setOverriding(r)}>
-                        {t('supervisor.override')}
-                      </button>
-                    ) : r.overriddenBySeq !== null ? (
-                      t('supervisor.overridden')
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          {tab === 'search' && !searched ? <p data-testid="search-hint">{t('supervisor.searchHint')}</p> : current && rows.length === 0 ? <p>{t('supervisor.empty')}</p> : null}
+          {current ? (
+            <div className="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th>{t('supervisor.columns.time')}</th>
+                    <th>{t('supervisor.columns.direction')}</th>
+                    <th>{t('supervisor.columns.outcome')}</th>
+                    <th>{t('supervisor.columns.who')}</th>
+                    <th>{t('supervisor.columns.reasons')}</th>
+                    <th />
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((r) => (
+                    <tr key={r.seq} data-testid="log-row" data-seq={r.seq} className={`row-${r.decision}`}>
+                      <td className="when">{when(r.atMs)}</td>
+                      <td>{r.direction === 'entry' ? t('supervisor.entry') : t('supervisor.exit')}</td>
+                      <td className="outcome">{r.decision === 'allow' ? t('supervisor.allowed') : t('supervisor.denied')}</td>
+                      <td>{r.displayName ?? (r.workerId ? r.workerId : t('supervisor.unknownPerson'))}</td>
+                      <td>
+                        {r.reasons.map((c) => t(`reason.${c}`)).join('; ')}
+                        {r.override ? <small className="override-by"> {t('supervisor.overrideBy', { name: r.override.supervisorName ?? '—', reason: overrideReasonText(r.override.reasonCode, i18n.language) })}</small> : null}
+                      </td>
+                      <td>
+                        {r.decision === 'deny' && r.overriddenBySeq !== null ? (
+                          t('supervisor.overridden')
+                        ) : r.decision === 'deny' && r.overridable ? (
+                          <button type="button" data-testid="override" onClick={() => setOverriding(r)}>
+                            {t('supervisor.override')}
+                          </button>
+                        ) : r.decision === 'deny' && r.workerId ? (
+                          <small data-testid="not-overridable">{t('supervisor.notOverridable')}</small>
+                        ) : null}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
         </div>
       )}
       {overriding ? (
         <OverrideDialog
           row={overriding}
           onCancel={() => setOverriding(null)}
-          onConfirm={(note) => {
-            api.call('supervisor.override', { token, seq: overriding.seq, note }).then(() => {
+          onConfirm={(reasonCode, note) => {
+            api.call('supervisor.override', { token, seq: overriding.seq, reasonCode, ...(note ? { note } : {}) }).then(() => {
               setOverriding(null);
-              load();
+              load(tab);
             }, onError);
           }}
         />
@@ -292,21 +464,74 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
   );
 }
 
-function OverrideDialog({ row, onCancel, onConfirm }: { row: EntryLogRow; onCancel: () => void; onConfirm: (note: string) => void }) {
-  const { t } = useTranslation();
+function overrideReasonText(code: string, language: string): string {
+  const r = (OVERRIDE_REASONS as Record<string, { vi: string; en: string } | undefined>)[code];
+  return r ? r[language === 'en' ? 'en' : 'vi'] : code;
+}
+
+/**
+ * Letting a refused person through: why they were refused, that the gate opens at once, a reason
+ * picked with one touch (a note is optional, except for "other"), then a second, explicit step.
+ */
+export function OverrideDialog({ row, onCancel, onConfirm }: { row: EntryLogRow; onCancel: () => void; onConfirm: (reason: OverrideReasonCode, note: string) => void }) {
+  const { t, i18n } = useTranslation();
+  const [reason, setReason] = useState<OverrideReasonCode | null>(null);
   const [note, setNote] = useState('');
+  const [confirming, setConfirming] = useState(false);
+  const name = row.displayName ?? row.workerId ?? '';
+  const ready = reason !== null && (reason !== 'other' || note.trim().length >= OTHER_NOTE_MIN);
   return (
-    <div className="dialog" role="dialog" aria-modal="true" data-testid="override-dialog">
-      <h2>{t('supervisor.overrideTitle', { name: row.displayName ?? row.workerId ?? '' })}</h2>
-      <label htmlFor="override-note">{t('supervisor.overrideReason')}</label>
-      <textarea id="override-note" data-testid="override-note" maxLength={500} value={note} onChange={(e) => setNote(e.target.value)} />
-      <div className="dialog-buttons">
-        <button type="button" onClick={onCancel}>
-          {t('supervisor.cancel')}
-        </button>
-        <button type="button" data-testid="override-confirm" disabled={note.trim().length < 5} onClick={() => onConfirm(note.trim())}>
-          {t('supervisor.overrideConfirm')}
-        </button>
+    <div className="dialog-backdrop">
+      <div className="dialog" role="dialog" aria-modal="true" aria-labelledby="override-title" data-testid="override-dialog" data-step={confirming ? 'confirm' : 'reason'}>
+        <h2 id="override-title">{t('supervisor.overrideTitle', { name })}</h2>
+        <div className="dialog-body">
+          <p className="refused-because" data-testid="override-refused">
+            {t('supervisor.refusedBecause')} <strong>{row.reasons.map((c) => t(`reason.${c}`)).join('; ')}</strong>
+          </p>
+          <p className="opens-at-once" data-testid="override-opens">
+            {t('supervisor.opensAtOnce')}
+          </p>
+          {confirming ? (
+            <p className="confirm-text" data-testid="override-summary">
+              {t('supervisor.overrideSummary', { name, reason: overrideReasonText(reason ?? 'other', i18n.language) })}
+              {note.trim() ? ` — ${note.trim()}` : ''}
+            </p>
+          ) : (
+            <>
+              <fieldset className="reason-picks">
+                <legend>{t('supervisor.overridePick')}</legend>
+                {OVERRIDE_REASON_CODES.map((code) => (
+                  <button key={code} type="button" data-testid={`override-reason-${code}`} aria-pressed={reason === code} onClick={() => setReason(code)}>
+                    {overrideReasonText(code, i18n.language)}
+                  </button>
+                ))}
+              </fieldset>
+              <label htmlFor="override-note">{reason === 'other' ? t('supervisor.overrideNoteRequired', { min: OTHER_NOTE_MIN }) : t('supervisor.overrideNote')}</label>
+              <textarea id="override-note" data-testid="override-note" rows={2} maxLength={OVERRIDE_NOTE_MAX} value={note} onChange={(e) => setNote(e.target.value)} />
+            </>
+          )}
+        </div>
+        <div className="dialog-buttons">
+          {confirming ? (
+            <>
+              <button type="button" data-testid="override-back" onClick={() => setConfirming(false)}>
+                {t('supervisor.back')}
+              </button>
+              <button type="button" className="danger" data-testid="override-confirm" onClick={() => reason && onConfirm(reason, note.trim())}>
+                {t('supervisor.overrideConfirm')}
+              </button>
+            </>
+          ) : (
+            <>
+              <button type="button" data-testid="override-cancel" onClick={onCancel}>
+                {t('supervisor.cancel')}
+              </button>
+              <button type="button" data-testid="override-next" disabled={!ready} onClick={() => setConfirming(true)}>
+                {t('supervisor.next')}
+              </button>
+            </>
+          )}
+        </div>
       </div>
     </div>
   );

@@ -249,7 +249,7 @@ export class SupervisorDesk {
     const all = [...this.reader.rows(query)];
     this.audit('view-log', who.supervisorId, describeQuery(query));
     // Newest first, at most `limit`.
-    return { rows: all.slice(-limit).reverse(), total: all.length, summary: this.reader.summary(query.fromMs, query.toMs) };
+    return { rows: all.slice(-limit).reverse(), total: all.length, summary: this.reader.summary(query.fromMs, query.toMs, query.search) };
   }
 
   inside(token: string): ReturnType<EntryLogReader['inside']> {

@@ -64,11 +64,18 @@ export class EntryLogReader {
     }
   }
 
-  summary(fromMs: number, toMs: number): EntryLogSummary {
+  /** Entries, exits and refusals in the window; with `search`, only those it matches, as in rows(). */
+  summary(fromMs: number, toMs: number, search?: string): EntryLogSummary {
     const s: EntryLogSummary = { entries: 0, exits: 0, denied: 0 };
+    const needle = search?.trim() ? foldForSearch(search.trim()) : null;
+    const names = new Map<string, { displayName: string; team: string } | null>();
     for (const e of this.events.between(fromMs, toMs)) {
       // Events of the gate's inputs (emergency release, passage outcomes) are not scans.
       if (e.source === 'input') continue;
+      if (needle) {
+        const who = this.lookup(e, names);
+        if (!foldForSearch([e.workerId ?? '', who?.displayName ?? '', who?.team ?? ''].join(' ')).includes(needle)) continue;
+      }
       if (e.decision === 'deny') s.denied++;
       else if (e.direction === 'entry') s.entries++;
       else s.exits++;

@@ -103,9 +103,13 @@ describe.each(Object.keys(transports))('the renderer API over the %s transport',
     keys = hubKeys(dir.path);
     const file = writeKioskConfig(dir.path, { screens: { supervisor: { maxFailedLogins: 3 } } });
     kiosk = new Kiosk(loadSettings(file), { headless: false, log: createLogger({ level: 'silent' }), onTransition: (t) => transitions.push(t) });
-    kiosk.roster.upsertAll([healthyWorker('W1', Date.now(), { displayName: 'Nguyễn Văn An' }), healthyWorker('W2', Date.now(), { quarantineUntil: Date.now() + 86_400_000 })]);
+    kiosk.roster.upsertAll([
+      healthyWorker('W1', Date.now(), { displayName: 'Nguyễn Văn An' }),
+      healthyWorker('W2', Date.now(), { caseStatus: 'F1' }),
+      healthyWorker('W3', Date.now(), { quarantineUntil: Date.now() + 86_400_000 }),
+    ]);
     kiosk.start();
-    await kiosk.supervisor.setPin('13579');
+    await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Nguyễn Thị Lan', pin: '135790' });
     conn = await transports[transport]!(kiosk, dir.path);
   });
 
@@ -129,7 +133,8 @@ describe.each(Object.keys(transports))('the renderer API over the %s transport',
     const s = await conn.api.call('screen.state', {});
     expect(s).toMatchObject({ apiVersion: 1, deviceId: 'test-kiosk-01', checkpoint: { id: 'gate-a', name: 'Cổng A', direction: 'entry' }, language: 'vi', link: 'standalone' });
     expect(s.outbox).toEqual({ depth: 0, oldestUnsyncedAgeS: null });
-    expect(s.supervisorPinSet).toBe(true);
+    expect(s.supervisorsConfigured).toBe(true);
+    expect(s.gate).toEqual({ mode: 'normal' });
     expect(s.camera.decoder).toBe('zxing-wasm');
   });
 
@@ -156,31 +161,57 @@ describe.each(Object.keys(transports))('the renderer API over the %s transport',
     expect((await conn.api.call('screen.state', {})).checkpoint.id).toBe('gate-a');
   });
 
-  it('runs the supervisor desk: PIN lockout, log, override with an alert, export, and refuses calls without a session', async () => {
-    const denied = await conn.api.call('scan.submit', { text: passFor(keys, 'W2'), source: 'keyboard' });
-    expect(denied.outcome).toBe('deny');
-    expect(denied.reasons).toEqual(['QUARANTINE_ACTIVE']);
+  it('keeps health reasons out of what the public screen receives (discreet mode): a kind and what to do instead', async () => {
+    const pushed: string[] = [];
+    const off = conn.api.on('passage', (p) => pushed.push(JSON.stringify(p)));
+    const answers = [];
+    for (const id of ['W2', 'W3']) answers.push(await conn.api.call('scan.submit', { text: passFor(keys, id), source: 'keyboard' }));
+    await waitFor(() => (pushed.length === 2 ? true : undefined), 'both passages pushed');
+    off();
+    for (const view of answers) {
+      expect(view).toMatchObject({ outcome: 'deny', kind: 'health', reasons: [], guidance: 'see-guard' });
+    }
+    // Neither the answer nor the pushed event carries a health reason, in any field.
+    for (const wire of [...pushed, ...answers.map((a) => JSON.stringify(a))]) {
+      expect(wire).not.toMatch(/F1_TEST_REQUIRED|QUARANTINE_ACTIVE|CASE_F0|DECLARATION|VACCINATION/);
+    }
+    // A procedural refusal keeps its reason and says what to do next.
+    await conn.api.call('scan.submit', { text: passFor(keys, 'W1'), source: 'keyboard' });
+    const expired = await conn.api.call('scan.submit', { text: passFor(keys, 'W1', { issuedAgoMs: 2 * 86_400_000, expiresInMs: -60_000 }), source: 'keyboard' });
+    expect(expired).toMatchObject({ outcome: 'deny', kind: 'credential', reasons: ['PASS_EXPIRED'], guidance: 'renew-pass' });
+  });
 
-    expect(await conn.api.call('supervisor.login', { pin: '0000' })).toEqual({ ok: false, reason: 'wrong-pin', attemptsLeft: 2 });
-    const login = await conn.api.call('supervisor.login', { pin: '13579' });
+  it('runs the supervisor desk: PIN lockout, log with the health reason, override with an alert, export, and refuses calls without a session', async () => {
+    const denied = await conn.api.call('scan.submit', { text: passFor(keys, 'W2'), source: 'keyboard' });
+    expect(denied).toMatchObject({ outcome: 'deny', kind: 'health', reasons: [] });
+
+    expect(await conn.api.call('supervisor.login', { supervisorId: 'lan', pin: '000000' })).toMatchObject({ ok: false, reason: 'wrong-pin', attemptsLeft: 2 });
+    const login = await conn.api.call('supervisor.login', { supervisorId: 'lan', pin: '135790' });
     if (!login.ok) throw new Error('login failed');
+    expect(login.supervisor).toEqual({ id: 'lan', name: 'Nguyễn Thị Lan' });
     const { token } = login;
     const day = { fromMs: Date.now() - 3_600_000, toMs: Date.now() + 60_000 };
     const log = await conn.api.call('supervisor.log', { token, query: day, limit: 100 });
     expect(log.summary).toEqual({ entries: 0, exits: 0, denied: 1 });
-    expect(log.rows[0]).toMatchObject({ seq: denied.seq, decision: 'deny', workerId: 'W2', reasons: ['QUARANTINE_ACTIVE'], overriddenBySeq: null });
+    // The supervisor, signed in, reads the reason the public screen did not show.
+    expect(log.rows[0]).toMatchObject({ seq: denied.seq, decision: 'deny', workerId: 'W2', reasons: ['F1_TEST_REQUIRED'], overriddenBySeq: null, overridable: true });
 
-    expect((await failure(conn.api.call('supervisor.override', { token, seq: denied.seq!, note: 'ok' }))).code).toBe('bad-request');
-    const allowed = await conn.api.call('supervisor.override', { token, seq: denied.seq!, note: 'Đã xét nghiệm âm tính tại chỗ' });
-    expect(allowed).toMatchObject({ outcome: 'allow', reasons: ['SUPERVISOR_OVERRIDE'] });
-    expect((await failure(conn.api.call('supervisor.override', { token, seq: denied.seq!, note: 'again, twice' }))).code).toBe('refused');
-    expect(kiosk.events.unsentAlerts(10).map((a) => [a.kind, a.event.seq, a.note])).toContainEqual(['supervisor-override', allowed.seq, 'Đã xét nghiệm âm tính tại chỗ']);
+    expect((await failure(conn.api.call('supervisor.override', { token, seq: denied.seq!, reasonCode: 'other', note: 'ok' }))).code).toBe('bad-request');
+    const allowed = await conn.api.call('supervisor.override', { token, seq: denied.seq!, reasonCode: 'negative-test-shown', note: 'Đã xét nghiệm âm tính tại chỗ' });
+    expect(allowed).toMatchObject({ outcome: 'allow', kind: 'override', reasons: ['SUPERVISOR_OVERRIDE'] });
+    expect((await failure(conn.api.call('supervisor.override', { token, seq: denied.seq!, reasonCode: 'other', note: 'again, twice' }))).code).toBe('refused');
+    expect(kiosk.events.unsentAlerts(10).map((a) => [a.kind, a.event.seq])).toContainEqual(['supervisor-override', allowed.seq]);
+    // The summary follows the search, as the rows do.
+    expect((await conn.api.call('supervisor.log', { token, query: { ...day, search: 'W1' }, limit: 100 })).summary).toEqual({ entries: 0, exits: 0, denied: 0 });
+    expect((await conn.api.call('supervisor.log', { token, query: { ...day, search: 'w2' }, limit: 100 })).summary).toEqual({ entries: 1, exits: 0, denied: 1 });
     const after = await conn.api.call('supervisor.log', { token, query: day, limit: 100 });
     expect(after.rows.find((r) => r.seq === denied.seq)!.overriddenBySeq).toBe(allowed.seq);
-    expect(kiosk.supervisor.auditTrail().map((a) => a.action)).toEqual(['pin-set', 'login-failed', 'login', 'view-log', 'override', 'view-log']);
+    const actions = kiosk.supervisor.auditTrail().map((a) => a.action);
+    expect(actions.slice(actions.indexOf('login-failed'))).toEqual(['login-failed', 'login', 'view-log', 'override', 'view-log', 'view-log', 'view-log']);
     expect(kiosk.supervisor.auditTrail().find((a) => a.action === 'override')!.detail).toContain('Đã xét nghiệm âm tính tại chỗ');
 
     const file = await conn.api.call('supervisor.export', { token, query: day, format: 'csv', language: 'en' });
+    if (file.target !== 'download') throw new Error('expected the file back');
     const csv = Buffer.from(file.base64, 'base64');
     expect([...csv.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     expect(file.rows).toBe(2);
@@ -258,12 +289,12 @@ describe('transport guards', () => {
     hubKeys(dir.path);
     const kiosk = new Kiosk(loadSettings(writeKioskConfig(dir.path)), { headless: false, log: createLogger({ level: 'silent' }) });
     kiosk.start();
-    await kiosk.supervisor.setPin('13579');
+    await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Nguyễn Thị Lan', pin: '135790' });
     const conn = await transports['electron-relay']!(kiosk, dir.path);
     const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof ApiError ? e.code : `not an ApiError: ${String(e)}`));
     try {
       // A PIN check takes a while (scrypt): it is still in flight when the oversized call goes out.
-      const inFlight = conn.api.call('supervisor.login', { pin: '0000' });
+      const inFlight = conn.api.call('supervisor.login', { supervisorId: 'lan', pin: '000000' });
       expect(await code(conn.api.call('scan.submit', { text: 'x'.repeat(70_000), source: 'camera' }))).toBe('bad-request');
       expect(await inFlight).toMatchObject({ ok: false, reason: 'wrong-pin' });
       expect(await code(conn.api.call('scan.submit', { text: 1n as unknown as string, source: 'camera' }))).toBe('bad-request');

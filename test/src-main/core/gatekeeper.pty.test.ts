@@ -118,7 +118,7 @@ describe('gate core through a real serial pty', () => {
     // The worker's own valid pass is still refused for their health, with the alert.
     const own = await k.scan(passFor(k.keys, 'W-F0'));
     expect(own.decision.reasons).toEqual(['CASE_F0']);
-    expect(passageView(own).reasons).toEqual(['CASE_F0']);
+    expect(passageView(own, { discreet: false, healthGuidance: 'see-guard' }).reasons).toEqual(['CASE_F0']);
     expect(k.kiosk.events.unsentAlerts(50).map((a) => a.kind)).toEqual(['confirmed-case-entry-attempt']);
     expect(k.relayOpenings()).toBe(0);
   });
@@ -127,7 +127,7 @@ describe('gate core through a real serial pty', () => {
     const base = { seq: 1, displayName: 'X', durable: true, timing: { receivedAtNs: 0n, committedAtNs: 0n, actuatedAtNs: 0n } };
     const decision = { outcome: 'deny' as const, direction: 'entry' as const, reasons: ['BADGE_NOT_ACCEPTED', 'QUARANTINE_ACTIVE', 'ANTI_PASSBACK'] as ['BADGE_NOT_ACCEPTED', 'QUARANTINE_ACTIVE', 'ANTI_PASSBACK'] };
     expect(passageView({ ...base, decision, credentialAccepted: false }).reasons).toEqual(['BADGE_NOT_ACCEPTED', 'ANTI_PASSBACK']);
-    expect(passageView({ ...base, decision, credentialAccepted: true }).reasons).toEqual(['BADGE_NOT_ACCEPTED', 'QUARANTINE_ACTIVE', 'ANTI_PASSBACK']);
+    expect(passageView({ ...base, decision, credentialAccepted: true }, { discreet: false, healthGuidance: 'see-guard' }).reasons).toEqual(['BADGE_NOT_ACCEPTED', 'QUARANTINE_ACTIVE', 'ANTI_PASSBACK']);
   });
 
   it('a repeat scan of the same code within the window is one event and does not re-open', async () => {
