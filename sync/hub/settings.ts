@@ -72,11 +72,17 @@ export interface LoadedHubSettings {
 
 export function loadHubSettings(file: string): LoadedHubSettings {
   const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new SettingsError(abs, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})` }]);
+  }
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(abs, 'utf8'), { uniqueKeys: true });
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
-    throw new SettingsError(abs, [{ path: '', message: (err as Error).message.split('\n')[0]! }]);
+    throw new SettingsError(abs, [{ path: '', message: `not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}` }]);
   }
   const r = hubSettingsSchema.safeParse(raw);
   if (!r.success) throw new SettingsError(abs, problemsOf(r.error, { schema: hubSettingsSchema, input: raw }));

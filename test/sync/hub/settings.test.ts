@@ -43,6 +43,9 @@ describe('hub settings', () => {
       } catch (e) {
         problems = (e as SettingsError).problems.map((p) => `${p.path}: ${p.message}`);
       }
+      expect(() => loadHubSettings(join(d.path, 'missing.yaml'))).toThrow(/: cannot read the file \(ENOENT\)$/);
+      writeFileSync(join(d.path, 'broken.yaml'), 'broker: [unclosed');
+      expect(() => loadHubSettings(join(d.path, 'broken.yaml'))).toThrow(/: not valid YAML\/JSON: /);
       expect(problems).toEqual([
         'broker.protocolVersion: must be 4 or 5, got 3',
         'store.pth: unknown setting; did you mean "path"?',
