@@ -11,6 +11,11 @@ import { GateSignals, type GateSignalLines, type SignalLine } from '../../device
 import { OnoffOutput } from '../../device/gpio/onoff-output.js';
 import type { DigitalOutput, TransitionListener } from '../../device/gpio/output.js';
 import { SimulatedOutput } from '../../device/gpio/simulated-output.js';
+import type { DigitalInput } from '../../device/gpio/input.js';
+import { InputControlWatcher } from '../../device/gpio/input-control.js';
+import { OnoffInput } from '../../device/gpio/onoff-input.js';
+import { SimulatedInput } from '../../device/gpio/simulated-input.js';
+import { EmergencyRelease, PassageConfirmation, inputControlFile, type RecordGateEvent } from '../core/gate-inputs.js';
 import { findHeaderChip, sysfsLineNumber } from '../../device/gpio/sysfs-chip.js';
 import type { Scanner } from '../../device/scanner/scanner.js';
 import { SerialScanner } from '../../device/scanner/serial-scanner.js';
@@ -108,6 +113,13 @@ export class Kiosk {
   readonly screenService: ScreenService;
   readonly disk: DiskGuard;
   readonly gpioMode: 'real' | 'simulated';
+  /** The emergency release input (settings gate.inputs.emergency), if fitted. */
+  readonly emergency: EmergencyRelease | undefined;
+  /** The door or turnstile sensor (settings gate.inputs.passage), if fitted. */
+  readonly passageSensor: PassageConfirmation | undefined;
+  private readonly inputs: DigitalInput[] = [];
+  /** Drives simulated inputs from `safegate gpio set` (only when the inputs are simulated). */
+  private readonly inputControl: InputControlWatcher | undefined;
   /** Where the screens' exports are written (private; purged after a day). */
   readonly exportsDir: string;
   /** The loopback transport, once `startScreens()` has run. */
@@ -194,6 +206,7 @@ export class Kiosk {
         ? { sitePassages: { currentSinceMs: () => siteStream.currentSinceMs(), lastPassage: (w: string, z: string) => this.remotePassages.lastPassage(w, z) } }
         : {}),
     });
+    ({ emergency: this.emergency, passage: this.passageSensor, control: this.inputControl } = this.buildInputs(settings, clock, secrets.codeHashKey));
     const hub = settings.hub;
     const downlink = new Downlink(
       settings.device.id,
@@ -234,6 +247,7 @@ export class Kiosk {
       gatekeeper: this.gatekeeper,
       rules: settings.screens.supervisor,
       policy: () => this.policy.get(),
+      passageSensor: Boolean(settings.gate.inputs.passage),
       zone: settings.time.zone,
       pinPepper: secrets.pinPepper,
       drives: this.drives,
@@ -270,6 +284,7 @@ export class Kiosk {
         storage: () => ({ level: this.disk.figures().level, heldEvents: this.gatekeeper.heldCount }),
         notices: () => this.notices.current(Date.now()),
         supervisor: this.supervisor,
+        gate: () => ({ mode: this.emergency?.mode ?? 'normal' }),
       },
       this.log.child({ ns: 'screens' }),
     );
@@ -350,6 +365,7 @@ export class Kiosk {
     this.remotePurgeTimer.unref();
     this.retention.start();
     this.checkpointer.start();
+    this.startInputs();
     try {
       this.gatekeeper.warmUp();
     } catch (err) {
@@ -402,6 +418,10 @@ export class Kiosk {
     this.checkpointer.stop();
     this.disk.stop();
     await this.drives?.stop();
+    this.inputControl?.stop();
+    this.emergency?.stop();
+    this.passageSensor?.stop();
+    for (const input of this.inputs) input.release();
     this.signals.release();
     process.off('exit', this.exitGuard);
     try {
@@ -459,6 +479,60 @@ export class Kiosk {
       { path: s.path, usb: s.usb, baudRate: s.baudRate, suffix: s.suffix, maxLineLength: s.maxLineLength },
       this.log.child({ ns: 'device:scanner' }),
     );
+  }
+
+  /** The gate's inputs: real where the outputs are, else simulated and driven by the input control file. */
+  private buildInputs(
+    settings: Settings,
+    clock: SystemClock,
+    codeHashKey: string,
+  ): { emergency: EmergencyRelease | undefined; passage: PassageConfirmation | undefined; control: InputControlWatcher | undefined } {
+    const { inputs: cfg } = settings.gate;
+    if (!cfg.emergency && !cfg.passage) return { emergency: undefined, passage: undefined, control: undefined };
+    const chip = this.gpioMode === 'real' ? findHeaderChip(settings.gate.sysfsRoot, settings.gate.chipLabel) : undefined;
+    const simulated = new Map<string, SimulatedInput>();
+    const make = (name: string, c: { pin: number; activeLow: boolean }): DigitalInput => {
+      let input: DigitalInput;
+      if (chip) input = new OnoffInput(name, sysfsLineNumber(chip, c.pin), c.activeLow, cfg.debounceMs);
+      else simulated.set(name, (input = new SimulatedInput(name, c.activeLow, cfg.debounceMs)));
+      this.inputs.push(input);
+      return input;
+    };
+    const log = this.log.child({ ns: 'gate:inputs' });
+    // Logged like a scan's event; the uplink is told at once (an emergency alert must not wait for a batch).
+    const record: RecordGateEvent = (event, alert) => {
+      const seq = this.gatekeeper.recordGateEvent(event, alert);
+      this.uplink?.nudge();
+      return seq;
+    };
+    const context = { checkpoint: settings.checkpoint, clock, record, log };
+    const emergency = cfg.emergency
+      ? new EmergencyRelease({ ...context, input: make('emergency', cfg.emergency), actuator: this.signals, policyVersion: () => this.policy.get().version, codeHashKey })
+      : undefined;
+    const passage = cfg.passage
+      ? new PassageConfirmation({
+          ...context,
+          input: make('passage', cfg.passage),
+          windowMs: settings.gate.relay.pulseMs + cfg.passage.graceMs,
+          eventBySeq: (seq) => this.events.get(seq),
+        })
+      : undefined;
+    const control = simulated.size
+      ? new InputControlWatcher(inputControlFile(this.runtime), simulated, (reason) => log.warn({ reason }, 'input control file refused'))
+      : undefined;
+    return { emergency, passage, control };
+  }
+
+  private startInputs(): void {
+    const passage = this.passageSensor;
+    if (passage) {
+      this.gatekeeper.on('passage', (p) => passage.onPassage(p));
+      passage.start();
+    }
+    this.emergency?.start();
+    // After the watchers: a file that already says "emergency on" holds the gate at once.
+    this.inputControl?.start();
+    if (this.inputControl) this.log.info({ file: this.inputControl.file }, 'simulated gate inputs: drive them with safegate gpio set');
   }
 
   private buildOutputs(settings: Settings): { mode: 'real' | 'simulated'; lines: GateSignalLines } {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { SettingsError } from '../../base/common/settings-error.js';
 import { problemLine } from '../../base/common/validation.js';
 import { DEFAULT_DECODER, type DecoderName } from '../../device/camera/decoder.js';
@@ -162,6 +162,17 @@ function buildProgram(): Command {
       const s = (await commands()).statusOf(o.config);
       console.log(o.json ? JSON.stringify(s) : (await commands()).formatStatus(s));
     });
+
+  const gpio = program.command('gpio').description("the gate's simulated inputs (tests and the demo; real inputs are wired contacts)");
+  gpio
+    .command('set')
+    .description('drive a simulated input of the running kiosk: emergency release or passage sensor')
+    .addArgument(new Argument('<input>', 'which input').choices(['emergency', 'passage']))
+    .addArgument(new Argument('<state>', 'on, off, or pulse (on, then off: one person through the sensor)').choices(['on', 'off', 'pulse']))
+    .requiredOption('--config <file>', 'settings file')
+    .action(async (input: 'emergency' | 'passage', state: 'on' | 'off' | 'pulse', o: { config: string }) =>
+      console.log(await (await import('./gpio-commands.js')).setGpioInput(o.config, input, state)),
+    );
 
   const config = program.command('config').description('the settings file');
   config

@@ -293,6 +293,24 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     return passage;
   }
 
+  /**
+   * Logs an event of the gate's own inputs (emergency release, passage outcomes; see gate-inputs.ts)
+   * like a scan's: durably, or held and written later if the store cannot take it now. Its sequence
+   * number, or null while it is held. It drives nothing: the inputs act on the gate themselves.
+   */
+  recordGateEvent(event: NewGateEvent, alert?: AlertKind): number | null {
+    try {
+      const seq = this.withSpace(() => this.deps.events.append(event, alert));
+      this.deps.afterCommit?.();
+      return seq;
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+      this.hold(event, alert);
+      this.deps.log.error({ err: (err as Error).message, reasons: event.reasons }, 'cannot store a gate input event: held for retry');
+      return null;
+    }
+  }
+
   /** The clock the gate dates events with. */
   now(): ClockReading {
     return this.deps.clock.read();
