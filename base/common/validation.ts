@@ -57,8 +57,14 @@ export function issuesText(error: z.ZodError, separator = '; ', context: Problem
   return problemsText(problemsOf(error, context), separator);
 }
 
+/** `hub.batch.maxEvents`; a key that is not a plain word is quoted (`device["x y"]`), so the path reads unambiguously. */
 function joinPath(path: readonly (string | number)[]): string {
-  return path.map(String).join('.');
+  let out = '';
+  for (const k of path) {
+    if (typeof k === 'number' || /^[A-Za-z0-9_$-]+$/.test(k)) out += out ? `.${k}` : String(k);
+    else out += `[${JSON.stringify(k)}]`;
+  }
+  return out;
 }
 
 function unknownKeyMessage(key: string, known: readonly string[]): string {
@@ -83,7 +89,8 @@ function messageOf(issue: Issue, path: readonly (string | number)[], context: Pr
   const expected = at ? describe(at) : undefined;
   const hasInput = 'input' in issue || context.input !== undefined;
   const input = 'input' in issue ? issue.input : valueAt(context.input, path);
-  if (hasInput && input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
+  // Nothing there: say so, whatever zod's word for it (a refinement's own message stays).
+  if (hasInput && input === undefined && issue.code !== 'custom') {
     return expected ? `missing; must be ${expected}` : 'missing';
   }
   const got = hasInput && isShown(input) ? `, got ${shown(input)}` : '';

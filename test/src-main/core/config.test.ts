@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SettingsError, loadSettings, parseSettings, settingsJsonSchema } from '../../../src-main/core/config.js';
 import { objectsAcceptingUnknownKeys } from '../../helpers/json-schema.js';
@@ -96,6 +97,36 @@ describe('settings', () => {
       'screens.resultSeconds: must be a number from 1 to 30, got 60',
     ]);
     expect(problemsIn({ ...minimal, device: 'kiosk-1' })).toEqual(['device: must be a group of settings, got "kiosk-1"']);
+    expect(problemsIn({ ...minimal, checkpoint: { id: 'g', name: 'G' }, device: { id: 'kiosk-1', 'i d': 1 } })).toEqual([
+      'device["i d"]: unknown setting; did you mean "id"?',
+      'checkpoint.kind: missing; must be one of "gate", "zone", "team", "canteen", "dormitory", "bus"',
+    ]);
+  });
+
+  it('any value is either accepted or refused with problems in words, never a crash (generated settings)', () => {
+    // Settings-shaped values: the real keys (and near-misses) at each level, with values of any kind.
+    const keys = ['device', 'checkpoint', 'scanner', 'gate', 'hub', 'batch', 'maxEvents', 'relay', 'pin', 'id', 'name', 'kind', 'direction', 'direciton', 'zone', '__proto__', 'constructor', ''];
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: 'small' }, fc.anything(), fc.dictionary(fc.constantFrom(...keys), tie('tree'), { maxKeys: 5 })),
+    }));
+    const settingsLike = fc.record({ device: tree, checkpoint: tree, scanner: tree, hub: tree, gate: tree }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(fc.oneof(settingsLike, tree), (raw) => {
+        try {
+          parseSettings(raw, 'kiosk.yaml');
+        } catch (e) {
+          expect(e).toBeInstanceOf(SettingsError);
+          const problems = (e as SettingsError).problems;
+          expect(problems.length).toBeGreaterThan(0);
+          for (const p of problems) {
+            expect(typeof p.path).toBe('string');
+            expect(p.message).toMatch(/\S/);
+            expect(p.message).not.toMatch(/^Invalid input/);
+          }
+        }
+      }),
+      { numRuns: 300, seed: 9 },
+    );
   });
 
   it('needs exactly one of a serial path or USB ids', () => {
