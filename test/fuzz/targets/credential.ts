@@ -17,6 +17,7 @@ import { readCredential, type CredentialReading } from '../../../src-main/core/c
 import { Gatekeeper, type Passage } from '../../../src-main/core/gatekeeper.js';
 import { openStore } from '../../../src-main/core/store/database.js';
 import { EventLog } from '../../../src-main/core/store/event-log.js';
+import { HeldSpool } from '../../../src-main/core/store/held-spool.js';
 import { Roster } from '../../../src-main/core/store/roster.js';
 import type { GateActuator } from '../../../device/gpio/gate-signals.js';
 import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
@@ -500,6 +501,7 @@ export function credentialTargets(keys: Keys, closer: Closer): AnyFuzzTarget[] {
     codeHashKey: 'fuzz-code-hash-key',
     log: silentLogger,
     isRevoked: fixture.isRevoked,
+    held: new HeldSpool({ file: join(dir.path, 'run', 'held.jsonl'), dir: join(dir.path, 'run'), db, events, log: silentLogger }),
   });
   closer.add(() => {
     gatekeeper.stop();
