@@ -202,6 +202,7 @@ export class Kiosk {
       onDiskFull: () => this.disk.releaseReserve(),
       afterCommit: () => this.checkpointer.noteCommit(),
       held: this.heldSpool,
+      ...(settings.gate.inputs.passage ? { passageWindowMs: settings.gate.relay.pulseMs + settings.gate.inputs.passage.graceMs } : {}),
       ...(siteStream
         ? { sitePassages: { currentSinceMs: () => siteStream.currentSinceMs(), lastPassage: (w: string, z: string) => this.remotePassages.lastPassage(w, z) } }
         : {}),

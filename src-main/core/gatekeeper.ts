@@ -67,6 +67,11 @@ export interface GatekeeperDeps {
   onDiskFull?: () => boolean;
   /** After each durable commit on the scan path (the WAL checkpointer watches for idle moments). */
   afterCommit?: () => void;
+  /**
+   * With a passage sensor: how long after an admit the sensor decides whether the person went
+   * through. An admit it logged as not passed does not make the person inside (or outside).
+   */
+  passageWindowMs?: number;
   /** Where events the store refused wait (with a copy in RAM that survives a crash of the process). */
   held: HeldEvents;
 }
@@ -321,7 +326,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     this.pruneRecentCodes(nowMs, policy.params.repeatScanSeconds);
     const scope: PassageScope =
       policy.params.antiPassback === 'checkpoint' ? { checkpointId: this.deps.checkpoint.id } : { zoneId: this.deps.checkpoint.zone };
-    const own = reading.status === 'valid' ? this.deps.events.lastPassage(reading.workerId, scope) : null;
+    const own = reading.status === 'valid' ? this.deps.events.lastPassage(reading.workerId, scope, this.deps.passageWindowMs) : null;
     const site = this.deps.sitePassages;
     if (!site || !('zoneId' in scope) || reading.status !== 'valid') {
       return { sameCodeSecondsAgo: lastSeen === undefined ? null : Math.max(0, (nowMs - lastSeen) / 1000), lastPassage: own };

@@ -58,11 +58,15 @@ function fromRow(r: EventRow): GateEvent {
 
 export type PassageScope = { zoneId: string } | { checkpointId: string };
 
+/** How much later than its window an ADMITTED_NOT_PASSED may be logged (timer and commit delays). */
+const NOT_PASSED_SLACK_MS = 5_000;
+
 /** The durable event log. Every method is synchronous: when `append` returns, the event is on disk. */
 export class EventLog {
   private readonly insert: Statement;
   private readonly lastInZone: Statement;
   private readonly lastAtCheckpoint: Statement;
+  private readonly notPassedStmt: Statement;
   private readonly sinceStmt: Statement;
   private readonly betweenStmt: Statement;
   private readonly getStmt: Statement;
@@ -82,11 +86,14 @@ export class EventLog {
       VALUES (@wallMs, @monoUs, @bootId, @clockSynced, @checkpointId, @zoneId, @direction,
         @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion)`);
     this.lastInZone = db.prepare(`
-      SELECT direction, wall_ms FROM events
-      WHERE worker_id = ? AND decision = 'allow' AND zone_id = ? ORDER BY seq DESC LIMIT 1`);
+      SELECT seq, direction, wall_ms, source FROM events
+      WHERE worker_id = ? AND decision = 'allow' AND zone_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1`);
     this.lastAtCheckpoint = db.prepare(`
-      SELECT direction, wall_ms FROM events
-      WHERE worker_id = ? AND decision = 'allow' AND checkpoint_id = ? ORDER BY seq DESC LIMIT 1`);
+      SELECT seq, direction, wall_ms, source FROM events
+      WHERE worker_id = ? AND decision = 'allow' AND checkpoint_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1`);
+    this.notPassedStmt = db.prepare(`
+      SELECT 1 FROM events
+      WHERE wall_ms >= ? AND wall_ms <= ? AND seq > ? AND worker_id = ? AND reasons = 'ADMITTED_NOT_PASSED' LIMIT 1`);
     this.sinceStmt = db.prepare('SELECT * FROM events WHERE wall_ms >= ? ORDER BY seq');
     this.betweenStmt = db.prepare('SELECT * FROM events WHERE wall_ms >= ? AND wall_ms < ? ORDER BY seq');
     this.getStmt = db.prepare('SELECT * FROM events WHERE seq = ?');
@@ -166,11 +173,23 @@ export class EventLog {
     this.markAlertStmt.run(atMs, seq);
   }
 
-  lastPassage(workerId: string, scope: PassageScope): { direction: Direction; atMs: number } | null {
-    const row = (
-      'zoneId' in scope ? this.lastInZone.get(workerId, scope.zoneId) : this.lastAtCheckpoint.get(workerId, scope.checkpointId)
-    ) as { direction: Direction; wall_ms: number } | undefined;
-    return row ? { direction: row.direction, atMs: row.wall_ms } : null;
+  lastPassage(workerId: string, scope: PassageScope, passageWindowMs?: number): { direction: Direction; atMs: number } | null {
+    // With a passage sensor, an admit the sensor logged as ADMITTED_NOT_PASSED (within the window
+    // after it) never happened as far as inside/outside goes: the passage before it counts.
+    let before = Number.MAX_SAFE_INTEGER;
+    for (let i = 0; i < 8; i++) {
+      const row = ('zoneId' in scope ? this.lastInZone.get(workerId, scope.zoneId, before) : this.lastAtCheckpoint.get(workerId, scope.checkpointId, before)) as
+        | { seq: number; direction: Direction; wall_ms: number; source: string }
+        | undefined;
+      if (!row) return null;
+      const voided =
+        passageWindowMs !== undefined &&
+        row.source !== 'input' &&
+        this.notPassedStmt.get(row.wall_ms, row.wall_ms + passageWindowMs + NOT_PASSED_SLACK_MS, row.seq, workerId) !== undefined;
+      if (!voided) return { direction: row.direction, atMs: row.wall_ms };
+      before = row.seq;
+    }
+    return null;
   }
 
   *since(wallMs: number): Generator<GateEvent> {

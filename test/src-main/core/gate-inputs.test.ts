@@ -115,5 +115,9 @@ describe('gate inputs: emergency release and passage sensor', () => {
     expect(reader.summary(0, Date.now() + 60_000)).toEqual({ entries: 2, exits: 0, denied: 0 });
     // Without a sensor's view ("inside" as before), both admits count.
     expect(reader.inside(0, Date.now() + 60_000).map((w) => w.workerId).sort()).toEqual(['W1', 'W2']);
+    // W2 turned back at the gate and tries again: still outside as far as the gate knows, so this
+    // entry gate lets them in (no "already inside"); W1, who went through, is inside.
+    expect(scan('W2').decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
+    expect(scan('W1').decision).toMatchObject({ outcome: 'deny', reasons: ['ANTI_PASSBACK'] });
   });
 });
