@@ -4,7 +4,7 @@ import type { DenyReason } from '../../base/common/reasons.js';
 import type { Passage } from '../../src-main/core/gatekeeper.js';
 import { healthyWorker, passFor } from '../helpers/fixtures.js';
 import { KioskUnderTest } from '../helpers/kiosk.js';
-import { VIEWPORTS, launchChromium, openScreens, overflowProblems, resize, screenshotAt, viewportName } from '../helpers/browser.js';
+import { VIEWPORTS, launchChromium, openScreens, overflowProblems, resize, screenshotAt, viewportName, type Viewport } from '../helpers/browser.js';
 
 /**
  * Every screen at every panel size it runs on (800x480 to 1920x1080, landscape and portrait), in
@@ -55,14 +55,19 @@ describe('every screen fits every panel size, in Vietnamese and English', () => 
   let page: Page;
   const shots: string[] = [];
 
+  /** Checks the screen as it is now at the current size, with a screenshot. */
+  async function check(name: string, lang: Language, v: Viewport): Promise<void> {
+    // Every size in Vietnamese (the longer texts); English at the smallest panel both ways, for the
+    // time it takes. The screenshot first: a failing size is there to look at.
+    if (lang === 'vi' || v.width * v.height === 800 * 480) shots.push(await screenshotAt(page, v, `${name}-${lang}`));
+    const problems = await overflowProblems(page);
+    expect(problems, `${name} (${lang}) at ${viewportName(v)}`).toEqual([]);
+  }
+
   async function sweep(name: string, lang: Language): Promise<void> {
     for (const v of VIEWPORTS) {
       await resize(page, v);
-      // Every size in Vietnamese (the longer texts); English at the smallest panel both ways, for the
-      // time it takes. The screenshot first: a failing size is there to look at.
-      if (lang === 'vi' || v.width * v.height === 800 * 480) shots.push(await screenshotAt(page, v, `${name}-${lang}`));
-      const problems = await overflowProblems(page);
-      expect(problems, `${name} (${lang}) at ${viewportName(v)}`).toEqual([]);
+      await check(name, lang, v);
     }
     await resize(page, VIEWPORTS[1]!);
   }
@@ -129,16 +134,39 @@ describe('every screen fits every panel size, in Vietnamese and English', () => 
     await useLanguage('vi');
   });
 
+  it('the overflow check itself fails on what does not fit: off screen, clipped text, a document that scrolls', async () => {
+    await resize(page, VIEWPORTS[0]!);
+    expect(await overflowProblems(page)).toEqual([]);
+    const cases = [
+      'const d = document.createElement("div"); d.textContent = "off"; d.style.cssText = "position:fixed;left:760px;top:10px;width:100px"; document.body.append(d); return () => d.remove();',
+      'const d = document.createElement("p"); d.textContent = "Đưa mã QR vào trước camera hoặc máy quét ".repeat(5); d.style.cssText = "position:fixed;left:0;top:0;width:200px;height:20px;overflow:hidden"; document.body.append(d); return () => d.remove();',
+      'const app = document.querySelector(".app"); app.style.height = "200%"; return () => { app.style.height = ""; };',
+    ];
+    for (const body of cases) {
+      await page.evaluate(`window.__undo = (() => { ${body} })()`);
+      expect((await overflowProblems(page)).length, body).toBeGreaterThan(0);
+      await page.evaluate('window.__undo()');
+    }
+    expect(await overflowProblems(page)).toEqual([]);
+  });
+
   it('every kind of result', { timeout: 120_000 }, async () => {
+    // Size by size, each result replacing the last (a result stays until tapped or its time is up,
+    // and the language chosen before the first stays until then): fewer resizes, same screens.
+    let seq = 10_000;
     for (const lang of LANGUAGES) {
-      for (const [name, p] of RESULTS) {
-        await useLanguage(lang);
-        rig.kiosk.gatekeeper.emit('passage', { ...p, seq: p.seq === null ? null : p.seq + 1 });
-        await page.getByTestId('result').waitFor();
-        await sweep(name, lang);
-        await page.getByTestId('result').click();
-        await page.getByTestId('result').waitFor({ state: 'detached' });
+      await useLanguage(lang);
+      for (const v of VIEWPORTS) {
+        await resize(page, v);
+        for (const [name, p] of RESULTS) {
+          const shown = { ...p, seq: p.seq === null ? null : ++seq };
+          rig.kiosk.gatekeeper.emit('passage', shown);
+          await page.locator(`[data-testid=result][data-seq="${shown.seq ?? ''}"][data-kind]`).waitFor();
+          await check(name, lang, v);
+        }
       }
+      await page.getByTestId('result').click();
+      await page.getByTestId('result').waitFor({ state: 'detached' });
     }
   });
 
