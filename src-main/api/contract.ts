@@ -24,6 +24,8 @@ const entryLogQuery = z
     toMs: z.number().int().min(0),
     search: z.string().max(80).optional(),
     decision: z.enum(['allow', 'deny', 'all']).optional(),
+    /** Exports only: the roll-call of who is inside now (fire drill, end of shift), whatever the window. */
+    insideNow: z.boolean().optional(),
   })
   .strict()
   .refine((q) => q.toMs > q.fromMs && q.toMs - q.fromMs <= 32 * 86_400_000, { message: 'toMs must follow fromMs, at most 32 days later' });

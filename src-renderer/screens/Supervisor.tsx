@@ -292,7 +292,7 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
     }
   };
   const exportAs = (format: 'csv' | 'xlsx') => {
-    const q = queryFor(tab === 'inside' ? 'today' : tab);
+    const q = tab === 'inside' ? { ...queryFor('today')!, insideNow: true } : queryFor(tab);
     if (!q) return;
     const language = i18n.language === 'en' ? 'en' : 'vi';
     api.call('supervisor.export', { token, query: q, format, language, ...(driveId ? { driveId } : {}) }).then(exported, onError);
@@ -364,6 +364,7 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
             <button type="button" data-testid="print" onClick={() => window.print()}>
               {t('supervisor.print')}
             </button>
+            {exportBar}
           </div>
           <p className="print-only print-title">
             {inside ? t('supervisor.rollCallTitle', { when: when(inside.atMs) }) : null}

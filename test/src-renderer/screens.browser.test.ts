@@ -329,9 +329,15 @@ describe('kiosk screens in Chromium', () => {
     expect(audit.at(-1)!.detail).toContain('negative-test-shown');
   });
 
-  it('prints the roll-call of who is inside now: the list alone, with a tick column', async () => {
+  it('prints the roll-call of who is inside now (the list alone, with a tick column) and exports it', async () => {
     await page.getByTestId('tab-inside').click();
     await page.getByTestId('inside-row').first().waitFor();
+    const inside = await page.getByTestId('inside-row').allTextContents();
+    const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+    expect(file.suggestedFilename()).toMatch(/^safegate-inside-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}\.csv$/);
+    const lines = readFileSync((await file.path())!, 'utf8').trim().split('\r\n').slice(1);
+    expect(lines).toHaveLength(inside.length);
+    for (const name of ['Võ Thị Em', 'Nguyễn Văn An', 'Trần Thị Bình']) expect(lines.filter((l) => l.includes(name)), name).toHaveLength(1);
     await page.emulateMedia({ media: 'print' });
     try {
       expect(await page.getByTestId('inside').isVisible()).toBe(true);

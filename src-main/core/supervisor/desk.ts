@@ -14,7 +14,7 @@ import { OVERRIDE_REASONS, forbiddenOverride, type OverrideReasonCode } from '..
 import type { GateEvent, OverrideRecord } from '../../../base/common/types.js';
 import { DENY_REASONS } from '../../../base/common/reasons.js';
 import { DriveError, type RemovableDrive, type RemovableDrives } from '../../../device/usb/removable-drives.js';
-import { dayKeyIn, startOfDayIn } from '../../../base/common/time.js';
+import { dayKeyIn, localTimeIn, startOfDayIn } from '../../../base/common/time.js';
 
 export interface SupervisorRules extends LockoutRules {
   sessionMinutes: number;
@@ -309,6 +309,13 @@ export class SupervisorDesk {
   }
 
   private async buildExport(query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage): Promise<{ fileName: string; bytes: Uint8Array; rows: number }> {
+    if (query.insideNow) {
+      // The roll-call: each person inside now by the passage that put them there, whatever the window asked.
+      const now = this.now();
+      const rows = this.reader.insideRows(startOfDayIn(now, this.deps.zone) - DAY_MS, now + 60_000, { passedOnly: this.deps.passageSensor === true });
+      const bytes = await exportEntryLog(rows, format, lang, this.deps.zone);
+      return { fileName: `safegate-inside-${localTimeIn(now, this.deps.zone).replace(/:\d\d$/, '').replace(/[ :]/g, '-')}.${format}`, bytes, rows: rows.length };
+    }
     const rows = [...this.reader.rows(query)];
     const bytes = await exportEntryLog(rows, format, lang, this.deps.zone);
     const stamp = dayKeyIn(query.fromMs, this.deps.zone);
@@ -385,5 +392,6 @@ export class SupervisorDesk {
 }
 
 function describeQuery(q: EntryLogQuery): string {
+  if (q.insideNow) return 'inside now';
   return `${new Date(q.fromMs).toISOString()}..${new Date(q.toMs).toISOString()}${q.decision && q.decision !== 'all' ? ` ${q.decision}` : ''}${q.search ? ' with search' : ''}`;
 }

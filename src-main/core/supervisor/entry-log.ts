@@ -17,6 +17,8 @@ export interface EntryLogQuery {
   /** Matches worker id, name (accents and case ignored) or team. */
   search?: string | undefined;
   decision?: 'allow' | 'deny' | 'all' | undefined;
+  /** The roll-call: only the passage that put each person inside now is exported (exports only). */
+  insideNow?: boolean | undefined;
 }
 
 
@@ -108,6 +110,19 @@ export class EntryLogReader {
         return { workerId: e.workerId!, displayName: who?.displayName ?? null, team: who?.team ?? null, sinceMs: e.wallMs };
       })
       .sort((a, b) => a.sinceMs - b.sinceMs);
+  }
+
+  /** The roll-call as log rows: for each person inside now, the passage that put them there. */
+  insideRows(fromMs: number, toMs: number, options: { passedOnly?: boolean } = {}): EntryLogRow[] {
+    const since = new Map(this.inside(fromMs, toMs, options).map((w) => [w.workerId, w.sinceMs]));
+    const rows: EntryLogRow[] = [];
+    for (const r of this.rows({ fromMs, toMs, decision: 'allow' })) {
+      if (r.workerId !== null && since.get(r.workerId) === r.atMs) {
+        rows.push(r);
+        since.delete(r.workerId);
+      }
+    }
+    return rows;
   }
 
   private lookup(e: GateEvent, cache: Map<string, { displayName: string; team: string } | null>): { displayName: string; team: string } | null {
