@@ -15,12 +15,6 @@ export function EmergencyBanner() {
   const { t } = useTranslation();
   return (
     <div className="emergency" role="alert" data-testid="emergency">
-      <svg className="emergency-icon" viewBox="0 0 64 64" aria-hidden="true" focusable="false">
-        <g fill="none" stroke="currentColor" strokeWidth="5" strokeLinecap="round" strokeLinejoin="round">
-          <path d="M32 6 L60 56 H4 Z" />
-          <path d="M32 24 V40 M32 47 V48" />
-        </g>
-      </svg>
       <div className="emergency-text">
         <p className="emergency-title">{t('emergency.title')}</p>
         <p className="emergency-detail">{t('emergency.detail')}</p>
