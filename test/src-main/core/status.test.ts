@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { statusOf } from '../../../src-main/cli/commands.js';
+import { formatStatus, statusOf } from '../../../src-main/cli/commands.js';
 import { tempDir, waitFor } from '../../helpers/fixtures.js';
 import { KioskUnderTest } from '../../helpers/kiosk.js';
 import { TestBroker, TestCertificates } from '../../helpers/mosquitto.js';
@@ -41,6 +41,7 @@ describe('hub link: safegate status agrees with the screens', () => {
     await waitFor(() => (screens() === 'online' ? true : undefined), 'the screens show the link online', 15_000);
     expect(statusOf(config).link).toBe('online');
     expect(statusOf(config).running?.link).toBe('online');
+    expect(formatStatus(statusOf(config))).toMatch(/^hub link: online$/m);
 
     // The broker goes: the screens stop saying online, and the command says what they say (the
     // link may move on between two reads, from offline to connecting, so either word of the two).
@@ -61,6 +62,7 @@ describe('hub link: safegate status agrees with the screens', () => {
     const s = statusOf(config);
     expect(s.running).toBeNull();
     expect(s.link).toBeNull();
+    expect(formatStatus(s)).toMatch(/^kiosk not running\nhub link: unknown \(no kiosk running\)$/m);
     k.dir.remove();
   }, 60_000);
 
@@ -72,5 +74,6 @@ describe('hub link: safegate status agrees with the screens', () => {
     expect(k.kiosk.screenService.state().link).toBe('standalone');
     expect(statusOf(config).link).toBe('standalone');
     expect(statusOf(config).running?.link).toBe('standalone');
+    expect(formatStatus(statusOf(config))).toMatch(/^hub link: standalone \(no hub in the settings\)$/m);
   });
 });
