@@ -63,7 +63,9 @@ describe('the demo with its screens', () => {
     await page.getByTestId('result').click();
 
     child.stdin.write(quarantined + '\n');
-    await expect.poll(() => page.getByTestId('result-reasons').textContent().catch(() => '')).toContain('Đang trong thời gian cách ly');
+    // Discreet mode (the default): the queue reads what to do, never the health reason.
+    await expect.poll(() => page.getByTestId('result-guidance').textContent().catch(() => '')).toBe('Vui lòng gặp bảo vệ cổng để được hướng dẫn');
+    expect(await page.getByTestId('result').textContent()).not.toContain('cách ly');
     await screenshot(page, 'demo-result-deny');
     await waitFor(() => (/simulated gate relay OPEN/.test(out) ? true : undefined), 'the simulated relay');
   }, 60_000);
