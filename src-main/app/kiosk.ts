@@ -1,4 +1,4 @@
-import { statfsSync } from 'node:fs';
+import { diskSpace } from '../../base/node/disk.js';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { defaultPolicy } from '../../base/common/policy/policy.js';
@@ -51,12 +51,8 @@ import { hubLinkView, type HubLinkView } from '../../base/common/hub-link.js';
 
 /** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
 function walBound(dir: string): number {
-  try {
-    const fs = statfsSync(dir);
-    return Math.min(16 * 1024 * 1024, Math.max(1024 * 1024, Math.floor((fs.blocks * fs.bsize) / 16)));
-  } catch {
-    return 16 * 1024 * 1024;
-  }
+  const space = diskSpace(dir);
+  return space ? Math.min(16 * 1024 * 1024, Math.max(1024 * 1024, Math.floor(space.totalBytes / 16))) : 16 * 1024 * 1024;
 }
 
 export interface KioskOptions {

@@ -6,7 +6,9 @@ import { Notices } from './store/notices.js';
 import { Roster } from './store/roster.js';
 import { DOWNLINK_STREAMS, type Notice } from '../../base/common/types.js';
 import { secondsSince } from '../../base/common/time.js';
-import { statfsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { diskLevel, diskSpace } from '../../base/node/disk.js';
 import { readRuntimeStatus, type RuntimeFiles } from './runtime.js';
 import { HUB_LINK_VIEWS, type HubLinkView } from '../../base/common/hub-link.js';
 import { spooledCount } from './store/held-spool.js';
@@ -48,13 +50,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 /** What the kiosk holds and how old it is; read from the database, so it works beside a running kiosk. */
 export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number, runtime: RuntimeFiles, storeDir: string): KioskStatus {
   const live = readRuntimeStatus(runtime);
-  let freeBytes: number | null = null;
-  try {
-    const fs = statfsSync(storeDir);
-    freeBytes = fs.bavail * fs.bsize;
-  } catch {
-    // Unknown.
-  }
+  const freeBytes = diskSpace(storeDir)?.freeBytes ?? null;
   const events = new EventLog(db);
   const depth = events.outboxDepth();
   const state = new DownlinkState(db);
@@ -87,6 +83,18 @@ export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number
     heldEvents: { inMemory: live?.heldEvents ?? 0, keptForNextStart: live ? 0 : spooledCount(db, runtime.held) },
     disk: live?.disk
       ? { freeBytes: live.disk.freeBytes, level: live.disk.level, reserveInUse: live.disk.reserveInUse }
-      : { freeBytes, level: freeBytes !== null && freeBytes < settings.store.lowSpaceWarnMB * 1024 * 1024 ? 'low' : 'ok', reserveInUse: false },
+      : offlineDisk(freeBytes, settings, storeDir),
   };
+}
+
+/**
+ * Without a running kiosk: the same rule as its disk guard. Its reserve missing while there is no
+ * room to make it again means the store ran the disk full.
+ */
+function offlineDisk(freeBytes: number | null, settings: Settings, storeDir: string): KioskStatus['disk'] {
+  const reserveBytes = settings.store.reserveMB * 1024 * 1024;
+  const warnFreeBytes = settings.store.lowSpaceWarnMB * 1024 * 1024;
+  const reserveFile = join(storeDir, `${basename(settings.store.path)}.reserve`);
+  const reserveInUse = reserveBytes > 0 && !existsSync(reserveFile) && freeBytes !== null && freeBytes < reserveBytes + warnFreeBytes;
+  return { freeBytes, level: diskLevel(freeBytes, { reserveBytes, warnFreeBytes, reserveInUse }), reserveInUse };
 }

@@ -1,9 +1,11 @@
 import { randomFillSync } from 'node:crypto';
-import { existsSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 
-export type DiskLevel = 'ok' | 'low' | 'critical';
+import { diskLevel, diskSpace, type DiskLevel } from '../../../base/node/disk.js';
+
+export type { DiskLevel };
 
 export interface DiskFigures {
   /** Free space for this process on the store's filesystem (bytes), null if unknown. */
@@ -102,20 +104,12 @@ export class DiskGuard {
   }
 
   private level(freeBytes: number | null): DiskLevel {
-    if (this.inUse) return 'critical';
-    if (freeBytes === null) return 'ok';
-    if (freeBytes < Math.max(this.options.reserveBytes, CHUNK)) return 'critical';
-    return freeBytes < this.options.warnFreeBytes ? 'low' : 'ok';
+    return diskLevel(freeBytes, { reserveBytes: this.options.reserveBytes, warnFreeBytes: this.options.warnFreeBytes, reserveInUse: this.inUse });
   }
 
   private free(): number | null {
     if (this.options.freeBytes) return this.options.freeBytes();
-    try {
-      const s = statfsSync(this.options.dir);
-      return s.bavail * s.bsize;
-    } catch {
-      return null;
-    }
+    return diskSpace(this.options.dir)?.freeBytes ?? null;
   }
 
   private tooLittleForReserve(): boolean {
