@@ -301,6 +301,8 @@ export const credentialInput: fc.Arbitrary<CredentialInput> = fc.oneof(
 // ---- the oracle ----------------------------------------------------------------------------------
 
 const safePositive = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+/** A time claim: seconds since 1970, up to the end of year 9999 (docs/worker-pass.md). */
+const timeClaim = (v: unknown): v is number => safePositive(v) && v <= 253_402_300_799;
 
 /** What docs/worker-pass.md says a pass signed by a trusted pass key with these claims is. */
 function expectClaims(map: Map<unknown, unknown>): Expectation {
@@ -313,7 +315,7 @@ function expectClaims(map: Map<unknown, unknown>): Expectation {
   const wellFormed =
     typeof iss === 'string' && iss.length >= 1 && iss.length <= 128 &&
     typeof sub === 'string' && IDENTIFIER_PATTERN.test(sub) &&
-    safePositive(exp) && safePositive(iat) && (nbf === undefined || safePositive(nbf)) &&
+    timeClaim(exp) && timeClaim(iat) && (nbf === undefined || timeClaim(nbf)) &&
     (passId === undefined || passId.length <= 64);
   if (!wellFormed) return { status: 'invalid', failure: 'MALFORMED_CODE' };
   if (exp <= NOW_S) return { status: 'invalid', failure: 'PASS_EXPIRED' };
