@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unwatchFile, watchFile, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { checkPrivateDir, writePrivateFile } from '../../base/node/private-files.js';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { SimulatedInput } from './simulated-input.js';
@@ -35,7 +36,14 @@ export class InputControlError extends Error {
 export function readInputControl(file: string): InputStates {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    // The folder first: one someone else made (or opened) is not ours to believe.
+    checkPrivateDir(dirname(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new InputControlError((err as Error).message);
+  }
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new InputControlError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
@@ -71,17 +79,11 @@ export function setInputControl(file: string, name: string, active: boolean): In
     states = {};
   }
   states[name] = active;
-  const dir = dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, JSON.stringify(states));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    writePrivateFile(file, JSON.stringify(states));
+  } catch (err) {
+    throw new InputControlError(`cannot write ${file}: ${(err as Error).message}`);
   }
-  renameSync(tmp, file);
   return states;
 }
 

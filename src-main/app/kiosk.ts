@@ -32,7 +32,7 @@ import { HeldSpool } from '../core/store/held-spool.js';
 import { healthFigures } from '../core/health.js';
 import { PolicyInForce } from '../core/policy/policy-in-force.js';
 import { loadPolicyFile } from '../core/policy/policy-file.js';
-import { clearRuntimeStatus, runtimeFiles, writeRuntimeStatus, type RuntimeFiles } from '../core/runtime.js';
+import { clearRuntimeStatus, ensurePrivateDir, runtimeFiles, writeRuntimeStatus, type RuntimeFiles } from '../core/runtime.js';
 import { openStore, type SqliteDatabase } from '../core/store/database.js';
 import { DiskGuard } from '../core/store/disk-guard.js';
 import { DownlinkState } from '../core/store/downlink-state.js';
@@ -136,6 +136,14 @@ export class Kiosk {
   ) {
     const { settings, paths } = loaded;
     this.log = options.log ?? createLogger({ level: settings.log.level });
+    // The runtime folder holds what the next start believes (held events, the input control file):
+    // one another user made or can write is refused before anything starts.
+    this.runtime = runtimeFiles(paths.store);
+    try {
+      ensurePrivateDir(this.runtime.dir);
+    } catch (err) {
+      throw new Error(`the kiosk's runtime folder cannot be trusted: ${(err as Error).message}`, { cause: err });
+    }
     this.keyring = HubKeyring.fromDirectory(paths.keysDir);
     const localPolicy = paths.policyFile ? loadPolicyFile(paths.policyFile) : defaultPolicy();
     // A scan waits up to this long for another writer (a roster import holds the lock for under a
@@ -152,7 +160,6 @@ export class Kiosk {
     const downloadedKeys = new DownloadedKeys(this.db);
     downloadedKeys.loadInto(this.keyring);
     this.policy = new PolicyInForce(localPolicy, new DownloadedPolicy(this.db));
-    this.runtime = runtimeFiles(paths.store);
     this.exportsDir = join(dirname(paths.store), 'exports');
     this.disk = new DiskGuard({
       dir: dirname(paths.store),

@@ -1,5 +1,6 @@
+import { ensurePrivateDir, writePrivateFile } from '../../base/node/private-files.js';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,33 +40,12 @@ export function runtimeFiles(storePath: string, env: NodeJS.ProcessEnv = process
   return { dir, status: join(dir, `${id}.status.json`), held: join(dir, `${id}.held.jsonl`) };
 }
 
-/**
- * Creates the runtime folder (0700) or checks the one that is there: ours, a real folder (not a
- * link), and closed to others. A folder someone else made first (/dev/shm is shared by every user)
- * is refused rather than used: what is in it is read back as events at the next start.
- */
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
-  const uid = process.getuid?.();
-  if (!st.isDirectory()) throw new Error(`${dir} is not a folder (a link or a file is in its place); remove it`);
-  if (uid !== undefined && st.uid !== uid) throw new Error(`${dir} belongs to another user (uid ${st.uid}); remove it or set SAFEGATE_RUNTIME_DIR`);
-  if ((st.mode & 0o077) !== 0) throw new Error(`${dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}); it must be 0700`);
-}
+export { ensurePrivateDir };
 
-/** Writes a private file (0600) whole and atomically, in a checked private folder, never through a link. */
+/** Writes a private file (0600) whole and atomically, in the checked private folder `dir`, never through a link. */
 export function writePrivate(file: string, dir: string, text: string): void {
   ensurePrivateDir(dir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  rmSync(tmp, { force: true });
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writePrivateFile(file, text);
 }
 
 export function writeRuntimeStatus(files: RuntimeFiles, status: RuntimeStatus): void {

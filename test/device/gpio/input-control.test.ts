@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputControlWatcher, readInputControl, setInputControl } from '../../../device/gpio/input-control.js';
@@ -37,6 +37,27 @@ describe('input control file (driving simulated inputs from outside the kiosk)',
     chmodSync(f, 0o666);
     expect(() => readInputControl(f)).toThrow(/writable by other users/);
     expect(() => setInputControl(f, '../x', true)).toThrow(/not an input name/);
+  });
+
+  it('believes nothing in a folder others could have made or written, and writes through no link', () => {
+    // A folder open to others (as /dev/shm/safegate-<uid> would be if another user made it first).
+    const open = file();
+    mkdirSync(join(open, '..'), { mode: 0o777 });
+    chmodSync(join(open, '..'), 0o777);
+    writeFileSync(open, JSON.stringify({ emergency: true }), { mode: 0o600 });
+    expect(() => readInputControl(open)).toThrow(/open to other users/);
+    expect(() => setInputControl(open, 'emergency', false)).toThrow(/open to other users/);
+    // A link planted in place of the file: not followed when reading, and replaced (not written through) when writing.
+    const linked = file();
+    setInputControl(linked, 'emergency', false);
+    const target = join(linked, '..', 'elsewhere.json');
+    writeFileSync(target, JSON.stringify({ emergency: true }), { mode: 0o600 });
+    const planted = join(linked, '..', 'planted.json');
+    symlinkSync(target, planted);
+    expect(() => readInputControl(planted)).toThrow(/cannot read/);
+    setInputControl(planted, 'passage', true);
+    expect(JSON.parse(readFileSync(target, 'utf8'))).toEqual({ emergency: true });
+    expect(existsSync(planted)).toBe(true);
   });
 
   it('the watcher drives the inputs it knows, at start and on each change, and names what it refuses once', async () => {

@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCbor, signCoseSign1 } from '../../../base/node/cose.js';
@@ -63,6 +63,24 @@ describe('safegate CLI', () => {
     expect(r.stderr).not.toMatch(/RangeError|Invalid time value/);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/INVALID MALFORMED_CODE/);
+  });
+
+  it('refuses to start a kiosk whose runtime folder another user could have made or written', () => {
+    const d = dir();
+    const config = writeKioskConfig(d);
+    const shared = join(d, 'shm-safegate');
+    mkdirSync(shared, { mode: 0o777 });
+    chmodSync(shared, 0o777);
+    const before = process.env.SAFEGATE_RUNTIME_DIR;
+    process.env.SAFEGATE_RUNTIME_DIR = shared;
+    try {
+      const r = safegate(['run', '--config', config, '--headless']);
+      expect(r.status).not.toBe(0);
+      expect(oneLineError(r)).toMatch(/runtime folder cannot be trusted: .*open to other users \(mode 777\); it must be 0700/);
+    } finally {
+      if (before === undefined) delete process.env.SAFEGATE_RUNTIME_DIR;
+      else process.env.SAFEGATE_RUNTIME_DIR = before;
+    }
   });
 
   it('explains a forged or garbled pass and exits non-zero', () => {
