@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
+import { HubRetention } from '../../sync/hub/retention.js';
 import { parseRosterCsv } from '../core/store/roster.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
@@ -44,16 +45,8 @@ export async function runHub(configFile: string): Promise<void> {
   );
   await hub.start();
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
-  const purge = async (): Promise<void> => {
-    try {
-      const done = await store.purgeBefore(Date.now() - loaded.settings.retentionDays * 86_400_000);
-      if (done.events || done.alerts || done.heartbeats) log.info(done, 'hub store purged by its retention');
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'purge failed; will retry');
-    }
-  };
-  await purge();
-  const purgeTimer = setInterval(() => void purge(), 3_600_000);
+  const retention = new HubRetention({ store, retentionDays: loaded.settings.retentionDays, log });
+  await retention.start();
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -63,7 +56,7 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  clearInterval(purgeTimer);
+  await retention.stop();
   await hub.stop();
   await store.close();
   directory.close();

@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import type { HubStore } from './store.js';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The hub keeps personal data only as long as the province's retention says (Decree 13/2023):
+ * events, alerts and heartbeats older than `retentionDays` are purged at start and hourly. A failed
+ * purge is logged and tried again at the next turn. `start()`/`stop()`, like the kiosk's Retention.
+ */
+export class HubRetention {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
+  ) {}
+
+  /** Purges once (resolves when done), then every hour. */
+  async start(): Promise<void> {
+    await this.purge();
+    this.timer = setInterval(() => void this.purge(), this.deps.everyMs ?? 3_600_000);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and waits for a purge under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  purge(): Promise<void> {
+    const { store, retentionDays, log } = this.deps;
+    const now = this.deps.now?.() ?? Date.now();
+    this.running = this.running.then(async () => {
+      try {
+        const done = await store.purgeBefore(now - retentionDays * DAY_MS);
+        if (done.events || done.alerts || done.heartbeats) log.info(done, 'hub store purged by its retention');
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'purge failed; will retry');
+      }
+    });
+    return this.running;
+  }
+}
