@@ -234,7 +234,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (storeFault !== undefined) {
       // Fail safe: without a durable record the gate does not open.
       decision = { outcome: 'deny', direction: decision.direction, reasons: ['STORE_UNAVAILABLE'] };
-      this.hold({ ...event, decision: 'deny', reasons: decision.reasons }, alert);
+      this.hold({ ...event, decision: 'deny', reasons: ['STORE_UNAVAILABLE', ...event.reasons.filter((r) => r !== 'STORE_UNAVAILABLE')] }, alert);
       deps.log.error(
         { err: (storeFault as Error).message, errorCode: (storeFault as { code?: string }).code, held: deps.held.count },
         'cannot store the scan: gate kept shut, event held for retry',
@@ -314,6 +314,11 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       this.deps.log.error({ err: (err as Error).message, reasons: event.reasons }, 'cannot store a gate input event: held for retry');
       return null;
     }
+  }
+
+  /** The checkpoint this gate guards (the supervisor desk decides an override's health rules for it). */
+  get checkpoint(): Checkpoint {
+    return this.deps.checkpoint;
   }
 
   /** The clock the gate dates events with. */

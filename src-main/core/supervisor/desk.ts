@@ -12,7 +12,8 @@ import { SupervisorAccounts, type LockoutRules } from './accounts.js';
 import type { Policy } from '../../../base/common/policy/policy.js';
 import { OVERRIDE_REASONS, forbiddenOverride, type OverrideReasonCode } from '../../../base/common/policy/override.js';
 import type { GateEvent, OverrideRecord } from '../../../base/common/types.js';
-import { DENY_REASONS } from '../../../base/common/reasons.js';
+import { DENY_REASONS, reasonCategory, type DenyReason } from '../../../base/common/reasons.js';
+import { decide } from '../decide.js';
 import { DriveError, type RemovableDrive, type RemovableDrives } from '../../../device/usb/removable-drives.js';
 import { dayKeyIn, localTimeIn, startOfDayIn } from '../../../base/common/time.js';
 
@@ -328,9 +329,33 @@ export class SupervisorDesk {
     if (!denied.workerId) return 'only a named worker can be let through (the person was not identified)';
     if (this.statements.overrideByDenied.get(denied.seq) !== undefined) return `event ${denied.seq} was already overridden`;
     if (this.now() - denied.wallMs > OVERRIDE_WINDOW_MS) return 'only a deny from the last hour can be overridden; ask the person to scan again';
-    const forbidden = forbiddenOverride(this.deps.policy(), denied.reasons);
+    const policy = this.deps.policy();
+    const forbidden = forbiddenOverride(policy, denied.reasons);
     if (forbidden !== null) return `the policy never lets a supervisor override "${DENY_REASONS[forbidden].en}" at the gate`;
+    // The roster may have changed since the scan (a quarantine or a confirmed case recorded since).
+    const now = forbiddenOverride(policy, this.healthReasonsNow(denied, policy));
+    if (now !== null) return `the policy never lets a supervisor override "${DENY_REASONS[now].en}" at the gate: it applies to this person now`;
     return null;
+  }
+
+  /**
+   * The health refusals that apply to this person now: their current roster record under the policy
+   * in force, decided by the gate's own rules (decide.ts) at this checkpoint in the deny's direction.
+   * Decided as for a pass whatever was shown, so a credential rule (a badge refused here) cannot hide
+   * the health rules; the question is about the person, not the card.
+   */
+  private healthReasonsNow(denied: GateEvent, policy: Policy): DenyReason[] {
+    const worker = denied.workerId === null ? undefined : this.deps.roster.get(denied.workerId);
+    if (!worker) return [];
+    const decision = decide({
+      reading: { status: 'valid', kind: 'pass', workerId: worker.workerId },
+      worker,
+      policy,
+      checkpoint: { ...this.deps.gatekeeper.checkpoint, direction: denied.direction },
+      recent: { sameCodeSecondsAgo: null, lastPassage: null },
+      nowMs: this.now(),
+    });
+    return decision.reasons.filter((r): r is DenyReason => r !== 'SUPERVISOR_OVERRIDE' && reasonCategory(r) === 'health');
   }
 
   /**

@@ -209,7 +209,8 @@ describe('gate core through a real serial pty', () => {
     expect(events).toHaveLength(stored + 3);
     expect(events.slice(-3).map((e) => [e.decision, e.reasons])).toEqual([
       ['allow', []],
-      ['deny', ['STORE_UNAVAILABLE']],
+      // A held event keeps what the gate decided next to the store's failure: the unknown badge's reason.
+      ['deny', ['STORE_UNAVAILABLE', 'UNKNOWN_WORKER']],
       ['deny', ['STORE_UNAVAILABLE']],
     ]);
     // Each keeps the time it was decided at.

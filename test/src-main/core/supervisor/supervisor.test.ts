@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { foldForSearch } from '../../../../src-main/core/supervisor/entry-log.js
 import { hashPin, verifyPin } from '../../../../src-main/core/supervisor/pin.js';
 import { lockoutMs } from '../../../../src-main/core/supervisor/accounts.js';
 import { OverrideError } from '../../../../src-main/core/supervisor/desk.js';
+import { passageView } from '../../../../src-main/api/screen-service.js';
 import { openStore } from '../../../../src-main/core/store/database.js';
 import { MIGRATIONS } from '../../../../src-main/core/store/migrations/index.js';
 import builtInPolicy from '../../../../base/common/policy/default-policy.json' with { type: 'json' };
@@ -191,6 +193,63 @@ describe('the supervisor desk', () => {
     const values = book.worksheets[0]!.getSheetValues().flat().map(String);
     expect(values).toEqual(expect.arrayContaining(['Overridden by', 'Trần Thị Lan (lan)', 'Medical clearance shown', 'Giấy của trạm y tế xã']));
     expect(kiosk.supervisor.auditTrail().filter((r) => r.action === 'export').map((r) => r.supervisorId)).toEqual(['lan', 'lan', 'lan']);
+  });
+
+  it('refuses an override once the roster says the person is quarantined or a confirmed case, whatever the old refusal was', async () => {
+    await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Trần Thị Lan', pin: '975310' });
+    const late = { declaredAt: Date.now() - 48 * HOUR };
+    kiosk.roster.upsertAll([healthyWorker('D1', Date.now(), late), healthyWorker('D2', Date.now(), late), healthyWorker('D3', Date.now(), late)]);
+    kiosk.start();
+    const token = await signIn();
+    const [d1, d2, d3] = ['D1', 'D2', 'D3'].map(scan);
+    expect(d1!.decision.reasons).toEqual(['DECLARATION_MISSING']);
+    // After the scan, the roster learns that D1 is under quarantine and D2 is a confirmed case.
+    kiosk.roster.upsertAll([
+      healthyWorker('D1', Date.now(), { ...late, quarantineUntil: Date.now() + 24 * HOUR }),
+      healthyWorker('D2', Date.now(), { ...late, caseStatus: 'F0' }),
+    ]);
+    const day = { fromMs: Date.now() - HOUR, toMs: Date.now() + HOUR };
+    const rows = kiosk.supervisor.entryLog(token, day, 50).rows;
+    expect(rows.find((r) => r.seq === d1!.seq)).toMatchObject({ overridable: false });
+    expect(rows.find((r) => r.seq === d2!.seq)).toMatchObject({ overridable: false });
+    expect(rows.find((r) => r.seq === d3!.seq)).toMatchObject({ overridable: true });
+    expect(() => kiosk.supervisor.override(token, d1!.seq!, 'medical-clearance-shown')).toThrow(OverrideError);
+    expect(() => kiosk.supervisor.override(token, d1!.seq!, 'medical-clearance-shown')).toThrow('"Under quarantine" at the gate: it applies to this person now');
+    expect(() => kiosk.supervisor.override(token, d2!.seq!, 'medical-clearance-shown')).toThrow('"Confirmed case (F0)" at the gate: it applies to this person now');
+    // Nothing was let through for them; the one whose record did not change still can be.
+    expect(kiosk.supervisor.override(token, d3!.seq!, 'medical-clearance-shown').decision.outcome).toBe('allow');
+    expect([...kiosk.events.since(0)].filter((e) => e.decision === 'allow').map((e) => e.workerId)).toEqual(['D3']);
+  });
+
+  it('keeps the deny reasons of a scan refused while the store failed, shows none of them publicly, and refuses its override', async () => {
+    await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Trần Thị Lan', pin: '975310' });
+    kiosk.roster.upsertAll([healthyWorker('Q1', Date.now(), { quarantineUntil: Date.now() + 24 * HOUR })]);
+    kiosk.start();
+    const token = await signIn();
+    // Another process holds the database: the scan cannot be stored and is held for retry.
+    const other = new Database(join(dir.path, 'safegate.db'));
+    other.pragma('busy_timeout = 0');
+    other.exec('BEGIN EXCLUSIVE');
+    let held;
+    try {
+      held = scan('Q1');
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect(held.decision.reasons).toEqual(['STORE_UNAVAILABLE']);
+    expect(held.seq).toBeNull();
+    // The public screen says only that the device failed, in discreet mode and out of it.
+    for (const discreet of [true, false]) {
+      const view = passageView(held, { discreet, healthGuidance: 'see-guard' });
+      expect(view).toMatchObject({ kind: 'device', reasons: ['STORE_UNAVAILABLE'] });
+      expect(JSON.stringify(view)).not.toContain('QUARANTINE');
+    }
+    kiosk.gatekeeper.resumeHeld();
+    await expect.poll(() => kiosk.gatekeeper.heldCount).toBe(0);
+    const [stored] = [...kiosk.events.since(0)];
+    expect(stored).toMatchObject({ decision: 'deny', workerId: 'Q1', reasons: ['STORE_UNAVAILABLE', 'QUARANTINE_ACTIVE'] });
+    expect(() => kiosk.supervisor.override(token, stored!.seq, 'scanner-fault')).toThrow('never lets a supervisor override "Under quarantine"');
   });
 
   it("follows the policy in force: a site's policy may forbid other overrides too", async () => {
