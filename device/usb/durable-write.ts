@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, open } from 'node:fs/promises';
+import { access, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DriveError, EXPORT_FILE_NAME, freeName } from './removable-drives.js';
 
@@ -57,10 +57,12 @@ export async function writeDurably(folder: string, fileName: string, bytes: Uint
       await file.writeFile(bytes);
       await file.sync();
     } catch (err) {
+      await file.close().catch(() => undefined);
+      // A file cut short (a full drive) must not pass for an export: it goes (as far as the drive lets it).
+      await unlink(join(folder, candidate)).catch(() => undefined);
       throw driveFailure(err, 'cannot write the file');
-    } finally {
-      await file.close();
     }
+    await file.close();
     const dir = await open(folder, 'r');
     try {
       await dir.sync();

@@ -79,7 +79,7 @@ export class MountedFolderDrives implements RemovableDrives {
 
   private async find(driveId: string): Promise<{ mount: MountEntry; drive: RemovableDrive }> {
     const found = (await this.mounts()).find((m) => m.drive.id === driveId);
-    if (!found) throw new DriveError('that drive is not plugged in (or not mounted) any more');
+    if (!found) throw new DriveError('that drive is not plugged in (or not mounted) any more', { safeToRemove: true });
     return found;
   }
 

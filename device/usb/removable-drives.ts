@@ -20,6 +20,16 @@ export interface WrittenFile {
 
 export class DriveError extends Error {
   override name = 'DriveError';
+  /**
+   * Whether the drive may be pulled out after this failure, when the adapter knows: true when
+   * nothing of it is left mounted (unmounted again, or no longer plugged in), false when it is still
+   * mounted; undefined when the adapter did not try (the caller may eject it).
+   */
+  readonly safeToRemove: boolean | undefined;
+  constructor(message: string, options: { cause?: unknown; safeToRemove?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.safeToRemove = options.safeToRemove;
+  }
 }
 
 export interface RemovableDrives {
@@ -30,7 +40,8 @@ export interface RemovableDrives {
   /**
    * Writes a new file at the drive's top folder (mounting it first if needed), then fsyncs the file
    * and the folder: once this resolves the bytes are on the drive. Never overwrites: a name taken
-   * gets a " (2)" suffix. Throws DriveError with a plain reason.
+   * gets a " (2)" suffix. Throws DriveError with a plain reason; a file it could not finish is
+   * removed, and a drive this call mounted is unmounted again (the error says whether that worked).
    */
   write(driveId: string, fileName: string, bytes: Uint8Array): Promise<WrittenFile>;
   /** Unmounts the drive (and powers it off where the system can), so it is safe to pull out. */

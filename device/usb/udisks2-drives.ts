@@ -141,7 +141,7 @@ export class Udisks2Drives implements RemovableDrives {
 
   private async find(driveId: string): Promise<UdisksFilesystem> {
     const found = (await this.filesystems()).find((f) => f.drive.id === driveId);
-    if (!found) throw new DriveError('that drive is not plugged in any more');
+    if (!found) throw new DriveError('that drive is not plugged in any more', { safeToRemove: true });
     return found;
   }
 
@@ -158,15 +158,34 @@ export class Udisks2Drives implements RemovableDrives {
   async write(driveId: string, fileName: string, bytes: Uint8Array): Promise<WrittenFile> {
     const fs = await this.find(driveId);
     let mountPoint = fs.mountPoints[0];
+    const mountedHere = mountPoint === undefined;
     if (mountPoint === undefined) {
       try {
         mountPoint = (await call(await this.iface(fs.blockPath, FILESYSTEM), 'Mount', await this.options())) as string;
       } catch (err) {
-        throw new DriveError(`the drive could not be mounted: ${(err as Error).message}`, { cause: err });
+        throw new DriveError(`the drive could not be mounted: ${(err as Error).message}`, { cause: err, safeToRemove: true });
       }
     }
-    const name = await writeDurably(mountPoint, fileName, bytes);
-    return { drive: fs.drive, fileName: name, bytes: bytes.byteLength };
+    try {
+      const name = await writeDurably(mountPoint, fileName, bytes);
+      return { drive: fs.drive, fileName: name, bytes: bytes.byteLength };
+    } catch (err) {
+      if (!mountedHere) throw err;
+      // This call mounted the drive: it does not leave it mounted after a failure (full, read-only, an I/O error).
+      const safeToRemove = await this.unmount(fs.blockPath);
+      if (!(err instanceof DriveError)) throw err;
+      throw new DriveError(err.message, { cause: err, safeToRemove });
+    }
+  }
+
+  /** Unmounts a filesystem; true when it is no longer mounted. */
+  private async unmount(blockPath: string): Promise<boolean> {
+    try {
+      await call(await this.iface(blockPath, FILESYSTEM), 'Unmount', await this.options());
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async eject(driveId: string): Promise<void> {

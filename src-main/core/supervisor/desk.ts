@@ -40,6 +40,12 @@ export class OverrideError extends Error {
 /** An export to a drive that could not be done (no such drive, not writable, full). */
 export class ExportError extends Error {
   override name = 'ExportError';
+  /** For a failed write to a drive: whether the drive may be pulled out now (the message says so too). */
+  readonly safeToRemove: boolean | undefined;
+  constructor(message: string, options: { safeToRemove?: boolean } = {}) {
+    super(message);
+    this.safeToRemove = options.safeToRemove;
+  }
 }
 
 /** Audit actions; the audit trail never holds a PIN, and holds names only in override notes. */
@@ -295,8 +301,14 @@ export class SupervisorDesk {
     try {
       written = await drives.write(driveId, file.fileName, file.bytes);
     } catch (err) {
-      if (err instanceof DriveError) throw new ExportError(err.message);
-      throw err;
+      if (!(err instanceof DriveError)) throw err;
+      // Not written: the drive is still unmounted, so the supervisor can take it to a computer to look.
+      const safeToRemove = err.safeToRemove ?? (await this.ejectAfterFailure(drives, driveId));
+      this.audit('export', who.supervisorId, `${format}, ${describeQuery(query)}, to a drive: failed (${err.message})`);
+      throw new ExportError(
+        `${err.message}. ${safeToRemove ? 'Nothing is left mounted: the drive is safe to remove.' : 'The drive is still mounted: do not remove it yet.'}`,
+        { safeToRemove },
+      );
     }
     let safeToRemove = true;
     try {
@@ -307,6 +319,17 @@ export class SupervisorDesk {
     }
     this.audit('export', who.supervisorId, `${format}, ${file.rows} rows, ${describeQuery(query)}, to drive ${written.drive.label} as ${written.fileName}`);
     return { fileName: written.fileName, rows: file.rows, drive: written.drive, safeToRemove };
+  }
+
+  /** Unmounts a drive a write failed on; true when it is safe to remove. */
+  private async ejectAfterFailure(drives: RemovableDrives, driveId: string): Promise<boolean> {
+    try {
+      await drives.eject(driveId);
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ err, driveId }, 'an export to the drive failed, and the drive could not be unmounted');
+      return false;
+    }
   }
 
   private async buildExport(query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage): Promise<{ fileName: string; bytes: Uint8Array; rows: number }> {

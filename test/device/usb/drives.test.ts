@@ -200,7 +200,69 @@ describe.skipIf(skipReason !== null)('export to a drive the test plugs in (a loo
     await expect(drives.write('KHO_SO', 'x.csv', new Uint8Array(1))).rejects.toThrow(DriveError);
     expect(kiosk.supervisor.auditTrail().filter((r) => r.action === 'export')).toMatchObject([
       { supervisorId: 'lan', detail: expect.stringContaining(`to drive KHO_SO as ${fileName}`) as string },
+      { supervisorId: 'lan', detail: expect.stringContaining('failed (that drive is not plugged in') as string },
     ]);
+    await drives.stop();
+  });
+});
+
+describe.skipIf(skipReason !== null)('an export to a drive that is full (a loop image)', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let kiosk: Kiosk | undefined;
+  let stick = '';
+
+  afterAll(async () => {
+    await kiosk?.stop();
+    try {
+      execFileSync('umount', [stick], { stdio: 'ignore' });
+    } catch {
+      // Unmounted by the export, as it should be.
+    }
+    dir?.remove();
+  });
+
+  it('is refused in plain words, leaves no file cut short, and the drive is unmounted and safe to remove', async () => {
+    dir = tempDir('safegate-usb-full-');
+    const image = join(dir.path, 'full.img');
+    const media = join(dir.path, 'media');
+    stick = join(media, 'DAY');
+    execFileSync('truncate', ['-s', '1M', image]);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
+    mkdirSync(stick, { recursive: true });
+    execFileSync('mount', ['-o', 'loop', image, stick]);
+    // Filled to the last block, as a stick full of someone's photos would be (ext4 holds some room back
+    // for writes in flight, so it takes a few rounds of filling and syncing).
+    for (const name of ['photos-1.bin', 'photos-2.bin', 'photos-3.bin']) {
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${join(stick, name)}`, 'bs=1k', 'conv=fsync'], { stdio: 'ignore' });
+      } catch {
+        // dd stops with "No space left on device": that is the point.
+      }
+      execFileSync('sync');
+    }
+    const drives = new MountedFolderDrives(media, { pollMs: 60_000 });
+    await drives.start();
+    const keys = hubKeys(dir.path);
+    kiosk = new Kiosk(loadSettings(writeKioskConfig(dir.path)), { headless: false, drives, log: createLogger({ level: 'silent' }) });
+    kiosk.roster.upsertAll([healthyWorker('W1')]);
+    kiosk.start();
+    kiosk.gatekeeper.handleScan({ text: passFor(keys, 'W1'), source: 'camera', receivedAtNs: process.hrtime.bigint() });
+    await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Trần Thị Lan', pin: '975310' });
+    const login = await kiosk.supervisor.login('lan', '975310');
+    if (!login.ok) throw new Error('no login');
+    const day = { fromMs: Date.now() - 3_600_000, toMs: Date.now() + 60_000 };
+    const reply = await kiosk.screenService.dispatch('supervisor.export', { token: login.token, query: day, format: 'csv', language: 'vi', driveId: 'DAY' });
+    expect(reply).toEqual({
+      ok: false,
+      error: { code: 'refused', message: 'cannot write the file: the drive is full. Nothing is left mounted: the drive is safe to remove.' },
+    });
+    expect((await readMountInfo()).some((m) => m.mountPoint === stick)).toBe(false);
+    expect(kiosk.supervisor.auditTrail().filter((r) => r.action === 'export')).toMatchObject([
+      { supervisorId: 'lan', detail: expect.stringContaining('failed (cannot write the file: the drive is full)') as string },
+    ]);
+    // Plugged in again: only what was there before.
+    execFileSync('mount', ['-o', 'loop', image, stick]);
+    expect(readdirSync(stick).filter((f) => !f.startsWith('photos-') && f !== 'lost+found')).toEqual([]);
     await drives.stop();
   });
 });

@@ -1,9 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Udisks2Drives } from '../../../device/usb/udisks2-drives.js';
+import { DriveError } from '../../../device/usb/removable-drives.js';
+import { readMountInfo } from '../../../device/usb/mountinfo.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
 /**
@@ -185,6 +187,41 @@ describe.skipIf(skip !== null)('the udisks2 adapter on a private D-Bus', () => {
       await expect(drives.write('sdz1', 'x.csv', new Uint8Array(1))).rejects.toThrow('not plugged in');
     } finally {
       await drives.stop();
+    }
+  });
+
+  it('unmounts a drive it mounted when the export does not fit, leaves no file cut short, and says the drive is safe to remove', async () => {
+    // A 1 MiB stick (about 950 kB free) and a 2 MiB export.
+    const small = join(dir.path, 'small.img');
+    execFileSync('truncate', ['-s', '1M', small]);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-m', '0', small]);
+    const big = fake;
+    fake = new FakeUdisks(small, join(dir.path, 'media-small'));
+    fake.plugged = true;
+    const drives = new Udisks2Drives(() => Promise.resolve(dbus.sessionBus({ busAddress: address })));
+    await drives.start();
+    try {
+      const failure = await drives.write('sdz1', 'safegate-log-2026-11-27.csv', new Uint8Array(2 * 1024 * 1024).fill(65)).catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(DriveError);
+      expect(failure).toMatchObject({ message: 'cannot write the file: the drive is full', safeToRemove: true });
+      expect(fake.calls.map((c) => c.method)).toEqual(['Mount', 'Unmount']);
+      expect(fake.mountPoint).toBeNull();
+      expect((await readMountInfo()).some((m) => m.mountPoint === fake.mountDir)).toBe(false);
+      // Nothing half-written is left on the stick.
+      execFileSync('mount', ['-o', 'loop', small, fake.mountDir]);
+      try {
+        expect(readdirSync(fake.mountDir).filter((f) => f.startsWith('safegate-'))).toEqual([]);
+      } finally {
+        execFileSync('umount', [fake.mountDir]);
+      }
+    } finally {
+      await drives.stop();
+      try {
+        execFileSync('umount', [fake.mountDir], { stdio: 'ignore' });
+      } catch {
+        // Not mounted (what the adapter must leave).
+      }
+      fake = big;
     }
   });
 
