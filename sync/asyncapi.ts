@@ -7,8 +7,10 @@ import {
   batchAckSchema,
   heartbeatSchema,
   hubStatusSchema,
-  livePassageSchema,
+  liveReportSchema,
+  presenceSchema,
   sitePassageSchema,
+  siteRetractionSchema,
   siteStreamSchema,
   syncRequestSchema,
 } from './protocol.js';
@@ -80,6 +82,11 @@ export function hubProtocolDocument(): Record<string, unknown> {
         parameters: deviceParam,
         messages: { siteStream: { $ref: '#/components/messages/siteStream' } },
       },
+      presence: {
+        address: 'safegate/v1/{deviceId}/presence',
+        parameters: deviceParam,
+        messages: { presence: { $ref: '#/components/messages/presence' } },
+      },
     },
     operations: {
       sendEventBatch: {
@@ -130,15 +137,22 @@ export function hubProtocolDocument(): Record<string, unknown> {
         action: 'send',
         channel: { $ref: '#/channels/passages' },
         summary:
-          "Kiosk reports each allowed passage at once for the live site stream (QoS 1, not retried: the same event reaches the hub exactly once in a batch, and the hub relays it from there if the live report was lost).",
+          "Kiosk reports each allowed passage at once for the live site stream, and takes one back (kind retraction) when its passage sensor saw nobody go through (QoS 1, not retried: the same events reach the hub exactly once in a batch, and the hub relays them from there if the live report was lost). The hub refuses a time more than a few seconds ahead of its clock, dates none later than its clock, and limits how many a device may send.",
         bindings: { mqtt: { qos: 1, retain: false } },
       },
       receiveSiteStream: {
         action: 'receive',
         channel: { $ref: '#/channels/site' },
         summary:
-          "Hub relays the allowed passages of the site's other devices at once, and beats (no items) every beatMs; only hub processes may publish here, each device reads only its own copy, and the hub's site map decides who belongs to a site (QoS 1).",
+          "Hub relays the allowed passages (and retractions) of the site's other devices at once, and beats (no items) every beatMs; every message names the site's devices the hub cannot hear (offline). Only hub processes may publish here, each device reads only its own copy, and the hub's site map decides who belongs to a site (QoS 1).",
         bindings: { mqtt: { qos: 1, retain: false } },
+      },
+      sendPresence: {
+        action: 'send',
+        channel: { $ref: '#/channels/presence' },
+        summary:
+          "Kiosk says its link is up once connected and down on a clean stop (retained); its will says down when the link is cut without a goodbye. Every hub process reads it (not shared), to name the site's devices it cannot hear.",
+        bindings: { mqtt: { qos: 1, retain: true } },
       },
       receiveHubStatus: {
         action: 'receive',
@@ -148,7 +162,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
       },
     },
     components: {
-      schemas: { sitePassage: json(sitePassageSchema) },
+      schemas: { sitePassage: json(sitePassageSchema), siteRetraction: json(siteRetractionSchema) },
       messages: {
         eventBatch: {
           name: 'eventBatch',
@@ -162,10 +176,11 @@ export function hubProtocolDocument(): Record<string, unknown> {
         alertAck: { name: 'alertAck', payload: json(alertAckSchema) },
         hubStatus: { name: 'hubStatus', payload: json(hubStatusSchema) },
         syncRequest: { name: 'syncRequest', payload: json(syncRequestSchema) },
-        livePassage: { name: 'livePassage', payload: json(livePassageSchema) },
+        livePassage: { name: 'livePassage', payload: json(liveReportSchema) },
+        presence: { name: 'presence', payload: json(presenceSchema) },
         siteStream: {
           name: 'siteStream',
-          summary: 'Items are checked by their kind (components.schemas: sitePassage); a kiosk skips an item of a kind it does not know, so new kinds (declarations, visitor approvals) can be added hub first.',
+          summary: 'Items are checked by their kind (components.schemas: sitePassage, siteRetraction); a kiosk skips an item of a kind it does not know, so new kinds (declarations, visitor approvals) can be added hub first.',
           payload: json(siteStreamSchema),
         },
         downlinkPart: {

@@ -24,6 +24,7 @@ const TOPIC_SEGMENTS: Record<string, keyof typeof topics> = {
   downlink: 'downlink',
   passages: 'passages',
   site: 'site',
+  presence: 'presence',
 };
 
 export const topics = {
@@ -50,6 +51,12 @@ export const topics = {
    * processes may publish it, and a device may read only its own (broker ACL).
    */
   site: (deviceId: string) => `${ROOT}/${deviceId}/site`,
+  /**
+   * device → every hub process: whether the device's link is up (JSON, QoS 1, retained; the link's
+   * will says offline, so a link cut without a goodbye reads offline at once). Not a shared
+   * subscription: each hub process must know which of a site's devices it cannot hear.
+   */
+  presence: (deviceId: string) => `${ROOT}/${deviceId}/presence`,
 } as const;
 
 export type TopicName = keyof typeof topics;
@@ -121,6 +128,16 @@ export const hubStatusSchema = z
   })
   .strict();
 export type HubStatus = z.infer<typeof hubStatusSchema>;
+
+export const presenceSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    online: z.boolean(),
+    /** The device's clock when it wrote this (for a will: when it connected), epoch ms. */
+    atMs: z.number().int().nonnegative(),
+  })
+  .strict();
+export type Presence = z.infer<typeof presenceSchema>;
 
 export const alertSchema = z
   .object({
@@ -203,6 +220,30 @@ export const livePassageSchema = z
   .strict();
 export type LivePassage = z.infer<typeof livePassageSchema>;
 
+/**
+ * An admit the kiosk reported live whose passage sensor then saw nobody go through (the event
+ * ADMITTED_NOT_PASSED): the other kiosks take that passage back. `seq` and `atMs` are the outcome
+ * event's, `admitSeq` the admit's.
+ */
+export const liveRetractionSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    kind: z.literal('retraction'),
+    seq: z.number().int().positive(),
+    admitSeq: z.number().int().positive(),
+    atMs: z.number().int().positive(),
+    checkpointId: identifierSchema,
+    zoneId: identifierSchema,
+    direction: z.enum(['entry', 'exit']),
+    workerId: workerIdSchema,
+  })
+  .strict();
+export type LiveRetraction = z.infer<typeof liveRetractionSchema>;
+
+/** What a kiosk sends on its passages topic: a passage, or the retraction of one. */
+export const liveReportSchema = z.union([livePassageSchema, liveRetractionSchema]);
+export type LiveReport = z.infer<typeof liveReportSchema>;
+
 /** A passage on the site stream: the live report plus the device that saw it. */
 export const sitePassageSchema = livePassageSchema
   .omit({ v: true })
@@ -210,14 +251,24 @@ export const sitePassageSchema = livePassageSchema
   .strict();
 export type SitePassage = z.infer<typeof sitePassageSchema>;
 
+/** A retraction on the site stream: the live report plus the device whose admit it takes back. */
+export const siteRetractionSchema = liveRetractionSchema
+  .omit({ v: true })
+  .extend({ deviceId: z.string().regex(DEVICE_ID_PATTERN) })
+  .strict();
+export type SiteRetraction = z.infer<typeof siteRetractionSchema>;
+
 /**
  * What the site stream carries, by `kind`. Passages today; declarations and visitor approvals join
  * as new kinds, and a kiosk that does not know a kind skips that item (and says so) instead of
  * refusing the whole message, so hubs can be upgraded before kiosks.
  */
-export const SITE_ITEM_KINDS = ['passage'] as const;
-export const siteItemSchemas = { passage: sitePassageSchema } as const satisfies Record<(typeof SITE_ITEM_KINDS)[number], z.ZodType>;
-export type SiteItem = SitePassage;
+export const SITE_ITEM_KINDS = ['passage', 'retraction'] as const;
+export const siteItemSchemas = { passage: sitePassageSchema, retraction: siteRetractionSchema } as const satisfies Record<(typeof SITE_ITEM_KINDS)[number], z.ZodType>;
+export type SiteItem = SitePassage | SiteRetraction;
+
+/** Devices named as offline in one site-stream message at most. */
+export const MAX_SITE_DEVICES = 1_000;
 
 /** Items in one site-stream message at most (a hub splits a longer backlog). */
 export const MAX_SITE_ITEMS = 500;
@@ -233,6 +284,12 @@ export const siteStreamSchema = z
     sentAtMs: z.number().int().positive(),
     /** What happened at the site's other kiosks; empty in a beat. Each item is checked by its kind. */
     items: z.array(z.looseObject({ kind: z.string().min(1).max(40) })).max(MAX_SITE_ITEMS),
+    /**
+     * The site's devices the hub cannot hear now (their link's presence says offline, or, without a
+     * presence, not seen lately): what they record reaches nobody until they are back, so a kiosk does
+     * not count the stream as current while one that can record exits is among them.
+     */
+    offline: z.array(z.string().regex(DEVICE_ID_PATTERN)).max(MAX_SITE_DEVICES).default([]),
   })
   .strict();
 export type SiteStreamMessage = Omit<z.infer<typeof siteStreamSchema>, 'items'> & { items: SiteItem[] };
@@ -243,6 +300,7 @@ export interface ReadSiteStream {
   hub: string;
   sentAtMs: number;
   items: SiteItem[];
+  offline: string[];
   skipped: { unknownKind: number; invalid: number };
 }
 
@@ -253,8 +311,9 @@ export const jsonPayloadSchemas = {
   acks: ackSchema,
   hubStatus: hubStatusSchema,
   syncRequest: syncRequestSchema,
-  passages: livePassageSchema,
+  passages: liveReportSchema,
   site: siteStreamSchema,
+  presence: presenceSchema,
 } as const;
 
 export class PayloadError extends Error {
@@ -297,5 +356,5 @@ export function parseSiteStream(payload: Uint8Array): ReadSiteStream {
     if (r.success) items.push(r.data);
     else skipped.invalid++;
   }
-  return { site: envelope.site, hub: envelope.hub, sentAtMs: envelope.sentAtMs, items, skipped };
+  return { site: envelope.site, hub: envelope.hub, sentAtMs: envelope.sentAtMs, items, offline: envelope.offline, skipped };
 }

@@ -2,12 +2,23 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { LinkExtension } from './uplink.js';
-import { PROTOCOL_VERSION, PayloadError, parseSiteStream, topics, type LivePassage, type SitePassage } from './protocol.js';
+import {
+  PROTOCOL_VERSION,
+  PayloadError,
+  parseSiteStream,
+  topics,
+  type LivePassage,
+  type LiveRetraction,
+  type SitePassage,
+  type SiteRetraction,
+} from './protocol.js';
 
 /** Where the passages the stream brings are kept (the kiosk's store). */
 export interface SitePassageSink {
   /** Records passages seen at the site's other kiosks; returns how many were news. */
   record(passages: readonly SitePassage[]): number;
+  /** Takes back admits at the site's other kiosks that nobody went through; returns how many changed what is known. */
+  retract(retractions: readonly SiteRetraction[]): number;
 }
 
 export interface SiteStreamOptions {
@@ -25,6 +36,8 @@ export interface SiteStreamOptions {
 export interface SiteStreamEvents {
   /** Passages from the site's other kiosks were recorded (`news`: how many changed what is known). */
   passages: [passages: SitePassage[], news: number];
+  /** Admits at the site's other kiosks were taken back (nobody went through). */
+  retractions: [retractions: SiteRetraction[], news: number];
 }
 
 /**
@@ -38,8 +51,12 @@ export interface SiteStreamEvents {
  * Down: the hub's messages on the device's own `site` topic (the broker lets only hub processes
  * publish there); a message for another site is refused. Every valid message, a beat included, makes
  * the stream fresh; it goes stale `freshMs` after the last one, and at once when the link drops.
- * `currentSinceMs` says since when it has been fresh without a break: what the other kiosks saw
- * during a break (this kiosk offline, the hub down) is not relayed live, so it cannot be known.
+ * A beat proves only that the hub is up: each message also names the site's devices the hub cannot
+ * hear, and while another device is among them the stream is not current (what it records reaches
+ * nobody now). The hub does not know which way a device's checkpoint faces, so any other silent
+ * device counts. `currentSinceMs` says since when it has been current without a break: what the other
+ * kiosks saw during a break (this kiosk or another offline, the hub down) is not relayed live, so it
+ * cannot be known.
  *
  * The constructor only stores its dependencies.
  */
@@ -47,8 +64,10 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
   readonly topics: string[];
   private publish: ((topic: string, payload: string) => void) | undefined;
   private lastHeardMono: number | null = null;
-  /** Wall time the stream last became fresh after being stale (it has been fresh since, if it is now). */
+  /** Wall time the stream last became current after not being (it has been current since, if it is now). */
   private freshSinceMs = 0;
+  /** The site's other devices the hub said it cannot hear, in its last message. */
+  private othersOffline: string[] = [];
   private readonly monotonicMs: () => number;
   private readonly wallMs: () => number;
 
@@ -73,7 +92,17 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
    * stale: passages at the site's other kiosks are known from then on, not before.
    */
   currentSinceMs(): number | null {
-    return this.isFresh() ? this.freshSinceMs : null;
+    return this.isCurrent() ? this.freshSinceMs : null;
+  }
+
+  /** Fresh, and no other device of the site is offline as far as the hub can tell. */
+  private isCurrent(): boolean {
+    return this.isFresh() && this.othersOffline.length === 0;
+  }
+
+  /** The site's other devices the hub cannot hear now (its last message; empty while stale). */
+  offlineDevices(): readonly string[] {
+    return this.isFresh() ? this.othersOffline : [];
   }
 
   /** Milliseconds since the hub was last heard on the stream, or null if not on this connection. */
@@ -88,6 +117,16 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
     publish(topics.passages(this.options.deviceId), JSON.stringify({ v: PROTOCOL_VERSION, ...passage } satisfies LivePassage));
   }
 
+  /**
+   * Takes back a passage reported earlier: the passage sensor saw nobody go through (fire and forget
+   * like `report`; if it is lost, the hub relays it from the batch).
+   */
+  retract(retraction: Omit<LiveRetraction, 'v' | 'kind'>): void {
+    const publish = this.publish;
+    if (!publish) return;
+    publish(topics.passages(this.options.deviceId), JSON.stringify({ v: PROTOCOL_VERSION, kind: 'retraction', ...retraction } satisfies LiveRetraction));
+  }
+
   onOnline(publish: (topic: string, payload: string) => void): void {
     this.publish = publish;
   }
@@ -96,6 +135,7 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
     this.publish = undefined;
     // Nothing can arrive while the link is down: the stream is stale from now, not freshMs later.
     this.lastHeardMono = null;
+    this.othersOffline = [];
   }
 
   onMessage(topic: string, payload: Buffer): void {
@@ -118,12 +158,26 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
     if (message.skipped.unknownKind || message.skipped.invalid) {
       this.log.warn({ ...message.skipped, hub: message.hub }, 'site stream items skipped (unknown kind or invalid)');
     }
-    if (!this.isFresh()) this.freshSinceMs = this.wallMs();
+    const wasCurrent = this.isCurrent();
+    const wasOffline = this.othersOffline;
+    this.othersOffline = message.offline.filter((d) => d !== this.options.deviceId);
     this.lastHeardMono = this.monotonicMs();
-    const others = message.items.filter((i) => i.kind === 'passage' && i.deviceId !== this.options.deviceId);
-    if (!others.length) return;
-    const news = this.sink.record(others);
-    this.log.debug({ passages: others.length, news }, 'site passages received');
-    this.emit('passages', others, news);
+    if (this.isCurrent() && !wasCurrent) this.freshSinceMs = this.wallMs();
+    if (this.othersOffline.join() !== wasOffline.join()) {
+      this.log.info({ offline: this.othersOffline }, this.othersOffline.length ? "site devices the hub cannot hear: their exits are not known here" : 'the hub hears every site device again');
+    }
+    const own = this.options.deviceId;
+    const passages = message.items.filter((i): i is SitePassage => i.kind === 'passage' && i.deviceId !== own);
+    const retractions = message.items.filter((i): i is SiteRetraction => i.kind === 'retraction' && i.deviceId !== own);
+    if (passages.length) {
+      const news = this.sink.record(passages);
+      this.log.debug({ passages: passages.length, news }, 'site passages received');
+      this.emit('passages', passages, news);
+    }
+    if (retractions.length) {
+      const news = this.sink.retract(retractions);
+      this.log.debug({ retractions: retractions.length, news }, 'site retractions received');
+      this.emit('retractions', retractions, news);
+    }
   }
 }

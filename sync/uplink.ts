@@ -15,6 +15,7 @@ import {
   type AlertAck,
   type BatchAck,
   type Heartbeat,
+  type Presence,
 } from './protocol.js';
 
 export type { LinkState };
@@ -63,6 +64,11 @@ export interface UplinkOptions {
   authRetryMs: number;
   /** The reconnect backoff starts again from its first step only after a connection lasted this long. */
   stableAfterMs?: number;
+  /**
+   * Keep the device's presence (retained) for every hub process: online once connected, offline on a
+   * clean stop, and offline by the broker (the link's will) when the link is cut without a goodbye.
+   */
+  presence?: boolean;
 }
 
 export interface UplinkEvents {
@@ -131,6 +137,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       reconnect: this.options.reconnect,
       authRetryMs: this.options.authRetryMs,
       ...(this.options.stableAfterMs !== undefined ? { stableAfterMs: this.options.stableAfterMs } : {}),
+      ...(this.options.presence ? { will: { topic: topics.presence(deviceId), payload: presence(false), retain: true } } : {}),
       log: this.log,
     });
     this.link = link;
@@ -147,7 +154,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     const link = this.link;
     this.link = undefined;
     this.onOffline();
-    await link?.stop();
+    await link?.stop(this.options.presence ? (publish) => publish(topics.presence(this.options.deviceId), presence(false), true) : undefined);
   }
 
   /** New events were logged: alerts go at once, events when the window has room. */
@@ -159,6 +166,11 @@ export class Uplink extends EventEmitter<UplinkEvents> {
 
   private onOnline(link: MqttLink): void {
     this.log.info('hub link online');
+    if (this.options.presence) {
+      link.publish(topics.presence(this.options.deviceId), presence(true), { qos: 1, retain: true }).catch((err: unknown) => {
+        this.log.debug({ err: (err as Error).message }, 'presence not taken');
+      });
+    }
     this.clearInflight();
     this.clearAlerts();
     this.sendAlerts();
@@ -408,4 +420,8 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     this.log.debug({ seq: ack.seq }, 'alert acknowledged');
     this.emit('alertAcked', ack.seq);
   }
+}
+
+function presence(online: boolean): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, online, atMs: Date.now() } satisfies Presence);
 }

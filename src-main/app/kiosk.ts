@@ -39,7 +39,8 @@ import { DownlinkState } from '../core/store/downlink-state.js';
 import { EventLog } from '../core/store/event-log.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from '../core/store/hub-data.js';
 import { Notices } from '../core/store/notices.js';
-import { RemotePassages } from '../core/store/remote-passages.js';
+import { REMOTE_PASSAGE_MAX_AHEAD_MS, RemotePassages } from '../core/store/remote-passages.js';
+import type { NewGateEvent } from '../../base/common/types.js';
 import { Retention } from '../core/store/retention.js';
 import { Roster } from '../core/store/roster.js';
 import { openStoreSecrets } from '../core/store/secrets.js';
@@ -125,6 +126,8 @@ export class Kiosk {
   private readonly runtime: RuntimeFiles;
   private statusTimer: NodeJS.Timeout | undefined;
   private remotePurgeTimer: NodeJS.Timeout | undefined;
+  /** The latest admit reported to the site per person and zone, for a retraction (see retractAdmit). */
+  private readonly reportedAdmits = new Map<string, number>();
   /** Events the store refused, waiting for it (with their copy in RAM). */
   private readonly heldSpool: HeldSpool;
   private readonly exitGuard = (): void => this.signals.safeState();
@@ -183,7 +186,11 @@ export class Kiosk {
       loaded.broker && site
         ? new SiteStream(
             { deviceId: settings.device.id, siteId: site, freshMs: settings.hub.siteStream.freshMs },
-            { record: (passages) => this.remotePassages.record(passages, Date.now() - this.antiPassbackResetMs()) },
+            {
+              // A time ahead of a synchronised clock is not believed: it would win over every true passage.
+              record: (passages) => this.remotePassages.record(passages, Date.now() - this.antiPassbackResetMs(), this.remoteNotAfterMs()),
+              retract: (retractions) => this.remotePassages.retract(retractions),
+            },
             this.log.child({ ns: 'sync:site' }),
           )
         : undefined);
@@ -237,6 +244,8 @@ export class Kiosk {
             authRetryMs: 300_000,
             heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.health() },
             extensions: siteStream ? [downlink, siteStream] : [downlink],
+            // The hub's site map may count this kiosk in a site whatever its settings say: always say whether the link is up.
+            presence: true,
             clock: { bootId: clock.bootId, monoUs: () => clock.read().monoUs },
           },
           this.events,
@@ -359,13 +368,16 @@ export class Kiosk {
         this.gatekeeper.on('passage', (p) => {
           if (p.decision.outcome !== 'allow' || p.seq === null) return;
           const e = this.events.get(p.seq);
-          if (e?.workerId) siteStream.report({ seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId });
+          if (!e?.workerId) return;
+          siteStream.report({ seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId });
+          this.reportedAdmits.set(`${e.workerId} ${e.zoneId}`, e.seq);
         });
       }
       uplink.start();
     }
-    // Other kiosks' passages are kept only as long as the anti-passback reset needs them.
-    this.remotePurgeTimer = setInterval(() => this.remotePassages.purgeBefore(Date.now() - this.antiPassbackResetMs()), 60_000);
+    // Other kiosks' passages are kept only as long as the anti-passback reset needs them, and none
+    // dated ahead of a synchronised clock.
+    this.remotePurgeTimer = setInterval(() => this.remotePassages.purge(Date.now() - this.antiPassbackResetMs(), this.remoteNotAfterMs()), 60_000);
     this.remotePurgeTimer.unref();
     this.retention.start();
     this.checkpointer.start();
@@ -460,6 +472,28 @@ export class Kiosk {
     return this.policy.get().params.antiPassbackResetHours * 3_600_000;
   }
 
+  /** The latest time a remote passage may carry: a little ahead of this kiosk's clock, if it is synchronised. */
+  private remoteNotAfterMs(): number {
+    const clock = this.gatekeeper.now();
+    return clock.synced ? clock.wallMs + REMOTE_PASSAGE_MAX_AHEAD_MS : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * The passage sensor saw nobody go through after an admit this kiosk reported to the site: the
+   * other kiosks take it back. The outcome event does not name its admit; it is this person's latest
+   * admit here (the sensor matches admits oldest first, and a second admit of the same person within
+   * one pulse is refused for anti-passback or as a repeat).
+   */
+  private retractAdmit(event: NewGateEvent, seq: number): void {
+    const stream = this.siteStream;
+    if (!stream || !event.workerId) return;
+    const key = `${event.workerId} ${event.zoneId}`;
+    const admitSeq = this.reportedAdmits.get(key);
+    if (admitSeq === undefined || admitSeq >= seq) return;
+    this.reportedAdmits.delete(key);
+    stream.retract({ seq, admitSeq, atMs: event.wallMs, checkpointId: event.checkpointId, zoneId: event.zoneId, direction: event.direction, workerId: event.workerId });
+  }
+
   /** The screens and `safegate status` both show this (one rule: base/common/hub-link.ts). */
   private linkView(): HubLinkView {
     return hubLinkView(this.uplink?.state);
@@ -507,6 +541,7 @@ export class Kiosk {
     const record: RecordGateEvent = (event, alert) => {
       const seq = this.gatekeeper.recordGateEvent(event, alert);
       this.uplink?.nudge();
+      if (seq !== null && event.reasons.includes('ADMITTED_NOT_PASSED')) this.retractAdmit(event, seq);
       return seq;
     };
     const context = { checkpoint: settings.checkpoint, clock, record, log };

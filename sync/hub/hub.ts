@@ -74,12 +74,17 @@ export class Hub extends EventEmitter<HubEvents> {
   async start(): Promise<void> {
     if (this.link) return;
     const shared = this.options.sharedSubscription !== false;
+    const site = this.options.siteStream;
     const link = new MqttLink({
       broker: this.options.broker,
       clientId: this.options.clientId,
-      subscriptions: shared
-        ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat, hubSubscriptions.syncRequest, ...(this.options.siteStream ? [hubSubscriptions.passages] : [])]
-        : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+'), topics.syncRequest('+'), ...(this.options.siteStream ? [topics.passages('+')] : [])],
+      subscriptions: [
+        ...(shared
+          ? [hubSubscriptions.events, hubSubscriptions.alerts, hubSubscriptions.heartbeat, hubSubscriptions.syncRequest, ...(site ? [hubSubscriptions.passages] : [])]
+          : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+'), topics.syncRequest('+'), ...(site ? [topics.passages('+')] : [])]),
+        // Presence is never shared: every hub process must know which devices it cannot hear.
+        ...(site ? [topics.presence('+')] : []),
+      ],
       reconnect: { initialMs: 200, maxMs: 10_000 },
       authRetryMs: 30_000,
       refusedPublishFailsLink: false,
@@ -90,12 +95,20 @@ export class Hub extends EventEmitter<HubEvents> {
     const reply: HubReply = (topic, payload) => link.publish(topic, payload, { qos: 1 });
     const siteStream = this.options.siteStream;
     if (siteStream) {
-      this.relay = new SiteRelay({ hubId: this.options.clientId, ...siteStream, publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }), log: this.log });
+      this.relay = new SiteRelay({
+        hubId: this.options.clientId,
+        ...siteStream,
+        publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }),
+        // Any hub process may have heard a device's heartbeat or batch: the store knows, not this process.
+        lastSeen: (deviceIds) => this.store.lastSeen(deviceIds),
+        log: this.log,
+      });
     }
     link.on('message', (topic, payload) => {
       const name = parseTopic(topic)?.name;
       // Live passages skip the queue: they must not wait behind a batch being committed.
       if (this.relay && name === 'passages') return this.onLivePassage(topic, payload);
+      if (this.relay && name === 'presence') return this.onPresence(topic, payload);
       // Answers to sync requests (signing, sending snapshots) have their own queue, so acknowledgements
       // of events and alerts never wait behind them.
       if (name === 'syncRequest') {
@@ -199,7 +212,23 @@ export class Hub extends EventEmitter<HubEvents> {
     this.relay?.onIngested(deviceId, batch.events);
   }
 
-  /** A kiosk's live passage: checked, then relayed to its site (nothing is stored: the batch brings it). */
+  /** A device's link presence (retained; its will says offline): the site's kiosks hear at once. */
+  private onPresence(topic: string, payload: Uint8Array): void {
+    const t = parseTopic(topic);
+    if (!t || !this.relay) return;
+    // A retained message can be cleared with an empty one: then nothing is known of the device's link.
+    if (payload.length === 0) return;
+    let presence;
+    try {
+      presence = parseJsonPayload('presence', payload);
+    } catch (err) {
+      if (err instanceof PayloadError) return this.reject(topic, err.message);
+      throw err;
+    }
+    this.relay.onPresence(t.deviceId, presence.online);
+  }
+
+  /** A kiosk's live passage or retraction: checked, then relayed to its site (nothing is stored: the batch brings it). */
   private onLivePassage(topic: string, payload: Uint8Array): void {
     const t = parseTopic(topic);
     if (!t || !this.relay) return;
@@ -212,6 +241,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     const r = this.relay.onLivePassage(t.deviceId, passage);
     if (r === 'no-site') this.log.debug({ deviceId: t.deviceId }, 'live passage from a device in no site: not relayed');
+    else if (r === 'rate-limited') this.reject(topic, 'too many live passages from this device');
   }
 
   private async onSyncRequest(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {

@@ -183,6 +183,17 @@ export class PgHubStore implements HubStore {
     );
   }
 
+  async lastSeen(deviceIds: readonly string[]): Promise<Map<string, number>> {
+    const { rows } = await this.pool.query<{ device_id: string; seen: string }>(
+      `SELECT d.id AS device_id, greatest(coalesce(v.last_seen_ms, 0), coalesce(h.received_ms, 0)) AS seen
+       FROM unnest($1::text[]) AS d(id)
+       LEFT JOIN devices v ON v.device_id = d.id LEFT JOIN device_heartbeats h ON h.device_id = d.id`,
+      [deviceIds],
+    );
+    // bigint arrives as text.
+    return new Map(rows.filter((r) => Number(r.seen) > 0).map((r) => [r.device_id, Number(r.seen)]));
+  }
+
   async lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined> {
     const { rows } = await this.pool.query<{ heartbeat: Heartbeat }>('SELECT heartbeat FROM device_heartbeats WHERE device_id = $1', [deviceId]);
     return rows[0]?.heartbeat;

@@ -1,6 +1,16 @@
 import type { Logger } from 'pino';
+import { TokenBuckets } from '../../base/common/token-bucket.js';
 import type { WireEvent } from '../batch-codec.js';
-import { MAX_SITE_ITEMS, PROTOCOL_VERSION, topics, type LivePassage, type SitePassage, type SiteStreamMessage } from '../protocol.js';
+import {
+  MAX_SITE_DEVICES,
+  MAX_SITE_ITEMS,
+  PROTOCOL_VERSION,
+  topics,
+  type LivePassage,
+  type LiveRetraction,
+  type SiteItem,
+  type SiteStreamMessage,
+} from '../protocol.js';
 
 /** Which devices share a site: the hub's own mapping (HubDirectory), never what a device claims. */
 export interface SiteMap {
@@ -17,6 +27,20 @@ export interface SiteRelayOptions {
   beatMs: number;
   /** A passage older than this (from a late batch) is not relayed: no kiosk's anti-passback needs it. */
   maxAgeMs: number;
+  /**
+   * A passage dated more than this ahead of the hub's clock is refused (a far-ahead clock or a forged
+   * time would pin a person inside or out); one less ahead is dated at the hub's clock. Default 10 s.
+   */
+  maxAheadMs?: number;
+  /** Live reports per device: this many at once, then one per `everyMs` (default 60, then 1 per 250 ms). */
+  liveRate?: { burst: number; everyMs: number };
+  /**
+   * When each device was last heard of by any hub process (the hub store), for devices whose link
+   * presence is unknown; read once per beat. Without it such a device counts as offline.
+   */
+  lastSeen?: (deviceIds: string[]) => Promise<Map<string, number>>;
+  /** A device without a presence, not heard of for this long, is offline (default 3 minutes: three heartbeats). */
+  silentAfterMs?: number;
   /** Publishes to one device's topic (the hub's MQTT link). */
   publish: (topic: string, payload: string) => Promise<void>;
   log: Logger;
@@ -25,6 +49,8 @@ export interface SiteRelayOptions {
 
 /** Passages remembered as relayed, so the same one from a batch is not sent again. */
 const RELAYED_MEMORY = 100_000;
+
+const admitKey = (deviceId: string, workerId: string, zoneId: string) => `${deviceId} ${workerId} ${zoneId}`;
 
 /**
  * The hub's end of the live site stream: one stream per site, delivered to each of the site's devices
@@ -41,14 +67,23 @@ const RELAYED_MEMORY = 100_000;
  * The constructor only stores its dependencies.
  */
 export class SiteRelay {
-  private readonly pending = new Map<string, SitePassage[]>();
+  private readonly pending = new Map<string, SiteItem[]>();
   private flushScheduled = false;
   private readonly relayed = new Set<string>();
   private beatTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private readonly liveReports: TokenBuckets;
+  /** Each device's link presence (retained, with a will), as every hub process hears it. */
+  private readonly presence = new Map<string, boolean>();
+  /** The store's last-seen times, for devices without a presence (refreshed each beat). */
+  private lastSeenMs = new Map<string, number>();
+  /** The latest admit relayed per device, person and zone: a batch's ADMITTED_NOT_PASSED names no admit. */
+  private readonly lastAdmit = new Map<string, number>();
 
   constructor(private readonly options: SiteRelayOptions) {
     this.now = options.now ?? Date.now;
+    const rate = options.liveRate ?? { burst: 60, everyMs: 250 };
+    this.liveReports = new TokenBuckets(rate.burst, rate.everyMs);
   }
 
   start(): void {
@@ -63,29 +98,81 @@ export class SiteRelay {
     this.pending.clear();
   }
 
-  /** A passage a kiosk reported live (already validated; the topic's device is the sender). */
-  onLivePassage(deviceId: string, p: LivePassage): 'queued' | 'no-site' | 'too-old' | 'duplicate' {
-    return this.offer({ kind: 'passage', deviceId, seq: p.seq, atMs: p.atMs, checkpointId: p.checkpointId, zoneId: p.zoneId, direction: p.direction, workerId: p.workerId });
+  /** A device's link presence (its retained message; the will says offline when the link is cut). */
+  onPresence(deviceId: string, online: boolean): void {
+    if (this.presence.get(deviceId) === online) return;
+    this.presence.set(deviceId, online);
+    // The site hears at once, not at the next beat: anti-passback may be refusing on it now.
+    const site = this.options.sites.siteOf(deviceId);
+    if (site === undefined) return;
+    const members = this.options.sites.siteMembers(site);
+    const offline = this.offlineMembers(members);
+    for (const device of members) this.send(device, site, [], offline);
   }
 
-  /** Events a batch brought: the allowed passages among them not relayed yet go to the site too. */
+  /**
+   * A passage or retraction a kiosk reported live (already validated; the topic's device is the
+   * sender: the broker's ACL lets a certificate publish only its own passages topic). The zone and
+   * checkpoint it names are the device's own claim: the hub holds no device's zones to check them
+   * against, but only its own site's kiosks hear it, and only about the people it names.
+   */
+  onLivePassage(deviceId: string, p: LivePassage | LiveRetraction): 'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' | 'rate-limited' {
+    if (!this.liveReports.take(deviceId, this.now())) return 'rate-limited';
+    const common = { deviceId, seq: p.seq, atMs: p.atMs, checkpointId: p.checkpointId, zoneId: p.zoneId, direction: p.direction, workerId: p.workerId };
+    return this.offer('kind' in p ? { kind: 'retraction', admitSeq: p.admitSeq, ...common } : { kind: 'passage', ...common });
+  }
+
+  /**
+   * Events a batch brought: the allowed passages among them not relayed yet go to the site too, and
+   * so does an admit's ADMITTED_NOT_PASSED, as a retraction, when this process relayed the admit (the
+   * event does not name its admit: it is the latest one of that person there).
+   */
   onIngested(deviceId: string, events: readonly WireEvent[]): number {
     let queued = 0;
     for (const e of events) {
-      if (e.decision !== 'allow' || e.workerId === null) continue;
-      const item: SitePassage = { kind: 'passage', deviceId, seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId };
-      if (this.offer(item) === 'queued') queued++;
+      if (e.workerId === null) continue;
+      const common = { deviceId, seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId };
+      let item: SiteItem | undefined;
+      if (e.decision === 'allow') item = { kind: 'passage', ...common };
+      else if (e.reasons.includes('ADMITTED_NOT_PASSED')) {
+        const admitSeq = this.lastAdmit.get(admitKey(deviceId, e.workerId, e.zoneId));
+        if (admitSeq !== undefined && admitSeq < e.seq) item = { kind: 'retraction', admitSeq, ...common };
+      }
+      if (item && this.offer(item) === 'queued') queued++;
     }
     return queued;
   }
 
-  private offer(item: SitePassage): 'queued' | 'no-site' | 'too-old' | 'duplicate' {
+  /**
+   * The site's devices this process cannot hear now: presence offline, or silent without a presence.
+   * The hub does not know which way each device's checkpoint faces, so every silent device is named.
+   */
+  offlineMembers(members: readonly string[]): string[] {
+    const silentAfter = this.options.silentAfterMs ?? 180_000;
+    const now = this.now();
+    return members.filter((d) => {
+      const online = this.presence.get(d);
+      if (online !== undefined) return !online;
+      const seen = this.lastSeenMs.get(d);
+      return seen === undefined || now - seen > silentAfter;
+    });
+  }
+
+  private offer(item: SiteItem): 'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' {
     const key = `${item.deviceId}:${item.seq}`;
     if (this.relayed.has(key)) return 'duplicate';
-    if (item.atMs < this.now() - this.options.maxAgeMs) return 'too-old';
+    const now = this.now();
+    if (item.atMs < now - this.options.maxAgeMs) return 'too-old';
+    if (item.atMs > now + (this.options.maxAheadMs ?? 10_000)) {
+      this.options.log.warn({ deviceId: item.deviceId, seq: item.seq, aheadMs: item.atMs - now }, 'site stream item dated ahead of the hub clock: not relayed');
+      return 'future';
+    }
+    // Never later than the hub's clock: a kiosk keeps the latest per person, and a time ahead would win over the truth.
+    item.atMs = Math.min(item.atMs, now);
     const site = this.options.sites.siteOf(item.deviceId);
     if (site === undefined) return 'no-site';
     this.remember(key);
+    if (item.kind === 'passage') this.rememberAdmit(admitKey(item.deviceId, item.workerId, item.zoneId), item.seq);
     const list = this.pending.get(site);
     if (list) list.push(item);
     else this.pending.set(site, [item]);
@@ -105,16 +192,26 @@ export class SiteRelay {
     }
   }
 
+  private rememberAdmit(key: string, seq: number): void {
+    this.lastAdmit.delete(key);
+    this.lastAdmit.set(key, seq);
+    if (this.lastAdmit.size > RELAYED_MEMORY) {
+      const oldest = this.lastAdmit.keys().next().value;
+      if (oldest !== undefined) this.lastAdmit.delete(oldest);
+    }
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     const pending = [...this.pending];
     this.pending.clear();
     for (const [site, items] of pending) {
       const members = this.options.sites.siteMembers(site);
+      const offline = this.offlineMembers(members);
       for (const device of members) {
         // A kiosk knows its own passages: it gets only the others'.
         const forDevice = items.filter((i) => i.deviceId !== device);
-        for (let i = 0; i < forDevice.length; i += MAX_SITE_ITEMS) this.send(device, site, forDevice.slice(i, i + MAX_SITE_ITEMS));
+        for (let i = 0; i < forDevice.length; i += MAX_SITE_ITEMS) this.send(device, site, forDevice.slice(i, i + MAX_SITE_ITEMS), offline);
       }
     }
   }
@@ -127,11 +224,26 @@ export class SiteRelay {
       this.options.log.error({ err: (err as Error).message }, 'site map unreadable: no beat');
       return;
     }
-    for (const [site, members] of sites) for (const device of members) this.send(device, site, []);
+    for (const [site, members] of sites) {
+      const offline = this.offlineMembers(members);
+      for (const device of members) this.send(device, site, [], offline);
+    }
+    this.refreshLastSeen([...sites.values()].flat());
   }
 
-  private send(deviceId: string, site: string, items: SitePassage[]): void {
-    const message: SiteStreamMessage = { v: PROTOCOL_VERSION, site, hub: this.options.hubId, sentAtMs: this.now(), items };
+  private refreshLastSeen(devices: string[]): void {
+    const lastSeen = this.options.lastSeen;
+    const unknown = devices.filter((d) => !this.presence.has(d));
+    if (!lastSeen || !unknown.length) return;
+    lastSeen(unknown).then(
+      (seen) => (this.lastSeenMs = seen),
+      (err: unknown) => this.options.log.warn({ err: (err as Error).message }, "devices' last-seen times unreadable"),
+    );
+  }
+
+  /** `offline`: the site's devices this process cannot hear (offlineMembers). */
+  private send(deviceId: string, site: string, items: SiteItem[], offline: string[]): void {
+    const message: SiteStreamMessage = { v: PROTOCOL_VERSION, site, hub: this.options.hubId, sentAtMs: this.now(), items, offline: offline.slice(0, MAX_SITE_DEVICES) };
     this.options.publish(topics.site(deviceId), JSON.stringify(message)).catch((err: unknown) => {
       this.options.log.debug({ err: (err as Error).message, deviceId }, 'site stream message not sent');
     });

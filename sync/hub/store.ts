@@ -30,6 +30,8 @@ export interface HubStore {
   alerts(): Promise<(Alert & { deviceId: string })[]>;
   recordHeartbeat(deviceId: string, heartbeat: Heartbeat, receivedMs: number): Promise<void>;
   lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined>;
+  /** When the hub last heard from each of these devices (a heartbeat or a batch), epoch ms; unknown ones are absent. */
+  lastSeen(deviceIds: readonly string[]): Promise<Map<string, number>>;
   /**
    * Deletes what is older than the retention: events that happened (or, for a clock the hub could
    * not date, were received) before `beforeMs`, alerts raised before it, heartbeats of devices silent
@@ -185,6 +187,18 @@ export class SqliteHubStore implements HubStore {
   async lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined> {
     const row = this.db.prepare('SELECT heartbeat FROM device_heartbeats WHERE device_id = ?').get(deviceId) as { heartbeat: string } | undefined;
     return row ? (JSON.parse(row.heartbeat) as Heartbeat) : undefined;
+  }
+
+  async lastSeen(deviceIds: readonly string[]): Promise<Map<string, number>> {
+    const stmt = this.db.prepare(`
+      SELECT max(coalesce((SELECT last_seen_ms FROM devices WHERE device_id = @id), 0),
+                 coalesce((SELECT received_ms FROM device_heartbeats WHERE device_id = @id), 0)) AS seen`);
+    const seen = new Map<string, number>();
+    for (const id of deviceIds) {
+      const { seen: at } = stmt.get({ id }) as { seen: number };
+      if (at > 0) seen.set(id, at);
+    }
+    return seen;
   }
 
   async purgeBefore(beforeMs: number): Promise<{ events: number; alerts: number; heartbeats: number }> {

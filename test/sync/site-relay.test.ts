@@ -6,8 +6,8 @@ import { openStore } from '../../src-main/core/store/database.js';
 import { RemotePassages } from '../../src-main/core/store/remote-passages.js';
 import type { WireEvent } from '../../sync/batch-codec.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
-import { SiteRelay } from '../../sync/hub/site-relay.js';
-import { PayloadError, parseSiteStream, sitePassageSchema, topics, type LivePassage, type SitePassage } from '../../sync/protocol.js';
+import { SiteRelay, type SiteRelayOptions } from '../../sync/hub/site-relay.js';
+import { PayloadError, parseSiteStream, siteItemSchemas, topics, type LivePassage, type LiveRetraction, type SiteItem } from '../../sync/protocol.js';
 import { SiteStream } from '../../sync/site-stream.js';
 import { tempDir } from '../helpers/fixtures.js';
 
@@ -28,8 +28,8 @@ describe('site relay (hub side)', () => {
     dir.remove();
   });
 
-  function relay() {
-    const sent: { topic: string; items: SitePassage[]; site: string }[] = [];
+  function relay(extra: Partial<SiteRelayOptions> = {}) {
+    const sent: { topic: string; items: SiteItem[]; site: string; offline: string[] }[] = [];
     const r = new SiteRelay({
       hubId: 'hub.1',
       sites: directory,
@@ -39,9 +39,10 @@ describe('site relay (hub side)', () => {
       log: silentLogger,
       publish: (topic, payload) => {
         const m = parseSiteStream(Buffer.from(payload));
-        sent.push({ topic, items: m.items, site: m.site });
+        sent.push({ topic, items: m.items, site: m.site, offline: m.offline });
         return Promise.resolve();
       },
+      ...extra,
     });
     return { r, sent };
   }
@@ -85,6 +86,61 @@ describe('site relay (hub side)', () => {
     );
   });
 
+  it('refuses a passage dated more than the skew ahead of its clock, dates one less ahead at its clock, and rate-limits each device', async () => {
+    const { r, sent } = relay({ liveRate: { burst: 3, everyMs: 60_000 } });
+    expect(r.onLivePassage('kiosk-b', live(1, 'W1', 'entry', NOW + 3_600_000))).toBe('future');
+    expect(r.onLivePassage('kiosk-b', live(2, 'W1', 'entry', NOW + 5_000))).toBe('queued');
+    await tick();
+    expect(sent[0]!.items[0]).toMatchObject({ seq: 2, atMs: NOW });
+    // A batch's far-ahead event is not relayed either.
+    const ahead: WireEvent = {
+      seq: 9, wallMs: NOW + 3_600_000, monoUs: 0, bootId: 'b', clockSynced: true, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit',
+      credentialKind: 'pass', workerId: 'W1', codeHash: null, decision: 'allow', reasons: [], source: 'serial', policyVersion: 1,
+    };
+    expect(r.onIngested('kiosk-b', [ahead])).toBe(0);
+    expect(r.onLivePassage('kiosk-b', live(3, 'W2'))).toBe('queued');
+    expect(r.onLivePassage('kiosk-b', live(4, 'W3'))).toBe('rate-limited');
+    // Another device has its own allowance.
+    expect(r.onLivePassage('kiosk-a', live(5, 'W3'))).toBe('queued');
+  });
+
+  it('relays a retraction live, and from a batch as the retraction of the latest admit it relayed', async () => {
+    const { r, sent } = relay();
+    const retraction: LiveRetraction = { v: 1, kind: 'retraction', seq: 2, admitSeq: 1, atMs: NOW, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit', workerId: 'W1' };
+    expect(r.onLivePassage('kiosk-b', retraction)).toBe('queued');
+    await tick();
+    expect(sent[0]!.items).toEqual([{ kind: 'retraction', deviceId: 'kiosk-b', seq: 2, admitSeq: 1, atMs: NOW, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit', workerId: 'W1' }]);
+    sent.length = 0;
+    const event = (seq: number, over: Partial<WireEvent> = {}): WireEvent => ({
+      seq, wallMs: NOW, monoUs: 0, bootId: 'b', clockSynced: true, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit',
+      credentialKind: 'pass', workerId: 'W7', codeHash: null, decision: 'allow', reasons: [], source: 'serial', policyVersion: 1, ...over,
+    });
+    const notPassed = { decision: 'deny' as const, reasons: ['ADMITTED_NOT_PASSED' as const], source: 'input' as const };
+    expect(r.onIngested('kiosk-b', [event(10), event(11, notPassed), event(12, { ...notPassed, workerId: 'W8' })])).toBe(2);
+    await tick();
+    expect(sent[0]!.items.map((i) => (i.kind === 'retraction' ? `retract ${i.admitSeq}` : `pass ${i.seq}`))).toEqual(['pass 10', 'retract 10']);
+  });
+
+  it("names the site's devices it cannot hear: presence offline (at once), or silent without a presence", async () => {
+    let now = NOW;
+    const seen = new Map([['kiosk-d', NOW - 1_000]]);
+    const { r, sent } = relay({ now: () => now, lastSeen: () => Promise.resolve(seen), silentAfterMs: 60_000 });
+    r.onPresence('kiosk-a', true);
+    r.onPresence('kiosk-b', true);
+    sent.length = 0;
+    r.start();
+    r.stop();
+    await tick();
+    // kiosk-d has no presence and was never read from the store before the first beat.
+    expect(sent.find((m) => m.topic === topics.site('kiosk-a'))?.offline).toEqual(['kiosk-d']);
+    sent.length = 0;
+    r.onPresence('kiosk-b', false);
+    expect(sent.map((m) => m.topic).sort()).toEqual(['kiosk-a', 'kiosk-b', 'kiosk-d'].map((d) => topics.site(d)));
+    expect(sent.every((m) => m.offline.join() === 'kiosk-b' && m.items.length === 0)).toBe(true);
+    now += 61_000;
+    expect(r.offlineMembers(['kiosk-a', 'kiosk-b', 'kiosk-d'])).toEqual(['kiosk-b', 'kiosk-d']);
+  });
+
   it('a device moved to another site hears the new one', () => {
     directory.assignSite('site-2', ['kiosk-d']);
     expect(directory.siteOf('kiosk-d')).toBe('site-2');
@@ -105,8 +161,12 @@ describe('site stream (kiosk side) and the remote passages it keeps', () => {
     dir.remove();
   });
   let mono = 0;
-  const stream = new SiteStream({ deviceId: 'kiosk-a', siteId: 'site-1', freshMs: 1_000, monotonicMs: () => mono, wallMs: () => NOW + mono }, { record: (ps) => store.record(ps.map((p) => ({ ...p })), NOW - 16 * 3_600_000) }, silentLogger);
-  const message = (site: string, items: unknown[]) => Buffer.from(JSON.stringify({ v: 1, site, hub: 'hub.1', sentAtMs: NOW, items }));
+  const stream = new SiteStream(
+    { deviceId: 'kiosk-a', siteId: 'site-1', freshMs: 1_000, monotonicMs: () => mono, wallMs: () => NOW + mono },
+    { record: (ps) => store.record(ps.map((p) => ({ ...p })), NOW - 16 * 3_600_000, NOW + 10_000), retract: (rs) => store.retract(rs) },
+    silentLogger,
+  );
+  const message = (site: string, items: unknown[], offline?: string[]) => Buffer.from(JSON.stringify({ v: 1, site, hub: 'hub.1', sentAtMs: NOW, items, ...(offline ? { offline } : {}) }));
   const item = (seq: number, workerId: string, direction: 'entry' | 'exit', atMs: number, deviceId = 'kiosk-b') => ({ kind: 'passage', deviceId, seq, atMs, checkpointId: 'gate-b', zoneId: 'factory-1', direction, workerId });
 
   it('is fresh for freshMs after any valid message of its own site, stale at once when the link drops', () => {
@@ -151,6 +211,49 @@ describe('site stream (kiosk side) and the remote passages it keeps', () => {
     expect(store.count()).toBe(0);
   });
 
+  it('is not current while another device of the site is offline, and current again from when it is back', () => {
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', []));
+    expect(stream.currentSinceMs()).not.toBeNull();
+    // Its own name in the list does not count (it hears itself).
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [], ['kiosk-a']));
+    expect(stream.currentSinceMs()).not.toBeNull();
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [], ['kiosk-b']));
+    expect(stream.isFresh()).toBe(true);
+    expect(stream.currentSinceMs()).toBeNull();
+    expect(stream.offlineDevices()).toEqual(['kiosk-b']);
+    mono += 500;
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', []));
+    expect(stream.currentSinceMs()).toBe(NOW + mono);
+  });
+
+  it('ignores passages dated ahead of its clock, and the purge removes future-dated rows', () => {
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [item(20, 'W5', 'entry', NOW + 3_600_000)]));
+    expect(store.lastPassage('W5', 'factory-1')).toBeNull();
+    // A row dated ahead (kept while the clock was not synchronised) goes at the next purge.
+    store.record([{ workerId: 'W5', zoneId: 'factory-1', direction: 'entry', atMs: NOW + 3_600_000, deviceId: 'kiosk-b', checkpointId: 'gate-b', seq: 21 }], 0);
+    expect(store.lastPassage('W5', 'factory-1')?.atMs).toBe(NOW + 3_600_000);
+    expect(store.purge(NOW - 16 * 3_600_000, NOW + 10_000)).toBe(1);
+    expect(store.lastPassage('W5', 'factory-1')).toBeNull();
+  });
+
+  it('a retraction puts back the passage the admit replaced, removes one that replaced nothing, and keeps a late copy of the admit out', () => {
+    const retraction = (seq: number, admitSeq: number, workerId: string) => ({ kind: 'retraction', deviceId: 'kiosk-b', seq, admitSeq, atMs: NOW, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'entry', workerId });
+    // W6 left by kiosk-b, then was admitted in by it but never went through.
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [item(30, 'W6', 'exit', NOW - 60_000), item(31, 'W6', 'entry', NOW - 1_000)]));
+    expect(store.lastPassage('W6', 'factory-1')?.direction).toBe('entry');
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [retraction(32, 31, 'W6')]));
+    expect(store.lastPassage('W6', 'factory-1')).toEqual({ direction: 'exit', atMs: NOW - 60_000 });
+    // The admit relayed again from a batch later: not kept.
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [item(31, 'W6', 'entry', NOW - 1_000)]));
+    expect(store.lastPassage('W6', 'factory-1')?.direction).toBe('exit');
+    // W7's only passage was the admit: nothing is known of them any more.
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [item(40, 'W7', 'entry', NOW - 1_000), retraction(41, 40, 'W7')]));
+    expect(store.lastPassage('W7', 'factory-1')).toBeNull();
+    // A retraction of an admit that is no longer the latest changes nothing.
+    stream.onMessage(topics.site('kiosk-a'), message('site-1', [item(50, 'W8', 'entry', NOW - 2_000), item(51, 'W8', 'exit', NOW - 1_000), retraction(52, 50, 'W8')]));
+    expect(store.lastPassage('W8', 'factory-1')?.direction).toBe('exit');
+  });
+
   it('the lookup of a person in a zone uses its key', () => {
     const plan = db.prepare('EXPLAIN QUERY PLAN SELECT direction, at_ms FROM remote_passages WHERE worker_id = ? AND zone_id = ?').all('W1', 'z') as { detail: string }[];
     expect(plan.map((p) => p.detail).join()).toMatch(/USING PRIMARY KEY/);
@@ -181,7 +284,7 @@ describe('reading site-stream messages (property)', () => {
           expect(err).toBeInstanceOf(PayloadError);
           return;
         }
-        for (const i of read.items) expect(sitePassageSchema.safeParse(i).success).toBe(true);
+        for (const i of read.items) expect(siteItemSchemas[i.kind].safeParse(i).success).toBe(true);
         expect(read.items.length + read.skipped.unknownKind + read.skipped.invalid).toBe((raw as { items: unknown[] }).items.length);
       }),
       { seed: 9, numRuns: 300 },

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
@@ -18,6 +19,43 @@ import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 const ZONE = 'factory-1';
 const DAY = 86_400_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A TCP relay in front of the broker for one kiosk: `cut()` drops both sides at once (no MQTT goodbye,
+ * as when a cable is pulled) and refuses new connections until `restore()`.
+ */
+class CuttableLink {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+  constructor(private readonly brokerPort: number) {}
+
+  async open(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.brokerPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          this.sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+}
 
 /**
  * Anti-passback across kiosks: two kiosks of one zone and site (an entry-only and an exit-only
@@ -41,8 +79,12 @@ describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
   const scan = (k: Kiosk, workerId: string): Passage =>
     k.gatekeeper.handleScan({ text: passFor(pass, workerId, { issuedAgoMs: (issued += 1_000) }), source: 'serial', receivedAtNs: process.hrtime.bigint() });
 
+  let linkB: CuttableLink;
+
   function tls(name: string) {
-    return { url: broker.url, ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, `${name}.crt`), key: join(certs.dir, `${name}.key`), protocolVersion: 5 as const };
+    // kiosk-b reaches the broker through a link the test can cut.
+    const url = name === 'kiosk-b' ? `mqtts://127.0.0.1:${linkB.port}` : broker.url;
+    return { url, ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, `${name}.crt`), key: join(certs.dir, `${name}.key`), protocolVersion: 5 as const };
   }
 
   function startHub(): Promise<void> {
@@ -69,7 +111,7 @@ describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
       }),
     );
     const kiosk = new Kiosk(loadSettings(file), { headless: true, log: silentLogger });
-    kiosk.roster.upsertAll(['W1', 'W2', 'W3', 'W4'].map((id) => healthyWorker(id)));
+    kiosk.roster.upsertAll(['W1', 'W2', 'W3', 'W4', 'W5'].map((id) => healthyWorker(id)));
     kiosk.start();
     kiosks.push(kiosk);
     return kiosk;
@@ -80,6 +122,8 @@ describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
     for (const name of ['hub.1', 'kiosk-a', 'kiosk-b', 'kiosk-c', 'kiosk-x']) certs.issue(name);
     broker = new TestBroker(dir.path, certs);
     await broker.start();
+    linkB = new CuttableLink(Number(new URL(broker.url).port));
+    await linkB.open();
     directory = new HubDirectory(join(dir.path, 'directory.db'));
     // The hub's site map, not the kiosks' settings, decides who hears which stream.
     directory.assignSite('site-1', ['kiosk-a', 'kiosk-b']);
@@ -95,6 +139,7 @@ describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
   afterAll(async () => {
     for (const k of kiosks) await k.stop();
     await hub.stop();
+    await linkB.cut();
     await hubStore.close();
     directory.close();
     await broker.stop();
@@ -169,6 +214,23 @@ describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
       await forger.endAsync(true);
     }
   });
+
+  it("exit kiosk's link cut without a goodbye, a worker leaves by it: the entry kiosk admits them (the hub's beat names the exit kiosk offline)", async () => {
+    expect(scan(entryA, 'W5').decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
+    await waitFor(() => (entryA.siteStream?.currentSinceMs() !== null ? true : undefined), 'the stream to be current');
+    await linkB.cut();
+    // The broker publishes kiosk-b's will (presence offline); the hub tells the site at once.
+    await waitFor(() => (entryA.siteStream?.offlineDevices().includes('kiosk-b') ? true : undefined), 'kiosk-b named offline at A', 5_000);
+    // The hub still beats: the stream is fresh, but it is not current while an exit kiosk is unheard.
+    expect(entryA.siteStream?.isFresh()).toBe(true);
+    expect(entryA.siteStream?.currentSinceMs()).toBeNull();
+    expect(scan(exitB, 'W5').decision).toMatchObject({ outcome: 'allow', direction: 'exit' });
+    expect(scan(entryA, 'W5').decision).toMatchObject({ outcome: 'allow', direction: 'entry', reasons: [] });
+    // Back online: B's exit reaches A from its batch, and the stream is current again.
+    await linkB.open();
+    await waitFor(() => (entryA.siteStream?.currentSinceMs() !== null ? true : undefined), 'the stream to be current again', 10_000);
+    await waitFor(() => (entryA.remotePassages.lastPassage('W5', ZONE)?.direction === 'exit' ? true : undefined), "B's exit at A from the batch", 10_000);
+  }, 30_000);
 
   it('with the stream stale (hub stopped), the entry kiosk does not refuse for anti-passback', async () => {
     expect(scan(entryA, 'W3').decision.outcome).toBe('allow');
