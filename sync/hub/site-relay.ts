@@ -32,7 +32,7 @@ export interface SiteRelayOptions {
    * time would pin a person inside or out); one less ahead is dated at the hub's clock. Default 10 s.
    */
   maxAheadMs?: number;
-  /** Live reports per device: this many at once, then one per `everyMs` (default 60, then 1 per 250 ms). */
+  /** Live reports per device: this many at once, then one per `everyMs` (default 100, then 20 a second: several lanes at shift change). */
   liveRate?: { burst: number; everyMs: number };
   /**
    * When each device was last heard of by any hub process (the hub store), for devices whose link
@@ -82,7 +82,7 @@ export class SiteRelay {
 
   constructor(private readonly options: SiteRelayOptions) {
     this.now = options.now ?? Date.now;
-    const rate = options.liveRate ?? { burst: 60, everyMs: 250 };
+    const rate = options.liveRate ?? { burst: 100, everyMs: 50 };
     this.liveReports = new TokenBuckets(rate.burst, rate.everyMs);
   }
 
