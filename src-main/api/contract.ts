@@ -150,6 +150,8 @@ export type LoginView =
   | { ok: false; reason: 'wrong-pin'; attemptsLeft: number; lockoutS: number }
   | { ok: false; reason: 'locked'; retryAfterS: number; lockedUntilMs: number }
   | { ok: false; reason: 'unknown-supervisor' }
+  /** The right PIN, but of 4 or 5 digits (kept by the upgrade to named supervisors): a new one must be set first. */
+  | { ok: false; reason: 'pin-change-required' }
   | { ok: false; reason: 'no-supervisors' };
 
 /** A removable drive the kiosk can write an export to. */

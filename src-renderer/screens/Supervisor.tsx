@@ -150,6 +150,7 @@ function SignIn({
       else if (r.reason === 'wrong-pin') onMessage(t('supervisor.wrongPin', { count: r.attemptsLeft }));
       else if (r.reason === 'locked') onMessage(t('supervisor.locked', { minutes: Math.ceil(r.retryAfterS / 60) }));
       else if (r.reason === 'unknown-supervisor') onMessage(t('supervisor.unknownSupervisor'));
+      else if (r.reason === 'pin-change-required') onMessage(t('supervisor.pinChangeRequired'));
       else onMessage(t('supervisor.noSupervisors'));
     } catch (err) {
       onMessage(t('supervisor.error', { message: (err as Error).message }));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 import { LOGIN_PIN_PATTERN, PIN_RULE, PinFormatError, hashPin, verifyPin, PIN_PATTERN } from './pin.js';
@@ -32,8 +33,11 @@ export interface SupervisorListing {
 }
 
 export type PinCheck =
-  | { ok: true; id: string; name: string }
+  /** `sessionKey`: the account's session key now (see sessionKey()). */
+  | { ok: true; id: string; name: string; sessionKey: string }
   | { ok: false; reason: 'unknown-supervisor' }
+  /** The right PIN, but one of 4 or 5 digits from before named supervisors: it must be set anew first. */
+  | { ok: false; reason: 'pin-change-required' }
   | { ok: false; reason: 'wrong-pin'; attemptsLeft: number; lockoutS: number }
   | { ok: false; reason: 'locked'; retryAfterS: number; lockedUntilMs: number; justLocked: boolean; failed: number };
 
@@ -46,6 +50,11 @@ interface Row {
   failed: number;
   lockouts: number;
   locked_until: number | null;
+  session_key: string;
+}
+
+function newSessionKey(): string {
+  return randomBytes(16).toString('hex');
 }
 
 /** The length of the next lockout after `lockouts` lockouts in a row: doubling from the first, capped. */
@@ -70,6 +79,7 @@ export class SupervisorAccounts {
     setLock: Statement;
     loggedIn: Statement;
     audit: Statement;
+    sessionKey: Statement;
   };
 
   constructor(
@@ -80,12 +90,13 @@ export class SupervisorAccounts {
       one: db.prepare('SELECT * FROM supervisors WHERE id = ?'),
       all: db.prepare('SELECT id, name, created_ms, last_login_ms, locked_until FROM supervisors ORDER BY name, id'),
       count: db.prepare('SELECT count(*) FROM supervisors').pluck(),
-      insert: db.prepare('INSERT INTO supervisors (id, name, hash, created_ms) VALUES (?, ?, ?, ?)'),
-      setHash: db.prepare('UPDATE supervisors SET hash = ?, failed = 0, lockouts = 0, locked_until = NULL WHERE id = ?'),
+      insert: db.prepare('INSERT INTO supervisors (id, name, hash, created_ms, session_key) VALUES (?, ?, ?, ?, ?)'),
+      setHash: db.prepare('UPDATE supervisors SET hash = ?, session_key = ?, failed = 0, lockouts = 0, locked_until = NULL WHERE id = ?'),
       remove: db.prepare('DELETE FROM supervisors WHERE id = ?'),
       setLock: db.prepare('UPDATE supervisors SET failed = ?, lockouts = ?, locked_until = ? WHERE id = ?'),
       loggedIn: db.prepare('UPDATE supervisors SET failed = 0, lockouts = 0, locked_until = NULL, last_login_ms = ? WHERE id = ?'),
       audit: db.prepare('INSERT INTO supervisor_audit (at_ms, action, detail, supervisor_id) VALUES (?, ?, ?, ?)'),
+      sessionKey: db.prepare('SELECT session_key FROM supervisors WHERE id = ?').pluck(),
     };
   }
 
@@ -108,6 +119,16 @@ export class SupervisorAccounts {
     return r ? { id: r.id, name: r.name } : null;
   }
 
+  /**
+   * The account's session key, or null when there is no such supervisor. A new one is drawn when
+   * the supervisor is added and each time their PIN is set, by whichever process does it: a session
+   * opened under another key has ended (a PIN changed by `safegate supervisor set-pin`, an account
+   * removed and added again under the same id).
+   */
+  sessionKey(id: string): string | null {
+    return (this.q.sessionKey.get(id) as string | undefined) ?? null;
+  }
+
   /** Adds a supervisor; refuses a malformed id or name, a PIN under 6 digits and an id already taken. */
   async add(input: { id: string; name: string; pin: string }, nowMs: number): Promise<void> {
     const id = input.id;
@@ -122,7 +143,7 @@ export class SupervisorAccounts {
     this.db.transaction(() => {
       // Checked again inside the transaction: the hash took a while.
       if (this.q.one.get(id) !== undefined) throw new SupervisorAccountError(`a supervisor with id "${id}" already exists`);
-      this.q.insert.run(id, name, hash, nowMs);
+      this.q.insert.run(id, name, hash, nowMs, newSessionKey());
       this.q.audit.run(nowMs, 'supervisor-added', name, id);
     })();
   }
@@ -133,7 +154,7 @@ export class SupervisorAccounts {
     if (this.q.one.get(id) === undefined) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
     const hash = await hashPin(pin, this.pinPepper);
     this.db.transaction(() => {
-      if (this.q.setHash.run(hash, id).changes === 0) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
+      if (this.q.setHash.run(hash, newSessionKey(), id).changes === 0) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
       this.q.audit.run(nowMs, 'pin-set', '', id);
     })();
   }
@@ -161,8 +182,11 @@ export class SupervisorAccounts {
     const good = LOGIN_PIN_PATTERN.test(pin) && (await verifyPin(pin, row.hash, this.pinPepper));
     const t = now();
     if (good) {
+      // The right PIN of 4 or 5 digits (the single kiosk PIN an upgrade kept) no longer signs in: it
+      // is neither a failure nor a sign-in. Someone at the kiosk sets a new one (safegate supervisor set-pin).
+      if (!PIN_PATTERN.test(pin)) return { ok: false, reason: 'pin-change-required' };
       this.q.loggedIn.run(t, id);
-      return { ok: true, id: row.id, name: row.name };
+      return { ok: true, id: row.id, name: row.name, sessionKey: row.session_key };
     }
     // A lockout long past is forgiven: the next one starts from the first length again.
     const lockouts = row.locked_until !== null && t - row.locked_until > LOCKOUT_MEMORY_MS ? 0 : row.lockouts;

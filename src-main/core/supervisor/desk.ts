@@ -26,6 +26,8 @@ export type LoginResult =
   | { ok: false; reason: 'wrong-pin'; attemptsLeft: number; lockoutS: number }
   | { ok: false; reason: 'locked'; retryAfterS: number; lockedUntilMs: number }
   | { ok: false; reason: 'unknown-supervisor' }
+  /** The right PIN, of 4 or 5 digits from before named supervisors: set a new one (6 to 12 digits) first. */
+  | { ok: false; reason: 'pin-change-required' }
   | { ok: false; reason: 'no-supervisors' };
 
 export class SupervisorSessionError extends Error {
@@ -83,6 +85,8 @@ interface Session {
   supervisorId: string;
   name: string;
   lastMs: number;
+  /** The account's session key at sign-in; the session ends once the stored one differs. */
+  sessionKey: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -207,13 +211,16 @@ export class SupervisorDesk {
     const r = await this.accounts.check(supervisorId, pin, this.deps.rules, () => this.now());
     if (r.ok) {
       const token = randomBytes(24).toString('base64url');
-      this.sessions.set(token, { supervisorId: r.id, name: r.name, lastMs: this.now() });
+      this.sessions.set(token, { supervisorId: r.id, name: r.name, lastMs: this.now(), sessionKey: r.sessionKey });
       this.audit('login', r.id);
       return { ok: true, token, supervisor: { id: r.id, name: r.name } };
     }
     switch (r.reason) {
       case 'unknown-supervisor':
         this.audit('login-failed', null, 'no such supervisor');
+        return r;
+      case 'pin-change-required':
+        this.audit('login-failed', supervisorId, 'a PIN of 4 or 5 digits from before named supervisors: a new PIN must be set');
         return r;
       case 'wrong-pin':
         this.audit('login-failed', supervisorId, `${this.deps.rules.maxFailedLogins - r.attemptsLeft} of ${this.deps.rules.maxFailedLogins}`);
@@ -242,10 +249,13 @@ export class SupervisorDesk {
       this.sessions.delete(token);
       throw new SupervisorSessionError('not signed in, or the session has ended; enter the PIN again');
     }
-    // A supervisor removed while signed in is signed out.
-    if (this.accounts.get(session.supervisorId) === null) {
+    // Removed, given a new PIN, or removed and added again, by this process or another (the CLI): signed out.
+    const key = this.accounts.sessionKey(session.supervisorId);
+    if (key !== session.sessionKey) {
       this.sessions.delete(token);
-      throw new SupervisorSessionError('this supervisor account no longer exists');
+      throw new SupervisorSessionError(
+        key === null ? 'this supervisor account no longer exists' : "this supervisor's PIN was set again since signing in; enter the PIN again",
+      );
     }
     session.lastMs = now;
     return session;

@@ -12,6 +12,7 @@ import { foldForSearch } from '../../../../src-main/core/supervisor/entry-log.js
 import { hashPin, verifyPin } from '../../../../src-main/core/supervisor/pin.js';
 import { lockoutMs } from '../../../../src-main/core/supervisor/accounts.js';
 import { OverrideError } from '../../../../src-main/core/supervisor/desk.js';
+import { addSupervisor, removeSupervisor, setSupervisorPin } from '../../../../src-main/cli/supervisor-commands.js';
 import { passageView } from '../../../../src-main/api/screen-service.js';
 import { openStore } from '../../../../src-main/core/store/database.js';
 import { MIGRATIONS } from '../../../../src-main/core/store/migrations/index.js';
@@ -277,6 +278,24 @@ describe('the supervisor desk', () => {
     expect(() => kiosk.supervisor.override('x'.repeat(32), unknown.seq!, 'scanner-fault')).toThrow('not signed in');
   });
 
+  it('ends sessions at their next request when the PIN is set or the account removed and re-added by the command, in its own connection', async () => {
+    await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Trần Thị Lan', pin: '975310' });
+    await kiosk.supervisor.addSupervisor({ id: 'minh', name: 'Lê Văn Minh', pin: '246813' });
+    const lan = await signIn();
+    const minh = await signIn('minh', '246813');
+    // `safegate supervisor set-pin` opens the store itself, as another process does.
+    await setSupervisorPin(file, 'lan', '864200\n');
+    expect(() => kiosk.supervisor.inside(lan)).toThrow('PIN was set again');
+    expect(() => kiosk.supervisor.inside(lan)).toThrow('not signed in');
+    expect(kiosk.supervisor.inside(minh)).toEqual([]);
+    const again = await signIn('lan', '864200');
+    // Removed and added again under the same id, even with the same PIN: the old session is not theirs.
+    await removeSupervisor(file, 'lan');
+    await addSupervisor(file, 'lan', 'Trần Thị Lan', '864200\n');
+    expect(() => kiosk.supervisor.inside(again)).toThrow('PIN was set again');
+    expect(kiosk.supervisor.inside(await signIn('lan', '864200'))).toEqual([]);
+  });
+
   it('ends the session of a supervisor who is removed', async () => {
     await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Trần Thị Lan', pin: '975310' });
     const token = await signIn();
@@ -309,9 +328,19 @@ describe('upgrading a kiosk from the single supervisor PIN', () => {
       // The two wrong PINs from before the upgrade still count: one more locks.
       expect(await kiosk.supervisor.login('supervisor', '2468')).toMatchObject({ ok: false, reason: 'locked', retryAfterS: 60 });
       offsetMs = 61_000;
-      expect(await kiosk.supervisor.login('supervisor', '1357')).toMatchObject({ ok: true, supervisor: { id: 'supervisor' } });
+      // The right old PIN no longer signs in: a new one must be set first (and it is no failure).
+      expect(await kiosk.supervisor.login('supervisor', '1357')).toEqual({ ok: false, reason: 'pin-change-required' });
+      expect(await kiosk.screenService.dispatch('supervisor.login', { supervisorId: 'supervisor', pin: '1357' })).toEqual({
+        ok: true,
+        result: { ok: false, reason: 'pin-change-required' },
+      });
+      expect(await kiosk.supervisor.login('supervisor', '2468')).toMatchObject({ ok: false, reason: 'wrong-pin', attemptsLeft: 2 });
+      await kiosk.supervisor.setSupervisorPin('supervisor', '135790');
+      expect(await kiosk.supervisor.login('supervisor', '1357')).toMatchObject({ ok: false, reason: 'wrong-pin' });
+      expect(await kiosk.supervisor.login('supervisor', '135790')).toMatchObject({ ok: true, supervisor: { id: 'supervisor' } });
       const trail = kiosk.supervisor.auditTrail();
       expect(trail[0]).toEqual({ atMs: 1000, action: 'pin-set', supervisorId: null, detail: '' });
+      expect(trail.find((r) => r.action === 'login-failed' && r.detail.includes('new PIN must be set'))).toMatchObject({ supervisorId: 'supervisor' });
       expect(trail.at(-1)).toMatchObject({ action: 'login', supervisorId: 'supervisor' });
     } finally {
       await kiosk?.stop();
