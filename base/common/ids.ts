@@ -30,6 +30,14 @@ export const IDENTIFIER_RULE = '1 to 64 characters: letters, digits, dot, unders
 export const identifierSchema = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
 export const workerIdSchema = identifierSchema;
 
+/** A supervisor id: what `safegate supervisor add` takes, the PIN pad sends and the audit trail records. */
+export const SUPERVISOR_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+export const SUPERVISOR_ID_RULE = 'a supervisor id is 1 to 32 lower-case letters, digits, dot, dash or underscore, starting with a letter or digit';
+
+/** A removable drive's id as the kiosk lists it (a block device's name, or a mount point's place under the drives folder). */
+export const DRIVE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const DRIVE_ID_RULE = 'a drive id as supervisor.drives lists it';
+
 /** A pass id (the CWT `cti`): 8 random bytes as 16 lower-case hex digits. */
 export const PASS_ID_PATTERN = /^[0-9a-f]{16}$/;
 export const passIdSchema = z.string().regex(PASS_ID_PATTERN, '16 lower-case hex digits');

@@ -15,6 +15,22 @@ export function driveIdFor(folder: string, mountPoint: string): string {
   return (id || 'drive').slice(0, 64);
 }
 
+/** Where the system's own filesystems live; a drive is never one of them (`drivesFolder: /` lists none of these). */
+const SYSTEM_FOLDERS = ['/boot', '/dev', '/etc', '/home', '/opt', '/proc', '/root', '/srv', '/sys', '/usr', '/var'];
+
+/**
+ * A mount that is the system's, not a plugged drive: the root filesystem (or another mount of its
+ * device), a filesystem not on a block device (proc, sysfs, tmpfs, overlay...), or one in a system
+ * folder. /run is the system's too, except /run/media where desktops mount drives.
+ */
+export function isSystemMount(m: MountEntry, root: MountEntry | undefined): boolean {
+  if (m.mountPoint === '/' || (root !== undefined && m.device === root.device)) return true;
+  if (!m.source.startsWith('/dev/')) return true;
+  const under = (folder: string) => m.mountPoint === folder || m.mountPoint.startsWith(`${folder}/`);
+  if (under('/run') && !m.mountPoint.startsWith('/run/media/')) return true;
+  return SYSTEM_FOLDERS.some(under);
+}
+
 /**
  * Drives that something else mounts under one folder (an automounter such as usbmount, a desktop's
  * udisks2 session, or a test): every writable filesystem mounted below the folder is a drive. The
@@ -26,10 +42,13 @@ export class MountedFolderDrives implements RemovableDrives {
   private readonly events = new EventEmitter<{ change: [] }>();
   private readonly watcher: MountWatcher;
 
+  private readonly mountInfoFile: string | undefined;
+
   constructor(
     private readonly folder: string,
     options: { pollMs?: number; mountInfoFile?: string } = {},
   ) {
+    this.mountInfoFile = options.mountInfoFile;
     this.watcher = new MountWatcher(() => this.events.emit('change'), options.pollMs ?? 1000, options.mountInfoFile);
   }
 
@@ -54,10 +73,12 @@ export class MountedFolderDrives implements RemovableDrives {
 
   private async mounts(): Promise<{ mount: MountEntry; drive: RemovableDrive }[]> {
     const prefix = this.folder.endsWith(sep) ? this.folder : this.folder + sep;
-    const all = await readMountInfo();
+    const all = await readMountInfo(this.mountInfoFile);
     // The last mount on a point is the one that shows (a mount over a mount hides it).
     const byPoint = new Map<string, MountEntry>();
     for (const m of all) if (m.mountPoint.startsWith(prefix)) byPoint.set(m.mountPoint, m);
+    const root = byPoint.get('/') ?? all.findLast((m) => m.mountPoint === '/');
+    for (const [point, m] of byPoint) if (isSystemMount(m, root)) byPoint.delete(point);
     const out: { mount: MountEntry; drive: RemovableDrive }[] = [];
     for (const m of byPoint.values()) {
       if (m.readOnly) continue;

@@ -5,7 +5,7 @@
  * machines without udisks2). One contract test runs against what this machine can run.
  */
 export interface RemovableDrive {
-  /** Stable while the drive stays plugged in: [A-Za-z0-9._-], at most 64 characters. */
+  /** Stable while the drive stays plugged in; matches DRIVE_ID_PATTERN (base/common/ids.ts). */
   id: string;
   /** The filesystem label, or the vendor and model when it has none. */
   label: string;

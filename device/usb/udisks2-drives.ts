@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { MessageBus, ClientInterface } from 'dbus-next';
+import { DRIVE_ID_PATTERN } from '../../base/common/ids.js';
 import { writeDurably } from './durable-write.js';
 import { DriveError, type RemovableDrive, type RemovableDrives, type WrittenFile } from './removable-drives.js';
 
@@ -50,7 +51,7 @@ export function removableFilesystems(objects: ManagedObjects): UdisksFilesystem[
       prop<string>(objects, drivePath, DRIVE, 'ConnectionBus') === 'usb';
     if (!removable) continue;
     const id = path.slice(path.lastIndexOf('/') + 1);
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) continue;
+    if (!DRIVE_ID_PATTERN.test(id)) continue;
     const size = prop<bigint | number>(objects, path, BLOCK, 'Size');
     const fsLabel = (prop<string>(objects, path, BLOCK, 'IdLabel') ?? '').trim();
     const model = [prop<string>(objects, drivePath, DRIVE, 'Vendor'), prop<string>(objects, drivePath, DRIVE, 'Model')]

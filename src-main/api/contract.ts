@@ -10,14 +10,15 @@ import { z } from 'zod';
 import type { DenyReason } from '../../base/common/reasons.js';
 import type { HubLinkView } from '../../base/common/hub-link.js';
 import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/types.js';
+import { DRIVE_ID_PATTERN, DRIVE_ID_RULE, SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE } from '../../base/common/ids.js';
 import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES } from '../../base/common/policy/override.js';
 export { ApiError, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ApiErrorCode, type ApiErrorShape, type WireReply } from './errors.js';
 
 export const API_VERSION = 1;
 
 const token = z.string().min(16).max(64);
-const supervisorId = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'a supervisor id: 1 to 32 lower-case letters, digits, dot, dash or underscore');
-const driveId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a drive id as supervisor.drives lists it');
+const supervisorId = z.string().regex(SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE);
+const driveId = z.string().regex(DRIVE_ID_PATTERN, DRIVE_ID_RULE);
 const entryLogQuery = z
   .object({
     fromMs: z.number().int().min(0),

@@ -3,9 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 import { LOGIN_PIN_PATTERN, PIN_RULE, PinFormatError, hashPin, verifyPin, PIN_PATTERN } from './pin.js';
 
-/** A supervisor id: what `safegate supervisor add` takes and the audit trail records. */
-export const SUPERVISOR_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
-export const SUPERVISOR_ID_RULE = 'a supervisor id is 1 to 32 lower-case letters, digits, dot, dash or underscore, starting with a letter or digit';
+import { SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE } from '../../../base/common/ids.js';
 export const SUPERVISOR_NAME_MAX = 80;
 
 export interface LockoutRules {

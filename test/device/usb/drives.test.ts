@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,32 @@ describe('the mount table', () => {
   it('never throws on any text, and reads this machine\'s own table', async () => {
     fc.assert(fc.property(fc.string({ maxLength: 300 }), (text) => Array.isArray(parseMountInfo(text))), { seed: 9, numRuns: 500 });
     expect((await readMountInfo()).some((m) => m.mountPoint === '/')).toBe(true);
+  });
+
+  it("never offers the system's own filesystems, even with the drives folder at /", async () => {
+    const dir = tempDir('safegate-mounts-');
+    try {
+      const table = join(dir.path, 'mountinfo');
+      writeFileSync(
+        table,
+        [
+          '22 1 8:2 / / rw,relatime shared:1 - ext4 /dev/sda2 rw',
+          '23 22 8:1 / /boot/firmware rw,relatime - vfat /dev/sda1 rw',
+          '24 22 0:5 / /proc rw,nosuid - proc proc rw',
+          '25 22 0:21 / /run rw,nosuid - tmpfs tmpfs rw',
+          '26 22 8:2 /srv/data /data rw,relatime - ext4 /dev/sda2 rw',
+          '27 22 8:3 / /var/lib rw,relatime - ext4 /dev/sda3 rw',
+          '28 22 0:40 / /tmp rw - tmpfs tmpfs rw',
+          '98 22 8:17 / /media/safegate/KHO\\040SO rw,nosuid,nodev,relatime - vfat /dev/sdb1 rw',
+          '99 25 8:33 / /run/media/lan/USB rw,nosuid,nodev,relatime - exfat /dev/sdc1 rw',
+          '',
+        ].join('\n'),
+      );
+      const drives = new MountedFolderDrives('/', { mountInfoFile: table });
+      expect((await drives.list()).map((d) => d.id)).toEqual(['media.safegate.KHO_SO', 'run.media.lan.USB']);
+    } finally {
+      dir.remove();
+    }
   });
 
   it('names a second export so it never overwrites the first', () => {
