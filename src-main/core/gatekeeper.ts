@@ -13,7 +13,7 @@ import type { HeldEvent, HeldEvents } from './store/held-spool.js';
 import type { EventLog, PassageScope } from './store/event-log.js';
 import type { SitePassages } from './store/remote-passages.js';
 import type { AlertKind, NewGateEvent } from '../../base/common/types.js';
-import { reasonCategory, type DenyReason } from '../../base/common/reasons.js';
+import { isSensitive, reasonCategory, type DenyReason } from '../../base/common/reasons.js';
 import type { Roster } from './store/roster.js';
 import type { Checkpoint, ScanSource, WorkerRecord } from '../../base/common/types.js';
 
@@ -251,7 +251,8 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         seq,
         outcome: decision.outcome,
         direction: decision.direction,
-        reasons: decision.reasons,
+        // Health reasons stay out of logs (Decree 13/2023): the log says "health", the store keeps the reason.
+        reasons: loggedReasons(decision.reasons),
         kind: reading.kind,
         source: scan.source,
         // Last byte received to gate driven, commit included: the figure operators watch; and the
@@ -404,6 +405,11 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (written) this.deps.log.warn({ written, stillHeld: held.count }, 'held events stored after a storage fault');
     return written;
   }
+}
+
+/** Reasons as a log may show them: a sensitive (health) reason is named only by its category. */
+function loggedReasons(reasons: readonly DenyReason[]): string[] {
+  return reasons.map((r) => (isSensitive(r) ? reasonCategory(r) : r));
 }
 
 /** Deny reasons a manager must hear about at once, most serious first. */

@@ -244,5 +244,8 @@ describe('gate core through a real serial pty', () => {
     expect(text).not.toContain('W-OK');
     expect(text).not.toContain('Người lao động');
     expect(k.logs.filter((l) => l.msg === 'scan')).toHaveLength(2);
+    // Nor what is wrong with their health: the scan line names the category only.
+    expect(text).not.toContain('CASE_F0');
+    expect(k.logs.find((l) => l.msg === 'scan')).toMatchObject({ outcome: 'deny', reasons: ['health'] });
   });
 });
