@@ -224,7 +224,14 @@ describe('downlink trust', () => {
     });
     expect(state.cursor('roster').cursor).toBe(0);
     // A kiosk whose clock is not synchronised (behind, after a boot without network time) still takes it.
-    const unsynced = new Downlink('kiosk-a', state, () => ring, { roster: (k, c) => roster.applyChanges(k, c) } as never, silentLogger, { now: () => now, clockSynced: () => false });
+    const appliers = {
+      roster: (k, c) => roster.applyChanges(k, c),
+      notices: (k, c) => new Notices(db).applyChanges(k, c),
+      revocations: (k, c) => new Revocations(db).applyChanges(k, c),
+      policy: (k, c) => policy.applyChanges(k, c),
+      keys: (k, c) => keys.applyChanges(k, c, ring, now),
+    } satisfies ConstructorParameters<typeof Downlink>[3];
+    const unsynced = new Downlink('kiosk-a', state, () => ring, appliers, silentLogger, { now: () => now, clockSynced: () => false });
     expect(unsynced.receive(sealed({ to: 1, issuedAtMs: now + DAY, body: rosterBody('W1') }), now)).toMatchObject({ status: 'applied' });
     expect(state.issuedAt('roster')).toBe(now + DAY);
     // Once the clock is synchronised, that issue time a day ahead orders nothing: the hub's next

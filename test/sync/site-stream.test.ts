@@ -199,6 +199,7 @@ describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
         hub: 'hub.1',
         sentAtMs: Date.now(),
         items: [{ kind: 'passage', deviceId: 'kiosk-b', seq: 999_999, atMs: Date.now(), checkpointId: 'gate-b-out', zoneId: ZONE, direction: 'exit', workerId: 'W2' }],
+        offline: [],
       };
       // MQTT 5: the broker answers a publish its ACL refuses with reason code 0x87 (not authorised).
       await expect(forger.publishAsync(topics.site('kiosk-a'), JSON.stringify(forged), { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
