@@ -6,15 +6,59 @@ import type { Notice, WorkerRecord } from '../../base/common/types.js';
 import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import { deviceIdSchema, identifierSchema } from '../../base/common/ids.js';
+import { z } from 'zod';
 import * as m0001 from './directory-migrations/0001-records.js';
 import * as m0002 from './directory-migrations/0002-forget-removed.js';
 import * as m0003 from './directory-migrations/0003-device-sites.js';
+import * as m0004 from './directory-migrations/0004-registry.js';
+import { WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
   { version: 1, name: '0001-records', up: m0001.up },
   { version: 2, name: '0002-forget-removed', up: m0002.up },
   { version: 3, name: '0003-device-sites', up: m0003.up },
+  { version: 4, name: '0004-registry', up: m0004.up },
 ] as const;
+
+export const ORGANISATION_KINDS = ['company', 'agency', 'market'] as const;
+export type OrganisationKind = (typeof ORGANISATION_KINDS)[number];
+export const CHECKPOINT_KINDS = ['gate', 'zone', 'team', 'canteen', 'dormitory', 'bus'] as const;
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+
+export interface Organisation {
+  id: string;
+  name: string;
+  kind: OrganisationKind;
+  sites: number;
+  workers: number;
+  /** When the organisation last uploaded its worker list (null: never). */
+  listUploadedAtMs: number | null;
+}
+
+export interface RegisteredSite {
+  id: string;
+  /** Null for a site named before organisations existed (by `safegate hub device assign`). */
+  orgId: string | null;
+  name: string;
+  devices: number;
+  checkpoints: number;
+}
+
+export interface RegisteredCheckpoint {
+  id: string;
+  siteId: string;
+  name: string;
+  kind: CheckpointKind;
+  /** The organisations whose workers pass here (an industrial-zone gate serves several). */
+  orgIds: string[];
+}
+
+/** A registry refusal in plain words (an unknown organisation, a site of another one...). */
+export class RegistryError extends Error {
+  override name = 'RegistryError';
+}
+
+const registryNameSchema = z.string().trim().min(1, 'a name is required').max(120, 'a name is at most 120 characters');
 
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
 export const PART_SIZE = 5_000;
@@ -37,7 +81,14 @@ export class HubDirectory {
    * other worker is removed. Unchanged records keep their revision, so kiosks download only changes.
    */
   importRoster(records: readonly WorkerRecord[], replace: boolean): { rev: number; changed: number; removed: number } {
-    return this.putRecords('roster', records.map((r) => [r.workerId, r]), replace);
+    return this.db
+      .transaction(() => {
+        const r = this.putRecords('roster', records.map((w) => [w.workerId, w]), replace);
+        // A removed worker's hub-only data (ID number, phone, residence) goes with them.
+        if (r.removed) this.db.exec("DELETE FROM hub_workers WHERE worker_id IN (SELECT key FROM records WHERE stream = 'roster' AND deleted = 1)");
+        return r;
+      })
+      .immediate();
   }
 
   /** Publishes (or replaces) a notice; kiosks keep and show it until it expires. */
@@ -56,8 +107,12 @@ export class HubDirectory {
       .transaction(() => {
         const rev = this.revision('roster') + 1;
         const forget = this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'roster' AND key = ? AND deleted = 0");
+        const forgetHubOnly = this.db.prepare('DELETE FROM hub_workers WHERE worker_id = ?');
         let removed = 0;
-        for (const id of workerIds) removed += forget.run(rev, id).changes;
+        for (const id of workerIds) {
+          removed += forget.run(rev, id).changes;
+          forgetHubOnly.run(id);
+        }
         if (removed) this.bump('roster', rev);
         return { rev: removed ? rev : rev - 1, removed };
       })
@@ -210,7 +265,14 @@ export class HubDirectory {
     const put = this.db.prepare(
       'INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id, since_ms = excluded.since_ms WHERE site_id <> excluded.site_id',
     );
-    return this.db.transaction(() => devices.reduce((n, d) => n + put.run(d, site, nowMs).changes, 0)).immediate();
+    // A site first named here has no organisation yet (`safegate hub site add --org` gives it one).
+    const name = this.db.prepare('INSERT OR IGNORE INTO sites (site_id, org_id, name, created_ms) VALUES (?, NULL, ?, ?)');
+    return this.db
+      .transaction(() => {
+        name.run(site, site, nowMs);
+        return devices.reduce((n, d) => n + put.run(d, site, nowMs).changes, 0);
+      })
+      .immediate();
   }
 
   /** Takes devices out of their site: they receive no site stream any more. */
@@ -239,6 +301,196 @@ export class HubDirectory {
   /** The devices of one site. */
   siteMembers(siteId: string): string[] {
     return (this.db.prepare('SELECT device_id FROM device_sites WHERE site_id = ? ORDER BY device_id').all(siteId) as { device_id: string }[]).map((r) => r.device_id);
+  }
+
+  // ---- registry: organisations, their sites, checkpoints and worker lists -------------------
+
+  /** Registers an organisation (a company, an agency or a market); its id is what commands and uploads name it by. */
+  addOrganisation(o: { id: string; name: string; kind: OrganisationKind }, nowMs = Date.now()): void {
+    const id = this.checkId(o.id, 'organisation id');
+    const name = this.checkName(o.name);
+    if (!(ORGANISATION_KINDS as readonly string[]).includes(o.kind)) throw new RegistryError(`organisation kind "${o.kind}": expected ${ORGANISATION_KINDS.join(', ')}`);
+    const done = this.db.prepare('INSERT INTO organisations (org_id, name, kind, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(id, name, o.kind, nowMs);
+    if (done.changes === 0) throw new RegistryError(`organisation ${id} already exists`);
+  }
+
+  /** Every organisation, by id, with its number of sites and workers and its list's age. */
+  organisations(): Organisation[] {
+    const rows = this.db
+      .prepare(
+        `SELECT o.org_id AS id, o.name, o.kind,
+           (SELECT count(*) FROM sites s WHERE s.org_id = o.org_id) AS sites,
+           (SELECT count(*) FROM hub_workers w WHERE w.org_id = o.org_id) AS workers,
+           u.uploaded_ms AS listUploadedAtMs
+         FROM organisations o LEFT JOIN org_uploads u ON u.org_id = o.org_id ORDER BY o.org_id`,
+      )
+      .all() as Organisation[];
+    return rows;
+  }
+
+  /**
+   * Registers a site of an organisation. A site named before organisations existed (devices were
+   * assigned to it) is given to the organisation, keeping its devices; a site of another
+   * organisation is refused.
+   */
+  addSite(s: { id: string; orgId: string; name?: string }, nowMs = Date.now()): 'added' | 'claimed' {
+    const id = this.checkId(s.id, 'site id');
+    const orgId = this.requireOrganisation(s.orgId);
+    const name = s.name === undefined ? id : this.checkName(s.name);
+    return this.db
+      .transaction(() => {
+        const held = this.db.prepare('SELECT org_id FROM sites WHERE site_id = ?').get(id) as { org_id: string | null } | undefined;
+        if (held?.org_id) throw new RegistryError(held.org_id === orgId ? `site ${id} already exists` : `site ${id} belongs to another organisation (${held.org_id})`);
+        if (held) {
+          this.db.prepare('UPDATE sites SET org_id = ?, name = ? WHERE site_id = ?').run(orgId, s.name === undefined ? id : name, id);
+          return 'claimed' as const;
+        }
+        this.db.prepare('INSERT INTO sites (site_id, org_id, name, created_ms) VALUES (?, ?, ?, ?)').run(id, orgId, name, nowMs);
+        return 'added' as const;
+      })
+      .immediate();
+  }
+
+  /** Every site (of one organisation when given), by id. */
+  registeredSites(orgId?: string): RegisteredSite[] {
+    const org = orgId === undefined ? undefined : this.requireOrganisation(orgId);
+    return this.db
+      .prepare(
+        `SELECT s.site_id AS id, s.org_id AS orgId, s.name,
+           (SELECT count(*) FROM device_sites d WHERE d.site_id = s.site_id) AS devices,
+           (SELECT count(*) FROM checkpoints c WHERE c.site_id = s.site_id) AS checkpoints
+         FROM sites s WHERE @org IS NULL OR s.org_id = @org ORDER BY s.site_id`,
+      )
+      .all({ org: org ?? null }) as RegisteredSite[];
+  }
+
+  /** Registers a checkpoint at a site; it serves the site's organisation unless others are named. */
+  addCheckpoint(c: { id: string; siteId: string; name?: string; kind: CheckpointKind; orgIds?: readonly string[] }, nowMs = Date.now()): void {
+    const id = this.checkId(c.id, 'checkpoint id');
+    const siteId = this.checkId(c.siteId, 'site id');
+    const name = c.name === undefined ? id : this.checkName(c.name);
+    if (!(CHECKPOINT_KINDS as readonly string[]).includes(c.kind)) throw new RegistryError(`checkpoint kind "${c.kind}": expected ${CHECKPOINT_KINDS.join(', ')}`);
+    this.db
+      .transaction(() => {
+        const site = this.db.prepare('SELECT org_id FROM sites WHERE site_id = ?').get(siteId) as { org_id: string | null } | undefined;
+        if (!site) throw new RegistryError(`no site ${siteId} (add it with \`safegate hub site add\`)`);
+        const orgIds = [...new Set(c.orgIds?.length ? c.orgIds.map((o) => this.requireOrganisation(o)) : site.org_id ? [site.org_id] : [])];
+        if (orgIds.length === 0) throw new RegistryError(`site ${siteId} has no organisation: name the organisations checkpoint ${id} serves`);
+        if (this.db.prepare('INSERT INTO checkpoints (checkpoint_id, site_id, name, kind, created_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(id, siteId, name, c.kind, nowMs).changes === 0) {
+          throw new RegistryError(`checkpoint ${id} already exists`);
+        }
+        const serve = this.db.prepare('INSERT INTO checkpoint_orgs (checkpoint_id, org_id) VALUES (?, ?)');
+        for (const o of orgIds) serve.run(id, o);
+      })
+      .immediate();
+  }
+
+  /** Every checkpoint (at one site when given), by id, with the organisations it serves. */
+  checkpoints(siteId?: string): RegisteredCheckpoint[] {
+    const rows = this.db
+      .prepare(
+        `SELECT c.checkpoint_id AS id, c.site_id AS siteId, c.name, c.kind, group_concat(o.org_id, ' ') AS orgs
+         FROM checkpoints c LEFT JOIN checkpoint_orgs o ON o.checkpoint_id = c.checkpoint_id
+         WHERE @site IS NULL OR c.site_id = @site GROUP BY c.checkpoint_id ORDER BY c.checkpoint_id`,
+      )
+      .all({ site: siteId ?? null }) as (Omit<RegisteredCheckpoint, 'orgIds'> & { orgs: string | null })[];
+    return rows.map(({ orgs, ...c }) => ({ ...c, orgIds: orgs ? orgs.split(' ').sort() : [] }));
+  }
+
+  /**
+   * Takes an organisation's worker list as the truth for that organisation only: its workers not
+   * on the list are removed (tombstones, as removeWorkers), other organisations' workers are never
+   * touched. All or nothing: a worker of another organisation or a site that is not the
+   * organisation's refuses the whole list, each problem with its line. Kiosks get the decision
+   * fields only; ID number, phone and residence stay in hub-only storage. A worker already on the
+   * roster keeps what the health side set (case status, quarantine, declaration).
+   */
+  uploadWorkers(orgIdText: string, list: readonly ListedWorker[], options: { siteId?: string; nowMs?: number } = {}): { rev: number; changed: number; removed: number; workers: number } {
+    const orgId = this.requireOrganisation(orgIdText);
+    const nowMs = options.nowMs ?? Date.now();
+    return this.db
+      .transaction(() => {
+        const org = this.db.prepare('SELECT name FROM organisations WHERE org_id = ?').get(orgId) as { name: string };
+        const ownSites = new Set(this.registeredSites(orgId).map((s) => s.id));
+        let defaultSite: string | undefined;
+        if (options.siteId !== undefined) {
+          if (!ownSites.has(options.siteId)) throw new RegistryError(`site ${options.siteId} is not a site of ${orgId}`);
+          defaultSite = options.siteId;
+        } else if (ownSites.size === 1) defaultSite = [...ownSites][0];
+        const problems: ListProblem[] = [];
+        const ownerOf = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
+        for (const w of list) {
+          const site = w.siteId ?? defaultSite;
+          if (site === undefined) problems.push({ line: w.line, message: ownSites.size ? `site: ${orgId} has ${ownSites.size} sites; name the site in a site column or with --site` : `${orgId} has no site yet (add one with \`safegate hub site add\`)` });
+          else if (!ownSites.has(site)) problems.push({ line: w.line, message: `site: ${site} is not a site of ${orgId}` });
+          const owner = (ownerOf.get(w.workerId) as { org_id: string } | undefined)?.org_id;
+          if (owner !== undefined && owner !== orgId) problems.push({ line: w.line, message: `worker id ${w.workerId} is on another organisation's list` });
+        }
+        if (problems.length) throw new WorkerListError(problems);
+
+        const held = this.db.prepare("SELECT value FROM records WHERE stream = 'roster' AND key = ? AND deleted = 0");
+        const records = list.map((w): WorkerRecord => {
+          const old = held.get(w.workerId) as { value: string } | undefined;
+          const kept = old ? (JSON.parse(old.value) as WorkerRecord) : undefined;
+          return {
+            workerId: w.workerId,
+            displayName: w.fullName,
+            company: org.name,
+            team: w.team,
+            declaredAt: kept?.declaredAt ?? null,
+            declarationFlagged: kept?.declarationFlagged ?? false,
+            testResult: w.testResult,
+            testedAt: w.testedAtMs,
+            vaccineDoses: w.vaccineDoses,
+            quarantineUntil: kept?.quarantineUntil ?? null,
+            caseStatus: kept?.caseStatus ?? 'none',
+          };
+        });
+        const put = this.putRecords('roster', records.map((r) => [r.workerId, r]), false);
+        const listed = new Set(list.map((w) => w.workerId));
+        const gone = (this.db.prepare('SELECT worker_id FROM hub_workers WHERE org_id = ?').all(orgId) as { worker_id: string }[]).map((r) => r.worker_id).filter((id) => !listed.has(id));
+        const removal = gone.length ? this.removeWorkers(gone) : { rev: put.rev, removed: 0 };
+        const keep = this.db.prepare(
+          `INSERT INTO hub_workers (worker_id, org_id, site_id, team, full_name, birth_year, sex, id_number, phone, residence, uploaded_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (worker_id) DO UPDATE SET org_id = excluded.org_id, site_id = excluded.site_id, team = excluded.team, full_name = excluded.full_name,
+             birth_year = excluded.birth_year, sex = excluded.sex, id_number = excluded.id_number, phone = excluded.phone, residence = excluded.residence,
+             uploaded_ms = excluded.uploaded_ms`,
+        );
+        for (const w of list) keep.run(w.workerId, orgId, w.siteId ?? defaultSite, w.team, w.fullName, w.birthYear, w.sex, w.idNumber, w.phone, w.residence, nowMs);
+        this.db
+          .prepare('INSERT INTO org_uploads (org_id, uploaded_ms, workers) VALUES (?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET uploaded_ms = excluded.uploaded_ms, workers = excluded.workers')
+          .run(orgId, nowMs, list.length);
+        return { rev: Math.max(put.rev, removal.rev), changed: put.changed, removed: removal.removed, workers: list.length };
+      })
+      .immediate();
+  }
+
+  /** What the hub keeps about one worker for the law (CV 2242), never sent to kiosks. */
+  hubOnlyWorker(workerId: string): { orgId: string; siteId: string; team: string; fullName: string; birthYear: number | null; sex: string | null; idNumber: string | null; phone: string | null; residence: string | null } | undefined {
+    return this.db
+      .prepare(
+        'SELECT org_id AS orgId, site_id AS siteId, team, full_name AS fullName, birth_year AS birthYear, sex, id_number AS idNumber, phone, residence FROM hub_workers WHERE worker_id = ?',
+      )
+      .get(workerId) as ReturnType<HubDirectory['hubOnlyWorker']>;
+  }
+
+  private requireOrganisation(orgId: string): string {
+    const id = this.checkId(orgId, 'organisation id');
+    if (!this.db.prepare('SELECT 1 FROM organisations WHERE org_id = ?').get(id)) throw new RegistryError(`no organisation ${id} (add it with \`safegate hub org add\`)`);
+    return id;
+  }
+
+  private checkId(value: string, what: string): string {
+    const r = identifierSchema.safeParse(value);
+    if (!r.success) throw new RegistryError(`${what} ${JSON.stringify(value)}: ${r.error.issues[0]?.message ?? 'not an identifier'}`);
+    return r.data;
+  }
+
+  private checkName(value: string): string {
+    const r = registryNameSchema.safeParse(value);
+    if (!r.success) throw new RegistryError(r.error.issues[0]?.message ?? 'not a name');
+    return r.data;
   }
 
   close(): void {

@@ -1,0 +1,289 @@
+import { parse as parseCsv } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
+import { z } from 'zod';
+import { identifierSchema, workerIdSchema } from '../../base/common/ids.js';
+import { parseInstant } from '../../base/common/time.js';
+
+/**
+ * An organisation's worker list on the CV 2242 labour-list form (official letter 2242/LĐTBXH-TLĐ-PTM):
+ * one row per worker with full name, year of birth, sex, ID card number, phone, current residence,
+ * department or team, test date and result and vaccine doses, plus the worker id their badge or pass
+ * carries. Headers may be Vietnamese (with or without diacritics) or English.
+ */
+export interface ListedWorker {
+  /** Where the worker is in the file, for refusals that need the registry (a site of another organisation). */
+  line: number;
+  workerId: string;
+  fullName: string;
+  birthYear: number | null;
+  sex: 'male' | 'female' | null;
+  idNumber: string | null;
+  phone: string | null;
+  residence: string | null;
+  team: string;
+  /** The site the worker works at when the list names one; otherwise the upload's site. */
+  siteId: string | null;
+  testResult: 'negative' | 'positive' | null;
+  testedAtMs: number | null;
+  vaccineDoses: number;
+}
+
+export interface ListProblem {
+  /** The line of the file (the header is line 1), or 0 for the file as a whole. */
+  line: number;
+  message: string;
+}
+
+export class WorkerListError extends Error {
+  constructor(readonly problems: ListProblem[]) {
+    const shown = problems.slice(0, 50).map((p) => (p.line > 0 ? `line ${p.line}: ${p.message}` : p.message));
+    const more = problems.length > 50 ? `\n... and ${problems.length - 50} more` : '';
+    super(`worker list refused, nothing changed:\n${shown.join('\n')}${more}`);
+    this.name = 'WorkerListError';
+  }
+}
+
+type Field = Exclude<keyof ListedWorker, 'testedAtMs' | 'line'> | 'testedAt';
+
+/** Accepted headers per field, written as {@link headerKey} makes them (no diacritics, lower case, single spaces). */
+const HEADERS: Record<Field, readonly string[]> = {
+  workerId: ['worker id', 'worker_id', 'employee id', 'ma nhan vien', 'ma nv', 'ma so nhan vien', 'ma cong nhan'],
+  fullName: ['full name', 'name', 'ho va ten', 'ho ten'],
+  birthYear: ['year of birth', 'birth year', 'nam sinh'],
+  sex: ['sex', 'gender', 'gioi tinh'],
+  idNumber: ['id card number', 'id number', 'so cccd', 'cccd', 'cmnd', 'so cmnd', 'so cccd cmnd', 'so cmnd cccd', 'cccd cmnd', 'cmnd cccd', 'so dinh danh'],
+  phone: ['phone', 'phone number', 'so dien thoai', 'dien thoai', 'sdt'],
+  residence: ['current residence', 'residence', 'noi o hien tai', 'cho o hien tai', 'dia chi noi o hien tai', 'dia chi cho o hien tai'],
+  team: ['team', 'department', 'department team', 'department or team', 'bo phan', 'to', 'bo phan to', 'to doi', 'phong ban', 'bo phan to doi'],
+  siteId: ['site', 'site id', 'co so', 'ma co so'],
+  testedAt: ['test date', 'ngay xet nghiem', 'ngay lay mau'],
+  testResult: ['test result', 'ket qua xet nghiem', 'ket qua'],
+  vaccineDoses: ['vaccine doses', 'doses', 'so mui vac xin', 'so mui vaccine', 'so mui tiem', 'so mui'],
+};
+/** Columns the form has that the hub does not keep (the row number, notes). */
+const IGNORED = new Set(['stt', 'no', 'tt', 'ghi chu', 'notes', 'note']);
+const REQUIRED: readonly Field[] = ['workerId', 'fullName'];
+
+export function headerKey(header: string): string {
+  return header
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[đĐ]/g, 'd')
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, ' ')
+    .trim();
+}
+
+const FIELD_BY_HEADER = new Map<string, Field>(Object.entries(HEADERS).flatMap(([field, names]) => names.map((n) => [n, field as Field] as const)));
+
+const optional = (s: string): string | null => (s === '' ? null : s);
+
+/** A date as the form writes it (dd/mm/yyyy) or ISO 8601; plain dates are in the province zone. */
+function parseListDate(text: string, zone: string): number | string {
+  const vn = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(text);
+  const iso = vn ? `${vn[3]}-${vn[2]!.padStart(2, '0')}-${vn[1]!.padStart(2, '0')}` : text;
+  const ms = parseInstant(iso, zone);
+  return ms instanceof Error ? `expected a date such as 25/11/2026 or 2026-11-25, got "${text}"` : ms;
+}
+
+function rowSchema(zone: string, nowMs: number) {
+  const thisYear = new Date(nowMs).getUTCFullYear();
+  const text = (max: number) => z.string().trim().max(max, `at most ${max} characters`);
+  return z.object({
+    workerId: z.string().trim().min(1, 'required').pipe(workerIdSchema),
+    fullName: text(120).min(1, 'required'),
+    birthYear: z
+      .string()
+      .trim()
+      .transform((s, ctx) => {
+        if (s === '') return null;
+        const y = /^\d{4}$/.test(s) ? Number(s) : NaN;
+        if (!(y >= thisYear - 100 && y <= thisYear - 14)) {
+          ctx.addIssue({ code: 'custom', message: `expected a year from ${thisYear - 100} to ${thisYear - 14}, got "${s}"` });
+          return z.NEVER;
+        }
+        return y;
+      }),
+    sex: z
+      .string()
+      .trim()
+      .transform((s, ctx) => {
+        const k = headerKey(s);
+        if (k === '') return null;
+        if (['nam', 'male', 'm'].includes(k)) return 'male' as const;
+        if (['nu', 'female', 'f'].includes(k)) return 'female' as const;
+        ctx.addIssue({ code: 'custom', message: `expected Nam/Nữ (male/female), got "${s}"` });
+        return z.NEVER;
+      }),
+    idNumber: z
+      .string()
+      .trim()
+      .refine((s) => s === '' || /^(\d{9}|\d{12})$/.test(s), 'expected 12 digits (CCCD) or 9 digits (CMND)')
+      .transform(optional),
+    phone: z
+      .string()
+      .transform((s) => s.replace(/[\s.()-]/g, ''))
+      .refine((s) => s === '' || /^(\+84|0)\d{9,10}$/.test(s), 'expected a Vietnamese phone number, e.g. 0912345678 or +84912345678')
+      .transform(optional),
+    residence: text(300).transform(optional),
+    team: text(120),
+    siteId: z
+      .string()
+      .trim()
+      .refine((s) => s === '' || identifierSchema.safeParse(s).success, 'site id: 1 to 64 characters: letters, digits, dot, underscore and dash')
+      .transform(optional),
+    testedAt: z
+      .string()
+      .trim()
+      .transform((s, ctx) => {
+        if (s === '') return null;
+        const r = parseListDate(s, zone);
+        if (typeof r === 'string') {
+          ctx.addIssue({ code: 'custom', message: r });
+          return z.NEVER;
+        }
+        if (r > nowMs) {
+          ctx.addIssue({ code: 'custom', message: `test date ${s} is in the future` });
+          return z.NEVER;
+        }
+        return r;
+      }),
+    testResult: z
+      .string()
+      .trim()
+      .transform((s, ctx) => {
+        const k = headerKey(s);
+        if (k === '') return null;
+        if (['negative', 'am tinh', 'am', 'neg'].includes(k)) return 'negative' as const;
+        if (['positive', 'duong tinh', 'duong', 'pos'].includes(k)) return 'positive' as const;
+        ctx.addIssue({ code: 'custom', message: `expected âm tính/dương tính (negative/positive), got "${s}"` });
+        return z.NEVER;
+      }),
+    vaccineDoses: z
+      .string()
+      .trim()
+      .regex(/^\d{0,2}$/, 'expected a whole number from 0 to 99')
+      .transform((s) => (s === '' ? 0 : Number(s))),
+  });
+}
+
+const FIELD_LABEL: Record<Field, string> = {
+  workerId: 'worker id',
+  fullName: 'full name',
+  birthYear: 'year of birth',
+  sex: 'sex',
+  idNumber: 'ID card number',
+  phone: 'phone',
+  residence: 'current residence',
+  team: 'team',
+  siteId: 'site',
+  testedAt: 'test date',
+  testResult: 'test result',
+  vaccineDoses: 'vaccine doses',
+};
+
+/**
+ * Reads a worker list from its rows (the first is the header). Every bad row is reported with its
+ * line; with any problem, WorkerListError is thrown and nothing is returned, so a caller can never
+ * apply half a list.
+ */
+export function parseWorkerRows(rows: readonly { line: number; cells: readonly string[] }[], zone: string, nowMs: number): ListedWorker[] {
+  const [header, ...body] = rows;
+  if (!header) throw new WorkerListError([{ line: 0, message: 'the file is empty (expected a header row and one row per worker)' }]);
+  const fields: (Field | null)[] = [];
+  const headerProblems: string[] = [];
+  for (const raw of header.cells) {
+    const key = headerKey(raw);
+    if (key === '' || IGNORED.has(key)) {
+      fields.push(null);
+      continue;
+    }
+    const field = FIELD_BY_HEADER.get(key);
+    if (!field) headerProblems.push(`unknown column "${raw.trim()}"`);
+    else if (fields.includes(field)) headerProblems.push(`column "${raw.trim()}" repeats ${FIELD_LABEL[field]}`);
+    fields.push(field ?? null);
+  }
+  for (const f of REQUIRED) if (!fields.includes(f)) headerProblems.push(`missing column ${FIELD_LABEL[f]} (e.g. "${HEADERS[f][0]}" or "${HEADERS[f].at(-1)}")`);
+  if (headerProblems.length) throw new WorkerListError(headerProblems.map((message) => ({ line: header.line, message: `header: ${message}` })));
+
+  const schema = rowSchema(zone, nowMs);
+  const problems: ListProblem[] = [];
+  const seen = new Map<string, number>();
+  const out: ListedWorker[] = [];
+  for (const { line, cells } of body) {
+    if (cells.every((c) => c.trim() === '')) continue;
+    const record: Record<string, string> = Object.fromEntries(Object.keys(HEADERS).map((f) => [f, '']));
+    fields.forEach((f, i) => {
+      if (f) record[f] = cells[i] ?? '';
+    });
+    for (let i = fields.length; i < cells.length; i++) if (cells[i]!.trim() !== '') problems.push({ line, message: `a value in column ${i + 1}, which has no header` });
+    const parsed = schema.safeParse(record);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push({ line, message: `${FIELD_LABEL[issue.path[0] as Field] ?? String(issue.path[0])}: ${issue.message}` });
+      continue;
+    }
+    const { testedAt, ...w } = parsed.data;
+    const first = seen.get(w.workerId);
+    if (first !== undefined) {
+      problems.push({ line, message: `worker id ${w.workerId} already appears on line ${first}` });
+      continue;
+    }
+    seen.set(w.workerId, line);
+    out.push({ line, ...w, testedAtMs: testedAt });
+  }
+  if (problems.length) throw new WorkerListError(problems);
+  if (out.length === 0) throw new WorkerListError([{ line: 0, message: 'the list has no worker (an organisation with no workers left is removed with `safegate hub roster remove`)' }]);
+  return out;
+}
+
+/** CSV (UTF-8, optional BOM, comma or semicolon) into rows with their line numbers. */
+export function csvRows(content: Buffer | string): { line: number; cells: string[] }[] {
+  const text = typeof content === 'string' ? content : content.toString('utf8');
+  const firstLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+  const delimiter = (firstLine.match(/;/g)?.length ?? 0) > (firstLine.match(/,/g)?.length ?? 0) ? ';' : ',';
+  try {
+    const rows = parseCsv(text, { bom: true, delimiter, relax_column_count: true, info: true, skip_empty_lines: false }) as unknown as { record: string[]; info: { lines: number } }[];
+    return rows.map((r) => ({ line: r.info.lines, cells: r.record }));
+  } catch (err) {
+    const e = err as Error & { lines?: number };
+    throw new WorkerListError([{ line: e.lines ?? 0, message: `not a readable CSV file (${e.message.replace(/^[A-Za-z_]+: /, '')})` }]);
+  }
+}
+
+function cellText(value: ExcelJS.CellValue): string {
+  if (value === null || value === undefined) return '';
+  if (value instanceof Date) return value.toISOString().slice(0, 10); // Excel dates are day serials, read as UTC midnight
+  if (typeof value === 'object') {
+    if ('richText' in value) return value.richText.map((r) => r.text).join('');
+    if ('text' in value && typeof value.text === 'string') return value.text;
+    if ('result' in value) return cellText(value.result as ExcelJS.CellValue);
+    if ('error' in value) return String(value.error);
+    return '';
+  }
+  return String(value);
+}
+
+/** The first worksheet of an XLSX workbook into rows with their line (row) numbers. */
+export async function xlsxRows(content: Buffer): Promise<{ line: number; cells: string[] }[]> {
+  const book = new ExcelJS.Workbook();
+  try {
+    await book.xlsx.load(content as unknown as ArrayBuffer);
+  } catch (err) {
+    throw new WorkerListError([{ line: 0, message: `not a readable XLSX workbook (${(err as Error).message})` }]);
+  }
+  const sheet = book.worksheets[0];
+  if (!sheet) throw new WorkerListError([{ line: 0, message: 'the workbook has no worksheet' }]);
+  const out: { line: number; cells: string[] }[] = [];
+  sheet.eachRow({ includeEmpty: false }, (row, line) => {
+    const cells: string[] = [];
+    for (let c = 1; c <= row.cellCount; c++) cells.push(cellText(row.getCell(c).value));
+    out.push({ line, cells });
+  });
+  return out;
+}
+
+/** Reads a CSV or XLSX worker list (told apart by the file's first bytes: an XLSX is a ZIP). */
+export async function parseWorkerList(content: Buffer, zone: string, nowMs: number): Promise<ListedWorker[]> {
+  const isZip = content.length >= 4 && content.readUInt32LE(0) === 0x04034b50;
+  return parseWorkerRows(isZip ? await xlsxRows(content) : csvRows(content), zone, nowMs);
+}

@@ -1,0 +1,214 @@
+import Database from 'better-sqlite3';
+import ExcelJS from 'exceljs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../../base/node/sqlite.js';
+import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
+import { rosterCodec } from '../../../sync/downlink-codec.js';
+import { DIRECTORY_MIGRATIONS, HubDirectory } from '../../../sync/hub/directory.js';
+import { parseWorkerList, WorkerListError } from '../../../sync/hub/registry-upload.js';
+import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
+
+const ZONE = 'Asia/Ho_Chi_Minh';
+const NOW = Date.parse('2026-11-27T06:00:00Z'); // 13:00 in the province
+
+/** A CV 2242 labour list as a company keeps it: Vietnamese headers, dd/mm/yyyy dates, the STT column. */
+const VI_HEADER = 'STT,Mã nhân viên,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin';
+const row = (n: number, id: string, name: string, extra: Partial<{ year: string; sex: string; cccd: string; phone: string; home: string; team: string; date: string; result: string; doses: string }> = {}) =>
+  [n, id, name, extra.year ?? '1990', extra.sex ?? 'Nữ', extra.cccd ?? `0791900000${String(n).padStart(2, '0')}`, extra.phone ?? `09123456${String(n).padStart(2, '0')}`, extra.home ?? `${n} Đường Lê Lợi, Thủ Đức`, extra.team ?? 'Tổ May 1', extra.date ?? '26/11/2026', extra.result ?? 'Âm tính', extra.doses ?? '2'].map((c) => `"${String(c).replace(/"/g, '""')}"`).join(',');
+const csv = (...rows: string[]) => Buffer.from(`\uFEFF${[VI_HEADER, ...rows].join('\r\n')}\r\n`);
+
+function rosterRecords(d: HubDirectory) {
+  return d.respond({ v: PROTOCOL_VERSION, stream: 'roster', cursor: 0 }, NOW).flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)));
+}
+
+describe('hub registry: organisations, sites, checkpoints', () => {
+  const dir = tempDir('safegate-registry-');
+  afterEach(() => dir.remove());
+
+  it('keeps sites named before the registry (migration 0004) and lets an organisation claim them, devices included', () => {
+    const file = join(dir.path, 'directory.db');
+    const old = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS.slice(0, 3) });
+    old.prepare('INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?)').run('kiosk-a', 'kcn-1', 1);
+    old.prepare('INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?)').run('kiosk-b', 'kcn-1', 2);
+    old.close();
+
+    const d = new HubDirectory(file);
+    try {
+      expect(d.registeredSites()).toEqual([{ id: 'kcn-1', orgId: null, name: 'kcn-1', devices: 2, checkpoints: 0 }]);
+      d.addOrganisation({ id: 'pouyuen', name: 'Công ty TNHH PouYuen Việt Nam', kind: 'company' }, NOW);
+      expect(d.addSite({ id: 'kcn-1', orgId: 'pouyuen', name: 'Xưởng Tân Tạo' })).toBe('claimed');
+      expect(d.registeredSites('pouyuen')).toEqual([{ id: 'kcn-1', orgId: 'pouyuen', name: 'Xưởng Tân Tạo', devices: 2, checkpoints: 0 }]);
+      expect(d.siteMembers('kcn-1')).toEqual(['kiosk-a', 'kiosk-b']);
+      // A site first named by `hub device assign` is registered, without an organisation.
+      d.assignSite('market-2', ['kiosk-c']);
+      expect(d.registeredSites().map((s) => [s.id, s.orgId])).toEqual([['kcn-1', 'pouyuen'], ['market-2', null]]);
+    } finally {
+      d.close();
+    }
+  });
+
+  it('registers checkpoints serving one or several organisations and refuses in plain words', () => {
+    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    try {
+      d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });
+      d.addOrganisation({ id: 'org-b', name: 'Chợ Bình Điền', kind: 'market' });
+      d.addSite({ id: 'site-a', orgId: 'org-a' });
+      d.addCheckpoint({ id: 'gate-1', siteId: 'site-a', kind: 'gate', name: 'Cổng chính' });
+      d.addCheckpoint({ id: 'bus-7', siteId: 'site-a', kind: 'bus', orgIds: ['org-b', 'org-a'] });
+      expect(d.checkpoints()).toEqual([
+        { id: 'bus-7', siteId: 'site-a', name: 'bus-7', kind: 'bus', orgIds: ['org-a', 'org-b'] },
+        { id: 'gate-1', siteId: 'site-a', name: 'Cổng chính', kind: 'gate', orgIds: ['org-a'] },
+      ]);
+      expect(d.organisations().map((o) => [o.id, o.sites, o.workers, o.listUploadedAtMs])).toEqual([['org-a', 1, 0, null], ['org-b', 0, 0, null]]);
+
+      expect(() => d.addOrganisation({ id: 'org-a', name: 'again', kind: 'company' })).toThrow('organisation org-a already exists');
+      expect(() => d.addOrganisation({ id: 'org c', name: 'C', kind: 'company' })).toThrow(/organisation id "org c": 1 to 64 characters/);
+      expect(() => d.addOrganisation({ id: 'org-c', name: 'C', kind: 'bank' as 'company' })).toThrow('organisation kind "bank": expected company, agency, market');
+      expect(() => d.addSite({ id: 'site-x', orgId: 'org-z' })).toThrow('no organisation org-z (add it with `safegate hub org add`)');
+      expect(() => d.addSite({ id: 'site-a', orgId: 'org-b' })).toThrow('site site-a belongs to another organisation (org-a)');
+      expect(() => d.addCheckpoint({ id: 'gate-2', siteId: 'site-q', kind: 'gate' })).toThrow('no site site-q');
+      expect(() => d.addCheckpoint({ id: 'gate-1', siteId: 'site-a', kind: 'gate' })).toThrow('checkpoint gate-1 already exists');
+      expect(() => d.addCheckpoint({ id: 'gate-3', siteId: 'site-a', kind: 'door' as 'gate' })).toThrow(/checkpoint kind "door": expected gate, zone, team, canteen, dormitory, bus/);
+      expect(d.checkpoints('site-a')).toHaveLength(2);
+    } finally {
+      d.close();
+    }
+  });
+});
+
+describe('hub registry: an organisation uploads its CV 2242 worker list', () => {
+  const dir = tempDir('safegate-registry-upload-');
+  afterEach(() => dir.remove());
+
+  function registry(): HubDirectory {
+    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' }, NOW);
+    d.addOrganisation({ id: 'org-b', name: 'Công ty B', kind: 'company' }, NOW);
+    d.addSite({ id: 'site-a', orgId: 'org-a' });
+    d.addSite({ id: 'site-b', orgId: 'org-b' });
+    return d;
+  }
+
+  it('sends kiosks the decision fields only; residence, phone and ID number stay in hub-only storage', async () => {
+    const file = join(dir.path, 'directory.db');
+    const d = registry();
+    try {
+      const list = await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai', { home: 'Phòng 12 KTX Tân Tạo', phone: '0912 345 601' }), row(2, 'A002', 'Lê Văn Hùng', { sex: 'Nam', result: '', date: '' })), ZONE, NOW);
+      expect(d.uploadWorkers('org-a', list, { nowMs: NOW })).toMatchObject({ changed: 2, removed: 0, workers: 2 });
+      const down = rosterRecords(d);
+      expect(down.map((c) => (c.deleted ? c.key : c.value))).toEqual([
+        { workerId: 'A001', displayName: 'Trần Thị Mai', company: 'Công ty A', team: 'Tổ May 1', declaredAt: null, declarationFlagged: false, testResult: 'negative', testedAt: Date.parse('2026-11-25T17:00:00Z'), vaccineDoses: 2, quarantineUntil: null, caseStatus: 'none' },
+        { workerId: 'A002', displayName: 'Lê Văn Hùng', company: 'Công ty A', team: 'Tổ May 1', declaredAt: null, declarationFlagged: false, testResult: null, testedAt: null, vaccineDoses: 2, quarantineUntil: null, caseStatus: 'none' },
+      ]);
+      expect(d.hubOnlyWorker('A001')).toEqual({ orgId: 'org-a', siteId: 'site-a', team: 'Tổ May 1', fullName: 'Trần Thị Mai', birthYear: 1990, sex: 'female', idNumber: '079190000001', phone: '0912345601', residence: 'Phòng 12 KTX Tân Tạo' });
+    } finally {
+      d.close();
+    }
+    // Nothing a kiosk downloads is built from anything holding them: the published records never contain them.
+    const raw = new Database(file, { readonly: true });
+    const published = JSON.stringify(raw.prepare('SELECT * FROM records').all());
+    raw.close();
+    for (const secret of ['KTX', '0912345601', '079190000001', '1990']) expect(published).not.toContain(secret);
+  });
+
+  it("replaces that organisation's workers only: the missing ones become tombstones, another organisation's stay", async () => {
+    const d = registry();
+    try {
+      d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai'), row(2, 'A002', 'Lê Văn Hùng')), ZONE, NOW), { nowMs: NOW });
+      d.uploadWorkers('org-b', await parseWorkerList(csv(row(1, 'B001', 'Phạm Thu Hà')), ZONE, NOW), { nowMs: NOW });
+      d.importRoster([healthyWorker('A001', NOW, { caseStatus: 'F1', quarantineUntil: NOW + 86_400_000 })], false); // the health side marks A001 as F1
+      const second = d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai'), row(3, 'A003', 'Đỗ Minh Tuấn')), ZONE, NOW + 1000), { nowMs: NOW + 1000 });
+      expect(second).toMatchObject({ removed: 1, workers: 2 });
+      const down = new Map(rosterRecords(d).map((c) => [c.key, c]));
+      expect([...down.keys()].sort()).toEqual(['A001', 'A003', 'B001']);
+      expect(down.get('A001')).toMatchObject({ value: { caseStatus: 'F1', quarantineUntil: NOW + 86_400_000, company: 'Công ty A' } }); // a re-upload does not lift a quarantine
+      const delta = d.respond({ v: PROTOCOL_VERSION, stream: 'roster', cursor: d.revision('roster') - 1 }, NOW).flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)));
+      expect(delta).toContainEqual({ deleted: true, key: 'A002' });
+      expect(d.hubOnlyWorker('A002')).toBeUndefined();
+      expect(d.hubOnlyWorker('B001')).toMatchObject({ orgId: 'org-b' });
+      expect(d.organisations().map((o) => [o.id, o.workers, o.listUploadedAtMs])).toEqual([['org-a', 2, NOW + 1000], ['org-b', 1, NOW]]);
+    } finally {
+      d.close();
+    }
+  });
+
+  it("refuses the whole list when a row names another organisation's worker or site, each by line", async () => {
+    const d = registry();
+    try {
+      d.uploadWorkers('org-b', await parseWorkerList(csv(row(1, 'B001', 'Phạm Thu Hà')), ZONE, NOW), { nowMs: NOW });
+      const before = d.revision('roster');
+      const header = 'Worker ID,Full name,Site';
+      const list = await parseWorkerList(Buffer.from(`${header}\nA001,Trần Thị Mai,site-a\nB001,Phạm Thu Hà,site-a\nA002,Lê Văn Hùng,site-b\n`), ZONE, NOW);
+      const err = (() => {
+        try {
+          d.uploadWorkers('org-a', list, { nowMs: NOW });
+        } catch (e) {
+          return e as WorkerListError;
+        }
+      })();
+      expect(err).toBeInstanceOf(WorkerListError);
+      expect(err?.problems).toEqual([
+        { line: 3, message: "worker id B001 is on another organisation's list" },
+        { line: 4, message: 'site: site-b is not a site of org-a' },
+      ]);
+      expect(d.revision('roster')).toBe(before);
+      expect(d.organisations()[0]).toMatchObject({ id: 'org-a', workers: 0, listUploadedAtMs: null });
+    } finally {
+      d.close();
+    }
+  });
+});
+
+describe('CV 2242 worker list files', () => {
+  it('reports every bad row by line with what is wrong, and returns nothing', async () => {
+    const file = csv(
+      row(1, 'A001', 'Trần Thị Mai'),
+      row(2, 'A 002', '', { year: '1890' }),
+      row(3, 'A003', 'Lê Văn Hùng', { sex: 'X', cccd: '12345', phone: '12', result: 'maybe' }),
+      row(4, 'A001', 'Đỗ Minh Tuấn', { date: '31/02/2026' }),
+      row(5, 'A005', 'Ngô Thị Lan', { date: '01/12/2026', doses: 'two' }),
+    );
+    await expect(parseWorkerList(file, ZONE, NOW)).rejects.toSatisfy((e: WorkerListError) => {
+      expect(e.problems).toEqual([
+        { line: 3, message: 'worker id: 1 to 64 characters: letters, digits, dot, underscore and dash' },
+        { line: 3, message: 'full name: required' },
+        { line: 3, message: 'year of birth: expected a year from 1926 to 2012, got "1890"' },
+        { line: 4, message: 'sex: expected Nam/Nữ (male/female), got "X"' },
+        { line: 4, message: 'ID card number: expected 12 digits (CCCD) or 9 digits (CMND)' },
+        { line: 4, message: 'phone: expected a Vietnamese phone number, e.g. 0912345678 or +84912345678' },
+        { line: 4, message: 'test result: expected âm tính/dương tính (negative/positive), got "maybe"' },
+        { line: 5, message: 'test date: expected a date such as 25/11/2026 or 2026-11-25, got "31/02/2026"' },
+        { line: 6, message: 'test date: test date 01/12/2026 is in the future' },
+        { line: 6, message: 'vaccine doses: expected a whole number from 0 to 99' },
+      ]);
+      expect(e.message).toMatch(/^worker list refused, nothing changed:\nline 3: worker id/);
+      return true;
+    });
+    // The duplicate id on line 5 is reported once its row is otherwise valid.
+    await expect(parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai'), row(2, 'A001', 'Đỗ Minh Tuấn')), ZONE, NOW)).rejects.toThrow('line 3: worker id A001 already appears on line 2');
+  });
+
+  it('refuses a header it does not know or one missing the worker id or name', async () => {
+    await expect(parseWorkerList(Buffer.from('Họ và tên,Lương\nMai,100\n'), ZONE, NOW)).rejects.toThrow(/line 1: header: unknown column "Lương"\nline 1: header: missing column worker id/);
+    await expect(parseWorkerList(Buffer.from(''), ZONE, NOW)).rejects.toThrow('the file is empty');
+    await expect(parseWorkerList(Buffer.from('PK\u0003\u0004broken'), ZONE, NOW)).rejects.toThrow(/not a readable XLSX workbook/);
+  });
+
+  it('reads the same list from an XLSX workbook with English headers (dates as Excel dates, numbers as numbers)', async () => {
+    const book = new ExcelJS.Workbook();
+    const sheet = book.addWorksheet('Danh sách');
+    sheet.addRow(['No.', 'Worker ID', 'Full name', 'Year of birth', 'Sex', 'ID card number', 'Phone', 'Current residence', 'Department/Team', 'Test date', 'Test result', 'Vaccine doses']);
+    sheet.addRow([1, 'A001', 'Trần Thị Mai', 1990, 'Female', '079190000001', '0912345601', 'KTX Tân Tạo', 'Tổ May 1', new Date(Date.UTC(2026, 10, 26)), 'negative', 3]);
+    sheet.addRow([2, 'A002', 'Lê Văn Hùng', 1985, 'male', '', '', '', 'Tổ Cắt', null, null, 0]);
+    sheet.addRow([3, 'A003', '', 1985, 'male']);
+    const bad = Buffer.from(await book.xlsx.writeBuffer());
+    await expect(parseWorkerList(bad, ZONE, NOW)).rejects.toThrow('line 4: full name: required');
+    sheet.spliceRows(4, 1);
+    const list = await parseWorkerList(Buffer.from(await book.xlsx.writeBuffer()), ZONE, NOW);
+    expect(list).toEqual([
+      { line: 2, workerId: 'A001', fullName: 'Trần Thị Mai', birthYear: 1990, sex: 'female', idNumber: '079190000001', phone: '0912345601', residence: 'KTX Tân Tạo', team: 'Tổ May 1', siteId: null, testResult: 'negative', testedAtMs: Date.parse('2026-11-25T17:00:00Z'), vaccineDoses: 3 },
+      { line: 3, workerId: 'A002', fullName: 'Lê Văn Hùng', birthYear: 1985, sex: 'male', idNumber: null, phone: null, residence: null, team: 'Tổ Cắt', siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 0 },
+    ]);
+  });
+});
