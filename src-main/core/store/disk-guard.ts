@@ -150,6 +150,9 @@ export class DiskGuard {
       for (let written = 0; written < reserveBytes; ) {
         if (this.abandon) throw new Error('given up: the store needed the space');
         written += (await handle.write(chunk, 0, Math.min(chunk.length, reserveBytes - written))).bytesWritten;
+        // Flushed a chunk at a time: one 32 MiB flush at the end would stall the scans' commits
+        // (each waits for the disk) for as long as it takes.
+        await handle.datasync();
       }
       await handle.sync();
       await handle.close();
