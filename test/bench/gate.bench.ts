@@ -13,7 +13,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
-import { closeSync, fdatasyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { issuePass } from '../../base/node/pass.js';
 import { safegate } from '../helpers/cli.js';
@@ -78,6 +78,10 @@ async function main(): Promise<void> {
     const { child } = await rig.startKiosk((entry) => {
       if (entry.msg === 'scan') onScan?.(entry);
     });
+    // A kiosk makes its disk reserve (32 MiB) once, at its first start: the bench measures the gate
+    // after that, as it runs every day after the first.
+    const reserve = join(rig.dir.path, 'safegate.db.reserve');
+    for (const until = Date.now() + 20_000; !existsSync(reserve) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     const gateUs: number[] = [];
     const commitUs: number[] = [];
     const perScan: [index: number, gateUs: number, commitUs: number][] = [];
