@@ -19,6 +19,8 @@ import reactHooks from 'eslint-plugin-react-hooks';
  *   src-main/cli   the `safegate` command
  *   src-main/shell the Electron shell, the only code that may import electron
  *   src-renderer/  the screens, DOM only
+ *   console/server the hub's web console (Fastify): base/ and sync/hub only; only the `safegate` command starts it
+ *   console/ui     the console's pages, DOM only: base/common and its own files
  */
 
 const nodeBuiltins = [
@@ -45,19 +47,19 @@ const LAYERS = [
     patterns: [
       NODE_PREFIX('base/common/'),
       { group: ['**/node/**'], message: 'Layer rule: base/common/ is isomorphic and may not import base/node/.' },
-      ...above('base/common/', ['device', 'sync', 'src-main', 'src-renderer'], '; the ground floor imports nothing above it'),
+      ...above('base/common/', ['device', 'sync', 'src-main', 'src-renderer', 'console'], '; the ground floor imports nothing above it'),
     ],
   },
   {
     files: ['base/node/**/*.ts'],
     paths: [NO_ELECTRON('base/node/')],
-    patterns: above('base/node/', ['device', 'sync', 'src-main', 'src-renderer'], '; the ground floor imports nothing above it'),
+    patterns: above('base/node/', ['device', 'sync', 'src-main', 'src-renderer', 'console'], '; the ground floor imports nothing above it'),
   },
   {
     files: ['device/**/*.ts'],
     ignores: ['device/camera/**', 'device/wedge/**'],
     paths: [NO_ELECTRON('device/')],
-    patterns: above('device/', ['sync', 'src-main', 'src-renderer'], '; hardware ports sit below the kiosk core and sync'),
+    patterns: above('device/', ['sync', 'src-main', 'src-renderer', 'console'], '; hardware ports sit below the kiosk core and sync'),
   },
   {
     // Isomorphic device modules: the screens' worker runs the QR decoders, the screens the wedge.
@@ -68,20 +70,20 @@ const LAYERS = [
   {
     files: ['sync/**/*.ts'],
     paths: [NO_ELECTRON('sync/')],
-    patterns: above('sync/', ['device', 'src-main', 'src-renderer'], '; sync and the hub share only the ground floor (base/) with the kiosk'),
+    patterns: above('sync/', ['device', 'src-main', 'src-renderer', 'console'], '; sync and the hub share only the ground floor (base/) with the kiosk'),
   },
   {
     files: ['src-main/core/**/*.ts'],
     paths: [NO_ELECTRON('the kiosk core')],
     patterns: [
-      ...above('the kiosk core (src-main/core)', ['sync', 'api', 'app', 'cli', 'shell', 'src-renderer'], '; the composition root (src-main/app) wires the core to sync and the screens'),
+      ...above('the kiosk core (src-main/core)', ['sync', 'api', 'app', 'cli', 'shell', 'src-renderer', 'console'], '; the composition root (src-main/app) wires the core to sync and the screens'),
     ],
   },
   {
     files: ['src-main/api/**/*.ts'],
     ignores: ['src-main/api/contract.ts', 'src-main/api/wire-client.ts', 'src-main/api/errors.ts'],
     paths: [NO_ELECTRON('the renderer API (src-main/api)')],
-    patterns: above('the renderer API (src-main/api)', ['sync', 'app', 'cli', 'shell', 'src-renderer']),
+    patterns: above('the renderer API (src-main/api)', ['sync', 'app', 'cli', 'shell', 'src-renderer', 'console']),
   },
   {
     // The renderer API's shared modules: the screens import them, so they are isomorphic too.
@@ -96,7 +98,7 @@ const LAYERS = [
   {
     files: ['src-main/app/**/*.ts'],
     paths: [NO_ELECTRON('the composition root (src-main/app)')],
-    patterns: above('the composition root (src-main/app)', ['cli', 'shell', 'src-renderer']),
+    patterns: above('the composition root (src-main/app)', ['cli', 'shell', 'src-renderer', 'console']),
   },
   {
     files: ['src-main/cli/**/*.ts'],
@@ -104,9 +106,17 @@ const LAYERS = [
     patterns: above('the safegate command (src-main/cli)', ['shell', 'src-renderer']),
   },
   {
+    files: ['console/server/**/*.ts'],
+    paths: [NO_ELECTRON('the hub console (console/server)')],
+    patterns: [
+      ...above('the hub console (console/server)', ['device', 'src-main', 'src-renderer', 'ui'], '; it serves the hub, which shares only base/ with the kiosk'),
+      { group: ['**/sync/*', '!**/sync/hub', '**/sync/!(hub)/**'], message: 'Layer rule: the hub console (console/server) may import sync/hub/ only, not the kiosk side of sync/.' },
+    ],
+  },
+  {
     files: ['src-main/shell/**/*.ts'],
     paths: [],
-    patterns: above('the Electron shell', ['core', 'app', 'cli', 'sync', 'device', 'src-renderer'], '; it talks to the core over the renderer API'),
+    patterns: above('the Electron shell', ['core', 'app', 'cli', 'sync', 'device', 'src-renderer', 'console'], '; it talks to the core over the renderer API'),
   },
 ];
 
@@ -158,6 +168,27 @@ export default tseslint.config(
               regex: '(^|/)(base/(?!common/)|src-main/(?!api/(contract|wire-client|errors)\\.js$)|device/(?!camera/|wedge/)|sync/)',
               message:
                 'Layer rule: src-renderer/ may import only the isomorphic modules (base/common, the renderer API contract and wire client, device/camera, device/wedge); talk to the core over the renderer API.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['console/ui/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'Layer rule: console/ui/ is DOM-only.' }, ...NO_NODE('console/ui/ (DOM only)')],
+          patterns: [
+            { group: ['node:*'], message: 'Layer rule: console/ui/ is DOM-only and may not import Node modules.' },
+            {
+              regex: '(^|/)(base/(?!common/)|src-main/|src-renderer/|device/|sync/|server/)',
+              message: 'Layer rule: console/ui/ may import only base/common and its own files; it talks to the console server over its HTTP API.',
             },
           ],
         },

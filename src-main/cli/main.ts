@@ -17,6 +17,7 @@ const commands = () => import('./commands.js');
 const passCommands = () => import('./pass-commands.js');
 const hubCommands = () => import('./hub-commands.js');
 const supervisorCommands = () => import('./supervisor-commands.js');
+const consoleCommands = () => import('./console-commands.js');
 
 /** `safegate 0.1.0 (Node.js v20.19.0)`: the package's version, from its package.json wherever this file runs from (build/ or source). */
 export function versionText(): string {
@@ -286,6 +287,22 @@ function buildProgram(): Command {
     .description('each site and its devices')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string }) => console.log((await hubCommands()).listHubDevices(o.config)));
+  const hubUser = hub.command('user').description('web console accounts (the console is served by `safegate hub run`)');
+  hubUser
+    .command('add')
+    .description('add a console account; its password (12 to 200 characters) is the first line of stdin, never an argument')
+    .requiredOption('--config <file>', 'hub settings file')
+    .requiredOption('--name <name>', 'the account name used to sign in')
+    .addOption(new Option('--role <role>', 'operator (everything), manager (one organisation) or health (read-only, every organisation)').choices(['operator', 'manager', 'health']).makeOptionMandatory())
+    .option('--org <id>', "the organisation a manager manages (managers only)")
+    .action(async (o: { config: string; name: string; role: string; org?: string }) =>
+      console.log(await (await consoleCommands()).addConsoleUser(o.config, o, await readStdin())),
+    );
+  hubUser
+    .command('list')
+    .description('console accounts: name, role, organisation, created')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string }) => console.log(await (await consoleCommands()).listConsoleUsers(o.config)));
 
   program
     .command('demo')

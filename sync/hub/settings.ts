@@ -57,6 +57,19 @@ export const hubSettingsSchema = z
       })
       .prefault({})
       .describe("the live site stream: allowed passages relayed at once to the other devices of the sender's site (`safegate hub device assign`)"),
+    console: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1').describe('address the web console listens on (loopback by default; put a TLS reverse proxy in front to reach it from elsewhere)'),
+        port: z.number().int().min(1).max(65_535).default(8480).describe('TCP port of the web console'),
+        database: z.string().default('hub-console.db').describe('SQLite file of console accounts, sessions and the audit trail'),
+        trustProxy: z
+          .boolean()
+          .default(false)
+          .describe("behind a TLS reverse proxy: believe its X-Forwarded-Proto/For, so session cookies are marked Secure on HTTPS and the audit trail names the client's address"),
+        lockoutSeconds: z.number().int().min(1).max(3_600).default(30).describe('first sign-in lockout after 5 wrong passwords in a row; each further wrong one doubles it'),
+      })
+      .prefault({})
+      .describe('the web console `safegate hub run` serves'),
     time: z.strictObject({ zone: timeZoneSchema }).prefault({}).describe('the province time zone (day boundaries, plain dates in files and commands)'),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   });
@@ -67,6 +80,7 @@ export interface LoadedHubSettings {
   broker: BrokerSettings;
   storePath: string;
   directoryPath: string;
+  consoleDatabasePath: string;
   signingKeyPath: string | undefined;
 }
 
@@ -94,6 +108,7 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     broker: { ...b, ca: at(b.ca), cert: at(b.cert), key: at(b.key) },
     storePath: resolve(base, r.data.store.path),
     directoryPath: resolve(base, r.data.directory.path),
+    consoleDatabasePath: resolve(base, r.data.console.database),
     signingKeyPath: at(r.data.signingKey),
   };
 }

@@ -1,0 +1,275 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from '../../base/node/logger.js';
+import {
+  AccountError,
+  CONSOLE_ROLES,
+  DECOY_HASH,
+  hashPassword,
+  lockoutMs,
+  newAccountSchema,
+  newSessionToken,
+  tokenHash,
+  verifyPassword,
+  type ConsoleAccount,
+  type ConsoleRole,
+  type ConsoleStore,
+} from './accounts.js';
+
+/** Who may call a route: anyone, or signed-in accounts of these roles. Every route says which. */
+export type RouteAccess = 'public' | readonly ConsoleRole[];
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    account: ConsoleAccount | undefined;
+  }
+}
+
+export const SESSION_COOKIE = 'sg_session';
+const SESSION_MS = 8 * 3_600_000;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Where `npm run build` puts the console's pages (vite, console/ui/vite.config.ts). */
+export const DEFAULT_UI_FOLDER = fileURLToPath(new URL('../../console-ui/', import.meta.url));
+
+export interface ConsoleServerOptions {
+  store: ConsoleStore;
+  host: string;
+  port: number;
+  /**
+   * Behind a TLS reverse proxy: its X-Forwarded-Proto says whether the browser used HTTPS (the
+   * session cookie is then Secure) and X-Forwarded-For names the client in the audit trail.
+   */
+  trustProxy: boolean;
+  /** The first lockout after repeated wrong passwords; each further wrong one doubles it. */
+  lockoutBaseMs: number;
+  log: Logger;
+  uiFolder?: string;
+  now?: () => number;
+}
+
+const accountResponse = {
+  type: 'object',
+  required: ['name', 'role'],
+  properties: { name: { type: 'string' }, role: { type: 'string', enum: CONSOLE_ROLES }, org: { type: 'string' } },
+  additionalProperties: false,
+} as const;
+const errorResponse = { type: 'object', required: ['error'], properties: { error: { type: 'string' }, retryAfterSeconds: { type: 'integer' } } } as const;
+
+const publicAccount = (a: ConsoleAccount) => ({ name: a.name, role: a.role, ...(a.org ? { org: a.org } : {}) });
+
+/**
+ * The hub's web console: accounts with roles, sessions in HttpOnly SameSite=Strict cookies, CSRF
+ * tokens on every state-changing request, login rate limiting with a lockout that doubles, and an
+ * audit trail of every sign-in and every API call. The constructor only stores its options.
+ */
+export class ConsoleServer {
+  private app: FastifyInstance | undefined;
+
+  constructor(private readonly options: ConsoleServerOptions) {}
+
+  /** The address it listens on (http://host:port), once started. */
+  get url(): string {
+    const address = this.app?.server.address();
+    if (!address || typeof address === 'string') throw new Error('the console is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.app) return;
+    const app = await this.build();
+    await app.listen({ host: this.options.host, port: this.options.port });
+    this.app = app;
+    this.options.log.info({ url: this.url }, 'console listening');
+  }
+
+  async stop(): Promise<void> {
+    const app = this.app;
+    this.app = undefined;
+    await app?.close();
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  private async build(): Promise<FastifyInstance> {
+    const { store, log, trustProxy } = this.options;
+    const app = Fastify({ logger: false, trustProxy, bodyLimit: 64 * 1024 });
+    app.decorateRequest('account', undefined);
+    await app.register(fastifyCookie);
+    await app.register(fastifyCsrf, {
+      sessionPlugin: '@fastify/cookie',
+      getToken: (req) => req.headers['x-csrf-token'] as string | undefined,
+      // Behind the TLS proxy the secret's cookie never travels in clear either.
+      cookieOpts: { httpOnly: true, sameSite: 'strict', path: '/', secure: trustProxy },
+    });
+    await app.register(fastifyRateLimit, { global: false });
+
+    app.addHook('onSend', async (_req, reply, payload) => {
+      reply.header('X-Content-Type-Options', 'nosniff');
+      reply.header('Referrer-Policy', 'no-referrer');
+      reply.header('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+      return payload;
+    });
+
+    // Who is asking; then the CSRF token of a state-changing call; then whether they may: one chain of
+    // hooks for every route, and a route that does not say who may call it is refused.
+    app.addHook('onRequest', async (req) => {
+      const token = req.cookies[SESSION_COOKIE];
+      if (token) req.account = (await store.session(tokenHash(token), this.now()))?.account;
+    });
+    app.addHook('onRequest', (req, reply, done) => {
+      if (req.routeOptions.config.access === undefined || SAFE_METHODS.has(req.method)) return done();
+      // @fastify/csrf-protection answers 403 itself when the token or its secret's cookie is missing or wrong.
+      app.csrfProtection(req, reply, done);
+    });
+    app.addHook('onRequest', async (req, reply) => {
+      const access = req.routeOptions.config.access;
+      if (access === undefined) {
+        if (req.url.startsWith('/api/')) return reply.code(404).send({ error: 'no such route' });
+        return; // pages and static files: the UI itself asks /api/me who is signed in
+      }
+      if (access === 'public') return;
+      if (!req.account) return reply.code(401).send({ error: 'sign in first' });
+      if (!access.includes(req.account.role)) return reply.code(403).send({ error: 'your role may not do this' });
+    });
+
+    // Every API call is in the audit trail, allowed or refused (sign-ins write their own entry).
+    app.addHook('onResponse', async (req, reply) => {
+      if (!req.url.startsWith('/api/') || req.routeOptions.url === '/api/login' || req.routeOptions.url === '/api/csrf') return;
+      const status = reply.statusCode;
+      await store
+        .audit({
+          at: new Date(this.now()).toISOString(),
+          account: req.account?.name ?? '-',
+          action: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
+          target: req.url.split('?')[0] ?? '',
+          outcome: status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'refused' : 'failed',
+          ip: req.ip,
+        })
+        .catch((err: unknown) => log.error({ err: (err as Error).message }, 'audit entry not written'));
+    });
+
+    app.setErrorHandler((err: { statusCode?: number; message: string; code?: string }, _req, reply) => {
+      const status = err.statusCode ?? 500;
+      if (status >= 500) log.error({ err: err.message }, 'console request failed');
+      return reply.code(status).send({ error: status >= 500 ? 'internal error' : err.message });
+    });
+
+    app.get('/api/csrf', { config: { access: 'public' } }, async (_req, reply) => ({ token: reply.generateCsrf() }));
+
+    app.post(
+      '/api/login',
+      {
+        config: { access: 'public', rateLimit: { max: 20, timeWindow: 60_000 } },
+        schema: {
+          body: {
+            type: 'object',
+            required: ['name', 'password'],
+            properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 200 } },
+            additionalProperties: false,
+          },
+          response: { 200: accountResponse, 401: errorResponse, 429: errorResponse },
+        },
+      },
+      async (req: FastifyRequest<{ Body: { name: string; password: string } }>, reply) => this.login(req, reply),
+    );
+
+    app.post('/api/logout', { config: { access: CONSOLE_ROLES } }, async (req, reply) => {
+      const token = req.cookies[SESSION_COOKIE];
+      if (token) await store.endSession(tokenHash(token));
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return { ok: true };
+    });
+
+    app.get('/api/me', { config: { access: CONSOLE_ROLES }, schema: { response: { 200: accountResponse } } }, async (req) => publicAccount(req.account!));
+
+    app.get(
+      '/api/accounts',
+      { config: { access: ['operator'] }, schema: { response: { 200: { type: 'array', items: accountResponse } } } },
+      async () => (await store.accounts()).map(publicAccount),
+    );
+
+    app.post(
+      '/api/accounts',
+      {
+        config: { access: ['operator'] },
+        schema: {
+          body: {
+            type: 'object',
+            required: ['name', 'role', 'password'],
+            properties: { name: { type: 'string' }, role: { type: 'string', enum: CONSOLE_ROLES }, org: { type: 'string' }, password: { type: 'string' } },
+            additionalProperties: false,
+          },
+          response: { 201: accountResponse, '4xx': errorResponse },
+        },
+      },
+      async (req, reply) => {
+        const parsed = newAccountSchema.safeParse(req.body);
+        if (!parsed.success) return reply.code(400).send({ error: parsed.error.issues.map((i) => i.message).join('; ') });
+        try {
+          await store.addAccount(parsed.data, await hashPassword(parsed.data.password), this.now());
+        } catch (err) {
+          if (err instanceof AccountError) return reply.code(409).send({ error: err.message });
+          throw err;
+        }
+        return reply.code(201).send(publicAccount({ ...parsed.data, org: parsed.data.org, createdAt: '' }));
+      },
+    );
+
+    app.get(
+      '/api/audit',
+      { config: { access: ['operator'] }, schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } } } } },
+      async (req: FastifyRequest<{ Querystring: { limit?: number } }>) => store.auditTrail(req.query.limit ?? 200),
+    );
+
+    const ui = this.options.uiFolder ?? DEFAULT_UI_FOLDER;
+    if (existsSync(ui)) await app.register(fastifyStatic, { root: ui, index: 'index.html' });
+    else app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('SafeGate console: the pages are not built (npm run build); the API is at /api/'));
+    return app;
+  }
+
+  private async login(req: FastifyRequest<{ Body: { name: string; password: string } }>, reply: FastifyReply) {
+    const { store, lockoutBaseMs } = this.options;
+    const { name, password } = req.body;
+    const now = this.now();
+    const audit = (outcome: 'ok' | 'refused', target: string) =>
+      store.audit({ at: new Date(now).toISOString(), account: name, action: 'login', target, outcome, ip: req.ip });
+    const account = await store.account(name);
+    if (account && account.lockedUntil > now) {
+      const retryAfterSeconds = Math.ceil((account.lockedUntil - now) / 1000);
+      await audit('refused', 'locked');
+      reply.header('Retry-After', String(retryAfterSeconds));
+      return reply.code(429).send({ error: 'too many wrong passwords: this account is locked for a while', retryAfterSeconds });
+    }
+    // An unknown name costs the same work as a wrong password, so timing does not tell which names exist.
+    const matches = await verifyPassword(password, account?.passwordHash ?? DECOY_HASH);
+    if (!account || !matches) {
+      if (!account) {
+        await audit('refused', 'wrong name or password');
+        return reply.code(401).send({ error: 'wrong name or password' });
+      }
+      const failures = account.failures + 1;
+      const lockMs = lockoutMs(failures, lockoutBaseMs);
+      await store.recordFailure(name, failures, lockMs ? now + lockMs : 0);
+      await audit('refused', 'wrong name or password');
+      return reply.code(401).send({ error: 'wrong name or password', ...(lockMs ? { retryAfterSeconds: Math.ceil(lockMs / 1000) } : {}) });
+    }
+    await store.recordSuccess(name);
+    const token = newSessionToken();
+    await store.createSession(tokenHash(token), name, now + SESSION_MS);
+    // Secure whenever the browser came over HTTPS: with trustProxy, the TLS proxy's X-Forwarded-Proto says so.
+    reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', secure: req.protocol === 'https', maxAge: SESSION_MS / 1000 });
+    await audit('ok', 'signed in');
+    return publicAccount(account);
+  }
+}
