@@ -17,6 +17,7 @@ const commands = () => import('./commands.js');
 const passCommands = () => import('./pass-commands.js');
 const hubCommands = () => import('./hub-commands.js');
 const supervisorCommands = () => import('./supervisor-commands.js');
+const registryCommands = () => import('./registry-commands.js');
 const consoleCommands = () => import('./console-commands.js');
 
 /** `safegate 0.1.0 (Node.js v20.19.0)`: the package's version, from its package.json wherever this file runs from (build/ or source). */
@@ -209,6 +210,14 @@ function buildProgram(): Command {
     .argument('<workerId...>', 'worker ids')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (ids: string[], o: { config: string }) => console.log((await hubCommands()).removeHubWorkers(o.config, ids)));
+  hubRoster
+    .command('upload')
+    .description("an organisation's CV 2242 worker list (CSV or XLSX, all rows or none) replaces that organisation's workers only; kiosks download the changes")
+    .argument('<file>', 'CSV (UTF-8) or XLSX with a header row: worker id, full name, year of birth, sex, ID card number, phone, current residence, team, test date, test result, vaccine doses (Vietnamese or English headers)')
+    .requiredOption('--org <id>', 'the organisation whose list this is')
+    .option('--site <id>', "the organisation's site for rows that name none (needed when it has several)")
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (file: string, o: { config: string; org: string; site?: string }) => console.log(await (await registryCommands()).uploadHubWorkerList(o.config, file, o)));
   const notice = hub.command('notice').description('government notices shown on kiosks');
   notice
     .command('publish')
@@ -287,6 +296,54 @@ function buildProgram(): Command {
     .description('each site and its devices')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string }) => console.log((await hubCommands()).listHubDevices(o.config)));
+  const hubOrg = hub.command('org').description('organisations (companies, agencies, markets) and their worker lists');
+  hubOrg
+    .command('add')
+    .description('register an organisation')
+    .argument('<id>', 'organisation id (letters, digits, dot, underscore, dash)')
+    .requiredOption('--name <name>', 'its name, as workers know it')
+    .addOption(new Option('--kind <kind>', 'what it is').choices(['company', 'agency', 'market']).default('company'))
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string; name: string; kind: 'company' | 'agency' | 'market' }) => console.log((await registryCommands()).addHubOrganisation(o.config, id, o)));
+  hubOrg
+    .command('list')
+    .description('each organisation: kind, sites, workers, when its worker list was uploaded, name')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string }) => console.log((await registryCommands()).listHubOrganisations(o.config)));
+  const hubSite = hub.command('site').description("an organisation's sites (a site's devices share its live stream)");
+  hubSite
+    .command('add')
+    .description('register a site of an organisation (a site already named by `hub device assign` is given to it, devices included)')
+    .argument('<id>', 'site id')
+    .requiredOption('--org <id>', 'the organisation it belongs to')
+    .option('--name <name>', 'its name (the id when not given)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string; org: string; name?: string }) => console.log((await registryCommands()).addHubSite(o.config, id, o)));
+  hubSite
+    .command('list')
+    .description('each site: organisation, devices, checkpoints, name')
+    .option('--org <id>', 'only this organisation')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; org?: string }) => console.log((await registryCommands()).listHubSites(o.config, o)));
+  const hubCheckpoint = hub.command('checkpoint').description('checkpoints at each site and the organisations they serve');
+  hubCheckpoint
+    .command('add')
+    .description('register a checkpoint at a site')
+    .argument('<id>', 'checkpoint id')
+    .requiredOption('--site <id>', 'the site it is at')
+    .addOption(new Option('--kind <kind>', 'what it is').choices(['gate', 'zone', 'team', 'canteen', 'dormitory', 'bus']).makeOptionMandatory())
+    .option('--name <name>', 'its name (the id when not given)')
+    .option('--org <id...>', "the organisations it serves (the site's organisation when not given)")
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string; site: string; kind: 'gate' | 'zone' | 'team' | 'canteen' | 'dormitory' | 'bus'; name?: string; org?: string[] }) =>
+      console.log((await registryCommands()).addHubCheckpoint(o.config, id, o)),
+    );
+  hubCheckpoint
+    .command('list')
+    .description('each checkpoint: kind, site, organisations served, name')
+    .option('--site <id>', 'only this site')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; site?: string }) => console.log((await registryCommands()).listHubCheckpoints(o.config, o)));
   const hubUser = hub.command('user').description('web console accounts (the console is served by `safegate hub run`)');
   hubUser
     .command('add')
