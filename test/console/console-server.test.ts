@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium, screenshot } from '../helpers/browser.js';
 import { safegate, safegateProcess, type RunningProcess } from '../helpers/cli.js';
 import { tempDir, waitFor } from '../helpers/fixtures.js';
 import { freePort, TestBroker, TestCertificates } from '../helpers/mosquitto.js';
@@ -157,6 +157,36 @@ describe('hub console (running hub, Chromium)', () => {
     expect((await api(page, 'POST', '/api/logout')).status).toBe(200);
     expect((await api(page, 'GET', '/api/me')).status).toBe(401);
     await page.context().close();
+  });
+
+  it('the pages: sign-in in Vietnamese refuses a wrong password, then shows who you are and your role; English on request', async () => {
+    expect(existsSync('build/console-ui/index.html'), 'the console pages are built by `npm run build`').toBe(true);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'vi-VN' });
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Đăng nhập' }).waitFor();
+    await page.getByLabel('Tên tài khoản').fill('mgr');
+    await page.getByLabel('Mật khẩu').fill('not the password');
+    await page.getByRole('button', { name: 'Đăng nhập' }).click();
+    await expect.poll(() => page.getByTestId('login-error').textContent()).toBe('Sai tên tài khoản hoặc mật khẩu.');
+    await screenshot(page, 'console-login-refused');
+    await page.getByLabel('Mật khẩu').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Đăng nhập' }).click();
+    await page.getByTestId('me').waitFor();
+    expect(await page.getByTestId('me-name').textContent()).toBe('mgr');
+    expect(await page.getByTestId('me-role').textContent()).toBe('Quản lý tổ chức (chỉ tổ chức của mình)');
+    expect(await page.getByTestId('me-org').textContent()).toBe('ORG-A');
+    await screenshot(page, 'console-me-vi');
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    await expect.poll(() => page.getByTestId('me-role').textContent()).toBe('Organisation manager (their organisation only)');
+    await page.reload();
+    await page.getByTestId('me').waitFor();
+    expect(await page.getByRole('heading', { name: 'Your account' }).count()).toBe(1);
+    await screenshot(page, 'console-me-en');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByTestId('login').waitFor();
+    expect((await api(page, 'GET', '/api/me')).status).toBe(401);
+    await context.close();
   });
 
   it('the audit trail has every sign-in and every API call, refused ones included', async () => {
