@@ -36,6 +36,12 @@ declare module 'fastify' {
 export const SESSION_COOKIE = 'sg_session';
 const SESSION_MS = 8 * 3_600_000;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * Sign-in attempts one address may make a minute, whatever the accounts: the per-account lockout
+ * stops guessing one password, this stops trying one password on many accounts. Generous, since a
+ * whole office may share one address behind NAT.
+ */
+const LOGINS_PER_IP_PER_MINUTE = 60;
 /** Where `npm run build` puts the console's pages (vite, console/ui/vite.config.ts). */
 export const DEFAULT_UI_FOLDER = fileURLToPath(new URL('../../console-ui/', import.meta.url));
 
@@ -72,6 +78,7 @@ const publicAccount = (a: ConsoleAccount) => ({ name: a.name, role: a.role, ...(
  */
 export class ConsoleServer {
   private app: FastifyInstance | undefined;
+  private readonly routeTable: { method: string; url: string; access: RouteAccess | undefined }[] = [];
 
   constructor(private readonly options: ConsoleServerOptions) {}
 
@@ -97,14 +104,25 @@ export class ConsoleServer {
     await app?.close();
   }
 
+  /** Every route and who may call it, once started (a test calls each as every role). */
+  get routes(): readonly { method: string; url: string; access: RouteAccess | undefined }[] {
+    return this.routeTable;
+  }
+
   private now(): number {
     return this.options.now?.() ?? Date.now();
   }
 
   private async build(): Promise<FastifyInstance> {
     const { store, log, trustProxy } = this.options;
+    this.routeTable.length = 0;
     const app = Fastify({ logger: false, trustProxy, bodyLimit: 64 * 1024 });
     app.decorateRequest('account', undefined);
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) {
+        if (method !== 'HEAD') this.routeTable.push({ method, url: route.url, access: route.config?.access });
+      }
+    });
     await app.register(fastifyCookie);
     await app.register(fastifyCsrf, {
       sessionPlugin: '@fastify/cookie',
@@ -170,7 +188,7 @@ export class ConsoleServer {
     app.post(
       '/api/login',
       {
-        config: { access: 'public', rateLimit: { max: 20, timeWindow: 60_000 } },
+        config: { access: 'public', rateLimit: { max: LOGINS_PER_IP_PER_MINUTE, timeWindow: 60_000 } },
         schema: {
           body: {
             type: 'object',

@@ -66,6 +66,17 @@ const REFUSED: [file: string, specifier: string, why: RegExp][] = [
   ['src-renderer/x.ts', '../src-main/core/gatekeeper.js', /only the isomorphic modules/],
   ['src-renderer/x.ts', '../sync/protocol.js', /only the isomorphic modules/],
   ['src-renderer/x.ts', '../device/gpio/output.js', /only the isomorphic modules/],
+  // The hub console: its server sees base/ and sync/hub only, its pages base/common only, and no layer below the command imports it.
+  ['console/server/x.ts', '../../src-main/core/config.js', /hub console \(console\/server\) may not import src-main/],
+  ['console/server/x.ts', '../../sync/uplink.js', /may import sync\/hub\/ only/],
+  ['console/server/x.ts', '../../device/gpio/output.js', /hub console \(console\/server\) may not import device/],
+  ['console/server/x.ts', '../ui/api.js', /hub console \(console\/server\) may not import ui/],
+  ['sync/hub/x.ts', '../../console/server/server.js', /sync\/ may not import console/],
+  ['src-main/app/x.ts', '../../console/server/server.js', /composition root \(src-main\/app\) may not import console/],
+  ['console/ui/x.ts', 'node:fs', /console\/ui\/ is DOM-only/],
+  ['console/ui/x.ts', '../server/accounts.js', /console\/ui\/ may import only base\/common/],
+  ['console/ui/x.ts', '../../base/node/keys.js', /console\/ui\/ may import only base\/common/],
+  ['console/ui/x.ts', '../../sync/hub/settings.js', /console\/ui\/ may import only base\/common/],
 ];
 
 const ALLOWED: [file: string, specifier: string][] = [
@@ -84,6 +95,11 @@ const ALLOWED: [file: string, specifier: string][] = [
   ['src-renderer/x.ts', '../base/common/reasons.js'],
   ['src-renderer/x.ts', '../src-main/api/contract.js'],
   ['src-renderer/x.ts', '../device/wedge/wedge.js'],
+  ['console/server/x.ts', '../../sync/hub/settings.js'],
+  ['console/server/x.ts', '../../base/node/sqlite.js'],
+  ['console/ui/x.ts', '../../base/common/ids.js'],
+  ['console/ui/x.ts', './api.js'],
+  ['src-main/cli/x.ts', '../../console/server/server.js'],
 ];
 
 describe('layer rules (eslint.config.js)', () => {
