@@ -1,4 +1,4 @@
-import { HubDirectory, RegistryError, type CheckpointKind, type OrganisationKind } from '../../sync/hub/directory.js';
+import { HubDirectory, RegistryError, TEST_RESULTS_DEADLINE, type CheckpointKind, type ListCompliance, type OrganisationKind } from '../../sync/hub/directory.js';
 import { parseWorkerList, WorkerListError } from '../../sync/hub/registry-upload.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { localTimeIn } from '../../base/common/time.js';
@@ -29,15 +29,28 @@ export function addHubOrganisation(configFile: string, id: string, o: { name: st
   });
 }
 
-/** One organisation a line: id, kind, sites, workers, when its list was last uploaded, name. */
+const TODAYS_LIST: Record<ListCompliance['todaysList'], string> = {
+  'before-deadline': `today's list in before ${TEST_RESULTS_DEADLINE}`,
+  'not-yet': `today's list not in yet (due by ${TEST_RESULTS_DEADLINE})`,
+  late: `today's list came after ${TEST_RESULTS_DEADLINE}`,
+  missing: `no list today (due by ${TEST_RESULTS_DEADLINE})`,
+};
+
+/**
+ * One organisation a line: id, kind, sites, workers, when its list was last uploaded, today's list
+ * against the 15:00 deadline, its CV 2242 standing (out of compliance: no list, or one older than 3 days), name.
+ */
 export function listHubOrganisations(configFile: string, nowMs = Date.now()): string {
   return withRegistry(configFile, (d, zone) => {
     const orgs = d.organisations();
     if (orgs.length === 0) return 'no organisation yet (add one with `safegate hub org add`)';
+    const standing = new Map(d.listCompliance(nowMs, zone).map((c) => [c.orgId, c]));
     return orgs
       .map((o) => {
+        const c = standing.get(o.id);
         const list = o.listUploadedAtMs === null ? 'no list uploaded' : `list uploaded ${localTimeIn(o.listUploadedAtMs, zone)} (${ageText(nowMs - o.listUploadedAtMs)} ago)`;
-        return `${o.id}\t${o.kind}\t${o.sites} site(s)\t${o.workers} worker(s)\t${list}\t${o.name}`;
+        const verdict = !c?.outOfCompliance ? 'compliant' : c.listAgeMs === null ? 'OUT OF COMPLIANCE: no list' : 'OUT OF COMPLIANCE: list older than 3 days';
+        return `${o.id}\t${o.kind}\t${o.sites} site(s)\t${o.workers} worker(s)\t${list}\t${c ? TODAYS_LIST[c.todaysList] : ''}\t${verdict}\t${o.name}`;
       })
       .join('\n');
   });

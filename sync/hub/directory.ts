@@ -6,11 +6,13 @@ import type { Notice, WorkerRecord } from '../../base/common/types.js';
 import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import { deviceIdSchema, identifierSchema } from '../../base/common/ids.js';
+import { startOfDayIn, timeOfDayIn } from '../../base/common/time.js';
 import { z } from 'zod';
 import * as m0001 from './directory-migrations/0001-records.js';
 import * as m0002 from './directory-migrations/0002-forget-removed.js';
 import * as m0003 from './directory-migrations/0003-device-sites.js';
 import * as m0004 from './directory-migrations/0004-registry.js';
+import * as m0005 from './directory-migrations/0005-list-uploads.js';
 import { WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
@@ -18,6 +20,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 2, name: '0002-forget-removed', up: m0002.up },
   { version: 3, name: '0003-device-sites', up: m0003.up },
   { version: 4, name: '0004-registry', up: m0004.up },
+  { version: 5, name: '0005-list-uploads', up: m0005.up },
 ] as const;
 
 export const ORGANISATION_KINDS = ['company', 'agency', 'market'] as const;
@@ -51,6 +54,22 @@ export interface RegisteredCheckpoint {
   kind: CheckpointKind;
   /** The organisations whose workers pass here (an industrial-zone gate serves several). */
   orgIds: string[];
+}
+
+/** CV 2242: an employer updates its worker list every 3 days, and the day's test results before 15:00. */
+export const LIST_MAX_AGE_MS = 3 * 86_400_000;
+export const TEST_RESULTS_DEADLINE = '15:00';
+
+/**
+ * Where an organisation stands against CV 2242 at a moment: its list's age, whether the day's list
+ * came in before 15:00 in the province zone (`not-yet` before the deadline, `late` when only after it,
+ * `missing` when none came today), and whether it is out of compliance (no list, or one older than 3 days).
+ */
+export interface ListCompliance {
+  orgId: string;
+  listAgeMs: number | null;
+  todaysList: 'before-deadline' | 'not-yet' | 'late' | 'missing';
+  outOfCompliance: boolean;
 }
 
 /** A registry refusal in plain words (an unknown organisation, a site of another one...). */
@@ -461,9 +480,30 @@ export class HubDirectory {
         this.db
           .prepare('INSERT INTO org_uploads (org_id, uploaded_ms, workers) VALUES (?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET uploaded_ms = excluded.uploaded_ms, workers = excluded.workers')
           .run(orgId, nowMs, list.length);
+        this.db.prepare('INSERT INTO org_list_uploads (org_id, uploaded_ms, workers) VALUES (?, ?, ?)').run(orgId, nowMs, list.length);
         return { rev: Math.max(put.rev, removal.rev), changed: put.changed, removed: removal.removed, workers: list.length };
       })
       .immediate();
+  }
+
+  /** Each organisation's standing against CV 2242 at `nowMs` (by id), for `hub org list` and the console. */
+  listCompliance(nowMs: number, zone: string): ListCompliance[] {
+    const dayStart = startOfDayIn(nowMs, zone);
+    const deadline = timeOfDayIn(nowMs, TEST_RESULTS_DEADLINE, zone);
+    const rows = this.db
+      .prepare(
+        `SELECT o.org_id AS orgId,
+           (SELECT max(uploaded_ms) FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms <= @now) AS lastMs,
+           EXISTS (SELECT 1 FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms >= @dayStart AND u.uploaded_ms <= min(@deadline, @now)) AS inTime,
+           EXISTS (SELECT 1 FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms > @deadline AND u.uploaded_ms <= @now) AS after
+         FROM organisations o ORDER BY o.org_id`,
+      )
+      .all({ now: nowMs, dayStart, deadline }) as { orgId: string; lastMs: number | null; inTime: number; after: number }[];
+    return rows.map((r) => {
+      const listAgeMs = r.lastMs === null ? null : nowMs - r.lastMs;
+      const todaysList = r.inTime ? 'before-deadline' : r.after ? 'late' : nowMs <= deadline ? 'not-yet' : 'missing';
+      return { orgId: r.orgId, listAgeMs, todaysList, outOfCompliance: listAgeMs === null || listAgeMs > LIST_MAX_AGE_MS };
+    });
   }
 
   /** What the hub keeps about one worker for the law (CV 2242), never sent to kiosks. */

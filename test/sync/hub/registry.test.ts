@@ -160,6 +160,52 @@ describe('hub registry: an organisation uploads its CV 2242 worker list', () => 
   });
 });
 
+describe("hub registry: each organisation's list against CV 2242 (every 3 days, today's results before 15:00)", () => {
+  const dir = tempDir('safegate-registry-compliance-');
+  afterEach(() => dir.remove());
+  const at = (iso: string) => Date.parse(iso);
+
+  it('reads the list age, the 15:00 deadline in the province zone and the 3-day flag', async () => {
+    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    try {
+      const list = await parseWorkerList(csv(row(1, 'X001', 'Trần Thị Mai')), ZONE, NOW);
+      for (const id of ['early', 'old', 'twice', 'late', 'never']) {
+        d.addOrganisation({ id, name: id, kind: 'company' });
+        d.addSite({ id: `${id}-site`, orgId: id });
+      }
+      const upload = (org: string, iso: string) => d.uploadWorkers(org, list.map((w) => ({ ...w, workerId: `${org}-1` })), { nowMs: at(iso) });
+      upload('old', '2026-11-23T05:00:00Z'); // 23 Nov, 12:00 in the province: 4 days before
+      upload('early', '2026-11-27T03:00:00Z'); // 10:00
+      upload('twice', '2026-11-27T03:30:00Z'); // 10:30, and again at 16:30 below
+      upload('twice', '2026-11-27T09:30:00Z');
+      upload('late', '2026-11-27T08:01:00Z'); // 15:01
+      const standing = (iso: string) => Object.fromEntries(d.listCompliance(at(iso), ZONE).map((c) => [c.orgId, [c.todaysList, c.outOfCompliance, c.listAgeMs]]));
+
+      // 13:00: the deadline has not passed, and uploads after the moment asked about do not count.
+      expect(standing('2026-11-27T06:00:00Z')).toEqual({
+        early: ['before-deadline', false, 3 * 3_600_000],
+        late: ['not-yet', true, null],
+        never: ['not-yet', true, null],
+        old: ['not-yet', true, 4 * 86_400_000 + 3_600_000],
+        twice: ['before-deadline', false, 2.5 * 3_600_000],
+      });
+      // 17:00: a list only after 15:00 is late, none at all is missing; an upload in the morning still counts after a later one.
+      expect(Object.fromEntries(Object.entries(standing('2026-11-27T10:00:00Z')).map(([org, [today, out]]) => [org, [today, out]]))).toEqual({
+        early: ['before-deadline', false],
+        late: ['late', false],
+        never: ['missing', true],
+        old: ['missing', true],
+        twice: ['before-deadline', false],
+      });
+      // Just under 3 days after its upload a list is still current; the next province day starts at 17:00 UTC.
+      expect(standing('2026-11-26T04:59:00Z').old).toEqual(['not-yet', false, 3 * 86_400_000 - 60_000]);
+      expect(standing('2026-11-27T17:00:00Z').early).toEqual(['not-yet', false, 14 * 3_600_000]);
+    } finally {
+      d.close();
+    }
+  });
+});
+
 describe('CV 2242 worker list files', () => {
   it('reports every bad row by line with what is wrong, and returns nothing', async () => {
     const file = csv(
