@@ -89,3 +89,44 @@ describe('console routes by role (in process, real SQLite file)', () => {
     expect(await client.request('GET', '/api/nothing-here')).toBe(404);
   });
 });
+
+describe('console session cookie behind a TLS reverse proxy', () => {
+  const dir = tempDir('safegate-console-proxy-');
+  const store = new SqliteConsoleStore(join(dir.path, 'console.db'));
+  const log = createLogger({ level: 'fatal' });
+  const servers = [true, false].map((trustProxy) => new ConsoleServer({ store, host: '127.0.0.1', port: 0, trustProxy, lockoutBaseMs: 1_000, log }));
+
+  beforeAll(async () => {
+    await store.addAccount({ name: 'op', role: 'operator', password: PASSWORD }, await hashPassword(PASSWORD), Date.now());
+    for (const s of servers) await s.start();
+  });
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+    await store.close();
+    dir.remove();
+  });
+
+  /** Signs in as the proxy would forward an HTTPS request, and returns the session cookie's attributes. */
+  async function sessionCookie(server: ConsoleServer): Promise<string> {
+    const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' };
+    const csrf = await fetch(`${server.url}/api/csrf`, { headers });
+    const token = ((await csrf.json()) as { token: string }).token;
+    const secret = csrf.headers.getSetCookie()[0]!.split(';')[0]!;
+    const r = await fetch(`${server.url}/api/login`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', 'x-csrf-token': token, cookie: secret },
+      body: JSON.stringify({ name: 'op', password: PASSWORD }),
+    });
+    expect(r.status).toBe(200);
+    return r.headers.getSetCookie().find((c) => c.startsWith('sg_session='))!;
+  }
+
+  it('with trustProxy, an HTTPS request gets a Secure cookie and the audit trail names the forwarded client; without it, the forwarded headers are not believed', async () => {
+    const [behindProxy, direct] = servers as [ConsoleServer, ConsoleServer];
+    expect(await sessionCookie(behindProxy)).toMatch(/; Secure/);
+    expect(await sessionCookie(direct)).not.toMatch(/; Secure/);
+    const logins = (await store.auditTrail(10)).filter((e) => e.action === 'login' && e.outcome === 'ok').map((e) => e.ip);
+    expect(logins).toEqual(['203.0.113.7', '127.0.0.1']);
+  });
+});
+
