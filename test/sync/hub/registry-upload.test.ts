@@ -1,0 +1,85 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IDENTIFIER_PATTERN } from '../../../base/common/ids.js';
+import { parseWorkerList, parseWorkerRows, WorkerListError } from '../../../sync/hub/registry-upload.js';
+
+const ZONE = 'Asia/Ho_Chi_Minh';
+const NOW = Date.parse('2026-11-27T06:00:00Z');
+const HEADERS = ['STT', 'Mã NV', 'Họ và tên', 'Năm sinh', 'Giới tính', 'Số CCCD', 'Số điện thoại', 'Nơi ở hiện tại', 'Bộ phận/Tổ', 'Ngày xét nghiệm', 'Kết quả xét nghiệm', 'Số mũi vắc xin', 'Worker ID', 'Full name', 'Lương', ''];
+/** Headers of distinct fields: with the two required ones, a header that is accepted. */
+const OPTIONAL_HEADERS = ['STT', 'Năm sinh', 'Giới tính', 'Số CCCD', 'Số điện thoại', 'Nơi ở hiện tại', 'Bộ phận/Tổ', 'Ngày xét nghiệm', 'Kết quả xét nghiệm', 'Số mũi vắc xin'];
+const FIT: Record<string, string[]> = {
+  'Mã NV': ['A001', 'A002', 'B-7', 'x.y_z'],
+  'Họ và tên': ['Trần Thị Mai', 'Lê Văn Hùng'],
+  'Năm sinh': ['1990', '', '2001'],
+  'Giới tính': ['Nữ', 'Nam', 'male', ''],
+  'Số CCCD': ['079190000001', '123456789', ''],
+  'Số điện thoại': ['0912345678', '+84 912 345 678', ''],
+  'Nơi ở hiện tại': ['KTX Tân Tạo', ''],
+  'Bộ phận/Tổ': ['Tổ May 1', ''],
+  'Ngày xét nghiệm': ['26/11/2026', '2026-11-25', ''],
+  'Kết quả xét nghiệm': ['Âm tính', 'negative', ''],
+  'Số mũi vắc xin': ['2', '0', ''],
+  STT: ['1', ''],
+};
+const CELLS = ['', ' ', 'A001', 'a b', 'Trần Thị Mai', '1990', '1890', 'Nữ', 'Nam', 'x', '079190000001', '12345', '0912345678', '+84 912 345 678', '26/11/2026', '31/02/2026', '2026-11-26', '01/12/2099', 'Âm tính', 'dương tính', 'maybe', '2', '99', '100', '-1', '"', ',', '\n', 'x'.repeat(400)];
+
+/** Property: every worker list is either read into valid workers or refused with its problems; nothing else escapes. */
+describe('CV 2242 worker list parser (property)', () => {
+  it('accepts a list only with valid rows, or refuses it with WorkerListError naming lines; never throws anything else', () => {
+    const anyCell = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...CELLS) }, fc.string({ maxLength: 20 }));
+    const randomList = fc.tuple(
+      fc.array(fc.oneof(fc.constantFrom(...HEADERS), fc.string({ maxLength: 8 })), { maxLength: 14 }),
+      fc.array(fc.array(anyCell, { maxLength: 16 }), { maxLength: 8 }),
+    );
+    // A header the parser takes, with rows mostly of values fit for their column (and now and then any cell).
+    const formList = fc
+      .shuffledSubarray(OPTIONAL_HEADERS)
+      .chain((rest) => fc.shuffledSubarray(['Mã NV', 'Họ và tên', ...rest], { minLength: rest.length + 2 }))
+      .chain((header) =>
+        fc.tuple(
+          fc.constant(header),
+          fc.array(fc.tuple(...header.map((h) => fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...(FIT[h] ?? [''])) }, anyCell))), { minLength: 1, maxLength: 6 }),
+        ),
+      );
+    const rows = fc.oneof(randomList, formList);
+    let accepted = 0;
+    fc.assert(
+      fc.property(rows, ([header, body]) => {
+        const input = [header, ...body].map((cells, i) => ({ line: i + 1, cells }));
+        try {
+          const list = parseWorkerRows(input, ZONE, NOW);
+          expect(list.length).toBeGreaterThan(0);
+          for (const w of list) {
+            expect(w.workerId).toMatch(IDENTIFIER_PATTERN);
+            expect(w.fullName.trim()).not.toBe('');
+            if (w.testedAtMs !== null) expect(w.testedAtMs).toBeLessThanOrEqual(NOW);
+            expect(w.vaccineDoses).toBeGreaterThanOrEqual(0);
+          }
+          expect(new Set(list.map((w) => w.workerId)).size).toBe(list.length);
+          accepted++;
+        } catch (err) {
+          if (!(err instanceof WorkerListError)) throw err;
+          expect(err.problems.length).toBeGreaterThan(0);
+          for (const p of err.problems) expect(p.line).toBeLessThanOrEqual(input.length);
+        }
+      }),
+      { seed: 20_261_127, numRuns: 500 },
+    );
+    expect(accepted).toBeGreaterThan(10); // the property saw lists it accepted, not only refusals
+  });
+
+  it('refuses any bytes that are not a list, CSV or XLSX, with WorkerListError', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }).map((b) => Uint8Array.from([0x50, 0x4b, 3, 4, ...b]))), async (bytes) => {
+        await parseWorkerList(Buffer.from(bytes), ZONE, NOW).then(
+          (list) => expect(list.length).toBeGreaterThan(0),
+          (err: unknown) => {
+            if (!(err instanceof WorkerListError)) throw err;
+          },
+        );
+      }),
+      { seed: 20_261_128, numRuns: 200 },
+    );
+  });
+});
