@@ -93,7 +93,13 @@ export class ConsoleServer {
   async start(): Promise<void> {
     if (this.app) return;
     const app = await this.build();
-    await app.listen({ host: this.options.host, port: this.options.port });
+    try {
+      await app.listen({ host: this.options.host, port: this.options.port });
+    } catch (err) {
+      await app.close();
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new Error(`the console cannot listen on ${this.options.host}:${this.options.port} (${code}); change console.host or console.port in the hub settings`);
+    }
     this.app = app;
     this.options.log.info({ url: this.url }, 'console listening');
   }

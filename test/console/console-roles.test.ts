@@ -82,6 +82,12 @@ describe('console routes by role (in process, real SQLite file)', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('a second console on a port already taken is refused with a reason naming the setting', async () => {
+    const port = Number(new URL(server.url).port);
+    const second = new ConsoleServer({ store, host: '127.0.0.1', port, trustProxy: false, lockoutBaseMs: 1_000, log: createLogger({ level: 'fatal' }) });
+    await expect(second.start()).rejects.toThrow(`the console cannot listen on 127.0.0.1:${port} (EADDRINUSE); change console.host or console.port in the hub settings`);
+  });
+
   it('an unknown API path answers 404 (not the pages), signed in or not', async () => {
     const client = new Client(server.url);
     expect(await client.request('GET', '/api/nothing-here')).toBe(404);
