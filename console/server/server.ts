@@ -98,7 +98,7 @@ export class ConsoleServer {
     } catch (err) {
       await app.close();
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw new Error(`the console cannot listen on ${this.options.host}:${this.options.port} (${code}); change console.host or console.port in the hub settings`);
+      throw new Error(`the console cannot listen on ${this.options.host}:${this.options.port} (${code}); change console.host or console.port in the hub settings`, { cause: err });
     }
     this.app = app;
     this.options.log.info({ url: this.url }, 'console listening');
