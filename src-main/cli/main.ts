@@ -280,11 +280,16 @@ function buildProgram(): Command {
   const hubDevice = hub.command('device').description("which site each device belongs to: a site's devices share its live stream (anti-passback across kiosks)");
   hubDevice
     .command('assign')
-    .description('put devices in a site (moving them from another one)')
+    .description('put devices in a site, or at a checkpoint and so in its site (moving them from another one)')
     .argument('<device...>', 'device ids (their certificate CN)')
-    .requiredOption('--site <id>', 'site id (as in the kiosks\' checkpoint.site)')
+    .addOption(new Option('--site <id>', 'site id (as in the kiosks\' checkpoint.site)').conflicts('checkpoint'))
+    .option('--checkpoint <id>', 'a checkpoint registered with `hub checkpoint add` (the devices join its site)')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (ids: string[], o: { config: string; site: string }) => console.log((await hubCommands()).assignHubDevices(o.config, o.site, ids)));
+    .action(async (ids: string[], o: { config: string; site?: string; checkpoint?: string }) => {
+      if (o.checkpoint !== undefined) console.log((await registryCommands()).placeHubDevices(o.config, o.checkpoint, ids));
+      else if (o.site !== undefined) console.log((await hubCommands()).assignHubDevices(o.config, o.site, ids));
+      else throw new CliError('name the site (--site) or the checkpoint (--checkpoint) the devices go to', 2);
+    });
   hubDevice
     .command('unassign')
     .description('take devices out of their site: they hear no site stream')

@@ -86,11 +86,21 @@ export function addHubCheckpoint(configFile: string, id: string, o: { site: stri
   });
 }
 
+/** `safegate hub device assign --checkpoint`: devices at a checkpoint, in its site. */
+export function placeHubDevices(configFile: string, checkpointId: string, deviceIds: string[]): string {
+  return withRegistry(configFile, (d) => {
+    const changed = d.placeDevices(checkpointId, deviceIds);
+    const cp = d.checkpoints().find((c) => c.id === checkpointId);
+    return `${changed} device(s) placed at checkpoint ${checkpointId} in site ${cp?.siteId ?? ''} (${cp?.devices.length ?? 0} there in all); they share the live site stream from the next passage`;
+  });
+}
+
+/** One checkpoint a line: id, kind, site, organisations served, devices (or "-"), name. */
 export function listHubCheckpoints(configFile: string, o: { site?: string }): string {
   return withRegistry(configFile, (d) => {
     const list = d.checkpoints(o.site);
     if (list.length === 0) return 'no checkpoint yet (add one with `safegate hub checkpoint add`)';
-    return list.map((c) => `${c.id}\t${c.kind}\t${c.siteId}\t${c.orgIds.join(',')}\t${c.name}`).join('\n');
+    return list.map((c) => `${c.id}\t${c.kind}\t${c.siteId}\t${c.orgIds.join(',')}\t${c.devices.length ? c.devices.join(',') : '-'}\t${c.name}`).join('\n');
   });
 }
 

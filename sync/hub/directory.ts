@@ -54,6 +54,8 @@ export interface RegisteredCheckpoint {
   kind: CheckpointKind;
   /** The organisations whose workers pass here (an industrial-zone gate serves several). */
   orgIds: string[];
+  /** The devices placed here (`safegate hub device assign --checkpoint`). */
+  devices: string[];
 }
 
 /** CV 2242: an employer updates its worker list every 3 days, and the day's test results before 15:00. */
@@ -282,7 +284,8 @@ export class HubDirectory {
     const site = identifierSchema.parse(siteId);
     const devices = deviceIds.map((d) => deviceIdSchema.parse(d));
     const put = this.db.prepare(
-      'INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id, since_ms = excluded.since_ms WHERE site_id <> excluded.site_id',
+      // A device moved to another site leaves its checkpoint (which is at the old site).
+      'INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id, since_ms = excluded.since_ms, checkpoint_id = NULL WHERE site_id <> excluded.site_id',
     );
     // A site first named here has no organisation yet (`safegate hub site add --org` gives it one).
     const name = this.db.prepare('INSERT OR IGNORE INTO sites (site_id, org_id, name, created_ms) VALUES (?, NULL, ?, ?)');
@@ -290,6 +293,33 @@ export class HubDirectory {
       .transaction(() => {
         name.run(site, site, nowMs);
         return devices.reduce((n, d) => n + put.run(d, site, nowMs).changes, 0);
+      })
+      .immediate();
+  }
+
+  /**
+   * Puts devices at a checkpoint, and so in its site (moving them from another one if need be);
+   * returns how many changed.
+   */
+  placeDevices(checkpointId: string, deviceIds: readonly string[], nowMs = Date.now()): number {
+    const id = this.checkId(checkpointId, 'checkpoint id');
+    const devices = deviceIds.map((d) => {
+      const r = deviceIdSchema.safeParse(d);
+      if (!r.success) throw new RegistryError(`device id ${JSON.stringify(d)}: ${r.error.issues[0]?.message ?? 'not a device id'}`);
+      return r.data;
+    });
+    const put = this.db.prepare(
+      `INSERT INTO device_sites (device_id, site_id, since_ms, checkpoint_id) VALUES (@device, @site, @now, @checkpoint)
+       ON CONFLICT (device_id) DO UPDATE SET
+         since_ms = CASE WHEN site_id = excluded.site_id THEN since_ms ELSE excluded.since_ms END,
+         site_id = excluded.site_id, checkpoint_id = excluded.checkpoint_id
+       WHERE site_id <> excluded.site_id OR checkpoint_id IS NOT excluded.checkpoint_id`,
+    );
+    return this.db
+      .transaction(() => {
+        const cp = this.db.prepare('SELECT site_id FROM checkpoints WHERE checkpoint_id = ?').get(id) as { site_id: string } | undefined;
+        if (!cp) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
+        return devices.reduce((n, device) => n + put.run({ device, site: cp.site_id, now: nowMs, checkpoint: id }).changes, 0);
       })
       .immediate();
   }
@@ -408,12 +438,13 @@ export class HubDirectory {
   checkpoints(siteId?: string): RegisteredCheckpoint[] {
     const rows = this.db
       .prepare(
-        `SELECT c.checkpoint_id AS id, c.site_id AS siteId, c.name, c.kind, group_concat(o.org_id, ' ') AS orgs
-         FROM checkpoints c LEFT JOIN checkpoint_orgs o ON o.checkpoint_id = c.checkpoint_id
-         WHERE @site IS NULL OR c.site_id = @site GROUP BY c.checkpoint_id ORDER BY c.checkpoint_id`,
+        `SELECT c.checkpoint_id AS id, c.site_id AS siteId, c.name, c.kind,
+           (SELECT group_concat(o.org_id, ' ') FROM checkpoint_orgs o WHERE o.checkpoint_id = c.checkpoint_id) AS orgs,
+           (SELECT group_concat(d.device_id, ' ') FROM device_sites d WHERE d.checkpoint_id = c.checkpoint_id) AS devices
+         FROM checkpoints c WHERE @site IS NULL OR c.site_id = @site ORDER BY c.checkpoint_id`,
       )
-      .all({ site: siteId ?? null }) as (Omit<RegisteredCheckpoint, 'orgIds'> & { orgs: string | null })[];
-    return rows.map(({ orgs, ...c }) => ({ ...c, orgIds: orgs ? orgs.split(' ').sort() : [] }));
+      .all({ site: siteId ?? null }) as (Omit<RegisteredCheckpoint, 'orgIds' | 'devices'> & { orgs: string | null; devices: string | null })[];
+    return rows.map(({ orgs, devices, ...c }) => ({ ...c, orgIds: orgs ? orgs.split(' ').sort() : [], devices: devices ? devices.split(' ').sort() : [] }));
   }
 
   /**

@@ -19,11 +19,12 @@ describe('hub registry commands', () => {
     expect(run('org', 'add', 'cho-b', '--name', 'Chợ B', '--kind', 'market').status).toBe(0);
     expect(run('site', 'add', 'xuong-1', '--org', 'cty-a', '--name', 'Xưởng 1').stdout).toMatch(/^site xuong-1 added to cty-a/);
     expect(run('checkpoint', 'add', 'cong-1', '--site', 'xuong-1', '--kind', 'gate', '--org', 'cty-a', 'cho-b').stdout).toMatch(/serving cho-b, cty-a/);
+    expect(run('device', 'assign', '--checkpoint', 'cong-1', 'kiosk-a').stdout).toMatch(/^1 device\(s\) placed at checkpoint cong-1 in site xuong-1/);
   });
 
   it('lists organisations (none has a list yet: out of compliance), sites and checkpoints', () => {
-    expect(run('site', 'list').stdout).toBe('xuong-1\tcty-a\t0 device(s)\t1 checkpoint(s)\tXưởng 1\n');
-    expect(run('checkpoint', 'list').stdout).toBe('cong-1\tgate\txuong-1\tcho-b,cty-a\tcong-1\n');
+    expect(run('site', 'list').stdout).toBe('xuong-1\tcty-a\t1 device(s)\t1 checkpoint(s)\tXưởng 1\n');
+    expect(run('checkpoint', 'list').stdout).toBe('cong-1\tgate\txuong-1\tcho-b,cty-a\tkiosk-a\tcong-1\n');
     expect(run('org', 'list').stdout).toMatch(/^cho-b\tmarket\t0 site\(s\)\t0 worker\(s\)\tno list uploaded\t[^\t]+\tOUT OF COMPLIANCE: no list\tChợ B\ncty-a\tcompany\t1 site\(s\)\t0 worker\(s\)\tno list uploaded\t[^\t]+\tOUT OF COMPLIANCE: no list\tCông ty May A\n$/);
   });
 
@@ -31,6 +32,9 @@ describe('hub registry commands', () => {
     const unknown = run('site', 'add', 'xuong-2', '--org', 'cty-z');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/no organisation cty-z \(add it with `safegate hub org add`\)/);
+    const nowhere = run('device', 'assign', 'kiosk-b');
+    expect(nowhere.status).toBe(2);
+    expect(nowhere.stderr).toMatch(/name the site \(--site\) or the checkpoint \(--checkpoint\)/);
     const taken = run('site', 'add', 'xuong-1', '--org', 'cho-b');
     expect(taken.status).toBe(2);
     expect(taken.stderr).toMatch(/site xuong-1 belongs to another organisation \(cty-a\)/);

@@ -56,10 +56,18 @@ describe('hub registry: organisations, sites, checkpoints', () => {
       d.addSite({ id: 'site-a', orgId: 'org-a' });
       d.addCheckpoint({ id: 'gate-1', siteId: 'site-a', kind: 'gate', name: 'Cổng chính' });
       d.addCheckpoint({ id: 'bus-7', siteId: 'site-a', kind: 'bus', orgIds: ['org-b', 'org-a'] });
+      d.assignSite('other-site', ['kiosk-2']);
+      expect(d.placeDevices('gate-1', ['kiosk-1', 'kiosk-2'])).toBe(2);
+      expect(d.placeDevices('gate-1', ['kiosk-1'])).toBe(0); // already there
       expect(d.checkpoints()).toEqual([
-        { id: 'bus-7', siteId: 'site-a', name: 'bus-7', kind: 'bus', orgIds: ['org-a', 'org-b'] },
-        { id: 'gate-1', siteId: 'site-a', name: 'Cổng chính', kind: 'gate', orgIds: ['org-a'] },
+        { id: 'bus-7', siteId: 'site-a', name: 'bus-7', kind: 'bus', orgIds: ['org-a', 'org-b'], devices: [] },
+        { id: 'gate-1', siteId: 'site-a', name: 'Cổng chính', kind: 'gate', orgIds: ['org-a'], devices: ['kiosk-1', 'kiosk-2'] },
       ]);
+      expect(d.siteMembers('site-a')).toEqual(['kiosk-1', 'kiosk-2']); // placed at the gate, in its site's live stream
+      d.assignSite('other-site', ['kiosk-2']); // moved to another site: no longer at the gate
+      expect(d.checkpoints('site-a').find((c) => c.id === 'gate-1')?.devices).toEqual(['kiosk-1']);
+      expect(() => d.placeDevices('gate-9', ['kiosk-1'])).toThrow('no checkpoint gate-9 (add it with `safegate hub checkpoint add`)');
+      expect(() => d.placeDevices('gate-1', ['Kiosk_1'])).toThrow(/device id "Kiosk_1": lower-case letters/);
       expect(d.organisations().map((o) => [o.id, o.sites, o.workers, o.listUploadedAtMs])).toEqual([['org-a', 1, 0, null], ['org-b', 0, 0, null]]);
 
       expect(() => d.addOrganisation({ id: 'org-a', name: 'again', kind: 'company' })).toThrow('organisation org-a already exists');
