@@ -42,6 +42,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * whole office may share one address behind NAT.
  */
 const LOGINS_PER_IP_PER_MINUTE = 60;
+/** The only state-changing calls a read-only role makes: ending its own session. */
+const READ_ONLY_SAFE_CHANGES = new Set(['/api/logout']);
 /** Where `npm run build` puts the console's pages (vite, console/ui/vite.config.ts). */
 export const DEFAULT_UI_FOLDER = fileURLToPath(new URL('../../console-ui/', import.meta.url));
 
@@ -125,6 +127,12 @@ export class ConsoleServer {
     const app = Fastify({ logger: false, trustProxy, bodyLimit: 64 * 1024 });
     app.decorateRequest('account', undefined);
     app.addHook('onRoute', (route) => {
+      const access = route.config?.access;
+      // Health officers only read: a route that changes something cannot be opened to them by mistake.
+      const changes = [route.method].flat().some((m) => !SAFE_METHODS.has(m));
+      if (changes && Array.isArray(access) && access.includes('health') && !READ_ONLY_SAFE_CHANGES.has(route.url)) {
+        throw new Error(`console route ${route.url} changes data and may not be open to health officers (read-only)`);
+      }
       for (const method of [route.method].flat()) {
         if (method !== 'HEAD') this.routeTable.push({ method, url: route.url, access: route.config?.access });
       }
