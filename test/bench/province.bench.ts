@@ -1,0 +1,369 @@
+/**
+ * npm run bench:province — a province's shift-change peak against a real Mosquitto (the shipped
+ * configuration: TLS client certificates, ACLs, queue bounds) and a real PostgreSQL, ingested by
+ * one and then two `safegate hub run` processes (DATABASE_URL set, so the PostgreSQL hub store).
+ *
+ * The province: KIOSKS (2,000) simulated kiosks, each a real MQTT 5 client connection over TLS with
+ * its own CA-signed client certificate and key (CN = device id = client id, as the shipped broker
+ * configuration forces; made by one `openssl req -x509 -CA` per kiosk, two at a time). They are not
+ * full kiosk processes: each one logs scans in memory and sends them with the real uplink codec
+ * (encodeBatch) by the kiosk uplink's own rules and defaults (a batch when its oldest event is
+ * hub.batch.maxAgeMs = 2 s old or it holds maxEvents = 2,000; up to 8 batches in flight; an
+ * unacknowledged batch sent again after ackTimeoutMs = 10 s), and takes the hub's acknowledgements.
+ *
+ * The peak: PASSAGES (100,000) workers passing in 15 minutes, compressed COMPRESS (90) times in
+ * time (15 min → 10 s), spread evenly over the kiosks, each kiosk's scans evenly spaced with a random
+ * phase. The offered load is chosen above what one hub process ingests, so the figures are ingest
+ * capacities, not the offered rate.
+ *
+ * CPU: each hub process is put in its own cgroup (v1 cpu controller, or v2 cpu.max) with the same
+ * quota, HUB_CPU (0.25) of one CPU; the broker, PostgreSQL and this generator share the rest of the
+ * machine, unpinned. HUB_CPU=0 runs the hubs without a quota.
+ *
+ * Figures: ingest_events_per_s_N = events / (first scan → last acknowledgement) with N hub
+ * processes; scan_to_hub_commit_p99_ms = p99 over every event, with two hubs, of the time from its
+ * scan to the kiosk receiving the acknowledgement (the hub acknowledges only after its commit, so
+ * this bounds scan → commit from above). The last line is one JSON object.
+ */
+import { execFile, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import mqtt from 'mqtt';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { encodeBatch, type WireEvent } from '../../sync/batch-codec.js';
+import { batchAckSchema, topics } from '../../sync/protocol.js';
+import { safegateProcess } from '../helpers/cli.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { TestBroker, TestCertificates, freePort } from '../helpers/mosquitto.js';
+import { hubSettingsSchema } from '../../sync/hub/settings.js';
+import { TestPostgres } from '../helpers/postgres.js';
+
+const KIOSKS = Number(process.env.KIOSKS ?? 2_000);
+const PASSAGES = Number(process.env.PASSAGES ?? 100_000);
+const PEAK_S = 15 * 60;
+const COMPRESS = Number(process.env.COMPRESS ?? 90);
+const HUB_CPU = Number(process.env.HUB_CPU ?? 0.25);
+/** The kiosk's defaults (src-main/core/config.ts hub.batch, hub.ackTimeoutMs; sync/uplink.ts window). */
+const MAX_EVENTS = 2_000;
+const MAX_AGE_MS = 2_000;
+const WINDOW = 8;
+const ACK_TIMEOUT_MS = 10_000;
+
+const run = promisify(execFile);
+
+/** A minimal OpenSSL configuration: a client certificate with no CA extensions. */
+const LEAF_CNF = '[req]\ndistinguished_name = dn\nprompt = no\n[dn]\n';
+
+async function issueKioskCertificates(dir: string, ids: string[]): Promise<void> {
+  writeFileSync(join(dir, 'leaf.cnf'), LEAF_CNF);
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      await run('openssl', ['req', '-x509', '-config', 'leaf.cnf', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${id}`, '-keyout', `${id}.key`, '-out', `${id}.crt`], { cwd: dir });
+    }
+  };
+  await Promise.all([worker(), worker()]);
+}
+
+/** A cgroup holding one hub process at `cpus` of one CPU (cgroup v1 cpu controller, or v2). */
+class CpuQuota {
+  private readonly path: string;
+  constructor(name: string, cpus: number) {
+    const v1 = '/sys/fs/cgroup/cpu';
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    this.path = v2 ? join('/sys/fs/cgroup', name) : join(v1, name);
+    mkdirSync(this.path, { recursive: true });
+    if (v2) writeFileSync(join(this.path, 'cpu.max'), `${Math.round(cpus * 100_000)} 100000`);
+    else {
+      writeFileSync(join(this.path, 'cpu.cfs_period_us'), '100000');
+      writeFileSync(join(this.path, 'cpu.cfs_quota_us'), String(Math.round(cpus * 100_000)));
+    }
+  }
+  add(pid: number): void {
+    writeFileSync(join(this.path, 'cgroup.procs'), String(pid));
+  }
+  remove(): void {
+    try {
+      rmdirSync(this.path);
+    } catch {
+      // still in use or already gone
+    }
+  }
+}
+
+interface InFlight {
+  batchId: string;
+  events: WireEvent[];
+  payload: Uint8Array;
+  timer: NodeJS.Timeout;
+}
+
+/** One simulated kiosk: a real TLS MQTT connection, the real codec, the uplink's batching rules. */
+class SimKiosk {
+  client!: mqtt.MqttClient;
+  private seq = 0;
+  private readonly pending: WireEvent[] = [];
+  private readonly inflight = new Map<string, InFlight>();
+  private readonly bootId = randomUUID();
+  private readonly monoBase = Math.floor(Math.random() * 1e12);
+  private timer: NodeJS.Timeout | undefined;
+  acked = 0;
+  resent = 0;
+
+  constructor(
+    readonly id: string,
+    private readonly index: number,
+    private readonly latencies: Float64Array,
+    private readonly latencyAt: { n: number },
+    private readonly onAcked: (n: number) => void,
+  ) {}
+
+  async connect(url: string, certDir: string): Promise<void> {
+    this.client = mqtt.connect(url, {
+      ca: readFileSync(join(certDir, 'ca.crt')),
+      cert: readFileSync(join(certDir, `${this.id}.crt`)),
+      key: readFileSync(join(certDir, `${this.id}.key`)),
+      clientId: this.id,
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 30,
+      reconnectPeriod: 1_000,
+      rejectUnauthorized: true,
+    });
+    this.client.on('message', (_t, payload) => this.onAck(payload));
+    await new Promise<void>((resolve, reject) => {
+      this.client.once('connect', () => resolve());
+      this.client.once('error', reject);
+    });
+    await this.client.subscribeAsync(topics.acks(this.id), { qos: 1 });
+  }
+
+  /** A worker scans at this gate now. */
+  scan(worker: number): void {
+    const now = Date.now();
+    const denied = worker % 17 === 0;
+    this.pending.push({
+      seq: ++this.seq,
+      wallMs: now,
+      monoUs: this.monoBase + Math.round(performance.now() * 1000),
+      bootId: this.bootId,
+      clockSynced: true,
+      checkpointId: `gate-${Math.floor(this.index / 4)}`,
+      zoneId: `site-${Math.floor(this.index / 8)}`,
+      direction: this.index % 2 === 0 ? 'entry' : 'exit',
+      credentialKind: 'pass',
+      workerId: `W${String(worker).padStart(6, '0')}`,
+      codeHash: null,
+      decision: denied ? 'deny' : 'allow',
+      reasons: denied ? ['DECLARATION_MISSING'] : [],
+      source: 'serial',
+      policyVersion: 3,
+    });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.pending.length && this.inflight.size < WINDOW) {
+      const age = Date.now() - this.pending[0]!.wallMs;
+      if (this.pending.length < MAX_EVENTS && age < MAX_AGE_MS) {
+        if (!this.timer) this.timer = setTimeout(() => ((this.timer = undefined), this.pump()), MAX_AGE_MS - age);
+        return;
+      }
+      const events = this.pending.splice(0, MAX_EVENTS);
+      const batchId = `${events[0]!.seq}-${events.at(-1)!.seq}`;
+      const payload = encodeBatch({ deviceId: this.id, batchId, events, anchor: null });
+      const f: InFlight = { batchId, events, payload, timer: setTimeout(() => this.resend(f), ACK_TIMEOUT_MS) };
+      this.inflight.set(batchId, f);
+      this.client.publish(topics.events(this.id), Buffer.from(payload), { qos: 1 });
+    }
+  }
+
+  private resend(f: InFlight): void {
+    if (!this.inflight.has(f.batchId)) return;
+    this.resent++;
+    f.timer = setTimeout(() => this.resend(f), ACK_TIMEOUT_MS);
+    this.client.publish(topics.events(this.id), Buffer.from(f.payload), { qos: 1 });
+  }
+
+  private onAck(payload: Buffer): void {
+    const now = Date.now();
+    const ack = batchAckSchema.safeParse(JSON.parse(payload.toString('utf8')));
+    if (!ack.success) return;
+    const f = this.inflight.get(ack.data.batchId);
+    if (!f) return;
+    clearTimeout(f.timer);
+    this.inflight.delete(f.batchId);
+    for (const e of f.events) this.latencies[this.latencyAt.n++] = now - e.wallMs;
+    this.acked += f.events.length;
+    this.onAcked(f.events.length);
+    this.pump();
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    for (const f of this.inflight.values()) clearTimeout(f.timer);
+    await this.client.endAsync();
+  }
+}
+
+/** CPU time (user + system) a process has used, in seconds. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+function percentile(values: Float64Array, n: number, p: number): number {
+  const sorted = values.slice(0, n).sort();
+  return sorted[Math.min(n - 1, Math.floor((p / 100) * n))] ?? 0;
+}
+
+async function main(): Promise<void> {
+  const dir = tempDir('safegate-province-');
+  // PostgreSQL's own folder (it runs as the postgres user, who cannot enter this private one).
+  const pgDir = tempDir('safegate-province-pg-');
+  const pgServer = new TestPostgres(pgDir.path);
+  let broker: TestBroker | undefined;
+  const hubs: ChildProcess[] = [];
+  const quotas: CpuQuota[] = [];
+  try {
+    await pgServer.start();
+    const certs = new TestCertificates(join(dir.path, 'pki'));
+    for (const n of ['hub.1', 'hub.2']) certs.issue(n);
+    const ids = Array.from({ length: KIOSKS }, (_, i) => `kiosk-${String(i).padStart(4, '0')}`);
+    let t = performance.now();
+    await issueKioskCertificates(certs.dir, ids);
+    console.log(`certificates: ${KIOSKS} kiosk keys and CA-signed certificates in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    broker = new TestBroker(dir.path, certs);
+    await broker.start();
+
+    const results: { ingest: number; p99: number; p50: number; resent: number; hubCpuS: number[] }[] = [];
+    for (const n of [1, 2]) {
+      const url = await pgServer.createDatabase(`province_${n}`);
+      for (let i = 0; i < n; i++) {
+        const config = join(dir.path, `hub-${n}-${i}.yaml`);
+        const id = `hub.${i + 1}`;
+        writeFileSync(
+          config,
+          stringify({
+            id,
+            broker: { url: broker.url, ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, `${id}.crt`), key: join(certs.dir, `${id}.key`), protocolVersion: 5 },
+            directory: { path: join(dir.path, `directory-${n}.db`) },
+            log: { level: 'warn' },
+            // Each hub process serves its own web console where the hub has one: a port and a database of its own.
+            ...('console' in hubSettingsSchema.shape ? { console: { port: await freePort(), database: join(dir.path, `console-${n}-${i}.db`) } } : {}),
+          }),
+        );
+        process.env.DATABASE_URL = url;
+        const { child, logs } = safegateProcess(['hub', 'run', '--config', config]);
+        if (HUB_CPU > 0) {
+          const q = new CpuQuota(`safegate-bench-${process.pid}-${n}-${i}`, HUB_CPU);
+          q.add(child.pid!);
+          quotas.push(q);
+        }
+        hubs.push(child);
+        child.once('exit', (code, signal) => {
+          if (code !== 0 && signal !== 'SIGTERM') console.error(`hub ${id} exited (${code ?? signal}): ${JSON.stringify(logs.slice(-5))}`);
+        });
+        await new Promise((r) => setTimeout(r, 2_500));
+        if (child.exitCode !== null) throw new Error(`hub exited: ${JSON.stringify(logs)}`);
+      }
+
+      const latencies = new Float64Array(PASSAGES);
+      const at = { n: 0 };
+      let acked = 0;
+      let lastAck = 0;
+      let done: () => void = () => undefined;
+      const allAcked = new Promise<void>((r) => (done = r));
+      const kiosks = ids.map(
+        (id, i) =>
+          new SimKiosk(id, i, latencies, at, (k) => {
+            acked += k;
+            lastAck = Date.now();
+            if (acked >= PASSAGES) done();
+          }),
+      );
+      t = performance.now();
+      for (let i = 0; i < kiosks.length; i += 50) await Promise.all(kiosks.slice(i, i + 50).map((k) => k.connect(broker!.url, certs.dir)));
+      console.log(`${n} hub(s): ${KIOSKS} kiosks connected over TLS in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+      // Each kiosk's scans evenly spaced over the compressed peak, with a random phase.
+      const spanMs = (PEAK_S * 1000) / COMPRESS;
+      const perKiosk = Array.from({ length: KIOSKS }, (_, i) => Math.floor(PASSAGES / KIOSKS) + (i < PASSAGES % KIOSKS ? 1 : 0));
+      const phase = kiosks.map(() => Math.random());
+      const sent = new Array<number>(KIOSKS).fill(0);
+      const cpu0 = hubs.map((h) => cpuSeconds(h.pid!));
+      const start = Date.now();
+      let worker = 0;
+      await new Promise<void>((resolve) => {
+        const tick = setInterval(() => {
+          const elapsed = Date.now() - start;
+          let left = false;
+          for (let k = 0; k < KIOSKS; k++) {
+            const due = Math.min(perKiosk[k]!, Math.floor((elapsed / spanMs) * perKiosk[k]! + phase[k]!));
+            while (sent[k]! < due) {
+              sent[k]!++;
+              kiosks[k]!.scan((worker++ * 48_271) % PASSAGES);
+            }
+            if (sent[k]! < perKiosk[k]!) left = true;
+          }
+          if (!left) {
+            clearInterval(tick);
+            resolve();
+          }
+        }, 20);
+      });
+      const genS = (Date.now() - start) / 1000;
+      await Promise.race([allAcked, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${acked} of ${PASSAGES} acknowledged after 8 minutes`)), 480_000))]);
+      const s = (lastAck - start) / 1000;
+      const hubCpuS = hubs.map((h, i) => cpuSeconds(h.pid!) - cpu0[i]!);
+      const resent = kiosks.reduce((a, k) => a + k.resent, 0);
+      await Promise.all(kiosks.map((k) => k.close()));
+      for (const h of hubs.splice(0)) {
+        h.kill('SIGTERM');
+        await once(h, 'exit');
+      }
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      const held = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM hub_events')).rows[0]!.n);
+      await db.end();
+      if (held !== PASSAGES) throw new Error(`the hub database holds ${held} of ${PASSAGES} events`);
+      const r = { ingest: PASSAGES / s, p99: percentile(latencies, at.n, 99), p50: percentile(latencies, at.n, 50), resent, hubCpuS };
+      results.push(r);
+      console.log(
+        `${n} hub(s): ${PASSAGES} events offered in ${genS.toFixed(1)} s (${Math.round(PASSAGES / genS)}/s), all committed and acknowledged after ${s.toFixed(1)} s = ${Math.round(r.ingest)} events/s; ` +
+          `scan to acknowledgement p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms; batches sent again ${resent}; hub CPU ${hubCpuS.map((c) => c.toFixed(1)).join(' + ')} s`,
+      );
+    }
+    const ratio = results[1]!.ingest / results[0]!.ingest;
+    console.log(
+      `setup: ${KIOSKS} kiosks, ${PASSAGES} passages in ${PEAK_S / 60} min compressed ${COMPRESS}x; each hub process ${HUB_CPU > 0 ? `limited to ${HUB_CPU} CPU (cgroup quota)` : 'unlimited'}; ` +
+        `two hubs ${ratio.toFixed(2)}x one (target 1.8x ${ratio >= 1.8 ? 'MET' : 'MISSED'})`,
+    );
+    console.log(
+      JSON.stringify({
+        kiosks: KIOSKS,
+        events: PASSAGES,
+        ingest_events_per_s_1: Math.round(results[0]!.ingest),
+        ingest_events_per_s_2: Math.round(results[1]!.ingest),
+        scan_to_hub_commit_p99_ms: Math.round(results[1]!.p99),
+      }),
+    );
+  } finally {
+    for (const h of hubs) {
+      h.kill('SIGTERM');
+      if (h.exitCode === null) await once(h, 'exit');
+    }
+    for (const q of quotas) q.remove();
+    await broker?.stop();
+    await pgServer.stop();
+    pgDir.remove();
+    dir.remove();
+  }
+}
+
+await main();
