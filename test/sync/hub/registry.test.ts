@@ -48,6 +48,20 @@ describe('hub registry: organisations, sites, checkpoints', () => {
     }
   });
 
+  it('keeps the last list upload of each organisation through migration 0005 (the upload log)', () => {
+    const file = join(dir.path, 'directory.db');
+    const old = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS.slice(0, 4) });
+    old.prepare("INSERT INTO organisations (org_id, name, kind, created_ms) VALUES ('org-a', 'A', 'company', 1)").run();
+    old.prepare("INSERT INTO org_uploads (org_id, uploaded_ms, workers) VALUES ('org-a', ?, 3)").run(NOW - 3_600_000);
+    old.close();
+    const d = new HubDirectory(file);
+    try {
+      expect(d.listCompliance(NOW, ZONE)).toEqual([{ orgId: 'org-a', listAgeMs: 3_600_000, todaysList: 'before-deadline', outOfCompliance: false }]);
+    } finally {
+      d.close();
+    }
+  });
+
   it('registers checkpoints serving one or several organisations and refuses in plain words', () => {
     const d = new HubDirectory(join(dir.path, 'directory.db'));
     try {
