@@ -202,7 +202,7 @@ function buildProgram(): Command {
     .description('import workers from a CSV file (all rows or none); kiosks download the changes')
     .argument('<file.csv>', 'UTF-8 CSV with a header row (same columns as `safegate roster import`)')
     .requiredOption('--config <file>', 'hub settings file')
-    .option('--replace', 'workers missing from the file are removed')
+    .option('--replace', "workers missing from the file are removed (not those on an organisation's list: `hub roster upload` replaces those)")
     .action(async (file: string, o: { config: string; replace?: boolean }) => console.log((await hubCommands()).importHubRoster(file, o.config, Boolean(o.replace))));
   hubRoster
     .command('remove')

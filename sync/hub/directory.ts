@@ -99,7 +99,9 @@ export class HubDirectory {
 
   /**
    * Takes a roster (e.g. from a CSV) as the new truth for the records it names; with `replace`, every
-   * other worker is removed. Unchanged records keep their revision, so kiosks download only changes.
+   * other worker is removed, except those on an organisation's uploaded list (an organisation's
+   * workers change only by its own upload or by name). Unchanged records keep their revision, so
+   * kiosks download only changes.
    */
   importRoster(records: readonly WorkerRecord[], replace: boolean): { rev: number; changed: number; removed: number } {
     return this.db
@@ -127,17 +129,23 @@ export class HubDirectory {
     return this.db
       .transaction(() => {
         const rev = this.revision('roster') + 1;
-        const forget = this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'roster' AND key = ? AND deleted = 0");
-        const forgetHubOnly = this.db.prepare('DELETE FROM hub_workers WHERE worker_id = ?');
-        let removed = 0;
-        for (const id of workerIds) {
-          removed += forget.run(rev, id).changes;
-          forgetHubOnly.run(id);
-        }
-        if (removed) this.bump('roster', rev);
+        const removed = this.forgetWorkers(workerIds, rev);
         return { rev: removed ? rev : rev - 1, removed };
       })
       .immediate();
+  }
+
+  /** Tombstones workers at a revision (their hub-only data goes too); the caller's transaction. */
+  private forgetWorkers(workerIds: readonly string[], rev: number): number {
+    const forget = this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'roster' AND key = ? AND deleted = 0");
+    const forgetHubOnly = this.db.prepare('DELETE FROM hub_workers WHERE worker_id = ?');
+    let removed = 0;
+    for (const id of workerIds) {
+      removed += forget.run(rev, id).changes;
+      forgetHubOnly.run(id);
+    }
+    if (removed) this.bump('roster', rev);
+    return removed;
   }
 
   /** Revokes a pass by its id (shown by `safegate pass verify`); kiosks refuse it from their next download. */
@@ -220,8 +228,10 @@ export class HubDirectory {
           this.db.exec('DELETE FROM import_keys');
           const keep = this.db.prepare('INSERT OR IGNORE INTO import_keys VALUES (?)');
           for (const [key] of entries) keep.run(key);
+          // An organisation's uploaded workers are replaced by its own uploads only, never by a province-wide import.
+          const spare = stream === 'roster' ? ' AND key NOT IN (SELECT worker_id FROM hub_workers)' : '';
           removed = this.db
-            .prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = ? AND deleted = 0 AND key NOT IN (SELECT key FROM import_keys)")
+            .prepare(`UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = ? AND deleted = 0 AND key NOT IN (SELECT key FROM import_keys)${spare}`)
             .run(rev, stream).changes;
         }
         if (changed + removed > 0) this.bump(stream, rev);
@@ -499,7 +509,9 @@ export class HubDirectory {
         const put = this.putRecords('roster', records.map((r) => [r.workerId, r]), false);
         const listed = new Set(list.map((w) => w.workerId));
         const gone = (this.db.prepare('SELECT worker_id FROM hub_workers WHERE org_id = ?').all(orgId) as { worker_id: string }[]).map((r) => r.worker_id).filter((id) => !listed.has(id));
-        const removal = gone.length ? this.removeWorkers(gone) : { rev: put.rev, removed: 0 };
+        // Removals take the upload's revision, so a kiosk gets one upload as one change.
+        const rev = put.changed ? put.rev : this.revision('roster') + 1;
+        const removed = this.forgetWorkers(gone, rev);
         const keep = this.db.prepare(
           `INSERT INTO hub_workers (worker_id, org_id, site_id, team, full_name, birth_year, sex, id_number, phone, residence, uploaded_ms)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -512,7 +524,7 @@ export class HubDirectory {
           .prepare('INSERT INTO org_uploads (org_id, uploaded_ms, workers) VALUES (?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET uploaded_ms = excluded.uploaded_ms, workers = excluded.workers')
           .run(orgId, nowMs, list.length);
         this.db.prepare('INSERT INTO org_list_uploads (org_id, uploaded_ms, workers) VALUES (?, ?, ?)').run(orgId, nowMs, list.length);
-        return { rev: Math.max(put.rev, removal.rev), changed: put.changed, removed: removal.removed, workers: list.length };
+        return { rev: removed ? rev : put.rev, changed: put.changed, removed, workers: list.length };
       })
       .immediate();
   }

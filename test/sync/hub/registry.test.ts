@@ -147,9 +147,23 @@ describe('hub registry: an organisation uploads its CV 2242 worker list', () => 
       expect(down.get('A001')).toMatchObject({ value: { caseStatus: 'F1', quarantineUntil: NOW + 86_400_000, company: 'Công ty A' } }); // a re-upload does not lift a quarantine
       const delta = d.respond({ v: PROTOCOL_VERSION, stream: 'roster', cursor: d.revision('roster') - 1 }, NOW).flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)));
       expect(delta).toContainEqual({ deleted: true, key: 'A002' });
+      expect(delta.map((c) => c.key)).toEqual(['A001', 'A002', 'A003']); // one upload, one revision: changes and removals together
       expect(d.hubOnlyWorker('A002')).toBeUndefined();
       expect(d.hubOnlyWorker('B001')).toMatchObject({ orgId: 'org-b' });
       expect(d.organisations().map((o) => [o.id, o.workers, o.listUploadedAtMs])).toEqual([['org-a', 2, NOW + 1000], ['org-b', 1, NOW]]);
+    } finally {
+      d.close();
+    }
+  });
+
+  it("a replacing province import (`hub roster import --replace`) removes no organisation's uploaded workers", async () => {
+    const d = registry();
+    try {
+      d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai')), ZONE, NOW), { nowMs: NOW });
+      d.importRoster([healthyWorker('P1', NOW), healthyWorker('P2', NOW)], false);
+      expect(d.importRoster([healthyWorker('P2', NOW)], true)).toMatchObject({ removed: 1 });
+      expect(rosterRecords(d).map((c) => c.key)).toEqual(['A001', 'P2']);
+      expect(d.hubOnlyWorker('A001')).toMatchObject({ orgId: 'org-a' });
     } finally {
       d.close();
     }
