@@ -188,6 +188,7 @@ const FIELD_LABEL: Record<Field, string> = {
  * apply half a list.
  */
 export function parseWorkerRows(rows: readonly { line: number; cells: readonly string[] }[], zone: string, nowMs: number): ListedWorker[] {
+  if (rows.length > MAX_LIST_ROWS + 1) throw new WorkerListError([{ line: 0, message: `the list has more than ${MAX_LIST_ROWS} rows` }]);
   const [header, ...body] = rows;
   if (!header) throw new WorkerListError([{ line: 0, message: 'the file is empty (expected a header row and one row per worker)' }]);
   const fields: (Field | null)[] = [];
@@ -282,8 +283,13 @@ export async function xlsxRows(content: Buffer): Promise<{ line: number; cells: 
   return out;
 }
 
+/** Far above a province's largest employer (a list of 100,000 workers is about 15 MB as CSV). */
+export const MAX_LIST_BYTES = 32 * 1024 * 1024;
+export const MAX_LIST_ROWS = 200_000;
+
 /** Reads a CSV or XLSX worker list (told apart by the file's first bytes: an XLSX is a ZIP). */
 export async function parseWorkerList(content: Buffer, zone: string, nowMs: number): Promise<ListedWorker[]> {
+  if (content.length > MAX_LIST_BYTES) throw new WorkerListError([{ line: 0, message: `the file is larger than ${MAX_LIST_BYTES / 1024 / 1024} MB; split the list or remove what is not a worker row` }]);
   const isZip = content.length >= 4 && content.readUInt32LE(0) === 0x04034b50;
   return parseWorkerRows(isZip ? await xlsxRows(content) : csvRows(content), zone, nowMs);
 }

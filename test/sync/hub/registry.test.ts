@@ -6,7 +6,7 @@ import { openDatabase } from '../../../base/node/sqlite.js';
 import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
 import { rosterCodec } from '../../../sync/downlink-codec.js';
 import { DIRECTORY_MIGRATIONS, HubDirectory } from '../../../sync/hub/directory.js';
-import { parseWorkerList, WorkerListError } from '../../../sync/hub/registry-upload.js';
+import { MAX_LIST_BYTES, parseWorkerList, WorkerListError } from '../../../sync/hub/registry-upload.js';
 import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
 
 const ZONE = 'Asia/Ho_Chi_Minh';
@@ -59,6 +59,21 @@ describe('hub registry: organisations, sites, checkpoints', () => {
       expect(d.listCompliance(NOW, ZONE)).toEqual([{ orgId: 'org-a', listAgeMs: 3_600_000, todaysList: 'before-deadline', outOfCompliance: false }]);
     } finally {
       d.close();
+    }
+  });
+
+  it("finds an organisation's workers, sites and uploads by index (EXPLAIN QUERY PLAN)", () => {
+    const file = join(dir.path, 'directory.db');
+    new HubDirectory(file).close();
+    const db = new Database(file, { readonly: true });
+    try {
+      const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
+      expect(plan("SELECT worker_id FROM hub_workers WHERE org_id = 'o'")).toMatch(/USING (COVERING )?INDEX hub_workers_org/);
+      expect(plan("SELECT max(uploaded_ms) FROM org_list_uploads WHERE org_id = 'o' AND uploaded_ms <= 5")).toMatch(/USING (COVERING )?INDEX org_list_uploads_org/);
+      expect(plan("SELECT count(*) FROM sites WHERE org_id = 'o'")).toMatch(/USING (COVERING )?INDEX sites_org/);
+      expect(plan("SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = 'c'")).toMatch(/USING (COVERING )?(PRIMARY KEY|INDEX)/);
+    } finally {
+      db.close();
     }
   });
 
@@ -275,6 +290,7 @@ describe('CV 2242 worker list files', () => {
     await expect(parseWorkerList(Buffer.from('Họ và tên,Lương\nMai,100\n'), ZONE, NOW)).rejects.toThrow(/line 1: header: unknown column "Lương"\nline 1: header: missing column worker id/);
     await expect(parseWorkerList(Buffer.from(''), ZONE, NOW)).rejects.toThrow('the file is empty');
     await expect(parseWorkerList(Buffer.from('PK\u0003\u0004broken'), ZONE, NOW)).rejects.toThrow(/not a readable XLSX workbook/);
+    await expect(parseWorkerList(Buffer.alloc(MAX_LIST_BYTES + 1, 0x41), ZONE, NOW)).rejects.toThrow('the file is larger than 32 MB');
   });
 
   it('reads the same list from an XLSX workbook with English headers (dates as Excel dates, numbers as numbers)', async () => {
