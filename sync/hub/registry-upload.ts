@@ -1,5 +1,5 @@
 import { parse as parseCsv } from 'csv-parse/sync';
-import ExcelJS from 'exceljs';
+import type { CellValue } from 'exceljs';
 import { z } from 'zod';
 import { identifierSchema, workerIdSchema } from '../../base/common/ids.js';
 import { parseInstant } from '../../base/common/time.js';
@@ -251,13 +251,13 @@ export function csvRows(content: Buffer | string): { line: number; cells: string
   }
 }
 
-function cellText(value: ExcelJS.CellValue): string {
+function cellText(value: CellValue): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return value.toISOString().slice(0, 10); // Excel dates are day serials, read as UTC midnight
   if (typeof value === 'object') {
     if ('richText' in value) return value.richText.map((r) => r.text).join('');
     if ('text' in value && typeof value.text === 'string') return value.text;
-    if ('result' in value) return cellText(value.result as ExcelJS.CellValue);
+    if ('result' in value) return cellText(value.result as CellValue);
     if ('error' in value) return String(value.error);
     return '';
   }
@@ -266,6 +266,8 @@ function cellText(value: ExcelJS.CellValue): string {
 
 /** The first worksheet of an XLSX workbook into rows with their line (row) numbers. */
 export async function xlsxRows(content: Buffer): Promise<{ line: number; cells: string[] }[]> {
+  // Loaded when a workbook comes: the hub's directory (and so every hub process) need not carry it.
+  const { default: ExcelJS } = await import('exceljs');
   const book = new ExcelJS.Workbook();
   try {
     await book.xlsx.load(content as unknown as ArrayBuffer);
