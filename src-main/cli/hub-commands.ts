@@ -44,16 +44,18 @@ export async function runHub(configFile: string): Promise<void> {
   );
   // The console is served before the broker is reached: an operator can look while the link comes up.
   const consoleSettings = loaded.settings.console;
-  const consoleStore = new SqliteConsoleStore(loaded.consoleDatabasePath);
-  const consoleServer = new ConsoleServer({
-    store: consoleStore,
-    host: consoleSettings.host,
-    port: consoleSettings.port,
-    trustProxy: consoleSettings.trustProxy,
-    lockoutBaseMs: consoleSettings.lockoutSeconds * 1000,
-    log: log.child({ ns: 'hub:console' }),
-  });
-  await consoleServer.start();
+  const consoleStore = consoleSettings.enabled ? new SqliteConsoleStore(loaded.consoleDatabasePath) : undefined;
+  const consoleServer = consoleStore
+    ? new ConsoleServer({
+        store: consoleStore,
+        host: consoleSettings.host,
+        port: consoleSettings.port,
+        trustProxy: consoleSettings.trustProxy,
+        lockoutBaseMs: consoleSettings.lockoutSeconds * 1000,
+        log: log.child({ ns: 'hub:console' }),
+      })
+    : undefined;
+  await consoleServer?.start();
   hub.on('ingested', (deviceId, r) =>
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );
@@ -71,8 +73,8 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGTERM', stop);
   });
   await retention.stop();
-  await consoleServer.stop();
-  await consoleStore.close();
+  await consoleServer?.stop();
+  await consoleStore?.close();
   await hub.stop();
   await store.close();
   directory.close();

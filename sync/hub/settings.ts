@@ -59,6 +59,10 @@ export const hubSettingsSchema = z
       .describe("the live site stream: allowed passages relayed at once to the other devices of the sender's site (`safegate hub device assign`)"),
     console: z
       .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('serve the console from this hub process; with several hub processes on one machine, one serves it and the others set false'),
         host: z.string().min(1).default('127.0.0.1').describe('address the web console listens on (loopback by default; put a TLS reverse proxy in front to reach it from elsewhere)'),
         port: z.number().int().min(1).max(65_535).default(8480).describe('TCP port of the web console'),
         database: z.string().default('hub-console.db').describe('SQLite file of console accounts, sessions and the audit trail'),

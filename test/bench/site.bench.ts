@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const kiosks: Kiosk[] = [];
   try {
     const hubConfig = join(dir.path, 'hub.yaml');
-    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: tls('hub.1'), store: { path: 'hub.db' }, directory: { path: 'directory.db' }, log: { level: 'warn' } }));
+    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: tls('hub.1'), store: { path: 'hub.db' }, directory: { path: 'directory.db' }, console: { enabled: false }, log: { level: 'warn' } }));
     const directory = new HubDirectory(join(dir.path, 'directory.db'));
     directory.assignSite('site-1', ['kiosk-a', 'kiosk-b']);
     directory.close();

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   async function startHubs(n: number, dbFile: string, extra: Record<string, unknown> = {}): Promise<void> {
     for (let i = 0; i < n; i++) {
       const config = join(dir.path, `hub-${i}.yaml`);
-      writeFileSync(config, stringify({ id: `hub.${i + 1}`, broker: brokerFor(`hub.${i + 1}`), store: { path: dbFile }, log: { level: 'warn' }, ...extra }));
+      writeFileSync(config, stringify({ id: `hub.${i + 1}`, broker: brokerFor(`hub.${i + 1}`), store: { path: dbFile }, log: { level: 'warn' }, console: { enabled: false }, ...extra }));
       const { child, logs } = safegateProcess(['hub', 'run', '--config', config]);
       hubs.push(child);
       // The hub logs nothing at warn level when healthy; give it a moment to subscribe.

@@ -37,7 +37,7 @@ describe('alerts through a hub outage (real processes)', () => {
     await broker.start();
     rig = await KioskProcessRig.create({ hub: { broker: { ...tls(DEVICE), url: broker.url }, heartbeatSeconds: 5 } });
     const hubConfig = join(rig.dir.path, 'hub.yaml');
-    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: { ...tls('hub.1'), url: broker.url }, store: { path: 'hub.db' }, log: { level: 'info' } }));
+    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: { ...tls('hub.1'), url: broker.url }, store: { path: 'hub.db' }, console: { enabled: false }, log: { level: 'info' } }));
     const startHub = async () => {
       const hub = safegateProcess(['hub', 'run', '--config', hubConfig]);
       hubs.push(hub.child);

@@ -45,7 +45,7 @@ describe('sync under faults (real processes)', () => {
     );
     writeFileSync(config, kioskSettings);
     const hubConfig = join(setupRig.dir.path, 'hub.yaml');
-    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: tls('hub.1'), store: { path: 'hub.db' }, log: { level: 'info' } }));
+    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: tls('hub.1'), store: { path: 'hub.db' }, console: { enabled: false }, log: { level: 'info' } }));
 
     const hubLogs: Record<string, unknown>[][] = [];
     const startHub = async (): Promise<RunningProcess> => {

@@ -52,7 +52,7 @@ describe('emergency release reaches the hub (real processes)', () => {
     writeFileSync(rig.config, stringify(doc));
 
     const hubConfig = join(rig.dir.path, 'hub.yaml');
-    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: { ...tls('hub.1'), url: broker.url }, store: { path: 'hub.db' }, log: { level: 'info' } }));
+    writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: { ...tls('hub.1'), url: broker.url }, store: { path: 'hub.db' }, console: { enabled: false }, log: { level: 'info' } }));
     const hub = safegateProcess(['hub', 'run', '--config', hubConfig]);
     hubs.push(hub.child);
     await waitFor(() => (hub.logs.some((l) => l.msg === 'hub online') ? true : undefined), 'hub online', 15_000);
