@@ -119,7 +119,9 @@ export class SiteRelay {
   onLivePassage(deviceId: string, p: LivePassage | LiveRetraction): 'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' | 'rate-limited' {
     if (!this.liveReports.take(deviceId, this.now())) return 'rate-limited';
     const common = { deviceId, seq: p.seq, atMs: p.atMs, checkpointId: p.checkpointId, zoneId: p.zoneId, direction: p.direction, workerId: p.workerId };
-    return this.offer('kind' in p ? { kind: 'retraction', admitSeq: p.admitSeq, ...common } : { kind: 'passage', ...common });
+    const r = this.offer('kind' in p ? { kind: 'retraction', admitSeq: p.admitSeq, ...common } : { kind: 'passage', ...common });
+    if (r === 'future') this.options.log.warn({ deviceId, seq: p.seq, aheadMs: p.atMs - this.now() }, 'live passage dated ahead of the hub clock: not relayed');
+    return r;
   }
 
   /**
@@ -129,6 +131,7 @@ export class SiteRelay {
    */
   onIngested(deviceId: string, events: readonly WireEvent[]): number {
     let queued = 0;
+    let ahead = 0;
     for (const e of events) {
       if (e.workerId === null) continue;
       const common = { deviceId, seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId };
@@ -138,8 +141,12 @@ export class SiteRelay {
         const admitSeq = this.lastAdmit.get(admitKey(deviceId, e.workerId, e.zoneId));
         if (admitSeq !== undefined && admitSeq < e.seq) item = { kind: 'retraction', admitSeq, ...common };
       }
-      if (item && this.offer(item) === 'queued') queued++;
+      if (!item) continue;
+      const r = this.offer(item);
+      if (r === 'queued') queued++;
+      else if (r === 'future') ahead++;
     }
+    if (ahead) this.options.log.warn({ deviceId, passages: ahead }, 'passages in a batch dated ahead of the hub clock: not relayed (is the kiosk clock right?)');
     return queued;
   }
 
@@ -163,10 +170,8 @@ export class SiteRelay {
     if (this.relayed.has(key)) return 'duplicate';
     const now = this.now();
     if (item.atMs < now - this.options.maxAgeMs) return 'too-old';
-    if (item.atMs > now + (this.options.maxAheadMs ?? 10_000)) {
-      this.options.log.warn({ deviceId: item.deviceId, seq: item.seq, aheadMs: item.atMs - now }, 'site stream item dated ahead of the hub clock: not relayed');
-      return 'future';
-    }
+    // Not relayed; the caller says so once (a batch from a kiosk whose clock runs ahead holds thousands).
+    if (item.atMs > now + (this.options.maxAheadMs ?? 10_000)) return 'future';
     // Never later than the hub's clock: a kiosk keeps the latest per person, and a time ahead would win over the truth.
     item.atMs = Math.min(item.atMs, now);
     const site = this.options.sites.siteOf(item.deviceId);
