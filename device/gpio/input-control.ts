@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { checkPrivateDir, writePrivateFile } from '../../base/node/private-files.js';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -99,9 +99,8 @@ function checkPrivate(st: Stats, file: string): void {
  * are left as they are; a name the kiosk has no simulated input for is refused, as is a bad file.
  */
 export class InputControlWatcher {
-  private watching = false;
+  private timer: NodeJS.Timeout | undefined;
   private lastRefusal = '';
-  private readonly onChange = (): void => this.apply();
 
   constructor(
     readonly file: string,
@@ -110,16 +109,17 @@ export class InputControlWatcher {
   ) {}
 
   start(): void {
-    if (this.watching) return;
-    this.watching = true;
+    if (this.timer) return;
     this.apply();
-    watchFile(this.file, { interval: POLL_MS, persistent: false }, this.onChange);
+    // Read every poll rather than on a stat change: a change made before the first stat of a
+    // watchFile would never be seen, and the file is a few bytes. Applying is idempotent.
+    this.timer = setInterval(() => this.apply(), POLL_MS);
+    this.timer.unref();
   }
 
   stop(): void {
-    if (!this.watching) return;
-    this.watching = false;
-    unwatchFile(this.file, this.onChange);
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** Reads the file and drives the inputs (also what each poll that sees a change does). */
