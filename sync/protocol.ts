@@ -225,18 +225,8 @@ export type LivePassage = z.infer<typeof livePassageSchema>;
  * ADMITTED_NOT_PASSED): the other kiosks take that passage back. `seq` and `atMs` are the outcome
  * event's, `admitSeq` the admit's.
  */
-export const liveRetractionSchema = z
-  .object({
-    v: z.literal(PROTOCOL_VERSION),
-    kind: z.literal('retraction'),
-    seq: z.number().int().positive(),
-    admitSeq: z.number().int().positive(),
-    atMs: z.number().int().positive(),
-    checkpointId: identifierSchema,
-    zoneId: identifierSchema,
-    direction: z.enum(['entry', 'exit']),
-    workerId: workerIdSchema,
-  })
+export const liveRetractionSchema = livePassageSchema
+  .extend({ kind: z.literal('retraction'), admitSeq: z.number().int().positive() })
   .strict();
 export type LiveRetraction = z.infer<typeof liveRetractionSchema>;
 
