@@ -277,9 +277,13 @@ describe('uplink to the hub through a real broker', () => {
     const store = new SqliteHubStore(join(dir.path, 'gap-hub.db'));
     const gapHub = new Hub({ broker: brokerFor('hub.1'), clientId: 'hub.1' }, store, silentLogger);
     let seen = 0;
+    const handling = new Set<Promise<unknown>>();
     front.on('message', (topic, payload) => {
       if (seen++ === 0) return; // lost
-      void gapHub.handle(topic, payload, (t, p) => front.publishAsync(t, Buffer.from(p), { qos: 1 }).then(() => undefined));
+      const done = gapHub.handle(topic, payload, (t, p) => front.publishAsync(t, Buffer.from(p), { qos: 1 }).then(() => undefined));
+      handling.add(done);
+      const settle = () => void handling.delete(done);
+      done.then(settle, settle);
     });
     await front.subscribeAsync('safegate/v1/kiosk-gap/events', { qos: 1 });
     try {
@@ -292,7 +296,9 @@ describe('uplink to the hub through a real broker', () => {
       for await (const e of store.events({ deviceId: 'kiosk-gap' })) seqs.push(e.seq);
       expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     } finally {
-      await front.endAsync(true);
+      // Let the stand-in finish what it is answering before its connection goes, so no reply is cut off mid-flight.
+      await Promise.allSettled([...handling]);
+      await front.endAsync();
       await store.close();
       await hub.start();
     }
