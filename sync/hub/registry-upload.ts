@@ -264,8 +264,48 @@ function cellText(value: CellValue): string {
   return String(value);
 }
 
+/**
+ * How much a workbook may unpack to. A real 200,000-row list unpacks to about 100 MB of XML; a
+ * crafted one (a "zip bomb") can unpack a few kilobytes into gigabytes and take the hub down.
+ */
+export const MAX_WORKBOOK_INFLATED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Unpacks every part of the workbook once, counting bytes as they come out, and refuses it as soon
+ * as the total passes `limit`. The sizes a ZIP declares are not trusted: they are what a bomb lies about.
+ */
+export async function checkWorkbookSize(content: Buffer, limit = MAX_WORKBOOK_INFLATED_BYTES): Promise<void> {
+  const { default: JSZip } = await import('jszip');
+  let zip: InstanceType<typeof JSZip>;
+  try {
+    zip = await JSZip.loadAsync(content);
+  } catch (err) {
+    throw new WorkerListError([{ line: 0, message: `not a readable XLSX workbook (${(err as Error).message})` }]);
+  }
+  const tooLarge = () => new WorkerListError([{ line: 0, message: `the workbook unpacks to more than ${limit / 1024 / 1024} MB; save it again from a spreadsheet program or send it as CSV` }]);
+  let total = 0;
+  for (const file of Object.values(zip.files)) {
+    if (file.dir) continue;
+    await new Promise<void>((resolve, reject) => {
+      const stream = file.internalStream('uint8array');
+      stream
+        .on('data', (chunk: Uint8Array) => {
+          total += chunk.length;
+          if (total > limit) {
+            stream.pause();
+            reject(tooLarge());
+          }
+        })
+        .on('error', (err: Error) => reject(new WorkerListError([{ line: 0, message: `not a readable XLSX workbook (${err.message})` }])))
+        .on('end', () => resolve())
+        .resume();
+    });
+  }
+}
+
 /** The first worksheet of an XLSX workbook into rows with their line (row) numbers. */
-export async function xlsxRows(content: Buffer): Promise<{ line: number; cells: string[] }[]> {
+export async function xlsxRows(content: Buffer, inflatedLimit = MAX_WORKBOOK_INFLATED_BYTES): Promise<{ line: number; cells: string[] }[]> {
+  await checkWorkbookSize(content, inflatedLimit);
   // Loaded when a workbook comes: the hub's directory (and so every hub process) need not carry it.
   const { default: ExcelJS } = await import('exceljs');
   const book = new ExcelJS.Workbook();
@@ -290,8 +330,8 @@ export const MAX_LIST_BYTES = 32 * 1024 * 1024;
 export const MAX_LIST_ROWS = 200_000;
 
 /** Reads a CSV or XLSX worker list (told apart by the file's first bytes: an XLSX is a ZIP). */
-export async function parseWorkerList(content: Buffer, zone: string, nowMs: number): Promise<ListedWorker[]> {
+export async function parseWorkerList(content: Buffer, zone: string, nowMs: number, limits: { inflatedBytes?: number } = {}): Promise<ListedWorker[]> {
   if (content.length > MAX_LIST_BYTES) throw new WorkerListError([{ line: 0, message: `the file is larger than ${MAX_LIST_BYTES / 1024 / 1024} MB; split the list or remove what is not a worker row` }]);
   const isZip = content.length >= 4 && content.readUInt32LE(0) === 0x04034b50;
-  return parseWorkerRows(isZip ? await xlsxRows(content) : csvRows(content), zone, nowMs);
+  return parseWorkerRows(isZip ? await xlsxRows(content, limits.inflatedBytes) : csvRows(content), zone, nowMs);
 }

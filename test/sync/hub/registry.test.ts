@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import ExcelJS from 'exceljs';
+import JSZip from 'jszip';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../base/node/sqlite.js';
@@ -308,5 +309,35 @@ describe('CV 2242 worker list files', () => {
       { line: 2, workerId: 'A001', fullName: 'Trần Thị Mai', birthYear: 1990, sex: 'female', idNumber: '079190000001', phone: '0912345601', residence: 'KTX Tân Tạo', team: 'Tổ May 1', siteId: null, testResult: 'negative', testedAtMs: Date.parse('2026-11-25T17:00:00Z'), vaccineDoses: 3 },
       { line: 3, workerId: 'A002', fullName: 'Lê Văn Hùng', birthYear: 1985, sex: 'male', idNumber: null, phone: null, residence: null, team: 'Tổ Cắt', siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 0 },
     ]);
+  });
+
+  it('refuses a workbook that unpacks to more than the limit, counting what comes out rather than what the ZIP declares', async () => {
+    const book = new ExcelJS.Workbook();
+    book.addWorksheet('Danh sách').addRows([
+      ['Mã NV', 'Họ và tên'],
+      ['A001', 'Trần Thị Mai'],
+    ]);
+    const zip = await JSZip.loadAsync(await book.xlsx.writeBuffer());
+    // A part of zeros: 8 MB unpacked from a few kilobytes, as a zip bomb is (only larger).
+    zip.file('xl/media/padding.bin', new Uint8Array(8 * 1024 * 1024));
+    const padded = Buffer.from(await zip.generateAsync({ type: 'uint8array', compression: 'DEFLATE' }));
+    expect(padded.length).toBeLessThan(200 * 1024);
+    await expect(parseWorkerList(padded, ZONE, NOW, { inflatedBytes: 4 * 1024 * 1024 })).rejects.toThrow('the workbook unpacks to more than 4 MB');
+    // The same workbook under the real limit is read.
+    expect((await parseWorkerList(padded, ZONE, NOW)).map((w) => w.workerId)).toEqual(['A001']);
+    // A part that claims to be small but is not: the count, not the declared size, refuses it.
+    const lying = Buffer.from(padded);
+    let patched = 0;
+    for (let i = 0; i + 46 < lying.length; i++) {
+      const sig = lying.readUInt32LE(i);
+      const nameAt = sig === 0x02014b50 ? i + 46 : sig === 0x04034b50 ? i + 30 : -1;
+      if (nameAt < 0) continue;
+      const nameLength = lying.readUInt16LE(i + (sig === 0x02014b50 ? 28 : 26));
+      if (lying.toString('latin1', nameAt, nameAt + nameLength) !== 'xl/media/padding.bin') continue;
+      lying.writeUInt32LE(1024, i + (sig === 0x02014b50 ? 24 : 22)); // uncompressed size
+      patched++;
+    }
+    expect(patched).toBe(2);
+    await expect(parseWorkerList(lying, ZONE, NOW, { inflatedBytes: 4 * 1024 * 1024 })).rejects.toThrow('the workbook unpacks to more than 4 MB');
   });
 });
