@@ -287,18 +287,17 @@ export async function checkWorkbookSize(content: Buffer, limit = MAX_WORKBOOK_IN
   for (const file of Object.values(zip.files)) {
     if (file.dir) continue;
     await new Promise<void>((resolve, reject) => {
-      const stream = file.internalStream('uint8array');
+      const stream = file.nodeStream('nodebuffer');
       stream
-        .on('data', (chunk: Uint8Array) => {
+        .on('data', (chunk: Buffer) => {
           total += chunk.length;
           if (total > limit) {
-            stream.pause();
+            stream.pause(); // nothing more is unpacked
             reject(tooLarge());
           }
         })
         .on('error', (err: Error) => reject(new WorkerListError([{ line: 0, message: `not a readable XLSX workbook (${err.message})` }])))
-        .on('end', () => resolve())
-        .resume();
+        .on('end', () => resolve());
     });
   }
 }
