@@ -13,6 +13,7 @@ import * as m0002 from './directory-migrations/0002-forget-removed.js';
 import * as m0003 from './directory-migrations/0003-device-sites.js';
 import * as m0004 from './directory-migrations/0004-registry.js';
 import * as m0005 from './directory-migrations/0005-list-uploads.js';
+import * as m0008 from './directory-migrations/0008-passes.js';
 import { WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
@@ -21,6 +22,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 3, name: '0003-device-sites', up: m0003.up },
   { version: 4, name: '0004-registry', up: m0004.up },
   { version: 5, name: '0005-list-uploads', up: m0005.up },
+  { version: 8, name: '0008-passes', up: m0008.up },
 ] as const;
 
 export const ORGANISATION_KINDS = ['company', 'agency', 'market'] as const;

@@ -1,0 +1,394 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { decodeCbor, decodeCoseSign1 } from '../../base/node/cose.js';
+import { openEnvelope } from '../../base/node/envelope.js';
+import { issuePass, PASS_PREFIX, type IssuePassOptions } from '../../base/node/pass.js';
+import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
+import { identifierSchema, PASS_ID_PATTERN } from '../../base/common/ids.js';
+import { DIRECTORY_MIGRATIONS } from './directory.js';
+
+/**
+ * The hub's pass registry: every pass the hub signs with its pass key is recorded (pass id, worker,
+ * organisation, issued, expires, revoked), in the hub directory's database (directory migration 0008).
+ *
+ * - Only a worker on an organisation's uploaded list gets a pass, recorded under that organisation.
+ * - Revoking a pass puts it on the revocations stream kiosks download (a trigger does it in the same
+ *   transaction, whatever revoked it); revoking a worker revokes all their live passes; a worker who
+ *   leaves the roster (an upload without them, `hub roster remove`) loses their live passes the same way.
+ * - Issuing to a worker who already holds a live pass keeps both: the old one works until it is
+ *   revoked or expires (a reprinted sheet does not strand a worker whose old card is still in their
+ *   pocket; a lost card is revoked by its pass id).
+ *
+ * `PassRegistry` is province-wide (the operator's commands, phone links); `registry.of(orgId)` is one
+ * organisation's desk, which the console gives a manager: every read and change through it is
+ * limited to that organisation, and a pass or worker of another one is "not found", never shown.
+ */
+
+export const PASS_KINDS = ['printed', 'phone'] as const;
+export type PassKind = (typeof PASS_KINDS)[number];
+
+/** Why a pass was revoked: by its id, with all of its worker's, its worker left the roster, a new phone replaced it, an erasure. */
+export const REVOCATION_CAUSES = ['pass', 'worker', 'removed', 'rebound', 'erased'] as const;
+export type RevocationCause = (typeof REVOCATION_CAUSES)[number];
+
+export type PassState = 'live' | 'expired' | 'revoked';
+
+/** One pass as the registry holds it (never the QR text: that is given once, at issue, and on sheets). */
+export interface PassRecord {
+  passId: string;
+  workerId: string;
+  orgId: string;
+  kind: PassKind;
+  issuedAtMs: number;
+  expiresAtMs: number;
+  revokedAtMs: number | null;
+  revokedBecause: RevocationCause | null;
+  state: PassState;
+}
+
+/** A pass just signed: its record and the QR text to print or to hand to the phone. */
+export interface IssuedPass extends PassRecord {
+  code: string;
+}
+
+/** What a bulk issue did. */
+export interface IssueReport {
+  issued: IssuedPass[];
+  /** Of the workers issued to, those who already held a live pass of the same kind (kept; see the module comment). */
+  alreadyHeld: number;
+}
+
+/** A pass refusal in plain words (an unknown worker, a pass of another organisation...). */
+export class PassError extends Error {
+  override name = 'PassError';
+}
+
+/** The longest a pass may be valid: the pass key role's delivered lifetime (3 years). */
+export const MAX_PASS_DAYS = 3 * 365;
+/** A pass's validity when none is given. */
+export const DEFAULT_PASS_DAYS = 365;
+
+export interface PassRegistryOptions {
+  /** The hub directory's SQLite file (the settings' directory.path). */
+  directoryPath: string;
+  /** The hub's pass key (role `pass`); without it the registry can list and revoke but not issue. */
+  passKey?: KeyObject;
+  /** The issuer written into each pass. */
+  issuer?: string;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+export interface IssueRequest {
+  workerId: string;
+  expiresAt: Date;
+  kind: PassKind;
+  /** The phone's public key (P-256, from WebCrypto) a phone-bound pass carries; required for `phone`, refused for `printed`. */
+  holderKey?: KeyObject;
+}
+
+interface PassRow {
+  pass_id: string;
+  worker_id: string;
+  org_id: string;
+  kind: PassKind;
+  issued_ms: number;
+  expires_ms: number;
+  revoked_ms: number | null;
+  revoked_why: RevocationCause | null;
+}
+
+const COLUMNS = 'pass_id, worker_id, org_id, kind, issued_ms, expires_ms, revoked_ms, revoked_why';
+
+export class PassRegistry {
+  private readonly db: SqliteDatabase;
+  private readonly now: () => number;
+
+  constructor(private readonly options: PassRegistryOptions) {
+    this.db = openDatabase(options.directoryPath, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Signs one pass for a worker on an organisation's list and records it. The phone engineer's links
+   * call this with `kind: 'phone'` and the phone's key; the signature of this function is stable.
+   */
+  issue(request: IssueRequest): IssuedPass {
+    const workerId = checkId(request.workerId, 'worker id');
+    const orgId = (this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?').get(workerId) as { org_id: string } | undefined)?.org_id;
+    if (orgId === undefined) throw new PassError(`worker ${workerId} is on no organisation's uploaded list`);
+    return this.db.transaction(() => this.signAndRecord(orgId, workerId, request)).immediate();
+  }
+
+  /** One organisation's passes: every read and change through it stays inside that organisation. */
+  of(orgId: string): OrganisationPasses {
+    const id = checkId(orgId, 'organisation id');
+    if (!this.db.prepare('SELECT 1 FROM organisations WHERE org_id = ?').get(id)) throw new PassError(`no organisation ${id}`);
+    return new OrganisationPasses(this, id);
+  }
+
+  /** A pass by its id (any organisation), or undefined. */
+  pass(passId: string): PassRecord | undefined {
+    const row = this.db.prepare(`SELECT ${COLUMNS} FROM passes WHERE pass_id = ?`).get(passId) as PassRow | undefined;
+    return row && this.toRecord(row);
+  }
+
+  /** Passes, newest first, of one organisation and/or one worker. */
+  list(filter: { orgId?: string; workerId?: string; team?: string; limit?: number } = {}): PassRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT ${COLUMNS} FROM passes p
+         WHERE (@org IS NULL OR p.org_id = @org) AND (@worker IS NULL OR p.worker_id = @worker)
+           AND (@team IS NULL OR p.worker_id IN (SELECT worker_id FROM hub_workers WHERE org_id = p.org_id AND team = @team))
+         ORDER BY p.issued_ms DESC, p.pass_id LIMIT @limit`,
+      )
+      .all({ org: filter.orgId ?? null, worker: filter.workerId ?? null, team: filter.team ?? null, limit: filter.limit ?? -1 }) as PassRow[];
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  /** Revokes one pass (kiosks refuse it after their next download); a pass already revoked is returned as it is. */
+  revokePass(passId: string, because: RevocationCause = 'pass', orgId?: string): PassRecord {
+    if (!PASS_ID_PATTERN.test(passId)) throw new PassError(`pass id ${JSON.stringify(passId)}: expected 16 lower-case hex digits, as \`hub pass list\` shows`);
+    return this.db
+      .transaction(() => {
+        const held = this.pass(passId);
+        if (!held || (orgId !== undefined && held.orgId !== orgId)) throw new PassError(`no pass ${passId}${orgId === undefined ? '' : ` in organisation ${orgId}`}`);
+        this.db.prepare('UPDATE passes SET revoked_ms = ?, revoked_why = ?, code = NULL WHERE pass_id = ? AND revoked_ms IS NULL').run(this.now(), because, passId);
+        return this.pass(passId)!;
+      })
+      .immediate();
+  }
+
+  /**
+   * Revokes every live pass of a worker (of one kind when given: a new phone retires the old phone's
+   * pass only); returns the passes it revoked. Expired passes are left as they are: kiosks refuse them anyway.
+   */
+  revokeWorker(workerId: string, options: { kind?: PassKind; because?: RevocationCause; orgId?: string } = {}): PassRecord[] {
+    const id = checkId(workerId, 'worker id');
+    return this.db
+      .transaction(() => {
+        if (options.orgId !== undefined && !this.db.prepare('SELECT 1 FROM passes WHERE worker_id = ? AND org_id = ? UNION SELECT 1 FROM hub_workers WHERE worker_id = ? AND org_id = ?').get(id, options.orgId, id, options.orgId)) {
+          throw new PassError(`no worker ${id} in organisation ${options.orgId}`);
+        }
+        const nowMs = this.now();
+        const live = this.db
+          .prepare(`SELECT pass_id FROM passes WHERE worker_id = ? AND revoked_ms IS NULL AND expires_ms > ? AND (@kind IS NULL OR kind = @kind) AND (@org IS NULL OR org_id = @org) ORDER BY issued_ms`)
+          .all(id, nowMs, { kind: options.kind ?? null, org: options.orgId ?? null }) as { pass_id: string }[];
+        const revoke = this.db.prepare('UPDATE passes SET revoked_ms = ?, revoked_why = ?, code = NULL WHERE pass_id = ?');
+        for (const r of live) revoke.run(nowMs, options.because ?? 'worker', r.pass_id);
+        return live.map((r) => this.pass(r.pass_id)!);
+      })
+      .immediate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- for OrganisationPasses (same module) ----------------------------------------------------
+
+  /** @internal */
+  database(): SqliteDatabase {
+    return this.db;
+  }
+
+  /** @internal The registry's clock. */
+  nowMs(): number {
+    return this.now();
+  }
+
+  /** @internal Signs and records one pass; the caller holds the transaction and has checked the worker's organisation. */
+  signAndRecord(orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'>): IssuedPass {
+    const key = this.options.passKey;
+    if (!key) throw new PassError('this hub has no pass key (passKey in the hub settings; make one with `safegate keys generate --role pass`)');
+    if (!(PASS_KINDS as readonly string[]).includes(request.kind)) throw new PassError(`pass kind "${String(request.kind)}": expected ${PASS_KINDS.join(' or ')}`);
+    const nowMs = this.now();
+    const expiresMs = request.expiresAt.getTime();
+    if (!Number.isFinite(expiresMs) || expiresMs <= nowMs) throw new PassError('the expiry must be in the future');
+    if (expiresMs > nowMs + MAX_PASS_DAYS * 86_400_000) throw new PassError(`a pass is valid for at most ${MAX_PASS_DAYS} days`);
+    let holderDer: Buffer | null = null;
+    if (request.kind === 'phone') {
+      if (!request.holderKey) throw new PassError("a phone pass needs the phone's public key");
+      holderDer = holderKeyDer(request.holderKey);
+    } else if (request.holderKey) {
+      throw new PassError('a printed pass carries no phone key');
+    }
+    const options: IssuePassOptions = { workerId, issuer: this.options.issuer ?? 'safegate-hub', expiresAt: request.expiresAt, issuedAt: new Date(nowMs) };
+    // base/node/pass.ts binds a pass to a phone when given `holderKey` (the phone part of issue 10).
+    const code = issuePass(key, request.holderKey ? ({ ...options, holderKey: request.holderKey } as IssuePassOptions) : options);
+    const claims = claimsOf(code);
+    if (holderDer && request.holderKey && !carriesKey(claims.payload, request.holderKey)) {
+      throw new PassError('this hub cannot bind a pass to a phone yet (the signed pass does not carry the phone key)');
+    }
+    const issuedMs = Math.floor(nowMs / 1000) * 1000;
+    this.db
+      .prepare('INSERT INTO passes (pass_id, worker_id, org_id, kind, issued_ms, expires_ms, holder_key, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(claims.passId, workerId, orgId, request.kind, issuedMs, Math.floor(expiresMs / 1000) * 1000, holderDer, request.kind === 'printed' ? code : null);
+    return { ...this.pass(claims.passId)!, code };
+  }
+
+  /** @internal The QR text of a live printed pass (for sheets). */
+  printedCode(passId: string): string | undefined {
+    return (this.db.prepare('SELECT code FROM passes WHERE pass_id = ? AND revoked_ms IS NULL').get(passId) as { code: string | null } | undefined)?.code ?? undefined;
+  }
+
+  private toRecord(r: PassRow): PassRecord {
+    const state: PassState = r.revoked_ms !== null ? 'revoked' : r.expires_ms <= this.now() ? 'expired' : 'live';
+    return {
+      passId: r.pass_id,
+      workerId: r.worker_id,
+      orgId: r.org_id,
+      kind: r.kind,
+      issuedAtMs: r.issued_ms,
+      expiresAtMs: r.expires_ms,
+      revokedAtMs: r.revoked_ms,
+      revokedBecause: r.revoked_why,
+      state,
+    };
+  }
+}
+
+/** A worker on an organisation's list, as a sheet or the console shows them. */
+export interface ListedWorkerName {
+  workerId: string;
+  fullName: string;
+  team: string;
+}
+
+/** A worker's printed pass for a sheet. */
+export interface SheetEntry extends ListedWorkerName {
+  passId: string;
+  code: string;
+}
+
+/**
+ * One organisation's passes (the console's passes page for a manager of that organisation, or for an
+ * operator who chose it). The organisation check is here, so a route cannot reach another's passes.
+ */
+export class OrganisationPasses {
+  constructor(
+    private readonly registry: PassRegistry,
+    readonly orgId: string,
+  ) {}
+
+  /**
+   * Issues passes to the organisation's workers: all of them, one team's, or the ones named (each must
+   * be on this organisation's list; any that is not refuses the whole request). All or nothing.
+   */
+  issue(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date; kind?: 'printed' }): IssueReport {
+    const db = this.registry.database();
+    return db
+      .transaction(() => {
+        const workers = this.chooseWorkers(request);
+        if (workers.length === 0) throw new PassError(request.team !== undefined ? `team ${JSON.stringify(request.team)} of ${this.orgId} has no workers` : `${this.orgId} has no workers on its list`);
+        const holds = db.prepare("SELECT 1 FROM passes WHERE worker_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND expires_ms > ?");
+        let alreadyHeld = 0;
+        const issued: IssuedPass[] = [];
+        for (const w of workers) {
+          if (holds.get(w.workerId, this.registry.nowMs())) alreadyHeld++;
+          issued.push(this.registry.signAndRecord(this.orgId, w.workerId, { expiresAt: request.expiresAt, kind: 'printed' }));
+        }
+        return { issued, alreadyHeld };
+      })
+      .immediate();
+  }
+
+  /** This organisation's passes, newest first (one worker's, or one team's, when given). */
+  list(filter: { workerId?: string; team?: string; limit?: number } = {}): PassRecord[] {
+    return this.registry.list({ ...filter, orgId: this.orgId });
+  }
+
+  /** Revokes one of this organisation's passes; a pass of another organisation is "not found". */
+  revokePass(passId: string): PassRecord {
+    return this.registry.revokePass(passId, 'pass', this.orgId);
+  }
+
+  /** Revokes every live pass of one of this organisation's workers. */
+  revokeWorker(workerId: string): PassRecord[] {
+    return this.registry.revokeWorker(workerId, { orgId: this.orgId });
+  }
+
+  /** The organisation's teams (from its uploaded list), by name. */
+  teams(): string[] {
+    return (this.registry.database().prepare('SELECT DISTINCT team FROM hub_workers WHERE org_id = ? ORDER BY team').all(this.orgId) as { team: string }[]).map((r) => r.team);
+  }
+
+  /**
+   * What a team's sheet prints: each worker of the team (by name) with their newest live printed
+   * pass; a worker without one is issued one now (valid until `expiresAt`), so a sheet always covers
+   * the whole team.
+   */
+  sheetEntries(team: string, expiresAt: Date): { entries: SheetEntry[]; issued: number } {
+    const db = this.registry.database();
+    return db
+      .transaction(() => {
+        const workers = this.chooseWorkers({ team });
+        if (workers.length === 0) throw new PassError(`team ${JSON.stringify(team)} of ${this.orgId} has no workers`);
+        const newest = db.prepare(
+          "SELECT pass_id, code FROM passes WHERE worker_id = ? AND org_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND code IS NOT NULL AND expires_ms > ? ORDER BY issued_ms DESC, pass_id LIMIT 1",
+        );
+        let issued = 0;
+        const entries = workers.map((w): SheetEntry => {
+          const held = newest.get(w.workerId, this.orgId, this.registry.nowMs()) as { pass_id: string; code: string } | undefined;
+          if (held) return { ...w, passId: held.pass_id, code: held.code };
+          issued++;
+          const p = this.registry.signAndRecord(this.orgId, w.workerId, { expiresAt, kind: 'printed' });
+          return { ...w, passId: p.passId, code: p.code };
+        });
+        return { entries, issued };
+      })
+      .immediate();
+  }
+
+  private chooseWorkers(request: { team?: string; workerIds?: readonly string[] }): ListedWorkerName[] {
+    const db = this.registry.database();
+    if (request.workerIds !== undefined && request.team !== undefined) throw new PassError('name a team or workers, not both');
+    if (request.workerIds !== undefined) {
+      const ids = [...new Set(request.workerIds.map((w) => checkId(w, 'worker id')))];
+      if (ids.length === 0) throw new PassError('name at least one worker');
+      const get = db.prepare('SELECT worker_id AS workerId, full_name AS fullName, team FROM hub_workers WHERE worker_id = ? AND org_id = ?');
+      const found: ListedWorkerName[] = [];
+      const missing: string[] = [];
+      for (const id of ids) {
+        const w = get.get(id, this.orgId) as ListedWorkerName | undefined;
+        if (w) found.push(w);
+        else missing.push(id);
+      }
+      if (missing.length) throw new PassError(`not on ${this.orgId}'s list: ${missing.join(', ')}`);
+      return found;
+    }
+    return db
+      .prepare('SELECT worker_id AS workerId, full_name AS fullName, team FROM hub_workers WHERE org_id = @org AND (@team IS NULL OR team = @team) ORDER BY team, full_name, worker_id')
+      .all({ org: this.orgId, team: request.team ?? null }) as ListedWorkerName[];
+  }
+}
+
+function checkId(value: string, what: string): string {
+  const r = identifierSchema.safeParse(value);
+  if (!r.success) throw new PassError(`${what} ${JSON.stringify(value)}: ${r.error.issues[0]?.message ?? 'not an identifier'}`);
+  return r.data;
+}
+
+/** The phone's key as the registry keeps it (SPKI DER); only a P-256 public key is taken. */
+function holderKeyDer(key: KeyObject): Buffer {
+  if (key.type !== 'public') throw new PassError("the phone key must be a public key");
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new PassError('the phone key must be a P-256 (ECDSA) key');
+  return createPublicKey(key).export({ type: 'spki', format: 'der' });
+}
+
+/** The pass id (CWT cti, hex) and claims bytes of a pass the hub has just signed. */
+function claimsOf(code: string): { passId: string; payload: Uint8Array } {
+  const payload = decodeCoseSign1(openEnvelope(code, PASS_PREFIX)).payload;
+  const map = decodeCbor(payload) as Map<number, unknown>;
+  const cti = map.get(7);
+  if (!(cti instanceof Uint8Array)) throw new Error('a signed pass has no pass id (cti)');
+  return { passId: Buffer.from(cti).toString('hex'), payload };
+}
+
+/** Whether signed claims carry this public key, in any usual encoding (they all hold its x coordinate). */
+function carriesKey(payload: Uint8Array, key: KeyObject): boolean {
+  const x = key.export({ format: 'jwk' }).x;
+  if (!x) return false;
+  const raw = Buffer.from(x, 'base64url');
+  const bytes = Buffer.from(payload);
+  return bytes.includes(raw) || bytes.includes(Buffer.from(x, 'utf8'));
+}
