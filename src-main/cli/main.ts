@@ -344,6 +344,13 @@ function buildProgram(): Command {
       console.log((await registryCommands()).addHubCheckpoint(o.config, id, o)),
     );
   hubCheckpoint
+    .command('serve')
+    .description("set the organisations a checkpoint serves: its kiosks receive those organisations' workers only")
+    .argument('<id>', 'checkpoint id')
+    .requiredOption('--org <id...>', 'the organisations it serves from now on (all of them)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string; org: string[] }) => console.log((await registryCommands()).serveHubCheckpoint(o.config, id, o.org)));
+  hubCheckpoint
     .command('list')
     .description('each checkpoint: kind, site, organisations served, name')
     .option('--site <id>', 'only this site')

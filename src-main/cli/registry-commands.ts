@@ -86,6 +86,16 @@ export function addHubCheckpoint(configFile: string, id: string, o: { site: stri
   });
 }
 
+/** `safegate hub checkpoint serve C --org A B`: the organisations a checkpoint serves (its kiosks' roster follows). */
+export function serveHubCheckpoint(configFile: string, checkpointId: string, orgIds: string[]): string {
+  return withRegistry(configFile, (d) => {
+    const r = d.setCheckpointOrganisations(checkpointId, orgIds);
+    if (r.added.length + r.removed.length === 0) return `checkpoint ${checkpointId} already serves ${orgIds.join(', ')}`;
+    const change = [...(r.added.length ? [`now serves ${r.added.join(', ')}`] : []), ...(r.removed.length ? [`no longer serves ${r.removed.join(', ')}`] : [])].join('; ');
+    return `checkpoint ${checkpointId} ${change}; its kiosks download their new roster at their next sync`;
+  });
+}
+
 /** `safegate hub device assign --checkpoint`: devices at a checkpoint, in its site. */
 export function placeHubDevices(configFile: string, checkpointId: string, deviceIds: string[]): string {
   return withRegistry(configFile, (d) => {

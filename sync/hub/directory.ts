@@ -13,6 +13,7 @@ import * as m0002 from './directory-migrations/0002-forget-removed.js';
 import * as m0003 from './directory-migrations/0003-device-sites.js';
 import * as m0004 from './directory-migrations/0004-registry.js';
 import * as m0005 from './directory-migrations/0005-list-uploads.js';
+import * as m0006 from './directory-migrations/0006-roster-scopes.js';
 import * as m0008 from './directory-migrations/0008-passes.js';
 import { WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
@@ -22,6 +23,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 3, name: '0003-device-sites', up: m0003.up },
   { version: 4, name: '0004-registry', up: m0004.up },
   { version: 5, name: '0005-list-uploads', up: m0005.up },
+  { version: 6, name: '0006-roster-scopes', up: m0006.up },
   { version: 8, name: '0008-passes', up: m0008.up },
 ] as const;
 
@@ -82,6 +84,9 @@ export class RegistryError extends Error {
 }
 
 const registryNameSchema = z.string().trim().min(1, 'a name is required').max(120, 'a name is at most 120 characters');
+
+/** The roster scope of the province-wide list (`safegate hub roster import`): workers on no organisation's list. */
+export const PROVINCE_SCOPE = '';
 
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
 export const PART_SIZE = 5_000;
@@ -207,21 +212,30 @@ export class HubDirectory {
     this.db.prepare('INSERT INTO stream_revisions (stream, rev) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET rev = excluded.rev').run(stream, rev);
   }
 
-  private putRecords(stream: DownlinkStream, entries: readonly [string, unknown][], replace: boolean): { rev: number; changed: number; removed: number } {
+  /**
+   * Writes records at the stream's next revision. A roster record goes in the scope it is given (an
+   * organisation's upload), else in its worker's organisation's, else in the province list's ('');
+   * a worker who changes scope leaves a departure behind, so the old scope's kiosks drop them.
+   */
+  private putRecords(stream: DownlinkStream, entries: readonly (readonly [key: string, value: unknown, scope?: string])[], replace: boolean): { rev: number; changed: number; removed: number } {
     return this.db
       .transaction(() => {
         const rev = this.revision(stream) + 1;
-        const get = this.db.prepare('SELECT value, deleted FROM records WHERE stream = ? AND key = ?');
+        const get = this.db.prepare('SELECT value, deleted, scope FROM records WHERE stream = ? AND key = ?');
         const put = this.db.prepare(
-          `INSERT INTO records (stream, key, value, deleted, rev) VALUES (?, ?, ?, 0, ?)
-           ON CONFLICT (stream, key) DO UPDATE SET value = excluded.value, deleted = 0, rev = excluded.rev`,
+          `INSERT INTO records (stream, key, value, deleted, rev, scope) VALUES (?, ?, ?, 0, ?, ?)
+           ON CONFLICT (stream, key) DO UPDATE SET value = excluded.value, deleted = 0, rev = excluded.rev, scope = excluded.scope`,
         );
+        const ownerOf = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
+        const depart = this.db.prepare('INSERT INTO roster_departures (worker_id, scope, rev) VALUES (?, ?, ?) ON CONFLICT (worker_id, scope) DO UPDATE SET rev = excluded.rev');
         let changed = 0;
-        for (const [key, value] of entries) {
+        for (const [key, value, given] of entries) {
           const json = JSON.stringify(value);
-          const old = get.get(stream, key) as { value: string; deleted: number } | undefined;
-          if (old && old.deleted === 0 && old.value === json) continue;
-          put.run(stream, key, json, rev);
+          const scope = stream !== 'roster' ? PROVINCE_SCOPE : (given ?? (ownerOf.get(key) as { org_id: string } | undefined)?.org_id ?? PROVINCE_SCOPE);
+          const old = get.get(stream, key) as { value: string; deleted: number; scope: string } | undefined;
+          if (old && old.deleted === 0 && old.value === json && old.scope === scope) continue;
+          if (old && old.scope !== scope) depart.run(key, old.scope, rev);
+          put.run(stream, key, json, rev, scope);
           changed++;
         }
         let removed = 0;
@@ -242,26 +256,49 @@ export class HubDirectory {
       .immediate();
   }
 
-  /** The parts that bring a kiosk from its cursor to the current revision (unsigned). */
+  /** The parts that bring a kiosk from its cursor to the current revision (unsigned): the whole stream, every scope (tools and tests; the hub answers devices with respondTo). */
   respond(req: SyncRequest, nowMs: number, partSize = PART_SIZE): DownlinkPart[] {
     return [...this.respondParts(req, nowMs, partSize)];
   }
 
+  /** The same for one device: its roster is its checkpoint's (see rosterScopes). */
+  respondTo(deviceId: string, req: SyncRequest, nowMs: number, partSize = PART_SIZE): DownlinkPart[] {
+    return [...this.respondParts(req, nowMs, partSize, deviceId)];
+  }
+
   /**
    * The same, one part at a time, so the hub can send part 1 while it builds part 2. The rows are
-   * read in one statement, so a snapshot is consistent even while an import runs.
+   * read in one statement, so a snapshot is consistent even while an import runs. For a device, the
+   * roster is its scopes only (see rosterScopes); a device whose scopes changed after its cursor gets
+   * a snapshot, so it keeps no worker it should no longer have. Without a device: every scope.
    */
-  *respondParts(req: SyncRequest, nowMs: number, partSize = PART_SIZE): Generator<DownlinkPart> {
+  *respondParts(req: SyncRequest, nowMs: number, partSize = PART_SIZE, deviceId?: string): Generator<DownlinkPart> {
     const plan = this.db.transaction(() => {
       const current = this.revision(req.stream);
       const base = { v: PROTOCOL_VERSION, stream: req.stream, issuedAtMs: nowMs } as const;
       if (req.cursor === current) return { ...base, kind: 'current', from: current, to: current, part: 0, parts: 1, body: [] } satisfies DownlinkPart;
-      // A kiosk ahead of the hub (the hub's data was reset) or holding nothing gets a snapshot.
-      const snapshot = req.cursor === 0 || req.cursor > current;
+      const scoped = req.stream === 'roster' && deviceId !== undefined;
+      const scopes = scoped ? JSON.stringify(this.rosterScopes(deviceId)) : null;
+      // The revision at which this device's scopes last changed (always at or below current).
+      const rescoped = scoped ? ((this.db.prepare('SELECT rev FROM device_scopes WHERE device_id = ?').get(deviceId) as { rev: number } | undefined)?.rev ?? 0) : 0;
+      // A kiosk ahead of the hub (the hub's data was reset), holding nothing, or holding another scope's workers gets a snapshot.
+      const snapshot = req.cursor === 0 || req.cursor > current || req.cursor < rescoped;
+      const inScope = scoped ? ' AND scope IN (SELECT value FROM json_each(@scopes))' : '';
       const rows = (
         snapshot
-          ? this.db.prepare('SELECT key, value, deleted FROM records WHERE stream = ? AND deleted = 0 ORDER BY key').all(req.stream)
-          : this.db.prepare('SELECT key, value, deleted FROM records WHERE stream = ? AND rev > ? ORDER BY key').all(req.stream, req.cursor)
+          ? this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND deleted = 0${inScope} ORDER BY key`).all({ stream: req.stream, ...(scoped ? { scopes } : {}) })
+          : scoped
+            ? this.db
+                .prepare(
+                  `SELECT key, value, deleted FROM records WHERE stream = 'roster' AND rev > @cursor${inScope}
+                   UNION ALL
+                   SELECT d.worker_id AS key, 'null' AS value, 1 AS deleted FROM roster_departures d
+                   WHERE d.rev > @cursor AND d.scope IN (SELECT value FROM json_each(@scopes))
+                     AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = 'roster' AND r.key = d.worker_id AND r.scope IN (SELECT value FROM json_each(@scopes)))
+                   ORDER BY key`,
+                )
+                .all({ cursor: req.cursor, scopes })
+            : this.db.prepare('SELECT key, value, deleted FROM records WHERE stream = @stream AND rev > @cursor ORDER BY key').all({ stream: req.stream, cursor: req.cursor })
       ) as { key: string; value: string; deleted: number }[];
       const parts = Math.max(1, Math.ceil(rows.length / partSize));
       const from = snapshot ? 0 : req.cursor;
@@ -284,9 +321,45 @@ export class HubDirectory {
     }
   }
 
-  /** Signed, ready to publish, one part at a time. */
+  /** Signed, ready to publish, one part at a time: the whole stream (tools and tests). */
   *respondSigned(req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): Generator<Uint8Array> {
     for (const p of this.respondParts(req, nowMs, partSize)) yield sealDownlink(p, key);
+  }
+
+  /** Signed, for the device that asked (the broker's ACL ties the request's topic to its certificate). */
+  *respondSignedTo(deviceId: string, req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): Generator<Uint8Array> {
+    for (const p of this.respondParts(req, nowMs, partSize, deviceId)) yield sealDownlink(p, key);
+  }
+
+  // ---- roster scopes: which workers each device receives ---------------------------------------
+
+  /**
+   * The roster scopes a device receives: the organisations its checkpoint serves; a device at no
+   * checkpoint (or unknown) gets the province list only, never an organisation's uploaded workers.
+   */
+  rosterScopes(deviceId: string): string[] {
+    const orgs = this.db
+      .prepare('SELECT o.org_id FROM device_sites d JOIN checkpoint_orgs o ON o.checkpoint_id = d.checkpoint_id WHERE d.device_id = ? ORDER BY o.org_id')
+      .all(deviceId) as { org_id: string }[];
+    return orgs.length ? orgs.map((o) => o.org_id) : [PROVINCE_SCOPE];
+  }
+
+  /**
+   * Runs a change to where devices are or what their checkpoints serve; each device whose scopes it
+   * changed gets a fresh snapshot at its next download (the roster revision moves on, and the device's
+   * rescope revision with it). The caller's transaction.
+   */
+  private rescoping<T>(deviceIds: readonly string[], change: () => T): T {
+    const before = new Map(deviceIds.map((d) => [d, this.rosterScopes(d).join(' ')]));
+    const result = change();
+    const changed = [...before].filter(([d, scopes]) => this.rosterScopes(d).join(' ') !== scopes).map(([d]) => d);
+    if (changed.length) {
+      const rev = this.revision('roster') + 1;
+      this.bump('roster', rev);
+      const put = this.db.prepare('INSERT INTO device_scopes (device_id, rev) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET rev = excluded.rev');
+      for (const d of changed) put.run(d, rev);
+    }
+    return result;
   }
 
   // ---- sites: which devices share a live site stream ------------------------------------------
@@ -304,7 +377,7 @@ export class HubDirectory {
     return this.db
       .transaction(() => {
         name.run(site, site, nowMs);
-        return devices.reduce((n, d) => n + put.run(d, site, nowMs).changes, 0);
+        return this.rescoping(devices, () => devices.reduce((n, d) => n + put.run(d, site, nowMs).changes, 0));
       })
       .immediate();
   }
@@ -331,7 +404,7 @@ export class HubDirectory {
       .transaction(() => {
         const cp = this.db.prepare('SELECT site_id FROM checkpoints WHERE checkpoint_id = ?').get(id) as { site_id: string } | undefined;
         if (!cp) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
-        return devices.reduce((n, device) => n + put.run({ device, site: cp.site_id, now: nowMs, checkpoint: id }).changes, 0);
+        return this.rescoping(devices, () => devices.reduce((n, device) => n + put.run({ device, site: cp.site_id, now: nowMs, checkpoint: id }).changes, 0));
       })
       .immediate();
   }
@@ -339,7 +412,7 @@ export class HubDirectory {
   /** Takes devices out of their site: they receive no site stream any more. */
   unassignSite(deviceIds: readonly string[]): number {
     const del = this.db.prepare('DELETE FROM device_sites WHERE device_id = ?');
-    return this.db.transaction(() => deviceIds.reduce((n, d) => n + del.run(d).changes, 0)).immediate();
+    return this.db.transaction(() => this.rescoping(deviceIds, () => deviceIds.reduce((n, d) => n + del.run(d).changes, 0))).immediate();
   }
 
   /** The site a device belongs to, if the operator put it in one. */
@@ -446,6 +519,32 @@ export class HubDirectory {
       .immediate();
   }
 
+  /**
+   * Sets the organisations a checkpoint serves (at least one). Its devices get the new set's workers
+   * as a fresh snapshot at their next download, so an organisation taken off reaches them as removals.
+   */
+  setCheckpointOrganisations(checkpointId: string, orgIdsText: readonly string[]): { added: string[]; removed: string[] } {
+    const id = this.checkId(checkpointId, 'checkpoint id');
+    const orgIds = [...new Set(orgIdsText.map((o) => this.requireOrganisation(o)))].sort();
+    if (orgIds.length === 0) throw new RegistryError(`name at least one organisation checkpoint ${id} serves`);
+    return this.db
+      .transaction(() => {
+        if (!this.db.prepare('SELECT 1 FROM checkpoints WHERE checkpoint_id = ?').get(id)) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
+        const held = (this.db.prepare('SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = ?').all(id) as { org_id: string }[]).map((r) => r.org_id);
+        const devices = (this.db.prepare('SELECT device_id FROM device_sites WHERE checkpoint_id = ?').all(id) as { device_id: string }[]).map((r) => r.device_id);
+        const added = orgIds.filter((o) => !held.includes(o));
+        const removed = held.filter((o) => !orgIds.includes(o)).sort();
+        this.rescoping(devices, () => {
+          const del = this.db.prepare('DELETE FROM checkpoint_orgs WHERE checkpoint_id = ? AND org_id = ?');
+          const ins = this.db.prepare('INSERT INTO checkpoint_orgs (checkpoint_id, org_id) VALUES (?, ?)');
+          for (const o of removed) del.run(id, o);
+          for (const o of added) ins.run(id, o);
+        });
+        return { added, removed };
+      })
+      .immediate();
+  }
+
   /** Every checkpoint (at one site when given), by id, with the organisations it serves. */
   checkpoints(siteId?: string): RegisteredCheckpoint[] {
     const rows = this.db
@@ -508,7 +607,7 @@ export class HubDirectory {
             caseStatus: kept?.caseStatus ?? 'none',
           };
         });
-        const put = this.putRecords('roster', records.map((r) => [r.workerId, r]), false);
+        const put = this.putRecords('roster', records.map((r) => [r.workerId, r, orgId] as const), false);
         const listed = new Set(list.map((w) => w.workerId));
         const gone = (this.db.prepare('SELECT worker_id FROM hub_workers WHERE org_id = ?').all(orgId) as { worker_id: string }[]).map((r) => r.worker_id).filter((id) => !listed.has(id));
         // Removals take the upload's revision, so a kiosk gets one upload as one change.

@@ -260,7 +260,7 @@ export class Hub extends EventEmitter<HubEvents> {
       return;
     }
     let sent = 0;
-    for (const p of downlink.directory.respondSigned(req, Date.now(), downlink.signingKey)) {
+    for (const p of downlink.directory.respondSignedTo(deviceId, req, Date.now(), downlink.signingKey)) {
       await reply(topics.downlink(deviceId), p);
       sent++;
     }

@@ -28,6 +28,14 @@ describe('hub registry commands', () => {
     expect(run('org', 'list').stdout).toMatch(/^cho-b\tmarket\t0 site\(s\)\t0 worker\(s\)\tno list uploaded\t[^\t]+\tOUT OF COMPLIANCE: no list\tChợ B\ncty-a\tcompany\t1 site\(s\)\t0 worker\(s\)\tno list uploaded\t[^\t]+\tOUT OF COMPLIANCE: no list\tCông ty May A\n$/);
   });
 
+  it("changes the organisations a checkpoint serves (its kiosks' roster follows)", () => {
+    expect(run('checkpoint', 'serve', 'cong-1', '--org', 'cty-a').stdout).toMatch(/^checkpoint cong-1 no longer serves cho-b; its kiosks download their new roster/);
+    expect(run('checkpoint', 'serve', 'cong-1', '--org', 'cty-a', 'cho-b').stdout).toMatch(/^checkpoint cong-1 now serves cho-b;/);
+    const unknown = run('checkpoint', 'serve', 'cong-1', '--org', 'cty-z');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/no organisation cty-z/);
+  });
+
   it('refuses an unknown organisation or a site of another one in plain words', () => {
     const unknown = run('site', 'add', 'xuong-2', '--org', 'cty-z');
     expect(unknown.status).toBe(2);

@@ -1,0 +1,207 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../../base/node/sqlite.js';
+import type { WorkerRecord } from '../../../base/common/types.js';
+import { rosterCodec } from '../../../sync/downlink-codec.js';
+import { DIRECTORY_MIGRATIONS, HubDirectory } from '../../../sync/hub/directory.js';
+import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
+import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
+import { listedWorker } from '../../helpers/listed-worker.js';
+
+const NOW = Date.parse('2026-11-27T06:00:00Z');
+
+const listed = (workerId: string) => listedWorker(workerId, NOW);
+
+/** A kiosk's roster as the downlink applies it: a snapshot replaces everything, a delta changes what it names. */
+class KioskRoster {
+  cursor = 0;
+  readonly workers = new Map<string, WorkerRecord>();
+  kinds: string[] = [];
+
+  sync(d: HubDirectory, deviceId: string): void {
+    const parts = d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'roster', cursor: this.cursor }, NOW, 2);
+    const kind = parts[0]!.kind;
+    this.kinds.push(kind);
+    if (kind === 'current') return;
+    if (kind === 'snapshot') this.workers.clear();
+    else expect(parts[0]!.from).toBe(this.cursor);
+    for (const c of parts.flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)))) {
+      if (c.deleted) this.workers.delete(c.key);
+      else this.workers.set(c.key, c.value);
+    }
+    this.cursor = parts[0]!.to;
+  }
+
+  ids(): string[] {
+    return [...this.workers.keys()].sort();
+  }
+}
+
+/** Which workers each device receives: its checkpoint's organisations' (hub side, with a kiosk's apply rules). */
+describe('roster scope per checkpoint', () => {
+  const dir = tempDir('safegate-scope-');
+  let d: HubDirectory;
+
+  beforeEach(() => {
+    d = new HubDirectory(join(dir.path, 'directory.db'));
+    d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' }, NOW);
+    d.addOrganisation({ id: 'org-b', name: 'Công ty B', kind: 'company' }, NOW);
+    d.addSite({ id: 'site-a', orgId: 'org-a' }, NOW);
+    d.addSite({ id: 'site-b', orgId: 'org-b' }, NOW);
+    d.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate' }, NOW);
+    d.addCheckpoint({ id: 'gate-b', siteId: 'site-b', kind: 'gate' }, NOW);
+    d.addCheckpoint({ id: 'gate-kcn', siteId: 'site-a', kind: 'gate', orgIds: ['org-a', 'org-b'] }, NOW);
+    d.placeDevices('gate-a', ['kiosk-a'], NOW);
+    d.placeDevices('gate-b', ['kiosk-b'], NOW);
+    d.placeDevices('gate-kcn', ['kiosk-kcn'], NOW);
+    d.importRoster([healthyWorker('P1', NOW), healthyWorker('P2', NOW)], false);
+    d.uploadWorkers('org-a', [listed('A1'), listed('A2')], { nowMs: NOW });
+    d.uploadWorkers('org-b', [listed('B1')], { nowMs: NOW });
+  });
+  afterEach(() => {
+    d.close();
+    dir.remove();
+  });
+
+  it("gives a gate its organisations' workers, a shared gate both, a device at no checkpoint the province list only", () => {
+    const a = new KioskRoster();
+    const kcn = new KioskRoster();
+    const loose = new KioskRoster();
+    a.sync(d, 'kiosk-a');
+    kcn.sync(d, 'kiosk-kcn');
+    loose.sync(d, 'kiosk-nowhere');
+    expect(a.ids()).toEqual(['A1', 'A2']);
+    expect(kcn.ids()).toEqual(['A1', 'A2', 'B1']);
+    expect(loose.ids()).toEqual(['P1', 'P2']);
+    expect(d.rosterScopes('kiosk-kcn')).toEqual(['org-a', 'org-b']);
+
+    // A change to org B reaches the shared gate as a delta, and org A's gate as nothing of B's.
+    d.uploadWorkers('org-b', [listed('B1'), listed('B2')], { nowMs: NOW });
+    a.sync(d, 'kiosk-a');
+    kcn.sync(d, 'kiosk-kcn');
+    expect(a.ids()).toEqual(['A1', 'A2']);
+    expect(kcn.ids()).toEqual(['A1', 'A2', 'B1', 'B2']);
+    expect(kcn.kinds.at(-1)).toBe('delta');
+  });
+
+  it('sends a worker who leaves an organisation, or moves to another, as a removal to the old scope only', () => {
+    const a = new KioskRoster();
+    const b = new KioskRoster();
+    const kcn = new KioskRoster();
+    for (const [k, id] of [[a, 'kiosk-a'], [b, 'kiosk-b'], [kcn, 'kiosk-kcn']] as const) k.sync(d, id);
+
+    d.uploadWorkers('org-a', [listed('A1')], { nowMs: NOW }); // A2 leaves org A
+    d.uploadWorkers('org-b', [listed('B1'), listed('A2')], { nowMs: NOW }); // and joins org B
+    for (const [k, id] of [[a, 'kiosk-a'], [b, 'kiosk-b'], [kcn, 'kiosk-kcn']] as const) k.sync(d, id);
+    expect(a.ids()).toEqual(['A1']);
+    expect(b.ids()).toEqual(['A2', 'B1']);
+    expect(kcn.ids()).toEqual(['A1', 'A2', 'B1']);
+    expect([a.kinds.at(-1), b.kinds.at(-1), kcn.kinds.at(-1)]).toEqual(['delta', 'delta', 'delta']);
+
+    // Off every list, then back on the province list: org B's kiosk drops them, the province's gets them.
+    const loose = new KioskRoster();
+    loose.sync(d, 'kiosk-nowhere');
+    d.uploadWorkers('org-b', [listed('B1')], { nowMs: NOW });
+    d.importRoster([healthyWorker('A2', NOW)], false);
+    b.sync(d, 'kiosk-b');
+    loose.sync(d, 'kiosk-nowhere');
+    a.sync(d, 'kiosk-a');
+    expect(b.ids()).toEqual(['B1']);
+    expect(loose.ids()).toEqual(['A2', 'P1', 'P2']);
+    expect(a.ids()).toEqual(['A1']);
+  });
+
+  it("gives a device a fresh snapshot when its checkpoint's organisations change or it moves", () => {
+    const kcn = new KioskRoster();
+    const a = new KioskRoster();
+    kcn.sync(d, 'kiosk-kcn');
+    a.sync(d, 'kiosk-a');
+
+    d.setCheckpointOrganisations('gate-kcn', ['org-a']);
+    kcn.sync(d, 'kiosk-kcn');
+    expect(kcn.kinds.at(-1)).toBe('snapshot');
+    expect(kcn.ids()).toEqual(['A1', 'A2']);
+    // Other devices' scopes did not change: they get an empty delta, not a snapshot.
+    a.sync(d, 'kiosk-a');
+    expect(a.kinds.at(-1)).toBe('delta');
+    expect(a.ids()).toEqual(['A1', 'A2']);
+
+    d.placeDevices('gate-b', ['kiosk-a'], NOW);
+    a.sync(d, 'kiosk-a');
+    expect(a.kinds.at(-1)).toBe('snapshot');
+    expect(a.ids()).toEqual(['B1']);
+
+    // Moved to another site, a device leaves its checkpoint: the province list, no company's workers.
+    d.assignSite('market-9', ['kiosk-a'], NOW);
+    a.sync(d, 'kiosk-a');
+    expect(a.ids()).toEqual(['P1', 'P2']);
+    d.placeDevices('gate-a', ['kiosk-a'], NOW);
+    a.sync(d, 'kiosk-a');
+    d.unassignSite(['kiosk-a']);
+    a.sync(d, 'kiosk-a');
+    expect(a.ids()).toEqual(['P1', 'P2']);
+
+    // A lost snapshot is asked for again with the old cursor, and comes again.
+    const before = kcn.cursor;
+    d.setCheckpointOrganisations('gate-kcn', ['org-a', 'org-b']);
+    expect(d.respondTo('kiosk-kcn', { v: PROTOCOL_VERSION, stream: 'roster', cursor: before }, NOW)[0]!.kind).toBe('snapshot');
+    kcn.sync(d, 'kiosk-kcn');
+    expect(kcn.ids()).toEqual(['A1', 'A2', 'B1']);
+    expect(d.setCheckpointOrganisations('gate-kcn', ['org-b', 'org-a'])).toEqual({ added: [], removed: [] });
+    kcn.sync(d, 'kiosk-kcn');
+    expect(kcn.kinds.at(-1)).toBe('current');
+  });
+
+  it('refuses a checkpoint served by no organisation or an unknown one', () => {
+    expect(() => d.setCheckpointOrganisations('gate-a', [])).toThrow(/at least one organisation/);
+    expect(() => d.setCheckpointOrganisations('gate-a', ['org-z'])).toThrow(/no organisation org-z/);
+    expect(() => d.setCheckpointOrganisations('gate-z', ['org-a'])).toThrow(/no checkpoint gate-z/);
+  });
+
+  it('reads a scope by its index (EXPLAIN QUERY PLAN)', () => {
+    const db = new Database(join(dir.path, 'directory.db'), { readonly: true });
+    try {
+      const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
+      expect(plan("SELECT key FROM records WHERE stream = 'roster' AND rev > 5 AND scope IN ('org-a', 'org-b')")).toMatch(/INDEX records_scope/);
+      expect(plan("SELECT worker_id FROM roster_departures WHERE rev > 5 AND scope IN ('org-a')")).toMatch(/INDEX roster_departures_scope/);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('roster scope migration (0006)', () => {
+  const dir = tempDir('safegate-scope-mig-');
+  afterEach(() => dir.remove());
+
+  it("puts uploaded workers in their organisation's scope and sends devices already at a checkpoint a snapshot", () => {
+    const file = join(dir.path, 'directory.db');
+    const old = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS.slice(0, 5) });
+    old.exec(`
+      INSERT INTO organisations VALUES ('org-a', 'A', 'company', 1);
+      INSERT INTO sites VALUES ('site-a', 'org-a', 'A', 1);
+      INSERT INTO checkpoints VALUES ('gate-a', 'site-a', 'gate-a', 'gate', 1);
+      INSERT INTO checkpoint_orgs VALUES ('gate-a', 'org-a');
+      INSERT INTO device_sites (device_id, site_id, since_ms, checkpoint_id) VALUES ('kiosk-a', 'site-a', 1, 'gate-a');
+      INSERT INTO hub_workers (worker_id, org_id, site_id, team, full_name, uploaded_ms) VALUES ('A1', 'org-a', 'site-a', 'T', 'A1', 1);
+      INSERT INTO stream_revisions VALUES ('roster', 2);
+    `);
+    const put = old.prepare("INSERT INTO records (stream, key, value, deleted, rev) VALUES ('roster', ?, ?, 0, ?)");
+    put.run('A1', JSON.stringify(healthyWorker('A1', NOW)), 2);
+    put.run('P1', JSON.stringify(healthyWorker('P1', NOW)), 1);
+    old.close();
+
+    const d = new HubDirectory(file);
+    try {
+      const k = new KioskRoster();
+      k.cursor = 2; // it held the province's whole roster at revision 2
+      k.workers.set('P1', healthyWorker('P1', NOW));
+      k.sync(d, 'kiosk-a');
+      expect(k.kinds).toEqual(['snapshot']);
+      expect(k.ids()).toEqual(['A1']);
+    } finally {
+      d.close();
+    }
+  });
+});
