@@ -19,6 +19,7 @@ import {
   type HubStatus,
 } from '../protocol.js';
 import type { HubDirectory } from './directory.js';
+import { DeviceLanes } from './device-lanes.js';
 import { SiteRelay, type SiteMap } from './site-relay.js';
 import type { HubStore, IngestResult } from './store.js';
 
@@ -35,6 +36,11 @@ export interface HubOptions {
    * beat every `beatMs`. Without it the hub relays nothing and kiosks' site streams stay stale.
    */
   siteStream?: { sites: SiteMap; beatMs: number; maxAgeMs: number };
+  /**
+   * Devices whose batches, alerts and heartbeats are handled at once (each device's own one at a
+   * time, in order). Default 8: a PostgreSQL store's pool holds as many connections.
+   */
+  concurrency?: number;
 }
 
 export interface HubEvents {
@@ -55,8 +61,13 @@ export type HubReply = (topic: string, payload: string | Uint8Array) => Promise<
  */
 export class Hub extends EventEmitter<HubEvents> {
   private link: MqttLink | undefined;
-  /** Batches of one device may be handled by any hub process; within this process, one at a time. */
-  private queue: Promise<void> = Promise.resolve();
+  /**
+   * Batches of one device may be handled by any hub process; within this process, one at a time and
+   * in order, while other devices' run alongside.
+   */
+  private lanes: DeviceLanes | undefined;
+  /** Acknowledgements handed to the broker and not yet taken by it. */
+  private readonly replies = new Set<Promise<void>>();
   private downlinkQueue: Promise<void> = Promise.resolve();
   /** Full answers per device and stream: a few at once (a kiosk coming online asks for each), then one per 15 s. */
   private readonly syncRequests = new TokenBuckets(4, 15_000);
@@ -92,7 +103,19 @@ export class Hub extends EventEmitter<HubEvents> {
       log: this.log,
     });
     this.link = link;
+    const lanes = new DeviceLanes(this.options.concurrency ?? 8);
+    this.lanes = lanes;
     const reply: HubReply = (topic, payload) => link.publish(topic, payload, { qos: 1 });
+    // An acknowledgement is sent only after the commit, but the next message does not wait for the
+    // broker to take it: if it is lost, the kiosk sends the batch again and the store ignores it.
+    const ack: HubReply = (topic, payload) => {
+      const sent = reply(topic, payload).catch((err: unknown) =>
+        this.log.debug({ err: (err as Error).message, topic }, 'acknowledgement not taken by the broker; the kiosk sends again'),
+      );
+      this.replies.add(sent);
+      void sent.finally(() => this.replies.delete(sent));
+      return Promise.resolve();
+    };
     const siteStream = this.options.siteStream;
     if (siteStream) {
       this.relay = new SiteRelay({
@@ -105,7 +128,8 @@ export class Hub extends EventEmitter<HubEvents> {
       });
     }
     link.on('message', (topic, payload) => {
-      const name = parseTopic(topic)?.name;
+      const t = parseTopic(topic);
+      const name = t?.name;
       // Live passages skip the queue: they must not wait behind a batch being committed.
       if (this.relay && name === 'passages') return this.onLivePassage(topic, payload);
       if (this.relay && name === 'presence') return this.onPresence(topic, payload);
@@ -117,9 +141,14 @@ export class Hub extends EventEmitter<HubEvents> {
           .catch((err: unknown) => this.log.error({ err: (err as Error).message, topic }, 'sync request not answered; the kiosk asks again'));
         return;
       }
-      this.queue = this.queue
-        .then(() => this.handle(topic, payload, reply))
-        .catch((err: unknown) => this.log.error({ err: (err as Error).message, topic }, 'message not stored; the kiosk will send it again'));
+      lanes.push(t?.deviceId ?? '', {
+        topic,
+        payload,
+        run: () =>
+          this.handle(topic, payload, ack).catch((err: unknown) =>
+            this.log.error({ err: (err as Error).message, topic }, 'message not stored; the kiosk will send it again'),
+          ),
+      });
     });
     const online = new Promise<void>((resolve) => {
       link.on('state', (state) => {
@@ -140,7 +169,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.relay?.stop();
     this.relay = undefined;
     await link?.stop(async (publish) => publish(HUB_STATUS_TOPIC, this.status(false), true));
-    await this.queue;
+    await this.lanes?.idle();
+    await Promise.all(this.replies);
     await this.downlinkQueue;
   }
 
