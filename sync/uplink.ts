@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Backoff } from '../base/common/backoff.js';
+import { backoffDelayMs, type Backoff } from '../base/common/backoff.js';
 import type { BrokerSettings } from '../base/common/broker-settings.js';
 import { GATE_ALERT_KINDS } from '../base/common/types.js';
 import { encodeBatch, type ClockAnchor, type WireEvent } from './batch-codec.js';
@@ -51,8 +51,13 @@ export interface UplinkOptions {
   deviceId: string;
   broker: BrokerSettings;
   batch: BatchLimits;
-  /** No acknowledgement within this long: the batch or alert is sent again (the hub ignores duplicates). */
+  /**
+   * No acknowledgement within this long: the batch or alert is sent again (the hub ignores
+   * duplicates). A batch that goes unacknowledged again waits longer each time (see ackWaitMs).
+   */
   ackTimeoutMs: number;
+  /** The longest a batch waits for its acknowledgement before it goes again; default max(ackTimeoutMs, 60 s). */
+  ackTimeoutMaxMs?: number;
   /** Batches sent ahead of their acknowledgements (a window), so encoding and hub commits overlap. */
   maxInFlight?: number;
   heartbeat?: { everyMs: number; figures(): HeartbeatFigures };
@@ -86,15 +91,30 @@ interface InFlight {
   lastSeq: number;
   sentAtMs: number;
   sentMonoUs: number;
+  /** Times sent (the first included). */
+  sends: number;
   timer: NodeJS.Timeout;
+}
+
+/**
+ * How long a batch sent `sends` times waits for its acknowledgement before it goes again: the
+ * acknowledgement timeout the first time, then growing (doubling, with jitter, between the timeout
+ * and twice the step, up to `maxMs`). A hub that is slow rather than gone — a province at its peak —
+ * is not buried under copies of what it is already working through, and kiosks that lost their
+ * acknowledgements together do not resend in step.
+ */
+export function ackWaitMs(sends: number, ackTimeoutMs: number, maxMs: number, random = Math.random): number {
+  if (sends <= 1) return ackTimeoutMs;
+  return Math.max(ackTimeoutMs, backoffDelayMs(sends - 1, { initialMs: ackTimeoutMs, maxMs }, random));
 }
 
 /**
  * Sends the event log to the hub in batches, and alerts ahead of them. An event or an alert leaves
  * the outbox only when the hub's acknowledgement says it is stored; mqtt.js's own queue is never
  * relied on. Up to `maxInFlight` batches travel ahead of their acknowledgements; whatever is not
- * acknowledged is sent again after `ackTimeoutMs`, at once when a hub comes online (its retained
- * status) or names the batch's events in a gap report, and after every reconnect.
+ * acknowledged is sent again after `ackTimeoutMs` (then after longer and longer waits, see ackWaitMs),
+ * at once when a hub comes online (its retained status) or names the batch's events in a gap report,
+ * and after every reconnect.
  * The constructor only stores its dependencies.
  */
 export class Uplink extends EventEmitter<UplinkEvents> {
@@ -244,7 +264,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       const { events: batch, bytes } = encoded;
       const first = batch[0]!.seq;
       const last = batch.at(-1)!.seq;
-      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, sentMonoUs: 0, timer: setTimeout(() => undefined, 0) };
+      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, sentMonoUs: 0, sends: 0, timer: setTimeout(() => undefined, 0) };
       this.inflight.push(f);
       this.send(f, batch, bytes);
     }
@@ -267,10 +287,13 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     clearTimeout(f.timer);
     f.sentAtMs = Date.now();
     f.sentMonoUs = this.monoUs();
+    f.sends++;
+    const { ackTimeoutMs } = this.options;
+    const waitMs = ackWaitMs(f.sends, ackTimeoutMs, this.options.ackTimeoutMaxMs ?? Math.max(ackTimeoutMs, 60_000));
     f.timer = setTimeout(() => {
-      this.log.warn({ batchId: f.batchId }, 'no acknowledgement in time; sending again');
+      this.log.warn({ batchId: f.batchId, sends: f.sends, waitedMs: waitMs }, 'no acknowledgement in time; sending again');
       this.resend(f);
-    }, this.options.ackTimeoutMs);
+    }, waitMs);
     link.publish(topics.events(this.options.deviceId), bytes, { qos: 1 }).catch((err: unknown) => {
       // Refused or cut off: the link is going down and everything in flight goes again once it is back.
       if (this.inflight.includes(f)) this.log.debug({ batchId: f.batchId, err: (err as Error).message }, 'batch not taken by the broker');

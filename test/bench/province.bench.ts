@@ -9,8 +9,9 @@
  * full kiosk processes: each one logs scans in memory and sends them with the real uplink codec
  * (encodeBatch) by the kiosk uplink's own rules and defaults (a batch when its oldest event is
  * hub.batch.maxAgeMs = 2 s old or it holds maxEvents = 2,000; up to 8 batches in flight; an
- * unacknowledged batch sent again after ackTimeoutMs = 10 s, or after two acknowledgement round trips
- * when the hub reports it missing), and takes the hub's acknowledgements.
+ * unacknowledged batch sent again after ackTimeoutMs = 10 s, then after growing jittered waits up to
+ * 60 s (ackWaitMs), or after two acknowledgement round trips when the hub reports it missing), and
+ * takes the hub's acknowledgements.
  *
  * The peak: PASSAGES (100,000) workers passing in 15 minutes, compressed COMPRESS (90) times in
  * time (15 min → 10 s), spread evenly over the kiosks, each kiosk's scans evenly spaced with a random
@@ -40,6 +41,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { encodeBatch, type WireEvent } from '../../sync/batch-codec.js';
 import { batchAckSchema, topics } from '../../sync/protocol.js';
+import { ackWaitMs } from '../../sync/uplink.js';
 import { safegateProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates, freePort } from '../helpers/mosquitto.js';
@@ -56,6 +58,8 @@ const MAX_EVENTS = 2_000;
 const MAX_AGE_MS = 2_000;
 const WINDOW = 8;
 const ACK_TIMEOUT_MS = 10_000;
+/** The uplink's default cap on the growing wait for an acknowledgement (max(ackTimeoutMs, 60 s)). */
+const ACK_TIMEOUT_MAX_MS = 60_000;
 
 const run = promisify(execFile);
 
@@ -105,6 +109,7 @@ interface InFlight {
   events: WireEvent[];
   payload: Uint8Array;
   sentAtMs: number;
+  sends: number;
   timer: NodeJS.Timeout;
 }
 
@@ -183,7 +188,7 @@ class SimKiosk {
       const events = this.pending.splice(0, MAX_EVENTS);
       const batchId = `${events[0]!.seq}-${events.at(-1)!.seq}`;
       const payload = encodeBatch({ deviceId: this.id, batchId, events, anchor: null });
-      const f: InFlight = { batchId, events, payload, sentAtMs: Date.now(), timer: setTimeout(() => this.resend(f), ACK_TIMEOUT_MS) };
+      const f: InFlight = { batchId, events, payload, sentAtMs: Date.now(), sends: 1, timer: setTimeout(() => this.resend(f), ACK_TIMEOUT_MS) };
       this.inflight.set(batchId, f);
       this.client.publish(topics.events(this.id), Buffer.from(payload), { qos: 1 });
     }
@@ -194,7 +199,9 @@ class SimKiosk {
     this.resent++;
     clearTimeout(f.timer);
     f.sentAtMs = Date.now();
-    f.timer = setTimeout(() => this.resend(f), ACK_TIMEOUT_MS);
+    f.sends++;
+    // As the uplink does: each time unacknowledged, a longer (jittered, capped) wait before the next.
+    f.timer = setTimeout(() => this.resend(f), ackWaitMs(f.sends, ACK_TIMEOUT_MS, ACK_TIMEOUT_MAX_MS));
     this.client.publish(topics.events(this.id), Buffer.from(f.payload), { qos: 1 });
   }
 

@@ -8,7 +8,7 @@ import { EventLog } from '../../src-main/core/store/event-log.js';
 import type { NewGateEvent } from '../../base/common/types.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
-import { Uplink, type UplinkOptions } from '../../sync/uplink.js';
+import { Uplink, ackWaitMs, type UplinkOptions } from '../../sync/uplink.js';
 import { tempDir, waitFor } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
@@ -168,6 +168,34 @@ describe('uplink to the hub through a real broker', () => {
     expect(ingests.length).toBeGreaterThanOrEqual(2);
     expect(ingests.slice(1).every((d) => d === 300)).toBe(true);
     expect(await hubSeqs('kiosk-lostack')).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  });
+
+  it('waits longer each time a batch goes unacknowledged (growing, jittered, capped), then drains once acknowledgements pass', async () => {
+    const { log, uplink } = kiosk('kiosk-backoff', { ackTimeoutMs: 150, ackTimeoutMaxMs: 1_200 });
+    for (let i = 0; i < 10; i++) log.append(newEvent(i));
+    const acl = readFileSync(broker.aclFile, 'utf8');
+    await broker.reloadAcl(acl.replace('topic write safegate/v1/+/acks', ''));
+    const sends: number[] = [];
+    uplink.on('sent', () => sends.push(Date.now()));
+    uplink.start();
+    await new Promise((r) => setTimeout(r, 2_600));
+    await broker.reloadAcl(acl);
+    // A fixed 150 ms timeout would have sent the batch about 17 times; waits of 150, then at least
+    // 150, 300, 600 and 600 ms (half the doubled step, capped at 1,200) allow 6 at most.
+    expect(sends.length).toBeGreaterThanOrEqual(3);
+    expect(sends.length).toBeLessThanOrEqual(6);
+    const gaps = sends.slice(1).map((t, i) => t - sends[i]!);
+    const least = [150, 150, 300, 600, 600];
+    gaps.forEach((g, i) => expect(g).toBeGreaterThanOrEqual(least[i]! - 5));
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'drained once acknowledgements pass', 10_000);
+  });
+
+  it('the wait for an acknowledgement: the timeout first, then doubling steps with jitter, never below the timeout, capped', () => {
+    expect(ackWaitMs(1, 10_000, 60_000, () => 0.7)).toBe(10_000);
+    expect([2, 3, 4, 5, 9].map((n) => ackWaitMs(n, 10_000, 60_000, () => 1))).toEqual([20_000, 40_000, 60_000, 60_000, 60_000]);
+    expect([2, 3, 4, 5].map((n) => ackWaitMs(n, 10_000, 60_000, () => 0))).toEqual([10_000, 20_000, 30_000, 30_000]);
+    // A cap below the timeout never shortens it.
+    expect(ackWaitMs(4, 10_000, 5_000, () => 0)).toBe(10_000);
   });
 
   it('keeps events while the broker is down and drains by itself when it returns', async () => {
