@@ -20,6 +20,9 @@ import {
   type ConsoleRole,
   type ConsoleStore,
 } from './accounts.js';
+import { registerOperationsRoutes } from './operations-routes.js';
+import { registerRegistryRoutes } from './registry-routes.js';
+import type { ConsoleHubData } from './scope.js';
 
 /** Who may call a route: anyone, or signed-in accounts of these roles. Every route says which. */
 export type RouteAccess = 'public' | readonly ConsoleRole[];
@@ -59,6 +62,8 @@ export interface ConsoleServerOptions {
   /** The first lockout after repeated wrong passwords; each further wrong one doubles it. */
   lockoutBaseMs: number;
   log: Logger;
+  /** The hub's registry and store the pages show; without it only accounts and the audit trail are served. */
+  hub?: ConsoleHubData;
   uiFolder?: string;
   now?: () => number;
 }
@@ -210,7 +215,7 @@ export class ConsoleServer {
             properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 200 } },
             additionalProperties: false,
           },
-          response: { 200: accountResponse, 401: errorResponse, 429: errorResponse },
+          response: { 200: accountResponse, 401: errorResponse, 403: errorResponse, 429: errorResponse },
         },
       },
       async (req: FastifyRequest<{ Body: { name: string; password: string } }>, reply) => this.login(req, reply),
@@ -264,6 +269,11 @@ export class ConsoleServer {
       async (req: FastifyRequest<{ Querystring: { limit?: number } }>) => store.auditTrail(req.query.limit ?? 200),
     );
 
+    if (this.options.hub) {
+      registerRegistryRoutes(app, this.options.hub, () => this.now());
+      registerOperationsRoutes(app, this.options.hub, () => this.now());
+    }
+
     const ui = this.options.uiFolder ?? DEFAULT_UI_FOLDER;
     if (existsSync(ui)) await app.register(fastifyStatic, { root: ui, index: 'index.html' });
     else app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('SafeGate console: the pages are not built (npm run build); the API is at /api/'));
@@ -295,6 +305,12 @@ export class ConsoleServer {
       await store.recordFailure(name, failures, lockMs ? now + lockMs : 0);
       await audit('refused', 'wrong name or password');
       return reply.code(401).send({ error: 'wrong name or password', ...(lockMs ? { retryAfterSeconds: Math.ceil(lockMs / 1000) } : {}) });
+    }
+    // A manager's organisation must be in the registry: an account naming one that is not has nothing to manage.
+    const directory = this.options.hub?.directory;
+    if (account.role === 'manager' && directory && !directory.hasOrganisation(account.org ?? '')) {
+      await audit('refused', `organisation ${account.org ?? '-'} not registered`);
+      return reply.code(403).send({ error: `organisation ${account.org ?? '-'} is not in the hub's registry: ask the province operator` });
     }
     await store.recordSuccess(name);
     const token = newSessionToken();

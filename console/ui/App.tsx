@@ -2,6 +2,9 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError, signIn, signOut, whoAmI, type Me } from './api.js';
 import { setLanguage } from './i18n.js';
+import { DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
+import { OrganisationsPage } from './pages/Organisations.js';
+import { WorkersPage } from './pages/Workers.js';
 
 function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -84,7 +87,47 @@ function MePage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-/** Who is signed in decides the page: the sign-in form, or (for now) who you are and your role. */
+const PAGES = ['organisations', 'workers', 'devices', 'entries', 'notices', 'account'] as const;
+type PageName = (typeof PAGES)[number];
+
+/** The page named by the address's #fragment, so a page can be linked to and the back button works. */
+function pageFromHash(): PageName {
+  const name = window.location.hash.replace(/^#\/?/, '');
+  return (PAGES as readonly string[]).includes(name) ? (name as PageName) : 'organisations';
+}
+
+function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+  const { t } = useTranslation();
+  const [page, setPage] = useState<PageName>(pageFromHash);
+  useEffect(() => {
+    const follow = () => setPage(pageFromHash());
+    window.addEventListener('hashchange', follow);
+    return () => window.removeEventListener('hashchange', follow);
+  }, []);
+  return (
+    <>
+      <nav aria-label={t('nav.label')}>
+        <ul>
+          {PAGES.map((p) => (
+            <li key={p}>
+              <a href={`#${p}`} aria-current={p === page ? 'page' : undefined}>
+                {t(`nav.${p}`)}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      {page === 'organisations' && <OrganisationsPage me={me} />}
+      {page === 'workers' && <WorkersPage me={me} />}
+      {page === 'devices' && <DevicesPage />}
+      {page === 'entries' && <EntriesPage />}
+      {page === 'notices' && <NoticesPage me={me} />}
+      {page === 'account' && <MePage me={me} onSignedOut={onSignedOut} />}
+    </>
+  );
+}
+
+/** Who is signed in decides the page: the sign-in form, or the console's pages for their role. */
 export function App() {
   const { t } = useTranslation();
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -98,9 +141,15 @@ export function App() {
     <main>
       <header>
         <h1>{t('app.title')}</h1>
+        {me && (
+          <span className="who" data-testid="who">
+            {me.name} · {t(`role.${me.role}`)}
+            {me.org ? ` · ${me.org}` : ''}
+          </span>
+        )}
         <LanguageSwitch />
       </header>
-      {me === undefined ? <p>{t('loading')}</p> : me === null ? <LoginPage onSignedIn={setMe} /> : <MePage me={me} onSignedOut={() => setMe(null)} />}
+      {me === undefined ? <p>{t('loading')}</p> : me === null ? <LoginPage onSignedIn={setMe} /> : <Console me={me} onSignedOut={() => setMe(null)} />}
     </main>
   );
 }

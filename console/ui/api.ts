@@ -13,6 +13,7 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly retryAfterSeconds?: number,
+    readonly problems?: ListProblem[],
   ) {
     super(message);
   }
@@ -24,14 +25,34 @@ async function csrfToken(): Promise<string> {
   return ((await r.json()) as { token: string }).token;
 }
 
-async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+/** A refusal's details: the bad rows of a worker list, by line. */
+export interface ListProblem {
+  line: number;
+  message: string;
+}
+
+async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, file?: Blob): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
+  if (file) headers['content-type'] = file.type === 'text/csv' || file.type.includes('spreadsheetml') ? file.type : 'application/octet-stream';
   if (method !== 'GET') headers['x-csrf-token'] = await csrfToken();
-  const r = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
-  const answer = (await r.json().catch(() => ({}))) as { error?: string; retryAfterSeconds?: number };
-  if (!r.ok) throw new ApiError(r.status, answer.error ?? r.statusText, answer.retryAfterSeconds);
+  const r = await fetch(path, { method, headers, credentials: 'same-origin', body: file ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  const answer = (await r.json().catch(() => ({}))) as { error?: string; retryAfterSeconds?: number; problems?: ListProblem[] };
+  if (!r.ok) throw new ApiError(r.status, answer.error ?? r.statusText, answer.retryAfterSeconds, answer.problems);
   return answer as T;
+}
+
+export const get = <T>(path: string): Promise<T> => call<T>('GET', path);
+export const post = <T>(path: string, body: unknown): Promise<T> => call<T>('POST', path, body);
+export const remove = <T>(path: string): Promise<T> => call<T>('DELETE', path);
+/** Sends a file's bytes as the body (a worker list: CSV or XLSX). */
+export const upload = <T>(path: string, file: Blob): Promise<T> => call<T>('POST', path, undefined, file);
+
+/** A path with its query (empty values left out). */
+export function withQuery(path: string, query: Record<string, string | undefined>): string {
+  const q = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  const text = q.toString();
+  return text ? `${path}?${text}` : path;
 }
 
 /** Who is signed in, or undefined when nobody is. */

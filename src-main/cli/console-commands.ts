@@ -1,5 +1,6 @@
 import { hashPassword, newAccountSchema, AccountError } from '../../console/server/accounts.js';
 import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
+import { HubDirectory } from '../../sync/hub/directory.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { CliError } from './errors.js';
 
@@ -25,6 +26,16 @@ export function addConsoleUser(configFile: string, o: { name: string; role: stri
   if (password === '') throw new CliError('no password on stdin: pipe it in, e.g. `printf %s "$PASSWORD" | safegate hub user add ...`', 2);
   const parsed = newAccountSchema.safeParse({ name: o.name, role: o.role, ...(o.org !== undefined ? { org: o.org } : {}), password });
   if (!parsed.success) throw new CliError(parsed.error.issues.map((i) => i.message).join('; '), 2);
+  const org = parsed.data.org;
+  if (org !== undefined) {
+    // A manager manages a registered organisation; the console refuses their sign-in otherwise too.
+    const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
+    try {
+      if (!directory.hasOrganisation(org)) throw new CliError(`no organisation ${org} in the hub's registry (add it first with \`safegate hub org add\`)`, 2);
+    } finally {
+      directory.close();
+    }
+  }
   return withConsoleStore(configFile, async (store) => {
     await store.addAccount(parsed.data, await hashPassword(parsed.data.password), Date.now());
     return `console account "${parsed.data.name}" added (${parsed.data.role}${parsed.data.org ? ` of ${parsed.data.org}` : ''})`;

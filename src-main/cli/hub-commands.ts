@@ -8,8 +8,7 @@ import { loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
-import { ConsoleServer } from '../../console/server/server.js';
-import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
+import { openHubConsole } from '../../console/server/hub-console.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
 import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
@@ -43,19 +42,15 @@ export async function runHub(configFile: string): Promise<void> {
     log,
   );
   // The console is served before the broker is reached: an operator can look while the link comes up.
-  const consoleSettings = loaded.settings.console;
-  const consoleStore = consoleSettings.enabled ? new SqliteConsoleStore(loaded.consoleDatabasePath) : undefined;
-  const consoleServer = consoleStore
-    ? new ConsoleServer({
-        store: consoleStore,
-        host: consoleSettings.host,
-        port: consoleSettings.port,
-        trustProxy: consoleSettings.trustProxy,
-        lockoutBaseMs: consoleSettings.lockoutSeconds * 1000,
-        log: log.child({ ns: 'hub:console' }),
-      })
-    : undefined;
-  await consoleServer?.start();
+  const hubConsole = openHubConsole({
+    settings: loaded.settings.console,
+    databasePath: loaded.consoleDatabasePath,
+    directory,
+    store,
+    zone: loaded.settings.time.zone,
+    log: log.child({ ns: 'hub:console' }),
+  });
+  await hubConsole?.start();
   hub.on('ingested', (deviceId, r) =>
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );
@@ -73,8 +68,7 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGTERM', stop);
   });
   await retention.stop();
-  await consoleServer?.stop();
-  await consoleStore?.close();
+  await hubConsole?.stop();
   await hub.stop();
   await store.close();
   directory.close();

@@ -659,6 +659,45 @@ export class HubDirectory {
       .get(workerId) as ReturnType<HubDirectory['hubOnlyWorker']>;
   }
 
+  // ---- console reads: scoped by the organisation they are given, never ID number, phone or residence ----
+
+  /** Whether an organisation is registered (a manager account names one). */
+  hasOrganisation(orgId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM organisations WHERE org_id = ?').get(orgId) !== undefined;
+  }
+
+  /**
+   * Uploaded workers whose name, team or id contains `text` (of one organisation when `orgId` is
+   * given), by name: what a list shows, never ID number, phone or residence.
+   */
+  searchWorkers(orgId: string | undefined, text: string, limit: number): { workerId: string; orgId: string; siteId: string; team: string; fullName: string }[] {
+    const like = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return this.db
+      .prepare(
+        `SELECT worker_id AS workerId, org_id AS orgId, site_id AS siteId, team, full_name AS fullName FROM hub_workers
+         WHERE (@org IS NULL OR org_id = @org) AND (full_name LIKE @like ESCAPE '\\' OR team LIKE @like ESCAPE '\\' OR worker_id LIKE @like ESCAPE '\\')
+         ORDER BY full_name, worker_id LIMIT @limit`,
+      )
+      .all({ org: orgId ?? null, like, limit }) as ReturnType<HubDirectory['searchWorkers']>;
+  }
+
+  /** The organisation of each of these workers that is on an uploaded list. */
+  organisationsOf(workerIds: readonly string[]): Map<string, string> {
+    const get = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
+    const out = new Map<string, string>();
+    for (const id of new Set(workerIds)) {
+      const r = get.get(id) as { org_id: string } | undefined;
+      if (r) out.set(id, r.org_id);
+    }
+    return out;
+  }
+
+  /** The notices published and not withdrawn (expired ones included), by start. */
+  notices(): Notice[] {
+    const rows = this.db.prepare("SELECT value FROM records WHERE stream = 'notices' AND deleted = 0").all() as { value: string }[];
+    return rows.map((r) => JSON.parse(r.value) as Notice).sort((a, b) => b.startsAtMs - a.startsAtMs);
+  }
+
   private requireOrganisation(orgId: string): string {
     const id = this.checkId(orgId, 'organisation id');
     if (!this.db.prepare('SELECT 1 FROM organisations WHERE org_id = ?').get(id)) throw new RegistryError(`no organisation ${id} (add it with \`safegate hub org add\`)`);

@@ -3,6 +3,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { stringify } from 'yaml';
+import { hashPassword } from '../../console/server/accounts.js';
+import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { safegate, safegateProcess, type RunningProcess } from '../helpers/cli.js';
@@ -65,6 +67,7 @@ describe('hub console (running hub, Chromium)', () => {
     const tls = { ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, 'hub.1.crt'), key: join(certs.dir, 'hub.1.key') };
     writeFileSync(config, stringify({ id: 'hub.1', broker: { ...tls, url: broker.url }, console: { port, lockoutSeconds: 1 }, log: { level: 'info' } }));
     expect(addUser('op', 'operator').status).toBe(0);
+    expect(safegate(['hub', 'org', 'add', 'ORG-A', '--name', 'Công ty A', '--config', config]).status).toBe(0);
     expect(addUser('mgr', 'manager', 'ORG-A').status).toBe(0);
     expect(addUser('locky', 'health').status).toBe(0);
     hub = safegateProcess(['hub', 'run', '--config', config]);
@@ -85,10 +88,11 @@ describe('hub console (running hub, Chromium)', () => {
     expect(addUser('nopass', 'operator', undefined, '').stderr).toMatch(/no password on stdin/);
     expect(addUser('short', 'operator', undefined, 'short').stderr).toMatch(/12 to 200 characters/);
     expect(addUser('orgless', 'manager').stderr).toMatch(/names their organisation/);
+    expect(addUser('ghost', 'manager', 'ORG-NOWHERE').stderr).toMatch(/no organisation ORG-NOWHERE in the hub's registry/);
     expect(addUser('op', 'operator').stderr).toMatch(/already exists/);
     const list = safegate(['hub', 'user', 'list', '--config', config]);
     expect(list.stdout).toMatch(/^mgr\tmanager\tORG-A\t/m);
-    expect(list.stdout).not.toMatch(/nopass|short|orgless/);
+    expect(list.stdout).not.toMatch(/nopass|short|orgless|ghost/);
   });
 
   it('listens on loopback by default', () => {
@@ -172,6 +176,7 @@ describe('hub console (running hub, Chromium)', () => {
     await screenshot(page, 'console-login-refused');
     await page.getByLabel('Mật khẩu').fill(PASSWORD);
     await page.getByRole('button', { name: 'Đăng nhập' }).click();
+    await page.getByRole('link', { name: 'Tài khoản' }).click();
     await page.getByTestId('me').waitFor();
     expect(await page.getByTestId('me-name').textContent()).toBe('mgr');
     expect(await page.getByTestId('me-role').textContent()).toBe('Quản lý tổ chức (chỉ tổ chức của mình)');
@@ -180,7 +185,7 @@ describe('hub console (running hub, Chromium)', () => {
     await page.getByRole('button', { name: 'Switch to English' }).click();
     await expect.poll(() => page.getByTestId('me-role').textContent()).toBe('Organisation manager (their organisation only)');
     await page.reload();
-    await page.getByTestId('me').waitFor();
+    await page.getByTestId('me').waitFor(); // the #account address keeps the page
     expect(await page.getByRole('heading', { name: 'Your account' }).count()).toBe(1);
     await screenshot(page, 'console-me-en');
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -207,5 +212,24 @@ describe('hub console (running hub, Chromium)', () => {
     expect(trail.every((e) => e.ip === '127.0.0.1')).toBe(true);
     expect(JSON.stringify(trail)).not.toContain(PASSWORD);
     await page.context().close();
+  });
+
+  it("refuses the sign-in of a manager whose organisation is not in the registry, and writes the refusal to the audit trail", async () => {
+    // `hub user add` refuses such an account; one made before that check (or by hand) is refused at sign-in.
+    const accounts = new SqliteConsoleStore(join(dir.path, 'hub-console.db'));
+    await accounts.addAccount({ name: 'stray', role: 'manager', org: 'ORG-GONE', password: PASSWORD }, await hashPassword(PASSWORD), Date.now());
+    await accounts.close();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    const r = await api(page, 'POST', '/api/login', { name: 'stray', password: PASSWORD });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toMatch(/ORG-GONE is not in the hub's registry/);
+    expect((await api(page, 'GET', '/api/me')).status).toBe(401);
+    const operator = await signedIn('op');
+    const trail = (await api(operator, 'GET', '/api/audit?limit=1000')).body as unknown as { account: string; action: string; outcome: string }[];
+    expect(trail.some((e) => e.account === 'stray' && e.action === 'login' && e.outcome === 'refused')).toBe(true);
+    await context.close();
+    await operator.context().close();
   });
 });

@@ -1,0 +1,58 @@
+import type { Logger } from '../../base/node/logger.js';
+import type { HubDirectory } from '../../sync/hub/directory.js';
+import type { HubSettings } from '../../sync/hub/settings.js';
+import type { HubStore } from '../../sync/hub/store.js';
+import { ConsoleServer } from './server.js';
+import { SqliteConsoleStore } from './sqlite-store.js';
+
+/** A console a hub process serves, with the store of its accounts; `stop()` closes both. */
+export interface HubConsole {
+  server: ConsoleServer;
+  store: SqliteConsoleStore;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The one place a hub process's console is put together (`safegate hub run` and the demo): its
+ * accounts' store, the hub's directory and event store it shows, and the settings it listens by.
+ * Undefined when the settings switch the console off.
+ */
+export function openHubConsole(o: {
+  settings: HubSettings['console'];
+  databasePath: string;
+  directory: HubDirectory;
+  store: HubStore;
+  zone: string;
+  log: Logger;
+  uiFolder?: string;
+}): HubConsole | undefined {
+  if (!o.settings.enabled) return undefined;
+  const accounts = new SqliteConsoleStore(o.databasePath);
+  const server = new ConsoleServer({
+    store: accounts,
+    host: o.settings.host,
+    port: o.settings.port,
+    trustProxy: o.settings.trustProxy,
+    lockoutBaseMs: o.settings.lockoutSeconds * 1000,
+    log: o.log,
+    hub: { directory: o.directory, store: o.store, zone: o.zone },
+    ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
+  });
+  return {
+    server,
+    store: accounts,
+    start: async () => {
+      try {
+        await server.start();
+      } catch (err) {
+        await accounts.close();
+        throw err;
+      }
+    },
+    stop: async () => {
+      await server.stop();
+      await accounts.close();
+    },
+  };
+}

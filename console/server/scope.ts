@@ -1,0 +1,45 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HubDirectory } from '../../sync/hub/directory.js';
+import type { HubStore } from '../../sync/hub/store.js';
+import type { ConsoleRole } from './accounts.js';
+
+/** What the console's pages read and change: the hub's directory (registry, notices) and its store (events, heartbeats). */
+export interface ConsoleHubData {
+  directory: HubDirectory;
+  store: HubStore;
+  /** The province time zone: days and the 15:00 deadline are read in it. */
+  zone: string;
+}
+
+export const ALL_ROLES: readonly ConsoleRole[] = ['operator', 'manager', 'health'];
+export const OPERATOR: readonly ConsoleRole[] = ['operator'];
+export const OPERATOR_OR_MANAGER: readonly ConsoleRole[] = ['operator', 'manager'];
+
+/**
+ * The organisation a request is confined to: a manager's own, nobody else's. Every data read takes
+ * it and passes it to the store function, which scopes its query (undefined: every organisation).
+ */
+export function orgScope(req: FastifyRequest): string | undefined {
+  return req.account?.role === 'manager' ? req.account.org : undefined;
+}
+
+/**
+ * Refuses (403, written to the audit trail as refused) a manager naming another organisation; true
+ * when the request may go on.
+ */
+export function mayReachOrg(req: FastifyRequest, reply: FastifyReply, orgId: string): boolean {
+  const scope = orgScope(req);
+  if (scope !== undefined && scope !== orgId) {
+    void reply.code(403).send({ error: 'this organisation is not yours' });
+    return false;
+  }
+  return true;
+}
+
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'string' }, problems: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' }, message: { type: 'string' } } } } },
+} as const;
+
+export const identifierJson = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const;

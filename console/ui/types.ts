@@ -1,0 +1,97 @@
+/** What the console's API answers, as its pages read it (console/server/*-routes.ts). */
+
+export interface Compliance {
+  orgId: string;
+  listAgeMs: number | null;
+  todaysList: 'before-deadline' | 'not-yet' | 'late' | 'missing';
+  outOfCompliance: boolean;
+}
+
+export interface Organisation {
+  id: string;
+  name: string;
+  kind: 'company' | 'agency' | 'market';
+  sites: number;
+  workers: number;
+  listUploadedAtMs: number | null;
+  compliance: Compliance | null;
+}
+
+export interface Site {
+  id: string;
+  orgId: string | null;
+  name: string;
+  devices: number;
+  checkpoints: number;
+}
+
+export interface Checkpoint {
+  id: string;
+  siteId: string;
+  name: string;
+  kind: string;
+  orgIds: string[];
+  devices: string[];
+}
+
+export interface WorkerRow {
+  workerId: string;
+  orgId: string;
+  siteId: string;
+  team: string;
+  fullName: string;
+}
+
+export interface UploadResult {
+  rev: number;
+  changed: number;
+  removed: number;
+  workers: number;
+}
+
+export interface Device {
+  deviceId: string;
+  siteId: string;
+  checkpointId: string | null;
+  lastSeenMs: number | null;
+  /** How long the hub has not heard from it (null: never). */
+  quietMs: number | null;
+  online: boolean;
+  silent: boolean;
+  software: string | null;
+  outboxDepth: number | null;
+  oldestUnsyncedAgeS: number | null;
+  rosterAgeS: number | null;
+  policyVersion: number | null;
+  disk: string | null;
+}
+
+export interface Entry {
+  deviceId: string;
+  checkpointId: string;
+  whenMs: number;
+  clock: string;
+  direction: string;
+  workerId: string | null;
+  orgId: string | null;
+  decision: string;
+  reasons: string[];
+}
+
+export interface EntriesDay {
+  day: string;
+  total: number;
+  allowed: number;
+  denied: number;
+  deniedByReason: Record<string, number>;
+  entries: Entry[];
+}
+
+export interface Notice {
+  id: string;
+  vi: string;
+  en: string | null;
+  priority: 'info' | 'important' | 'urgent';
+  startsAtMs: number;
+  expiresAtMs: number;
+}
