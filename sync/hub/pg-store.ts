@@ -95,6 +95,62 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
       END
       $fn$;`,
   },
+  {
+    // The same steps, but the device's row is locked only for the watermark, not while the events go
+    // in: with several hub processes, one device's batches can arrive at two of them at once, and the
+    // second then waited for the first's whole insert. The events are inserted first (the unique key
+    // alone keeps them once); then the row lock is taken, and the scan after it, a statement of its
+    // own, sees every batch committed before the lock was granted, so the last of two concurrent
+    // ingests always counts the other's events in the watermark.
+    version: 6,
+    sql: `
+      CREATE OR REPLACE FUNCTION hub_ingest(p_device text, p_received bigint, p_seq bigint[], p_wall bigint[], p_mono bigint[],
+        p_boot text[], p_synced boolean[], p_checkpoint text[], p_zone text[], p_direction text[], p_kind text[],
+        p_worker text[], p_code text[], p_decision text[], p_reasons text[], p_source text[], p_policy integer[],
+        p_clock text[], p_corrected bigint[], p_max_gaps integer)
+      RETURNS TABLE (o_inserted integer, o_contiguous bigint, o_gaps bigint[])
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        seen_contiguous bigint;
+        prev_contiguous bigint;
+        prev_max bigint;
+        n integer;
+        s bigint;
+        expected bigint;
+        contiguous bigint;
+        g bigint[] := '{}';
+        ngaps integer := 0;
+      BEGIN
+        -- Read without a lock: the watermark only grows, so an older value only lets more through.
+        SELECT d.contiguous_seq INTO seen_contiguous FROM devices d WHERE d.device_id = p_device;
+        -- At or below the watermark everything was stored already (perhaps since purged by retention).
+        INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
+            credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, clock, corrected_wall_ms, received_ms)
+          SELECT p_device, u.*, p_received FROM unnest(p_seq, p_wall, p_mono, p_boot, p_synced, p_checkpoint, p_zone,
+            p_direction, p_kind, p_worker, p_code, p_decision, p_reasons, p_source, p_policy, p_clock, p_corrected)
+            AS u (seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction, credential_kind, worker_id,
+              code_hash, decision, reasons, source, policy_version, clock, corrected_wall_ms)
+          WHERE u.seq > coalesce(seen_contiguous, 0)
+          ON CONFLICT (device_id, seq) DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        INSERT INTO devices AS d (device_id, last_seen_ms) VALUES (p_device, p_received)
+          ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = greatest(d.last_seen_ms, excluded.last_seen_ms)
+          RETURNING d.contiguous_seq, d.max_seq INTO prev_contiguous, prev_max;
+        contiguous := prev_contiguous;
+        expected := contiguous + 1;
+        FOR s IN SELECT e.seq FROM hub_events e WHERE e.device_id = p_device AND e.seq > prev_contiguous ORDER BY e.seq LOOP
+          IF s > expected AND ngaps < p_max_gaps THEN
+            g := g || ARRAY[expected, s - 1];
+            ngaps := ngaps + 1;
+          END IF;
+          IF ngaps = 0 THEN contiguous := s; END IF;
+          expected := s + 1;
+        END LOOP;
+        UPDATE devices SET contiguous_seq = contiguous, max_seq = greatest(prev_max, expected - 1) WHERE device_id = p_device;
+        RETURN QUERY SELECT n, contiguous, g;
+      END
+      $fn$;`,
+  },
 ];
 
 const MAX_GAP_RANGES = 100;
@@ -106,8 +162,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 export class PgHubStore implements HubStore {
   private constructor(private readonly pool: pg.Pool) {}
 
-  static async open(connectionString: string): Promise<PgHubStore> {
-    const pool = new pg.Pool({ connectionString, max: 4 });
+  /** `poolSize`: connections, as many as the hub handles devices at once (HubOptions.concurrency). */
+  static async open(connectionString: string, poolSize = 8): Promise<PgHubStore> {
+    const pool = new pg.Pool({ connectionString, max: poolSize });
     const client = await pool.connect();
     try {
       await client.query('CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)');
