@@ -30,6 +30,8 @@ packages=(build-essential python3)
 # USB export tests mount a loop image (mkfs.ext4) and run a private D-Bus (dbus-daemon); they skip,
 # saying why, when not root.
 [ "$mode" = test ] && packages+=(e2fsprogs dbus-daemon)
+# The pass sheet tests rasterise the PDF (pdftoppm) and read its text and fonts (pdftotext, pdffonts).
+[ "$mode" = test ] && packages+=(poppler-utils)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -19,6 +19,7 @@ const hubCommands = () => import('./hub-commands.js');
 const supervisorCommands = () => import('./supervisor-commands.js');
 const registryCommands = () => import('./registry-commands.js');
 const consoleCommands = () => import('./console-commands.js');
+const hubPassCommands = () => import('./hub-pass-commands.js');
 
 /** `safegate 0.1.0 (Node.js v20.19.0)`: the package's version, from its package.json wherever this file runs from (build/ or source). */
 export function versionText(): string {
@@ -238,14 +239,45 @@ function buildProgram(): Command {
     .argument('<id>', 'notice id')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (id: string, o: { config: string }) => console.log((await hubCommands()).withdrawHubNotice(o.config, id)));
-  hub
-    .command('pass')
-    .description('worker passes')
-    .command('revoke')
-    .description('revoke a pass by its id; kiosks refuse it after their next download')
-    .argument('<passId>', 'pass id (16 hex digits, shown by `safegate pass verify`)')
+  const hubPass = hub.command('pass').description("worker passes the hub signs with its pass key (passKey), recorded in its pass registry");
+  hubPass
+    .command('issue')
+    .description("issue printed passes to an organisation's workers: all of them, one team or the ones named (each must be on its uploaded list)")
+    .requiredOption('--org <id>', 'the organisation')
+    .addOption(new Option('--team <team>', 'only this team (as in the list\'s team column)').conflicts('workers'))
+    .option('--workers <ids>', 'only these workers, comma-separated')
+    .option('--expires <when>', 'valid until: a date or time (province zone), or a number of days such as 90d (default: a year)')
+    .option('--codes', "also print each pass's QR text")
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (passId: string, o: { config: string }) => console.log((await hubCommands()).revokeHubPass(o.config, passId)));
+    .action(async (o: { config: string; org: string; team?: string; workers?: string; expires?: string; codes?: boolean }) => console.log(await (await hubPassCommands()).issueHubPasses(o.config, o)));
+  hubPass
+    .command('list')
+    .description("an organisation's passes, newest first: pass id, worker, kind, state, issued, expires")
+    .requiredOption('--org <id>', 'the organisation')
+    .option('--worker <id>', 'only this worker')
+    .option('--json', 'one JSON object a line')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; org: string; worker?: string; json?: boolean }) => console.log(await (await hubPassCommands()).listHubPasses(o.config, o)));
+  hubPass
+    .command('revoke')
+    .description('revoke a pass, or every live pass of a worker; kiosks refuse them after their next download')
+    .argument('[passId]', 'pass id (16 hex digits), the same as --pass')
+    .option('--pass <id>', 'the pass id, as `hub pass list` or `safegate pass verify` shows it')
+    .option('--worker <id>', 'every live pass of this worker')
+    .option('--org <id>', 'refuse unless the pass or worker is of this organisation')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (passId: string | undefined, o: { config: string; pass?: string; worker?: string; org?: string }) =>
+      console.log(await (await hubPassCommands()).revokeHubPasses(o.config, { ...o, ...(passId !== undefined ? { pass: o.pass ?? passId } : {}) })),
+    );
+  hubPass
+    .command('sheet')
+    .description("print a team's passes on A4 (PDF: eight cards a page, cut lines); workers without a live printed pass are issued one")
+    .requiredOption('--org <id>', 'the organisation')
+    .requiredOption('--team <team>', 'the team')
+    .requiredOption('--out <file.pdf>', 'the PDF to write (it holds live passes: keep it as you would the cards)')
+    .option('--expires <when>', 'for passes issued now: valid until a date or time, or a number of days such as 90d (default: a year)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; org: string; team: string; out: string; expires?: string }) => console.log(await (await hubPassCommands()).printHubPassSheet(o.config, o)));
   hub
     .command('policy')
     .description('the entry policy kiosks apply')

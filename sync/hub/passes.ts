@@ -258,6 +258,7 @@ export interface ListedWorkerName {
 export interface SheetEntry extends ListedWorkerName {
   passId: string;
   code: string;
+  expiresAtMs: number;
 }
 
 /**
@@ -324,19 +325,35 @@ export class OrganisationPasses {
         const workers = this.chooseWorkers({ team });
         if (workers.length === 0) throw new PassError(`team ${JSON.stringify(team)} of ${this.orgId} has no workers`);
         const newest = db.prepare(
-          "SELECT pass_id, code FROM passes WHERE worker_id = ? AND org_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND code IS NOT NULL AND expires_ms > ? ORDER BY issued_ms DESC, pass_id LIMIT 1",
+          "SELECT pass_id, code, expires_ms FROM passes WHERE worker_id = ? AND org_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND code IS NOT NULL AND expires_ms > ? ORDER BY issued_ms DESC, pass_id LIMIT 1",
         );
         let issued = 0;
         const entries = workers.map((w): SheetEntry => {
-          const held = newest.get(w.workerId, this.orgId, this.registry.nowMs()) as { pass_id: string; code: string } | undefined;
-          if (held) return { ...w, passId: held.pass_id, code: held.code };
+          const held = newest.get(w.workerId, this.orgId, this.registry.nowMs()) as { pass_id: string; code: string; expires_ms: number } | undefined;
+          if (held) return { ...w, passId: held.pass_id, code: held.code, expiresAtMs: held.expires_ms };
           issued++;
           const p = this.registry.signAndRecord(this.orgId, w.workerId, { expiresAt, kind: 'printed' });
-          return { ...w, passId: p.passId, code: p.code };
+          return { ...w, passId: p.passId, code: p.code, expiresAtMs: p.expiresAtMs };
         });
         return { entries, issued };
       })
       .immediate();
+  }
+
+  /** The organisation's name, as its sheets print it. */
+  name(): string {
+    return (this.registry.database().prepare('SELECT name FROM organisations WHERE org_id = ?').get(this.orgId) as { name: string }).name;
+  }
+
+  /**
+   * A team's A4 sheet of printed passes (PDF bytes, sync/hub/pass-sheet.ts), workers without a live
+   * printed pass issued one (valid until `expiresAt`). The console's "print" button calls this.
+   */
+  async sheet(team: string, options: { expiresAt: Date; zone: string }): Promise<{ pdf: Uint8Array; passes: number; pages: number; issued: number }> {
+    const { entries, issued } = this.sheetEntries(team, options.expiresAt);
+    const { renderPassSheet, CARDS_PER_PAGE } = await import('./pass-sheet.js');
+    const pdf = await renderPassSheet(entries, { title: `${this.name()} — ${team}`, zone: options.zone, nowMs: this.registry.nowMs() });
+    return { pdf, passes: entries.length, pages: Math.ceil(entries.length / CARDS_PER_PAGE), issued };
   }
 
   private chooseWorkers(request: { team?: string; workerIds?: readonly string[] }): ListedWorkerName[] {

@@ -29,6 +29,10 @@ export const hubSettingsSchema = z
       .string()
       .optional()
       .describe('the hub\'s private signing key (PEM, from `safegate keys generate`); kiosks trust its public half. Without it the hub only ingests.'),
+    passKey: z
+      .string()
+      .optional()
+      .describe('the hub\'s private pass key (PEM, from `safegate keys generate --role pass`) that signs the passes `safegate hub pass issue` and the console issue; kiosks hold its public half in keys/pass/'),
     store: z
       .strictObject({ path: z.string().default('hub.db').describe('SQLite file for ingested events; when DATABASE_URL is set, PostgreSQL is used instead') })
       .prefault({}),
@@ -86,6 +90,7 @@ export interface LoadedHubSettings {
   directoryPath: string;
   consoleDatabasePath: string;
   signingKeyPath: string | undefined;
+  passKeyPath: string | undefined;
 }
 
 export function loadHubSettings(file: string): LoadedHubSettings {
@@ -114,5 +119,6 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     directoryPath: resolve(base, r.data.directory.path),
     consoleDatabasePath: resolve(base, r.data.console.database),
     signingKeyPath: at(r.data.signingKey),
+    passKeyPath: at(r.data.passKey),
   };
 }

@@ -12,6 +12,7 @@ describe('hub settings', () => {
     const loaded = loadHubSettings(new URL('../../../config/hub.example.yaml', import.meta.url).pathname);
     expect(loaded.settings.id).toBe('hub.1');
     expect(loaded.signingKeyPath).toBe('/etc/safegate/hub-keys/hub-downlink.key.pem');
+    expect(loaded.passKeyPath).toBe('/etc/safegate/hub-keys/hub-pass.key.pem');
   });
 
   it('lists every problem and resolves paths beside the file', () => {
