@@ -1,11 +1,13 @@
+import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../../base/node/logger.js';
 import type { HubDirectory } from '../../sync/hub/directory.js';
+import { PassRegistry } from '../../sync/hub/passes.js';
 import type { HubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import { ConsoleServer } from './server.js';
 import { SqliteConsoleStore } from './sqlite-store.js';
 
-/** A console a hub process serves, with the store of its accounts; `stop()` closes both. */
+/** A console a hub process serves, with the store of its accounts and the pass registry; `stop()` closes them. */
 export interface HubConsole {
   server: ConsoleServer;
   store: SqliteConsoleStore;
@@ -22,6 +24,12 @@ export function openHubConsole(o: {
   settings: HubSettings['console'];
   databasePath: string;
   directory: HubDirectory;
+  /** The directory's file: the pass registry keeps its passes there (directory migration 0008). */
+  directoryPath: string;
+  /** The hub's pass key; without it passes are listed and revoked but not issued or printed. */
+  passKey?: KeyObject;
+  /** The issuer written into the passes the console issues (the hub's id). */
+  issuer: string;
   store: HubStore;
   zone: string;
   log: Logger;
@@ -29,6 +37,7 @@ export function openHubConsole(o: {
 }): HubConsole | undefined {
   if (!o.settings.enabled) return undefined;
   const accounts = new SqliteConsoleStore(o.databasePath);
+  const passes = new PassRegistry({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.passKey ? { passKey: o.passKey } : {}) });
   const server = new ConsoleServer({
     store: accounts,
     host: o.settings.host,
@@ -36,7 +45,7 @@ export function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes },
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });
   return {
@@ -47,12 +56,14 @@ export function openHubConsole(o: {
         await server.start();
       } catch (err) {
         await accounts.close();
+        passes.close();
         throw err;
       }
     },
     stop: async () => {
       await server.stop();
       await accounts.close();
+      passes.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HubDirectory } from '../../sync/hub/directory.js';
+import type { PassRegistry } from '../../sync/hub/passes.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import type { ConsoleRole } from './accounts.js';
 
@@ -9,6 +10,8 @@ export interface ConsoleHubData {
   store: HubStore;
   /** The province time zone: days and the 15:00 deadline are read in it. */
   zone: string;
+  /** The hub's pass registry (issue, list, revoke, print). */
+  passes?: PassRegistry;
 }
 
 export const ALL_ROLES: readonly ConsoleRole[] = ['operator', 'manager', 'health'];

@@ -21,6 +21,7 @@ import {
   type ConsoleStore,
 } from './accounts.js';
 import { registerOperationsRoutes } from './operations-routes.js';
+import { registerPassRoutes } from './pass-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 import type { ConsoleHubData } from './scope.js';
 
@@ -272,6 +273,7 @@ export class ConsoleServer {
     if (this.options.hub) {
       registerRegistryRoutes(app, this.options.hub, () => this.now());
       registerOperationsRoutes(app, this.options.hub, () => this.now());
+      if (this.options.hub.passes) registerPassRoutes(app, this.options.hub.passes, this.options.hub.zone, () => this.now());
     }
 
     const ui = this.options.uiFolder ?? DEFAULT_UI_FOLDER;

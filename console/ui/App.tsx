@@ -4,6 +4,7 @@ import { ApiError, signIn, signOut, whoAmI, type Me } from './api.js';
 import { setLanguage } from './i18n.js';
 import { DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
 import { OrganisationsPage } from './pages/Organisations.js';
+import { PassesPage } from './pages/Passes.js';
 import { WorkersPage } from './pages/Workers.js';
 
 function LanguageSwitch() {
@@ -87,7 +88,7 @@ function MePage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-const PAGES = ['organisations', 'workers', 'devices', 'entries', 'notices', 'account'] as const;
+const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'notices', 'account'] as const;
 type PageName = (typeof PAGES)[number];
 
 /** The page named by the address's #fragment, so a page can be linked to and the back button works. */
@@ -119,6 +120,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       </nav>
       {page === 'organisations' && <OrganisationsPage me={me} />}
       {page === 'workers' && <WorkersPage me={me} />}
+      {page === 'passes' && <PassesPage me={me} />}
       {page === 'devices' && <DevicesPage />}
       {page === 'entries' && <EntriesPage />}
       {page === 'notices' && <NoticesPage me={me} />}

@@ -67,3 +67,31 @@ export async function whoAmI(): Promise<Me | undefined> {
 
 export const signIn = (name: string, password: string): Promise<Me> => call<Me>('POST', '/api/login', { name, password });
 export const signOut = (): Promise<unknown> => call('POST', '/api/logout');
+
+/** A change whose answer is a file (a team's PDF sheet): its bytes and the name the server gave it. */
+export async function postForFile(path: string, body: unknown): Promise<{ blob: Blob; fileName: string }> {
+  const r = await fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': await csrfToken() },
+    credentials: 'same-origin',
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) {
+    const answer = (await r.json().catch(() => ({}))) as { error?: string };
+    throw new ApiError(r.status, answer.error ?? r.statusText);
+  }
+  const fileName = /filename="([^"]+)"/.exec(r.headers.get('content-disposition') ?? '')?.[1] ?? 'download';
+  return { blob: await r.blob(), fileName };
+}
+
+/** Hands a file to the browser's downloads. */
+export function saveFile(blob: Blob, fileName: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

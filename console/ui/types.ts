@@ -95,3 +95,15 @@ export interface Notice {
   startsAtMs: number;
   expiresAtMs: number;
 }
+
+export interface PassRow {
+  passId: string;
+  workerId: string;
+  orgId: string;
+  kind: 'printed' | 'phone';
+  issuedAtMs: number;
+  expiresAtMs: number;
+  revokedAtMs: number | null;
+  revokedBecause: string | null;
+  state: 'live' | 'expired' | 'revoked';
+}

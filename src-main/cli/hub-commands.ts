@@ -46,6 +46,9 @@ export async function runHub(configFile: string): Promise<void> {
     settings: loaded.settings.console,
     databasePath: loaded.consoleDatabasePath,
     directory,
+    directoryPath: loaded.directoryPath,
+    ...(loaded.passKeyPath ? { passKey: readPassKey(loaded.passKeyPath) } : {}),
+    issuer: loaded.settings.id,
     store,
     zone: loaded.settings.time.zone,
     log: log.child({ ns: 'hub:console' }),
@@ -72,6 +75,14 @@ export async function runHub(configFile: string): Promise<void> {
   await hub.stop();
   await store.close();
   directory.close();
+}
+
+function readPassKey(file: string): KeyObject {
+  try {
+    return createPrivateKey(readFileSync(file));
+  } catch (err) {
+    throw new CliError(`passKey ${file}: not a readable private key (${(err as Error).message})`);
+  }
 }
 
 function readSigningKey(file: string): KeyObject {

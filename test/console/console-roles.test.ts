@@ -6,6 +6,7 @@ import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
 import { createLogger } from '../../base/node/logger.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
+import { PassRegistry } from '../../sync/hub/passes.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 
 const PASSWORD = 'a long enough password';
@@ -51,6 +52,7 @@ describe('console routes by role (in process, real SQLite file)', () => {
   const store = new SqliteConsoleStore(join(dir.path, 'console.db'));
   const directory = new HubDirectory(join(dir.path, 'hub-directory.db'));
   const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
+  const passes = new PassRegistry({ directoryPath: join(dir.path, 'hub-directory.db') });
   const server = new ConsoleServer({
     store,
     host: '127.0.0.1',
@@ -58,7 +60,7 @@ describe('console routes by role (in process, real SQLite file)', () => {
     trustProxy: false,
     lockoutBaseMs: 1_000,
     log: createLogger({ level: 'fatal' }),
-    hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh' },
+    hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes },
   });
 
   beforeAll(async () => {
@@ -71,6 +73,7 @@ describe('console routes by role (in process, real SQLite file)', () => {
     await server.stop();
     await store.close();
     await hubStore.close();
+    passes.close();
     directory.close();
     dir.remove();
   });

@@ -1,0 +1,183 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_PASS_DAYS, PassError, type OrganisationPasses, type PassRecord, type PassRegistry } from '../../sync/hub/passes.js';
+import { ALL_ROLES, errorSchema, identifierJson, mayReachOrg, OPERATOR_OR_MANAGER } from './scope.js';
+
+const orgParams = { type: 'object', required: ['org'], properties: { org: identifierJson } } as const;
+const passIdJson = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
+const expiresJson = { type: 'integer', minimum: 1 } as const;
+const DAY_MS = 86_400_000;
+
+/** A pass as the console lists it (the QR text never leaves but on a printed sheet). */
+const passRow = {
+  type: 'object',
+  properties: {
+    passId: { type: 'string' },
+    workerId: { type: 'string' },
+    orgId: { type: 'string' },
+    kind: { type: 'string' },
+    issuedAtMs: { type: 'integer' },
+    expiresAtMs: { type: 'integer' },
+    revokedAtMs: { type: ['integer', 'null'] },
+    revokedBecause: { type: ['string', 'null'] },
+    state: { type: 'string' },
+  },
+  additionalProperties: false,
+} as const;
+
+/**
+ * An organisation's passes (sync/hub/passes.ts): issue per organisation, team or workers, list,
+ * revoke by pass or by worker, and print a team's A4 sheet (a PDF download). Every call goes
+ * through the organisation's desk (`registry.of(org)`), which cannot reach another organisation's
+ * passes; a manager naming another organisation is refused before that.
+ */
+export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, zone: string, now: () => number): void {
+  /** The organisation's desk, or a refusal already sent (another's organisation, an unknown one). */
+  const desk = (req: FastifyRequest<{ Params: { org: string } }>, reply: FastifyReply): OrganisationPasses | undefined => {
+    if (!mayReachOrg(req, reply, req.params.org)) return undefined;
+    try {
+      return passes.of(req.params.org);
+    } catch (err) {
+      if (!(err instanceof PassError)) throw err;
+      void reply.code(404).send({ error: err.message });
+      return undefined;
+    }
+  };
+  const refusal = (reply: FastifyReply, err: unknown) => {
+    if (err instanceof PassError) return reply.code(/^no |not on /.test(err.message) ? 404 : 400).send({ error: err.message });
+    throw err;
+  };
+  const checkExpiry = (expiresAtMs: number): string | undefined => {
+    if (expiresAtMs <= now()) return 'the expiry must be in the future';
+    if (expiresAtMs > now() + MAX_PASS_DAYS * DAY_MS) return `a pass is valid for at most ${MAX_PASS_DAYS} days`;
+    return undefined;
+  };
+  const publicPass = ({ passId, workerId, orgId, kind, issuedAtMs, expiresAtMs, revokedAtMs, revokedBecause, state }: PassRecord) => ({
+    passId,
+    workerId,
+    orgId,
+    kind,
+    issuedAtMs,
+    expiresAtMs,
+    revokedAtMs,
+    revokedBecause,
+    state,
+  });
+
+  app.get(
+    '/api/organisations/:org/passes',
+    {
+      config: { access: ALL_ROLES },
+      schema: {
+        params: orgParams,
+        querystring: { type: 'object', properties: { worker: identifierJson, team: { type: 'string', minLength: 1, maxLength: 120 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } }, additionalProperties: false },
+        response: { 200: { type: 'array', items: passRow }, '4xx': errorSchema },
+      },
+    },
+    async (req: FastifyRequest<{ Params: { org: string }; Querystring: { worker?: string; team?: string; limit?: number } }>, reply) => {
+      const d = desk(req, reply);
+      if (!d) return reply;
+      return d.list({ ...(req.query.worker ? { workerId: req.query.worker } : {}), ...(req.query.team ? { team: req.query.team } : {}), limit: req.query.limit ?? 200 }).map(publicPass);
+    },
+  );
+
+  app.get('/api/organisations/:org/teams', { config: { access: ALL_ROLES }, schema: { params: orgParams, response: { '4xx': errorSchema } } }, async (req: FastifyRequest<{ Params: { org: string } }>, reply) => {
+    const d = desk(req, reply);
+    if (!d) return reply;
+    return d.teams();
+  });
+
+  app.post(
+    '/api/organisations/:org/passes',
+    {
+      config: { access: OPERATOR_OR_MANAGER },
+      schema: {
+        params: orgParams,
+        body: {
+          type: 'object',
+          required: ['expiresAtMs'],
+          properties: { team: { type: 'string', minLength: 1, maxLength: 120 }, workerIds: { type: 'array', items: identifierJson, minItems: 1, maxItems: 10_000 }, expiresAtMs: expiresJson },
+          additionalProperties: false,
+        },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (req: FastifyRequest<{ Params: { org: string }; Body: { team?: string; workerIds?: string[]; expiresAtMs: number } }>, reply) => {
+      const d = desk(req, reply);
+      if (!d) return reply;
+      const bad = checkExpiry(req.body.expiresAtMs);
+      if (bad) return reply.code(400).send({ error: bad });
+      let report;
+      try {
+        report = d.issue({ ...(req.body.team !== undefined ? { team: req.body.team } : {}), ...(req.body.workerIds ? { workerIds: req.body.workerIds } : {}), expiresAt: new Date(req.body.expiresAtMs) });
+      } catch (err) {
+        return refusal(reply, err);
+      }
+      return reply.code(201).send({ issued: report.issued.length, alreadyHeld: report.alreadyHeld, passes: report.issued.map(publicPass) });
+    },
+  );
+
+  app.post(
+    '/api/organisations/:org/passes/:passId/revoke',
+    { config: { access: OPERATOR_OR_MANAGER }, schema: { params: { type: 'object', required: ['org', 'passId'], properties: { org: identifierJson, passId: passIdJson } }, response: { '4xx': errorSchema } } },
+    async (req: FastifyRequest<{ Params: { org: string; passId: string } }>, reply) => {
+      const d = desk(req, reply);
+      if (!d) return reply;
+      let revoked;
+      try {
+        revoked = d.revokePass(req.params.passId);
+      } catch (err) {
+        return refusal(reply, err);
+      }
+      return publicPass(revoked);
+    },
+  );
+
+  app.post(
+    '/api/organisations/:org/workers/:worker/revoke',
+    { config: { access: OPERATOR_OR_MANAGER }, schema: { params: { type: 'object', required: ['org', 'worker'], properties: { org: identifierJson, worker: identifierJson } }, response: { '4xx': errorSchema } } },
+    async (req: FastifyRequest<{ Params: { org: string; worker: string } }>, reply) => {
+      const d = desk(req, reply);
+      if (!d) return reply;
+      let revoked;
+      try {
+        revoked = d.revokeWorker(req.params.worker);
+      } catch (err) {
+        return refusal(reply, err);
+      }
+      return { revoked: revoked.length, passes: revoked.map(publicPass) };
+    },
+  );
+
+  // A sheet issues a pass to each team member without one, so it is a change (POST, CSRF), never a plain link.
+  app.post(
+    '/api/organisations/:org/sheet',
+    {
+      config: { access: OPERATOR_OR_MANAGER },
+      schema: {
+        params: orgParams,
+        body: { type: 'object', required: ['team'], properties: { team: { type: 'string', minLength: 1, maxLength: 120 }, expiresAtMs: expiresJson }, additionalProperties: false },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (req: FastifyRequest<{ Params: { org: string }; Body: { team: string; expiresAtMs?: number } }>, reply) => {
+      const d = desk(req, reply);
+      if (!d) return reply;
+      const expiresAtMs = req.body.expiresAtMs ?? now() + 365 * DAY_MS;
+      const bad = checkExpiry(expiresAtMs);
+      if (bad) return reply.code(400).send({ error: bad });
+      let sheet;
+      try {
+        sheet = await d.sheet(req.body.team, { expiresAt: new Date(expiresAtMs), zone });
+      } catch (err) {
+        return refusal(reply, err);
+      }
+      const file = `passes-${req.params.org}-${req.body.team}`.replace(/[^A-Za-z0-9._-]+/g, '-');
+      return reply
+        .type('application/pdf')
+        .header('Content-Disposition', `attachment; filename="${file}.pdf"`)
+        .header('X-Passes', String(sheet.passes))
+        .header('X-Passes-Issued', String(sheet.issued))
+        .send(Buffer.from(sheet.pdf));
+    },
+  );
+}
