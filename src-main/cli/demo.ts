@@ -8,7 +8,7 @@ import { createLogger } from '../../base/node/logger.js';
 import { DENY_REASONS } from '../../base/common/reasons.js';
 import { parseRosterCsv } from '../core/store/roster.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { EmbeddedBroker } from '../../sync/embedded-broker.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
@@ -16,6 +16,10 @@ import { waitForShutdown } from './commands.js';
 import { generateKeys } from './pass-commands.js';
 import QRCode from 'qrcode';
 import { ScreenLauncher, type ScreenMode } from './screens-launcher.js';
+import { openHubConsole, type HubConsole } from '../../console/server/hub-console.js';
+import { hashPassword } from '../../console/server/accounts.js';
+import { hubSettingsSchema } from '../../sync/hub/settings.js';
+import { parseWorkerList } from '../../sync/hub/registry-upload.js';
 
 const DAY = 86_400_000;
 /** The demo's one supervisor: a named account with a 6-digit PIN, as a real kiosk has. */
@@ -34,7 +38,7 @@ export function screensBlockLines(shown: 'electron' | 'chromium' | 'address' | '
  * The block the demo ends its start with, after the build output and the codes: what to open, the
  * supervisor's PIN, where the passes are, how to scan. Plain text, one item a line.
  */
-export function firstRunBlock(items: { screens: readonly string[]; supervisor: string; passes: readonly string[]; scan: string }): string {
+export function firstRunBlock(items: { screens: readonly string[]; supervisor: string; passes: readonly string[]; scan: string; console?: readonly string[] }): string {
   const rule = '='.repeat(78);
   const item = (label: string, lines: readonly string[]) => lines.map((l, i) => `  ${(i === 0 ? label : '').padEnd(13)}${l}`);
   return [
@@ -46,6 +50,7 @@ export function firstRunBlock(items: { screens: readonly string[]; supervisor: s
     ...item('Supervisor:', [items.supervisor]),
     ...item('Demo passes:', items.passes),
     ...item('Scan:', [items.scan]),
+    ...(items.console ? item('Console:', items.console) : []),
     rule,
     '',
   ].join('\n');
@@ -110,6 +115,63 @@ log:
 `;
 }
 
+/** The demo organisation the console shows, with its own list (CV 2242 form); the demo kiosk keeps the province list. */
+const DEMO_ORG = { id: 'demo-org', name: 'Công ty May Demo', site: 'demo-site', checkpoint: 'demo-gate' } as const;
+const DEMO_ORG_LIST = [
+  'STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin',
+  '1,D0001,Hoàng Thị Hoa,1994,Nữ,,,,Tổ may 1,,,2',
+  '2,D0002,Đặng Văn Khoa,1989,Nam,,,,Tổ may 1,,,3',
+  '3,D0003,Bùi Thị Lan,1996,Nữ,,,,Tổ cắt,,,2',
+].join('\n');
+/** The console the demo hub serves: its usual port, or any free one when that is taken. */
+const DEMO_CONSOLE_PORT = 8480;
+
+/**
+ * The demo hub's console: a demo organisation with a site, a gate and a worker list, and two demo
+ * accounts (a province operator and the organisation's manager) whose passwords are made afresh at
+ * each start and printed once. The console's accounts file is the demo's own and is started anew.
+ */
+async function startDemoConsole(dir: string, directory: HubDirectory, hubStore: SqliteHubStore, passPem: string, zone: string): Promise<{ console: HubConsole; lines: string[] }> {
+  const now = Date.now();
+  if (!directory.hasOrganisation(DEMO_ORG.id)) directory.addOrganisation({ id: DEMO_ORG.id, name: DEMO_ORG.name, kind: 'company' }, now);
+  if (!directory.registeredSites(DEMO_ORG.id).some((s) => s.id === DEMO_ORG.site)) directory.addSite({ id: DEMO_ORG.site, orgId: DEMO_ORG.id, name: 'Xưởng Demo' }, now);
+  if (!directory.checkpoints(DEMO_ORG.site).some((c) => c.id === DEMO_ORG.checkpoint)) directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng Demo', kind: 'gate' }, now);
+  directory.uploadWorkers(DEMO_ORG.id, await parseWorkerList(Buffer.from(DEMO_ORG_LIST), zone, now), { nowMs: now });
+  const databasePath = join(dir, 'hub-console.db');
+  for (const suffix of ['', '-wal', '-shm']) rmSync(databasePath + suffix, { force: true });
+  const log = createLogger({ level: 'error' });
+  const open = (port: number) =>
+    openHubConsole({
+      settings: hubSettingsSchema.shape.console.parse({ port }),
+      databasePath,
+      directory,
+      directoryPath: join(dir, 'hub-directory.db'),
+      passKey: createPrivateKey(passPem),
+      issuer: 'demo-hub',
+      store: hubStore,
+      zone,
+      log,
+    })!;
+  let hubConsole = open(DEMO_CONSOLE_PORT);
+  try {
+    await hubConsole.start();
+  } catch {
+    hubConsole = open(0);
+    await hubConsole.start();
+  }
+  const accounts = [
+    { name: 'demo-operator', role: 'operator' as const },
+    { name: 'demo-manager', role: 'manager' as const, org: DEMO_ORG.id },
+  ];
+  const lines = [`open ${hubConsole.server.url}/ in a browser on this machine (demo accounts, new passwords at each start)`];
+  for (const a of accounts) {
+    const password = randomBytes(12).toString('base64url');
+    await hubConsole.store.addAccount({ ...a, password }, await hashPassword(password), now);
+    lines.push(`${a.name} / ${password}  (${a.role === 'operator' ? 'province operator' : `manager of ${DEMO_ORG.name}`})`);
+  }
+  return { console: hubConsole, lines };
+}
+
 /** Sets up a demo folder (keys, config, roster) once, prints demo passes, and runs the kiosk on stdin. */
 export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Promise<void> {
   const dir = resolve(dirArg);
@@ -166,6 +228,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   hub.on('alert', (deviceId, a) => process.stdout.write(`      [hub: alert for managers: ${a.kind} at ${a.checkpointId} (${deviceId}, event #${a.seq})]\n`));
   await hub.start();
   const loaded = { ...loadSettings(configFile), broker: { url: broker.url, protocolVersion: 4 as const } };
+  const demoConsole = await startDemoConsole(dir, directory, hubStore, privatePem, loaded.settings.time.zone);
 
   const out = process.stdout;
   const kiosk = new Kiosk(loaded, {
@@ -237,9 +300,11 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
       supervisor: `${DEMO_SUPERVISOR.name}, PIN ${DEMO_SUPERVISOR.pin} (hold the supervisor button on the screen for 2 seconds to open the supervisor screen)`,
       passes: [`${passesFile}: print it, or show it to the camera on a phone`, ...(passesUrl ? [`also at ${passesUrl}`] : [])],
       scan: 'paste one of the codes above into this terminal and press Enter; Ctrl+C stops the demo',
+      console: demoConsole.lines,
     }),
   );
   await waitForShutdown(kiosk, () => launcher?.stop());
+  await demoConsole.console.stop();
   await hub.stop();
   directory.close();
   await hubStore.close();

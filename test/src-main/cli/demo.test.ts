@@ -44,6 +44,23 @@ describe('the demo with its screens', () => {
     const quarantined = /quarantined \(Lê Văn Cường\):\n\s+(SG1:[^\n]+)/.exec(out)?.[1];
     expect(allowed).toBeDefined();
 
+    // The demo hub serves the console: its address and two demo logins, passwords made at this start.
+    const consoleUrl = /^ {2}Console: {5}open (http:\/\/127\.0\.0\.1:\d+)\/ in a browser/m.exec(block)?.[1];
+    const logins = [...block.matchAll(/^ {15}(demo-operator|demo-manager) \/ (\S+) {2}\(/gm)].map((m) => [m[1], m[2]]);
+    expect(consoleUrl).toBeDefined();
+    expect(logins.map((l) => l[0])).toEqual(['demo-operator', 'demo-manager']);
+    for (const [name, password] of logins) {
+      const csrf = await fetch(`${consoleUrl}/api/csrf`);
+      const token = ((await csrf.json()) as { token: string }).token;
+      const login = await fetch(`${consoleUrl}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': token, cookie: csrf.headers.getSetCookie()[0]!.split(';')[0]! },
+        body: JSON.stringify({ name, password }),
+      });
+      expect([name, login.status]).toEqual([name, 200]);
+      if (name === 'demo-manager') expect(await login.json()).toEqual({ name, role: 'manager', org: 'demo-org' });
+    }
+
     const sheet = await (await fetch(new URL('/demo/passes.html', url))).text();
     expect(sheet.match(/<img src="data:image\/png;base64,/g)).toHaveLength(7);
     for (const label of ['allowed', 'expired pass', 'F1 without a recent test', 'quarantined', 'unknown worker']) expect(sheet).toContain(label);
