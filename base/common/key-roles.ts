@@ -7,7 +7,7 @@
  * trust list, a visitor-hash key): add an entry here, give what it signs a name in `SignedArtifact`,
  * and verify with `openSigned(bytes, keyring, role)`. Installed keys go in `keys/<role>/`.
  */
-export type SignedArtifact = 'worker-pass' | 'downlink-part';
+export type SignedArtifact = 'worker-pass' | 'phone-pass' | 'downlink-part';
 
 export interface KeyRoleRule {
   description: string;
@@ -26,6 +26,18 @@ export const KEY_ROLES = {
   pass: {
     description: 'signs worker passes (the QR codes workers show)',
     signs: ['worker-pass'],
+    rotatableByHub: true,
+    maxDeliveredLifetimeDays: 3 * 365,
+  },
+  /**
+   * Its own role, not `pass`: pass keys also sign printed passes at company offices, and a pass key
+   * that leaked from one must not let anyone make phone-bound passes (carrying their own phone's key)
+   * for gates that accept only those. Phone passes are made only by the hub, online, through a
+   * worker's personal link.
+   */
+  'phone-pass': {
+    description: 'signs phone-bound worker passes (the pass a phone page holds with its own key)',
+    signs: ['phone-pass'],
     rotatableByHub: true,
     maxDeliveredLifetimeDays: 3 * 365,
   },

@@ -102,6 +102,30 @@ export const DENY_REASONS = {
     vi: 'Hết tình trạng khẩn cấp: cổng hoạt động bình thường',
     en: 'Emergency release cleared: the gate works normally again',
   },
+  /** A phone-bound pass whose phone proof is older than the policy's limit: a screenshot, or a page not refreshed. */
+  PASS_STALE: {
+    category: 'credential', sensitive: false,
+    vi: 'Mã trên điện thoại đã cũ (có thể là ảnh chụp màn hình)',
+    en: 'The code on the phone is out of date (it may be a screenshot)',
+  },
+  /** A phone proof dated further ahead of the kiosk's clock than the policy tolerates. */
+  PHONE_CLOCK_AHEAD: {
+    category: 'credential', sensitive: false,
+    vi: 'Giờ trên điện thoại không đúng (chạy nhanh hơn giờ thực)',
+    en: 'The phone\'s clock is wrong (it runs ahead of the real time)',
+  },
+  /** A printed (static) pass at a checkpoint whose policy accepts only phone-bound passes. */
+  PHONE_PASS_REQUIRED: {
+    category: 'credential', sensitive: false,
+    vi: 'Điểm kiểm soát này chỉ nhận thẻ trên điện thoại, không nhận thẻ in',
+    en: 'Only the pass on your phone is accepted here, not a printed one',
+  },
+  /** The kiosk's own clock is not verified and the policy says not to judge phone passes by it. */
+  CLOCK_UNVERIFIED: {
+    category: 'device', sensitive: false,
+    vi: 'Đồng hồ của thiết bị chưa được xác thực, không kiểm tra được thẻ trên điện thoại; vui lòng báo quản lý',
+    en: 'This device\'s clock is not verified, so phone passes cannot be checked; please call a supervisor',
+  },
 } as const satisfies Record<string, { category: ReasonCategory; sensitive: boolean; vi: string; en: string }>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

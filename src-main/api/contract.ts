@@ -116,6 +116,8 @@ export const GUIDANCE = [
   'see-office',
   'scan-out-first',
   'call-supervisor',
+  'refresh-phone-pass',
+  'set-phone-time',
 ] as const;
 export type Guidance = (typeof GUIDANCE)[number];
 

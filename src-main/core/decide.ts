@@ -77,7 +77,7 @@ export function decide(input: DecisionInput): EntryDecision {
 
   const facts: DecisionFacts = {
     direction,
-    credential: { kind: reading.kind },
+    credential: { kind: reading.kind, phoneBound: reading.phoneBound === true },
     checkpoint: { id: checkpoint.id, kind: checkpoint.kind, zone: checkpoint.zone },
     worker: {
       caseStatus: worker.caseStatus,

@@ -148,7 +148,16 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     const clock = deps.clock.read();
     const policy = deps.policy();
     const codeHash = this.hashCode(text);
-    const reading = readCredential(text, clock.wallMs, { keyring, badgePattern: deps.badgePattern, isRevoked: deps.isRevoked });
+    const { passes } = policy.params;
+    const reading = readCredential(text, clock.wallMs, {
+      keyring,
+      badgePattern: deps.badgePattern,
+      isRevoked: deps.isRevoked,
+      proofTime: { ...passes, kioskClockSynced: clock.synced },
+    });
+    // The repeat window keys on the pass a valid code carries (a phone code's text changes every
+    // 30 s), and on the text of anything else: a stale code must not hold back its fresh successor.
+    const repeatKey = reading.status === 'valid' && reading.passId ? this.hashCode(`pass:${reading.passId}`) : codeHash;
     let decision: EntryDecision;
     let worker: WorkerRecord | undefined;
     let storeFault: unknown;
@@ -159,7 +168,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         worker,
         policy,
         checkpoint: deps.checkpoint,
-        recent: this.recentHistory(reading, codeHash, policy, clock.wallMs),
+        recent: this.recentHistory(reading, repeatKey, policy, clock.wallMs),
         nowMs: clock.wallMs,
         rosterCheckedAtMs: deps.rosterCheckedAt?.() ?? null,
       });
@@ -168,7 +177,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       storeFault = err;
       decision = { outcome: 'deny', direction: this.fallbackDirection(), reasons: ['STORE_UNAVAILABLE'] };
     }
-    return { clock, policy, codeHash, reading, decision, worker, storeFault };
+    return { clock, policy, codeHash, repeatKey, reading, decision, worker, storeFault };
   }
 
   /** The event a decision is logged as. */
@@ -194,7 +203,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   handleScan(scan: Scan): Passage {
     const { deps } = this;
     const evaluated = this.evaluate(scan.text, deps.keyring);
-    const { clock, codeHash, reading, worker } = evaluated;
+    const { clock, repeatKey, reading, worker } = evaluated;
     let { decision, storeFault } = evaluated;
 
     if (decision.outcome === 'repeat') {
@@ -244,7 +253,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (decision.outcome === 'allow') deps.actuator.admit();
     else deps.actuator.refuse();
     const actuatedAtNs = process.hrtime.bigint();
-    if (seq !== null) this.recentCodes.set(codeHash, clock.wallMs);
+    if (seq !== null) this.recentCodes.set(repeatKey, clock.wallMs);
 
     deps.log.info(
       {
@@ -255,6 +264,8 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         reasons: loggedReasons(decision.reasons),
         kind: reading.kind,
         source: scan.source,
+        // A phone code accepted on an unverified kiosk clock without judging its age (policy 'accept-with-flag').
+        ...(reading.status === 'valid' && reading.proofAgeUnchecked ? { proofAgeUnchecked: true } : {}),
         // Last byte received to gate driven, commit included: the figure operators watch; and the
         // commit alone (the disk's part of it).
         gateUs: Number((actuatedAtNs - scan.receivedAtNs) / 1000n),

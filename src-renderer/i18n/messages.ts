@@ -49,6 +49,8 @@ export const vi = {
     'see-office': 'Vui lòng liên hệ phòng nhân sự để được cấp thẻ',
     'scan-out-first': 'Lần trước chưa quét ra: vui lòng quét ở lối ra trước, hoặc gặp bảo vệ cổng',
     'call-supervisor': 'Vui lòng báo quản lý',
+    'refresh-phone-pass': 'Vui lòng mở trang thẻ trên điện thoại của chính bạn để hiện mã mới, rồi quét lại',
+    'set-phone-time': 'Vui lòng đặt giờ điện thoại ở chế độ tự động, rồi quét lại',
   },
   emergency: {
     title: 'MỞ CỔNG KHẨN CẤP',
@@ -160,6 +162,8 @@ export const en: Messages = {
     'see-office': 'Please ask the HR office for a pass',
     'scan-out-first': 'Your last exit was not recorded: please scan out at the exit first, or see the gate guard',
     'call-supervisor': 'Please call a supervisor',
+    'refresh-phone-pass': 'Please open the pass page on your own phone to show a fresh code, then scan again',
+    'set-phone-time': 'Please set your phone\'s time to automatic, then scan again',
   },
   emergency: {
     title: 'EMERGENCY OPEN',

@@ -5,6 +5,7 @@ import { credentialTargets, makeKeys } from './targets/credential.js';
 import { downlinkTargets } from './targets/downlink.js';
 import { framerTargets } from './targets/framer.js';
 import { hubTargets } from './targets/hub.js';
+import { phonePassTargets } from './targets/phone-pass.js';
 
 export type { AnyFuzzTarget, FuzzTarget } from './harness.js';
 
@@ -20,6 +21,7 @@ export interface FuzzSuite {
 const GROUPS = {
   framer: async () => framerTargets(),
   credential: async (closer: Closer) => credentialTargets(makeKeys(), closer),
+  phone: async () => phonePassTargets(),
   batch: async () => batchTargets(),
   downlink: async (closer: Closer) => downlinkTargets(closer),
   hub: async (closer: Closer) => hubTargets(closer),

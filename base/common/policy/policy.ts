@@ -23,6 +23,30 @@ const ruleSchema = z.object({
   logic: z.record(z.string(), jsonValue),
 });
 
+const CHECKPOINT_KINDS = ['gate', 'zone', 'team', 'canteen', 'dormitory', 'bus'] as const;
+
+/**
+ * Phone-bound rotating passes and printed ones (docs/worker-pass.md). Absent from older documents:
+ * then printed passes are accepted everywhere and a phone proof may be 60 s old.
+ */
+const passesParamsSchema = z
+  .object({
+    printedAllowedAt: z
+      .array(z.enum(CHECKPOINT_KINDS))
+      .describe('checkpoint kinds that accept a printed (static) pass; elsewhere only a phone-bound pass (rule reason PHONE_PASS_REQUIRED)')
+      .default([...CHECKPOINT_KINDS]),
+    maxProofAgeSeconds: z.number().int().min(5).max(600).describe('a phone code older than this by the kiosk clock is PASS_STALE').default(60),
+    phoneClockSkewSeconds: z.number().int().min(0).max(600).describe('a phone code dated ahead of the kiosk clock by more than this is PHONE_CLOCK_AHEAD').default(30),
+    unverifiedKioskClock: z
+      .enum(['check', 'accept-with-flag', 'deny'])
+      .describe(
+        "while the kiosk's own clock is not verified: judge phone codes by it anyway, accept them without judging their age (the event is marked clock unsynced), or refuse them (CLOCK_UNVERIFIED)",
+      )
+      .default('accept-with-flag'),
+  })
+  .strict()
+  .default({ printedAllowedAt: [...CHECKPOINT_KINDS], maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, unverifiedKioskClock: 'accept-with-flag' });
+
 /** Highest policy version a document may claim. */
 export const MAX_POLICY_VERSION = 999_999_999;
 
@@ -36,6 +60,7 @@ export const policySchema = z.object({
       repeatScanSeconds: z.number().min(0).max(300).describe('a second scan of the same code within this is the same event'),
       antiPassback: z.enum(['off', 'checkpoint', 'zone']).describe('no second entry without an exit, in this scope'),
       antiPassbackResetHours: z.number().positive().max(24 * 7).describe('an entry older than this no longer blocks'),
+      passes: passesParamsSchema,
     })
     .catchall(jsonValue),
   rules: z.array(ruleSchema),
@@ -61,7 +86,8 @@ export type PolicyRule = z.infer<typeof ruleSchema>;
 /** What the rules can see. Times are pre-computed ages so rules need no date arithmetic. */
 export interface DecisionFacts {
   direction: Direction;
-  credential: { kind: CredentialKind };
+  /** phoneBound: a phone-bound pass shown with a valid fresh proof (false for printed passes and badges). */
+  credential: { kind: CredentialKind; phoneBound: boolean };
   checkpoint: { id: string; kind: string; zone: string };
   worker: {
     caseStatus: 'none' | 'F0' | 'F1';
@@ -84,7 +110,7 @@ export class PolicyError extends Error {
 
 const SAMPLE_FACTS: Omit<DecisionFacts, 'params'> = {
   direction: 'entry',
-  credential: { kind: 'pass' },
+  credential: { kind: 'pass', phoneBound: false },
   checkpoint: { id: 'sample', kind: 'gate', zone: 'sample' },
   worker: {
     caseStatus: 'none',

@@ -12,7 +12,8 @@ import { encodeCbor, signCoseSign1 } from '../../../base/node/cose.js';
 import { sealEnvelope } from '../../../base/node/envelope.js';
 import { HubKeyring, generateSigningKeyPair, keyIdOf, type GeneratedKeyPair } from '../../../base/node/keys.js';
 import { silentLogger } from '../../../base/node/logger.js';
-import { PASS_PREFIX, issuePass, type PassFailure } from '../../../base/node/pass.js';
+import { PASS_PREFIX, issuePass } from '../../../base/node/pass.js';
+import { PHONE_PASS_PREFIX, type PhonePassFailure } from '../../../base/node/phone-pass.js';
 import { readCredential, type CredentialReading } from '../../../src-main/core/credential/read.js';
 import { Gatekeeper, type Passage } from '../../../src-main/core/gatekeeper.js';
 import { openStore } from '../../../src-main/core/store/database.js';
@@ -23,7 +24,17 @@ import type { GateActuator } from '../../../device/gpio/gate-signals.js';
 import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
 import { deeplyNested } from './batch.js';
 
-export const PASS_FAILURES: readonly PassFailure[] = ['MALFORMED_CODE', 'UNKNOWN_KEY', 'BAD_SIGNATURE', 'PASS_EXPIRED', 'PASS_NOT_YET_VALID', 'PASS_REVOKED'];
+export const PASS_FAILURES: readonly PhonePassFailure[] = [
+  'MALFORMED_CODE',
+  'UNKNOWN_KEY',
+  'BAD_SIGNATURE',
+  'PASS_EXPIRED',
+  'PASS_NOT_YET_VALID',
+  'PASS_REVOKED',
+  'PASS_STALE',
+  'PHONE_CLOCK_AHEAD',
+  'CLOCK_UNVERIFIED',
+];
 const BASE45 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -36,7 +47,7 @@ const CLAIM = { iss: 1, sub: 2, exp: 4, nbf: 5, iat: 6, cti: 7 } as const;
 export const REVOKED_CTI = new Uint8Array([0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]);
 const REVOKED_ID = Buffer.from(REVOKED_CTI).toString('hex');
 
-type Expectation = { status: 'valid'; workerId: string } | { status: 'invalid'; failure?: PassFailure };
+type Expectation = { status: 'valid'; workerId: string } | { status: 'invalid'; failure?: PhonePassFailure };
 
 /** The hub's keys as the fuzzers use them: two trusted pass keys, a downlink key, and one nobody trusts. */
 export interface Keys {
@@ -428,15 +439,16 @@ export function checkReading(text: string, reading: CredentialReading, badgePatt
     if (reading.kind === 'badge') {
       check(!text.startsWith(PASS_PREFIX) && badgePattern.test(text) && reading.workerId === text, () => `badge reading for ${show(text, 80)}`);
     } else {
-      check(reading.kind === 'pass' && text.startsWith(PASS_PREFIX), () => `pass reading for ${show(text, 80)}`);
+      check(reading.kind === 'pass' && (text.startsWith(PASS_PREFIX) || text.startsWith(PHONE_PASS_PREFIX)), () => `pass reading for ${show(text, 80)}`);
       check(IDENTIFIER_PATTERN.test(reading.workerId), () => `a valid pass names worker ${show(reading.workerId)}`);
     }
   } else {
     check(reading.status === 'invalid', () => `reading with status ${show(reading)}`);
     check(PASS_FAILURES.includes(reading.failure), () => `failure ${show(reading.failure)} is not a PassFailure`);
     check(typeof reading.detail === 'string' && reading.detail.length > 0, 'a refusal without its reason');
-    check(reading.kind === (text.startsWith(PASS_PREFIX) ? 'pass' : 'unknown'), () => `kind ${reading.kind} for ${show(text, 40)}`);
-    if (!text.startsWith(PASS_PREFIX)) check(!badgePattern.test(text) && reading.failure === 'MALFORMED_CODE', () => `badge-like text refused: ${show(text, 40)}`);
+    const signed = text.startsWith(PASS_PREFIX) || text.startsWith(PHONE_PASS_PREFIX);
+    check(reading.kind === (signed ? 'pass' : 'unknown'), () => `kind ${reading.kind} for ${show(text, 40)}`);
+    if (!signed) check(!badgePattern.test(text) && reading.failure === 'MALFORMED_CODE', () => `badge-like text refused: ${show(text, 40)}`);
   }
 }
 
