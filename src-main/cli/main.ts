@@ -20,6 +20,7 @@ const supervisorCommands = () => import('./supervisor-commands.js');
 const registryCommands = () => import('./registry-commands.js');
 const consoleCommands = () => import('./console-commands.js');
 const hubPassCommands = () => import('./hub-pass-commands.js');
+const hubPersonCommands = () => import('./hub-person-commands.js');
 
 /** `safegate 0.1.0 (Node.js v20.19.0)`: the package's version, from its package.json wherever this file runs from (build/ or source). */
 export function versionText(): string {
@@ -333,6 +334,21 @@ function buildProgram(): Command {
     .description('each site and its devices')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string }) => console.log((await hubCommands()).listHubDevices(o.config)));
+  const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
+  hubPerson
+    .command('export')
+    .description('everything the hub holds about one worker (list row, roster record, passes, events, alerts) as one JSON document')
+    .requiredOption('--worker <id>', 'the worker id')
+    .option('--out <file.json>', 'write it to this new file (0600) instead of stdout')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; worker: string; out?: string }) => console.log(await (await hubPersonCommands()).exportHubPerson(o.config, o)));
+  hubPerson
+    .command('erase')
+    .description("remove one worker everywhere on the hub: roster (kiosks drop them), list row, passes (revoked), events anonymised, alerts deleted")
+    .requiredOption('--worker <id>', 'the worker id')
+    .option('--force', 'erase even under an active health measure (F0/F1, quarantine) once the health authority says tracing is done')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; worker: string; force?: boolean }) => console.log(await (await hubPersonCommands()).eraseHubPerson(o.config, o)));
   const hubOrg = hub.command('org').description('organisations (companies, agencies, markets) and their worker lists');
   hubOrg
     .command('add')

@@ -293,6 +293,28 @@ export class PgHubStore implements HubStore {
     }
   }
 
+  async personData(workerId: string): Promise<{ events: HubEvent[]; alerts: (Alert & { deviceId: string })[] }> {
+    const events = await this.pool.query<Record<string, unknown>>('SELECT * FROM hub_events WHERE worker_id = $1 ORDER BY wall_ms, device_id, seq', [workerId]);
+    const alerts = await this.pool.query<Record<string, unknown>>('SELECT * FROM hub_alerts WHERE worker_id = $1 ORDER BY at_ms, device_id, seq', [workerId]);
+    return { events: events.rows.map(hubEventFromRow), alerts: alerts.rows.map(alertFromRow) };
+  }
+
+  async anonymiseWorker(workerId: string): Promise<{ events: number; alerts: number }> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const events = await client.query("UPDATE hub_events SET worker_id = NULL, code_hash = NULL, reasons = '' WHERE worker_id = $1", [workerId]);
+      const alerts = await client.query('DELETE FROM hub_alerts WHERE worker_id = $1', [workerId]);
+      await client.query('COMMIT');
+      return { events: events.rowCount ?? 0, alerts: alerts.rowCount ?? 0 };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

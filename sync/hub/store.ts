@@ -38,6 +38,14 @@ export interface HubStore {
    * since. Each device's sequence watermark stays, so a late resend is still recognised.
    */
   purgeBefore(beforeMs: number): Promise<{ events: number; alerts: number; heartbeats: number }>;
+  /** Everything the store holds about one worker (a Decree 13 access request): their events and alerts, by time. */
+  personData(workerId: string): Promise<{ events: HubEvent[]; alerts: (Alert & { deviceId: string })[] }>;
+  /**
+   * Erasure (Decree 13): the worker's events keep their device, time, place, direction and decision
+   * (how many passed where and when) but lose who it was and why they were refused (worker id, code
+   * hash and reasons); their alerts are deleted. Sequence numbers and watermarks are untouched.
+   */
+  anonymiseWorker(workerId: string): Promise<{ events: number; alerts: number }>;
   close(): Promise<void>;
 }
 
@@ -207,6 +215,21 @@ export class SqliteHubStore implements HubStore {
         events: this.db.prepare('DELETE FROM hub_events WHERE coalesce(corrected_wall_ms, wall_ms) < ? AND received_ms < ?').run(beforeMs, beforeMs).changes,
         alerts: this.db.prepare('DELETE FROM hub_alerts WHERE at_ms < ? AND received_ms < ?').run(beforeMs, beforeMs).changes,
         heartbeats: this.db.prepare('DELETE FROM device_heartbeats WHERE received_ms < ?').run(beforeMs).changes,
+      }))
+      .immediate();
+  }
+
+  async personData(workerId: string): Promise<{ events: HubEvent[]; alerts: (Alert & { deviceId: string })[] }> {
+    const events = this.db.prepare('SELECT * FROM hub_events WHERE worker_id = ? ORDER BY wall_ms, device_id, seq').all(workerId) as Record<string, unknown>[];
+    const alerts = this.db.prepare('SELECT * FROM hub_alerts WHERE worker_id = ? ORDER BY at_ms, device_id, seq').all(workerId) as Record<string, unknown>[];
+    return { events: events.map(hubEventFromRow), alerts: alerts.map(alertFromRow) };
+  }
+
+  async anonymiseWorker(workerId: string): Promise<{ events: number; alerts: number }> {
+    return this.db
+      .transaction(() => ({
+        events: this.db.prepare("UPDATE hub_events SET worker_id = NULL, code_hash = NULL, reasons = '' WHERE worker_id = ?").run(workerId).changes,
+        alerts: this.db.prepare('DELETE FROM hub_alerts WHERE worker_id = ?').run(workerId).changes,
       }))
       .immediate();
   }

@@ -101,6 +101,31 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
       });
     });
 
+    it("gives one worker's events and alerts (an access request), and on erasure keeps the passages but not who or why", async () => {
+      await withStore(async (store) => {
+        const events = typicalEvents(40).map((e, i) => (i % 10 === 1 ? { ...e, workerId: 'W-ERASE', reasons: i === 11 ? ['QUARANTINE_ACTIVE' as const] : [], decision: i === 11 ? ('deny' as const) : ('allow' as const) } : e));
+        await store.ingest('kiosk-a', events.slice(0, 20), 1);
+        await store.ingest('kiosk-b', events.slice(20).map((e, i) => ({ ...e, seq: i + 1 })), 1);
+        const alert = { v: 1 as const, kind: 'quarantined-entry-attempt' as const, seq: 12, atMs: events[11]!.wallMs, checkpointId: 'gate-a', workerId: 'W-ERASE', reasons: ['QUARANTINE_ACTIVE'] };
+        await store.recordAlert('kiosk-a', alert, 2);
+        await store.recordAlert('kiosk-a', { ...alert, seq: 13, workerId: 'W-OTHER' }, 2);
+        const mine = await store.personData('W-ERASE');
+        expect(mine.events.map((e) => [e.deviceId, e.seq])).toEqual([['kiosk-a', 2], ['kiosk-a', 12], ['kiosk-b', 2], ['kiosk-b', 12]]);
+        expect(mine.events[1]).toMatchObject({ workerId: 'W-ERASE', decision: 'deny', reasons: ['QUARANTINE_ACTIVE'] });
+        expect(mine.alerts).toEqual([{ ...alert, deviceId: 'kiosk-a' }]);
+
+        expect(await store.anonymiseWorker('W-ERASE')).toEqual({ events: 4, alerts: 1 });
+        expect(await store.personData('W-ERASE')).toEqual({ events: [], alerts: [] });
+        const kept = (await collect(store, 'kiosk-a')).find((e) => e.seq === 12)!;
+        expect(kept).toMatchObject({ workerId: null, codeHash: null, reasons: [], decision: 'deny', checkpointId: 'gate-a', wallMs: events[11]!.wallMs });
+        expect(await collect(store)).toHaveLength(40);
+        expect((await store.alerts()).map((a) => a.workerId)).toEqual(['W-OTHER']);
+        // A kiosk sending the batch again does not bring the person back.
+        expect(await store.ingest('kiosk-a', events.slice(0, 20), 3)).toMatchObject({ inserted: 0, duplicates: 20 });
+        expect((await store.personData('W-ERASE')).events).toEqual([]);
+      });
+    });
+
     it('reports gaps in a device\'s sequence and closes them when the missing events arrive', async () => {
       await withStore(async (store) => {
         const all = typicalEvents(30);

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { WorkerRecord } from '../../base/common/types.js';
+import { identifierSchema } from '../../base/common/ids.js';
+import type { HubDirectory } from './directory.js';
+import { PassError, type PassRecord, type PassRegistry } from './passes.js';
+import type { HubEvent, HubStore } from './store.js';
+import type { Alert } from '../protocol.js';
+
+/**
+ * Decree 13/2023/NĐ-CP requests about one person: access (everything the hub holds about them, as
+ * one JSON document) and erasure (removed everywhere on the hub). Each request writes one audit line
+ * that names no one: the request's own id, what was done and how many records it touched. The
+ * operator writes that id on the person's request form, which is where their name stays.
+ *
+ * Erasure:
+ * - the worker leaves the roster as a tombstone (id and revision only), so every kiosk drops them at
+ *   its next download; their hub-only list row (ID number, phone, residence) is deleted;
+ * - every live pass is revoked (kiosks refuse it), then the registry's rows about them are deleted:
+ *   only the pass ids stay, on the revocations stream, which names no one;
+ * - their events in the hub store keep device, time, checkpoint, zone, direction and decision but lose
+ *   the worker id, code hash and reasons. Tracing needs to know how many people were where and when
+ *   (a zone's occupancy at the hour an F0 was there); it cannot use a person it may no longer name.
+ *   Their alerts are deleted.
+ * - A person under an active health measure (an F0 or F1 case status, or a quarantine not over) is
+ *   refused: epidemic response is a legal ground to keep processing without consent (Decree 13,
+ *   Article 17), and their contacts are being traced from their record. Erase once the case is closed,
+ *   or with `force` where the health authority says tracing is done.
+ */
+
+export interface PersonExport {
+  format: 'safegate-person-export/1';
+  requestId: string;
+  exportedAt: string;
+  workerId: string;
+  /** The organisation's CV 2242 list row, kept at the hub only (null: on no organisation's list). */
+  organisationList: ReturnType<HubDirectory['hubOnlyWorker']> | null;
+  /** What kiosks hold and decide on (null: not on the roster). */
+  roster: WorkerRecord | null;
+  passes: (PassRecord & { boundToPhone: boolean })[];
+  /** Passages and refusals kiosks reported, kept `retentionDays` (times in ISO 8601 beside the epoch milliseconds). */
+  events: (HubEvent & { at: string })[];
+  alerts: (Alert & { deviceId: string })[];
+  /** What is not in this document and where it is. */
+  elsewhere: string[];
+}
+
+export interface ErasureReport {
+  requestId: string;
+  rosterRemoved: boolean;
+  listRowDeleted: boolean;
+  passesRevoked: number;
+  passRecordsDeleted: number;
+  eventsAnonymised: number;
+  alertsDeleted: number;
+}
+
+/** One audit line: never the person's id or name. */
+export interface PersonAuditLine {
+  at: string;
+  requestId: string;
+  request: 'access' | 'erasure';
+  /** Who asked (an operator's account or the shell user), as the caller names them. */
+  by: string;
+  counts: Record<string, number | boolean>;
+}
+
+export interface PersonDataSources {
+  directory: HubDirectory;
+  passes: PassRegistry;
+  store: HubStore;
+  /** Writes one audit line (the console's audit trail, or the CLI's log file). */
+  audit: (line: PersonAuditLine) => void;
+  now?: () => number;
+}
+
+/** What a request refuses (an unknown person, an active health measure), in plain words. */
+export class PersonDataError extends Error {
+  override name = 'PersonDataError';
+}
+
+const ELSEWHERE = [
+  "Kiosks keep the events they recorded in their own log until the hub has them and for retentionDays after (default 28); the supervisor's exports from a kiosk are deleted after a day.",
+  "The console's audit trail records which accounts opened this person's pages, by request, not their data.",
+  'The organisation that uploaded the list keeps its own copy of the CV 2242 form.',
+];
+
+function checkWorkerId(workerId: string): string {
+  const r = identifierSchema.safeParse(workerId);
+  if (!r.success) throw new PersonDataError(`worker id ${JSON.stringify(workerId)}: ${r.error.issues[0]?.message ?? 'not an identifier'}`);
+  return r.data;
+}
+
+/** The roster record kiosks hold for a worker (undefined: not on the roster, or a tombstone). */
+function rosterRecord(passes: PassRegistry, workerId: string): WorkerRecord | undefined {
+  const row = passes.database().prepare("SELECT value FROM records WHERE stream = 'roster' AND key = ? AND deleted = 0").get(workerId) as { value: string } | undefined;
+  return row ? (JSON.parse(row.value) as WorkerRecord) : undefined;
+}
+
+/** Access: everything the hub holds about one worker, as one JSON document. */
+export async function exportPerson(sources: PersonDataSources, workerIdText: string, by: string): Promise<PersonExport> {
+  const workerId = checkWorkerId(workerIdText);
+  const nowMs = (sources.now ?? Date.now)();
+  const organisationList = sources.directory.hubOnlyWorker(workerId) ?? null;
+  const roster = rosterRecord(sources.passes, workerId) ?? null;
+  const holderKeys = new Set(
+    (sources.passes.database().prepare('SELECT pass_id FROM passes WHERE worker_id = ? AND holder_key IS NOT NULL').all(workerId) as { pass_id: string }[]).map((r) => r.pass_id),
+  );
+  const passes = sources.passes.list({ workerId }).map((p) => ({ ...p, boundToPhone: holderKeys.has(p.passId) }));
+  const held = await sources.store.personData(workerId);
+  if (!organisationList && !roster && passes.length === 0 && held.events.length === 0 && held.alerts.length === 0) {
+    throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
+  }
+  const requestId = randomUUID();
+  sources.audit({
+    at: new Date(nowMs).toISOString(),
+    requestId,
+    request: 'access',
+    by,
+    counts: { listRow: organisationList !== null, roster: roster !== null, passes: passes.length, events: held.events.length, alerts: held.alerts.length },
+  });
+  return {
+    format: 'safegate-person-export/1',
+    requestId,
+    exportedAt: new Date(nowMs).toISOString(),
+    workerId,
+    organisationList,
+    roster,
+    passes,
+    events: held.events.map((e) => ({ ...e, at: new Date(e.correctedWallMs ?? e.wallMs).toISOString() })),
+    alerts: held.alerts,
+    elsewhere: ELSEWHERE,
+  };
+}
+
+/** Erasure: removes one worker everywhere on the hub (see the module comment for what stays, and why). */
+export async function erasePerson(sources: PersonDataSources, workerIdText: string, by: string, options: { force?: boolean } = {}): Promise<ErasureReport> {
+  const workerId = checkWorkerId(workerIdText);
+  const nowMs = (sources.now ?? Date.now)();
+  const roster = rosterRecord(sources.passes, workerId);
+  if (roster && !options.force) {
+    const measure =
+      roster.caseStatus !== 'none' ? `case status ${roster.caseStatus}` : roster.quarantineUntil !== null && roster.quarantineUntil > nowMs ? 'a quarantine not yet over' : undefined;
+    if (measure) throw new PersonDataError(`worker ${workerId} is under an active health measure (${measure}): their contacts are traced from their record; erase once the case is closed, or force it when the health authority says tracing is done`);
+  }
+  const listRowDeleted = sources.directory.hubOnlyWorker(workerId) !== undefined;
+  // Revoked first, as erased (the roster removal would revoke them too, as "removed").
+  let passesRevoked = 0;
+  try {
+    passesRevoked = sources.passes.revokeWorker(workerId, { because: 'erased' }).length;
+  } catch (err) {
+    if (!(err instanceof PassError)) throw err;
+  }
+  const rosterRemoved = sources.directory.removeWorkers([workerId]).removed > 0;
+  const passRecordsDeleted = sources.passes.database().prepare('DELETE FROM passes WHERE worker_id = ?').run(workerId).changes;
+  const held = await sources.store.anonymiseWorker(workerId);
+  if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && held.events === 0 && held.alerts === 0) {
+    throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
+  }
+  const report: ErasureReport = {
+    requestId: randomUUID(),
+    rosterRemoved,
+    listRowDeleted,
+    passesRevoked,
+    passRecordsDeleted,
+    eventsAnonymised: held.events,
+    alertsDeleted: held.alerts,
+  };
+  const { requestId, ...counts } = report;
+  sources.audit({ at: new Date(nowMs).toISOString(), requestId, request: 'erasure', by, counts });
+  return report;
+}
