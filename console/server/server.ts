@@ -130,7 +130,8 @@ export class ConsoleServer {
   private async build(): Promise<FastifyInstance> {
     const { store, log, trustProxy } = this.options;
     this.routeTable.length = 0;
-    const app = Fastify({ logger: false, trustProxy, bodyLimit: 64 * 1024 });
+    // An unknown field or query key is refused (400), not silently dropped (Fastify's default).
+    const app = Fastify({ logger: false, trustProxy, bodyLimit: 64 * 1024, ajv: { customOptions: { removeAdditional: false } } });
     app.decorateRequest('account', undefined);
     app.addHook('onRoute', (route) => {
       const access = route.config?.access;

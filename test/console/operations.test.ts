@@ -1,0 +1,192 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../base/node/logger.js';
+import { hashPassword } from '../../console/server/accounts.js';
+import { ConsoleServer } from '../../console/server/server.js';
+import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
+import { HubDirectory } from '../../sync/hub/directory.js';
+import { parseWorkerList } from '../../sync/hub/registry-upload.js';
+import { SqliteHubStore } from '../../sync/hub/store.js';
+import type { WireEvent } from '../../sync/batch-codec.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+const PASSWORD = 'a long enough password';
+const ZONE = 'Asia/Ho_Chi_Minh';
+const HEADER = 'Mã NV,Họ và tên,Bộ phận/Tổ';
+/** Noon today in the province zone, so every passage below falls on one day there. */
+const NOON = (() => {
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: ZONE }).format(new Date());
+  return Date.parse(`${day}T12:00:00+07:00`);
+})();
+const DAY = new Date(NOON + 7 * 3_600_000).toISOString().slice(0, 10);
+
+function passage(seq: number, workerId: string | null, decision: 'allow' | 'deny', reasons: string[]): WireEvent {
+  return {
+    seq,
+    wallMs: NOON - 3_600_000 + seq * 60_000,
+    monoUs: 1_000_000 + seq * 60_000_000,
+    bootId: '3f1c2a9e-8d2b-4c1e-9a57-2b7d1e4f0c11',
+    clockSynced: true,
+    checkpointId: 'cong-chung',
+    zoneId: 'kcn',
+    direction: 'entry',
+    credentialKind: workerId ? 'pass' : 'unknown',
+    workerId,
+    codeHash: workerId ? null : 'a3f9c0d1e2b4a5968778695a4b3c2d1e',
+    decision,
+    reasons,
+    source: 'serial',
+    policyVersion: 3,
+  } as WireEvent;
+}
+
+/** A signed-in client with the session cookie and a CSRF token on changes (just enough of a browser). */
+async function client(base: string, name: string) {
+  const cookies = new Map<string, string>();
+  const send = async (method: string, path: string, body?: unknown) => {
+    const headers: Record<string, string> = {};
+    // The token first: its secret's cookie must travel with the request.
+    if (method !== 'GET') headers['x-csrf-token'] = ((await (await send('GET', '/api/csrf')).json()) as { token: string }).token;
+    headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const r = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    for (const c of r.headers.getSetCookie()) {
+      const [k, v] = c.split(';')[0]!.split('=') as [string, string];
+      cookies.set(k, v);
+    }
+    return r;
+  };
+  expect((await send('POST', '/api/login', { name, password: PASSWORD })).status).toBe(200);
+  return {
+    get: async <T>(path: string) => {
+      const r = await send('GET', path);
+      return { status: r.status, body: (await r.json()) as T };
+    },
+    change: async (method: string, path: string, body?: unknown) => (await send(method, path, body)).status,
+  };
+}
+
+interface Day {
+  total: number;
+  allowed: number;
+  denied: number;
+  deniedByReason: Record<string, number>;
+  entries: { workerId: string | null; reasons: string[]; orgId: string | null }[];
+}
+
+/**
+ * Devices, entries and notices against a real directory and hub store (SQLite files), in process:
+ * a manager sees the devices at the checkpoints that serve their organisation and only their own
+ * workers' passages; health reasons are shown to health officers and the worker's own manager, and
+ * hidden from everyone else; operators publish and withdraw notices.
+ */
+describe('console devices, entries and notices by role', () => {
+  const dir = tempDir('safegate-console-ops-');
+  const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
+  const directory = new HubDirectory(join(dir.path, 'directory.db'));
+  const store = new SqliteHubStore(join(dir.path, 'hub.db'));
+  const server = new ConsoleServer({ store: accounts, host: '127.0.0.1', port: 0, trustProxy: false, lockoutBaseMs: 1_000, log: createLogger({ level: 'fatal' }), hub: { directory, store, zone: ZONE } });
+
+  beforeAll(async () => {
+    directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
+    directory.addOrganisation({ id: 'ORG-B', name: 'B', kind: 'company' });
+    directory.addOrganisation({ id: 'KCN', name: 'Khu công nghiệp', kind: 'agency' });
+    directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
+    directory.addSite({ id: 'xuong-b', orgId: 'ORG-B' });
+    directory.addSite({ id: 'kcn', orgId: 'KCN' });
+    // A shared gate of the industrial zone serves both companies; each company has its own canteen.
+    directory.addCheckpoint({ id: 'cong-chung', siteId: 'kcn', kind: 'gate', orgIds: ['ORG-A', 'ORG-B'] });
+    directory.addCheckpoint({ id: 'nha-an-b', siteId: 'xuong-b', kind: 'canteen' });
+    directory.assignSite('kcn', ['kiosk-gate']);
+    directory.placeDevices('cong-chung', ['kiosk-gate']);
+    directory.assignSite('xuong-b', ['kiosk-canteen-b']);
+    directory.placeDevices('nha-an-b', ['kiosk-canteen-b']);
+    directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from(`${HEADER}\nA001,Trần Thị Mai,Tổ 1\nA002,Lê Văn Hùng,Tổ 1\n`), ZONE, Date.now()));
+    directory.uploadWorkers('ORG-B', await parseWorkerList(Buffer.from(`${HEADER}\nB001,Phạm Văn Bình,Tổ Hàn\n`), ZONE, Date.now()));
+    await store.ingest('kiosk-gate', [
+      passage(1, 'A001', 'allow', []),
+      passage(2, 'A002', 'deny', ['CASE_F0']),
+      passage(3, 'B001', 'deny', ['QUARANTINE_ACTIVE', 'PASS_EXPIRED']),
+      passage(4, null, 'deny', ['MALFORMED_CODE']),
+    ], Date.now());
+    await store.recordHeartbeat(
+      'kiosk-gate',
+      { v: 1, atMs: Date.now(), software: '0.9.0', outboxDepth: 3, oldestUnsyncedAgeS: 12, scanner: 'ready', gpio: 'real', clockOffsetMs: 5, rosterAgeS: 40, policyVersion: 3, heldEvents: 0, disk: null },
+      Date.now(),
+    );
+    const hash = await hashPassword(PASSWORD);
+    await accounts.addAccount({ name: 'op', role: 'operator', password: PASSWORD }, hash, Date.now());
+    await accounts.addAccount({ name: 'mgr-a', role: 'manager', org: 'ORG-A', password: PASSWORD }, hash, Date.now());
+    await accounts.addAccount({ name: 'mgr-b', role: 'manager', org: 'ORG-B', password: PASSWORD }, hash, Date.now());
+    await accounts.addAccount({ name: 'med', role: 'health', password: PASSWORD }, hash, Date.now());
+    await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+    await accounts.close();
+    await store.close();
+    directory.close();
+    dir.remove();
+  });
+
+  it('lists devices with their heartbeat; a never-heard one is silent; a manager sees only the devices of checkpoints serving them', async () => {
+    const op = await client(server.url, 'op');
+    const all = (await op.get<{ deviceId: string; online: boolean; silent: boolean; outboxDepth: number | null; software: string | null; checkpointId: string }[]>('/api/devices')).body;
+    expect(all.map((d) => [d.deviceId, d.checkpointId, d.online, d.silent, d.outboxDepth, d.software])).toEqual([
+      ['kiosk-canteen-b', 'nha-an-b', false, true, null, null],
+      ['kiosk-gate', 'cong-chung', true, false, 3, '0.9.0'],
+    ]);
+    const a = (await (await client(server.url, 'mgr-a')).get<{ deviceId: string }[]>('/api/devices')).body;
+    expect(a.map((d) => d.deviceId)).toEqual(['kiosk-gate']);
+    const b = (await (await client(server.url, 'mgr-b')).get<{ deviceId: string }[]>('/api/devices')).body;
+    expect(b.map((d) => d.deviceId)).toEqual(['kiosk-canteen-b', 'kiosk-gate']);
+  });
+
+  it("counts a day's entries at a site and their denials by reason; health reasons only to health officers and the worker's own manager", async () => {
+    const path = `/api/entries?day=${DAY}&site=kcn`;
+    const op = (await (await client(server.url, 'op')).get<Day>(path)).body;
+    expect([op.total, op.allowed, op.denied]).toEqual([4, 1, 3]);
+    expect(op.deniedByReason).toEqual({ HEALTH: 2, PASS_EXPIRED: 1, MALFORMED_CODE: 1 });
+    expect(JSON.stringify(op)).not.toMatch(/CASE_F0|QUARANTINE_ACTIVE/);
+
+    const med = (await (await client(server.url, 'med')).get<Day>(path)).body;
+    expect(med.deniedByReason).toEqual({ CASE_F0: 1, QUARANTINE_ACTIVE: 1, PASS_EXPIRED: 1, MALFORMED_CODE: 1 });
+
+    const a = (await (await client(server.url, 'mgr-a')).get<Day>(path)).body;
+    expect(a.entries.map((e) => [e.workerId, e.reasons])).toEqual([
+      ['A002', ['CASE_F0']],
+      ['A001', []],
+    ]);
+    expect(a.deniedByReason).toEqual({ CASE_F0: 1 });
+    expect(JSON.stringify(a)).not.toMatch(/B001|QUARANTINE_ACTIVE|MALFORMED_CODE/);
+
+    const searched = (await (await client(server.url, 'op')).get<Day>(`/api/entries?day=${DAY}&worker=b00`)).body;
+    expect(searched.entries.map((e) => [e.workerId, e.orgId])).toEqual([['B001', 'ORG-B']]);
+    const otherDay = (await (await client(server.url, 'op')).get<Day>('/api/entries?day=2020-01-01')).body;
+    expect(otherDay.total).toBe(0);
+  });
+
+  it('refuses bad input clearly: a day that is not a date, an unknown query key', async () => {
+    const op = await client(server.url, 'op');
+    const bad = await op.get<{ error: string }>('/api/entries?day=yesterday');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/day/);
+    expect((await op.get<{ error: string }>('/api/entries?day=2026-02-30')).status).toBe(400);
+    expect((await op.get<{ error: string }>('/api/entries')).status).toBe(400);
+    expect((await op.get<{ error: string }>(`/api/entries?day=${DAY}&device=x`)).status).toBe(400);
+  });
+
+  it('operators publish and withdraw notices; everyone reads them; a manager and a health officer cannot publish', async () => {
+    const op = await client(server.url, 'op');
+    expect(await op.change('POST', '/api/notices', { id: 'n-mask', vi: 'Đeo khẩu trang', priority: 'important', expiresAtMs: Date.now() + 86_400_000 })).toBe(201);
+    expect(await op.change('POST', '/api/notices', { id: 'n-old', vi: 'Cũ', priority: 'info', expiresAtMs: Date.now() - 1 })).toBe(400);
+    expect(await op.change('POST', '/api/notices', { id: 'n-x', vi: '', priority: 'info', expiresAtMs: Date.now() + 1 })).toBe(400);
+    const mgr = await client(server.url, 'mgr-a');
+    expect((await mgr.get<{ id: string }[]>('/api/notices')).body.map((n) => n.id)).toEqual(['n-mask']);
+    expect(await mgr.change('POST', '/api/notices', { id: 'n-mgr', vi: 'x', priority: 'info', expiresAtMs: Date.now() + 86_400_000 })).toBe(403);
+    expect(await (await client(server.url, 'med')).change('DELETE', '/api/notices/n-mask')).toBe(403);
+    expect(await op.change('DELETE', '/api/notices/n-mask')).toBe(200);
+    expect(await op.change('DELETE', '/api/notices/n-mask')).toBe(404);
+    expect((await mgr.get<unknown[]>('/api/notices')).body).toEqual([]);
+  });
+});
