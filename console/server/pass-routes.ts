@@ -171,10 +171,12 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
       } catch (err) {
         return refusal(reply, err);
       }
-      const file = `passes-${req.params.org}-${req.body.team}`.replace(/[^A-Za-z0-9._-]+/g, '-');
+      // An ASCII name for any browser, and the team's own name (Vietnamese) for those that read RFC 6266's filename*.
+      const name = `passes-${req.params.org}-${req.body.team}.pdf`;
+      const ascii = name.normalize('NFD').replace(/\p{M}/gu, '').replace(/[đĐ]/g, 'd').replace(/[^A-Za-z0-9._-]+/g, '-');
       return reply
         .type('application/pdf')
-        .header('Content-Disposition', `attachment; filename="${file}.pdf"`)
+        .header('Content-Disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`)
         .header('X-Passes', String(sheet.passes))
         .header('X-Passes-Issued', String(sheet.issued))
         .send(Buffer.from(sheet.pdf));

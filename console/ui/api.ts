@@ -80,7 +80,9 @@ export async function postForFile(path: string, body: unknown): Promise<{ blob: 
     const answer = (await r.json().catch(() => ({}))) as { error?: string };
     throw new ApiError(r.status, answer.error ?? r.statusText);
   }
-  const fileName = /filename="([^"]+)"/.exec(r.headers.get('content-disposition') ?? '')?.[1] ?? 'download';
+  const disposition = r.headers.get('content-disposition') ?? '';
+  const utf8 = /filename\*=UTF-8''([^;]+)/.exec(disposition)?.[1];
+  const fileName = utf8 ? decodeURIComponent(utf8) : (/filename="([^"]+)"/.exec(disposition)?.[1] ?? 'download');
   return { blob: await r.blob(), fileName };
 }
 
