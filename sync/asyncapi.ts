@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { placementSchema } from './downlink-codec.js';
 import {
   HUB_STATUS_TOPIC,
   PROTOCOL_VERSION,
@@ -162,7 +163,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
       },
     },
     components: {
-      schemas: { sitePassage: json(sitePassageSchema), siteRetraction: json(siteRetractionSchema) },
+      schemas: { sitePassage: json(sitePassageSchema), siteRetraction: json(siteRetractionSchema), placement: json(placementSchema) },
       messages: {
         eventBatch: {
           name: 'eventBatch',
@@ -187,7 +188,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
           name: 'downlinkPart',
           contentType: 'application/cose',
           summary:
-            'COSE_Sign1 (RFC 9052) by a trusted hub key over CBOR {v, stream, kind: snapshot|delta|current, from, to, part, parts, issuedAtMs, body}; see sync/downlink-codec.ts.',
+            'COSE_Sign1 (RFC 9052) by a trusted hub key over CBOR {v, stream, kind: snapshot|delta|current, from, to, part, parts, issuedAtMs, body}; see sync/downlink-codec.ts. Streams: roster (per device: the workers of the organisations its checkpoint serves, or the province list for a device at no checkpoint; a change of scope comes as a snapshot; positional records, with organisation and site ids for a worker on an organisation\'s list), notices, revocations, policy, keys, and placement (per device: its own record, components.schemas.placement).',
           payload: { type: 'string', format: 'binary' },
         },
       },

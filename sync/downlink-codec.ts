@@ -4,9 +4,9 @@ import { decodeCbor, encodeCbor, signCoseSign1 } from '../base/node/cose.js';
 import { keyIdOf, publicKeyWithId, type HubKeyring, type TrustedKey } from '../base/node/keys.js';
 import { openSigned } from '../base/node/signed.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../base/common/key-roles.js';
-import type { DataChange, HubKeyRecord, Notice, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
+import type { DataChange, HubKeyRecord, Notice, Placement, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
 import { parsePolicy } from '../base/common/policy/policy.js';
-import { identifierSchema, passIdSchema, workerIdSchema } from '../base/common/ids.js';
+import { deviceIdSchema, identifierSchema, passIdSchema, workerIdSchema } from '../base/common/ids.js';
 import { issuesText } from '../base/common/validation.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, type DownlinkStream } from './protocol.js';
 
@@ -100,14 +100,34 @@ const rosterWireSchema = z.union([
     time,
     z.enum(['none', 'F0', 'F1']),
   ]),
+  z.tuple([
+    z.literal(0),
+    workerIdSchema,
+    z.string().min(1).max(120),
+    z.string().max(120),
+    z.string().max(120),
+    time,
+    z.boolean(),
+    z.enum(['negative', 'positive']).nullable(),
+    time,
+    z.number().int().min(0).max(99),
+    time,
+    z.enum(['none', 'F0', 'F1']),
+    identifierSchema,
+    identifierSchema,
+  ]),
 ]);
 
-/** Roster records are positional: [0, id, name, company, team, declaredAt, flagged, test, testedAt, doses, quarantine, case] or [1, id]. */
+/**
+ * Roster records are positional: [0, id, name, company, team, declaredAt, flagged, test, testedAt,
+ * doses, quarantine, case], then organisation and site for a worker on an organisation's list; or [1, id].
+ */
 export const rosterCodec: StreamCodec<WorkerRecord> = {
   toWire(c) {
     if (c.deleted) return [1, c.key];
     const w = c.value;
-    return [0, w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus];
+    const record = [0, w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus];
+    return w.orgId !== undefined && w.siteId !== undefined ? [...record, w.orgId, w.siteId] : record;
   },
   fromWire(v) {
     return rosterCodec.fromChecked(rosterWireSchema.parse(v));
@@ -115,11 +135,14 @@ export const rosterCodec: StreamCodec<WorkerRecord> = {
   fromChecked(v) {
     const r = v as z.infer<typeof rosterWireSchema>;
     if (r[0] === 1) return { deleted: true, key: r[1] };
-    const [, workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus] = r;
+    const [, workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus, orgId, siteId] = r;
     return {
       deleted: false,
       key: workerId,
-      value: { workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus },
+      value: {
+        workerId, displayName, company, team, declaredAt, declarationFlagged, testResult, testedAt, vaccineDoses, quarantineUntil, caseStatus,
+        ...(orgId !== undefined && siteId !== undefined ? { orgId, siteId } : {}),
+      },
     };
   },
 };
@@ -171,6 +194,16 @@ function keyedCodec<T>(schema: z.ZodType<T>, keyOf: (v: T) => string): StreamCod
 
 const revocationSchema = z.object({ passId: passIdSchema, revokedAtMs: z.number().int().positive() }).strict();
 
+/** Where the hub placed one device: one record, keyed by the device id (a kiosk takes only its own). */
+const placementSchema = z
+  .object({
+    deviceId: deviceIdSchema,
+    checkpointId: identifierSchema.nullable(),
+    siteId: identifierSchema,
+    orgIds: z.array(identifierSchema).max(500),
+  })
+  .strict();
+
 /** A policy document travels whole; it must pass the same checks as a local policy file. */
 const policyDocumentSchema = z
   .object({ document: z.unknown() })
@@ -206,6 +239,7 @@ export interface StreamTypes {
   revocations: Revocation;
   policy: PolicyDocument;
   keys: HubKeyRecord;
+  placement: Placement;
 }
 
 export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> } = {
@@ -214,6 +248,7 @@ export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> 
   revocations: keyedCodec<Revocation>(revocationSchema, (r) => r.passId),
   policy: keyedCodec<PolicyDocument>(policyDocumentSchema as z.ZodType<PolicyDocument>, () => 'current'),
   keys: keyedCodec<HubKeyRecord>(hubKeySchema, (k) => k.kid),
+  placement: keyedCodec<Placement>(placementSchema, (p) => p.deviceId),
 };
 
-export { hubKeySchema, policyDocumentSchema, revocationSchema };
+export { hubKeySchema, placementSchema, policyDocumentSchema, revocationSchema };

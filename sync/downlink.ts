@@ -35,10 +35,14 @@ export type ReceiveOutcome =
 /** A key from the keys stream, with the installed key that signed the part that brought it. */
 export type VouchedKey = HubKeyRecord & { anchorKid: string };
 
+type Applier<S extends keyof StreamTypes> = (kind: 'snapshot' | 'delta', changes: DataChange<S extends 'keys' ? VouchedKey : StreamTypes[S]>[]) => void;
+
+/** Streams a kiosk may leave out: it then never asks for them (a kiosk built before they existed). */
+export const OPTIONAL_STREAMS = ['placement'] as const satisfies readonly DownlinkStream[];
+type OptionalStream = (typeof OPTIONAL_STREAMS)[number];
+
 /** Per stream: apply a complete transfer (inside the transaction that also moves the cursor). */
-export type DownlinkAppliers = {
-  [S in keyof StreamTypes]: (kind: 'snapshot' | 'delta', changes: DataChange<S extends 'keys' ? VouchedKey : StreamTypes[S]>[]) => void;
-};
+export type DownlinkAppliers = { [S in Exclude<keyof StreamTypes, OptionalStream>]: Applier<S> } & { [S in OptionalStream]?: Applier<S> };
 
 export interface DownlinkOptions {
   /** Ask for every stream this often while online (the hub also answers "nothing new", renewing the data's age). */
@@ -113,9 +117,14 @@ export class Downlink implements LinkExtension {
     } else if (outcome.status === 'applied') this.log.info({ stream: outcome.stream, to: outcome.to, records: outcome.records }, 'downlink applied');
   }
 
+  /** The streams this kiosk takes (those it has an applier for). */
+  private streams(): DownlinkStream[] {
+    return DOWNLINK_STREAMS.filter((s) => this.appliers[s] !== undefined);
+  }
+
   /** One request per stream: the cursor, and what is already staged so only missing parts come. */
   requests(): SyncRequest[] {
-    return DOWNLINK_STREAMS.map((stream) => this.request(stream));
+    return this.streams().map((stream) => this.request(stream));
   }
 
   private request(stream: DownlinkStream): SyncRequest {
@@ -129,7 +138,7 @@ export class Downlink implements LinkExtension {
   }
 
   private requestAll(): void {
-    for (const stream of DOWNLINK_STREAMS) this.requestStream(stream, true);
+    for (const stream of this.streams()) this.requestStream(stream, true);
   }
 
   /** Asks for one stream; unless `always`, at most once per staleRetryMs. Returns whether it asked. */
@@ -149,6 +158,7 @@ export class Downlink implements LinkExtension {
     const opened = openDownlink(bytes, ring, nowMs);
     if (!opened.ok) return { status: 'rejected', detail: `${opened.reason}: ${opened.detail}` };
     const p = opened.part;
+    if (this.appliers[p.stream] === undefined) return { status: 'rejected', detail: `${p.stream}: a stream this kiosk does not take` };
     if (p.stream === 'keys' && opened.signer.origin !== 'installed') {
       // Keys vouch for keys: only a key IT staff installed may change which keys are trusted.
       return { status: 'rejected', detail: `UNKNOWN_KEY: the keys stream must be signed by an installed downlink key, not ${opened.signer.source}` };

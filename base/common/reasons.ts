@@ -126,6 +126,12 @@ export const DENY_REASONS = {
     vi: 'Đồng hồ của thiết bị chưa được xác thực, không kiểm tra được thẻ trên điện thoại; vui lòng báo quản lý',
     en: 'This device\'s clock is not verified, so phone passes cannot be checked; please call a supervisor',
   },
+  /** A valid pass of a worker whose organisation this checkpoint does not serve (policy fact worker.servedHere). */
+  WORKER_NOT_SERVED: {
+    category: 'procedure', sensitive: false,
+    vi: 'Cổng này không dành cho đơn vị của bạn',
+    en: 'This checkpoint does not serve your organisation',
+  },
 } as const satisfies Record<string, { category: ReasonCategory; sensitive: boolean; vi: string; en: string }>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

@@ -30,6 +30,24 @@ export interface WorkerRecord {
   vaccineDoses: number;
   quarantineUntil: number | null;
   caseStatus: CaseStatus;
+  /**
+   * The organisation whose uploaded list names the worker, and their site (hub registry ids; absent
+   * for workers of the province list or a kiosk's own CSV). Decision fields only: never ID number,
+   * phone or residence.
+   */
+  orgId?: string;
+  siteId?: string;
+}
+
+/**
+ * Where the hub placed this kiosk (the `placement` downlink stream): its checkpoint, the site, and
+ * the organisations the checkpoint serves (empty for a device in a site but at no checkpoint).
+ */
+export interface Placement {
+  deviceId: string;
+  checkpointId: string | null;
+  siteId: string;
+  orgIds: string[];
 }
 
 export interface Checkpoint {
@@ -185,7 +203,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
 export const GATE_ALERT_KINDS: readonly AlertKind[] = ['emergency-open', 'emergency-cleared'];
 
 /** The data streams the hub sends down, each with its own cursor on the kiosk. */
-export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys'] as const;
+export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys', 'placement'] as const;
 export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
 
 /** Where a kiosk stands in one downlink stream. Times are epoch ms. */

@@ -116,6 +116,7 @@ export const GUIDANCE = [
   'see-office',
   'scan-out-first',
   'call-supervisor',
+  'use-own-gate',
   'refresh-phone-pass',
   'set-phone-time',
 ] as const;

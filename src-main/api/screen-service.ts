@@ -61,7 +61,7 @@ const NEXT_STEP: Record<Exclude<ReasonCategory, 'health'>, Partial<Record<DenyRe
     PHONE_PASS_REQUIRED: 'use-qr-pass',
     default: 'see-guard',
   },
-  procedure: { ANTI_PASSBACK: 'scan-out-first', default: 'see-guard' },
+  procedure: { ANTI_PASSBACK: 'scan-out-first', WORKER_NOT_SERVED: 'use-own-gate', default: 'see-guard' },
   device: { default: 'call-supervisor' },
 };
 

@@ -38,6 +38,7 @@ import { DiskGuard } from '../core/store/disk-guard.js';
 import { DownlinkState } from '../core/store/downlink-state.js';
 import { EventLog } from '../core/store/event-log.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from '../core/store/hub-data.js';
+import { DownloadedPlacement } from '../core/store/placement.js';
 import { Notices } from '../core/store/notices.js';
 import { REMOTE_PASSAGE_MAX_AHEAD_MS, RemotePassages } from '../core/store/remote-passages.js';
 import type { NewGateEvent } from '../../base/common/types.js';
@@ -194,6 +195,8 @@ export class Kiosk {
             this.log.child({ ns: 'sync:site' }),
           )
         : undefined);
+    // Where the hub placed this kiosk: only a kiosk with a hub has a placement to decide by.
+    const placement = new DownloadedPlacement(this.db, settings.device.id);
     this.heldSpool = new HeldSpool({ file: this.runtime.held, dir: this.runtime.dir, db: this.db, events: this.events, log: this.log.child({ ns: 'store' }) });
     this.gatekeeper = new Gatekeeper({
       checkpoint: settings.checkpoint,
@@ -212,6 +215,7 @@ export class Kiosk {
       onDiskFull: () => this.disk.releaseReserve(),
       afterCommit: () => this.checkpointer.noteCommit(),
       held: this.heldSpool,
+      ...(loaded.broker ? { placement: () => placement.current() } : {}),
       ...(settings.gate.inputs.passage ? { passageWindowMs: settings.gate.relay.pulseMs + settings.gate.inputs.passage.graceMs } : {}),
       ...(siteStream
         ? { sitePassages: { currentSinceMs: () => siteStream.currentSinceMs(), lastPassage: (w: string, z: string) => this.remotePassages.lastPassage(w, z) } }
@@ -229,6 +233,7 @@ export class Kiosk {
         revocations: (kind, changes) => this.revocations.applyChanges(kind, changes),
         keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, this.keyring),
         policy: (kind, changes) => this.policy.applyChanges(kind, changes),
+        placement: (kind, changes) => placement.applyChanges(kind, changes),
       },
       this.log.child({ ns: 'sync:downlink' }),
       { clockSynced: () => clock.read().synced },

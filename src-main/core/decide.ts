@@ -1,7 +1,7 @@
 import type { CredentialReading } from './credential/read.js';
 import { failingReasons, type DecisionFacts, type Policy } from '../../base/common/policy/policy.js';
 import { reasonCategory, type DenyReason } from '../../base/common/reasons.js';
-import type { Checkpoint, Direction, WorkerRecord } from '../../base/common/types.js';
+import type { Checkpoint, Direction, Placement, WorkerRecord } from '../../base/common/types.js';
 
 /** What the log knows of this person's recent passages, as the gate core looked it up. */
 export interface RecentHistory {
@@ -36,6 +36,8 @@ export interface DecisionInput {
   nowMs: number;
   /** When the hub last confirmed the roster current (epoch ms), or null if unknown. */
   rosterCheckedAtMs?: number | null;
+  /** Where the hub placed this kiosk (its site and the organisations its checkpoint serves), or null: no hub placement. */
+  placement?: Placement | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -66,7 +68,7 @@ function deny(direction: Direction, reasons: DenyReason[]): EntryDecision {
  * recent passages and the time. It never throws for any reading or roster state.
  */
 export function decide(input: DecisionInput): EntryDecision {
-  const { reading, worker, policy, checkpoint, recent, nowMs, rosterCheckedAtMs = null } = input;
+  const { reading, worker, policy, checkpoint, recent, nowMs, rosterCheckedAtMs = null, placement = null } = input;
   const direction = directionOf(checkpoint, recent, policy, nowMs);
 
   if (recent.sameCodeSecondsAgo !== null && recent.sameCodeSecondsAgo < policy.params.repeatScanSeconds) {
@@ -87,6 +89,8 @@ export function decide(input: DecisionInput): EntryDecision {
       testResult: worker.testResult,
       hoursSinceTest: hoursSince(worker.testedAt, nowMs),
       quarantineActive: worker.quarantineUntil !== null && worker.quarantineUntil > nowMs,
+      servedHere: placement && placement.orgIds.length > 0 && worker.orgId !== undefined ? placement.orgIds.includes(worker.orgId) : null,
+      atOwnSite: placement && worker.siteId !== undefined ? worker.siteId === placement.siteId : null,
     },
     recent: {
       alreadyInside: policy.params.antiPassback !== 'off' && direction === 'entry' && recent.exitsUnseen !== true && isStillInside(recent, policy, nowMs),
@@ -99,6 +103,10 @@ export function decide(input: DecisionInput): EntryDecision {
   // gate reveals nothing about them and raises no health alert.
   const refusedCredential = failingReasons(policy, facts, (r) => reasonCategory(r) === 'credential');
   if (refusedCredential.length > 0) return deny(direction, refusedCredential);
-  const reasons = failingReasons(policy, facts, (r) => reasonCategory(r) !== 'credential');
+  // A worker this checkpoint does not serve is refused on that alone too: another organisation's
+  // gate learns nothing of their health, and raises no health alert to the wrong manager.
+  const notServed = failingReasons(policy, facts, (r) => r === 'WORKER_NOT_SERVED');
+  if (notServed.length > 0) return deny(direction, notServed);
+  const reasons = failingReasons(policy, facts, (r) => reasonCategory(r) !== 'credential' && r !== 'WORKER_NOT_SERVED');
   return reasons.length > 0 ? deny(direction, reasons) : { outcome: 'allow', direction, reasons: [] };
 }

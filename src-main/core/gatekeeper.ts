@@ -15,7 +15,7 @@ import type { SitePassages } from './store/remote-passages.js';
 import type { AlertKind, NewGateEvent } from '../../base/common/types.js';
 import { isSensitive, reasonCategory, type DenyReason } from '../../base/common/reasons.js';
 import type { Roster } from './store/roster.js';
-import type { Checkpoint, ScanSource, WorkerRecord } from '../../base/common/types.js';
+import type { Checkpoint, Placement, ScanSource, WorkerRecord } from '../../base/common/types.js';
 
 export interface Scan {
   text: string;
@@ -57,6 +57,8 @@ export interface GatekeeperDeps {
   log: Logger;
   /** When the hub last confirmed the roster current; absent or null for a standalone kiosk. */
   rosterCheckedAt?: () => number | null;
+  /** Where the hub placed this kiosk (policy facts worker.servedHere, worker.atOwnSite); none: decide without them. */
+  placement?: () => Placement | null;
   isRevoked?: (passId: string) => boolean;
   /** The site's other kiosks' passages (the live site stream), when this kiosk has a site. */
   sitePassages?: SitePassages;
@@ -171,6 +173,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         recent: this.recentHistory(reading, repeatKey, policy, clock.wallMs),
         nowMs: clock.wallMs,
         rosterCheckedAtMs: deps.rosterCheckedAt?.() ?? null,
+        placement: deps.placement?.() ?? null,
       });
     } catch (err) {
       if (!isStorageFault(err)) throw err;

@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf, keyIdText } from '../../base/node/keys.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
 import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
-import type { Notice, WorkerRecord } from '../../base/common/types.js';
+import type { Notice, Placement, WorkerRecord } from '../../base/common/types.js';
 import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import { deviceIdSchema, identifierSchema } from '../../base/common/ids.js';
@@ -14,6 +14,7 @@ import * as m0003 from './directory-migrations/0003-device-sites.js';
 import * as m0004 from './directory-migrations/0004-registry.js';
 import * as m0005 from './directory-migrations/0005-list-uploads.js';
 import * as m0006 from './directory-migrations/0006-roster-scopes.js';
+import * as m0007 from './directory-migrations/0007-placements.js';
 import * as m0008 from './directory-migrations/0008-passes.js';
 import { WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
@@ -24,6 +25,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 4, name: '0004-registry', up: m0004.up },
   { version: 5, name: '0005-list-uploads', up: m0005.up },
   { version: 6, name: '0006-roster-scopes', up: m0006.up },
+  { version: 7, name: '0007-placements', up: m0007.up },
   { version: 8, name: '0008-passes', up: m0008.up },
 ] as const;
 
@@ -113,7 +115,17 @@ export class HubDirectory {
   importRoster(records: readonly WorkerRecord[], replace: boolean): { rev: number; changed: number; removed: number } {
     return this.db
       .transaction(() => {
-        const r = this.putRecords('roster', records.map((w) => [w.workerId, w]), replace);
+        // A worker on an organisation's list keeps its organisation and site (the list is theirs to change).
+        const listedAt = this.db.prepare('SELECT org_id AS orgId, site_id AS siteId FROM hub_workers WHERE worker_id = ?');
+        const r = this.putRecords(
+          'roster',
+          records.map((w) => {
+            const { orgId: _o, siteId: _s, ...rest } = w;
+            const at = listedAt.get(w.workerId) as { orgId: string; siteId: string } | undefined;
+            return [w.workerId, at ? { ...rest, ...at } : rest];
+          }),
+          replace,
+        );
         // A removed worker's hub-only data (ID number, phone, residence) goes with them.
         if (r.removed) this.db.exec("DELETE FROM hub_workers WHERE worker_id IN (SELECT key FROM records WHERE stream = 'roster' AND deleted = 1)");
         return r;
@@ -231,7 +243,7 @@ export class HubDirectory {
         let changed = 0;
         for (const [key, value, given] of entries) {
           const json = JSON.stringify(value);
-          const scope = stream !== 'roster' ? PROVINCE_SCOPE : (given ?? (ownerOf.get(key) as { org_id: string } | undefined)?.org_id ?? PROVINCE_SCOPE);
+          const scope = given ?? (stream === 'roster' ? ((ownerOf.get(key) as { org_id: string } | undefined)?.org_id ?? PROVINCE_SCOPE) : PROVINCE_SCOPE);
           const old = get.get(stream, key) as { value: string; deleted: number; scope: string } | undefined;
           if (old && old.deleted === 0 && old.value === json && old.scope === scope) continue;
           if (old && old.scope !== scope) depart.run(key, old.scope, rev);
@@ -277,17 +289,18 @@ export class HubDirectory {
       const current = this.revision(req.stream);
       const base = { v: PROTOCOL_VERSION, stream: req.stream, issuedAtMs: nowMs } as const;
       if (req.cursor === current) return { ...base, kind: 'current', from: current, to: current, part: 0, parts: 1, body: [] } satisfies DownlinkPart;
-      const scoped = req.stream === 'roster' && deviceId !== undefined;
-      const scopes = scoped ? JSON.stringify(this.rosterScopes(deviceId)) : null;
-      // The revision at which this device's scopes last changed (always at or below current).
-      const rescoped = scoped ? ((this.db.prepare('SELECT rev FROM device_scopes WHERE device_id = ?').get(deviceId) as { rev: number } | undefined)?.rev ?? 0) : 0;
+      // The roster goes by the device's checkpoint, a placement to its own device only.
+      const scoped = deviceId !== undefined && (req.stream === 'roster' || req.stream === 'placement');
+      const scopes = scoped ? JSON.stringify(req.stream === 'roster' ? this.rosterScopes(deviceId) : [deviceId]) : null;
+      // The revision at which this device's roster scopes last changed (always at or below current).
+      const rescoped = scoped && req.stream === 'roster' ? ((this.db.prepare('SELECT rev FROM device_scopes WHERE device_id = ?').get(deviceId) as { rev: number } | undefined)?.rev ?? 0) : 0;
       // A kiosk ahead of the hub (the hub's data was reset), holding nothing, or holding another scope's workers gets a snapshot.
       const snapshot = req.cursor === 0 || req.cursor > current || req.cursor < rescoped;
       const inScope = scoped ? ' AND scope IN (SELECT value FROM json_each(@scopes))' : '';
       const rows = (
         snapshot
           ? this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND deleted = 0${inScope} ORDER BY key`).all({ stream: req.stream, ...(scoped ? { scopes } : {}) })
-          : scoped
+          : scoped && req.stream === 'roster'
             ? this.db
                 .prepare(
                   `SELECT key, value, deleted FROM records WHERE stream = 'roster' AND rev > @cursor${inScope}
@@ -298,7 +311,7 @@ export class HubDirectory {
                    ORDER BY key`,
                 )
                 .all({ cursor: req.cursor, scopes })
-            : this.db.prepare('SELECT key, value, deleted FROM records WHERE stream = @stream AND rev > @cursor ORDER BY key').all({ stream: req.stream, cursor: req.cursor })
+            : this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND rev > @cursor${inScope} ORDER BY key`).all({ stream: req.stream, cursor: req.cursor, ...(scoped ? { scopes } : {}) })
       ) as { key: string; value: string; deleted: number }[];
       const parts = Math.max(1, Math.ceil(rows.length / partSize));
       const from = snapshot ? 0 : req.cursor;
@@ -333,6 +346,14 @@ export class HubDirectory {
 
   // ---- roster scopes: which workers each device receives ---------------------------------------
 
+  /** Where a device is (the `placement` stream's record for it), or undefined for a device in no site. */
+  placementOf(deviceId: string): Placement | undefined {
+    const d = this.db.prepare('SELECT site_id, checkpoint_id FROM device_sites WHERE device_id = ?').get(deviceId) as { site_id: string; checkpoint_id: string | null } | undefined;
+    if (!d) return undefined;
+    const orgIds = d.checkpoint_id ? (this.db.prepare('SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = ? ORDER BY org_id').all(d.checkpoint_id) as { org_id: string }[]).map((o) => o.org_id) : [];
+    return { deviceId, checkpointId: d.checkpoint_id, siteId: d.site_id, orgIds };
+  }
+
   /**
    * The roster scopes a device receives: the organisations its checkpoint serves; a device at no
    * checkpoint (or unknown) gets the province list only, never an organisation's uploaded workers.
@@ -351,7 +372,21 @@ export class HubDirectory {
    */
   private rescoping<T>(deviceIds: readonly string[], change: () => T): T {
     const before = new Map(deviceIds.map((d) => [d, this.rosterScopes(d).join(' ')]));
+    const placedBefore = new Map(deviceIds.map((d) => [d, JSON.stringify(this.placementOf(d) ?? null)]));
     const result = change();
+    const placed = deviceIds.filter((d) => JSON.stringify(this.placementOf(d) ?? null) !== placedBefore.get(d));
+    if (placed.length) {
+      const rev = this.revision('placement') + 1;
+      const put = this.db.prepare(
+        `INSERT INTO records (stream, key, value, deleted, rev, scope) VALUES ('placement', @key, @value, @deleted, @rev, @key)
+         ON CONFLICT (stream, key) DO UPDATE SET value = excluded.value, deleted = excluded.deleted, rev = excluded.rev`,
+      );
+      for (const d of placed) {
+        const p = this.placementOf(d);
+        put.run({ key: d, value: JSON.stringify(p ?? null), deleted: p ? 0 : 1, rev });
+      }
+      this.bump('placement', rev);
+    }
     const changed = [...before].filter(([d, scopes]) => this.rosterScopes(d).join(' ') !== scopes).map(([d]) => d);
     if (changed.length) {
       const rev = this.revision('roster') + 1;
@@ -605,6 +640,9 @@ export class HubDirectory {
             vaccineDoses: w.vaccineDoses,
             quarantineUntil: kept?.quarantineUntil ?? null,
             caseStatus: kept?.caseStatus ?? 'none',
+            orgId,
+            // Checked above: every listed worker has a site of the organisation.
+            siteId: (w.siteId ?? defaultSite)!,
           };
         });
         const put = this.putRecords('roster', records.map((r) => [r.workerId, r, orgId] as const), false);

@@ -10,6 +10,10 @@ import { EventLog } from '../../src-main/core/store/event-log.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from '../../src-main/core/store/hub-data.js';
 import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
+import { DownloadedPlacement } from '../../src-main/core/store/placement.js';
+import { decide } from '../../src-main/core/decide.js';
+import { defaultPolicy } from '../../base/common/policy/policy.js';
+import { PROTOCOL_VERSION } from '../../sync/protocol.js';
 import { Downlink } from '../../sync/downlink.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
@@ -23,6 +27,8 @@ interface Kiosk {
   db: SqliteDatabase;
   roster: Roster;
   state: DownlinkState;
+  placement: DownloadedPlacement;
+  downlink: Downlink;
   uplink: Uplink;
   ids(): string[];
 }
@@ -54,6 +60,7 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
     const db = openStore(join(dir.path, `${deviceId}.db`));
     const roster = new Roster(db);
     const state = new DownlinkState(db);
+    const placement = new DownloadedPlacement(db, deviceId);
     const ring = new HubKeyring();
     ring.add(createPublicKey(pair.publicPem), { role: 'downlink', source: 'test' });
     const downlink = new Downlink(
@@ -66,6 +73,7 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
         revocations: (k, c) => new Revocations(db).applyChanges(k, c),
         policy: (k, c) => new DownloadedPolicy(db).applyChanges(k, c),
         keys: (k, c) => new DownloadedKeys(db).applyChanges(k, c, ring),
+        placement: (k, c) => placement.applyChanges(k, c),
       },
       silentLogger,
       { refreshMs: 400 },
@@ -77,7 +85,7 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
     );
     uplink.start();
     const ids = () => (db.prepare('SELECT worker_id FROM workers ORDER BY worker_id').all() as { worker_id: string }[]).map((r) => r.worker_id);
-    const k = { db, roster, state, uplink, ids };
+    const k = { db, roster, state, placement, downlink, uplink, ids };
     kiosks.push(k);
     return k;
   }
@@ -86,7 +94,7 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
 
   beforeAll(async () => {
     certs = new TestCertificates(join(dir.path, 'pki'));
-    for (const n of ['hub.1', 'kiosk-a', 'kiosk-kcn', 'kiosk-legacy']) certs.issue(n);
+    for (const n of ['hub.1', 'kiosk-a', 'kiosk-kcn', 'kiosk-legacy', 'kiosk-d']) certs.issue(n);
     broker = new TestBroker(dir.path, certs);
     await broker.start();
     hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
@@ -140,5 +148,46 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
     await holds(kcn, ['B1', 'B2'], "org A's workers removed at the shared gate");
     expect(a.ids()).toEqual(['A1']);
     expect(legacy.ids()).toEqual(['P1']);
+  });
+
+  it("decides by where the hub placed the kiosk: org B's worker is admitted at the shared gate, refused at org A's gate", async () => {
+    const now = Date.now();
+    directory.addCheckpoint({ id: 'gate-kcn-2', siteId: 'kcn', kind: 'gate', orgIds: ['org-a', 'org-b'] }, now);
+    directory.placeDevices('gate-kcn-2', ['kiosk-d'], now);
+    // The health side records B1's declaration; B1 stays on org B's list (organisation and site kept).
+    directory.importRoster([healthyWorker('B1', now)], false);
+    await startHub();
+    const d = startKiosk('kiosk-d');
+    await waitFor(() => (d.roster.get('B1') && d.placement.current()?.checkpointId === 'gate-kcn-2' ? true : undefined), 'roster and placement at the shared gate', 20_000);
+    const gate = { id: 'gate-kcn-2', name: 'Cổng KCN', kind: 'gate', zone: 'kcn', direction: 'entry' } as const;
+    const atGate = () =>
+      decide({
+        reading: { status: 'valid', kind: 'pass', workerId: 'B1' },
+        worker: d.roster.get('B1'),
+        policy: defaultPolicy(),
+        checkpoint: gate,
+        recent: { sameCodeSecondsAgo: null, lastPassage: null },
+        nowMs: Date.now(),
+        placement: d.placement.current(),
+      });
+    expect(d.roster.get('B1')).toMatchObject({ orgId: 'org-b', siteId: 'kcn' });
+    expect(d.placement.current()).toEqual({ deviceId: 'kiosk-d', checkpointId: 'gate-kcn-2', siteId: 'kcn', orgIds: ['org-a', 'org-b'] });
+    expect(atGate()).toMatchObject({ outcome: 'allow' });
+
+    // The kiosk is moved to org A's gate. Its new placement is signed and applied before its new
+    // roster (given here directly, so the order is known): the worker it still holds is refused.
+    await d.uplink.stop();
+    directory.placeDevices('gate-a', ['kiosk-d'], Date.now());
+    const request = { v: PROTOCOL_VERSION, stream: 'placement', cursor: d.state.cursor('placement').cursor } as const;
+    for (const part of directory.respondSignedTo('kiosk-d', request, Date.now(), createPrivateKey(pair.privatePem))) expect(d.downlink.receive(part, Date.now()).status).toBe('applied');
+    expect(d.placement.current()).toMatchObject({ checkpointId: 'gate-a', siteId: 'site-a', orgIds: ['org-a'] });
+    expect(d.roster.get('B1')).toBeDefined();
+    expect(atGate()).toEqual({ outcome: 'deny', direction: 'entry', reasons: ['WORKER_NOT_SERVED'] });
+
+    // Then its roster comes through the broker: org A's workers only.
+    d.uplink.start();
+    await startHub();
+    await holds(d, ['A1'], "the kiosk at org A's gate holds A's workers only");
+    expect(atGate()).toEqual({ outcome: 'deny', direction: 'entry', reasons: ['UNKNOWN_WORKER'] });
   });
 });

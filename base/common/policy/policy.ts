@@ -97,6 +97,13 @@ export interface DecisionFacts {
     testResult: 'negative' | 'positive' | null;
     hoursSinceTest: number | null;
     quarantineActive: boolean;
+    /**
+     * Whether the worker's organisation is one this checkpoint serves; null when unknown (the kiosk
+     * has no placement from a hub, or the worker is on no organisation's list).
+     */
+    servedHere: boolean | null;
+    /** Whether the worker's site is this kiosk's site; null when unknown (as servedHere). */
+    atOwnSite: boolean | null;
   };
   recent: { alreadyInside: boolean };
   /** How long ago the hub last confirmed the roster current; null when unknown (standalone kiosk). */
@@ -120,6 +127,8 @@ const SAMPLE_FACTS: Omit<DecisionFacts, 'params'> = {
     testResult: null,
     hoursSinceTest: null,
     quarantineActive: false,
+    servedHere: null,
+    atOwnSite: null,
   },
   recent: { alreadyInside: false },
   data: { rosterAgeHours: null },

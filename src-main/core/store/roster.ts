@@ -19,6 +19,8 @@ interface WorkerRow {
   vaccine_doses: number;
   quarantine_until: number | null;
   case_status: 'none' | 'F0' | 'F1';
+  org_id: string | null;
+  site_id: string | null;
 }
 
 function fromRow(r: WorkerRow): WorkerRecord {
@@ -34,7 +36,12 @@ function fromRow(r: WorkerRow): WorkerRecord {
     vaccineDoses: r.vaccine_doses,
     quarantineUntil: r.quarantine_until,
     caseStatus: r.case_status,
+    ...(r.org_id !== null && r.site_id !== null ? { orgId: r.org_id, siteId: r.site_id } : {}),
   };
+}
+
+function rowParams(w: WorkerRecord, now: number) {
+  return { ...w, declarationFlagged: w.declarationFlagged ? 1 : 0, updatedAt: now, orgId: w.orgId ?? null, siteId: w.siteId ?? null };
 }
 
 /** The local roster. Lookups are by primary key; writes replace whole records atomically. */
@@ -47,14 +54,15 @@ export class Roster {
     this.getStmt = db.prepare('SELECT * FROM workers WHERE worker_id = ?');
     this.upsertStmt = db.prepare(`
       INSERT INTO workers (worker_id, display_name, company, team, declared_at, declaration_flagged, test_result,
-        tested_at, vaccine_doses, quarantine_until, case_status, updated_at)
+        tested_at, vaccine_doses, quarantine_until, case_status, updated_at, org_id, site_id)
       VALUES (@workerId, @displayName, @company, @team, @declaredAt, @declarationFlagged, @testResult,
-        @testedAt, @vaccineDoses, @quarantineUntil, @caseStatus, @updatedAt)
+        @testedAt, @vaccineDoses, @quarantineUntil, @caseStatus, @updatedAt, @orgId, @siteId)
       ON CONFLICT (worker_id) DO UPDATE SET
         display_name = excluded.display_name, company = excluded.company, team = excluded.team,
         declared_at = excluded.declared_at, declaration_flagged = excluded.declaration_flagged,
         test_result = excluded.test_result, tested_at = excluded.tested_at, vaccine_doses = excluded.vaccine_doses,
-        quarantine_until = excluded.quarantine_until, case_status = excluded.case_status, updated_at = excluded.updated_at`);
+        quarantine_until = excluded.quarantine_until, case_status = excluded.case_status, updated_at = excluded.updated_at,
+        org_id = excluded.org_id, site_id = excluded.site_id`);
     this.countStmt = db.prepare('SELECT count(*) AS n FROM workers');
   }
 
@@ -76,15 +84,15 @@ export class Roster {
     // After a snapshot's DELETE every row is new: a plain positional INSERT is much cheaper than an upsert.
     const insert = this.db.prepare(
       `INSERT INTO workers (worker_id, display_name, company, team, declared_at, declaration_flagged, test_result,
-        tested_at, vaccine_doses, quarantine_until, case_status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        tested_at, vaccine_doses, quarantine_until, case_status, updated_at, org_id, site_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const del = this.db.prepare('DELETE FROM workers WHERE worker_id = ?');
     return applyChangeSet(this.db, kind, changes, {
       clear: () => this.db.prepare('DELETE FROM workers').run(),
       remove: (key) => del.run(key),
       put: (_key, w, fresh) => {
-        if (fresh) insert.run(w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged ? 1 : 0, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus, now);
-        else this.upsertStmt.run({ ...w, declarationFlagged: w.declarationFlagged ? 1 : 0, updatedAt: now });
+        if (fresh) insert.run(w.workerId, w.displayName, w.company, w.team, w.declaredAt, w.declarationFlagged ? 1 : 0, w.testResult, w.testedAt, w.vaccineDoses, w.quarantineUntil, w.caseStatus, now, w.orgId ?? null, w.siteId ?? null);
+        else this.upsertStmt.run(rowParams(w, now));
       },
     });
   }
@@ -96,7 +104,7 @@ export class Roster {
       .transaction(() => {
         if (options.replace) this.db.prepare('DELETE FROM workers').run();
         for (const r of records) {
-          this.upsertStmt.run({ ...r, declarationFlagged: r.declarationFlagged ? 1 : 0, updatedAt: now });
+          this.upsertStmt.run(rowParams(r, now));
         }
       })
       .immediate();

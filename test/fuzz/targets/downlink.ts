@@ -13,6 +13,7 @@ import { DownlinkState } from '../../../src-main/core/store/downlink-state.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from '../../../src-main/core/store/hub-data.js';
 import { Notices } from '../../../src-main/core/store/notices.js';
 import { Roster } from '../../../src-main/core/store/roster.js';
+import { DownloadedPlacement } from '../../../src-main/core/store/placement.js';
 import { MAX_REVISION, openDownlink, rosterCodec, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../../../sync/downlink-codec.js';
 import { Downlink, type ReceiveOutcome } from '../../../sync/downlink.js';
 import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
@@ -38,6 +39,16 @@ const worker: fc.Arbitrary<WorkerRecord> = fc.record({
   vaccineDoses: fc.integer({ min: 0, max: 99 }),
   quarantineUntil: time,
   caseStatus: fc.constantFrom('none' as const, 'F0' as const, 'F1' as const),
+}).chain((w) =>
+  // A worker of the province list, or of an organisation's (with its organisation and site).
+  fc.oneof(fc.constant(w), fc.record({ orgId: fc.constantFrom('org-a', 'org.b'), siteId: fc.constantFrom('site-1', 'kcn_2') }).map((at) => ({ ...w, ...at }))),
+);
+
+const placementValue = fc.record({
+  deviceId: fc.constantFrom('kiosk-fuzz', 'kiosk-other'),
+  checkpointId: fc.constantFrom('gate-1', null),
+  siteId: fc.constantFrom('site-1', 'kcn_2'),
+  orgIds: fc.array(fc.constantFrom('org-a', 'org.b'), { maxLength: 2 }),
 });
 
 const odd: fc.Arbitrary<unknown> = fc.oneof(
@@ -129,6 +140,7 @@ function recordsFor(stream: DownlinkStream, k: KeyMaterial, validOnly: boolean):
         return [0, 'current', { document }];
       }),
     keys: keyRecordArb(k),
+    placement: fc.oneof({ weight: 4, arbitrary: placementValue.map((p) => [0, p.deviceId, p]) }, { weight: 1, arbitrary: placementValue.map((p) => [1, p.deviceId]) }),
   };
   if (validOnly) return valid[stream];
   return fc.oneof({ weight: 6, arbitrary: valid[stream] }, { weight: 2, arbitrary: nearMiss(valid[stream]) }, { weight: 1, arbitrary: odd }, { weight: 1, arbitrary: fc.array(odd, { maxLength: 4 }) });
@@ -234,6 +246,7 @@ const TABLES = {
   revoked: 'SELECT * FROM revoked_passes ORDER BY pass_id',
   policy: 'SELECT * FROM downloaded_policy',
   keys: 'SELECT * FROM hub_keys ORDER BY kid',
+  placement: 'SELECT * FROM placement ORDER BY device_id',
 } as const;
 type Snapshot = Record<keyof typeof TABLES | 'ring', string>;
 
@@ -262,6 +275,7 @@ export function downlinkTargets(closer: Closer): AnyFuzzTarget[] {
   const revocations = new Revocations(db);
   const downloadedPolicy = new DownloadedPolicy(db);
   const downloadedKeys = new DownloadedKeys(db);
+  const placement = new DownloadedPlacement(db, 'kiosk-fuzz');
   let ring = new HubKeyring();
   const freshRing = () => {
     ring = new HubKeyring();
@@ -281,6 +295,7 @@ export function downlinkTargets(closer: Closer): AnyFuzzTarget[] {
       revocations: (kind, changes) => revocations.applyChanges(kind, changes),
       policy: (kind, changes) => downloadedPolicy.applyChanges(kind, changes),
       keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, ring, NOW),
+      placement: (kind, changes) => placement.applyChanges(kind, changes),
     },
     silentLogger,
     { now: () => NOW },

@@ -128,7 +128,7 @@ describe('hub registry: an organisation uploads its CV 2242 worker list', () => 
     return d;
   }
 
-  it('sends kiosks the decision fields only; residence, phone and ID number stay in hub-only storage', async () => {
+  it('sends kiosks the decision fields only (organisation and site ids included); residence, phone and ID number stay in hub-only storage', async () => {
     const file = join(dir.path, 'directory.db');
     const d = registry();
     try {
@@ -136,8 +136,8 @@ describe('hub registry: an organisation uploads its CV 2242 worker list', () => 
       expect(d.uploadWorkers('org-a', list, { nowMs: NOW })).toMatchObject({ changed: 2, removed: 0, workers: 2 });
       const down = rosterRecords(d);
       expect(down.map((c) => (c.deleted ? c.key : c.value))).toEqual([
-        { workerId: 'A001', displayName: 'Trần Thị Mai', company: 'Công ty A', team: 'Tổ May 1', declaredAt: null, declarationFlagged: false, testResult: 'negative', testedAt: Date.parse('2026-11-25T17:00:00Z'), vaccineDoses: 2, quarantineUntil: null, caseStatus: 'none' },
-        { workerId: 'A002', displayName: 'Lê Văn Hùng', company: 'Công ty A', team: 'Tổ May 1', declaredAt: null, declarationFlagged: false, testResult: null, testedAt: null, vaccineDoses: 2, quarantineUntil: null, caseStatus: 'none' },
+        { workerId: 'A001', displayName: 'Trần Thị Mai', company: 'Công ty A', team: 'Tổ May 1', declaredAt: null, declarationFlagged: false, testResult: 'negative', testedAt: Date.parse('2026-11-25T17:00:00Z'), vaccineDoses: 2, quarantineUntil: null, caseStatus: 'none', orgId: 'org-a', siteId: 'site-a' },
+        { workerId: 'A002', displayName: 'Lê Văn Hùng', company: 'Công ty A', team: 'Tổ May 1', declaredAt: null, declarationFlagged: false, testResult: null, testedAt: null, vaccineDoses: 2, quarantineUntil: null, caseStatus: 'none', orgId: 'org-a', siteId: 'site-a' },
       ]);
       expect(d.hubOnlyWorker('A001')).toEqual({ orgId: 'org-a', siteId: 'site-a', team: 'Tổ May 1', fullName: 'Trần Thị Mai', birthYear: 1990, sex: 'female', idNumber: '079190000001', phone: '0912345601', residence: 'Phòng 12 KTX Tân Tạo' });
     } finally {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../base/node/sqlite.js';
 import type { WorkerRecord } from '../../../base/common/types.js';
-import { rosterCodec } from '../../../sync/downlink-codec.js';
+import { rosterCodec, streamCodecs } from '../../../sync/downlink-codec.js';
 import { DIRECTORY_MIGRATIONS, HubDirectory } from '../../../sync/hub/directory.js';
 import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
 import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
@@ -153,6 +153,24 @@ describe('roster scope per checkpoint', () => {
     expect(kcn.kinds.at(-1)).toBe('current');
   });
 
+  it("sends each device its own placement only, and a new one when it moves or its checkpoint's organisations change", () => {
+    const placementOf = (deviceId: string, cursor = 0) =>
+      d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'placement', cursor }, NOW).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
+    expect(placementOf('kiosk-kcn')).toEqual([{ deleted: false, key: 'kiosk-kcn', value: { deviceId: 'kiosk-kcn', checkpointId: 'gate-kcn', siteId: 'site-a', orgIds: ['org-a', 'org-b'] } }]);
+    expect(placementOf('kiosk-nowhere')).toEqual([]);
+    const at = d.revision('placement');
+    d.setCheckpointOrganisations('gate-kcn', ['org-b']);
+    expect(placementOf('kiosk-kcn', at)).toEqual([{ deleted: false, key: 'kiosk-kcn', value: { deviceId: 'kiosk-kcn', checkpointId: 'gate-kcn', siteId: 'site-a', orgIds: ['org-b'] } }]);
+    expect(placementOf('kiosk-a', at)).toEqual([]);
+    d.unassignSite(['kiosk-kcn']);
+    expect(placementOf('kiosk-kcn', at)).toEqual([{ deleted: true, key: 'kiosk-kcn' }]);
+    // Roster records carry the worker's organisation and site, kept when the health side updates them.
+    d.importRoster([healthyWorker('A1', NOW, { caseStatus: 'F1' })], false);
+    const a = new KioskRoster();
+    a.sync(d, 'kiosk-a');
+    expect(a.workers.get('A1')).toMatchObject({ caseStatus: 'F1', orgId: 'org-a', siteId: 'site-a' });
+  });
+
   it('refuses a checkpoint served by no organisation or an unknown one', () => {
     expect(() => d.setCheckpointOrganisations('gate-a', [])).toThrow(/at least one organisation/);
     expect(() => d.setCheckpointOrganisations('gate-a', ['org-z'])).toThrow(/no organisation org-z/);
@@ -167,6 +185,38 @@ describe('roster scope per checkpoint', () => {
       expect(plan("SELECT worker_id FROM roster_departures WHERE rev > 5 AND scope IN ('org-a')")).toMatch(/INDEX roster_departures_scope/);
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('placement migration (0007)', () => {
+  const dir = tempDir('safegate-placement-mig-');
+  afterEach(() => dir.remove());
+
+  it("gives placed devices their placement and listed workers their organisation and site, at a new roster revision", () => {
+    const file = join(dir.path, 'directory.db');
+    const old = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS.slice(0, 6) });
+    old.exec(`
+      INSERT INTO organisations VALUES ('org-a', 'A', 'company', 1);
+      INSERT INTO sites VALUES ('site-a', 'org-a', 'A', 1);
+      INSERT INTO checkpoints VALUES ('gate-a', 'site-a', 'gate-a', 'gate', 1);
+      INSERT INTO checkpoint_orgs VALUES ('gate-a', 'org-a');
+      INSERT INTO device_sites (device_id, site_id, since_ms, checkpoint_id) VALUES ('kiosk-a', 'site-a', 1, 'gate-a'), ('kiosk-s', 'site-a', 1, NULL);
+      INSERT INTO hub_workers (worker_id, org_id, site_id, team, full_name, uploaded_ms) VALUES ('A1', 'org-a', 'site-a', 'T', 'A1', 1);
+      INSERT INTO stream_revisions VALUES ('roster', 4);
+    `);
+    old.prepare("INSERT INTO records (stream, key, value, deleted, rev, scope) VALUES ('roster', 'A1', ?, 0, 4, 'org-a')").run(JSON.stringify(healthyWorker('A1', NOW)));
+    old.close();
+    const d = new HubDirectory(file);
+    try {
+      expect(d.placementOf('kiosk-a')).toEqual({ deviceId: 'kiosk-a', checkpointId: 'gate-a', siteId: 'site-a', orgIds: ['org-a'] });
+      const placed = d.respondTo('kiosk-s', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
+      expect(placed).toEqual([{ deleted: false, key: 'kiosk-s', value: { deviceId: 'kiosk-s', checkpointId: null, siteId: 'site-a', orgIds: [] } }]);
+      const delta = d.respondTo('kiosk-a', { v: PROTOCOL_VERSION, stream: 'roster', cursor: 4 }, NOW);
+      expect(delta[0]).toMatchObject({ kind: 'delta', from: 4, to: 5 });
+      expect(delta.flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)))).toEqual([{ deleted: false, key: 'A1', value: { ...healthyWorker('A1', NOW), orgId: 'org-a', siteId: 'site-a' } }]);
+    } finally {
+      d.close();
     }
   });
 });
