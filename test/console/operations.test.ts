@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../base/node/logger.js';
 import { hashPassword } from '../../console/server/accounts.js';
@@ -63,6 +64,13 @@ async function client(base: string, name: string) {
       return { status: r.status, body: (await r.json()) as T };
     },
     change: async (method: string, path: string, body?: unknown) => (await send(method, path, body)).status,
+    /** Sends raw bytes with a content type (a worker list file). */
+    upload: async (path: string, bytes: Uint8Array, type: string) => {
+      const token = ((await (await send('GET', '/api/csrf')).json()) as { token: string }).token;
+      const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+      const r = await fetch(base + path, { method: 'POST', headers: { cookie, 'x-csrf-token': token, 'content-type': type }, body: bytes });
+      return { status: r.status, body: (await r.json()) as { error?: string; problems?: { line: number; message: string }[]; workers?: number } };
+    },
   };
 }
 
@@ -188,5 +196,27 @@ describe('console devices, entries and notices by role', () => {
     expect(await op.change('DELETE', '/api/notices/n-mask')).toBe(200);
     expect(await op.change('DELETE', '/api/notices/n-mask')).toBe(404);
     expect((await mgr.get<unknown[]>('/api/notices')).body).toEqual([]);
+  });
+
+  it('takes a list as an XLSX workbook, refuses a body that is not a list, and keeps its bad rows by line', async () => {
+    const mgr = await client(server.url, 'mgr-a');
+    const book = new ExcelJS.Workbook();
+    const sheet = book.addWorksheet('Danh sách');
+    sheet.addRow(['Mã NV', 'Họ và tên', 'Bộ phận/Tổ']);
+    sheet.addRow(['A001', 'Trần Thị Mai', 'Tổ 1']);
+    sheet.addRow(['A002', 'Lê Văn Hùng', 'Tổ 1']);
+    sheet.addRow(['A003', 'Ngô Văn Tài', 'Tổ 2']);
+    const xlsx = new Uint8Array(await book.xlsx.writeBuffer());
+    const taken = await mgr.upload('/api/organisations/ORG-A/workers', xlsx, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    expect([taken.status, taken.body.workers]).toEqual([200, 3]);
+    sheet.addRow(['', 'Không mã', 'Tổ 2']);
+    const bad = await mgr.upload('/api/organisations/ORG-A/workers', new Uint8Array(await book.xlsx.writeBuffer()), 'application/octet-stream');
+    expect(bad.status).toBe(422);
+    expect(bad.body.problems).toEqual([{ line: 5, message: expect.stringMatching(/worker id/) }]);
+    const junk = await mgr.upload('/api/organisations/ORG-A/workers', new TextEncoder().encode('\u0000\u0001 not a list'), 'text/csv');
+    expect(junk.status).toBe(422);
+    expect(await mgr.change('POST', '/api/organisations/ORG-A/workers', { workers: [] })).toBe(415);
+    const names = (await mgr.get<{ workerId: string }[]>('/api/organisations/ORG-A/workers')).body.map((w) => w.workerId);
+    expect(names.sort()).toEqual(['A001', 'A002', 'A003']);
   });
 });
