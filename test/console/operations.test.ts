@@ -68,7 +68,7 @@ async function client(base: string, name: string) {
     upload: async (path: string, bytes: Uint8Array, type: string) => {
       const token = ((await (await send('GET', '/api/csrf')).json()) as { token: string }).token;
       const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-      const r = await fetch(base + path, { method: 'POST', headers: { cookie, 'x-csrf-token': token, 'content-type': type }, body: bytes });
+      const r = await fetch(base + path, { method: 'POST', headers: { cookie, 'x-csrf-token': token, 'content-type': type }, body: new Blob([Buffer.from(bytes)]) });
       return { status: r.status, body: (await r.json()) as { error?: string; problems?: { line: number; message: string }[]; workers?: number } };
     },
   };
