@@ -1,7 +1,6 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { decodeCbor, decodeCoseSign1 } from '../../base/node/cose.js';
-import { openEnvelope } from '../../base/node/envelope.js';
-import { issuePass, PASS_PREFIX, type IssuePassOptions } from '../../base/node/pass.js';
+import type { KeyObject } from 'node:crypto';
+import { issuePass, newPassId } from '../../base/node/pass.js';
+import { issuePhonePass } from '../../base/node/phone-pass.js';
 import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
 import { identifierSchema, PASS_ID_PATTERN } from '../../base/common/ids.js';
 import { DIRECTORY_MIGRATIONS } from './directory.js';
@@ -45,14 +44,23 @@ export interface PassRecord {
   state: PassState;
 }
 
-/** A pass just signed: its record and the QR text to print or to hand to the phone. */
-export interface IssuedPass extends PassRecord {
+/** A printed pass just signed: its record and the QR text to print (given once; sheets reprint it). */
+export interface PrintedIssuedPass extends PassRecord {
+  kind: 'printed';
   code: string;
 }
 
+/** A phone-bound pass just signed: its record and the signed pass (COSE_Sign1) the phone page keeps and shows with its proofs. */
+export interface PhoneIssuedPass extends PassRecord {
+  kind: 'phone';
+  signedPass: Uint8Array;
+}
+
+export type IssuedPass = PrintedIssuedPass | PhoneIssuedPass;
+
 /** What a bulk issue did. */
 export interface IssueReport {
-  issued: IssuedPass[];
+  issued: PrintedIssuedPass[];
   /** Of the workers issued to, those who already held a live pass of the same kind (kept; see the module comment). */
   alreadyHeld: number;
 }
@@ -70,8 +78,10 @@ export const DEFAULT_PASS_DAYS = 365;
 export interface PassRegistryOptions {
   /** The hub directory's SQLite file (the settings' directory.path). */
   directoryPath: string;
-  /** The hub's pass key (role `pass`); without it the registry can list and revoke but not issue. */
+  /** The hub's pass key (role `pass`) for printed passes; without it the registry can list and revoke but not issue them. */
   passKey?: KeyObject;
+  /** The hub's phone pass key (role `phone-pass`) for phone-bound passes. */
+  phonePassKey?: KeyObject;
   /** The issuer written into each pass. */
   issuer?: string;
   /** The clock (tests). */
@@ -109,9 +119,12 @@ export class PassRegistry {
   }
 
   /**
-   * Signs one pass for a worker on an organisation's list and records it. The phone engineer's links
-   * call this with `kind: 'phone'` and the phone's key; the signature of this function is stable.
+   * Signs one pass for a worker on an organisation's list and records it: a printed pass (its QR
+   * text), or with `kind: 'phone'` and the phone's key, a phone-bound pass (what the phone page keeps).
    */
+  issue(request: IssueRequest & { kind: 'printed' }): PrintedIssuedPass;
+  issue(request: IssueRequest & { kind: 'phone'; holderKey: KeyObject }): PhoneIssuedPass;
+  issue(request: IssueRequest): IssuedPass;
   issue(request: IssueRequest): IssuedPass {
     const workerId = checkId(request.workerId, 'worker id');
     const orgId = (this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?').get(workerId) as { org_id: string } | undefined)?.org_id;
@@ -197,33 +210,33 @@ export class PassRegistry {
   }
 
   /** @internal Signs and records one pass; the caller holds the transaction and has checked the worker's organisation. */
+  signAndRecord(orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'> & { kind: 'printed' }): PrintedIssuedPass;
+  signAndRecord(orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'>): IssuedPass;
   signAndRecord(orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'>): IssuedPass {
-    const key = this.options.passKey;
-    if (!key) throw new PassError('this hub has no pass key (passKey in the hub settings; make one with `safegate keys generate --role pass`)');
     if (!(PASS_KINDS as readonly string[]).includes(request.kind)) throw new PassError(`pass kind "${String(request.kind)}": expected ${PASS_KINDS.join(' or ')}`);
     const nowMs = this.now();
     const expiresMs = request.expiresAt.getTime();
     if (!Number.isFinite(expiresMs) || expiresMs <= nowMs) throw new PassError('the expiry must be in the future');
     if (expiresMs > nowMs + MAX_PASS_DAYS * 86_400_000) throw new PassError(`a pass is valid for at most ${MAX_PASS_DAYS} days`);
-    let holderDer: Buffer | null = null;
+    const passId = newPassId();
+    const issuedMs = Math.floor(nowMs / 1000) * 1000;
+    const options = { workerId, passId, issuer: this.options.issuer ?? 'safegate-hub', expiresAt: request.expiresAt, issuedAt: new Date(issuedMs) };
+    const record = this.db.prepare('INSERT INTO passes (pass_id, worker_id, org_id, kind, issued_ms, expires_ms, holder_key, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     if (request.kind === 'phone') {
       if (!request.holderKey) throw new PassError("a phone pass needs the phone's public key");
-      holderDer = holderKeyDer(request.holderKey);
-    } else if (request.holderKey) {
-      throw new PassError('a printed pass carries no phone key');
+      const holderDer = holderKeyDer(request.holderKey);
+      const key = this.options.phonePassKey;
+      if (!key) throw new PassError('this hub has no phone pass key (phonePassKey in the hub settings; make one with `safegate keys generate --role phone-pass`)');
+      const signed = issuePhonePass(key, { ...options, holderKey: request.holderKey });
+      record.run(passId, workerId, orgId, 'phone', issuedMs, Math.floor(expiresMs / 1000) * 1000, holderDer, null);
+      return { ...this.pass(passId)!, kind: 'phone', signedPass: signed.pass };
     }
-    const options: IssuePassOptions = { workerId, issuer: this.options.issuer ?? 'safegate-hub', expiresAt: request.expiresAt, issuedAt: new Date(nowMs) };
-    // base/node/pass.ts binds a pass to a phone when given `holderKey` (the phone part of issue 10).
-    const code = issuePass(key, request.holderKey ? ({ ...options, holderKey: request.holderKey } as IssuePassOptions) : options);
-    const claims = claimsOf(code);
-    if (holderDer && request.holderKey && !carriesKey(claims.payload, request.holderKey)) {
-      throw new PassError('this hub cannot bind a pass to a phone yet (the signed pass does not carry the phone key)');
-    }
-    const issuedMs = Math.floor(nowMs / 1000) * 1000;
-    this.db
-      .prepare('INSERT INTO passes (pass_id, worker_id, org_id, kind, issued_ms, expires_ms, holder_key, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(claims.passId, workerId, orgId, request.kind, issuedMs, Math.floor(expiresMs / 1000) * 1000, holderDer, request.kind === 'printed' ? code : null);
-    return { ...this.pass(claims.passId)!, code };
+    if (request.holderKey) throw new PassError('a printed pass carries no phone key');
+    const key = this.options.passKey;
+    if (!key) throw new PassError('this hub has no pass key (passKey in the hub settings; make one with `safegate keys generate --role pass`)');
+    const code = issuePass(key, options);
+    record.run(passId, workerId, orgId, 'printed', issuedMs, Math.floor(expiresMs / 1000) * 1000, null, code);
+    return { ...this.pass(passId)!, kind: 'printed', code };
   }
 
   /** @internal The QR text of a live printed pass (for sheets). */
@@ -283,7 +296,7 @@ export class OrganisationPasses {
         if (workers.length === 0) throw new PassError(request.team !== undefined ? `team ${JSON.stringify(request.team)} of ${this.orgId} has no workers` : `${this.orgId} has no workers on its list`);
         const holds = db.prepare("SELECT 1 FROM passes WHERE worker_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND expires_ms > ?");
         let alreadyHeld = 0;
-        const issued: IssuedPass[] = [];
+        const issued: PrintedIssuedPass[] = [];
         for (const w of workers) {
           if (holds.get(w.workerId, this.registry.nowMs())) alreadyHeld++;
           issued.push(this.registry.signAndRecord(this.orgId, w.workerId, { expiresAt: request.expiresAt, kind: 'printed' }));
@@ -389,23 +402,5 @@ function checkId(value: string, what: string): string {
 function holderKeyDer(key: KeyObject): Buffer {
   if (key.type !== 'public') throw new PassError("the phone key must be a public key");
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new PassError('the phone key must be a P-256 (ECDSA) key');
-  return createPublicKey(key).export({ type: 'spki', format: 'der' });
-}
-
-/** The pass id (CWT cti, hex) and claims bytes of a pass the hub has just signed. */
-function claimsOf(code: string): { passId: string; payload: Uint8Array } {
-  const payload = decodeCoseSign1(openEnvelope(code, PASS_PREFIX)).payload;
-  const map = decodeCbor(payload) as Map<number, unknown>;
-  const cti = map.get(7);
-  if (!(cti instanceof Uint8Array)) throw new Error('a signed pass has no pass id (cti)');
-  return { passId: Buffer.from(cti).toString('hex'), payload };
-}
-
-/** Whether signed claims carry this public key, in any usual encoding (they all hold its x coordinate). */
-function carriesKey(payload: Uint8Array, key: KeyObject): boolean {
-  const x = key.export({ format: 'jwk' }).x;
-  if (!x) return false;
-  const raw = Buffer.from(x, 'base64url');
-  const bytes = Buffer.from(payload);
-  return bytes.includes(raw) || bytes.includes(Buffer.from(x, 'utf8'));
+  return key.export({ type: 'spki', format: 'der' });
 }

@@ -33,6 +33,10 @@ export const hubSettingsSchema = z
       .string()
       .optional()
       .describe('the hub\'s private pass key (PEM, from `safegate keys generate --role pass`) that signs the passes `safegate hub pass issue` and the console issue; kiosks hold its public half in keys/pass/'),
+    phonePassKey: z
+      .string()
+      .optional()
+      .describe('the hub\'s private phone pass key (PEM, from `safegate keys generate --role phone-pass`) that signs phone-bound passes; kiosks hold its public half in keys/phone-pass/'),
     store: z
       .strictObject({ path: z.string().default('hub.db').describe('SQLite file for ingested events; when DATABASE_URL is set, PostgreSQL is used instead') })
       .prefault({}),
@@ -91,6 +95,7 @@ export interface LoadedHubSettings {
   consoleDatabasePath: string;
   signingKeyPath: string | undefined;
   passKeyPath: string | undefined;
+  phonePassKeyPath: string | undefined;
 }
 
 export function loadHubSettings(file: string): LoadedHubSettings {
@@ -120,5 +125,6 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     consoleDatabasePath: resolve(base, r.data.console.database),
     signingKeyPath: at(r.data.signingKey),
     passKeyPath: at(r.data.passKey),
+    phonePassKeyPath: at(r.data.phonePassKey),
   };
 }

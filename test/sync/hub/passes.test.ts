@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HubKeyring, generateSigningKeyPair, type GeneratedKeyPair } from '../../../base/node/keys.js';
 import { checkPass } from '../../../base/node/pass.js';
+import { checkPhonePass, provePhonePass } from '../../../base/node/phone-pass.js';
 import { openDatabase } from '../../../base/node/sqlite.js';
 import { streamCodecs } from '../../../sync/downlink-codec.js';
 import { DIRECTORY_MIGRATIONS, HubDirectory } from '../../../sync/hub/directory.js';
@@ -129,6 +130,33 @@ describe('hub pass registry', () => {
     expect(registry.pass(byWorker.get('a1')!)?.state).toBe('live');
   });
 
+  it('issues a phone-bound pass with the phone pass key: the phone proves it, the kiosk accepts it, and revoking the worker revokes it', () => {
+    const phone = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const phoneKey = generateSigningKeyPair('EdDSA');
+    keyring.add(createPublicKey(phoneKey.publicPem), { role: 'phone-pass', source: 'test' });
+    const withPhoneKey = new PassRegistry({ directoryPath: file, phonePassKey: createPrivateKey(phoneKey.privatePem), now: () => NOW });
+    try {
+      const p = withPhoneKey.issue({ workerId: 'a1', expiresAt: IN_90_DAYS, kind: 'phone', holderKey: phone.publicKey });
+      expect(p).toMatchObject({ kind: 'phone', workerId: 'a1', orgId: 'may-a', state: 'live' });
+      const rules = { maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, kioskClockSynced: true, unverifiedKioskClock: 'check' as const };
+      const shown = provePhonePass(p.signedPass, phone.privateKey, NOW);
+      const check = checkPhonePass(shown, keyring, NOW + 5_000, rules);
+      expect(check.ok && [check.pass.claims.passId, check.pass.claims.workerId]).toEqual([p.passId, 'a1']);
+      // Another phone cannot show it.
+      const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      expect(checkPhonePass(provePhonePass(p.signedPass, other.privateKey, NOW), keyring, NOW, rules)).toMatchObject({ ok: false, failure: 'BAD_SIGNATURE' });
+      // The printed pass key cannot make phone passes, nor the phone key printed ones.
+      expect(() => withPhoneKey.issue({ workerId: 'a1', expiresAt: IN_90_DAYS, kind: 'printed' })).toThrow(/no pass key/);
+      expect(() => registry.issue({ workerId: 'a1', expiresAt: IN_90_DAYS, kind: 'phone', holderKey: phone.publicKey })).toThrow(/no phone pass key/);
+      expect(registry.revokeWorker('a1', { kind: 'phone', because: 'rebound' }).map((r) => r.passId)).toEqual([p.passId]);
+      const revoked = revokedAtKiosk(directory);
+      expect(checkPhonePass(shown, keyring, NOW + 5_000, rules, (id) => revoked.has(id))).toMatchObject({ ok: false, failure: 'PASS_REVOKED' });
+      expect(registry.pass(p.passId)).toMatchObject({ state: 'revoked', revokedBecause: 'rebound' });
+    } finally {
+      withPhoneKey.close();
+    }
+  });
+
   it('takes a phone key only for a phone pass, and only a P-256 public key', () => {
     const phone = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     const notP256 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey;
@@ -136,6 +164,7 @@ describe('hub pass registry', () => {
     expect(() => registry.issue({ workerId: 'a1', expiresAt: IN_90_DAYS, kind: 'phone', holderKey: notP256 })).toThrow(/P-256/);
     expect(() => registry.issue({ workerId: 'a1', expiresAt: IN_90_DAYS, kind: 'printed', holderKey: phone })).toThrow(/carries no phone key/);
     expect(() => new PassRegistry({ directoryPath: file }).issue({ workerId: 'a1', expiresAt: IN_90_DAYS, kind: 'printed' })).toThrow(/no pass key/);
+    expect(registry.list()).toEqual([]);
   });
 
   it('upgrades a directory written before the pass registry (migration 0008) and keeps its revocations', () => {

@@ -13,6 +13,7 @@ describe('hub settings', () => {
     expect(loaded.settings.id).toBe('hub.1');
     expect(loaded.signingKeyPath).toBe('/etc/safegate/hub-keys/hub-downlink.key.pem');
     expect(loaded.passKeyPath).toBe('/etc/safegate/hub-keys/hub-pass.key.pem');
+    expect(loaded.phonePassKeyPath).toBe('/etc/safegate/hub-keys/hub-phone-pass.key.pem');
   });
 
   it('lists every problem and resolves paths beside the file', () => {
