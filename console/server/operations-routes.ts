@@ -82,13 +82,15 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       const role = req.account!.role;
       const devices = req.query.site ? directory.siteMembers(req.query.site) : undefined;
       if (devices && devices.length === 0) return { day: req.query.day, total: 0, allowed: 0, denied: 0, deniedByReason: {}, entries: [] };
-      const wanted = req.query.worker?.trim().toLowerCase();
+      const wanted = req.query.worker?.trim().toLowerCase() || undefined;
+      // A worker is found by id or by name (on an uploaded list, of the manager's organisation for a manager).
+      const named = wanted ? new Set(directory.searchWorkers(scope, req.query.worker!.trim(), 1000).map((w) => w.workerId)) : undefined;
       const passages = [];
       for (const deviceId of devices ?? [undefined]) {
         for await (const e of store.events({ ...(deviceId ? { deviceId } : {}), sinceMs: fromMs })) {
           const whenMs = e.correctedWallMs ?? e.wallMs;
           if (whenMs >= toMs || whenMs < fromMs) continue;
-          if (wanted && !(e.workerId ?? '').toLowerCase().includes(wanted)) continue;
+          if (wanted && !(e.workerId !== null && (e.workerId.toLowerCase().includes(wanted) || named!.has(e.workerId)))) continue;
           passages.push({ ...e, whenMs });
         }
       }

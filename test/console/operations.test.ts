@@ -170,6 +170,8 @@ describe('console devices, entries and notices by role', () => {
 
     const searched = (await (await client(server.url, 'op')).get<Day>(`/api/entries?day=${DAY}&worker=b00`)).body;
     expect(searched.entries.map((e) => [e.workerId, e.orgId])).toEqual([['B001', 'ORG-B']]);
+    const byName = (await (await client(server.url, 'op')).get<Day>(`/api/entries?day=${DAY}&worker=${encodeURIComponent('Văn Hùng')}`)).body;
+    expect(byName.entries.map((e) => e.workerId)).toEqual(['A002']);
     const otherDay = (await (await client(server.url, 'op')).get<Day>('/api/entries?day=2020-01-01')).body;
     expect(otherDay.total).toBe(0);
   });
