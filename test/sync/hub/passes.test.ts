@@ -11,6 +11,11 @@ import { PassError, PassRegistry } from '../../../sync/hub/passes.js';
 import type { ListedWorker } from '../../../sync/hub/registry-upload.js';
 import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
 import { tempDir } from '../../helpers/fixtures.js';
+import { silentLogger } from '../../../base/node/logger.js';
+import { openStore } from '../../../src-main/core/store/database.js';
+import { DownlinkState } from '../../../src-main/core/store/downlink-state.js';
+import { Revocations } from '../../../src-main/core/store/hub-data.js';
+import { Downlink } from '../../../sync/downlink.js';
 
 const NOW = Date.parse('2026-11-27T03:00:00Z');
 const IN_90_DAYS = new Date(NOW + 90 * 86_400_000);
@@ -104,6 +109,29 @@ describe('hub pass registry', () => {
     revoked = revokedAtKiosk(directory);
     expect(revoked).toEqual(new Set([p1!.passId, p1b.passId]));
     expect(checkPass(p2!.code, keyring, NOW, (id) => revoked.has(id)).ok).toBe(true);
+  });
+
+  it('reaches a kiosk: the signed revocations stream it downloads makes it refuse the revoked pass and the removed worker\'s', () => {
+    const org = registry.of('may-a');
+    const [p1, p2, p3] = org.issue({ expiresAt: IN_90_DAYS }).issued;
+    org.revokePass(p1!.passId);
+    directory.removeWorkers([p2!.workerId]);
+    const downlinkPair = generateSigningKeyPair('EdDSA');
+    keyring.add(createPublicKey(downlinkPair.publicPem), { role: 'downlink', source: 'test' });
+    const kioskDb = openStore(join(dir.path, 'kiosk.db'));
+    try {
+      const revocations = new Revocations(kioskDb);
+      const none = () => undefined;
+      const downlink = new Downlink('kiosk-a', new DownlinkState(kioskDb), () => keyring, { roster: none, notices: none, revocations: (kind, changes) => revocations.applyChanges(kind, changes), policy: none, keys: none }, silentLogger);
+      const request = downlink.requests().find((r) => r.stream === 'revocations')!;
+      for (const part of directory.respondSigned(request, Date.now(), createPrivateKey(downlinkPair.privatePem))) downlink.receive(part, Date.now());
+      const atKiosk = (code: string) => checkPass(code, keyring, NOW, (id) => revocations.isRevoked(id));
+      expect(atKiosk(p1!.code)).toMatchObject({ ok: false, failure: 'PASS_REVOKED' });
+      expect(atKiosk(p2!.code)).toMatchObject({ ok: false, failure: 'PASS_REVOKED' });
+      expect(atKiosk(p3!.code).ok).toBe(true);
+    } finally {
+      kioskDb.close();
+    }
   });
 
   it("an organisation's desk cannot see or revoke another organisation's passes", () => {
