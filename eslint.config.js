@@ -195,4 +195,23 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    files: ['console/phone/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'Layer rule: console/phone/ is DOM-only.' }, ...NO_NODE('console/phone/ (DOM only)')],
+          patterns: [
+            { group: ['node:*'], message: 'Layer rule: console/phone/ is DOM-only and may not import Node modules.' },
+            {
+              regex: '(^|/)(base/(?!common/)|src-main/|src-renderer/|device/|sync/|server/|ui/)',
+              message: 'Layer rule: console/phone/ may import only base/common and its own files; it talks to the hub over its HTTP API.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../../base/node/logger.js';
 import type { HubDirectory } from '../../sync/hub/directory.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
+import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import type { HubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import { ConsoleServer } from './server.js';
@@ -28,6 +29,10 @@ export function openHubConsole(o: {
   directoryPath: string;
   /** The hub's pass key; without it passes are listed and revoked but not issued or printed. */
   passKey?: KeyObject;
+  /** The hub's phone-pass key; without it phone links are made but cannot be used (no phone pass is issued). */
+  phonePassKey?: KeyObject;
+  /** Where the phone page is built (default build/phone-ui). */
+  phoneUiFolder?: string;
   /** The issuer written into the passes the console issues (the hub's id). */
   issuer: string;
   store: HubStore;
@@ -38,6 +43,7 @@ export function openHubConsole(o: {
   if (!o.settings.enabled) return undefined;
   const accounts = new SqliteConsoleStore(o.databasePath);
   const passes = new PassRegistry({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.passKey ? { passKey: o.passKey } : {}) });
+  const phoneLinks = new PhoneLinks({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.phonePassKey ? { phonePassKey: o.phonePassKey } : {}) });
   const server = new ConsoleServer({
     store: accounts,
     host: o.settings.host,
@@ -45,7 +51,7 @@ export function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone, passes },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}) } },
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });
   return {
@@ -57,6 +63,7 @@ export function openHubConsole(o: {
       } catch (err) {
         await accounts.close();
         passes.close();
+        phoneLinks.close();
         throw err;
       }
     },
@@ -64,6 +71,7 @@ export function openHubConsole(o: {
       await server.stop();
       await accounts.close();
       passes.close();
+      phoneLinks.close();
     },
   };
 }

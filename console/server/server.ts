@@ -22,6 +22,7 @@ import {
 } from './accounts.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { registerPassRoutes } from './pass-routes.js';
+import { registerPhoneRoutes } from './phone-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 import type { ConsoleHubData } from './scope.js';
 
@@ -275,6 +276,7 @@ export class ConsoleServer {
       registerRegistryRoutes(app, this.options.hub, () => this.now());
       registerOperationsRoutes(app, this.options.hub, () => this.now());
       if (this.options.hub.passes) registerPassRoutes(app, this.options.hub.passes, this.options.hub.zone, () => this.now());
+      if (this.options.hub.phone) await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder);
     }
 
     const ui = this.options.uiFolder ?? DEFAULT_UI_FOLDER;

@@ -48,6 +48,7 @@ export async function runHub(configFile: string): Promise<void> {
     directory,
     directoryPath: loaded.directoryPath,
     ...(loaded.passKeyPath ? { passKey: readPassKey(loaded.passKeyPath) } : {}),
+    ...(loaded.phonePassKeyPath ? { phonePassKey: readPassKey(loaded.phonePassKeyPath) } : {}),
     issuer: loaded.settings.id,
     store,
     zone: loaded.settings.time.zone,

@@ -20,6 +20,7 @@ const supervisorCommands = () => import('./supervisor-commands.js');
 const registryCommands = () => import('./registry-commands.js');
 const consoleCommands = () => import('./console-commands.js');
 const hubPassCommands = () => import('./hub-pass-commands.js');
+const hubLinkCommands = () => import('./hub-link-commands.js');
 const hubPersonCommands = () => import('./hub-person-commands.js');
 
 /** `safegate 0.1.0 (Node.js v20.19.0)`: the package's version, from its package.json wherever this file runs from (build/ or source). */
@@ -279,6 +280,25 @@ function buildProgram(): Command {
     .option('--expires <when>', 'for passes issued now: valid until a date or time, or a number of days such as 90d (default: a year)')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string; org: string; team: string; out: string; expires?: string }) => console.log(await (await hubPassCommands()).printHubPassSheet(o.config, o)));
+  const hubLink = hub.command('link').description("personal phone links: each worker opens theirs once on their phone to get a phone-bound pass (the hub only makes them; the organisation sends them)");
+  hubLink
+    .command('make')
+    .description("make a single-use link for each named worker or each worker of a team (on the organisation's list); a worker's earlier phone pass is revoked")
+    .requiredOption('--org <id>', 'the organisation')
+    .addOption(new Option('--team <team>', 'every worker of this team').conflicts('workers'))
+    .option('--workers <ids>', 'these workers, comma-separated')
+    .option('--hours <n>', 'how long each link can be used (default 72, at most 720)')
+    .option('--base-url <url>', "the address phones reach the console at (behind the TLS proxy); default the console's own address")
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; org: string; team?: string; workers?: string; hours?: string; baseUrl?: string }) => console.log(await (await hubLinkCommands()).makeHubLinks(o.config, o)));
+  hubLink
+    .command('list')
+    .description("an organisation's phone links, newest first: link id, worker, state (open, used, expired, retired), and the pass a used link issued")
+    .requiredOption('--org <id>', 'the organisation')
+    .option('--worker <id>', 'only this worker')
+    .option('--json', 'one JSON object a line')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; org: string; worker?: string; json?: boolean }) => console.log(await (await hubLinkCommands()).listHubLinks(o.config, o)));
   hub
     .command('policy')
     .description('the entry policy kiosks apply')
