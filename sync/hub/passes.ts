@@ -145,16 +145,16 @@ export class PassRegistry {
     return row && this.toRecord(row);
   }
 
-  /** Passes, newest first, of one organisation and/or one worker. */
+  /** Passes, newest first, of one organisation and/or one worker (one team's within an organisation). */
   list(filter: { orgId?: string; workerId?: string; team?: string; limit?: number } = {}): PassRecord[] {
+    // Only the conditions given, so the worker's or the organisation's index serves the query.
+    const where: string[] = [];
+    if (filter.orgId !== undefined) where.push('p.org_id = @org');
+    if (filter.workerId !== undefined) where.push('p.worker_id = @worker');
+    if (filter.team !== undefined) where.push('p.worker_id IN (SELECT worker_id FROM hub_workers WHERE org_id = p.org_id AND team = @team)');
     const rows = this.db
-      .prepare(
-        `SELECT ${COLUMNS} FROM passes p
-         WHERE (@org IS NULL OR p.org_id = @org) AND (@worker IS NULL OR p.worker_id = @worker)
-           AND (@team IS NULL OR p.worker_id IN (SELECT worker_id FROM hub_workers WHERE org_id = p.org_id AND team = @team))
-         ORDER BY p.issued_ms DESC, p.pass_id LIMIT @limit`,
-      )
-      .all({ org: filter.orgId ?? null, worker: filter.workerId ?? null, team: filter.team ?? null, limit: filter.limit ?? -1 }) as PassRow[];
+      .prepare(`SELECT ${COLUMNS} FROM passes p ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY p.issued_ms DESC, p.pass_id LIMIT @limit`)
+      .all({ limit: filter.limit ?? -1, ...(filter.orgId !== undefined ? { org: filter.orgId } : {}), ...(filter.workerId !== undefined ? { worker: filter.workerId } : {}), ...(filter.team !== undefined ? { team: filter.team } : {}) }) as PassRow[];
     return rows.map((r) => this.toRecord(r));
   }
 
@@ -184,8 +184,8 @@ export class PassRegistry {
         }
         const nowMs = this.now();
         const live = this.db
-          .prepare(`SELECT pass_id FROM passes WHERE worker_id = ? AND revoked_ms IS NULL AND expires_ms > ? AND (@kind IS NULL OR kind = @kind) AND (@org IS NULL OR org_id = @org) ORDER BY issued_ms`)
-          .all(id, nowMs, { kind: options.kind ?? null, org: options.orgId ?? null }) as { pass_id: string }[];
+          .prepare('SELECT pass_id FROM passes WHERE worker_id = @worker AND revoked_ms IS NULL AND expires_ms > @now AND (@kind IS NULL OR kind = @kind) AND (@org IS NULL OR org_id = @org) ORDER BY issued_ms')
+          .all({ worker: id, now: nowMs, kind: options.kind ?? null, org: options.orgId ?? null }) as { pass_id: string }[];
         const revoke = this.db.prepare('UPDATE passes SET revoked_ms = ?, revoked_why = ?, code = NULL WHERE pass_id = ?');
         for (const r of live) revoke.run(nowMs, options.because ?? 'worker', r.pass_id);
         return live.map((r) => this.pass(r.pass_id)!);

@@ -195,6 +195,20 @@ describe('hub pass registry', () => {
     expect(registry.list()).toEqual([]);
   });
 
+  it("finds a worker's and an organisation's passes by their indexes (EXPLAIN QUERY PLAN), as revocation on removal does", () => {
+    const db = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS });
+    try {
+      const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
+      expect(plan("SELECT * FROM passes p WHERE p.org_id = 'may-a' ORDER BY p.issued_ms DESC, p.pass_id")).toMatch(/USING INDEX passes_org/);
+      expect(plan("SELECT * FROM passes p WHERE p.worker_id = 'a1' ORDER BY p.issued_ms DESC")).toMatch(/USING INDEX passes_worker/);
+      // The statement the removal trigger runs for each removed worker.
+      expect(plan("UPDATE passes SET revoked_ms = 1, revoked_why = 'removed', code = NULL WHERE worker_id = 'a1' AND revoked_ms IS NULL AND expires_ms > 0")).toMatch(/USING INDEX passes_worker/);
+      expect(plan("SELECT pass_id FROM passes WHERE worker_id = 'a1' AND revoked_ms IS NULL AND expires_ms > 0 AND (NULL IS NULL OR kind = NULL) ORDER BY issued_ms")).toMatch(/USING INDEX passes_worker/);
+    } finally {
+      db.close();
+    }
+  });
+
   it('upgrades a directory written before the pass registry (migration 0008) and keeps its revocations', () => {
     registry.close();
     directory.close();
