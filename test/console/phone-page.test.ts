@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,9 @@ import { checkPhonePass, type ProofTimeRules } from '../../base/node/phone-pass.
 import { createNodeDecoder, readImageFrame } from '../../src-main/core/decoders.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { safegate, safegateProcess, type RunningProcess } from '../helpers/cli.js';
-import { tempDir, waitFor } from '../helpers/fixtures.js';
+import { healthyWorker, tempDir, waitFor } from '../helpers/fixtures.js';
+import { KioskUnderTest } from '../helpers/kiosk.js';
+import builtInPolicy from '../../base/common/policy/default-policy.json' with { type: 'json' };
 import { freePort, TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
 const HEADER = 'STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin';
@@ -34,6 +36,7 @@ describe('phone page: a worker opens their link (running hub, Chromium)', () => 
   const children: ChildProcess[] = [];
   const contexts: BrowserContext[] = [];
   let decode: (file: string) => Promise<string[]>;
+  let phonePassPublicKeyFile = '';
 
   async function phone(): Promise<{ context: BrowserContext; page: Page }> {
     // A phone: portrait, touch, Vietnamese.
@@ -61,6 +64,7 @@ describe('phone page: a worker opens their link (running hub, Chromium)', () => 
     const phonePassKey = /private:\s+(\S+)/.exec(generated.stdout)![1]!;
     const pub = readdirSync(keysDir).find((f) => f.endsWith('.pub.pem'))!;
     keyring.add(createPublicKey(readFileSync(join(keysDir, pub))), { role: 'phone-pass', source: 'test' });
+    phonePassPublicKeyFile = join(keysDir, pub);
     const config = join(dir.path, 'hub.yaml');
     const port = await freePort();
     const tls = { ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, 'hub.1.crt'), key: join(certs.dir, 'hub.1.key') };
@@ -158,4 +162,34 @@ describe('phone page: a worker opens their link (running hub, Chromium)', () => 
   it("a screenshot's code replayed after the limit is PASS_STALE", () => {
     expect(checkPhonePass(firstCode, keyring, firstCodeAtMs + 61_000, KIOSK_RULES)).toMatchObject({ ok: false, failure: 'PASS_STALE' });
   });
+
+  it('at a real kiosk (serial scanner, its own clock, a policy limit of 5 s): the code on the screen opens the gate, a screenshot of it 6 s later is PASS_STALE', async () => {
+    const kiosk = new KioskUnderTest();
+    try {
+      // The kiosk trusts the hub's phone-pass key, installed in keys/phone-pass/ as IT staff would.
+      mkdirSync(join(kiosk.keys.keysDir, 'phone-pass'), { recursive: true });
+      copyFileSync(phonePassPublicKeyFile, join(kiosk.keys.keysDir, 'phone-pass', basename(phonePassPublicKeyFile)));
+      const policy = structuredClone(builtInPolicy) as typeof builtInPolicy;
+      policy.params.passes.maxProofAgeSeconds = 5;
+      const policyFile = join(kiosk.dir.path, 'policy.json');
+      writeFileSync(policyFile, JSON.stringify(policy));
+      await kiosk.start({ policyFile });
+      kiosk.kiosk.roster.upsertAll([healthyWorker('A001')]);
+      const { page } = worker;
+      await page.reload();
+      await page.getByTestId('pass').waitFor();
+      const shownAt = Date.now();
+      const code = await scanScreen(page, 'phone-pass-at-kiosk');
+      const admitted = await kiosk.scan(code);
+      expect(admitted.decision).toEqual({ outcome: 'allow', direction: 'entry', reasons: [] });
+      // Someone else shows a screenshot of it later (an exit-and-entry later, so anti-passback is not what refuses it).
+      await new Promise((r) => setTimeout(r, Math.max(0, shownAt + 6_500 - Date.now())));
+      const replayed = await kiosk.scan(code);
+      expect(replayed.decision.reasons).toEqual(['PASS_STALE']);
+      expect(replayed.displayName).toBeNull();
+      expect(kiosk.relayOpenings()).toBe(1);
+    } finally {
+      await kiosk.stop();
+    }
+  }, 30_000);
 });
