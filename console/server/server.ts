@@ -20,6 +20,7 @@ import {
   type ConsoleRole,
   type ConsoleStore,
 } from './accounts.js';
+import { registerLinkRoutes } from './link-routes.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { registerPassRoutes } from './pass-routes.js';
 import { registerPhoneRoutes } from './phone-routes.js';
@@ -276,7 +277,10 @@ export class ConsoleServer {
       registerRegistryRoutes(app, this.options.hub, () => this.now());
       registerOperationsRoutes(app, this.options.hub, () => this.now());
       if (this.options.hub.passes) registerPassRoutes(app, this.options.hub.passes, this.options.hub.zone, () => this.now());
-      if (this.options.hub.phone) await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder);
+      if (this.options.hub.phone) {
+        await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder);
+        registerLinkRoutes(app, this.options.hub.phone.links);
+      }
     }
 
     const ui = this.options.uiFolder ?? DEFAULT_UI_FOLDER;

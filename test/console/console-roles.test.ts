@@ -7,6 +7,7 @@ import { createLogger } from '../../base/node/logger.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
+import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 
 const PASSWORD = 'a long enough password';
@@ -53,6 +54,7 @@ describe('console routes by role (in process, real SQLite file)', () => {
   const directory = new HubDirectory(join(dir.path, 'hub-directory.db'));
   const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
   const passes = new PassRegistry({ directoryPath: join(dir.path, 'hub-directory.db') });
+  const links = new PhoneLinks({ directoryPath: join(dir.path, 'hub-directory.db') });
   const server = new ConsoleServer({
     store,
     host: '127.0.0.1',
@@ -60,7 +62,7 @@ describe('console routes by role (in process, real SQLite file)', () => {
     trustProxy: false,
     lockoutBaseMs: 1_000,
     log: createLogger({ level: 'fatal' }),
-    hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes },
+    hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes, phone: { links } },
   });
 
   beforeAll(async () => {
@@ -74,6 +76,7 @@ describe('console routes by role (in process, real SQLite file)', () => {
     await store.close();
     await hubStore.close();
     passes.close();
+    links.close();
     directory.close();
     dir.remove();
   });

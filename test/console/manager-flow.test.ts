@@ -173,6 +173,14 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
     expect(await page.getByTestId('passes').locator('tbody tr').count()).toBe(2);
     await screenshot(page, 'console-manager-passes');
 
+    // Phone links for a team: each address shown once, on the hub's phone page, the token in the fragment.
+    await page.locator('select[name="links-team"]').selectOption('Tổ Cắt');
+    await page.getByRole('button', { name: 'Tạo đường dẫn' }).click();
+    const link = page.getByLabel('Đường dẫn A003');
+    await link.waitFor();
+    expect(await link.inputValue()).toMatch(new RegExp(`^${url.replace(/[.]/g, '\\.')}/phone/#t=[A-Za-z0-9_-]{43}$`));
+    await screenshot(page, 'console-manager-phone-links');
+
     // Revoking one pass from the list.
     await page.getByRole('button', { name: /^Thu hồi [0-9a-f]{16}$/ }).first().click();
     await expect.poll(() => page.getByTestId('passes').getByText('Đã thu hồi').count()).toBe(1);
@@ -201,6 +209,8 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
       ['POST', '/api/organisations/ORG-B/sheet', { team: 'Tổ Hàn' }],
       ['POST', '/api/organisations/ORG-B/workers/B001/revoke', {}],
       ['GET', '/api/sites?org=ORG-B'],
+      ['GET', '/api/organisations/ORG-B/phone-links'],
+      ['POST', '/api/organisations/ORG-B/phone-links', { team: 'Tổ Hàn' }],
     ];
     for (const [method, path, body] of attempts) {
       const r = await api(page, method, path, body);
@@ -249,11 +259,40 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
       ['POST', '/api/organisations/ORG-A/passes', { team: 'Tổ Cắt', expiresAtMs: Date.now() + 86_400_000 }],
       ['POST', '/api/organisations/ORG-A/sheet', { team: 'Tổ Cắt' }],
       ['POST', '/api/organisations/ORG-A/workers/A001/revoke', {}],
+      ['POST', '/api/organisations/ORG-A/phone-links', { team: 'Tổ Cắt' }],
       ['POST', '/api/notices', { id: 'n1', vi: 'x', priority: 'info', expiresAtMs: Date.now() + 86_400_000 }],
       ['POST', '/api/accounts', { name: 'x', role: 'operator', password: PASSWORD }],
     ];
     for (const [method, path, body] of changes) expect([path, (await api(page, method, path, body)).status]).toEqual([path, 403]);
     expect(run('org', 'list').stdout).not.toContain('ORG-C');
     await page.context().close();
+  });
+
+  it("works with the keyboard alone, and at a phone's width the page does not scroll sideways", async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'vi-VN' });
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.getByLabel('Tên tài khoản').focus();
+    await page.keyboard.type('mgr-a');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('who').waitFor();
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? '');
+    for (let i = 0; i < 20 && (await focused()) !== 'Người lao động'; i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('workers-page').waitFor();
+    for (let i = 0; i < 30 && (await focused()) !== 'Tìm'; i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('worker-results').waitFor();
+    for (const p of ['#organisations', '#workers', '#passes', '#entries']) {
+      await page.goto(`${url}/${p}`);
+      await page.locator('section h2').first().waitFor();
+      expect([p, await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)]).toEqual([p, true]);
+    }
+    await page.goto(`${url}/#workers`);
+    await page.getByTestId('workers-page').waitFor();
+    await screenshot(page, 'console-manager-phone-width');
+    await context.close();
   });
 });

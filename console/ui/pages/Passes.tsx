@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { ApiError, post, postForFile, saveFile, withQuery, type Me } from '../api.js';
 import { Refusal, Table, useChange, useLoad } from '../parts.js';
 import type { Organisation, PassRow } from '../types.js';
+import { PhoneLinksCard } from './PhoneLinks.js';
 
 const DAY_MS = 86_400_000;
 
@@ -194,6 +195,7 @@ export function PassesPage({ me }: { me: Me }) {
           <IssuePasses orgId={orgId} teams={teams.data ?? []} done={passes.reload} />
           <PrintSheet orgId={orgId} teams={teams.data ?? []} done={passes.reload} />
           <RevokeWorker orgId={orgId} done={passes.reload} />
+          <PhoneLinksCard orgId={orgId} teams={teams.data ?? []} />
         </>
       )}
       {orgId && (
