@@ -115,14 +115,21 @@ log:
 `;
 }
 
-/** The demo organisation the console shows, with its own list (CV 2242 form); the demo kiosk keeps the province list. */
-const DEMO_ORG = { id: 'demo-org', name: 'Công ty May Demo', site: 'demo-site', checkpoint: 'demo-gate' } as const;
-const DEMO_ORG_LIST = [
-  'STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin',
-  '1,D0001,Hoàng Thị Hoa,1994,Nữ,,,,Tổ may 1,,,2',
-  '2,D0002,Đặng Văn Khoa,1989,Nam,,,,Tổ may 1,,,3',
-  '3,D0003,Bùi Thị Lan,1996,Nữ,,,,Tổ cắt,,,2',
-].join('\n');
+/**
+ * The demo organisation: the demo workers are its list (CV 2242 form) and the demo kiosk stands at
+ * its gate, so a pass issued or a phone link made in the console works at the demo kiosk.
+ */
+const DEMO_ORG = { id: 'demo-org', name: 'Công ty May Sông Hồng', site: 'demo-site', checkpoint: 'gate-a', device: 'demo-kiosk-01' } as const;
+/** The organisation's list for the demo workers (their health states come from the roster import before it). */
+function demoOrgList(now: number): string {
+  const rows = [
+    ['1', 'W0001', 'Nguyễn Văn An', '1990', 'Nam', 'Tổ cắt 1', '', '', '2'],
+    ['2', 'W0002', 'Trần Thị Bình', '1992', 'Nữ', 'Tổ may 3', '', '', '3'],
+    ['3', 'W0003', 'Lê Văn Cường', '1988', 'Nam', 'Kho', iso(now - DAY), 'Âm tính', '2'],
+    ['4', 'W0004', 'Phạm Thị Dung', '1995', 'Nữ', 'Tổ may 3', iso(now - 6 * 3_600_000), 'Âm tính', '2'],
+  ];
+  return ['STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin', ...rows.map((r) => r.join(','))].join('\n');
+}
 /** The console the demo hub serves: its usual port, or any free one when that is taken. */
 const DEMO_CONSOLE_PORT = 8480;
 
@@ -131,12 +138,19 @@ const DEMO_CONSOLE_PORT = 8480;
  * accounts (a province operator and the organisation's manager) whose passwords are made afresh at
  * each start and printed once. The console's accounts file is the demo's own and is started anew.
  */
-async function startDemoConsole(dir: string, directory: HubDirectory, hubStore: SqliteHubStore, passPem: string, zone: string): Promise<{ console: HubConsole; lines: string[] }> {
+async function startDemoConsole(
+  dir: string,
+  directory: HubDirectory,
+  hubStore: SqliteHubStore,
+  keys: { pass: string; phonePass: string },
+  zone: string,
+): Promise<{ console: HubConsole; lines: string[] }> {
   const now = Date.now();
   if (!directory.hasOrganisation(DEMO_ORG.id)) directory.addOrganisation({ id: DEMO_ORG.id, name: DEMO_ORG.name, kind: 'company' }, now);
   if (!directory.registeredSites(DEMO_ORG.id).some((s) => s.id === DEMO_ORG.site)) directory.addSite({ id: DEMO_ORG.site, orgId: DEMO_ORG.id, name: 'Xưởng Demo' }, now);
-  if (!directory.checkpoints(DEMO_ORG.site).some((c) => c.id === DEMO_ORG.checkpoint)) directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng Demo', kind: 'gate' }, now);
-  directory.uploadWorkers(DEMO_ORG.id, await parseWorkerList(Buffer.from(DEMO_ORG_LIST), zone, now), { nowMs: now });
+  if (!directory.checkpoints(DEMO_ORG.site).some((c) => c.id === DEMO_ORG.checkpoint)) directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng A', kind: 'gate' }, now);
+  directory.uploadWorkers(DEMO_ORG.id, await parseWorkerList(Buffer.from(demoOrgList(now)), zone, now), { nowMs: now });
+  directory.placeDevices(DEMO_ORG.checkpoint, [DEMO_ORG.device], now);
   const databasePath = join(dir, 'hub-console.db');
   for (const suffix of ['', '-wal', '-shm']) rmSync(databasePath + suffix, { force: true });
   const log = createLogger({ level: 'error' });
@@ -146,7 +160,8 @@ async function startDemoConsole(dir: string, directory: HubDirectory, hubStore: 
       databasePath,
       directory,
       directoryPath: join(dir, 'hub-directory.db'),
-      passKey: createPrivateKey(passPem),
+      passKey: createPrivateKey(keys.pass),
+      phonePassKey: createPrivateKey(keys.phonePass),
       issuer: 'demo-hub',
       store: hubStore,
       zone,
@@ -196,6 +211,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   if (existsSync(hubKeyDir)) for (const n of readdirSync(hubKeyDir)) if (/^hub-(?!pass-|downlink-)/.test(n)) rmSync(join(hubKeyDir, n));
   const privatePem = privateKey('pass');
   const downlinkPem = privateKey('downlink');
+  const phonePassPem = privateKey('phone-pass');
   const configFile = join(dir, 'kiosk.yaml');
   if (!existsSync(configFile)) writeFileSync(configFile, demoConfig());
   // The embedded default: an in-process broker and reference hub on loopback, so the demo kiosk
@@ -228,7 +244,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   hub.on('alert', (deviceId, a) => process.stdout.write(`      [hub: alert for managers: ${a.kind} at ${a.checkpointId} (${deviceId}, event #${a.seq})]\n`));
   await hub.start();
   const loaded = { ...loadSettings(configFile), broker: { url: broker.url, protocolVersion: 4 as const } };
-  const demoConsole = await startDemoConsole(dir, directory, hubStore, privatePem, loaded.settings.time.zone);
+  const demoConsole = await startDemoConsole(dir, directory, hubStore, { pass: privatePem, phonePass: phonePassPem }, loaded.settings.time.zone);
 
   const out = process.stdout;
   const kiosk = new Kiosk(loaded, {
