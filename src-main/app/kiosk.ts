@@ -404,7 +404,7 @@ export class Kiosk {
         gpio: this.gpioMode,
         scanner: settings.scanner.source,
         hub: this.loaded.broker ? this.loaded.broker.url : 'none (standalone)',
-        trustedKeys: { pass: this.keyring.count('pass'), downlink: this.keyring.count('downlink') },
+        trustedKeys: { pass: this.keyring.count('pass'), 'phone-pass': this.keyring.count('phone-pass'), downlink: this.keyring.count('downlink') },
         roster: this.roster.count(),
         policyVersion: this.policy.get().version,
       },

@@ -176,7 +176,7 @@ describe('phone page: a worker opens their link (running hub, Chromium)', () => 
       await kiosk.start({ policyFile });
       kiosk.kiosk.roster.upsertAll([healthyWorker('A001')]);
       const { page } = worker;
-      await page.reload();
+      await page.goto(link.replace(/#.*$/, ''));
       await page.getByTestId('pass').waitFor();
       const shownAt = Date.now();
       const code = await scanScreen(page, 'phone-pass-at-kiosk');
@@ -192,4 +192,22 @@ describe('phone page: a worker opens their link (running hub, Chromium)', () => 
       await kiosk.stop();
     }
   }, 30_000);
+
+  it('the code changes by itself every 30 s, each one a fresh proof', async () => {
+    const { page } = worker;
+    await page.clock.install();
+    await page.reload();
+    await page.getByTestId('pass').waitFor();
+    await page.waitForFunction(() => document.querySelector('canvas')?.dataset.code !== undefined);
+    const drawn = () => page.evaluate(() => ({ code: document.querySelector('canvas')!.dataset.code!, at: Number(document.querySelector('canvas')!.dataset.drawnAt) }));
+    const before = await drawn();
+    await page.clock.fastForward(31_000);
+    await page.waitForFunction((at) => Number(document.querySelector('canvas')?.dataset.drawnAt) > at, before.at);
+    const after = await drawn();
+    expect(after.at - before.at).toBeGreaterThanOrEqual(30_000);
+    expect(after.code).not.toBe(before.code);
+    // Each is admitted at the moment it was drawn (the page's clock ran 31 s ahead here), and the first is stale by then.
+    expect(checkPhonePass(after.code, keyring, after.at, KIOSK_RULES)).toMatchObject({ ok: true });
+    expect(checkPhonePass(before.code, keyring, before.at + 61_000, KIOSK_RULES)).toMatchObject({ ok: false, failure: 'PASS_STALE' });
+  });
 });

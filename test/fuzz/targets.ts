@@ -21,7 +21,7 @@ export interface FuzzSuite {
 const GROUPS = {
   framer: async () => framerTargets(),
   credential: async (closer: Closer) => credentialTargets(makeKeys(), closer),
-  phone: async () => phonePassTargets(),
+  phone: async (closer: Closer) => phonePassTargets(closer),
   batch: async () => batchTargets(),
   downlink: async (closer: Closer) => downlinkTargets(closer),
   hub: async (closer: Closer) => hubTargets(closer),

@@ -5,7 +5,10 @@ import { encodeCbor } from '../../../base/node/cose.js';
 import { HubKeyring, generateSigningKeyPair } from '../../../base/node/keys.js';
 import { checkPhonePass, decodePhoneCode, issuePhonePass, provePhonePass, PHONE_PASS_PREFIX, type PhonePassCheck, type ProofTimeRules } from '../../../base/node/phone-pass.js';
 import { PASS_FAILURES } from './credential.js';
-import { check, show, target, type AnyFuzzTarget } from '../harness.js';
+import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
+import { join } from 'node:path';
+import { HubDirectory } from '../../../sync/hub/directory.js';
+import { PhoneLinkError, PhoneLinks } from '../../../sync/hub/phone-links.js';
 
 /**
  * The phone code parser and verifier (base/node/phone-pass.ts): whatever is scanned after `SGP1:`,
@@ -117,9 +120,54 @@ function checkShape(text: string, result: PhonePassCheck): void {
   }
 }
 
-export function phonePassTargets(): AnyFuzzTarget[] {
+/** What a phone (or anyone) may send to use a link: a token and a key, each anything JSON can carry. */
+const b64url43 = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), minLength: 43, maxLength: 43 });
+const jsonish: fc.Arbitrary<unknown> = fc.oneof(fc.string({ maxLength: 50 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.array(fc.integer(), { maxLength: 3 }));
+const redeemInput = fc.record({
+  token: fc.oneof(fc.constant('open'), b64url43, fc.string({ maxLength: 60 }), jsonish),
+  key: fc.oneof(
+    jsonish,
+    fc.record({ kty: fc.oneof(fc.constant('EC'), jsonish), crv: fc.oneof(fc.constantFrom('P-256', 'P-384', 'secp256k1'), jsonish), x: fc.oneof(b64url43, jsonish), y: fc.oneof(b64url43, jsonish) }, { requiredKeys: [] }),
+    fc.record({ kty: fc.constant('EC'), crv: fc.constant('P-256'), x: b64url43, y: b64url43, d: fc.oneof(b64url43, jsonish) }),
+    fc.dictionary(fc.string({ maxLength: 5 }), jsonish, { maxKeys: 5 }),
+  ),
+});
+
+export function phonePassTargets(closer: Closer): AnyFuzzTarget[] {
   const f = fixture();
+  // A hub directory with one worker and one link that stays open: no generated key may use it.
+  const dir = scratchDir('safegate-fuzz-links-');
+  const directory = new HubDirectory(join(dir.path, 'directory.db'));
+  directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' }, NOW_MS);
+  directory.addSite({ id: 'site-a', orgId: 'ORG-A' });
+  directory.uploadWorkers('ORG-A', [{ line: 2, workerId: 'W1', fullName: 'Trần Thị Mai', team: 'Tổ 1', birthYear: null, sex: null, idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 }], { nowMs: NOW_MS });
+  const links = new PhoneLinks({ directoryPath: join(dir.path, 'directory.db'), phonePassKey: createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), now: () => NOW_MS });
+  const [open] = links.make({ orgId: 'ORG-A', workerIds: ['W1'], madeBy: 'fuzz' });
+  closer.add(() => {
+    links.close();
+    directory.close();
+    dir.remove();
+  });
   return [
+    target({
+      name: 'phone link use',
+      weight: 60,
+      smallRuns: 200,
+      arbitrary: redeemInput,
+      run(input: { token: unknown; key: unknown }) {
+        const token = input.token === 'open' ? open!.token : input.token;
+        try {
+          const bound = links.redeem(token as string, input.key);
+          // Only a real point on P-256 sent with the open link binds; then the link is spent, as it must be.
+          check(token === open!.token, () => `a pass bound with ${show(input)}`);
+          check(bound.workerId === 'W1', 'bound to another worker');
+          throw new Error(`a generated key bound the link: ${show(input.key)}`);
+        } catch (err) {
+          if (!(err instanceof PhoneLinkError)) throw err;
+          check(err.message.length > 0 && !err.message.includes(open!.token), () => `a refusal without its reason, or naming the token: ${err.message}`);
+        }
+      },
+    }),
     target({
       name: 'phone code reader',
       weight: 120,
