@@ -23,6 +23,7 @@ import {
 import { registerLinkRoutes } from './link-routes.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { registerPassRoutes } from './pass-routes.js';
+import { registerPersonRoutes } from './person-routes.js';
 import { registerPhoneRoutes } from './phone-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 import type { ConsoleHubData } from './scope.js';
@@ -276,7 +277,11 @@ export class ConsoleServer {
     if (this.options.hub) {
       registerRegistryRoutes(app, this.options.hub, () => this.now());
       registerOperationsRoutes(app, this.options.hub, () => this.now());
-      if (this.options.hub.passes) registerPassRoutes(app, this.options.hub.passes, this.options.hub.zone, () => this.now());
+      const passes = this.options.hub.passes;
+      if (passes) {
+        registerPassRoutes(app, passes, this.options.hub.zone, () => this.now());
+        registerPersonRoutes(app, { ...this.options.hub, passes }, store, log, () => this.now());
+      }
       if (this.options.hub.phone) {
         await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder);
         registerLinkRoutes(app, this.options.hub.phone.links);

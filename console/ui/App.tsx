@@ -5,6 +5,7 @@ import { setLanguage } from './i18n.js';
 import { DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
 import { OrganisationsPage } from './pages/Organisations.js';
 import { PassesPage } from './pages/Passes.js';
+import { PersonRequestsPage } from './pages/PersonRequests.js';
 import { WorkersPage } from './pages/Workers.js';
 
 function LanguageSwitch() {
@@ -88,7 +89,9 @@ function MePage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'notices', 'account'] as const;
+const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'notices', 'person', 'account'] as const;
+/** Pages only an operator has (the API refuses the others anyway). */
+const OPERATOR_PAGES: readonly PageName[] = ['person'];
 type PageName = (typeof PAGES)[number];
 
 /** The page named by the address's #fragment, so a page can be linked to and the back button works. */
@@ -109,7 +112,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
     <>
       <nav aria-label={t('nav.label')}>
         <ul>
-          {PAGES.map((p) => (
+          {PAGES.filter((p) => me.role === 'operator' || !OPERATOR_PAGES.includes(p)).map((p) => (
             <li key={p}>
               <a href={`#${p}`} aria-current={p === page ? 'page' : undefined}>
                 {t(`nav.${p}`)}
@@ -124,6 +127,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       {page === 'devices' && <DevicesPage />}
       {page === 'entries' && <EntriesPage />}
       {page === 'notices' && <NoticesPage me={me} />}
+      {page === 'person' && me.role === 'operator' && <PersonRequestsPage />}
       {page === 'account' && <MePage me={me} onSignedOut={onSignedOut} />}
     </>
   );

@@ -31,6 +31,7 @@ export const vi = {
     entries: 'Lượt ra vào',
     notices: 'Thông báo',
     passes: 'Thẻ ra vào',
+    person: 'Dữ liệu cá nhân',
     account: 'Tài khoản',
   },
   common: {
@@ -178,6 +179,17 @@ export const vi = {
     kindPrinted: 'Thẻ in',
     kindPhone: 'Thẻ điện thoại',
   },
+  person: {
+    heading: 'Yêu cầu về dữ liệu cá nhân (Nghị định 13)',
+    intro: 'Xuất mọi dữ liệu hệ thống giữ về một người lao động, hoặc xoá họ khỏi hệ thống. Ghi mã yêu cầu vào phiếu yêu cầu của người đó.',
+    workerId: 'Mã người lao động',
+    export: 'Xuất dữ liệu (JSON)',
+    exported: 'Đã tải {{file}}. Tệp có số CCCD, điện thoại và nơi ở: giữ cẩn thận.',
+    confirm: 'Tôi xác nhận xoá người này khỏi hệ thống (không hoàn tác được)',
+    force: 'Xoá cả khi đang có biện pháp y tế (chỉ khi cơ quan y tế cho phép)',
+    erase: 'Xoá',
+    erased: 'Đã xoá. Mã yêu cầu {{requestId}}: thu hồi {{passesRevoked}} thẻ, ẩn danh {{eventsAnonymised}} lượt ra vào, xoá {{alertsDeleted}} cảnh báo.',
+  },
   loading: 'Đang tải…',
 };
 
@@ -215,6 +227,7 @@ export const en: Messages = {
     entries: 'Entries',
     notices: 'Notices',
     passes: 'Passes',
+    person: 'Personal data',
     account: 'Account',
   },
   common: {
@@ -361,6 +374,17 @@ export const en: Messages = {
     linkState: 'Link state',
     kindPrinted: 'Printed',
     kindPhone: 'Phone',
+  },
+  person: {
+    heading: 'Personal data requests (Decree 13)',
+    intro: "Export everything the hub holds about one worker, or erase them from the hub. Write the request id on the person's request form.",
+    workerId: 'Worker id',
+    export: 'Export the data (JSON)',
+    exported: '{{file}} downloaded. It holds the ID number, phone and residence: keep it safe.',
+    confirm: 'I confirm this person is erased from the hub (this cannot be undone)',
+    force: 'Erase even under an active health measure (only when the health authority says so)',
+    erase: 'Erase',
+    erased: 'Erased. Request {{requestId}}: {{passesRevoked}} passes revoked, {{eventsAnonymised}} passages anonymised, {{alertsDeleted}} alerts deleted.',
   },
   loading: 'Loading…',
 };

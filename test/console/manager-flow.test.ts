@@ -52,6 +52,10 @@ async function api(page: Page, method: string, path: string, body?: unknown): Pr
  * another organisation's workers or passes, through the pages or straight at the API (refused, and
  * written to the audit trail). A health officer changes nothing.
  */
+async function openPage(page: Page, fragment: string): Promise<void> {
+  await page.goto(new URL(fragment, page.url()).href);
+}
+
 describe("console: an organisation manager's day (running hub, Chromium)", () => {
   const dir = tempDir('safegate-console-flow-');
   let broker: TestBroker;
@@ -211,6 +215,7 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
       ['GET', '/api/sites?org=ORG-B'],
       ['GET', '/api/organisations/ORG-B/phone-links'],
       ['POST', '/api/organisations/ORG-B/phone-links', { team: 'Tổ Hàn' }],
+      ['POST', '/api/person-requests/access', { workerId: 'B001' }],
     ];
     for (const [method, path, body] of attempts) {
       const r = await api(page, method, path, body);
@@ -260,12 +265,44 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
       ['POST', '/api/organisations/ORG-A/sheet', { team: 'Tổ Cắt' }],
       ['POST', '/api/organisations/ORG-A/workers/A001/revoke', {}],
       ['POST', '/api/organisations/ORG-A/phone-links', { team: 'Tổ Cắt' }],
+      ['POST', '/api/person-requests/access', { workerId: 'A001' }],
+      ['POST', '/api/person-requests/erasure', { workerId: 'A001' }],
       ['POST', '/api/notices', { id: 'n1', vi: 'x', priority: 'info', expiresAtMs: Date.now() + 86_400_000 }],
       ['POST', '/api/accounts', { name: 'x', role: 'operator', password: PASSWORD }],
     ];
     for (const [method, path, body] of changes) expect([path, (await api(page, method, path, body)).status]).toEqual([path, 403]);
     expect(run('org', 'list').stdout).not.toContain('ORG-C');
     await page.context().close();
+  });
+
+  it("an operator exports everything held about one worker and erases them (Decree 13); the audit trail keeps the request, not the person's id", async () => {
+    const op = await signIn('op');
+    await openPage(op, '#person');
+    await op.getByLabel('Mã người lao động').fill('B002');
+    const [download] = await Promise.all([op.waitForEvent('download'), op.getByRole('button', { name: 'Xuất dữ liệu (JSON)' }).click()]);
+    const file = join(dir.path, 'person.json');
+    await download.saveAs(file);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { format: string; workerId: string; requestId: string; organisationList: { fullName: string } };
+    expect([doc.format, doc.workerId, doc.organisationList.fullName]).toEqual(['safegate-person-export/1', 'B002', 'Vũ Thị Lan']);
+    await op.getByRole('button', { name: 'Xoá' }).waitFor();
+    expect(await op.getByRole('button', { name: 'Xoá' }).isDisabled()).toBe(true);
+    await op.getByLabel('Tôi xác nhận xoá người này khỏi hệ thống (không hoàn tác được)').check();
+    await op.getByRole('button', { name: 'Xoá' }).click();
+    await expect.poll(() => op.getByTestId('person-result').textContent()).toMatch(/^Đã xoá\. Mã yêu cầu [0-9a-f-]{36}/);
+    await screenshot(op, 'console-operator-person-erased');
+    expect(run('pass', 'list', '--org', 'ORG-B', '--worker', 'B002').stdout).not.toContain('live');
+    expect(((await api(op, 'GET', '/api/organisations/ORG-B/workers')).body as { workerId: string }[]).map((w) => w.workerId)).toEqual(['B001']);
+    const trail = (await api(op, 'GET', '/api/audit?limit=1000')).body as { account: string; action: string; target: string }[];
+    expect(trail.filter((e) => e.action.startsWith('person ')).map((e) => [e.account, e.action, e.target.split(':')[0]])).toEqual([
+      ['op', 'person access', `request ${doc.requestId}`],
+      ['op', 'person erasure', expect.stringMatching(/^request [0-9a-f-]{36}$/)],
+    ]);
+    expect(JSON.stringify(trail.filter((e) => e.account === 'op'))).not.toContain('B002');
+    // A manager's console has no such page.
+    const mgr = await signIn('mgr-a');
+    expect(await mgr.getByRole('link', { name: 'Dữ liệu cá nhân' }).count()).toBe(0);
+    await op.context().close();
+    await mgr.context().close();
   });
 
   it("works with the keyboard alone, and at a phone's width the page does not scroll sideways", async () => {
