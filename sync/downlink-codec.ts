@@ -4,9 +4,9 @@ import { decodeCbor, encodeCbor, signCoseSign1 } from '../base/node/cose.js';
 import { keyIdOf, publicKeyWithId, type HubKeyring, type TrustedKey } from '../base/node/keys.js';
 import { openSigned } from '../base/node/signed.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../base/common/key-roles.js';
-import type { DataChange, HubKeyRecord, Notice, Placement, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
+import type { DataChange, HubKeyRecord, HubSupervisor, Notice, Placement, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
 import { parsePolicy } from '../base/common/policy/policy.js';
-import { deviceIdSchema, identifierSchema, passIdSchema, workerIdSchema } from '../base/common/ids.js';
+import { SUPERVISOR_ID_PATTERN, deviceIdSchema, identifierSchema, passIdSchema, workerIdSchema } from '../base/common/ids.js';
 import { issuesText } from '../base/common/validation.js';
 import { DOWNLINK_STREAMS, PROTOCOL_VERSION, type DownlinkStream } from './protocol.js';
 
@@ -194,6 +194,19 @@ function keyedCodec<T>(schema: z.ZodType<T>, keyOf: (v: T) => string): StreamCod
 
 const revocationSchema = z.object({ passId: passIdSchema, revokedAtMs: z.number().int().positive() }).strict();
 
+/**
+ * A hub supervisor: the PIN as an unpeppered scrypt hash (the kiosk peppers it on arrival) whose
+ * cost is bounded, so a record cannot make a kiosk spend minutes or gigabytes on one sign-in.
+ */
+const hubSupervisorSchema = z
+  .object({
+    id: z.string().regex(SUPERVISOR_ID_PATTERN),
+    siteId: identifierSchema,
+    name: z.string().trim().min(1).max(80).regex(/^[^\p{Cc}]+$/u, 'no control characters'),
+    pinHash: z.string().regex(/^scrypt\$1[4-7]\$8\$1\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/, 'an scrypt PIN hash (2^14 to 2^17, r 8, p 1)'),
+  })
+  .strict();
+
 /** Where the hub placed one device: one record, keyed by the device id (a kiosk takes only its own). */
 const placementSchema = z
   .object({
@@ -240,6 +253,7 @@ export interface StreamTypes {
   policy: PolicyDocument;
   keys: HubKeyRecord;
   placement: Placement;
+  supervisors: HubSupervisor;
 }
 
 export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> } = {
@@ -249,6 +263,7 @@ export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> 
   policy: keyedCodec<PolicyDocument>(policyDocumentSchema as z.ZodType<PolicyDocument>, () => 'current'),
   keys: keyedCodec<HubKeyRecord>(hubKeySchema, (k) => k.kid),
   placement: keyedCodec<Placement>(placementSchema, (p) => p.deviceId),
+  supervisors: keyedCodec<HubSupervisor>(hubSupervisorSchema, (s) => s.id),
 };
 
-export { hubKeySchema, placementSchema, policyDocumentSchema, revocationSchema };
+export { hubKeySchema, hubSupervisorSchema, placementSchema, policyDocumentSchema, revocationSchema };

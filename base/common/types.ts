@@ -40,6 +40,17 @@ export interface WorkerRecord {
 }
 
 /**
+ * A supervisor account made at the hub (`safegate hub supervisor add`), sent to the kiosks of its
+ * site: the PIN only as its slow-KDF hash (scrypt, unpeppered: each kiosk peppers it on arrival).
+ */
+export interface HubSupervisor {
+  id: string;
+  siteId: string;
+  name: string;
+  pinHash: string;
+}
+
+/**
  * Where the hub placed this kiosk (the `placement` downlink stream): its checkpoint, the site, and
  * the organisations the checkpoint serves (empty for a device in a site but at no checkpoint).
  */
@@ -203,7 +214,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
 export const GATE_ALERT_KINDS: readonly AlertKind[] = ['emergency-open', 'emergency-cleared'];
 
 /** The data streams the hub sends down, each with its own cursor on the kiosk. */
-export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys', 'placement'] as const;
+export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys', 'placement', 'supervisors'] as const;
 export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
 
 /** Where a kiosk stands in one downlink stream. Times are epoch ms. */

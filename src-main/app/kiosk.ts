@@ -39,6 +39,7 @@ import { DownlinkState } from '../core/store/downlink-state.js';
 import { EventLog } from '../core/store/event-log.js';
 import { DownloadedKeys, DownloadedPolicy, Revocations } from '../core/store/hub-data.js';
 import { DownloadedPlacement } from '../core/store/placement.js';
+import { HubSupervisors } from '../core/supervisor/hub-supervisors.js';
 import { Notices } from '../core/store/notices.js';
 import { REMOTE_PASSAGE_MAX_AHEAD_MS, RemotePassages } from '../core/store/remote-passages.js';
 import type { NewGateEvent } from '../../base/common/types.js';
@@ -197,6 +198,8 @@ export class Kiosk {
         : undefined);
     // Where the hub placed this kiosk: only a kiosk with a hub has a placement to decide by.
     const placement = new DownloadedPlacement(this.db, settings.device.id);
+    // Supervisors made at the hub for this kiosk's site, beside its own.
+    const hubSupervisors = new HubSupervisors(this.db, secrets.pinPepper);
     this.heldSpool = new HeldSpool({ file: this.runtime.held, dir: this.runtime.dir, db: this.db, events: this.events, log: this.log.child({ ns: 'store' }) });
     this.gatekeeper = new Gatekeeper({
       checkpoint: settings.checkpoint,
@@ -234,6 +237,7 @@ export class Kiosk {
         keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, this.keyring),
         policy: (kind, changes) => this.policy.applyChanges(kind, changes),
         placement: (kind, changes) => placement.applyChanges(kind, changes),
+        supervisors: (kind, changes) => hubSupervisors.applyChanges(kind, changes),
       },
       this.log.child({ ns: 'sync:downlink' }),
       { clockSynced: () => clock.read().synced },

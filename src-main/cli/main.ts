@@ -424,6 +424,73 @@ function buildProgram(): Command {
     .option('--site <id>', 'only this site')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string; site?: string }) => console.log((await registryCommands()).listHubCheckpoints(o.config, o)));
+  hubCheckpoint
+    .command('routes')
+    .description("link a bus checkpoint to the routes it rides: its kiosks receive those routes' riders as their roster")
+    .argument('<id>', 'a checkpoint of kind bus')
+    .requiredOption('--route <id...>', 'the routes it rides (all of them)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string; route: string[] }) => console.log((await registryCommands()).linkHubCheckpointRoutes(o.config, id, o.route)));
+  const hubSupervisor = hub.command('supervisor').description("supervisors of a site, with a kiosk PIN: sent signed to the site's kiosks (PINs on stdin, never on the command line)");
+  hubSupervisor
+    .command('add')
+    .description("add a supervisor of a site; their PIN (6 to 12 digits) is the first line of stdin, kept only as a scrypt hash")
+    .requiredOption('--site <id>', 'their site')
+    .requiredOption('--name <name>', 'their name, as the kiosk shows it')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; site: string; name: string }) => console.log(await (await registryCommands()).addHubSupervisor(o.config, o, await readStdin())));
+  hubSupervisor
+    .command('remove')
+    .description('remove a hub supervisor: every kiosk of their site drops them at its next sync')
+    .argument('<id>', 'the supervisor (hub supervisor list)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string }) => console.log((await registryCommands()).removeHubSupervisor(o.config, id)));
+  hubSupervisor
+    .command('list')
+    .description('hub supervisors: id, site, name')
+    .option('--site <id>', 'only this site')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; site?: string }) => console.log((await registryCommands()).listHubSupervisors(o.config, o)));
+  const hubVehicle = hub.command('vehicle').description('shuttle vehicles: plate, the organisations they carry for, drivers');
+  hubVehicle
+    .command('add')
+    .description('register a vehicle')
+    .argument('<id>', 'vehicle id')
+    .requiredOption('--plate <plate>', 'its number plate, e.g. 51B-123.45')
+    .requiredOption('--org <id...>', 'the organisations it carries for')
+    .option('--driver-worker <id...>', "drivers who are workers on an organisation's list")
+    .option('--driver-name <name...>', 'drivers who are not (named)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string; plate: string; org: string[]; driverWorker?: string[]; driverName?: string[] }) =>
+      console.log((await registryCommands()).addHubVehicle(o.config, id, o)),
+    );
+  hubVehicle
+    .command('list')
+    .description('each vehicle: plate, organisations, drivers, routes')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string }) => console.log((await registryCommands()).listHubVehicles(o.config)));
+  const hubRoute = hub.command('route').description('shuttle routes: the organisations they serve, their vehicle and riders');
+  hubRoute
+    .command('add')
+    .description('register a route')
+    .argument('<id>', 'route id')
+    .requiredOption('--org <id...>', 'the organisations it serves')
+    .option('--vehicle <id>', 'the vehicle that runs it')
+    .option('--name <name>', 'its name (the id when not given)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string; org: string[]; vehicle?: string; name?: string }) => console.log((await registryCommands()).addHubRoute(o.config, id, o)));
+  hubRoute
+    .command('list')
+    .description('each route: organisations, vehicle, riders, bus checkpoints, name')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string }) => console.log((await registryCommands()).listHubRoutes(o.config)));
+  hubRoute
+    .command('riders')
+    .description("set who rides a route (the whole list): worker ids, or a file of them, one a line; each on the list of an organisation the route serves")
+    .argument('<file-or-ids...>', 'a file of worker ids, or the ids')
+    .requiredOption('--route <id>', 'the route')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (args: string[], o: { config: string; route: string }) => console.log((await registryCommands()).setHubRouteRiders(o.config, o.route, args)));
   const hubUser = hub.command('user').description('web console accounts (the console is served by `safegate hub run`)');
   hubUser
     .command('add')

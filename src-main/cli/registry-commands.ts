@@ -3,6 +3,10 @@ import { parseWorkerList, WorkerListError } from '../../sync/hub/registry-upload
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { localTimeIn } from '../../base/common/time.js';
 import { CliError, readInputFile } from './errors.js';
+import { existsSync } from 'node:fs';
+import { workerIdSchema } from '../../base/common/ids.js';
+import { PIN_PATTERN, PIN_RULE, hashPinForHub } from '../core/supervisor/pin.js';
+import { pinFromStdin } from './supervisor-commands.js';
 
 /**
  * The hub's registry commands (`safegate hub org|site|checkpoint ...`, `safegate hub roster upload`):
@@ -128,5 +132,103 @@ export async function uploadHubWorkerList(configFile: string, file: string, o: {
   return withRegistry(configFile, (d) => {
     const r = d.uploadWorkers(o.org, list, { nowMs, ...(o.site !== undefined ? { siteId: o.site } : {}) });
     return `${o.org}: ${r.workers} worker(s) on the list, ${r.changed} added or changed, ${r.removed} removed (roster revision ${r.rev}); kiosks download the changes`;
+  });
+}
+
+// ---- shuttles ------------------------------------------------------------------------------------
+
+/** `safegate hub vehicle add V --plate P --org A [--driver-worker W] [--driver-name N]`. */
+export function addHubVehicle(configFile: string, id: string, o: { plate: string; org: string[]; driverWorker?: string[]; driverName?: string[] }): string {
+  return withRegistry(configFile, (d) => {
+    d.addVehicle({ id, plate: o.plate, orgIds: o.org, ...(o.driverWorker ? { driverWorkers: o.driverWorker } : {}), ...(o.driverName ? { driverNames: o.driverName } : {}) });
+    const v = d.vehicles().find((x) => x.id === id);
+    return `vehicle ${id} (${v?.plate ?? o.plate}) added for ${o.org.join(', ')}${v?.drivers.length ? `, drivers ${v.drivers.join(', ')}` : ''}`;
+  });
+}
+
+/** One vehicle a line: id, plate, organisations, drivers (or "-"), routes (or "-"). */
+export function listHubVehicles(configFile: string): string {
+  return withRegistry(configFile, (d) => {
+    const list = d.vehicles();
+    if (list.length === 0) return 'no vehicle yet (add one with `safegate hub vehicle add`)';
+    return list.map((v) => `${v.id}\t${v.plate}\t${v.orgIds.join(',')}\t${v.drivers.length ? v.drivers.join(',') : '-'}\t${v.routes.length ? v.routes.join(',') : '-'}`).join('\n');
+  });
+}
+
+/** `safegate hub route add R --org A B [--vehicle V] [--name N]`. */
+export function addHubRoute(configFile: string, id: string, o: { org: string[]; vehicle?: string; name?: string }): string {
+  return withRegistry(configFile, (d) => {
+    d.addRoute({ id, orgIds: o.org, ...(o.vehicle !== undefined ? { vehicleId: o.vehicle } : {}), ...(o.name !== undefined ? { name: o.name } : {}) });
+    return `route ${id} added, serving ${o.org.join(', ')}; name its riders with \`safegate hub route riders --route ${id}\``;
+  });
+}
+
+/** One route a line: id, organisations, vehicle (or "-"), riders, bus checkpoints (or "-"), name. */
+export function listHubRoutes(configFile: string): string {
+  return withRegistry(configFile, (d) => {
+    const list = d.routes();
+    if (list.length === 0) return 'no route yet (add one with `safegate hub route add`)';
+    return list.map((r) => `${r.id}\t${r.orgIds.join(',')}\t${r.vehicleId ?? '-'}\t${r.riders} rider(s)\t${r.checkpoints.length ? r.checkpoints.join(',') : '-'}\t${r.name}`).join('\n');
+  });
+}
+
+/**
+ * `safegate hub route riders --route R FILE|ids...`: the route's riders from now on. A single
+ * argument that is a file holds worker ids, one a line (the first column of a CSV; a header line
+ * that is not a worker id is skipped).
+ */
+export function setHubRouteRiders(configFile: string, routeId: string, args: string[]): string {
+  const ids = args.length === 1 && existsSync(args[0]!) ? riderIdsFromFile(args[0]!) : args;
+  return withRegistry(configFile, (d) => {
+    const r = d.setRouteRiders(routeId, ids);
+    return `route ${routeId}: ${r.riders} rider(s), ${r.added} added, ${r.removed} removed; its bus kiosks download their new roster at their next sync`;
+  });
+}
+
+function riderIdsFromFile(file: string): string[] {
+  const lines = readInputFile(file).toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+  const ids = lines.map((l) => (l.split(/[,;\t]/)[0] ?? '').trim().replace(/^"(.*)"$/, '$1')).filter((l) => l !== '');
+  const bad = ids.map((id, i) => ({ id, line: i + 1 })).filter((x) => !workerIdSchema.safeParse(x.id).success);
+  // A header (the first line, not an id) is skipped; any other line that is not a worker id refuses the file.
+  const problems = bad.filter((x) => x.line !== 1);
+  if (problems.length) throw new CliError(`${file}: not a worker id: ${problems.slice(0, 10).map((x) => `line ${x.line} (${JSON.stringify(x.id)})`).join(', ')}`, 2);
+  return ids.filter((_, i) => !(i === 0 && bad.some((x) => x.line === 1)));
+}
+
+/** `safegate hub checkpoint routes C --route R...`: a bus checkpoint rides these routes. */
+export function linkHubCheckpointRoutes(configFile: string, checkpointId: string, routeIds: string[]): string {
+  return withRegistry(configFile, (d) => {
+    d.setCheckpointRoutes(checkpointId, routeIds);
+    return `bus checkpoint ${checkpointId} rides ${routeIds.join(', ')}; its kiosks receive those routes' riders at their next sync`;
+  });
+}
+
+// ---- hub supervisors -------------------------------------------------------------------------------
+
+/** `safegate hub supervisor add --site S --name N` (PIN, 6 to 12 digits, the first line of stdin): stored as a scrypt hash only. */
+export async function addHubSupervisor(configFile: string, o: { site: string; name: string }, stdinText: string): Promise<string> {
+  const pin = pinFromStdin(stdinText);
+  if (!PIN_PATTERN.test(pin)) throw new CliError(PIN_RULE, 2);
+  const pinHash = await hashPinForHub(pin);
+  return withRegistry(configFile, (d) => {
+    const id = d.addSupervisor({ siteId: o.site, name: o.name, pinHash });
+    return `hub supervisor ${id} (${o.name.trim()}) added to site ${o.site}; its kiosks take them at their next sync`;
+  });
+}
+
+/** `safegate hub supervisor remove ID`: every kiosk of their site drops them at its next sync. */
+export function removeHubSupervisor(configFile: string, id: string): string {
+  return withRegistry(configFile, (d) => {
+    d.removeSupervisor(id);
+    return `hub supervisor ${id} removed; the kiosks of their site drop them at their next sync`;
+  });
+}
+
+/** One hub supervisor a line: id, site, name (never the PIN's hash). */
+export function listHubSupervisors(configFile: string, o: { site?: string }): string {
+  return withRegistry(configFile, (d) => {
+    const list = d.supervisors(o.site);
+    if (list.length === 0) return 'no hub supervisor yet (add one with `safegate hub supervisor add`)';
+    return list.map((s) => `${s.id}\t${s.siteId}\t${s.name}`).join('\n');
   });
 }

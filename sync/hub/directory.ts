@@ -1,9 +1,9 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { keyIdOf, keyIdText } from '../../base/node/keys.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
 import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
 import type { Notice, Placement, WorkerRecord } from '../../base/common/types.js';
-import { hubKeySchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
+import { hubKeySchema, hubSupervisorSchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import { deviceIdSchema, identifierSchema } from '../../base/common/ids.js';
 import { startOfDayIn, timeOfDayIn } from '../../base/common/time.js';
@@ -16,6 +16,8 @@ import * as m0005 from './directory-migrations/0005-list-uploads.js';
 import * as m0006 from './directory-migrations/0006-roster-scopes.js';
 import * as m0007 from './directory-migrations/0007-placements.js';
 import * as m0008 from './directory-migrations/0008-passes.js';
+import * as m0009 from './directory-migrations/0009-phone-links.js';
+import * as m0010 from './directory-migrations/0010-shuttles-supervisors.js';
 import { WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
@@ -27,6 +29,8 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 6, name: '0006-roster-scopes', up: m0006.up },
   { version: 7, name: '0007-placements', up: m0007.up },
   { version: 8, name: '0008-passes', up: m0008.up },
+  { version: 9, name: '0009-phone-links', up: m0009.up },
+  { version: 10, name: '0010-shuttles-supervisors', up: m0010.up },
 ] as const;
 
 export const ORGANISATION_KINDS = ['company', 'agency', 'market'] as const;
@@ -89,6 +93,11 @@ const registryNameSchema = z.string().trim().min(1, 'a name is required').max(12
 
 /** The roster scope of the province-wide list (`safegate hub roster import`): workers on no organisation's list. */
 export const PROVINCE_SCOPE = '';
+
+/** The roster scope of a route's riders (for a bus checkpoint linked to routes): `route:<route id>`. */
+export const ROUTE_SCOPE = 'route:';
+
+const plateSchema = z.string().trim().toUpperCase().regex(/^[0-9A-Z][0-9A-Z. -]{3,15}$/, 'a plate is 4 to 16 letters, digits, dots, dashes or spaces (e.g. 51B-123.45)');
 
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
 export const PART_SIZE = 5_000;
@@ -289,18 +298,29 @@ export class HubDirectory {
       const current = this.revision(req.stream);
       const base = { v: PROTOCOL_VERSION, stream: req.stream, issuedAtMs: nowMs } as const;
       if (req.cursor === current) return { ...base, kind: 'current', from: current, to: current, part: 0, parts: 1, body: [] } satisfies DownlinkPart;
-      // The roster goes by the device's checkpoint, a placement to its own device only.
-      const scoped = deviceId !== undefined && (req.stream === 'roster' || req.stream === 'placement');
-      const scopes = scoped ? JSON.stringify(req.stream === 'roster' ? this.rosterScopes(deviceId) : [deviceId]) : null;
-      // The revision at which this device's roster scopes last changed (always at or below current).
-      const rescoped = scoped && req.stream === 'roster' ? ((this.db.prepare('SELECT rev FROM device_scopes WHERE device_id = ?').get(deviceId) as { rev: number } | undefined)?.rev ?? 0) : 0;
+      // The roster goes by the device's checkpoint, a placement to its own device only, supervisors to their site's devices.
+      const scoped = deviceId !== undefined && (req.stream === 'roster' || req.stream === 'placement' || req.stream === 'supervisors');
+      const site = scoped && req.stream === 'supervisors' ? this.siteOf(deviceId) : undefined;
+      const scopes = scoped ? JSON.stringify(req.stream === 'roster' ? this.rosterScopes(deviceId) : req.stream === 'placement' ? [deviceId] : site ? [site] : []) : null;
+      // The revision at which what this device receives of the stream last changed (always at or below current).
+      const rescoped = !scoped
+        ? 0
+        : req.stream === 'roster'
+          ? ((this.db.prepare('SELECT rev FROM device_scopes WHERE device_id = ?').get(deviceId) as { rev: number } | undefined)?.rev ?? 0)
+          : ((this.db.prepare('SELECT rev FROM device_stream_scopes WHERE device_id = ? AND stream = ?').get(deviceId, req.stream) as { rev: number } | undefined)?.rev ?? 0);
       // A kiosk ahead of the hub (the hub's data was reset), holding nothing, or holding another scope's workers gets a snapshot.
       const snapshot = req.cursor === 0 || req.cursor > current || req.cursor < rescoped;
-      const inScope = scoped ? ' AND scope IN (SELECT value FROM json_each(@scopes))' : '';
+      // A bus checkpoint linked to routes receives their riders (scopes 'route:<id>'), every other one its organisations' workers.
+      const byRoute = scoped && req.stream === 'roster' && (JSON.parse(scopes!) as string[]).some((s) => s.startsWith(ROUTE_SCOPE));
+      const inScope = !scoped
+        ? ''
+        : byRoute
+          ? ` AND key IN (SELECT worker_id FROM route_riders WHERE route_id IN (SELECT substr(value, ${ROUTE_SCOPE.length + 1}) FROM json_each(@scopes)))`
+          : ' AND scope IN (SELECT value FROM json_each(@scopes))';
       const rows = (
         snapshot
           ? this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND deleted = 0${inScope} ORDER BY key`).all({ stream: req.stream, ...(scoped ? { scopes } : {}) })
-          : scoped && req.stream === 'roster'
+          : scoped && req.stream === 'roster' && !byRoute
             ? this.db
                 .prepare(
                   `SELECT key, value, deleted FROM records WHERE stream = 'roster' AND rev > @cursor${inScope}
@@ -350,15 +370,27 @@ export class HubDirectory {
   placementOf(deviceId: string): Placement | undefined {
     const d = this.db.prepare('SELECT site_id, checkpoint_id FROM device_sites WHERE device_id = ?').get(deviceId) as { site_id: string; checkpoint_id: string | null } | undefined;
     if (!d) return undefined;
-    const orgIds = d.checkpoint_id ? (this.db.prepare('SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = ? ORDER BY org_id').all(d.checkpoint_id) as { org_id: string }[]).map((o) => o.org_id) : [];
+    // A bus checkpoint serves its own organisations and those of the routes it is linked to.
+    const orgIds = d.checkpoint_id
+      ? (
+          this.db
+            .prepare('SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = @c UNION SELECT o.org_id FROM checkpoint_routes r JOIN route_orgs o ON o.route_id = r.route_id WHERE r.checkpoint_id = @c ORDER BY 1')
+            .all({ c: d.checkpoint_id }) as { org_id: string }[]
+        ).map((o) => o.org_id)
+      : [];
     return { deviceId, checkpointId: d.checkpoint_id, siteId: d.site_id, orgIds };
   }
 
   /**
-   * The roster scopes a device receives: the organisations its checkpoint serves; a device at no
-   * checkpoint (or unknown) gets the province list only, never an organisation's uploaded workers.
+   * The roster scopes a device receives: the organisations its checkpoint serves (for a bus checkpoint
+   * linked to routes: those routes' riders); a device at no checkpoint (or unknown) gets the province
+   * list only, never an organisation's uploaded workers.
    */
   rosterScopes(deviceId: string): string[] {
+    const routes = this.db
+      .prepare('SELECT r.route_id FROM device_sites d JOIN checkpoint_routes r ON r.checkpoint_id = d.checkpoint_id WHERE d.device_id = ? ORDER BY r.route_id')
+      .all(deviceId) as { route_id: string }[];
+    if (routes.length) return routes.map((r) => `${ROUTE_SCOPE}${r.route_id}`);
     const orgs = this.db
       .prepare('SELECT o.org_id FROM device_sites d JOIN checkpoint_orgs o ON o.checkpoint_id = d.checkpoint_id WHERE d.device_id = ? ORDER BY o.org_id')
       .all(deviceId) as { org_id: string }[];
@@ -373,7 +405,16 @@ export class HubDirectory {
   private rescoping<T>(deviceIds: readonly string[], change: () => T): T {
     const before = new Map(deviceIds.map((d) => [d, this.rosterScopes(d).join(' ')]));
     const placedBefore = new Map(deviceIds.map((d) => [d, JSON.stringify(this.placementOf(d) ?? null)]));
+    const sitesBefore = new Map(deviceIds.map((d) => [d, this.siteOf(d) ?? null]));
     const result = change();
+    // A device in another site (or none) gets a fresh snapshot of the site's supervisors.
+    const moved = deviceIds.filter((d) => (this.siteOf(d) ?? null) !== sitesBefore.get(d));
+    if (moved.length) {
+      const rev = this.revision('supervisors') + 1;
+      this.bump('supervisors', rev);
+      const put = this.db.prepare("INSERT INTO device_stream_scopes (device_id, stream, rev) VALUES (?, 'supervisors', ?) ON CONFLICT (device_id, stream) DO UPDATE SET rev = excluded.rev");
+      for (const d of moved) put.run(d, rev);
+    }
     const placed = deviceIds.filter((d) => JSON.stringify(this.placementOf(d) ?? null) !== placedBefore.get(d));
     if (placed.length) {
       const rev = this.revision('placement') + 1;
@@ -395,6 +436,193 @@ export class HubDirectory {
       for (const d of changed) put.run(d, rev);
     }
     return result;
+  }
+
+  /** Gives devices a fresh roster snapshot at their next download (their riders changed). The caller's transaction. */
+  private rescope(deviceIds: readonly string[]): void {
+    if (deviceIds.length === 0) return;
+    const rev = this.revision('roster') + 1;
+    this.bump('roster', rev);
+    const put = this.db.prepare('INSERT INTO device_scopes (device_id, rev) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET rev = excluded.rev');
+    for (const d of deviceIds) put.run(d, rev);
+  }
+
+  // ---- hub supervisors: accounts with a kiosk PIN, sent to the kiosks of their site ---------------
+
+  /**
+   * Adds a supervisor of a site, given their PIN's hash (scrypt, see src-main/core/supervisor/pin.ts
+   * hashPinForHub); the site's kiosks take them at their next download. Returns the new id.
+   */
+  addSupervisor(s: { siteId: string; name: string; pinHash: string }): string {
+    const siteId = this.checkId(s.siteId, 'site id');
+    const name = s.name.trim();
+    if (name.length === 0 || name.length > 80 || /\p{Cc}/u.test(name)) throw new RegistryError("a supervisor's name is 1 to 80 characters, without control characters");
+    return this.db
+      .transaction(() => {
+        if (!this.db.prepare('SELECT 1 FROM sites WHERE site_id = ?').get(siteId)) throw new RegistryError(`no site ${siteId} (add it with \`safegate hub site add\`)`);
+        const taken = this.db.prepare("SELECT 1 FROM records WHERE stream = 'supervisors' AND deleted = 0 AND scope = ? AND json_extract(value, '$.name') = ?").get(siteId, name);
+        if (taken) throw new RegistryError(`site ${siteId} already has a supervisor named ${JSON.stringify(name)}`);
+        const id = `hub-${randomBytes(6).toString('hex')}`;
+        this.putRecords('supervisors', [[id, hubSupervisorSchema.parse({ id, siteId, name, pinHash: s.pinHash }), siteId]], false);
+        return id;
+      })
+      .immediate();
+  }
+
+  /** Removes a hub supervisor: every kiosk of their site drops them at its next download. */
+  removeSupervisor(id: string): void {
+    this.db
+      .transaction(() => {
+        const rev = this.revision('supervisors') + 1;
+        if (this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'supervisors' AND key = ? AND deleted = 0").run(rev, id).changes === 0) {
+          throw new RegistryError(`no hub supervisor ${id}`);
+        }
+        this.bump('supervisors', rev);
+      })
+      .immediate();
+  }
+
+  /** The hub supervisors (of one site when given), by site and name: never the PIN hash. */
+  supervisors(siteId?: string): { id: string; siteId: string; name: string }[] {
+    const rows = this.db
+      .prepare("SELECT value FROM records WHERE stream = 'supervisors' AND deleted = 0 AND (@site IS NULL OR scope = @site)")
+      .all({ site: siteId ?? null }) as { value: string }[];
+    return rows
+      .map((r) => JSON.parse(r.value) as { id: string; siteId: string; name: string })
+      .map(({ id, siteId: site, name }) => ({ id, siteId: site, name }))
+      .sort((a, b) => a.siteId.localeCompare(b.siteId) || a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  }
+
+  // ---- shuttles: vehicles, routes, riders and drivers ------------------------------------------
+
+  /** Registers a vehicle (its plate, the organisations it carries for, its drivers: workers on a list, or named drivers). */
+  addVehicle(v: { id: string; plate: string; orgIds: readonly string[]; driverWorkers?: readonly string[]; driverNames?: readonly string[] }, nowMs = Date.now()): void {
+    const id = this.checkId(v.id, 'vehicle id');
+    const plate = plateSchema.safeParse(v.plate);
+    if (!plate.success) throw new RegistryError(`plate ${JSON.stringify(v.plate)}: ${plate.error.issues[0]?.message ?? 'not a plate'}`);
+    const orgIds = [...new Set(v.orgIds.map((o) => this.requireOrganisation(o)))];
+    if (orgIds.length === 0) throw new RegistryError(`name the organisations vehicle ${id} carries for`);
+    const names = (v.driverNames ?? []).map((n) => this.checkName(n));
+    this.db
+      .transaction(() => {
+        if (this.db.prepare('SELECT 1 FROM vehicles WHERE vehicle_id = ? OR plate = ?').get(id, plate.data)) throw new RegistryError(`vehicle ${id} or plate ${plate.data} is already registered`);
+        const workers = (v.driverWorkers ?? []).map((w) => {
+          const owner = (this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?').get(w) as { org_id: string } | undefined)?.org_id;
+          if (owner === undefined) throw new RegistryError(`driver ${w} is on no organisation's worker list (name a driver who is not a worker with --driver-name)`);
+          return w;
+        });
+        this.db.prepare('INSERT INTO vehicles (vehicle_id, plate, created_ms) VALUES (?, ?, ?)').run(id, plate.data, nowMs);
+        const org = this.db.prepare('INSERT INTO vehicle_orgs (vehicle_id, org_id) VALUES (?, ?)');
+        for (const o of orgIds) org.run(id, o);
+        const driver = this.db.prepare('INSERT OR IGNORE INTO vehicle_drivers (vehicle_id, driver, worker_id, name) VALUES (?, ?, ?, ?)');
+        for (const w of workers) driver.run(id, `worker:${w}`, w, null);
+        for (const n of names) driver.run(id, `name:${n}`, null, n);
+      })
+      .immediate();
+  }
+
+  /** Every vehicle, by id: plate, organisations, drivers (worker ids, or names) and the routes it runs. */
+  vehicles(): { id: string; plate: string; orgIds: string[]; drivers: string[]; routes: string[] }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT v.vehicle_id AS id, v.plate,
+           (SELECT group_concat(org_id, ' ') FROM (SELECT org_id FROM vehicle_orgs o WHERE o.vehicle_id = v.vehicle_id ORDER BY org_id)) AS orgs,
+           (SELECT json_group_array(coalesce(worker_id, name)) FROM (SELECT worker_id, name FROM vehicle_drivers d WHERE d.vehicle_id = v.vehicle_id ORDER BY driver)) AS drivers,
+           (SELECT group_concat(route_id, ' ') FROM (SELECT route_id FROM routes r WHERE r.vehicle_id = v.vehicle_id ORDER BY route_id)) AS routes
+         FROM vehicles v ORDER BY v.vehicle_id`,
+      )
+      .all() as { id: string; plate: string; orgs: string | null; drivers: string; routes: string | null }[];
+    return rows.map((r) => ({ id: r.id, plate: r.plate, orgIds: r.orgs ? r.orgs.split(' ') : [], drivers: JSON.parse(r.drivers) as string[], routes: r.routes ? r.routes.split(' ') : [] }));
+  }
+
+  /** Registers a route serving organisations, optionally run by a registered vehicle. */
+  addRoute(r: { id: string; name?: string; orgIds: readonly string[]; vehicleId?: string }, nowMs = Date.now()): void {
+    const id = this.checkId(r.id, 'route id');
+    const name = r.name === undefined ? id : this.checkName(r.name);
+    const orgIds = [...new Set(r.orgIds.map((o) => this.requireOrganisation(o)))];
+    if (orgIds.length === 0) throw new RegistryError(`name the organisations route ${id} serves`);
+    this.db
+      .transaction(() => {
+        if (r.vehicleId !== undefined && !this.db.prepare('SELECT 1 FROM vehicles WHERE vehicle_id = ?').get(r.vehicleId)) throw new RegistryError(`no vehicle ${r.vehicleId} (add it with \`safegate hub vehicle add\`)`);
+        if (this.db.prepare('INSERT INTO routes (route_id, name, vehicle_id, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(id, name, r.vehicleId ?? null, nowMs).changes === 0) {
+          throw new RegistryError(`route ${id} already exists`);
+        }
+        const org = this.db.prepare('INSERT INTO route_orgs (route_id, org_id) VALUES (?, ?)');
+        for (const o of orgIds) org.run(id, o);
+      })
+      .immediate();
+  }
+
+  /** Every route, by id: name, organisations, vehicle, how many ride it, the bus checkpoints linked to it. */
+  routes(): { id: string; name: string; orgIds: string[]; vehicleId: string | null; riders: number; checkpoints: string[] }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT r.route_id AS id, r.name, r.vehicle_id AS vehicleId,
+           (SELECT group_concat(org_id, ' ') FROM (SELECT org_id FROM route_orgs o WHERE o.route_id = r.route_id ORDER BY org_id)) AS orgs,
+           (SELECT count(*) FROM route_riders x WHERE x.route_id = r.route_id) AS riders,
+           (SELECT group_concat(checkpoint_id, ' ') FROM (SELECT checkpoint_id FROM checkpoint_routes c WHERE c.route_id = r.route_id ORDER BY checkpoint_id)) AS checkpoints
+         FROM routes r ORDER BY r.route_id`,
+      )
+      .all() as { id: string; name: string; vehicleId: string | null; orgs: string | null; riders: number; checkpoints: string | null }[];
+    return rows.map(({ orgs, checkpoints, ...r }) => ({ ...r, orgIds: orgs ? orgs.split(' ') : [], checkpoints: checkpoints ? checkpoints.split(' ') : [] }));
+  }
+
+  /**
+   * Sets who rides a route (the whole list). Each rider must be on the worker list of an organisation
+   * the route serves; all or nothing. The kiosks of the bus checkpoints linked to the route get their
+   * new roster as a fresh snapshot, so a rider taken off the route reaches them as a removal.
+   */
+  setRouteRiders(routeIdText: string, workerIds: readonly string[]): { riders: number; added: number; removed: number } {
+    const routeId = this.checkId(routeIdText, 'route id');
+    return this.db
+      .transaction(() => {
+        if (!this.db.prepare('SELECT 1 FROM routes WHERE route_id = ?').get(routeId)) throw new RegistryError(`no route ${routeId} (add it with \`safegate hub route add\`)`);
+        const served = new Set((this.db.prepare('SELECT org_id FROM route_orgs WHERE route_id = ?').all(routeId) as { org_id: string }[]).map((o) => o.org_id));
+        const ownerOf = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
+        const problems: string[] = [];
+        const riders = [...new Set(workerIds)];
+        for (const w of riders) {
+          const owner = (ownerOf.get(w) as { org_id: string } | undefined)?.org_id;
+          if (owner === undefined) problems.push(`${w}: on no organisation's worker list`);
+          else if (!served.has(owner)) problems.push(`${w}: a worker of ${owner}, which route ${routeId} does not serve`);
+        }
+        if (problems.length) throw new RegistryError(`riders refused, nothing changed:\n${problems.slice(0, 50).join('\n')}${problems.length > 50 ? `\n... and ${problems.length - 50} more` : ''}`);
+        const held = new Set((this.db.prepare('SELECT worker_id FROM route_riders WHERE route_id = ?').all(routeId) as { worker_id: string }[]).map((r) => r.worker_id));
+        const added = riders.filter((w) => !held.has(w));
+        const removed = [...held].filter((w) => !riders.includes(w));
+        const ins = this.db.prepare('INSERT INTO route_riders (route_id, worker_id) VALUES (?, ?)');
+        const del = this.db.prepare('DELETE FROM route_riders WHERE route_id = ? AND worker_id = ?');
+        for (const w of added) ins.run(routeId, w);
+        for (const w of removed) del.run(routeId, w);
+        if (added.length + removed.length > 0) {
+          const devices = this.db
+            .prepare('SELECT d.device_id FROM device_sites d JOIN checkpoint_routes c ON c.checkpoint_id = d.checkpoint_id WHERE c.route_id = ?')
+            .all(routeId) as { device_id: string }[];
+          this.rescope(devices.map((d) => d.device_id));
+        }
+        return { riders: riders.length, added: added.length, removed: removed.length };
+      })
+      .immediate();
+  }
+
+  /** Links a bus checkpoint to the routes it rides (all of them): its kiosks receive those routes' riders. */
+  setCheckpointRoutes(checkpointIdText: string, routeIds: readonly string[]): void {
+    const id = this.checkId(checkpointIdText, 'checkpoint id');
+    const routes = [...new Set(routeIds.map((r) => this.checkId(r, 'route id')))];
+    this.db
+      .transaction(() => {
+        const cp = this.db.prepare('SELECT kind FROM checkpoints WHERE checkpoint_id = ?').get(id) as { kind: string } | undefined;
+        if (!cp) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
+        if (cp.kind !== 'bus') throw new RegistryError(`checkpoint ${id} is a ${cp.kind}, not a bus: only a bus checkpoint rides routes`);
+        for (const r of routes) if (!this.db.prepare('SELECT 1 FROM routes WHERE route_id = ?').get(r)) throw new RegistryError(`no route ${r} (add it with \`safegate hub route add\`)`);
+        const devices = (this.db.prepare('SELECT device_id FROM device_sites WHERE checkpoint_id = ?').all(id) as { device_id: string }[]).map((d) => d.device_id);
+        this.rescoping(devices, () => {
+          this.db.prepare('DELETE FROM checkpoint_routes WHERE checkpoint_id = ?').run(id);
+          const ins = this.db.prepare('INSERT INTO checkpoint_routes (checkpoint_id, route_id) VALUES (?, ?)');
+          for (const r of routes) ins.run(id, r);
+        });
+      })
+      .immediate();
   }
 
   // ---- sites: which devices share a live site stream ------------------------------------------

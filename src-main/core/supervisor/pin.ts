@@ -48,6 +48,18 @@ export async function hashPin(pin: string, pinPepper: Buffer): Promise<string> {
   return [PEPPERED, LOG2_N, R, P, salt.toString('base64'), pepper(key, pinPepper).toString('base64')].join('$');
 }
 
+/**
+ * A PIN hash made at the hub for a hub supervisor (`safegate hub supervisor add`): the same scrypt,
+ * without a pepper (the hub has none of the kiosks'); each kiosk peppers it on arrival
+ * (pepperLegacyPinHash), so its database alone still cannot be used to try PINs.
+ */
+export async function hashPinForHub(pin: string): Promise<string> {
+  if (!PIN_PATTERN.test(pin)) throw new PinFormatError(PIN_RULE);
+  const salt = randomBytes(16);
+  const key = await derive(pin, salt, { N: 2 ** LOG2_N, r: R, p: P });
+  return [LEGACY, LOG2_N, R, P, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
 export async function verifyPin(pin: string, stored: string, pinPepper: Buffer): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || (parts[0] !== PEPPERED && parts[0] !== LEGACY)) throw new Error('unrecognised PIN hash format');

@@ -14,6 +14,7 @@ import { DownloadedKeys, DownloadedPolicy, Revocations } from '../../../src-main
 import { Notices } from '../../../src-main/core/store/notices.js';
 import { Roster } from '../../../src-main/core/store/roster.js';
 import { DownloadedPlacement } from '../../../src-main/core/store/placement.js';
+import { HubSupervisors } from '../../../src-main/core/supervisor/hub-supervisors.js';
 import { MAX_REVISION, openDownlink, rosterCodec, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../../../sync/downlink-codec.js';
 import { Downlink, type ReceiveOutcome } from '../../../sync/downlink.js';
 import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
@@ -43,6 +44,13 @@ const worker: fc.Arbitrary<WorkerRecord> = fc.record({
   // A worker of the province list, or of an organisation's (with its organisation and site).
   fc.oneof(fc.constant(w), fc.record({ orgId: fc.constantFrom('org-a', 'org.b'), siteId: fc.constantFrom('site-1', 'kcn_2') }).map((at) => ({ ...w, ...at }))),
 );
+
+const supervisorValue = fc.record({
+  id: fc.constantFrom('hub-0a1b2c3d4e5f', 'hub-ffffffffffff', 'supervisor'),
+  siteId: fc.constantFrom('site-1', 'kcn_2'),
+  name: fc.constantFrom('Nguyễn Thị Lan', 'Trần Văn Bình'),
+  pinHash: fc.constantFrom(`scrypt$15$8$1$${'A'.repeat(22)}==$${'B'.repeat(43)}=`, `scrypt$14$8$1$${'C'.repeat(22)}==$${'D'.repeat(43)}=`),
+});
 
 const placementValue = fc.record({
   deviceId: fc.constantFrom('kiosk-fuzz', 'kiosk-other'),
@@ -141,6 +149,13 @@ function recordsFor(stream: DownlinkStream, k: KeyMaterial, validOnly: boolean):
       }),
     keys: keyRecordArb(k),
     placement: fc.oneof({ weight: 4, arbitrary: placementValue.map((p) => [0, p.deviceId, p]) }, { weight: 1, arbitrary: placementValue.map((p) => [1, p.deviceId]) }),
+    supervisors: fc.oneof(
+      { weight: 4, arbitrary: supervisorValue.map((s) => [0, s.id, s]) },
+      { weight: 1, arbitrary: supervisorValue.map((s) => [1, s.id]) },
+      // A PIN hash whose cost would hang a kiosk (2^30), and a peppered one: refused.
+      { weight: 1, arbitrary: supervisorValue.map((s) => [0, s.id, { ...s, pinHash: s.pinHash.replace(/^scrypt\$15/, 'scrypt$30') }]) },
+      { weight: 1, arbitrary: supervisorValue.map((s) => [0, s.id, { ...s, pinHash: s.pinHash.replace(/^scrypt\$/, 'scrypt-pepper$') }]) },
+    ),
   };
   if (validOnly) return valid[stream];
   return fc.oneof({ weight: 6, arbitrary: valid[stream] }, { weight: 2, arbitrary: nearMiss(valid[stream]) }, { weight: 1, arbitrary: odd }, { weight: 1, arbitrary: fc.array(odd, { maxLength: 4 }) });
@@ -247,6 +262,7 @@ const TABLES = {
   policy: 'SELECT * FROM downloaded_policy',
   keys: 'SELECT * FROM hub_keys ORDER BY kid',
   placement: 'SELECT * FROM placement ORDER BY device_id',
+  supervisors: 'SELECT id, name, hash, origin FROM supervisors ORDER BY id',
 } as const;
 type Snapshot = Record<keyof typeof TABLES | 'ring', string>;
 
@@ -276,6 +292,7 @@ export function downlinkTargets(closer: Closer): AnyFuzzTarget[] {
   const downloadedPolicy = new DownloadedPolicy(db);
   const downloadedKeys = new DownloadedKeys(db);
   const placement = new DownloadedPlacement(db, 'kiosk-fuzz');
+  const hubSupervisors = new HubSupervisors(db, Buffer.alloc(32, 7));
   let ring = new HubKeyring();
   const freshRing = () => {
     ring = new HubKeyring();
@@ -296,6 +313,7 @@ export function downlinkTargets(closer: Closer): AnyFuzzTarget[] {
       policy: (kind, changes) => downloadedPolicy.applyChanges(kind, changes),
       keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, ring, NOW),
       placement: (kind, changes) => placement.applyChanges(kind, changes),
+      supervisors: (kind, changes) => hubSupervisors.applyChanges(kind, changes, NOW),
     },
     silentLogger,
     { now: () => NOW },

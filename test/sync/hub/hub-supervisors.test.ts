@@ -1,0 +1,95 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HubSupervisor } from '../../../base/common/types.js';
+import { hashPinForHub } from '../../../src-main/core/supervisor/pin.js';
+import { streamCodecs } from '../../../sync/downlink-codec.js';
+import { HubDirectory } from '../../../sync/hub/directory.js';
+import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
+import { safegate } from '../../helpers/cli.js';
+import { tempDir } from '../../helpers/fixtures.js';
+
+const NOW = Date.parse('2026-11-27T06:00:00Z');
+
+/** Hub supervisors: kept at the hub as a scrypt hash, sent to the kiosks of their site only. */
+describe('hub supervisors in the directory', () => {
+  const dir = tempDir('safegate-hubsup-');
+  let d: HubDirectory;
+  let hash: string;
+
+  beforeEach(async () => {
+    d = new HubDirectory(join(dir.path, 'directory.db'));
+    d.addOrganisation({ id: 'org-a', name: 'A', kind: 'company' }, NOW);
+    d.addSite({ id: 'site-a', orgId: 'org-a' }, NOW);
+    d.addSite({ id: 'site-b', orgId: 'org-a' }, NOW);
+    d.assignSite('site-a', ['kiosk-a'], NOW);
+    d.assignSite('site-b', ['kiosk-b'], NOW);
+    hash ??= await hashPinForHub('246810');
+  });
+  afterEach(() => {
+    d.close();
+    dir.remove();
+  });
+
+  const held = (deviceId: string, cursor = 0) => {
+    const parts = d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'supervisors', cursor }, NOW);
+    return { kind: parts[0]!.kind, to: parts[0]!.to, changes: parts.flatMap((p) => p.body.map((b) => streamCodecs.supervisors.fromWire(b))) };
+  };
+
+  it("sends a site's supervisors to its kiosks only, never to another site's or a device in none", () => {
+    const id = d.addSupervisor({ siteId: 'site-a', name: 'Nguyễn Thị Lan', pinHash: hash });
+    expect(id).toMatch(/^hub-[0-9a-f]{12}$/);
+    expect(held('kiosk-a').changes).toEqual([{ deleted: false, key: id, value: { id, siteId: 'site-a', name: 'Nguyễn Thị Lan', pinHash: hash } satisfies HubSupervisor }]);
+    expect(held('kiosk-b').changes).toEqual([]);
+    expect(held('kiosk-nowhere').changes).toEqual([]);
+    expect(d.supervisors()).toEqual([{ id, siteId: 'site-a', name: 'Nguyễn Thị Lan' }]);
+    expect(() => d.addSupervisor({ siteId: 'site-a', name: 'Nguyễn Thị Lan', pinHash: hash })).toThrow(/already has a supervisor named/);
+    expect(() => d.addSupervisor({ siteId: 'site-z', name: 'X', pinHash: hash })).toThrow(/no site site-z/);
+    expect(() => d.addSupervisor({ siteId: 'site-a', name: 'Y', pinHash: 'plain 246810' })).toThrow();
+  });
+
+  it('removes a supervisor from every kiosk of the site; a kiosk moved to another site gets that site\'s instead', () => {
+    const id = d.addSupervisor({ siteId: 'site-a', name: 'Lan', pinHash: hash });
+    const other = d.addSupervisor({ siteId: 'site-b', name: 'Bình', pinHash: hash });
+    const first = held('kiosk-a');
+    d.removeSupervisor(id);
+    expect(held('kiosk-a', first.to)).toMatchObject({ kind: 'delta', changes: [{ deleted: true, key: id }] });
+    expect(() => d.removeSupervisor(id)).toThrow(/no hub supervisor/);
+
+    const before = held('kiosk-a').to;
+    d.assignSite('site-b', ['kiosk-a'], NOW);
+    expect(held('kiosk-a', before)).toMatchObject({ kind: 'snapshot', changes: [{ deleted: false, key: other }] });
+  });
+});
+
+describe('hub supervisor commands', () => {
+  const dir = tempDir('safegate-hubsupcli-');
+  const config = join(dir.path, 'hub.yaml');
+  writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' } }));
+  afterAll(() => dir.remove());
+  const run = (args: string[], input?: string) => safegate(['hub', ...args, '--config', config], input === undefined ? {} : { input });
+
+  it('adds a supervisor with the PIN on stdin (stored as a hash only), lists and removes them', () => {
+    expect(run(['org', 'add', 'cty-a', '--name', 'A']).status).toBe(0);
+    expect(run(['site', 'add', 'xuong-1', '--org', 'cty-a']).status).toBe(0);
+    const added = run(['supervisor', 'add', '--site', 'xuong-1', '--name', 'Nguyễn Thị Lan'], '135790\n');
+    expect(added.stderr).toBe('');
+    const id = /hub supervisor (hub-[0-9a-f]+) \(Nguyễn Thị Lan\) added to site xuong-1/.exec(added.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect(run(['supervisor', 'list']).stdout).toBe(`${id}\txuong-1\tNguyễn Thị Lan\n`);
+    const short = run(['supervisor', 'add', '--site', 'xuong-1', '--name', 'Bình'], '1234\n');
+    expect(short.status).toBe(2);
+    expect(short.stderr).toMatch(/6 to 12 digits/);
+    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    try {
+      const published = JSON.stringify(d.respond({ v: PROTOCOL_VERSION, stream: 'supervisors', cursor: 0 }, Date.now()));
+      expect(published).toMatch(/scrypt\$15\$8\$1\$/);
+      expect(published).not.toContain('135790');
+    } finally {
+      d.close();
+    }
+    expect(run(['supervisor', 'remove', id!]).stdout).toMatch(/removed; the kiosks of their site drop them/);
+    expect(run(['supervisor', 'list']).stdout).toMatch(/^no hub supervisor yet/);
+  });
+});
