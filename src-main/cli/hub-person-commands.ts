@@ -59,7 +59,7 @@ export async function eraseHubPerson(configFile: string, o: { worker: string; fo
     return [
       `${o.worker} erased from the hub: request ${r.requestId} (audit line in ${auditFile})`,
       `  roster: ${r.rosterRemoved ? 'removed (kiosks drop them at their next download)' : 'was not on it'}; organisation list row: ${r.listRowDeleted ? 'deleted' : 'none'}`,
-      `  passes: ${r.passesRevoked} revoked, ${r.passRecordsDeleted} record(s) deleted (their ids stay on the revocations stream)`,
+      `  passes: ${r.passesRevoked} revoked, ${r.passRecordsDeleted} record(s) deleted (their ids stay on the revocations stream); ${r.phoneLinksDeleted} phone link(s) deleted`,
       `  hub store: ${r.eventsAnonymised} event(s) anonymised (time, place and decision kept), ${r.alertsDeleted} alert(s) deleted`,
     ].join('\n');
   });

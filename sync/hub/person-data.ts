@@ -15,8 +15,9 @@ import type { Alert } from '../protocol.js';
  * Erasure:
  * - the worker leaves the roster as a tombstone (id and revision only), so every kiosk drops them at
  *   its next download; their hub-only list row (ID number, phone, residence) is deleted;
- * - every live pass is revoked (kiosks refuse it), then the registry's rows about them are deleted:
- *   only the pass ids stay, on the revocations stream, which names no one;
+ * - every live pass is revoked (kiosks refuse it), then the registry's rows about them and their
+ *   phone links (an open one stops working) are deleted: only the pass ids stay, on the
+ *   revocations stream, which names no one;
  * - their events in the hub store keep device, time, checkpoint, zone, direction and decision but lose
  *   the worker id, code hash and reasons. Tracing needs to know how many people were where and when
  *   (a zone's occupancy at the hour an F0 was there); it cannot use a person it may no longer name.
@@ -37,11 +38,24 @@ export interface PersonExport {
   /** What kiosks hold and decide on (null: not on the roster). */
   roster: WorkerRecord | null;
   passes: (PassRecord & { boundToPhone: boolean })[];
+  /** Personal phone links made for them (never the token: the hub keeps only its hash). */
+  phoneLinks: PhoneLinkRow[];
   /** Passages and refusals kiosks reported, kept `retentionDays` (times in ISO 8601 beside the epoch milliseconds). */
   events: (HubEvent & { at: string })[];
   alerts: (Alert & { deviceId: string })[];
   /** What is not in this document and where it is. */
   elsewhere: string[];
+}
+
+/** A phone link as the export shows it. */
+export interface PhoneLinkRow {
+  linkId: string;
+  madeBy: string;
+  madeAtMs: number;
+  expiresAtMs: number;
+  usedAtMs: number | null;
+  retiredAtMs: number | null;
+  passId: string | null;
 }
 
 export interface ErasureReport {
@@ -50,6 +64,7 @@ export interface ErasureReport {
   listRowDeleted: boolean;
   passesRevoked: number;
   passRecordsDeleted: number;
+  phoneLinksDeleted: number;
   eventsAnonymised: number;
   alertsDeleted: number;
 }
@@ -106,8 +121,15 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
     (sources.passes.database().prepare('SELECT pass_id FROM passes WHERE worker_id = ? AND holder_key IS NOT NULL').all(workerId) as { pass_id: string }[]).map((r) => r.pass_id),
   );
   const passes = sources.passes.list({ workerId }).map((p) => ({ ...p, boundToPhone: holderKeys.has(p.passId) }));
+  const phoneLinks = sources.passes
+    .database()
+    .prepare(
+      `SELECT link_id AS linkId, made_by AS madeBy, made_ms AS madeAtMs, expires_ms AS expiresAtMs, used_ms AS usedAtMs, retired_ms AS retiredAtMs, pass_id AS passId
+       FROM phone_links WHERE worker_id = ? ORDER BY made_ms`,
+    )
+    .all(workerId) as PhoneLinkRow[];
   const held = await sources.store.personData(workerId);
-  if (!organisationList && !roster && passes.length === 0 && held.events.length === 0 && held.alerts.length === 0) {
+  if (!organisationList && !roster && passes.length === 0 && phoneLinks.length === 0 && held.events.length === 0 && held.alerts.length === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
   }
   const requestId = randomUUID();
@@ -116,7 +138,7 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
     requestId,
     request: 'access',
     by,
-    counts: { listRow: organisationList !== null, roster: roster !== null, passes: passes.length, events: held.events.length, alerts: held.alerts.length },
+    counts: { listRow: organisationList !== null, roster: roster !== null, passes: passes.length, phoneLinks: phoneLinks.length, events: held.events.length, alerts: held.alerts.length },
   });
   return {
     format: 'safegate-person-export/1',
@@ -126,6 +148,7 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
     organisationList,
     roster,
     passes,
+    phoneLinks,
     events: held.events.map((e) => ({ ...e, at: new Date(e.correctedWallMs ?? e.wallMs).toISOString() })),
     alerts: held.alerts,
     elsewhere: ELSEWHERE,
@@ -151,9 +174,16 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
     if (!(err instanceof PassError)) throw err;
   }
   const rosterRemoved = sources.directory.removeWorkers([workerId]).removed > 0;
-  const passRecordsDeleted = sources.passes.database().prepare('DELETE FROM passes WHERE worker_id = ?').run(workerId).changes;
+  const db = sources.passes.database();
+  const { passRecordsDeleted, phoneLinksDeleted } = db
+    .transaction(() => ({
+      passRecordsDeleted: db.prepare('DELETE FROM passes WHERE worker_id = ?').run(workerId).changes,
+      // An open link goes too: its token no longer finds anyone.
+      phoneLinksDeleted: db.prepare('DELETE FROM phone_links WHERE worker_id = ?').run(workerId).changes,
+    }))
+    .immediate();
   const held = await sources.store.anonymiseWorker(workerId);
-  if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && held.events === 0 && held.alerts === 0) {
+  if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && phoneLinksDeleted === 0 && held.events === 0 && held.alerts === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
   }
   const report: ErasureReport = {
@@ -162,6 +192,7 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
     listRowDeleted,
     passesRevoked,
     passRecordsDeleted,
+    phoneLinksDeleted,
     eventsAnonymised: held.events,
     alertsDeleted: held.alerts,
   };

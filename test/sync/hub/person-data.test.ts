@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -8,6 +8,7 @@ import type { WorkerRecord } from '../../../base/common/types.js';
 import { streamCodecs } from '../../../sync/downlink-codec.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PassRegistry } from '../../../sync/hub/passes.js';
+import { PhoneLinks } from '../../../sync/hub/phone-links.js';
 import { erasePerson, exportPerson, type PersonAuditLine, type PersonDataSources } from '../../../sync/hub/person-data.js';
 import type { ListedWorker } from '../../../sync/hub/registry-upload.js';
 import { SqliteHubStore } from '../../../sync/hub/store.js';
@@ -30,6 +31,7 @@ describe('Decree 13 access and erasure at the hub', () => {
   let store: SqliteHubStore;
   let audit: PersonAuditLine[];
   let sources: PersonDataSources;
+  let openLink: string;
 
   beforeEach(async () => {
     const directoryPath = join(dir.path, 'directory.db');
@@ -41,6 +43,16 @@ describe('Decree 13 access and erasure at the hub', () => {
     passes = new PassRegistry({ directoryPath, passKey: createPrivateKey(key.privatePem), now: () => NOW });
     passes.of('may-a').issue({ expiresAt: new Date(NOW + 30 * 86_400_000) });
     passes.of('may-a').issue({ workerIds: ['A001'], expiresAt: new Date(NOW + 30 * 86_400_000) });
+    // A phone link used on the worker's phone (a phone pass), and a newer one not yet opened.
+    const phonePassKey = generateSigningKeyPair('EdDSA');
+    const links = new PhoneLinks({ directoryPath, phonePassKey: createPrivateKey(phonePassKey.privatePem), issuer: 'hub.1', now: () => NOW });
+    try {
+      const [used] = links.make({ orgId: 'may-a', workerIds: ['A001'], madeBy: 'acme-hr' });
+      links.redeem(used!.token, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }));
+      openLink = links.make({ orgId: 'may-a', workerIds: ['A001'], madeBy: 'acme-hr' })[0]!.token;
+    } finally {
+      links.close();
+    }
     store = new SqliteHubStore(join(dir.path, 'hub.db'));
     const events = typicalEvents(30, 1, NOW - 86_400_000).map((e, i) => ({ ...e, workerId: i % 3 === 0 ? PERSON.workerId : 'A002' }));
     await store.ingest('kiosk-a', events, NOW);
@@ -59,13 +71,16 @@ describe('Decree 13 access and erasure at the hub', () => {
     const doc = await exportPerson(sources, PERSON.workerId, 'op:province');
     expect(doc.organisationList).toMatchObject({ orgId: 'may-a', fullName: PERSON.fullName, idNumber: PERSON.idNumber, phone: PERSON.phone, residence: PERSON.residence });
     expect(doc.roster).toMatchObject({ workerId: PERSON.workerId, displayName: PERSON.fullName, testResult: 'negative' });
-    expect(doc.passes).toHaveLength(2);
-    expect(doc.passes.every((p) => p.workerId === PERSON.workerId && !p.boundToPhone)).toBe(true);
+    // Two printed passes and the phone pass of the first link, revoked when the second link was made.
+    expect(doc.passes.map((p) => [p.kind, p.boundToPhone, p.state]).sort()).toEqual([['phone', true, 'revoked'], ['printed', false, 'live'], ['printed', false, 'live']]);
+    expect(doc.phoneLinks).toHaveLength(2);
+    expect(doc.phoneLinks[0]).toMatchObject({ madeBy: 'acme-hr', usedAtMs: NOW });
+    expect(JSON.stringify(doc)).not.toContain(openLink);
     expect(doc.events).toHaveLength(10);
     expect(doc.events.every((e) => e.workerId === PERSON.workerId && /^2026-11-2\dT/.test(e.at))).toBe(true);
     expect(doc.alerts).toHaveLength(1);
     expect(JSON.stringify(doc)).not.toContain('A002');
-    expect(audit).toEqual([{ at: new Date(NOW).toISOString(), requestId: doc.requestId, request: 'access', by: 'op:province', counts: { listRow: true, roster: true, passes: 2, events: 10, alerts: 1 } }]);
+    expect(audit).toEqual([{ at: new Date(NOW).toISOString(), requestId: doc.requestId, request: 'access', by: 'op:province', counts: { listRow: true, roster: true, passes: 3, phoneLinks: 2, events: 10, alerts: 1 } }]);
     for (const secret of Object.values(PERSON)) expect(JSON.stringify(audit)).not.toContain(secret);
     await expect(exportPerson(sources, 'nobody', 'op:province')).rejects.toThrow('the hub holds nothing about worker nobody');
   });
@@ -73,7 +88,7 @@ describe('Decree 13 access and erasure at the hub', () => {
   it('erases a person everywhere on the hub: roster tombstone, list row, passes revoked onto the stream, events anonymised, alerts deleted', async () => {
     const passIds = passes.list({ workerId: PERSON.workerId }).map((p) => p.passId);
     const r = await erasePerson(sources, PERSON.workerId, 'op:province');
-    expect(r).toMatchObject({ rosterRemoved: true, listRowDeleted: true, passesRevoked: 2, passRecordsDeleted: 2, eventsAnonymised: 10, alertsDeleted: 1 });
+    expect(r).toMatchObject({ rosterRemoved: true, listRowDeleted: true, passesRevoked: 2, passRecordsDeleted: 3, phoneLinksDeleted: 2, eventsAnonymised: 10, alertsDeleted: 1 });
     expect(directory.hubOnlyWorker(PERSON.workerId)).toBeUndefined();
     expect(passes.list({ workerId: PERSON.workerId })).toEqual([]);
     expect(await store.personData(PERSON.workerId)).toEqual({ events: [], alerts: [] });
@@ -82,6 +97,13 @@ describe('Decree 13 access and erasure at the hub', () => {
     expect(roster.find((x) => x.key === PERSON.workerId)).toEqual({ deleted: true, key: PERSON.workerId });
     const revoked = directory.respond({ v: PROTOCOL_VERSION, stream: 'revocations', cursor: 0 }, NOW).flatMap((p) => p.body.map((b) => streamCodecs.revocations.fromWire(b).key));
     expect(revoked.sort()).toEqual([...passIds].sort());
+    // The link not yet opened no longer finds anyone.
+    const links = new PhoneLinks({ directoryPath: join(dir.path, 'directory.db'), now: () => NOW });
+    try {
+      expect(() => links.preview(openLink)).toThrow(expect.objectContaining({ refusal: 'unknown' }));
+    } finally {
+      links.close();
+    }
     // The other worker is untouched.
     expect(directory.hubOnlyWorker('A002')).toBeDefined();
     expect(passes.list({ workerId: 'A002' })[0]?.state).toBe('live');
@@ -110,7 +132,7 @@ describe('Decree 13 access and erasure at the hub', () => {
     const out = join(dir.path, 'a001.json');
     const exported = safegate(['hub', 'person', 'export', '--worker', PERSON.workerId, '--out', out, '--config', config]);
     expect(exported.stderr).toBe('');
-    expect(exported.stdout).toMatch(/a001\.json: 2 pass\(es\), 10 event\(s\), 1 alert\(s\); request [0-9a-f-]{36}/);
+    expect(exported.stdout).toMatch(/a001\.json: 3 pass\(es\), 10 event\(s\), 1 alert\(s\); request [0-9a-f-]{36}/);
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ format: 'safegate-person-export/1', workerId: PERSON.workerId, organisationList: { residence: PERSON.residence } });
     const erased = safegate(['hub', 'person', 'erase', '--worker', PERSON.workerId, '--config', config]);
