@@ -258,6 +258,10 @@ export class ConsoleServer {
       async (req, reply) => {
         const parsed = newAccountSchema.safeParse(req.body);
         if (!parsed.success) return reply.code(400).send({ error: parsed.error.issues.map((i) => i.message).join('; ') });
+        const directory = this.options.hub?.directory;
+        if (parsed.data.org !== undefined && directory && !directory.hasOrganisation(parsed.data.org)) {
+          return reply.code(400).send({ error: `no organisation ${parsed.data.org} in the hub's registry` });
+        }
         try {
           await store.addAccount(parsed.data, await hashPassword(parsed.data.password), this.now());
         } catch (err) {

@@ -4,6 +4,7 @@ import { ApiError, signIn, signOut, whoAmI, type Me } from './api.js';
 import { setLanguage } from './i18n.js';
 import { DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
 import { OrganisationsPage } from './pages/Organisations.js';
+import { AccountsPage } from './pages/Accounts.js';
 import { PassesPage } from './pages/Passes.js';
 import { PersonRequestsPage } from './pages/PersonRequests.js';
 import { WorkersPage } from './pages/Workers.js';
@@ -89,9 +90,9 @@ function MePage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'notices', 'person', 'account'] as const;
+const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'notices', 'person', 'accounts', 'account'] as const;
 /** Pages only an operator has (the API refuses the others anyway). */
-const OPERATOR_PAGES: readonly PageName[] = ['person'];
+const OPERATOR_PAGES: readonly PageName[] = ['person', 'accounts'];
 type PageName = (typeof PAGES)[number];
 
 /** The page named by the address's #fragment, so a page can be linked to and the back button works. */
@@ -128,6 +129,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       {page === 'entries' && <EntriesPage />}
       {page === 'notices' && <NoticesPage me={me} />}
       {page === 'person' && me.role === 'operator' && <PersonRequestsPage />}
+      {page === 'accounts' && me.role === 'operator' && <AccountsPage me={me} />}
       {page === 'account' && <MePage me={me} onSignedOut={onSignedOut} />}
     </>
   );

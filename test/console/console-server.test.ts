@@ -158,6 +158,8 @@ describe('hub console (running hub, Chromium)', () => {
     expect((await api(page, 'POST', '/api/login', { name: 'op', password: PASSWORD }, { csrf: false })).status).toBe(403);
     expect(safegate(['hub', 'user', 'list', '--config', config]).stdout).not.toContain('health-2');
     expect(await api(page, 'POST', '/api/accounts', body)).toEqual({ status: 201, body: { name: 'health-2', role: 'health' } });
+    const stray = await api(page, 'POST', '/api/accounts', { name: 'stray-2', role: 'manager', org: 'ORG-NOWHERE', password: PASSWORD });
+    expect(stray).toEqual({ status: 400, body: { error: "no organisation ORG-NOWHERE in the hub's registry" } });
     expect((await api(page, 'POST', '/api/logout')).status).toBe(200);
     expect((await api(page, 'GET', '/api/me')).status).toBe(401);
     await page.context().close();
@@ -176,7 +178,7 @@ describe('hub console (running hub, Chromium)', () => {
     await screenshot(page, 'console-login-refused');
     await page.getByLabel('Mật khẩu').fill(PASSWORD);
     await page.getByRole('button', { name: 'Đăng nhập' }).click();
-    await page.getByRole('link', { name: 'Tài khoản' }).click();
+    await page.getByRole('link', { name: 'Tài khoản của bạn' }).click();
     await page.getByTestId('me').waitFor();
     expect(await page.getByTestId('me-name').textContent()).toBe('mgr');
     expect(await page.getByTestId('me-role').textContent()).toBe('Quản lý tổ chức (chỉ tổ chức của mình)');

@@ -298,9 +298,22 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
       ['op', 'person erasure', expect.stringMatching(/^request [0-9a-f-]{36}$/)],
     ]);
     expect(JSON.stringify(trail.filter((e) => e.account === 'op'))).not.toContain('B002');
+    // Accounts: the operator adds ORG-B's manager from the accounts page; the audit trail is shown there.
+    await openPage(op, '#accounts');
+    await op.getByTestId('audit').locator('tbody tr').first().waitFor();
+    await op.getByLabel('Tài khoản', { exact: true }).fill('mgr-b');
+    await op.locator('select[name="account-org"]').selectOption('ORG-B');
+    await op.getByLabel('Mật khẩu (12 ký tự trở lên)').fill(PASSWORD);
+    await op.getByRole('button', { name: 'Thêm' }).click();
+    await expect.poll(() => op.getByTestId('accounts').textContent()).toContain('mgr-b');
+    await screenshot(op, 'console-operator-accounts');
+    const mgrB = await signIn('mgr-b');
+    expect(((await api(mgrB, 'GET', '/api/organisations')).body as { id: string }[]).map((o) => o.id)).toEqual(['ORG-B']);
+    await mgrB.context().close();
     // A manager's console has no such page.
     const mgr = await signIn('mgr-a');
     expect(await mgr.getByRole('link', { name: 'Dữ liệu cá nhân' }).count()).toBe(0);
+    expect(await mgr.getByRole('link', { name: 'Tài khoản và nhật ký' }).count()).toBe(0);
     await op.context().close();
     await mgr.context().close();
   });
