@@ -116,6 +116,12 @@ describe('phone page: a worker opens their link (running hub, Chromium)', () => 
     firstCode = await scanScreen(page, 'phone-pass');
     expect(firstCode).toMatch(/^SGP1:/);
     expect(checkPhonePass(firstCode, keyring, Date.now(), KIOSK_RULES)).toMatchObject({ ok: true, pass: { claims: { workerId: 'A001' } } });
+    // Installable: Chromium finds nothing missing (a manifest with name, icon, start URL and display, a
+    // service worker); a test browser's profile is always incognito, which it names as the only reason.
+    const cdp = await worker.context.newCDPSession(page);
+    const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: { errorId: string }[] };
+    expect(installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito')).toEqual([]);
+    await cdp.detach();
     // The key stays in the browser as a non-extractable CryptoKey.
     const extractable = await page.evaluate(
       () =>
