@@ -107,6 +107,10 @@ describe('hub supervisors, hub to kiosk through a real broker', () => {
       expect(stored).toMatchObject({ origin: 'hub' });
       expect(stored.hash).toMatch(/^scrypt-pepper\$/);
 
+      // Only the hub changes or removes them.
+      expect(() => accounts.remove(lan, Date.now())).toThrow(/hub account of this kiosk's site/);
+      await expect(accounts.setPin(lan, '999999', Date.now())).rejects.toThrow(/hub account/);
+
       directory.removeSupervisor(lan);
       await startHub();
       await waitFor(() => (accounts.get(lan) === null ? true : undefined), 'the removed supervisor is gone from the kiosk', 20_000);

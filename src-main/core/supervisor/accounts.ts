@@ -49,6 +49,7 @@ interface Row {
   lockouts: number;
   locked_until: number | null;
   session_key: string;
+  origin: 'local' | 'hub';
 }
 
 function newSessionKey(): string {
@@ -89,8 +90,8 @@ export class SupervisorAccounts {
       all: db.prepare('SELECT id, name, created_ms, last_login_ms, locked_until FROM supervisors ORDER BY name, id'),
       count: db.prepare('SELECT count(*) FROM supervisors').pluck(),
       insert: db.prepare('INSERT INTO supervisors (id, name, hash, created_ms, session_key) VALUES (?, ?, ?, ?, ?)'),
-      setHash: db.prepare('UPDATE supervisors SET hash = ?, session_key = ?, failed = 0, lockouts = 0, locked_until = NULL WHERE id = ?'),
-      remove: db.prepare('DELETE FROM supervisors WHERE id = ?'),
+      setHash: db.prepare("UPDATE supervisors SET hash = ?, session_key = ?, failed = 0, lockouts = 0, locked_until = NULL WHERE id = ? AND origin = 'local'"),
+      remove: db.prepare("DELETE FROM supervisors WHERE id = ? AND origin = 'local'"),
       setLock: db.prepare('UPDATE supervisors SET failed = ?, lockouts = ?, locked_until = ? WHERE id = ?'),
       loggedIn: db.prepare('UPDATE supervisors SET failed = 0, lockouts = 0, locked_until = NULL, last_login_ms = ? WHERE id = ?'),
       audit: db.prepare('INSERT INTO supervisor_audit (at_ms, action, detail, supervisor_id) VALUES (?, ?, ?, ?)'),
@@ -150,6 +151,7 @@ export class SupervisorAccounts {
   async setPin(id: string, pin: string, nowMs: number): Promise<void> {
     if (!PIN_PATTERN.test(pin)) throw new PinFormatError(PIN_RULE);
     if (this.q.one.get(id) === undefined) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
+    this.refuseHubAccount(id);
     const hash = await hashPin(pin, this.pinPepper);
     this.db.transaction(() => {
       if (this.q.setHash.run(hash, newSessionKey(), id).changes === 0) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
@@ -157,7 +159,13 @@ export class SupervisorAccounts {
     })();
   }
 
+  /** A supervisor made at the hub is changed and removed at the hub only (they would come back, or differ from the site's other kiosks). */
+  private refuseHubAccount(id: string): void {
+    if ((this.q.one.get(id) as Row | undefined)?.origin === 'hub') throw new SupervisorAccountError(`supervisor "${id}" is a hub account of this kiosk's site: change or remove them at the hub (safegate hub supervisor)`);
+  }
+
   remove(id: string, nowMs: number): void {
+    this.refuseHubAccount(id);
     this.db.transaction(() => {
       if (this.q.remove.run(id).changes === 0) throw new SupervisorAccountError(`no supervisor with id "${id}"`);
       this.q.audit.run(nowMs, 'supervisor-removed', '', id);
