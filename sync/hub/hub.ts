@@ -108,12 +108,21 @@ export class Hub extends EventEmitter<HubEvents> {
     const reply: HubReply = (topic, payload) => link.publish(topic, payload, { qos: 1 });
     // An acknowledgement is sent only after the commit, but the next message does not wait for the
     // broker to take it: if it is lost, the kiosk sends the batch again and the store ignores it.
+    // Those of the commits that finished in one turn of the event loop go out together, in one write.
+    let acks: [topic: string, payload: string | Uint8Array][] = [];
+    const flushAcks = (): void => {
+      const out = acks;
+      acks = [];
+      for (const [topic, payload] of out) {
+        const sent = reply(topic, payload).catch((err: unknown) =>
+          this.log.debug({ err: (err as Error).message, topic }, 'acknowledgement not taken by the broker; the kiosk sends again'),
+        );
+        this.replies.add(sent);
+        void sent.finally(() => this.replies.delete(sent));
+      }
+    };
     const ack: HubReply = (topic, payload) => {
-      const sent = reply(topic, payload).catch((err: unknown) =>
-        this.log.debug({ err: (err as Error).message, topic }, 'acknowledgement not taken by the broker; the kiosk sends again'),
-      );
-      this.replies.add(sent);
-      void sent.finally(() => this.replies.delete(sent));
+      if (acks.push([topic, payload]) === 1) setImmediate(flushAcks);
       return Promise.resolve();
     };
     const siteStream = this.options.siteStream;
@@ -121,6 +130,7 @@ export class Hub extends EventEmitter<HubEvents> {
       this.relay = new SiteRelay({
         hubId: this.options.clientId,
         ...siteStream,
+        sites: sitesForOneTurn(siteStream.sites),
         publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }),
         // Any hub process may have heard a device's heartbeat or batch: the store knows, not this process.
         lastSeen: (deviceIds) => this.store.lastSeen(deviceIds),
@@ -301,4 +311,26 @@ export class Hub extends EventEmitter<HubEvents> {
     this.log.warn({ topic, reason }, 'message refused');
     this.emit('rejected', topic, reason);
   }
+}
+
+/**
+ * The site map as it stands in this turn of the event loop: a batch's passages all name the same
+ * device, so its site is looked up once per batch, not once per passage (the lookup is a query).
+ */
+function sitesForOneTurn(sites: SiteMap): SiteMap {
+  let memo: Map<string, string | undefined> | undefined;
+  return {
+    siteOf(deviceId) {
+      if (!memo) {
+        memo = new Map();
+        setImmediate(() => (memo = undefined));
+      }
+      if (memo.has(deviceId)) return memo.get(deviceId);
+      const site = sites.siteOf(deviceId);
+      memo.set(deviceId, site);
+      return site;
+    },
+    siteMembers: (siteId) => sites.siteMembers(siteId),
+    sites: () => sites.sites(),
+  };
 }
