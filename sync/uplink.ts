@@ -53,7 +53,8 @@ export interface UplinkOptions {
   batch: BatchLimits;
   /**
    * No acknowledgement within this long: the batch or alert is sent again (the hub ignores
-   * duplicates). A batch that goes unacknowledged again waits longer each time (see ackWaitMs).
+   * duplicates). Longer while the hub's acknowledgements take longer (AckRoundTrips), and a batch
+   * that goes unacknowledged again waits longer each time (see ackWaitMs).
    */
   ackTimeoutMs: number;
   /** The longest a batch waits for its acknowledgement before it goes again; default max(ackTimeoutMs, 60 s). */
@@ -109,6 +110,30 @@ export function ackWaitMs(sends: number, ackTimeoutMs: number, maxMs: number, ra
 }
 
 /**
+ * Round trips to the hub as they are: a smoothed time and its variation (as TCP keeps them,
+ * RFC 6298). The first wait for an acknowledgement is the configured timeout, or longer while the hub
+ * answers slower than that (a province at its peak): a batch merely queued at a busy hub is then not
+ * sent again, which would only add to its queue.
+ */
+export class AckRoundTrips {
+  srttMs: number;
+  private rttVarMs: number;
+  constructor(initialMs = 500) {
+    this.srttMs = initialMs;
+    this.rttVarMs = initialMs / 2;
+  }
+  /** A batch sent once and acknowledged after `ms` (a batch sent again says nothing certain: not taken). */
+  sample(ms: number): void {
+    this.rttVarMs = 0.75 * this.rttVarMs + 0.25 * Math.abs(this.srttMs - ms);
+    this.srttMs = 0.875 * this.srttMs + 0.125 * ms;
+  }
+  /** The first wait: the timeout, or the smoothed round trip plus four variations if longer; never above `maxMs`. */
+  timeoutMs(ackTimeoutMs: number, maxMs: number): number {
+    return Math.max(ackTimeoutMs, Math.min(maxMs, Math.round(this.srttMs + 4 * this.rttVarMs)));
+  }
+}
+
+/**
  * Sends the event log to the hub in batches, and alerts ahead of them. An event or an alert leaves
  * the outbox only when the hub's acknowledgement says it is stored; mqtt.js's own queue is never
  * relied on. Up to `maxInFlight` batches travel ahead of their acknowledgements; whatever is not
@@ -126,8 +151,8 @@ export class Uplink extends EventEmitter<UplinkEvents> {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private offsetMs: number | null = null;
   private anchor: ClockAnchor | null = null;
-  /** Recent send-to-acknowledgement time (a moving average), to tell a lost batch from a slow one. */
-  private ackRttMs = 500;
+  /** Recent send-to-acknowledgement times, to tell a lost batch from a slow one. */
+  private readonly rtt = new AckRoundTrips();
 
   constructor(
     private readonly options: UplinkOptions,
@@ -289,7 +314,8 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     f.sentMonoUs = this.monoUs();
     f.sends++;
     const { ackTimeoutMs } = this.options;
-    const waitMs = ackWaitMs(f.sends, ackTimeoutMs, this.options.ackTimeoutMaxMs ?? Math.max(ackTimeoutMs, 60_000));
+    const maxMs = this.options.ackTimeoutMaxMs ?? Math.max(ackTimeoutMs, 60_000);
+    const waitMs = ackWaitMs(f.sends, this.rtt.timeoutMs(ackTimeoutMs, maxMs), maxMs);
     f.timer = setTimeout(() => {
       this.log.warn({ batchId: f.batchId, sends: f.sends, waitedMs: waitMs }, 'no acknowledgement in time; sending again');
       this.resend(f);
@@ -411,7 +437,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       this.inflight = this.inflight.filter((f) => f !== acked);
       // The hub stamped its clock somewhere between our send and now: take the middle.
       this.offsetMs = ack.hubTimeMs - (acked.sentAtMs + now) / 2;
-      this.ackRttMs = 0.8 * this.ackRttMs + 0.2 * Math.max(0, now - acked.sentAtMs);
+      if (acked.sends === 1) this.rtt.sample(Math.max(0, now - acked.sentAtMs));
       const clock = this.options.clock;
       if (clock) this.anchor = { bootId: clock.bootId, monoUs: Math.round((acked.sentMonoUs + this.monoUs()) / 2), hubTimeMs: ack.hubTimeMs };
     }
@@ -421,7 +447,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       // again once it is that old, unless acknowledged by then.
       const lost = this.inflight.filter((f) => ack.gaps.some(([from, to]) => f.firstSeq <= to && f.lastSeq >= from));
       this.log.warn({ gaps: ack.gaps, resending: lost.map((f) => f.batchId) }, 'hub reports missing sequence numbers');
-      const patience = 2 * this.ackRttMs;
+      const patience = 2 * this.rtt.srttMs;
       for (const f of lost) {
         const age = now - f.sentAtMs;
         if (age >= patience) this.resend(f);

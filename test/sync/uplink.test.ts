@@ -8,7 +8,7 @@ import { EventLog } from '../../src-main/core/store/event-log.js';
 import type { NewGateEvent } from '../../base/common/types.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
-import { Uplink, ackWaitMs, type UplinkOptions } from '../../sync/uplink.js';
+import { AckRoundTrips, Uplink, ackWaitMs, type UplinkOptions } from '../../sync/uplink.js';
 import { tempDir, waitFor } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
@@ -196,6 +196,19 @@ describe('uplink to the hub through a real broker', () => {
     expect([2, 3, 4, 5].map((n) => ackWaitMs(n, 10_000, 60_000, () => 0))).toEqual([10_000, 20_000, 30_000, 30_000]);
     // A cap below the timeout never shortens it.
     expect(ackWaitMs(4, 10_000, 5_000, () => 0)).toBe(10_000);
+  });
+
+  it('the first wait is the timeout while the hub answers fast, and stretches (capped) while its acknowledgements take longer', () => {
+    const rtt = new AckRoundTrips();
+    for (let i = 0; i < 20; i++) rtt.sample(40);
+    expect(rtt.timeoutMs(10_000, 60_000)).toBe(10_000);
+    // A hub at its peak acknowledges after about 12 s: a batch is not sent again at 10 s while queued there.
+    for (let i = 0; i < 20; i++) rtt.sample(12_000 + (i % 2) * 2_000);
+    const stretched = rtt.timeoutMs(10_000, 60_000);
+    expect(stretched).toBeGreaterThan(13_000);
+    expect(stretched).toBeLessThan(30_000);
+    for (let i = 0; i < 20; i++) rtt.sample(200_000);
+    expect(rtt.timeoutMs(10_000, 60_000)).toBe(60_000);
   });
 
   it('keeps events while the broker is down and drains by itself when it returns', async () => {
