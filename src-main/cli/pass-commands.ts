@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { HubKeyring, generateSigningKeyPair, keyIdFileName, type SigningAlgorithm } from '../../base/node/keys.js';
 import { KEY_ROLES, type KeyRole } from '../../base/common/key-roles.js';
 import { checkPass, issuePass } from '../../base/node/pass.js';
+import { PHONE_PASS_PREFIX, checkPhonePass } from '../../base/node/phone-pass.js';
 import { DENY_REASONS } from '../../base/common/reasons.js';
 import { CliError, readInputFile } from './cli-error.js';
 
@@ -58,14 +59,20 @@ export async function issuePassText(keyFile: string, workerId: string, expires: 
 
 export async function explainPass(text: string, keysDir: string, at: string | undefined): Promise<{ ok: boolean; report: string }> {
   const nowMs = at ? (await timeArgument(at, '--at')).getTime() : Date.now();
+  const code = text.trim();
+  // A phone's code (SGP1:): the pass its phone holds, with the phone's signed time.
+  const phone = code.startsWith(PHONE_PASS_PREFIX);
   let keyring: HubKeyring;
   try {
-    // A kiosk's keys folder (keys/pass/, keys/downlink/), or a folder holding pass public keys.
-    keyring = existsSync(join(keysDir, 'pass')) || existsSync(join(keysDir, 'downlink')) ? HubKeyring.fromDirectory(keysDir) : new HubKeyring().addFolder(keysDir, 'pass');
+    // A kiosk's keys folder (keys/pass/, keys/phone-pass/, keys/downlink/), or a folder holding pass (or phone-pass) public keys.
+    keyring = ['pass', 'phone-pass', 'downlink'].some((r) => existsSync(join(keysDir, r))) ? HubKeyring.fromDirectory(keysDir) : new HubKeyring().addFolder(keysDir, phone ? 'phone-pass' : 'pass');
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  const check = checkPass(text.trim(), keyring, nowMs);
+  // A phone's code is judged as a kiosk on a synchronised clock with the built-in policy would.
+  const check = phone
+    ? checkPhonePass(code, keyring, nowMs, { maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, kioskClockSynced: true, unverifiedKioskClock: 'check' })
+    : checkPass(code, keyring, nowMs);
   const lines: string[] = [];
   const claims = check.ok ? check.pass.claims : check.claims;
   const kid = check.ok ? check.pass.kid : check.kid;
@@ -76,7 +83,10 @@ export async function explainPass(text: string, keysDir: string, at: string | un
     if (claims.passId) lines.push(`pass id:    ${claims.passId}`);
     lines.push(`issued:     ${new Date(claims.issuedAt * 1000).toISOString()}`);
     lines.push(`expires:    ${new Date(claims.expiresAt * 1000).toISOString()}`);
+    if (claims.holderKey) lines.push('bound to:   a phone (its key is in the pass; shown only with a fresh proof signed by that phone)');
   }
+  const proofSeconds = check.ok && 'proofSeconds' in check && typeof check.proofSeconds === 'number' ? check.proofSeconds : undefined;
+  if (proofSeconds !== undefined) lines.push(`proof:      made ${new Date(proofSeconds * 1000).toISOString()}, ${Math.round(nowMs / 1000 - proofSeconds)} s before the check (limit 60 s)`);
   if (check.ok) {
     lines.push('result:     VALID (signature verified, within its validity period)');
   } else {
