@@ -19,7 +19,7 @@ const nameJson = { type: 'string', minLength: 1, maxLength: 120 } as const;
 /** Turns a registry refusal into a 400/409 answer with its reason; anything else is the server's fault. */
 function refusal(reply: FastifyReply, err: unknown) {
   if (err instanceof WorkerListError) return reply.code(422).send({ error: err.message.split('\n')[0], problems: err.problems });
-  if (err instanceof RegistryError) return reply.code(/already exists|belongs to another/.test(err.message) ? 409 : 400).send({ error: err.message });
+  if (err instanceof RegistryError) return reply.code(/already exists|belongs to another/.test(err.message) ? 409 : /^no (checkpoint|site|organisation) /.test(err.message) ? 404 : 400).send({ error: err.message });
   throw err;
 }
 
@@ -130,6 +130,52 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
         return refusal(reply, err);
       }
       return reply.code(201).send({ id: req.body.id });
+    },
+  );
+
+  const deviceIdJson = { type: 'string', pattern: '^(?!hub$)[a-z0-9][a-z0-9-]{1,62}$' } as const;
+
+  // Devices are placed at a checkpoint (and so join its site's live stream and get its workers).
+  app.post(
+    '/api/checkpoints/:id/devices',
+    {
+      config: { access: OPERATOR },
+      schema: {
+        params: { type: 'object', required: ['id'], properties: { id: identifierJson } },
+        body: { type: 'object', required: ['deviceIds'], properties: { deviceIds: { type: 'array', items: deviceIdJson, minItems: 1, maxItems: 500 } }, additionalProperties: false },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (req: FastifyRequest<{ Params: { id: string }; Body: { deviceIds: string[] } }>, reply) => {
+      let changed;
+      try {
+        changed = directory.placeDevices(req.params.id, req.body.deviceIds, now());
+      } catch (err) {
+        return refusal(reply, err);
+      }
+      return { changed };
+    },
+  );
+
+  // Which organisations a checkpoint serves (their workers reach its kiosks).
+  app.post(
+    '/api/checkpoints/:id/organisations',
+    {
+      config: { access: OPERATOR },
+      schema: {
+        params: { type: 'object', required: ['id'], properties: { id: identifierJson } },
+        body: { type: 'object', required: ['orgIds'], properties: { orgIds: { type: 'array', items: identifierJson, minItems: 1, maxItems: 200 } }, additionalProperties: false },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (req: FastifyRequest<{ Params: { id: string }; Body: { orgIds: string[] } }>, reply) => {
+      let r;
+      try {
+        r = directory.setCheckpointOrganisations(req.params.id, req.body.orgIds);
+      } catch (err) {
+        return refusal(reply, err);
+      }
+      return r;
     },
   );
 

@@ -72,6 +72,10 @@ export const vi = {
     serves: 'Phục vụ các tổ chức',
     servesHint: 'Mã tổ chức, cách nhau bởi dấu cách (để trống: tổ chức của cơ sở)',
     devices: 'Thiết bị',
+    setupHeading: 'Thiết bị và tổ chức của một điểm kiểm soát',
+    deviceIds: 'Mã thiết bị (cách nhau bởi dấu cách)',
+    placeDevices: 'Đặt thiết bị tại đây',
+    setServes: 'Đặt các tổ chức phục vụ',
   },
   todaysList: { 'before-deadline': 'Đã nộp đúng hạn', 'not-yet': 'Chưa nộp (còn hạn)', late: 'Nộp sau 15:00', missing: 'Chưa nộp' },
   workers: {
@@ -286,6 +290,10 @@ export const en: Messages = {
     serves: 'Serves the organisations',
     servesHint: "Organisation ids separated by spaces (empty: the site's organisation)",
     devices: 'Devices',
+    setupHeading: "A checkpoint's devices and organisations",
+    deviceIds: 'Device ids (separated by spaces)',
+    placeDevices: 'Place the devices here',
+    setServes: 'Set the organisations served',
   },
   todaysList: { 'before-deadline': 'In before the deadline', 'not-yet': 'Not yet (still in time)', late: 'After 15:00', missing: 'Missing' },
   workers: {

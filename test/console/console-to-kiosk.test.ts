@@ -119,7 +119,9 @@ describe('console to kiosk: a manager\'s list and passes decide at their gate (r
     expect((await op('POST', '/api/organisations', JSON.stringify({ id: 'ORG-A', name: 'Công ty May A', kind: 'company' }))).status).toBe(201);
     expect((await op('POST', '/api/sites', JSON.stringify({ id: 'xuong-a', orgId: 'ORG-A' }))).status).toBe(201);
     expect((await op('POST', '/api/checkpoints', JSON.stringify({ id: 'cong-a', siteId: 'xuong-a', kind: 'gate' }))).status).toBe(201);
-    directory.placeDevices('cong-a', ['kiosk-a']);
+    expect((await op('POST', '/api/checkpoints/cong-a/devices', JSON.stringify({ deviceIds: ['kiosk-a'] }))).status).toBe(200);
+    expect((await op('POST', '/api/checkpoints/cong-x/devices', JSON.stringify({ deviceIds: ['kiosk-a'] }))).status).toBe(404);
+    expect((await op('POST', '/api/checkpoints/cong-a/devices', JSON.stringify({ deviceIds: ['Not A Device'] }))).status).toBe(400);
     await accounts.addAccount({ name: 'mgr-a', role: 'manager', org: 'ORG-A', password: PASSWORD }, await hashPassword(PASSWORD), Date.now());
     const mgr = await signIn('mgr-a');
     expect((await mgr('POST', '/api/organisations/ORG-A/workers', LIST, 'text/csv')).status).toBe(200);

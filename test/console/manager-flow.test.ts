@@ -298,6 +298,17 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
       ['op', 'person erasure', expect.stringMatching(/^request [0-9a-f-]{36}$/)],
     ]);
     expect(JSON.stringify(trail.filter((e) => e.account === 'op'))).not.toContain('B002');
+    // Registry: the operator adds a gate at ORG-A's workshop and places a device there.
+    await openPage(op, '#organisations');
+    await op.locator('select[name="checkpoint-site"]').selectOption('xuong-a');
+    await op.locator('input[name="checkpoint-id"]').fill('cong-a');
+    await op.locator('form[aria-labelledby="add-checkpoint"]').getByRole('button', { name: 'Thêm' }).click();
+    await op.locator('select[name="setup-checkpoint"]').selectOption('cong-a');
+    await op.locator('input[name="setup-devices"]').fill('kiosk-a-01');
+    await op.getByRole('button', { name: 'Đặt thiết bị tại đây' }).click();
+    await expect.poll(() => op.getByTestId('checkpoints').locator('tbody tr').allTextContents()).toEqual([expect.stringMatching(/^cong-acong-aCổngxuong-aORG-Akiosk-a-01$/)]);
+    await screenshot(op, 'console-operator-registry');
+
     // Accounts: the operator adds ORG-B's manager from the accounts page; the audit trail is shown there.
     await openPage(op, '#accounts');
     await op.getByTestId('audit').locator('tbody tr').first().waitFor();

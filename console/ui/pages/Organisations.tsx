@@ -146,6 +146,66 @@ function AddCheckpoint({ sites, done }: { sites: Site[]; done: () => void }) {
   );
 }
 
+/** Operators: put devices at a checkpoint, and say which organisations a checkpoint serves. */
+function CheckpointSetup({ checkpoints, done }: { checkpoints: Checkpoint[]; done: () => void }) {
+  const { t } = useTranslation();
+  const [checkpoint, setCheckpoint] = useState('');
+  const [devices, setDevices] = useState('');
+  const [orgs, setOrgs] = useState('');
+  const place = useChange(done);
+  const serve = useChange(done);
+  const list = (text: string) => text.split(/[\s,]+/).filter(Boolean);
+  const path = `/api/checkpoints/${encodeURIComponent(checkpoint)}`;
+  return (
+    <div className="card" role="group" aria-labelledby="checkpoint-setup">
+      <h3 id="checkpoint-setup">{t('orgs.setupHeading')}</h3>
+      <label>
+        {t('common.checkpoint')}
+        <select name="setup-checkpoint" value={checkpoint} onChange={(e) => setCheckpoint(e.target.value)}>
+          <option value="" />
+          {checkpoints.map((c) => (
+            <option key={c.id} value={c.id}>
+              {c.id} — {c.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void place.run(() => post(`${path}/devices`, { deviceIds: list(devices) })).then((ok) => ok && setDevices(''));
+        }}
+      >
+        <label>
+          {t('orgs.deviceIds')}
+          <input name="setup-devices" required value={devices} onChange={(e) => setDevices(e.target.value)} />
+        </label>
+        <button type="submit" disabled={!checkpoint || place.busy}>
+          {t('orgs.placeDevices')}
+        </button>
+      </form>
+      <Refusal error={place.error} />
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void serve.run(() => post(`${path}/organisations`, { orgIds: list(orgs) })).then((ok) => ok && setOrgs(''));
+        }}
+      >
+        <label>
+          {t('orgs.serves')}
+          <input name="setup-orgs" required value={orgs} onChange={(e) => setOrgs(e.target.value)} />
+        </label>
+        <button type="submit" disabled={!checkpoint || serve.busy}>
+          {t('orgs.setServes')}
+        </button>
+      </form>
+      <Refusal error={serve.error} />
+    </div>
+  );
+}
+
 /** Organisations with their CV 2242 standing, their sites and checkpoints; operators add them, others look. */
 export function OrganisationsPage({ me }: { me: Me }) {
   const { t } = useTranslation();
@@ -209,6 +269,7 @@ export function OrganisationsPage({ me }: { me: Me }) {
         ))}
       </Table>
       {operator && sites.data && <AddCheckpoint sites={sites.data} done={reload} />}
+      {operator && checkpoints.data && checkpoints.data.length > 0 && <CheckpointSetup checkpoints={checkpoints.data} done={reload} />}
     </section>
   );
 }
