@@ -8,7 +8,9 @@ import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
 import { streamCodecs } from '../../../sync/downlink-codec.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { safegate } from '../../helpers/cli.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import { installKey, tempDir } from '../../helpers/fixtures.js';
+import { generateSigningKeyPair } from '../../../base/node/keys.js';
+import { parseWorkerList } from '../../../sync/hub/registry-upload.js';
 
 /** `safegate hub pass issue|list|revoke|sheet`, as an operator runs them, against a real directory file. */
 describe('hub pass commands', () => {
@@ -20,23 +22,27 @@ describe('hub pass commands', () => {
   const header = 'STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin';
   let keysDir = '';
 
-  it('sets up: a pass key, two organisations and their lists', () => {
-    const generated = safegate(['keys', 'generate', '--role', 'pass', '--out', join(dir.path, 'hub-keys')]);
-    expect(generated.status).toBe(0);
-    const keyFile = /private:\s+(\S+)/.exec(generated.stdout)![1]!;
+  it('sets up (in process, the registry commands have their own test): a pass key, two organisations and their lists', async () => {
+    keysDir = join(dir.path, 'hub-keys');
+    const pair = generateSigningKeyPair('EdDSA');
+    installKey(keysDir, 'pass', pair);
+    const keyFile = join(dir.path, 'hub-pass.key.pem');
+    writeFileSync(keyFile, pair.privatePem, { mode: 0o600 });
+    keysDir = join(keysDir, 'pass');
     writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' }, passKey: keyFile }));
     writeFileSync(noKey, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' } }));
-    keysDir = join(dir.path, 'hub-keys');
-    expect(run('org', 'add', 'cty-a', '--name', 'Công ty May A').status).toBe(0);
-    expect(run('org', 'add', 'cho-b', '--name', 'Chợ B', '--kind', 'market').status).toBe(0);
-    expect(run('site', 'add', 'xuong-1', '--org', 'cty-a').status).toBe(0);
-    expect(run('site', 'add', 'cho-b-1', '--org', 'cho-b').status).toBe(0);
-    const a = join(dir.path, 'a.csv');
-    writeFileSync(a, `${header}\n1,A001,Trần Thị Mai,1990,Nữ,079190000001,0912345601,KTX Tân Tạo,Tổ May 1,26/11/2026,Âm tính,2\n2,A002,Lê Văn Hùng,1991,Nam,079191000002,0912345602,Bình Tân,Tổ May 1,,,1\n3,A003,Đỗ Thị Ngọc,1992,Nữ,,,,Tổ Cắt,,,2\n`);
-    expect(run('roster', 'upload', '--org', 'cty-a', a).status).toBe(0);
-    const b = join(dir.path, 'b.csv');
-    writeFileSync(b, `${header}\n1,B001,Phạm Văn Bình,1985,Nam,,,,Sạp 1,,,2\n`);
-    expect(run('roster', 'upload', '--org', 'cho-b', b).status).toBe(0);
+    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    try {
+      d.addOrganisation({ id: 'cty-a', name: 'Công ty May A', kind: 'company' });
+      d.addOrganisation({ id: 'cho-b', name: 'Chợ B', kind: 'market' });
+      d.addSite({ id: 'xuong-1', orgId: 'cty-a' });
+      d.addSite({ id: 'cho-b-1', orgId: 'cho-b' });
+      const zone = 'Asia/Ho_Chi_Minh';
+      d.uploadWorkers('cty-a', await parseWorkerList(Buffer.from(`${header}\n1,A001,Trần Thị Mai,1990,Nữ,079190000001,0912345601,KTX Tân Tạo,Tổ May 1,26/11/2026,Âm tính,2\n2,A002,Lê Văn Hùng,1991,Nam,079191000002,0912345602,Bình Tân,Tổ May 1,,,1\n3,A003,Đỗ Thị Ngọc,1992,Nữ,,,,Tổ Cắt,,,2\n`), zone, Date.now()));
+      d.uploadWorkers('cho-b', await parseWorkerList(Buffer.from(`${header}\n1,B001,Phạm Văn Bình,1985,Nam,,,,Sạp 1,,,2\n`), zone, Date.now()));
+    } finally {
+      d.close();
+    }
   });
 
   it('issues to a team, lists the passes, and each printed code verifies with the public key', () => {
