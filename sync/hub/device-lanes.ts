@@ -22,6 +22,7 @@ export class DeviceLanes {
   private readonly ready: string[] = [];
   private readonly running = new Set<string>();
   private idleWaiters: (() => void)[] = [];
+  private waitingCount = 0;
   /** Resends dropped because an identical message was still waiting. */
   collapsed = 0;
 
@@ -31,9 +32,7 @@ export class DeviceLanes {
 
   /** Messages waiting or running. */
   get size(): number {
-    let n = this.running.size;
-    for (const lane of this.waiting.values()) n += lane.length;
-    return n;
+    return this.running.size + this.waitingCount;
   }
 
   /** Queues a message of a device; false when an identical one was already waiting (dropped). */
@@ -49,6 +48,7 @@ export class DeviceLanes {
       if (!this.running.has(deviceId)) this.ready.push(deviceId);
     }
     lane.push(task);
+    this.waitingCount++;
     this.drain();
     return true;
   }
@@ -64,6 +64,7 @@ export class DeviceLanes {
       const deviceId = this.ready.shift()!;
       const lane = this.waiting.get(deviceId)!;
       const task = lane.shift()!;
+      this.waitingCount--;
       if (lane.length === 0) this.waiting.delete(deviceId);
       this.running.add(deviceId);
       // A task reports its own failures; the lane only needs to know it ended.
