@@ -87,6 +87,12 @@ async function openLink(token: string): Promise<void> {
   try {
     preview = await post('api/link', { token });
   } catch (err) {
+    // The worker opened their link again (from the message) on the phone it already gave a pass to: show the pass.
+    if ((err as { api?: ApiError }).api?.refusal === 'used' && (await loadBinding().catch(() => undefined))) {
+      history.replaceState(null, '', location.pathname);
+      await route();
+      return;
+    }
     message(refusalText(err), 'link-refused', () => void openLink(token));
     return;
   }
@@ -230,5 +236,6 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') void wakeLock?.release().catch(() => undefined);
   else void route();
 });
+window.addEventListener('hashchange', () => void route());
 void route();
 void keepOffline().catch(() => undefined);
