@@ -163,6 +163,12 @@ describe('phone page: a worker opens their link (running hub, Chromium)', () => 
     await refused.waitFor();
     expect(await refused.textContent()).toMatch(/đã được dùng/);
     await screenshot(page, 'phone-link-used');
+    // English is one tap away, and stays chosen.
+    await page.getByTestId('language').click();
+    await expect.poll(() => page.getByTestId('link-refused').textContent()).toMatch(/already been used/);
+    await page.reload();
+    await expect.poll(() => page.getByTestId('link-refused').textContent()).toMatch(/already been used/);
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
   });
 
   it("a screenshot's code replayed after the limit is PASS_STALE", () => {
