@@ -193,6 +193,27 @@ export class PassRegistry {
       .immediate();
   }
 
+  /**
+   * Retention (Decree 13): passes that expired before `beforeMs` leave the registry (who held them
+   * included), and their revocations leave the revocations stream as tombstones: a kiosk refuses an
+   * expired pass by its date anyway. The hub's retention calls this hourly with `retentionDays` ago,
+   * so a pass stays traceable for that long after it expires.
+   */
+  purgeExpired(beforeMs: number): { passes: number; revocations: number } {
+    return this.db
+      .transaction(() => {
+        const held = this.db.prepare("SELECT rev FROM stream_revisions WHERE stream = 'revocations'").get() as { rev: number } | undefined;
+        const rev = (held?.rev ?? 0) + 1;
+        const revocations = this.db
+          .prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'revocations' AND deleted = 0 AND key IN (SELECT pass_id FROM passes WHERE expires_ms < ?)")
+          .run(rev, beforeMs).changes;
+        if (revocations) this.db.prepare("INSERT INTO stream_revisions (stream, rev) VALUES ('revocations', ?) ON CONFLICT (stream) DO UPDATE SET rev = excluded.rev").run(rev);
+        const passes = this.db.prepare('DELETE FROM passes WHERE expires_ms < ?').run(beforeMs).changes;
+        return { passes, revocations };
+      })
+      .immediate();
+  }
+
   close(): void {
     this.db.close();
   }

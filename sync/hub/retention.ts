@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { HubStore } from './store.js';
+import type { PassRegistry } from './passes.js';
 
 const DAY_MS = 86_400_000;
 
 /**
  * The hub keeps personal data only as long as the province's retention says (Decree 13/2023):
- * events, alerts and heartbeats older than `retentionDays` are purged at start and hourly. A failed
+ * events, alerts and heartbeats older than `retentionDays` are purged at start and hourly, and so
+ * are the pass registry's passes that expired longer ago than that (when given). A failed
  * purge is logged and tried again at the next turn. `start()`/`stop()`, like the kiosk's Retention.
  */
 export class HubRetention {
@@ -13,7 +15,7 @@ export class HubRetention {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
+    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
   ) {}
 
   /** Purges once (resolves when done), then every hour. */
@@ -37,6 +39,8 @@ export class HubRetention {
       try {
         const done = await store.purgeBefore(now - retentionDays * DAY_MS);
         if (done.events || done.alerts || done.heartbeats) log.info(done, 'hub store purged by its retention');
+        const expired = this.deps.passes?.purgeExpired(now - retentionDays * DAY_MS);
+        if (expired?.passes) log.info(expired, 'expired passes purged from the pass registry by its retention');
       } catch (err) {
         log.error({ err: (err as Error).message }, 'purge failed; will retry');
       }

@@ -16,6 +16,7 @@ import { openStore } from '../../../src-main/core/store/database.js';
 import { DownlinkState } from '../../../src-main/core/store/downlink-state.js';
 import { Revocations } from '../../../src-main/core/store/hub-data.js';
 import { Downlink } from '../../../sync/downlink.js';
+import { HubRetention } from '../../../sync/hub/retention.js';
 
 const NOW = Date.parse('2026-11-27T03:00:00Z');
 const IN_90_DAYS = new Date(NOW + 90 * 86_400_000);
@@ -207,6 +208,26 @@ describe('hub pass registry', () => {
     } finally {
       db.close();
     }
+  });
+
+  it("the hub's retention purges passes expired longer ago than retentionDays, and takes their revocations off the stream", async () => {
+    const DAY = 86_400_000;
+    const org = registry.of('may-a');
+    const [shortA, shortB] = org.issue({ workerIds: ['a1', 'a2'], expiresAt: new Date(NOW + DAY) }).issued;
+    const long = org.issue({ workerIds: ['a3'], expiresAt: IN_90_DAYS }).issued[0]!;
+    org.revokePass(shortA!.passId);
+    org.revokePass(long.passId);
+    const cursor = directory.revision('revocations');
+    const later = NOW + 31 * DAY;
+    await new HubRetention({ store: { purgeBefore: async () => ({ events: 0, alerts: 0, heartbeats: 0 }) }, passes: registry, retentionDays: 28, log: silentLogger, now: () => later }).purge();
+    // Expired 30 days ago: gone from the registry; the one still valid stays, revoked.
+    expect(registry.list().map((p) => p.passId)).toEqual([long.passId]);
+    expect(registry.pass(shortB!.passId)).toBeUndefined();
+    expect(revokedAtKiosk(directory)).toEqual(new Set([long.passId]));
+    // A kiosk holding the old revocations gets the expired one's removal as a delta.
+    const delta = directory.respond({ v: PROTOCOL_VERSION, stream: 'revocations', cursor }, later).flatMap((p) => p.body.map((b) => streamCodecs.revocations.fromWire(b)));
+    expect(delta).toEqual([{ deleted: true, key: shortA!.passId }]);
+    expect(registry.purgeExpired(later - 28 * DAY)).toEqual({ passes: 0, revocations: 0 });
   });
 
   it('upgrades a directory written before the pass registry (migration 0008) and keeps its revocations', () => {
