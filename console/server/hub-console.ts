@@ -5,13 +5,15 @@ import { PassRegistry } from '../../sync/hub/passes.js';
 import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import type { HubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
+import type { ConsoleStore } from './accounts.js';
+import { openConsoleStore } from './open-store.js';
 import { ConsoleServer } from './server.js';
-import { SqliteConsoleStore } from './sqlite-store.js';
+
 
 /** A console a hub process serves, with the store of its accounts and the pass registry; `stop()` closes them. */
 export interface HubConsole {
   server: ConsoleServer;
-  store: SqliteConsoleStore;
+  store: ConsoleStore;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -21,9 +23,11 @@ export interface HubConsole {
  * accounts' store, the hub's directory and event store it shows, and the settings it listens by.
  * Undefined when the settings switch the console off.
  */
-export function openHubConsole(o: {
+export async function openHubConsole(o: {
   settings: HubSettings['console'];
   databasePath: string;
+  /** PostgreSQL for the console's accounts too (the hub's DATABASE_URL); the SQLite file otherwise. */
+  databaseUrl?: string | undefined;
   directory: HubDirectory;
   /** The directory's file: the pass registry keeps its passes there (directory migration 0008). */
   directoryPath: string;
@@ -39,9 +43,9 @@ export function openHubConsole(o: {
   zone: string;
   log: Logger;
   uiFolder?: string;
-}): HubConsole | undefined {
+}): Promise<HubConsole | undefined> {
   if (!o.settings.enabled) return undefined;
-  const accounts = new SqliteConsoleStore(o.databasePath);
+  const accounts = await openConsoleStore(o);
   const passes = new PassRegistry({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.passKey ? { passKey: o.passKey } : {}) });
   const phoneLinks = new PhoneLinks({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.phonePassKey ? { phonePassKey: o.phonePassKey } : {}) });
   const server = new ConsoleServer({

@@ -1,5 +1,5 @@
-import { hashPassword, newAccountSchema, AccountError } from '../../console/server/accounts.js';
-import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
+import { hashPassword, newAccountSchema, AccountError, type ConsoleStore } from '../../console/server/accounts.js';
+import { openConsoleStore } from '../../console/server/open-store.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { CliError } from './errors.js';
@@ -8,9 +8,10 @@ import { CliError } from './errors.js';
  * `safegate hub user add|list`: console accounts. The password is the first line of stdin, never
  * an argument, where `ps` and shell history would show it. The first operator is made this way.
  */
-async function withConsoleStore<T>(configFile: string, use: (store: SqliteConsoleStore) => Promise<T>): Promise<T> {
+async function withConsoleStore<T>(configFile: string, use: (store: ConsoleStore) => Promise<T>): Promise<T> {
   const loaded = loadHubSettings(configFile);
-  const store = new SqliteConsoleStore(loaded.consoleDatabasePath);
+  // Where `hub run` keeps them: PostgreSQL when DATABASE_URL is set, else the SQLite file.
+  const store = await openConsoleStore({ databasePath: loaded.consoleDatabasePath, databaseUrl: process.env.DATABASE_URL });
   try {
     return await use(store);
   } catch (err) {

@@ -154,8 +154,8 @@ async function startDemoConsole(
   const databasePath = join(dir, 'hub-console.db');
   for (const suffix of ['', '-wal', '-shm']) rmSync(databasePath + suffix, { force: true });
   const log = createLogger({ level: 'error' });
-  const open = (port: number) =>
-    openHubConsole({
+  const open = async (port: number) =>
+    (await openHubConsole({
       settings: hubSettingsSchema.shape.console.parse({ port }),
       databasePath,
       directory,
@@ -166,12 +166,12 @@ async function startDemoConsole(
       store: hubStore,
       zone,
       log,
-    })!;
-  let hubConsole = open(DEMO_CONSOLE_PORT);
+    }))!;
+  let hubConsole = await open(DEMO_CONSOLE_PORT);
   try {
     await hubConsole.start();
   } catch {
-    hubConsole = open(0);
+    hubConsole = await open(0);
     await hubConsole.start();
   }
   const accounts = [

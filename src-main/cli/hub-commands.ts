@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { HubRetention } from '../../sync/hub/retention.js';
-import { PassRegistry } from '../../sync/hub/passes.js';
 import { parseRosterCsv } from '../core/store/roster.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
@@ -43,9 +42,10 @@ export async function runHub(configFile: string): Promise<void> {
     log,
   );
   // The console is served before the broker is reached: an operator can look while the link comes up.
-  const hubConsole = openHubConsole({
+  const hubConsole = await openHubConsole({
     settings: loaded.settings.console,
     databasePath: loaded.consoleDatabasePath,
+    databaseUrl: process.env.DATABASE_URL,
     directory,
     directoryPath: loaded.directoryPath,
     ...(loaded.passKeyPath ? { passKey: readPassKey(loaded.passKeyPath) } : {}),
@@ -61,9 +61,7 @@ export async function runHub(configFile: string): Promise<void> {
   );
   await hub.start();
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
-  // Expired passes leave the pass registry after the same retention.
-  const passRegistry = new PassRegistry({ directoryPath: loaded.directoryPath });
-  const retention = new HubRetention({ store, passes: passRegistry, retentionDays: loaded.settings.retentionDays, log });
+  const retention = new HubRetention({ store, retentionDays: loaded.settings.retentionDays, log });
   await retention.start();
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -75,7 +73,6 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGTERM', stop);
   });
   await retention.stop();
-  passRegistry.close();
   await hubConsole?.stop();
   await hub.stop();
   await store.close();
