@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { HubRetention } from '../../sync/hub/retention.js';
+import { PassRegistry } from '../../sync/hub/passes.js';
 import { parseRosterCsv } from '../core/store/roster.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
@@ -61,7 +62,9 @@ export async function runHub(configFile: string): Promise<void> {
   );
   await hub.start();
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
-  const retention = new HubRetention({ store, retentionDays: loaded.settings.retentionDays, log });
+  // Expired passes leave the pass registry after the same retention.
+  const passRegistry = new PassRegistry({ directoryPath: loaded.directoryPath });
+  const retention = new HubRetention({ store, passes: passRegistry, retentionDays: loaded.settings.retentionDays, log });
   await retention.start();
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -73,6 +76,7 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGTERM', stop);
   });
   await retention.stop();
+  passRegistry.close();
   await hubConsole?.stop();
   await hub.stop();
   await store.close();
