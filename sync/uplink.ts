@@ -91,6 +91,8 @@ interface InFlight {
   firstSeq: number;
   lastSeq: number;
   sentAtMs: number;
+  /** When it was first sent: an acknowledgement of a batch sent again is timed from here. */
+  firstSentAtMs: number;
   sentMonoUs: number;
   /** Times sent (the first included). */
   sends: number;
@@ -122,7 +124,7 @@ export class AckRoundTrips {
     this.srttMs = initialMs;
     this.rttVarMs = initialMs / 2;
   }
-  /** A batch sent once and acknowledged after `ms` (a batch sent again says nothing certain: not taken). */
+  /** A batch acknowledged `ms` after it was first sent. */
   sample(ms: number): void {
     this.rttVarMs = 0.75 * this.rttVarMs + 0.25 * Math.abs(this.srttMs - ms);
     this.srttMs = 0.875 * this.srttMs + 0.125 * ms;
@@ -289,7 +291,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       const { events: batch, bytes } = encoded;
       const first = batch[0]!.seq;
       const last = batch.at(-1)!.seq;
-      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, sentMonoUs: 0, sends: 0, timer: setTimeout(() => undefined, 0) };
+      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, firstSentAtMs: 0, sentMonoUs: 0, sends: 0, timer: setTimeout(() => undefined, 0) };
       this.inflight.push(f);
       this.send(f, batch, bytes);
     }
@@ -311,6 +313,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     if (!link) return;
     clearTimeout(f.timer);
     f.sentAtMs = Date.now();
+    if (f.sends === 0) f.firstSentAtMs = f.sentAtMs;
     f.sentMonoUs = this.monoUs();
     f.sends++;
     const { ackTimeoutMs } = this.options;
@@ -437,7 +440,9 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       this.inflight = this.inflight.filter((f) => f !== acked);
       // The hub stamped its clock somewhere between our send and now: take the middle.
       this.offsetMs = ack.hubTimeMs - (acked.sentAtMs + now) / 2;
-      if (acked.sends === 1) this.rtt.sample(Math.max(0, now - acked.sentAtMs));
+      // A batch sent again is timed from its first sending: which copy was acknowledged is not known,
+      // and timing from the last would keep a hub that is slower than the timeout looking fast.
+      this.rtt.sample(Math.max(0, now - acked.firstSentAtMs));
       const clock = this.options.clock;
       if (clock) this.anchor = { bootId: clock.bootId, monoUs: Math.round((acked.sentMonoUs + this.monoUs()) / 2), hubTimeMs: ack.hubTimeMs };
     }

@@ -160,6 +160,7 @@ interface InFlight {
   events: WireEvent[];
   payload: Uint8Array;
   sentAtMs: number;
+  firstSentAtMs: number;
   sends: number;
   timer: NodeJS.Timeout;
 }
@@ -241,7 +242,7 @@ class SimKiosk {
       const events = this.pending.splice(0, MAX_EVENTS);
       const batchId = `${events[0]!.seq}-${events.at(-1)!.seq}`;
       const payload = encodeBatch({ deviceId: this.id, batchId, events, anchor: null });
-      const f: InFlight = { batchId, events, payload, sentAtMs: Date.now(), sends: 1, timer: setTimeout(() => this.resend(f), this.rtt.timeoutMs(ACK_TIMEOUT_MS, ACK_TIMEOUT_MAX_MS)) };
+      const f: InFlight = { batchId, events, payload, sentAtMs: Date.now(), firstSentAtMs: Date.now(), sends: 1, timer: setTimeout(() => this.resend(f), this.rtt.timeoutMs(ACK_TIMEOUT_MS, ACK_TIMEOUT_MAX_MS)) };
       this.inflight.set(batchId, f);
       this.client.publish(topics.events(this.id), Buffer.from(payload), { qos: 1 });
     }
@@ -268,7 +269,7 @@ class SimKiosk {
     if (f) {
       clearTimeout(f.timer);
       this.inflight.delete(f.batchId);
-      if (f.sends === 1) this.rtt.sample(Math.max(0, now - f.sentAtMs));
+      this.rtt.sample(Math.max(0, now - f.firstSentAtMs));
       for (const e of f.events) this.latencies[this.latencyAt.n++] = now - e.wallMs;
       this.acked += f.events.length;
       this.onAcked(f.events.length);
