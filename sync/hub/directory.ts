@@ -301,7 +301,10 @@ export class HubDirectory {
       // The roster goes by the device's checkpoint, a placement to its own device only, supervisors to their site's devices.
       const scoped = deviceId !== undefined && (req.stream === 'roster' || req.stream === 'placement' || req.stream === 'supervisors');
       const site = scoped && req.stream === 'supervisors' ? this.siteOf(deviceId) : undefined;
-      const scopes = scoped ? JSON.stringify(req.stream === 'roster' ? this.rosterScopes(deviceId) : req.stream === 'placement' ? [deviceId] : site ? [site] : []) : null;
+      const scopeList = scoped ? (req.stream === 'roster' ? this.rosterScopes(deviceId) : req.stream === 'placement' ? [deviceId] : site ? [site] : []) : [];
+      // Bound one by one (a checkpoint serves a few organisations), so SQLite takes the scope index.
+      const scopes = Object.fromEntries(scopeList.map((v, i) => [`s${i}`, v.startsWith(ROUTE_SCOPE) ? v.slice(ROUTE_SCOPE.length) : v]));
+      const scopeIn = scopeList.length ? `(${scopeList.map((_, i) => `@s${i}`).join(', ')})` : '(NULL)';
       // The revision at which what this device receives of the stream last changed (always at or below current).
       const rescoped = !scoped
         ? 0
@@ -311,28 +314,26 @@ export class HubDirectory {
       // A kiosk ahead of the hub (the hub's data was reset), holding nothing, or holding another scope's workers gets a snapshot.
       const snapshot = req.cursor === 0 || req.cursor > current || req.cursor < rescoped;
       // A bus checkpoint linked to routes receives their riders (scopes 'route:<id>'), every other one its organisations' workers.
-      const byRoute = scoped && req.stream === 'roster' && (JSON.parse(scopes!) as string[]).some((s) => s.startsWith(ROUTE_SCOPE));
-      const inScope = !scoped
-        ? ''
-        : byRoute
-          ? ` AND key IN (SELECT worker_id FROM route_riders WHERE route_id IN (SELECT substr(value, ${ROUTE_SCOPE.length + 1}) FROM json_each(@scopes)))`
-          : ' AND scope IN (SELECT value FROM json_each(@scopes))';
+      const byRoute = scoped && req.stream === 'roster' && scopeList.some((s) => s.startsWith(ROUTE_SCOPE));
+      const inScope = !scoped ? '' : byRoute ? ` AND key IN (SELECT worker_id FROM route_riders WHERE route_id IN ${scopeIn})` : ` AND scope IN ${scopeIn}`;
       const rows = (
         snapshot
-          ? this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND deleted = 0${inScope} ORDER BY key`).all({ stream: req.stream, ...(scoped ? { scopes } : {}) })
+          ? this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND deleted = 0${inScope} ORDER BY key`).all({ stream: req.stream, ...scopes })
           : scoped && req.stream === 'roster' && !byRoute
             ? this.db
                 .prepare(
                   `SELECT key, value, deleted FROM records WHERE stream = 'roster' AND rev > @cursor${inScope}
                    UNION ALL
                    SELECT d.worker_id AS key, 'null' AS value, 1 AS deleted FROM roster_departures d
-                   WHERE d.rev > @cursor AND d.scope IN (SELECT value FROM json_each(@scopes))
-                     AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = 'roster' AND r.key = d.worker_id AND r.scope IN (SELECT value FROM json_each(@scopes)))
-                   ORDER BY key`,
+                   WHERE d.rev > @cursor AND d.scope IN ${scopeIn}
+                     AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = 'roster' AND r.key = d.worker_id AND r.scope IN ${scopeIn})`,
                 )
-                .all({ cursor: req.cursor, scopes })
-            : this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND rev > @cursor${inScope} ORDER BY key`).all({ stream: req.stream, cursor: req.cursor, ...(scoped ? { scopes } : {}) })
+                .all({ cursor: req.cursor, ...scopes })
+            : this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND rev > @cursor${inScope}`).all({ stream: req.stream, cursor: req.cursor, ...scopes })
       ) as { key: string; value: string; deleted: number }[];
+      // A delta is sorted here, not in SQL: an ORDER BY key would make SQLite walk the whole stream in
+      // key order instead of taking the few changed rows by revision. (Identifiers are ASCII: the same order.)
+      if (!snapshot) rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const parts = Math.max(1, Math.ceil(rows.length / partSize));
       const from = snapshot ? 0 : req.cursor;
       const kind = snapshot ? 'snapshot' : 'delta';
