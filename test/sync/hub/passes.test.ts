@@ -18,7 +18,8 @@ import { Revocations } from '../../../src-main/core/store/hub-data.js';
 import { Downlink } from '../../../sync/downlink.js';
 import { HubRetention } from '../../../sync/hub/retention.js';
 
-const NOW = Date.parse('2026-11-27T03:00:00Z');
+/** Now, to the second (passes carry whole seconds): the roster-removal trigger revokes only passes not yet expired by the wall clock. */
+const NOW = Math.floor(Date.now() / 1000) * 1000;
 const IN_90_DAYS = new Date(NOW + 90 * 86_400_000);
 
 function listed(workerId: string, fullName: string, team: string, line = 2): ListedWorker {
