@@ -33,7 +33,7 @@ function passage(outcome: 'allow' | 'deny' | 'repeat', reasons: DenyReason[], o:
   };
 }
 
-const CREDENTIAL: DenyReason[] = ['MALFORMED_CODE', 'UNKNOWN_KEY', 'BAD_SIGNATURE', 'PASS_EXPIRED', 'PASS_NOT_YET_VALID', 'UNKNOWN_WORKER', 'BADGE_NOT_ACCEPTED', 'PASS_REVOKED'];
+const CREDENTIAL: DenyReason[] = ['MALFORMED_CODE', 'UNKNOWN_KEY', 'BAD_SIGNATURE', 'PASS_EXPIRED', 'PASS_NOT_YET_VALID', 'UNKNOWN_WORKER', 'BADGE_NOT_ACCEPTED', 'PASS_REVOKED', 'PASS_STALE', 'PHONE_CLOCK_AHEAD', 'PHONE_PASS_REQUIRED'];
 
 /** Every kind of result the public screen shows. */
 const RESULTS: [string, Passage][] = [
@@ -45,6 +45,7 @@ const RESULTS: [string, Passage][] = [
   ...CREDENTIAL.map((r): [string, Passage] => [`result-credential-${r.toLowerCase()}`, passage('deny', [r], { accepted: false, name: r === 'PASS_EXPIRED' || r === 'PASS_REVOKED' ? LONG_NAME : null })]),
   ['result-device-store-unavailable', passage('deny', ['STORE_UNAVAILABLE'])],
   ['result-device-data-too-old', passage('deny', ['DATA_TOO_OLD'])],
+  ['result-device-clock-unverified', passage('deny', ['CLOCK_UNVERIFIED'])],
   // Discreet mode: what the queue sees of a health refusal (several health reasons and a procedural one).
   ['result-health-discreet', passage('deny', ['F1_TEST_REQUIRED', 'DECLARATION_FLAGGED', 'VACCINATION_INSUFFICIENT', 'ANTI_PASSBACK'])],
 ];
@@ -62,6 +63,8 @@ describe('every screen fits every panel size, in Vietnamese and English', () => 
     if (lang === 'vi' || v.width * v.height === 800 * 480) shots.push(await screenshotAt(page, v, `${name}-${lang}`));
     const problems = await overflowProblems(page);
     expect(problems, `${name} (${lang}) at ${viewportName(v)}`).toEqual([]);
+    // Every text is translated: a message key shown as it is (a reason or a what-to-do line the catalogue lacks) fails.
+    expect(await page.locator('body').innerText(), `${name} (${lang})`).not.toMatch(/\b(reason|guidance)\.[A-Za-z_-]+/);
   }
 
   async function sweep(name: string, lang: Language): Promise<void> {
