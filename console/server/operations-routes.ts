@@ -11,6 +11,10 @@ export const SILENT_AFTER_MS = 10 * 60_000;
 const MAX_LISTED = 500;
 /** What a viewer who may not see health reasons sees in their place. */
 export const HEALTH_REASON_HIDDEN = 'HEALTH';
+/** Alerts whose kind itself tells a person's health status. */
+const HEALTH_ALERT_KINDS: ReadonlySet<string> = new Set(['flagged-entry-attempt', 'quarantined-entry-attempt', 'confirmed-case-entry-attempt']);
+/** What a viewer who may not see health reasons sees in place of such an alert's kind. */
+export const HEALTH_ALERT_HIDDEN = 'health-entry-attempt';
 
 /**
  * Devices (from heartbeats and the hub's last contact), entries (a day's passages at a site, denied
@@ -128,6 +132,41 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
           reasons: [...new Set(p.reasons.map(shown))],
         })),
       };
+    },
+  );
+
+  app.get(
+    '/api/alerts',
+    {
+      config: { access: ALL_ROLES },
+      schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } }, additionalProperties: false }, response: { '4xx': errorSchema } },
+    },
+    async (req: FastifyRequest<{ Querystring: { limit?: number } }>) => {
+      const scope = orgScope(req);
+      const role = req.account!.role;
+      const all = await store.alerts();
+      const orgOf = directory.organisationsOf(all.flatMap((a) => (a.workerId ? [a.workerId] : [])));
+      // A gate alert (the emergency release) reaches the managers of the organisations its checkpoint serves.
+      const servedBy = new Map(directory.checkpoints().flatMap((c) => c.devices.map((d) => [d, c.orgIds] as const)));
+      const visible = all.filter((a) => scope === undefined || (a.workerId ? orgOf.get(a.workerId) === scope : (servedBy.get(a.deviceId) ?? []).includes(scope)));
+      const mayReadHealth = role === 'health' || role === 'manager';
+      return visible
+        .sort((a, b) => b.atMs - a.atMs)
+        .slice(0, req.query.limit ?? 200)
+        .map((a) => {
+          const health = HEALTH_ALERT_KINDS.has(a.kind);
+          return {
+            deviceId: a.deviceId,
+            kind: health && !mayReadHealth ? HEALTH_ALERT_HIDDEN : a.kind,
+            atMs: a.atMs,
+            checkpointId: a.checkpointId,
+            workerId: a.workerId ?? null,
+            orgId: a.workerId ? (orgOf.get(a.workerId) ?? null) : null,
+            reasons: [...new Set(a.reasons.map((r) => (mayReadHealth || !DENY_REASONS[r as DenyReason]?.sensitive ? r : HEALTH_REASON_HIDDEN)))],
+            // A supervisor's free text may name a health matter: only those who may read health see it.
+            note: mayReadHealth ? (a.note ?? null) : null,
+          };
+        });
     },
   );
 

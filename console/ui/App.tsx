@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError, signIn, signOut, whoAmI, type Me } from './api.js';
 import { setLanguage } from './i18n.js';
-import { DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
+import { AlertsPage, DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
 import { OrganisationsPage } from './pages/Organisations.js';
 import { AccountsPage } from './pages/Accounts.js';
 import { PassesPage } from './pages/Passes.js';
@@ -90,7 +90,7 @@ function MePage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'notices', 'person', 'accounts', 'account'] as const;
+const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'alerts', 'notices', 'person', 'accounts', 'account'] as const;
 /** Pages only an operator has (the API refuses the others anyway). */
 const OPERATOR_PAGES: readonly PageName[] = ['person', 'accounts'];
 type PageName = (typeof PAGES)[number];
@@ -127,6 +127,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       {page === 'passes' && <PassesPage me={me} />}
       {page === 'devices' && <DevicesPage />}
       {page === 'entries' && <EntriesPage />}
+      {page === 'alerts' && <AlertsPage />}
       {page === 'notices' && <NoticesPage me={me} />}
       {page === 'person' && me.role === 'operator' && <PersonRequestsPage />}
       {page === 'accounts' && me.role === 'operator' && <AccountsPage me={me} />}

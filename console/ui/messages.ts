@@ -29,6 +29,7 @@ export const vi = {
     workers: 'Người lao động',
     devices: 'Thiết bị',
     entries: 'Lượt ra vào',
+    alerts: 'Cảnh báo',
     notices: 'Thông báo',
     passes: 'Thẻ ra vào',
     person: 'Dữ liệu cá nhân',
@@ -212,6 +213,20 @@ export const vi = {
     refused: 'Bị từ chối',
     failed: 'Lỗi',
   },
+  alerts: {
+    heading: 'Cảnh báo',
+    kind: 'Loại',
+    note: 'Ghi chú của người giám sát',
+    kinds: {
+      'flagged-entry-attempt': 'Người có khai báo y tế cần kiểm tra cố vào',
+      'quarantined-entry-attempt': 'Người đang cách ly cố vào',
+      'confirmed-case-entry-attempt': 'Ca bệnh (F0) cố vào',
+      'supervisor-override': 'Người giám sát cho vào',
+      'emergency-open': 'Mở cổng khẩn cấp',
+      'emergency-cleared': 'Hết mở cổng khẩn cấp',
+      'health-entry-attempt': 'Cố vào khi có biện pháp y tế (chi tiết chỉ cán bộ y tế và tổ chức của người lao động được xem)',
+    },
+  },
   loading: 'Đang tải…',
 };
 
@@ -247,6 +262,7 @@ export const en: Messages = {
     workers: 'Workers',
     devices: 'Devices',
     entries: 'Entries',
+    alerts: 'Alerts',
     notices: 'Notices',
     passes: 'Passes',
     person: 'Personal data',
@@ -429,6 +445,20 @@ export const en: Messages = {
     ok: 'Done',
     refused: 'Refused',
     failed: 'Failed',
+  },
+  alerts: {
+    heading: 'Alerts',
+    kind: 'Kind',
+    note: "Supervisor's note",
+    kinds: {
+      'flagged-entry-attempt': 'Entry attempt with a declaration to check',
+      'quarantined-entry-attempt': 'Entry attempt under quarantine',
+      'confirmed-case-entry-attempt': 'Entry attempt by a confirmed case (F0)',
+      'supervisor-override': 'Let in by a supervisor',
+      'emergency-open': 'Emergency release opened the gate',
+      'emergency-cleared': 'Emergency release ended',
+      'health-entry-attempt': "Entry attempt under a health measure (details for health officers and the worker's organisation only)",
+    },
   },
   loading: 'Loading…',
 };

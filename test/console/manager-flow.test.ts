@@ -255,6 +255,9 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
     expect(await page.getByRole('button', { name: /^Thu hồi/ }).count()).toBe(0);
     await page.getByRole('link', { name: 'Tổ chức và cơ sở' }).click();
     await page.getByText('Bạn chỉ có quyền xem.').waitFor();
+    await page.getByRole('link', { name: 'Cảnh báo' }).click();
+    await page.getByTestId('alerts-page').getByText('Chưa có.').waitFor();
+    await page.getByRole('link', { name: 'Tổ chức và cơ sở' }).click();
     await screenshot(page, 'console-health-read-only');
     const changes: [string, string, unknown][] = [
       ['POST', '/api/organisations', { id: 'ORG-C', name: 'C', kind: 'company' }],

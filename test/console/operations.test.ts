@@ -122,6 +122,10 @@ describe('console devices, entries and notices by role', () => {
       { v: 1, atMs: Date.now(), software: '0.9.0', outboxDepth: 3, oldestUnsyncedAgeS: 12, scanner: 'ready', gpio: 'real', clockOffsetMs: 5, rosterAgeS: 40, policyVersion: 3, heldEvents: 0, disk: null },
       Date.now(),
     );
+    const t = Date.now();
+    await store.recordAlert('kiosk-gate', { v: 1, kind: 'quarantined-entry-attempt', seq: 3, atMs: t - 3_000, checkpointId: 'cong-chung', workerId: 'B001', reasons: ['QUARANTINE_ACTIVE'] }, t);
+    await store.recordAlert('kiosk-gate', { v: 1, kind: 'supervisor-override', seq: 5, atMs: t - 2_000, checkpointId: 'cong-chung', workerId: 'A002', reasons: ['CASE_F0'], note: 'đã có kết quả âm tính' }, t);
+    await store.recordAlert('kiosk-canteen-b', { v: 1, kind: 'emergency-open', seq: 1, atMs: t - 1_000, checkpointId: 'nha-an-b', reasons: [] }, t);
     const hash = await hashPassword(PASSWORD);
     await accounts.addAccount({ name: 'op', role: 'operator', password: PASSWORD }, hash, Date.now());
     await accounts.addAccount({ name: 'mgr-a', role: 'manager', org: 'ORG-A', password: PASSWORD }, hash, Date.now());
@@ -220,5 +224,25 @@ describe('console devices, entries and notices by role', () => {
     expect(await mgr.change('POST', '/api/organisations/ORG-A/workers', { workers: [] })).toBe(415);
     const names = (await mgr.get<{ workerId: string }[]>('/api/organisations/ORG-A/workers')).body.map((w) => w.workerId);
     expect(names.sort()).toEqual(['A001', 'A002', 'A003']);
+  });
+
+  it("shows alerts by role: a manager their own workers' and their gates', health kinds and reasons only to health officers and the worker's own manager", async () => {
+    type Row = { kind: string; workerId: string | null; reasons: string[]; note: string | null };
+    const view = async (name: string) => (await (await client(server.url, name)).get<Row[]>('/api/alerts')).body.map((a) => [a.kind, a.workerId, a.reasons, a.note]);
+    expect(await view('op')).toEqual([
+      ['emergency-open', null, [], null],
+      ['supervisor-override', 'A002', ['HEALTH'], null],
+      ['health-entry-attempt', 'B001', ['HEALTH'], null],
+    ]);
+    expect(await view('med')).toEqual([
+      ['emergency-open', null, [], null],
+      ['supervisor-override', 'A002', ['CASE_F0'], 'đã có kết quả âm tính'],
+      ['quarantined-entry-attempt', 'B001', ['QUARANTINE_ACTIVE'], null],
+    ]);
+    expect(await view('mgr-a')).toEqual([['supervisor-override', 'A002', ['CASE_F0'], 'đã có kết quả âm tính']]);
+    expect(await view('mgr-b')).toEqual([
+      ['emergency-open', null, [], null],
+      ['quarantined-entry-attempt', 'B001', ['QUARANTINE_ACTIVE'], null],
+    ]);
   });
 });

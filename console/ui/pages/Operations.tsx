@@ -202,3 +202,40 @@ export function NoticesPage({ me }: { me: Me }) {
     </section>
   );
 }
+
+interface AlertRow {
+  deviceId: string;
+  kind: string;
+  atMs: number;
+  checkpointId: string;
+  workerId: string | null;
+  orgId: string | null;
+  reasons: string[];
+  note: string | null;
+}
+
+/** Alerts managers must hear about (entry attempts under a health measure, overrides, the emergency release), newest first. */
+export function AlertsPage() {
+  const { t, i18n } = useTranslation();
+  const alerts = useLoad<AlertRow[]>('/api/alerts');
+  const reasonText = (r: string) => (r in DENY_REASONS ? DENY_REASONS[r as keyof typeof DENY_REASONS][i18n.language === 'en' ? 'en' : 'vi'] : r === 'HEALTH' ? t('entries.healthHidden') : r);
+  return (
+    <section aria-labelledby="alerts-heading" data-testid="alerts-page">
+      <h2 id="alerts-heading">{t('alerts.heading')}</h2>
+      <Refusal error={alerts.error} />
+      {alerts.data?.length === 0 && <p>{t('common.none')}</p>}
+      <Table label={t('alerts.heading')} testId="alerts" head={[t('entries.time'), t('alerts.kind'), t('common.checkpoint'), t('entries.worker'), t('entries.reason'), t('alerts.note')]}>
+        {alerts.data?.map((a) => (
+          <tr key={`${a.deviceId}-${a.atMs}-${a.kind}`}>
+            <td>{new Date(a.atMs).toLocaleString(i18n.language === 'en' ? 'en-GB' : 'vi-VN')}</td>
+            <td>{t(`alerts.kinds.${a.kind}`, { defaultValue: a.kind })}</td>
+            <td>{a.checkpointId}</td>
+            <td>{a.workerId ?? '—'}</td>
+            <td>{a.reasons.map(reasonText).join('; ')}</td>
+            <td>{a.note ?? ''}</td>
+          </tr>
+        ))}
+      </Table>
+    </section>
+  );
+}
