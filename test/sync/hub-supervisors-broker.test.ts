@@ -107,7 +107,8 @@ describe('hub supervisors, hub to kiosk through a real broker', () => {
       expect(stored).toMatchObject({ origin: 'hub' });
       expect(stored.hash).toMatch(/^scrypt-pepper\$/);
 
-      // Only the hub changes or removes them.
+      // Only the hub changes or removes them, and only the hub gives ids beginning with hub-.
+      await expect(accounts.add({ id: 'hub-000000000000', name: 'X', pin: '123456' }, Date.now())).rejects.toThrow(/given by the hub/);
       expect(() => accounts.remove(lan, Date.now())).toThrow(/hub account of this kiosk's site/);
       await expect(accounts.setPin(lan, '999999', Date.now())).rejects.toThrow(/hub account/);
 

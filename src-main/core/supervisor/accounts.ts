@@ -133,6 +133,8 @@ export class SupervisorAccounts {
     const id = input.id;
     const name = input.name.trim();
     if (!SUPERVISOR_ID_PATTERN.test(id)) throw new SupervisorAccountError(`${JSON.stringify(id.slice(0, 40))}: ${SUPERVISOR_ID_RULE}`);
+    // Ids beginning with hub- are the hub's (safegate hub supervisor add): a local one would shadow a hub account.
+    if (id.startsWith('hub-')) throw new SupervisorAccountError(`"${id}": ids beginning with hub- are given by the hub to its supervisors`);
     if (name.length === 0 || name.length > SUPERVISOR_NAME_MAX || /\p{Cc}/u.test(name)) {
       throw new SupervisorAccountError(`a supervisor's name is 1 to ${SUPERVISOR_NAME_MAX} characters, without control characters`);
     }
