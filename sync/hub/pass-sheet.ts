@@ -11,10 +11,11 @@ import { dayKeyIn } from '../../base/common/time.js';
  * the QR standard asks for), not scaled to fill the card: a gate camera frames a card held 15 to 25 cm
  * away across about 20 cm, which at 640 pixels is about 3.2 pixels a millimetre, so a 0.75 mm module
  * is 2.4 pixels, above the 2 pixels a module the decoders need, where 0.5 mm (1.6 pixels) is not. A
- * pass of today's size is a version 6 or 7 symbol (41 or 45 modules): 37 to 40 mm with its quiet
- * zone, over the 25 mm minimum, and it still fits a card when a pass grows to version 17 (error
- * correction M, 15 %, for creased and smudged paper). Names are set in DejaVu Sans and DejaVu Sans Condensed (embedded,
- * from the dejavu-fonts-ttf package), which have every Vietnamese letter.
+ * pass of today's size (about 220 characters) is a version 8 symbol (49 modules) at error correction
+ * M (15 %, for creased and smudged paper): 36.75 mm, 42.75 mm with its quiet zone, over the 25 mm
+ * minimum. A card holds up to version 13 at this module size; a longer pass is drawn with smaller
+ * modules rather than cut. Names are set in DejaVu Sans and DejaVu Sans Condensed (embedded, from
+ * the dejavu-fonts-ttf package), which have every Vietnamese letter.
  */
 
 export const QR_MODULE_MM = 0.75;

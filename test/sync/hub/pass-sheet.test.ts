@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import QRCode from 'qrcode';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubKeyring, generateSigningKeyPair } from '../../../base/node/keys.js';
@@ -68,6 +69,7 @@ describe('A4 pass sheet', () => {
     const pages = readdirSync(dir.path).filter((f) => f.startsWith('page')).sort();
     expect(pages).toHaveLength(2);
     const read: string[] = [];
+    const widths: number[] = [];
     for (const [p, name] of pages.entries()) {
       const cards = p === 0 ? 8 : 2;
       for (let i = 0; i < cards; i++) {
@@ -78,8 +80,9 @@ describe('A4 pass sheet', () => {
         const texts = await decoder.decode({ data: new Uint8ClampedArray(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height });
         expect(texts, `page ${p + 1} card ${i + 1}`).toHaveLength(1);
         read.push(texts[0]!);
-        // The symbol's printed width: the dark modules' extent in the QR's part of the card (left of the text).
-        const qrPart = await sharp(join(dir.path, name)).extract({ ...region, width: px(42) }).greyscale().raw().toBuffer({ resolveWithObject: true });
+        // The symbol's printed width: the dark modules' extent in the QR's part of the card (left of the
+        // text, which starts 3 mm after the QR's quiet zone: 4 + 42.75 + 3 mm for today's version 8).
+        const qrPart = await sharp(join(dir.path, name)).extract({ ...region, width: px(48) }).greyscale().raw().toBuffer({ resolveWithObject: true });
         let minX = Infinity;
         let maxX = -Infinity;
         for (let y = 0; y < qrPart.info.height; y++) {
@@ -91,10 +94,13 @@ describe('A4 pass sheet', () => {
           }
         }
         const symbolMm = (maxX - minX + 1) / PX_PER_MM;
+        widths.push(symbolMm);
         // With its 4-module quiet zone on each side.
         expect(symbolMm + 8 * QR_MODULE_MM).toBeGreaterThanOrEqual(25);
       }
     }
+    // Each symbol is printed at 0.75 mm a module (within two pixels at 100 dpi): its modules across, times the module size.
+    widths.forEach((w, i) => expect(Math.abs(w - QRCode.create(read[i]!, { errorCorrectionLevel: 'M' }).modules.size * QR_MODULE_MM)).toBeLessThan(0.6));
     const listedPasses = new Map(registry.of('may-a').list().map((p) => [p.passId, p.workerId]));
     expect(read).toHaveLength(10);
     const workers = read.map((text) => {
