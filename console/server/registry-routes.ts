@@ -184,8 +184,10 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
     return directory.listCompliance(now(), zone).filter((c) => scope === undefined || c.orgId === scope);
   });
 
-  // The list's bytes as the body: CSV or XLSX, up to the upload's own limit (larger is refused before it is read).
-  app.addContentTypeParser(LIST_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: MAX_LIST_BYTES }, (_req, body, done) => done(null, body));
+  // The list's bytes as the body: CSV or XLSX. The parser keeps the server's 64 KB limit; only the
+  // upload route raises it to the list's own (larger is refused before it is read, and only once
+  // the caller is signed in with a role that may upload: the access hook runs before the body is read).
+  app.addContentTypeParser(LIST_CONTENT_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.post(
     '/api/organisations/:org/workers',
