@@ -12,6 +12,7 @@ import {
   presenceSchema,
   sitePassageSchema,
   siteRetractionSchema,
+  siteDeclarationSchema,
   siteStreamSchema,
   syncRequestSchema,
 } from './protocol.js';
@@ -163,7 +164,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
       },
     },
     components: {
-      schemas: { sitePassage: json(sitePassageSchema), siteRetraction: json(siteRetractionSchema), placement: json(placementSchema) },
+      schemas: { sitePassage: json(sitePassageSchema), siteRetraction: json(siteRetractionSchema), siteDeclaration: json(siteDeclarationSchema), placement: json(placementSchema) },
       messages: {
         eventBatch: {
           name: 'eventBatch',
@@ -181,7 +182,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
         presence: { name: 'presence', payload: json(presenceSchema) },
         siteStream: {
           name: 'siteStream',
-          summary: 'Items are checked by their kind (components.schemas: sitePassage, siteRetraction); a kiosk skips an item of a kind it does not know, so new kinds (declarations, visitor approvals) can be added hub first.',
+          summary: 'Items are checked by their kind (components.schemas: sitePassage, siteRetraction, siteDeclaration); a kiosk skips an item of a kind it does not know, so new kinds (visitor approvals) can be added hub first.',
           payload: json(siteStreamSchema),
         },
         downlinkPart: {

@@ -249,13 +249,31 @@ export const siteRetractionSchema = liveRetractionSchema
 export type SiteRetraction = z.infer<typeof siteRetractionSchema>;
 
 /**
- * What the site stream carries, by `kind`. Passages today; declarations and visitor approvals join
- * as new kinds, and a kiosk that does not know a kind skips that item (and says so) instead of
- * refusing the whole message, so hubs can be upgraded before kiosks.
+ * A worker's health declaration made on their phone (sync/hub/declarations.ts): only when and
+ * whether it was flagged, what a gate decides by; never the answers. A kiosk keeps it in its roster
+ * record when it is newer than what that holds.
  */
-export const SITE_ITEM_KINDS = ['passage', 'retraction'] as const;
-export const siteItemSchemas = { passage: sitePassageSchema, retraction: siteRetractionSchema } as const satisfies Record<(typeof SITE_ITEM_KINDS)[number], z.ZodType>;
-export type SiteItem = SitePassage | SiteRetraction;
+export const siteDeclarationSchema = z
+  .object({
+    kind: z.literal('declaration'),
+    workerId: workerIdSchema,
+    /** When the worker declared (the phone's time, never later than the hub's), epoch ms. */
+    declaredAtMs: z.number().int().positive(),
+    flagged: z.boolean(),
+  })
+  .strict();
+export type SiteDeclaration = z.infer<typeof siteDeclarationSchema>;
+
+/**
+ * What the site stream carries, by `kind`: passages and retractions, and workers' health
+ * declarations; visitor approvals join as a new kind, and a kiosk that does not know a kind skips
+ * that item (and says so) instead of refusing the whole message, so hubs can be upgraded before kiosks.
+ */
+export const SITE_ITEM_KINDS = ['passage', 'retraction', 'declaration'] as const;
+export const siteItemSchemas = { passage: sitePassageSchema, retraction: siteRetractionSchema, declaration: siteDeclarationSchema } as const satisfies Record<(typeof SITE_ITEM_KINDS)[number], z.ZodType>;
+export type SiteItem = SitePassage | SiteRetraction | SiteDeclaration;
+/** The items a device's passages bring (each names the device that saw it). */
+export type SiteDeviceItem = SitePassage | SiteRetraction;
 
 /** Devices named as offline in one site-stream message at most. */
 export const MAX_SITE_DEVICES = 1_000;

@@ -9,6 +9,7 @@ import {
   topics,
   type LivePassage,
   type LiveRetraction,
+  type SiteDeclaration,
   type SitePassage,
   type SiteRetraction,
 } from './protocol.js';
@@ -19,6 +20,8 @@ export interface SitePassageSink {
   record(passages: readonly SitePassage[]): number;
   /** Takes back admits at the site's other kiosks that nobody went through; returns how many changed what is known. */
   retract(retractions: readonly SiteRetraction[]): number;
+  /** Keeps workers' health declarations (time and flag) newer than their roster records hold; returns how many changed one. */
+  declare?(declarations: readonly SiteDeclaration[]): number;
 }
 
 export interface SiteStreamOptions {
@@ -38,6 +41,8 @@ export interface SiteStreamEvents {
   passages: [passages: SitePassage[], news: number];
   /** Admits at the site's other kiosks were taken back (nobody went through). */
   retractions: [retractions: SiteRetraction[], news: number];
+  /** Workers' health declarations arrived (`news`: how many changed a roster record). */
+  declarations: [declarations: SiteDeclaration[], news: number];
 }
 
 /**
@@ -178,6 +183,13 @@ export class SiteStream extends EventEmitter<SiteStreamEvents> implements LinkEx
       const news = this.sink.retract(retractions);
       this.log.debug({ retractions: retractions.length, news }, 'site retractions received');
       this.emit('retractions', retractions, news);
+    }
+    const declarations = message.items.filter((i): i is SiteDeclaration => i.kind === 'declaration');
+    if (declarations.length && this.sink.declare) {
+      const news = this.sink.declare(declarations);
+      // Counts only: a declaration's flag is health data and never goes in a log.
+      this.log.debug({ declarations: declarations.length, news }, 'health declarations received');
+      this.emit('declarations', declarations, news);
     }
   }
 }

@@ -1,8 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../../base/node/logger.js';
+import { Declarations, type DeclarationReceipt } from '../../sync/hub/declarations.js';
 import type { HubDirectory } from '../../sync/hub/directory.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { PhoneLinks } from '../../sync/hub/phone-links.js';
+import { PhoneUploads } from '../../sync/hub/phone-uploads.js';
 import type { HubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import type { ConsoleStore } from './accounts.js';
@@ -37,6 +39,8 @@ export async function openHubConsole(o: {
   phonePassKey?: KeyObject;
   /** Where the phone page is built (default build/phone-ui). */
   phoneUiFolder?: string;
+  /** A worker's declaration changed their roster record: pass it to their kiosks (the hub's live site stream). */
+  onDeclaration?: (receipt: DeclarationReceipt) => void;
   /** The issuer written into the passes the console issues (the hub's id). */
   issuer: string;
   store: HubStore;
@@ -48,6 +52,15 @@ export async function openHubConsole(o: {
   const accounts = await openConsoleStore(o);
   const passes = new PassRegistry({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.passKey ? { passKey: o.passKey } : {}) });
   const phoneLinks = new PhoneLinks({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.phonePassKey ? { phonePassKey: o.phonePassKey } : {}) });
+  // Phone uploads are checked against the hub's phone-pass key: without one there are no phone passes to send them.
+  const declarations = o.phonePassKey ? new Declarations({ directoryPath: o.directoryPath, directory: o.directory, uploads: new PhoneUploads(o.phonePassKey, passes) }) : undefined;
+  const declare = declarations
+    ? (body: unknown) => {
+        const receipt = declarations.submit(body);
+        if (receipt.rosterChanged) o.onDeclaration?.(receipt);
+        return receipt;
+      }
+    : undefined;
   const server = new ConsoleServer({
     store: accounts,
     host: o.settings.host,
@@ -55,7 +68,7 @@ export async function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}) } },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare } } : {}) } },
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });
   return {
@@ -67,6 +80,7 @@ export async function openHubConsole(o: {
       } catch (err) {
         await accounts.close();
         passes.close();
+        declarations?.close();
         phoneLinks.close();
         throw err;
       }
@@ -75,6 +89,7 @@ export async function openHubConsole(o: {
       await server.stop();
       await accounts.close();
       passes.close();
+      declarations?.close();
       phoneLinks.close();
     },
   };

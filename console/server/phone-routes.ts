@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { DeclarationReceipt } from '../../sync/hub/declarations.js';
 import { PhoneLinkError, type LinkRefusal, type PhoneLinks } from '../../sync/hub/phone-links.js';
+import { PhoneUploadError } from '../../sync/hub/phone-uploads.js';
 
 /** Where `npm run build` puts the phone page (vite.phone.config.ts). */
 export const DEFAULT_PHONE_UI_FOLDER = fileURLToPath(new URL('../../phone-ui/', import.meta.url));
@@ -14,6 +16,27 @@ export const DEFAULT_PHONE_UI_FOLDER = fileURLToPath(new URL('../../phone-ui/', 
  */
 const LINK_LOOKUPS_PER_MINUTE = 120;
 const BINDINGS_PER_MINUTE = 60;
+/** Phone uploads (declarations, visits) per client address a minute: a factory behind one NAT address at the start of a shift. */
+const UPLOADS_PER_MINUTE = 600;
+
+/** What a phone signs and sends on its own (base/common/phone-upload.ts). */
+const uploadBodyJson = {
+  type: 'object',
+  required: ['pass', 'payload', 'sig'],
+  properties: { pass: { type: 'string', maxLength: 4096 }, payload: { type: 'string', maxLength: 8192 }, sig: { type: 'string', maxLength: 100 } },
+  additionalProperties: false,
+} as const;
+
+/** What the phone page's uploads reach (sync/hub/declarations.ts); absent: the routes are not served. */
+export interface PhoneUploadRoutes {
+  /** Takes a signed declaration; throws PhoneUploadError for a refusal. */
+  declare?: (body: unknown) => DeclarationReceipt;
+}
+
+function refuseUpload(reply: FastifyReply, err: unknown): FastifyReply {
+  if (!(err instanceof PhoneUploadError)) throw err;
+  return reply.code(err.status).send({ error: err.message });
+}
 
 const tokenJson = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' } as const;
 const coordinateJson = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' } as const;
@@ -32,10 +55,12 @@ function refuse(reply: FastifyReply, err: unknown): FastifyReply {
  * (which rides in the request body, never in an address, so no log or Referer carries it):
  * - POST /phone/api/link   whose an open link is (shown with the Decree 13 notice);
  * - POST /phone/api/redeem uses the link once: binds a phone pass to the phone's public key.
- * Both take the console's CSRF token like every other state-changing call, and are rate limited.
+ * - POST /phone/api/declaration  a daily health declaration, signed by the phone's key
+ *   (base/common/phone-upload.ts): the phone pass it carries says whose it is.
+ * All take the console's CSRF token like every other state-changing call, and are rate limited.
  * The page itself is static, served at /phone/ (a service worker keeps it for offline use).
  */
-export async function registerPhoneRoutes(app: FastifyInstance, links: PhoneLinks, uiFolder = DEFAULT_PHONE_UI_FOLDER): Promise<void> {
+export async function registerPhoneRoutes(app: FastifyInstance, links: PhoneLinks, uiFolder = DEFAULT_PHONE_UI_FOLDER, uploads: PhoneUploadRoutes = {}): Promise<void> {
   app.post(
     '/phone/api/link',
     {
@@ -110,6 +135,38 @@ export async function registerPhoneRoutes(app: FastifyInstance, links: PhoneLink
       }
     },
   );
+
+  const declare = uploads.declare;
+  if (declare) {
+    // A daily health declaration, signed by the phone's key (no cookie): kept once by its id, however often it is sent.
+    app.post(
+      '/phone/api/declaration',
+      {
+        config: { access: 'public', rateLimit: { max: UPLOADS_PER_MINUTE, timeWindow: 60_000 } },
+        schema: {
+          body: uploadBodyJson,
+          response: {
+            200: {
+              type: 'object',
+              required: ['status', 'declaredAtMs'],
+              properties: { status: { type: 'string', enum: ['recorded', 'duplicate'] }, declaredAtMs: { type: 'integer' } },
+              additionalProperties: false,
+            },
+            '4xx': errorJson,
+            '5xx': errorJson,
+          },
+        },
+      },
+      async (req, reply) => {
+        try {
+          const r = declare(req.body);
+          return { status: r.status, declaredAtMs: r.declaredAtMs };
+        } catch (err) {
+          return refuseUpload(reply, err);
+        }
+      },
+    );
+  }
 
   app.get('/phone', { config: {} }, async (_req, reply) => reply.redirect('/phone/', 301));
   if (existsSync(uiFolder)) {

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HubDirectory } from '../../sync/hub/directory.js';
 import type { PassRegistry } from '../../sync/hub/passes.js';
 import type { PhoneLinks } from '../../sync/hub/phone-links.js';
+import type { PhoneUploadRoutes } from './phone-routes.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import type { ConsoleRole } from './accounts.js';
 
@@ -14,7 +15,7 @@ export interface ConsoleHubData {
   /** The hub's pass registry (issue, list, revoke, print). */
   passes?: PassRegistry;
   /** Personal phone links and the phone page (console/server/phone-routes.ts), with where the page is built. */
-  phone?: { links: PhoneLinks; uiFolder?: string };
+  phone?: { links: PhoneLinks; uiFolder?: string; uploads?: PhoneUploadRoutes };
 }
 
 export const ALL_ROLES: readonly ConsoleRole[] = ['operator', 'manager', 'health'];

@@ -287,7 +287,7 @@ export class ConsoleServer {
         registerPersonRoutes(app, { ...this.options.hub, passes }, store, log, () => this.now());
       }
       if (this.options.hub.phone) {
-        await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder);
+        await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder, this.options.hub.phone.uploads);
         registerLinkRoutes(app, this.options.hub.phone.links);
       }
     }

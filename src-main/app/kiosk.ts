@@ -41,7 +41,7 @@ import { DownloadedKeys, DownloadedPolicy, Revocations } from '../core/store/hub
 import { DownloadedPlacement } from '../core/store/placement.js';
 import { HubSupervisors } from '../core/supervisor/hub-supervisors.js';
 import { Notices } from '../core/store/notices.js';
-import { REMOTE_PASSAGE_MAX_AHEAD_MS, RemotePassages } from '../core/store/remote-passages.js';
+import { REMOTE_PASSAGE_MAX_AHEAD_MS, RemoteDeclarations, RemotePassages } from '../core/store/remote-passages.js';
 import type { NewGateEvent } from '../../base/common/types.js';
 import { Retention } from '../core/store/retention.js';
 import { Roster } from '../core/store/roster.js';
@@ -183,6 +183,7 @@ export class Kiosk {
     this.scanner = this.buildScanner(settings);
     const clock = new SystemClock(settings.clock.syncedWhen);
     this.remotePassages = new RemotePassages(this.db);
+    const remoteDeclarations = new RemoteDeclarations(this.db);
     const site = settings.checkpoint.site;
     const siteStream = (this.siteStream =
       loaded.broker && site
@@ -192,6 +193,8 @@ export class Kiosk {
               // A time ahead of a synchronised clock is not believed: it would win over every true passage.
               record: (passages) => this.remotePassages.record(passages, Date.now() - this.antiPassbackResetMs(), this.remoteNotAfterMs()),
               retract: (retractions) => this.remotePassages.retract(retractions),
+              // Workers' phone declarations go into their roster records, which the gate decides by.
+              declare: (declarations) => remoteDeclarations.apply(declarations, this.remoteNotAfterMs()),
             },
             this.log.child({ ns: 'sync:site' }),
           )

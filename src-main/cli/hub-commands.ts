@@ -55,6 +55,8 @@ export async function runHub(configFile: string): Promise<void> {
     store,
     zone: loaded.settings.time.zone,
     log: log.child({ ns: 'hub:console' }),
+    // A phone's health declaration reaches the worker's kiosks at once (time and flag only).
+    onDeclaration: (r) => hub.relayDeclaration(r.sites, r),
   });
   await hubConsole?.start();
   hub.on('ingested', (deviceId, r) =>

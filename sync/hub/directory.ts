@@ -18,6 +18,7 @@ import * as m0007 from './directory-migrations/0007-placements.js';
 import * as m0008 from './directory-migrations/0008-passes.js';
 import * as m0009 from './directory-migrations/0009-phone-links.js';
 import * as m0010 from './directory-migrations/0010-shuttles-supervisors.js';
+import * as m0011 from './directory-migrations/0011-declarations.js';
 import { WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
@@ -31,6 +32,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 8, name: '0008-passes', up: m0008.up },
   { version: 9, name: '0009-phone-links', up: m0009.up },
   { version: 10, name: '0010-shuttles-supervisors', up: m0010.up },
+  { version: 11, name: '0011-declarations', up: m0011.up },
 ] as const;
 
 export const ORGANISATION_KINDS = ['company', 'agency', 'market'] as const;
@@ -893,6 +895,34 @@ export class HubDirectory {
           .run(orgId, nowMs, list.length);
         this.db.prepare('INSERT INTO org_list_uploads (org_id, uploaded_ms, workers) VALUES (?, ?, ?)').run(orgId, nowMs, list.length);
         return { rev: removed ? rev : put.rev, changed: put.changed, removed, workers: list.length };
+      })
+      .immediate();
+  }
+
+  /**
+   * A worker's health declaration (sync/hub/declarations.ts) into their roster record, so each of
+   * their kiosks gets its time and flag at its next download; one older than what the record holds
+   * changes nothing. Returns the sites whose kiosks serve the worker (their own site and the sites of
+   * checkpoints serving their organisation; every site for a worker on no organisation's list), for
+   * the live site stream, or undefined for a worker not on the roster.
+   */
+  recordDeclaration(workerId: string, declaredAtMs: number, flagged: boolean): { changed: boolean; sites: string[] } | undefined {
+    return this.db
+      .transaction(() => {
+        const held = this.db.prepare("SELECT value, scope FROM records WHERE stream = 'roster' AND key = ? AND deleted = 0").get(workerId) as { value: string; scope: string } | undefined;
+        if (!held) return undefined;
+        const record = JSON.parse(held.value) as WorkerRecord;
+        const newer = record.declaredAt === null || record.declaredAt < declaredAtMs;
+        const changed = newer && this.putRecords('roster', [[workerId, { ...record, declaredAt: declaredAtMs, declarationFlagged: flagged }, held.scope]], false).changed > 0;
+        const listed = this.db.prepare('SELECT org_id, site_id FROM hub_workers WHERE worker_id = ?').get(workerId) as { org_id: string; site_id: string } | undefined;
+        const sites = listed
+          ? (
+              this.db
+                .prepare('SELECT ? AS site_id UNION SELECT c.site_id FROM checkpoints c JOIN checkpoint_orgs o ON o.checkpoint_id = c.checkpoint_id WHERE o.org_id = ? ORDER BY site_id')
+                .all(listed.site_id, listed.org_id) as { site_id: string }[]
+            ).map((r) => r.site_id)
+          : [...this.sites().keys()].sort();
+        return { changed, sites };
       })
       .immediate();
   }

@@ -268,6 +268,16 @@ export class Hub extends EventEmitter<HubEvents> {
     this.relay.onPresence(t.deviceId, presence.online);
   }
 
+  /**
+   * A worker's health declaration (sync/hub/declarations.ts, time and flag only) to the kiosks of the
+   * sites serving them over the live site stream; false when this process relays no site stream.
+   */
+  relayDeclaration(siteIds: readonly string[], declaration: { workerId: string; declaredAtMs: number; flagged: boolean }): boolean {
+    if (!this.relay) return false;
+    this.relay.onDeclaration(siteIds, declaration);
+    return true;
+  }
+
   /** A kiosk's live passage or retraction: checked, then relayed to its site (nothing is stored: the batch brings it). */
   private onLivePassage(topic: string, payload: Uint8Array): void {
     const t = parseTopic(topic);

@@ -8,7 +8,10 @@ import {
   topics,
   type LivePassage,
   type LiveRetraction,
+  type SiteDeclaration,
   type SiteItem,
+  type SitePassage,
+  type SiteRetraction,
   type SiteStreamMessage,
 } from '../protocol.js';
 
@@ -135,7 +138,7 @@ export class SiteRelay {
     for (const e of events) {
       if (e.workerId === null) continue;
       const common = { deviceId, seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId };
-      let item: SiteItem | undefined;
+      let item: SitePassage | SiteRetraction | undefined;
       if (e.decision === 'allow') item = { kind: 'passage', ...common };
       else if (e.reasons.includes('ADMITTED_NOT_PASSED')) {
         const admitSeq = this.lastAdmit.get(admitKey(deviceId, e.workerId, e.zoneId));
@@ -147,6 +150,26 @@ export class SiteRelay {
       else if (r === 'future') ahead++;
     }
     if (ahead) this.options.log.warn({ deviceId, passages: ahead }, 'passages in a batch dated ahead of the hub clock: not relayed (is the kiosk clock right?)');
+    return queued;
+  }
+
+  /**
+   * A worker's health declaration (time and flag only), for every device of the sites whose kiosks
+   * serve them (the directory says which): it goes out with the next flush. Returns how many sites.
+   */
+  onDeclaration(siteIds: readonly string[], declaration: Omit<SiteDeclaration, 'kind'>): number {
+    let queued = 0;
+    for (const site of siteIds) {
+      const item: SiteDeclaration = { kind: 'declaration', workerId: declaration.workerId, declaredAtMs: Math.min(declaration.declaredAtMs, this.now()), flagged: declaration.flagged };
+      const list = this.pending.get(site);
+      if (list) list.push(item);
+      else this.pending.set(site, [item]);
+      queued++;
+    }
+    if (queued && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
     return queued;
   }
 
@@ -165,7 +188,7 @@ export class SiteRelay {
     });
   }
 
-  private offer(item: SiteItem): 'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' {
+  private offer(item: SitePassage | SiteRetraction): 'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' {
     const key = `${item.deviceId}:${item.seq}`;
     if (this.relayed.has(key)) return 'duplicate';
     const now = this.now();
@@ -215,7 +238,7 @@ export class SiteRelay {
       const offline = this.offlineMembers(members);
       for (const device of members) {
         // A kiosk knows its own passages: it gets only the others'.
-        const forDevice = items.filter((i) => i.deviceId !== device);
+        const forDevice = items.filter((i) => i.kind === 'declaration' || i.deviceId !== device);
         for (let i = 0; i < forDevice.length; i += MAX_SITE_ITEMS) this.send(device, site, forDevice.slice(i, i + MAX_SITE_ITEMS), offline);
       }
     }

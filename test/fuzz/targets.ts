@@ -6,6 +6,7 @@ import { downlinkTargets } from './targets/downlink.js';
 import { framerTargets } from './targets/framer.js';
 import { hubTargets } from './targets/hub.js';
 import { phonePassTargets } from './targets/phone-pass.js';
+import { phoneUploadTargets } from './targets/phone-uploads.js';
 
 export type { AnyFuzzTarget, FuzzTarget } from './harness.js';
 
@@ -21,7 +22,7 @@ export interface FuzzSuite {
 const GROUPS = {
   framer: async () => framerTargets(),
   credential: async (closer: Closer) => credentialTargets(makeKeys(), closer),
-  phone: async (closer: Closer) => phonePassTargets(closer),
+  phone: async (closer: Closer) => [...phonePassTargets(closer), ...phoneUploadTargets(closer)],
   batch: async () => batchTargets(),
   downlink: async (closer: Closer) => downlinkTargets(closer),
   hub: async (closer: Closer) => hubTargets(closer),

@@ -89,11 +89,12 @@ describe('hub protocol contract (AsyncAPI 3)', () => {
     const passage = samples.site.items[0]!;
     const message = {
       ...samples.site,
-      items: [passage, { kind: 'declaration', workerId: 'W1', flagged: false }, { ...passage, direction: 'sideways' }, { ...passage, reasons: ['CASE_F0'] }],
+      items: [passage, { kind: 'visitor-approval', workerId: 'W1' }, { ...passage, direction: 'sideways' }, { ...passage, reasons: ['CASE_F0'] }, { kind: 'declaration', workerId: 'W1', flagged: false }],
     };
     const read = parseSiteStream(Buffer.from(JSON.stringify(message)));
     expect(read.items).toEqual([passage]);
-    expect(read.skipped).toEqual({ unknownKind: 1, invalid: 2 });
+    // A declaration without its time is out of shape, and would carry nothing a gate can use.
+    expect(read.skipped).toEqual({ unknownKind: 1, invalid: 3 });
     expect(() => parseSiteStream(Buffer.from(JSON.stringify({ ...samples.site, site: 'no site!' })))).toThrow(PayloadError);
     expect(() => parseSiteStream(Buffer.from(JSON.stringify({ ...samples.site, items: [{ no: 'kind' }] })))).toThrow(PayloadError);
     expect(() => parseSiteStream(Buffer.from('[]'))).toThrow(PayloadError);

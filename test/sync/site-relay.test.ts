@@ -7,7 +7,7 @@ import { RemotePassages } from '../../src-main/core/store/remote-passages.js';
 import type { WireEvent } from '../../sync/batch-codec.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { SiteRelay, type SiteRelayOptions } from '../../sync/hub/site-relay.js';
-import { PayloadError, parseSiteStream, siteItemSchemas, topics, type LivePassage, type LiveRetraction, type SiteItem } from '../../sync/protocol.js';
+import { PayloadError, parseSiteStream, siteItemSchemas, topics, type LivePassage, type LiveRetraction, type SiteDeviceItem } from '../../sync/protocol.js';
 import { SiteStream } from '../../sync/site-stream.js';
 import { tempDir } from '../helpers/fixtures.js';
 
@@ -29,7 +29,7 @@ describe('site relay (hub side)', () => {
   });
 
   function relay(extra: Partial<SiteRelayOptions> = {}) {
-    const sent: { topic: string; items: SiteItem[]; site: string; offline: string[] }[] = [];
+    const sent: { topic: string; items: SiteDeviceItem[]; site: string; offline: string[] }[] = [];
     const r = new SiteRelay({
       hubId: 'hub.1',
       sites: directory,
@@ -39,7 +39,7 @@ describe('site relay (hub side)', () => {
       log: silentLogger,
       publish: (topic, payload) => {
         const m = parseSiteStream(Buffer.from(payload));
-        sent.push({ topic, items: m.items, site: m.site, offline: m.offline });
+        sent.push({ topic, items: m.items.filter((i): i is SiteDeviceItem => i.kind !== 'declaration'), site: m.site, offline: m.offline });
         return Promise.resolve();
       },
       ...extra,

@@ -167,3 +167,31 @@ export class RemotePassages {
     return (this.db.prepare('SELECT count(*) AS n FROM remote_passages').get() as { n: number }).n;
   }
 }
+
+/** A worker's health declaration as the site stream brings it: when, and whether any answer was a warning. */
+export interface RemoteDeclaration {
+  workerId: string;
+  declaredAtMs: number;
+  flagged: boolean;
+}
+
+/**
+ * Declarations made on workers' phones, relayed live by the hub: each goes into the worker's roster
+ * record when it is newer than what that holds (the hub puts the same into the record it sends at the
+ * next download, so a kiosk that missed the live message still gets it). A worker not on this
+ * kiosk's roster is skipped; one dated ahead of `notAfterMs` (this kiosk's clock) is not believed.
+ */
+export class RemoteDeclarations {
+  private readonly update: Statement;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.update = db.prepare('UPDATE workers SET declared_at = ?, declaration_flagged = ? WHERE worker_id = ? AND (declared_at IS NULL OR declared_at < ?)');
+  }
+
+  /** Returns how many changed a roster record. */
+  apply(declarations: readonly RemoteDeclaration[], notAfterMs = Number.POSITIVE_INFINITY): number {
+    const fresh = declarations.filter((d) => d.declaredAtMs <= notAfterMs);
+    if (!fresh.length) return 0;
+    return this.db.transaction(() => fresh.reduce((n, d) => n + this.update.run(d.declaredAtMs, d.flagged ? 1 : 0, d.workerId, d.declaredAtMs).changes, 0))();
+  }
+}

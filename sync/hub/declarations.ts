@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { UPLOAD_ID_PATTERN } from '../../base/common/phone-upload.js';
+import { issuesText } from '../../base/common/validation.js';
+import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
+import { DIRECTORY_MIGRATIONS, type HubDirectory } from './directory.js';
+import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
+
+/**
+ * Daily health declarations made on a worker's phone page (directory migration 0011).
+ *
+ * The questions are the Ministry's usual ones (DOMAIN.md): travel in the last 14 days (and where),
+ * seven symptoms, three kinds of contact. Any "yes" flags the declaration. The phone keeps it while
+ * offline and sends it when online, signed with its own key (sync/hub/phone-uploads.ts), with an id
+ * it made: the hub keeps each id once, so a declaration sent again (a lost answer, two tabs) is one.
+ *
+ * What the hub keeps (Decree 13: health data is sensitive personal data, kept to what is needed):
+ * - every declaration: the worker, the phone pass that signed it, when it was made and received, and
+ *   whether it is flagged: what a gate decides by and what shows a worker declared;
+ * - the answers only of a flagged declaration (which symptom, which contact, where they travelled),
+ *   for the health officer's follow-up, and only for 14 days (the look-back the questions ask about:
+ *   `purge`); an unflagged declaration's answers are all "no" and are not kept at all.
+ * The worker's roster record takes the latest declaration's time and flag (so each of their kiosks
+ * gets it at its next download), and the hub passes the same two facts at once to the kiosks of the
+ * sites that serve the worker over the live site stream. Nothing here logs; no answer ever leaves the
+ * hub (kiosks get time and flag only, and never show them on the public screen).
+ */
+
+export const SYMPTOMS = ['fever', 'cough', 'breath', 'throat', 'nausea', 'diarrhoea', 'tasteSmell'] as const;
+export const CONTACTS = ['contactCase', 'contactArea', 'contactSymptoms'] as const;
+/** Every yes/no question, travel first. */
+export const DECLARATION_QUESTIONS = ['travel', ...SYMPTOMS, ...CONTACTS] as const;
+export type DeclarationQuestion = (typeof DECLARATION_QUESTIONS)[number];
+
+/** How long the answers of a flagged declaration are kept (the questions look back 14 days). */
+export const ANSWERS_KEPT_DAYS = 14;
+/** A phone clock this far ahead of the hub's is refused (the declaration would look newer than it is). */
+export const MAX_PHONE_AHEAD_MS = 5 * 60_000;
+/** A declaration made longer ago than this says nothing about today: refused as too old. */
+export const MAX_DECLARATION_AGE_MS = 7 * 86_400_000;
+
+const answersSchema = z
+  .object({
+    ...Object.fromEntries(DECLARATION_QUESTIONS.map((q) => [q, z.boolean()])),
+    /** Where they travelled, when they did (free text, short). */
+    travelWhere: z.string().max(200).optional(),
+  } as Record<DeclarationQuestion, z.ZodBoolean> & { travelWhere: z.ZodOptional<z.ZodString> })
+  .strict();
+export type DeclarationAnswers = z.infer<typeof answersSchema>;
+
+/** The payload a phone signs for a declaration. */
+export const declarationPayloadSchema = z
+  .object({
+    kind: z.literal('declaration'),
+    /** Made on the phone (16 random bytes, base64url): the same declaration sent again has the same id. */
+    id: z.string().regex(UPLOAD_ID_PATTERN, '16 bytes in base64url'),
+    /** The phone's clock when the worker answered, epoch ms. */
+    madeAtMs: z.number().int().positive(),
+    answers: answersSchema,
+  })
+  .strict();
+export type DeclarationPayload = z.infer<typeof declarationPayloadSchema>;
+
+export class DeclarationError extends PhoneUploadError {
+  override name = 'DeclarationError';
+}
+
+/** Reads a declaration payload (already signature-checked JSON); throws DeclarationError naming what is wrong. */
+export function parseDeclarationPayload(value: unknown): DeclarationPayload {
+  const r = declarationPayloadSchema.safeParse(value);
+  if (!r.success) throw new DeclarationError(`the declaration is out of shape: ${issuesText(r.error)}`, 400);
+  return r.data;
+}
+
+export function isFlagged(answers: DeclarationAnswers): boolean {
+  return DECLARATION_QUESTIONS.some((q) => answers[q]);
+}
+
+/** What the hub answers the phone, and what it passes on to the worker's kiosks. */
+export interface DeclarationReceipt {
+  status: 'recorded' | 'duplicate';
+  flagged: boolean;
+  /** The time the worker's kiosks go by (the phone's time, never later than the hub's). */
+  declaredAtMs: number;
+  /** Whether the worker's roster record changed (it did not when a newer declaration was already there). */
+  rosterChanged: boolean;
+  /** The sites whose kiosks serve the worker (for the live site stream). */
+  sites: string[];
+  workerId: string;
+}
+
+export interface DeclarationsOptions {
+  directoryPath: string;
+  directory: HubDirectory;
+  uploads: PhoneUploads;
+  now?: () => number;
+}
+
+export class Declarations {
+  private readonly db: SqliteDatabase;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DeclarationsOptions) {
+    this.db = openDatabase(options.directoryPath, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Takes a phone's signed upload (the request body as sent): verified, checked, kept once. */
+  submit(body: unknown): DeclarationReceipt {
+    const nowMs = this.now();
+    const upload = this.options.uploads.verify(body, nowMs);
+    const d = parseDeclarationPayload(upload.payload);
+    if (d.madeAtMs > nowMs + MAX_PHONE_AHEAD_MS) throw new DeclarationError("the phone's clock is ahead of the hub's: set the phone's time and send again", 400);
+    if (d.madeAtMs < nowMs - MAX_DECLARATION_AGE_MS) throw new DeclarationError('this declaration is more than 7 days old: make a new one', 400);
+    const flagged = isFlagged(d.answers);
+    const declaredAtMs = Math.min(d.madeAtMs, nowMs);
+    const inserted = this.db
+      .prepare('INSERT INTO declarations (decl_id, worker_id, pass_id, made_ms, received_ms, flagged, answers) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (decl_id) DO NOTHING')
+      .run(d.id, upload.workerId, upload.passId, declaredAtMs, nowMs, flagged ? 1 : 0, flagged ? JSON.stringify(d.answers) : null).changes;
+    let status: DeclarationReceipt['status'] = 'recorded';
+    if (inserted === 0) {
+      const held = this.db.prepare('SELECT worker_id, made_ms, flagged FROM declarations WHERE decl_id = ?').get(d.id) as { worker_id: string; made_ms: number; flagged: number } | undefined;
+      if (!held || held.worker_id !== upload.workerId) throw new DeclarationError('this declaration id is taken: make a new declaration', 409);
+      status = 'duplicate';
+    }
+    // Also for a duplicate: a hub stopped between keeping the row and the roster finishes the job now.
+    const roster = this.options.directory.recordDeclaration(upload.workerId, declaredAtMs, flagged);
+    return { status, flagged, declaredAtMs, rosterChanged: roster?.changed ?? false, sites: roster?.sites ?? [], workerId: upload.workerId };
+  }
+
+  /** A worker's declarations, newest first (time and flag; the answers only to whoever may see health data). */
+  ofWorker(workerId: string, limit = 30): { id: string; madeAtMs: number; receivedAtMs: number; flagged: boolean; answers: DeclarationAnswers | null }[] {
+    const rows = this.db
+      .prepare('SELECT decl_id, made_ms, received_ms, flagged, answers FROM declarations WHERE worker_id = ? ORDER BY made_ms DESC LIMIT ?')
+      .all(workerId, limit) as { decl_id: string; made_ms: number; received_ms: number; flagged: number; answers: string | null }[];
+    return rows.map((r) => ({ id: r.decl_id, madeAtMs: r.made_ms, receivedAtMs: r.received_ms, flagged: r.flagged === 1, answers: r.answers === null ? null : (JSON.parse(r.answers) as DeclarationAnswers) }));
+  }
+
+  /**
+   * Retention: the answers of declarations received more than 14 days ago are erased, and whole
+   * declarations older than `retentionDays` go. Returns how many of each.
+   */
+  purge(retentionDays: number): { answers: number; declarations: number } {
+    const nowMs = this.now();
+    return this.db
+      .transaction(() => ({
+        answers: this.db.prepare('UPDATE declarations SET answers = NULL WHERE answers IS NOT NULL AND received_ms < ?').run(nowMs - ANSWERS_KEPT_DAYS * 86_400_000).changes,
+        declarations: this.db.prepare('DELETE FROM declarations WHERE received_ms < ?').run(nowMs - retentionDays * 86_400_000).changes,
+      }))
+      .immediate();
+  }
+
+  /** Erasure (Decree 13): every declaration of a worker; returns how many. */
+  eraseWorker(workerId: string): number {
+    return this.db.prepare('DELETE FROM declarations WHERE worker_id = ?').run(workerId).changes;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
