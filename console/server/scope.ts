@@ -46,7 +46,14 @@ export function mayReachOrg(req: FastifyRequest, reply: FastifyReply, orgId: str
 export const errorSchema = {
   type: 'object',
   required: ['error'],
-  properties: { error: { type: 'string' }, problems: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' }, message: { type: 'string' } } } } },
+  properties: {
+    error: { type: 'string' },
+    // A worker list's problems: the line, a stable code and its parameters the pages translate, and the English text.
+    problems: {
+      type: 'array',
+      items: { type: 'object', properties: { line: { type: 'integer' }, code: { type: 'string' }, params: { type: 'object', additionalProperties: { type: ['string', 'number'] } }, message: { type: 'string' } } },
+    },
+  },
 } as const;
 
 export const identifierJson = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const;

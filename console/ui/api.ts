@@ -25,9 +25,11 @@ async function csrfToken(): Promise<string> {
   return ((await r.json()) as { token: string }).token;
 }
 
-/** A refusal's details: the bad rows of a worker list, by line. */
+/** A refusal's details: the bad rows of a worker list, by line, each as a code and its parameters (and the hub's English text). */
 export interface ListProblem {
   line: number;
+  code?: string;
+  params?: Record<string, string | number>;
   message: string;
 }
 

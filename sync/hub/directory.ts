@@ -19,7 +19,7 @@ import * as m0008 from './directory-migrations/0008-passes.js';
 import * as m0009 from './directory-migrations/0009-phone-links.js';
 import * as m0010 from './directory-migrations/0010-shuttles-supervisors.js';
 import * as m0011 from './directory-migrations/0011-declarations.js';
-import { WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
+import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
   { version: 1, name: '0001-records', up: m0001.up },
@@ -848,10 +848,15 @@ export class HubDirectory {
         const ownerOf = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
         for (const w of list) {
           const site = w.siteId ?? defaultSite;
-          if (site === undefined) problems.push({ line: w.line, message: ownSites.size ? `site: ${orgId} has ${ownSites.size} sites; name the site in a site column or with --site` : `${orgId} has no site yet (add one with \`safegate hub site add\`)` });
-          else if (!ownSites.has(site)) problems.push({ line: w.line, message: `site: ${site} is not a site of ${orgId}` });
+          if (site === undefined)
+            problems.push(
+              ownSites.size
+                ? listProblem(w.line, 'registry.siteNeeded', `site: ${orgId} has ${ownSites.size} sites; name the site in a site column or with --site`, { org: orgId, sites: ownSites.size })
+                : listProblem(w.line, 'registry.noSite', `${orgId} has no site yet (add one with \`safegate hub site add\`)`, { org: orgId }),
+            );
+          else if (!ownSites.has(site)) problems.push(listProblem(w.line, 'registry.foreignSite', `site: ${site} is not a site of ${orgId}`, { site, org: orgId }));
           const owner = (ownerOf.get(w.workerId) as { org_id: string } | undefined)?.org_id;
-          if (owner !== undefined && owner !== orgId) problems.push({ line: w.line, message: `worker id ${w.workerId} is on another organisation's list` });
+          if (owner !== undefined && owner !== orgId) problems.push(listProblem(w.line, 'registry.otherOrganisation', `worker id ${w.workerId} is on another organisation's list`, { workerId: w.workerId }));
         }
         if (problems.length) throw new WorkerListError(problems);
 

@@ -28,10 +28,54 @@ export interface ListedWorker {
   vaccineDoses: number;
 }
 
+/**
+ * What is wrong, as a stable code the console translates with its parameters (a field is named by
+ * its key, e.g. fullName); `message` says the same in English for the CLI and logs.
+ */
+export type ListProblemCode =
+  | 'file.tooLarge'
+  | 'file.tooManyRows'
+  | 'file.empty'
+  | 'file.noWorker'
+  | 'file.notCsv'
+  | 'file.notXlsx'
+  | 'file.inflatedTooLarge'
+  | 'file.noWorksheet'
+  | 'header.unknownColumn'
+  | 'header.repeatedColumn'
+  | 'header.missingColumn'
+  | 'row.valueWithoutHeader'
+  | 'row.duplicateWorker'
+  | 'field.required'
+  | 'field.tooLong'
+  | 'field.identifier'
+  | 'field.birthYear'
+  | 'field.sex'
+  | 'field.idNumber'
+  | 'field.phone'
+  | 'field.date'
+  | 'field.dateFuture'
+  | 'field.testResult'
+  | 'field.doses'
+  | 'field.invalid'
+  | 'registry.siteNeeded'
+  | 'registry.noSite'
+  | 'registry.foreignSite'
+  | 'registry.otherOrganisation';
+
+export type ListProblemParams = Record<string, string | number>;
+
 export interface ListProblem {
   /** The line of the file (the header is line 1), or 0 for the file as a whole. */
   line: number;
+  code: ListProblemCode;
+  params: ListProblemParams;
+  /** The problem in English (the CLI's text). */
   message: string;
+}
+
+export function listProblem(line: number, code: ListProblemCode, message: string, params: ListProblemParams = {}): ListProblem {
+  return { line, code, params, message };
 }
 
 export class WorkerListError extends Error {
@@ -99,7 +143,7 @@ function rowSchema(zone: string, nowMs: number) {
         if (s === '') return null;
         const y = /^\d{4}$/.test(s) ? Number(s) : NaN;
         if (!(y >= thisYear - 100 && y <= thisYear - 14)) {
-          ctx.addIssue({ code: 'custom', message: `expected a year from ${thisYear - 100} to ${thisYear - 14}, got "${s}"` });
+          ctx.addIssue({ code: 'custom', message: `expected a year from ${thisYear - 100} to ${thisYear - 14}, got "${s}"`, params: { code: 'field.birthYear', min: thisYear - 100, max: thisYear - 14, value: s } });
           return z.NEVER;
         }
         return y;
@@ -112,25 +156,25 @@ function rowSchema(zone: string, nowMs: number) {
         if (k === '') return null;
         if (['nam', 'male', 'm'].includes(k)) return 'male' as const;
         if (['nu', 'female', 'f'].includes(k)) return 'female' as const;
-        ctx.addIssue({ code: 'custom', message: `expected Nam/Nữ (male/female), got "${s}"` });
+        ctx.addIssue({ code: 'custom', message: `expected Nam/Nữ (male/female), got "${s}"`, params: { code: 'field.sex', value: s } });
         return z.NEVER;
       }),
     idNumber: z
       .string()
       .trim()
-      .refine((s) => s === '' || /^(\d{9}|\d{12})$/.test(s), 'expected 12 digits (CCCD) or 9 digits (CMND)')
+      .refine((s) => s === '' || /^(\d{9}|\d{12})$/.test(s), { message: 'expected 12 digits (CCCD) or 9 digits (CMND)', params: { code: 'field.idNumber' } })
       .transform(optional),
     phone: z
       .string()
       .transform((s) => s.replace(/[\s.()-]/g, ''))
-      .refine((s) => s === '' || /^(\+84|0)\d{9,10}$/.test(s), 'expected a Vietnamese phone number, e.g. 0912345678 or +84912345678')
+      .refine((s) => s === '' || /^(\+84|0)\d{9,10}$/.test(s), { message: 'expected a Vietnamese phone number, e.g. 0912345678 or +84912345678', params: { code: 'field.phone' } })
       .transform(optional),
     residence: text(300).transform(optional),
     team: text(120),
     siteId: z
       .string()
       .trim()
-      .refine((s) => s === '' || identifierSchema.safeParse(s).success, 'site id: 1 to 64 characters: letters, digits, dot, underscore and dash')
+      .refine((s) => s === '' || identifierSchema.safeParse(s).success, { message: 'site id: 1 to 64 characters: letters, digits, dot, underscore and dash', params: { code: 'field.identifier' } })
       .transform(optional),
     testedAt: z
       .string()
@@ -139,11 +183,11 @@ function rowSchema(zone: string, nowMs: number) {
         if (s === '') return null;
         const r = parseListDate(s, zone);
         if (typeof r === 'string') {
-          ctx.addIssue({ code: 'custom', message: r });
+          ctx.addIssue({ code: 'custom', message: r, params: { code: 'field.date', value: s } });
           return z.NEVER;
         }
         if (r > nowMs) {
-          ctx.addIssue({ code: 'custom', message: `test date ${s} is in the future` });
+          ctx.addIssue({ code: 'custom', message: `test date ${s} is in the future`, params: { code: 'field.dateFuture', value: s } });
           return z.NEVER;
         }
         return r;
@@ -156,13 +200,13 @@ function rowSchema(zone: string, nowMs: number) {
         if (k === '') return null;
         if (['negative', 'am tinh', 'am', 'neg'].includes(k)) return 'negative' as const;
         if (['positive', 'duong tinh', 'duong', 'pos'].includes(k)) return 'positive' as const;
-        ctx.addIssue({ code: 'custom', message: `expected âm tính/dương tính (negative/positive), got "${s}"` });
+        ctx.addIssue({ code: 'custom', message: `expected âm tính/dương tính (negative/positive), got "${s}"`, params: { code: 'field.testResult', value: s } });
         return z.NEVER;
       }),
     vaccineDoses: z
       .string()
       .trim()
-      .regex(/^\d{0,2}$/, 'expected a whole number from 0 to 99')
+      .refine((s) => /^\d{0,2}$/.test(s), { message: 'expected a whole number from 0 to 99', params: { code: 'field.doses' } })
       .transform((s) => (s === '' ? 0 : Number(s))),
   });
 }
@@ -182,17 +226,35 @@ const FIELD_LABEL: Record<Field, string> = {
   vaccineDoses: 'vaccine doses',
 };
 
+/** A row's field refused by the schema, with the code its check gave (or one read from zod's own issue). */
+function fieldProblem(line: number, issue: z.core.$ZodIssue): ListProblem {
+  const field = String(issue.path[0]);
+  const message = `${FIELD_LABEL[field as Field] ?? field}: ${issue.message}`;
+  const given = issue.code === 'custom' ? (issue.params as { code?: ListProblemCode } | undefined) : undefined;
+  if (given?.code) {
+    const { code, ...params } = given as ListProblemParams & { code: ListProblemCode };
+    return listProblem(line, code, message, { field, ...params });
+  }
+  if (issue.code === 'too_small') return listProblem(line, 'field.required', message, { field });
+  if (issue.code === 'too_big') return listProblem(line, 'field.tooLong', message, { field, max: Number(issue.maximum) });
+  if (field === 'workerId' || field === 'siteId') return listProblem(line, 'field.identifier', message, { field });
+  return listProblem(line, 'field.invalid', message, { field, detail: issue.message });
+}
+
+const notXlsx = (err: Error) => listProblem(0, 'file.notXlsx', `not a readable XLSX workbook (${err.message})`, { detail: err.message });
+
 /**
  * Reads a worker list from its rows (the first is the header). Every bad row is reported with its
  * line; with any problem, WorkerListError is thrown and nothing is returned, so a caller can never
  * apply half a list.
  */
 export function parseWorkerRows(rows: readonly { line: number; cells: readonly string[] }[], zone: string, nowMs: number): ListedWorker[] {
-  if (rows.length > MAX_LIST_ROWS + 1) throw new WorkerListError([{ line: 0, message: `the list has more than ${MAX_LIST_ROWS} rows` }]);
+  if (rows.length > MAX_LIST_ROWS + 1) throw new WorkerListError([listProblem(0, 'file.tooManyRows', `the list has more than ${MAX_LIST_ROWS} rows`, { max: MAX_LIST_ROWS })]);
   const [header, ...body] = rows;
-  if (!header) throw new WorkerListError([{ line: 0, message: 'the file is empty (expected a header row and one row per worker)' }]);
+  if (!header) throw new WorkerListError([listProblem(0, 'file.empty', 'the file is empty (expected a header row and one row per worker)')]);
   const fields: (Field | null)[] = [];
-  const headerProblems: string[] = [];
+  const headerProblems: ListProblem[] = [];
+  const headerProblem = (code: ListProblemCode, message: string, params: ListProblemParams) => headerProblems.push(listProblem(header.line, code, `header: ${message}`, params));
   for (const raw of header.cells) {
     const key = headerKey(raw);
     if (key === '' || IGNORED.has(key)) {
@@ -200,12 +262,15 @@ export function parseWorkerRows(rows: readonly { line: number; cells: readonly s
       continue;
     }
     const field = FIELD_BY_HEADER.get(key);
-    if (!field) headerProblems.push(`unknown column "${raw.trim()}"`);
-    else if (fields.includes(field)) headerProblems.push(`column "${raw.trim()}" repeats ${FIELD_LABEL[field]}`);
+    if (!field) headerProblem('header.unknownColumn', `unknown column "${raw.trim()}"`, { column: raw.trim() });
+    else if (fields.includes(field)) headerProblem('header.repeatedColumn', `column "${raw.trim()}" repeats ${FIELD_LABEL[field]}`, { column: raw.trim(), field });
     fields.push(field ?? null);
   }
-  for (const f of REQUIRED) if (!fields.includes(f)) headerProblems.push(`missing column ${FIELD_LABEL[f]} (e.g. "${HEADERS[f][0]}" or "${HEADERS[f].at(-1)}")`);
-  if (headerProblems.length) throw new WorkerListError(headerProblems.map((message) => ({ line: header.line, message: `header: ${message}` })));
+  for (const f of REQUIRED) {
+    const [first, last] = [HEADERS[f][0]!, HEADERS[f].at(-1)!];
+    if (!fields.includes(f)) headerProblem('header.missingColumn', `missing column ${FIELD_LABEL[f]} (e.g. "${first}" or "${last}")`, { field: f, example: first, otherExample: last });
+  }
+  if (headerProblems.length) throw new WorkerListError(headerProblems);
 
   const schema = rowSchema(zone, nowMs);
   const problems: ListProblem[] = [];
@@ -217,23 +282,23 @@ export function parseWorkerRows(rows: readonly { line: number; cells: readonly s
     fields.forEach((f, i) => {
       if (f) record[f] = cells[i] ?? '';
     });
-    for (let i = fields.length; i < cells.length; i++) if (cells[i]!.trim() !== '') problems.push({ line, message: `a value in column ${i + 1}, which has no header` });
+    for (let i = fields.length; i < cells.length; i++) if (cells[i]!.trim() !== '') problems.push(listProblem(line, 'row.valueWithoutHeader', `a value in column ${i + 1}, which has no header`, { column: i + 1 }));
     const parsed = schema.safeParse(record);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push({ line, message: `${FIELD_LABEL[issue.path[0] as Field] ?? String(issue.path[0])}: ${issue.message}` });
+      for (const issue of parsed.error.issues) problems.push(fieldProblem(line, issue));
       continue;
     }
     const { testedAt, ...w } = parsed.data;
     const first = seen.get(w.workerId);
     if (first !== undefined) {
-      problems.push({ line, message: `worker id ${w.workerId} already appears on line ${first}` });
+      problems.push(listProblem(line, 'row.duplicateWorker', `worker id ${w.workerId} already appears on line ${first}`, { workerId: w.workerId, firstLine: first }));
       continue;
     }
     seen.set(w.workerId, line);
     out.push({ line, ...w, testedAtMs: testedAt });
   }
   if (problems.length) throw new WorkerListError(problems);
-  if (out.length === 0) throw new WorkerListError([{ line: 0, message: 'the list has no worker (an organisation with no workers left is removed with `safegate hub roster remove`)' }]);
+  if (out.length === 0) throw new WorkerListError([listProblem(0, 'file.noWorker', 'the list has no worker (an organisation with no workers left is removed with `safegate hub roster remove`)')]);
   return out;
 }
 
@@ -247,7 +312,8 @@ export function csvRows(content: Buffer | string): { line: number; cells: string
     return rows.map((r) => ({ line: r.info.lines, cells: r.record }));
   } catch (err) {
     const e = err as Error & { lines?: number };
-    throw new WorkerListError([{ line: e.lines ?? 0, message: `not a readable CSV file (${e.message.replace(/^[A-Za-z_]+: /, '')})` }]);
+    const detail = e.message.replace(/^[A-Za-z_]+: /, '');
+    throw new WorkerListError([listProblem(e.lines ?? 0, 'file.notCsv', `not a readable CSV file (${detail})`, { detail })]);
   }
 }
 
@@ -280,9 +346,9 @@ export async function checkWorkbookSize(content: Buffer, limit = MAX_WORKBOOK_IN
   try {
     zip = await JSZip.loadAsync(content);
   } catch (err) {
-    throw new WorkerListError([{ line: 0, message: `not a readable XLSX workbook (${(err as Error).message})` }]);
+    throw new WorkerListError([notXlsx(err as Error)]);
   }
-  const tooLarge = () => new WorkerListError([{ line: 0, message: `the workbook unpacks to more than ${limit / 1024 / 1024} MB; save it again from a spreadsheet program or send it as CSV` }]);
+  const tooLarge = () => new WorkerListError([listProblem(0, 'file.inflatedTooLarge', `the workbook unpacks to more than ${limit / 1024 / 1024} MB; save it again from a spreadsheet program or send it as CSV`, { mb: limit / 1024 / 1024 })]);
   let total = 0;
   for (const file of Object.values(zip.files)) {
     if (file.dir) continue;
@@ -296,7 +362,7 @@ export async function checkWorkbookSize(content: Buffer, limit = MAX_WORKBOOK_IN
             reject(tooLarge());
           }
         })
-        .on('error', (err: Error) => reject(new WorkerListError([{ line: 0, message: `not a readable XLSX workbook (${err.message})` }])))
+        .on('error', (err: Error) => reject(new WorkerListError([notXlsx(err)])))
         .on('end', () => resolve());
     });
   }
@@ -311,10 +377,10 @@ export async function xlsxRows(content: Buffer, inflatedLimit = MAX_WORKBOOK_INF
   try {
     await book.xlsx.load(content as unknown as ArrayBuffer);
   } catch (err) {
-    throw new WorkerListError([{ line: 0, message: `not a readable XLSX workbook (${(err as Error).message})` }]);
+    throw new WorkerListError([notXlsx(err as Error)]);
   }
   const sheet = book.worksheets[0];
-  if (!sheet) throw new WorkerListError([{ line: 0, message: 'the workbook has no worksheet' }]);
+  if (!sheet) throw new WorkerListError([listProblem(0, 'file.noWorksheet', 'the workbook has no worksheet')]);
   const out: { line: number; cells: string[] }[] = [];
   sheet.eachRow({ includeEmpty: false }, (row, line) => {
     const cells: string[] = [];
@@ -330,7 +396,7 @@ export const MAX_LIST_ROWS = 200_000;
 
 /** Reads a CSV or XLSX worker list (told apart by the file's first bytes: an XLSX is a ZIP). */
 export async function parseWorkerList(content: Buffer, zone: string, nowMs: number, limits: { inflatedBytes?: number } = {}): Promise<ListedWorker[]> {
-  if (content.length > MAX_LIST_BYTES) throw new WorkerListError([{ line: 0, message: `the file is larger than ${MAX_LIST_BYTES / 1024 / 1024} MB; split the list or remove what is not a worker row` }]);
+  if (content.length > MAX_LIST_BYTES) throw new WorkerListError([listProblem(0, 'file.tooLarge', `the file is larger than ${MAX_LIST_BYTES / 1024 / 1024} MB; split the list or remove what is not a worker row`, { mb: MAX_LIST_BYTES / 1024 / 1024 })]);
   const isZip = content.length >= 4 && content.readUInt32LE(0) === 0x04034b50;
   return parseWorkerRows(isZip ? await xlsxRows(content, limits.inflatedBytes) : csvRows(content), zone, nowMs);
 }

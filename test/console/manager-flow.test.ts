@@ -124,13 +124,18 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
     await problems.waitFor();
     const rows = await problems.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
     expect(rows.map((r) => r[0])).toEqual(expect.arrayContaining(['3', '4']));
-    expect(rows.find((r) => r[0] === '3')?.[1]).toMatch(/full name/);
-    expect(rows.find((r) => r[0] === '4')?.[1]).toMatch(/year of birth/);
+    // The hub sends each problem as a code and its parameters: the Vietnamese page says it in Vietnamese, by line.
+    expect(rows.find((r) => r[0] === '3')?.[1]).toBe('Họ và tên: bắt buộc phải có.');
+    expect(rows.find((r) => r[0] === '4')?.[1]).toMatch(/^Năm sinh: cần một năm từ \d{4} đến \d{4}, nhưng là "năm ngoái"\.$/);
     await screenshot(page, 'console-manager-upload-refused');
     // The first refusal is the file's own (rows); a row naming another organisation's worker is refused once the rows read.
     await page.getByLabel('Tệp danh sách').setInputFiles({ name: 'ds-ORG-A.csv', mimeType: 'text/csv', buffer: Buffer.from(BAD_LIST.split('\n').filter((l) => !/^[23],/.test(l)).join('\n')) });
     await page.getByRole('button', { name: 'Tải lên' }).click();
-    await expect.poll(() => problems.locator('tbody tr').allTextContents()).toEqual([expect.stringMatching(/^3.*B001 is on another organisation's list/)]);
+    await expect.poll(() => problems.locator('tbody tr').allTextContents()).toEqual(['3Mã NV B001 đang có trong danh sách của tổ chức khác.']);
+    // In English, the same problem in English.
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    await expect.poll(() => problems.locator('tbody tr').allTextContents()).toEqual(["3Worker id B001 is on another organisation's list."]);
+    await page.getByRole('button', { name: 'Chuyển sang tiếng Việt' }).click();
     expect(await page.getByTestId('org-workers').textContent()).toBe('0');
 
     await page.getByLabel('Tệp danh sách').setInputFiles({ name: 'ds-ORG-A.csv', mimeType: 'text/csv', buffer: Buffer.from(GOOD_LIST) });

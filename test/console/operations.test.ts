@@ -69,7 +69,7 @@ async function client(base: string, name: string) {
       const token = ((await (await send('GET', '/api/csrf')).json()) as { token: string }).token;
       const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
       const r = await fetch(base + path, { method: 'POST', headers: { cookie, 'x-csrf-token': token, 'content-type': type }, body: new Blob([Buffer.from(bytes)]) });
-      return { status: r.status, body: (await r.json()) as { error?: string; problems?: { line: number; message: string }[]; workers?: number } };
+      return { status: r.status, body: (await r.json()) as { error?: string; problems?: { line: number; code: string; params: Record<string, string | number>; message: string }[]; workers?: number } };
     },
   };
 }
@@ -218,7 +218,8 @@ describe('console devices, entries and notices by role', () => {
     sheet.addRow(['', 'Không mã', 'Tổ 2']);
     const bad = await mgr.upload('/api/organisations/ORG-A/workers', new Uint8Array(await book.xlsx.writeBuffer()), 'application/octet-stream');
     expect(bad.status).toBe(422);
-    expect(bad.body.problems).toEqual([{ line: 5, message: expect.stringMatching(/worker id/) }]);
+    // The console gets each problem's code and parameters for the page to translate, with the English text.
+    expect(bad.body.problems).toEqual([{ line: 5, code: 'field.required', params: { field: 'workerId' }, message: expect.stringMatching(/worker id/) }]);
     const junk = await mgr.upload('/api/organisations/ORG-A/workers', new TextEncoder().encode('\u0000\u0001 not a list'), 'text/csv');
     expect(junk.status).toBe(422);
     expect(await mgr.change('POST', '/api/organisations/ORG-A/workers', { workers: [] })).toBe(415);

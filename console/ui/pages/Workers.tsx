@@ -1,8 +1,18 @@
+import type { TFunction } from 'i18next';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError, get, upload, withQuery, type ListProblem, type Me } from '../api.js';
 import { Ago, Refusal, Table, useLoad } from '../parts.js';
 import type { Organisation, Site, UploadResult, WorkerRow } from '../types.js';
+
+/** A worker list's problem in the page's language, from its code and parameters (a field by its name in the list's form). */
+export function problemText(t: TFunction, p: ListProblem): string {
+  const key = `listProblem.${p.code ?? ''}`;
+  if (!p.code || !t(key, { defaultValue: '' })) return p.message || t('listProblem.unknown');
+  const params = p.params ?? {};
+  const field = typeof params.field === 'string' ? t(`listField.${params.field}`, { defaultValue: params.field }) : undefined;
+  return t(key, { ...params, ...(field !== undefined ? { field } : {}) });
+}
 
 function UploadList({ orgId, sites, done }: { orgId: string; sites: Site[]; done: () => void }) {
   const { t } = useTranslation();
@@ -65,7 +75,7 @@ function UploadList({ orgId, sites, done }: { orgId: string; sites: Site[]; done
             {problems.map((p, i) => (
               <tr key={i} data-line={p.line}>
                 <td>{p.line > 0 ? p.line : t('workers.wholeFile')}</td>
-                <td>{p.message}</td>
+                <td>{problemText(t, p)}</td>
               </tr>
             ))}
           </Table>

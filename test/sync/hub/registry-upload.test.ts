@@ -61,7 +61,12 @@ describe('CV 2242 worker list parser (property)', () => {
         } catch (err) {
           if (!(err instanceof WorkerListError)) throw err;
           expect(err.problems.length).toBeGreaterThan(0);
-          for (const p of err.problems) expect(p.line).toBeLessThanOrEqual(input.length);
+          for (const p of err.problems) {
+            expect(p.line).toBeLessThanOrEqual(input.length);
+            // Each problem carries a stable code (the console translates it) with its parameters.
+            expect(p.code).toMatch(/^(file|header|row|field)\.[a-zA-Z]+$/);
+            expect(Object.values(p.params).every((v) => typeof v === 'string' || typeof v === 'number')).toBe(true);
+          }
         }
       }),
       { seed: 20_261_127, numRuns: 500 },

@@ -201,8 +201,8 @@ describe('hub registry: an organisation uploads its CV 2242 worker list', () => 
       })();
       expect(err).toBeInstanceOf(WorkerListError);
       expect(err?.problems).toEqual([
-        { line: 3, message: "worker id B001 is on another organisation's list" },
-        { line: 4, message: 'site: site-b is not a site of org-a' },
+        { line: 3, code: 'registry.otherOrganisation', params: { workerId: 'B001' }, message: "worker id B001 is on another organisation's list" },
+        { line: 4, code: 'registry.foreignSite', params: { site: 'site-b', org: 'org-a' }, message: 'site: site-b is not a site of org-a' },
       ]);
       expect(d.revision('roster')).toBe(before);
       expect(d.organisations()[0]).toMatchObject({ id: 'org-a', workers: 0, listUploadedAtMs: null });
@@ -269,16 +269,16 @@ describe('CV 2242 worker list files', () => {
     );
     await expect(parseWorkerList(file, ZONE, NOW)).rejects.toSatisfy((e: WorkerListError) => {
       expect(e.problems).toEqual([
-        { line: 3, message: 'worker id: 1 to 64 characters: letters, digits, dot, underscore and dash' },
-        { line: 3, message: 'full name: required' },
-        { line: 3, message: 'year of birth: expected a year from 1926 to 2012, got "1890"' },
-        { line: 4, message: 'sex: expected Nam/Nữ (male/female), got "X"' },
-        { line: 4, message: 'ID card number: expected 12 digits (CCCD) or 9 digits (CMND)' },
-        { line: 4, message: 'phone: expected a Vietnamese phone number, e.g. 0912345678 or +84912345678' },
-        { line: 4, message: 'test result: expected âm tính/dương tính (negative/positive), got "maybe"' },
-        { line: 5, message: 'test date: expected a date such as 25/11/2026 or 2026-11-25, got "31/02/2026"' },
-        { line: 6, message: 'test date: test date 01/12/2026 is in the future' },
-        { line: 6, message: 'vaccine doses: expected a whole number from 0 to 99' },
+        { line: 3, code: 'field.identifier', params: { field: 'workerId' }, message: 'worker id: 1 to 64 characters: letters, digits, dot, underscore and dash' },
+        { line: 3, code: 'field.required', params: { field: 'fullName' }, message: 'full name: required' },
+        { line: 3, code: 'field.birthYear', params: { field: 'birthYear', min: 1926, max: 2012, value: '1890' }, message: 'year of birth: expected a year from 1926 to 2012, got "1890"' },
+        { line: 4, code: 'field.sex', params: { field: 'sex', value: 'X' }, message: 'sex: expected Nam/Nữ (male/female), got "X"' },
+        { line: 4, code: 'field.idNumber', params: { field: 'idNumber' }, message: 'ID card number: expected 12 digits (CCCD) or 9 digits (CMND)' },
+        { line: 4, code: 'field.phone', params: { field: 'phone' }, message: 'phone: expected a Vietnamese phone number, e.g. 0912345678 or +84912345678' },
+        { line: 4, code: 'field.testResult', params: { field: 'testResult', value: 'maybe' }, message: 'test result: expected âm tính/dương tính (negative/positive), got "maybe"' },
+        { line: 5, code: 'field.date', params: { field: 'testedAt', value: '31/02/2026' }, message: 'test date: expected a date such as 25/11/2026 or 2026-11-25, got "31/02/2026"' },
+        { line: 6, code: 'field.dateFuture', params: { field: 'testedAt', value: '01/12/2026' }, message: 'test date: test date 01/12/2026 is in the future' },
+        { line: 6, code: 'field.doses', params: { field: 'vaccineDoses' }, message: 'vaccine doses: expected a whole number from 0 to 99' },
       ]);
       expect(e.message).toMatch(/^worker list refused, nothing changed:\nline 3: worker id/);
       return true;
