@@ -96,6 +96,11 @@ interface InFlight {
   sentMonoUs: number;
   /** Times sent (the first included). */
   sends: number;
+  /**
+   * Sent again for another reason than its own timeout (a hub came online, a gap report): its
+   * acknowledgement says when the hub came back, not how long the hub takes, so it is not timed.
+   */
+  untimed: boolean;
   timer: NodeJS.Timeout;
 }
 
@@ -291,7 +296,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       const { events: batch, bytes } = encoded;
       const first = batch[0]!.seq;
       const last = batch.at(-1)!.seq;
-      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, firstSentAtMs: 0, sentMonoUs: 0, sends: 0, timer: setTimeout(() => undefined, 0) };
+      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, firstSentAtMs: 0, sentMonoUs: 0, sends: 0, untimed: false, timer: setTimeout(() => undefined, 0) };
       this.inflight.push(f);
       this.send(f, batch, bytes);
     }
@@ -417,7 +422,10 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     }
     if (!status.online || (this.inflight.length === 0 && this.alertsInFlight.size === 0)) return;
     this.log.info({ hub: status.hub, batches: this.inflight.length, alerts: this.alertsInFlight.size }, 'a hub came online: sending what is unacknowledged again');
-    for (const f of [...this.inflight]) this.resend(f);
+    for (const f of [...this.inflight]) {
+      f.untimed = true;
+      this.resend(f);
+    }
     this.clearAlerts();
     this.sendAlerts();
   }
@@ -441,8 +449,13 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       // The hub stamped its clock somewhere between our send and now: take the middle.
       this.offsetMs = ack.hubTimeMs - (acked.sentAtMs + now) / 2;
       // A batch sent again is timed from its first sending: which copy was acknowledged is not known,
-      // and timing from the last would keep a hub that is slower than the timeout looking fast.
-      this.rtt.sample(Math.max(0, now - acked.firstSentAtMs));
+      // and timing from the last would keep a hub that is slower than the timeout looking fast. But
+      // only a batch sent at most twice, each time on its own timeout, and answered within the longest
+      // wait: one that waited out an outage (sent many times, or again when the hub came back) measures
+      // the outage, and would keep every later batch waiting a minute for its first resend.
+      const roundTripMs = Math.max(0, now - acked.firstSentAtMs);
+      const maxMs = this.options.ackTimeoutMaxMs ?? Math.max(this.options.ackTimeoutMs, 60_000);
+      if (!acked.untimed && acked.sends <= 2 && roundTripMs <= maxMs) this.rtt.sample(roundTripMs);
       const clock = this.options.clock;
       if (clock) this.anchor = { bootId: clock.bootId, monoUs: Math.round((acked.sentMonoUs + this.monoUs()) / 2), hubTimeMs: ack.hubTimeMs };
     }
@@ -454,6 +467,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       this.log.warn({ gaps: ack.gaps, resending: lost.map((f) => f.batchId) }, 'hub reports missing sequence numbers');
       const patience = 2 * this.rtt.srttMs;
       for (const f of lost) {
+        f.untimed = true;
         const age = now - f.sentAtMs;
         if (age >= patience) this.resend(f);
         else {

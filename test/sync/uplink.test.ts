@@ -310,6 +310,38 @@ describe('uplink to the hub through a real broker', () => {
     expect(await hubSeqs('kiosk-hubback')).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
   });
 
+  it('an outage does not count as a round trip: after the hub comes back, a lost batch is sent again after the usual wait, not a stretched one', async () => {
+    const { log, uplink } = kiosk('kiosk-outage-rtt', { ackTimeoutMs: 1_000, ackTimeoutMaxMs: 60_000 });
+    const sent: { id: string; at: number }[] = [];
+    uplink.on('sent', (id: string) => sent.push({ id, at: Date.now() }));
+    uplink.start();
+    await waitFor(() => (uplink.state === 'online' ? true : undefined), 'online');
+    await hub.stop();
+    try {
+      for (let i = 0; i < 10; i++) log.append(newEvent(i));
+      uplink.nudge();
+      // The batch waits out the outage, sent again on its timeouts; the hub's return sends it at once.
+      await new Promise((r) => setTimeout(r, 3_500));
+    } finally {
+      await hub.start();
+    }
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'acknowledged after the outage', 10_000);
+    // The next batch is lost (no hub): its first resend comes after the usual wait.
+    await hub.stop();
+    try {
+      log.append(newEvent(10));
+      uplink.nudge();
+      const copies = await waitFor(() => {
+        const of11 = sent.filter((s) => s.id === '11-11');
+        return of11.length >= 2 ? of11 : undefined;
+      }, 'sent again', 15_000);
+      // Timing the outage (about 4 s) as a round trip made this wait about 5 s; the usual one is 1.5 s.
+      expect(copies[1]!.at - copies[0]!.at).toBeLessThan(3_000);
+    } finally {
+      await hub.start();
+    }
+  });
+
   it('resends a batch the hub names in a gap report at once', async () => {
     // A stand-in hub in front of the real one that loses the kiosk's first batch.
     const { log, uplink } = kiosk('kiosk-gap', { ackTimeoutMs: 60_000, batch: { maxEvents: 10, maxBytes: 256 * 1024, maxAgeMs: 0 }, maxInFlight: 2 });
