@@ -42,10 +42,12 @@ const passesParamsSchema = z
       .describe(
         "while the kiosk's own clock is not verified: judge phone codes by it anyway, accept them without judging their age (the event is marked clock unsynced), or refuse them (CLOCK_UNVERIFIED)",
       )
-      .default('accept-with-flag'),
+      // 'check' by default: a kiosk that booted without its network (no hardware clock, the time
+      // restored from the last shutdown) must not take any old screenshot as fresh.
+      .default('check'),
   })
   .strict()
-  .default({ printedAllowedAt: [...CHECKPOINT_KINDS], maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, unverifiedKioskClock: 'accept-with-flag' });
+  .default({ printedAllowedAt: [...CHECKPOINT_KINDS], maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, unverifiedKioskClock: 'check' });
 
 /** Highest policy version a document may claim. */
 export const MAX_POLICY_VERSION = 999_999_999;

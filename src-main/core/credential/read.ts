@@ -31,7 +31,7 @@ export interface CredentialReaderOptions {
   proofTime?: ProofTimeRules;
 }
 
-const DEFAULT_PROOF_TIME: ProofTimeRules = { maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, kioskClockSynced: true, unverifiedKioskClock: 'accept-with-flag' };
+const DEFAULT_PROOF_TIME: ProofTimeRules = { maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, kioskClockSynced: true, unverifiedKioskClock: 'check' };
 
 /**
  * Reads a scanned text. A signed pass is recognised by its prefix (a printed pass `SG1:`, a phone

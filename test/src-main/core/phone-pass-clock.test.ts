@@ -85,6 +85,12 @@ describe('phone codes on an unverified kiosk clock', () => {
     expect(events.get(p.seq!)).toMatchObject({ decision: 'allow', workerId: 'W2', clockSynced: false });
   });
 
+  it('the built-in policy refuses an old screenshot at a kiosk whose clock is not verified (a restart without network)', () => {
+    synced = false;
+    policy = defaultPolicy();
+    expect(scan(oldCode('W1')).decision.reasons).toEqual(['PASS_STALE']);
+  });
+
   it("'check' judges it by the unverified clock anyway; on a verified clock every rule judges it", () => {
     synced = false;
     policy = withClockRule('check');

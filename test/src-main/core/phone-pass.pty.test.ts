@@ -139,6 +139,6 @@ describe('printed passes where the policy allows them', () => {
 
   it('by default printed passes are accepted everywhere, and a policy without the passes section reads with the defaults', () => {
     expect(decide({ ...input(gate, false), policy: base }).outcome).toBe('allow');
-    expect(base.params.passes).toEqual({ printedAllowedAt: ['gate', 'zone', 'team', 'canteen', 'dormitory', 'bus'], maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, unverifiedKioskClock: 'accept-with-flag' });
+    expect(base.params.passes).toEqual({ printedAllowedAt: ['gate', 'zone', 'team', 'canteen', 'dormitory', 'bus'], maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, unverifiedKioskClock: 'check' });
   });
 });
