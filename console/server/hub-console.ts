@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../../base/node/logger.js';
 import { Declarations, type DeclarationReceipt } from '../../sync/hub/declarations.js';
 import type { HubDirectory } from '../../sync/hub/directory.js';
+import { HubExports } from '../../sync/hub/exports.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import { PhoneUploads } from '../../sync/hub/phone-uploads.js';
@@ -16,6 +17,8 @@ import { ConsoleServer } from './server.js';
 export interface HubConsole {
   server: ConsoleServer;
   store: ConsoleStore;
+  /** Exports received from kiosks (with a device CA): the hub's retention purges them. */
+  exports: HubExports | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -41,6 +44,8 @@ export async function openHubConsole(o: {
   phoneUiFolder?: string;
   /** A worker's declaration changed their roster record: pass it to their kiosks (the hub's live site stream). */
   onDeclaration?: (receipt: DeclarationReceipt) => void;
+  /** The CA that issues kiosks' MQTT client certificates (PEM): kiosks sign their exports with them. Without it no export is taken. */
+  deviceCaPem?: Buffer | string | undefined;
   /** The issuer written into the passes the console issues (the hub's id). */
   issuer: string;
   store: HubStore;
@@ -51,6 +56,7 @@ export async function openHubConsole(o: {
   if (!o.settings.enabled) return undefined;
   const accounts = await openConsoleStore(o);
   const passes = new PassRegistry({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.passKey ? { passKey: o.passKey } : {}) });
+  const exports = o.deviceCaPem ? new HubExports({ directoryPath: o.directoryPath, directory: o.directory, caPem: o.deviceCaPem }) : undefined;
   const phoneLinks = new PhoneLinks({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.phonePassKey ? { phonePassKey: o.phonePassKey } : {}) });
   // Phone uploads are checked against the hub's phone-pass key: without one there are no phone passes to send them.
   const declarations = o.phonePassKey ? new Declarations({ directoryPath: o.directoryPath, directory: o.directory, uploads: new PhoneUploads(o.phonePassKey, passes) }) : undefined;
@@ -68,12 +74,13 @@ export async function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare } } : {}) } },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare } } : {}) }, ...(exports ? { exports } : {}) },
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });
   return {
     server,
     store: accounts,
+    exports,
     start: async () => {
       try {
         await server.start();
@@ -82,6 +89,7 @@ export async function openHubConsole(o: {
         passes.close();
         declarations?.close();
         phoneLinks.close();
+        exports?.close();
         throw err;
       }
     },
@@ -91,6 +99,7 @@ export async function openHubConsole(o: {
       passes.close();
       declarations?.close();
       phoneLinks.close();
+      exports?.close();
     },
   };
 }

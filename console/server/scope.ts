@@ -4,6 +4,7 @@ import type { PassRegistry } from '../../sync/hub/passes.js';
 import type { PhoneLinks } from '../../sync/hub/phone-links.js';
 import type { PhoneUploadRoutes } from './phone-routes.js';
 import type { HubStore } from '../../sync/hub/store.js';
+import type { HubExports } from '../../sync/hub/exports.js';
 import type { ConsoleRole } from './accounts.js';
 
 /** What the console's pages read and change: the hub's directory (registry, notices) and its store (events, heartbeats). */
@@ -16,6 +17,8 @@ export interface ConsoleHubData {
   passes?: PassRegistry;
   /** Personal phone links and the phone page (console/server/phone-routes.ts), with where the page is built. */
   phone?: { links: PhoneLinks; uiFolder?: string; uploads?: PhoneUploadRoutes };
+  /** Exports supervisors send from kiosks (console/server/export-routes.ts); absent without a device CA. */
+  exports?: HubExports;
 }
 
 export const ALL_ROLES: readonly ConsoleRole[] = ['operator', 'manager', 'health'];

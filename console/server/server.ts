@@ -20,6 +20,7 @@ import {
   type ConsoleRole,
   type ConsoleStore,
 } from './accounts.js';
+import { registerExportRoutes } from './export-routes.js';
 import { registerLinkRoutes } from './link-routes.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { registerPassRoutes } from './pass-routes.js';
@@ -28,8 +29,12 @@ import { registerPhoneRoutes } from './phone-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 import type { ConsoleHubData } from './scope.js';
 
-/** Who may call a route: anyone, or signed-in accounts of these roles. Every route says which. */
-export type RouteAccess = 'public' | readonly ConsoleRole[];
+/**
+ * Who may call a route: anyone, a kiosk signing its request (no cookie, so no CSRF token: the route
+ * checks the device's signature itself, console/server/export-routes.ts), or signed-in accounts of
+ * these roles. Every route says which.
+ */
+export type RouteAccess = 'public' | 'device' | readonly ConsoleRole[];
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -170,7 +175,8 @@ export class ConsoleServer {
       if (token) req.account = (await store.session(tokenHash(token), this.now()))?.account;
     });
     app.addHook('onRequest', (req, reply, done) => {
-      if (req.routeOptions.config.access === undefined || SAFE_METHODS.has(req.method)) return done();
+      const access = req.routeOptions.config.access;
+      if (access === undefined || access === 'device' || SAFE_METHODS.has(req.method)) return done();
       // @fastify/csrf-protection answers 403 itself when the token or its secret's cookie is missing or wrong.
       app.csrfProtection(req, reply, done);
     });
@@ -180,7 +186,7 @@ export class ConsoleServer {
         if (req.url.startsWith('/api/')) return reply.code(404).send({ error: 'no such route' });
         return; // pages and static files: the UI itself asks /api/me who is signed in
       }
-      if (access === 'public') return;
+      if (access === 'public' || access === 'device') return;
       if (!req.account) return reply.code(401).send({ error: 'sign in first' });
       if (!access.includes(req.account.role)) return reply.code(403).send({ error: 'your role may not do this' });
     });
@@ -286,6 +292,7 @@ export class ConsoleServer {
         registerPassRoutes(app, passes, this.options.hub.zone, () => this.now());
         registerPersonRoutes(app, { ...this.options.hub, passes }, store, log, () => this.now());
       }
+      if (this.options.hub.exports) registerExportRoutes(app, this.options.hub.exports, store, log, () => this.now());
       if (this.options.hub.phone) {
         await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder, this.options.hub.phone.uploads);
         registerLinkRoutes(app, this.options.hub.phone.links);

@@ -55,12 +55,19 @@ export const REQUESTS = {
       message: `a note of at least ${OTHER_NOTE_MIN} characters is required when the reason is 'other'`,
       path: ['note'],
     }),
-  /** Removable drives plugged into the kiosk, to export to. */
+  /** Removable drives plugged into the kiosk, to export to, and whether the hub can be sent exports. */
   'supervisor.drives': z.object({ token }).strict(),
-  /** Without `driveId` the file comes back to the screen; with it, it is written to that drive, which is then safe to remove. */
+  /**
+   * Without `driveId` or `toHub` the file comes back to the screen; with `driveId`, it is written to
+   * that drive, which is then safe to remove; with `toHub`, it is sent to the hub console (kept on the
+   * kiosk to send again when the hub refuses it or cannot be reached).
+   */
   'supervisor.export': z
-    .object({ token, query: entryLogQuery, format: z.enum(['csv', 'xlsx']), language: z.enum(['vi', 'en']), driveId: driveId.optional() })
-    .strict(),
+    .object({ token, query: entryLogQuery, format: z.enum(['csv', 'xlsx']), language: z.enum(['vi', 'en']), driveId: driveId.optional(), toHub: z.literal(true).optional() })
+    .strict()
+    .refine((p) => p.driveId === undefined || p.toHub === undefined, { message: 'an export goes to a drive or to the hub, not both', path: ['toHub'] }),
+  /** Sends again the exports waiting on this kiosk for the hub. */
+  'supervisor.sendWaiting': z.object({ token }).strict(),
 } as const;
 
 export type Method = keyof typeof REQUESTS;
@@ -170,7 +177,9 @@ export type ExportView =
   /** The file itself, base64-encoded so both transports carry it the same way. */
   | { target: 'download'; fileName: string; mimeType: string; base64: string; rows: number }
   /** Written to the drive, synced and unmounted: the drive can be pulled out. */
-  | { target: 'drive'; fileName: string; rows: number; drive: DriveView; safeToRemove: boolean };
+  | { target: 'drive'; fileName: string; rows: number; drive: DriveView; safeToRemove: boolean }
+  /** Stored by the hub (`already-stored`: a copy sent before had arrived). */
+  | { target: 'hub'; fileName: string; rows: number; exportId: string; status: 'stored' | 'already-stored' };
 
 export interface InsideView {
   workerId: string;
@@ -188,8 +197,10 @@ export interface Results {
   'supervisor.log': { rows: EntryLogRow[]; total: number; summary: EntryLogSummary };
   'supervisor.inside': { workers: InsideView[] };
   'supervisor.override': PassageView;
-  'supervisor.drives': { drives: DriveView[] };
+  /** `hub`: exports can be sent to the hub; `hubWaiting`: how many wait on the kiosk to be sent again. */
+  'supervisor.drives': { drives: DriveView[]; hub: boolean; hubWaiting: number };
   'supervisor.export': ExportView;
+  'supervisor.sendWaiting': { sent: number; waiting: number };
 }
 
 export interface Events {

@@ -138,8 +138,23 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       'supervisor.log': (p) => desk.entryLog(p.token, p.query, p.limit),
       'supervisor.inside': (p) => ({ workers: desk.inside(p.token) }),
       'supervisor.override': (p) => passageView(desk.override(p.token, p.seq, p.reasonCode, p.note), this.publicRules),
-      'supervisor.drives': async (p) => ({ drives: await desk.drives(p.token) }),
+      'supervisor.drives': async (p) => {
+        const drives = await desk.drives(p.token);
+        return { drives, hub: desk.canSendToHub(), hubWaiting: desk.canSendToHub() ? desk.hubPending(p.token).length : 0 };
+      },
+      'supervisor.sendWaiting': async (p) => {
+        let sent = 0;
+        for (const w of desk.hubPending(p.token)) {
+          await desk.resendToHub(p.token, w.exportId);
+          sent++;
+        }
+        return { sent, waiting: desk.hubPending(p.token).length };
+      },
       'supervisor.export': async (p) => {
+        if (p.toHub) {
+          const sent = await desk.exportToHub(p.token, p.query, p.format, p.language);
+          return { target: 'hub' as const, ...sent };
+        }
         if (p.driveId !== undefined) {
           const written = await desk.exportToDrive(p.token, p.query, p.format, p.language, p.driveId);
           return { target: 'drive' as const, ...written };

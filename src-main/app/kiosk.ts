@@ -47,6 +47,8 @@ import { Retention } from '../core/store/retention.js';
 import { Roster } from '../core/store/roster.js';
 import { openStoreSecrets } from '../core/store/secrets.js';
 import { SupervisorDesk } from '../core/supervisor/desk.js';
+import { HubExportSender } from '../core/supervisor/send-export.js';
+import { readFileSync } from 'node:fs';
 import type { RemovableDrives } from '../../device/usb/removable-drives.js';
 import { MountedFolderDrives } from '../../device/usb/mounted-folder-drives.js';
 import { Udisks2Drives } from '../../device/usb/udisks2-drives.js';
@@ -276,6 +278,18 @@ export class Kiosk {
       zone: settings.time.zone,
       pinPepper: secrets.pinPepper,
       drives: this.drives,
+      // Exports sent to the hub console, signed with the broker client key (settings hub.consoleUrl).
+      hubExports:
+        settings.hub.consoleUrl && loaded.broker?.cert && loaded.broker.key
+          ? new HubExportSender({
+              consoleUrl: settings.hub.consoleUrl,
+              deviceId: settings.device.id,
+              certPem: readFileSync(loaded.broker.cert),
+              keyPem: readFileSync(loaded.broker.key),
+              caPem: loaded.broker.ca ? readFileSync(loaded.broker.ca) : undefined,
+              outboxDir: join(dirname(paths.store), 'hub-exports'),
+            })
+          : undefined,
       log: this.log.child({ ns: 'supervisor' }),
       ...(options.now ? { now: options.now } : {}),
     });

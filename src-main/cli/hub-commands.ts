@@ -1,4 +1,4 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
@@ -23,6 +23,10 @@ async function openHubStore(storePath: string): Promise<HubStore> {
 /** `safegate hub run`: the reference hub until SIGINT/SIGTERM. */
 export async function runHub(configFile: string): Promise<void> {
   const loaded = loadHubSettings(configFile);
+  // The keys first: a hub whose settings give one key two roles does not start at all.
+  const passKey = loaded.passKeyPath ? readPassKey(loaded.passKeyPath) : undefined;
+  const phonePassKey = loaded.phonePassKeyPath ? readPassKey(loaded.phonePassKeyPath, 'phonePassKey') : undefined;
+  refuseSharedPassKey(passKey, phonePassKey);
   const log = createLogger({ level: loaded.settings.log.level }).child({ ns: 'hub' });
   const store = await openHubStore(loaded.storePath);
   log.info({ store: process.env.DATABASE_URL ? 'postgresql' : loaded.storePath }, 'hub store open');
@@ -49,8 +53,10 @@ export async function runHub(configFile: string): Promise<void> {
     databaseUrl: process.env.DATABASE_URL,
     directory,
     directoryPath: loaded.directoryPath,
-    ...(loaded.passKeyPath ? { passKey: readPassKey(loaded.passKeyPath) } : {}),
-    ...(loaded.phonePassKeyPath ? { phonePassKey: readPassKey(loaded.phonePassKeyPath) } : {}),
+    ...(passKey ? { passKey } : {}),
+    ...(phonePassKey ? { phonePassKey } : {}),
+    // Kiosks sign the exports they send with their MQTT client certificates, issued by the broker's CA.
+    deviceCaPem: loaded.broker.ca ? readFileSync(loaded.broker.ca) : undefined,
     issuer: loaded.settings.id,
     store,
     zone: loaded.settings.time.zone,
@@ -66,7 +72,7 @@ export async function runHub(configFile: string): Promise<void> {
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
   // Expired passes leave the pass registry after the same retention.
   const passRegistry = new PassRegistry({ directoryPath: loaded.directoryPath });
-  const retention = new HubRetention({ store, passes: passRegistry, retentionDays: loaded.settings.retentionDays, log });
+  const retention = new HubRetention({ store, passes: passRegistry, ...(hubConsole?.exports ? { exports: hubConsole.exports } : {}), retentionDays: loaded.settings.retentionDays, log });
   await retention.start();
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -85,11 +91,24 @@ export async function runHub(configFile: string): Promise<void> {
   directory.close();
 }
 
-function readPassKey(file: string): KeyObject {
+function readPassKey(file: string, setting = 'passKey'): KeyObject {
   try {
     return createPrivateKey(readFileSync(file));
   } catch (err) {
-    throw new CliError(`passKey ${file}: not a readable private key (${(err as Error).message})`);
+    throw new CliError(`${setting} ${file}: not a readable private key (${(err as Error).message})`);
+  }
+}
+
+/**
+ * The printed-pass key and the phone-pass key must be two keys: kiosks trust each for one kind of
+ * pass only (a phone code must carry a phone-pass signature), and one key in both roles undoes that.
+ * Compared by their public halves, so two files (or two encodings) of one key are caught.
+ */
+export function refuseSharedPassKey(passKey: KeyObject | undefined, phonePassKey: KeyObject | undefined): void {
+  if (!passKey || !phonePassKey) return;
+  const spki = (k: KeyObject) => createPublicKey(k).export({ type: 'spki', format: 'der' });
+  if (spki(passKey).equals(spki(phonePassKey))) {
+    throw new CliError('passKey and phonePassKey are the same key: the hub needs two keys (make the phone pass key with `safegate keys generate --role phone-pass`)');
   }
 }
 

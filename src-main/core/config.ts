@@ -221,6 +221,10 @@ export const settingsSchema = z
         broker: brokerSettingsSchema
           .optional()
           .describe('the hub\'s MQTT broker; without it the kiosk works standalone and keeps every event'),
+        consoleUrl: z
+          .url({ protocol: /^https?$/, error: 'expected http:// or https:// followed by the hub console\'s address' })
+          .optional()
+          .describe("the hub console's address (https://...), where supervisors send exports, signed with the broker's client certificate; without it exports go to drives only"),
         batch: z
           .strictObject({
             maxEvents: z.number().int().min(1).max(5_000).default(2_000).describe('events in one uplink batch at most (a backlog drains in batches of this size; a live gate sends what it has after maxAgeMs)'),
@@ -244,6 +248,10 @@ export const settingsSchema = z
           })
           .prefault({})
           .describe('the live site stream (with checkpoint.site)'),
+      })
+      .refine((h) => h.consoleUrl === undefined || Boolean(h.broker?.cert && h.broker.key), {
+        message: 'hub.consoleUrl needs hub.broker.cert and hub.broker.key: the kiosk signs the exports it sends with them',
+        path: ['consoleUrl'],
       })
       .prefault({}),
     policy: z

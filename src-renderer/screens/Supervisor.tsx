@@ -9,6 +9,8 @@ import { formatDateTime } from '../i18n/i18n.js';
 
 type Tab = 'today' | 'inside' | 'denied' | 'search';
 const TABS: Tab[] = ['today', 'inside', 'denied', 'search'];
+/** The export target "the hub" in the drive list (a drive id never holds a colon). */
+const TO_HUB = ':hub';
 
 /** The supervisor screen closes (and signs out) after this long without a touch or a key. */
 const UNATTENDED_MS = 120_000;
@@ -216,6 +218,7 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
   const [overriding, setOverriding] = useState<EntryLogRow | null>(null);
   const [drives, setDrives] = useState<DriveView[]>([]);
   const [driveId, setDriveId] = useState<string>('');
+  const [hub, setHub] = useState<{ enabled: boolean; waiting: number }>({ enabled: false, waiting: 0 });
 
   const queryFor = useCallback(
     (k: Tab): Query | null => {
@@ -264,7 +267,8 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
         (r) => {
           if (stopped) return;
           setDrives(r.drives);
-          setDriveId((id) => (r.drives.some((d) => d.id === id) ? id : (r.drives[0]?.id ?? '')));
+          setHub({ enabled: r.hub, waiting: r.hubWaiting });
+          setDriveId((id) => ((id === TO_HUB && r.hub) || r.drives.some((d) => d.id === id) ? id : (r.drives[0]?.id ?? '')));
         },
         () => undefined,
       );
@@ -288,6 +292,8 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
     if (f.target === 'download') {
       download(f.fileName, f.mimeType, f.base64);
       onMessage(t('supervisor.exported', { count: f.rows, file: f.fileName }));
+    } else if (f.target === 'hub') {
+      onMessage(t('supervisor.sentToHub', { count: f.rows, file: f.fileName }));
     } else {
       onMessage(t(f.safeToRemove ? 'supervisor.exportedToDrive' : 'supervisor.exportedToDriveBusy', { count: f.rows, file: f.fileName, drive: f.drive.label }));
     }
@@ -296,7 +302,25 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
     const q = tab === 'inside' ? { ...queryFor('today')!, insideNow: true } : queryFor(tab);
     if (!q) return;
     const language = i18n.language === 'en' ? 'en' : 'vi';
-    api.call('supervisor.export', { token, query: q, format, language, ...(driveId ? { driveId } : {}) }).then(exported, onError);
+    const target = driveId === TO_HUB ? { toHub: true as const } : driveId ? { driveId } : {};
+    // A refused or unreached hub leaves the export waiting on the kiosk: the count of waiting ones is refreshed either way.
+    const refreshWaiting = () => api.call('supervisor.drives', { token }).then((r) => setHub({ enabled: r.hub, waiting: r.hubWaiting }), () => undefined);
+    api
+      .call('supervisor.export', { token, query: q, format, language, ...target })
+      .then(exported, onError)
+      .finally(() => void (driveId === TO_HUB && refreshWaiting()));
+  };
+  const sendWaiting = () => {
+    api.call('supervisor.sendWaiting', { token }).then(
+      (r) => {
+        setHub((h) => ({ ...h, waiting: r.waiting }));
+        onMessage(t('supervisor.sentWaiting', { count: r.sent }));
+      },
+      (err: unknown) => {
+        onError(err as ApiError);
+        api.call('supervisor.drives', { token }).then((r) => setHub({ enabled: r.hub, waiting: r.hubWaiting }), () => undefined);
+      },
+    );
   };
 
   const when = (ms: number) => formatDateTime(ms, zone);
@@ -305,7 +329,7 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
 
   const exportBar = (
     <div className="export" data-testid="export-bar">
-      {drives.length ? (
+      {drives.length || hub.enabled ? (
         <label className="drive">
           {t('supervisor.exportTo')}{' '}
           <select data-testid="export-drive" value={driveId} onChange={(e) => setDriveId(e.target.value)}>
@@ -314,9 +338,15 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
                 {d.label}
               </option>
             ))}
+            {hub.enabled ? <option value={TO_HUB}>{t('supervisor.toHub')}</option> : null}
             <option value="">{t('supervisor.thisScreen')}</option>
           </select>
         </label>
+      ) : null}
+      {hub.waiting > 0 ? (
+        <button type="button" data-testid="export-send-waiting" onClick={sendWaiting}>
+          {t('supervisor.sendWaiting', { count: hub.waiting })}
+        </button>
       ) : null}
       <button type="button" data-testid="export-csv" onClick={() => exportAs('csv')}>
         {t('supervisor.exportCsv')}

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { HubStore } from './store.js';
 import type { PassRegistry } from './passes.js';
+import type { HubExports } from './exports.js';
 
 const DAY_MS = 86_400_000;
 
@@ -15,7 +16,7 @@ export class HubRetention {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
+    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
   ) {}
 
   /** Purges once (resolves when done), then every hour. */
@@ -41,6 +42,8 @@ export class HubRetention {
         if (done.events || done.alerts || done.heartbeats) log.info(done, 'hub store purged by its retention');
         const expired = this.deps.passes?.purgeExpired(now - retentionDays * DAY_MS);
         if (expired?.passes) log.info(expired, 'expired passes purged from the pass registry by its retention');
+        const exports = this.deps.exports?.purgeBefore(now - retentionDays * DAY_MS);
+        if (exports?.exports) log.info(exports, 'kiosk exports purged by the retention');
       } catch (err) {
         log.error({ err: (err as Error).message }, 'purge failed; will retry');
       }

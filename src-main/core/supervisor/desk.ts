@@ -15,6 +15,7 @@ import type { GateEvent, OverrideRecord } from '../../../base/common/types.js';
 import { DENY_REASONS, reasonCategory, type DenyReason } from '../../../base/common/reasons.js';
 import { decide } from '../decide.js';
 import { DriveError, type RemovableDrive, type RemovableDrives } from '../../../device/usb/removable-drives.js';
+import { HubSendError, type HubExportSender, type PendingHubExport } from './send-export.js';
 import { dayKeyIn, localTimeIn, startOfDayIn } from '../../../base/common/time.js';
 
 export interface SupervisorRules extends LockoutRules {
@@ -151,6 +152,8 @@ export class SupervisorDesk {
       pinPepper: Buffer;
       /** Removable drives to export to; absent, exports come back to the screen only. */
       drives?: RemovableDrives | undefined;
+      /** Sends exports to the hub console (settings hub.consoleUrl); absent, exports go to drives and the screen only. */
+      hubExports?: HubExportSender | undefined;
       log: Logger;
       now?: () => number;
     },
@@ -329,6 +332,54 @@ export class SupervisorDesk {
     }
     this.audit('export', who.supervisorId, `${format}, ${file.rows} rows, ${describeQuery(query)}, to drive ${written.drive.label} as ${written.fileName}`);
     return { fileName: written.fileName, rows: file.rows, drive: written.drive, safeToRemove };
+  }
+
+  /** Whether this kiosk can send exports to the hub (hub.consoleUrl set). */
+  canSendToHub(): boolean {
+    return this.deps.hubExports !== undefined;
+  }
+
+  /**
+   * Sends the export to the hub console. It is kept on the kiosk until the hub has stored it: when
+   * the hub refuses it or cannot be reached, ExportError says why and it waits in `hubPending`.
+   */
+  async exportToHub(token: string, query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage): Promise<{ fileName: string; rows: number; exportId: string; status: 'stored' | 'already-stored' }> {
+    const who = this.requireSession(token);
+    const sender = this.hubSender();
+    const file = await this.buildExport(query, format, lang);
+    const sent = await this.sendingToHub(who, `${format}, ${file.rows} rows, ${describeQuery(query)}`, () => sender.send({ ...file, format }, { id: who.supervisorId, name: who.name }));
+    return { fileName: file.fileName, rows: file.rows, ...sent };
+  }
+
+  /** Exports waiting on this kiosk to be sent to the hub (refused or not reached before). */
+  hubPending(token: string): PendingHubExport[] {
+    this.requireSession(token);
+    return this.deps.hubExports?.pending() ?? [];
+  }
+
+  /** Sends a waiting export again, under its own id (the hub stores it once). */
+  async resendToHub(token: string, exportId: string): Promise<{ exportId: string; status: 'stored' | 'already-stored' }> {
+    const who = this.requireSession(token);
+    const sender = this.hubSender();
+    return this.sendingToHub(who, `export ${exportId} again`, () => sender.resend(exportId));
+  }
+
+  private hubSender(): HubExportSender {
+    if (!this.deps.hubExports) throw new ExportError('this kiosk cannot send exports to the hub (no hub.consoleUrl in its settings)');
+    return this.deps.hubExports;
+  }
+
+  private async sendingToHub<T extends { exportId: string; status: string }>(who: Session, what: string, send: () => Promise<T>): Promise<T> {
+    try {
+      const sent = await send();
+      this.audit('export', who.supervisorId, `${what}, to the hub as ${sent.exportId}: ${sent.status}`);
+      return sent;
+    } catch (err) {
+      if (!(err instanceof HubSendError)) throw err;
+      this.audit('export', who.supervisorId, `${what}, to the hub as ${err.exportId}: failed (${err.message})`);
+      this.deps.log.warn({ exportId: err.exportId, status: err.status }, 'export not taken by the hub; kept to send again');
+      throw new ExportError(err.message);
+    }
   }
 
   /** Unmounts a drive a write failed on; true when it is safe to remove. */

@@ -55,9 +55,10 @@ const nearParams = (scanTexts: string[]): Record<Method, fc.Arbitrary<unknown>> 
   ),
   'supervisor.drives': fc.record({ token }),
   'supervisor.export': fc.record(
-    { token, query, format: fc.constantFrom('csv', 'xlsx', 'pdf'), language: fc.constantFrom('vi', 'en', 'fr'), driveId: fc.constantFrom('sdb1', '../etc', 'no-such-drive', '') },
+    { token, query, format: fc.constantFrom('csv', 'xlsx', 'pdf'), language: fc.constantFrom('vi', 'en', 'fr'), driveId: fc.constantFrom('sdb1', '../etc', 'no-such-drive', ''), toHub: fc.constantFrom(true, false, 'yes') },
     { requiredKeys: ['token', 'query', 'format', 'language'] },
   ),
+  'supervisor.sendWaiting': fc.record({ token }),
 });
 /** Values the Electron IPC transport can deliver (structured clone), beyond JSON. */
 const cloneable: fc.Arbitrary<unknown> = fc.oneof(
