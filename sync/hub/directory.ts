@@ -19,7 +19,7 @@ import * as m0008 from './directory-migrations/0008-passes.js';
 import * as m0009 from './directory-migrations/0009-phone-links.js';
 import * as m0010 from './directory-migrations/0010-shuttles-supervisors.js';
 import * as m0011 from './directory-migrations/0011-declarations.js';
-import * as m0013 from './directory-migrations/0013-exports.js';
+import * as m0012 from './directory-migrations/0012-repair.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
@@ -34,7 +34,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 9, name: '0009-phone-links', up: m0009.up },
   { version: 10, name: '0010-shuttles-supervisors', up: m0010.up },
   { version: 11, name: '0011-declarations', up: m0011.up },
-  { version: 13, name: '0013-exports', up: m0013.up },
+  { version: 12, name: '0012-repair', up: m0012.up },
 ] as const;
 
 export const ORGANISATION_KINDS = ['company', 'agency', 'market'] as const;
@@ -313,7 +313,8 @@ export class HubDirectory {
       const rescoped = !scoped
         ? 0
         : req.stream === 'roster'
-          ? ((this.db.prepare('SELECT rev FROM device_scopes WHERE device_id = ?').get(deviceId) as { rev: number } | undefined)?.rev ?? 0)
+          ? // Its own rescope revision, or the floor every device is held to (device '*', see directory migration 0012).
+            ((this.db.prepare("SELECT max(rev) AS rev FROM device_scopes WHERE device_id IN (?, '*')").get(deviceId) as { rev: number | null } | undefined)?.rev ?? 0)
           : ((this.db.prepare('SELECT rev FROM device_stream_scopes WHERE device_id = ? AND stream = ?').get(deviceId, req.stream) as { rev: number } | undefined)?.rev ?? 0);
       // A kiosk ahead of the hub (the hub's data was reset), holding nothing, or holding another scope's workers gets a snapshot.
       const snapshot = req.cursor === 0 || req.cursor > current || req.cursor < rescoped;

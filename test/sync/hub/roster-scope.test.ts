@@ -212,8 +212,9 @@ describe('placement migration (0007)', () => {
       expect(d.placementOf('kiosk-a')).toEqual({ deviceId: 'kiosk-a', checkpointId: 'gate-a', siteId: 'site-a', orgIds: ['org-a'] });
       const placed = d.respondTo('kiosk-s', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
       expect(placed).toEqual([{ deleted: false, key: 'kiosk-s', value: { deviceId: 'kiosk-s', checkpointId: null, siteId: 'site-a', orgIds: [] } }]);
+      // 0007 stamps the record at revision 5; the repair (0012) then sends every kiosk a snapshot at 6.
       const delta = d.respondTo('kiosk-a', { v: PROTOCOL_VERSION, stream: 'roster', cursor: 4 }, NOW);
-      expect(delta[0]).toMatchObject({ kind: 'delta', from: 4, to: 5 });
+      expect(delta[0]).toMatchObject({ kind: 'snapshot', from: 0, to: 6 });
       expect(delta.flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)))).toEqual([{ deleted: false, key: 'A1', value: { ...healthyWorker('A1', NOW), orgId: 'org-a', siteId: 'site-a' } }]);
     } finally {
       d.close();
