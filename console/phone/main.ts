@@ -1,6 +1,7 @@
 import QRCode from 'qrcode';
 import { MESSAGES, fill, type Lang } from './messages.js';
 import { loadBinding, saveBinding, type StoredBinding } from './binding-store.js';
+import { declarationView, sendWaiting } from './declaration.js';
 import { base64urlToBytes, makePhoneKey, phoneCode, publicJwk } from './proof.js';
 import './styles.css';
 
@@ -8,8 +9,8 @@ import './styles.css';
  * The worker's phone page (served by the hub at /phone/). Opened from a personal link
  * (/phone/#t=TOKEN): shows the Decree 13 notice, makes a non-extractable key, registers its public
  * half with the token and keeps the pass the hub returns. Then, online or not, it shows the pass as
- * a code redrawn every 30 s with a fresh proof. Tabs leave room for the health declaration and
- * check-in, which come later.
+ * a code redrawn every 30 s with a fresh proof. The daily health declaration (declaration.ts) is
+ * kept while offline and sent when online; check-in comes later.
  */
 
 const ROTATE_MS = 30_000;
@@ -160,6 +161,10 @@ function showTabs(binding: StoredBinding): HTMLElement {
 }
 
 function showBinding(binding: StoredBinding): void {
+  if (tab === 'declaration') {
+    frame(declarationView(binding, lang, () => showBinding(binding)), showTabs(binding));
+    return;
+  }
   if (tab !== 'pass') {
     frame(showTabs(binding), el('section', { class: 'message', 'data-testid': `tab-${tab}` }, el('p', {}, t().soon)));
     return;
@@ -237,5 +242,10 @@ document.addEventListener('visibilitychange', () => {
   else void route();
 });
 window.addEventListener('hashchange', () => void route());
+// What was made offline (declarations) goes to the hub as soon as the phone is online again.
+window.addEventListener('online', () => void sendWaiting().then(async (r) => {
+  if (r && tab === 'declaration') await route();
+}));
+void sendWaiting().catch(() => undefined);
 void route();
 void keepOffline().catch(() => undefined);
