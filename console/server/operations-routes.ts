@@ -1,14 +1,24 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DENY_REASONS, type DenyReason } from '../../base/common/reasons.js';
+import { workerIdSchema } from '../../base/common/ids.js';
 import { dayRangeIn, parseInstant } from '../../base/common/time.js';
+import { MAX_LIST_ROWS } from '../../sync/hub/registry-upload.js';
+import { cursorOf, type EventCursor, type EventFilter } from '../../sync/hub/store.js';
 import { ALL_ROLES, errorSchema, identifierJson, OPERATOR, orgScope, type ConsoleHubData } from './scope.js';
 
 /** A device heard from within this long is online (kiosks report every minute by default). */
 export const ONLINE_WITHIN_MS = 3 * 60_000;
 /** A device not heard from for this long (or never) is marked silent. */
 export const SILENT_AFTER_MS = 10 * 60_000;
-/** At most this many passages are listed per request (the counts cover the whole day). */
+/** At most this many passages are listed per request, newest first (the counts cover the whole day); `next` asks for the older ones. */
 const MAX_LISTED = 500;
+/** A page's end as the `before` of the next: time, sequence number and device (a device id has no colon). */
+const CURSOR_PATTERN = '^\\d{1,16}:\\d{1,16}:[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+const cursorText = (c: EventCursor) => `${c.timeMs}:${c.seq}:${c.deviceId}`;
+function parseCursor(text: string): EventCursor {
+  const [timeMs, seq, ...device] = text.split(':');
+  return { timeMs: Number(timeMs), seq: Number(seq), deviceId: device.join(':') };
+}
 /** What a viewer who may not see health reasons sees in their place. */
 export const HEALTH_REASON_HIDDEN = 'HEALTH';
 /** Alerts whose kind itself tells a person's health status. */
@@ -37,12 +47,12 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       }
     }
     const ids = [...at.keys()].filter((d) => scope === undefined || allowed.has(d)).sort();
-    const seen = await store.lastSeen(ids);
+    // One query for every device, however many a province has.
+    const status = await store.deviceStatus(ids);
     const t = now();
-    return Promise.all(
-      ids.map(async (deviceId) => {
-        const hb = await store.lastHeartbeat(deviceId);
-        const lastSeenMs = seen.get(deviceId) ?? null;
+    return ids.map((deviceId) => {
+        const hb = status.get(deviceId)?.heartbeat;
+        const lastSeenMs = status.get(deviceId)?.lastSeenMs ?? null;
         const quietMs = lastSeenMs === null ? null : Math.max(0, t - lastSeenMs);
         return {
           deviceId,
@@ -60,8 +70,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
           disk: hb?.disk?.level ?? null,
           heartbeatAtMs: hb?.atMs ?? null,
         };
-      }),
-    );
+      });
   });
 
   app.get(
@@ -72,58 +81,69 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
         querystring: {
           type: 'object',
           required: ['day'],
-          properties: { day: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, site: identifierJson, worker: { type: 'string', maxLength: 64 } },
+          properties: {
+            day: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            site: identifierJson,
+            worker: { type: 'string', maxLength: 64 },
+            before: { type: 'string', pattern: CURSOR_PATTERN },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_LISTED },
+          },
           additionalProperties: false,
         },
         response: { '4xx': errorSchema },
       },
     },
-    async (req: FastifyRequest<{ Querystring: { day: string; site?: string; worker?: string } }>, reply) => {
+    async (req: FastifyRequest<{ Querystring: { day: string; site?: string; worker?: string; before?: string; limit?: number } }>, reply) => {
       const dayStart = parseInstant(req.query.day, zone);
       if (dayStart instanceof Error) return reply.code(400).send({ error: `day: ${dayStart.message}` });
       const { fromMs, toMs } = dayRangeIn(dayStart, zone);
       const scope = orgScope(req);
       const role = req.account!.role;
       const devices = req.query.site ? directory.siteMembers(req.query.site) : undefined;
-      if (devices && devices.length === 0) return { day: req.query.day, total: 0, allowed: 0, denied: 0, deniedByReason: {}, entries: [] };
-      const wanted = req.query.worker?.trim().toLowerCase() || undefined;
-      // A worker is found by id or by name (on an uploaded list, of the manager's organisation for a manager).
-      const named = wanted ? new Set(directory.searchWorkers(scope, req.query.worker!.trim(), 1000).map((w) => w.workerId)) : undefined;
-      const passages = [];
-      for (const deviceId of devices ?? [undefined]) {
-        for await (const e of store.events({ ...(deviceId ? { deviceId } : {}), sinceMs: fromMs })) {
-          const whenMs = e.correctedWallMs ?? e.wallMs;
-          if (whenMs >= toMs || whenMs < fromMs) continue;
-          if (wanted && !(e.workerId !== null && (e.workerId.toLowerCase().includes(wanted) || named!.has(e.workerId)))) continue;
-          passages.push({ ...e, whenMs });
-        }
+      const none = { day: req.query.day, total: 0, allowed: 0, denied: 0, deniedByReason: {}, entries: [], next: null };
+      if (devices && devices.length === 0) return none;
+      // A manager sees their own workers' passages only; a worker is searched by id or by name (on an
+      // uploaded list, of the manager's organisation for a manager), and by an id on no list too for others.
+      let workerIds = scope === undefined ? undefined : directory.searchWorkers(scope, '', MAX_LIST_ROWS).map((w) => w.workerId);
+      const term = req.query.worker?.trim();
+      if (term) {
+        const named = directory.searchWorkers(scope, term, 1000).map((w) => w.workerId);
+        workerIds = scope === undefined && workerIdSchema.safeParse(term).success ? [...new Set([...named, term])] : named;
       }
-      const orgOf = directory.organisationsOf(passages.flatMap((p) => (p.workerId ? [p.workerId] : [])));
-      // A manager sees their own workers' passages only; they may see their health reasons.
-      const visible = scope === undefined ? passages : passages.filter((p) => p.workerId !== null && orgOf.get(p.workerId) === scope);
+      if (workerIds?.length === 0) return none;
+      // The day's events only, by their time as the hub dates them, counted and paged by the store.
+      const filter: EventFilter = { ...(devices ? { deviceIds: devices } : {}), ...(workerIds ? { workerIds } : {}), sinceMs: fromMs, untilMs: toMs };
+      const limit = req.query.limit ?? MAX_LISTED;
+      const [counts, page] = await Promise.all([
+        store.eventCounts(filter),
+        store.latestEvents({ ...filter, limit: limit + 1, ...(req.query.before ? { before: parseCursor(req.query.before) } : {}) }),
+      ]);
+      const listed = page.slice(0, limit);
+      const orgOf = directory.organisationsOf(listed.flatMap((p) => (p.workerId ? [p.workerId] : [])));
       const mayReadHealth = role === 'health' || role === 'manager';
       const shown = (r: DenyReason) => (mayReadHealth || !DENY_REASONS[r]?.sensitive ? r : HEALTH_REASON_HIDDEN);
       const deniedByReason: Record<string, number> = {};
+      let total = 0;
       let allowed = 0;
       let denied = 0;
-      for (const p of visible) {
-        if (p.decision === 'allow') allowed++;
-        else if (p.decision === 'deny') {
-          denied++;
-          for (const r of new Set(p.reasons.map(shown))) deniedByReason[r] = (deniedByReason[r] ?? 0) + 1;
+      for (const c of counts) {
+        total += c.count;
+        if (c.decision === 'allow') allowed += c.count;
+        else if (c.decision === 'deny') {
+          denied += c.count;
+          for (const r of new Set(c.reasons.map((x) => shown(x as DenyReason)))) deniedByReason[r] = (deniedByReason[r] ?? 0) + c.count;
         }
       }
-      visible.sort((a, b) => b.whenMs - a.whenMs);
       return {
         day: req.query.day,
-        total: visible.length,
+        total,
         allowed,
         denied,
         deniedByReason,
-        entries: visible.slice(0, MAX_LISTED).map((p) => ({
+        entries: listed.map((p) => ({
           deviceId: p.deviceId,
           checkpointId: p.checkpointId,
-          whenMs: p.whenMs,
+          whenMs: p.correctedWallMs ?? p.wallMs,
           clock: p.clock,
           direction: p.direction,
           workerId: p.workerId,
@@ -131,6 +151,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
           decision: p.decision,
           reasons: [...new Set(p.reasons.map(shown))],
         })),
+        next: page.length > limit ? cursorText(cursorOf(listed.at(-1)!)) : null,
       };
     },
   );

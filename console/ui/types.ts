@@ -85,6 +85,8 @@ export interface EntriesDay {
   denied: number;
   deniedByReason: Record<string, number>;
   entries: Entry[];
+  /** Where the next (older) page starts, when there is one. */
+  next: string | null;
 }
 
 export interface Notice {

@@ -1,7 +1,18 @@
 import pg from 'pg';
 import type { WireEvent } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
-import { alertFromRow, hubEventFromRow, type HubEvent, type HubStore, type IngestResult } from './store.js';
+import {
+  alertFromRow,
+  EVENT_TIME_SQL,
+  hubEventFromRow,
+  type DeviceStatus,
+  type EventCount,
+  type EventCursor,
+  type EventFilter,
+  type HubEvent,
+  type HubStore,
+  type IngestResult,
+} from './store.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import { dateEvent } from './dating.js';
 
@@ -151,7 +162,32 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
       END
       $fn$;`,
   },
+  {
+    // Events by their time as the hub dates it: a day's entries newest first and the retention read a range by index.
+    version: 7,
+    sql: `CREATE INDEX hub_events_time ON hub_events ((coalesce(corrected_wall_ms, wall_ms)), device_id, seq);`,
+  },
 ];
+
+/** The PostgreSQL WHERE clause (and its positional parameters) of a filter. */
+function pgWhere(f: EventFilter & { before?: EventCursor }): { where: string; params: unknown[] } {
+  const clauses = ['true'];
+  const params: unknown[] = [];
+  const add = (sql: (n: string) => string, ...values: unknown[]) => {
+    const refs = values.map((v) => {
+      params.push(v);
+      return `$${params.length}`;
+    });
+    clauses.push(sql(refs.join(', ')));
+  };
+  if (f.deviceId !== undefined) add((n) => `device_id = ${n}`, f.deviceId);
+  if (f.deviceIds) add((n) => `device_id = ANY(${n}::text[])`, f.deviceIds);
+  if (f.workerIds) add((n) => `worker_id = ANY(${n}::text[])`, f.workerIds);
+  if (f.sinceMs !== undefined) add((n) => `${EVENT_TIME_SQL} >= ${n}`, f.sinceMs);
+  if (f.untilMs !== undefined) add((n) => `${EVENT_TIME_SQL} < ${n}`, f.untilMs);
+  if (f.before) add((n) => `(${EVENT_TIME_SQL}, device_id, seq) < (${n})`, f.before.timeMs, f.before.deviceId, f.before.seq);
+  return { where: clauses.join(' AND '), params };
+}
 
 const MAX_GAP_RANGES = 100;
 
@@ -230,12 +266,37 @@ export class PgHubStore implements HubStore {
     return { inserted, duplicates: events.length - inserted, contiguousSeq: Number(r.o_contiguous), gaps };
   }
 
-  async *events(filter: { deviceId?: string; sinceMs?: number } = {}): AsyncIterable<HubEvent> {
-    const { rows } = await this.pool.query<Record<string, unknown>>(
-      'SELECT * FROM hub_events WHERE ($1::text IS NULL OR device_id = $1) AND wall_ms >= $2 ORDER BY device_id, seq',
-      [filter.deviceId ?? null, filter.sinceMs ?? 0],
-    );
+  async *events(filter: EventFilter = {}): AsyncIterable<HubEvent> {
+    const { where, params } = pgWhere(filter);
+    const { rows } = await this.pool.query<Record<string, unknown>>(`SELECT * FROM hub_events WHERE ${where} ORDER BY device_id, seq`, params);
     for (const r of rows) yield hubEventFromRow(r);
+  }
+
+  async latestEvents(filter: EventFilter & { limit: number; before?: EventCursor }): Promise<HubEvent[]> {
+    const { where, params } = pgWhere(filter);
+    const { rows } = await this.pool.query<Record<string, unknown>>(
+      `SELECT * FROM hub_events WHERE ${where} ORDER BY ${EVENT_TIME_SQL} DESC, device_id DESC, seq DESC LIMIT $${params.length + 1}`,
+      [...params, filter.limit],
+    );
+    return rows.map(hubEventFromRow);
+  }
+
+  async eventCounts(filter: EventFilter): Promise<EventCount[]> {
+    const { where, params } = pgWhere(filter);
+    const { rows } = await this.pool.query<{ decision: string; reasons: string; n: number }>(
+      `SELECT decision, reasons, count(*)::int AS n FROM hub_events WHERE ${where} GROUP BY decision, reasons`,
+      params,
+    );
+    return rows.map((r) => ({ decision: r.decision, reasons: r.reasons ? r.reasons.split(' ') : [], count: r.n }));
+  }
+
+  async deviceStatus(deviceIds: readonly string[]): Promise<Map<string, DeviceStatus>> {
+    const { rows } = await this.pool.query<{ id: string; seen: number | null; heard: number | null; heartbeat: Heartbeat | null }>(
+      `SELECT d.id, v.last_seen_ms AS seen, h.received_ms AS heard, h.heartbeat
+       FROM unnest($1::text[]) AS d(id) LEFT JOIN devices v ON v.device_id = d.id LEFT JOIN device_heartbeats h ON h.device_id = d.id`,
+      [deviceIds],
+    );
+    return new Map(rows.map((r) => [r.id, { lastSeenMs: Math.max(r.seen ?? 0, r.heard ?? 0) || null, heartbeat: r.heartbeat ?? null }]));
   }
 
   async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {

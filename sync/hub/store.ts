@@ -4,6 +4,7 @@ import type { WireEvent } from '../batch-codec.js';
 import * as m0001 from './migrations/0001-hub-events.js';
 import * as m0002 from './migrations/0002-alerts-heartbeats.js';
 import * as m0004 from './migrations/0004-alert-note.js';
+import * as m0005 from './migrations/0005-event-time.js';
 import * as m0003 from './migrations/0003-dating.js';
 import { dateEvent, type ClockTrust } from './dating.js';
 import type { ClockAnchor } from '../batch-codec.js';
@@ -22,9 +23,51 @@ export interface IngestResult {
  * The hub's event store. `ingest` is durable when it returns and idempotent on (device, seq); the
  * SQLite and PostgreSQL implementations pass one contract test.
  */
+/**
+ * Which events: times are the event's time as the hub dates it (its corrected time where it could
+ * date a kiosk without a synchronised clock, else the kiosk's), from `sinceMs` (inclusive) to
+ * `untilMs` (exclusive).
+ */
+export interface EventFilter {
+  deviceId?: string;
+  /** Only these devices (a site's, in one query). */
+  deviceIds?: readonly string[];
+  /** Only these workers' events. */
+  workerIds?: readonly string[];
+  sinceMs?: number;
+  untilMs?: number;
+}
+
+/** Where a page of events newest first ended: the next page starts below it. */
+export interface EventCursor {
+  timeMs: number;
+  deviceId: string;
+  seq: number;
+}
+
+/** Events by decision and reasons (the reasons as the kiosk listed them), for a day's counts. */
+export interface EventCount {
+  decision: string;
+  reasons: string[];
+  count: number;
+}
+
+/** What the hub knows of a device: when it last heard from it (a heartbeat or a batch) and its last heartbeat. */
+export interface DeviceStatus {
+  lastSeenMs: number | null;
+  heartbeat: Heartbeat | null;
+}
+
 export interface HubStore {
   ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number, anchor?: ClockAnchor | null): Promise<IngestResult>;
-  events(filter?: { deviceId?: string; sinceMs?: number }): AsyncIterable<HubEvent>;
+  /** Every matching event, each device's in sequence order. */
+  events(filter?: EventFilter): AsyncIterable<HubEvent>;
+  /** At most `limit` matching events, newest first, after `before` when given (paging). */
+  latestEvents(filter: EventFilter & { limit: number; before?: EventCursor }): Promise<HubEvent[]>;
+  /** How many matching events there are by decision and reasons (counted by the database). */
+  eventCounts(filter: EventFilter): Promise<EventCount[]>;
+  /** What the hub knows of each of these devices, in one query (unknown ones have nulls). */
+  deviceStatus(deviceIds: readonly string[]): Promise<Map<string, DeviceStatus>>;
   /** Stores an alert once per (device, seq); true when it was new. */
   recordAlert(deviceId: string, alert: Alert, receivedMs: number): Promise<boolean>;
   alerts(): Promise<(Alert & { deviceId: string })[]>;
@@ -54,12 +97,52 @@ export const HUB_MIGRATIONS = [
   { version: 2, name: '0002-alerts-heartbeats', up: m0002.up },
   { version: 3, name: '0003-dating', up: m0003.up },
   { version: 4, name: '0004-alert-note', up: m0004.up },
+  { version: 5, name: '0005-event-time', up: m0005.up },
 ] as const;
 
 /** An event as the hub holds it: as reported, plus how far its time can be trusted. */
 export type HubEvent = WireEvent & { deviceId: string; clock: ClockTrust; correctedWallMs: number | null };
 
 const MAX_GAP_RANGES = 100;
+
+/** The time an event is filtered and ordered by: the hub's corrected time, else the kiosk's (indexed, migration 5). */
+export const EVENT_TIME_SQL = 'coalesce(corrected_wall_ms, wall_ms)';
+
+/** An event's place in {@link HubStore.latestEvents}' order, to ask for the page after it. */
+export function cursorOf(e: HubEvent): EventCursor {
+  return { timeMs: e.correctedWallMs ?? e.wallMs, deviceId: e.deviceId, seq: e.seq };
+}
+
+/** The SQLite WHERE clause (and its named parameters) of a filter. */
+function sqliteWhere(f: EventFilter & { before?: EventCursor }): { where: string; params: Record<string, unknown> } {
+  const clauses = ['1 = 1'];
+  const params: Record<string, unknown> = {};
+  if (f.deviceId !== undefined) {
+    clauses.push('device_id = @deviceId');
+    params.deviceId = f.deviceId;
+  }
+  if (f.deviceIds) {
+    clauses.push('device_id IN (SELECT value FROM json_each(@deviceIds))');
+    params.deviceIds = JSON.stringify(f.deviceIds);
+  }
+  if (f.workerIds) {
+    clauses.push('worker_id IN (SELECT value FROM json_each(@workerIds))');
+    params.workerIds = JSON.stringify(f.workerIds);
+  }
+  if (f.sinceMs !== undefined) {
+    clauses.push(`${EVENT_TIME_SQL} >= @sinceMs`);
+    params.sinceMs = f.sinceMs;
+  }
+  if (f.untilMs !== undefined) {
+    clauses.push(`${EVENT_TIME_SQL} < @untilMs`);
+    params.untilMs = f.untilMs;
+  }
+  if (f.before) {
+    clauses.push(`(${EVENT_TIME_SQL}, device_id, seq) < (@beforeMs, @beforeDevice, @beforeSeq)`);
+    Object.assign(params, { beforeMs: f.before.timeMs, beforeDevice: f.before.deviceId, beforeSeq: f.before.seq });
+  }
+  return { where: clauses.join(' AND '), params };
+}
 
 /** A hub_events row (SQLite or PostgreSQL) as the event it records. */
 export function hubEventFromRow(r: Record<string, unknown>): HubEvent {
@@ -159,13 +242,38 @@ export class SqliteHubStore implements HubStore {
       .immediate();
   }
 
-  async *events(filter: { deviceId?: string; sinceMs?: number } = {}): AsyncIterable<HubEvent> {
+  async *events(filter: EventFilter = {}): AsyncIterable<HubEvent> {
+    const { where, params } = sqliteWhere(filter);
+    const rows = this.db.prepare(`SELECT * FROM hub_events WHERE ${where} ORDER BY device_id, seq`).iterate(params) as Iterable<Record<string, unknown>>;
+    for (const r of rows) yield hubEventFromRow(r);
+  }
+
+  async latestEvents(filter: EventFilter & { limit: number; before?: EventCursor }): Promise<HubEvent[]> {
+    const { where, params } = sqliteWhere(filter);
+    const rows = this.db
+      .prepare(`SELECT * FROM hub_events WHERE ${where} ORDER BY ${EVENT_TIME_SQL} DESC, device_id DESC, seq DESC LIMIT @limit`)
+      .all({ ...params, limit: filter.limit }) as Record<string, unknown>[];
+    return rows.map(hubEventFromRow);
+  }
+
+  async eventCounts(filter: EventFilter): Promise<EventCount[]> {
+    const { where, params } = sqliteWhere(filter);
+    const rows = this.db.prepare(`SELECT decision, reasons, count(*) AS n FROM hub_events WHERE ${where} GROUP BY decision, reasons`).all(params) as {
+      decision: string;
+      reasons: string;
+      n: number;
+    }[];
+    return rows.map((r) => ({ decision: r.decision, reasons: r.reasons ? r.reasons.split(' ') : [], count: r.n }));
+  }
+
+  async deviceStatus(deviceIds: readonly string[]): Promise<Map<string, DeviceStatus>> {
     const rows = this.db
       .prepare(
-        `SELECT * FROM hub_events WHERE (@deviceId IS NULL OR device_id = @deviceId) AND wall_ms >= @sinceMs ORDER BY device_id, seq`,
+        `SELECT d.value AS id, v.last_seen_ms AS seen, h.received_ms AS heard, h.heartbeat
+         FROM json_each(?) AS d LEFT JOIN devices v ON v.device_id = d.value LEFT JOIN device_heartbeats h ON h.device_id = d.value`,
       )
-      .iterate({ deviceId: filter.deviceId ?? null, sinceMs: filter.sinceMs ?? 0 }) as Iterable<Record<string, unknown>>;
-    for (const r of rows) yield hubEventFromRow(r);
+      .all(JSON.stringify(deviceIds)) as { id: string; seen: number | null; heard: number | null; heartbeat: string | null }[];
+    return new Map(rows.map((r) => [r.id, { lastSeenMs: Math.max(r.seen ?? 0, r.heard ?? 0) || null, heartbeat: r.heartbeat ? (JSON.parse(r.heartbeat) as Heartbeat) : null }]));
   }
 
   async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {

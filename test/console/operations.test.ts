@@ -180,6 +180,19 @@ describe('console devices, entries and notices by role', () => {
     expect(otherDay.total).toBe(0);
   });
 
+  it("lists a day's entries in pages, newest first, each page's counts covering the whole day; a malformed page cursor is refused", async () => {
+    const op = await client(server.url, 'op');
+    const first = (await op.get<Day & { next: string | null }>(`/api/entries?day=${DAY}&limit=3`)).body;
+    expect([first.total, first.allowed, first.denied, first.entries.length]).toEqual([4, 1, 3, 3]);
+    expect(first.entries.map((e) => e.workerId)).toEqual([null, 'B001', 'A002']);
+    expect(first.next).toEqual(expect.any(String));
+    const second = (await op.get<Day & { next: string | null }>(`/api/entries?day=${DAY}&limit=3&before=${encodeURIComponent(first.next!)}`)).body;
+    expect(second.entries.map((e) => e.workerId)).toEqual(['A001']);
+    expect([second.total, second.next]).toEqual([4, null]);
+    expect((await op.get(`/api/entries?day=${DAY}&before=x`)).status).toBe(400);
+    expect((await op.get(`/api/entries?day=${DAY}&limit=100000`)).status).toBe(400);
+  });
+
   it('refuses bad input clearly: a day that is not a date, an unknown query key', async () => {
     const op = await client(server.url, 'op');
     const bad = await op.get<{ error: string }>('/api/entries?day=yesterday');

@@ -54,12 +54,15 @@ export function EntriesPage() {
   const [day, setDay] = useState(today());
   const [site, setSite] = useState('');
   const [worker, setWorker] = useState('');
-  const [query, setQuery] = useState(() => withQuery('/api/entries', { day: today() }));
-  const entries = useLoad<EntriesDay>(query);
+  const [shown, setShown] = useState(() => ({ day: today(), site: '', worker: '' }));
+  // The list comes a page at a time, newest first; `before` is where the page shown ends.
+  const [pages, setPages] = useState<string[]>([]);
+  const entries = useLoad<EntriesDay>(withQuery('/api/entries', { ...shown, before: pages.at(-1) }));
   const reasonText = (r: string) => (r in DENY_REASONS ? DENY_REASONS[r as keyof typeof DENY_REASONS][i18n.language === 'en' ? 'en' : 'vi'] : r === 'HEALTH' ? t('entries.healthHidden') : r);
   const show = (e: FormEvent) => {
     e.preventDefault();
-    setQuery(withQuery('/api/entries', { day, site, worker: worker.trim() }));
+    setShown({ day, site, worker: worker.trim() });
+    setPages([]);
   };
   return (
     <section aria-labelledby="entries-heading" data-testid="entries-page">
@@ -116,6 +119,18 @@ export function EntriesPage() {
               </tr>
             ))}
           </Table>
+          <div className="row">
+            {pages.length > 0 && (
+              <button type="button" onClick={() => setPages([])}>
+                {t('entries.newest')}
+              </button>
+            )}
+            {entries.data.next && (
+              <button type="button" data-testid="entries-older" onClick={() => setPages((p) => [...p, entries.data!.next!])}>
+                {t('entries.older')}
+              </button>
+            )}
+          </div>
         </>
       )}
     </section>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HubStore } from '../../../sync/hub/store.js';
+import { cursorOf, type EventCursor, type HubEvent, type HubStore } from '../../../sync/hub/store.js';
 import { typicalEvents } from '../../helpers/events.js';
 
 /** What every hub store must do; run against SQLite here and PostgreSQL where a server runs. */
@@ -14,6 +14,8 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         await dispose();
       }
     }
+
+    const keyOf = (e: HubEvent) => `${e.deviceId}/${e.seq}`;
 
     const collect = async (store: HubStore, deviceId?: string) => {
       const out = [];
@@ -41,6 +43,70 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         const [ea, eb] = await collect(store);
         expect(ea).toMatchObject({ clock: 'corrected', correctedWallMs: 1_800_000_005_000, wallMs: 0 });
         expect(eb).toMatchObject({ clock: 'unverified', correctedWallMs: null });
+      });
+    });
+
+    it("reads a time range (from inclusive, to exclusive, by the hub's corrected time), pages it newest first and counts it by decision and reasons, for some devices or workers", async () => {
+      await withStore(async (store) => {
+        const a = typicalEvents(60);
+        const b = typicalEvents(40, 1, a[10]!.wallMs - 500);
+        await store.ingest('kiosk-a', a, 1);
+        await store.ingest('kiosk-b', b, 1);
+        // A kiosk without a synchronised clock: its event is in the range by the hub's corrected time, not by its own.
+        const [late] = typicalEvents(1).map((e) => ({ ...e, clockSynced: false, wallMs: 0 }));
+        await store.ingest('kiosk-c', [late!], 1, { bootId: late!.bootId, monoUs: late!.monoUs, hubTimeMs: a[20]!.wallMs + 1 });
+        const sinceMs = a[10]!.wallMs;
+        const untilMs = a[50]!.wallMs;
+        const timeOf = (e: HubEvent) => e.correctedWallMs ?? e.wallMs;
+        const all = (await collect(store)).filter((e) => timeOf(e) >= sinceMs && timeOf(e) < untilMs);
+        expect(all.length).toBe(40 + b.filter((e) => e.wallMs >= sinceMs && e.wallMs < untilMs).length + 1);
+
+        const ranged: HubEvent[] = [];
+        for await (const e of store.events({ sinceMs, untilMs })) ranged.push(e);
+        expect(ranged.map(keyOf).sort()).toEqual(all.map(keyOf).sort());
+        expect(ranged.some((e) => e.deviceId === 'kiosk-c')).toBe(true);
+
+        // Pages of 7, newest first, each starting below the last one's end, cover the range exactly once.
+        const newestFirst = [...all].sort((x, y) => timeOf(y) - timeOf(x) || (y.deviceId < x.deviceId ? -1 : y.deviceId > x.deviceId ? 1 : y.seq - x.seq));
+        const paged: HubEvent[] = [];
+        let before: EventCursor | undefined;
+        for (;;) {
+          const page = await store.latestEvents({ sinceMs, untilMs, limit: 7, ...(before ? { before } : {}) });
+          paged.push(...page);
+          if (page.length < 7) break;
+          before = cursorOf(page.at(-1)!);
+        }
+        expect(paged.map(keyOf)).toEqual(newestFirst.map(keyOf));
+
+        // Only some devices, only some workers.
+        const onB = await store.latestEvents({ deviceIds: ['kiosk-b', 'kiosk-x'], sinceMs, untilMs, limit: 1000 });
+        expect(onB.map(keyOf).sort()).toEqual(all.filter((e) => e.deviceId === 'kiosk-b').map(keyOf).sort());
+        const workers = [a[12]!.workerId!, a[13]!.workerId!];
+        const theirs = await store.latestEvents({ workerIds: workers, sinceMs, untilMs, limit: 1000 });
+        expect(theirs.map(keyOf).sort()).toEqual(all.filter((e) => e.workerId !== null && workers.includes(e.workerId)).map(keyOf).sort());
+
+        // Counted by the store: the same totals as counting the range's events.
+        const counts = await store.eventCounts({ sinceMs, untilMs });
+        expect(counts.reduce((n, c) => n + c.count, 0)).toBe(all.length);
+        const denied = counts.filter((c) => c.decision === 'deny');
+        expect(denied.reduce((n, c) => n + c.count, 0)).toBe(all.filter((e) => e.decision === 'deny').length);
+        expect(denied.find((c) => c.reasons.join(' ') === 'DECLARATION_MISSING VACCINATION_INSUFFICIENT')?.count).toBe(
+          all.filter((e) => e.reasons.join(' ') === 'DECLARATION_MISSING VACCINATION_INSUFFICIENT').length,
+        );
+        expect(await store.eventCounts({ deviceIds: ['kiosk-x'], sinceMs, untilMs })).toEqual([]);
+      });
+    });
+
+    it("gives every device's last contact and heartbeat in one call (unknown devices with nothing)", async () => {
+      await withStore(async (store) => {
+        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: { freeBytes: 5e9, reserveInUse: false, level: 'ok' as const } };
+        await store.recordHeartbeat('kiosk-a', hb, 10);
+        await store.ingest('kiosk-b', typicalEvents(2), 20);
+        const status = await store.deviceStatus(['kiosk-a', 'kiosk-b', 'kiosk-z']);
+        expect(status.get('kiosk-a')).toEqual({ lastSeenMs: 10, heartbeat: hb });
+        expect(status.get('kiosk-b')).toEqual({ lastSeenMs: 20, heartbeat: null });
+        expect(status.get('kiosk-z')).toEqual({ lastSeenMs: null, heartbeat: null });
+        expect((await store.deviceStatus([])).size).toBe(0);
       });
     });
 
