@@ -179,7 +179,34 @@ export class HubDirectory {
       forgetHubOnly.run(id);
     }
     if (removed) this.bump('roster', rev);
+    this.dropRiders(workerIds, rev);
     return removed;
+  }
+
+  /**
+   * Takes workers who left their organisation's list (or the roster) off every route they rode; the
+   * kiosks of those routes' bus checkpoints get a fresh snapshot at `rev` (a delta would no longer name
+   * them). The caller's transaction.
+   */
+  private dropRiders(workerIds: readonly string[], rev: number): void {
+    const routesOf = this.db.prepare('SELECT route_id FROM route_riders WHERE worker_id = ?');
+    const drop = this.db.prepare('DELETE FROM route_riders WHERE worker_id = ?');
+    const routes = new Set<string>();
+    for (const id of workerIds) {
+      for (const r of routesOf.all(id) as { route_id: string }[]) routes.add(r.route_id);
+      drop.run(id);
+    }
+    if (routes.size === 0) return;
+    const devicesOf = this.db.prepare('SELECT d.device_id FROM device_sites d JOIN checkpoint_routes c ON c.checkpoint_id = d.checkpoint_id WHERE c.route_id = ?');
+    const put = this.db.prepare('INSERT INTO device_scopes (device_id, rev) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET rev = max(rev, excluded.rev)');
+    let any = false;
+    for (const r of routes) {
+      for (const d of devicesOf.all(r) as { device_id: string }[]) {
+        put.run(d.device_id, rev);
+        any = true;
+      }
+    }
+    if (any && this.revision('roster') < rev) this.bump('roster', rev);
   }
 
   /** Revokes a pass by its id (shown by `safegate pass verify`); kiosks refuse it from their next download. */
@@ -322,7 +349,12 @@ export class HubDirectory {
       const snapshot = req.cursor === 0 || req.cursor > current || req.cursor < rescoped;
       // A bus checkpoint linked to routes receives their riders (scopes 'route:<id>'), every other one its organisations' workers.
       const byRoute = scoped && req.stream === 'roster' && scopeList.some((s) => s.startsWith(ROUTE_SCOPE));
-      const inScope = !scoped ? '' : byRoute ? ` AND key IN (SELECT worker_id FROM route_riders WHERE route_id IN ${scopeIn})` : ` AND scope IN ${scopeIn}`;
+      // A rider counts only while an organisation the route serves lists them (a worker who moved to another one is not sent).
+      const inScope = !scoped
+        ? ''
+        : byRoute
+          ? ` AND key IN (SELECT x.worker_id FROM route_riders x JOIN route_orgs o ON o.route_id = x.route_id JOIN hub_workers h ON h.worker_id = x.worker_id AND h.org_id = o.org_id WHERE x.route_id IN ${scopeIn})`
+          : ` AND scope IN ${scopeIn}`;
       const rows = (
         snapshot
           ? this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND deleted = 0${inScope} ORDER BY key`).all({ stream: req.stream, ...scopes })
