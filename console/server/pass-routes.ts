@@ -7,12 +7,17 @@ const passIdJson = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
 const expiresJson = { type: 'integer', minimum: 1 } as const;
 const DAY_MS = 86_400_000;
 
-/** A pass as the console lists it (the QR text never leaves but on a printed sheet). */
+/**
+ * A pass as the console lists it (the QR text never leaves but on a printed sheet), with the worker's
+ * name and team from the organisation's list (null once they left it); never their ID number, phone or residence.
+ */
 const passRow = {
   type: 'object',
   properties: {
     passId: { type: 'string' },
     workerId: { type: 'string' },
+    fullName: { type: ['string', 'null'] },
+    team: { type: ['string', 'null'] },
     orgId: { type: 'string' },
     kind: { type: 'string' },
     issuedAtMs: { type: 'integer' },
@@ -76,7 +81,9 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
     async (req: FastifyRequest<{ Params: { org: string }; Querystring: { worker?: string; team?: string; limit?: number } }>, reply) => {
       const d = desk(req, reply);
       if (!d) return reply;
-      return d.list({ ...(req.query.worker ? { workerId: req.query.worker } : {}), ...(req.query.team ? { team: req.query.team } : {}), limit: req.query.limit ?? 200 }).map(publicPass);
+      const listed = d.list({ ...(req.query.worker ? { workerId: req.query.worker } : {}), ...(req.query.team ? { team: req.query.team } : {}), limit: req.query.limit ?? 200 });
+      const names = d.workerNames(listed.map((p) => p.workerId));
+      return listed.map((p) => ({ ...publicPass(p), fullName: names.get(p.workerId)?.fullName ?? null, team: names.get(p.workerId)?.team ?? null }));
     },
   );
 

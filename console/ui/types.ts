@@ -101,6 +101,9 @@ export interface Notice {
 export interface PassRow {
   passId: string;
   workerId: string;
+  /** The worker's name and team on the organisation's list (null once they left it). */
+  fullName: string | null;
+  team: string | null;
   orgId: string;
   kind: 'printed' | 'phone';
   issuedAtMs: number;

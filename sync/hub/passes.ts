@@ -342,6 +342,18 @@ export class OrganisationPasses {
     return this.registry.revokeWorker(workerId, { orgId: this.orgId });
   }
 
+  /**
+   * The name and team of each of these workers on the organisation's list, in one query: what a list
+   * of passes shows beside the worker id (never their ID number, phone or residence).
+   */
+  workerNames(workerIds: readonly string[]): Map<string, { fullName: string; team: string }> {
+    const rows = this.registry
+      .database()
+      .prepare('SELECT worker_id AS workerId, full_name AS fullName, team FROM hub_workers WHERE org_id = ? AND worker_id IN (SELECT value FROM json_each(?))')
+      .all(this.orgId, JSON.stringify([...new Set(workerIds)])) as { workerId: string; fullName: string; team: string }[];
+    return new Map(rows.map((r) => [r.workerId, { fullName: r.fullName, team: r.team }]));
+  }
+
   /** The organisation's teams (from its uploaded list), by name. */
   teams(): string[] {
     return (this.registry.database().prepare('SELECT DISTINCT team FROM hub_workers WHERE org_id = ? ORDER BY team').all(this.orgId) as { team: string }[]).map((r) => r.team);

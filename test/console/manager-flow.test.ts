@@ -169,6 +169,15 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
     await page.getByRole('button', { name: 'Cấp thẻ' }).click();
     await expect.poll(() => page.getByTestId('issue-result').textContent()).toMatch(/^Đã cấp 2 thẻ/);
     await expect.poll(() => page.getByTestId('passes').locator('tbody tr').count()).toBe(2);
+    // Each pass shows its worker's name and team from the list, never their ID number, phone or residence.
+    const passRows = await page.getByTestId('passes').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(passRows.map((r) => [r[1], r[2]]).sort()).toEqual([
+      ['Lê Văn Hùng (A002)', 'Tổ May 1'],
+      ['Trần Thị Mai (A001)', 'Tổ May 1'],
+    ]);
+    const listed = await api(page, 'GET', '/api/organisations/ORG-A/passes');
+    expect(Object.keys((listed.body as object[])[0]!).sort()).toEqual(['expiresAtMs', 'fullName', 'issuedAtMs', 'kind', 'orgId', 'passId', 'revokedAtMs', 'revokedBecause', 'state', 'team', 'workerId']);
+    expect(JSON.stringify(listed.body) + passRows.join()).not.toMatch(/079190000001|079191000002|0912345601|0912345602|KTX Tân Tạo|Bình Tân/);
 
     await page.locator('select[name="sheet-team"]').selectOption('Tổ May 1');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Tải phiếu PDF' }).click()]);

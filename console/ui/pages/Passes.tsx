@@ -206,13 +206,16 @@ export function PassesPage({ me }: { me: Me }) {
             <input name="pass-worker" type="search" value={worker} onChange={(e) => setWorker(e.target.value)} />
           </label>
           <Refusal error={passes.error ?? revoke.error} />
-          <Table label={t('passes.listHeading')} testId="passes" head={[t('passes.passId'), t('passes.worker'), t('passes.kind'), t('passes.issuedAt'), t('passes.expiresAt'), t('passes.state'), '']}>
+          <Table label={t('passes.listHeading')} testId="passes" head={[t('passes.passId'), t('passes.worker'), t('workers.team'), t('passes.kind'), t('passes.issuedAt'), t('passes.expiresAt'), t('passes.state'), '']}>
             {passes.data?.map((p) => (
               <tr key={p.passId}>
                 <td>
                   <code>{p.passId}</code>
                 </td>
-                <td>{p.workerId}</td>
+                <td>
+                  {p.fullName ?? t('passes.notOnList')} <small>({p.workerId})</small>
+                </td>
+                <td>{p.team ?? ''}</td>
                 <td>{p.kind === 'phone' ? t('passes.kindPhone') : t('passes.kindPrinted')}</td>
                 <td>{day(p.issuedAtMs)}</td>
                 <td>{day(p.expiresAtMs)}</td>
