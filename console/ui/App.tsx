@@ -5,6 +5,7 @@ import { setLanguage } from './i18n.js';
 import { AlertsPage, DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
 import { OrganisationsPage } from './pages/Organisations.js';
 import { AccountsPage } from './pages/Accounts.js';
+import { ExportsPage } from './pages/Exports.js';
 import { PassesPage } from './pages/Passes.js';
 import { PersonRequestsPage } from './pages/PersonRequests.js';
 import { WorkersPage } from './pages/Workers.js';
@@ -90,7 +91,7 @@ function MePage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'alerts', 'notices', 'person', 'accounts', 'account'] as const;
+const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'alerts', 'notices', 'exports', 'person', 'accounts', 'account'] as const;
 /** Pages only an operator has (the API refuses the others anyway). */
 const OPERATOR_PAGES: readonly PageName[] = ['person', 'accounts'];
 type PageName = (typeof PAGES)[number];
@@ -129,6 +130,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       {page === 'entries' && <EntriesPage />}
       {page === 'alerts' && <AlertsPage />}
       {page === 'notices' && <NoticesPage me={me} />}
+      {page === 'exports' && <ExportsPage />}
       {page === 'person' && me.role === 'operator' && <PersonRequestsPage />}
       {page === 'accounts' && me.role === 'operator' && <AccountsPage me={me} />}
       {page === 'account' && <MePage me={me} onSignedOut={onSignedOut} />}
