@@ -58,7 +58,7 @@ function message(text: string, testId: string, retry?: () => void): void {
 
 interface ApiError {
   error: string;
-  refusal?: 'unknown' | 'used' | 'expired' | 'retired';
+  refusal?: 'unknown' | 'used' | 'expired' | 'retired' | 'left';
 }
 
 async function post<T>(path: string, body: unknown): Promise<T> {

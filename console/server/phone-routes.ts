@@ -42,7 +42,7 @@ const tokenJson = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' } as const;
 const coordinateJson = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' } as const;
 const errorJson = { type: 'object', required: ['error'], properties: { error: { type: 'string' }, refusal: { type: 'string' } }, additionalProperties: false } as const;
 
-const STATUS: Record<LinkRefusal, number> = { unknown: 404, used: 410, expired: 410, retired: 410 };
+const STATUS: Record<LinkRefusal, number> = { unknown: 404, used: 410, expired: 410, retired: 410, left: 410 };
 
 function refuse(reply: FastifyReply, err: unknown): FastifyReply {
   if (!(err instanceof PhoneLinkError)) throw err;

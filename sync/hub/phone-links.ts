@@ -1,7 +1,6 @@
 import { createHash, createPublicKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { identifierSchema } from '../../base/common/ids.js';
-import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
-import { DIRECTORY_MIGRATIONS } from './directory.js';
+import type { SqliteDatabase } from '../../base/node/sqlite.js';
 import { DEFAULT_PASS_DAYS, MAX_PASS_DAYS, PassError, PassRegistry } from './passes.js';
 
 /**
@@ -13,6 +12,9 @@ import { DEFAULT_PASS_DAYS, MAX_PASS_DAYS, PassError, PassRegistry } from './pas
  * - A new link for a worker retires the old phone's binding at once: their live phone passes are
  *   revoked (kiosks refuse them after their next download) and their unused links are retired, so a
  *   lost or replaced phone stops working when the manager makes the new link.
+ * - A link is the organisation's to give only while the worker is on its list: the claim checks it, and
+ *   a worker leaving the list (an upload without them, removal, erasure) retires their open links in
+ *   the same transaction (triggers of directory migration 0014).
  * - Opened on the phone (console/phone/), the page makes a non-extractable P-256 key and sends its
  *   public half with the token; the hub then issues a phone-bound pass through the pass registry
  *   (sync/hub/passes.ts), signed with the hub's phone-pass key, and hands it back.
@@ -27,9 +29,10 @@ export const LINK_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** The most links one call makes (a large team). */
 const MAX_LINKS_PER_CALL = 5_000;
 
-export type LinkState = 'open' | 'used' | 'expired' | 'retired';
+/** `left`: the worker is no longer on the list of the organisation that made the link (directory migration 0014). */
+export type LinkState = 'open' | 'used' | 'expired' | 'retired' | 'left';
 /** Why a link cannot be used; each is its own answer on the phone page. */
-export type LinkRefusal = 'unknown' | 'used' | 'expired' | 'retired';
+export type LinkRefusal = 'unknown' | 'used' | 'expired' | 'retired' | 'left';
 
 export class PhoneLinkError extends Error {
   override name = 'PhoneLinkError';
@@ -105,10 +108,14 @@ interface LinkRow {
   expires_ms: number;
   used_ms: number | null;
   retired_ms: number | null;
+  retired_why: 'replaced' | 'left' | null;
   pass_id: string | null;
+  /** 1 while the worker is on the list of the organisation that made the link. */
+  listed: number;
 }
 
-const COLUMNS = 'link_id, worker_id, org_id, made_by, made_ms, expires_ms, used_ms, retired_ms, pass_id';
+const COLUMNS =
+  'link_id, worker_id, org_id, made_by, made_ms, expires_ms, used_ms, retired_ms, retired_why, pass_id, EXISTS (SELECT 1 FROM hub_workers w WHERE w.worker_id = phone_links.worker_id AND w.org_id = phone_links.org_id) AS listed';
 
 export function tokenHashOf(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -146,7 +153,6 @@ export class PhoneLinks {
   private readonly now: () => number;
 
   constructor(private readonly options: PhoneLinksOptions) {
-    this.db = openDatabase(options.directoryPath, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
     this.now = options.now ?? Date.now;
     this.passes = new PassRegistry({
       directoryPath: options.directoryPath,
@@ -154,6 +160,8 @@ export class PhoneLinks {
       ...(options.issuer ? { issuer: options.issuer } : {}),
       now: this.now,
     });
+    // One connection with the pass registry, so a link's claim and its pass are one transaction.
+    this.db = this.passes.database();
   }
 
   /** Whether links can be used here (the hub has a phone-pass key). */
@@ -195,7 +203,7 @@ export class PhoneLinks {
     const expiresAtMs = nowMs + hours * 3_600_000;
     return this.db
       .transaction(() => {
-        const retire = this.db.prepare('UPDATE phone_links SET retired_ms = ? WHERE worker_id = ? AND used_ms IS NULL AND retired_ms IS NULL');
+        const retire = this.db.prepare("UPDATE phone_links SET retired_ms = ?, retired_why = 'replaced' WHERE worker_id = ? AND used_ms IS NULL AND retired_ms IS NULL");
         const insert = this.db.prepare('INSERT INTO phone_links (link_id, token_hash, worker_id, org_id, made_by, made_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)');
         return workers.map((w) => {
           retire.run(nowMs, w.worker_id);
@@ -224,39 +232,49 @@ export class PhoneLinks {
 
   /**
    * Uses a link once: binds a phone pass to the phone's public key (a JWK as WebCrypto exports it).
-   * The link is claimed first, in one statement, so two phones opening it at once cannot both get a
-   * pass; if the pass cannot be issued, the claim is released and the link stays usable.
+   * The link is claimed and its pass issued in one transaction: the claim is one statement that
+   * also requires the worker to be on the list of the organisation that made the link (so two phones
+   * opening it at once cannot both get a pass, and a worker who has left that list gets none), and the
+   * pass is recorded under that organisation. If the pass cannot be issued, nothing is kept and the
+   * link stays usable.
    */
   redeem(token: string, phoneJwk: unknown): PhoneBinding {
     const holderKey = phoneKeyFromJwk(phoneJwk);
     if (!this.canBind) throw new PhoneLinkError('this hub has no phone-pass key (phone.passKey in its settings): phone passes cannot be issued');
     const row = this.openRow(token);
-    const nowMs = this.now();
-    const claimed = this.db
-      .prepare('UPDATE phone_links SET used_ms = ? WHERE link_id = ? AND used_ms IS NULL AND retired_ms IS NULL AND expires_ms > ?')
-      .run(nowMs, row.link_id, nowMs);
-    if (claimed.changes !== 1) throw this.refusalOf(this.db.prepare(`SELECT ${COLUMNS} FROM phone_links WHERE link_id = ?`).get(row.link_id) as LinkRow);
     try {
-      const passDays = Math.min(this.options.passDays ?? DEFAULT_PASS_DAYS, MAX_PASS_DAYS);
-      const issued = this.passes.issue({ workerId: row.worker_id, expiresAt: new Date(nowMs + passDays * 86_400_000), kind: 'phone', holderKey });
-      this.db.prepare('UPDATE phone_links SET pass_id = ? WHERE link_id = ?').run(issued.passId, row.link_id);
-      return {
-        pass: issued.signedPass,
-        passId: issued.passId,
-        workerId: row.worker_id,
-        ...this.names(row.worker_id, row.org_id),
-        expiresAtMs: issued.expiresAtMs,
-      };
+      return this.db
+        .transaction((): PhoneBinding => {
+          const nowMs = this.now();
+          const claimed = this.db
+            .prepare(
+              `UPDATE phone_links SET used_ms = ? WHERE link_id = ? AND used_ms IS NULL AND retired_ms IS NULL AND expires_ms > ?
+                 AND EXISTS (SELECT 1 FROM hub_workers w WHERE w.worker_id = phone_links.worker_id AND w.org_id = phone_links.org_id)`,
+            )
+            .run(nowMs, row.link_id, nowMs);
+          if (claimed.changes !== 1) throw this.refusalOf(this.db.prepare(`SELECT ${COLUMNS} FROM phone_links WHERE link_id = ?`).get(row.link_id) as LinkRow);
+          const passDays = Math.min(this.options.passDays ?? DEFAULT_PASS_DAYS, MAX_PASS_DAYS);
+          const issued = this.passes.signAndRecord(row.org_id, row.worker_id, { expiresAt: new Date(nowMs + passDays * 86_400_000), kind: 'phone', holderKey });
+          if (issued.kind !== 'phone') throw new PhoneLinkError('this link could not be used: try again');
+          this.db.prepare('UPDATE phone_links SET pass_id = ? WHERE link_id = ?').run(issued.passId, row.link_id);
+          return {
+            pass: issued.signedPass,
+            passId: issued.passId,
+            workerId: row.worker_id,
+            ...this.names(row.worker_id, row.org_id),
+            expiresAtMs: issued.expiresAtMs,
+          };
+        })
+        .immediate();
     } catch (err) {
-      this.db.prepare('UPDATE phone_links SET used_ms = NULL WHERE link_id = ?').run(row.link_id);
       if (err instanceof PassError) throw new PhoneLinkError(err.message);
       throw err;
     }
   }
 
   close(): void {
+    // The registry owns the one connection.
     this.passes.close();
-    this.db.close();
   }
 
   private openRow(token: string): LinkRow {
@@ -274,6 +292,7 @@ export class PhoneLinks {
       used: 'this link has already been used: ask your organisation for a new one',
       expired: 'this link has expired: ask your organisation for a new one',
       retired: 'a newer link was made for you: use that one',
+      left: "you are no longer on the list of the organisation that made this link: it cannot be used",
     };
     return state === 'open' ? new PhoneLinkError('this link could not be used: try again') : new PhoneLinkError(words[state], state);
   }
@@ -286,6 +305,7 @@ export class PhoneLinks {
 
   private stateOf(r: LinkRow): LinkState {
     if (r.used_ms !== null) return 'used';
+    if (r.retired_why === 'left' || (r.retired_ms === null && !r.listed)) return 'left';
     if (r.retired_ms !== null) return 'retired';
     return r.expires_ms <= this.now() ? 'expired' : 'open';
   }

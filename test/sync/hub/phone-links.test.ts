@@ -130,6 +130,39 @@ describe('phone links', () => {
     expect(links.list({ orgId: 'cho-b' })).toEqual([]);
   });
 
+  it("a link is redeemable only while the worker is on the list of the organisation that made it; leaving the list retires it", () => {
+    const registry = new PassRegistry({ directoryPath: file, now: () => now });
+    const [moved, removed, kept] = links.make({ orgId: 'may-a', workerIds: ['a1', 'a2', 'a3'], madeBy: 'manager-a' });
+    // may-a's upload without a1 (who then joins cho-b's list), and a2 removed by name at the hub.
+    directory.uploadWorkers('may-a', [listed('a2', 'Trần Văn Đức', 'Tổ May 1'), listed('a3', 'Lê Thị Ánh', 'Tổ Cắt')], { nowMs: NOW + 1 });
+    directory.uploadWorkers('cho-b', [listed('b1', 'Phạm Văn Bình', 'Sạp 1'), listed('a1', 'Nguyễn Thị Hoa', 'Sạp 2')], { nowMs: NOW + 2 });
+    directory.removeWorkers(['a2']);
+    for (const made of [moved!, removed!]) {
+      expect(() => links.preview(made.token)).toThrow(expect.objectContaining({ refusal: 'left' }));
+      expect(() => links.redeem(made.token, phone().jwk)).toThrow(expect.objectContaining({ refusal: 'left' }));
+      expect(links.list({ workerId: made.workerId })[0]).toMatchObject({ state: 'left', retiredAtMs: expect.any(Number) });
+    }
+    expect(registry.list({ workerId: 'a1' })).toEqual([]);
+    expect(registry.list({ workerId: 'a2' })).toEqual([]);
+    // A worker still on the list is untouched.
+    expect(links.redeem(kept!.token, phone().jwk)).toMatchObject({ workerId: 'a3', orgName: 'Công ty May A' });
+    registry.close();
+  });
+
+  it('the claim itself checks the list: a link whose worker left while no trigger retired it is still refused, and no pass is issued', () => {
+    const [made] = links.make({ orgId: 'may-a', workerIds: ['a1'], madeBy: 'manager-a' });
+    const db = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS });
+    // The worker's row moves to another organisation behind the triggers' back (the claim must not rely on them).
+    db.exec('DROP TRIGGER workers_moving_lose_their_links');
+    db.prepare("UPDATE hub_workers SET org_id = 'cho-b' WHERE worker_id = 'a1'").run();
+    expect(db.prepare('SELECT retired_ms FROM phone_links').get()).toEqual({ retired_ms: null });
+    db.close();
+    expect(() => links.redeem(made!.token, phone().jwk)).toThrow(expect.objectContaining({ refusal: 'left' }));
+    const registry = new PassRegistry({ directoryPath: file, now: () => now });
+    expect(registry.list({ workerId: 'a1' })).toEqual([]);
+    registry.close();
+  });
+
   it('without a phone-pass key, links are made but not used, and the link stays open', () => {
     const keyless = new PhoneLinks({ directoryPath: file, now: () => now });
     const [made] = keyless.make({ orgId: 'may-a', workerIds: ['a3'], madeBy: 'op' });
