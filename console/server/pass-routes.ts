@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PassSheetError } from '../../sync/hub/pass-sheet.js';
 import { MAX_PASS_DAYS, PassError, type OrganisationPasses, type PassRecord, type PassRegistry } from '../../sync/hub/passes.js';
 import { ALL_ROLES, errorSchema, identifierJson, mayReachOrg, OPERATOR_OR_MANAGER } from './scope.js';
 
@@ -6,6 +7,16 @@ const orgParams = { type: 'object', required: ['org'], properties: { org: identi
 const passIdJson = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
 const expiresJson = { type: 'integer', minimum: 1 } as const;
 const DAY_MS = 86_400_000;
+/**
+ * Sheets and bulk issues one account may ask a minute. Each signs up to thousands of passes or draws
+ * up to 200 cards, so one account (or a stolen session) repeating them could keep the hub's cores and
+ * its directory's write lock busy; a manager printing a team's sheets or issuing a few teams' passes
+ * stays well under these.
+ */
+export const SHEETS_PER_ACCOUNT_PER_MINUTE = 6;
+export const ISSUES_PER_ACCOUNT_PER_MINUTE = 10;
+/** Rate limited per signed-in account (the hooks before have set it), by address for anyone else. */
+const perAccount = (max: number) => ({ max, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => (req.account ? `account:${req.account.name}` : `ip:${req.ip}`) });
 
 /**
  * A pass as the console lists it (the QR text never leaves but on a printed sheet), with the worker's
@@ -31,7 +42,9 @@ const passRow = {
 
 /**
  * An organisation's passes (sync/hub/passes.ts): issue per organisation, team or workers, list,
- * revoke by pass or by worker, and print a team's A4 sheet (a PDF download). Every call goes
+ * revoke by pass or by worker, and print a team's A4 sheet (a PDF download, in parts of at most
+ * MAX_CARDS_PER_SHEET cards, drawn off the event loop). Sheets and bulk issues are rate limited per
+ * account. Every call goes
  * through the organisation's desk (`registry.of(org)`), which cannot reach another organisation's
  * passes; a manager naming another organisation is refused before that.
  */
@@ -96,7 +109,7 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
   app.post(
     '/api/organisations/:org/passes',
     {
-      config: { access: OPERATOR_OR_MANAGER },
+      config: { access: OPERATOR_OR_MANAGER, rateLimit: perAccount(ISSUES_PER_ACCOUNT_PER_MINUTE) },
       schema: {
         params: orgParams,
         body: {
@@ -115,11 +128,11 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
       if (bad) return reply.code(400).send({ error: bad });
       let report;
       try {
-        report = d.issue({ ...(req.body.team !== undefined ? { team: req.body.team } : {}), ...(req.body.workerIds ? { workerIds: req.body.workerIds } : {}), expiresAt: new Date(req.body.expiresAtMs) });
+        report = await d.issueYielding({ ...(req.body.team !== undefined ? { team: req.body.team } : {}), ...(req.body.workerIds ? { workerIds: req.body.workerIds } : {}), expiresAt: new Date(req.body.expiresAtMs) });
       } catch (err) {
         return refusal(reply, err);
       }
-      return reply.code(201).send({ issued: report.issued.length, alreadyHeld: report.alreadyHeld, passes: report.issued.map(publicPass) });
+      return reply.code(201).send({ issued: report.issued.length, alreadyHeld: report.alreadyHeld, leftList: report.leftList, passes: report.issued.map(publicPass) });
     },
   );
 
@@ -159,14 +172,20 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
   app.post(
     '/api/organisations/:org/sheet',
     {
-      config: { access: OPERATOR_OR_MANAGER },
+      config: { access: OPERATOR_OR_MANAGER, rateLimit: perAccount(SHEETS_PER_ACCOUNT_PER_MINUTE) },
       schema: {
         params: orgParams,
-        body: { type: 'object', required: ['team'], properties: { team: { type: 'string', minLength: 1, maxLength: 120 }, expiresAtMs: expiresJson }, additionalProperties: false },
+        body: {
+          type: 'object',
+          required: ['team'],
+          // part: a team of more than MAX_CARDS_PER_SHEET workers is printed in parts (1, 2, ...), X-Sheet-Parts says how many.
+          properties: { team: { type: 'string', minLength: 1, maxLength: 120 }, expiresAtMs: expiresJson, part: { type: 'integer', minimum: 1, maximum: 1000 } },
+          additionalProperties: false,
+        },
         response: { '4xx': errorSchema },
       },
     },
-    async (req: FastifyRequest<{ Params: { org: string }; Body: { team: string; expiresAtMs?: number } }>, reply) => {
+    async (req: FastifyRequest<{ Params: { org: string }; Body: { team: string; expiresAtMs?: number; part?: number } }>, reply) => {
       const d = desk(req, reply);
       if (!d) return reply;
       const expiresAtMs = req.body.expiresAtMs ?? now() + 365 * DAY_MS;
@@ -174,18 +193,22 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
       if (bad) return reply.code(400).send({ error: bad });
       let sheet;
       try {
-        sheet = await d.sheet(req.body.team, { expiresAt: new Date(expiresAtMs), zone });
+        sheet = await d.sheet(req.body.team, { expiresAt: new Date(expiresAtMs), zone, ...(req.body.part !== undefined ? { part: req.body.part } : {}) });
       } catch (err) {
+        if (err instanceof PassSheetError && err.busy) return reply.code(503).header('Retry-After', '60').send({ error: err.message });
+        if (err instanceof PassSheetError) return reply.code(500).send({ error: err.message });
         return refusal(reply, err);
       }
       // An ASCII name for any browser, and the team's own name (Vietnamese) for those that read RFC 6266's filename*.
-      const name = `passes-${req.params.org}-${req.body.team}.pdf`;
+      const name = `passes-${req.params.org}-${req.body.team}${sheet.parts > 1 ? `-${sheet.part}-of-${sheet.parts}` : ''}.pdf`;
       const ascii = name.normalize('NFD').replace(/\p{M}/gu, '').replace(/[đĐ]/g, 'd').replace(/[^A-Za-z0-9._-]+/g, '-');
       return reply
         .type('application/pdf')
         .header('Content-Disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`)
         .header('X-Passes', String(sheet.passes))
         .header('X-Passes-Issued', String(sheet.issued))
+        .header('X-Sheet-Part', String(sheet.part))
+        .header('X-Sheet-Parts', String(sheet.parts))
         .send(Buffer.from(sheet.pdf));
     },
   );

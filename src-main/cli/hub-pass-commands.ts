@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { PASS_ID_PATTERN } from '../../base/common/ids.js';
 import { localTimeIn } from '../../base/common/time.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
+import { PassSheetError } from '../../sync/hub/pass-sheet.js';
 import { DEFAULT_PASS_DAYS, PassError, PassRegistry, type PassRecord } from '../../sync/hub/passes.js';
 import { loadHubSettings } from '../../sync/hub/settings.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
@@ -29,6 +30,7 @@ async function withPasses<T>(configFile: string, needKey: boolean, act: (r: Pass
     return await act(registry, loaded.settings.time.zone);
   } catch (err) {
     if (err instanceof PassError) throw new CliError(err.message, 2);
+    if (err instanceof PassSheetError) throw new CliError(err.message);
     throw err;
   } finally {
     registry.close();
@@ -114,14 +116,17 @@ export async function revokeHubPasses(configFile: string, o: { pass?: string; wo
 }
 
 /** `safegate hub pass sheet --org O --team T --out FILE.pdf`: a team's A4 sheet of printed passes. */
-export async function printHubPassSheet(configFile: string, o: { org: string; team: string; out: string; expires?: string }): Promise<string> {
+export async function printHubPassSheet(configFile: string, o: { org: string; team: string; out: string; expires?: string; part?: string }): Promise<string> {
   return withPasses(configFile, true, async (r, zone) => {
-    const { pdf, passes, pages, issued } = await r.of(o.org).sheet(o.team, { expiresAt: expiryArgument(o.expires, zone), zone });
+    const part = o.part === undefined ? undefined : /^[1-9][0-9]{0,3}$/.test(o.part) ? Number(o.part) : undefined;
+    if (o.part !== undefined && part === undefined) throw new CliError(`--part ${JSON.stringify(o.part)}: expected a part number from 1`);
+    const sheet = await r.of(o.org).sheet(o.team, { expiresAt: expiryArgument(o.expires, zone), zone, ...(part !== undefined ? { part } : {}) });
+    const { pdf, passes, pages, issued } = sheet;
     try {
       writeFileSync(o.out, pdf, { mode: 0o600 });
     } catch (err) {
       throw new CliError(`cannot write ${o.out} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
-    return `${o.out}: ${passes} pass(es) of team ${o.team} on ${pages} page(s)${issued ? `, ${issued} of them issued now for workers who had no live printed pass` : ''}; the file holds live passes: keep it as you would the cards`;
+    return `${o.out}: ${passes} pass(es) of team ${o.team}${sheet.parts > 1 ? ` (part ${sheet.part} of ${sheet.parts})` : ''} on ${pages} page(s)${issued ? `, ${issued} of them issued now for workers who had no live printed pass` : ''}; the file holds live passes: keep it as you would the cards`;
   });
 }

@@ -278,8 +278,9 @@ function buildProgram(): Command {
     .requiredOption('--team <team>', 'the team')
     .requiredOption('--out <file.pdf>', 'the PDF to write (it holds live passes: keep it as you would the cards)')
     .option('--expires <when>', 'for passes issued now: valid until a date or time, or a number of days such as 90d (default: a year)')
+    .option('--part <n>', 'a team of more than 200 workers is printed in parts of 200 (by name): this part, from 1')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string; org: string; team: string; out: string; expires?: string }) => console.log(await (await hubPassCommands()).printHubPassSheet(o.config, o)));
+    .action(async (o: { config: string; org: string; team: string; out: string; expires?: string; part?: string }) => console.log(await (await hubPassCommands()).printHubPassSheet(o.config, o)));
   const hubLink = hub.command('link').description("personal phone links: each worker opens theirs once on their phone to get a phone-bound pass (the hub only makes them; the organisation sends them)");
   hubLink
     .command('make')

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import PDFDocument from 'pdfkit';
 import QRCode from 'qrcode';
 import { dayKeyIn } from '../../base/common/time.js';
@@ -27,6 +28,17 @@ const HEADER = 12;
 const COLUMNS = 2;
 const ROWS = 4;
 export const CARDS_PER_PAGE = COLUMNS * ROWS;
+/**
+ * The most cards one sheet (one PDF) holds: 200 cards, 25 pages. A factory team is a few dozen
+ * workers and rarely over 150, so a team's sheet is one PDF; drawing 200 cards takes a worker thread
+ * about 1 to 4 s of one core (more on a loaded hub), and the PDF stays under a few MB. A larger team
+ * is printed in parts (sheet part 1, 2, ...) of at most this many cards each.
+ */
+export const MAX_CARDS_PER_SHEET = 200;
+/** Sheets drawn at the same time, whatever the accounts asking: each takes a core while it is drawn. */
+export const MAX_SHEETS_AT_ONCE = 2;
+/** A sheet not drawn by then is given up (its worker thread stopped). */
+const DRAW_TIMEOUT_MS = 120_000;
 const PADDING = 4;
 
 export interface SheetCard {
@@ -55,7 +67,62 @@ function dayText(ms: number, zone: string): string {
   return `${d}/${m}/${y}`;
 }
 
-/** Renders the sheet; the cards in the order given (the caller sorts them by name). */
+/** Why a sheet could not be drawn; `busy`: other sheets are being drawn, try again shortly. */
+export class PassSheetError extends Error {
+  override name = 'PassSheetError';
+  constructor(
+    message: string,
+    readonly busy = false,
+  ) {
+    super(message);
+  }
+}
+
+let drawing = 0;
+
+/**
+ * Draws the sheet in a worker thread, so the hub's event loop (the console, the broker link, the
+ * kiosks' downloads) keeps answering while it is drawn: one thread per sheet, which ends when the
+ * sheet is drawn or has failed. At most MAX_SHEETS_AT_ONCE at a time (another is refused as busy),
+ * at most MAX_CARDS_PER_SHEET cards; a failure or a sheet not drawn in two minutes is a
+ * PassSheetError, never a crash of the hub.
+ */
+export async function drawPassSheet(cards: readonly SheetCard[], options: SheetOptions, limits: { timeoutMs?: number } = {}): Promise<Uint8Array> {
+  if (cards.length === 0) throw new PassSheetError('a pass sheet needs at least one pass');
+  if (cards.length > MAX_CARDS_PER_SHEET) throw new PassSheetError(`a sheet holds at most ${MAX_CARDS_PER_SHEET} cards: print ${cards.length} in parts`);
+  if (drawing >= MAX_SHEETS_AT_ONCE) throw new PassSheetError(`${drawing} pass sheets are being drawn: try again in a minute`, true);
+  drawing++;
+  try {
+    return await new Promise<Uint8Array>((resolve, reject) => {
+      const workerOptions = { workerData: { cards, options: { ...options, nowMs: options.nowMs ?? Date.now() } }, resourceLimits: { maxOldGenerationSizeMb: 512 } };
+      // Run from the sources (tests, tsx), the worker is the .ts file: the thread registers tsx's loader first.
+      const fromSource = import.meta.url.endsWith('.ts');
+      const file = new URL(fromSource ? './pass-sheet-worker.ts' : './pass-sheet-worker.js', import.meta.url);
+      const worker = fromSource
+        ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(file.href)}); });`, { ...workerOptions, eval: true })
+        : new Worker(file, workerOptions);
+      let settled = false;
+      const settle = (err: Error | undefined, pdf?: Uint8Array): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        void worker.terminate();
+        if (err) reject(err);
+        else resolve(pdf!);
+      };
+      const timer = setTimeout(() => settle(new PassSheetError(`the pass sheet was not drawn within ${Math.round((limits.timeoutMs ?? DRAW_TIMEOUT_MS) / 1000)} s: try again, or print fewer cards`)), limits.timeoutMs ?? DRAW_TIMEOUT_MS);
+      worker.once('message', (m: { ok: true; pdf: Uint8Array } | { ok: false; error: string }) =>
+        m.ok ? settle(undefined, new Uint8Array(m.pdf)) : settle(new PassSheetError(`the pass sheet could not be drawn: ${m.error}`)),
+      );
+      worker.once('error', (err) => settle(new PassSheetError(`the pass sheet could not be drawn: ${err.message}`)));
+      worker.once('exit', (code) => settle(new PassSheetError(`the pass sheet could not be drawn (its worker thread ended with code ${code})`)));
+    });
+  } finally {
+    drawing--;
+  }
+}
+
+/** Renders the sheet on the calling thread; the cards in the order given (the caller sorts them by name). */
 export async function renderPassSheet(cards: readonly SheetCard[], options: SheetOptions): Promise<Uint8Array> {
   if (cards.length === 0) throw new Error('a pass sheet needs at least one pass');
   const nowMs = options.nowMs ?? Date.now();

@@ -4,6 +4,7 @@ import { issuePhonePass } from '../../base/node/phone-pass.js';
 import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
 import { identifierSchema, PASS_ID_PATTERN } from '../../base/common/ids.js';
 import { DIRECTORY_MIGRATIONS } from './directory.js';
+import { CARDS_PER_PAGE, drawPassSheet, MAX_CARDS_PER_SHEET } from './pass-sheet.js';
 
 /**
  * The hub's pass registry: every pass the hub signs with its pass key is recorded (pass id, worker,
@@ -63,7 +64,16 @@ export interface IssueReport {
   issued: PrintedIssuedPass[];
   /** Of the workers issued to, those who already held a live pass of the same kind (kept; see the module comment). */
   alreadyHeld: number;
+  /** Workers who left the organisation's list while a long bulk issue ran (none issued). */
+  leftList: number;
 }
+
+/**
+ * Passes a bulk issue signs and records per transaction: each chunk holds the directory's write lock
+ * for a few tens of milliseconds, so uploads, kiosk downloads and other hub processes get their turn
+ * between chunks (5,000 passes in one transaction held it for about 3 s on a loaded hub).
+ */
+export const ISSUE_CHUNK = 100;
 
 /** A pass refusal in plain words (an unknown worker, a pass of another organisation...). */
 export class PassError extends Error {
@@ -307,24 +317,48 @@ export class OrganisationPasses {
 
   /**
    * Issues passes to the organisation's workers: all of them, one team's, or the ones named (each must
-   * be on this organisation's list; any that is not refuses the whole request). All or nothing.
+   * be on this organisation's list; any that is not refuses the whole request, before anything is
+   * signed). The passes are signed and recorded ISSUE_CHUNK at a time, each chunk its own transaction;
+   * a worker who leaves the list meanwhile is skipped (counted in `leftList`). A bad expiry or a
+   * missing key refuses the first chunk, so nothing is issued.
    */
   issue(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date; kind?: 'printed' }): IssueReport {
+    const steps = this.issueInChunks(request);
+    for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+  }
+
+  /** As issue(), giving the event loop a turn between chunks (the console: a large organisation does not stall the hub). */
+  async issueYielding(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date; kind?: 'printed' }): Promise<IssueReport> {
+    const steps = this.issueInChunks(request);
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) return step.value;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private *issueInChunks(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date }): Generator<void, IssueReport> {
     const db = this.registry.database();
-    return db
-      .transaction(() => {
-        const workers = this.chooseWorkers(request);
-        if (workers.length === 0) throw new PassError(request.team !== undefined ? `team ${JSON.stringify(request.team)} of ${this.orgId} has no workers` : `${this.orgId} has no workers on its list`);
-        const holds = db.prepare("SELECT 1 FROM passes WHERE worker_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND expires_ms > ?");
-        let alreadyHeld = 0;
-        const issued: PrintedIssuedPass[] = [];
-        for (const w of workers) {
+    const workers = this.chooseWorkers(request);
+    if (workers.length === 0) throw new PassError(request.team !== undefined ? `team ${JSON.stringify(request.team)} of ${this.orgId} has no workers` : `${this.orgId} has no workers on its list`);
+    const listed = db.prepare('SELECT 1 FROM hub_workers WHERE worker_id = ? AND org_id = ?');
+    const holds = db.prepare("SELECT 1 FROM passes WHERE worker_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND expires_ms > ?");
+    let alreadyHeld = 0;
+    let leftList = 0;
+    const issued: PrintedIssuedPass[] = [];
+    for (let from = 0; from < workers.length; from += ISSUE_CHUNK) {
+      if (from > 0) yield;
+      db.transaction(() => {
+        for (const w of workers.slice(from, from + ISSUE_CHUNK)) {
+          if (!listed.get(w.workerId, this.orgId)) {
+            leftList++;
+            continue;
+          }
           if (holds.get(w.workerId, this.registry.nowMs())) alreadyHeld++;
           issued.push(this.registry.signAndRecord(this.orgId, w.workerId, { expiresAt: request.expiresAt, kind: 'printed' }));
         }
-        return { issued, alreadyHeld };
-      })
-      .immediate();
+      }).immediate();
+    }
+    return { issued, alreadyHeld, leftList };
   }
 
   /** This organisation's passes, newest first (one worker's, or one team's, when given). */
@@ -362,14 +396,23 @@ export class OrganisationPasses {
   /**
    * What a team's sheet prints: each worker of the team (by name) with their newest live printed
    * pass; a worker without one is issued one now (valid until `expiresAt`), so a sheet always covers
-   * the whole team.
+   * the whole team. A team of more than MAX_CARDS_PER_SHEET workers is printed in parts (1, 2, ...:
+   * the team by name, MAX_CARDS_PER_SHEET each); asking such a team's sheet without a part is refused
+   * with how many parts it takes.
    */
-  sheetEntries(team: string, expiresAt: Date): { entries: SheetEntry[]; issued: number } {
+  sheetEntries(team: string, expiresAt: Date, part?: number): { entries: SheetEntry[]; issued: number; part: number; parts: number } {
     const db = this.registry.database();
     return db
       .transaction(() => {
-        const workers = this.chooseWorkers({ team });
-        if (workers.length === 0) throw new PassError(`team ${JSON.stringify(team)} of ${this.orgId} has no workers`);
+        const all = this.chooseWorkers({ team });
+        if (all.length === 0) throw new PassError(`team ${JSON.stringify(team)} of ${this.orgId} has no workers`);
+        const parts = Math.ceil(all.length / MAX_CARDS_PER_SHEET);
+        if (part === undefined && parts > 1) {
+          throw new PassError(`team ${JSON.stringify(team)} has ${all.length} workers and a sheet holds at most ${MAX_CARDS_PER_SHEET}: print it in ${parts} parts (part 1 to ${parts}), or split the team`);
+        }
+        const chosen = part ?? 1;
+        if (!Number.isInteger(chosen) || chosen < 1 || chosen > parts) throw new PassError(`team ${JSON.stringify(team)} is printed in ${parts} part${parts === 1 ? '' : 's'}: part ${chosen} does not exist`);
+        const workers = all.slice((chosen - 1) * MAX_CARDS_PER_SHEET, chosen * MAX_CARDS_PER_SHEET);
         const newest = db.prepare(
           "SELECT pass_id, code, expires_ms FROM passes WHERE worker_id = ? AND org_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND code IS NOT NULL AND expires_ms > ? ORDER BY issued_ms DESC, pass_id LIMIT 1",
         );
@@ -381,7 +424,7 @@ export class OrganisationPasses {
           const p = this.registry.signAndRecord(this.orgId, w.workerId, { expiresAt, kind: 'printed' });
           return { ...w, passId: p.passId, code: p.code, expiresAtMs: p.expiresAtMs };
         });
-        return { entries, issued };
+        return { entries, issued, part: chosen, parts };
       })
       .immediate();
   }
@@ -393,13 +436,14 @@ export class OrganisationPasses {
 
   /**
    * A team's A4 sheet of printed passes (PDF bytes, sync/hub/pass-sheet.ts), workers without a live
-   * printed pass issued one (valid until `expiresAt`). The console's "print" button calls this.
+   * printed pass issued one (valid until `expiresAt`); drawn in a worker thread, off the hub's event
+   * loop. The console's "print" button calls this. A team larger than MAX_CARDS_PER_SHEET names its `part`.
    */
-  async sheet(team: string, options: { expiresAt: Date; zone: string }): Promise<{ pdf: Uint8Array; passes: number; pages: number; issued: number }> {
-    const { entries, issued } = this.sheetEntries(team, options.expiresAt);
-    const { renderPassSheet, CARDS_PER_PAGE } = await import('./pass-sheet.js');
-    const pdf = await renderPassSheet(entries, { title: `${this.name()} — ${team}`, zone: options.zone, nowMs: this.registry.nowMs() });
-    return { pdf, passes: entries.length, pages: Math.ceil(entries.length / CARDS_PER_PAGE), issued };
+  async sheet(team: string, options: { expiresAt: Date; zone: string; part?: number }): Promise<{ pdf: Uint8Array; passes: number; pages: number; issued: number; part: number; parts: number }> {
+    const { entries, issued, part, parts } = this.sheetEntries(team, options.expiresAt, options.part);
+    const title = parts > 1 ? `${this.name()} — ${team} (${part}/${parts})` : `${this.name()} — ${team}`;
+    const pdf = await drawPassSheet(entries, { title, zone: options.zone, nowMs: this.registry.nowMs() });
+    return { pdf, passes: entries.length, pages: Math.ceil(entries.length / CARDS_PER_PAGE), issued, part, parts };
   }
 
   private chooseWorkers(request: { team?: string; workerIds?: readonly string[] }): ListedWorkerName[] {
