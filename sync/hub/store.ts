@@ -5,6 +5,7 @@ import * as m0001 from './migrations/0001-hub-events.js';
 import * as m0002 from './migrations/0002-alerts-heartbeats.js';
 import * as m0004 from './migrations/0004-alert-note.js';
 import * as m0005 from './migrations/0005-event-time.js';
+import * as m0006 from './migrations/0006-organisation-stamp.js';
 import * as m0003 from './migrations/0003-dating.js';
 import { dateEvent, type ClockTrust } from './dating.js';
 import type { ClockAnchor } from '../batch-codec.js';
@@ -17,6 +18,14 @@ export interface IngestResult {
   contiguousSeq: number;
   /** Missing ranges [from, to] between contiguousSeq and the highest number seen. */
   gaps: [number, number][];
+}
+
+/** One batch to store: a device's events, when the hub received them, and the clock anchor it came with. */
+export interface IngestRequest {
+  deviceId: string;
+  events: readonly WireEvent[];
+  receivedMs: number;
+  anchor?: ClockAnchor | null | undefined;
 }
 
 /**
@@ -34,6 +43,8 @@ export interface EventFilter {
   deviceIds?: readonly string[];
   /** Only these workers' events. */
   workerIds?: readonly string[];
+  /** Only events stamped with this organisation (its list held the worker when the hub received the event). */
+  orgId?: string;
   sinceMs?: number;
   untilMs?: number;
 }
@@ -58,8 +69,21 @@ export interface DeviceStatus {
   heartbeat: Heartbeat | null;
 }
 
+/** An event's organisation as the hub stamped it at receipt (see HubStore.stampOrganisations). */
+export interface OrganisationStamp {
+  deviceId: string;
+  seq: number;
+  orgId: string;
+}
+
 export interface HubStore {
   ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number, anchor?: ClockAnchor | null): Promise<IngestResult>;
+  /**
+   * Several batches (a group commit: several devices' at once) in one transaction, durable together
+   * when it returns; the results in the order given. Each batch is taken as `ingest` takes it, a
+   * device's batches in the order given.
+   */
+  ingestMany(batches: readonly IngestRequest[]): Promise<IngestResult[]>;
   /** Every matching event, each device's in sequence order. */
   events(filter?: EventFilter): AsyncIterable<HubEvent>;
   /** At most `limit` matching events, newest first, after `before` when given (paging). */
@@ -68,9 +92,14 @@ export interface HubStore {
   eventCounts(filter: EventFilter): Promise<EventCount[]>;
   /** What the hub knows of each of these devices, in one query (unknown ones have nulls). */
   deviceStatus(deviceIds: readonly string[]): Promise<Map<string, DeviceStatus>>;
-  /** Stores an alert once per (device, seq); true when it was new. */
-  recordAlert(deviceId: string, alert: Alert, receivedMs: number): Promise<boolean>;
-  alerts(): Promise<(Alert & { deviceId: string })[]>;
+  /**
+   * Stamps events just received with the organisation whose list held their worker then (an event
+   * stamped already keeps its stamp). The console scopes a manager's history by it.
+   */
+  stampOrganisations(stamps: readonly OrganisationStamp[]): Promise<void>;
+  /** Stores an alert once per (device, seq), with its worker's organisation at receipt; true when it was new. */
+  recordAlert(deviceId: string, alert: Alert, receivedMs: number, orgId?: string): Promise<boolean>;
+  alerts(): Promise<(Alert & { deviceId: string; orgId?: string })[]>;
   recordHeartbeat(deviceId: string, heartbeat: Heartbeat, receivedMs: number): Promise<void>;
   lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined>;
   /** When the hub last heard from each of these devices (a heartbeat or a batch), epoch ms; unknown ones are absent. */
@@ -98,10 +127,11 @@ export const HUB_MIGRATIONS = [
   { version: 3, name: '0003-dating', up: m0003.up },
   { version: 4, name: '0004-alert-note', up: m0004.up },
   { version: 5, name: '0005-event-time', up: m0005.up },
+  { version: 6, name: '0006-organisation-stamp', up: m0006.up },
 ] as const;
 
-/** An event as the hub holds it: as reported, plus how far its time can be trusted. */
-export type HubEvent = WireEvent & { deviceId: string; clock: ClockTrust; correctedWallMs: number | null };
+/** An event as the hub holds it: as reported, plus how far its time can be trusted, and its worker's organisation at receipt (when on a list). */
+export type HubEvent = WireEvent & { deviceId: string; clock: ClockTrust; correctedWallMs: number | null; orgId?: string };
 
 const MAX_GAP_RANGES = 100;
 
@@ -129,6 +159,10 @@ function sqliteWhere(f: EventFilter & { before?: EventCursor }): { where: string
     clauses.push('worker_id IN (SELECT value FROM json_each(@workerIds))');
     params.workerIds = JSON.stringify(f.workerIds);
   }
+  if (f.orgId !== undefined) {
+    clauses.push('org_id = @orgId');
+    params.orgId = f.orgId;
+  }
   if (f.sinceMs !== undefined) {
     clauses.push(`${EVENT_TIME_SQL} >= @sinceMs`);
     params.sinceMs = f.sinceMs;
@@ -142,6 +176,25 @@ function sqliteWhere(f: EventFilter & { before?: EventCursor }): { where: string
     Object.assign(params, { beforeMs: f.before.timeMs, beforeDevice: f.before.deviceId, beforeSeq: f.before.seq });
   }
   return { where: clauses.join(' AND '), params };
+}
+
+/**
+ * The index a ranged read goes through, chosen here: without statistics SQLite would rather take a
+ * site's devices by the primary key and so read every event they ever sent. A few workers' events are
+ * read by the worker index; a day of many workers' (a manager's organisation) or of everyone's, by the time index.
+ */
+function sqliteTimeTable(f: EventFilter): string {
+  if (f.workerIds !== undefined && f.workerIds.length <= 1000) return 'hub_events INDEXED BY hub_events_worker';
+  return f.sinceMs !== undefined || f.untilMs !== undefined ? 'hub_events INDEXED BY hub_events_time' : 'hub_events';
+}
+
+/** The SQLite query of {@link HubStore.latestEvents} (exported for its query-plan test). */
+export function sqliteLatestEvents(filter: EventFilter & { limit: number; before?: EventCursor }): { sql: string; params: Record<string, unknown> } {
+  const { where, params } = sqliteWhere(filter);
+  return {
+    sql: `SELECT * FROM ${sqliteTimeTable(filter)} WHERE ${where} ORDER BY ${EVENT_TIME_SQL} DESC, device_id DESC, seq DESC LIMIT @limit`,
+    params: { ...params, limit: filter.limit },
+  };
 }
 
 /** A hub_events row (SQLite or PostgreSQL) as the event it records. */
@@ -166,10 +219,11 @@ export function hubEventFromRow(r: Record<string, unknown>): HubEvent {
     policyVersion: r.policy_version as number,
     clock: r.clock as ClockTrust,
     correctedWallMs: r.corrected_wall_ms as number | null,
+    ...(typeof r.org_id === 'string' ? { orgId: r.org_id } : {}),
   };
 }
 
-export function alertFromRow(r: Record<string, unknown>): Alert & { deviceId: string } {
+export function alertFromRow(r: Record<string, unknown>): Alert & { deviceId: string; orgId?: string } {
   return {
     v: 1,
     deviceId: r.device_id as string,
@@ -182,6 +236,7 @@ export function alertFromRow(r: Record<string, unknown>): Alert & { deviceId: st
     ...(r.worker_id ? { workerId: r.worker_id as string } : {}),
     reasons: (r.reasons as string) === '' ? [] : (r.reasons as string).split(' '),
     ...(typeof r.note === 'string' ? { note: r.note } : {}),
+    ...(typeof r.org_id === 'string' ? { orgId: r.org_id } : {}),
   };
 }
 
@@ -208,38 +263,42 @@ export class SqliteHubStore implements HubStore {
   }
 
   async ingest(deviceId: string, events: readonly WireEvent[], receivedMs: number, anchor?: ClockAnchor | null): Promise<IngestResult> {
-    return this.db
-      .transaction((): IngestResult => {
-        const prev = (this.device.get(deviceId) as { contiguous_seq: number; max_seq: number } | undefined) ?? {
-          contiguous_seq: 0,
-          max_seq: 0,
-        };
-        let inserted = 0;
-        for (const e of events) {
-          // At or below the watermark everything was stored already (perhaps since purged by retention).
-          if (e.seq <= prev.contiguous_seq) continue;
-          // Positional parameters: this loop runs for every event a province sends.
-          const d = dateEvent(e, anchor);
-          inserted += this.insert.run(
-            deviceId, e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced ? 1 : 0, e.checkpointId, e.zoneId, e.direction,
-            e.credentialKind, e.workerId, e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, receivedMs,
-            d.clock, d.correctedWallMs,
-          ).changes;
-        }
-        // Walk only what lies above the old watermark: usually just this batch.
-        let contiguous = prev.contiguous_seq;
-        let expected = contiguous + 1;
-        const gaps: [number, number][] = [];
-        for (const { seq } of this.above.iterate(deviceId, prev.contiguous_seq) as Iterable<{ seq: number }>) {
-          if (seq > expected && gaps.length < MAX_GAP_RANGES) gaps.push([expected, seq - 1]);
-          if (gaps.length === 0) contiguous = seq;
-          expected = seq + 1;
-        }
-        const maxSeq = Math.max(prev.max_seq, expected - 1);
-        this.upsertDevice.run(deviceId, contiguous, maxSeq, receivedMs);
-        return { inserted, duplicates: events.length - inserted, contiguousSeq: contiguous, gaps };
-      })
-      .immediate();
+    return this.db.transaction(() => this.ingestInTransaction({ deviceId, events, receivedMs, anchor })).immediate();
+  }
+
+  async ingestMany(batches: readonly IngestRequest[]): Promise<IngestResult[]> {
+    return this.db.transaction(() => batches.map((b) => this.ingestInTransaction(b))).immediate();
+  }
+
+  private ingestInTransaction({ deviceId, events, receivedMs, anchor }: IngestRequest): IngestResult {
+    const prev = (this.device.get(deviceId) as { contiguous_seq: number; max_seq: number } | undefined) ?? {
+      contiguous_seq: 0,
+      max_seq: 0,
+    };
+    let inserted = 0;
+    for (const e of events) {
+      // At or below the watermark everything was stored already (perhaps since purged by retention).
+      if (e.seq <= prev.contiguous_seq) continue;
+      // Positional parameters: this loop runs for every event a province sends.
+      const d = dateEvent(e, anchor);
+      inserted += this.insert.run(
+        deviceId, e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced ? 1 : 0, e.checkpointId, e.zoneId, e.direction,
+        e.credentialKind, e.workerId, e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, receivedMs,
+        d.clock, d.correctedWallMs,
+      ).changes;
+    }
+    // Walk only what lies above the old watermark: usually just this batch.
+    let contiguous = prev.contiguous_seq;
+    let expected = contiguous + 1;
+    const gaps: [number, number][] = [];
+    for (const { seq } of this.above.iterate(deviceId, prev.contiguous_seq) as Iterable<{ seq: number }>) {
+      if (seq > expected && gaps.length < MAX_GAP_RANGES) gaps.push([expected, seq - 1]);
+      if (gaps.length === 0) contiguous = seq;
+      expected = seq + 1;
+    }
+    const maxSeq = Math.max(prev.max_seq, expected - 1);
+    this.upsertDevice.run(deviceId, contiguous, maxSeq, receivedMs);
+    return { inserted, duplicates: events.length - inserted, contiguousSeq: contiguous, gaps };
   }
 
   async *events(filter: EventFilter = {}): AsyncIterable<HubEvent> {
@@ -249,16 +308,13 @@ export class SqliteHubStore implements HubStore {
   }
 
   async latestEvents(filter: EventFilter & { limit: number; before?: EventCursor }): Promise<HubEvent[]> {
-    const { where, params } = sqliteWhere(filter);
-    const rows = this.db
-      .prepare(`SELECT * FROM hub_events WHERE ${where} ORDER BY ${EVENT_TIME_SQL} DESC, device_id DESC, seq DESC LIMIT @limit`)
-      .all({ ...params, limit: filter.limit }) as Record<string, unknown>[];
-    return rows.map(hubEventFromRow);
+    const { sql, params } = sqliteLatestEvents(filter);
+    return (this.db.prepare(sql).all(params) as Record<string, unknown>[]).map(hubEventFromRow);
   }
 
   async eventCounts(filter: EventFilter): Promise<EventCount[]> {
     const { where, params } = sqliteWhere(filter);
-    const rows = this.db.prepare(`SELECT decision, reasons, count(*) AS n FROM hub_events WHERE ${where} GROUP BY decision, reasons`).all(params) as {
+    const rows = this.db.prepare(`SELECT decision, reasons, count(*) AS n FROM ${sqliteTimeTable(filter)} WHERE ${where} GROUP BY decision, reasons`).all(params) as {
       decision: string;
       reasons: string;
       n: number;
@@ -276,17 +332,25 @@ export class SqliteHubStore implements HubStore {
     return new Map(rows.map((r) => [r.id, { lastSeenMs: Math.max(r.seen ?? 0, r.heard ?? 0) || null, heartbeat: r.heartbeat ? (JSON.parse(r.heartbeat) as Heartbeat) : null }]));
   }
 
-  async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {
+  async stampOrganisations(stamps: readonly OrganisationStamp[]): Promise<void> {
+    if (stamps.length === 0) return;
+    const stamp = this.db.prepare('UPDATE hub_events SET org_id = ? WHERE device_id = ? AND seq = ? AND org_id IS NULL');
+    this.db.transaction(() => {
+      for (const s of stamps) stamp.run(s.orgId, s.deviceId, s.seq);
+    }).immediate();
+  }
+
+  async recordAlert(deviceId: string, a: Alert, receivedMs: number, orgId?: string): Promise<boolean> {
     const r = this.db
       .prepare(
-        `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms, note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms, note, org_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       )
-      .run(deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId ?? '', a.reasons.join(' '), receivedMs, a.note ?? null);
+      .run(deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId ?? '', a.reasons.join(' '), receivedMs, a.note ?? null, orgId ?? null);
     return r.changes === 1;
   }
 
-  async alerts(): Promise<(Alert & { deviceId: string })[]> {
+  async alerts(): Promise<(Alert & { deviceId: string; orgId?: string })[]> {
     const rows = this.db.prepare('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq').all() as Record<string, unknown>[];
     return rows.map(alertFromRow);
   }
