@@ -3,6 +3,7 @@ import { apiTargets } from './targets/api.js';
 import { batchTargets } from './targets/batch.js';
 import { credentialTargets, makeKeys } from './targets/credential.js';
 import { downlinkTargets } from './targets/downlink.js';
+import { exportUploadTargets } from './targets/exports.js';
 import { framerTargets } from './targets/framer.js';
 import { hubTargets } from './targets/hub.js';
 import { phonePassTargets } from './targets/phone-pass.js';
@@ -25,7 +26,7 @@ const GROUPS = {
   phone: async (closer: Closer) => [...phonePassTargets(closer), ...phoneUploadTargets(closer)],
   batch: async () => batchTargets(),
   downlink: async (closer: Closer) => downlinkTargets(closer),
-  hub: async (closer: Closer) => hubTargets(closer),
+  hub: async (closer: Closer) => [...hubTargets(closer), ...exportUploadTargets(closer)],
   api: async (closer: Closer) => apiTargets(closer),
 } as const;
 export type FuzzGroup = keyof typeof GROUPS;

@@ -1,0 +1,101 @@
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { EXPORT_HEADERS, signExportUpload, type ExportDescription } from '../../../base/node/export-upload.js';
+import { HubDirectory } from '../../../sync/hub/directory.js';
+import { ExportRefusal, HubExports } from '../../../sync/hub/exports.js';
+import { TestCertificates } from '../../helpers/mosquitto.js';
+import { check, scratchDir, show, target, type AnyFuzzTarget, type Closer } from '../harness.js';
+
+/**
+ * A kiosk's export upload at the hub (sync/hub/exports.ts): whatever headers and body arrive, the
+ * hub throws nothing but its refusal (a status and words), and keeps only what the placed device's
+ * certificate signed, byte for byte.
+ */
+
+const DEVICE = 'fuzz-kiosk-01';
+const NOW_MS = Date.now();
+const HEADER_NAMES = Object.values(EXPORT_HEADERS);
+const junk: fc.Arbitrary<string | string[] | undefined> = fc.oneof(fc.string({ maxLength: 80 }), fc.base64String({ maxLength: 200 }), fc.constant(undefined), fc.array(fc.string({ maxLength: 10 }), { maxLength: 2 }));
+const descriptionLike = fc.record(
+  {
+    exportId: fc.oneof(fc.string({ unit: fc.constantFrom(...'abcdefghijklmnop0123456789_-'), minLength: 16, maxLength: 24 }), fc.string({ maxLength: 70 })),
+    fileName: fc.oneof(fc.constantFrom('safegate-log-2026-11-27.csv', 'x.xlsx', '../etc/passwd', 'a.pdf', ''), fc.string({ maxLength: 30 })),
+    format: fc.constantFrom('csv', 'xlsx', 'pdf'),
+    rows: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.constantFrom(-1, 0.5, 1e12)),
+    supervisorId: fc.oneof(fc.constant('giam-sat-1'), fc.string({ maxLength: 70 })),
+    supervisorName: fc.string({ maxLength: 120 }),
+    madeMs: fc.integer({ min: 0, max: NOW_MS * 2 }),
+  },
+  { requiredKeys: ['exportId', 'fileName', 'format', 'rows', 'supervisorId', 'supervisorName', 'madeMs'] },
+);
+
+type UploadInput =
+  | { mode: 'raw'; headers: Record<string, string | string[] | undefined>; body: Uint8Array }
+  | { mode: 'signed'; description: unknown; body: Uint8Array; skewMs: number; change?: { header: string; value: string | undefined } | undefined; flip: boolean };
+
+const uploadInput: fc.Arbitrary<UploadInput> = fc.oneof(
+  fc.record({ mode: fc.constant('raw' as const), headers: fc.dictionary(fc.constantFrom(...HEADER_NAMES, 'content-type'), junk, { maxKeys: 6 }), body: fc.uint8Array({ maxLength: 64 }) }),
+  fc.record(
+    {
+      mode: fc.constant('signed' as const),
+      description: descriptionLike,
+      body: fc.uint8Array({ maxLength: 64 }),
+      skewMs: fc.oneof(fc.constant(0), fc.integer({ min: -3_600_000, max: 3_600_000 })),
+      change: fc.option(fc.record({ header: fc.constantFrom(...HEADER_NAMES), value: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }) }), { nil: undefined }),
+      flip: fc.boolean(),
+    },
+    { requiredKeys: ['mode', 'description', 'body', 'skewMs', 'flip'] },
+  ),
+);
+
+export function exportUploadTargets(closer: Closer): AnyFuzzTarget[] {
+  const dir = scratchDir('safegate-fuzz-exports-');
+  const certs = new TestCertificates(join(dir.path, 'certs'));
+  const device = certs.issue(DEVICE);
+  const file = join(dir.path, 'directory.db');
+  const directory = new HubDirectory(file);
+  directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
+  directory.addSite({ id: 'site-a', orgId: 'ORG-A' });
+  directory.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate', orgIds: ['ORG-A'] });
+  directory.placeDevices('gate-a', [DEVICE]);
+  const exports = new HubExports({ directoryPath: file, directory, caPem: device.ca, now: () => NOW_MS });
+  closer.add(() => {
+    exports.close();
+    directory.close();
+    dir.remove();
+  });
+  return [
+    target({
+      name: 'kiosk export upload',
+      weight: 20,
+      smallRuns: 150,
+      arbitrary: uploadInput,
+      run(input: UploadInput) {
+        let headers: Record<string, string | string[] | undefined>;
+        let body = Buffer.from(input.body);
+        let mayKeep = false;
+        if (input.mode === 'raw') headers = input.headers;
+        else {
+          try {
+            headers = signExportUpload({ deviceId: DEVICE, description: input.description as ExportDescription, body, certPem: device.cert, keyPem: device.key, nowMs: NOW_MS + input.skewMs });
+          } catch {
+            return; // the kiosk refuses to sign a description out of shape
+          }
+          // A header "changed" to the value it had is no change.
+          const changed = input.change !== undefined && headers[input.change.header] !== input.change.value;
+          mayKeep = Math.abs(input.skewMs) <= 10 * 60_000 && !changed && !input.flip;
+          if (input.change) headers = { ...headers, [input.change.header]: input.change.value };
+          if (input.flip) body = Buffer.concat([body, Buffer.from([0x2c])]);
+        }
+        try {
+          const r = exports.receive(headers, body);
+          check(mayKeep, () => `kept an upload it should refuse: ${show(headers)}`);
+          check(r.export.deviceId === DEVICE && exports.file(r.export.exportId)?.body.equals(body), () => `kept another file than was signed: ${show(r)}`);
+        } catch (err) {
+          if (!(err instanceof ExportRefusal)) throw err;
+          check(err.message.length > 0 && [400, 401, 403, 409, 413].includes(err.status), () => `refusal ${err.status}: ${err.message}`);
+        }
+      },
+    }),
+  ];
+}
