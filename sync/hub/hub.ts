@@ -20,6 +20,7 @@ import {
 } from '../protocol.js';
 import type { HubDirectory } from './directory.js';
 import { DeviceLanes } from './device-lanes.js';
+import { IngestGroups } from './ingest-groups.js';
 import { SiteRelay, type SiteMap } from './site-relay.js';
 import type { HubStore, IngestResult } from './store.js';
 
@@ -38,10 +39,13 @@ export interface HubOptions {
   siteStream?: { sites: SiteMap; beatMs: number; maxAgeMs: number };
   /**
    * Devices whose batches, alerts and heartbeats are handled at once (each device's own one at a
-   * time, in order). Default 8: a PostgreSQL store's pool holds as many connections.
+   * time, in order). Default 32: their batches go to the store together, a group commit of up to as
+   * many batches (two groups at a time), so they do not each hold one of the store's connections.
    */
   concurrency?: number;
 }
+
+const DEFAULT_CONCURRENCY = 32;
 
 export interface HubEvents {
   ingested: [deviceId: string, result: IngestResult & { batchId: string }];
@@ -72,6 +76,8 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Full answers per device and stream: a few at once (a kiosk coming online asks for each), then one per 15 s. */
   private readonly syncRequests = new TokenBuckets(4, 15_000);
   private relay: SiteRelay | undefined;
+  /** Batches being handled at once are stored together (a group commit). */
+  private readonly ingestGroups: IngestGroups;
 
   constructor(
     private readonly options: HubOptions,
@@ -79,6 +85,11 @@ export class Hub extends EventEmitter<HubEvents> {
     private readonly log: Logger,
   ) {
     super();
+    this.ingestGroups = new IngestGroups({
+      ingestMany: (batches) => this.store.ingestMany(batches),
+      maxInFlight: 2,
+      maxBatches: options.concurrency ?? DEFAULT_CONCURRENCY,
+    });
   }
 
   /** Connects and resolves once subscribed (the hub then keeps reconnecting by itself). */
@@ -103,7 +114,7 @@ export class Hub extends EventEmitter<HubEvents> {
       log: this.log,
     });
     this.link = link;
-    const lanes = new DeviceLanes(this.options.concurrency ?? 8);
+    const lanes = new DeviceLanes(this.options.concurrency ?? DEFAULT_CONCURRENCY);
     this.lanes = lanes;
     const reply: HubReply = (topic, payload) => link.publish(topic, payload, { qos: 1 });
     // An acknowledgement is sent only after the commit, but the next message does not wait for the
@@ -237,7 +248,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // The broker's ACL ties the topic to the sender's certificate; the payload must agree with it.
     if (batch.deviceId !== deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
-    const result = await this.store.ingest(deviceId, batch.events, Date.now(), batch.anchor);
+    const result = await this.ingestGroups.ingest({ deviceId, events: batch.events, receivedMs: Date.now(), anchor: batch.anchor });
     const ack: BatchAck = {
       v: PROTOCOL_VERSION,
       batchId: batch.batchId,

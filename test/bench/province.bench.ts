@@ -14,13 +14,15 @@
  * acknowledgement round trips when the hub reports it missing), and takes the hub's acknowledgements.
  *
  * The peak: a shift change, PASSAGES (200,000) passages in 15 minutes (100,000 workers leaving and
- * 100,000 arriving), compressed COMPRESS (180) times in time (15 min → 5 s, 40,000 scans a second),
+ * 100,000 arriving), compressed COMPRESS (360) times in time (15 min → 2.5 s, 80,000 scans a second),
  * spread evenly over the kiosks, each kiosk's scans evenly spaced with a random phase. Each kiosk
  * starts at a random moment within its first batch's age (2 s), as kiosks that have been running
  * do, so their batches do not all fall due in the same instant. The offered load is well above what
  * two hub processes ingest, so both figures are ingest capacities, not the offered rate. (At 90
  * times and 100,000 passages, 10,000 scans a second in batches of about ten events, the two-hub run
- * came close to the offered rate itself, and a hub's cost per event was mostly its cost per batch.)
+ * came close to the offered rate itself, and a hub's cost per event was mostly its cost per batch;
+ * at 180 times, once the hubs stored batches in groups, two hubs took all of the 28,000 scans a
+ * second the kiosks then offered, with CPU to spare.)
  *
  * CPU: each hub process is put in its own cgroup (v1 cpu controller, or v2 cpu.max) with the same
  * quota, HUB_CPU (0.25) of one CPU; the broker, PostgreSQL and this generator share the rest of the
@@ -57,7 +59,7 @@ import { TestPostgres } from '../helpers/postgres.js';
 const KIOSKS = Number(process.env.KIOSKS ?? 2_000);
 const PASSAGES = Number(process.env.PASSAGES ?? 200_000);
 const PEAK_S = 15 * 60;
-const COMPRESS = Number(process.env.COMPRESS ?? 180);
+const COMPRESS = Number(process.env.COMPRESS ?? 360);
 const HUB_CPU = Number(process.env.HUB_CPU ?? 0.25);
 /** cgroup weight of the hubs, the broker, PostgreSQL and the generator (a job's default is 1,024). */
 const INFRA_SHARES = 8_192;
@@ -365,7 +367,8 @@ async function main(): Promise<void> {
           }),
         );
         process.env.DATABASE_URL = url;
-        // HUB_NODE_OPTIONS: Node options for the hub processes only (e.g. --cpu-prof to see where their CPU goes).
+        // HUB_NODE_OPTIONS: Node options for the hub processes only; to see where their CPU goes,
+        // HUB_NODE_OPTIONS="--require ./test/bench/cpu-profile.cjs" CPU_PROFILE_DIR=dir (Node 20 refuses --cpu-prof there).
         if (process.env.HUB_NODE_OPTIONS) process.env.NODE_OPTIONS = process.env.HUB_NODE_OPTIONS;
         const { child, logs } = safegateProcess(['hub', 'run', '--config', config]);
         delete process.env.NODE_OPTIONS;

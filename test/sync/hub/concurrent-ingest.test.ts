@@ -165,12 +165,12 @@ describe('concurrent ingest', () => {
     const inner = new SqliteHubStore(join(dir.path, 'hub-3.db'));
     let fastStored!: () => void;
     const fastDone = new Promise<void>((r) => (fastStored = r));
-    // The slow device's first batch is stored only once the other device's has been.
+    // The slow device's first batch (and the group it is stored in) is stored only once the other device's has been.
     const store: HubStore = Object.assign(Object.create(inner) as HubStore, {
-      ingest: async (...args: Parameters<HubStore['ingest']>) => {
-        if (args[0] === 'kiosk-slow') await fastDone;
-        const r = await inner.ingest(...args);
-        if (args[0] === 'kiosk-fast') fastStored();
+      ingestMany: async (batches: Parameters<HubStore['ingestMany']>[0]) => {
+        if (batches.some((b) => b.deviceId === 'kiosk-slow')) await fastDone;
+        const r = await inner.ingestMany(batches);
+        if (batches.some((b) => b.deviceId === 'kiosk-fast')) fastStored();
         return r;
       },
     });

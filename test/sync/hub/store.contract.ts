@@ -122,6 +122,39 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
       });
     });
 
+    it("stores a group of several devices' batches in one call, each as ingest would: a duplicate, a gap and its filling inside one group, results in the order given", async () => {
+      await withStore(async (store) => {
+        const a = typicalEvents(30);
+        const b = typicalEvents(12);
+        await store.ingest('kiosk-a', a.slice(0, 10), 1);
+        const [unsynced] = typicalEvents(1, 1).map((e) => ({ ...e, clockSynced: false, wallMs: 0 }));
+        const anchor = { bootId: unsynced!.bootId, monoUs: unsynced!.monoUs - 2_000_000, hubTimeMs: 1_800_000_000_000 };
+        const results = await store.ingestMany([
+          // A device named last in the order of names, first in the group: results still come in the order given.
+          { deviceId: 'kiosk-z', events: [unsynced!], receivedMs: 5, anchor },
+          // kiosk-a: a batch already stored (a resend), then one past a gap, then the gap's filling, all in one group.
+          { deviceId: 'kiosk-a', events: a.slice(0, 10), receivedMs: 5 },
+          { deviceId: 'kiosk-b', events: b.slice(6, 12), receivedMs: 5 },
+          { deviceId: 'kiosk-a', events: a.slice(20, 30), receivedMs: 5 },
+          { deviceId: 'kiosk-a', events: a.slice(10, 20), receivedMs: 5 },
+        ]);
+        expect(results).toEqual([
+          { inserted: 1, duplicates: 0, contiguousSeq: 1, gaps: [] },
+          { inserted: 0, duplicates: 10, contiguousSeq: 10, gaps: [] },
+          { inserted: 6, duplicates: 0, contiguousSeq: 0, gaps: [[1, 6]] },
+          { inserted: 10, duplicates: 0, contiguousSeq: 10, gaps: [[11, 20]] },
+          { inserted: 10, duplicates: 0, contiguousSeq: 30, gaps: [] },
+        ]);
+        expect((await collect(store, 'kiosk-a')).map((e) => e.seq)).toEqual(a.map((e) => e.seq));
+        expect(await collect(store, 'kiosk-z')).toMatchObject([{ clock: 'corrected', correctedWallMs: 1_800_000_002_000 }]);
+        // kiosk-b's gap closes when its first events come, alone or in a group.
+        expect(await store.ingestMany([{ deviceId: 'kiosk-b', events: b.slice(0, 6), receivedMs: 6 }])).toEqual([
+          { inserted: 6, duplicates: 0, contiguousSeq: 12, gaps: [] },
+        ]);
+        expect(await store.ingestMany([])).toEqual([]);
+      });
+    });
+
     it('keeps each alert once and the last heartbeat of each device', async () => {
       await withStore(async (store) => {
         const alert = { v: 1 as const, kind: 'quarantined-entry-attempt' as const, seq: 7, atMs: 1000, checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] };
