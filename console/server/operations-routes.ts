@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DENY_REASONS, type DenyReason } from '../../base/common/reasons.js';
 import { workerIdSchema } from '../../base/common/ids.js';
 import { dayRangeIn, parseInstant } from '../../base/common/time.js';
-import { MAX_LIST_ROWS } from '../../sync/hub/registry-upload.js';
 import { cursorOf, type EventCursor, type EventFilter } from '../../sync/hub/store.js';
 import { ALL_ROLES, errorSchema, identifierJson, OPERATOR, orgScope, type ConsoleHubData } from './scope.js';
 
@@ -102,9 +101,11 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       const devices = req.query.site ? directory.siteMembers(req.query.site) : undefined;
       const none = { day: req.query.day, total: 0, allowed: 0, denied: 0, deniedByReason: {}, entries: [], next: null };
       if (devices && devices.length === 0) return none;
-      // A manager sees their own workers' passages only; a worker is searched by id or by name (on an
-      // uploaded list, of the manager's organisation for a manager), and by an id on no list too for others.
-      let workerIds = scope === undefined ? undefined : directory.searchWorkers(scope, '', MAX_LIST_ROWS).map((w) => w.workerId);
+      // A manager sees the passages stamped with their organisation (its list held the worker when the
+      // hub received them), never those of a worker who was another's then; a worker is searched by id
+      // or by name (on an uploaded list, of the manager's organisation for a manager), and by an id on
+      // no list too for others.
+      let workerIds: string[] | undefined;
       const term = req.query.worker?.trim();
       if (term) {
         const named = directory.searchWorkers(scope, term, 1000).map((w) => w.workerId);
@@ -112,14 +113,13 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       }
       if (workerIds?.length === 0) return none;
       // The day's events only, by their time as the hub dates them, counted and paged by the store.
-      const filter: EventFilter = { ...(devices ? { deviceIds: devices } : {}), ...(workerIds ? { workerIds } : {}), sinceMs: fromMs, untilMs: toMs };
+      const filter: EventFilter = { ...(devices ? { deviceIds: devices } : {}), ...(workerIds ? { workerIds } : {}), ...(scope !== undefined ? { orgId: scope } : {}), sinceMs: fromMs, untilMs: toMs };
       const limit = req.query.limit ?? MAX_LISTED;
       const [counts, page] = await Promise.all([
         store.eventCounts(filter),
         store.latestEvents({ ...filter, limit: limit + 1, ...(req.query.before ? { before: parseCursor(req.query.before) } : {}) }),
       ]);
       const listed = page.slice(0, limit);
-      const orgOf = directory.organisationsOf(listed.flatMap((p) => (p.workerId ? [p.workerId] : [])));
       const mayReadHealth = role === 'health' || role === 'manager';
       const shown = (r: DenyReason) => (mayReadHealth || !DENY_REASONS[r]?.sensitive ? r : HEALTH_REASON_HIDDEN);
       const deniedByReason: Record<string, number> = {};
@@ -147,7 +147,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
           clock: p.clock,
           direction: p.direction,
           workerId: p.workerId,
-          orgId: p.workerId ? (orgOf.get(p.workerId) ?? null) : null,
+          orgId: p.orgId ?? null,
           decision: p.decision,
           reasons: [...new Set(p.reasons.map(shown))],
         })),
@@ -166,10 +166,10 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       const scope = orgScope(req);
       const role = req.account!.role;
       const all = await store.alerts();
-      const orgOf = directory.organisationsOf(all.flatMap((a) => (a.workerId ? [a.workerId] : [])));
       // A gate alert (the emergency release) reaches the managers of the organisations its checkpoint serves.
       const servedBy = new Map(directory.checkpoints().flatMap((c) => c.devices.map((d) => [d, c.orgIds] as const)));
-      const visible = all.filter((a) => scope === undefined || (a.workerId ? orgOf.get(a.workerId) === scope : (servedBy.get(a.deviceId) ?? []).includes(scope)));
+      // A worker's alert goes by the organisation stamped on it at receipt, not by the list the worker is on now.
+      const visible = all.filter((a) => scope === undefined || (a.workerId ? a.orgId === scope : (servedBy.get(a.deviceId) ?? []).includes(scope)));
       const mayReadHealth = role === 'health' || role === 'manager';
       return visible
         .sort((a, b) => b.atMs - a.atMs)
@@ -182,7 +182,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
             atMs: a.atMs,
             checkpointId: a.checkpointId,
             workerId: a.workerId ?? null,
-            orgId: a.workerId ? (orgOf.get(a.workerId) ?? null) : null,
+            orgId: a.orgId ?? null,
             reasons: [...new Set(a.reasons.map((r) => (mayReadHealth || !DENY_REASONS[r as DenyReason]?.sensitive ? r : HEALTH_REASON_HIDDEN)))],
             // A supervisor's free text may name a health matter: only those who may read health see it.
             note: mayReadHealth ? (a.note ?? null) : null,

@@ -885,6 +885,7 @@ export class HubDirectory {
         } else if (ownSites.size === 1) defaultSite = [...ownSites][0];
         const problems: ListProblem[] = [];
         const ownerOf = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
+        const onProvinceList = this.db.prepare("SELECT 1 FROM records WHERE stream = 'roster' AND key = ? AND deleted = 0 AND scope = ''");
         for (const w of list) {
           const site = w.siteId ?? defaultSite;
           if (site === undefined)
@@ -896,6 +897,9 @@ export class HubDirectory {
           else if (!ownSites.has(site)) problems.push(listProblem(w.line, 'registry.foreignSite', `site: ${site} is not a site of ${orgId}`, { site, org: orgId }));
           const owner = (ownerOf.get(w.workerId) as { org_id: string } | undefined)?.org_id;
           if (owner !== undefined && owner !== orgId) problems.push(listProblem(w.line, 'registry.otherOrganisation', `worker id ${w.workerId} is on another organisation's list`, { workerId: w.workerId }));
+          // A worker on the province-wide list (the health side's) is not an organisation's to take over.
+          else if (owner === undefined && onProvinceList.get(w.workerId))
+            problems.push(listProblem(w.line, 'registry.provinceList', `worker id ${w.workerId} is on the province-wide list (safegate hub roster import); it cannot be taken onto an organisation's list`, { workerId: w.workerId }));
         }
         if (problems.length) throw new WorkerListError(problems);
 

@@ -3,7 +3,8 @@ import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BrokerSettings } from '../../base/common/broker-settings.js';
-import { BatchFormatError, decodeBatch } from '../batch-codec.js';
+import { BatchFormatError, decodeBatch, type WireEvent } from '../batch-codec.js';
+import { organisationStamps } from './organisation-stamps.js';
 import { MqttLink } from '../mqtt-link.js';
 import {
   HUB_STATUS_TOPIC,
@@ -229,13 +230,25 @@ export class Hub extends EventEmitter<HubEvents> {
       if (err instanceof PayloadError) return this.reject(topic, err.message);
       throw err;
     }
-    if (await this.store.recordAlert(deviceId, alert, Date.now())) {
+    const orgId = alert.workerId ? this.options.downlink?.directory.organisationsOf([alert.workerId]).get(alert.workerId) : undefined;
+    if (await this.store.recordAlert(deviceId, alert, Date.now(), orgId)) {
       this.log.warn({ deviceId, kind: alert.kind, seq: alert.seq }, 'alert from a checkpoint');
       this.emit('alert', deviceId, alert);
     }
     // Stored (now or before): the kiosk may let it go.
     const ack: AlertAck = { v: PROTOCOL_VERSION, kind: 'alert', seq: alert.seq, hubTimeMs: Date.now() };
     await reply(topics.acks(deviceId), JSON.stringify(ack));
+  }
+
+  /**
+   * Stamps the events of a batch just stored with the organisation whose list holds each worker now,
+   * at receipt: the console shows a manager the history of their own workers by it, and a worker who
+   * later moves to another organisation does not take it along. A worker on no list stays unstamped.
+   */
+  private async stampOrganisations(deviceId: string, events: readonly WireEvent[]): Promise<void> {
+    const directory = this.options.downlink?.directory;
+    if (!directory) return;
+    await this.store.stampOrganisations(organisationStamps(directory, deviceId, events));
   }
 
   private async onBatch(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {
@@ -249,6 +262,7 @@ export class Hub extends EventEmitter<HubEvents> {
     // The broker's ACL ties the topic to the sender's certificate; the payload must agree with it.
     if (batch.deviceId !== deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
     const result = await this.ingestGroups.ingest({ deviceId, events: batch.events, receivedMs: Date.now(), anchor: batch.anchor });
+    await this.stampOrganisations(deviceId, batch.events);
     const ack: BatchAck = {
       v: PROTOCOL_VERSION,
       batchId: batch.batchId,

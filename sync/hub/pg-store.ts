@@ -11,6 +11,7 @@ import {
   type EventFilter,
   type HubEvent,
   type HubStore,
+  type OrganisationStamp,
   type IngestRequest,
   type IngestResult,
 } from './store.js';
@@ -233,6 +234,11 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
       END
       $fn$;`,
   },
+  {
+    // Each event and alert carries its worker's organisation at receipt (sync/hub/migrations/0006-organisation-stamp.ts).
+    version: 9,
+    sql: `ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS org_id text; ALTER TABLE hub_alerts ADD COLUMN IF NOT EXISTS org_id text;`,
+  },
 ];
 
 /** The PostgreSQL WHERE clause (and its positional parameters) of a filter. */
@@ -249,6 +255,7 @@ function pgWhere(f: EventFilter & { before?: EventCursor }): { where: string; pa
   if (f.deviceId !== undefined) add((n) => `device_id = ${n}`, f.deviceId);
   if (f.deviceIds) add((n) => `device_id = ANY(${n}::text[])`, f.deviceIds);
   if (f.workerIds) add((n) => `worker_id = ANY(${n}::text[])`, f.workerIds);
+  if (f.orgId !== undefined) add((n) => `org_id = ${n}`, f.orgId);
   if (f.sinceMs !== undefined) add((n) => `${EVENT_TIME_SQL} >= ${n}`, f.sinceMs);
   if (f.untilMs !== undefined) add((n) => `${EVENT_TIME_SQL} < ${n}`, f.untilMs);
   if (f.before) add((n) => `(${EVENT_TIME_SQL}, device_id, seq) < (${n})`, f.before.timeMs, f.before.deviceId, f.before.seq);
@@ -362,16 +369,25 @@ export class PgHubStore implements HubStore {
     return new Map(rows.map((r) => [r.id, { lastSeenMs: Math.max(r.seen ?? 0, r.heard ?? 0) || null, heartbeat: r.heartbeat ?? null }]));
   }
 
-  async recordAlert(deviceId: string, a: Alert, receivedMs: number): Promise<boolean> {
+  async stampOrganisations(stamps: readonly OrganisationStamp[]): Promise<void> {
+    if (stamps.length === 0) return;
+    await this.pool.query(
+      `UPDATE hub_events e SET org_id = s.org FROM unnest($1::text[], $2::bigint[], $3::text[]) AS s (dev, seq, org)
+       WHERE e.device_id = s.dev AND e.seq = s.seq AND e.org_id IS NULL`,
+      [stamps.map((x) => x.deviceId), stamps.map((x) => x.seq), stamps.map((x) => x.orgId)],
+    );
+  }
+
+  async recordAlert(deviceId: string, a: Alert, receivedMs: number, orgId?: string): Promise<boolean> {
     const r = await this.pool.query(
-      `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms, note)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-      [deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId ?? '', a.reasons.join(' '), receivedMs, a.note ?? null],
+      `INSERT INTO hub_alerts (device_id, seq, kind, at_ms, checkpoint_id, worker_id, reasons, received_ms, note, org_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+      [deviceId, a.seq, a.kind, a.atMs, a.checkpointId, a.workerId ?? '', a.reasons.join(' '), receivedMs, a.note ?? null, orgId ?? null],
     );
     return r.rowCount === 1;
   }
 
-  async alerts(): Promise<(Alert & { deviceId: string })[]> {
+  async alerts(): Promise<(Alert & { deviceId: string; orgId?: string })[]> {
     const { rows } = await this.pool.query<Record<string, unknown>>('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq');
     return rows.map(alertFromRow);
   }

@@ -61,7 +61,8 @@ export type ListProblemCode =
   | 'registry.siteNeeded'
   | 'registry.noSite'
   | 'registry.foreignSite'
-  | 'registry.otherOrganisation';
+  | 'registry.otherOrganisation'
+  | 'registry.provinceList';
 
 export type ListProblemParams = Record<string, string | number>;
 

@@ -8,6 +8,7 @@ import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { parseWorkerList } from '../../sync/hub/registry-upload.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
+import { organisationStamps } from '../../sync/hub/organisation-stamps.js';
 import type { WireEvent } from '../../sync/batch-codec.js';
 import { tempDir } from '../helpers/fixtures.js';
 
@@ -111,20 +112,23 @@ describe('console devices, entries and notices by role', () => {
     directory.placeDevices('nha-an-b', ['kiosk-canteen-b']);
     directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from(`${HEADER}\nA001,Trần Thị Mai,Tổ 1\nA002,Lê Văn Hùng,Tổ 1\n`), ZONE, Date.now()));
     directory.uploadWorkers('ORG-B', await parseWorkerList(Buffer.from(`${HEADER}\nB001,Phạm Văn Bình,Tổ Hàn\n`), ZONE, Date.now()));
-    await store.ingest('kiosk-gate', [
+    // As the hub receives them: each stamped with its worker's organisation then.
+    const received = [
       passage(1, 'A001', 'allow', []),
       passage(2, 'A002', 'deny', ['CASE_F0']),
       passage(3, 'B001', 'deny', ['QUARANTINE_ACTIVE', 'PASS_EXPIRED']),
       passage(4, null, 'deny', ['MALFORMED_CODE']),
-    ], Date.now());
+    ];
+    await store.ingest('kiosk-gate', received, Date.now());
+    await store.stampOrganisations(organisationStamps(directory, 'kiosk-gate', received));
     await store.recordHeartbeat(
       'kiosk-gate',
       { v: 1, atMs: Date.now(), software: '0.9.0', outboxDepth: 3, oldestUnsyncedAgeS: 12, scanner: 'ready', gpio: 'real', clockOffsetMs: 5, rosterAgeS: 40, policyVersion: 3, heldEvents: 0, disk: null },
       Date.now(),
     );
     const t = Date.now();
-    await store.recordAlert('kiosk-gate', { v: 1, kind: 'quarantined-entry-attempt', seq: 3, atMs: t - 3_000, checkpointId: 'cong-chung', workerId: 'B001', reasons: ['QUARANTINE_ACTIVE'] }, t);
-    await store.recordAlert('kiosk-gate', { v: 1, kind: 'supervisor-override', seq: 5, atMs: t - 2_000, checkpointId: 'cong-chung', workerId: 'A002', reasons: ['CASE_F0'], note: 'đã có kết quả âm tính' }, t);
+    await store.recordAlert('kiosk-gate', { v: 1, kind: 'quarantined-entry-attempt', seq: 3, atMs: t - 3_000, checkpointId: 'cong-chung', workerId: 'B001', reasons: ['QUARANTINE_ACTIVE'] }, t, 'ORG-B');
+    await store.recordAlert('kiosk-gate', { v: 1, kind: 'supervisor-override', seq: 5, atMs: t - 2_000, checkpointId: 'cong-chung', workerId: 'A002', reasons: ['CASE_F0'], note: 'đã có kết quả âm tính' }, t, 'ORG-A');
     await store.recordAlert('kiosk-canteen-b', { v: 1, kind: 'emergency-open', seq: 1, atMs: t - 1_000, checkpointId: 'nha-an-b', reasons: [] }, t);
     const hash = await hashPassword(PASSWORD);
     await accounts.addAccount({ name: 'op', role: 'operator', password: PASSWORD }, hash, Date.now());
@@ -262,5 +266,20 @@ describe('console devices, entries and notices by role', () => {
       ['emergency-open', null, [], null],
       ['quarantined-entry-attempt', 'B001', ['QUARANTINE_ACTIVE'], null],
     ]);
+  });
+  it("keeps a worker's history with the organisation that held them then: a manager who lists a departed worker's id does not see their past refusals or alerts", async () => {
+    // ORG-A lets A002 go (keeping the others); ORG-B lists the same id.
+    directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from(`${HEADER}\nA001,Trần Thị Mai,Tổ 1\nA003,Ngô Văn Tài,Tổ 2\n`), ZONE, Date.now()));
+    directory.uploadWorkers('ORG-B', await parseWorkerList(Buffer.from(`${HEADER}\nB001,Phạm Văn Bình,Tổ Hàn\nA002,Người khác,Tổ X\n`), ZONE, Date.now()));
+    const b = await client(server.url, 'mgr-b');
+    const day = (await b.get<Day>(`/api/entries?day=${DAY}`)).body;
+    expect(day.entries.map((e) => e.workerId)).toEqual(['B001']);
+    expect(JSON.stringify(day)).not.toMatch(/CASE_F0/);
+    expect((await b.get<Day>(`/api/entries?day=${DAY}&worker=A002`)).body.entries).toEqual([]);
+    const alerts = (await b.get<{ workerId: string | null }[]>('/api/alerts')).body.map((x) => x.workerId);
+    expect(alerts).not.toContain('A002');
+    // ORG-A's manager still sees what happened at their gate while A002 was theirs.
+    const a = (await (await client(server.url, 'mgr-a')).get<Day>(`/api/entries?day=${DAY}`)).body;
+    expect(a.entries.map((e) => [e.workerId, e.reasons])).toContainEqual(['A002', ['CASE_F0']]);
   });
 });

@@ -235,5 +235,26 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         expect(closed).toMatchObject({ contiguousSeq: 30, gaps: [] });
       });
     });
+
+    it("stamps events and alerts with their worker's organisation at receipt, filters by it, and never restamps one", async () => {
+      await withStore(async (store) => {
+        const events = typicalEvents(10).map((e, i) => ({ ...e, workerId: i < 5 ? 'W-A' : 'W-B' }));
+        await store.ingest('kiosk-a', events, 1);
+        await store.stampOrganisations(events.slice(0, 5).map((e) => ({ deviceId: 'kiosk-a', seq: e.seq, orgId: 'org-a' })));
+        // Later the worker moves: a second stamp of the same events changes nothing.
+        await store.stampOrganisations([{ deviceId: 'kiosk-a', seq: events[0]!.seq, orgId: 'org-b' }]);
+        const a = await store.latestEvents({ orgId: 'org-a', limit: 100 });
+        expect(a.map((e) => e.seq).sort((x, y) => x - y)).toEqual(events.slice(0, 5).map((e) => e.seq));
+        expect(a.every((e) => e.orgId === 'org-a')).toBe(true);
+        expect(await store.latestEvents({ orgId: 'org-b', limit: 100 })).toEqual([]);
+        expect((await store.eventCounts({ orgId: 'org-a' })).reduce((n, c) => n + c.count, 0)).toBe(5);
+        // An event of a worker on no list has no stamp.
+        expect((await collect(store, 'kiosk-a')).filter((e) => e.orgId === undefined)).toHaveLength(5);
+        const alert = { v: 1 as const, kind: 'quarantined-entry-attempt' as const, seq: 3, atMs: 5, checkpointId: 'gate-a', workerId: 'W-A', reasons: ['QUARANTINE_ACTIVE'] };
+        await store.recordAlert('kiosk-a', alert, 2, 'org-a');
+        await store.recordAlert('kiosk-a', { ...alert, seq: 4 }, 2);
+        expect((await store.alerts()).map((x) => [x.seq, x.orgId])).toEqual([[3, 'org-a'], [4, undefined]]);
+      });
+    });
   });
 }
