@@ -201,6 +201,17 @@ describe('kiosk exports sent to the hub console', () => {
     expect(trail.some((d) => /to the hub as .*: failed \(the hub could not be reached/.test(d))).toBe(true);
   }, 30_000);
 
+  it("an export that never reached the hub leaves the kiosk after the kiosk's retention, with the entry log it came from", async () => {
+    await server!.stop();
+    await expect(desk().exportToHub(token, today(), 'csv', 'en')).rejects.toThrow(/could not be reached/);
+    expect(desk().hubPending(token)).toHaveLength(1);
+    expect(desk().purgeHubOutboxBefore(Date.now() - 86_400_000)).toBe(0);
+    expect(desk().hubPending(token)).toHaveLength(1);
+    expect(desk().purgeHubOutboxBefore(Date.now() + 1)).toBe(1);
+    expect(desk().hubPending(token)).toEqual([]);
+    await startConsole();
+  });
+
   it("exports older than the hub's retention are purged by the hub's retention", async () => {
     const n = exports.list().length;
     const log = createLogger({ level: 'fatal' });

@@ -9,7 +9,8 @@ const DAY_MS = 86_400_000;
 export interface RetentionDeps {
   events: EventLog;
   notices: Notices;
-  supervisor: { purgeAuditBefore(ms: number): number };
+  /** The audit trail, and exports still waiting to be sent to the hub, go with the events. */
+  supervisor: { purgeAuditBefore(ms: number): number; purgeHubOutboxBefore?(ms: number): number };
   retentionDays: number;
   /** Without a hub nothing will ever sync: events older than the retention go whether synced or not. */
   syncs: boolean;
@@ -52,7 +53,7 @@ export class Retention {
       done.events = events.purgeBefore(cutoff, { unsyncedToo: !syncs });
       done.notices = notices.purgeExpired(now);
       done.audit = supervisor.purgeAuditBefore(cutoff);
-      done.exports = this.purgeExports(now - (this.deps.exportsKeepMs ?? DAY_MS));
+      done.exports = this.purgeExports(now - (this.deps.exportsKeepMs ?? DAY_MS)) + (supervisor.purgeHubOutboxBefore?.(cutoff) ?? 0);
       if (done.events || done.notices || done.exports) log.info(done, 'old events, expired notices and old exports purged');
     } catch (err) {
       log.error({ err: (err as Error).message }, 'purge failed; will retry');

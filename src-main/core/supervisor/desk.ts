@@ -490,6 +490,11 @@ export class SupervisorDesk {
     return rows.map((r) => ({ atMs: r.at_ms, action: r.action, supervisorId: r.supervisor_id, detail: r.detail }));
   }
 
+  /** Retention: exports that waited for the hub since before this time are deleted. */
+  purgeHubOutboxBefore(ms: number): number {
+    return this.deps.hubExports?.purgeBefore(ms) ?? 0;
+  }
+
   purgeAuditBefore(ms: number): number {
     return this.deps.db.prepare('DELETE FROM supervisor_audit WHERE at_ms < ?').run(ms).changes;
   }

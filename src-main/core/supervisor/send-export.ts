@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXPORT_ID_PATTERN, EXPORT_MAX_BYTES, EXPORT_UPLOAD_PATH, exportDescriptionSchema, signExportUpload, type ExportDescription } from '../../../base/node/export-upload.js';
 
@@ -95,6 +95,25 @@ export class HubExportSender {
       if (d) out.push({ exportId: d.description.exportId, fileName: d.description.fileName, rows: d.description.rows, size: d.body.length, madeMs: d.description.madeMs });
     }
     return out.sort((a, b) => a.madeMs - b.madeMs);
+  }
+
+  /**
+   * Retention: an export still waiting after this long is deleted (it names workers; the entry log it
+   * came from is purged by the same retention). Returns how many went.
+   */
+  purgeBefore(ms: number): number {
+    const dir = this.o.outboxDir;
+    const names = readdirSync(dir);
+    let n = 0;
+    for (const id of new Set(names.map((name) => name.replace(/\.(json|bin|json\.tmp)$/, '')))) {
+      const files = names.filter((name) => name.startsWith(`${id}.`));
+      // A half-written entry (no readable description) is judged by its files' age.
+      const madeMs = this.read(id)?.description.madeMs ?? Math.max(...files.map((name) => statSync(join(dir, name)).mtimeMs));
+      if (madeMs >= ms) continue;
+      for (const name of files) rmSync(join(dir, name), { force: true });
+      n++;
+    }
+    return n;
   }
 
   /** Sends a waiting export again (the same id: the hub stores it once). */
