@@ -7,7 +7,7 @@
  * trust list, a visitor-hash key): add an entry here, give what it signs a name in `SignedArtifact`,
  * and verify with `openSigned(bytes, keyring, role)`. Installed keys go in `keys/<role>/`.
  */
-export type SignedArtifact = 'worker-pass' | 'phone-pass' | 'downlink-part';
+export type SignedArtifact = 'worker-pass' | 'phone-pass' | 'downlink-part' | 'checkpoint-code';
 
 export interface KeyRoleRule {
   description: string;
@@ -39,6 +39,17 @@ export const KEY_ROLES = {
     description: 'signs phone-bound worker passes (the pass a phone page holds with its own key)',
     signs: ['phone-pass'],
     rotatableByHub: true,
+    maxDeliveredLifetimeDays: 3 * 365,
+  },
+  /**
+   * The QR codes posted where there is no kiosk (a team, a canteen, a rest area, a bus): the worker's
+   * phone scans one and uploads the visit; only the hub checks them (sync/hub/checkpoint-codes.ts), so
+   * kiosks never need this key. Its own role: a leaked code key forges visits, nothing at a gate.
+   */
+  'checkpoint-code': {
+    description: 'signs checkpoint QR codes (check-in where there is no kiosk), checked by the hub only',
+    signs: ['checkpoint-code'],
+    rotatableByHub: false,
     maxDeliveredLifetimeDays: 3 * 365,
   },
   downlink: {

@@ -84,10 +84,21 @@ export interface FlushResult {
 }
 
 let flushing: Promise<FlushResult> | undefined;
+const listeners: ((r: FlushResult) => void)[] = [];
+
+/** Called after every flush, whoever started it (each tab notes what became of its own uploads). */
+export function onFlushed(listener: (r: FlushResult) => void): void {
+  listeners.push(listener);
+}
 
 /** Sends what is waiting, oldest first; one flush at a time (a second call waits for the first). */
 export function flushOutbox(): Promise<FlushResult> {
-  flushing ??= doFlush().finally(() => (flushing = undefined));
+  flushing ??= doFlush()
+    .then((r) => {
+      for (const l of listeners) l(r);
+      return r;
+    })
+    .finally(() => (flushing = undefined));
   return flushing;
 }
 

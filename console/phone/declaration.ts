@@ -1,6 +1,6 @@
 import type { StoredBinding } from './binding-store.js';
 import { DECLARATION_MESSAGES } from './declaration-messages.js';
-import { enqueue, flushOutbox, newUploadId, queued, signUpload, type FlushResult } from './declaration-outbox.js';
+import { enqueue, flushOutbox, newUploadId, onFlushed, queued, signUpload, type FlushResult } from './declaration-outbox.js';
 import { fill, type Lang } from './messages.js';
 
 /**
@@ -46,12 +46,12 @@ export function noteFlush(result: FlushResult): void {
   for (const r of result.refused) if (r.item.kind === 'declaration' && JSON.parse(r.item.body.payload).madeAtMs === last.atMs) remember({ ...last, state: 'refused', error: r.error });
 }
 
-/** Sends what the outbox holds (online, page opened, after a declaration) and notes the outcome. */
+onFlushed(noteFlush);
+
+/** Sends what the outbox holds (online, page opened, after a declaration or a scan); each tab notes its own outcome. */
 export async function sendWaiting(): Promise<FlushResult | undefined> {
   if ((await queued().catch(() => [])).length === 0) return undefined;
-  const result = await flushOutbox();
-  noteFlush(result);
-  return result;
+  return flushOutbox();
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {

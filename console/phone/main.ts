@@ -1,6 +1,7 @@
 import QRCode from 'qrcode';
 import { MESSAGES, fill, type Lang } from './messages.js';
 import { loadBinding, saveBinding, type StoredBinding } from './binding-store.js';
+import { checkinView, stopScanning } from './checkin.js';
 import { declarationView, sendWaiting } from './declaration.js';
 import { base64urlToBytes, makePhoneKey, phoneCode, publicJwk } from './proof.js';
 import './styles.css';
@@ -10,7 +11,8 @@ import './styles.css';
  * (/phone/#t=TOKEN): shows the Decree 13 notice, makes a non-extractable key, registers its public
  * half with the token and keeps the pass the hub returns. Then, online or not, it shows the pass as
  * a code redrawn every 30 s with a fresh proof. The daily health declaration (declaration.ts) is
- * kept while offline and sent when online; check-in comes later.
+ * kept while offline and sent when online, and so are check-ins scanned from checkpoint codes
+ * (checkin.ts).
  */
 
 const ROTATE_MS = 30_000;
@@ -161,6 +163,11 @@ function showTabs(binding: StoredBinding): HTMLElement {
 }
 
 function showBinding(binding: StoredBinding): void {
+  stopScanning();
+  if (tab === 'checkin') {
+    frame(checkinView(binding, lang, () => showBinding(binding)), showTabs(binding));
+    return;
+  }
   if (tab === 'declaration') {
     frame(declarationView(binding, lang, () => showBinding(binding)), showTabs(binding));
     return;
@@ -244,7 +251,7 @@ document.addEventListener('visibilitychange', () => {
 window.addEventListener('hashchange', () => void route());
 // What was made offline (declarations) goes to the hub as soon as the phone is online again.
 window.addEventListener('online', () => void sendWaiting().then(async (r) => {
-  if (r && tab === 'declaration') await route();
+  if (r && tab !== 'pass') await route();
 }));
 void sendWaiting().catch(() => undefined);
 void route();

@@ -6,6 +6,7 @@ import { HubExports } from '../../sync/hub/exports.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import { PhoneUploads } from '../../sync/hub/phone-uploads.js';
+import { Visits } from '../../sync/hub/visits.js';
 import type { HubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import type { ConsoleStore } from './accounts.js';
@@ -42,6 +43,8 @@ export async function openHubConsole(o: {
   phonePassKey?: KeyObject;
   /** Where the phone page is built (default build/phone-ui). */
   phoneUiFolder?: string;
+  /** The hub's checkpoint-code key: with the phone-pass key, phones upload the visits they scan (sync/hub/visits.ts). */
+  checkpointCodeKey?: KeyObject;
   /** A worker's declaration changed their roster record: pass it to their kiosks (the hub's live site stream). */
   onDeclaration?: (receipt: DeclarationReceipt) => void;
   /** The CA that issues kiosks' MQTT client certificates (PEM): kiosks sign their exports with them. Without it no export is taken. */
@@ -60,6 +63,8 @@ export async function openHubConsole(o: {
   const phoneLinks = new PhoneLinks({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.phonePassKey ? { phonePassKey: o.phonePassKey } : {}) });
   // Phone uploads are checked against the hub's phone-pass key: without one there are no phone passes to send them.
   const declarations = o.phonePassKey ? new Declarations({ directoryPath: o.directoryPath, directory: o.directory, uploads: new PhoneUploads(o.phonePassKey, passes) }) : undefined;
+  const visits = o.phonePassKey && o.checkpointCodeKey ? new Visits({ directoryPath: o.directoryPath, uploads: new PhoneUploads(o.phonePassKey, passes), checkpointCodeKey: o.checkpointCodeKey }) : undefined;
+  const visit = visits ? (body: unknown) => visits.submit(body) : undefined;
   const declare = declarations
     ? (body: unknown) => {
         const receipt = declarations.submit(body);
@@ -74,7 +79,7 @@ export async function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare } } : {}) }, ...(exports ? { exports } : {}) },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}) },
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });
   return {
@@ -88,6 +93,7 @@ export async function openHubConsole(o: {
         await accounts.close();
         passes.close();
         declarations?.close();
+        visits?.close();
         phoneLinks.close();
         exports?.close();
         throw err;
@@ -98,6 +104,7 @@ export async function openHubConsole(o: {
       await accounts.close();
       passes.close();
       declarations?.close();
+      visits?.close();
       phoneLinks.close();
       exports?.close();
     },

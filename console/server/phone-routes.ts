@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { DeclarationReceipt } from '../../sync/hub/declarations.js';
 import { PhoneLinkError, type LinkRefusal, type PhoneLinks } from '../../sync/hub/phone-links.js';
 import { PhoneUploadError } from '../../sync/hub/phone-uploads.js';
+import type { VisitReceipt } from '../../sync/hub/visits.js';
 
 /** Where `npm run build` puts the phone page (vite.phone.config.ts). */
 export const DEFAULT_PHONE_UI_FOLDER = fileURLToPath(new URL('../../phone-ui/', import.meta.url));
@@ -31,6 +32,8 @@ const uploadBodyJson = {
 export interface PhoneUploadRoutes {
   /** Takes a signed declaration; throws PhoneUploadError for a refusal. */
   declare?: (body: unknown) => DeclarationReceipt;
+  /** Takes a signed checkpoint visit (sync/hub/visits.ts); throws PhoneUploadError for a refusal. */
+  visit?: (body: unknown) => VisitReceipt;
 }
 
 function refuseUpload(reply: FastifyReply, err: unknown): FastifyReply {
@@ -55,6 +58,7 @@ function refuse(reply: FastifyReply, err: unknown): FastifyReply {
  * (which rides in the request body, never in an address, so no log or Referer carries it):
  * - POST /phone/api/link   whose an open link is (shown with the Decree 13 notice);
  * - POST /phone/api/redeem uses the link once: binds a phone pass to the phone's public key.
+ * - POST /phone/api/visit  a check-in or check-out scanned from a checkpoint code, signed alike;
  * - POST /phone/api/declaration  a daily health declaration, signed by the phone's key
  *   (base/common/phone-upload.ts): the phone pass it carries says whose it is.
  * All take the console's CSRF token like every other state-changing call, and are rate limited.
@@ -161,6 +165,44 @@ export async function registerPhoneRoutes(app: FastifyInstance, links: PhoneLink
         try {
           const r = declare(req.body);
           return { status: r.status, declaredAtMs: r.declaredAtMs };
+        } catch (err) {
+          return refuseUpload(reply, err);
+        }
+      },
+    );
+  }
+
+  const visit = uploads.visit;
+  if (visit) {
+    // A check-in or check-out scanned from a checkpoint code, signed by the phone's key: kept once by its id.
+    app.post(
+      '/phone/api/visit',
+      {
+        config: { access: 'public', rateLimit: { max: UPLOADS_PER_MINUTE, timeWindow: 60_000 } },
+        schema: {
+          body: uploadBodyJson,
+          response: {
+            200: {
+              type: 'object',
+              required: ['status', 'checkpointName', 'direction', 'atMs', 'timeVerified'],
+              properties: {
+                status: { type: 'string', enum: ['recorded', 'duplicate'] },
+                checkpointName: { type: 'string' },
+                direction: { type: 'string', enum: ['in', 'out'] },
+                atMs: { type: 'integer' },
+                timeVerified: { type: 'boolean' },
+              },
+              additionalProperties: false,
+            },
+            '4xx': errorJson,
+            '5xx': errorJson,
+          },
+        },
+      },
+      async (req, reply) => {
+        try {
+          const r = visit(req.body);
+          return { status: r.status, checkpointName: r.checkpointName, direction: r.direction, atMs: r.atMs, timeVerified: r.timeVerified };
         } catch (err) {
           return refuseUpload(reply, err);
         }

@@ -55,6 +55,7 @@ export async function runHub(configFile: string): Promise<void> {
     directoryPath: loaded.directoryPath,
     ...(passKey ? { passKey } : {}),
     ...(phonePassKey ? { phonePassKey } : {}),
+    ...(loaded.checkpointCodeKeyPath ? { checkpointCodeKey: readPassKey(loaded.checkpointCodeKeyPath, 'checkpointCodeKey') } : {}),
     // Kiosks sign the exports they send with their MQTT client certificates, issued by the broker's CA.
     deviceCaPem: loaded.broker.ca ? readFileSync(loaded.broker.ca) : undefined,
     issuer: loaded.settings.id,

@@ -432,6 +432,16 @@ function buildProgram(): Command {
     .requiredOption('--route <id...>', 'the routes it rides (all of them)')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (id: string, o: { config: string; route: string[] }) => console.log((await registryCommands()).linkHubCheckpointRoutes(o.config, id, o.route)));
+  hubCheckpoint
+    .command('code')
+    .description("a checkpoint's signed QR code for check-in where there is no kiosk: workers' phone pages scan it (static, or --rotating: the current 30-second code)")
+    .requiredOption('--checkpoint <id>', 'a checkpoint registered with `hub checkpoint add`')
+    .option('--rotating', "the current code of a rotating one (refused a minute after its 30 s window)")
+    .option('--png <file>', 'also write the code as a PNG image to print')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; checkpoint: string; rotating?: boolean; png?: string }) =>
+      console.log(await (await import('./checkpoint-code-commands.js')).checkpointCode(o.config, o)),
+    );
   const hubSupervisor = hub.command('supervisor').description("supervisors of a site, with a kiosk PIN: sent signed to the site's kiosks (PINs on stdin, never on the command line)");
   hubSupervisor
     .command('add')

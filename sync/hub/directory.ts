@@ -22,6 +22,7 @@ import * as m0011 from './directory-migrations/0011-declarations.js';
 import * as m0012 from './directory-migrations/0012-repair.js';
 import * as m0013 from './directory-migrations/0013-exports.js';
 import * as m0014 from './directory-migrations/0014-links-follow-lists.js';
+import * as m0015 from './directory-migrations/0015-visits.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
@@ -39,6 +40,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 12, name: '0012-repair', up: m0012.up },
   { version: 13, name: '0013-exports', up: m0013.up },
   { version: 14, name: '0014-links-follow-lists', up: m0014.up },
+  { version: 15, name: '0015-visits', up: m0015.up },
 ] as const;
 
 export const ORGANISATION_KINDS = ['company', 'agency', 'market'] as const;

@@ -37,6 +37,10 @@ export const hubSettingsSchema = z
       .string()
       .optional()
       .describe('the hub\'s private phone pass key (PEM, from `safegate keys generate --role phone-pass`) that signs phone-bound passes; kiosks hold its public half in keys/phone-pass/'),
+    checkpointCodeKey: z
+      .string()
+      .optional()
+      .describe('the hub\'s private checkpoint code key (PEM, from `safegate keys generate --role checkpoint-code`) that signs the QR codes posted where there is no kiosk (`safegate hub checkpoint code`); only the hub checks them, kiosks never hold it'),
     store: z
       .strictObject({ path: z.string().default('hub.db').describe('SQLite file for ingested events; when DATABASE_URL is set, PostgreSQL is used instead') })
       .prefault({}),
@@ -96,6 +100,7 @@ export interface LoadedHubSettings {
   signingKeyPath: string | undefined;
   passKeyPath: string | undefined;
   phonePassKeyPath: string | undefined;
+  checkpointCodeKeyPath: string | undefined;
 }
 
 export function loadHubSettings(file: string): LoadedHubSettings {
@@ -126,5 +131,6 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     signingKeyPath: at(r.data.signingKey),
     passKeyPath: at(r.data.passKey),
     phonePassKeyPath: at(r.data.phonePassKey),
+    checkpointCodeKeyPath: at(r.data.checkpointCodeKey),
   };
 }

@@ -2,7 +2,14 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { generateSigningKeyPair } from '../../../base/node/keys.js';
+import { encode as base45Encode } from '@digitalbazaar/base45';
+import { HubKeyring } from '../../../base/node/keys.js';
+import { encodeCbor, signCoseSign1 } from '../../../base/node/cose.js';
+import { keyIdOf } from '../../../base/node/keys.js';
+import { CheckpointCodeError, CHECKPOINT_CODE_PREFIX, readCheckpointCode, rotatingCheckpointCode, staticCheckpointCode } from '../../../sync/hub/checkpoint-codes.js';
 import { Declarations, DECLARATION_QUESTIONS, declarationPayloadSchema } from '../../../sync/hub/declarations.js';
+import { Visits } from '../../../sync/hub/visits.js';
+import { deflateSync } from 'node:zlib';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PassRegistry } from '../../../sync/hub/passes.js';
 import { PhoneLinks } from '../../../sync/hub/phone-links.js';
@@ -63,7 +70,14 @@ export function phoneUploadTargets(closer: Closer): AnyFuzzTarget[] {
   const thief = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   const [made] = links.make({ orgId: 'ORG-A', workerIds: ['W1'], madeBy: 'fuzz' });
   const pass = links.redeem(made!.token, phone.publicKey.export({ format: 'jwk' })).pass;
+  directory.addCheckpoint({ id: 'canteen-a', siteId: 'site-a', kind: 'canteen', orgIds: ['ORG-A'] }, NOW_MS);
+  const codeKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
+  const codeRing = new HubKeyring();
+  codeRing.add(codeKey, { role: 'checkpoint-code', source: 'fuzz' });
+  const visits = new Visits({ directoryPath: file, uploads: new PhoneUploads(phonePassKey, passes), checkpointCodeKey: codeKey, now: () => NOW_MS });
+  const goodCodes = [staticCheckpointCode(codeKey, 'canteen-a'), rotatingCheckpointCode(codeKey, 'canteen-a', NOW_MS).code];
   closer.add(() => {
+    visits.close();
     declarations.close();
     passes.close();
     links.close();
@@ -110,5 +124,85 @@ export function phoneUploadTargets(closer: Closer): AnyFuzzTarget[] {
         }
       },
     }),
+    target({
+      name: 'checkpoint code reader',
+      weight: 80,
+      smallRuns: 300,
+      arbitrary: codeInput,
+      run(input: CodeInput) {
+        let text: string;
+        let mayRead = false;
+        if (input.mode === 'text') text = input.text;
+        else if (input.mode === 'claims') {
+          // Signed by the hub's own key, but claims of any shape: only the two known shapes are read.
+          text = CHECKPOINT_CODE_PREFIX + base45Encode(new Uint8Array(deflateSync(signCoseSign1(encodeCbor(new Map(input.claims)), codeKey, keyIdOf(codeKey)))));
+        } else {
+          const good = goodCodes[input.which]!;
+          text = good.slice(0, input.cut) + input.tail;
+          mayRead = text === good;
+        }
+        try {
+          const code = readCheckpointCode(text, codeRing, NOW_MS);
+          check(code.checkpointId.length > 0 && (code.kind === 'static' || (code.kind === 'rotating' && Number.isSafeInteger(code.windowStartMs))), () => `read ${show(code)}`);
+          if (input.mode !== 'claims') check(mayRead, () => `an edited code was read: ${show(text, 80)}`);
+        } catch (err) {
+          if (!(err instanceof CheckpointCodeError)) throw err;
+          check(err.message.length > 0, 'a refusal without its reason');
+          check(!mayRead, () => `a good code refused: ${err.message}`);
+        }
+      },
+    }),
+    target({
+      name: 'phone visit upload',
+      weight: 60,
+      smallRuns: 200,
+      arbitrary: visitInput,
+      run(input: VisitInput) {
+        const payload = JSON.stringify({ ...input.fields, code: input.code === 'static' || input.code === 'rotating' ? goodCodes[input.code === 'static' ? 0 : 1] : input.code });
+        const body = signPhoneUpload(pass, payload, input.thief ? thief : phone.privateKey);
+        try {
+          const r = visits.submit(body);
+          check(!input.thief && r.workerId === 'W1' && r.checkpointId === 'canteen-a', () => `kept ${show(r)} for ${show(input)}`);
+        } catch (err) {
+          if (!(err instanceof PhoneUploadError)) throw err;
+          check([400, 401, 409].includes(err.status) && err.message.length > 0, () => `refusal ${err.status} ${err.message}`);
+        }
+      },
+    }),
   ];
 }
+
+type CodeInput =
+  | { mode: 'text'; text: string }
+  | { mode: 'claims'; claims: [number, unknown][] }
+  | { mode: 'edited'; which: 0 | 1; cut: number; tail: string };
+
+const BASE45 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
+const codeInput: fc.Arbitrary<CodeInput> = fc.oneof(
+  fc.record({ mode: fc.constant('text' as const), text: fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: fc.constantFrom(...BASE45), maxLength: 200 }).map((s) => CHECKPOINT_CODE_PREFIX + s)) }),
+  fc.record({
+    mode: fc.constant('claims' as const),
+    claims: fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.oneof(jsonish, fc.constantFrom('canteen-a', 0, 1, 30, 1_790_000_010, -30, 2 ** 53))), { maxLength: 4 }),
+  }),
+  fc.record({ mode: fc.constant('edited' as const), which: fc.constantFrom(0 as const, 1 as const), cut: fc.nat({ max: 300 }), tail: fc.string({ unit: fc.constantFrom(...BASE45), maxLength: 4 }) }),
+);
+
+interface VisitInput {
+  thief: boolean;
+  code: unknown;
+  fields: Record<string, unknown>;
+}
+const visitInput: fc.Arbitrary<VisitInput> = fc.record({
+  thief: fc.boolean(),
+  code: fc.oneof(fc.constantFrom('static', 'rotating'), jsonish),
+  fields: fc.record(
+    {
+      kind: fc.oneof(fc.constant('visit'), jsonish),
+      id: fc.oneof(ID, jsonish),
+      scannedAtMs: fc.oneof(fc.integer({ min: NOW_MS - 15 * 86_400_000, max: NOW_MS + 3_600_000 }), jsonish),
+      direction: fc.oneof(fc.constantFrom('in', 'out'), jsonish),
+      extra: jsonish,
+    },
+    { requiredKeys: ['kind', 'id', 'scannedAtMs', 'direction'] },
+  ),
+});

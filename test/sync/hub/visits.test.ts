@@ -1,0 +1,135 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateSigningKeyPair } from '../../../base/node/keys.js';
+import { HubKeyring } from '../../../base/node/keys.js';
+import { CheckpointCodeError, readCheckpointCode, rotatingCheckpointCode, staticCheckpointCode } from '../../../sync/hub/checkpoint-codes.js';
+import { HubDirectory } from '../../../sync/hub/directory.js';
+import { PassRegistry } from '../../../sync/hub/passes.js';
+import { PhoneLinks } from '../../../sync/hub/phone-links.js';
+import { PhoneUploads, signPhoneUpload } from '../../../sync/hub/phone-uploads.js';
+import type { ListedWorker } from '../../../sync/hub/registry-upload.js';
+import { Visits } from '../../../sync/hub/visits.js';
+import { tempDir } from '../../helpers/fixtures.js';
+
+const NOW = Date.parse('2026-11-27T01:00:10Z');
+
+function listed(workerId: string): ListedWorker {
+  return { line: 2, workerId, fullName: 'Nguyễn Thị Hoa', team: 'Tổ May 1', birthYear: 1990, sex: 'female', idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 };
+}
+
+let counter = 0;
+const newId = () => `visit-${String(++counter).padStart(16, '0')}`;
+
+describe('check-in at checkpoints without a kiosk (signed codes, phone uploads)', () => {
+  const dir = tempDir('safegate-visits-');
+  let file: string;
+  let directory: HubDirectory;
+  let links: PhoneLinks;
+  let passes: PassRegistry;
+  let visits: Visits;
+  let codeKey: KeyObject;
+  let phoneKey: KeyObject;
+  let pass: Uint8Array;
+  let now = NOW;
+
+  const upload = (code: string, scannedAtMs = now, direction: 'in' | 'out' = 'in', id = newId()) =>
+    visits.submit(signPhoneUpload(pass, JSON.stringify({ kind: 'visit', id, scannedAtMs, code, direction }), phoneKey));
+
+  beforeEach(() => {
+    now = NOW;
+    file = join(dir.path, `directory-${Math.random().toString(36).slice(2)}.db`);
+    directory = new HubDirectory(file);
+    directory.addOrganisation({ id: 'may-a', name: 'Công ty May A', kind: 'company' }, NOW);
+    directory.addSite({ id: 'xuong-1', orgId: 'may-a' });
+    directory.addCheckpoint({ id: 'nha-an', siteId: 'xuong-1', name: 'Nhà ăn ca 1', kind: 'canteen', orgIds: ['may-a'] });
+    directory.uploadWorkers('may-a', [listed('a1')], { nowMs: NOW });
+    const phonePassKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
+    codeKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
+    links = new PhoneLinks({ directoryPath: file, phonePassKey, issuer: 'hub.1', now: () => now });
+    passes = new PassRegistry({ directoryPath: file, now: () => now });
+    visits = new Visits({ directoryPath: file, uploads: new PhoneUploads(phonePassKey, passes), checkpointCodeKey: codeKey, now: () => now });
+    const [made] = links.make({ orgId: 'may-a', workerIds: ['a1'], madeBy: 'op' });
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    phoneKey = pair.privateKey;
+    pass = links.redeem(made!.token, pair.publicKey.export({ format: 'jwk' })).pass;
+  });
+  afterEach(() => {
+    visits.close();
+    passes.close();
+    links.close();
+    directory.close();
+  });
+
+  it('a code is read back only with the hub key: its checkpoint and kind; another key, an edit or another prefix is refused', () => {
+    const ring = new HubKeyring();
+    ring.add(codeKey, { role: 'checkpoint-code', source: 'test' });
+    const printed = staticCheckpointCode(codeKey, 'nha-an');
+    expect(printed).toMatch(/^SGC1:/);
+    expect(readCheckpointCode(printed, ring, NOW)).toEqual({ checkpointId: 'nha-an', kind: 'static' });
+    const rotating = rotatingCheckpointCode(codeKey, 'nha-an', NOW);
+    expect(rotating).toMatchObject({ windowStartMs: Date.parse('2026-11-27T01:00:00Z'), nextAtMs: Date.parse('2026-11-27T01:00:30Z') });
+    expect(readCheckpointCode(rotating.code, ring, NOW)).toEqual({ checkpointId: 'nha-an', kind: 'rotating', windowStartMs: rotating.windowStartMs });
+    const forged = staticCheckpointCode(createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), 'nha-an');
+    expect(() => readCheckpointCode(forged, ring, NOW)).toThrow(CheckpointCodeError);
+    expect(() => readCheckpointCode(printed.slice(0, -2), ring, NOW)).toThrow(CheckpointCodeError);
+    expect(() => readCheckpointCode(printed.replace('SGC1:', 'SG1:'), ring, NOW)).toThrow(CheckpointCodeError);
+    expect(() => staticCheckpointCode(codeKey, 'Nhà ăn')).toThrow(CheckpointCodeError);
+    // A key of another role signs nothing the hub takes as a code.
+    const other = new HubKeyring();
+    other.add(codeKey, { role: 'pass', source: 'test' });
+    expect(() => readCheckpointCode(printed, other, NOW)).toThrow(/not a code of this hub/);
+  });
+
+  it('records a check-in and a check-out once each (by the id the phone made), with the checkpoint site and verified times', () => {
+    const code = staticCheckpointCode(codeKey, 'nha-an');
+    expect(upload(code, NOW - 5_000, 'in', 'AAAAAAAAAAAAAAAAAAAAAA')).toEqual({ status: 'recorded', workerId: 'a1', checkpointId: 'nha-an', checkpointName: 'Nhà ăn ca 1', direction: 'in', atMs: NOW - 5_000, timeVerified: true });
+    expect(upload(code, NOW - 5_000, 'in', 'AAAAAAAAAAAAAAAAAAAAAA')).toMatchObject({ status: 'duplicate' });
+    now += 20 * 60_000;
+    upload(code, now, 'out');
+    expect(visits.list({ workerId: 'a1' })).toEqual([
+      expect.objectContaining({ visitId: 'AAAAAAAAAAAAAAAAAAAAAA', checkpointId: 'nha-an', siteId: 'xuong-1', direction: 'in', atMs: NOW - 5_000, receivedAtMs: NOW, timeVerified: true, codeKind: 'static' }),
+      expect.objectContaining({ direction: 'out', atMs: now, timeVerified: true }),
+    ]);
+  });
+
+  it('a rotating code photographed and uploaded promptly more than a minute after its window is refused; within the minute it is taken', () => {
+    const shown = rotatingCheckpointCode(codeKey, 'nha-an', NOW);
+    expect(upload(shown.code)).toMatchObject({ status: 'recorded', timeVerified: true });
+    // 80 s after its window ended, scanned off a photo and uploaded at once: refused by the hub's clock.
+    now = shown.nextAtMs + 80_000;
+    expect(() => upload(shown.code, now)).toThrow(expect.objectContaining({ status: 400, message: expect.stringMatching(/expired/) }));
+    // The phone lying about when it scanned (a minute ago, so still prompt) does not help.
+    expect(() => upload(shown.code, now - 55_000)).toThrow(/expired/);
+    // 50 s after the window: still within the minute.
+    now = shown.nextAtMs + 50_000;
+    expect(upload(shown.code, now)).toMatchObject({ status: 'recorded' });
+    expect(visits.list()).toHaveLength(2);
+  });
+
+  it('a visit uploaded late is kept with its time marked unverified; a rotating code must fit the time the phone claims', () => {
+    const shown = rotatingCheckpointCode(codeKey, 'nha-an', NOW);
+    const scannedAt = NOW + 1_000;
+    now = NOW + 3 * 3_600_000; // back online three hours later
+    expect(upload(shown.code, scannedAt)).toMatchObject({ status: 'recorded', atMs: scannedAt, timeVerified: false });
+    expect(visits.list()[0]).toMatchObject({ atMs: scannedAt, receivedAtMs: now, timeVerified: false, codeKind: 'rotating' });
+    // Claiming a scan an hour after the code's window: refused even late.
+    expect(() => upload(shown.code, NOW + 3_600_000)).toThrow(/expired/);
+  });
+
+  it('refuses a forged code, an unregistered checkpoint, a phone clock far ahead, another phone and an out-of-shape payload', () => {
+    const forged = staticCheckpointCode(createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), 'nha-an');
+    expect(() => upload(forged)).toThrow(/not a code of this hub/);
+    expect(() => upload(staticCheckpointCode(codeKey, 'cong-sau'))).toThrow(/not registered/);
+    expect(() => upload(staticCheckpointCode(codeKey, 'nha-an'), NOW + 10 * 60_000)).toThrow(/clock is ahead/);
+    const thief = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const body = signPhoneUpload(pass, JSON.stringify({ kind: 'visit', id: newId(), scannedAtMs: NOW, code: staticCheckpointCode(codeKey, 'nha-an'), direction: 'in' }), thief);
+    expect(() => visits.submit(body)).toThrow(expect.objectContaining({ status: 401 }));
+    const sideways = signPhoneUpload(pass, JSON.stringify({ kind: 'visit', id: newId(), scannedAtMs: NOW, code: staticCheckpointCode(codeKey, 'nha-an'), direction: 'sideways' }), phoneKey);
+    expect(() => visits.submit(sideways)).toThrow(expect.objectContaining({ status: 400 }));
+    // A declaration's signed payload is not a visit.
+    const declaration = signPhoneUpload(pass, JSON.stringify({ kind: 'declaration', id: newId(), madeAtMs: NOW, answers: {} }), phoneKey);
+    expect(() => visits.submit(declaration)).toThrow(expect.objectContaining({ status: 400 }));
+    expect(visits.list()).toEqual([]);
+  });
+});
