@@ -12,7 +12,7 @@ import { deviceIdSchema, identifierSchema } from '../common/ids.js';
  */
 export const EXPORT_UPLOAD_PATH = '/api/device/exports';
 
-/** The biggest export the hub takes: a month of a busy gate (120,000 passages as XLSX is ~6 MB, as CSV ~20 MB). */
+/** The biggest export the hub takes: a month of a busy gate (120,000 passages) measured 5.7 MB as XLSX and 12 MB as CSV. */
 export const EXPORT_MAX_BYTES = 32 * 1024 * 1024;
 
 /** How far the kiosk's clock may be from the hub's when it sends. */
