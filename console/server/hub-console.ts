@@ -20,6 +20,9 @@ export interface HubConsole {
   store: ConsoleStore;
   /** Exports received from kiosks (with a device CA): the hub's retention purges them. */
   exports: HubExports | undefined;
+  /** Phone declarations and checkpoint visits (with a phone-pass key): the hub's retention purges them. */
+  declarations: Declarations | undefined;
+  visits: Visits | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -86,6 +89,8 @@ export async function openHubConsole(o: {
     server,
     store: accounts,
     exports,
+    declarations,
+    visits,
     start: async () => {
       try {
         await server.start();

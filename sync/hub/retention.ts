@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { HubStore } from './store.js';
 import type { PassRegistry } from './passes.js';
 import type { HubExports } from './exports.js';
+import type { Declarations } from './declarations.js';
+import type { Visits } from './visits.js';
 
 const DAY_MS = 86_400_000;
 
@@ -16,7 +18,7 @@ export class HubRetention {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
+    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; declarations?: Pick<Declarations, 'purge'>; visits?: Pick<Visits, 'purge'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
   ) {}
 
   /** Purges once (resolves when done), then every hour. */
@@ -44,6 +46,11 @@ export class HubRetention {
         if (expired?.passes) log.info(expired, 'expired passes purged from the pass registry by its retention');
         const exports = this.deps.exports?.purgeBefore(now - retentionDays * DAY_MS);
         if (exports?.exports) log.info(exports, 'kiosk exports purged by the retention');
+        // Health declarations: their answers after 14 days, the rest after retentionDays (counts only in the log).
+        const declarations = this.deps.declarations?.purge(retentionDays);
+        if (declarations?.answers || declarations?.declarations) log.info(declarations, 'phone declarations purged by the retention');
+        const visits = this.deps.visits?.purge(retentionDays);
+        if (visits) log.info({ visits }, 'checkpoint visits purged by the retention');
       } catch (err) {
         log.error({ err: (err as Error).message }, 'purge failed; will retry');
       }
