@@ -92,6 +92,20 @@ const publicAccount = (a: ConsoleAccount) => ({ name: a.name, role: a.role, ...(
  * tokens on every state-changing request, login rate limiting with a lockout that doubles, and an
  * audit trail of every sign-in and every API call. The constructor only stores its options.
  */
+
+/** Route parameters that name a person: the audit trail keeps the parameter's name in their place. */
+const PERSON_PARAMS: ReadonlySet<string> = new Set(['worker']);
+
+/**
+ * What an audit line says a request was about: its route with the parameters filled in, except those
+ * naming a person (a worker id stays out of the trail, as person-data.ts promises); a path that
+ * matched no route is not kept at all (it may hold anything).
+ */
+export function auditTarget(route: string | undefined, params: Record<string, string> | undefined): string {
+  if (route === undefined) return '(no route)';
+  return route.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (whole, name: string) => (PERSON_PARAMS.has(name) || params?.[name] === undefined ? whole : encodeURIComponent(params[name])));
+}
+
 export class ConsoleServer {
   private app: FastifyInstance | undefined;
   private readonly routeTable: { method: string; url: string; access: RouteAccess | undefined }[] = [];
@@ -200,7 +214,7 @@ export class ConsoleServer {
           at: new Date(this.now()).toISOString(),
           account: req.account?.name ?? '-',
           action: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
-          target: req.url.split('?')[0] ?? '',
+          target: auditTarget(req.routeOptions.url, req.params as Record<string, string> | undefined),
           outcome: status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'refused' : 'failed',
           ip: req.ip,
         })

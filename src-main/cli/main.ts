@@ -476,6 +476,14 @@ function buildProgram(): Command {
       console.log((await registryCommands()).addHubVehicle(o.config, id, o)),
     );
   hubVehicle
+    .command('drivers')
+    .description("set a vehicle's drivers (the whole list; a driver left out, named or not, is removed)")
+    .argument('<id>', 'vehicle id')
+    .option('--driver-worker <id...>', "drivers who are workers on an organisation's list")
+    .option('--driver-name <name...>', 'drivers who are not (named)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: { config: string; driverWorker?: string[]; driverName?: string[] }) => console.log((await registryCommands()).setHubVehicleDrivers(o.config, id, o)));
+  hubVehicle
     .command('list')
     .description('each vehicle: plate, organisations, drivers, routes')
     .requiredOption('--config <file>', 'hub settings file')

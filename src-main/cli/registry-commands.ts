@@ -146,6 +146,14 @@ export function addHubVehicle(configFile: string, id: string, o: { plate: string
   });
 }
 
+/** `safegate hub vehicle drivers V [--driver-worker W...] [--driver-name N...]`: the whole list (none: no drivers). */
+export function setHubVehicleDrivers(configFile: string, id: string, o: { driverWorker?: string[]; driverName?: string[] }): string {
+  return withRegistry(configFile, (d) => {
+    const r = d.setVehicleDrivers(id, { ...(o.driverWorker ? { workers: o.driverWorker } : {}), ...(o.driverName ? { names: o.driverName } : {}) });
+    return `vehicle ${id}: ${r.drivers} driver(s)`;
+  });
+}
+
 /** One vehicle a line: id, plate, organisations, drivers (or "-"), routes (or "-"). */
 export function listHubVehicles(configFile: string): string {
   return withRegistry(configFile, (d) => {

@@ -565,6 +565,29 @@ export class HubDirectory {
       .immediate();
   }
 
+  /**
+   * Sets a vehicle's drivers (the whole list): workers on an organisation's list, and named drivers who
+   * are not. A driver left out is removed, a named one too (a name is a person's data: it can go).
+   */
+  setVehicleDrivers(vehicleIdText: string, drivers: { workers?: readonly string[]; names?: readonly string[] }): { drivers: number } {
+    const id = this.checkId(vehicleIdText, 'vehicle id');
+    const names = [...new Set((drivers.names ?? []).map((n) => this.checkName(n)))];
+    const workers = [...new Set((drivers.workers ?? []).map((w) => this.checkId(w, 'driver worker id')))];
+    return this.db
+      .transaction(() => {
+        if (!this.db.prepare('SELECT 1 FROM vehicles WHERE vehicle_id = ?').get(id)) throw new RegistryError(`no vehicle ${id} (add it with \`safegate hub vehicle add\`)`);
+        for (const w of workers) {
+          if (!this.db.prepare('SELECT 1 FROM hub_workers WHERE worker_id = ?').get(w)) throw new RegistryError(`driver ${w} is on no organisation's worker list (name a driver who is not a worker with --driver-name)`);
+        }
+        this.db.prepare('DELETE FROM vehicle_drivers WHERE vehicle_id = ?').run(id);
+        const put = this.db.prepare('INSERT INTO vehicle_drivers (vehicle_id, driver, worker_id, name) VALUES (?, ?, ?, ?)');
+        for (const w of workers) put.run(id, `worker:${w}`, w, null);
+        for (const n of names) put.run(id, `name:${n}`, null, n);
+        return { drivers: workers.length + names.length };
+      })
+      .immediate();
+  }
+
   /** Every vehicle, by id: plate, organisations, drivers (worker ids, or names) and the routes it runs. */
   vehicles(): { id: string; plate: string; orgIds: string[]; drivers: string[]; routes: string[] }[] {
     const rows = this.db

@@ -40,6 +40,8 @@ export interface PersonExport {
   passes: (PassRecord & { boundToPhone: boolean })[];
   /** Personal phone links made for them (never the token: the hub keeps only its hash). */
   phoneLinks: PhoneLinkRow[];
+  /** The shuttle routes they ride and the vehicles they drive (as a worker on a list). */
+  shuttles: { routesRidden: string[]; vehiclesDriven: string[] };
   /** Passages and refusals kiosks reported, kept `retentionDays` (times in ISO 8601 beside the epoch milliseconds). */
   events: (HubEvent & { at: string })[];
   alerts: (Alert & { deviceId: string })[];
@@ -65,6 +67,8 @@ export interface ErasureReport {
   passesRevoked: number;
   passRecordsDeleted: number;
   phoneLinksDeleted: number;
+  /** Their rows as a route's rider or a vehicle's driver. */
+  shuttleRowsDeleted: number;
   eventsAnonymised: number;
   alertsDeleted: number;
 }
@@ -111,6 +115,15 @@ function rosterRecord(passes: PassRegistry, workerId: string): WorkerRecord | un
   return row ? (JSON.parse(row.value) as WorkerRecord) : undefined;
 }
 
+/** The routes a worker rides and the vehicles they drive (ids, by id). */
+function shuttlesOf(passes: PassRegistry, workerId: string): PersonExport['shuttles'] {
+  const db = passes.database();
+  return {
+    routesRidden: (db.prepare('SELECT route_id FROM route_riders WHERE worker_id = ? ORDER BY route_id').all(workerId) as { route_id: string }[]).map((r) => r.route_id),
+    vehiclesDriven: (db.prepare('SELECT vehicle_id FROM vehicle_drivers WHERE worker_id = ? ORDER BY vehicle_id').all(workerId) as { vehicle_id: string }[]).map((r) => r.vehicle_id),
+  };
+}
+
 /** Access: everything the hub holds about one worker, as one JSON document. */
 export async function exportPerson(sources: PersonDataSources, workerIdText: string, by: string): Promise<PersonExport> {
   const workerId = checkWorkerId(workerIdText);
@@ -128,8 +141,10 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
        FROM phone_links WHERE worker_id = ? ORDER BY made_ms`,
     )
     .all(workerId) as PhoneLinkRow[];
+  const shuttles = shuttlesOf(sources.passes, workerId);
+  const shuttleRows = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
   const held = await sources.store.personData(workerId);
-  if (!organisationList && !roster && passes.length === 0 && phoneLinks.length === 0 && held.events.length === 0 && held.alerts.length === 0) {
+  if (!organisationList && !roster && passes.length === 0 && phoneLinks.length === 0 && shuttleRows === 0 && held.events.length === 0 && held.alerts.length === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
   }
   const requestId = randomUUID();
@@ -138,7 +153,7 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
     requestId,
     request: 'access',
     by,
-    counts: { listRow: organisationList !== null, roster: roster !== null, passes: passes.length, phoneLinks: phoneLinks.length, events: held.events.length, alerts: held.alerts.length },
+    counts: { listRow: organisationList !== null, roster: roster !== null, passes: passes.length, phoneLinks: phoneLinks.length, shuttles: shuttleRows, events: held.events.length, alerts: held.alerts.length },
   });
   return {
     format: 'safegate-person-export/1',
@@ -149,6 +164,7 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
     roster,
     passes,
     phoneLinks,
+    shuttles,
     events: held.events.map((e) => ({ ...e, at: new Date(e.correctedWallMs ?? e.wallMs).toISOString() })),
     alerts: held.alerts,
     elsewhere: ELSEWHERE,
@@ -173,17 +189,24 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
   } catch (err) {
     if (!(err instanceof PassError)) throw err;
   }
-  const rosterRemoved = sources.directory.removeWorkers([workerId]).removed > 0;
   const db = sources.passes.database();
+  // Counted before the roster removal, which takes them off their routes (and sends the routes' bus kiosks a fresh roster).
+  const shuttles = shuttlesOf(sources.passes, workerId);
+  const rosterRemoved = sources.directory.removeWorkers([workerId]).removed > 0;
   const { passRecordsDeleted, phoneLinksDeleted } = db
-    .transaction(() => ({
-      passRecordsDeleted: db.prepare('DELETE FROM passes WHERE worker_id = ?').run(workerId).changes,
-      // An open link goes too: its token no longer finds anyone.
-      phoneLinksDeleted: db.prepare('DELETE FROM phone_links WHERE worker_id = ?').run(workerId).changes,
-    }))
+    .transaction(() => {
+      db.prepare('DELETE FROM route_riders WHERE worker_id = ?').run(workerId);
+      db.prepare('DELETE FROM vehicle_drivers WHERE worker_id = ?').run(workerId);
+      return {
+        passRecordsDeleted: db.prepare('DELETE FROM passes WHERE worker_id = ?').run(workerId).changes,
+        // An open link goes too: its token no longer finds anyone.
+        phoneLinksDeleted: db.prepare('DELETE FROM phone_links WHERE worker_id = ?').run(workerId).changes,
+      };
+    })
     .immediate();
+  const shuttleRowsDeleted = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
   const held = await sources.store.anonymiseWorker(workerId);
-  if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && phoneLinksDeleted === 0 && held.events === 0 && held.alerts === 0) {
+  if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && phoneLinksDeleted === 0 && shuttleRowsDeleted === 0 && held.events === 0 && held.alerts === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
   }
   const report: ErasureReport = {
@@ -193,6 +216,7 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
     passesRevoked,
     passRecordsDeleted,
     phoneLinksDeleted,
+    shuttleRowsDeleted,
     eventsAnonymised: held.events,
     alertsDeleted: held.alerts,
   };
