@@ -975,8 +975,9 @@ export class HubDirectory {
   /**
    * A worker's health declaration (sync/hub/declarations.ts) into their roster record, so each of
    * their kiosks gets its time and flag at its next download; one older than what the record holds
-   * changes nothing. Returns the sites whose kiosks serve the worker (their own site and the sites of
-   * checkpoints serving their organisation; every site for a worker on no organisation's list), for
+   * changes nothing. Returns the sites whose kiosks serve the worker (their own site, the sites of
+   * checkpoints serving their organisation and of the buses they ride; every site for a worker on no
+   * organisation's list), for
    * the live site stream, or undefined for a worker not on the roster.
    */
   recordDeclaration(workerId: string, declaredAtMs: number, flagged: boolean): { changed: boolean; sites: string[] } | undefined {
@@ -991,8 +992,13 @@ export class HubDirectory {
         const sites = listed
           ? (
               this.db
-                .prepare('SELECT ? AS site_id UNION SELECT c.site_id FROM checkpoints c JOIN checkpoint_orgs o ON o.checkpoint_id = c.checkpoint_id WHERE o.org_id = ? ORDER BY site_id')
-                .all(listed.site_id, listed.org_id) as { site_id: string }[]
+                .prepare(
+                  `SELECT ? AS site_id
+                   UNION SELECT c.site_id FROM checkpoints c JOIN checkpoint_orgs o ON o.checkpoint_id = c.checkpoint_id WHERE o.org_id = ?
+                   UNION SELECT c.site_id FROM checkpoints c JOIN checkpoint_routes r ON r.checkpoint_id = c.checkpoint_id JOIN route_riders rr ON rr.route_id = r.route_id WHERE rr.worker_id = ?
+                   ORDER BY site_id`,
+                )
+                .all(listed.site_id, listed.org_id, workerId) as { site_id: string }[]
             ).map((r) => r.site_id)
           : [...this.sites().keys()].sort();
         return { changed, sites };

@@ -101,6 +101,15 @@ describe('health declarations from the phone page', () => {
     expect(rosterRecord('a1')).toMatchObject({ declaredAt: NOW - 60_000, declarationFlagged: false });
   });
 
+  it("a bus the worker rides, at another organisation's site, is among the sites that hear the declaration", () => {
+    directory.addSite({ id: 'bai-xe', orgId: 'kcn' });
+    directory.addRoute({ id: 'tuyen-1', orgIds: ['may-a'] }, NOW);
+    directory.setRouteRiders('tuyen-1', ['a1']);
+    directory.addCheckpoint({ id: 'xe-01', siteId: 'bai-xe', kind: 'bus', orgIds: ['kcn'] });
+    directory.setCheckpointRoutes('xe-01', ['tuyen-1']);
+    expect(declarations.submit(signPhoneUpload(pass, payload(), phoneKey)).sites).toEqual(['bai-xe', 'cong-kcn', 'xuong-1']);
+  });
+
   it('any "yes" flags it; a flagged declaration keeps its answers 14 days, then only the flag', () => {
     const r = declarations.submit(signPhoneUpload(pass, payload({ cough: true, travel: true, travelWhere: 'Đà Nẵng' }), phoneKey));
     expect(r).toMatchObject({ status: 'recorded', flagged: true });
