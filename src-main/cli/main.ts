@@ -445,7 +445,7 @@ function buildProgram(): Command {
   const hubSupervisor = hub.command('supervisor').description("supervisors of a site, with a kiosk PIN: sent signed to the site's kiosks (PINs on stdin, never on the command line)");
   hubSupervisor
     .command('add')
-    .description("add a supervisor of a site; their PIN (6 to 12 digits) is the first line of stdin, kept only as a scrypt hash")
+    .description("add a supervisor of a site; their PIN (10 to 12 digits) is the first line of stdin, kept only as a scrypt hash")
     .requiredOption('--site <id>', 'their site')
     .requiredOption('--name <name>', 'their name, as the kiosk shows it')
     .requiredOption('--config <file>', 'hub settings file')
@@ -456,6 +456,12 @@ function buildProgram(): Command {
     .argument('<id>', 'the supervisor (hub supervisor list)')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (id: string, o: { config: string }) => console.log((await registryCommands()).removeHubSupervisor(o.config, id)));
+  hubSupervisor
+    .command('rotate')
+    .description("new random PINs for every hub supervisor of a site (printed once), e.g. when one of its kiosks is lost: the kiosks take them at their next sync")
+    .requiredOption('--site <id>', 'the site')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; site: string }) => console.log(await (await registryCommands()).rotateHubSupervisors(o.config, o)));
   hubSupervisor
     .command('list')
     .description('hub supervisors: id, site, name')

@@ -4,8 +4,9 @@ import { loadHubSettings } from '../../sync/hub/settings.js';
 import { localTimeIn } from '../../base/common/time.js';
 import { CliError, readInputFile } from './errors.js';
 import { existsSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { workerIdSchema } from '../../base/common/ids.js';
-import { PIN_PATTERN, PIN_RULE, hashPinForHub } from '../core/supervisor/pin.js';
+import { HUB_PIN_PATTERN, HUB_PIN_RULE, hashPinForHub } from '../core/supervisor/pin.js';
 import { pinFromStdin } from './supervisor-commands.js';
 
 /**
@@ -213,15 +214,46 @@ export function linkHubCheckpointRoutes(configFile: string, checkpointId: string
 
 // ---- hub supervisors -------------------------------------------------------------------------------
 
-/** `safegate hub supervisor add --site S --name N` (PIN, 6 to 12 digits, the first line of stdin): stored as a scrypt hash only. */
+/** `safegate hub supervisor add --site S --name N` (PIN, 10 to 12 digits, the first line of stdin): stored as a scrypt hash only. */
 export async function addHubSupervisor(configFile: string, o: { site: string; name: string }, stdinText: string): Promise<string> {
   const pin = pinFromStdin(stdinText);
-  if (!PIN_PATTERN.test(pin)) throw new CliError(PIN_RULE, 2);
+  if (!HUB_PIN_PATTERN.test(pin)) throw new CliError(HUB_PIN_RULE, 2);
   const pinHash = await hashPinForHub(pin);
   return withRegistry(configFile, (d) => {
     const id = d.addSupervisor({ siteId: o.site, name: o.name, pinHash });
     return `hub supervisor ${id} (${o.name.trim()}) added to site ${o.site}; its kiosks take them at their next sync`;
   });
+}
+
+/** A new hub supervisor PIN: 12 random digits. */
+export function randomHubPin(): string {
+  return Array.from({ length: 12 }, () => String(randomInt(10))).join('');
+}
+
+/**
+ * `safegate hub supervisor rotate --site S`: every hub supervisor of the site gets a new random PIN
+ * (12 digits), printed once (id, name, PIN a line) for the operator to hand over; the site's kiosks
+ * take the new hashes at their next download, and the old PINs stop working there. For a kiosk of the
+ * site that was lost or stolen (its copy of the hashes can be guessed at offline).
+ */
+export async function rotateHubSupervisors(configFile: string, o: { site: string }): Promise<string> {
+  const held = withRegistry(configFile, (d) => {
+    if (!d.registeredSites().some((s) => s.id === o.site)) throw new RegistryError(`no site ${o.site}`);
+    return d.supervisors(o.site);
+  });
+  if (held.length === 0) return `site ${o.site} has no hub supervisor`;
+  const fresh: { id: string; name: string; pin: string; pinHash: string }[] = [];
+  for (const s of held) {
+    const pin = randomHubPin();
+    fresh.push({ id: s.id, name: s.name, pin, pinHash: await hashPinForHub(pin) });
+  }
+  withRegistry(configFile, (d) => {
+    for (const f of fresh) d.setSupervisorPin(f.id, f.pinHash);
+  });
+  return [
+    `new PINs for the ${fresh.length} hub supervisor(s) of site ${o.site} (shown once; the site's kiosks take them at their next sync):`,
+    ...fresh.map((f) => `${f.id}\t${f.name}\t${f.pin}`),
+  ].join('\n');
 }
 
 /** `safegate hub supervisor remove ID`: every kiosk of their site drops them at its next sync. */

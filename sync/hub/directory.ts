@@ -513,6 +513,18 @@ export class HubDirectory {
       .immediate();
   }
 
+  /** Gives a hub supervisor a new PIN (its hash, see hashPinForHub): every kiosk of their site takes it at its next download. */
+  setSupervisorPin(id: string, pinHash: string): void {
+    this.db
+      .transaction(() => {
+        const held = this.db.prepare("SELECT value, scope FROM records WHERE stream = 'supervisors' AND key = ? AND deleted = 0").get(id) as { value: string; scope: string } | undefined;
+        if (!held) throw new RegistryError(`no hub supervisor ${id}`);
+        const s = JSON.parse(held.value) as { id: string; siteId: string; name: string };
+        this.putRecords('supervisors', [[id, hubSupervisorSchema.parse({ id: s.id, siteId: s.siteId, name: s.name, pinHash }), held.scope]], false);
+      })
+      .immediate();
+  }
+
   /** Removes a hub supervisor: every kiosk of their site drops them at its next download. */
   removeSupervisor(id: string): void {
     this.db

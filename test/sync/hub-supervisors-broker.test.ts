@@ -64,8 +64,8 @@ describe('hub supervisors, hub to kiosk through a real broker', () => {
     directory.addSite({ id: 'site-a', orgId: 'org-a' });
     directory.addSite({ id: 'site-b', orgId: 'org-a' });
     directory.assignSite('site-a', ['kiosk-a']);
-    const lan = directory.addSupervisor({ siteId: 'site-a', name: 'Nguyễn Thị Lan', pinHash: await hashPinForHub('246810') });
-    const other = directory.addSupervisor({ siteId: 'site-b', name: 'Trần Văn Bình', pinHash: await hashPinForHub('135790') });
+    const lan = directory.addSupervisor({ siteId: 'site-a', name: 'Nguyễn Thị Lan', pinHash: await hashPinForHub('2468101214') });
+    const other = directory.addSupervisor({ siteId: 'site-b', name: 'Trần Văn Bình', pinHash: await hashPinForHub('1357902468') });
     await startHub();
 
     const db = openStore(join(dir.path, 'kiosk.db'));
@@ -101,7 +101,7 @@ describe('hub supervisors, hub to kiosk through a real broker', () => {
       expect(accounts.list().map((s) => s.name)).toEqual(['Bảo vệ cổng', 'Nguyễn Thị Lan']);
       expect(accounts.get(other)).toBeNull();
       // Offline, with the PIN the hub never stored; the kiosk keeps the hash peppered with its own pepper.
-      expect(await accounts.check(lan, '246810', RULES, Date.now)).toMatchObject({ ok: true, name: 'Nguyễn Thị Lan' });
+      expect(await accounts.check(lan, '2468101214', RULES, Date.now)).toMatchObject({ ok: true, name: 'Nguyễn Thị Lan' });
       expect(await accounts.check(lan, '000000', RULES, Date.now)).toMatchObject({ ok: false, reason: 'wrong-pin' });
       const stored = db.prepare('SELECT hash, origin FROM supervisors WHERE id = ?').get(lan) as { hash: string; origin: string };
       expect(stored).toMatchObject({ origin: 'hub' });
@@ -115,7 +115,7 @@ describe('hub supervisors, hub to kiosk through a real broker', () => {
       directory.removeSupervisor(lan);
       await startHub();
       await waitFor(() => (accounts.get(lan) === null ? true : undefined), 'the removed supervisor is gone from the kiosk', 20_000);
-      expect(await accounts.check(lan, '246810', RULES, Date.now)).toEqual({ ok: false, reason: 'unknown-supervisor' });
+      expect(await accounts.check(lan, '2468101214', RULES, Date.now)).toEqual({ ok: false, reason: 'unknown-supervisor' });
       // The kiosk's own supervisor stays.
       expect(await accounts.check('bao-ve', '112233', RULES, Date.now)).toMatchObject({ ok: true });
     } finally {

@@ -14,6 +14,16 @@ const KEY_BYTES = 32;
 export const PIN_PATTERN = /^[0-9]{6,12}$/;
 export const PIN_RULE = 'a supervisor PIN is 6 to 12 digits';
 /**
+ * A hub supervisor's PIN: 10 to 12 digits. Its hash travels to every kiosk of the site without the
+ * kiosk's pepper (the hub has none), so a stolen kiosk of the site gives it up for offline guessing:
+ * at scrypt N = 2^15 a 6-digit PIN falls in about 43 core-hours, a 10-digit one needs some 49
+ * core-years. `safegate hub supervisor rotate --site S` gives a site's hub supervisors new PINs when
+ * one of its kiosks is lost.
+ */
+export const HUB_PIN_PATTERN = /^[0-9]{10,12}$/;
+export const HUB_PIN_RULE = "a hub supervisor's PIN is 10 to 12 digits (its hash reaches every kiosk of the site)";
+
+/**
  * What a sign-in may try: also 4 or 5 digits, the single kiosk PIN of before named supervisors,
  * which the upgrade kept as the supervisor `supervisor` until it is changed.
  */
@@ -54,7 +64,7 @@ export async function hashPin(pin: string, pinPepper: Buffer): Promise<string> {
  * (pepperLegacyPinHash), so its database alone still cannot be used to try PINs.
  */
 export async function hashPinForHub(pin: string): Promise<string> {
-  if (!PIN_PATTERN.test(pin)) throw new PinFormatError(PIN_RULE);
+  if (!HUB_PIN_PATTERN.test(pin)) throw new PinFormatError(HUB_PIN_RULE);
   const salt = randomBytes(16);
   const key = await derive(pin, salt, { N: 2 ** LOG2_N, r: R, p: P });
   return [LEGACY, LOG2_N, R, P, salt.toString('base64'), key.toString('base64')].join('$');

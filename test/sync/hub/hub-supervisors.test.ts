@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HubSupervisor } from '../../../base/common/types.js';
-import { hashPinForHub } from '../../../src-main/core/supervisor/pin.js';
+import { hashPinForHub, PinFormatError, verifyPin } from '../../../src-main/core/supervisor/pin.js';
 import { streamCodecs } from '../../../sync/downlink-codec.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
@@ -25,7 +25,7 @@ describe('hub supervisors in the directory', () => {
     d.addSite({ id: 'site-b', orgId: 'org-a' }, NOW);
     d.assignSite('site-a', ['kiosk-a'], NOW);
     d.assignSite('site-b', ['kiosk-b'], NOW);
-    hash ??= await hashPinForHub('246810');
+    hash ??= await hashPinForHub('2468101214');
   });
   afterEach(() => {
     d.close();
@@ -70,26 +70,55 @@ describe('hub supervisor commands', () => {
   afterAll(() => dir.remove());
   const run = (args: string[], input?: string) => safegate(['hub', ...args, '--config', config], input === undefined ? {} : { input });
 
-  it('adds a supervisor with the PIN on stdin (stored as a hash only), lists and removes them', () => {
+  it('adds a supervisor with the PIN on stdin (stored as a hash only), rotates the PINs of a site, lists and removes them', async () => {
     expect(run(['org', 'add', 'cty-a', '--name', 'A']).status).toBe(0);
     expect(run(['site', 'add', 'xuong-1', '--org', 'cty-a']).status).toBe(0);
-    const added = run(['supervisor', 'add', '--site', 'xuong-1', '--name', 'Nguyễn Thị Lan'], '135790\n');
+    const added = run(['supervisor', 'add', '--site', 'xuong-1', '--name', 'Nguyễn Thị Lan'], '1357902468\n');
     expect(added.stderr).toBe('');
     const id = /hub supervisor (hub-[0-9a-f]+) \(Nguyễn Thị Lan\) added to site xuong-1/.exec(added.stdout)?.[1];
     expect(id).toBeDefined();
     expect(run(['supervisor', 'list']).stdout).toBe(`${id}\txuong-1\tNguyễn Thị Lan\n`);
-    const short = run(['supervisor', 'add', '--site', 'xuong-1', '--name', 'Bình'], '1234\n');
+    // A 6-digit PIN, fine for a kiosk's own supervisor, is too short for a hub one: its hash reaches every kiosk of the site.
+    const short = run(['supervisor', 'add', '--site', 'xuong-1', '--name', 'Bình'], '135790\n');
     expect(short.status).toBe(2);
-    expect(short.stderr).toMatch(/6 to 12 digits/);
+    expect(short.stderr).toMatch(/10 to 12 digits/);
     const d = new HubDirectory(join(dir.path, 'directory.db'));
     try {
       const published = JSON.stringify(d.respond({ v: PROTOCOL_VERSION, stream: 'supervisors', cursor: 0 }, Date.now()));
       expect(published).toMatch(/scrypt\$15\$8\$1\$/);
-      expect(published).not.toContain('135790');
+      expect(published).not.toContain('1357902468');
     } finally {
       d.close();
     }
+    // A kiosk of the site is lost: the site's hub supervisors get new PINs, shown once; the old one no longer verifies.
+    const hashOf = () => {
+      const d = new HubDirectory(join(dir.path, 'directory.db'));
+      try {
+        const rec = d.respond({ v: PROTOCOL_VERSION, stream: 'supervisors', cursor: 0 }, Date.now()).flatMap((x) => x.body.map((b) => streamCodecs.supervisors.fromWire(b)));
+        return (rec.find((r) => !r.deleted && r.key === id) as { value: HubSupervisor }).value.pinHash;
+      } finally {
+        d.close();
+      }
+    };
+    const oldHash = hashOf();
+    const rotated = run(['supervisor', 'rotate', '--site', 'xuong-1']);
+    expect(rotated.stderr).toBe('');
+    const pin = new RegExp(`^${id}\\tNguyễn Thị Lan\\t([0-9]{12})$`, 'm').exec(rotated.stdout)?.[1];
+    expect(pin).toBeDefined();
+    const newHash = hashOf();
+    expect(newHash).not.toBe(oldHash);
+    expect(await verifyPin(pin!, newHash, Buffer.alloc(32))).toBe(true);
+    expect(await verifyPin('1357902468', newHash, Buffer.alloc(32))).toBe(false);
+    expect(run(['supervisor', 'rotate', '--site', 'nowhere']).status).toBe(2);
     expect(run(['supervisor', 'remove', id!]).stdout).toMatch(/removed; the kiosks of their site drop them/);
     expect(run(['supervisor', 'list']).stdout).toMatch(/^no hub supervisor yet/);
+  });
+});
+
+describe('hub supervisor PINs', () => {
+  it('are 10 to 12 digits: a shorter one is refused before it is hashed', async () => {
+    await expect(hashPinForHub('135790')).rejects.toBeInstanceOf(PinFormatError);
+    await expect(hashPinForHub('1234567890123')).rejects.toBeInstanceOf(PinFormatError);
+    expect(await hashPinForHub('1357902468')).toMatch(/^scrypt\$15\$8\$1\$/);
   });
 });
