@@ -40,6 +40,10 @@ export interface PersonExport {
   passes: (PassRecord & { boundToPhone: boolean })[];
   /** Personal phone links made for them (never the token: the hub keeps only its hash). */
   phoneLinks: PhoneLinkRow[];
+  /** Daily health declarations made on their phone: time and flag, and a flagged one's answers while kept (14 days). */
+  healthDeclarations: { id: string; madeAtMs: number; receivedAtMs: number; flagged: boolean; answers: unknown }[];
+  /** Check-ins and check-outs scanned at checkpoints without a kiosk. */
+  visits: { id: string; checkpointId: string; direction: string; atMs: number; timeVerified: boolean }[];
   /** The shuttle routes they ride and the vehicles they drive (as a worker on a list). */
   shuttles: { routesRidden: string[]; vehiclesDriven: string[] };
   /** Passages and refusals kiosks reported, kept `retentionDays` (times in ISO 8601 beside the epoch milliseconds). */
@@ -67,6 +71,8 @@ export interface ErasureReport {
   passesRevoked: number;
   passRecordsDeleted: number;
   phoneLinksDeleted: number;
+  /** Their phone's health declarations and checkpoint visits. */
+  phoneUploadsDeleted: number;
   /** Their rows as a route's rider or a vehicle's driver. */
   shuttleRowsDeleted: number;
   eventsAnonymised: number;
@@ -141,6 +147,16 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
        FROM phone_links WHERE worker_id = ? ORDER BY made_ms`,
     )
     .all(workerId) as PhoneLinkRow[];
+  const healthDeclarations = (
+    sources.passes.database().prepare('SELECT decl_id, made_ms, received_ms, flagged, answers FROM declarations WHERE worker_id = ? ORDER BY made_ms').all(workerId) as {
+      decl_id: string; made_ms: number; received_ms: number; flagged: number; answers: string | null;
+    }[]
+  ).map((r) => ({ id: r.decl_id, madeAtMs: r.made_ms, receivedAtMs: r.received_ms, flagged: r.flagged === 1, answers: r.answers === null ? null : (JSON.parse(r.answers) as unknown) }));
+  const visits = (
+    sources.passes.database().prepare('SELECT visit_id, checkpoint_id, direction, at_ms, time_verified FROM visits WHERE worker_id = ? ORDER BY at_ms').all(workerId) as {
+      visit_id: string; checkpoint_id: string; direction: string; at_ms: number; time_verified: number;
+    }[]
+  ).map((r) => ({ id: r.visit_id, checkpointId: r.checkpoint_id, direction: r.direction, atMs: r.at_ms, timeVerified: r.time_verified === 1 }));
   const shuttles = shuttlesOf(sources.passes, workerId);
   const shuttleRows = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
   const held = await sources.store.personData(workerId);
@@ -164,6 +180,8 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
     roster,
     passes,
     phoneLinks,
+    healthDeclarations,
+    visits,
     shuttles,
     events: held.events.map((e) => ({ ...e, at: new Date(e.correctedWallMs ?? e.wallMs).toISOString() })),
     alerts: held.alerts,
@@ -205,6 +223,8 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
     })
     .immediate();
   const shuttleRowsDeleted = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
+  const phoneUploadsDeleted =
+    db.prepare('DELETE FROM declarations WHERE worker_id = ?').run(workerId).changes + db.prepare('DELETE FROM visits WHERE worker_id = ?').run(workerId).changes;
   const held = await sources.store.anonymiseWorker(workerId);
   if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && phoneLinksDeleted === 0 && shuttleRowsDeleted === 0 && held.events === 0 && held.alerts === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
@@ -216,6 +236,7 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
     passesRevoked,
     passRecordsDeleted,
     phoneLinksDeleted,
+    phoneUploadsDeleted,
     shuttleRowsDeleted,
     eventsAnonymised: held.events,
     alertsDeleted: held.alerts,

@@ -10,6 +10,9 @@ import { PhoneLinks } from '../../../sync/hub/phone-links.js';
 import { PhoneUploads, signPhoneUpload } from '../../../sync/hub/phone-uploads.js';
 import type { ListedWorker } from '../../../sync/hub/registry-upload.js';
 import { Visits } from '../../../sync/hub/visits.js';
+import { Declarations } from '../../../sync/hub/declarations.js';
+import { erasePerson, exportPerson } from '../../../sync/hub/person-data.js';
+import { SqliteHubStore } from '../../../sync/hub/store.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
 const NOW = Date.parse('2026-11-27T01:00:10Z');
@@ -115,6 +118,27 @@ describe('check-in at checkpoints without a kiosk (signed codes, phone uploads)'
     expect(visits.list()[0]).toMatchObject({ atMs: scannedAt, receivedAtMs: now, timeVerified: false, codeKind: 'rotating' });
     // Claiming a scan an hour after the code's window: refused even late.
     expect(() => upload(shown.code, NOW + 3_600_000)).toThrow(/expired/);
+  });
+
+  it("Decree 13: a worker's export lists their declarations and visits, and erasure deletes them", async () => {
+    upload(staticCheckpointCode(codeKey, 'nha-an'), NOW, 'in', 'CCCCCCCCCCCCCCCCCCCCCC');
+    const declarations = new Declarations({ directoryPath: file, directory, uploads: new PhoneUploads(createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), passes), now: () => now });
+    const store = new SqliteHubStore(join(dir.path, `hub-${Math.random().toString(36).slice(2)}.db`));
+    try {
+      // Recorded as the hub keeps a flagged one (the phone upload path is tested in declarations.test.ts).
+      passes.database().prepare("INSERT INTO declarations (decl_id, worker_id, pass_id, made_ms, received_ms, flagged, answers) VALUES ('DDDDDDDDDDDDDDDDDDDDDD', 'a1', 'p', ?, ?, 1, '{\"cough\":true}')").run(NOW, NOW);
+      const sources = { directory, passes, store, audit: () => undefined, now: () => now };
+      const exported = await exportPerson(sources, 'a1', 'op');
+      expect(exported.healthDeclarations).toEqual([{ id: 'DDDDDDDDDDDDDDDDDDDDDD', madeAtMs: NOW, receivedAtMs: NOW, flagged: true, answers: { cough: true } }]);
+      expect(exported.visits).toEqual([{ id: 'CCCCCCCCCCCCCCCCCCCCCC', checkpointId: 'nha-an', direction: 'in', atMs: NOW, timeVerified: true }]);
+      const erased = await erasePerson(sources, 'a1', 'op');
+      expect(erased.phoneUploadsDeleted).toBe(2);
+      expect(visits.list()).toEqual([]);
+      expect(declarations.ofWorker('a1')).toEqual([]);
+    } finally {
+      declarations.close();
+      await store.close();
+    }
   });
 
   it('refuses a forged code, an unregistered checkpoint, a phone clock far ahead, another phone and an out-of-shape payload', () => {
