@@ -36,7 +36,8 @@ export function generateKeys(outDir: string, algorithm: SigningAlgorithm, role: 
     `algorithm: ${pair.algorithm}`,
     `key id:    ${pair.kid}`,
     `private:   ${privateFile}  (keep on the hub only)`,
-    `public:    ${publicFile}  (copy to each kiosk's keys/${role}/ folder)`,
+    // Checkpoint codes are checked by the hub alone: no kiosk needs that key.
+    role === 'checkpoint-code' ? `public:    ${publicFile}  (kiosks do not need it: only the hub checks checkpoint codes)` : `public:    ${publicFile}  (copy to each kiosk's keys/${role}/ folder)`,
   ].join('\n');
 }
 
