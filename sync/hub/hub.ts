@@ -4,7 +4,6 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BrokerSettings } from '../../base/common/broker-settings.js';
 import { BatchFormatError, decodeBatch, type WireEvent } from '../batch-codec.js';
-import { organisationStamps } from './organisation-stamps.js';
 import { MqttLink } from '../mqtt-link.js';
 import {
   HUB_STATUS_TOPIC,
@@ -241,14 +240,15 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Stamps the events of a batch just stored with the organisation whose list holds each worker now,
-   * at receipt: the console shows a manager the history of their own workers by it, and a worker who
-   * later moves to another organisation does not take it along. A worker on no list stays unstamped.
+   * The organisation whose list holds each worker of a batch now, at receipt, stored with its events:
+   * the console shows a manager the history of their own workers by it, and a worker who later moves
+   * to another organisation does not take it along. A worker on no list stays unstamped.
    */
-  private async stampOrganisations(deviceId: string, events: readonly WireEvent[]): Promise<void> {
+  private organisationsAtReceipt(events: readonly WireEvent[]): ReadonlyMap<string, string> | undefined {
     const directory = this.options.downlink?.directory;
-    if (!directory) return;
-    await this.store.stampOrganisations(organisationStamps(directory, deviceId, events));
+    if (!directory) return undefined;
+    const orgOf = directory.organisationsOf(events.flatMap((e) => (e.workerId ? [e.workerId] : [])));
+    return orgOf.size ? orgOf : undefined;
   }
 
   private async onBatch(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {
@@ -261,8 +261,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // The broker's ACL ties the topic to the sender's certificate; the payload must agree with it.
     if (batch.deviceId !== deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
-    const result = await this.ingestGroups.ingest({ deviceId, events: batch.events, receivedMs: Date.now(), anchor: batch.anchor });
-    await this.stampOrganisations(deviceId, batch.events);
+    const result = await this.ingestGroups.ingest({ deviceId, events: batch.events, receivedMs: Date.now(), anchor: batch.anchor, orgOf: this.organisationsAtReceipt(batch.events) });
     const ack: BatchAck = {
       v: PROTOCOL_VERSION,
       batchId: batch.batchId,

@@ -333,6 +333,10 @@ export class PgHubStore implements HubStore {
       const inserted = r.o_inserted;
       out[r.o_batch - 1] = { inserted, duplicates: batches[r.o_batch - 1]!.events.length - inserted, contiguousSeq: Number(r.o_contiguous), gaps };
     }
+    // The group's organisation stamps in one more statement (an event already stamped keeps its own).
+    await this.stampOrganisations(
+      batches.flatMap((b) => (b.orgOf?.size ? b.events.flatMap((e) => (e.workerId !== null && b.orgOf!.get(e.workerId) ? [{ deviceId: b.deviceId, seq: e.seq, orgId: b.orgOf!.get(e.workerId)! }] : [])) : [])),
+    );
     return out;
   }
 

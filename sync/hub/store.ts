@@ -26,6 +26,8 @@ export interface IngestRequest {
   events: readonly WireEvent[];
   receivedMs: number;
   anchor?: ClockAnchor | null | undefined;
+  /** The organisation of each worker of these events on an organisation's list, as the hub receives them: stamped on the events (HubStore.stampOrganisations). */
+  orgOf?: ReadonlyMap<string, string> | undefined;
 }
 
 /**
@@ -251,8 +253,8 @@ export class SqliteHubStore implements HubStore {
     this.db = openDatabase(path, { migrations: HUB_MIGRATIONS, busyTimeoutMs: 5_000 });
     this.insert = this.db.prepare(`
       INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
-        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms, clock, corrected_wall_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms, clock, corrected_wall_ms, org_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (device_id, seq) DO NOTHING`);
     this.device = this.db.prepare('SELECT contiguous_seq, max_seq FROM devices WHERE device_id = ?');
     this.upsertDevice = this.db.prepare(`
@@ -270,7 +272,7 @@ export class SqliteHubStore implements HubStore {
     return this.db.transaction(() => batches.map((b) => this.ingestInTransaction(b))).immediate();
   }
 
-  private ingestInTransaction({ deviceId, events, receivedMs, anchor }: IngestRequest): IngestResult {
+  private ingestInTransaction({ deviceId, events, receivedMs, anchor, orgOf }: IngestRequest): IngestResult {
     const prev = (this.device.get(deviceId) as { contiguous_seq: number; max_seq: number } | undefined) ?? {
       contiguous_seq: 0,
       max_seq: 0,
@@ -284,7 +286,7 @@ export class SqliteHubStore implements HubStore {
       inserted += this.insert.run(
         deviceId, e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced ? 1 : 0, e.checkpointId, e.zoneId, e.direction,
         e.credentialKind, e.workerId, e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, receivedMs,
-        d.clock, d.correctedWallMs,
+        d.clock, d.correctedWallMs, (e.workerId !== null && orgOf?.get(e.workerId)) || null,
       ).changes;
     }
     // Walk only what lies above the old watermark: usually just this batch.

@@ -254,6 +254,13 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         await store.recordAlert('kiosk-a', alert, 2, 'org-a');
         await store.recordAlert('kiosk-a', { ...alert, seq: 4 }, 2);
         expect((await store.alerts()).map((x) => [x.seq, x.orgId])).toEqual([[3, 'org-a'], [4, undefined]]);
+        // As the hub stores a group of batches: each event stamped from its batch's organisations, in the same call.
+        await store.ingestMany([
+          { deviceId: 'kiosk-b', events, receivedMs: 3, orgOf: new Map([['W-B', 'org-b']]) },
+          { deviceId: 'kiosk-c', events, receivedMs: 3 },
+        ]);
+        expect((await store.latestEvents({ orgId: 'org-b', limit: 100 })).map((e) => `${e.deviceId}/${e.seq}`).sort()).toEqual(events.slice(5).map((e) => `kiosk-b/${e.seq}`).sort());
+        expect(await store.latestEvents({ orgId: 'org-a', deviceId: 'kiosk-b', limit: 100 })).toEqual([]);
       });
     });
   });
