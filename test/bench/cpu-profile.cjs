@@ -2,6 +2,7 @@
 // to record a V8 CPU profile of it until it exits, written as <dir>/hub-<pid>.cpuprofile (open it in
 // Chrome DevTools or speedscope). Node 20 refuses --cpu-prof in NODE_OPTIONS; the inspector does not.
 'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS preload, loaded by --require from NODE_OPTIONS */
 const inspector = require('node:inspector');
 const { writeFileSync, mkdirSync } = require('node:fs');
 const { join } = require('node:path');
