@@ -134,6 +134,23 @@ function demoOrgList(now: number): string {
 const DEMO_CONSOLE_PORT = 8480;
 
 /**
+ * The demo organisation, its site and gate, its worker list, and the demo kiosk placed at the gate.
+ * Set up before the health side's roster import, which then gives these workers their health states
+ * (an organisation's upload cannot take over a worker the province-wide list already holds).
+ */
+async function setUpDemoOrganisation(directory: HubDirectory, zone: string, now: number): Promise<void> {
+  if (!directory.hasOrganisation(DEMO_ORG.id)) directory.addOrganisation({ id: DEMO_ORG.id, name: DEMO_ORG.name, kind: 'company' }, now);
+  if (!directory.registeredSites(DEMO_ORG.id).some((s) => s.id === DEMO_ORG.site)) directory.addSite({ id: DEMO_ORG.site, orgId: DEMO_ORG.id, name: 'Xưởng Demo' }, now);
+  if (!directory.checkpoints(DEMO_ORG.site).some((c) => c.id === DEMO_ORG.checkpoint)) directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng A', kind: 'gate' }, now);
+  const list = await parseWorkerList(Buffer.from(demoOrgList(now)), zone, now);
+  // A demo folder from before organisations held these workers on the province-wide list: take them off it first.
+  const stray = list.map((w) => w.workerId).filter((id) => directory.hubOnlyWorker(id) === undefined);
+  if (stray.length) directory.removeWorkers(stray);
+  directory.uploadWorkers(DEMO_ORG.id, list, { nowMs: now });
+  directory.placeDevices(DEMO_ORG.checkpoint, [DEMO_ORG.device], now);
+}
+
+/**
  * The demo hub's console: a demo organisation with a site, a gate and a worker list, and two demo
  * accounts (a province operator and the organisation's manager) whose passwords are made afresh at
  * each start and printed once. The console's accounts file is the demo's own and is started anew.
@@ -146,11 +163,6 @@ async function startDemoConsole(
   zone: string,
 ): Promise<{ console: HubConsole; lines: string[] }> {
   const now = Date.now();
-  if (!directory.hasOrganisation(DEMO_ORG.id)) directory.addOrganisation({ id: DEMO_ORG.id, name: DEMO_ORG.name, kind: 'company' }, now);
-  if (!directory.registeredSites(DEMO_ORG.id).some((s) => s.id === DEMO_ORG.site)) directory.addSite({ id: DEMO_ORG.site, orgId: DEMO_ORG.id, name: 'Xưởng Demo' }, now);
-  if (!directory.checkpoints(DEMO_ORG.site).some((c) => c.id === DEMO_ORG.checkpoint)) directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng A', kind: 'gate' }, now);
-  directory.uploadWorkers(DEMO_ORG.id, await parseWorkerList(Buffer.from(demoOrgList(now)), zone, now), { nowMs: now });
-  directory.placeDevices(DEMO_ORG.checkpoint, [DEMO_ORG.device], now);
   const databasePath = join(dir, 'hub-console.db');
   for (const suffix of ['', '-wal', '-shm']) rmSync(databasePath + suffix, { force: true });
   const log = createLogger({ level: 'error' });
@@ -219,6 +231,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   const now = Date.now();
   // The hub publishes the roster and a notice; the kiosk downloads them, signed, like a real one.
   const directory = new HubDirectory(join(dir, 'hub-directory.db'));
+  await setUpDemoOrganisation(directory, loadSettings(configFile).settings.time.zone, now);
   directory.importRoster(parseRosterCsv(demoRosterCsv(now)), true);
   directory.publishNotice({
     id: 'demo-mask',

@@ -197,7 +197,7 @@ describe.skipIf(skipReason !== null)('export to a drive the test plugs in (a loo
     const login = await kiosk.supervisor.login('lan', '975310');
     if (!login.ok) throw new Error('no login');
     const api = kiosk.screenService;
-    expect(await api.dispatch('supervisor.drives', { token: login.token })).toEqual({ ok: true, result: { drives: await drives.list() } });
+    expect(await api.dispatch('supervisor.drives', { token: login.token })).toEqual({ ok: true, result: { drives: await drives.list(), hub: false, hubWaiting: 0 } });
     const day = { fromMs: Date.now() - 3_600_000, toMs: Date.now() + 60_000 };
     const reply = await api.dispatch('supervisor.export', { token: login.token, query: day, format: 'csv', language: 'vi', driveId: 'KHO_SO' });
     expect(reply).toMatchObject({ ok: true, result: { target: 'drive', rows: 1, drive: { id: 'KHO_SO' }, safeToRemove: true } });

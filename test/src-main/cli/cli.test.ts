@@ -99,7 +99,7 @@ describe('safegate CLI', () => {
     [['run', '--config', '/nonexistent.yaml', '--headless'], /cannot read the file/],
     [['keys', 'generate', '--role', 'pass', '--out', '/tmp/x', '--alg', 'RSA'], /Allowed choices are EdDSA, ES256/],
     [['keys', 'generate', '--out', '/tmp/x'], /--role <role>' not specified/],
-    [['keys', 'generate', '--out', '/tmp/x', '--role', 'both'], /Allowed choices are pass, phone-pass, downlink/],
+    [['keys', 'generate', '--out', '/tmp/x', '--role', 'both'], /Allowed choices are pass, phone-pass, checkpoint-code, downlink/],
     [['roster', 'import', '/nonexistent.csv', '--config', '/nonexistent.yaml'], /cannot read/],
   ])('refuses bad input with a one-line reason: %j', (args, reason) => {
     expect(oneLineError(safegate(args as string[]))).toMatch(reason);
