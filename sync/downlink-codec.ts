@@ -84,38 +84,25 @@ export interface StreamCodec<T> {
 }
 
 const time = z.number().int().nullable();
+/** A worker's record on the wire; a worker on an organisation's list also carries its organisation and site. */
+const rosterWireFields = [
+  z.literal(0),
+  workerIdSchema,
+  z.string().min(1).max(120),
+  z.string().max(120),
+  z.string().max(120),
+  time,
+  z.boolean(),
+  z.enum(['negative', 'positive']).nullable(),
+  time,
+  z.number().int().min(0).max(99),
+  time,
+  z.enum(['none', 'F0', 'F1']),
+] as const;
 const rosterWireSchema = z.union([
   z.tuple([z.literal(1), workerIdSchema]),
-  z.tuple([
-    z.literal(0),
-    workerIdSchema,
-    z.string().min(1).max(120),
-    z.string().max(120),
-    z.string().max(120),
-    time,
-    z.boolean(),
-    z.enum(['negative', 'positive']).nullable(),
-    time,
-    z.number().int().min(0).max(99),
-    time,
-    z.enum(['none', 'F0', 'F1']),
-  ]),
-  z.tuple([
-    z.literal(0),
-    workerIdSchema,
-    z.string().min(1).max(120),
-    z.string().max(120),
-    z.string().max(120),
-    time,
-    z.boolean(),
-    z.enum(['negative', 'positive']).nullable(),
-    time,
-    z.number().int().min(0).max(99),
-    time,
-    z.enum(['none', 'F0', 'F1']),
-    identifierSchema,
-    identifierSchema,
-  ]),
+  z.tuple([...rosterWireFields]),
+  z.tuple([...rosterWireFields, identifierSchema, identifierSchema]),
 ]);
 
 /**
