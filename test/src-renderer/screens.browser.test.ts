@@ -385,11 +385,13 @@ describe('kiosk screens in Chromium', () => {
   it('closes an unattended supervisor screen and signs out', async () => {
     await signIn(page, 'lan', '246810');
     await page.clock.install();
-    // A touch under the installed clock: the unattended timer starts again from here.
+    // A touch under the installed clock: the unattended timer starts again from here. runFor, not
+    // fastForward: the page's own work after the touch waits on the (now fake) timers, and must run
+    // at its time rather than after the jump, or the timer it restarts would start after the jump.
     await page.getByTestId('tab-inside').click();
-    await page.clock.fastForward('01:00');
+    await page.clock.runFor('01:00');
     expect(await page.getByTestId('supervisor').count()).toBe(1);
-    await page.clock.fastForward('01:01');
+    await page.clock.runFor('01:01');
     await page.getByTestId('supervisor').waitFor({ state: 'detached' });
     await expect.poll(() => rig.kiosk.supervisor.auditTrail(now).at(-1)?.action).toBe('logout');
   });
@@ -397,9 +399,9 @@ describe('kiosk screens in Chromium', () => {
   it('returns to the kiosk language after a short while untouched, even without a scan', async () => {
     await page.getByTestId('language').click();
     await expect.poll(() => page.locator('html').getAttribute('lang')).toBe('en');
-    await page.clock.fastForward('00:25');
+    await page.clock.runFor('00:25');
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
-    await page.clock.fastForward('00:06');
+    await page.clock.runFor('00:06');
     await expect.poll(() => page.locator('html').getAttribute('lang')).toBe('vi');
   });
 });
