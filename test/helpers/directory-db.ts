@@ -1,12 +1,27 @@
-import { afterAll } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { afterAll, inject } from 'vitest';
 import type { HubSqlTarget } from '../../sync/hub/hub-sql.js';
 import { tempDir } from './fixtures.js';
+import pg from 'pg';
 import { TestPostgres } from './postgres.js';
+
+async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
 
 /**
  * Where a test keeps the hub directory: every directory test runs on both, a SQLite file and a real
- * PostgreSQL server (started once per test file, on first use, stopped after the file), each test
- * in a fresh database of its own.
+ * PostgreSQL server (the run's, from test/global-setup.ts; without it one started for the test file
+ * on first use and stopped after it), each test in a fresh database of its own.
  */
 export interface DirectoryBackend {
   name: 'SQLite' | 'PostgreSQL';
@@ -15,7 +30,6 @@ export interface DirectoryBackend {
 }
 
 let server: Promise<TestPostgres> | undefined;
-let databases = 0;
 const dirs: { remove(): void }[] = [];
 
 afterAll(async () => {
@@ -25,7 +39,10 @@ afterAll(async () => {
   for (const d of dirs.splice(0)) d.remove();
 });
 
-function postgres(): Promise<TestPostgres> {
+/** The run's server (test/global-setup.ts), else one for this file. */
+function postgres(): Promise<Pick<TestPostgres, 'createDatabase'>> {
+  const shared = inject('postgresUrl');
+  if (shared) return Promise.resolve({ createDatabase: (name: string) => createDatabase(shared, name) });
   server ??= (async () => {
     const dir = tempDir('safegate-dirpg-');
     dirs.push(dir);
@@ -49,7 +66,7 @@ export const postgresBackend: DirectoryBackend = {
   name: 'PostgreSQL',
   async target() {
     const s = await postgres();
-    return { kind: 'postgres', url: await s.createDatabase(`directory_${process.pid}_${++databases}`) };
+    return { kind: 'postgres', url: await s.createDatabase(`directory_${randomUUID().replaceAll('-', '')}`) };
   },
 };
 
