@@ -1,12 +1,13 @@
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { keyIdOf, keyIdText } from '../../base/node/keys.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
-import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
+import type { Migration } from '../../base/node/sqlite.js';
 import type { Notice, Placement, WorkerRecord } from '../../base/common/types.js';
 import { hubKeySchema, hubSupervisorSchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import { deviceIdSchema, identifierSchema } from '../../base/common/ids.js';
 import { startOfDayIn, timeOfDayIn } from '../../base/common/time.js';
+import { sql, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import * as m0001 from './directory-migrations/0001-records.js';
 import * as m0002 from './directory-migrations/0002-forget-removed.js';
@@ -23,6 +24,8 @@ import * as m0012 from './directory-migrations/0012-repair.js';
 import * as m0013 from './directory-migrations/0013-exports.js';
 import * as m0014 from './directory-migrations/0014-links-follow-lists.js';
 import * as m0015 from './directory-migrations/0015-visits.js';
+import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
+import { chunksOf, greatest, inList, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
@@ -41,7 +44,10 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 13, name: '0013-exports', up: m0013.up },
   { version: 14, name: '0014-links-follow-lists', up: m0014.up },
   { version: 15, name: '0015-visits', up: m0015.up },
-] as const;
+] as const satisfies readonly Migration[];
+
+/** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */
+export const DIRECTORY_SCHEMA: HubSqlSchema = { name: 'directory', sqlite: DIRECTORY_MIGRATIONS, postgres: DIRECTORY_PG_MIGRATIONS };
 
 export const ORGANISATION_KINDS = ['company', 'agency', 'market'] as const;
 export type OrganisationKind = (typeof ORGANISATION_KINDS)[number];
@@ -112,17 +118,65 @@ const plateSchema = z.string().trim().toUpperCase().regex(/^[0-9A-Z][0-9A-Z. -]{
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
 export const PART_SIZE = 5_000;
 
-/** The hub's published data (roster, notices, revocations, policy) with revisions, and the transfers it answers with. */
-export class HubDirectory {
-  private readonly db: SqliteDatabase;
+/** One statement runner: the directory's handle, or the transaction a write runs in. */
+type Db = HubSqlExecutor;
 
-  constructor(path: string) {
-    this.db = openDatabase(path, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
+/** Identifiers, keys and site ids in byte order, whatever the PostgreSQL server's collation (SQLite's is already). */
+function inByteOrder(db: Db): RawBuilder<unknown> {
+  return db.dialect === 'postgres' ? sql.raw(' COLLATE "C"') : sql.raw('');
+}
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Rows per multi-row INSERT (SQLite binds at most 32,766 parameters in one statement, PostgreSQL 65,535). */
+const ROWS_PER_INSERT = 500;
+
+async function revisionOf(db: Db, stream: string): Promise<number> {
+  const r = await db.get<{ rev: number }>(sql`SELECT rev FROM stream_revisions WHERE stream = ${stream}`);
+  return r?.rev ?? 0;
+}
+
+async function bump(db: Db, stream: string, rev: number): Promise<void> {
+  await db.run(sql`INSERT INTO stream_revisions (stream, rev) VALUES (${stream}, ${rev}) ON CONFLICT (stream) DO UPDATE SET rev = excluded.rev`);
+}
+
+/** Rows of `query(chunk)` for every chunk of a long list of keys. */
+async function allIn<R>(db: Db, values: readonly string[], query: (list: RawBuilder<unknown>) => RawBuilder<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const chunk of chunksOf(values)) out.push(...(await db.all(query(inList(chunk)))));
+  return out;
+}
+
+/** A worker's hub-only data (CV 2242), never sent to kiosks. */
+export interface HubOnlyWorker {
+  orgId: string;
+  siteId: string;
+  team: string;
+  fullName: string;
+  birthYear: number | null;
+  sex: string | null;
+  idNumber: string | null;
+  phone: string | null;
+  residence: string | null;
+}
+
+/**
+ * The hub's published data (roster, notices, revocations, policy) with revisions, and the transfers
+ * it answers with, in the directory's database (a SQLite file, or PostgreSQL shared by several hub
+ * processes). Every change that reads a revision and writes the next runs in `sql.write`, one writer
+ * at a time across processes.
+ */
+export class HubDirectory {
+  /** Only stores the handle: `open` opens (and migrates) the database. */
+  private constructor(readonly sql: HubSql) {}
+
+  /** Opens the directory's database (migrating it); whoever opens it closes it. */
+  static async open(target: HubSqlTarget): Promise<HubDirectory> {
+    return new HubDirectory(await openHubSql(target, DIRECTORY_SCHEMA, { busyTimeoutMs: 5_000 }));
   }
 
-  revision(stream: string): number {
-    const r = this.db.prepare('SELECT rev FROM stream_revisions WHERE stream = ?').get(stream) as { rev: number } | undefined;
-    return r?.rev ?? 0;
+  async revision(stream: string): Promise<number> {
+    return revisionOf(this.sql, stream);
   }
 
   /**
@@ -131,59 +185,60 @@ export class HubDirectory {
    * workers change only by its own upload or by name). Unchanged records keep their revision, so
    * kiosks download only changes.
    */
-  importRoster(records: readonly WorkerRecord[], replace: boolean): { rev: number; changed: number; removed: number } {
-    return this.db
-      .transaction(() => {
-        // A worker on an organisation's list keeps its organisation and site (the list is theirs to change).
-        const listedAt = this.db.prepare('SELECT org_id AS orgId, site_id AS siteId FROM hub_workers WHERE worker_id = ?');
-        const r = this.putRecords(
-          'roster',
-          records.map((w) => {
-            const { orgId: _o, siteId: _s, ...rest } = w;
-            const at = listedAt.get(w.workerId) as { orgId: string; siteId: string } | undefined;
-            return [w.workerId, at ? { ...rest, ...at } : rest];
-          }),
-          replace,
-        );
-        // A removed worker's hub-only data (ID number, phone, residence) goes with them.
-        if (r.removed) this.db.exec("DELETE FROM hub_workers WHERE worker_id IN (SELECT key FROM records WHERE stream = 'roster' AND deleted = 1)");
-        return r;
-      })
-      .immediate();
+  async importRoster(records: readonly WorkerRecord[], replace: boolean): Promise<{ rev: number; changed: number; removed: number }> {
+    return this.sql.write(async (tx) => {
+      // A worker on an organisation's list keeps its organisation and site (the list is theirs to change).
+      const listed = new Map(
+        (
+          await allIn(tx, [...new Set(records.map((w) => w.workerId))], (ids) =>
+            sql<{ workerId: string; orgId: string; siteId: string }>`SELECT worker_id AS "workerId", org_id AS "orgId", site_id AS "siteId" FROM hub_workers WHERE worker_id IN ${ids}`,
+          )
+        ).map(({ workerId, ...at }) => [workerId, at]),
+      );
+      const r = await this.putRecords(
+        tx,
+        'roster',
+        records.map((w) => {
+          const { orgId: _o, siteId: _s, ...rest } = w;
+          const at = listed.get(w.workerId);
+          return [w.workerId, at ? { ...rest, ...at } : rest];
+        }),
+        replace,
+      );
+      // A removed worker's hub-only data (ID number, phone, residence) goes with them.
+      if (r.removed) await tx.run(sql`DELETE FROM hub_workers WHERE worker_id IN (SELECT key FROM records WHERE stream = 'roster' AND deleted = 1)`);
+      return r;
+    });
   }
 
   /** Publishes (or replaces) a notice; kiosks keep and show it until it expires. */
-  publishNotice(notice: Notice): number {
+  async publishNotice(notice: Notice): Promise<number> {
     // Validated here with the kiosks' own schema: a record they would refuse must never go out.
     const checked = noticeSchema.parse(notice);
-    return this.putRecords('notices', [[checked.id, checked]], false).rev;
+    return (await this.sql.write((tx) => this.putRecords(tx, 'notices', [[checked.id, checked]], false))).rev;
   }
 
   /**
    * Removes workers: kiosks drop them at their next download, and the hub keeps only a tombstone
    * (the id and the revision), never the removed person's name or health record.
    */
-  removeWorkers(workerIds: readonly string[]): { rev: number; removed: number } {
-    return this.db
-      .transaction(() => {
-        const rev = this.revision('roster') + 1;
-        const removed = this.forgetWorkers(workerIds, rev);
-        return { rev: removed ? rev : rev - 1, removed };
-      })
-      .immediate();
+  async removeWorkers(workerIds: readonly string[]): Promise<{ rev: number; removed: number }> {
+    return this.sql.write(async (tx) => {
+      const rev = (await revisionOf(tx, 'roster')) + 1;
+      const removed = await this.forgetWorkers(tx, workerIds, rev);
+      return { rev: removed ? rev : rev - 1, removed };
+    });
   }
 
   /** Tombstones workers at a revision (their hub-only data goes too); the caller's transaction. */
-  private forgetWorkers(workerIds: readonly string[], rev: number): number {
-    const forget = this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'roster' AND key = ? AND deleted = 0");
-    const forgetHubOnly = this.db.prepare('DELETE FROM hub_workers WHERE worker_id = ?');
+  private async forgetWorkers(tx: Db, workerIds: readonly string[], rev: number): Promise<number> {
     let removed = 0;
-    for (const id of workerIds) {
-      removed += forget.run(rev, id).changes;
-      forgetHubOnly.run(id);
+    for (const chunk of chunksOf([...new Set(workerIds)])) {
+      removed += await tx.run(sql`UPDATE records SET deleted = 1, value = 'null', rev = ${rev} WHERE stream = 'roster' AND key IN ${inList(chunk)} AND deleted = 0`);
+      await tx.run(sql`DELETE FROM hub_workers WHERE worker_id IN ${inList(chunk)}`);
     }
-    if (removed) this.bump('roster', rev);
-    this.dropRiders(workerIds, rev);
+    if (removed) await bump(tx, 'roster', rev);
+    await this.dropRiders(tx, workerIds, rev);
     return removed;
   }
 
@@ -192,202 +247,209 @@ export class HubDirectory {
    * kiosks of those routes' bus checkpoints get a fresh snapshot at `rev` (a delta would no longer name
    * them). The caller's transaction.
    */
-  private dropRiders(workerIds: readonly string[], rev: number): void {
-    const routesOf = this.db.prepare('SELECT route_id FROM route_riders WHERE worker_id = ?');
-    const drop = this.db.prepare('DELETE FROM route_riders WHERE worker_id = ?');
-    const routes = new Set<string>();
-    for (const id of workerIds) {
-      for (const r of routesOf.all(id) as { route_id: string }[]) routes.add(r.route_id);
-      drop.run(id);
-    }
+  private async dropRiders(tx: Db, workerIds: readonly string[], rev: number): Promise<void> {
+    const ids = [...new Set(workerIds)];
+    const routes = new Set((await allIn(tx, ids, (list) => sql<{ route_id: string }>`SELECT route_id FROM route_riders WHERE worker_id IN ${list}`)).map((r) => r.route_id));
     if (routes.size === 0) return;
-    const devicesOf = this.db.prepare('SELECT d.device_id FROM device_sites d JOIN checkpoint_routes c ON c.checkpoint_id = d.checkpoint_id WHERE c.route_id = ?');
-    const put = this.db.prepare('INSERT INTO device_scopes (device_id, rev) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET rev = max(rev, excluded.rev)');
-    let any = false;
-    for (const r of routes) {
-      for (const d of devicesOf.all(r) as { device_id: string }[]) {
-        put.run(d.device_id, rev);
-        any = true;
-      }
+    for (const chunk of chunksOf(ids)) await tx.run(sql`DELETE FROM route_riders WHERE worker_id IN ${inList(chunk)}`);
+    const devices = await tx.all<{ device_id: string }>(
+      sql`SELECT DISTINCT d.device_id FROM device_sites d JOIN checkpoint_routes c ON c.checkpoint_id = d.checkpoint_id WHERE c.route_id IN ${inList([...routes])}`,
+    );
+    if (devices.length === 0) return;
+    for (const chunk of chunksOf(devices, ROWS_PER_INSERT)) {
+      await tx.run(
+        sql`INSERT INTO device_scopes (device_id, rev) VALUES ${sql.join(chunk.map((d) => sql`(${d.device_id}, ${rev})`))}
+            ON CONFLICT (device_id) DO UPDATE SET rev = ${greatest(tx.dialect, sql.ref('device_scopes.rev'), sql.ref('excluded.rev'))}`,
+      );
     }
-    if (any && this.revision('roster') < rev) this.bump('roster', rev);
+    if ((await revisionOf(tx, 'roster')) < rev) await bump(tx, 'roster', rev);
   }
 
   /** Revokes a pass by its id (shown by `safegate pass verify`); kiosks refuse it from their next download. */
-  revokePass(passId: string, nowMs = Date.now()): number {
+  async revokePass(passId: string, nowMs = Date.now()): Promise<number> {
     const r = revocationSchema.parse({ passId, revokedAtMs: nowMs });
-    return this.putRecords('revocations', [[r.passId, r]], false).rev;
+    return (await this.sql.write((tx) => this.putRecords(tx, 'revocations', [[r.passId, r]], false))).rev;
   }
 
   /** Publishes a policy document; it must pass the kiosks' own checks and be newer than the last one. */
-  publishPolicy(document: unknown): number {
+  async publishPolicy(document: unknown): Promise<number> {
     const value = policyDocumentSchema.parse({ document });
-    const held = this.db.prepare("SELECT value FROM records WHERE stream = 'policy' AND key = 'current'").get() as { value: string } | undefined;
     const version = (document as { version: number }).version;
-    if (held && (JSON.parse(held.value) as { document: { version: number } }).document.version >= version) {
-      throw new Error(`policy version ${version} is not newer than the published one`);
-    }
-    return this.putRecords('policy', [['current', value]], false).rev;
+    return this.sql.write(async (tx) => {
+      const held = await tx.get<{ value: string }>(sql`SELECT value FROM records WHERE stream = 'policy' AND key = 'current'`);
+      if (held && (JSON.parse(held.value) as { document: { version: number } }).document.version >= version) {
+        throw new Error(`policy version ${version} is not newer than the published one`);
+      }
+      return (await this.putRecords(tx, 'policy', [['current', value]], false)).rev;
+    });
   }
 
   /**
    * Publishes a hub signing key (public half) for one role; kiosks trust it once the transfer is
    * signed by a downlink key they have installed, for at most the role's delivered lifetime.
    */
-  publishKey(publicPem: string, role: KeyRole, notAfterMs?: number): { kid: string; rev: number } {
+  async publishKey(publicPem: string, role: KeyRole, notAfterMs?: number): Promise<{ kid: string; rev: number }> {
     const kid = keyIdText(keyIdOf(createPublicKey(publicPem)));
     const value = hubKeySchema.parse({ kid, role, publicPem, ...(notAfterMs !== undefined ? { notAfterMs } : {}) });
-    return { kid, rev: this.putRecords('keys', [[kid, value]], false).rev };
+    return { kid, rev: (await this.sql.write((tx) => this.putRecords(tx, 'keys', [[kid, value]], false))).rev };
   }
 
   /** Retires a key that was published here; kiosks stop trusting it. */
-  retireKey(kid: string): number {
-    return this.db
-      .transaction(() => {
-        const rev = this.revision('keys') + 1;
-        if (this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'keys' AND key = ? AND deleted = 0").run(rev, kid).changes === 0) {
-          throw new Error(`no published key ${kid}`);
-        }
-        this.bump('keys', rev);
-        return rev;
-      })
-      .immediate();
+  async retireKey(kid: string): Promise<number> {
+    return this.tombstone('keys', kid, () => new Error(`no published key ${kid}`));
   }
 
-  withdrawNotice(id: string): number {
-    return this.db
-      .transaction(() => {
-        const rev = this.revision('notices') + 1;
-        const n = this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'notices' AND key = ? AND deleted = 0").run(rev, id).changes;
-        if (n === 0) throw new Error(`no published notice ${id}`);
-        this.bump('notices', rev);
-        return rev;
-      })
-      .immediate();
+  async withdrawNotice(id: string): Promise<number> {
+    return this.tombstone('notices', id, () => new Error(`no published notice ${id}`));
   }
 
-  private bump(stream: string, rev: number): void {
-    this.db.prepare('INSERT INTO stream_revisions (stream, rev) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET rev = excluded.rev').run(stream, rev);
+  /** Removes one live record at the stream's next revision (`missing` when there is none); returns the revision. */
+  private async tombstone(stream: DownlinkStream, key: string, missing: () => Error): Promise<number> {
+    return this.sql.write(async (tx) => {
+      const rev = (await revisionOf(tx, stream)) + 1;
+      if ((await tx.run(sql`UPDATE records SET deleted = 1, value = 'null', rev = ${rev} WHERE stream = ${stream} AND key = ${key} AND deleted = 0`)) === 0) throw missing();
+      await bump(tx, stream, rev);
+      return rev;
+    });
   }
 
   /**
    * Writes records at the stream's next revision. A roster record goes in the scope it is given (an
    * organisation's upload), else in its worker's organisation's, else in the province list's ('');
    * a worker who changes scope leaves a departure behind, so the old scope's kiosks drop them.
+   * The caller's transaction. Reads and writes go by chunks of keys (an upload of thousands of
+   * workers is a few statements, not a few per worker).
    */
-  private putRecords(stream: DownlinkStream, entries: readonly (readonly [key: string, value: unknown, scope?: string])[], replace: boolean): { rev: number; changed: number; removed: number } {
-    return this.db
-      .transaction(() => {
-        const rev = this.revision(stream) + 1;
-        const get = this.db.prepare('SELECT value, deleted, scope FROM records WHERE stream = ? AND key = ?');
-        const put = this.db.prepare(
-          `INSERT INTO records (stream, key, value, deleted, rev, scope) VALUES (?, ?, ?, 0, ?, ?)
-           ON CONFLICT (stream, key) DO UPDATE SET value = excluded.value, deleted = 0, rev = excluded.rev, scope = excluded.scope`,
-        );
-        const ownerOf = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
-        const depart = this.db.prepare('INSERT INTO roster_departures (worker_id, scope, rev) VALUES (?, ?, ?) ON CONFLICT (worker_id, scope) DO UPDATE SET rev = excluded.rev');
-        let changed = 0;
-        for (const [key, value, given] of entries) {
-          const json = JSON.stringify(value);
-          const scope = given ?? (stream === 'roster' ? ((ownerOf.get(key) as { org_id: string } | undefined)?.org_id ?? PROVINCE_SCOPE) : PROVINCE_SCOPE);
-          const old = get.get(stream, key) as { value: string; deleted: number; scope: string } | undefined;
-          if (old && old.deleted === 0 && old.value === json && old.scope === scope) continue;
-          if (old && old.scope !== scope) depart.run(key, old.scope, rev);
-          put.run(stream, key, json, rev, scope);
-          changed++;
-        }
-        let removed = 0;
-        if (replace) {
-          this.db.exec('CREATE TEMP TABLE IF NOT EXISTS import_keys (key TEXT PRIMARY KEY)');
-          this.db.exec('DELETE FROM import_keys');
-          const keep = this.db.prepare('INSERT OR IGNORE INTO import_keys VALUES (?)');
-          for (const [key] of entries) keep.run(key);
-          // An organisation's uploaded workers are replaced by its own uploads only, never by a province-wide import.
-          const spare = stream === 'roster' ? ' AND key NOT IN (SELECT worker_id FROM hub_workers)' : '';
-          removed = this.db
-            .prepare(`UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = ? AND deleted = 0 AND key NOT IN (SELECT key FROM import_keys)${spare}`)
-            .run(rev, stream).changes;
-        }
-        if (changed + removed > 0) this.bump(stream, rev);
-        return { rev: changed + removed > 0 ? rev : rev - 1, changed, removed };
-      })
-      .immediate();
+  private async putRecords(
+    tx: Db,
+    stream: DownlinkStream,
+    entries: readonly (readonly [key: string, value: unknown, scope?: string])[],
+    replace: boolean,
+  ): Promise<{ rev: number; changed: number; removed: number }> {
+    const rev = (await revisionOf(tx, stream)) + 1;
+    const keys = [...new Set(entries.map(([key]) => key))];
+    const held = new Map(
+      (await allIn(tx, keys, (list) => sql<{ key: string; value: string; deleted: number; scope: string }>`SELECT key, value, deleted, scope FROM records WHERE stream = ${stream} AND key IN ${list}`)).map(
+        (r) => [r.key, r],
+      ),
+    );
+    const unscoped = stream === 'roster' ? [...new Set(entries.filter((e) => e[2] === undefined).map(([key]) => key))] : [];
+    const ownerOf = new Map(
+      (await allIn(tx, unscoped, (list) => sql<{ worker_id: string; org_id: string }>`SELECT worker_id, org_id FROM hub_workers WHERE worker_id IN ${list}`)).map((r) => [r.worker_id, r.org_id]),
+    );
+    // Decided entry by entry against what is held (a key named twice: against the first's write), written once per key.
+    const puts = new Map<string, { json: string; scope: string }>();
+    const departures = new Map<string, { key: string; scope: string }>();
+    let changed = 0;
+    for (const [key, value, given] of entries) {
+      const json = JSON.stringify(value);
+      const scope = given ?? (stream === 'roster' ? (ownerOf.get(key) ?? PROVINCE_SCOPE) : PROVINCE_SCOPE);
+      const old = held.get(key);
+      if (old && old.deleted === 0 && old.value === json && old.scope === scope) continue;
+      if (old && old.scope !== scope) departures.set(`${key}\n${old.scope}`, { key, scope: old.scope });
+      puts.set(key, { json, scope });
+      held.set(key, { key, value: json, deleted: 0, scope });
+      changed++;
+    }
+    for (const chunk of chunksOf([...departures.values()], ROWS_PER_INSERT)) {
+      await tx.run(
+        sql`INSERT INTO roster_departures (worker_id, scope, rev) VALUES ${sql.join(chunk.map((d) => sql`(${d.key}, ${d.scope}, ${rev})`))}
+            ON CONFLICT (worker_id, scope) DO UPDATE SET rev = excluded.rev`,
+      );
+    }
+    for (const chunk of chunksOf([...puts], ROWS_PER_INSERT)) {
+      await tx.run(
+        sql`INSERT INTO records (stream, key, value, deleted, rev, scope) VALUES ${sql.join(chunk.map(([key, p]) => sql`(${stream}, ${key}, ${p.json}, 0, ${rev}, ${p.scope})`))}
+            ON CONFLICT (stream, key) DO UPDATE SET value = excluded.value, deleted = 0, rev = excluded.rev, scope = excluded.scope`,
+      );
+    }
+    let removed = 0;
+    if (replace) {
+      // An organisation's uploaded workers are replaced by its own uploads only, never by a province-wide import.
+      const spare = stream === 'roster' ? sql` AND key NOT IN (SELECT worker_id FROM hub_workers)` : sql.raw('');
+      const kept = new Set(keys);
+      const live = await tx.all<{ key: string }>(sql`SELECT key FROM records WHERE stream = ${stream} AND deleted = 0${spare}`);
+      const gone = live.map((r) => r.key).filter((k) => !kept.has(k));
+      for (const chunk of chunksOf(gone)) {
+        removed += await tx.run(sql`UPDATE records SET deleted = 1, value = 'null', rev = ${rev} WHERE stream = ${stream} AND key IN ${inList(chunk)} AND deleted = 0`);
+      }
+    }
+    if (changed + removed > 0) await bump(tx, stream, rev);
+    return { rev: changed + removed > 0 ? rev : rev - 1, changed, removed };
   }
 
   /** The parts that bring a kiosk from its cursor to the current revision (unsigned): the whole stream, every scope (tools and tests; the hub answers devices with respondTo). */
-  respond(req: SyncRequest, nowMs: number, partSize = PART_SIZE): DownlinkPart[] {
-    return [...this.respondParts(req, nowMs, partSize)];
+  async respond(req: SyncRequest, nowMs: number, partSize = PART_SIZE): Promise<DownlinkPart[]> {
+    const out: DownlinkPart[] = [];
+    for await (const p of this.respondParts(req, nowMs, partSize)) out.push(p);
+    return out;
   }
 
   /** The same for one device: its roster is its checkpoint's (see rosterScopes). */
-  respondTo(deviceId: string, req: SyncRequest, nowMs: number, partSize = PART_SIZE): DownlinkPart[] {
-    return [...this.respondParts(req, nowMs, partSize, deviceId)];
+  async respondTo(deviceId: string, req: SyncRequest, nowMs: number, partSize = PART_SIZE): Promise<DownlinkPart[]> {
+    const out: DownlinkPart[] = [];
+    for await (const p of this.respondParts(req, nowMs, partSize, deviceId)) out.push(p);
+    return out;
   }
 
   /**
-   * The same, one part at a time, so the hub can send part 1 while it builds part 2. The rows are
-   * read in one statement, so a snapshot is consistent even while an import runs. For a device, the
-   * roster is its scopes only (see rosterScopes); a device whose scopes changed after its cursor gets
-   * a snapshot, so it keeps no worker it should no longer have. Without a device: every scope.
+   * The same, one part at a time, so the hub can send part 1 while it builds part 2. The revision is
+   * read before the rows, and the rows in one statement: a snapshot is consistent even while an
+   * import runs (a row written after the revision was read may come too, and comes again in the next
+   * delta: a kiosk applies it twice, to the same result). For a device, the roster is its scopes only
+   * (see rosterScopes); a device whose scopes changed after its cursor gets a snapshot, so it keeps no
+   * worker it should no longer have. Without a device: every scope.
    */
-  *respondParts(req: SyncRequest, nowMs: number, partSize = PART_SIZE, deviceId?: string): Generator<DownlinkPart> {
-    const plan = this.db.transaction(() => {
-      const current = this.revision(req.stream);
-      const base = { v: PROTOCOL_VERSION, stream: req.stream, issuedAtMs: nowMs } as const;
-      if (req.cursor === current) return { ...base, kind: 'current', from: current, to: current, part: 0, parts: 1, body: [] } satisfies DownlinkPart;
-      // The roster goes by the device's checkpoint, a placement to its own device only, supervisors to their site's devices.
-      const scoped = deviceId !== undefined && (req.stream === 'roster' || req.stream === 'placement' || req.stream === 'supervisors');
-      const site = scoped && req.stream === 'supervisors' ? this.siteOf(deviceId) : undefined;
-      const scopeList = scoped ? (req.stream === 'roster' ? this.rosterScopes(deviceId) : req.stream === 'placement' ? [deviceId] : site ? [site] : []) : [];
-      // Bound one by one (a checkpoint serves a few organisations), so SQLite takes the scope index.
-      const scopes = Object.fromEntries(scopeList.map((v, i) => [`s${i}`, v.startsWith(ROUTE_SCOPE) ? v.slice(ROUTE_SCOPE.length) : v]));
-      const scopeIn = scopeList.length ? `(${scopeList.map((_, i) => `@s${i}`).join(', ')})` : '(NULL)';
-      // The revision at which what this device receives of the stream last changed (always at or below current).
-      const rescoped = !scoped
-        ? 0
-        : req.stream === 'roster'
-          ? // Its own rescope revision, or the floor every device is held to (device '*', see directory migration 0012).
-            ((this.db.prepare("SELECT max(rev) AS rev FROM device_scopes WHERE device_id IN (?, '*')").get(deviceId) as { rev: number | null } | undefined)?.rev ?? 0)
-          : ((this.db.prepare('SELECT rev FROM device_stream_scopes WHERE device_id = ? AND stream = ?').get(deviceId, req.stream) as { rev: number } | undefined)?.rev ?? 0);
-      // A kiosk ahead of the hub (the hub's data was reset), holding nothing, or holding another scope's workers gets a snapshot.
-      const snapshot = req.cursor === 0 || req.cursor > current || req.cursor < rescoped;
-      // A bus checkpoint linked to routes receives their riders (scopes 'route:<id>'), every other one its organisations' workers.
-      const byRoute = scoped && req.stream === 'roster' && scopeList.some((s) => s.startsWith(ROUTE_SCOPE));
-      // A rider counts only while an organisation the route serves lists them (a worker who moved to another one is not sent).
-      const inScope = !scoped
-        ? ''
-        : byRoute
-          ? ` AND key IN (SELECT x.worker_id FROM route_riders x JOIN route_orgs o ON o.route_id = x.route_id JOIN hub_workers h ON h.worker_id = x.worker_id AND h.org_id = o.org_id WHERE x.route_id IN ${scopeIn})`
-          : ` AND scope IN ${scopeIn}`;
-      const rows = (
-        snapshot
-          ? this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND deleted = 0${inScope} ORDER BY key`).all({ stream: req.stream, ...scopes })
-          : scoped && req.stream === 'roster' && !byRoute
-            ? this.db
-                .prepare(
-                  `SELECT key, value, deleted FROM records WHERE stream = 'roster' AND rev > @cursor${inScope}
-                   UNION ALL
-                   SELECT d.worker_id AS key, 'null' AS value, 1 AS deleted FROM roster_departures d
-                   WHERE d.rev > @cursor AND d.scope IN ${scopeIn}
-                     AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = 'roster' AND r.key = d.worker_id AND r.scope IN ${scopeIn})`,
-                )
-                .all({ cursor: req.cursor, ...scopes })
-            : this.db.prepare(`SELECT key, value, deleted FROM records WHERE stream = @stream AND rev > @cursor${inScope}`).all({ stream: req.stream, cursor: req.cursor, ...scopes })
-      ) as { key: string; value: string; deleted: number }[];
-      // A delta is sorted here, not in SQL: an ORDER BY key would make SQLite walk the whole stream in
-      // key order instead of taking the few changed rows by revision. (Identifiers are ASCII: the same order.)
-      if (!snapshot) rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      const parts = Math.max(1, Math.ceil(rows.length / partSize));
-      const from = snapshot ? 0 : req.cursor;
-      const kind = snapshot ? 'snapshot' : 'delta';
-      const resume = req.resume && req.resume.to === current && req.resume.parts === parts ? new Set(req.resume.have) : new Set<number>();
-      return { rows, base, kind, from, current, parts, resume } as const;
-    })();
-    if ('part' in plan) {
-      yield plan;
+  async *respondParts(req: SyncRequest, nowMs: number, partSize = PART_SIZE, deviceId?: string): AsyncGenerator<DownlinkPart> {
+    const db = this.sql;
+    const current = await revisionOf(db, req.stream);
+    const base = { v: PROTOCOL_VERSION, stream: req.stream, issuedAtMs: nowMs } as const;
+    if (req.cursor === current) {
+      yield { ...base, kind: 'current', from: current, to: current, part: 0, parts: 1, body: [] } satisfies DownlinkPart;
       return;
     }
-    const { rows, base, kind, from, current, parts, resume } = plan;
+    // The roster goes by the device's checkpoint, a placement to its own device only, supervisors to their site's devices.
+    const scoped = deviceId !== undefined && (req.stream === 'roster' || req.stream === 'placement' || req.stream === 'supervisors');
+    const site = scoped && req.stream === 'supervisors' ? await this.siteOf(deviceId) : undefined;
+    const scopeList = scoped ? (req.stream === 'roster' ? await this.scopesOf(db, deviceId) : req.stream === 'placement' ? [deviceId] : site ? [site] : []) : [];
+    // Bound one by one (a checkpoint serves a few organisations), so the scope index is taken.
+    const scopeIn = inList(scopeList.map((v) => (v.startsWith(ROUTE_SCOPE) ? v.slice(ROUTE_SCOPE.length) : v)));
+    // The revision at which what this device receives of the stream last changed (always at or below current).
+    const rescoped = !scoped
+      ? 0
+      : req.stream === 'roster'
+        ? // Its own rescope revision, or the floor every device is held to (device '*', see directory migration 0012).
+          ((await db.get<{ rev: number | null }>(sql`SELECT max(rev) AS rev FROM device_scopes WHERE device_id IN (${deviceId}, '*')`))?.rev ?? 0)
+        : ((await db.get<{ rev: number }>(sql`SELECT rev FROM device_stream_scopes WHERE device_id = ${deviceId} AND stream = ${req.stream}`))?.rev ?? 0);
+    // A kiosk ahead of the hub (the hub's data was reset), holding nothing, or holding another scope's workers gets a snapshot.
+    const snapshot = req.cursor === 0 || req.cursor > current || req.cursor < rescoped;
+    // A bus checkpoint linked to routes receives their riders (scopes 'route:<id>'), every other one its organisations' workers.
+    const byRoute = scoped && req.stream === 'roster' && scopeList.some((s) => s.startsWith(ROUTE_SCOPE));
+    // A rider counts only while an organisation the route serves lists them (a worker who moved to another one is not sent).
+    const inScope = !scoped
+      ? sql.raw('')
+      : byRoute
+        ? sql` AND key IN (SELECT x.worker_id FROM route_riders x JOIN route_orgs o ON o.route_id = x.route_id JOIN hub_workers h ON h.worker_id = x.worker_id AND h.org_id = o.org_id WHERE x.route_id IN ${scopeIn})`
+        : sql` AND scope IN ${scopeIn}`;
+    type Row = { key: string; value: string; deleted: number };
+    const rows = snapshot
+      ? await db.all<Row>(sql`SELECT key, value, deleted FROM records WHERE stream = ${req.stream} AND deleted = 0${inScope} ORDER BY key${inByteOrder(db)}`)
+      : scoped && req.stream === 'roster' && !byRoute
+        ? await db.all<Row>(
+            sql`SELECT key, value, deleted FROM records WHERE stream = 'roster' AND rev > ${req.cursor}${inScope}
+                UNION ALL
+                SELECT d.worker_id AS key, 'null' AS value, 1 AS deleted FROM roster_departures d
+                WHERE d.rev > ${req.cursor} AND d.scope IN ${scopeIn}
+                  AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = 'roster' AND r.key = d.worker_id AND r.scope IN ${scopeIn})`,
+          )
+        : await db.all<Row>(sql`SELECT key, value, deleted FROM records WHERE stream = ${req.stream} AND rev > ${req.cursor}${inScope}`);
+    // A delta is sorted here, not in SQL: an ORDER BY key would make the database walk the whole stream in
+    // key order instead of taking the few changed rows by revision. (Identifiers are ASCII: the same order.)
+    if (!snapshot) rows.sort((a, b) => byText(a.key, b.key));
+    const parts = Math.max(1, Math.ceil(rows.length / partSize));
+    const from = snapshot ? 0 : req.cursor;
+    const kind = snapshot ? 'snapshot' : 'delta';
+    const resume = req.resume && req.resume.to === current && req.resume.parts === parts ? new Set(req.resume.have) : new Set<number>();
     const codec = streamCodecs[req.stream] as StreamCodec<unknown>;
     for (let part = 0; part < parts; part++) {
       if (resume.has(part)) continue;
@@ -399,28 +461,35 @@ export class HubDirectory {
   }
 
   /** Signed, ready to publish, one part at a time: the whole stream (tools and tests). */
-  *respondSigned(req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): Generator<Uint8Array> {
-    for (const p of this.respondParts(req, nowMs, partSize)) yield sealDownlink(p, key);
+  async *respondSigned(req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): AsyncGenerator<Uint8Array> {
+    for await (const p of this.respondParts(req, nowMs, partSize)) yield sealDownlink(p, key);
   }
 
   /** Signed, for the device that asked (the broker's ACL ties the request's topic to its certificate). */
-  *respondSignedTo(deviceId: string, req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): Generator<Uint8Array> {
-    for (const p of this.respondParts(req, nowMs, partSize, deviceId)) yield sealDownlink(p, key);
+  async *respondSignedTo(deviceId: string, req: SyncRequest, nowMs: number, key: KeyObject, partSize = PART_SIZE): AsyncGenerator<Uint8Array> {
+    for await (const p of this.respondParts(req, nowMs, partSize, deviceId)) yield sealDownlink(p, key);
   }
 
   // ---- roster scopes: which workers each device receives ---------------------------------------
 
   /** Where a device is (the `placement` stream's record for it), or undefined for a device in no site. */
-  placementOf(deviceId: string): Placement | undefined {
-    const d = this.db.prepare('SELECT site_id, checkpoint_id FROM device_sites WHERE device_id = ?').get(deviceId) as { site_id: string; checkpoint_id: string | null } | undefined;
+  async placementOf(deviceId: string): Promise<Placement | undefined> {
+    return this.placementIn(this.sql, deviceId);
+  }
+
+  private async placementIn(db: Db, deviceId: string): Promise<Placement | undefined> {
+    const d = await db.get<{ site_id: string; checkpoint_id: string | null }>(sql`SELECT site_id, checkpoint_id FROM device_sites WHERE device_id = ${deviceId}`);
     if (!d) return undefined;
     // A bus checkpoint serves its own organisations and those of the routes it is linked to.
     const orgIds = d.checkpoint_id
       ? (
-          this.db
-            .prepare('SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = @c UNION SELECT o.org_id FROM checkpoint_routes r JOIN route_orgs o ON o.route_id = r.route_id WHERE r.checkpoint_id = @c ORDER BY 1')
-            .all({ c: d.checkpoint_id }) as { org_id: string }[]
-        ).map((o) => o.org_id)
+          await db.all<{ org_id: string }>(
+            sql`SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = ${d.checkpoint_id}
+                UNION SELECT o.org_id FROM checkpoint_routes r JOIN route_orgs o ON o.route_id = r.route_id WHERE r.checkpoint_id = ${d.checkpoint_id}`,
+          )
+        )
+          .map((o) => o.org_id)
+          .sort(byText)
       : [];
     return { deviceId, checkpointId: d.checkpoint_id, siteId: d.site_id, orgIds };
   }
@@ -430,15 +499,15 @@ export class HubDirectory {
    * linked to routes: those routes' riders); a device at no checkpoint (or unknown) gets the province
    * list only, never an organisation's uploaded workers.
    */
-  rosterScopes(deviceId: string): string[] {
-    const routes = this.db
-      .prepare('SELECT r.route_id FROM device_sites d JOIN checkpoint_routes r ON r.checkpoint_id = d.checkpoint_id WHERE d.device_id = ? ORDER BY r.route_id')
-      .all(deviceId) as { route_id: string }[];
-    if (routes.length) return routes.map((r) => `${ROUTE_SCOPE}${r.route_id}`);
-    const orgs = this.db
-      .prepare('SELECT o.org_id FROM device_sites d JOIN checkpoint_orgs o ON o.checkpoint_id = d.checkpoint_id WHERE d.device_id = ? ORDER BY o.org_id')
-      .all(deviceId) as { org_id: string }[];
-    return orgs.length ? orgs.map((o) => o.org_id) : [PROVINCE_SCOPE];
+  async rosterScopes(deviceId: string): Promise<string[]> {
+    return this.scopesOf(this.sql, deviceId);
+  }
+
+  private async scopesOf(db: Db, deviceId: string): Promise<string[]> {
+    const routes = await db.all<{ route_id: string }>(sql`SELECT r.route_id FROM device_sites d JOIN checkpoint_routes r ON r.checkpoint_id = d.checkpoint_id WHERE d.device_id = ${deviceId}`);
+    if (routes.length) return routes.map((r) => r.route_id).sort(byText).map((r) => `${ROUTE_SCOPE}${r}`);
+    const orgs = await db.all<{ org_id: string }>(sql`SELECT o.org_id FROM device_sites d JOIN checkpoint_orgs o ON o.checkpoint_id = d.checkpoint_id WHERE d.device_id = ${deviceId}`);
+    return orgs.length ? orgs.map((o) => o.org_id).sort(byText) : [PROVINCE_SCOPE];
   }
 
   /**
@@ -446,49 +515,51 @@ export class HubDirectory {
    * changed gets a fresh snapshot at its next download (the roster revision moves on, and the device's
    * rescope revision with it). The caller's transaction.
    */
-  private rescoping<T>(deviceIds: readonly string[], change: () => T): T {
-    const before = new Map(deviceIds.map((d) => [d, this.rosterScopes(d).join(' ')]));
-    const placedBefore = new Map(deviceIds.map((d) => [d, JSON.stringify(this.placementOf(d) ?? null)]));
-    const sitesBefore = new Map(deviceIds.map((d) => [d, this.siteOf(d) ?? null]));
-    const result = change();
+  private async rescoping<T>(tx: Db, deviceIds: readonly string[], change: () => Promise<T>): Promise<T> {
+    const state = async (d: string) => ({
+      scopes: (await this.scopesOf(tx, d)).join(' '),
+      placement: JSON.stringify((await this.placementIn(tx, d)) ?? null),
+      site: (await this.siteIn(tx, d)) ?? null,
+    });
+    const before = new Map<string, Awaited<ReturnType<typeof state>>>();
+    for (const d of deviceIds) before.set(d, await state(d));
+    const result = await change();
+    const after = new Map<string, Awaited<ReturnType<typeof state>>>();
+    for (const d of deviceIds) after.set(d, await state(d));
     // A device in another site (or none) gets a fresh snapshot of the site's supervisors.
-    const moved = deviceIds.filter((d) => (this.siteOf(d) ?? null) !== sitesBefore.get(d));
+    const moved = deviceIds.filter((d) => after.get(d)!.site !== before.get(d)!.site);
     if (moved.length) {
-      const rev = this.revision('supervisors') + 1;
-      this.bump('supervisors', rev);
-      const put = this.db.prepare("INSERT INTO device_stream_scopes (device_id, stream, rev) VALUES (?, 'supervisors', ?) ON CONFLICT (device_id, stream) DO UPDATE SET rev = excluded.rev");
-      for (const d of moved) put.run(d, rev);
-    }
-    const placed = deviceIds.filter((d) => JSON.stringify(this.placementOf(d) ?? null) !== placedBefore.get(d));
-    if (placed.length) {
-      const rev = this.revision('placement') + 1;
-      const put = this.db.prepare(
-        `INSERT INTO records (stream, key, value, deleted, rev, scope) VALUES ('placement', @key, @value, @deleted, @rev, @key)
-         ON CONFLICT (stream, key) DO UPDATE SET value = excluded.value, deleted = excluded.deleted, rev = excluded.rev`,
-      );
-      for (const d of placed) {
-        const p = this.placementOf(d);
-        put.run({ key: d, value: JSON.stringify(p ?? null), deleted: p ? 0 : 1, rev });
+      const rev = (await revisionOf(tx, 'supervisors')) + 1;
+      await bump(tx, 'supervisors', rev);
+      for (const d of new Set(moved)) {
+        await tx.run(sql`INSERT INTO device_stream_scopes (device_id, stream, rev) VALUES (${d}, 'supervisors', ${rev}) ON CONFLICT (device_id, stream) DO UPDATE SET rev = excluded.rev`);
       }
-      this.bump('placement', rev);
     }
-    const changed = [...before].filter(([d, scopes]) => this.rosterScopes(d).join(' ') !== scopes).map(([d]) => d);
-    if (changed.length) {
-      const rev = this.revision('roster') + 1;
-      this.bump('roster', rev);
-      const put = this.db.prepare('INSERT INTO device_scopes (device_id, rev) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET rev = excluded.rev');
-      for (const d of changed) put.run(d, rev);
+    const placed = deviceIds.filter((d) => after.get(d)!.placement !== before.get(d)!.placement);
+    if (placed.length) {
+      const rev = (await revisionOf(tx, 'placement')) + 1;
+      for (const d of new Set(placed)) {
+        const value = after.get(d)!.placement;
+        await tx.run(
+          sql`INSERT INTO records (stream, key, value, deleted, rev, scope) VALUES ('placement', ${d}, ${value}, ${value === 'null' ? 1 : 0}, ${rev}, ${d})
+              ON CONFLICT (stream, key) DO UPDATE SET value = excluded.value, deleted = excluded.deleted, rev = excluded.rev`,
+        );
+      }
+      await bump(tx, 'placement', rev);
     }
+    const changed = deviceIds.filter((d) => after.get(d)!.scopes !== before.get(d)!.scopes);
+    if (changed.length) await this.rescope(tx, changed);
     return result;
   }
 
   /** Gives devices a fresh roster snapshot at their next download (their riders changed). The caller's transaction. */
-  private rescope(deviceIds: readonly string[]): void {
+  private async rescope(tx: Db, deviceIds: readonly string[]): Promise<void> {
     if (deviceIds.length === 0) return;
-    const rev = this.revision('roster') + 1;
-    this.bump('roster', rev);
-    const put = this.db.prepare('INSERT INTO device_scopes (device_id, rev) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET rev = excluded.rev');
-    for (const d of deviceIds) put.run(d, rev);
+    const rev = (await revisionOf(tx, 'roster')) + 1;
+    await bump(tx, 'roster', rev);
+    for (const chunk of chunksOf([...new Set(deviceIds)], ROWS_PER_INSERT)) {
+      await tx.run(sql`INSERT INTO device_scopes (device_id, rev) VALUES ${sql.join(chunk.map((d) => sql`(${d}, ${rev})`))} ON CONFLICT (device_id) DO UPDATE SET rev = excluded.rev`);
+    }
   }
 
   // ---- hub supervisors: accounts with a kiosk PIN, sent to the kiosks of their site ---------------
@@ -497,52 +568,39 @@ export class HubDirectory {
    * Adds a supervisor of a site, given their PIN's hash (scrypt, see src-main/core/supervisor/pin.ts
    * hashPinForHub); the site's kiosks take them at their next download. Returns the new id.
    */
-  addSupervisor(s: { siteId: string; name: string; pinHash: string }): string {
+  async addSupervisor(s: { siteId: string; name: string; pinHash: string }): Promise<string> {
     const siteId = this.checkId(s.siteId, 'site id');
     const name = s.name.trim();
     if (name.length === 0 || name.length > 80 || /\p{Cc}/u.test(name)) throw new RegistryError("a supervisor's name is 1 to 80 characters, without control characters");
-    return this.db
-      .transaction(() => {
-        if (!this.db.prepare('SELECT 1 FROM sites WHERE site_id = ?').get(siteId)) throw new RegistryError(`no site ${siteId} (add it with \`safegate hub site add\`)`);
-        const taken = this.db.prepare("SELECT 1 FROM records WHERE stream = 'supervisors' AND deleted = 0 AND scope = ? AND json_extract(value, '$.name') = ?").get(siteId, name);
-        if (taken) throw new RegistryError(`site ${siteId} already has a supervisor named ${JSON.stringify(name)}`);
-        const id = `hub-${randomBytes(6).toString('hex')}`;
-        this.putRecords('supervisors', [[id, hubSupervisorSchema.parse({ id, siteId, name, pinHash: s.pinHash }), siteId]], false);
-        return id;
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      if (!(await tx.get(sql`SELECT 1 AS one FROM sites WHERE site_id = ${siteId}`))) throw new RegistryError(`no site ${siteId} (add it with \`safegate hub site add\`)`);
+      const site = await tx.all<{ value: string }>(sql`SELECT value FROM records WHERE stream = 'supervisors' AND deleted = 0 AND scope = ${siteId}`);
+      if (site.some((r) => (JSON.parse(r.value) as { name: string }).name === name)) throw new RegistryError(`site ${siteId} already has a supervisor named ${JSON.stringify(name)}`);
+      const id = `hub-${randomBytes(6).toString('hex')}`;
+      await this.putRecords(tx, 'supervisors', [[id, hubSupervisorSchema.parse({ id, siteId, name, pinHash: s.pinHash }), siteId]], false);
+      return id;
+    });
   }
 
   /** Gives a hub supervisor a new PIN (its hash, see hashPinForHub): every kiosk of their site takes it at its next download. */
-  setSupervisorPin(id: string, pinHash: string): void {
-    this.db
-      .transaction(() => {
-        const held = this.db.prepare("SELECT value, scope FROM records WHERE stream = 'supervisors' AND key = ? AND deleted = 0").get(id) as { value: string; scope: string } | undefined;
-        if (!held) throw new RegistryError(`no hub supervisor ${id}`);
-        const s = JSON.parse(held.value) as { id: string; siteId: string; name: string };
-        this.putRecords('supervisors', [[id, hubSupervisorSchema.parse({ id: s.id, siteId: s.siteId, name: s.name, pinHash }), held.scope]], false);
-      })
-      .immediate();
+  async setSupervisorPin(id: string, pinHash: string): Promise<void> {
+    await this.sql.write(async (tx) => {
+      const held = await tx.get<{ value: string; scope: string }>(sql`SELECT value, scope FROM records WHERE stream = 'supervisors' AND key = ${id} AND deleted = 0`);
+      if (!held) throw new RegistryError(`no hub supervisor ${id}`);
+      const s = JSON.parse(held.value) as { id: string; siteId: string; name: string };
+      await this.putRecords(tx, 'supervisors', [[id, hubSupervisorSchema.parse({ id: s.id, siteId: s.siteId, name: s.name, pinHash }), held.scope]], false);
+    });
   }
 
   /** Removes a hub supervisor: every kiosk of their site drops them at its next download. */
-  removeSupervisor(id: string): void {
-    this.db
-      .transaction(() => {
-        const rev = this.revision('supervisors') + 1;
-        if (this.db.prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'supervisors' AND key = ? AND deleted = 0").run(rev, id).changes === 0) {
-          throw new RegistryError(`no hub supervisor ${id}`);
-        }
-        this.bump('supervisors', rev);
-      })
-      .immediate();
+  async removeSupervisor(id: string): Promise<void> {
+    await this.tombstone('supervisors', id, () => new RegistryError(`no hub supervisor ${id}`));
   }
 
   /** The hub supervisors (of one site when given), by site and name: never the PIN hash. */
-  supervisors(siteId?: string): { id: string; siteId: string; name: string }[] {
-    const rows = this.db
-      .prepare("SELECT value FROM records WHERE stream = 'supervisors' AND deleted = 0 AND (@site IS NULL OR scope = @site)")
-      .all({ site: siteId ?? null }) as { value: string }[];
+  async supervisors(siteId?: string): Promise<{ id: string; siteId: string; name: string }[]> {
+    const ofSite = siteId === undefined ? sql.raw('') : sql` AND scope = ${siteId}`;
+    const rows = await this.sql.all<{ value: string }>(sql`SELECT value FROM records WHERE stream = 'supervisors' AND deleted = 0${ofSite}`);
     return rows
       .map((r) => JSON.parse(r.value) as { id: string; siteId: string; name: string })
       .map(({ id, siteId: site, name }) => ({ id, siteId: site, name }))
@@ -552,98 +610,81 @@ export class HubDirectory {
   // ---- shuttles: vehicles, routes, riders and drivers ------------------------------------------
 
   /** Registers a vehicle (its plate, the organisations it carries for, its drivers: workers on a list, or named drivers). */
-  addVehicle(v: { id: string; plate: string; orgIds: readonly string[]; driverWorkers?: readonly string[]; driverNames?: readonly string[] }, nowMs = Date.now()): void {
+  async addVehicle(v: { id: string; plate: string; orgIds: readonly string[]; driverWorkers?: readonly string[]; driverNames?: readonly string[] }, nowMs = Date.now()): Promise<void> {
     const id = this.checkId(v.id, 'vehicle id');
     const plate = plateSchema.safeParse(v.plate);
     if (!plate.success) throw new RegistryError(`plate ${JSON.stringify(v.plate)}: ${plate.error.issues[0]?.message ?? 'not a plate'}`);
-    const orgIds = [...new Set(v.orgIds.map((o) => this.requireOrganisation(o)))];
-    if (orgIds.length === 0) throw new RegistryError(`name the organisations vehicle ${id} carries for`);
     const names = (v.driverNames ?? []).map((n) => this.checkName(n));
-    this.db
-      .transaction(() => {
-        if (this.db.prepare('SELECT 1 FROM vehicles WHERE vehicle_id = ? OR plate = ?').get(id, plate.data)) throw new RegistryError(`vehicle ${id} or plate ${plate.data} is already registered`);
-        const workers = (v.driverWorkers ?? []).map((w) => {
-          const owner = (this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?').get(w) as { org_id: string } | undefined)?.org_id;
-          if (owner === undefined) throw new RegistryError(`driver ${w} is on no organisation's worker list (name a driver who is not a worker with --driver-name)`);
-          return w;
-        });
-        this.db.prepare('INSERT INTO vehicles (vehicle_id, plate, created_ms) VALUES (?, ?, ?)').run(id, plate.data, nowMs);
-        const org = this.db.prepare('INSERT INTO vehicle_orgs (vehicle_id, org_id) VALUES (?, ?)');
-        for (const o of orgIds) org.run(id, o);
-        const driver = this.db.prepare('INSERT OR IGNORE INTO vehicle_drivers (vehicle_id, driver, worker_id, name) VALUES (?, ?, ?, ?)');
-        for (const w of workers) driver.run(id, `worker:${w}`, w, null);
-        for (const n of names) driver.run(id, `name:${n}`, null, n);
-      })
-      .immediate();
+    await this.sql.write(async (tx) => {
+      const orgIds = [...new Set(await this.requireOrganisations(tx, v.orgIds))];
+      if (orgIds.length === 0) throw new RegistryError(`name the organisations vehicle ${id} carries for`);
+      if (await tx.get(sql`SELECT 1 AS one FROM vehicles WHERE vehicle_id = ${id} OR plate = ${plate.data}`)) throw new RegistryError(`vehicle ${id} or plate ${plate.data} is already registered`);
+      const workers = v.driverWorkers ?? [];
+      const listed = new Set((await allIn(tx, [...workers], (list) => sql<{ worker_id: string }>`SELECT worker_id FROM hub_workers WHERE worker_id IN ${list}`)).map((r) => r.worker_id));
+      const unlisted = workers.find((w) => !listed.has(w));
+      if (unlisted !== undefined) throw new RegistryError(`driver ${unlisted} is on no organisation's worker list (name a driver who is not a worker with --driver-name)`);
+      await tx.run(sql`INSERT INTO vehicles (vehicle_id, plate, created_ms) VALUES (${id}, ${plate.data}, ${nowMs})`);
+      for (const o of orgIds) await tx.run(sql`INSERT INTO vehicle_orgs (vehicle_id, org_id) VALUES (${id}, ${o})`);
+      for (const w of workers) await tx.run(sql`INSERT INTO vehicle_drivers (vehicle_id, driver, worker_id, name) VALUES (${id}, ${`worker:${w}`}, ${w}, ${null}) ON CONFLICT DO NOTHING`);
+      for (const n of names) await tx.run(sql`INSERT INTO vehicle_drivers (vehicle_id, driver, worker_id, name) VALUES (${id}, ${`name:${n}`}, ${null}, ${n}) ON CONFLICT DO NOTHING`);
+    });
   }
 
   /**
    * Sets a vehicle's drivers (the whole list): workers on an organisation's list, and named drivers who
    * are not. A driver left out is removed, a named one too (a name is a person's data: it can go).
    */
-  setVehicleDrivers(vehicleIdText: string, drivers: { workers?: readonly string[]; names?: readonly string[] }): { drivers: number } {
+  async setVehicleDrivers(vehicleIdText: string, drivers: { workers?: readonly string[]; names?: readonly string[] }): Promise<{ drivers: number }> {
     const id = this.checkId(vehicleIdText, 'vehicle id');
     const names = [...new Set((drivers.names ?? []).map((n) => this.checkName(n)))];
     const workers = [...new Set((drivers.workers ?? []).map((w) => this.checkId(w, 'driver worker id')))];
-    return this.db
-      .transaction(() => {
-        if (!this.db.prepare('SELECT 1 FROM vehicles WHERE vehicle_id = ?').get(id)) throw new RegistryError(`no vehicle ${id} (add it with \`safegate hub vehicle add\`)`);
-        for (const w of workers) {
-          if (!this.db.prepare('SELECT 1 FROM hub_workers WHERE worker_id = ?').get(w)) throw new RegistryError(`driver ${w} is on no organisation's worker list (name a driver who is not a worker with --driver-name)`);
-        }
-        this.db.prepare('DELETE FROM vehicle_drivers WHERE vehicle_id = ?').run(id);
-        const put = this.db.prepare('INSERT INTO vehicle_drivers (vehicle_id, driver, worker_id, name) VALUES (?, ?, ?, ?)');
-        for (const w of workers) put.run(id, `worker:${w}`, w, null);
-        for (const n of names) put.run(id, `name:${n}`, null, n);
-        return { drivers: workers.length + names.length };
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      if (!(await tx.get(sql`SELECT 1 AS one FROM vehicles WHERE vehicle_id = ${id}`))) throw new RegistryError(`no vehicle ${id} (add it with \`safegate hub vehicle add\`)`);
+      const listed = new Set((await allIn(tx, workers, (list) => sql<{ worker_id: string }>`SELECT worker_id FROM hub_workers WHERE worker_id IN ${list}`)).map((r) => r.worker_id));
+      const unlisted = workers.find((w) => !listed.has(w));
+      if (unlisted !== undefined) throw new RegistryError(`driver ${unlisted} is on no organisation's worker list (name a driver who is not a worker with --driver-name)`);
+      await tx.run(sql`DELETE FROM vehicle_drivers WHERE vehicle_id = ${id}`);
+      for (const w of workers) await tx.run(sql`INSERT INTO vehicle_drivers (vehicle_id, driver, worker_id, name) VALUES (${id}, ${`worker:${w}`}, ${w}, ${null})`);
+      for (const n of names) await tx.run(sql`INSERT INTO vehicle_drivers (vehicle_id, driver, worker_id, name) VALUES (${id}, ${`name:${n}`}, ${null}, ${n})`);
+      return { drivers: workers.length + names.length };
+    });
   }
 
   /** Every vehicle, by id: plate, organisations, drivers (worker ids, or names) and the routes it runs. */
-  vehicles(): { id: string; plate: string; orgIds: string[]; drivers: string[]; routes: string[] }[] {
-    const rows = this.db
-      .prepare(
-        `SELECT v.vehicle_id AS id, v.plate,
-           (SELECT group_concat(org_id, ' ') FROM (SELECT org_id FROM vehicle_orgs o WHERE o.vehicle_id = v.vehicle_id ORDER BY org_id)) AS orgs,
-           (SELECT json_group_array(coalesce(worker_id, name)) FROM (SELECT worker_id, name FROM vehicle_drivers d WHERE d.vehicle_id = v.vehicle_id ORDER BY driver)) AS drivers,
-           (SELECT group_concat(route_id, ' ') FROM (SELECT route_id FROM routes r WHERE r.vehicle_id = v.vehicle_id ORDER BY route_id)) AS routes
-         FROM vehicles v ORDER BY v.vehicle_id`,
-      )
-      .all() as { id: string; plate: string; orgs: string | null; drivers: string; routes: string | null }[];
-    return rows.map((r) => ({ id: r.id, plate: r.plate, orgIds: r.orgs ? r.orgs.split(' ') : [], drivers: JSON.parse(r.drivers) as string[], routes: r.routes ? r.routes.split(' ') : [] }));
+  async vehicles(): Promise<{ id: string; plate: string; orgIds: string[]; drivers: string[]; routes: string[] }[]> {
+    const vehicles = await this.sql.all<{ id: string; plate: string }>(sql`SELECT vehicle_id AS id, plate FROM vehicles`);
+    const orgs = groupBy(await this.sql.all<{ of: string; item: string }>(sql`SELECT vehicle_id AS "of", org_id AS item FROM vehicle_orgs`));
+    const drivers = groupBy(await this.sql.all<{ of: string; item: string; driver: string }>(sql`SELECT vehicle_id AS "of", coalesce(worker_id, name) AS item, driver FROM vehicle_drivers`), (r) => r.driver);
+    const routes = groupBy(await this.sql.all<{ of: string; item: string }>(sql`SELECT vehicle_id AS "of", route_id AS item FROM routes WHERE vehicle_id IS NOT NULL`));
+    return vehicles
+      .sort((a, b) => byText(a.id, b.id))
+      .map((v) => ({ id: v.id, plate: v.plate, orgIds: orgs.get(v.id) ?? [], drivers: drivers.get(v.id) ?? [], routes: routes.get(v.id) ?? [] }));
   }
 
   /** Registers a route serving organisations, optionally run by a registered vehicle. */
-  addRoute(r: { id: string; name?: string; orgIds: readonly string[]; vehicleId?: string }, nowMs = Date.now()): void {
+  async addRoute(r: { id: string; name?: string; orgIds: readonly string[]; vehicleId?: string }, nowMs = Date.now()): Promise<void> {
     const id = this.checkId(r.id, 'route id');
     const name = r.name === undefined ? id : this.checkName(r.name);
-    const orgIds = [...new Set(r.orgIds.map((o) => this.requireOrganisation(o)))];
-    if (orgIds.length === 0) throw new RegistryError(`name the organisations route ${id} serves`);
-    this.db
-      .transaction(() => {
-        if (r.vehicleId !== undefined && !this.db.prepare('SELECT 1 FROM vehicles WHERE vehicle_id = ?').get(r.vehicleId)) throw new RegistryError(`no vehicle ${r.vehicleId} (add it with \`safegate hub vehicle add\`)`);
-        if (this.db.prepare('INSERT INTO routes (route_id, name, vehicle_id, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(id, name, r.vehicleId ?? null, nowMs).changes === 0) {
-          throw new RegistryError(`route ${id} already exists`);
-        }
-        const org = this.db.prepare('INSERT INTO route_orgs (route_id, org_id) VALUES (?, ?)');
-        for (const o of orgIds) org.run(id, o);
-      })
-      .immediate();
+    await this.sql.write(async (tx) => {
+      const orgIds = [...new Set(await this.requireOrganisations(tx, r.orgIds))];
+      if (orgIds.length === 0) throw new RegistryError(`name the organisations route ${id} serves`);
+      if (r.vehicleId !== undefined && !(await tx.get(sql`SELECT 1 AS one FROM vehicles WHERE vehicle_id = ${r.vehicleId}`))) throw new RegistryError(`no vehicle ${r.vehicleId} (add it with \`safegate hub vehicle add\`)`);
+      if ((await tx.run(sql`INSERT INTO routes (route_id, name, vehicle_id, created_ms) VALUES (${id}, ${name}, ${r.vehicleId ?? null}, ${nowMs}) ON CONFLICT DO NOTHING`)) === 0) {
+        throw new RegistryError(`route ${id} already exists`);
+      }
+      for (const o of orgIds) await tx.run(sql`INSERT INTO route_orgs (route_id, org_id) VALUES (${id}, ${o})`);
+    });
   }
 
   /** Every route, by id: name, organisations, vehicle, how many ride it, the bus checkpoints linked to it. */
-  routes(): { id: string; name: string; orgIds: string[]; vehicleId: string | null; riders: number; checkpoints: string[] }[] {
-    const rows = this.db
-      .prepare(
-        `SELECT r.route_id AS id, r.name, r.vehicle_id AS vehicleId,
-           (SELECT group_concat(org_id, ' ') FROM (SELECT org_id FROM route_orgs o WHERE o.route_id = r.route_id ORDER BY org_id)) AS orgs,
-           (SELECT count(*) FROM route_riders x WHERE x.route_id = r.route_id) AS riders,
-           (SELECT group_concat(checkpoint_id, ' ') FROM (SELECT checkpoint_id FROM checkpoint_routes c WHERE c.route_id = r.route_id ORDER BY checkpoint_id)) AS checkpoints
-         FROM routes r ORDER BY r.route_id`,
-      )
-      .all() as { id: string; name: string; vehicleId: string | null; orgs: string | null; riders: number; checkpoints: string | null }[];
-    return rows.map(({ orgs, checkpoints, ...r }) => ({ ...r, orgIds: orgs ? orgs.split(' ') : [], checkpoints: checkpoints ? checkpoints.split(' ') : [] }));
+  async routes(): Promise<{ id: string; name: string; orgIds: string[]; vehicleId: string | null; riders: number; checkpoints: string[] }[]> {
+    const routes = await this.sql.all<{ id: string; name: string; vehicleId: string | null }>(sql`SELECT route_id AS id, name, vehicle_id AS "vehicleId" FROM routes`);
+    const orgs = groupBy(await this.sql.all<{ of: string; item: string }>(sql`SELECT route_id AS "of", org_id AS item FROM route_orgs`));
+    const riders = new Map((await this.sql.all<{ of: string; n: number }>(sql`SELECT route_id AS "of", count(*) AS n FROM route_riders GROUP BY route_id`)).map((r) => [r.of, r.n]));
+    const checkpoints = groupBy(await this.sql.all<{ of: string; item: string }>(sql`SELECT route_id AS "of", checkpoint_id AS item FROM checkpoint_routes`));
+    return routes
+      .sort((a, b) => byText(a.id, b.id))
+      .map((r) => ({ id: r.id, name: r.name, vehicleId: r.vehicleId, orgIds: orgs.get(r.id) ?? [], riders: riders.get(r.id) ?? 0, checkpoints: checkpoints.get(r.id) ?? [] }));
   }
 
   /**
@@ -651,120 +692,136 @@ export class HubDirectory {
    * the route serves; all or nothing. The kiosks of the bus checkpoints linked to the route get their
    * new roster as a fresh snapshot, so a rider taken off the route reaches them as a removal.
    */
-  setRouteRiders(routeIdText: string, workerIds: readonly string[]): { riders: number; added: number; removed: number } {
+  async setRouteRiders(routeIdText: string, workerIds: readonly string[]): Promise<{ riders: number; added: number; removed: number }> {
     const routeId = this.checkId(routeIdText, 'route id');
-    return this.db
-      .transaction(() => {
-        if (!this.db.prepare('SELECT 1 FROM routes WHERE route_id = ?').get(routeId)) throw new RegistryError(`no route ${routeId} (add it with \`safegate hub route add\`)`);
-        const served = new Set((this.db.prepare('SELECT org_id FROM route_orgs WHERE route_id = ?').all(routeId) as { org_id: string }[]).map((o) => o.org_id));
-        const ownerOf = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
-        const problems: string[] = [];
-        const riders = [...new Set(workerIds)];
-        for (const w of riders) {
-          const owner = (ownerOf.get(w) as { org_id: string } | undefined)?.org_id;
-          if (owner === undefined) problems.push(`${w}: on no organisation's worker list`);
-          else if (!served.has(owner)) problems.push(`${w}: a worker of ${owner}, which route ${routeId} does not serve`);
-        }
-        if (problems.length) throw new RegistryError(`riders refused, nothing changed:\n${problems.slice(0, 50).join('\n')}${problems.length > 50 ? `\n... and ${problems.length - 50} more` : ''}`);
-        const held = new Set((this.db.prepare('SELECT worker_id FROM route_riders WHERE route_id = ?').all(routeId) as { worker_id: string }[]).map((r) => r.worker_id));
-        const added = riders.filter((w) => !held.has(w));
-        const removed = [...held].filter((w) => !riders.includes(w));
-        const ins = this.db.prepare('INSERT INTO route_riders (route_id, worker_id) VALUES (?, ?)');
-        const del = this.db.prepare('DELETE FROM route_riders WHERE route_id = ? AND worker_id = ?');
-        for (const w of added) ins.run(routeId, w);
-        for (const w of removed) del.run(routeId, w);
-        if (added.length + removed.length > 0) {
-          const devices = this.db
-            .prepare('SELECT d.device_id FROM device_sites d JOIN checkpoint_routes c ON c.checkpoint_id = d.checkpoint_id WHERE c.route_id = ?')
-            .all(routeId) as { device_id: string }[];
-          this.rescope(devices.map((d) => d.device_id));
-        }
-        return { riders: riders.length, added: added.length, removed: removed.length };
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      if (!(await tx.get(sql`SELECT 1 AS one FROM routes WHERE route_id = ${routeId}`))) throw new RegistryError(`no route ${routeId} (add it with \`safegate hub route add\`)`);
+      const served = new Set((await tx.all<{ org_id: string }>(sql`SELECT org_id FROM route_orgs WHERE route_id = ${routeId}`)).map((o) => o.org_id));
+      const riders = [...new Set(workerIds)];
+      const ownerOf = new Map((await allIn(tx, riders, (list) => sql<{ worker_id: string; org_id: string }>`SELECT worker_id, org_id FROM hub_workers WHERE worker_id IN ${list}`)).map((r) => [r.worker_id, r.org_id]));
+      const problems: string[] = [];
+      for (const w of riders) {
+        const owner = ownerOf.get(w);
+        if (owner === undefined) problems.push(`${w}: on no organisation's worker list`);
+        else if (!served.has(owner)) problems.push(`${w}: a worker of ${owner}, which route ${routeId} does not serve`);
+      }
+      if (problems.length) throw new RegistryError(`riders refused, nothing changed:\n${problems.slice(0, 50).join('\n')}${problems.length > 50 ? `\n... and ${problems.length - 50} more` : ''}`);
+      const held = new Set((await tx.all<{ worker_id: string }>(sql`SELECT worker_id FROM route_riders WHERE route_id = ${routeId}`)).map((r) => r.worker_id));
+      const riding = new Set(riders);
+      const added = riders.filter((w) => !held.has(w));
+      const removed = [...held].filter((w) => !riding.has(w));
+      for (const chunk of chunksOf(added, ROWS_PER_INSERT)) await tx.run(sql`INSERT INTO route_riders (route_id, worker_id) VALUES ${sql.join(chunk.map((w) => sql`(${routeId}, ${w})`))}`);
+      for (const chunk of chunksOf(removed)) await tx.run(sql`DELETE FROM route_riders WHERE route_id = ${routeId} AND worker_id IN ${inList(chunk)}`);
+      if (added.length + removed.length > 0) {
+        const devices = await tx.all<{ device_id: string }>(sql`SELECT d.device_id FROM device_sites d JOIN checkpoint_routes c ON c.checkpoint_id = d.checkpoint_id WHERE c.route_id = ${routeId}`);
+        await this.rescope(
+          tx,
+          devices.map((d) => d.device_id),
+        );
+      }
+      return { riders: riders.length, added: added.length, removed: removed.length };
+    });
   }
 
   /** Links a bus checkpoint to the routes it rides (all of them): its kiosks receive those routes' riders. */
-  setCheckpointRoutes(checkpointIdText: string, routeIds: readonly string[]): void {
+  async setCheckpointRoutes(checkpointIdText: string, routeIds: readonly string[]): Promise<void> {
     const id = this.checkId(checkpointIdText, 'checkpoint id');
     const routes = [...new Set(routeIds.map((r) => this.checkId(r, 'route id')))];
-    this.db
-      .transaction(() => {
-        const cp = this.db.prepare('SELECT kind FROM checkpoints WHERE checkpoint_id = ?').get(id) as { kind: string } | undefined;
-        if (!cp) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
-        if (cp.kind !== 'bus') throw new RegistryError(`checkpoint ${id} is a ${cp.kind}, not a bus: only a bus checkpoint rides routes`);
-        for (const r of routes) if (!this.db.prepare('SELECT 1 FROM routes WHERE route_id = ?').get(r)) throw new RegistryError(`no route ${r} (add it with \`safegate hub route add\`)`);
-        const devices = (this.db.prepare('SELECT device_id FROM device_sites WHERE checkpoint_id = ?').all(id) as { device_id: string }[]).map((d) => d.device_id);
-        this.rescoping(devices, () => {
-          this.db.prepare('DELETE FROM checkpoint_routes WHERE checkpoint_id = ?').run(id);
-          const ins = this.db.prepare('INSERT INTO checkpoint_routes (checkpoint_id, route_id) VALUES (?, ?)');
-          for (const r of routes) ins.run(id, r);
-        });
-      })
-      .immediate();
+    await this.sql.write(async (tx) => {
+      const cp = await tx.get<{ kind: string }>(sql`SELECT kind FROM checkpoints WHERE checkpoint_id = ${id}`);
+      if (!cp) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
+      if (cp.kind !== 'bus') throw new RegistryError(`checkpoint ${id} is a ${cp.kind}, not a bus: only a bus checkpoint rides routes`);
+      for (const r of routes) if (!(await tx.get(sql`SELECT 1 AS one FROM routes WHERE route_id = ${r}`))) throw new RegistryError(`no route ${r} (add it with \`safegate hub route add\`)`);
+      const devices = (await tx.all<{ device_id: string }>(sql`SELECT device_id FROM device_sites WHERE checkpoint_id = ${id}`)).map((d) => d.device_id);
+      await this.rescoping(tx, devices, async () => {
+        await tx.run(sql`DELETE FROM checkpoint_routes WHERE checkpoint_id = ${id}`);
+        for (const r of routes) await tx.run(sql`INSERT INTO checkpoint_routes (checkpoint_id, route_id) VALUES (${id}, ${r})`);
+      });
+    });
   }
 
   // ---- sites: which devices share a live site stream ------------------------------------------
 
   /** Puts devices in a site (moving them from another one if need be); returns how many changed. */
-  assignSite(siteId: string, deviceIds: readonly string[], nowMs = Date.now()): number {
+  async assignSite(siteId: string, deviceIds: readonly string[], nowMs = Date.now()): Promise<number> {
     const site = identifierSchema.parse(siteId);
     const devices = deviceIds.map((d) => deviceIdSchema.parse(d));
-    const put = this.db.prepare(
-      // A device moved to another site leaves its checkpoint (which is at the old site).
-      'INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id, since_ms = excluded.since_ms, checkpoint_id = NULL WHERE site_id <> excluded.site_id',
-    );
-    // A site first named here has no organisation yet (`safegate hub site add --org` gives it one).
-    const name = this.db.prepare('INSERT OR IGNORE INTO sites (site_id, org_id, name, created_ms) VALUES (?, NULL, ?, ?)');
-    return this.db
-      .transaction(() => {
-        name.run(site, site, nowMs);
-        return this.rescoping(devices, () => devices.reduce((n, d) => n + put.run(d, site, nowMs).changes, 0));
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      // A site first named here has no organisation yet (`safegate hub site add --org` gives it one).
+      await tx.run(sql`INSERT INTO sites (site_id, org_id, name, created_ms) VALUES (${site}, ${null}, ${site}, ${nowMs}) ON CONFLICT DO NOTHING`);
+      return this.rescoping(tx, devices, async () => {
+        let n = 0;
+        for (const d of devices) {
+          n += await tx.run(
+            // A device moved to another site leaves its checkpoint (which is at the old site).
+            sql`INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (${d}, ${site}, ${nowMs})
+                ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id, since_ms = excluded.since_ms, checkpoint_id = NULL
+                WHERE device_sites.site_id <> excluded.site_id`,
+          );
+        }
+        return n;
+      });
+    });
   }
 
   /**
    * Puts devices at a checkpoint, and so in its site (moving them from another one if need be);
    * returns how many changed.
    */
-  placeDevices(checkpointId: string, deviceIds: readonly string[], nowMs = Date.now()): number {
+  async placeDevices(checkpointId: string, deviceIds: readonly string[], nowMs = Date.now()): Promise<number> {
     const id = this.checkId(checkpointId, 'checkpoint id');
     const devices = deviceIds.map((d) => {
       const r = deviceIdSchema.safeParse(d);
       if (!r.success) throw new RegistryError(`device id ${JSON.stringify(d)}: ${r.error.issues[0]?.message ?? 'not a device id'}`);
       return r.data;
     });
-    const put = this.db.prepare(
-      `INSERT INTO device_sites (device_id, site_id, since_ms, checkpoint_id) VALUES (@device, @site, @now, @checkpoint)
-       ON CONFLICT (device_id) DO UPDATE SET
-         since_ms = CASE WHEN site_id = excluded.site_id THEN since_ms ELSE excluded.since_ms END,
-         site_id = excluded.site_id, checkpoint_id = excluded.checkpoint_id
-       WHERE site_id <> excluded.site_id OR checkpoint_id IS NOT excluded.checkpoint_id`,
-    );
-    return this.db
-      .transaction(() => {
-        const cp = this.db.prepare('SELECT site_id FROM checkpoints WHERE checkpoint_id = ?').get(id) as { site_id: string } | undefined;
-        if (!cp) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
-        return this.rescoping(devices, () => devices.reduce((n, device) => n + put.run({ device, site: cp.site_id, now: nowMs, checkpoint: id }).changes, 0));
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      const cp = await tx.get<{ site_id: string }>(sql`SELECT site_id FROM checkpoints WHERE checkpoint_id = ${id}`);
+      if (!cp) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
+      return this.rescoping(tx, devices, async () => {
+        let n = 0;
+        for (const device of devices) {
+          n += await tx.run(
+            sql`INSERT INTO device_sites (device_id, site_id, since_ms, checkpoint_id) VALUES (${device}, ${cp.site_id}, ${nowMs}, ${id})
+                ON CONFLICT (device_id) DO UPDATE SET
+                  since_ms = CASE WHEN device_sites.site_id = excluded.site_id THEN device_sites.since_ms ELSE excluded.since_ms END,
+                  site_id = excluded.site_id, checkpoint_id = excluded.checkpoint_id
+                WHERE device_sites.site_id <> excluded.site_id OR device_sites.checkpoint_id IS DISTINCT FROM excluded.checkpoint_id`,
+          );
+        }
+        return n;
+      });
+    });
   }
 
   /** Takes devices out of their site: they receive no site stream any more. */
-  unassignSite(deviceIds: readonly string[]): number {
-    const del = this.db.prepare('DELETE FROM device_sites WHERE device_id = ?');
-    return this.db.transaction(() => this.rescoping(deviceIds, () => deviceIds.reduce((n, d) => n + del.run(d).changes, 0))).immediate();
+  async unassignSite(deviceIds: readonly string[]): Promise<number> {
+    return this.sql.write((tx) =>
+      this.rescoping(tx, deviceIds, async () => {
+        let n = 0;
+        for (const d of deviceIds) n += await tx.run(sql`DELETE FROM device_sites WHERE device_id = ${d}`);
+        return n;
+      }),
+    );
   }
 
   /** The site a device belongs to, if the operator put it in one. */
-  siteOf(deviceId: string): string | undefined {
-    return (this.db.prepare('SELECT site_id FROM device_sites WHERE device_id = ?').get(deviceId) as { site_id: string } | undefined)?.site_id;
+  async siteOf(deviceId: string): Promise<string | undefined> {
+    return this.siteIn(this.sql, deviceId);
+  }
+
+  private async siteIn(db: Db, deviceId: string): Promise<string | undefined> {
+    return (await db.get<{ site_id: string }>(sql`SELECT site_id FROM device_sites WHERE device_id = ${deviceId}`))?.site_id;
   }
 
   /** Every site with its devices, in order. */
-  sites(): Map<string, string[]> {
-    const rows = this.db.prepare('SELECT site_id, device_id FROM device_sites ORDER BY site_id, device_id').all() as { site_id: string; device_id: string }[];
+  async sites(): Promise<Map<string, string[]>> {
+    return this.sitesIn(this.sql);
+  }
+
+  private async sitesIn(db: Db): Promise<Map<string, string[]>> {
+    const rows = await db.all<{ site_id: string; device_id: string }>(sql`SELECT site_id, device_id FROM device_sites`);
+    rows.sort((a, b) => byText(a.site_id, b.site_id) || byText(a.device_id, b.device_id));
     const out = new Map<string, string[]>();
     for (const r of rows) {
       const list = out.get(r.site_id);
@@ -775,33 +832,30 @@ export class HubDirectory {
   }
 
   /** The devices of one site. */
-  siteMembers(siteId: string): string[] {
-    return (this.db.prepare('SELECT device_id FROM device_sites WHERE site_id = ? ORDER BY device_id').all(siteId) as { device_id: string }[]).map((r) => r.device_id);
+  async siteMembers(siteId: string): Promise<string[]> {
+    return (await this.sql.all<{ device_id: string }>(sql`SELECT device_id FROM device_sites WHERE site_id = ${siteId}`)).map((r) => r.device_id).sort(byText);
   }
 
   // ---- registry: organisations, their sites, checkpoints and worker lists -------------------
 
   /** Registers an organisation (a company, an agency or a market); its id is what commands and uploads name it by. */
-  addOrganisation(o: { id: string; name: string; kind: OrganisationKind }, nowMs = Date.now()): void {
+  async addOrganisation(o: { id: string; name: string; kind: OrganisationKind }, nowMs = Date.now()): Promise<void> {
     const id = this.checkId(o.id, 'organisation id');
     const name = this.checkName(o.name);
     if (!(ORGANISATION_KINDS as readonly string[]).includes(o.kind)) throw new RegistryError(`organisation kind "${o.kind}": expected ${ORGANISATION_KINDS.join(', ')}`);
-    const done = this.db.prepare('INSERT INTO organisations (org_id, name, kind, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(id, name, o.kind, nowMs);
-    if (done.changes === 0) throw new RegistryError(`organisation ${id} already exists`);
+    const done = await this.sql.run(sql`INSERT INTO organisations (org_id, name, kind, created_ms) VALUES (${id}, ${name}, ${o.kind}, ${nowMs}) ON CONFLICT DO NOTHING`);
+    if (done === 0) throw new RegistryError(`organisation ${id} already exists`);
   }
 
   /** Every organisation, by id, with its number of sites and workers and its list's age. */
-  organisations(): Organisation[] {
-    const rows = this.db
-      .prepare(
-        `SELECT o.org_id AS id, o.name, o.kind,
-           (SELECT count(*) FROM sites s WHERE s.org_id = o.org_id) AS sites,
-           (SELECT count(*) FROM hub_workers w WHERE w.org_id = o.org_id) AS workers,
-           u.uploaded_ms AS listUploadedAtMs
-         FROM organisations o LEFT JOIN org_uploads u ON u.org_id = o.org_id ORDER BY o.org_id`,
-      )
-      .all() as Organisation[];
-    return rows;
+  async organisations(): Promise<Organisation[]> {
+    return this.sql.all<Organisation>(
+      sql`SELECT o.org_id AS id, o.name, o.kind,
+            (SELECT count(*) FROM sites s WHERE s.org_id = o.org_id) AS sites,
+            (SELECT count(*) FROM hub_workers w WHERE w.org_id = o.org_id) AS workers,
+            u.uploaded_ms AS "listUploadedAtMs"
+          FROM organisations o LEFT JOIN org_uploads u ON u.org_id = o.org_id ORDER BY o.org_id${inByteOrder(this.sql)}`,
+    );
   }
 
   /**
@@ -809,95 +863,86 @@ export class HubDirectory {
    * assigned to it) is given to the organisation, keeping its devices; a site of another
    * organisation is refused.
    */
-  addSite(s: { id: string; orgId: string; name?: string }, nowMs = Date.now()): 'added' | 'claimed' {
+  async addSite(s: { id: string; orgId: string; name?: string }, nowMs = Date.now()): Promise<'added' | 'claimed'> {
     const id = this.checkId(s.id, 'site id');
-    const orgId = this.requireOrganisation(s.orgId);
     const name = s.name === undefined ? id : this.checkName(s.name);
-    return this.db
-      .transaction(() => {
-        const held = this.db.prepare('SELECT org_id FROM sites WHERE site_id = ?').get(id) as { org_id: string | null } | undefined;
-        if (held?.org_id) throw new RegistryError(held.org_id === orgId ? `site ${id} already exists` : `site ${id} belongs to another organisation (${held.org_id})`);
-        if (held) {
-          this.db.prepare('UPDATE sites SET org_id = ?, name = ? WHERE site_id = ?').run(orgId, s.name === undefined ? id : name, id);
-          return 'claimed' as const;
-        }
-        this.db.prepare('INSERT INTO sites (site_id, org_id, name, created_ms) VALUES (?, ?, ?, ?)').run(id, orgId, name, nowMs);
-        return 'added' as const;
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      const orgId = await this.requireOrganisation(tx, s.orgId);
+      const held = await tx.get<{ org_id: string | null }>(sql`SELECT org_id FROM sites WHERE site_id = ${id}`);
+      if (held?.org_id) throw new RegistryError(held.org_id === orgId ? `site ${id} already exists` : `site ${id} belongs to another organisation (${held.org_id})`);
+      if (held) {
+        await tx.run(sql`UPDATE sites SET org_id = ${orgId}, name = ${name} WHERE site_id = ${id}`);
+        return 'claimed' as const;
+      }
+      await tx.run(sql`INSERT INTO sites (site_id, org_id, name, created_ms) VALUES (${id}, ${orgId}, ${name}, ${nowMs})`);
+      return 'added' as const;
+    });
   }
 
   /** Every site (of one organisation when given), by id. */
-  registeredSites(orgId?: string): RegisteredSite[] {
-    const org = orgId === undefined ? undefined : this.requireOrganisation(orgId);
-    return this.db
-      .prepare(
-        `SELECT s.site_id AS id, s.org_id AS orgId, s.name,
-           (SELECT count(*) FROM device_sites d WHERE d.site_id = s.site_id) AS devices,
-           (SELECT count(*) FROM checkpoints c WHERE c.site_id = s.site_id) AS checkpoints
-         FROM sites s WHERE @org IS NULL OR s.org_id = @org ORDER BY s.site_id`,
-      )
-      .all({ org: org ?? null }) as RegisteredSite[];
+  async registeredSites(orgId?: string): Promise<RegisteredSite[]> {
+    const org = orgId === undefined ? undefined : await this.requireOrganisation(this.sql, orgId);
+    return this.sitesOf(this.sql, org);
+  }
+
+  private async sitesOf(db: Db, orgId: string | undefined): Promise<RegisteredSite[]> {
+    const ofOrg = orgId === undefined ? sql.raw('') : sql` WHERE s.org_id = ${orgId}`;
+    return db.all<RegisteredSite>(
+      sql`SELECT s.site_id AS id, s.org_id AS "orgId", s.name,
+            (SELECT count(*) FROM device_sites d WHERE d.site_id = s.site_id) AS devices,
+            (SELECT count(*) FROM checkpoints c WHERE c.site_id = s.site_id) AS checkpoints
+          FROM sites s${ofOrg} ORDER BY s.site_id${inByteOrder(db)}`,
+    );
   }
 
   /** Registers a checkpoint at a site; it serves the site's organisation unless others are named. */
-  addCheckpoint(c: { id: string; siteId: string; name?: string; kind: CheckpointKind; orgIds?: readonly string[] }, nowMs = Date.now()): void {
+  async addCheckpoint(c: { id: string; siteId: string; name?: string; kind: CheckpointKind; orgIds?: readonly string[] }, nowMs = Date.now()): Promise<void> {
     const id = this.checkId(c.id, 'checkpoint id');
     const siteId = this.checkId(c.siteId, 'site id');
     const name = c.name === undefined ? id : this.checkName(c.name);
     if (!(CHECKPOINT_KINDS as readonly string[]).includes(c.kind)) throw new RegistryError(`checkpoint kind "${c.kind}": expected ${CHECKPOINT_KINDS.join(', ')}`);
-    this.db
-      .transaction(() => {
-        const site = this.db.prepare('SELECT org_id FROM sites WHERE site_id = ?').get(siteId) as { org_id: string | null } | undefined;
-        if (!site) throw new RegistryError(`no site ${siteId} (add it with \`safegate hub site add\`)`);
-        const orgIds = [...new Set(c.orgIds?.length ? c.orgIds.map((o) => this.requireOrganisation(o)) : site.org_id ? [site.org_id] : [])];
-        if (orgIds.length === 0) throw new RegistryError(`site ${siteId} has no organisation: name the organisations checkpoint ${id} serves`);
-        if (this.db.prepare('INSERT INTO checkpoints (checkpoint_id, site_id, name, kind, created_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(id, siteId, name, c.kind, nowMs).changes === 0) {
-          throw new RegistryError(`checkpoint ${id} already exists`);
-        }
-        const serve = this.db.prepare('INSERT INTO checkpoint_orgs (checkpoint_id, org_id) VALUES (?, ?)');
-        for (const o of orgIds) serve.run(id, o);
-      })
-      .immediate();
+    await this.sql.write(async (tx) => {
+      const site = await tx.get<{ org_id: string | null }>(sql`SELECT org_id FROM sites WHERE site_id = ${siteId}`);
+      if (!site) throw new RegistryError(`no site ${siteId} (add it with \`safegate hub site add\`)`);
+      const orgIds = [...new Set(c.orgIds?.length ? await this.requireOrganisations(tx, c.orgIds) : site.org_id ? [site.org_id] : [])];
+      if (orgIds.length === 0) throw new RegistryError(`site ${siteId} has no organisation: name the organisations checkpoint ${id} serves`);
+      if ((await tx.run(sql`INSERT INTO checkpoints (checkpoint_id, site_id, name, kind, created_ms) VALUES (${id}, ${siteId}, ${name}, ${c.kind}, ${nowMs}) ON CONFLICT DO NOTHING`)) === 0) {
+        throw new RegistryError(`checkpoint ${id} already exists`);
+      }
+      for (const o of orgIds) await tx.run(sql`INSERT INTO checkpoint_orgs (checkpoint_id, org_id) VALUES (${id}, ${o})`);
+    });
   }
 
   /**
    * Sets the organisations a checkpoint serves (at least one). Its devices get the new set's workers
    * as a fresh snapshot at their next download, so an organisation taken off reaches them as removals.
    */
-  setCheckpointOrganisations(checkpointId: string, orgIdsText: readonly string[]): { added: string[]; removed: string[] } {
+  async setCheckpointOrganisations(checkpointId: string, orgIdsText: readonly string[]): Promise<{ added: string[]; removed: string[] }> {
     const id = this.checkId(checkpointId, 'checkpoint id');
-    const orgIds = [...new Set(orgIdsText.map((o) => this.requireOrganisation(o)))].sort();
-    if (orgIds.length === 0) throw new RegistryError(`name at least one organisation checkpoint ${id} serves`);
-    return this.db
-      .transaction(() => {
-        if (!this.db.prepare('SELECT 1 FROM checkpoints WHERE checkpoint_id = ?').get(id)) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
-        const held = (this.db.prepare('SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = ?').all(id) as { org_id: string }[]).map((r) => r.org_id);
-        const devices = (this.db.prepare('SELECT device_id FROM device_sites WHERE checkpoint_id = ?').all(id) as { device_id: string }[]).map((r) => r.device_id);
-        const added = orgIds.filter((o) => !held.includes(o));
-        const removed = held.filter((o) => !orgIds.includes(o)).sort();
-        this.rescoping(devices, () => {
-          const del = this.db.prepare('DELETE FROM checkpoint_orgs WHERE checkpoint_id = ? AND org_id = ?');
-          const ins = this.db.prepare('INSERT INTO checkpoint_orgs (checkpoint_id, org_id) VALUES (?, ?)');
-          for (const o of removed) del.run(id, o);
-          for (const o of added) ins.run(id, o);
-        });
-        return { added, removed };
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      const orgIds = [...new Set(await this.requireOrganisations(tx, orgIdsText))].sort();
+      if (orgIds.length === 0) throw new RegistryError(`name at least one organisation checkpoint ${id} serves`);
+      if (!(await tx.get(sql`SELECT 1 AS one FROM checkpoints WHERE checkpoint_id = ${id}`))) throw new RegistryError(`no checkpoint ${id} (add it with \`safegate hub checkpoint add\`)`);
+      const held = (await tx.all<{ org_id: string }>(sql`SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = ${id}`)).map((r) => r.org_id);
+      const devices = (await tx.all<{ device_id: string }>(sql`SELECT device_id FROM device_sites WHERE checkpoint_id = ${id}`)).map((r) => r.device_id);
+      const added = orgIds.filter((o) => !held.includes(o));
+      const removed = held.filter((o) => !orgIds.includes(o)).sort();
+      await this.rescoping(tx, devices, async () => {
+        for (const o of removed) await tx.run(sql`DELETE FROM checkpoint_orgs WHERE checkpoint_id = ${id} AND org_id = ${o}`);
+        for (const o of added) await tx.run(sql`INSERT INTO checkpoint_orgs (checkpoint_id, org_id) VALUES (${id}, ${o})`);
+      });
+      return { added, removed };
+    });
   }
 
   /** Every checkpoint (at one site when given), by id, with the organisations it serves. */
-  checkpoints(siteId?: string): RegisteredCheckpoint[] {
-    const rows = this.db
-      .prepare(
-        `SELECT c.checkpoint_id AS id, c.site_id AS siteId, c.name, c.kind,
-           (SELECT group_concat(o.org_id, ' ') FROM checkpoint_orgs o WHERE o.checkpoint_id = c.checkpoint_id) AS orgs,
-           (SELECT group_concat(d.device_id, ' ') FROM device_sites d WHERE d.checkpoint_id = c.checkpoint_id) AS devices
-         FROM checkpoints c WHERE @site IS NULL OR c.site_id = @site ORDER BY c.checkpoint_id`,
-      )
-      .all({ site: siteId ?? null }) as (Omit<RegisteredCheckpoint, 'orgIds' | 'devices'> & { orgs: string | null; devices: string | null })[];
-    return rows.map(({ orgs, devices, ...c }) => ({ ...c, orgIds: orgs ? orgs.split(' ').sort() : [], devices: devices ? devices.split(' ').sort() : [] }));
+  async checkpoints(siteId?: string): Promise<RegisteredCheckpoint[]> {
+    const atSite = siteId === undefined ? sql.raw('') : sql` WHERE site_id = ${siteId}`;
+    const rows = await this.sql.all<Omit<RegisteredCheckpoint, 'orgIds' | 'devices'>>(sql`SELECT checkpoint_id AS id, site_id AS "siteId", name, kind FROM checkpoints${atSite}`);
+    const ids = rows.map((c) => c.id);
+    const orgs = groupBy(await allIn(this.sql, ids, (list) => sql<{ of: string; item: string }>`SELECT checkpoint_id AS "of", org_id AS item FROM checkpoint_orgs WHERE checkpoint_id IN ${list}`));
+    const devices = groupBy(await allIn(this.sql, ids, (list) => sql<{ of: string; item: string }>`SELECT checkpoint_id AS "of", device_id AS item FROM device_sites WHERE checkpoint_id IN ${list}`));
+    return rows.sort((a, b) => byText(a.id, b.id)).map((c) => ({ ...c, orgIds: orgs.get(c.id) ?? [], devices: devices.get(c.id) ?? [] }));
   }
 
   /**
@@ -908,80 +953,93 @@ export class HubDirectory {
    * fields only; ID number, phone and residence stay in hub-only storage. A worker already on the
    * roster keeps what the health side set (case status, quarantine, declaration).
    */
-  uploadWorkers(orgIdText: string, list: readonly ListedWorker[], options: { siteId?: string; nowMs?: number } = {}): { rev: number; changed: number; removed: number; workers: number } {
-    const orgId = this.requireOrganisation(orgIdText);
+  async uploadWorkers(orgIdText: string, list: readonly ListedWorker[], options: { siteId?: string; nowMs?: number } = {}): Promise<{ rev: number; changed: number; removed: number; workers: number }> {
     const nowMs = options.nowMs ?? Date.now();
-    return this.db
-      .transaction(() => {
-        const org = this.db.prepare('SELECT name FROM organisations WHERE org_id = ?').get(orgId) as { name: string };
-        const ownSites = new Set(this.registeredSites(orgId).map((s) => s.id));
-        let defaultSite: string | undefined;
-        if (options.siteId !== undefined) {
-          if (!ownSites.has(options.siteId)) throw new RegistryError(`site ${options.siteId} is not a site of ${orgId}`);
-          defaultSite = options.siteId;
-        } else if (ownSites.size === 1) defaultSite = [...ownSites][0];
-        const problems: ListProblem[] = [];
-        const ownerOf = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
-        const onProvinceList = this.db.prepare("SELECT 1 FROM records WHERE stream = 'roster' AND key = ? AND deleted = 0 AND scope = ''");
-        for (const w of list) {
-          const site = w.siteId ?? defaultSite;
-          if (site === undefined)
-            problems.push(
-              ownSites.size
-                ? listProblem(w.line, 'registry.siteNeeded', `site: ${orgId} has ${ownSites.size} sites; name the site in a site column or with --site`, { org: orgId, sites: ownSites.size })
-                : listProblem(w.line, 'registry.noSite', `${orgId} has no site yet (add one with \`safegate hub site add\`)`, { org: orgId }),
-            );
-          else if (!ownSites.has(site)) problems.push(listProblem(w.line, 'registry.foreignSite', `site: ${site} is not a site of ${orgId}`, { site, org: orgId }));
-          const owner = (ownerOf.get(w.workerId) as { org_id: string } | undefined)?.org_id;
-          if (owner !== undefined && owner !== orgId) problems.push(listProblem(w.line, 'registry.otherOrganisation', `worker id ${w.workerId} is on another organisation's list`, { workerId: w.workerId }));
-          // A worker on the province-wide list (the health side's) is not an organisation's to take over.
-          else if (owner === undefined && onProvinceList.get(w.workerId))
-            problems.push(listProblem(w.line, 'registry.provinceList', `worker id ${w.workerId} is on the province-wide list (safegate hub roster import); it cannot be taken onto an organisation's list`, { workerId: w.workerId }));
-        }
-        if (problems.length) throw new WorkerListError(problems);
+    return this.sql.write(async (tx) => {
+      const orgId = await this.requireOrganisation(tx, orgIdText);
+      const org = (await tx.get<{ name: string }>(sql`SELECT name FROM organisations WHERE org_id = ${orgId}`))!;
+      const ownSites = new Set((await this.sitesOf(tx, orgId)).map((s) => s.id));
+      let defaultSite: string | undefined;
+      if (options.siteId !== undefined) {
+        if (!ownSites.has(options.siteId)) throw new RegistryError(`site ${options.siteId} is not a site of ${orgId}`);
+        defaultSite = options.siteId;
+      } else if (ownSites.size === 1) defaultSite = [...ownSites][0];
+      const ids = [...new Set(list.map((w) => w.workerId))];
+      const ownerOf = new Map((await allIn(tx, ids, (l) => sql<{ worker_id: string; org_id: string }>`SELECT worker_id, org_id FROM hub_workers WHERE worker_id IN ${l}`)).map((r) => [r.worker_id, r.org_id]));
+      // Each listed worker's live roster record: what the health side set is kept, and one on the province list ('') is not this organisation's to take.
+      const held = new Map(
+        (await allIn(tx, ids, (l) => sql<{ key: string; value: string; scope: string }>`SELECT key, value, scope FROM records WHERE stream = 'roster' AND key IN ${l} AND deleted = 0`)).map((r) => [r.key, r]),
+      );
+      const problems: ListProblem[] = [];
+      for (const w of list) {
+        const site = w.siteId ?? defaultSite;
+        if (site === undefined)
+          problems.push(
+            ownSites.size
+              ? listProblem(w.line, 'registry.siteNeeded', `site: ${orgId} has ${ownSites.size} sites; name the site in a site column or with --site`, { org: orgId, sites: ownSites.size })
+              : listProblem(w.line, 'registry.noSite', `${orgId} has no site yet (add one with \`safegate hub site add\`)`, { org: orgId }),
+          );
+        else if (!ownSites.has(site)) problems.push(listProblem(w.line, 'registry.foreignSite', `site: ${site} is not a site of ${orgId}`, { site, org: orgId }));
+        const owner = ownerOf.get(w.workerId);
+        if (owner !== undefined && owner !== orgId) problems.push(listProblem(w.line, 'registry.otherOrganisation', `worker id ${w.workerId} is on another organisation's list`, { workerId: w.workerId }));
+        // A worker on the province-wide list (the health side's) is not an organisation's to take over.
+        else if (owner === undefined && held.get(w.workerId)?.scope === PROVINCE_SCOPE)
+          problems.push(listProblem(w.line, 'registry.provinceList', `worker id ${w.workerId} is on the province-wide list (safegate hub roster import); it cannot be taken onto an organisation's list`, { workerId: w.workerId }));
+      }
+      if (problems.length) throw new WorkerListError(problems);
 
-        const held = this.db.prepare("SELECT value FROM records WHERE stream = 'roster' AND key = ? AND deleted = 0");
-        const records = list.map((w): WorkerRecord => {
-          const old = held.get(w.workerId) as { value: string } | undefined;
-          const kept = old ? (JSON.parse(old.value) as WorkerRecord) : undefined;
-          return {
-            workerId: w.workerId,
-            displayName: w.fullName,
-            company: org.name,
-            team: w.team,
-            declaredAt: kept?.declaredAt ?? null,
-            declarationFlagged: kept?.declarationFlagged ?? false,
-            testResult: w.testResult,
-            testedAt: w.testedAtMs,
-            vaccineDoses: w.vaccineDoses,
-            quarantineUntil: kept?.quarantineUntil ?? null,
-            caseStatus: kept?.caseStatus ?? 'none',
-            orgId,
-            // Checked above: every listed worker has a site of the organisation.
-            siteId: (w.siteId ?? defaultSite)!,
-          };
-        });
-        const put = this.putRecords('roster', records.map((r) => [r.workerId, r, orgId] as const), false);
-        const listed = new Set(list.map((w) => w.workerId));
-        const gone = (this.db.prepare('SELECT worker_id FROM hub_workers WHERE org_id = ?').all(orgId) as { worker_id: string }[]).map((r) => r.worker_id).filter((id) => !listed.has(id));
-        // Removals take the upload's revision, so a kiosk gets one upload as one change.
-        const rev = put.changed ? put.rev : this.revision('roster') + 1;
-        const removed = this.forgetWorkers(gone, rev);
-        const keep = this.db.prepare(
-          `INSERT INTO hub_workers (worker_id, org_id, site_id, team, full_name, birth_year, sex, id_number, phone, residence, uploaded_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (worker_id) DO UPDATE SET org_id = excluded.org_id, site_id = excluded.site_id, team = excluded.team, full_name = excluded.full_name,
-             birth_year = excluded.birth_year, sex = excluded.sex, id_number = excluded.id_number, phone = excluded.phone, residence = excluded.residence,
-             uploaded_ms = excluded.uploaded_ms`,
+      const records = list.map((w): WorkerRecord => {
+        const old = held.get(w.workerId);
+        const kept = old ? (JSON.parse(old.value) as WorkerRecord) : undefined;
+        return {
+          workerId: w.workerId,
+          displayName: w.fullName,
+          company: org.name,
+          team: w.team,
+          declaredAt: kept?.declaredAt ?? null,
+          declarationFlagged: kept?.declarationFlagged ?? false,
+          testResult: w.testResult,
+          testedAt: w.testedAtMs,
+          vaccineDoses: w.vaccineDoses,
+          quarantineUntil: kept?.quarantineUntil ?? null,
+          caseStatus: kept?.caseStatus ?? 'none',
+          orgId,
+          // Checked above: every listed worker has a site of the organisation.
+          siteId: (w.siteId ?? defaultSite)!,
+        };
+      });
+      const put = await this.putRecords(
+        tx,
+        'roster',
+        records.map((r) => [r.workerId, r, orgId] as const),
+        false,
+      );
+      const listed = new Set(ids);
+      const gone = (await tx.all<{ worker_id: string }>(sql`SELECT worker_id FROM hub_workers WHERE org_id = ${orgId}`)).map((r) => r.worker_id).filter((id) => !listed.has(id));
+      // Removals take the upload's revision, so a kiosk gets one upload as one change.
+      const rev = put.changed ? put.rev : (await revisionOf(tx, 'roster')) + 1;
+      const removed = await this.forgetWorkers(tx, gone, rev);
+      // One row per worker (a worker listed twice: the last line, as one upsert after another would leave).
+      const kept = new Map(list.map((w) => [w.workerId, w]));
+      for (const chunk of chunksOf([...kept.values()], ROWS_PER_INSERT)) {
+        const rows = chunk.map(
+          (w) => sql`(${w.workerId}, ${orgId}, ${w.siteId ?? defaultSite}, ${w.team}, ${w.fullName}, ${w.birthYear}, ${w.sex}, ${w.idNumber}, ${w.phone}, ${w.residence}, ${nowMs})`,
         );
-        for (const w of list) keep.run(w.workerId, orgId, w.siteId ?? defaultSite, w.team, w.fullName, w.birthYear, w.sex, w.idNumber, w.phone, w.residence, nowMs);
-        this.db
-          .prepare('INSERT INTO org_uploads (org_id, uploaded_ms, workers) VALUES (?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET uploaded_ms = excluded.uploaded_ms, workers = excluded.workers')
-          .run(orgId, nowMs, list.length);
-        this.db.prepare('INSERT INTO org_list_uploads (org_id, uploaded_ms, workers) VALUES (?, ?, ?)').run(orgId, nowMs, list.length);
-        return { rev: removed ? rev : put.rev, changed: put.changed, removed, workers: list.length };
-      })
-      .immediate();
+        await tx.run(
+          sql`INSERT INTO hub_workers (worker_id, org_id, site_id, team, full_name, birth_year, sex, id_number, phone, residence, uploaded_ms)
+              VALUES ${sql.join(rows)}
+              ON CONFLICT (worker_id) DO UPDATE SET org_id = excluded.org_id, site_id = excluded.site_id, team = excluded.team, full_name = excluded.full_name,
+                birth_year = excluded.birth_year, sex = excluded.sex, id_number = excluded.id_number, phone = excluded.phone, residence = excluded.residence,
+                uploaded_ms = excluded.uploaded_ms`,
+        );
+      }
+      await tx.run(
+        sql`INSERT INTO org_uploads (org_id, uploaded_ms, workers) VALUES (${orgId}, ${nowMs}, ${list.length})
+            ON CONFLICT (org_id) DO UPDATE SET uploaded_ms = excluded.uploaded_ms, workers = excluded.workers`,
+      );
+      await tx.run(sql`INSERT INTO org_list_uploads (org_id, uploaded_ms, workers) VALUES (${orgId}, ${nowMs}, ${list.length})`);
+      return { rev: removed ? rev : put.rev, changed: put.changed, removed, workers: list.length };
+    });
   }
 
   /**
@@ -989,107 +1047,103 @@ export class HubDirectory {
    * their kiosks gets its time and flag at its next download; one older than what the record holds
    * changes nothing. Returns the sites whose kiosks serve the worker (their own site, the sites of
    * checkpoints serving their organisation and of the buses they ride; every site for a worker on no
-   * organisation's list), for
-   * the live site stream, or undefined for a worker not on the roster.
+   * organisation's list), for the live site stream, or undefined for a worker not on the roster.
    */
-  recordDeclaration(workerId: string, declaredAtMs: number, flagged: boolean): { changed: boolean; sites: string[] } | undefined {
-    return this.db
-      .transaction(() => {
-        const held = this.db.prepare("SELECT value, scope FROM records WHERE stream = 'roster' AND key = ? AND deleted = 0").get(workerId) as { value: string; scope: string } | undefined;
-        if (!held) return undefined;
-        const record = JSON.parse(held.value) as WorkerRecord;
-        const newer = record.declaredAt === null || record.declaredAt < declaredAtMs;
-        const changed = newer && this.putRecords('roster', [[workerId, { ...record, declaredAt: declaredAtMs, declarationFlagged: flagged }, held.scope]], false).changed > 0;
-        const listed = this.db.prepare('SELECT org_id, site_id FROM hub_workers WHERE worker_id = ?').get(workerId) as { org_id: string; site_id: string } | undefined;
-        const sites = listed
-          ? (
-              this.db
-                .prepare(
-                  `SELECT ? AS site_id
-                   UNION SELECT c.site_id FROM checkpoints c JOIN checkpoint_orgs o ON o.checkpoint_id = c.checkpoint_id WHERE o.org_id = ?
-                   UNION SELECT c.site_id FROM checkpoints c JOIN checkpoint_routes r ON r.checkpoint_id = c.checkpoint_id JOIN route_riders rr ON rr.route_id = r.route_id WHERE rr.worker_id = ?
-                   ORDER BY site_id`,
-                )
-                .all(listed.site_id, listed.org_id, workerId) as { site_id: string }[]
-            ).map((r) => r.site_id)
-          : [...this.sites().keys()].sort();
-        return { changed, sites };
-      })
-      .immediate();
+  async recordDeclaration(workerId: string, declaredAtMs: number, flagged: boolean): Promise<{ changed: boolean; sites: string[] } | undefined> {
+    return this.sql.write(async (tx) => {
+      const held = await tx.get<{ value: string; scope: string }>(sql`SELECT value, scope FROM records WHERE stream = 'roster' AND key = ${workerId} AND deleted = 0`);
+      if (!held) return undefined;
+      const record = JSON.parse(held.value) as WorkerRecord;
+      const newer = record.declaredAt === null || record.declaredAt < declaredAtMs;
+      const changed = newer && (await this.putRecords(tx, 'roster', [[workerId, { ...record, declaredAt: declaredAtMs, declarationFlagged: flagged }, held.scope]], false)).changed > 0;
+      const listed = await tx.get<{ org_id: string; site_id: string }>(sql`SELECT org_id, site_id FROM hub_workers WHERE worker_id = ${workerId}`);
+      const sites = listed
+        ? (
+            await tx.all<{ site_id: string }>(
+              sql`SELECT CAST(${listed.site_id} AS TEXT) AS site_id
+                  UNION SELECT c.site_id FROM checkpoints c JOIN checkpoint_orgs o ON o.checkpoint_id = c.checkpoint_id WHERE o.org_id = ${listed.org_id}
+                  UNION SELECT c.site_id FROM checkpoints c JOIN checkpoint_routes r ON r.checkpoint_id = c.checkpoint_id JOIN route_riders rr ON rr.route_id = r.route_id WHERE rr.worker_id = ${workerId}`,
+            )
+          )
+            .map((r) => r.site_id)
+            .sort(byText)
+        : [...(await this.sitesIn(tx)).keys()].sort();
+      return { changed, sites };
+    });
   }
 
   /** Each organisation's standing against CV 2242 at `nowMs` (by id), for `hub org list` and the console. */
-  listCompliance(nowMs: number, zone: string): ListCompliance[] {
+  async listCompliance(nowMs: number, zone: string): Promise<ListCompliance[]> {
     const dayStart = startOfDayIn(nowMs, zone);
     const deadline = timeOfDayIn(nowMs, TEST_RESULTS_DEADLINE, zone);
-    const rows = this.db
-      .prepare(
-        `SELECT o.org_id AS orgId,
-           (SELECT max(uploaded_ms) FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms <= @now) AS lastMs,
-           EXISTS (SELECT 1 FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms >= @dayStart AND u.uploaded_ms <= min(@deadline, @now)) AS inTime,
-           EXISTS (SELECT 1 FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms > @deadline AND u.uploaded_ms <= @now) AS after
-         FROM organisations o ORDER BY o.org_id`,
-      )
-      .all({ now: nowMs, dayStart, deadline }) as { orgId: string; lastMs: number | null; inTime: number; after: number }[];
+    const rows = await this.sql.all<{ orgId: string; lastMs: number | null; inTime: number | boolean; late: number | boolean }>(
+      sql`SELECT o.org_id AS "orgId",
+            (SELECT max(uploaded_ms) FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms <= ${nowMs}) AS "lastMs",
+            EXISTS (SELECT 1 FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms >= ${dayStart} AND u.uploaded_ms <= ${Math.min(deadline, nowMs)}) AS "inTime",
+            EXISTS (SELECT 1 FROM org_list_uploads u WHERE u.org_id = o.org_id AND u.uploaded_ms > ${deadline} AND u.uploaded_ms <= ${nowMs}) AS late
+          FROM organisations o ORDER BY o.org_id${inByteOrder(this.sql)}`,
+    );
     return rows.map((r) => {
       const listAgeMs = r.lastMs === null ? null : nowMs - r.lastMs;
-      const todaysList = r.inTime ? 'before-deadline' : r.after ? 'late' : nowMs <= deadline ? 'not-yet' : 'missing';
+      const todaysList = r.inTime ? 'before-deadline' : r.late ? 'late' : nowMs <= deadline ? 'not-yet' : 'missing';
       return { orgId: r.orgId, listAgeMs, todaysList, outOfCompliance: listAgeMs === null || listAgeMs > LIST_MAX_AGE_MS };
     });
   }
 
   /** What the hub keeps about one worker for the law (CV 2242), never sent to kiosks. */
-  hubOnlyWorker(workerId: string): { orgId: string; siteId: string; team: string; fullName: string; birthYear: number | null; sex: string | null; idNumber: string | null; phone: string | null; residence: string | null } | undefined {
-    return this.db
-      .prepare(
-        'SELECT org_id AS orgId, site_id AS siteId, team, full_name AS fullName, birth_year AS birthYear, sex, id_number AS idNumber, phone, residence FROM hub_workers WHERE worker_id = ?',
-      )
-      .get(workerId) as ReturnType<HubDirectory['hubOnlyWorker']>;
+  async hubOnlyWorker(workerId: string): Promise<HubOnlyWorker | undefined> {
+    return this.sql.get<HubOnlyWorker>(
+      sql`SELECT org_id AS "orgId", site_id AS "siteId", team, full_name AS "fullName", birth_year AS "birthYear", sex, id_number AS "idNumber", phone, residence
+          FROM hub_workers WHERE worker_id = ${workerId}`,
+    );
   }
 
   // ---- console reads: scoped by the organisation they are given, never ID number, phone or residence ----
 
   /** Whether an organisation is registered (a manager account names one). */
-  hasOrganisation(orgId: string): boolean {
-    return this.db.prepare('SELECT 1 FROM organisations WHERE org_id = ?').get(orgId) !== undefined;
+  async hasOrganisation(orgId: string): Promise<boolean> {
+    return (await this.sql.get(sql`SELECT 1 AS one FROM organisations WHERE org_id = ${orgId}`)) !== undefined;
   }
 
   /**
    * Uploaded workers whose name, team or id contains `text` (of one organisation when `orgId` is
-   * given), by name: what a list shows, never ID number, phone or residence.
+   * given), by name: what a list shows, never ID number, phone or residence. Letters match in either
+   * case (ASCII ones on SQLite, as its LIKE does).
    */
-  searchWorkers(orgId: string | undefined, text: string, limit: number): { workerId: string; orgId: string; siteId: string; team: string; fullName: string }[] {
-    const like = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    return this.db
-      .prepare(
-        `SELECT worker_id AS workerId, org_id AS orgId, site_id AS siteId, team, full_name AS fullName FROM hub_workers
-         WHERE (@org IS NULL OR org_id = @org) AND (full_name LIKE @like ESCAPE '\\' OR team LIKE @like ESCAPE '\\' OR worker_id LIKE @like ESCAPE '\\')
-         ORDER BY full_name, worker_id LIMIT @limit`,
-      )
-      .all({ org: orgId ?? null, like, limit }) as ReturnType<HubDirectory['searchWorkers']>;
+  async searchWorkers(orgId: string | undefined, text: string, limit: number): Promise<{ workerId: string; orgId: string; siteId: string; team: string; fullName: string }[]> {
+    const like = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`.toLowerCase();
+    const ofOrg = orgId === undefined ? sql.raw('') : sql`org_id = ${orgId} AND `;
+    const C = inByteOrder(this.sql);
+    return this.sql.all(
+      sql`SELECT worker_id AS "workerId", org_id AS "orgId", site_id AS "siteId", team, full_name AS "fullName" FROM hub_workers
+          WHERE ${ofOrg}(lower(full_name) LIKE ${like} ESCAPE '\\' OR lower(team) LIKE ${like} ESCAPE '\\' OR lower(worker_id) LIKE ${like} ESCAPE '\\')
+          ORDER BY full_name${C}, worker_id${C} LIMIT ${limit}`,
+    );
   }
 
-  /** The organisation of each of these workers that is on an uploaded list. */
-  organisationsOf(workerIds: readonly string[]): Map<string, string> {
-    const get = this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?');
-    const out = new Map<string, string>();
-    for (const id of new Set(workerIds)) {
-      const r = get.get(id) as { org_id: string } | undefined;
-      if (r) out.set(id, r.org_id);
-    }
-    return out;
+  /** The organisation of each of these workers that is on an uploaded list (one statement per few thousand). */
+  async organisationsOf(workerIds: readonly string[]): Promise<Map<string, string>> {
+    const rows = await allIn(this.sql, [...new Set(workerIds)], (list) => sql<{ worker_id: string; org_id: string }>`SELECT worker_id, org_id FROM hub_workers WHERE worker_id IN ${list}`);
+    return new Map(rows.map((r) => [r.worker_id, r.org_id]));
   }
 
   /** The notices published and not withdrawn (expired ones included), by start. */
-  notices(): Notice[] {
-    const rows = this.db.prepare("SELECT value FROM records WHERE stream = 'notices' AND deleted = 0").all() as { value: string }[];
+  async notices(): Promise<Notice[]> {
+    const rows = await this.sql.all<{ value: string }>(sql`SELECT value FROM records WHERE stream = 'notices' AND deleted = 0`);
     return rows.map((r) => JSON.parse(r.value) as Notice).sort((a, b) => b.startsAtMs - a.startsAtMs);
   }
 
-  private requireOrganisation(orgId: string): string {
+  private async requireOrganisation(db: Db, orgId: string): Promise<string> {
     const id = this.checkId(orgId, 'organisation id');
-    if (!this.db.prepare('SELECT 1 FROM organisations WHERE org_id = ?').get(id)) throw new RegistryError(`no organisation ${id} (add it with \`safegate hub org add\`)`);
+    if (!(await db.get(sql`SELECT 1 AS one FROM organisations WHERE org_id = ${id}`))) throw new RegistryError(`no organisation ${id} (add it with \`safegate hub org add\`)`);
     return id;
+  }
+
+  /** Each organisation checked in turn (the first unknown one is refused). */
+  private async requireOrganisations(db: Db, orgIds: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const o of orgIds) out.push(await this.requireOrganisation(db, o));
+    return out;
   }
 
   private checkId(value: string, what: string): string {
@@ -1104,7 +1158,20 @@ export class HubDirectory {
     return r.data;
   }
 
-  close(): void {
-    this.db.close();
+  /** Closes the database (the handle `open` made; the modules given `sql` never close it). */
+  async close(): Promise<void> {
+    await this.sql.close();
   }
+}
+
+/** `{ of, item }` rows as lists of items per `of`, each list in byte order (or by `order` when given). */
+function groupBy<R extends { of: string; item: string }>(rows: readonly R[], order: (r: R) => string = (r) => r.item): Map<string, string[]> {
+  const sorted = [...rows].sort((a, b) => byText(order(a), order(b)));
+  const out = new Map<string, string[]>();
+  for (const r of sorted) {
+    const list = out.get(r.of);
+    if (list) list.push(r.item);
+    else out.set(r.of, [r.item]);
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import { SettingsError } from '../../base/common/settings-error.js';
 import { problemsOf } from '../../base/common/validation.js';
 import { timeZoneSchema } from '../../base/common/time.js';
 import { hubIdSchema } from '../../base/common/ids.js';
+import type { HubSqlTarget } from './hub-sql.js';
 
 /**
  * The reference hub's settings file (YAML or JSON). Every object is a `z.strictObject`: a misspelled
@@ -23,7 +24,7 @@ export const hubSettingsSchema = z
       .default(true)
       .describe('share the load between hub processes with $share subscriptions (off for brokers without them, e.g. the embedded aedes)'),
     directory: z
-      .strictObject({ path: z.string().default('hub-directory.db').describe('SQLite file of what the hub publishes to kiosks (roster)') })
+      .strictObject({ path: z.string().default('hub-directory.db').describe('SQLite file of the hub directory (registry, what the hub publishes to kiosks, passes, phone uploads); when DATABASE_URL is set, PostgreSQL is used instead') })
       .prefault({}),
     signingKey: z
       .string()
@@ -133,4 +134,14 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     phonePassKeyPath: at(r.data.phonePassKey),
     checkpointCodeKeyPath: at(r.data.checkpointCodeKey),
   };
+}
+
+/**
+ * Where the hub directory is: PostgreSQL when DATABASE_URL is set (the database the hub store uses,
+ * in a schema of its own, shared by every hub process and command), else the SQLite file of
+ * `directory.path`.
+ */
+export function directoryTarget(loaded: Pick<LoadedHubSettings, 'directoryPath'>, env: NodeJS.ProcessEnv = process.env): HubSqlTarget {
+  const url = env.DATABASE_URL;
+  return url ? { kind: 'postgres', url } : { kind: 'sqlite', path: loaded.directoryPath };
 }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import ExcelJS from 'exceljs';
 import JSZip from 'jszip';
+import { sql } from 'kysely';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../base/node/sqlite.js';
@@ -8,6 +9,7 @@ import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
 import { rosterCodec } from '../../../sync/downlink-codec.js';
 import { DIRECTORY_MIGRATIONS, HubDirectory } from '../../../sync/hub/directory.js';
 import { MAX_LIST_BYTES, parseWorkerList, WorkerListError } from '../../../sync/hub/registry-upload.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
 
 const ZONE = 'Asia/Ho_Chi_Minh';
@@ -19,53 +21,54 @@ const row = (n: number, id: string, name: string, extra: Partial<{ year: string;
   [n, id, name, extra.year ?? '1990', extra.sex ?? 'Nữ', extra.cccd ?? `0791900000${String(n).padStart(2, '0')}`, extra.phone ?? `09123456${String(n).padStart(2, '0')}`, extra.home ?? `${n} Đường Lê Lợi, Thủ Đức`, extra.team ?? 'Tổ May 1', extra.date ?? '26/11/2026', extra.result ?? 'Âm tính', extra.doses ?? '2'].map((c) => `"${String(c).replace(/"/g, '""')}"`).join(',');
 const csv = (...rows: string[]) => Buffer.from(`\uFEFF${[VI_HEADER, ...rows].join('\r\n')}\r\n`);
 
-function rosterRecords(d: HubDirectory) {
-  return d.respond({ v: PROTOCOL_VERSION, stream: 'roster', cursor: 0 }, NOW).flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)));
+async function rosterRecords(d: HubDirectory) {
+  return (await d.respond({ v: PROTOCOL_VERSION, stream: 'roster', cursor: 0 }, NOW)).flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)));
 }
 
-describe('hub registry: organisations, sites, checkpoints', () => {
+/** Migrations of a SQLite directory made by an earlier SafeGate (PostgreSQL starts at the whole schema, DIRECTORY_PG_MIGRATIONS step 1). */
+describe('hub registry: SQLite directories from before', () => {
   const dir = tempDir('safegate-registry-');
   afterEach(() => dir.remove());
 
-  it('keeps sites named before the registry (migration 0004) and lets an organisation claim them, devices included', () => {
+  it('keeps sites named before the registry (migration 0004) and lets an organisation claim them, devices included', async () => {
     const file = join(dir.path, 'directory.db');
     const old = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS.slice(0, 3) });
     old.prepare('INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?)').run('kiosk-a', 'kcn-1', 1);
     old.prepare('INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (?, ?, ?)').run('kiosk-b', 'kcn-1', 2);
     old.close();
 
-    const d = new HubDirectory(file);
+    const d = await HubDirectory.open({ kind: 'sqlite', path: file });
     try {
-      expect(d.registeredSites()).toEqual([{ id: 'kcn-1', orgId: null, name: 'kcn-1', devices: 2, checkpoints: 0 }]);
-      d.addOrganisation({ id: 'pouyuen', name: 'Công ty TNHH PouYuen Việt Nam', kind: 'company' }, NOW);
-      expect(d.addSite({ id: 'kcn-1', orgId: 'pouyuen', name: 'Xưởng Tân Tạo' })).toBe('claimed');
-      expect(d.registeredSites('pouyuen')).toEqual([{ id: 'kcn-1', orgId: 'pouyuen', name: 'Xưởng Tân Tạo', devices: 2, checkpoints: 0 }]);
-      expect(d.siteMembers('kcn-1')).toEqual(['kiosk-a', 'kiosk-b']);
+      expect(await d.registeredSites()).toEqual([{ id: 'kcn-1', orgId: null, name: 'kcn-1', devices: 2, checkpoints: 0 }]);
+      await d.addOrganisation({ id: 'pouyuen', name: 'Công ty TNHH PouYuen Việt Nam', kind: 'company' }, NOW);
+      expect(await d.addSite({ id: 'kcn-1', orgId: 'pouyuen', name: 'Xưởng Tân Tạo' })).toBe('claimed');
+      expect(await d.registeredSites('pouyuen')).toEqual([{ id: 'kcn-1', orgId: 'pouyuen', name: 'Xưởng Tân Tạo', devices: 2, checkpoints: 0 }]);
+      expect(await d.siteMembers('kcn-1')).toEqual(['kiosk-a', 'kiosk-b']);
       // A site first named by `hub device assign` is registered, without an organisation.
-      d.assignSite('market-2', ['kiosk-c']);
-      expect(d.registeredSites().map((s) => [s.id, s.orgId])).toEqual([['kcn-1', 'pouyuen'], ['market-2', null]]);
+      await d.assignSite('market-2', ['kiosk-c']);
+      expect((await d.registeredSites()).map((s) => [s.id, s.orgId])).toEqual([['kcn-1', 'pouyuen'], ['market-2', null]]);
     } finally {
-      d.close();
+      await d.close();
     }
   });
 
-  it('keeps the last list upload of each organisation through migration 0005 (the upload log)', () => {
+  it('keeps the last list upload of each organisation through migration 0005 (the upload log)', async () => {
     const file = join(dir.path, 'directory.db');
     const old = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS.slice(0, 4) });
     old.prepare("INSERT INTO organisations (org_id, name, kind, created_ms) VALUES ('org-a', 'A', 'company', 1)").run();
     old.prepare("INSERT INTO org_uploads (org_id, uploaded_ms, workers) VALUES ('org-a', ?, 3)").run(NOW - 3_600_000);
     old.close();
-    const d = new HubDirectory(file);
+    const d = await HubDirectory.open({ kind: 'sqlite', path: file });
     try {
-      expect(d.listCompliance(NOW, ZONE)).toEqual([{ orgId: 'org-a', listAgeMs: 3_600_000, todaysList: 'before-deadline', outOfCompliance: false }]);
+      expect(await d.listCompliance(NOW, ZONE)).toEqual([{ orgId: 'org-a', listAgeMs: 3_600_000, todaysList: 'before-deadline', outOfCompliance: false }]);
     } finally {
-      d.close();
+      await d.close();
     }
   });
 
-  it("finds an organisation's workers, sites and uploads by index (EXPLAIN QUERY PLAN)", () => {
+  it("finds an organisation's workers, sites and uploads by index (EXPLAIN QUERY PLAN)", async () => {
     const file = join(dir.path, 'directory.db');
-    new HubDirectory(file).close();
+    await (await HubDirectory.open({ kind: 'sqlite', path: file })).close();
     const db = new Database(file, { readonly: true });
     try {
       const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
@@ -78,123 +81,121 @@ describe('hub registry: organisations, sites, checkpoints', () => {
     }
   });
 
-  it('registers checkpoints serving one or several organisations and refuses in plain words', () => {
-    const d = new HubDirectory(join(dir.path, 'directory.db'));
+});
+
+describe.each(directoryBackends)('hub registry on $name: organisations, sites, checkpoints', (backend) => {
+  it('registers checkpoints serving one or several organisations and refuses in plain words', async () => {
+    const d = await HubDirectory.open(await backend.target());
     try {
-      d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });
-      d.addOrganisation({ id: 'org-b', name: 'Chợ Bình Điền', kind: 'market' });
-      d.addSite({ id: 'site-a', orgId: 'org-a' });
-      d.addCheckpoint({ id: 'gate-1', siteId: 'site-a', kind: 'gate', name: 'Cổng chính' });
-      d.addCheckpoint({ id: 'bus-7', siteId: 'site-a', kind: 'bus', orgIds: ['org-b', 'org-a'] });
-      d.assignSite('other-site', ['kiosk-2']);
-      expect(d.placeDevices('gate-1', ['kiosk-1', 'kiosk-2'])).toBe(2);
-      expect(d.placeDevices('gate-1', ['kiosk-1'])).toBe(0); // already there
-      expect(d.checkpoints()).toEqual([
+      await d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });
+      await d.addOrganisation({ id: 'org-b', name: 'Chợ Bình Điền', kind: 'market' });
+      await d.addSite({ id: 'site-a', orgId: 'org-a' });
+      await d.addCheckpoint({ id: 'gate-1', siteId: 'site-a', kind: 'gate', name: 'Cổng chính' });
+      await d.addCheckpoint({ id: 'bus-7', siteId: 'site-a', kind: 'bus', orgIds: ['org-b', 'org-a'] });
+      await d.assignSite('other-site', ['kiosk-2']);
+      expect(await d.placeDevices('gate-1', ['kiosk-1', 'kiosk-2'])).toBe(2);
+      expect(await d.placeDevices('gate-1', ['kiosk-1'])).toBe(0); // already there
+      expect(await d.checkpoints()).toEqual([
         { id: 'bus-7', siteId: 'site-a', name: 'bus-7', kind: 'bus', orgIds: ['org-a', 'org-b'], devices: [] },
         { id: 'gate-1', siteId: 'site-a', name: 'Cổng chính', kind: 'gate', orgIds: ['org-a'], devices: ['kiosk-1', 'kiosk-2'] },
       ]);
-      expect(d.siteMembers('site-a')).toEqual(['kiosk-1', 'kiosk-2']); // placed at the gate, in its site's live stream
-      d.assignSite('other-site', ['kiosk-2']); // moved to another site: no longer at the gate
-      expect(d.checkpoints('site-a').find((c) => c.id === 'gate-1')?.devices).toEqual(['kiosk-1']);
-      expect(() => d.placeDevices('gate-9', ['kiosk-1'])).toThrow('no checkpoint gate-9 (add it with `safegate hub checkpoint add`)');
-      expect(() => d.placeDevices('gate-1', ['Kiosk_1'])).toThrow(/device id "Kiosk_1": lower-case letters/);
-      expect(d.organisations().map((o) => [o.id, o.sites, o.workers, o.listUploadedAtMs])).toEqual([['org-a', 1, 0, null], ['org-b', 0, 0, null]]);
+      expect(await d.siteMembers('site-a')).toEqual(['kiosk-1', 'kiosk-2']); // placed at the gate, in its site's live stream
+      await d.assignSite('other-site', ['kiosk-2']); // moved to another site: no longer at the gate
+      expect((await d.checkpoints('site-a')).find((c) => c.id === 'gate-1')?.devices).toEqual(['kiosk-1']);
+      await expect(d.placeDevices('gate-9', ['kiosk-1'])).rejects.toThrow('no checkpoint gate-9 (add it with `safegate hub checkpoint add`)');
+      await expect(d.placeDevices('gate-1', ['Kiosk_1'])).rejects.toThrow(/device id "Kiosk_1": lower-case letters/);
+      expect((await d.organisations()).map((o) => [o.id, o.sites, o.workers, o.listUploadedAtMs])).toEqual([['org-a', 1, 0, null], ['org-b', 0, 0, null]]);
 
-      expect(() => d.addOrganisation({ id: 'org-a', name: 'again', kind: 'company' })).toThrow('organisation org-a already exists');
-      expect(() => d.addOrganisation({ id: 'org c', name: 'C', kind: 'company' })).toThrow(/organisation id "org c": 1 to 64 characters/);
-      expect(() => d.addOrganisation({ id: 'org-c', name: 'C', kind: 'bank' as 'company' })).toThrow('organisation kind "bank": expected company, agency, market');
-      expect(() => d.addSite({ id: 'site-x', orgId: 'org-z' })).toThrow('no organisation org-z (add it with `safegate hub org add`)');
-      expect(() => d.addSite({ id: 'site-a', orgId: 'org-b' })).toThrow('site site-a belongs to another organisation (org-a)');
-      expect(() => d.addCheckpoint({ id: 'gate-2', siteId: 'site-q', kind: 'gate' })).toThrow('no site site-q');
-      expect(() => d.addCheckpoint({ id: 'gate-1', siteId: 'site-a', kind: 'gate' })).toThrow('checkpoint gate-1 already exists');
-      expect(() => d.addCheckpoint({ id: 'gate-3', siteId: 'site-a', kind: 'door' as 'gate' })).toThrow(/checkpoint kind "door": expected gate, zone, team, canteen, dormitory, bus/);
-      expect(d.checkpoints('site-a')).toHaveLength(2);
+      await expect(d.addOrganisation({ id: 'org-a', name: 'again', kind: 'company' })).rejects.toThrow('organisation org-a already exists');
+      await expect(d.addOrganisation({ id: 'org c', name: 'C', kind: 'company' })).rejects.toThrow(/organisation id "org c": 1 to 64 characters/);
+      await expect(d.addOrganisation({ id: 'org-c', name: 'C', kind: 'bank' as 'company' })).rejects.toThrow('organisation kind "bank": expected company, agency, market');
+      await expect(d.addSite({ id: 'site-x', orgId: 'org-z' })).rejects.toThrow('no organisation org-z (add it with `safegate hub org add`)');
+      await expect(d.addSite({ id: 'site-a', orgId: 'org-b' })).rejects.toThrow('site site-a belongs to another organisation (org-a)');
+      await expect(d.addCheckpoint({ id: 'gate-2', siteId: 'site-q', kind: 'gate' })).rejects.toThrow('no site site-q');
+      await expect(d.addCheckpoint({ id: 'gate-1', siteId: 'site-a', kind: 'gate' })).rejects.toThrow('checkpoint gate-1 already exists');
+      await expect(d.addCheckpoint({ id: 'gate-3', siteId: 'site-a', kind: 'door' as 'gate' })).rejects.toThrow(/checkpoint kind "door": expected gate, zone, team, canteen, dormitory, bus/);
+      expect(await d.checkpoints('site-a')).toHaveLength(2);
     } finally {
-      d.close();
+      await d.close();
     }
   });
 });
 
-describe('hub registry: an organisation uploads its CV 2242 worker list', () => {
-  const dir = tempDir('safegate-registry-upload-');
-  afterEach(() => dir.remove());
-
-  function registry(): HubDirectory {
-    const d = new HubDirectory(join(dir.path, 'directory.db'));
-    d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' }, NOW);
-    d.addOrganisation({ id: 'org-b', name: 'Công ty B', kind: 'company' }, NOW);
-    d.addSite({ id: 'site-a', orgId: 'org-a' });
-    d.addSite({ id: 'site-b', orgId: 'org-b' });
+describe.each(directoryBackends)('hub registry on $name: an organisation uploads its CV 2242 worker list', (backend) => {
+  async function registry(): Promise<HubDirectory> {
+    const d = await HubDirectory.open(await backend.target());
+    await d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' }, NOW);
+    await d.addOrganisation({ id: 'org-b', name: 'Công ty B', kind: 'company' }, NOW);
+    await d.addSite({ id: 'site-a', orgId: 'org-a' });
+    await d.addSite({ id: 'site-b', orgId: 'org-b' });
     return d;
   }
 
   it('sends kiosks the decision fields only (organisation and site ids included); residence, phone and ID number stay in hub-only storage', async () => {
-    const file = join(dir.path, 'directory.db');
-    const d = registry();
+    const d = await registry();
     try {
       const list = await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai', { home: 'Phòng 12 KTX Tân Tạo', phone: '0912 345 601' }), row(2, 'A002', 'Lê Văn Hùng', { sex: 'Nam', result: '', date: '' })), ZONE, NOW);
-      expect(d.uploadWorkers('org-a', list, { nowMs: NOW })).toMatchObject({ changed: 2, removed: 0, workers: 2 });
-      const down = rosterRecords(d);
+      expect(await d.uploadWorkers('org-a', list, { nowMs: NOW })).toMatchObject({ changed: 2, removed: 0, workers: 2 });
+      const down = await rosterRecords(d);
       expect(down.map((c) => (c.deleted ? c.key : c.value))).toEqual([
         { workerId: 'A001', displayName: 'Trần Thị Mai', company: 'Công ty A', team: 'Tổ May 1', declaredAt: null, declarationFlagged: false, testResult: 'negative', testedAt: Date.parse('2026-11-25T17:00:00Z'), vaccineDoses: 2, quarantineUntil: null, caseStatus: 'none', orgId: 'org-a', siteId: 'site-a' },
         { workerId: 'A002', displayName: 'Lê Văn Hùng', company: 'Công ty A', team: 'Tổ May 1', declaredAt: null, declarationFlagged: false, testResult: null, testedAt: null, vaccineDoses: 2, quarantineUntil: null, caseStatus: 'none', orgId: 'org-a', siteId: 'site-a' },
       ]);
-      expect(d.hubOnlyWorker('A001')).toEqual({ orgId: 'org-a', siteId: 'site-a', team: 'Tổ May 1', fullName: 'Trần Thị Mai', birthYear: 1990, sex: 'female', idNumber: '079190000001', phone: '0912345601', residence: 'Phòng 12 KTX Tân Tạo' });
+      expect(await d.hubOnlyWorker('A001')).toEqual({ orgId: 'org-a', siteId: 'site-a', team: 'Tổ May 1', fullName: 'Trần Thị Mai', birthYear: 1990, sex: 'female', idNumber: '079190000001', phone: '0912345601', residence: 'Phòng 12 KTX Tân Tạo' });
+      // Nothing a kiosk downloads is built from anything holding them: the published records never contain them.
+      const published = JSON.stringify(await d.sql.all(sql`SELECT * FROM records`));
+      expect(published).toContain('Trần Thị Mai');
+      for (const secret of ['KTX', '0912345601', '079190000001', '1990']) expect(published).not.toContain(secret);
     } finally {
-      d.close();
+      await d.close();
     }
-    // Nothing a kiosk downloads is built from anything holding them: the published records never contain them.
-    const raw = new Database(file, { readonly: true });
-    const published = JSON.stringify(raw.prepare('SELECT * FROM records').all());
-    raw.close();
-    for (const secret of ['KTX', '0912345601', '079190000001', '1990']) expect(published).not.toContain(secret);
   });
 
   it("replaces that organisation's workers only: the missing ones become tombstones, another organisation's stay", async () => {
-    const d = registry();
+    const d = await registry();
     try {
-      d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai'), row(2, 'A002', 'Lê Văn Hùng')), ZONE, NOW), { nowMs: NOW });
-      d.uploadWorkers('org-b', await parseWorkerList(csv(row(1, 'B001', 'Phạm Thu Hà')), ZONE, NOW), { nowMs: NOW });
-      d.importRoster([healthyWorker('A001', NOW, { caseStatus: 'F1', quarantineUntil: NOW + 86_400_000 })], false); // the health side marks A001 as F1
-      const second = d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai'), row(3, 'A003', 'Đỗ Minh Tuấn')), ZONE, NOW + 1000), { nowMs: NOW + 1000 });
+      await d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai'), row(2, 'A002', 'Lê Văn Hùng')), ZONE, NOW), { nowMs: NOW });
+      await d.uploadWorkers('org-b', await parseWorkerList(csv(row(1, 'B001', 'Phạm Thu Hà')), ZONE, NOW), { nowMs: NOW });
+      await d.importRoster([healthyWorker('A001', NOW, { caseStatus: 'F1', quarantineUntil: NOW + 86_400_000 })], false); // the health side marks A001 as F1
+      const second = await d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai'), row(3, 'A003', 'Đỗ Minh Tuấn')), ZONE, NOW + 1000), { nowMs: NOW + 1000 });
       expect(second).toMatchObject({ removed: 1, workers: 2 });
-      const down = new Map(rosterRecords(d).map((c) => [c.key, c]));
+      const down = new Map((await rosterRecords(d)).map((c) => [c.key, c]));
       expect([...down.keys()].sort()).toEqual(['A001', 'A003', 'B001']);
       expect(down.get('A001')).toMatchObject({ value: { caseStatus: 'F1', quarantineUntil: NOW + 86_400_000, company: 'Công ty A' } }); // a re-upload does not lift a quarantine
-      const delta = d.respond({ v: PROTOCOL_VERSION, stream: 'roster', cursor: d.revision('roster') - 1 }, NOW).flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)));
+      const delta = (await d.respond({ v: PROTOCOL_VERSION, stream: 'roster', cursor: await d.revision('roster') - 1 }, NOW)).flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)));
       expect(delta).toContainEqual({ deleted: true, key: 'A002' });
       expect(delta.map((c) => c.key)).toEqual(['A001', 'A002', 'A003']); // one upload, one revision: changes and removals together
-      expect(d.hubOnlyWorker('A002')).toBeUndefined();
-      expect(d.hubOnlyWorker('B001')).toMatchObject({ orgId: 'org-b' });
-      expect(d.organisations().map((o) => [o.id, o.workers, o.listUploadedAtMs])).toEqual([['org-a', 2, NOW + 1000], ['org-b', 1, NOW]]);
+      expect(await d.hubOnlyWorker('A002')).toBeUndefined();
+      expect(await d.hubOnlyWorker('B001')).toMatchObject({ orgId: 'org-b' });
+      expect((await d.organisations()).map((o) => [o.id, o.workers, o.listUploadedAtMs])).toEqual([['org-a', 2, NOW + 1000], ['org-b', 1, NOW]]);
     } finally {
-      d.close();
+      await d.close();
     }
   });
 
   it("a replacing province import (`hub roster import --replace`) removes no organisation's uploaded workers", async () => {
-    const d = registry();
+    const d = await registry();
     try {
-      d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai')), ZONE, NOW), { nowMs: NOW });
-      d.importRoster([healthyWorker('P1', NOW), healthyWorker('P2', NOW)], false);
-      expect(d.importRoster([healthyWorker('P2', NOW)], true)).toMatchObject({ removed: 1 });
-      expect(rosterRecords(d).map((c) => c.key)).toEqual(['A001', 'P2']);
-      expect(d.hubOnlyWorker('A001')).toMatchObject({ orgId: 'org-a' });
+      await d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai')), ZONE, NOW), { nowMs: NOW });
+      await d.importRoster([healthyWorker('P1', NOW), healthyWorker('P2', NOW)], false);
+      expect(await d.importRoster([healthyWorker('P2', NOW)], true)).toMatchObject({ removed: 1 });
+      expect((await rosterRecords(d)).map((c) => c.key)).toEqual(['A001', 'P2']);
+      expect(await d.hubOnlyWorker('A001')).toMatchObject({ orgId: 'org-a' });
     } finally {
-      d.close();
+      await d.close();
     }
   });
 
   it("refuses the whole list when a row names another organisation's worker or site, each by line", async () => {
-    const d = registry();
+    const d = await registry();
     try {
-      d.uploadWorkers('org-b', await parseWorkerList(csv(row(1, 'B001', 'Phạm Thu Hà')), ZONE, NOW), { nowMs: NOW });
-      const before = d.revision('roster');
+      await d.uploadWorkers('org-b', await parseWorkerList(csv(row(1, 'B001', 'Phạm Thu Hà')), ZONE, NOW), { nowMs: NOW });
+      const before = await d.revision('roster');
       const header = 'Worker ID,Full name,Site';
       const list = await parseWorkerList(Buffer.from(`${header}\nA001,Trần Thị Mai,site-a\nB001,Phạm Thu Hà,site-a\nA002,Lê Văn Hùng,site-b\n`), ZONE, NOW);
-      const err = (() => {
+      const err = await (async () => {
         try {
-          d.uploadWorkers('org-a', list, { nowMs: NOW });
+          await d.uploadWorkers('org-a', list, { nowMs: NOW });
         } catch (e) {
           return e as WorkerListError;
         }
@@ -204,37 +205,35 @@ describe('hub registry: an organisation uploads its CV 2242 worker list', () => 
         { line: 3, code: 'registry.otherOrganisation', params: { workerId: 'B001' }, message: "worker id B001 is on another organisation's list" },
         { line: 4, code: 'registry.foreignSite', params: { site: 'site-b', org: 'org-a' }, message: 'site: site-b is not a site of org-a' },
       ]);
-      expect(d.revision('roster')).toBe(before);
-      expect(d.organisations()[0]).toMatchObject({ id: 'org-a', workers: 0, listUploadedAtMs: null });
+      expect(await d.revision('roster')).toBe(before);
+      expect((await d.organisations())[0]).toMatchObject({ id: 'org-a', workers: 0, listUploadedAtMs: null });
     } finally {
-      d.close();
+      await d.close();
     }
   });
 });
 
-describe("hub registry: each organisation's list against CV 2242 (every 3 days, today's results before 15:00)", () => {
-  const dir = tempDir('safegate-registry-compliance-');
-  afterEach(() => dir.remove());
+describe.each(directoryBackends)("hub registry on $name: each organisation's list against CV 2242 (every 3 days, today's results before 15:00)", (backend) => {
   const at = (iso: string) => Date.parse(iso);
 
   it('reads the list age, the 15:00 deadline in the province zone and the 3-day flag', async () => {
-    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    const d = await HubDirectory.open(await backend.target());
     try {
       const list = await parseWorkerList(csv(row(1, 'X001', 'Trần Thị Mai')), ZONE, NOW);
       for (const id of ['early', 'old', 'twice', 'late', 'never']) {
-        d.addOrganisation({ id, name: id, kind: 'company' });
-        d.addSite({ id: `${id}-site`, orgId: id });
+        await d.addOrganisation({ id, name: id, kind: 'company' });
+        await d.addSite({ id: `${id}-site`, orgId: id });
       }
       const upload = (org: string, iso: string) => d.uploadWorkers(org, list.map((w) => ({ ...w, workerId: `${org}-1` })), { nowMs: at(iso) });
-      upload('old', '2026-11-23T05:00:00Z'); // 23 Nov, 12:00 in the province: 4 days before
-      upload('early', '2026-11-27T03:00:00Z'); // 10:00
-      upload('twice', '2026-11-27T03:30:00Z'); // 10:30, and again at 16:30 below
-      upload('twice', '2026-11-27T09:30:00Z');
-      upload('late', '2026-11-27T08:01:00Z'); // 15:01
-      const standing = (iso: string) => Object.fromEntries(d.listCompliance(at(iso), ZONE).map((c) => [c.orgId, [c.todaysList, c.outOfCompliance, c.listAgeMs]]));
+      await upload('old', '2026-11-23T05:00:00Z'); // 23 Nov, 12:00 in the province: 4 days before
+      await upload('early', '2026-11-27T03:00:00Z'); // 10:00
+      await upload('twice', '2026-11-27T03:30:00Z'); // 10:30, and again at 16:30 below
+      await upload('twice', '2026-11-27T09:30:00Z');
+      await upload('late', '2026-11-27T08:01:00Z'); // 15:01
+      const standing = async (iso: string) => Object.fromEntries((await d.listCompliance(at(iso), ZONE)).map((c) => [c.orgId, [c.todaysList, c.outOfCompliance, c.listAgeMs]]));
 
       // 13:00: the deadline has not passed, and uploads after the moment asked about do not count.
-      expect(standing('2026-11-27T06:00:00Z')).toEqual({
+      expect(await standing('2026-11-27T06:00:00Z')).toEqual({
         early: ['before-deadline', false, 3 * 3_600_000],
         late: ['not-yet', true, null],
         never: ['not-yet', true, null],
@@ -242,7 +241,7 @@ describe("hub registry: each organisation's list against CV 2242 (every 3 days, 
         twice: ['before-deadline', false, 2.5 * 3_600_000],
       });
       // 17:00: a list only after 15:00 is late, none at all is missing; an upload in the morning still counts after a later one.
-      expect(Object.fromEntries(Object.entries(standing('2026-11-27T10:00:00Z')).map(([org, [today, out]]) => [org, [today, out]]))).toEqual({
+      expect(Object.fromEntries(Object.entries(await standing('2026-11-27T10:00:00Z')).map(([org, [today, out]]) => [org, [today, out]]))).toEqual({
         early: ['before-deadline', false],
         late: ['late', false],
         never: ['missing', true],
@@ -250,10 +249,10 @@ describe("hub registry: each organisation's list against CV 2242 (every 3 days, 
         twice: ['before-deadline', false],
       });
       // Just under 3 days after its upload a list is still current; the next province day starts at 17:00 UTC.
-      expect(standing('2026-11-26T04:59:00Z').old).toEqual(['not-yet', false, 3 * 86_400_000 - 60_000]);
-      expect(standing('2026-11-27T17:00:00Z').early).toEqual(['not-yet', false, 14 * 3_600_000]);
+      expect((await standing('2026-11-26T04:59:00Z')).old).toEqual(['not-yet', false, 3 * 86_400_000 - 60_000]);
+      expect((await standing('2026-11-27T17:00:00Z')).early).toEqual(['not-yet', false, 14 * 3_600_000]);
     } finally {
-      d.close();
+      await d.close();
     }
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SettingsError } from '../../../src-main/core/config.js';
 import { z } from 'zod';
-import { hubSettingsSchema, loadHubSettings } from '../../../sync/hub/settings.js';
+import { directoryTarget, hubSettingsSchema, loadHubSettings } from '../../../sync/hub/settings.js';
 import { objectsAcceptingUnknownKeys } from '../../helpers/json-schema.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
@@ -28,6 +28,9 @@ describe('hub settings', () => {
       const loaded = loadHubSettings(good);
       expect(loaded.broker.ca).toBe(join(d.path, 'pki/ca.crt'));
       expect(loaded.storePath).toBe(join(d.path, 'hub.db'));
+      // The directory: that file unless DATABASE_URL names a PostgreSQL server (then the same database as the store).
+      expect(directoryTarget(loaded, {})).toEqual({ kind: 'sqlite', path: join(d.path, 'hub-directory.db') });
+      expect(directoryTarget(loaded, { DATABASE_URL: 'postgres://hub@127.0.0.1/safegate' })).toEqual({ kind: 'postgres', url: 'postgres://hub@127.0.0.1/safegate' });
     } finally {
       d.remove();
     }
