@@ -1,14 +1,15 @@
 import type { KeyObject } from 'node:crypto';
 import { issuePass, newPassId } from '../../base/node/pass.js';
 import { issuePhonePass } from '../../base/node/phone-pass.js';
-import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
+import { sql, type RawBuilder } from 'kysely';
 import { identifierSchema, PASS_ID_PATTERN } from '../../base/common/ids.js';
-import { DIRECTORY_MIGRATIONS } from './directory.js';
+import { chunksOf, inList, type HubSql, type HubSqlExecutor } from './hub-sql.js';
 import { CARDS_PER_PAGE, drawPassSheet, MAX_CARDS_PER_SHEET } from './pass-sheet.js';
 
 /**
  * The hub's pass registry: every pass the hub signs with its pass key is recorded (pass id, worker,
- * organisation, issued, expires, revoked), in the hub directory's database (directory migration 0008).
+ * organisation, issued, expires, revoked), in the hub directory's database (directory migration 0008; on
+ * PostgreSQL, the baseline of sync/hub/directory-pg-migrations.ts), through the directory's `HubSql`.
  *
  * - Only a worker on an organisation's uploaded list gets a pass, recorded under that organisation.
  * - Revoking a pass puts it on the revocations stream kiosks download (a trigger does it in the same
@@ -86,8 +87,8 @@ export const MAX_PASS_DAYS = 3 * 365;
 export const DEFAULT_PASS_DAYS = 365;
 
 export interface PassRegistryOptions {
-  /** The hub directory's SQLite file (the settings' directory.path). */
-  directoryPath: string;
+  /** The hub directory's database (HubDirectory's `sql`); whoever opened it closes it. */
+  sql: HubSql;
   /** The hub's pass key (role `pass`) for printed passes; without it the registry can list and revoke but not issue them. */
   passKey?: KeyObject;
   /** The hub's phone pass key (role `phone-pass`) for phone-bound passes. */
@@ -106,7 +107,8 @@ export interface IssueRequest {
   holderKey?: KeyObject;
 }
 
-interface PassRow {
+/** A row of the passes table, as read (the columns of `COLUMNS`). */
+export interface PassRow {
   pass_id: string;
   worker_id: string;
   org_id: string;
@@ -117,14 +119,25 @@ interface PassRow {
   revoked_why: RevocationCause | null;
 }
 
-const COLUMNS = 'pass_id, worker_id, org_id, kind, issued_ms, expires_ms, revoked_ms, revoked_why';
+/** A pass signed and not yet recorded (PassRegistry.sign, then .record): its row, and what is given back once. */
+export interface SignedPass {
+  row: PassRow & { holder_key: Buffer | null; code: string | null };
+  code?: string;
+  signedPass?: Uint8Array;
+}
+
+const COLUMNS = sql.raw('pass_id, worker_id, org_id, kind, issued_ms, expires_ms, revoked_ms, revoked_why');
+
+/** Rows a multi-row INSERT carries (8 parameters each: well under both databases' limits). */
+const INSERT_ROWS = 500;
 
 export class PassRegistry {
-  private readonly db: SqliteDatabase;
+  /** The directory's database (shared; the registry never closes it). */
+  readonly sql: HubSql;
   private readonly now: () => number;
 
   constructor(private readonly options: PassRegistryOptions) {
-    this.db = openDatabase(options.directoryPath, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.sql = options.sql;
     this.now = options.now ?? Date.now;
   }
 
@@ -132,75 +145,67 @@ export class PassRegistry {
    * Signs one pass for a worker on an organisation's list and records it: a printed pass (its QR
    * text), or with `kind: 'phone'` and the phone's key, a phone-bound pass (what the phone page keeps).
    */
-  issue(request: IssueRequest & { kind: 'printed' }): PrintedIssuedPass;
-  issue(request: IssueRequest & { kind: 'phone'; holderKey: KeyObject }): PhoneIssuedPass;
-  issue(request: IssueRequest): IssuedPass;
-  issue(request: IssueRequest): IssuedPass {
+  issue(request: IssueRequest & { kind: 'printed' }): Promise<PrintedIssuedPass>;
+  issue(request: IssueRequest & { kind: 'phone'; holderKey: KeyObject }): Promise<PhoneIssuedPass>;
+  issue(request: IssueRequest): Promise<IssuedPass>;
+  async issue(request: IssueRequest): Promise<IssuedPass> {
     const workerId = checkId(request.workerId, 'worker id');
-    const orgId = (this.db.prepare('SELECT org_id FROM hub_workers WHERE worker_id = ?').get(workerId) as { org_id: string } | undefined)?.org_id;
+    const orgId = (await this.sql.get<{ org_id: string }>(sql`SELECT org_id FROM hub_workers WHERE worker_id = ${workerId}`))?.org_id;
     if (orgId === undefined) throw new PassError(`worker ${workerId} is on no organisation's uploaded list`);
-    return this.db.transaction(() => this.signAndRecord(orgId, workerId, request)).immediate();
+    return this.sql.write((tx) => this.signAndRecord(tx, orgId, workerId, request));
   }
 
   /** One organisation's passes: every read and change through it stays inside that organisation. */
-  of(orgId: string): OrganisationPasses {
+  async of(orgId: string): Promise<OrganisationPasses> {
     const id = checkId(orgId, 'organisation id');
-    if (!this.db.prepare('SELECT 1 FROM organisations WHERE org_id = ?').get(id)) throw new PassError(`no organisation ${id}`);
+    if (!(await this.sql.get(sql`SELECT 1 AS one FROM organisations WHERE org_id = ${id}`))) throw new PassError(`no organisation ${id}`);
     return new OrganisationPasses(this, id);
   }
 
   /** A pass by its id (any organisation), or undefined. */
-  pass(passId: string): PassRecord | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM passes WHERE pass_id = ?`).get(passId) as PassRow | undefined;
-    return row && this.toRecord(row);
+  async pass(passId: string): Promise<PassRecord | undefined> {
+    return this.passIn(this.sql, passId);
   }
 
   /** Passes, newest first, of one organisation and/or one worker (one team's within an organisation). */
-  list(filter: { orgId?: string; workerId?: string; team?: string; limit?: number } = {}): PassRecord[] {
+  async list(filter: { orgId?: string; workerId?: string; team?: string; limit?: number } = {}): Promise<PassRecord[]> {
     // Only the conditions given, so the worker's or the organisation's index serves the query.
-    const where: string[] = [];
-    if (filter.orgId !== undefined) where.push('p.org_id = @org');
-    if (filter.workerId !== undefined) where.push('p.worker_id = @worker');
-    if (filter.team !== undefined) where.push('p.worker_id IN (SELECT worker_id FROM hub_workers WHERE org_id = p.org_id AND team = @team)');
-    const rows = this.db
-      .prepare(`SELECT ${COLUMNS} FROM passes p ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY p.issued_ms DESC, p.pass_id LIMIT @limit`)
-      .all({ limit: filter.limit ?? -1, ...(filter.orgId !== undefined ? { org: filter.orgId } : {}), ...(filter.workerId !== undefined ? { worker: filter.workerId } : {}), ...(filter.team !== undefined ? { team: filter.team } : {}) }) as PassRow[];
+    const where: RawBuilder<unknown>[] = [];
+    if (filter.orgId !== undefined) where.push(sql`p.org_id = ${filter.orgId}`);
+    if (filter.workerId !== undefined) where.push(sql`p.worker_id = ${filter.workerId}`);
+    if (filter.team !== undefined) where.push(sql`p.worker_id IN (SELECT worker_id FROM hub_workers WHERE org_id = p.org_id AND team = ${filter.team})`);
+    const rows = await this.sql.all<PassRow>(
+      sql`SELECT ${COLUMNS} FROM passes p ${where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``} ORDER BY p.issued_ms DESC, p.pass_id ${limitOf(filter.limit)}`,
+    );
     return rows.map((r) => this.toRecord(r));
   }
 
   /** Revokes one pass (kiosks refuse it after their next download); a pass already revoked is returned as it is. */
-  revokePass(passId: string, because: RevocationCause = 'pass', orgId?: string): PassRecord {
+  async revokePass(passId: string, because: RevocationCause = 'pass', orgId?: string): Promise<PassRecord> {
     if (!PASS_ID_PATTERN.test(passId)) throw new PassError(`pass id ${JSON.stringify(passId)}: expected 16 lower-case hex digits, as \`hub pass list\` shows`);
-    return this.db
-      .transaction(() => {
-        const held = this.pass(passId);
-        if (!held || (orgId !== undefined && held.orgId !== orgId)) throw new PassError(`no pass ${passId}${orgId === undefined ? '' : ` in organisation ${orgId}`}`);
-        this.db.prepare('UPDATE passes SET revoked_ms = ?, revoked_why = ?, code = NULL WHERE pass_id = ? AND revoked_ms IS NULL').run(this.now(), because, passId);
-        return this.pass(passId)!;
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      const held = await this.passIn(tx, passId);
+      if (!held || (orgId !== undefined && held.orgId !== orgId)) throw new PassError(`no pass ${passId}${orgId === undefined ? '' : ` in organisation ${orgId}`}`);
+      await tx.run(sql`UPDATE passes SET revoked_ms = ${this.now()}, revoked_why = ${because}, code = NULL WHERE pass_id = ${passId} AND revoked_ms IS NULL`);
+      return (await this.passIn(tx, passId))!;
+    });
   }
 
   /**
    * Revokes every live pass of a worker (of one kind when given: a new phone retires the old phone's
    * pass only); returns the passes it revoked. Expired passes are left as they are: kiosks refuse them anyway.
    */
-  revokeWorker(workerId: string, options: { kind?: PassKind; because?: RevocationCause; orgId?: string } = {}): PassRecord[] {
+  async revokeWorker(workerId: string, options: { kind?: PassKind; because?: RevocationCause; orgId?: string } = {}): Promise<PassRecord[]> {
     const id = checkId(workerId, 'worker id');
-    return this.db
-      .transaction(() => {
-        if (options.orgId !== undefined && !this.db.prepare('SELECT 1 FROM passes WHERE worker_id = ? AND org_id = ? UNION SELECT 1 FROM hub_workers WHERE worker_id = ? AND org_id = ?').get(id, options.orgId, id, options.orgId)) {
-          throw new PassError(`no worker ${id} in organisation ${options.orgId}`);
-        }
-        const nowMs = this.now();
-        const live = this.db
-          .prepare('SELECT pass_id FROM passes WHERE worker_id = @worker AND revoked_ms IS NULL AND expires_ms > @now AND (@kind IS NULL OR kind = @kind) AND (@org IS NULL OR org_id = @org) ORDER BY issued_ms')
-          .all({ worker: id, now: nowMs, kind: options.kind ?? null, org: options.orgId ?? null }) as { pass_id: string }[];
-        const revoke = this.db.prepare('UPDATE passes SET revoked_ms = ?, revoked_why = ?, code = NULL WHERE pass_id = ?');
-        for (const r of live) revoke.run(nowMs, options.because ?? 'worker', r.pass_id);
-        return live.map((r) => this.pass(r.pass_id)!);
-      })
-      .immediate();
+    return this.sql.write(async (tx) => {
+      if (
+        options.orgId !== undefined &&
+        !(await tx.get(sql`SELECT 1 AS one FROM passes WHERE worker_id = ${id} AND org_id = ${options.orgId} UNION SELECT 1 AS one FROM hub_workers WHERE worker_id = ${id} AND org_id = ${options.orgId}`))
+      ) {
+        throw new PassError(`no worker ${id} in organisation ${options.orgId}`);
+      }
+      return this.revokeLive(tx, [id], { ...options, because: options.because ?? 'worker' });
+    });
   }
 
   /**
@@ -209,41 +214,64 @@ export class PassRegistry {
    * expired pass by its date anyway. The hub's retention calls this hourly with `retentionDays` ago,
    * so a pass stays traceable for that long after it expires.
    */
-  purgeExpired(beforeMs: number): { passes: number; revocations: number } {
-    return this.db
-      .transaction(() => {
-        const held = this.db.prepare("SELECT rev FROM stream_revisions WHERE stream = 'revocations'").get() as { rev: number } | undefined;
-        const rev = (held?.rev ?? 0) + 1;
-        const revocations = this.db
-          .prepare("UPDATE records SET deleted = 1, value = 'null', rev = ? WHERE stream = 'revocations' AND deleted = 0 AND key IN (SELECT pass_id FROM passes WHERE expires_ms < ?)")
-          .run(rev, beforeMs).changes;
-        if (revocations) this.db.prepare("INSERT INTO stream_revisions (stream, rev) VALUES ('revocations', ?) ON CONFLICT (stream) DO UPDATE SET rev = excluded.rev").run(rev);
-        const passes = this.db.prepare('DELETE FROM passes WHERE expires_ms < ?').run(beforeMs).changes;
-        return { passes, revocations };
-      })
-      .immediate();
+  async purgeExpired(beforeMs: number): Promise<{ passes: number; revocations: number }> {
+    return this.sql.write(async (tx) => {
+      const held = await tx.get<{ rev: number }>(sql`SELECT rev FROM stream_revisions WHERE stream = 'revocations'`);
+      const rev = (held?.rev ?? 0) + 1;
+      const revocations = await tx.run(
+        sql`UPDATE records SET deleted = 1, value = 'null', rev = ${rev} WHERE stream = 'revocations' AND deleted = 0 AND key IN (SELECT pass_id FROM passes WHERE expires_ms < ${beforeMs})`,
+      );
+      if (revocations) await tx.run(sql`INSERT INTO stream_revisions (stream, rev) VALUES ('revocations', ${rev}) ON CONFLICT (stream) DO UPDATE SET rev = excluded.rev`);
+      const passes = await tx.run(sql`DELETE FROM passes WHERE expires_ms < ${beforeMs}`);
+      return { passes, revocations };
+    });
   }
 
-  close(): void {
-    this.db.close();
-  }
-
-  // ---- for OrganisationPasses (same module) ----------------------------------------------------
-
-  /** @internal */
-  database(): SqliteDatabase {
-    return this.db;
-  }
+  // ---- for OrganisationPasses and PhoneLinks (same directory) -----------------------------------
 
   /** @internal The registry's clock. */
   nowMs(): number {
     return this.now();
   }
 
+  /** @internal A pass by its id, read inside the caller's transaction. */
+  async passIn(db: HubSqlExecutor, passId: string): Promise<PassRecord | undefined> {
+    const row = await db.get<PassRow>(sql`SELECT ${COLUMNS} FROM passes WHERE pass_id = ${passId}`);
+    return row && this.toRecord(row);
+  }
+
+  /**
+   * @internal Revokes the live passes of these workers (of one kind, one organisation, when given) in
+   * the caller's transaction, oldest first; the revocations trigger publishes each. Returns them as revoked.
+   */
+  async revokeLive(tx: HubSqlExecutor, workerIds: readonly string[], options: { kind?: PassKind; because: RevocationCause; orgId?: string }): Promise<PassRecord[]> {
+    const nowMs = this.now();
+    const revoked: PassRecord[] = [];
+    for (const ids of chunksOf(workerIds)) {
+      const conditions = [sql`worker_id IN ${inList(ids)}`, sql`revoked_ms IS NULL`, sql`expires_ms > ${nowMs}`];
+      if (options.kind !== undefined) conditions.push(sql`kind = ${options.kind}`);
+      if (options.orgId !== undefined) conditions.push(sql`org_id = ${options.orgId}`);
+      const where = sql.join(conditions, sql` AND `);
+      const live = await tx.all<PassRow>(sql`SELECT ${COLUMNS} FROM passes WHERE ${where} ORDER BY issued_ms, pass_id`);
+      if (live.length === 0) continue;
+      await tx.run(sql`UPDATE passes SET revoked_ms = ${nowMs}, revoked_why = ${options.because}, code = NULL WHERE pass_id IN ${inList(live.map((r) => r.pass_id))}`);
+      for (const r of live) revoked.push(this.toRecord({ ...r, revoked_ms: nowMs, revoked_why: options.because }));
+    }
+    return revoked;
+  }
+
   /** @internal Signs and records one pass; the caller holds the transaction and has checked the worker's organisation. */
-  signAndRecord(orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'> & { kind: 'printed' }): PrintedIssuedPass;
-  signAndRecord(orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'>): IssuedPass;
-  signAndRecord(orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'>): IssuedPass {
+  async signAndRecord(tx: HubSqlExecutor, orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'> & { kind: 'printed' }): Promise<PrintedIssuedPass>;
+  async signAndRecord(tx: HubSqlExecutor, orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'>): Promise<IssuedPass>;
+  async signAndRecord(tx: HubSqlExecutor, orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'>): Promise<IssuedPass> {
+    return (await this.record(tx, [this.sign(orgId, workerId, request)]))[0]!;
+  }
+
+  /**
+   * @internal Signs a pass for a worker of an organisation without recording it (`record` does, in
+   * the caller's transaction): refuses a bad kind, expiry or key before anything is written.
+   */
+  sign(orgId: string, workerId: string, request: Omit<IssueRequest, 'workerId'>): SignedPass {
     if (!(PASS_KINDS as readonly string[]).includes(request.kind)) throw new PassError(`pass kind "${String(request.kind)}": expected ${PASS_KINDS.join(' or ')}`);
     const nowMs = this.now();
     const expiresMs = request.expiresAt.getTime();
@@ -252,27 +280,34 @@ export class PassRegistry {
     const passId = newPassId();
     const issuedMs = Math.floor(nowMs / 1000) * 1000;
     const options = { workerId, passId, issuer: this.options.issuer ?? 'safegate-hub', expiresAt: request.expiresAt, issuedAt: new Date(issuedMs) };
-    const record = this.db.prepare('INSERT INTO passes (pass_id, worker_id, org_id, kind, issued_ms, expires_ms, holder_key, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const row = { pass_id: passId, worker_id: workerId, org_id: orgId, issued_ms: issuedMs, expires_ms: Math.floor(expiresMs / 1000) * 1000, revoked_ms: null, revoked_why: null };
     if (request.kind === 'phone') {
       if (!request.holderKey) throw new PassError("a phone pass needs the phone's public key");
       const holderDer = holderKeyDer(request.holderKey);
       const key = this.options.phonePassKey;
       if (!key) throw new PassError('this hub has no phone pass key (phonePassKey in the hub settings; make one with `safegate keys generate --role phone-pass`)');
       const signed = issuePhonePass(key, { ...options, holderKey: request.holderKey });
-      record.run(passId, workerId, orgId, 'phone', issuedMs, Math.floor(expiresMs / 1000) * 1000, holderDer, null);
-      return { ...this.pass(passId)!, kind: 'phone', signedPass: signed.pass };
+      return { row: { ...row, kind: 'phone', holder_key: holderDer, code: null }, signedPass: signed.pass };
     }
     if (request.holderKey) throw new PassError('a printed pass carries no phone key');
     const key = this.options.passKey;
     if (!key) throw new PassError('this hub has no pass key (passKey in the hub settings; make one with `safegate keys generate --role pass`)');
     const code = issuePass(key, options);
-    record.run(passId, workerId, orgId, 'printed', issuedMs, Math.floor(expiresMs / 1000) * 1000, null, code);
-    return { ...this.pass(passId)!, kind: 'printed', code };
+    return { row: { ...row, kind: 'printed', holder_key: null, code }, code };
+  }
+
+  /** @internal Records signed passes in the caller's transaction, a few hundred rows a statement; returns them as issued. */
+  async record(tx: HubSqlExecutor, signed: readonly SignedPass[]): Promise<IssuedPass[]> {
+    for (const chunk of chunksOf(signed, INSERT_ROWS)) {
+      const values = chunk.map(({ row: r }) => sql`(${r.pass_id}, ${r.worker_id}, ${r.org_id}, ${r.kind}, ${r.issued_ms}, ${r.expires_ms}, ${r.holder_key}, ${r.code})`);
+      await tx.run(sql`INSERT INTO passes (pass_id, worker_id, org_id, kind, issued_ms, expires_ms, holder_key, code) VALUES ${sql.join(values)}`);
+    }
+    return signed.map((s): IssuedPass => (s.row.kind === 'phone' ? { ...this.toRecord(s.row), kind: 'phone', signedPass: s.signedPass! } : { ...this.toRecord(s.row), kind: 'printed', code: s.code! }));
   }
 
   /** @internal The QR text of a live printed pass (for sheets). */
-  printedCode(passId: string): string | undefined {
-    return (this.db.prepare('SELECT code FROM passes WHERE pass_id = ? AND revoked_ms IS NULL').get(passId) as { code: string | null } | undefined)?.code ?? undefined;
+  async printedCode(passId: string): Promise<string | undefined> {
+    return (await this.sql.get<{ code: string | null }>(sql`SELECT code FROM passes WHERE pass_id = ${passId} AND revoked_ms IS NULL`))?.code ?? undefined;
   }
 
   private toRecord(r: PassRow): PassRecord {
@@ -318,79 +353,84 @@ export class OrganisationPasses {
   /**
    * Issues passes to the organisation's workers: all of them, one team's, or the ones named (each must
    * be on this organisation's list; any that is not refuses the whole request, before anything is
-   * signed). The passes are signed and recorded ISSUE_CHUNK at a time, each chunk its own transaction;
-   * a worker who leaves the list meanwhile is skipped (counted in `leftList`). A bad expiry or a
-   * missing key refuses the first chunk, so nothing is issued.
+   * signed). The passes are signed and recorded ISSUE_CHUNK at a time, each chunk its own transaction
+   * (a few statements each, whatever the chunk's size), with the event loop given a turn between
+   * chunks; a worker who leaves the list meanwhile is skipped (counted in `leftList`). A bad expiry
+   * or a missing key refuses the first chunk, so nothing is issued.
    */
-  issue(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date; kind?: 'printed' }): IssueReport {
-    const steps = this.issueInChunks(request);
-    for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
-  }
-
-  /** As issue(), giving the event loop a turn between chunks (the console: a large organisation does not stall the hub). */
-  async issueYielding(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date; kind?: 'printed' }): Promise<IssueReport> {
-    const steps = this.issueInChunks(request);
-    for (let step = steps.next(); ; step = steps.next()) {
-      if (step.done) return step.value;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  }
-
-  private *issueInChunks(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date }): Generator<void, IssueReport> {
-    const db = this.registry.database();
-    const workers = this.chooseWorkers(request);
+  async issue(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date; kind?: 'printed' }): Promise<IssueReport> {
+    const db = this.registry.sql;
+    const workers = await this.chooseWorkers(db, request);
     if (workers.length === 0) throw new PassError(request.team !== undefined ? `team ${JSON.stringify(request.team)} of ${this.orgId} has no workers` : `${this.orgId} has no workers on its list`);
-    const listed = db.prepare('SELECT 1 FROM hub_workers WHERE worker_id = ? AND org_id = ?');
-    const holds = db.prepare("SELECT 1 FROM passes WHERE worker_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND expires_ms > ?");
     let alreadyHeld = 0;
     let leftList = 0;
     const issued: PrintedIssuedPass[] = [];
     for (let from = 0; from < workers.length; from += ISSUE_CHUNK) {
-      if (from > 0) yield;
-      db.transaction(() => {
-        for (const w of workers.slice(from, from + ISSUE_CHUNK)) {
-          if (!listed.get(w.workerId, this.orgId)) {
+      // Uploads, kiosk downloads and the console get their turn between chunks.
+      if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const ids = workers.slice(from, from + ISSUE_CHUNK).map((w) => w.workerId);
+      await db.write(async (tx) => {
+        const listed = new Set((await tx.all<{ worker_id: string }>(sql`SELECT worker_id FROM hub_workers WHERE org_id = ${this.orgId} AND worker_id IN ${inList(ids)}`)).map((r) => r.worker_id));
+        const holders = new Set(
+          (
+            await tx.all<{ worker_id: string }>(
+              sql`SELECT DISTINCT worker_id FROM passes WHERE worker_id IN ${inList(ids)} AND kind = 'printed' AND revoked_ms IS NULL AND expires_ms > ${this.registry.nowMs()}`,
+            )
+          ).map((r) => r.worker_id),
+        );
+        const signed = [];
+        for (const id of ids) {
+          if (!listed.has(id)) {
             leftList++;
             continue;
           }
-          if (holds.get(w.workerId, this.registry.nowMs())) alreadyHeld++;
-          issued.push(this.registry.signAndRecord(this.orgId, w.workerId, { expiresAt: request.expiresAt, kind: 'printed' }));
+          if (holders.has(id)) alreadyHeld++;
+          signed.push(this.registry.sign(this.orgId, id, { expiresAt: request.expiresAt, kind: 'printed' }));
         }
-      }).immediate();
+        issued.push(...((await this.registry.record(tx, signed)) as PrintedIssuedPass[]));
+      });
     }
     return { issued, alreadyHeld, leftList };
   }
 
+  /** As issue() (which now gives the event loop a turn between chunks itself); kept for the console's callers. */
+  issueYielding(request: { team?: string; workerIds?: readonly string[]; expiresAt: Date; kind?: 'printed' }): Promise<IssueReport> {
+    return this.issue(request);
+  }
+
   /** This organisation's passes, newest first (one worker's, or one team's, when given). */
-  list(filter: { workerId?: string; team?: string; limit?: number } = {}): PassRecord[] {
+  list(filter: { workerId?: string; team?: string; limit?: number } = {}): Promise<PassRecord[]> {
     return this.registry.list({ ...filter, orgId: this.orgId });
   }
 
   /** Revokes one of this organisation's passes; a pass of another organisation is "not found". */
-  revokePass(passId: string): PassRecord {
+  revokePass(passId: string): Promise<PassRecord> {
     return this.registry.revokePass(passId, 'pass', this.orgId);
   }
 
   /** Revokes every live pass of one of this organisation's workers. */
-  revokeWorker(workerId: string): PassRecord[] {
+  revokeWorker(workerId: string): Promise<PassRecord[]> {
     return this.registry.revokeWorker(workerId, { orgId: this.orgId });
   }
 
   /**
-   * The name and team of each of these workers on the organisation's list, in one query: what a list
-   * of passes shows beside the worker id (never their ID number, phone or residence).
+   * The name and team of each of these workers on the organisation's list, in one query (a few for a
+   * very long list): what a list of passes shows beside the worker id (never their ID number, phone or residence).
    */
-  workerNames(workerIds: readonly string[]): Map<string, { fullName: string; team: string }> {
-    const rows = this.registry
-      .database()
-      .prepare('SELECT worker_id AS workerId, full_name AS fullName, team FROM hub_workers WHERE org_id = ? AND worker_id IN (SELECT value FROM json_each(?))')
-      .all(this.orgId, JSON.stringify([...new Set(workerIds)])) as { workerId: string; fullName: string; team: string }[];
-    return new Map(rows.map((r) => [r.workerId, { fullName: r.fullName, team: r.team }]));
+  async workerNames(workerIds: readonly string[]): Promise<Map<string, { fullName: string; team: string }>> {
+    const names = new Map<string, { fullName: string; team: string }>();
+    for (const ids of chunksOf([...new Set(workerIds)])) {
+      const rows = await this.registry.sql.all<ListedWorkerName>(
+        sql`SELECT worker_id AS "workerId", full_name AS "fullName", team FROM hub_workers WHERE org_id = ${this.orgId} AND worker_id IN ${inList(ids)}`,
+      );
+      for (const r of rows) names.set(r.workerId, { fullName: r.fullName, team: r.team });
+    }
+    return names;
   }
 
   /** The organisation's teams (from its uploaded list), by name. */
-  teams(): string[] {
-    return (this.registry.database().prepare('SELECT DISTINCT team FROM hub_workers WHERE org_id = ? ORDER BY team').all(this.orgId) as { team: string }[]).map((r) => r.team);
+  async teams(): Promise<string[]> {
+    return (await this.registry.sql.all<{ team: string }>(sql`SELECT DISTINCT team FROM hub_workers WHERE org_id = ${this.orgId} ORDER BY team`)).map((r) => r.team);
   }
 
   /**
@@ -400,38 +440,39 @@ export class OrganisationPasses {
    * the team by name, MAX_CARDS_PER_SHEET each); asking such a team's sheet without a part is refused
    * with how many parts it takes.
    */
-  sheetEntries(team: string, expiresAt: Date, part?: number): { entries: SheetEntry[]; issued: number; part: number; parts: number } {
-    const db = this.registry.database();
-    return db
-      .transaction(() => {
-        const all = this.chooseWorkers({ team });
-        if (all.length === 0) throw new PassError(`team ${JSON.stringify(team)} of ${this.orgId} has no workers`);
-        const parts = Math.ceil(all.length / MAX_CARDS_PER_SHEET);
-        if (part === undefined && parts > 1) {
-          throw new PassError(`team ${JSON.stringify(team)} has ${all.length} workers and a sheet holds at most ${MAX_CARDS_PER_SHEET}: print it in ${parts} parts (part 1 to ${parts}), or split the team`);
-        }
-        const chosen = part ?? 1;
-        if (!Number.isInteger(chosen) || chosen < 1 || chosen > parts) throw new PassError(`team ${JSON.stringify(team)} is printed in ${parts} part${parts === 1 ? '' : 's'}: part ${chosen} does not exist`);
-        const workers = all.slice((chosen - 1) * MAX_CARDS_PER_SHEET, chosen * MAX_CARDS_PER_SHEET);
-        const newest = db.prepare(
-          "SELECT pass_id, code, expires_ms FROM passes WHERE worker_id = ? AND org_id = ? AND kind = 'printed' AND revoked_ms IS NULL AND code IS NOT NULL AND expires_ms > ? ORDER BY issued_ms DESC, pass_id LIMIT 1",
-        );
-        let issued = 0;
-        const entries = workers.map((w): SheetEntry => {
-          const held = newest.get(w.workerId, this.orgId, this.registry.nowMs()) as { pass_id: string; code: string; expires_ms: number } | undefined;
-          if (held) return { ...w, passId: held.pass_id, code: held.code, expiresAtMs: held.expires_ms };
-          issued++;
-          const p = this.registry.signAndRecord(this.orgId, w.workerId, { expiresAt, kind: 'printed' });
-          return { ...w, passId: p.passId, code: p.code, expiresAtMs: p.expiresAtMs };
-        });
-        return { entries, issued, part: chosen, parts };
-      })
-      .immediate();
+  async sheetEntries(team: string, expiresAt: Date, part?: number): Promise<{ entries: SheetEntry[]; issued: number; part: number; parts: number }> {
+    return this.registry.sql.write(async (tx) => {
+      const all = await this.chooseWorkers(tx, { team });
+      if (all.length === 0) throw new PassError(`team ${JSON.stringify(team)} of ${this.orgId} has no workers`);
+      const parts = Math.ceil(all.length / MAX_CARDS_PER_SHEET);
+      if (part === undefined && parts > 1) {
+        throw new PassError(`team ${JSON.stringify(team)} has ${all.length} workers and a sheet holds at most ${MAX_CARDS_PER_SHEET}: print it in ${parts} parts (part 1 to ${parts}), or split the team`);
+      }
+      const chosen = part ?? 1;
+      if (!Number.isInteger(chosen) || chosen < 1 || chosen > parts) throw new PassError(`team ${JSON.stringify(team)} is printed in ${parts} part${parts === 1 ? '' : 's'}: part ${chosen} does not exist`);
+      const workers = all.slice((chosen - 1) * MAX_CARDS_PER_SHEET, chosen * MAX_CARDS_PER_SHEET);
+      // Each worker's newest live printed pass: the first row per worker, newest first.
+      const newest = new Map<string, { pass_id: string; code: string; expires_ms: number }>();
+      const held = await tx.all<{ worker_id: string; pass_id: string; code: string; expires_ms: number }>(
+        sql`SELECT worker_id, pass_id, code, expires_ms FROM passes
+            WHERE worker_id IN ${inList(workers.map((w) => w.workerId))} AND org_id = ${this.orgId} AND kind = 'printed' AND revoked_ms IS NULL AND code IS NOT NULL AND expires_ms > ${this.registry.nowMs()}
+            ORDER BY issued_ms DESC, pass_id`,
+      );
+      for (const h of held) if (!newest.has(h.worker_id)) newest.set(h.worker_id, h);
+      const missing = workers.filter((w) => !newest.has(w.workerId));
+      const signed = missing.map((w) => this.registry.sign(this.orgId, w.workerId, { expiresAt, kind: 'printed' }));
+      for (const p of (await this.registry.record(tx, signed)) as PrintedIssuedPass[]) newest.set(p.workerId, { pass_id: p.passId, code: p.code, expires_ms: p.expiresAtMs });
+      const entries = workers.map((w): SheetEntry => {
+        const p = newest.get(w.workerId)!;
+        return { ...w, passId: p.pass_id, code: p.code, expiresAtMs: p.expires_ms };
+      });
+      return { entries, issued: missing.length, part: chosen, parts };
+    });
   }
 
   /** The organisation's name, as its sheets print it. */
-  name(): string {
-    return (this.registry.database().prepare('SELECT name FROM organisations WHERE org_id = ?').get(this.orgId) as { name: string }).name;
+  async name(): Promise<string> {
+    return (await this.registry.sql.get<{ name: string }>(sql`SELECT name FROM organisations WHERE org_id = ${this.orgId}`))!.name;
   }
 
   /**
@@ -440,33 +481,37 @@ export class OrganisationPasses {
    * loop. The console's "print" button calls this. A team larger than MAX_CARDS_PER_SHEET names its `part`.
    */
   async sheet(team: string, options: { expiresAt: Date; zone: string; part?: number }): Promise<{ pdf: Uint8Array; passes: number; pages: number; issued: number; part: number; parts: number }> {
-    const { entries, issued, part, parts } = this.sheetEntries(team, options.expiresAt, options.part);
-    const title = parts > 1 ? `${this.name()} — ${team} (${part}/${parts})` : `${this.name()} — ${team}`;
+    const { entries, issued, part, parts } = await this.sheetEntries(team, options.expiresAt, options.part);
+    const name = await this.name();
+    const title = parts > 1 ? `${name} — ${team} (${part}/${parts})` : `${name} — ${team}`;
     const pdf = await drawPassSheet(entries, { title, zone: options.zone, nowMs: this.registry.nowMs() });
     return { pdf, passes: entries.length, pages: Math.ceil(entries.length / CARDS_PER_PAGE), issued, part, parts };
   }
 
-  private chooseWorkers(request: { team?: string; workerIds?: readonly string[] }): ListedWorkerName[] {
-    const db = this.registry.database();
+  private async chooseWorkers(db: HubSqlExecutor, request: { team?: string; workerIds?: readonly string[] }): Promise<ListedWorkerName[]> {
     if (request.workerIds !== undefined && request.team !== undefined) throw new PassError('name a team or workers, not both');
     if (request.workerIds !== undefined) {
       const ids = [...new Set(request.workerIds.map((w) => checkId(w, 'worker id')))];
       if (ids.length === 0) throw new PassError('name at least one worker');
-      const get = db.prepare('SELECT worker_id AS workerId, full_name AS fullName, team FROM hub_workers WHERE worker_id = ? AND org_id = ?');
-      const found: ListedWorkerName[] = [];
-      const missing: string[] = [];
-      for (const id of ids) {
-        const w = get.get(id, this.orgId) as ListedWorkerName | undefined;
-        if (w) found.push(w);
-        else missing.push(id);
+      const byId = new Map<string, ListedWorkerName>();
+      for (const chunk of chunksOf(ids)) {
+        const rows = await db.all<ListedWorkerName>(sql`SELECT worker_id AS "workerId", full_name AS "fullName", team FROM hub_workers WHERE org_id = ${this.orgId} AND worker_id IN ${inList(chunk)}`);
+        for (const r of rows) byId.set(r.workerId, r);
       }
+      const missing = ids.filter((id) => !byId.has(id));
       if (missing.length) throw new PassError(`not on ${this.orgId}'s list: ${missing.join(', ')}`);
-      return found;
+      // In the order named.
+      return ids.map((id) => byId.get(id)!);
     }
-    return db
-      .prepare('SELECT worker_id AS workerId, full_name AS fullName, team FROM hub_workers WHERE org_id = @org AND (@team IS NULL OR team = @team) ORDER BY team, full_name, worker_id')
-      .all({ org: this.orgId, team: request.team ?? null }) as ListedWorkerName[];
+    return db.all<ListedWorkerName>(
+      sql`SELECT worker_id AS "workerId", full_name AS "fullName", team FROM hub_workers WHERE org_id = ${this.orgId} ${request.team !== undefined ? sql`AND team = ${request.team}` : sql``} ORDER BY team, full_name, worker_id`,
+    );
   }
+}
+
+/** `LIMIT n` when a limit is given (SQLite's LIMIT -1 and PostgreSQL's LIMIT ALL differ; no clause means no limit in both). */
+export function limitOf(limit: number | undefined): RawBuilder<unknown> {
+  return limit === undefined || limit < 0 ? sql`` : sql`LIMIT ${Math.floor(limit)}`;
 }
 
 function checkId(value: string, what: string): string {

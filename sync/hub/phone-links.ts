@@ -1,7 +1,8 @@
 import { createHash, createPublicKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { identifierSchema } from '../../base/common/ids.js';
-import type { SqliteDatabase } from '../../base/node/sqlite.js';
-import { DEFAULT_PASS_DAYS, MAX_PASS_DAYS, PassError, PassRegistry } from './passes.js';
+import { sql, type RawBuilder } from 'kysely';
+import { chunksOf, inList, type HubSql, type HubSqlExecutor } from './hub-sql.js';
+import { DEFAULT_PASS_DAYS, limitOf, MAX_PASS_DAYS, PassError, PassRegistry } from './passes.js';
 
 /**
  * Personal phone links (directory migration 0009): how a worker's phone gets its phone-bound pass.
@@ -28,6 +29,8 @@ export const MAX_LINK_HOURS = 30 * 24;
 export const LINK_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** The most links one call makes (a large team). */
 const MAX_LINKS_PER_CALL = 5_000;
+/** Links a multi-row INSERT carries (7 parameters each). */
+const INSERT_ROWS = 500;
 
 /** `left`: the worker is no longer on the list of the organisation that made the link (directory migration 0014). */
 export type LinkState = 'open' | 'used' | 'expired' | 'retired' | 'left';
@@ -88,8 +91,8 @@ export interface PhoneBinding {
 }
 
 export interface PhoneLinksOptions {
-  /** The hub directory's SQLite file (the settings' directory.path). */
-  directoryPath: string;
+  /** The hub directory's database (HubDirectory's `sql`); whoever opened it closes it. */
+  sql: HubSql;
   /** The hub's phone-pass key (role `phone-pass`); without it links are made and listed but not used. */
   phonePassKey?: KeyObject;
   /** The issuer written into each pass (the hub's id). */
@@ -114,8 +117,10 @@ interface LinkRow {
   listed: number;
 }
 
-const COLUMNS =
-  'link_id, worker_id, org_id, made_by, made_ms, expires_ms, used_ms, retired_ms, retired_why, pass_id, EXISTS (SELECT 1 FROM hub_workers w WHERE w.worker_id = phone_links.worker_id AND w.org_id = phone_links.org_id) AS listed';
+// `listed` as 0/1 in both databases (PostgreSQL's EXISTS is a boolean).
+const COLUMNS = sql.raw(
+  'link_id, worker_id, org_id, made_by, made_ms, expires_ms, used_ms, retired_ms, retired_why, pass_id, CASE WHEN EXISTS (SELECT 1 FROM hub_workers w WHERE w.worker_id = phone_links.worker_id AND w.org_id = phone_links.org_id) THEN 1 ELSE 0 END AS listed',
+);
 
 export function tokenHashOf(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -148,20 +153,20 @@ export function phoneKeyFromJwk(jwk: unknown): KeyObject {
  * words; a manager's calls pass their organisation, and a worker or link of another is "not found".
  */
 export class PhoneLinks {
-  private readonly db: SqliteDatabase;
+  private readonly db: HubSql;
   private readonly passes: PassRegistry;
   private readonly now: () => number;
 
   constructor(private readonly options: PhoneLinksOptions) {
     this.now = options.now ?? Date.now;
+    // The directory's one database, shared with the pass registry, so a link's claim and its pass are one transaction.
+    this.db = options.sql;
     this.passes = new PassRegistry({
-      directoryPath: options.directoryPath,
+      sql: options.sql,
       ...(options.phonePassKey ? { phonePassKey: options.phonePassKey } : {}),
       ...(options.issuer ? { issuer: options.issuer } : {}),
       now: this.now,
     });
-    // One connection with the pass registry, so a link's claim and its pass are one transaction.
-    this.db = this.passes.database();
   }
 
   /** Whether links can be used here (the hub has a phone-pass key). */
@@ -172,62 +177,68 @@ export class PhoneLinks {
   /**
    * Makes a link for each named worker (or each worker of a team) on the organisation's list, and
    * retires each one's earlier phone binding: their live phone passes are revoked, their unused links
-   * retired. All or nothing: an unknown worker refuses the whole call.
+   * retired. All or nothing, in one transaction: an unknown worker refuses the whole call.
    */
-  make(request: { orgId: string; workerIds?: readonly string[]; team?: string; madeBy: string; hours?: number }): MadeLink[] {
+  async make(request: { orgId: string; workerIds?: readonly string[]; team?: string; madeBy: string; hours?: number }): Promise<MadeLink[]> {
     const orgId = checkId(request.orgId, 'organisation id');
     const madeBy = request.madeBy.trim();
     if (madeBy.length === 0 || madeBy.length > 128) throw new PhoneLinkError('who makes the links must be named (1 to 128 characters)');
     const hours = request.hours ?? DEFAULT_LINK_HOURS;
     if (!Number.isInteger(hours) || hours < 1 || hours > MAX_LINK_HOURS) throw new PhoneLinkError(`a link is valid for 1 to ${MAX_LINK_HOURS} hours`);
     if ((request.workerIds === undefined) === (request.team === undefined)) throw new PhoneLinkError('name the workers or a team, not both and not neither');
-    if (!this.db.prepare('SELECT 1 FROM organisations WHERE org_id = ?').get(orgId)) throw new PhoneLinkError(`no organisation ${orgId}`);
-    let workers: { worker_id: string; full_name: string; team: string }[];
-    if (request.team !== undefined) {
-      workers = this.db.prepare('SELECT worker_id, full_name, team FROM hub_workers WHERE org_id = ? AND team = ? ORDER BY full_name, worker_id').all(orgId, request.team) as typeof workers;
-      if (workers.length === 0) throw new PhoneLinkError(`organisation ${orgId} has no team ${JSON.stringify(request.team)} on its list`);
-    } else {
-      const ids = [...new Set(request.workerIds!.map((id) => checkId(id, 'worker id')))];
-      if (ids.length === 0) throw new PhoneLinkError('name at least one worker');
-      const get = this.db.prepare('SELECT worker_id, full_name, team FROM hub_workers WHERE org_id = ? AND worker_id = ?');
-      workers = ids.map((id) => {
-        const row = get.get(orgId, id) as (typeof workers)[number] | undefined;
-        if (!row) throw new PhoneLinkError(`worker ${id} is not on organisation ${orgId}'s list`);
-        return row;
-      });
-    }
-    if (workers.length > MAX_LINKS_PER_CALL) throw new PhoneLinkError(`at most ${MAX_LINKS_PER_CALL} links at a time`);
-    // The old phones first: from here on they are refused, whether or not the new link is ever opened.
-    for (const w of workers) this.passes.revokeWorker(w.worker_id, { kind: 'phone', because: 'rebound', orgId });
-    const nowMs = this.now();
-    const expiresAtMs = nowMs + hours * 3_600_000;
-    return this.db
-      .transaction(() => {
-        const retire = this.db.prepare("UPDATE phone_links SET retired_ms = ?, retired_why = 'replaced' WHERE worker_id = ? AND used_ms IS NULL AND retired_ms IS NULL");
-        const insert = this.db.prepare('INSERT INTO phone_links (link_id, token_hash, worker_id, org_id, made_by, made_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)');
-        return workers.map((w) => {
-          retire.run(nowMs, w.worker_id);
-          const token = randomBytes(32).toString('base64url');
-          const linkId = randomBytes(8).toString('hex');
-          insert.run(linkId, tokenHashOf(token), w.worker_id, orgId, madeBy, nowMs, expiresAtMs);
-          return { linkId, workerId: w.worker_id, fullName: w.full_name, team: w.team, token, expiresAtMs };
+    const ids = request.workerIds === undefined ? undefined : [...new Set(request.workerIds.map((id) => checkId(id, 'worker id')))];
+    if (ids?.length === 0) throw new PhoneLinkError('name at least one worker');
+    return this.db.write(async (tx) => {
+      if (!(await tx.get(sql`SELECT 1 AS one FROM organisations WHERE org_id = ${orgId}`))) throw new PhoneLinkError(`no organisation ${orgId}`);
+      type Listed = { worker_id: string; full_name: string; team: string };
+      let workers: Listed[];
+      if (ids === undefined) {
+        workers = await tx.all<Listed>(sql`SELECT worker_id, full_name, team FROM hub_workers WHERE org_id = ${orgId} AND team = ${request.team!} ORDER BY full_name, worker_id`);
+        if (workers.length === 0) throw new PhoneLinkError(`organisation ${orgId} has no team ${JSON.stringify(request.team)} on its list`);
+      } else {
+        const byId = new Map<string, Listed>();
+        for (const chunk of chunksOf(ids)) {
+          for (const r of await tx.all<Listed>(sql`SELECT worker_id, full_name, team FROM hub_workers WHERE org_id = ${orgId} AND worker_id IN ${inList(chunk)}`)) byId.set(r.worker_id, r);
+        }
+        workers = ids.map((id) => {
+          const row = byId.get(id);
+          if (!row) throw new PhoneLinkError(`worker ${id} is not on organisation ${orgId}'s list`);
+          return row;
         });
-      })
-      .immediate();
+      }
+      if (workers.length > MAX_LINKS_PER_CALL) throw new PhoneLinkError(`at most ${MAX_LINKS_PER_CALL} links at a time`);
+      const workerIds = workers.map((w) => w.worker_id);
+      // The old phones first: from here on they are refused, whether or not the new link is ever opened.
+      await this.passes.revokeLive(tx, workerIds, { kind: 'phone', because: 'rebound', orgId });
+      const nowMs = this.now();
+      const expiresAtMs = nowMs + hours * 3_600_000;
+      for (const chunk of chunksOf(workerIds)) {
+        await tx.run(sql`UPDATE phone_links SET retired_ms = ${nowMs}, retired_why = 'replaced' WHERE worker_id IN ${inList(chunk)} AND used_ms IS NULL AND retired_ms IS NULL`);
+      }
+      const made = workers.map((w) => ({ linkId: randomBytes(8).toString('hex'), workerId: w.worker_id, fullName: w.full_name, team: w.team, token: randomBytes(32).toString('base64url'), expiresAtMs }));
+      for (const chunk of chunksOf(made, INSERT_ROWS)) {
+        const values = chunk.map((l) => sql`(${l.linkId}, ${tokenHashOf(l.token)}, ${l.workerId}, ${orgId}, ${madeBy}, ${nowMs}, ${expiresAtMs})`);
+        await tx.run(sql`INSERT INTO phone_links (link_id, token_hash, worker_id, org_id, made_by, made_ms, expires_ms) VALUES ${sql.join(values)}`);
+      }
+      return made;
+    });
   }
 
   /** Links, newest first, of one organisation and/or one worker (never their tokens). */
-  list(filter: { orgId?: string; workerId?: string; limit?: number } = {}): LinkRecord[] {
-    const rows = this.db
-      .prepare(`SELECT ${COLUMNS} FROM phone_links WHERE (@org IS NULL OR org_id = @org) AND (@worker IS NULL OR worker_id = @worker) ORDER BY made_ms DESC, link_id LIMIT @limit`)
-      .all({ org: filter.orgId ?? null, worker: filter.workerId ?? null, limit: filter.limit ?? -1 }) as LinkRow[];
+  async list(filter: { orgId?: string; workerId?: string; limit?: number } = {}): Promise<LinkRecord[]> {
+    const where: RawBuilder<unknown>[] = [];
+    if (filter.orgId !== undefined) where.push(sql`org_id = ${filter.orgId}`);
+    if (filter.workerId !== undefined) where.push(sql`worker_id = ${filter.workerId}`);
+    const rows = await this.db.all<LinkRow>(
+      sql`SELECT ${COLUMNS} FROM phone_links ${where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``} ORDER BY made_ms DESC, link_id ${limitOf(filter.limit)}`,
+    );
     return rows.map((r) => this.toRecord(r));
   }
 
   /** Whose an open link is, for the phone page to show before it is used; refuses a link that cannot be used. */
-  preview(token: string): LinkPreview {
-    const row = this.openRow(token);
-    return { ...this.names(row.worker_id, row.org_id), expiresAtMs: row.expires_ms };
+  async preview(token: string): Promise<LinkPreview> {
+    const row = await this.openRow(token);
+    return { ...(await this.names(this.db, row.worker_id, row.org_id)), expiresAtMs: row.expires_ms };
   }
 
   /**
@@ -238,48 +249,39 @@ export class PhoneLinks {
    * pass is recorded under that organisation. If the pass cannot be issued, nothing is kept and the
    * link stays usable.
    */
-  redeem(token: string, phoneJwk: unknown): PhoneBinding {
+  async redeem(token: string, phoneJwk: unknown): Promise<PhoneBinding> {
     const holderKey = phoneKeyFromJwk(phoneJwk);
     if (!this.canBind) throw new PhoneLinkError('this hub has no phone-pass key (phone.passKey in its settings): phone passes cannot be issued');
-    const row = this.openRow(token);
+    const row = await this.openRow(token);
     try {
-      return this.db
-        .transaction((): PhoneBinding => {
-          const nowMs = this.now();
-          const claimed = this.db
-            .prepare(
-              `UPDATE phone_links SET used_ms = ? WHERE link_id = ? AND used_ms IS NULL AND retired_ms IS NULL AND expires_ms > ?
-                 AND EXISTS (SELECT 1 FROM hub_workers w WHERE w.worker_id = phone_links.worker_id AND w.org_id = phone_links.org_id)`,
-            )
-            .run(nowMs, row.link_id, nowMs);
-          if (claimed.changes !== 1) throw this.refusalOf(this.db.prepare(`SELECT ${COLUMNS} FROM phone_links WHERE link_id = ?`).get(row.link_id) as LinkRow);
-          const passDays = Math.min(this.options.passDays ?? DEFAULT_PASS_DAYS, MAX_PASS_DAYS);
-          const issued = this.passes.signAndRecord(row.org_id, row.worker_id, { expiresAt: new Date(nowMs + passDays * 86_400_000), kind: 'phone', holderKey });
-          if (issued.kind !== 'phone') throw new PhoneLinkError('this link could not be used: try again');
-          this.db.prepare('UPDATE phone_links SET pass_id = ? WHERE link_id = ?').run(issued.passId, row.link_id);
-          return {
-            pass: issued.signedPass,
-            passId: issued.passId,
-            workerId: row.worker_id,
-            ...this.names(row.worker_id, row.org_id),
-            expiresAtMs: issued.expiresAtMs,
-          };
-        })
-        .immediate();
+      return await this.db.write(async (tx): Promise<PhoneBinding> => {
+        const nowMs = this.now();
+        const claimed = await tx.run(
+          sql`UPDATE phone_links SET used_ms = ${nowMs} WHERE link_id = ${row.link_id} AND used_ms IS NULL AND retired_ms IS NULL AND expires_ms > ${nowMs}
+                AND EXISTS (SELECT 1 FROM hub_workers w WHERE w.worker_id = phone_links.worker_id AND w.org_id = phone_links.org_id)`,
+        );
+        if (claimed !== 1) throw this.refusalOf((await tx.get<LinkRow>(sql`SELECT ${COLUMNS} FROM phone_links WHERE link_id = ${row.link_id}`))!);
+        const passDays = Math.min(this.options.passDays ?? DEFAULT_PASS_DAYS, MAX_PASS_DAYS);
+        const issued = await this.passes.signAndRecord(tx, row.org_id, row.worker_id, { expiresAt: new Date(nowMs + passDays * 86_400_000), kind: 'phone', holderKey });
+        if (issued.kind !== 'phone') throw new PhoneLinkError('this link could not be used: try again');
+        await tx.run(sql`UPDATE phone_links SET pass_id = ${issued.passId} WHERE link_id = ${row.link_id}`);
+        return {
+          pass: issued.signedPass,
+          passId: issued.passId,
+          workerId: row.worker_id,
+          ...(await this.names(tx, row.worker_id, row.org_id)),
+          expiresAtMs: issued.expiresAtMs,
+        };
+      });
     } catch (err) {
       if (err instanceof PassError) throw new PhoneLinkError(err.message);
       throw err;
     }
   }
 
-  close(): void {
-    // The registry owns the one connection.
-    this.passes.close();
-  }
-
-  private openRow(token: string): LinkRow {
+  private async openRow(token: string): Promise<LinkRow> {
     if (typeof token !== 'string' || !LINK_TOKEN_PATTERN.test(token)) throw new PhoneLinkError('this link is not valid', 'unknown');
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM phone_links WHERE token_hash = ?`).get(tokenHashOf(token)) as LinkRow | undefined;
+    const row = await this.db.get<LinkRow>(sql`SELECT ${COLUMNS} FROM phone_links WHERE token_hash = ${tokenHashOf(token)}`);
     if (!row) throw new PhoneLinkError('this link is not valid', 'unknown');
     const state = this.stateOf(row);
     if (state !== 'open') throw this.refusalOf(row);
@@ -297,9 +299,9 @@ export class PhoneLinks {
     return state === 'open' ? new PhoneLinkError('this link could not be used: try again') : new PhoneLinkError(words[state], state);
   }
 
-  private names(workerId: string, orgId: string): { fullName: string; orgName: string } {
-    const w = this.db.prepare('SELECT full_name FROM hub_workers WHERE worker_id = ?').get(workerId) as { full_name: string } | undefined;
-    const o = this.db.prepare('SELECT name FROM organisations WHERE org_id = ?').get(orgId) as { name: string } | undefined;
+  private async names(db: HubSqlExecutor, workerId: string, orgId: string): Promise<{ fullName: string; orgName: string }> {
+    const w = await db.get<{ full_name: string }>(sql`SELECT full_name FROM hub_workers WHERE worker_id = ${workerId}`);
+    const o = await db.get<{ name: string }>(sql`SELECT name FROM organisations WHERE org_id = ${orgId}`);
     return { fullName: w?.full_name ?? workerId, orgName: o?.name ?? orgId };
   }
 

@@ -133,31 +133,30 @@ const redeemInput = fc.record({
   ),
 });
 
-export function phonePassTargets(closer: Closer): AnyFuzzTarget[] {
+export async function phonePassTargets(closer: Closer): Promise<AnyFuzzTarget[]> {
   const f = fixture();
   // A hub directory with one worker and one link that stays open: no generated key may use it.
   const dir = scratchDir('safegate-fuzz-links-');
-  const directory = new HubDirectory(join(dir.path, 'directory.db'));
-  directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' }, NOW_MS);
-  directory.addSite({ id: 'site-a', orgId: 'ORG-A' });
-  directory.uploadWorkers('ORG-A', [{ line: 2, workerId: 'W1', fullName: 'Trần Thị Mai', team: 'Tổ 1', birthYear: null, sex: null, idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 }], { nowMs: NOW_MS });
-  const links = new PhoneLinks({ directoryPath: join(dir.path, 'directory.db'), phonePassKey: createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), now: () => NOW_MS });
-  const [open] = links.make({ orgId: 'ORG-A', workerIds: ['W1'], madeBy: 'fuzz' });
-  closer.add(() => {
-    links.close();
-    directory.close();
+  const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'directory.db') });
+  closer.add(async () => {
+    await directory.close();
     dir.remove();
   });
+  await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' }, NOW_MS);
+  await directory.addSite({ id: 'site-a', orgId: 'ORG-A' });
+  await directory.uploadWorkers('ORG-A', [{ line: 2, workerId: 'W1', fullName: 'Trần Thị Mai', team: 'Tổ 1', birthYear: null, sex: null, idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 }], { nowMs: NOW_MS });
+  const links = new PhoneLinks({ sql: directory.sql, phonePassKey: createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), now: () => NOW_MS });
+  const [open] = await links.make({ orgId: 'ORG-A', workerIds: ['W1'], madeBy: 'fuzz' });
   return [
     target({
       name: 'phone link use',
       weight: 60,
       smallRuns: 200,
       arbitrary: redeemInput,
-      run(input: { token: unknown; key: unknown }) {
+      async run(input: { token: unknown; key: unknown }) {
         const token = input.token === 'open' ? open!.token : input.token;
         try {
-          const bound = links.redeem(token as string, input.key);
+          const bound = await links.redeem(token as string, input.key);
           // Only a real point on P-256 sent with the open link binds; then the link is spent, as it must be.
           check(token === open!.token, () => `a pass bound with ${show(input)}`);
           check(bound.workerId === 'W1', 'bound to another worker');

@@ -13,6 +13,7 @@ import { QR_MODULE_MM } from '../../../sync/hub/pass-sheet.js';
 import { PassRegistry } from '../../../sync/hub/passes.js';
 import type { ListedWorker } from '../../../sync/hub/registry-upload.js';
 import { tempDir } from '../../helpers/fixtures.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 
 const NOW = Date.parse('2026-11-27T03:00:00Z');
 const ZONE = 'Asia/Ho_Chi_Minh';
@@ -29,39 +30,38 @@ function listed(i: number): ListedWorker {
   return { line: i + 2, workerId: `nv-${String(i + 1).padStart(3, '0')}`, fullName: NAMES[i]!, team: 'Tổ May 1', birthYear: 1990, sex: null, idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 };
 }
 
-describe('A4 pass sheet', () => {
+describe.each(directoryBackends)('A4 pass sheet on $name', (backend) => {
   const dir = tempDir('safegate-sheet-');
   const key = generateSigningKeyPair('EdDSA');
   const keyring = new HubKeyring();
   keyring.add(createPublicKey(key.publicPem), { role: 'pass', source: 'test' });
+  let directory: HubDirectory;
   let registry: PassRegistry;
   let sheet: { pdf: Uint8Array; passes: number; pages: number; issued: number };
   const file = join(dir.path, 'sheet.pdf');
 
   beforeAll(async () => {
-    const directoryPath = join(dir.path, 'directory.db');
-    const d = new HubDirectory(directoryPath);
-    d.addOrganisation({ id: 'may-a', name: 'Công ty May Á Châu', kind: 'company' }, NOW);
-    d.addSite({ id: 'xuong-1', orgId: 'may-a' });
-    d.uploadWorkers('may-a', NAMES.map((_, i) => listed(i)), { nowMs: NOW });
-    d.close();
-    registry = new PassRegistry({ directoryPath, passKey: createPrivateKey(key.privatePem), now: () => NOW });
-    sheet = await registry.of('may-a').sheet('Tổ May 1', { expiresAt: new Date(NOW + 90 * 86_400_000), zone: ZONE });
+    directory = await HubDirectory.open(await backend.target());
+    await directory.addOrganisation({ id: 'may-a', name: 'Công ty May Á Châu', kind: 'company' }, NOW);
+    await directory.addSite({ id: 'xuong-1', orgId: 'may-a' });
+    await directory.uploadWorkers('may-a', NAMES.map((_, i) => listed(i)), { nowMs: NOW });
+    registry = new PassRegistry({ sql: directory.sql, passKey: createPrivateKey(key.privatePem), now: () => NOW });
+    sheet = await (await registry.of('may-a')).sheet('Tổ May 1', { expiresAt: new Date(NOW + 90 * 86_400_000), zone: ZONE });
     writeFileSync(file, sheet.pdf);
     execFileSync('pdftoppm', ['-r', String(DPI), '-gray', '-png', file, join(dir.path, 'page')]);
   });
-  afterAll(() => {
-    registry.close();
+  afterAll(async () => {
+    await directory.close();
     dir.remove();
   });
 
-  it('is an A4 PDF of two pages for ten workers, each issued a printed pass', () => {
+  it('is an A4 PDF of two pages for ten workers, each issued a printed pass', async () => {
     expect(Buffer.from(sheet.pdf.subarray(0, 5)).toString()).toBe('%PDF-');
     expect(sheet).toMatchObject({ passes: 10, pages: 2, issued: 10 });
     const info = execFileSync('pdfinfo', [file], { encoding: 'utf8' });
     expect(info).toMatch(/Pages:\s+2/);
     expect(info).toMatch(/Page size:\s+595\.\d+ x 841\.\d+ pts \(A4\)/);
-    expect(registry.of('may-a').list().map((p) => [p.kind, p.state])).toEqual(Array(10).fill(['printed', 'live']));
+    expect((await (await registry.of('may-a')).list()).map((p) => [p.kind, p.state])).toEqual(Array(10).fill(['printed', 'live']));
   });
 
   it('prints every QR so the kiosk decoder reads it from the rasterised page, at least 25 mm wide, and each is a pass the kiosk accepts', async () => {
@@ -101,7 +101,7 @@ describe('A4 pass sheet', () => {
     }
     // Each symbol is printed at 0.75 mm a module (within two pixels at 100 dpi): its modules across, times the module size.
     widths.forEach((w, i) => expect(Math.abs(w - QRCode.create(read[i]!, { errorCorrectionLevel: 'M' }).modules.size * QR_MODULE_MM)).toBeLessThan(0.6));
-    const listedPasses = new Map(registry.of('may-a').list().map((p) => [p.passId, p.workerId]));
+    const listedPasses = new Map((await (await registry.of('may-a')).list()).map((p) => [p.passId, p.workerId]));
     expect(read).toHaveLength(10);
     const workers = read.map((text) => {
       const check = checkPass(text, keyring, NOW + 86_400_000);
@@ -126,8 +126,8 @@ describe('A4 pass sheet', () => {
   });
 
   it('prints the same live passes again on a second sheet, issuing none', async () => {
-    const again = await registry.of('may-a').sheet('Tổ May 1', { expiresAt: new Date(NOW + 90 * 86_400_000), zone: ZONE });
+    const again = await (await registry.of('may-a')).sheet('Tổ May 1', { expiresAt: new Date(NOW + 90 * 86_400_000), zone: ZONE });
     expect(again).toMatchObject({ passes: 10, issued: 0 });
-    expect(registry.of('may-a').list()).toHaveLength(10);
+    expect(await (await registry.of('may-a')).list()).toHaveLength(10);
   });
 });
