@@ -1,8 +1,9 @@
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { UPLOAD_ID_PATTERN } from '../../base/common/phone-upload.js';
 import { issuesText } from '../../base/common/validation.js';
-import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
-import { DIRECTORY_MIGRATIONS, type HubDirectory } from './directory.js';
+import type { HubDirectory } from './directory.js';
+import type { HubSql } from './hub-sql.js';
 import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
 
 /**
@@ -89,49 +90,66 @@ export interface DeclarationReceipt {
 }
 
 export interface DeclarationsOptions {
-  directoryPath: string;
-  directory: HubDirectory;
+  /** The directory's database (the caller opened it and closes it). */
+  sql: HubSql;
+  directory: Pick<HubDirectory, 'recordDeclaration'>;
   uploads: PhoneUploads;
   now?: () => number;
 }
 
+interface DeclarationRow {
+  decl_id: string;
+  made_ms: number;
+  received_ms: number;
+  flagged: number;
+  answers: string | null;
+}
+
 export class Declarations {
-  private readonly db: SqliteDatabase;
+  private readonly db: HubSql;
   private readonly now: () => number;
 
+  /** Only stores its dependencies. */
   constructor(private readonly options: DeclarationsOptions) {
-    this.db = openDatabase(options.directoryPath, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.db = options.sql;
     this.now = options.now ?? Date.now;
   }
 
-  /** Takes a phone's signed upload (the request body as sent): verified, checked, kept once. */
-  submit(body: unknown): DeclarationReceipt {
+  /**
+   * Takes a phone's signed upload (the request body as sent): verified, checked, kept once. Two
+   * uploads of one declaration racing (two tabs, two hub processes) keep one row: the insert's
+   * conflict on the id decides, and the loser answers as a duplicate.
+   */
+  async submit(body: unknown): Promise<DeclarationReceipt> {
     const nowMs = this.now();
-    const upload = this.options.uploads.verify(body, nowMs);
+    const upload = await this.options.uploads.verify(body, nowMs);
     const d = parseDeclarationPayload(upload.payload);
     if (d.madeAtMs > nowMs + MAX_PHONE_AHEAD_MS) throw new DeclarationError("the phone's clock is ahead of the hub's: set the phone's time and send again", 400);
     if (d.madeAtMs < nowMs - MAX_DECLARATION_AGE_MS) throw new DeclarationError('this declaration is more than 7 days old: make a new one', 400);
     const flagged = isFlagged(d.answers);
     const declaredAtMs = Math.min(d.madeAtMs, nowMs);
-    const inserted = this.db
-      .prepare('INSERT INTO declarations (decl_id, worker_id, pass_id, made_ms, received_ms, flagged, answers) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (decl_id) DO NOTHING')
-      .run(d.id, upload.workerId, upload.passId, declaredAtMs, nowMs, flagged ? 1 : 0, flagged ? JSON.stringify(d.answers) : null).changes;
+    const inserted = await this.db.run(
+      sql`INSERT INTO declarations (decl_id, worker_id, pass_id, made_ms, received_ms, flagged, answers)
+          VALUES (${d.id}, ${upload.workerId}, ${upload.passId}, ${declaredAtMs}, ${nowMs}, ${flagged ? 1 : 0}, ${flagged ? JSON.stringify(d.answers) : null})
+          ON CONFLICT (decl_id) DO NOTHING`,
+    );
     let status: DeclarationReceipt['status'] = 'recorded';
     if (inserted === 0) {
-      const held = this.db.prepare('SELECT worker_id, made_ms, flagged FROM declarations WHERE decl_id = ?').get(d.id) as { worker_id: string; made_ms: number; flagged: number } | undefined;
+      // The row that won the conflict is committed by now (PostgreSQL's insert waited for it).
+      const held = await this.db.get<{ worker_id: string }>(sql`SELECT worker_id FROM declarations WHERE decl_id = ${d.id}`);
       if (!held || held.worker_id !== upload.workerId) throw new DeclarationError('this declaration id is taken: make a new declaration', 409);
       status = 'duplicate';
     }
     // Also for a duplicate: a hub stopped between keeping the row and the roster finishes the job now.
-    const roster = this.options.directory.recordDeclaration(upload.workerId, declaredAtMs, flagged);
+    const roster = await this.options.directory.recordDeclaration(upload.workerId, declaredAtMs, flagged);
     return { status, flagged, declaredAtMs, rosterChanged: roster?.changed ?? false, sites: roster?.sites ?? [], workerId: upload.workerId };
   }
 
   /** A worker's declarations, newest first (time and flag; the answers only to whoever may see health data). */
-  ofWorker(workerId: string, limit = 30): { id: string; madeAtMs: number; receivedAtMs: number; flagged: boolean; answers: DeclarationAnswers | null }[] {
-    const rows = this.db
-      .prepare('SELECT decl_id, made_ms, received_ms, flagged, answers FROM declarations WHERE worker_id = ? ORDER BY made_ms DESC LIMIT ?')
-      .all(workerId, limit) as { decl_id: string; made_ms: number; received_ms: number; flagged: number; answers: string | null }[];
+  async ofWorker(workerId: string, limit = 30): Promise<{ id: string; madeAtMs: number; receivedAtMs: number; flagged: boolean; answers: DeclarationAnswers | null }[]> {
+    const rows = await this.db.all<DeclarationRow>(
+      sql`SELECT decl_id, made_ms, received_ms, flagged, answers FROM declarations WHERE worker_id = ${workerId} ORDER BY made_ms DESC LIMIT ${limit}`,
+    );
     return rows.map((r) => ({ id: r.decl_id, madeAtMs: r.made_ms, receivedAtMs: r.received_ms, flagged: r.flagged === 1, answers: r.answers === null ? null : (JSON.parse(r.answers) as DeclarationAnswers) }));
   }
 
@@ -139,22 +157,16 @@ export class Declarations {
    * Retention: the answers of declarations received more than 14 days ago are erased, and whole
    * declarations older than `retentionDays` go. Returns how many of each.
    */
-  purge(retentionDays: number): { answers: number; declarations: number } {
+  async purge(retentionDays: number): Promise<{ answers: number; declarations: number }> {
     const nowMs = this.now();
-    return this.db
-      .transaction(() => ({
-        answers: this.db.prepare('UPDATE declarations SET answers = NULL WHERE answers IS NOT NULL AND received_ms < ?').run(nowMs - ANSWERS_KEPT_DAYS * 86_400_000).changes,
-        declarations: this.db.prepare('DELETE FROM declarations WHERE received_ms < ?').run(nowMs - retentionDays * 86_400_000).changes,
-      }))
-      .immediate();
+    return this.db.write(async (tx) => ({
+      answers: await tx.run(sql`UPDATE declarations SET answers = NULL WHERE answers IS NOT NULL AND received_ms < ${nowMs - ANSWERS_KEPT_DAYS * 86_400_000}`),
+      declarations: await tx.run(sql`DELETE FROM declarations WHERE received_ms < ${nowMs - retentionDays * 86_400_000}`),
+    }));
   }
 
   /** Erasure (Decree 13): every declaration of a worker; returns how many. */
-  eraseWorker(workerId: string): number {
-    return this.db.prepare('DELETE FROM declarations WHERE worker_id = ?').run(workerId).changes;
-  }
-
-  close(): void {
-    this.db.close();
+  async eraseWorker(workerId: string): Promise<number> {
+    return this.db.run(sql`DELETE FROM declarations WHERE worker_id = ${workerId}`);
   }
 }

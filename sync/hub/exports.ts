@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual, verify, X509Certificate } from 'node:crypto';
-import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
+import { sql, type RawBuilder } from 'kysely';
 import { DEVICE_ID_PATTERN } from '../../base/common/ids.js';
 import {
   EXPORT_HEADERS,
@@ -8,7 +8,8 @@ import {
   exportSignedText,
   type ExportDescription,
 } from '../../base/node/export-upload.js';
-import { DIRECTORY_MIGRATIONS, type HubDirectory } from './directory.js';
+import type { HubDirectory } from './directory.js';
+import { chunksOf, inList, type HubSql, type HubSqlExecutor } from './hub-sql.js';
 
 /** An upload the hub refuses: `status` is the HTTP answer, `message` says why in words a supervisor can act on. */
 export class ExportRefusal extends Error {
@@ -42,7 +43,6 @@ interface ExportRow {
   device_id: string;
   site_id: string | null;
   checkpoint_id: string | null;
-  orgs: string | null;
   supervisor_id: string;
   supervisor_name: string;
   file_name: string;
@@ -53,15 +53,15 @@ interface ExportRow {
   size: number;
 }
 
-const COLUMNS =
-  "e.export_id, e.device_id, e.site_id, e.checkpoint_id, e.supervisor_id, e.supervisor_name, e.file_name, e.format, e.rows, e.made_ms, e.received_ms, e.size, (SELECT group_concat(org_id, ',') FROM kiosk_export_orgs o WHERE o.export_id = e.export_id) AS orgs";
+/** Every column but the file itself (a trusted constant). */
+const COLUMNS = sql.raw('e.export_id, e.device_id, e.site_id, e.checkpoint_id, e.supervisor_id, e.supervisor_name, e.file_name, e.format, e.rows, e.made_ms, e.received_ms, e.size');
 
-const toExport = (r: ExportRow): ReceivedExport => ({
+const toExport = (r: ExportRow, orgIds: string[]): ReceivedExport => ({
   exportId: r.export_id,
   deviceId: r.device_id,
   siteId: r.site_id,
   checkpointId: r.checkpoint_id,
-  orgIds: r.orgs ? r.orgs.split(',').sort() : [],
+  orgIds,
   supervisorId: r.supervisor_id,
   supervisorName: r.supervisor_name,
   fileName: r.file_name,
@@ -82,13 +82,14 @@ const toExport = (r: ExportRow): ReceivedExport => ({
  * stored again (a retry), with another body as a conflict.
  */
 export class HubExports {
-  private readonly db: SqliteDatabase;
+  private readonly db: HubSql;
   private readonly ca: X509Certificate;
   private readonly now: () => number;
 
-  constructor(private readonly options: { directoryPath: string; directory: Pick<HubDirectory, 'placementOf'>; caPem: string | Buffer; now?: () => number }) {
+  /** Only stores its dependencies (`sql`: the directory's database, which the caller opened and closes). */
+  constructor(private readonly options: { sql: HubSql; directory: Pick<HubDirectory, 'placementOf'>; caPem: string | Buffer; now?: () => number }) {
     this.ca = new X509Certificate(options.caPem);
-    this.db = openDatabase(options.directoryPath, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.db = options.sql;
     this.now = options.now ?? Date.now;
   }
 
@@ -96,7 +97,7 @@ export class HubExports {
    * Checks an upload's headers and body (throws ExportRefusal) and stores it once. `stored` is false
    * when this export id was already stored with this same body (a retry).
    */
-  receive(headers: Record<string, string | string[] | undefined>, body: Buffer): { stored: boolean; export: ReceivedExport } {
+  async receive(headers: Record<string, string | string[] | undefined>, body: Buffer): Promise<{ stored: boolean; export: ReceivedExport }> {
     const header = (name: string): string => {
       const v = headers[name];
       if (typeof v !== 'string' || v === '') throw new ExportRefusal(400, `the ${name} header is missing`);
@@ -141,66 +142,67 @@ export class HubExports {
     }
     if (!good) throw new ExportRefusal(401, 'the signature does not match the file: it was changed on the way or not signed by this device; send it again');
 
-    const placement = this.options.directory.placementOf(deviceId);
+    const placement = await this.options.directory.placementOf(deviceId);
     if (!placement) throw new ExportRefusal(403, `device ${deviceId} is not registered at the hub (placed at a site): ask the province operator`);
 
-    return this.db
-      .transaction(() => {
-        const held = this.db.prepare('SELECT device_id, sha256 FROM kiosk_exports WHERE export_id = ?').get(description.exportId) as { device_id: string; sha256: Buffer } | undefined;
-        if (held) {
-          if (held.device_id !== deviceId || held.sha256.length !== digest.length || !timingSafeEqual(held.sha256, digest)) {
-            throw new ExportRefusal(409, `export ${description.exportId} was already received with another file`);
-          }
-          return { stored: false, export: this.get(description.exportId)! };
+    // One writer at a time: a retry racing its first copy finds it stored, never a second row.
+    return this.db.write(async (tx) => {
+      const held = await tx.get<{ device_id: string; sha256: Buffer }>(sql`SELECT device_id, sha256 FROM kiosk_exports WHERE export_id = ${description.exportId}`);
+      if (held) {
+        if (held.device_id !== deviceId || held.sha256.length !== digest.length || !timingSafeEqual(held.sha256, digest)) {
+          throw new ExportRefusal(409, `export ${description.exportId} was already received with another file`);
         }
-        this.db
-          .prepare(
-            `INSERT INTO kiosk_exports (export_id, device_id, site_id, checkpoint_id, supervisor_id, supervisor_name, file_name, format, rows, made_ms, received_ms, size, sha256, body)
-             VALUES (@exportId, @deviceId, @siteId, @checkpointId, @supervisorId, @supervisorName, @fileName, @format, @rows, @madeMs, @receivedMs, @size, @sha256, @body)`,
-          )
-          .run({ ...description, deviceId, siteId: placement.siteId, checkpointId: placement.checkpointId, receivedMs: now, size: body.length, sha256: digest, body });
-        const org = this.db.prepare('INSERT INTO kiosk_export_orgs (export_id, org_id) VALUES (?, ?)');
-        for (const o of placement.orgIds) org.run(description.exportId, o);
-        return { stored: true, export: this.get(description.exportId)! };
-      })
-      .immediate();
+        return { stored: false, export: (await exportsWhere(tx, sql`e.export_id = ${description.exportId}`))[0]! };
+      }
+      const d = description;
+      await tx.run(
+        sql`INSERT INTO kiosk_exports (export_id, device_id, site_id, checkpoint_id, supervisor_id, supervisor_name, file_name, format, rows, made_ms, received_ms, size, sha256, body)
+            VALUES (${d.exportId}, ${deviceId}, ${placement.siteId}, ${placement.checkpointId}, ${d.supervisorId}, ${d.supervisorName}, ${d.fileName}, ${d.format}, ${d.rows}, ${d.madeMs}, ${now}, ${body.length}, ${digest}, ${body})`,
+      );
+      if (placement.orgIds.length) {
+        await tx.run(sql`INSERT INTO kiosk_export_orgs (export_id, org_id) VALUES ${sql.join(placement.orgIds.map((o) => sql`(${d.exportId}, ${o})`))}`);
+      }
+      return { stored: true, export: (await exportsWhere(tx, sql`e.export_id = ${d.exportId}`))[0]! };
+    });
   }
 
   /** Received exports, newest first; `orgId` confines them to those of a checkpoint serving it. */
-  list(orgId?: string, limit = 500): ReceivedExport[] {
-    const rows = (
-      orgId === undefined
-        ? this.db.prepare(`SELECT ${COLUMNS} FROM kiosk_exports e ORDER BY e.received_ms DESC LIMIT ?`).all(limit)
-        : this.db
-            .prepare(`SELECT ${COLUMNS} FROM kiosk_export_orgs k JOIN kiosk_exports e ON e.export_id = k.export_id WHERE k.org_id = ? ORDER BY e.received_ms DESC LIMIT ?`)
-            .all(orgId, limit)
-    ) as ExportRow[];
-    return rows.map(toExport);
+  async list(orgId?: string, limit = 500): Promise<ReceivedExport[]> {
+    return orgId === undefined
+      ? exportsWhere(this.db, sql`1 = 1`, limit)
+      : exportsWhere(this.db, sql`e.export_id IN (SELECT k.export_id FROM kiosk_export_orgs k WHERE k.org_id = ${orgId})`, limit);
   }
 
-  get(exportId: string, orgId?: string): ReceivedExport | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM kiosk_exports e WHERE e.export_id = ?`).get(exportId) as ExportRow | undefined;
-    if (!row) return undefined;
-    const e = toExport(row);
-    return orgId === undefined || e.orgIds.includes(orgId) ? e : undefined;
+  async get(exportId: string, orgId?: string): Promise<ReceivedExport | undefined> {
+    const [e] = await exportsWhere(this.db, sql`e.export_id = ${exportId}`);
+    return e && (orgId === undefined || e.orgIds.includes(orgId)) ? e : undefined;
   }
 
   /** The file, for someone who may see the export (see `get`). */
-  file(exportId: string, orgId?: string): { export: ReceivedExport; body: Buffer } | undefined {
-    const e = this.get(exportId, orgId);
+  async file(exportId: string, orgId?: string): Promise<{ export: ReceivedExport; body: Buffer } | undefined> {
+    const e = await this.get(exportId, orgId);
     if (!e) return undefined;
-    const { body } = this.db.prepare('SELECT body FROM kiosk_exports WHERE export_id = ?').get(exportId) as { body: Buffer };
-    return { export: e, body };
+    const row = await this.db.get<{ body: Buffer }>(sql`SELECT body FROM kiosk_exports WHERE export_id = ${exportId}`);
+    return row ? { export: e, body: row.body } : undefined;
   }
 
-  /** Retention: exports received before this time are deleted. */
-  purgeBefore(ms: number): { exports: number } {
-    return { exports: this.db.prepare('DELETE FROM kiosk_exports WHERE received_ms < ?').run(ms).changes };
+  /** Retention: exports received before this time are deleted (their organisations with them). */
+  async purgeBefore(ms: number): Promise<{ exports: number }> {
+    return { exports: await this.db.run(sql`DELETE FROM kiosk_exports WHERE received_ms < ${ms}`) };
   }
+}
 
-  close(): void {
-    this.db.close();
+/** Exports matching `where` (over `kiosk_exports e`), newest first, each with the organisations it was stored for. */
+async function exportsWhere(db: HubSqlExecutor, where: RawBuilder<unknown>, limit = 500): Promise<ReceivedExport[]> {
+  const rows = await db.all<ExportRow>(sql`SELECT ${COLUMNS} FROM kiosk_exports e WHERE ${where} ORDER BY e.received_ms DESC, e.export_id LIMIT ${limit}`);
+  const orgs = new Map<string, string[]>();
+  for (const ids of chunksOf(rows.map((r) => r.export_id))) {
+    for (const o of await db.all<{ export_id: string; org_id: string }>(sql`SELECT export_id, org_id FROM kiosk_export_orgs WHERE export_id IN ${inList(ids)}`)) {
+      orgs.set(o.export_id, [...(orgs.get(o.export_id) ?? []), o.org_id]);
+    }
   }
+  // Sorted here, not by the database's collation, so both backends list them alike.
+  return rows.map((r) => toExport(r, (orgs.get(r.export_id) ?? []).sort()));
 }
 
 function commonName(cert: X509Certificate): string | undefined {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { WorkerRecord } from '../../base/common/types.js';
 import { identifierSchema } from '../../base/common/ids.js';
 import type { HubDirectory } from './directory.js';
+import type { HubSqlExecutor } from './hub-sql.js';
 import { PassError, type PassRecord, type PassRegistry } from './passes.js';
 import type { HubEvent, HubStore } from './store.js';
 import type { Alert } from '../protocol.js';
@@ -34,7 +36,7 @@ export interface PersonExport {
   exportedAt: string;
   workerId: string;
   /** The organisation's CV 2242 list row, kept at the hub only (null: on no organisation's list). */
-  organisationList: ReturnType<HubDirectory['hubOnlyWorker']> | null;
+  organisationList: Awaited<ReturnType<HubDirectory['hubOnlyWorker']>> | null;
   /** What kiosks hold and decide on (null: not on the roster). */
   roster: WorkerRecord | null;
   passes: (PassRecord & { boundToPhone: boolean })[];
@@ -116,48 +118,44 @@ function checkWorkerId(workerId: string): string {
 }
 
 /** The roster record kiosks hold for a worker (undefined: not on the roster, or a tombstone). */
-function rosterRecord(passes: PassRegistry, workerId: string): WorkerRecord | undefined {
-  const row = passes.database().prepare("SELECT value FROM records WHERE stream = 'roster' AND key = ? AND deleted = 0").get(workerId) as { value: string } | undefined;
+async function rosterRecord(db: HubSqlExecutor, workerId: string): Promise<WorkerRecord | undefined> {
+  const row = await db.get<{ value: string }>(sql`SELECT value FROM records WHERE stream = 'roster' AND key = ${workerId} AND deleted = 0`);
   return row ? (JSON.parse(row.value) as WorkerRecord) : undefined;
 }
 
 /** The routes a worker rides and the vehicles they drive (ids, by id). */
-function shuttlesOf(passes: PassRegistry, workerId: string): PersonExport['shuttles'] {
-  const db = passes.database();
-  return {
-    routesRidden: (db.prepare('SELECT route_id FROM route_riders WHERE worker_id = ? ORDER BY route_id').all(workerId) as { route_id: string }[]).map((r) => r.route_id),
-    vehiclesDriven: (db.prepare('SELECT vehicle_id FROM vehicle_drivers WHERE worker_id = ? ORDER BY vehicle_id').all(workerId) as { vehicle_id: string }[]).map((r) => r.vehicle_id),
-  };
+async function shuttlesOf(db: HubSqlExecutor, workerId: string): Promise<PersonExport['shuttles']> {
+  const routes = await db.all<{ route_id: string }>(sql`SELECT route_id FROM route_riders WHERE worker_id = ${workerId}`);
+  const vehicles = await db.all<{ vehicle_id: string }>(sql`SELECT vehicle_id FROM vehicle_drivers WHERE worker_id = ${workerId}`);
+  // Sorted here, not by the database's collation, so both backends list them alike.
+  return { routesRidden: routes.map((r) => r.route_id).sort(), vehiclesDriven: vehicles.map((r) => r.vehicle_id).sort() };
 }
 
 /** Access: everything the hub holds about one worker, as one JSON document. */
 export async function exportPerson(sources: PersonDataSources, workerIdText: string, by: string): Promise<PersonExport> {
   const workerId = checkWorkerId(workerIdText);
   const nowMs = (sources.now ?? Date.now)();
-  const organisationList = sources.directory.hubOnlyWorker(workerId) ?? null;
-  const roster = rosterRecord(sources.passes, workerId) ?? null;
-  const holderKeys = new Set(
-    (sources.passes.database().prepare('SELECT pass_id FROM passes WHERE worker_id = ? AND holder_key IS NOT NULL').all(workerId) as { pass_id: string }[]).map((r) => r.pass_id),
-  );
-  const passes = sources.passes.list({ workerId }).map((p) => ({ ...p, boundToPhone: holderKeys.has(p.passId) }));
-  const phoneLinks = sources.passes
-    .database()
-    .prepare(
-      `SELECT link_id AS linkId, made_by AS madeBy, made_ms AS madeAtMs, expires_ms AS expiresAtMs, used_ms AS usedAtMs, retired_ms AS retiredAtMs, pass_id AS passId
-       FROM phone_links WHERE worker_id = ? ORDER BY made_ms`,
+  const db = sources.directory.sql;
+  const organisationList = (await sources.directory.hubOnlyWorker(workerId)) ?? null;
+  const roster = (await rosterRecord(db, workerId)) ?? null;
+  const holderKeys = new Set((await db.all<{ pass_id: string }>(sql`SELECT pass_id FROM passes WHERE worker_id = ${workerId} AND holder_key IS NOT NULL`)).map((r) => r.pass_id));
+  const passes = (await sources.passes.list({ workerId })).map((p) => ({ ...p, boundToPhone: holderKeys.has(p.passId) }));
+  const phoneLinks = (
+    await db.all<{ link_id: string; made_by: string; made_ms: number; expires_ms: number; used_ms: number | null; retired_ms: number | null; pass_id: string | null }>(
+      sql`SELECT link_id, made_by, made_ms, expires_ms, used_ms, retired_ms, pass_id FROM phone_links WHERE worker_id = ${workerId} ORDER BY made_ms, link_id`,
     )
-    .all(workerId) as PhoneLinkRow[];
+  ).map((r): PhoneLinkRow => ({ linkId: r.link_id, madeBy: r.made_by, madeAtMs: r.made_ms, expiresAtMs: r.expires_ms, usedAtMs: r.used_ms, retiredAtMs: r.retired_ms, passId: r.pass_id }));
   const healthDeclarations = (
-    sources.passes.database().prepare('SELECT decl_id, made_ms, received_ms, flagged, answers FROM declarations WHERE worker_id = ? ORDER BY made_ms').all(workerId) as {
-      decl_id: string; made_ms: number; received_ms: number; flagged: number; answers: string | null;
-    }[]
+    await db.all<{ decl_id: string; made_ms: number; received_ms: number; flagged: number; answers: string | null }>(
+      sql`SELECT decl_id, made_ms, received_ms, flagged, answers FROM declarations WHERE worker_id = ${workerId} ORDER BY made_ms, decl_id`,
+    )
   ).map((r) => ({ id: r.decl_id, madeAtMs: r.made_ms, receivedAtMs: r.received_ms, flagged: r.flagged === 1, answers: r.answers === null ? null : (JSON.parse(r.answers) as unknown) }));
   const visits = (
-    sources.passes.database().prepare('SELECT visit_id, checkpoint_id, direction, at_ms, time_verified FROM visits WHERE worker_id = ? ORDER BY at_ms').all(workerId) as {
-      visit_id: string; checkpoint_id: string; direction: string; at_ms: number; time_verified: number;
-    }[]
+    await db.all<{ visit_id: string; checkpoint_id: string; direction: string; at_ms: number; time_verified: number }>(
+      sql`SELECT visit_id, checkpoint_id, direction, at_ms, time_verified FROM visits WHERE worker_id = ${workerId} ORDER BY at_ms, visit_id`,
+    )
   ).map((r) => ({ id: r.visit_id, checkpointId: r.checkpoint_id, direction: r.direction, atMs: r.at_ms, timeVerified: r.time_verified === 1 }));
-  const shuttles = shuttlesOf(sources.passes, workerId);
+  const shuttles = await shuttlesOf(db, workerId);
   const shuttleRows = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
   const held = await sources.store.personData(workerId);
   if (!organisationList && !roster && passes.length === 0 && phoneLinks.length === 0 && shuttleRows === 0 && held.events.length === 0 && held.alerts.length === 0) {
@@ -193,38 +191,35 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
 export async function erasePerson(sources: PersonDataSources, workerIdText: string, by: string, options: { force?: boolean } = {}): Promise<ErasureReport> {
   const workerId = checkWorkerId(workerIdText);
   const nowMs = (sources.now ?? Date.now)();
-  const roster = rosterRecord(sources.passes, workerId);
+  const db = sources.directory.sql;
+  const roster = await rosterRecord(db, workerId);
   if (roster && !options.force) {
     const measure =
       roster.caseStatus !== 'none' ? `case status ${roster.caseStatus}` : roster.quarantineUntil !== null && roster.quarantineUntil > nowMs ? 'a quarantine not yet over' : undefined;
     if (measure) throw new PersonDataError(`worker ${workerId} is under an active health measure (${measure}): their contacts are traced from their record; erase once the case is closed, or force it when the health authority says tracing is done`);
   }
-  const listRowDeleted = sources.directory.hubOnlyWorker(workerId) !== undefined;
+  const listRowDeleted = (await sources.directory.hubOnlyWorker(workerId)) !== undefined;
   // Revoked first, as erased (the roster removal would revoke them too, as "removed").
   let passesRevoked = 0;
   try {
-    passesRevoked = sources.passes.revokeWorker(workerId, { because: 'erased' }).length;
+    passesRevoked = (await sources.passes.revokeWorker(workerId, { because: 'erased' })).length;
   } catch (err) {
     if (!(err instanceof PassError)) throw err;
   }
-  const db = sources.passes.database();
   // Counted before the roster removal, which takes them off their routes (and sends the routes' bus kiosks a fresh roster).
-  const shuttles = shuttlesOf(sources.passes, workerId);
-  const rosterRemoved = sources.directory.removeWorkers([workerId]).removed > 0;
-  const { passRecordsDeleted, phoneLinksDeleted } = db
-    .transaction(() => {
-      db.prepare('DELETE FROM route_riders WHERE worker_id = ?').run(workerId);
-      db.prepare('DELETE FROM vehicle_drivers WHERE worker_id = ?').run(workerId);
-      return {
-        passRecordsDeleted: db.prepare('DELETE FROM passes WHERE worker_id = ?').run(workerId).changes,
-        // An open link goes too: its token no longer finds anyone.
-        phoneLinksDeleted: db.prepare('DELETE FROM phone_links WHERE worker_id = ?').run(workerId).changes,
-      };
-    })
-    .immediate();
+  const shuttles = await shuttlesOf(db, workerId);
+  const rosterRemoved = (await sources.directory.removeWorkers([workerId])).removed > 0;
+  const { passRecordsDeleted, phoneLinksDeleted, phoneUploadsDeleted } = await db.write(async (tx) => {
+    await tx.run(sql`DELETE FROM route_riders WHERE worker_id = ${workerId}`);
+    await tx.run(sql`DELETE FROM vehicle_drivers WHERE worker_id = ${workerId}`);
+    return {
+      passRecordsDeleted: await tx.run(sql`DELETE FROM passes WHERE worker_id = ${workerId}`),
+      // An open link goes too: its token no longer finds anyone.
+      phoneLinksDeleted: await tx.run(sql`DELETE FROM phone_links WHERE worker_id = ${workerId}`),
+      phoneUploadsDeleted: (await tx.run(sql`DELETE FROM declarations WHERE worker_id = ${workerId}`)) + (await tx.run(sql`DELETE FROM visits WHERE worker_id = ${workerId}`)),
+    };
+  });
   const shuttleRowsDeleted = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
-  const phoneUploadsDeleted =
-    db.prepare('DELETE FROM declarations WHERE worker_id = ?').run(workerId).changes + db.prepare('DELETE FROM visits WHERE worker_id = ?').run(workerId).changes;
   const held = await sources.store.anonymiseWorker(workerId);
   if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && phoneLinksDeleted === 0 && shuttleRowsDeleted === 0 && held.events === 0 && held.alerts === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);

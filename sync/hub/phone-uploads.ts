@@ -34,7 +34,7 @@ export interface VerifiedUpload {
 
 /** What the registry says of a pass (sync/hub/passes.ts PassRegistry.pass). */
 export interface PassLookup {
-  pass(passId: string): { workerId: string; kind: string; revokedAtMs: number | null } | undefined;
+  pass(passId: string): Promise<{ workerId: string; kind: string; revokedAtMs: number | null } | undefined>;
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
@@ -60,7 +60,7 @@ export class PhoneUploads {
   private readonly hasKey: boolean;
 
   /** Checks an upload's body (any JSON a client sent) at the hub's clock `nowMs`. */
-  verify(body: unknown, nowMs: number): VerifiedUpload {
+  async verify(body: unknown, nowMs: number): Promise<VerifiedUpload> {
     if (!this.hasKey) throw new PhoneUploadError('this hub has no phone-pass key: phone uploads cannot be checked', 503);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PhoneUploadError('the upload is not an object', 400);
     const { pass, payload, sig, ...extra } = body as Record<string, unknown>;
@@ -84,7 +84,7 @@ export class PhoneUploads {
       throw new PhoneUploadError(`the phone pass is out of shape (${(err as Error).message})`, 401);
     }
     const passId = claims.passId;
-    const record = this.passes.pass(passId);
+    const record = await this.passes.pass(passId);
     if (!record || record.kind !== 'phone' || record.workerId !== claims.workerId) throw new PhoneUploadError('this phone pass is not in the pass registry', 401);
     const validity = checkValidity(claims, opened.signer.kid, nowMs, () => record.revokedAtMs !== null);
     if (!validity.ok) throw new PhoneUploadError(`this phone pass cannot be used (${validity.failure}): ask your organisation for a new link`, 401);

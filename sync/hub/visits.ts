@@ -1,11 +1,11 @@
 import type { KeyObject } from 'node:crypto';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { UPLOAD_ID_PATTERN } from '../../base/common/phone-upload.js';
 import { issuesText } from '../../base/common/validation.js';
 import { HubKeyring } from '../../base/node/keys.js';
-import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
 import { CheckpointCodeError, readCheckpointCode, ROTATING_WINDOW_SECONDS } from './checkpoint-codes.js';
-import { DIRECTORY_MIGRATIONS } from './directory.js';
+import type { HubSql } from './hub-sql.js';
 import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
 
 /**
@@ -78,28 +78,46 @@ export interface VisitRecord {
 }
 
 export interface VisitsOptions {
-  directoryPath: string;
+  /** The directory's database (the caller opened it and closes it). */
+  sql: HubSql;
   uploads: PhoneUploads;
   /** The hub's checkpoint-code key (private or public): the codes it signed are the only ones taken. */
   checkpointCodeKey: KeyObject;
   now?: () => number;
 }
 
+interface VisitRow {
+  visit_id: string;
+  worker_id: string;
+  checkpoint_id: string;
+  site_id: string;
+  direction: 'in' | 'out';
+  at_ms: number;
+  received_ms: number;
+  time_verified: number;
+  code_kind: 'static' | 'rotating';
+}
+
 export class Visits {
-  private readonly db: SqliteDatabase;
+  private readonly db: HubSql;
   private readonly now: () => number;
   private readonly keyring = new HubKeyring();
 
+  /** Only stores its dependencies (and trusts the checkpoint-code key). */
   constructor(private readonly options: VisitsOptions) {
-    this.db = openDatabase(options.directoryPath, { migrations: DIRECTORY_MIGRATIONS, busyTimeoutMs: 5_000 });
+    this.db = options.sql;
     this.now = options.now ?? Date.now;
     this.keyring.add(options.checkpointCodeKey, { role: 'checkpoint-code', source: 'the hub settings (checkpointCodeKey)' });
   }
 
-  /** Takes a phone's signed upload of a visit: verified, its code and times checked, kept once. */
-  submit(body: unknown): VisitReceipt {
+  /**
+   * Takes a phone's signed upload of a visit: verified, its code and times checked, kept once. Two
+   * uploads of one visit racing keep one row: the insert's conflict on the id decides, and the loser
+   * answers as a duplicate with the row that won.
+   */
+  async submit(body: unknown): Promise<VisitReceipt> {
     const nowMs = this.now();
-    const upload = this.options.uploads.verify(body, nowMs);
+    const upload = await this.options.uploads.verify(body, nowMs);
     const v = parseVisitPayload(upload.payload);
     let code;
     try {
@@ -108,7 +126,7 @@ export class Visits {
       if (err instanceof CheckpointCodeError) throw new VisitError(`the scanned code is refused: ${err.message}`, 400);
       throw err;
     }
-    const checkpoint = this.db.prepare('SELECT site_id, name FROM checkpoints WHERE checkpoint_id = ?').get(code.checkpointId) as { site_id: string; name: string } | undefined;
+    const checkpoint = await this.db.get<{ site_id: string; name: string }>(sql`SELECT site_id, name FROM checkpoints WHERE checkpoint_id = ${code.checkpointId}`);
     if (!checkpoint) throw new VisitError(`checkpoint ${code.checkpointId} is not registered at this hub`, 400);
     if (v.scannedAtMs > nowMs + MAX_PHONE_AHEAD_MS) throw new VisitError("the phone's clock is ahead of the hub's: set the phone's time", 400);
     if (v.scannedAtMs < nowMs - MAX_VISIT_AGE_MS) throw new VisitError('this visit is more than 14 days old', 400);
@@ -122,14 +140,16 @@ export class Visits {
       if (judgedAt < code.windowStartMs! - MAX_PHONE_AHEAD_MS) throw new VisitError('this checkpoint code is from later than the scan', 400);
     }
     const atMs = prompt ? Math.min(v.scannedAtMs, nowMs) : v.scannedAtMs;
-    const inserted = this.db
-      .prepare(
-        `INSERT INTO visits (visit_id, worker_id, pass_id, checkpoint_id, site_id, direction, at_ms, received_ms, time_verified, code_kind)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (visit_id) DO NOTHING`,
-      )
-      .run(v.id, upload.workerId, upload.passId, code.checkpointId, checkpoint.site_id, v.direction, atMs, nowMs, prompt ? 1 : 0, code.kind).changes;
+    const inserted = await this.db.run(
+      sql`INSERT INTO visits (visit_id, worker_id, pass_id, checkpoint_id, site_id, direction, at_ms, received_ms, time_verified, code_kind)
+          VALUES (${v.id}, ${upload.workerId}, ${upload.passId}, ${code.checkpointId}, ${checkpoint.site_id}, ${v.direction}, ${atMs}, ${nowMs}, ${prompt ? 1 : 0}, ${code.kind})
+          ON CONFLICT (visit_id) DO NOTHING`,
+    );
     if (inserted === 0) {
-      const held = this.db.prepare('SELECT worker_id, at_ms, time_verified, direction FROM visits WHERE visit_id = ?').get(v.id) as { worker_id: string; at_ms: number; time_verified: number; direction: 'in' | 'out' } | undefined;
+      // The row that won the conflict is committed by now (PostgreSQL's insert waited for it).
+      const held = await this.db.get<{ worker_id: string; at_ms: number; time_verified: number; direction: 'in' | 'out' }>(
+        sql`SELECT worker_id, at_ms, time_verified, direction FROM visits WHERE visit_id = ${v.id}`,
+      );
       if (!held || held.worker_id !== upload.workerId) throw new VisitError('this visit id is taken: scan again', 409);
       return { status: 'duplicate', workerId: upload.workerId, checkpointId: code.checkpointId, checkpointName: checkpoint.name, direction: held.direction, atMs: held.at_ms, timeVerified: held.time_verified === 1 };
     }
@@ -137,27 +157,24 @@ export class Visits {
   }
 
   /** Visits, oldest first, of a worker and/or at a checkpoint, from `sinceMs` (tracing). */
-  list(filter: { workerId?: string; checkpointId?: string; sinceMs?: number } = {}): VisitRecord[] {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM visits WHERE (@worker IS NULL OR worker_id = @worker) AND (@checkpoint IS NULL OR checkpoint_id = @checkpoint) AND at_ms >= @since ORDER BY at_ms, visit_id`,
-      )
-      .all({ worker: filter.workerId ?? null, checkpoint: filter.checkpointId ?? null, since: filter.sinceMs ?? 0 }) as {
-      visit_id: string; worker_id: string; checkpoint_id: string; site_id: string; direction: 'in' | 'out'; at_ms: number; received_ms: number; time_verified: number; code_kind: 'static' | 'rotating';
-    }[];
+  async list(filter: { workerId?: string; checkpointId?: string; sinceMs?: number } = {}): Promise<VisitRecord[]> {
+    const where = [sql`at_ms >= ${filter.sinceMs ?? 0}`];
+    if (filter.workerId !== undefined) where.push(sql`worker_id = ${filter.workerId}`);
+    if (filter.checkpointId !== undefined) where.push(sql`checkpoint_id = ${filter.checkpointId}`);
+    const rows = await this.db.all<VisitRow>(
+      sql`SELECT visit_id, worker_id, checkpoint_id, site_id, direction, at_ms, received_ms, time_verified, code_kind FROM visits
+          WHERE ${sql.join(where, sql` AND `)} ORDER BY at_ms, visit_id`,
+    );
     return rows.map((r) => ({ visitId: r.visit_id, workerId: r.worker_id, checkpointId: r.checkpoint_id, siteId: r.site_id, direction: r.direction, atMs: r.at_ms, receivedAtMs: r.received_ms, timeVerified: r.time_verified === 1, codeKind: r.code_kind }));
   }
 
-  /** Retention and erasure. */
-  purge(retentionDays: number): number {
-    return this.db.prepare('DELETE FROM visits WHERE at_ms < ?').run(this.now() - retentionDays * 86_400_000).changes;
+  /** Retention: visits older than `retentionDays`; returns how many. */
+  async purge(retentionDays: number): Promise<number> {
+    return this.db.run(sql`DELETE FROM visits WHERE at_ms < ${this.now() - retentionDays * 86_400_000}`);
   }
 
-  eraseWorker(workerId: string): number {
-    return this.db.prepare('DELETE FROM visits WHERE worker_id = ?').run(workerId).changes;
-  }
-
-  close(): void {
-    this.db.close();
+  /** Erasure (Decree 13): every visit of a worker; returns how many. */
+  async eraseWorker(workerId: string): Promise<number> {
+    return this.db.run(sql`DELETE FROM visits WHERE worker_id = ${workerId}`);
   }
 }

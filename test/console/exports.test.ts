@@ -7,9 +7,11 @@ import { createLogger } from '../../base/node/logger.js';
 import { EXPORT_HEADERS, EXPORT_MAX_BYTES, EXPORT_UPLOAD_PATH, signExportUpload, type ExportDescription } from '../../base/node/export-upload.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { HubExports } from '../../sync/hub/exports.js';
+import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { HubRetention } from '../../sync/hub/retention.js';
-import { SqliteHubStore } from '../../sync/hub/store.js';
+import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { ExportError } from '../../src-main/core/supervisor/desk.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { freePort, TestCertificates } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { KioskUnderTest } from '../helpers/kiosk.js';
@@ -39,18 +41,17 @@ async function signIn(base: string, name: string): Promise<(path: string) => Pro
  * real HTTP on loopback; the hub checks the device's signature against the CA, stores the export
  * once, and the console lists and serves it by role.
  */
-describe('kiosk exports sent to the hub console', () => {
+describe.each(directoryBackends)('kiosk exports sent to the hub console on $name', (backend) => {
   const dir = tempDir('safegate-exports-');
   const certs = new TestCertificates(join(dir.path, 'certs'));
   const device = certs.issue(DEVICE);
   const stranger = certs.issue('other-kiosk-02');
   const otherCa = new TestCertificates(join(dir.path, 'other-ca'));
   const forged = otherCa.issue(DEVICE);
-  const directoryPath = join(dir.path, 'hub-directory.db');
-  const directory = new HubDirectory(directoryPath);
-  const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
+  let directory: HubDirectory;
+  let hubStore: HubStore;
   const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
-  const exports = new HubExports({ directoryPath, directory, caPem: certs.credentials(DEVICE).ca });
+  let exports: HubExports;
   const kiosk = new KioskUnderTest();
   let port = 0;
   let server: ConsoleServer;
@@ -73,13 +74,18 @@ describe('kiosk exports sent to the hub console', () => {
   const desk = () => kiosk.kiosk.supervisor;
 
   beforeAll(async () => {
+    const target = await backend.target();
+    directory = await HubDirectory.open(target);
+    // The hub store where `safegate hub run` keeps it: beside the directory in PostgreSQL, else its own SQLite file.
+    hubStore = target.kind === 'postgres' ? await PgHubStore.open(target.url) : new SqliteHubStore(join(dir.path, 'hub.db'));
+    exports = new HubExports({ sql: directory.sql, directory, caPem: certs.credentials(DEVICE).ca });
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
-    directory.addOrganisation({ id: 'ORG-B', name: 'B', kind: 'company' });
-    directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
-    directory.addCheckpoint({ id: 'cong-a1', siteId: 'xuong-a', kind: 'gate', orgIds: ['ORG-A'] });
-    directory.placeDevices('cong-a1', [DEVICE]);
+    await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
+    await directory.addOrganisation({ id: 'ORG-B', name: 'B', kind: 'company' });
+    await directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
+    await directory.addCheckpoint({ id: 'cong-a1', siteId: 'xuong-a', kind: 'gate', orgIds: ['ORG-A'] });
+    await directory.placeDevices('cong-a1', [DEVICE]);
     const hash = await hashPassword(PASSWORD);
     const people: [string, ConsoleRole, string?][] = [['op', 'operator'], ['man-a', 'manager', 'ORG-A'], ['man-b', 'manager', 'ORG-B'], ['doctor', 'health']];
     for (const [name, role, org] of people) await accounts.addAccount({ name, role, password: PASSWORD, ...(org ? { org } : {}) }, hash, Date.now());
@@ -97,10 +103,9 @@ describe('kiosk exports sent to the hub console', () => {
   afterAll(async () => {
     await kiosk.stop();
     await server?.stop();
-    exports.close();
     await accounts.close();
-    await hubStore.close();
-    directory.close();
+    await hubStore?.close();
+    await directory?.close();
     dir.remove();
   });
 
@@ -108,9 +113,9 @@ describe('kiosk exports sent to the hub console', () => {
     const sent = await desk().exportToHub(token, today(), 'csv', 'en');
     expect(sent.status).toBe('stored');
     expect(sent.rows).toBe(1);
-    const [got] = exports.list();
+    const [got] = await exports.list();
     expect(got).toMatchObject({ exportId: sent.exportId, deviceId: DEVICE, siteId: 'xuong-a', checkpointId: 'cong-a1', orgIds: ['ORG-A'], supervisorId: 'giam-sat-1', rows: 1, format: 'csv' });
-    const file = exports.file(sent.exportId)!;
+    const file = (await exports.file(sent.exportId))!;
     expect(file.body.toString('utf8')).toContain('Denied');
     expect(desk().hubPending(token)).toEqual([]);
     const audit = (await accounts.auditTrail(50)).find((a) => a.action === 'export received');
@@ -127,7 +132,7 @@ describe('kiosk exports sent to the hub console', () => {
     const again = await fetch(base + EXPORT_UPLOAD_PATH, { method: 'POST', headers, body });
     expect([first.status, await first.json()]).toEqual([201, { status: 'stored', exportId: description.exportId }]);
     expect([again.status, await again.json()]).toEqual([200, { status: 'already-stored', exportId: description.exportId }]);
-    expect(exports.list().filter((e) => e.exportId === description.exportId)).toHaveLength(1);
+    expect((await exports.list()).filter((e) => e.exportId === description.exportId)).toHaveLength(1);
     // The same id with another file is a conflict, not a second copy.
     const other = Buffer.from('something else');
     const h2 = signExportUpload({ deviceId: DEVICE, description, body: other, certPem: device.cert, keyPem: device.key, nowMs: Date.now() });
@@ -156,13 +161,13 @@ describe('kiosk exports sent to the hub console', () => {
     expect(await post(signed({ nowMs: Date.now() - 3_600_000 }), body)).toEqual([401, expect.stringContaining("the kiosk's clock is -60 min from the hub's")]);
     const big = Buffer.alloc(EXPORT_MAX_BYTES + 1, 0x41);
     expect(await post(signed({ body: big }), big)).toEqual([413, expect.stringContaining('larger than the hub takes (32 MiB)')]);
-    expect(exports.get(description.exportId)).toBeUndefined();
+    expect(await exports.get(description.exportId)).toBeUndefined();
     const refused = (await accounts.auditTrail(100)).filter((a) => a.action === 'export upload' && a.outcome === 'refused');
     expect(refused.length).toBeGreaterThanOrEqual(7);
   }, 30_000);
 
   it("the console lists exports and serves the file to operators, health officers and the manager of an organisation the gate serves; another manager gets 404, on the record", async () => {
-    const [latest] = exports.list();
+    const [latest] = await exports.list();
     const path = `/api/exports/${latest!.exportId}/file`;
     for (const name of ['op', 'man-a', 'doctor']) {
       const get = await signIn(base, name);
@@ -171,7 +176,7 @@ describe('kiosk exports sent to the hub console', () => {
       const file = await get(path);
       expect(file.status).toBe(200);
       expect(file.headers.get('content-disposition')).toContain(`${DEVICE}-`);
-      expect(Buffer.from(await file.arrayBuffer())).toEqual(exports.file(latest!.exportId)!.body);
+      expect(Buffer.from(await file.arrayBuffer())).toEqual((await exports.file(latest!.exportId))!.body);
     }
     const other = await signIn(base, 'man-b');
     expect(await (await other('/api/exports')).json()).toEqual([]);
@@ -181,11 +186,11 @@ describe('kiosk exports sent to the hub console', () => {
   }, 30_000);
 
   it('a refusing or unreachable hub leaves the export on the kiosk with the reason, and it is sent once later', async () => {
-    directory.unassignSite([DEVICE]);
+    await directory.unassignSite([DEVICE]);
     const refused = desk().exportToHub(token, today(), 'xlsx', 'vi');
     await expect(refused).rejects.toThrow(ExportError);
     await expect(refused).rejects.toThrow(/the hub refused the export \(403: device test-kiosk-01 is not registered at the hub.*\); it is kept on this kiosk/);
-    directory.placeDevices('cong-a1', [DEVICE]);
+    await directory.placeDevices('cong-a1', [DEVICE]);
 
     await server?.stop();
     await expect(desk().exportToHub(token, today(), 'csv', 'vi')).rejects.toThrow(/the hub could not be reached \(.*ECONNREFUSED.*\); the export is kept on this kiosk/);
@@ -193,10 +198,10 @@ describe('kiosk exports sent to the hub console', () => {
     expect(waiting.map((w) => w.fileName).sort()).toEqual([expect.stringMatching(/\.csv$/), expect.stringMatching(/\.xlsx$/)]);
 
     await startConsole();
-    const before = exports.list().length;
+    const before = (await exports.list()).length;
     for (const w of waiting) expect(await desk().resendToHub(token, w.exportId)).toEqual({ exportId: w.exportId, status: 'stored' });
     expect(desk().hubPending(token)).toEqual([]);
-    expect(exports.list().length).toBe(before + 2);
+    expect((await exports.list()).length).toBe(before + 2);
     const trail = desk().auditTrail().filter((a) => a.action === 'export').map((a) => a.detail);
     expect(trail.some((d) => /to the hub as .*: failed \(the hub could not be reached/.test(d))).toBe(true);
   }, 30_000);
@@ -213,12 +218,12 @@ describe('kiosk exports sent to the hub console', () => {
   });
 
   it("exports older than the hub's retention are purged by the hub's retention", async () => {
-    const n = exports.list().length;
+    const n = (await exports.list()).length;
     const log = createLogger({ level: 'fatal' });
     const store = { purgeBefore: () => Promise.resolve({ events: 0, alerts: 0, heartbeats: 0 }) };
     await new HubRetention({ store, exports, retentionDays: 1, log }).purge();
-    expect(exports.list().length).toBe(n);
+    expect((await exports.list()).length).toBe(n);
     await new HubRetention({ store, exports, retentionDays: 1, log, now: () => Date.now() + 86_400_000 + 60_000 }).purge();
-    expect(exports.list()).toEqual([]);
+    expect(await exports.list()).toEqual([]);
   });
 });

@@ -23,10 +23,10 @@ export interface FuzzSuite {
 const GROUPS = {
   framer: async () => framerTargets(),
   credential: async (closer: Closer) => credentialTargets(makeKeys(), closer),
-  phone: async (closer: Closer) => [...phonePassTargets(closer), ...phoneUploadTargets(closer)],
+  phone: async (closer: Closer) => [...(await phonePassTargets(closer)), ...(await phoneUploadTargets(closer))],
   batch: async () => batchTargets(),
   downlink: async (closer: Closer) => downlinkTargets(closer),
-  hub: async (closer: Closer) => [...hubTargets(closer), ...exportUploadTargets(closer)],
+  hub: async (closer: Closer) => [...hubTargets(closer), ...(await exportUploadTargets(closer))],
   api: async (closer: Closer) => apiTargets(closer),
 } as const;
 export type FuzzGroup = keyof typeof GROUPS;

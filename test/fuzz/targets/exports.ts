@@ -47,26 +47,26 @@ const uploadInput: fc.Arbitrary<UploadInput> = fc.oneof(
   ),
 );
 
-export function exportUploadTargets(closer: Closer): AnyFuzzTarget[] {
+export async function exportUploadTargets(closer: Closer): Promise<AnyFuzzTarget[]> {
   const dir = scratchDir('safegate-fuzz-exports-');
   const certs = new TestCertificates(join(dir.path, 'certs'));
   const device = certs.issue(DEVICE);
-  const file = join(dir.path, 'directory.db');
-  const directory = new HubDirectory(file);
-  directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
-  directory.addSite({ id: 'site-a', orgId: 'ORG-A' });
-  directory.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate', orgIds: ['ORG-A'] });
-  directory.placeDevices('gate-a', [DEVICE]);
+  const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'directory.db') });
+  closer.add(async () => {
+    await directory.close();
+    dir.remove();
+  });
+  await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
+  await directory.addSite({ id: 'site-a', orgId: 'ORG-A' });
+  await directory.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate', orgIds: ['ORG-A'] });
+  await directory.placeDevices('gate-a', [DEVICE]);
   // After the certificate's start (openssl dates it from the second it is issued).
   const nowMs = Date.now() + 60_000;
-  const exports = new HubExports({ directoryPath: file, directory, caPem: device.ca, now: () => nowMs });
+  const exports = new HubExports({ sql: directory.sql, directory, caPem: device.ca, now: () => nowMs });
   let kept = 0;
   closer.add(() => {
     // A run that never stored anything would not have tested the signature check at all.
     check(kept > 0, 'no upload was ever stored: the inputs never reach the signature check');
-    exports.close();
-    directory.close();
-    dir.remove();
   });
   return [
     target({
@@ -74,7 +74,7 @@ export function exportUploadTargets(closer: Closer): AnyFuzzTarget[] {
       weight: 20,
       smallRuns: 150,
       arbitrary: uploadInput,
-      run(input: UploadInput) {
+      async run(input: UploadInput) {
         let headers: Record<string, string | string[] | undefined>;
         let body = Buffer.from(input.body);
         let mayKeep = false;
@@ -92,9 +92,9 @@ export function exportUploadTargets(closer: Closer): AnyFuzzTarget[] {
           if (input.flip) body = Buffer.concat([body, Buffer.from([0x2c])]);
         }
         try {
-          const r = exports.receive(headers, body);
+          const r = await exports.receive(headers, body);
           check(mayKeep, () => `kept an upload it should refuse: ${show(headers)}`);
-          check(r.export.deviceId === DEVICE && exports.file(r.export.exportId)?.body.equals(body), () => `kept another file than was signed: ${show(r)}`);
+          check(r.export.deviceId === DEVICE && (await exports.file(r.export.exportId))?.body.equals(body), () => `kept another file than was signed: ${show(r)}`);
           kept++;
         } catch (err) {
           if (!(err instanceof ExportRefusal)) throw err;

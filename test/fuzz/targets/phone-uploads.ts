@@ -55,42 +55,37 @@ const uploadInput: fc.Arbitrary<UploadInput> = fc.oneof(
   fc.record({ mode: fc.constant('tampered' as const), payload: declarationLike, field: fc.constantFrom('pass' as const, 'payload' as const, 'sig' as const), value: fc.string({ maxLength: 120 }) }),
 );
 
-export function phoneUploadTargets(closer: Closer): AnyFuzzTarget[] {
+export async function phoneUploadTargets(closer: Closer): Promise<AnyFuzzTarget[]> {
   const dir = scratchDir('safegate-fuzz-uploads-');
-  const file = join(dir.path, 'directory.db');
-  const directory = new HubDirectory(file);
-  directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' }, NOW_MS);
-  directory.addSite({ id: 'site-a', orgId: 'ORG-A' });
-  directory.uploadWorkers('ORG-A', [{ line: 2, workerId: 'W1', fullName: 'Trần Thị Mai', team: 'Tổ 1', birthYear: null, sex: null, idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 }], { nowMs: NOW_MS });
+  const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'directory.db') });
+  closer.add(async () => {
+    await directory.close();
+    dir.remove();
+  });
+  await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' }, NOW_MS);
+  await directory.addSite({ id: 'site-a', orgId: 'ORG-A' });
+  await directory.uploadWorkers('ORG-A', [{ line: 2, workerId: 'W1', fullName: 'Trần Thị Mai', team: 'Tổ 1', birthYear: null, sex: null, idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 }], { nowMs: NOW_MS });
   const phonePassKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
-  const links = new PhoneLinks({ directoryPath: file, phonePassKey, now: () => NOW_MS });
-  const passes = new PassRegistry({ directoryPath: file, now: () => NOW_MS });
-  const declarations = new Declarations({ directoryPath: file, directory, uploads: new PhoneUploads(phonePassKey, passes), now: () => NOW_MS });
+  const links = new PhoneLinks({ sql: directory.sql, phonePassKey, now: () => NOW_MS });
+  const passes = new PassRegistry({ sql: directory.sql, now: () => NOW_MS });
+  const declarations = new Declarations({ sql: directory.sql, directory, uploads: new PhoneUploads(phonePassKey, passes), now: () => NOW_MS });
   const phone = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const thief = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  const [made] = links.make({ orgId: 'ORG-A', workerIds: ['W1'], madeBy: 'fuzz' });
-  const pass = links.redeem(made!.token, phone.publicKey.export({ format: 'jwk' })).pass;
-  directory.addCheckpoint({ id: 'canteen-a', siteId: 'site-a', kind: 'canteen', orgIds: ['ORG-A'] }, NOW_MS);
+  const [made] = await links.make({ orgId: 'ORG-A', workerIds: ['W1'], madeBy: 'fuzz' });
+  const pass = (await links.redeem(made!.token, phone.publicKey.export({ format: 'jwk' }))).pass;
+  await directory.addCheckpoint({ id: 'canteen-a', siteId: 'site-a', kind: 'canteen', orgIds: ['ORG-A'] }, NOW_MS);
   const codeKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
   const codeRing = new HubKeyring();
   codeRing.add(codeKey, { role: 'checkpoint-code', source: 'fuzz' });
-  const visits = new Visits({ directoryPath: file, uploads: new PhoneUploads(phonePassKey, passes), checkpointCodeKey: codeKey, now: () => NOW_MS });
+  const visits = new Visits({ sql: directory.sql, uploads: new PhoneUploads(phonePassKey, passes), checkpointCodeKey: codeKey, now: () => NOW_MS });
   const goodCodes = [staticCheckpointCode(codeKey, 'canteen-a'), rotatingCheckpointCode(codeKey, 'canteen-a', NOW_MS).code];
-  closer.add(() => {
-    visits.close();
-    declarations.close();
-    passes.close();
-    links.close();
-    directory.close();
-    dir.remove();
-  });
   return [
     target({
       name: 'phone declaration upload',
       weight: 60,
       smallRuns: 200,
       arbitrary: uploadInput,
-      run(input: UploadInput) {
+      async run(input: UploadInput) {
         let body: unknown;
         let mayKeep = false;
         if (input.mode === 'body') body = input.body;
@@ -113,7 +108,7 @@ export function phoneUploadTargets(closer: Closer): AnyFuzzTarget[] {
           }
         }
         try {
-          const r = declarations.submit(body);
+          const r = await declarations.submit(body);
           check(mayKeep, () => `kept an upload it should refuse: ${show(body)}`);
           check(r.workerId === 'W1' && (r.status === 'recorded' || r.status === 'duplicate') && r.declaredAtMs <= NOW_MS, () => `receipt ${show(r)}`);
         } catch (err) {
@@ -157,11 +152,11 @@ export function phoneUploadTargets(closer: Closer): AnyFuzzTarget[] {
       weight: 60,
       smallRuns: 200,
       arbitrary: visitInput,
-      run(input: VisitInput) {
+      async run(input: VisitInput) {
         const payload = JSON.stringify({ ...input.fields, code: input.code === 'static' || input.code === 'rotating' ? goodCodes[input.code === 'static' ? 0 : 1] : input.code });
         const body = signPhoneUpload(pass, payload, input.thief ? thief : phone.privateKey);
         try {
-          const r = visits.submit(body);
+          const r = await visits.submit(body);
           check(!input.thief && r.workerId === 'W1' && r.checkpointId === 'canteen-a', () => `kept ${show(r)} for ${show(input)}`);
         } catch (err) {
           if (!(err instanceof PhoneUploadError)) throw err;

@@ -5,24 +5,24 @@ import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PassRegistry } from '../../../sync/hub/passes.js';
 import { erasePerson, exportPerson, type PersonAuditLine } from '../../../sync/hub/person-data.js';
 import { SqliteHubStore } from '../../../sync/hub/store.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { tempDir } from '../../helpers/fixtures.js';
 import { listedWorker } from '../../helpers/listed-worker.js';
 
 const NOW = Date.now();
 const dir = tempDir('safegate-person-shuttles-');
 
-describe('Decree 13 requests cover shuttles', () => {
+describe.each(directoryBackends)('Decree 13 requests cover shuttles on $name', (backend) => {
   it("a rider and driver's export lists their routes and vehicles; erasure takes them off both, and a named driver can be removed", async () => {
-    const path = join(dir.path, 'directory.db');
-    const d = new HubDirectory(path);
-    d.addOrganisation({ id: 'org-a', name: 'A', kind: 'company' }, NOW);
-    d.addSite({ id: 'site-a', orgId: 'org-a' }, NOW);
-    d.uploadWorkers('org-a', [listedWorker('x1', NOW), listedWorker('a2', NOW)], { nowMs: NOW });
-    d.addVehicle({ id: 'v1', plate: '51B-123.45', orgIds: ['org-a'], driverWorkers: ['x1'], driverNames: ['Nguyễn Văn Tài'] }, NOW);
-    d.addRoute({ id: 'r1', orgIds: ['org-a'], vehicleId: 'v1' }, NOW);
-    d.setRouteRiders('r1', ['x1', 'a2']);
-    const passes = new PassRegistry({ directoryPath: path });
-    const store = new SqliteHubStore(join(dir.path, 'hub.db'));
+    const d = await HubDirectory.open(await backend.target());
+    await d.addOrganisation({ id: 'org-a', name: 'A', kind: 'company' }, NOW);
+    await d.addSite({ id: 'site-a', orgId: 'org-a' }, NOW);
+    await d.uploadWorkers('org-a', [listedWorker('x1', NOW), listedWorker('a2', NOW)], { nowMs: NOW });
+    await d.addVehicle({ id: 'v1', plate: '51B-123.45', orgIds: ['org-a'], driverWorkers: ['x1'], driverNames: ['Nguyễn Văn Tài'] }, NOW);
+    await d.addRoute({ id: 'r1', orgIds: ['org-a'], vehicleId: 'v1' }, NOW);
+    await d.setRouteRiders('r1', ['x1', 'a2']);
+    const passes = new PassRegistry({ sql: d.sql });
+    const store = new SqliteHubStore(join(dir.path, `hub-${backend.name}.db`));
     const audit: PersonAuditLine[] = [];
     const sources = { directory: d, passes, store, audit: (l: PersonAuditLine) => audit.push(l), now: () => NOW };
 
@@ -32,19 +32,20 @@ describe('Decree 13 requests cover shuttles', () => {
 
     const erased = await erasePerson(sources, 'x1', 'op');
     expect(erased.shuttleRowsDeleted).toBe(2);
-    expect(d.vehicles()[0]!.drivers).toEqual(['Nguyễn Văn Tài']);
-    expect(d.routes()[0]!.riders).toBe(1);
+    expect((await d.vehicles())[0]!.drivers).toEqual(['Nguyễn Văn Tài']);
+    expect((await d.routes())[0]!.riders).toBe(1);
     await expect(exportPerson(sources, 'x1', 'op')).rejects.toThrow(/holds nothing/);
 
     // A named driver (not a worker) leaves the vehicle by setting its drivers.
-    expect(d.setVehicleDrivers('v1', { workers: ['a2'] })).toEqual({ drivers: 1 });
-    expect(d.vehicles()[0]!.drivers).toEqual(['a2']);
-    expect(() => d.setVehicleDrivers('v1', { workers: ['x1'] })).toThrow(/on no organisation's worker list/);
+    expect(await d.setVehicleDrivers('v1', { workers: ['a2'] })).toEqual({ drivers: 1 });
+    expect((await d.vehicles())[0]!.drivers).toEqual(['a2']);
+    await expect(d.setVehicleDrivers('v1', { workers: ['x1'] })).rejects.toThrow(/on no organisation's worker list/);
     await store.close();
-    passes.close();
-    d.close();
+    await d.close();
   });
+});
 
+describe('Decree 13 requests in the console', () => {
   it("the console's audit trail names a request's route with its parameters, never a worker id", () => {
     expect(auditTarget('/api/organisations/:org/workers/:worker/revoke', { org: 'ORG-A', worker: 'x1' })).toBe('/api/organisations/ORG-A/workers/:worker/revoke');
     expect(auditTarget('/api/organisations/:org/passes/:passId/revoke', { org: 'ORG-A', passId: 'p 1' })).toBe('/api/organisations/ORG-A/passes/p%201/revoke');
