@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { generateSigningKeyPair, type GeneratedKeyPair } from '../../../base/node/keys.js';
 import { Declarations, DECLARATION_QUESTIONS, type DeclarationAnswers } from '../../../sync/hub/declarations.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
+import type { HubSqlTarget } from '../../../sync/hub/hub-sql.js';
 import { PassRegistry } from '../../../sync/hub/passes.js';
 import { PhoneLinks } from '../../../sync/hub/phone-links.js';
 import { PhoneUploads, signPhoneUpload } from '../../../sync/hub/phone-uploads.js';
@@ -34,6 +35,8 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
   let declarations: Declarations;
   let now = NOW;
   let phoneKey: KeyObject;
+  let phonePassKey: KeyObject;
+  let target: HubSqlTarget;
   let pass: Uint8Array;
 
   async function bind(workerId: string, orgId = 'may-a'): Promise<{ key: KeyObject; pass: Uint8Array }> {
@@ -45,14 +48,15 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
   beforeEach(async () => {
     now = NOW;
     key = generateSigningKeyPair('EdDSA');
-    directory = await HubDirectory.open(await backend.target());
+    target = await backend.target();
+    directory = await HubDirectory.open(target);
     await directory.addOrganisation({ id: 'may-a', name: 'Công ty May A', kind: 'company' }, NOW);
     await directory.addOrganisation({ id: 'kcn', name: 'KCN Tân Bình', kind: 'agency' }, NOW);
     await directory.addSite({ id: 'xuong-1', orgId: 'may-a' });
     await directory.addSite({ id: 'cong-kcn', orgId: 'kcn' });
     await directory.addCheckpoint({ id: 'cong-chung', siteId: 'cong-kcn', kind: 'gate', orgIds: ['may-a'] });
     await directory.uploadWorkers('may-a', [listed('a1', 'Nguyễn Thị Hoa'), listed('a2', 'Trần Văn Đức')], { nowMs: NOW });
-    const phonePassKey = createPrivateKey(key.privatePem);
+    phonePassKey = createPrivateKey(key.privatePem);
     links = new PhoneLinks({ sql: directory.sql, phonePassKey, issuer: 'hub.1', now: () => now });
     passes = new PassRegistry({ sql: directory.sql, now: () => now });
     declarations = new Declarations({ sql: directory.sql, directory, uploads: new PhoneUploads(phonePassKey, passes), now: () => now });
@@ -84,14 +88,20 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
     expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW - 60_000, declarationFlagged: false });
   });
 
-  it('one declaration uploaded many times at once (two tabs, a retry racing its first try) is kept once', async () => {
-    const body = signPhoneUpload(pass, payload({ cough: true }, NOW - 60_000, 'RRRRRRRRRRRRRRRRRRRRRR'), phoneKey);
-    // On PostgreSQL these run on several pool connections at once; on SQLite they share one.
-    const receipts = await Promise.all(Array.from({ length: 8 }, () => declarations.submit(body)));
-    expect(receipts.map((r) => r.status).sort()).toEqual([...Array<string>(7).fill('duplicate'), 'recorded']);
-    expect(receipts.filter((r) => r.rosterChanged)).toHaveLength(1);
-    expect(await rows()).toEqual([expect.objectContaining({ decl_id: 'RRRRRRRRRRRRRRRRRRRRRR', worker_id: 'a1', flagged: 1 })]);
-    expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW - 60_000, declarationFlagged: true });
+  it('one declaration uploaded many times at once, to two hubs sharing the database, is kept once', async () => {
+    // A second hub process's handle: on PostgreSQL a pool of its own, on SQLite this process's one connection.
+    const other = await HubDirectory.open(target);
+    try {
+      const otherHub = new Declarations({ sql: other.sql, directory: other, uploads: new PhoneUploads(phonePassKey, new PassRegistry({ sql: other.sql, now: () => now })), now: () => now });
+      const body = signPhoneUpload(pass, payload({ cough: true }, NOW - 60_000, 'RRRRRRRRRRRRRRRRRRRRRR'), phoneKey);
+      const receipts = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? otherHub : declarations).submit(body)));
+      expect(receipts.map((r) => r.status).sort()).toEqual([...Array<string>(7).fill('duplicate'), 'recorded']);
+      expect(receipts.filter((r) => r.rosterChanged)).toHaveLength(1);
+      expect(await rows()).toEqual([expect.objectContaining({ decl_id: 'RRRRRRRRRRRRRRRRRRRRRR', worker_id: 'a1', flagged: 1 })]);
+      expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW - 60_000, declarationFlagged: true });
+    } finally {
+      await other.close();
+    }
   });
 
   it("a bus the worker rides, at another organisation's site, is among the sites that hear the declaration", async () => {

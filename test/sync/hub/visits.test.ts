@@ -6,6 +6,7 @@ import { generateSigningKeyPair } from '../../../base/node/keys.js';
 import { HubKeyring } from '../../../base/node/keys.js';
 import { CheckpointCodeError, readCheckpointCode, rotatingCheckpointCode, staticCheckpointCode } from '../../../sync/hub/checkpoint-codes.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
+import type { HubSqlTarget } from '../../../sync/hub/hub-sql.js';
 import { PassRegistry } from '../../../sync/hub/passes.js';
 import { PhoneLinks } from '../../../sync/hub/phone-links.js';
 import { PhoneUploads, signPhoneUpload } from '../../../sync/hub/phone-uploads.js';
@@ -34,6 +35,8 @@ describe.each(directoryBackends)('check-in at checkpoints without a kiosk (signe
   let visits: Visits;
   let codeKey: KeyObject;
   let phoneKey: KeyObject;
+  let phonePassKey: KeyObject;
+  let target: HubSqlTarget;
   let pass: Uint8Array;
   let now = NOW;
 
@@ -42,12 +45,13 @@ describe.each(directoryBackends)('check-in at checkpoints without a kiosk (signe
 
   beforeEach(async () => {
     now = NOW;
-    directory = await HubDirectory.open(await backend.target());
+    target = await backend.target();
+    directory = await HubDirectory.open(target);
     await directory.addOrganisation({ id: 'may-a', name: 'Công ty May A', kind: 'company' }, NOW);
     await directory.addSite({ id: 'xuong-1', orgId: 'may-a' });
     await directory.addCheckpoint({ id: 'nha-an', siteId: 'xuong-1', name: 'Nhà ăn ca 1', kind: 'canteen', orgIds: ['may-a'] });
     await directory.uploadWorkers('may-a', [listed('a1')], { nowMs: NOW });
-    const phonePassKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
+    phonePassKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
     codeKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
     links = new PhoneLinks({ sql: directory.sql, phonePassKey, issuer: 'hub.1', now: () => now });
     passes = new PassRegistry({ sql: directory.sql, now: () => now });
@@ -93,13 +97,20 @@ describe.each(directoryBackends)('check-in at checkpoints without a kiosk (signe
     ]);
   });
 
-  it('a check-in uploaded many times at once (a retry racing its first try, on several hub connections) is kept once', async () => {
-    const code = staticCheckpointCode(codeKey, 'nha-an');
-    const receipts = await Promise.all(Array.from({ length: 8 }, () => upload(code, NOW - 5_000, 'in', 'RRRRRRRRRRRRRRRRRRRRRR')));
-    expect(receipts.map((r) => r.status).sort()).toEqual([...Array<string>(7).fill('duplicate'), 'recorded']);
-    // Every answer tells the phone the same visit.
-    for (const r of receipts) expect(r).toMatchObject({ workerId: 'a1', checkpointId: 'nha-an', direction: 'in', atMs: NOW - 5_000, timeVerified: true });
-    expect(await visits.list()).toEqual([expect.objectContaining({ visitId: 'RRRRRRRRRRRRRRRRRRRRRR', direction: 'in' })]);
+  it('a check-in uploaded many times at once, to two hubs sharing the database, is kept once', async () => {
+    // A second hub process's handle: on PostgreSQL a pool of its own, on SQLite this process's one connection.
+    const other = await HubDirectory.open(target);
+    try {
+      const otherHub = new Visits({ sql: other.sql, uploads: new PhoneUploads(phonePassKey, new PassRegistry({ sql: other.sql, now: () => now })), checkpointCodeKey: codeKey, now: () => now });
+      const body = signPhoneUpload(pass, JSON.stringify({ kind: 'visit', id: 'RRRRRRRRRRRRRRRRRRRRRR', scannedAtMs: NOW - 5_000, code: staticCheckpointCode(codeKey, 'nha-an'), direction: 'in' }), phoneKey);
+      const receipts = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? otherHub : visits).submit(body)));
+      expect(receipts.map((r) => r.status).sort()).toEqual([...Array<string>(7).fill('duplicate'), 'recorded']);
+      // Every answer tells the phone the same visit.
+      for (const r of receipts) expect(r).toMatchObject({ workerId: 'a1', checkpointId: 'nha-an', direction: 'in', atMs: NOW - 5_000, timeVerified: true });
+      expect(await visits.list()).toEqual([expect.objectContaining({ visitId: 'RRRRRRRRRRRRRRRRRRRRRR', direction: 'in' })]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a rotating code photographed and uploaded promptly more than a minute after its window is refused; within the minute it is taken', async () => {
