@@ -140,6 +140,15 @@ describe.each(directoryBackends)('kiosk exports sent to the hub console on $name
     expect(conflict.status).toBe(409);
   });
 
+  it('a retry racing its first try (four at once) stores the export once and answers the others as stored', async () => {
+    const description: ExportDescription = { exportId: 'race-0123456789abcdef0', fileName: 'safegate-log-2026-11-27.csv', format: 'csv', rows: 1, supervisorId: 'giam-sat-1', supervisorName: 'GS', madeMs: Date.now() };
+    const body = Buffer.from('\uFEFFEvent,Time\r\n1,x\r\n');
+    const headers = signExportUpload({ deviceId: DEVICE, description, body, certPem: device.cert, keyPem: device.key, nowMs: Date.now() });
+    const answers = await Promise.all(Array.from({ length: 4 }, () => fetch(base + EXPORT_UPLOAD_PATH, { method: 'POST', headers, body })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 201]);
+    expect((await exports.list()).filter((e) => e.exportId === description.exportId)).toEqual([expect.objectContaining({ orgIds: ['ORG-A'], size: body.length })]);
+  });
+
   it('a tampered body, another device signing, a foreign CA, a stale time and an oversized file are refused with the reason', async () => {
     const description: ExportDescription = { exportId: 'bad-0123456789abcdef00', fileName: 'x.csv', format: 'csv', rows: 1, supervisorId: 'giam-sat-1', supervisorName: 'GS', madeMs: Date.now() };
     const body = Buffer.from('a,b\r\n');
