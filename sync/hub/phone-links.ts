@@ -186,12 +186,12 @@ export class PhoneLinks {
     const hours = request.hours ?? DEFAULT_LINK_HOURS;
     if (!Number.isInteger(hours) || hours < 1 || hours > MAX_LINK_HOURS) throw new PhoneLinkError(`a link is valid for 1 to ${MAX_LINK_HOURS} hours`);
     if ((request.workerIds === undefined) === (request.team === undefined)) throw new PhoneLinkError('name the workers or a team, not both and not neither');
-    const ids = request.workerIds === undefined ? undefined : [...new Set(request.workerIds.map((id) => checkId(id, 'worker id')))];
-    if (ids?.length === 0) throw new PhoneLinkError('name at least one worker');
     return this.db.write(async (tx) => {
       if (!(await tx.get(sql`SELECT 1 AS one FROM organisations WHERE org_id = ${orgId}`))) throw new PhoneLinkError(`no organisation ${orgId}`);
       type Listed = { worker_id: string; full_name: string; team: string };
       let workers: Listed[];
+      const ids = request.workerIds === undefined ? undefined : [...new Set(request.workerIds.map((id) => checkId(id, 'worker id')))];
+      if (ids?.length === 0) throw new PhoneLinkError('name at least one worker');
       if (ids === undefined) {
         workers = await tx.all<Listed>(sql`SELECT worker_id, full_name, team FROM hub_workers WHERE org_id = ${orgId} AND team = ${request.team!} ORDER BY full_name, worker_id`);
         if (workers.length === 0) throw new PhoneLinkError(`organisation ${orgId} has no team ${JSON.stringify(request.team)} on its list`);

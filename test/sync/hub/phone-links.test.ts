@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HubKeyring, generateSigningKeyPair, type GeneratedKeyPair } from '../../../base/node/keys.js';
 import { checkPhonePass, provePhonePass, type ProofTimeRules } from '../../../base/node/phone-pass.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
+import type { HubSqlTarget } from '../../../sync/hub/hub-sql.js';
 import { PassRegistry } from '../../../sync/hub/passes.js';
 import { PhoneLinkError, PhoneLinks, linkUrl, tokenHashOf } from '../../../sync/hub/phone-links.js';
 import type { ListedWorker } from '../../../sync/hub/registry-upload.js';
@@ -24,6 +25,7 @@ function phone() {
 
 describe.each(directoryBackends)('phone links on $name', (backend) => {
   let key: GeneratedKeyPair;
+  let target: HubSqlTarget;
   let directory: HubDirectory;
   let links: PhoneLinks;
   let registry: PassRegistry;
@@ -35,7 +37,8 @@ describe.each(directoryBackends)('phone links on $name', (backend) => {
     key = generateSigningKeyPair('EdDSA');
     ring = new HubKeyring();
     ring.add(createPublicKey(key.publicPem), { role: 'phone-pass', source: 'test' });
-    directory = await HubDirectory.open(await backend.target());
+    target = await backend.target();
+    directory = await HubDirectory.open(target);
     await directory.addOrganisation({ id: 'may-a', name: 'Công ty May A', kind: 'company' }, NOW);
     await directory.addOrganisation({ id: 'cho-b', name: 'Chợ B', kind: 'market' }, NOW);
     await directory.addSite({ id: 'xuong-1', orgId: 'may-a' });
@@ -69,6 +72,21 @@ describe.each(directoryBackends)('phone links on $name', (backend) => {
     await expect(links.redeem(made!.token, phone().jwk)).rejects.toThrow(expect.objectContaining({ refusal: 'used' }));
     await expect(links.preview(made!.token)).rejects.toThrow(/already been used/);
     expect(await links.list({ orgId: 'may-a' })).toMatchObject([{ workerId: 'a1', state: 'used', passId: bound.passId, madeBy: 'manager-a' }]);
+  });
+
+  it('two phones opening the same link at once: one binds, the other is refused as used, and one pass is issued', async () => {
+    const [made] = await links.make({ orgId: 'may-a', workerIds: ['a1'], madeBy: 'manager-a' });
+    // A second handle on the same database (on PostgreSQL another pool: the two claims really race).
+    const other = await HubDirectory.open(target);
+    try {
+      const rival = new PhoneLinks({ sql: other.sql, phonePassKey: createPrivateKey(key.privatePem), now: () => now });
+      const results = await Promise.allSettled([links.redeem(made!.token, phone().jwk), rival.redeem(made!.token, phone().jwk)]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { refusal: 'used' } });
+      expect(await registry.list({ workerId: 'a1' })).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a WebCrypto key (as the phone page exports it) is taken; a private key, another curve or a bad point is refused', async () => {
