@@ -69,9 +69,9 @@ export function registerExportRoutes(app: FastifyInstance, exports: HubExports, 
       async (req, reply) => {
         const device = String(req.headers[EXPORT_HEADERS.device] ?? '-').slice(0, 64);
         if (!Buffer.isBuffer(req.body)) return reply.code(415).send({ error: 'send the file as application/octet-stream' });
-        let r: ReturnType<HubExports['receive']>;
+        let r: Awaited<ReturnType<HubExports['receive']>>;
         try {
-          r = exports.receive(req.headers, req.body);
+          r = await exports.receive(req.headers, req.body);
         } catch (err) {
           if (!(err instanceof ExportRefusal)) throw err;
           audit(req, `device:${device}`, 'export upload', err.message, 'refused');
@@ -87,7 +87,7 @@ export function registerExportRoutes(app: FastifyInstance, exports: HubExports, 
   app.get(
     '/api/exports',
     { config: { access: ALL_ROLES }, schema: { response: { 200: { type: 'array', items: exportJson } } } },
-    (req, reply) => reply.send(exports.list(orgScope(req)) satisfies ReceivedExport[]),
+    async (req, reply) => reply.send((await exports.list(orgScope(req))) satisfies ReceivedExport[]),
   );
 
   app.get(
@@ -100,10 +100,10 @@ export function registerExportRoutes(app: FastifyInstance, exports: HubExports, 
       },
     },
     async (req: FastifyRequest<{ Params: { exportId: string } }>, reply) => {
-      const file = exports.file(req.params.exportId, orgScope(req));
+      const file = await exports.file(req.params.exportId, orgScope(req));
       if (!file) {
         // Another organisation's export looks like none at all, and the attempt is on the record.
-        if (exports.get(req.params.exportId)) audit(req, req.account!.name, 'export download', `export ${req.params.exportId}: not this organisation's`, 'refused');
+        if (await exports.get(req.params.exportId)) audit(req, req.account!.name, 'export download', `export ${req.params.exportId}: not this organisation's`, 'refused');
         return reply.code(404).send({ error: 'no such export' });
       }
       audit(req, req.account!.name, 'export download', `export ${file.export.exportId}: ${file.export.rows} rows`, 'ok');

@@ -14,7 +14,11 @@ import { openConsoleStore } from './open-store.js';
 import { ConsoleServer } from './server.js';
 
 
-/** A console a hub process serves, with the store of its accounts and the pass registry; `stop()` closes them. */
+/**
+ * A console a hub process serves, with the store of its accounts; `stop()` closes that store. The
+ * pass registry, phone links, declarations, visits and exports work on the hub's directory handle,
+ * which the caller opened and closes after the console stopped.
+ */
 export interface HubConsole {
   server: ConsoleServer;
   store: ConsoleStore;
@@ -37,9 +41,8 @@ export async function openHubConsole(o: {
   databasePath: string;
   /** PostgreSQL for the console's accounts too (the hub's DATABASE_URL); the SQLite file otherwise. */
   databaseUrl?: string | undefined;
+  /** The hub's directory (SQLite or PostgreSQL): the pass registry, links, declarations, visits and exports keep their rows in its database. */
   directory: HubDirectory;
-  /** The directory's file: the pass registry keeps its passes there (directory migration 0008). */
-  directoryPath: string;
   /** The hub's pass key; without it passes are listed and revoked but not issued or printed. */
   passKey?: KeyObject;
   /** The hub's phone-pass key; without it phone links are made but cannot be used (no phone pass is issued). */
@@ -61,16 +64,17 @@ export async function openHubConsole(o: {
 }): Promise<HubConsole | undefined> {
   if (!o.settings.enabled) return undefined;
   const accounts = await openConsoleStore(o);
-  const passes = new PassRegistry({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.passKey ? { passKey: o.passKey } : {}) });
-  const exports = o.deviceCaPem ? new HubExports({ directoryPath: o.directoryPath, directory: o.directory, caPem: o.deviceCaPem }) : undefined;
-  const phoneLinks = new PhoneLinks({ directoryPath: o.directoryPath, issuer: o.issuer, ...(o.phonePassKey ? { phonePassKey: o.phonePassKey } : {}) });
+  const { sql } = o.directory;
+  const passes = new PassRegistry({ sql, issuer: o.issuer, ...(o.passKey ? { passKey: o.passKey } : {}) });
+  const exports = o.deviceCaPem ? new HubExports({ sql, directory: o.directory, caPem: o.deviceCaPem }) : undefined;
+  const phoneLinks = new PhoneLinks({ sql, issuer: o.issuer, ...(o.phonePassKey ? { phonePassKey: o.phonePassKey } : {}) });
   // Phone uploads are checked against the hub's phone-pass key: without one there are no phone passes to send them.
-  const declarations = o.phonePassKey ? new Declarations({ directoryPath: o.directoryPath, directory: o.directory, uploads: new PhoneUploads(o.phonePassKey, passes) }) : undefined;
-  const visits = o.phonePassKey && o.checkpointCodeKey ? new Visits({ directoryPath: o.directoryPath, uploads: new PhoneUploads(o.phonePassKey, passes), checkpointCodeKey: o.checkpointCodeKey }) : undefined;
+  const declarations = o.phonePassKey ? new Declarations({ sql, directory: o.directory, uploads: new PhoneUploads(o.phonePassKey, passes) }) : undefined;
+  const visits = o.phonePassKey && o.checkpointCodeKey ? new Visits({ sql, uploads: new PhoneUploads(o.phonePassKey, passes), checkpointCodeKey: o.checkpointCodeKey }) : undefined;
   const visit = visits ? (body: unknown) => visits.submit(body) : undefined;
   const declare = declarations
-    ? (body: unknown) => {
-        const receipt = declarations.submit(body);
+    ? async (body: unknown) => {
+        const receipt = await declarations.submit(body);
         if (receipt.rosterChanged) o.onDeclaration?.(receipt);
         return receipt;
       }
@@ -96,22 +100,12 @@ export async function openHubConsole(o: {
         await server.start();
       } catch (err) {
         await accounts.close();
-        passes.close();
-        declarations?.close();
-        visits?.close();
-        phoneLinks.close();
-        exports?.close();
         throw err;
       }
     },
     stop: async () => {
       await server.stop();
       await accounts.close();
-      passes.close();
-      declarations?.close();
-      visits?.close();
-      phoneLinks.close();
-      exports?.close();
     },
   };
 }

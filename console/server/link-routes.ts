@@ -41,7 +41,7 @@ export function registerLinkRoutes(app: FastifyInstance, links: PhoneLinks): voi
     },
     async (req: FastifyRequest<{ Params: { org: string }; Querystring: { worker?: string; limit?: number } }>, reply) => {
       if (!mayReachOrg(req, reply, req.params.org)) return reply;
-      const records: LinkRecord[] = links.list({ orgId: req.params.org, ...(req.query.worker ? { workerId: req.query.worker } : {}), limit: req.query.limit ?? 200 });
+      const records: LinkRecord[] = await links.list({ orgId: req.params.org, ...(req.query.worker ? { workerId: req.query.worker } : {}), limit: req.query.limit ?? 200 });
       return records;
     },
   );
@@ -68,7 +68,7 @@ export function registerLinkRoutes(app: FastifyInstance, links: PhoneLinks): voi
       if (!mayReachOrg(req, reply, req.params.org)) return reply;
       let made;
       try {
-        made = links.make({
+        made = await links.make({
           orgId: req.params.org,
           madeBy: req.account!.name,
           ...(req.body.team !== undefined ? { team: req.body.team } : {}),

@@ -37,9 +37,9 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
   app.get('/api/devices', { config: { access: ALL_ROLES } }, async (req) => {
     const scope = orgScope(req);
     const at = new Map<string, { siteId: string; checkpointId: string | null }>();
-    for (const [siteId, devices] of directory.sites()) for (const d of devices) at.set(d, { siteId, checkpointId: null });
+    for (const [siteId, devices] of await directory.sites()) for (const d of devices) at.set(d, { siteId, checkpointId: null });
     const allowed = new Set<string>();
-    for (const c of directory.checkpoints()) {
+    for (const c of await directory.checkpoints()) {
       for (const d of c.devices) {
         at.set(d, { siteId: c.siteId, checkpointId: c.id });
         if (scope === undefined || c.orgIds.includes(scope)) allowed.add(d);
@@ -98,7 +98,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       const { fromMs, toMs } = dayRangeIn(dayStart, zone);
       const scope = orgScope(req);
       const role = req.account!.role;
-      const devices = req.query.site ? directory.siteMembers(req.query.site) : undefined;
+      const devices = req.query.site ? await directory.siteMembers(req.query.site) : undefined;
       const none = { day: req.query.day, total: 0, allowed: 0, denied: 0, deniedByReason: {}, entries: [], next: null };
       if (devices && devices.length === 0) return none;
       // A manager sees the passages stamped with their organisation (its list held the worker when the
@@ -108,7 +108,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       let workerIds: string[] | undefined;
       const term = req.query.worker?.trim();
       if (term) {
-        const named = directory.searchWorkers(scope, term, 1000).map((w) => w.workerId);
+        const named = (await directory.searchWorkers(scope, term, 1000)).map((w) => w.workerId);
         workerIds = scope === undefined && workerIdSchema.safeParse(term).success ? [...new Set([...named, term])] : named;
       }
       if (workerIds?.length === 0) return none;
@@ -167,7 +167,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       const role = req.account!.role;
       const all = await store.alerts();
       // A gate alert (the emergency release) reaches the managers of the organisations its checkpoint serves.
-      const servedBy = new Map(directory.checkpoints().flatMap((c) => c.devices.map((d) => [d, c.orgIds] as const)));
+      const servedBy = new Map((await directory.checkpoints()).flatMap((c) => c.devices.map((d) => [d, c.orgIds] as const)));
       // A worker's alert goes by the organisation stamped on it at receipt, not by the list the worker is on now.
       const visible = all.filter((a) => scope === undefined || (a.workerId ? a.orgId === scope : (servedBy.get(a.deviceId) ?? []).includes(scope)));
       const mayReadHealth = role === 'health' || role === 'manager';
@@ -218,7 +218,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       const b = req.body;
       const startsAtMs = b.startsAtMs ?? now();
       if (b.expiresAtMs <= Math.max(startsAtMs, now())) return reply.code(400).send({ error: 'a notice must expire in the future, after it starts' });
-      const rev = directory.publishNotice({ id: b.id, vi: b.vi, en: b.en ?? null, priority: b.priority, startsAtMs, expiresAtMs: b.expiresAtMs });
+      const rev = await directory.publishNotice({ id: b.id, vi: b.vi, en: b.en ?? null, priority: b.priority, startsAtMs, expiresAtMs: b.expiresAtMs });
       return reply.code(201).send({ id: b.id, rev });
     },
   );
@@ -228,7 +228,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
     { config: { access: OPERATOR }, schema: { params: { type: 'object', required: ['id'], properties: { id: identifierJson } }, response: { '4xx': errorSchema } } },
     async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
       try {
-        return { id: req.params.id, rev: directory.withdrawNotice(req.params.id) };
+        return { id: req.params.id, rev: await directory.withdrawNotice(req.params.id) };
       } catch (err) {
         return reply.code(404).send({ error: (err as Error).message });
       }

@@ -50,10 +50,10 @@ const passRow = {
  */
 export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, zone: string, now: () => number): void {
   /** The organisation's desk, or a refusal already sent (another's organisation, an unknown one). */
-  const desk = (req: FastifyRequest<{ Params: { org: string } }>, reply: FastifyReply): OrganisationPasses | undefined => {
+  const desk = async (req: FastifyRequest<{ Params: { org: string } }>, reply: FastifyReply): Promise<OrganisationPasses | undefined> => {
     if (!mayReachOrg(req, reply, req.params.org)) return undefined;
     try {
-      return passes.of(req.params.org);
+      return await passes.of(req.params.org);
     } catch (err) {
       if (!(err instanceof PassError)) throw err;
       void reply.code(404).send({ error: err.message });
@@ -92,16 +92,16 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
       },
     },
     async (req: FastifyRequest<{ Params: { org: string }; Querystring: { worker?: string; team?: string; limit?: number } }>, reply) => {
-      const d = desk(req, reply);
+      const d = await desk(req, reply);
       if (!d) return reply;
-      const listed = d.list({ ...(req.query.worker ? { workerId: req.query.worker } : {}), ...(req.query.team ? { team: req.query.team } : {}), limit: req.query.limit ?? 200 });
-      const names = d.workerNames(listed.map((p) => p.workerId));
+      const listed = await d.list({ ...(req.query.worker ? { workerId: req.query.worker } : {}), ...(req.query.team ? { team: req.query.team } : {}), limit: req.query.limit ?? 200 });
+      const names = await d.workerNames(listed.map((p) => p.workerId));
       return listed.map((p) => ({ ...publicPass(p), fullName: names.get(p.workerId)?.fullName ?? null, team: names.get(p.workerId)?.team ?? null }));
     },
   );
 
   app.get('/api/organisations/:org/teams', { config: { access: ALL_ROLES }, schema: { params: orgParams, response: { '4xx': errorSchema } } }, async (req: FastifyRequest<{ Params: { org: string } }>, reply) => {
-    const d = desk(req, reply);
+    const d = await desk(req, reply);
     if (!d) return reply;
     return d.teams();
   });
@@ -122,7 +122,7 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
       },
     },
     async (req: FastifyRequest<{ Params: { org: string }; Body: { team?: string; workerIds?: string[]; expiresAtMs: number } }>, reply) => {
-      const d = desk(req, reply);
+      const d = await desk(req, reply);
       if (!d) return reply;
       const bad = checkExpiry(req.body.expiresAtMs);
       if (bad) return reply.code(400).send({ error: bad });
@@ -140,11 +140,11 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
     '/api/organisations/:org/passes/:passId/revoke',
     { config: { access: OPERATOR_OR_MANAGER }, schema: { params: { type: 'object', required: ['org', 'passId'], properties: { org: identifierJson, passId: passIdJson } }, response: { '4xx': errorSchema } } },
     async (req: FastifyRequest<{ Params: { org: string; passId: string } }>, reply) => {
-      const d = desk(req, reply);
+      const d = await desk(req, reply);
       if (!d) return reply;
       let revoked;
       try {
-        revoked = d.revokePass(req.params.passId);
+        revoked = await d.revokePass(req.params.passId);
       } catch (err) {
         return refusal(reply, err);
       }
@@ -156,11 +156,11 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
     '/api/organisations/:org/workers/:worker/revoke',
     { config: { access: OPERATOR_OR_MANAGER }, schema: { params: { type: 'object', required: ['org', 'worker'], properties: { org: identifierJson, worker: identifierJson } }, response: { '4xx': errorSchema } } },
     async (req: FastifyRequest<{ Params: { org: string; worker: string } }>, reply) => {
-      const d = desk(req, reply);
+      const d = await desk(req, reply);
       if (!d) return reply;
       let revoked;
       try {
-        revoked = d.revokeWorker(req.params.worker);
+        revoked = await d.revokeWorker(req.params.worker);
       } catch (err) {
         return refusal(reply, err);
       }
@@ -186,7 +186,7 @@ export function registerPassRoutes(app: FastifyInstance, passes: PassRegistry, z
       },
     },
     async (req: FastifyRequest<{ Params: { org: string }; Body: { team: string; expiresAtMs?: number; part?: number } }>, reply) => {
-      const d = desk(req, reply);
+      const d = await desk(req, reply);
       if (!d) return reply;
       const expiresAtMs = req.body.expiresAtMs ?? now() + 365 * DAY_MS;
       const bad = checkExpiry(expiresAtMs);

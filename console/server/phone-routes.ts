@@ -31,9 +31,9 @@ const uploadBodyJson = {
 /** What the phone page's uploads reach (sync/hub/declarations.ts); absent: the routes are not served. */
 export interface PhoneUploadRoutes {
   /** Takes a signed declaration; throws PhoneUploadError for a refusal. */
-  declare?: (body: unknown) => DeclarationReceipt;
+  declare?: (body: unknown) => Promise<DeclarationReceipt>;
   /** Takes a signed checkpoint visit (sync/hub/visits.ts); throws PhoneUploadError for a refusal. */
-  visit?: (body: unknown) => VisitReceipt;
+  visit?: (body: unknown) => Promise<VisitReceipt>;
 }
 
 function refuseUpload(reply: FastifyReply, err: unknown): FastifyReply {
@@ -84,7 +84,7 @@ export async function registerPhoneRoutes(app: FastifyInstance, links: PhoneLink
     },
     async (req, reply) => {
       try {
-        return links.preview((req.body as { token: string }).token);
+        return await links.preview((req.body as { token: string }).token);
       } catch (err) {
         return refuse(reply, err);
       }
@@ -132,7 +132,7 @@ export async function registerPhoneRoutes(app: FastifyInstance, links: PhoneLink
     async (req, reply) => {
       const body = req.body as { token: string; key: unknown };
       try {
-        const bound = links.redeem(body.token, body.key);
+        const bound = await links.redeem(body.token, body.key);
         return { ...bound, pass: Buffer.from(bound.pass).toString('base64url') };
       } catch (err) {
         return refuse(reply, err);
@@ -163,7 +163,7 @@ export async function registerPhoneRoutes(app: FastifyInstance, links: PhoneLink
       },
       async (req, reply) => {
         try {
-          const r = declare(req.body);
+          const r = await declare(req.body);
           return { status: r.status, declaredAtMs: r.declaredAtMs };
         } catch (err) {
           return refuseUpload(reply, err);
@@ -201,7 +201,7 @@ export async function registerPhoneRoutes(app: FastifyInstance, links: PhoneLink
       },
       async (req, reply) => {
         try {
-          const r = visit(req.body);
+          const r = await visit(req.body);
           return { status: r.status, checkpointName: r.checkpointName, direction: r.direction, atMs: r.atMs, timeVerified: r.timeVerified };
         } catch (err) {
           return refuseUpload(reply, err);

@@ -33,9 +33,8 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
 
   app.get('/api/organisations', { config: { access: ALL_ROLES } }, async (req) => {
     const scope = orgScope(req);
-    const standing = new Map(directory.listCompliance(now(), zone).map((c) => [c.orgId, c]));
-    return directory
-      .organisations()
+    const standing = new Map((await directory.listCompliance(now(), zone)).map((c) => [c.orgId, c]));
+    return (await directory.organisations())
       .filter((o) => scope === undefined || o.id === scope)
       .map((o) => ({ ...o, compliance: standing.get(o.id) ?? null }));
   });
@@ -51,7 +50,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
     },
     async (req: FastifyRequest<{ Body: { id: string; name: string; kind: OrganisationKind } }>, reply) => {
       try {
-        directory.addOrganisation(req.body, now());
+        await directory.addOrganisation(req.body, now());
       } catch (err) {
         return refusal(reply, err);
       }
@@ -66,7 +65,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
       const org = req.query.org ?? orgScope(req);
       if (org !== undefined && !mayReachOrg(req, reply, org)) return reply;
       try {
-        return directory.registeredSites(org);
+        return await directory.registeredSites(org);
       } catch (err) {
         return refusal(reply, err);
       }
@@ -85,7 +84,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
     async (req: FastifyRequest<{ Body: { id: string; orgId: string; name?: string } }>, reply) => {
       let outcome;
       try {
-        outcome = directory.addSite(req.body, now());
+        outcome = await directory.addSite(req.body, now());
       } catch (err) {
         return refusal(reply, err);
       }
@@ -99,7 +98,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
     async (req: FastifyRequest<{ Querystring: { site?: string } }>) => {
       const scope = orgScope(req);
       // A manager sees the checkpoints that serve their organisation (a shared gate included).
-      return directory.checkpoints(req.query.site).filter((c) => scope === undefined || c.orgIds.includes(scope));
+      return (await directory.checkpoints(req.query.site)).filter((c) => scope === undefined || c.orgIds.includes(scope));
     },
   );
 
@@ -125,7 +124,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
     },
     async (req: FastifyRequest<{ Body: { id: string; siteId: string; name?: string; kind: CheckpointKind; orgIds?: string[] } }>, reply) => {
       try {
-        directory.addCheckpoint(req.body, now());
+        await directory.addCheckpoint(req.body, now());
       } catch (err) {
         return refusal(reply, err);
       }
@@ -149,7 +148,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
     async (req: FastifyRequest<{ Params: { id: string }; Body: { deviceIds: string[] } }>, reply) => {
       let changed;
       try {
-        changed = directory.placeDevices(req.params.id, req.body.deviceIds, now());
+        changed = await directory.placeDevices(req.params.id, req.body.deviceIds, now());
       } catch (err) {
         return refusal(reply, err);
       }
@@ -171,7 +170,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
     async (req: FastifyRequest<{ Params: { id: string }; Body: { orgIds: string[] } }>, reply) => {
       let r;
       try {
-        r = directory.setCheckpointOrganisations(req.params.id, req.body.orgIds);
+        r = await directory.setCheckpointOrganisations(req.params.id, req.body.orgIds);
       } catch (err) {
         return refusal(reply, err);
       }
@@ -181,7 +180,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
 
   app.get('/api/compliance', { config: { access: ALL_ROLES } }, async (req) => {
     const scope = orgScope(req);
-    return directory.listCompliance(now(), zone).filter((c) => scope === undefined || c.orgId === scope);
+    return (await directory.listCompliance(now(), zone)).filter((c) => scope === undefined || c.orgId === scope);
   });
 
   // The list's bytes as the body: CSV or XLSX. The parser keeps the server's 64 KB limit; only the
@@ -208,7 +207,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
       const at = now();
       try {
         const list = await parseWorkerList(req.body, zone, at);
-        const r = directory.uploadWorkers(req.params.org, list, { ...(req.query.site ? { siteId: req.query.site } : {}), nowMs: at });
+        const r = await directory.uploadWorkers(req.params.org, list, { ...(req.query.site ? { siteId: req.query.site } : {}), nowMs: at });
         return r;
       } catch (err) {
         return refusal(reply, err);
@@ -228,7 +227,7 @@ export function registerRegistryRoutes(app: FastifyInstance, hub: ConsoleHubData
     },
     async (req: FastifyRequest<{ Params: { org: string }; Querystring: { q?: string; limit?: number } }>, reply) => {
       if (!mayReachOrg(req, reply, req.params.org)) return reply;
-      if (!directory.hasOrganisation(req.params.org)) return reply.code(404).send({ error: `no organisation ${req.params.org}` });
+      if (!(await directory.hasOrganisation(req.params.org))) return reply.code(404).send({ error: `no organisation ${req.params.org}` });
       return directory.searchWorkers(req.params.org, (req.query.q ?? '').trim(), req.query.limit ?? 200);
     },
   );

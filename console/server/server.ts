@@ -279,7 +279,7 @@ export class ConsoleServer {
         const parsed = newAccountSchema.safeParse(req.body);
         if (!parsed.success) return reply.code(400).send({ error: parsed.error.issues.map((i) => i.message).join('; ') });
         const directory = this.options.hub?.directory;
-        if (parsed.data.org !== undefined && directory && !directory.hasOrganisation(parsed.data.org)) {
+        if (parsed.data.org !== undefined && directory && !(await directory.hasOrganisation(parsed.data.org))) {
           return reply.code(400).send({ error: `no organisation ${parsed.data.org} in the hub's registry` });
         }
         try {
@@ -347,7 +347,7 @@ export class ConsoleServer {
     }
     // A manager's organisation must be in the registry: an account naming one that is not has nothing to manage.
     const directory = this.options.hub?.directory;
-    if (account.role === 'manager' && directory && !directory.hasOrganisation(account.org ?? '')) {
+    if (account.role === 'manager' && directory && !(await directory.hasOrganisation(account.org ?? ''))) {
       await audit('refused', `organisation ${account.org ?? '-'} not registered`);
       return reply.code(403).send({ error: `organisation ${account.org ?? '-'} is not in the hub's registry: ask the province operator` });
     }

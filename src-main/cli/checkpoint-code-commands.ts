@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import QRCode from 'qrcode';
 import { CheckpointCodeError, rotatingCheckpointCode, staticCheckpointCode } from '../../sync/hub/checkpoint-codes.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
-import { loadHubSettings } from '../../sync/hub/settings.js';
+import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import { CliError } from './errors.js';
 
 /**
@@ -21,14 +21,14 @@ export async function checkpointCode(configFile: string, o: { checkpoint: string
   } catch (err) {
     throw new CliError(`checkpointCodeKey ${loaded.checkpointCodeKeyPath}: not a readable private key (${(err as Error).message})`);
   }
-  const directory = new HubDirectory(loaded.directoryPath);
+  const directory = await HubDirectory.open(directoryTarget(loaded));
   let name: string;
   try {
-    const found = directory.checkpoints().find((c) => c.id === o.checkpoint);
+    const found = (await directory.checkpoints()).find((c) => c.id === o.checkpoint);
     if (!found) throw new CliError(`no checkpoint ${o.checkpoint} (register it with \`safegate hub checkpoint add\`)`);
     name = found.name;
   } finally {
-    directory.close();
+    await directory.close();
   }
   const nowMs = o.nowMs ?? Date.now();
   let code: string;

@@ -1,7 +1,7 @@
 import { hashPassword, newAccountSchema, AccountError, type ConsoleStore } from '../../console/server/accounts.js';
 import { openConsoleStore } from '../../console/server/open-store.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
-import { loadHubSettings } from '../../sync/hub/settings.js';
+import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import { CliError } from './errors.js';
 
 /**
@@ -22,7 +22,7 @@ async function withConsoleStore<T>(configFile: string, use: (store: ConsoleStore
   }
 }
 
-export function addConsoleUser(configFile: string, o: { name: string; role: string; org?: string }, stdinText: string): Promise<string> {
+export async function addConsoleUser(configFile: string, o: { name: string; role: string; org?: string }, stdinText: string): Promise<string> {
   const password = stdinText.split(/\r?\n/)[0] ?? '';
   if (password === '') throw new CliError('no password on stdin: pipe it in, e.g. `printf %s "$PASSWORD" | safegate hub user add ...`', 2);
   const parsed = newAccountSchema.safeParse({ name: o.name, role: o.role, ...(o.org !== undefined ? { org: o.org } : {}), password });
@@ -30,11 +30,11 @@ export function addConsoleUser(configFile: string, o: { name: string; role: stri
   const org = parsed.data.org;
   if (org !== undefined) {
     // A manager manages a registered organisation; the console refuses their sign-in otherwise too.
-    const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
+    const directory = await HubDirectory.open(directoryTarget(loadHubSettings(configFile)));
     try {
-      if (!directory.hasOrganisation(org)) throw new CliError(`no organisation ${org} in the hub's registry (add it first with \`safegate hub org add\`)`, 2);
+      if (!(await directory.hasOrganisation(org))) throw new CliError(`no organisation ${org} in the hub's registry (add it first with \`safegate hub org add\`)`, 2);
     } finally {
-      directory.close();
+      await directory.close();
     }
   }
   return withConsoleStore(configFile, async (store) => {

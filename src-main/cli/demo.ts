@@ -139,15 +139,16 @@ const DEMO_CONSOLE_PORT = 8480;
  * (an organisation's upload cannot take over a worker the province-wide list already holds).
  */
 async function setUpDemoOrganisation(directory: HubDirectory, zone: string, now: number): Promise<void> {
-  if (!directory.hasOrganisation(DEMO_ORG.id)) directory.addOrganisation({ id: DEMO_ORG.id, name: DEMO_ORG.name, kind: 'company' }, now);
-  if (!directory.registeredSites(DEMO_ORG.id).some((s) => s.id === DEMO_ORG.site)) directory.addSite({ id: DEMO_ORG.site, orgId: DEMO_ORG.id, name: 'Xưởng Demo' }, now);
-  if (!directory.checkpoints(DEMO_ORG.site).some((c) => c.id === DEMO_ORG.checkpoint)) directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng A', kind: 'gate' }, now);
+  if (!(await directory.hasOrganisation(DEMO_ORG.id))) await directory.addOrganisation({ id: DEMO_ORG.id, name: DEMO_ORG.name, kind: 'company' }, now);
+  if (!(await directory.registeredSites(DEMO_ORG.id)).some((s) => s.id === DEMO_ORG.site)) await directory.addSite({ id: DEMO_ORG.site, orgId: DEMO_ORG.id, name: 'Xưởng Demo' }, now);
+  if (!(await directory.checkpoints(DEMO_ORG.site)).some((c) => c.id === DEMO_ORG.checkpoint)) await directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng A', kind: 'gate' }, now);
   const list = await parseWorkerList(Buffer.from(demoOrgList(now)), zone, now);
   // A demo folder from before organisations held these workers on the province-wide list: take them off it first.
-  const stray = list.map((w) => w.workerId).filter((id) => directory.hubOnlyWorker(id) === undefined);
-  if (stray.length) directory.removeWorkers(stray);
-  directory.uploadWorkers(DEMO_ORG.id, list, { nowMs: now });
-  directory.placeDevices(DEMO_ORG.checkpoint, [DEMO_ORG.device], now);
+  const stray: string[] = [];
+  for (const w of list) if ((await directory.hubOnlyWorker(w.workerId)) === undefined) stray.push(w.workerId);
+  if (stray.length) await directory.removeWorkers(stray);
+  await directory.uploadWorkers(DEMO_ORG.id, list, { nowMs: now });
+  await directory.placeDevices(DEMO_ORG.checkpoint, [DEMO_ORG.device], now);
 }
 
 /**
@@ -171,7 +172,6 @@ async function startDemoConsole(
       settings: hubSettingsSchema.shape.console.parse({ port }),
       databasePath,
       directory,
-      directoryPath: join(dir, 'hub-directory.db'),
       passKey: createPrivateKey(keys.pass),
       phonePassKey: createPrivateKey(keys.phonePass),
       issuer: 'demo-hub',
@@ -230,10 +230,11 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   // syncs as a real one would. A real deployment points hub.broker at Mosquitto (see README).
   const now = Date.now();
   // The hub publishes the roster and a notice; the kiosk downloads them, signed, like a real one.
-  const directory = new HubDirectory(join(dir, 'hub-directory.db'));
+  // The demo's directory is always its own SQLite file (the embedded default), DATABASE_URL or not.
+  const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir, 'hub-directory.db') });
   await setUpDemoOrganisation(directory, loadSettings(configFile).settings.time.zone, now);
-  directory.importRoster(parseRosterCsv(demoRosterCsv(now)), true);
-  directory.publishNotice({
+  await directory.importRoster(parseRosterCsv(demoRosterCsv(now)), true);
+  await directory.publishNotice({
     id: 'demo-mask',
     vi: 'Đeo khẩu trang và khai báo y tế trước khi vào ca.',
     en: 'Wear a mask and make your health declaration before your shift.',
@@ -335,7 +336,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   await waitForShutdown(kiosk, () => launcher?.stop());
   await demoConsole.console.stop();
   await hub.stop();
-  directory.close();
+  await directory.close();
   await hubStore.close();
   await broker.stop();
 

@@ -5,7 +5,7 @@ import { Hub } from '../../sync/hub/hub.js';
 import { HubRetention } from '../../sync/hub/retention.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { parseRosterCsv } from '../core/store/roster.js';
-import { loadHubSettings } from '../../sync/hub/settings.js';
+import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
@@ -32,7 +32,10 @@ export async function runHub(configFile: string): Promise<void> {
   log.info({ store: process.env.DATABASE_URL ? 'postgresql' : loaded.storePath }, 'hub store open');
   const signingKey = loaded.signingKeyPath ? readSigningKey(loaded.signingKeyPath) : undefined;
   // The directory also holds the site map the live site stream is relayed by, signing key or not.
-  const directory = new HubDirectory(loaded.directoryPath);
+  // One handle for the whole process: the pass registry, phone links, declarations, visits, exports
+  // and the console all work on its database (PostgreSQL with DATABASE_URL, else the SQLite file).
+  const directory = await HubDirectory.open(directoryTarget(loaded));
+  log.info({ directory: directory.sql.dialect === 'postgres' ? 'postgresql' : loaded.directoryPath }, 'hub directory open');
   if (!signingKey) log.warn('no signingKey in the hub settings: nothing signed is sent down to kiosks (the live site stream still runs)');
   const siteStream = loaded.settings.siteStream;
   const hub = new Hub(
@@ -52,7 +55,6 @@ export async function runHub(configFile: string): Promise<void> {
     databasePath: loaded.consoleDatabasePath,
     databaseUrl: process.env.DATABASE_URL,
     directory,
-    directoryPath: loaded.directoryPath,
     ...(passKey ? { passKey } : {}),
     ...(phonePassKey ? { phonePassKey } : {}),
     ...(loaded.checkpointCodeKeyPath ? { checkpointCodeKey: readPassKey(loaded.checkpointCodeKeyPath, 'checkpointCodeKey') } : {}),
@@ -72,7 +74,7 @@ export async function runHub(configFile: string): Promise<void> {
   await hub.start();
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
   // Expired passes leave the pass registry after the same retention.
-  const passRegistry = new PassRegistry({ directoryPath: loaded.directoryPath });
+  const passRegistry = new PassRegistry({ sql: directory.sql });
   const retention = new HubRetention({ store, passes: passRegistry, ...(hubConsole?.exports ? { exports: hubConsole.exports } : {}), ...(hubConsole?.declarations ? { declarations: hubConsole.declarations } : {}), ...(hubConsole?.visits ? { visits: hubConsole.visits } : {}), retentionDays: loaded.settings.retentionDays, log });
   await retention.start();
   await new Promise<void>((resolve) => {
@@ -85,11 +87,11 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGTERM', stop);
   });
   await retention.stop();
-  passRegistry.close();
   await hubConsole?.stop();
   await hub.stop();
   await store.close();
-  directory.close();
+  // Last: the hub's downlink and the console worked on it until they stopped.
+  await directory.close();
 }
 
 function readPassKey(file: string, setting = 'passKey'): KeyObject {
@@ -125,32 +127,32 @@ function readSigningKey(file: string): KeyObject {
  * Opens the hub's directory for one operator command and closes it again; a refusal (bad input, a
  * notice or policy the kiosks would reject) becomes a one-line CLI error.
  */
-function withDirectory<T>(configFile: string, act: (d: HubDirectory) => T, reason = (message: string) => message.replace(/\s+/g, ' ')): T {
-  const directory = new HubDirectory(loadHubSettings(configFile).directoryPath);
+async function withDirectory<T>(configFile: string, act: (d: HubDirectory) => Promise<T>, reason = (message: string) => message.replace(/\s+/g, ' ')): Promise<T> {
+  const directory = await HubDirectory.open(directoryTarget(loadHubSettings(configFile)));
   try {
-    return act(directory);
+    return await act(directory);
   } catch (err) {
     throw new CliError(reason((err as Error).message), { cause: err });
   } finally {
-    directory.close();
+    await directory.close();
   }
 }
 
 /** `safegate hub roster import`: the roster kiosks download (all rows or none). */
-export function importHubRoster(csvFile: string, configFile: string, replace: boolean): string {
+export async function importHubRoster(csvFile: string, configFile: string, replace: boolean): Promise<string> {
   const { settings } = loadHubSettings(configFile);
   const records = parseRosterCsv(readInputFile(csvFile), settings.time.zone);
-  return withDirectory(configFile, (d) => {
-    const r = d.importRoster(records, replace);
+  return withDirectory(configFile, async (d) => {
+    const r = await d.importRoster(records, replace);
     return `roster revision ${r.rev}: ${r.changed} worker(s) added or changed, ${r.removed} removed; kiosks download the changes`;
   });
 }
 
 /** `safegate hub roster remove`: workers leave the roster; the hub keeps no record of them but a tombstone. */
-export function removeHubWorkers(configFile: string, workerIds: string[]): string {
+export async function removeHubWorkers(configFile: string, workerIds: string[]): Promise<string> {
   for (const id of workerIds) if (!isWorkerId(id)) throw new CliError(`worker id ${JSON.stringify(id)}: ${IDENTIFIER_RULE}`, 2);
-  return withDirectory(configFile, (d) => {
-    const r = d.removeWorkers(workerIds);
+  return withDirectory(configFile, async (d) => {
+    const r = await d.removeWorkers(workerIds);
     return `${r.removed} worker(s) removed (roster revision ${r.rev}); kiosks drop them at their next download`;
   });
 }
@@ -168,34 +170,34 @@ export async function printHubEvents(configFile: string, options: { device?: str
 }
 
 /** `safegate hub notice publish`: a government notice kiosks show until it expires. */
-export function publishHubNotice(
+export async function publishHubNotice(
   configFile: string,
   o: { id?: string; vi: string; en?: string; priority: 'info' | 'important' | 'urgent'; starts?: string; expires: string },
-): string {
+): Promise<string> {
   const { zone } = loadHubSettings(configFile).settings.time;
   const startsAtMs = o.starts ? parseIsoTime(o.starts, '--starts', zone).getTime() : Date.now();
   const expiresAtMs = parseIsoTime(o.expires, '--expires', zone).getTime();
   if (expiresAtMs <= Date.now()) throw new CliError('--expires is in the past');
   const id = o.id ?? `notice-${new Date(startsAtMs).toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
-  return withDirectory(configFile, (d) => {
-    const rev = d.publishNotice({ id, vi: o.vi, en: o.en ?? null, priority: o.priority, startsAtMs, expiresAtMs });
+  return withDirectory(configFile, async (d) => {
+    const rev = await d.publishNotice({ id, vi: o.vi, en: o.en ?? null, priority: o.priority, startsAtMs, expiresAtMs });
     return `notice ${id} published (notices revision ${rev}); kiosks show it until ${new Date(expiresAtMs).toISOString()}`;
   });
 }
 
-export function withdrawHubNotice(configFile: string, id: string): string {
-  return withDirectory(configFile, (d) => `notice ${id} withdrawn (notices revision ${d.withdrawNotice(id)})`);
+export async function withdrawHubNotice(configFile: string, id: string): Promise<string> {
+  return withDirectory(configFile, async (d) => `notice ${id} withdrawn (notices revision ${await d.withdrawNotice(id)})`);
 }
 
-export function revokeHubPass(configFile: string, passId: string): string {
+export async function revokeHubPass(configFile: string, passId: string): Promise<string> {
   return withDirectory(
     configFile,
-    (d) => `pass ${passId} revoked (revocations revision ${d.revokePass(passId)}); kiosks refuse it after their next download`,
+    async (d) => `pass ${passId} revoked (revocations revision ${await d.revokePass(passId)}); kiosks refuse it after their next download`,
     (m) => `pass id: expected 16 hex digits as shown by \`safegate pass verify\` (${m.split('\n')[0]})`,
   );
 }
 
-export function publishHubPolicy(configFile: string, policyFile: string): string {
+export async function publishHubPolicy(configFile: string, policyFile: string): Promise<string> {
   let document: unknown;
   try {
     document = JSON.parse(readFileSync(policyFile, 'utf8'));
@@ -204,48 +206,48 @@ export function publishHubPolicy(configFile: string, policyFile: string): string
   }
   return withDirectory(
     configFile,
-    (d) => `policy published (policy revision ${d.publishPolicy(document)}); kiosks apply it after their next download`,
+    async (d) => `policy published (policy revision ${await d.publishPolicy(document)}); kiosks apply it after their next download`,
     (m) => m.replace(/\s+/g, ' ').slice(0, 500),
   );
 }
 
-export function publishHubKey(configFile: string, publicKeyFile: string, role: KeyRole, notAfter?: string): string {
+export async function publishHubKey(configFile: string, publicKeyFile: string, role: KeyRole, notAfter?: string): Promise<string> {
   const pem = readInputFile(publicKeyFile);
   const { zone } = loadHubSettings(configFile).settings.time;
   const notAfterMs = notAfter ? parseIsoTime(notAfter, '--not-after', zone).getTime() : undefined;
   return withDirectory(
     configFile,
-    (d) => {
-      const { kid, rev } = d.publishKey(pem.toString('utf8'), role, notAfterMs);
+    async (d) => {
+      const { kid, rev } = await d.publishKey(pem.toString('utf8'), role, notAfterMs);
       return `${role} key ${kid} published (keys revision ${rev}); kiosks trust it after their next download, signed by a downlink key they have installed`;
     },
     (m) => `${publicKeyFile}: ${m.split('\n')[0]}`,
   );
 }
 
-export function retireHubKey(configFile: string, kid: string): string {
-  return withDirectory(configFile, (d) => `key ${kid} retired (keys revision ${d.retireKey(kid)})`);
+export async function retireHubKey(configFile: string, kid: string): Promise<string> {
+  return withDirectory(configFile, async (d) => `key ${kid} retired (keys revision ${await d.retireKey(kid)})`);
 }
 
 /** `safegate hub device assign`: devices join a site and hear its live stream (moved from another site if need be). */
-export function assignHubDevices(configFile: string, siteId: string, deviceIds: string[]): string {
+export async function assignHubDevices(configFile: string, siteId: string, deviceIds: string[]): Promise<string> {
   if (!IDENTIFIER_PATTERN.test(siteId)) throw new CliError(`site id ${JSON.stringify(siteId)}: ${IDENTIFIER_RULE}`, 2);
   for (const id of deviceIds) if (!DEVICE_ID_PATTERN.test(id)) throw new CliError(`device id ${JSON.stringify(id)}: ${DEVICE_ID_RULE}`, 2);
-  return withDirectory(configFile, (d) => {
-    const changed = d.assignSite(siteId, deviceIds);
-    return `${changed} device(s) moved into site ${siteId} (${d.siteMembers(siteId).length} in all); they share the live site stream from the next passage`;
+  return withDirectory(configFile, async (d) => {
+    const changed = await d.assignSite(siteId, deviceIds);
+    return `${changed} device(s) moved into site ${siteId} (${(await d.siteMembers(siteId)).length} in all); they share the live site stream from the next passage`;
   });
 }
 
 /** `safegate hub device unassign`: devices leave their site and hear no site stream. */
-export function unassignHubDevices(configFile: string, deviceIds: string[]): string {
-  return withDirectory(configFile, (d) => `${d.unassignSite(deviceIds)} device(s) taken out of their site`);
+export async function unassignHubDevices(configFile: string, deviceIds: string[]): Promise<string> {
+  return withDirectory(configFile, async (d) => `${await d.unassignSite(deviceIds)} device(s) taken out of their site`);
 }
 
 /** `safegate hub device list`: each site and its devices, one site a line. */
-export function listHubDevices(configFile: string): string {
-  return withDirectory(configFile, (d) => {
-    const lines = [...d.sites()].map(([site, devices]) => `${site}\t${devices.join(' ')}`);
+export async function listHubDevices(configFile: string): Promise<string> {
+  return withDirectory(configFile, async (d) => {
+    const lines = [...(await d.sites())].map(([site, devices]) => `${site}\t${devices.join(' ')}`);
     return lines.length ? lines.join('\n') : 'no device is in a site';
   });
 }

@@ -1,16 +1,18 @@
 import { userInfo } from 'node:os';
 import { localTimeIn } from '../../base/common/time.js';
 import { PhoneLinkError, PhoneLinks, linkUrl, type LinkRecord } from '../../sync/hub/phone-links.js';
-import { loadHubSettings } from '../../sync/hub/settings.js';
+import { HubDirectory } from '../../sync/hub/directory.js';
+import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import { CliError } from './errors.js';
 
 /**
  * `safegate hub link make|list`: personal phone links from the shell. The hub only makes the links;
  * the organisation sends them to its workers (SMS, Zalo). A refusal is the operator's message, exit 2.
  */
-async function withLinks<T>(configFile: string, act: (links: PhoneLinks, zone: string, baseUrl: string) => T | Promise<T>): Promise<T> {
+async function withLinks<T>(configFile: string, act: (links: PhoneLinks, zone: string, baseUrl: string) => Promise<T>): Promise<T> {
   const loaded = loadHubSettings(configFile);
-  const links = new PhoneLinks({ directoryPath: loaded.directoryPath });
+  const directory = await HubDirectory.open(directoryTarget(loaded));
+  const links = new PhoneLinks({ sql: directory.sql });
   const { host, port } = loaded.settings.console;
   try {
     return await act(links, loaded.settings.time.zone, `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
@@ -18,7 +20,7 @@ async function withLinks<T>(configFile: string, act: (links: PhoneLinks, zone: s
     if (err instanceof PhoneLinkError) throw new CliError(err.message, 2);
     throw err;
   } finally {
-    links.close();
+    await directory.close();
   }
 }
 
@@ -40,10 +42,10 @@ export async function makeHubLinks(configFile: string, o: { org: string; workers
   if ((o.workers === undefined) === (o.team === undefined)) throw new CliError('name the workers (--workers a,b) or a team (--team T), one of them', 2);
   const hours = o.hours === undefined ? undefined : Number(o.hours);
   if (hours !== undefined && !Number.isInteger(hours)) throw new CliError(`--hours ${JSON.stringify(o.hours)}: a whole number of hours`, 2);
-  return withLinks(configFile, (links, zone, consoleUrl) => {
+  return withLinks(configFile, async (links, zone, consoleUrl) => {
     const base = baseUrlArgument(o.baseUrl, consoleUrl);
     const workerIds = o.workers?.split(',').map((s) => s.trim()).filter(Boolean);
-    const made = links.make({
+    const made = await links.make({
       orgId: o.org,
       ...(workerIds ? { workerIds } : { team: o.team! }),
       madeBy: o.by ?? `cli:${userInfo().username}`,
@@ -64,8 +66,8 @@ function linkLine(l: LinkRecord, zone: string): string {
 
 /** `safegate hub link list --org O [--worker W]`: links newest first (never their tokens). */
 export async function listHubLinks(configFile: string, o: { org: string; worker?: string; json?: boolean }): Promise<string> {
-  return withLinks(configFile, (links, zone) => {
-    const list = links.list({ orgId: o.org, ...(o.worker !== undefined ? { workerId: o.worker } : {}) });
+  return withLinks(configFile, async (links, zone) => {
+    const list = await links.list({ orgId: o.org, ...(o.worker !== undefined ? { workerId: o.worker } : {}) });
     if (o.json) return list.map((l) => JSON.stringify(l)).join('\n');
     if (list.length === 0) return `no phone links for ${o.org}${o.worker !== undefined ? `'s worker ${o.worker}` : ''} (\`safegate hub link make --org ${o.org} --team T\`)`;
     return list.map((l) => linkLine(l, zone)).join('\n');

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { erasePerson, exportPerson, PersonDataError, type PersonAuditLine, type PersonDataSources } from '../../sync/hub/person-data.js';
-import { loadHubSettings } from '../../sync/hub/settings.js';
+import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import { CliError } from './errors.js';
 
@@ -18,8 +18,8 @@ async function withPersonData<T>(configFile: string, act: (sources: PersonDataSo
   const url = process.env.DATABASE_URL;
   // The hub store as `safegate hub run` opens it: PostgreSQL when DATABASE_URL is set, else the SQLite file.
   const store: HubStore = url ? await (await import('../../sync/hub/pg-store.js')).PgHubStore.open(url) : new (await import('../../sync/hub/store.js')).SqliteHubStore(loaded.storePath);
-  const directory = new HubDirectory(loaded.directoryPath);
-  const passes = new PassRegistry({ directoryPath: loaded.directoryPath });
+  const directory = await HubDirectory.open(directoryTarget(loaded));
+  const passes = new PassRegistry({ sql: directory.sql });
   const auditFile = join(dirname(loaded.directoryPath), 'person-requests.log');
   const audit = (line: PersonAuditLine): void => appendFileSync(auditFile, `${JSON.stringify(line)}\n`, { mode: 0o600 });
   try {
@@ -28,8 +28,7 @@ async function withPersonData<T>(configFile: string, act: (sources: PersonDataSo
     if (err instanceof PersonDataError) throw new CliError(err.message, 2);
     throw err;
   } finally {
-    passes.close();
-    directory.close();
+    await directory.close();
     await store.close();
   }
 }

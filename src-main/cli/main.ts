@@ -206,13 +206,13 @@ function buildProgram(): Command {
     .argument('<file.csv>', 'UTF-8 CSV with a header row (same columns as `safegate roster import`)')
     .requiredOption('--config <file>', 'hub settings file')
     .option('--replace', "workers missing from the file are removed (not those on an organisation's list: `hub roster upload` replaces those)")
-    .action(async (file: string, o: { config: string; replace?: boolean }) => console.log((await hubCommands()).importHubRoster(file, o.config, Boolean(o.replace))));
+    .action(async (file: string, o: { config: string; replace?: boolean }) => console.log(await (await hubCommands()).importHubRoster(file, o.config, Boolean(o.replace))));
   hubRoster
     .command('remove')
     .description('remove workers from the roster kiosks download; the hub keeps no record of them but a tombstone')
     .argument('<workerId...>', 'worker ids')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (ids: string[], o: { config: string }) => console.log((await hubCommands()).removeHubWorkers(o.config, ids)));
+    .action(async (ids: string[], o: { config: string }) => console.log(await (await hubCommands()).removeHubWorkers(o.config, ids)));
   hubRoster
     .command('upload')
     .description("an organisation's CV 2242 worker list (CSV or XLSX, all rows or none) replaces that organisation's workers only; kiosks download the changes")
@@ -233,14 +233,14 @@ function buildProgram(): Command {
     .requiredOption('--expires <iso8601>', 'shown until')
     .option('--id <id>', 'notice id (publishing the same id again replaces it)')
     .action(async (o: { config: string; vi: string; en?: string; priority: 'info' | 'important' | 'urgent'; starts?: string; expires: string; id?: string }) =>
-      console.log((await hubCommands()).publishHubNotice(o.config, o)),
+      console.log(await (await hubCommands()).publishHubNotice(o.config, o)),
     );
   notice
     .command('withdraw')
     .description('withdraw a notice before it expires')
     .argument('<id>', 'notice id')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (id: string, o: { config: string }) => console.log((await hubCommands()).withdrawHubNotice(o.config, id)));
+    .action(async (id: string, o: { config: string }) => console.log(await (await hubCommands()).withdrawHubNotice(o.config, id)));
   const hubPass = hub.command('pass').description("worker passes the hub signs with its pass key (passKey), recorded in its pass registry");
   hubPass
     .command('issue')
@@ -307,7 +307,7 @@ function buildProgram(): Command {
     .description('publish a policy document (JSON, see docs/policy.md); its version must be newer')
     .argument('<file.json>', 'policy document')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (file: string, o: { config: string }) => console.log((await hubCommands()).publishHubPolicy(o.config, file)));
+    .action(async (file: string, o: { config: string }) => console.log(await (await hubCommands()).publishHubPolicy(o.config, file)));
   const hubKeys = hub.command('keys').description('hub signing keys kiosks trust (rotation)');
   hubKeys
     .command('publish')
@@ -316,13 +316,13 @@ function buildProgram(): Command {
     .requiredOption('--config <file>', 'hub settings file')
     .addOption(new Option('--role <role>', 'what the key signs').choices(KEY_ROLE_NAMES).makeOptionMandatory())
     .option('--not-after <iso8601>', 'kiosks stop trusting it then (at the latest after the role\'s longest lifetime)')
-    .action(async (file: string, o: { config: string; role: KeyRole; notAfter?: string }) => console.log((await hubCommands()).publishHubKey(o.config, file, o.role, o.notAfter)));
+    .action(async (file: string, o: { config: string; role: KeyRole; notAfter?: string }) => console.log(await (await hubCommands()).publishHubKey(o.config, file, o.role, o.notAfter)));
   hubKeys
     .command('retire')
     .description('stop kiosks trusting a key published with `hub keys publish`')
     .argument('<kid>', 'key id')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (kid: string, o: { config: string }) => console.log((await hubCommands()).retireHubKey(o.config, kid)));
+    .action(async (kid: string, o: { config: string }) => console.log(await (await hubCommands()).retireHubKey(o.config, kid)));
   hub
     .command('events')
     .description('print what the hub has ingested, one JSON object per line')
@@ -340,8 +340,8 @@ function buildProgram(): Command {
     .option('--checkpoint <id>', 'a checkpoint registered with `hub checkpoint add` (the devices join its site)')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (ids: string[], o: { config: string; site?: string; checkpoint?: string }) => {
-      if (o.checkpoint !== undefined) console.log((await registryCommands()).placeHubDevices(o.config, o.checkpoint, ids));
-      else if (o.site !== undefined) console.log((await hubCommands()).assignHubDevices(o.config, o.site, ids));
+      if (o.checkpoint !== undefined) console.log(await (await registryCommands()).placeHubDevices(o.config, o.checkpoint, ids));
+      else if (o.site !== undefined) console.log(await (await hubCommands()).assignHubDevices(o.config, o.site, ids));
       else throw new CliError('name the site (--site) or the checkpoint (--checkpoint) the devices go to', 2);
     });
   hubDevice
@@ -349,12 +349,12 @@ function buildProgram(): Command {
     .description('take devices out of their site: they hear no site stream')
     .argument('<device...>', 'device ids')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (ids: string[], o: { config: string }) => console.log((await hubCommands()).unassignHubDevices(o.config, ids)));
+    .action(async (ids: string[], o: { config: string }) => console.log(await (await hubCommands()).unassignHubDevices(o.config, ids)));
   hubDevice
     .command('list')
     .description('each site and its devices')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string }) => console.log((await hubCommands()).listHubDevices(o.config)));
+    .action(async (o: { config: string }) => console.log(await (await hubCommands()).listHubDevices(o.config)));
   const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
   hubPerson
     .command('export')
@@ -378,12 +378,12 @@ function buildProgram(): Command {
     .requiredOption('--name <name>', 'its name, as workers know it')
     .addOption(new Option('--kind <kind>', 'what it is').choices(['company', 'agency', 'market']).default('company'))
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (id: string, o: { config: string; name: string; kind: 'company' | 'agency' | 'market' }) => console.log((await registryCommands()).addHubOrganisation(o.config, id, o)));
+    .action(async (id: string, o: { config: string; name: string; kind: 'company' | 'agency' | 'market' }) => console.log(await (await registryCommands()).addHubOrganisation(o.config, id, o)));
   hubOrg
     .command('list')
     .description('each organisation: kind, sites, workers, when its worker list was uploaded, name')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string }) => console.log((await registryCommands()).listHubOrganisations(o.config)));
+    .action(async (o: { config: string }) => console.log(await (await registryCommands()).listHubOrganisations(o.config)));
   const hubSite = hub.command('site').description("an organisation's sites (a site's devices share its live stream)");
   hubSite
     .command('add')
@@ -392,13 +392,13 @@ function buildProgram(): Command {
     .requiredOption('--org <id>', 'the organisation it belongs to')
     .option('--name <name>', 'its name (the id when not given)')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (id: string, o: { config: string; org: string; name?: string }) => console.log((await registryCommands()).addHubSite(o.config, id, o)));
+    .action(async (id: string, o: { config: string; org: string; name?: string }) => console.log(await (await registryCommands()).addHubSite(o.config, id, o)));
   hubSite
     .command('list')
     .description('each site: organisation, devices, checkpoints, name')
     .option('--org <id>', 'only this organisation')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string; org?: string }) => console.log((await registryCommands()).listHubSites(o.config, o)));
+    .action(async (o: { config: string; org?: string }) => console.log(await (await registryCommands()).listHubSites(o.config, o)));
   const hubCheckpoint = hub.command('checkpoint').description('checkpoints at each site and the organisations they serve');
   hubCheckpoint
     .command('add')
@@ -410,7 +410,7 @@ function buildProgram(): Command {
     .option('--org <id...>', "the organisations it serves (the site's organisation when not given)")
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (id: string, o: { config: string; site: string; kind: 'gate' | 'zone' | 'team' | 'canteen' | 'dormitory' | 'bus'; name?: string; org?: string[] }) =>
-      console.log((await registryCommands()).addHubCheckpoint(o.config, id, o)),
+      console.log(await (await registryCommands()).addHubCheckpoint(o.config, id, o)),
     );
   hubCheckpoint
     .command('serve')
@@ -418,20 +418,20 @@ function buildProgram(): Command {
     .argument('<id>', 'checkpoint id')
     .requiredOption('--org <id...>', 'the organisations it serves from now on (all of them)')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (id: string, o: { config: string; org: string[] }) => console.log((await registryCommands()).serveHubCheckpoint(o.config, id, o.org)));
+    .action(async (id: string, o: { config: string; org: string[] }) => console.log(await (await registryCommands()).serveHubCheckpoint(o.config, id, o.org)));
   hubCheckpoint
     .command('list')
     .description('each checkpoint: kind, site, organisations served, name')
     .option('--site <id>', 'only this site')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string; site?: string }) => console.log((await registryCommands()).listHubCheckpoints(o.config, o)));
+    .action(async (o: { config: string; site?: string }) => console.log(await (await registryCommands()).listHubCheckpoints(o.config, o)));
   hubCheckpoint
     .command('routes')
     .description("link a bus checkpoint to the routes it rides: its kiosks receive those routes' riders as their roster")
     .argument('<id>', 'a checkpoint of kind bus')
     .requiredOption('--route <id...>', 'the routes it rides (all of them)')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (id: string, o: { config: string; route: string[] }) => console.log((await registryCommands()).linkHubCheckpointRoutes(o.config, id, o.route)));
+    .action(async (id: string, o: { config: string; route: string[] }) => console.log(await (await registryCommands()).linkHubCheckpointRoutes(o.config, id, o.route)));
   hubCheckpoint
     .command('code')
     .description("a checkpoint's signed QR code for check-in where there is no kiosk: workers' phone pages scan it (static, or --rotating: the current 30-second code)")
@@ -455,7 +455,7 @@ function buildProgram(): Command {
     .description('remove a hub supervisor: every kiosk of their site drops them at its next sync')
     .argument('<id>', 'the supervisor (hub supervisor list)')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (id: string, o: { config: string }) => console.log((await registryCommands()).removeHubSupervisor(o.config, id)));
+    .action(async (id: string, o: { config: string }) => console.log(await (await registryCommands()).removeHubSupervisor(o.config, id)));
   hubSupervisor
     .command('rotate')
     .description("new random PINs for every hub supervisor of a site (printed once), e.g. when one of its kiosks is lost: the kiosks take them at their next sync")
@@ -467,7 +467,7 @@ function buildProgram(): Command {
     .description('hub supervisors: id, site, name')
     .option('--site <id>', 'only this site')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string; site?: string }) => console.log((await registryCommands()).listHubSupervisors(o.config, o)));
+    .action(async (o: { config: string; site?: string }) => console.log(await (await registryCommands()).listHubSupervisors(o.config, o)));
   const hubVehicle = hub.command('vehicle').description('shuttle vehicles: plate, the organisations they carry for, drivers');
   hubVehicle
     .command('add')
@@ -479,7 +479,7 @@ function buildProgram(): Command {
     .option('--driver-name <name...>', 'drivers who are not (named)')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (id: string, o: { config: string; plate: string; org: string[]; driverWorker?: string[]; driverName?: string[] }) =>
-      console.log((await registryCommands()).addHubVehicle(o.config, id, o)),
+      console.log(await (await registryCommands()).addHubVehicle(o.config, id, o)),
     );
   hubVehicle
     .command('drivers')
@@ -488,12 +488,12 @@ function buildProgram(): Command {
     .option('--driver-worker <id...>', "drivers who are workers on an organisation's list")
     .option('--driver-name <name...>', 'drivers who are not (named)')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (id: string, o: { config: string; driverWorker?: string[]; driverName?: string[] }) => console.log((await registryCommands()).setHubVehicleDrivers(o.config, id, o)));
+    .action(async (id: string, o: { config: string; driverWorker?: string[]; driverName?: string[] }) => console.log(await (await registryCommands()).setHubVehicleDrivers(o.config, id, o)));
   hubVehicle
     .command('list')
     .description('each vehicle: plate, organisations, drivers, routes')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string }) => console.log((await registryCommands()).listHubVehicles(o.config)));
+    .action(async (o: { config: string }) => console.log(await (await registryCommands()).listHubVehicles(o.config)));
   const hubRoute = hub.command('route').description('shuttle routes: the organisations they serve, their vehicle and riders');
   hubRoute
     .command('add')
@@ -503,19 +503,19 @@ function buildProgram(): Command {
     .option('--vehicle <id>', 'the vehicle that runs it')
     .option('--name <name>', 'its name (the id when not given)')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (id: string, o: { config: string; org: string[]; vehicle?: string; name?: string }) => console.log((await registryCommands()).addHubRoute(o.config, id, o)));
+    .action(async (id: string, o: { config: string; org: string[]; vehicle?: string; name?: string }) => console.log(await (await registryCommands()).addHubRoute(o.config, id, o)));
   hubRoute
     .command('list')
     .description('each route: organisations, vehicle, riders, bus checkpoints, name')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string }) => console.log((await registryCommands()).listHubRoutes(o.config)));
+    .action(async (o: { config: string }) => console.log(await (await registryCommands()).listHubRoutes(o.config)));
   hubRoute
     .command('riders')
     .description("set who rides a route (the whole list): worker ids, or a file of them, one a line; each on the list of an organisation the route serves")
     .argument('<file-or-ids...>', 'a file of worker ids, or the ids')
     .requiredOption('--route <id>', 'the route')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (args: string[], o: { config: string; route: string }) => console.log((await registryCommands()).setHubRouteRiders(o.config, o.route, args)));
+    .action(async (args: string[], o: { config: string; route: string }) => console.log(await (await registryCommands()).setHubRouteRiders(o.config, o.route, args)));
   const hubUser = hub.command('user').description('web console accounts (the console is served by `safegate hub run`)');
   hubUser
     .command('add')

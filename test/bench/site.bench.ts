@@ -44,9 +44,9 @@ async function main(): Promise<void> {
   try {
     const hubConfig = join(dir.path, 'hub.yaml');
     writeFileSync(hubConfig, stringify({ id: 'hub.1', broker: tls('hub.1'), store: { path: 'hub.db' }, directory: { path: 'directory.db' }, console: { enabled: false }, log: { level: 'warn' } }));
-    const directory = new HubDirectory(join(dir.path, 'directory.db'));
-    directory.assignSite('site-1', ['kiosk-a', 'kiosk-b']);
-    directory.close();
+    const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'directory.db') });
+    await directory.assignSite('site-1', ['kiosk-a', 'kiosk-b']);
+    await directory.close();
     const started = safegateProcess(['hub', 'run', '--config', hubConfig]);
     hub = started.child;
 

@@ -159,13 +159,13 @@ async function main(): Promise<void> {
     // 3. A 100,000-worker roster goes down.
     const rosterSize = Number(process.env.ROSTER ?? 100_000);
     const directoryFile = join(dir.path, 'directory.db');
-    const directory = new HubDirectory(directoryFile);
+    const directory = await HubDirectory.open({ kind: 'sqlite', path: directoryFile });
     const now = Date.now();
-    directory.importRoster(
+    await directory.importRoster(
       Array.from({ length: rosterSize }, (_, i) => healthyWorker(`W${String(i).padStart(6, '0')}`, now)),
       false,
     );
-    directory.close();
+    await directory.close();
     const signing = generateSigningKeyPair();
     const signingFile = join(dir.path, 'hub-signing.key.pem');
     writeFileSync(signingFile, signing.privatePem);

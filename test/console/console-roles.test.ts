@@ -10,6 +10,7 @@ import { PassRegistry } from '../../sync/hub/passes.js';
 import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import { HubExports } from '../../sync/hub/exports.js';
 import { TestCertificates } from '../helpers/mosquitto.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 
 const PASSWORD = 'a long enough password';
@@ -50,26 +51,29 @@ class Client {
  * token included): a route allows exactly the roles it declares, and an API route that declares
  * none is refused to all.
  */
-describe('console routes by role (in process, real SQLite file)', () => {
+describe.each(directoryBackends)('console routes by role (in process, the directory on $name)', (backend) => {
   const dir = tempDir('safegate-console-roles-');
   const store = new SqliteConsoleStore(join(dir.path, 'console.db'));
-  const directory = new HubDirectory(join(dir.path, 'hub-directory.db'));
   const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
-  const passes = new PassRegistry({ directoryPath: join(dir.path, 'hub-directory.db') });
-  const links = new PhoneLinks({ directoryPath: join(dir.path, 'hub-directory.db') });
-  const exports = new HubExports({ directoryPath: join(dir.path, 'hub-directory.db'), directory, caPem: new TestCertificates(join(dir.path, 'certs')).credentials('server').ca });
-  const server = new ConsoleServer({
-    store,
-    host: '127.0.0.1',
-    port: 0,
-    trustProxy: false,
-    lockoutBaseMs: 1_000,
-    log: createLogger({ level: 'fatal' }),
-    hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes, phone: { links }, exports },
-  });
+  let directory: HubDirectory;
+  let server: ConsoleServer;
 
   beforeAll(async () => {
-    directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
+    directory = await HubDirectory.open(await backend.target());
+    const { sql } = directory;
+    const passes = new PassRegistry({ sql });
+    const links = new PhoneLinks({ sql });
+    const exports = new HubExports({ sql, directory, caPem: new TestCertificates(join(dir.path, 'certs')).credentials('server').ca });
+    server = new ConsoleServer({
+      store,
+      host: '127.0.0.1',
+      port: 0,
+      trustProxy: false,
+      lockoutBaseMs: 1_000,
+      log: createLogger({ level: 'fatal' }),
+      hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes, phone: { links }, exports },
+    });
+    await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
     const hash = await hashPassword(PASSWORD);
     for (const role of ROLES) await store.addAccount({ name: role, role, password: PASSWORD, ...(role === 'manager' ? { org: 'ORG-A' } : {}) }, hash, Date.now());
     await server.start();
@@ -78,10 +82,7 @@ describe('console routes by role (in process, real SQLite file)', () => {
     await server.stop();
     await store.close();
     await hubStore.close();
-    passes.close();
-    links.close();
-    exports.close();
-    directory.close();
+    await directory.close();
     dir.remove();
   });
 

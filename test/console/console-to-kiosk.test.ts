@@ -24,6 +24,7 @@ import { SqliteHubStore } from '../../sync/hub/store.js';
 import { Uplink } from '../../sync/uplink.js';
 import { healthyWorker, tempDir, waitFor } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 
 const PASSWORD = 'a long enough password';
 const LIST = 'Mã NV,Họ và tên,Bộ phận/Tổ\nA001,Trần Thị Mai,Tổ May 1\nA002,Lê Văn Hùng,Tổ May 1\n';
@@ -35,27 +36,18 @@ const LIST = 'Mã NV,Họ và tên,Bộ phận/Tổ\nA001,Trần Thị Mai,Tổ 
  * Mosquitto; the code printed on the sheet opens the gate; the manager revokes the worker in the
  * console, and after its next download the kiosk refuses that code.
  */
-describe('console to kiosk: a manager\'s list and passes decide at their gate (real broker)', () => {
+describe.each(directoryBackends)('console to kiosk: a manager\'s list and passes decide at their gate (real broker, the directory on $name)', (backend) => {
   const dir = tempDir('safegate-console-kiosk-');
   let broker: TestBroker;
   let certs: TestCertificates;
   let hub: Hub | undefined;
   const downlinkPair = generateSigningKeyPair();
   const passPair = generateSigningKeyPair();
-  const directoryPath = join(dir.path, 'directory.db');
-  const directory = new HubDirectory(directoryPath);
+  let directory: HubDirectory;
   const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
-  const passes = new PassRegistry({ directoryPath, passKey: createPrivateKey(passPair.privatePem), issuer: 'hub.1' });
+  let passes: PassRegistry;
   const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
-  const server = new ConsoleServer({
-    store: accounts,
-    host: '127.0.0.1',
-    port: 0,
-    trustProxy: false,
-    lockoutBaseMs: 1_000,
-    log: createLogger({ level: 'fatal' }),
-    hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes },
-  });
+  let server: ConsoleServer;
   const kioskDb = openStore(join(dir.path, 'kiosk.db'));
   const ring = new HubKeyring();
   ring.add(createPublicKey(downlinkPair.publicPem), { role: 'downlink', source: 'test' });
@@ -94,6 +86,17 @@ describe('console to kiosk: a manager\'s list and passes decide at their gate (r
   }
 
   beforeAll(async () => {
+    directory = await HubDirectory.open(await backend.target());
+    passes = new PassRegistry({ sql: directory.sql, passKey: createPrivateKey(passPair.privatePem), issuer: 'hub.1' });
+    server = new ConsoleServer({
+      store: accounts,
+      host: '127.0.0.1',
+      port: 0,
+      trustProxy: false,
+      lockoutBaseMs: 1_000,
+      log: createLogger({ level: 'fatal' }),
+      hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes },
+    });
     certs = new TestCertificates(join(dir.path, 'pki'));
     for (const n of ['hub.1', 'kiosk-a']) certs.issue(n);
     broker = new TestBroker(dir.path, certs);
@@ -107,9 +110,8 @@ describe('console to kiosk: a manager\'s list and passes decide at their gate (r
     await hub?.stop();
     await server.stop();
     await accounts.close();
-    passes.close();
     await hubStore.close();
-    directory.close();
+    await directory.close();
     await broker.stop();
     dir.remove();
   });
@@ -130,9 +132,9 @@ describe('console to kiosk: a manager\'s list and passes decide at their gate (r
     };
     const passId = issued.passes.find((p) => p.workerId === 'A001')!.passId;
     // The code the team's sheet prints for A001.
-    const code = passes.printedCode(passId)!;
+    const code = (await passes.printedCode(passId))!;
     // The health side records today's declaration (the list carries none).
-    directory.importRoster([healthyWorker('A001')], false);
+    await directory.importRoster([healthyWorker('A001')], false);
 
     await startHub();
     const state = new DownlinkState(kioskDb);

@@ -27,31 +27,31 @@ describe('console exports page (Chromium)', () => {
   const dir = tempDir('safegate-exports-page-');
   const certs = new TestCertificates(join(dir.path, 'certs'));
   const device = certs.issue(DEVICE);
-  const directoryPath = join(dir.path, 'hub-directory.db');
-  const directory = new HubDirectory(directoryPath);
+  let directory: HubDirectory;
   const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
   const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
-  const exports = new HubExports({ directoryPath, directory, caPem: device.ca });
-  const server = new ConsoleServer({
-    store: accounts,
-    host: '127.0.0.1',
-    port: 0,
-    trustProxy: false,
-    lockoutBaseMs: 1_000,
-    log: createLogger({ level: 'fatal' }),
-    hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', exports },
-    // The pages as `npm run build` makes them.
-    uiFolder: join(process.cwd(), 'build', 'console-ui'),
-  });
+  let server: ConsoleServer;
   const body = Buffer.from('\uFEFFSố sự kiện,Thời gian\r\n1,2026-11-27 07:58:03\r\n2,2026-11-27 08:01:10\r\n');
   let browser: Browser;
 
   beforeAll(async () => {
-    directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
-    directory.addOrganisation({ id: 'ORG-B', name: 'B', kind: 'company' });
-    directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
-    directory.addCheckpoint({ id: 'cong-a', siteId: 'xuong-a', kind: 'gate', orgIds: ['ORG-A'] });
-    directory.placeDevices('cong-a', [DEVICE]);
+    directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'hub-directory.db') });
+    server = new ConsoleServer({
+      store: accounts,
+      host: '127.0.0.1',
+      port: 0,
+      trustProxy: false,
+      lockoutBaseMs: 1_000,
+      log: createLogger({ level: 'fatal' }),
+      hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', exports: new HubExports({ sql: directory.sql, directory, caPem: device.ca }) },
+      // The pages as `npm run build` makes them.
+      uiFolder: join(process.cwd(), 'build', 'console-ui'),
+    });
+    await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
+    await directory.addOrganisation({ id: 'ORG-B', name: 'B', kind: 'company' });
+    await directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
+    await directory.addCheckpoint({ id: 'cong-a', siteId: 'xuong-a', kind: 'gate', orgIds: ['ORG-A'] });
+    await directory.placeDevices('cong-a', [DEVICE]);
     const hash = await hashPassword(PASSWORD);
     const people: [string, ConsoleRole, string?][] = [['op', 'operator'], ['man-a', 'manager', 'ORG-A'], ['man-b', 'manager', 'ORG-B'], ['doctor', 'health']];
     for (const [name, role, org] of people) await accounts.addAccount({ name, role, password: PASSWORD, ...(org ? { org } : {}) }, hash, Date.now());
@@ -64,11 +64,10 @@ describe('console exports page (Chromium)', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await server.stop();
-    exports.close();
+    await server?.stop();
     await accounts.close();
     await hubStore.close();
-    directory.close();
+    await directory?.close();
     dir.remove();
   });
 

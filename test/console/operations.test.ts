@@ -11,6 +11,7 @@ import { SqliteHubStore } from '../../sync/hub/store.js';
 import { organisationStamps } from '../../sync/hub/organisation-stamps.js';
 import type { WireEvent } from '../../sync/batch-codec.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 
 const PASSWORD = 'a long enough password';
 const ZONE = 'Asia/Ho_Chi_Minh';
@@ -89,29 +90,31 @@ interface Day {
  * workers' passages; health reasons are shown to health officers and the worker's own manager, and
  * hidden from everyone else; operators publish and withdraw notices.
  */
-describe('console devices, entries and notices by role', () => {
+describe.each(directoryBackends)('console devices, entries and notices by role (the directory on $name)', (backend) => {
   const dir = tempDir('safegate-console-ops-');
   const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
-  const directory = new HubDirectory(join(dir.path, 'directory.db'));
+  let directory: HubDirectory;
   const store = new SqliteHubStore(join(dir.path, 'hub.db'));
-  const server = new ConsoleServer({ store: accounts, host: '127.0.0.1', port: 0, trustProxy: false, lockoutBaseMs: 1_000, log: createLogger({ level: 'fatal' }), hub: { directory, store, zone: ZONE } });
+  let server: ConsoleServer;
 
   beforeAll(async () => {
-    directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
-    directory.addOrganisation({ id: 'ORG-B', name: 'B', kind: 'company' });
-    directory.addOrganisation({ id: 'KCN', name: 'Khu công nghiệp', kind: 'agency' });
-    directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
-    directory.addSite({ id: 'xuong-b', orgId: 'ORG-B' });
-    directory.addSite({ id: 'kcn', orgId: 'KCN' });
+    directory = await HubDirectory.open(await backend.target());
+    server = new ConsoleServer({ store: accounts, host: '127.0.0.1', port: 0, trustProxy: false, lockoutBaseMs: 1_000, log: createLogger({ level: 'fatal' }), hub: { directory, store, zone: ZONE } });
+    await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
+    await directory.addOrganisation({ id: 'ORG-B', name: 'B', kind: 'company' });
+    await directory.addOrganisation({ id: 'KCN', name: 'Khu công nghiệp', kind: 'agency' });
+    await directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
+    await directory.addSite({ id: 'xuong-b', orgId: 'ORG-B' });
+    await directory.addSite({ id: 'kcn', orgId: 'KCN' });
     // A shared gate of the industrial zone serves both companies; each company has its own canteen.
-    directory.addCheckpoint({ id: 'cong-chung', siteId: 'kcn', kind: 'gate', orgIds: ['ORG-A', 'ORG-B'] });
-    directory.addCheckpoint({ id: 'nha-an-b', siteId: 'xuong-b', kind: 'canteen' });
-    directory.assignSite('kcn', ['kiosk-gate']);
-    directory.placeDevices('cong-chung', ['kiosk-gate']);
-    directory.assignSite('xuong-b', ['kiosk-canteen-b']);
-    directory.placeDevices('nha-an-b', ['kiosk-canteen-b']);
-    directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from(`${HEADER}\nA001,Trần Thị Mai,Tổ 1\nA002,Lê Văn Hùng,Tổ 1\n`), ZONE, Date.now()));
-    directory.uploadWorkers('ORG-B', await parseWorkerList(Buffer.from(`${HEADER}\nB001,Phạm Văn Bình,Tổ Hàn\n`), ZONE, Date.now()));
+    await directory.addCheckpoint({ id: 'cong-chung', siteId: 'kcn', kind: 'gate', orgIds: ['ORG-A', 'ORG-B'] });
+    await directory.addCheckpoint({ id: 'nha-an-b', siteId: 'xuong-b', kind: 'canteen' });
+    await directory.assignSite('kcn', ['kiosk-gate']);
+    await directory.placeDevices('cong-chung', ['kiosk-gate']);
+    await directory.assignSite('xuong-b', ['kiosk-canteen-b']);
+    await directory.placeDevices('nha-an-b', ['kiosk-canteen-b']);
+    await directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from(`${HEADER}\nA001,Trần Thị Mai,Tổ 1\nA002,Lê Văn Hùng,Tổ 1\n`), ZONE, Date.now()));
+    await directory.uploadWorkers('ORG-B', await parseWorkerList(Buffer.from(`${HEADER}\nB001,Phạm Văn Bình,Tổ Hàn\n`), ZONE, Date.now()));
     // As the hub receives them: each stamped with its worker's organisation then.
     const received = [
       passage(1, 'A001', 'allow', []),
@@ -120,7 +123,7 @@ describe('console devices, entries and notices by role', () => {
       passage(4, null, 'deny', ['MALFORMED_CODE']),
     ];
     await store.ingest('kiosk-gate', received, Date.now());
-    await store.stampOrganisations(organisationStamps(directory, 'kiosk-gate', received));
+    await store.stampOrganisations(await organisationStamps(directory, 'kiosk-gate', received));
     await store.recordHeartbeat(
       'kiosk-gate',
       { v: 1, atMs: Date.now(), software: '0.9.0', outboxDepth: 3, oldestUnsyncedAgeS: 12, scanner: 'ready', gpio: 'real', clockOffsetMs: 5, rosterAgeS: 40, policyVersion: 3, heldEvents: 0, disk: null },
@@ -141,7 +144,7 @@ describe('console devices, entries and notices by role', () => {
     await server.stop();
     await accounts.close();
     await store.close();
-    directory.close();
+    await directory.close();
     dir.remove();
   });
 
@@ -269,8 +272,8 @@ describe('console devices, entries and notices by role', () => {
   });
   it("keeps a worker's history with the organisation that held them then: a manager who lists a departed worker's id does not see their past refusals or alerts", async () => {
     // ORG-A lets A002 go (keeping the others); ORG-B lists the same id.
-    directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from(`${HEADER}\nA001,Trần Thị Mai,Tổ 1\nA003,Ngô Văn Tài,Tổ 2\n`), ZONE, Date.now()));
-    directory.uploadWorkers('ORG-B', await parseWorkerList(Buffer.from(`${HEADER}\nB001,Phạm Văn Bình,Tổ Hàn\nA002,Người khác,Tổ X\n`), ZONE, Date.now()));
+    await directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from(`${HEADER}\nA001,Trần Thị Mai,Tổ 1\nA003,Ngô Văn Tài,Tổ 2\n`), ZONE, Date.now()));
+    await directory.uploadWorkers('ORG-B', await parseWorkerList(Buffer.from(`${HEADER}\nB001,Phạm Văn Bình,Tổ Hàn\nA002,Người khác,Tổ X\n`), ZONE, Date.now()));
     const b = await client(server.url, 'mgr-b');
     const day = (await b.get<Day>(`/api/entries?day=${DAY}`)).body;
     expect(day.entries.map((e) => e.workerId)).toEqual(['B001']);

@@ -13,6 +13,7 @@ import { PassRegistry } from '../../sync/hub/passes.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { listedWorker } from '../helpers/listed-worker.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 
 const PASSWORD = 'a long enough password';
 const ZONE = 'Asia/Ho_Chi_Minh';
@@ -40,21 +41,22 @@ async function client(base: string, name: string) {
  * A team's sheet through the console: drawn off the event loop (the console answers while 200 cards
  * are drawn), a team over the cap printed in parts, and sheets rate limited per account.
  */
-describe('console pass sheets: cap, worker thread, rate limit', () => {
+describe.each(directoryBackends)('console pass sheets: cap, worker thread, rate limit (the directory on $name)', (backend) => {
   const dir = tempDir('safegate-console-sheets-');
   const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
-  const directoryPath = join(dir.path, 'directory.db');
-  const directory = new HubDirectory(directoryPath);
+  let directory: HubDirectory;
   const store = new SqliteHubStore(join(dir.path, 'hub.db'));
-  const passes = new PassRegistry({ directoryPath, passKey: createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), issuer: 'hub.1' });
-  const server = new ConsoleServer({ store: accounts, host: '127.0.0.1', port: 0, trustProxy: false, lockoutBaseMs: 1_000, log: createLogger({ level: 'fatal' }), hub: { directory, store, zone: ZONE, passes } });
+  let server: ConsoleServer;
   let base: string;
   const team = MAX_CARDS_PER_SHEET + 1;
 
   beforeAll(async () => {
-    directory.addOrganisation({ id: 'ORG-A', name: 'Công ty A', kind: 'company' });
-    directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
-    directory.uploadWorkers('ORG-A', Array.from({ length: team }, (_, i) => ({ ...listedWorker(`A${String(i).padStart(4, '0')}`, Date.now()), team: 'Tổ Lớn' })));
+    directory = await HubDirectory.open(await backend.target());
+    const passes = new PassRegistry({ sql: directory.sql, passKey: createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), issuer: 'hub.1' });
+    server = new ConsoleServer({ store: accounts, host: '127.0.0.1', port: 0, trustProxy: false, lockoutBaseMs: 1_000, log: createLogger({ level: 'fatal' }), hub: { directory, store, zone: ZONE, passes } });
+    await directory.addOrganisation({ id: 'ORG-A', name: 'Công ty A', kind: 'company' });
+    await directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
+    await directory.uploadWorkers('ORG-A', Array.from({ length: team }, (_, i) => ({ ...listedWorker(`A${String(i).padStart(4, '0')}`, Date.now()), team: 'Tổ Lớn' })));
     const hash = await hashPassword(PASSWORD);
     await accounts.addAccount({ name: 'op', role: 'operator', password: PASSWORD }, hash, Date.now());
     await accounts.addAccount({ name: 'mgr-a', role: 'manager', org: 'ORG-A', password: PASSWORD }, hash, Date.now());
@@ -65,8 +67,7 @@ describe('console pass sheets: cap, worker thread, rate limit', () => {
     await server.stop();
     await accounts.close();
     await store.close();
-    passes.close();
-    directory.close();
+    await directory.close();
     dir.remove();
   });
 
@@ -107,5 +108,5 @@ describe('console pass sheets: cap, worker thread, rate limit', () => {
     expect(limited.status).toBe(429);
     const op = await client(base, 'op');
     expect((await op('POST', '/api/organisations/ORG-A/sheet', { team: 'Tổ Lớn', part: 2 })).status).toBe(200);
-  });
+  }, 90_000);
 });

@@ -10,6 +10,7 @@ import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import { parseWorkerList } from '../../sync/hub/registry-upload.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 
 const ZONE = 'Asia/Ho_Chi_Minh';
 
@@ -35,38 +36,39 @@ async function phoneClient(base: string) {
  * only authentication; a CSRF token is required; every field is checked by the route's schema; a
  * refusal says why without a stack or the token; an address that floods them is slowed down.
  */
-describe('phone routes at the console server', () => {
+describe.each(directoryBackends)('phone routes at the console server (the directory on $name)', (backend) => {
   const dir = tempDir('safegate-phone-routes-');
-  const directory = new HubDirectory(join(dir.path, 'directory.db'));
+  let directory: HubDirectory;
   const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
   const store = new SqliteHubStore(join(dir.path, 'hub.db'));
-  const links = new PhoneLinks({ directoryPath: join(dir.path, 'directory.db'), phonePassKey: createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), issuer: 'hub.1' });
-  const server = new ConsoleServer({
-    store: accounts,
-    host: '127.0.0.1',
-    port: 0,
-    trustProxy: false,
-    lockoutBaseMs: 1_000,
-    log: createLogger({ level: 'fatal' }),
-    hub: { directory, store, zone: ZONE, phone: { links, uiFolder: join(dir.path, 'no-page') } },
-  });
+  let server: ConsoleServer;
   let base = '';
   const tokens: string[] = [];
 
   beforeAll(async () => {
-    directory.addOrganisation({ id: 'ORG-A', name: 'Công ty A', kind: 'company' });
-    directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
-    directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from('Mã NV,Họ và tên,Bộ phận/Tổ\nA001,Trần Thị Mai,Tổ 1\nA002,Lê Văn Hùng,Tổ 1\n'), ZONE, Date.now()));
-    tokens.push(...links.make({ orgId: 'ORG-A', team: 'Tổ 1', madeBy: 'op' }).map((l) => l.token));
+    directory = await HubDirectory.open(await backend.target());
+    const links = new PhoneLinks({ sql: directory.sql, phonePassKey: createPrivateKey(generateSigningKeyPair('EdDSA').privatePem), issuer: 'hub.1' });
+    server = new ConsoleServer({
+      store: accounts,
+      host: '127.0.0.1',
+      port: 0,
+      trustProxy: false,
+      lockoutBaseMs: 1_000,
+      log: createLogger({ level: 'fatal' }),
+      hub: { directory, store, zone: ZONE, phone: { links, uiFolder: join(dir.path, 'no-page') } },
+    });
+    await directory.addOrganisation({ id: 'ORG-A', name: 'Công ty A', kind: 'company' });
+    await directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
+    await directory.uploadWorkers('ORG-A', await parseWorkerList(Buffer.from('Mã NV,Họ và tên,Bộ phận/Tổ\nA001,Trần Thị Mai,Tổ 1\nA002,Lê Văn Hùng,Tổ 1\n'), ZONE, Date.now()));
+    tokens.push(...(await links.make({ orgId: 'ORG-A', team: 'Tổ 1', madeBy: 'op' })).map((l) => l.token));
     await server.start();
     base = server.url;
   });
   afterAll(async () => {
     await server.stop();
-    links.close();
     await accounts.close();
     await store.close();
-    directory.close();
+    await directory.close();
     dir.remove();
   });
 

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { HubSqlTarget } from '../../sync/hub/hub-sql.js';
 
 export const SAFEGATE_BIN = fileURLToPath(new URL('../../bin/safegate.js', import.meta.url));
 
@@ -11,11 +12,15 @@ export interface CliResult {
   error: Error | undefined;
 }
 
-/** Runs the real `safegate` command to completion, as an operator would (the executable, with its shebang's Node flags). */
-export function safegate(args: string[], options: { cwd?: string; input?: string } = {}): CliResult {
+/**
+ * Runs the real `safegate` command to completion, as an operator would (the executable, with its
+ * shebang's Node flags); `env` is added to this process's environment (DATABASE_URL, say).
+ */
+export function safegate(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
   const r = spawnSync(SAFEGATE_BIN, args, {
     cwd: options.cwd,
     input: options.input,
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
     encoding: 'utf8',
     timeout: 20_000,
   });
@@ -28,8 +33,8 @@ export interface RunningProcess {
 }
 
 /** Starts `safegate` as a long-running process (e.g. `run`); its JSON log lines are parsed from stderr. */
-export function safegateProcess(args: string[], onLog: (entry: Record<string, unknown>) => void = () => {}): RunningProcess {
-  const child = spawn(SAFEGATE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function safegateProcess(args: string[], onLog: (entry: Record<string, unknown>) => void = () => {}, options: { env?: NodeJS.ProcessEnv } = {}): RunningProcess {
+  const child = spawn(SAFEGATE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
   const logs: Record<string, unknown>[] = [];
   let rest = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -48,4 +53,13 @@ export function safegateProcess(args: string[], onLog: (entry: Record<string, un
     }
   });
   return { child, logs };
+}
+
+/**
+ * Where a hub command keeps its directory, for a test's directory backend (test/helpers/directory-db.ts):
+ * the settings' `directory.path` for SQLite, DATABASE_URL in the command's environment for PostgreSQL
+ * (the settings' path is then unused, and no such file may appear).
+ */
+export function hubDirectoryAt(target: HubSqlTarget): { path: string; env: NodeJS.ProcessEnv } {
+  return target.kind === 'sqlite' ? { path: target.path, env: { DATABASE_URL: '' } } : { path: 'directory-not-used.db', env: { DATABASE_URL: target.url } };
 }

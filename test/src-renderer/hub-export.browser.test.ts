@@ -23,11 +23,10 @@ describe('supervisor screen: send an export to the hub (Chromium)', () => {
   const dir = tempDir('safegate-hub-export-screen-');
   const certs = new TestCertificates(join(dir.path, 'certs'));
   certs.issue(DEVICE);
-  const directoryPath = join(dir.path, 'hub-directory.db');
-  const directory = new HubDirectory(directoryPath);
+  let directory: HubDirectory;
   const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
   const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
-  const exports = new HubExports({ directoryPath, directory, caPem: certs.credentials(DEVICE).ca });
+  let exports: HubExports;
   const rig = new KioskUnderTest();
   let server: ConsoleServer | undefined;
   let port = 0;
@@ -41,10 +40,12 @@ describe('supervisor screen: send an export to the hub (Chromium)', () => {
 
   beforeAll(async () => {
     port = await freePort();
-    directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
-    directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
-    directory.addCheckpoint({ id: 'cong-a', siteId: 'xuong-a', kind: 'gate', orgIds: ['ORG-A'] });
-    directory.placeDevices('cong-a', [DEVICE]);
+    directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'hub-directory.db') });
+    exports = new HubExports({ sql: directory.sql, directory, caPem: certs.credentials(DEVICE).ca });
+    await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
+    await directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
+    await directory.addCheckpoint({ id: 'cong-a', siteId: 'xuong-a', kind: 'gate', orgIds: ['ORG-A'] });
+    await directory.placeDevices('cong-a', [DEVICE]);
     await startConsole();
     const files = { ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, `${DEVICE}.crt`), key: join(certs.dir, `${DEVICE}.key`) };
     await rig.start({ hub: { broker: { url: 'mqtts://127.0.0.1:9', ...files }, consoleUrl: `http://127.0.0.1:${port}` } });
@@ -60,10 +61,9 @@ describe('supervisor screen: send an export to the hub (Chromium)', () => {
     await browser?.close();
     await rig.stop();
     await server?.stop();
-    exports.close();
     await accounts.close();
     await hubStore.close();
-    directory.close();
+    await directory?.close();
     dir.remove();
   });
 
@@ -81,7 +81,7 @@ describe('supervisor screen: send an export to the hub (Chromium)', () => {
     await page.getByTestId('export-drive').selectOption({ label: 'Gửi lên trung tâm' });
     await page.getByTestId('export-csv').click();
     await expect.poll(() => page.getByTestId('supervisor-message').textContent()).toMatch(/^Đã gửi 1 dòng lên trung tâm \(safegate-log-.*\.csv\)\.$/);
-    expect(exports.list().map((e) => [e.deviceId, e.supervisorId, e.rows])).toEqual([[DEVICE, 'lan', 1]]);
+    expect((await exports.list()).map((e) => [e.deviceId, e.supervisorId, e.rows])).toEqual([[DEVICE, 'lan', 1]]);
     await screenshot(page, 'supervisor-sent-to-hub');
 
     await server!.stop();
@@ -94,6 +94,6 @@ describe('supervisor screen: send an export to the hub (Chromium)', () => {
     await page.getByTestId('export-send-waiting').click();
     await expect.poll(() => page.getByTestId('supervisor-message').textContent()).toBe('Đã gửi lại 1 tệp lên trung tâm.');
     expect(await page.getByTestId('export-send-waiting').count()).toBe(0);
-    expect(exports.list().map((e) => e.format).sort()).toEqual(['csv', 'xlsx']);
+    expect((await exports.list()).map((e) => e.format).sort()).toEqual(['csv', 'xlsx']);
   }, 90_000);
 });

@@ -3,20 +3,26 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PhoneLinks } from '../../../sync/hub/phone-links.js';
-import { safegate } from '../../helpers/cli.js';
+import { hubDirectoryAt, safegate } from '../../helpers/cli.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
 /** `safegate hub link make|list`, as an operator runs them, against a real directory file. */
-describe('hub link commands', () => {
+describe.each(directoryBackends)('hub link commands on $name', (backend) => {
   const dir = tempDir('safegate-hublink-');
   const config = join(dir.path, 'hub.yaml');
   afterAll(() => dir.remove());
-  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config]);
+  let env: NodeJS.ProcessEnv = {};
+  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config], { env });
   const header = 'STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin';
 
-  it('makes a link per worker of a team, prints them once, lists them without their tokens, and refuses a worker of another organisation', () => {
-    writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' }, console: { port: 8600 } }));
+  it('makes a link per worker of a team, prints them once, lists them without their tokens, and refuses a worker of another organisation', async () => {
+    const target = await backend.target();
+    const at = hubDirectoryAt(target);
+    env = at.env;
+    writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: at.path }, console: { port: 8600 } }));
     expect(run('org', 'add', 'cty-a', '--name', 'Công ty May A').status).toBe(0);
     expect(run('org', 'add', 'cho-b', '--name', 'Chợ B', '--kind', 'market').status).toBe(0);
     expect(run('site', 'add', 'xuong-1', '--org', 'cty-a').status).toBe(0);
@@ -41,11 +47,15 @@ describe('hub link commands', () => {
     // The default address is the console's own.
     expect(run('link', 'make', '--org', 'cty-a', '--workers', 'A001').stdout).toMatch(/\thttp:\/\/127\.0\.0\.1:8600\/phone\/#t=/);
 
-    const links = new PhoneLinks({ directoryPath: join(dir.path, 'directory.db') });
-    const token = /#t=(.+)$/.exec(rows[0]![2]!)![1]!;
-    expect(links.preview(token).fullName).toBe('Lê Văn Hùng');
-    expect(() => links.redeem(token, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }))).toThrow(/no phone-pass key/);
-    links.close();
+    const directory = await HubDirectory.open(target);
+    try {
+      const links = new PhoneLinks({ sql: directory.sql });
+      const token = /#t=(.+)$/.exec(rows[0]![2]!)![1]!;
+      expect((await links.preview(token)).fullName).toBe('Lê Văn Hùng');
+      await expect(links.redeem(token, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }))).rejects.toThrow(/no phone-pass key/);
+    } finally {
+      await directory.close();
+    }
 
     const listed = run('link', 'list', '--org', 'cty-a');
     expect(listed.stdout.trim().split('\n').map((l) => { const f = l.split('\t'); return `${f[1]} ${f[2]!.split(' ')[0]}`; }).sort()).toEqual(['A001 open', 'A001 retired', 'A002 open']);
@@ -58,4 +68,4 @@ describe('hub link commands', () => {
     expect(run('link', 'make', '--org', 'cty-a').stderr).toMatch(/--workers a,b\) or a team/);
     expect(run('link', 'make', '--org', 'cty-a', '--workers', 'A001', '--base-url', 'ftp://x').stderr).toMatch(/http\(s\) address/);
   });
-});
+}, 120_000);

@@ -2,23 +2,27 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { HubSqlTarget } from '../../../sync/hub/hub-sql.js';
 import { HubKeyring } from '../../../base/node/keys.js';
 import { checkPass } from '../../../base/node/pass.js';
 import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
 import { streamCodecs } from '../../../sync/downlink-codec.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
-import { safegate } from '../../helpers/cli.js';
+import { hubDirectoryAt, safegate } from '../../helpers/cli.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { installKey, tempDir } from '../../helpers/fixtures.js';
 import { generateSigningKeyPair } from '../../../base/node/keys.js';
 import { parseWorkerList } from '../../../sync/hub/registry-upload.js';
 
 /** `safegate hub pass issue|list|revoke|sheet`, as an operator runs them, against a real directory file. */
-describe('hub pass commands', () => {
+describe.each(directoryBackends)('hub pass commands on $name', (backend) => {
   const dir = tempDir('safegate-hubpass-');
   const config = join(dir.path, 'hub.yaml');
   const noKey = join(dir.path, 'no-key.yaml');
   afterAll(() => dir.remove());
-  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config]);
+  let target: HubSqlTarget;
+  let env: NodeJS.ProcessEnv = {};
+  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config], { env });
   const header = 'STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin';
   let keysDir = '';
 
@@ -29,19 +33,22 @@ describe('hub pass commands', () => {
     const keyFile = join(dir.path, 'hub-pass.key.pem');
     writeFileSync(keyFile, pair.privatePem, { mode: 0o600 });
     keysDir = join(keysDir, 'pass');
-    writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' }, passKey: keyFile }));
-    writeFileSync(noKey, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' } }));
-    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    target = await backend.target();
+    const at = hubDirectoryAt(target);
+    env = at.env;
+    writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: at.path }, passKey: keyFile }));
+    writeFileSync(noKey, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: at.path } }));
+    const d = await HubDirectory.open(target);
     try {
-      d.addOrganisation({ id: 'cty-a', name: 'Công ty May A', kind: 'company' });
-      d.addOrganisation({ id: 'cho-b', name: 'Chợ B', kind: 'market' });
-      d.addSite({ id: 'xuong-1', orgId: 'cty-a' });
-      d.addSite({ id: 'cho-b-1', orgId: 'cho-b' });
+      await d.addOrganisation({ id: 'cty-a', name: 'Công ty May A', kind: 'company' });
+      await d.addOrganisation({ id: 'cho-b', name: 'Chợ B', kind: 'market' });
+      await d.addSite({ id: 'xuong-1', orgId: 'cty-a' });
+      await d.addSite({ id: 'cho-b-1', orgId: 'cho-b' });
       const zone = 'Asia/Ho_Chi_Minh';
-      d.uploadWorkers('cty-a', await parseWorkerList(Buffer.from(`${header}\n1,A001,Trần Thị Mai,1990,Nữ,079190000001,0912345601,KTX Tân Tạo,Tổ May 1,26/11/2026,Âm tính,2\n2,A002,Lê Văn Hùng,1991,Nam,079191000002,0912345602,Bình Tân,Tổ May 1,,,1\n3,A003,Đỗ Thị Ngọc,1992,Nữ,,,,Tổ Cắt,,,2\n`), zone, Date.now()));
-      d.uploadWorkers('cho-b', await parseWorkerList(Buffer.from(`${header}\n1,B001,Phạm Văn Bình,1985,Nam,,,,Sạp 1,,,2\n`), zone, Date.now()));
+      await d.uploadWorkers('cty-a', await parseWorkerList(Buffer.from(`${header}\n1,A001,Trần Thị Mai,1990,Nữ,079190000001,0912345601,KTX Tân Tạo,Tổ May 1,26/11/2026,Âm tính,2\n2,A002,Lê Văn Hùng,1991,Nam,079191000002,0912345602,Bình Tân,Tổ May 1,,,1\n3,A003,Đỗ Thị Ngọc,1992,Nữ,,,,Tổ Cắt,,,2\n`), zone, Date.now()));
+      await d.uploadWorkers('cho-b', await parseWorkerList(Buffer.from(`${header}\n1,B001,Phạm Văn Bình,1985,Nam,,,,Sạp 1,,,2\n`), zone, Date.now()));
     } finally {
-      d.close();
+      await d.close();
     }
   });
 
@@ -72,7 +79,7 @@ describe('hub pass commands', () => {
     const both = run('pass', 'issue', '--org', 'cty-a', '--team', 'Tổ Cắt', '--workers', 'A003');
     expect(both.status).not.toBe(0);
     expect(both.stderr).toMatch(/cannot be used with/);
-    const keyless = safegate(['hub', 'pass', 'issue', '--org', 'cty-a', '--config', noKey]);
+    const keyless = safegate(['hub', 'pass', 'issue', '--org', 'cty-a', '--config', noKey], { env });
     expect(keyless.status).toBe(2);
     expect(keyless.stderr).toMatch(/no passKey; make one with `safegate keys generate --role pass/);
     const past = run('pass', 'issue', '--org', 'cty-a', '--expires', '2020-01-01');
@@ -85,7 +92,7 @@ describe('hub pass commands', () => {
     expect([scoped.status, scoped.stderr]).toEqual([2, `safegate: no pass ${theirs} in organisation cty-a\n`]);
   });
 
-  it('revokes by pass and by worker onto the revocations stream; a pass signed elsewhere is revoked too', () => {
+  it('revokes by pass and by worker onto the revocations stream; a pass signed elsewhere is revoked too', async () => {
     const [first, second] = run('pass', 'list', '--org', 'cty-a', '--worker', 'A001', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l) as { passId: string });
     expect(run('pass', 'revoke', '--pass', first!.passId).stdout).toMatch(new RegExp(`^pass ${first!.passId} of A001 revoked`));
     expect(run('pass', 'revoke', first!.passId).stdout).toMatch(/was already revoked/);
@@ -93,12 +100,12 @@ describe('hub pass commands', () => {
     expect(run('pass', 'revoke', '--worker', 'A001').stdout).toBe('A001 holds no live pass (nothing to revoke)\n');
     expect(run('pass', 'revoke', '--worker', 'A003').stderr).toBe('safegate: no pass was ever issued to A003\n');
     expect(run('pass', 'revoke', '--pass', '0011223344556677').stdout).toMatch(/not in the hub's registry \(signed elsewhere\); put on the revocations stream anyway/);
-    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    const d = await HubDirectory.open(target);
     try {
-      const keys = d.respond({ v: PROTOCOL_VERSION, stream: 'revocations', cursor: 0 }, Date.now()).flatMap((p) => p.body.map((b) => streamCodecs.revocations.fromWire(b).key));
+      const keys = (await d.respond({ v: PROTOCOL_VERSION, stream: 'revocations', cursor: 0 }, Date.now())).flatMap((p) => p.body.map((b) => streamCodecs.revocations.fromWire(b).key));
       expect(keys.sort()).toEqual([first!.passId, second!.passId, '0011223344556677'].sort());
     } finally {
-      d.close();
+      await d.close();
     }
   });
 
@@ -111,4 +118,4 @@ describe('hub pass commands', () => {
     const none = run('pass', 'sheet', '--org', 'cty-a', '--team', 'Tổ Không Có', '--out', out);
     expect([none.status, none.stderr]).toEqual([2, 'safegate: team "Tổ Không Có" of cty-a has no workers\n']);
   });
-});
+}, 120_000);

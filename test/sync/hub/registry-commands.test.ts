@@ -1,18 +1,27 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubDirectory } from '../../../sync/hub/directory.js';
-import { safegate } from '../../helpers/cli.js';
+import type { HubSqlTarget } from '../../../sync/hub/hub-sql.js';
+import { hubDirectoryAt, safegate } from '../../helpers/cli.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
 /** `safegate hub org|site|checkpoint add|list` and `safegate hub roster upload`, as an operator runs them. */
-describe('hub registry commands', () => {
+describe.each(directoryBackends)('hub registry commands on $name', (backend) => {
   const dir = tempDir('safegate-hubregistry-');
   const config = join(dir.path, 'hub.yaml');
-  writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' } }));
+  let target: HubSqlTarget;
+  let env: NodeJS.ProcessEnv = {};
+  beforeAll(async () => {
+    target = await backend.target();
+    const at = hubDirectoryAt(target);
+    env = at.env;
+    writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: at.path } }));
+  });
   afterAll(() => dir.remove());
-  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config]);
+  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config], { env });
 
   it('registers an organisation, its site and a gate two organisations share', () => {
     expect(run('org', 'add', 'cty-a', '--name', 'Công ty May A').stdout).toMatch(/^organisation cty-a added \(company\)/);
@@ -59,7 +68,7 @@ describe('hub registry commands', () => {
     expect(refused.stderr).toContain('line 3: ID card number: expected 12 digits (CCCD) or 9 digits (CMND)');
   });
 
-  it("applies the fixed list to that organisation and its only site; an organisation with no site is refused", () => {
+  it("applies the fixed list to that organisation and its only site; an organisation with no site is refused", async () => {
     const header = 'STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin';
     const good = join(dir.path, 'good.csv');
     writeFileSync(good, `${header}\n1,A001,Trần Thị Mai,1990,Nữ,079190000001,0912345601,KTX Tân Tạo,Tổ May 1,26/11/2026,Âm tính,2\n2,A002,Lê Văn Hùng,1991,Nam,079191000002,0912345602,Bình Tân,Tổ May 1,,,1\n`);
@@ -71,11 +80,11 @@ describe('hub registry commands', () => {
     expect(noSite.status).toBe(2);
     expect(noSite.stderr).toContain('line 2: cho-b has no site yet');
 
-    const d = new HubDirectory(join(dir.path, 'directory.db'));
+    const d = await HubDirectory.open(target);
     try {
-      expect(d.hubOnlyWorker('A002')).toMatchObject({ orgId: 'cty-a', siteId: 'xuong-1', residence: 'Bình Tân' });
+      expect(await d.hubOnlyWorker('A002')).toMatchObject({ orgId: 'cty-a', siteId: 'xuong-1', residence: 'Bình Tân' });
     } finally {
-      d.close();
+      await d.close();
     }
   });
-});
+}, 120_000);

@@ -1,29 +1,38 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubDirectory } from '../../../sync/hub/directory.js';
-import { safegate } from '../../helpers/cli.js';
+import type { HubSqlTarget } from '../../../sync/hub/hub-sql.js';
+import { hubDirectoryAt, safegate } from '../../helpers/cli.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { tempDir } from '../../helpers/fixtures.js';
 import { listedWorker } from '../../helpers/listed-worker.js';
 
 /** `safegate hub vehicle|route add|list`, `hub route riders`, `hub checkpoint routes`, as an operator runs them. */
-describe('hub shuttle commands', () => {
+describe.each(directoryBackends)('hub shuttle commands on $name', (backend) => {
   const dir = tempDir('safegate-hubshuttle-');
   const config = join(dir.path, 'hub.yaml');
-  writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' } }));
+  let target: HubSqlTarget;
+  let env: NodeJS.ProcessEnv = {};
+  beforeAll(async () => {
+    target = await backend.target();
+    const at = hubDirectoryAt(target);
+    env = at.env;
+    writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: at.path } }));
+  });
   afterAll(() => dir.remove());
-  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config]);
+  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config], { env });
 
-  it('registers a vehicle and a route, names riders from a file, links a bus checkpoint, and lists them', () => {
-    const d = new HubDirectory(join(dir.path, 'directory.db'));
+  it('registers a vehicle and a route, names riders from a file, links a bus checkpoint, and lists them', async () => {
+    const d = await HubDirectory.open(target);
     try {
-      d.addOrganisation({ id: 'cty-a', name: 'Công ty A', kind: 'company' });
-      d.addSite({ id: 'xuong-1', orgId: 'cty-a' });
-      d.uploadWorkers('cty-a', [listedWorker('A001', Date.now()), listedWorker('A002', Date.now()), listedWorker('TX01', Date.now())]);
-      d.addCheckpoint({ id: 'xe-buyt-1', siteId: 'xuong-1', kind: 'bus' });
+      await d.addOrganisation({ id: 'cty-a', name: 'Công ty A', kind: 'company' });
+      await d.addSite({ id: 'xuong-1', orgId: 'cty-a' });
+      await d.uploadWorkers('cty-a', [listedWorker('A001', Date.now()), listedWorker('A002', Date.now()), listedWorker('TX01', Date.now())]);
+      await d.addCheckpoint({ id: 'xe-buyt-1', siteId: 'xuong-1', kind: 'bus' });
     } finally {
-      d.close();
+      await d.close();
     }
     expect(run('vehicle', 'add', 'xe-01', '--plate', '51B-123.45', '--org', 'cty-a', '--driver-worker', 'TX01', '--driver-name', 'Nguyễn Văn Tài').stdout).toMatch(/^vehicle xe-01 \(51B-123\.45\) added for cty-a, drivers /);
     expect(run('route', 'add', 'tuyen-1', '--org', 'cty-a', '--vehicle', 'xe-01', '--name', 'Thủ Đức - KCN').stdout).toMatch(/^route tuyen-1 added, serving cty-a/);
@@ -49,4 +58,4 @@ describe('hub shuttle commands', () => {
     expect(twice.status).toBe(2);
     expect(twice.stderr).toMatch(/plate 51B-123\.45 is already registered/);
   });
-});
+}, 120_000);
