@@ -5,7 +5,8 @@ import type { Browser, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot } from '../helpers/browser.js';
-import { safegate, safegateProcess, type RunningProcess } from '../helpers/cli.js';
+import { hubDirectoryAt, safegate, safegateProcess, type RunningProcess } from '../helpers/cli.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { tempDir, waitFor } from '../helpers/fixtures.js';
 import { freePort, TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
@@ -56,7 +57,7 @@ async function openPage(page: Page, fragment: string): Promise<void> {
   await page.goto(new URL(fragment, page.url()).href);
 }
 
-describe("console: an organisation manager's day (running hub, Chromium)", () => {
+describe.each(directoryBackends)("console: an organisation manager's day (running hub on $name, Chromium)", (backend) => {
   const dir = tempDir('safegate-console-flow-');
   let broker: TestBroker;
   let hub: RunningProcess;
@@ -64,7 +65,9 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
   let url = '';
   let config = '';
   const children: ChildProcess[] = [];
-  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config]);
+  // PostgreSQL: DATABASE_URL for every command and the hub, so its directory, store and console accounts are all there.
+  let env: NodeJS.ProcessEnv = {};
+  const run = (...args: string[]) => safegate(['hub', ...args, '--config', config], { env });
 
   async function signIn(name: string): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'vi-VN', acceptDownloads: true });
@@ -87,7 +90,9 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
     const passKey = /private:\s+(\S+)/.exec(generated.stdout)![1]!;
     config = join(dir.path, 'hub.yaml');
     const tls = { ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, 'hub.1.crt'), key: join(certs.dir, 'hub.1.key') };
-    writeFileSync(config, stringify({ id: 'hub.1', broker: { ...tls, url: broker.url }, passKey, console: { port: await freePort() }, log: { level: 'info' } }));
+    const at = hubDirectoryAt(await backend.target());
+    env = at.env;
+    writeFileSync(config, stringify({ id: 'hub.1', broker: { ...tls, url: broker.url }, directory: { path: at.path }, passKey, console: { port: await freePort() }, log: { level: 'info' } }));
     expect(run('org', 'add', 'ORG-A', '--name', 'Công ty May A').status).toBe(0);
     expect(run('org', 'add', 'ORG-B', '--name', 'Công ty Điện tử B').status).toBe(0);
     expect(run('site', 'add', 'xuong-a', '--org', 'ORG-A').status).toBe(0);
@@ -96,10 +101,10 @@ describe("console: an organisation manager's day (running hub, Chromium)", () =>
     writeFileSync(b, `${HEADER}\n1,B001,Phạm Văn Bình,1985,Nam,079185000009,0987000009,Khu B,Tổ Hàn,,,2\n2,B002,Vũ Thị Lan,1993,Nữ,,,,Tổ Hàn,,,2\n`);
     expect(run('roster', 'upload', '--org', 'ORG-B', b).status).toBe(0);
     for (const [name, role, org] of [['op', 'operator'], ['mgr-a', 'manager', 'ORG-A'], ['med', 'health']] as const) {
-      const added = safegate(['hub', 'user', 'add', '--config', config, '--name', name, '--role', role, ...(org ? ['--org', org] : [])], { input: `${PASSWORD}\n` });
+      const added = safegate(['hub', 'user', 'add', '--config', config, '--name', name, '--role', role, ...(org ? ['--org', org] : [])], { input: `${PASSWORD}\n`, env });
       expect(added.stderr).toBe('');
     }
-    hub = safegateProcess(['hub', 'run', '--config', config]);
+    hub = safegateProcess(['hub', 'run', '--config', config], undefined, { env });
     children.push(hub.child);
     url = String((await waitFor(() => hub.logs.find((l) => l.msg === 'console listening'), 'console listening', 15_000)).url);
     browser = await launchChromium();
