@@ -141,7 +141,6 @@ export class Hub extends EventEmitter<HubEvents> {
       this.relay = new SiteRelay({
         hubId: this.options.clientId,
         ...siteStream,
-        sites: sitesForOneTurn(siteStream.sites),
         publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }),
         // Any hub process may have heard a device's heartbeat or batch: the store knows, not this process.
         lastSeen: (deviceIds) => this.store.lastSeen(deviceIds),
@@ -152,7 +151,7 @@ export class Hub extends EventEmitter<HubEvents> {
       const t = parseTopic(topic);
       const name = t?.name;
       // Live passages skip the queue: they must not wait behind a batch being committed.
-      if (this.relay && name === 'passages') return this.onLivePassage(topic, payload);
+      if (this.relay && name === 'passages') return void this.onLivePassage(topic, payload);
       if (this.relay && name === 'presence') return this.onPresence(topic, payload);
       // Answers to sync requests (signing, sending snapshots) have their own queue, so acknowledgements
       // of events and alerts never wait behind them.
@@ -229,7 +228,7 @@ export class Hub extends EventEmitter<HubEvents> {
       if (err instanceof PayloadError) return this.reject(topic, err.message);
       throw err;
     }
-    const orgId = alert.workerId ? this.options.downlink?.directory.organisationsOf([alert.workerId]).get(alert.workerId) : undefined;
+    const orgId = alert.workerId ? (await this.options.downlink?.directory.organisationsOf([alert.workerId]))?.get(alert.workerId) : undefined;
     if (await this.store.recordAlert(deviceId, alert, Date.now(), orgId)) {
       this.log.warn({ deviceId, kind: alert.kind, seq: alert.seq }, 'alert from a checkpoint');
       this.emit('alert', deviceId, alert);
@@ -244,10 +243,10 @@ export class Hub extends EventEmitter<HubEvents> {
    * the console shows a manager the history of their own workers by it, and a worker who later moves
    * to another organisation does not take it along. A worker on no list stays unstamped.
    */
-  private organisationsAtReceipt(events: readonly WireEvent[]): ReadonlyMap<string, string> | undefined {
+  private async organisationsAtReceipt(events: readonly WireEvent[]): Promise<ReadonlyMap<string, string> | undefined> {
     const directory = this.options.downlink?.directory;
     if (!directory) return undefined;
-    const orgOf = directory.organisationsOf(events.flatMap((e) => (e.workerId ? [e.workerId] : [])));
+    const orgOf = await directory.organisationsOf(events.flatMap((e) => (e.workerId ? [e.workerId] : [])));
     return orgOf.size ? orgOf : undefined;
   }
 
@@ -261,7 +260,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // The broker's ACL ties the topic to the sender's certificate; the payload must agree with it.
     if (batch.deviceId !== deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
-    const result = await this.ingestGroups.ingest({ deviceId, events: batch.events, receivedMs: Date.now(), anchor: batch.anchor, orgOf: this.organisationsAtReceipt(batch.events) });
+    const result = await this.ingestGroups.ingest({ deviceId, events: batch.events, receivedMs: Date.now(), anchor: batch.anchor, orgOf: await this.organisationsAtReceipt(batch.events) });
     const ack: BatchAck = {
       v: PROTOCOL_VERSION,
       batchId: batch.batchId,
@@ -273,7 +272,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.emit('ingested', deviceId, { ...result, batchId: batch.batchId });
     await reply(topics.acks(deviceId), JSON.stringify(ack));
     // Passages the live path did not bring (the kiosk was offline, or the report was lost).
-    this.relay?.onIngested(deviceId, batch.events);
+    await this.relay?.onIngested(deviceId, batch.events).catch((err: unknown) => this.log.error({ err: (err as Error).message, deviceId }, 'site map unreadable: batch passages not relayed'));
   }
 
   /** A device's link presence (retained; its will says offline): the site's kiosks hear at once. */
@@ -289,7 +288,7 @@ export class Hub extends EventEmitter<HubEvents> {
       if (err instanceof PayloadError) return this.reject(topic, err.message);
       throw err;
     }
-    this.relay.onPresence(t.deviceId, presence.online);
+    void this.relay.onPresence(t.deviceId, presence.online);
   }
 
   /**
@@ -303,7 +302,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** A kiosk's live passage or retraction: checked, then relayed to its site (nothing is stored: the batch brings it). */
-  private onLivePassage(topic: string, payload: Uint8Array): void {
+  private async onLivePassage(topic: string, payload: Uint8Array): Promise<void> {
     const t = parseTopic(topic);
     if (!t || !this.relay) return;
     let passage;
@@ -313,7 +312,13 @@ export class Hub extends EventEmitter<HubEvents> {
       if (err instanceof PayloadError) return this.reject(topic, err.message);
       throw err;
     }
-    const r = this.relay.onLivePassage(t.deviceId, passage);
+    let r;
+    try {
+      r = await this.relay.onLivePassage(t.deviceId, passage);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, deviceId: t.deviceId }, 'site map unreadable: live passage not relayed');
+      return;
+    }
     if (r === 'no-site') this.log.debug({ deviceId: t.deviceId }, 'live passage from a device in no site: not relayed');
     else if (r === 'rate-limited') this.reject(topic, 'too many live passages from this device');
   }
@@ -334,7 +339,7 @@ export class Hub extends EventEmitter<HubEvents> {
       return;
     }
     let sent = 0;
-    for (const p of downlink.directory.respondSignedTo(deviceId, req, Date.now(), downlink.signingKey)) {
+    for await (const p of downlink.directory.respondSignedTo(deviceId, req, Date.now(), downlink.signingKey)) {
       await reply(topics.downlink(deviceId), p);
       sent++;
     }
@@ -345,26 +350,4 @@ export class Hub extends EventEmitter<HubEvents> {
     this.log.warn({ topic, reason }, 'message refused');
     this.emit('rejected', topic, reason);
   }
-}
-
-/**
- * The site map as it stands in this turn of the event loop: a batch's passages all name the same
- * device, so its site is looked up once per batch, not once per passage (the lookup is a query).
- */
-function sitesForOneTurn(sites: SiteMap): SiteMap {
-  let memo: Map<string, string | undefined> | undefined;
-  return {
-    siteOf(deviceId) {
-      if (!memo) {
-        memo = new Map();
-        setImmediate(() => (memo = undefined));
-      }
-      if (memo.has(deviceId)) return memo.get(deviceId);
-      const site = sites.siteOf(deviceId);
-      memo.set(deviceId, site);
-      return site;
-    },
-    siteMembers: (siteId) => sites.siteMembers(siteId),
-    sites: () => sites.sites(),
-  };
 }

@@ -7,8 +7,8 @@ import type { OrganisationStamp } from './store.js';
  * list gets that organisation, as the hub receives it (a worker on no list: none). The console scopes
  * a manager's history by these, not by the list the worker is on later.
  */
-export function organisationStamps(directory: Pick<HubDirectory, 'organisationsOf'>, deviceId: string, events: readonly WireEvent[]): OrganisationStamp[] {
-  const orgOf = directory.organisationsOf(events.flatMap((e) => (e.workerId ? [e.workerId] : [])));
+export async function organisationStamps(directory: Pick<HubDirectory, 'organisationsOf'>, deviceId: string, events: readonly WireEvent[]): Promise<OrganisationStamp[]> {
+  const orgOf = await directory.organisationsOf(events.flatMap((e) => (e.workerId ? [e.workerId] : [])));
   if (orgOf.size === 0) return [];
   return events.flatMap((e) => {
     const orgId = e.workerId ? orgOf.get(e.workerId) : undefined;

@@ -42,14 +42,14 @@ export class HubRetention {
       try {
         const done = await store.purgeBefore(now - retentionDays * DAY_MS);
         if (done.events || done.alerts || done.heartbeats) log.info(done, 'hub store purged by its retention');
-        const expired = this.deps.passes?.purgeExpired(now - retentionDays * DAY_MS);
+        const expired = await this.deps.passes?.purgeExpired(now - retentionDays * DAY_MS);
         if (expired?.passes) log.info(expired, 'expired passes purged from the pass registry by its retention');
-        const exports = this.deps.exports?.purgeBefore(now - retentionDays * DAY_MS);
+        const exports = await this.deps.exports?.purgeBefore(now - retentionDays * DAY_MS);
         if (exports?.exports) log.info(exports, 'kiosk exports purged by the retention');
         // Health declarations: their answers after 14 days, the rest after retentionDays (counts only in the log).
-        const declarations = this.deps.declarations?.purge(retentionDays);
+        const declarations = await this.deps.declarations?.purge(retentionDays);
         if (declarations?.answers || declarations?.declarations) log.info(declarations, 'phone declarations purged by the retention');
-        const visits = this.deps.visits?.purge(retentionDays);
+        const visits = await this.deps.visits?.purge(retentionDays);
         if (visits) log.info({ visits }, 'checkpoint visits purged by the retention');
       } catch (err) {
         log.error({ err: (err as Error).message }, 'purge failed; will retry');

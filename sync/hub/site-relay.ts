@@ -15,11 +15,11 @@ import {
   type SiteStreamMessage,
 } from '../protocol.js';
 
-/** Which devices share a site: the hub's own mapping (HubDirectory), never what a device claims. */
+/** Which devices share a site: the hub's own mapping (HubDirectory, a query each), never what a device claims. */
 export interface SiteMap {
-  siteOf(deviceId: string): string | undefined;
-  siteMembers(siteId: string): string[];
-  sites(): Map<string, string[]>;
+  siteOf(deviceId: string): Promise<string | undefined>;
+  siteMembers(siteId: string): Promise<string[]>;
+  sites(): Promise<Map<string, string[]>>;
 }
 
 export interface SiteRelayOptions {
@@ -82,6 +82,8 @@ export class SiteRelay {
   private lastSeenMs = new Map<string, number>();
   /** The latest admit relayed per device, person and zone: a batch's ADMITTED_NOT_PASSED names no admit. */
   private readonly lastAdmit = new Map<string, number>();
+  /** Site lookups of this turn of the event loop (see siteOf). */
+  private sitesThisTurn: Map<string, Promise<string | undefined>> | undefined;
 
   constructor(private readonly options: SiteRelayOptions) {
     this.now = options.now ?? Date.now;
@@ -91,8 +93,8 @@ export class SiteRelay {
 
   start(): void {
     if (this.beatTimer) return;
-    this.beat();
-    this.beatTimer = setInterval(() => this.beat(), this.options.beatMs);
+    void this.beat();
+    this.beatTimer = setInterval(() => void this.beat(), this.options.beatMs);
   }
 
   stop(): void {
@@ -101,16 +103,20 @@ export class SiteRelay {
     this.pending.clear();
   }
 
-  /** A device's link presence (its retained message; the will says offline when the link is cut). */
-  onPresence(deviceId: string, online: boolean): void {
+  /** A device's link presence (its retained message; the will says offline when the link is cut). Never rejects. */
+  async onPresence(deviceId: string, online: boolean): Promise<void> {
     if (this.presence.get(deviceId) === online) return;
     this.presence.set(deviceId, online);
     // The site hears at once, not at the next beat: anti-passback may be refusing on it now.
-    const site = this.options.sites.siteOf(deviceId);
-    if (site === undefined) return;
-    const members = this.options.sites.siteMembers(site);
-    const offline = this.offlineMembers(members);
-    for (const device of members) this.send(device, site, [], offline);
+    try {
+      const site = await this.options.sites.siteOf(deviceId);
+      if (site === undefined) return;
+      const members = await this.options.sites.siteMembers(site);
+      const offline = this.offlineMembers(members);
+      for (const device of members) this.send(device, site, [], offline);
+    } catch (err) {
+      this.options.log.error({ err: (err as Error).message, deviceId }, 'site map unreadable: presence not relayed (the next beat carries it)');
+    }
   }
 
   /**
@@ -119,10 +125,11 @@ export class SiteRelay {
    * checkpoint it names are the device's own claim: the hub holds no device's zones to check them
    * against, but only its own site's kiosks hear it, and only about the people it names.
    */
-  onLivePassage(deviceId: string, p: LivePassage | LiveRetraction): 'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' | 'rate-limited' {
+  async onLivePassage(deviceId: string, p: LivePassage | LiveRetraction): Promise<'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' | 'rate-limited'> {
     if (!this.liveReports.take(deviceId, this.now())) return 'rate-limited';
     const common = { deviceId, seq: p.seq, atMs: p.atMs, checkpointId: p.checkpointId, zoneId: p.zoneId, direction: p.direction, workerId: p.workerId };
-    const r = this.offer('kind' in p ? { kind: 'retraction', admitSeq: p.admitSeq, ...common } : { kind: 'passage', ...common });
+    const site = await this.siteOf(deviceId);
+    const r = this.offer('kind' in p ? { kind: 'retraction', admitSeq: p.admitSeq, ...common } : { kind: 'passage', ...common }, site);
     if (r === 'future') this.options.log.warn({ deviceId, seq: p.seq, aheadMs: p.atMs - this.now() }, 'live passage dated ahead of the hub clock: not relayed');
     return r;
   }
@@ -132,9 +139,11 @@ export class SiteRelay {
    * so does an admit's ADMITTED_NOT_PASSED, as a retraction, when this process relayed the admit (the
    * event does not name its admit: it is the latest one of that person there).
    */
-  onIngested(deviceId: string, events: readonly WireEvent[]): number {
+  async onIngested(deviceId: string, events: readonly WireEvent[]): Promise<number> {
     let queued = 0;
     let ahead = 0;
+    // Every event of a batch is the device's own: its site is looked up once.
+    const site = events.some((e) => e.workerId !== null) ? await this.siteOf(deviceId) : undefined;
     for (const e of events) {
       if (e.workerId === null) continue;
       const common = { deviceId, seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId };
@@ -145,7 +154,7 @@ export class SiteRelay {
         if (admitSeq !== undefined && admitSeq < e.seq) item = { kind: 'retraction', admitSeq, ...common };
       }
       if (!item) continue;
-      const r = this.offer(item);
+      const r = this.offer(item, site);
       if (r === 'queued') queued++;
       else if (r === 'future') ahead++;
     }
@@ -168,7 +177,7 @@ export class SiteRelay {
     }
     if (queued && !this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => void this.flush());
     }
     return queued;
   }
@@ -188,7 +197,25 @@ export class SiteRelay {
     });
   }
 
-  private offer(item: SitePassage | SiteRetraction): 'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' {
+  /**
+   * A device's site, looked up once per turn of the event loop (the lookup is a query): the reports a
+   * device sends in one turn share one answer, so they are queued in one turn and go out together.
+   */
+  private siteOf(deviceId: string): Promise<string | undefined> {
+    if (!this.sitesThisTurn) {
+      this.sitesThisTurn = new Map();
+      setImmediate(() => (this.sitesThisTurn = undefined));
+    }
+    let site = this.sitesThisTurn.get(deviceId);
+    if (!site) {
+      site = this.options.sites.siteOf(deviceId);
+      this.sitesThisTurn.set(deviceId, site);
+    }
+    return site;
+  }
+
+  /** `site`: the site of the item's device (looked up by the caller), undefined for a device in none. */
+  private offer(item: SitePassage | SiteRetraction, site: string | undefined): 'queued' | 'no-site' | 'too-old' | 'duplicate' | 'future' {
     const key = `${item.deviceId}:${item.seq}`;
     if (this.relayed.has(key)) return 'duplicate';
     const now = this.now();
@@ -197,7 +224,6 @@ export class SiteRelay {
     if (item.atMs > now + (this.options.maxAheadMs ?? 10_000)) return 'future';
     // Never later than the hub's clock: a kiosk keeps the latest per person, and a time ahead would win over the truth.
     item.atMs = Math.min(item.atMs, now);
-    const site = this.options.sites.siteOf(item.deviceId);
     if (site === undefined) return 'no-site';
     this.remember(key);
     if (item.kind === 'passage') this.rememberAdmit(admitKey(item.deviceId, item.workerId, item.zoneId), item.seq);
@@ -206,7 +232,7 @@ export class SiteRelay {
     else this.pending.set(site, [item]);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => void this.flush());
     }
     return 'queued';
   }
@@ -229,12 +255,18 @@ export class SiteRelay {
     }
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     this.flushScheduled = false;
     const pending = [...this.pending];
     this.pending.clear();
     for (const [site, items] of pending) {
-      const members = this.options.sites.siteMembers(site);
+      let members;
+      try {
+        members = await this.options.sites.siteMembers(site);
+      } catch (err) {
+        this.options.log.error({ err: (err as Error).message, site }, 'site map unreadable: site stream items not relayed');
+        continue;
+      }
       const offline = this.offlineMembers(members);
       for (const device of members) {
         // A kiosk knows its own passages: it gets only the others'.
@@ -244,10 +276,10 @@ export class SiteRelay {
     }
   }
 
-  private beat(): void {
+  private async beat(): Promise<void> {
     let sites;
     try {
-      sites = this.options.sites.sites();
+      sites = await this.options.sites.sites();
     } catch (err) {
       this.options.log.error({ err: (err as Error).message }, 'site map unreadable: no beat');
       return;

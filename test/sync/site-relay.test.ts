@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../base/node/logger.js';
 import { openStore } from '../../src-main/core/store/database.js';
 import { RemotePassages } from '../../src-main/core/store/remote-passages.js';
@@ -9,6 +9,7 @@ import { HubDirectory } from '../../sync/hub/directory.js';
 import { SiteRelay, type SiteRelayOptions } from '../../sync/hub/site-relay.js';
 import { PayloadError, parseSiteStream, siteItemSchemas, topics, type LivePassage, type LiveRetraction, type SiteDeviceItem } from '../../sync/protocol.js';
 import { SiteStream } from '../../sync/site-stream.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const NOW = 1_800_000_000_000;
@@ -18,14 +19,16 @@ function live(seq: number, workerId: string, direction: 'entry' | 'exit' = 'exit
   return { v: 1, seq, atMs, checkpointId: 'gate-b', zoneId: 'factory-1', direction, workerId };
 }
 
-describe('site relay (hub side)', () => {
-  const dir = tempDir('safegate-relay-');
-  const directory = new HubDirectory(join(dir.path, 'directory.db'));
-  directory.assignSite('site-1', ['kiosk-a', 'kiosk-b', 'kiosk-d']);
-  directory.assignSite('site-2', ['kiosk-c']);
-  afterAll(() => {
-    directory.close();
-    dir.remove();
+/** The relay asks the directory which devices share a site (a query each): what it sends comes once the answers are in. */
+describe.each(directoryBackends)('site relay (hub side) on $name', (backend) => {
+  let directory: HubDirectory;
+  beforeAll(async () => {
+    directory = await HubDirectory.open(await backend.target());
+    await directory.assignSite('site-1', ['kiosk-a', 'kiosk-b', 'kiosk-d']);
+    await directory.assignSite('site-2', ['kiosk-c']);
+  });
+  afterAll(async () => {
+    await directory.close();
   });
 
   function relay(extra: Partial<SiteRelayOptions> = {}) {
@@ -49,9 +52,9 @@ describe('site relay (hub side)', () => {
 
   it("sends a passage to the sender's site only, not back to the sender, passages of one turn together", async () => {
     const { r, sent } = relay();
-    expect(r.onLivePassage('kiosk-b', live(1, 'W1'))).toBe('queued');
-    expect(r.onLivePassage('kiosk-b', live(2, 'W2'))).toBe('queued');
-    await tick();
+    // Two reports of one turn (the relay looks the device's site up once for both).
+    expect(await Promise.all([r.onLivePassage('kiosk-b', live(1, 'W1')), r.onLivePassage('kiosk-b', live(2, 'W2'))])).toEqual(['queued', 'queued']);
+    await vi.waitFor(() => expect(sent).toHaveLength(2));
     expect(sent.map((s) => s.topic).sort()).toEqual([topics.site('kiosk-a'), topics.site('kiosk-d')]);
     expect(sent.every((s) => s.site === 'site-1' && s.items.map((i) => i.workerId).join() === 'W1,W2')).toBe(true);
     expect(sent[0]!.items[0]).toMatchObject({ kind: 'passage', deviceId: 'kiosk-b', seq: 1, direction: 'exit' });
@@ -59,16 +62,16 @@ describe('site relay (hub side)', () => {
 
   it('relays from a batch only what the live path did not bring, and only allowed passages of named workers', async () => {
     const { r, sent } = relay();
-    r.onLivePassage('kiosk-b', live(1, 'W1'));
-    await tick();
+    await r.onLivePassage('kiosk-b', live(1, 'W1'));
+    await vi.waitFor(() => expect(sent).toHaveLength(2));
     sent.length = 0;
     const event = (seq: number, over: Partial<WireEvent> = {}): WireEvent => ({
       seq, wallMs: NOW, monoUs: 0, bootId: 'b', clockSynced: true, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit',
       credentialKind: 'pass', workerId: `W${seq}`, codeHash: null, decision: 'allow', reasons: [], source: 'serial', policyVersion: 1, ...over,
     });
-    const queued = r.onIngested('kiosk-b', [event(1), event(2), event(3, { decision: 'deny', reasons: ['CASE_F0'] }), event(4, { workerId: null, codeHash: 'ab'.repeat(16) }), event(5, { wallMs: NOW - 17 * 3_600_000 })]);
+    const queued = await r.onIngested('kiosk-b', [event(1), event(2), event(3, { decision: 'deny', reasons: ['CASE_F0'] }), event(4, { workerId: null, codeHash: 'ab'.repeat(16) }), event(5, { wallMs: NOW - 17 * 3_600_000 })]);
     expect(queued).toBe(1);
-    await tick();
+    await vi.waitFor(() => expect(sent).toHaveLength(2));
     expect(sent.map((s) => s.items.map((i) => i.seq))).toEqual([[2], [2]]);
     // Nothing health-related travels: the item has exactly the passage's fields.
     expect(Object.keys(sent[0]!.items[0]!).sort()).toEqual(['atMs', 'checkpointId', 'deviceId', 'direction', 'kind', 'seq', 'workerId', 'zoneId']);
@@ -76,11 +79,12 @@ describe('site relay (hub side)', () => {
 
   it('a device in no site is not relayed; every device of every site hears a beat', async () => {
     const { r, sent } = relay();
-    expect(r.onLivePassage('kiosk-z', live(1, 'W1'))).toBe('no-site');
+    expect(await r.onLivePassage('kiosk-z', live(1, 'W1'))).toBe('no-site');
     await tick();
     expect(sent).toEqual([]);
     r.start();
     r.stop();
+    await vi.waitFor(() => expect(sent).toHaveLength(4));
     expect(sent.map((s) => `${s.topic} ${s.site} ${s.items.length}`).sort()).toEqual(
       ['kiosk-a', 'kiosk-b', 'kiosk-d'].map((d) => `${topics.site(d)} site-1 0`).concat(`${topics.site('kiosk-c')} site-2 0`).sort(),
     );
@@ -88,27 +92,27 @@ describe('site relay (hub side)', () => {
 
   it('refuses a passage dated more than the skew ahead of its clock, dates one less ahead at its clock, and rate-limits each device', async () => {
     const { r, sent } = relay({ liveRate: { burst: 3, everyMs: 60_000 } });
-    expect(r.onLivePassage('kiosk-b', live(1, 'W1', 'entry', NOW + 3_600_000))).toBe('future');
-    expect(r.onLivePassage('kiosk-b', live(2, 'W1', 'entry', NOW + 5_000))).toBe('queued');
-    await tick();
+    expect(await r.onLivePassage('kiosk-b', live(1, 'W1', 'entry', NOW + 3_600_000))).toBe('future');
+    expect(await r.onLivePassage('kiosk-b', live(2, 'W1', 'entry', NOW + 5_000))).toBe('queued');
+    await vi.waitFor(() => expect(sent).not.toHaveLength(0));
     expect(sent[0]!.items[0]).toMatchObject({ seq: 2, atMs: NOW });
     // A batch's far-ahead event is not relayed either.
     const ahead: WireEvent = {
       seq: 9, wallMs: NOW + 3_600_000, monoUs: 0, bootId: 'b', clockSynced: true, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit',
       credentialKind: 'pass', workerId: 'W1', codeHash: null, decision: 'allow', reasons: [], source: 'serial', policyVersion: 1,
     };
-    expect(r.onIngested('kiosk-b', [ahead])).toBe(0);
-    expect(r.onLivePassage('kiosk-b', live(3, 'W2'))).toBe('queued');
-    expect(r.onLivePassage('kiosk-b', live(4, 'W3'))).toBe('rate-limited');
+    expect(await r.onIngested('kiosk-b', [ahead])).toBe(0);
+    expect(await r.onLivePassage('kiosk-b', live(3, 'W2'))).toBe('queued');
+    expect(await r.onLivePassage('kiosk-b', live(4, 'W3'))).toBe('rate-limited');
     // Another device has its own allowance.
-    expect(r.onLivePassage('kiosk-a', live(5, 'W3'))).toBe('queued');
+    expect(await r.onLivePassage('kiosk-a', live(5, 'W3'))).toBe('queued');
   });
 
   it('relays a retraction live, and from a batch as the retraction of the latest admit it relayed', async () => {
     const { r, sent } = relay();
     const retraction: LiveRetraction = { v: 1, kind: 'retraction', seq: 2, admitSeq: 1, atMs: NOW, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit', workerId: 'W1' };
-    expect(r.onLivePassage('kiosk-b', retraction)).toBe('queued');
-    await tick();
+    expect(await r.onLivePassage('kiosk-b', retraction)).toBe('queued');
+    await vi.waitFor(() => expect(sent).not.toHaveLength(0));
     expect(sent[0]!.items).toEqual([{ kind: 'retraction', deviceId: 'kiosk-b', seq: 2, admitSeq: 1, atMs: NOW, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit', workerId: 'W1' }]);
     sent.length = 0;
     const event = (seq: number, over: Partial<WireEvent> = {}): WireEvent => ({
@@ -116,8 +120,8 @@ describe('site relay (hub side)', () => {
       credentialKind: 'pass', workerId: 'W7', codeHash: null, decision: 'allow', reasons: [], source: 'serial', policyVersion: 1, ...over,
     });
     const notPassed = { decision: 'deny' as const, reasons: ['ADMITTED_NOT_PASSED' as const], source: 'input' as const };
-    expect(r.onIngested('kiosk-b', [event(10), event(11, notPassed), event(12, { ...notPassed, workerId: 'W8' })])).toBe(2);
-    await tick();
+    expect(await r.onIngested('kiosk-b', [event(10), event(11, notPassed), event(12, { ...notPassed, workerId: 'W8' })])).toBe(2);
+    await vi.waitFor(() => expect(sent).not.toHaveLength(0));
     expect(sent[0]!.items.map((i) => (i.kind === 'retraction' ? `retract ${i.admitSeq}` : `pass ${i.seq}`))).toEqual(['pass 10', 'retract 10']);
   });
 
@@ -125,30 +129,30 @@ describe('site relay (hub side)', () => {
     let now = NOW;
     const seen = new Map([['kiosk-d', NOW - 1_000]]);
     const { r, sent } = relay({ now: () => now, lastSeen: () => Promise.resolve(seen), silentAfterMs: 60_000 });
-    r.onPresence('kiosk-a', true);
-    r.onPresence('kiosk-b', true);
+    await r.onPresence('kiosk-a', true);
+    await r.onPresence('kiosk-b', true);
     sent.length = 0;
     r.start();
     r.stop();
-    await tick();
+    await vi.waitFor(() => expect(sent).toHaveLength(4));
     // kiosk-d has no presence and was never read from the store before the first beat.
     expect(sent.find((m) => m.topic === topics.site('kiosk-a'))?.offline).toEqual(['kiosk-d']);
     sent.length = 0;
-    r.onPresence('kiosk-b', false);
+    await r.onPresence('kiosk-b', false);
     expect(sent.map((m) => m.topic).sort()).toEqual(['kiosk-a', 'kiosk-b', 'kiosk-d'].map((d) => topics.site(d)));
     expect(sent.every((m) => m.offline.join() === 'kiosk-b' && m.items.length === 0)).toBe(true);
     now += 61_000;
     expect(r.offlineMembers(['kiosk-a', 'kiosk-b', 'kiosk-d'])).toEqual(['kiosk-b', 'kiosk-d']);
   });
 
-  it('a device moved to another site hears the new one', () => {
-    directory.assignSite('site-2', ['kiosk-d']);
-    expect(directory.siteOf('kiosk-d')).toBe('site-2');
-    expect(directory.siteMembers('site-1')).toEqual(['kiosk-a', 'kiosk-b']);
-    expect(directory.unassignSite(['kiosk-d'])).toBe(1);
-    expect(directory.siteOf('kiosk-d')).toBeUndefined();
-    expect(() => directory.assignSite('site 1', ['kiosk-a'])).toThrow();
-    expect(() => directory.assignSite('site-1', ['Kiosk_A'])).toThrow();
+  it('a device moved to another site hears the new one', async () => {
+    await directory.assignSite('site-2', ['kiosk-d']);
+    expect(await directory.siteOf('kiosk-d')).toBe('site-2');
+    expect(await directory.siteMembers('site-1')).toEqual(['kiosk-a', 'kiosk-b']);
+    expect(await directory.unassignSite(['kiosk-d'])).toBe(1);
+    expect(await directory.siteOf('kiosk-d')).toBeUndefined();
+    await expect(directory.assignSite('site 1', ['kiosk-a'])).rejects.toThrow();
+    await expect(directory.assignSite('site-1', ['Kiosk_A'])).rejects.toThrow();
   });
 });
 

@@ -13,6 +13,7 @@ import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { PROTOCOL_VERSION, topics, type SiteStreamMessage } from '../../sync/protocol.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { healthyWorker, installKey, passFor, tempDir, waitFor } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
@@ -62,7 +63,7 @@ class CuttableLink {
  * checkpoint) and a kiosk of another site, as the composition root builds them, against a real
  * Mosquitto running the shipped configuration and ACL and a real hub relaying the site stream.
  */
-describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
+describe.each(directoryBackends)('the live site stream on $name (real Mosquitto, real hub, real kiosks)', (backend) => {
   const dir = tempDir('safegate-site-');
   const pass = generateSigningKeyPair();
   let certs: TestCertificates;
@@ -124,10 +125,10 @@ describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
     await broker.start();
     linkB = new CuttableLink(Number(new URL(broker.url).port));
     await linkB.open();
-    directory = new HubDirectory(join(dir.path, 'directory.db'));
+    directory = await HubDirectory.open(await backend.target());
     // The hub's site map, not the kiosks' settings, decides who hears which stream.
-    directory.assignSite('site-1', ['kiosk-a', 'kiosk-b']);
-    directory.assignSite('site-2', ['kiosk-c']);
+    await directory.assignSite('site-1', ['kiosk-a', 'kiosk-b']);
+    await directory.assignSite('site-2', ['kiosk-c']);
     hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
     await startHub();
     entryA = startKiosk('kiosk-a', { id: 'gate-a-in', direction: 'entry', site: 'site-1' });
@@ -141,7 +142,7 @@ describe('the live site stream (real Mosquitto, real hub, real kiosks)', () => {
     await hub.stop();
     await linkB.cut();
     await hubStore.close();
-    directory.close();
+    await directory.close();
     await broker.stop();
     dir.remove();
   });

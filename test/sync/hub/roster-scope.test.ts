@@ -6,6 +6,7 @@ import type { WorkerRecord } from '../../../base/common/types.js';
 import { rosterCodec, streamCodecs } from '../../../sync/downlink-codec.js';
 import { DIRECTORY_MIGRATIONS, HubDirectory } from '../../../sync/hub/directory.js';
 import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
 import { listedWorker } from '../../helpers/listed-worker.js';
 
@@ -19,8 +20,8 @@ class KioskRoster {
   readonly workers = new Map<string, WorkerRecord>();
   kinds: string[] = [];
 
-  sync(d: HubDirectory, deviceId: string): void {
-    const parts = d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'roster', cursor: this.cursor }, NOW, 2);
+  async sync(d: HubDirectory, deviceId: string): Promise<void> {
+    const parts = await d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'roster', cursor: this.cursor }, NOW, 2);
     const kind = parts[0]!.kind;
     this.kinds.push(kind);
     if (kind === 'current') return;
@@ -39,61 +40,59 @@ class KioskRoster {
 }
 
 /** Which workers each device receives: its checkpoint's organisations' (hub side, with a kiosk's apply rules). */
-describe('roster scope per checkpoint', () => {
-  const dir = tempDir('safegate-scope-');
+describe.each(directoryBackends)('roster scope per checkpoint on $name', (backend) => {
   let d: HubDirectory;
 
-  beforeEach(() => {
-    d = new HubDirectory(join(dir.path, 'directory.db'));
-    d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' }, NOW);
-    d.addOrganisation({ id: 'org-b', name: 'Công ty B', kind: 'company' }, NOW);
-    d.addSite({ id: 'site-a', orgId: 'org-a' }, NOW);
-    d.addSite({ id: 'site-b', orgId: 'org-b' }, NOW);
-    d.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate' }, NOW);
-    d.addCheckpoint({ id: 'gate-b', siteId: 'site-b', kind: 'gate' }, NOW);
-    d.addCheckpoint({ id: 'gate-kcn', siteId: 'site-a', kind: 'gate', orgIds: ['org-a', 'org-b'] }, NOW);
-    d.placeDevices('gate-a', ['kiosk-a'], NOW);
-    d.placeDevices('gate-b', ['kiosk-b'], NOW);
-    d.placeDevices('gate-kcn', ['kiosk-kcn'], NOW);
-    d.importRoster([healthyWorker('P1', NOW), healthyWorker('P2', NOW)], false);
-    d.uploadWorkers('org-a', [listed('A1'), listed('A2')], { nowMs: NOW });
-    d.uploadWorkers('org-b', [listed('B1')], { nowMs: NOW });
+  beforeEach(async () => {
+    d = await HubDirectory.open(await backend.target());
+    await d.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' }, NOW);
+    await d.addOrganisation({ id: 'org-b', name: 'Công ty B', kind: 'company' }, NOW);
+    await d.addSite({ id: 'site-a', orgId: 'org-a' }, NOW);
+    await d.addSite({ id: 'site-b', orgId: 'org-b' }, NOW);
+    await d.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate' }, NOW);
+    await d.addCheckpoint({ id: 'gate-b', siteId: 'site-b', kind: 'gate' }, NOW);
+    await d.addCheckpoint({ id: 'gate-kcn', siteId: 'site-a', kind: 'gate', orgIds: ['org-a', 'org-b'] }, NOW);
+    await d.placeDevices('gate-a', ['kiosk-a'], NOW);
+    await d.placeDevices('gate-b', ['kiosk-b'], NOW);
+    await d.placeDevices('gate-kcn', ['kiosk-kcn'], NOW);
+    await d.importRoster([healthyWorker('P1', NOW), healthyWorker('P2', NOW)], false);
+    await d.uploadWorkers('org-a', [listed('A1'), listed('A2')], { nowMs: NOW });
+    await d.uploadWorkers('org-b', [listed('B1')], { nowMs: NOW });
   });
-  afterEach(() => {
-    d.close();
-    dir.remove();
+  afterEach(async () => {
+    await d.close();
   });
 
-  it("gives a gate its organisations' workers, a shared gate both, a device at no checkpoint the province list only", () => {
+  it("gives a gate its organisations' workers, a shared gate both, a device at no checkpoint the province list only", async () => {
     const a = new KioskRoster();
     const kcn = new KioskRoster();
     const loose = new KioskRoster();
-    a.sync(d, 'kiosk-a');
-    kcn.sync(d, 'kiosk-kcn');
-    loose.sync(d, 'kiosk-nowhere');
+    await a.sync(d, 'kiosk-a');
+    await kcn.sync(d, 'kiosk-kcn');
+    await loose.sync(d, 'kiosk-nowhere');
     expect(a.ids()).toEqual(['A1', 'A2']);
     expect(kcn.ids()).toEqual(['A1', 'A2', 'B1']);
     expect(loose.ids()).toEqual(['P1', 'P2']);
-    expect(d.rosterScopes('kiosk-kcn')).toEqual(['org-a', 'org-b']);
+    expect(await d.rosterScopes('kiosk-kcn')).toEqual(['org-a', 'org-b']);
 
     // A change to org B reaches the shared gate as a delta, and org A's gate as nothing of B's.
-    d.uploadWorkers('org-b', [listed('B1'), listed('B2')], { nowMs: NOW });
-    a.sync(d, 'kiosk-a');
-    kcn.sync(d, 'kiosk-kcn');
+    await d.uploadWorkers('org-b', [listed('B1'), listed('B2')], { nowMs: NOW });
+    await a.sync(d, 'kiosk-a');
+    await kcn.sync(d, 'kiosk-kcn');
     expect(a.ids()).toEqual(['A1', 'A2']);
     expect(kcn.ids()).toEqual(['A1', 'A2', 'B1', 'B2']);
     expect(kcn.kinds.at(-1)).toBe('delta');
   });
 
-  it('sends a worker who leaves an organisation, or moves to another, as a removal to the old scope only', () => {
+  it('sends a worker who leaves an organisation, or moves to another, as a removal to the old scope only', async () => {
     const a = new KioskRoster();
     const b = new KioskRoster();
     const kcn = new KioskRoster();
-    for (const [k, id] of [[a, 'kiosk-a'], [b, 'kiosk-b'], [kcn, 'kiosk-kcn']] as const) k.sync(d, id);
+    for (const [k, id] of [[a, 'kiosk-a'], [b, 'kiosk-b'], [kcn, 'kiosk-kcn']] as const) await k.sync(d, id);
 
-    d.uploadWorkers('org-a', [listed('A1')], { nowMs: NOW }); // A2 leaves org A
-    d.uploadWorkers('org-b', [listed('B1'), listed('A2')], { nowMs: NOW }); // and joins org B
-    for (const [k, id] of [[a, 'kiosk-a'], [b, 'kiosk-b'], [kcn, 'kiosk-kcn']] as const) k.sync(d, id);
+    await d.uploadWorkers('org-a', [listed('A1')], { nowMs: NOW }); // A2 leaves org A
+    await d.uploadWorkers('org-b', [listed('B1'), listed('A2')], { nowMs: NOW }); // and joins org B
+    for (const [k, id] of [[a, 'kiosk-a'], [b, 'kiosk-b'], [kcn, 'kiosk-kcn']] as const) await k.sync(d, id);
     expect(a.ids()).toEqual(['A1']);
     expect(b.ids()).toEqual(['A2', 'B1']);
     expect(kcn.ids()).toEqual(['A1', 'A2', 'B1']);
@@ -101,84 +100,92 @@ describe('roster scope per checkpoint', () => {
 
     // Off every list, then back on the province list: org B's kiosk drops them, the province's gets them.
     const loose = new KioskRoster();
-    loose.sync(d, 'kiosk-nowhere');
-    d.uploadWorkers('org-b', [listed('B1')], { nowMs: NOW });
-    d.importRoster([healthyWorker('A2', NOW)], false);
-    b.sync(d, 'kiosk-b');
-    loose.sync(d, 'kiosk-nowhere');
-    a.sync(d, 'kiosk-a');
+    await loose.sync(d, 'kiosk-nowhere');
+    await d.uploadWorkers('org-b', [listed('B1')], { nowMs: NOW });
+    await d.importRoster([healthyWorker('A2', NOW)], false);
+    await b.sync(d, 'kiosk-b');
+    await loose.sync(d, 'kiosk-nowhere');
+    await a.sync(d, 'kiosk-a');
     expect(b.ids()).toEqual(['B1']);
     expect(loose.ids()).toEqual(['A2', 'P1', 'P2']);
     expect(a.ids()).toEqual(['A1']);
   });
 
-  it("gives a device a fresh snapshot when its checkpoint's organisations change or it moves", () => {
+  it("gives a device a fresh snapshot when its checkpoint's organisations change or it moves", async () => {
     const kcn = new KioskRoster();
     const a = new KioskRoster();
-    kcn.sync(d, 'kiosk-kcn');
-    a.sync(d, 'kiosk-a');
+    await kcn.sync(d, 'kiosk-kcn');
+    await a.sync(d, 'kiosk-a');
 
-    d.setCheckpointOrganisations('gate-kcn', ['org-a']);
-    kcn.sync(d, 'kiosk-kcn');
+    await d.setCheckpointOrganisations('gate-kcn', ['org-a']);
+    await kcn.sync(d, 'kiosk-kcn');
     expect(kcn.kinds.at(-1)).toBe('snapshot');
     expect(kcn.ids()).toEqual(['A1', 'A2']);
     // Other devices' scopes did not change: they get an empty delta, not a snapshot.
-    a.sync(d, 'kiosk-a');
+    await a.sync(d, 'kiosk-a');
     expect(a.kinds.at(-1)).toBe('delta');
     expect(a.ids()).toEqual(['A1', 'A2']);
 
-    d.placeDevices('gate-b', ['kiosk-a'], NOW);
-    a.sync(d, 'kiosk-a');
+    await d.placeDevices('gate-b', ['kiosk-a'], NOW);
+    await a.sync(d, 'kiosk-a');
     expect(a.kinds.at(-1)).toBe('snapshot');
     expect(a.ids()).toEqual(['B1']);
 
     // Moved to another site, a device leaves its checkpoint: the province list, no company's workers.
-    d.assignSite('market-9', ['kiosk-a'], NOW);
-    a.sync(d, 'kiosk-a');
+    await d.assignSite('market-9', ['kiosk-a'], NOW);
+    await a.sync(d, 'kiosk-a');
     expect(a.ids()).toEqual(['P1', 'P2']);
-    d.placeDevices('gate-a', ['kiosk-a'], NOW);
-    a.sync(d, 'kiosk-a');
-    d.unassignSite(['kiosk-a']);
-    a.sync(d, 'kiosk-a');
+    await d.placeDevices('gate-a', ['kiosk-a'], NOW);
+    await a.sync(d, 'kiosk-a');
+    await d.unassignSite(['kiosk-a']);
+    await a.sync(d, 'kiosk-a');
     expect(a.ids()).toEqual(['P1', 'P2']);
 
     // A lost snapshot is asked for again with the old cursor, and comes again.
     const before = kcn.cursor;
-    d.setCheckpointOrganisations('gate-kcn', ['org-a', 'org-b']);
-    expect(d.respondTo('kiosk-kcn', { v: PROTOCOL_VERSION, stream: 'roster', cursor: before }, NOW)[0]!.kind).toBe('snapshot');
-    kcn.sync(d, 'kiosk-kcn');
+    await d.setCheckpointOrganisations('gate-kcn', ['org-a', 'org-b']);
+    expect((await d.respondTo('kiosk-kcn', { v: PROTOCOL_VERSION, stream: 'roster', cursor: before }, NOW))[0]!.kind).toBe('snapshot');
+    await kcn.sync(d, 'kiosk-kcn');
     expect(kcn.ids()).toEqual(['A1', 'A2', 'B1']);
-    expect(d.setCheckpointOrganisations('gate-kcn', ['org-b', 'org-a'])).toEqual({ added: [], removed: [] });
-    kcn.sync(d, 'kiosk-kcn');
+    expect(await d.setCheckpointOrganisations('gate-kcn', ['org-b', 'org-a'])).toEqual({ added: [], removed: [] });
+    await kcn.sync(d, 'kiosk-kcn');
     expect(kcn.kinds.at(-1)).toBe('current');
   });
 
-  it("sends each device its own placement only, and a new one when it moves or its checkpoint's organisations change", () => {
-    const placementOf = (deviceId: string, cursor = 0) =>
-      d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'placement', cursor }, NOW).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
-    expect(placementOf('kiosk-kcn')).toEqual([{ deleted: false, key: 'kiosk-kcn', value: { deviceId: 'kiosk-kcn', checkpointId: 'gate-kcn', siteId: 'site-a', orgIds: ['org-a', 'org-b'] } }]);
-    expect(placementOf('kiosk-nowhere')).toEqual([]);
-    const at = d.revision('placement');
-    d.setCheckpointOrganisations('gate-kcn', ['org-b']);
-    expect(placementOf('kiosk-kcn', at)).toEqual([{ deleted: false, key: 'kiosk-kcn', value: { deviceId: 'kiosk-kcn', checkpointId: 'gate-kcn', siteId: 'site-a', orgIds: ['org-b'] } }]);
-    expect(placementOf('kiosk-a', at)).toEqual([]);
-    d.unassignSite(['kiosk-kcn']);
-    expect(placementOf('kiosk-kcn', at)).toEqual([{ deleted: true, key: 'kiosk-kcn' }]);
+  it("sends each device its own placement only, and a new one when it moves or its checkpoint's organisations change", async () => {
+    const placementOf = async (deviceId: string, cursor = 0) =>
+      (await d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'placement', cursor }, NOW)).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
+    expect(await placementOf('kiosk-kcn')).toEqual([{ deleted: false, key: 'kiosk-kcn', value: { deviceId: 'kiosk-kcn', checkpointId: 'gate-kcn', siteId: 'site-a', orgIds: ['org-a', 'org-b'] } }]);
+    expect(await placementOf('kiosk-nowhere')).toEqual([]);
+    const at = await d.revision('placement');
+    await d.setCheckpointOrganisations('gate-kcn', ['org-b']);
+    expect(await placementOf('kiosk-kcn', at)).toEqual([{ deleted: false, key: 'kiosk-kcn', value: { deviceId: 'kiosk-kcn', checkpointId: 'gate-kcn', siteId: 'site-a', orgIds: ['org-b'] } }]);
+    expect(await placementOf('kiosk-a', at)).toEqual([]);
+    await d.unassignSite(['kiosk-kcn']);
+    expect(await placementOf('kiosk-kcn', at)).toEqual([{ deleted: true, key: 'kiosk-kcn' }]);
     // Roster records carry the worker's organisation and site, kept when the health side updates them.
-    d.importRoster([healthyWorker('A1', NOW, { caseStatus: 'F1' })], false);
+    await d.importRoster([healthyWorker('A1', NOW, { caseStatus: 'F1' })], false);
     const a = new KioskRoster();
-    a.sync(d, 'kiosk-a');
+    await a.sync(d, 'kiosk-a');
     expect(a.workers.get('A1')).toMatchObject({ caseStatus: 'F1', orgId: 'org-a', siteId: 'site-a' });
   });
 
-  it('refuses a checkpoint served by no organisation or an unknown one', () => {
-    expect(() => d.setCheckpointOrganisations('gate-a', [])).toThrow(/at least one organisation/);
-    expect(() => d.setCheckpointOrganisations('gate-a', ['org-z'])).toThrow(/no organisation org-z/);
-    expect(() => d.setCheckpointOrganisations('gate-z', ['org-a'])).toThrow(/no checkpoint gate-z/);
+  it('refuses a checkpoint served by no organisation or an unknown one', async () => {
+    await expect(d.setCheckpointOrganisations('gate-a', [])).rejects.toThrow(/at least one organisation/);
+    await expect(d.setCheckpointOrganisations('gate-a', ['org-z'])).rejects.toThrow(/no organisation org-z/);
+    await expect(d.setCheckpointOrganisations('gate-z', ['org-a'])).rejects.toThrow(/no checkpoint gate-z/);
   });
 
-  it('reads a scope by its index (EXPLAIN QUERY PLAN)', () => {
-    const db = new Database(join(dir.path, 'directory.db'), { readonly: true });
+});
+
+describe('roster scope on SQLite', () => {
+  const dir = tempDir('safegate-scope-');
+  afterEach(() => dir.remove());
+
+  it('reads a scope by its index (EXPLAIN QUERY PLAN)', async () => {
+    const file = join(dir.path, 'directory.db');
+    await (await HubDirectory.open({ kind: 'sqlite', path: file })).close();
+    const db = new Database(file, { readonly: true });
     try {
       const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
       expect(plan("SELECT key FROM records WHERE stream = 'roster' AND rev > 5 AND scope IN ('org-a', 'org-b')")).toMatch(/INDEX records_scope/);
@@ -189,11 +196,12 @@ describe('roster scope per checkpoint', () => {
   });
 });
 
+/** Migrations of a SQLite directory made by an earlier SafeGate (PostgreSQL starts at the whole schema, DIRECTORY_PG_MIGRATIONS step 1). */
 describe('placement migration (0007)', () => {
   const dir = tempDir('safegate-placement-mig-');
   afterEach(() => dir.remove());
 
-  it("gives placed devices their placement and listed workers their organisation and site, at a new roster revision", () => {
+  it("gives placed devices their placement and listed workers their organisation and site, at a new roster revision", async () => {
     const file = join(dir.path, 'directory.db');
     const old = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS.slice(0, 6) });
     old.exec(`
@@ -207,17 +215,17 @@ describe('placement migration (0007)', () => {
     `);
     old.prepare("INSERT INTO records (stream, key, value, deleted, rev, scope) VALUES ('roster', 'A1', ?, 0, 4, 'org-a')").run(JSON.stringify(healthyWorker('A1', NOW)));
     old.close();
-    const d = new HubDirectory(file);
+    const d = await HubDirectory.open({ kind: 'sqlite', path: file });
     try {
-      expect(d.placementOf('kiosk-a')).toEqual({ deviceId: 'kiosk-a', checkpointId: 'gate-a', siteId: 'site-a', orgIds: ['org-a'] });
-      const placed = d.respondTo('kiosk-s', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
+      expect(await d.placementOf('kiosk-a')).toEqual({ deviceId: 'kiosk-a', checkpointId: 'gate-a', siteId: 'site-a', orgIds: ['org-a'] });
+      const placed = (await d.respondTo('kiosk-s', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW)).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
       expect(placed).toEqual([{ deleted: false, key: 'kiosk-s', value: { deviceId: 'kiosk-s', checkpointId: null, siteId: 'site-a', orgIds: [] } }]);
       // 0007 stamps the record at revision 5; the repair (0012) then sends every kiosk a snapshot at 6.
-      const delta = d.respondTo('kiosk-a', { v: PROTOCOL_VERSION, stream: 'roster', cursor: 4 }, NOW);
+      const delta = await d.respondTo('kiosk-a', { v: PROTOCOL_VERSION, stream: 'roster', cursor: 4 }, NOW);
       expect(delta[0]).toMatchObject({ kind: 'snapshot', from: 0, to: 6 });
       expect(delta.flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)))).toEqual([{ deleted: false, key: 'A1', value: { ...healthyWorker('A1', NOW), orgId: 'org-a', siteId: 'site-a' } }]);
     } finally {
-      d.close();
+      await d.close();
     }
   });
 });
@@ -226,7 +234,7 @@ describe('roster scope migration (0006)', () => {
   const dir = tempDir('safegate-scope-mig-');
   afterEach(() => dir.remove());
 
-  it("puts uploaded workers in their organisation's scope and sends devices already at a checkpoint a snapshot", () => {
+  it("puts uploaded workers in their organisation's scope and sends devices already at a checkpoint a snapshot", async () => {
     const file = join(dir.path, 'directory.db');
     const old = openDatabase(file, { migrations: DIRECTORY_MIGRATIONS.slice(0, 5) });
     old.exec(`
@@ -243,16 +251,16 @@ describe('roster scope migration (0006)', () => {
     put.run('P1', JSON.stringify(healthyWorker('P1', NOW)), 1);
     old.close();
 
-    const d = new HubDirectory(file);
+    const d = await HubDirectory.open({ kind: 'sqlite', path: file });
     try {
       const k = new KioskRoster();
       k.cursor = 2; // it held the province's whole roster at revision 2
       k.workers.set('P1', healthyWorker('P1', NOW));
-      k.sync(d, 'kiosk-a');
+      await k.sync(d, 'kiosk-a');
       expect(k.kinds).toEqual(['snapshot']);
       expect(k.ids()).toEqual(['A1']);
     } finally {
-      d.close();
+      await d.close();
     }
   });
 });

@@ -1,10 +1,9 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkerRecord } from '../../../base/common/types.js';
 import { rosterCodec, streamCodecs } from '../../../sync/downlink-codec.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PROTOCOL_VERSION } from '../../../sync/protocol.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { listedWorker } from '../../helpers/listed-worker.js';
 
 const NOW = Date.parse('2026-11-27T06:00:00Z');
@@ -14,8 +13,8 @@ const listed = (id: string) => listedWorker(id, NOW);
 function follow(d: HubDirectory, deviceId: string) {
   const held = { cursor: 0, workers: new Map<string, WorkerRecord>(), kind: '' };
   return {
-    sync() {
-      const parts = d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'roster', cursor: held.cursor }, NOW);
+    async sync() {
+      const parts = await d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'roster', cursor: held.cursor }, NOW);
       held.kind = parts[0]!.kind;
       if (held.kind === 'current') return this;
       if (held.kind === 'snapshot') held.workers.clear();
@@ -32,75 +31,73 @@ function follow(d: HubDirectory, deviceId: string) {
 }
 
 /** Shuttles in the registry: vehicles, routes, riders, drivers; a bus checkpoint's kiosks get its routes' riders. */
-describe('shuttles: vehicles, routes, riders and the bus roster', () => {
-  const dir = tempDir('safegate-shuttles-');
+describe.each(directoryBackends)('shuttles on $name: vehicles, routes, riders and the bus roster', (backend) => {
   let d: HubDirectory;
 
-  beforeEach(() => {
-    d = new HubDirectory(join(dir.path, 'directory.db'));
-    for (const o of ['org-a', 'org-b', 'org-c']) d.addOrganisation({ id: o, name: o, kind: 'company' }, NOW);
-    d.addSite({ id: 'site-a', orgId: 'org-a' }, NOW);
-    d.addSite({ id: 'site-b', orgId: 'org-b' }, NOW);
-    d.addSite({ id: 'site-c', orgId: 'org-c' }, NOW);
-    d.uploadWorkers('org-a', [listed('A1'), listed('A2'), listed('DRV1')], { nowMs: NOW });
-    d.uploadWorkers('org-b', [listed('B1')], { nowMs: NOW });
-    d.uploadWorkers('org-c', [listed('C1')], { nowMs: NOW });
-    d.addCheckpoint({ id: 'bus-51b', siteId: 'site-a', kind: 'bus', orgIds: ['org-a'] }, NOW);
-    d.placeDevices('bus-51b', ['kiosk-bus'], NOW);
+  beforeEach(async () => {
+    d = await HubDirectory.open(await backend.target());
+    for (const o of ['org-a', 'org-b', 'org-c']) await d.addOrganisation({ id: o, name: o, kind: 'company' }, NOW);
+    await d.addSite({ id: 'site-a', orgId: 'org-a' }, NOW);
+    await d.addSite({ id: 'site-b', orgId: 'org-b' }, NOW);
+    await d.addSite({ id: 'site-c', orgId: 'org-c' }, NOW);
+    await d.uploadWorkers('org-a', [listed('A1'), listed('A2'), listed('DRV1')], { nowMs: NOW });
+    await d.uploadWorkers('org-b', [listed('B1')], { nowMs: NOW });
+    await d.uploadWorkers('org-c', [listed('C1')], { nowMs: NOW });
+    await d.addCheckpoint({ id: 'bus-51b', siteId: 'site-a', kind: 'bus', orgIds: ['org-a'] }, NOW);
+    await d.placeDevices('bus-51b', ['kiosk-bus'], NOW);
   });
-  afterEach(() => {
-    d.close();
-    dir.remove();
-  });
-
-  it('registers a shared shuttle: its vehicle (plate, drivers), its route and riders of both organisations', () => {
-    d.addVehicle({ id: 'xe-01', plate: '51b-123.45', orgIds: ['org-a', 'org-b'], driverWorkers: ['DRV1'], driverNames: ['Nguyễn Văn Tài'] }, NOW);
-    d.addRoute({ id: 'tuyen-1', name: 'Thủ Đức - KCN', orgIds: ['org-a', 'org-b'], vehicleId: 'xe-01' }, NOW);
-    expect(d.setRouteRiders('tuyen-1', ['A1', 'B1'])).toEqual({ riders: 2, added: 2, removed: 0 });
-    expect(d.vehicles()).toEqual([{ id: 'xe-01', plate: '51B-123.45', orgIds: ['org-a', 'org-b'], drivers: ['Nguyễn Văn Tài', 'DRV1'], routes: ['tuyen-1'] }]);
-    expect(d.routes()).toEqual([{ id: 'tuyen-1', name: 'Thủ Đức - KCN', orgIds: ['org-a', 'org-b'], vehicleId: 'xe-01', riders: 2, checkpoints: [] }]);
+  afterEach(async () => {
+    await d.close();
   });
 
-  it("refuses riders of an organisation the route does not serve, unknown workers, a driver on no list, a bus link to a gate, all in plain words", () => {
-    d.addRoute({ id: 'tuyen-1', orgIds: ['org-a'] }, NOW);
-    expect(() => d.setRouteRiders('tuyen-1', ['A1', 'C1', 'Z9'])).toThrow(/riders refused, nothing changed:\nC1: a worker of org-c, which route tuyen-1 does not serve\nZ9: on no organisation's worker list/);
-    expect(d.routes()[0]!.riders).toBe(0);
-    expect(() => d.addVehicle({ id: 'xe-02', plate: '51B-999.99', orgIds: ['org-a'], driverWorkers: ['Z9'] }, NOW)).toThrow(/driver Z9 is on no organisation's worker list/);
-    expect(() => d.addVehicle({ id: 'xe-03', plate: '!', orgIds: ['org-a'] }, NOW)).toThrow(/plate "!"/);
-    expect(() => d.addRoute({ id: 'tuyen-2', orgIds: ['org-a'], vehicleId: 'xe-404' }, NOW)).toThrow(/no vehicle xe-404/);
-    d.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate' }, NOW);
-    expect(() => d.setCheckpointRoutes('gate-a', ['tuyen-1'])).toThrow(/gate, not a bus/);
-    expect(() => d.setCheckpointRoutes('bus-51b', ['tuyen-404'])).toThrow(/no route tuyen-404/);
+  it('registers a shared shuttle: its vehicle (plate, drivers), its route and riders of both organisations', async () => {
+    await d.addVehicle({ id: 'xe-01', plate: '51b-123.45', orgIds: ['org-a', 'org-b'], driverWorkers: ['DRV1'], driverNames: ['Nguyễn Văn Tài'] }, NOW);
+    await d.addRoute({ id: 'tuyen-1', name: 'Thủ Đức - KCN', orgIds: ['org-a', 'org-b'], vehicleId: 'xe-01' }, NOW);
+    expect(await d.setRouteRiders('tuyen-1', ['A1', 'B1'])).toEqual({ riders: 2, added: 2, removed: 0 });
+    expect(await d.vehicles()).toEqual([{ id: 'xe-01', plate: '51B-123.45', orgIds: ['org-a', 'org-b'], drivers: ['Nguyễn Văn Tài', 'DRV1'], routes: ['tuyen-1'] }]);
+    expect(await d.routes()).toEqual([{ id: 'tuyen-1', name: 'Thủ Đức - KCN', orgIds: ['org-a', 'org-b'], vehicleId: 'xe-01', riders: 2, checkpoints: [] }]);
   });
 
-  it("gives a bus checkpoint's kiosk its routes' riders; a rider taken off, or a route unlinked, reaches it as a removal", () => {
-    d.addRoute({ id: 'tuyen-1', orgIds: ['org-a', 'org-b'] }, NOW);
-    d.addRoute({ id: 'tuyen-2', orgIds: ['org-c'] }, NOW);
-    d.setRouteRiders('tuyen-1', ['A1', 'B1']);
-    d.setRouteRiders('tuyen-2', ['C1']);
+  it("refuses riders of an organisation the route does not serve, unknown workers, a driver on no list, a bus link to a gate, all in plain words", async () => {
+    await d.addRoute({ id: 'tuyen-1', orgIds: ['org-a'] }, NOW);
+    await expect(d.setRouteRiders('tuyen-1', ['A1', 'C1', 'Z9'])).rejects.toThrow(/riders refused, nothing changed:\nC1: a worker of org-c, which route tuyen-1 does not serve\nZ9: on no organisation's worker list/);
+    expect((await d.routes())[0]!.riders).toBe(0);
+    await expect(d.addVehicle({ id: 'xe-02', plate: '51B-999.99', orgIds: ['org-a'], driverWorkers: ['Z9'] }, NOW)).rejects.toThrow(/driver Z9 is on no organisation's worker list/);
+    await expect(d.addVehicle({ id: 'xe-03', plate: '!', orgIds: ['org-a'] }, NOW)).rejects.toThrow(/plate "!"/);
+    await expect(d.addRoute({ id: 'tuyen-2', orgIds: ['org-a'], vehicleId: 'xe-404' }, NOW)).rejects.toThrow(/no vehicle xe-404/);
+    await d.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate' }, NOW);
+    await expect(d.setCheckpointRoutes('gate-a', ['tuyen-1'])).rejects.toThrow(/gate, not a bus/);
+    await expect(d.setCheckpointRoutes('bus-51b', ['tuyen-404'])).rejects.toThrow(/no route tuyen-404/);
+  });
+
+  it("gives a bus checkpoint's kiosk its routes' riders; a rider taken off, or a route unlinked, reaches it as a removal", async () => {
+    await d.addRoute({ id: 'tuyen-1', orgIds: ['org-a', 'org-b'] }, NOW);
+    await d.addRoute({ id: 'tuyen-2', orgIds: ['org-c'] }, NOW);
+    await d.setRouteRiders('tuyen-1', ['A1', 'B1']);
+    await d.setRouteRiders('tuyen-2', ['C1']);
     const bus = follow(d, 'kiosk-bus');
-    expect(bus.sync().ids()).toEqual(['A1', 'A2', 'DRV1']); // not linked yet: the checkpoint's organisation
+    expect((await bus.sync()).ids()).toEqual(['A1', 'A2', 'DRV1']); // not linked yet: the checkpoint's organisation
 
-    d.setCheckpointRoutes('bus-51b', ['tuyen-1']);
-    expect(bus.sync().ids()).toEqual(['A1', 'B1']);
+    await d.setCheckpointRoutes('bus-51b', ['tuyen-1']);
+    expect((await bus.sync()).ids()).toEqual(['A1', 'B1']);
     expect(bus.kind()).toBe('snapshot');
-    expect(d.placementOf('kiosk-bus')?.orgIds).toEqual(['org-a', 'org-b']);
+    expect((await d.placementOf('kiosk-bus'))?.orgIds).toEqual(['org-a', 'org-b']);
 
     // A rider's record changes: a delta. A rider taken off: a fresh snapshot without them.
-    d.importRoster([{ ...streamlessWorker('B1'), caseStatus: 'F1' }], false);
-    expect(bus.sync().kind()).toBe('delta');
-    d.setRouteRiders('tuyen-1', ['A1']);
-    expect(bus.sync().ids()).toEqual(['A1']);
+    await d.importRoster([{ ...streamlessWorker('B1'), caseStatus: 'F1' }], false);
+    expect((await bus.sync()).kind()).toBe('delta');
+    await d.setRouteRiders('tuyen-1', ['A1']);
+    expect((await bus.sync()).ids()).toEqual(['A1']);
     // A rider removed from their organisation's list goes too.
-    d.setRouteRiders('tuyen-1', ['A1', 'A2']);
-    bus.sync();
-    d.uploadWorkers('org-a', [listed('A1'), listed('DRV1')], { nowMs: NOW });
-    expect(bus.sync().ids()).toEqual(['A1']);
+    await d.setRouteRiders('tuyen-1', ['A1', 'A2']);
+    await bus.sync();
+    await d.uploadWorkers('org-a', [listed('A1'), listed('DRV1')], { nowMs: NOW });
+    expect((await bus.sync()).ids()).toEqual(['A1']);
 
-    d.setCheckpointRoutes('bus-51b', ['tuyen-2']);
-    expect(bus.sync().ids()).toEqual(['C1']);
-    expect(d.routes().map((r) => [r.id, r.checkpoints])).toEqual([['tuyen-1', []], ['tuyen-2', ['bus-51b']]]);
-    const placed = d.respondTo('kiosk-bus', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
+    await d.setCheckpointRoutes('bus-51b', ['tuyen-2']);
+    expect((await bus.sync()).ids()).toEqual(['C1']);
+    expect((await d.routes()).map((r) => [r.id, r.checkpoints])).toEqual([['tuyen-1', []], ['tuyen-2', ['bus-51b']]]);
+    const placed = (await d.respondTo('kiosk-bus', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW)).flatMap((p) => p.body.map((b) => streamCodecs.placement.fromWire(b)));
     expect(placed).toEqual([{ deleted: false, key: 'kiosk-bus', value: { deviceId: 'kiosk-bus', checkpointId: 'bus-51b', siteId: 'site-a', orgIds: ['org-a', 'org-c'] } }]);
   });
 });
