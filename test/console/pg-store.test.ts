@@ -47,7 +47,7 @@ describe('PostgreSQL console store', () => {
 });
 
 describe('a hub on PostgreSQL keeps its console there', () => {
-  it('hub user add and hub run use DATABASE_URL for accounts, sessions and the audit trail (no console SQLite file)', async () => {
+  it('hub user add and hub run use DATABASE_URL for accounts, sessions and the audit trail (no console or directory SQLite file)', async () => {
     const url = await server.createDatabase('console_hub');
     const certs = new TestCertificates(join(dir.path, 'pki'));
     certs.issue('hub.1');
@@ -56,14 +56,13 @@ describe('a hub on PostgreSQL keeps its console there', () => {
     const config = join(dir.path, 'hub.yaml');
     const tls = { ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, 'hub.1.crt'), key: join(certs.dir, 'hub.1.key') };
     writeFileSync(config, stringify({ id: 'hub.1', broker: { ...tls, url: broker.url }, console: { port: await freePort() }, log: { level: 'info' } }));
-    const before = process.env.DATABASE_URL;
-    process.env.DATABASE_URL = url;
+    const env = { DATABASE_URL: url };
     let hub: ReturnType<typeof safegateProcess> | undefined;
     try {
       const password = 'a password for postgres';
-      expect(safegate(['hub', 'user', 'add', '--config', config, '--name', 'op', '--role', 'operator'], { input: `${password}\n` }).stderr).toBe('');
-      expect(safegate(['hub', 'user', 'list', '--config', config]).stdout).toMatch(/^op\toperator\t-\t/m);
-      hub = safegateProcess(['hub', 'run', '--config', config]);
+      expect(safegate(['hub', 'user', 'add', '--config', config, '--name', 'op', '--role', 'operator'], { input: `${password}\n`, env }).stderr).toBe('');
+      expect(safegate(['hub', 'user', 'list', '--config', config], { env }).stdout).toMatch(/^op\toperator\t-\t/m);
+      hub = safegateProcess(['hub', 'run', '--config', config], undefined, { env });
       const base = String((await waitFor(() => hub!.logs.find((l) => l.msg === 'console listening'), 'console listening', 15_000)).url);
       const csrf = await fetch(`${base}/api/csrf`);
       const token = ((await csrf.json()) as { token: string }).token;
@@ -74,6 +73,7 @@ describe('a hub on PostgreSQL keeps its console there', () => {
       });
       expect(login.status).toBe(200);
       expect(existsSync(join(dir.path, 'hub-console.db'))).toBe(false);
+      expect(existsSync(join(dir.path, 'hub-directory.db'))).toBe(false);
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
@@ -83,8 +83,6 @@ describe('a hub on PostgreSQL keeps its console there', () => {
         await client.end();
       }
     } finally {
-      if (before === undefined) delete process.env.DATABASE_URL;
-      else process.env.DATABASE_URL = before;
       hub?.child.kill('SIGTERM');
       if (hub && hub.child.exitCode === null) await new Promise((r) => hub!.child.once('exit', r));
       await broker.stop();

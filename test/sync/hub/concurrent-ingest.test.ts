@@ -98,13 +98,7 @@ describe('concurrent ingest', () => {
       certs.issue(id);
       const config = join(dir.path, `${id}.yaml`);
       writeFileSync(config, stringify({ id, broker: tls(id), directory: { path: `${id}-directory.db` }, console: { enabled: false }, log: { level: 'info' } }));
-      process.env.DATABASE_URL = url;
-      let hub: RunningProcess;
-      try {
-        hub = safegateProcess(['hub', 'run', '--config', config]);
-      } finally {
-        delete process.env.DATABASE_URL;
-      }
+      const hub = safegateProcess(['hub', 'run', '--config', config], undefined, { env: { DATABASE_URL: url } });
       hubs.push(hub.child);
       await waitFor(() => (hub.logs.some((l) => l.msg === 'hub online') ? true : undefined), `${id} online`, 20_000);
       return hub;
