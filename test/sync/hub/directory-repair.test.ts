@@ -35,8 +35,8 @@ function createdWith(path: string, versions: (v: number) => boolean, options: { 
   db.close();
 }
 
-function sync(d: HubDirectory, deviceId: string, cursor: number, held: Map<string, WorkerRecord>): { kind: string; to: number } {
-  const parts = d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'roster', cursor }, NOW);
+async function sync(d: HubDirectory, deviceId: string, cursor: number, held: Map<string, WorkerRecord>): Promise<{ kind: string; to: number }> {
+  const parts = await d.respondTo(deviceId, { v: PROTOCOL_VERSION, stream: 'roster', cursor }, NOW);
   if (parts[0]!.kind === 'snapshot') held.clear();
   for (const c of parts.flatMap((p) => p.body.map((b) => rosterCodec.fromWire(b)))) {
     if (c.deleted) held.delete(c.key);
@@ -45,39 +45,44 @@ function sync(d: HubDirectory, deviceId: string, cursor: number, held: Map<strin
   return { kind: parts[0]!.kind, to: parts[0]!.to };
 }
 
-describe('directory migrations', () => {
-  it('are numbered 1..N in order, each named by its number (a hole would be skipped by a database already past it)', () => {
+/**
+ * SQLite only: these are directories an earlier SafeGate left in SQLite files (migration history with a
+ * hole, repaired by 0012). A PostgreSQL directory starts at the whole schema (DIRECTORY_PG_MIGRATIONS
+ * step 1), so it has no such history to repair.
+ */
+describe('directory migrations (SQLite)', () => {
+  it('are numbered 1..N in order, each named by its number (a hole would be skipped by a database already past it)', async () => {
     expect(DIRECTORY_MIGRATIONS.map((m) => m.version)).toEqual(DIRECTORY_MIGRATIONS.map((_, i) => i + 1));
     for (const m of DIRECTORY_MIGRATIONS) expect(m.name.startsWith(String(m.version).padStart(4, '0') + '-')).toBe(true);
   });
 
-  it('a directory created when 0008 was registered before 0006 and 0007 is made whole: uploads work, placements and organisations reach kiosks', () => {
+  it('a directory created when 0008 was registered before 0006 and 0007 is made whole: uploads work, placements and organisations reach kiosks', async () => {
     const path = file();
     createdWith(path, (v) => v <= 5 || v === 8, { placed: true });
-    const d = new HubDirectory(path);
-    d.addSite({ id: 'site-b', orgId: 'org-a' }, NOW);
-    expect(d.uploadWorkers('org-a', [listedWorker('a1', NOW, 'site-a')], { nowMs: NOW }).workers).toBe(1);
-    expect(d.placementOf('kiosk-gate')).toMatchObject({ checkpointId: 'gate-a', orgIds: ['org-a'] });
-    const placement = d.respondTo('kiosk-gate', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW);
+    const d = await HubDirectory.open({ kind: 'sqlite', path });
+    await d.addSite({ id: 'site-b', orgId: 'org-a' }, NOW);
+    expect((await d.uploadWorkers('org-a', [listedWorker('a1', NOW, 'site-a')], { nowMs: NOW })).workers).toBe(1);
+    expect(await d.placementOf('kiosk-gate')).toMatchObject({ checkpointId: 'gate-a', orgIds: ['org-a'] });
+    const placement = await d.respondTo('kiosk-gate', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW);
     expect(placement.flatMap((p) => p.body)).toHaveLength(1);
     const held = new Map<string, WorkerRecord>();
-    sync(d, 'kiosk-gate', 0, held);
+    await sync(d, 'kiosk-gate', 0, held);
     expect([...held.keys()]).toEqual(['a1']);
     expect(held.get('a1')).toMatchObject({ orgId: 'org-a', siteId: 'site-a' });
-    d.close();
+    await d.close();
   });
 
-  it('a directory created when 0006 and 0008 were registered but not 0007 gets its placements and stamped workers; running the repair again changes nothing', () => {
+  it('a directory created when 0006 and 0008 were registered but not 0007 gets its placements and stamped workers; running the repair again changes nothing', async () => {
     const path = file();
     createdWith(path, (v) => v <= 6 || v === 8, { placed: true });
-    const d = new HubDirectory(path);
-    const placement = d.respondTo('kiosk-gate', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW);
+    const d = await HubDirectory.open({ kind: 'sqlite', path });
+    const placement = await d.respondTo('kiosk-gate', { v: PROTOCOL_VERSION, stream: 'placement', cursor: 0 }, NOW);
     expect(placement.flatMap((p) => p.body)).toHaveLength(1);
     const held = new Map<string, WorkerRecord>();
-    sync(d, 'kiosk-gate', 0, held);
+    await sync(d, 'kiosk-gate', 0, held);
     expect([...held.keys()].sort()).toEqual(['a1', 'a2']);
     expect(held.get('a2')).toMatchObject({ orgId: 'org-a', siteId: 'site-a' });
-    d.close();
+    await d.close();
     const db = openDatabase(path, { migrations: DIRECTORY_MIGRATIONS });
     const before = db.prepare('SELECT stream, key, value, rev, scope FROM records ORDER BY stream, key').all();
     const revs = db.prepare('SELECT * FROM stream_revisions ORDER BY stream').all();
@@ -87,19 +92,19 @@ describe('directory migrations', () => {
     db.close();
   });
 
-  it('a kiosk at no checkpoint that held every organisation before roster scoping gets a snapshot of the province list at its next download', () => {
+  it('a kiosk at no checkpoint that held every organisation before roster scoping gets a snapshot of the province list at its next download', async () => {
     const path = file();
     createdWith(path, (v) => v <= 5);
-    const d = new HubDirectory(path);
+    const d = await HubDirectory.open({ kind: 'sqlite', path });
     const held = new Map<string, WorkerRecord>([['a1', healthyWorker('a1', NOW)], ['a2', healthyWorker('a2', NOW)], ['p1', healthyWorker('p1', NOW)]]);
-    d.uploadWorkers('org-a', [listedWorker('a1', NOW, 'site-a')], { nowMs: NOW }); // org A drops a2
-    const got = sync(d, 'kiosk-old', 1, held);
+    await d.uploadWorkers('org-a', [listedWorker('a1', NOW, 'site-a')], { nowMs: NOW }); // org A drops a2
+    const got = await sync(d, 'kiosk-old', 1, held);
     expect(got.kind).toBe('snapshot');
     expect([...held.keys()]).toEqual(['p1']);
     // Once it holds the snapshot, deltas again.
-    d.importRoster([healthyWorker('p2', NOW)], false);
-    expect(sync(d, 'kiosk-old', got.to, held).kind).toBe('delta');
+    await d.importRoster([healthyWorker('p2', NOW)], false);
+    expect((await sync(d, 'kiosk-old', got.to, held)).kind).toBe('delta');
     expect([...held.keys()].sort()).toEqual(['p1', 'p2']);
-    d.close();
+    await d.close();
   });
 });

@@ -1,12 +1,13 @@
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair } from '../../../base/node/keys.js';
 import { silentLogger } from '../../../base/node/logger.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { Hub } from '../../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../../sync/hub/store.js';
 import { PROTOCOL_VERSION, topics } from '../../../sync/protocol.js';
+import { directoryBackends } from '../../helpers/directory-db.js';
 import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
 
 /**
@@ -15,24 +16,28 @@ import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
  * acknowledgements waiting): answers are limited per device and stream. Real SQLite stores; the
  * hub's `handle` is called directly, its replies counted.
  */
-describe('hub: sync requests', () => {
+describe.each(directoryBackends)('hub: sync requests, directory on $name', (backend) => {
   const dir = tempDir('safegate-hub-req-');
   const store = new SqliteHubStore(join(dir.path, 'hub.db'));
-  const directory = new HubDirectory(join(dir.path, 'directory.db'));
   const pair = generateSigningKeyPair();
-  const hub = new Hub(
-    { broker: { url: 'mqtts://127.0.0.1:1' } as never, clientId: 'hub.1', downlink: { directory, signingKey: createPrivateKey(pair.privatePem) } },
-    store,
-    silentLogger,
-  );
+  let directory: HubDirectory;
+  let hub: Hub;
+  beforeAll(async () => {
+    directory = await HubDirectory.open(await backend.target());
+    hub = new Hub(
+      { broker: { url: 'mqtts://127.0.0.1:1' } as never, clientId: 'hub.1', downlink: { directory, signingKey: createPrivateKey(pair.privatePem) } },
+      store,
+      silentLogger,
+    );
+  });
   afterAll(async () => {
     await store.close();
-    directory.close();
+    await directory.close();
     dir.remove();
   });
 
   it('answers a few at once, then refuses a device that keeps asking, without affecting another device', async () => {
-    directory.importRoster(Array.from({ length: 50 }, (_, i) => healthyWorker(`W${i}`)), true);
+    await directory.importRoster(Array.from({ length: 50 }, (_, i) => healthyWorker(`W${i}`)), true);
     const replies: string[] = [];
     const reply = async (topic: string) => void replies.push(topic);
     const ask = (device: string) =>
