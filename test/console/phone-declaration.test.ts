@@ -6,13 +6,15 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair } from '../../base/node/keys.js';
 import { silentLogger } from '../../base/node/logger.js';
-import { openDatabase } from '../../base/node/sqlite.js';
 import { Kiosk } from '../../src-main/app/kiosk.js';
 import { loadSettings } from '../../src-main/core/config.js';
 import type { Passage } from '../../src-main/core/gatekeeper.js';
-import { DIRECTORY_MIGRATIONS } from '../../sync/hub/directory.js';
+import { sql } from 'kysely';
+import { HubDirectory } from '../../sync/hub/directory.js';
+import type { HubSqlTarget } from '../../sync/hub/hub-sql.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
-import { safegate, safegateProcess, type RunningProcess } from '../helpers/cli.js';
+import { hubDirectoryAt, safegate, safegateProcess, type RunningProcess } from '../helpers/cli.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { healthyWorker, installKey, passFor, tempDir, waitFor } from '../helpers/fixtures.js';
 import { freePort, TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
@@ -20,12 +22,12 @@ const HEADER = 'STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số �
 
 /**
  * The daily health declaration end to end: a worker's phone page (real Chromium) against a running
- * `safegate hub run` (real Mosquitto, SQLite files) and a real kiosk of the worker's site on the live
+ * `safegate hub run` (real Mosquitto; the directory in a SQLite file or in PostgreSQL) and a real kiosk of the worker's site on the live
  * site stream. Made offline, the declaration waits on the phone; back online it is sent once, the hub
  * keeps it once and relays its time and flag, and the kiosk's decision changes as the built-in policy
  * says (no declaration: DECLARATION_MISSING; a clean one: allowed; a "yes": DECLARATION_FLAGGED).
  */
-describe('phone page: the daily health declaration reaches the kiosk (running hub, Chromium, real kiosk)', () => {
+describe.each(directoryBackends)('phone page: the daily health declaration reaches the kiosk (running hub on $name, Chromium, real kiosk)', (backend) => {
   const dir = tempDir('safegate-phone-decl-');
   const passKey = generateSigningKeyPair();
   let broker: TestBroker;
@@ -35,7 +37,7 @@ describe('phone page: the daily health declaration reaches the kiosk (running hu
   let context: BrowserContext;
   let page: Page;
   let kiosk: Kiosk;
-  let directoryPath = '';
+  let target: HubSqlTarget;
   let link = '';
   const children: ChildProcess[] = [];
   const posts: string[] = [];
@@ -43,12 +45,12 @@ describe('phone page: the daily health declaration reaches the kiosk (running hu
   const scan = (workerId: string): Passage =>
     kiosk.gatekeeper.handleScan({ text: passFor(passKey, workerId, { issuedAgoMs: (issued += 1_000) }), source: 'serial', receivedAtNs: process.hrtime.bigint() });
 
-  function heldDeclarations(): { worker_id: string; flagged: number; answers: string | null }[] {
-    const db = openDatabase(directoryPath, { migrations: DIRECTORY_MIGRATIONS });
+  async function heldDeclarations(): Promise<{ worker_id: string; flagged: number; answers: string | null }[]> {
+    const directory = await HubDirectory.open(target);
     try {
-      return db.prepare('SELECT worker_id, flagged, answers FROM declarations ORDER BY made_ms').all() as never;
+      return await directory.sql.all(sql`SELECT worker_id, flagged, answers FROM declarations ORDER BY made_ms`);
     } finally {
-      db.close();
+      await directory.close();
     }
   }
 
@@ -63,11 +65,12 @@ describe('phone page: the daily health declaration reaches the kiosk (running hu
     expect(generated.stderr).toBe('');
     const phonePassKey = /private:\s+(\S+)/.exec(generated.stdout)![1]!;
     const config = join(dir.path, 'hub.yaml');
-    directoryPath = join(dir.path, 'directory.db');
+    target = await backend.target();
+    const at = hubDirectoryAt(target);
     const port = await freePort();
     const tls = (name: string) => ({ ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, `${name}.crt`), key: join(certs.dir, `${name}.key`) });
-    writeFileSync(config, stringify({ id: 'hub.1', broker: { ...tls('hub.1'), url: broker.url }, directory: { path: directoryPath }, phonePassKey, console: { port }, siteStream: { beatMs: 500 }, log: { level: 'info' } }));
-    const run = (...args: string[]) => safegate(['hub', ...args, '--config', config]);
+    writeFileSync(config, stringify({ id: 'hub.1', broker: { ...tls('hub.1'), url: broker.url }, directory: { path: at.path }, phonePassKey, console: { port }, siteStream: { beatMs: 500 }, log: { level: 'info' } }));
+    const run = (...args: string[]) => safegate(['hub', ...args, '--config', config], { env: at.env });
     expect(run('org', 'add', 'ORG-A', '--name', 'Công ty May A').status).toBe(0);
     expect(run('site', 'add', 'xuong-a', '--org', 'ORG-A').status).toBe(0);
     expect(run('device', 'assign', 'kiosk-d1', '--site', 'xuong-a').status).toBe(0);
@@ -75,7 +78,7 @@ describe('phone page: the daily health declaration reaches the kiosk (running hu
     writeFileSync(list, `${HEADER}\n1,A001,Trần Thị Mai,1990,Nữ,079190000001,0912345601,KTX Tân Tạo,Tổ May 1,,,2\n`);
     expect(run('roster', 'upload', '--org', 'ORG-A', list).status).toBe(0);
     link = run('link', 'make', '--org', 'ORG-A', '--workers', 'A001').stdout.trim().split('\n')[1]!.split('\t')[2]!;
-    hub = safegateProcess(['hub', 'run', '--config', config]);
+    hub = safegateProcess(['hub', 'run', '--config', config], undefined, { env: at.env });
     children.push(hub.child);
     await waitFor(() => hub.logs.find((l) => l.msg === 'console listening'), 'console listening', 20_000);
     await waitFor(() => hub.logs.find((l) => l.msg === 'hub online'), 'hub online', 20_000);
@@ -143,13 +146,13 @@ describe('phone page: the daily health declaration reaches the kiosk (running hu
     await expect.poll(() => page.getByTestId('declaration-status').getAttribute('data-state')).toBe('queued');
     expect(await page.getByTestId('declaration-status').textContent()).toMatch(/sẽ tự gửi khi có mạng/);
     await screenshot(page, 'phone-declaration-queued');
-    expect(heldDeclarations()).toEqual([]);
+    expect(await heldDeclarations()).toEqual([]);
 
     await context.setOffline(false);
     await expect.poll(() => page.getByTestId('declaration-status').getAttribute('data-state'), { timeout: 15_000 }).toBe('sent');
     await screenshot(page, 'phone-declaration-sent');
     // The hub kept it once, with no answers (all "no"); the kiosk got its time over the site stream.
-    expect(heldDeclarations()).toEqual([{ worker_id: 'A001', flagged: 0, answers: null }]);
+    expect(await heldDeclarations()).toEqual([{ worker_id: 'A001', flagged: 0, answers: null }]);
     await waitFor(() => (kiosk.roster.get('A001')?.declaredAt ? true : undefined), 'the declaration at the kiosk', 15_000);
     expect(scan('A001').decision).toEqual({ outcome: 'allow', direction: 'entry', reasons: [] });
 
@@ -158,7 +161,7 @@ describe('phone page: the daily health declaration reaches the kiosk (running hu
     await page.getByTestId('pass').waitFor();
     await page.waitForTimeout(500);
     expect(posts).toHaveLength(1);
-    expect(heldDeclarations()).toHaveLength(1);
+    expect(await heldDeclarations()).toHaveLength(1);
   }, 60_000);
 
   it('a "yes" answer flags it: the page says whom to tell, and the kiosk refuses with DECLARATION_FLAGGED', async () => {
@@ -172,7 +175,7 @@ describe('phone page: the daily health declaration reaches the kiosk (running hu
     const refused = scan('A001').decision;
     expect(refused.outcome).toBe('deny');
     expect(refused.reasons).toContain('DECLARATION_FLAGGED');
-    const held = heldDeclarations();
+    const held = await heldDeclarations();
     expect(held).toHaveLength(2);
     expect(JSON.parse(held[1]!.answers!)).toMatchObject({ cough: true, fever: false });
     // Never in the hub's log: no answer.
