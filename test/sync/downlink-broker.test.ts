@@ -14,11 +14,12 @@ import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { Uplink } from '../../sync/uplink.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { healthyWorker, tempDir, waitFor } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
 /** A 100,000-worker roster from the hub's directory to a kiosk, signed, through a real broker. */
-describe('roster download through a real broker', () => {
+describe.each(directoryBackends)('roster download through a real broker (hub directory on $name)', (backend) => {
   const dir = tempDir('safegate-dl-');
   let broker: TestBroker;
   let certs: TestCertificates;
@@ -34,7 +35,7 @@ describe('roster download through a real broker', () => {
     broker = new TestBroker(dir.path, certs);
     await broker.start();
     hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
-    directory = new HubDirectory(join(dir.path, 'directory.db'));
+    directory = await HubDirectory.open(await backend.target());
     hub = new Hub(
       { broker: tls('hub.1'), clientId: 'hub.1', downlink: { directory, signingKey: createPrivateKey(pair.privatePem) } },
       hubStore,
@@ -45,7 +46,7 @@ describe('roster download through a real broker', () => {
   afterAll(async () => {
     await hub.stop();
     await hubStore.close();
-    directory.close();
+    await directory.close();
     await broker.stop();
     dir.remove();
   });
@@ -56,7 +57,7 @@ describe('roster download through a real broker', () => {
 
   it('arrives whole and is applied at once; a later change arrives as a delta', async () => {
     const now = Date.now();
-    directory.importRoster(
+    await directory.importRoster(
       Array.from({ length: 100_000 }, (_, i) => healthyWorker(`W${String(i).padStart(6, '0')}`, now)),
       false,
     );
@@ -85,7 +86,7 @@ describe('roster download through a real broker', () => {
       expect(roster.count()).toBe(100_000);
       expect(roster.get('W099999')?.displayName).toBe('Người lao động W099999');
 
-      directory.importRoster([healthyWorker('W000001', now, { caseStatus: 'F0' })], false);
+      await directory.importRoster([healthyWorker('W000001', now, { caseStatus: 'F0' })], false);
       // The kiosk asks again every 500 ms here (every 5 minutes by default).
       await waitFor(() => (state.cursor('roster').cursor === 2 ? true : undefined), 'delta applied', 10_000);
       expect(roster.get('W000001')?.caseStatus).toBe('F0');

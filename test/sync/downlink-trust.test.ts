@@ -14,6 +14,7 @@ import { Roster } from '../../src-main/core/store/roster.js';
 import { MAX_REVISION, sealDownlink, type DownlinkPart } from '../../sync/downlink-codec.js';
 import { Downlink } from '../../sync/downlink.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { healthyWorker, installKey, tempDir } from '../helpers/fixtures.js';
 
 const DAY = 86_400_000;
@@ -23,7 +24,7 @@ const DAY = 86_400_000;
  * ones IT staff installed, revisions and policy versions cannot freeze a stream, data age is renewed
  * only by a fresh signed confirmation, and a stream that does not fit is asked for again at a bounded rate.
  */
-describe('downlink trust', () => {
+describe.each(directoryBackends)('downlink trust (hub directory on $name)', (backend) => {
   let dir: ReturnType<typeof tempDir>;
   let db: SqliteDatabase;
   let state: DownlinkState;
@@ -96,13 +97,13 @@ describe('downlink trust', () => {
     expect(() => HubKeyring.fromDirectory(flat)).toThrow(/old\.pub\.pem: a hub key must be in the folder of its role: .*\/pass\/ .*\/downlink\//);
   });
 
-  it('a delivered key is trusted only while the installed key that vouched for it is, and for its lifetime at most', () => {
-    const hub = new HubDirectory(join(dir.path, 'hub.db'));
+  it('a delivered key is trusted only while the installed key that vouched for it is, and for its lifetime at most', async () => {
+    const hub = await HubDirectory.open(await backend.target());
     try {
       const rotated = generateSigningKeyPair();
-      const { kid } = hub.publishKey(rotated.publicPem, 'downlink');
+      const { kid } = await hub.publishKey(rotated.publicPem, 'downlink');
       const d = receiver();
-      for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'keys')!, now, createPrivateKey(anchor.privatePem))) d.receive(p, now);
+      for await (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'keys')!, now, createPrivateKey(anchor.privatePem))) d.receive(p, now);
       expect(ring.lookup(kid)).toMatchObject({ origin: 'downloaded', role: 'downlink', anchorKid: anchor.kid, notAfterMs: now + 2 * 365 * DAY });
       // The delivered downlink key signs roster data...
       expect(d.receive(sealed({ body: rosterBody('W1') }, rotated), now)).toMatchObject({ status: 'applied' });
@@ -128,7 +129,7 @@ describe('downlink trust', () => {
       now += 2 * 365 * DAY + 1;
       expect(d.receive(sealed({ to: 3, body: rosterBody('W3') }, rotated), now)).toMatchObject({ status: 'rejected', detail: expect.stringMatching(/no longer trusted/) });
     } finally {
-      hub.close();
+      await hub.close();
     }
   });
 
@@ -171,27 +172,30 @@ describe('downlink trust', () => {
     expect(state.cursor('roster').checkedAt).toBe(t2);
   });
 
-  it('parts that do not fit are asked for again at a bounded rate, not once per part (a hub whose directory went back in time)', () => {
+  it('parts that do not fit are asked for again at a bounded rate, not once per part (a hub whose directory went back in time)', async () => {
     // The kiosk holds revision 10 from a hub whose directory was then restored from an old backup.
     const d = receiver();
     d.receive(sealed({ to: 10, issuedAtMs: now - DAY, body: rosterBody('W1') }), now);
-    const restored = new HubDirectory(join(dir.path, 'restored.db'));
+    const restored = await HubDirectory.open(await backend.target());
     try {
-      restored.importRoster([healthyWorker('W1', now), healthyWorker('W2', now)], false);
+      await restored.importRoster([healthyWorker('W1', now), healthyWorker('W2', now)], false);
       const requests: string[] = [];
       let delivered = 0;
-      // The broker: every request is answered at once by the restored hub, every answer delivered at once.
+      // The broker: every request is answered by the restored hub in turn, every answer delivered at once.
+      const unanswered: string[] = [];
       d.onOnline((_topic, payload) => {
         requests.push(payload);
-        if (delivered > 1_000) return;
+        unanswered.push(payload);
+      });
+      for (let payload = unanswered.shift(); payload !== undefined && delivered <= 1_000; payload = unanswered.shift()) {
         const req = JSON.parse(payload) as Parameters<HubDirectory['respond']>[0];
-        for (const p of restored.respondSigned(req, now, createPrivateKey(anchor.privatePem))) {
+        for await (const p of restored.respondSigned(req, now, createPrivateKey(anchor.privatePem))) {
           delivered++;
           // A stale copy arrives with each answer too (a delayed duplicate of the old transfer).
           d.onMessage('x', Buffer.from(sealed({ kind: 'delta', from: 3, to: 4, issuedAtMs: now - DAY, body: [] })));
           d.onMessage('x', Buffer.from(p));
         }
-      });
+      }
       d.onOffline();
       // The restored hub's snapshot (revision 1, issued now) replaced what the kiosk held.
       expect(state.cursor('roster').cursor).toBe(1);
@@ -200,7 +204,7 @@ describe('downlink trust', () => {
       expect(requests.filter((r) => r.includes('"roster"')).length).toBeLessThanOrEqual(2);
       expect(delivered).toBeLessThan(10);
     } finally {
-      restored.close();
+      await restored.close();
     }
   });
 

@@ -17,6 +17,7 @@ import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { Uplink } from '../../sync/uplink.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { tempDir, waitFor } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
@@ -26,7 +27,7 @@ const RULES = { maxFailedLogins: 5, lockoutMinutes: 1, maxLockoutMinutes: 10 };
  * A supervisor made at the hub signs in at the kiosks of their site, offline, with their PIN; removed
  * at the hub, they are gone from the kiosk at its next download. Real Mosquitto, hub and kiosk store.
  */
-describe('hub supervisors, hub to kiosk through a real broker', () => {
+describe.each(directoryBackends)('hub supervisors, hub to kiosk through a real broker (hub directory on $name)', (backend) => {
   const dir = tempDir('safegate-hubsup-dl-');
   let broker: TestBroker;
   let certs: TestCertificates;
@@ -49,23 +50,23 @@ describe('hub supervisors, hub to kiosk through a real broker', () => {
     broker = new TestBroker(dir.path, certs);
     await broker.start();
     hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
-    directory = new HubDirectory(join(dir.path, 'directory.db'));
+    directory = await HubDirectory.open(await backend.target());
   });
   afterAll(async () => {
     await hub?.stop();
     await hubStore.close();
-    directory.close();
+    await directory.close();
     await broker.stop();
     dir.remove();
   });
 
   it('signs a hub supervisor in at a kiosk of their site beside its own; removed at the hub, they are gone from it', async () => {
-    directory.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });
-    directory.addSite({ id: 'site-a', orgId: 'org-a' });
-    directory.addSite({ id: 'site-b', orgId: 'org-a' });
-    directory.assignSite('site-a', ['kiosk-a']);
-    const lan = directory.addSupervisor({ siteId: 'site-a', name: 'Nguyễn Thị Lan', pinHash: await hashPinForHub('2468101214') });
-    const other = directory.addSupervisor({ siteId: 'site-b', name: 'Trần Văn Bình', pinHash: await hashPinForHub('1357902468') });
+    await directory.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });
+    await directory.addSite({ id: 'site-a', orgId: 'org-a' });
+    await directory.addSite({ id: 'site-b', orgId: 'org-a' });
+    await directory.assignSite('site-a', ['kiosk-a']);
+    const lan = await directory.addSupervisor({ siteId: 'site-a', name: 'Nguyễn Thị Lan', pinHash: await hashPinForHub('2468101214') });
+    const other = await directory.addSupervisor({ siteId: 'site-b', name: 'Trần Văn Bình', pinHash: await hashPinForHub('1357902468') });
     await startHub();
 
     const db = openStore(join(dir.path, 'kiosk.db'));
@@ -112,7 +113,7 @@ describe('hub supervisors, hub to kiosk through a real broker', () => {
       expect(() => accounts.remove(lan, Date.now())).toThrow(/hub account of this kiosk's site/);
       await expect(accounts.setPin(lan, '999999', Date.now())).rejects.toThrow(/hub account/);
 
-      directory.removeSupervisor(lan);
+      await directory.removeSupervisor(lan);
       await startHub();
       await waitFor(() => (accounts.get(lan) === null ? true : undefined), 'the removed supervisor is gone from the kiosk', 20_000);
       expect(await accounts.check(lan, '2468101214', RULES, Date.now)).toEqual({ ok: false, reason: 'unknown-supervisor' });

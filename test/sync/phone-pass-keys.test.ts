@@ -12,6 +12,7 @@ import { Notices } from '../../src-main/core/store/notices.js';
 import { Roster } from '../../src-main/core/store/roster.js';
 import { Downlink } from '../../sync/downlink.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const RULES: ProofTimeRules = { maxProofAgeSeconds: 60, phoneClockSkewSeconds: 30, kioskClockSynced: true, unverifiedKioskClock: 'check' };
@@ -21,7 +22,7 @@ const RULES: ProofTimeRules = { maxProofAgeSeconds: 60, phoneClockSkewSeconds: 3
  * under its installed downlink key (`safegate hub keys publish --role phone-pass`), and forgets it
  * when the hub retires it; a phone-pass key delivered this way still cannot sign a printed pass.
  */
-describe('phone-pass keys over the downlink', () => {
+describe.each(directoryBackends)('phone-pass keys over the downlink (hub directory on $name)', (backend) => {
   let dir: ReturnType<typeof tempDir>;
   let hub: HubDirectory;
   let db: SqliteDatabase;
@@ -30,18 +31,18 @@ describe('phone-pass keys over the downlink', () => {
   const ring = new HubKeyring();
   ring.add(createPublicKey(downlinkPair.publicPem), { role: 'downlink', source: 'installed' });
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = tempDir('safegate-phone-keys-');
-    hub = new HubDirectory(join(dir.path, 'directory.db'));
+    hub = await HubDirectory.open(await backend.target());
     db = openStore(join(dir.path, 'kiosk.db'));
   });
-  afterEach(() => {
-    hub.close();
+  afterEach(async () => {
+    await hub.close();
     db.close();
     dir.remove();
   });
 
-  it('a published phone-pass key makes phone codes pass at the kiosk; retired, they are UNKNOWN_KEY again', () => {
+  it('a published phone-pass key makes phone codes pass at the kiosk; retired, they are UNKNOWN_KEY again', async () => {
     const keys = new DownloadedKeys(db);
     const d = new Downlink(
       'kiosk-a',
@@ -56,8 +57,8 @@ describe('phone-pass keys over the downlink', () => {
       },
       silentLogger,
     );
-    const pull = () => {
-      for (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'keys')!, Date.now(), downlinkKey)) d.receive(p, Date.now());
+    const pull = async () => {
+      for await (const p of hub.respondSigned(d.requests().find((r) => r.stream === 'keys')!, Date.now(), downlinkKey)) d.receive(p, Date.now());
     };
     const phonePassPair = generateSigningKeyPair('ES256');
     const phone = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -65,15 +66,15 @@ describe('phone-pass keys over the downlink', () => {
     const code = () => provePhonePass(pass, phone.privateKey, Date.now());
     expect(checkPhonePass(code(), ring, Date.now(), RULES)).toMatchObject({ ok: false, failure: 'UNKNOWN_KEY' });
 
-    const { kid } = hub.publishKey(phonePassPair.publicPem, 'phone-pass');
-    pull();
+    const { kid } = await hub.publishKey(phonePassPair.publicPem, 'phone-pass');
+    await pull();
     expect(ring.lookup(kid)).toMatchObject({ role: 'phone-pass', origin: 'downloaded', anchorKid: downlinkPair.kid });
     expect(checkPhonePass(code(), ring, Date.now(), RULES)).toMatchObject({ ok: true, pass: { claims: { workerId: 'W1' } } });
     const printed = issuePass(phonePassPair.privatePem, { workerId: 'W1', issuer: 'hub', expiresAt: new Date(Date.now() + 86_400_000) });
     expect(checkPass(printed, ring, Date.now())).toMatchObject({ ok: false, failure: 'UNKNOWN_KEY', detail: expect.stringMatching(/phone-pass key and may not sign a worker-pass/) });
 
-    hub.retireKey(kid);
-    pull();
+    await hub.retireKey(kid);
+    await pull();
     expect(ring.lookup(kid)).toBeUndefined();
     expect(checkPhonePass(code(), ring, Date.now(), RULES)).toMatchObject({ ok: false, failure: 'UNKNOWN_KEY' });
   });

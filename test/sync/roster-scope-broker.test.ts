@@ -19,6 +19,7 @@ import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { Uplink } from '../../sync/uplink.js';
+import { directoryBackends } from '../helpers/directory-db.js';
 import { healthyWorker, tempDir, waitFor } from '../helpers/fixtures.js';
 import { listedWorker } from '../helpers/listed-worker.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
@@ -37,7 +38,7 @@ interface Kiosk {
  * Each kiosk receives its checkpoint's workers: organisations upload to the hub, the hub answers each
  * kiosk's signed download through a real Mosquitto, and the kiosks' stores hold what their gates serve.
  */
-describe('roster scoped per checkpoint, hub to kiosk through a real broker', () => {
+describe.each(directoryBackends)('roster scoped per checkpoint, hub to kiosk through a real broker (hub directory on $name)', (backend) => {
   const dir = tempDir('safegate-scope-dl-');
   let broker: TestBroker;
   let certs: TestCertificates;
@@ -98,7 +99,7 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
     broker = new TestBroker(dir.path, certs);
     await broker.start();
     hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
-    directory = new HubDirectory(join(dir.path, 'directory.db'));
+    directory = await HubDirectory.open(await backend.target());
   });
   afterAll(async () => {
     for (const k of kiosks) {
@@ -107,7 +108,7 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
     }
     await hub?.stop();
     await hubStore.close();
-    directory.close();
+    await directory.close();
     await broker.stop();
     dir.remove();
   });
@@ -115,17 +116,17 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
   it("gives org A's gate A's workers, the shared gate A's and B's; a worker moved out and an organisation taken off reach the kiosks as removals", async () => {
     const now = Date.now();
     const listed = (id: string) => listedWorker(id, now);
-    directory.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' }, now);
-    directory.addOrganisation({ id: 'org-b', name: 'Công ty B', kind: 'company' }, now);
-    directory.addSite({ id: 'site-a', orgId: 'org-a' }, now);
-    directory.addSite({ id: 'kcn', orgId: 'org-b' }, now);
-    directory.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate' }, now);
-    directory.addCheckpoint({ id: 'gate-kcn', siteId: 'kcn', kind: 'gate', orgIds: ['org-a', 'org-b'] }, now);
-    directory.placeDevices('gate-a', ['kiosk-a'], now);
-    directory.placeDevices('gate-kcn', ['kiosk-kcn'], now);
-    directory.uploadWorkers('org-a', [listed('A1'), listed('A2')], { nowMs: now });
-    directory.uploadWorkers('org-b', [listed('B1'), listed('B2')], { nowMs: now });
-    directory.importRoster([healthyWorker('P1', now)], false);
+    await directory.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' }, now);
+    await directory.addOrganisation({ id: 'org-b', name: 'Công ty B', kind: 'company' }, now);
+    await directory.addSite({ id: 'site-a', orgId: 'org-a' }, now);
+    await directory.addSite({ id: 'kcn', orgId: 'org-b' }, now);
+    await directory.addCheckpoint({ id: 'gate-a', siteId: 'site-a', kind: 'gate' }, now);
+    await directory.addCheckpoint({ id: 'gate-kcn', siteId: 'kcn', kind: 'gate', orgIds: ['org-a', 'org-b'] }, now);
+    await directory.placeDevices('gate-a', ['kiosk-a'], now);
+    await directory.placeDevices('gate-kcn', ['kiosk-kcn'], now);
+    await directory.uploadWorkers('org-a', [listed('A1'), listed('A2')], { nowMs: now });
+    await directory.uploadWorkers('org-b', [listed('B1'), listed('B2')], { nowMs: now });
+    await directory.importRoster([healthyWorker('P1', now)], false);
     await startHub();
 
     const a = startKiosk('kiosk-a');
@@ -137,13 +138,13 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
     expect(a.roster.get('A1')?.company).toBe('Công ty A');
 
     // A2 leaves org A's list: both kiosks that had them drop them.
-    directory.uploadWorkers('org-a', [listed('A1')], { nowMs: now });
+    await directory.uploadWorkers('org-a', [listed('A1')], { nowMs: now });
     await startHub();
     await holds(a, ['A1'], 'A2 removed at the A gate');
     await holds(kcn, ['A1', 'B1', 'B2'], 'A2 removed at the shared gate');
 
     // The shared gate stops serving org A: A's workers leave it; org A's gate is untouched.
-    directory.setCheckpointOrganisations('gate-kcn', ['org-b']);
+    await directory.setCheckpointOrganisations('gate-kcn', ['org-b']);
     await startHub();
     await holds(kcn, ['B1', 'B2'], "org A's workers removed at the shared gate");
     expect(a.ids()).toEqual(['A1']);
@@ -152,10 +153,10 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
 
   it("decides by where the hub placed the kiosk: org B's worker is admitted at the shared gate, refused at org A's gate", async () => {
     const now = Date.now();
-    directory.addCheckpoint({ id: 'gate-kcn-2', siteId: 'kcn', kind: 'gate', orgIds: ['org-a', 'org-b'] }, now);
-    directory.placeDevices('gate-kcn-2', ['kiosk-d'], now);
+    await directory.addCheckpoint({ id: 'gate-kcn-2', siteId: 'kcn', kind: 'gate', orgIds: ['org-a', 'org-b'] }, now);
+    await directory.placeDevices('gate-kcn-2', ['kiosk-d'], now);
     // The health side records B1's declaration; B1 stays on org B's list (organisation and site kept).
-    directory.importRoster([healthyWorker('B1', now)], false);
+    await directory.importRoster([healthyWorker('B1', now)], false);
     await startHub();
     const d = startKiosk('kiosk-d');
     await waitFor(() => (d.roster.get('B1') && d.placement.current()?.checkpointId === 'gate-kcn-2' ? true : undefined), 'roster and placement at the shared gate', 20_000);
@@ -177,9 +178,9 @@ describe('roster scoped per checkpoint, hub to kiosk through a real broker', () 
     // The kiosk is moved to org A's gate. Its new placement is signed and applied before its new
     // roster (given here directly, so the order is known): the worker it still holds is refused.
     await d.uplink.stop();
-    directory.placeDevices('gate-a', ['kiosk-d'], Date.now());
+    await directory.placeDevices('gate-a', ['kiosk-d'], Date.now());
     const request = { v: PROTOCOL_VERSION, stream: 'placement', cursor: d.state.cursor('placement').cursor } as const;
-    for (const part of directory.respondSignedTo('kiosk-d', request, Date.now(), createPrivateKey(pair.privatePem))) expect(d.downlink.receive(part, Date.now()).status).toBe('applied');
+    for await (const part of directory.respondSignedTo('kiosk-d', request, Date.now(), createPrivateKey(pair.privatePem))) expect(d.downlink.receive(part, Date.now()).status).toBe('applied');
     expect(d.placement.current()).toMatchObject({ checkpointId: 'gate-a', siteId: 'site-a', orgIds: ['org-a'] });
     expect(d.roster.get('B1')).toBeDefined();
     expect(atGate()).toEqual({ outcome: 'deny', direction: 'entry', reasons: ['WORKER_NOT_SERVED'] });
