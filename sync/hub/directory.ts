@@ -1108,15 +1108,15 @@ export class HubDirectory {
   /**
    * Uploaded workers whose name, team or id contains `text` (of one organisation when `orgId` is
    * given), by name: what a list shows, never ID number, phone or residence. Letters match in either
-   * case (ASCII ones on SQLite, as its LIKE does).
+   * case (on SQLite ASCII letters only, as its LIKE does; on PostgreSQL every letter).
    */
   async searchWorkers(orgId: string | undefined, text: string, limit: number): Promise<{ workerId: string; orgId: string; siteId: string; team: string; fullName: string }[]> {
-    const like = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`.toLowerCase();
+    const like = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const ofOrg = orgId === undefined ? sql.raw('') : sql`org_id = ${orgId} AND `;
     const C = inByteOrder(this.sql);
     return this.sql.all(
       sql`SELECT worker_id AS "workerId", org_id AS "orgId", site_id AS "siteId", team, full_name AS "fullName" FROM hub_workers
-          WHERE ${ofOrg}(lower(full_name) LIKE ${like} ESCAPE '\\' OR lower(team) LIKE ${like} ESCAPE '\\' OR lower(worker_id) LIKE ${like} ESCAPE '\\')
+          WHERE ${ofOrg}(lower(full_name) LIKE lower(${like}) ESCAPE '\\' OR lower(team) LIKE lower(${like}) ESCAPE '\\' OR lower(worker_id) LIKE lower(${like}) ESCAPE '\\')
           ORDER BY full_name${C}, worker_id${C} LIMIT ${limit}`,
     );
   }

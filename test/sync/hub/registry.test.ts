@@ -186,6 +186,44 @@ describe.each(directoryBackends)('hub registry on $name: an organisation uploads
     }
   });
 
+  it('finds uploaded workers by part of their name, team or id in either case, % and _ as themselves, within an organisation when given, by name', async () => {
+    const d = await registry();
+    try {
+      await d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai'), row(2, 'A_02', 'Lê Văn Hùng', { team: 'Tổ Cắt 100%' }), row(3, 'A003', 'Đỗ Minh Tuấn')), ZONE, NOW), { nowMs: NOW });
+      await d.uploadWorkers('org-b', await parseWorkerList(csv(row(1, 'B001', 'Trần Văn Bình')), ZONE, NOW), { nowMs: NOW });
+      const ids = async (orgId: string | undefined, text: string, limit = 10) => (await d.searchWorkers(orgId, text, limit)).map((w) => w.workerId);
+      expect(await ids(undefined, 'trần')).toEqual(['A001', 'B001']);
+      expect(await ids('org-b', 'TRầN')).toEqual(['B001']);
+      expect(await ids(undefined, 'cắt')).toEqual(['A_02']);
+      expect(await ids(undefined, 'Đỗ Minh')).toEqual(['A003']);
+      expect(await ids(undefined, 'a_0')).toEqual(['A_02']);
+      expect(await ids(undefined, '%')).toEqual(['A_02']);
+      expect(await ids(undefined, 'a0')).toEqual(['A001', 'A003']);
+      expect(await ids(undefined, 'a0', 1)).toEqual(['A001']);
+      expect(Object.keys((await d.searchWorkers('org-a', 'mai', 10))[0]!).sort()).toEqual(['fullName', 'orgId', 'siteId', 'team', 'workerId']);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it("takes a worker's declaration into their roster record (a later one only) and names the sites whose kiosks serve them", async () => {
+    const d = await registry();
+    try {
+      await d.uploadWorkers('org-a', await parseWorkerList(csv(row(1, 'A001', 'Trần Thị Mai')), ZONE, NOW), { nowMs: NOW });
+      await d.addCheckpoint({ id: 'gate-b', siteId: 'site-b', kind: 'gate', orgIds: ['org-a', 'org-b'] }, NOW);
+      expect(await d.recordDeclaration('A001', NOW, true)).toEqual({ changed: true, sites: ['site-a', 'site-b'] });
+      expect((await rosterRecords(d)).find((c) => c.key === 'A001')).toMatchObject({ value: { declaredAt: NOW, declarationFlagged: true } });
+      expect(await d.recordDeclaration('A001', NOW - 1_000, false)).toEqual({ changed: false, sites: ['site-a', 'site-b'] });
+      expect(await d.recordDeclaration('P9', NOW, false)).toBeUndefined();
+      // A worker on the province list: every site with kiosks.
+      await d.importRoster([healthyWorker('P1', NOW)], false);
+      await d.assignSite('market-1', ['kiosk-m'], NOW);
+      expect(await d.recordDeclaration('P1', NOW, false)).toEqual({ changed: true, sites: ['market-1'] });
+    } finally {
+      await d.close();
+    }
+  });
+
   it("refuses the whole list when a row names another organisation's worker or site, each by line", async () => {
     const d = await registry();
     try {
