@@ -191,9 +191,24 @@ export async function openHubSql(target: HubSqlTarget, schema: HubSqlSchema, opt
   return new Database('postgres', db, writeIn);
 }
 
+/** host:port/database of a connection string, without its user or password. */
+function where(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'local socket'}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return 'not a URL';
+  }
+}
+
 async function migratePostgres(url: string, pgSchema: string, migrations: readonly PgMigration[]): Promise<void> {
   const client = new pg.Client({ connectionString: url, types: pgTypes });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    // The operator's next step is the address in DATABASE_URL (never printed whole: it may hold a password).
+    throw new Error(`cannot reach the PostgreSQL server in DATABASE_URL (${where(url)}): ${(err as Error).message}`, { cause: err });
+  }
   try {
     // One migrator at a time, whichever hub process or command starts first.
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`safegate-${pgSchema}-migrations`]);

@@ -79,3 +79,12 @@ describe.each(directoryBackends)('hub SQL on $name', (backend) => {
     await expect(openHubSql(target, schema)).rejects.toThrow(/newer|knows up to 1/);
   });
 });
+
+describe('hub SQL on a PostgreSQL that cannot be reached', () => {
+  it('says which server it tried, without the password', async () => {
+    const err = await openHubSql({ kind: 'postgres', url: 'postgres://hub:s3cret@127.0.0.1:1/province' }, schema).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/cannot reach the PostgreSQL server in DATABASE_URL \(127\.0\.0\.1:1\/province\)/);
+    expect((err as Error).message).not.toContain('s3cret');
+  });
+});
