@@ -10,23 +10,30 @@
  * (encodeBatch) by the kiosk uplink's own rules and defaults (a batch when its oldest event is
  * hub.batch.maxAgeMs = 2 s old or it holds maxEvents = 2,000; up to 8 batches in flight; an
  * unacknowledged batch sent again after ackTimeoutMs = 10 s, or longer while acknowledgements take
- * longer (AckRoundTrips), then after growing jittered waits up to 60 s (ackWaitMs), or after two
- * acknowledgement round trips when the hub reports it missing), and takes the hub's acknowledgements.
+ * longer (AckRoundTrips: the smoothed round trip plus four variations, or twice the latest round
+ * trip), then after growing jittered waits up to 60 s (ackWaitMs), or after two acknowledgement round
+ * trips when the hub reports it missing), and takes the hub's acknowledgements.
  *
- * The peak: a shift change, PASSAGES (200,000) passages in 15 minutes (100,000 workers leaving and
- * 100,000 arriving), compressed COMPRESS (360) times in time (15 min → 2.5 s, 80,000 scans a second),
+ * The peak: a shift change, PASSAGES (400,000) passages in 15 minutes (200,000 workers leaving and
+ * 200,000 arriving), compressed COMPRESS (180) times in time (15 min → 5 s; with the kiosks' start
+ * spread below, about 57,000 scans a second for 7 s),
  * spread evenly over the kiosks, each kiosk's scans evenly spaced with a random phase. Each kiosk
  * starts at a random moment within its first batch's age (2 s), as kiosks that have been running
  * do, so their batches do not all fall due in the same instant. The offered load is well above what
  * two hub processes ingest, so both figures are ingest capacities, not the offered rate. (At 90
  * times and 100,000 passages, 10,000 scans a second in batches of about ten events, the two-hub run
  * came close to the offered rate itself, and a hub's cost per event was mostly its cost per batch;
- * at 180 times, once the hubs stored batches in groups, two hubs took all of the 28,000 scans a
- * second the kiosks then offered, with CPU to spare.)
+ * at 180 times and 200,000 passages, once the hubs stored batches in groups, two hubs took all of the
+ * 28,000 scans a second the kiosks then offered, with CPU to spare; at 0.25 CPU each, two hubs took
+ * 47,500 a second out of 80,000 offered at 360 times, near what the two-core machine had left for
+ * PostgreSQL and the generator, so the machine and not the hubs was the limit. Hence the defaults:
+ * 0.1 CPU per hub, 400,000 passages at 180 times: two hubs ingest about 35,000 a second of the 57,000
+ * offered, and PostgreSQL, the broker and the generator use under half of the machine.)
  *
  * CPU: each hub process is put in its own cgroup (v1 cpu controller, or v2 cpu.max) with the same
- * quota, HUB_CPU (0.25) of one CPU; the broker, PostgreSQL and this generator share the rest of the
- * machine, unpinned, each in a cgroup of its own. Every one of these groups has a weight 8 times a
+ * quota, HUB_CPU (0.1) of one CPU (CFS bandwidth control: at most 10 ms of CPU time in every 100 ms
+ * period, cpu.cfs_quota_us/cfs_period_us or cpu.max); the broker, PostgreSQL and this generator share
+ * the rest of the machine, unpinned, each in a cgroup of its own. Every one of these groups has a weight 8 times a
  * plain job's, so on a machine shared with other work the hubs get their quota in both runs and the
  * rest is not starved (a quota alone is only a ceiling). The CPU each group used, and how long the
  * quota held the hubs back, is printed per run. HUB_CPU=0 runs the hubs without a quota.
@@ -50,17 +57,18 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { encodeBatch, type WireEvent } from '../../sync/batch-codec.js';
 import { batchAckSchema, topics } from '../../sync/protocol.js';
-import { AckRoundTrips, ackWaitMs } from '../../sync/uplink.js';
+import { AckRoundTrips, ackWaitMs, gapPatienceMs } from '../../sync/uplink.js';
 import { safegateProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 import { TestPostgres } from '../helpers/postgres.js';
 
 const KIOSKS = Number(process.env.KIOSKS ?? 2_000);
-const PASSAGES = Number(process.env.PASSAGES ?? 200_000);
+const PASSAGES = Number(process.env.PASSAGES ?? 400_000);
 const PEAK_S = 15 * 60;
-const COMPRESS = Number(process.env.COMPRESS ?? 360);
-const HUB_CPU = Number(process.env.HUB_CPU ?? 0.25);
+const COMPRESS = Number(process.env.COMPRESS ?? 180);
+const HUB_CPU = Number(process.env.HUB_CPU ?? 0.1);
+const HUB_LOG = process.env.HUB_LOG ?? 'warn';
 /** cgroup weight of the hubs, the broker, PostgreSQL and the generator (a job's default is 1,024). */
 const INFRA_SHARES = 8_192;
 /** The kiosk's defaults (src-main/core/config.ts hub.batch, hub.ackTimeoutMs; sync/uplink.ts window). */
@@ -165,6 +173,8 @@ interface InFlight {
   firstSentAtMs: number;
   sends: number;
   timer: NodeJS.Timeout;
+  /** When `timer` sends it again. */
+  dueAtMs: number;
 }
 
 /** One simulated kiosk: a real TLS MQTT connection, the real codec, the uplink's batching rules. */
@@ -179,6 +189,9 @@ class SimKiosk {
   private readonly rtt = new AckRoundTrips();
   acked = 0;
   resent = 0;
+  /** Batches sent (first sends), and acknowledgements that reported gaps. */
+  batches = 0;
+  gapAcks = 0;
   private closed = false;
 
   constructor(
@@ -244,10 +257,25 @@ class SimKiosk {
       const events = this.pending.splice(0, MAX_EVENTS);
       const batchId = `${events[0]!.seq}-${events.at(-1)!.seq}`;
       const payload = encodeBatch({ deviceId: this.id, batchId, events, anchor: null });
-      const f: InFlight = { batchId, events, payload, sentAtMs: Date.now(), firstSentAtMs: Date.now(), sends: 1, timer: setTimeout(() => this.resend(f), this.rtt.timeoutMs(ACK_TIMEOUT_MS, ACK_TIMEOUT_MAX_MS)) };
+      const waitMs = this.rtt.timeoutMs(ACK_TIMEOUT_MS, ACK_TIMEOUT_MAX_MS);
+      const f: InFlight = { batchId, events, payload, sentAtMs: Date.now(), firstSentAtMs: Date.now(), sends: 1, timer: setTimeout(() => this.timedOut(f), waitMs), dueAtMs: Date.now() + waitMs };
       this.inflight.set(batchId, f);
+      this.batches++;
       this.client.publish(topics.events(this.id), Buffer.from(payload), { qos: 1 });
     }
+  }
+
+  /** As the uplink does: a batch sent once first waits as long as the round trips measured meanwhile ask. */
+  private timedOut(f: InFlight): void {
+    if (this.closed || !this.inflight.has(f.batchId)) return;
+    const now = Date.now();
+    const stretched = f.sentAtMs + this.rtt.timeoutMs(ACK_TIMEOUT_MS, ACK_TIMEOUT_MAX_MS);
+    if (f.sends === 1 && stretched > now + 10) {
+      f.dueAtMs = stretched;
+      f.timer = setTimeout(() => this.timedOut(f), stretched - now);
+      return;
+    }
+    this.resend(f);
   }
 
   private resend(f: InFlight): void {
@@ -258,7 +286,9 @@ class SimKiosk {
     f.sentAtMs = Date.now();
     f.sends++;
     // As the uplink does: each time unacknowledged, a longer (jittered, capped) wait before the next.
-    f.timer = setTimeout(() => this.resend(f), ackWaitMs(f.sends, this.rtt.timeoutMs(ACK_TIMEOUT_MS, ACK_TIMEOUT_MAX_MS), ACK_TIMEOUT_MAX_MS));
+    const waitMs = ackWaitMs(f.sends, this.rtt.timeoutMs(ACK_TIMEOUT_MS, ACK_TIMEOUT_MAX_MS), ACK_TIMEOUT_MAX_MS);
+    f.dueAtMs = f.sentAtMs + waitMs;
+    f.timer = setTimeout(() => this.timedOut(f), waitMs);
     this.client.publish(topics.events(this.id), Buffer.from(f.payload), { qos: 1 });
   }
 
@@ -277,17 +307,19 @@ class SimKiosk {
       this.onAcked(f.events.length);
     }
     // As the uplink does: a batch in flight holding a sequence number the hub says it lacks goes again
-    // once it is older than two acknowledgement round trips (with two hub processes, a device's
-    // batches can be committed out of order).
+    // once it is older than two acknowledgement round trips, the smoothed one or this acknowledgement's
+    // (with two hub processes, a device's batches can be committed out of order), or on its own timeout.
     const gaps = ack.data.gaps;
     if (gaps.length) {
-      const patience = 2 * this.rtt.srttMs;
+      this.gapAcks++;
+      const patience = gapPatienceMs(this.rtt.srttMs, f ? now - f.sentAtMs : 0);
       for (const g of this.inflight.values()) {
         if (!gaps.some(([from, to]) => g.events[0]!.seq <= to && g.events.at(-1)!.seq >= from)) continue;
         const age = now - g.sentAtMs;
         if (age >= patience) this.resend(g);
-        else {
+        else if (g.sentAtMs + patience < g.dueAtMs) {
           clearTimeout(g.timer);
+          g.dueAtMs = g.sentAtMs + patience;
           g.timer = setTimeout(() => this.resend(g), patience - age);
         }
       }
@@ -352,6 +384,7 @@ async function main(): Promise<void> {
     for (const n of [1, 2]) {
       const url = await pgServer.createDatabase(`province_${n}`);
       const hubGroups: BenchCgroup[] = [];
+      const stored = { batches: 0, duplicates: 0, withGaps: 0 };
       for (let i = 0; i < n; i++) {
         const config = join(dir.path, `hub-${n}-${i}.yaml`);
         const id = `hub.${i + 1}`;
@@ -361,7 +394,8 @@ async function main(): Promise<void> {
             id,
             broker: { url: broker.url, ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, `${id}.crt`), key: join(certs.dir, `${id}.key`), protocolVersion: 5 },
             directory: { path: join(dir.path, `directory-${n}.db`) },
-            log: { level: 'warn' },
+            // HUB_LOG=info: every batch a hub stores is logged, and counted below (costs the hubs some CPU).
+            log: { level: HUB_LOG },
             // Each hub process serves its own web console where the hub has one: a port and a database of its own.
             console: { enabled: false },
           }),
@@ -370,7 +404,13 @@ async function main(): Promise<void> {
         // HUB_NODE_OPTIONS: Node options for the hub processes only; to see where their CPU goes,
         // HUB_NODE_OPTIONS="--require ./test/bench/cpu-profile.cjs" CPU_PROFILE_DIR=dir (Node 20 refuses --cpu-prof there).
         if (process.env.HUB_NODE_OPTIONS) process.env.NODE_OPTIONS = process.env.HUB_NODE_OPTIONS;
-        const { child, logs } = safegateProcess(['hub', 'run', '--config', config]);
+        const { child, logs } = safegateProcess(['hub', 'run', '--config', config], (entry) => {
+          if (entry.msg !== 'batch stored') return;
+          stored.batches++;
+          if (entry.inserted === 0) stored.duplicates++;
+          if (Number(entry.gaps) > 0) stored.withGaps++;
+          logs.length = 0;
+        });
         delete process.env.NODE_OPTIONS;
         // Every hub process the same: its own group, the same quota, the same weight, in both runs.
         const g = group(`hub-${n}-${i}`, { ...(HUB_CPU > 0 ? { quota: HUB_CPU } : {}), shares: INFRA_SHARES });
@@ -443,6 +483,8 @@ async function main(): Promise<void> {
       const [pgUse, brokerUse, genUse] = use.slice(n) as [(typeof use)[0], (typeof use)[0], (typeof use)[0]];
       const [idle1, total1] = machineTicks();
       const resent = kiosks.reduce((a, k) => a + k.resent, 0);
+      const batches = kiosks.reduce((a, k) => a + k.batches, 0);
+      const gapAcks = kiosks.reduce((a, k) => a + k.gapAcks, 0);
       await Promise.all(kiosks.map((k) => k.close()));
       for (const h of hubs.splice(0)) {
         h.kill('SIGTERM');
@@ -450,6 +492,7 @@ async function main(): Promise<void> {
       }
       const db = new pg.Client({ connectionString: url });
       await db.connect();
+      if (HUB_LOG === 'info' || HUB_LOG === 'debug') console.log(`${n} hub(s): batches stored ${stored.batches}, of them all duplicates ${stored.duplicates}, with gaps ${stored.withGaps}`);
       const held = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM hub_events')).rows[0]!.n);
       // The hubs' steady commit rate: the middle 80 % of the events by the time the hub took them
       // (received_ms), leaving out the start and the tail of batches waiting for a kiosk to send them again.
@@ -460,7 +503,7 @@ async function main(): Promise<void> {
       results.push(r);
       console.log(
         `${n} hub(s): ${PASSAGES} events offered in ${genS.toFixed(1)} s (${Math.round(PASSAGES / genS)}/s), all committed and acknowledged after ${s.toFixed(1)} s (${Math.round(r.makespan)} events/s overall); steady hub commit rate ${Math.round(r.ingest)} events/s; ` +
-          `scan to acknowledgement p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms; batches sent again ${resent}; ` +
+          `scan to acknowledgement p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms; batches ${batches} (${(PASSAGES / batches).toFixed(0)} events each), sent again ${resent}, acknowledgements reporting gaps ${gapAcks}; ` +
           `CPU over ${s.toFixed(1)} s (seconds, and share of one CPU): hubs ${hubUse.map((u) => `${u.cpuS.toFixed(1)} (${(u.cpuS / s).toFixed(2)}, held back by the quota ${u.throttledS.toFixed(1)} s)`).join(' + ')}, ` +
           `PostgreSQL ${pgUse.cpuS.toFixed(1)} (${(pgUse.cpuS / s).toFixed(2)}), Mosquitto ${brokerUse.cpuS.toFixed(1)} (${(brokerUse.cpuS / s).toFixed(2)}), generator ${genUse.cpuS.toFixed(1)} (${(genUse.cpuS / s).toFixed(2)}); ` +
           `machine busy ${(100 * (1 - (idle1 - idle0) / (total1 - total0))).toFixed(0)} % of ${cpus().length} CPUs`,
