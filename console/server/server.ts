@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
@@ -20,6 +21,7 @@ import {
   type ConsoleRole,
   type ConsoleStore,
 } from './accounts.js';
+import { registerCheckpointCodeRoutes } from './checkpoint-code-routes.js';
 import { registerExportRoutes } from './export-routes.js';
 import { registerLinkRoutes } from './link-routes.js';
 import { registerOperationsRoutes } from './operations-routes.js';
@@ -73,6 +75,8 @@ export interface ConsoleServerOptions {
   log: Logger;
   /** The hub's registry and store the pages show; without it only accounts and the audit trail are served. */
   hub?: ConsoleHubData;
+  /** The hub's checkpoint-code key: rotating check-in codes for displays (console/server/checkpoint-code-routes.ts). */
+  checkpointCodeKey?: KeyObject;
   uiFolder?: string;
   now?: () => number;
 }
@@ -300,6 +304,7 @@ export class ConsoleServer {
 
     if (this.options.hub) {
       registerRegistryRoutes(app, this.options.hub, () => this.now());
+      registerCheckpointCodeRoutes(app, this.options.hub.directory, this.options.checkpointCodeKey, () => this.now());
       registerOperationsRoutes(app, this.options.hub, () => this.now());
       const passes = this.options.hub.passes;
       if (passes) {
