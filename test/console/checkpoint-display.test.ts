@@ -12,7 +12,7 @@ import { createNodeDecoder, readImageFrame } from '../../src-main/core/decoders.
 import { readCheckpointCode, ROTATING_WINDOW_SECONDS } from '../../sync/hub/checkpoint-codes.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
-import { launchChromium, screenshot } from '../helpers/browser.js';
+import { launchChromium, overflowProblems, screenshot } from '../helpers/browser.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const PASSWORD = 'a long enough password';
@@ -159,7 +159,18 @@ describe('checkpoint display: a rotating check-in code on a screen (Chromium)', 
     await display.unroute('**/rotating-code');
     await display.clock.runFor(15_000);
     await expect.poll(() => drawnWindow(display)).toBe(String(FIRST_WINDOW_MS + 2 * WINDOW_MS));
-    expect(readCheckpointCode(await codeOnScreen(display, 'console-checkpoint-display-back'), keyring, hubNowMs).windowStartMs).toBe(FIRST_WINDOW_MS + 2 * WINDOW_MS);
+    const third = await codeOnScreen(display, 'console-checkpoint-display-back');
+    expect(readCheckpointCode(third, keyring, hubNowMs).windowStartMs).toBe(FIRST_WINDOW_MS + 2 * WINDOW_MS);
+
+    // From a small kiosk panel to a wall screen, either way up: everything fits and the code reads.
+    for (const v of [{ width: 800, height: 480 }, { width: 480, height: 800 }, { width: 800, height: 1280 }, { width: 1920, height: 1080 }]) {
+      await display.setViewportSize(v);
+      const expected = Math.floor(v.width >= v.height ? Math.min(v.height * 0.9, v.width * 0.56) : Math.min(v.width * 0.92, v.height * 0.6));
+      // The QR library rounds its modules to whole pixels: a pixel or two under the side asked for.
+      await expect.poll(async () => Math.abs(expected - (await display.getByTestId('display-qr').evaluate((c) => c.getBoundingClientRect().width)))).toBeLessThanOrEqual(2);
+      expect(await overflowProblems(display), `${v.width}x${v.height}`).toEqual([]);
+      expect(await codeOnScreen(display, `console-checkpoint-display-${v.width}x${v.height}`)).toBe(third);
+    }
     await console.context().close();
   }, 90_000);
 
