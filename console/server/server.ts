@@ -179,10 +179,13 @@ export class ConsoleServer {
     });
     await app.register(fastifyRateLimit, { global: false });
 
-    app.addHook('onSend', async (_req, reply, payload) => {
+    app.addHook('onSend', async (req, reply, payload) => {
       reply.header('X-Content-Type-Options', 'nosniff');
       reply.header('Referrer-Policy', 'no-referrer');
-      reply.header('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+      // The phone page reads checkpoint codes (camera and photo) with a WebAssembly decoder: it may compile
+      // WebAssembly ('wasm-unsafe-eval', no other eval); the console may not.
+      const scripts = req.url.startsWith('/phone/') ? "; script-src 'self' 'wasm-unsafe-eval'" : '';
+      reply.header('Content-Security-Policy', `default-src 'self'${scripts}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`);
       return payload;
     });
 
