@@ -39,17 +39,18 @@ export interface HubOptions {
   siteStream?: { sites: SiteMap; beatMs: number; maxAgeMs: number };
   /**
    * Devices whose batches, alerts and heartbeats are handled at once (each device's own one at a
-   * time, in order). Default 96: their batches go to the store together, in group commits of up to a
-   * third as many batches, two groups at a time, so they do not each hold one of the store's
-   * connections; while two groups are being committed, the hub decodes and prepares the next one
-   * (with as many devices as two groups, it sat idle waiting for the database instead).
+   * time, in order). Default 128: their batches go to the store together, in group commits of up to
+   * a quarter as many batches, three groups at a time, so they do not each hold one of the store's
+   * connections; while three groups are being committed, the hub decodes and prepares the next one
+   * (with 32 devices, two groups of 16 at a time and nothing prepared, it sat idle waiting for the
+   * database instead).
    */
   concurrency?: number;
 }
 
-const DEFAULT_CONCURRENCY = 96;
+const DEFAULT_CONCURRENCY = 128;
 /** Group commits being stored at once, and the share of `concurrency` one group holds at most. */
-const GROUPS_IN_FLIGHT = 2;
+const GROUPS_IN_FLIGHT = 3;
 
 export interface HubEvents {
   ingested: [deviceId: string, result: IngestResult & { batchId: string }];

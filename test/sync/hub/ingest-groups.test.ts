@@ -49,7 +49,7 @@ describe('group commit', () => {
 });
 
 describe('group commit in the hub', () => {
-  it('a group holds at most a third of the devices the hub handles at once, so the next group is ready while two are being stored', async () => {
+  it('a group holds at most a quarter of the devices the hub handles at once, so the next group is ready while three are being stored', async () => {
     const store = new SqliteHubStore(join(dir.path, 'hub-groups.db'));
     const groupSizes: number[] = [];
     let release: () => void = () => undefined;
@@ -61,22 +61,22 @@ describe('group commit in the hub', () => {
       await held;
       return store.ingestMany(batches);
     };
-    const hub = new Hub({ broker: { url: 'mqtts://127.0.0.1:1' } as never, clientId: 'hub.1', concurrency: 6 }, slow, silentLogger);
+    const hub = new Hub({ broker: { url: 'mqtts://127.0.0.1:1' } as never, clientId: 'hub.1', concurrency: 8 }, slow, silentLogger);
     const acks: string[] = [];
     try {
-      const ids = Array.from({ length: 6 }, (_, i) => `kiosk-${i}`);
+      const ids = Array.from({ length: 8 }, (_, i) => `kiosk-${i}`);
       const handled = Promise.all(
         ids.map((deviceId) =>
           hub.handle(topics.events(deviceId), encodeBatch({ deviceId, batchId: '1-3', events: typicalEvents(3), anchor: null }), async (topic) => void acks.push(topic)),
         ),
       );
       await new Promise((r) => setTimeout(r, 50));
-      // Two groups of two at the store; the third formed, waiting for a slot.
-      expect(groupSizes).toEqual([2, 2]);
+      // Three groups of two at the store; the fourth formed, waiting for a slot.
+      expect(groupSizes).toEqual([2, 2, 2]);
       expect(acks).toEqual([]);
       release();
       await handled;
-      expect(groupSizes).toEqual([2, 2, 2]);
+      expect(groupSizes).toEqual([2, 2, 2, 2]);
       expect(acks.sort()).toEqual(ids.map((id) => topics.acks(id)).sort());
     } finally {
       await store.close();
