@@ -102,6 +102,8 @@ interface InFlight {
    */
   untimed: boolean;
   timer: NodeJS.Timeout;
+  /** When `timer` sends it again. */
+  dueAtMs: number;
 }
 
 /**
@@ -117,6 +119,16 @@ export function ackWaitMs(sends: number, ackTimeoutMs: number, maxMs: number, ra
 }
 
 /**
+ * How long a batch in flight that a gap report names may go unacknowledged before it is sent again:
+ * two round trips, the smoothed one or the one of the acknowledgement that reported the gap,
+ * whichever is longer (a batch sent before the acknowledged one and still unanswered after twice its
+ * round trip was lost; before that it is more likely queued at another hub process).
+ */
+export function gapPatienceMs(srttMs: number, reportRoundTripMs: number): number {
+  return 2 * Math.max(srttMs, reportRoundTripMs);
+}
+
+/**
  * Round trips to the hub as they are: a smoothed time and its variation (as TCP keeps them,
  * RFC 6298). The first wait for an acknowledgement is the configured timeout, or longer while the hub
  * answers slower than that (a province at its peak): a batch merely queued at a busy hub is then not
@@ -125,6 +137,8 @@ export function ackWaitMs(sends: number, ackTimeoutMs: number, maxMs: number, ra
 export class AckRoundTrips {
   srttMs: number;
   private rttVarMs: number;
+  /** The latest round trip: while a peak builds, hub queues grow faster than the smoothed time follows. */
+  private latestMs = 0;
   constructor(initialMs = 500) {
     this.srttMs = initialMs;
     this.rttVarMs = initialMs / 2;
@@ -133,10 +147,15 @@ export class AckRoundTrips {
   sample(ms: number): void {
     this.rttVarMs = 0.75 * this.rttVarMs + 0.25 * Math.abs(this.srttMs - ms);
     this.srttMs = 0.875 * this.srttMs + 0.125 * ms;
+    this.latestMs = ms;
   }
-  /** The first wait: the timeout, or the smoothed round trip plus four variations if longer; never above `maxMs`. */
+  /**
+   * The first wait: the timeout, or if longer the smoothed round trip plus four variations, or twice
+   * the latest round trip (a hub whose queue is growing answers each batch later than the one
+   * before); never above `maxMs`.
+   */
   timeoutMs(ackTimeoutMs: number, maxMs: number): number {
-    return Math.max(ackTimeoutMs, Math.min(maxMs, Math.round(this.srttMs + 4 * this.rttVarMs)));
+    return Math.max(ackTimeoutMs, Math.min(maxMs, Math.round(Math.max(this.srttMs + 4 * this.rttVarMs, 2 * this.latestMs))));
   }
 }
 
@@ -296,7 +315,7 @@ export class Uplink extends EventEmitter<UplinkEvents> {
       const { events: batch, bytes } = encoded;
       const first = batch[0]!.seq;
       const last = batch.at(-1)!.seq;
-      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, firstSentAtMs: 0, sentMonoUs: 0, sends: 0, untimed: false, timer: setTimeout(() => undefined, 0) };
+      const f: InFlight = { batchId: `${first}-${last}`, firstSeq: first, lastSeq: last, sentAtMs: 0, firstSentAtMs: 0, sentMonoUs: 0, sends: 0, untimed: false, timer: setTimeout(() => undefined, 0), dueAtMs: 0 };
       this.inflight.push(f);
       this.send(f, batch, bytes);
     }
@@ -324,15 +343,32 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     const { ackTimeoutMs } = this.options;
     const maxMs = this.options.ackTimeoutMaxMs ?? Math.max(ackTimeoutMs, 60_000);
     const waitMs = ackWaitMs(f.sends, this.rtt.timeoutMs(ackTimeoutMs, maxMs), maxMs);
-    f.timer = setTimeout(() => {
-      this.log.warn({ batchId: f.batchId, sends: f.sends, waitedMs: waitMs }, 'no acknowledgement in time; sending again');
-      this.resend(f);
-    }, waitMs);
+    this.armTimeout(f, f.sentAtMs + waitMs);
     link.publish(topics.events(this.options.deviceId), bytes, { qos: 1 }).catch((err: unknown) => {
       // Refused or cut off: the link is going down and everything in flight goes again once it is back.
       if (this.inflight.includes(f)) this.log.debug({ batchId: f.batchId, err: (err as Error).message }, 'batch not taken by the broker');
     });
     this.emit('sent', f.batchId, events.length, bytes.length);
+  }
+
+  /**
+   * Sends `f` again at `dueAtMs` unless acknowledged by then. A batch sent once is first given as
+   * long as the round trips measured meanwhile ask (AckRoundTrips.timeoutMs): it was armed before the
+   * acknowledgements that showed the hub falling behind, and is most likely queued there too.
+   */
+  private armTimeout(f: InFlight, dueAtMs: number): void {
+    clearTimeout(f.timer);
+    f.dueAtMs = dueAtMs;
+    f.timer = setTimeout(() => {
+      const now = Date.now();
+      if (f.sends === 1) {
+        const { ackTimeoutMs } = this.options;
+        const stretched = f.sentAtMs + this.rtt.timeoutMs(ackTimeoutMs, this.options.ackTimeoutMaxMs ?? Math.max(ackTimeoutMs, 60_000));
+        if (stretched > now + 10) return this.armTimeout(f, stretched);
+      }
+      this.log.warn({ batchId: f.batchId, sends: f.sends, waitedMs: now - f.sentAtMs }, 'no acknowledgement in time; sending again');
+      this.resend(f);
+    }, Math.max(0, dueAtMs - Date.now()));
   }
 
   /** Sends one batch in flight again, with the same events (those still unacknowledged). */
@@ -461,17 +497,23 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     }
     if (ack.gaps.length) {
       // The hub never got these. A batch in flight that holds them and is older than two round trips
-      // was lost: send it again now; a younger one may still be at another hub process, so it goes
-      // again once it is that old, unless acknowledged by then.
+      // was lost: send it again now; a younger one may still be queued at another hub process, so it
+      // goes again once it is that old (or on its own timeout, if sooner), unless acknowledged by then.
+      // The round trip is the one this acknowledgement itself took when that is longer than the
+      // smoothed one: at a peak, hub queues grow faster than the smoothed time follows, and two hub
+      // processes' queues differ by about that much, so the earlier batch is late, not lost.
       const lost = this.inflight.filter((f) => ack.gaps.some(([from, to]) => f.firstSeq <= to && f.lastSeq >= from));
       this.log.warn({ gaps: ack.gaps, resending: lost.map((f) => f.batchId) }, 'hub reports missing sequence numbers');
-      const patience = 2 * this.rtt.srttMs;
+      const patience = gapPatienceMs(this.rtt.srttMs, acked ? now - acked.sentAtMs : 0);
       for (const f of lost) {
-        f.untimed = true;
         const age = now - f.sentAtMs;
-        if (age >= patience) this.resend(f);
-        else {
+        if (age >= patience) {
+          f.untimed = true;
+          this.resend(f);
+        } else if (f.sentAtMs + patience < f.dueAtMs) {
+          f.untimed = true;
           clearTimeout(f.timer);
+          f.dueAtMs = f.sentAtMs + patience;
           f.timer = setTimeout(() => this.resend(f), patience - age);
         }
       }

@@ -1,5 +1,6 @@
 import { decode as base45Decode } from '@digitalbazaar/base45';
-import { BinaryBitmap, BrowserQRCodeReader, DecodeHintType, HTMLCanvasElementLuminanceSource, HybridBinarizer, QRCodeReader } from '@zxing/library';
+import { prepareZXingModule, readBarcodes, type ReaderOptions } from 'zxing-wasm/reader';
+import wasmUrl from 'zxing-wasm/reader/zxing_reader.wasm?url';
 import { decode as cborDecode } from 'cborg';
 import type { StoredBinding } from './binding-store.js';
 import { CHECKIN_MESSAGES } from './checkin-messages.js';
@@ -76,7 +77,26 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
   return node;
 }
 
-let reader: BrowserQRCodeReader | undefined;
+/**
+ * The QR decoder, zxing-cpp in WebAssembly (as the kiosk's camera uses), for the camera and for
+ * photos: zxing-js's QR reader misses about one checkpoint code in ten even in a perfect image of it
+ * (zxing-js/library#653), a code the worker could then never check in with. Its .wasm is one of the
+ * page's own files, kept for offline use with the others (main.ts): a scan may well be offline.
+ */
+export const QR_DECODER_URL = new URL(wasmUrl, location.href).href;
+const READ: ReaderOptions = { formats: ['QRCode'], tryHarder: true, tryRotate: true, maxNumberOfSymbols: 1 };
+let decoderReady: Promise<unknown> | undefined;
+
+/** The text of the QR code in a canvas's picture, if it holds one. */
+async function readCanvas(canvas: HTMLCanvasElement): Promise<string | undefined> {
+  decoderReady ??= prepareZXingModule({ overrides: { locateFile: (path: string, prefix: string) => (path.endsWith('.wasm') ? QR_DECODER_URL : prefix + path) }, fireImmediately: true }).catch((err: unknown) => {
+    decoderReady = undefined;
+    throw err;
+  });
+  await decoderReady;
+  const [found] = await readBarcodes(canvas.getContext('2d', { willReadFrequently: true })!.getImageData(0, 0, canvas.width, canvas.height), READ);
+  return found?.isValid && found.text ? found.text : undefined;
+}
 
 /**
  * Reads the QR in a photo of a code (the fallback where the camera cannot be used): drawn on a canvas
@@ -89,19 +109,63 @@ async function decodePhoto(photo: Blob): Promise<string | undefined> {
     const canvas = document.createElement('canvas');
     canvas.width = Math.round(bitmap.width * scale);
     canvas.height = Math.round(bitmap.height * scale);
-    canvas.getContext('2d')!.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    canvas.getContext('2d', { willReadFrequently: true })!.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     bitmap.close();
-    const image = new BinaryBitmap(new HybridBinarizer(new HTMLCanvasElementLuminanceSource(canvas)));
-    return new QRCodeReader().decode(image, new Map([[DecodeHintType.TRY_HARDER, true]])).getText();
+    return await readCanvas(canvas);
   } catch {
     return undefined;
   }
 }
 
+/** How often the camera's picture is read while scanning. */
+const CAMERA_READ_MS = 150;
+let camera: { stop(): void } | undefined;
+
+/**
+ * Shows the back camera in `video` and reads its picture until a code is found (`onCode`), the
+ * camera cannot be used (`onFail`) or stopScanning().
+ */
+function scanWithCamera(video: HTMLVideoElement, onCode: (text: string) => void, onFail: () => void): void {
+  let stopped = false;
+  let stream: MediaStream | undefined;
+  const stop = () => {
+    stopped = true;
+    stream?.getTracks().forEach((t) => t.stop());
+    video.srcObject = null;
+  };
+  camera = { stop };
+  void (async () => {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+      if (stopped) return stop();
+      video.srcObject = stream;
+      await video.play();
+      const canvas = document.createElement('canvas');
+      while (!stopped) {
+        await new Promise((r) => setTimeout(r, CAMERA_READ_MS));
+        if (stopped || video.readyState < 2 || !video.videoWidth) continue;
+        canvas.width = video.videoWidth;
+        canvas.height = video.videoHeight;
+        canvas.getContext('2d', { willReadFrequently: true })!.drawImage(video, 0, 0);
+        const text = await readCanvas(canvas);
+        if (text !== undefined && !stopped) {
+          stopScanning();
+          onCode(text);
+        }
+      }
+    } catch {
+      // Stopped by the worker meanwhile, or no camera (or no decoder): only the latter is news.
+      if (stopped) return;
+      stopScanning();
+      onFail();
+    }
+  })();
+}
+
 /** Stops the camera (leaving the tab, or a code was read). */
 export function stopScanning(): void {
-  reader?.reset();
-  reader = undefined;
+  camera?.stop();
+  camera = undefined;
 }
 
 /** The check-in tab. `redraw` shows it again. */
@@ -135,7 +199,7 @@ export function checkinView(binding: StoredBinding, lang: Lang, redraw: () => vo
     redraw();
   };
   scan.addEventListener('click', () => {
-    if (reader) {
+    if (camera) {
       stopScanning();
       video.hidden = true;
       scan.textContent = t.scan;
@@ -144,21 +208,15 @@ export function checkinView(binding: StoredBinding, lang: Lang, redraw: () => vo
     problem.hidden = true;
     video.hidden = false;
     scan.textContent = t.stop;
-    reader = new BrowserQRCodeReader();
-    reader
-      .decodeOnceFromVideoDevice(undefined, video)
-      .then(async (result) => {
-        stopScanning();
-        await take(result.getText());
-      })
-      .catch(() => {
-        // Reset by the worker (Stop), or no camera: only the latter is news.
-        if (!reader) return;
-        stopScanning();
+    scanWithCamera(
+      video,
+      (text) => void take(text),
+      () => {
         video.hidden = true;
         scan.textContent = t.scan;
         fail(t.noCamera);
-      });
+      },
+    );
   });
   file.addEventListener('change', () => {
     const chosen = file.files?.[0];

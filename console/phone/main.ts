@@ -1,7 +1,7 @@
 import QRCode from 'qrcode';
 import { MESSAGES, fill, type Lang } from './messages.js';
 import { loadBinding, saveBinding, type StoredBinding } from './binding-store.js';
-import { checkinView, stopScanning } from './checkin.js';
+import { checkinView, QR_DECODER_URL, stopScanning } from './checkin.js';
 import { declarationView, sendWaiting } from './declaration.js';
 import { base64urlToBytes, makePhoneKey, phoneCode, publicJwk } from './proof.js';
 import './styles.css';
@@ -236,7 +236,8 @@ async function route(): Promise<void> {
 async function keepOffline(): Promise<void> {
   if (!('serviceWorker' in navigator)) return;
   await navigator.serviceWorker.register('./sw.js', { scope: './' });
-  const urls = [location.pathname, ...performance.getEntriesByType('resource').map((e) => e.name)].filter((u) => {
+  // The photo decoder's .wasm is fetched only when a photo is read, which may be offline: kept now.
+  const urls = [location.pathname, QR_DECODER_URL, ...performance.getEntriesByType('resource').map((e) => e.name)].filter((u) => {
     const url = new URL(u, location.href);
     return url.origin === location.origin && !url.pathname.includes('/api/');
   });

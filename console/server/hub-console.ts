@@ -87,6 +87,7 @@ export async function openHubConsole(o: {
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
     hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}) },
+    ...(o.checkpointCodeKey ? { checkpointCodeKey: o.checkpointCodeKey } : {}),
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });
   return {

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
@@ -20,6 +21,7 @@ import {
   type ConsoleRole,
   type ConsoleStore,
 } from './accounts.js';
+import { registerCheckpointCodeRoutes } from './checkpoint-code-routes.js';
 import { registerExportRoutes } from './export-routes.js';
 import { registerLinkRoutes } from './link-routes.js';
 import { registerOperationsRoutes } from './operations-routes.js';
@@ -73,6 +75,8 @@ export interface ConsoleServerOptions {
   log: Logger;
   /** The hub's registry and store the pages show; without it only accounts and the audit trail are served. */
   hub?: ConsoleHubData;
+  /** The hub's checkpoint-code key: rotating check-in codes for displays (console/server/checkpoint-code-routes.ts). */
+  checkpointCodeKey?: KeyObject;
   uiFolder?: string;
   now?: () => number;
 }
@@ -175,10 +179,13 @@ export class ConsoleServer {
     });
     await app.register(fastifyRateLimit, { global: false });
 
-    app.addHook('onSend', async (_req, reply, payload) => {
+    app.addHook('onSend', async (req, reply, payload) => {
       reply.header('X-Content-Type-Options', 'nosniff');
       reply.header('Referrer-Policy', 'no-referrer');
-      reply.header('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+      // The phone page reads checkpoint codes (camera and photo) with a WebAssembly decoder: it may compile
+      // WebAssembly ('wasm-unsafe-eval', no other eval); the console may not.
+      const scripts = req.url.startsWith('/phone/') ? "; script-src 'self' 'wasm-unsafe-eval'" : '';
+      reply.header('Content-Security-Policy', `default-src 'self'${scripts}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`);
       return payload;
     });
 
@@ -300,6 +307,7 @@ export class ConsoleServer {
 
     if (this.options.hub) {
       registerRegistryRoutes(app, this.options.hub, () => this.now());
+      registerCheckpointCodeRoutes(app, this.options.hub.directory, this.options.checkpointCodeKey, () => this.now());
       registerOperationsRoutes(app, this.options.hub, () => this.now());
       const passes = this.options.hub.passes;
       if (passes) {

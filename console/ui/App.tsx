@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError, signIn, signOut, whoAmI, type Me } from './api.js';
 import { setLanguage } from './i18n.js';
+import { CheckpointDisplay } from './pages/CheckpointDisplay.js';
 import { AlertsPage, DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
 import { OrganisationsPage } from './pages/Organisations.js';
 import { AccountsPage } from './pages/Accounts.js';
@@ -138,16 +139,31 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-/** Who is signed in decides the page: the sign-in form, or the console's pages for their role. */
+/** The checkpoint whose rotating code the address asks to show full screen (`#display/<checkpoint id>`), if any. */
+function displayFromHash(): string | undefined {
+  const m = /^#\/?display\/(.+)$/.exec(window.location.hash);
+  try {
+    return m ? decodeURIComponent(m[1]!) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Who is signed in decides the page: the sign-in form, or the console's pages for their role (or a checkpoint's display). */
 export function App() {
   const { t } = useTranslation();
   const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [display, setDisplay] = useState(displayFromHash);
   useEffect(() => {
     whoAmI().then(
       (who) => setMe(who ?? null),
       () => setMe(null),
     );
+    const follow = () => setDisplay(displayFromHash());
+    window.addEventListener('hashchange', follow);
+    return () => window.removeEventListener('hashchange', follow);
   }, []);
+  if (me && display !== undefined) return <CheckpointDisplay checkpointId={display} />;
   return (
     <main>
       <header>

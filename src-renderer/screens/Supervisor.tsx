@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ApiError, DriveView, ExportView, InsideView, KioskApi, Results, ScreenState, SupervisorAccount } from '../../src-main/api/contract.js';
 import type { EntryLogRow } from '../../base/common/types.js';
@@ -57,12 +57,15 @@ export function SupervisorScreen({ api, state, cameraStatus, onClose }: { api: K
     onClose();
   }, [api, token, onClose]);
 
-  // A supervisor who walks away must not leave the log on a screen in a public place.
+  // A supervisor who walks away must not leave the log on a screen in a public place. Only a touch
+  // or a key starts the wait again: the screen re-renders at every state poll (2 s) and every scan
+  // (with a new onClose and so a new signOut), and a timer started again on each render never ran out.
+  const unattended = useEffectEvent(() => signOut());
   useEffect(() => {
-    let timer = setTimeout(signOut, UNATTENDED_MS);
+    let timer = setTimeout(() => unattended(), UNATTENDED_MS);
     const touch = () => {
       clearTimeout(timer);
-      timer = setTimeout(signOut, UNATTENDED_MS);
+      timer = setTimeout(() => unattended(), UNATTENDED_MS);
     };
     const events = ['pointerdown', 'keydown', 'wheel'] as const;
     for (const e of events) window.addEventListener(e, touch, { passive: true });
@@ -70,7 +73,7 @@ export function SupervisorScreen({ api, state, cameraStatus, onClose }: { api: K
       clearTimeout(timer);
       for (const e of events) window.removeEventListener(e, touch);
     };
-  }, [signOut]);
+  }, []);
 
   return (
     <main className="supervisor" data-testid="supervisor">

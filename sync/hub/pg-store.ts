@@ -239,6 +239,73 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
     version: 9,
     sql: `ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS org_id text; ALTER TABLE hub_alerts ADD COLUMN IF NOT EXISTS org_id text;`,
   },
+  {
+    // hub_ingest_many (version 8) with two changes. Each event's organisation at receipt comes as an
+    // eighteenth element and is stored by the insert itself, as the SQLite store does, instead of an
+    // UPDATE of the group's events in a second statement: a group is one statement again, and a copy
+    // of an event received later stamps nothing (the first receipt's stamp, or none, stays). And the
+    // watermark and the gaps above it come from one set-based query (each event above the watermark
+    // beside the one before it, lag()) instead of a PL/pgSQL loop over those events: while a gap is
+    // open, every batch of the device scans the events above its watermark, up to a kiosk's whole
+    // window when a device's batches are committed out of order by two hub processes.
+    version: 10,
+    sql: `
+      CREATE OR REPLACE FUNCTION hub_ingest_many(p_batches jsonb, p_max_gaps integer)
+      RETURNS TABLE (o_batch integer, o_inserted integer, o_contiguous bigint, o_gaps bigint[])
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        k integer;
+        v_batch jsonb;
+        v_device text;
+        v_received bigint;
+        seen_contiguous bigint;
+        prev_contiguous bigint;
+        prev_max bigint;
+        n integer;
+        v_top bigint;
+        contiguous bigint;
+        g bigint[];
+      BEGIN
+        FOR k, v_batch IN SELECT b.ord, b.value FROM jsonb_array_elements(p_batches) WITH ORDINALITY AS b (value, ord)
+            ORDER BY b.value->>'d', b.ord LOOP
+          v_device := v_batch->>'d';
+          v_received := (v_batch->>'r')::bigint;
+          -- Read without a lock: the watermark only grows, so an older value only lets more through.
+          SELECT d.contiguous_seq INTO seen_contiguous FROM devices d WHERE d.device_id = v_device;
+          -- At or below the watermark everything was stored already (perhaps since purged by retention).
+          INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
+              credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, clock, corrected_wall_ms, org_id, received_ms)
+            SELECT v_device, (x->>0)::bigint, (x->>1)::bigint, (x->>2)::bigint, x->>3, (x->>4)::boolean, x->>5, x->>6, x->>7,
+                x->>8, x->>9, x->>10, x->>11, x->>12, x->>13, (x->>14)::integer, x->>15, (x->>16)::bigint, x->>17, v_received
+              FROM jsonb_array_elements(v_batch->'e') AS x
+              WHERE (x->>0)::bigint > coalesce(seen_contiguous, 0)
+            ON CONFLICT (device_id, seq) DO NOTHING;
+          GET DIAGNOSTICS n = ROW_COUNT;
+          -- The device's row lock: the query below sees every batch of the device committed before it.
+          INSERT INTO devices AS d (device_id, last_seen_ms) VALUES (v_device, v_received)
+            ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = greatest(d.last_seen_ms, excluded.last_seen_ms)
+            RETURNING d.contiguous_seq, d.max_seq INTO prev_contiguous, prev_max;
+          -- Each event above the watermark with the one before it: a step of more than one is a gap.
+          -- The watermark moves up to the first gap (or the top when there is none).
+          WITH above AS (
+            SELECT e.seq, lag(e.seq, 1, prev_contiguous) OVER (ORDER BY e.seq) AS prev_seq
+            FROM hub_events e WHERE e.device_id = v_device AND e.seq > prev_contiguous
+          ), steps AS (
+            SELECT prev_seq, seq, row_number() OVER (ORDER BY seq) AS i FROM above WHERE seq > prev_seq + 1
+          )
+          SELECT (SELECT max(seq) FROM above),
+                 (SELECT min(prev_seq) FROM steps),
+                 coalesce((SELECT array_agg(b ORDER BY i, j) FROM steps, LATERAL (VALUES (1, prev_seq + 1), (2, seq - 1)) AS v (j, b)
+                           WHERE i <= p_max_gaps), '{}')
+            INTO v_top, contiguous, g;
+          v_top := coalesce(v_top, prev_contiguous);
+          contiguous := coalesce(contiguous, v_top);
+          UPDATE devices SET contiguous_seq = contiguous, max_seq = greatest(prev_max, v_top) WHERE device_id = v_device;
+          RETURN QUERY SELECT k, n, contiguous, g;
+        END LOOP;
+      END
+      $fn$;`,
+  },
 ];
 
 /** The PostgreSQL WHERE clause (and its positional parameters) of a filter. */
@@ -308,16 +375,18 @@ export class PgHubStore implements HubStore {
 
   async ingestMany(batches: readonly IngestRequest[]): Promise<IngestResult[]> {
     if (batches.length === 0) return [];
-    // One jsonb document (see migration 8): the whole group is one statement (one round trip, one
-    // commit, atomic), and JSON.stringify is native where pg's array escaping is not.
+    // One jsonb document (see migrations 8 and 10): the whole group is one statement (one round trip,
+    // one commit, atomic; the organisation stamps included), and JSON.stringify is native where pg's
+    // array escaping is not.
     const doc = JSON.stringify(
       batches.map((b) => ({
         d: b.deviceId,
         r: b.receivedMs,
         e: b.events.map((e) => {
           const d = dateEvent(e, b.anchor);
+          const org = e.workerId !== null ? b.orgOf?.get(e.workerId) : undefined;
           return [e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced, e.checkpointId, e.zoneId, e.direction, e.credentialKind, e.workerId,
-            e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, d.clock, d.correctedWallMs];
+            e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, d.clock, d.correctedWallMs, org ?? null];
         }),
       })),
     );
@@ -333,10 +402,6 @@ export class PgHubStore implements HubStore {
       const inserted = r.o_inserted;
       out[r.o_batch - 1] = { inserted, duplicates: batches[r.o_batch - 1]!.events.length - inserted, contiguousSeq: Number(r.o_contiguous), gaps };
     }
-    // The group's organisation stamps in one more statement (an event already stamped keeps its own).
-    await this.stampOrganisations(
-      batches.flatMap((b) => (b.orgOf?.size ? b.events.flatMap((e) => (e.workerId !== null && b.orgOf!.get(e.workerId) ? [{ deviceId: b.deviceId, seq: e.seq, orgId: b.orgOf!.get(e.workerId)! }] : [])) : [])),
-    );
     return out;
   }
 

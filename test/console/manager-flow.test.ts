@@ -329,7 +329,7 @@ describe.each(directoryBackends)("console: an organisation manager's day (runnin
     await op.locator('select[name="setup-checkpoint"]').selectOption('cong-a');
     await op.locator('input[name="setup-devices"]').fill('kiosk-a-01');
     await op.getByRole('button', { name: 'Đặt thiết bị tại đây' }).click();
-    await expect.poll(() => op.getByTestId('checkpoints').locator('tbody tr').allTextContents()).toEqual([expect.stringMatching(/^cong-acong-aCổngxuong-aORG-Akiosk-a-01$/)]);
+    await expect.poll(() => op.getByTestId('checkpoints').locator('tbody tr').allTextContents()).toEqual([expect.stringMatching(/^cong-acong-aCổngxuong-aORG-Akiosk-a-01Hiện mã xoay vòng$/)]);
     await screenshot(op, 'console-operator-registry');
 
     // Accounts: the operator adds ORG-B's manager from the accounts page; the audit trail is shown there.

@@ -27,10 +27,16 @@ export async function launchChromium(opts: { cameraVideo?: string } = {}): Promi
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
 }
 
-export async function openScreens(browser: Browser, url: string, opts: { camera?: boolean } = {}): Promise<{ context: BrowserContext; page: Page }> {
+/**
+ * The screens in a new context. With `clock`, the page's clock is Playwright's, installed before the
+ * page loads, so every timer the page sets runs on it (installed later, the timers set before it
+ * would keep running on real time beside the ones set after it on the fake one).
+ */
+export async function openScreens(browser: Browser, url: string, opts: { camera?: boolean; clock?: boolean } = {}): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1024, height: 600 }, acceptDownloads: true, locale: 'vi-VN' });
   if (opts.camera !== false) await context.grantPermissions(['camera'], { origin: new URL(url).origin });
   const page = await context.newPage();
+  if (opts.clock) await page.clock.install();
   await page.goto(url);
   return { context, page };
 }

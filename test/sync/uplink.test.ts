@@ -9,6 +9,7 @@ import type { NewGateEvent } from '../../base/common/types.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { AckRoundTrips, Uplink, ackWaitMs, type UplinkOptions } from '../../sync/uplink.js';
+import { decodeBatch } from '../../sync/batch-codec.js';
 import { tempDir, waitFor } from '../helpers/fixtures.js';
 import { TestBroker, TestCertificates } from '../helpers/mosquitto.js';
 
@@ -211,6 +212,57 @@ describe('uplink to the hub through a real broker', () => {
     expect(rtt.timeoutMs(10_000, 60_000)).toBe(60_000);
   });
 
+  it('the first wait follows the latest round trip too: twice it, when a hub falling behind answers later than the smoothed time says', () => {
+    const rtt = new AckRoundTrips();
+    for (let i = 0; i < 20; i++) rtt.sample(40);
+    // The queue at the hub has grown: the latest batch took 6 s; the smoothed time plus four variations is under 7 s.
+    rtt.sample(6_000);
+    expect(rtt.timeoutMs(10_000, 60_000)).toBe(12_000);
+    expect(rtt.timeoutMs(10_000, 11_000)).toBe(11_000);
+    // Once the hub answers fast again, so does the wait.
+    for (let i = 0; i < 20; i++) rtt.sample(40);
+    expect(rtt.timeoutMs(10_000, 60_000)).toBe(10_000);
+  });
+
+  it('does not send a batch again at its timeout when acknowledgements that came after it was sent show the hub answering that slowly', async () => {
+    // A stand-in hub at a growing peak: the first batch is answered after 2.6 s, the second after 4 s.
+    // Both were sent at once with a 3 s wait (no round trip measured yet); at 2.6 s the first one's
+    // acknowledgement shows a 2.6 s round trip, so the second is given 5.2 s, not 3 s (nor the 3.6 s
+    // of the smoothed round trip plus four variations).
+    const { log, uplink } = kiosk('kiosk-slow-hub', { ackTimeoutMs: 3_000, ackTimeoutMaxMs: 60_000, batch: { maxEvents: 10, maxBytes: 256 * 1024, maxAgeMs: 0 }, maxInFlight: 2 });
+    await hub.stop();
+    const front = await mqtt.connectAsync(broker.url, { ...certs.credentials('hub.1'), protocolVersion: 5, reconnectPeriod: 0 });
+    const store = new SqliteHubStore(join(dir.path, 'slow-hub.db'));
+    const slowHub = new Hub({ broker: brokerFor('hub.1'), clientId: 'hub.1' }, store, silentLogger);
+    const copies = new Map<string, number>();
+    const handling = new Set<Promise<unknown>>();
+    front.on('message', (topic, payload) => {
+      const { batchId } = decodeBatch(payload);
+      const n = (copies.get(batchId) ?? 0) + 1;
+      copies.set(batchId, n);
+      if (n > 1) return;
+      const done = new Promise((r) => setTimeout(r, batchId === '1-10' ? 2_600 : 4_000)).then(() =>
+        slowHub.handle(topic, payload, (t, p) => front.publishAsync(t, Buffer.from(p), { qos: 1 }).then(() => undefined)),
+      );
+      handling.add(done);
+      const settle = () => void handling.delete(done);
+      done.then(settle, settle);
+    });
+    await front.subscribeAsync('safegate/v1/kiosk-slow-hub/events', { qos: 1 });
+    try {
+      for (let i = 0; i < 20; i++) log.append(newEvent(i));
+      uplink.start();
+      await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'both acknowledged', 10_000);
+      // The second was sent again at 3 s when its wait was fixed at its sending.
+      expect(Object.fromEntries(copies)).toEqual({ '1-10': 1, '11-20': 1 });
+    } finally {
+      await Promise.allSettled([...handling]);
+      await front.endAsync();
+      await store.close();
+      await hub.start();
+    }
+  });
+
   it('keeps events while the broker is down and drains by itself when it returns', async () => {
     const { log, uplink } = kiosk('kiosk-outage');
     uplink.start();
@@ -370,6 +422,50 @@ describe('uplink to the hub through a real broker', () => {
       expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     } finally {
       // Let the stand-in finish what it is answering before its connection goes, so no reply is cut off mid-flight.
+      await Promise.allSettled([...handling]);
+      await front.endAsync();
+      await store.close();
+      await hub.start();
+    }
+  });
+
+  it('does not send again a batch a gap report names while it is younger than twice that acknowledgement\'s round trip (it is queued at another hub process)', async () => {
+    // A stand-in for two hub processes with queues of different depth: the kiosk's second batch is
+    // answered after 2 s, with a gap report naming the first, which is answered only 0.8 s later.
+    const { log, uplink } = kiosk('kiosk-gap-late', { ackTimeoutMs: 60_000, batch: { maxEvents: 10, maxBytes: 256 * 1024, maxAgeMs: 0 }, maxInFlight: 2 });
+    await hub.stop();
+    const front = await mqtt.connectAsync(broker.url, { ...certs.credentials('hub.1'), protocolVersion: 5, reconnectPeriod: 0 });
+    const store = new SqliteHubStore(join(dir.path, 'gap-late-hub.db'));
+    const lateHub = new Hub({ broker: brokerFor('hub.1'), clientId: 'hub.1' }, store, silentLogger);
+    const copies = new Map<string, number>();
+    const handling = new Set<Promise<unknown>>();
+    const answer = (topic: string, payload: Buffer, afterMs: number) => {
+      const done = new Promise((r) => setTimeout(r, afterMs)).then(() =>
+        lateHub.handle(topic, payload, (t, p) => front.publishAsync(t, Buffer.from(p), { qos: 1 }).then(() => undefined)),
+      );
+      handling.add(done);
+      const settle = () => void handling.delete(done);
+      done.then(settle, settle);
+    };
+    front.on('message', (topic, payload) => {
+      const { batchId } = decodeBatch(payload);
+      const n = (copies.get(batchId) ?? 0) + 1;
+      copies.set(batchId, n);
+      if (n > 1) return;
+      answer(topic, payload, batchId === '1-10' ? 2_800 : 2_000);
+    });
+    await front.subscribeAsync('safegate/v1/kiosk-gap-late/events', { qos: 1 });
+    try {
+      for (let i = 0; i < 20; i++) log.append(newEvent(i));
+      uplink.start();
+      await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'both acknowledged', 10_000);
+      // The gap report came 2 s after the first batch was sent; with the smoothed round trip (under
+      // 0.7 s) as the only patience, the first batch went again at once.
+      expect(Object.fromEntries(copies)).toEqual({ '1-10': 1, '11-20': 1 });
+      const seqs: number[] = [];
+      for await (const e of store.events({ deviceId: 'kiosk-gap-late' })) seqs.push(e.seq);
+      expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    } finally {
       await Promise.allSettled([...handling]);
       await front.endAsync();
       await store.close();

@@ -218,6 +218,8 @@ export function OrganisationsPage({ me }: { me: Me }) {
     checkpoints.reload();
   };
   const operator = me.role === 'operator';
+  // Rotating check-in codes are shown by operators and by the managers of the organisations a checkpoint serves.
+  const showsCodes = me.role !== 'health';
   return (
     <section aria-labelledby="orgs-heading" data-testid="organisations-page">
       <h2 id="orgs-heading">{t('orgs.heading')}</h2>
@@ -256,7 +258,11 @@ export function OrganisationsPage({ me }: { me: Me }) {
       {operator && orgs.data && <AddSite orgs={orgs.data} done={reload} />}
 
       <h2>{t('orgs.checkpointsHeading')}</h2>
-      <Table label={t('orgs.checkpointsHeading')} testId="checkpoints" head={[t('common.id'), t('common.name'), t('common.kind'), t('common.site'), t('orgs.serves'), t('orgs.devices')]}>
+      <Table
+        label={t('orgs.checkpointsHeading')}
+        testId="checkpoints"
+        head={[t('common.id'), t('common.name'), t('common.kind'), t('common.site'), t('orgs.serves'), t('orgs.devices'), ...(showsCodes ? [t('orgs.checkinCode')] : [])]}
+      >
         {checkpoints.data?.map((c) => (
           <tr key={c.id}>
             <td>{c.id}</td>
@@ -265,6 +271,14 @@ export function OrganisationsPage({ me }: { me: Me }) {
             <td>{c.siteId}</td>
             <td>{c.orgIds.join(', ')}</td>
             <td>{c.devices.join(', ')}</td>
+            {showsCodes && (
+              <td>
+                {/* A new tab: the display goes to the screen at the checkpoint, the console stays here. */}
+                <a href={`#display/${encodeURIComponent(c.id)}`} target="_blank" rel="noopener" data-testid="show-rotating-code">
+                  {t('orgs.showRotating')}
+                </a>
+              </td>
+            )}
           </tr>
         ))}
       </Table>

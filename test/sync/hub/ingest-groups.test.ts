@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../base/node/logger.js';
+import { encodeBatch } from '../../../sync/batch-codec.js';
+import { Hub } from '../../../sync/hub/hub.js';
 import { IngestGroups } from '../../../sync/hub/ingest-groups.js';
+import { topics } from '../../../sync/protocol.js';
 import { SqliteHubStore, type IngestRequest } from '../../../sync/hub/store.js';
 import { typicalEvents } from '../../helpers/events.js';
 import { tempDir } from '../../helpers/fixtures.js';
@@ -38,6 +42,42 @@ describe('group commit', () => {
       for await (const e of store.events()) held.push(e.deviceId);
       expect(new Set(held)).toEqual(new Set(['kiosk-a', 'kiosk-b', 'kiosk-c', 'kiosk-d', 'kiosk-e']));
       expect(held).toHaveLength(3 * 5 + 2 * 3);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('group commit in the hub', () => {
+  it('a group holds at most a quarter of the devices the hub handles at once, so the next group is ready while three are being stored', async () => {
+    const store = new SqliteHubStore(join(dir.path, 'hub-groups.db'));
+    const groupSizes: number[] = [];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    // The real store, held back until the test lets it go, as a database that takes a while to commit.
+    const slow = Object.create(store) as SqliteHubStore;
+    slow.ingestMany = async (batches) => {
+      groupSizes.push(batches.length);
+      await held;
+      return store.ingestMany(batches);
+    };
+    const hub = new Hub({ broker: { url: 'mqtts://127.0.0.1:1' } as never, clientId: 'hub.1', concurrency: 8 }, slow, silentLogger);
+    const acks: string[] = [];
+    try {
+      const ids = Array.from({ length: 8 }, (_, i) => `kiosk-${i}`);
+      const handled = Promise.all(
+        ids.map((deviceId) =>
+          hub.handle(topics.events(deviceId), encodeBatch({ deviceId, batchId: '1-3', events: typicalEvents(3), anchor: null }), async (topic) => void acks.push(topic)),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      // Three groups of two at the store; the fourth formed, waiting for a slot.
+      expect(groupSizes).toEqual([2, 2, 2]);
+      expect(acks).toEqual([]);
+      release();
+      await handled;
+      expect(groupSizes).toEqual([2, 2, 2, 2]);
+      expect(acks.sort()).toEqual(ids.map((id) => topics.acks(id)).sort());
     } finally {
       await store.close();
     }

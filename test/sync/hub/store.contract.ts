@@ -263,5 +263,33 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         expect(await store.latestEvents({ orgId: 'org-a', deviceId: 'kiosk-b', limit: 100 })).toEqual([]);
       });
     });
+
+    it('an event keeps the organisation of its first receipt: a copy received later, after its worker moved, stamps nothing', async () => {
+      await withStore(async (store) => {
+        const events = typicalEvents(6).map((e, i) => ({ ...e, workerId: i < 3 ? 'W-A' : 'W-B' }));
+        // W-A on org-a's list, W-B on none, when the batch first arrives; the watermark held back by a
+        // gap (seq 1 missing), so the copy below is not skipped under the watermark but meets its rows.
+        await store.ingestMany([{ deviceId: 'kiosk-a', events: events.slice(1), receivedMs: 1, orgOf: new Map([['W-A', 'org-a']]) }]);
+        const again = await store.ingestMany([{ deviceId: 'kiosk-a', events, receivedMs: 2, orgOf: new Map([['W-A', 'org-b'], ['W-B', 'org-b']]) }]);
+        expect(again[0]).toMatchObject({ inserted: 1, duplicates: 5, contiguousSeq: 6, gaps: [] });
+        const byOrg = Object.fromEntries((await collect(store, 'kiosk-a')).map((e) => [e.seq, e.orgId ?? null]));
+        expect(byOrg).toEqual({ 1: 'org-b', 2: 'org-a', 3: 'org-a', 4: null, 5: null, 6: null });
+      });
+    });
+
+    it('reports at most the first 100 gaps, and moves the watermark up to the first one only', async () => {
+      await withStore(async (store) => {
+        const all = typicalEvents(400);
+        // Every other event from seq 2: 200 one-event gaps (seq 1, 3, 5, ...).
+        const r = await store.ingest('kiosk-a', all.filter((e) => e.seq % 2 === 0), 1);
+        expect(r.contiguousSeq).toBe(0);
+        expect(r.gaps).toHaveLength(100);
+        expect(r.gaps.slice(0, 2)).toEqual([[1, 1], [3, 3]]);
+        expect(r.gaps.at(-1)).toEqual([199, 199]);
+        const filled = await store.ingest('kiosk-a', all.filter((e) => e.seq % 2 === 1 && e.seq < 100), 2);
+        expect(filled).toMatchObject({ contiguousSeq: 100, inserted: 50 });
+        expect(filled.gaps[0]).toEqual([101, 101]);
+      });
+    });
   });
 }
