@@ -60,8 +60,7 @@ export function registerCheckpointCodeRoutes(app: FastifyInstance, directory: Hu
       if (!key) {
         return reply.code(503).send({ error: 'this hub has no checkpoint-code key, so it shows no rotating codes: make one with `safegate keys generate --role checkpoint-code` and name it as checkpointCodeKey in the hub settings' });
       }
-      // Awaited: the directory's calls become asynchronous with PostgreSQL (Promise.resolve takes either answer).
-      const checkpoint = (await Promise.resolve(directory.checkpoints())).find((c) => c.id === id.data);
+      const checkpoint = (await directory.checkpoints()).find((c) => c.id === id.data);
       if (!checkpoint) return reply.code(404).send({ error: `no checkpoint ${id.data}` });
       const scope = orgScope(req);
       if (scope !== undefined && !checkpoint.orgIds.includes(scope)) return reply.code(403).send({ error: 'this checkpoint does not serve your organisation' });

@@ -43,14 +43,14 @@ const apiGet = (page: Page, path: string): Promise<Answer> =>
  */
 describe('checkpoint display: a rotating check-in code on a screen (Chromium)', () => {
   const dir = tempDir('safegate-checkpoint-display-');
-  const directory = new HubDirectory(join(dir.path, 'hub-directory.db'));
+  let directory: HubDirectory;
   const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
   const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   const keyring = new HubKeyring();
   keyring.add(key, { role: 'checkpoint-code', source: 'test' });
   let hubNowMs = FIRST_WINDOW_MS + 20_000;
-  const options = {
+  const optionsWith = (directory: HubDirectory) => ({
     store: accounts,
     host: '127.0.0.1',
     port: 0,
@@ -61,20 +61,23 @@ describe('checkpoint display: a rotating check-in code on a screen (Chromium)', 
     // The pages as `npm run build` makes them.
     uiFolder: join(process.cwd(), 'build', 'console-ui'),
     now: () => hubNowMs,
-  };
-  const server = new ConsoleServer({ ...options, checkpointCodeKey: key });
+  });
+  let server: ConsoleServer;
   /** A hub whose settings name no checkpoint-code key. */
-  const keyless = new ConsoleServer(options);
+  let keyless: ConsoleServer;
   let browser: Browser;
   let decode: (file: string) => Promise<string[]>;
 
   beforeAll(async () => {
-    directory.addOrganisation({ id: 'ORG-A', name: 'Công ty May A', kind: 'company' });
-    directory.addOrganisation({ id: 'ORG-B', name: 'Công ty Điện tử B', kind: 'company' });
-    directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
-    directory.addSite({ id: 'xuong-b', orgId: 'ORG-B' });
-    directory.addCheckpoint({ id: 'nha-an-a', siteId: 'xuong-a', kind: 'canteen', name: 'Nhà ăn ca 1', orgIds: ['ORG-A'] });
-    directory.addCheckpoint({ id: 'xe-b-01', siteId: 'xuong-b', kind: 'bus', name: 'Xe đưa đón B01', orgIds: ['ORG-B'] });
+    directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'hub-directory.db') });
+    server = new ConsoleServer({ ...optionsWith(directory), checkpointCodeKey: key });
+    keyless = new ConsoleServer(optionsWith(directory));
+    await directory.addOrganisation({ id: 'ORG-A', name: 'Công ty May A', kind: 'company' });
+    await directory.addOrganisation({ id: 'ORG-B', name: 'Công ty Điện tử B', kind: 'company' });
+    await directory.addSite({ id: 'xuong-a', orgId: 'ORG-A' });
+    await directory.addSite({ id: 'xuong-b', orgId: 'ORG-B' });
+    await directory.addCheckpoint({ id: 'nha-an-a', siteId: 'xuong-a', kind: 'canteen', name: 'Nhà ăn ca 1', orgIds: ['ORG-A'] });
+    await directory.addCheckpoint({ id: 'xe-b-01', siteId: 'xuong-b', kind: 'bus', name: 'Xe đưa đón B01', orgIds: ['ORG-B'] });
     const hash = await hashPassword(PASSWORD);
     const people: [string, ConsoleRole, string?][] = [['op', 'operator'], ['man-a', 'manager', 'ORG-A'], ['man-b', 'manager', 'ORG-B'], ['doctor', 'health']];
     for (const [name, role, org] of people) await accounts.addAccount({ name, role, password: PASSWORD, ...(org ? { org } : {}) }, hash, Date.now());
@@ -87,11 +90,11 @@ describe('checkpoint display: a rotating check-in code on a screen (Chromium)', 
 
   afterAll(async () => {
     await browser?.close();
-    await server.stop();
-    await keyless.stop();
+    await server?.stop();
+    await keyless?.stop();
     await accounts.close();
     await hubStore.close();
-    directory.close();
+    await directory?.close();
     dir.remove();
   });
 
