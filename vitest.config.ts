@@ -6,6 +6,10 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // expect.poll waits for a state a page or process reaches after real work (a network round trip,
+    // a render, a child process): that is the synchronisation, and its deadline is no timing target.
+    // Vitest's 1 s default failed such waits on a loaded machine; a test that needs a bound says so.
+    expect: { poll: { timeout: 10_000 } },
     // Integration tests start real processes (socat, the kiosk); two cores, so keep parallelism modest.
     maxWorkers: 2,
     coverage: {

@@ -27,8 +27,9 @@
  * 28,000 scans a second the kiosks then offered, with CPU to spare; at 0.25 CPU each, two hubs took
  * 47,500 a second out of 80,000 offered at 360 times, near what the two-core machine had left for
  * PostgreSQL and the generator, so the machine and not the hubs was the limit. Hence the defaults:
- * 0.1 CPU per hub, 400,000 passages at 180 times: two hubs ingest about 35,000 a second of the 57,000
- * offered, and PostgreSQL, the broker and the generator use under half of the machine.)
+ * 0.1 CPU per hub, 400,000 passages at 180 times: two hubs ingest 33,000–40,000 a second of the
+ * 57,000 offered, and with two hubs PostgreSQL, the broker, the generator and the hubs together use
+ * about 1.2 of the machine's 2 CPUs.)
  *
  * CPU: each hub process is put in its own cgroup (v1 cpu controller, or v2 cpu.max) with the same
  * quota, HUB_CPU (0.1) of one CPU (CFS bandwidth control: at most 10 ms of CPU time in every 100 ms
