@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BrokerSettings } from '../../base/common/broker-settings.js';
-import { BatchFormatError, decodeBatch, type WireEvent } from '../batch-codec.js';
+import { BatchFormatError, decodeBatch } from '../batch-codec.js';
 import { MqttLink } from '../mqtt-link.js';
 import {
   HUB_STATUS_TOPIC,
@@ -22,7 +22,7 @@ import type { HubDirectory } from './directory.js';
 import { DeviceLanes } from './device-lanes.js';
 import { IngestGroups } from './ingest-groups.js';
 import { SiteRelay, type SiteMap } from './site-relay.js';
-import type { HubStore, IngestResult } from './store.js';
+import type { HubStore, IngestRequest, IngestResult } from './store.js';
 
 export interface HubOptions {
   broker: BrokerSettings;
@@ -91,7 +91,8 @@ export class Hub extends EventEmitter<HubEvents> {
   ) {
     super();
     this.ingestGroups = new IngestGroups({
-      ingestMany: (batches) => this.store.ingestMany(batches),
+      // One directory lookup for the whole group, not one per batch (a round trip each on PostgreSQL).
+      ingestMany: async (batches) => this.store.ingestMany(await this.organisationsAtReceipt(batches)),
       maxInFlight: GROUPS_IN_FLIGHT,
       maxBatches: Math.max(1, Math.ceil((options.concurrency ?? DEFAULT_CONCURRENCY) / (GROUPS_IN_FLIGHT + 1))),
     });
@@ -247,15 +248,19 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * The organisation whose list holds each worker of a batch now, at receipt, stored with its events:
-   * the console shows a manager the history of their own workers by it, and a worker who later moves
-   * to another organisation does not take it along. A worker on no list stays unstamped.
+   * The organisation whose list holds each worker of a group's batches now, at receipt, stored with
+   * their events (one lookup for the group): the console shows a manager the history of their own
+   * workers by it, and a worker who later moves to another organisation does not take it along. A
+   * worker on no list stays unstamped.
    */
-  private async organisationsAtReceipt(events: readonly WireEvent[]): Promise<ReadonlyMap<string, string> | undefined> {
+  private async organisationsAtReceipt(batches: readonly IngestRequest[]): Promise<readonly IngestRequest[]> {
     const directory = this.options.downlink?.directory;
-    if (!directory) return undefined;
-    const orgOf = await directory.organisationsOf(events.flatMap((e) => (e.workerId ? [e.workerId] : [])));
-    return orgOf.size ? orgOf : undefined;
+    if (!directory) return batches;
+    const workers = new Set<string>();
+    for (const b of batches) for (const e of b.events) if (e.workerId) workers.add(e.workerId);
+    if (workers.size === 0) return batches;
+    const orgOf = await directory.organisationsOf([...workers]);
+    return orgOf.size ? batches.map((b) => ({ ...b, orgOf })) : batches;
   }
 
   private async onBatch(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {
@@ -268,7 +273,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // The broker's ACL ties the topic to the sender's certificate; the payload must agree with it.
     if (batch.deviceId !== deviceId) return this.reject(topic, `batch names device ${batch.deviceId}`);
-    const result = await this.ingestGroups.ingest({ deviceId, events: batch.events, receivedMs: Date.now(), anchor: batch.anchor, orgOf: await this.organisationsAtReceipt(batch.events) });
+    const result = await this.ingestGroups.ingest({ deviceId, events: batch.events, receivedMs: Date.now(), anchor: batch.anchor });
     const ack: BatchAck = {
       v: PROTOCOL_VERSION,
       batchId: batch.batchId,
