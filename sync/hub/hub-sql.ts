@@ -183,11 +183,25 @@ export async function openHubSql(target: HubSqlTarget, schema: HubSqlSchema, opt
   // An idle connection the server dropped must not end the process: the next query reports the failure.
   pool.on('error', () => undefined);
   const db: Db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-  const writeIn = <T>(fn: (tx: HubSqlExecutor) => Promise<T>): Promise<T> =>
-    db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${lockKey(pgSchema)})`.execute(trx);
-      return fn(new Executor('postgres', trx, undefined));
-    });
+  // This process's writers queue here, each holding no connection until its turn: waiting for the
+  // lock inside a transaction would hold one of the pool's few connections per waiting writer, and a
+  // long upload with a few writers queued behind it would leave none for reads (downloads, lookups).
+  let queue: Promise<unknown> = Promise.resolve();
+  const writeIn = <T>(fn: (tx: HubSqlExecutor) => Promise<T>): Promise<T> => {
+    const turn = queue.then(() =>
+      db
+        .transaction()
+        // The lock is what orders writers: each must see what the one before committed (READ
+        // COMMITTED takes a snapshot per statement), whatever the database's default isolation.
+        .setIsolationLevel('read committed')
+        .execute(async (trx) => {
+          await sql`SELECT pg_advisory_xact_lock(${lockKey(pgSchema)})`.execute(trx);
+          return fn(new Executor('postgres', trx, undefined));
+        }),
+    );
+    queue = turn.catch(() => undefined);
+    return turn;
+  };
   return new Database('postgres', db, writeIn);
 }
 

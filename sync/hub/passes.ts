@@ -150,9 +150,13 @@ export class PassRegistry {
   issue(request: IssueRequest): Promise<IssuedPass>;
   async issue(request: IssueRequest): Promise<IssuedPass> {
     const workerId = checkId(request.workerId, 'worker id');
-    const orgId = (await this.sql.get<{ org_id: string }>(sql`SELECT org_id FROM hub_workers WHERE worker_id = ${workerId}`))?.org_id;
-    if (orgId === undefined) throw new PassError(`worker ${workerId} is on no organisation's uploaded list`);
-    return this.sql.write((tx) => this.signAndRecord(tx, orgId, workerId, request));
+    // The list is read in the transaction that records the pass: a removal in between would otherwise
+    // leave a live pass behind (the removal's trigger revokes only the passes that exist by then).
+    return this.sql.write(async (tx) => {
+      const orgId = (await tx.get<{ org_id: string }>(sql`SELECT org_id FROM hub_workers WHERE worker_id = ${workerId}`))?.org_id;
+      if (orgId === undefined) throw new PassError(`worker ${workerId} is on no organisation's uploaded list`);
+      return this.signAndRecord(tx, orgId, workerId, request);
+    });
   }
 
   /** One organisation's passes: every read and change through it stays inside that organisation. */

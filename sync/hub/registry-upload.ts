@@ -133,7 +133,9 @@ function parseListDate(text: string, zone: string): number | string {
 
 function rowSchema(zone: string, nowMs: number) {
   const thisYear = new Date(nowMs).getUTCFullYear();
-  const text = (max: number) => z.string().trim().max(max, `at most ${max} characters`);
+  // Control characters (NUL among them, which PostgreSQL cannot store in text) are no part of a name or an address.
+  // eslint-disable-next-line no-control-regex
+  const text = (max: number) => z.string().trim().max(max, `at most ${max} characters`).refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'control characters are not allowed');
   return z.object({
     workerId: z.string().trim().min(1, 'required').pipe(workerIdSchema),
     fullName: text(120).min(1, 'required'),

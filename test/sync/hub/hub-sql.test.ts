@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { greatest, inList, openHubSql, type HubSqlSchema } from '../../../sync/hub/hub-sql.js';
-import { directoryBackends } from '../../helpers/directory-db.js';
+import { directoryBackends, postgresBackend } from '../../helpers/directory-db.js';
 
 const schema: HubSqlSchema = {
   name: 'sqltest',
@@ -86,5 +86,30 @@ describe('hub SQL on a PostgreSQL that cannot be reached', () => {
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/cannot reach the PostgreSQL server in DATABASE_URL \(127\.0\.0\.1:1\/province\)/);
     expect((err as Error).message).not.toContain('s3cret');
+  });
+});
+
+describe('hub SQL on PostgreSQL, writers queued behind a long write', () => {
+  it('leave the pool free for reads: a read answers while the first write still holds the lock', async () => {
+    const db = await openHubSql(await postgresBackend.target(), schema, { poolSize: 2 });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const first = db.write(async (tx) => {
+        await tx.run(sql`INSERT INTO things (id, n) VALUES (${'long'}, ${1})`);
+        await held;
+      });
+      const queued = [2, 3, 4].map((n) => db.write((tx) => tx.run(sql`INSERT INTO things (id, n) VALUES (${`w${n}`}, ${n})`)));
+      await new Promise((r) => setTimeout(r, 200));
+      const read = db.get<{ c: number }>(sql`SELECT count(*) AS c FROM things`);
+      const answer = await Promise.race([read, new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 5_000))]);
+      expect(answer).toEqual({ c: 0 });
+      release();
+      await first;
+      await Promise.all(queued);
+      expect(await db.get<{ c: number }>(sql`SELECT count(*) AS c FROM things`)).toEqual({ c: 4 });
+    } finally {
+      await db.close();
+    }
   });
 });

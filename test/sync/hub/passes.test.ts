@@ -59,6 +59,13 @@ describe.each(directoryBackends)('hub pass registry on $name', (backend) => {
   });
   afterAll(() => dir.remove());
 
+  it('a pass issued while its worker is being taken off the list is refused or revoked, never left live', async () => {
+    const [issued, removed] = await Promise.allSettled([registry.issue({ workerId: 'a1', expiresAt: IN_90_DAYS, kind: 'printed' }), directory.removeWorkers(['a1'])]);
+    expect(removed.status).toBe('fulfilled');
+    if (issued.status === 'rejected') expect(String(issued.reason)).toMatch(/no organisation's uploaded list/);
+    expect((await registry.list({ workerId: 'a1' })).filter((p) => p.state === 'live')).toEqual([]);
+  });
+
   it('issues to an organisation, a team or named workers, records each pass, and each code verifies as its worker', async () => {
     const org = await registry.of('may-a');
     const all = await org.issue({ expiresAt: IN_90_DAYS });

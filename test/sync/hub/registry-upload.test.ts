@@ -88,3 +88,25 @@ describe('CV 2242 worker list parser (property)', () => {
     );
   });
 });
+
+describe('CV 2242 worker list: control characters', () => {
+  it('refuses a name, team or residence holding a control character (NUL among them), by line', () => {
+    const header = { line: 1, cells: ['Mã NV', 'Họ và tên', 'Bộ phận/Tổ', 'Nơi ở hiện tại'] };
+    for (const [col, bad] of [[1, 'Trần\u0000Mai'], [2, 'Tổ\u0007 1'], [3, 'KTX\u001bA']] as const) {
+      const row = ['A001', 'Trần Thị Mai', 'Tổ 1', 'KTX A'];
+      row[col] = bad;
+      let err: unknown;
+      try {
+        parseWorkerRows([header, { line: 2, cells: ['A000', 'Lê Văn Hùng', 'Tổ 1', ''] }, { line: 3, cells: row }], ZONE, NOW);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(WorkerListError);
+      const problems = (err as WorkerListError).problems;
+      expect(problems.map((p) => p.line)).toEqual([3]);
+      expect(JSON.stringify(problems)).toMatch(/control characters/);
+    }
+    // The same row without them is taken.
+    expect(parseWorkerRows([header, { line: 2, cells: ['A001', 'Trần Thị Mai', 'Tổ 1', 'KTX A'] }], ZONE, NOW)).toHaveLength(1);
+  });
+});
