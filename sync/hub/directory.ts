@@ -25,7 +25,7 @@ import * as m0013 from './directory-migrations/0013-exports.js';
 import * as m0014 from './directory-migrations/0014-links-follow-lists.js';
 import * as m0015 from './directory-migrations/0015-visits.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
-import { chunksOf, greatest, inList, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
+import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
 
 export const DIRECTORY_MIGRATIONS = [
@@ -1123,7 +1123,11 @@ export class HubDirectory {
 
   /** The organisation of each of these workers that is on an uploaded list (one statement per few thousand). */
   async organisationsOf(workerIds: readonly string[]): Promise<Map<string, string>> {
-    const rows = await allIn(this.sql, [...new Set(workerIds)], (list) => sql<{ worker_id: string; org_id: string }>`SELECT worker_id, org_id FROM hub_workers WHERE worker_id IN ${list}`);
+    if (workerIds.length === 0) return new Map();
+    // One parameter for the whole list: the hub asks this for every group of batches it stores.
+    const rows = await this.sql.all<{ worker_id: string; org_id: string }>(
+      sql`SELECT worker_id, org_id FROM hub_workers WHERE ${isAnyOf(this.sql.dialect, sql.ref('worker_id'), [...new Set(workerIds)])}`,
+    );
     return new Map(rows.map((r) => [r.worker_id, r.org_id]));
   }
 

@@ -13,7 +13,8 @@ import { openDatabase, type Migration } from '../../base/node/sqlite.js';
  * Rules for statements written against it (both dialects must run them unchanged):
  * - flags are integers 0/1, never booleans (SQLite binds no booleans);
  * - `INSERT ... ON CONFLICT ... DO NOTHING|DO UPDATE` and `RETURNING`, never `INSERT OR IGNORE`;
- * - lists with `inList(values)`, never an array parameter; no temporary tables; no JSON functions;
+ * - lists with `inList(values)`, never an array parameter (a long text list on a hot path: `isAnyOf`);
+ *   no temporary tables; no JSON functions;
  * - the larger of two values with `greatest(dialect, a, b)`;
  * - 64-bit integers come back as numbers (PostgreSQL's bigint is parsed; every figure the hub keeps,
  *   milliseconds and revisions included, is far below 2^53).
@@ -71,6 +72,15 @@ export function inList(values: readonly unknown[]): RawBuilder<unknown> {
 /** Splits a long list for `inList` (SQLite binds at most 32,766 parameters in one statement). */
 export function* chunksOf<T>(values: readonly T[], size = 5_000): Generator<T[]> {
   for (let i = 0; i < values.length; i += size) yield values.slice(i, i + size);
+}
+
+/**
+ * `column` is one of `values` (text), with the whole list as ONE parameter: a PostgreSQL text array,
+ * a JSON array SQLite's json_each reads. For hot paths with long lists (a group commit's workers),
+ * where `IN ${inList(...)}` would make thousands of parameters to bind, send and plan each time.
+ */
+export function isAnyOf(dialect: HubSqlDialect, column: RawBuilder<unknown>, values: readonly string[]): RawBuilder<unknown> {
+  return dialect === 'sqlite' ? sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))` : sql`${column} = ANY(${values}::text[])`;
 }
 
 /** The larger of two values (SQLite's two-argument max, PostgreSQL's greatest). */

@@ -16,6 +16,9 @@ import {
 } from '../protocol.js';
 
 /** Which devices share a site: the hub's own mapping (HubDirectory, a query each), never what a device claims. */
+/** How long a device's site, once looked up, is taken as known (see SiteRelay.siteOf). */
+const SITE_LOOKUP_MS = 2_000;
+
 export interface SiteMap {
   siteOf(deviceId: string): Promise<string | undefined>;
   siteMembers(siteId: string): Promise<string[]>;
@@ -82,8 +85,9 @@ export class SiteRelay {
   private lastSeenMs = new Map<string, number>();
   /** The latest admit relayed per device, person and zone: a batch's ADMITTED_NOT_PASSED names no admit. */
   private readonly lastAdmit = new Map<string, number>();
-  /** Site lookups of this turn of the event loop (see siteOf). */
-  private sitesThisTurn: Map<string, Promise<string | undefined>> | undefined;
+  /** Site lookups of the last moment (see siteOf), and when they started to be kept. */
+  private recentSites = new Map<string, Promise<string | undefined>>();
+  private recentSitesSinceMs = 0;
 
   constructor(private readonly options: SiteRelayOptions) {
     this.now = options.now ?? Date.now;
@@ -198,18 +202,24 @@ export class SiteRelay {
   }
 
   /**
-   * A device's site, looked up once per turn of the event loop (the lookup is a query): the reports a
-   * device sends in one turn share one answer, so they are queued in one turn and go out together.
+   * A device's site, looked up once per SITE_LOOKUP_MS (the lookup is a query, a round trip when the
+   * directory is in PostgreSQL, and every batch a hub stores asks it): the reports a device sends in
+   * one turn of the event loop share one answer, so they are queued in one turn and go out together.
+   * A device placed at (or taken out of) a site is relayed as such within that time.
    */
   private siteOf(deviceId: string): Promise<string | undefined> {
-    if (!this.sitesThisTurn) {
-      this.sitesThisTurn = new Map();
-      setImmediate(() => (this.sitesThisTurn = undefined));
+    const now = this.now();
+    if (now - this.recentSitesSinceMs >= SITE_LOOKUP_MS || now < this.recentSitesSinceMs) {
+      this.recentSites = new Map();
+      this.recentSitesSinceMs = now;
     }
-    let site = this.sitesThisTurn.get(deviceId);
+    let site = this.recentSites.get(deviceId);
     if (!site) {
+      const kept = this.recentSites;
       site = this.options.sites.siteOf(deviceId);
-      this.sitesThisTurn.set(deviceId, site);
+      kept.set(deviceId, site);
+      // A failed lookup is not kept: the next report asks again.
+      site.catch(() => kept.delete(deviceId));
     }
     return site;
   }

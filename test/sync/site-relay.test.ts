@@ -10,6 +10,7 @@ import { SiteRelay, type SiteRelayOptions } from '../../sync/hub/site-relay.js';
 import { PayloadError, parseSiteStream, siteItemSchemas, topics, type LivePassage, type LiveRetraction, type SiteDeviceItem } from '../../sync/protocol.js';
 import { SiteStream } from '../../sync/site-stream.js';
 import { directoryBackends } from '../helpers/directory-db.js';
+import { typicalEvents } from '../helpers/events.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const NOW = 1_800_000_000_000;
@@ -49,6 +50,31 @@ describe.each(directoryBackends)('site relay (hub side) on $name', (backend) => 
     });
     return { r, sent };
   }
+
+  it("asks the directory a device's site once per 2 s however many batches it sends, and follows a move after that", async () => {
+    let now = NOW;
+    const asked: string[] = [];
+    let siteOfC = 'site-2';
+    const sites = {
+      siteOf: (d: string) => {
+        asked.push(d);
+        return d === 'kiosk-c' ? Promise.resolve(siteOfC) : directory.siteOf(d);
+      },
+      siteMembers: (s: string) => directory.siteMembers(s),
+      sites: () => directory.sites(),
+    };
+    const { r } = relay({ sites, now: () => now });
+    for (let i = 1; i <= 5; i++) {
+      await r.onIngested('kiosk-c', [{ ...typicalEvents(1, i)[0]!, workerId: `W${i}` }]);
+      await tick();
+      now += 300;
+    }
+    expect(asked).toEqual(['kiosk-c']);
+    siteOfC = 'site-1';
+    now += 2_000;
+    await r.onIngested('kiosk-c', [{ ...typicalEvents(1, 9)[0]!, workerId: 'W9' }]);
+    expect(asked).toEqual(['kiosk-c', 'kiosk-c']);
+  });
 
   it("sends a passage to the sender's site only, not back to the sender, passages of one turn together", async () => {
     const { r, sent } = relay();

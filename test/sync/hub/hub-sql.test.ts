@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { greatest, inList, openHubSql, type HubSqlSchema } from '../../../sync/hub/hub-sql.js';
+import { greatest, inList, isAnyOf, openHubSql, type HubSqlSchema } from '../../../sync/hub/hub-sql.js';
 import { directoryBackends, postgresBackend } from '../../helpers/directory-db.js';
 
 const schema: HubSqlSchema = {
@@ -18,6 +18,10 @@ describe.each(directoryBackends)('hub SQL on $name', (backend) => {
       expect(a).toEqual({ n: 1_700_000_000_000 });
       expect(await db.all<{ id: string }>(sql`SELECT id FROM things WHERE id IN ${inList(['a', 'x'])} ORDER BY id`)).toEqual([{ id: 'a' }]);
       expect(await db.all(sql`SELECT id FROM things WHERE id IN ${inList([])}`)).toEqual([]);
+      // A long list as one parameter, quotes and non-ASCII text included.
+      const many = [...Array.from({ length: 40_000 }, (_, i) => `x${i}`), 'b', "o'\"q\u00e9"];
+      expect(await db.all<{ id: string }>(sql`SELECT id FROM things WHERE ${isAnyOf(db.dialect, sql.ref('id'), many)} ORDER BY id`)).toEqual([{ id: 'b' }]);
+      expect(await db.all(sql`SELECT id FROM things WHERE ${isAnyOf(db.dialect, sql.ref('id'), [])}`)).toEqual([]);
       const up = await db.all<{ n: number }>(
         sql`INSERT INTO things (id, n) VALUES (${'b'}, ${1}) ON CONFLICT (id) DO UPDATE SET n = ${greatest(db.dialect, sql.ref('things.n'), sql.ref('excluded.n'))} RETURNING n`,
       );
