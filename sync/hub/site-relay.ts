@@ -16,7 +16,7 @@ import {
 } from '../protocol.js';
 
 /** Which devices share a site: the hub's own mapping (HubDirectory, a query each), never what a device claims. */
-/** How long a device's site, once looked up, is taken as known (see SiteRelay.siteOf). */
+/** How long the site map, once read, is taken as known (see SiteRelay.siteMap). */
 const SITE_LOOKUP_MS = 2_000;
 
 export interface SiteMap {
@@ -85,9 +85,9 @@ export class SiteRelay {
   private lastSeenMs = new Map<string, number>();
   /** The latest admit relayed per device, person and zone: a batch's ADMITTED_NOT_PASSED names no admit. */
   private readonly lastAdmit = new Map<string, number>();
-  /** Site lookups of the last moment (see siteOf), and when they started to be kept. */
-  private recentSites = new Map<string, Promise<string | undefined>>();
-  private recentSitesSinceMs = 0;
+  /** The site map as last read (see siteMap), and the read under way. */
+  private snapshot: { bySite: Map<string, string[]>; byDevice: Map<string, string>; atMs: number } | undefined;
+  private reading: Promise<{ bySite: Map<string, string[]>; byDevice: Map<string, string>; atMs: number }> | undefined;
 
   constructor(private readonly options: SiteRelayOptions) {
     this.now = options.now ?? Date.now;
@@ -113,9 +113,9 @@ export class SiteRelay {
     this.presence.set(deviceId, online);
     // The site hears at once, not at the next beat: anti-passback may be refusing on it now.
     try {
-      const site = await this.options.sites.siteOf(deviceId);
+      const site = await this.siteOf(deviceId);
       if (site === undefined) return;
-      const members = await this.options.sites.siteMembers(site);
+      const members = await this.membersOf(site);
       const offline = this.offlineMembers(members);
       for (const device of members) this.send(device, site, [], offline);
     } catch (err) {
@@ -202,26 +202,33 @@ export class SiteRelay {
   }
 
   /**
-   * A device's site, looked up once per SITE_LOOKUP_MS (the lookup is a query, a round trip when the
-   * directory is in PostgreSQL, and every batch a hub stores asks it): the reports a device sends in
-   * one turn of the event loop share one answer, so they are queued in one turn and go out together.
+   * The whole site map, read at most once per SITE_LOOKUP_MS (one query however many devices: every
+   * batch a hub stores asks its device's site, a round trip each when the directory is in
+   * PostgreSQL), so the reports of one turn of the event loop share one answer and go out together.
    * A device placed at (or taken out of) a site is relayed as such within that time.
    */
-  private siteOf(deviceId: string): Promise<string | undefined> {
+  private siteMap(): Promise<{ bySite: Map<string, string[]>; byDevice: Map<string, string>; atMs: number }> {
     const now = this.now();
-    if (now - this.recentSitesSinceMs >= SITE_LOOKUP_MS || now < this.recentSitesSinceMs) {
-      this.recentSites = new Map();
-      this.recentSitesSinceMs = now;
-    }
-    let site = this.recentSites.get(deviceId);
-    if (!site) {
-      const kept = this.recentSites;
-      site = this.options.sites.siteOf(deviceId);
-      kept.set(deviceId, site);
-      // A failed lookup is not kept: the next report asks again.
-      site.catch(() => kept.delete(deviceId));
-    }
-    return site;
+    const held = this.snapshot;
+    if (held && now - held.atMs < SITE_LOOKUP_MS && now >= held.atMs) return Promise.resolve(held);
+    this.reading ??= this.options.sites
+      .sites()
+      .then((bySite) => {
+        const byDevice = new Map<string, string>();
+        for (const [site, devices] of bySite) for (const d of devices) byDevice.set(d, site);
+        this.snapshot = { bySite, byDevice, atMs: now };
+        return this.snapshot;
+      })
+      .finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async siteOf(deviceId: string): Promise<string | undefined> {
+    return (await this.siteMap()).byDevice.get(deviceId);
+  }
+
+  private async membersOf(site: string): Promise<string[]> {
+    return (await this.siteMap()).bySite.get(site) ?? [];
   }
 
   /** `site`: the site of the item's device (looked up by the caller), undefined for a device in none. */
@@ -272,7 +279,7 @@ export class SiteRelay {
     for (const [site, items] of pending) {
       let members;
       try {
-        members = await this.options.sites.siteMembers(site);
+        members = await this.membersOf(site);
       } catch (err) {
         this.options.log.error({ err: (err as Error).message, site }, 'site map unreadable: site stream items not relayed');
         continue;
@@ -289,7 +296,7 @@ export class SiteRelay {
   private async beat(): Promise<void> {
     let sites;
     try {
-      sites = await this.options.sites.sites();
+      sites = (await this.siteMap()).bySite;
     } catch (err) {
       this.options.log.error({ err: (err as Error).message }, 'site map unreadable: no beat');
       return;

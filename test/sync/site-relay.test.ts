@@ -51,29 +51,36 @@ describe.each(directoryBackends)('site relay (hub side) on $name', (backend) => 
     return { r, sent };
   }
 
-  it("asks the directory a device's site once per 2 s however many batches it sends, and follows a move after that", async () => {
+  it('reads the site map once per 2 s however many batches its devices send, and follows a move after that', async () => {
     let now = NOW;
-    const asked: string[] = [];
-    let siteOfC = 'site-2';
+    let reads = 0;
+    let cSite = 'site-2';
     const sites = {
-      siteOf: (d: string) => {
-        asked.push(d);
-        return d === 'kiosk-c' ? Promise.resolve(siteOfC) : directory.siteOf(d);
-      },
+      siteOf: (d: string) => directory.siteOf(d),
       siteMembers: (s: string) => directory.siteMembers(s),
-      sites: () => directory.sites(),
+      sites: async () => {
+        reads++;
+        return new Map([
+          ['site-1', ['kiosk-a', 'kiosk-b', ...(cSite === 'site-1' ? ['kiosk-c'] : [])]],
+          ['site-2', cSite === 'site-2' ? ['kiosk-c', 'kiosk-e'] : ['kiosk-e']],
+        ]);
+      },
     };
-    const { r } = relay({ sites, now: () => now });
+    const { r, sent } = relay({ sites, now: () => now });
     for (let i = 1; i <= 5; i++) {
-      await r.onIngested('kiosk-c', [{ ...typicalEvents(1, i)[0]!, workerId: `W${i}` }]);
+      for (const d of ['kiosk-a', 'kiosk-c']) await r.onIngested(d, [{ ...typicalEvents(1, i, NOW - 60_000)[0]!, workerId: `W${i}`, decision: 'allow' }]);
       await tick();
       now += 300;
     }
-    expect(asked).toEqual(['kiosk-c']);
-    siteOfC = 'site-1';
+    expect(reads).toBe(1);
+    await vi.waitFor(() => expect(sent.some((m) => m.topic === topics.site('kiosk-e'))).toBe(true));
+    cSite = 'site-1';
     now += 2_000;
-    await r.onIngested('kiosk-c', [{ ...typicalEvents(1, 9)[0]!, workerId: 'W9' }]);
-    expect(asked).toEqual(['kiosk-c', 'kiosk-c']);
+    sent.length = 0;
+    await r.onIngested('kiosk-c', [{ ...typicalEvents(1, 9, NOW - 60_000)[0]!, workerId: 'W9', decision: 'allow' }]);
+    expect(reads).toBe(2);
+    // kiosk-c is now at site-1: its passage goes to site-1's kiosks, not to kiosk-e.
+    await vi.waitFor(() => expect(sent.map((m) => m.topic).sort()).toEqual([topics.site('kiosk-a'), topics.site('kiosk-b')]));
   });
 
   it("sends a passage to the sender's site only, not back to the sender, passages of one turn together", async () => {
