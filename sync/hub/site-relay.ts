@@ -15,13 +15,12 @@ import {
   type SiteStreamMessage,
 } from '../protocol.js';
 
-/** Which devices share a site: the hub's own mapping (HubDirectory, a query each), never what a device claims. */
 /** How long the site map, once read, is taken as known (see SiteRelay.siteMap). */
 const SITE_LOOKUP_MS = 2_000;
 
+/** Which devices share a site: the hub's own mapping (HubDirectory, one query), never what a device claims. */
 export interface SiteMap {
-  siteOf(deviceId: string): Promise<string | undefined>;
-  siteMembers(siteId: string): Promise<string[]>;
+  /** Every site with its devices. */
   sites(): Promise<Map<string, string[]>>;
 }
 

@@ -56,8 +56,6 @@ describe.each(directoryBackends)('site relay (hub side) on $name', (backend) => 
     let reads = 0;
     let cSite = 'site-2';
     const sites = {
-      siteOf: (d: string) => directory.siteOf(d),
-      siteMembers: (s: string) => directory.siteMembers(s),
       sites: async () => {
         reads++;
         return new Map([
