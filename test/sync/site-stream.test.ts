@@ -243,7 +243,10 @@ describe.each(directoryBackends)('the live site stream on $name (real Mosquitto,
     // Fresh again once the hub is back. An entry made before or during the break does not block (an
     // exit by B in the break would not have been heard); one made since does.
     await startHub();
-    await waitFor(() => (entryA.siteStream?.isFresh() ? true : undefined), 'the stream to be fresh again', 5_000);
+    // Current, not only fresh: the restarted hub's first messages may still name the exit kiosk as one
+    // it cannot hear (it has not had its presence yet), and until it hears every site device the stream
+    // is not current, so an entry made then does not block either.
+    await waitFor(() => (entryA.siteStream?.currentSinceMs() != null ? true : undefined), 'the stream to be current again', 5_000);
     expect(scan(entryA, 'W3').decision).toMatchObject({ outcome: 'allow', reasons: [] });
     await sleep(5);
     expect(scan(entryA, 'W3').decision).toMatchObject({ outcome: 'deny', reasons: ['ANTI_PASSBACK'] });
