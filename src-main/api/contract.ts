@@ -10,7 +10,8 @@ import { z } from 'zod';
 import type { DenyReason } from '../../base/common/reasons.js';
 import type { HubLinkView } from '../../base/common/hub-link.js';
 import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/types.js';
-import { DRIVE_ID_PATTERN, DRIVE_ID_RULE, SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE } from '../../base/common/ids.js';
+import { DRIVE_ID_PATTERN, DRIVE_ID_RULE, SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE, workerIdSchema } from '../../base/common/ids.js';
+import { DEFAULT_TRACE_WINDOW_MIN, MAX_TRACE_DAYS, TRACE_WINDOWS_MIN, type TraceCandidate, type TraceResult } from '../../base/common/kiosk-trace.js';
 import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES } from '../../base/common/policy/override.js';
 export { ApiError, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ApiErrorCode, type ApiErrorShape, type WireReply } from './errors.js';
 
@@ -42,6 +43,28 @@ export const REQUESTS = {
   'supervisor.logout': z.object({ token }).strict(),
   'supervisor.log': z.object({ token, query: entryLogQuery, limit: z.number().int().min(1).max(2_000).default(500) }).strict(),
   'supervisor.inside': z.object({ token }).strict(),
+  /**
+   * The offline trace: `search` (an id or a name) lists the workers it matches, traced at once when
+   * it is exactly one; `workerId` (one picked from that list) traces that worker. Window in minutes either side.
+   */
+  'supervisor.trace': z
+    .object({
+      token,
+      search: z.string().max(80).default(''),
+      workerId: workerIdSchema.optional(),
+      fromMs: z.number().int().min(0),
+      toMs: z.number().int().min(0),
+      windowMinutes: z
+        .number()
+        .int()
+        .refine((m) => (TRACE_WINDOWS_MIN as readonly number[]).includes(m), { message: `the window is one of ${TRACE_WINDOWS_MIN.join(', ')} minutes` })
+        .default(DEFAULT_TRACE_WINDOW_MIN),
+    })
+    .strict()
+    .refine((q) => q.toMs > q.fromMs && q.toMs - q.fromMs <= MAX_TRACE_DAYS * 86_400_000, {
+      message: `toMs must follow fromMs, at most ${MAX_TRACE_DAYS} days later`,
+    })
+    .refine((q) => q.workerId !== undefined || q.search.trim() !== '', { message: 'give a worker to trace: search or workerId', path: ['search'] }),
   /** A reason picked from the fixed list; the note is optional, and required (5+ characters) for 'other'. */
   'supervisor.override': z
     .object({
@@ -181,6 +204,8 @@ export type ExportView =
   /** Stored by the hub (`already-stored`: a copy sent before had arrived). */
   | { target: 'hub'; fileName: string; rows: number; exportId: string; status: 'stored' | 'already-stored' };
 
+export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult } from '../../base/common/kiosk-trace.js';
+
 export interface InsideView {
   workerId: string;
   displayName: string | null;
@@ -196,6 +221,8 @@ export interface Results {
   'supervisor.logout': { ok: true };
   'supervisor.log': { rows: EntryLogRow[]; total: number; summary: EntryLogSummary };
   'supervisor.inside': { workers: InsideView[] };
+  /** `trace` is null when the search matched none or several (then pick one of `candidates`). */
+  'supervisor.trace': { candidates: TraceCandidate[]; trace: TraceResult | null };
   'supervisor.override': PassageView;
   /** `hub`: exports can be sent to the hub; `hubWaiting`: how many wait on the kiosk to be sent again. */
   'supervisor.drives': { drives: DriveView[]; hub: boolean; hubWaiting: number };

@@ -137,6 +137,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       },
       'supervisor.log': (p) => desk.entryLog(p.token, p.query, p.limit),
       'supervisor.inside': (p) => ({ workers: desk.inside(p.token) }),
+      'supervisor.trace': (p) => desk.trace(p.token, p),
       'supervisor.override': (p) => passageView(desk.override(p.token, p.seq, p.reasonCode, p.note), this.publicRules),
       'supervisor.drives': async (p) => {
         const drives = await desk.drives(p.token);

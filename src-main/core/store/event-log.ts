@@ -78,6 +78,8 @@ export class EventLog {
   private readonly insertAlert: Statement;
   private readonly unsentAlertsStmt: Statement;
   private readonly markAlertStmt: Statement;
+  private readonly passagesOfStmt: Statement;
+  private readonly scansNearStmt: Statement;
 
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`
@@ -112,6 +114,20 @@ export class EventLog {
       'SELECT e.*, a.kind AS alert_kind, a.note AS alert_note FROM alerts a JOIN events e ON e.seq = a.seq WHERE a.sent_at IS NULL ORDER BY a.seq LIMIT ?',
     );
     this.markAlertStmt = db.prepare('UPDATE alerts SET sent_at = ? WHERE seq = ?');
+    // The trace (supervisor/trace.ts): a worker's allowed scans by the (worker_id, seq) index, then
+    // the scans around each by the wall-time index; only the columns it needs, as raw rows.
+    this.passagesOfStmt = db
+      .prepare(
+        `SELECT seq, wall_ms, direction, checkpoint_id FROM events
+         WHERE worker_id = ? AND decision = 'allow' AND source <> 'input' AND wall_ms >= ? AND wall_ms < ? ORDER BY seq`,
+      )
+      .raw();
+    this.scansNearStmt = db
+      .prepare(
+        `SELECT wall_ms, worker_id, decision, direction, checkpoint_id FROM events
+         WHERE wall_ms >= ? AND wall_ms <= ? AND source <> 'input' ORDER BY wall_ms`,
+      )
+      .raw();
     this.depthStmt = db.prepare(
       'SELECT count(*) AS n, (SELECT wall_ms FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT 1) AS oldest FROM events WHERE synced_at IS NULL',
     );
@@ -199,6 +215,20 @@ export class EventLog {
   /** Events with wall time in [fromMs, toMs), in sequence order. */
   *between(fromMs: number, toMs: number): Generator<GateEvent> {
     for (const row of this.betweenStmt.iterate(fromMs, toMs)) yield fromRow(row as EventRow);
+  }
+
+  /** A worker's allowed scans (not the gate inputs' events) with wall time in [fromMs, toMs), in sequence order. */
+  passagesOf(workerId: string, fromMs: number, toMs: number): { seq: number; wallMs: number; direction: Direction; checkpointId: string }[] {
+    const rows = this.passagesOfStmt.all(workerId, fromMs, toMs) as [number, number, Direction, string][];
+    return rows.map(([seq, wallMs, direction, checkpointId]) => ({ seq, wallMs, direction, checkpointId }));
+  }
+
+  /**
+   * Scans (allowed and refused, not the gate inputs' events) with wall time in [fromMs, toMs], by
+   * time, as raw rows: [wallMs, workerId, decision, direction, checkpointId]. No reasons.
+   */
+  scansNear(fromMs: number, toMs: number): [number, string | null, 'allow' | 'deny', Direction, string][] {
+    return this.scansNearStmt.all(fromMs, toMs) as [number, string | null, 'allow' | 'deny', Direction, string][];
   }
 
   get(seq: number): GateEvent | undefined {

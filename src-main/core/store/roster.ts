@@ -71,6 +71,13 @@ export class Roster {
     return row ? fromRow(row) : undefined;
   }
 
+  /** Every worker's id, name and team (the supervisor's search for a worker to trace). */
+  *names(): Generator<{ workerId: string; displayName: string; team: string }> {
+    for (const [workerId, displayName, team] of this.db.prepare('SELECT worker_id, display_name, team FROM workers').raw().iterate() as Iterable<[string, string, string]>) {
+      yield { workerId, displayName, team };
+    }
+  }
+
   count(): number {
     return (this.countStmt.get() as { n: number }).n;
   }

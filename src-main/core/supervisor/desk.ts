@@ -17,6 +17,7 @@ import { decide } from '../decide.js';
 import { DriveError, type RemovableDrive, type RemovableDrives } from '../../../device/usb/removable-drives.js';
 import { HubSendError, type HubExportSender, type PendingHubExport } from './send-export.js';
 import { dayKeyIn, localTimeIn, startOfDayIn } from '../../../base/common/time.js';
+import { WorkerTrace, type TraceCandidate, type TraceResult } from './trace.js';
 
 export interface SupervisorRules extends LockoutRules {
   sessionMinutes: number;
@@ -62,6 +63,7 @@ export type AuditAction =
   | 'logout'
   | 'view-log'
   | 'view-inside'
+  | 'view-trace'
   | 'view-drives'
   | 'export'
   | 'override';
@@ -125,6 +127,7 @@ function toRecord(r: OverrideDbRow): OverrideRecord {
 export class SupervisorDesk {
   private readonly sessions = new Map<string, Session>();
   private readonly reader: EntryLogReader;
+  private readonly tracer: WorkerTrace;
   readonly accounts: SupervisorAccounts;
   private readonly statements: {
     overrideByDenied: Statement;
@@ -177,6 +180,7 @@ export class SupervisorDesk {
       },
       overridable: (e) => this.refusalToOverride(e) === null,
     });
+    this.tracer = new WorkerTrace(deps.events, deps.roster);
   }
 
   private now(): number {
@@ -278,6 +282,30 @@ export class SupervisorDesk {
     const now = this.now();
     // From the start of yesterday (province time): a night shift that came in before midnight is still inside.
     return this.reader.inside(startOfDayIn(now, this.deps.zone) - DAY_MS, now + 60_000, { passedOnly: this.deps.passageSensor === true });
+  }
+
+  /**
+   * The offline trace (trace.ts): with `workerId`, that worker's; otherwise the workers `search`
+   * matches, and the trace when it matches exactly one. Audited with the worker traced.
+   */
+  trace(
+    token: string,
+    query: { search: string; workerId?: string | undefined; fromMs: number; toMs: number; windowMinutes: number },
+  ): { candidates: TraceCandidate[]; trace: TraceResult | null } {
+    const who = this.requireSession(token);
+    const candidates = query.workerId !== undefined ? [] : this.tracer.candidates(query.search);
+    const workerId = query.workerId ?? (candidates.length === 1 ? candidates[0]!.workerId : null);
+    if (workerId === null) {
+      this.audit('view-trace', who.supervisorId, `search: ${candidates.length} workers matched`);
+      return { candidates, trace: null };
+    }
+    const trace = this.tracer.trace(workerId, query.fromMs, query.toMs, query.windowMinutes);
+    this.audit(
+      'view-trace',
+      who.supervisorId,
+      `worker ${workerId}, ${new Date(query.fromMs).toISOString()}..${new Date(query.toMs).toISOString()}, ±${query.windowMinutes} min: ${trace.contacts.length} contacts`,
+    );
+    return { candidates, trace };
   }
 
   async exportLog(token: string, query: EntryLogQuery, format: ExportFormat, lang: ExportLanguage): Promise<{ fileName: string; bytes: Uint8Array; rows: number }> {

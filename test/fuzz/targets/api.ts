@@ -44,6 +44,17 @@ const nearParams = (scanTexts: string[]): Record<Method, fc.Arbitrary<unknown>> 
   'supervisor.logout': fc.record({ token }),
   'supervisor.log': fc.record({ token, query, limit: fc.oneof(fc.integer({ min: 1, max: 2000 }), fc.constantFrom(0, 2001, 0.5)) }, { requiredKeys: ['token', 'query'] }),
   'supervisor.inside': fc.record({ token }),
+  'supervisor.trace': fc.record(
+    {
+      token,
+      search: fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('W1', 'Nguyễn', '%', '', 'x'.repeat(90))),
+      workerId: fc.constantFrom('W1', 'W2', 'Bad Id', ''),
+      fromMs: fc.oneof({ weight: 4, arbitrary: fc.constant(Date.now() - 14 * DAY) }, fc.integer(), fc.constant(-1)),
+      toMs: fc.oneof({ weight: 4, arbitrary: fc.constant(Date.now() + 60_000) }, fc.integer({ min: 0, max: 4_000_000_000_000 })),
+      windowMinutes: fc.constantFrom(5, 15, 30, 60, 7, 0, 1.5),
+    },
+    { requiredKeys: ['token', 'fromMs', 'toMs'] },
+  ),
   'supervisor.override': fc.record(
     {
       token,

@@ -1,0 +1,226 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SqliteDatabase } from '../../../../base/node/sqlite.js';
+import type { NewGateEvent } from '../../../../base/common/types.js';
+import { openStore } from '../../../../src-main/core/store/database.js';
+import { EventLog } from '../../../../src-main/core/store/event-log.js';
+import { Roster } from '../../../../src-main/core/store/roster.js';
+import { WorkerTrace } from '../../../../src-main/core/supervisor/trace.js';
+import { loadSettings } from '../../../../src-main/core/config.js';
+import { Kiosk } from '../../../../src-main/app/kiosk.js';
+import { createLogger } from '../../../../base/node/logger.js';
+import { healthyWorker, hubKeys, tempDir, writeKioskConfig } from '../../../helpers/fixtures.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+/** The case's first passage: 07:00 in Hanoi on 20 November. */
+const T0 = Date.parse('2026-11-20T00:00:00Z');
+
+function scan(workerId: string | null, atMs: number, over: Partial<NewGateEvent> = {}): NewGateEvent {
+  return {
+    wallMs: atMs,
+    monoUs: atMs * 1000,
+    bootId: 'b0',
+    clockSynced: true,
+    checkpointId: 'gate-a',
+    zoneId: 'factory',
+    direction: 'entry',
+    credentialKind: workerId === null ? 'unknown' : 'pass',
+    workerId,
+    codeHash: workerId === null ? 'ab'.repeat(16) : null,
+    decision: 'allow',
+    reasons: [],
+    source: 'serial',
+    policyVersion: 1,
+    ...over,
+  };
+}
+const denied = (workerId: string | null, atMs: number, over: Partial<NewGateEvent> = {}) =>
+  scan(workerId, atMs, { decision: 'deny', reasons: workerId === null ? ['MALFORMED_CODE'] : ['QUARANTINE_ACTIVE'], ...over });
+
+describe('the offline trace on the kiosk', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let db: SqliteDatabase;
+  let events: EventLog;
+  let roster: Roster;
+  let tracer: WorkerTrace;
+
+  beforeEach(() => {
+    dir = tempDir('safegate-trace-');
+    db = openStore(join(dir.path, 'kiosk.db'));
+    events = new EventLog(db);
+    roster = new Roster(db);
+    roster.upsertAll(
+      [
+        healthyWorker('CASE', T0, { displayName: 'Nguyễn Văn Ca', team: 'Tổ 3' }),
+        ...['A', 'B', 'C', 'D', 'E', 'F', 'H', 'J'].map((id) => healthyWorker(id, T0, { displayName: `Trần Thị ${id}`, team: 'Tổ 1' })),
+        healthyWorker('N2', T0, { displayName: 'Nguyễn Văn Hai', team: 'Tổ 2' }),
+      ],
+    );
+    tracer = new WorkerTrace(events, roster);
+  });
+  afterEach(() => {
+    db.close();
+    dir.remove();
+  });
+
+  /** The case's log: in at 07:00, out at 16:00, refused the next morning; and the people around. */
+  function seed(): void {
+    events.appendMany(
+      [
+        scan('CASE', T0),
+        scan('CASE', T0 + 9 * HOUR, { direction: 'exit' }),
+        denied('CASE', T0 + DAY),
+        // Around 07:00.
+        scan('A', T0 - 10 * MIN),
+        scan('A', T0 - 9 * MIN, { source: 'input', reasons: ['PASSED'] }), // the sensor's event: not a second scan
+        scan('B', T0 + 15 * MIN), // on the window's edge: in
+        scan('C', T0 + 15 * MIN + 1000), // a second past it: out
+        scan('D', T0 + 5 * MIN, { checkpointId: 'gate-b' }), // another checkpoint (before this box was moved)
+        denied('E', T0 + 2 * MIN), // refused, never let in: listed apart
+        denied('F', T0 + 3 * MIN),
+        scan('F', T0 + 4 * MIN, { reasons: ['SUPERVISOR_OVERRIDE'] }), // let through after all: a contact
+        denied(null, T0 + MIN), // a code nobody could be identified by: counted only
+        // Around 16:00.
+        scan('A', T0 + 9 * HOUR + MIN, { direction: 'exit' }),
+        scan('GONE', T0 + 9 * HOUR - 3 * MIN, { direction: 'exit' }), // no longer on the roster: by id
+        // Near the case's refusal the next day: not a passage of the case.
+        scan('H', T0 + DAY + MIN),
+        // Before the period asked for.
+        scan('CASE', T0 - 20 * DAY),
+        scan('J', T0 - 20 * DAY + MIN),
+      ].map((event) => ({ event, alert: undefined })),
+    );
+  }
+
+  it('lists who passed within the window of each of the worker\'s passages, at the same checkpoint, refusals apart', () => {
+    seed();
+    const r = tracer.trace('CASE', T0 - 14 * DAY, T0 + 14 * DAY, 15);
+    expect(r.worker).toEqual({ workerId: 'CASE', displayName: 'Nguyễn Văn Ca', team: 'Tổ 3' });
+    expect(r.passages.map((p) => [p.atMs - T0, p.direction])).toEqual([
+      [0, 'entry'],
+      [9 * HOUR, 'exit'],
+    ]);
+    const [morning, evening] = r.passages;
+    expect(morning!.passed.map((n) => [n.workerId, n.gapMs / MIN])).toEqual([
+      ['A', -10],
+      ['F', 4],
+      ['B', 15],
+    ]);
+    expect(morning!.refused.map((n) => [n.workerId, n.gapMs / MIN])).toEqual([
+      ['E', 2],
+      ['F', 3],
+    ]);
+    expect(morning!.unidentified).toBe(1);
+    expect(evening!.passed.map((n) => [n.workerId, n.displayName, n.gapMs / MIN])).toEqual([
+      ['GONE', null, -3],
+      ['A', 'Trần Thị A', 1],
+    ]);
+    expect(evening!.refused).toEqual([]);
+    expect(r.contacts).toEqual([
+      { workerId: 'A', displayName: 'Trần Thị A', team: 'Tổ 1', times: 2, closestGapMs: MIN, lastAtMs: T0 + 9 * HOUR + MIN },
+      { workerId: 'GONE', displayName: null, team: null, times: 1, closestGapMs: 3 * MIN, lastAtMs: T0 + 9 * HOUR - 3 * MIN },
+      { workerId: 'F', displayName: 'Trần Thị F', team: 'Tổ 1', times: 1, closestGapMs: 4 * MIN, lastAtMs: T0 + 4 * MIN },
+      { workerId: 'B', displayName: 'Trần Thị B', team: 'Tổ 1', times: 1, closestGapMs: 15 * MIN, lastAtMs: T0 + 15 * MIN },
+    ]);
+    // F was let through after the refusal: a contact, not "refused only". Never a reason.
+    expect(r.refusedOnly).toEqual([{ workerId: 'E', displayName: 'Trần Thị E', team: 'Tổ 1', times: 1, closestGapMs: 2 * MIN, lastAtMs: T0 + 2 * MIN }]);
+    expect(JSON.stringify(r)).not.toContain('QUARANTINE');
+    expect(JSON.stringify(r)).not.toContain('MALFORMED');
+  });
+
+  it('widens and narrows with the window, and keeps to the period', () => {
+    seed();
+    const ids = (minutes: number, from = T0 - 14 * DAY) => tracer.trace('CASE', from, T0 + 14 * DAY, minutes).contacts.map((c) => c.workerId).sort();
+    expect(ids(5)).toEqual(['A', 'F', 'GONE']);
+    expect(ids(30)).toEqual(['A', 'B', 'C', 'F', 'GONE']);
+    // The period reaching back 21 days takes in the case's passage 20 days ago, and J beside it.
+    expect(ids(5, T0 - 21 * DAY)).toEqual(['A', 'F', 'GONE', 'J']);
+    // A period with none of the worker's passages: nobody.
+    expect(tracer.trace('CASE', T0 + 2 * DAY, T0 + 3 * DAY, 60)).toMatchObject({ passages: [], contacts: [], refusedOnly: [] });
+  });
+
+  it('counts a person once per passage of the worker, however many times they scanned near it', () => {
+    // Two passages of the case 20 minutes apart: their windows overlap and are read in one range.
+    events.appendMany(
+      [scan('CASE', T0), scan('CASE', T0 + 20 * MIN, { direction: 'exit' }), scan('B', T0 + 10 * MIN), scan('B', T0 + 12 * MIN, { direction: 'exit' }), scan('C', T0 + 34 * MIN)].map(
+        (event) => ({ event, alert: undefined }),
+      ),
+    );
+    const r = tracer.trace('CASE', T0 - DAY, T0 + DAY, 15);
+    expect(r.passages.map((p) => p.passed.map((n) => `${n.workerId}${n.gapMs / MIN}`))).toEqual([
+      ['B10', 'B12'],
+      ['B-10', 'B-8', 'C14'],
+    ]);
+    expect(r.contacts.map((c) => [c.workerId, c.times, c.closestGapMs / MIN])).toEqual([
+      ['B', 2, 8],
+      ['C', 1, 14],
+    ]);
+  });
+
+  it('finds the worker by id or by name without accents, lists several to pick from, and an id only the log still knows', () => {
+    seed();
+    expect(tracer.candidates('CASE')).toEqual([{ workerId: 'CASE', displayName: 'Nguyễn Văn Ca', team: 'Tổ 3' }]);
+    expect(tracer.candidates('case').map((c) => c.workerId)).toEqual(['CASE']);
+    expect(tracer.candidates('van ca').map((c) => c.workerId)).toEqual(['CASE']);
+    expect(tracer.candidates('nguyen van').map((c) => c.displayName)).toEqual(['Nguyễn Văn Ca', 'Nguyễn Văn Hai']);
+    expect(tracer.candidates('GONE')).toEqual([{ workerId: 'GONE', displayName: null, team: null }]);
+    expect(tracer.candidates('nobody at all')).toEqual([]);
+    expect(tracer.candidates('   ')).toEqual([]);
+  });
+
+  it('reads the worker\'s passages by the worker index and the people around by the time index', () => {
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...Array.from(sql.matchAll(/\?/g), () => 1)) as { detail: string }[]).map((r) => r.detail).join('; ');
+    expect(
+      plan(`SELECT seq, wall_ms, direction, checkpoint_id FROM events WHERE worker_id = ? AND decision = 'allow' AND source <> 'input' AND wall_ms >= ? AND wall_ms < ? ORDER BY seq`),
+    ).toContain('USING INDEX events_worker_allowed');
+    expect(plan(`SELECT wall_ms, worker_id, decision, direction, checkpoint_id FROM events WHERE wall_ms >= ? AND wall_ms <= ? AND source <> 'input' ORDER BY wall_ms`)).toContain(
+      'USING INDEX events_wall',
+    );
+  });
+});
+
+describe('the trace through the screen API', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let kiosk: Kiosk;
+
+  beforeEach(() => {
+    dir = tempDir('safegate-trace-api-');
+    hubKeys(dir.path);
+    kiosk = new Kiosk(loadSettings(writeKioskConfig(dir.path)), { headless: true, log: createLogger({ level: 'silent' }) });
+  });
+  afterEach(async () => {
+    await kiosk.stop();
+    dir.remove();
+  });
+
+  it('answers only a signed-in supervisor, refuses a bad window or period, picks among several, and audits who was traced', async () => {
+    const now = Date.now();
+    kiosk.roster.upsertAll([healthyWorker('W1', now, { displayName: 'Lê Văn Một' }), healthyWorker('W2', now, { displayName: 'Lê Văn Hai' })]);
+    kiosk.events.appendMany([scan('W1', now - HOUR), scan('W2', now - HOUR + 7 * MIN)].map((event) => ({ event, alert: undefined })));
+    const call = (params: Record<string, unknown>) => kiosk.screenService.dispatch('supervisor.trace', params);
+    const period = { fromMs: now - 14 * DAY, toMs: now + MIN };
+
+    expect(await call({ token: 'x'.repeat(32), search: 'W1', ...period })).toMatchObject({ ok: false, error: { code: 'not-signed-in' } });
+    await kiosk.supervisor.addSupervisor({ id: 'lan', name: 'Nguyễn Thị Lan', pin: '975310' });
+    const login = await kiosk.supervisor.login('lan', '975310');
+    if (!login.ok) throw new Error('no login');
+    const { token } = login;
+    expect(await call({ token, search: 'W1', ...period, windowMinutes: 7 })).toMatchObject({ ok: false, error: { code: 'bad-request', message: expect.stringContaining('5, 15, 30, 60') } });
+    expect(await call({ token, search: 'W1', fromMs: now - 40 * DAY, toMs: now })).toMatchObject({ ok: false, error: { code: 'bad-request', message: expect.stringContaining('32 days') } });
+    expect(await call({ token, search: '  ', ...period })).toMatchObject({ ok: false, error: { code: 'bad-request' } });
+    expect(await call({ token, workerId: 'Bad Id', ...period })).toMatchObject({ ok: false, error: { code: 'bad-request' } });
+
+    const several = await call({ token, search: 'le van', ...period });
+    expect(several).toMatchObject({ ok: true, result: { trace: null } });
+    if (!several.ok) throw new Error('refused');
+    expect((several.result as { candidates: { workerId: string }[] }).candidates.map((c) => c.workerId)).toEqual(['W2', 'W1']);
+    const picked = await call({ token, workerId: 'W1', ...period });
+    expect(picked).toMatchObject({ ok: true, result: { trace: { worker: { workerId: 'W1' }, windowMinutes: 15, contacts: [{ workerId: 'W2', closestGapMs: 7 * MIN }] } } });
+    expect(kiosk.supervisor.auditTrail().filter((a) => a.action === 'view-trace').map((a) => a.detail)).toEqual([
+      'search: 2 workers matched',
+      expect.stringMatching(/^worker W1, .*, ±15 min: 1 contacts$/),
+    ]);
+  });
+});
