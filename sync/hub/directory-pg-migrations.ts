@@ -270,4 +270,61 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
         EXECUTE FUNCTION workers_leaving_lose_their_links();
     `,
   },
+  {
+    version: 2,
+    name: 'alerts',
+    sql: `
+      CREATE TABLE alert_recipients (
+        recipient_id text    PRIMARY KEY,
+        org_id       text,
+        site_id      text,
+        channel      text    NOT NULL CHECK (channel IN ('email', 'webhook')),
+        address      text    NOT NULL,
+        secret       text,
+        categories   text,
+        created_ms   bigint  NOT NULL,
+        disabled     integer NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        removed_ms   bigint
+      );
+      CREATE INDEX alert_recipients_org ON alert_recipients (org_id);
+
+      CREATE TABLE hub_alert_book (
+        alert_id        text    PRIMARY KEY,
+        dedup_key       text    NOT NULL UNIQUE,
+        source          text    NOT NULL CHECK (source IN ('kiosk', 'hub')),
+        kind            text    NOT NULL,
+        category        text    NOT NULL CHECK (category IN ('health', 'override', 'gate', 'device', 'compliance')),
+        org_id          text,
+        site_id         text,
+        checkpoint_id   text,
+        device_id       text,
+        seq             bigint,
+        at_ms           bigint  NOT NULL,
+        raised_ms       bigint  NOT NULL,
+        acknowledged_by text,
+        acknowledged_ms bigint,
+        change_seq      bigint  NOT NULL
+      );
+      CREATE INDEX hub_alert_book_raised ON hub_alert_book (raised_ms);
+      CREATE INDEX hub_alert_book_org ON hub_alert_book (org_id, raised_ms);
+      CREATE INDEX hub_alert_book_change ON hub_alert_book (change_seq);
+
+      CREATE TABLE alert_deliveries (
+        alert_id        text    NOT NULL REFERENCES hub_alert_book (alert_id),
+        recipient_id    text    NOT NULL REFERENCES alert_recipients (recipient_id),
+        channel         text    NOT NULL CHECK (channel IN ('email', 'webhook')),
+        state           text    NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'cancelled')),
+        attempts        integer NOT NULL DEFAULT 0,
+        created_ms      bigint  NOT NULL,
+        next_attempt_ms bigint  NOT NULL,
+        lease_until_ms  bigint,
+        last_error      text,
+        last_attempt_ms bigint,
+        sent_ms         bigint,
+        PRIMARY KEY (alert_id, recipient_id)
+      );
+      CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_ms);
+      CREATE INDEX alert_deliveries_recipient ON alert_deliveries (recipient_id);
+    `,
+  },
 ];

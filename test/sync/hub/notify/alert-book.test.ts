@@ -1,0 +1,144 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HubDirectory } from '../../../../sync/hub/directory.js';
+import { AlertBook, AlertBookError, type RaisedAlert } from '../../../../sync/hub/notify/alert-book.js';
+import { directoryBackends } from '../../../helpers/directory-db.js';
+
+const NOW = Date.parse('2026-11-27T03:00:00Z');
+
+function kioskAlert(seq: number, over: Partial<RaisedAlert> = {}): RaisedAlert {
+  return {
+    dedupKey: `kiosk:gate-1:${seq}`,
+    source: 'kiosk',
+    kind: 'quarantined-entry-attempt',
+    category: 'health',
+    orgId: 'may-a',
+    siteId: 'xuong-1',
+    checkpointId: 'cong-1',
+    deviceId: 'gate-1',
+    seq,
+    atMs: NOW - 1_000,
+    ...over,
+  };
+}
+
+describe.each(directoryBackends)('the alert book on $name', (backend) => {
+  let directory: HubDirectory;
+  let book: AlertBook;
+
+  beforeEach(async () => {
+    directory = await HubDirectory.open(await backend.target());
+    book = new AlertBook({ sql: directory.sql, undeliveredAfterAttempts: 3, undeliveredAfterMs: 600_000 });
+  });
+  afterEach(async () => {
+    await directory.close();
+  });
+
+  it('records an alert once per dedup key, with one pending delivery per matching recipient, in the same step', async () => {
+    const orgMail = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
+    const siteHook = await book.addRecipient({ orgId: 'may-a', siteId: 'xuong-1', channel: 'webhook', address: 'https://sms.example/hook' }, NOW);
+    const province = await book.addRecipient({ orgId: null, siteId: null, channel: 'email', address: 'soyte@tinh.gov.vn' }, NOW);
+    await book.addRecipient({ orgId: 'may-a', siteId: 'xuong-2', channel: 'email', address: 'x2@may-a.vn' }, NOW); // another site
+    await book.addRecipient({ orgId: 'may-b', siteId: null, channel: 'email', address: 'b@may-b.vn' }, NOW); // another org
+    await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'gate@may-a.vn', categories: ['gate'] }, NOW); // other category
+    expect(siteHook.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const first = await book.raise(kioskAlert(1), NOW);
+    expect(first.isNew).toBe(true);
+    expect(first.alertId).toMatch(/^a-[0-9a-f]{10}$/);
+    const again = await book.raise(kioskAlert(1), NOW + 5_000);
+    expect(again).toEqual({ alertId: first.alertId, isNew: false });
+
+    const deliveries = await book.deliveries([first.alertId], NOW);
+    expect(deliveries.map((d) => d.recipientId).sort()).toEqual([orgMail.recipientId, siteHook.recipientId, province.recipientId].sort());
+    expect(deliveries.every((d) => d.state === 'pending' && d.attempts === 0 && !d.undelivered)).toBe(true);
+    expect(await book.get(first.alertId)).toMatchObject({ category: 'health', orgId: 'may-a', siteId: 'xuong-1', deviceId: 'gate-1', seq: 1, raisedAtMs: NOW, acknowledgedAtMs: null });
+
+    // An alert nobody is to be told is still recorded.
+    await book.removeRecipient(province.recipientId, NOW);
+    const lonely = await book.raise(kioskAlert(2, { orgId: 'may-c', siteId: 'xuong-9' }), NOW);
+    expect(await book.deliveries([lonely.alertId], NOW)).toEqual([]);
+    expect((await book.list()).map((a) => a.alertId)).toContain(lonely.alertId);
+    expect((await book.list({ orgId: 'may-c' })).map((a) => a.alertId)).toEqual([lonely.alertId]);
+  });
+
+  it('a gate alert (no organisation) reaches province-wide recipients and those who named its site; an organisation-wide alert (no site) every recipient of the organisation', async () => {
+    const site = await book.addRecipient({ orgId: 'may-b', siteId: 'xuong-1', channel: 'email', address: 'bv@may-b.vn' }, NOW);
+    const orgOnly = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'a@may-a.vn' }, NOW);
+    const orgSite = await book.addRecipient({ orgId: 'may-a', siteId: 'xuong-2', channel: 'email', address: 'a2@may-a.vn' }, NOW);
+    const province = await book.addRecipient({ orgId: null, siteId: null, channel: 'email', address: 'soyte@tinh.gov.vn' }, NOW);
+    const gate = await book.raise(kioskAlert(3, { kind: 'emergency-open', category: 'gate', orgId: null }), NOW);
+    expect((await book.deliveries([gate.alertId])).map((d) => d.recipientId).sort()).toEqual([site.recipientId, province.recipientId].sort());
+    const list = await book.raise({ dedupKey: 'hub:list-stale:may-a:2026-11-27', source: 'hub', kind: 'list-stale', category: 'compliance', orgId: 'may-a', siteId: null, checkpointId: null, deviceId: null, seq: null, atMs: NOW }, NOW);
+    expect((await book.deliveries([list.alertId])).map((d) => d.recipientId).sort()).toEqual([orgOnly.recipientId, orgSite.recipientId, province.recipientId].sort());
+  });
+
+  it('acknowledges once, lists unacknowledged ones, and every change moves the change cursor', async () => {
+    await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
+    const start = await book.currentCursor();
+    const a = await book.raise(kioskAlert(1), NOW);
+    const b = await book.raise(kioskAlert(2), NOW + 1);
+    let changes = await book.changesSince(start);
+    expect(changes.alerts.map((x) => x.alertId)).toEqual([a.alertId, b.alertId]);
+    const cursor = changes.cursor;
+    expect(await book.changesSince(cursor)).toEqual({ alerts: [], cursor });
+
+    expect(await book.acknowledge(a.alertId, 'manager:lan', NOW + 10)).toBe(true);
+    expect(await book.acknowledge(a.alertId, 'manager:hoa', NOW + 20)).toBe(false);
+    expect(await book.get(a.alertId)).toMatchObject({ acknowledgedBy: 'manager:lan', acknowledgedAtMs: NOW + 10 });
+    await expect(book.acknowledge('a-0000000000', 'x', NOW)).rejects.toThrow(AlertBookError);
+    expect((await book.list({ unacknowledgedOnly: true })).map((x) => x.alertId)).toEqual([b.alertId]);
+
+    changes = await book.changesSince(cursor);
+    expect(changes.alerts.map((x) => x.alertId)).toEqual([a.alertId]);
+    // A delivery's state is a change of its alert too.
+    const [due] = await book.dueDeliveries(NOW + 100, 1);
+    await book.markFailed(due!.alert.alertId, due!.recipient.recipientId, 'connection refused', NOW + 5_100, NOW + 100);
+    expect((await book.changesSince(changes.cursor)).alerts.map((x) => x.alertId)).toEqual([due!.alert.alertId]);
+  });
+
+  it('leases due deliveries so no two senders take the same one, records every attempt, and never drops one', async () => {
+    const r = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'webhook', address: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-sixteen+' }, NOW);
+    const { alertId } = await book.raise(kioskAlert(1), NOW);
+    const leased = await book.dueDeliveries(NOW, 10, 30_000);
+    expect(leased).toHaveLength(1);
+    expect(leased[0]!.recipient).toMatchObject({ recipientId: r.recipientId, secret: 'a-secret-of-sixteen+' });
+    expect(await book.dueDeliveries(NOW + 1_000, 10)).toEqual([]); // held by the lease
+    expect(await book.dueDeliveries(NOW + 31_000, 10)).toHaveLength(1); // the lease ran out (a sender died): taken again
+
+    for (let i = 1; i <= 3; i++) await book.markFailed(alertId, r.recipientId, 'HTTP 500', NOW + i * 10_000, NOW + i * 1_000);
+    let [d] = await book.deliveries([alertId], NOW + 4_000);
+    expect(d).toMatchObject({ state: 'failed', attempts: 3, lastError: 'HTTP 500', nextAttemptAtMs: NOW + 30_000, undelivered: true });
+    expect(await book.dueDeliveries(NOW + 29_000, 10)).toEqual([]);
+    expect(await book.nextDueMs()).toBe(NOW + 30_000);
+    expect(await book.dueDeliveries(NOW + 30_000, 10)).toHaveLength(1);
+    await book.markSent(alertId, r.recipientId, NOW + 30_500);
+    await book.markFailed(alertId, r.recipientId, 'late failure of a stale lease', NOW + 99_000, NOW + 31_000); // changes nothing
+    [d] = await book.deliveries([alertId], NOW + 31_000);
+    expect(d).toMatchObject({ state: 'sent', attempts: 4, sentAtMs: NOW + 30_500, lastError: 'HTTP 500', undelivered: false });
+    expect(await book.dueDeliveries(NOW + 999_000, 10)).toEqual([]);
+  });
+
+  it('a held recipient gets nothing new and its deliveries wait; a removed one ends its unsent deliveries as cancelled, kept', async () => {
+    const r = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
+    const { alertId } = await book.raise(kioskAlert(1), NOW);
+    expect(await book.setRecipientDisabled(r.recipientId, true)).toBe(true);
+    expect(await book.dueDeliveries(NOW, 10)).toEqual([]);
+    const held = await book.raise(kioskAlert(2), NOW);
+    expect(await book.deliveries([held.alertId])).toEqual([]);
+    await book.setRecipientDisabled(r.recipientId, false);
+    expect((await book.listRecipients('may-a')).map((x) => [x.recipientId, x.secret])).toEqual([[r.recipientId, null]]);
+    expect(await book.removeRecipient(r.recipientId, NOW)).toBe(true);
+    expect(await book.removeRecipient(r.recipientId, NOW)).toBe(false);
+    expect(await book.deliveries([alertId])).toMatchObject([{ state: 'cancelled', lastError: 'recipient removed' }]);
+    expect(await book.listRecipients()).toEqual([]);
+  });
+
+  it('refuses a bad address, channel, category or secret with a clear message', async () => {
+    await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'not an address' })).rejects.toThrow(/not an e-mail address/);
+    await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'webhook', address: 'ftp://x.vn/h' })).rejects.toThrow(/http or https/);
+    await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'webhook', address: 'https://u:p@x.vn/h' })).rejects.toThrow(/no user or password/);
+    await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'webhook', address: 'https://x.vn/h', secret: 'short' })).rejects.toThrow(/16 to 200/);
+    await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'sms' as 'email', address: 'x' })).rejects.toThrow(/email or webhook/);
+    await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'a@b.vn', categories: ['weather' as 'gate'] })).rejects.toThrow(/unknown alert category/);
+  });
+});
