@@ -3,6 +3,7 @@ import type { CellValue } from 'exceljs';
 import { z } from 'zod';
 import { identifierSchema, workerIdSchema } from '../../base/common/ids.js';
 import { parseInstant } from '../../base/common/time.js';
+import { unguardCell } from '../../base/common/cell-guard.js';
 
 /**
  * An organisation's worker list on the CV 2242 labour-list form (official letter 2242/LĐTBXH-TLĐ-PTM):
@@ -246,14 +247,32 @@ function fieldProblem(line: number, issue: z.core.$ZodIssue): ListProblem {
 
 const notXlsx = (err: Error) => listProblem(0, 'file.notXlsx', `not a readable XLSX workbook (${err.message})`, { detail: err.message });
 
+/** Title rows a form may have above its table (the hub's own labour list has one: sync/hub/reports/labour-list.ts). */
+const MAX_TITLE_ROWS = 5;
+
 /**
- * Reads a worker list from its rows (the first is the header). Every bad row is reported with its
- * line; with any problem, WorkerListError is thrown and nothing is returned, so a caller can never
- * apply half a list.
+ * Where the table starts: the first of the first few rows that names both required columns (rows
+ * above it are the form's title); when none does, the first row, whose problems are then reported.
+ */
+function headerRowIndex(rows: readonly { cells: readonly string[] }[]): number {
+  for (let i = 0; i < Math.min(rows.length, MAX_TITLE_ROWS + 1); i++) {
+    const named = new Set(rows[i]!.cells.map((c) => FIELD_BY_HEADER.get(headerKey(c))));
+    if (REQUIRED.every((f) => named.has(f))) return i;
+  }
+  return 0;
+}
+
+/**
+ * Reads a worker list from its rows (the header is the first, after the form's title rows if any);
+ * a cell the formula guard marked (base/common/cell-guard.ts) is read without the guard's
+ * apostrophe. Every bad row is reported with its line; with any problem, WorkerListError is thrown
+ * and nothing is returned, so a caller can never apply half a list.
  */
 export function parseWorkerRows(rows: readonly { line: number; cells: readonly string[] }[], zone: string, nowMs: number): ListedWorker[] {
   if (rows.length > MAX_LIST_ROWS + 1) throw new WorkerListError([listProblem(0, 'file.tooManyRows', `the list has more than ${MAX_LIST_ROWS} rows`, { max: MAX_LIST_ROWS })]);
-  const [header, ...body] = rows;
+  const start = headerRowIndex(rows);
+  const header = rows[start];
+  const body = rows.slice(start + 1);
   if (!header) throw new WorkerListError([listProblem(0, 'file.empty', 'the file is empty (expected a header row and one row per worker)')]);
   const fields: (Field | null)[] = [];
   const headerProblems: ListProblem[] = [];
@@ -283,7 +302,7 @@ export function parseWorkerRows(rows: readonly { line: number; cells: readonly s
     if (cells.every((c) => c.trim() === '')) continue;
     const record: Record<string, string> = Object.fromEntries(Object.keys(HEADERS).map((f) => [f, '']));
     fields.forEach((f, i) => {
-      if (f) record[f] = cells[i] ?? '';
+      if (f) record[f] = unguardCell(cells[i] ?? '');
     });
     for (let i = fields.length; i < cells.length; i++) if (cells[i]!.trim() !== '') problems.push(listProblem(line, 'row.valueWithoutHeader', `a value in column ${i + 1}, which has no header`, { column: i + 1 }));
     const parsed = schema.safeParse(record);

@@ -2,6 +2,7 @@ import { stringify } from 'csv-stringify/sync';
 import { DENY_REASONS } from '../../../base/common/reasons.js';
 import type { EntryLogRow } from './entry-log.js';
 import { localTimeIn } from '../../../base/common/time.js';
+import { guardCell } from '../../../base/common/cell-guard.js';
 import { OVERRIDE_REASONS, OVERRIDE_REASON_CODES, type OverrideReasonCode } from '../../../base/common/policy/override.js';
 
 export type ExportFormat = 'csv' | 'xlsx';
@@ -46,14 +47,8 @@ function overrideReasonWords(code: string, lang: ExportLanguage): string {
   return (OVERRIDE_REASON_CODES as readonly string[]).includes(code) ? OVERRIDE_REASONS[code as OverrideReasonCode][lang] : code;
 }
 
-/**
- * A spreadsheet opening a CSV runs any cell that starts with = + - @ (or a tab or CR before one) as
- * a formula; names and reasons come from outside, so such cells are prefixed with an apostrophe
- * (OWASP "CSV injection").
- */
-export function guardCell(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-}
+/** The one formula guard (base/common/cell-guard.ts), re-exported where the kiosk's callers look for it. */
+export { guardCell };
 
 /** The log as a file: CSV in UTF-8 with a BOM (so Excel shows Vietnamese), or XLSX. */
 export async function exportEntryLog(rows: Iterable<EntryLogRow>, format: ExportFormat, lang: ExportLanguage, zone: string): Promise<Uint8Array> {

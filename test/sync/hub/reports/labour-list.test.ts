@@ -1,0 +1,79 @@
+import ExcelJS from 'exceljs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HubDirectory } from '../../../../sync/hub/directory.js';
+import { parseWorkerList } from '../../../../sync/hub/registry-upload.js';
+import { labourListFileName, labourListXlsx, readLabourList } from '../../../../sync/hub/reports/labour-list.js';
+import { directoryBackends } from '../../../helpers/directory-db.js';
+
+const ZONE = 'Asia/Ho_Chi_Minh';
+const NOW = Date.parse('2026-11-27T09:30:00Z'); // 16:30 in the province
+
+/** A CV 2242 list as a company uploads it: Vietnamese headers, dd/mm/yyyy dates, two sites, a name a spreadsheet would take for a formula. */
+const UPLOAD = Buffer.from(
+  `\uFEFF${[
+    'STT,Mã nhân viên,Họ và tên,Năm sinh,Giới tính,Số CCCD,Số điện thoại,Nơi ở hiện tại,Bộ phận/Tổ,Mã cơ sở,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin',
+    '1,W-001,Nguyễn Thị Lan,1990,Nữ,079190000001,0912345601,"12 Lê Lợi, Thủ Đức",Tổ May 1,site-a,26/11/2026,Âm tính,2',
+    '2,W-002,Trần Văn Bình,1985,Nam,079185000002,+84912345602,Dĩ An,Tổ May 2,site-b,27/11/2026,Dương tính,3',
+    '3,W-003,"=HYPERLINK(""http://x"")",,,,,,Kho,site-a,,,0',
+  ].join('\r\n')}\r\n`,
+);
+
+async function rowsOf(xlsx: Buffer): Promise<string[][]> {
+  const book = new ExcelJS.Workbook();
+  await book.xlsx.load(xlsx as unknown as ArrayBuffer);
+  const out: string[][] = [];
+  book.worksheets[0]!.eachRow((row) => out.push(Array.from((row.values as unknown[]).slice(1), (v) => (v === null || v === undefined ? '' : String(v)))));
+  return out;
+}
+
+describe.each(directoryBackends)('CV 2242 labour list on $name', (backend) => {
+  let d: HubDirectory | undefined;
+  afterEach(async () => {
+    await d?.close();
+    d = undefined;
+  });
+
+  async function seeded(): Promise<HubDirectory> {
+    d = await HubDirectory.open(await backend.target());
+    await d.addOrganisation({ id: 'org-a', name: 'Công ty May Tây Ninh', kind: 'company' }, NOW);
+    await d.addOrganisation({ id: 'org-b', name: 'Other', kind: 'company' }, NOW);
+    await d.addSite({ id: 'site-a', orgId: 'org-a' });
+    await d.addSite({ id: 'site-b', orgId: 'org-a' });
+    await d.addSite({ id: 'site-c', orgId: 'org-b' });
+    await d.uploadWorkers('org-a', await parseWorkerList(UPLOAD, ZONE, NOW), { nowMs: NOW });
+    return d;
+  }
+
+  it('is the form with a title row, and re-uploads unchanged: every field the same, nothing changed on the roster', async () => {
+    const dir = await seeded();
+    const list = (await readLabourList(dir.sql, 'org-a', NOW))!;
+    const xlsx = await labourListXlsx(list, ZONE);
+    const rows = await rowsOf(xlsx);
+    expect(rows[0]![0]).toBe('DANH SÁCH NGƯỜI LAO ĐỘNG (CV 2242) — Công ty May Tây Ninh (org-a) — ngày 27/11/2026');
+    expect(rows[1]).toEqual(['STT', 'Mã nhân viên', 'Họ và tên', 'Năm sinh', 'Giới tính', 'Số CCCD/CMND', 'Số điện thoại', 'Nơi ở hiện tại', 'Bộ phận/Tổ', 'Mã cơ sở', 'Ngày xét nghiệm', 'Kết quả xét nghiệm', 'Số mũi vắc xin', 'Ghi chú']);
+    // By team, then name; what a spreadsheet would run as a formula (a name, a +84 phone) guarded with an apostrophe.
+    expect(rows.slice(2)).toEqual([
+      ['1', 'W-003', `'=HYPERLINK("http://x")`, '', '', '', '', '', 'Kho', 'site-a', '', '', '0'],
+      ['2', 'W-001', 'Nguyễn Thị Lan', '1990', 'Nữ', '079190000001', '0912345601', '12 Lê Lợi, Thủ Đức', 'Tổ May 1', 'site-a', '26/11/2026', 'Âm tính', '2'],
+      ['3', 'W-002', 'Trần Văn Bình', '1985', 'Nam', '079185000002', `'+84912345602`, 'Dĩ An', 'Tổ May 2', 'site-b', '27/11/2026', 'Dương tính', '3'],
+    ]);
+
+    const original = await parseWorkerList(UPLOAD, ZONE, NOW);
+    const again = await parseWorkerList(xlsx, ZONE, NOW + 60_000);
+    const fields = (ws: typeof original) => ws.map(({ line: _line, ...w }) => w).sort((a, b) => a.workerId.localeCompare(b.workerId));
+    expect(fields(again)).toEqual(fields(original));
+    const r = await dir.uploadWorkers('org-a', again, { nowMs: NOW + 60_000 });
+    expect(r).toMatchObject({ changed: 0, removed: 0, workers: 3 });
+    expect((await readLabourList(dir.sql, 'org-a', NOW + 60_000))!.rows).toEqual(list.rows);
+  });
+
+  it("holds one organisation's workers only; an unknown organisation has no list; the file is named by organisation and province day", async () => {
+    const dir = await seeded();
+    await dir.uploadWorkers('org-b', await parseWorkerList(Buffer.from('Mã nhân viên,Họ và tên\nW-900,Người Khác\n'), ZONE, NOW), { nowMs: NOW });
+    expect((await readLabourList(dir.sql, 'org-a', NOW))!.rows.map((r) => r.workerId)).toEqual(['W-003', 'W-001', 'W-002']);
+    expect((await readLabourList(dir.sql, 'org-b', NOW))!.rows.map((r) => r.workerId)).toEqual(['W-900']);
+    expect(await readLabourList(dir.sql, 'nobody', NOW)).toBeUndefined();
+    // 23:30 UTC on the 27th is already the 28th in the province.
+    expect(labourListFileName('org-a', Date.parse('2026-11-27T23:30:00Z'), ZONE)).toBe('danh-sach-nld-org-a-2026-11-28.xlsx');
+  });
+});
