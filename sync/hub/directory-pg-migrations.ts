@@ -327,4 +327,35 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX alert_deliveries_recipient ON alert_deliveries (recipient_id);
     `,
   },
+  {
+    version: 3,
+    name: 'trace-console',
+    sql: `
+      CREATE TABLE saved_traces (
+        trace_id       text    PRIMARY KEY,
+        case_worker_id text    NOT NULL,
+        case_org_id    text,
+        scope_org_id   text,
+        from_ms        bigint  NOT NULL,
+        to_ms          bigint  NOT NULL CHECK (to_ms > from_ms),
+        second_degree  integer NOT NULL CHECK (second_degree IN (0, 1)),
+        options        text    NOT NULL,
+        started_by     text    NOT NULL,
+        started_ms     bigint  NOT NULL,
+        contacts       integer NOT NULL CHECK (contacts >= 0),
+        result         text    NOT NULL
+      );
+      CREATE INDEX saved_traces_started ON saved_traces (started_ms);
+      CREATE INDEX saved_traces_scope ON saved_traces (scope_org_id, started_ms);
+      CREATE INDEX saved_traces_case_org ON saved_traces (case_org_id, started_ms);
+
+      CREATE TABLE trace_notified (
+        trace_id    text    NOT NULL REFERENCES saved_traces (trace_id) ON DELETE CASCADE,
+        worker_id   text    NOT NULL,
+        notified_by text    NOT NULL,
+        notified_ms bigint  NOT NULL,
+        PRIMARY KEY (trace_id, worker_id)
+      );
+    `,
+  },
 ];

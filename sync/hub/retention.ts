@@ -4,6 +4,7 @@ import type { PassRegistry } from './passes.js';
 import type { HubExports } from './exports.js';
 import type { Declarations } from './declarations.js';
 import type { Visits } from './visits.js';
+import type { SavedTraces } from './traces.js';
 
 const DAY_MS = 86_400_000;
 
@@ -18,7 +19,7 @@ export class HubRetention {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; declarations?: Pick<Declarations, 'purge'>; visits?: Pick<Visits, 'purge'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
+    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; declarations?: Pick<Declarations, 'purge'>; visits?: Pick<Visits, 'purge'>; traces?: Pick<SavedTraces, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
   ) {}
 
   /** Purges once (resolves when done), then every hour. */
@@ -51,6 +52,8 @@ export class HubRetention {
         if (declarations?.answers || declarations?.declarations) log.info(declarations, 'phone declarations purged by the retention');
         const visits = await this.deps.visits?.purge(retentionDays);
         if (visits) log.info({ visits }, 'checkpoint visits purged by the retention');
+        const traces = await this.deps.traces?.purgeBefore(now - retentionDays * DAY_MS);
+        if (traces?.traces) log.info(traces, 'saved traces purged by the retention');
       } catch (err) {
         log.error({ err: (err as Error).message }, 'purge failed; will retry');
       }

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type RawBuilder } from 'kysely';
+import type { HubSql, HubSqlExecutor } from './hub-sql.js';
+import type { TraceContact, TraceOptions, TraceResult } from './trace.js';
+
+/** A saved trace's id (a UUID the hub makes). */
+export const TRACE_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A contact marked as told: by whom (a console account) and when. */
+export interface NotifiedMark {
+  workerId: string;
+  by: string;
+  atMs: number;
+}
+
+/** A saved trace without its result (for the list of earlier traces). */
+export interface SavedTraceSummary {
+  traceId: string;
+  caseWorkerId: string;
+  /** The organisation whose list held the case when the trace was started (its managers see it). */
+  caseOrgId: string | null;
+  /** A manager's trace: confined to this organisation's contacts. Null: a health officer's (every organisation). */
+  scopeOrgId: string | null;
+  fromMs: number;
+  toMs: number;
+  secondDegree: boolean;
+  options: TraceOptions;
+  startedBy: string;
+  startedMs: number;
+  /** Every contact the Tracer found (F1 and F2), whoever may see them. */
+  contacts: number;
+  /** Contacts marked as told. */
+  notified: number;
+}
+
+export interface SavedTrace extends SavedTraceSummary {
+  result: TraceResult;
+  notifiedMarks: NotifiedMark[];
+}
+
+/** What one viewer may see of a saved trace: every contact (a health officer), or their organisation's only. */
+export interface TraceView extends Omit<SavedTrace, 'result' | 'notifiedMarks'> {
+  result: TraceResult;
+  /** Contacts of other organisations (or of none) left out of `result.contacts` for this viewer: the health officer has them. */
+  contactsElsewhere: number;
+  notifiedMarks: NotifiedMark[];
+}
+
+interface TraceRow {
+  trace_id: string;
+  case_worker_id: string;
+  case_org_id: string | null;
+  scope_org_id: string | null;
+  from_ms: number;
+  to_ms: number;
+  second_degree: number;
+  options: string;
+  started_by: string;
+  started_ms: number;
+  contacts: number;
+  notified: number;
+}
+
+/** Every column but the result (a trusted constant), with the count of marks. */
+const SUMMARY = sql.raw(
+  't.trace_id, t.case_worker_id, t.case_org_id, t.scope_org_id, t.from_ms, t.to_ms, t.second_degree, t.options, t.started_by, t.started_ms, t.contacts, (SELECT count(*) FROM trace_notified n WHERE n.trace_id = t.trace_id) AS notified',
+);
+
+const toSummary = (r: TraceRow): SavedTraceSummary => ({
+  traceId: r.trace_id,
+  caseWorkerId: r.case_worker_id,
+  caseOrgId: r.case_org_id,
+  scopeOrgId: r.scope_org_id,
+  fromMs: Number(r.from_ms),
+  toMs: Number(r.to_ms),
+  secondDegree: r.second_degree === 1,
+  options: JSON.parse(r.options) as TraceOptions,
+  startedBy: r.started_by,
+  startedMs: Number(r.started_ms),
+  contacts: Number(r.contacts),
+  notified: Number(r.notified),
+});
+
+/** A saved trace an organisation's manager may open: one their organisation started, or one of their own worker. */
+const visibleTo = (orgId: string | undefined): RawBuilder<unknown> => (orgId === undefined ? sql`1 = 1` : sql`(t.scope_org_id = ${orgId} OR t.case_org_id = ${orgId})`);
+
+/**
+ * Traces started from the console and the contacts marked as told (directory migration 0017 /
+ * PostgreSQL step 3). A trace is kept as the Tracer returned it, every contact in it; what a viewer
+ * sees is decided here (`view`), not by each caller: a health officer every contact, a manager the
+ * contacts their organisation's list held when the trace ran, with a count of the others. The
+ * constructor only stores its dependencies.
+ */
+export class SavedTraces {
+  private readonly db: HubSql;
+  private readonly now: () => number;
+
+  constructor(options: { sql: HubSql; now?: () => number }) {
+    this.db = options.sql;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Keeps a trace's result; `scopeOrgId` is the organisation of the manager who started it (none: a health officer). */
+  async save(t: { result: TraceResult; secondDegree: boolean; startedBy: string; scopeOrgId: string | null; caseOrgId: string | null }): Promise<SavedTrace> {
+    const traceId = randomUUID();
+    const r = t.result;
+    await this.db.run(
+      sql`INSERT INTO saved_traces (trace_id, case_worker_id, case_org_id, scope_org_id, from_ms, to_ms, second_degree, options, started_by, started_ms, contacts, result)
+          VALUES (${traceId}, ${r.caseWorkerId}, ${t.caseOrgId}, ${t.scopeOrgId}, ${r.fromMs}, ${r.toMs}, ${t.secondDegree ? 1 : 0}, ${JSON.stringify(r.options)}, ${t.startedBy}, ${this.now()}, ${r.contacts.length}, ${JSON.stringify(r)})`,
+    );
+    return (await this.get(traceId))!;
+  }
+
+  /** Earlier traces, newest first; `orgId` (a manager's) confines them to those their organisation may open. */
+  async list(orgId?: string, limit = 200): Promise<SavedTraceSummary[]> {
+    const rows = await this.db.all<TraceRow>(sql`SELECT ${SUMMARY} FROM saved_traces t WHERE ${visibleTo(orgId)} ORDER BY t.started_ms DESC, t.trace_id LIMIT ${limit}`);
+    return rows.map(toSummary);
+  }
+
+  /** A trace whole (every contact), if `orgId` (a manager's) may open it. */
+  async get(traceId: string, orgId?: string): Promise<SavedTrace | undefined> {
+    return this.read(this.db, traceId, orgId);
+  }
+
+  /** Whether such a trace exists at all (to tell "not yours" from "none" in the audit trail). */
+  async exists(traceId: string): Promise<boolean> {
+    return (await this.db.get(sql`SELECT 1 AS one FROM saved_traces WHERE trace_id = ${traceId}`)) !== undefined;
+  }
+
+  /** What a viewer sees of a trace: every contact (`orgId` undefined), or those of the manager's organisation only. */
+  async view(traceId: string, orgId?: string): Promise<TraceView | undefined> {
+    const t = await this.get(traceId, orgId);
+    return t && viewOf(t, orgId);
+  }
+
+  /**
+   * Marks a contact of the trace as told. The first mark stays (a second is answered with it); a
+   * worker who is not a contact the viewer may see is refused (undefined).
+   */
+  async markNotified(traceId: string, workerId: string, by: string, orgId?: string): Promise<NotifiedMark | undefined> {
+    return this.db.write(async (tx) => {
+      const t = await this.read(tx, traceId, orgId);
+      if (!t || !viewOf(t, orgId).result.contacts.some((c) => c.workerId === workerId)) return undefined;
+      await tx.run(sql`INSERT INTO trace_notified (trace_id, worker_id, notified_by, notified_ms) VALUES (${traceId}, ${workerId}, ${by}, ${this.now()}) ON CONFLICT (trace_id, worker_id) DO NOTHING`);
+      const row = await tx.get<{ notified_by: string; notified_ms: number }>(sql`SELECT notified_by, notified_ms FROM trace_notified WHERE trace_id = ${traceId} AND worker_id = ${workerId}`);
+      return { workerId, by: row!.notified_by, atMs: Number(row!.notified_ms) };
+    });
+  }
+
+  /** Retention: traces started before this time are deleted with their marks. */
+  async purgeBefore(ms: number): Promise<{ traces: number }> {
+    return this.db.write(async (tx) => {
+      await tx.run(sql`DELETE FROM trace_notified WHERE trace_id IN (SELECT trace_id FROM saved_traces WHERE started_ms < ${ms})`);
+      return { traces: await tx.run(sql`DELETE FROM saved_traces WHERE started_ms < ${ms}`) };
+    });
+  }
+
+  private async read(db: HubSqlExecutor, traceId: string, orgId: string | undefined): Promise<SavedTrace | undefined> {
+    const row = await db.get<TraceRow & { result: string }>(sql`SELECT ${SUMMARY}, t.result FROM saved_traces t WHERE t.trace_id = ${traceId} AND ${visibleTo(orgId)}`);
+    if (!row) return undefined;
+    const marks = await db.all<{ worker_id: string; notified_by: string; notified_ms: number }>(
+      sql`SELECT worker_id, notified_by, notified_ms FROM trace_notified WHERE trace_id = ${traceId} ORDER BY notified_ms, worker_id`,
+    );
+    return {
+      ...toSummary(row),
+      result: JSON.parse(row.result) as TraceResult,
+      notifiedMarks: marks.map((m) => ({ workerId: m.worker_id, by: m.notified_by, atMs: Number(m.notified_ms) })),
+    };
+  }
+}
+
+/**
+ * A trace as a viewer may see it: a manager (`orgId`) the contacts of their organisation only (as
+ * the trace found them: the organisation whose list held the worker then), with the count of the
+ * others, and the marks of those contacts only.
+ */
+export function viewOf(t: SavedTrace, orgId: string | undefined): TraceView {
+  const mine = (c: TraceContact) => orgId === undefined || c.orgId === orgId;
+  const kept = t.result.contacts.filter(mine);
+  const shown = new Set(kept.map((c) => c.workerId));
+  // An F2 contact's F1 of another organisation is not named to a manager either.
+  const contacts = orgId === undefined ? kept : kept.map((c) => ({ ...c, exposures: c.exposures.map(({ viaWorkerId, ...e }) => (viaWorkerId === undefined || shown.has(viaWorkerId) || viaWorkerId === t.caseWorkerId ? { ...e, ...(viaWorkerId === undefined ? {} : { viaWorkerId }) } : e)) }));
+  return {
+    ...t,
+    result: { ...t.result, contacts },
+    contactsElsewhere: t.result.contacts.length - contacts.length,
+    notifiedMarks: t.notifiedMarks.filter((m) => shown.has(m.workerId)),
+    notified: t.notifiedMarks.filter((m) => shown.has(m.workerId)).length,
+  };
+}

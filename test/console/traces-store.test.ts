@@ -1,0 +1,89 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HubDirectory } from '../../sync/hub/directory.js';
+import type { TracePlace, TraceResult } from '../../sync/hub/trace.js';
+import { SavedTraces, TRACE_ID_PATTERN } from '../../sync/hub/traces.js';
+import { directoryBackends } from '../helpers/directory-db.js';
+
+const T0 = Date.parse('2026-11-20T01:00:00Z');
+const MIN = 60_000;
+const canteen: TracePlace = { key: 'canteen:nha-an', kind: 'canteen', checkpointId: 'nha-an', name: 'Nhà ăn', siteId: 'xuong-1' };
+
+/** A Tracer's answer, written by hand: the saved-trace book only keeps and shows it. */
+function result(): TraceResult {
+  const exposure = (fromMs: number, viaWorkerId?: string) => ({ place: canteen, fromMs, toMs: fromMs + 20 * MIN, overlapMinutes: 20, source: 'kiosk' as const, unverifiedClock: false, ...(viaWorkerId ? { viaWorkerId } : {}) });
+  return {
+    caseWorkerId: 'case-1',
+    fromMs: T0,
+    toMs: T0 + 14 * 86_400_000,
+    options: { canteenWindowMinutes: 30, resetHours: 16 },
+    casePresence: [{ place: canteen, fromMs: T0, toMs: T0 + 30 * MIN, source: 'kiosk', unverifiedClock: false }],
+    contacts: [
+      { workerId: 'a-1', degree: 1, orgId: 'org-a', exposures: [exposure(T0)], overlapMinutes: 20, unverifiedClock: false, rank: 1 },
+      { workerId: 'b-1', degree: 1, orgId: 'org-b', exposures: [exposure(T0)], overlapMinutes: 20, unverifiedClock: false, rank: 2 },
+      { workerId: 'a-2', degree: 2, orgId: 'org-a', exposures: [exposure(T0 + 86_400_000, 'b-1')], overlapMinutes: 20, unverifiedClock: false, rank: 3 },
+    ],
+  };
+}
+
+describe.each(directoryBackends)('saved traces and notified marks on $name', (backend) => {
+  let directory: HubDirectory;
+  let traces: SavedTraces;
+  let now = T0;
+
+  beforeEach(async () => {
+    now = T0 + 15 * 86_400_000;
+    directory = await HubDirectory.open(await backend.target());
+    traces = new SavedTraces({ sql: directory.sql, now: () => now });
+  });
+  afterEach(async () => {
+    await directory.close();
+  });
+
+  it('keeps a trace whole and lists it, newest first, to those who may open it', async () => {
+    const health = await traces.save({ result: result(), secondDegree: true, startedBy: 'bs-lan', scopeOrgId: null, caseOrgId: 'org-c' });
+    now += 1000;
+    const manager = await traces.save({ result: result(), secondDegree: false, startedBy: 'ql-a', scopeOrgId: 'org-a', caseOrgId: 'org-a' });
+    expect(health.traceId).toMatch(TRACE_ID_PATTERN);
+    expect(health).toMatchObject({ caseWorkerId: 'case-1', caseOrgId: 'org-c', scopeOrgId: null, secondDegree: true, startedBy: 'bs-lan', contacts: 3, notified: 0, options: { canteenWindowMinutes: 30, resetHours: 16 } });
+    expect((await traces.get(health.traceId))?.result).toEqual(result());
+    expect((await traces.list()).map((t) => t.traceId)).toEqual([manager.traceId, health.traceId]);
+    // A manager of org-a: their own organisation's trace only (the health officer's case was org-c's).
+    expect((await traces.list('org-a')).map((t) => t.traceId)).toEqual([manager.traceId]);
+    expect(await traces.get(health.traceId, 'org-a')).toBeUndefined();
+    expect(await traces.exists(health.traceId)).toBe(true);
+    // A health officer's trace of org-b's worker is open to org-b's managers.
+    const ofB = await traces.save({ result: result(), secondDegree: false, startedBy: 'bs-lan', scopeOrgId: null, caseOrgId: 'org-b' });
+    expect((await traces.list('org-b')).map((t) => t.traceId)).toEqual([ofB.traceId]);
+  });
+
+  it("shows a manager their organisation's contacts only, with a count of the others and no name of another's F1", async () => {
+    const t = await traces.save({ result: result(), secondDegree: true, startedBy: 'ql-a', scopeOrgId: 'org-a', caseOrgId: 'org-a' });
+    const all = await traces.view(t.traceId);
+    expect(all?.result.contacts.map((c) => c.workerId)).toEqual(['a-1', 'b-1', 'a-2']);
+    expect(all?.contactsElsewhere).toBe(0);
+    const mine = await traces.view(t.traceId, 'org-a');
+    expect(mine?.result.contacts.map((c) => c.workerId)).toEqual(['a-1', 'a-2']);
+    expect(mine?.contactsElsewhere).toBe(1);
+    expect(JSON.stringify(mine)).not.toContain('b-1');
+  });
+
+  it('marks a contact as told once (the first mark stays), refuses a worker the viewer may not see, and purges with the retention', async () => {
+    const t = await traces.save({ result: result(), secondDegree: true, startedBy: 'bs-lan', scopeOrgId: null, caseOrgId: 'org-a' });
+    const first = await traces.markNotified(t.traceId, 'a-1', 'ql-a', 'org-a');
+    expect(first).toEqual({ workerId: 'a-1', by: 'ql-a', atMs: now });
+    now += 60_000;
+    expect(await traces.markNotified(t.traceId, 'a-1', 'bs-lan')).toEqual(first);
+    expect(await traces.markNotified(t.traceId, 'b-1', 'ql-a', 'org-a')).toBeUndefined();
+    expect(await traces.markNotified(t.traceId, 'nobody', 'bs-lan')).toBeUndefined();
+    expect(await traces.markNotified(t.traceId, 'b-1', 'bs-lan')).toMatchObject({ workerId: 'b-1', by: 'bs-lan' });
+    expect((await traces.get(t.traceId))?.notifiedMarks.map((m) => m.workerId)).toEqual(['a-1', 'b-1']);
+    expect((await traces.view(t.traceId, 'org-a'))?.notifiedMarks.map((m) => m.workerId)).toEqual(['a-1']);
+    expect((await traces.list())[0]?.notified).toBe(2);
+
+    expect(await traces.purgeBefore(t.startedMs)).toEqual({ traces: 0 });
+    expect(await traces.purgeBefore(t.startedMs + 1)).toEqual({ traces: 1 });
+    expect(await traces.list()).toEqual([]);
+    const left = await directory.sql.get<{ n: number }>((await import('kysely')).sql`SELECT count(*) AS n FROM trace_notified`);
+    expect(Number(left?.n)).toBe(0);
+  });
+});
