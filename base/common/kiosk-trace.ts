@@ -24,16 +24,20 @@ export interface TraceCandidate {
   team: string | null;
 }
 
-/** Someone else's scan near one of the worker's passages. */
+/**
+ * Someone else's scan near one of the worker's passages. Their name is in the trace's `contacts` or
+ * `refusedOnly` (by workerId), not repeated here.
+ */
 export interface TraceNeighbour {
   workerId: string;
-  displayName: string | null;
-  team: string | null;
   atMs: number;
   direction: Direction;
   /** Their time minus the worker's, in ms: negative when they passed before. */
   gapMs: number;
 }
+
+/** A passage lists at most this many neighbours of each kind (the closest in time); the counts are whole. */
+export const TRACE_NEIGHBOURS_SHOWN = 20;
 
 /** One of the worker's own passages (allowed scans) at this kiosk, with who passed near it. */
 export interface TracePassage {
@@ -41,10 +45,12 @@ export interface TracePassage {
   atMs: number;
   direction: Direction;
   checkpointId: string;
-  /** Allowed scans of other named people at the same checkpoint within the window, by time. */
+  /** Allowed scans of other named people at the same checkpoint within the window: the closest, by time. */
   passed: TraceNeighbour[];
-  /** Refused scans of other named people there (they stood at the gate but were not let in); no reasons. */
+  passedCount: number;
+  /** Refused scans of other named people there (they stood at the gate but were not let in): the closest, by time; no reasons. */
   refused: TraceNeighbour[];
+  refusedCount: number;
   /** Refused scans of codes nobody could be identified by (only counted). */
   unidentified: number;
 }

@@ -124,8 +124,8 @@ export class EventLog {
       .raw();
     this.scansNearStmt = db
       .prepare(
-        `SELECT wall_ms, worker_id, decision, direction, checkpoint_id FROM events
-         WHERE wall_ms >= ? AND wall_ms <= ? AND source <> 'input' ORDER BY wall_ms`,
+        `SELECT wall_ms, worker_id, decision, direction FROM events INDEXED BY events_trace
+         WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND source <> 'input' ORDER BY wall_ms`,
       )
       .raw();
     this.depthStmt = db.prepare(
@@ -224,11 +224,11 @@ export class EventLog {
   }
 
   /**
-   * Scans (allowed and refused, not the gate inputs' events) with wall time in [fromMs, toMs], by
-   * time, as raw rows: [wallMs, workerId, decision, direction, checkpointId]. No reasons.
+   * Scans at a checkpoint (allowed and refused, not the gate inputs' events) with wall time in
+   * [fromMs, toMs], by time, as raw rows: [wallMs, workerId, decision, direction]. No reasons.
    */
-  scansNear(fromMs: number, toMs: number): [number, string | null, 'allow' | 'deny', Direction, string][] {
-    return this.scansNearStmt.all(fromMs, toMs) as [number, string | null, 'allow' | 'deny', Direction, string][];
+  scansNear(checkpointId: string, fromMs: number, toMs: number): [number, string | null, 'allow' | 'deny', Direction][] {
+    return this.scansNearStmt.all(checkpointId, fromMs, toMs) as [number, string | null, 'allow' | 'deny', Direction][];
   }
 
   get(seq: number): GateEvent | undefined {

@@ -78,6 +78,18 @@ export class Roster {
     }
   }
 
+  /** The names and teams of these workers, in one query (those not on the roster are absent). */
+  namesOf(workerIds: readonly string[]): Map<string, { displayName: string; team: string }> {
+    const out = new Map<string, { displayName: string; team: string }>();
+    if (workerIds.length === 0) return out;
+    const rows = this.db
+      .prepare('SELECT worker_id, display_name, team FROM workers WHERE worker_id IN (SELECT value FROM json_each(?))')
+      .raw()
+      .all(JSON.stringify(workerIds)) as [string, string, string][];
+    for (const [workerId, displayName, team] of rows) out.set(workerId, { displayName, team });
+    return out;
+  }
+
   count(): number {
     return (this.countStmt.get() as { n: number }).n;
   }

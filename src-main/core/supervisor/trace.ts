@@ -1,6 +1,6 @@
 import type { EventLog } from '../store/event-log.js';
 import type { Roster } from '../store/roster.js';
-import type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult } from '../../../base/common/kiosk-trace.js';
+import { TRACE_NEIGHBOURS_SHOWN, type TraceCandidate, type TraceContact, type TraceNeighbour, type TracePassage, type TraceResult } from '../../../base/common/kiosk-trace.js';
 import { foldForSearch } from './entry-log.js';
 
 export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult };
@@ -19,8 +19,9 @@ const MAX_CANDIDATES = 20;
  * the person was at the gate. Names come from the roster as it is now; people no longer on it show
  * by id.
  *
- * Cost: one indexed query for the worker's passages, then one wall-time range query per run of
- * overlapping windows (a worker's entry and exit minutes apart share one).
+ * Cost: one indexed query for the worker's passages, then one range query per run of overlapping
+ * windows at a checkpoint (a worker's entry and exit minutes apart share one), on an index that
+ * covers it (store migration 0019).
  */
 export class WorkerTrace {
   constructor(
@@ -53,78 +54,99 @@ export class WorkerTrace {
 
   trace(workerId: string, fromMs: number, toMs: number, windowMinutes: number): TraceResult {
     const windowMs = windowMinutes * 60_000;
-    const names = new Map<string, { displayName: string; team: string } | null>();
-    const who = (id: string) => {
-      let w = names.get(id);
-      if (w === undefined) {
-        const r = this.roster.get(id);
-        w = r ? { displayName: r.displayName, team: r.team } : null;
-        names.set(id, w);
-      }
-      return w;
-    };
-    const self = who(workerId);
-    const passages: TracePassage[] = this.events
+    // By checkpoint, then time: a run of overlapping windows is read at one checkpoint.
+    const own = this.events
       .passagesOf(workerId, fromMs, toMs)
-      .sort((a, b) => a.wallMs - b.wallMs || a.seq - b.seq)
-      .map((p) => ({ seq: p.seq, atMs: p.wallMs, direction: p.direction, checkpointId: p.checkpointId, passed: [], refused: [], unidentified: 0 }));
+      .sort((a, b) => (a.checkpointId < b.checkpointId ? -1 : a.checkpointId > b.checkpointId ? 1 : a.wallMs - b.wallMs || a.seq - b.seq));
+    const passages: TracePassage[] = [];
+    // Per person: [passages near, closest gap, last time, index of the last passage counted].
+    const passed = new Map<string, [number, number, number, number]>();
+    const refused = new Map<string, [number, number, number, number]>();
+    const count = (into: Map<string, [number, number, number, number]>, id: string, gap: number, atMs: number, index: number) => {
+      const c = into.get(id);
+      if (!c) into.set(id, [1, gap, atMs, index]);
+      else {
+        if (c[3] !== index) {
+          c[0]++;
+          c[3] = index;
+        }
+        if (gap < c[1]) c[1] = gap;
+        if (atMs > c[2]) c[2] = atMs;
+      }
+    };
 
     // Runs of passages whose windows overlap: one range query each.
-    for (let start = 0; start < passages.length; ) {
+    for (let start = 0; start < own.length; ) {
       let end = start + 1;
-      while (end < passages.length && passages[end]!.atMs - windowMs <= passages[end - 1]!.atMs + windowMs) end++;
-      const run = passages.slice(start, end);
-      for (const [atMs, id, decision, direction, checkpointId] of this.events.scansNear(run[0]!.atMs - windowMs, run[run.length - 1]!.atMs + windowMs)) {
+      while (end < own.length && own[end]!.checkpointId === own[start]!.checkpointId && own[end]!.wallMs - windowMs <= own[end - 1]!.wallMs + windowMs) end++;
+      const run = own.slice(start, end).map((p) => ({ ...p, passed: [] as Scan[], refused: [] as Scan[], unidentified: 0 }));
+      for (const row of this.events.scansNear(run[0]!.checkpointId, run[0]!.wallMs - windowMs, run[run.length - 1]!.wallMs + windowMs)) {
+        const [atMs, id, decision] = row;
         if (id === workerId) continue;
-        for (const p of run) {
-          const gapMs = atMs - p.atMs;
-          if (gapMs < -windowMs || gapMs > windowMs || checkpointId !== p.checkpointId) continue;
+        for (let i = 0; i < run.length; i++) {
+          const p = run[i]!;
+          const gap = atMs - p.wallMs;
+          if (gap < -windowMs || gap > windowMs) continue;
           if (id === null) {
             if (decision === 'deny') p.unidentified++;
-            continue;
-          }
-          const w = who(id);
-          const n: TraceNeighbour = { workerId: id, displayName: w?.displayName ?? null, team: w?.team ?? null, atMs, direction, gapMs };
-          (decision === 'allow' ? p.passed : p.refused).push(n);
+          } else (decision === 'allow' ? p.passed : p.refused).push(row);
         }
+      }
+      for (const [i, p] of run.entries()) {
+        // Passage by passage, so each counts a person once however their scans interleave with the next one's.
+        for (const [atMs, id] of p.passed) count(passed, id!, Math.abs(atMs - p.wallMs), atMs, start + i);
+        for (const [atMs, id] of p.refused) count(refused, id!, Math.abs(atMs - p.wallMs), atMs, start + i);
+        passages.push({
+          seq: p.seq,
+          atMs: p.wallMs,
+          direction: p.direction,
+          checkpointId: p.checkpointId,
+          passed: closest(p.passed, p.wallMs),
+          passedCount: p.passed.length,
+          refused: closest(p.refused, p.wallMs),
+          refusedCount: p.refused.length,
+          unidentified: p.unidentified,
+        });
       }
       start = end;
     }
 
-    const contacts = tally(passages, (p) => p.passed);
-    const refusedOnly = tally(passages, (p) => p.refused).filter((c) => !contacts.some((k) => k.workerId === c.workerId));
+    const known = this.roster.namesOf([workerId, ...passed.keys(), ...[...refused.keys()].filter((id) => !passed.has(id))]);
+    const names = (id: string) => {
+      const r = known.get(id);
+      return { displayName: r?.displayName ?? null, team: r?.team ?? null };
+    };
+    const people = (from: Map<string, [number, number, number, number]>): TraceContact[] =>
+      [...from]
+        .map(([id, [times, closestGapMs, lastAtMs]]) => ({ workerId: id, ...names(id), times, closestGapMs, lastAtMs }))
+        .sort((a, b) => b.times - a.times || a.closestGapMs - b.closestGapMs || a.workerId.localeCompare(b.workerId));
+    passages.sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
+    for (const id of passed.keys()) refused.delete(id);
     return {
-      worker: { workerId, displayName: self?.displayName ?? null, team: self?.team ?? null },
+      worker: { workerId, ...names(workerId) },
       fromMs,
       toMs,
       windowMinutes,
       passages,
-      contacts,
-      refusedOnly,
+      contacts: people(passed),
+      refusedOnly: people(refused),
     };
   }
 }
 
-/** One row per person: at how many passages they were near, the closest gap, the last time. */
-function tally(passages: readonly TracePassage[], of: (p: TracePassage) => TraceNeighbour[]): TraceContact[] {
-  const byId = new Map<string, TraceContact & { lastPassage: number }>();
-  passages.forEach((p, i) => {
-    for (const n of of(p)) {
-      const c = byId.get(n.workerId);
-      const gap = Math.abs(n.gapMs);
-      if (!c) {
-        byId.set(n.workerId, { workerId: n.workerId, displayName: n.displayName, team: n.team, times: 1, closestGapMs: gap, lastAtMs: n.atMs, lastPassage: i });
-        continue;
-      }
-      if (c.lastPassage !== i) {
-        c.times++;
-        c.lastPassage = i;
-      }
-      c.closestGapMs = Math.min(c.closestGapMs, gap);
-      c.lastAtMs = Math.max(c.lastAtMs, n.atMs);
-    }
-  });
-  return [...byId.values()]
-    .map(({ lastPassage: _, ...c }) => c)
-    .sort((a, b) => b.times - a.times || a.closestGapMs - b.closestGapMs || a.workerId.localeCompare(b.workerId));
+/** A scan as the log reads it for the trace: [wallMs, workerId, decision, direction]. */
+type Scan = ReturnType<EventLog['scansNear']>[number];
+
+/** The scans (in time order) closest in time to `atMs`, at most TRACE_NEIGHBOURS_SHOWN, in time order. */
+function closest(scans: readonly Scan[], atMs: number): TraceNeighbour[] {
+  let hi = scans.findIndex((s) => s[0] >= atMs);
+  if (hi < 0) hi = scans.length;
+  let lo = hi;
+  while (hi - lo < TRACE_NEIGHBOURS_SHOWN && (lo > 0 || hi < scans.length)) {
+    if (lo === 0) hi++;
+    else if (hi === scans.length) lo--;
+    else if (atMs - scans[lo - 1]![0] <= scans[hi]![0] - atMs) lo--;
+    else hi++;
+  }
+  return scans.slice(lo, hi).map(([wallMs, id, , direction]) => ({ workerId: id!, atMs: wallMs, direction, gapMs: wallMs - atMs }));
 }

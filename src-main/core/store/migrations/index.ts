@@ -17,6 +17,7 @@ import * as m0015 from './0015-supervisor-sessions.js';
 import * as m0016 from './0016-remote-retractions.js';
 import * as m0017 from './0017-placement.js';
 import * as m0018 from './0018-hub-supervisors.js';
+import * as m0019 from './0019-trace-index.js';
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -38,4 +39,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 16, name: '0016-remote-retractions', up: m0016.up },
   { version: 17, name: '0017-placement', up: m0017.up },
   { version: 18, name: '0018-hub-supervisors', up: m0018.up },
+  { version: 19, name: '0019-trace-index', up: m0019.up },
 ];
