@@ -358,4 +358,31 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'reports',
+    sql: `
+      CREATE TABLE report_runs (
+        run_key        text    PRIMARY KEY,
+        kind           text    NOT NULL CHECK (kind IN ('summary', 'labour-list', 'labour-notice')),
+        day            text    NOT NULL,
+        org_id         text,
+        address        text,
+        state          text    NOT NULL CHECK (state IN ('claimed', 'done')),
+        lease_until_ms bigint  NOT NULL,
+        attempts       integer NOT NULL CHECK (attempts >= 0),
+        last_error     text,
+        done_ms        bigint
+      );
+      CREATE INDEX report_runs_day ON report_runs (day);
+
+      CREATE TABLE labour_lists (
+        org_id  text    PRIMARY KEY,
+        day     text    NOT NULL,
+        made_ms bigint  NOT NULL,
+        workers integer NOT NULL CHECK (workers >= 0),
+        body    bytea   NOT NULL
+      );
+    `,
+  },
 ];

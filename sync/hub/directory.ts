@@ -26,6 +26,7 @@ import * as m0014 from './directory-migrations/0014-links-follow-lists.js';
 import * as m0015 from './directory-migrations/0015-visits.js';
 import * as m0016 from './directory-migrations/0016-alerts.js';
 import * as m0017 from './directory-migrations/0017-traces.js';
+import * as m0018 from './directory-migrations/0018-reports.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
 import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
@@ -48,6 +49,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 15, name: '0015-visits', up: m0015.up },
   { version: 16, name: '0016-alerts', up: m0016.up },
   { version: 17, name: '0017-traces', up: m0017.up },
+  { version: 18, name: '0018-reports', up: m0018.up },
 ] as const satisfies readonly Migration[];
 
 /** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */
