@@ -3,6 +3,7 @@ import type { Logger } from '../../base/node/logger.js';
 import { Declarations, type DeclarationReceipt } from '../../sync/hub/declarations.js';
 import type { HubDirectory } from '../../sync/hub/directory.js';
 import { HubExports } from '../../sync/hub/exports.js';
+import { AlertBook } from '../../sync/hub/notify/alert-book.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import { PhoneUploads } from '../../sync/hub/phone-uploads.js';
@@ -57,6 +58,8 @@ export async function openHubConsole(o: {
   deviceCaPem?: Buffer | string | undefined;
   /** The issuer written into the passes the console issues (the hub's id). */
   issuer: string;
+  /** The hub's alert book, the one its kiosk alerts are raised in (so an open Alerts page hears of them at once); one on the directory otherwise. */
+  alertBook?: AlertBook;
   store: HubStore;
   zone: string;
   log: Logger;
@@ -86,7 +89,7 @@ export async function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}) },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}), alerts: o.alertBook ?? new AlertBook({ sql }) },
     ...(o.checkpointCodeKey ? { checkpointCodeKey: o.checkpointCodeKey } : {}),
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });

@@ -5,6 +5,7 @@ import type { PhoneLinks } from '../../sync/hub/phone-links.js';
 import type { PhoneUploadRoutes } from './phone-routes.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import type { HubExports } from '../../sync/hub/exports.js';
+import type { AlertBook } from '../../sync/hub/notify/alert-book.js';
 import type { ConsoleRole } from './accounts.js';
 
 /** What the console's pages read and change: the hub's directory (registry, notices) and its store (events, heartbeats). */
@@ -19,6 +20,8 @@ export interface ConsoleHubData {
   phone?: { links: PhoneLinks; uiFolder?: string; uploads?: PhoneUploadRoutes };
   /** Exports supervisors send from kiosks (console/server/export-routes.ts); absent without a device CA. */
   exports?: HubExports;
+  /** The hub's alert book (sync/hub/notify/alert-book.ts): the Alerts page, live, with acknowledgement and who is told. */
+  alerts?: AlertBook;
 }
 
 export const ALL_ROLES: readonly ConsoleRole[] = ['operator', 'manager', 'health'];

@@ -21,6 +21,7 @@ import {
   type ConsoleRole,
   type ConsoleStore,
 } from './accounts.js';
+import { registerAlertRoutes } from './alert-routes.js';
 import { registerCheckpointCodeRoutes } from './checkpoint-code-routes.js';
 import { registerExportRoutes } from './export-routes.js';
 import { registerLinkRoutes } from './link-routes.js';
@@ -314,6 +315,7 @@ export class ConsoleServer {
         registerPassRoutes(app, passes, this.options.hub.zone, () => this.now());
         registerPersonRoutes(app, { ...this.options.hub, passes }, store, log, () => this.now());
       }
+      if (this.options.hub.alerts) registerAlertRoutes(app, { book: this.options.hub.alerts, directory: this.options.hub.directory, store: this.options.hub.store }, () => this.now(), (err) => log.error({ err: (err as Error).message }, 'alert changes not read'));
       if (this.options.hub.exports) registerExportRoutes(app, this.options.hub.exports, store, log, () => this.now());
       if (this.options.hub.phone) {
         await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder, this.options.hub.phone.uploads);

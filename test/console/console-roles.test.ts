@@ -9,6 +9,7 @@ import { HubDirectory } from '../../sync/hub/directory.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { PhoneLinks } from '../../sync/hub/phone-links.js';
 import { HubExports } from '../../sync/hub/exports.js';
+import { AlertBook } from '../../sync/hub/notify/alert-book.js';
 import { TestCertificates } from '../helpers/mosquitto.js';
 import { directoryBackends } from '../helpers/directory-db.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
@@ -71,7 +72,7 @@ describe.each(directoryBackends)('console routes by role (in process, the direct
       trustProxy: false,
       lockoutBaseMs: 1_000,
       log: createLogger({ level: 'fatal' }),
-      hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes, phone: { links }, exports },
+      hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes, phone: { links }, exports, alerts: new AlertBook({ sql }) },
     });
     await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
     const hash = await hashPassword(PASSWORD);
