@@ -87,6 +87,31 @@ export const hubSettingsSchema = z
       })
       .prefault({})
       .describe('the web console `safegate hub run` serves'),
+    alerts: z
+      .strictObject({
+        smtp: z
+          .strictObject({
+            url: z.string().regex(/^smtps?:\/\/[^\s/]+(:\d+)?\/?$/, 'smtp://host:port or smtps://host:port (no user or password: see user and passwordFile)').optional().describe('the mail server as smtp://host:port (STARTTLS when offered) or smtps://host:port (TLS from the start); instead of host/port/secure'),
+            host: z.string().min(1).optional().describe('the mail server host (when url is not given)'),
+            port: z.number().int().min(1).max(65_535).default(587).describe('the mail server port (with host)'),
+            secure: z.boolean().default(false).describe('TLS from the start (port 465); false: STARTTLS when the server offers it'),
+            user: z.string().min(1).optional().describe('the SMTP user name, if the server wants one'),
+            passwordFile: z.string().min(1).optional().describe("a file holding the SMTP user's password (relative to this settings file)"),
+            timeoutSeconds: z.number().int().min(1).max(300).default(30).describe('give up on an unanswering mail server after this long (the delivery is retried)'),
+          })
+          .optional()
+          .describe('where e-mail leaves the hub (alerts and reports); without it, e-mail deliveries wait, recorded as failed, until it is set'),
+        from: z.string().min(3).default('SafeGate <safegate@localhost>').describe("the From of every e-mail the hub sends"),
+        consoleUrl: z.string().url().default('http://127.0.0.1:8480').describe('the console address as recipients reach it: e-mails and webhooks link to <consoleUrl>/#alerts/<id>'),
+        silentKioskMinutes: z.number().int().min(1).max(24 * 60).default(15).describe('a kiosk assigned to a site and not heard from for this long raises a device alert (once per silence)'),
+        webhookTimeoutSeconds: z.number().int().min(1).max(120).default(10).describe('a webhook not answering within this long is a failed attempt (retried)'),
+        retryFirstSeconds: z.number().min(0.01).max(3_600).default(5).describe('the wait after a failed delivery attempt; doubled after each further failure (with jitter)'),
+        retryMaxSeconds: z.number().min(0.01).max(86_400).default(600).describe('the longest wait between two attempts: a delivery is retried until accepted, never dropped'),
+        undeliveredAfterAttempts: z.number().int().min(1).max(1_000).default(5).describe('a delivery not accepted after this many attempts shows as undelivered'),
+        undeliveredAfterMinutes: z.number().min(1).max(10_080).default(10).describe('...or this long after the alert'),
+      })
+      .prefault({})
+      .describe('alerts that reach people: e-mail (SMTP) and webhooks to the recipients `safegate hub alerts recipients add` names, and the hub\'s own alerts (silent kiosks, stale lists, missing tests)'),
     time: z.strictObject({ zone: timeZoneSchema }).prefault({}).describe('the province time zone (day boundaries, plain dates in files and commands)'),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   });
@@ -102,6 +127,8 @@ export interface LoadedHubSettings {
   passKeyPath: string | undefined;
   phonePassKeyPath: string | undefined;
   checkpointCodeKeyPath: string | undefined;
+  /** alerts.smtp.passwordFile resolved against the settings file. */
+  smtpPasswordPath: string | undefined;
 }
 
 export function loadHubSettings(file: string): LoadedHubSettings {
@@ -133,6 +160,7 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     passKeyPath: at(r.data.passKey),
     phonePassKeyPath: at(r.data.phonePassKey),
     checkpointCodeKeyPath: at(r.data.checkpointCodeKey),
+    smtpPasswordPath: at(r.data.alerts.smtp?.passwordFile),
   };
 }
 

@@ -55,6 +55,22 @@ export function categoryOfKioskAlert(kind: AlertKind): AlertCategory {
   }
 }
 
+/** A kiosk's alert as the book raises it: deduplicated by device and sequence; no worker, no reasons. */
+export function kioskRaisedAlert(deviceId: string, alert: { kind: AlertKind; seq: number; atMs: number; checkpointId: string }, orgId: string | null, siteId: string | null): RaisedAlert {
+  return {
+    dedupKey: `kiosk:${deviceId}:${alert.seq}`,
+    source: 'kiosk',
+    kind: alert.kind,
+    category: categoryOfKioskAlert(alert.kind),
+    orgId,
+    siteId,
+    checkpointId: alert.checkpointId,
+    deviceId,
+    seq: alert.seq,
+    atMs: alert.atMs,
+  };
+}
+
 export interface RaisedAlert {
   dedupKey: string;
   source: AlertSource;

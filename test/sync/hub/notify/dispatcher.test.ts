@@ -1,0 +1,178 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HubDirectory } from '../../../../sync/hub/directory.js';
+import { AlertBook, kioskRaisedAlert } from '../../../../sync/hub/notify/alert-book.js';
+import { Dispatcher, webhookSignature } from '../../../../sync/hub/notify/dispatcher.js';
+import { createMailer, MailNotConfiguredError, type Mailer } from '../../../../sync/hub/notify/mailer.js';
+import { directoryBackends } from '../../../helpers/directory-db.js';
+import { tempDir } from '../../../helpers/fixtures.js';
+import { TestSmtpServer } from '../../../helpers/smtp-server.js';
+import { TestWebhookReceiver } from '../../../helpers/webhook-receiver.js';
+
+const NOW = Date.parse('2026-11-27T03:00:00Z'); // 10:00 in Ho Chi Minh City
+const ZONE = 'Asia/Ho_Chi_Minh';
+
+describe('sending e-mail through a real SMTP server', () => {
+  const dir = tempDir('safegate-smtp-');
+  const smtp = new TestSmtpServer(join(dir.path, 'mail'));
+  let mailer: Mailer;
+  beforeAll(async () => {
+    await smtp.start();
+    mailer = createMailer({ host: '127.0.0.1', port: smtp.port, secure: false, user: 'hub', password: 'pw', timeoutMs: 5_000 }, 'SafeGate <safegate@tinh.gov.vn>');
+  });
+  afterAll(async () => {
+    mailer.close();
+    await smtp.stop();
+    dir.remove();
+  });
+
+  it('the server has the message with its attachment once send resolves; with the server down send throws a short reason, and works again when it is back', async () => {
+    await mailer.send({ to: 'quanly@may-a.vn', subject: 'Báo cáo ngày / Daily report', text: 'Xin chào', attachments: [{ filename: 'bao-cao.csv', content: 'a,b\n1,2\n' }] });
+    const [m] = smtp.messages();
+    expect(m).toMatchObject({ from: 'safegate@tinh.gov.vn', to: ['quanly@may-a.vn'] });
+    expect(m!.raw).toContain('bao-cao.csv');
+    await smtp.stop();
+    await expect(mailer.send({ to: 'quanly@may-a.vn', subject: 's', text: 't' })).rejects.toThrow(/ECONNREFUSED/);
+    await smtp.start();
+    await mailer.send({ to: 'quanly@may-a.vn', subject: 's2', text: 't2' });
+    expect(smtp.messages()).toHaveLength(2);
+    await expect(createMailer(undefined, 'x <x@y.vn>').send({ to: 'a@b.vn', subject: 's', text: 't' })).rejects.toThrow(MailNotConfiguredError);
+  });
+});
+
+describe.each(directoryBackends)('the alert dispatcher on $name', (backend) => {
+  const dir = tempDir('safegate-dispatch-');
+  const smtp = new TestSmtpServer(join(dir.path, `mail-${backend.name}`));
+  const hooks = new TestWebhookReceiver();
+  let directory: HubDirectory;
+  let book: AlertBook;
+  let mailer: Mailer;
+  let now = NOW;
+
+  beforeAll(async () => {
+    await smtp.start();
+    await hooks.start();
+  });
+  afterAll(async () => {
+    await smtp.stop();
+    await hooks.stop();
+    dir.remove();
+  });
+  beforeEach(async () => {
+    now = NOW;
+    directory = await HubDirectory.open(await backend.target());
+    book = new AlertBook({ sql: directory.sql, undeliveredAfterAttempts: 2 });
+    mailer = createMailer({ host: '127.0.0.1', port: smtp.port, secure: false, timeoutMs: 3_000 }, 'SafeGate <safegate@tinh.gov.vn>');
+  });
+  afterEach(async () => {
+    mailer.close();
+    await directory.close();
+  });
+
+  it('e-mail and webhook carry the alert id, site, category and link, never the worker; failures are retried with backoff until accepted, each attempt recorded, each delivery accepted once', async () => {
+    const mail = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
+    const hook = await book.addRecipient({ orgId: null, siteId: null, channel: 'webhook', address: hooks.url }, NOW);
+    hooks.secrets.add(hook.secret!);
+    const dispatcher = new Dispatcher({ book, mailer, consoleUrl: 'https://console.tinh.gov.vn/', zone: ZONE, retryFirstMs: 1_000, retryMaxMs: 4_000, webhookTimeoutMs: 2_000, now: () => now });
+    const { alertId } = await book.raise(
+      kioskRaisedAlert('gate-1', { kind: 'confirmed-case-entry-attempt', seq: 7, atMs: NOW - 60_000, checkpointId: 'cong-1' }, 'may-a', 'xuong-1'),
+      NOW,
+    );
+    const mailsBefore = smtp.messages().length;
+    const hooksBefore = hooks.requests.length;
+
+    // Both receivers down or refusing.
+    await smtp.stop();
+    hooks.status = 500;
+    expect(await dispatcher.runOnce()).toBe(2);
+    let ds = await book.deliveries([alertId], now);
+    expect(ds.map((d) => [d.channel, d.state, d.attempts])).toEqual(expect.arrayContaining([['email', 'failed', 1], ['webhook', 'failed', 1]]));
+    expect(ds.find((d) => d.channel === 'webhook')!.lastError).toBe('HTTP 500');
+    expect(ds.find((d) => d.channel === 'email')!.lastError).toMatch(/ECONNREFUSED/);
+    // Backoff: 1 s less up to a quarter; nothing is due before 750 ms.
+    for (const d of ds) expect(d.nextAttemptAtMs - now).toBeGreaterThanOrEqual(750);
+    now += 500;
+    expect(await dispatcher.runOnce()).toBe(0);
+    now += 1_000;
+    expect(await dispatcher.runOnce()).toBe(2);
+    ds = await book.deliveries([alertId], now);
+    expect(ds.every((d) => d.state === 'failed' && d.attempts === 2 && d.undelivered)).toBe(true);
+    // The second wait doubles (2 s, at least 1.5 s).
+    for (const d of ds) expect(d.nextAttemptAtMs - now).toBeGreaterThanOrEqual(1_500);
+
+    // Back: accepted, once each.
+    await smtp.start();
+    hooks.status = 200;
+    now += 5_000;
+    expect(await dispatcher.runOnce()).toBe(2);
+    now += 60_000;
+    expect(await dispatcher.runOnce()).toBe(0);
+    ds = await book.deliveries([alertId], now);
+    expect(ds.map((d) => [d.recipientId, d.state, d.attempts, d.undelivered])).toEqual(
+      expect.arrayContaining([
+        [mail.recipientId, 'sent', 3, false],
+        [hook.recipientId, 'sent', 3, false],
+      ]),
+    );
+
+    const mails = smtp.messages().slice(mailsBefore);
+    expect(mails).toHaveLength(1);
+    const raw = mails[0]!.raw;
+    expect(mails[0]!.to).toEqual(['quanly@may-a.vn']);
+    const decoded = decodeMail(raw);
+    expect(decoded).toContain(alertId);
+    expect(decoded).toContain('xuong-1');
+    expect(decoded).toContain('sức khỏe');
+    expect(decoded).toContain('health');
+    expect(decoded).toContain(`https://console.tinh.gov.vn/#alerts/${alertId}`);
+    expect(decoded).toContain('2026-11-27 09:59:00'); // the province's time
+    expect(decoded).not.toMatch(/confirmed|CASE_F0|quarantin|flagged|W-F0/i);
+
+    const sent = hooks.requests.slice(hooksBefore);
+    expect(sent.map((r) => r.status)).toEqual([500, 500, 200]);
+    expect(new Set(sent.map((r) => r.idempotencyKey))).toEqual(new Set([`${alertId}:${hook.recipientId}`]));
+    expect(sent.map((r) => r.attempt)).toEqual([1, 2, 3]);
+    expect(sent.every((r) => r.signatureValid)).toBe(true);
+    expect(sent[2]!.json).toEqual({ alertId, category: 'health', kind: 'health', orgId: 'may-a', siteId: 'xuong-1', atMs: NOW - 60_000, raisedAtMs: NOW, consoleUrl: `https://console.tinh.gov.vn/#alerts/${alertId}` });
+    expect(sent[2]!.body).not.toMatch(/confirmed|CASE|W-F0/i);
+    expect(webhookSignature(hook.secret!, sent[2]!.timestamp, sent[2]!.body)).toMatch(/^sha256=[0-9a-f]{64}$/);
+  });
+
+  it('a webhook that does not answer in time is a failed attempt; a test message goes to one recipient now, unrecorded', async () => {
+    const slow = await book.addRecipient({ orgId: null, siteId: null, channel: 'webhook', address: hooks.url }, NOW);
+    hooks.secrets.add(slow.secret!);
+    const gone = new TestWebhookReceiver();
+    await gone.start();
+    await gone.stop(); // a port nobody listens on
+    const closed = await book.addRecipient({ orgId: null, siteId: null, channel: 'webhook', address: gone.url }, NOW);
+    const dispatcher = new Dispatcher({ book, mailer, consoleUrl: 'http://127.0.0.1:8480', zone: ZONE, retryFirstMs: 1_000, webhookTimeoutMs: 500, now: () => now });
+    const { alertId } = await book.raise(kioskRaisedAlert('gate-1', { kind: 'emergency-open', seq: 1, atMs: NOW, checkpointId: 'cong-1' }, null, 'xuong-1'), NOW);
+    hooks.delayMs = 2_000;
+    try {
+      await dispatcher.runOnce();
+    } finally {
+      hooks.delayMs = 0;
+    }
+    const ds = await book.deliveries([alertId], now);
+    expect(ds.find((d) => d.recipientId === slow.recipientId)).toMatchObject({ state: 'failed', attempts: 1, lastError: 'no answer within 500 ms' });
+    expect(ds.find((d) => d.recipientId === closed.recipientId)).toMatchObject({ state: 'failed', attempts: 1, lastError: 'ECONNREFUSED' });
+    // A gate alert's webhook names its kind (no person in it).
+    expect(hooks.requests.at(-1)!.json).toMatchObject({ alertId, category: 'gate', kind: 'emergency-open', orgId: null, siteId: 'xuong-1' });
+
+    const mail = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'thu@may-a.vn' }, NOW);
+    const before = smtp.messages().length;
+    await dispatcher.sendTest((await book.recipient(mail.recipientId))!);
+    const [m] = smtp.messages().slice(before);
+    expect(decodeMail(m!.raw)).toContain('This is a SafeGate test message.');
+    expect(decodeMail(m!.raw)).toContain('Đây là thư thử nghiệm của SafeGate.');
+  });
+});
+
+/** The text of a message as a reader sees it (quoted-printable and encoded-word headers undone). */
+function decodeMail(raw: string): string {
+  const unfolded = raw.replace(/=\r?\n/g, '');
+  const qp = unfolded.replace(/(=[0-9A-F]{2})+/g, (s) => Buffer.from(s.replace(/=/g, ''), 'hex').toString('utf8'));
+  return qp.replace(/=\?utf-8\?([BQ])\?([^?]*)\?=/gi, (_s, enc: string, text: string) =>
+    enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : text.replace(/_/g, ' ').replace(/(=[0-9A-F]{2})+/g, (s) => Buffer.from(s.replace(/=/g, ''), 'hex').toString('utf8')),
+  );
+}
