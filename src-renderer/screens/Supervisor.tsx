@@ -6,9 +6,10 @@ import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES, OVERRIDE_REAS
 import { dateTimeInputIn, parseInstant, startOfDayIn } from '../../base/common/time.js';
 import type { CameraStatus } from '../camera/useCamera.js';
 import { formatDateTime } from '../i18n/i18n.js';
+import { TracePanel } from './SupervisorTrace.js';
 
-type Tab = 'today' | 'inside' | 'denied' | 'search';
-const TABS: Tab[] = ['today', 'inside', 'denied', 'search'];
+type Tab = 'today' | 'inside' | 'denied' | 'search' | 'trace';
+const TABS: Tab[] = ['today', 'inside', 'denied', 'search', 'trace'];
 /** The export target "the hub" in the drive list (a drive id never holds a colon). */
 const TO_HUB = ':hub';
 
@@ -233,6 +234,8 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
 
   const load = useCallback(
     (k: Tab) => {
+      // The trace runs when asked (its own tab), not on every scan.
+      if (k === 'trace') return;
       if (k === 'inside') {
         api.call('supervisor.inside', { token }).then((r) => setInside({ workers: r.workers, atMs: Date.now() }), onError);
         return;
@@ -389,7 +392,9 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
           </button>
         </form>
       ) : null}
-      {tab === 'inside' ? (
+      {tab === 'trace' ? (
+        <TracePanel api={api} token={token} zone={zone} onError={onError} />
+      ) : tab === 'inside' ? (
         <div className="rollcall" data-testid="inside">
           <div className="toolbar">
             <p className="count" data-testid="inside-count">

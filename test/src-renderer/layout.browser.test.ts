@@ -199,7 +199,7 @@ describe('every screen fits every panel size, in Vietnamese and English', () => 
       await page.getByTestId('pin-OK').click();
       await page.getByTestId('log-row').first().waitFor();
       await sweep('supervisor-today', lang);
-      for (const tab of ['inside', 'denied', 'search'] as const) {
+      for (const tab of ['inside', 'denied', 'search', 'trace'] as const) {
         await page.getByTestId(`tab-${tab}`).click();
         if (tab === 'inside') await page.getByTestId('inside-row').first().waitFor();
         if (tab === 'denied') await expect.poll(() => page.getByTestId('log-row').count()).toBe(3);
@@ -207,6 +207,13 @@ describe('every screen fits every panel size, in Vietnamese and English', () => 
           await page.getByTestId('search-text').fill('tổ may 1');
           await page.getByTestId('search-go').click();
           await expect.poll(() => page.getByTestId('log-row').count()).toBe(6);
+        }
+        if (tab === 'trace') {
+          // Everyone scanned within a minute of W0001: 23 contacts, the refused apart, each passage opened.
+          await page.getByTestId('trace-search').fill('W0001');
+          await page.getByTestId('trace-go').click();
+          await expect.poll(() => page.getByTestId('trace-contact').count()).toBe(23);
+          await page.getByTestId('trace-passage').first().locator('summary').click();
         }
         await sweep(`supervisor-${tab}`, lang);
       }
