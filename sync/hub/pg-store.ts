@@ -5,6 +5,10 @@ import {
   alertFromRow,
   EVENT_TIME_SQL,
   hubEventFromRow,
+  mergeCheckpointWindows,
+  PRESENCE_COLUMNS,
+  presenceFromRow,
+  type CheckpointWindow,
   type DeviceStatus,
   type EventCount,
   type EventCursor,
@@ -12,6 +16,7 @@ import {
   type HubEvent,
   type HubStore,
   type OrganisationStamp,
+  type PresenceEvent,
   type IngestRequest,
   type IngestResult,
 } from './store.js';
@@ -306,6 +311,13 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
       END
       $fn$;`,
   },
+  {
+    // Tracing's reads of a place within windows of time (sync/hub/migrations/0007-trace-place.ts),
+    // the columns it reads included so a window is an index-only range.
+    version: 11,
+    sql: `CREATE INDEX IF NOT EXISTS hub_events_place ON hub_events (checkpoint_id, (coalesce(corrected_wall_ms, wall_ms)))
+            INCLUDE (worker_id, direction, zone_id, clock, device_id) WHERE worker_id IS NOT NULL AND decision = 'allow';`,
+  },
 ];
 
 /** The PostgreSQL WHERE clause (and its positional parameters) of a filter. */
@@ -522,6 +534,33 @@ export class PgHubStore implements HubStore {
     } finally {
       client.release();
     }
+  }
+
+  async workerPresence(workerIds: readonly string[], sinceMs: number, untilMs: number): Promise<PresenceEvent[]> {
+    if (workerIds.length === 0 || untilMs <= sinceMs) return [];
+    const { rows } = await this.pool.query<Record<string, unknown>>(
+      `SELECT ${PRESENCE_COLUMNS} FROM hub_events
+       WHERE worker_id = ANY($1::text[]) AND decision = 'allow' AND ${EVENT_TIME_SQL} >= $2 AND ${EVENT_TIME_SQL} < $3
+       ORDER BY t, device_id, seq`,
+      [[...new Set(workerIds)], sinceMs, untilMs],
+    );
+    return rows.map(presenceFromRow);
+  }
+
+  async checkpointPresence(windows: readonly CheckpointWindow[]): Promise<PresenceEvent[]> {
+    const merged = mergeCheckpointWindows(windows);
+    if (merged.length === 0) return [];
+    // The windows as a table of three arrays: one query, one range of the place index per window.
+    const { rows } = await this.pool.query<Record<string, unknown>>(
+      `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (checkpoint_id, since_ms, until_ms)
+       JOIN hub_events e ON e.checkpoint_id = w.checkpoint_id
+         AND coalesce(e.corrected_wall_ms, e.wall_ms) >= w.since_ms AND coalesce(e.corrected_wall_ms, e.wall_ms) < w.until_ms
+       WHERE e.worker_id IS NOT NULL AND e.decision = 'allow'
+       ORDER BY t, e.device_id, e.worker_id, e.direction`,
+      [merged.map((w) => w.checkpointId), merged.map((w) => w.sinceMs), merged.map((w) => w.untilMs)],
+    );
+    return rows.map(presenceFromRow);
   }
 
   async close(): Promise<void> {

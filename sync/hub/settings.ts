@@ -113,6 +113,18 @@ export const hubSettingsSchema = z
       .prefault({})
       .describe('alerts that reach people: e-mail (SMTP) and webhooks to the recipients `safegate hub alerts recipients add` names, and the hub\'s own alerts (silent kiosks, stale lists, missing tests)'),
     time: z.strictObject({ zone: timeZoneSchema }).prefault({}).describe('the province time zone (day boundaries, plain dates in files and commands)'),
+    trace: z
+      .strictObject({
+        canteenWindowMinutes: z.number().int().min(1).max(240).default(30).describe('a canteen scan is a sitting of this length: two workers whose canteen scans are less than this apart are contacts'),
+        resetHours: z
+          .number()
+          .positive()
+          .max(24 * 7)
+          .optional()
+          .describe("an entry with no exit ends this long after it; by default the published policy's antiPassbackResetHours (16 when none is published)"),
+      })
+      .prefault({})
+      .describe('narrow tracing (`safegate hub trace`, the console Trace page)'),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   });
 export type HubSettings = z.infer<typeof hubSettingsSchema>;

@@ -7,6 +7,7 @@ import * as m0004 from './migrations/0004-alert-note.js';
 import * as m0005 from './migrations/0005-event-time.js';
 import * as m0006 from './migrations/0006-organisation-stamp.js';
 import * as m0003 from './migrations/0003-dating.js';
+import * as m0007 from './migrations/0007-trace-place.js';
 import { dateEvent, type ClockTrust } from './dating.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
@@ -71,6 +72,56 @@ export interface DeviceStatus {
   heartbeat: Heartbeat | null;
 }
 
+/** A stretch of the hub's time at one checkpoint, from `sinceMs` (inclusive) to `untilMs` (exclusive). */
+export interface CheckpointWindow {
+  checkpointId: string;
+  sinceMs: number;
+  untilMs: number;
+}
+
+/**
+ * An event the gate allowed, reduced to what tracing reads: who passed, where (the device and the
+ * checkpoint and zone it reported), which way, when by the hub's corrected time, and how far that time
+ * is trusted.
+ */
+export interface PresenceEvent {
+  deviceId: string;
+  checkpointId: string;
+  zoneId: string;
+  workerId: string;
+  direction: WireEvent['direction'];
+  timeMs: number;
+  clock: ClockTrust;
+}
+
+/** The windows of each checkpoint sorted and merged where they touch or overlap, so no event is read twice. */
+export function mergeCheckpointWindows(windows: readonly CheckpointWindow[]): CheckpointWindow[] {
+  const sorted = windows.filter((w) => w.untilMs > w.sinceMs).sort((a, b) => (a.checkpointId < b.checkpointId ? -1 : a.checkpointId > b.checkpointId ? 1 : a.sinceMs - b.sinceMs));
+  const out: CheckpointWindow[] = [];
+  for (const w of sorted) {
+    const last = out.at(-1);
+    if (last && last.checkpointId === w.checkpointId && w.sinceMs <= last.untilMs) last.untilMs = Math.max(last.untilMs, w.untilMs);
+    else out.push({ ...w });
+  }
+  return out;
+}
+
+/** A presence row (SQLite or PostgreSQL) as the event it is. */
+export function presenceFromRow(r: Record<string, unknown>): PresenceEvent {
+  return {
+    deviceId: r.device_id as string,
+    checkpointId: r.checkpoint_id as string,
+    zoneId: r.zone_id as string,
+    workerId: r.worker_id as string,
+    direction: r.direction as WireEvent['direction'],
+    timeMs: r.t as number,
+    clock: r.clock as ClockTrust,
+  };
+}
+
+/** The columns of a {@link PresenceEvent} row. */
+export const PRESENCE_COLUMNS = 'device_id, checkpoint_id, zone_id, worker_id, direction, coalesce(corrected_wall_ms, wall_ms) AS t, clock';
+
 /** An event's organisation as the hub stamped it at receipt (see HubStore.stampOrganisations). */
 export interface OrganisationStamp {
   deviceId: string;
@@ -120,6 +171,17 @@ export interface HubStore {
    * hash and reasons); their alerts are deleted. Sequence numbers and watermarks are untouched.
    */
   anonymiseWorker(workerId: string): Promise<{ events: number; alerts: number }>;
+  /**
+   * Tracing: the allowed events of these workers from `sinceMs` to `untilMs` (the hub's time), by
+   * time. Read through the worker index.
+   */
+  workerPresence(workerIds: readonly string[], sinceMs: number, untilMs: number): Promise<PresenceEvent[]>;
+  /**
+   * Tracing: the allowed events naming a worker at each checkpoint within its windows (the hub's
+   * time), every window in one query, each event once however the windows overlap, by time. Read
+   * through the place index (migration 7).
+   */
+  checkpointPresence(windows: readonly CheckpointWindow[]): Promise<PresenceEvent[]>;
   close(): Promise<void>;
 }
 
@@ -130,6 +192,7 @@ export const HUB_MIGRATIONS = [
   { version: 4, name: '0004-alert-note', up: m0004.up },
   { version: 5, name: '0005-event-time', up: m0005.up },
   { version: 6, name: '0006-organisation-stamp', up: m0006.up },
+  { version: 7, name: '0007-trace-place', up: m0007.up },
 ] as const;
 
 /** An event as the hub holds it: as reported, plus how far its time can be trusted, and its worker's organisation at receipt (when on a list). */
@@ -406,6 +469,35 @@ export class SqliteHubStore implements HubStore {
         alerts: this.db.prepare('DELETE FROM hub_alerts WHERE worker_id = ?').run(workerId).changes,
       }))
       .immediate();
+  }
+
+  async workerPresence(workerIds: readonly string[], sinceMs: number, untilMs: number): Promise<PresenceEvent[]> {
+    if (workerIds.length === 0 || untilMs <= sinceMs) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT ${PRESENCE_COLUMNS} FROM hub_events INDEXED BY hub_events_worker
+         WHERE worker_id IN (SELECT value FROM json_each(@workers)) AND worker_id IS NOT NULL AND decision = 'allow'
+           AND ${EVENT_TIME_SQL} >= @sinceMs AND ${EVENT_TIME_SQL} < @untilMs
+         ORDER BY t, device_id, seq`,
+      )
+      .all({ workers: JSON.stringify([...new Set(workerIds)]), sinceMs, untilMs }) as Record<string, unknown>[];
+    return rows.map(presenceFromRow);
+  }
+
+  async checkpointPresence(windows: readonly CheckpointWindow[]): Promise<PresenceEvent[]> {
+    const merged = mergeCheckpointWindows(windows);
+    if (merged.length === 0) return [];
+    // One range of the place index per window (the windows are a table the loop walks first).
+    const rows = this.db
+      .prepare(
+        `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock
+         FROM json_each(@windows) AS w CROSS JOIN hub_events AS e INDEXED BY hub_events_place
+         WHERE e.checkpoint_id = json_extract(w.value, '$[0]') AND e.worker_id IS NOT NULL AND e.decision = 'allow'
+           AND coalesce(e.corrected_wall_ms, e.wall_ms) >= json_extract(w.value, '$[1]') AND coalesce(e.corrected_wall_ms, e.wall_ms) < json_extract(w.value, '$[2]')
+         ORDER BY t, e.device_id, e.worker_id, e.direction`,
+      )
+      .all({ windows: JSON.stringify(merged.map((w) => [w.checkpointId, w.sinceMs, w.untilMs])) }) as Record<string, unknown>[];
+    return rows.map(presenceFromRow);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,42 @@
+import { sql } from 'kysely';
 import type { HubDirectory } from './directory.js';
-import type { HubStore } from './store.js';
-import type { Visits } from './visits.js';
+import type { CheckpointWindow, HubStore, PresenceEvent } from './store.js';
+import type { VisitRecord, Visits } from './visits.js';
+
+/**
+ * Narrow tracing at the hub (issue 11, "truy vết hẹp"): given a case (a worker) and a period, who
+ * shared a place with them, for how long, ranked.
+ *
+ * Presence, from the events the gate ALLOWED (a refusal is no presence) and from phone check-ins at
+ * posted checkpoint codes (sync/hub/visits.ts; in = entry, out = exit), by the hub's corrected time:
+ * - Where: the checkpoint the event's DEVICE is placed at (`safegate hub device assign --checkpoint`)
+ *   when it is placed at one, else the event's own checkpoint when that is registered. Only zone,
+ *   team, canteen, dormitory and bus checkpoints make places; a gate (the whole site is not a narrow
+ *   contact) and an unregistered checkpoint make none. A zone is one place however many checkpoints
+ *   it has: `zone:<site>:<zone id the kiosk reported>`; a phone check-in at a zone checkpoint has no
+ *   zone id, its checkpoint id stands for it. Every other place is its checkpoint.
+ * - Zone, team, dormitory, bus: an entry opens presence, the worker's next exit there closes it; an
+ *   entry with no exit ends `resetHours` after it (the policy's antiPassbackResetHours), or at the
+ *   worker's next entry there if sooner; an exit further than that from its entry closes nothing
+ *   more (the presence ended at the reset time). An exit with no entry before it makes no presence.
+ * - Canteen: every scan (either way) is a sitting [t, t + canteenWindowMinutes): two sittings
+ *   overlap, by the window less the time between the scans, when their scans are less than the
+ *   window apart.
+ * - The case's presence is clipped to the period; a contact's counts where it overlaps the case's.
+ *   Presence resting on an event with an unverified clock (a kiosk the hub could not date, a phone
+ *   check-in uploaded late) is marked, and so is every exposure that rests on it, on either side.
+ *
+ * F1: every other worker with an overlap at one of the case's places. F2 (on request): every worker
+ * neither the case nor an F1 whose presence overlaps any F1's presence in the period; each presence
+ * of theirs counts once, with the F1 it overlapped longest (`viaWorkerId`), so a crowded place does
+ * not multiply their exposures by its F1s.
+ *
+ * Reads: the case's events by the worker index, padded by the reset time on both sides (a presence
+ * that began before the period; the exit that ends one); then the events at the case's places within
+ * each presence, padded the same (contacts who entered earlier, and their exits), all windows in one
+ * query by the place index (store migration 7); phone check-ins likewise. F2: every F1's events in one
+ * query, then their places' in another. Memory holds the events of those windows, nothing more.
+ */
 
 /** Checkpoint kinds that make contacts (a site gate does not: the whole site is not a narrow contact). */
 export type TracePlaceKind = 'zone' | 'team' | 'canteen' | 'dormitory' | 'bus';
@@ -78,10 +114,205 @@ export interface TraceResult {
 
 export const DEFAULT_TRACE_OPTIONS: TraceOptions = { canteenWindowMinutes: 30, resetHours: 16 };
 
+/** The longest period one trace covers. */
+export const MAX_TRACE_DAYS = 60;
+/** The default period: the last 14 days. */
+export const DEFAULT_TRACE_DAYS = 14;
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+const CONTACT_KINDS: ReadonlySet<string> = new Set<TracePlaceKind>(['zone', 'team', 'canteen', 'dormitory', 'bus']);
+
+/** A trace refused in plain words (an unknown worker, a period backwards or too long). */
+export class TraceError extends Error {
+  override name = 'TraceError';
+}
+
 export interface TracerDeps {
   store: HubStore;
   directory: HubDirectory;
   visits?: Visits | undefined;
+}
+
+/**
+ * The reset time the hub publishes to its kiosks (the current policy's antiPassbackResetHours), or
+ * undefined when no policy is published.
+ */
+export async function publishedResetHours(directory: HubDirectory): Promise<number | undefined> {
+  const row = await directory.sql.get<{ value: string }>(sql`SELECT value FROM records WHERE stream = 'policy' AND key = 'current' AND deleted = 0`);
+  if (!row) return undefined;
+  const hours = (JSON.parse(row.value) as { document?: { params?: { antiPassbackResetHours?: unknown } } }).document?.params?.antiPassbackResetHours;
+  return typeof hours === 'number' && hours > 0 ? hours : undefined;
+}
+
+interface RegistryCheckpoint {
+  id: string;
+  siteId: string;
+  name: string;
+  kind: string;
+}
+
+/** Where an event or a check-in took place, as tracing counts it. */
+interface Passage {
+  workerId: string;
+  key: string;
+  checkpointId: string;
+  direction: 'entry' | 'exit';
+  timeMs: number;
+  unverified: boolean;
+  source: 'kiosk' | 'phone';
+}
+
+interface Interval {
+  workerId: string;
+  key: string;
+  fromMs: number;
+  toMs: number;
+  source: 'kiosk' | 'phone';
+  unverified: boolean;
+}
+
+interface PlaceInfo {
+  kind: TracePlaceKind;
+  siteId: string;
+  /** The registered checkpoints its passages resolved to. */
+  checkpoints: Set<string>;
+  /** The checkpoint ids the kiosks reported there (what the place index is asked by). */
+  reported: Set<string>;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** The checkpoints of the registry and where each device is placed. */
+class Places {
+  readonly info = new Map<string, PlaceInfo>();
+
+  private constructor(
+    private readonly checkpoints: Map<string, RegistryCheckpoint>,
+    private readonly deviceCheckpoint: Map<string, string>,
+  ) {}
+
+  static async load(directory: HubDirectory): Promise<Places> {
+    const all = await directory.checkpoints();
+    const checkpoints = new Map(all.map((c) => [c.id, { id: c.id, siteId: c.siteId, name: c.name, kind: c.kind }]));
+    const deviceCheckpoint = new Map<string, string>();
+    for (const c of all) for (const d of c.devices) deviceCheckpoint.set(d, c.id);
+    return new Places(checkpoints, deviceCheckpoint);
+  }
+
+  /** A kiosk event as a passage at its place, or null where it makes no contact. */
+  ofEvent(e: PresenceEvent): Passage | null {
+    const cp = this.checkpoints.get(this.deviceCheckpoint.get(e.deviceId) ?? e.checkpointId);
+    if (!cp || !CONTACT_KINDS.has(cp.kind)) return null;
+    const key = this.note(cp, cp.kind === 'zone' ? e.zoneId : cp.id, e.checkpointId);
+    return { workerId: e.workerId, key, checkpointId: cp.id, direction: e.direction, timeMs: e.timeMs, unverified: e.clock === 'unverified', source: 'kiosk' };
+  }
+
+  /** A phone check-in as a passage at its place, or null where it makes no contact. */
+  ofVisit(v: VisitRecord): Passage | null {
+    const cp = this.checkpoints.get(v.checkpointId);
+    if (!cp || !CONTACT_KINDS.has(cp.kind)) return null;
+    const key = this.note(cp, cp.id, null);
+    return { workerId: v.workerId, key, checkpointId: cp.id, direction: v.direction === 'in' ? 'entry' : 'exit', timeMs: v.atMs, unverified: !v.timeVerified, source: 'phone' };
+  }
+
+  /** The registered checkpoints and reported ids to read a place's events by (a zone: every zone checkpoint of its site too). */
+  readIds(key: string): { reported: string[]; checkpoints: string[] } {
+    const p = this.info.get(key)!;
+    const reported = new Set([...p.reported, ...p.checkpoints]);
+    if (p.kind === 'zone') for (const c of this.checkpoints.values()) if (c.kind === 'zone' && c.siteId === p.siteId) reported.add(c.id);
+    return { reported: [...reported], checkpoints: [...p.checkpoints] };
+  }
+
+  place(key: string): TracePlace {
+    const p = this.info.get(key)!;
+    const checkpointId = [...p.checkpoints].sort()[0]!;
+    return { key, kind: p.kind, checkpointId, name: this.checkpoints.get(checkpointId)?.name || checkpointId, siteId: p.siteId };
+  }
+
+  private note(cp: RegistryCheckpoint, within: string, reported: string | null): string {
+    const kind = cp.kind as TracePlaceKind;
+    const key = kind === 'zone' ? `zone:${cp.siteId}:${within}` : `${kind}:${cp.id}`;
+    let p = this.info.get(key);
+    if (!p) this.info.set(key, (p = { kind, siteId: cp.siteId, checkpoints: new Set(), reported: new Set() }));
+    p.checkpoints.add(cp.id);
+    if (reported !== null) p.reported.add(reported);
+    return key;
+  }
+}
+
+/**
+ * Each worker's presence at each place from their passages (see the header for the rules). The
+ * passages in any order; the intervals of a worker at a place come out by time.
+ */
+export function presenceIntervals(passages: readonly Passage[], kindOf: (key: string) => TracePlaceKind, options: TraceOptions): Interval[] {
+  const resetMs = options.resetHours * HOUR_MS;
+  const sittingMs = options.canteenWindowMinutes * MINUTE_MS;
+  const byWorkerPlace = new Map<string, Passage[]>();
+  for (const p of passages) {
+    const k = `${p.workerId}\u0000${p.key}`;
+    let list = byWorkerPlace.get(k);
+    if (!list) byWorkerPlace.set(k, (list = []));
+    list.push(p);
+  }
+  const out: Interval[] = [];
+  for (const list of byWorkerPlace.values()) {
+    list.sort((a, b) => a.timeMs - b.timeMs || (a.direction === b.direction ? 0 : a.direction === 'entry' ? -1 : 1));
+    const { workerId, key } = list[0]!;
+    if (kindOf(key) === 'canteen') {
+      for (const p of list) out.push({ workerId, key, fromMs: p.timeMs, toMs: p.timeMs + sittingMs, source: p.source, unverified: p.unverified });
+      continue;
+    }
+    let open: Passage | null = null;
+    for (const p of list) {
+      if (p.direction === 'entry') {
+        if (open) out.push({ workerId, key, fromMs: open.timeMs, toMs: Math.min(open.timeMs + resetMs, p.timeMs), source: open.source, unverified: open.unverified });
+        open = p;
+      } else if (open) {
+        const closes = p.timeMs <= open.timeMs + resetMs;
+        out.push({ workerId, key, fromMs: open.timeMs, toMs: closes ? p.timeMs : open.timeMs + resetMs, source: open.source, unverified: open.unverified || (closes && p.unverified) });
+        open = null;
+      }
+    }
+    if (open) out.push({ workerId, key, fromMs: open.timeMs, toMs: open.timeMs + resetMs, source: open.source, unverified: open.unverified });
+  }
+  return out.filter((i) => i.toMs > i.fromMs);
+}
+
+/** The intervals of each place, by start, with the longest one's length (for a bounded search back). */
+class IntervalIndex {
+  private readonly byKey = new Map<string, { list: Interval[]; longestMs: number }>();
+
+  constructor(intervals: readonly Interval[]) {
+    for (const i of intervals) {
+      let e = this.byKey.get(i.key);
+      if (!e) this.byKey.set(i.key, (e = { list: [], longestMs: 0 }));
+      e.list.push(i);
+      e.longestMs = Math.max(e.longestMs, i.toMs - i.fromMs);
+    }
+    for (const e of this.byKey.values()) e.list.sort((a, b) => a.fromMs - b.fromMs);
+  }
+
+  /** Calls `fn` with each interval of the place that overlaps [fromMs, toMs). */
+  overlapping(key: string, fromMs: number, toMs: number, fn: (i: Interval) => void): void {
+    const e = this.byKey.get(key);
+    if (!e) return;
+    // The first that may still be running at fromMs: none started before fromMs - longest is.
+    let lo = 0;
+    let hi = e.list.length;
+    const after = fromMs - e.longestMs;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (e.list[mid]!.fromMs <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < e.list.length && e.list[k]!.fromMs < toMs; k++) if (e.list[k]!.toMs > fromMs) fn(e.list[k]!);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.byKey.keys();
+  }
 }
 
 /** Narrow tracing at the hub (issue 11). The constructor only stores its dependencies. */
@@ -96,9 +327,153 @@ export class Tracer {
   }
 
   async trace(request: TraceRequest): Promise<TraceResult> {
-    void this.deps;
-    void this.options;
-    void request;
-    throw new Error('not yet');
+    const { workerId, fromMs, toMs } = request;
+    if (!(typeof workerId === 'string' && workerId.length > 0 && workerId.length <= 64)) throw new TraceError('a worker id is required (at most 64 characters)');
+    if (!Number.isFinite(fromMs) || !Number.isFinite(toMs)) throw new TraceError('the period needs a start and an end');
+    if (fromMs >= toMs) throw new TraceError('the period starts after it ends');
+    if (toMs - fromMs > MAX_TRACE_DAYS * DAY_MS) throw new TraceError(`a trace covers at most ${MAX_TRACE_DAYS} days`);
+    if (!(await this.isKnown(workerId))) throw new TraceError(`no worker ${workerId} is known to this hub (on no list, no passage)`);
+
+    const { directory } = this.deps;
+    const options = this.options;
+    const padMs = Math.max(options.resetHours * HOUR_MS, options.canteenWindowMinutes * MINUTE_MS);
+    const places = await Places.load(directory);
+    const kindOf = (key: string) => places.info.get(key)!.kind;
+
+    // The case: their own passages, padded, as presence clipped to the period.
+    const casePassages = await this.passagesOf([workerId], fromMs - padMs, toMs + padMs, places);
+    const caseIntervals = presenceIntervals(casePassages, kindOf, options)
+      .map((i) => ({ ...i, fromMs: Math.max(i.fromMs, fromMs), toMs: Math.min(i.toMs, toMs) }))
+      .filter((i) => i.toMs > i.fromMs)
+      .sort((a, b) => a.fromMs - b.fromMs || (a.key < b.key ? -1 : 1));
+
+    const excluded = new Set([workerId]);
+    const f1 = await this.contactsOf(caseIntervals, excluded, places, padMs, false);
+    const contacts: Omit<TraceContact, 'rank' | 'orgId'>[] = [...f1.values()].map((c) => ({ ...c, degree: 1 as const }));
+
+    if (request.secondDegree && f1.size > 0) {
+      for (const id of f1.keys()) excluded.add(id);
+      const f1Passages = await this.passagesOf([...f1.keys()], fromMs - padMs, toMs + padMs, places);
+      const f1Intervals = presenceIntervals(f1Passages, kindOf, options)
+        .map((i) => ({ ...i, fromMs: Math.max(i.fromMs, fromMs), toMs: Math.min(i.toMs, toMs) }))
+        .filter((i) => i.toMs > i.fromMs);
+      const f2 = await this.contactsOf(f1Intervals, excluded, places, padMs, true);
+      contacts.push(...[...f2.values()].map((c) => ({ ...c, degree: 2 as const })));
+    }
+
+    contacts.sort((a, b) => a.degree - b.degree || b.overlapMinutes - a.overlapMinutes || (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
+    const orgs = await directory.organisationsOf(contacts.map((c) => c.workerId));
+    const placeOf = new Map<string, TracePlace>();
+    const place = (key: string) => placeOf.get(key) ?? placeOf.set(key, places.place(key)).get(key)!;
+    return {
+      caseWorkerId: workerId,
+      fromMs,
+      toMs,
+      options: { ...options },
+      casePresence: caseIntervals.map((i) => ({ place: place(i.key), fromMs: i.fromMs, toMs: i.toMs, source: i.source, unverifiedClock: i.unverified })),
+      contacts: contacts.map((c, n) => ({
+        workerId: c.workerId,
+        degree: c.degree,
+        orgId: orgs.get(c.workerId) ?? null,
+        exposures: c.exposures.map((x) => ({ ...x, place: place(x.place.key) })),
+        overlapMinutes: c.overlapMinutes,
+        unverifiedClock: c.unverifiedClock,
+        rank: n + 1,
+      })),
+    };
   }
+
+  /** On a list or the roster (even removed since), or with a passage or check-in at this hub. */
+  private async isKnown(workerId: string): Promise<boolean> {
+    const { store, directory, visits } = this.deps;
+    if ((await directory.organisationsOf([workerId])).size > 0) return true;
+    if (await directory.sql.get(sql`SELECT 1 AS one FROM records WHERE stream = 'roster' AND key = ${workerId}`)) return true;
+    if ((await store.latestEvents({ workerIds: [workerId], limit: 1 })).length > 0) return true;
+    return visits !== undefined && (await visits.within({ workerIds: [workerId], sinceMs: 0, untilMs: Number.MAX_SAFE_INTEGER })).length > 0;
+  }
+
+  /** These workers' passages (kiosk events and check-ins) at places that make contacts. */
+  private async passagesOf(workerIds: readonly string[], sinceMs: number, untilMs: number, places: Places): Promise<Passage[]> {
+    const events = await this.deps.store.workerPresence(workerIds, sinceMs, untilMs);
+    const checkIns = this.deps.visits ? await this.deps.visits.within({ workerIds, sinceMs, untilMs }) : [];
+    return this.resolve(events, checkIns, places);
+  }
+
+  private resolve(events: readonly PresenceEvent[], checkIns: readonly VisitRecord[], places: Places, keep?: (p: Passage) => boolean): Passage[] {
+    const out: Passage[] = [];
+    for (const e of events) {
+      const p = places.ofEvent(e);
+      if (p && (!keep || keep(p))) out.push(p);
+    }
+    for (const v of checkIns) {
+      const p = places.ofVisit(v);
+      if (p && (!keep || keep(p))) out.push(p);
+    }
+    return out;
+  }
+
+  /**
+   * Who else was at the places of `sources` (the case's presence, or every F1's) while they were
+   * there: one query for the kiosks' events within every window, one for check-ins. `viaSource`
+   * (F2): each presence counts once, with the source it overlapped longest.
+   */
+  private async contactsOf(sources: readonly Interval[], excluded: ReadonlySet<string>, places: Places, padMs: number, viaSource: boolean): Promise<Map<string, Omit<TraceContact, 'rank' | 'orgId' | 'degree'>>> {
+    const out = new Map<string, Omit<TraceContact, 'rank' | 'orgId' | 'degree'>>();
+    if (sources.length === 0) return out;
+    const windows: CheckpointWindow[] = [];
+    const visitCheckpoints = new Set<string>();
+    let sinceMs = Infinity;
+    let untilMs = -Infinity;
+    for (const i of sources) {
+      const ids = places.readIds(i.key);
+      for (const checkpointId of ids.reported) windows.push({ checkpointId, sinceMs: i.fromMs - padMs, untilMs: i.toMs + padMs });
+      for (const c of ids.checkpoints) visitCheckpoints.add(c);
+      sinceMs = Math.min(sinceMs, i.fromMs - padMs);
+      untilMs = Math.max(untilMs, i.toMs + padMs);
+    }
+    const sourceKeys = new Set(sources.map((i) => i.key));
+    const events = await this.deps.store.checkpointPresence(windows);
+    const checkIns = this.deps.visits ? await this.deps.visits.within({ checkpointIds: [...visitCheckpoints], sinceMs, untilMs }) : [];
+    const passages = this.resolve(events, checkIns, places, (p) => !excluded.has(p.workerId) && sourceKeys.has(p.key));
+    const intervals = presenceIntervals(passages, (key) => places.info.get(key)!.kind, this.options);
+    const index = new IntervalIndex(sources);
+
+    const exposuresOf = new Map<string, Exposure[]>();
+    for (const c of intervals) {
+      let best: Exposure | null = null;
+      index.overlapping(c.key, c.fromMs, c.toMs, (s) => {
+        const from = Math.max(c.fromMs, s.fromMs);
+        const to = Math.min(c.toMs, s.toMs);
+        const x: Exposure = {
+          place: { key: c.key } as TracePlace,
+          fromMs: from,
+          toMs: to,
+          overlapMinutes: round1((to - from) / MINUTE_MS),
+          source: c.source,
+          unverifiedClock: c.unverified || s.unverified,
+          ...(viaSource ? { viaWorkerId: s.workerId } : {}),
+        };
+        if (!viaSource) push(exposuresOf, c.workerId, x);
+        else if (!best || to - from > best.toMs - best.fromMs || (to - from === best.toMs - best.fromMs && s.workerId < best.viaWorkerId!)) best = x;
+      });
+      if (best) push(exposuresOf, c.workerId, best);
+    }
+    for (const [workerId, exposures] of exposuresOf) {
+      const kept = exposures.filter((x) => x.toMs > x.fromMs).sort((a, b) => a.fromMs - b.fromMs || a.toMs - b.toMs || (a.place.key < b.place.key ? -1 : 1));
+      if (kept.length === 0) continue;
+      out.set(workerId, {
+        workerId,
+        exposures: kept,
+        overlapMinutes: round1(kept.reduce((n, x) => n + x.overlapMinutes, 0)),
+        unverifiedClock: kept.some((x) => x.unverifiedClock),
+      });
+    }
+    return out;
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }

@@ -5,7 +5,7 @@ import { UPLOAD_ID_PATTERN } from '../../base/common/phone-upload.js';
 import { issuesText } from '../../base/common/validation.js';
 import { HubKeyring } from '../../base/node/keys.js';
 import { CheckpointCodeError, readCheckpointCode, ROTATING_WINDOW_SECONDS } from './checkpoint-codes.js';
-import type { HubSql } from './hub-sql.js';
+import { isAnyOf, type HubSql } from './hub-sql.js';
 import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
 
 /**
@@ -98,6 +98,10 @@ interface VisitRow {
   code_kind: 'static' | 'rotating';
 }
 
+function visitFromRow(r: VisitRow): VisitRecord {
+  return { visitId: r.visit_id, workerId: r.worker_id, checkpointId: r.checkpoint_id, siteId: r.site_id, direction: r.direction, atMs: r.at_ms, receivedAtMs: r.received_ms, timeVerified: r.time_verified === 1, codeKind: r.code_kind };
+}
+
 export class Visits {
   private readonly db: HubSql;
   private readonly now: () => number;
@@ -165,7 +169,22 @@ export class Visits {
       sql`SELECT visit_id, worker_id, checkpoint_id, site_id, direction, at_ms, received_ms, time_verified, code_kind FROM visits
           WHERE ${sql.join(where, sql` AND `)} ORDER BY at_ms, visit_id`,
     );
-    return rows.map((r) => ({ visitId: r.visit_id, workerId: r.worker_id, checkpointId: r.checkpoint_id, siteId: r.site_id, direction: r.direction, atMs: r.at_ms, receivedAtMs: r.received_ms, timeVerified: r.time_verified === 1, codeKind: r.code_kind }));
+    return rows.map(visitFromRow);
+  }
+
+  /**
+   * Tracing: the visits of these workers, or at these checkpoints, from `sinceMs` (inclusive) to
+   * `untilMs` (exclusive), oldest first; the ids as one parameter.
+   */
+  async within(filter: { workerIds?: readonly string[]; checkpointIds?: readonly string[]; sinceMs: number; untilMs: number }): Promise<VisitRecord[]> {
+    const [column, ids] = filter.workerIds !== undefined ? ['worker_id', filter.workerIds] : ['checkpoint_id', filter.checkpointIds ?? []];
+    if (ids.length === 0) return [];
+    const rows = await this.db.all<VisitRow>(
+      sql`SELECT visit_id, worker_id, checkpoint_id, site_id, direction, at_ms, received_ms, time_verified, code_kind FROM visits
+          WHERE ${isAnyOf(this.db.dialect, sql.ref(column), [...new Set(ids)])} AND at_ms >= ${filter.sinceMs} AND at_ms < ${filter.untilMs}
+          ORDER BY at_ms, visit_id`,
+    );
+    return rows.map(visitFromRow);
   }
 
   /** Retention: visits older than `retentionDays`; returns how many. */

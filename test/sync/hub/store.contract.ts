@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cursorOf, type EventCursor, type HubEvent, type HubStore } from '../../../sync/hub/store.js';
+import { cursorOf, type EventCursor, type HubEvent, type HubStore, type PresenceEvent } from '../../../sync/hub/store.js';
 import { typicalEvents } from '../../helpers/events.js';
 
 /** What every hub store must do; run against SQLite here and PostgreSQL where a server runs. */
@@ -274,6 +274,50 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         expect(again[0]).toMatchObject({ inserted: 1, duplicates: 5, contiguousSeq: 6, gaps: [] });
         const byOrg = Object.fromEntries((await collect(store, 'kiosk-a')).map((e) => [e.seq, e.orgId ?? null]));
         expect(byOrg).toEqual({ 1: 'org-b', 2: 'org-a', 3: 'org-a', 4: null, 5: null, 6: null });
+      });
+    });
+
+    it("reads presence for tracing: a worker's allowed events, and the allowed events at checkpoints within windows (each once, by the hub's corrected time), never a denied or nameless scan", async () => {
+      await withStore(async (store) => {
+        const t0 = Date.parse('2026-11-26T06:00:00Z');
+        const base = typicalEvents(1)[0]!;
+        const at = (seq: number, checkpointId: string, workerId: string | null, minute: number, extra: Partial<typeof base> = {}) => ({
+          ...base, seq, checkpointId, workerId, wallMs: t0 + minute * 60_000, monoUs: base.monoUs + seq * 1_000_000,
+          decision: 'allow' as const, reasons: [], direction: 'entry' as const, ...extra,
+        });
+        await store.ingest('kiosk-a', [
+          at(1, 'canteen-1', 'W-1', 0),
+          at(2, 'canteen-1', 'W-2', 10, { direction: 'exit' }),
+          at(3, 'canteen-1', 'W-3', 20, { decision: 'deny', reasons: ['DECLARATION_MISSING'] }),
+          at(4, 'canteen-1', null, 25, { decision: 'deny', reasons: ['MALFORMED_CODE'], codeHash: 'ab' }),
+          at(5, 'zone-1', 'W-1', 30),
+          at(6, 'canteen-1', 'W-4', 90),
+        ], 1);
+        // A kiosk without a synchronised clock, dated by its anchor: its corrected time counts, not its own.
+        const skewed = { ...at(1, 'zone-1', 'W-2', -1000), clockSynced: false, bootId: 'boot-b' };
+        await store.ingest('kiosk-b', [skewed], 1, { bootId: 'boot-b', monoUs: skewed.monoUs, hubTimeMs: t0 + 40 * 60_000 });
+        const brief = (e: PresenceEvent) => `${e.deviceId}/${e.checkpointId}/${e.workerId}/${e.direction}/${(e.timeMs - t0) / 60_000}/${e.clock}`;
+
+        expect((await store.workerPresence(['W-1', 'W-2', 'W-3'], t0, t0 + 60 * 60_000)).map(brief)).toEqual([
+          'kiosk-a/canteen-1/W-1/entry/0/synced',
+          'kiosk-a/canteen-1/W-2/exit/10/synced',
+          'kiosk-a/zone-1/W-1/entry/30/synced',
+          'kiosk-b/zone-1/W-2/entry/40/corrected',
+        ]);
+        expect(await store.workerPresence([], t0, t0 + 60 * 60_000)).toEqual([]);
+        // Overlapping windows of one checkpoint read each event once; the end is exclusive.
+        const windows = [
+          { checkpointId: 'canteen-1', sinceMs: t0, untilMs: t0 + 15 * 60_000 },
+          { checkpointId: 'canteen-1', sinceMs: t0 + 5 * 60_000, untilMs: t0 + 30 * 60_000 },
+          { checkpointId: 'canteen-1', sinceMs: t0 + 60 * 60_000, untilMs: t0 + 90 * 60_000 },
+          { checkpointId: 'zone-1', sinceMs: t0 + 35 * 60_000, untilMs: t0 + 45 * 60_000 },
+        ];
+        expect((await store.checkpointPresence(windows)).map(brief)).toEqual([
+          'kiosk-a/canteen-1/W-1/entry/0/synced',
+          'kiosk-a/canteen-1/W-2/exit/10/synced',
+          'kiosk-b/zone-1/W-2/entry/40/corrected',
+        ]);
+        expect(await store.checkpointPresence([])).toEqual([]);
       });
     });
 

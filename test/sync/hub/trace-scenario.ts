@@ -1,0 +1,149 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateSigningKeyPair } from '../../../base/node/keys.js';
+import type { WireEvent } from '../../../sync/batch-codec.js';
+import { staticCheckpointCode } from '../../../sync/hub/checkpoint-codes.js';
+import type { HubDirectory } from '../../../sync/hub/directory.js';
+import { PassRegistry } from '../../../sync/hub/passes.js';
+import { PhoneLinks } from '../../../sync/hub/phone-links.js';
+import { PhoneUploads, signPhoneUpload } from '../../../sync/hub/phone-uploads.js';
+import type { ListedWorker } from '../../../sync/hub/registry-upload.js';
+import type { HubStore } from '../../../sync/hub/store.js';
+import { Visits } from '../../../sync/hub/visits.js';
+
+/**
+ * The hand-built tracing scenario of issue 11 (one day at a garment factory, minutes from 07:00 in
+ * Hồ Chí Minh time): the case C rode the bus (entry 0, exit 40), worked zone "khu-a" (entry at one of
+ * its checkpoints 60, exit at the other 290), ate in the canteen (scan 300) and checked in by phone
+ * at the team code of "tổ may 1" (in 400, out 460), with contacts and near misses at each place.
+ */
+export const T0 = Date.parse('2026-11-20T00:00:00Z');
+export const at = (minute: number) => T0 + minute * 60_000;
+
+/** The F1 list, exactly: worker, total overlap minutes, where. Ranked as listed. */
+export const EXPECTED_F1 = [
+  { workerId: 'Z1', minutes: 100, place: 'zone:xuong-1:khu-a' },
+  { workerId: 'P1', minutes: 40, place: 'team:to-may-1' },
+  { workerId: 'B1', minutes: 30, place: 'bus:xe-1' },
+  { workerId: 'K1', minutes: 20, place: 'canteen:nha-an' },
+  { workerId: 'Z3', minutes: 20, place: 'zone:xuong-1:khu-a' },
+  { workerId: 'Z4', minutes: 20, place: 'zone:xuong-1:khu-a' },
+  { workerId: 'K2', minutes: 10, place: 'canteen:nha-an' },
+  { workerId: 'B2', minutes: 5, place: 'bus:xe-1' },
+] as const;
+
+/** The F2 list on request: worker, minutes, with which F1, where. */
+export const EXPECTED_F2 = [
+  { workerId: 'Z2', minutes: 55, via: 'Z3', place: 'zone:xuong-1:khu-a' },
+  { workerId: 'P2', minutes: 30, via: 'P1', place: 'team:to-may-1' },
+  { workerId: 'F2A', minutes: 20, via: 'K1', place: 'canteen:nha-an' },
+  { workerId: 'K3', minutes: 10, via: 'K1', place: 'canteen:nha-an' },
+] as const;
+
+/** Workers of the scenario who are nobody's contact: near misses, a refused scan, the gate. */
+export const NOT_CONTACTS = ['B3', 'K4', 'D1', 'G1'] as const;
+
+const WORKERS = ['C', 'B1', 'B2', 'B3', 'K1', 'K2', 'K3', 'K4', 'F2A', 'Z1', 'Z2', 'Z3', 'Z4', 'D1', 'G1', 'P1', 'P2'];
+
+function listed(workerId: string, line: number): ListedWorker {
+  return { line, workerId, fullName: `Công nhân ${workerId}`, team: 'Tổ May 1', birthYear: 1990, sex: 'female', idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 };
+}
+
+type Passage = [worker: string, minute: number, direction: 'entry' | 'exit', options?: { deny?: boolean; checkpoint?: string; zone?: string }];
+
+/** Each device's passages: the checkpoint the kiosk reports, and (for the hub) where it is placed. */
+const DEVICES: { device: string; checkpoint: string; zone: string; placedAt: string | null; synced: boolean; passages: Passage[] }[] = [
+  { device: 'kiosk-gate', checkpoint: 'cong-1', zone: 'xuong-1', placedAt: 'cong-1', synced: true, passages: [['C', -5, 'entry'], ['G1', -4, 'entry']] },
+  {
+    device: 'kiosk-bus', checkpoint: 'xe-1', zone: 'xe-1', placedAt: 'xe-1', synced: true,
+    passages: [['B2', -30, 'entry'], ['C', 0, 'entry'], ['B2', 5, 'exit'], ['B1', 10, 'entry'], ['C', 40, 'exit'], ['B1', 40, 'exit'], ['B3', 45, 'entry'], ['B3', 60, 'exit']],
+  },
+  {
+    device: 'kiosk-an', checkpoint: 'nha-an', zone: 'nha-an', placedAt: 'nha-an', synced: true,
+    passages: [['C', 300, 'entry'], ['K1', 310, 'entry'], ['K3', 330, 'entry'], ['K4', 340, 'entry'], ['F2A', 600, 'entry'], ['K1', 610, 'entry']],
+  },
+  // A kiosk the hub has not placed: its events count at the registered checkpoint they name.
+  { device: 'kiosk-loose', checkpoint: 'nha-an', zone: 'nha-an', placedAt: null, synced: true, passages: [['K2', 280, 'entry']] },
+  {
+    device: 'kiosk-za1', checkpoint: 'khu-a1', zone: 'khu-a', placedAt: 'khu-a1', synced: true,
+    passages: [['Z3', -880, 'entry'], ['Z2', 0, 'entry'], ['C', 60, 'entry'], ['D1', 120, 'entry', { deny: true }], ['Z1', 200, 'exit']],
+  },
+  { device: 'kiosk-za2', checkpoint: 'khu-a2', zone: 'khu-a', placedAt: 'khu-a2', synced: true, passages: [['Z2', 55, 'exit'], ['Z1', 100, 'entry'], ['C', 290, 'exit']] },
+  // A kiosk whose clock the hub could not date: its times are only its own word.
+  { device: 'kiosk-za3', checkpoint: 'khu-a1', zone: 'khu-a', placedAt: 'khu-a1', synced: false, passages: [['Z4', 150, 'entry'], ['Z4', 170, 'exit']] },
+];
+
+/** Phone check-ins at the team code (no kiosk there): worker, minute, in/out. */
+const CHECK_INS: [worker: string, minute: number, direction: 'in' | 'out'][] = [
+  ['C', 400, 'in'],
+  ['P1', 420, 'in'],
+  ['C', 460, 'out'],
+  ['P2', 470, 'in'],
+  ['P1', 500, 'out'],
+];
+
+function eventsOf(d: (typeof DEVICES)[number]): WireEvent[] {
+  return d.passages
+    .sort((a, b) => a[1] - b[1])
+    .map(([worker, minute, direction, o], i) => ({
+      seq: i + 1,
+      wallMs: at(minute),
+      monoUs: 1_000_000_000 + (minute + 1_000) * 60_000_000,
+      bootId: `boot-${d.device}`,
+      clockSynced: d.synced,
+      checkpointId: o?.checkpoint ?? d.checkpoint,
+      zoneId: o?.zone ?? d.zone,
+      direction,
+      credentialKind: 'pass',
+      workerId: worker,
+      codeHash: null,
+      decision: o?.deny ? 'deny' : 'allow',
+      reasons: o?.deny ? ['DECLARATION_MISSING'] : [],
+      source: 'serial',
+      policyVersion: 1,
+    }));
+}
+
+/**
+ * Registers the factory, its checkpoints and kiosks, lists the workers, stores the kiosks' events
+ * and records the phone check-ins through the real upload path (links, passes, signed uploads).
+ * Returns the Visits the hub would have.
+ */
+export async function buildTraceScenario(store: HubStore, directory: HubDirectory): Promise<{ visits: Visits; checkpointCodeKey: KeyObject }> {
+  await directory.addOrganisation({ id: 'may-a', name: 'Công ty May A', kind: 'company' }, at(-2_000));
+  await directory.addSite({ id: 'xuong-1', orgId: 'may-a', name: 'Xưởng 1' }, at(-2_000));
+  const checkpoints = [
+    { id: 'cong-1', name: 'Cổng chính', kind: 'gate' },
+    { id: 'xe-1', name: 'Xe đưa rước 1', kind: 'bus' },
+    { id: 'nha-an', name: 'Nhà ăn ca 1', kind: 'canteen' },
+    { id: 'khu-a1', name: 'Khu A cửa 1', kind: 'zone' },
+    { id: 'khu-a2', name: 'Khu A cửa 2', kind: 'zone' },
+    { id: 'to-may-1', name: 'Tổ may 1', kind: 'team' },
+  ] as const;
+  for (const c of checkpoints) await directory.addCheckpoint({ ...c, siteId: 'xuong-1' }, at(-2_000));
+  for (const d of DEVICES) if (d.placedAt) await directory.placeDevices(d.placedAt, [d.device], at(-2_000));
+  await directory.uploadWorkers('may-a', WORKERS.map((w, i) => listed(w, i + 2)), { nowMs: at(-2_000) });
+  for (const d of DEVICES) await store.ingest(d.device, eventsOf(d), at(1_000), null);
+
+  let now = at(-1_500);
+  const phonePassKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
+  const checkpointCodeKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
+  const links = new PhoneLinks({ sql: directory.sql, phonePassKey, issuer: 'hub.1', now: () => now });
+  const passes = new PassRegistry({ sql: directory.sql, now: () => now });
+  const visits = new Visits({ sql: directory.sql, uploads: new PhoneUploads(phonePassKey, passes), checkpointCodeKey, now: () => now });
+  const phones = new Map<string, { pass: Uint8Array; key: KeyObject }>();
+  for (const workerId of new Set(CHECK_INS.map(([w]) => w))) {
+    const [made] = await links.make({ orgId: 'may-a', workerIds: [workerId], madeBy: 'test' });
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    phones.set(workerId, { pass: (await links.redeem(made!.token, pair.publicKey.export({ format: 'jwk' }))).pass, key: pair.privateKey });
+  }
+  const code = staticCheckpointCode(checkpointCodeKey, 'to-may-1');
+  let n = 0;
+  for (const [workerId, minute, direction] of CHECK_INS) {
+    const phone = phones.get(workerId)!;
+    // Uploaded promptly: the hub takes the phone's time as verified.
+    now = at(minute) + 2_000;
+    const id = `tracevisit-${String(++n).padStart(11, '0')}`;
+    await visits.submit(signPhoneUpload(phone.pass, JSON.stringify({ kind: 'visit', id, scannedAtMs: at(minute), code, direction }), phone.key));
+  }
+  return { visits, checkpointCodeKey };
+}
