@@ -1,3 +1,5 @@
+import { stringify } from 'csv-stringify/sync';
+
 /**
  * A spreadsheet opening a CSV runs any cell that starts with = + - @ (or a tab or CR before one) as
  * a formula; names and reasons come from outside, so such cells are prefixed with an apostrophe
@@ -14,4 +16,13 @@ export function guardCell(value: string): string {
  */
 export function unguardCell(value: string): string {
   return /^'[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
+}
+
+/**
+ * Rows as a CSV file for a spreadsheet: every cell through the guard above, CRLF line ends, UTF-8
+ * with a BOM (without it Excel reads Vietnamese as mojibake). The one writer of such files (the
+ * kiosk's entry-log export, the hub's trace export).
+ */
+export function spreadsheetCsv(rows: readonly (readonly string[])[]): Uint8Array {
+  return new TextEncoder().encode('\uFEFF' + stringify(rows.map((row) => row.map(guardCell)), { record_delimiter: 'windows' }));
 }

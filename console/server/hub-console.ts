@@ -10,6 +10,8 @@ import { PhoneUploads } from '../../sync/hub/phone-uploads.js';
 import { Visits } from '../../sync/hub/visits.js';
 import type { HubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
+import { DEFAULT_TRACE_OPTIONS, Tracer, traceOptionsOf, type TraceRequest } from '../../sync/hub/trace.js';
+import { SavedTraces } from '../../sync/hub/traces.js';
 import type { ConsoleStore } from './accounts.js';
 import { openConsoleStore } from './open-store.js';
 import { ConsoleServer } from './server.js';
@@ -28,6 +30,8 @@ export interface HubConsole {
   /** Phone declarations and checkpoint visits (with a phone-pass key): the hub's retention purges them. */
   declarations: Declarations | undefined;
   visits: Visits | undefined;
+  /** Traces started from the console: the hub's retention purges them. */
+  traces: SavedTraces;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -62,6 +66,8 @@ export async function openHubConsole(o: {
   alertBook?: AlertBook;
   store: HubStore;
   zone: string;
+  /** The hub settings' `trace` (canteen window; reset hours, else the published policy's, read at each trace). */
+  trace?: HubSettings['trace'] | undefined;
   log: Logger;
   uiFolder?: string;
 }): Promise<HubConsole | undefined> {
@@ -74,6 +80,12 @@ export async function openHubConsole(o: {
   // Phone uploads are checked against the hub's phone-pass key: without one there are no phone passes to send them.
   const declarations = o.phonePassKey ? new Declarations({ sql, directory: o.directory, uploads: new PhoneUploads(o.phonePassKey, passes) }) : undefined;
   const visits = o.phonePassKey && o.checkpointCodeKey ? new Visits({ sql, uploads: new PhoneUploads(o.phonePassKey, passes), checkpointCodeKey: o.checkpointCodeKey }) : undefined;
+  const traces = new SavedTraces({ sql });
+  const tracing = {
+    // The options at each trace: the policy's reset time may have been republished since the hub started.
+    tracer: { trace: async (r: TraceRequest) => new Tracer({ store: o.store, directory: o.directory, visits }, await traceOptionsOf(o.trace ?? { canteenWindowMinutes: DEFAULT_TRACE_OPTIONS.canteenWindowMinutes }, o.directory)).trace(r) },
+    saved: traces,
+  };
   const visit = visits ? (body: unknown) => visits.submit(body) : undefined;
   const declare = declarations
     ? async (body: unknown) => {
@@ -89,7 +101,7 @@ export async function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}), alerts: o.alertBook ?? new AlertBook({ sql }) },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}), tracing, alerts: o.alertBook ?? new AlertBook({ sql }) },
     ...(o.checkpointCodeKey ? { checkpointCodeKey: o.checkpointCodeKey } : {}),
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });
@@ -99,6 +111,7 @@ export async function openHubConsole(o: {
     exports,
     declarations,
     visits,
+    traces,
     start: async () => {
       try {
         await server.start();

@@ -7,6 +7,7 @@ import type { HubStore } from '../../sync/hub/store.js';
 import type { HubExports } from '../../sync/hub/exports.js';
 import type { AlertBook } from '../../sync/hub/notify/alert-book.js';
 import type { ConsoleRole } from './accounts.js';
+import type { ConsoleTracing } from './trace-routes.js';
 
 /** What the console's pages read and change: the hub's directory (registry, notices) and its store (events, heartbeats). */
 export interface ConsoleHubData {
@@ -20,6 +21,8 @@ export interface ConsoleHubData {
   phone?: { links: PhoneLinks; uiFolder?: string; uploads?: PhoneUploadRoutes };
   /** Exports supervisors send from kiosks (console/server/export-routes.ts); absent without a device CA. */
   exports?: HubExports;
+  /** Tracing (console/server/trace-routes.ts): the hub's Tracer and the saved traces. */
+  tracing?: ConsoleTracing;
   /** The hub's alert book (sync/hub/notify/alert-book.ts): the Alerts page, live, with acknowledgement and who is told. */
   alerts?: AlertBook;
 }

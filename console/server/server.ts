@@ -30,6 +30,7 @@ import { registerPassRoutes } from './pass-routes.js';
 import { registerPersonRoutes } from './person-routes.js';
 import { registerPhoneRoutes } from './phone-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
+import { registerTraceRoutes } from './trace-routes.js';
 import type { ConsoleHubData } from './scope.js';
 
 /**
@@ -57,8 +58,11 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * whole office may share one address behind NAT.
  */
 const LOGINS_PER_IP_PER_MINUTE = 60;
-/** The only state-changing calls a read-only role makes: ending its own session. */
-const READ_ONLY_SAFE_CHANGES = new Set(['/api/logout']);
+/**
+ * The only state-changing calls a read-only role makes: ending its own session, and a health
+ * officer's own tracing work (starting a trace, marking a contact as told: console/server/trace-routes.ts).
+ */
+const READ_ONLY_SAFE_CHANGES = new Set(['/api/logout', '/api/traces', '/api/traces/:id/contacts/:worker/notified']);
 /** Where `npm run build` puts the console's pages (vite, console/ui/vite.config.ts). */
 export const DEFAULT_UI_FOLDER = fileURLToPath(new URL('../../console-ui/', import.meta.url));
 
@@ -316,6 +320,7 @@ export class ConsoleServer {
         registerPersonRoutes(app, { ...this.options.hub, passes }, store, log, () => this.now());
       }
       if (this.options.hub.alerts) registerAlertRoutes(app, { book: this.options.hub.alerts, directory: this.options.hub.directory, store: this.options.hub.store }, () => this.now(), (err) => log.error({ err: (err as Error).message }, 'alert changes not read'));
+      if (this.options.hub.tracing) registerTraceRoutes(app, { ...this.options.hub, tracing: this.options.hub.tracing }, store, log, () => this.now());
       if (this.options.hub.exports) registerExportRoutes(app, this.options.hub.exports, store, log, () => this.now());
       if (this.options.hub.phone) {
         await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder, this.options.hub.phone.uploads);

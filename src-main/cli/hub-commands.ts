@@ -63,6 +63,7 @@ export async function runHub(configFile: string): Promise<void> {
     issuer: loaded.settings.id,
     store,
     zone: loaded.settings.time.zone,
+    trace: loaded.settings.trace,
     log: log.child({ ns: 'hub:console' }),
     // A phone's health declaration reaches the worker's kiosks at once (time and flag only).
     onDeclaration: (r) => hub.relayDeclaration(r.sites, r),
@@ -75,7 +76,7 @@ export async function runHub(configFile: string): Promise<void> {
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
   // Expired passes leave the pass registry after the same retention.
   const passRegistry = new PassRegistry({ sql: directory.sql });
-  const retention = new HubRetention({ store, passes: passRegistry, ...(hubConsole?.exports ? { exports: hubConsole.exports } : {}), ...(hubConsole?.declarations ? { declarations: hubConsole.declarations } : {}), ...(hubConsole?.visits ? { visits: hubConsole.visits } : {}), retentionDays: loaded.settings.retentionDays, log });
+  const retention = new HubRetention({ store, passes: passRegistry, ...(hubConsole?.exports ? { exports: hubConsole.exports } : {}), ...(hubConsole?.declarations ? { declarations: hubConsole.declarations } : {}), ...(hubConsole?.visits ? { visits: hubConsole.visits } : {}), ...(hubConsole ? { traces: hubConsole.traces } : {}), retentionDays: loaded.settings.retentionDays, log });
   await retention.start();
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
-import type { HubSql, HubSqlExecutor } from './hub-sql.js';
+import { guardCell, spreadsheetCsv } from '../../base/common/cell-guard.js';
+import { dayKeyIn, localTimeIn } from '../../base/common/time.js';
+import { chunksOf, inList, type HubSql, type HubSqlExecutor } from './hub-sql.js';
 import type { TraceContact, TraceOptions, TraceResult } from './trace.js';
 
 /** A saved trace's id (a UUID the hub makes). */
@@ -187,4 +189,91 @@ export function viewOf(t: SavedTrace, orgId: string | undefined): TraceView {
     notifiedMarks: t.notifiedMarks.filter((m) => shown.has(m.workerId)),
     notified: t.notifiedMarks.filter((m) => shown.has(m.workerId)).length,
   };
+}
+
+/** A contact's (or the case's) name and team from the organisations' lists (hub_workers), for those who may see them. */
+export interface TracedWorker {
+  workerId: string;
+  fullName: string;
+  team: string;
+  orgId: string;
+}
+
+/** Names and teams of these workers as their organisations' lists hold them now (absent: on no list). */
+export async function tracedWorkers(db: HubSqlExecutor, workerIds: readonly string[]): Promise<Map<string, TracedWorker>> {
+  const found = new Map<string, TracedWorker>();
+  for (const ids of chunksOf([...new Set(workerIds)])) {
+    const rows = await db.all<{ worker_id: string; full_name: string; team: string; org_id: string }>(sql`SELECT worker_id, full_name, team, org_id FROM hub_workers WHERE worker_id IN ${inList(ids)}`);
+    for (const r of rows) found.set(r.worker_id, { workerId: r.worker_id, fullName: r.full_name, team: r.team, orgId: r.org_id });
+  }
+  return found;
+}
+
+export type TraceExportLanguage = 'vi' | 'en';
+
+const EXPORT_HEADERS: Record<TraceExportLanguage, string[]> = {
+  vi: ['Hạng', 'Mức', 'Mã người lao động', 'Họ tên', 'Tổ', 'Tổ chức', 'Nơi', 'Loại nơi', 'Mã điểm kiểm soát', 'Ngày', 'Từ', 'Đến', 'Số phút tiếp xúc', 'Nguồn', 'Đồng hồ chưa xác minh', 'Tiếp xúc qua (F1)', 'Đã báo bởi', 'Đã báo lúc'],
+  en: ['Rank', 'Degree', 'Worker id', 'Name', 'Team', 'Organisation', 'Place', 'Place kind', 'Checkpoint', 'Day', 'From', 'To', 'Overlap minutes', 'Source', 'Unverified clock', 'Via (F1)', 'Notified by', 'Notified at'],
+};
+const EXPORT_WORDS: Record<TraceExportLanguage, Record<string, string>> = {
+  vi: { zone: 'Khu vực', team: 'Tổ', canteen: 'Nhà ăn', dormitory: 'Ký túc xá', bus: 'Xe đưa đón', kiosk: 'Máy kiểm soát', phone: 'Điện thoại', yes: 'Có' },
+  en: { zone: 'Zone', team: 'Team', canteen: 'Canteen', dormitory: 'Dormitory', bus: 'Bus', kiosk: 'Kiosk', phone: 'Phone', yes: 'Yes' },
+};
+
+/**
+ * A trace as the health authority's sheet: one row per exposure (a contact at one place at one
+ * time), contacts by rank, times in the province zone, the header in the chosen language
+ * (Vietnamese first). Only what the viewer may see: pass the viewer's `view`.
+ */
+export function traceExportRows(view: TraceView, workers: ReadonlyMap<string, TracedWorker>, zone: string, lang: TraceExportLanguage): string[][] {
+  const words = EXPORT_WORDS[lang];
+  const marks = new Map(view.notifiedMarks.map((m) => [m.workerId, m]));
+  const rows: string[][] = [EXPORT_HEADERS[lang]];
+  for (const c of view.result.contacts) {
+    const w = workers.get(c.workerId);
+    const mark = marks.get(c.workerId);
+    for (const e of c.exposures) {
+      rows.push([
+        String(c.rank),
+        `F${c.degree}`,
+        c.workerId,
+        w?.fullName ?? '',
+        w?.team ?? '',
+        c.orgId ?? '',
+        e.place.name,
+        words[e.place.kind]!,
+        e.place.checkpointId,
+        dayKeyIn(e.fromMs, zone),
+        localTimeIn(e.fromMs, zone),
+        localTimeIn(e.toMs, zone),
+        String(e.overlapMinutes),
+        words[e.source]!,
+        e.unverifiedClock ? words.yes! : '',
+        e.viaWorkerId ?? '',
+        mark?.by ?? '',
+        mark ? localTimeIn(mark.atMs, zone) : '',
+      ]);
+    }
+  }
+  return rows;
+}
+
+/** The sheet as CSV (the one formula guard, BOM, CRLF: base/common/cell-guard.ts). */
+export function traceCsv(rows: readonly (readonly string[])[]): Uint8Array {
+  return spreadsheetCsv(rows);
+}
+
+/** The sheet as XLSX: every text cell through the same guard (a name is an organisation's own text). */
+export async function traceXlsx(rows: readonly (readonly string[])[], lang: TraceExportLanguage): Promise<Buffer> {
+  // Loaded when a trace is exported: a hub process that never exports need not carry ExcelJS.
+  const { default: ExcelJS } = await import('exceljs');
+  const book = new ExcelJS.Workbook();
+  book.creator = 'SafeGate';
+  const sheet = book.addWorksheet(lang === 'vi' ? 'Truy vết' : 'Trace', { views: [{ state: 'frozen', ySplit: 1 }] });
+  rows.forEach((row, i) => {
+    const added = sheet.addRow(row.map(guardCell));
+    if (i === 0) added.font = { bold: true };
+  });
+  sheet.columns.forEach((c, i) => (c.width = [6, 6, 16, 26, 16, 14, 24, 12, 16, 12, 20, 20, 10, 12, 10, 16, 16, 20][i] ?? 14));
+  return Buffer.from(await book.xlsx.writeBuffer());
 }

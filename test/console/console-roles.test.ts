@@ -13,6 +13,8 @@ import { AlertBook } from '../../sync/hub/notify/alert-book.js';
 import { TestCertificates } from '../helpers/mosquitto.js';
 import { directoryBackends } from '../helpers/directory-db.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
+import { Tracer } from '../../sync/hub/trace.js';
+import { SavedTraces } from '../../sync/hub/traces.js';
 
 const PASSWORD = 'a long enough password';
 const ROLES: ConsoleRole[] = ['operator', 'manager', 'health'];
@@ -72,7 +74,7 @@ describe.each(directoryBackends)('console routes by role (in process, the direct
       trustProxy: false,
       lockoutBaseMs: 1_000,
       log: createLogger({ level: 'fatal' }),
-      hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes, phone: { links }, exports, alerts: new AlertBook({ sql }) },
+      hub: { directory, store: hubStore, zone: 'Asia/Ho_Chi_Minh', passes, phone: { links }, exports, alerts: new AlertBook({ sql }), tracing: { tracer: new Tracer({ store: hubStore, directory }), saved: new SavedTraces({ sql }) } },
     });
     await directory.addOrganisation({ id: 'ORG-A', name: 'A', kind: 'company' });
     const hash = await hashPassword(PASSWORD);

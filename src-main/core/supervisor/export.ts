@@ -1,8 +1,7 @@
-import { stringify } from 'csv-stringify/sync';
 import { DENY_REASONS } from '../../../base/common/reasons.js';
 import type { EntryLogRow } from './entry-log.js';
 import { localTimeIn } from '../../../base/common/time.js';
-import { guardCell } from '../../../base/common/cell-guard.js';
+import { guardCell, spreadsheetCsv } from '../../../base/common/cell-guard.js';
 import { OVERRIDE_REASONS, OVERRIDE_REASON_CODES, type OverrideReasonCode } from '../../../base/common/policy/override.js';
 
 export type ExportFormat = 'csv' | 'xlsx';
@@ -54,8 +53,7 @@ export { guardCell };
 export async function exportEntryLog(rows: Iterable<EntryLogRow>, format: ExportFormat, lang: ExportLanguage, zone: string): Promise<Uint8Array> {
   const data = [...rows].map((r) => cells(r, lang, zone));
   if (format === 'csv') {
-    const text = stringify([HEADERS[lang], ...data.map((row) => row.map(guardCell))], { record_delimiter: 'windows' });
-    return new TextEncoder().encode('\uFEFF' + text);
+    return spreadsheetCsv([HEADERS[lang], ...data]);
   }
   // Loaded on first export only: ExcelJS is large, and a screenless unit never exports.
   const { default: ExcelJS } = await import('exceljs');

@@ -1,0 +1,215 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../../base/node/logger.js';
+import { dayKeyIn, dayRangeIn, parseInstant } from '../../base/common/time.js';
+import type { TraceRequest, TraceResult } from '../../sync/hub/trace.js';
+import { SavedTraces, TRACE_ID_PATTERN, traceCsv, traceExportRows, tracedWorkers, traceXlsx, type SavedTraceSummary, type TraceView } from '../../sync/hub/traces.js';
+import type { ConsoleStore } from './accounts.js';
+import { errorSchema, identifierJson, orgScope, type ConsoleHubData } from './scope.js';
+import type { ConsoleRole } from './accounts.js';
+
+/** Tracing is health data: health officers (every organisation) and managers (their own). Operators run the hub, not the tracing. */
+export const TRACE_ROLES: readonly ConsoleRole[] = ['health', 'manager'];
+/** The longest period one trace may cover. */
+export const TRACE_MAX_DAYS = 60;
+/** The period a trace covers when none is given. */
+export const TRACE_DEFAULT_DAYS = 14;
+/** Traces one address may start a minute: a trace reads weeks of events. */
+const TRACES_PER_MINUTE = 20;
+const DAY_MS = 86_400_000;
+const PLAIN_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** What the console needs to trace: the Tracer (sync/hub/trace.ts) and the saved traces. */
+export interface ConsoleTracing {
+  tracer: { trace(request: TraceRequest): Promise<TraceResult> };
+  saved: SavedTraces;
+}
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: TRACE_ID_PATTERN.source } }, additionalProperties: false } as const;
+
+/**
+ * The console's tracing (issue 11): start a trace of a worker (the Tracer runs, its result is saved),
+ * list and open earlier ones, mark a contact as told, export a trace for the health authority as
+ * XLSX or CSV. A health officer traces any worker and sees every contact; a manager traces a worker
+ * on their organisation's list only and sees their organisation's contacts, with a count of the
+ * others (the health officer has them). Operators have no access: a trace says who is a case and who
+ * was near them, which is health data (Decree 13), and operators see no health reasons elsewhere
+ * either. Every start, view, mark and export writes one more audit entry naming the trace and its
+ * counts, never a worker (the worker of a mark travels in a `:worker` parameter the trail leaves out).
+ */
+export function registerTraceRoutes(app: FastifyInstance, hub: ConsoleHubData & { tracing: ConsoleTracing }, accounts: ConsoleStore, log: Logger, now: () => number): void {
+  const { directory, zone, tracing } = hub;
+  const audit = (req: FastifyRequest, action: string, target: string, outcome: 'ok' | 'refused' | 'failed') =>
+    void accounts
+      .audit({ at: new Date(now()).toISOString(), account: req.account?.name ?? '-', action, target, outcome, ip: req.ip })
+      .catch((err: unknown) => log.error({ err: (err as Error).message }, 'audit entry not written'));
+
+  /** A trace this viewer may open, or 404 (another organisation's looks like none, and the attempt is on the record). */
+  const viewOr404 = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, action: string): Promise<TraceView | undefined> => {
+    const view = await tracing.saved.view(req.params.id, orgScope(req));
+    if (!view) {
+      if (await tracing.saved.exists(req.params.id)) audit(req, action, `trace ${req.params.id}: not this organisation's`, 'refused');
+      void reply.code(404).send({ error: 'no such trace' });
+    }
+    return view;
+  };
+
+  /** A trace as the page shows it: names and teams (from the lists) of the case and of the contacts this viewer may see. */
+  const shown = async (view: TraceView) => {
+    const workers = await tracedWorkers(directory.sql, [view.caseWorkerId, ...view.result.contacts.map((c) => c.workerId)]);
+    const marks = new Map(view.notifiedMarks.map((m) => [m.workerId, m]));
+    const person = (id: string) => {
+      const w = workers.get(id);
+      return { fullName: w?.fullName ?? null, team: w?.team ?? null };
+    };
+    return {
+      trace: summaryOf(view),
+      case: { workerId: view.caseWorkerId, orgId: view.caseOrgId, ...person(view.caseWorkerId) },
+      casePresence: view.result.casePresence,
+      contacts: view.result.contacts.map((c) => ({ ...c, ...person(c.workerId), notified: marks.get(c.workerId) ?? null })),
+      contactsElsewhere: view.contactsElsewhere,
+    };
+  };
+
+  app.post(
+    '/api/traces',
+    {
+      config: { access: TRACE_ROLES, rateLimit: { max: TRACES_PER_MINUTE, timeWindow: 60_000 } },
+      schema: {
+        body: {
+          type: 'object',
+          required: ['workerId'],
+          properties: { workerId: identifierJson, from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 }, secondDegree: { type: 'boolean' } },
+          additionalProperties: false,
+        },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (req: FastifyRequest<{ Body: { workerId: string; from?: string; to?: string; secondDegree?: boolean } }>, reply) => {
+      const t = now();
+      const period = periodOf(req.body.from, req.body.to, t, zone);
+      if (typeof period === 'string') return reply.code(400).send({ error: period });
+      const scope = orgScope(req);
+      const caseOrgId = (await directory.organisationsOf([req.body.workerId])).get(req.body.workerId) ?? null;
+      if (scope !== undefined && caseOrgId !== scope) {
+        audit(req, 'trace start', 'a worker not on this organisation\'s list', 'refused');
+        return reply.code(403).send({ error: `worker ${req.body.workerId} is not on your organisation's list: a health officer traces workers of other organisations` });
+      }
+      const secondDegree = req.body.secondDegree === true;
+      const result = await tracing.tracer.trace({ workerId: req.body.workerId, ...period, secondDegree });
+      const saved = await tracing.saved.save({ result, secondDegree, startedBy: req.account!.name, scopeOrgId: scope ?? null, caseOrgId });
+      const f1 = result.contacts.filter((c) => c.degree === 1).length;
+      audit(req, 'trace start', `trace ${saved.traceId}: ${dayKeyIn(period.fromMs, zone)} to ${dayKeyIn(period.toMs - 1, zone)}, F1 ${f1}, F2 ${result.contacts.length - f1}`, 'ok');
+      return reply.code(201).send(await shown((await tracing.saved.view(saved.traceId, scope))!));
+    },
+  );
+
+  app.get(
+    '/api/traces',
+    { config: { access: TRACE_ROLES }, schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500 } }, additionalProperties: false } } },
+    async (req: FastifyRequest<{ Querystring: { limit?: number } }>) => {
+      const list = await tracing.saved.list(orgScope(req), req.query.limit ?? 200);
+      const names = await tracedWorkers(directory.sql, list.map((s) => s.caseWorkerId));
+      return list.map((s) => ({ ...summaryOf(s), caseName: names.get(s.caseWorkerId)?.fullName ?? null }));
+    },
+  );
+
+  app.get(
+    '/api/traces/:id',
+    { config: { access: TRACE_ROLES }, schema: { params: idParams, response: { '4xx': errorSchema } } },
+    async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+      const view = await viewOr404(req, reply, 'trace view');
+      if (!view) return reply;
+      audit(req, 'trace view', `trace ${view.traceId}: ${view.result.contacts.length} contacts shown`, 'ok');
+      return shown(view);
+    },
+  );
+
+  app.post(
+    '/api/traces/:id/contacts/:worker/notified',
+    {
+      config: { access: TRACE_ROLES, rateLimit: { max: 300, timeWindow: 60_000 } },
+      schema: { params: { type: 'object', required: ['id', 'worker'], properties: { id: idParams.properties.id, worker: identifierJson }, additionalProperties: false }, response: { '4xx': errorSchema } },
+    },
+    async (req: FastifyRequest<{ Params: { id: string; worker: string } }>, reply) => {
+      const scope = orgScope(req);
+      if (!(await tracing.saved.get(req.params.id, scope))) {
+        if (await tracing.saved.exists(req.params.id)) audit(req, 'trace contact notified', `trace ${req.params.id}: not this organisation's`, 'refused');
+        return reply.code(404).send({ error: 'no such trace' });
+      }
+      const mark = await tracing.saved.markNotified(req.params.id, req.params.worker, req.account!.name, scope);
+      if (!mark) {
+        audit(req, 'trace contact notified', `trace ${req.params.id}: not a contact this account may see`, 'refused');
+        return reply.code(404).send({ error: 'no such contact in this trace' });
+      }
+      const rank = (await tracing.saved.view(req.params.id, scope))?.result.contacts.find((c) => c.workerId === req.params.worker)?.rank;
+      audit(req, 'trace contact notified', `trace ${req.params.id}: contact ranked ${String(rank ?? '-')}`, 'ok');
+      return mark;
+    },
+  );
+
+  for (const format of ['csv', 'xlsx'] as const) {
+    app.get(
+      `/api/traces/:id/export.${format}`,
+      {
+        config: { access: TRACE_ROLES, rateLimit: { max: 30, timeWindow: 60_000 } },
+        schema: { params: idParams, querystring: { type: 'object', properties: { lang: { type: 'string', enum: ['vi', 'en'] } }, additionalProperties: false }, response: { '4xx': errorSchema } },
+      },
+      async (req: FastifyRequest<{ Params: { id: string }; Querystring: { lang?: 'vi' | 'en' } }>, reply) => {
+        const view = await viewOr404(req, reply, 'trace export');
+        if (!view) return reply;
+        const lang = req.query.lang ?? 'vi';
+        const workers = await tracedWorkers(directory.sql, view.result.contacts.map((c) => c.workerId));
+        const rows = traceExportRows(view, workers, zone, lang);
+        audit(req, 'trace export', `trace ${view.traceId}: ${format}, ${view.result.contacts.length} contacts, ${rows.length - 1} rows`, 'ok');
+        const name = `truy-vet-${dayKeyIn(view.startedMs, zone)}-${view.traceId.slice(0, 8)}.${format}`;
+        // Names and where people were: a download, never cached.
+        return reply
+          .header('Content-Disposition', `attachment; filename="${name}"`)
+          .header('Cache-Control', 'no-store')
+          .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
+          .send(Buffer.from(format === 'csv' ? traceCsv(rows) : await traceXlsx(rows, lang)));
+      },
+    );
+  }
+}
+
+/** A saved trace's summary as the console sends it (the viewer's count of contacts when given a view). */
+function summaryOf(s: SavedTraceSummary & Partial<Pick<TraceView, 'result' | 'contactsElsewhere'>>) {
+  return {
+    traceId: s.traceId,
+    caseWorkerId: s.caseWorkerId,
+    caseOrgId: s.caseOrgId,
+    scopeOrgId: s.scopeOrgId,
+    fromMs: s.fromMs,
+    toMs: s.toMs,
+    secondDegree: s.secondDegree,
+    options: s.options,
+    startedBy: s.startedBy,
+    startedMs: s.startedMs,
+    contacts: s.result ? s.result.contacts.length : s.contacts,
+    notified: s.notified,
+  };
+}
+
+/**
+ * The period asked for: `from` and `to` as ISO dates or times (a plain date is that day in the
+ * province zone: `from` its start, `to` its end), `to` by default now and never later than now,
+ * `from` by default 14 days before `to`; at most 60 days. A string: why it is refused.
+ */
+export function periodOf(fromText: string | undefined, toText: string | undefined, nowMs: number, zone: string): { fromMs: number; toMs: number } | string {
+  let toMs = nowMs;
+  if (toText !== undefined) {
+    const t = parseInstant(toText, zone);
+    if (t instanceof Error) return `to: ${t.message}`;
+    toMs = Math.min(PLAIN_DATE.test(toText.trim()) ? dayRangeIn(t, zone).toMs : t, nowMs);
+  }
+  let fromMs = toMs - TRACE_DEFAULT_DAYS * DAY_MS;
+  if (fromText !== undefined) {
+    const f = parseInstant(fromText, zone);
+    if (f instanceof Error) return `from: ${f.message}`;
+    fromMs = f;
+  }
+  if (fromMs >= toMs) return fromMs >= nowMs ? 'from: the period must start before now' : 'from must be before to';
+  if (toMs - fromMs > TRACE_MAX_DAYS * DAY_MS) return `the period is longer than ${TRACE_MAX_DAYS} days: trace a shorter one`;
+  return { fromMs, toMs };
+}
