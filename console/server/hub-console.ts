@@ -10,7 +10,7 @@ import { PhoneUploads } from '../../sync/hub/phone-uploads.js';
 import { Visits } from '../../sync/hub/visits.js';
 import type { HubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
-import { DEFAULT_TRACE_OPTIONS, Tracer, traceOptionsOf, type TraceRequest } from '../../sync/hub/trace.js';
+import { DEFAULT_TRACE_OPTIONS, publishedResetHours, Tracer, type TraceRequest } from '../../sync/hub/trace.js';
 import { SavedTraces } from '../../sync/hub/traces.js';
 import type { ConsoleStore } from './accounts.js';
 import { openConsoleStore } from './open-store.js';
@@ -83,7 +83,12 @@ export async function openHubConsole(o: {
   const traces = new SavedTraces({ sql });
   const tracing = {
     // The options at each trace: the policy's reset time may have been republished since the hub started.
-    tracer: { trace: async (r: TraceRequest) => new Tracer({ store: o.store, directory: o.directory, visits }, await traceOptionsOf(o.trace ?? { canteenWindowMinutes: DEFAULT_TRACE_OPTIONS.canteenWindowMinutes }, o.directory)).trace(r) },
+    tracer: {
+      trace: async (r: TraceRequest) => {
+        const resetHours = o.trace?.resetHours ?? (await publishedResetHours(o.directory)) ?? DEFAULT_TRACE_OPTIONS.resetHours;
+        return new Tracer({ store: o.store, directory: o.directory, visits }, { canteenWindowMinutes: o.trace?.canteenWindowMinutes ?? DEFAULT_TRACE_OPTIONS.canteenWindowMinutes, resetHours }).trace(r);
+      },
+    },
     saved: traces,
   };
   const visit = visits ? (body: unknown) => visits.submit(body) : undefined;
