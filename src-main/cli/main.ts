@@ -355,6 +355,16 @@ function buildProgram(): Command {
     .description('each site and its devices')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string }) => console.log(await (await hubCommands()).listHubDevices(o.config)));
+  hub
+    .command('trace')
+    .description("narrow tracing: who shared a zone, team, canteen, dormitory or bus with a worker (F1; F2 on request), from the kiosks' passages and phone check-ins, by place and day")
+    .requiredOption('--worker <id>', 'the index case (a worker id)')
+    .option('--from <time>', 'start of the period (ISO 8601; a plain date or a time without offset is in the province zone; default 14 days before --to)')
+    .option('--to <time>', 'end of the period (default now); at most 60 days after --from')
+    .option('--second-degree', "also the F2: the F1's own contacts")
+    .option('--json', 'print the trace as JSON')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; worker: string; from?: string; to?: string; secondDegree?: boolean; json?: boolean }) => console.log(await (await import('./trace-commands.js')).traceHubWorker(o.config, o)));
   const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
   hubPerson
     .command('export')

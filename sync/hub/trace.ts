@@ -146,6 +146,17 @@ export async function publishedResetHours(directory: HubDirectory): Promise<numb
   return typeof hours === 'number' && hours > 0 ? hours : undefined;
 }
 
+/**
+ * The options a hub traces with: the settings' `trace` (canteen window; reset hours when set there),
+ * else the reset hours of the policy the hub publishes, else the defaults.
+ */
+export async function traceOptionsOf(settings: { canteenWindowMinutes: number; resetHours?: number | undefined }, directory: HubDirectory): Promise<TraceOptions> {
+  return {
+    canteenWindowMinutes: settings.canteenWindowMinutes,
+    resetHours: settings.resetHours ?? (await publishedResetHours(directory)) ?? DEFAULT_TRACE_OPTIONS.resetHours,
+  };
+}
+
 interface RegistryCheckpoint {
   id: string;
   siteId: string;

@@ -108,7 +108,7 @@ function eventsOf(d: (typeof DEVICES)[number]): WireEvent[] {
  * and records the phone check-ins through the real upload path (links, passes, signed uploads).
  * Returns the Visits the hub would have.
  */
-export async function buildTraceScenario(store: HubStore, directory: HubDirectory): Promise<{ visits: Visits; checkpointCodeKey: KeyObject }> {
+export async function buildTraceScenario(store: HubStore, directory: HubDirectory): Promise<{ visits: Visits; checkpointCodeKey: KeyObject; phonePassKey: KeyObject }> {
   await directory.addOrganisation({ id: 'may-a', name: 'Công ty May A', kind: 'company' }, at(-2_000));
   await directory.addSite({ id: 'xuong-1', orgId: 'may-a', name: 'Xưởng 1' }, at(-2_000));
   const checkpoints = [
@@ -145,5 +145,5 @@ export async function buildTraceScenario(store: HubStore, directory: HubDirector
     const id = `tracevisit-${String(++n).padStart(11, '0')}`;
     await visits.submit(signPhoneUpload(phone.pass, JSON.stringify({ kind: 'visit', id, scannedAtMs: at(minute), code, direction }), phone.key));
   }
-  return { visits, checkpointCodeKey };
+  return { visits, checkpointCodeKey, phonePassKey };
 }
