@@ -30,6 +30,7 @@ import { registerPassRoutes } from './pass-routes.js';
 import { registerPersonRoutes } from './person-routes.js';
 import { registerPhoneRoutes } from './phone-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
+import { registerReportRoutes } from './report-routes.js';
 import { registerTraceRoutes } from './trace-routes.js';
 import type { ConsoleHubData } from './scope.js';
 
@@ -322,6 +323,7 @@ export class ConsoleServer {
       if (this.options.hub.alerts) registerAlertRoutes(app, { book: this.options.hub.alerts, directory: this.options.hub.directory, store: this.options.hub.store }, () => this.now(), (err) => log.error({ err: (err as Error).message }, 'alert changes not read'));
       if (this.options.hub.tracing) registerTraceRoutes(app, { ...this.options.hub, tracing: this.options.hub.tracing }, store, log, () => this.now());
       if (this.options.hub.exports) registerExportRoutes(app, this.options.hub.exports, store, log, () => this.now());
+      registerReportRoutes(app, this.options.hub, store, log, () => this.now());
       if (this.options.hub.phone) {
         await registerPhoneRoutes(app, this.options.hub.phone.links, this.options.hub.phone.uiFolder, this.options.hub.phone.uploads);
         registerLinkRoutes(app, this.options.hub.phone.links);

@@ -9,6 +9,7 @@ import { AccountsPage } from './pages/Accounts.js';
 import { ExportsPage } from './pages/Exports.js';
 import { PassesPage } from './pages/Passes.js';
 import { PersonRequestsPage } from './pages/PersonRequests.js';
+import { ReportsPage } from './pages/Reports.js';
 import { WorkersPage } from './pages/Workers.js';
 
 function LanguageSwitch() {
@@ -92,7 +93,7 @@ function MePage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'alerts', 'notices', 'exports', 'person', 'accounts', 'account'] as const;
+const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'alerts', 'notices', 'exports', 'reports', 'person', 'accounts', 'account'] as const;
 /** Pages only an operator has (the API refuses the others anyway). */
 const OPERATOR_PAGES: readonly PageName[] = ['person', 'accounts'];
 type PageName = (typeof PAGES)[number];
@@ -132,6 +133,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       {page === 'alerts' && <AlertsPage />}
       {page === 'notices' && <NoticesPage me={me} />}
       {page === 'exports' && <ExportsPage />}
+      {page === 'reports' && <ReportsPage me={me} />}
       {page === 'person' && me.role === 'operator' && <PersonRequestsPage />}
       {page === 'accounts' && me.role === 'operator' && <AccountsPage me={me} />}
       {page === 'account' && <MePage me={me} onSignedOut={onSignedOut} />}
