@@ -113,6 +113,25 @@ export const hubSettingsSchema = z
       .prefault({})
       .describe('alerts that reach people: e-mail (SMTP) and webhooks to the recipients `safegate hub alerts recipients add` names, and the hub\'s own alerts (silent kiosks, stale lists, missing tests)'),
     time: z.strictObject({ zone: timeZoneSchema }).prefault({}).describe('the province time zone (day boundaries, plain dates in files and commands)'),
+    reports: z
+      .strictObject({
+        summaryTime: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM, e.g. 18:00')
+          .default('18:00')
+          .describe("when (province time) each organisation's daily summary is e-mailed to its recipients, and the province's to the province-wide ones"),
+        labourListTime: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM, e.g. 16:00')
+          .default('16:00')
+          .describe("when (province time) each organisation's CV 2242 labour list is made and kept for the console (after the 15:00 test deadline); its recipients get a link, never the list"),
+        schedule: z
+          .boolean()
+          .default(true)
+          .describe('run the schedule in this hub process (several may: each report goes once a day whichever sends it)'),
+      })
+      .prefault({})
+      .describe('reports: the daily summary and the labour list on a schedule, to the e-mail recipients of `safegate hub alerts recipients add`'),
     trace: z
       .strictObject({
         canteenWindowMinutes: z.number().int().min(1).max(240).default(30).describe('a canteen scan is a sitting of this length: two workers whose canteen scans are less than this apart are contacts'),
