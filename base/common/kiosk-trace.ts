@@ -31,7 +31,6 @@ export interface TraceCandidate {
 export interface TraceNeighbour {
   workerId: string;
   atMs: number;
-  direction: Direction;
   /** Their time minus the worker's, in ms: negative when they passed before. */
   gapMs: number;
 }

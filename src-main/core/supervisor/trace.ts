@@ -134,7 +134,7 @@ export class WorkerTrace {
   }
 }
 
-/** A scan as the log reads it for the trace: [wallMs, workerId, decision, direction]. */
+/** A scan as the log reads it for the trace: [wallMs, workerId, decision]. */
 type Scan = ReturnType<EventLog['scansNear']>[number];
 
 /** The scans (in time order) closest in time to `atMs`, at most TRACE_NEIGHBOURS_SHOWN, in time order. */
@@ -148,5 +148,5 @@ function closest(scans: readonly Scan[], atMs: number): TraceNeighbour[] {
     else if (atMs - scans[lo - 1]![0] <= scans[hi]![0] - atMs) lo--;
     else hi++;
   }
-  return scans.slice(lo, hi).map(([wallMs, id, , direction]) => ({ workerId: id!, atMs: wallMs, direction, gapMs: wallMs - atMs }));
+  return scans.slice(lo, hi).map(([wallMs, id]) => ({ workerId: id!, atMs: wallMs, gapMs: wallMs - atMs }));
 }

@@ -114,8 +114,8 @@ describe('the offline trace on the kiosk', () => {
     ]);
     expect(morning).toMatchObject({ passedCount: 3, refusedCount: 2, unidentified: 1 });
     expect(evening!.passed).toEqual([
-      { workerId: 'GONE', atMs: T0 + 9 * HOUR - 3 * MIN, direction: 'exit', gapMs: -3 * MIN },
-      { workerId: 'A', atMs: T0 + 9 * HOUR + MIN, direction: 'exit', gapMs: MIN },
+      { workerId: 'GONE', atMs: T0 + 9 * HOUR - 3 * MIN, gapMs: -3 * MIN },
+      { workerId: 'A', atMs: T0 + 9 * HOUR + MIN, gapMs: MIN },
     ]);
     expect(evening!.refused).toEqual([]);
     expect(r.contacts).toEqual([
@@ -191,7 +191,7 @@ describe('the offline trace on the kiosk', () => {
       plan(`SELECT seq, wall_ms, direction, checkpoint_id FROM events WHERE worker_id = ? AND decision = 'allow' AND source <> 'input' AND wall_ms >= ? AND wall_ms < ? ORDER BY seq`),
     ).toContain('USING INDEX events_worker_allowed');
     // Without INDEXED BY, as the planner would choose by itself: the covering index, no table reads, no sort.
-    expect(plan(`SELECT wall_ms, worker_id, decision, direction FROM events WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND source <> 'input' ORDER BY wall_ms`)).toBe(
+    expect(plan(`SELECT wall_ms, worker_id, decision FROM events WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND source <> 'input' ORDER BY wall_ms`)).toBe(
       'SEARCH events USING COVERING INDEX events_trace (checkpoint_id=? AND wall_ms>? AND wall_ms<?)',
     );
   });
