@@ -10,6 +10,7 @@ import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
 import { openHubConsole } from '../../console/server/hub-console.js';
+import { openAlertService } from '../../sync/hub/notify/alert-service.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
 import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
@@ -38,6 +39,8 @@ export async function runHub(configFile: string): Promise<void> {
   log.info({ directory: directory.sql.dialect === 'postgres' ? 'postgresql' : loaded.directoryPath }, 'hub directory open');
   if (!signingKey) log.warn('no signingKey in the hub settings: nothing signed is sent down to kiosks (the live site stream still runs)');
   const siteStream = loaded.settings.siteStream;
+  // Alerts that reach people: the book (every kiosk alert raised before it is acknowledged), e-mail, webhooks, the hub's own alerts.
+  const alerts = openAlertService({ loaded, directory, store, log: log.child({ ns: 'hub:alerts' }) });
   const hub = new Hub(
     {
       broker: loaded.broker,
@@ -45,6 +48,7 @@ export async function runHub(configFile: string): Promise<void> {
       sharedSubscription: loaded.settings.sharedSubscription,
       ...(signingKey ? { downlink: { directory, signingKey } } : {}),
       siteStream: { sites: directory, beatMs: siteStream.beatMs, maxAgeMs: siteStream.maxAgeHours * 3_600_000 },
+      alerts: { book: alerts.book, directory },
     },
     store,
     log,
@@ -55,6 +59,7 @@ export async function runHub(configFile: string): Promise<void> {
     databasePath: loaded.consoleDatabasePath,
     databaseUrl: process.env.DATABASE_URL,
     directory,
+    alertBook: alerts.book,
     ...(passKey ? { passKey } : {}),
     ...(phonePassKey ? { phonePassKey } : {}),
     ...(loaded.checkpointCodeKeyPath ? { checkpointCodeKey: readPassKey(loaded.checkpointCodeKeyPath, 'checkpointCodeKey') } : {}),
@@ -73,6 +78,7 @@ export async function runHub(configFile: string): Promise<void> {
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );
   await hub.start();
+  alerts.start();
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
   // Expired passes leave the pass registry after the same retention.
   const passRegistry = new PassRegistry({ sql: directory.sql });
@@ -88,6 +94,7 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGTERM', stop);
   });
   await retention.stop();
+  await alerts.stop();
   await hubConsole?.stop();
   await hub.stop();
   await store.close();

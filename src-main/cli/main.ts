@@ -7,6 +7,7 @@ import { problemLine } from '../../base/common/validation.js';
 import { DEFAULT_DECODER, type DecoderName } from '../../device/camera/decoder.js';
 import type { ScreenMode } from './screens-launcher.js';
 import { CliError } from './cli-error.js';
+import { registerAlertCommands } from './alert-commands.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
 /**
@@ -365,6 +366,7 @@ function buildProgram(): Command {
     .option('--json', 'print the trace as JSON')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string; worker: string; from?: string; to?: string; secondDegree?: boolean; json?: boolean }) => console.log(await (await import('./trace-commands.js')).traceHubWorker(o.config, o)));
+  registerAlertCommands(hub);
   const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
   hubPerson
     .command('export')

@@ -19,6 +19,7 @@ import {
   type HubStatus,
 } from '../protocol.js';
 import type { HubDirectory } from './directory.js';
+import { kioskRaisedAlert, type AlertBook } from './notify/alert-book.js';
 import { DeviceLanes } from './device-lanes.js';
 import { IngestGroups } from './ingest-groups.js';
 import { SiteRelay, type SiteMap } from './site-relay.js';
@@ -37,6 +38,11 @@ export interface HubOptions {
    * beat every `beatMs`. Without it the hub relays nothing and kiosks' site streams stay stale.
    */
   siteStream?: { sites: SiteMap; beatMs: number; maxAgeMs: number };
+  /**
+   * Alerts that reach people (sync/hub/notify/): every kiosk alert is raised in the book, with the
+   * site of its device, before the kiosk is acknowledged. Without it alerts stay in the store only.
+   */
+  alerts?: { book: AlertBook; directory: Pick<HubDirectory, 'siteOf' | 'organisationsOf'> };
   /**
    * Devices whose batches, alerts and heartbeats are handled at once (each device's own one at a
    * time, in order). Default 128: their batches go to the store together, in group commits of up to
@@ -237,11 +243,16 @@ export class Hub extends EventEmitter<HubEvents> {
       if (err instanceof PayloadError) return this.reject(topic, err.message);
       throw err;
     }
-    const orgId = alert.workerId ? (await this.options.downlink?.directory.organisationsOf([alert.workerId]))?.get(alert.workerId) : undefined;
+    // The worker's organisation (from the directory the downlink or the alerts use: a hub without a signing key still tells people).
+    const orgs = this.options.downlink?.directory ?? this.options.alerts?.directory;
+    const orgId = alert.workerId ? (await orgs?.organisationsOf([alert.workerId]))?.get(alert.workerId) : undefined;
     if (await this.store.recordAlert(deviceId, alert, Date.now(), orgId)) {
       this.log.warn({ deviceId, kind: alert.kind, seq: alert.seq }, 'alert from a checkpoint');
       this.emit('alert', deviceId, alert);
     }
+    // Raised every time, a duplicate too (idempotent): a crash between storing and raising loses nothing.
+    const alerts = this.options.alerts;
+    if (alerts) await alerts.book.raise(kioskRaisedAlert(deviceId, alert, orgId ?? null, (await alerts.directory.siteOf(deviceId)) ?? null));
     // Stored (now or before): the kiosk may let it go.
     const ack: AlertAck = { v: PROTOCOL_VERSION, kind: 'alert', seq: alert.seq, hubTimeMs: Date.now() };
     await reply(topics.acks(deviceId), JSON.stringify(ack));

@@ -70,3 +70,12 @@ export class TestSmtpServer {
       .map((f) => JSON.parse(readFileSync(join(this.folder, f), 'utf8')) as ReceivedMail);
   }
 }
+
+/** The text of a message as a reader sees it (quoted-printable and encoded-word headers undone). */
+export function readableMail(raw: string): string {
+  const unfolded = raw.replace(/=\r?\n/g, '');
+  const qp = unfolded.replace(/(=[0-9A-F]{2})+/g, (s) => Buffer.from(s.replace(/=/g, ''), 'hex').toString('utf8'));
+  return qp.replace(/=\?utf-8\?([BQ])\?([^?]*)\?=/gi, (_s, enc: string, text: string) =>
+    enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : text.replace(/_/g, ' ').replace(/(=[0-9A-F]{2})+/g, (s) => Buffer.from(s.replace(/=/g, ''), 'hex').toString('utf8')),
+  );
+}

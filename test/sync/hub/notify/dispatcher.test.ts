@@ -6,7 +6,7 @@ import { Dispatcher, webhookSignature } from '../../../../sync/hub/notify/dispat
 import { createMailer, MailNotConfiguredError, type Mailer } from '../../../../sync/hub/notify/mailer.js';
 import { directoryBackends } from '../../../helpers/directory-db.js';
 import { tempDir } from '../../../helpers/fixtures.js';
-import { TestSmtpServer } from '../../../helpers/smtp-server.js';
+import { readableMail, TestSmtpServer } from '../../../helpers/smtp-server.js';
 import { TestWebhookReceiver } from '../../../helpers/webhook-receiver.js';
 
 const NOW = Date.parse('2026-11-27T03:00:00Z'); // 10:00 in Ho Chi Minh City
@@ -119,7 +119,7 @@ describe.each(directoryBackends)('the alert dispatcher on $name', (backend) => {
     expect(mails).toHaveLength(1);
     const raw = mails[0]!.raw;
     expect(mails[0]!.to).toEqual(['quanly@may-a.vn']);
-    const decoded = decodeMail(raw);
+    const decoded = readableMail(raw);
     expect(decoded).toContain(alertId);
     expect(decoded).toContain('xuong-1');
     expect(decoded).toContain('sức khỏe');
@@ -163,16 +163,7 @@ describe.each(directoryBackends)('the alert dispatcher on $name', (backend) => {
     const before = smtp.messages().length;
     await dispatcher.sendTest((await book.recipient(mail.recipientId))!);
     const [m] = smtp.messages().slice(before);
-    expect(decodeMail(m!.raw)).toContain('This is a SafeGate test message.');
-    expect(decodeMail(m!.raw)).toContain('Đây là thư thử nghiệm của SafeGate.');
+    expect(readableMail(m!.raw)).toContain('This is a SafeGate test message.');
+    expect(readableMail(m!.raw)).toContain('Đây là thư thử nghiệm của SafeGate.');
   });
 });
-
-/** The text of a message as a reader sees it (quoted-printable and encoded-word headers undone). */
-function decodeMail(raw: string): string {
-  const unfolded = raw.replace(/=\r?\n/g, '');
-  const qp = unfolded.replace(/(=[0-9A-F]{2})+/g, (s) => Buffer.from(s.replace(/=/g, ''), 'hex').toString('utf8'));
-  return qp.replace(/=\?utf-8\?([BQ])\?([^?]*)\?=/gi, (_s, enc: string, text: string) =>
-    enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : text.replace(/_/g, ' ').replace(/(=[0-9A-F]{2})+/g, (s) => Buffer.from(s.replace(/=/g, ''), 'hex').toString('utf8')),
-  );
-}
