@@ -226,6 +226,7 @@ class AlertChanges {
   private timer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
   private again = false;
   private readonly streams = new Set<LiveStream>();
   /** Alerts this console has pushed as raised (a later change of one is 'changed'). */
@@ -238,15 +239,27 @@ class AlertChanges {
     private readonly onError: (err: unknown) => void,
   ) {}
 
+  /**
+   * Reads where the book stands before a stream is answered, so whatever the page loads once it hears
+   * "connected" plus what the stream tells afterwards misses nothing.
+   */
+  async ready(): Promise<void> {
+    if (this.timer) return;
+    this.starting ??= (async () => {
+      const cursor = await this.book.currentCursor();
+      if (this.timer) return;
+      this.cursor = cursor;
+      this.startedMs = this.now();
+      this.timer = setInterval(() => this.wake(), POLL_MS);
+      this.heartbeat = setInterval(() => {
+        for (const x of this.streams) x.raw.write(': keep-alive\n\n');
+      }, HEARTBEAT_MS);
+    })().finally(() => (this.starting = undefined));
+    await this.starting;
+  }
+
   open(s: LiveStream): void {
     this.streams.add(s);
-    if (this.timer) return;
-    this.startedMs = this.now();
-    this.timer = setInterval(() => this.wake(), POLL_MS);
-    this.heartbeat = setInterval(() => {
-      for (const x of this.streams) x.raw.write(': keep-alive\n\n');
-    }, HEARTBEAT_MS);
-    this.wake();
   }
 
   close(s: LiveStream): void {
@@ -292,11 +305,7 @@ class AlertChanges {
   }
 
   private async poll(): Promise<void> {
-    // A stream opened now hears what changes from here on; the page loads the list itself.
-    if (this.cursor === undefined) {
-      this.cursor = await this.book.currentCursor();
-      return;
-    }
+    if (this.cursor === undefined) return;
     for (;;) {
       const { alerts, cursor } = await this.book.changesSince(this.cursor);
       this.cursor = cursor;
@@ -403,6 +412,8 @@ export function registerAlertRoutes(app: FastifyInstance, data: AlertConsoleData
       const account = req.account!.name;
       if (changes.countOf(account) >= STREAMS_PER_ACCOUNT) return reply.code(429).send({ error: `at most ${STREAMS_PER_ACCOUNT} live alert pages per account: close one` });
       const viewer = await viewerOf(req, directory);
+      await changes.ready();
+      if (req.raw.destroyed) return reply;
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -428,8 +439,8 @@ export function registerAlertRoutes(app: FastifyInstance, data: AlertConsoleData
         },
       };
       const lifetime = setTimeout(() => stream.end(), STREAM_LIFETIME_MS);
-      req.raw.on('close', () => stream.end());
       changes.open(stream);
+      req.raw.on('close', () => stream.end());
     },
   );
 

@@ -3,7 +3,8 @@ import { useTranslation } from 'react-i18next';
 import { ApiError, signIn, signOut, whoAmI, type Me } from './api.js';
 import { setLanguage } from './i18n.js';
 import { CheckpointDisplay } from './pages/CheckpointDisplay.js';
-import { AlertsPage, DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
+import { AlertsPage, UnacknowledgedBadge } from './pages/Alerts.js';
+import { DevicesPage, EntriesPage, NoticesPage } from './pages/Operations.js';
 import { OrganisationsPage } from './pages/Organisations.js';
 import { AccountsPage } from './pages/Accounts.js';
 import { ExportsPage } from './pages/Exports.js';
@@ -100,15 +101,22 @@ type PageName = (typeof PAGES)[number];
 
 /** The page named by the address's #fragment, so a page can be linked to and the back button works. */
 function pageFromHash(): PageName {
-  const name = window.location.hash.replace(/^#\/?/, '');
+  const name = window.location.hash.replace(/^#\/?/, '').replace(/^alerts\/.*$/, 'alerts');
   return (PAGES as readonly string[]).includes(name) ? (name as PageName) : 'organisations';
+}
+
+/** The alert `#alerts/<id>` names (the link e-mails and webhooks carry), if any. */
+function alertFromHash(): string | undefined {
+  const m = /^#\/?alerts\/([a-z]-[0-9a-f]{1,32})$/.exec(window.location.hash);
+  return m?.[1];
 }
 
 function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   const { t } = useTranslation();
   const [page, setPage] = useState<PageName>(pageFromHash);
+  const [alertId, setAlertId] = useState(alertFromHash);
   useEffect(() => {
-    const follow = () => setPage(pageFromHash());
+    const follow = () => (setPage(pageFromHash()), setAlertId(alertFromHash()));
     window.addEventListener('hashchange', follow);
     return () => window.removeEventListener('hashchange', follow);
   }, []);
@@ -120,6 +128,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
             <li key={p}>
               <a href={`#${p}`} aria-current={p === page ? 'page' : undefined}>
                 {t(`nav.${p}`)}
+                {p === 'alerts' && <UnacknowledgedBadge />}
               </a>
             </li>
           ))}
@@ -130,7 +139,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       {page === 'passes' && <PassesPage me={me} />}
       {page === 'devices' && <DevicesPage />}
       {page === 'entries' && <EntriesPage />}
-      {page === 'alerts' && <AlertsPage />}
+      {page === 'alerts' && <AlertsPage me={me} alertId={alertId} />}
       {page === 'notices' && <NoticesPage me={me} />}
       {page === 'exports' && <ExportsPage />}
       {page === 'reports' && <ReportsPage me={me} />}
