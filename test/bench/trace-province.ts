@@ -9,9 +9,10 @@
  *     whose events carry the same zone id, so a zone's presence is paired across its checkpoints;
  *   - 20 team checkpoints of 100 workers: teams 0 and 10 have a kiosk, teams 1 and 11 only a posted
  *     code (phone check-ins, Visits' table), the others no team scans;
- *   - a canteen (two kiosks): each worker has one of four 30-minute sittings a shift and scans once
- *     at either kiosk; at every other site the second kiosk sends an old, unregistered checkpoint id
- *     (its place is still the canteen it is placed at);
+ *   - a canteen (two kiosks): each worker has one of four 30-minute sittings a shift and scans once,
+ *     the last sitting at the second kiosk, the others at the first; at every other site the second
+ *     kiosk sends an old, unregistered checkpoint id (its place is still the canteen it is placed at,
+ *     and its diners overlap the third sitting's);
  *   - 3 dormitories (15 % of workers live in one): their kiosks are put in the site only, not at
  *     the checkpoint, so a dormitory event's place comes from the event's own checkpoint id;
  *   - 8 buses (20 % of the workers who do not live in a dormitory ride one, both ways): kiosks
@@ -265,7 +266,8 @@ export class Province {
         if (!missed()) visit(w, team, 'out', teamOut);
       }
       const meal = start + (w.shift === 0 ? 4.5 : 4) * HOUR + w.sitting * 30 * MIN + u(0, 8) * MIN;
-      const till = random() < 0.5 ? 1 : 2;
+      // The last sitting eats at the second kiosk, the others at the first.
+      const till = w.sitting === SITTINGS - 1 ? 2 : 1;
       const canteenId = this.canteenEventCheckpoint(s, till);
       scan(`${this.canteen(s)}-${till}`, meal, canteenId, canteenId, 'entry', w.id);
       if (w.warehouse) {
