@@ -62,6 +62,7 @@ export function registerTraceRoutes(app: FastifyInstance, hub: ConsoleHubData & 
       return { fullName: w?.fullName ?? null, team: w?.team ?? null };
     };
     return {
+      zone,
       trace: summaryOf(view),
       case: { workerId: view.caseWorkerId, orgId: view.caseOrgId, ...person(view.caseWorkerId) },
       casePresence: view.result.casePresence,
@@ -109,7 +110,8 @@ export function registerTraceRoutes(app: FastifyInstance, hub: ConsoleHubData & 
     async (req: FastifyRequest<{ Querystring: { limit?: number } }>) => {
       const list = await tracing.saved.list(orgScope(req), req.query.limit ?? 200);
       const names = await tracedWorkers(directory.sql, list.map((s) => s.caseWorkerId));
-      return list.map((s) => ({ ...summaryOf(s), caseName: names.get(s.caseWorkerId)?.fullName ?? null }));
+      // The province zone and the hub's time with them: the page shows every time and day in the zone, and offers the last 14 days by the hub's clock.
+      return { zone, nowMs: now(), traces: list.map((s) => ({ ...summaryOf(s), caseName: names.get(s.caseWorkerId)?.fullName ?? null })) };
     },
   );
 

@@ -11,6 +11,7 @@ import { ExportsPage } from './pages/Exports.js';
 import { PassesPage } from './pages/Passes.js';
 import { PersonRequestsPage } from './pages/PersonRequests.js';
 import { ReportsPage } from './pages/Reports.js';
+import { TracePage } from './pages/Trace.js';
 import { WorkersPage } from './pages/Workers.js';
 
 function LanguageSwitch() {
@@ -94,9 +95,11 @@ function MePage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   );
 }
 
-const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'alerts', 'notices', 'exports', 'reports', 'person', 'accounts', 'account'] as const;
+const PAGES = ['organisations', 'workers', 'passes', 'devices', 'entries', 'alerts', 'notices', 'exports', 'reports', 'trace', 'person', 'accounts', 'account'] as const;
 /** Pages only an operator has (the API refuses the others anyway). */
 const OPERATOR_PAGES: readonly PageName[] = ['person', 'accounts'];
+/** Pages an operator does not have: tracing is health data (console/server/trace-routes.ts). */
+const NOT_OPERATOR_PAGES: readonly PageName[] = ['trace'];
 type PageName = (typeof PAGES)[number];
 
 /** The page named by the address's #fragment, so a page can be linked to and the back button works. */
@@ -124,7 +127,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
     <>
       <nav aria-label={t('nav.label')}>
         <ul>
-          {PAGES.filter((p) => me.role === 'operator' || !OPERATOR_PAGES.includes(p)).map((p) => (
+          {PAGES.filter((p) => (me.role === 'operator' ? !NOT_OPERATOR_PAGES.includes(p) : !OPERATOR_PAGES.includes(p))).map((p) => (
             <li key={p}>
               <a href={`#${p}`} aria-current={p === page ? 'page' : undefined}>
                 {t(`nav.${p}`)}
@@ -143,6 +146,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       {page === 'notices' && <NoticesPage me={me} />}
       {page === 'exports' && <ExportsPage />}
       {page === 'reports' && <ReportsPage me={me} />}
+      {page === 'trace' && me.role !== 'operator' && <TracePage me={me} />}
       {page === 'person' && me.role === 'operator' && <PersonRequestsPage />}
       {page === 'accounts' && me.role === 'operator' && <AccountsPage me={me} />}
       {page === 'account' && <MePage me={me} onSignedOut={onSignedOut} />}
