@@ -8,6 +8,9 @@ import {
   mergeCheckpointWindows,
   PRESENCE_COLUMNS,
   presenceFromRow,
+  reportedFromRows,
+  type ReportedPlace,
+  type ReportedRow,
   type CheckpointWindow,
   type DeviceStatus,
   type EventCount,
@@ -561,6 +564,17 @@ export class PgHubStore implements HubStore {
       [merged.map((w) => w.checkpointId), merged.map((w) => w.sinceMs), merged.map((w) => w.untilMs)],
     );
     return rows.map(presenceFromRow);
+  }
+
+  async reportedPlaces(deviceIds: readonly string[]): Promise<Map<string, ReportedPlace[]>> {
+    if (deviceIds.length === 0) return new Map();
+    const { rows } = await this.pool.query<ReportedRow>(
+      `SELECT d.id AS device_id, e.checkpoint_id, e.zone_id FROM unnest($1::text[]) AS d (id)
+       JOIN hub_events e ON e.device_id = d.id
+         AND (e.seq = (SELECT min(seq) FROM hub_events WHERE device_id = d.id) OR e.seq = (SELECT max(seq) FROM hub_events WHERE device_id = d.id))`,
+      [[...new Set(deviceIds)]],
+    );
+    return reportedFromRows(rows);
   }
 
   async close(): Promise<void> {

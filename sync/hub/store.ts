@@ -119,6 +119,29 @@ export function presenceFromRow(r: Record<string, unknown>): PresenceEvent {
   };
 }
 
+/** Where a device said it was: the checkpoint and zone ids in its events. */
+export interface ReportedPlace {
+  checkpointId: string;
+  zoneId: string;
+}
+
+export interface ReportedRow {
+  device_id: string;
+  checkpoint_id: string;
+  zone_id: string;
+}
+
+/** {@link HubStore.reportedPlaces} from rows of a device's first and last events. */
+export function reportedFromRows(rows: readonly ReportedRow[]): Map<string, ReportedPlace[]> {
+  const out = new Map<string, ReportedPlace[]>();
+  for (const r of rows) {
+    const list = out.get(r.device_id) ?? [];
+    if (!list.some((p) => p.checkpointId === r.checkpoint_id && p.zoneId === r.zone_id)) list.push({ checkpointId: r.checkpoint_id, zoneId: r.zone_id });
+    out.set(r.device_id, list);
+  }
+  return out;
+}
+
 /** The columns of a {@link PresenceEvent} row. */
 export const PRESENCE_COLUMNS = 'device_id, checkpoint_id, zone_id, worker_id, direction, coalesce(corrected_wall_ms, wall_ms) AS t, clock';
 
@@ -182,6 +205,12 @@ export interface HubStore {
    * through the place index (migration 7).
    */
   checkpointPresence(windows: readonly CheckpointWindow[]): Promise<PresenceEvent[]>;
+  /**
+   * Tracing: the checkpoint and zone ids each of these devices reported in its first and its last
+   * event held (a kiosk placed at a checkpoint may still send an older id), by the primary key;
+   * devices with no event are absent.
+   */
+  reportedPlaces(deviceIds: readonly string[]): Promise<Map<string, ReportedPlace[]>>;
   close(): Promise<void>;
 }
 
@@ -498,6 +527,18 @@ export class SqliteHubStore implements HubStore {
       )
       .all({ windows: JSON.stringify(merged.map((w) => [w.checkpointId, w.sinceMs, w.untilMs])) }) as Record<string, unknown>[];
     return rows.map(presenceFromRow);
+  }
+
+  async reportedPlaces(deviceIds: readonly string[]): Promise<Map<string, ReportedPlace[]>> {
+    if (deviceIds.length === 0) return new Map();
+    const rows = this.db
+      .prepare(
+        `SELECT d.value AS device_id, e.checkpoint_id, e.zone_id FROM json_each(@devices) AS d
+         JOIN hub_events e ON e.device_id = d.value
+           AND (e.seq = (SELECT min(seq) FROM hub_events WHERE device_id = d.value) OR e.seq = (SELECT max(seq) FROM hub_events WHERE device_id = d.value))`,
+      )
+      .all({ devices: JSON.stringify([...new Set(deviceIds)]) }) as ReportedRow[];
+    return reportedFromRows(rows);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { HubDirectory } from './directory.js';
-import type { CheckpointWindow, HubStore, PresenceEvent } from './store.js';
+import type { CheckpointWindow, HubStore, PresenceEvent, ReportedPlace } from './store.js';
 import type { VisitRecord, Visits } from './visits.js';
 
 /**
@@ -34,8 +34,11 @@ import type { VisitRecord, Visits } from './visits.js';
  * Reads: the case's events by the worker index, padded by the reset time on both sides (a presence
  * that began before the period; the exit that ends one); then the events at the case's places within
  * each presence, padded the same (contacts who entered earlier, and their exits), all windows in one
- * query by the place index (store migration 7); phone check-ins likewise. F2: every F1's events in one
- * query, then their places' in another. Memory holds the events of those windows, nothing more.
+ * query by the place index (store migration 7), by every checkpoint id the place's kiosks report (a
+ * kiosk placed at a checkpoint may send an old id; a zone's checkpoints are those whose kiosks send
+ * its zone id: learnt from each kiosk's first and last event); phone check-ins likewise. F2: every
+ * F1's events in one query, then their places' in another. Memory holds the events of those windows.
+ * A kiosk that changed the checkpoint id it sends more than once is read by its first and last only.
  */
 
 /** Checkpoint kinds that make contacts (a site gate does not: the whole site is not a narrow contact). */
@@ -195,13 +198,16 @@ interface PlaceInfo {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-/** The checkpoints of the registry and where each device is placed. */
+/** The checkpoints of the registry, where each device is placed, and the places tracing met. */
 class Places {
   readonly info = new Map<string, PlaceInfo>();
+  /** What each device placed at a place met so far reported (its first and last events). */
+  private readonly reportedBy = new Map<string, ReportedPlace[]>();
 
   private constructor(
     private readonly checkpoints: Map<string, RegistryCheckpoint>,
     private readonly deviceCheckpoint: Map<string, string>,
+    private readonly devicesAt: Map<string, string[]>,
   ) {}
 
   static async load(directory: HubDirectory): Promise<Places> {
@@ -209,7 +215,7 @@ class Places {
     const checkpoints = new Map(all.map((c) => [c.id, { id: c.id, siteId: c.siteId, name: c.name, kind: c.kind }]));
     const deviceCheckpoint = new Map<string, string>();
     for (const c of all) for (const d of c.devices) deviceCheckpoint.set(d, c.id);
-    return new Places(checkpoints, deviceCheckpoint);
+    return new Places(checkpoints, deviceCheckpoint, new Map(all.map((c) => [c.id, c.devices])));
   }
 
   /** A kiosk event as a passage at its place, or null where it makes no contact. */
@@ -228,18 +234,52 @@ class Places {
     return { workerId: v.workerId, key, checkpointId: cp.id, direction: v.direction === 'in' ? 'entry' : 'exit', timeMs: v.atMs, unverified: !v.timeVerified, source: 'phone' };
   }
 
-  /** The registered checkpoints and reported ids to read a place's events by (a zone: every zone checkpoint of its site too). */
+  /**
+   * Learns what the devices placed at these places report (one query for those not asked yet): a
+   * kiosk may send an old checkpoint id, and a zone's other checkpoints are known by the zone id
+   * their kiosks send.
+   */
+  async learn(keys: Iterable<string>, store: HubStore): Promise<void> {
+    const ask = new Set<string>();
+    for (const key of keys) {
+      for (const c of this.candidates(key)) for (const d of this.devicesAt.get(c) ?? []) if (!this.reportedBy.has(d)) ask.add(d);
+    }
+    if (ask.size === 0) return;
+    const got = await store.reportedPlaces([...ask]);
+    for (const d of ask) this.reportedBy.set(d, got.get(d) ?? []);
+  }
+
+  /** The checkpoint ids to read a place's kiosk events by, and its registered checkpoints (for check-ins). */
   readIds(key: string): { reported: string[]; checkpoints: string[] } {
     const p = this.info.get(key)!;
     const reported = new Set([...p.reported, ...p.checkpoints]);
-    if (p.kind === 'zone') for (const c of this.checkpoints.values()) if (c.kind === 'zone' && c.siteId === p.siteId) reported.add(c.id);
-    return { reported: [...reported], checkpoints: [...p.checkpoints] };
+    const checkpoints = new Set(p.checkpoints);
+    const zoneId = p.kind === 'zone' ? key.slice(`zone:${p.siteId}:`.length) : null;
+    for (const c of this.candidates(key)) {
+      for (const d of this.devicesAt.get(c) ?? []) {
+        for (const r of this.reportedBy.get(d) ?? []) {
+          if (zoneId !== null && r.zoneId !== zoneId) continue;
+          reported.add(r.checkpointId);
+          checkpoints.add(c);
+        }
+      }
+    }
+    return { reported: [...reported], checkpoints: [...checkpoints] };
   }
 
   place(key: string): TracePlace {
     const p = this.info.get(key)!;
     const checkpointId = [...p.checkpoints].sort()[0]!;
     return { key, kind: p.kind, checkpointId, name: this.checkpoints.get(checkpointId)?.name || checkpointId, siteId: p.siteId };
+  }
+
+  /** The registered checkpoints that may serve a place: its own; for a zone, every zone checkpoint of its site. */
+  private candidates(key: string): string[] {
+    const p = this.info.get(key)!;
+    if (p.kind !== 'zone') return [...p.checkpoints];
+    const out: string[] = [];
+    for (const c of this.checkpoints.values()) if (c.kind === 'zone' && c.siteId === p.siteId) out.push(c.id);
+    return out;
   }
 
   private note(cp: RegistryCheckpoint, within: string, reported: string | null): string {
@@ -435,14 +475,16 @@ export class Tracer {
     const visitCheckpoints = new Set<string>();
     let sinceMs = Infinity;
     let untilMs = -Infinity;
+    const sourceKeys = new Set(sources.map((i) => i.key));
+    await places.learn(sourceKeys, this.deps.store);
+    const idsOf = new Map([...sourceKeys].map((key) => [key, places.readIds(key)]));
     for (const i of sources) {
-      const ids = places.readIds(i.key);
+      const ids = idsOf.get(i.key)!;
       for (const checkpointId of ids.reported) windows.push({ checkpointId, sinceMs: i.fromMs - padMs, untilMs: i.toMs + padMs });
       for (const c of ids.checkpoints) visitCheckpoints.add(c);
       sinceMs = Math.min(sinceMs, i.fromMs - padMs);
       untilMs = Math.max(untilMs, i.toMs + padMs);
     }
-    const sourceKeys = new Set(sources.map((i) => i.key));
     const events = await this.deps.store.checkpointPresence(windows);
     const checkIns = this.deps.visits ? await this.deps.visits.within({ checkpointIds: [...visitCheckpoints], sinceMs, untilMs }) : [];
     const passages = this.resolve(events, checkIns, places, (p) => !excluded.has(p.workerId) && sourceKeys.has(p.key));

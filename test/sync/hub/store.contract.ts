@@ -318,6 +318,14 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
           'kiosk-b/zone-1/W-2/entry/40/corrected',
         ]);
         expect(await store.checkpointPresence([])).toEqual([]);
+
+        // What each device reported: its first and last events' checkpoint and zone ids.
+        await store.ingest('kiosk-c', [at(1, 'bus-old', 'W-5', 1, { zoneId: 'bus' }), at(2, 'bus-old', 'W-5', 2, { zoneId: 'bus' }), at(3, 'bus-1', 'W-5', 3, { zoneId: 'bus' })], 1);
+        const reported = await store.reportedPlaces(['kiosk-a', 'kiosk-c', 'kiosk-none']);
+        expect(reported.get('kiosk-c')).toEqual(expect.arrayContaining([{ checkpointId: 'bus-old', zoneId: 'bus' }, { checkpointId: 'bus-1', zoneId: 'bus' }]));
+        expect(reported.get('kiosk-c')).toHaveLength(2);
+        expect(reported.get('kiosk-a')).toEqual(expect.arrayContaining([{ checkpointId: 'canteen-1', zoneId: base.zoneId }]));
+        expect(reported.has('kiosk-none')).toBe(false);
       });
     });
 

@@ -27,6 +27,7 @@ export const EXPECTED_F1 = [
   { workerId: 'K1', minutes: 20, place: 'canteen:nha-an' },
   { workerId: 'Z3', minutes: 20, place: 'zone:xuong-1:khu-a' },
   { workerId: 'Z4', minutes: 20, place: 'zone:xuong-1:khu-a' },
+  { workerId: 'B4', minutes: 10, place: 'bus:xe-1' },
   { workerId: 'K2', minutes: 10, place: 'canteen:nha-an' },
   { workerId: 'B2', minutes: 5, place: 'bus:xe-1' },
 ] as const;
@@ -40,9 +41,9 @@ export const EXPECTED_F2 = [
 ] as const;
 
 /** Workers of the scenario who are nobody's contact: near misses, a refused scan, the gate. */
-export const NOT_CONTACTS = ['B3', 'K4', 'D1', 'G1'] as const;
+export const NOT_CONTACTS = ['B3', 'K4', 'D1', 'G1', 'Y1'] as const;
 
-const WORKERS = ['C', 'B1', 'B2', 'B3', 'K1', 'K2', 'K3', 'K4', 'F2A', 'Z1', 'Z2', 'Z3', 'Z4', 'D1', 'G1', 'P1', 'P2'];
+const WORKERS = ['C', 'B1', 'B2', 'B3', 'B4', 'Y1', 'K1', 'K2', 'K3', 'K4', 'F2A', 'Z1', 'Z2', 'Z3', 'Z4', 'D1', 'G1', 'P1', 'P2'];
 
 function listed(workerId: string, line: number): ListedWorker {
   return { line, workerId, fullName: `Công nhân ${workerId}`, team: 'Tổ May 1', birthYear: 1990, sex: 'female', idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 };
@@ -61,6 +62,8 @@ const DEVICES: { device: string; checkpoint: string; zone: string; placedAt: str
     device: 'kiosk-an', checkpoint: 'nha-an', zone: 'nha-an', placedAt: 'nha-an', synced: true,
     passages: [['C', 300, 'entry'], ['K1', 310, 'entry'], ['K3', 330, 'entry'], ['K4', 340, 'entry'], ['F2A', 600, 'entry'], ['K1', 610, 'entry']],
   },
+  // A second kiosk on the bus that still sends the bus's old checkpoint id: its place is where the hub put it.
+  { device: 'kiosk-bus2', checkpoint: 'xe-cu', zone: 'xe-1', placedAt: 'xe-1', synced: true, passages: [['B4', 20, 'entry'], ['B4', 30, 'exit']] },
   // A kiosk the hub has not placed: its events count at the registered checkpoint they name.
   { device: 'kiosk-loose', checkpoint: 'nha-an', zone: 'nha-an', placedAt: null, synced: true, passages: [['K2', 280, 'entry']] },
   {
@@ -68,6 +71,8 @@ const DEVICES: { device: string; checkpoint: string; zone: string; placedAt: str
     passages: [['Z3', -880, 'entry'], ['Z2', 0, 'entry'], ['C', 60, 'entry'], ['D1', 120, 'entry', { deny: true }], ['Z1', 200, 'exit']],
   },
   { device: 'kiosk-za2', checkpoint: 'khu-a2', zone: 'khu-a', placedAt: 'khu-a2', synced: true, passages: [['Z2', 55, 'exit'], ['Z1', 100, 'entry'], ['C', 290, 'exit']] },
+  // Another zone of the same site, at the same hours: not the case's place.
+  { device: 'kiosk-zb1', checkpoint: 'khu-b1', zone: 'khu-b', placedAt: 'khu-b1', synced: true, passages: [['Y1', 60, 'entry'], ['Y1', 290, 'exit']] },
   // A kiosk whose clock the hub could not date: its times are only its own word.
   { device: 'kiosk-za3', checkpoint: 'khu-a1', zone: 'khu-a', placedAt: 'khu-a1', synced: false, passages: [['Z4', 150, 'entry'], ['Z4', 170, 'exit']] },
 ];
@@ -117,6 +122,7 @@ export async function buildTraceScenario(store: HubStore, directory: HubDirector
     { id: 'nha-an', name: 'Nhà ăn ca 1', kind: 'canteen' },
     { id: 'khu-a1', name: 'Khu A cửa 1', kind: 'zone' },
     { id: 'khu-a2', name: 'Khu A cửa 2', kind: 'zone' },
+    { id: 'khu-b1', name: 'Khu B', kind: 'zone' },
     { id: 'to-may-1', name: 'Tổ may 1', kind: 'team' },
   ] as const;
   for (const c of checkpoints) await directory.addCheckpoint({ ...c, siteId: 'xuong-1' }, at(-2_000));

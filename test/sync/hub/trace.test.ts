@@ -61,6 +61,8 @@ describe.each(directoryBackends)('tracing at the hub: store and directory on $na
     const minutes = (id: string) => byId.get(id)!.exposures.map((x) => [(x.fromMs - at(0)) / 60_000, (x.toMs - at(0)) / 60_000, x.overlapMinutes, x.source, x.unverifiedClock]);
     expect(minutes('B1')).toEqual([[10, 40, 30, 'kiosk', false]]);
     expect(minutes('B2')).toEqual([[0, 5, 5, 'kiosk', false]]);
+    // At a kiosk placed on the bus that sends an old checkpoint id.
+    expect(minutes('B4')).toEqual([[20, 30, 10, 'kiosk', false]]);
     expect(minutes('K1')).toEqual([[310, 330, 20, 'kiosk', false]]);
     expect(minutes('K2')).toEqual([[300, 310, 10, 'kiosk', false]]);
     // Entered 14 h 40 min before the case and never left: present until the reset time (16 h).
