@@ -20,6 +20,14 @@ import { openHubConsole, type HubConsole } from '../../console/server/hub-consol
 import { hashPassword } from '../../console/server/accounts.js';
 import { hubSettingsSchema } from '../../sync/hub/settings.js';
 import { parseWorkerList } from '../../sync/hub/registry-upload.js';
+import { DEMO_CASE, DEMO_PLACES, demoHistory } from './demo-history.js';
+import { DEFAULT_TRACE_OPTIONS, publishedResetHours, Tracer } from '../../sync/hub/trace.js';
+import { AlertBook, kioskRaisedAlert } from '../../sync/hub/notify/alert-book.js';
+import { Dispatcher, webhookSignature } from '../../sync/hub/notify/dispatcher.js';
+import { createMailer } from '../../sync/hub/notify/mailer.js';
+import { createServer } from 'node:http';
+import { PROTOCOL_VERSION, type Alert } from '../../sync/protocol.js';
+import type { AddressInfo } from 'node:net';
 
 const DAY = 86_400_000;
 /** The demo's one supervisor: a named account with a 6-digit PIN, as a real kiosk has. */
@@ -82,6 +90,11 @@ function demoRosterCsv(now: number): string {
     ['W0002', 'Trần Thị Bình', 'Công ty May Sông Hồng', 'Tổ may 3', iso(now - 3 * 3_600_000), 'no', '', '', '3', '', 'F1'],
     ['W0003', 'Lê Văn Cường', 'Công ty May Sông Hồng', 'Kho', iso(now - 3_600_000), 'no', 'negative', iso(now - DAY), '2', iso(now + 7 * DAY), 'none'],
     ['W0004', 'Phạm Thị Dung', 'Công ty May Sông Hồng', 'Tổ may 3', iso(now - 3_600_000), 'no', 'negative', iso(now - 6 * 3_600_000), '2', '', 'F1'],
+    // The demo's index case (confirmed this morning; the console's Trace page shows whom they met) and the people around them.
+    ['W0005', 'Hoàng Văn Em', 'Công ty May Sông Hồng', 'Tổ cắt 1', iso(now - 3_600_000), 'no', 'positive', iso(now - 4 * 3_600_000), '2', iso(now + 10 * DAY), 'F0'],
+    ['W0006', 'Vũ Thị Giang', 'Công ty May Sông Hồng', 'Tổ cắt 1', iso(now - 3_600_000), 'no', '', '', '2', '', 'none'],
+    ['W0007', 'Đỗ Văn Hạnh', 'Công ty May Sông Hồng', 'Kho', iso(now - 3_600_000), 'no', '', '', '2', '', 'none'],
+    ['W0008', 'Bùi Thị Khánh', 'Công ty May Sông Hồng', 'Tổ cắt 1', iso(now - 3_600_000), 'no', '', '', '2', '', 'none'],
   ];
   const header = 'worker_id,display_name,company,team,declared_at,declaration_flagged,test_result,tested_at,vaccine_doses,quarantine_until,case_status';
   return [header, ...rows.map((r) => r.join(','))].join('\n') + '\n';
@@ -127,6 +140,10 @@ function demoOrgList(now: number): string {
     ['2', 'W0002', 'Trần Thị Bình', '1992', 'Nữ', 'Tổ may 3', '', '', '3'],
     ['3', 'W0003', 'Lê Văn Cường', '1988', 'Nam', 'Kho', iso(now - DAY), 'Âm tính', '2'],
     ['4', 'W0004', 'Phạm Thị Dung', '1995', 'Nữ', 'Tổ may 3', iso(now - 6 * 3_600_000), 'Âm tính', '2'],
+    ['5', 'W0005', 'Hoàng Văn Em', '1991', 'Nam', 'Tổ cắt 1', iso(now - 4 * 3_600_000), 'Dương tính', '2'],
+    ['6', 'W0006', 'Vũ Thị Giang', '1996', 'Nữ', 'Tổ cắt 1', '', '', '2'],
+    ['7', 'W0007', 'Đỗ Văn Hạnh', '1987', 'Nam', 'Kho', '', '', '2'],
+    ['8', 'W0008', 'Bùi Thị Khánh', '1999', 'Nữ', 'Tổ cắt 1', '', '', '2'],
   ];
   return ['STT,Mã NV,Họ và tên,Năm sinh,Giới tính,Bộ phận/Tổ,Ngày xét nghiệm,Kết quả xét nghiệm,Số mũi vắc xin', ...rows.map((r) => r.join(','))].join('\n');
 }
@@ -141,7 +158,10 @@ const DEMO_CONSOLE_PORT = 8480;
 async function setUpDemoOrganisation(directory: HubDirectory, zone: string, now: number): Promise<void> {
   if (!(await directory.hasOrganisation(DEMO_ORG.id))) await directory.addOrganisation({ id: DEMO_ORG.id, name: DEMO_ORG.name, kind: 'company' }, now);
   if (!(await directory.registeredSites(DEMO_ORG.id)).some((s) => s.id === DEMO_ORG.site)) await directory.addSite({ id: DEMO_ORG.site, orgId: DEMO_ORG.id, name: 'Xưởng Demo' }, now);
-  if (!(await directory.checkpoints(DEMO_ORG.site)).some((c) => c.id === DEMO_ORG.checkpoint)) await directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng A', kind: 'gate' }, now);
+  const registered = new Set((await directory.checkpoints(DEMO_ORG.site)).map((c) => c.id));
+  if (!registered.has(DEMO_ORG.checkpoint)) await directory.addCheckpoint({ id: DEMO_ORG.checkpoint, siteId: DEMO_ORG.site, name: 'Cổng A', kind: 'gate' }, now);
+  // The places of the demo's history (a bus, a zone, a canteen), for the console's Trace page.
+  for (const p of DEMO_PLACES) if (!registered.has(p.id)) await directory.addCheckpoint({ id: p.id, siteId: DEMO_ORG.site, name: p.name, kind: p.kind, orgIds: [DEMO_ORG.id] }, now);
   const list = await parseWorkerList(Buffer.from(demoOrgList(now)), zone, now);
   // A demo folder from before organisations held these workers on the province-wide list: take them off it first.
   const stray: string[] = [];
@@ -162,6 +182,7 @@ async function startDemoConsole(
   hubStore: SqliteHubStore,
   keys: { pass: string; phonePass: string },
   zone: string,
+  alertBook: AlertBook,
 ): Promise<{ console: HubConsole; lines: string[] }> {
   const now = Date.now();
   const databasePath = join(dir, 'hub-console.db');
@@ -177,6 +198,7 @@ async function startDemoConsole(
       issuer: 'demo-hub',
       store: hubStore,
       zone,
+      alertBook,
       log,
     }))!;
   let hubConsole = await open(DEMO_CONSOLE_PORT);
@@ -189,14 +211,95 @@ async function startDemoConsole(
   const accounts = [
     { name: 'demo-operator', role: 'operator' as const },
     { name: 'demo-manager', role: 'manager' as const, org: DEMO_ORG.id },
+    { name: 'demo-health', role: 'health' as const },
   ];
   const lines = [`open ${hubConsole.server.url}/ in a browser on this machine (demo accounts, new passwords at each start)`];
   for (const a of accounts) {
     const password = randomBytes(12).toString('base64url');
     await hubConsole.store.addAccount({ ...a, password }, await hashPassword(password), now);
-    lines.push(`${a.name} / ${password}  (${a.role === 'operator' ? 'province operator' : `manager of ${DEMO_ORG.name}`})`);
+    const who = a.role === 'operator' ? 'province operator' : a.role === 'health' ? 'health officer: tracing' : `manager of ${DEMO_ORG.name}`;
+    lines.push(`${a.name} / ${password}  (${who})`);
   }
   return { console: hubConsole, lines };
+}
+
+/**
+ * The demo's history at the hub (two days at a bus, a zone and a canteen) and a trace of its case as a
+ * health officer would start it, kept for the console's Trace page (once a day: a restart the same
+ * day does not add another).
+ */
+async function traceDemoCase(directory: HubDirectory, hubStore: SqliteHubStore, hubConsole: HubConsole, zone: string, now: number): Promise<string> {
+  for (const [device, events] of demoHistory(now, zone)) await hubStore.ingest(device, events, now);
+  const today = now - (now % DAY);
+  if (!(await hubConsole.traces.list()).some((t) => t.caseWorkerId === DEMO_CASE && t.startedMs >= today)) {
+    const tracer = new Tracer({ store: hubStore, directory, visits: hubConsole.visits }, { resetHours: (await publishedResetHours(directory)) ?? DEFAULT_TRACE_OPTIONS.resetHours });
+    const result = await tracer.trace({ workerId: DEMO_CASE, fromMs: now - 14 * DAY, toMs: now, secondDegree: true });
+    await hubConsole.traces.save({ result, secondDegree: true, startedBy: 'demo-health', scopeOrgId: null, caseOrgId: DEMO_ORG.id });
+  }
+  return `Trace page: a trace of ${DEMO_CASE} (confirmed case) with its contacts on the bus, in the zone and at the canteen`;
+}
+
+/** The path the demo gateway answers on: its recipients are the demo's own, replaced at each start. */
+const DEMO_GATEWAY_PATH = '/demo-sms-gateway';
+
+/**
+ * The demo's stand-in for the province's SMS or Zalo gateway: a webhook receiver on loopback that
+ * checks each delivery's signature and says what it took (an alert id and category: no person).
+ */
+async function startDemoGateway(print: (line: string) => void): Promise<{ url: string; secret: string; close(): Promise<void> }> {
+  const secret = randomBytes(32).toString('base64url');
+  const seen = new Set<string>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 64 * 1024) chunks.push(c);
+    });
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const timestamp = String(req.headers['x-safegate-timestamp'] ?? '');
+      if (req.method !== 'POST' || req.url !== DEMO_GATEWAY_PATH || size > 64 * 1024 || req.headers['x-safegate-signature'] !== webhookSignature(secret, timestamp, body)) {
+        res.writeHead(401).end();
+        return;
+      }
+      const key = String(req.headers['idempotency-key'] ?? '');
+      if (!seen.has(key)) {
+        seen.add(key);
+        try {
+          const a = JSON.parse(body) as { alertId?: unknown; category?: unknown };
+          print(`      [demo SMS gateway: alert ${String(a.alertId)} (${String(a.category)}) accepted; managers would get a text with its console link]\n`);
+        } catch {
+          // A signed body is the hub's own JSON; nothing to print otherwise.
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${DEMO_GATEWAY_PATH}`,
+    secret,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The demo organisation is told through the demo gateway (an earlier start's gateway recipient goes). */
+async function useDemoGateway(book: AlertBook, gateway: { url: string; secret: string }): Promise<void> {
+  for (const r of await book.listRecipients(DEMO_ORG.id)) if (r.channel === 'webhook' && r.address.endsWith(DEMO_GATEWAY_PATH)) await book.removeRecipient(r.recipientId);
+  await book.addRecipient({ orgId: DEMO_ORG.id, siteId: null, channel: 'webhook', address: gateway.url, secret: gateway.secret });
+}
+
+/**
+ * This morning's alert, as the bus's kiosk sent it when the case (confirmed since) tried to board:
+ * stored and raised exactly as the hub does on receipt, once a day.
+ */
+async function raiseDemoAlert(hubStore: SqliteHubStore, book: AlertBook, now: number): Promise<void> {
+  const bus = DEMO_PLACES.find((p) => p.kind === 'bus')!;
+  const alert: Alert = { v: PROTOCOL_VERSION, kind: 'confirmed-case-entry-attempt', seq: Math.floor(now / DAY) * 1_000 + 999, atMs: now - 2 * 3_600_000, checkpointId: bus.id, workerId: DEMO_CASE, reasons: ['CASE_F0'] };
+  await hubStore.recordAlert(bus.device, alert, now, DEMO_ORG.id);
+  await book.raise(kioskRaisedAlert(bus.device, alert, DEMO_ORG.id, DEMO_ORG.site), now);
 }
 
 /** Sets up a demo folder (keys, config, roster) once, prints demo passes, and runs the kiosk on stdin. */
@@ -245,12 +348,14 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   const broker = new EmbeddedBroker();
   await broker.start();
   const hubStore = new SqliteHubStore(join(dir, 'hub.db'));
+  const alertBook = new AlertBook({ sql: directory.sql });
   const hub = new Hub(
     {
       broker: { url: broker.url, protocolVersion: 4 },
       clientId: 'demo-hub',
       sharedSubscription: false,
       downlink: { directory, signingKey: createPrivateKey(downlinkPem) },
+      alerts: { book: alertBook, directory },
     },
     hubStore,
     createLogger({ level: 'error' }),
@@ -258,7 +363,21 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
   hub.on('alert', (deviceId, a) => process.stdout.write(`      [hub: alert for managers: ${a.kind} at ${a.checkpointId} (${deviceId}, event #${a.seq})]\n`));
   await hub.start();
   const loaded = { ...loadSettings(configFile), broker: { url: broker.url, protocolVersion: 4 as const } };
-  const demoConsole = await startDemoConsole(dir, directory, hubStore, { pass: privatePem, phonePass: phonePassPem }, loaded.settings.time.zone);
+  const demoConsole = await startDemoConsole(dir, directory, hubStore, { pass: privatePem, phonePass: phonePassPem }, loaded.settings.time.zone, alertBook);
+  const traceLine = await traceDemoCase(directory, hubStore, demoConsole.console, loaded.settings.time.zone, now);
+  // Alerts reach people: the demo's stand-in for the province's SMS gateway takes them by signed webhook.
+  const gateway = await startDemoGateway((line) => process.stdout.write(line));
+  await useDemoGateway(alertBook, gateway);
+  const dispatcher = new Dispatcher({
+    book: alertBook,
+    mailer: createMailer(undefined, 'safegate-demo@localhost'),
+    consoleUrl: demoConsole.console.server.url,
+    zone: loaded.settings.time.zone,
+    retryFirstMs: 2_000,
+    retryMaxMs: 30_000,
+  });
+  await raiseDemoAlert(hubStore, alertBook, now);
+  dispatcher.start();
 
   const out = process.stdout;
   const kiosk = new Kiosk(loaded, {
@@ -279,6 +398,7 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
     ['quarantined (Lê Văn Cường)', pass('W0003', now + 30 * DAY)],
     ['F1 with a negative test (Phạm Thị Dung)', pass('W0004', now + 30 * DAY)],
     ['unknown worker', pass('W9999', now + 30 * DAY)],
+    ['confirmed case (Hoàng Văn Em): refused, and an alert reaches the managers', pass(DEMO_CASE, now + 30 * DAY)],
     ['printed badge (refused at a factory gate)', 'W0001'],
   ];
   out.write(`\nSafeGate demo in ${dir}\nCheckpoint "${loaded.settings.checkpoint.name}" (${loaded.settings.checkpoint.kind}, ${loaded.settings.checkpoint.direction}).\n`);
@@ -330,10 +450,12 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
       supervisor: `${DEMO_SUPERVISOR.name}, PIN ${DEMO_SUPERVISOR.pin} (hold the supervisor button on the screen for 2 seconds to open the supervisor screen)`,
       passes: [`${passesFile}: print it, or show it to the camera on a phone`, ...(passesUrl ? [`also at ${passesUrl}`] : [])],
       scan: 'paste one of the codes above into this terminal and press Enter; Ctrl+C stops the demo',
-      console: demoConsole.lines,
+      console: [...demoConsole.lines, traceLine, `Alerts page: this morning's alert (the case tried to board bus 07), delivered by signed webhook to the demo's stand-in SMS gateway at ${gateway.url}`],
     }),
   );
   await waitForShutdown(kiosk, () => launcher?.stop());
+  await dispatcher.stop();
+  await gateway.close();
   await demoConsole.console.stop();
   await hub.stop();
   await directory.close();

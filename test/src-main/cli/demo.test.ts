@@ -30,7 +30,7 @@ describe('the demo with its screens', () => {
 
   it('prints the screens address, serves the pass sheet, and shows a scan from the simulated scanner', async () => {
     // The start ends with one block: what to open, the supervisor's PIN, where the passes are.
-    const block = await waitFor(() => /\n(={78})\n {2}SafeGate demo is running\n([\s\S]*?)\n\1\n/.exec(out)?.[2], 'the first-run block', 20_000);
+    const block = await waitFor(() => /\n(={78})\n {2}SafeGate demo is running\n([\s\S]*?)\n\1\n/.exec(out)?.[2], 'the first-run block', 45_000);
     const url = /^ {2}Screens: {5}open (http:\/\/127\.0\.0\.1:\d+\/#secret=[\w-]+) in a browser on this machine$/m.exec(block)?.[1];
     expect(url).toBeDefined();
     expect(block).toMatch(/^ {2}Supervisor: {2}Demo supervisor, PIN \d{6,}/m);
@@ -44,25 +44,52 @@ describe('the demo with its screens', () => {
     const quarantined = /quarantined \(Lê Văn Cường\):\n\s+(SG1:[^\n]+)/.exec(out)?.[1];
     expect(allowed).toBeDefined();
 
-    // The demo hub serves the console: its address and two demo logins, passwords made at this start.
+    // The demo hub serves the console: its address and three demo logins, passwords made at this start.
     const consoleUrl = /^ {2}Console: {5}open (http:\/\/127\.0\.0\.1:\d+)\/ in a browser/m.exec(block)?.[1];
-    const logins = [...block.matchAll(/^ {15}(demo-operator|demo-manager) \/ (\S+) {2}\(/gm)].map((m) => [m[1], m[2]]);
+    const logins = [...block.matchAll(/^ {15}(demo-operator|demo-manager|demo-health) \/ (\S+) {2}\(/gm)].map((m) => [m[1]!, m[2]!] as const);
     expect(consoleUrl).toBeDefined();
-    expect(logins.map((l) => l[0])).toEqual(['demo-operator', 'demo-manager']);
+    expect(logins.map((l) => l[0])).toEqual(['demo-operator', 'demo-manager', 'demo-health']);
+    const sessions = new Map<string, string>();
     for (const [name, password] of logins) {
       const csrf = await fetch(`${consoleUrl}/api/csrf`);
       const token = ((await csrf.json()) as { token: string }).token;
+      const csrfCookie = csrf.headers.getSetCookie()[0]!.split(';')[0]!;
       const login = await fetch(`${consoleUrl}/api/login`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-csrf-token': token, cookie: csrf.headers.getSetCookie()[0]!.split(';')[0]! },
+        headers: { 'content-type': 'application/json', 'x-csrf-token': token, cookie: csrfCookie },
         body: JSON.stringify({ name, password }),
       });
       expect([name, login.status]).toEqual([name, 200]);
       if (name === 'demo-manager') expect(await login.json()).toEqual({ name, role: 'manager', org: 'demo-org' });
+      sessions.set(name, [csrfCookie, ...login.headers.getSetCookie().map((c) => c.split(';')[0]!)].join('; '));
     }
+    const get = async (name: string, path: string) => {
+      const r = await fetch(`${consoleUrl}${path}`, { headers: { cookie: sessions.get(name)! } });
+      expect([path, r.status]).toEqual([path, 200]);
+      return r.json() as Promise<unknown>;
+    };
+    // The console shows a trace: the health officer finds the demo case's trace with its contacts on
+    // the bus, in the zone and at the canteen, and not the near misses.
+    const { traces } = (await get('demo-health', '/api/traces')) as { traces: { traceId: string; caseWorkerId: string }[] };
+    const demoTrace = traces.find((t) => t.caseWorkerId === 'W0005');
+    expect(demoTrace).toBeDefined();
+    const trace = (await get('demo-health', `/api/traces/${demoTrace!.traceId}`)) as { contacts: { workerId: string; degree: number; exposures: { place: { kind: string } }[] }[] };
+    const f1 = trace.contacts.filter((c) => c.degree === 1);
+    expect(Object.fromEntries(f1.map((c) => [c.workerId, [...new Set(c.exposures.map((e) => e.place.kind))].sort()]))).toEqual({
+      W0001: ['bus', 'zone'],
+      W0002: ['canteen'],
+      W0004: ['canteen'],
+      W0006: ['bus', 'zone'],
+    });
+    // Khánh was in the zone after the case left, with Giang (who never scanned out): an F2 through her.
+    expect(trace.contacts.filter((c) => c.degree === 2).map((c) => c.workerId)).toEqual(['W0008']);
+    // And an alert delivered: this morning's, taken by the demo's stand-in SMS gateway over a signed webhook.
+    await waitFor(() => (/\[demo SMS gateway: alert \S+ \(health\) accepted/.test(out) ? true : undefined), 'the alert at the demo gateway', 15_000);
+    const book = (await get('demo-manager', '/api/alerts/book')) as { alerts: { kind: string; deliveries: { channel: string; state: string }[] }[] };
+    expect(book.alerts.find((a) => a.kind === 'confirmed-case-entry-attempt')?.deliveries).toEqual([expect.objectContaining({ channel: 'webhook', state: 'sent' })]);
 
     const sheet = await (await fetch(new URL('/demo/passes.html', url))).text();
-    expect(sheet.match(/<img src="data:image\/png;base64,/g)).toHaveLength(7);
+    expect(sheet.match(/<img src="data:image\/png;base64,/g)).toHaveLength(8);
     for (const label of ['allowed', 'expired pass', 'F1 without a recent test', 'quarantined', 'unknown worker']) expect(sheet).toContain(label);
 
     browser = await launchChromium();
@@ -85,5 +112,5 @@ describe('the demo with its screens', () => {
     expect(await page.getByTestId('result').textContent()).not.toContain('cách ly');
     await screenshot(page, 'demo-result-deny');
     await waitFor(() => (/simulated gate relay OPEN/.test(out) ? true : undefined), 'the simulated relay');
-  }, 60_000);
+  }, 120_000);
 });
