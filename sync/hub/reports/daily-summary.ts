@@ -157,45 +157,53 @@ function reasonWords(reason: string, lang: 'vi' | 'en'): string {
 const hours = (ms: number | null) => (ms === null ? null : Math.floor(ms / 3_600_000));
 
 /**
+ * The summary as lines of text in one language (the e-mail's halves, the CLI's English): counts only,
+ * no worker; the console link last when given.
+ */
+export function summaryText(s: DailySummary, orgName: string | null, zone: string, lang: 'vi' | 'en', consoleUrl?: string): string {
+  const vi = lang === 'vi';
+  const who = s.orgId === null ? (vi ? 'toàn tỉnh' : 'the province') : `${orgName ?? s.orgId} (${s.orgId})`;
+  const lines = [
+    vi ? `Báo cáo ngày ${s.day} — ${who}` : `Daily summary for ${s.day} — ${who}`,
+    vi ? `(số liệu đến ${localTimeIn(s.asOfMs, zone)}, giờ của tỉnh)` : `(figures as of ${localTimeIn(s.asOfMs, zone)}, province time)`,
+    '',
+    vi
+      ? `Lượt qua cổng: ${s.passages.total} (cho phép ${s.passages.allowed}, từ chối ${s.passages.denied})`
+      : `Passages: ${s.passages.total} (allowed ${s.passages.allowed}, denied ${s.passages.denied})`,
+  ];
+  for (const [r, n] of Object.entries(s.deniedByReason).sort((a, b) => b[1] - a[1])) lines.push(`  - ${reasonWords(r, lang)}: ${n}`);
+  lines.push(vi ? `Cảnh báo: ${s.alerts.raised} (đã xác nhận ${s.alerts.acknowledged})` : `Alerts: ${s.alerts.raised} (acknowledged ${s.alerts.acknowledged})`);
+  for (const c of ALERT_CATEGORIES) {
+    const b = s.alerts.byCategory[c];
+    if (b) lines.push(`  - ${CATEGORY_WORDS[c][lang]}: ${b.raised} (${vi ? 'đã xác nhận' : 'acknowledged'} ${b.acknowledged})`);
+  }
+  lines.push(vi ? `Thiết bị mất liên lạc: ${s.silentKiosks.length}` : `Silent kiosks: ${s.silentKiosks.length}`);
+  for (const k of s.silentKiosks) {
+    const seen = k.lastSeenMs === null ? (vi ? 'chưa từng' : 'never') : localTimeIn(k.lastSeenMs, zone);
+    lines.push(`  - ${k.deviceId} (${k.siteId}): ${vi ? 'lần cuối' : 'last heard'} ${seen}`);
+  }
+  lines.push(vi ? 'Danh sách người lao động (CV 2242):' : 'Worker lists (CV 2242):');
+  for (const l of s.lists) {
+    const age = hours(l.listAgeMs);
+    const ageText = age === null ? (vi ? 'chưa có danh sách' : 'no list yet') : vi ? `cập nhật ${age} giờ trước` : `updated ${age} h ago`;
+    const flag = l.outOfCompliance ? (vi ? ' — QUÁ 3 NGÀY' : ' — OLDER THAN 3 DAYS') : '';
+    lines.push(`  - ${l.orgId}: ${ageText}${flag}; ${vi ? 'hôm nay' : 'today'} ${TODAYS_LIST_WORDS[l.todaysList][lang]}`);
+  }
+  if (consoleUrl !== undefined) {
+    const link = `${consoleUrl.replace(/\/+$/, '')}/#reports`;
+    lines.push('', vi ? `Xem chi tiết trên bảng điều khiển: ${link}` : `Details in the console: ${link}`);
+  }
+  return lines.join('\n');
+}
+
+/**
  * The summary as an e-mail (Vietnamese, then English): counts only, health reasons as one count,
  * no worker, and the console link for the rest. `s` must have passed `withoutHealthReasons`.
  */
 export function summaryEmail(s: DailySummary, orgName: string | null, zone: string, consoleUrl: string): { subject: string; text: string } {
   const who = { vi: s.orgId === null ? 'toàn tỉnh' : `${orgName ?? s.orgId} (${s.orgId})`, en: s.orgId === null ? 'the province' : `${orgName ?? s.orgId} (${s.orgId})` };
-  const link = `${consoleUrl.replace(/\/+$/, '')}/#reports`;
-  const part = (lang: 'vi' | 'en') => {
-    const vi = lang === 'vi';
-    const lines = [
-      vi ? `Báo cáo ngày ${s.day} — ${who.vi}` : `Daily summary for ${s.day} — ${who.en}`,
-      vi ? `(số liệu đến ${localTimeIn(s.asOfMs, zone)}, giờ của tỉnh)` : `(figures as of ${localTimeIn(s.asOfMs, zone)}, province time)`,
-      '',
-      vi
-        ? `Lượt qua cổng: ${s.passages.total} (cho phép ${s.passages.allowed}, từ chối ${s.passages.denied})`
-        : `Passages: ${s.passages.total} (allowed ${s.passages.allowed}, denied ${s.passages.denied})`,
-    ];
-    for (const [r, n] of Object.entries(s.deniedByReason).sort((a, b) => b[1] - a[1])) lines.push(`  - ${reasonWords(r, lang)}: ${n}`);
-    lines.push(vi ? `Cảnh báo: ${s.alerts.raised} (đã xác nhận ${s.alerts.acknowledged})` : `Alerts: ${s.alerts.raised} (acknowledged ${s.alerts.acknowledged})`);
-    for (const c of ALERT_CATEGORIES) {
-      const b = s.alerts.byCategory[c];
-      if (b) lines.push(`  - ${CATEGORY_WORDS[c][lang]}: ${b.raised} (${vi ? 'đã xác nhận' : 'acknowledged'} ${b.acknowledged})`);
-    }
-    lines.push(vi ? `Thiết bị mất liên lạc: ${s.silentKiosks.length}` : `Silent kiosks: ${s.silentKiosks.length}`);
-    for (const k of s.silentKiosks) {
-      const seen = k.lastSeenMs === null ? (vi ? 'chưa từng' : 'never') : localTimeIn(k.lastSeenMs, zone);
-      lines.push(`  - ${k.deviceId} (${k.siteId}): ${vi ? 'lần cuối' : 'last heard'} ${seen}`);
-    }
-    lines.push(vi ? 'Danh sách người lao động (CV 2242):' : 'Worker lists (CV 2242):');
-    for (const l of s.lists) {
-      const age = hours(l.listAgeMs);
-      const ageText = age === null ? (vi ? 'chưa có danh sách' : 'no list yet') : vi ? `cập nhật ${age} giờ trước` : `updated ${age} h ago`;
-      const flag = l.outOfCompliance ? (vi ? ' — QUÁ 3 NGÀY' : ' — OLDER THAN 3 DAYS') : '';
-      lines.push(`  - ${l.orgId}: ${ageText}${flag}; ${vi ? 'hôm nay' : 'today'} ${TODAYS_LIST_WORDS[l.todaysList][lang]}`);
-    }
-    lines.push('', vi ? `Xem chi tiết trên bảng điều khiển: ${link}` : `Details in the console: ${link}`);
-    return lines.join('\n');
-  };
   return {
     subject: `[SafeGate] Báo cáo ngày ${s.day} — ${who.vi} / Daily summary ${s.day} — ${who.en}`,
-    text: `${part('vi')}\n\n----\n\n${part('en')}\n`,
+    text: `${summaryText(s, orgName, zone, 'vi', consoleUrl)}\n\n----\n\n${summaryText(s, orgName, zone, 'en', consoleUrl)}\n`,
   };
 }
