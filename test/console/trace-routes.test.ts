@@ -116,7 +116,7 @@ describe.each(directoryBackends)('trace routes (the directory on $name)', (backe
       as[p.name] = new Client(server.url);
       await as[p.name]!.login(p.name);
     }
-  });
+  }, 60_000);
   afterAll(async () => {
     await server.stop();
     await accounts.close();
@@ -231,5 +231,21 @@ describe.each(directoryBackends)('trace routes (the directory on $name)', (backe
     const text = JSON.stringify(trail);
     expect(text).not.toMatch(/\b(c1|a1|a2|a3|b1)\b/);
     expect(text).not.toContain(NAMES['a2']);
+  });
+
+  it('F2 on request: the contacts of each F1 (not the case, not an F1), with the F1 they met, ranked after every F1, in the sheet too', async () => {
+    const r = await as['bs-lan']!.json<TraceOut & { contacts: (ContactOut & { exposures: { viaWorkerId?: string }[] })[] }>('POST', '/api/traces', { workerId: 'c1', from: '2026-11-19', to: '2026-11-22', secondDegree: true });
+    expect(r.status).toBe(201);
+    expect(r.body.trace).toMatchObject({ fromMs: at('2026-11-19 00:00'), toMs: at('2026-11-23 00:00'), secondDegree: true });
+    const f2 = r.body.contacts.filter((c) => c.degree === 2);
+    expect(r.body.contacts.filter((c) => c.degree === 1).map((c) => c.workerId)).toEqual(['a2', 'a3', 'b1', 'a1']);
+    // A5 shared the zone with A2 12:30-13:30; A4 sat in the canteen 25 minutes after A1 (whose clock is unverified).
+    expect(f2.map((c) => ({ workerId: c.workerId, rank: c.rank, minutes: c.overlapMinutes, unverified: c.unverifiedClock, via: c.exposures.map((e) => e.viaWorkerId) }))).toEqual([
+      { workerId: 'a5', rank: 5, minutes: 60, unverified: false, via: ['a2'] },
+      { workerId: 'a4', rank: 6, minutes: 5, unverified: true, via: ['a1'] },
+    ]);
+    const csv = Buffer.from(await (await as['bs-lan']!.send('GET', `/api/traces/${r.body.trace.traceId}/export.csv`)).arrayBuffer()).toString('utf8').trimEnd().split('\r\n');
+    expect(csv.slice(5).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['5,F2,a5', '6,F2,a4']);
+    expect(csv[5]).toContain(',a2,');
   });
 });
