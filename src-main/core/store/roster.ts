@@ -71,11 +71,22 @@ export class Roster {
     return row ? fromRow(row) : undefined;
   }
 
-  /** Every worker's id, name and team (the supervisor's search for a worker to trace). */
-  *names(): Generator<{ workerId: string; displayName: string; team: string }> {
-    for (const [workerId, displayName, team] of this.db.prepare('SELECT worker_id, display_name, team FROM workers').raw().iterate() as Iterable<[string, string, string]>) {
-      yield { workerId, displayName, team };
-    }
+  /**
+   * Workers' ids, names and teams in id order, a page at a time (the supervisor's search for a worker
+   * to trace reads the roster in pages, giving the event loop back between them).
+   */
+  namesAfter(afterWorkerId: string, limit: number): { workerId: string; displayName: string; team: string }[] {
+    const rows = this.db
+      .prepare('SELECT worker_id, display_name, team FROM workers WHERE worker_id > ? ORDER BY worker_id LIMIT ?')
+      .raw()
+      .all(afterWorkerId, limit) as [string, string, string][];
+    return rows.map(([workerId, displayName, team]) => ({ workerId, displayName, team }));
+  }
+
+  /** A worker whose id is this one but for letter case, if any. */
+  idIgnoringCase(workerId: string): string | undefined {
+    const row = this.db.prepare('SELECT worker_id FROM workers WHERE worker_id = ? COLLATE NOCASE LIMIT 1').raw().get(workerId) as [string] | undefined;
+    return row?.[0];
   }
 
   /** The names and teams of these workers, in one query (those not on the roster are absent). */

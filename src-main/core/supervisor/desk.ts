@@ -288,18 +288,19 @@ export class SupervisorDesk {
    * The offline trace (trace.ts): with `workerId`, that worker's; otherwise the workers `search`
    * matches, and the trace when it matches exactly one. Audited with the worker traced.
    */
-  trace(
+  async trace(
     token: string,
     query: { search: string; workerId?: string | undefined; fromMs: number; toMs: number; windowMinutes: number },
-  ): { candidates: TraceCandidate[]; trace: TraceResult | null } {
+  ): Promise<{ candidates: TraceCandidate[]; trace: TraceResult | null }> {
     const who = this.requireSession(token);
-    const candidates = query.workerId !== undefined ? [] : this.tracer.candidates(query.search);
+    const candidates = query.workerId !== undefined ? [] : await this.tracer.candidates(query.search);
     const workerId = query.workerId ?? (candidates.length === 1 ? candidates[0]!.workerId : null);
     if (workerId === null) {
       this.audit('view-trace', who.supervisorId, `search: ${candidates.length} workers matched`);
       return { candidates, trace: null };
     }
-    const trace = this.tracer.trace(workerId, query.fromMs, query.toMs, query.windowMinutes);
+    // In turns: the gate keeps answering scans while a long trace runs.
+    const trace = await this.tracer.traceInTurns(workerId, query.fromMs, query.toMs, query.windowMinutes);
     this.audit(
       'view-trace',
       who.supervisorId,

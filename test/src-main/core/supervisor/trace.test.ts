@@ -174,15 +174,31 @@ describe('the offline trace on the kiosk', () => {
     expect(tracer.trace('CASE', T0 - DAY, T0 + DAY, 60).contacts).toHaveLength(60);
   });
 
-  it('finds the worker by id or by name without accents, lists several to pick from, and an id only the log still knows', () => {
+  it('finds the worker by id or by name without accents, lists several to pick from, and an id only the log still knows', async () => {
     seed();
-    expect(tracer.candidates('CASE')).toEqual([{ workerId: 'CASE', displayName: 'Nguyễn Văn Ca', team: 'Tổ 3' }]);
-    expect(tracer.candidates('case').map((c) => c.workerId)).toEqual(['CASE']);
-    expect(tracer.candidates('van ca').map((c) => c.workerId)).toEqual(['CASE']);
-    expect(tracer.candidates('nguyen van').map((c) => c.displayName)).toEqual(['Nguyễn Văn Ca', 'Nguyễn Văn Hai']);
-    expect(tracer.candidates('GONE')).toEqual([{ workerId: 'GONE', displayName: null, team: null }]);
-    expect(tracer.candidates('nobody at all')).toEqual([]);
-    expect(tracer.candidates('   ')).toEqual([]);
+    expect(await tracer.candidates('CASE')).toEqual([{ workerId: 'CASE', displayName: 'Nguyễn Văn Ca', team: 'Tổ 3' }]);
+    expect((await tracer.candidates('case')).map((c) => c.workerId)).toEqual(['CASE']);
+    expect((await tracer.candidates('van ca')).map((c) => c.workerId)).toEqual(['CASE']);
+    expect((await tracer.candidates('nguyen van')).map((c) => c.displayName)).toEqual(['Nguyễn Văn Ca', 'Nguyễn Văn Hai']);
+    expect(await tracer.candidates('GONE')).toEqual([{ workerId: 'GONE', displayName: null, team: null }]);
+    expect(await tracer.candidates('nobody at all')).toEqual([]);
+    expect(await tracer.candidates('   ')).toEqual([]);
+  });
+
+  it('searches a large roster page by page, at most 20 to pick from, and traces in turns with the same answer', async () => {
+    seed();
+    roster.upsertAll(Array.from({ length: 4_500 }, (_, i) => healthyWorker(`X${String(i).padStart(5, '0')}`, T0, { displayName: `Đỗ Thị Xuân ${i}` })));
+    roster.upsertAll([healthyWorker('Z-LAST', T0, { displayName: 'Vũ Văn Cuối' })]);
+    expect(await tracer.candidates('do thi xuan')).toHaveLength(20);
+    // Past the second page of 2,000.
+    expect((await tracer.candidates('vu van cuoi')).map((c) => c.workerId)).toEqual(['Z-LAST']);
+    expect((await tracer.candidates('x04499')).map((c) => c.workerId)).toEqual(['X04499']);
+    // Something else queued on the event loop once the trace has started runs before it ends.
+    let ranMeanwhile = false;
+    const tracing = tracer.traceInTurns('CASE', T0 - 14 * DAY, T0 + 14 * DAY, 15, 0);
+    setImmediate(() => (ranMeanwhile = true));
+    expect(await tracing).toEqual(tracer.trace('CASE', T0 - 14 * DAY, T0 + 14 * DAY, 15));
+    expect(ranMeanwhile).toBe(true);
   });
 
   it('reads the worker\'s passages by the worker index and the people around by an index that covers the read', () => {
