@@ -115,6 +115,22 @@ export function useAlertLive(listener: (e: LiveEvent) => void): void {
   }, []);
 }
 
+/** `fn` at most once per `ms` however many calls come meanwhile (a burst of changes is one reload). */
+function useCoalesced(fn: () => void, ms = 250): () => void {
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const latest = useRef(fn);
+  useEffect(() => {
+    latest.current = fn;
+  });
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return useCallback(() => {
+    timer.current ??= setTimeout(() => {
+      timer.current = undefined;
+      latest.current();
+    }, ms);
+  }, [ms]);
+}
+
 /** The navigation's count of alerts not yet acknowledged, kept current by the live stream. */
 export function UnacknowledgedBadge() {
   const { t } = useTranslation();
@@ -126,7 +142,7 @@ export function UnacknowledgedBadge() {
     );
   }, []);
   useEffect(load, [load]);
-  useAlertLive(load);
+  useAlertLive(useCoalesced(load));
   if (count === 0) return null;
   return (
     <span className="badge" data-testid="alerts-badge" aria-label={t('alerts.unacknowledgedCount', { count })}>
@@ -225,8 +241,9 @@ function AlertDetail({ alertId, me }: { alertId: string; me: Me }) {
   const when = useWhen();
   const { reasonText, kindText } = useTexts();
   const alert = useLoad<BookAlert>(`/api/alerts/book/${encodeURIComponent(alertId)}`);
+  const reload = useCoalesced(alert.reload);
   useAlertLive((e) => {
-    if (e.alertId === alertId || e.change === 'connected') alert.reload();
+    if (e.alertId === alertId || e.change === 'connected') reload();
   });
   const a = alert.data;
   return (
@@ -283,8 +300,9 @@ function AlertList({ me }: { me: Me }) {
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const [news, setNews] = useState(0);
   const alerts = useLoad<{ alerts: BookAlert[]; next: string | null }>(withQuery('/api/alerts/book', { limit: '100', unacknowledged: unacknowledged ? 'true' : undefined }));
+  const reload = useCoalesced(alerts.reload);
   useAlertLive((e) => {
-    alerts.reload();
+    reload();
     if (e.change === 'raised') {
       setFresh((f) => new Set([...f, e.alertId]));
       setNews((n) => n + 1);
