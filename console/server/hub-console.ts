@@ -68,6 +68,8 @@ export async function openHubConsole(o: {
   zone: string;
   /** The hub settings' `trace` (canteen window; reset hours, else the published policy's, read at each trace). */
   trace?: HubSettings['trace'] | undefined;
+  /** The alerts' silence threshold (`alerts.silentKioskMinutes`), by which the Reports page counts silent kiosks. */
+  silentKioskMs?: number;
   log: Logger;
   uiFolder?: string;
 }): Promise<HubConsole | undefined> {
@@ -106,7 +108,7 @@ export async function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}), tracing, alerts: o.alertBook ?? new AlertBook({ sql }) },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}), tracing, alerts: o.alertBook ?? new AlertBook({ sql }), ...(o.silentKioskMs ? { reports: { silentAfterMs: o.silentKioskMs } } : {}) },
     ...(o.checkpointCodeKey ? { checkpointCodeKey: o.checkpointCodeKey } : {}),
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });

@@ -32,7 +32,7 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
  *   numbers and phones: every download is on the audit trail with the organisation and its rows.
  * - GET /api/reports/labour-lists — the kept lists (organisation, day, workers), a manager's own.
  */
-export function registerReportRoutes(app: FastifyInstance, hub: ConsoleHubData & { reports?: ConsoleReports }, accounts: ConsoleStore, log: Logger, now: () => number): void {
+export function registerReportRoutes(app: FastifyInstance, hub: ConsoleHubData, accounts: ConsoleStore, log: Logger, now: () => number): void {
   const { directory, store, zone } = hub;
   const silentAfterMs = hub.reports?.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS;
   const audit = (req: FastifyRequest, action: string, target: string, outcome: 'ok' | 'refused') =>

@@ -7,6 +7,7 @@ import type { HubStore } from '../../sync/hub/store.js';
 import type { HubExports } from '../../sync/hub/exports.js';
 import type { AlertBook } from '../../sync/hub/notify/alert-book.js';
 import type { ConsoleRole } from './accounts.js';
+import type { ConsoleReports } from './report-routes.js';
 import type { ConsoleTracing } from './trace-routes.js';
 
 /** What the console's pages read and change: the hub's directory (registry, notices) and its store (events, heartbeats). */
@@ -25,6 +26,8 @@ export interface ConsoleHubData {
   tracing?: ConsoleTracing;
   /** The hub's alert book (sync/hub/notify/alert-book.ts): the Alerts page, live, with acknowledgement and who is told. */
   alerts?: AlertBook;
+  /** Reports (console/server/report-routes.ts): the alerts' silence threshold their summaries count silent kiosks by. */
+  reports?: ConsoleReports;
 }
 
 export const ALL_ROLES: readonly ConsoleRole[] = ['operator', 'manager', 'health'];

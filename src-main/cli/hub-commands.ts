@@ -11,6 +11,7 @@ import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
 import { openHubConsole } from '../../console/server/hub-console.js';
 import { openAlertService } from '../../sync/hub/notify/alert-service.js';
+import { reportRecipientsOf, ReportScheduler } from '../../sync/hub/reports/scheduler.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
 import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, IDENTIFIER_RULE, isWorkerId } from '../../base/common/ids.js';
@@ -69,6 +70,7 @@ export async function runHub(configFile: string): Promise<void> {
     store,
     zone: loaded.settings.time.zone,
     trace: loaded.settings.trace,
+    silentKioskMs: loaded.settings.alerts.silentKioskMinutes * 60_000,
     log: log.child({ ns: 'hub:console' }),
     // A phone's health declaration reaches the worker's kiosks at once (time and flag only).
     onDeclaration: (r) => hub.relayDeclaration(r.sites, r),
@@ -79,6 +81,12 @@ export async function runHub(configFile: string): Promise<void> {
   );
   await hub.start();
   alerts.start();
+  // Reports on their schedule (province time), e-mailed through the alerts' mailer to their e-mail recipients.
+  const r = loaded.settings.reports;
+  const reports = r.schedule
+    ? new ReportScheduler({ directory, store, zone: loaded.settings.time.zone, silentAfterMs: loaded.settings.alerts.silentKioskMinutes * 60_000, mailer: alerts.mailer, recipients: reportRecipientsOf(alerts.book), consoleUrl: loaded.settings.alerts.consoleUrl, summaryTime: r.summaryTime, labourListTime: r.labourListTime, log: log.child({ ns: 'hub:reports' }) })
+    : undefined;
+  reports?.start();
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
   // Expired passes leave the pass registry after the same retention.
   const passRegistry = new PassRegistry({ sql: directory.sql });
@@ -94,6 +102,7 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGTERM', stop);
   });
   await retention.stop();
+  await reports?.stop();
   await alerts.stop();
   await hubConsole?.stop();
   await hub.stop();

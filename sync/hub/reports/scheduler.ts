@@ -92,7 +92,6 @@ export async function keptLabourList(db: HubSqlExecutor, orgId: string): Promise
 export class ReportScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
-  private stopped = true;
 
   /** Only stores its options. */
   constructor(private readonly o: ReportSchedulerOptions) {
@@ -105,17 +104,15 @@ export class ReportScheduler {
     return this.o.now?.() ?? Date.now();
   }
 
-  /** Runs a turn (resolves when done), then one every `everyMs`. */
-  async start(): Promise<void> {
-    this.stopped = false;
-    await this.turn();
+  /** Starts a turn at once (work missed while the hub was down; not awaited: a mail server slow to answer does not hold up the hub's start), then one every `everyMs`. */
+  start(): void {
+    void this.turn();
     this.timer = setInterval(() => void this.turn(), this.o.everyMs ?? 30_000);
     this.timer.unref();
   }
 
   /** Stops the timer and waits for a turn under way. */
   async stop(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;

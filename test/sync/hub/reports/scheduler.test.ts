@@ -11,7 +11,7 @@ import { keptLabourList, keptLabourLists, reportRecipientsOf, ReportScheduler } 
 import { SqliteHubStore, type HubStore } from '../../../../sync/hub/store.js';
 import { directoryBackends } from '../../../helpers/directory-db.js';
 import { tempDir } from '../../../helpers/fixtures.js';
-import { TestSmtpServer } from '../../../helpers/smtp-server.js';
+import { readableMail, TestSmtpServer } from '../../../helpers/smtp-server.js';
 
 const ZONE = 'Asia/Ho_Chi_Minh';
 /** HH:MM on 2026-11-26 (day 1) or 2026-11-27 (day 2) in the province (UTC+7). */
@@ -29,18 +29,7 @@ afterAll(async () => {
 });
 
 /** Messages received since `from` (an index into the server's folder), with their text as a reader sees it. */
-const since = (from: number) => smtp.messages().slice(from).map((m) => ({ ...m, text: readable(m.raw) }));
-
-/** A one-part message as a reader sees it: its encoded-word headers and its quoted-printable or base64 body undone. */
-function readable(raw: string): string {
-  const split = raw.indexOf('\r\n\r\n');
-  const [head, body] = [raw.slice(0, split), raw.slice(split + 4)];
-  const hex = (s: string) => s.replace(/(=[0-9A-F]{2})+/g, (run) => Buffer.from(run.replace(/=/g, ''), 'hex').toString('utf8'));
-  const headers = head.replace(/\r\n[ \t]+/g, ' ').replace(/=\?utf-8\?([BQ])\?([^?]*)\?=/gi, (_s, enc: string, text: string) => (enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : hex(text.replace(/_/g, ' '))));
-  const encoding = /^Content-Transfer-Encoding: *(\S+)/im.exec(head)?.[1]?.toLowerCase();
-  const text = encoding === 'base64' ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8') : encoding === 'quoted-printable' ? hex(body.replace(/=\r?\n/g, '')) : body;
-  return `${headers}\n\n${text}`;
-}
+const since = (from: number) => smtp.messages().slice(from).map((m) => ({ ...m, text: readableMail(m.raw) }));
 
 describe.each(directoryBackends)('report scheduler on $name', (backend) => {
   const open: { close(): Promise<void> | void }[] = [];
