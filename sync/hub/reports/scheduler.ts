@@ -11,8 +11,9 @@ import { formDate, labourListFileName, labourListXlsx, readLabourList } from './
  * The reports' schedule (`safegate hub run`), every day in the province zone:
  * - at `labourListTime` (default 16:00, after the 15:00 test deadline) each organisation's CV 2242
  *   labour list is made and kept for download in the console (`labour_lists`, one per organisation,
- *   replaced daily), and its e-mail recipients get a notice with the console link: the list itself
- *   holds ID numbers, phones and test results and never travels by e-mail;
+ *   replaced daily; one not replaced for 7 days is deleted), and its e-mail recipients get a notice
+ *   with the console link: the list itself holds ID numbers, phones and test results and never
+ *   travels by e-mail;
  * - at `summaryTime` (default 18:00) each organisation's daily summary goes to its e-mail
  *   recipients and the province's to the province-wide ones (health reasons as one count, no worker).
  *
@@ -55,6 +56,8 @@ interface RunRow {
 }
 
 const MAX_RETRY_MS = 30 * 60_000;
+/** How long a kept labour list may go without being replaced by the next day's. */
+const KEPT_LIST_MAX_AGE_MS = 7 * 86_400_000;
 const PROVINCE = 'province';
 
 /** The e-mail addresses among an alert book's recipients that get reports (see above), distinct. */
@@ -145,6 +148,8 @@ export class ReportScheduler {
     const orgs = await directory.organisations();
 
     if (nowMs >= timeOfDayIn(nowMs, this.o.labourListTime, zone)) {
+      // A list not replaced for a week (an organisation with no workers left, or removed) goes: it holds personal data.
+      await directory.sql.write((tx) => tx.run(sql`DELETE FROM labour_lists WHERE made_ms < ${nowMs - KEPT_LIST_MAX_AGE_MS}`));
       for (const org of orgs) {
         if (org.workers === 0) continue;
         const listKey = `labour-list:${day}:${org.id}`;

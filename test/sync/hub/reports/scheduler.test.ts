@@ -83,6 +83,8 @@ describe.each(directoryBackends)('report scheduler on $name', (backend) => {
 
     // Before 16:00 nothing is due.
     expect(await one.scheduler.runDue(at(1, '15:59'))).toEqual({ labourLists: 0, notices: 0, summaries: 0, failed: 0 });
+    // A list kept 8 days ago and never replaced (its organisation has gone): deleted at the next list time.
+    await d.sql.write((tx) => tx.run(sql`INSERT INTO labour_lists (org_id, day, made_ms, workers, body) VALUES ('org-gone', '2026-11-18', ${at(1, '16:00') - 8 * 86_400_000}, 1, ${Buffer.from('x')})`));
     // 16:05: both processes at once make each list and send each notice once between them.
     const lists = await Promise.all([one.scheduler.runDue(at(1, '16:05')), two.scheduler.runDue(at(1, '16:05'))]);
     expect(lists[0].labourLists + lists[1].labourLists).toBe(2);
