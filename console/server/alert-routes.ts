@@ -441,6 +441,7 @@ export function registerAlertRoutes(app: FastifyInstance, data: AlertConsoleData
       const lifetime = setTimeout(() => stream.end(), STREAM_LIFETIME_MS);
       changes.open(stream);
       req.raw.on('close', () => stream.end());
+      raw.on('error', () => stream.end());
     },
   );
 

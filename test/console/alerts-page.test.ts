@@ -181,6 +181,11 @@ describe('console alerts page (Chromium)', () => {
     await page.locator('input[name="recipient-address"]').fill('https://user:pw@zalo.example.vn/x');
     await page.getByRole('button', { name: 'Thêm người nhận' }).click();
     await page.getByText(/carries no user or password/).waitFor();
+    // Every text in English too.
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    await page.getByRole('heading', { name: 'Who is told' }).waitFor();
+    expect(await page.getByTestId('alerts').locator('th').allTextContents()).toEqual(['Time', 'Kind', 'Site', 'Checkpoint / device', 'Worker (id or name)', 'Reason', 'Sent to', 'Acknowledgement']);
+    await screenshot(page, 'console-alerts-en');
     await page.context().close();
   }, 60_000);
 });
