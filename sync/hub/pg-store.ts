@@ -471,8 +471,13 @@ export class PgHubStore implements HubStore {
     return r.rowCount === 1;
   }
 
-  async alerts(): Promise<(Alert & { deviceId: string; orgId?: string })[]> {
-    const { rows } = await this.pool.query<Record<string, unknown>>('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq');
+  async alerts(keys?: readonly { deviceId: string; seq: number }[]): Promise<(Alert & { deviceId: string; orgId?: string })[]> {
+    if (keys === undefined) return (await this.pool.query<Record<string, unknown>>('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq')).rows.map(alertFromRow);
+    // Each key by the primary key (device_id, seq), the whole list as two array parameters.
+    const { rows } = await this.pool.query<Record<string, unknown>>(
+      'SELECT a.* FROM hub_alerts a JOIN unnest($1::text[], $2::bigint[]) AS k(device_id, seq) ON a.device_id = k.device_id AND a.seq = k.seq ORDER BY a.received_ms, a.device_id, a.seq',
+      [keys.map((k) => k.deviceId), keys.map((k) => k.seq)],
+    );
     return rows.map(alertFromRow);
   }
 
@@ -541,12 +546,12 @@ export class PgHubStore implements HubStore {
 
   async workerPresence(workerIds: readonly string[], sinceMs: number, untilMs: number): Promise<PresenceEvent[]> {
     if (workerIds.length === 0 || untilMs <= sinceMs) return [];
-    const { rows } = await this.pool.query<Record<string, unknown>>(
-      `SELECT ${PRESENCE_COLUMNS} FROM hub_events
-       WHERE worker_id = ANY($1::text[]) AND decision = 'allow' AND ${EVENT_TIME_SQL} >= $2 AND ${EVENT_TIME_SQL} < $3
-       ORDER BY t, device_id, seq`,
-      [[...new Set(workerIds)], sinceMs, untilMs],
-    );
+    const { rows } = await this.pool.query<unknown[]>({
+      text: `SELECT ${PRESENCE_COLUMNS} FROM hub_events
+             WHERE worker_id = ANY($1::text[]) AND decision = 'allow' AND ${EVENT_TIME_SQL} >= $2 AND ${EVENT_TIME_SQL} < $3`,
+      values: [[...new Set(workerIds)], sinceMs, untilMs],
+      rowMode: 'array',
+    });
     return rows.map(presenceFromRow);
   }
 
@@ -554,15 +559,15 @@ export class PgHubStore implements HubStore {
     const merged = mergeCheckpointWindows(windows);
     if (merged.length === 0) return [];
     // The windows as a table of three arrays: one query, one range of the place index per window.
-    const { rows } = await this.pool.query<Record<string, unknown>>(
-      `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock
-       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (checkpoint_id, since_ms, until_ms)
-       JOIN hub_events e ON e.checkpoint_id = w.checkpoint_id
-         AND coalesce(e.corrected_wall_ms, e.wall_ms) >= w.since_ms AND coalesce(e.corrected_wall_ms, e.wall_ms) < w.until_ms
-       WHERE e.worker_id IS NOT NULL AND e.decision = 'allow'
-       ORDER BY t, e.device_id, e.worker_id, e.direction`,
-      [merged.map((w) => w.checkpointId), merged.map((w) => w.sinceMs), merged.map((w) => w.untilMs)],
-    );
+    const { rows } = await this.pool.query<unknown[]>({
+      text: `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (checkpoint_id, since_ms, until_ms)
+             JOIN hub_events e ON e.checkpoint_id = w.checkpoint_id
+               AND coalesce(e.corrected_wall_ms, e.wall_ms) >= w.since_ms AND coalesce(e.corrected_wall_ms, e.wall_ms) < w.until_ms
+             WHERE e.worker_id IS NOT NULL AND e.decision = 'allow'`,
+      values: [merged.map((w) => w.checkpointId), merged.map((w) => w.sinceMs), merged.map((w) => w.untilMs)],
+      rowMode: 'array',
+    });
     return rows.map(presenceFromRow);
   }
 

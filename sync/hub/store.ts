@@ -106,16 +106,16 @@ export function mergeCheckpointWindows(windows: readonly CheckpointWindow[]): Ch
   return out;
 }
 
-/** A presence row (SQLite or PostgreSQL) as the event it is. */
-export function presenceFromRow(r: Record<string, unknown>): PresenceEvent {
+/** A presence row (SQLite or PostgreSQL, as an array of {@link PRESENCE_COLUMNS}: tens of thousands a trace) as the event it is. */
+export function presenceFromRow(r: unknown[]): PresenceEvent {
   return {
-    deviceId: r.device_id as string,
-    checkpointId: r.checkpoint_id as string,
-    zoneId: r.zone_id as string,
-    workerId: r.worker_id as string,
-    direction: r.direction as WireEvent['direction'],
-    timeMs: r.t as number,
-    clock: r.clock as ClockTrust,
+    deviceId: r[0] as string,
+    checkpointId: r[1] as string,
+    zoneId: r[2] as string,
+    workerId: r[3] as string,
+    direction: r[4] as WireEvent['direction'],
+    timeMs: Number(r[5]),
+    clock: r[6] as ClockTrust,
   };
 }
 
@@ -175,7 +175,8 @@ export interface HubStore {
   stampOrganisations(stamps: readonly OrganisationStamp[]): Promise<void>;
   /** Stores an alert once per (device, seq), with its worker's organisation at receipt; true when it was new. */
   recordAlert(deviceId: string, alert: Alert, receivedMs: number, orgId?: string): Promise<boolean>;
-  alerts(): Promise<(Alert & { deviceId: string; orgId?: string })[]>;
+  /** Every alert, or only those named by device and sequence number (a page of the console's alert book). */
+  alerts(keys?: readonly { deviceId: string; seq: number }[]): Promise<(Alert & { deviceId: string; orgId?: string })[]>;
   recordHeartbeat(deviceId: string, heartbeat: Heartbeat, receivedMs: number): Promise<void>;
   lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined>;
   /** When the hub last heard from each of these devices (a heartbeat or a batch), epoch ms; unknown ones are absent. */
@@ -195,14 +196,14 @@ export interface HubStore {
    */
   anonymiseWorker(workerId: string): Promise<{ events: number; alerts: number }>;
   /**
-   * Tracing: the allowed events of these workers from `sinceMs` to `untilMs` (the hub's time), by
-   * time. Read through the worker index.
+   * Tracing: the allowed events of these workers from `sinceMs` to `untilMs` (the hub's time), in no
+   * particular order. Read through the worker index.
    */
   workerPresence(workerIds: readonly string[], sinceMs: number, untilMs: number): Promise<PresenceEvent[]>;
   /**
    * Tracing: the allowed events naming a worker at each checkpoint within its windows (the hub's
-   * time), every window in one query, each event once however the windows overlap, by time. Read
-   * through the place index (migration 7).
+   * time), every window in one query, each event once however the windows overlap, in no particular
+   * order. Read through the place index (migration 7).
    */
   checkpointPresence(windows: readonly CheckpointWindow[]): Promise<PresenceEvent[]>;
   /**
@@ -444,9 +445,16 @@ export class SqliteHubStore implements HubStore {
     return r.changes === 1;
   }
 
-  async alerts(): Promise<(Alert & { deviceId: string; orgId?: string })[]> {
-    const rows = this.db.prepare('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq').all() as Record<string, unknown>[];
-    return rows.map(alertFromRow);
+  async alerts(keys?: readonly { deviceId: string; seq: number }[]): Promise<(Alert & { deviceId: string; orgId?: string })[]> {
+    if (keys === undefined) return (this.db.prepare('SELECT * FROM hub_alerts ORDER BY received_ms, device_id, seq').all() as Record<string, unknown>[]).map(alertFromRow);
+    const rows: Record<string, unknown>[] = [];
+    // Each key by the primary key (device_id, seq), a few hundred to a statement.
+    for (let i = 0; i < keys.length; i += 500) {
+      const part = keys.slice(i, i + 500);
+      const where = part.map(() => '(device_id = ? AND seq = ?)').join(' OR ');
+      rows.push(...(this.db.prepare(`SELECT * FROM hub_alerts WHERE ${where}`).all(...part.flatMap((k) => [k.deviceId, k.seq])) as Record<string, unknown>[]));
+    }
+    return rows.sort((a, b) => Number(a.received_ms) - Number(b.received_ms) || String(a.device_id).localeCompare(String(b.device_id)) || Number(a.seq) - Number(b.seq)).map(alertFromRow);
   }
 
   async recordHeartbeat(deviceId: string, hb: Heartbeat, receivedMs: number): Promise<void> {
@@ -506,10 +514,10 @@ export class SqliteHubStore implements HubStore {
       .prepare(
         `SELECT ${PRESENCE_COLUMNS} FROM hub_events INDEXED BY hub_events_worker
          WHERE worker_id IN (SELECT value FROM json_each(@workers)) AND worker_id IS NOT NULL AND decision = 'allow'
-           AND ${EVENT_TIME_SQL} >= @sinceMs AND ${EVENT_TIME_SQL} < @untilMs
-         ORDER BY t, device_id, seq`,
+           AND ${EVENT_TIME_SQL} >= @sinceMs AND ${EVENT_TIME_SQL} < @untilMs`,
       )
-      .all({ workers: JSON.stringify([...new Set(workerIds)]), sinceMs, untilMs }) as Record<string, unknown>[];
+      .raw(true)
+      .all({ workers: JSON.stringify([...new Set(workerIds)]), sinceMs, untilMs }) as unknown[][];
     return rows.map(presenceFromRow);
   }
 
@@ -522,10 +530,10 @@ export class SqliteHubStore implements HubStore {
         `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock
          FROM json_each(@windows) AS w CROSS JOIN hub_events AS e INDEXED BY hub_events_place
          WHERE e.checkpoint_id = json_extract(w.value, '$[0]') AND e.worker_id IS NOT NULL AND e.decision = 'allow'
-           AND coalesce(e.corrected_wall_ms, e.wall_ms) >= json_extract(w.value, '$[1]') AND coalesce(e.corrected_wall_ms, e.wall_ms) < json_extract(w.value, '$[2]')
-         ORDER BY t, e.device_id, e.worker_id, e.direction`,
+           AND coalesce(e.corrected_wall_ms, e.wall_ms) >= json_extract(w.value, '$[1]') AND coalesce(e.corrected_wall_ms, e.wall_ms) < json_extract(w.value, '$[2]')`,
       )
-      .all({ windows: JSON.stringify(merged.map((w) => [w.checkpointId, w.sinceMs, w.untilMs])) }) as Record<string, unknown>[];
+      .raw(true)
+      .all({ windows: JSON.stringify(merged.map((w) => [w.checkpointId, w.sinceMs, w.untilMs])) }) as unknown[][];
     return rows.map(presenceFromRow);
   }
 

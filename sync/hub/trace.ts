@@ -203,6 +203,8 @@ class Places {
   readonly info = new Map<string, PlaceInfo>();
   /** What each device placed at a place met so far reported (its first and last events). */
   private readonly reportedBy = new Map<string, ReportedPlace[]>();
+  /** Each device, reported checkpoint and zone met: its place (null: none that makes contacts). */
+  private readonly resolved = new Map<string, { checkpointId: string; key: string } | null>();
 
   private constructor(
     private readonly checkpoints: Map<string, RegistryCheckpoint>,
@@ -220,10 +222,16 @@ class Places {
 
   /** A kiosk event as a passage at its place, or null where it makes no contact. */
   ofEvent(e: PresenceEvent): Passage | null {
-    const cp = this.checkpoints.get(this.deviceCheckpoint.get(e.deviceId) ?? e.checkpointId);
-    if (!cp || !CONTACT_KINDS.has(cp.kind)) return null;
-    const key = this.note(cp, cp.kind === 'zone' ? e.zoneId : cp.id, e.checkpointId);
-    return { workerId: e.workerId, key, checkpointId: cp.id, direction: e.direction, timeMs: e.timeMs, unverified: e.clock === 'unverified', source: 'kiosk' };
+    // A few devices and ids among tens of thousands of events: each combination resolved once.
+    const seen = `${e.deviceId}\u0000${e.checkpointId}\u0000${e.zoneId}`;
+    let at = this.resolved.get(seen);
+    if (at === undefined) {
+      const cp = this.checkpoints.get(this.deviceCheckpoint.get(e.deviceId) ?? e.checkpointId);
+      at = cp && CONTACT_KINDS.has(cp.kind) ? { checkpointId: cp.id, key: this.note(cp, cp.kind === 'zone' ? e.zoneId : cp.id, e.checkpointId) } : null;
+      this.resolved.set(seen, at);
+    }
+    if (!at) return null;
+    return { workerId: e.workerId, key: at.key, checkpointId: at.checkpointId, direction: e.direction, timeMs: e.timeMs, unverified: e.clock === 'unverified', source: 'kiosk' };
   }
 
   /** A phone check-in as a passage at its place, or null where it makes no contact. */
@@ -300,15 +308,16 @@ class Places {
 export function presenceIntervals(passages: readonly Passage[], kindOf: (key: string) => TracePlaceKind, options: TraceOptions): Interval[] {
   const resetMs = options.resetHours * HOUR_MS;
   const sittingMs = options.canteenWindowMinutes * MINUTE_MS;
-  const byWorkerPlace = new Map<string, Passage[]>();
+  const byPlaceWorker = new Map<string, Map<string, Passage[]>>();
   for (const p of passages) {
-    const k = `${p.workerId}\u0000${p.key}`;
-    let list = byWorkerPlace.get(k);
-    if (!list) byWorkerPlace.set(k, (list = []));
-    list.push(p);
+    let workers = byPlaceWorker.get(p.key);
+    if (!workers) byPlaceWorker.set(p.key, (workers = new Map()));
+    const list = workers.get(p.workerId);
+    if (list) list.push(p);
+    else workers.set(p.workerId, [p]);
   }
   const out: Interval[] = [];
-  for (const list of byWorkerPlace.values()) {
+  for (const list of [...byPlaceWorker.values()].flatMap((workers) => [...workers.values()])) {
     list.sort((a, b) => a.timeMs - b.timeMs || (a.direction === b.direction ? 0 : a.direction === 'entry' ? -1 : 1));
     const { workerId, key } = list[0]!;
     if (kindOf(key) === 'canteen') {
@@ -345,20 +354,21 @@ class IntervalIndex {
     for (const e of this.byKey.values()) e.list.sort((a, b) => a.fromMs - b.fromMs);
   }
 
-  /** Calls `fn` with each interval of the place that overlaps [fromMs, toMs). */
-  overlapping(key: string, fromMs: number, toMs: number, fn: (i: Interval) => void): void {
+  /** The place's intervals by start, and the range of them that may overlap [fromMs, toMs): none started before fromMs - longest, or at toMs or later. */
+  candidates(key: string, fromMs: number, toMs: number): { list: Interval[]; lo: number; hi: number } | null {
     const e = this.byKey.get(key);
-    if (!e) return;
-    // The first that may still be running at fromMs: none started before fromMs - longest is.
-    let lo = 0;
-    let hi = e.list.length;
-    const after = fromMs - e.longestMs;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (e.list[mid]!.fromMs <= after) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let k = lo; k < e.list.length && e.list[k]!.fromMs < toMs; k++) if (e.list[k]!.toMs > fromMs) fn(e.list[k]!);
+    if (!e) return null;
+    const firstFrom = (bound: number) => {
+      let lo = 0;
+      let hi = e.list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (e.list[mid]!.fromMs < bound) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    return { list: e.list, lo: firstFrom(fromMs - e.longestMs + 1), hi: firstFrom(toMs) };
   }
 
   keys(): IterableIterator<string> {
@@ -492,24 +502,36 @@ export class Tracer {
     const index = new IntervalIndex(sources);
 
     const exposuresOf = new Map<string, Exposure[]>();
+    const exposure = (c: Interval, s: Interval): Exposure => {
+      const fromMs = Math.max(c.fromMs, s.fromMs);
+      const toMs = Math.min(c.toMs, s.toMs);
+      return {
+        place: { key: c.key } as TracePlace,
+        fromMs,
+        toMs,
+        overlapMinutes: round1((toMs - fromMs) / MINUTE_MS),
+        source: c.source,
+        unverifiedClock: c.unverified || s.unverified,
+        ...(viaSource ? { viaWorkerId: s.workerId } : {}),
+      };
+    };
+    // Tens of thousands of presences against as many: a plain loop, an object only for what is kept.
     for (const c of intervals) {
-      let best: Exposure | null = null;
-      index.overlapping(c.key, c.fromMs, c.toMs, (s) => {
-        const from = Math.max(c.fromMs, s.fromMs);
-        const to = Math.min(c.toMs, s.toMs);
-        const x: Exposure = {
-          place: { key: c.key } as TracePlace,
-          fromMs: from,
-          toMs: to,
-          overlapMinutes: round1((to - from) / MINUTE_MS),
-          source: c.source,
-          unverifiedClock: c.unverified || s.unverified,
-          ...(viaSource ? { viaWorkerId: s.workerId } : {}),
-        };
-        if (!viaSource) push(exposuresOf, c.workerId, x);
-        else if (!best || to - from > best.toMs - best.fromMs || (to - from === best.toMs - best.fromMs && s.workerId < best.viaWorkerId!)) best = x;
-      });
-      if (best) push(exposuresOf, c.workerId, best);
+      const range = index.candidates(c.key, c.fromMs, c.toMs);
+      if (!range) continue;
+      let best: Interval | null = null;
+      let bestMs = 0;
+      for (let k = range.lo; k < range.hi; k++) {
+        const s = range.list[k]!;
+        const ms = Math.min(c.toMs, s.toMs) - Math.max(c.fromMs, s.fromMs);
+        if (ms <= 0) continue;
+        if (!viaSource) push(exposuresOf, c.workerId, exposure(c, s));
+        else if (ms > bestMs || (ms === bestMs && s.workerId < best!.workerId)) {
+          best = s;
+          bestMs = ms;
+        }
+      }
+      if (best) push(exposuresOf, c.workerId, exposure(c, best));
     }
     for (const [workerId, exposures] of exposuresOf) {
       const kept = exposures.filter((x) => x.toMs > x.fromMs).sort((a, b) => a.fromMs - b.fromMs || a.toMs - b.toMs || (a.place.key < b.place.key ? -1 : 1));

@@ -170,6 +170,9 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
           { ...override, deviceId: 'kiosk-a' },
           { ...emergency, deviceId: 'kiosk-a' },
         ]);
+        // Or only those named (the console's page of the alert book): unknown ones are not there.
+        expect(await store.alerts([{ deviceId: 'kiosk-a', seq: 9 }, { deviceId: 'kiosk-b', seq: 7 }, { deviceId: 'kiosk-a', seq: 7 }])).toEqual([{ ...alert, deviceId: 'kiosk-a' }, { ...emergency, deviceId: 'kiosk-a' }]);
+        expect(await store.alerts([])).toEqual([]);
         const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: { freeBytes: 5e9, reserveInUse: false, level: 'ok' as const } };
         await store.recordHeartbeat('kiosk-a', hb, 10);
         await store.recordHeartbeat('kiosk-a', { ...hb, outboxDepth: 0 }, 11);
@@ -298,7 +301,7 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         await store.ingest('kiosk-b', [skewed], 1, { bootId: 'boot-b', monoUs: skewed.monoUs, hubTimeMs: t0 + 40 * 60_000 });
         const brief = (e: PresenceEvent) => `${e.deviceId}/${e.checkpointId}/${e.workerId}/${e.direction}/${(e.timeMs - t0) / 60_000}/${e.clock}`;
 
-        expect((await store.workerPresence(['W-1', 'W-2', 'W-3'], t0, t0 + 60 * 60_000)).map(brief)).toEqual([
+        expect((await store.workerPresence(['W-1', 'W-2', 'W-3'], t0, t0 + 60 * 60_000)).map(brief).sort()).toEqual([
           'kiosk-a/canteen-1/W-1/entry/0/synced',
           'kiosk-a/canteen-1/W-2/exit/10/synced',
           'kiosk-a/zone-1/W-1/entry/30/synced',
@@ -312,7 +315,7 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
           { checkpointId: 'canteen-1', sinceMs: t0 + 60 * 60_000, untilMs: t0 + 90 * 60_000 },
           { checkpointId: 'zone-1', sinceMs: t0 + 35 * 60_000, untilMs: t0 + 45 * 60_000 },
         ];
-        expect((await store.checkpointPresence(windows)).map(brief)).toEqual([
+        expect((await store.checkpointPresence(windows)).map(brief).sort()).toEqual([
           'kiosk-a/canteen-1/W-1/entry/0/synced',
           'kiosk-a/canteen-1/W-2/exit/10/synced',
           'kiosk-b/zone-1/W-2/entry/40/corrected',
