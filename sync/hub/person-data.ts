@@ -6,6 +6,7 @@ import type { HubDirectory } from './directory.js';
 import type { HubSqlExecutor } from './hub-sql.js';
 import { PassError, type PassRecord, type PassRegistry } from './passes.js';
 import type { HubEvent, HubStore } from './store.js';
+import { SavedTraces } from './traces.js';
 import type { Alert } from '../protocol.js';
 
 /**
@@ -24,6 +25,8 @@ import type { Alert } from '../protocol.js';
  *   the worker id, code hash and reasons. Tracing needs to know how many people were where and when
  *   (a zone's occupancy at the hour an F0 was there); it cannot use a person it may no longer name.
  *   Their alerts are deleted.
+ * - the console's saved traces of them as the case are deleted; from the traces they were a contact
+ *   in (or the F1 an F2 met), they are taken out with their "told" mark, the rest kept.
  * - A person under an active health measure (an F0 or F1 case status, or a quarantine not over) is
  *   refused: epidemic response is a legal ground to keep processing without consent (Decree 13,
  *   Article 17), and their contacts are being traced from their record. Erase once the case is closed,
@@ -51,6 +54,8 @@ export interface PersonExport {
   /** Passages and refusals kiosks reported, kept `retentionDays` (times in ISO 8601 beside the epoch milliseconds). */
   events: (HubEvent & { at: string })[];
   alerts: (Alert & { deviceId: string })[];
+  /** The console's saved traces they are in, as the case or a contact, and whether they were told (sync/hub/traces.ts). */
+  traces: Awaited<ReturnType<SavedTraces['ofWorker']>>;
   /** What is not in this document and where it is. */
   elsewhere: string[];
 }
@@ -79,6 +84,9 @@ export interface ErasureReport {
   shuttleRowsDeleted: number;
   eventsAnonymised: number;
   alertsDeleted: number;
+  /** Saved traces of them as the case (deleted) and those they were a contact in (taken out of). */
+  tracesDeleted: number;
+  tracesChanged: number;
 }
 
 /** One audit line: never the person's id or name. */
@@ -158,7 +166,8 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
   const shuttles = await shuttlesOf(db, workerId);
   const shuttleRows = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
   const held = await sources.store.personData(workerId);
-  if (!organisationList && !roster && passes.length === 0 && phoneLinks.length === 0 && shuttleRows === 0 && held.events.length === 0 && held.alerts.length === 0) {
+  const traces = await new SavedTraces({ sql: db }).ofWorker(workerId);
+  if (!organisationList && !roster && passes.length === 0 && phoneLinks.length === 0 && shuttleRows === 0 && held.events.length === 0 && held.alerts.length === 0 && traces.length === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
   }
   const requestId = randomUUID();
@@ -167,7 +176,7 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
     requestId,
     request: 'access',
     by,
-    counts: { listRow: organisationList !== null, roster: roster !== null, passes: passes.length, phoneLinks: phoneLinks.length, shuttles: shuttleRows, events: held.events.length, alerts: held.alerts.length },
+    counts: { listRow: organisationList !== null, roster: roster !== null, passes: passes.length, phoneLinks: phoneLinks.length, shuttles: shuttleRows, events: held.events.length, alerts: held.alerts.length, traces: traces.length },
   });
   return {
     format: 'safegate-person-export/1',
@@ -183,6 +192,7 @@ export async function exportPerson(sources: PersonDataSources, workerIdText: str
     shuttles,
     events: held.events.map((e) => ({ ...e, at: new Date(e.correctedWallMs ?? e.wallMs).toISOString() })),
     alerts: held.alerts,
+    traces,
     elsewhere: ELSEWHERE,
   };
 }
@@ -221,7 +231,8 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
   });
   const shuttleRowsDeleted = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
   const held = await sources.store.anonymiseWorker(workerId);
-  if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && phoneLinksDeleted === 0 && shuttleRowsDeleted === 0 && held.events === 0 && held.alerts === 0) {
+  const { tracesDeleted, tracesChanged } = await new SavedTraces({ sql: db }).eraseWorker(workerId);
+  if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && phoneLinksDeleted === 0 && shuttleRowsDeleted === 0 && held.events === 0 && held.alerts === 0 && tracesDeleted + tracesChanged === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
   }
   const report: ErasureReport = {
@@ -235,6 +246,8 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
     shuttleRowsDeleted,
     eventsAnonymised: held.events,
     alertsDeleted: held.alerts,
+    tracesDeleted,
+    tracesChanged,
   };
   const { requestId, ...counts } = report;
   sources.audit({ at: new Date(nowMs).toISOString(), requestId, request: 'erasure', by, counts });

@@ -149,6 +149,53 @@ export class SavedTraces {
     });
   }
 
+  /** Decree 13 access: the traces a worker is in, as the case or as a contact (with the mark, if told). */
+  async ofWorker(workerId: string): Promise<{ traceId: string; as: 'case' | 'contact'; startedMs: number; startedBy: string; fromMs: number; toMs: number; notified: NotifiedMark | null }[]> {
+    const found = [];
+    for (const t of await this.holding(this.db, workerId)) {
+      const mark = t.notifiedMarks.find((m) => m.workerId === workerId) ?? null;
+      found.push({ traceId: t.traceId, as: t.caseWorkerId === workerId ? ('case' as const) : ('contact' as const), startedMs: t.startedMs, startedBy: t.startedBy, fromMs: t.fromMs, toMs: t.toMs, notified: mark });
+    }
+    return found;
+  }
+
+  /**
+   * Decree 13 erasure: the traces of this worker as the case are deleted; from the others they are
+   * taken out (as a contact, as the F1 an F2 met, and their mark), the rest of the trace kept.
+   */
+  async eraseWorker(workerId: string): Promise<{ tracesDeleted: number; tracesChanged: number }> {
+    return this.db.write(async (tx) => {
+      let tracesDeleted = 0;
+      let tracesChanged = 0;
+      for (const t of await this.holding(tx, workerId)) {
+        await tx.run(sql`DELETE FROM trace_notified WHERE trace_id = ${t.traceId} AND (worker_id = ${workerId} OR ${t.caseWorkerId === workerId ? 1 : 0} = 1)`);
+        if (t.caseWorkerId === workerId) {
+          tracesDeleted += await tx.run(sql`DELETE FROM saved_traces WHERE trace_id = ${t.traceId}`);
+          continue;
+        }
+        const contacts = t.result.contacts
+          .filter((c) => c.workerId !== workerId)
+          .map((c) => ({ ...c, exposures: c.exposures.map(({ viaWorkerId, ...e }) => (viaWorkerId === undefined || viaWorkerId === workerId ? e : { ...e, viaWorkerId })) }));
+        const result: TraceResult = { ...t.result, contacts };
+        tracesChanged += await tx.run(sql`UPDATE saved_traces SET result = ${JSON.stringify(result)}, contacts = ${contacts.length} WHERE trace_id = ${t.traceId}`);
+      }
+      return { tracesDeleted, tracesChanged };
+    });
+  }
+
+  /** The traces naming a worker anywhere (narrowed by text in the database, then read whole). */
+  private async holding(db: HubSqlExecutor, workerId: string): Promise<SavedTrace[]> {
+    const ids = await db.all<{ trace_id: string }>(
+      sql`SELECT trace_id FROM saved_traces WHERE case_worker_id = ${workerId} OR result LIKE ${`%"workerId":"${workerId}"%`} OR result LIKE ${`%"viaWorkerId":"${workerId}"%`} ORDER BY started_ms, trace_id`,
+    );
+    const traces = [];
+    for (const { trace_id } of ids) {
+      const t = await this.read(db, trace_id, undefined);
+      if (t && (t.caseWorkerId === workerId || t.result.contacts.some((c) => c.workerId === workerId || c.exposures.some((e) => e.viaWorkerId === workerId)))) traces.push(t);
+    }
+    return traces;
+  }
+
   /** Retention: traces started before this time are deleted with their marks. */
   async purgeBefore(ms: number): Promise<{ traces: number }> {
     return this.db.write(async (tx) => {

@@ -1,4 +1,9 @@
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PassRegistry } from '../../sync/hub/passes.js';
+import { erasePerson, exportPerson } from '../../sync/hub/person-data.js';
+import { SqliteHubStore } from '../../sync/hub/store.js';
+import { tempDir } from '../helpers/fixtures.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import type { TracePlace, TraceResult } from '../../sync/hub/trace.js';
 import { SavedTraces, TRACE_ID_PATTERN } from '../../sync/hub/traces.js';
@@ -85,5 +90,36 @@ describe.each(directoryBackends)('saved traces and notified marks on $name', (ba
     expect(await traces.list()).toEqual([]);
     const left = await directory.sql.get<{ n: number }>((await import('kysely')).sql`SELECT count(*) AS n FROM trace_notified`);
     expect(Number(left?.n)).toBe(0);
+  });
+
+  it("Decree 13: a worker's access request lists the traces they are in; erasure deletes those of them as the case and takes them out of the others", async () => {
+    const dir = tempDir('safegate-traces-person-');
+    const store = new SqliteHubStore(join(dir.path, 'hub.db'));
+    try {
+      const sources = { directory, passes: new PassRegistry({ sql: directory.sql }), store, audit: () => undefined, now: () => now };
+      const ofCase = await traces.save({ result: result(), secondDegree: true, startedBy: 'bs-lan', scopeOrgId: null, caseOrgId: 'org-a' });
+      now += 1000;
+      const other = await traces.save({ result: { ...result(), caseWorkerId: 'case-2' }, secondDegree: true, startedBy: 'bs-lan', scopeOrgId: null, caseOrgId: 'org-a' });
+      await traces.markNotified(other.traceId, 'b-1', 'bs-lan');
+      expect((await exportPerson(sources, 'b-1', 'op')).traces).toEqual([
+        { traceId: ofCase.traceId, as: 'contact', startedMs: now - 1000, startedBy: 'bs-lan', fromMs: T0, toMs: T0 + 14 * 86_400_000, notified: null },
+        { traceId: other.traceId, as: 'contact', startedMs: now, startedBy: 'bs-lan', fromMs: T0, toMs: T0 + 14 * 86_400_000, notified: { workerId: 'b-1', by: 'bs-lan', atMs: now } },
+      ]);
+      expect((await exportPerson(sources, 'case-2', 'op')).traces).toEqual([expect.objectContaining({ traceId: other.traceId, as: 'case' })]);
+
+      // b-1 (an F1, and the F1 that a-2 met) leaves both traces; the rest of each stays.
+      expect(await erasePerson(sources, 'b-1', 'op')).toMatchObject({ tracesDeleted: 0, tracesChanged: 2 });
+      const left = await traces.get(other.traceId);
+      expect(left?.result.contacts.map((c) => c.workerId)).toEqual(['a-1', 'a-2']);
+      expect(left?.contacts).toBe(2);
+      expect(JSON.stringify(left)).not.toContain('b-1');
+      await expect(exportPerson(sources, 'b-1', 'op')).rejects.toThrow(/holds nothing/);
+      // The case of a trace: the trace goes.
+      expect(await erasePerson(sources, 'case-2', 'op')).toMatchObject({ tracesDeleted: 1 });
+      expect((await traces.list()).map((t) => t.traceId)).toEqual([ofCase.traceId]);
+    } finally {
+      await store.close();
+      dir.remove();
+    }
   });
 });

@@ -83,7 +83,7 @@ describe.each(directoryBackends)('Decree 13 access and erasure at the hub on $na
     expect(doc.events.every((e) => e.workerId === PERSON.workerId && /^2026-11-2\dT/.test(e.at))).toBe(true);
     expect(doc.alerts).toHaveLength(1);
     expect(JSON.stringify(doc)).not.toContain('A002');
-    expect(audit).toEqual([{ at: new Date(NOW).toISOString(), requestId: doc.requestId, request: 'access', by: 'op:province', counts: { listRow: true, roster: true, passes: 3, phoneLinks: 2, shuttles: 0, events: 10, alerts: 1 } }]);
+    expect(audit).toEqual([{ at: new Date(NOW).toISOString(), requestId: doc.requestId, request: 'access', by: 'op:province', counts: { listRow: true, roster: true, passes: 3, phoneLinks: 2, shuttles: 0, events: 10, alerts: 1, traces: 0 } }]);
     for (const secret of Object.values(PERSON)) expect(JSON.stringify(audit)).not.toContain(secret);
     await expect(exportPerson(sources, 'nobody', 'op:province')).rejects.toThrow('the hub holds nothing about worker nobody');
   });
