@@ -106,8 +106,19 @@ describe('console trace page (Chromium)', () => {
     await expect.poll(() => page.getByTestId('trace-from').inputValue()).toBe('2026-11-11');
     expect(await page.getByTestId('trace-to').inputValue()).toBe('2026-11-25');
     await page.getByTestId('trace-worker').fill('c1');
+    // The trace held back until the page has shown that it runs (and cannot be started twice).
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/traces', async (route) => {
+      if (route.request().method() === 'POST') await held;
+      await route.continue();
+    });
     await page.getByTestId('trace-start').click();
+    await page.getByTestId('trace-running').waitFor();
+    expect(await page.getByTestId('trace-start').isDisabled()).toBe(true);
+    release();
     await page.getByTestId('trace-result').waitFor();
+    expect(await page.getByTestId('trace-running').count()).toBe(0);
     expect(await page.getByTestId('trace-result').locator('h3').textContent()).toBe(`Truy vết ca c1 — ${NAMES['c1']}`);
     const groups = await shown(page);
     // Columns: rank, degree, worker, name, team, organisation, when, minutes, source, clock, told.
