@@ -90,7 +90,7 @@ export async function runHub(configFile: string): Promise<void> {
   // Personal data is kept only as long as the province's retention says (Decree 13/2023).
   // Expired passes leave the pass registry after the same retention.
   const passRegistry = new PassRegistry({ sql: directory.sql });
-  const retention = new HubRetention({ store, passes: passRegistry, ...(hubConsole?.exports ? { exports: hubConsole.exports } : {}), ...(hubConsole?.declarations ? { declarations: hubConsole.declarations } : {}), ...(hubConsole?.visits ? { visits: hubConsole.visits } : {}), ...(hubConsole ? { traces: hubConsole.traces } : {}), retentionDays: loaded.settings.retentionDays, log });
+  const retention = new HubRetention({ store, passes: passRegistry, ...(hubConsole?.exports ? { exports: hubConsole.exports } : {}), ...(hubConsole?.declarations ? { declarations: hubConsole.declarations } : {}), ...(hubConsole?.visits ? { visits: hubConsole.visits } : {}), ...(hubConsole ? { traces: hubConsole.traces } : {}), alerts: alerts.book, retentionDays: loaded.settings.retentionDays, log });
   await retention.start();
   await new Promise<void>((resolve) => {
     const stop = (): void => {

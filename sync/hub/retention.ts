@@ -5,6 +5,7 @@ import type { HubExports } from './exports.js';
 import type { Declarations } from './declarations.js';
 import type { Visits } from './visits.js';
 import type { SavedTraces } from './traces.js';
+import type { AlertBook } from './notify/alert-book.js';
 
 const DAY_MS = 86_400_000;
 
@@ -19,7 +20,7 @@ export class HubRetention {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; declarations?: Pick<Declarations, 'purge'>; visits?: Pick<Visits, 'purge'>; traces?: Pick<SavedTraces, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
+    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; declarations?: Pick<Declarations, 'purge'>; visits?: Pick<Visits, 'purge'>; traces?: Pick<SavedTraces, 'purgeBefore'>; alerts?: Pick<AlertBook, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
   ) {}
 
   /** Purges once (resolves when done), then every hour. */
@@ -54,6 +55,9 @@ export class HubRetention {
         if (visits) log.info({ visits }, 'checkpoint visits purged by the retention');
         const traces = await this.deps.traces?.purgeBefore(now - retentionDays * DAY_MS);
         if (traces?.traces) log.info(traces, 'saved traces purged by the retention');
+        // The alert book names no one, but follows the store's alerts; an alert still undelivered stays.
+        const book = await this.deps.alerts?.purgeBefore(now - retentionDays * DAY_MS);
+        if (book?.alerts) log.info(book, 'alert book purged by the retention');
       } catch (err) {
         log.error({ err: (err as Error).message }, 'purge failed; will retry');
       }

@@ -506,6 +506,24 @@ export class AlertBook {
     });
   }
 
+  /**
+   * The retention (sync/hub/retention.ts): alerts raised before `beforeMs` go with their deliveries,
+   * except an alert with a delivery still unsent (pending or failed: never dropped); removed
+   * recipients with no delivery left go too.
+   */
+  async purgeBefore(beforeMs: number): Promise<{ alerts: number; deliveries: number; recipients: number }> {
+    return this.sql.write(async (tx) => {
+      const old = sql`SELECT a.alert_id FROM hub_alert_book a WHERE a.raised_ms < ${beforeMs}
+        AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.alert_id AND d.state IN ('pending', 'failed'))`;
+      const deliveries = await tx.run(sql`DELETE FROM alert_deliveries WHERE alert_id IN (${old})`);
+      const alerts = await tx.run(sql`DELETE FROM hub_alert_book WHERE alert_id IN (${old})`);
+      const recipients = await tx.run(
+        sql`DELETE FROM alert_recipients WHERE removed_ms IS NOT NULL AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.recipient_id = alert_recipients.recipient_id)`,
+      );
+      return { alerts, deliveries, recipients };
+    });
+  }
+
   /** The soonest next attempt of an unsent delivery, if any (the dispatcher sleeps until then). */
   async nextDueMs(): Promise<number | undefined> {
     const r = await this.sql.get<{ t: number | null }>(sql`SELECT min(next_attempt_ms) AS t FROM alert_deliveries WHERE state IN ('pending', 'failed')`);

@@ -1,5 +1,5 @@
-import { dayKeyIn } from '../../../base/common/time.js';
-import type { ListCompliance } from '../directory.js';
+import { dayKeyIn, timeOfDayIn } from '../../../base/common/time.js';
+import { TEST_RESULTS_DEADLINE, type ListCompliance } from '../directory.js';
 import type { AlertBook, HubAlertKind, RaisedAlert } from './alert-book.js';
 
 /**
@@ -80,7 +80,8 @@ export class HubWatch {
     const day = dayKeyIn(nowMs, this.o.zone);
     for (const c of await this.o.sources.listCompliance(nowMs, this.o.zone)) {
       if (c.outOfCompliance) await raise('list-stale', c.orgId, day, { category: 'compliance', orgId: c.orgId, siteId: null, deviceId: null, atMs: nowMs });
-      if (c.todaysList === 'missing') await raise('tests-missing', c.orgId, day, { category: 'compliance', orgId: c.orgId, siteId: null, deviceId: null, atMs: nowMs });
+      // When it happened: the deadline passed.
+      if (c.todaysList === 'missing') await raise('tests-missing', c.orgId, day, { category: 'compliance', orgId: c.orgId, siteId: null, deviceId: null, atMs: timeOfDayIn(nowMs, TEST_RESULTS_DEADLINE, this.o.zone) });
     }
     return raised;
   }

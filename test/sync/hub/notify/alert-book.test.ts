@@ -141,4 +141,20 @@ describe.each(directoryBackends)('the alert book on $name', (backend) => {
     await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'sms' as 'email', address: 'x' })).rejects.toThrow(/email or webhook/);
     await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'a@b.vn', categories: ['weather' as 'gate'] })).rejects.toThrow(/unknown alert category/);
   });
+  it('the retention removes old alerts whose deliveries all ended, never one still undelivered, and removed recipients left with nothing', async () => {
+    const DAY = 86_400_000;
+    const r = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW - 30 * DAY);
+    const gone = await book.addRecipient({ orgId: 'may-b', siteId: null, channel: 'email', address: 'b@may-b.vn' }, NOW - 30 * DAY);
+    const sent = await book.raise(kioskAlert(1), NOW - 30 * DAY);
+    const unsent = await book.raise(kioskAlert(2), NOW - 30 * DAY);
+    const nobody = await book.raise(kioskAlert(3, { orgId: 'may-c' }), NOW - 30 * DAY);
+    const recent = await book.raise(kioskAlert(4), NOW - DAY);
+    await book.raise(kioskAlert(5, { orgId: 'may-b' }), NOW - 30 * DAY);
+    await book.markSent(sent.alertId, r.recipientId, NOW - 30 * DAY);
+    await book.removeRecipient(gone.recipientId, NOW - 20 * DAY);
+    expect(await book.purgeBefore(NOW - 28 * DAY)).toEqual({ alerts: 3, deliveries: 2, recipients: 1 });
+    expect((await book.list()).map((a) => a.alertId).sort()).toEqual([unsent.alertId, recent.alertId].sort());
+    expect(await book.get(nobody.alertId)).toBeUndefined();
+    expect((await book.deliveries([unsent.alertId]))[0]).toMatchObject({ state: 'pending' });
+  });
 });

@@ -74,7 +74,9 @@ describe.each(directoryBackends)("the hub's own alerts on $name (silent kiosks, 
     expect(morning.map((r) => [r.kind, r.subject])).toEqual([['list-stale', 'old']]);
     expect(await book.get(morning[0]!.alertId)).toMatchObject({ category: 'compliance', orgId: 'old', siteId: null, dedupKey: 'hub:list-stale:old:2026-11-27' });
     // 15:01: the tests are missing for 'old' (fresh sent its list before 15:00).
-    expect((await watch.check(at('2026-11-27T08:01:00Z'))).map((r) => [r.kind, r.subject])).toEqual([['tests-missing', 'old']]);
+    const missing = await watch.check(at('2026-11-27T08:01:00Z'));
+    expect(missing.map((r) => [r.kind, r.subject])).toEqual([['tests-missing', 'old']]);
+    expect(await book.get(missing[0]!.alertId)).toMatchObject({ category: 'compliance', orgId: 'old', atMs: at('2026-11-27T08:00:00Z') });
     // 23:59 the same day in the province: nothing new.
     expect(await watch.check(at('2026-11-27T16:59:00Z'))).toEqual([]);
     // 00:01 the next day in the province (17:01 UTC): the stale list again (a new day); the tests are not due yet.
