@@ -158,8 +158,7 @@ async function present(data: AlertConsoleData, v: Viewer, rows: BookRow[], nowMs
   const kioskRows = rows.filter((r) => r.source === 'kiosk' && r.device_id !== null && r.seq !== null);
   const stored = new Map<string, { workerId?: string; reasons: string[]; note?: string }>();
   if (kioskRows.length) {
-    const wanted = new Set(kioskRows.map((r) => `${r.device_id}:${r.seq}`));
-    for (const a of await data.store.alerts()) if (wanted.has(`${a.deviceId}:${a.seq}`)) stored.set(`${a.deviceId}:${a.seq}`, a);
+    for (const a of await data.store.alerts(kioskRows.map((r) => ({ deviceId: r.device_id!, seq: r.seq! })))) stored.set(`${a.deviceId}:${a.seq}`, a);
   }
   const workerIds = [...new Set([...stored.values()].map((s) => s.workerId).filter((w): w is string => w !== undefined))];
   const names = new Map(
