@@ -7,7 +7,9 @@ import { stringify } from 'csv-stringify/sync';
  * guard (the kiosk's entry-log export, the hub's labour list).
  */
 export function guardCell(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  // A value that already starts with apostrophes before such a character gets one more, so that
+  // unguardCell (which takes exactly one off) gives it back as it was.
+  return /^'*[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
 /**
@@ -15,7 +17,7 @@ export function guardCell(value: string): string {
  * (as a spreadsheet, too, treats a leading apostrophe as "text follows").
  */
 export function unguardCell(value: string): string {
-  return /^'[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
+  return /^'+[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
 }
 
 /**

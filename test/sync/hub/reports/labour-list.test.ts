@@ -1,4 +1,5 @@
 import ExcelJS from 'exceljs';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubDirectory } from '../../../../sync/hub/directory.js';
 import { parseWorkerList } from '../../../../sync/hub/registry-upload.js';
@@ -75,5 +76,50 @@ describe.each(directoryBackends)('CV 2242 labour list on $name', (backend) => {
     expect(await readLabourList(dir.sql, 'nobody', NOW)).toBeUndefined();
     // 23:30 UTC on the 27th is already the 28th in the province.
     expect(labourListFileName('org-a', Date.parse('2026-11-27T23:30:00Z'), ZONE)).toBe('danh-sach-nld-org-a-2026-11-28.xlsx');
+  });
+});
+
+/** decode(encode(x)) == x for the labour list: any list the upload accepts comes back from its XLSX field for field. */
+describe('CV 2242 labour list as a codec', () => {
+  const text = (max: number) =>
+    fc
+      .string({ unit: fc.constantFrom(...'aăâbcdđeêghiklmnoôơpqrstuưvxyAĐÊỄỨ ắằẳẵặếềểễệốồổỗộớờởỡợứừửữự0123456789=+-@\'",;.()/'), maxLength: max })
+      .map((s) => s.trim());
+  const day = fc.integer({ min: 0, max: 3_000 }).map((n) => Date.parse('2018-01-01T00:00:00+07:00') + n * 86_400_000);
+  const row = fc.record({
+    workerId: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/),
+    fullName: text(120).filter((s) => s.length > 0),
+    birthYear: fc.option(fc.integer({ min: 1950, max: 2005 }), { nil: null }),
+    sex: fc.constantFrom('male' as const, 'female' as const, null),
+    idNumber: fc.option(fc.oneof(fc.stringMatching(/^\d{12}$/), fc.stringMatching(/^\d{9}$/)), { nil: null }),
+    phone: fc.option(fc.oneof(fc.stringMatching(/^0\d{9}$/), fc.stringMatching(/^\+84\d{9}$/)), { nil: null }),
+    residence: fc.option(text(300).filter((s) => s.length > 0), { nil: null }),
+    team: text(120),
+    siteId: fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/),
+    testResult: fc.constantFrom('negative' as const, 'positive' as const, null),
+    testedAtMs: fc.option(day, { nil: null }),
+    vaccineDoses: fc.integer({ min: 0, max: 99 }),
+  });
+
+  it("keeps a value that itself starts with an apostrophe before a formula character (the guard's own mark)", async () => {
+    const base = { birthYear: null, sex: null, idNumber: null, phone: null, residence: null, team: '', siteId: 'site-a', testResult: null, testedAtMs: null, vaccineDoses: 0 };
+    const rows = [
+      { ...base, workerId: 'W-1', fullName: "'=x" },
+      { ...base, workerId: 'W-2', fullName: "''-1", residence: "'@home" },
+      { ...base, workerId: 'W-3', fullName: '=x', team: "'" },
+    ];
+    const back = await parseWorkerList(await labourListXlsx({ orgId: 'org-a', orgName: 'A', madeMs: NOW, rows }, ZONE), ZONE, NOW);
+    expect(back.map(({ line: _line, ...w }) => w)).toEqual(rows);
+  });
+
+  it('reads back every field of every row', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(row, { selector: (r) => r.workerId, minLength: 1, maxLength: 6 }), async (rows) => {
+        const xlsx = await labourListXlsx({ orgId: 'org-a', orgName: '=Công ty "A"', madeMs: NOW, rows }, ZONE);
+        const back = await parseWorkerList(xlsx, ZONE, NOW);
+        expect(back.map(({ line: _line, ...w }) => w)).toEqual(rows);
+      }),
+      { numRuns: 40 },
+    );
   });
 });
