@@ -5,8 +5,9 @@
  * holds 28 days of a busy gate: 2,000 workers on two shifts (06:00 and 14:00), four passages a day
  * each (in, out and back for lunch, out), bunched around the shift times as a real gate is, with
  * about 1.5% of scans refused: 224,000 passages and their refusals. For workers picked at random the bench
- * traces the whole 28 days at ±15 minutes (the default window; the issue's target, at most 200 ms)
- * and at ±60 minutes (the widest), timing:
+ * traces the whole 28 days at ±15 minutes (the default window; the issue's target, at most 200 ms),
+ * the default 14 days at ±15 minutes (keys ending _14d) and the whole 28 days at ±60 minutes, the
+ * widest (keys ending _60min), timing:
  *   - trace_ms: the core reader (WorkerTrace.trace), both SQLite reads and the tally (and its
  *     CPU time, trace_cpu_ms: on a shared machine the wall time includes waiting for a core);
  *   - api_ms: the same through the screen API (validation, session, audit row, the trace in turns
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
       for (const e of scans) all.push({ wallMs: e.wallMs, workerId: e.workerId!, allow: e.decision === 'allow' });
     }
     const writeS = (performance.now() - writeStart) / 1000;
+    const events = all.length;
     const passages = all.filter((e) => e.allow).length;
     kiosk.db.pragma('wal_checkpoint(TRUNCATE)');
     const dbMb = statSync(join(dir.path, 'safegate.db')).size / 1e6;
@@ -100,13 +102,12 @@ async function main(): Promise<void> {
     await kiosk.supervisor.addSupervisor({ id: 'bench', name: 'Bench', pin: '975310' });
     const login = await kiosk.supervisor.login('bench', '975310');
     if (!login.ok) throw new Error('no login');
-    const fromMs = firstDay - DAY;
     const toMs = firstDay + DAYS * DAY;
     const picks = Array.from({ length: TRACES }, () => workerId(1 + Math.floor(random() * WORKERS)));
 
     /** Contacts by brute force: every other person's allowed scan within the window of one of the worker's. */
-    const expected = (id: string, windowMs: number) => {
-      const own = all.filter((e) => e.workerId === id && e.allow).map((e) => e.wallMs).sort((a, b) => a - b);
+    const expected = (id: string, windowMs: number, fromMs: number) => {
+      const own = all.filter((e) => e.workerId === id && e.allow && e.wallMs >= fromMs && e.wallMs < toMs).map((e) => e.wallMs).sort((a, b) => a - b);
       const near = new Set<string>();
       for (const e of all) {
         if (!e.allow || e.workerId === id) continue;
@@ -123,8 +124,16 @@ async function main(): Promise<void> {
       return near.size;
     };
 
+    // The whole log at the default window (the target), the default 14 days, and the whole log at the widest window.
+    const configs = [[15, DAYS, ''], [15, 14, '_14d'], [60, DAYS, '_60min']] as const;
+    // The brute-force answers first: then the events held in memory for them go, and the traces are
+    // timed in a process whose heap is about a kiosk's (a 230,000-object array made GC pauses the kiosk would not have).
+    const wanted = configs.map(([windowMinutes, days]) => picks.map((id) => expected(id, windowMinutes * MIN, toMs - days * DAY)));
+    all.length = 0;
+
     const results: Record<string, number> = {};
-    for (const windowMinutes of [15, 60]) {
+    for (const [c, [windowMinutes, days, key]] of configs.entries()) {
+      const fromMs = toMs - days * DAY;
       // Warm up the statements and the page cache as a kiosk in use has them.
       for (const id of picks.slice(0, 3)) tracer.trace(id, fromMs, toMs, windowMinutes);
       const core: number[] = [];
@@ -144,16 +153,17 @@ async function main(): Promise<void> {
         const used = process.cpuUsage(cpu0);
         cpu.push((used.user + used.system) / 1000);
         found += r.contacts.length;
-        want += expected(id, windowMinutes * MIN);
+        want += wanted[c]![picks.indexOf(id)]!;
         t = performance.now();
         // A chain of immediates stands for the gate's work: the longest gap between two is how long a scan would have waited.
         let last = t;
         let tracing = true;
         const tick = () => {
+          if (!tracing) return;
           const n = performance.now();
           held = Math.max(held, n - last);
           last = n;
-          if (tracing) setImmediate(tick);
+          setImmediate(tick);
         };
         setImmediate(tick);
         const reply = await kiosk.screenService.dispatch('supervisor.trace', { token: login.token, workerId: id, fromMs, toMs, windowMinutes });
@@ -163,12 +173,11 @@ async function main(): Promise<void> {
         if (!reply.ok) throw new Error(reply.error.message);
       }
       console.log(
-        `±${windowMinutes} min over ${DAYS} days, ${picks.length} workers: core p50 ${percentile(core, 50).toFixed(1)} ms, p95 ${percentile(core, 95).toFixed(1)} ms, max ${Math.max(...core).toFixed(1)} ms (CPU p50 ${percentile(cpu, 50).toFixed(1)} ms); ` +
+        `±${windowMinutes} min over ${days} days, ${picks.length} workers: core p50 ${percentile(core, 50).toFixed(1)} ms, p95 ${percentile(core, 95).toFixed(1)} ms, max ${Math.max(...core).toFixed(1)} ms (CPU p50 ${percentile(cpu, 50).toFixed(1)} ms); ` +
           `through the screen API p50 ${percentile(api, 50).toFixed(1)} ms, p95 ${percentile(api, 95).toFixed(1)} ms, the event loop held at most ${held.toFixed(0)} ms; ` +
           `${(found / picks.length).toFixed(0)} contacts a worker (brute force ${(want / picks.length).toFixed(0)}); largest answer ${(bytes / 1e3).toFixed(0)} kB`,
       );
       if (found !== want) throw new Error(`contacts found ${found} != brute force ${want}`);
-      const key = windowMinutes === 15 ? '' : `_${windowMinutes}min`;
       results[`trace_ms_p50${key}`] = Number(percentile(core, 50).toFixed(1));
       results[`trace_ms_p95${key}`] = Number(percentile(core, 95).toFixed(1));
       results[`trace_cpu_ms_p50${key}`] = Number(percentile(cpu, 50).toFixed(1));
@@ -180,7 +189,7 @@ async function main(): Promise<void> {
     }
     const met = results.trace_ms_p95! <= TARGET_MS && results.api_ms_p95! <= TARGET_MS;
     console.log(met ? `target met: p95 at most ${TARGET_MS} ms at ±15 min` : `TARGET MISSED: p95 over ${TARGET_MS} ms at ±15 min`);
-    console.log(JSON.stringify({ events: all.length, workers: WORKERS, days: DAYS, traces: picks.length, ...results, target_ms: TARGET_MS, met }));
+    console.log(JSON.stringify({ events, workers: WORKERS, days: DAYS, traces: picks.length, ...results, target_ms: TARGET_MS, met }));
   } finally {
     await kiosk.stop();
     dir.remove();
