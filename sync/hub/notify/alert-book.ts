@@ -287,6 +287,9 @@ export class AlertBook {
   /** Records the alert once per dedup key, with a pending delivery per matching recipient. */
   async raise(a: RaisedAlert, nowMs = Date.now()): Promise<{ alertId: string; isNew: boolean }> {
     if (!(ALERT_CATEGORIES as readonly string[]).includes(a.category)) throw new AlertBookError(`unknown alert category ${a.category}`);
+    // Already booked (a kiosk's resend, the watch's next minute): answered without the write lock.
+    const booked = await this.sql.get<{ alert_id: string }>(sql`SELECT alert_id FROM hub_alert_book WHERE dedup_key = ${a.dedupKey}`);
+    if (booked) return { alertId: booked.alert_id, isNew: false };
     const result = await this.sql.write(async (tx) => {
       const existing = await tx.get<{ alert_id: string }>(sql`SELECT alert_id FROM hub_alert_book WHERE dedup_key = ${a.dedupKey}`);
       if (existing) return { alertId: existing.alert_id, isNew: false, row: undefined };
@@ -461,6 +464,11 @@ export class AlertBook {
    * marked. Oldest due first.
    */
   async dueDeliveries(nowMs: number, limit: number, leaseMs = 60_000): Promise<DueDelivery[]> {
+    // Asked every second by every hub process: the directory's one-writer-at-a-time lock only when something is due.
+    const any = await this.sql.get(sql`
+      SELECT 1 AS due FROM alert_deliveries WHERE state IN ('pending', 'failed') AND next_attempt_ms <= ${nowMs}
+        AND (lease_until_ms IS NULL OR lease_until_ms <= ${nowMs}) LIMIT 1`);
+    if (!any) return [];
     return this.sql.write(async (tx) => {
       const rows = await tx.all<{ alert_id: string; recipient_id: string; attempts: number; created_ms: number }>(sql`
         SELECT d.alert_id, d.recipient_id, d.attempts, d.created_ms
