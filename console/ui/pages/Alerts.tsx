@@ -116,7 +116,7 @@ export function useAlertLive(listener: (e: LiveEvent) => void): void {
 }
 
 /** `fn` at most once per `ms` however many calls come meanwhile (a burst of changes is one reload). */
-function useCoalesced(fn: () => void, ms = 250): () => void {
+function useCoalesced(fn: () => void, ms = 100): () => void {
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const latest = useRef(fn);
   useEffect(() => {
