@@ -6,6 +6,10 @@ import { hashPassword } from '../../console/server/accounts.js';
 import { ConsoleServer } from '../../console/server/server.js';
 import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
 import { periodOf } from '../../console/server/trace-routes.js';
+import { openHubConsole } from '../../console/server/hub-console.js';
+import { createPrivateKey } from 'node:crypto';
+import { generateSigningKeyPair } from '../../base/node/keys.js';
+import { freePort } from '../helpers/mosquitto.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { Tracer } from '../../sync/hub/trace.js';
@@ -248,4 +252,43 @@ describe.each(directoryBackends)('trace routes (the directory on $name)', (backe
     expect(csv.slice(5).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['5,F2,a5', '6,F2,a4']);
     expect(csv[5]).toContain(',a2,');
   });
+});
+
+describe('the console a hub process serves (openHubConsole, as `safegate hub run` composes it)', () => {
+  it("traces with the hub settings' canteen window: at 45 minutes the canteen near miss is a contact", async () => {
+    const dir = tempDir('safegate-trace-hub-console-');
+    const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
+    const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'hub-directory.db') });
+    await buildTraceScenario(directory, hubStore);
+    const key = () => createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
+    const hubConsole = await openHubConsole({
+      settings: { enabled: true, host: '127.0.0.1', port: await freePort(), database: 'console.db', trustProxy: false, lockoutSeconds: 1 },
+      databasePath: join(dir.path, 'console.db'),
+      directory,
+      phonePassKey: key(),
+      checkpointCodeKey: key(),
+      issuer: 'hub.1',
+      store: hubStore,
+      zone: ZONE,
+      trace: { canteenWindowMinutes: 45 },
+      log: createLogger({ level: 'fatal' }),
+    });
+    try {
+      await hubConsole!.start();
+      await hubConsole!.store.addAccount({ name: 'bs-lan', role: 'health', password: PASSWORD }, await hashPassword(PASSWORD), Date.now());
+      const health = new Client(hubConsole!.server.url);
+      await health.login('bs-lan');
+      const r = await health.json<TraceOut & { trace: { options: { canteenWindowMinutes: number; resetHours: number } } }>('POST', '/api/traces', { workerId: 'c1', from: '2026-11-19', to: '2026-11-22' });
+      expect(r.status).toBe(201);
+      expect(r.body.trace.options).toEqual({ canteenWindowMinutes: 45, resetHours: 16 });
+      // 45-minute sittings: A1's overlaps the case's for 30 minutes, A4's (from 12:10) for 5; the phone check-in (A3) is read too.
+      expect(r.body.contacts.map((c) => [c.workerId, c.overlapMinutes])).toEqual([['a2', 120], ['a3', 60], ['a1', 30], ['b1', 20], ['a4', 5]]);
+      expect((await hubConsole!.traces.list()).map((t) => t.traceId)).toEqual([r.body.trace.traceId]);
+    } finally {
+      await hubConsole?.stop();
+      await hubStore.close();
+      await directory.close();
+      dir.remove();
+    }
+  }, 60_000);
 });
