@@ -21,7 +21,7 @@ export const vi = {
   role: {
     operator: 'Cán bộ điều hành cấp tỉnh (toàn quyền)',
     manager: 'Quản lý tổ chức (chỉ tổ chức của mình)',
-    health: 'Cán bộ y tế (chỉ xem, mọi tổ chức)',
+    health: 'Cán bộ y tế (mọi tổ chức; chỉ xem, trừ truy vết)',
   },
   nav: {
     label: 'Các trang',
@@ -458,7 +458,7 @@ export const en: Messages = {
   role: {
     operator: 'Province operator (everything)',
     manager: 'Organisation manager (their organisation only)',
-    health: 'Health officer (read-only, every organisation)',
+    health: 'Health officer (every organisation; read-only but for tracing)',
   },
   nav: {
     label: 'Pages',
