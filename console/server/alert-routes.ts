@@ -16,7 +16,8 @@ import {
   type Delivery,
 } from '../../sync/hub/notify/alert-book.js';
 import type { HubStore } from '../../sync/hub/store.js';
-import type { ConsoleRole } from './accounts.js';
+import type { Logger } from '../../base/node/logger.js';
+import type { ConsoleRole, ConsoleStore } from './accounts.js';
 import { HEALTH_ALERT_HIDDEN, HEALTH_REASON_HIDDEN } from './operations-routes.js';
 import { ALL_ROLES, errorSchema, identifierJson, OPERATOR_OR_MANAGER, orgScope } from './scope.js';
 
@@ -37,7 +38,8 @@ import { ALL_ROLES, errorSchema, identifierJson, OPERATOR_OR_MANAGER, orgScope }
  *   One poller per console reads `AlertBook.changesSince` every second while a stream is open (the
  *   alert may come from another hub process sharing the database) and at once when this process
  *   raises one or an acknowledgement is made here. A stream lives at most STREAM_LIFETIME_MS (the
- *   browser reconnects with the session checked again), at most STREAMS_PER_ACCOUNT per account.
+ *   browser reconnects with the session checked again), at most STREAMS_PER_ACCOUNT per account; each
+ *   stream opened is a line of the audit trail.
  * - `POST /api/alerts/:id/ack`: operators (province-wide) and the managers who see the alert, once;
  *   health officers only read. The audit trail's line for the call names the alert.
  * - `/api/alert-recipients`: who is told. Operators for any organisation, a site or the province;
@@ -336,9 +338,9 @@ const recipientJson = {
   additionalProperties: false,
 } as const;
 
-export function registerAlertRoutes(app: FastifyInstance, data: AlertConsoleData, now: () => number, onError: (err: unknown) => void): void {
+export function registerAlertRoutes(app: FastifyInstance, data: AlertConsoleData, accounts: ConsoleStore, log: Logger, now: () => number): void {
   const { book, directory } = data;
-  const changes = new AlertChanges(book, now, onError);
+  const changes = new AlertChanges(book, now, (err) => log.error({ err: (err as Error).message }, 'alert changes not read'));
   const unsubscribe = book.onRaised(() => changes.wake());
   app.addHook('preClose', (done) => {
     unsubscribe();
@@ -424,6 +426,10 @@ export function registerAlertRoutes(app: FastifyInstance, data: AlertConsoleData
       });
       // The browser waits 3 s before reconnecting; the page reloads its list on every (re)connection.
       raw.write('retry: 3000\n: open\n\n');
+      // The stream is answered outside Fastify's reply (hijacked), so the audit hook never sees it: its line is written here.
+      void accounts
+        .audit({ at: new Date(now()).toISOString(), account, action: 'GET /api/alerts/live', target: '/api/alerts/live', outcome: 'ok', ip: req.ip })
+        .catch((err: unknown) => log.error({ err: (err as Error).message }, 'audit entry not written'));
       let ended = false;
       const stream: LiveStream = {
         account,

@@ -338,5 +338,7 @@ describe.each(directoryBackends)('console alert routes (the directory on $name)'
     const tooMany = await manA.live();
     expect(tooMany.status).toBe(429);
     for (const s of [streamA, streamB, ...more]) s.close();
+    // Each stream opened is in the audit trail, and the one refused too.
+    await expect.poll(async () => (await accounts.auditTrail(200)).filter((e) => e.account === 'man-a' && e.action === 'GET /api/alerts/live').map((e) => e.outcome).sort()).toEqual([...Array(STREAMS_PER_ACCOUNT).fill('ok'), 'refused']);
   });
 });
