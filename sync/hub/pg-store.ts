@@ -574,9 +574,13 @@ export class PgHubStore implements HubStore {
   async reportedPlaces(deviceIds: readonly string[]): Promise<Map<string, ReportedPlace[]>> {
     if (deviceIds.length === 0) return new Map();
     const { rows } = await this.pool.query<ReportedRow>(
-      `SELECT d.id AS device_id, e.checkpoint_id, e.zone_id FROM unnest($1::text[]) AS d (id)
-       JOIN hub_events e ON e.device_id = d.id
-         AND (e.seq = (SELECT min(seq) FROM hub_events WHERE device_id = d.id) OR e.seq = (SELECT max(seq) FROM hub_events WHERE device_id = d.id))`,
+      // Each end of the device's primary-key range (an OR of both in one join would scan the table).
+      `SELECT d.id AS device_id, x.checkpoint_id, x.zone_id FROM unnest($1::text[]) AS d (id)
+       CROSS JOIN LATERAL (
+         (SELECT checkpoint_id, zone_id FROM hub_events WHERE device_id = d.id ORDER BY seq LIMIT 1)
+         UNION ALL
+         (SELECT checkpoint_id, zone_id FROM hub_events WHERE device_id = d.id ORDER BY seq DESC LIMIT 1)
+       ) AS x`,
       [[...new Set(deviceIds)]],
     );
     return reportedFromRows(rows);
