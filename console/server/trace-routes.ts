@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../../base/node/logger.js';
 import { dayKeyIn, dayRangeIn, parseInstant } from '../../base/common/time.js';
-import type { TraceRequest, TraceResult } from '../../sync/hub/trace.js';
+import { TraceError, type TraceRequest, type TraceResult } from '../../sync/hub/trace.js';
 import { SavedTraces, TRACE_ID_PATTERN, traceCsv, traceExportRows, tracedWorkers, traceXlsx, type SavedTraceSummary, type TraceView } from '../../sync/hub/traces.js';
 import type { ConsoleStore } from './accounts.js';
 import { errorSchema, identifierJson, orgScope, type ConsoleHubData } from './scope.js';
@@ -96,7 +96,15 @@ export function registerTraceRoutes(app: FastifyInstance, hub: ConsoleHubData & 
         return reply.code(403).send({ error: `worker ${req.body.workerId} is not on your organisation's list: a health officer traces workers of other organisations` });
       }
       const secondDegree = req.body.secondDegree === true;
-      const result = await tracing.tracer.trace({ workerId: req.body.workerId, ...period, secondDegree });
+      let result: TraceResult;
+      try {
+        result = await tracing.tracer.trace({ workerId: req.body.workerId, ...period, secondDegree });
+      } catch (err) {
+        if (!(err instanceof TraceError)) throw err;
+        // The Tracer's own refusal: a worker the hub knows nothing of (404), or a request out of its bounds (400).
+        audit(req, 'trace start', /is known/.test(err.message) ? 'a worker unknown to the hub' : 'refused by the tracer', 'refused');
+        return reply.code(/is known/.test(err.message) ? 404 : 400).send({ error: err.message });
+      }
       const saved = await tracing.saved.save({ result, secondDegree, startedBy: req.account!.name, scopeOrgId: scope ?? null, caseOrgId });
       const f1 = result.contacts.filter((c) => c.degree === 1).length;
       audit(req, 'trace start', `trace ${saved.traceId}: ${dayKeyIn(period.fromMs, zone)} to ${dayKeyIn(period.toMs - 1, zone)}, F1 ${f1}, F2 ${result.contacts.length - f1}`, 'ok');

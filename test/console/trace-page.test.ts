@@ -105,6 +105,10 @@ describe('console trace page (Chromium)', () => {
     // The last 14 days by the hub's clock, in the province zone.
     await expect.poll(() => page.getByTestId('trace-from').inputValue()).toBe('2026-11-11');
     expect(await page.getByTestId('trace-to').inputValue()).toBe('2026-11-25');
+    // A worker the hub knows nothing of: said plainly, in the page's language.
+    await page.getByTestId('trace-worker').fill('nobody-at-all');
+    await page.getByTestId('trace-start').click();
+    await expect.poll(() => page.getByTestId('trace-error').textContent()).toBe('Hệ thống không biết người lao động nobody-at-all: không có trong danh sách nào, không có lượt ra vào nào.');
     await page.getByTestId('trace-worker').fill('c1');
     // The trace held back until the page has shown that it runs (and cannot be started twice).
     let release = () => {};

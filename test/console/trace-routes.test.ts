@@ -145,6 +145,8 @@ describe.each(directoryBackends)('trace routes (the directory on $name)', (backe
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.body.error, JSON.stringify(body)).toMatch(error);
     }
+    const unknown = await health.json<{ error: string }>('POST', '/api/traces', { workerId: 'nobody-at-all' });
+    expect(unknown).toEqual({ status: 404, body: { error: 'no worker nobody-at-all is known to this hub (on no list, no passage)' } });
     expect((await health.json('GET', '/api/traces/not-a-trace')).status).toBe(400);
     expect((await health.json('GET', '/api/traces/00000000-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await health.json('GET', '/api/traces/00000000-0000-4000-8000-000000000000/export.csv?lang=fr')).status).toBe(400);

@@ -126,7 +126,7 @@ export function TracePage({ me }: { me: Me }) {
       setOpen(started);
       list.reload();
     } catch (err) {
-      setError(refusal(err));
+      setError(err instanceof ApiError && err.status === 404 ? t('trace.unknownWorker', { worker: workerId.trim() }) : refusal(err));
     } finally {
       setRunning(false);
     }
