@@ -118,22 +118,23 @@ export class WorkerTrace {
       let end = start + 1;
       while (end < own.length && own[end]!.checkpointId === own[start]!.checkpointId && own[end]!.wallMs - windowMs <= own[end - 1]!.wallMs + windowMs) end++;
       const run = own.slice(start, end).map((p) => ({ ...p, passed: [] as Scan[], refused: [] as Scan[], unidentified: 0 }));
-      for (const row of this.events.scansNear(run[0]!.checkpointId, run[0]!.wallMs - windowMs, run[run.length - 1]!.wallMs + windowMs)) {
-        const [atMs, id, decision] = row;
+      const [checkpointId, lo, hi] = [run[0]!.checkpointId, run[0]!.wallMs - windowMs, run[run.length - 1]!.wallMs + windowMs];
+      for (const row of this.events.passagesNear(checkpointId, lo, hi)) {
+        if (row[1] === workerId) continue;
+        for (const p of run) if (Math.abs(row[0] - p.wallMs) <= windowMs) p.passed.push(row);
+      }
+      for (const [atMs, id] of this.events.refusalsNear(checkpointId, lo, hi)) {
         if (id === workerId) continue;
-        for (let i = 0; i < run.length; i++) {
-          const p = run[i]!;
-          const gap = atMs - p.wallMs;
-          if (gap < -windowMs || gap > windowMs) continue;
-          if (id === null) {
-            if (decision === 'deny') p.unidentified++;
-          } else (decision === 'allow' ? p.passed : p.refused).push(row);
+        for (const p of run) {
+          if (Math.abs(atMs - p.wallMs) > windowMs) continue;
+          if (id === null) p.unidentified++;
+          else p.refused.push([atMs, id]);
         }
       }
       for (const [i, p] of run.entries()) {
         // Passage by passage, so each counts a person once however their scans interleave with the next one's.
-        for (const [atMs, id] of p.passed) count(passed, id!, Math.abs(atMs - p.wallMs), atMs, start + i);
-        for (const [atMs, id] of p.refused) count(refused, id!, Math.abs(atMs - p.wallMs), atMs, start + i);
+        for (const [atMs, id] of p.passed) count(passed, id, Math.abs(atMs - p.wallMs), atMs, start + i);
+        for (const [atMs, id] of p.refused) count(refused, id, Math.abs(atMs - p.wallMs), atMs, start + i);
         passages.push({
           seq: p.seq,
           atMs: p.wallMs,
@@ -173,8 +174,8 @@ export class WorkerTrace {
   }
 }
 
-/** A scan as the log reads it for the trace: [wallMs, workerId, decision]. */
-type Scan = ReturnType<EventLog['scansNear']>[number];
+/** A named person's scan as the log reads it for the trace: [wallMs, workerId]. */
+type Scan = [number, string];
 
 /** The scans (in time order) closest in time to `atMs`, at most TRACE_NEIGHBOURS_SHOWN, in time order. */
 function closest(scans: readonly Scan[], atMs: number): TraceNeighbour[] {
@@ -187,5 +188,5 @@ function closest(scans: readonly Scan[], atMs: number): TraceNeighbour[] {
     else if (atMs - scans[lo - 1]![0] <= scans[hi]![0] - atMs) lo--;
     else hi++;
   }
-  return scans.slice(lo, hi).map(([wallMs, id]) => ({ workerId: id!, atMs: wallMs, gapMs: wallMs - atMs }));
+  return scans.slice(lo, hi).map(([wallMs, id]) => ({ workerId: id, atMs: wallMs, gapMs: wallMs - atMs }));
 }

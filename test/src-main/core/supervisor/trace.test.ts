@@ -207,9 +207,11 @@ describe('the offline trace on the kiosk', () => {
       plan(`SELECT seq, wall_ms, direction, checkpoint_id FROM events WHERE worker_id = ? AND decision = 'allow' AND source <> 'input' AND wall_ms >= ? AND wall_ms < ? ORDER BY seq`),
     ).toContain('USING INDEX events_worker_allowed');
     // Without INDEXED BY, as the planner would choose by itself: the covering index, no table reads, no sort.
-    expect(plan(`SELECT wall_ms, worker_id, decision FROM events WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND source <> 'input' ORDER BY wall_ms`)).toBe(
-      'SEARCH events USING COVERING INDEX events_trace (checkpoint_id=? AND wall_ms>? AND wall_ms<?)',
-    );
+    for (const decision of ["decision = 'allow' AND worker_id IS NOT NULL", "decision = 'deny'"]) {
+      expect(plan(`SELECT wall_ms, worker_id FROM events WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND ${decision} AND source <> 'input' ORDER BY wall_ms`)).toBe(
+        'SEARCH events USING COVERING INDEX events_trace (checkpoint_id=? AND wall_ms>? AND wall_ms<?)',
+      );
+    }
   });
 });
 
