@@ -87,6 +87,8 @@ export interface ErasureReport {
   /** Saved traces of them as the case (deleted) and those they were a contact in (taken out of). */
   tracesDeleted: number;
   tracesChanged: number;
+  /** Their organisation's labour list the reports' schedule kept (sync/hub/reports/): deleted, the next one made without them. */
+  keptLabourListsDeleted: number;
 }
 
 /** One audit line: never the person's id or name. */
@@ -208,7 +210,8 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
       roster.caseStatus !== 'none' ? `case status ${roster.caseStatus}` : roster.quarantineUntil !== null && roster.quarantineUntil > nowMs ? 'a quarantine not yet over' : undefined;
     if (measure) throw new PersonDataError(`worker ${workerId} is under an active health measure (${measure}): their contacts are traced from their record; erase once the case is closed, or force it when the health authority says tracing is done`);
   }
-  const listRowDeleted = (await sources.directory.hubOnlyWorker(workerId)) !== undefined;
+  const listed = await sources.directory.hubOnlyWorker(workerId);
+  const listRowDeleted = listed !== undefined;
   // Revoked first, as erased (the roster removal would revoke them too, as "removed").
   let passesRevoked = 0;
   try {
@@ -232,6 +235,7 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
   const shuttleRowsDeleted = shuttles.routesRidden.length + shuttles.vehiclesDriven.length;
   const held = await sources.store.anonymiseWorker(workerId);
   const { tracesDeleted, tracesChanged } = await new SavedTraces({ sql: db }).eraseWorker(workerId);
+  const keptLabourListsDeleted = listed ? await db.write((tx) => tx.run(sql`DELETE FROM labour_lists WHERE org_id = ${listed.orgId}`)) : 0;
   if (!rosterRemoved && !listRowDeleted && passRecordsDeleted === 0 && phoneLinksDeleted === 0 && shuttleRowsDeleted === 0 && held.events === 0 && held.alerts === 0 && tracesDeleted + tracesChanged === 0) {
     throw new PersonDataError(`the hub holds nothing about worker ${workerId}`);
   }
@@ -248,6 +252,7 @@ export async function erasePerson(sources: PersonDataSources, workerIdText: stri
     alertsDeleted: held.alerts,
     tracesDeleted,
     tracesChanged,
+    keptLabourListsDeleted,
   };
   const { requestId, ...counts } = report;
   sources.audit({ at: new Date(nowMs).toISOString(), requestId, request: 'erasure', by, counts });

@@ -1,10 +1,17 @@
 import ExcelJS from 'exceljs';
 import fc from 'fast-check';
+import { sql } from 'kysely';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubDirectory } from '../../../../sync/hub/directory.js';
+import { PassRegistry } from '../../../../sync/hub/passes.js';
+import { erasePerson } from '../../../../sync/hub/person-data.js';
 import { parseWorkerList } from '../../../../sync/hub/registry-upload.js';
+import { keptLabourLists } from '../../../../sync/hub/reports/scheduler.js';
+import { SqliteHubStore } from '../../../../sync/hub/store.js';
 import { labourListFileName, labourListXlsx, readLabourList } from '../../../../sync/hub/reports/labour-list.js';
 import { directoryBackends } from '../../../helpers/directory-db.js';
+import { tempDir } from '../../../helpers/fixtures.js';
 
 const ZONE = 'Asia/Ho_Chi_Minh';
 const NOW = Date.parse('2026-11-27T09:30:00Z'); // 16:30 in the province
@@ -66,6 +73,23 @@ describe.each(directoryBackends)('CV 2242 labour list on $name', (backend) => {
     const r = await dir.uploadWorkers('org-a', again, { nowMs: NOW + 60_000 });
     expect(r).toMatchObject({ changed: 0, removed: 0, workers: 3 });
     expect((await readLabourList(dir.sql, 'org-a', NOW + 60_000))!.rows).toEqual(list.rows);
+  });
+
+  it("is taken out of the kept lists when a worker on it is erased (Decree 13): the kept list goes, the next one is made without them", async () => {
+    const dir = await seeded();
+    await dir.sql.write((tx) => tx.run(sql`INSERT INTO labour_lists (org_id, day, made_ms, workers, body) VALUES ('org-a', '2026-11-27', ${NOW}, 3, ${Buffer.from('xlsx')})`));
+    await dir.sql.write((tx) => tx.run(sql`INSERT INTO labour_lists (org_id, day, made_ms, workers, body) VALUES ('org-b', '2026-11-27', ${NOW}, 0, ${Buffer.from('xlsx')})`));
+    const files = tempDir('safegate-labour-erase-');
+    const store = new SqliteHubStore(join(files.path, 'hub.db'));
+    try {
+      const erased = await erasePerson({ directory: dir, passes: new PassRegistry({ sql: dir.sql }), store, audit: () => {}, now: () => NOW }, 'W-002', 'op');
+      expect(erased.keptLabourListsDeleted).toBe(1);
+      expect((await keptLabourLists(dir.sql)).map((l) => l.orgId)).toEqual(['org-b']);
+      expect((await readLabourList(dir.sql, 'org-a', NOW))!.rows.map((r) => r.workerId)).toEqual(['W-003', 'W-001']);
+    } finally {
+      await store.close();
+      files.remove();
+    }
   });
 
   it("holds one organisation's workers only; an unknown organisation has no list; the file is named by organisation and province day", async () => {
