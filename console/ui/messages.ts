@@ -362,6 +362,8 @@ export const vi = {
     notAcknowledged: 'Chưa xác nhận',
     deliveriesHeading: 'Gửi tới',
     detailHeading: 'Cảnh báo {{id}}',
+    older: 'Xem các cảnh báo cũ hơn',
+    newest: 'Về các cảnh báo mới nhất',
     back: '← Tất cả cảnh báo',
     delivery: {
       sent: 'đã gửi {{when}}',
@@ -799,6 +801,8 @@ export const en: Messages = {
     notAcknowledged: 'Not acknowledged',
     deliveriesHeading: 'Sent to',
     detailHeading: 'Alert {{id}}',
+    older: 'Older alerts',
+    newest: 'Back to the newest',
     back: '← All alerts',
     delivery: {
       sent: 'sent {{when}}',

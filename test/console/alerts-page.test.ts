@@ -163,7 +163,7 @@ describe('console alerts page (Chromium)', () => {
     await manB.context().close();
   }, 90_000);
 
-  it('an operator names a webhook recipient for an organisation and sees its secret once', async () => {
+  it('an operator names a webhook recipient for an organisation and sees its secret once; the page in English; older alerts a page further', async () => {
     const page = await open('op');
     await page.getByTestId('recipients').waitFor();
     await page.locator('select[name="recipient-org"]').selectOption('ORG-B');
@@ -186,6 +186,19 @@ describe('console alerts page (Chromium)', () => {
     await page.getByRole('heading', { name: 'Who is told' }).waitFor();
     expect(await page.getByTestId('alerts').locator('th').allTextContents()).toEqual(['Time', 'Kind', 'Site', 'Checkpoint / device', 'Worker (id or name)', 'Reason', 'Sent to', 'Acknowledgement']);
     await screenshot(page, 'console-alerts-en');
+
+    // A hundred at a time, newest first: the older ones a page further.
+    for (let i = 0; i < 100; i++) {
+      await book.raise({ dedupKey: `hub:list-stale:ORG-B:day-${i}`, source: 'hub', kind: 'list-stale', category: 'compliance', orgId: 'ORG-B', siteId: null, checkpointId: null, deviceId: null, seq: null, atMs: Date.now() });
+    }
+    const rows = page.getByTestId('alerts').locator('tbody tr');
+    await expect.poll(() => page.getByTestId('alerts').locator('tbody tr[data-alert]').first().textContent()).toContain('more than 3 days old');
+    expect(await rows.count()).toBe(100);
+    await page.getByTestId('alerts-older').click();
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await page.getByTestId('alerts-older').count()).toBe(0);
+    await page.getByRole('button', { name: 'Back to the newest' }).click();
+    await expect.poll(() => rows.count()).toBe(100);
     await page.context().close();
   }, 60_000);
 });

@@ -299,7 +299,9 @@ function AlertList({ me }: { me: Me }) {
   const [sound, setSound] = useState(() => localStorage.getItem(SOUND_KEY) === 'on');
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const [news, setNews] = useState(0);
-  const alerts = useLoad<{ alerts: BookAlert[]; next: string | null }>(withQuery('/api/alerts/book', { limit: '100', unacknowledged: unacknowledged ? 'true' : undefined }));
+  // A page at a time, newest first; `before` is where the page shown ends (the newest page updates live, older ones on a change too).
+  const [pages, setPages] = useState<string[]>([]);
+  const alerts = useLoad<{ alerts: BookAlert[]; next: string | null }>(withQuery('/api/alerts/book', { limit: '100', unacknowledged: unacknowledged ? 'true' : undefined, before: pages.at(-1) }));
   const reload = useCoalesced(alerts.reload);
   useAlertLive((e) => {
     reload();
@@ -321,7 +323,7 @@ function AlertList({ me }: { me: Me }) {
       <h2 id="alerts-heading">{t('alerts.heading')}</h2>
       <div className="row">
         <label className="choice">
-          <input type="checkbox" name="unacknowledged" checked={unacknowledged} onChange={(e) => setUnacknowledged(e.target.checked)} />
+          <input type="checkbox" name="unacknowledged" checked={unacknowledged} onChange={(e) => (setUnacknowledged(e.target.checked), setPages([]))} />
           {t('alerts.onlyUnacknowledged')}
         </label>
         <label className="choice">
@@ -365,6 +367,18 @@ function AlertList({ me }: { me: Me }) {
           </tr>
         ))}
       </Table>
+      <div className="row">
+        {pages.length > 0 && (
+          <button type="button" onClick={() => setPages([])}>
+            {t('alerts.newest')}
+          </button>
+        )}
+        {alerts.data?.next && (
+          <button type="button" data-testid="alerts-older" onClick={() => setPages((p) => [...p, alerts.data!.next!])}>
+            {t('alerts.older')}
+          </button>
+        )}
+      </div>
     </section>
   );
 }
