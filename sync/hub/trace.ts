@@ -21,7 +21,7 @@ import type { VisitRecord, Visits } from './visits.js';
  *   more (the presence ended at the reset time). An exit with no entry before it makes no presence.
  * - Canteen: every scan (either way) is a sitting [t, t + canteenWindowMinutes): two sittings
  *   overlap, by the window less the time between the scans, when their scans are less than the
- *   window apart.
+ *   window apart. A worker's sittings that overlap (a second scan within the window) are one stay.
  * - The case's presence is clipped to the period; a contact's counts where it overlaps the case's.
  *   Presence resting on an event with an unverified clock (a kiosk the hub could not date, a phone
  *   check-in uploaded late) is marked, and so is every exposure that rests on it, on either side.
@@ -321,7 +321,14 @@ export function presenceIntervals(passages: readonly Passage[], kindOf: (key: st
     list.sort((a, b) => a.timeMs - b.timeMs || (a.direction === b.direction ? 0 : a.direction === 'entry' ? -1 : 1));
     const { workerId, key } = list[0]!;
     if (kindOf(key) === 'canteen') {
-      for (const p of list) out.push({ workerId, key, fromMs: p.timeMs, toMs: p.timeMs + sittingMs, source: p.source, unverified: p.unverified });
+      // Sittings that overlap (a second scan within the window) are one stay, so no minute counts twice.
+      let last: Interval | null = null;
+      for (const p of list) {
+        if (last && p.timeMs < last.toMs) {
+          last.toMs = p.timeMs + sittingMs;
+          last.unverified ||= p.unverified;
+        } else out.push((last = { workerId, key, fromMs: p.timeMs, toMs: p.timeMs + sittingMs, source: p.source, unverified: p.unverified }));
+      }
       continue;
     }
     let open: Passage | null = null;

@@ -37,10 +37,11 @@ export const EXPECTED_F2 = [
   { workerId: 'Z2', minutes: 55, via: 'Z3', place: 'zone:xuong-1:khu-a' },
   { workerId: 'P2', minutes: 30, via: 'P1', place: 'team:to-may-1' },
   { workerId: 'F2A', minutes: 20, via: 'K1', place: 'canteen:nha-an' },
-  { workerId: 'K3', minutes: 10, via: 'K1', place: 'canteen:nha-an' },
+  { workerId: 'K3', minutes: 15, via: 'K1', place: 'canteen:nha-an' },
+  { workerId: 'K4', minutes: 5, via: 'K1', place: 'canteen:nha-an' },
 ] as const;
 
-/** Workers of the scenario who are nobody's contact: near misses, a refused scan, the gate. */
+/** Workers of the scenario who are not the case's contacts: near misses, a refused scan, the gate, another zone. */
 export const NOT_CONTACTS = ['B3', 'K4', 'D1', 'G1', 'Y1'] as const;
 
 const WORKERS = ['C', 'B1', 'B2', 'B3', 'B4', 'Y1', 'K1', 'K2', 'K3', 'K4', 'F2A', 'Z1', 'Z2', 'Z3', 'Z4', 'D1', 'G1', 'P1', 'P2'];
@@ -60,7 +61,8 @@ const DEVICES: { device: string; checkpoint: string; zone: string; placedAt: str
   },
   {
     device: 'kiosk-an', checkpoint: 'nha-an', zone: 'nha-an', placedAt: 'nha-an', synced: true,
-    passages: [['C', 300, 'entry'], ['K1', 310, 'entry'], ['K3', 330, 'entry'], ['K4', 340, 'entry'], ['F2A', 600, 'entry'], ['K1', 610, 'entry']],
+    // K1 scans twice within a sitting (out for a moment and back): one stay, 310 to 345.
+    passages: [['C', 300, 'entry'], ['K1', 310, 'entry'], ['K1', 315, 'entry'], ['K3', 330, 'entry'], ['K4', 340, 'entry'], ['F2A', 600, 'entry'], ['K1', 610, 'entry']],
   },
   // A second kiosk on the bus that still sends the bus's old checkpoint id: its place is where the hub put it.
   { device: 'kiosk-bus2', checkpoint: 'xe-cu', zone: 'xe-1', placedAt: 'xe-1', synced: true, passages: [['B4', 20, 'entry'], ['B4', 30, 'exit']] },
