@@ -94,7 +94,8 @@ describe.each(directoryBackends)('hub trace command on $name', (backend) => {
       [['--worker', 'C', '--from', 'yesterday'], /--from: expected an ISO 8601 date or time/],
       [['--worker', 'C', '--to', '2026-02-30'], /--to: not a real date or time/],
     ];
-    for (const [args, reason] of refusals) {
+    // The period and its text are refused before either database is read: once is enough.
+    for (const [args, reason] of backend.name === 'SQLite' ? refusals : refusals.slice(0, 1)) {
       const r = run(...args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(reason);
