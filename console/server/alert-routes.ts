@@ -39,7 +39,7 @@ import { ALL_ROLES, errorSchema, identifierJson, OPERATOR_OR_MANAGER, orgScope }
  *   alert may come from another hub process sharing the database) and at once when this process
  *   raises one or an acknowledgement is made here. A stream lives at most STREAM_LIFETIME_MS (the
  *   browser reconnects with the session checked again), at most STREAMS_PER_ACCOUNT per account; each
- *   stream opened is a line of the audit trail.
+ *   stream opened is a line of the audit trail; signed out, a stream ends within SESSION_CHECK_MS.
  * - `POST /api/alerts/:id/ack`: operators (province-wide) and the managers who see the alert, once;
  *   health officers only read. The audit trail's line for the call names the alert.
  * - `/api/alert-recipients`: who is told. Operators for any organisation, a site or the province;
@@ -51,6 +51,8 @@ export const STREAMS_PER_ACCOUNT = 5;
 /** A stream ends after this long and the browser reconnects (its session is then checked again). */
 export const STREAM_LIFETIME_MS = 10 * 60_000;
 const HEARTBEAT_MS = 15_000;
+/** How often an open stream's session is checked again (signed out, it ends within this). */
+export const SESSION_CHECK_MS = 5_000;
 const POLL_MS = 1_000;
 const MAX_LISTED = 500;
 /** A page's end as the `before` of the next: raised time and alert id. */
@@ -215,6 +217,8 @@ interface LiveStream {
   account: string;
   viewer: Viewer;
   raw: ServerResponse;
+  /** Whether the session the stream was opened with still holds (signed out or expired: the stream ends). */
+  stillSignedIn(): Promise<boolean>;
   end(): void;
 }
 
@@ -226,6 +230,7 @@ class AlertChanges {
   private cursor: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private sessions: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private again = false;
@@ -255,6 +260,9 @@ class AlertChanges {
       this.heartbeat = setInterval(() => {
         for (const x of this.streams) x.raw.write(': keep-alive\n\n');
       }, HEARTBEAT_MS);
+      this.sessions = setInterval(() => {
+        for (const x of this.streams) void x.stillSignedIn().then((yes) => yes || x.end(), this.onError);
+      }, SESSION_CHECK_MS);
     })().finally(() => (this.starting = undefined));
     await this.starting;
   }
@@ -277,6 +285,8 @@ class AlertChanges {
   stop(): void {
     clearInterval(this.timer);
     clearInterval(this.heartbeat);
+    clearInterval(this.sessions);
+    this.sessions = undefined;
     this.timer = undefined;
     this.heartbeat = undefined;
     this.cursor = undefined;
@@ -338,7 +348,15 @@ const recipientJson = {
   additionalProperties: false,
 } as const;
 
-export function registerAlertRoutes(app: FastifyInstance, data: AlertConsoleData, accounts: ConsoleStore, log: Logger, now: () => number): void {
+export function registerAlertRoutes(
+  app: FastifyInstance,
+  data: AlertConsoleData,
+  accounts: ConsoleStore,
+  log: Logger,
+  now: () => number,
+  /** Whether a request's session cookie still names a live session. */
+  signedIn: (req: FastifyRequest) => Promise<boolean>,
+): void {
   const { book, directory } = data;
   const changes = new AlertChanges(book, now, (err) => log.error({ err: (err as Error).message }, 'alert changes not read'));
   const unsubscribe = book.onRaised(() => changes.wake());
@@ -435,6 +453,7 @@ export function registerAlertRoutes(app: FastifyInstance, data: AlertConsoleData
         account,
         viewer,
         raw,
+        stillSignedIn: () => signedIn(req),
         end: () => {
           if (ended) return;
           ended = true;

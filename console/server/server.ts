@@ -320,7 +320,14 @@ export class ConsoleServer {
         registerPassRoutes(app, passes, this.options.hub.zone, () => this.now());
         registerPersonRoutes(app, { ...this.options.hub, passes }, store, log, () => this.now());
       }
-      if (this.options.hub.alerts) registerAlertRoutes(app, { book: this.options.hub.alerts, directory: this.options.hub.directory, store: this.options.hub.store }, store, log, () => this.now());
+      if (this.options.hub.alerts) {
+        // A live alert stream outlasts its request: it asks again, now and then, whether its session holds.
+        const signedIn = async (req: FastifyRequest) => {
+          const token = req.cookies[SESSION_COOKIE];
+          return token !== undefined && (await store.session(tokenHash(token), this.now())) !== undefined;
+        };
+        registerAlertRoutes(app, { book: this.options.hub.alerts, directory: this.options.hub.directory, store: this.options.hub.store }, store, log, () => this.now(), signedIn);
+      }
       if (this.options.hub.tracing) registerTraceRoutes(app, { ...this.options.hub, tracing: this.options.hub.tracing }, store, log, () => this.now());
       if (this.options.hub.exports) registerExportRoutes(app, this.options.hub.exports, store, log, () => this.now());
       registerReportRoutes(app, this.options.hub, store, log, () => this.now());

@@ -51,8 +51,9 @@ async function client(base: string, name: string) {
       const events: { alertId: string; change: string }[] = [];
       const raw: string[] = [];
       let waiting: (() => void) | undefined;
+      let ended: Promise<void> = Promise.resolve();
       if (r.ok) {
-        void (async () => {
+        ended = (async () => {
           const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
           let buffer = '';
           try {
@@ -80,6 +81,8 @@ async function client(base: string, name: string) {
         type: r.headers.get('content-type'),
         events,
         raw,
+        /** Resolves when the server ends the stream. */
+        ended,
         /** Waits for the event about this alert and returns the events seen until then. */
         until: async (alertId: string) => {
           while (!events.some((e) => e.alertId === alertId)) await new Promise<void>((resolve) => (waiting = resolve));
@@ -307,7 +310,7 @@ describe.each(directoryBackends)('console alert routes (the directory on $name)'
     expect((await op.change('DELETE', `/api/alert-recipients/${hook.body.recipientId}`)).status).toBe(200);
   });
 
-  it("the live stream pushes only ids, only of alerts the account may see, whichever process raised them; at most a few streams per account", async () => {
+  it("the live stream pushes only ids, only of alerts the account may see, whichever process raised them; at most a few streams per account, each audited, and none outlives its session", async () => {
     const manA = await client(server.url, 'man-a');
     const manB = await client(server.url, 'man-b');
     const streamA = await manA.live();
@@ -338,6 +341,11 @@ describe.each(directoryBackends)('console alert routes (the directory on $name)'
     const tooMany = await manA.live();
     expect(tooMany.status).toBe(429);
     for (const s of [streamA, streamB, ...more]) s.close();
+    // Signed out, an open stream ends (its session is checked again every few seconds).
+    const last = await manB.live();
+    expect(last.status).toBe(200);
+    expect((await manB.change('POST', '/api/logout')).status).toBe(200);
+    await last.ended;
     // Each stream opened is in the audit trail, and the one refused too.
     await expect.poll(async () => (await accounts.auditTrail(200)).filter((e) => e.account === 'man-a' && e.action === 'GET /api/alerts/live').map((e) => e.outcome).sort()).toEqual([...Array(STREAMS_PER_ACCOUNT).fill('ok'), 'refused']);
   });
