@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from '../../base/node/logger.js';
 import { dailySummary, SummaryError, withoutHealthReasons } from '../../sync/hub/reports/daily-summary.js';
-import { labourListFileName, labourListXlsx, readLabourList } from '../../sync/hub/reports/labour-list.js';
+import { LabourListBusyError, labourListFileName, makeLabourListXlsx, readLabourList } from '../../sync/hub/reports/labour-list.js';
 import { keptLabourList, keptLabourLists } from '../../sync/hub/reports/scheduler.js';
 import type { ConsoleStore } from './accounts.js';
 import { ALL_ROLES, errorSchema, identifierJson, mayReachOrg, orgScope, type ConsoleHubData } from './scope.js';
@@ -88,7 +88,12 @@ export function registerReportRoutes(app: FastifyInstance, hub: ConsoleHubData, 
       } else {
         const list = await readLabourList(directory.sql, orgId, now());
         if (!list) return reply.code(404).send({ error: `no organisation ${orgId}` });
-        file = { body: await labourListXlsx(list, zone), madeMs: list.madeMs, rows: list.rows.length };
+        try {
+          file = { body: await makeLabourListXlsx(list, zone), madeMs: list.madeMs, rows: list.rows.length };
+        } catch (err) {
+          if (!(err instanceof LabourListBusyError)) throw err;
+          return reply.code(503).header('Retry-After', '60').send({ error: err.message });
+        }
       }
       audit(req, 'labour list download', `organisation ${orgId}: ${file.rows} workers${req.query.kept ? ' (kept list)' : ''}`, 'ok');
       return reply

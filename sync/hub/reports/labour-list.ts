@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { sql } from 'kysely';
 import type { WorkerRecord } from '../../../base/common/types.js';
 import { guardCell } from '../../../base/common/cell-guard.js';
@@ -112,29 +113,94 @@ export async function readLabourList(db: HubSqlExecutor, orgId: string, nowMs: n
 /**
  * The list as an XLSX workbook: a title row (organisation, date in the province zone), the form's
  * header, one row per worker. Every text cell goes through the kiosk export's formula guard (a name
- * is the organisation's own text; a spreadsheet must never run it).
+ * is the organisation's own text; a spreadsheet must never run it). Written with ExcelJS's streaming
+ * writer, row by row (a 100,000-worker list does not hold a whole workbook model in memory); the hub
+ * calls it through `makeLabourListXlsx`, off its event loop.
  */
 export async function labourListXlsx(list: LabourList, zone: string): Promise<Buffer> {
   // Loaded when a list is made: a hub process that never makes one need not carry ExcelJS.
   const { default: ExcelJS } = await import('exceljs');
-  const book = new ExcelJS.Workbook();
+  const { PassThrough } = await import('node:stream');
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  const book = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false });
   book.creator = 'SafeGate';
   book.created = new Date(list.madeMs);
   const sheet = book.addWorksheet('Danh sách NLĐ', { views: [{ state: 'frozen', ySplit: 2 }] });
+  // Phone and ID numbers stay text (a leading 0 is part of them), whatever a spreadsheet would guess.
+  const asText = new Set(['Số CCCD/CMND', 'Số điện thoại']);
+  sheet.columns = COLUMNS.map((c) => ({ width: c.width, ...(asText.has(c.header) ? { style: { numFmt: '@' } } : {}) }));
   const title = sheet.addRow([guardCell(`DANH SÁCH NGƯỜI LAO ĐỘNG (CV 2242) — ${list.orgName} (${list.orgId}) — ngày ${formDate(list.madeMs, zone)}`)]);
   title.font = { bold: true, size: 13 };
   sheet.mergeCells(1, 1, 1, COLUMNS.length);
-  sheet.addRow(COLUMNS.map((c) => c.header)).font = { bold: true };
+  title.commit();
+  const header = sheet.addRow(COLUMNS.map((c) => c.header));
+  header.font = { bold: true };
+  header.commit();
   list.rows.forEach((r, i) => {
-    sheet.addRow(COLUMNS.map((c) => {
-      const v = c.cell(r, i + 1, zone);
-      return typeof v === 'string' ? guardCell(v) : v;
-    }));
+    sheet
+      .addRow(
+        COLUMNS.map((c) => {
+          const v = c.cell(r, i + 1, zone);
+          return typeof v === 'string' ? guardCell(v) : v;
+        }),
+      )
+      .commit();
   });
-  COLUMNS.forEach((c, i) => (sheet.getColumn(i + 1).width = c.width));
-  // Phone and ID numbers stay text (a leading 0 is part of them), whatever a spreadsheet would guess.
-  for (const key of ['Số CCCD/CMND', 'Số điện thoại']) sheet.getColumn(COLUMNS.findIndex((c) => c.header === key) + 1).numFmt = '@';
-  return Buffer.from(await book.xlsx.writeBuffer());
+  sheet.commit();
+  await book.commit();
+  return Buffer.concat(chunks);
+}
+
+/** A labour list that could not be made now (too many at once, or not within the time). */
+export class LabourListBusyError extends Error {
+  override name = 'LabourListBusyError';
+}
+
+/** Workbooks written at once by one hub process; another asks again later. */
+const MAX_AT_ONCE = 2;
+const MAKE_TIMEOUT_MS = 5 * 60_000;
+let making = 0;
+
+/**
+ * `labourListXlsx` in a worker thread, so the hub's event loop (the broker link, the console, the
+ * kiosks' downloads) keeps answering while a large list is written (100,000 workers take seconds of
+ * CPU). At most two at a time per process; a third, or one not done in five minutes, is a
+ * LabourListBusyError, never a crash of the hub.
+ */
+export async function makeLabourListXlsx(list: LabourList, zone: string, limits: { timeoutMs?: number } = {}): Promise<Buffer> {
+  if (making >= MAX_AT_ONCE) throw new LabourListBusyError(`${making} labour lists are being made: try again in a minute`);
+  making++;
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const workerOptions = { workerData: { list, zone }, resourceLimits: { maxOldGenerationSizeMb: 1024 } };
+      // Run from the sources (tests, tsx), the worker is the .ts file: the thread registers tsx's loader first.
+      const fromSource = import.meta.url.endsWith('.ts');
+      const file = new URL(fromSource ? './labour-list-worker.ts' : './labour-list-worker.js', import.meta.url);
+      const worker = fromSource
+        ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(file.href)}); });`, { ...workerOptions, eval: true })
+        : new Worker(file, workerOptions);
+      let settled = false;
+      const settle = (err: Error | undefined, xlsx?: Buffer): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        void worker.terminate();
+        if (err) reject(err);
+        else resolve(xlsx!);
+      };
+      const timeoutMs = limits.timeoutMs ?? MAKE_TIMEOUT_MS;
+      const timer = setTimeout(() => settle(new LabourListBusyError(`the labour list was not made within ${Math.round(timeoutMs / 1000)} s: try again later`)), timeoutMs);
+      worker.once('message', (m: { ok: true; xlsx: Uint8Array } | { ok: false; error: string }) =>
+        m.ok ? settle(undefined, Buffer.from(m.xlsx.buffer, m.xlsx.byteOffset, m.xlsx.byteLength)) : settle(new Error(`the labour list could not be made: ${m.error}`)),
+      );
+      worker.once('error', (err) => settle(new Error(`the labour list could not be made: ${err.message}`)));
+      worker.once('exit', (code) => settle(new Error(`the labour list could not be made (its worker thread ended with code ${code})`)));
+    });
+  } finally {
+    making--;
+  }
 }
 
 /** The file name a download or the CLI suggests: the organisation and the day in the province zone. */

@@ -5,7 +5,7 @@ import type { HubSqlExecutor } from '../hub-sql.js';
 import type { AlertBook } from '../notify/alert-book.js';
 import type { Mailer } from '../notify/mailer.js';
 import { dailySummary, summaryEmail, withoutHealthReasons, type SummarySources } from './daily-summary.js';
-import { formDate, labourListFileName, labourListXlsx, readLabourList } from './labour-list.js';
+import { formDate, labourListFileName, makeLabourListXlsx, readLabourList } from './labour-list.js';
 
 /**
  * The reports' schedule (`safegate hub run`), every day in the province zone:
@@ -157,7 +157,7 @@ export class ReportScheduler {
           const ok = await this.once(listKey, 'labour-list', day, org.id, null, nowMs, async () => {
             const list = await readLabourList(directory.sql, org.id, nowMs);
             if (!list) return;
-            const body = await labourListXlsx(list, zone);
+            const body = await makeLabourListXlsx(list, zone);
             await directory.sql.write((tx) =>
               tx.run(sql`INSERT INTO labour_lists (org_id, day, made_ms, workers, body) VALUES (${org.id}, ${day}, ${nowMs}, ${list.rows.length}, ${body})
                          ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, made_ms = excluded.made_ms, workers = excluded.workers, body = excluded.body`),

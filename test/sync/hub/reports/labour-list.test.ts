@@ -9,7 +9,7 @@ import { erasePerson } from '../../../../sync/hub/person-data.js';
 import { parseWorkerList } from '../../../../sync/hub/registry-upload.js';
 import { keptLabourLists } from '../../../../sync/hub/reports/scheduler.js';
 import { SqliteHubStore } from '../../../../sync/hub/store.js';
-import { labourListFileName, labourListXlsx, readLabourList } from '../../../../sync/hub/reports/labour-list.js';
+import { LabourListBusyError, labourListFileName, labourListXlsx, makeLabourListXlsx, readLabourList } from '../../../../sync/hub/reports/labour-list.js';
 import { directoryBackends } from '../../../helpers/directory-db.js';
 import { tempDir } from '../../../helpers/fixtures.js';
 
@@ -145,5 +145,25 @@ describe('CV 2242 labour list as a codec', () => {
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('CV 2242 labour list made off the event loop', () => {
+  const list = {
+    orgId: 'org-a',
+    orgName: 'A',
+    madeMs: NOW,
+    rows: [{ workerId: 'W-1', fullName: '=Lan', birthYear: 1990, sex: 'female' as const, idNumber: '079190000001', phone: '0912345601', residence: null, team: 'Tổ 1', siteId: 'site-a', testResult: 'negative' as const, testedAtMs: Date.parse('2026-11-26T00:00:00+07:00'), vaccineDoses: 2 }],
+  };
+
+  it('writes the same workbook in a worker thread, two at a time; a third at once is refused as busy, and one not done in time too', async () => {
+    const [a, b, c] = [makeLabourListXlsx(list, ZONE), makeLabourListXlsx(list, ZONE), makeLabourListXlsx(list, ZONE)];
+    await expect(c).rejects.toThrow(LabourListBusyError);
+    for (const xlsx of await Promise.all([a, b])) {
+      expect((await parseWorkerList(xlsx, ZONE, NOW)).map(({ line: _line, ...w }) => w)).toEqual(list.rows);
+    }
+    await expect(makeLabourListXlsx(list, ZONE, { timeoutMs: 1 })).rejects.toThrow(/was not made within/);
+    // Once those are done, the next is made again.
+    expect((await parseWorkerList(await makeLabourListXlsx(list, ZONE), ZONE, NOW)).map((w) => w.workerId)).toEqual(['W-1']);
   });
 });
