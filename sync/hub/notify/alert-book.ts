@@ -262,6 +262,18 @@ function newId(prefix: string, bytes: number): string {
 /** The longest error text kept on a delivery (an SMTP or HTTP status line, never a message body). */
 const MAX_ERROR_CHARS = 300;
 
+/**
+ * The organisations an alert that names none (a gate's emergency release, a silent kiosk) concerns:
+ * the one its site is registered to, and those its checkpoint (or its device's) serves; their
+ * organisation-wide recipients are told, as their managers see it in the console
+ * (console/server/alert-routes.ts maySee).
+ */
+function servingOrganisations(a: Pick<RaisedAlert, 'siteId' | 'checkpointId' | 'deviceId'>) {
+  return sql`SELECT org_id FROM sites WHERE site_id = ${a.siteId} AND org_id IS NOT NULL
+    UNION SELECT org_id FROM checkpoint_orgs WHERE checkpoint_id = ${a.checkpointId}
+    UNION SELECT co.org_id FROM checkpoint_orgs co JOIN device_sites d ON d.checkpoint_id = co.checkpoint_id WHERE d.device_id = ${a.deviceId}`;
+}
+
 export class AlertBook {
   private readonly sql: HubSql;
   private readonly undeliveredAfterAttempts: number;
@@ -304,7 +316,7 @@ export class AlertBook {
         SELECT CAST(${alertId} AS TEXT), r.recipient_id, r.channel, 'pending', 0, CAST(${nowMs} AS BIGINT), CAST(${nowMs} AS BIGINT)
         FROM alert_recipients r
         WHERE r.removed_ms IS NULL AND r.disabled = 0
-          AND ${a.orgId === null ? sql`(r.org_id IS NULL OR r.site_id = ${a.siteId})` : sql`(r.org_id IS NULL OR r.org_id = ${a.orgId})`}
+          AND ${a.orgId === null ? sql`(r.org_id IS NULL OR r.site_id = ${a.siteId} OR (r.site_id IS NULL AND r.org_id IN (${servingOrganisations(a)})))` : sql`(r.org_id IS NULL OR r.org_id = ${a.orgId})`}
           AND ${a.siteId === null ? sql`(r.site_id IS NULL OR r.org_id = ${a.orgId})` : sql`(r.site_id IS NULL OR r.site_id = ${a.siteId})`}
           AND (r.categories IS NULL OR r.categories LIKE ${`%,${a.category},%`})`);
       return { alertId, isNew: true, row };

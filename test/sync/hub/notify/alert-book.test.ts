@@ -72,6 +72,22 @@ describe.each(directoryBackends)('the alert book on $name', (backend) => {
     expect((await book.deliveries([list.alertId])).map((d) => d.recipientId).sort()).toEqual([orgOnly.recipientId, orgSite.recipientId, province.recipientId].sort());
   });
 
+  it("an alert about a site's device (no worker) reaches the organisation-wide recipients of the site's organisation and of those its checkpoint serves", async () => {
+    for (const id of ['may-a', 'may-b', 'may-c']) await directory.addOrganisation({ id, name: id, kind: 'company' }, NOW);
+    await directory.addSite({ id: 'xuong-1', orgId: 'may-a', name: 'Xưởng 1' }, NOW);
+    await directory.addCheckpoint({ id: 'cong-1', siteId: 'xuong-1', name: 'Cổng 1', kind: 'gate', orgIds: ['may-b'] }, NOW);
+    const owner = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'a@may-a.vn' }, NOW);
+    const served = await book.addRecipient({ orgId: 'may-b', siteId: null, channel: 'email', address: 'b@may-b.vn' }, NOW);
+    await book.addRecipient({ orgId: 'may-a', siteId: 'xuong-2', channel: 'email', address: 'a2@may-a.vn' }, NOW); // another site
+    await book.addRecipient({ orgId: 'may-c', siteId: null, channel: 'email', address: 'c@may-c.vn' }, NOW); // not served here
+    const gate = await book.raise(kioskAlert(4, { kind: 'emergency-open', category: 'gate', orgId: null, siteId: 'xuong-1', checkpointId: 'cong-1' }), NOW);
+    expect((await book.deliveries([gate.alertId])).map((d) => d.recipientId).sort()).toEqual([owner.recipientId, served.recipientId].sort());
+    // A silent kiosk placed at the gate: known by its device.
+    await directory.placeDevices('cong-1', ['gate-9'], NOW);
+    const silent = await book.raise({ dedupKey: 'hub:kiosk-silent:gate-9:1', source: 'hub', kind: 'kiosk-silent', category: 'device', orgId: null, siteId: null, checkpointId: null, deviceId: 'gate-9', seq: null, atMs: NOW }, NOW);
+    expect((await book.deliveries([silent.alertId])).map((d) => d.recipientId)).toEqual([served.recipientId]);
+  });
+
   it('acknowledges once, lists unacknowledged ones, and every change moves the change cursor', async () => {
     await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
     const start = await book.currentCursor();
