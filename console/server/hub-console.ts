@@ -88,7 +88,7 @@ export async function openHubConsole(o: {
     tracer: {
       trace: async (r: TraceRequest) => {
         const resetHours = o.trace?.resetHours ?? (await publishedResetHours(o.directory)) ?? DEFAULT_TRACE_OPTIONS.resetHours;
-        return new Tracer({ store: o.store, directory: o.directory, visits }, { canteenWindowMinutes: o.trace?.canteenWindowMinutes ?? DEFAULT_TRACE_OPTIONS.canteenWindowMinutes, resetHours }).trace(r);
+        return new Tracer({ store: o.store, directory: o.directory }, { canteenWindowMinutes: o.trace?.canteenWindowMinutes ?? DEFAULT_TRACE_OPTIONS.canteenWindowMinutes, resetHours }).trace(r);
       },
     },
     saved: traces,

@@ -232,7 +232,7 @@ async function traceDemoCase(directory: HubDirectory, hubStore: SqliteHubStore, 
   for (const [device, events] of demoHistory(now, zone)) await hubStore.ingest(device, events, now);
   const today = now - (now % DAY);
   if (!(await hubConsole.traces.list()).some((t) => t.caseWorkerId === DEMO_CASE && t.startedMs >= today)) {
-    const tracer = new Tracer({ store: hubStore, directory, visits: hubConsole.visits }, { resetHours: (await publishedResetHours(directory)) ?? DEFAULT_TRACE_OPTIONS.resetHours });
+    const tracer = new Tracer({ store: hubStore, directory }, { resetHours: (await publishedResetHours(directory)) ?? DEFAULT_TRACE_OPTIONS.resetHours });
     const result = await tracer.trace({ workerId: DEMO_CASE, fromMs: now - 14 * DAY, toMs: now, secondDegree: true });
     await hubConsole.traces.save({ result, secondDegree: true, startedBy: 'demo-health', scopeOrgId: null, caseOrgId: DEMO_ORG.id });
   }

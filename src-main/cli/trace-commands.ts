@@ -1,13 +1,8 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dayKeyIn, localTimeIn, parseInstant } from '../../base/common/time.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
-import { PassRegistry } from '../../sync/hub/passes.js';
-import { PhoneUploads } from '../../sync/hub/phone-uploads.js';
 import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
 import { DEFAULT_TRACE_DAYS, TraceError, Tracer, traceOptionsOf, type TraceResult } from '../../sync/hub/trace.js';
-import { Visits } from '../../sync/hub/visits.js';
 import { CliError } from './errors.js';
 
 const DAY_MS = 86_400_000;
@@ -18,14 +13,6 @@ export interface TraceCommandOptions {
   to?: string | undefined;
   secondDegree?: boolean | undefined;
   json?: boolean | undefined;
-}
-
-function readKey(file: string, setting: string): KeyObject {
-  try {
-    return createPrivateKey(readFileSync(file));
-  } catch (err) {
-    throw new CliError(`${setting} ${file}: not a readable private key (${(err as Error).message})`);
-  }
 }
 
 /**
@@ -49,16 +36,8 @@ export async function traceHubWorker(configFile: string, o: TraceCommandOptions,
   const store: HubStore = url ? await (await import('../../sync/hub/pg-store.js')).PgHubStore.open(url, 2) : new (await import('../../sync/hub/store.js')).SqliteHubStore(loaded.storePath);
   const directory = await HubDirectory.open(directoryTarget(loaded));
   try {
-    // Phone check-ins are read only; the keys are what the Visits of `hub run` are built with.
-    const visits =
-      loaded.phonePassKeyPath && loaded.checkpointCodeKeyPath
-        ? new Visits({
-            sql: directory.sql,
-            uploads: new PhoneUploads(readKey(loaded.phonePassKeyPath, 'phonePassKey'), new PassRegistry({ sql: directory.sql })),
-            checkpointCodeKey: readKey(loaded.checkpointCodeKeyPath, 'checkpointCodeKey'),
-          })
-        : undefined;
-    const tracer = new Tracer({ store, directory, visits }, await traceOptionsOf(loaded.settings.trace, directory));
+    // Phone check-ins are read from the directory's database as they are: no key is needed to read them.
+    const tracer = new Tracer({ store, directory }, await traceOptionsOf(loaded.settings.trace, directory));
     let result: TraceResult;
     try {
       result = await tracer.trace({ workerId: o.worker, fromMs, toMs, secondDegree: Boolean(o.secondDegree) });

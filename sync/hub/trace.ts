@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { HubDirectory } from './directory.js';
 import type { CheckpointWindow, HubStore, PresenceEvent, ReportedPlace } from './store.js';
-import type { VisitRecord, Visits } from './visits.js';
+import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from './visits.js';
 
 /**
  * Narrow tracing at the hub (issue 11, "truy vết hẹp"): given a case (a worker) and a period, who
@@ -135,7 +135,8 @@ export class TraceError extends Error {
 export interface TracerDeps {
   store: HubStore;
   directory: HubDirectory;
-  visits?: Visits | undefined;
+  /** Where phone check-ins are read (a test's stand-in); by default the directory's own visits table. */
+  visits?: Pick<Visits, 'within'> | undefined;
 }
 
 /**
@@ -453,18 +454,23 @@ export class Tracer {
 
   /** On a list or the roster (even removed since), or with a passage or check-in at this hub. */
   private async isKnown(workerId: string): Promise<boolean> {
-    const { store, directory, visits } = this.deps;
+    const { store, directory } = this.deps;
     if ((await directory.organisationsOf([workerId])).size > 0) return true;
     if (await directory.sql.get(sql`SELECT 1 AS one FROM records WHERE stream = 'roster' AND key = ${workerId}`)) return true;
     if ((await store.latestEvents({ workerIds: [workerId], limit: 1 })).length > 0) return true;
-    return visits !== undefined && (await visits.within({ workerIds: [workerId], sinceMs: 0, untilMs: Number.MAX_SAFE_INTEGER })).length > 0;
+    return (await this.checkIns({ workerIds: [workerId], sinceMs: 0, untilMs: Number.MAX_SAFE_INTEGER })).length > 0;
   }
 
   /** These workers' passages (kiosk events and check-ins) at places that make contacts. */
   private async passagesOf(workerIds: readonly string[], sinceMs: number, untilMs: number, places: Places): Promise<Passage[]> {
     const events = await this.deps.store.workerPresence(workerIds, sinceMs, untilMs);
-    const checkIns = this.deps.visits ? await this.deps.visits.within({ workerIds, sinceMs, untilMs }) : [];
+    const checkIns = await this.checkIns({ workerIds, sinceMs, untilMs });
     return this.resolve(events, checkIns, places);
+  }
+
+  /** Phone check-ins: through `deps.visits` when given, else straight from the directory's database (no key needed to read them). */
+  private checkIns(window: VisitWindow): Promise<VisitRecord[]> {
+    return this.deps.visits ? this.deps.visits.within(window) : visitsWithin(this.deps.directory.sql, window);
   }
 
   private resolve(events: readonly PresenceEvent[], checkIns: readonly VisitRecord[], places: Places, keep?: (p: Passage) => boolean): Passage[] {
@@ -503,7 +509,7 @@ export class Tracer {
       untilMs = Math.max(untilMs, i.toMs + padMs);
     }
     const events = await this.deps.store.checkpointPresence(windows);
-    const checkIns = this.deps.visits ? await this.deps.visits.within({ checkpointIds: [...visitCheckpoints], sinceMs, untilMs }) : [];
+    const checkIns = await this.checkIns({ checkpointIds: [...visitCheckpoints], sinceMs, untilMs });
     const passages = this.resolve(events, checkIns, places, (p) => !excluded.has(p.workerId) && sourceKeys.has(p.key));
     const intervals = presenceIntervals(passages, (key) => places.info.get(key)!.kind, this.options);
     const index = new IntervalIndex(sources);

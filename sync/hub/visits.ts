@@ -5,7 +5,7 @@ import { UPLOAD_ID_PATTERN } from '../../base/common/phone-upload.js';
 import { issuesText } from '../../base/common/validation.js';
 import { HubKeyring } from '../../base/node/keys.js';
 import { CheckpointCodeError, readCheckpointCode, ROTATING_WINDOW_SECONDS } from './checkpoint-codes.js';
-import { isAnyOf, type HubSql } from './hub-sql.js';
+import { isAnyOf, type HubSql, type HubSqlExecutor } from './hub-sql.js';
 import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
 
 /**
@@ -75,6 +75,29 @@ export interface VisitRecord {
   receivedAtMs: number;
   timeVerified: boolean;
   codeKind: 'static' | 'rotating';
+}
+
+/** Which visits tracing reads: these workers', or those at these checkpoints, from `sinceMs` (inclusive) to `untilMs` (exclusive). */
+export interface VisitWindow {
+  workerIds?: readonly string[];
+  checkpointIds?: readonly string[];
+  sinceMs: number;
+  untilMs: number;
+}
+
+/**
+ * The visits kept in the directory's database in a window, oldest first (the ids as one parameter).
+ * Reading needs no key: a hub that takes no phone uploads now still traces the visits it kept.
+ */
+export async function visitsWithin(db: HubSqlExecutor, filter: VisitWindow): Promise<VisitRecord[]> {
+  const [column, ids] = filter.workerIds !== undefined ? ['worker_id', filter.workerIds] : ['checkpoint_id', filter.checkpointIds ?? []];
+  if (ids.length === 0) return [];
+  const rows = await db.all<VisitRow>(
+    sql`SELECT visit_id, worker_id, checkpoint_id, site_id, direction, at_ms, received_ms, time_verified, code_kind FROM visits
+        WHERE ${isAnyOf(db.dialect, sql.ref(column), [...new Set(ids)])} AND at_ms >= ${filter.sinceMs} AND at_ms < ${filter.untilMs}
+        ORDER BY at_ms, visit_id`,
+  );
+  return rows.map(visitFromRow);
 }
 
 export interface VisitsOptions {
@@ -176,15 +199,8 @@ export class Visits {
    * Tracing: the visits of these workers, or at these checkpoints, from `sinceMs` (inclusive) to
    * `untilMs` (exclusive), oldest first; the ids as one parameter.
    */
-  async within(filter: { workerIds?: readonly string[]; checkpointIds?: readonly string[]; sinceMs: number; untilMs: number }): Promise<VisitRecord[]> {
-    const [column, ids] = filter.workerIds !== undefined ? ['worker_id', filter.workerIds] : ['checkpoint_id', filter.checkpointIds ?? []];
-    if (ids.length === 0) return [];
-    const rows = await this.db.all<VisitRow>(
-      sql`SELECT visit_id, worker_id, checkpoint_id, site_id, direction, at_ms, received_ms, time_verified, code_kind FROM visits
-          WHERE ${isAnyOf(this.db.dialect, sql.ref(column), [...new Set(ids)])} AND at_ms >= ${filter.sinceMs} AND at_ms < ${filter.untilMs}
-          ORDER BY at_ms, visit_id`,
-    );
-    return rows.map(visitFromRow);
+  async within(filter: VisitWindow): Promise<VisitRecord[]> {
+    return visitsWithin(this.db, filter);
   }
 
   /** Retention: visits older than `retentionDays`; returns how many. */

@@ -40,6 +40,13 @@ describe.each(directoryBackends)('tracing at the hub: store and directory on $na
     await directory.close();
   });
 
+  it('reads the phone check-ins kept in the directory without the phone keys (a hub that takes no uploads now still traces them)', async () => {
+    const withKeys = await new Tracer({ store, directory, visits }).trace({ workerId: 'C', fromMs: at(0) - DAY, toMs: at(0) + DAY, secondDegree: true });
+    const keyless = await new Tracer({ store, directory }).trace({ workerId: 'C', fromMs: at(0) - DAY, toMs: at(0) + DAY, secondDegree: true });
+    expect(keyless.casePresence.some((p) => p.source === 'phone')).toBe(true);
+    expect(keyless).toEqual(withKeys);
+  });
+
   it('finds exactly the F1 of the hand-built day (bus, canteen, zone, phone check-in at a team code), ranked, with overlap minutes and the clock marks', async () => {
     const tracer = new Tracer({ store, directory, visits });
     const r = await tracer.trace({ workerId: 'C', fromMs: at(0) - DAY, toMs: at(0) + DAY });
