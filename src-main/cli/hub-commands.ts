@@ -80,7 +80,7 @@ export async function runHub(configFile: string): Promise<void> {
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );
   await hub.start();
-  alerts.start();
+  alerts.start({ linkUpSinceMs: () => hub.linkUpSinceMs() });
   // Reports on their schedule (province time), e-mailed through the alerts' mailer to their e-mail recipients.
   const r = loaded.settings.reports;
   const reports = r.schedule

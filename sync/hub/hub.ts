@@ -76,6 +76,8 @@ export type HubReply = (topic: string, payload: string | Uint8Array) => Promise<
  */
 export class Hub extends EventEmitter<HubEvents> {
   private link: MqttLink | undefined;
+  /** Since when the broker link has been up without a break (epoch ms), undefined while it is down. */
+  private onlineSinceMs: number | undefined;
   /**
    * Batches of one device may be handled by any hub process; within this process, one at a time and
    * in order, while other devices' run alongside.
@@ -184,7 +186,11 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     const online = new Promise<void>((resolve) => {
       link.on('state', (state) => {
-        if (state !== 'online') return;
+        if (state !== 'online') {
+          this.onlineSinceMs = undefined;
+          return;
+        }
+        this.onlineSinceMs = Date.now();
         this.log.info({ clientId: this.options.clientId }, 'hub online');
         link.publish(HUB_STATUS_TOPIC, this.status(true), { qos: 1, retain: true }).catch(() => undefined);
         this.relay?.start();
@@ -195,9 +201,19 @@ export class Hub extends EventEmitter<HubEvents> {
     await online;
   }
 
+  /**
+   * Since when the broker link has been up without a break (epoch ms), undefined while it is down:
+   * kiosks' heartbeats are not queued while the hub cannot hear them, so silence counts from here
+   * (sync/hub/notify/hub-watch.ts).
+   */
+  linkUpSinceMs(): number | undefined {
+    return this.onlineSinceMs;
+  }
+
   async stop(): Promise<void> {
     const link = this.link;
     this.link = undefined;
+    this.onlineSinceMs = undefined;
     this.relay?.stop();
     this.relay = undefined;
     await link?.stop(async (publish) => publish(HUB_STATUS_TOPIC, this.status(false), true));

@@ -16,7 +16,8 @@ export interface AlertService {
   mailer: Mailer;
   dispatcher: Dispatcher;
   watch: HubWatch;
-  start(): void;
+  /** `linkUpSinceMs`: the hub's broker link (Hub `linkUpSinceMs`), so a kiosk's silence counts only while the hub can hear it. */
+  start(options?: { linkUpSinceMs?: () => number | undefined }): void;
   stop(): Promise<void>;
 }
 
@@ -57,7 +58,8 @@ export function openAlertService(options: { loaded: Pick<LoadedHubSettings, 'set
     mailer,
     dispatcher,
     watch,
-    start() {
+    start(o = {}) {
+      if (o.linkUpSinceMs) watch.setLink(o.linkUpSinceMs);
       dispatcher.start();
       watch.start();
     },

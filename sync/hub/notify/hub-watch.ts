@@ -8,7 +8,11 @@ import type { AlertBook, HubAlertKind, RaisedAlert } from './alert-book.js';
  *   heard from (heartbeat or batch) for longer than `silentKioskMs`: one alert per silence, keyed by
  *   when it was last heard (`hub:kiosk-silent:<device>:<last seen ms>`), so it is raised again only
  *   after the kiosk was heard and fell silent again. A kiosk the hub never heard from is not
- *   watched (it may not be installed yet). Organisation none, site the kiosk's.
+ *   watched (it may not be installed yet). Organisation none, site the kiosk's. Heartbeats are not
+ *   queued while the hub cannot hear them (QoS 0), so silence counts from the later of the last
+ *   heard and when this process could hear again: the watch's start and the hub's broker link
+ *   coming up (`linkUpSinceMs`); while the link is down the rule is skipped. After a hub or broker
+ *   outage a kiosk is silent only when it stays unheard a further `silentKioskMs`.
  * - `list-stale` (compliance): an organisation whose list is older than 3 days (or that never sent
  *   one), by the directory's list compliance: one per organisation and day (province zone).
  * - `tests-missing` (compliance): no list with test results by 15:00 today (province zone): one per
@@ -30,6 +34,13 @@ export interface HubWatchOptions {
   sources: HubWatchSources;
   zone: string;
   silentKioskMs: number;
+  /**
+   * Since when the hub's broker link has been up (epoch ms), undefined while it is down (Hub
+   * `linkUpSinceMs`). Without it the link is taken as up since the watch started.
+   */
+  linkUpSinceMs?: () => number | undefined;
+  /** The watch hears nothing from before this (epoch ms); `start()` sets it to its own time when unset. */
+  watchingSinceMs?: number;
   everyMs?: number;
   now?: () => number;
   log?: { warn(obj: object, msg: string): void };
@@ -39,10 +50,22 @@ export class HubWatch {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
-  constructor(private readonly o: HubWatchOptions) {}
+  private watchingSinceMs: number | undefined;
+  private linkUpSinceMs: (() => number | undefined) | undefined;
+
+  constructor(private readonly o: HubWatchOptions) {
+    this.watchingSinceMs = o.watchingSinceMs;
+    this.linkUpSinceMs = o.linkUpSinceMs;
+  }
+
+  /** The hub's link state, when the hub is made after the watch (`safegate hub run`). */
+  setLink(linkUpSinceMs: () => number | undefined): void {
+    this.linkUpSinceMs = linkUpSinceMs;
+  }
 
   start(): void {
     if (this.timer) return;
+    this.watchingSinceMs ??= (this.o.now ?? Date.now)();
     const tick = () => {
       this.running ??= this.check((this.o.now ?? Date.now)())
         .catch((err: unknown) => this.o.log?.warn({ err: (err as Error).message }, 'hub alert watch failed; trying again next minute'))
@@ -67,14 +90,22 @@ export class HubWatch {
       if (r.isNew) raised.push({ alertId: r.alertId, kind, subject });
     };
 
-    const sites = await this.o.sources.sites();
-    const siteOf = new Map<string, string>();
-    for (const [siteId, devices] of sites) for (const d of devices) siteOf.set(d, siteId);
-    const seen = await this.o.sources.lastSeen([...siteOf.keys()]);
-    for (const [deviceId, siteId] of siteOf) {
-      const last = seen.get(deviceId);
-      if (last === undefined || nowMs - last <= this.o.silentKioskMs) continue;
-      await raise('kiosk-silent', deviceId, String(last), { category: 'device', orgId: null, siteId, deviceId, atMs: last + this.o.silentKioskMs });
+    // While the hub cannot hear kiosks, their silence says nothing.
+    const linkUp = this.linkUpSinceMs ? this.linkUpSinceMs() : (this.watchingSinceMs ?? Number.NEGATIVE_INFINITY);
+    if (linkUp !== undefined) {
+      const hearingSince = Math.max(linkUp, this.watchingSinceMs ?? Number.NEGATIVE_INFINITY);
+      const sites = await this.o.sources.sites();
+      const siteOf = new Map<string, string>();
+      for (const [siteId, devices] of sites) for (const d of devices) siteOf.set(d, siteId);
+      const seen = await this.o.sources.lastSeen([...siteOf.keys()]);
+      for (const [deviceId, siteId] of siteOf) {
+        const last = seen.get(deviceId);
+        if (last === undefined) continue;
+        const from = Math.max(last, hearingSince);
+        if (nowMs - from <= this.o.silentKioskMs) continue;
+        // One alert per episode: keyed by when it was last heard.
+        await raise('kiosk-silent', deviceId, String(last), { category: 'device', orgId: null, siteId, deviceId, atMs: from + this.o.silentKioskMs });
+      }
     }
 
     const day = dayKeyIn(nowMs, this.o.zone);

@@ -61,6 +61,58 @@ describe.each(directoryBackends)("the hub's own alerts on $name (silent kiosks, 
     expect((await book.list()).filter((a) => a.kind === 'kiosk-silent')).toHaveLength(3);
   });
 
+  it('after a hub or broker outage no kiosk is silent until it stays unheard a further limit once the hub hears again; nothing while the link is down', async () => {
+    await directory.addOrganisation({ id: 'may-a', name: 'May A', kind: 'company' });
+    await directory.addSite({ id: 'xuong-1', orgId: 'may-a' });
+    await directory.assignSite('xuong-1', ['gate-1', 'gate-2', 'gate-3']);
+    const t0 = at('2026-11-27T02:00:00Z'); // 09:00 in the province
+    await directory.uploadWorkers('may-a', [listedWorker('a1', t0)], { nowMs: t0 });
+    // Every kiosk heard at t0; then the broker goes down for an hour (heartbeats are not queued).
+    for (const d of ['gate-1', 'gate-2', 'gate-3']) seen.set(d, t0);
+    let linkUp: number | undefined = t0 - 60 * MIN;
+    const linked = new HubWatch({
+      book,
+      zone: ZONE,
+      silentKioskMs: 15 * MIN,
+      linkUpSinceMs: () => linkUp,
+      sources: {
+        sites: () => directory.sites(),
+        lastSeen: async (ids) => new Map(ids.filter((id) => seen.has(id)).map((id) => [id, seen.get(id)!])),
+        listCompliance: (now, zone) => directory.listCompliance(now, zone),
+      },
+    });
+    linkUp = undefined;
+    expect(await linked.check(t0 + 30 * MIN)).toEqual([]);
+    // The link is back at t0 + 60 min: the kiosks get a further 15 minutes from then.
+    linkUp = t0 + 60 * MIN;
+    expect(await linked.check(t0 + 61 * MIN)).toEqual([]);
+    seen.set('gate-1', t0 + 62 * MIN);
+    seen.set('gate-2', t0 + 63 * MIN);
+    expect(await linked.check(t0 + 75 * MIN)).toEqual([]);
+    const silent = await linked.check(t0 + 76 * MIN);
+    expect(silent.map((r) => r.subject)).toEqual(['gate-3']);
+    expect(await book.get(silent[0]!.alertId)).toMatchObject({ atMs: t0 + 75 * MIN, dedupKey: `hub:kiosk-silent:gate-3:${t0}` });
+
+    // A hub process started after an outage of its own (no link source): silence counts from its start.
+    const restarted = new HubWatch({
+      book,
+      zone: ZONE,
+      silentKioskMs: 15 * MIN,
+      now: () => t0 + 200 * MIN,
+      everyMs: 3_600_000,
+      sources: {
+        sites: () => directory.sites(),
+        lastSeen: async (ids) => new Map(ids.filter((id) => seen.has(id)).map((id) => [id, seen.get(id)!])),
+        listCompliance: (now, zone) => directory.listCompliance(now, zone),
+      },
+    });
+    restarted.start(); // checks at once, at t0 + 200 min: nothing
+    await restarted.stop();
+    expect(await restarted.check(t0 + 215 * MIN)).toEqual([]);
+    expect((await restarted.check(t0 + 216 * MIN)).map((r) => r.subject).sort()).toEqual(['gate-1', 'gate-2']);
+    expect((await book.list()).filter((a) => a.kind === 'kiosk-silent')).toHaveLength(3);
+  });
+
   it("an organisation's list older than 3 days raises one compliance alert a day; no list by 15:00 in the province one a day, after 15:00 only", async () => {
     for (const id of ['fresh', 'old']) {
       await directory.addOrganisation({ id, name: id, kind: 'company' });
