@@ -385,4 +385,18 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // SQLite 0019-alert-counter-leases: a change counter a purge cannot lower, a token per delivery lease.
+    version: 5,
+    name: 'alert-counter-leases',
+    sql: `
+      CREATE TABLE alert_change_counter (
+        id   integer PRIMARY KEY CHECK (id = 1),
+        last bigint  NOT NULL
+      );
+      INSERT INTO alert_change_counter (id, last) SELECT 1, coalesce(max(change_seq), 0) FROM hub_alert_book;
+
+      ALTER TABLE alert_deliveries ADD COLUMN lease_token text;
+    `,
+  },
 ];

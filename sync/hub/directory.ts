@@ -27,6 +27,7 @@ import * as m0015 from './directory-migrations/0015-visits.js';
 import * as m0016 from './directory-migrations/0016-alerts.js';
 import * as m0017 from './directory-migrations/0017-traces.js';
 import * as m0018 from './directory-migrations/0018-reports.js';
+import * as m0019 from './directory-migrations/0019-alert-counter-leases.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
 import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
@@ -50,6 +51,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 16, name: '0016-alerts', up: m0016.up },
   { version: 17, name: '0017-traces', up: m0017.up },
   { version: 18, name: '0018-reports', up: m0018.up },
+  { version: 19, name: '0019-alert-counter-leases', up: m0019.up },
 ] as const satisfies readonly Migration[];
 
 /** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */

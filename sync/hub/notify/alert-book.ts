@@ -21,7 +21,8 @@ import { inList, type HubSql, type HubSqlExecutor } from '../hub-sql.js';
  *   lease keeps two hub processes from sending the same one at once), and records each attempt
  *   (`markSent`, `markFailed`: state 'failed' means the last attempt failed and another is due at
  *   `next_attempt_ms`). Only removing the recipient ends its unsent deliveries ('cancelled').
- * - `change_seq` is bumped on every change of an alert (raised, acknowledged, a delivery's state):
+ * - `change_seq` is bumped on every change of an alert (raised, acknowledged, a delivery's state)
+ *   from a counter that only grows (`alert_change_counter`, migration 0019; a purge cannot lower it):
  *   `changesSince(cursor)` gives the console's live push what changed after the cursor it holds.
  *
  * What the book keeps names no worker: a kiosk alert's worker and reasons stay in the event store's
@@ -292,8 +293,14 @@ export class AlertBook {
     return () => this.raisedListeners.delete(listener);
   }
 
-  private nextChange(tx: HubSqlExecutor) {
-    return tx.get<{ n: number }>(sql`SELECT coalesce(max(change_seq), 0) + 1 AS n FROM hub_alert_book`).then((r) => Number(r!.n));
+  /**
+   * The first of `count` new change numbers, from the one-row counter (migration 0019), bumped in the
+   * caller's write transaction: it only grows, so a purge of the newest-changed alert never lets a
+   * number be given twice (a console holding it would miss the next alert).
+   */
+  private async nextChange(tx: HubSqlExecutor, count = 1): Promise<number> {
+    const r = await tx.get<{ last: number }>(sql`UPDATE alert_change_counter SET last = last + ${count} WHERE id = 1 RETURNING last`);
+    return Number(r!.last) - count + 1;
   }
 
   /** Records the alert once per dedup key, with a pending delivery per matching recipient. */
@@ -404,8 +411,8 @@ export class AlertBook {
 
   /** The change counter now (a console page opening starts from here). */
   async currentCursor(): Promise<number> {
-    const r = await this.sql.get<{ n: number | null }>(sql`SELECT max(change_seq) AS n FROM hub_alert_book`);
-    return Number(r?.n ?? 0);
+    const r = await this.sql.get<{ last: number }>(sql`SELECT last FROM alert_change_counter WHERE id = 1`);
+    return Number(r?.last ?? 0);
   }
 
   async addRecipient(r: NewRecipient, nowMs = Date.now()): Promise<Recipient> {
@@ -466,7 +473,7 @@ export class AlertBook {
     const ids = [...new Set(alertIds)];
     if (!ids.length) return;
     // One new change value per alert, in a stable order.
-    let change = await this.nextChange(tx);
+    let change = await this.nextChange(tx, ids.length);
     for (const id of ids.sort()) await tx.run(sql`UPDATE hub_alert_book SET change_seq = ${change++} WHERE alert_id = ${id}`);
   }
 

@@ -173,4 +173,22 @@ describe.each(directoryBackends)('the alert book on $name', (backend) => {
     expect(await book.get(nobody.alertId)).toBeUndefined();
     expect((await book.deliveries([unsent.alertId]))[0]).toMatchObject({ state: 'pending' });
   });
+
+  it('a purge of the newest-changed alert never lets its change number be given again: an open console misses nothing', async () => {
+    const DAY = 86_400_000;
+    await book.raise(kioskAlert(1), NOW - 30 * DAY);
+    const old = await book.raise(kioskAlert(2), NOW - 30 * DAY); // nobody to tell: ends at once
+    // A console holds the cursor of the old alert's change, the newest in the book.
+    const held = await book.currentCursor();
+    expect((await book.get(old.alertId))!.changeSeq).toBe(held);
+    expect((await book.purgeBefore(NOW - 28 * DAY)).alerts).toBe(2);
+    expect(await book.currentCursor()).toBe(held);
+    const fresh = await book.raise(kioskAlert(3), NOW);
+    const changes = await book.changesSince(held);
+    expect(changes.alerts.map((a) => a.alertId)).toEqual([fresh.alertId]);
+    expect(changes.cursor).toBeGreaterThan(held);
+    // Acknowledging moves it on again, past the purged numbers.
+    expect(await book.acknowledge(fresh.alertId, 'op', NOW)).toBe(true);
+    expect((await book.changesSince(changes.cursor)).alerts.map((a) => a.alertId)).toEqual([fresh.alertId]);
+  });
 });
