@@ -18,7 +18,9 @@ import { inList, type HubSql, type HubSqlExecutor } from '../hub-sql.js';
  *   reaches every recipient of the organisation, whichever site they named. An alert nobody is to be
  *   told is still recorded, and the console shows it.
  * - A delivery is never dropped: the dispatcher (dispatcher.ts) leases due ones (`dueDeliveries`; a
- *   lease keeps two hub processes from sending the same one at once), and records each attempt
+ *   lease keeps two hub processes from sending the same one at once; each lease has a random token
+ *   (migration 0019) and a result applies to the lease it was sent under, so the late result of a
+ *   lease that ran out is recorded as an attempt without freeing another's live lease), and records each attempt
  *   (`markSent`, `markFailed`: state 'failed' means the last attempt failed and another is due at
  *   `next_attempt_ms`). Only removing the recipient ends its unsent deliveries ('cancelled').
  * - `change_seq` is bumped on every change of an alert (raised, acknowledged, a delivery's state)
@@ -118,6 +120,8 @@ export interface DueDelivery {
   attempts: number;
   createdAtMs: number;
   leaseUntilMs: number;
+  /** This lease's random token: `markSent`/`markFailed` with it apply to this lease only. */
+  leaseToken: string;
 }
 
 export interface Recipient {
@@ -505,31 +509,55 @@ export class AlertBook {
         (await tx.all<RecipientRow>(sql`SELECT * FROM alert_recipients WHERE recipient_id IN ${inList([...new Set(rows.map((r) => r.recipient_id))])}`)).map((r) => [r.recipient_id, recipientOf(r, true)]),
       );
       for (const r of rows) {
-        await tx.run(sql`UPDATE alert_deliveries SET lease_until_ms = ${leaseUntilMs} WHERE alert_id = ${r.alert_id} AND recipient_id = ${r.recipient_id}`);
-        out.push({ alert: alerts.get(r.alert_id)!, recipient: recipients.get(r.recipient_id)!, attempts: Number(r.attempts), createdAtMs: Number(r.created_ms), leaseUntilMs });
+        const leaseToken = randomBytes(8).toString('hex');
+        await tx.run(sql`UPDATE alert_deliveries SET lease_until_ms = ${leaseUntilMs}, lease_token = ${leaseToken} WHERE alert_id = ${r.alert_id} AND recipient_id = ${r.recipient_id}`);
+        out.push({ alert: alerts.get(r.alert_id)!, recipient: recipients.get(r.recipient_id)!, attempts: Number(r.attempts), createdAtMs: Number(r.created_ms), leaseUntilMs, leaseToken });
       }
       return out;
     });
   }
 
-  /** The receiver accepted it: sent, for good (a later attempt of a delivery already sent changes nothing). */
-  async markSent(alertId: string, recipientId: string, nowMs = Date.now()): Promise<void> {
+  /**
+   * The receiver accepted it: sent, for good. With the `leaseToken` it was sent under (the
+   * dispatcher's way): a send whose lease ran out and was taken by another process is still
+   * recorded (the message went), without touching that process's lease; a result for a delivery
+   * already sent counts as one more attempt. Without a token (tests, tools): a later result for a
+   * delivery already sent changes nothing.
+   */
+  async markSent(alertId: string, recipientId: string, nowMs = Date.now(), leaseToken?: string): Promise<void> {
     await this.sql.write(async (tx) => {
+      const key = sql`alert_id = ${alertId} AND recipient_id = ${recipientId}`;
       const n = await tx.run(sql`
-        UPDATE alert_deliveries SET state = 'sent', attempts = attempts + 1, sent_ms = ${nowMs}, last_attempt_ms = ${nowMs}, lease_until_ms = NULL
-        WHERE alert_id = ${alertId} AND recipient_id = ${recipientId} AND state IN ('pending', 'failed')`);
+        UPDATE alert_deliveries SET state = 'sent', attempts = attempts + 1, sent_ms = ${nowMs}, last_attempt_ms = ${nowMs},
+          ${leaseToken === undefined ? sql`lease_until_ms = NULL, lease_token = NULL` : sql`lease_until_ms = CASE WHEN lease_token = ${leaseToken} THEN NULL ELSE lease_until_ms END`}
+        WHERE ${key} AND state IN ('pending', 'failed')`);
       if (n) await this.touch(tx, [alertId]);
+      else if (leaseToken !== undefined) await tx.run(sql`UPDATE alert_deliveries SET attempts = attempts + 1, last_attempt_ms = ${nowMs} WHERE ${key}`);
     });
   }
 
-  /** The attempt failed: recorded, the next one due at `nextAttemptMs`. `error` is short and names no person. */
-  async markFailed(alertId: string, recipientId: string, error: string, nextAttemptMs: number, nowMs = Date.now()): Promise<void> {
+  /**
+   * The attempt failed: recorded, the next one due at `nextAttemptMs`. `error` is short and names no
+   * person. With the `leaseToken` it was tried under: a late failure of a lease that ran out (another
+   * process holds the delivery now, or it was sent) is recorded as an attempt only; it neither clears
+   * the live lease nor moves the next attempt, so no third sender takes it meanwhile.
+   */
+  async markFailed(alertId: string, recipientId: string, error: string, nextAttemptMs: number, nowMs = Date.now(), leaseToken?: string): Promise<void> {
     await this.sql.write(async (tx) => {
+      const key = sql`alert_id = ${alertId} AND recipient_id = ${recipientId}`;
+      const text = error.slice(0, MAX_ERROR_CHARS);
       const n = await tx.run(sql`
-        UPDATE alert_deliveries SET state = 'failed', attempts = attempts + 1, last_error = ${error.slice(0, MAX_ERROR_CHARS)},
-          last_attempt_ms = ${nowMs}, next_attempt_ms = ${nextAttemptMs}, lease_until_ms = NULL
-        WHERE alert_id = ${alertId} AND recipient_id = ${recipientId} AND state IN ('pending', 'failed')`);
+        UPDATE alert_deliveries SET state = 'failed', attempts = attempts + 1, last_error = ${text},
+          last_attempt_ms = ${nowMs}, next_attempt_ms = ${nextAttemptMs}, lease_until_ms = NULL, lease_token = NULL
+        WHERE ${key} AND state IN ('pending', 'failed') ${leaseToken === undefined ? sql`` : sql`AND lease_token = ${leaseToken}`}`);
       if (n) await this.touch(tx, [alertId]);
+      else if (leaseToken !== undefined) {
+        const late = await tx.run(sql`
+          UPDATE alert_deliveries SET attempts = attempts + 1, last_attempt_ms = ${nowMs},
+            last_error = CASE WHEN state IN ('pending', 'failed') THEN CAST(${text} AS TEXT) ELSE last_error END
+          WHERE ${key}`);
+        if (late) await this.touch(tx, [alertId]);
+      }
     });
   }
 

@@ -9,9 +9,12 @@ import type { Mailer } from './mailer.js';
  * each: e-mail through the Mailer, or an HTTP POST to the webhook. Accepted (SMTP accepted every
  * recipient; HTTP 2xx): marked sent. Anything else: marked failed with a short reason and retried
  * after `retryFirstMs`, doubled each time up to `retryMaxMs`, with jitter (up to a quarter less),
- * forever: a delivery is never dropped. A delivery's lease outlives the longest attempt, so another
- * hub process never sends it at the same time; a process that dies mid-send leaves it to be taken
- * again when the lease ends (a webhook then sees the same Idempotency-Key again).
+ * forever: a delivery is never dropped. A delivery's lease is twice the longest attempt (the webhook
+ * timeout; the mailer's overall send deadline), so another hub process never sends it at the same
+ * time; a process that dies mid-send leaves it to be taken again when the lease ends (a webhook then
+ * sees the same Idempotency-Key again, an e-mail the same Message-ID
+ * `<alertId.recipientId@safegate-hub>`). Results are marked with the lease's token: a late one
+ * never frees another process's live lease.
  *
  * What leaves the hub (Decree 13): the alert id, its category, the site, the time in the province
  * zone and a link to the console; never the worker's name, id or reasons (those stay in the store's
@@ -39,6 +42,12 @@ export interface DispatcherOptions {
   webhookTimeoutMs?: number;
   /** Deliveries leased per round. */
   batch?: number;
+  /**
+   * How long a delivery stays leased to this process: by default twice the longest attempt (the
+   * webhook timeout, the mailer's send deadline; at least a minute), so no other process takes a
+   * delivery while its attempt may still succeed.
+   */
+  leaseMs?: number;
   now?: () => number;
   /** Problems (never a message's content). */
   log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
@@ -117,7 +126,9 @@ function networkCode(err: unknown, depth = 0): string | undefined {
 }
 
 export class Dispatcher {
-  private readonly o: Required<Omit<DispatcherOptions, 'log'>> & Pick<DispatcherOptions, 'log'>;
+  private readonly o: Required<Omit<DispatcherOptions, 'log' | 'leaseMs'>> & Pick<DispatcherOptions, 'log'>;
+  /** How long a delivery is leased for an attempt. */
+  readonly leaseMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -134,6 +145,7 @@ export class Dispatcher {
       now: Date.now,
       ...options,
     };
+    this.leaseMs = options.leaseMs ?? 2 * Math.max(this.o.webhookTimeoutMs, this.o.mailer.sendDeadlineMs, 60_000);
   }
 
   /** The wait before the attempt after `failures` failed ones: doubling, capped, up to a quarter less at random. */
@@ -194,8 +206,7 @@ export class Dispatcher {
 
   /** One round: leases what is due and attempts each; how many it attempted. */
   async runOnce(): Promise<number> {
-    const leaseMs = Math.max(this.o.webhookTimeoutMs, 60_000) * 2;
-    const due = await this.o.book.dueDeliveries(this.o.now(), this.o.batch, leaseMs);
+    const due = await this.o.book.dueDeliveries(this.o.now(), this.o.batch, this.leaseMs);
     await Promise.all(due.map((d) => this.attempt(d)));
     return due.length;
   }
@@ -211,17 +222,18 @@ export class Dispatcher {
     }
     const now = this.o.now();
     if (error === undefined) {
-      await this.o.book.markSent(alert.alertId, recipient.recipientId, now);
+      await this.o.book.markSent(alert.alertId, recipient.recipientId, now, d.leaseToken);
       this.o.log?.info?.({ alertId: alert.alertId, recipientId: recipient.recipientId, channel: recipient.channel, attempts: d.attempts + 1 }, 'alert delivered');
     } else {
-      await this.o.book.markFailed(alert.alertId, recipient.recipientId, error, now + this.backoffMs(d.attempts + 1), now);
+      await this.o.book.markFailed(alert.alertId, recipient.recipientId, error, now + this.backoffMs(d.attempts + 1), now, d.leaseToken);
       this.o.log?.warn({ alertId: alert.alertId, recipientId: recipient.recipientId, channel: recipient.channel, attempts: d.attempts + 1, error }, 'alert delivery failed; will retry');
     }
   }
 
   private async sendEmail(alert: BookedAlert, recipient: Recipient, test = false): Promise<void> {
     const { subject, text } = alertEmail(alert, this.o.consoleUrl, this.o.zone, test);
-    await this.o.mailer.send({ to: recipient.address, subject, text, headers: { 'X-SafeGate-Alert': alert.alertId } });
+    // The same Message-ID on every attempt: a mail system drops a second copy (a send whose answer was lost).
+    await this.o.mailer.send({ to: recipient.address, subject, text, headers: { 'X-SafeGate-Alert': alert.alertId }, ...(test ? {} : { messageId: `<${alert.alertId}.${recipient.recipientId}@safegate-hub>` }) });
   }
 
   private async sendWebhook(alert: BookedAlert, recipient: Recipient, attempt: number, test = false): Promise<void> {

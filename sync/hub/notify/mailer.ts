@@ -28,6 +28,11 @@ export interface MailMessage {
   attachments?: readonly MailAttachment[];
   /** Extra headers (e.g. an idempotency key a receiving system may use). */
   headers?: Record<string, string>;
+  /**
+   * A fixed Message-ID (`<local@domain>`) for a message that may be sent again (an alert delivery
+   * retried after a lost answer): mail systems drop the duplicate. Otherwise nodemailer makes one.
+   */
+  messageId?: string;
 }
 
 export interface SmtpOptions {
@@ -39,6 +44,11 @@ export interface SmtpOptions {
   password?: string;
   /** Connection, greeting and socket timeouts. */
   timeoutMs?: number;
+  /**
+   * The longest a whole send may take (a server that answers, slowly, forever resets the socket
+   * timeout): the send then fails. Default three times `timeoutMs`.
+   */
+  deadlineMs?: number;
   /** Accept a server certificate no authority vouches for (tests against a local server only). */
   allowUnverifiedTls?: boolean;
 }
@@ -54,6 +64,8 @@ export class MailNotConfiguredError extends MailError {
 
 export interface Mailer {
   readonly configured: boolean;
+  /** The longest one `send` takes before it fails (the dispatcher sizes its delivery leases by it). */
+  readonly sendDeadlineMs: number;
   send(message: MailMessage): Promise<{ messageId: string }>;
   close(): void;
 }
@@ -93,6 +105,7 @@ function failureText(err: unknown): string {
 
 class SmtpMailer implements Mailer {
   readonly configured = true;
+  readonly sendDeadlineMs: number;
   private readonly transport: Transporter;
 
   constructor(
@@ -100,6 +113,7 @@ class SmtpMailer implements Mailer {
     private readonly from: string,
   ) {
     const timeout = options.timeoutMs ?? 30_000;
+    this.sendDeadlineMs = options.deadlineMs ?? 3 * timeout;
     this.transport = nodemailer.createTransport({
       host: options.host,
       port: options.port,
@@ -118,8 +132,9 @@ class SmtpMailer implements Mailer {
   async send(message: MailMessage): Promise<{ messageId: string }> {
     const to = typeof message.to === 'string' ? [message.to] : [...message.to];
     if (!to.length) throw new MailError('an e-mail needs at least one recipient');
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const info = (await this.transport.sendMail({
+      const sending = this.transport.sendMail({
         from: this.from,
         to,
         subject: message.subject,
@@ -127,12 +142,21 @@ class SmtpMailer implements Mailer {
         html: message.html,
         attachments: message.attachments?.map((a) => ({ ...a })),
         headers: message.headers,
-      })) as { messageId: string; rejected?: unknown[] };
+        ...(message.messageId ? { messageId: message.messageId } : {}),
+      }) as Promise<{ messageId: string; rejected?: unknown[] }>;
+      // An overall deadline: the socket timeout alone lets a server that dribbles answers hold a send forever.
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new MailError(`no answer from the mail server within ${this.sendDeadlineMs} ms`)), this.sendDeadlineMs);
+      });
+      sending.catch(() => undefined);
+      const info = await Promise.race([sending, deadline]);
       if (info.rejected?.length) throw new MailError(`the mail server refused ${info.rejected.length} of ${to.length} recipients`);
       return { messageId: info.messageId };
     } catch (err) {
       if (err instanceof MailError) throw err;
       throw new MailError(failureText(err), { cause: err });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -143,6 +167,7 @@ class SmtpMailer implements Mailer {
 
 class NoMailer implements Mailer {
   readonly configured = false;
+  readonly sendDeadlineMs = 0;
   send(): Promise<{ messageId: string }> {
     return Promise.reject(new MailNotConfiguredError('e-mail is not set up (alerts.smtp in the hub settings)'));
   }

@@ -134,6 +134,33 @@ describe.each(directoryBackends)('the alert book on $name', (backend) => {
     expect(await book.dueDeliveries(NOW + 999_000, 10)).toEqual([]);
   });
 
+  it("a late result of a lease that ran out is recorded as an attempt but never frees another process's live lease (two books on one database)", async () => {
+    const other = new AlertBook({ sql: directory.sql });
+    const r = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'webhook', address: 'http://127.0.0.1:9/hook' }, NOW);
+    const { alertId } = await book.raise(kioskAlert(1), NOW);
+    const [first] = await book.dueDeliveries(NOW, 10, 1_000);
+    // The first sender's attempt outlives its lease: the second process takes the delivery.
+    const [second] = await other.dueDeliveries(NOW + 1_500, 10, 1_000);
+    expect(second!.leaseToken).not.toBe(first!.leaseToken);
+    // The first one's late failure: recorded, but the second's lease holds (no third sender meanwhile).
+    await book.markFailed(alertId, r.recipientId, 'HTTP 500', NOW + 1_600, NOW + 1_600, first!.leaseToken);
+    expect(await book.dueDeliveries(NOW + 1_700, 10, 1_000)).toEqual([]);
+    let [d] = await book.deliveries([alertId], NOW + 1_700);
+    expect(d).toMatchObject({ state: 'pending', attempts: 1, lastError: 'HTTP 500', lastAttemptAtMs: NOW + 1_600, nextAttemptAtMs: NOW });
+    // The live lease's result applies.
+    await other.markFailed(alertId, r.recipientId, 'HTTP 502', NOW + 5_000, NOW + 2_000, second!.leaseToken);
+    [d] = await book.deliveries([alertId], NOW + 2_000);
+    expect(d).toMatchObject({ state: 'failed', attempts: 2, lastError: 'HTTP 502', nextAttemptAtMs: NOW + 5_000 });
+    // Sent under a lease that then ran out and was taken again: the message went, so it is sent; the later holder's result is one more attempt.
+    const [third] = await book.dueDeliveries(NOW + 5_000, 10, 1_000);
+    const [fourth] = await other.dueDeliveries(NOW + 6_500, 10, 1_000);
+    await book.markSent(alertId, r.recipientId, NOW + 6_600, third!.leaseToken);
+    expect(await other.dueDeliveries(NOW + 9_000, 10, 1_000)).toEqual([]);
+    await other.markFailed(alertId, r.recipientId, 'no answer within 10000 ms', NOW + 99_000, NOW + 7_000, fourth!.leaseToken);
+    [d] = await book.deliveries([alertId], NOW + 7_000);
+    expect(d).toMatchObject({ state: 'sent', attempts: 4, sentAtMs: NOW + 6_600, lastError: 'HTTP 502', lastAttemptAtMs: NOW + 7_000 });
+  });
+
   it('a held recipient gets nothing new and its deliveries wait; a removed one ends its unsent deliveries as cancelled, kept', async () => {
     const r = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
     const { alertId } = await book.raise(kioskAlert(1), NOW);

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HubDirectory } from '../../../../sync/hub/directory.js';
@@ -37,6 +38,28 @@ describe('sending e-mail through a real SMTP server', () => {
     await mailer.send({ to: 'quanly@may-a.vn', subject: 's2', text: 't2' });
     expect(smtp.messages()).toHaveLength(2);
     await expect(createMailer(undefined, 'x <x@y.vn>').send({ to: 'a@b.vn', subject: 's', text: 't' })).rejects.toThrow(MailNotConfiguredError);
+  });
+
+  it('keeps a fixed Message-ID when given one; a server that greets and then never answers fails the send at the overall deadline', async () => {
+    await mailer.send({ to: 'quanly@may-a.vn', subject: 's3', text: 't3', messageId: '<a-0123456789.r-01234567@safegate-hub>' });
+    expect(smtp.messages().at(-1)!.raw).toMatch(/^Message-ID: <a-0123456789\.r-01234567@safegate-hub>\r?$/im);
+    // Greets, then reads and never answers (a socket timeout of 30 s would not end it soon).
+    const sockets = new Set<Socket>();
+    const mute = createServer((socket) => {
+      sockets.add(socket);
+      socket.write('220 mute ESMTP\r\n');
+      socket.on('data', () => undefined);
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    const slow = createMailer({ host: '127.0.0.1', port: (mute.address() as AddressInfo).port, secure: false, timeoutMs: 30_000, deadlineMs: 500 }, 'SafeGate <safegate@tinh.gov.vn>');
+    try {
+      expect(slow.sendDeadlineMs).toBe(500);
+      await expect(slow.send({ to: 'a@b.vn', subject: 's', text: 't' })).rejects.toThrow('no answer from the mail server within 500 ms');
+    } finally {
+      slow.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => mute.close(r));
+    }
   });
 });
 
@@ -136,6 +159,45 @@ describe.each(directoryBackends)('the alert dispatcher on $name', (backend) => {
     expect(sent[2]!.json).toEqual({ alertId, category: 'health', kind: 'health', orgId: 'may-a', siteId: 'xuong-1', atMs: NOW - 60_000, raisedAtMs: NOW, consoleUrl: `https://console.tinh.gov.vn/#alerts/${alertId}` });
     expect(sent[2]!.body).not.toMatch(/confirmed|CASE|W-F0/i);
     expect(webhookSignature(hook.secret!, sent[2]!.timestamp, sent[2]!.body)).toMatch(/^sha256=[0-9a-f]{64}$/);
+  });
+
+  it('two hub processes racing over one delivery whose attempt outlives its lease: the late failure does not free the live lease, so no third sender takes it', async () => {
+    const hook = await book.addRecipient({ orgId: null, siteId: null, channel: 'webhook', address: hooks.url }, NOW);
+    hooks.secrets.add(hook.secret!);
+    const options = { mailer, consoleUrl: 'http://127.0.0.1:8480', zone: ZONE, retryFirstMs: 1, retryMaxMs: 1, webhookTimeoutMs: 10_000, leaseMs: 1_000 };
+    const a = new Dispatcher({ ...options, book });
+    const b = new Dispatcher({ ...options, book: new AlertBook({ sql: directory.sql }) });
+    expect(new Dispatcher({ ...options, leaseMs: undefined, book }).leaseMs).toBe(120_000); // sized from the longest attempt
+    const { alertId } = await book.raise(kioskRaisedAlert('gate-1', { kind: 'emergency-open', seq: 2, atMs: NOW, checkpointId: 'cong-1' }, null, 'xuong-1'), Date.now());
+    const before = hooks.requests.length;
+    hooks.status = 500;
+    hooks.delayMs = 1_500;
+    try {
+      const first = a.runOnce(); // answered (500) after 1.5 s, its lease ends after 1 s
+      await new Promise((r) => setTimeout(r, 1_200));
+      const second = b.runOnce(); // takes the delivery whose lease ran out
+      expect(await first).toBe(1);
+      // A's late failure is recorded; B still holds the lease (until 1 s after it took it): nothing for A.
+      expect(await a.runOnce()).toBe(0);
+      expect((await book.deliveries([alertId]))[0]).toMatchObject({ attempts: 1, lastError: 'HTTP 500' });
+      expect(await second).toBe(1);
+    } finally {
+      hooks.delayMs = 0;
+      hooks.status = 200;
+    }
+    expect(hooks.requests.slice(before).map((r) => r.attempt)).toEqual([1, 1]);
+    expect((await book.deliveries([alertId]))[0]).toMatchObject({ state: 'failed', attempts: 2 });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await a.runOnce()).toBe(1);
+    expect((await book.deliveries([alertId]))[0]).toMatchObject({ state: 'sent', attempts: 3 });
+  });
+
+  it('an alert e-mail has the same Message-ID on every attempt: <alertId.recipientId@safegate-hub>', async () => {
+    const mail = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
+    const dispatcher = new Dispatcher({ book, mailer, consoleUrl: 'http://127.0.0.1:8480', zone: ZONE, now: () => now });
+    const { alertId } = await book.raise(kioskRaisedAlert('gate-1', { kind: 'emergency-open', seq: 3, atMs: NOW, checkpointId: 'cong-1' }, 'may-a', 'xuong-1'), NOW);
+    expect(await dispatcher.runOnce()).toBe(1);
+    expect(smtp.messages().at(-1)!.raw).toMatch(new RegExp(`^Message-ID: <${alertId}\\.${mail.recipientId}@safegate-hub>\\r?$`, 'im'));
   });
 
   it('a webhook that does not answer in time is a failed attempt; a test message goes to one recipient now, unrecorded', async () => {
