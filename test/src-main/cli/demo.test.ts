@@ -112,5 +112,28 @@ describe('the demo with its screens', () => {
     expect(await page.getByTestId('result').textContent()).not.toContain('cách ly');
     await screenshot(page, 'demo-result-deny');
     await waitFor(() => (/simulated gate relay OPEN/.test(out) ? true : undefined), 'the simulated relay');
+
+    // The console in Chromium: the health officer's Trace page shows the demo trace, the manager's
+    // Alerts page the delivered alert.
+    const consolePage = async (name: 'demo-health' | 'demo-manager', hash: string, ready: string) => {
+      const context = await browser!.newContext({ viewport: { width: 1280, height: 900 }, locale: 'vi-VN' });
+      const p = await context.newPage();
+      p.setDefaultTimeout(20_000);
+      await p.goto(`${consoleUrl}/#${hash}`);
+      await p.getByLabel('Tên tài khoản').fill(name);
+      await p.getByLabel('Mật khẩu').fill(logins.find((l) => l[0] === name)![1]);
+      await p.getByRole('button', { name: 'Đăng nhập' }).click();
+      await p.getByTestId(ready).waitFor();
+      return p;
+    };
+    const tracePage = await consolePage('demo-health', 'trace', 'trace-page');
+    await tracePage.getByTestId('trace-open').first().click();
+    await tracePage.getByTestId('trace-result').waitFor();
+    const shownContacts = await tracePage.getByTestId('trace-contact').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-worker')));
+    expect(new Set(shownContacts)).toEqual(new Set(['W0001', 'W0002', 'W0004', 'W0006', 'W0008']));
+    await screenshot(tracePage, 'demo-console-trace');
+    const alertsPage = await consolePage('demo-manager', 'alerts', 'alerts-page');
+    await expect.poll(() => alertsPage.locator('[data-testid="deliveries"] [data-state="sent"]').count()).toBeGreaterThan(0);
+    await screenshot(alertsPage, 'demo-console-alerts');
   }, 120_000);
 });
