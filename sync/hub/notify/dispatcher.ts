@@ -5,8 +5,10 @@ import type { Mailer } from './mailer.js';
 
 /**
  * Sends the alert book's deliveries (sync/hub/notify/alert-book.ts), in `safegate hub run`: every
- * `pollMs` (and at once when an alert is raised in this process) it leases the due ones and sends
- * each: e-mail through the Mailer, or an HTTP POST to the webhook. Accepted (SMTP accepted every
+ * `pollMs` (and at once when an alert is raised in this process, or an attempt ends) it leases the
+ * due ones and sends each: e-mail through the Mailer, or an HTTP POST to the webhook. Attempts run
+ * independently, at most `concurrency` (8) at once, and the loop keeps leasing while some are in
+ * flight: a receiver that hangs (until its timeout) delays no other recipient's delivery. Accepted (SMTP accepted every
  * recipient; HTTP 2xx): marked sent. Anything else: marked failed with a short reason and retried
  * after `retryFirstMs`, doubled each time up to `retryMaxMs`, with jitter (up to a quarter less),
  * forever: a delivery is never dropped. A delivery's lease is twice the longest attempt (the webhook
@@ -42,6 +44,11 @@ export interface DispatcherOptions {
   webhookTimeoutMs?: number;
   /** Deliveries leased per round. */
   batch?: number;
+  /**
+   * Attempts in flight at once (default 8): each runs on its own, and new due deliveries are leased
+   * while others are in flight, so one slow receiver never holds back another's alert.
+   */
+  concurrency?: number;
   /**
    * How long a delivery stays leased to this process: by default twice the longest attempt (the
    * webhook timeout, the mailer's send deadline; at least a minute), so no other process takes a
@@ -134,6 +141,8 @@ export class Dispatcher {
   private again = false;
   private stopped = true;
   private unsubscribe: (() => void) | undefined;
+  /** Attempts under way (each marks its own result). */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(options: DispatcherOptions) {
     this.o = {
@@ -142,6 +151,7 @@ export class Dispatcher {
       retryMaxMs: 600_000,
       webhookTimeoutMs: 10_000,
       batch: 20,
+      concurrency: 8,
       now: Date.now,
       ...options,
     };
@@ -167,6 +177,7 @@ export class Dispatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+    await Promise.all(this.inFlight);
   }
 
   /** Runs a round now (or right after the one running). */
@@ -197,18 +208,40 @@ export class Dispatcher {
 
   private async loop(): Promise<void> {
     try {
-      // Rounds until nothing more is due (a backlog after an outage goes out at once).
-      while (!this.stopped && (await this.runOnce()) >= this.o.batch);
+      // Leases while there is room and work (a backlog after an outage goes out at once); attempts
+      // run on their own, and each one ending wakes the loop for what is due next.
+      while (!this.stopped) {
+        const room = Math.min(this.o.batch, this.o.concurrency - this.inFlight.size);
+        if (room <= 0) break;
+        if ((await this.launchDue(room)).length < room) break;
+      }
     } catch (err) {
       this.o.log?.warn({ err: (err as Error).message }, 'alert dispatch round failed; retrying');
     }
   }
 
-  /** One round: leases what is due and attempts each; how many it attempted. */
+  /** Leases up to `limit` due deliveries and starts an attempt for each; the attempts. */
+  private async launchDue(limit: number): Promise<Promise<void>[]> {
+    const due = await this.o.book.dueDeliveries(this.o.now(), limit, this.leaseMs);
+    return due.map((d) => {
+      const attempt: Promise<void> = this.attempt(d)
+        .catch((err: unknown) => this.o.log?.warn({ err: (err as Error).message, alertId: d.alert.alertId, recipientId: d.recipient.recipientId }, 'alert delivery not recorded; the lease runs out and it is tried again'))
+        .finally(() => {
+          this.inFlight.delete(attempt);
+          this.wake();
+        });
+      this.inFlight.add(attempt);
+      return attempt;
+    });
+  }
+
+  /** One round (tests, tools): leases what is due (within the room left) and waits for those attempts; how many it attempted. */
   async runOnce(): Promise<number> {
-    const due = await this.o.book.dueDeliveries(this.o.now(), this.o.batch, this.leaseMs);
-    await Promise.all(due.map((d) => this.attempt(d)));
-    return due.length;
+    const room = Math.min(this.o.batch, this.o.concurrency - this.inFlight.size);
+    if (room <= 0) return 0;
+    const attempts = await this.launchDue(room);
+    await Promise.all(attempts);
+    return attempts.length;
   }
 
   private async attempt(d: DueDelivery): Promise<void> {

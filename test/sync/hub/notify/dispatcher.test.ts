@@ -192,6 +192,39 @@ describe.each(directoryBackends)('the alert dispatcher on $name', (backend) => {
     expect((await book.deliveries([alertId]))[0]).toMatchObject({ state: 'sent', attempts: 3 });
   });
 
+  it("a webhook that hangs does not hold back another recipient's delivery of a new alert: attempts run on their own", async () => {
+    const fast = new TestWebhookReceiver();
+    await fast.start();
+    const hanging = await book.addRecipient({ orgId: null, siteId: null, channel: 'webhook', address: hooks.url }, NOW);
+    const quick = await book.addRecipient({ orgId: null, siteId: null, channel: 'webhook', address: fast.url }, NOW);
+    hooks.secrets.add(hanging.secret!);
+    fast.secrets.add(quick.secret!);
+    const dispatcher = new Dispatcher({ book, mailer, consoleUrl: 'http://127.0.0.1:8480', zone: ZONE, pollMs: 100, webhookTimeoutMs: 10_000 });
+    hooks.delayMs = 4_000;
+    const until = async (what: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 200 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await what()).toBe(true);
+    };
+    try {
+      dispatcher.start();
+      const first = await book.raise(kioskRaisedAlert('gate-1', { kind: 'emergency-open', seq: 4, atMs: NOW, checkpointId: 'cong-1' }, null, 'xuong-1'));
+      await until(() => fast.acceptedKeys().includes(`${first.alertId}:${quick.recipientId}`));
+      await until(() => hooks.requests.some((r) => r.idempotencyKey === `${first.alertId}:${hanging.recipientId}`));
+      const second = await book.raise(kioskRaisedAlert('gate-1', { kind: 'emergency-cleared', seq: 5, atMs: NOW, checkpointId: 'cong-1' }, null, 'xuong-1'));
+      await until(() => fast.acceptedKeys().includes(`${second.alertId}:${quick.recipientId}`));
+      // ...while the hanging receiver still has not answered the first alert (no attempt of it recorded yet).
+      const slowFirst = (await book.deliveries([first.alertId])).find((d) => d.recipientId === hanging.recipientId)!;
+      expect(slowFirst).toMatchObject({ state: 'pending', attempts: 0 });
+    } finally {
+      await dispatcher.stop();
+      hooks.delayMs = 0;
+      await fast.stop();
+    }
+    // Once it answered, both of its deliveries were accepted too.
+    const slow = (await book.deliveries((await book.list()).map((a) => a.alertId))).filter((d) => d.recipientId === hanging.recipientId);
+    expect(slow.map((d) => d.state)).toEqual(['sent', 'sent']);
+  });
+
   it('an alert e-mail has the same Message-ID on every attempt: <alertId.recipientId@safegate-hub>', async () => {
     const mail = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
     const dispatcher = new Dispatcher({ book, mailer, consoleUrl: 'http://127.0.0.1:8480', zone: ZONE, now: () => now });
