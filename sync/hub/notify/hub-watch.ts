@@ -16,7 +16,11 @@ import type { AlertBook, HubAlertKind, RaisedAlert } from './alert-book.js';
  * - `list-stale` (compliance): an organisation whose list is older than 3 days (or that never sent
  *   one), by the directory's list compliance: one per organisation and day (province zone).
  * - `tests-missing` (compliance): no list with test results by 15:00 today (province zone): one per
- *   organisation and day, raised after the deadline.
+ *   organisation and day, raised after the deadline. A list that came after 15:00 does not cancel
+ *   it (a hub that checks only after the late list, having been down at 15:00, still raises it).
+ *   The rule is the organisation's list (which carries the workers' test dates and results) coming
+ *   in today before 15:00, not each worker's test date: those live in the roster records' JSON, and
+ *   reading every worker's each minute is not worth it; a list re-sent with stale test dates counts.
  * Every hub process may run it: the dedup keys make a second raise of the same alert harmless.
  */
 
@@ -112,7 +116,7 @@ export class HubWatch {
     for (const c of await this.o.sources.listCompliance(nowMs, this.o.zone)) {
       if (c.outOfCompliance) await raise('list-stale', c.orgId, day, { category: 'compliance', orgId: c.orgId, siteId: null, deviceId: null, atMs: nowMs });
       // When it happened: the deadline passed.
-      if (c.todaysList === 'missing') await raise('tests-missing', c.orgId, day, { category: 'compliance', orgId: c.orgId, siteId: null, deviceId: null, atMs: timeOfDayIn(nowMs, TEST_RESULTS_DEADLINE, this.o.zone) });
+      if (c.todaysList === 'missing' || c.todaysList === 'late') await raise('tests-missing', c.orgId, day, { category: 'compliance', orgId: c.orgId, siteId: null, deviceId: null, atMs: timeOfDayIn(nowMs, TEST_RESULTS_DEADLINE, this.o.zone) });
     }
     return raised;
   }

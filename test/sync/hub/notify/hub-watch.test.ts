@@ -139,4 +139,28 @@ describe.each(directoryBackends)("the hub's own alerts on $name (silent kiosks, 
       ['tests-missing', 'old'],
     ]);
   });
+
+  it("a list that came after 15:00 does not cancel the day's missing-tests alert, whenever the hub checks; one before 15:00 (province time) does", async () => {
+    for (const id of ['late', 'early', 'yesterday']) {
+      await directory.addOrganisation({ id, name: id, kind: 'company' });
+      await directory.addSite({ id: `${id}-site`, orgId: id });
+    }
+    // 'yesterday' sent its list at 14:00 yesterday (province): fresh, but not today's.
+    await directory.uploadWorkers('yesterday', [listedWorker('y1', at('2026-11-26T07:00:00Z'))], { nowMs: at('2026-11-26T07:00:00Z') });
+    // 'early' at 14:59 today, 'late' at 15:30 today (province), while the hub was down (its last check 14:00).
+    expect((await watch.check(at('2026-11-27T07:00:00Z'))).map((r) => [r.kind, r.subject]).sort()).toEqual([
+      ['list-stale', 'early'], // no list yet
+      ['list-stale', 'late'],
+    ]);
+    await directory.uploadWorkers('early', [listedWorker('e1', at('2026-11-27T07:59:00Z'))], { nowMs: at('2026-11-27T07:59:00Z') });
+    await directory.uploadWorkers('late', [listedWorker('l1', at('2026-11-27T08:30:00Z'))], { nowMs: at('2026-11-27T08:30:00Z') });
+    // The hub is back at 16:00.
+    const back = await watch.check(at('2026-11-27T09:00:00Z'));
+    expect(back.map((r) => [r.kind, r.subject]).sort()).toEqual([
+      ['tests-missing', 'late'],
+      ['tests-missing', 'yesterday'],
+    ]);
+    expect(await book.get(back.find((r) => r.subject === 'late')!.alertId)).toMatchObject({ dedupKey: 'hub:tests-missing:late:2026-11-27', atMs: at('2026-11-27T08:00:00Z') });
+    expect(await watch.check(at('2026-11-27T10:00:00Z'))).toEqual([]);
+  });
 });
