@@ -3,7 +3,7 @@ import type { Logger } from '../../base/node/logger.js';
 import { dailySummary, SummaryError, withoutHealthReasons } from '../../sync/hub/reports/daily-summary.js';
 import { LabourListBusyError, labourListFileName, makeLabourListXlsx, readLabourList } from '../../sync/hub/reports/labour-list.js';
 import { keptLabourList, keptLabourLists } from '../../sync/hub/reports/scheduler.js';
-import type { ConsoleStore } from './accounts.js';
+import type { ConsoleRole, ConsoleStore } from './accounts.js';
 import { ALL_ROLES, errorSchema, identifierJson, mayReachOrg, orgScope, type ConsoleHubData } from './scope.js';
 
 /** What the reports need beyond the hub's data: the alerts' silence threshold (`alerts.silentKioskMinutes`). */
@@ -17,6 +17,9 @@ const DEFAULT_SILENT_AFTER_MS = 15 * 60_000;
 const LISTS_PER_MINUTE = 10;
 const SUMMARIES_PER_MINUTE = 60;
 
+/** Who may have a labour list (named test results, ID numbers, phones): a manager (their own organisation) and health officers; never an operator. */
+export const LABOUR_LIST_ROLES: readonly ConsoleRole[] = ['manager', 'health'];
+
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 /**
@@ -27,10 +30,12 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
  *   province's without `org`. Health reasons are shown by code to health officers and managers (as
  *   the entries page does); an operator sees them counted as one.
  * - GET /api/reports/labour-list.xlsx?org=[&kept=true] — the list as the directory holds it now, or
- *   the one the scheduler kept at its time; a manager their own organisation's; operators any; health
- *   officers any too (the list is what CV 2242 has employers report to the authorities). It holds ID
- *   numbers and phones: every download is on the audit trail with the organisation and its rows.
- * - GET /api/reports/labour-lists — the kept lists (organisation, day, workers), a manager's own.
+ *   the one the scheduler kept at its time; a manager their own organisation's; health officers any
+ *   (the list is what CV 2242 has employers report to the authorities). Never an operator's: it holds
+ *   named test results, ID numbers and phones, and operators see no health data (their summaries
+ *   count health reasons as one). Every download is on the audit trail with the organisation and its rows.
+ * - GET /api/reports/labour-lists — the kept lists (organisation, day, workers), a manager's own;
+ *   the same two roles as the lists themselves.
  */
 export function registerReportRoutes(app: FastifyInstance, hub: ConsoleHubData, accounts: ConsoleStore, log: Logger, now: () => number): void {
   const { directory, store, zone } = hub;
@@ -68,7 +73,7 @@ export function registerReportRoutes(app: FastifyInstance, hub: ConsoleHubData, 
   app.get(
     '/api/reports/labour-list.xlsx',
     {
-      config: { access: ALL_ROLES, rateLimit: { max: LISTS_PER_MINUTE, timeWindow: 60_000 } },
+      config: { access: LABOUR_LIST_ROLES, rateLimit: { max: LISTS_PER_MINUTE, timeWindow: 60_000 } },
       schema: {
         querystring: { type: 'object', required: ['org'], properties: { org: identifierJson, kept: { type: 'boolean' } }, additionalProperties: false },
         response: { '4xx': errorSchema },
@@ -107,7 +112,7 @@ export function registerReportRoutes(app: FastifyInstance, hub: ConsoleHubData, 
   app.get(
     '/api/reports/labour-lists',
     {
-      config: { access: ALL_ROLES },
+      config: { access: LABOUR_LIST_ROLES },
       schema: {
         response: {
           200: { type: 'array', items: { type: 'object', properties: { orgId: { type: 'string' }, day: { type: 'string' }, madeMs: { type: 'integer' }, workers: { type: 'integer' } } } },

@@ -95,6 +95,12 @@ describe.each(directoryBackends)('console routes by role (in process, the direct
     expect(api.filter((r) => r.access === undefined)).toEqual([]);
   });
 
+  it('labour lists (named test results, ID numbers, phones) are for managers and health officers, never operators', () => {
+    const lists = server.routes.filter((r) => r.url.startsWith('/api/reports/labour-list'));
+    expect(lists.map((r) => r.url).sort()).toEqual(['/api/reports/labour-list.xlsx', '/api/reports/labour-lists']);
+    for (const r of lists) expect([...(r.access as string[])].sort()).toEqual(['health', 'manager']);
+  });
+
   it.each(['nobody', ...ROLES] as const)('as %s, each route answers exactly as its access says', async (who) => {
     const client = new Client(server.url);
     if (who !== 'nobody') expect(await client.request('POST', '/api/login', { name: who, password: PASSWORD })).toBe(200);

@@ -139,7 +139,7 @@ describe('console reports page (Chromium)', () => {
     expect(trail.find((e) => e.action === 'labour list download' && e.outcome === 'refused')).toMatchObject({ account: 'man-b', target: "organisation ORG-A: not this account's" });
   }, 60_000);
 
-  it('an operator sees the province with health reasons counted as one, and picks an organisation for its list', async () => {
+  it('an operator sees the province with health reasons counted as one, and an organisation\'s summary, never a labour list', async () => {
     const page = await open('op');
     await expect.poll(() => page.getByTestId('summary-passages').textContent()).toBe('Lượt qua cổng: 2 — cho vào 1, từ chối 1');
     expect(await page.getByTestId('summary').locator('h3').textContent()).toContain('Toàn tỉnh');
@@ -147,10 +147,12 @@ describe('console reports page (Chromium)', () => {
     expect(denied).toHaveLength(1);
     expect(denied[0]).toMatch(/^Lý do sức khoẻ \(gộp/);
     expect(denied[0]).not.toContain('F0');
-    expect(await page.getByTestId('labour-list-now').count()).toBe(0);
+    expect(await page.getByTestId('labour-list').count()).toBe(0);
     await page.locator('select[name="report-org"]').selectOption('ORG-A');
-    await page.getByTestId('labour-list-now').waitFor();
     await expect.poll(() => page.getByTestId('summary').locator('h3').textContent()).toContain('Công ty May A (ORG-A)');
+    // Labour lists hold named test results, ID numbers and phones: no download for an operator.
+    expect(await page.getByTestId('labour-list').count()).toBe(0);
+    expect(await page.getByTestId('labour-list-now').count()).toBe(0);
     await page.context().close();
   }, 60_000);
 });

@@ -92,14 +92,18 @@ describe.each(directoryBackends)('console reports API on $name', (backend) => {
     expect((await as.op!('/api/reports/summary?org=ORG-A&extra=1')).status).toBe(400);
   });
 
-  it('labour lists: current or kept, to the organisation\'s manager, operators and health officers, audited; refused to another manager', async () => {
+  it('labour lists: current or kept, to the organisation\'s manager and health officers, audited; refused to another manager and to operators (no health data for them)', async () => {
     const now = await as.doctor!('/api/reports/labour-list.xlsx?org=ORG-A');
     expect(now.status).toBe(200);
     expect(now.headers.get('content-disposition')).toBe(`attachment; filename="danh-sach-nld-ORG-A-${dayKeyIn(Date.now(), ZONE)}.xlsx"`);
     expect((await parseWorkerList(Buffer.from(await now.arrayBuffer()), ZONE, Date.now())).map((w) => [w.workerId, w.idNumber])).toEqual([['W-1', '079190000001']]);
     expect((await as['man-b']!('/api/reports/labour-list.xlsx?org=ORG-A')).status).toBe(403);
-    expect((await as.op!('/api/reports/labour-list.xlsx')).status).toBe(400);
-    expect((await as.op!('/api/reports/labour-list.xlsx?org=NOBODY')).status).toBe(404);
+    // An operator: refused every list, current or kept, and the index of kept ones.
+    for (const path of ['/api/reports/labour-list.xlsx?org=ORG-A', '/api/reports/labour-list.xlsx?org=ORG-A&kept=true', '/api/reports/labour-lists']) {
+      expect(await json(await as.op!(path))).toEqual({ status: 403, body: { error: 'your role may not do this' } });
+    }
+    expect((await as.doctor!('/api/reports/labour-list.xlsx')).status).toBe(400);
+    expect((await as.doctor!('/api/reports/labour-list.xlsx?org=NOBODY')).status).toBe(404);
     expect((await as['man-a']!('/api/reports/labour-list.xlsx?org=ORG-A&kept=true')).status).toBe(404);
 
     // The schedule keeps today's (made here with no mail server: the lists do not wait for e-mail).

@@ -32,8 +32,9 @@ interface KeptList {
 /**
  * Reports: a day's summary (the province's day; today by default) of an organisation (a manager's
  * own; any for operators and health officers, or the whole province), and its CV 2242 labour list to
- * download, as the hub holds it now or as the schedule kept it at 16:00. The server decides what
- * each role sees (health reasons by code only to health officers and managers).
+ * download, as the hub holds it now or as the schedule kept it at 16:00 (managers and health officers
+ * only: it holds health data). The server decides what each role sees (health reasons by code only
+ * to health officers and managers).
  */
 export function ReportsPage({ me }: { me: Me }) {
   const { t, i18n } = useTranslation();
@@ -41,7 +42,9 @@ export function ReportsPage({ me }: { me: Me }) {
   const [org, setOrg] = useState(me.role === 'manager' ? (me.org ?? '') : '');
   const orgs = useLoad<Organisation[]>(me.role === 'manager' ? undefined : '/api/organisations');
   const summary = useLoad<Summary>(withQuery('/api/reports/summary', { date: day, org }));
-  const kept = useLoad<KeptList[]>('/api/reports/labour-lists');
+  // Labour lists hold named test results, ID numbers and phones: never an operator's (the API refuses them too).
+  const mayHaveLists = me.role === 'manager' || me.role === 'health';
+  const kept = useLoad<KeptList[]>(mayHaveLists ? '/api/reports/labour-lists' : undefined);
   const lang = i18n.language === 'en' ? 'en' : 'vi';
   const reasonText = (r: string) => (r in DENY_REASONS ? DENY_REASONS[r as keyof typeof DENY_REASONS][lang] : r === 'HEALTH' ? t('reports.healthTogether') : r);
   const s = summary.data;
@@ -127,28 +130,30 @@ export function ReportsPage({ me }: { me: Me }) {
           </Table>
         </div>
       )}
-      <div className="card" data-testid="labour-list">
-        <h3>{t('reports.labourHeading')}</h3>
-        <p>{t('reports.labourIntro')}</p>
-        {org === '' ? (
-          <p>{t('reports.pickOrganisation')}</p>
-        ) : (
-          <ul>
-            <li>
-              <a href={withQuery('/api/reports/labour-list.xlsx', { org })} download data-testid="labour-list-now">
-                {t('reports.labourNow', { org })}
-              </a>
-            </li>
-            {keptList && (
+      {mayHaveLists && (
+        <div className="card" data-testid="labour-list">
+          <h3>{t('reports.labourHeading')}</h3>
+          <p>{t('reports.labourIntro')}</p>
+          {org === '' ? (
+            <p>{t('reports.pickOrganisation')}</p>
+          ) : (
+            <ul>
               <li>
-                <a href={withQuery('/api/reports/labour-list.xlsx', { org, kept: 'true' })} download data-testid="labour-list-kept">
-                  {t('reports.labourKept', { when: when(keptList.madeMs), count: keptList.workers })}
+                <a href={withQuery('/api/reports/labour-list.xlsx', { org })} download data-testid="labour-list-now">
+                  {t('reports.labourNow', { org })}
                 </a>
               </li>
-            )}
-          </ul>
-        )}
-      </div>
+              {keptList && (
+                <li>
+                  <a href={withQuery('/api/reports/labour-list.xlsx', { org, kept: 'true' })} download data-testid="labour-list-kept">
+                    {t('reports.labourKept', { when: when(keptList.madeMs), count: keptList.workers })}
+                  </a>
+                </li>
+              )}
+            </ul>
+          )}
+        </div>
+      )}
     </section>
   );
 }
