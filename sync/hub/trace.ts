@@ -13,8 +13,11 @@ import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from '.
  *   when it is placed at one, else the event's own checkpoint when that is registered. Only zone,
  *   team, canteen, dormitory and bus checkpoints make places; a gate (the whole site is not a narrow
  *   contact) and an unregistered checkpoint make none. A zone is one place however many checkpoints
- *   it has: `zone:<site>:<zone id the kiosk reported>`; a phone check-in at a zone checkpoint has no
- *   zone id, its checkpoint id stands for it. Every other place is its checkpoint.
+ *   it has: `zone:<site>:<zone id the kiosk reported>`. A phone check-in at a zone checkpoint has no
+ *   zone id of its own: it counts under the zone id the kiosks placed at that checkpoint report
+ *   (learnt from their first and last events, the latest of the first kiosk by id), else the one a
+ *   kiosk at another zone checkpoint of the site reports with this checkpoint's id, and only when no
+ *   kiosk tells, under its checkpoint id. Every other place is its checkpoint.
  * - Zone, team, dormitory, bus: an entry opens presence, the worker's next exit there closes it; an
  *   entry with no exit ends `resetHours` after it (the policy's antiPassbackResetHours), or at the
  *   worker's next entry there if sooner; an exit further than that from its entry closes nothing
@@ -206,6 +209,8 @@ class Places {
   private readonly reportedBy = new Map<string, ReportedPlace[]>();
   /** Each device, reported checkpoint and zone met: its place (null: none that makes contacts). */
   private readonly resolved = new Map<string, { checkpointId: string; key: string } | null>();
+  /** Each zone checkpoint met by a check-in: the zone id its check-ins count under. */
+  private readonly zoneOfCheckpoint = new Map<string, string>();
 
   private constructor(
     private readonly checkpoints: Map<string, RegistryCheckpoint>,
@@ -239,7 +244,7 @@ class Places {
   ofVisit(v: VisitRecord): Passage | null {
     const cp = this.checkpoints.get(v.checkpointId);
     if (!cp || !CONTACT_KINDS.has(cp.kind)) return null;
-    const key = this.note(cp, cp.id, null);
+    const key = this.note(cp, cp.kind === 'zone' ? this.zoneOf(cp) : cp.id, null);
     return { workerId: v.workerId, key, checkpointId: cp.id, direction: v.direction === 'in' ? 'entry' : 'exit', timeMs: v.atMs, unverified: !v.timeVerified, source: 'phone' };
   }
 
@@ -256,6 +261,47 @@ class Places {
     if (ask.size === 0) return;
     const got = await store.reportedPlaces([...ask]);
     for (const d of ask) this.reportedBy.set(d, got.get(d) ?? []);
+  }
+
+  /**
+   * Learns what the kiosks at the zone checkpoints of the sites of these check-ins report (one query
+   * for those not asked yet), so that a check-in at a zone checkpoint is keyed by its zone id.
+   */
+  async learnCheckIns(checkIns: readonly VisitRecord[], store: HubStore): Promise<void> {
+    const sites = new Set<string>();
+    for (const v of checkIns) {
+      const cp = this.checkpoints.get(v.checkpointId);
+      if (cp?.kind === 'zone' && !this.zoneOfCheckpoint.has(cp.id)) sites.add(cp.siteId);
+    }
+    if (sites.size === 0) return;
+    const ask = new Set<string>();
+    for (const c of this.checkpoints.values()) {
+      if (c.kind === 'zone' && sites.has(c.siteId)) for (const d of this.devicesAt.get(c.id) ?? []) if (!this.reportedBy.has(d)) ask.add(d);
+    }
+    if (ask.size === 0) return;
+    const got = await store.reportedPlaces([...ask]);
+    for (const d of ask) this.reportedBy.set(d, got.get(d) ?? []);
+  }
+
+  /**
+   * The zone id a zone checkpoint's check-ins count under: the one its kiosks report (the latest
+   * learnt of the first kiosk by id that reports one); else the one reported by a kiosk at another
+   * zone checkpoint of the site that sends this checkpoint's id; else the checkpoint id itself.
+   */
+  private zoneOf(cp: RegistryCheckpoint): string {
+    let zone = this.zoneOfCheckpoint.get(cp.id);
+    if (zone !== undefined) return zone;
+    const latest = (d: string) => this.reportedBy.get(d)?.at(-1);
+    for (const d of [...(this.devicesAt.get(cp.id) ?? [])].sort()) {
+      zone ??= latest(d)?.zoneId;
+    }
+    if (zone === undefined) {
+      const others = [...this.checkpoints.values()].filter((c) => c.kind === 'zone' && c.siteId === cp.siteId).sort((a, b) => (a.id < b.id ? -1 : 1));
+      for (const c of others) for (const d of [...(this.devicesAt.get(c.id) ?? [])].sort()) for (const r of this.reportedBy.get(d) ?? []) if (r.checkpointId === cp.id) zone ??= r.zoneId;
+    }
+    zone ??= cp.id;
+    this.zoneOfCheckpoint.set(cp.id, zone);
+    return zone;
   }
 
   /** The checkpoint ids to read a place's kiosk events by, and its registered checkpoints (for check-ins). */
@@ -465,6 +511,7 @@ export class Tracer {
   private async passagesOf(workerIds: readonly string[], sinceMs: number, untilMs: number, places: Places): Promise<Passage[]> {
     const events = await this.deps.store.workerPresence(workerIds, sinceMs, untilMs);
     const checkIns = await this.checkIns({ workerIds, sinceMs, untilMs });
+    await places.learnCheckIns(checkIns, this.deps.store);
     return this.resolve(events, checkIns, places);
   }
 
@@ -510,6 +557,7 @@ export class Tracer {
     }
     const events = await this.deps.store.checkpointPresence(windows);
     const checkIns = await this.checkIns({ checkpointIds: [...visitCheckpoints], sinceMs, untilMs });
+    await places.learnCheckIns(checkIns, this.deps.store);
     const passages = this.resolve(events, checkIns, places, (p) => !excluded.has(p.workerId) && sourceKeys.has(p.key));
     const intervals = presenceIntervals(passages, (key) => places.info.get(key)!.kind, this.options);
     const index = new IntervalIndex(sources);

@@ -59,14 +59,14 @@ describe.each(directoryBackends)('hub trace command on $name', (backend) => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = r.stdout;
-    expect(out).toMatch(/^Trace of C from 2026-11-19 07:00:00 to 2026-11-21 07:00:00 \(Asia\/Ho_Chi_Minh\): 9 F1 contact\(s\)\n/);
+    expect(out).toMatch(/^Trace of C from 2026-11-19 07:00:00 to 2026-11-21 07:00:00 \(Asia\/Ho_Chi_Minh\): 10 F1 contact\(s\)\n/);
     expect(out).toContain('(a canteen sitting is 30 min; an entry with no exit ends after 16 h)');
     expect(out).toContain('  2026-11-20 08:00 to 11:50  zone Khu A cửa 1 (zone:xuong-1:khu-a)\n');
     expect(out).toContain('  2026-11-20 13:40 to 14:40  team Tổ may 1 (team:to-may-1)  phone check-in\n');
     // Grouped: the day, the place, then each exposure there.
-    expect(out).toContain(['  2026-11-20  bus Xe đưa rước 1 (bus:xe-1)', '    #3 B1  F1  07:10 to 07:40  30.0 min', '    #7 B4  F1  07:20 to 07:30  10.0 min', '    #9 B2  F1  07:00 to 07:05  5.0 min'].join('\n'));
-    expect(out).toContain('    #6 Z4  F1  09:30 to 09:50  20.0 min  clock unverified\n');
-    expect(out).toContain('    #2 P1  F1  14:00 to 14:40  40.0 min  phone check-in\n');
+    expect(out).toContain(['  2026-11-20  bus Xe đưa rước 1 (bus:xe-1)', '    #4 B1  F1  07:10 to 07:40  30.0 min', '    #8 B4  F1  07:20 to 07:30  10.0 min', '    #10 B2  F1  07:00 to 07:05  5.0 min'].join('\n'));
+    expect(out).toContain('    #7 Z4  F1  09:30 to 09:50  20.0 min  clock unverified\n');
+    expect(out).toContain('    #3 P1  F1  14:00 to 14:40  40.0 min  phone check-in\n');
     const ranked = out.slice(out.indexOf('Ranked:'));
     expect([...ranked.matchAll(/^ +(\d+)\. (\S+) {2}F1 {2}([\d.]+) min/gm)].map((m) => [Number(m[1]), m[2], Number(m[3])])).toEqual(EXPECTED_F1.map((c, i) => [i + 1, c.workerId, c.minutes]));
     expect(ranked).toContain('organisation may-a');

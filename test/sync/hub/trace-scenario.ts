@@ -22,6 +22,8 @@ export const at = (minute: number) => T0 + minute * 60_000;
 /** The F1 list, exactly: worker, total overlap minutes, where. Ranked as listed. */
 export const EXPECTED_F1 = [
   { workerId: 'Z1', minutes: 100, place: 'zone:xuong-1:khu-a' },
+  // By phone only, at the code posted at one of the zone's checkpoints: the same place as its kiosks.
+  { workerId: 'PZ', minutes: 60, place: 'zone:xuong-1:khu-a' },
   { workerId: 'P1', minutes: 40, place: 'team:to-may-1' },
   { workerId: 'B1', minutes: 30, place: 'bus:xe-1' },
   { workerId: 'K1', minutes: 20, place: 'canteen:nha-an' },
@@ -44,7 +46,7 @@ export const EXPECTED_F2 = [
 /** Workers of the scenario who are not the case's contacts: near misses, a refused scan, the gate, another zone. */
 export const NOT_CONTACTS = ['B3', 'K4', 'D1', 'G1', 'Y1'] as const;
 
-const WORKERS = ['C', 'B1', 'B2', 'B3', 'B4', 'Y1', 'K1', 'K2', 'K3', 'K4', 'F2A', 'Z1', 'Z2', 'Z3', 'Z4', 'D1', 'G1', 'P1', 'P2'];
+const WORKERS = ['C', 'B1', 'B2', 'B3', 'B4', 'Y1', 'K1', 'K2', 'K3', 'K4', 'F2A', 'Z1', 'Z2', 'Z3', 'Z4', 'D1', 'G1', 'P1', 'P2', 'PZ'];
 
 function listed(workerId: string, line: number): ListedWorker {
   return { line, workerId, fullName: `Công nhân ${workerId}`, team: 'Tổ May 1', birthYear: 1990, sex: 'female', idNumber: null, phone: null, residence: null, siteId: null, testResult: null, testedAtMs: null, vaccineDoses: 2 };
@@ -79,8 +81,10 @@ const DEVICES: { device: string; checkpoint: string; zone: string; placedAt: str
   { device: 'kiosk-za3', checkpoint: 'khu-a1', zone: 'khu-a', placedAt: 'khu-a1', synced: false, passages: [['Z4', 150, 'entry'], ['Z4', 170, 'exit']] },
 ];
 
-/** Phone check-ins at the team code (no kiosk there): worker, minute, in/out. */
-const CHECK_INS: [worker: string, minute: number, direction: 'in' | 'out'][] = [
+/** Phone check-ins at the team code (no kiosk there) unless another checkpoint is named: worker, minute, in/out. */
+const CHECK_INS: [worker: string, minute: number, direction: 'in' | 'out', checkpoint?: string][] = [
+  ['PZ', 120, 'in', 'khu-a1'],
+  ['PZ', 180, 'out', 'khu-a1'],
   ['C', 400, 'in'],
   ['P1', 420, 'in'],
   ['C', 460, 'out'],
@@ -144,9 +148,9 @@ export async function buildTraceScenario(store: HubStore, directory: HubDirector
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     phones.set(workerId, { pass: (await links.redeem(made!.token, pair.publicKey.export({ format: 'jwk' }))).pass, key: pair.privateKey });
   }
-  const code = staticCheckpointCode(checkpointCodeKey, 'to-may-1');
   let n = 0;
-  for (const [workerId, minute, direction] of CHECK_INS) {
+  for (const [workerId, minute, direction, checkpoint] of CHECK_INS) {
+    const code = staticCheckpointCode(checkpointCodeKey, checkpoint ?? 'to-may-1');
     const phone = phones.get(workerId)!;
     // Uploaded promptly: the hub takes the phone's time as verified.
     now = at(minute) + 2_000;

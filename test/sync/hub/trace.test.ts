@@ -3,7 +3,7 @@ import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PgHubStore } from '../../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../../sync/hub/store.js';
 import { publishedResetHours, TraceError, Tracer, type TraceResult } from '../../../sync/hub/trace.js';
-import type { Visits } from '../../../sync/hub/visits.js';
+import type { VisitRecord, Visits, VisitWindow } from '../../../sync/hub/visits.js';
 import { directoryBackends } from '../../helpers/directory-db.js';
 import { tempDir } from '../../helpers/fixtures.js';
 import { at, buildTraceScenario, EXPECTED_F1, EXPECTED_F2, NOT_CONTACTS } from './trace-scenario.js';
@@ -81,6 +81,28 @@ describe.each(directoryBackends)('tracing at the hub: store and directory on $na
     expect(r.contacts.filter((c) => c.unverifiedClock).map((c) => c.workerId)).toEqual(['Z4']);
     expect(minutes('P1')).toEqual([[420, 460, 40, 'phone', false]]);
     expect(byId.get('P1')!.orgId).toBe('may-a');
+  });
+
+  it("keys a phone check-in at a zone checkpoint by the zone its kiosks report: it meets the kiosks' presence there, and the case's own check-in opens no second presence", async () => {
+    const r = await new Tracer({ store, directory, visits }).trace({ workerId: 'C', fromMs: at(0) - DAY, toMs: at(0) + DAY });
+    const pz = r.contacts.find((c) => c.workerId === 'PZ')!;
+    expect(pz.exposures.map((x) => [x.place.key, (x.fromMs - at(0)) / 60_000, (x.toMs - at(0)) / 60_000, x.source])).toEqual([['zone:xuong-1:khu-a', 120, 180, 'phone']]);
+
+    // The case also checks in by phone at the zone's first checkpoint at 08:40, inside the kiosks' 08:00 to 11:50.
+    const mine: VisitRecord[] = [{ visitId: 'case-in', workerId: 'C', checkpointId: 'khu-a1', siteId: 'xuong-1', direction: 'in', atMs: at(100), receivedAtMs: at(100) + 2_000, timeVerified: true, codeKind: 'static' }];
+    const withCase = {
+      within: async (w: VisitWindow) => [
+        ...(await visits.within(w)),
+        ...mine.filter((v) => (!w.workerIds || w.workerIds.includes(v.workerId)) && (!w.checkpointIds || w.checkpointIds.includes(v.checkpointId)) && v.atMs >= w.sinceMs && v.atMs < w.untilMs),
+      ],
+    };
+    const r2 = await new Tracer({ store, directory, visits: withCase }).trace({ workerId: 'C', fromMs: at(0) - DAY, toMs: at(0) + DAY });
+    const zone = r2.casePresence.filter((p) => p.place.kind === 'zone');
+    expect(zone.map((p) => [p.place.key, (p.fromMs - at(0)) / 60_000, (p.toMs - at(0)) / 60_000])).toEqual([
+      ['zone:xuong-1:khu-a', 60, 100],
+      ['zone:xuong-1:khu-a', 100, 290],
+    ]);
+    expect(r2.contacts.find((c) => c.workerId === 'Z1')!.overlapMinutes).toBe(100);
   });
 
   it('adds the F2 on request: contacts of the F1 who are neither the case nor an F1, each with the F1 they met', async () => {
