@@ -91,18 +91,43 @@ export const hubSettingsSchema = z
       .strictObject({
         smtp: z
           .strictObject({
-            url: z.string().regex(/^smtps?:\/\/[^\s/]+(:\d+)?\/?$/, 'smtp://host:port or smtps://host:port (no user or password: see user and passwordFile)').optional().describe('the mail server as smtp://host:port (STARTTLS when offered) or smtps://host:port (TLS from the start); instead of host/port/secure'),
+            url: z
+              .string()
+              .superRefine((v, ctx) => {
+                const problem = smtpUrlProblem(v);
+                if (problem) ctx.addIssue({ code: 'custom', message: problem });
+              })
+              .optional()
+              .describe('the mail server as smtp://host:port (STARTTLS when offered) or smtps://host:port (TLS from the start); instead of host/port/secure'),
             host: z.string().min(1).optional().describe('the mail server host (when url is not given)'),
             port: z.number().int().min(1).max(65_535).default(587).describe('the mail server port (with host)'),
             secure: z.boolean().default(false).describe('TLS from the start (port 465); false: STARTTLS when the server offers it'),
             user: z.string().min(1).optional().describe('the SMTP user name, if the server wants one'),
             passwordFile: z.string().min(1).optional().describe("a file holding the SMTP user's password (relative to this settings file)"),
             timeoutSeconds: z.number().int().min(1).max(300).default(30).describe('give up on an unanswering mail server after this long (the delivery is retried)'),
+            insecureAuth: z
+              .boolean()
+              .default(false)
+              .describe('send the user and password without TLS: only to a mail server on this machine (127.0.0.1, ::1, localhost); otherwise a user requires TLS (smtps, or STARTTLS the server must offer)'),
+          })
+          .superRefine((smtp, ctx) => {
+            if (!smtp.url && !smtp.host) ctx.addIssue({ code: 'custom', message: 'give the mail server as url (smtp://host:port) or host', path: ['url'] });
+            if (smtp.insecureAuth && !smtp.secure && smtp.user) {
+              const host = smtp.url ? smtpUrlHost(smtp.url) : smtp.host;
+              if (host !== undefined && !LOOPBACK_HOSTS.has(host.toLowerCase()))
+                ctx.addIssue({ code: 'custom', message: `insecureAuth sends the password in the clear: only to a mail server on this machine (127.0.0.1, ::1, localhost), not ${host}`, path: ['insecureAuth'] });
+            }
           })
           .optional()
           .describe('where e-mail leaves the hub (alerts and reports); without it, e-mail deliveries wait, recorded as failed, until it is set'),
         from: z.string().min(3).default('SafeGate <safegate@localhost>').describe("the From of every e-mail the hub sends"),
-        consoleUrl: z.string().url().default('http://127.0.0.1:8480').describe('the console address as recipients reach it: e-mails and webhooks link to <consoleUrl>/#alerts/<id>'),
+        consoleUrl: z
+          .string()
+          .superRefine((v, ctx) => {
+            const problem = consoleUrlProblem(v);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .default('http://127.0.0.1:8480').describe('the console address as recipients reach it: e-mails and webhooks link to <consoleUrl>/#alerts/<id>'),
         silentKioskMinutes: z.number().int().min(1).max(24 * 60).default(15).describe('a kiosk assigned to a site and not heard from for this long raises a device alert (once per silence)'),
         webhookTimeoutSeconds: z.number().int().min(1).max(120).default(10).describe('a webhook not answering within this long is a failed attempt (retried)'),
         retryFirstSeconds: z.number().min(0.01).max(3_600).default(5).describe('the wait after a failed delivery attempt; doubled after each further failure (with jitter)'),
@@ -148,6 +173,67 @@ export const hubSettingsSchema = z
   });
 export type HubSettings = z.infer<typeof hubSettingsSchema>;
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
+
+/** The host of an SMTP URL (undefined if it does not parse). */
+function smtpUrlHost(v: string): string | undefined {
+  try {
+    return new URL(v).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A URL as it may be repeated back: its password (if any) replaced by ***. */
+function withoutPassword(v: string): string {
+  try {
+    const u = new URL(v);
+    if (!u.password) return v;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return v.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
+/** The settings as a refusal may repeat them: a password written into alerts.smtp.url masked. */
+function withoutSecrets(raw: unknown): unknown {
+  const url = (raw as { alerts?: { smtp?: { url?: unknown } } } | null)?.alerts?.smtp?.url;
+  if (typeof url !== 'string') return raw;
+  const r = raw as { alerts: { smtp: object } };
+  return { ...r, alerts: { ...r.alerts, smtp: { ...r.alerts.smtp, url: withoutPassword(url) } } };
+}
+
+/** Why alerts.smtp.url is not smtp(s)://host[:port] (never repeating a password it may hold), or undefined. */
+export function smtpUrlProblem(v: string): string | undefined {
+  const shape = 'smtp://host:port (STARTTLS) or smtps://host:port (TLS)';
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return `not a URL: ${shape}`;
+  }
+  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') return `${JSON.stringify(u.protocol)} is not smtp: or smtps: (${shape})`;
+  if (u.username || u.password) return 'no user or password in the URL: put the user in alerts.smtp.user and the password in the file alerts.smtp.passwordFile names';
+  if (!u.hostname) return `no host: ${shape}`;
+  if (u.port !== '' && (Number(u.port) < 1 || Number(u.port) > 65_535)) return 'the port is 1 to 65535';
+  if ((u.pathname !== '' && u.pathname !== '/') || u.search || u.hash) return `nothing after the host and port: ${shape}`;
+  return undefined;
+}
+
+/** Why alerts.consoleUrl is not an http(s) address without user or password, or undefined. */
+export function consoleUrlProblem(v: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return 'not a URL: the console address as recipients reach it, e.g. https://console.example.vn';
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return `the console address is http(s), not ${u.protocol}`;
+  if (u.username || u.password) return 'no user or password in the console address (it goes into every e-mail and webhook)';
+  return undefined;
+}
+
 export interface LoadedHubSettings {
   settings: HubSettings;
   broker: BrokerSettings;
@@ -177,7 +263,7 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     throw new SettingsError(abs, [{ path: '', message: `not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}` }]);
   }
   const r = hubSettingsSchema.safeParse(raw);
-  if (!r.success) throw new SettingsError(abs, problemsOf(r.error, { schema: hubSettingsSchema, input: raw }));
+  if (!r.success) throw new SettingsError(abs, problemsOf(r.error, { schema: hubSettingsSchema, input: withoutSecrets(raw) }));
   const base = dirname(abs);
   const at = (f: string | undefined) => (f ? resolve(base, f) : undefined);
   const b = r.data.broker;

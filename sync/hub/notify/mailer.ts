@@ -4,8 +4,10 @@ import type { HubSettings } from '../settings.js';
 
 /**
  * E-mail out of the hub (alert deliveries, the reports' scheduled mail) through nodemailer over the
- * SMTP server of the hub settings' `alerts.smtp`: `smtp://host:port` (STARTTLS when offered) or
- * `smtps://host:port`, or host/port/secure, with a user and a password read from a file. A
+ * SMTP server of the hub settings' `alerts.smtp`: `smtp://host:port` (STARTTLS when offered;
+ * required when there is a user, so a password never crosses in the clear, unless `insecureAuth`
+ * for a server on this machine) or `smtps://host:port`, or host/port/secure, with a user and a
+ * password read from a file. Each send has an overall deadline (`deadlineMs`). A
  * connection per message (nothing held open between alerts); `send` resolves once the server has accepted the message for every
  * recipient, and throws (a MailError with a short message: the server's reply line, never the body)
  * otherwise, so a caller that must not lose a message retries it.
@@ -51,6 +53,8 @@ export interface SmtpOptions {
   deadlineMs?: number;
   /** Accept a server certificate no authority vouches for (tests against a local server only). */
   allowUnverifiedTls?: boolean;
+  /** Refuse to go on (and so to send the password) unless the connection is TLS (STARTTLS on a plain port). */
+  requireTls?: boolean;
 }
 
 export class MailError extends Error {
@@ -92,7 +96,10 @@ export function smtpOptionsOf(settings: Pick<HubSettings, 'alerts'>, passwordPat
       throw new MailError(`cannot read alerts.smtp.passwordFile (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
     }
   }
-  return { host, port, secure, user: s.user, password, timeoutMs: s.timeoutSeconds * 1_000 };
+  // A password never crosses the network in the clear: STARTTLS is required whenever there is a user,
+  // unless the settings opt in for a mail server on this machine (alerts.smtp.insecureAuth, checked there).
+  const requireTls = !!s.user && !secure && !s.insecureAuth;
+  return { host, port, secure, user: s.user, password, timeoutMs: s.timeoutSeconds * 1_000, requireTls };
 }
 
 /** A short, person-free description of a send failure (the SMTP reply or the network error code). */
@@ -118,6 +125,7 @@ class SmtpMailer implements Mailer {
       host: options.host,
       port: options.port,
       secure: options.secure,
+      requireTLS: options.requireTls ?? false,
       auth: options.user ? { user: options.user, pass: options.password ?? '' } : undefined,
       connectionTimeout: timeout,
       greetingTimeout: timeout,
