@@ -488,9 +488,14 @@ export class AlertBook {
    */
   async dueDeliveries(nowMs: number, limit: number, leaseMs = 60_000): Promise<DueDelivery[]> {
     // Asked every second by every hub process: the directory's one-writer-at-a-time lock only when something is due.
+    // The same conditions as the lease below (held and removed recipients' deliveries wait): an idle
+    // hub whose only due deliveries are a held recipient's never takes the lock.
     const any = await this.sql.get(sql`
-      SELECT 1 AS due FROM alert_deliveries WHERE state IN ('pending', 'failed') AND next_attempt_ms <= ${nowMs}
-        AND (lease_until_ms IS NULL OR lease_until_ms <= ${nowMs}) LIMIT 1`);
+      SELECT 1 AS due FROM alert_deliveries d JOIN alert_recipients r ON r.recipient_id = d.recipient_id
+      WHERE d.state IN ('pending', 'failed') AND d.next_attempt_ms <= ${nowMs}
+        AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= ${nowMs})
+        AND r.disabled = 0 AND r.removed_ms IS NULL
+      LIMIT 1`);
     if (!any) return [];
     return this.sql.write(async (tx) => {
       const rows = await tx.all<{ alert_id: string; recipient_id: string; attempts: number; created_ms: number }>(sql`

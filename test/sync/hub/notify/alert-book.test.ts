@@ -161,6 +161,27 @@ describe.each(directoryBackends)('the alert book on $name', (backend) => {
     expect(d).toMatchObject({ state: 'sent', attempts: 4, sentAtMs: NOW + 6_600, lastError: 'HTTP 502', lastAttemptAtMs: NOW + 7_000 });
   });
 
+  it("a round with only a held recipient's deliveries due is answered by a read, without the directory's write lock", async () => {
+    let writes = 0;
+    const counted = new Proxy(directory.sql, {
+      get(target, key) {
+        if (key === 'write') return (fn: Parameters<typeof target.write>[0]) => (writes++, target.write(fn));
+        const v = Reflect.get(target, key, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const watched = new AlertBook({ sql: counted });
+    const r = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
+    await book.raise(kioskAlert(1), NOW);
+    expect(await book.setRecipientDisabled(r.recipientId, true)).toBe(true);
+    for (let i = 0; i < 5; i++) expect(await watched.dueDeliveries(NOW + i * 1_000, 10)).toEqual([]);
+    expect(writes).toBe(0);
+    // Resumed: the next round leases it (one write).
+    await book.setRecipientDisabled(r.recipientId, false);
+    expect(await watched.dueDeliveries(NOW + 6_000, 10)).toHaveLength(1);
+    expect(writes).toBe(1);
+  });
+
   it('a held recipient gets nothing new and its deliveries wait; a removed one ends its unsent deliveries as cancelled, kept', async () => {
     const r = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
     const { alertId } = await book.raise(kioskAlert(1), NOW);
