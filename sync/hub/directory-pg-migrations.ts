@@ -399,4 +399,19 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
       ALTER TABLE alert_deliveries ADD COLUMN lease_token text;
     `,
   },
+  {
+    // SQLite 0020-device-placements: where each device was placed, over time (tracing reads the one in effect).
+    version: 6,
+    name: 'device-placements',
+    sql: `
+      CREATE TABLE device_placements (
+        device_id     text   NOT NULL,
+        since_ms      bigint NOT NULL,
+        checkpoint_id text,
+        PRIMARY KEY (device_id, since_ms)
+      );
+      INSERT INTO device_placements (device_id, since_ms, checkpoint_id)
+        SELECT device_id, since_ms, checkpoint_id FROM device_sites WHERE checkpoint_id IS NOT NULL;
+    `,
+  },
 ];

@@ -28,6 +28,7 @@ import * as m0016 from './directory-migrations/0016-alerts.js';
 import * as m0017 from './directory-migrations/0017-traces.js';
 import * as m0018 from './directory-migrations/0018-reports.js';
 import * as m0019 from './directory-migrations/0019-alert-counter-leases.js';
+import * as m0020 from './directory-migrations/0020-device-placements.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
 import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
@@ -52,6 +53,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 17, name: '0017-traces', up: m0017.up },
   { version: 18, name: '0018-reports', up: m0018.up },
   { version: 19, name: '0019-alert-counter-leases', up: m0019.up },
+  { version: 20, name: '0020-device-placements', up: m0020.up },
 ] as const satisfies readonly Migration[];
 
 /** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */
@@ -760,12 +762,14 @@ export class HubDirectory {
       return this.rescoping(tx, devices, async () => {
         let n = 0;
         for (const d of devices) {
-          n += await tx.run(
+          const changed = await tx.run(
             // A device moved to another site leaves its checkpoint (which is at the old site).
             sql`INSERT INTO device_sites (device_id, site_id, since_ms) VALUES (${d}, ${site}, ${nowMs})
                 ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id, since_ms = excluded.since_ms, checkpoint_id = NULL
                 WHERE device_sites.site_id <> excluded.site_id`,
           );
+          if (changed > 0) await this.appendPlacement(tx, d, null, nowMs);
+          n += changed;
         }
         return n;
       });
@@ -789,13 +793,15 @@ export class HubDirectory {
       return this.rescoping(tx, devices, async () => {
         let n = 0;
         for (const device of devices) {
-          n += await tx.run(
+          const changed = await tx.run(
             sql`INSERT INTO device_sites (device_id, site_id, since_ms, checkpoint_id) VALUES (${device}, ${cp.site_id}, ${nowMs}, ${id})
                 ON CONFLICT (device_id) DO UPDATE SET
                   since_ms = CASE WHEN device_sites.site_id = excluded.site_id THEN device_sites.since_ms ELSE excluded.since_ms END,
                   site_id = excluded.site_id, checkpoint_id = excluded.checkpoint_id
                 WHERE device_sites.site_id <> excluded.site_id OR device_sites.checkpoint_id IS DISTINCT FROM excluded.checkpoint_id`,
           );
+          if (changed > 0) await this.appendPlacement(tx, device, id, nowMs);
+          n += changed;
         }
         return n;
       });
@@ -803,13 +809,25 @@ export class HubDirectory {
   }
 
   /** Takes devices out of their site: they receive no site stream any more. */
-  async unassignSite(deviceIds: readonly string[]): Promise<number> {
+  async unassignSite(deviceIds: readonly string[], nowMs = Date.now()): Promise<number> {
     return this.sql.write((tx) =>
       this.rescoping(tx, deviceIds, async () => {
         let n = 0;
-        for (const d of deviceIds) n += await tx.run(sql`DELETE FROM device_sites WHERE device_id = ${d}`);
+        for (const d of deviceIds) {
+          const changed = await tx.run(sql`DELETE FROM device_sites WHERE device_id = ${d}`);
+          if (changed > 0) await this.appendPlacement(tx, d, null, nowMs);
+          n += changed;
+        }
         return n;
       }),
+    );
+  }
+
+  /** Records where a device is placed from `nowMs` (null: at no checkpoint), for tracing's placement history (migration 0020). */
+  private async appendPlacement(tx: Db, deviceId: string, checkpointId: string | null, nowMs: number): Promise<void> {
+    await tx.run(
+      sql`INSERT INTO device_placements (device_id, since_ms, checkpoint_id) VALUES (${deviceId}, ${nowMs}, ${checkpointId})
+          ON CONFLICT (device_id, since_ms) DO UPDATE SET checkpoint_id = excluded.checkpoint_id`,
     );
   }
 

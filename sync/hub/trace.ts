@@ -9,8 +9,10 @@ import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from '.
  *
  * Presence, from the events the gate ALLOWED (a refusal is no presence) and from phone check-ins at
  * posted checkpoint codes (sync/hub/visits.ts; in = entry, out = exit), by the hub's corrected time:
- * - Where: the checkpoint the event's DEVICE is placed at (`safegate hub device assign --checkpoint`)
- *   when it is placed at one, else the event's own checkpoint when that is registered. Only zone,
+ * - Where: the checkpoint the event's DEVICE was placed at (`safegate hub device assign --checkpoint`)
+ *   at the event's time (the directory's placement history, migration 0020: moving a kiosk does not
+ *   relabel its past), else (placed nowhere then, or before its first placement) the event's own
+ *   checkpoint when that is registered. Only zone,
  *   team, canteen, dormitory and bus checkpoints make places; a gate (the whole site is not a narrow
  *   contact) and an unregistered checkpoint make none. A zone is one place however many checkpoints
  *   it has: `zone:<site>:<zone id the kiosk reported>`. A phone check-in at a zone checkpoint has no
@@ -214,25 +216,50 @@ class Places {
 
   private constructor(
     private readonly checkpoints: Map<string, RegistryCheckpoint>,
-    private readonly deviceCheckpoint: Map<string, string>,
+    /** Each device's placements by time (null: placed nowhere from then). */
+    private readonly placements: Map<string, { sinceMs: number; checkpointId: string | null }[]>,
+    /** The devices placed at each checkpoint now or at any time before. */
     private readonly devicesAt: Map<string, string[]>,
   ) {}
 
   static async load(directory: HubDirectory): Promise<Places> {
     const all = await directory.checkpoints();
     const checkpoints = new Map(all.map((c) => [c.id, { id: c.id, siteId: c.siteId, name: c.name, kind: c.kind }]));
-    const deviceCheckpoint = new Map<string, string>();
-    for (const c of all) for (const d of c.devices) deviceCheckpoint.set(d, c.id);
-    return new Places(checkpoints, deviceCheckpoint, new Map(all.map((c) => [c.id, c.devices])));
+    const devicesAt = new Map(all.map((c) => [c.id, new Set(c.devices)]));
+    // Every device's placement history in one read (a hub's devices and their moves: a few thousand rows).
+    const rows = await directory.sql.all<{ device_id: string; since_ms: number | string; checkpoint_id: string | null }>(
+      sql`SELECT device_id, since_ms, checkpoint_id FROM device_placements ORDER BY device_id, since_ms`,
+    );
+    const placements = new Map<string, { sinceMs: number; checkpointId: string | null }[]>();
+    for (const r of rows) {
+      push(placements, r.device_id, { sinceMs: Number(r.since_ms), checkpointId: r.checkpoint_id });
+      if (r.checkpoint_id !== null) devicesAt.get(r.checkpoint_id)?.add(r.device_id);
+    }
+    // A placement the history does not hold (never expected after migration 0020): in effect always.
+    for (const c of all) for (const d of c.devices) if (!placements.has(d)) placements.set(d, [{ sinceMs: -Infinity, checkpointId: c.id }]);
+    return new Places(checkpoints, placements, new Map([...devicesAt].map(([c, set]) => [c, [...set]])));
+  }
+
+  /** Where a device was placed at a time: null when at no checkpoint then (or before its first placement). */
+  private placedAt(deviceId: string, timeMs: number): string | null {
+    const list = this.placements.get(deviceId);
+    if (!list) return null;
+    let at: string | null = null;
+    for (const p of list) {
+      if (p.sinceMs > timeMs) break;
+      at = p.checkpointId;
+    }
+    return at;
   }
 
   /** A kiosk event as a passage at its place, or null where it makes no contact. */
   ofEvent(e: PresenceEvent): Passage | null {
-    // A few devices and ids among tens of thousands of events: each combination resolved once.
-    const seen = `${e.deviceId}\u0000${e.checkpointId}\u0000${e.zoneId}`;
+    // A few placements and ids among tens of thousands of events: each combination resolved once.
+    const placed = this.placedAt(e.deviceId, e.timeMs);
+    const seen = `${placed ?? ''}\u0000${e.checkpointId}\u0000${e.zoneId}`;
     let at = this.resolved.get(seen);
     if (at === undefined) {
-      const cp = this.checkpoints.get(this.deviceCheckpoint.get(e.deviceId) ?? e.checkpointId);
+      const cp = this.checkpoints.get(placed ?? e.checkpointId);
       at = cp && CONTACT_KINDS.has(cp.kind) ? { checkpointId: cp.id, key: this.note(cp, cp.kind === 'zone' ? e.zoneId : cp.id, e.checkpointId) } : null;
       this.resolved.set(seen, at);
     }

@@ -135,6 +135,10 @@ export async function buildTraceScenario(store: HubStore, directory: HubDirector
   for (const d of DEVICES) if (d.placedAt) await directory.placeDevices(d.placedAt, [d.device], at(-2_000));
   await directory.uploadWorkers('may-a', WORKERS.map((w, i) => listed(w, i + 2)), { nowMs: at(-2_000) });
   for (const d of DEVICES) await store.ingest(d.device, eventsOf(d), at(1_000), null);
+  // Kiosks moved after the day: their past stays where they were then. The second bus kiosk goes to
+  // the team; the loose kiosk, placed for the first time, keeps its earlier events at the canteen they name.
+  await directory.placeDevices('to-may-1', ['kiosk-bus2'], at(2_000));
+  await directory.placeDevices('xe-1', ['kiosk-loose'], at(2_000));
 
   let now = at(-1_500);
   const phonePassKey = createPrivateKey(generateSigningKeyPair('EdDSA').privatePem);
