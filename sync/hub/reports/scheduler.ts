@@ -23,7 +23,13 @@ import { formDate, labourListFileName, makeLabourListXlsx, readLabourList } from
  *
  * Once a day, whatever happens: each piece of work (a list, one e-mail to one address) is a row of
  * `report_runs` a hub process claims with a lease in a directory transaction before doing it and
- * marks done after; two hub processes claim it once between them, a restart finds it done. A failed
+ * marks done after; two hub processes claim it once between them, a restart finds it done. Each claim
+ * carries a token, its lease end (`lease_until_ms`: a run is claimed again only once its lease has
+ * ended, so every claim's end is later than the one before — no two claims of a run share it), and
+ * its result (done, failed) applies only while the row still holds that token: a process
+ * whose work outlived its lease never marks done, nor frees, the claim another process has taken
+ * since. The lease is sized above the mailer's longest send (twice its overall deadline), so a send
+ * in progress is not taken over in the first place. A failed
  * send is retried at a later turn (the lease grows: 1, 2, 4 ... up to 30 minutes) until it goes. The
  * turn runs at start, so work missed while the hub was down is done then (today's only: yesterday's
  * summary is no news by now), and every `everyMs` after.
@@ -42,7 +48,7 @@ export interface ReportSchedulerOptions extends SummarySources {
   now?: () => number;
   /** How often a turn runs (default 30 s). */
   everyMs?: number;
-  /** How long a claim holds before another process may retry the work (default 2 minutes). */
+  /** How long a claim holds before another process may retry the work (default twice the mailer's longest send, at least 2 minutes). */
   leaseMs?: number;
 }
 
@@ -92,12 +98,18 @@ export async function keptLabourList(db: HubSqlExecutor, orgId: string): Promise
   return r && { orgId: r.org_id, day: r.day, madeMs: Number(r.made_ms), workers: Number(r.workers), body: Buffer.from(r.body) };
 }
 
+/** What a piece of work leaves to be written when it is marked done (in the same transaction), or 'nothing' when there was nothing to do. */
+type WorkResult = { write: (tx: HubSqlExecutor) => Promise<unknown> } | 'nothing' | void;
+
 export class ReportScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  /** How long a claim holds: above the mailer's worst case (a send outliving it would let another process send twice). */
+  readonly leaseMs: number;
 
   /** Only stores its options. */
   constructor(private readonly o: ReportSchedulerOptions) {
+    this.leaseMs = o.leaseMs ?? 2 * Math.max(o.mailer.sendDeadlineMs, 60_000);
     // Refused here rather than at 18:00: a time the settings got wrong.
     timeOfDayIn(0, o.summaryTime, o.zone);
     timeOfDayIn(0, o.labourListTime, o.zone);
@@ -146,6 +158,8 @@ export class ReportScheduler {
       return !r || (r.state === 'claimed' && Number(r.lease_until_ms) <= nowMs);
     };
     const orgs = await directory.organisations();
+    // The organisations whose list of today is kept (a notice tells of a list that is there, never of one that is not).
+    const keptToday = new Set((await directory.sql.all<{ org_id: string }>(sql`SELECT org_id FROM labour_lists WHERE day = ${day}`)).map((r) => r.org_id));
 
     if (nowMs >= timeOfDayIn(nowMs, this.o.labourListTime, zone)) {
       // A list not replaced for a week (an organisation with no workers left, or removed) goes: it holds personal data.
@@ -155,23 +169,30 @@ export class ReportScheduler {
         const listKey = `labour-list:${day}:${org.id}`;
         if (open(listKey)) {
           const ok = await this.once(listKey, 'labour-list', day, org.id, null, nowMs, async () => {
+            // Undefined: the organisation went between reading the organisations and now; no list, no notice.
             const list = await readLabourList(directory.sql, org.id, nowMs);
-            if (!list) return;
+            if (!list) return 'nothing';
             const body = await makeLabourListXlsx(list, zone);
-            await directory.sql.write((tx) =>
-              tx.run(sql`INSERT INTO labour_lists (org_id, day, made_ms, workers, body) VALUES (${org.id}, ${day}, ${nowMs}, ${list.rows.length}, ${body})
-                         ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, made_ms = excluded.made_ms, workers = excluded.workers, body = excluded.body`),
-            );
+            // Kept in the transaction that marks the run done under this claim's token.
+            return {
+              write: async (tx: HubSqlExecutor) => {
+                await tx.run(sql`INSERT INTO labour_lists (org_id, day, made_ms, workers, body) VALUES (${org.id}, ${day}, ${nowMs}, ${list.rows.length}, ${body})
+                                 ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, made_ms = excluded.made_ms, workers = excluded.workers, body = excluded.body`);
+                keptToday.add(org.id);
+              },
+            };
           });
           if (ok === true) done.labourLists++;
           else if (ok === false) done.failed++;
         }
-        // The notice follows the list: only once it is kept.
-        if (runs.get(listKey)?.state !== 'done' && !(await this.isDone(listKey))) continue;
+        // The notice follows the list: only once today's is kept (by this process or another).
+        if (!keptToday.has(org.id) && !(await this.keptOn(org.id, day))) continue;
         for (const address of await this.o.recipients(org.id)) {
           const key = `labour-notice:${day}:${org.id}:${address}`;
           if (!open(key)) continue;
-          const ok = await this.once(key, 'labour-notice', day, org.id, address, nowMs, () => this.o.mailer.send({ to: address, ...labourListNotice(org.id, org.name, nowMs, zone, this.o.consoleUrl) }));
+          const ok = await this.once(key, 'labour-notice', day, org.id, address, nowMs, async () => {
+            await this.o.mailer.send({ to: address, ...labourListNotice(org.id, org.name, nowMs, zone, this.o.consoleUrl) });
+          });
           if (ok === true) done.notices++;
           else if (ok === false) done.failed++;
         }
@@ -187,7 +208,9 @@ export class ReportScheduler {
         const mail = summaryEmail(summary, org.name, zone, this.o.consoleUrl);
         for (const address of addresses) {
           const key = `summary:${day}:${org.id ?? PROVINCE}:${address}`;
-          const ok = await this.once(key, 'summary', day, org.id, address, nowMs, () => this.o.mailer.send({ to: address, ...mail }));
+          const ok = await this.once(key, 'summary', day, org.id, address, nowMs, async () => {
+            await this.o.mailer.send({ to: address, ...mail });
+          });
           if (ok === true) done.summaries++;
           else if (ok === false) done.failed++;
         }
@@ -197,42 +220,61 @@ export class ReportScheduler {
     return done;
   }
 
-  private async isDone(key: string): Promise<boolean> {
-    return (await this.o.directory.sql.get<{ state: string }>(sql`SELECT state FROM report_runs WHERE run_key = ${key}`))?.state === 'done';
+  private async keptOn(orgId: string, day: string): Promise<boolean> {
+    return (await this.o.directory.sql.get<{ day: string }>(sql`SELECT day FROM labour_lists WHERE org_id = ${orgId}`))?.day === day;
   }
 
   /**
-   * Claims `key` (in one directory transaction, so one process gets it), does `work`, and marks it
-   * done; a failure is recorded and left for a later lease. Returns true when done here, false when
-   * it failed, undefined when another process holds it or it is done already.
+   * Claims `key` (in one directory transaction, so one process gets it) with a token of its own (the lease end: see above),
+   * does `work`, and marks it done under that token (with what the work leaves to write); a failure
+   * is recorded under it and left for a later lease. Returns true when done here, false when it
+   * failed, undefined when another process holds it, it is done already, or the claim ran out
+   * meanwhile and another process took it (then nothing of this attempt is recorded).
    */
-  private async once(key: string, kind: RunKind, day: string, orgId: string | null, address: string | null, nowMs: number, work: () => Promise<unknown>): Promise<boolean | undefined> {
+  private async once(key: string, kind: RunKind, day: string, orgId: string | null, address: string | null, nowMs: number, work: () => Promise<WorkResult>): Promise<boolean | undefined> {
     const { directory, log } = this.o;
-    const leaseMs = this.o.leaseMs ?? 120_000;
+    const leaseMs = this.leaseMs;
+    // The claim's token: its lease end. A claim is taken only at or after the previous lease end, so a later claim's end is always greater.
+    const token = nowMs + leaseMs;
     const claimed = await directory.sql.write(async (tx) => {
       const r = await tx.get<RunRow>(sql`SELECT run_key, state, lease_until_ms, attempts FROM report_runs WHERE run_key = ${key}`);
       if (!r) {
-        await tx.run(sql`INSERT INTO report_runs (run_key, kind, day, org_id, address, state, lease_until_ms, attempts) VALUES (${key}, ${kind}, ${day}, ${orgId}, ${address}, 'claimed', ${nowMs + leaseMs}, 0)`);
+        await tx.run(
+          sql`INSERT INTO report_runs (run_key, kind, day, org_id, address, state, lease_until_ms, attempts) VALUES (${key}, ${kind}, ${day}, ${orgId}, ${address}, 'claimed', ${token}, 0)`,
+        );
         return { attempts: 0 };
       }
       if (r.state === 'done' || Number(r.lease_until_ms) > nowMs) return undefined;
-      await tx.run(sql`UPDATE report_runs SET lease_until_ms = ${nowMs + leaseMs} WHERE run_key = ${key}`);
+      await tx.run(sql`UPDATE report_runs SET lease_until_ms = ${token} WHERE run_key = ${key}`);
       return { attempts: Number(r.attempts) };
     });
     if (!claimed) return undefined;
+    const mine = sql`run_key = ${key} AND state = 'claimed' AND lease_until_ms = ${token}`;
+    const lost = () => {
+      log.warn({ kind, day, org: orgId ?? PROVINCE }, 'report work outlived its claim: another process has taken it; this attempt is not recorded');
+      return undefined;
+    };
+    let result: WorkResult;
     try {
-      await work();
+      result = await work();
     } catch (err) {
       const attempts = claimed.attempts + 1;
       // A short reason (an SMTP reply line, an error code), never a message body.
       const why = (err as Error).message.split('\n')[0]!.slice(0, 300);
       const retryMs = Math.min(MAX_RETRY_MS, 60_000 * 2 ** (attempts - 1));
-      await directory.sql.write((tx) => tx.run(sql`UPDATE report_runs SET attempts = ${attempts}, last_error = ${why}, lease_until_ms = ${nowMs + retryMs} WHERE run_key = ${key}`));
+      const recorded = await directory.sql.write((tx) => tx.run(sql`UPDATE report_runs SET attempts = ${attempts}, last_error = ${why}, lease_until_ms = ${nowMs + retryMs} WHERE ${mine}`));
+      if (recorded === 0) return lost();
       log.warn({ kind, day, org: orgId ?? PROVINCE, attempts, err: why }, 'report not sent; will retry');
       return false;
     }
-    await directory.sql.write((tx) => tx.run(sql`UPDATE report_runs SET state = 'done', attempts = ${claimed.attempts + 1}, last_error = NULL, done_ms = ${this.now()} WHERE run_key = ${key}`));
-    return true;
+    const marked = await directory.sql.write(async (tx) => {
+      if ((await tx.run(sql`UPDATE report_runs SET state = 'done', attempts = ${claimed.attempts + 1}, last_error = NULL, done_ms = ${this.now()} WHERE ${mine}`)) === 0) return false;
+      if (result && result !== 'nothing') await result.write(tx);
+      return true;
+    });
+    if (!marked) return lost();
+    // Nothing to do (an organisation gone): done, but not counted as made.
+    return result === 'nothing' ? undefined : true;
   }
 }
 
