@@ -6,6 +6,8 @@ export interface ReceivedHook {
   idempotencyKey: string;
   attempt: number;
   timestamp: string;
+  /** X-SafeGate-Signature as received. */
+  signature: string;
   /** The HMAC matched one of the secrets the receiver knows. */
   signatureValid: boolean;
   body: string;
@@ -53,7 +55,7 @@ export class TestWebhookReceiver {
           // kept as an empty object; the test sees the body
         }
         const status = req.method === 'POST' && signatureValid ? this.status : 401;
-        this.requests.push({ idempotencyKey: String(req.headers['idempotency-key'] ?? ''), attempt: Number(req.headers['x-safegate-attempt'] ?? 0), timestamp, signatureValid, body, json, status });
+        this.requests.push({ idempotencyKey: String(req.headers['idempotency-key'] ?? ''), attempt: Number(req.headers['x-safegate-attempt'] ?? 0), timestamp, signature: given.toString('utf8'), signatureValid, body, json, status });
         const answer = () => {
           if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'no');
         };

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -5,7 +6,11 @@ import { HubDirectory } from '../../../../sync/hub/directory.js';
 import { AlertBook, kioskRaisedAlert } from '../../../../sync/hub/notify/alert-book.js';
 import { Dispatcher, webhookSignature } from '../../../../sync/hub/notify/dispatcher.js';
 import { createMailer, MailNotConfiguredError, type Mailer } from '../../../../sync/hub/notify/mailer.js';
+import { DENY_REASONS } from '../../../../base/common/reasons.js';
+import { SqliteHubStore } from '../../../../sync/hub/store.js';
+import { PROTOCOL_VERSION, type Alert } from '../../../../sync/protocol.js';
 import { directoryBackends } from '../../../helpers/directory-db.js';
+import { listedWorker } from '../../../helpers/listed-worker.js';
 import { tempDir } from '../../../helpers/fixtures.js';
 import { readableMail, TestSmtpServer } from '../../../helpers/smtp-server.js';
 import { TestWebhookReceiver } from '../../../helpers/webhook-receiver.js';
@@ -97,10 +102,19 @@ describe.each(directoryBackends)('the alert dispatcher on $name', (backend) => {
     const hook = await book.addRecipient({ orgId: null, siteId: null, channel: 'webhook', address: hooks.url }, NOW);
     hooks.secrets.add(hook.secret!);
     const dispatcher = new Dispatcher({ book, mailer, consoleUrl: 'https://console.tinh.gov.vn/', zone: ZONE, retryFirstMs: 1_000, retryMaxMs: 4_000, webhookTimeoutMs: 2_000, now: () => now });
-    const { alertId } = await book.raise(
-      kioskRaisedAlert('gate-1', { kind: 'confirmed-case-entry-attempt', seq: 7, atMs: NOW - 60_000, checkpointId: 'cong-1' }, 'may-a', 'xuong-1'),
-      NOW,
-    );
+    // As the hub has it: the worker on the organisation's list, the store's row with the worker and the reason.
+    const worker = listedWorker('W-F0-77', NOW, 'xuong-1');
+    await directory.addOrganisation({ id: 'may-a', name: 'Công ty May A', kind: 'company' });
+    await directory.addSite({ id: 'xuong-1', orgId: 'may-a' });
+    await directory.uploadWorkers('may-a', [worker], { nowMs: NOW });
+    const kiosk: Alert = { v: PROTOCOL_VERSION, kind: 'confirmed-case-entry-attempt', seq: 7, atMs: NOW - 60_000, checkpointId: 'cong-1', workerId: worker.workerId, reasons: ['CASE_F0'] };
+    const store = new SqliteHubStore(join(dir.path, `hub-${backend.name}.db`));
+    try {
+      expect(await store.recordAlert('gate-1', kiosk, NOW, 'may-a')).toBe(true);
+    } finally {
+      await store.close();
+    }
+    const { alertId } = await book.raise(kioskRaisedAlert('gate-1', kiosk, 'may-a', 'xuong-1'), NOW);
     const mailsBefore = smtp.messages().length;
     const hooksBefore = hooks.requests.length;
 
@@ -150,6 +164,9 @@ describe.each(directoryBackends)('the alert dispatcher on $name', (backend) => {
     expect(decoded).toContain(`https://console.tinh.gov.vn/#alerts/${alertId}`);
     expect(decoded).toContain('2026-11-27 09:59:00'); // the province's time
     expect(decoded).not.toMatch(/confirmed|CASE_F0|quarantin|flagged|W-F0/i);
+    // Nothing of the worker or the reason the store and the directory hold.
+    const personal = [worker.workerId, worker.fullName, worker.idNumber!, worker.phone!, worker.residence!, 'CASE_F0', DENY_REASONS.CASE_F0.vi, DENY_REASONS.CASE_F0.en];
+    for (const text of personal) expect(decoded, text).not.toContain(text);
 
     const sent = hooks.requests.slice(hooksBefore);
     expect(sent.map((r) => r.status)).toEqual([500, 500, 200]);
@@ -158,7 +175,14 @@ describe.each(directoryBackends)('the alert dispatcher on $name', (backend) => {
     expect(sent.every((r) => r.signatureValid)).toBe(true);
     expect(sent[2]!.json).toEqual({ alertId, category: 'health', kind: 'health', orgId: 'may-a', siteId: 'xuong-1', atMs: NOW - 60_000, raisedAtMs: NOW, consoleUrl: `https://console.tinh.gov.vn/#alerts/${alertId}` });
     expect(sent[2]!.body).not.toMatch(/confirmed|CASE|W-F0/i);
-    expect(webhookSignature(hook.secret!, sent[2]!.timestamp, sent[2]!.body)).toMatch(/^sha256=[0-9a-f]{64}$/);
+    for (const r of sent) for (const text of personal) expect(r.body, text).not.toContain(text);
+    // Each signature is the HMAC-SHA256 of "<timestamp>.<body>" with the recipient's secret, recomputed here.
+    for (const r of sent) {
+      expect(r.signature).toBe(`sha256=${createHmac('sha256', hook.secret!).update(`${r.timestamp}.${r.body}`).digest('hex')}`);
+      expect(r.signature).toBe(webhookSignature(hook.secret!, r.timestamp, r.body));
+      expect(r.signature).not.toBe(webhookSignature(`${hook.secret!}x`, r.timestamp, r.body));
+      expect(Math.abs(Number(r.timestamp) - Math.floor(now / 1_000))).toBeLessThan(3_600);
+    }
   });
 
   it('two hub processes racing over one delivery whose attempt outlives its lease: the late failure does not free the live lease, so no third sender takes it', async () => {
