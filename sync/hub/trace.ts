@@ -32,7 +32,8 @@ import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from '.
  *   check-in uploaded late) is marked, and so is every exposure that rests on it, on either side.
  *
  * F1: every other worker with an overlap at one of the case's places. F2 (on request): every worker
- * neither the case nor an F1 whose presence overlaps any F1's presence in the period; each presence
+ * neither the case nor an F1 whose presence overlaps any F1's presence in the period from that F1's
+ * first exposure to the case on (whom an F1 met before meeting the case is no F2); each presence
  * of theirs counts once, with the F1 it overlapped longest (`viaWorkerId`), so a crowded place does
  * not multiply their exposures by its F1s.
  *
@@ -496,8 +497,10 @@ export class Tracer {
     if (request.secondDegree && f1.size > 0) {
       for (const id of f1.keys()) excluded.add(id);
       const f1Passages = await this.passagesOf([...f1.keys()], fromMs - padMs, toMs + padMs, places);
+      // An F1 passes nothing on before they met the case: their presence counts from their first exposure.
+      const firstExposure = new Map([...f1.values()].map((c) => [c.workerId, Math.min(...c.exposures.map((x) => x.fromMs))]));
       const f1Intervals = presenceIntervals(f1Passages, kindOf, options)
-        .map((i) => ({ ...i, fromMs: Math.max(i.fromMs, fromMs), toMs: Math.min(i.toMs, toMs) }))
+        .map((i) => ({ ...i, fromMs: Math.max(i.fromMs, fromMs, firstExposure.get(i.workerId) ?? Infinity), toMs: Math.min(i.toMs, toMs) }))
         .filter((i) => i.toMs > i.fromMs);
       const f2 = await this.contactsOf(f1Intervals, excluded, places, padMs, true);
       contacts.push(...[...f2.values()].map((c) => ({ ...c, degree: 2 as const })));

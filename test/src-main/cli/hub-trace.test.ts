@@ -83,7 +83,7 @@ describe.each(directoryBackends)('hub trace command on $name', (backend) => {
       ...EXPECTED_F1.map((c, i) => [c.workerId, 1, i + 1, c.minutes]),
       ...EXPECTED_F2.map((c, i) => [c.workerId, 2, EXPECTED_F1.length + i + 1, c.minutes]),
     ]);
-    expect(result.contacts.find((c) => c.workerId === 'Z2')!.exposures[0]).toMatchObject({ viaWorkerId: 'Z3', overlapMinutes: 55 });
+    expect(result.contacts.find((c) => c.workerId === 'P2')!.exposures[0]).toMatchObject({ viaWorkerId: 'P1', overlapMinutes: 30 });
   });
 
   it("refuses an unknown worker, a period backwards, over 60 days or unreadable, with exit code 2 and the reason", () => {

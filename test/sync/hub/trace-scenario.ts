@@ -36,14 +36,16 @@ export const EXPECTED_F1 = [
 
 /** The F2 list on request: worker, minutes, with which F1, where. */
 export const EXPECTED_F2 = [
-  { workerId: 'Z2', minutes: 55, via: 'Z3', place: 'zone:xuong-1:khu-a' },
   { workerId: 'P2', minutes: 30, via: 'P1', place: 'team:to-may-1' },
   { workerId: 'F2A', minutes: 20, via: 'K1', place: 'canteen:nha-an' },
   { workerId: 'K3', minutes: 15, via: 'K1', place: 'canteen:nha-an' },
   { workerId: 'K4', minutes: 5, via: 'K1', place: 'canteen:nha-an' },
 ] as const;
 
-/** Workers of the scenario who are not the case's contacts: near misses, a refused scan, the gate, another zone. */
+/**
+ * Workers of the scenario who are not the case's contacts: near misses, a refused scan, the gate,
+ * another zone. Z2 is no F2 either: they left the zone at 55, before Z3 met the case there at 60.
+ */
 export const NOT_CONTACTS = ['B3', 'K4', 'D1', 'G1', 'Y1'] as const;
 
 const WORKERS = ['C', 'B1', 'B2', 'B3', 'B4', 'Y1', 'K1', 'K2', 'K3', 'K4', 'F2A', 'Z1', 'Z2', 'Z3', 'Z4', 'D1', 'G1', 'P1', 'P2', 'PZ'];
