@@ -301,11 +301,8 @@ export class SupervisorDesk {
     }
     // In turns: the gate keeps answering scans while a long trace runs.
     const trace = await this.tracer.traceInTurns(workerId, query.fromMs, query.toMs, query.windowMinutes);
-    this.audit(
-      'view-trace',
-      who.supervisorId,
-      `worker ${workerId}, ${new Date(query.fromMs).toISOString()}..${new Date(query.toMs).toISOString()}, ±${query.windowMinutes} min: ${trace.contacts.length} contacts`,
-    );
+    // The period, window and counts only, never who was traced (likely a case: health data), as the export's audit hides its search text.
+    this.audit('view-trace', who.supervisorId, `${new Date(query.fromMs).toISOString()}..${new Date(query.toMs).toISOString()}, ±${query.windowMinutes} min: ${trace.contacts.length} contacts`);
     return { candidates, trace };
   }
 
