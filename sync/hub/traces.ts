@@ -29,9 +29,9 @@ export interface SavedTraceSummary {
   options: TraceOptions;
   startedBy: string;
   startedMs: number;
-  /** Every contact the Tracer found (F1 and F2), whoever may see them. */
+  /** The contacts the Tracer found (F1 and F2): every one for a health officer; a manager's list (`list(orgId)`) counts their organisation's only. */
   contacts: number;
-  /** Contacts marked as told. */
+  /** Contacts marked as told (of those counted in `contacts`). */
   notified: number;
 }
 
@@ -113,10 +113,32 @@ export class SavedTraces {
     return (await this.get(traceId))!;
   }
 
-  /** Earlier traces, newest first; `orgId` (a manager's) confines them to those their organisation may open. */
+  /**
+   * Earlier traces, newest first; `orgId` (a manager's) confines them to those their organisation
+   * may open, and their counts to what that manager sees on opening one (`viewOf`): their
+   * organisation's contacts and the marks of those, never the totals across organisations.
+   */
   async list(orgId?: string, limit = 200): Promise<SavedTraceSummary[]> {
-    const rows = await this.db.all<TraceRow>(sql`SELECT ${SUMMARY} FROM saved_traces t WHERE ${visibleTo(orgId)} ORDER BY t.started_ms DESC, t.trace_id LIMIT ${limit}`);
-    return rows.map(toSummary);
+    if (orgId === undefined) {
+      const rows = await this.db.all<TraceRow>(sql`SELECT ${SUMMARY} FROM saved_traces t ORDER BY t.started_ms DESC, t.trace_id LIMIT ${limit}`);
+      return rows.map(toSummary);
+    }
+    const rows = await this.db.all<TraceRow & { result: string }>(
+      sql`SELECT ${SUMMARY}, t.result FROM saved_traces t WHERE ${visibleTo(orgId)} ORDER BY t.started_ms DESC, t.trace_id LIMIT ${limit}`,
+    );
+    const marked = new Map<string, Set<string>>();
+    for (const ids of chunksOf(rows.map((r) => r.trace_id))) {
+      for (const m of await this.db.all<{ trace_id: string; worker_id: string }>(sql`SELECT trace_id, worker_id FROM trace_notified WHERE trace_id IN ${inList(ids)}`)) {
+        let set = marked.get(m.trace_id);
+        if (!set) marked.set(m.trace_id, (set = new Set()));
+        set.add(m.worker_id);
+      }
+    }
+    return rows.map((r) => {
+      const theirs = (JSON.parse(r.result) as TraceResult).contacts.filter((c) => c.orgId === orgId).map((c) => c.workerId);
+      const marks = marked.get(r.trace_id);
+      return { ...toSummary(r), contacts: theirs.length, notified: marks ? theirs.filter((w) => marks.has(w)).length : 0 };
+    });
   }
 
   /** A trace whole (every contact), if `orgId` (a manager's) may open it. */

@@ -83,7 +83,11 @@ describe.each(directoryBackends)('saved traces and notified marks on $name', (ba
     expect(await traces.markNotified(t.traceId, 'b-1', 'bs-lan')).toMatchObject({ workerId: 'b-1', by: 'bs-lan' });
     expect((await traces.get(t.traceId))?.notifiedMarks.map((m) => m.workerId)).toEqual(['a-1', 'b-1']);
     expect((await traces.view(t.traceId, 'org-a'))?.notifiedMarks.map((m) => m.workerId)).toEqual(['a-1']);
-    expect((await traces.list())[0]?.notified).toBe(2);
+    expect((await traces.list())[0]).toMatchObject({ contacts: 3, notified: 2 });
+    // A manager's list counts what opening the trace shows them: their organisation's contacts and those marked, not the totals.
+    const view = (await traces.view(t.traceId, 'org-a'))!;
+    expect((await traces.list('org-a'))[0]).toMatchObject({ traceId: t.traceId, contacts: 2, notified: 1 });
+    expect([view.result.contacts.length, view.notified]).toEqual([2, 1]);
 
     expect(await traces.purgeBefore(t.startedMs)).toEqual({ traces: 0 });
     expect(await traces.purgeBefore(t.startedMs + 1)).toEqual({ traces: 1 });
