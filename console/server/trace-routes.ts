@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../../base/node/logger.js';
-import { dayKeyIn, dayRangeIn, parseInstant } from '../../base/common/time.js';
-import { TraceError, type TraceRequest, type TraceResult } from '../../sync/hub/trace.js';
+import { dayKeyIn } from '../../base/common/time.js';
+import { periodOf, TraceError, type TraceRequest, type TraceResult } from '../../sync/hub/trace.js';
 import { SavedTraces, TRACE_ID_PATTERN, traceCsv, traceExportRows, tracedWorkers, traceXlsx, type SavedTraceSummary, type TraceView } from '../../sync/hub/traces.js';
 import type { ConsoleStore } from './accounts.js';
 import { errorSchema, identifierJson, orgScope, type ConsoleHubData } from './scope.js';
@@ -9,14 +9,8 @@ import type { ConsoleRole } from './accounts.js';
 
 /** Tracing is health data: health officers (every organisation) and managers (their own). Operators run the hub, not the tracing. */
 export const TRACE_ROLES: readonly ConsoleRole[] = ['health', 'manager'];
-/** The longest period one trace may cover. */
-export const TRACE_MAX_DAYS = 60;
-/** The period a trace covers when none is given. */
-export const TRACE_DEFAULT_DAYS = 14;
 /** Traces one address may start a minute: a trace reads weeks of events. */
 const TRACES_PER_MINUTE = 20;
-const DAY_MS = 86_400_000;
-const PLAIN_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** What the console needs to trace: the Tracer (sync/hub/trace.ts) and the saved traces. */
 export interface ConsoleTracing {
@@ -199,27 +193,4 @@ function summaryOf(s: SavedTraceSummary & Partial<Pick<TraceView, 'result' | 'co
     contacts: s.result ? s.result.contacts.length : s.contacts,
     notified: s.notified,
   };
-}
-
-/**
- * The period asked for: `from` and `to` as ISO dates or times (a plain date is that day in the
- * province zone: `from` its start, `to` its end), `to` by default now and never later than now,
- * `from` by default 14 days before `to`; at most 60 days. A string: why it is refused.
- */
-export function periodOf(fromText: string | undefined, toText: string | undefined, nowMs: number, zone: string): { fromMs: number; toMs: number } | string {
-  let toMs = nowMs;
-  if (toText !== undefined) {
-    const t = parseInstant(toText, zone);
-    if (t instanceof Error) return `to: ${t.message}`;
-    toMs = Math.min(PLAIN_DATE.test(toText.trim()) ? dayRangeIn(t, zone).toMs : t, nowMs);
-  }
-  let fromMs = toMs - TRACE_DEFAULT_DAYS * DAY_MS;
-  if (fromText !== undefined) {
-    const f = parseInstant(fromText, zone);
-    if (f instanceof Error) return `from: ${f.message}`;
-    fromMs = f;
-  }
-  if (fromMs >= toMs) return fromMs >= nowMs ? 'from: the period must start before now' : 'from must be before to';
-  if (toMs - fromMs > TRACE_MAX_DAYS * DAY_MS) return `the period is longer than ${TRACE_MAX_DAYS} days: trace a shorter one`;
-  return { fromMs, toMs };
 }

@@ -1,11 +1,9 @@
-import { dayKeyIn, localTimeIn, parseInstant } from '../../base/common/time.js';
+import { dayKeyIn, localTimeIn } from '../../base/common/time.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import type { HubStore } from '../../sync/hub/store.js';
-import { DEFAULT_TRACE_DAYS, TraceError, Tracer, traceOptionsOf, type TraceResult } from '../../sync/hub/trace.js';
+import { periodOf, TraceError, Tracer, traceOptionsOf, type TraceResult } from '../../sync/hub/trace.js';
 import { CliError } from './errors.js';
-
-const DAY_MS = 86_400_000;
 
 export interface TraceCommandOptions {
   worker: string;
@@ -17,19 +15,16 @@ export interface TraceCommandOptions {
 
 /**
  * `safegate hub trace --worker ID [--from T --to T] [--second-degree] [--json]`: the case's contacts
- * (F1; F2 on request) over the period (default the last 14 days), from the hub store as `hub run`
+ * (F1; F2 on request) over the period (default the last 14 days; read as the console reads it: {@link periodOf}), from the hub store as `hub run`
  * opens it and the phone check-ins of the directory. Times in the province zone.
  */
 export async function traceHubWorker(configFile: string, o: TraceCommandOptions, nowMs = Date.now()): Promise<string> {
   const loaded = loadHubSettings(configFile);
   const zone = loaded.settings.time.zone;
-  const instant = (text: string, what: string) => {
-    const ms = parseInstant(text, zone);
-    if (ms instanceof Error) throw new CliError(`${what}: ${ms.message}`, 2);
-    return ms;
-  };
-  const toMs = o.to !== undefined ? instant(o.to, '--to') : nowMs;
-  const fromMs = o.from !== undefined ? instant(o.from, '--from') : toMs - DEFAULT_TRACE_DAYS * DAY_MS;
+  // The console's period rule (a plain --to is the whole of that day; never past now).
+  const period = periodOf(o.from, o.to, nowMs, zone);
+  if (typeof period === 'string') throw new CliError(period.replace(/^(from|to)\b/, '--$1').replace(/ before to$/, ' before --to'), 2);
+  const { fromMs, toMs } = period;
 
   const url = process.env.DATABASE_URL;
   // The hub store as `safegate hub run` opens it: PostgreSQL when DATABASE_URL is set, else the SQLite file.

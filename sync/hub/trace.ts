@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { dayRangeIn, parseInstant } from '../../base/common/time.js';
 import type { HubDirectory } from './directory.js';
 import type { CheckpointWindow, HubStore, PresenceEvent, ReportedPlace } from './store.js';
 import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from './visits.js';
@@ -127,6 +128,32 @@ export const DEFAULT_TRACE_OPTIONS: TraceOptions = { canteenWindowMinutes: 30, r
 export const MAX_TRACE_DAYS = 60;
 /** The default period: the last 14 days. */
 export const DEFAULT_TRACE_DAYS = 14;
+
+const PLAIN_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * The period asked for, read the same by the console and the CLI: `from` and `to` as ISO dates or
+ * times (a plain date is that day in the province zone: `from` its start, `to` its end), `to` by
+ * default now and never later than now, `from` by default 14 days before `to`; at most 60 days.
+ * A string: why it is refused (naming `from` or `to` first when one of them is at fault).
+ */
+export function periodOf(fromText: string | undefined, toText: string | undefined, nowMs: number, zone: string): { fromMs: number; toMs: number } | string {
+  let toMs = nowMs;
+  if (toText !== undefined) {
+    const t = parseInstant(toText, zone);
+    if (t instanceof Error) return `to: ${t.message}`;
+    toMs = Math.min(PLAIN_DATE.test(toText.trim()) ? dayRangeIn(t, zone).toMs : t, nowMs);
+  }
+  let fromMs = toMs - DEFAULT_TRACE_DAYS * DAY_MS;
+  if (fromText !== undefined) {
+    const f = parseInstant(fromText, zone);
+    if (f instanceof Error) return `from: ${f.message}`;
+    fromMs = f;
+  }
+  if (fromMs >= toMs) return fromMs >= nowMs ? 'from: the period must start before now' : 'from must be before to';
+  if (toMs - fromMs > MAX_TRACE_DAYS * DAY_MS) return `the period is longer than ${MAX_TRACE_DAYS} days: trace a shorter one`;
+  return { fromMs, toMs };
+}
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;

@@ -5,7 +5,7 @@ import { createLogger } from '../../base/node/logger.js';
 import { hashPassword } from '../../console/server/accounts.js';
 import { ConsoleServer } from '../../console/server/server.js';
 import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
-import { periodOf } from '../../console/server/trace-routes.js';
+import { periodOf } from '../../sync/hub/trace.js';
 import { openHubConsole } from '../../console/server/hub-console.js';
 import { createPrivateKey } from 'node:crypto';
 import { generateSigningKeyPair } from '../../base/node/keys.js';

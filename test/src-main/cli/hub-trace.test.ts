@@ -86,11 +86,24 @@ describe.each(directoryBackends)('hub trace command on $name', (backend) => {
     expect(result.contacts.find((c) => c.workerId === 'P2')!.exposures[0]).toMatchObject({ viaWorkerId: 'P1', overlapMinutes: 30 });
   });
 
+  it('reads a plain date as the console does: --to is the end of that day in the province zone, --from D --to D the whole day, never past now', () => {
+    // 2026-11-20 in Asia/Ho_Chi_Minh: 00:00 is minute -420 of the scenario, 24:00 minute 1020.
+    const day = JSON.parse(run('--worker', 'C', '--from', '2026-11-20', '--to', '2026-11-20', '--json').stdout) as TraceResult;
+    expect([day.fromMs, day.toMs]).toEqual([at(-420), at(1_020)]);
+    expect(day.contacts.filter((c) => c.degree === 1).map((c) => c.workerId)).toEqual(EXPECTED_F1.map((c) => c.workerId));
+    const before = Date.now();
+    const capped = JSON.parse(run('--worker', 'C', '--from', '2026-11-20', '--to', '2099-12-31', '--json').stdout) as TraceResult;
+    expect(capped.fromMs).toBe(at(-420));
+    expect(capped.toMs).toBeGreaterThanOrEqual(before);
+    expect(capped.toMs).toBeLessThanOrEqual(Date.now());
+  });
+
   it("refuses an unknown worker, a period backwards, over 60 days or unreadable, with exit code 2 and the reason", () => {
     const refusals: [string[], RegExp][] = [
       [['--worker', 'NOBODY', ...period], /no worker NOBODY is known to this hub/],
-      [['--worker', 'C', '--from', '2026-11-21', '--to', '2026-11-20'], /the period starts after it ends/],
-      [['--worker', 'C', '--from', '2026-08-01', '--to', '2026-11-20'], /a trace covers at most 60 days/],
+      [['--worker', 'C', '--from', '2026-11-21', '--to', '2026-11-20'], /--from must be before --to/],
+      [['--worker', 'C', '--from', '2026-08-01', '--to', '2026-11-20'], /the period is longer than 60 days/],
+      [['--worker', 'C', '--from', '2099-01-01'], /--from: the period must start before now/],
       [['--worker', 'C', '--from', 'yesterday'], /--from: expected an ISO 8601 date or time/],
       [['--worker', 'C', '--to', '2026-02-30'], /--to: not a real date or time/],
     ];
