@@ -30,6 +30,17 @@ export function registerAlertCommands(hub: Command): void {
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string; org?: string; json?: boolean }) => console.log(await listRecipients(o)));
   recipients
+    .command('update')
+    .description("change a recipient's address (same channel) or categories; its deliveries stay, unsent ones go to the new address")
+    .argument('<id>', 'recipient id (r-...)')
+    .option('--email <address>', 'the new e-mail address (an e-mail recipient)')
+    .option('--webhook <url>', 'the new webhook URL (a webhook recipient; its secret stays)')
+    .option('--category <list>', 'only these categories from now on, comma-separated: health, override, gate, device, compliance')
+    .option('--all-categories', 'every category from now on')
+    .option('--json', 'machine-readable JSON')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (id: string, o: UpdateOptions) => console.log(await updateRecipient(id, o)));
+  recipients
     .command('remove')
     .description('remove a recipient; its unsent deliveries end as cancelled (kept in the record)')
     .argument('<id>', 'recipient id (r-...)')
@@ -61,6 +72,15 @@ interface AddOptions {
   webhook?: string;
   secretFile?: string;
   category?: string;
+  json?: boolean;
+}
+
+interface UpdateOptions {
+  config: string;
+  email?: string;
+  webhook?: string;
+  category?: string;
+  allCategories?: boolean;
   json?: boolean;
 }
 
@@ -141,6 +161,29 @@ async function listRecipients(o: { config: string; org?: string; json?: boolean 
     return shown
       .map((r) => `${r.recipientId}  ${r.channel.padEnd(7)}  ${(r.orgId ?? 'province').padEnd(12)}  ${(r.siteId ?? 'all sites').padEnd(12)}  ${(r.categories?.join(',') ?? 'all').padEnd(12)}${r.disabled ? '  held' : ''}  ${r.address}`)
       .join('\n');
+  });
+}
+
+async function updateRecipient(id: string, o: UpdateOptions): Promise<string> {
+  if (o.email && o.webhook) throw new CliError('give --email or --webhook, not both (a recipient keeps its channel)', 2);
+  if (o.category && o.allCategories) throw new CliError('give --category or --all-categories, not both', 2);
+  const address = o.email ?? o.webhook;
+  const categories = o.allCategories
+    ? null
+    : o.category
+      ?.split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
+  if (address === undefined && categories === undefined) throw new CliError('nothing to change: give --email, --webhook, --category or --all-categories', 2);
+  return withBook(o.config, async ({ book }) => {
+    const before = await book.recipient(id);
+    if (!before) throw new CliError(`no recipient ${id} (safegate hub alerts recipients list)`, 2);
+    if (o.email && before.channel !== 'email') throw new CliError(`${id} is a webhook: give --webhook <url>`, 2);
+    if (o.webhook && before.channel !== 'webhook') throw new CliError(`${id} is an e-mail recipient: give --email <address>`, 2);
+    const r = await book.updateRecipient(id, { ...(address !== undefined ? { address } : {}), ...(categories !== undefined ? { categories: categories as never } : {}) });
+    if (!r) throw new CliError(`no recipient ${id} (safegate hub alerts recipients list)`, 2);
+    if (o.json) return JSON.stringify(r);
+    return `recipient ${r.recipientId} updated: ${r.channel} ${r.address}${r.categories ? ` (${r.categories.join(', ')})` : ' (all categories)'}; its deliveries are kept`;
   });
 }
 

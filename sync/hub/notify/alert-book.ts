@@ -109,7 +109,10 @@ export interface Delivery {
   lastError: string | null;
   lastAttemptAtMs: number | null;
   sentAtMs: number | null;
-  /** Not yet accepted after `undeliveredAfter` attempts or time (the list views show it as undelivered). */
+  /**
+   * Not yet accepted after `undeliveredAfter` attempts or time, or cancelled when every delivery of
+   * its alert was cancelled and none sent (the list views show it as undelivered).
+   */
   undelivered: boolean;
 }
 
@@ -382,6 +385,10 @@ export class AlertBook {
         ORDER BY d.alert_id, d.recipient_id`);
       for (const r of rows) out.push(this.deliveryOf(r, nowMs));
     }
+    // An alert whose deliveries were all cancelled (recipients removed) with none sent reached nobody.
+    const byAlert = new Map<string, Delivery[]>();
+    for (const d of out) byAlert.set(d.alertId, [...(byAlert.get(d.alertId) ?? []), d]);
+    for (const ds of byAlert.values()) if (ds.every((d) => d.state === 'cancelled')) for (const d of ds) d.undelivered = true;
     return out;
   }
 
@@ -450,6 +457,25 @@ export class AlertBook {
         WHERE recipient_id = ${recipientId} AND state IN ('pending', 'failed') RETURNING alert_id`);
       await this.touch(tx, touched.map((t) => t.alert_id));
       return true;
+    });
+  }
+
+  /**
+   * Changes a recipient's address (same channel) and/or category filter (null: every category),
+   * keeping its deliveries: unsent ones go to the new address on their next attempt (the dispatcher
+   * reads the recipient when it leases). The webhook secret stays. Undefined when there is no such
+   * recipient (or it was removed).
+   */
+  async updateRecipient(recipientId: string, change: { address?: string; categories?: readonly AlertCategory[] | null }): Promise<Recipient | undefined> {
+    if (change.address === undefined && change.categories === undefined) throw new AlertBookError('nothing to change: give an address or categories');
+    for (const c of change.categories ?? []) if (!(ALERT_CATEGORIES as readonly string[]).includes(c)) throw new AlertBookError(`unknown alert category ${c} (one of ${ALERT_CATEGORIES.join(', ')})`);
+    return this.sql.write(async (tx) => {
+      const row = await tx.get<RecipientRow>(sql`SELECT * FROM alert_recipients WHERE recipient_id = ${recipientId} AND removed_ms IS NULL`);
+      if (!row) return undefined;
+      const address = change.address === undefined ? row.address : checkAddress(row.channel, change.address);
+      const categories = change.categories === undefined ? row.categories : change.categories?.length ? `,${[...new Set(change.categories)].join(',')},` : null;
+      await tx.run(sql`UPDATE alert_recipients SET address = ${address}, categories = ${categories} WHERE recipient_id = ${recipientId}`);
+      return recipientOf({ ...row, address, categories }, false);
     });
   }
 

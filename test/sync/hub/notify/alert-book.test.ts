@@ -197,6 +197,40 @@ describe.each(directoryBackends)('the alert book on $name', (backend) => {
     expect(await book.listRecipients()).toEqual([]);
   });
 
+  it("updates a recipient's address or categories keeping its deliveries (the next attempt goes to the new address); an alert whose deliveries were all cancelled, none sent, is undelivered", async () => {
+    const hook = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'webhook', address: 'https://old.example/hook', secret: 'a-secret-of-sixteen+' }, NOW);
+    const { alertId } = await book.raise(kioskAlert(1), NOW);
+    const [first] = await book.dueDeliveries(NOW, 10, 1_000);
+    await book.markFailed(alertId, hook.recipientId, 'HTTP 500', NOW + 100, NOW + 50, first!.leaseToken);
+    const updated = await book.updateRecipient(hook.recipientId, { address: 'https://new.example/hook', categories: ['health', 'gate'] });
+    expect(updated).toMatchObject({ recipientId: hook.recipientId, channel: 'webhook', address: 'https://new.example/hook', categories: ['health', 'gate'], secret: null });
+    const [again] = await book.dueDeliveries(NOW + 200, 10);
+    expect(again!.recipient).toMatchObject({ address: 'https://new.example/hook', secret: 'a-secret-of-sixteen+' });
+    expect(again!.attempts).toBe(1);
+    // The filter now leaves out other categories; null takes every one again.
+    const override = await book.raise(kioskAlert(2, { kind: 'supervisor-override', category: 'override' }), NOW);
+    expect(await book.deliveries([override.alertId])).toEqual([]);
+    expect((await book.listRecipients('may-a'))[0]!.categories).toEqual(['health', 'gate']);
+    expect((await book.updateRecipient(hook.recipientId, { categories: null }))!.categories).toBeNull();
+    await expect(book.updateRecipient(hook.recipientId, { address: 'quanly@may-a.vn' })).rejects.toThrow(/not a URL/);
+    await expect(book.updateRecipient(hook.recipientId, { categories: ['weather' as 'gate'] })).rejects.toThrow(/unknown alert category/);
+    await expect(book.updateRecipient(hook.recipientId, {})).rejects.toThrow(/nothing to change/);
+    expect(await book.updateRecipient('r-00000000', { address: 'https://x.example/h' })).toBeUndefined();
+
+    // Removed with the delivery unsent: cancelled, and the alert reached nobody.
+    expect(await book.removeRecipient(hook.recipientId, NOW + 300)).toBe(true);
+    expect(await book.deliveries([alertId], NOW + 300)).toMatchObject([{ state: 'cancelled', undelivered: true }]);
+    expect(await book.updateRecipient(hook.recipientId, { address: 'https://x.example/h' })).toBeUndefined();
+    // One sent beside the cancelled one: delivered.
+    const mail = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'quanly@may-a.vn' }, NOW);
+    const other = await book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'pho@may-a.vn' }, NOW);
+    const b = await book.raise(kioskAlert(3), NOW);
+    await book.markSent(b.alertId, mail.recipientId, NOW + 400);
+    await book.removeRecipient(other.recipientId, NOW + 500);
+    const states = Object.fromEntries((await book.deliveries([b.alertId], NOW + 500)).map((d) => [d.recipientId, [d.state, d.undelivered]]));
+    expect(states).toEqual({ [mail.recipientId]: ['sent', false], [other.recipientId]: ['cancelled', false] });
+  });
+
   it('refuses a bad address, channel, category or secret with a clear message', async () => {
     await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'email', address: 'not an address' })).rejects.toThrow(/not an e-mail address/);
     await expect(book.addRecipient({ orgId: 'may-a', siteId: null, channel: 'webhook', address: 'ftp://x.vn/h' })).rejects.toThrow(/http or https/);

@@ -80,6 +80,23 @@ describe.each(directoryBackends)('safegate hub alerts on $name', (backend) => {
       expect(r.stderr).toMatch(reason);
     }
 
+    // Updated in place: same id, same channel; bad input refused.
+    const updated = run('recipients', 'update', mailId, '--email', 'giamdoc@may-a.vn', '--category', 'health', '--json');
+    expect(updated.stderr).toBe('');
+    expect(JSON.parse(updated.stdout)).toMatchObject({ recipientId: mailId, channel: 'email', address: 'giamdoc@may-a.vn', categories: ['health'] });
+    expect(run('recipients', 'update', mailId, '--all-categories').stdout).toMatch(/giamdoc@may-a\.vn \(all categories\); its deliveries are kept/);
+    for (const [args, reason] of [
+      [['recipients', 'update', mailId, '--webhook', 'https://x.example/h'], /is an e-mail recipient/],
+      [['recipients', 'update', mailId, '--email', 'not-an-address'], /not an e-mail address/],
+      [['recipients', 'update', mailId], /nothing to change/],
+      [['recipients', 'update', mailId, '--category', 'weather'], /unknown alert category weather/],
+      [['recipients', 'update', 'r-00000000', '--email', 'a@b.vn'], /no recipient r-00000000/],
+    ] as const) {
+      const r = run(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(reason);
+    }
+
     const removed = run('recipients', 'remove', mailId);
     expect(removed.status).toBe(0);
     expect(JSON.parse(run('recipients', 'list', '--json').stdout)).toHaveLength(2);
