@@ -9,6 +9,9 @@ import type { ConsoleRole } from './accounts.js';
 
 /** Tracing is health data: health officers (every organisation) and managers (their own). Operators run the hub, not the tracing. */
 export const TRACE_ROLES: readonly ConsoleRole[] = ['health', 'manager'];
+/** Traces running at once in this hub process (each holds weeks of events in memory): a third waits its turn, refused as busy. */
+export const MAX_TRACES_AT_ONCE = 2;
+let tracesRunning = 0;
 /** Traces one address may start a minute: a trace reads weeks of events. */
 const TRACES_PER_MINUTE = 20;
 
@@ -90,14 +93,24 @@ export function registerTraceRoutes(app: FastifyInstance, hub: ConsoleHubData & 
         return reply.code(403).send({ error: `worker ${req.body.workerId} is not on your organisation's list: a health officer traces workers of other organisations` });
       }
       const secondDegree = req.body.secondDegree === true;
-      let result: TraceResult;
+      if (tracesRunning >= MAX_TRACES_AT_ONCE) {
+        audit(req, 'trace start', `busy: ${tracesRunning} traces running`, 'refused');
+        return reply.code(503).header('Retry-After', '5').send({ error: `${tracesRunning} traces are running: busy, try again in a moment` });
+      }
+      let result: TraceResult | TraceError;
+      tracesRunning++;
       try {
         result = await tracing.tracer.trace({ workerId: req.body.workerId, ...period, secondDegree });
       } catch (err) {
         if (!(err instanceof TraceError)) throw err;
+        result = err;
+      } finally {
+        tracesRunning--;
+      }
+      if (result instanceof TraceError) {
         // The Tracer's own refusal: a worker the hub knows nothing of (404), or a request out of its bounds (400).
-        audit(req, 'trace start', /is known/.test(err.message) ? 'a worker unknown to the hub' : 'refused by the tracer', 'refused');
-        return reply.code(/is known/.test(err.message) ? 404 : 400).send({ error: err.message });
+        audit(req, 'trace start', /is known/.test(result.message) ? 'a worker unknown to the hub' : 'refused by the tracer', 'refused');
+        return reply.code(/is known/.test(result.message) ? 404 : 400).send({ error: result.message });
       }
       const saved = await tracing.saved.save({ result, secondDegree, startedBy: req.account!.name, scopeOrgId: scope ?? null, caseOrgId });
       const f1 = result.contacts.filter((c) => c.degree === 1).length;

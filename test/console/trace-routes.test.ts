@@ -12,7 +12,7 @@ import { generateSigningKeyPair } from '../../base/node/keys.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
-import { Tracer } from '../../sync/hub/trace.js';
+import { Tracer, type TraceRequest } from '../../sync/hub/trace.js';
 import { SavedTraces } from '../../sync/hub/traces.js';
 import { directoryBackends } from '../helpers/directory-db.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -254,6 +254,69 @@ describe.each(directoryBackends)('trace routes (the directory on $name)', (backe
     expect(csv.slice(5).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['5,F2,a5', '6,F2,a4']);
     expect(csv[5]).toContain(',a2,');
   });
+});
+
+describe('traces running at once', () => {
+  it('runs at most two traces at once per hub process: a third is refused as busy (503, Retry-After), and taken once one ends', async () => {
+    const dir = tempDir('safegate-trace-busy-');
+    const accounts = new SqliteConsoleStore(join(dir.path, 'console.db'));
+    const hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
+    const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'hub-directory.db') });
+    const { visits } = await buildTraceScenario(directory, hubStore);
+    const real = new Tracer({ store: hubStore, directory, visits });
+    // Each trace waits for the test to let it go, so the test knows how many are running.
+    const waiting: (() => void)[] = [];
+    let started = 0;
+    const tracer = {
+      trace: async (request: TraceRequest) => {
+        started++;
+        await new Promise<void>((resolve) => waiting.push(resolve));
+        return real.trace(request);
+      },
+    };
+    const server = new ConsoleServer({
+      store: accounts,
+      host: '127.0.0.1',
+      port: 0,
+      trustProxy: false,
+      lockoutBaseMs: 1_000,
+      log: createLogger({ level: 'fatal' }),
+      now: () => SCENARIO_NOW,
+      hub: { directory, store: hubStore, zone: ZONE, tracing: { tracer, saved: new SavedTraces({ sql: directory.sql, now: () => SCENARIO_NOW }) } },
+    });
+    try {
+      await accounts.addAccount({ name: 'bs-lan', role: 'health', password: PASSWORD }, await hashPassword(PASSWORD), Date.now());
+      await server.start();
+      const health = new Client(server.url);
+      await health.login('bs-lan');
+      const body = { workerId: 'c1', from: '2026-11-19', to: '2026-11-22' };
+      const first = health.json('POST', '/api/traces', body);
+      const second = health.json('POST', '/api/traces', body);
+      await expect.poll(() => started).toBe(2);
+      const third = await health.send('POST', '/api/traces', body);
+      expect(third.status).toBe(503);
+      expect(third.headers.get('retry-after')).toBe('5');
+      expect(((await third.json()) as { error: string }).error).toBe('2 traces are running: busy, try again in a moment');
+      expect(started).toBe(2);
+      // One ends: the next is taken.
+      waiting.shift()!();
+      expect((await first).status).toBe(201);
+      const fourth = health.json('POST', '/api/traces', body);
+      await expect.poll(() => started).toBe(3);
+      for (const go of waiting.splice(0)) go();
+      expect((await second).status).toBe(201);
+      expect((await fourth).status).toBe(201);
+      const trail = await accounts.auditTrail(100);
+      expect(trail.filter((e) => e.action === 'trace start' && e.outcome === 'refused').map((e) => e.target)).toEqual(['busy: 2 traces running']);
+    } finally {
+      for (const go of waiting.splice(0)) go();
+      await server.stop();
+      await accounts.close();
+      await hubStore.close();
+      await directory.close();
+      dir.remove();
+    }
+  }, 60_000);
 });
 
 describe('the console a hub process serves (openHubConsole, as `safegate hub run` composes it)', () => {
