@@ -13,7 +13,8 @@
  *     closes it; the next entry, or the reset time (entry + resetHours), closes an open one first;
  *     an exit with nothing open makes no presence;
  *   - a contact: another worker with an interval at the same place overlapping one of the case's
- *     within [fromMs, toMs] by more than nothing. F2: every F1's contacts, less the case and the F1s.
+ *     within [fromMs, toMs] by more than nothing. F2: every F1's contacts from that F1's first
+ *     exposure to the case (the start of their earliest overlap) to toMs, less the case and the F1s.
  */
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
@@ -188,7 +189,7 @@ export class BruteForce {
   }
 
   /** The contacts (worker ids) of these workers' intervals within [fromMs, toMs], less `excluded`. */
-  private contactsOf(workers: Iterable<number>, fromMs: number, toMs: number, excluded: Set<number>, overlapMs?: Map<number, number>): Set<number> {
+  private contactsOf(workers: Iterable<number>, fromMs: number, toMs: number, excluded: Set<number>, overlapMs?: Map<number, number>, firstMs?: Map<number, number>): Set<number> {
     if (this.longest === 0) this.longest = Math.max(this.resetMs, this.canteenMs);
     const out = new Set<number>();
     for (const w of workers) {
@@ -206,6 +207,8 @@ export class BruteForce {
           if (overlap > 0) {
             out.add(b.worker);
             overlapMs?.set(b.worker, (overlapMs.get(b.worker) ?? 0) + overlap);
+            const start = Math.max(lo, b.from);
+            if (firstMs && start < (firstMs.get(b.worker) ?? Infinity)) firstMs.set(b.worker, start);
           }
         }
       }
@@ -221,8 +224,11 @@ export class BruteForce {
     const c = this.workerIndex.get(caseId);
     if (c === undefined) return { f1: new Set(), f2: new Set(), f1Minutes: new Map() };
     const overlapMs = new Map<number, number>();
-    const f1 = this.contactsOf([c], fromMs, toMs, new Set([c]), overlapMs);
-    const f2 = secondDegree ? this.contactsOf(f1, fromMs, toMs, new Set([c, ...f1])) : new Set<number>();
+    const firstMs = new Map<number, number>();
+    const f1 = this.contactsOf([c], fromMs, toMs, new Set([c]), overlapMs, firstMs);
+    // F2: an F1's contacts from the F1's first exposure to the case on (who met them before could not have caught it from them).
+    const f2 = new Set<number>();
+    if (secondDegree) for (const f of f1) for (const w of this.contactsOf([f], Math.max(fromMs, firstMs.get(f)!), toMs, new Set([c, ...f1]))) f2.add(w);
     const ids = (s: Set<number>) => new Set([...s].map((w) => this.workerIds[w]!));
     return { f1: ids(f1), f2: ids(f2), f1Minutes: new Map([...overlapMs].map(([w, ms]) => [this.workerIds[w]!, ms / 60_000])) };
   }
