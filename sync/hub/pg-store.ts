@@ -338,6 +338,7 @@ function pgWhere(f: EventFilter & { before?: EventCursor }): { where: string; pa
   if (f.deviceIds) add((n) => `device_id = ANY(${n}::text[])`, f.deviceIds);
   if (f.workerIds) add((n) => `worker_id = ANY(${n}::text[])`, f.workerIds);
   if (f.orgId !== undefined) add((n) => `org_id = ${n}`, f.orgId);
+  if (f.direction !== undefined) add((n) => `direction = ${n}`, f.direction);
   if (f.sinceMs !== undefined) add((n) => `${EVENT_TIME_SQL} >= ${n}`, f.sinceMs);
   if (f.untilMs !== undefined) add((n) => `${EVENT_TIME_SQL} < ${n}`, f.untilMs);
   if (f.before) add((n) => `(${EVENT_TIME_SQL}, device_id, seq) < (${n})`, f.before.timeMs, f.before.deviceId, f.before.seq);

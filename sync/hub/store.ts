@@ -50,6 +50,8 @@ export interface EventFilter {
   orgId?: string;
   sinceMs?: number;
   untilMs?: number;
+  /** Only passages this way (entries into the checkpoint, or exits). */
+  direction?: 'entry' | 'exit';
 }
 
 /** Where a page of events newest first ended: the next page starts below it. */
@@ -257,6 +259,10 @@ function sqliteWhere(f: EventFilter & { before?: EventCursor }): { where: string
   if (f.orgId !== undefined) {
     clauses.push('org_id = @orgId');
     params.orgId = f.orgId;
+  }
+  if (f.direction !== undefined) {
+    clauses.push('direction = @direction');
+    params.direction = f.direction;
   }
   if (f.sinceMs !== undefined) {
     clauses.push(`${EVENT_TIME_SQL} >= @sinceMs`);

@@ -107,7 +107,7 @@ describe('console reports page (Chromium)', () => {
   it("a manager sees their organisation's day, health reasons by name, and downloads its labour list", async () => {
     expect(existsSync('build/console-ui/index.html'), 'the console pages are built by `npm run build`').toBe(true);
     const page = await open('man-a');
-    await expect.poll(() => page.getByTestId('summary-passages').textContent()).toBe('Lượt qua cổng: 2 — cho vào 1, từ chối 1');
+    await expect.poll(() => page.getByTestId('summary-passages').textContent()).toBe('Lượt qua cổng: 2 — cho phép 1 (lượt vào 1), từ chối 1');
     expect(await page.getByTestId('summary').locator('h3').textContent()).toMatch(/^Báo cáo ngày \d{4}-\d{2}-\d{2} — Công ty May A \(ORG-A\)$/);
     // Times as the province reads them, whatever the browser's zone (this one's is UTC).
     expect(await page.getByTestId('summary').locator('.hint').textContent()).toContain(formDate(Date.now(), ZONE));
@@ -128,7 +128,7 @@ describe('console reports page (Chromium)', () => {
 
   it("another organisation's manager sees their own day and is refused ORG-A's summary and list", async () => {
     const page = await open('man-b');
-    await expect.poll(() => page.getByTestId('summary-passages').textContent()).toBe('Lượt qua cổng: 0 — cho vào 0, từ chối 0');
+    await expect.poll(() => page.getByTestId('summary-passages').textContent()).toBe('Lượt qua cổng: 0 — cho phép 0 (lượt vào 0), từ chối 0');
     expect(await page.getByTestId('summary').locator('h3').textContent()).toContain('Công ty B (ORG-B)');
     const status = (path: string) => page.evaluate(async (p) => (await fetch(p)).status, path);
     expect(await status('/api/reports/summary?org=ORG-A')).toBe(403);
@@ -141,7 +141,7 @@ describe('console reports page (Chromium)', () => {
 
   it('an operator sees the province with health reasons counted as one, and an organisation\'s summary, never a labour list', async () => {
     const page = await open('op');
-    await expect.poll(() => page.getByTestId('summary-passages').textContent()).toBe('Lượt qua cổng: 2 — cho vào 1, từ chối 1');
+    await expect.poll(() => page.getByTestId('summary-passages').textContent()).toBe('Lượt qua cổng: 2 — cho phép 1 (lượt vào 1), từ chối 1');
     expect(await page.getByTestId('summary').locator('h3').textContent()).toContain('Toàn tỉnh');
     const denied = await page.getByTestId('summary-denied').locator('tbody tr').allTextContents();
     expect(denied).toHaveLength(1);

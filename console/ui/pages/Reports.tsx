@@ -15,7 +15,7 @@ interface Summary {
   /** The province's time zone: times are shown in it. */
   zone: string;
   asOfMs: number;
-  passages: { total: number; allowed: number; denied: number };
+  passages: { total: number; allowed: number; denied: number; entries: number };
   deniedByReason: Record<string, number>;
   alerts: { raised: number; acknowledged: number; byCategory: Partial<Record<(typeof CATEGORIES)[number], { raised: number; acknowledged: number }>> };
   silentKiosks: { deviceId: string; siteId: string; lastSeenMs: number | null }[];

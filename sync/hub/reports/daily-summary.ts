@@ -8,7 +8,7 @@ import { ALERT_CATEGORIES, type AlertCategory } from '../notify/alert-book.js';
 
 /**
  * A day's summary (province time zone) for one organisation or for the province (issue 11, Reports):
- * passages allowed and denied with the denials by reason, alerts raised and acknowledged, kiosks
+ * passages allowed and denied with the denials by reason, the allowed entries (passages in, not out), alerts raised and acknowledged, kiosks
  * silent for longer than the alerts threshold, and where each organisation stands against CV 2242
  * (list age, today's list before 15:00). Everything is counted by the databases (the store's
  * eventCounts, one GROUP BY over the alert book), never by loading events.
@@ -34,7 +34,8 @@ export interface DailySummary {
   toMs: number;
   /** When the figures that are a state, not a count (silent kiosks, lists), were read: the end of the day, or now for today. */
   asOfMs: number;
-  passages: { total: number; allowed: number; denied: number };
+  /** Every passage (in and out), allowed or denied; `entries`: the allowed ones into a checkpoint (the day's entries, as the issue counts them). */
+  passages: { total: number; allowed: number; denied: number; entries: number };
   /** Denied passages by reason (a passage refused for two reasons counts under each). */
   deniedByReason: Record<string, number>;
   alerts: { raised: number; acknowledged: number; byCategory: Partial<Record<AlertCategory, { raised: number; acknowledged: number }>> };
@@ -77,7 +78,11 @@ export async function dailySummary(src: SummarySources, options: { day?: string;
   const asOfMs = Math.min(nowMs, toMs - 1);
 
   const counts = await store.eventCounts({ sinceMs: fromMs, untilMs: toMs, ...(orgId !== null ? { orgId } : {}) });
-  const passages = { total: 0, allowed: 0, denied: 0 };
+  const passages = { total: 0, allowed: 0, denied: 0, entries: 0 };
+  // The allowed entries: events carry their direction, counted by the store too (one more GROUP BY over the day).
+  for (const c of await store.eventCounts({ sinceMs: fromMs, untilMs: toMs, direction: 'entry', ...(orgId !== null ? { orgId } : {}) })) {
+    if (c.decision === 'allow') passages.entries += c.count;
+  }
   const deniedByReason: Record<string, number> = {};
   for (const c of counts) {
     passages.total += c.count;
@@ -168,8 +173,8 @@ export function summaryText(s: DailySummary, orgName: string | null, zone: strin
     vi ? `(số liệu đến ${localTimeIn(s.asOfMs, zone)}, giờ của tỉnh)` : `(figures as of ${localTimeIn(s.asOfMs, zone)}, province time)`,
     '',
     vi
-      ? `Lượt qua cổng: ${s.passages.total} (cho phép ${s.passages.allowed}, từ chối ${s.passages.denied})`
-      : `Passages: ${s.passages.total} (allowed ${s.passages.allowed}, denied ${s.passages.denied})`,
+      ? `Lượt qua cổng: ${s.passages.total} (cho phép ${s.passages.allowed}, trong đó lượt vào ${s.passages.entries}; từ chối ${s.passages.denied})`
+      : `Passages: ${s.passages.total} (allowed ${s.passages.allowed}, of which entries ${s.passages.entries}; denied ${s.passages.denied})`,
   ];
   for (const [r, n] of Object.entries(s.deniedByReason).sort((a, b) => b[1] - a[1])) lines.push(`  - ${reasonWords(r, lang)}: ${n}`);
   lines.push(vi ? `Cảnh báo: ${s.alerts.raised} (đã xác nhận ${s.alerts.acknowledged})` : `Alerts: ${s.alerts.raised} (acknowledged ${s.alerts.acknowledged})`);

@@ -94,6 +94,10 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
           all.filter((e) => e.reasons.join(' ') === 'DECLARATION_MISSING VACCINATION_INSUFFICIENT').length,
         );
         expect(await store.eventCounts({ deviceIds: ['kiosk-x'], sinceMs, untilMs })).toEqual([]);
+        // One way only: entries (the range holds exits too).
+        expect(all.some((e) => e.direction === 'exit')).toBe(true);
+        const entries = await store.eventCounts({ sinceMs, untilMs, direction: 'entry' });
+        expect(entries.reduce((n, c) => n + c.count, 0)).toBe(all.filter((e) => e.direction === 'entry').length);
       });
     });
 

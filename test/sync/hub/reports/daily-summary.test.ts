@@ -79,6 +79,7 @@ describe.each(directoryBackends)('daily summary on $name', (backend) => {
         events: [
           ev(MIDNIGHT_BEFORE - 1, 'W-1', 'allow'), // the day before
           ev(MIDNIGHT_BEFORE, 'W-1', 'allow'),
+          { ...ev(MIDNIGHT_BEFORE + 1_800_000, 'W-1', 'allow'), direction: 'exit' }, // a way out: a passage, not an entry
           ev(MIDNIGHT_BEFORE + 3_600_000, 'W-2', 'deny', ['CASE_F0']),
           ev(MIDNIGHT_BEFORE + 7_200_000, 'W-2', 'deny', ['QUARANTINE_ACTIVE', 'PASS_EXPIRED']),
           ev(MIDNIGHT_BEFORE + 8_000_000, null, 'deny', ['MALFORMED_CODE']), // nobody's: the province's only
@@ -108,14 +109,14 @@ describe.each(directoryBackends)('daily summary on $name', (backend) => {
     const src = { directory, store, zone: ZONE, silentAfterMs: SILENT_AFTER };
     const a = await dailySummary(src, { day: DAY, orgId: 'org-a' }, NOW);
     expect(a).toMatchObject({ day: DAY, orgId: 'org-a', fromMs: MIDNIGHT_BEFORE, toMs: MIDNIGHT_AFTER, asOfMs: NOW });
-    expect(a.passages).toEqual({ total: 4, allowed: 2, denied: 2 });
+    expect(a.passages).toEqual({ total: 5, allowed: 3, denied: 2, entries: 2 });
     expect(a.deniedByReason).toEqual({ CASE_F0: 1, QUARANTINE_ACTIVE: 1, PASS_EXPIRED: 1 });
     expect(a.alerts).toEqual({ raised: 3, acknowledged: 1, byCategory: { health: { raised: 2, acknowledged: 1 }, gate: { raised: 1, acknowledged: 0 } } });
     expect(a.silentKiosks).toEqual([{ deviceId: 'kiosk-a2', siteId: 'site-a', lastSeenMs: null }]);
     expect(a.lists).toEqual([{ orgId: 'org-a', listAgeMs: NOW - Date.parse('2026-11-26T02:00:00Z'), todaysList: 'before-deadline', outOfCompliance: false }]);
 
     const province = await dailySummary(src, { day: DAY }, NOW);
-    expect(province.passages).toEqual({ total: 7, allowed: 3, denied: 4 });
+    expect(province.passages).toEqual({ total: 8, allowed: 4, denied: 4, entries: 3 });
     expect(province.deniedByReason).toEqual({ CASE_F0: 1, QUARANTINE_ACTIVE: 1, PASS_EXPIRED: 2, MALFORMED_CODE: 1 });
     expect(province.alerts.raised).toBe(4);
     expect(province.silentKiosks.map((k) => k.deviceId)).toEqual(['kiosk-a2', 'kiosk-b1']);
@@ -130,7 +131,8 @@ describe.each(directoryBackends)('daily summary on $name', (backend) => {
     const mail = summaryEmail(withoutHealthReasons(a), 'Công ty May A', ZONE, 'https://console.example/');
     expect(mail.subject).toContain(DAY);
     expect(mail.text).toContain('https://console.example/#reports');
-    expect(mail.text.indexOf('Lượt qua cổng: 4')).toBeLessThan(mail.text.indexOf('Passages: 4'));
+    expect(mail.text).toContain('Lượt qua cổng: 5 (cho phép 3, trong đó lượt vào 2; từ chối 2)');
+    expect(mail.text.indexOf('Lượt qua cổng: 5')).toBeLessThan(mail.text.indexOf('Passages: 5 (allowed 3, of which entries 2; denied 2)'));
     for (const secret of ['CASE_F0', 'QUARANTINE', 'F0', 'cách ly', 'W-1', 'W-2', 'Một', 'Hai']) expect(mail.text).not.toContain(secret);
   });
 
@@ -141,7 +143,7 @@ describe.each(directoryBackends)('daily summary on $name', (backend) => {
     expect(past.asOfMs).toBe(MIDNIGHT_BEFORE - 1);
     // The list of the 26th did not exist at the end of the 25th.
     expect(past.lists).toEqual([{ orgId: 'org-a', listAgeMs: null, todaysList: 'missing', outOfCompliance: true }]);
-    expect(past.passages).toEqual({ total: 0, allowed: 0, denied: 0 });
+    expect(past.passages).toEqual({ total: 0, allowed: 0, denied: 0, entries: 0 });
     await expect(dailySummary(src, { orgId: 'nobody' }, NOW)).rejects.toThrow(SummaryError);
     await expect(dailySummary(src, { day: '26/11/2026' }, NOW)).rejects.toThrow(/YYYY-MM-DD/);
     await expect(dailySummary(src, { day: '2026-02-30' }, NOW)).rejects.toThrow(SummaryError);

@@ -52,11 +52,11 @@ describe.each(directoryBackends)('hub report commands on $name', (backend) => {
     const json = run('report', 'summary', '--org', 'cty-a', '--json');
     expect(json.stderr).toBe('');
     const summary = JSON.parse(json.stdout) as { day: string; orgId: string; passages: unknown; lists: { orgId: string; outOfCompliance: boolean }[] };
-    expect(summary).toMatchObject({ day: dayKeyIn(Date.now(), ZONE), orgId: 'cty-a', passages: { total: 0, allowed: 0, denied: 0 } });
+    expect(summary).toMatchObject({ day: dayKeyIn(Date.now(), ZONE), orgId: 'cty-a', passages: { total: 0, allowed: 0, denied: 0, entries: 0 } });
     expect(summary.lists).toMatchObject([{ orgId: 'cty-a', outOfCompliance: false }]);
     const text = run('report', 'summary', '--date', '2026-11-20');
     expect(text.stdout).toMatch(/^Daily summary for 2026-11-20 — the province\n/);
-    expect(text.stdout).toContain('Passages: 0 (allowed 0, denied 0)');
+    expect(text.stdout).toContain('Passages: 0 (allowed 0, of which entries 0; denied 0)');
     const bad = run('report', 'summary', '--date', '20/11/2026');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/date: expected YYYY-MM-DD/);
