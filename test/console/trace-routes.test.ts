@@ -202,6 +202,10 @@ describe.each(directoryBackends)('trace routes (the directory on $name)', (backe
     expect((await as['bs-lan']!.json('POST', `/api/traces/${id}/contacts/a2/notified`)).body).toMatchObject({ by: 'ql-a' });
     const after = await as['bs-lan']!.json<TraceOut>('GET', `/api/traces/${id}`);
     expect(after.body.contacts.map((c) => c.notified?.by ?? null)).toEqual(['ql-a', null, 'bs-lan', null]);
+    // The lists count what each viewer may see: every contact and mark for the health officer; may-a's manager their 3 contacts and the 1 mark among them.
+    const listed = async (name: string) => ((await as[name]!.json<{ traces: { traceId: string; contacts: number; notified: number }[] }>('GET', '/api/traces')).body.traces.map((t) => [t.traceId, t.contacts, t.notified]));
+    expect(await listed('bs-lan')).toEqual([[id, 4, 2]]);
+    expect(await listed('ql-a')).toEqual([[id, 3, 1]]);
 
     // CSV: BOM, Vietnamese header, one row per exposure, the formula-looking name guarded.
     const csv = await as['bs-lan']!.send('GET', `/api/traces/${id}/export.csv`);
