@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PgHubStore } from '../../../sync/hub/pg-store.js';
@@ -103,6 +104,24 @@ describe.each(directoryBackends)('tracing at the hub: store and directory on $na
       ['zone:xuong-1:khu-a', 100, 290],
     ]);
     expect(r2.contacts.find((c) => c.workerId === 'Z1')!.overlapMinutes).toBe(100);
+  });
+
+  it('keeps each kiosk placement over time (placed, moved to another site, taken out): the history tracing reads', async () => {
+    await directory.assignSite('xuong-2', ['kiosk-bus2'], at(3_000));
+    await directory.placeDevices('xe-1', ['kiosk-bus2'], at(4_000));
+    await directory.placeDevices('xe-1', ['kiosk-bus2'], at(4_500)); // no change: nothing appended
+    await directory.unassignSite(['kiosk-bus2'], at(5_000));
+    const rows = await directory.sql.all<{ since_ms: number | string; checkpoint_id: string | null }>(sql`SELECT since_ms, checkpoint_id FROM device_placements WHERE device_id = 'kiosk-bus2' ORDER BY since_ms`);
+    expect(rows.map((r) => [(Number(r.since_ms) - at(0)) / 60_000, r.checkpoint_id])).toEqual([
+      [-2_000, 'xe-1'],
+      [2_000, 'to-may-1'],
+      [3_000, null],
+      [4_000, 'xe-1'],
+      [5_000, null],
+    ]);
+    // Its events of the day still count on the bus where it was then.
+    const r = await new Tracer({ store, directory, visits }).trace({ workerId: 'C', fromMs: at(0) - DAY, toMs: at(0) + DAY });
+    expect(r.contacts.find((c) => c.workerId === 'B4')?.exposures.map((x) => x.place.key)).toEqual(['bus:xe-1']);
   });
 
   it('adds the F2 on request: contacts of the F1 who are neither the case nor an F1, each with the F1 they met', async () => {
