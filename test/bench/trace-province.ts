@@ -246,7 +246,7 @@ export class Province {
       if (random() < 0.003) scan(`${this.gate(s)}-in`, gateIn - u(1, 3) * MIN, this.gate(s), this.gate(s), 'entry', w.id, ['DECLARATION_MISSING']);
       scan(`${this.gate(s)}-in`, gateIn, this.gate(s), this.gate(s), 'entry', w.id);
       const zone = this.zoneId(s, w.zone);
-      const [zoneIn, zoneOut = zoneIn] = this.zoneCheckpoints(s, w.zone);
+      const [zoneIn = '', zoneOut = zoneIn] = this.zoneCheckpoints(s, w.zone);
       const inDevice = zoneIn === zoneOut ? `${zoneIn}-in` : `${zoneIn}-k`;
       const outDevice = zoneIn === zoneOut ? `${zoneOut}-out` : `${zoneOut}-k`;
       const zoneEntry = gateIn + u(3, 10) * MIN;

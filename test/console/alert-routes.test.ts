@@ -129,7 +129,7 @@ describe.each(directoryBackends)('console alert routes (the directory on $name)'
   let server: ConsoleServer;
   const now = Date.now();
   let seq = 0;
-  const ids: Record<string, string> = {};
+  const ids = {} as Record<'mailA' | 'hook' | 'health' | 'gate' | 'silentB', string>;
 
   /** As the hub does with a kiosk's alert: the store's row (worker, reasons), then the book's entry. */
   async function kioskAlert(deviceId: string, kind: AlertKind, o: { checkpointId: string; siteId: string; orgId: string | null; workerId?: string; reasons?: string[]; note?: string }, into = book, raisedMs = now + seq) {

@@ -159,7 +159,7 @@ describe('console trace page (Chromium)', () => {
     expect(lines[4]).toContain(`"'${FORMULA_NAME.replaceAll('"', '""')}"`);
     expect(lines[1]).toContain(',bs-lan,2026-11-25 10:00:00');
     const book = new ExcelJS.Workbook();
-    await book.xlsx.load(await download(page, 'trace-export-xlsx'));
+    await book.xlsx.load((await download(page, 'trace-export-xlsx')) as unknown as ArrayBuffer);
     const sheet = book.worksheets[0]!;
     expect(sheet.getRow(1).getCell(4).value).toBe('Họ tên');
     expect(sheet.getColumn(3).values.slice(2)).toEqual(['a2', 'a3', 'b1', 'a1']);

@@ -62,7 +62,7 @@ interface ContactOut {
   overlapMinutes: number;
   unverifiedClock: boolean;
   notified: { by: string; atMs: number } | null;
-  exposures: { place: { name: string; kind: string }; fromMs: number; toMs: number; overlapMinutes: number; source: string; unverifiedClock: boolean }[];
+  exposures: { place: { name: string; kind: string }; fromMs: number; toMs: number; overlapMinutes: number; source: string; unverifiedClock: boolean; viaWorkerId?: string }[];
 }
 interface TraceOut {
   trace: { traceId: string; contacts: number; notified: number; fromMs: number; toMs: number };

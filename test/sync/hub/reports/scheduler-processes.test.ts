@@ -1,4 +1,5 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +30,7 @@ type Counts = { labourLists: number; notices: number; summaries: number; failed:
 describe('report scheduler from two processes on one SQLite directory', () => {
   const dir = tempDir('safegate-report-procs-');
   const smtp = new TestSmtpServer(`${dir.path}/mail`);
-  let child: ChildProcessWithoutNullStreams | undefined;
+  let child: ChildProcessByStdio<Writable, Readable, null> | undefined;
   beforeAll(() => smtp.start(), 20_000);
   afterAll(async () => {
     child?.kill();
