@@ -20,6 +20,39 @@ function gapText(ms: number, signed = false): string {
  * passages, from this kiosk's own log (the answer comes from the kiosk core: no network). It shows
  * who was near and when, never why anyone was refused.
  */
+/** One list of people near the worker (let in, or only refused): who, how often, how close, when last. Nothing when empty. */
+function PeopleTable({ people, testId, rowTestId, caption, when }: { people: readonly TraceContact[]; testId: string; rowTestId: string; caption: string; when: (ms: number) => string }) {
+  const { t } = useTranslation();
+  if (people.length === 0) return null;
+  return (
+    <table data-testid={testId}>
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          <th>{t('supervisor.columns.who')}</th>
+          <th>{t('supervisor.columns.id')}</th>
+          <th>{t('supervisor.columns.team')}</th>
+          <th>{t('supervisor.trace.columns.times')}</th>
+          <th>{t('supervisor.trace.columns.closest')}</th>
+          <th>{t('supervisor.trace.columns.last')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {people.map((c) => (
+          <tr key={c.workerId} data-testid={rowTestId} data-worker={c.workerId}>
+            <td>{c.displayName ?? ''}</td>
+            <td>{c.workerId}</td>
+            <td>{c.team ?? ''}</td>
+            <td>{c.times}</td>
+            <td className="when">{gapText(c.closestGapMs)}</td>
+            <td className="when">{when(c.lastAtMs)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function TracePanel({ api, token, zone, onError }: { api: KioskApi; token: string; zone: string; onError: (e: unknown) => void }) {
   const { t } = useTranslation();
   const [search, setSearch] = useState('');
@@ -115,60 +148,8 @@ export function TracePanel({ api, token, zone, onError }: { api: KioskApi; token
           </p>
           <div className="trace-results table-wrap">
             {trace.passages.length === 0 ? <p data-testid="trace-no-passages">{t('supervisor.trace.noPassages')}</p> : null}
-            {trace.contacts.length ? (
-              <table data-testid="trace-contacts">
-                <caption>{t('supervisor.trace.contacts')}</caption>
-                <thead>
-                  <tr>
-                    <th>{t('supervisor.columns.who')}</th>
-                    <th>{t('supervisor.columns.id')}</th>
-                    <th>{t('supervisor.columns.team')}</th>
-                    <th>{t('supervisor.trace.columns.times')}</th>
-                    <th>{t('supervisor.trace.columns.closest')}</th>
-                    <th>{t('supervisor.trace.columns.last')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {trace.contacts.map((c) => (
-                    <tr key={c.workerId} data-testid="trace-contact" data-worker={c.workerId}>
-                      <td>{c.displayName ?? ''}</td>
-                      <td>{c.workerId}</td>
-                      <td>{c.team ?? ''}</td>
-                      <td>{c.times}</td>
-                      <td className="when">{gapText(c.closestGapMs)}</td>
-                      <td className="when">{when(c.lastAtMs)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            ) : null}
-            {trace.refusedOnly.length ? (
-              <table data-testid="trace-refused">
-                <caption>{t('supervisor.trace.refusedOnly')}</caption>
-                <thead>
-                  <tr>
-                    <th>{t('supervisor.columns.who')}</th>
-                    <th>{t('supervisor.columns.id')}</th>
-                    <th>{t('supervisor.columns.team')}</th>
-                    <th>{t('supervisor.trace.columns.times')}</th>
-                    <th>{t('supervisor.trace.columns.closest')}</th>
-                    <th>{t('supervisor.trace.columns.last')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {trace.refusedOnly.map((c) => (
-                    <tr key={c.workerId} data-testid="trace-refused-row" data-worker={c.workerId}>
-                      <td>{c.displayName ?? ''}</td>
-                      <td>{c.workerId}</td>
-                      <td>{c.team ?? ''}</td>
-                      <td>{c.times}</td>
-                      <td className="when">{gapText(c.closestGapMs)}</td>
-                      <td className="when">{when(c.lastAtMs)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            ) : null}
+            <PeopleTable people={trace.contacts} testId="trace-contacts" rowTestId="trace-contact" caption={t('supervisor.trace.contacts')} when={when} />
+            <PeopleTable people={trace.refusedOnly} testId="trace-refused" rowTestId="trace-refused-row" caption={t('supervisor.trace.refusedOnly')} when={when} />
             {trace.passages.length ? (
               <section className="trace-passages">
                 <h3>{t('supervisor.trace.passages')}</h3>
