@@ -7,7 +7,7 @@
  * trust list, a visitor-hash key): add an entry here, give what it signs a name in `SignedArtifact`,
  * and verify with `openSigned(bytes, keyring, role)`. Installed keys go in `keys/<role>/`.
  */
-export type SignedArtifact = 'worker-pass' | 'phone-pass' | 'downlink-part' | 'checkpoint-code';
+export type SignedArtifact = 'worker-pass' | 'phone-pass' | 'downlink-part' | 'checkpoint-code' | 'device-settings';
 
 export interface KeyRoleRule {
   description: string;
@@ -53,8 +53,8 @@ export const KEY_ROLES = {
     maxDeliveredLifetimeDays: 3 * 365,
   },
   downlink: {
-    description: 'signs what the hub sends down to kiosks (roster, notices, revocations, policy, keys)',
-    signs: ['downlink-part'],
+    description: 'signs what the hub sends down to kiosks (roster, notices, revocations, policy, keys, a device\'s settings)',
+    signs: ['downlink-part', 'device-settings'],
     rotatableByHub: true,
     maxDeliveredLifetimeDays: 2 * 365,
   },
