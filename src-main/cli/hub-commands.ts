@@ -9,6 +9,7 @@ import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
+import { ServiceNotifier } from '../../base/node/sd-notify.js';
 import { openHubConsole } from '../../console/server/hub-console.js';
 import { openAlertService } from '../../sync/hub/notify/alert-service.js';
 import { reportRecipientsOf, ReportScheduler } from '../../sync/hub/reports/scheduler.js';
@@ -30,6 +31,9 @@ export async function runHub(configFile: string): Promise<void> {
   const phonePassKey = loaded.phonePassKeyPath ? readPassKey(loaded.phonePassKeyPath, 'phonePassKey') : undefined;
   refuseSharedPassKey(passKey, phonePassKey);
   const log = createLogger({ level: loaded.settings.log.level }).child({ ns: 'hub' });
+  // systemd (H7): watchdog pings from here on, READY=1 once the hub is online, STOPPING=1 on the way out.
+  const service = new ServiceNotifier({ log: log.child({ ns: 'hub:systemd' }) });
+  service.start();
   const store = await openHubStore(loaded.storePath);
   log.info({ store: process.env.DATABASE_URL ? 'postgresql' : loaded.storePath }, 'hub store open');
   const signingKey = loaded.signingKeyPath ? readSigningKey(loaded.signingKeyPath) : undefined;
@@ -79,6 +83,7 @@ export async function runHub(configFile: string): Promise<void> {
   hub.on('ingested', (deviceId, r) =>
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );
+  void service.status('waiting for the broker');
   await hub.start();
   alerts.start({ linkUpSinceMs: () => hub.linkUpSinceMs() });
   // Reports on their schedule (province time), e-mailed through the alerts' mailer to their e-mail recipients.
@@ -92,6 +97,7 @@ export async function runHub(configFile: string): Promise<void> {
   const passRegistry = new PassRegistry({ sql: directory.sql });
   const retention = new HubRetention({ store, passes: passRegistry, ...(hubConsole?.exports ? { exports: hubConsole.exports } : {}), ...(hubConsole?.declarations ? { declarations: hubConsole.declarations } : {}), ...(hubConsole?.visits ? { visits: hubConsole.visits } : {}), ...(hubConsole ? { traces: hubConsole.traces } : {}), alerts: alerts.book, retentionDays: loaded.settings.retentionDays, log });
   await retention.start();
+  void service.ready(`hub ${loaded.settings.id} online`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -101,6 +107,7 @@ export async function runHub(configFile: string): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  void service.stopping('shutting down');
   await retention.stop();
   await reports?.stop();
   await alerts.stop();
@@ -109,6 +116,7 @@ export async function runHub(configFile: string): Promise<void> {
   await store.close();
   // Last: the hub's downlink and the console worked on it until they stopped.
   await directory.close();
+  await service.stop();
 }
 
 function readPassKey(file: string, setting = 'passKey'): KeyObject {
