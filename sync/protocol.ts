@@ -178,6 +178,23 @@ export const heartbeatSchema = z
       .strict()
       .nullable()
       .default(null),
+    /** Enrolment, certificate and remote settings (issue 12); null from kiosks that cannot tell. */
+    fleet: z
+      .object({
+        enrolled: z.boolean(),
+        /** Days until the device certificate expires, 1 decimal; null without one. */
+        certDaysLeft: z.number().nullable(),
+        /** The newest applied settings document version (0: none). */
+        settingsVersion: z.number().int().nonnegative(),
+        /** The last remote settings document the kiosk refused, and its problems. */
+        settingsRefused: z
+          .object({ version: z.number().int().positive(), problems: z.array(z.string().max(300)).max(20) })
+          .strict()
+          .nullable(),
+      })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;

@@ -125,6 +125,19 @@ export interface HealthFigures {
   /** Events held in memory because the store could not take them (a full disk, a lock). */
   heldEvents: number;
   disk: DiskHealth | null;
+  /** Enrolment, certificate and remote settings; null on a kiosk that cannot tell (e.g. before enrolment existed). */
+  fleet: FleetHealth | null;
+}
+
+/** A kiosk's place in the fleet, as its heartbeat reports it (issue 12). */
+export interface FleetHealth {
+  enrolled: boolean;
+  /** Days until the device certificate expires (1 decimal); null without one. */
+  certDaysLeft: number | null;
+  /** The newest applied settings document version (0: none). */
+  settingsVersion: number;
+  /** The last remote settings document the kiosk refused, and why; null when none is pending. */
+  settingsRefused: { version: number; problems: string[] } | null;
 }
 
 /** One line of the local entry log as a supervisor sees it. */

@@ -1,5 +1,5 @@
 import { SOFTWARE_VERSION } from '../../base/node/package.js';
-import type { HealthFigures } from '../../base/common/types.js';
+import type { FleetHealth, HealthFigures } from '../../base/common/types.js';
 import type { DiskFigures } from './store/disk-guard.js';
 import type { DownlinkState } from './store/downlink-state.js';
 import type { EventLog } from './store/event-log.js';
@@ -12,6 +12,8 @@ export interface HealthSources {
   policyVersion: () => number;
   heldEvents: () => number;
   disk: () => DiskFigures | null;
+  /** The kiosk's enrolment and remote settings figures; absent: null (a kiosk that cannot tell). */
+  fleet?: () => FleetHealth | null;
   now?: () => number;
 }
 
@@ -32,5 +34,6 @@ export function healthFigures(s: HealthSources): HealthFigures {
     policyVersion: s.policyVersion(),
     heldEvents: s.heldEvents(),
     disk: disk ? { freeBytes: disk.freeBytes, reserveInUse: disk.reserveInUse, level: disk.level } : null,
+    fleet: s.fleet?.() ?? null,
   };
 }

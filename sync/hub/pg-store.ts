@@ -22,6 +22,7 @@ import {
   type PresenceEvent,
   type IngestRequest,
   type IngestResult,
+  storedHeartbeat,
 } from './store.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import { dateEvent } from './dating.js';
@@ -451,7 +452,7 @@ export class PgHubStore implements HubStore {
        FROM unnest($1::text[]) AS d(id) LEFT JOIN devices v ON v.device_id = d.id LEFT JOIN device_heartbeats h ON h.device_id = d.id`,
       [deviceIds],
     );
-    return new Map(rows.map((r) => [r.id, { lastSeenMs: Math.max(r.seen ?? 0, r.heard ?? 0) || null, heartbeat: r.heartbeat ?? null }]));
+    return new Map(rows.map((r) => [r.id, { lastSeenMs: Math.max(r.seen ?? 0, r.heard ?? 0) || null, heartbeat: r.heartbeat ? storedHeartbeat(r.heartbeat) : null }]));
   }
 
   async stampOrganisations(stamps: readonly OrganisationStamp[]): Promise<void> {
@@ -503,7 +504,7 @@ export class PgHubStore implements HubStore {
 
   async lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined> {
     const { rows } = await this.pool.query<{ heartbeat: Heartbeat }>('SELECT heartbeat FROM device_heartbeats WHERE device_id = $1', [deviceId]);
-    return rows[0]?.heartbeat;
+    return rows[0] ? storedHeartbeat(rows[0].heartbeat) : undefined;
   }
 
   async purgeBefore(beforeMs: number): Promise<{ events: number; alerts: number; heartbeats: number }> {

@@ -68,6 +68,14 @@ export interface EventCount {
   count: number;
 }
 
+/**
+ * A heartbeat as stored (the JSON the hub parsed when it arrived). Heartbeats stored before a field
+ * with a default existed lack it: reading fills the default in, so readers see the protocol's type.
+ */
+export function storedHeartbeat(hb: Heartbeat): Heartbeat {
+  return { ...hb, heldEvents: hb.heldEvents ?? 0, disk: hb.disk ?? null, fleet: hb.fleet ?? null };
+}
+
 /** What the hub knows of a device: when it last heard from it (a heartbeat or a batch) and its last heartbeat. */
 export interface DeviceStatus {
   lastSeenMs: number | null;
@@ -430,7 +438,7 @@ export class SqliteHubStore implements HubStore {
          FROM json_each(?) AS d LEFT JOIN devices v ON v.device_id = d.value LEFT JOIN device_heartbeats h ON h.device_id = d.value`,
       )
       .all(JSON.stringify(deviceIds)) as { id: string; seen: number | null; heard: number | null; heartbeat: string | null }[];
-    return new Map(rows.map((r) => [r.id, { lastSeenMs: Math.max(r.seen ?? 0, r.heard ?? 0) || null, heartbeat: r.heartbeat ? (JSON.parse(r.heartbeat) as Heartbeat) : null }]));
+    return new Map(rows.map((r) => [r.id, { lastSeenMs: Math.max(r.seen ?? 0, r.heard ?? 0) || null, heartbeat: r.heartbeat ? storedHeartbeat(JSON.parse(r.heartbeat) as Heartbeat) : null }]));
   }
 
   async stampOrganisations(stamps: readonly OrganisationStamp[]): Promise<void> {
@@ -474,7 +482,7 @@ export class SqliteHubStore implements HubStore {
 
   async lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined> {
     const row = this.db.prepare('SELECT heartbeat FROM device_heartbeats WHERE device_id = ?').get(deviceId) as { heartbeat: string } | undefined;
-    return row ? (JSON.parse(row.heartbeat) as Heartbeat) : undefined;
+    return row ? storedHeartbeat(JSON.parse(row.heartbeat) as Heartbeat) : undefined;
   }
 
   async lastSeen(deviceIds: readonly string[]): Promise<Map<string, number>> {

@@ -126,7 +126,7 @@ describe.each(directoryBackends)('console devices, entries and notices by role (
     await store.stampOrganisations(await organisationStamps(directory, 'kiosk-gate', received));
     await store.recordHeartbeat(
       'kiosk-gate',
-      { v: 1, atMs: Date.now(), software: '0.9.0', outboxDepth: 3, oldestUnsyncedAgeS: 12, scanner: 'ready', gpio: 'real', clockOffsetMs: 5, rosterAgeS: 40, policyVersion: 3, heldEvents: 0, disk: null },
+      { v: 1, atMs: Date.now(), software: '0.9.0', outboxDepth: 3, oldestUnsyncedAgeS: 12, scanner: 'ready', gpio: 'real', clockOffsetMs: 5, rosterAgeS: 40, policyVersion: 3, heldEvents: 0, disk: null, fleet: null },
       Date.now(),
     );
     const t = Date.now();

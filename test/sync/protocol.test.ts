@@ -40,7 +40,7 @@ const samples = {
     sentAtMs: Date.now(),
     items: [{ kind: 'passage', deviceId: 'kiosk-b', seq: 42, atMs: Date.now(), checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit', workerId: 'W1' }],
   }),
-  heartbeat: heartbeatSchema.parse({ v: 1, atMs: Date.now(), software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 12.5, scanner: 'ready', gpio: 'simulated', clockOffsetMs: -4, rosterAgeS: 30, policyVersion: 1 }),
+  heartbeat: heartbeatSchema.parse({ v: 1, atMs: Date.now(), software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 12.5, scanner: 'ready', gpio: 'simulated', clockOffsetMs: -4, rosterAgeS: 30, policyVersion: 1, fleet: { enrolled: true, certDaysLeft: 120.4, settingsVersion: 3, settingsRefused: { version: 4, problems: ['gate.relay.pulseMs: Number must be less than or equal to 10000'] } } }),
 };
 
 describe('hub protocol contract (AsyncAPI 3)', () => {

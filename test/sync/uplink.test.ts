@@ -278,7 +278,7 @@ describe('uplink to the hub through a real broker', () => {
 
   it('sends an alert at once, ahead of the event backlog, and reports a heartbeat', async () => {
     const { log, uplink } = kiosk('kiosk-alert', {
-      heartbeat: { everyMs: 60_000, figures: () => ({ software: 'test', outboxDepth: log.outboxDepth().count, oldestUnsyncedAgeS: null, scanner: 'ready', gpio: 'simulated', rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: null }) },
+      heartbeat: { everyMs: 60_000, figures: () => ({ software: 'test', outboxDepth: log.outboxDepth().count, oldestUnsyncedAgeS: null, scanner: 'ready', gpio: 'simulated', rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: null, fleet: null }) },
     });
     for (let i = 0; i < 5_000; i++) log.append(newEvent(i));
     const alertSeq = log.append({ ...newEvent(9), decision: 'deny', reasons: ['QUARANTINE_ACTIVE'] }, 'quarantined-entry-attempt');

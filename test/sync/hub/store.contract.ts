@@ -103,7 +103,8 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
 
     it("gives every device's last contact and heartbeat in one call (unknown devices with nothing)", async () => {
       await withStore(async (store) => {
-        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: { freeBytes: 5e9, reserveInUse: false, level: 'ok' as const } };
+        const fleet = { enrolled: true, certDaysLeft: 300.5, settingsVersion: 2, settingsRefused: { version: 3, problems: ['gate.relay.pulseMs: too long'] } };
+        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: { freeBytes: 5e9, reserveInUse: false, level: 'ok' as const }, fleet };
         await store.recordHeartbeat('kiosk-a', hb, 10);
         await store.ingest('kiosk-b', typicalEvents(2), 20);
         const status = await store.deviceStatus(['kiosk-a', 'kiosk-b', 'kiosk-z']);
@@ -177,11 +178,16 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         // Or only those named (the console's page of the alert book): unknown ones are not there.
         expect(await store.alerts([{ deviceId: 'kiosk-a', seq: 9 }, { deviceId: 'kiosk-b', seq: 7 }, { deviceId: 'kiosk-a', seq: 7 }])).toEqual([{ ...alert, deviceId: 'kiosk-a' }, { ...emergency, deviceId: 'kiosk-a' }]);
         expect(await store.alerts([])).toEqual([]);
-        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: { freeBytes: 5e9, reserveInUse: false, level: 'ok' as const } };
+        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 3, oldestUnsyncedAgeS: 2, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: { freeBytes: 5e9, reserveInUse: false, level: 'ok' as const }, fleet: null };
         await store.recordHeartbeat('kiosk-a', hb, 10);
         await store.recordHeartbeat('kiosk-a', { ...hb, outboxDepth: 0 }, 11);
         expect(await store.lastHeartbeat('kiosk-a')).toEqual({ ...hb, outboxDepth: 0 });
         expect(await store.lastHeartbeat('kiosk-b')).toBeUndefined();
+        // A heartbeat stored before the fleet block existed reads back with the block's default (null).
+        const { fleet: _none, ...older } = hb;
+        await store.recordHeartbeat('kiosk-c', older as typeof hb, 12);
+        expect(await store.lastHeartbeat('kiosk-c')).toEqual(hb);
+        expect((await store.deviceStatus(['kiosk-c'])).get('kiosk-c')?.heartbeat).toEqual(hb);
       });
     });
 
@@ -194,7 +200,7 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         const alert = { v: 1 as const, kind: 'quarantined-entry-attempt' as const, seq: 2, atMs: now - 40 * DAY, checkpointId: 'gate-a', workerId: 'W1', reasons: ['QUARANTINE_ACTIVE'] };
         await store.recordAlert('kiosk-a', alert, now - 40 * DAY);
         await store.recordAlert('kiosk-a', { ...alert, seq: 9, atMs: now - DAY }, now - DAY);
-        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 0, oldestUnsyncedAgeS: null, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: null };
+        const hb = { v: 1 as const, atMs: 5, software: '0.1.0', outboxDepth: 0, oldestUnsyncedAgeS: null, scanner: 'ready' as const, gpio: 'simulated' as const, clockOffsetMs: null, rosterAgeS: null, policyVersion: 1, heldEvents: 0, disk: null, fleet: null };
         await store.recordHeartbeat('kiosk-old', hb, now - 40 * DAY);
         await store.recordHeartbeat('kiosk-a', hb, now - DAY);
         expect(await store.purgeBefore(now - 28 * DAY)).toEqual({ events: 5, alerts: 1, heartbeats: 1 });
