@@ -46,7 +46,8 @@ let providerSet = false;
 /** @peculiar/x509 over Node's own WebCrypto (set once, process-wide). */
 export function peculiarX509(): typeof x509 {
   if (!providerSet) {
-    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    // Node's webcrypto is the DOM Crypto the library types name (absent from the Node lib, present in the test config's).
+    x509.cryptoProvider.set(webcrypto as never);
     providerSet = true;
   }
   return x509;
