@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { brokerSettingsSchema, type BrokerSettings } from '../../base/common/broker-settings.js';
@@ -7,6 +7,7 @@ import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, identifierSchema
 import { SettingsError, type SettingsProblem } from '../../base/common/settings-error.js';
 import { timeZoneSchema } from '../../base/common/time.js';
 import { problemsOf } from '../../base/common/validation.js';
+import { ENROLMENT_FILES, layerSettings, readEnrolment, readRemoteDocument, type EnrolledFolder } from './enrolment/folder.js';
 
 export { SettingsError, type SettingsProblem };
 
@@ -254,6 +255,23 @@ export const settingsSchema = z
         path: ['consoleUrl'],
       })
       .prefault({}),
+    enrolment: z
+      .strictObject({
+        dir: z
+          .string()
+          .optional()
+          .describe(
+            'folder where the kiosk keeps what the hub gave it at enrolment: its key and certificate, the hub CA and keys, the signed settings (relative to this settings file; default: a folder "enrolment" beside the database)',
+          ),
+        renewBeforeDays: z
+          .number()
+          .min(1)
+          .max(3_650)
+          .optional()
+          .describe('renew the device certificate when fewer days than this are left (default: a third of its lifetime), give or take a few days per device'),
+      })
+      .prefault({})
+      .describe('enrolment with the hub (`safegate enrol`, or an enrolment code scanned at the gate); not used when hub.broker is in this file'),
     policy: z
       .strictObject({
         file: z.string().optional().describe('policy document to use until the hub sends one; default: the built-in policy'),
@@ -373,6 +391,14 @@ export function parseSettings(raw: unknown, file = '(settings)'): Settings {
   return result.data;
 }
 
+/** One layer the effective settings were made of, for `safegate config check` and the log. */
+export interface SettingsLayer {
+  layer: 'file' | 'enrolment' | 'remote';
+  /** The settings document's version (enrolment: 1; remote: 2 and up). */
+  version?: number;
+  source: string;
+}
+
 export interface LoadedSettings {
   settings: Settings;
   /** Absolute paths derived from the settings, resolved against the settings file's folder. */
@@ -380,23 +406,143 @@ export interface LoadedSettings {
   /** The broker settings with its TLS file paths made absolute, if the kiosk syncs. */
   broker: BrokerSettings | undefined;
   file: string;
+  /**
+   * The layers laid over each other (file < enrolment < remote), and why a layer was left out (a
+   * remote document that no longer checks: the caller logs these). Absent: the file alone.
+   */
+  layers?: { applied: SettingsLayer[]; ignored: string[] };
+  /**
+   * The enrolment folder (enrolled, waiting for enrolment, or a standalone kiosk that could be
+   * enrolled); absent when the file names hub.broker itself (enrolment is not used).
+   */
+  enrolmentDir?: string;
 }
 
-export function loadSettings(file: string): LoadedSettings {
+/** What `safegate run` starts from: a kiosk ready to run, or one that must be enrolled first. */
+export type SettingsForRun =
+  | { kind: 'ready'; loaded: LoadedSettings }
+  | {
+      kind: 'not-enrolled';
+      /** The local file's settings with placeholder device and checkpoint (NOT_ENROLLED) and no broker. */
+      loaded: LoadedSettings;
+      enrolmentDir: string;
+      /** Why, in words (no enrolment yet, or what is broken in the folder). */
+      reason: string;
+    };
+
+/** The device id and checkpoint a kiosk waiting for enrolment carries; never used for a gate decision or a topic. */
+export const NOT_ENROLLED = {
+  device: { id: 'not-enrolled' },
+  checkpoint: { id: 'not-enrolled', name: 'Chưa đăng ký / Not enrolled', kind: 'gate' as CheckpointKind },
+} as const;
+
+/**
+ * Effective settings for every command but `run`: the local file, laid under the enrolment document
+ * and the newest remote document when the kiosk is enrolled (see loadSettingsForRun). A kiosk that
+ * is not enrolled (and whose file does not name a device and checkpoint) is refused with a reason.
+ */
+export function loadSettings(file: string, nowMs = Date.now()): LoadedSettings {
+  const r = loadSettingsForRun(file, nowMs);
+  if (r.kind === 'not-enrolled') {
+    throw new SettingsError(r.loaded.file, [
+      { path: '', message: `this kiosk is not enrolled (${r.reason}); enrol it: safegate enrol --config ${file} --token-file CODE, or scan its enrolment code at the gate` },
+    ]);
+  }
+  return r.loaded;
+}
+
+/**
+ * The layers, lowest first: the local file; the enrolment document (checkpoint, site, GPIO profile);
+ * the newest remote document; then what enrolment fixes (device.id, hub.broker with the folder's
+ * certificate, hub.keysDir = the folder's keys). A file that names `hub.broker` itself runs exactly
+ * as before and enrolment is not used. A file with no enrolment that names a device and checkpoint
+ * is a standalone (or hand-provisioned) kiosk, as before. Each layer is checked again at every load;
+ * a remote document that fails is left out (listed in `layers.ignored`), a broken enrolment makes the
+ * kiosk not enrolled. Throws SettingsError when the file itself (or the result) is invalid.
+ */
+export function loadSettingsForRun(file: string, nowMs = Date.now()): SettingsForRun {
   const abs = resolve(file);
+  const raw = readSettingsFile(abs);
+  if (!isRecord(raw)) return { kind: 'ready', loaded: withPaths(parseSettings(raw, abs), abs) };
+  const hub = raw['hub'];
+  if (isRecord(hub) && hub['broker'] !== undefined) return { kind: 'ready', loaded: withPaths(parseSettings(raw, abs), abs) };
+
+  // The file on its own (placeholders where enrolment will fill in): its own problems come first.
+  const fileAlone = parseSettings({ device: NOT_ENROLLED.device, checkpoint: NOT_ENROLLED.checkpoint, ...raw }, abs);
+  const base = dirname(abs);
+  const enrolmentDir = fileAlone.enrolment.dir
+    ? resolve(base, fileAlone.enrolment.dir)
+    : join(dirname(resolve(base, fileAlone.store.path)), 'enrolment');
+  const fileLayer: SettingsLayer = { layer: 'file', source: abs };
+  const reading = readEnrolment(enrolmentDir, nowMs);
+
+  if (reading.kind !== 'enrolled') {
+    if (reading.kind === 'none' && raw['device'] !== undefined && raw['checkpoint'] !== undefined) {
+      return { kind: 'ready', loaded: withPaths(parseSettings(raw, abs), abs, { enrolmentDir }) };
+    }
+    const reason = reading.kind === 'none' ? `no enrolment in ${enrolmentDir}` : `enrolment in ${enrolmentDir} is broken: ${reading.problem}`;
+    const loaded = withPaths(fileAlone, abs, { layers: { applied: [fileLayer], ignored: [] }, enrolmentDir });
+    return { kind: 'not-enrolled', loaded, enrolmentDir, reason };
+  }
+
+  const folder = reading.folder;
+  const applied: SettingsLayer[] = [fileLayer, { layer: 'enrolment', version: folder.enrolment.version, source: join(folder.dir, ENROLMENT_FILES.settings) }];
+  const ignored: string[] = [];
+  let layered = layerSettings(raw, folder.enrolment.settings);
+  const remote = readRemoteDocument(folder, nowMs);
+  if (remote && !remote.ok) {
+    ignored.push(`${ENROLMENT_FILES.remote} left out: ${remote.problems.join('; ')}`);
+  } else if (remote?.ok && remote.doc.version <= folder.enrolment.version) {
+    ignored.push(`${ENROLMENT_FILES.remote} left out: version ${remote.doc.version} is not newer than the enrolment document's`);
+  } else if (remote?.ok) {
+    const candidate = layerSettings(layered, remote.doc.settings);
+    const check = settingsSchema.safeParse(withEnrolmentIdentity(candidate, folder));
+    if (check.success) {
+      layered = candidate;
+      applied.push({ layer: 'remote', version: remote.doc.version, source: join(folder.dir, ENROLMENT_FILES.remote) });
+    } else {
+      const problems = problemsOf(check.error, { schema: settingsSchema, input: candidate }).map((p) => `${p.path || '(top)'}: ${p.message}`);
+      ignored.push(`${ENROLMENT_FILES.remote} left out (version ${remote.doc.version}): ${problems.join('; ')}`);
+    }
+  }
+  const settings = parseSettings(withEnrolmentIdentity(layered, folder), abs);
+  return { kind: 'ready', loaded: withPaths(settings, abs, { layers: { applied, ignored }, enrolmentDir: folder.dir }) };
+}
+
+/** What enrolment fixes whatever the layers say: the device id, the broker's TLS files, the hub keys. */
+export function withEnrolmentIdentity(layered: unknown, folder: EnrolledFolder): unknown {
+  const s = isRecord(layered) ? layered : {};
+  const hub = isRecord(s['hub']) ? s['hub'] : {};
+  const broker = isRecord(hub['broker']) ? hub['broker'] : {};
+  return layerSettings(s, {
+    device: { id: folder.state.deviceId },
+    hub: {
+      keysDir: folder.paths.keys,
+      broker: { ...broker, url: typeof broker['url'] === 'string' ? broker['url'] : folder.state.brokerUrl, ca: folder.paths.ca, cert: folder.paths.cert, key: folder.paths.key },
+    },
+  });
+}
+
+/** The settings file as parsed YAML/JSON, not yet validated; SettingsError when unreadable. */
+export function readSettingsFile(abs: string): unknown {
   let text: string;
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
     throw new SettingsError(abs, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})` }]);
   }
-  let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    return parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
     throw new SettingsError(abs, [{ path: '', message: `not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}` }]);
   }
-  const settings = parseSettings(raw, abs);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function withPaths(settings: Settings, abs: string, extra: Pick<LoadedSettings, 'layers' | 'enrolmentDir'> = {}): LoadedSettings {
   const base = dirname(abs);
   const b = settings.hub.broker;
   const at = (f: string | undefined) => (f ? resolve(base, f) : undefined);
@@ -410,6 +556,7 @@ export function loadSettings(file: string): LoadedSettings {
       keyFile: resolve(base, settings.store.keyFile),
       policyFile: settings.policy.file ? resolve(base, settings.policy.file) : undefined,
     },
+    ...extra,
   };
 }
 

