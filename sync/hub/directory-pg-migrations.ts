@@ -414,4 +414,43 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
         SELECT device_id, since_ms, checkpoint_id FROM device_sites WHERE checkpoint_id IS NOT NULL;
     `,
   },
+  {
+    // SQLite 0021-fleet: enrolment tokens (hashes only), enrolled devices and every certificate serial issued.
+    version: 7,
+    name: 'fleet',
+    sql: `
+      CREATE TABLE fleet_enrolment_tokens (
+        token_hash           text    PRIMARY KEY,
+        device_id            text    NOT NULL UNIQUE,
+        site_id              text    NOT NULL,
+        checkpoint_id        text    NOT NULL,
+        checkpoint_name      text    NOT NULL,
+        checkpoint_kind      text    NOT NULL,
+        checkpoint_zone      text,
+        checkpoint_direction text    NOT NULL CHECK (checkpoint_direction IN ('entry', 'exit', 'both')),
+        gpio_profile         text,
+        created_ms           bigint  NOT NULL,
+        expires_ms           bigint  NOT NULL,
+        used_ms              bigint
+      );
+
+      CREATE TABLE fleet_devices (
+        device_id          text    PRIMARY KEY,
+        enrolled_ms        bigint  NOT NULL,
+        cert_serial        text    NOT NULL,
+        cert_not_after_ms  bigint  NOT NULL,
+        cert_fingerprint   text    NOT NULL,
+        settings_document  bytea   NOT NULL,
+        revoked_ms         bigint
+      );
+
+      CREATE TABLE fleet_certificates (
+        serial_hex    text    PRIMARY KEY,
+        device_id     text    NOT NULL,
+        issued_ms     bigint  NOT NULL,
+        not_after_ms  bigint  NOT NULL
+      );
+      CREATE INDEX fleet_certificates_device ON fleet_certificates (device_id);
+    `,
+  },
 ];

@@ -29,6 +29,7 @@ import * as m0017 from './directory-migrations/0017-traces.js';
 import * as m0018 from './directory-migrations/0018-reports.js';
 import * as m0019 from './directory-migrations/0019-alert-counter-leases.js';
 import * as m0020 from './directory-migrations/0020-device-placements.js';
+import * as m0021 from './directory-migrations/0021-fleet.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
 import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
@@ -54,6 +55,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 18, name: '0018-reports', up: m0018.up },
   { version: 19, name: '0019-alert-counter-leases', up: m0019.up },
   { version: 20, name: '0020-device-placements', up: m0020.up },
+  { version: 21, name: '0021-fleet', up: m0021.up },
 ] as const satisfies readonly Migration[];
 
 /** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */

@@ -1,0 +1,344 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from '../../../base/common/ids.js';
+import { ENROLMENT_TOKEN_PATTERN } from '../../../base/common/enrolment.js';
+import { CHECKPOINT_KINDS } from '../directory.js';
+import type { HubSqlExecutor } from '../hub-sql.js';
+
+/**
+ * The hub's enrolment book (directory migration 0021 / PostgreSQL step 7): one-time enrolment
+ * tokens, the devices enrolled with them, and every certificate serial issued to each device.
+ *
+ * A token is 32 random bytes (base64url) shown once, in the enrolment code; the book keeps only its
+ * SHA-256, so a copy of the database enrols nothing. Each token carries the device id the hub
+ * assigned (unique for ever: an id is never handed out twice) and the settings that device gets.
+ * Using a token is one conditional UPDATE (`used_ms IS NULL AND expires_ms > now`), so of two
+ * concurrent uses, on any number of hub processes, exactly one wins.
+ */
+
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+export const CHECKPOINT_DIRECTIONS = ['entry', 'exit', 'both'] as const;
+export type CheckpointDirection = (typeof CHECKPOINT_DIRECTIONS)[number];
+
+/** The checkpoint the enrolled device guards (the kiosk settings' `checkpoint`, without its site). */
+export interface EnrolmentCheckpoint {
+  id: string;
+  name: string;
+  kind: CheckpointKind;
+  zone?: string;
+  direction: CheckpointDirection;
+}
+
+/** What a device enrolled with a token gets: its site, its checkpoint, and optionally a GPIO profile's name. */
+export interface EnrolmentSettings {
+  siteId: string;
+  checkpoint: EnrolmentCheckpoint;
+  gpioProfile?: string;
+}
+
+export interface CreatedToken {
+  deviceId: string;
+  /** Shown once (in the enrolment code); the book keeps only its hash. */
+  token: string;
+  expiresAtMs: number;
+}
+
+export type TokenState = 'pending' | 'used' | 'expired';
+
+export interface TokenEntry {
+  deviceId: string;
+  settings: EnrolmentSettings;
+  createdAtMs: number;
+  expiresAtMs: number;
+  usedAtMs: number | null;
+  state: TokenState;
+}
+
+/** A certificate the CA issued to a device. */
+export interface IssuedCertificate {
+  serialHex: string;
+  notAfterMs: number;
+  fingerprint: string;
+}
+
+export interface EnrolledDevice {
+  deviceId: string;
+  enrolledAtMs: number;
+  certSerial: string;
+  certNotAfterMs: number;
+  certFingerprint: string;
+  revokedAtMs: number | null;
+}
+
+export interface EnrolledDeviceRecord extends EnrolledDevice {
+  /** The signed enrolment settings document (COSE_Sign1 bytes). */
+  settingsDocument: Uint8Array;
+}
+
+export type TokenRefusal = 'TOKEN_UNKNOWN' | 'TOKEN_USED' | 'TOKEN_EXPIRED';
+export type TokenLookup = { ok: true; entry: TokenEntry } | { ok: false; reason: TokenRefusal; deviceId?: string };
+
+export class EnrolmentBookError extends Error {
+  override name = 'EnrolmentBookError';
+}
+
+/** The most codes one `hub enrol create` makes. */
+export const MAX_TOKENS_PER_REQUEST = 500;
+const MAX_TOKEN_LIFETIME_MS = 90 * 86_400_000;
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** 32 random bytes, base64url without padding (ENROLMENT_TOKEN_PATTERN). */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The prefix `<site>-<kind>-` of assigned device ids, cut so the number still fits DEVICE_ID_PATTERN. */
+export function deviceIdPrefix(siteId: string, kind: string): string {
+  const slug = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/-+/g, '-')
+      .replace(/^-|-$/g, '');
+  const kindPart = slug(kind) || 'device';
+  // Room for "-NNNN" at the end; a longer number (past 9999) still fits within 63 characters.
+  const sitePart = slug(siteId).slice(0, 63 - kindPart.length - 2 - 8).replace(/-$/, '');
+  return sitePart ? `${sitePart}-${kindPart}-` : `${kindPart}-`;
+}
+
+interface TokenRow {
+  token_hash: string;
+  device_id: string;
+  site_id: string;
+  checkpoint_id: string;
+  checkpoint_name: string;
+  checkpoint_kind: string;
+  checkpoint_zone: string | null;
+  checkpoint_direction: string;
+  gpio_profile: string | null;
+  created_ms: number;
+  expires_ms: number;
+  used_ms: number | null;
+}
+
+interface DeviceRow {
+  device_id: string;
+  enrolled_ms: number;
+  cert_serial: string;
+  cert_not_after_ms: number;
+  cert_fingerprint: string;
+  revoked_ms: number | null;
+}
+
+export class EnrolmentBook {
+  /** Only stores the database handle (the hub directory's). */
+  constructor(private readonly sql: HubSqlExecutor) {}
+
+  /**
+   * Makes `count` one-time tokens for new devices with these settings. Device ids: `deviceId` for
+   * one token, else `<site>-<kind>-NNNN`, numbered after every id the book or the directory's site
+   * map already knows.
+   */
+  async createTokens(req: { settings: EnrolmentSettings; count?: number; expiresInMs: number; deviceId?: string; nowMs?: number }): Promise<CreatedToken[]> {
+    const nowMs = req.nowMs ?? Date.now();
+    const count = req.count ?? 1;
+    const settings = checkSettings(req.settings);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_TOKENS_PER_REQUEST) throw new EnrolmentBookError(`count: 1 to ${MAX_TOKENS_PER_REQUEST} codes at a time`);
+    if (!Number.isFinite(req.expiresInMs) || req.expiresInMs < 60_000 || req.expiresInMs > MAX_TOKEN_LIFETIME_MS) {
+      throw new EnrolmentBookError('expiry: from 1 minute to 90 days');
+    }
+    if (req.deviceId !== undefined) {
+      if (count !== 1) throw new EnrolmentBookError('a device id names one device: give --count 1 or no device id');
+      if (!DEVICE_ID_PATTERN.test(req.deviceId)) throw new EnrolmentBookError(`device id ${JSON.stringify(req.deviceId)}: ${DEVICE_ID_RULE}`);
+    }
+    const expiresAtMs = nowMs + req.expiresInMs;
+    return this.sql.write(async (tx) => {
+      let ids: string[];
+      if (req.deviceId !== undefined) {
+        const held = await tx.get<{ one: number }>(
+          sql`SELECT 1 AS one FROM fleet_enrolment_tokens WHERE device_id = ${req.deviceId} UNION ALL SELECT 1 AS one FROM fleet_devices WHERE device_id = ${req.deviceId}`,
+        );
+        if (held) throw new EnrolmentBookError(`device id ${req.deviceId} was given out already (device ids are never reused)`);
+        ids = [req.deviceId];
+      } else {
+        const prefix = deviceIdPrefix(settings.siteId, settings.checkpoint.kind);
+        const pattern = `${prefix}%`;
+        const known = await tx.all<{ device_id: string }>(
+          sql`SELECT device_id FROM fleet_enrolment_tokens WHERE device_id LIKE ${pattern}
+              UNION SELECT device_id FROM fleet_devices WHERE device_id LIKE ${pattern}
+              UNION SELECT device_id FROM device_sites WHERE device_id LIKE ${pattern}`,
+        );
+        let last = 0;
+        for (const { device_id } of known) {
+          const rest = device_id.slice(prefix.length);
+          if (device_id.startsWith(prefix) && /^\d+$/.test(rest)) last = Math.max(last, Number(rest));
+        }
+        ids = Array.from({ length: count }, (_, i) => `${prefix}${String(last + 1 + i).padStart(4, '0')}`);
+        for (const id of ids) if (!DEVICE_ID_PATTERN.test(id)) throw new EnrolmentBookError(`cannot make a device id for site ${settings.siteId}: ${id} breaks the rule (${DEVICE_ID_RULE})`);
+      }
+      const out: CreatedToken[] = [];
+      for (const deviceId of ids) {
+        const token = newToken();
+        const c = settings.checkpoint;
+        await tx.run(
+          sql`INSERT INTO fleet_enrolment_tokens (token_hash, device_id, site_id, checkpoint_id, checkpoint_name, checkpoint_kind, checkpoint_zone, checkpoint_direction, gpio_profile, created_ms, expires_ms, used_ms)
+              VALUES (${tokenHash(token)}, ${deviceId}, ${settings.siteId}, ${c.id}, ${c.name}, ${c.kind}, ${c.zone ?? null}, ${c.direction}, ${settings.gpioProfile ?? null}, ${nowMs}, ${expiresAtMs}, ${null})`,
+        );
+        out.push({ deviceId, token, expiresAtMs });
+      }
+      return out;
+    });
+  }
+
+  /** What a token is for and whether it may still be used (nothing changes). */
+  async lookup(token: string, nowMs = Date.now()): Promise<TokenLookup> {
+    if (!ENROLMENT_TOKEN_PATTERN.test(token)) return { ok: false, reason: 'TOKEN_UNKNOWN' };
+    const row = await this.sql.get<TokenRow>(sql`SELECT * FROM fleet_enrolment_tokens WHERE token_hash = ${tokenHash(token)}`);
+    if (!row) return { ok: false, reason: 'TOKEN_UNKNOWN' };
+    const entry = entryOf(row, nowMs);
+    if (entry.state === 'used') return { ok: false, reason: 'TOKEN_USED', deviceId: entry.deviceId };
+    if (entry.state === 'expired') return { ok: false, reason: 'TOKEN_EXPIRED', deviceId: entry.deviceId };
+    return { ok: true, entry };
+  }
+
+  /**
+   * Uses a token, once: of any number of concurrent calls exactly one gets `ok`. With `issued`, the
+   * device's certificate and signed settings are recorded in the same transaction, so a used token
+   * always has its enrolled device.
+   */
+  async consume(token: string, nowMs = Date.now(), issued?: { certificate: IssuedCertificate; settingsDocument: Uint8Array }): Promise<TokenLookup> {
+    if (!ENROLMENT_TOKEN_PATTERN.test(token)) return { ok: false, reason: 'TOKEN_UNKNOWN' };
+    const hash = tokenHash(token);
+    return this.sql.write(async (tx) => {
+      const won = await tx.get<TokenRow>(
+        sql`UPDATE fleet_enrolment_tokens SET used_ms = ${nowMs} WHERE token_hash = ${hash} AND used_ms IS NULL AND expires_ms > ${nowMs} RETURNING *`,
+      );
+      if (!won) {
+        const row = await tx.get<TokenRow>(sql`SELECT * FROM fleet_enrolment_tokens WHERE token_hash = ${hash}`);
+        if (!row) return { ok: false, reason: 'TOKEN_UNKNOWN' } as const;
+        return { ok: false, reason: row.used_ms !== null ? 'TOKEN_USED' : 'TOKEN_EXPIRED', deviceId: row.device_id } as const;
+      }
+      if (issued) await this.record(tx, won.device_id, issued.certificate, issued.settingsDocument, nowMs);
+      return { ok: true, entry: entryOf(won, nowMs) } as const;
+    });
+  }
+
+  /**
+   * Records a certificate issued to a device: its serial joins the device's list (the CRL names them
+   * all once the device is revoked) and it becomes the device's current one. A first certificate needs
+   * the signed settings document; a renewal keeps the one held.
+   */
+  async recordCertificate(deviceId: string, certificate: IssuedCertificate, settingsDocument?: Uint8Array, nowMs = Date.now()): Promise<void> {
+    await this.sql.write((tx) => this.record(tx, deviceId, certificate, settingsDocument, nowMs));
+  }
+
+  private async record(tx: HubSqlExecutor, deviceId: string, c: IssuedCertificate, settingsDocument: Uint8Array | undefined, nowMs: number): Promise<void> {
+    await tx.run(
+      sql`INSERT INTO fleet_certificates (serial_hex, device_id, issued_ms, not_after_ms) VALUES (${c.serialHex}, ${deviceId}, ${nowMs}, ${c.notAfterMs})`,
+    );
+    if (settingsDocument) {
+      await tx.run(
+        sql`INSERT INTO fleet_devices (device_id, enrolled_ms, cert_serial, cert_not_after_ms, cert_fingerprint, settings_document, revoked_ms)
+            VALUES (${deviceId}, ${nowMs}, ${c.serialHex}, ${c.notAfterMs}, ${c.fingerprint}, ${Buffer.from(settingsDocument)}, ${null})
+            ON CONFLICT (device_id) DO UPDATE SET enrolled_ms = excluded.enrolled_ms, cert_serial = excluded.cert_serial,
+              cert_not_after_ms = excluded.cert_not_after_ms, cert_fingerprint = excluded.cert_fingerprint, settings_document = excluded.settings_document`,
+      );
+    } else {
+      const changed = await tx.run(
+        sql`UPDATE fleet_devices SET cert_serial = ${c.serialHex}, cert_not_after_ms = ${c.notAfterMs}, cert_fingerprint = ${c.fingerprint} WHERE device_id = ${deviceId}`,
+      );
+      if (changed === 0) throw new EnrolmentBookError(`device ${deviceId} is not enrolled: its first certificate comes with its settings document`);
+    }
+  }
+
+  /** Every enrolled device, by id. */
+  async devices(): Promise<EnrolledDevice[]> {
+    const rows = await this.sql.all<DeviceRow>(
+      sql`SELECT device_id, enrolled_ms, cert_serial, cert_not_after_ms, cert_fingerprint, revoked_ms FROM fleet_devices`,
+    );
+    return rows.map(deviceOf).sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+  }
+
+  async device(deviceId: string): Promise<EnrolledDeviceRecord | undefined> {
+    const row = await this.sql.get<DeviceRow & { settings_document: Uint8Array }>(sql`SELECT * FROM fleet_devices WHERE device_id = ${deviceId}`);
+    return row ? { ...deviceOf(row), settingsDocument: new Uint8Array(row.settings_document) } : undefined;
+  }
+
+  /**
+   * Marks a device revoked (the first time counts: a second call keeps the first time). The serials
+   * of every certificate it was issued, or 'unknown' for a device the hub never enrolled.
+   */
+  async markRevoked(deviceId: string, nowMs = Date.now()): Promise<{ serials: string[] } | 'unknown'> {
+    return this.sql.write(async (tx) => {
+      const changed = await tx.run(sql`UPDATE fleet_devices SET revoked_ms = coalesce(revoked_ms, ${nowMs}) WHERE device_id = ${deviceId}`);
+      if (changed === 0) return 'unknown' as const;
+      const serials = await tx.all<{ serial_hex: string }>(sql`SELECT serial_hex FROM fleet_certificates WHERE device_id = ${deviceId}`);
+      return { serials: serials.map((s) => s.serial_hex).sort() };
+    });
+  }
+
+  /** Every certificate of every revoked device, with the time its device was revoked: what the CRL lists. */
+  async revokedSerials(): Promise<{ serialHex: string; revokedAtMs: number; deviceId: string }[]> {
+    const rows = await this.sql.all<{ serial_hex: string; revoked_ms: number; device_id: string }>(
+      sql`SELECT c.serial_hex, d.revoked_ms, c.device_id FROM fleet_certificates c JOIN fleet_devices d ON d.device_id = c.device_id WHERE d.revoked_ms IS NOT NULL`,
+    );
+    return rows
+      .map((r) => ({ serialHex: r.serial_hex, revokedAtMs: r.revoked_ms, deviceId: r.device_id }))
+      .sort((a, b) => (a.serialHex < b.serialHex ? -1 : a.serialHex > b.serialHex ? 1 : 0));
+  }
+
+  async isRevoked(deviceId: string): Promise<boolean> {
+    const row = await this.sql.get<{ revoked_ms: number | null }>(sql`SELECT revoked_ms FROM fleet_devices WHERE device_id = ${deviceId}`);
+    return row?.revoked_ms != null;
+  }
+
+  /** Every token, newest first (never the token itself: the book does not have it). */
+  async tokens(nowMs = Date.now()): Promise<TokenEntry[]> {
+    const rows = await this.sql.all<TokenRow>(sql`SELECT * FROM fleet_enrolment_tokens`);
+    return rows.map((r) => entryOf(r, nowMs)).sort((a, b) => b.createdAtMs - a.createdAtMs || (a.deviceId < b.deviceId ? -1 : 1));
+  }
+}
+
+function checkSettings(s: EnrolmentSettings): EnrolmentSettings {
+  const c = s.checkpoint;
+  if (!IDENTIFIER_PATTERN.test(s.siteId)) throw new EnrolmentBookError(`site id ${JSON.stringify(s.siteId)}: ${IDENTIFIER_RULE}`);
+  if (!IDENTIFIER_PATTERN.test(c.id)) throw new EnrolmentBookError(`checkpoint id ${JSON.stringify(c.id)}: ${IDENTIFIER_RULE}`);
+  if (c.zone !== undefined && !IDENTIFIER_PATTERN.test(c.zone)) throw new EnrolmentBookError(`zone ${JSON.stringify(c.zone)}: ${IDENTIFIER_RULE}`);
+  if (c.name.length === 0 || c.name.length > 120 || /\p{Cc}/u.test(c.name)) throw new EnrolmentBookError('checkpoint name: 1 to 120 characters, without control characters');
+  if (!(CHECKPOINT_KINDS as readonly string[]).includes(c.kind)) throw new EnrolmentBookError(`checkpoint kind "${c.kind}": expected ${CHECKPOINT_KINDS.join(', ')}`);
+  if (!(CHECKPOINT_DIRECTIONS as readonly string[]).includes(c.direction)) throw new EnrolmentBookError(`direction "${c.direction}": expected ${CHECKPOINT_DIRECTIONS.join(', ')}`);
+  if (s.gpioProfile !== undefined && !IDENTIFIER_PATTERN.test(s.gpioProfile)) throw new EnrolmentBookError(`GPIO profile ${JSON.stringify(s.gpioProfile)}: ${IDENTIFIER_RULE}`);
+  return s;
+}
+
+function entryOf(r: TokenRow, nowMs: number): TokenEntry {
+  const checkpoint: EnrolmentCheckpoint = {
+    id: r.checkpoint_id,
+    name: r.checkpoint_name,
+    kind: r.checkpoint_kind as CheckpointKind,
+    ...(r.checkpoint_zone !== null ? { zone: r.checkpoint_zone } : {}),
+    direction: r.checkpoint_direction as CheckpointDirection,
+  };
+  return {
+    deviceId: r.device_id,
+    settings: { siteId: r.site_id, checkpoint, ...(r.gpio_profile !== null ? { gpioProfile: r.gpio_profile } : {}) },
+    createdAtMs: r.created_ms,
+    expiresAtMs: r.expires_ms,
+    usedAtMs: r.used_ms,
+    state: r.used_ms !== null ? 'used' : r.expires_ms <= nowMs ? 'expired' : 'pending',
+  };
+}
+
+function deviceOf(r: DeviceRow): EnrolledDevice {
+  return {
+    deviceId: r.device_id,
+    enrolledAtMs: r.enrolled_ms,
+    certSerial: r.cert_serial,
+    certNotAfterMs: r.cert_not_after_ms,
+    certFingerprint: r.cert_fingerprint,
+    revokedAtMs: r.revoked_ms,
+  };
+}
