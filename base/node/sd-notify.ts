@@ -48,6 +48,7 @@ export class ServiceNotifier {
   private timer: NodeJS.Timeout | undefined;
   private pingInFlight = false;
   private failureLogged = false;
+  private saidStopping = false;
   private queue: Promise<void> = Promise.resolve();
 
   /** Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID; the constructor starts nothing. */
@@ -85,9 +86,11 @@ export class ServiceNotifier {
     return this.send([statusLine(text)]);
   }
 
-  /** STOPPING=1 (with a status line), and no more watchdog pings: the service is shutting down. */
+  /** STOPPING=1 (with a status line), and no more watchdog pings: the service is shutting down. Said once; later calls do nothing. */
   stopping(status?: string): Promise<void> {
     this.stopPings();
+    if (this.saidStopping) return this.queue;
+    this.saidStopping = true;
     return this.send(['STOPPING=1', ...(status === undefined ? [] : [statusLine(status)])]);
   }
 

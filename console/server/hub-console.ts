@@ -15,6 +15,7 @@ import { SavedTraces } from '../../sync/hub/traces.js';
 import type { ConsoleStore } from './accounts.js';
 import { openConsoleStore } from './open-store.js';
 import { ConsoleServer } from './server.js';
+import type { HubHealth } from './health-routes.js';
 
 
 /**
@@ -72,6 +73,8 @@ export async function openHubConsole(o: {
   silentKioskMs?: number;
   log: Logger;
   uiFolder?: string;
+  /** The hub process's self-check, served as `GET /healthz` (console/server/health-routes.ts). */
+  health?: () => Promise<HubHealth>;
 }): Promise<HubConsole | undefined> {
   if (!o.settings.enabled) return undefined;
   const accounts = await openConsoleStore(o);
@@ -110,6 +113,7 @@ export async function openHubConsole(o: {
     log: o.log,
     hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}), tracing, alerts: o.alertBook ?? new AlertBook({ sql }), ...(o.silentKioskMs ? { reports: { silentAfterMs: o.silentKioskMs } } : {}) },
     ...(o.checkpointCodeKey ? { checkpointCodeKey: o.checkpointCodeKey } : {}),
+    ...(o.health ? { health: o.health } : {}),
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),
   });
   return {

@@ -24,6 +24,7 @@ import {
 import { registerAlertRoutes } from './alert-routes.js';
 import { registerCheckpointCodeRoutes } from './checkpoint-code-routes.js';
 import { registerExportRoutes } from './export-routes.js';
+import { registerHealthRoutes, type HubHealth } from './health-routes.js';
 import { registerLinkRoutes } from './link-routes.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { registerPassRoutes } from './pass-routes.js';
@@ -83,6 +84,8 @@ export interface ConsoleServerOptions {
   hub?: ConsoleHubData;
   /** The hub's checkpoint-code key: rotating check-in codes for displays (console/server/checkpoint-code-routes.ts). */
   checkpointCodeKey?: KeyObject;
+  /** The hub process's self-check: served as `GET /healthz` for monitoring (console/server/health-routes.ts). */
+  health?: () => Promise<HubHealth>;
   uiFolder?: string;
   now?: () => number;
 }
@@ -311,6 +314,7 @@ export class ConsoleServer {
       async (req: FastifyRequest<{ Querystring: { limit?: number } }>) => store.auditTrail(req.query.limit ?? 200),
     );
 
+    if (this.options.health) registerHealthRoutes(app, this.options.health);
     if (this.options.hub) {
       registerRegistryRoutes(app, this.options.hub, () => this.now());
       registerCheckpointCodeRoutes(app, this.options.hub.directory, this.options.checkpointCodeKey, () => this.now());

@@ -11,6 +11,7 @@ import { SqliteHubStore, type HubStore } from '../../sync/hub/store.js';
 import { createLogger } from '../../base/node/logger.js';
 import { ServiceNotifier } from '../../base/node/sd-notify.js';
 import { openHubConsole } from '../../console/server/hub-console.js';
+import { hubHealthProbe } from '../../console/server/health-routes.js';
 import { openAlertService } from '../../sync/hub/notify/alert-service.js';
 import { reportRecipientsOf, ReportScheduler } from '../../sync/hub/reports/scheduler.js';
 import { CliError, parseIsoTime, readInputFile } from './errors.js';
@@ -78,6 +79,8 @@ export async function runHub(configFile: string): Promise<void> {
     log: log.child({ ns: 'hub:console' }),
     // A phone's health declaration reaches the worker's kiosks at once (time and flag only).
     onDeclaration: (r) => hub.relayDeclaration(r.sites, r),
+    // GET /healthz for monitoring: both databases answer and the broker link is up.
+    health: hubHealthProbe({ store, directory, brokerLinkUp: () => hub.linkUpSinceMs() !== undefined, log: log.child({ ns: 'hub:health' }) }),
   });
   await hubConsole?.start();
   hub.on('ingested', (deviceId, r) =>

@@ -7,54 +7,9 @@ import { ServiceNotifier, watchdogIntervalMs } from '../../../base/node/sd-notif
 import { silentLogger } from '../../../base/node/logger.js';
 import { safegateProcess } from '../../helpers/cli.js';
 import { hubKeys, tempDir, waitFor, writeKioskConfig } from '../../helpers/fixtures.js';
+import { FakeNotifySocket } from '../../helpers/notify-socket.js';
 
-const RECEIVER = fileURLToPath(new URL('./notify-socket-receiver.py', import.meta.url));
 const CHILD = fileURLToPath(new URL('./sd-notify-child.mjs', import.meta.url));
-
-interface Datagram {
-  t: number;
-  msg: string;
-}
-
-/** A fake systemd notify socket: a real unix datagram socket (python3), every datagram with the time it arrived. */
-class FakeNotifySocket {
-  readonly datagrams: Datagram[] = [];
-  private constructor(
-    readonly address: string,
-    private readonly child: ChildProcess,
-  ) {}
-
-  static async open(address: string): Promise<FakeNotifySocket> {
-    const child = spawn('python3', ['-u', RECEIVER, address], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const socket = new FakeNotifySocket(address, child);
-    let listening = false;
-    let rest = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      rest += chunk;
-      const lines = rest.split('\n');
-      rest = lines.pop()!;
-      for (const line of lines) {
-        const entry = JSON.parse(line) as { listening?: boolean } & Datagram;
-        if (entry.listening) listening = true;
-        else socket.datagrams.push(entry);
-      }
-    });
-    await waitFor(() => (listening ? true : undefined), 'the fake notify socket', 10_000);
-    return socket;
-  }
-
-  /** The datagrams that carry this assignment (e.g. WATCHDOG=1). */
-  with(assignment: string): Datagram[] {
-    return this.datagrams.filter((d) => d.msg.split('\n').includes(assignment));
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGKILL');
-      await once(this.child, 'exit');
-    }
-  }
-}
 
 /** A child process's stdout, line by line. */
 function stdoutLines(child: ChildProcess): string[] {
@@ -107,6 +62,7 @@ describe('systemd notifications (base/node/sd-notify.ts)', () => {
     await notifier.ready('kiosk up');
     await notifier.status('line one\nWATCHDOG=1\nREADY=0');
     await notifier.stopping();
+    await notifier.stopping(); // said once only
     await notifier.stop();
     await waitFor(() => (socket.with('STOPPING=1').length ? true : undefined), 'STOPPING=1');
     const messages = socket.datagrams.map((d) => d.msg).filter((m) => m !== 'BARRIER=1');

@@ -1,4 +1,4 @@
-# A fake systemd notify socket for test/base/node/sd-notify.test.ts: binds a unix DATAGRAM socket at
+# A fake systemd notify socket for tests (test/helpers/notify-socket.ts): binds a unix DATAGRAM socket at
 # argv[1] (a path, or "@name" for an abstract one) and prints one JSON line per datagram received:
 # {"t": epoch ms, "msg": text}. Prints {"listening": true} first. Passed file descriptors (the
 # BARRIER=1 pipe of systemd-notify) are dropped on receipt, which closes them, as systemd does.
