@@ -1,10 +1,12 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { KioskApi, PassageView, ScreenState } from '../src-main/api/contract.js';
+import { ENROLMENT_CODE_PREFIX } from '../base/common/enrolment.js';
 import { WedgeDetector } from '../device/wedge/wedge.js';
 import { useCamera } from './camera/useCamera.js';
 import { LongPressButton } from './LongPress.js';
 import { EmergencyBanner, gateMode } from './screens/Emergency.js';
+import { AlreadyEnrolledBanner, EnrolMeScreen } from './screens/EnrolMe.js';
 import { IdleScreen } from './screens/Idle.js';
 import { ResultScreen } from './screens/Result.js';
 import { SupervisorScreen } from './screens/Supervisor.js';
@@ -77,10 +79,16 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
 
   const submit = useCallback(
     (text: string, source: 'camera' | 'keyboard') => {
-      // The decision comes back as a 'passage' event, like a serial scanner's.
-      api.call('scan.submit', { text, source }).catch(() => undefined);
+      // The decision comes back as a 'passage' event, like a serial scanner's; what became of an
+      // enrolment code is in the state, asked for at once.
+      api
+        .call('scan.submit', { text, source })
+        .catch(() => undefined)
+        .finally(() => {
+          if (state.enrolment || text.startsWith(ENROLMENT_CODE_PREFIX)) api.call('screen.state', {}).then(setState, () => undefined);
+        });
     },
-    [api],
+    [api, state.enrolment],
   );
 
   // Keyboard-wedge scanners, whenever no text field has the focus.
@@ -102,6 +110,7 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
     width: state.camera.width,
     height: state.camera.height,
     onCode: (text) => submit(text, 'camera'),
+    surface: state.enrolment && state.enrolment.state !== 'already-enrolled' ? 'enrol' : 'gate',
   });
 
   const toggleLanguage = () => void i18n.changeLanguage(i18n.language === 'vi' ? 'en' : 'vi');
@@ -110,6 +119,27 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
   }, [i18n.language]);
 
   const emergency = gateMode(state) === 'emergency-open';
+  // Not enrolled: only the "enrol me" screen (no gate, no supervisor, no results).
+  const enrolMe = state.enrolment && state.enrolment.state !== 'already-enrolled' ? state.enrolment : null;
+  if (enrolMe) {
+    return (
+      <div className="app view-enrol" lang={i18n.language}>
+        <header className="topbar">
+          <button type="button" className="lang" data-testid="language" aria-label={t('app.languageLabel')} onClick={toggleLanguage}>
+            {t('app.language')}
+          </button>
+        </header>
+        {!linkUp ? (
+          <div className="transport-banner" role="alert">
+            {t('idle.transport')}
+          </div>
+        ) : null}
+        <div className="stage">
+          <EnrolMeScreen view={enrolMe} cameraStatus={camera.status} videoRef={camera.videoRef} />
+        </div>
+      </div>
+    );
+  }
 
   return (
     <div className={`app view-${view}`} lang={i18n.language}>
@@ -129,6 +159,7 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
       <div className="stage">
         <IdleScreen state={state} cameraStatus={camera.status} videoRef={camera.videoRef} covered={view !== 'gate' || emergency} />
         {emergency ? <EmergencyBanner /> : null}
+        {state.enrolment?.state === 'already-enrolled' ? <AlreadyEnrolledBanner /> : null}
       </div>
       {view === 'supervisor' ? <SupervisorScreen api={api} state={state} cameraStatus={camera.status} onClose={() => setView('gate')} /> : null}
       {result ? <ResultScreen passage={result} onDone={dismiss} /> : null}

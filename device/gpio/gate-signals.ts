@@ -66,6 +66,12 @@ class TimedLine {
     step();
   }
 
+  /** On for `durationMs` (at most maxOnMs), whatever the configured pulse: a long beep, one step of a blink. */
+  onFor(durationMs: number): void {
+    this.cancelPattern();
+    this.on(durationMs);
+  }
+
   off(): void {
     this.cancelPattern();
     clearTimeout(this.offTimer);
@@ -100,12 +106,19 @@ class TimedLine {
   }
 }
 
+/** How long each light stays on in the "enrol me" pattern (green, then red, in turn). */
+export const ENROL_ME_STEP_MS = 1_000;
+
+/** The long beep of a refused enrolment code (bounded by the buzzer's maxOnMs). */
+export const LONG_BEEP_MS = 1_000;
+
 /** Drives relay, lights and buzzer with the configured pulse lengths and safety limits. */
 export class GateSignals implements GateActuator {
   private readonly relay: TimedLine;
   private readonly green: TimedLine;
   private readonly red: TimedLine;
   private readonly buzzer: TimedLine;
+  private enrolMeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly lines: GateSignalLines) {
     this.relay = new TimedLine(lines.relay);
@@ -138,9 +151,37 @@ export class GateSignals implements GateActuator {
     if (held) this.red.off();
   }
 
+  /**
+   * A screenless unit that is not enrolled says so: the green and the red light on in turn, slowly,
+   * never both at once (no gate result looks like it), until `safeState()`. The relay is never touched.
+   */
+  showEnrolMe(stepMs = ENROL_ME_STEP_MS): void {
+    this.stopEnrolMe();
+    let greenTurn = true;
+    const step = (): void => {
+      const [on, off] = greenTurn ? [this.green, this.red] : [this.red, this.green];
+      off.off();
+      on.onFor(stepMs);
+      greenTurn = !greenTurn;
+      this.enrolMeTimer = setTimeout(step, stepMs);
+    };
+    step();
+  }
+
+  /** One long beep: an enrolment code refused (the lights keep saying "enrol me"). */
+  longBeep(durationMs = LONG_BEEP_MS): void {
+    this.buzzer.onFor(durationMs);
+  }
+
   /** Everything off, a held relay too: what the wiring makes of a stopped kiosk (see the README). */
   safeState(): void {
+    this.stopEnrolMe();
     for (const l of [this.relay, this.green, this.red, this.buzzer]) l.hold(false);
+  }
+
+  private stopEnrolMe(): void {
+    clearTimeout(this.enrolMeTimer);
+    this.enrolMeTimer = undefined;
   }
 
   /** Drives everything inactive and frees the lines. */

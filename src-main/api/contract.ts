@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { DenyReason } from '../../base/common/reasons.js';
 import type { HubLinkView } from '../../base/common/hub-link.js';
 import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/types.js';
+import type { EnrolFailure } from '../../base/common/enrolment.js';
 import { DRIVE_ID_PATTERN, DRIVE_ID_RULE, SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE, workerIdSchema } from '../../base/common/ids.js';
 import { DEFAULT_TRACE_WINDOW_MIN, MAX_TRACE_DAYS, TRACE_WINDOWS_MIN, type TraceCandidate, type TraceResult } from '../../base/common/kiosk-trace.js';
 import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES } from '../../base/common/policy/override.js';
@@ -101,6 +102,22 @@ export type Params<M extends Method> = z.input<(typeof REQUESTS)[M]>;
 export type LinkView = HubLinkView;
 export type DataAgeLevel = 'ok' | 'warning' | 'too-old' | 'unknown';
 
+/**
+ * A kiosk that is not enrolled ("enrol me" mode): it decides nothing and waits for the enrolment code
+ * IT staff bring. `needed`: waiting for a code; `enrolling`: a code was scanned and the hub is being
+ * asked; `failed`: the last code was refused (`reason`; the kiosk still waits for a code);
+ * `already-enrolled`: an enrolled kiosk was shown an enrolment code and ignored it (never re-enrols at the gate).
+ * No token, address or key ever travels here.
+ */
+export interface EnrolmentView {
+  state: 'needed' | 'enrolling' | 'failed' | 'already-enrolled';
+  reason?: EnrolFailure;
+  /** The device id the scanned code names (enrolling, failed). */
+  deviceId?: string;
+  /** When the state last changed. */
+  sinceMs: number;
+}
+
 export interface ScreenState {
   apiVersion: number;
   deviceId: string;
@@ -126,6 +143,11 @@ export interface ScreenState {
    * are still decided and logged, but everyone may pass. The screens say so.
    */
   gate: { mode: 'normal' | 'emergency-open' };
+  /**
+   * Not null while the kiosk is not enrolled (the screens show only the "enrol me" view: the other
+   * fields are placeholders), or for a short while after an enrolled kiosk refused an enrolment code.
+   */
+  enrolment: EnrolmentView | null;
   nowMs: number;
 }
 

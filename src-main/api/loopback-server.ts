@@ -6,7 +6,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventName, Events } from './contract.js';
-import type { ScreenService } from './screen-service.js';
+import type { ScreenEndpoint } from './screen-service.js';
 import { CONTENT_TYPES, SECURITY_HEADERS, WS_PROTOCOL, WS_SECRET_PREFIX } from './security.js';
 
 export interface LoopbackServerOptions {
@@ -35,7 +35,7 @@ export class LoopbackServer {
   private readonly forward = new Map<EventName, (payload: never) => void>();
 
   constructor(
-    private readonly service: ScreenService,
+    private readonly service: ScreenEndpoint,
     private readonly options: LoopbackServerOptions,
     private readonly log: Logger,
   ) {}

@@ -15,11 +15,13 @@ import {
   type PassageKind,
   type PassageView,
   type Results,
+  type EnrolmentView,
   type ScreenState,
   type WireReply,
 } from './contract.js';
 import type { Notice } from '../../base/common/types.js';
 import { issuesText } from '../../base/common/validation.js';
+import { isEnrolmentCode } from '../../base/common/enrolment.js';
 import { isSensitive, reasonCategory, type DenyReason, type ReasonCategory } from '../../base/common/reasons.js';
 
 /** What the screens need of the running kiosk; the composition root supplies it. */
@@ -37,6 +39,17 @@ export interface ScreenCore {
   supervisor: SupervisorDesk;
   /** The gate's mode (the emergency release); normal when the kiosk has no such input. */
   gate?(): { mode: 'normal' | 'emergency-open' };
+  /** An enrolled kiosk's word about an enrolment code it was shown and ignored (null: nothing to say). */
+  enrolment?(): EnrolmentView | null;
+  /** An enrolment code read on the screen side: an enrolled kiosk ignores it (never a pass, never a re-enrolment). */
+  enrolmentCodeSeen?(): void;
+}
+
+/** What a screen transport (the loopback server) needs of the core's side of the renderer API. */
+export interface ScreenEndpoint {
+  dispatch(method: unknown, params: unknown): Promise<WireReply>;
+  on(event: 'passage', listener: (payload: Events['passage']) => void): unknown;
+  off(event: 'passage', listener: (payload: Events['passage']) => void): unknown;
 }
 
 /** How the public result screen treats health reasons (settings `screens.discreet`, `screens.healthGuidance`). */
@@ -125,7 +138,13 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
     this.publicRules = { discreet: core.settings.screens.discreet, healthGuidance: core.settings.screens.healthGuidance };
     this.handlers = {
       'screen.state': () => this.state(),
-      'scan.submit': (p) => passageView(core.handleScan(p.text, p.source), this.publicRules),
+      'scan.submit': (p) => {
+        if (isEnrolmentCode(p.text) && core.enrolmentCodeSeen) {
+          core.enrolmentCodeSeen();
+          throw new ApiError('refused', 'this kiosk is enrolled already: an enrolment code is ignored at the gate');
+        }
+        return passageView(core.handleScan(p.text, p.source), this.publicRules);
+      },
       'supervisor.accounts': () => ({ accounts: desk.accountList() }),
       'supervisor.login': async (p) => {
         const r = await desk.login(p.supervisorId, p.pin);
@@ -223,6 +242,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       storage: this.core.storage(),
       supervisorsConfigured: this.core.supervisor.hasSupervisors(),
       gate: this.core.gate?.() ?? { mode: 'normal' },
+      enrolment: this.core.enrolment?.() ?? null,
       nowMs: Date.now(),
     };
   }

@@ -53,6 +53,10 @@ import type { RemovableDrives } from '../../device/usb/removable-drives.js';
 import { MountedFolderDrives } from '../../device/usb/mounted-folder-drives.js';
 import { Udisks2Drives } from '../../device/usb/udisks2-drives.js';
 import { hubLinkView, type HubLinkView } from '../../base/common/hub-link.js';
+import { EventEmitter } from 'node:events';
+import { isEnrolmentCode, parseEnrolmentCode, type EnrolFailure } from '../../base/common/enrolment.js';
+import type { EnrolmentView } from '../api/contract.js';
+import { EnrolMeScreens } from '../api/enrol-me-screens.js';
 
 /** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
 function walBound(dir: string): number {
@@ -72,7 +76,16 @@ export interface KioskOptions {
   now?: () => number;
   /** Removable drives for exports, instead of what `screens.supervisor.drives` picks (tests). */
   drives?: RemovableDrives;
+  /**
+   * What `requestRestart` does: the run loop stops this kiosk and composes it again from the settings
+   * files (remote settings that cannot be applied live, a renewed certificate). Without it (a kiosk
+   * composed outside the run loop) a restart request is only logged.
+   */
+  requestRestart?: (reason: string) => void;
 }
+
+/** How long an enrolled kiosk says "already enrolled" after it was shown an enrolment code. */
+const ALREADY_ENROLLED_SHOWN_MS = 10_000;
 
 /** How the kiosk ended: events it could not write to its store are kept in RAM for the next start. */
 export interface KioskStopResult {
@@ -136,6 +149,8 @@ export class Kiosk {
   private readonly heldSpool: HeldSpool;
   private readonly exitGuard = (): void => this.signals.safeState();
   private stopped = false;
+  /** The last enrolment code this enrolled kiosk was shown and ignored (the screens say so for a while). */
+  private enrolmentCodeSeenAtMs: number | undefined;
 
   constructor(
     private readonly loaded: LoadedSettings,
@@ -179,10 +194,10 @@ export class Kiosk {
       this.log.child({ ns: 'store' }).warn({ ms: Math.round(ms), frames }, 'slow WAL checkpoint'),
     );
     // Hardware last, so a failure above leaves no GPIO line claimed.
-    const outputs = this.buildOutputs(settings);
+    const outputs = buildOutputs(settings, this.log, options.onTransition);
     this.gpioMode = outputs.mode;
     this.signals = new GateSignals(outputs.lines);
-    this.scanner = this.buildScanner(settings);
+    this.scanner = buildScanner(settings, this.log, options.stdin);
     const clock = new SystemClock(settings.clock.syncedWhen);
     this.remotePassages = new RemotePassages(this.db);
     const remoteDeclarations = new RemoteDeclarations(this.db);
@@ -306,6 +321,8 @@ export class Kiosk {
       {
         settings,
         handleScan: (text, source) => this.gatekeeper.handleScan({ text, source, receivedAtNs: process.hrtime.bigint() }),
+        enrolmentCodeSeen: () => this.ignoreEnrolmentCode(),
+        enrolment: () => this.enrolmentView(),
         onPassage: (listener) => {
           this.gatekeeper.on('passage', listener);
           return () => this.gatekeeper.off('passage', listener);
@@ -367,6 +384,11 @@ export class Kiosk {
       const scanLog = this.log.child({ ns: 'device:scanner' });
       const source = this.scanner.source;
       this.scanner.on('line', (line) => {
+        if (isEnrolmentCode(line.text)) {
+          this.ignoreEnrolmentCode();
+          this.signals.refuse();
+          return;
+        }
         try {
           this.gatekeeper.handleScan({ text: line.text, source, receivedAtNs: line.receivedAtNs });
         } catch (err) {
@@ -481,6 +503,32 @@ export class Kiosk {
     return this.loaded.settings;
   }
 
+  /**
+   * Asks the run loop to stop this kiosk cleanly (outputs inactive, store closed, link ended) and
+   * compose it again from the settings files: for what cannot change while it runs (remote settings
+   * that need a restart, a renewed certificate).
+   */
+  requestRestart(reason: string): void {
+    if (this.stopped) return;
+    if (this.options.requestRestart) this.options.requestRestart(reason);
+    else this.log.warn({ reason }, 'restart requested, but this kiosk runs outside the run loop: restart it by hand');
+  }
+
+  /**
+   * An enrolled kiosk never enrols again from a code shown at the gate: anyone holding a rogue hub's
+   * code could otherwise take a working gate over. Re-enrolment is IT's (`safegate enrol --force`).
+   */
+  private ignoreEnrolmentCode(): void {
+    this.enrolmentCodeSeenAtMs = Date.now();
+    this.log.warn('enrolment code ignored: this kiosk is enrolled already (IT re-enrols it with safegate enrol --force)');
+  }
+
+  private enrolmentView(): EnrolmentView | null {
+    const at = this.enrolmentCodeSeenAtMs;
+    if (at === undefined || Date.now() - at > ALREADY_ENROLLED_SHOWN_MS) return null;
+    return { state: 'already-enrolled', reason: 'ALREADY_ENROLLED', deviceId: this.loaded.settings.device.id, sinceMs: at };
+  }
+
   /** What the kiosk reports about itself (the heartbeat). */
   health(): ReturnType<typeof healthFigures> {
     return healthFigures({
@@ -533,16 +581,6 @@ export class Kiosk {
     } catch {
       // Status is a convenience; the kiosk runs without it.
     }
-  }
-
-  private buildScanner(settings: Settings): Scanner | undefined {
-    const s = settings.scanner;
-    if (s.source === 'none') return undefined;
-    if (s.source === 'stdin') return new StdinScanner(this.options.stdin ?? process.stdin, s.maxLineLength);
-    return new SerialScanner(
-      { path: s.path, usb: s.usb, baudRate: s.baudRate, suffix: s.suffix, maxLineLength: s.maxLineLength },
-      this.log.child({ ns: 'device:scanner' }),
-    );
   }
 
   /** The gate's inputs: real where the outputs are, else simulated and driven by the input control file. */
@@ -599,35 +637,140 @@ export class Kiosk {
     this.inputControl?.start();
     if (this.inputControl) this.log.info({ file: this.inputControl.file }, 'simulated gate inputs: drive them with safegate gpio set');
   }
+}
 
-  private buildOutputs(settings: Settings): { mode: 'real' | 'simulated'; lines: GateSignalLines } {
-    const g = settings.gate;
-    const gpioLog = this.log.child({ ns: 'device:gpio' });
-    const observe: TransitionListener = (t) => {
-      gpioLog.debug({ output: t.output, active: t.active, level: t.level }, 'output');
-      this.options.onTransition?.(t);
-    };
-    let mode: 'real' | 'simulated' = g.gpio === 'simulated' ? 'simulated' : 'real';
-    if (g.gpio === 'auto' && !OnoffOutput.accessible()) {
-      gpioLog.warn('GPIO is not accessible here: using simulated outputs');
-      mode = 'simulated';
+/** What enrolling with a scanned code came to (src-main/core/enrolment's enrolDevice). */
+export type EnrolOutcome = { ok: true; deviceId: string } | { ok: false; reason: EnrolFailure; message: string };
+
+export interface EnrolMeOptions {
+  headless: boolean;
+  log?: Logger;
+  /** Input for the simulated (stdin) scanner. */
+  stdin?: Readable;
+  onTransition?: TransitionListener;
+  /** Enrols this kiosk with a scanned enrolment code (writes the enrolment folder; the run loop then composes the kiosk). */
+  enrol: (codeText: string) => Promise<EnrolOutcome>;
+}
+
+/**
+ * The kiosk that is not enrolled yet ("enrol me"): a scanner, the screens or the lights, and nothing
+ * else: no store, no gate decisions, no hub link, the relay never touched. It waits for the
+ * enrolment code IT staff bring; a scanned `SGE1:` code enrols it, and the run loop then composes
+ * the kiosk proper. The lights say "enrol me" (green and red in turn, slowly); a refused code gets
+ * one long beep and its reason on the screen. Anything else scanned is ignored (a long beep).
+ */
+export class EnrolMeKiosk extends EventEmitter<{ enrolled: [deviceId: string] }> {
+  readonly log: Logger;
+  readonly signals: GateSignals;
+  readonly scanner: Scanner | undefined;
+  readonly gpioMode: 'real' | 'simulated';
+  /** The renderer API while not enrolled (the "enrol me" view). */
+  readonly screenService: EnrolMeScreens;
+  private view: EnrolmentView = { state: 'needed', sinceMs: Date.now() };
+  private enrolling = false;
+  private stopped = false;
+  private readonly exitGuard = (): void => this.signals.safeState();
+
+  constructor(
+    private readonly loaded: LoadedSettings,
+    private readonly options: EnrolMeOptions,
+  ) {
+    super();
+    const { settings } = loaded;
+    this.log = options.log ?? createLogger({ level: settings.log.level });
+    const outputs = buildOutputs(settings, this.log, options.onTransition);
+    this.gpioMode = outputs.mode;
+    this.signals = new GateSignals(outputs.lines);
+    this.scanner = buildScanner(settings, this.log, options.stdin);
+    this.screenService = new EnrolMeScreens(
+      { settings, view: () => ({ ...this.view }), submitCode: (text) => this.submitCode(text) },
+      this.log.child({ ns: 'screens' }),
+    );
+  }
+
+  get settings(): Settings {
+    return this.loaded.settings;
+  }
+
+  /** Where the screens save a supervisor's exports (none here; the launcher wants the folder all the same). */
+  get exportsDir(): string {
+    return join(dirname(this.loaded.paths.store), 'exports');
+  }
+
+  /** The "enrol me" view the screens show. */
+  enrolmentView(): EnrolmentView {
+    return { ...this.view };
+  }
+
+  start(): void {
+    this.signals.safeState();
+    process.on('exit', this.exitGuard);
+    this.signals.showEnrolMe();
+    if (this.scanner) {
+      const scanLog = this.log.child({ ns: 'device:scanner' });
+      this.scanner.on('line', (line) => this.submitCode(line.text));
+      this.scanner.on('rejected', (r) => {
+        scanLog.warn({ reason: r.reason, detail: r.detail }, 'scanner input rejected');
+        this.signals.longBeep();
+      });
+      this.scanner.on('state', (state, detail) => scanLog.info({ state, detail }, 'scanner state'));
+      this.scanner.start();
     }
-    const chip = mode === 'real' ? findHeaderChip(g.sysfsRoot, g.chipLabel) : undefined;
-    const make = (name: string, o: Settings['gate']['relay']): SignalLine => {
-      const output: DigitalOutput = chip
-        ? new OnoffOutput(name, sysfsLineNumber(chip, o.pin), o.activeLow, observe)
-        : new SimulatedOutput(name, o.activeLow, observe);
-      return { output, timing: { pulseMs: o.pulseMs, maxOnMs: o.maxOnMs } };
-    };
-    return {
-      mode,
-      lines: {
-        relay: make('relay', g.relay),
-        greenLight: make('greenLight', g.greenLight),
-        redLight: make('redLight', g.redLight),
-        buzzer: make('buzzer', g.buzzer),
-      },
-    };
+    this.log.info(
+      { headless: this.options.headless, gpio: this.gpioMode, scanner: this.loaded.settings.scanner.source },
+      'kiosk not enrolled: waiting for an enrolment code (enrol me)',
+    );
+  }
+
+  /** A scanned code (serial, stdin, or the screens' camera and keyboard wedge). Never throws. */
+  submitCode(text: string): void {
+    if (this.stopped) return;
+    if (!isEnrolmentCode(text.trim())) {
+      this.log.warn('not an enrolment code: ignored (this kiosk is not enrolled and decides no passes)');
+      this.signals.longBeep();
+      return;
+    }
+    if (this.enrolling) {
+      this.log.warn('enrolment code ignored: an enrolment is under way');
+      return;
+    }
+    let deviceId: string | undefined;
+    try {
+      deviceId = parseEnrolmentCode(text).deviceId;
+    } catch {
+      // enrolDevice says why (CODE_INVALID); the screen shows no device id.
+    }
+    this.enrolling = true;
+    this.setView({ state: 'enrolling', ...(deviceId ? { deviceId } : {}) });
+    this.log.info({ device: deviceId }, 'enrolment code scanned: enrolling with the hub');
+    void this.options
+      .enrol(text.trim())
+      .catch((err: unknown): EnrolOutcome => ({ ok: false, reason: 'BAD_ANSWER', message: (err as Error).message }))
+      .then((outcome) => {
+        this.enrolling = false;
+        if (this.stopped) return;
+        if (outcome.ok) {
+          this.log.info({ device: outcome.deviceId }, 'enrolled with the hub');
+          this.emit('enrolled', outcome.deviceId);
+          return;
+        }
+        this.setView({ state: 'failed', reason: outcome.reason, ...(deviceId ? { deviceId } : {}) });
+        this.log.warn({ reason: outcome.reason, detail: outcome.message }, 'enrolment refused; still waiting for an enrolment code');
+        this.signals.longBeep();
+      });
+  }
+
+  /** Stops the scanner and leaves every output inactive and free. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.scanner?.stop();
+    this.signals.release();
+    process.off('exit', this.exitGuard);
+  }
+
+  private setView(view: Omit<EnrolmentView, 'sinceMs'>): void {
+    this.view = { ...view, sinceMs: Date.now() };
   }
 }
 
@@ -641,4 +784,41 @@ function removableDrives(rules: Settings['screens']['supervisor']): RemovableDri
     default:
       return new Udisks2Drives();
   }
+}
+
+/** The scanner the settings pick: serial, stdin (simulation) or none. */
+function buildScanner(settings: Settings, log: Logger, stdin: Readable | undefined): Scanner | undefined {
+  const s = settings.scanner;
+  if (s.source === 'none') return undefined;
+  if (s.source === 'stdin') return new StdinScanner(stdin ?? process.stdin, s.maxLineLength);
+  return new SerialScanner({ path: s.path, usb: s.usb, baudRate: s.baudRate, suffix: s.suffix, maxLineLength: s.maxLineLength }, log.child({ ns: 'device:scanner' }));
+}
+
+/** The gate's outputs: real GPIO lines where the settings ask and the machine has them, else simulated. */
+function buildOutputs(settings: Settings, log: Logger, onTransition: TransitionListener | undefined): { mode: 'real' | 'simulated'; lines: GateSignalLines } {
+  const g = settings.gate;
+  const gpioLog = log.child({ ns: 'device:gpio' });
+  const observe: TransitionListener = (t) => {
+    gpioLog.debug({ output: t.output, active: t.active, level: t.level }, 'output');
+    onTransition?.(t);
+  };
+  let mode: 'real' | 'simulated' = g.gpio === 'simulated' ? 'simulated' : 'real';
+  if (g.gpio === 'auto' && !OnoffOutput.accessible()) {
+    gpioLog.warn('GPIO is not accessible here: using simulated outputs');
+    mode = 'simulated';
+  }
+  const chip = mode === 'real' ? findHeaderChip(g.sysfsRoot, g.chipLabel) : undefined;
+  const make = (name: string, o: Settings['gate']['relay']): SignalLine => {
+    const output: DigitalOutput = chip ? new OnoffOutput(name, sysfsLineNumber(chip, o.pin), o.activeLow, observe) : new SimulatedOutput(name, o.activeLow, observe);
+    return { output, timing: { pulseMs: o.pulseMs, maxOnMs: o.maxOnMs } };
+  };
+  return {
+    mode,
+    lines: {
+      relay: make('relay', g.relay),
+      greenLight: make('greenLight', g.greenLight),
+      redLight: make('redLight', g.redLight),
+      buzzer: make('buzzer', g.buzzer),
+    },
+  };
 }

@@ -13,25 +13,52 @@ import type { DecoderName } from '../../device/camera/decoder.js';
 import { ScreenLauncher, type ScreenMode } from './screens-launcher.js';
 import { ServiceNotifier } from '../../base/node/sd-notify.js';
 
+/**
+ * `safegate run`: the run loop composes the kiosk (or, not enrolled, the "enrol me" kiosk) and
+ * composes it again in this process when it is enrolled or asks for a restart; one screen window
+ * stays for the whole run. SIGINT/SIGTERM (or the end of a simulated scanner's input) stop it.
+ */
 export async function runKiosk(configFile: string, headless: boolean, show?: ScreenMode): Promise<void> {
-  const kiosk = new Kiosk(loadSettings(configFile), { headless });
-  // systemd (H7): watchdog pings from here on, READY=1 once composed, STOPPING=1 on the way out; nothing without NOTIFY_SOCKET.
-  const service = new ServiceNotifier({ log: kiosk.log.child({ ns: 'systemd' }) });
-  service.start();
-  kiosk.start();
-  const mode = headless ? 'none' : (show ?? kiosk.settings.screens.show);
+  // Loaded here: only `run` carries the run loop.
+  const { KioskRunLoop } = await import('../app/run-loop.js');
+  const loop = new KioskRunLoop(configFile, { headless });
+  let service: ServiceNotifier | undefined;
   let launcher: ScreenLauncher | undefined;
-  if (mode !== 'none') {
-    const server = await kiosk.startScreens();
-    launcher = new ScreenLauncher(server, mode, kiosk.log.child({ ns: 'screens' }), undefined, { exportsDir: kiosk.exportsDir });
-    launcher.start();
-  }
-  void service.ready(`kiosk ${kiosk.settings.device.id} running`);
-  await waitForShutdown(kiosk, async () => {
-    void service.stopping('shutting down');
+  // A signal before the first composition runs stops it as soon as it does. The window goes first.
+  const stop = (why: string): void => {
+    loop.log?.info({ why }, 'shutting down');
+    void service?.stopping('shutting down');
+    void (launcher?.stop() ?? Promise.resolve()).finally(() => loop.stop(why));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  // The kiosk runs until told to stop, even with nothing else to wait for (no scanner, no hub).
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
+  try {
+    const first = await loop.start();
+    // systemd (H7): watchdog pings from here on, READY=1 once composed, STOPPING=1 on the way out; nothing without NOTIFY_SOCKET.
+    service = new ServiceNotifier({ log: first.log.child({ ns: 'systemd' }) });
+    service.start();
+    const mode = headless ? 'none' : (show ?? first.settings.screens.show);
+    if (mode !== 'none') {
+      const server = await loop.startScreens();
+      launcher = new ScreenLauncher(server, mode, first.log.child({ ns: 'screens' }), undefined, { exportsDir: first.exportsDir });
+      launcher.start();
+    }
+    void service.ready(first instanceof Kiosk ? `kiosk ${first.settings.device.id} running` : 'kiosk not enrolled: waiting for an enrolment code');
+    const { unwritten, lost } = await loop.done();
+    // Never a quiet exit with events unwritten: 75 (temporary failure) when they wait in RAM for the
+    // next start, 70 (internal error) when they could be kept nowhere.
+    if (lost > 0) process.exitCode = 70;
+    else if (unwritten > 0) process.exitCode = 75;
+  } finally {
+    void service?.stopping('shutting down');
     await launcher?.stop();
-  });
-  await service.stop();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    clearInterval(keepAlive);
+    await service?.stop();
+  }
 }
 
 /** `safegate decode`: one line per image, the file name, a tab, then the text or the error. */

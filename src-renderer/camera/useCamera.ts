@@ -10,6 +10,8 @@ export interface CameraOptions {
   width: number;
   height: number;
   onCode: (text: string) => void;
+  /** Names the screen the video element belongs to: when it changes (the "enrol me" screen gives way to the gate's), the camera is opened again on the new element. */
+  surface?: string;
 }
 
 /** A code held in front of the camera is one scan: it counts again only after it was gone this long. */
@@ -95,7 +97,7 @@ export function useCamera(options: CameraOptions): { status: CameraStatus; video
       worker.terminate();
       stream?.getTracks().forEach((t) => t.stop());
     };
-  }, [options.enabled, options.decoder, options.width, options.height]);
+  }, [options.enabled, options.decoder, options.width, options.height, options.surface]);
 
   return { status: options.enabled ? status : 'off', videoRef, lastDecodeMs };
 }

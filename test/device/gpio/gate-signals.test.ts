@@ -108,4 +108,27 @@ describe('gate signals', () => {
     vi.advanceTimersByTime(3000);
     expect(l.relay.output.isActive()).toBe(false);
   });
+
+  it('"enrol me": green and red on in turn, never together, the relay untouched, until safe state; a long beep is one buzzer pulse', () => {
+    const log: Transition[] = [];
+    const l = lines(log);
+    const s = new GateSignals(l);
+    s.showEnrolMe(1000);
+    vi.advanceTimersByTime(4500);
+    const lights = log.filter((t) => t.output !== 'buzzer');
+    expect(lights.map((t) => `${t.output}:${t.active ? 'on' : 'off'}`)).toEqual([
+      'green:on', 'green:off', 'red:on', 'red:off', 'green:on', 'green:off', 'red:on', 'red:off', 'green:on',
+    ]);
+    s.longBeep(800);
+    vi.advanceTimersByTime(799);
+    expect(l.buzzer.output.isActive()).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(log.filter((t) => t.output === 'buzzer').map((t) => t.active)).toEqual([true, false]);
+    s.safeState();
+    const count = log.length;
+    vi.advanceTimersByTime(10_000);
+    expect(log.length).toBe(count);
+    expect(l.greenLight.output.isActive()).toBe(false);
+    expect(l.redLight.output.isActive()).toBe(false);
+  });
 });

@@ -1,0 +1,189 @@
+import type { Readable } from 'node:stream';
+import { createLogger, type Logger } from '../../base/node/logger.js';
+import { rendererDir } from '../../base/node/package.js';
+import type { TransitionListener } from '../../device/gpio/output.js';
+import type { LoopbackServer } from '../api/loopback-server.js';
+import { ScreenSwitch } from '../api/enrol-me-screens.js';
+import { loadSettingsForRun, type LoadedSettings, type Settings } from '../core/config.js';
+import { EnrolMeKiosk, Kiosk, type EnrolOutcome, type KioskStopResult } from './kiosk.js';
+
+export interface RunLoopOptions {
+  /** Screenless unit: lights and buzzer only. */
+  headless: boolean;
+  /** One logger for every composition (tests); by default each composition makes its own from its settings. */
+  log?: Logger;
+  /** Input for the simulated (stdin) scanner. */
+  stdin?: Readable;
+  onTransition?: TransitionListener;
+  /** What a scanned enrolment code does; by default `enrolDevice` with this settings file. */
+  enrol?: (codeText: string) => Promise<EnrolOutcome>;
+}
+
+/** Why a composition ended. */
+type Ending = { kind: 'stop'; why: string } | { kind: 'enrolled'; deviceId: string } | { kind: 'restart'; reason: string };
+
+/**
+ * `safegate run`: composes the kiosk from the settings files, and composes it again, in this process,
+ * whenever that has to happen. A kiosk that is not enrolled runs as "enrol me" (EnrolMeKiosk) until
+ * a scanned code enrols it; then the kiosk proper is composed. A composed kiosk may ask for a restart
+ * (`Kiosk.requestRestart`: remote settings that cannot be applied live, a renewed certificate): it is
+ * stopped cleanly (outputs inactive, store closed, link ended) and composed again from the files.
+ * The screens keep one loopback server (and window) for the whole run: a ScreenSwitch points it at
+ * whichever composition is current.
+ */
+export class KioskRunLoop {
+  /** The composition running now (undefined between two). */
+  current: Kiosk | EnrolMeKiosk | undefined;
+  private ending: ((e: Ending) => void) | undefined;
+  private stopWhy: string | undefined;
+  private readonly screenSwitch = new ScreenSwitch();
+  private screens: LoopbackServer | undefined;
+  private lost = 0;
+  private compositions = 0;
+  private firstComposed: Promise<Kiosk | EnrolMeKiosk>;
+  private resolveFirst!: (k: Kiosk | EnrolMeKiosk) => void;
+  private rejectFirst!: (err: unknown) => void;
+  private finished: Promise<KioskStopResult> | undefined;
+
+  constructor(
+    private readonly configFile: string,
+    private readonly options: RunLoopOptions,
+  ) {
+    this.firstComposed = new Promise((resolve, reject) => {
+      this.resolveFirst = resolve;
+      this.rejectFirst = reject;
+    });
+  }
+
+  /**
+   * Composes and starts the first kiosk (enrolled or "enrol me") and keeps composing until `stop()`.
+   * Resolves once the first one runs; a settings file that cannot be read or is invalid rejects.
+   */
+  async start(): Promise<Kiosk | EnrolMeKiosk> {
+    this.finished ??= this.loop();
+    // The loop's own failure is reported through the first composition's promise until it runs.
+    this.finished.catch((err: unknown) => this.rejectFirst(err));
+    return this.firstComposed;
+  }
+
+  /** Resolves when the loop has stopped: how the last kiosk ended, and every event lost on the way. */
+  async done(): Promise<KioskStopResult> {
+    if (!this.finished) throw new Error('the run loop was not started');
+    return this.finished;
+  }
+
+  /** Stops the current composition and the loop (SIGINT, SIGTERM, the end of a simulated scanner's input). */
+  stop(why: string): void {
+    this.stopWhy ??= why;
+    this.ending?.({ kind: 'stop', why });
+  }
+
+  get settings(): Settings {
+    if (!this.current) throw new Error('no kiosk composed');
+    return this.current.settings;
+  }
+
+  get log(): Logger | undefined {
+    return this.current?.log;
+  }
+
+  /**
+   * Serves the screens on loopback for the rest of the run (the port and renderer of the first
+   * composition's settings), whatever composition is behind them.
+   */
+  async startScreens(options: { rendererDir?: string } = {}): Promise<LoopbackServer> {
+    if (this.screens) return this.screens;
+    const current = this.current;
+    if (!current) throw new Error('no kiosk composed');
+    const { LoopbackServer } = await import('../api/loopback-server.js');
+    const server = new LoopbackServer(
+      this.screenSwitch,
+      { rendererDir: options.rendererDir ?? rendererDir(), port: current.settings.screens.port },
+      current.log.child({ ns: 'screens' }),
+    );
+    await server.start();
+    this.screens = server;
+    return server;
+  }
+
+  private async loop(): Promise<KioskStopResult> {
+    try {
+      for (;;) {
+        const forRun = loadSettingsForRun(this.configFile);
+        const log = this.options.log ?? createLogger({ level: forRun.loaded.settings.log.level });
+        for (const problem of forRun.loaded.layers?.ignored ?? []) log.error({ problem }, 'settings layer left out');
+        let result: KioskStopResult = { unwritten: 0, lost: 0 };
+        let ending: Ending;
+        if (forRun.kind === 'not-enrolled') {
+          log.info({ reason: forRun.reason }, 'not enrolled');
+          const enrolMe = new EnrolMeKiosk(forRun.loaded, { headless: this.options.headless, log, stdin: this.options.stdin, onTransition: this.options.onTransition, enrol: this.enrolWith(forRun.loaded) });
+          ending = await this.runComposition(enrolMe, () => {
+            enrolMe.on('enrolled', (deviceId) => this.ending?.({ kind: 'enrolled', deviceId }));
+            this.screenSwitch.use(enrolMe.screenService);
+          });
+          this.screenSwitch.use(undefined);
+          await enrolMe.stop();
+        } else {
+          const kiosk = new Kiosk(forRun.loaded, {
+            headless: this.options.headless,
+            log,
+            stdin: this.options.stdin,
+            onTransition: this.options.onTransition,
+            requestRestart: (reason) => this.ending?.({ kind: 'restart', reason }),
+          });
+          ending = await this.runComposition(kiosk, () => {
+            kiosk.screenService.start();
+            this.screenSwitch.use(kiosk.screenService);
+          });
+          this.screenSwitch.use(undefined);
+          result = await kiosk.stop();
+        }
+        this.current = undefined;
+        this.lost += result.lost;
+        if (ending.kind === 'stop') return { unwritten: result.unwritten, lost: this.lost };
+        if (ending.kind === 'enrolled') log.info({ device: ending.deviceId }, 'enrolled: composing the kiosk');
+        else log.info({ reason: ending.reason }, 'restarting the kiosk: composing it again from the settings files');
+      }
+    } finally {
+      await this.screens?.stop();
+      this.screens = undefined;
+    }
+  }
+
+  /** Starts one composition and waits for what ends it. */
+  private async runComposition(composed: Kiosk | EnrolMeKiosk, wire: () => void): Promise<Ending> {
+    const ended = new Promise<Ending>((resolve) => {
+      let settled = false;
+      this.ending = (e) => {
+        if (settled) return;
+        settled = true;
+        this.ending = undefined;
+        resolve(e);
+      };
+    });
+    this.current = composed;
+    this.compositions++;
+    wire();
+    composed.start();
+    // A simulated (stdin) scanner whose input ended stops the run, as it always has.
+    const scanner = composed.scanner;
+    if (scanner?.source === 'stdin') {
+      if (scanner.state === 'stopped') this.stop('input ended');
+      scanner.on('state', (state, detail) => {
+        if (state === 'stopped' && detail === 'input ended') this.stop(detail);
+      });
+    }
+    if (this.compositions === 1) this.resolveFirst(composed);
+    if (this.stopWhy !== undefined) this.ending?.({ kind: 'stop', why: this.stopWhy });
+    return ended;
+  }
+
+  private enrolWith(loaded: LoadedSettings): (codeText: string) => Promise<EnrolOutcome> {
+    if (this.options.enrol) return this.options.enrol;
+    return async (codeText) => {
+      // Loaded here: an enrolled kiosk never carries the enrolment client.
+      const { enrolDevice } = await import('../core/enrolment/index.js');
+      return enrolDevice(codeText, { settingsFile: loaded.file });
+    };
+  }
+}
