@@ -9,6 +9,7 @@ import type { ScreenMode } from './screens-launcher.js';
 import { CliError } from './cli-error.js';
 import { registerAlertCommands } from './alert-commands.js';
 import { registerReportCommands } from './report-commands.js';
+import { registerSelftestCommand } from './selftest-commands.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
 /**
@@ -180,6 +181,8 @@ function buildProgram(): Command {
     .action(async (input: 'emergency' | 'passage', state: 'on' | 'off' | 'pulse', o: { config: string }) =>
       console.log(await (await import('./gpio-commands.js')).setGpioInput(o.config, input, state)),
     );
+
+  registerSelftestCommand(program);
 
   const config = program.command('config').description('the settings file');
   config

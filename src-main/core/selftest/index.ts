@@ -1,0 +1,202 @@
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SELFTEST_CHECKS, type SelftestCheckName, type SelftestResult } from '../../../base/common/selftest.js';
+import { SettingsError } from '../../../base/common/settings-error.js';
+import { problemLine } from '../../../base/common/validation.js';
+import { defaultPolicy } from '../../../base/common/policy/policy.js';
+import type { HubLinkView } from '../../../base/common/hub-link.js';
+import type { ScannerState } from '../../../device/scanner/scanner.js';
+import type { LoadedSettings } from '../config.js';
+import { loadPolicyFile } from '../policy/policy-file.js';
+import { PolicyInForce } from '../policy/policy-in-force.js';
+import { readRuntimeStatus, runtimeFiles } from '../runtime.js';
+import { openStore } from '../store/database.js';
+import { DownlinkState } from '../store/downlink-state.js';
+import { DownloadedPolicy } from '../store/hub-data.js';
+import type { DiskFigures } from '../store/disk-guard.js';
+import { brokerCheck, type BrokerProbe } from './broker.js';
+import { cameraCheck } from './camera.js';
+import { certificateCheck } from './certificate.js';
+import { errorText, fail, pass, runSelftest, warn, type CheckOutcome, type SelftestCheck } from './check.js';
+import { clockCheck } from './clock.js';
+import { dataAgesCheck, type DataAgeFigures } from './data-ages.js';
+import { databaseCheck } from './database.js';
+import { diskCheck } from './disk.js';
+import { gpioCheck, liveGpioCheck, type GpioPorts } from './gpio.js';
+import { hubKeysCheck } from './hub-keys.js';
+import { liveScannerCheck, scannerCheck, type OpenScanner, type ScanRequest } from './scanner.js';
+
+export { runSelftest, selftestExitCode, type SelftestCheck, type CheckOutcome } from './check.js';
+export type { BrokerProbe } from './broker.js';
+export type { ScanRequest, OpenScanner } from './scanner.js';
+
+/** What `safegate selftest` gives the checks: the settings loader and the ports the core may not build itself. */
+export interface CommandSelftestPorts {
+  /** The effective settings (enrolled or not). */
+  loadSettings(): LoadedSettings;
+  brokerProbe: BrokerProbe;
+  brokerTimeoutMs?: number;
+  /** Ask the operator to scan (null: --no-scan, or nobody at a terminal). */
+  scan: ScanRequest | null;
+  openScanner?: OpenScanner;
+  gpio?: GpioPorts;
+  clockFlagFile?: string;
+  devDir?: string;
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+}
+
+const NOT_TRIED: CheckOutcome = warn('not tried: the settings do not load', 'fix the settings first');
+const BROKER_TIMEOUT_MS = 8_000;
+
+/**
+ * The checks `safegate selftest` runs, in their fixed order. The settings load first; the others read
+ * them (and are "not tried" when they do not load). A kiosk running on the same settings keeps its
+ * scanner port, GPIO lines and broker session: those checks report it instead of fighting it.
+ */
+export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
+  const now = ports.now ?? Date.now;
+  let loaded: LoadedSettings | undefined;
+  const running = () => (loaded ? (readRuntimeStatus(runtimeFiles(loaded.paths.store, ports.env)) ?? null) : null);
+  const withSettings = (name: SelftestCheckName, run: (l: LoadedSettings, signal: AbortSignal) => Promise<CheckOutcome> | CheckOutcome, timeoutMs?: number): SelftestCheck => ({
+    name,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    run: (signal) => (loaded ? run(loaded, signal) : NOT_TRIED),
+  });
+  const scanTimeout = ports.scan ? ports.scan.timeoutMs + 5_000 : undefined;
+  const brokerTimeout = ports.brokerTimeoutMs ?? BROKER_TIMEOUT_MS;
+  const checks: SelftestCheck[] = [
+    {
+      name: 'settings',
+      run: () => {
+        try {
+          loaded = ports.loadSettings();
+        } catch (err) {
+          return settingsFailure(err);
+        }
+        return settingsPass(loaded);
+      },
+    },
+    withSettings('scanner', (l, signal) => scannerCheck({ settings: l.settings.scanner, runningPid: running()?.pid ?? null, ask: ports.scan, ...(ports.openScanner ? { open: ports.openScanner } : {}) }, signal), scanTimeout),
+    withSettings('gpio', (l) => gpioCheck({ gate: l.settings.gate, runningPid: running()?.pid ?? null, ...(ports.gpio ? { ports: ports.gpio } : {}) })),
+    withSettings('camera', (l) => cameraCheck({ camera: l.settings.screens.camera, screenless: l.settings.screens.show === 'none', ...(ports.devDir ? { devDir: ports.devDir } : {}) })),
+    withSettings('clock', (l) => clockCheck({ syncedWhen: l.settings.clock.syncedWhen, ...(ports.clockFlagFile ? { flagFile: ports.clockFlagFile } : {}) })),
+    withSettings('disk', (l) => {
+      const live = running();
+      return diskCheck({ dir: dirname(l.paths.store), reserveMB: l.settings.store.reserveMB, lowSpaceWarnMB: l.settings.store.lowSpaceWarnMB, ...(live?.disk ? { reserveInUse: live.disk.reserveInUse } : {}) });
+    }),
+    withSettings('database', (l, signal) => databaseCheck({ path: l.paths.store }, signal)),
+    withSettings(
+      'broker',
+      (l) => {
+        const live = running();
+        return brokerCheck({
+          broker: l.broker,
+          deviceId: l.settings.device.id,
+          running: live ? { pid: live.pid, link: linkWord(live.link) } : null,
+          probe: ports.brokerProbe,
+          timeoutMs: brokerTimeout,
+        });
+      },
+      brokerTimeout + 2_000,
+    ),
+    withSettings('hub-keys', (l) => hubKeysCheck({ keysDir: l.paths.keysDir, syncs: Boolean(l.broker) })),
+    withSettings('data-ages', (l) => dataAgesCheck({ syncs: Boolean(l.broker), figures: storedDataAges(l), nowMs: now() })),
+    withSettings('certificate', (l) => certificateCheck({ certFile: l.broker?.cert, syncs: Boolean(l.broker), deviceId: l.settings.device.id, nowMs: now() })),
+  ];
+  return checks;
+}
+
+/** The running kiosk's own objects, for the supervisor screen's self-test. */
+export interface LiveKioskParts {
+  loaded: LoadedSettings;
+  headless: boolean;
+  scannerState(): ScannerState | undefined;
+  gpioMode: 'real' | 'simulated';
+  link(): HubLinkView;
+  disk(): DiskFigures;
+  dataAges(): DataAgeFigures;
+  now?: () => number;
+}
+
+/**
+ * The same checks as the command, run inside the kiosk with its live objects: its scanner's state,
+ * its outputs' mode (never pulsed: the gate would open), its own link to the broker, its disk guard.
+ */
+export function liveChecks(k: LiveKioskParts): SelftestCheck[] {
+  const { loaded: l } = k;
+  const now = k.now ?? Date.now;
+  return [
+    { name: 'settings', run: () => settingsPass(l) },
+    { name: 'scanner', run: () => liveScannerCheck(l.settings.scanner, k.scannerState()) },
+    { name: 'gpio', run: () => liveGpioCheck(k.gpioMode) },
+    { name: 'camera', run: () => cameraCheck({ camera: l.settings.screens.camera, screenless: k.headless || l.settings.screens.show === 'none' }) },
+    { name: 'clock', run: () => clockCheck({ syncedWhen: l.settings.clock.syncedWhen }) },
+    {
+      name: 'disk',
+      run: () => {
+        const d = k.disk();
+        return diskCheck({ dir: dirname(l.paths.store), reserveMB: l.settings.store.reserveMB, lowSpaceWarnMB: l.settings.store.lowSpaceWarnMB, reserveInUse: d.reserveInUse });
+      },
+    },
+    { name: 'database', run: (signal) => databaseCheck({ path: l.paths.store }, signal) },
+    {
+      name: 'broker',
+      run: () =>
+        brokerCheck({
+          broker: l.broker,
+          deviceId: l.settings.device.id,
+          running: { pid: 'this kiosk', link: k.link() },
+          probe: () => Promise.reject(new Error('the running kiosk is not probed twice')),
+          timeoutMs: BROKER_TIMEOUT_MS,
+        }),
+    },
+    { name: 'hub-keys', run: () => hubKeysCheck({ keysDir: l.paths.keysDir, syncs: Boolean(l.broker) }) },
+    { name: 'data-ages', run: () => dataAgesCheck({ syncs: Boolean(l.broker), figures: () => k.dataAges(), nowMs: now() }) },
+    { name: 'certificate', run: () => certificateCheck({ certFile: l.broker?.cert, syncs: Boolean(l.broker), deviceId: l.settings.device.id, nowMs: now() }) },
+  ];
+}
+
+/** Runs the live checks; the kiosk's screen API answers with this. */
+export function runLiveSelftest(k: LiveKioskParts): Promise<SelftestResult[]> {
+  return runSelftest(liveChecks(k));
+}
+
+function settingsPass(l: LoadedSettings): CheckOutcome {
+  const s = l.settings;
+  const hub = l.broker ? `hub ${l.broker.url}` : 'standalone (no hub)';
+  return pass(`${l.file}: device ${s.device.id}, checkpoint ${s.checkpoint.id} (${s.checkpoint.kind}, ${s.checkpoint.direction}), ${hub}`);
+}
+
+function settingsFailure(err: unknown): CheckOutcome {
+  if (err instanceof SettingsError) {
+    const n = err.problems.length;
+    const first = err.problems[0];
+    const what = n === 1 && first && !first.path ? first.message : `${n} problem(s), first: ${first ? problemLine(first) : '?'}`;
+    return fail(`${err.file}: ${what}`.slice(0, 400), `fix the settings: \`safegate config check --config ${err.file}\` lists every problem`);
+  }
+  return fail(`the settings do not load: ${errorText(err)}`, 'fix the settings: `safegate config check` lists every problem');
+}
+
+/** A running kiosk's link word from its runtime file; anything unknown reads as offline. */
+function linkWord(written: string): HubLinkView {
+  return (['online', 'connecting', 'offline', 'standalone'] as const).find((w) => w === written) ?? 'offline';
+}
+
+/** The roster and policy cursors from the store, read-only; null when there is no database yet. */
+function storedDataAges(l: LoadedSettings): (() => DataAgeFigures) | null {
+  if (!existsSync(l.paths.store)) return null;
+  return () => {
+    const db = openStore(l.paths.store, { readonly: true });
+    try {
+      const state = new DownlinkState(db);
+      const local = l.paths.policyFile ? loadPolicyFile(l.paths.policyFile) : defaultPolicy();
+      const policy = new PolicyInForce(local, new DownloadedPolicy(db));
+      return { rosterCheckedAtMs: state.cursor('roster').checkedAt, policyCheckedAtMs: state.cursor('policy').checkedAt, maxAgeS: policy.maxDataAgeS() };
+    } finally {
+      db.close();
+    }
+  };
+}
+
+export { SELFTEST_CHECKS };

@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SerialPort } from 'serialport';
+import { ScanLineFramer, type FramedLine } from '../../../device/scanner/framing.js';
+import type { ScannerState } from '../../../device/scanner/scanner.js';
+import type { Settings } from '../config.js';
+import { errorText, fail, pass, warn, type CheckOutcome } from './check.js';
+
+type ScannerSettings = Settings['scanner'];
+
+/** Lines framed from an opened scanner port, one at a time. */
+export interface ScanLineSource {
+  /** The next framed line (valid or refused), or null when none came within `timeoutMs`. */
+  next(timeoutMs: number, signal?: AbortSignal): Promise<FramedLine | null>;
+  close(): Promise<void>;
+}
+
+/** Finds and opens the scanner the settings name; throws with the reason when it cannot. */
+export type OpenScanner = (s: ScannerSettings) => Promise<{ path: string; lines: ScanLineSource }>;
+
+/** Asking the operator to scan: where the prompt goes and how long to wait. null: do not ask. */
+export interface ScanRequest {
+  timeoutMs: number;
+  prompt(text: string): void;
+}
+
+export interface ScannerCheckInput {
+  settings: ScannerSettings;
+  /** A kiosk running on these settings holds the port: not fought for. */
+  runningPid: number | null;
+  ask: ScanRequest | null;
+  open?: OpenScanner;
+}
+
+const where = (s: ScannerSettings) => (s.path ? s.path : s.usb ? `USB ${s.usb.vendorId}:${s.usb.productId}` : '(no port set)');
+
+/**
+ * The scanner: the port present and openable, then (when the operator is there) one code read through
+ * the kiosk's own framer. Only the length of what was read is reported, never the text.
+ */
+export async function scannerCheck(input: ScannerCheckInput, signal?: AbortSignal): Promise<CheckOutcome> {
+  const s = input.settings;
+  if (s.source === 'none') return warn('no scanner in the settings (scanner.source: none): codes only from the camera', 'set scanner.source: serial and scanner.path (or usb) if this kiosk has a scanner');
+  if (s.source === 'stdin') return warn('simulated scanner (scanner.source: stdin): no hardware to test', 'set scanner.source: serial on a real kiosk');
+  if (input.runningPid !== null) return pass(`held by the running kiosk (pid ${input.runningPid}); scan a code at the gate to see it work`);
+  let opened: { path: string; lines: ScanLineSource };
+  try {
+    opened = await (input.open ?? openSerialScanner)(s);
+  } catch (err) {
+    const text = errorText(err);
+    const action = /EACCES|permission denied/i.test(text)
+      ? "add the kiosk's user to the dialout group (the package does), or fix the device's permissions"
+      : /lock|busy/i.test(text)
+        ? 'another program holds the port: stop it (is a kiosk running under another user?)'
+        : "plug the scanner in; check scanner.path or scanner.usb (`ls -l /dev/serial/by-id/`)";
+    return fail(`${where(s)}: cannot open (${text})`, action);
+  }
+  try {
+    if (!input.ask) return warn(`${opened.path} opens; reading not tried (--no-scan, or no terminal to ask at)`, 'run `safegate selftest` at the kiosk\'s terminal and scan a code when asked');
+    const seconds = Math.round(input.ask.timeoutMs / 1000);
+    input.ask.prompt(`scan any code now (within ${seconds} s)`);
+    const line = await opened.lines.next(input.ask.timeoutMs, signal);
+    if (line === null) {
+      return fail(`${opened.path} opens, but nothing was read in ${seconds} s`, `scan a code when asked; check the scanner's line suffix (scanner.suffix: ${s.suffix}) and speed (scanner.baudRate: ${s.baudRate})`);
+    }
+    if (line.kind === 'rejected') {
+      return fail(`${opened.path}: the scanner sent a line the kiosk refuses (${line.reason}: ${line.detail})`, `check the scanner's settings: line suffix (scanner.suffix: ${s.suffix}), UTF-8 output, codes up to ${s.maxLineLength} bytes`);
+    }
+    return pass(`${opened.path}: read a code of ${[...line.text].length} characters`);
+  } finally {
+    await opened.lines.close();
+  }
+}
+
+/** The running kiosk's own scanner, as it sees it (the supervisor screen's self-test). */
+export function liveScannerCheck(settings: ScannerSettings, state: ScannerState | undefined): CheckOutcome {
+  if (settings.source !== 'serial' || state === undefined) return scannerCheckWithoutPort(settings);
+  if (state === 'ready') return pass(`${where(settings)}: connected; scan a code to see it work`);
+  return fail(`${where(settings)}: ${state}`, "plug the scanner in; check scanner.path or scanner.usb; the kiosk reconnects by itself");
+}
+
+function scannerCheckWithoutPort(s: ScannerSettings): CheckOutcome {
+  if (s.source === 'stdin') return warn('simulated scanner (scanner.source: stdin): no hardware to test', 'set scanner.source: serial on a real kiosk');
+  return warn('no scanner in the settings (scanner.source: none): codes only from the camera', 'set scanner.source: serial and scanner.path (or usb) if this kiosk has a scanner');
+}
+
+/** The real port: found by path or USB ids, opened (locked, as the kiosk does), framed by the kiosk's framer. */
+export const openSerialScanner: OpenScanner = async (s) => {
+  let path: string;
+  if (s.path) {
+    if (!existsSync(s.path)) throw new Error('no such device');
+    path = s.path;
+  } else if (s.usb) {
+    const usb = s.usb;
+    const match = (await SerialPort.list()).find((p) => p.vendorId?.toLowerCase() === usb.vendorId && p.productId?.toLowerCase() === usb.productId);
+    if (!match) throw new Error(`no serial port with USB id ${usb.vendorId}:${usb.productId}`);
+    path = match.path;
+  } else throw new Error('no scanner path or USB ids configured');
+  const port = new SerialPort({ path, baudRate: s.baudRate, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  const framer = new ScanLineFramer(s.suffix, s.maxLineLength);
+  port.on('error', () => {});
+  port.pipe(framer);
+  const queue: FramedLine[] = [];
+  let wake: (() => void) | undefined;
+  framer.on('data', (l: FramedLine) => {
+    queue.push(l);
+    wake?.();
+  });
+  return {
+    path,
+    lines: {
+      async next(timeoutMs, signal) {
+        const deadline = Date.now() + timeoutMs;
+        while (queue.length === 0) {
+          const left = deadline - Date.now();
+          if (left <= 0 || signal?.aborted) return null;
+          await Promise.race([new Promise<void>((r) => (wake = r)), sleep(left, undefined, { ref: false })]);
+          wake = undefined;
+        }
+        return queue.shift()!;
+      },
+      async close() {
+        port.unpipe(framer);
+        if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+      },
+    },
+  };
+};
