@@ -36,7 +36,7 @@ export type EnrolOutcome = { ok: true; deviceId: string } | { ok: false; reason:
  * enrolled as before) and the code may be tried again unless the hub consumed it.
  */
 export async function enrolDevice(codeText: string, opts: EnrolOptions): Promise<EnrolOutcome> {
-  void codeText;
-  void opts;
-  return { ok: false, reason: 'NETWORK', message: 'enrolment is not available in this build yet' };
+  // Loaded when used: X.509 (@peculiar/x509) is not needed to load settings.
+  const { enrol } = await import('./enrol.js');
+  return enrol(codeText, opts);
 }

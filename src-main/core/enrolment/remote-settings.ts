@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FleetHealth } from '../../../base/common/types.js';
 import { problemsOf } from '../../../base/common/validation.js';
 import { loadSettingsForRun, readSettingsFile, settingsSchema, withEnrolmentIdentity, type LoadedSettings } from '../config.js';
 import { writeEnrolmentFile } from './files.js';
@@ -23,16 +24,8 @@ import {
  */
 export const LIVE_SETTINGS = ['screens.language', 'screens.resultSeconds', 'log.level'] as const;
 
-/** What a heartbeat carries (same shape as base/common/types.ts FleetHealth). */
-export interface FleetFigures {
-  enrolled: boolean;
-  /** Days until the device certificate expires, 1 decimal; null without one. */
-  certDaysLeft: number | null;
-  /** The newest applied settings document version (0: none). */
-  settingsVersion: number;
-  /** The last remote document refused, while no newer one has been applied. */
-  settingsRefused: { version: number; problems: string[] } | null;
-}
+/** What a heartbeat carries about the fleet (enrolled?, certificate days left, settings version, last refusal). */
+export type FleetFigures = FleetHealth;
 
 export type RemoteSettingsOutcome =
   | { ok: true; version: number; changed: string[]; restartNeeded: boolean }
