@@ -23,6 +23,7 @@ import { kioskRaisedAlert, type AlertBook } from './notify/alert-book.js';
 import { DeviceLanes } from './device-lanes.js';
 import { IngestGroups } from './ingest-groups.js';
 import { SiteRelay, type SiteMap } from './site-relay.js';
+import { cutOffAtBroker, DYNSEC_RESPONSE_TOPIC, parseDynsecResponse, type CutOffResult, type DynsecResponse, type RevokedDevices } from './fleet/revocation.js';
 import type { HubStore, IngestRequest, IngestResult } from './store.js';
 
 export interface HubOptions {
@@ -52,6 +53,12 @@ export interface HubOptions {
    * database instead).
    */
   concurrency?: number;
+  /**
+   * Revoked devices (sync/hub/fleet/revocation.ts): whatever still arrives from one is dropped before
+   * anything else looks at it. With it the hub also hears the broker's dynamic-security plugin, so
+   * `cutOff` can deny revoked devices at the broker over this process's own connection.
+   */
+  revoked?: Pick<RevokedDevices, 'has' | 'refuse'>;
 }
 
 const DEFAULT_CONCURRENCY = 128;
@@ -91,6 +98,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private relay: SiteRelay | undefined;
   /** Batches being handled at once are stored together (a group commit). */
   private readonly ingestGroups: IngestGroups;
+  private readonly dynsecListeners = new Set<(responses: DynsecResponse[]) => void>();
 
   constructor(
     private readonly options: HubOptions,
@@ -120,6 +128,8 @@ export class Hub extends EventEmitter<HubEvents> {
           : [topics.events('+'), topics.alerts('+'), topics.heartbeat('+'), topics.syncRequest('+'), ...(site ? [topics.passages('+')] : [])]),
         // Presence is never shared: every hub process must know which devices it cannot hear.
         ...(site ? [topics.presence('+')] : []),
+        // The plugin answers every subscriber; each process picks its own answers by correlation.
+        ...(this.options.revoked ? [DYNSEC_RESPONSE_TOPIC] : []),
       ],
       reconnect: { initialMs: 200, maxMs: 10_000 },
       authRetryMs: 30_000,
@@ -162,8 +172,12 @@ export class Hub extends EventEmitter<HubEvents> {
       });
     }
     link.on('message', (topic, payload) => {
+      if (topic === DYNSEC_RESPONSE_TOPIC) return this.onDynsecResponse(payload);
       const t = parseTopic(topic);
       const name = t?.name;
+      // A revoked device is cut off at the broker too, but what it sent before (or through a broker
+      // that has not been told yet) must not reach the store, the site stream or an answer.
+      if (t && this.options.revoked?.has(t.deviceId)) return this.options.revoked.refuse(t.deviceId, name ?? topic);
       // Live passages skip the queue: they must not wait behind a batch being committed.
       if (this.relay && name === 'passages') return void this.onLivePassage(topic, payload);
       if (this.relay && name === 'presence') return this.onPresence(topic, payload);
@@ -223,6 +237,31 @@ export class Hub extends EventEmitter<HubEvents> {
     // What this process did, for sizing: group commits and the batches in them, and resends dropped
     // because the same batch was still waiting here.
     this.log.info({ groups: this.ingestGroups.groups, batches: this.ingestGroups.batches, resendsDropped: this.lanes?.collapsed ?? 0 }, 'hub stopped');
+  }
+
+  /**
+   * Denies these devices everything at the broker (dynamic-security plugin) over this process's
+   * connection; a failure (offline, the plugin silent or refusing) is returned, not thrown.
+   */
+  async cutOff(deviceIds: readonly string[]): Promise<CutOffResult> {
+    const link = this.link;
+    if (!this.options.revoked) return { ok: false, reason: 'this hub process does not hear the dynamic-security plugin' };
+    if (!link || link.state !== 'online') return { ok: false, reason: 'this hub process is not connected to the broker' };
+    return cutOffAtBroker(
+      {
+        publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }),
+        onResponse: (listener) => {
+          this.dynsecListeners.add(listener);
+          return () => this.dynsecListeners.delete(listener);
+        },
+      },
+      deviceIds,
+    );
+  }
+
+  private onDynsecResponse(payload: Uint8Array): void {
+    const responses = parseDynsecResponse(payload);
+    if (responses) for (const listener of this.dynsecListeners) listener(responses);
   }
 
   private status(online: boolean): string {

@@ -1,8 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface ClientCredentials {
@@ -94,6 +94,43 @@ export const BROKER_ACL_FILE = fileURLToPath(new URL('../../config/mosquitto/saf
 export const BROKER_CONF_FILE = fileURLToPath(new URL('../../config/mosquitto/safegate.conf', import.meta.url));
 
 /**
+ * The initial dynamic-security configuration SafeGate ships (config/mosquitto/dynamic-security.json:
+ * the role `safegate-revoked`, no clients): each test broker runs on a writable copy of it.
+ */
+export const BROKER_DYNSEC_FILE = fileURLToPath(new URL('../../config/mosquitto/dynamic-security.json', import.meta.url));
+
+/**
+ * The dynamic-security plugin the shipped configuration loads, on this machine: the path the file
+ * names (Debian's amd64 one) when it exists, else the same library in another multiarch folder.
+ */
+function dynsecPlugin(shipped: string): string {
+  const named = /^\s*plugin\s+(\S+)\s*$/m.exec(shipped)?.[1];
+  if (!named) throw new Error(`${BROKER_CONF_FILE}: no plugin line (the dynamic-security plugin)`);
+  if (existsSync(named)) return named;
+  for (const arch of readdirSync('/usr/lib')) {
+    const candidate = join('/usr/lib', arch, basename(named));
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`the dynamic-security plugin ${named} is not installed (Debian: mosquitto package)`);
+}
+
+/** The files a broker's TLS listener runs on: the CA, the broker's certificate and key, the CA's revocation list. */
+export interface BrokerPkiFiles {
+  ca: string;
+  cert: string;
+  key: string;
+  crl: string;
+}
+
+/**
+ * A hub PKI folder's files for the broker (`pki.dir` of the hub settings: ca.crt, server.crt,
+ * server.key, crl.pem), so a test broker runs on the CA the hub enrols devices with.
+ */
+export function brokerPkiFilesIn(dir: string): BrokerPkiFiles {
+  return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), crl: join(dir, 'crl.pem') };
+}
+
+/**
  * Lines a host's own mosquitto.conf decides (Debian's sets the pid file, persistence and logging,
  * then includes conf.d/); the test broker sets them itself, so the shipped file must leave them out.
  */
@@ -128,8 +165,10 @@ function testBrokerConfig(shipped: string, local: Record<string, string>, host: 
 
 /**
  * A real Mosquitto 2 on a free loopback port running the shipped configuration
- * (config/mosquitto/safegate.conf) with the shipped ACL: TLS with client certificates (CN =
- * username = client id), a revocation list, per-device ACLs, bounded packets and queues.
+ * (config/mosquitto/safegate.conf) with the shipped ACL and dynamic-security plugin: TLS with client
+ * certificates (CN = username = client id), a revocation list, per-device ACLs, the deny list of
+ * revoked devices, bounded packets and queues. It runs on a TestCertificates CA, or on given PKI
+ * files (e.g. a hub's `pki.dir`, `brokerPkiFilesIn`), so devices the hub enrolled can connect.
  */
 export class TestBroker {
   port = 0;
@@ -138,13 +177,25 @@ export class TestBroker {
 
   /** The ACL in force: a copy of the shipped file, so a test can change it and `reloadAcl()`. */
   readonly aclFile: string;
+  /**
+   * The dynamic-security configuration in force: a writable copy of the shipped one, which the
+   * broker rewrites at each change and keeps across restarts (as /var/lib/mosquitto does).
+   */
+  readonly dynsecFile: string;
+  private readonly pki: BrokerPkiFiles;
 
   constructor(
     readonly dir: string,
-    readonly certs: TestCertificates,
+    pki: TestCertificates | BrokerPkiFiles,
   ) {
     this.aclFile = join(dir, 'safegate.acl');
     writeFileSync(this.aclFile, readFileSync(BROKER_ACL_FILE));
+    this.dynsecFile = join(dir, 'dynamic-security.json');
+    writeFileSync(this.dynsecFile, readFileSync(BROKER_DYNSEC_FILE));
+    this.pki =
+      pki instanceof TestCertificates
+        ? { ca: join(pki.dir, 'ca.crt'), cert: join(pki.dir, 'server.crt'), key: join(pki.dir, 'server.key'), crl: pki.crlFile }
+        : pki;
   }
 
   /** Mosquitto re-reads its ACL on SIGHUP. */
@@ -162,17 +213,20 @@ export class TestBroker {
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
     const conf = join(this.dir, 'mosquitto.conf');
+    const shipped = readFileSync(BROKER_CONF_FILE, 'utf8');
     writeFileSync(
       conf,
       testBrokerConfig(
-        readFileSync(BROKER_CONF_FILE, 'utf8'),
+        shipped,
         {
           listener: `${this.port} 127.0.0.1`,
-          cafile: join(this.certs.dir, 'ca.crt'),
-          certfile: join(this.certs.dir, 'server.crt'),
-          keyfile: join(this.certs.dir, 'server.key'),
-          crlfile: this.certs.crlFile,
+          cafile: this.pki.ca,
+          certfile: this.pki.cert,
+          keyfile: this.pki.key,
+          crlfile: this.pki.crl,
           acl_file: this.aclFile,
+          plugin: dynsecPlugin(shipped),
+          plugin_opt_config_file: this.dynsecFile,
         },
         [
           // As root, Mosquitto would switch to its own user, who cannot read this private temp folder.
