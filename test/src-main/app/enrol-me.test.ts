@@ -1,0 +1,133 @@
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { EST_PATHS, formatEnrolmentCode } from '../../../base/common/enrolment.js';
+import { passFor, tempDir, waitFor } from '../../helpers/fixtures.js';
+import { KioskProcessRig, type RunningKiosk } from '../../helpers/kiosk-process.js';
+import { TestCertificates } from '../../helpers/mosquitto.js';
+
+type Log = Record<string, unknown>;
+
+const TOKEN = 'A'.repeat(43);
+
+/** A packaged kiosk's file: no device, checkpoint or hub of its own (enrolment gives them); debug logs carry each output transition. */
+async function unenrolledRig(): Promise<KioskProcessRig> {
+  const rig = await KioskProcessRig.create();
+  const doc = parse(readFileSync(rig.config, 'utf8')) as Record<string, unknown>;
+  delete doc['device'];
+  delete doc['checkpoint'];
+  doc['log'] = { level: 'debug' };
+  writeFileSync(rig.config, stringify(doc));
+  return rig;
+}
+
+/** The simulated outputs' transitions as the running kiosk logged them: `greenLight:on`, ... */
+function transitions(logs: Log[], since = 0): { at: number; what: string }[] {
+  return logs
+    .slice(since)
+    .filter((l) => l.msg === 'output' && l.ns === 'device:gpio')
+    .map((l) => ({ at: l.time as number, what: `${String(l.output)}:${l.active ? 'on' : 'off'}` }));
+}
+
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/**
+ * `safegate run --headless` with a settings file that names no device, checkpoint or hub, as a
+ * packaged kiosk starts before IT enrols it: a real process, a real pty scanner, the simulated
+ * outputs' transitions read from its log.
+ */
+describe('safegate run, not enrolled: "enrol me"', () => {
+  let rig: KioskProcessRig | undefined;
+  let https: Server | undefined;
+  const pki = tempDir('safegate-enrol-me-pki-');
+  afterEach(async () => {
+    if (https) await new Promise<void>((r) => https!.close(() => r()));
+    https = undefined;
+    await rig?.dispose();
+    rig = undefined;
+  });
+  afterAll(() => pki.remove());
+
+  it('lights green and red in turn, decides no pass, refuses a code for another CA or an unreachable hub with the reason and a long beep, stays not enrolled, and stops on SIGTERM with status 0', async () => {
+    rig = await unenrolledRig();
+    const kiosk: RunningKiosk = await rig.startKiosk();
+    const { child, logs } = kiosk;
+    expect(logs.some((l) => l.msg === 'kiosk not enrolled: waiting for an enrolment code (enrol me)')).toBe(true);
+
+    // The pattern: green and red on in turn, never together; the relay and the buzzer untouched.
+    await waitFor(() => (transitions(logs).filter((t) => t.what.endsWith(':on')).length >= 4 ? true : undefined), 'two cycles of the enrol-me pattern', 10_000);
+    const pattern = transitions(logs);
+    expect(pattern.every((t) => t.what.startsWith('greenLight') || t.what.startsWith('redLight'))).toBe(true);
+    const ons = pattern.filter((t) => t.what.endsWith(':on')).map((t) => t.what);
+    expect(ons.slice(0, 4)).toEqual(['greenLight:on', 'redLight:on', 'greenLight:on', 'redLight:on']);
+    const lit = new Set<string>();
+    for (const t of pattern) {
+      const [line, state] = t.what.split(':') as [string, string];
+      if (state === 'on') lit.add(line);
+      else lit.delete(line);
+      expect(lit.size).toBeLessThanOrEqual(1);
+    }
+
+    // A pass is no enrolment code: ignored, nothing decided, no store opened.
+    await rig.pty.write(`${passFor(rig.keys, 'W1')}\r`);
+    await waitFor(() => (logs.some((l) => l.msg === 'not an enrolment code: ignored (this kiosk is not enrolled and decides no passes)') ? true : undefined), 'pass ignored');
+    expect(logs.some((l) => l.msg === 'scan')).toBe(false);
+    expect(existsSync(join(rig.dir.path, 'safegate.db'))).toBe(false);
+
+    // A code naming a CA other than the one the server presents: refused as CA_MISMATCH.
+    const certs = new TestCertificates(join(pki.path, 'pki'));
+    https = createHttpsServer({ key: readFileSync(join(certs.dir, 'server.key')), cert: readFileSync(join(certs.dir, 'server.crt')) }, (req, res) => {
+      if (req.url === EST_PATHS.cacerts) res.writeHead(200, { 'Content-Type': 'application/pem-certificate-chain' }).end(readFileSync(join(certs.dir, 'ca.crt')));
+      else res.writeHead(404).end();
+    });
+    https.listen(0, '127.0.0.1');
+    await once(https, 'listening');
+    const httpsPort = (https.address() as AddressInfo).port;
+    const beepsBefore = logs.length;
+    await rig.pty.write(`${formatEnrolmentCode({ hubUrl: `https://127.0.0.1:${httpsPort}`, deviceId: 'gate-a-0001', token: TOKEN, caFingerprint: 'ab'.repeat(32) })}\r`);
+    const mismatch = await waitFor(() => logs.find((l) => l.msg === 'enrolment refused; still waiting for an enrolment code'), 'CA mismatch refused', 20_000);
+    expect(mismatch.reason).toBe('CA_MISMATCH');
+    // One long beep (after the end of the one the ignored pass had).
+    const buzzer = () => {
+      const all = transitions(logs, beepsBefore).filter((t) => t.what.startsWith('buzzer'));
+      return all.slice(all.findIndex((t) => t.what === 'buzzer:on'));
+    };
+    await waitFor(() => (buzzer().length >= 2 ? true : undefined), 'long beep');
+    const beep = buzzer();
+    expect(beep.slice(0, 2).map((t) => t.what)).toEqual(['buzzer:on', 'buzzer:off']);
+    expect(beep[1]!.at - beep[0]!.at).toBeGreaterThanOrEqual(900);
+
+    // A hub that cannot be reached: NETWORK.
+    const port = await closedPort();
+    await rig.pty.write(`${formatEnrolmentCode({ hubUrl: `https://127.0.0.1:${port}`, deviceId: 'gate-a-0001', token: TOKEN, caFingerprint: 'ab'.repeat(32) })}\r`);
+    await waitFor(() => (logs.filter((l) => l.msg === 'enrolment refused; still waiting for an enrolment code').length === 2 ? true : undefined), 'closed port refused', 20_000);
+    expect(logs.filter((l) => l.msg === 'enrolment refused; still waiting for an enrolment code').map((l) => l.reason)).toEqual(['CA_MISMATCH', 'NETWORK']);
+
+    // Still not enrolled: nothing in the enrolment folder, the kiosk never composed, the lights still say so.
+    expect(existsSync(join(rig.dir.path, 'enrolment', 'state.json'))).toBe(false);
+    expect(logs.some((l) => l.msg === 'kiosk started')).toBe(false);
+    const after = logs.length;
+    await waitFor(() => (transitions(logs, after).filter((t) => t.what.endsWith(':on') && !t.what.startsWith('buzzer')).length >= 2 ? true : undefined), 'the pattern goes on');
+
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    // Stopped with every output off.
+    const last = new Map<string, string>();
+    for (const t of transitions(logs)) last.set(t.what.split(':')[0]!, t.what.split(':')[1]!);
+    expect([...last.values()].every((v) => v === 'off')).toBe(true);
+  });
+});
