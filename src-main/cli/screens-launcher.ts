@@ -2,10 +2,17 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoopbackServer } from '../api/loopback-server.js';
 import { packageRoot } from '../../base/node/package.js';
+import { writePrivateFile } from '../../base/node/private-files.js';
+
+/**
+ * Set by the packaged safegate.service (SAFEGATE_SCREENS_PUBLISH=/run/safegate): the folder where the
+ * kiosk publishes this run's screens address for the display unit (safegate-kiosk.service, the same user).
+ */
+export const SCREENS_PUBLISH_ENV = 'SAFEGATE_SCREENS_PUBLISH';
 
 export type ScreenMode = 'auto' | 'electron' | 'chromium' | 'address' | 'none';
 
@@ -69,6 +76,7 @@ export class ScreenLauncher {
   private stopped = false;
   private restarts: number[] = [];
   private profileDir: string | undefined;
+  private published: string[] = [];
   shown: 'electron' | 'chromium' | 'address' | 'none' = 'none';
 
   constructor(
@@ -85,6 +93,7 @@ export class ScreenLauncher {
   ) {}
 
   start(): void {
+    this.publish();
     if (this.mode === 'none') return;
     if (this.mode !== 'address' && (this.options.runningAsRoot ?? process.getuid?.() === 0)) {
       // A browser or the Electron shell run as root can only run without its sandbox, and the
@@ -106,13 +115,40 @@ export class ScreenLauncher {
     this.printAddress();
   }
 
+  /**
+   * With SAFEGATE_SCREENS_PUBLISH=DIR, whatever the mode: DIR/screens.html, a launch page a browser
+   * opens as file:// (so the secret is never on a command line), and DIR/screens.json (screenUrl,
+   * apiUrl, secret, exportsDir: what the Electron shell reads on stdin). Both 0600 in a checked 0700
+   * folder, replaced atomically each run (a display unit watching them reopens the new address) and
+   * removed at stop.
+   */
+  private publish(): void {
+    const dir = process.env[SCREENS_PUBLISH_ENV];
+    if (!dir) return;
+    try {
+      const page = join(dir, 'screens.html');
+      const info = join(dir, 'screens.json');
+      writePrivateFile(info, JSON.stringify({ pid: process.pid, screenUrl: this.server.screenUrl, apiUrl: this.server.apiUrl, secret: this.server.secret, exportsDir: this.options.exportsDir ?? null }) + '\n');
+      writePrivateFile(page, `<!doctype html><meta http-equiv="refresh" content="0;url=${this.server.screenUrl.replace(/"/g, '')}">`);
+      this.published = [page, info];
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, `could not publish the screens address in ${dir} for the display unit`);
+    }
+  }
+
   private printAddress(): void {
     this.shown = 'address';
+    if (this.published.length) {
+      // Published for the display unit: the secret stays out of the log (the journal).
+      this.print(`Screens: address published in ${dirname(this.published[0]!)} for the display unit (safegate-kiosk.service).`);
+      return;
+    }
     this.print(`Screens: open ${this.server.screenUrl} in a browser on this machine (the address carries this run's secret).`);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const f of this.published) rmSync(f, { force: true });
     const child = this.child;
     if (child && child.exitCode === null) {
       child.kill('SIGTERM');
