@@ -169,6 +169,58 @@ export const hubSettingsSchema = z
       })
       .prefault({})
       .describe('narrow tracing (`safegate hub trace`, the console Trace page)'),
+    pki: z
+      .strictObject({
+        dir: z
+          .string()
+          .min(1)
+          .default('pki')
+          .describe('folder of the hub CA (relative to this settings file): ca.crt, ca.key, the broker\'s server certificate, the hub processes\' certificates, crl.pem (`safegate hub pki init` makes it)'),
+        deviceCertDays: z
+          .number()
+          .int()
+          .min(1)
+          .max(3_650)
+          .default(365)
+          .describe('a device certificate issued at enrolment or renewal is valid this many days, plus a random 0 to 7 (so a week\'s enrolments do not expire in the same hour)'),
+      })
+      .prefault({})
+      .describe('the hub CA that signs the broker\'s, the hub processes\' and every enrolled device\'s certificate'),
+    enrol: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('serve the enrolment endpoint (EST over HTTPS) from this hub process'),
+        host: z.string().min(1).default('0.0.0.0').describe('address the enrolment endpoint listens on (kiosks reach it over the network)'),
+        port: z.number().int().min(1).max(65_535).default(8443).describe('TCP port of the enrolment endpoint'),
+        publicUrl: z
+          .string()
+          .superRefine((v, ctx) => {
+            const problem = enrolUrlProblem(v, 'https:', 'https://host[:port]');
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .optional()
+          .describe('the enrolment endpoint as kiosks reach it, https://host[:port]: it goes into every enrolment code (its host must be one of `hub pki init --host`)'),
+        brokerUrl: z
+          .string()
+          .superRefine((v, ctx) => {
+            const problem = enrolUrlProblem(v, 'mqtts:', 'mqtts://host[:port]');
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .optional()
+          .describe('the broker as enrolled kiosks reach it, mqtts://host[:port] (sent in the enrolment answer)'),
+        tokenHours: z.number().positive().max(90 * 24).default(24).describe('an enrolment code made without --expires is valid this many hours'),
+        rateLimitPerMinute: z.number().int().min(1).max(10_000).default(30).describe('requests one address may make to the enrolment endpoint per minute (more are refused, RATE_LIMITED)'),
+        gpioProfiles: z
+          .record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a profile name: letters, digits, dot, underscore and dash'), z.record(z.string(), z.unknown()))
+          .default({})
+          .describe('named GPIO profiles (`hub enrol create --gpio-profile NAME`): each a partial kiosk `gate` settings object (relay, lights, inputs...) the enrolled kiosk gets; checked against the kiosk settings when a code is made'),
+      })
+      .superRefine((e, ctx) => {
+        if (!e.enabled) return;
+        if (!e.publicUrl) ctx.addIssue({ code: 'custom', message: 'the enrolment endpoint needs publicUrl (https://host:port, what goes in the codes)', path: ['publicUrl'] });
+        if (!e.brokerUrl) ctx.addIssue({ code: 'custom', message: 'the enrolment endpoint needs brokerUrl (mqtts://host:port, where enrolled kiosks connect)', path: ['brokerUrl'] });
+      })
+      .prefault({})
+      .describe('fleet enrolment: one-time enrolment codes (`safegate hub enrol create`) and the endpoint kiosks enrol at'),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   });
 export type HubSettings = z.infer<typeof hubSettingsSchema>;
@@ -221,6 +273,21 @@ export function smtpUrlProblem(v: string): string | undefined {
   return undefined;
 }
 
+/** Why an enrolment address (publicUrl, brokerUrl) is not `<protocol>//host[:port]` alone, or undefined. */
+export function enrolUrlProblem(v: string, protocol: 'https:' | 'mqtts:', shape: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return `not a URL: ${shape}`;
+  }
+  if (u.protocol !== protocol) return `${JSON.stringify(u.protocol)} is not ${protocol} (${shape})`;
+  if (u.username || u.password) return `no user or password in the address (${shape})`;
+  if (!u.hostname) return `no host: ${shape}`;
+  if ((u.pathname !== '' && u.pathname !== '/') || u.search || u.hash) return `nothing after the host and port: ${shape}`;
+  return undefined;
+}
+
 /** Why alerts.consoleUrl is not an http(s) address without user or password, or undefined. */
 export function consoleUrlProblem(v: string): string | undefined {
   let u: URL;
@@ -244,6 +311,8 @@ export interface LoadedHubSettings {
   passKeyPath: string | undefined;
   phonePassKeyPath: string | undefined;
   checkpointCodeKeyPath: string | undefined;
+  /** pki.dir resolved against the settings file. */
+  pkiDir: string;
   /** alerts.smtp.passwordFile resolved against the settings file. */
   smtpPasswordPath: string | undefined;
 }
@@ -277,6 +346,7 @@ export function loadHubSettings(file: string): LoadedHubSettings {
     passKeyPath: at(r.data.passKey),
     phonePassKeyPath: at(r.data.phonePassKey),
     checkpointCodeKeyPath: at(r.data.checkpointCodeKey),
+    pkiDir: resolve(base, r.data.pki.dir),
     smtpPasswordPath: at(r.data.alerts.smtp?.passwordFile),
   };
 }
