@@ -8,7 +8,9 @@ import { DEFAULT_DECODER, type DecoderName } from '../../device/camera/decoder.j
 import type { ScreenMode } from './screens-launcher.js';
 import { CliError } from './cli-error.js';
 import { registerAlertCommands } from './alert-commands.js';
+import { registerDevicesCommands } from './devices-commands.js';
 import { registerReportCommands } from './report-commands.js';
+import { registerEnrolCommands } from './enrol-commands.js';
 import { registerSelftestCommand } from './selftest-commands.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
@@ -184,14 +186,18 @@ function buildProgram(): Command {
 
   registerSelftestCommand(program);
 
+  registerEnrolCommands(program);
+
   const config = program.command('config').description('the settings file');
   config
     .command('check')
     .description('validate a settings file and list every problem')
     .requiredOption('--config <file>', 'settings file')
     .action(async (o: { config: string }) => {
-      (await import('../core/config.js')).loadSettings(o.config);
-      console.log(`${o.config}: OK`);
+      const loaded = (await import('../core/config.js')).loadSettings(o.config);
+      // An enrolled kiosk's settings are layers: say which applied (with versions) and which were left out.
+      const layers = loaded.layers ? ` (layers: ${loaded.layers.applied.map((l) => (l.version ? `${l.layer} v${l.version}` : l.layer)).join(' < ')})` : '';
+      console.log(`${o.config}: OK${layers}${(loaded.layers?.ignored ?? []).map((w) => `\n  ${w}`).join('')}`);
     });
   config
     .command('schema')
@@ -204,6 +210,19 @@ function buildProgram(): Command {
     .description('run the hub: ingest kiosk event batches, store them durably, acknowledge them')
     .requiredOption('--config <file>', 'hub settings file (YAML or JSON)')
     .action(async (o: { config: string }) => (await hubCommands()).runHub(o.config));
+  hub
+    .command('backup')
+    .description("write one archive (0600) of what the hub cannot be rebuilt without: its databases (online-consistent; pg_dump with DATABASE_URL), the PKI folder (device CA key), the keys the settings name, the settings file")
+    .requiredOption('--config <file>', 'hub settings file')
+    .requiredOption('--out <file.tar.gz>', 'the archive to write (never overwritten)')
+    .action(async (o: { config: string; out: string }) => console.log(await (await import('./hub-backup-commands.js')).backupHub(o.config, o.out)));
+  hub
+    .command('restore')
+    .description('restore a `hub backup` archive: checksums verified first, the settings file to --config, every other file where those settings put it, with its mode (stop the hub first)')
+    .requiredOption('--config <file>', 'where the hub settings file goes (the other files go where it says)')
+    .requiredOption('--from <file.tar.gz>', 'the archive')
+    .option('--force', 'replace files that exist (and, on PostgreSQL, what the database holds)')
+    .action(async (o: { config: string; from: string; force?: boolean }) => console.log(await (await import('./hub-backup-commands.js')).restoreHub(o.config, o.from, Boolean(o.force))));
   const hubRoster = hub.command('roster').description('the roster the hub publishes to kiosks');
   hubRoster
     .command('import')
@@ -371,6 +390,7 @@ function buildProgram(): Command {
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string; worker: string; from?: string; to?: string; secondDegree?: boolean; json?: boolean }) => console.log(await (await import('./trace-commands.js')).traceHubWorker(o.config, o)));
   registerAlertCommands(hub);
+  registerDevicesCommands(hub);
   registerReportCommands(hub);
   const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
   hubPerson
