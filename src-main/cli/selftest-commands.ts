@@ -38,13 +38,13 @@ export interface SelftestOptions {
  */
 export async function runSelftestCommand(o: SelftestOptions, scanTimeoutGiven: boolean): Promise<number> {
   const timeoutMs = o.scanTimeout !== undefined ? parseScanTimeout(o.scanTimeout) : DEFAULT_SCAN_TIMEOUT_MS;
-  const [{ commandChecks, runSelftest, selftestExitCode }, { loadSettings }] = await Promise.all([import('../core/selftest/index.js'), import('../core/config.js')]);
+  const [{ commandChecks, runSelftest, selftestExitCode }, { loadSettingsForRun }] = await Promise.all([import('../core/selftest/index.js'), import('../core/config.js')]);
   const ask = o.scan !== false && (Boolean(process.stdin.isTTY) || scanTimeoutGiven);
   // With --json, stdout carries the results only; the question goes to stderr.
   const say = (text: string) => (o.json ? process.stderr : process.stdout).write(`${text}\n`);
   const results = await runSelftest(
     commandChecks({
-      loadSettings: () => loadSettings(o.config),
+      loadSettings: () => loadSettingsForRun(o.config),
       brokerProbe: probeBroker,
       scan: ask ? { timeoutMs, prompt: (text) => say(`>>> ${text}`) } : null,
     }),

@@ -6,7 +6,7 @@ import { problemLine } from '../../../base/common/validation.js';
 import { defaultPolicy } from '../../../base/common/policy/policy.js';
 import type { HubLinkView } from '../../../base/common/hub-link.js';
 import type { ScannerState } from '../../../device/scanner/scanner.js';
-import type { LoadedSettings } from '../config.js';
+import type { LoadedSettings, SettingsForRun } from '../config.js';
 import { loadPolicyFile } from '../policy/policy-file.js';
 import { PolicyInForce } from '../policy/policy-in-force.js';
 import { readRuntimeStatus, runtimeFiles } from '../runtime.js';
@@ -32,8 +32,8 @@ export type { ScanRequest, OpenScanner } from './scanner.js';
 
 /** What `safegate selftest` gives the checks: the settings loader and the ports the core may not build itself. */
 export interface CommandSelftestPorts {
-  /** The effective settings (enrolled or not). */
-  loadSettings(): LoadedSettings;
+  /** The effective settings, enrolled or not (config.ts loadSettingsForRun). */
+  loadSettings(): SettingsForRun;
   brokerProbe: BrokerProbe;
   brokerTimeoutMs?: number;
   /** Ask the operator to scan (null: --no-scan, or nobody at a terminal). */
@@ -57,6 +57,8 @@ const BROKER_TIMEOUT_MS = 8_000;
 export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
   const now = ports.now ?? Date.now;
   let loaded: LoadedSettings | undefined;
+  /** Why the kiosk is not enrolled (it waits for an enrolment code); the checks then run on the local file's settings. */
+  let notEnrolled: string | undefined;
   const running = () => (loaded ? (readRuntimeStatus(runtimeFiles(loaded.paths.store, ports.env)) ?? null) : null);
   const withSettings = (name: SelftestCheckName, run: (l: LoadedSettings, signal: AbortSignal) => Promise<CheckOutcome> | CheckOutcome, timeoutMs?: number): SelftestCheck => ({
     name,
@@ -69,10 +71,16 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
     {
       name: 'settings',
       run: () => {
+        let r: SettingsForRun;
         try {
-          loaded = ports.loadSettings();
+          r = ports.loadSettings();
         } catch (err) {
           return settingsFailure(err);
+        }
+        loaded = r.loaded;
+        if (r.kind === 'not-enrolled') {
+          notEnrolled = r.reason;
+          return warn(`${r.loaded.file}: valid, but this kiosk is not enrolled (${r.reason})`, `enrol it: scan its enrolment code at the gate, or \`safegate enrol --config ${r.loaded.file} --token-file CODE\``);
         }
         return settingsPass(loaded);
       },
@@ -89,6 +97,7 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
     withSettings(
       'broker',
       (l) => {
+        if (notEnrolled !== undefined) return fail('not enrolled: no broker or device certificate yet', 'enrol the kiosk (see the settings check)');
         const live = running();
         return brokerCheck({
           broker: l.broker,
@@ -101,8 +110,14 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
       brokerTimeout + 2_000,
     ),
     withSettings('hub-keys', (l) => hubKeysCheck({ keysDir: l.paths.keysDir, syncs: Boolean(l.broker) })),
-    withSettings('data-ages', (l) => dataAgesCheck({ syncs: Boolean(l.broker), figures: storedDataAges(l), nowMs: now() })),
-    withSettings('certificate', (l) => certificateCheck({ certFile: l.broker?.cert, syncs: Boolean(l.broker), deviceId: l.settings.device.id, nowMs: now() })),
+    withSettings('data-ages', (l) =>
+      notEnrolled !== undefined ? warn('not enrolled: nothing downloaded from a hub yet') : dataAgesCheck({ syncs: Boolean(l.broker), figures: storedDataAges(l), nowMs: now() }),
+    ),
+    withSettings('certificate', (l) =>
+      notEnrolled !== undefined
+        ? fail('not enrolled: no device certificate', 'enrol the kiosk (see the settings check)')
+        : certificateCheck({ certFile: l.broker?.cert, syncs: Boolean(l.broker), deviceId: l.settings.device.id, nowMs: now() }),
+    ),
   ];
   return checks;
 }
@@ -165,7 +180,12 @@ export function runLiveSelftest(k: LiveKioskParts): Promise<SelftestResult[]> {
 function settingsPass(l: LoadedSettings): CheckOutcome {
   const s = l.settings;
   const hub = l.broker ? `hub ${l.broker.url}` : 'standalone (no hub)';
-  return pass(`${l.file}: device ${s.device.id}, checkpoint ${s.checkpoint.id} (${s.checkpoint.kind}, ${s.checkpoint.direction}), ${hub}`);
+  const layers = l.layers?.applied.filter((a) => a.layer !== 'file') ?? [];
+  const enrolled = layers.length ? `, enrolled (${layers.map((a) => `${a.layer} settings${a.version !== undefined ? ` v${a.version}` : ''}`).join(', ')})` : '';
+  const detail = `${l.file}: device ${s.device.id}, checkpoint ${s.checkpoint.id} (${s.checkpoint.kind}, ${s.checkpoint.direction}), ${hub}${enrolled}`;
+  const ignored = l.layers?.ignored ?? [];
+  if (ignored.length) return warn(`${detail}; left out: ${ignored.join('; ')}`.slice(0, 500), 'the hub\'s newest remote settings do not check here: see `safegate hub devices` at the hub');
+  return pass(detail);
 }
 
 function settingsFailure(err: unknown): CheckOutcome {

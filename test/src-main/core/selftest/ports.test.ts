@@ -149,7 +149,7 @@ describe('data ages', () => {
       const db = openStore(loaded.paths.store);
       new DownlinkState(db).markChecked('roster', { hubMs: Date.now(), checkedAtMs: Date.now() - 3_600_000 });
       db.close();
-      const checks = commandChecks({ loadSettings: () => loaded, brokerProbe: async () => ({ ok: false, fault: 'network', detail: 'not here' }), scan: null, env: { SAFEGATE_RUNTIME_DIR: join(dir.path, 'run') } });
+      const checks = commandChecks({ loadSettings: () => ({ kind: 'ready' as const, loaded }), brokerProbe: async () => ({ ok: false, fault: 'network', detail: 'not here' }), scan: null, env: { SAFEGATE_RUNTIME_DIR: join(dir.path, 'run') } });
       expect(checks.map((c) => c.name)).toEqual([...SELFTEST_CHECKS]);
       const results = await runSelftest(checks);
       const ages = results.find((r) => r.check === 'data-ages')!;
