@@ -8,9 +8,7 @@ import { DEFAULT_DECODER, type DecoderName } from '../../device/camera/decoder.j
 import type { ScreenMode } from './screens-launcher.js';
 import { CliError } from './cli-error.js';
 import { registerAlertCommands } from './alert-commands.js';
-import { registerDevicesCommands } from './devices-commands.js';
 import { registerReportCommands } from './report-commands.js';
-import { registerEnrolCommands } from './enrol-commands.js';
 import { registerSelftestCommand } from './selftest-commands.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
@@ -186,18 +184,14 @@ function buildProgram(): Command {
 
   registerSelftestCommand(program);
 
-  registerEnrolCommands(program);
-
   const config = program.command('config').description('the settings file');
   config
     .command('check')
     .description('validate a settings file and list every problem')
     .requiredOption('--config <file>', 'settings file')
     .action(async (o: { config: string }) => {
-      const loaded = (await import('../core/config.js')).loadSettings(o.config);
-      // An enrolled kiosk's settings are layers: say which applied (with versions) and which were left out.
-      const layers = loaded.layers ? ` (layers: ${loaded.layers.applied.map((l) => (l.version ? `${l.layer} v${l.version}` : l.layer)).join(' < ')})` : '';
-      console.log(`${o.config}: OK${layers}${(loaded.layers?.ignored ?? []).map((w) => `\n  ${w}`).join('')}`);
+      (await import('../core/config.js')).loadSettings(o.config);
+      console.log(`${o.config}: OK`);
     });
   config
     .command('schema')
@@ -390,7 +384,6 @@ function buildProgram(): Command {
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string; worker: string; from?: string; to?: string; secondDegree?: boolean; json?: boolean }) => console.log(await (await import('./trace-commands.js')).traceHubWorker(o.config, o)));
   registerAlertCommands(hub);
-  registerDevicesCommands(hub);
   registerReportCommands(hub);
   const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
   hubPerson
