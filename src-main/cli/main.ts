@@ -9,6 +9,7 @@ import type { ScreenMode } from './screens-launcher.js';
 import { CliError } from './cli-error.js';
 import { registerAlertCommands } from './alert-commands.js';
 import { registerReportCommands } from './report-commands.js';
+import { registerEnrolCommands } from './enrol-commands.js';
 import { registerSelftestCommand } from './selftest-commands.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
@@ -184,14 +185,18 @@ function buildProgram(): Command {
 
   registerSelftestCommand(program);
 
+  registerEnrolCommands(program);
+
   const config = program.command('config').description('the settings file');
   config
     .command('check')
     .description('validate a settings file and list every problem')
     .requiredOption('--config <file>', 'settings file')
     .action(async (o: { config: string }) => {
-      (await import('../core/config.js')).loadSettings(o.config);
-      console.log(`${o.config}: OK`);
+      const loaded = (await import('../core/config.js')).loadSettings(o.config);
+      // An enrolled kiosk's settings are layers: say which applied (with versions) and which were left out.
+      const layers = loaded.layers ? ` (layers: ${loaded.layers.applied.map((l) => (l.version ? `${l.layer} v${l.version}` : l.layer)).join(' < ')})` : '';
+      console.log(`${o.config}: OK${layers}${(loaded.layers?.ignored ?? []).map((w) => `\n  ${w}`).join('')}`);
     });
   config
     .command('schema')

@@ -123,7 +123,8 @@ export function fleetFigures(settingsFile: string, nowMs: number): FleetFigures 
     enrolled: true,
     certDaysLeft: daysLeft(reading.folder.certNotAfterMs, nowMs),
     settingsVersion,
-    settingsRefused: refused?.version && refused.version > settingsVersion ? { version: refused.version, problems: refused.problems.slice(0, MAX_PROBLEMS).map(clip) } : null,
+    // Kept until a newer document is accepted; an older one refused says the hub is behind (e.g. restored from a backup).
+    settingsRefused: refused?.version ? { version: refused.version, problems: refused.problems.slice(0, MAX_PROBLEMS).map(clip) } : null,
   };
 }
 
