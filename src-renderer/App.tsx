@@ -77,6 +77,11 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
     };
   }, [view, i18n.language, defaultLanguage, state.languageResetSeconds, resetLanguage]);
 
+  // Read through a ref: `submit` (and with it the keyboard-wedge detector) stays the same across state polls.
+  const enrolling = useRef(state.enrolment !== null);
+  useEffect(() => {
+    enrolling.current = state.enrolment !== null;
+  }, [state.enrolment]);
   const submit = useCallback(
     (text: string, source: 'camera' | 'keyboard') => {
       // The decision comes back as a 'passage' event, like a serial scanner's; what became of an
@@ -85,10 +90,10 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
         .call('scan.submit', { text, source })
         .catch(() => undefined)
         .finally(() => {
-          if (state.enrolment || text.startsWith(ENROLMENT_CODE_PREFIX)) api.call('screen.state', {}).then(setState, () => undefined);
+          if (enrolling.current || text.startsWith(ENROLMENT_CODE_PREFIX)) api.call('screen.state', {}).then(setState, () => undefined);
         });
     },
-    [api, state.enrolment],
+    [api],
   );
 
   // Keyboard-wedge scanners, whenever no text field has the focus.
