@@ -1,5 +1,5 @@
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -39,6 +39,27 @@ export const ENROLMENT_FILES = {
   refused: 'refused-settings.json',
   state: 'state.json',
 } as const;
+
+/** A renewed key or certificate waiting to be renamed over the current one (renewer.ts). */
+export const NEXT_SUFFIX = '.next';
+
+/**
+ * Finishes a renewal that stopped between writing the new pair and renaming it in (a power cut):
+ * the new certificate (written last) marks a complete pair; the key goes first, then the
+ * certificate once the key matches it. A lone new key (the certificate never came) is left alone.
+ */
+function finishInterruptedRenewal(dir: string): void {
+  const key = join(dir, ENROLMENT_FILES.key);
+  const cert = join(dir, ENROLMENT_FILES.cert);
+  if (!existsSync(cert + NEXT_SUFFIX)) return;
+  try {
+    if (existsSync(key + NEXT_SUFFIX)) renameSync(key + NEXT_SUFFIX, key);
+    if (new X509Certificate(readFileSync(cert + NEXT_SUFFIX)).checkPrivateKey(createPrivateKey(readFileSync(key)))) renameSync(cert + NEXT_SUFFIX, cert);
+    else rmSync(cert + NEXT_SUFFIX, { force: true });
+  } catch {
+    // A read-only look (another user, a read-only mount): the folder is checked as it is.
+  }
+}
 
 export const enrolmentStateSchema = z.strictObject({
   deviceId: deviceIdSchema,
@@ -87,6 +108,7 @@ export type EnrolmentReading =
 export function readEnrolment(dir: string, nowMs: number): EnrolmentReading {
   const at = (f: string) => join(dir, f);
   if (!existsSync(at(ENROLMENT_FILES.state))) return { kind: 'none', dir };
+  finishInterruptedRenewal(dir);
   const broken = (problem: string): EnrolmentReading => ({ kind: 'broken', dir, problem });
   let state: EnrolmentState;
   try {

@@ -16,6 +16,8 @@ export { loadSettings, loadSettingsForRun, NOT_ENROLLED, type LoadedSettings, ty
 export { ENROLMENT_FILES, readEnrolment, type EnrolmentState, type EnrolledFolder, type EnrolmentReading } from './folder.js';
 export { acceptRemoteSettings, fleetFigures, isLive, LIVE_SETTINGS, type FleetFigures, type RemoteSettingsOutcome } from './remote-settings.js';
 
+export { CertificateRenewer, renewalDueAtMs, type CertificateRenewerDeps, type RenewalOutcome } from './renewer.js';
+
 /** Why enrolling failed: the hub's refusals, and the kiosk's own reasons. */
 export type EnrolFailure = EnrolmentRefusal | 'CA_MISMATCH' | 'CODE_INVALID' | 'NETWORK' | 'BAD_ANSWER' | 'SETTINGS_INVALID' | 'ALREADY_ENROLLED';
 

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { EST_PATHS, formatEnrolmentCode, type DeviceSettingsDocument } from '../../../../base/common/enrolment.js';
 import { signCoseSign1 } from '../../../../base/node/cose.js';
@@ -29,6 +30,9 @@ export class LocalEnrolHub {
   tamper: ((answer: Record<string, unknown>) => Record<string, unknown>) | undefined;
   /** Documents signed as someone else's (tests of a foreign document). */
   docDeviceId: string | undefined;
+  /** Devices whose renewal is refused (DEVICE_REVOKED). */
+  readonly revoked = new Set<string>();
+  renewals = 0;
   /** Never answers (tests of the deadline). */
   silent = false;
   private server!: Server;
@@ -59,7 +63,8 @@ export class LocalEnrolHub {
   }
 
   async start(): Promise<this> {
-    const server = createServer({ key: readFileSync(join(this.certs.dir, 'server.key')), cert: readFileSync(join(this.certs.dir, 'server.crt')) }, (req, res) => {
+    const tls = { key: readFileSync(join(this.certs.dir, 'server.key')), cert: readFileSync(join(this.certs.dir, 'server.crt')), ca: readFileSync(join(this.certs.dir, 'ca.crt')) };
+    const server = createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, (req, res) => {
       const reply = (status: number, body: unknown) => {
         res.writeHead(status, { 'content-type': typeof body === 'string' ? 'application/pem-certificate-chain' : 'application/json' });
         res.end(typeof body === 'string' ? body : JSON.stringify(body));
@@ -67,16 +72,31 @@ export class LocalEnrolHub {
       const refuse = (status: number, code: string) => reply(status, { error: { code, message: `refused: ${code}` } });
       if (this.silent) return;
       if (req.method === 'GET' && req.url === EST_PATHS.cacerts) return reply(200, readFileSync(join(this.certs.dir, 'ca.crt'), 'utf8'));
-      if (req.method !== 'POST' || req.url !== EST_PATHS.simpleenroll) return refuse(404, 'HUB_NOT_READY');
+      const renewal = req.url === EST_PATHS.simplereenroll;
+      if (req.method !== 'POST' || (req.url !== EST_PATHS.simpleenroll && !renewal)) return refuse(404, 'HUB_NOT_READY');
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         void (async () => {
-          const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
-          if (!token) return refuse(401, 'TOKEN_MISSING');
-          const t = this.tokens.get(token);
-          if (!t) return refuse(401, 'TOKEN_UNKNOWN');
-          if (t.used) return refuse(409, 'TOKEN_USED');
+          let deviceId: string;
+          let consume = () => {};
+          if (renewal) {
+            // The client certificate, verified by TLS against the CA (not enforced at the handshake: enrolment has none).
+            const socket = req.socket as TLSSocket;
+            const peer = socket.getPeerCertificate();
+            if (!socket.authorized || !peer.subject) return refuse(401, 'CERT_REQUIRED');
+            deviceId = String(peer.subject.CN);
+            if (this.revoked.has(deviceId)) return refuse(403, 'DEVICE_REVOKED');
+            this.renewals++;
+          } else {
+            const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+            if (!token) return refuse(401, 'TOKEN_MISSING');
+            const t = this.tokens.get(token);
+            if (!t) return refuse(401, 'TOKEN_UNKNOWN');
+            if (t.used) return refuse(409, 'TOKEN_USED');
+            deviceId = t.deviceId;
+            consume = () => (t.used = true);
+          }
           const csrPem = Buffer.concat(chunks).toString('utf8');
           let cn: string;
           try {
@@ -84,19 +104,19 @@ export class LocalEnrolHub {
           } catch {
             return refuse(400, 'CSR_INVALID');
           }
-          if (cn !== t.deviceId) return refuse(403, 'CSR_WRONG_DEVICE');
-          t.used = true;
+          if (cn !== deviceId) return refuse(403, 'CSR_WRONG_DEVICE');
+          consume();
           const name = `dev-${this.serial++}`;
           writeFileSync(join(this.certs.dir, `${name}.csr`), csrPem);
           execFileSync('openssl', ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', `${name}.crt`], { cwd: this.certs.dir, stdio: 'ignore' });
           let answer: Record<string, unknown> = {
             v: 1,
-            deviceId: t.deviceId,
+            deviceId,
             certificate: readFileSync(join(this.certs.dir, `${name}.crt`), 'utf8'),
             caCertificate: readFileSync(join(this.certs.dir, 'ca.crt'), 'utf8'),
             brokerUrl: 'mqtts://127.0.0.1:8883',
             keys: { pass: [this.pass.publicPem], downlink: [this.downlink.publicPem] },
-            settings: this.signDoc({ deviceId: this.docDeviceId ?? t.deviceId }),
+            settings: this.signDoc({ deviceId: this.docDeviceId ?? deviceId }),
           };
           if (this.tamper) answer = this.tamper(answer);
           reply(200, answer);
