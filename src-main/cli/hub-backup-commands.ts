@@ -143,7 +143,10 @@ export async function backupHub(configFile: string, out: string, env: NodeJS.Pro
         chmodSync(dest, 0o600);
         manifest.entries.push({ part, file, mode: mode & 0o777, size: statSync(dest).size, sha256: sha256File(dest) });
       })();
+    const pkiPresent = pkiDir !== undefined && existsSync(pkiDir);
     for (const [part, source] of parts) {
+      // A key or certificate kept in the PKI folder goes in once, with the folder (it is restored there).
+      if (pkiPresent && part !== 'settings' && resolve(source).startsWith(pkiDir + sep)) continue;
       if (!existsSync(source)) {
         // A database not made yet (a hub that never ran) is simply not there; a named key must be.
         if (part === 'store' || part === 'directory' || part === 'console') continue;
@@ -164,7 +167,7 @@ export async function backupHub(configFile: string, out: string, env: NodeJS.Pro
         await add(part, (dest) => copyFileSync(source, dest), mode);
       }
     }
-    if (pkiDir && existsSync(pkiDir)) {
+    if (pkiPresent) {
       for (const rel of filesUnder(pkiDir)) {
         const part = partSchema.safeParse(`pki/${rel}`);
         if (!part.success) throw new CliError(`${join(pkiDir, rel)}: a file name the backup does not take (letters, digits, dot, dash, underscore)`);

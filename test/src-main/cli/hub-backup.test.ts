@@ -9,7 +9,8 @@ import { SqliteHubStore } from '../../../sync/hub/store.js';
 import { safegate, safegateProcess, type RunningProcess } from '../../helpers/cli.js';
 import { typicalEvents } from '../../helpers/events.js';
 import { tempDir, waitFor } from '../../helpers/fixtures.js';
-import { freePort, TestBroker, TestCertificates } from '../../helpers/mosquitto.js';
+import { brokerPkiFilesIn, freePort, TestBroker } from '../../helpers/mosquitto.js';
+import { HubPki } from '../../../sync/hub/fleet/pki.js';
 
 const caFingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
 
@@ -58,13 +59,13 @@ describe('hub backup and restore (real hub and Mosquitto processes)', () => {
   });
 
   it('backs a running hub up, and a deleted hub comes back from the archive with the same CA and the same data', async () => {
-    const certs = new TestCertificates(join(dir.path, 'ca'));
-    certs.issue('hub.1');
-    broker = new TestBroker(dir.path, certs);
+    // The hub CA (H1's `hub pki init`) in the settings' pki.dir; the broker, another machine, runs on copies of its files.
+    await HubPki.init(join(hubDir, 'pki'), { hosts: ['127.0.0.1'], hubIds: ['hub.1'] });
+    const brokerPki = join(dir.path, 'broker-pki');
+    mkdirSync(brokerPki, { mode: 0o700 });
+    for (const f of ['ca.crt', 'server.crt', 'server.key', 'crl.pem']) copyFileSync(join(hubDir, 'pki', f), join(brokerPki, f));
+    broker = new TestBroker(dir.path, brokerPkiFilesIn(brokerPki));
     await broker.start();
-    // The hub's own copies of its CA certificate and TLS identity, and a signing key, beside its settings (relative paths).
-    mkdirSync(join(hubDir, 'pki'), { recursive: true, mode: 0o700 });
-    for (const f of ['ca.crt', 'hub.1.crt', 'hub.1.key']) copyFileSync(join(certs.dir, f), join(hubDir, 'pki', f));
     expect(safegate(['keys', 'generate', '--out', join(hubDir, 'keys'), '--role', 'downlink']).status).toBe(0);
     const signingKey = readdirSync(join(hubDir, 'keys')).find((f) => f.endsWith('.key.pem'))!;
     const consolePort = await freePort();
@@ -77,6 +78,7 @@ describe('hub backup and restore (real hub and Mosquitto processes)', () => {
         directory: { path: 'data/hub-directory.db' },
         console: { enabled: true, port: consolePort, database: 'data/hub-console.db' },
         signingKey: `keys/${signingKey}`,
+        pki: { dir: 'pki' },
       }),
     );
     const env = { DATABASE_URL: '' };
@@ -109,6 +111,8 @@ describe('hub backup and restore (real hub and Mosquitto processes)', () => {
     expect(orgsBefore).toContain('may-a');
     expect(usersBefore).toContain('op1');
     const fingerprint = caFingerprint(join(hubDir, 'pki', 'ca.crt'));
+    const caKeyBefore = readFileSync(join(hubDir, 'pki', 'ca.key'), 'utf8');
+    const pkiFingerprint = HubPki.open(join(hubDir, 'pki')).caFingerprint();
     const keyBefore = readFileSync(join(hubDir, 'keys', signingKey), 'utf8');
 
     // The archive: a manifest with a checksum per file; the keys and databases inside.
@@ -121,7 +125,10 @@ describe('hub backup and restore (real hub and Mosquitto processes)', () => {
     mkdirSync(damagedDir);
     await tar.extract({ file: archive, cwd: damagedDir });
     const manifest = JSON.parse(readFileSync(join(damagedDir, 'manifest.json'), 'utf8')) as { entries: { part: string; file: string }[] };
-    expect(manifest.entries.map((e) => e.part).sort()).toEqual(['broker.ca', 'broker.cert', 'broker.key', 'console', 'directory', 'settings', 'signingKey', 'store']);
+    // The broker files the settings name are in the PKI folder: there once, with it.
+    expect(manifest.entries.map((e) => e.part).sort()).toEqual(
+      ['console', 'directory', 'pki/ca.crt', 'pki/ca.key', 'pki/crl.pem', 'pki/hub.1.crt', 'pki/hub.1.key', 'pki/server.crt', 'pki/server.key', 'settings', 'signingKey', 'store'],
+    );
     const keyEntry = manifest.entries.find((e) => e.part === 'signingKey')!;
     writeFileSync(join(damagedDir, keyEntry.file), 'not the key');
     const damaged = join(dir.path, 'damaged.tar.gz');
@@ -145,6 +152,9 @@ describe('hub backup and restore (real hub and Mosquitto processes)', () => {
 
     // Same CA, same key (and its mode), same data.
     expect(caFingerprint(join(hubDir, 'pki', 'ca.crt'))).toBe(fingerprint);
+    expect(readFileSync(join(hubDir, 'pki', 'ca.key'), 'utf8')).toBe(caKeyBefore);
+    expect(statSync(join(hubDir, 'pki', 'ca.key')).mode & 0o777).toBe(0o600);
+    expect(HubPki.open(join(hubDir, 'pki')).caFingerprint()).toBe(pkiFingerprint);
     expect(readFileSync(join(hubDir, 'keys', signingKey), 'utf8')).toBe(keyBefore);
     expect(statSync(join(hubDir, 'keys', signingKey)).mode & 0o777).toBe(0o600);
     expect(statSync(join(hubDir, 'pki', 'hub.1.key')).mode & 0o777).toBe(0o600);
