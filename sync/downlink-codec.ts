@@ -4,7 +4,7 @@ import { decodeCbor, encodeCbor, signCoseSign1 } from '../base/node/cose.js';
 import { keyIdOf, publicKeyWithId, type HubKeyring, type TrustedKey } from '../base/node/keys.js';
 import { openSigned } from '../base/node/signed.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../base/common/key-roles.js';
-import type { DataChange, HubKeyRecord, HubSupervisor, Notice, Placement, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
+import type { DataChange, DeviceSettingsRecord, HubKeyRecord, HubSupervisor, Notice, Placement, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
 import { parsePolicy } from '../base/common/policy/policy.js';
 import { SUPERVISOR_ID_PATTERN, deviceIdSchema, identifierSchema, passIdSchema, workerIdSchema } from '../base/common/ids.js';
 import { issuesText } from '../base/common/validation.js';
@@ -204,6 +204,25 @@ const placementSchema = z
   })
   .strict();
 
+/** The largest signed settings document a kiosk takes (a whole kiosk settings file is a few KiB). */
+export const MAX_SETTINGS_DOCUMENT_BYTES = 64 * 1024;
+
+/**
+ * A device's newest remote settings document: one record, keyed by the device id (a kiosk takes only
+ * its own). The document's signature and content are the kiosk's to check (acceptRemoteSettings).
+ */
+const deviceSettingsRecordSchema = z
+  .object({
+    deviceId: deviceIdSchema,
+    version: z.number().int().min(2).max(Number.MAX_SAFE_INTEGER),
+    document: z
+      .string()
+      .min(4)
+      .max(Math.ceil(MAX_SETTINGS_DOCUMENT_BYTES / 3) * 4)
+      .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64'),
+  })
+  .strict();
+
 /** A policy document travels whole; it must pass the same checks as a local policy file. */
 const policyDocumentSchema = z
   .object({ document: z.unknown() })
@@ -241,6 +260,7 @@ export interface StreamTypes {
   keys: HubKeyRecord;
   placement: Placement;
   supervisors: HubSupervisor;
+  settings: DeviceSettingsRecord;
 }
 
 export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> } = {
@@ -251,6 +271,7 @@ export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> 
   keys: keyedCodec<HubKeyRecord>(hubKeySchema, (k) => k.kid),
   placement: keyedCodec<Placement>(placementSchema, (p) => p.deviceId),
   supervisors: keyedCodec<HubSupervisor>(hubSupervisorSchema, (s) => s.id),
+  settings: keyedCodec<DeviceSettingsRecord>(deviceSettingsRecordSchema, (s) => s.deviceId),
 };
 
-export { hubKeySchema, hubSupervisorSchema, placementSchema, policyDocumentSchema, revocationSchema };
+export { deviceSettingsRecordSchema, hubKeySchema, hubSupervisorSchema, placementSchema, policyDocumentSchema, revocationSchema };

@@ -38,7 +38,7 @@ export type VouchedKey = HubKeyRecord & { anchorKid: string };
 type Applier<S extends keyof StreamTypes> = (kind: 'snapshot' | 'delta', changes: DataChange<S extends 'keys' ? VouchedKey : StreamTypes[S]>[]) => void;
 
 /** Streams a kiosk may leave out: it then never asks for them (a kiosk built before they existed). */
-export const OPTIONAL_STREAMS = ['placement', 'supervisors'] as const satisfies readonly DownlinkStream[];
+export const OPTIONAL_STREAMS = ['placement', 'supervisors', 'settings'] as const satisfies readonly DownlinkStream[];
 type OptionalStream = (typeof OPTIONAL_STREAMS)[number];
 
 /** Per stream: apply a complete transfer (inside the transaction that also moves the cursor). */

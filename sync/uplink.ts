@@ -254,10 +254,19 @@ export class Uplink extends EventEmitter<UplinkEvents> {
     }
   }
 
+  /**
+   * Sends a heartbeat at once while online (the next ones count from now): the hub hears a changed
+   * figure, such as a settings version applied or refused, without waiting for the next beat.
+   */
+  heartbeatNow(): void {
+    if (this.heartbeatTimer !== undefined) this.startHeartbeat();
+  }
+
   private onOffline(): void {
     clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
     clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
     this.clearInflight();
     this.clearAlerts();
     for (const e of this.options.extensions ?? []) e.onOffline();

@@ -90,6 +90,18 @@ export interface Revocation {
   revokedAtMs: number;
 }
 
+/**
+ * A device's newest remote settings document (the `settings` downlink stream, one record per device,
+ * keyed by its id): the signed document (`deviceSettingsDocumentSchema` in base/common/enrolment.ts,
+ * COSE_Sign1 by a downlink key as artifact `device-settings`), base64, and its version for the log.
+ * The kiosk checks the document itself (signature, device id, version, its settings schema).
+ */
+export interface DeviceSettingsRecord {
+  deviceId: string;
+  version: number;
+  document: string;
+}
+
 /** A policy document as the hub sends it (validated with the policy schema on arrival). */
 export interface PolicyDocument {
   document: unknown;
@@ -227,7 +239,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
 export const GATE_ALERT_KINDS: readonly AlertKind[] = ['emergency-open', 'emergency-cleared'];
 
 /** The data streams the hub sends down, each with its own cursor on the kiosk. */
-export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys', 'placement', 'supervisors'] as const;
+export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys', 'placement', 'supervisors', 'settings'] as const;
 export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
 
 /** Where a kiosk stands in one downlink stream. Times are epoch ms. */

@@ -30,6 +30,9 @@ import type { LoadedSettings, Settings } from '../core/config.js';
 import { Gatekeeper } from '../core/gatekeeper.js';
 import { HeldSpool } from '../core/store/held-spool.js';
 import { healthFigures } from '../core/health.js';
+import { acceptRemoteSettings, fleetFigures } from '../core/enrolment/index.js';
+import { loadSettings } from '../core/config.js';
+import { RemoteSettingsReceiver } from '../core/remote-settings-receiver.js';
 import { PolicyInForce } from '../core/policy/policy-in-force.js';
 import { loadPolicyFile } from '../core/policy/policy-file.js';
 import { clearRuntimeStatus, ensurePrivateDir, runtimeFiles, writeRuntimeStatus, type RuntimeFiles } from '../core/runtime.js';
@@ -246,6 +249,19 @@ export class Kiosk {
     });
     ({ emergency: this.emergency, passage: this.passageSensor, control: this.inputControl } = this.buildInputs(settings, clock, secrets.codeHashKey));
     const hub = settings.hub;
+    // Remote settings (the `settings` stream) reach an enrolled kiosk only: a hand-provisioned one keeps to its file.
+    const remoteSettings = loaded.enrolmentDir && loaded.broker
+      ? new RemoteSettingsReceiver({
+          deviceId: settings.device.id,
+          accept: (signed, nowMs) => acceptRemoteSettings(loaded.file, signed, nowMs),
+          reload: () => loadSettings(loaded.file).settings,
+          running: () => this.loaded.settings,
+          setLogLevel: (level) => void (this.log.level = level),
+          requestRestart: (reason) => this.requestRestart(reason),
+          heartbeatNow: () => this.uplink?.heartbeatNow(),
+          log: this.log.child({ ns: 'settings:remote' }),
+        })
+      : undefined;
     const downlink = new Downlink(
       settings.device.id,
       this.downlinkState,
@@ -258,6 +274,7 @@ export class Kiosk {
         policy: (kind, changes) => this.policy.applyChanges(kind, changes),
         placement: (kind, changes) => placement.applyChanges(kind, changes),
         supervisors: (kind, changes) => hubSupervisors.applyChanges(kind, changes),
+        ...(remoteSettings ? { settings: (kind: 'snapshot' | 'delta', changes: Parameters<RemoteSettingsReceiver['applyChanges']>[1]) => remoteSettings.applyChanges(kind, changes) } : {}),
       },
       this.log.child({ ns: 'sync:downlink' }),
       { clockSynced: () => clock.read().synced },
@@ -539,6 +556,7 @@ export class Kiosk {
       policyVersion: () => this.policy.get().version,
       heldEvents: () => this.gatekeeper.heldCount,
       disk: () => this.disk.figures(),
+      fleet: () => fleetFigures(this.loaded.file, Date.now()),
     });
   }
 

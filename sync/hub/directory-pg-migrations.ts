@@ -453,4 +453,27 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX fleet_certificates_device ON fleet_certificates (device_id);
     `,
   },
+  {
+    // SQLite 0022-device-settings: each device's remote settings versions (signed as sent) and what it reported.
+    version: 8,
+    name: 'device-settings',
+    sql: `
+      CREATE TABLE device_settings_versions (
+        device_id text   NOT NULL,
+        version   bigint NOT NULL CHECK (version >= 2),
+        overlay   text   NOT NULL,
+        issued_ms bigint NOT NULL,
+        issued_by text   NOT NULL,
+        signed    bytea  NOT NULL,
+        PRIMARY KEY (device_id, version)
+      );
+      CREATE TABLE device_settings_reports (
+        device_id        text   PRIMARY KEY,
+        applied_version  bigint NOT NULL,
+        refused_version  bigint,
+        refused_problems text,
+        since_ms         bigint NOT NULL
+      );
+    `,
+  },
 ];

@@ -30,6 +30,7 @@ import * as m0018 from './directory-migrations/0018-reports.js';
 import * as m0019 from './directory-migrations/0019-alert-counter-leases.js';
 import * as m0020 from './directory-migrations/0020-device-placements.js';
 import * as m0021 from './directory-migrations/0021-fleet.js';
+import * as m0022 from './directory-migrations/0022-device-settings.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
 import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
@@ -56,6 +57,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 19, name: '0019-alert-counter-leases', up: m0019.up },
   { version: 20, name: '0020-device-placements', up: m0020.up },
   { version: 21, name: '0021-fleet', up: m0021.up },
+  { version: 22, name: '0022-device-settings', up: m0022.up },
 ] as const satisfies readonly Migration[];
 
 /** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */
@@ -420,10 +422,11 @@ export class HubDirectory {
       yield { ...base, kind: 'current', from: current, to: current, part: 0, parts: 1, body: [] } satisfies DownlinkPart;
       return;
     }
-    // The roster goes by the device's checkpoint, a placement to its own device only, supervisors to their site's devices.
-    const scoped = deviceId !== undefined && (req.stream === 'roster' || req.stream === 'placement' || req.stream === 'supervisors');
+    // The roster goes by the device's checkpoint, a placement and settings to their own device only, supervisors to their site's devices.
+    const own = req.stream === 'placement' || req.stream === 'settings';
+    const scoped = deviceId !== undefined && (req.stream === 'roster' || own || req.stream === 'supervisors');
     const site = scoped && req.stream === 'supervisors' ? await this.siteOf(deviceId) : undefined;
-    const scopeList = scoped ? (req.stream === 'roster' ? await this.scopesOf(db, deviceId) : req.stream === 'placement' ? [deviceId] : site ? [site] : []) : [];
+    const scopeList = scoped ? (req.stream === 'roster' ? await this.scopesOf(db, deviceId) : own ? [deviceId] : site ? [site] : []) : [];
     // Bound one by one (a checkpoint serves a few organisations), so the scope index is taken.
     const scopeIn = inList(scopeList.map((v) => (v.startsWith(ROUTE_SCOPE) ? v.slice(ROUTE_SCOPE.length) : v)));
     // The revision at which what this device receives of the stream last changed (always at or below current).
