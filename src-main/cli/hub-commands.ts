@@ -4,6 +4,8 @@ import { HubDirectory } from '../../sync/hub/directory.js';
 import { Hub } from '../../sync/hub/hub.js';
 import { HubRetention } from '../../sync/hub/retention.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
+import { EnrolmentBook } from '../../sync/hub/fleet/enrolment-book.js';
+import { RevokedDevices, type CutOffResult } from '../../sync/hub/fleet/revocation.js';
 import { parseRosterCsv } from '../core/store/roster.js';
 import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
@@ -47,7 +49,15 @@ export async function runHub(configFile: string): Promise<void> {
   const siteStream = loaded.settings.siteStream;
   // Alerts that reach people: the book (every kiosk alert raised before it is acknowledged), e-mail, webhooks, the hub's own alerts.
   const alerts = openAlertService({ loaded, directory, store, log: log.child({ ns: 'hub:alerts' }) });
-  const hub = new Hub(
+  // Revoked devices: their messages dropped, and cut off at the broker over this process's link.
+  const fleetBook = new EnrolmentBook(directory.sql);
+  const revoked: RevokedDevices = new RevokedDevices({
+    listRevoked: async () => (await fleetBook.devices()).filter((d) => d.revokedAtMs !== null).map((d) => d.deviceId),
+    enforce: (ids): Promise<CutOffResult> => hub.cutOff(ids),
+    refreshMs: loaded.settings.fleet.revokedRefreshSeconds * 1000,
+    log: log.child({ ns: 'hub:fleet' }),
+  });
+  const hub: Hub = new Hub(
     {
       broker: loaded.broker,
       clientId: loaded.settings.id,
@@ -55,6 +65,7 @@ export async function runHub(configFile: string): Promise<void> {
       ...(signingKey ? { downlink: { directory, signingKey } } : {}),
       siteStream: { sites: directory, beatMs: siteStream.beatMs, maxAgeMs: siteStream.maxAgeHours * 3_600_000 },
       alerts: { book: alerts.book, directory },
+      revoked,
     },
     store,
     log,
@@ -87,6 +98,8 @@ export async function runHub(configFile: string): Promise<void> {
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );
   void service.status('waiting for the broker');
+  // The marks before the first message, the broker cut-off once the link is up (retried at each refresh).
+  await revoked.start();
   await hub.start();
   alerts.start({ linkUpSinceMs: () => hub.linkUpSinceMs() });
   // Reports on their schedule (province time), e-mailed through the alerts' mailer to their e-mail recipients.
@@ -115,6 +128,7 @@ export async function runHub(configFile: string): Promise<void> {
   await reports?.stop();
   await alerts.stop();
   await hubConsole?.stop();
+  await revoked.stop();
   await hub.stop();
   await store.close();
   // Last: the hub's downlink and the console worked on it until they stopped.

@@ -8,6 +8,7 @@ import { DEFAULT_DECODER, type DecoderName } from '../../device/camera/decoder.j
 import type { ScreenMode } from './screens-launcher.js';
 import { CliError } from './cli-error.js';
 import { registerAlertCommands } from './alert-commands.js';
+import { registerDevicesCommands } from './devices-commands.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerEnrolCommands } from './enrol-commands.js';
 import { registerSelftestCommand } from './selftest-commands.js';
@@ -389,6 +390,7 @@ function buildProgram(): Command {
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string; worker: string; from?: string; to?: string; secondDegree?: boolean; json?: boolean }) => console.log(await (await import('./trace-commands.js')).traceHubWorker(o.config, o)));
   registerAlertCommands(hub);
+  registerDevicesCommands(hub);
   registerReportCommands(hub);
   const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
   hubPerson

@@ -491,6 +491,11 @@ export class PgHubStore implements HubStore {
     );
   }
 
+  async heardDevices(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ device_id: string }>('SELECT device_id FROM devices UNION SELECT device_id FROM device_heartbeats ORDER BY 1');
+    return rows.map((r) => r.device_id);
+  }
+
   async lastSeen(deviceIds: readonly string[]): Promise<Map<string, number>> {
     const { rows } = await this.pool.query<{ device_id: string; seen: string }>(
       `SELECT d.id AS device_id, greatest(coalesce(v.last_seen_ms, 0), coalesce(h.received_ms, 0)) AS seen

@@ -169,6 +169,24 @@ export const hubSettingsSchema = z
       })
       .prefault({})
       .describe('narrow tracing (`safegate hub trace`, the console Trace page)'),
+    fleet: z
+      .strictObject({
+        silentAfterMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(10)
+          .describe('`safegate hub devices` marks a device silent when its last heartbeat is older than this (and when it never sent one)'),
+        revokedRefreshSeconds: z
+          .number()
+          .min(0.2)
+          .max(300)
+          .default(5)
+          .describe('how often each hub process re-reads the revoked devices from the directory: messages from them are dropped, and they are cut off at the broker'),
+      })
+      .prefault({})
+      .describe('the fleet of kiosks: the devices list, revocation (`safegate hub devices revoke`)'),
     pki: z
       .strictObject({
         dir: z

@@ -191,6 +191,8 @@ export interface HubStore {
   lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined>;
   /** When the hub last heard from each of these devices (a heartbeat or a batch), epoch ms; unknown ones are absent. */
   lastSeen(deviceIds: readonly string[]): Promise<Map<string, number>>;
+  /** Every device the hub has heard from (a heartbeat or a batch, within the retention), sorted. */
+  heardDevices(): Promise<string[]>;
   /**
    * Deletes what is older than the retention: events that happened (or, for a clock the hub could
    * not date, were received) before `beforeMs`, alerts raised before it, heartbeats of devices silent
@@ -483,6 +485,11 @@ export class SqliteHubStore implements HubStore {
   async lastHeartbeat(deviceId: string): Promise<Heartbeat | undefined> {
     const row = this.db.prepare('SELECT heartbeat FROM device_heartbeats WHERE device_id = ?').get(deviceId) as { heartbeat: string } | undefined;
     return row ? storedHeartbeat(JSON.parse(row.heartbeat) as Heartbeat) : undefined;
+  }
+
+  async heardDevices(): Promise<string[]> {
+    const rows = this.db.prepare('SELECT device_id FROM devices UNION SELECT device_id FROM device_heartbeats ORDER BY 1').all() as { device_id: string }[];
+    return rows.map((r) => r.device_id);
   }
 
   async lastSeen(deviceIds: readonly string[]): Promise<Map<string, number>> {

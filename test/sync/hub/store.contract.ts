@@ -112,6 +112,8 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         expect(status.get('kiosk-b')).toEqual({ lastSeenMs: 20, heartbeat: null });
         expect(status.get('kiosk-z')).toEqual({ lastSeenMs: null, heartbeat: null });
         expect((await store.deviceStatus([])).size).toBe(0);
+        // Every device heard from, by a heartbeat or a batch (`safegate hub devices` lists them).
+        expect(await store.heardDevices()).toEqual(['kiosk-a', 'kiosk-b']);
       });
     });
 

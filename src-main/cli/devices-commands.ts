@@ -1,0 +1,122 @@
+import type { Command } from 'commander';
+import { CliError } from './cli-error.js';
+
+/**
+ * `safegate hub devices [--json] [--silent-after 10m]`: every device the hub knows, with what its
+ * last heartbeat said; `safegate hub devices revoke ID`: cut a (stolen) kiosk off. The hub's modules
+ * load only when a command runs.
+ */
+export function registerDevicesCommands(hub: Command): void {
+  const devices = hub
+    .command('devices')
+    .description('every device the hub knows (enrolled, placed or heard from): checkpoint, version, last heartbeat, outbox, data ages, certificate, settings; silent ones marked')
+    .option('--json', 'one JSON object per device per line')
+    .option('--silent-after <duration>', 'mark devices not heard from for this long as silent, e.g. 90s, 10m, 2h, 1d (default: fleet.silentAfterMinutes of the settings)')
+    .option('--config <file>', 'hub settings file (required)')
+    .action(async (o: { config?: string; json?: boolean; silentAfter?: string }) => console.log(await listFleetDevices(requireConfig(o.config), o)));
+  devices
+    .command('revoke')
+    .description("cut a device off: at once at the broker (its session closed, every topic denied), its certificate on the CRL (refused from the broker's next start), and the hub refuses whatever still arrives from it")
+    .argument('<device>', 'the device id (its certificate CN)')
+    .option('--json', 'the steps as one JSON object')
+    .option('--config <file>', 'hub settings file (required)')
+    .action(async (id: string, o: { config?: string; json?: boolean }, cmd: Command) => {
+      // `--config` may come before `revoke` (the parent's option) or after it.
+      const parent = cmd.parent?.opts<{ config?: string }>();
+      const r = await revokeFleetDevice(requireConfig(o.config ?? parent?.config), id);
+      console.log(o.json ? JSON.stringify(r.report) : r.report.steps.map((s) => `${s.ok ? 'ok  ' : 'FAIL'} ${s.step}: ${s.detail}`).join('\n'));
+      if (!r.report.steps.every((s) => s.ok)) process.exitCode = 1;
+    });
+}
+
+function requireConfig(config: string | undefined): string {
+  if (!config) throw new CliError("required option '--config <file>' not specified", 2);
+  return config;
+}
+
+/** "90s", "10m", "2h", "1d" in milliseconds. */
+export function parseDurationMs(text: string, what: string): number {
+  const m = /^(\d{1,6})(s|m|h|d)$/.exec(text.trim());
+  if (!m) throw new CliError(`${what}: a duration such as 90s, 10m, 2h or 1d`, 2);
+  const ms = Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  if (ms <= 0) throw new CliError(`${what}: longer than zero`, 2);
+  return ms;
+}
+
+async function openHub(configFile: string) {
+  const [{ loadHubSettings, directoryTarget }, { HubDirectory }, { EnrolmentBook }] = await Promise.all([
+    import('../../sync/hub/settings.js'),
+    import('../../sync/hub/directory.js'),
+    import('../../sync/hub/fleet/enrolment-book.js'),
+  ]);
+  const loaded = loadHubSettings(configFile);
+  const directory = await HubDirectory.open(directoryTarget(loaded));
+  return { loaded, directory, book: new EnrolmentBook(directory.sql) };
+}
+
+/** `safegate hub devices`. */
+export async function listFleetDevices(configFile: string, o: { json?: boolean; silentAfter?: string }): Promise<string> {
+  const silentAfterMs = o.silentAfter === undefined ? undefined : parseDurationMs(o.silentAfter, '--silent-after');
+  const { loaded, directory, book } = await openHub(configFile);
+  try {
+    const url = process.env.DATABASE_URL;
+    const store = url ? await (await import('../../sync/hub/pg-store.js')).PgHubStore.open(url) : new (await import('../../sync/hub/store.js')).SqliteHubStore(loaded.storePath);
+    try {
+      const { fleetDevices } = await import('../../sync/hub/fleet/fleet-devices.js');
+      const nowMs = Date.now();
+      const rows = await fleetDevices({ book, directory, store, nowMs, silentAfterMs: silentAfterMs ?? loaded.settings.fleet.silentAfterMinutes * 60_000 });
+      if (o.json) return rows.map((r) => JSON.stringify(r)).join('\n');
+      if (rows.length === 0) return 'no device: none enrolled, placed or heard from';
+      return rows.map((r) => deviceLine(r, nowMs)).join('\n');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await directory.close();
+  }
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7_200) return `${Math.round(s / 60)}m`;
+  if (s < 172_800) return `${Math.round(s / 3_600)}h`;
+  return `${Math.round(s / 86_400)}d`;
+}
+
+function deviceLine(r: import('../../sync/hub/fleet/fleet-devices.js').FleetDevice, nowMs: number): string {
+  const parts = [
+    r.deviceId,
+    `${r.siteId ?? '-'}/${r.checkpointId ?? '-'}`,
+    r.version ?? 'version ?',
+    r.lastSeenMs === null ? 'never heard' : `heard ${ago(nowMs - r.lastSeenMs)} ago`,
+    `outbox ${r.outboxDepth ?? '?'}`,
+    `roster ${r.rosterAgeS === null ? '?' : ago(r.rosterAgeS * 1000)}`,
+    `cert ${r.certDaysLeft === null ? '?' : `${r.certDaysLeft}d`}`,
+    `settings v${r.settingsVersion ?? '?'}${r.settingsRefused ? ` (REFUSED v${r.settingsRefused.version})` : ''}`,
+    r.enrolled ? 'enrolled' : 'not enrolled',
+  ];
+  if (r.revoked) parts.push('REVOKED');
+  if (r.silent) parts.push('SILENT');
+  return parts.join('  ');
+}
+
+/** `safegate hub devices revoke ID`: the three steps of sync/hub/fleet/revocation.ts, each reported. */
+export async function revokeFleetDevice(configFile: string, deviceId: string) {
+  const [{ revokeDevice, cutOffOverMqtt, UnknownDeviceError }, { HubPki }] = await Promise.all([import('../../sync/hub/fleet/revocation.js'), import('../../sync/hub/fleet/pki.js')]);
+  const { loaded, directory, book } = await openHub(configFile);
+  try {
+    const report = await revokeDevice(deviceId, {
+      markRevoked: (id, atMs) => book.markRevoked(id, atMs),
+      // Every revoked device's certificates, not only this one's: the CRL is rewritten whole.
+      writeCrl: async () => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(await book.revokedSerials()),
+      cutOff: (ids) => cutOffOverMqtt(loaded.broker, loaded.settings.id, ids),
+    }).catch((err: unknown) => {
+      if (err instanceof UnknownDeviceError) throw new CliError(`cannot revoke: ${err.message}`, 1);
+      throw err;
+    });
+    return { report };
+  } finally {
+    await directory.close();
+  }
+}
