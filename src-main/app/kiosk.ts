@@ -30,7 +30,7 @@ import type { LoadedSettings, Settings } from '../core/config.js';
 import { Gatekeeper } from '../core/gatekeeper.js';
 import { HeldSpool } from '../core/store/held-spool.js';
 import { healthFigures } from '../core/health.js';
-import { acceptRemoteSettings, fleetFigures } from '../core/enrolment/index.js';
+import { acceptRemoteSettings, CertificateRenewer, fleetFigures } from '../core/enrolment/index.js';
 import { loadSettings } from '../core/config.js';
 import { RemoteSettingsReceiver } from '../core/remote-settings-receiver.js';
 import { PolicyInForce } from '../core/policy/policy-in-force.js';
@@ -154,6 +154,8 @@ export class Kiosk {
   private stopped = false;
   /** The last enrolment code this enrolled kiosk was shown and ignored (the screens say so for a while). */
   private enrolmentCodeSeenAtMs: number | undefined;
+  /** Renews the device certificate before it expires (an enrolled kiosk only), then asks for a restart. */
+  private readonly renewer: CertificateRenewer | undefined;
 
   constructor(
     private readonly loaded: LoadedSettings,
@@ -262,6 +264,10 @@ export class Kiosk {
           log: this.log.child({ ns: 'settings:remote' }),
         })
       : undefined;
+    this.renewer =
+      loaded.enrolmentDir && loaded.broker
+        ? new CertificateRenewer({ settingsFile: loaded.file, requestRestart: (reason) => this.requestRestart(reason), log: this.log.child({ ns: 'enrolment:renewer' }) })
+        : undefined;
     const downlink = new Downlink(
       settings.device.id,
       this.downlinkState,
@@ -444,6 +450,7 @@ export class Kiosk {
     // dated ahead of a synchronised clock.
     this.remotePurgeTimer = setInterval(() => this.remotePassages.purge(Date.now() - this.antiPassbackResetMs(), this.remoteNotAfterMs()), 60_000);
     this.remotePurgeTimer.unref();
+    this.renewer?.start();
     this.retention.start();
     this.checkpointer.start();
     this.startInputs();
@@ -486,6 +493,7 @@ export class Kiosk {
     this.stopped = true;
     clearInterval(this.statusTimer);
     clearInterval(this.remotePurgeTimer);
+    this.renewer?.stop();
     await this.screens?.stop();
     this.screenService.stop();
     await this.scanner?.stop();
