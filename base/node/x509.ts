@@ -105,7 +105,7 @@ export async function readCsr(pem: string): Promise<CsrInfo> {
   } catch {
     throw new X509Error('the certificate request is malformed');
   }
-  if (csr.rawData.byteLength !== der.byteLength) throw new X509Error('the certificate request has trailing bytes');
+  if (csr.rawData.byteLength !== der.byteLength || !outerLengthFits(der)) throw new X509Error('the certificate request is malformed (its length is wrong)');
   const publicKeyPem = p256PublicKeyPem(csr.publicKey.rawData, 'the certificate request');
   let valid: boolean;
   try {
@@ -127,6 +127,7 @@ export function readCertificate(pem: string): CertificateInfo {
   } catch {
     throw new X509Error('the certificate is malformed');
   }
+  if (!outerLengthFits(der)) throw new X509Error('the certificate is malformed (its length is wrong)');
   const commonName = cert.subjectName.getField('CN')[0];
   const issuerCommonName = cert.issuerName.getField('CN')[0];
   if (commonName === undefined) throw new X509Error('the certificate has no common name');
@@ -179,6 +180,18 @@ export function pemToDer(pem: string, label: string): Buffer {
   const der = Buffer.from(body, 'base64');
   if (der.length === 0) throw new X509Error(`not a PEM ${label.toLowerCase()}`);
   return der;
+}
+
+/** The outer DER SEQUENCE's length is exactly the rest of the bytes (the parser tolerates a wrong one). */
+function outerLengthFits(der: Buffer): boolean {
+  if (der.length < 2 || der[0] !== 0x30) return false;
+  const first = der[1]!;
+  if (first < 0x80) return 2 + first === der.length;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4 || der.length < 2 + n) return false;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + der[2 + i]!;
+  return 2 + n + len === der.length;
 }
 
 function toArrayBuffer(buf: Buffer): ArrayBuffer {

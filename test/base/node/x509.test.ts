@@ -67,6 +67,11 @@ describe('x509 helpers', () => {
     await expect(readCsr('hello')).rejects.toBeInstanceOf(X509Error);
     await expect(readCsr(toPem(Buffer.from('not asn1 at all'), 'CERTIFICATE REQUEST'))).rejects.toBeInstanceOf(X509Error);
     await expect(readCsr(csr + csr)).rejects.toBeInstanceOf(X509Error);
+    // The outer length changed (the signed part intact): still refused.
+    const longer = Buffer.from(der);
+    longer[2] = longer[2]! + 1;
+    await expect(readCsr(toPem(longer, 'CERTIFICATE REQUEST'))).rejects.toThrow(/malformed/);
+    await expect(readCsr(toPem(Buffer.concat([der, Buffer.from([0, 0])]), 'CERTIFICATE REQUEST'))).rejects.toThrow(/malformed/);
   });
 
   it('refuses a CSR with extra subject parts, or a key that is not P-256', async () => {

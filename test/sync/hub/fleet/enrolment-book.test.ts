@@ -25,7 +25,8 @@ describe.each(directoryBackends)('the enrolment book on $name', (backend) => {
     target = await backend.target();
     directory = await HubDirectory.open(target);
     book = new EnrolmentBook(directory.sql);
-  });
+    // The first PostgreSQL test starts the server (when the run has none).
+  }, 120_000);
   afterEach(async () => {
     await directory.close();
   });
