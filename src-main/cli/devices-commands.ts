@@ -21,10 +21,10 @@ export function registerDevicesCommands(hub: Command): void {
     .option('--json', 'the steps as one JSON object')
     .option('--config <file>', 'hub settings file (required)')
     .action(async (id: string, o: { config?: string; json?: boolean }, cmd: Command) => {
-      // `--config` may come before `revoke` (the parent's option) or after it.
-      const parent = cmd.parent?.opts<{ config?: string }>();
+      // `devices` has the same options: commander gives them to it wherever they stand on the line.
+      const parent = cmd.parent?.opts<{ config?: string; json?: boolean }>();
       const r = await revokeFleetDevice(requireConfig(o.config ?? parent?.config), id);
-      console.log(o.json ? JSON.stringify(r.report) : r.report.steps.map((s) => `${s.ok ? 'ok  ' : 'FAIL'} ${s.step}: ${s.detail}`).join('\n'));
+      console.log((o.json ?? parent?.json) ? JSON.stringify(r.report) : r.report.steps.map((s) => `${s.ok ? 'ok  ' : 'FAIL'} ${s.step}: ${s.detail}`).join('\n'));
       if (!r.report.steps.every((s) => s.ok)) process.exitCode = 1;
     });
 }

@@ -1,18 +1,24 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { stringify } from 'yaml';
+import { createCsr, generateDeviceKey } from '../../../base/node/x509.js';
+import { HubPki } from '../../../sync/hub/fleet/pki.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { EnrolmentBook } from '../../../sync/hub/fleet/enrolment-book.js';
 import type { FleetDevice } from '../../../sync/hub/fleet/fleet-devices.js';
 import { PgHubStore } from '../../../sync/hub/pg-store.js';
-import { PROTOCOL_VERSION, type Heartbeat } from '../../../sync/protocol.js';
+import { PROTOCOL_VERSION, topics, type Heartbeat } from '../../../sync/protocol.js';
 import { SqliteHubStore, type HubStore } from '../../../sync/hub/store.js';
 import { hubDirectoryAt, safegate } from '../../helpers/cli.js';
 import { directoryBackends } from '../../helpers/directory-db.js';
 import { tempDir } from '../../helpers/fixtures.js';
+import { brokerPkiFilesIn, TestBroker } from '../../helpers/mosquitto.js';
 
 const DAY_MS = 86_400_000;
+
+const devicesOf = (stdout: string) => new Map(stdout.trim().split('\n').map((l) => JSON.parse(l) as FleetDevice).map((d) => [d.deviceId, d]));
 
 function heartbeat(atMs: number, fleet: Heartbeat['fleet']): Heartbeat {
   return { v: PROTOCOL_VERSION, atMs, software: '1.4.2', outboxDepth: 7, oldestUnsyncedAgeS: 12, scanner: 'ready', gpio: 'real', clockOffsetMs: 40, rosterAgeS: 300, policyVersion: 3, heldEvents: 0, disk: null, fleet };
@@ -29,7 +35,6 @@ describe.each(directoryBackends)('hub devices command on $name', (backend) => {
   let env: NodeJS.ProcessEnv = {};
   const now = Date.now();
   const run = (...args: string[]) => safegate(['hub', 'devices', ...args, '--config', config], { env });
-  const devicesOf = (stdout: string) => new Map(stdout.trim().split('\n').map((l) => JSON.parse(l) as FleetDevice).map((d) => [d.deviceId, d]));
 
   beforeAll(async () => {
     const target = await backend.target();
@@ -100,5 +105,133 @@ describe.each(directoryBackends)('hub devices command on $name', (backend) => {
     expect(lines[0]).toMatch(/^kiosk-a {2}site-a\/- {2}1\.4\.2 {2}heard \d+s ago {2}outbox 7 {2}roster 5m {2}cert 99\.5d {2}settings v3 \(REFUSED v4\) {2}enrolled$/);
     expect(lines[1]).toMatch(/^kiosk-b .* never heard .* REVOKED {2}SILENT$/);
     expect(lines[2]).toMatch(/^kiosk-c .* not enrolled {2}SILENT$/);
+  });
+});
+
+/**
+ * `safegate hub devices revoke` (the compiled build) end to end: a hub CA made by HubPki, the real
+ * broker on its files, devices enrolled with certificates it signed. Revoking cuts the device off at
+ * once, writes the CRL (refused at TLS from the broker's next start) and marks the directory; an
+ * unknown id is refused; with the broker unreachable the mark and the CRL still happen and the
+ * command says the immediate cut-off did not.
+ */
+describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
+  const dir = tempDir('safegate-hubrevoke-');
+  const config = join(dir.path, 'hub.yaml');
+  const pkiDir = join(dir.path, 'pki');
+  let broker: TestBroker;
+  const device = new Map<string, { cert: string; key: string }>();
+  const clients: mqtt.MqttClient[] = [];
+  const run = (...args: string[]) => safegate(['hub', 'devices', ...args, '--config', config], { env: { DATABASE_URL: '' } });
+
+  async function connect(id: string): Promise<mqtt.MqttClient> {
+    const d = device.get(id)!;
+    const c = await mqtt.connectAsync(broker.url, { ca: pki.caPem(), cert: d.cert, key: d.key, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3_000 });
+    c.on('error', () => {});
+    clients.push(c);
+    return c;
+  }
+  let pki: HubPki;
+
+  async function publishVerdict(client: mqtt.MqttClient, topic: string): Promise<number> {
+    try {
+      return ((await client.publishAsync(topic, 'x', { qos: 1 })) as { reasonCode?: number } | undefined)?.reasonCode ?? 0;
+    } catch (err) {
+      return (err as { code?: number }).code ?? -1;
+    }
+  }
+
+  beforeAll(async () => {
+    pki = await HubPki.init(pkiDir, { hosts: ['127.0.0.1'], hubIds: ['hub.1'] });
+    broker = new TestBroker(dir.path, brokerPkiFilesIn(pkiDir));
+    await broker.start();
+    const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'hub-directory.db') });
+    try {
+      const book = new EnrolmentBook(directory.sql);
+      for (const id of ['kiosk-a', 'kiosk-b', 'kiosk-c']) {
+        const k = generateDeviceKey();
+        const signed = await pki.signDevice(await createCsr(k.privateKeyPem, id), id);
+        await book.recordCertificate(id, { serialHex: signed.info.serialHex, notAfterMs: signed.info.notAfterMs, fingerprint: signed.info.fingerprint }, new Uint8Array([1]));
+        device.set(id, { cert: signed.certificatePem, key: k.privateKeyPem });
+      }
+    } finally {
+      await directory.close();
+    }
+    writeFileSync(
+      config,
+      stringify({
+        id: 'hub.1',
+        broker: { url: broker.url, ca: 'pki/ca.crt', cert: 'pki/hub.1.crt', key: 'pki/hub.1.key' },
+        directory: { path: 'hub-directory.db' },
+        store: { path: 'hub.db' },
+        pki: { dir: 'pki' },
+      }),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await broker.stop();
+    dir.remove();
+  });
+
+  it('cuts the device off at once, writes the CRL and marks it; after a broker restart its TLS connection is refused; the others are unaffected', async () => {
+    const a = await connect('kiosk-a');
+    const b = await connect('kiosk-b');
+    expect(await publishVerdict(a, topics.heartbeat('kiosk-a'))).toBe(0);
+    const closed = new Promise<void>((resolve) => a.once('close', () => resolve()));
+    const crlBefore = pki.crlNumber();
+
+    const r = run('revoke', 'kiosk-a');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'ok   broker: immediate cut-off done: the broker disconnected the device and denies it every topic',
+      `ok   crl: CRL written at ${join(pkiDir, 'crl.pem')} with 1 certificate(s) of the device (takes effect at the next broker start)`,
+      'ok   directory: marked revoked: hub processes refuse its messages, the enrolment server its renewal',
+    ]);
+    await closed;
+    expect(pki.crlNumber()).toBe(crlBefore + 1);
+    // Back with the same certificate before the broker re-reads the CRL: let in, but denied everything.
+    const again = await connect('kiosk-a');
+    expect(await publishVerdict(again, topics.heartbeat('kiosk-a'))).toBe(0x87);
+    expect(await publishVerdict(b, topics.heartbeat('kiosk-b'))).toBe(0);
+    expect(devicesOf(run('--json').stdout).get('kiosk-a')).toMatchObject({ enrolled: true, revoked: true });
+
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await broker.stop();
+    await broker.start();
+    await expect(connect('kiosk-a')).rejects.toThrow();
+    expect(await publishVerdict(await connect('kiosk-b'), topics.heartbeat('kiosk-b'))).toBe(0);
+  });
+
+  it('refuses an id the hub never enrolled, changing nothing', () => {
+    const crlBefore = pki.crlNumber();
+    const r = run('revoke', 'kiosk-zz', '--json');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot revoke: device kiosk-zz is not enrolled at this hub/);
+    expect(pki.crlNumber()).toBe(crlBefore);
+  });
+
+  it('with the broker unreachable, still writes the CRL and the mark, and says the immediate cut-off did not happen', async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await broker.stop();
+    try {
+      const r = run('revoke', 'kiosk-c', '--json');
+      expect(r.status).toBe(1);
+      const report = JSON.parse(r.stdout) as { deviceId: string; steps: { step: string; ok: boolean; detail: string }[] };
+      expect(report.deviceId).toBe('kiosk-c');
+      expect(report.steps.map((s) => [s.step, s.ok])).toEqual([
+        ['broker', false],
+        ['crl', true],
+        ['directory', true],
+      ]);
+      expect(report.steps[0]!.detail).toMatch(/^immediate cut-off NOT done: broker mqtts:\/\/127\.0\.0\.1:\d+ unreachable/);
+      expect(devicesOf(run('--json').stdout).get('kiosk-c')).toMatchObject({ revoked: true });
+    } finally {
+      await broker.start();
+    }
+    // The CRL names both revoked devices now: kiosk-c is refused at TLS, kiosk-b still connects.
+    await expect(connect('kiosk-c')).rejects.toThrow();
+    expect(await publishVerdict(await connect('kiosk-b'), topics.heartbeat('kiosk-b'))).toBe(0);
   });
 });
