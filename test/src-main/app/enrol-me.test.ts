@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
@@ -10,6 +11,13 @@ import { EST_PATHS, formatEnrolmentCode } from '../../../base/common/enrolment.j
 import { passFor, tempDir, waitFor } from '../../helpers/fixtures.js';
 import { KioskProcessRig, type RunningKiosk } from '../../helpers/kiosk-process.js';
 import { TestCertificates } from '../../helpers/mosquitto.js';
+import { createLogger } from '../../../base/node/logger.js';
+import { generateSigningKeyPair } from '../../../base/node/keys.js';
+import { HubDirectory } from '../../../sync/hub/directory.js';
+import { EnrolServer } from '../../../sync/hub/fleet/enrol-server.js';
+import { EnrolmentBook } from '../../../sync/hub/fleet/enrolment-book.js';
+import { HubPki } from '../../../sync/hub/fleet/pki.js';
+import { sqliteBackend } from '../../helpers/directory-db.js';
 
 type Log = Record<string, unknown>;
 
@@ -47,7 +55,8 @@ async function closedPort(): Promise<number> {
 /**
  * `safegate run --headless` with a settings file that names no device, checkpoint or hub, as a
  * packaged kiosk starts before IT enrols it: a real process, a real pty scanner, the simulated
- * outputs' transitions read from its log.
+ * outputs' transitions read from its log; refusals from real TLS peers, and a real enrolment against
+ * the hub's enrolment endpoint (its PKI and enrolment book on a SQLite directory, in this process).
  */
 describe('safegate run, not enrolled: "enrol me"', () => {
   let rig: KioskProcessRig | undefined;
@@ -96,15 +105,14 @@ describe('safegate run, not enrolled: "enrol me"', () => {
     https.listen(0, '127.0.0.1');
     await once(https, 'listening');
     const httpsPort = (https.address() as AddressInfo).port;
+    // The ignored pass's long beep is over first, so the refusal's own beep is one on and one off.
+    await waitFor(() => (transitions(logs).filter((t) => t.what.startsWith('buzzer')).at(-1)?.what === 'buzzer:off' ? true : undefined), 'the first beep over');
     const beepsBefore = logs.length;
     await rig.pty.write(`${formatEnrolmentCode({ hubUrl: `https://127.0.0.1:${httpsPort}`, deviceId: 'gate-a-0001', token: TOKEN, caFingerprint: 'ab'.repeat(32) })}\r`);
     const mismatch = await waitFor(() => logs.find((l) => l.msg === 'enrolment refused; still waiting for an enrolment code'), 'CA mismatch refused', 20_000);
     expect(mismatch.reason).toBe('CA_MISMATCH');
-    // One long beep (after the end of the one the ignored pass had).
-    const buzzer = () => {
-      const all = transitions(logs, beepsBefore).filter((t) => t.what.startsWith('buzzer'));
-      return all.slice(all.findIndex((t) => t.what === 'buzzer:on'));
-    };
+    // One long beep.
+    const buzzer = () => transitions(logs, beepsBefore).filter((t) => t.what.startsWith('buzzer'));
     await waitFor(() => (buzzer().length >= 2 ? true : undefined), 'long beep');
     const beep = buzzer();
     expect(beep.slice(0, 2).map((t) => t.what)).toEqual(['buzzer:on', 'buzzer:off']);
@@ -129,5 +137,70 @@ describe('safegate run, not enrolled: "enrol me"', () => {
     const last = new Map<string, string>();
     for (const t of transitions(logs)) last.set(t.what.split(':')[0]!, t.what.split(':')[1]!);
     expect([...last.values()].every((v) => v === 'off')).toBe(true);
+  });
+
+  it("a real enrolment by scan: the hub's endpoint issues the certificate and settings, the same process composes the kiosk, which decides passes with the hub's keys and ignores a second enrolment code", async () => {
+    const root = tempDir('safegate-enrol-me-hub-');
+    const hubPki = await HubPki.init(join(root.path, 'pki'), { hosts: ['localhost', '127.0.0.1'], hubIds: ['hub.1'] });
+    const directory = await HubDirectory.open(await sqliteBackend.target());
+    const downlink = generateSigningKeyPair('ES256');
+    const pass = generateSigningKeyPair('EdDSA');
+    const book = new EnrolmentBook(directory.sql);
+    const server = new EnrolServer({
+      pki: hubPki,
+      book,
+      directory,
+      signingKey: createPrivateKey(downlink.privatePem),
+      keys: { pass: [pass.publicPem], downlink: [downlink.publicPem] },
+      brokerUrl: 'mqtts://localhost:8883',
+      gpioProfiles: {},
+      host: '127.0.0.1',
+      port: 0,
+      rateLimitPerMinute: 1_000,
+      log: createLogger({ level: 'silent' }),
+    });
+    await server.start();
+    try {
+      rig = await unenrolledRig();
+      const { child, logs } = await rig.startKiosk();
+      const [token] = await book.createTokens({ settings: { siteId: 'site-k', checkpoint: { id: 'gate-k', name: 'Cổng K', kind: 'gate', direction: 'entry' } }, expiresInMs: 3_600_000 });
+      const text = formatEnrolmentCode({ hubUrl: `https://127.0.0.1:${server.port}`, deviceId: token!.deviceId, token: token!.token, caFingerprint: hubPki.caFingerprint() });
+      await rig.pty.write(`${text}\r`);
+      await waitFor(() => (logs.some((l) => l.msg === 'kiosk started') ? true : undefined), 'the kiosk composed after enrolment', 30_000);
+      const started = logs.find((l) => l.msg === 'kiosk started')!;
+      expect(started).toMatchObject({ device: token!.deviceId, checkpoint: 'gate-k', hub: 'mqtts://localhost:8883' });
+      expect(logs.some((l) => l.msg === 'enrolled: composing the kiosk' && l.device === token!.deviceId)).toBe(true);
+      expect(existsSync(join(rig.dir.path, 'enrolment', 'state.json'))).toBe(true);
+      // The enrol-me pattern stopped: after the composition no light blinks by itself.
+      const composedAt = logs.indexOf(started);
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(transitions(logs, composedAt).filter((t) => !t.what.startsWith('buzzer'))).toEqual([]);
+
+      // A pass signed by the hub's pass key is verified with the key enrolment installed (the worker is not in the roster yet).
+      await rig.pty.write(`${passFor(pass, 'W1')}\r`);
+      const scan = await waitFor(() => logs.find((l) => l.msg === 'scan'), 'a decided scan');
+      expect(scan.outcome).toBe('deny');
+      expect(scan.reasons).not.toContain('UNKNOWN_KEY');
+      expect(scan.reasons).not.toContain('BAD_SIGNATURE');
+      // A pass from a key the hub never gave is refused as unknown: the keys are the hub's, not the rig's.
+      await rig.pty.write(`${passFor(rig.keys, 'W1')}\r`);
+      await waitFor(() => (logs.filter((l) => l.msg === 'scan').length === 2 ? true : undefined), 'a second decided scan');
+      expect(logs.filter((l) => l.msg === 'scan')[1]!.reasons).toEqual(['UNKNOWN_KEY']);
+
+      // Another enrolment code at the enrolled gate: ignored, never a second enrolment.
+      const [second] = await book.createTokens({ settings: { siteId: 'site-k', checkpoint: { id: 'gate-x', name: 'Cổng X', kind: 'gate', direction: 'entry' } }, expiresInMs: 3_600_000 });
+      await rig.pty.write(`${formatEnrolmentCode({ hubUrl: `https://127.0.0.1:${server.port}`, deviceId: second!.deviceId, token: second!.token, caFingerprint: hubPki.caFingerprint() })}\r`);
+      await waitFor(() => (logs.some((l) => String(l.msg).startsWith('enrolment code ignored: this kiosk is enrolled already')) ? true : undefined), 'second code ignored');
+      expect(logs.filter((l) => l.msg === 'kiosk started')).toHaveLength(1);
+      expect(JSON.parse(readFileSync(join(rig.dir.path, 'enrolment', 'state.json'), 'utf8'))).toMatchObject({ deviceId: token!.deviceId });
+
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(0);
+    } finally {
+      await server.stop();
+      await directory.close();
+      root.remove();
+    }
   });
 });
