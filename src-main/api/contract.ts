@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { DenyReason } from '../../base/common/reasons.js';
 import type { HubLinkView } from '../../base/common/hub-link.js';
 import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/types.js';
+import type { SelftestResult } from '../../base/common/selftest.js';
 import type { EnrolFailure } from '../../base/common/enrolment.js';
 import { DRIVE_ID_PATTERN, DRIVE_ID_RULE, SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE, workerIdSchema } from '../../base/common/ids.js';
 import { DEFAULT_TRACE_WINDOW_MIN, MAX_TRACE_DAYS, TRACE_WINDOWS_MIN, type TraceCandidate, type TraceResult } from '../../base/common/kiosk-trace.js';
@@ -92,6 +93,8 @@ export const REQUESTS = {
     .refine((p) => p.driveId === undefined || p.toHub === undefined, { message: 'an export goes to a drive or to the hub, not both', path: ['toHub'] }),
   /** Sends again the exports waiting on this kiosk for the hub. */
   'supervisor.sendWaiting': z.object({ token }).strict(),
+  /** The kiosk's self-test, run by the running kiosk on its own live objects (`safegate selftest`'s checks). */
+  'supervisor.selftest': z.object({ token }).strict(),
 } as const;
 
 export type Method = keyof typeof REQUESTS;
@@ -226,6 +229,7 @@ export type ExportView =
   /** Stored by the hub (`already-stored`: a copy sent before had arrived). */
   | { target: 'hub'; fileName: string; rows: number; exportId: string; status: 'stored' | 'already-stored' };
 
+export type { SelftestResult, SelftestStatus, SelftestCheckName } from '../../base/common/selftest.js';
 export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult } from '../../base/common/kiosk-trace.js';
 
 export interface InsideView {
@@ -250,6 +254,8 @@ export interface Results {
   'supervisor.drives': { drives: DriveView[]; hub: boolean; hubWaiting: number };
   'supervisor.export': ExportView;
   'supervisor.sendWaiting': { sent: number; waiting: number };
+  /** One result per check, in the fixed order (base/common/selftest.ts); `atMs`: when it ran. */
+  'supervisor.selftest': { results: SelftestResult[]; atMs: number };
 }
 
 export interface Events {

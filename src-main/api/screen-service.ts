@@ -20,6 +20,7 @@ import {
   type WireReply,
 } from './contract.js';
 import type { Notice } from '../../base/common/types.js';
+import type { SelftestResult } from '../../base/common/selftest.js';
 import { issuesText } from '../../base/common/validation.js';
 import { isEnrolmentCode } from '../../base/common/enrolment.js';
 import { isSensitive, reasonCategory, type DenyReason, type ReasonCategory } from '../../base/common/reasons.js';
@@ -41,6 +42,8 @@ export interface ScreenCore {
   gate?(): { mode: 'normal' | 'emergency-open' };
   /** An enrolled kiosk's word about an enrolment code it was shown and ignored (null: nothing to say). */
   enrolment?(): EnrolmentView | null;
+  /** Runs the self-test on the kiosk's own live objects (absent: the kiosk has none to offer). */
+  selftest?(): Promise<SelftestResult[]>;
   /** An enrolment code read on the screen side: an enrolled kiosk ignores it (never a pass, never a re-enrolment). */
   enrolmentCodeSeen?(): void;
 }
@@ -161,6 +164,11 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       'supervisor.drives': async (p) => {
         const drives = await desk.drives(p.token);
         return { drives, hub: desk.canSendToHub(), hubWaiting: desk.canSendToHub() ? desk.hubPending(p.token).length : 0 };
+      },
+      'supervisor.selftest': async (p) => {
+        // Signed in first: nothing about the kiosk is said to a screen without a supervisor.
+        const results = await desk.selftest(p.token, () => (core.selftest ? core.selftest() : Promise.reject(new ApiError('refused', 'this kiosk has no self-test to run'))));
+        return { results, atMs: Date.now() };
       },
       'supervisor.sendWaiting': async (p) => {
         let sent = 0;

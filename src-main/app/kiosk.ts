@@ -30,6 +30,7 @@ import type { LoadedSettings, Settings } from '../core/config.js';
 import { Gatekeeper } from '../core/gatekeeper.js';
 import { HeldSpool } from '../core/store/held-spool.js';
 import { healthFigures } from '../core/health.js';
+import { runLiveSelftest } from '../core/selftest/index.js';
 import { acceptRemoteSettings, CertificateRenewer, fleetFigures } from '../core/enrolment/index.js';
 import { loadSettings } from '../core/config.js';
 import { RemoteSettingsReceiver } from '../core/remote-settings-receiver.js';
@@ -364,6 +365,21 @@ export class Kiosk {
         notices: () => this.notices.current(Date.now()),
         supervisor: this.supervisor,
         gate: () => ({ mode: this.emergency?.mode ?? 'normal' }),
+        // The self-test on this kiosk's live objects (the supervisor screen); `safegate selftest` runs the same checks from the shell.
+        selftest: () =>
+          runLiveSelftest({
+            loaded,
+            headless: options.headless,
+            scannerState: () => this.scanner?.state,
+            gpioMode: this.gpioMode,
+            link: () => this.linkView(),
+            disk: () => this.disk.figures(),
+            dataAges: () => ({
+              rosterCheckedAtMs: this.downlinkState.cursor('roster').checkedAt,
+              policyCheckedAtMs: this.downlinkState.cursor('policy').checkedAt,
+              maxAgeS: this.policy.maxDataAgeS(),
+            }),
+          }),
       },
       this.log.child({ ns: 'screens' }),
     );

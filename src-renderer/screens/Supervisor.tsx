@@ -6,10 +6,11 @@ import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES, OVERRIDE_REAS
 import { dateTimeInputIn, parseInstant, startOfDayIn } from '../../base/common/time.js';
 import type { CameraStatus } from '../camera/useCamera.js';
 import { formatDateTime } from '../i18n/i18n.js';
+import { SelftestPanel } from './SupervisorSelftest.js';
 import { TracePanel } from './SupervisorTrace.js';
 
-type Tab = 'today' | 'inside' | 'denied' | 'search' | 'trace';
-const TABS: Tab[] = ['today', 'inside', 'denied', 'search', 'trace'];
+type Tab = 'today' | 'inside' | 'denied' | 'search' | 'trace' | 'selftest';
+const TABS: Tab[] = ['today', 'inside', 'denied', 'search', 'trace', 'selftest'];
 /** The export target "the hub" in the drive list (a drive id never holds a colon). */
 const TO_HUB = ':hub';
 
@@ -234,8 +235,8 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
 
   const load = useCallback(
     (k: Tab) => {
-      // The trace runs when asked (its own tab), not on every scan.
-      if (k === 'trace') return;
+      // The trace and the self-test run when asked (their own tabs), not on every scan.
+      if (k === 'trace' || k === 'selftest') return;
       if (k === 'inside') {
         api.call('supervisor.inside', { token }).then((r) => setInside({ workers: r.workers, atMs: Date.now() }), onError);
         return;
@@ -394,6 +395,8 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
       ) : null}
       {tab === 'trace' ? (
         <TracePanel api={api} token={token} zone={zone} onError={onError} />
+      ) : tab === 'selftest' ? (
+        <SelftestPanel api={api} token={token} zone={zone} onError={onError} />
       ) : tab === 'inside' ? (
         <div className="rollcall" data-testid="inside">
           <div className="toolbar">

@@ -26,7 +26,8 @@ export async function brokerCheck(input: BrokerCheckInput): Promise<CheckOutcome
   if (input.running) {
     const who = input.running.pid === 'this kiosk' ? 'this kiosk' : `the running kiosk (pid ${input.running.pid})`;
     if (input.running.link === 'online') return pass(`${b.url}: ${who} is connected`);
-    return warn(`${b.url}: ${who}'s link is ${input.running.link} (not probed again: a second connection as ${input.deviceId} would end the kiosk's)`, 'wait a minute; if it stays so, look at the kiosk\'s log (sync:uplink) and the broker\'s');
+    const why = input.running.pid === 'this kiosk' ? '' : ` (not probed: a second connection as ${input.deviceId} would end the kiosk's)`;
+    return warn(`${b.url}: ${who}'s link is ${input.running.link}${why}`, 'wait a minute; if it stays so, look at the kiosk\'s log (sync:uplink) and the broker\'s');
   }
   const r = await input.probe(b, input.deviceId, input.timeoutMs);
   if (r.ok) return pass(`${b.url}: connected as ${input.deviceId} with this device's certificate`);

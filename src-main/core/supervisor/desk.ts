@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { SelftestResult } from '../../../base/common/selftest.js';
 import type { Logger } from 'pino';
 import type { Gatekeeper, Passage } from '../gatekeeper.js';
 import type { Statement } from 'better-sqlite3';
@@ -66,7 +67,8 @@ export type AuditAction =
   | 'view-trace'
   | 'view-drives'
   | 'export'
-  | 'override';
+  | 'override'
+  | 'selftest';
 
 export interface AuditRow {
   atMs: number;
@@ -311,6 +313,15 @@ export class SupervisorDesk {
     const file = await this.buildExport(query, format, lang);
     this.audit('export', who.supervisorId, `${format}, ${file.rows} rows, ${describeQuery(query)}, to the screen`);
     return file;
+  }
+
+  /** The self-test from the supervisor screen: a signed-in supervisor only, audited with its counts. */
+  async selftest(token: string, run: () => Promise<SelftestResult[]>): Promise<SelftestResult[]> {
+    const who = this.requireSession(token);
+    const results = await run();
+    const count = (s: SelftestResult['status']) => results.filter((r) => r.status === s).length;
+    this.audit('selftest', who.supervisorId, `${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail`);
+    return results;
   }
 
   /** Removable drives plugged in now (none when the kiosk has no drive adapter). */

@@ -70,6 +70,7 @@ const nearParams = (scanTexts: string[]): Record<Method, fc.Arbitrary<unknown>> 
     { requiredKeys: ['token', 'query', 'format', 'language'] },
   ),
   'supervisor.sendWaiting': fc.record({ token }),
+  'supervisor.selftest': fc.record({ token }),
 });
 /** Values the Electron IPC transport can deliver (structured clone), beyond JSON. */
 const cloneable: fc.Arbitrary<unknown> = fc.oneof(
