@@ -88,6 +88,12 @@ describe('the Self-test tab', () => {
     expect(await overflowProblems(page)).toEqual([]);
     await screenshotAt(page, { width: 800, height: 480 }, 'supervisor-selftest');
 
+    // Portrait too (the same 7-inch panel turned): the six tabs wrap, the list scrolls, nothing spills.
+    await resize(page, { width: 480, height: 800 });
+    expect(await overflowProblems(page)).toEqual([]);
+    await screenshotAt(page, { width: 480, height: 800 }, 'supervisor-selftest');
+    await resize(page, { width: 800, height: 480 });
+
     await page.getByTestId('supervisor-language').click();
     await expect.poll(() => row('data-ages').locator('.selftest-check').textContent()).toBe('Data ages');
     expect(await page.getByTestId('tab-selftest').textContent()).toBe('Self-test');

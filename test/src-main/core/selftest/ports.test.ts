@@ -160,4 +160,27 @@ describe('data ages', () => {
       dir.remove();
     }
   });
+
+  it('a kiosk not yet enrolled: the settings check says so (warn, with how to enrol), its broker and certificate fail, the rest still run', async () => {
+    const dir = tempDir('safegate-selftest-fresh-');
+    try {
+      const config = writeKioskConfig(dir.path);
+      const loaded = loadSettings(config);
+      const checks = commandChecks({
+        loadSettings: () => ({ kind: 'not-enrolled' as const, loaded, enrolmentDir: join(dir.path, 'enrolment'), reason: 'no enrolment yet' }),
+        brokerProbe: () => Promise.reject(new Error('never probed')),
+        scan: null,
+        env: { SAFEGATE_RUNTIME_DIR: join(dir.path, 'run') },
+      });
+      const by = Object.fromEntries((await runSelftest(checks)).map((r) => [r.check, r]));
+      expect(by.settings).toMatchObject({ status: 'warn', detail: expect.stringContaining('not enrolled (no enrolment yet)'), action: expect.stringContaining('safegate enrol') });
+      expect(by.broker).toMatchObject({ status: 'fail', detail: 'not enrolled: no broker or device certificate yet' });
+      expect(by.certificate).toMatchObject({ status: 'fail', detail: 'not enrolled: no device certificate' });
+      expect(by['data-ages']!.status).toBe('warn');
+      expect(by.disk!.status).toBe('pass');
+      expect(by.gpio!.status).toBe('warn');
+    } finally {
+      dir.remove();
+    }
+  });
 });
