@@ -11,6 +11,7 @@ import { registerAlertCommands } from './alert-commands.js';
 import { registerDevicesCommands } from './devices-commands.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerEnrolCommands } from './enrol-commands.js';
+import { registerFleetHubCommands } from './fleet-hub-commands.js';
 import { registerSelftestCommand } from './selftest-commands.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
@@ -205,6 +206,7 @@ function buildProgram(): Command {
     .action(async () => console.log((await commands()).configSchemaText()));
 
   const hub = program.command('hub').description('the reference hub (provincial side)');
+  registerFleetHubCommands(hub);
   hub
     .command('run')
     .description('run the hub: ingest kiosk event batches, store them durably, acknowledge them')

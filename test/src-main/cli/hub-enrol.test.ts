@@ -1,0 +1,120 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseEnrolmentCode } from '../../../base/common/enrolment.js';
+import { HubDirectory } from '../../../sync/hub/directory.js';
+import { EnrolmentBook } from '../../../sync/hub/fleet/enrolment-book.js';
+import { HubPki } from '../../../sync/hub/fleet/pki.js';
+import { safegate } from '../../helpers/cli.js';
+import { tempDir } from '../../helpers/fixtures.js';
+
+/** `safegate hub pki init` and `hub enrol create|list`, the compiled command (run `npx tsc -b` first), on the SQLite directory. */
+describe('safegate hub pki init / hub enrol', () => {
+  const dir = tempDir('safegate-hub-enrol-');
+  const config = join(dir.path, 'hub.yaml');
+  const env = { DATABASE_URL: '' };
+  const run = (...args: string[]) => safegate(args, { env });
+
+  beforeAll(() => {
+    writeFileSync(
+      config,
+      stringify({
+        broker: { url: 'mqtts://127.0.0.1:8883' },
+        directory: { path: 'directory.db' },
+        store: { path: 'hub.db' },
+        console: { enabled: false },
+        pki: { dir: 'pki' },
+        enrol: { publicUrl: 'https://hub.example.vn:8443', gpioProfiles: { turnstile: { relay: { pin: 5, pulseMs: 800 } }, broken: { relay: { pin: 'five' } } } },
+      }),
+    );
+  });
+  afterAll(() => dir.remove());
+
+  it('pki init makes the CA once and says what Mosquitto reads; a second init is refused', () => {
+    const r = run('hub', 'pki', 'init', '--config', config, '--host', 'hub.example.vn', '--host', '127.0.0.1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`cafile ${join(dir.path, 'pki', 'ca.crt')}`);
+    expect(r.stdout).toContain(`crlfile ${join(dir.path, 'pki', 'crl.pem')}`);
+    expect(readFileSync(join(dir.path, 'pki', 'hub.1.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
+    const again = run('hub', 'pki', 'init', '--config', config, '--host', 'x.example');
+    expect(again.status).not.toBe(0);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    expect(again.stderr).toMatch(/already holds a hub CA/);
+  });
+
+  it('enrol create prints each code as a terminal QR with its text; the code names the device, the hub URL and the CA fingerprint', () => {
+    const r = run('hub', 'enrol', 'create', '--config', config, '--checkpoint-kind', 'gate', '--site', 'site-a', '--count', '2', '--gpio-profile', 'turnstile');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/[▀▄█]{7}/);
+    const codes = r.stdout.split('\n').filter((l) => l.startsWith('SGE1:'));
+    expect(codes).toHaveLength(2);
+    const fp = HubPki.open(join(dir.path, 'pki')).caFingerprint();
+    const parsed = codes.map((c) => parseEnrolmentCode(c));
+    expect(parsed.map((p) => p.deviceId)).toEqual(['site-a-gate-0001', 'site-a-gate-0002']);
+    for (const p of parsed) expect(p).toMatchObject({ hubUrl: 'https://hub.example.vn:8443', caFingerprint: fp });
+    expect(r.stdout).toContain('device site-a-gate-0001');
+  });
+
+  it('enrol create --json and --sheet FILE.pdf: parseable codes, a PDF written; list shows states but never a token', async () => {
+    const sheet = join(dir.path, 'codes.pdf');
+    const r = run('hub', 'enrol', 'create', '--config', config, '--checkpoint-kind', 'bus', '--site', 'site-a', '--checkpoint-id', 'bus-12', '--name', 'Xe 12', '--direction', 'both', '--count', '3', '--expires', '2h', '--json', '--sheet', sheet);
+    expect(r.status, r.stderr).toBe(0);
+    const made = JSON.parse(r.stdout) as { deviceId: string; code: string; expiresAt: string }[];
+    expect(made.map((m) => m.deviceId)).toEqual(['site-a-bus-0001', 'site-a-bus-0002', 'site-a-bus-0003']);
+    for (const m of made) {
+      expect(parseEnrolmentCode(m.code).deviceId).toBe(m.deviceId);
+      expect(Date.parse(m.expiresAt) - Date.now()).toBeGreaterThan(1.9 * 3_600_000);
+      expect(Date.parse(m.expiresAt) - Date.now()).toBeLessThanOrEqual(2 * 3_600_000);
+    }
+    const pdf = readFileSync(sheet);
+    expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    expect(pdf.length).toBeGreaterThan(5_000);
+
+    const png = join(dir.path, 'one.png');
+    const one = run('hub', 'enrol', 'create', '--config', config, '--checkpoint-kind', 'canteen', '--site', 'site-a', '--device-id', 'canteen-main', '--sheet', png);
+    expect(one.status, one.stderr).toBe(0);
+    expect([...readFileSync(png).subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+
+    const list = run('hub', 'enrol', 'list', '--config', config, '--json');
+    expect(list.status, list.stderr).toBe(0);
+    const rows = JSON.parse(list.stdout) as { deviceId: string; state: string }[];
+    expect(rows).toHaveLength(6);
+    expect(rows.every((x) => x.state === 'pending')).toBe(true);
+    for (const m of made) expect(list.stdout).not.toContain(parseEnrolmentCode(m.code).token);
+    // A used code shows as used.
+    const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'directory.db') });
+    try {
+      await new EnrolmentBook(directory.sql).consume(parseEnrolmentCode(made[0]!.code).token);
+    } finally {
+      await directory.close();
+    }
+    expect(run('hub', 'enrol', 'list', '--config', config).stdout).toMatch(/^site-a-bus-0001\tused\t/m);
+  });
+
+  it('refuses in one line: an unknown site when the registry knows sites, a bad kind, an invalid or unknown GPIO profile, a reused device id', async () => {
+    const one = (...args: string[]) => {
+      const r = run('hub', 'enrol', 'create', '--config', config, ...args);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      return r.stderr;
+    };
+    expect(one('--checkpoint-kind', 'door', '--site', 'site-a')).toMatch(/--checkpoint-kind "door": expected gate, zone/);
+    expect(one('--checkpoint-kind', 'gate', '--site', 'site-a', '--gpio-profile', 'broken')).toMatch(/GPIO profile broken is not valid kiosk gate settings: gate\.relay\.pin/);
+    expect(one('--checkpoint-kind', 'gate', '--site', 'site-a', '--gpio-profile', 'nope')).toMatch(/not in enrol\.gpioProfiles .*known: turnstile, broken/);
+    expect(one('--checkpoint-kind', 'canteen', '--site', 'site-a', '--device-id', 'canteen-main')).toMatch(/never reused/);
+    expect(one('--checkpoint-kind', 'gate', '--site', 'site-a', '--expires', 'soon')).toMatch(/--expires/);
+    const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'directory.db') });
+    try {
+      await directory.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });
+      await directory.addSite({ id: 'site-b', orgId: 'org-a' });
+      await directory.addCheckpoint({ id: 'gate-b', siteId: 'site-b', kind: 'gate' });
+    } finally {
+      await directory.close();
+    }
+    expect(one('--checkpoint-kind', 'gate', '--site', 'site-z')).toMatch(/unknown site "site-z"/);
+    expect(one('--checkpoint-kind', 'bus', '--site', 'site-b', '--checkpoint-id', 'gate-b')).toMatch(/gate-b is a gate checkpoint, not bus/);
+    const ok = run('hub', 'enrol', 'create', '--config', config, '--checkpoint-kind', 'gate', '--site', 'site-b', '--checkpoint-id', 'gate-b', '--json');
+    expect(ok.status, ok.stderr).toBe(0);
+  });
+});
