@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { EnrolFailure } from '../../base/common/enrolment.js';
 import { CliError, readInputFile } from './cli-error.js';
 
 /**
@@ -27,7 +28,7 @@ export interface EnrolCommandOptions {
 }
 
 /** Each reason in words, for the one line the command prints. */
-export const ENROL_FAILURE_WORDS: Record<string, string> = {
+export const ENROL_FAILURE_WORDS = {
   TOKEN_MISSING: 'the hub got no enrolment token',
   TOKEN_UNKNOWN: 'the hub does not know this enrolment code (mistyped, or made by another hub)',
   TOKEN_USED: 'this enrolment code has been used already; ask for a new one',
@@ -44,7 +45,7 @@ export const ENROL_FAILURE_WORDS: Record<string, string> = {
   BAD_ANSWER: "the hub's answer cannot be used",
   SETTINGS_INVALID: 'the settings do not allow enrolment',
   ALREADY_ENROLLED: 'this kiosk is enrolled already',
-};
+} as const satisfies Record<EnrolFailure, string>;
 
 /** The largest code file read: a code is at most 512 characters. */
 const MAX_CODE_FILE_BYTES = 4096;
@@ -74,5 +75,5 @@ export async function enrolCommand(o: EnrolCommandOptions): Promise<string> {
     process.exitCode = 1;
     return JSON.stringify({ ok: false, reason: r.reason, message: r.message });
   }
-  throw new CliError(`enrolment failed (${r.reason}): ${ENROL_FAILURE_WORDS[r.reason] ?? r.reason}: ${r.message}`, 1);
+  throw new CliError(`enrolment failed (${r.reason}): ${ENROL_FAILURE_WORDS[r.reason]}: ${r.message}`, 1);
 }

@@ -7,7 +7,7 @@ import { HubKeyring, keyIdFileName } from '../../../base/node/keys.js';
 import { X509Error, certificateFingerprint, certificateSignedBy, createCsr, generateDeviceKey, readCertificate, type CertificateInfo } from '../../../base/node/x509.js';
 import { SettingsError, loadSettingsForRun, readSettingsFile, settingsSchema, withEnrolmentIdentity } from '../config.js';
 import { writeEnrolmentFile } from './files.js';
-import { ENROLMENT_FILES, layerSettings, openSettingsDocument, readEnrolment, type EnrolledFolder, type EnrolmentState } from './folder.js';
+import { ENROLMENT_FILES, PREVIOUS_SUFFIX, layerSettings, openSettingsDocument, readEnrolment, type EnrolledFolder, type EnrolmentState } from './folder.js';
 import { DEFAULT_TIMEOUT_MS, fetchPinnedCa, requestCertificate } from './est-client.js';
 import type { EnrolFailure, EnrolOptions, EnrolOutcome } from './index.js';
 
@@ -84,7 +84,7 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
 
 /** Puts the staged folder in place of the enrolment folder: the old one is kept until the new one is in. */
 function swapIn(staging: string, dir: string): void {
-  const old = `${dir}.old`;
+  const old = dir + PREVIOUS_SUFFIX;
   rmSync(old, { recursive: true, force: true });
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(staging, dir);

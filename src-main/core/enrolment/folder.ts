@@ -61,6 +61,21 @@ function finishInterruptedRenewal(dir: string): void {
   }
 }
 
+/** Where a forced re-enrolment keeps the previous folder while the new one is renamed in (enrol.ts). */
+export const PREVIOUS_SUFFIX = '.old';
+
+/**
+ * A re-enrolment that stopped between moving the old folder aside and renaming the new one in
+ * leaves no folder but the old one: put it back (the kiosk stays enrolled as before).
+ */
+function restoreInterruptedSwap(dir: string): void {
+  try {
+    if (existsSync(dir + PREVIOUS_SUFFIX)) renameSync(dir + PREVIOUS_SUFFIX, dir);
+  } catch {
+    // A read-only look: the kiosk counts as not enrolled until a process that may write looks again.
+  }
+}
+
 export const enrolmentStateSchema = z.strictObject({
   deviceId: deviceIdSchema,
   hubUrl: z.string().regex(/^https:\/\/[^\s/?#]+$/),
@@ -107,6 +122,7 @@ export type EnrolmentReading =
  */
 export function readEnrolment(dir: string, nowMs: number): EnrolmentReading {
   const at = (f: string) => join(dir, f);
+  if (!existsSync(dir)) restoreInterruptedSwap(dir);
   if (!existsSync(at(ENROLMENT_FILES.state))) return { kind: 'none', dir };
   finishInterruptedRenewal(dir);
   const broken = (problem: string): EnrolmentReading => ({ kind: 'broken', dir, problem });

@@ -10,7 +10,9 @@
  * - fleetFigures: enrolled?, certificate days left, settings version, last refusal.
  * - CertificateRenewer: renews the device certificate before it expires, then asks for a restart.
  */
-import type { EnrolmentRefusal } from '../../../base/common/enrolment.js';
+import type { EnrolFailure } from '../../../base/common/enrolment.js';
+
+export type { EnrolFailure };
 
 export { loadSettings, loadSettingsForRun, NOT_ENROLLED, type LoadedSettings, type SettingsForRun, type SettingsLayer } from '../config.js';
 export { ENROLMENT_FILES, readEnrolment, type EnrolmentState, type EnrolledFolder, type EnrolmentReading } from './folder.js';
@@ -18,8 +20,6 @@ export { acceptRemoteSettings, fleetFigures, isLive, LIVE_SETTINGS, type FleetFi
 
 export { CertificateRenewer, renewalDueAtMs, type CertificateRenewerDeps, type RenewalOutcome } from './renewer.js';
 
-/** Why enrolling failed: the hub's refusals, and the kiosk's own reasons. */
-export type EnrolFailure = EnrolmentRefusal | 'CA_MISMATCH' | 'CODE_INVALID' | 'NETWORK' | 'BAD_ANSWER' | 'SETTINGS_INVALID' | 'ALREADY_ENROLLED';
 
 export interface EnrolOptions {
   /** The kiosk's local settings file (where the enrolment folder is, and what the hub's settings are laid over). */

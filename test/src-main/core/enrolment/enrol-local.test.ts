@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,10 @@ describe('enrolDevice against a local HTTPS hub', () => {
     // With force, a new enrolment replaces the old one whole.
     expect(await enrolDevice(again, { settingsFile: k.config, force: true })).toEqual({ ok: true, deviceId: 'kiosk-h-0002' });
     expect(loadSettings(k.config).settings.device.id).toBe('kiosk-h-0002');
+    // A power cut between moving the old folder aside and renaming the new one in: the old one comes back.
+    renameSync(k.dir, `${k.dir}.old`);
+    expect(loadSettings(k.config).settings.device.id).toBe('kiosk-h-0002');
+    expect(existsSync(`${k.dir}.old`)).toBe(false);
   });
 
   it('refuses a hub whose CA is not the one in the code (CA_MISMATCH) and writes nothing', async () => {
