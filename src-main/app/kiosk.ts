@@ -31,7 +31,7 @@ import { Gatekeeper } from '../core/gatekeeper.js';
 import { HeldSpool } from '../core/store/held-spool.js';
 import { healthFigures } from '../core/health.js';
 import { runLiveSelftest } from '../core/selftest/index.js';
-import { acceptRemoteSettings, CertificateRenewer, fleetFigures } from '../core/enrolment/index.js';
+import { acceptRemoteSettings, CertificateRenewer, fleetFigures, type EnrolOutcome } from '../core/enrolment/index.js';
 import { loadSettings } from '../core/config.js';
 import { RemoteSettingsReceiver } from '../core/remote-settings-receiver.js';
 import { PolicyInForce } from '../core/policy/policy-in-force.js';
@@ -58,7 +58,7 @@ import { MountedFolderDrives } from '../../device/usb/mounted-folder-drives.js';
 import { Udisks2Drives } from '../../device/usb/udisks2-drives.js';
 import { hubLinkView, type HubLinkView } from '../../base/common/hub-link.js';
 import { EventEmitter } from 'node:events';
-import { isEnrolmentCode, parseEnrolmentCode, type EnrolFailure } from '../../base/common/enrolment.js';
+import { isEnrolmentCode, parseEnrolmentCode } from '../../base/common/enrolment.js';
 import type { EnrolmentView } from '../api/contract.js';
 import { EnrolMeScreens } from '../api/enrol-me-screens.js';
 
@@ -681,8 +681,8 @@ export class Kiosk {
   }
 }
 
-/** What enrolling with a scanned code came to (src-main/core/enrolment's enrolDevice). */
-export type EnrolOutcome = { ok: true; deviceId: string } | { ok: false; reason: EnrolFailure; message: string };
+/** What enrolling with a scanned code came to (enrolDevice); each failure reason has its words on the screens (base/common EnrolFailure). */
+export type { EnrolOutcome };
 
 export interface EnrolMeOptions {
   headless: boolean;
