@@ -53,7 +53,8 @@ function fail(message) {
 }
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: opts.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit', encoding: 'utf8', ...opts });
+  // What the tools print goes to stderr: stdout carries only the final JSON line.
+  const r = spawnSync(cmd, args, { stdio: opts.capture ? ['ignore', 'pipe', 'pipe'] : ['ignore', 2, 2], encoding: 'utf8', ...opts });
   if (r.error) fail(`${cmd}: ${r.error.message}`);
   if (r.status !== 0 && !opts.allowFail) fail(`${cmd} ${args.join(' ')} exited with ${r.status}${opts.capture ? `\n${(r.stderr || r.stdout).slice(-2000)}` : ''}`);
   return r;
