@@ -6,9 +6,15 @@ export const CERT_WARN_DAYS = 30;
 const DAY_MS = 86_400_000;
 
 /** The device certificate (hub.broker.cert): present, this device's, days to expiry (warn under 30, fail expired). */
-export function certificateCheck(input: { certFile: string | undefined; syncs: boolean; deviceId: string; nowMs: number }): CheckOutcome {
+export function certificateCheck(input: { certFile: string | undefined; syncs: boolean; deviceId: string; nowMs: number; handProvisioned?: boolean }): CheckOutcome {
   if (!input.syncs) return pass('no hub in the settings (standalone): no device certificate needed');
-  if (!input.certFile) return fail('the broker has no client certificate (hub.broker.cert): the broker refuses the kiosk', 'enrol the kiosk (`safegate enrol`), or set hub.broker.cert and hub.broker.key');
+  if (!input.certFile) {
+    // Enrolment always gives a certificate; a file that names its own broker without one is the site's choice.
+    const detail = 'the broker settings name no client certificate (hub.broker.cert)';
+    return input.handProvisioned
+      ? warn(`${detail}: the broker must let this kiosk in some other way`, 'set hub.broker.cert and hub.broker.key, or enrol the kiosk (`safegate enrol`)')
+      : fail(`${detail}: the broker refuses the kiosk`, 'enrol the kiosk (`safegate enrol`), or set hub.broker.cert and hub.broker.key');
+  }
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(readFileSync(input.certFile));

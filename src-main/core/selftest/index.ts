@@ -116,7 +116,7 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
     withSettings('certificate', (l) =>
       notEnrolled !== undefined
         ? fail('not enrolled: no device certificate', 'enrol the kiosk (see the settings check)')
-        : certificateCheck({ certFile: l.broker?.cert, syncs: Boolean(l.broker), deviceId: l.settings.device.id, nowMs: now() }),
+        : certificateCheck({ certFile: l.broker?.cert, syncs: Boolean(l.broker), deviceId: l.settings.device.id, nowMs: now(), handProvisioned: l.enrolmentDir === undefined }),
     ),
   ];
   return checks;
@@ -168,7 +168,7 @@ export function liveChecks(k: LiveKioskParts): SelftestCheck[] {
     },
     { name: 'hub-keys', run: () => hubKeysCheck({ keysDir: l.paths.keysDir, syncs: Boolean(l.broker) }) },
     { name: 'data-ages', run: () => dataAgesCheck({ syncs: Boolean(l.broker), figures: () => k.dataAges(), nowMs: now() }) },
-    { name: 'certificate', run: () => certificateCheck({ certFile: l.broker?.cert, syncs: Boolean(l.broker), deviceId: l.settings.device.id, nowMs: now() }) },
+    { name: 'certificate', run: () => certificateCheck({ certFile: l.broker?.cert, syncs: Boolean(l.broker), deviceId: l.settings.device.id, nowMs: now(), handProvisioned: l.enrolmentDir === undefined }) },
   ];
 }
 

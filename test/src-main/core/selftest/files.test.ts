@@ -134,6 +134,8 @@ describe('self-test checks on real files', () => {
       expect(certificateCheck({ ...base, certFile: join(d, 'missing.crt') })).toMatchObject({ status: 'fail', detail: expect.stringContaining('missing or not a certificate') });
       expect(certificateCheck({ ...base, certFile: issue(d, 'kiosk-2', 365) })).toMatchObject({ status: 'fail', detail: expect.stringContaining('issued to kiosk-2') });
       expect(certificateCheck({ ...base, certFile: undefined }).status).toBe('fail');
+      // A file that names its own broker without a client certificate: the site's choice, a warn.
+      expect(certificateCheck({ ...base, certFile: undefined, handProvisioned: true }).status).toBe('warn');
       expect(certificateCheck({ ...base, syncs: false, certFile: undefined }).status).toBe('pass');
       expect(readFileSync(year, 'utf8')).toContain('BEGIN CERTIFICATE');
     });
