@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { EnrolmentCodeError, parseEnrolmentCode, type DeviceSettingsDocument, type EnrolmentCode, type EnrolmentResult } from '../../../base/common/enrolment.js';
 import { problemsOf } from '../../../base/common/validation.js';
@@ -73,6 +73,7 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
 
     for (const [name, content] of Object.entries(checked.files)) writeEnrolmentFile(join(staging, name), content);
     writeEnrolmentFile(join(staging, ENROLMENT_FILES.state), JSON.stringify(state, null, 2) + '\n');
+    giveToOwnerOf(dirname(dir), staging);
     swapIn(staging, dir);
     return { ok: true, deviceId: code.deviceId };
   } catch (err) {
@@ -80,6 +81,22 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * `safegate enrol` run by root at the shell, on a packaged kiosk whose service runs as its own user
+ * (the owner of /var/lib/safegate): the folder is given to that user, or the service could not read
+ * its own key. Anyone else writes files that are theirs already.
+ */
+function giveToOwnerOf(parent: string, folder: string): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = statSync(parent);
+  if (uid === 0) return;
+  const walk = (path: string): void => {
+    lchownSync(path, uid, gid);
+    if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(folder);
 }
 
 /** Puts the staged folder in place of the enrolment folder: the old one is kept until the new one is in. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,16 @@ describe('enrolDevice against a local HTTPS hub', () => {
     renameSync(k.dir, `${k.dir}.old`);
     expect(loadSettings(k.config).settings.device.id).toBe('kiosk-h-0002');
     expect(existsSync(`${k.dir}.old`)).toBe(false);
+  });
+
+  it.runIf(process.getuid?.() === 0)('enrolled by root at the shell, the folder belongs to the user who owns the folder above it (the service user)', async () => {
+    const k = kiosk();
+    const parent = join(k.dir, '..');
+    chownSync(parent, 4242, 4243);
+    expect(await enrolDevice(hub.newCode('kiosk-h-0012'), { settingsFile: k.config })).toMatchObject({ ok: true });
+    for (const f of ['', 'device.key', 'device.crt', 'settings.cose', 'state.json', 'keys', 'keys/downlink']) {
+      expect([statSync(join(k.dir, f)).uid, statSync(join(k.dir, f)).gid]).toEqual([4242, 4243]);
+    }
   });
 
   it('refuses a hub whose CA is not the one in the code (CA_MISMATCH) and writes nothing', async () => {
