@@ -16,6 +16,7 @@ import type { ConsoleStore } from './accounts.js';
 import { openConsoleStore } from './open-store.js';
 import { ConsoleServer } from './server.js';
 import type { HubHealth } from './health-routes.js';
+import type { ConsoleFleet } from './scope.js';
 
 
 /**
@@ -71,6 +72,8 @@ export async function openHubConsole(o: {
   trace?: HubSettings['trace'] | undefined;
   /** The alerts' silence threshold (`alerts.silentKioskMinutes`), by which the Reports page counts silent kiosks. */
   silentKioskMs?: number;
+  /** Enrolled and revoked devices on the Devices page, and revoking there (console/server/scope.ts ConsoleFleet). */
+  fleet?: ConsoleFleet;
   log: Logger;
   uiFolder?: string;
   /** The hub process's self-check, served as `GET /healthz` (console/server/health-routes.ts). */
@@ -111,7 +114,7 @@ export async function openHubConsole(o: {
     trustProxy: o.settings.trustProxy,
     lockoutBaseMs: o.settings.lockoutSeconds * 1000,
     log: o.log,
-    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}), tracing, alerts: o.alertBook ?? new AlertBook({ sql }), ...(o.silentKioskMs ? { reports: { silentAfterMs: o.silentKioskMs } } : {}) },
+    hub: { directory: o.directory, store: o.store, zone: o.zone, passes, phone: { links: phoneLinks, ...(o.phoneUiFolder ? { uiFolder: o.phoneUiFolder } : {}), ...(declare ? { uploads: { declare, ...(visit ? { visit } : {}) } } : {}) }, ...(exports ? { exports } : {}), tracing, alerts: o.alertBook ?? new AlertBook({ sql }), ...(o.silentKioskMs ? { reports: { silentAfterMs: o.silentKioskMs } } : {}), ...(o.fleet ? { fleet: o.fleet } : {}) },
     ...(o.checkpointCodeKey ? { checkpointCodeKey: o.checkpointCodeKey } : {}),
     ...(o.health ? { health: o.health } : {}),
     ...(o.uiFolder ? { uiFolder: o.uiFolder } : {}),

@@ -3,7 +3,10 @@ import { DENY_REASONS, type DenyReason } from '../../base/common/reasons.js';
 import { workerIdSchema } from '../../base/common/ids.js';
 import { dayRangeIn, parseInstant } from '../../base/common/time.js';
 import { cursorOf, type EventCursor, type EventFilter } from '../../sync/hub/store.js';
+import { UnknownDeviceError } from '../../sync/hub/fleet/revocation.js';
 import { ALL_ROLES, errorSchema, identifierJson, OPERATOR, orgScope, type ConsoleHubData } from './scope.js';
+
+const DAY_MS = 86_400_000;
 
 /** A device heard from within this long is online (kiosks report every minute by default). */
 export const ONLINE_WITHIN_MS = 3 * 60_000;
@@ -45,7 +48,9 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
         if (scope === undefined || c.orgIds.includes(scope)) allowed.add(d);
       }
     }
-    const ids = [...at.keys()].filter((d) => scope === undefined || allowed.has(d)).sort();
+    // Enrolled devices not (yet) placed in a site are the province's: shown to those who see every device.
+    const enrolled = new Map((hub.fleet ? await hub.fleet.book.devices() : []).map((d) => [d.deviceId, d]));
+    const ids = [...new Set([...at.keys(), ...(scope === undefined ? enrolled.keys() : [])])].filter((d) => scope === undefined || allowed.has(d)).sort();
     // One query for every device, however many a province has.
     const status = await store.deviceStatus(ids);
     const t = now();
@@ -53,9 +58,17 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
         const hb = status.get(deviceId)?.heartbeat;
         const lastSeenMs = status.get(deviceId)?.lastSeenMs ?? null;
         const quietMs = lastSeenMs === null ? null : Math.max(0, t - lastSeenMs);
+        const e = enrolled.get(deviceId);
         return {
           deviceId,
-          ...at.get(deviceId)!,
+          ...(at.get(deviceId) ?? { siteId: null, checkpointId: null }),
+          enrolled: e !== undefined,
+          revoked: e?.revokedAtMs != null,
+          revokedAtMs: e?.revokedAtMs ?? null,
+          // The kiosk's own figure when it reports one, else what the hub issued.
+          certDaysLeft: hb?.fleet?.certDaysLeft ?? (e ? Math.round(((e.certNotAfterMs - t) / DAY_MS) * 10) / 10 : null),
+          settingsVersion: hb?.fleet?.settingsVersion ?? null,
+          settingsRefused: hb?.fleet?.settingsRefused ?? null,
           lastSeenMs,
           quietMs,
           online: quietMs !== null && quietMs <= ONLINE_WITHIN_MS,
@@ -188,6 +201,23 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
             note: mayReadHealth ? (a.note ?? null) : null,
           };
         });
+    },
+  );
+
+  // Revoking a (stolen) kiosk: cut off at the broker at once, its certificate on the CRL, the hub
+  // refusing it; each step's outcome answered (and the call is on the audit trail like every other).
+  app.post(
+    '/api/devices/:id/revoke',
+    { config: { access: OPERATOR }, schema: { params: { type: 'object', required: ['id'], properties: { id: identifierJson } }, response: { '4xx': errorSchema, '5xx': errorSchema } } },
+    async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+      const revoke = hub.fleet?.revoke;
+      if (!revoke) return reply.code(503).send({ error: 'devices are revoked with `safegate hub devices revoke` on this hub' });
+      try {
+        return await revoke(req.params.id);
+      } catch (err) {
+        if (err instanceof UnknownDeviceError) return reply.code(404).send({ error: err.message });
+        throw err;
+      }
     },
   );
 

@@ -1,4 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { EnrolmentBook } from '../../sync/hub/fleet/enrolment-book.js';
+import type { RevocationReport } from '../../sync/hub/fleet/revocation.js';
 import type { HubDirectory } from '../../sync/hub/directory.js';
 import type { PassRegistry } from '../../sync/hub/passes.js';
 import type { PhoneLinks } from '../../sync/hub/phone-links.js';
@@ -28,6 +30,14 @@ export interface ConsoleHubData {
   alerts?: AlertBook;
   /** Reports (console/server/report-routes.ts): the alerts' silence threshold their summaries count silent kiosks by. */
   reports?: ConsoleReports;
+  /** The fleet (sync/hub/fleet/): enrolled and revoked devices on the Devices page, and revoking one there. */
+  fleet?: ConsoleFleet;
+}
+
+export interface ConsoleFleet {
+  book: Pick<EnrolmentBook, 'devices'>;
+  /** Revokes a device (sync/hub/fleet/revocation.ts `revokeDevice`, with this hub process's broker link); absent: not from the console. */
+  revoke?: (deviceId: string) => Promise<RevocationReport>;
 }
 
 export const ALL_ROLES: readonly ConsoleRole[] = ['operator', 'manager', 'health'];

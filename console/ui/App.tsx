@@ -140,7 +140,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       {page === 'organisations' && <OrganisationsPage me={me} />}
       {page === 'workers' && <WorkersPage me={me} />}
       {page === 'passes' && <PassesPage me={me} />}
-      {page === 'devices' && <DevicesPage />}
+      {page === 'devices' && <DevicesPage me={me} />}
       {page === 'entries' && <EntriesPage />}
       {page === 'alerts' && <AlertsPage me={me} alertId={alertId} />}
       {page === 'notices' && <NoticesPage me={me} />}

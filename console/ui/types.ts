@@ -51,8 +51,16 @@ export interface UploadResult {
 
 export interface Device {
   deviceId: string;
-  siteId: string;
+  /** Null for an enrolled device not placed in a site yet. */
+  siteId: string | null;
   checkpointId: string | null;
+  /** Enrolled with a token at this hub; revoked (cut off) by an operator. */
+  enrolled: boolean;
+  revoked: boolean;
+  revokedAtMs: number | null;
+  certDaysLeft: number | null;
+  settingsVersion: number | null;
+  settingsRefused: { version: number; problems: string[] } | null;
   lastSeenMs: number | null;
   /** How long the hub has not heard from it (null: never). */
   quietMs: number | null;

@@ -5,25 +5,72 @@ import { post, remove, withQuery, type Me } from '../api.js';
 import { Ago, Refusal, Table, useChange, useLoad } from '../parts.js';
 import type { Device, EntriesDay, Notice, Site } from '../types.js';
 
-/** Devices from their heartbeats: online, outbox, data ages, version; silent ones marked. */
-export function DevicesPage() {
+/**
+ * Devices from their heartbeats: online, outbox, data ages, version, enrolment, certificate, settings;
+ * silent and revoked ones marked. An operator may revoke a device (after a confirmation).
+ */
+export function DevicesPage({ me }: { me: Me }) {
   const { t } = useTranslation();
   const devices = useLoad<Device[]>('/api/devices');
   const seconds = (s: number | null) => (s === null ? '—' : t('devices.seconds', { count: Math.round(s) }));
+  const [confirming, setConfirming] = useState<string | undefined>(undefined);
+  const [outcome, setOutcome] = useState<RevocationReport | undefined>(undefined);
+  const change = useChange(devices.reload);
+  const revoke = async (deviceId: string) => {
+    setOutcome(undefined);
+    const ok = await change.run(async () => setOutcome(await post<RevocationReport>(`/api/devices/${encodeURIComponent(deviceId)}/revoke`, {})));
+    if (ok) setConfirming(undefined);
+  };
   return (
     <section aria-labelledby="devices-heading" data-testid="devices-page">
       <h2 id="devices-heading">{t('devices.heading')}</h2>
       <Refusal error={devices.error} />
+      {change.error && <p role="alert">{change.error}</p>}
+      {outcome && (
+        <div role="status" data-testid="revoke-outcome">
+          <p>{t('devices.revokeDone', { device: outcome.deviceId })}</p>
+          {outcome.steps.filter((s) => !s.ok).map((s) => (
+            <p key={s.step} className="flag">{t('devices.revokeStepFailed', { detail: s.detail })}</p>
+          ))}
+        </div>
+      )}
+      {confirming && (
+        <div role="alertdialog" aria-labelledby="revoke-question" data-testid="revoke-confirm">
+          <p id="revoke-question">{t('devices.revokeConfirm', { device: confirming })}</p>
+          <button type="button" className="danger" disabled={change.busy} onClick={() => void revoke(confirming)}>
+            {t('devices.revokeYes', { device: confirming })}
+          </button>{' '}
+          <button type="button" disabled={change.busy} onClick={() => setConfirming(undefined)}>
+            {t('devices.cancel')}
+          </button>
+        </div>
+      )}
       {devices.data?.length === 0 && <p>{t('common.none')}</p>}
       <Table
         label={t('devices.heading')}
         testId="devices"
-        head={[t('devices.device'), t('common.site'), t('common.checkpoint'), t('devices.state'), t('devices.lastSeen'), t('devices.outbox'), t('devices.oldest'), t('devices.roster'), t('devices.version'), t('devices.policy'), t('devices.disk')]}
+        head={[
+          t('devices.device'),
+          t('common.site'),
+          t('common.checkpoint'),
+          t('devices.state'),
+          t('devices.lastSeen'),
+          t('devices.outbox'),
+          t('devices.oldest'),
+          t('devices.roster'),
+          t('devices.version'),
+          t('devices.policy'),
+          t('devices.disk'),
+          t('devices.enrolment'),
+          t('devices.certDays'),
+          t('devices.settings'),
+          ...(me.role === 'operator' ? [''] : []),
+        ]}
       >
         {devices.data?.map((d) => (
-          <tr key={d.deviceId} className={d.silent ? 'silent' : ''}>
+          <tr key={d.deviceId} className={d.revoked ? 'revoked' : d.silent ? 'silent' : ''} data-device={d.deviceId}>
             <td>{d.deviceId}</td>
-            <td>{d.siteId}</td>
+            <td>{d.siteId ?? '—'}</td>
             <td>{d.checkpointId ?? '—'}</td>
             <td>{d.silent ? <strong className="flag">{t('devices.silent')}</strong> : d.online ? t('devices.online') : t('devices.offline')}</td>
             <td>
@@ -35,11 +82,37 @@ export function DevicesPage() {
             <td>{d.software ?? '—'}</td>
             <td>{d.policyVersion ?? '—'}</td>
             <td>{d.disk ?? '—'}</td>
+            <td>{d.revoked ? <strong className="flag">{t('devices.revoked')}</strong> : d.enrolled ? t('devices.enrolled') : t('devices.notEnrolled')}</td>
+            <td>{d.certDaysLeft ?? '—'}</td>
+            <td>
+              {d.settingsVersion ?? '—'}
+              {d.settingsRefused && (
+                <strong className="flag" data-testid="settings-refused">
+                  {' '}
+                  {t('devices.settingsRefused', { version: d.settingsRefused.version, problems: d.settingsRefused.problems.join('; ') })}
+                </strong>
+              )}
+            </td>
+            {me.role === 'operator' && (
+              <td>
+                {d.enrolled && !d.revoked && (
+                  <button type="button" className="danger" onClick={() => (setOutcome(undefined), setConfirming(d.deviceId))}>
+                    {t('devices.revoke')}
+                  </button>
+                )}
+              </td>
+            )}
           </tr>
         ))}
       </Table>
     </section>
   );
+}
+
+/** What revoking a device did, step by step (sync/hub/fleet/revocation.ts RevocationReport). */
+interface RevocationReport {
+  deviceId: string;
+  steps: { step: string; ok: boolean; detail: string }[];
 }
 
 function today(): string {
