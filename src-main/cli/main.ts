@@ -10,6 +10,7 @@ import { CliError } from './cli-error.js';
 import { registerAlertCommands } from './alert-commands.js';
 import { registerDevicesCommands } from './devices-commands.js';
 import { registerReportCommands } from './report-commands.js';
+import { registerDeviceSettingsCommands } from './device-settings-commands.js';
 import { registerEnrolCommands } from './enrol-commands.js';
 import { registerFleetHubCommands } from './fleet-hub-commands.js';
 import { registerSelftestCommand } from './selftest-commands.js';
@@ -381,6 +382,7 @@ function buildProgram(): Command {
     .description('each site and its devices')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (o: { config: string }) => console.log(await (await hubCommands()).listHubDevices(o.config)));
+  registerDeviceSettingsCommands(hubDevice);
   hub
     .command('trace')
     .description("narrow tracing: who shared a zone, team, canteen, dormitory or bus with a worker (F1; F2 on request), from the kiosks' passages and phone check-ins, by place and day")

@@ -24,6 +24,7 @@ import { DeviceLanes } from './device-lanes.js';
 import { IngestGroups } from './ingest-groups.js';
 import { SiteRelay, type SiteMap } from './site-relay.js';
 import { cutOffAtBroker, DYNSEC_RESPONSE_TOPIC, parseDynsecResponse, type CutOffResult, type DynsecResponse, type RevokedDevices } from './fleet/revocation.js';
+import { SettingsPusher, SettingsReportRecorder } from './fleet/device-settings.js';
 import type { HubStore, IngestRequest, IngestResult } from './store.js';
 
 export interface HubOptions {
@@ -34,6 +35,8 @@ export interface HubOptions {
   sharedSubscription?: boolean;
   /** What the hub publishes to kiosks, and the key it signs with; without them it only ingests. */
   downlink?: { directory: HubDirectory; signingKey: KeyObject };
+  /** How often this process looks for new remote settings to send at once (default 2 s). */
+  settingsPushMs?: number;
   /**
    * The live site stream: allowed passages relayed to the other devices of the sender's site, and a
    * beat every `beatMs`. Without it the hub relays nothing and kiosks' site streams stay stale.
@@ -99,6 +102,10 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Batches being handled at once are stored together (a group commit). */
   private readonly ingestGroups: IngestGroups;
   private readonly dynsecListeners = new Set<(responses: DynsecResponse[]) => void>();
+  /** What devices report about their remote settings (the heartbeat's fleet block), into the directory on change. */
+  private settingsReports: SettingsReportRecorder | undefined;
+  /** Sends devices their new remote settings at once (`hub device set` only writes the directory). */
+  private settingsPusher: SettingsPusher | undefined;
 
   constructor(
     private readonly options: HubOptions,
@@ -211,6 +218,17 @@ export class Hub extends EventEmitter<HubEvents> {
         resolve();
       });
     });
+    const downlink = this.options.downlink;
+    if (downlink) {
+      this.settingsPusher = new SettingsPusher({
+        directory: downlink.directory,
+        signingKey: downlink.signingKey,
+        publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }),
+        everyMs: this.options.settingsPushMs ?? 2_000,
+        log: this.log.child({ ns: 'hub:settings' }),
+      });
+      this.settingsPusher.start();
+    }
     link.start();
     await online;
   }
@@ -230,6 +248,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.onlineSinceMs = undefined;
     this.relay?.stop();
     this.relay = undefined;
+    await this.settingsPusher?.stop();
+    this.settingsPusher = undefined;
     await link?.stop(async (publish) => publish(HUB_STATUS_TOPIC, this.status(false), true));
     await this.lanes?.idle();
     await Promise.all(this.replies);
@@ -288,6 +308,11 @@ export class Hub extends EventEmitter<HubEvents> {
       throw err;
     }
     await this.store.recordHeartbeat(t.deviceId, heartbeat, Date.now());
+    const directory = this.options.downlink?.directory;
+    if (heartbeat.fleet && directory) {
+      this.settingsReports ??= new SettingsReportRecorder(directory.sql);
+      await this.settingsReports.record(t.deviceId, heartbeat.fleet, Date.now());
+    }
   }
 
   private async onAlert(deviceId: string, topic: string, payload: Uint8Array, reply: HubReply): Promise<void> {

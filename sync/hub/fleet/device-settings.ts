@@ -7,6 +7,9 @@ import { deviceSettingsDocumentSchema, HUB_FORBIDDEN_SETTINGS, type DeviceSettin
 import type { DeviceSettingsRecord, FleetHealth } from '../../../base/common/types.js';
 import { MAX_SETTINGS_DOCUMENT_BYTES } from '../../downlink-codec.js';
 import type { HubSql, HubSqlExecutor } from '../hub-sql.js';
+import type { HubDirectory } from '../directory.js';
+import type { Logger } from '../../../base/node/logger.js';
+import { PROTOCOL_VERSION, topics } from '../../protocol.js';
 
 /**
  * Remote settings per device (issue 12): `safegate hub device set ID key=value... [--file F] [--unset key]`.
@@ -298,4 +301,61 @@ function unsetPath(overlay: SettingsOverlay, path: string): boolean {
     delete trail[i - 1]![parts[i - 1]!];
   }
   return true;
+}
+
+/**
+ * Sends each device its new remote settings as soon as a hub process sees them (`hub device set` runs
+ * as its own command and only writes the directory): every few seconds this reads the settings
+ * stream's revision (one row) and, when it moved, publishes each changed device's record as the hub
+ * answers a request for the stream from the start. Every hub process does so (the first copy a kiosk
+ * takes applies, the others are "nothing new"); a kiosk that is offline asks for the stream when it
+ * is back. Devices changed before this process started are not pushed: they ask when they connect.
+ */
+export class SettingsPusher {
+  private timer: NodeJS.Timeout | undefined;
+  private seen: number | undefined;
+  private running: Promise<void> = Promise.resolve();
+
+  /** Only stores its dependencies. */
+  constructor(
+    private readonly o: {
+      directory: Pick<HubDirectory, 'respondSignedTo' | 'revision' | 'sql'>;
+      signingKey: KeyObject;
+      publish: (topic: string, payload: Uint8Array) => Promise<void>;
+      everyMs: number;
+      log: Logger;
+    },
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.running = this.running.then(async () => void (await this.check())).catch((err: unknown) => this.o.log.warn({ err: (err as Error).message }, 'remote settings not pushed; kiosks get them when they next ask'));
+    }, this.o.everyMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One look: pushes what changed since the last. */
+  async check(): Promise<number> {
+    const rev = await this.o.directory.revision('settings');
+    const since = this.seen;
+    this.seen = rev;
+    if (since === undefined || rev <= since) return 0;
+    const rows = await this.o.directory.sql.all<{ key: string }>(sql`SELECT key FROM records WHERE stream = 'settings' AND rev > ${since} AND deleted = 0`);
+    let sent = 0;
+    for (const { key } of rows) {
+      for await (const part of this.o.directory.respondSignedTo(key, { v: PROTOCOL_VERSION, stream: 'settings', cursor: 0 }, Date.now(), this.o.signingKey)) {
+        await this.o.publish(topics.downlink(key), part);
+        sent++;
+      }
+      this.o.log.info({ deviceId: key }, 'remote settings sent to the device');
+    }
+    return sent;
+  }
 }
