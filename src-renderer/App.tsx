@@ -103,7 +103,10 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
       const target = ev.target as HTMLElement | null;
       if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA')) return;
       const code = wedge.key(ev.key, ev.timeStamp);
-      if (code) submit(code, 'keyboard');
+      if (!code) return;
+      // The scanner's Enter ends the scan; it must not also press the button last tapped (the language switch).
+      ev.preventDefault();
+      submit(code, 'keyboard');
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);

@@ -81,8 +81,7 @@ describe('the "enrol me" screens', () => {
 
   /** A code as a keyboard-wedge scanner types it on the screen side (scan.submit). */
   async function wedge(text: string): Promise<void> {
-    // The Enter would press the language button if it kept the focus from a click.
-    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    // The language button keeps the focus from its last click: the scan's Enter must not press it.
     await page.keyboard.type(text, { delay: 0 });
     await page.keyboard.press('Enter');
   }
@@ -121,6 +120,8 @@ describe('the "enrol me" screens', () => {
     next = { ok: false, reason: 'TOKEN_USED', message: 'used' };
     await wedge(code(1));
     await expect.poll(() => page.getByTestId('enrol-me').getAttribute('data-state'), { timeout: 10_000 }).toBe('enrolling');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('language');
+    expect(await page.locator('html').getAttribute('lang')).toBe('vi');
     expect(await page.getByTestId('enrol-device').innerText()).toBe('Mã thiết bị: gate-a-0001');
     await sweep('enrolling');
     release();
