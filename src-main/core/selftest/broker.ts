@@ -15,7 +15,7 @@ export interface BrokerCheckInput {
    * A kiosk running on these settings: its own link's word is reported instead, since a second
    * connection as this device (the client id is the certificate's name) would end the kiosk's.
    */
-  running: { pid: number | 'this kiosk'; link: HubLinkView } | null;
+  running: { pid: number | 'this kiosk'; link: HubLinkView | null } | null;
   probe: BrokerProbe;
   timeoutMs: number;
 }
@@ -26,6 +26,9 @@ export async function brokerCheck(input: BrokerCheckInput): Promise<CheckOutcome
   if (input.running) {
     const who = input.running.pid === 'this kiosk' ? 'this kiosk' : `the running kiosk (pid ${input.running.pid})`;
     if (input.running.link === 'online') return pass(`${b.url}: ${who} is connected`);
+    if (input.running.link === null) {
+      return warn(`${b.url}: ${who} holds the store; its link is not known to this user (not probed: a second connection as ${input.deviceId} would end the kiosk's)`, 'run `safegate status` as the kiosk\'s user, or stop the kiosk to probe the broker');
+    }
     const why = input.running.pid === 'this kiosk' ? '' : ` (not probed: a second connection as ${input.deviceId} would end the kiosk's)`;
     return warn(`${b.url}: ${who}'s link is ${input.running.link}${why}`, 'wait a minute; if it stays so, look at the kiosk\'s log (sync:uplink) and the broker\'s');
   }

@@ -24,6 +24,7 @@ import { databaseCheck } from './database.js';
 import { diskCheck } from './disk.js';
 import { gpioCheck, liveGpioCheck, type GpioPorts } from './gpio.js';
 import { hubKeysCheck } from './hub-keys.js';
+import { processHoldingFile } from './holder.js';
 import { liveScannerCheck, scannerCheck, type OpenScanner, type ScanRequest } from './scanner.js';
 
 export { runSelftest, selftestExitCode, type SelftestCheck, type CheckOutcome } from './check.js';
@@ -44,6 +45,8 @@ export interface CommandSelftestPorts {
   devDir?: string;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  /** Which other process holds a file open (default: /proc); tests give their own. */
+  holderOf?: (file: string) => number | null;
 }
 
 const NOT_TRIED: CheckOutcome = warn('not tried: the settings do not load', 'fix the settings first');
@@ -59,7 +62,17 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
   let loaded: LoadedSettings | undefined;
   /** Why the kiosk is not enrolled (it waits for an enrolment code); the checks then run on the local file's settings. */
   let notEnrolled: string | undefined;
-  const running = () => (loaded ? (readRuntimeStatus(runtimeFiles(loaded.paths.store, ports.env)) ?? null) : null);
+  /**
+   * A kiosk running on these settings: its runtime file (same user), or else a process holding the
+   * store open (a kiosk running as the service user, whose link this user cannot read).
+   */
+  const running = (): { pid: number; link: string | null; disk: { reserveInUse: boolean } | null } | null => {
+    if (!loaded) return null;
+    const live = readRuntimeStatus(runtimeFiles(loaded.paths.store, ports.env));
+    if (live) return { pid: live.pid, link: live.link, disk: live.disk };
+    const pid = (ports.holderOf ?? processHoldingFile)(loaded.paths.store);
+    return pid === null ? null : { pid, link: null, disk: null };
+  };
   const withSettings = (name: SelftestCheckName, run: (l: LoadedSettings, signal: AbortSignal) => Promise<CheckOutcome> | CheckOutcome, timeoutMs?: number): SelftestCheck => ({
     name,
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
@@ -102,7 +115,7 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
         return brokerCheck({
           broker: l.broker,
           deviceId: l.settings.device.id,
-          running: live ? { pid: live.pid, link: linkWord(live.link) } : null,
+          running: live ? { pid: live.pid, link: live.link === null ? null : linkWord(live.link) } : null,
           probe: ports.brokerProbe,
           timeoutMs: brokerTimeout,
         });
