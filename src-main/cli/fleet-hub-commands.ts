@@ -272,3 +272,48 @@ export async function listEnrolmentCodes(configFile: string, json: boolean): Pro
     await directory.close();
   }
 }
+
+/**
+ * `safegate hub run` with enrol.enabled: the enrolment endpoint over the hub CA's server certificate,
+ * the directory's enrolment book, and the hub's downlink key (it signs the settings documents).
+ * Undefined when enrolment is off.
+ */
+export async function startEnrolmentEndpoint(o: {
+  loaded: import('../../sync/hub/settings.js').LoadedHubSettings;
+  directory: import('../../sync/hub/directory.js').HubDirectory;
+  signingKey: import('node:crypto').KeyObject | undefined;
+  passKey: import('node:crypto').KeyObject | undefined;
+  log: import('pino').Logger;
+}): Promise<{ stop(): Promise<void> } | undefined> {
+  const e = o.loaded.settings.enrol;
+  if (!e.enabled) return undefined;
+  const [{ HubPki }, { EnrolmentBook }, { EnrolServer, publicPemOf }] = await Promise.all([
+    import('../../sync/hub/fleet/pki.js'),
+    import('../../sync/hub/fleet/enrolment-book.js'),
+    import('../../sync/hub/fleet/enrol-server.js'),
+  ]);
+  let pki;
+  try {
+    pki = HubPki.open(o.loaded.pkiDir, { deviceCertDays: o.loaded.settings.pki.deviceCertDays });
+  } catch (err) {
+    throw new CliError(`enrol.enabled: ${(err as Error).message}`, { cause: err });
+  }
+  if (!o.signingKey) o.log.warn('no signingKey in the hub settings: the enrolment endpoint answers HUB_NOT_READY (it signs each device\'s settings with it)');
+  if (!o.passKey) o.log.warn('no passKey in the hub settings: the enrolment endpoint answers HUB_NOT_READY (kiosks get its public half)');
+  const server = new EnrolServer({
+    pki,
+    book: new EnrolmentBook(o.directory.sql),
+    directory: o.directory,
+    signingKey: o.signingKey,
+    keys: { pass: o.passKey ? [publicPemOf(o.passKey)] : [], downlink: o.signingKey ? [publicPemOf(o.signingKey)] : [] },
+    // Required with enrol.enabled (the settings schema refuses it missing).
+    brokerUrl: e.brokerUrl!,
+    gpioProfiles: e.gpioProfiles,
+    host: e.host,
+    port: e.port,
+    rateLimitPerMinute: e.rateLimitPerMinute,
+    log: o.log,
+  });
+  await server.start();
+  return server;
+}

@@ -5,8 +5,7 @@ import { Hub } from '../../sync/hub/hub.js';
 import { HubRetention } from '../../sync/hub/retention.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { EnrolmentBook } from '../../sync/hub/fleet/enrolment-book.js';
-import { revokeDevice, RevokedDevices, type CutOffResult } from '../../sync/hub/fleet/revocation.js';
-import { HubPki } from '../../sync/hub/fleet/pki.js';
+import { RevokedDevices, type CutOffResult } from '../../sync/hub/fleet/revocation.js';
 import { parseRosterCsv } from '../core/store/roster.js';
 import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
@@ -88,19 +87,6 @@ export async function runHub(configFile: string): Promise<void> {
     zone: loaded.settings.time.zone,
     trace: loaded.settings.trace,
     silentKioskMs: loaded.settings.alerts.silentKioskMinutes * 60_000,
-    fleet: {
-      book: fleetBook,
-      // As `safegate hub devices revoke`, but cut off over this process's own broker link.
-      revoke: async (deviceId) => {
-        const report = await revokeDevice(deviceId, {
-          markRevoked: (id, atMs) => fleetBook.markRevoked(id, atMs),
-          writeCrl: async () => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(await fleetBook.revokedSerials()),
-          cutOff: (ids) => hub.cutOff(ids),
-        });
-        await revoked.refresh();
-        return report;
-      },
-    },
     log: log.child({ ns: 'hub:console' }),
     // A phone's health declaration reaches the worker's kiosks at once (time and flag only).
     onDeclaration: (r) => hub.relayDeclaration(r.sites, r),
@@ -108,6 +94,8 @@ export async function runHub(configFile: string): Promise<void> {
     health: hubHealthProbe({ store, directory, brokerLinkUp: () => hub.linkUpSinceMs() !== undefined, log: log.child({ ns: 'hub:health' }) }),
   });
   await hubConsole?.start();
+  // The enrolment endpoint (enrol.enabled): kiosks enrol with the one-time codes of `safegate hub enrol create`.
+  const enrolServer = await (await import('./fleet-hub-commands.js')).startEnrolmentEndpoint({ loaded, directory, signingKey, passKey, log: log.child({ ns: 'hub:enrol' }) });
   hub.on('ingested', (deviceId, r) =>
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );
@@ -141,6 +129,7 @@ export async function runHub(configFile: string): Promise<void> {
   await retention.stop();
   await reports?.stop();
   await alerts.stop();
+  await enrolServer?.stop();
   await hubConsole?.stop();
   await revoked.stop();
   await hub.stop();

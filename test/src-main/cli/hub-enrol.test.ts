@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -6,11 +8,16 @@ import { parseEnrolmentCode } from '../../../base/common/enrolment.js';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import { EnrolmentBook } from '../../../sync/hub/fleet/enrolment-book.js';
 import { HubPki } from '../../../sync/hub/fleet/pki.js';
-import { safegate } from '../../helpers/cli.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import { EST_PATHS, enrolmentResultSchema } from '../../../base/common/enrolment.js';
+import { generateSigningKeyPair } from '../../../base/node/keys.js';
+import { createCsr, generateDeviceKey, readCertificate } from '../../../base/node/x509.js';
+import { safegate, safegateProcess } from '../../helpers/cli.js';
+import { tempDir, waitFor } from '../../helpers/fixtures.js';
+import { freePort } from '../../helpers/mosquitto.js';
 
 /** `safegate hub pki init` and `hub enrol create|list`, the compiled command (run `npx tsc -b` first), on the SQLite directory. */
-describe('safegate hub pki init / hub enrol', () => {
+// Each command is a process start (a few seconds on a busy machine): generous limits, no timing asserted.
+describe('safegate hub pki init / hub enrol', { timeout: 120_000 }, () => {
   const dir = tempDir('safegate-hub-enrol-');
   const config = join(dir.path, 'hub.yaml');
   const env = { DATABASE_URL: '' };
@@ -116,5 +123,59 @@ describe('safegate hub pki init / hub enrol', () => {
     expect(one('--checkpoint-kind', 'bus', '--site', 'site-b', '--checkpoint-id', 'gate-b')).toMatch(/gate-b is a gate checkpoint, not bus/);
     const ok = run('hub', 'enrol', 'create', '--config', config, '--checkpoint-kind', 'gate', '--site', 'site-b', '--checkpoint-id', 'gate-b', '--json');
     expect(ok.status, ok.stderr).toBe(0);
+  });
+
+  it('hub run with enrol.enabled serves the endpoint: a code made by `enrol create` enrols a device over HTTPS, before the hub reaches its broker', async () => {
+    const port = await freePort();
+    const downlink = generateSigningKeyPair('EdDSA');
+    const pass = generateSigningKeyPair('EdDSA');
+    writeFileSync(join(dir.path, 'downlink.key'), downlink.privatePem, { mode: 0o600 });
+    writeFileSync(join(dir.path, 'pass.key'), pass.privatePem, { mode: 0o600 });
+    const runConfig = join(dir.path, 'hub-run.yaml');
+    writeFileSync(
+      runConfig,
+      stringify({
+        // No broker listens there: the endpoint is up before the hub reaches it.
+        broker: { url: `mqtts://127.0.0.1:${await freePort()}`, ca: 'pki/ca.crt', cert: 'pki/hub.1.crt', key: 'pki/hub.1.key' },
+        directory: { path: 'directory.db' },
+        store: { path: 'hub.db' },
+        console: { enabled: false },
+        signingKey: 'downlink.key',
+        passKey: 'pass.key',
+        pki: { dir: 'pki' },
+        enrol: { enabled: true, host: '127.0.0.1', port, publicUrl: `https://127.0.0.1:${port}`, brokerUrl: 'mqtts://127.0.0.1:8883' },
+      }),
+    );
+    const made = run('hub', 'enrol', 'create', '--config', runConfig, '--checkpoint-kind', 'gate', '--site', 'site-b', '--checkpoint-id', 'gate-b', '--json');
+    expect(made.status, made.stderr).toBe(0);
+    const [code] = (JSON.parse(made.stdout) as { code: string }[]).map((m) => parseEnrolmentCode(m.code));
+    const hub = safegateProcess(['hub', 'run', '--config', runConfig], undefined, { env });
+    try {
+      await waitFor(() => (hub.logs.some((l) => l.msg === 'enrolment endpoint listening') ? true : undefined), 'enrolment endpoint listening', 30_000);
+      const csr = await createCsr(generateDeviceKey().privateKeyPem, code!.deviceId);
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: EST_PATHS.simpleenroll, method: 'POST', ca: readFileSync(join(dir.path, 'pki', 'ca.crt')), agent: false, headers: { 'content-type': 'application/pkcs10', authorization: `Bearer ${code!.token}` } },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end(csr);
+      });
+      expect(answer.status, answer.body).toBe(200);
+      const result = enrolmentResultSchema.parse(JSON.parse(answer.body));
+      expect(readCertificate(result.certificate).commonName).toBe(code!.deviceId);
+      expect(result.keys.pass).toEqual([pass.publicPem]);
+      expect(JSON.stringify(hub.logs)).not.toContain(code!.token);
+    } finally {
+      // Still waiting for its broker, the hub ends at SIGTERM (its orderly shutdown starts once it is online).
+      hub.child.kill('SIGTERM');
+      await once(hub.child, 'exit');
+    }
+    expect(JSON.parse(run('hub', 'enrol', 'list', '--config', runConfig, '--json').stdout)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ deviceId: code!.deviceId, state: 'used' })]),
+    );
   });
 });
