@@ -5,7 +5,8 @@ import { Hub } from '../../sync/hub/hub.js';
 import { HubRetention } from '../../sync/hub/retention.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { EnrolmentBook } from '../../sync/hub/fleet/enrolment-book.js';
-import { RevokedDevices, type CutOffResult } from '../../sync/hub/fleet/revocation.js';
+import { revokeDevice, RevokedDevices, type CutOffResult } from '../../sync/hub/fleet/revocation.js';
+import { HubPki } from '../../sync/hub/fleet/pki.js';
 import { parseRosterCsv } from '../core/store/roster.js';
 import { directoryTarget, loadHubSettings } from '../../sync/hub/settings.js';
 import { PgHubStore } from '../../sync/hub/pg-store.js';
@@ -87,6 +88,19 @@ export async function runHub(configFile: string): Promise<void> {
     zone: loaded.settings.time.zone,
     trace: loaded.settings.trace,
     silentKioskMs: loaded.settings.alerts.silentKioskMinutes * 60_000,
+    fleet: {
+      book: fleetBook,
+      // As `safegate hub devices revoke`, but cut off over this process's own broker link.
+      revoke: async (deviceId) => {
+        const report = await revokeDevice(deviceId, {
+          markRevoked: (id, atMs) => fleetBook.markRevoked(id, atMs),
+          writeCrl: async () => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(await fleetBook.revokedSerials()),
+          cutOff: (ids) => hub.cutOff(ids),
+        });
+        await revoked.refresh();
+        return report;
+      },
+    },
     log: log.child({ ns: 'hub:console' }),
     // A phone's health declaration reaches the worker's kiosks at once (time and flag only).
     onDeclaration: (r) => hub.relayDeclaration(r.sites, r),
