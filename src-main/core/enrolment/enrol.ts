@@ -1,6 +1,6 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { EnrolmentCodeError, parseEnrolmentCode, type DeviceSettingsDocument, type EnrolmentCode, type EnrolmentResult } from '../../../base/common/enrolment.js';
 import { problemsOf } from '../../../base/common/validation.js';
 import { HubKeyring, keyIdFileName } from '../../../base/node/keys.js';
@@ -43,12 +43,13 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
     return fail('ALREADY_ENROLLED', `this kiosk is already enrolled as ${current.folder.state.deviceId}; IT staff re-enrol it with safegate enrol --force`);
   }
 
-  // The new folder is made beside the old one and swapped in whole at the end.
-  const staging = `${dir}.staging`;
+  // The new folder is made beside the old one and swapped in whole at the end; one per attempt, so
+  // a code scanned at the gate and `safegate enrol` at the shell never write into each other's.
+  const staging = `${dir}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   try {
-    rmSync(staging, { recursive: true, force: true });
     mkdirSync(dirname(dir), { recursive: true });
+    removeAbandonedStaging(dir);
     const key = generateDeviceKey();
     writeEnrolmentFile(join(staging, ENROLMENT_FILES.key), key.privateKeyPem);
 
@@ -80,6 +81,26 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
     return fail('NETWORK', `enrolment stopped: ${(err as Error).message}`);
   } finally {
     rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Staging folders left by an attempt whose process is gone (a power cut): they may hold a key. */
+function removeAbandonedStaging(dir: string): void {
+  const prefix = `${basename(dir)}.staging-`;
+  for (const name of readdirSync(dirname(dir))) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (pid === process.pid || (Number.isInteger(pid) && pid > 0 && isAlive(pid))) continue;
+    rmSync(join(dirname(dir), name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

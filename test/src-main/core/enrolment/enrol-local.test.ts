@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,11 +66,21 @@ describe('enrolDevice against a local HTTPS hub', () => {
     }
   });
 
+  it('two enrolments at once (a scan at the gate, IT at the shell) each complete whole; one of them is the enrolment', async () => {
+    const k = kiosk();
+    // A staging folder a power cut left (its process is gone) is cleared on the way.
+    mkdirSync(`${k.dir}.staging-999999-abcd`, { mode: 0o700 });
+    const [a, b] = await Promise.all([enrolDevice(hub.newCode('kiosk-h-0013'), { settingsFile: k.config }), enrolDevice(hub.newCode('kiosk-h-0014'), { settingsFile: k.config })]);
+    expect([a.ok, b.ok]).toEqual([true, true]);
+    expect(['kiosk-h-0013', 'kiosk-h-0014']).toContain(loadSettings(k.config).settings.device.id);
+    expect(readdirSync(join(k.dir, '..')).sort()).toEqual(['enrolment', 'kiosk.yaml']);
+  });
+
   it('refuses a hub whose CA is not the one in the code (CA_MISMATCH) and writes nothing', async () => {
     const k = kiosk();
     const r = await enrolDevice(hub.newCode('kiosk-h-0003', { caFingerprint: 'ab'.repeat(32) }), { settingsFile: k.config });
     expect(r).toMatchObject({ ok: false, reason: 'CA_MISMATCH', message: expect.stringMatching(/not the one in the enrolment code/) });
-    expect(existsSync(k.dir)).toBe(false);
+    expect(readdirSync(join(k.dir, '..'))).toEqual(['kiosk.yaml']);
     expect(loadSettingsForRun(k.config).kind).toBe('not-enrolled');
   });
 
