@@ -204,6 +204,8 @@ export class RevokedDevices {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.refreshing;
+    // What was dropped, for the record (each device was logged once, at its first message).
+    if (this.refusedCounts.size) this.options.log.info({ dropped: Object.fromEntries(this.refusedCounts) }, 'messages dropped from revoked devices');
   }
 
   has(deviceId: string): boolean {
