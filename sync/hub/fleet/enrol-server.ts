@@ -47,7 +47,41 @@ export interface EnrolServerOptions {
   rateLimitPerMinute: number;
   log: Logger;
   now?: () => number;
+  /** Connection limits (defaults: ENROL_SERVER_LIMITS); tests shorten them. */
+  limits?: Partial<EnrolServerLimits>;
 }
+
+/**
+ * What keeps a slow or idle client from holding the hub process's sockets (the endpoint is public and
+ * unauthenticated, and runs inside `hub run`): a TLS handshake, a whole request, and an idle socket
+ * each have a deadline of seconds, and the number of open connections is capped.
+ */
+export interface EnrolServerLimits {
+  /** The TLS handshake must finish within this (a socket that sends nothing is dropped). */
+  handshakeTimeoutMs: number;
+  /** A socket with no traffic for this long is dropped. */
+  idleTimeoutMs: number;
+  /** Headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this (a dripping body is dropped). */
+  requestTimeoutMs: number;
+  /** A kept-alive socket with no next request is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** How often Node checks the header/request deadlines. */
+  checkIntervalMs: number;
+  /** Open connections at most; more are closed at once. */
+  maxConnections: number;
+}
+
+export const ENROL_SERVER_LIMITS: EnrolServerLimits = {
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 5_000,
+  checkIntervalMs: 1_000,
+  maxConnections: 256,
+};
 
 const STATUS: Record<EnrolmentRefusal, number> = {
   TOKEN_MISSING: 401,
@@ -94,11 +128,28 @@ export class EnrolServer {
 
   async start(): Promise<void> {
     const { certPem, keyPem } = this.o.pki.serverCredentials();
+    const limits = { ...ENROL_SERVER_LIMITS, ...this.o.limits };
     const app = Fastify({
-      https: { key: keyPem, cert: certPem, ca: this.o.pki.caPem(), requestCert: true, rejectUnauthorized: false },
+      https: {
+        key: keyPem,
+        cert: certPem,
+        ca: this.o.pki.caPem(),
+        requestCert: true,
+        rejectUnauthorized: false,
+        handshakeTimeout: limits.handshakeTimeoutMs,
+        // Node's own deadlines for headers and the whole request, checked this often (its default is every 30 s).
+        headersTimeout: limits.headersTimeoutMs,
+        connectionsCheckingInterval: limits.checkIntervalMs,
+      },
+      connectionTimeout: limits.idleTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxRequestsPerSocket: 8,
       bodyLimit: MAX_CSR_BYTES,
       logger: false,
     });
+    app.server.maxConnections = limits.maxConnections;
+    app.server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
     this.app = app;
     await app.register(fastifyRateLimit, {
       global: true,

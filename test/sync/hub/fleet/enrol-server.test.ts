@@ -1,5 +1,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { request } from 'node:https';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -65,6 +67,29 @@ function call(port: number, path: string, o: { method?: string; body?: string | 
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
     req.end(o.body);
+  });
+}
+
+/** Resolves with how long the server took to close the socket; rejects if it is still open after boundMs. */
+function closedBy(socket: Socket, boundMs: number): Promise<number> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server kept the socket open for ${boundMs} ms`));
+    }, boundMs);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Date.now() - started);
+    });
+  });
+}
+
+function tlsSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki.caPem() }, () => resolve(s));
+    s.once('error', reject);
   });
 }
 
@@ -243,6 +268,51 @@ describe.each(directoryBackends)('the enrolment endpoint on $name', (backend) =>
     expect(await book.markRevoked(t.deviceId)).toMatchObject({ serials: expect.arrayContaining([info.serialHex]) as unknown });
     expectRefusal(await call(server.port, EST_PATHS.simplereenroll, { body: csr, client }), 403, 'DEVICE_REVOKED');
   });
+
+  it('drops a client that sends nothing, one that stops after the handshake, one that drips its request, and connections beyond the cap', async () => {
+    const limits = { handshakeTimeoutMs: 1_000, idleTimeoutMs: 1_000, headersTimeoutMs: 1_500, requestTimeoutMs: 1_500, keepAliveTimeoutMs: 500, checkIntervalMs: 200, maxConnections: 3 };
+    const s = await startServer({ limits });
+    const bound = 8_000;
+    // A raw TCP socket that never starts TLS.
+    const silent = netConnect({ host: '127.0.0.1', port: s.port });
+    // A TLS socket that never sends a request.
+    const idle = await tlsSocket(s.port);
+    // A TLS socket whose request arrives one byte every 150 ms (never idle long enough for the idle deadline).
+    const drip = await tlsSocket(s.port);
+    const t = await token();
+    const csr = await createCsr(generateDeviceKey().privateKeyPem, t.deviceId);
+    const bytes = Buffer.from(`POST ${EST_PATHS.simpleenroll} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/pkcs10\r\nContent-Length: ${csr.length}\r\n\r\n${csr}`);
+    let i = 0;
+    let answered = '';
+    drip.on('data', (c: Buffer) => (answered += c.toString('utf8')));
+    const dripping = setInterval(() => {
+      if (drip.destroyed || i >= bytes.length) return;
+      drip.write(bytes.subarray(i, i + 1));
+      i += 1;
+    }, 150);
+    try {
+      const [a, b, c] = await Promise.all([closedBy(silent, bound), closedBy(idle, bound), closedBy(drip, bound)]);
+      expect([a, b, c].every((ms) => ms < bound)).toBe(true);
+    } finally {
+      clearInterval(dripping);
+    }
+    expect(i).toBeLessThan(bytes.length);
+    expect(answered).not.toContain('200 OK');
+    expect((await book.lookup(t.token)).ok).toBe(true);
+
+    // The connection cap: with 3 open, a 4th is closed at once, before its handshake; the 3 stay usable.
+    const held = await Promise.all([tlsSocket(s.port), tlsSocket(s.port), tlsSocket(s.port)]);
+    const extra = tlsConnect({ host: '127.0.0.1', port: s.port, servername: 'localhost', ca: pki.caPem() });
+    let extraSecure = false;
+    extra.on('secureConnect', () => (extraSecure = true));
+    await closedBy(extra, bound);
+    expect(extraSecure).toBe(false);
+    expect(held.every((h) => !h.destroyed)).toBe(true);
+    for (const h of held) h.destroy();
+    // Once they are gone the endpoint serves again.
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await call(s.port, EST_PATHS.cacerts)).status).toBe(200);
+  }, 30_000);
 
   it('limits requests per address', async () => {
     const limited = await startServer({ rateLimitPerMinute: 3 });
