@@ -134,9 +134,19 @@ export type EnrolmentRefusal = (typeof ENROLMENT_REFUSALS)[number];
 /**
  * Why enrolling this kiosk failed, as the kiosk says it (screens, `safegate enrol`): the hub's
  * refusals and the kiosk's own reasons (the CA in the code is not the hub's, the code cannot be read,
- * the hub cannot be reached, its answer or settings are unusable, the kiosk is enrolled already).
+ * the hub cannot be reached, its answer or settings are unusable, the kiosk is enrolled already, the
+ * kiosk's enrolment folder is there but damaged: only IT re-enrols it, at the shell with --force).
  */
-export const ENROL_FAILURES = [...ENROLMENT_REFUSALS, 'CA_MISMATCH', 'CODE_INVALID', 'NETWORK', 'BAD_ANSWER', 'SETTINGS_INVALID', 'ALREADY_ENROLLED'] as const;
+export const ENROL_FAILURES = [
+  ...ENROLMENT_REFUSALS,
+  'CA_MISMATCH',
+  'CODE_INVALID',
+  'NETWORK',
+  'BAD_ANSWER',
+  'SETTINGS_INVALID',
+  'ALREADY_ENROLLED',
+  'ENROLMENT_DAMAGED',
+] as const;
 export type EnrolFailure = (typeof ENROL_FAILURES)[number];
 
 export const enrolmentRefusalSchema = z

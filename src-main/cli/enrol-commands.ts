@@ -45,6 +45,7 @@ export const ENROL_FAILURE_WORDS = {
   BAD_ANSWER: "the hub's answer cannot be used",
   SETTINGS_INVALID: 'the settings do not allow enrolment',
   ALREADY_ENROLLED: 'this kiosk is enrolled already',
+  ENROLMENT_DAMAGED: "this kiosk's enrolment is damaged; re-enrol it with --force",
 } as const satisfies Record<EnrolFailure, string>;
 
 /** The largest code file read: a code is at most 512 characters. */

@@ -428,6 +428,11 @@ export type SettingsForRun =
       enrolmentDir: string;
       /** Why, in words (no enrolment yet, or what is broken in the folder). */
       reason: string;
+      /**
+       * The folder is there but does not check (what is wrong): the box was enrolled once, so it
+       * takes no code scanned at the gate; IT re-enrols it at the shell (safegate enrol --force).
+       */
+      damaged?: string;
     };
 
 /** The device id and checkpoint a kiosk waiting for enrolment carries; never used for a gate decision or a topic. */
@@ -482,7 +487,7 @@ export function loadSettingsForRun(file: string, nowMs = Date.now()): SettingsFo
     }
     const reason = reading.kind === 'none' ? `no enrolment in ${enrolmentDir}` : `enrolment in ${enrolmentDir} is broken: ${reading.problem}`;
     const loaded = withPaths(fileAlone, abs, { layers: { applied: [fileLayer], ignored: [] }, enrolmentDir });
-    return { kind: 'not-enrolled', loaded, enrolmentDir, reason };
+    return { kind: 'not-enrolled', loaded, enrolmentDir, reason, ...(reading.kind === 'broken' ? { damaged: reading.problem } : {}) };
   }
 
   const folder = reading.folder;

@@ -23,7 +23,7 @@ export function EnrolMeScreen({ view, cameraStatus, videoRef }: { view: Enrolmen
           <div className="enrol-failed" role="alert" data-testid="enrol-failed">
             <p className="enrol-failed-title">{t('enrol.failed')}</p>
             {view.reason ? <p data-testid="enrol-reason">{t(`enrol.reason.${view.reason}`)}</p> : null}
-            <p>{t('enrol.retry')}</p>
+            {view.reason === 'ENROLMENT_DAMAGED' ? null : <p>{t('enrol.retry')}</p>}
           </div>
         ) : null}
         {view.deviceId && view.state !== 'needed' ? (

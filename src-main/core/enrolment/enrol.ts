@@ -42,6 +42,11 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
   if (current.kind === 'enrolled' && !opts.force) {
     return fail('ALREADY_ENROLLED', `this kiosk is already enrolled as ${current.folder.state.deviceId}; IT staff re-enrol it with safegate enrol --force`);
   }
+  // A box that was enrolled once never takes a code from the gate again, even when its folder no
+  // longer checks: whoever shows the gate a code (a rogue hub's) would take it over. IT re-enrols it.
+  if (current.kind === 'broken' && !opts.force) {
+    return fail('ENROLMENT_DAMAGED', damagedMessage(dir, current.problem));
+  }
 
   // The new folder is made beside the old one and swapped in whole at the end; one per attempt, so
   // a code scanned at the gate and `safegate enrol` at the shell never write into each other's.
@@ -82,6 +87,11 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** What a kiosk with a damaged enrolment folder says (logs, `safegate enrol`): what is wrong and what IT does. */
+export function damagedMessage(dir: string, problem: string): string {
+  return `the enrolment in ${dir} is damaged (${problem}); enrolment codes scanned at the gate are refused: IT staff re-enrol this kiosk at the shell with safegate enrol --force`;
 }
 
 /** Staging folders left by an attempt whose process is gone (a power cut): they may hold a key. */

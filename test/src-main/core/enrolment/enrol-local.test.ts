@@ -56,6 +56,44 @@ describe('enrolDevice against a local HTTPS hub', () => {
     expect(existsSync(`${k.dir}.old`)).toBe(false);
   });
 
+  it('a damaged enrolment (settings.cose flipped, or a key that is not the certificate\'s) refuses a scanned code (ENROLMENT_DAMAGED, folder untouched, hub not asked); only --force replaces it', async () => {
+    const k = kiosk();
+    expect(await enrolDevice(hub.newCode('kiosk-h-0021'), { settingsFile: k.config })).toMatchObject({ ok: true });
+    const snapshot = () => Object.fromEntries(['device.key', 'device.crt', 'ca.crt', 'settings.cose', 'state.json'].map((f) => [f, readFileSync(join(k.dir, f)).toString('base64')]));
+    const damages: [string, () => void][] = [
+      [
+        'settings.cose',
+        () => {
+          const bytes = readFileSync(join(k.dir, 'settings.cose'));
+          bytes.writeUInt8(bytes.readUInt8(bytes.length - 5) ^ 0x01, bytes.length - 5);
+          writeFileSync(join(k.dir, 'settings.cose'), bytes);
+        },
+      ],
+      ['device.key', () => writeFileSync(join(k.dir, 'device.key'), generateSigningKeyPair('ES256').privatePem)],
+    ];
+    for (const [file, damage] of damages) {
+      const intact = snapshot();
+      damage();
+      const run = loadSettingsForRun(k.config);
+      expect(run).toMatchObject({ kind: 'not-enrolled', damaged: expect.stringContaining(file) as unknown });
+      const before = snapshot();
+      // The code names a hub that answers nothing (port 9): only a refusal before any request passes.
+      const rogue = hub.newCode('kiosk-h-0022').replace(/^SGE1:https:\/\/[^#]+/, 'SGE1:https://127.0.0.1:9');
+      const r = await enrolDevice(rogue, { settingsFile: k.config });
+      expect(r).toMatchObject({ ok: false, reason: 'ENROLMENT_DAMAGED' });
+      expect(r.ok ? '' : r.message).toMatch(new RegExp(`damaged \\(${file}.*safegate enrol --force`));
+      expect(snapshot()).toEqual(before);
+      for (const [f, b64] of Object.entries(intact)) writeFileSync(join(k.dir, f), Buffer.from(b64, 'base64'));
+      expect(loadSettingsForRun(k.config).kind).toBe('ready');
+    }
+    // IT at the shell: --force replaces a damaged folder.
+    const bytes = readFileSync(join(k.dir, 'settings.cose'));
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 5) ^ 0x01, bytes.length - 5);
+    writeFileSync(join(k.dir, 'settings.cose'), bytes);
+    expect(await enrolDevice(hub.newCode('kiosk-h-0023'), { settingsFile: k.config, force: true })).toEqual({ ok: true, deviceId: 'kiosk-h-0023' });
+    expect(loadSettings(k.config).settings.device.id).toBe('kiosk-h-0023');
+  });
+
   it.runIf(process.getuid?.() === 0)('enrolled by root at the shell, the folder belongs to the user who owns the folder above it (the service user)', async () => {
     const k = kiosk();
     const parent = join(k.dir, '..');
