@@ -18,9 +18,13 @@ export function selftestLine(r: SelftestResult): string {
   return `${r.status.toUpperCase()}  ${r.check.padEnd(11)}  ${r.detail}${r.action ? ` — ${r.action}` : ''}`;
 }
 
-/** One JSON object per check, with exactly check, status, detail and (when there is one) action. */
+/**
+ * One JSON object per check with exactly the issue's keys: check, status, detail. What to do, when
+ * there is something, goes into detail after " — what to do: " (scripts that check the shape strictly
+ * take every line).
+ */
 export function selftestJsonLine(r: SelftestResult): string {
-  return JSON.stringify({ check: r.check, status: r.status, detail: r.detail, ...(r.action ? { action: r.action } : {}) });
+  return JSON.stringify({ check: r.check, status: r.status, detail: r.action ? `${r.detail} — what to do: ${r.action}` : r.detail });
 }
 
 export interface SelftestOptions {
@@ -83,7 +87,7 @@ export function registerSelftestCommand(program: Command): void {
     .command('selftest')
     .description('check this kiosk: settings, scanner (asks for a scan), GPIO, camera, clock, disk, database, broker, hub keys, data ages, certificate; exit status 1 if any check fails')
     .requiredOption('--config <file>', 'settings file')
-    .option('--json', 'one JSON object per line per check: check, status (pass|warn|fail), detail, action')
+    .option('--json', 'one JSON object per line per check, with exactly: check, status (pass|warn|fail), detail (with "— what to do: ..." when there is something to do)')
     .option('--scan-timeout <time>', 'how long to wait for the operator to scan a code (e.g. 20s, 1m; default 20s); asks even without a terminal')
     .option('--no-scan', 'do not ask for a scan (the scanner port is still opened)')
     .action(async (o: SelftestOptions, cmd: Command) => {
