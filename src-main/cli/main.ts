@@ -196,7 +196,14 @@ function buildProgram(): Command {
     .description('validate a settings file and list every problem')
     .requiredOption('--config <file>', 'settings file')
     .action(async (o: { config: string }) => {
-      const loaded = (await import('../core/config.js')).loadSettings(o.config);
+      const forRun = (await import('../core/config.js')).loadSettingsForRun(o.config);
+      // A packaged kiosk's file before enrolment is valid on its own: say so, and what comes next.
+      if (forRun.kind === 'not-enrolled') {
+        if ('damaged' in forRun && forRun.damaged) throw new CliError(`${o.config}: the file is valid, but ${forRun.reason}; re-enrol with \`safegate enrol --force\``, 1);
+        console.log(`${o.config}: OK (not enrolled yet: scan an enrolment code at the kiosk, or \`safegate enrol --config ${o.config} --token-file CODE\`)`);
+        return;
+      }
+      const loaded = forRun.loaded;
       // An enrolled kiosk's settings are layers: say which applied (with versions) and which were left out.
       const layers = loaded.layers ? ` (layers: ${loaded.layers.applied.map((l) => (l.version ? `${l.layer} v${l.version}` : l.layer)).join(' < ')})` : '';
       console.log(`${o.config}: OK${layers}${(loaded.layers?.ignored ?? []).map((w) => `\n  ${w}`).join('')}`);

@@ -135,8 +135,11 @@ describe('a fresh kiosk enrols by scanning its code, syncs, and applies a signed
     const [first, second] = enrolmentCodes(['--checkpoint-kind', 'gate', '--site', 'xuong-1', '--checkpoint-id', 'cong-1', '--name', 'Cổng 1', '--direction', 'entry', '--count', '2']);
     expect(first!.code).toMatch(/^SGE1:https:\/\/127\.0\.0\.1:\d+#d=/);
 
-    // The fresh box starts in "enrol me": no store, no broker, no decisions.
+    // The fresh box starts in "enrol me": no store, no broker, no decisions. Its file is valid as it is.
     const box = await freshBox('box-1');
+    const fresh = safegate(['config', 'check', '--config', box.config]);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toMatch(/OK \(not enrolled yet/);
     const kiosk = safegateProcess(['run', '--config', box.config, '--headless']);
     children.push(kiosk.child);
     await waitFor(() => (kiosk.logs.some((l) => l.msg === 'scanner connected') ? true : undefined), 'the unenrolled kiosk listening to its scanner', 20_000);
