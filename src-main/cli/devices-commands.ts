@@ -103,7 +103,11 @@ function deviceLine(r: import('../../sync/hub/fleet/fleet-devices.js').FleetDevi
 
 /** `safegate hub devices revoke ID`: the three steps of sync/hub/fleet/revocation.ts, each reported. */
 export async function revokeFleetDevice(configFile: string, deviceId: string) {
-  const [{ revokeDevice, cutOffOverMqtt, UnknownDeviceError }, { HubPki }] = await Promise.all([import('../../sync/hub/fleet/revocation.js'), import('../../sync/hub/fleet/pki.js')]);
+  const [{ revokeDevice, cutOffOverMqtt, UnknownDeviceError }, { HubPki }, { DEVICE_ID_PATTERN }] = await Promise.all([
+    import('../../sync/hub/fleet/revocation.js'),
+    import('../../sync/hub/fleet/pki.js'),
+    import('../../base/common/ids.js'),
+  ]);
   const { loaded, directory, book } = await openHub(configFile);
   try {
     const report = await revokeDevice(deviceId, {
@@ -111,8 +115,13 @@ export async function revokeFleetDevice(configFile: string, deviceId: string) {
       // Every revoked device's certificates, not only this one's: the CRL is rewritten whole.
       writeCrl: async () => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(await book.revokedSerials()),
       cutOff: (ids) => cutOffOverMqtt(loaded.broker, loaded.settings.id, ids),
-    }).catch((err: unknown) => {
-      if (err instanceof UnknownDeviceError) throw new CliError(`cannot revoke: ${err.message}`, 1);
+    }).catch(async (err: unknown) => {
+      if (err instanceof UnknownDeviceError) {
+        // A device that has only an unused enrolment code (a lost sheet): the code is what to revoke.
+        const cancelled = DEVICE_ID_PATTERN.test(deviceId) ? (await book.cancelTokens({ deviceIds: [deviceId] })).cancelled.length > 0 : false;
+        if (cancelled) return { deviceId, steps: [{ step: 'directory' as const, ok: true, detail: 'never enrolled: its unused enrolment code is cancelled and enrols nothing now' }] };
+        throw new CliError(`cannot revoke: ${err.message}`, 1);
+      }
       throw err;
     });
     return { report };

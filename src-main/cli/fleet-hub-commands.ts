@@ -37,8 +37,21 @@ export function registerFleetHubCommands(hub: Command): void {
     .option('--json', 'print [{deviceId, code, expiresAt}] instead of QR codes')
     .action(async (o: CreateOptions) => console.log(await createEnrolmentCodes(o)));
   enrol
+    .command('cancel')
+    .description('cancel unused enrolment codes (a lost or photographed sheet): each named device\'s code, or every pending one (of one site)')
+    .argument('[device...]', 'device ids whose unused codes to cancel')
+    .requiredOption('--config <file>', 'hub settings file')
+    .option('--all-pending', 'every code not used and not expired yet')
+    .option('--site <site>', 'with --all-pending: only the codes of this site')
+    .option('--json', 'print {cancelled, notPending} as JSON')
+    .action(async (devices: string[], o: CancelOptions) => {
+      const r = await cancelEnrolmentCodes(devices, o);
+      console.log(r.text);
+      if (!r.ok) process.exitCode = 1;
+    });
+  enrol
     .command('list')
-    .description('the enrolment codes made: pending, used or expired (never the code itself)')
+    .description('the enrolment codes made: pending, used, expired or cancelled (never the code itself)')
     .requiredOption('--config <file>', 'hub settings file')
     .option('--json', 'a JSON array')
     .action(async (o: { config: string; json?: boolean }) => console.log(await listEnrolmentCodes(o.config, Boolean(o.json))));
@@ -246,6 +259,50 @@ async function writeSheet(file: string, codes: { deviceId: string; code: string;
   return [file];
 }
 
+export interface CancelOptions {
+  config: string;
+  allPending?: boolean;
+  site?: string;
+  json?: boolean;
+}
+
+/** `hub enrol cancel`: not ok when a named device had no pending code (nothing was there to cancel). */
+export async function cancelEnrolmentCodes(devices: string[], o: CancelOptions): Promise<{ ok: boolean; text: string }> {
+  if (o.allPending && devices.length > 0) throw new CliError('give device ids or --all-pending, not both', 2);
+  if (!o.allPending && devices.length === 0) throw new CliError('name the device ids whose codes to cancel, or --all-pending [--site S]', 2);
+  if (o.site !== undefined && !o.allPending) throw new CliError('--site goes with --all-pending', 2);
+  const [{ loadHubSettings, directoryTarget }, { HubDirectory }, { EnrolmentBook, EnrolmentBookError }] = await Promise.all([
+    import('../../sync/hub/settings.js'),
+    import('../../sync/hub/directory.js'),
+    import('../../sync/hub/fleet/enrolment-book.js'),
+  ]);
+  const directory = await HubDirectory.open(directoryTarget(loadHubSettings(o.config)));
+  try {
+    const r = await new EnrolmentBook(directory.sql)
+      .cancelTokens(o.allPending ? { allPending: true, ...(o.site !== undefined ? { siteId: o.site } : {}) } : { deviceIds: devices })
+      .catch((err: unknown) => {
+        if (err instanceof EnrolmentBookError) throw new CliError(err.message, { cause: err });
+        throw err;
+      });
+    const ok = r.notPending.length === 0;
+    if (o.json) return { ok, text: JSON.stringify(r) };
+    const lines = r.cancelled.map((id) => `cancelled: the code of ${id} enrols nothing now`);
+    for (const n of r.notPending) {
+      lines.push(
+        n.state === 'unknown'
+          ? `${n.deviceId}: no enrolment code for this device id`
+          : n.state === 'used'
+            ? `${n.deviceId}: its code was used already (the device is enrolled): revoke it with \`safegate hub devices revoke ${n.deviceId}\``
+            : `${n.deviceId}: its code is ${n.state} already`,
+      );
+    }
+    if (o.allPending && r.cancelled.length === 0) lines.push(`no pending enrolment code${o.site !== undefined ? ` at site ${o.site}` : ''}`);
+    return { ok, text: lines.join('\n') };
+  } finally {
+    await directory.close();
+  }
+}
+
 export async function listEnrolmentCodes(configFile: string, json: boolean): Promise<string> {
   const [{ loadHubSettings, directoryTarget }, { HubDirectory }, { EnrolmentBook }] = await Promise.all([
     import('../../sync/hub/settings.js'),
@@ -268,7 +325,7 @@ export async function listEnrolmentCodes(configFile: string, json: boolean): Pro
     if (json) return JSON.stringify(rows);
     if (rows.length === 0) return 'no enrolment codes made (`safegate hub enrol create`)';
     return rows
-      .map((r) => `${r.deviceId}\t${r.state}\t${r.site}\t${r.checkpoint.kind} ${r.checkpoint.id}\t${r.state === 'used' ? `used ${r.usedAt}` : `expires ${r.expiresAt}`}`)
+      .map((r) => `${r.deviceId}\t${r.state}\t${r.site}\t${r.checkpoint.kind} ${r.checkpoint.id}\t${r.state === 'used' ? `used ${r.usedAt}` : r.state === 'cancelled' ? 'cancelled' : `expires ${r.expiresAt}`}`)
       .join('\n');
   } finally {
     await directory.close();

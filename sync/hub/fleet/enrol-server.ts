@@ -204,7 +204,10 @@ export class EnrolServer {
     const token = m[1];
     const nowMs = this.now();
     const looked = await this.o.book.lookup(token, nowMs);
-    if (!looked.ok) throw new Refusal(looked.reason, tokenMessage(looked.reason));
+    if (!looked.ok) {
+      if (looked.cancelled) this.o.log.warn({ deviceId: looked.deviceId, address: req.ip }, 'enrolment refused: the code of this device was cancelled');
+      throw new Refusal(looked.reason, tokenMessage(looked.reason));
+    }
     const { deviceId, settings } = looked.entry;
     const csr = await this.readCsrBody(req);
     if (csr.commonName !== deviceId) {
@@ -215,7 +218,10 @@ export class EnrolServer {
     const signed = await this.o.pki.signDevice(csr.pem, deviceId, nowMs);
     const used = await this.o.book.consume(token, nowMs, { certificate: issuedOf(signed.info), settingsDocument: document });
     // Another request won the race for this token between the lookup and now: its certificate counts, this one is never sent.
-    if (!used.ok) throw new Refusal(used.reason, tokenMessage(used.reason));
+    if (!used.ok) {
+      if (used.cancelled) this.o.log.warn({ deviceId, address: req.ip }, 'enrolment refused: the code of this device was cancelled');
+      throw new Refusal(used.reason, tokenMessage(used.reason));
+    }
     await this.place(deviceId, settings);
     this.o.log.info({ deviceId, serial: signed.info.serialHex, notAfter: new Date(signed.info.notAfterMs).toISOString(), address: req.ip }, 'device enrolled');
     reply.header('cache-control', 'no-store');

@@ -14,6 +14,11 @@ import type { HubSqlExecutor } from '../hub-sql.js';
  * assigned (unique for ever: an id is never handed out twice) and the settings that device gets.
  * Using a token is one conditional UPDATE (`used_ms IS NULL AND expires_ms > now`), so of two
  * concurrent uses, on any number of hub processes, exactly one wins.
+ *
+ * A pending token can be cancelled (`hub enrol cancel`, or `hub devices revoke` of a device that has
+ * only a pending code): its expiry is set back to its creation time. No token is ever made with an
+ * expiry that early (the shortest is 1 minute), so `expires_ms <= created_ms` marks a cancelled one;
+ * using it is refused as TOKEN_UNKNOWN (the kiosk learns nothing more), and the hub logs why.
  */
 
 export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
@@ -43,7 +48,7 @@ export interface CreatedToken {
   expiresAtMs: number;
 }
 
-export type TokenState = 'pending' | 'used' | 'expired';
+export type TokenState = 'pending' | 'used' | 'expired' | 'cancelled';
 
 export interface TokenEntry {
   deviceId: string;
@@ -76,7 +81,7 @@ export interface EnrolledDeviceRecord extends EnrolledDevice {
 }
 
 export type TokenRefusal = 'TOKEN_UNKNOWN' | 'TOKEN_USED' | 'TOKEN_EXPIRED';
-export type TokenLookup = { ok: true; entry: TokenEntry } | { ok: false; reason: TokenRefusal; deviceId?: string };
+export type TokenLookup = { ok: true; entry: TokenEntry } | { ok: false; reason: TokenRefusal; deviceId?: string; cancelled?: true };
 
 export class EnrolmentBookError extends Error {
   override name = 'EnrolmentBookError';
@@ -200,6 +205,7 @@ export class EnrolmentBook {
     if (!row) return { ok: false, reason: 'TOKEN_UNKNOWN' };
     const entry = entryOf(row, nowMs);
     if (entry.state === 'used') return { ok: false, reason: 'TOKEN_USED', deviceId: entry.deviceId };
+    if (entry.state === 'cancelled') return { ok: false, reason: 'TOKEN_UNKNOWN', deviceId: entry.deviceId, cancelled: true };
     if (entry.state === 'expired') return { ok: false, reason: 'TOKEN_EXPIRED', deviceId: entry.deviceId };
     return { ok: true, entry };
   }
@@ -219,6 +225,7 @@ export class EnrolmentBook {
       if (!won) {
         const row = await tx.get<TokenRow>(sql`SELECT * FROM fleet_enrolment_tokens WHERE token_hash = ${hash}`);
         if (!row) return { ok: false, reason: 'TOKEN_UNKNOWN' } as const;
+        if (row.used_ms === null && row.expires_ms <= row.created_ms) return { ok: false, reason: 'TOKEN_UNKNOWN', deviceId: row.device_id, cancelled: true } as const;
         return { ok: false, reason: row.used_ms !== null ? 'TOKEN_USED' : 'TOKEN_EXPIRED', deviceId: row.device_id } as const;
       }
       if (issued) await this.record(tx, won.device_id, issued.certificate, issued.settingsDocument, nowMs);
@@ -295,6 +302,42 @@ export class EnrolmentBook {
     return row?.revoked_ms != null;
   }
 
+  /**
+   * Cancels pending (unused, unexpired) tokens: those of `deviceIds`, or with `allPending` every
+   * pending one (of `siteId` when given). A cancelled token enrols nothing. Returns the device ids
+   * whose token was cancelled, and for each named id that had no pending token, its token's state
+   * ('unknown' when the book has no token for it).
+   */
+  async cancelTokens(req: { deviceIds?: readonly string[]; allPending?: boolean; siteId?: string; nowMs?: number }): Promise<{ cancelled: string[]; notPending: { deviceId: string; state: TokenState | 'unknown' }[] }> {
+    const nowMs = req.nowMs ?? Date.now();
+    const ids = [...new Set(req.deviceIds ?? [])];
+    if (req.allPending ? ids.length > 0 : ids.length === 0) throw new EnrolmentBookError('name the device ids whose codes to cancel, or all pending codes (optionally of one site), not both');
+    if (!req.allPending && req.siteId !== undefined) throw new EnrolmentBookError('a site selects among all pending codes only');
+    return this.sql.write(async (tx) => {
+      const pending = sql`used_ms IS NULL AND expires_ms > ${nowMs} AND expires_ms > created_ms`;
+      const cancelled: string[] = [];
+      const notPending: { deviceId: string; state: TokenState | 'unknown' }[] = [];
+      if (req.allPending) {
+        const rows =
+          req.siteId === undefined
+            ? await tx.all<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = created_ms WHERE ${pending} RETURNING device_id`)
+            : await tx.all<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = created_ms WHERE ${pending} AND site_id = ${req.siteId} RETURNING device_id`);
+        cancelled.push(...rows.map((r) => r.device_id));
+      } else {
+        for (const id of ids) {
+          const row = await tx.get<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = created_ms WHERE device_id = ${id} AND ${pending} RETURNING device_id`);
+          if (row) {
+            cancelled.push(id);
+            continue;
+          }
+          const held = await tx.get<TokenRow>(sql`SELECT * FROM fleet_enrolment_tokens WHERE device_id = ${id}`);
+          notPending.push({ deviceId: id, state: held ? entryOf(held, nowMs).state : 'unknown' });
+        }
+      }
+      return { cancelled: cancelled.sort(), notPending };
+    });
+  }
+
   /** Every token, newest first (never the token itself: the book does not have it). */
   async tokens(nowMs = Date.now()): Promise<TokenEntry[]> {
     const rows = await this.sql.all<TokenRow>(sql`SELECT * FROM fleet_enrolment_tokens`);
@@ -328,7 +371,7 @@ function entryOf(r: TokenRow, nowMs: number): TokenEntry {
     createdAtMs: r.created_ms,
     expiresAtMs: r.expires_ms,
     usedAtMs: r.used_ms,
-    state: r.used_ms !== null ? 'used' : r.expires_ms <= nowMs ? 'expired' : 'pending',
+    state: r.used_ms !== null ? 'used' : r.expires_ms <= r.created_ms ? 'cancelled' : r.expires_ms <= nowMs ? 'expired' : 'pending',
   };
 }
 

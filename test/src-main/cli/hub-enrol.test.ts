@@ -99,6 +99,29 @@ describe('safegate hub pki init / hub enrol', { timeout: 120_000 }, () => {
     expect(run('hub', 'enrol', 'list', '--config', config).stdout).toMatch(/^site-a-bus-0001\tused\t/m);
   });
 
+  it('enrol cancel: named codes or all pending of a site; list shows them cancelled; devices revoke of a device with only a pending code cancels it', () => {
+    const made = run('hub', 'enrol', 'create', '--config', config, '--checkpoint-kind', 'zone', '--site', 'site-c', '--count', '3', '--json');
+    expect(made.status, made.stderr).toBe(0);
+    const [a, b, c] = (JSON.parse(made.stdout) as { deviceId: string }[]).map((m) => m.deviceId);
+    const one = run('hub', 'enrol', 'cancel', a!, 'site-c-zone-9999', '--config', config);
+    expect(one.status).toBe(1);
+    expect(one.stdout).toContain(`cancelled: the code of ${a!} enrols nothing now`);
+    expect(one.stdout).toContain('site-c-zone-9999: no enrolment code for this device id');
+    const revoked = run('hub', 'devices', 'revoke', b!, '--config', config);
+    expect(revoked.status, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toMatch(/never enrolled: its unused enrolment code is cancelled/);
+    const site = run('hub', 'enrol', 'cancel', '--all-pending', '--site', 'site-c', '--config', config, '--json');
+    expect(site.status, site.stderr).toBe(0);
+    expect(JSON.parse(site.stdout)).toEqual({ cancelled: [c!], notPending: [] });
+    const list = run('hub', 'enrol', 'list', '--config', config);
+    for (const id of [a!, b!, c!]) expect(list.stdout).toMatch(new RegExp(`^${id}\\tcancelled\\t`, 'm'));
+    // Other sites' pending codes are untouched.
+    expect(list.stdout).toMatch(/^site-a-gate-0001\tpending\t/m);
+    const bad = run('hub', 'enrol', 'cancel', '--config', config);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('refuses in one line: an unknown site when the registry knows sites, a bad kind, an invalid or unknown GPIO profile, a reused device id', async () => {
     const one = (...args: string[]) => {
       const r = run('hub', 'enrol', 'create', '--config', config, ...args);

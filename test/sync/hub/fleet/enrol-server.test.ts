@@ -217,6 +217,16 @@ describe.each(directoryBackends)('the enrolment endpoint on $name', (backend) =>
     expect(logged).not.toContain(t.token);
   });
 
+  it('refuses a cancelled code as unknown, says at the hub why, and enrols nothing', async () => {
+    const t = await token();
+    expect((await book.cancelTokens({ deviceIds: [t.deviceId] })).cancelled).toEqual([t.deviceId]);
+    expectRefusal(await enrol(t), 401, 'TOKEN_UNKNOWN');
+    expect(await book.device(t.deviceId)).toBeUndefined();
+    expect(logged).toMatch(/code of this device was cancelled/);
+    expect(logged).toContain(t.deviceId);
+    expect(logged).not.toContain(t.token);
+  });
+
   it('refuses a CSR for another device id, garbage, a wrong type and an oversized body, and the token stays usable', async () => {
     const t = await token();
     const key = generateDeviceKey();

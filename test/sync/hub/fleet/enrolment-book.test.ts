@@ -95,6 +95,35 @@ describe.each(directoryBackends)('the enrolment book on $name', (backend) => {
     expect((await book.tokens(NOW + HOUR)).map((e) => e.state).sort()).toEqual(['expired', 'used']);
   });
 
+  it('cancels pending tokens by device id or all pending of a site: a cancelled token is refused as unknown and listed as cancelled; a used one stays used', async () => {
+    const other: EnrolmentSettings = { ...SETTINGS, siteId: 'site-b' };
+    const [a, b, c] = await book.createTokens({ settings: SETTINGS, count: 3, expiresInMs: HOUR, nowMs: NOW });
+    const [d] = await book.createTokens({ settings: other, expiresInMs: HOUR, nowMs: NOW });
+    expect((await book.consume(c!.token, NOW + 1, { certificate: cert('c1'), settingsDocument: new Uint8Array([1]) })).ok).toBe(true);
+
+    expect(await book.cancelTokens({ deviceIds: [a!.deviceId, c!.deviceId, 'nobody-0001'], nowMs: NOW + 2 })).toEqual({
+      cancelled: [a!.deviceId],
+      notPending: [
+        { deviceId: c!.deviceId, state: 'used' },
+        { deviceId: 'nobody-0001', state: 'unknown' },
+      ],
+    });
+    expect(await book.lookup(a!.token, NOW + 3)).toEqual({ ok: false, reason: 'TOKEN_UNKNOWN', deviceId: a!.deviceId, cancelled: true });
+    expect(await book.consume(a!.token, NOW + 3, { certificate: cert('a1'), settingsDocument: new Uint8Array([1]) })).toEqual({ ok: false, reason: 'TOKEN_UNKNOWN', deviceId: a!.deviceId, cancelled: true });
+    expect(await book.device(a!.deviceId)).toBeUndefined();
+    // Cancelling again finds nothing pending.
+    expect((await book.cancelTokens({ deviceIds: [a!.deviceId], nowMs: NOW + 4 })).notPending).toEqual([{ deviceId: a!.deviceId, state: 'cancelled' }]);
+
+    expect(await book.cancelTokens({ allPending: true, siteId: 'site-b', nowMs: NOW + 5 })).toEqual({ cancelled: [d!.deviceId], notPending: [] });
+    expect((await book.lookup(b!.token, NOW + 6)).ok).toBe(true);
+    expect(await book.cancelTokens({ allPending: true, nowMs: NOW + 7 })).toEqual({ cancelled: [b!.deviceId], notPending: [] });
+    // Still cancelled (not "expired") long after the expiry time.
+    const states = new Map((await book.tokens(NOW + 2 * HOUR)).map((t) => [t.deviceId, t.state]));
+    expect(Object.fromEntries(states)).toEqual({ [a!.deviceId]: 'cancelled', [b!.deviceId]: 'cancelled', [c!.deviceId]: 'used', [d!.deviceId]: 'cancelled' });
+    await expect(book.cancelTokens({ nowMs: NOW })).rejects.toBeInstanceOf(EnrolmentBookError);
+    await expect(book.cancelTokens({ allPending: true, deviceIds: [a!.deviceId] })).rejects.toBeInstanceOf(EnrolmentBookError);
+  });
+
   it('of two concurrent consumes of one token, from two handles on the database, exactly one wins', async () => {
     const second = await HubDirectory.open(target);
     try {
