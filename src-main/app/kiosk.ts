@@ -178,211 +178,218 @@ export class Kiosk {
     // second for 100,000 workers); only a lock held longer fails safe with STORE_UNAVAILABLE. No
     // checkpoint inside a scan's commit: the checkpointer does it when the gate is idle.
     const walBytes = walBound(dirname(paths.store));
-    this.db = openStore(paths.store, { busyTimeoutMs: 1_500, walAutocheckpoint: 0, journalSizeLimitBytes: walBytes });
-    const secrets = openStoreSecrets(paths.keyFile, this.db, this.log.child({ ns: 'store' }));
-    this.events = new EventLog(this.db);
-    this.roster = new Roster(this.db);
-    this.downlinkState = new DownlinkState(this.db);
-    this.notices = new Notices(this.db);
-    this.revocations = new Revocations(this.db);
-    const downloadedKeys = new DownloadedKeys(this.db);
-    downloadedKeys.loadInto(this.keyring);
-    this.policy = new PolicyInForce(localPolicy, new DownloadedPolicy(this.db));
-    this.exportsDir = join(dirname(paths.store), 'exports');
-    this.disk = new DiskGuard({
-      dir: dirname(paths.store),
-      reserveFile: `${paths.store}.reserve`,
-      reserveBytes: settings.store.reserveMB * 1024 * 1024,
-      warnFreeBytes: settings.store.lowSpaceWarnMB * 1024 * 1024,
-      log: this.log.child({ ns: 'store' }),
-    });
-    this.checkpointer = new WalCheckpointer(this.db, { maxWalBytes: walBytes }, (ms, frames) =>
-      this.log.child({ ns: 'store' }).warn({ ms: Math.round(ms), frames }, 'slow WAL checkpoint'),
-    );
-    // Hardware last, so a failure above leaves no GPIO line claimed.
-    const outputs = buildOutputs(settings, this.log, options.onTransition);
-    this.gpioMode = outputs.mode;
-    this.signals = new GateSignals(outputs.lines);
-    this.scanner = buildScanner(settings, this.log, options.stdin);
-    const clock = new SystemClock(settings.clock.syncedWhen);
-    this.remotePassages = new RemotePassages(this.db);
-    const remoteDeclarations = new RemoteDeclarations(this.db);
-    const site = settings.checkpoint.site;
-    const siteStream = (this.siteStream =
-      loaded.broker && site
-        ? new SiteStream(
-            { deviceId: settings.device.id, siteId: site, freshMs: settings.hub.siteStream.freshMs },
-            {
-              // A time ahead of a synchronised clock is not believed: it would win over every true passage.
-              record: (passages) => this.remotePassages.record(passages, Date.now() - this.antiPassbackResetMs(), this.remoteNotAfterMs()),
-              retract: (retractions) => this.remotePassages.retract(retractions),
-              // Workers' phone declarations go into their roster records, which the gate decides by.
-              declare: (declarations) => remoteDeclarations.apply(declarations, this.remoteNotAfterMs()),
-            },
-            this.log.child({ ns: 'sync:site' }),
-          )
-        : undefined);
-    // Where the hub placed this kiosk: only a kiosk with a hub has a placement to decide by.
-    const placement = new DownloadedPlacement(this.db, settings.device.id);
-    // Supervisors made at the hub for this kiosk's site, beside its own.
-    const hubSupervisors = new HubSupervisors(this.db, secrets.pinPepper);
-    this.heldSpool = new HeldSpool({ file: this.runtime.held, dir: this.runtime.dir, db: this.db, events: this.events, log: this.log.child({ ns: 'store' }) });
-    this.gatekeeper = new Gatekeeper({
-      checkpoint: settings.checkpoint,
-      events: this.events,
-      roster: this.roster,
-      keyring: this.keyring,
-      policy: () => this.policy.get(),
-      clock,
-      actuator: this.signals,
-      badgePattern: new RegExp(settings.badge.pattern),
-      codeHashKey: secrets.codeHashKey,
-      log: this.log.child({ ns: 'gate' }),
-      // Only a kiosk that syncs has a hub to confirm its data; a standalone one has no data age.
-      rosterCheckedAt: loaded.broker ? () => this.downlinkState.cursor('roster').checkedAt : undefined,
-      isRevoked: (passId) => this.revocations.isRevoked(passId),
-      onDiskFull: () => this.disk.releaseReserve(),
-      afterCommit: () => this.checkpointer.noteCommit(),
-      held: this.heldSpool,
-      ...(loaded.broker ? { placement: () => placement.current() } : {}),
-      ...(settings.gate.inputs.passage ? { passageWindowMs: settings.gate.relay.pulseMs + settings.gate.inputs.passage.graceMs } : {}),
-      ...(siteStream
-        ? { sitePassages: { currentSinceMs: () => siteStream.currentSinceMs(), lastPassage: (w: string, z: string) => this.remotePassages.lastPassage(w, z) } }
-        : {}),
-    });
-    ({ emergency: this.emergency, passage: this.passageSensor, control: this.inputControl } = this.buildInputs(settings, clock, secrets.codeHashKey));
-    const hub = settings.hub;
-    // Remote settings (the `settings` stream) reach an enrolled kiosk only: a hand-provisioned one keeps to its file.
-    const remoteSettings = loaded.enrolmentDir && loaded.broker
-      ? new RemoteSettingsReceiver({
-          deviceId: settings.device.id,
-          accept: (signed, nowMs) => acceptRemoteSettings(loaded.file, signed, nowMs),
-          reload: () => loadSettings(loaded.file).settings,
-          running: () => this.loaded.settings,
-          setLogLevel: (level) => void (this.log.level = level),
-          requestRestart: (reason) => this.requestRestart(reason),
-          heartbeatNow: () => this.uplink?.heartbeatNow(),
-          log: this.log.child({ ns: 'settings:remote' }),
-        })
-      : undefined;
-    this.renewer =
-      loaded.enrolmentDir && loaded.broker
-        ? new CertificateRenewer({ settingsFile: loaded.file, requestRestart: (reason) => this.requestRestart(reason), log: this.log.child({ ns: 'enrolment:renewer' }) })
-        : undefined;
-    const downlink = new Downlink(
-      settings.device.id,
-      this.downlinkState,
-      () => this.keyring,
-      {
-        roster: (kind, changes) => this.roster.applyChanges(kind, changes),
-        notices: (kind, changes) => this.notices.applyChanges(kind, changes),
-        revocations: (kind, changes) => this.revocations.applyChanges(kind, changes),
-        keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, this.keyring),
-        policy: (kind, changes) => this.policy.applyChanges(kind, changes),
-        placement: (kind, changes) => placement.applyChanges(kind, changes),
-        supervisors: (kind, changes) => hubSupervisors.applyChanges(kind, changes),
-        ...(remoteSettings ? { settings: (kind: 'snapshot' | 'delta', changes: Parameters<RemoteSettingsReceiver['applyChanges']>[1]) => remoteSettings.applyChanges(kind, changes) } : {}),
-      },
-      this.log.child({ ns: 'sync:downlink' }),
-      { clockSynced: () => clock.read().synced },
-    );
-    this.uplink = loaded.broker
-      ? new Uplink(
-          {
+    // A composition that fails half-way (settings this hardware cannot take) leaves nothing open:
+    // the run loop composes again, from the last settings that worked.
+    try {
+      this.db = openStore(paths.store, { busyTimeoutMs: 1_500, walAutocheckpoint: 0, journalSizeLimitBytes: walBytes });
+      const secrets = openStoreSecrets(paths.keyFile, this.db, this.log.child({ ns: 'store' }));
+      this.events = new EventLog(this.db);
+      this.roster = new Roster(this.db);
+      this.downlinkState = new DownlinkState(this.db);
+      this.notices = new Notices(this.db);
+      this.revocations = new Revocations(this.db);
+      const downloadedKeys = new DownloadedKeys(this.db);
+      downloadedKeys.loadInto(this.keyring);
+      this.policy = new PolicyInForce(localPolicy, new DownloadedPolicy(this.db));
+      this.exportsDir = join(dirname(paths.store), 'exports');
+      this.disk = new DiskGuard({
+        dir: dirname(paths.store),
+        reserveFile: `${paths.store}.reserve`,
+        reserveBytes: settings.store.reserveMB * 1024 * 1024,
+        warnFreeBytes: settings.store.lowSpaceWarnMB * 1024 * 1024,
+        log: this.log.child({ ns: 'store' }),
+      });
+      this.checkpointer = new WalCheckpointer(this.db, { maxWalBytes: walBytes }, (ms, frames) =>
+        this.log.child({ ns: 'store' }).warn({ ms: Math.round(ms), frames }, 'slow WAL checkpoint'),
+      );
+      // Hardware last, so a failure above leaves no GPIO line claimed.
+      const outputs = buildOutputs(settings, this.log, options.onTransition);
+      this.gpioMode = outputs.mode;
+      this.signals = new GateSignals(outputs.lines);
+      this.scanner = buildScanner(settings, this.log, options.stdin);
+      const clock = new SystemClock(settings.clock.syncedWhen);
+      this.remotePassages = new RemotePassages(this.db);
+      const remoteDeclarations = new RemoteDeclarations(this.db);
+      const site = settings.checkpoint.site;
+      const siteStream = (this.siteStream =
+        loaded.broker && site
+          ? new SiteStream(
+              { deviceId: settings.device.id, siteId: site, freshMs: settings.hub.siteStream.freshMs },
+              {
+                // A time ahead of a synchronised clock is not believed: it would win over every true passage.
+                record: (passages) => this.remotePassages.record(passages, Date.now() - this.antiPassbackResetMs(), this.remoteNotAfterMs()),
+                retract: (retractions) => this.remotePassages.retract(retractions),
+                // Workers' phone declarations go into their roster records, which the gate decides by.
+                declare: (declarations) => remoteDeclarations.apply(declarations, this.remoteNotAfterMs()),
+              },
+              this.log.child({ ns: 'sync:site' }),
+            )
+          : undefined);
+      // Where the hub placed this kiosk: only a kiosk with a hub has a placement to decide by.
+      const placement = new DownloadedPlacement(this.db, settings.device.id);
+      // Supervisors made at the hub for this kiosk's site, beside its own.
+      const hubSupervisors = new HubSupervisors(this.db, secrets.pinPepper);
+      this.heldSpool = new HeldSpool({ file: this.runtime.held, dir: this.runtime.dir, db: this.db, events: this.events, log: this.log.child({ ns: 'store' }) });
+      this.gatekeeper = new Gatekeeper({
+        checkpoint: settings.checkpoint,
+        events: this.events,
+        roster: this.roster,
+        keyring: this.keyring,
+        policy: () => this.policy.get(),
+        clock,
+        actuator: this.signals,
+        badgePattern: new RegExp(settings.badge.pattern),
+        codeHashKey: secrets.codeHashKey,
+        log: this.log.child({ ns: 'gate' }),
+        // Only a kiosk that syncs has a hub to confirm its data; a standalone one has no data age.
+        rosterCheckedAt: loaded.broker ? () => this.downlinkState.cursor('roster').checkedAt : undefined,
+        isRevoked: (passId) => this.revocations.isRevoked(passId),
+        onDiskFull: () => this.disk.releaseReserve(),
+        afterCommit: () => this.checkpointer.noteCommit(),
+        held: this.heldSpool,
+        ...(loaded.broker ? { placement: () => placement.current() } : {}),
+        ...(settings.gate.inputs.passage ? { passageWindowMs: settings.gate.relay.pulseMs + settings.gate.inputs.passage.graceMs } : {}),
+        ...(siteStream
+          ? { sitePassages: { currentSinceMs: () => siteStream.currentSinceMs(), lastPassage: (w: string, z: string) => this.remotePassages.lastPassage(w, z) } }
+          : {}),
+      });
+      ({ emergency: this.emergency, passage: this.passageSensor, control: this.inputControl } = this.buildInputs(settings, clock, secrets.codeHashKey));
+      const hub = settings.hub;
+      // Remote settings (the `settings` stream) reach an enrolled kiosk only: a hand-provisioned one keeps to its file.
+      const remoteSettings = loaded.enrolmentDir && loaded.broker
+        ? new RemoteSettingsReceiver({
             deviceId: settings.device.id,
-            broker: loaded.broker,
-            batch: hub.batch,
-            ackTimeoutMs: hub.ackTimeoutMs,
-            reconnect: { initialMs: 500, maxMs: 60_000 },
-            authRetryMs: 300_000,
-            heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.health() },
-            extensions: siteStream ? [downlink, siteStream] : [downlink],
-            // The hub's site map may count this kiosk in a site whatever its settings say: always say whether the link is up.
-            presence: true,
-            clock: { bootId: clock.bootId, monoUs: () => clock.read().monoUs },
-          },
-          this.events,
-          this.log.child({ ns: 'sync:uplink' }),
-        )
-      : undefined;
-    this.drives = options.drives ?? (options.headless ? undefined : removableDrives(settings.screens.supervisor));
-    this.supervisor = new SupervisorDesk({
-      db: this.db,
-      events: this.events,
-      roster: this.roster,
-      gatekeeper: this.gatekeeper,
-      rules: settings.screens.supervisor,
-      policy: () => this.policy.get(),
-      passageSensor: Boolean(settings.gate.inputs.passage),
-      zone: settings.time.zone,
-      pinPepper: secrets.pinPepper,
-      drives: this.drives,
-      // Exports sent to the hub console, signed with the broker client key (settings hub.consoleUrl).
-      hubExports:
-        settings.hub.consoleUrl && loaded.broker?.cert && loaded.broker.key
-          ? new HubExportSender({
-              consoleUrl: settings.hub.consoleUrl,
+            accept: (signed, nowMs) => acceptRemoteSettings(loaded.file, signed, nowMs),
+            reload: () => loadSettings(loaded.file).settings,
+            running: () => this.loaded.settings,
+            setLogLevel: (level) => void (this.log.level = level),
+            requestRestart: (reason) => this.requestRestart(reason),
+            heartbeatNow: () => this.uplink?.heartbeatNow(),
+            log: this.log.child({ ns: 'settings:remote' }),
+          })
+        : undefined;
+      this.renewer =
+        loaded.enrolmentDir && loaded.broker
+          ? new CertificateRenewer({ settingsFile: loaded.file, requestRestart: (reason) => this.requestRestart(reason), log: this.log.child({ ns: 'enrolment:renewer' }) })
+          : undefined;
+      const downlink = new Downlink(
+        settings.device.id,
+        this.downlinkState,
+        () => this.keyring,
+        {
+          roster: (kind, changes) => this.roster.applyChanges(kind, changes),
+          notices: (kind, changes) => this.notices.applyChanges(kind, changes),
+          revocations: (kind, changes) => this.revocations.applyChanges(kind, changes),
+          keys: (kind, changes) => downloadedKeys.applyChanges(kind, changes, this.keyring),
+          policy: (kind, changes) => this.policy.applyChanges(kind, changes),
+          placement: (kind, changes) => placement.applyChanges(kind, changes),
+          supervisors: (kind, changes) => hubSupervisors.applyChanges(kind, changes),
+          ...(remoteSettings ? { settings: (kind: 'snapshot' | 'delta', changes: Parameters<RemoteSettingsReceiver['applyChanges']>[1]) => remoteSettings.applyChanges(kind, changes) } : {}),
+        },
+        this.log.child({ ns: 'sync:downlink' }),
+        { clockSynced: () => clock.read().synced },
+      );
+      this.uplink = loaded.broker
+        ? new Uplink(
+            {
               deviceId: settings.device.id,
-              certPem: readFileSync(loaded.broker.cert),
-              keyPem: readFileSync(loaded.broker.key),
-              caPem: loaded.broker.ca ? readFileSync(loaded.broker.ca) : undefined,
-              outboxDir: join(dirname(paths.store), 'hub-exports'),
-            })
-          : undefined,
-      log: this.log.child({ ns: 'supervisor' }),
-      ...(options.now ? { now: options.now } : {}),
-    });
-    this.retention = new Retention({
-      events: this.events,
-      notices: this.notices,
-      supervisor: this.supervisor,
-      retentionDays: settings.store.retentionDays,
-      syncs: Boolean(loaded.broker),
-      exportsDir: this.exportsDir,
-      log: this.log.child({ ns: 'store' }),
-    });
-    this.screenService = new ScreenService(
-      {
-        settings,
-        handleScan: (text, source) => this.gatekeeper.handleScan({ text, source, receivedAtNs: process.hrtime.bigint() }),
-        enrolmentCodeSeen: () => this.ignoreEnrolmentCode(),
-        enrolment: () => this.enrolmentView(),
-        onPassage: (listener) => {
-          this.gatekeeper.on('passage', listener);
-          return () => this.gatekeeper.off('passage', listener);
-        },
-        link: () => this.linkView(),
-        outbox: () => {
-          const depth = this.events.outboxDepth();
-          return { depth: depth.count, oldestUnsyncedAgeS: secondsSince(depth.oldestWallMs, Date.now()) };
-        },
-        dataAge: () => ({
-          ageS: secondsSince(this.uplink ? this.downlinkState.cursor('roster').checkedAt : null, Date.now()),
-          maxAgeS: this.policy.maxDataAgeS(),
-          syncs: Boolean(this.uplink),
-        }),
-        storage: () => ({ level: this.disk.figures().level, heldEvents: this.gatekeeper.heldCount }),
-        notices: () => this.notices.current(Date.now()),
+              broker: loaded.broker,
+              batch: hub.batch,
+              ackTimeoutMs: hub.ackTimeoutMs,
+              reconnect: { initialMs: 500, maxMs: 60_000 },
+              authRetryMs: 300_000,
+              heartbeat: { everyMs: hub.heartbeatSeconds * 1000, figures: () => this.health() },
+              extensions: siteStream ? [downlink, siteStream] : [downlink],
+              // The hub's site map may count this kiosk in a site whatever its settings say: always say whether the link is up.
+              presence: true,
+              clock: { bootId: clock.bootId, monoUs: () => clock.read().monoUs },
+            },
+            this.events,
+            this.log.child({ ns: 'sync:uplink' }),
+          )
+        : undefined;
+      this.drives = options.drives ?? (options.headless ? undefined : removableDrives(settings.screens.supervisor));
+      this.supervisor = new SupervisorDesk({
+        db: this.db,
+        events: this.events,
+        roster: this.roster,
+        gatekeeper: this.gatekeeper,
+        rules: settings.screens.supervisor,
+        policy: () => this.policy.get(),
+        passageSensor: Boolean(settings.gate.inputs.passage),
+        zone: settings.time.zone,
+        pinPepper: secrets.pinPepper,
+        drives: this.drives,
+        // Exports sent to the hub console, signed with the broker client key (settings hub.consoleUrl).
+        hubExports:
+          settings.hub.consoleUrl && loaded.broker?.cert && loaded.broker.key
+            ? new HubExportSender({
+                consoleUrl: settings.hub.consoleUrl,
+                deviceId: settings.device.id,
+                certPem: readFileSync(loaded.broker.cert),
+                keyPem: readFileSync(loaded.broker.key),
+                caPem: loaded.broker.ca ? readFileSync(loaded.broker.ca) : undefined,
+                outboxDir: join(dirname(paths.store), 'hub-exports'),
+              })
+            : undefined,
+        log: this.log.child({ ns: 'supervisor' }),
+        ...(options.now ? { now: options.now } : {}),
+      });
+      this.retention = new Retention({
+        events: this.events,
+        notices: this.notices,
         supervisor: this.supervisor,
-        gate: () => ({ mode: this.emergency?.mode ?? 'normal' }),
-        // The self-test on this kiosk's live objects (the supervisor screen); `safegate selftest` runs the same checks from the shell.
-        selftest: () =>
-          runLiveSelftest({
-            loaded,
-            headless: options.headless,
-            scannerState: () => this.scanner?.state,
-            gpioMode: this.gpioMode,
-            link: () => this.linkView(),
-            disk: () => this.disk.figures(),
-            dataAges: () => ({
-              rosterCheckedAtMs: this.downlinkState.cursor('roster').checkedAt,
-              policyCheckedAtMs: this.downlinkState.cursor('policy').checkedAt,
-              maxAgeS: this.policy.maxDataAgeS(),
-            }),
+        retentionDays: settings.store.retentionDays,
+        syncs: Boolean(loaded.broker),
+        exportsDir: this.exportsDir,
+        log: this.log.child({ ns: 'store' }),
+      });
+      this.screenService = new ScreenService(
+        {
+          settings,
+          handleScan: (text, source) => this.gatekeeper.handleScan({ text, source, receivedAtNs: process.hrtime.bigint() }),
+          enrolmentCodeSeen: () => this.ignoreEnrolmentCode(),
+          enrolment: () => this.enrolmentView(),
+          onPassage: (listener) => {
+            this.gatekeeper.on('passage', listener);
+            return () => this.gatekeeper.off('passage', listener);
+          },
+          link: () => this.linkView(),
+          outbox: () => {
+            const depth = this.events.outboxDepth();
+            return { depth: depth.count, oldestUnsyncedAgeS: secondsSince(depth.oldestWallMs, Date.now()) };
+          },
+          dataAge: () => ({
+            ageS: secondsSince(this.uplink ? this.downlinkState.cursor('roster').checkedAt : null, Date.now()),
+            maxAgeS: this.policy.maxDataAgeS(),
+            syncs: Boolean(this.uplink),
           }),
-      },
-      this.log.child({ ns: 'screens' }),
-    );
+          storage: () => ({ level: this.disk.figures().level, heldEvents: this.gatekeeper.heldCount }),
+          notices: () => this.notices.current(Date.now()),
+          supervisor: this.supervisor,
+          gate: () => ({ mode: this.emergency?.mode ?? 'normal' }),
+          // The self-test on this kiosk's live objects (the supervisor screen); `safegate selftest` runs the same checks from the shell.
+          selftest: () =>
+            runLiveSelftest({
+              loaded,
+              headless: options.headless,
+              scannerState: () => this.scanner?.state,
+              gpioMode: this.gpioMode,
+              link: () => this.linkView(),
+              disk: () => this.disk.figures(),
+              dataAges: () => ({
+                rosterCheckedAtMs: this.downlinkState.cursor('roster').checkedAt,
+                policyCheckedAtMs: this.downlinkState.cursor('policy').checkedAt,
+                maxAgeS: this.policy.maxDataAgeS(),
+              }),
+            }),
+        },
+        this.log.child({ ns: 'screens' }),
+      );
+    } catch (err) {
+      this.abandon();
+      throw err;
+    }
   }
 
   /**
@@ -402,6 +409,21 @@ export class Kiosk {
     await server.start();
     this.screens = server;
     return server;
+  }
+
+  /** Releases what a constructor that threw had already made: the inputs and outputs it claimed, the store it opened. */
+  private abandon(): void {
+    const quietly = (f: () => void): void => {
+      try {
+        f();
+      } catch {
+        // Best effort: the error that ended the composition is the one reported.
+      }
+    };
+    for (const input of this.inputs) quietly(() => input.release());
+    const made = this as Partial<Pick<Kiosk, 'signals' | 'db'>>;
+    if (made.signals) quietly(() => made.signals?.release());
+    if (made.db?.open) quietly(() => made.db?.close());
   }
 
   start(): void {
@@ -615,11 +637,26 @@ export class Kiosk {
     return hubLinkView(this.uplink?.state);
   }
 
-  /** What only this process knows, for `safegate status` (in RAM: the disk may be the full one). */
+  private statusCert: { atMs: number; days: number | null } | undefined;
+
+  /** What only this process knows, for `safegate status` and `safegate selftest` (in RAM: the disk may be the full one). */
   private publishStatus(): void {
     try {
       const disk = this.disk.figures();
-      writeRuntimeStatus(this.runtime, { pid: process.pid, atMs: Date.now(), link: this.linkView(), heldEvents: this.gatekeeper.heldCount, disk });
+      const now = Date.now();
+      // The certificate's days left (for `safegate selftest` beside this kiosk), read again once a minute.
+      if (!this.statusCert || now - this.statusCert.atMs > 60_000) this.statusCert = { atMs: now, days: this.loaded.broker ? fleetFigures(this.loaded.file, now).certDaysLeft : null };
+      writeRuntimeStatus(this.runtime, {
+        pid: process.pid,
+        atMs: now,
+        link: this.linkView(),
+        heldEvents: this.gatekeeper.heldCount,
+        disk,
+        scanner: this.loaded.settings.scanner.source === 'serial' ? (this.scanner?.state ?? null) : null,
+        gpio: this.gpioMode,
+        linkState: this.uplink?.state ?? null,
+        certDaysLeft: this.statusCert.days,
+      });
     } catch {
       // Status is a convenience; the kiosk runs without it.
     }
@@ -869,17 +906,25 @@ function buildOutputs(settings: Settings, log: Logger, onTransition: TransitionL
     mode = 'simulated';
   }
   const chip = mode === 'real' ? findHeaderChip(g.sysfsRoot, g.chipLabel) : undefined;
+  const made: DigitalOutput[] = [];
   const make = (name: string, o: Settings['gate']['relay']): SignalLine => {
     const output: DigitalOutput = chip ? new OnoffOutput(name, sysfsLineNumber(chip, o.pin), o.activeLow, observe) : new SimulatedOutput(name, o.activeLow, observe);
+    made.push(output);
     return { output, timing: { pulseMs: o.pulseMs, maxOnMs: o.maxOnMs } };
   };
-  return {
-    mode,
-    lines: {
-      relay: make('relay', g.relay),
-      greenLight: make('greenLight', g.greenLight),
-      redLight: make('redLight', g.redLight),
-      buzzer: make('buzzer', g.buzzer),
-    },
-  };
+  try {
+    return {
+      mode,
+      lines: {
+        relay: make('relay', g.relay),
+        greenLight: make('greenLight', g.greenLight),
+        redLight: make('redLight', g.redLight),
+        buzzer: make('buzzer', g.buzzer),
+      },
+    };
+  } catch (err) {
+    // A line this chip does not have: the lines already claimed are given back.
+    for (const output of made) output.release();
+    throw err;
+  }
 }

@@ -44,6 +44,8 @@ export class KioskRunLoop {
   private resolveFirst!: (k: Kiosk | EnrolMeKiosk) => void;
   private rejectFirst!: (err: unknown) => void;
   private finished: Promise<KioskStopResult> | undefined;
+  /** The settings the last kiosk that composed and started ran with (the fallback when a new composition fails). */
+  private lastComposed: LoadedSettings | undefined;
 
   constructor(
     private readonly configFile: string,
@@ -132,17 +134,15 @@ export class KioskRunLoop {
           this.screenSwitch.use(undefined);
           await enrolMe.stop();
         } else {
-          const kiosk = new Kiosk(forRun.loaded, {
-            headless: this.options.headless,
-            log,
-            stdin: this.options.stdin,
-            onTransition: this.options.onTransition,
-            requestRestart: (reason) => this.ending?.({ kind: 'restart', reason }),
-          });
-          ending = await this.runComposition(kiosk, () => {
-            kiosk.screenService.start();
-            this.screenSwitch.use(kiosk.screenService);
-          });
+          const kiosk = await this.composeKiosk(forRun.loaded, log);
+          ending = await this.runComposition(
+            kiosk,
+            () => {
+              kiosk.screenService.start();
+              this.screenSwitch.use(kiosk.screenService);
+            },
+            { started: true },
+          );
           this.screenSwitch.use(undefined);
           result = await kiosk.stop();
         }
@@ -158,8 +158,59 @@ export class KioskRunLoop {
     }
   }
 
+  /**
+   * Composes and starts the kiosk. Settings that pass the schema may still be ones this box cannot
+   * run with (a GPIO chip or line it does not have, ...): when the settings that failed carry a
+   * remote document newer than the last one that composed, that version is recorded refused with
+   * the error (the heartbeat says so and the hub can send a fix) and set aside, and the kiosk is
+   * composed from the last settings that composed in this process, else from the files without that
+   * document. Only a failure with no remote document left to drop ends the run.
+   */
+  private async composeKiosk(loaded: LoadedSettings, log: Logger): Promise<Kiosk> {
+    let settings = loaded;
+    for (;;) {
+      try {
+        const kiosk = await this.startKiosk(settings, log);
+        this.lastComposed = settings;
+        return kiosk;
+      } catch (err) {
+        const remote = remoteVersionOf(settings);
+        const composedRemote = this.lastComposed ? remoteVersionOf(this.lastComposed) : null;
+        const dir = settings.enrolmentDir;
+        if (remote === null || (composedRemote !== null && remote <= composedRemote) || dir === undefined) throw err;
+        const problem = (err as Error).message;
+        log.error({ version: remote, problem }, 'the kiosk cannot run with the remote settings: that version is refused, composing it from the last settings that ran');
+        const { refuseComposedRemoteSettings } = await import('../core/enrolment/remote-settings.js');
+        refuseComposedRemoteSettings(dir, remote, problem, Date.now());
+        const reloaded = this.lastComposed ? undefined : loadSettingsForRun(this.configFile);
+        const fallback = this.lastComposed ?? (reloaded?.kind === 'ready' ? reloaded.loaded : undefined);
+        // The fallback carries no remote layer as new as the one refused (else: the same failure again).
+        if (!fallback || (remoteVersionOf(fallback) ?? 0) >= remote) throw err;
+        settings = fallback;
+      }
+    }
+  }
+
+  /** A new kiosk, started; one whose start fails is stopped again (nothing left open) and the error thrown. */
+  private async startKiosk(loaded: LoadedSettings, log: Logger): Promise<Kiosk> {
+    const kiosk = new Kiosk(loaded, {
+      headless: this.options.headless,
+      log,
+      stdin: this.options.stdin,
+      onTransition: this.options.onTransition,
+      requestRestart: (reason) => this.ending?.({ kind: 'restart', reason }),
+    });
+    try {
+      kiosk.start();
+    } catch (err) {
+      await kiosk.stop().catch(() => undefined);
+      throw err;
+    }
+    return kiosk;
+  }
+
   /** Starts one composition and waits for what ends it. */
-  private async runComposition(composed: Kiosk | EnrolMeKiosk, wire: () => void): Promise<Ending> {
+  private async runComposition(composed: Kiosk | EnrolMeKiosk, wire: () => void, o: { started?: boolean } = {}): Promise<Ending> {
     const ended = new Promise<Ending>((resolve) => {
       let settled = false;
       this.ending = (e) => {
@@ -172,7 +223,7 @@ export class KioskRunLoop {
     this.current = composed;
     this.compositions++;
     wire();
-    composed.start();
+    if (!o.started) composed.start();
     // A simulated (stdin) scanner whose input ended stops the run, as it always has.
     const scanner = composed.scanner;
     if (scanner?.source === 'stdin') {
@@ -194,4 +245,9 @@ export class KioskRunLoop {
       return enrolDevice(codeText, { settingsFile: loaded.file });
     };
   }
+}
+
+/** The version of the remote settings document laid into these settings (null: none). */
+function remoteVersionOf(loaded: LoadedSettings): number | null {
+  return loaded.layers?.applied.find((l) => l.layer === 'remote')?.version ?? null;
 }

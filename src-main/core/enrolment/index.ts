@@ -16,7 +16,7 @@ export type { EnrolFailure };
 
 export { loadSettings, loadSettingsForRun, NOT_ENROLLED, type LoadedSettings, type SettingsForRun, type SettingsLayer } from '../config.js';
 export { ENROLMENT_FILES, readEnrolment, type EnrolmentState, type EnrolledFolder, type EnrolmentReading } from './folder.js';
-export { acceptRemoteSettings, fleetFigures, isLive, LIVE_SETTINGS, type FleetFigures, type RemoteSettingsOutcome } from './remote-settings.js';
+export { acceptRemoteSettings, fleetFigures, isLive, LIVE_SETTINGS, refuseComposedRemoteSettings, REFUSED_REMOTE_FILE, type FleetFigures, type RemoteSettingsOutcome } from './remote-settings.js';
 
 export { CertificateRenewer, renewalDueAtMs, type CertificateRenewerDeps, type RenewalOutcome } from './renewer.js';
 

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FleetHealth } from '../../../base/common/types.js';
 import { problemsOf } from '../../../base/common/validation.js';
@@ -73,6 +73,10 @@ export function acceptRemoteSettings(settingsFile: string, signed: Uint8Array, n
   const doc = opened.doc;
   if (doc.source !== 'remote') return refuse(doc.version, ['source: an enrolment document does not come as remote settings']);
 
+  // The document the kiosk could not compose with (refuseComposedRemoteSettings), delivered again: refused again.
+  const failed = readRefused(folder.dir);
+  if (failed?.version === doc.version && sameBytes(signed, join(folder.dir, REFUSED_REMOTE_FILE))) return { ok: false, version: doc.version, problems: failed.problems };
+
   const held = readRemoteDocument(folder, nowMs);
   const current = held?.ok ? held.doc.version : folder.enrolment.version;
   if (held?.ok && doc.version === held.doc.version && sameBytes(signed, join(folder.dir, ENROLMENT_FILES.remote))) {
@@ -94,6 +98,33 @@ export function acceptRemoteSettings(settingsFile: string, signed: Uint8Array, n
   if (refused && (refused.version === null || refused.version <= doc.version)) rmSync(join(folder.dir, ENROLMENT_FILES.refused), { force: true });
   const changed = changedPaths(before.settings, checked.data);
   return { ok: true, version: doc.version, changed, restartNeeded: changed.some((p) => !isLive(p)) };
+}
+
+/** Where a remote document the kiosk could not compose with is set aside (refuseComposedRemoteSettings). */
+export const REFUSED_REMOTE_FILE = 'remote-settings.refused.cose';
+
+/**
+ * A remote document passed the schema but the kiosk cannot be composed with it (the hardware does
+ * not have that GPIO chip or line, ...): the run loop records it refused with the error as its
+ * problem (the heartbeat's `settingsRefused`, so the hub can send a fix) and sets the document aside,
+ * so the next load, and the next process start, lay no remote layer (the file and the enrolment
+ * document). Only when the folder's remote document is that version (else false, nothing done); never throws.
+ */
+export function refuseComposedRemoteSettings(enrolmentDir: string, version: number, problem: string, nowMs: number): boolean {
+  try {
+    const reading = readEnrolment(enrolmentDir, nowMs);
+    if (reading.kind !== 'enrolled') return false;
+    const held = readRemoteDocument(reading.folder, nowMs);
+    if (!held?.ok || held.doc.version !== version) return false;
+    writeEnrolmentFile(
+      join(reading.folder.dir, ENROLMENT_FILES.refused),
+      JSON.stringify({ version, problems: [clip(`(composition): ${problem}`)], atMs: nowMs }) + '\n',
+    );
+    renameSync(join(reading.folder.dir, ENROLMENT_FILES.remote), join(reading.folder.dir, REFUSED_REMOTE_FILE));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** True when the running kiosk applies this setting without a restart (LIVE_SETTINGS). */
