@@ -203,7 +203,28 @@ export const deviceSettingsDocumentSchema = z.strictObject({
 export type DeviceSettingsDocument = z.infer<typeof deviceSettingsDocumentSchema>;
 
 /**
- * Settings the hub may not set on a kiosk: where the kiosk keeps its own files and its credentials.
- * Dotted paths; a document that touches one (or anything under it) is refused as a whole.
+ * Settings the hub may not set on a kiosk: its identity and credentials, where it keeps and reads its
+ * own files and devices (every path), where it connects and sends data (the broker, whole, and the
+ * console URL: a typo or a plain-text URL would cut the kiosk off or downgrade it), and regular
+ * expressions run on every scan (a catastrophic pattern stalls the gate). Dotted paths; a document
+ * that touches one (or anything under it) is refused as a whole, on the hub (`hub device set`) and on
+ * the kiosk (every document, at acceptance and at every load). The broker's ca/cert/key come before
+ * `hub.broker` so a refusal names the most specific one.
  */
-export const HUB_FORBIDDEN_SETTINGS = ['device', 'store', 'enrolment', 'hub.keysDir', 'hub.broker.ca', 'hub.broker.cert', 'hub.broker.key'] as const;
+export const HUB_FORBIDDEN_SETTINGS = [
+  'device',
+  'store',
+  'enrolment',
+  'hub.keysDir',
+  'hub.broker.ca',
+  'hub.broker.cert',
+  'hub.broker.key',
+  'hub.broker',
+  'hub.consoleUrl',
+  'policy.file',
+  'gate.sysfsRoot',
+  'scanner.path',
+  'scanner.usb',
+  'screens.supervisor.drivesFolder',
+  'badge.pattern',
+] as const;

@@ -257,7 +257,8 @@ export function forbiddenPathsIn(settings: Record<string, unknown>): string[] {
       }
       node = (node as Record<string, unknown>)[part];
     }
-    if (present) found.push(path);
+    // hub.broker after hub.broker.key: the specific path is named once, not its parent as well.
+    if (present && !found.some((f) => f.startsWith(`${path}.`))) found.push(path);
   }
   return found;
 }
