@@ -239,11 +239,20 @@ export class EnrolServer {
       this.o.log.warn({ deviceId, address: req.ip }, 'renewal refused: the device is revoked');
       throw new Refusal('DEVICE_REVOKED', `device ${deviceId} is revoked at this hub`);
     }
+    // Only the device's current certificate renews: one replaced by a renewal (or copied from an old disk image) does not.
+    if (current.fingerprint !== device.certFingerprint) {
+      this.o.log.warn({ deviceId, serial: current.serialHex, address: req.ip }, 'renewal refused: the client certificate is not the device\'s current one');
+      throw new Refusal('CERT_REQUIRED', 'the client certificate is not this device\'s current certificate (it was replaced): enrol the device again with a new code');
+    }
     const csr = await this.readCsrBody(req);
     if (csr.commonName !== deviceId) throw new Refusal('CSR_WRONG_DEVICE', `the certificate request names ${JSON.stringify(csr.commonName.slice(0, 64))}, not ${deviceId} (the client certificate)`);
+    if (sameKey(csr.publicKeyPem, current.publicKeyPem)) throw new Refusal('CSR_INVALID', 'the certificate request is for the current key: a renewal needs a new key pair');
     this.readyOrRefuse();
     const signed = await this.o.pki.signDevice(csr.pem, deviceId, nowMs);
-    await this.o.book.recordCertificate(deviceId, issuedOf(signed.info), undefined, nowMs);
+    const renewed = await this.o.book.renewCertificate(deviceId, current.fingerprint, issuedOf(signed.info), nowMs);
+    // Revoked, or renewed by another request, between the checks above and now: this certificate is never sent.
+    if (renewed === 'revoked') throw new Refusal('DEVICE_REVOKED', `device ${deviceId} is revoked at this hub`);
+    if (renewed !== 'renewed') throw new Refusal('CERT_REQUIRED', 'the client certificate is not this device\'s current certificate (it was replaced)');
     this.o.log.info({ deviceId, serial: signed.info.serialHex, notAfter: new Date(signed.info.notAfterMs).toISOString(), address: req.ip }, 'device certificate renewed');
     reply.header('cache-control', 'no-store');
     return this.result(deviceId, signed.certificatePem, device.settingsDocument);
@@ -267,14 +276,14 @@ export class EnrolServer {
     return info;
   }
 
-  private async readCsrBody(req: FastifyRequest): Promise<{ pem: string; commonName: string }> {
+  private async readCsrBody(req: FastifyRequest): Promise<{ pem: string; commonName: string; publicKeyPem: string }> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/pkcs10') throw new Refusal('CSR_INVALID', 'send the certificate request as Content-Type: application/pkcs10 (PEM)');
     const body = typeof req.body === 'string' ? req.body : '';
     if (body.length === 0) throw new Refusal('CSR_INVALID', 'no certificate request in the body');
     try {
       const csr = await readCsr(body);
-      return { pem: body, commonName: csr.commonName };
+      return { pem: body, commonName: csr.commonName, publicKeyPem: csr.publicKeyPem };
     } catch (err) {
       if (err instanceof X509Error) throw new Refusal('CSR_INVALID', `the certificate request is unusable: ${err.message}`);
       throw err;
@@ -327,6 +336,12 @@ export class EnrolServer {
       this.o.log.error({ deviceId, site: s.siteId, err }, 'enrolled device not placed at its site: place it with `safegate hub device assign`');
     }
   }
+}
+
+/** Whether two PEM public keys are the same key (compared as DER, whatever the PEM line breaks). */
+function sameKey(a: string, b: string): boolean {
+  const der = (pem: string) => createPublicKey(pem).export({ type: 'spki', format: 'der' });
+  return der(a).equals(der(b));
 }
 
 function issuedOf(info: CertificateInfo) {

@@ -242,6 +242,27 @@ export class EnrolmentBook {
     await this.sql.write((tx) => this.record(tx, deviceId, certificate, settingsDocument, nowMs));
   }
 
+  /**
+   * Records a renewal: `certificate` becomes the device's current one only if the device is not
+   * revoked and its current certificate is still `replacesFingerprint` (checked and changed in one
+   * statement, so a revocation or another renewal in between wins). 'unknown' for a device never
+   * enrolled.
+   */
+  async renewCertificate(deviceId: string, replacesFingerprint: string, c: IssuedCertificate, nowMs = Date.now()): Promise<'renewed' | 'revoked' | 'superseded' | 'unknown'> {
+    return this.sql.write(async (tx) => {
+      const changed = await tx.run(
+        sql`UPDATE fleet_devices SET cert_serial = ${c.serialHex}, cert_not_after_ms = ${c.notAfterMs}, cert_fingerprint = ${c.fingerprint}
+            WHERE device_id = ${deviceId} AND revoked_ms IS NULL AND cert_fingerprint = ${replacesFingerprint}`,
+      );
+      if (changed === 0) {
+        const row = await tx.get<DeviceRow>(sql`SELECT device_id, enrolled_ms, cert_serial, cert_not_after_ms, cert_fingerprint, revoked_ms FROM fleet_devices WHERE device_id = ${deviceId}`);
+        return !row ? ('unknown' as const) : row.revoked_ms !== null ? ('revoked' as const) : ('superseded' as const);
+      }
+      await tx.run(sql`INSERT INTO fleet_certificates (serial_hex, device_id, issued_ms, not_after_ms) VALUES (${c.serialHex}, ${deviceId}, ${nowMs}, ${c.notAfterMs})`);
+      return 'renewed' as const;
+    });
+  }
+
   private async record(tx: HubSqlExecutor, deviceId: string, c: IssuedCertificate, settingsDocument: Uint8Array | undefined, nowMs: number): Promise<void> {
     await tx.run(
       sql`INSERT INTO fleet_certificates (serial_hex, device_id, issued_ms, not_after_ms) VALUES (${c.serialHex}, ${deviceId}, ${nowMs}, ${c.notAfterMs})`,

@@ -273,9 +273,22 @@ describe.each(directoryBackends)('the enrolment endpoint on $name', (backend) =>
     // A certificate of this CA for a device the book never enrolled (or a hub process's) does not renew either.
     const stray = await pki.signDevice(await createCsr(key.privateKeyPem, 'stray-0001'), 'stray-0001');
     expectRefusal(await call(server.port, EST_PATHS.simplereenroll, { body: await createCsr(newKey.privateKeyPem, 'stray-0001'), client: { key: key.privateKeyPem, cert: stray.certificatePem } }), 401, 'CERT_REQUIRED');
-    expectRefusal(await call(server.port, EST_PATHS.simplereenroll, { body: await createCsr(newKey.privateKeyPem, 'other-device'), client }), 403, 'CSR_WRONG_DEVICE');
+    // The first certificate was replaced by the renewal: it renews nothing any more (a copied old key is useless).
+    const again = await createCsr(generateDeviceKey().privateKeyPem, t.deviceId);
+    expectRefusal(await call(server.port, EST_PATHS.simplereenroll, { body: again, client }), 401, 'CERT_REQUIRED');
+    expect(logged).toMatch(/not the device's current one/);
+    const current = { key: newKey.privateKeyPem, cert: r.certificate };
+    expectRefusal(await call(server.port, EST_PATHS.simplereenroll, { body: await createCsr(generateDeviceKey().privateKeyPem, 'other-device'), client: current }), 403, 'CSR_WRONG_DEVICE');
+    // A renewal needs a new key: a CSR for the current certificate's key is refused, and the current certificate stays current.
+    expectRefusal(await call(server.port, EST_PATHS.simplereenroll, { body: csr, client: current }), 400, 'CSR_INVALID');
+    expect((await book.device(t.deviceId))?.certSerial).toBe(info.serialHex);
+    // The current one renews again, with a new key.
+    const third = await call(server.port, EST_PATHS.simplereenroll, { body: again, client: current });
+    expect(third.status, third.text).toBe(200);
+    const thirdInfo = readCertificate(enrolmentResultSchema.parse(third.json).certificate);
+    expectRefusal(await call(server.port, EST_PATHS.simplereenroll, { body: await createCsr(generateDeviceKey().privateKeyPem, t.deviceId), client: current }), 401, 'CERT_REQUIRED');
 
-    expect(await book.markRevoked(t.deviceId)).toMatchObject({ serials: expect.arrayContaining([info.serialHex]) as unknown });
+    expect(await book.markRevoked(t.deviceId)).toMatchObject({ serials: expect.arrayContaining([info.serialHex, thirdInfo.serialHex]) as unknown });
     expectRefusal(await call(server.port, EST_PATHS.simplereenroll, { body: csr, client }), 403, 'DEVICE_REVOKED');
   });
 

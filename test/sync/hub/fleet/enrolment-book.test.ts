@@ -124,6 +124,20 @@ describe.each(directoryBackends)('the enrolment book on $name', (backend) => {
     await expect(book.cancelTokens({ allPending: true, deviceIds: [a!.deviceId] })).rejects.toBeInstanceOf(EnrolmentBookError);
   });
 
+  it('a renewal replaces only the current certificate of a device not revoked', async () => {
+    const [t] = await book.createTokens({ settings: SETTINGS, expiresInMs: HOUR, nowMs: NOW });
+    await book.consume(t!.token, NOW, { certificate: { ...cert('0a01'), fingerprint: '01'.repeat(32) }, settingsDocument: new Uint8Array([1]) });
+    const next = { ...cert('0a02'), fingerprint: '02'.repeat(32) };
+    expect(await book.renewCertificate(t!.deviceId, '09'.repeat(32), next, NOW + 1)).toBe('superseded');
+    expect(await book.renewCertificate(t!.deviceId, '01'.repeat(32), next, NOW + 1)).toBe('renewed');
+    expect(await book.device(t!.deviceId)).toMatchObject({ certSerial: '0a02', certFingerprint: '02'.repeat(32) });
+    expect(await book.renewCertificate(t!.deviceId, '01'.repeat(32), { ...cert('0a03'), fingerprint: '03'.repeat(32) }, NOW + 2)).toBe('superseded');
+    await book.markRevoked(t!.deviceId, NOW + 3);
+    expect(await book.renewCertificate(t!.deviceId, '02'.repeat(32), { ...cert('0a04'), fingerprint: '04'.repeat(32) }, NOW + 4)).toBe('revoked');
+    expect(await book.renewCertificate('never-0001', '02'.repeat(32), cert('0a05'), NOW + 4)).toBe('unknown');
+    expect((await book.revokedSerials()).map((r) => r.serialHex)).toEqual(['0a01', '0a02']);
+  });
+
   it('of two concurrent consumes of one token, from two handles on the database, exactly one wins', async () => {
     const second = await HubDirectory.open(target);
     try {
