@@ -7,6 +7,7 @@ import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, identifierSchema
 import { SettingsError, type SettingsProblem } from '../../base/common/settings-error.js';
 import { timeZoneSchema } from '../../base/common/time.js';
 import { problemsOf } from '../../base/common/validation.js';
+import { addDeliveredKeys } from './enrolment/delivered-keys.js';
 import { ENROLMENT_FILES, layerSettings, readEnrolment, readRemoteDocument, type EnrolledFolder } from './enrolment/folder.js';
 
 export { SettingsError, type SettingsProblem };
@@ -491,6 +492,8 @@ export function loadSettingsForRun(file: string, nowMs = Date.now()): SettingsFo
   }
 
   const folder = reading.folder;
+  // The remote document is checked with the kiosk's current keyring: installed plus delivered keys.
+  addDeliveredKeys(folder.keyring, resolve(base, fileAlone.store.path));
   const applied: SettingsLayer[] = [fileLayer, { layer: 'enrolment', version: folder.enrolment.version, source: join(folder.dir, ENROLMENT_FILES.settings) }];
   const ignored: string[] = [];
   let layered = layerSettings(raw, folder.enrolment.settings);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FleetHealth } from '../../../base/common/types.js';
 import { problemsOf } from '../../../base/common/validation.js';
 import { loadSettingsForRun, readSettingsFile, settingsSchema, withEnrolmentIdentity, type LoadedSettings } from '../config.js';
+import { addDeliveredKeys } from './delivered-keys.js';
 import { writeEnrolmentFile } from './files.js';
 import {
   ENROLMENT_FILES,
@@ -53,6 +54,8 @@ export function acceptRemoteSettings(settingsFile: string, signed: Uint8Array, n
     if (reading.kind !== 'enrolled') return { ok: false, version: null, problems: ['(top): this kiosk is not enrolled'] };
     before = run.loaded;
     folder = reading.folder;
+    // Signed by a downlink key the hub rotated to after enrolment: the keys stream delivered it.
+    addDeliveredKeys(folder.keyring, before.paths.store);
   } catch (err) {
     return { ok: false, version: null, problems: [`(top): the kiosk's own settings cannot be read: ${(err as Error).message}`].map(clip) };
   }
