@@ -266,8 +266,15 @@ export async function restoreHub(configFile: string, from: string, force: boolea
     };
     const plan = manifest.entries.filter((e) => e.part !== 'postgres').map((e) => ({ entry: e, dest: destinationOf(e.part) }));
     const existing = plan.filter((p) => existsSync(p.dest)).map((p) => p.dest);
+    // A running hub keeps writing into the files it has open, even once they are replaced: what it takes in
+    // meanwhile would be lost. Never, not even with --force.
+    const { processHoldingFile } = await import('../core/selftest/holder.js');
+    for (const dest of existing) {
+      const pid = processHoldingFile(dest);
+      if (pid !== null) throw new CliError(`${dest} is open in process ${pid} (a running hub?): stop it first (systemctl stop safegate-hub), then restore`);
+    }
     if (existing.length && !force) {
-      throw new CliError(`refusing to overwrite ${existing.length} existing file(s) (${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ', ...' : ''}); stop the hub and use --force to replace them`);
+      throw new CliError(`refusing to overwrite ${existing.length} existing file(s) (${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ', ...' : ''}); stop the hub first, then use --force to replace them`);
     }
 
     for (const { entry, dest } of plan) {

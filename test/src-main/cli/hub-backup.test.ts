@@ -168,6 +168,11 @@ describe('hub backup and restore (real hub and Mosquitto processes)', () => {
     await waitFor(() => (restored.logs.some((l) => l.msg === 'hub online') ? true : undefined), 'restored hub online', 20_000);
     const health = await fetch(`http://127.0.0.1:${consolePort}/healthz`);
     expect(health.status).toBe(200);
+    // Restoring under a running hub is refused even with --force: it would keep writing into the replaced files.
+    const underRunning = safegate(['hub', 'restore', '--config', config, '--from', archive, '--force'], { env });
+    expect(underRunning.status).not.toBe(0);
+    expect(underRunning.stderr).toMatch(/is open in process \d+ \(a running hub\?\): stop it first/);
+    expect(await storedEventCount(join(hubDir, 'data', 'hub.db'))).toBe(25);
     expect(await stopProcess(restored)).toBe(0);
   }, 180_000);
 });
