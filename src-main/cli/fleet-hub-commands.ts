@@ -155,7 +155,8 @@ export async function createEnrolmentCodes(o: CreateOptions): Promise<string> {
       checkpoint: { id: checkpointId, name: o.name ?? registered?.name ?? checkpointId, kind, ...(o.zone !== undefined ? { zone: o.zone } : {}), direction: direction as 'entry' | 'exit' | 'both' },
       ...(o.gpioProfile !== undefined ? { gpioProfile: o.gpioProfile } : {}),
     };
-    made = await new book.EnrolmentBook(directory.sql).createTokens({ settings, count, expiresInMs, ...(o.deviceId !== undefined ? { deviceId: o.deviceId } : {}) });
+    const knownIds = await heardDeviceIds(loaded);
+    made = await new book.EnrolmentBook(directory.sql).createTokens({ settings, count, expiresInMs, knownIds, ...(o.deviceId !== undefined ? { deviceId: o.deviceId } : {}) });
   } catch (err) {
     if (err instanceof CliError) throw err;
     if (err instanceof book.EnrolmentBookError) throw new CliError(err.message, { cause: err });
@@ -182,6 +183,27 @@ export async function createEnrolmentCodes(o: CreateOptions): Promise<string> {
   }
   lines.push(`${codes.length} enrolment code(s) made; each enrols one kiosk, once. Scan it at the kiosk, or: safegate enrol --token '<code>'`);
   return lines.join('\n');
+}
+
+/** The device ids the hub's event store has heard from (heartbeats, events): none when it has no store yet. */
+async function heardDeviceIds(loaded: import('../../sync/hub/settings.js').LoadedHubSettings): Promise<string[]> {
+  const url = process.env.DATABASE_URL;
+  if (url) {
+    const store = await (await import('../../sync/hub/pg-store.js')).PgHubStore.open(url);
+    try {
+      return await store.heardDevices();
+    } finally {
+      await store.close();
+    }
+  }
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(loaded.storePath)) return [];
+  const store = new (await import('../../sync/hub/store.js')).SqliteHubStore(loaded.storePath);
+  try {
+    return await store.heardDevices();
+  } finally {
+    await store.close();
+  }
 }
 
 /** A GPIO profile must be in the settings and make valid kiosk gate settings (checked now, not at the gate). */

@@ -147,7 +147,15 @@ export class EnrolmentBook {
    * one token, else `<site>-<kind>-NNNN`, numbered after every id the book or the directory's site
    * map already knows.
    */
-  async createTokens(req: { settings: EnrolmentSettings; count?: number; expiresInMs: number; deviceId?: string; nowMs?: number }): Promise<CreatedToken[]> {
+  async createTokens(req: {
+    settings: EnrolmentSettings;
+    count?: number;
+    expiresInMs: number;
+    deviceId?: string;
+    nowMs?: number;
+    /** Device ids the hub knows from outside the directory (those it has heard from, in its event store): never given out. */
+    knownIds?: readonly string[];
+  }): Promise<CreatedToken[]> {
     const nowMs = req.nowMs ?? Date.now();
     const count = req.count ?? 1;
     const settings = checkSettings(req.settings);
@@ -167,6 +175,13 @@ export class EnrolmentBook {
           sql`SELECT 1 AS one FROM fleet_enrolment_tokens WHERE device_id = ${req.deviceId} UNION ALL SELECT 1 AS one FROM fleet_devices WHERE device_id = ${req.deviceId}`,
         );
         if (held) throw new EnrolmentBookError(`device id ${req.deviceId} was given out already (device ids are never reused)`);
+        // A kiosk set up by hand (placed, or heard from) holds its id too: a certificate for it would take that kiosk's topics.
+        const used = await tx.get<{ one: number }>(
+          sql`SELECT 1 AS one FROM device_sites WHERE device_id = ${req.deviceId} UNION ALL SELECT 1 AS one FROM device_placements WHERE device_id = ${req.deviceId}`,
+        );
+        if (used || req.knownIds?.includes(req.deviceId)) {
+          throw new EnrolmentBookError(`device id ${req.deviceId} is already used by a kiosk the hub knows; pick another or revoke it first`);
+        }
         ids = [req.deviceId];
       } else {
         const prefix = deviceIdPrefix(settings.siteId, settings.checkpoint.kind);
@@ -174,8 +189,10 @@ export class EnrolmentBook {
         const known = await tx.all<{ device_id: string }>(
           sql`SELECT device_id FROM fleet_enrolment_tokens WHERE device_id LIKE ${pattern}
               UNION SELECT device_id FROM fleet_devices WHERE device_id LIKE ${pattern}
-              UNION SELECT device_id FROM device_sites WHERE device_id LIKE ${pattern}`,
+              UNION SELECT device_id FROM device_sites WHERE device_id LIKE ${pattern}
+              UNION SELECT device_id FROM device_placements WHERE device_id LIKE ${pattern}`,
         );
+        for (const id of req.knownIds ?? []) if (id.startsWith(prefix)) known.push({ device_id: id });
         let last = 0;
         for (const { device_id } of known) {
           const rest = device_id.slice(prefix.length);

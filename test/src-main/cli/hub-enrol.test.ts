@@ -11,7 +11,9 @@ import { HubPki } from '../../../sync/hub/fleet/pki.js';
 import { EST_PATHS, enrolmentResultSchema } from '../../../base/common/enrolment.js';
 import { generateSigningKeyPair } from '../../../base/node/keys.js';
 import { createCsr, generateDeviceKey, readCertificate } from '../../../base/node/x509.js';
+import { SqliteHubStore } from '../../../sync/hub/store.js';
 import { safegate, safegateProcess } from '../../helpers/cli.js';
+import { typicalEvents } from '../../helpers/events.js';
 import { tempDir, waitFor } from '../../helpers/fixtures.js';
 import { freePort } from '../../helpers/mosquitto.js';
 
@@ -122,7 +124,7 @@ describe('safegate hub pki init / hub enrol', { timeout: 120_000 }, () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('refuses in one line: an unknown site when the registry knows sites, a bad kind, an invalid or unknown GPIO profile, a reused device id', async () => {
+  it('refuses in one line: an unknown site when the registry knows sites, a bad kind, an invalid or unknown GPIO profile, a reused device id, one a kiosk the hub heard from holds', async () => {
     const one = (...args: string[]) => {
       const r = run('hub', 'enrol', 'create', '--config', config, ...args);
       expect(r.status).not.toBe(0);
@@ -134,6 +136,14 @@ describe('safegate hub pki init / hub enrol', { timeout: 120_000 }, () => {
     expect(one('--checkpoint-kind', 'gate', '--site', 'site-a', '--gpio-profile', 'nope')).toMatch(/not in enrol\.gpioProfiles .*known: turnstile, broken/);
     expect(one('--checkpoint-kind', 'canteen', '--site', 'site-a', '--device-id', 'canteen-main')).toMatch(/never reused/);
     expect(one('--checkpoint-kind', 'gate', '--site', 'site-a', '--expires', 'soon')).toMatch(/--expires/);
+    // A kiosk the hub has heard from (its event store) holds its id, though the directory never placed it.
+    const store = new SqliteHubStore(join(dir.path, 'hub.db'));
+    try {
+      await store.ingest('hand-kiosk-01', typicalEvents(1), Date.now());
+    } finally {
+      await store.close();
+    }
+    expect(one('--checkpoint-kind', 'gate', '--site', 'site-a', '--device-id', 'hand-kiosk-01')).toMatch(/device id hand-kiosk-01 is already used by a kiosk the hub knows/);
     const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'directory.db') });
     try {
       await directory.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });

@@ -124,6 +124,17 @@ describe.each(directoryBackends)('the enrolment book on $name', (backend) => {
     await expect(book.cancelTokens({ allPending: true, deviceIds: [a!.deviceId] })).rejects.toBeInstanceOf(EnrolmentBookError);
   });
 
+  it('refuses an explicit device id a kiosk the hub knows already holds (placed at a site, or heard from), and numbers past them', async () => {
+    await directory.assignSite('site-x', ['hand-kiosk-01', 'site-x-gate-0007']);
+    const settings: EnrolmentSettings = { ...SETTINGS, siteId: 'site-x' };
+    await expect(book.createTokens({ settings, expiresInMs: HOUR, deviceId: 'hand-kiosk-01', nowMs: NOW })).rejects.toThrow(/already used by a kiosk the hub knows/);
+    await expect(book.createTokens({ settings, expiresInMs: HOUR, deviceId: 'heard-kiosk-02', knownIds: ['heard-kiosk-02'], nowMs: NOW })).rejects.toThrow(/already used by a kiosk the hub knows/);
+    expect(await book.tokens(NOW)).toEqual([]);
+    const made = await book.createTokens({ settings, count: 2, expiresInMs: HOUR, knownIds: ['site-x-gate-0009'], nowMs: NOW });
+    expect(made.map((t) => t.deviceId)).toEqual(['site-x-gate-0010', 'site-x-gate-0011']);
+    expect((await book.createTokens({ settings, expiresInMs: HOUR, deviceId: 'fresh-kiosk-03', knownIds: ['heard-kiosk-02'], nowMs: NOW }))[0]!.deviceId).toBe('fresh-kiosk-03');
+  });
+
   it('a renewal replaces only the current certificate of a device not revoked', async () => {
     const [t] = await book.createTokens({ settings: SETTINGS, expiresInMs: HOUR, nowMs: NOW });
     await book.consume(t!.token, NOW, { certificate: { ...cert('0a01'), fingerprint: '01'.repeat(32) }, settingsDocument: new Uint8Array([1]) });
