@@ -184,6 +184,11 @@ export class GateSignals implements GateActuator {
     this.enrolMeTimer = undefined;
   }
 
+  /** The relay is energised now (a pulse running, or held open). */
+  get relayActive(): boolean {
+    return this.lines.relay.output.isActive();
+  }
+
   /** Drives everything inactive and frees the lines. */
   release(): void {
     this.safeState();

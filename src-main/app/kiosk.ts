@@ -529,37 +529,63 @@ export class Kiosk {
   async stop(): Promise<KioskStopResult> {
     if (this.stopped) return { unwritten: 0, lost: 0 };
     this.stopped = true;
+    // Each part stops on its own: one that throws is logged and the rest still stop (outputs
+    // released, store closed, status cleared), and the counts of held events still come back.
+    const step = async (part: string, f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch (err) {
+        this.log.error({ part, err: (err as Error).message }, 'a part of the kiosk failed to stop; stopping the rest');
+      }
+    };
     clearInterval(this.statusTimer);
     clearInterval(this.remotePurgeTimer);
-    this.renewer?.stop();
-    await this.screens?.stop();
-    this.screenService.stop();
-    await this.scanner?.stop();
-    await this.uplink?.stop();
-    this.gatekeeper.stop();
-    const kept = this.heldSpool.close();
-    const result: KioskStopResult = { unwritten: kept.kept, lost: kept.lost };
-    if (kept.kept) this.log.fatal({ events: kept.kept, keptIn: this.runtime.held }, 'events the disk could not take are kept in RAM until the next start; free disk space');
-    if (kept.lost) this.log.fatal({ events: kept.lost }, 'events could not be written anywhere and are lost');
-    this.retention.stop();
-    this.checkpointer.stop();
-    this.disk.stop();
-    await this.drives?.stop();
-    this.inputControl?.stop();
-    this.emergency?.stop();
-    this.passageSensor?.stop();
-    for (const input of this.inputs) input.release();
-    this.signals.release();
+    await step('renewer', () => this.renewer?.stop());
+    await step('screens', () => this.screens?.stop());
+    await step('screen service', () => this.screenService.stop());
+    await step('scanner', () => this.scanner?.stop());
+    await step('uplink', () => this.uplink?.stop());
+    await step('gatekeeper', () => this.gatekeeper.stop());
+    let result: KioskStopResult = { unwritten: 0, lost: 0 };
+    await step('held events', () => {
+      try {
+        const kept = this.heldSpool.close();
+        result = { unwritten: kept.kept, lost: kept.lost };
+      } catch (err) {
+        // Not known to be kept anywhere: counted lost, so the exit status says so.
+        result = { unwritten: 0, lost: this.gatekeeper.heldCount };
+        throw err;
+      }
+    });
+    if (result.unwritten) this.log.fatal({ events: result.unwritten, keptIn: this.runtime.held }, 'events the disk could not take are kept in RAM until the next start; free disk space');
+    if (result.lost) this.log.fatal({ events: result.lost }, 'events could not be written anywhere and are lost');
+    await step('retention', () => this.retention.stop());
+    await step('checkpointer', () => this.checkpointer.stop());
+    await step('disk guard', () => this.disk.stop());
+    await step('drives', () => this.drives?.stop());
+    await step('input control', () => this.inputControl?.stop());
+    await step('emergency input', () => this.emergency?.stop());
+    await step('passage sensor', () => this.passageSensor?.stop());
+    for (const input of this.inputs) await step(`input ${input.name}`, () => input.release());
+    await step('outputs', () => this.signals.release());
     process.off('exit', this.exitGuard);
     try {
       this.checkpointer.checkpoint();
     } catch {
       // The next start checkpoints what is left.
     }
-    this.db.close();
-    clearRuntimeStatus(this.runtime);
+    await step('store', () => this.db.close());
+    await step('runtime status', () => clearRuntimeStatus(this.runtime));
     this.log.info('kiosk stopped');
     return result;
+  }
+
+  /**
+   * The gate is idle: no relay pulse running and no emergency hold. A restart waits for this (the
+   * run loop, bounded), so an admitted person's pulse is not cut and a held gate is not closed.
+   */
+  idle(): boolean {
+    return !this.signals.relayActive && (this.emergency?.mode ?? 'normal') === 'normal';
   }
 
   get settings(): Settings {

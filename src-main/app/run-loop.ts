@@ -17,7 +17,12 @@ export interface RunLoopOptions {
   onTransition?: TransitionListener;
   /** What a scanned enrolment code does; by default `enrolDevice` with this settings file. */
   enrol?: (codeText: string) => Promise<EnrolOutcome>;
+  /** How long a restart waits for the gate to be idle (no relay pulse, no emergency hold) before it goes ahead (default 30 s). */
+  idleWaitMs?: number;
 }
+
+/** How often a restart waiting for an idle gate looks again. */
+const IDLE_POLL_MS = 50;
 
 /** Why a composition ended. */
 type Ending = { kind: 'stop'; why: string } | { kind: 'enrolled'; deviceId: string } | { kind: 'restart'; reason: string };
@@ -39,6 +44,8 @@ export class KioskRunLoop {
   private readonly screenSwitch = new ScreenSwitch();
   private screens: LoopbackServer | undefined;
   private lost = 0;
+  /** Events the last composition stopped could not write (kept in RAM for the next start). */
+  private unwritten = 0;
   private compositions = 0;
   private firstComposed: Promise<Kiosk | EnrolMeKiosk>;
   private resolveFirst!: (k: Kiosk | EnrolMeKiosk) => void;
@@ -85,6 +92,11 @@ export class KioskRunLoop {
     return this.current.settings;
   }
 
+  /** Events lost by the compositions that have stopped so far (the exit status counts them even when the loop fails). */
+  get lostEvents(): number {
+    return this.lost;
+  }
+
   get log(): Logger | undefined {
     return this.current?.log;
   }
@@ -111,6 +123,8 @@ export class KioskRunLoop {
   private async loop(): Promise<KioskStopResult> {
     try {
       for (;;) {
+        // A stop that came while the last composition was stopping: nothing more is composed.
+        if (this.compositions > 0 && this.stopWhy !== undefined) return { unwritten: this.unwritten, lost: this.lost };
         const forRun = loadSettingsForRun(this.configFile);
         const log = this.options.log ?? createLogger({ level: forRun.loaded.settings.log.level });
         for (const problem of forRun.loaded.layers?.ignored ?? []) log.error({ problem }, 'settings layer left out');
@@ -143,11 +157,13 @@ export class KioskRunLoop {
             },
             { started: true },
           );
+          if (ending.kind === 'restart') await this.untilIdle(kiosk, log);
           this.screenSwitch.use(undefined);
           result = await kiosk.stop();
         }
         this.current = undefined;
         this.lost += result.lost;
+        this.unwritten = result.unwritten;
         if (ending.kind === 'stop') return { unwritten: result.unwritten, lost: this.lost };
         if (ending.kind === 'enrolled') log.info({ device: ending.deviceId }, 'enrolled: composing the kiosk');
         else log.info({ reason: ending.reason }, 'restarting the kiosk: composing it again from the settings files');
@@ -207,6 +223,18 @@ export class KioskRunLoop {
       throw err;
     }
     return kiosk;
+  }
+
+  /**
+   * A restart waits for the gate to be idle: an admitted person's relay pulse runs to its end and an
+   * emergency hold is not dropped for a recompose. Bounded (idleWaitMs); a stop cuts the wait short.
+   */
+  private async untilIdle(kiosk: Kiosk, log: Logger): Promise<void> {
+    const deadline = Date.now() + (this.options.idleWaitMs ?? 30_000);
+    if (kiosk.idle()) return;
+    log.info('restart waits for the gate to be idle (relay pulse or emergency hold)');
+    while (!kiosk.idle() && this.stopWhy === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
+    if (!kiosk.idle() && this.stopWhy === undefined) log.warn('the gate is still not idle: restarting anyway');
   }
 
   /** Starts one composition and waits for what ends it. */

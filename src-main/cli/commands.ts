@@ -34,8 +34,10 @@ export async function runKiosk(configFile: string, headless: boolean, show?: Scr
   process.on('SIGTERM', stop);
   // The kiosk runs until told to stop, even with nothing else to wait for (no scanner, no hub).
   const keepAlive = setInterval(() => undefined, 2 ** 30);
+  let started = false;
   try {
     const first = await loop.start();
+    started = true;
     // systemd (H7): watchdog pings from here on, READY=1 once composed, STOPPING=1 on the way out; nothing without NOTIFY_SOCKET.
     service = new ServiceNotifier({ log: first.log.child({ ns: 'systemd' }) });
     service.start();
@@ -51,6 +53,16 @@ export async function runKiosk(configFile: string, headless: boolean, show?: Scr
     // next start, 70 (internal error) when they could be kept nowhere.
     if (lost > 0) process.exitCode = 70;
     else if (unwritten > 0) process.exitCode = 75;
+  } catch (err) {
+    // Something failed once the kiosk ran (the screens' port taken, ...): the kiosk must not go on
+    // without its signal handlers and watchdog; it is stopped cleanly first.
+    if (started) {
+      loop.stop('startup failed');
+      await loop.done().catch(() => undefined);
+    }
+    // Events lost on the way still make the exit status 70.
+    if (loop.lostEvents > 0) throw new CliError(`${(err as Error).message} (${loop.lostEvents} events lost)`, 70);
+    throw err;
   } finally {
     void service?.stopping('shutting down');
     await launcher?.stop();

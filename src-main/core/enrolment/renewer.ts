@@ -13,6 +13,8 @@ import { ENROLMENT_FILES, NEXT_SUFFIX, readEnrolment, type EnrolledFolder } from
 const DAY_MS = 86_400_000;
 /** At most this far either side of the due day, by device id (50 kiosks enrolled in one week do not renew in one hour). */
 const MAX_JITTER_MS = 3 * DAY_MS;
+/** A certificate younger than this is never renewed, whatever the settings (no renew-and-restart loop). */
+const MIN_AGE_MS = DAY_MS;
 
 export interface CertificateRenewerDeps {
   settingsFile: string;
@@ -37,14 +39,16 @@ export type RenewalOutcome =
 /**
  * When a certificate is due for renewal: `renewBeforeDays` before it expires (default: a third of
  * its lifetime), moved by up to MAX_JITTER_MS (at most a quarter of that margin) either way by a
- * hash of the device id, so each kiosk has its own day and keeps it.
+ * hash of the device id, so each kiosk has its own day and keeps it; never before it is a day old.
  */
 export function renewalDueAtMs(cert: { notBeforeMs: number; notAfterMs: number }, deviceId: string, renewBeforeDays?: number): number {
   const lifetime = Math.max(0, cert.notAfterMs - cert.notBeforeMs);
   const margin = renewBeforeDays !== undefined ? renewBeforeDays * DAY_MS : lifetime / 3;
   const spread = Math.min(MAX_JITTER_MS, margin / 4);
   const fraction = createHash('sha256').update(deviceId).digest().readUInt32BE(0) / 0xffff_ffff; // 0..1
-  return Math.round(cert.notAfterMs - margin + (fraction * 2 - 1) * spread);
+  // Never a certificate issued less than a day ago: a margin as long as the lifetime the hub issues
+  // would otherwise renew (and restart the kiosk) again at every start.
+  return Math.max(Math.round(cert.notAfterMs - margin + (fraction * 2 - 1) * spread), cert.notBeforeMs + MIN_AGE_MS);
 }
 
 /**
