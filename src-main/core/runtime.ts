@@ -17,6 +17,16 @@ export interface RuntimeStatus {
   link: string;
   heldEvents: number;
   disk: { freeBytes: number | null; reserveBytes: number; reserveInUse: boolean; level: string } | null;
+  /**
+   * What `safegate selftest` beside the running kiosk reports instead of taking the hardware (absent
+   * in files written by older versions): the scanner's state (null: no serial scanner), the outputs'
+   * mode, the MQTT link's own state (`auth-failed`: the broker refused this device; null: standalone)
+   * and the device certificate's days left (null: none).
+   */
+  scanner?: string | null;
+  gpio?: 'real' | 'simulated';
+  linkState?: string | null;
+  certDaysLeft?: number | null;
 }
 
 export interface RuntimeFiles {
