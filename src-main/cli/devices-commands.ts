@@ -19,11 +19,12 @@ export function registerDevicesCommands(hub: Command): void {
     .description("cut a device off: at once at the broker (its session closed, every topic denied), its certificate on the CRL (refused from the broker's next start), and the hub refuses whatever still arrives from it")
     .argument('<device>', 'the device id (its certificate CN)')
     .option('--json', 'the steps as one JSON object')
+    .option('--wait <duration>', 'how long to wait for a running hub process to confirm the broker cut-off before this command signs in to the broker itself, e.g. 15s', '15s')
     .option('--config <file>', 'hub settings file (required)')
-    .action(async (id: string, o: { config?: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, o: { config?: string; json?: boolean; wait: string }, cmd: Command) => {
       // `devices` has the same options: commander gives them to it wherever they stand on the line.
       const parent = cmd.parent?.opts<{ config?: string; json?: boolean }>();
-      const r = await revokeFleetDevice(requireConfig(o.config ?? parent?.config), id);
+      const r = await revokeFleetDevice(requireConfig(o.config ?? parent?.config), id, { waitMs: parseDurationMs(o.wait, '--wait') });
       console.log((o.json ?? parent?.json) ? JSON.stringify(r.report) : r.report.steps.map((s) => `${s.ok ? 'ok  ' : 'FAIL'} ${s.step}: ${s.detail}`).join('\n'));
       if (!r.report.steps.every((s) => s.ok)) process.exitCode = 1;
     });
@@ -101,20 +102,41 @@ function deviceLine(r: import('../../sync/hub/fleet/fleet-devices.js').FleetDevi
   return parts.join('  ');
 }
 
-/** `safegate hub devices revoke ID`: the three steps of sync/hub/fleet/revocation.ts, each reported. */
-export async function revokeFleetDevice(configFile: string, deviceId: string) {
-  const [{ revokeDevice, cutOffOverMqtt, UnknownDeviceError }, { HubPki }, { DEVICE_ID_PATTERN }] = await Promise.all([
+/**
+ * `safegate hub devices revoke ID`: the three steps of sync/hub/fleet/revocation.ts, each reported.
+ * The broker cut-off is a running hub process's: it re-reads the marks every
+ * fleet.revokedRefreshSeconds, cuts the device off over its own link and records that in the
+ * directory. This command waits `waitMs` for that record; only when nobody confirms (no hub process
+ * running) does it sign in to the broker itself, as the hub's identity, which would otherwise take a
+ * running hub's session over (its will "hub offline" to every kiosk, its queued messages dropped).
+ */
+export async function revokeFleetDevice(configFile: string, deviceId: string, o: { waitMs?: number } = {}) {
+  const [{ revokeDevice, cutOffOverMqtt, UnknownDeviceError }, { HubPki }, { DEVICE_ID_PATTERN }, { RevocationMarks }] = await Promise.all([
     import('../../sync/hub/fleet/revocation.js'),
     import('../../sync/hub/fleet/pki.js'),
     import('../../base/common/ids.js'),
+    import('../../sync/hub/fleet/revocation-marks.js'),
   ]);
   const { loaded, directory, book } = await openHub(configFile);
+  const marks = new RevocationMarks(directory.sql);
+  const waitMs = o.waitMs ?? 15_000;
   try {
     const report = await revokeDevice(deviceId, {
-      markRevoked: (id, atMs) => book.markRevoked(id, atMs),
-      // Every revoked device's certificates, not only this one's: the CRL is rewritten whole.
-      writeCrl: async () => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(await book.revokedSerials()),
-      cutOff: (ids) => cutOffOverMqtt(loaded.broker, loaded.settings.id, ids),
+      markRevoked: (id, atMs) => marks.mark(id, atMs, { onlyEnrolled: true }),
+      // Every revoked device's certificates, not only this one's: the CRL is rewritten whole, under the directory's write lock.
+      writeCrl: () => marks.writeCrl((entries) => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(entries)),
+      cutOff: async (ids) => {
+        const deadline = Date.now() + waitMs;
+        for (;;) {
+          const at = await Promise.all(ids.map((id) => marks.cutOffAt(id)));
+          if (at.every((t) => t !== null)) return { ok: true, detail: 'confirmed by a running hub process' };
+          if (Date.now() >= deadline) break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        const own = await cutOffOverMqtt(loaded.broker, loaded.settings.id, ids);
+        const none = `no hub process was running to confirm it within ${Math.round(waitMs / 1000)} s`;
+        return own.ok ? { ok: true, detail: `by this command as ${loaded.settings.id}: ${none}` } : { ok: false, reason: `${none}, and this command could not: ${own.reason}` };
+      },
     }).catch(async (err: unknown) => {
       if (err instanceof UnknownDeviceError) {
         // A device that has only an unused enrolment code (a lost sheet): the code is what to revoke.

@@ -5,6 +5,7 @@ import { Hub } from '../../sync/hub/hub.js';
 import { HubRetention } from '../../sync/hub/retention.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { EnrolmentBook } from '../../sync/hub/fleet/enrolment-book.js';
+import { RevocationMarks } from '../../sync/hub/fleet/revocation-marks.js';
 import { revokeDevice, RevokedDevices, type CutOffResult } from '../../sync/hub/fleet/revocation.js';
 import { HubPki } from '../../sync/hub/fleet/pki.js';
 import { parseRosterCsv } from '../core/store/roster.js';
@@ -52,9 +53,12 @@ export async function runHub(configFile: string): Promise<void> {
   const alerts = openAlertService({ loaded, directory, store, log: log.child({ ns: 'hub:alerts' }) });
   // Revoked devices: their messages dropped, and cut off at the broker over this process's link.
   const fleetBook = new EnrolmentBook(directory.sql);
+  const revocationMarks = new RevocationMarks(directory.sql);
   const revoked: RevokedDevices = new RevokedDevices({
-    listRevoked: async () => (await fleetBook.devices()).filter((d) => d.revokedAtMs !== null).map((d) => d.deviceId),
+    listRevoked: () => revocationMarks.list(),
     enforce: (ids): Promise<CutOffResult> => hub.cutOff(ids),
+    // `safegate hub devices revoke` waits for this rather than signing in to the broker as this hub.
+    confirmCutOff: (marks) => revocationMarks.confirmCutOff(marks, Date.now()),
     refreshMs: loaded.settings.fleet.revokedRefreshSeconds * 1000,
     log: log.child({ ns: 'hub:fleet' }),
   });
@@ -93,8 +97,8 @@ export async function runHub(configFile: string): Promise<void> {
       // As `safegate hub devices revoke`, but cut off over this process's own broker link.
       revoke: async (deviceId) => {
         const report = await revokeDevice(deviceId, {
-          markRevoked: (id, atMs) => fleetBook.markRevoked(id, atMs),
-          writeCrl: async () => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(await fleetBook.revokedSerials()),
+          markRevoked: (id, atMs) => revocationMarks.mark(id, atMs, { onlyEnrolled: true }),
+          writeCrl: () => revocationMarks.writeCrl((entries) => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(entries)),
           cutOff: (ids) => hub.cutOff(ids),
         });
         await revoked.refresh();

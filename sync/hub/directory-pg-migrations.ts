@@ -476,4 +476,18 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // SQLite 0023-revocations: revoked devices (enrolled or not) and the hub processes' broker cut-off confirmation.
+    version: 9,
+    name: 'revocations',
+    sql: `
+      CREATE TABLE fleet_revocations (
+        device_id  text   PRIMARY KEY,
+        revoked_ms bigint NOT NULL,
+        cutoff_ms  bigint
+      );
+      INSERT INTO fleet_revocations (device_id, revoked_ms, cutoff_ms)
+        SELECT device_id, revoked_ms, NULL FROM fleet_devices WHERE revoked_ms IS NOT NULL;
+    `,
+  },
 ];

@@ -31,6 +31,7 @@ import * as m0019 from './directory-migrations/0019-alert-counter-leases.js';
 import * as m0020 from './directory-migrations/0020-device-placements.js';
 import * as m0021 from './directory-migrations/0021-fleet.js';
 import * as m0022 from './directory-migrations/0022-device-settings.js';
+import * as m0023 from './directory-migrations/0023-revocations.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
 import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
@@ -58,6 +59,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 20, name: '0020-device-placements', up: m0020.up },
   { version: 21, name: '0021-fleet', up: m0021.up },
   { version: 22, name: '0022-device-settings', up: m0022.up },
+  { version: 23, name: '0023-revocations', up: m0023.up },
 ] as const satisfies readonly Migration[];
 
 /** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { BrokerSettings } from '../../../base/common/broker-settings.js';
 import { DEVICE_ID_PATTERN } from '../../../base/common/ids.js';
 import { mqttOptions } from '../../mqtt-link.js';
+import type { RevocationMark } from './revocation-marks.js';
 
 /**
  * Revoking a device (a stolen kiosk), in three steps (design "Revocation"; config/mosquitto/):
@@ -79,7 +80,8 @@ export interface DynsecChannel {
   onResponse(listener: (responses: DynsecResponse[]) => void): () => void;
 }
 
-export type CutOffResult = { ok: true } | { ok: false; reason: string };
+/** `detail`: how it was done, when it matters to the operator (e.g. confirmed by a running hub process). */
+export type CutOffResult = { ok: true; detail?: string } | { ok: false; reason: string };
 
 /**
  * Sends the cut-off for these devices and waits for the plugin's answer to every command. No answer
@@ -178,13 +180,21 @@ export class RevokedDevices {
   private readonly refusedCounts = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  /** A refresh asked for while one was loading: runs once that one is done (a read started after the ask). */
+  private again: Promise<void> | undefined;
 
   constructor(
     private readonly options: {
-      /** Every revoked device id (the directory's marks). */
-      listRevoked: () => Promise<readonly string[]>;
+      /**
+       * Every revoked device (the directory's marks): its id, or its mark with whether a hub process
+       * confirmed its cut-off (a mark with `cutOffAtMs: null` is cut off again, even if this process did
+       * before: it was revoked again, or nobody confirmed it yet).
+       */
+      listRevoked: () => Promise<readonly (string | RevocationMark)[]>;
       /** Cut these devices off at the broker; undefined: this process has no broker link. */
       enforce?: (deviceIds: readonly string[]) => Promise<CutOffResult>;
+      /** Records that this process cut these devices off (what `hub devices revoke` waits for). */
+      confirmCutOff?: (marks: readonly RevocationMark[]) => Promise<void>;
       refreshMs: number;
       log: Logger;
     },
@@ -224,25 +234,50 @@ export class RevokedDevices {
     return this.refusedCounts;
   }
 
-  /** Reads the marks now (a failed read keeps the last ones) and cuts newly revoked devices off. */
+  /**
+   * Reads the marks now (a failed read keeps the last ones) and cuts newly revoked devices off. The
+   * read always starts after the call: asked while a read is under way, it runs again once that one
+   * is done (that read may have missed a mark made just before the call).
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.load().finally(() => (this.refreshing = undefined));
-    return this.refreshing;
+    if (!this.refreshing) {
+      this.refreshing = this.load().finally(() => (this.refreshing = undefined));
+      return this.refreshing;
+    }
+    this.again ??= this.refreshing.then(() => {
+      this.again = undefined;
+      return this.refresh();
+    });
+    return this.again;
+  }
+
+  /** The broker forgot nothing we know of, but may have (a new broker, a restored plugin file): cut everyone off again at the next refresh. */
+  forgetCutOffs(): void {
+    this.cutOff.clear();
   }
 
   private async load(): Promise<void> {
+    let marks: RevocationMark[];
     try {
-      this.revoked = new Set((await this.options.listRevoked()).filter((id) => DEVICE_ID_PATTERN.test(id)));
+      marks = (await this.options.listRevoked())
+        .map((m) => (typeof m === 'string' ? { deviceId: m, revokedAtMs: 0, cutOffAtMs: undefined } : m))
+        .filter((m) => DEVICE_ID_PATTERN.test(m.deviceId)) as RevocationMark[];
+      this.revoked = new Set(marks.map((m) => m.deviceId));
     } catch (err) {
       this.options.log.error({ err: (err as Error).message }, 'revoked devices not read; the last list stays in force');
       return;
     }
-    const pending = [...this.revoked].filter((id) => !this.cutOff.has(id));
+    const due = marks.filter((m) => !this.cutOff.has(m.deviceId) || m.cutOffAtMs === null);
+    const pending = due.map((m) => m.deviceId);
     if (!pending.length || !this.options.enforce) return;
     const r = await this.options.enforce(pending);
     if (r.ok) {
       for (const id of pending) this.cutOff.add(id);
       this.options.log.info({ devices: pending.length }, 'revoked devices cut off at the broker');
+      const unconfirmed = due.filter((m) => m.cutOffAtMs === null);
+      if (unconfirmed.length && this.options.confirmCutOff) {
+        await this.options.confirmCutOff(unconfirmed).catch((err: unknown) => this.options.log.warn({ err: (err as Error).message }, 'broker cut-off not recorded in the directory; recorded at the next refresh'));
+      }
     } else {
       this.options.log.warn({ devices: pending.length, reason: r.reason }, 'revoked devices not cut off at the broker yet; trying again');
     }
@@ -266,8 +301,11 @@ export interface RevocationReport {
  * pki), and the way to the broker's plugin.
  */
 export interface RevocationDeps {
-  /** Marks the device revoked in the directory; the serials of its certificates, or 'unknown' for a device the hub never enrolled. */
-  markRevoked: (deviceId: string, atMs: number) => Promise<{ serials: readonly string[] } | 'unknown'>;
+  /**
+   * Marks the device revoked in the directory; the serials of its certificates (`enrolled: false`: a
+   * device the hub knows but never issued a certificate, e.g. provisioned by hand), or 'unknown'.
+   */
+  markRevoked: (deviceId: string, atMs: number) => Promise<{ serials: readonly string[]; enrolled?: boolean } | 'unknown'>;
   /** Writes the CA's revocation list with every revoked serial; resolves to its path. */
   writeCrl: () => Promise<string>;
   cutOff: (deviceIds: readonly string[]) => Promise<CutOffResult>;
@@ -288,19 +326,21 @@ export async function revokeDevice(deviceId: string, deps: RevocationDeps): Prom
   if (!DEVICE_ID_PATTERN.test(deviceId)) throw new UnknownDeviceError(`${JSON.stringify(deviceId)} is not a device id`);
   const marked = await deps.markRevoked(deviceId, (deps.now ?? Date.now)());
   if (marked === 'unknown') throw new UnknownDeviceError(`device ${deviceId} is not enrolled at this hub`);
-  const steps: RevocationStep[] = [];
-  const cut = await deps.cutOff([deviceId]);
-  steps.push(
-    cut.ok
-      ? { step: 'broker', ok: true, detail: 'immediate cut-off done: the broker disconnected the device and denies it every topic' }
-      : { step: 'broker', ok: false, detail: `immediate cut-off NOT done: ${cut.reason}; hub processes retry it at the broker` },
-  );
+  // The CRL before the broker step: the command's cut-off may wait for a running hub process to confirm.
+  let crl: RevocationStep;
   try {
     const path = await deps.writeCrl();
-    steps.push({ step: 'crl', ok: true, detail: `CRL written at ${path} with ${marked.serials.length} certificate(s) of the device (takes effect at the next broker start)` });
+    crl = { step: 'crl', ok: true, detail: `CRL written at ${path} with ${marked.serials.length} certificate(s) of the device (takes effect at the next broker start)` };
   } catch (err) {
-    steps.push({ step: 'crl', ok: false, detail: `CRL NOT written: ${(err as Error).message}` });
+    crl = { step: 'crl', ok: false, detail: `CRL NOT written: ${(err as Error).message}` };
   }
+  const cut = await deps.cutOff([deviceId]);
+  const steps: RevocationStep[] = [
+    cut.ok
+      ? { step: 'broker', ok: true, detail: `immediate cut-off done${cut.detail ? ` (${cut.detail})` : ''}: the broker disconnected the device and denies it every topic` }
+      : { step: 'broker', ok: false, detail: `immediate cut-off NOT done: ${cut.reason}; hub processes retry it at the broker` },
+    crl,
+  ];
   steps.push({ step: 'directory', ok: true, detail: 'marked revoked: hub processes refuse its messages, the enrolment server its renewal' });
   return { deviceId, steps };
 }

@@ -1,3 +1,6 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -9,14 +12,23 @@ import { HubDirectory } from '../../../sync/hub/directory.js';
 import { EnrolmentBook } from '../../../sync/hub/fleet/enrolment-book.js';
 import type { FleetDevice } from '../../../sync/hub/fleet/fleet-devices.js';
 import { PgHubStore } from '../../../sync/hub/pg-store.js';
-import { PROTOCOL_VERSION, topics, type Heartbeat } from '../../../sync/protocol.js';
+import { HUB_STATUS_TOPIC, PROTOCOL_VERSION, topics, type Heartbeat } from '../../../sync/protocol.js';
 import { SqliteHubStore, type HubStore } from '../../../sync/hub/store.js';
-import { hubDirectoryAt, safegate } from '../../helpers/cli.js';
+import { hubDirectoryAt, SAFEGATE_BIN, safegate, safegateProcess } from '../../helpers/cli.js';
 import { directoryBackends } from '../../helpers/directory-db.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import { tempDir, waitFor } from '../../helpers/fixtures.js';
 import { brokerPkiFilesIn, TestBroker } from '../../helpers/mosquitto.js';
 
 const DAY_MS = 86_400_000;
+
+function safegateOpenssl(args: string[]): string {
+  return execFileSync('openssl', args, { encoding: 'utf8' });
+}
+
+/** A certificate's serial as lower hex without leading zeros (as openssl prints it, lower-cased). */
+function readCertificateSerial(pem: string): string {
+  return new X509Certificate(pem).serialNumber.toLowerCase().replace(/^0+/, '');
+}
 
 const devicesOf = (stdout: string) => new Map(stdout.trim().split('\n').map((l) => JSON.parse(l) as FleetDevice).map((d) => [d.deviceId, d]));
 
@@ -148,7 +160,7 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
     const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'hub-directory.db') });
     try {
       const book = new EnrolmentBook(directory.sql);
-      for (const id of ['kiosk-a', 'kiosk-b', 'kiosk-c']) {
+      for (const id of ['kiosk-a', 'kiosk-b', 'kiosk-c', 'kiosk-d', 'kiosk-e', 'kiosk-f']) {
         const k = generateDeviceKey();
         const signed = await pki.signDevice(await createCsr(k.privateKeyPem, id), id);
         await book.recordCertificate(id, { serialHex: signed.info.serialHex, notAfterMs: signed.info.notAfterMs, fingerprint: signed.info.fingerprint }, new Uint8Array([1]));
@@ -181,11 +193,11 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
     const closed = new Promise<void>((resolve) => a.once('close', () => resolve()));
     const crlBefore = pki.crlNumber();
 
-    const r = run('revoke', 'kiosk-a');
+    const r = run('revoke', 'kiosk-a', '--wait', '1s');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([
-      'ok   broker: immediate cut-off done: the broker disconnected the device and denies it every topic',
+      'ok   broker: immediate cut-off done (by this command as hub.1: no hub process was running to confirm it within 1 s): the broker disconnected the device and denies it every topic',
       `ok   crl: CRL written at ${join(pkiDir, 'crl.pem')} with 1 certificate(s) of the device (takes effect at the next broker start)`,
       'ok   directory: marked revoked: hub processes refuse its messages, the enrolment server its renewal',
     ]);
@@ -204,6 +216,73 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
     expect(await publishVerdict(await connect('kiosk-b'), topics.heartbeat('kiosk-b'))).toBe(0);
   });
 
+  /** The serials crl.pem lists (openssl's reading of the file the broker loads). */
+  function crlSerials(): string[] {
+    const text = safegateOpenssl(['crl', '-in', join(pkiDir, 'crl.pem'), '-noout', '-text']);
+    return [...text.matchAll(/Serial Number: ([0-9A-Fa-f]+)/g)].map((m) => m[1]!.toLowerCase().replace(/^0+/, ''));
+  }
+  const serialOf = (id: string) => readCertificateSerial(device.get(id)!.cert);
+  const runAsync = (...args: string[]) =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(SAFEGATE_BIN, ['hub', 'devices', ...args, '--config', config], { env: { ...process.env, DATABASE_URL: '' } }, (err, stdout, stderr) =>
+        resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  it('with a hub process running (safegate hub run), the command leaves its session alone: the hub cuts the device off and confirms; two revokes at once both reach the CRL', async () => {
+    const runConfig = join(dir.path, 'hub-run.yaml');
+    writeFileSync(
+      runConfig,
+      stringify({
+        id: 'hub.1',
+        broker: { url: broker.url, ca: 'pki/ca.crt', cert: 'pki/hub.1.crt', key: 'pki/hub.1.key' },
+        directory: { path: 'hub-directory.db' },
+        store: { path: 'hub.db' },
+        pki: { dir: 'pki' },
+        console: { enabled: false },
+        fleet: { revokedRefreshSeconds: 1 },
+      }),
+    );
+    const hub = safegateProcess(['hub', 'run', '--config', runConfig], undefined, { env: { DATABASE_URL: '' } });
+    try {
+      await waitFor(() => (hub.logs.some((l) => l.msg === 'hub online') ? true : undefined), 'hub online', 30_000);
+      // A kiosk hears the hub's retained status: a take-over of hub.1's session would send its will (offline).
+      const watcher = await connect('kiosk-b');
+      const statuses: { online: boolean }[] = [];
+      watcher.on('message', (topic, payload) => topic === HUB_STATUS_TOPIC && payload.length && statuses.push(JSON.parse(payload.toString()) as { online: boolean }));
+      await watcher.subscribeAsync(HUB_STATUS_TOPIC, { qos: 1 });
+      await waitFor(() => (statuses.length ? true : undefined), 'the retained hub status');
+      expect(statuses).toEqual([expect.objectContaining({ online: true })]);
+
+      const f = await connect('kiosk-f');
+      expect(await publishVerdict(f, topics.heartbeat('kiosk-f'))).toBe(0);
+      const closed = new Promise<void>((resolve) => f.once('close', () => resolve()));
+      const r = await runAsync('revoke', 'kiosk-f');
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout.split('\n')[0]).toBe('ok   broker: immediate cut-off done (confirmed by a running hub process): the broker disconnected the device and denies it every topic');
+      await closed;
+      const again = await connect('kiosk-f');
+      expect(await publishVerdict(again, topics.heartbeat('kiosk-f'))).toBe(0x87);
+
+      // Two revokes at once (two shells): both devices' serials on the CRL, two new CRL numbers.
+      const crlBefore = pki.crlNumber();
+      const [d, e] = await Promise.all([runAsync('revoke', 'kiosk-d'), runAsync('revoke', 'kiosk-e')]);
+      expect([d.status, e.status, d.stderr, e.stderr]).toEqual([0, 0, '', '']);
+      expect(pki.crlNumber()).toBe(crlBefore + 2);
+      expect(crlSerials()).toEqual(expect.arrayContaining(['kiosk-a', 'kiosk-d', 'kiosk-e', 'kiosk-f'].map(serialOf)));
+
+      // The hub kept its session all along: no offline status reached the kiosk, its link never dropped.
+      expect(statuses.every((s) => s.online)).toBe(true);
+      expect(hub.logs.filter((l) => l.msg === 'hub online')).toHaveLength(1);
+      expect(hub.logs.filter((l) => l.msg === 'hub link offline')).toEqual([]);
+      expect(await publishVerdict(watcher, topics.heartbeat('kiosk-b'))).toBe(0);
+    } finally {
+      hub.child.kill('SIGTERM');
+      await once(hub.child, 'exit');
+    }
+  }, 90_000);
+
   it('refuses an id the hub never enrolled, changing nothing', () => {
     const crlBefore = pki.crlNumber();
     const r = run('revoke', 'kiosk-zz', '--json');
@@ -216,7 +295,7 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
     await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
     await broker.stop();
     try {
-      const r = run('revoke', 'kiosk-c', '--json');
+      const r = run('revoke', 'kiosk-c', '--json', '--wait', '1s');
       expect(r.status).toBe(1);
       const report = JSON.parse(r.stdout) as { deviceId: string; steps: { step: string; ok: boolean; detail: string }[] };
       expect(report.deviceId).toBe('kiosk-c');
@@ -225,7 +304,7 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
         ['crl', true],
         ['directory', true],
       ]);
-      expect(report.steps[0]!.detail).toMatch(/^immediate cut-off NOT done: broker mqtts:\/\/127\.0\.0\.1:\d+ unreachable/);
+      expect(report.steps[0]!.detail).toMatch(/^immediate cut-off NOT done: no hub process was running to confirm it within 1 s, and this command could not: broker mqtts:\/\/127\.0\.0\.1:\d+ unreachable/);
       expect(devicesOf(run('--json').stdout).get('kiosk-c')).toMatchObject({ revoked: true });
     } finally {
       await broker.start();

@@ -265,3 +265,56 @@ describe('revoking a device (real Mosquitto, dynamic-security deny list)', () =>
     expect(await publishVerdict(b, topics.heartbeat('kiosk-b'), JSON.stringify(heartbeat(Date.now())))).toBe(0);
   });
 });
+
+/**
+ * RevokedDevices.refresh (review r3 finding 4): a refresh asked for while one is reading still reads
+ * after the ask (the console's revoke awaits it and must then refuse the device); a mark no hub
+ * process confirmed is cut off again and confirmed.
+ */
+describe('revoked devices refresh', () => {
+  it('a refresh asked for during a read runs again after it, so a mark made just before the ask is seen', async () => {
+    const marks: string[] = [];
+    let release: () => void = () => {};
+    let reads = 0;
+    const revoked = new RevokedDevices({
+      listRevoked: async () => {
+        reads++;
+        const snapshot = [...marks];
+        if (reads === 1) await new Promise<void>((r) => (release = r));
+        return snapshot;
+      },
+      refreshMs: 60_000,
+      log: silentLogger,
+    });
+    const first = revoked.refresh();
+    await waitFor(() => (reads === 1 ? true : undefined), 'the first read under way');
+    marks.push('kiosk-x');
+    const second = revoked.refresh();
+    const third = revoked.refresh();
+    release();
+    await Promise.all([first, second, third]);
+    expect(revoked.has('kiosk-x')).toBe(true);
+    expect(reads).toBe(2);
+  });
+
+  it('cuts off and confirms a mark nobody confirmed, again when it is marked again, and not when it is confirmed', async () => {
+    const mark = { deviceId: 'kiosk-x', revokedAtMs: 1, cutOffAtMs: null as number | null };
+    const enforced: string[][] = [];
+    const confirmed: string[] = [];
+    const revoked = new RevokedDevices({
+      listRevoked: () => Promise.resolve([{ ...mark }]),
+      enforce: (ids) => (enforced.push([...ids]), Promise.resolve({ ok: true as const })),
+      confirmCutOff: (m) => (confirmed.push(...m.map((x) => x.deviceId)), (mark.cutOffAtMs = 5), Promise.resolve()),
+      refreshMs: 60_000,
+      log: silentLogger,
+    });
+    await revoked.refresh();
+    await revoked.refresh();
+    expect(enforced).toEqual([['kiosk-x']]);
+    expect(confirmed).toEqual(['kiosk-x']);
+    mark.cutOffAtMs = null; // revoked again (`hub devices revoke` asks for a fresh confirmation)
+    await revoked.refresh();
+    expect(enforced).toEqual([['kiosk-x'], ['kiosk-x']]);
+    expect(confirmed).toEqual(['kiosk-x', 'kiosk-x']);
+  });
+});
