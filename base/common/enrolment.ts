@@ -135,7 +135,8 @@ export type EnrolmentRefusal = (typeof ENROLMENT_REFUSALS)[number];
  * Why enrolling this kiosk failed, as the kiosk says it (screens, `safegate enrol`): the hub's
  * refusals and the kiosk's own reasons (the CA in the code is not the hub's, the code cannot be read,
  * the hub cannot be reached, its answer or settings are unusable, the kiosk is enrolled already, the
- * kiosk's enrolment folder is there but damaged: only IT re-enrols it, at the shell with --force).
+ * kiosk's enrolment folder is there but damaged: only IT re-enrols it, at the shell with --force; the
+ * kiosk could not write its own files, e.g. a full disk).
  */
 export const ENROL_FAILURES = [
   ...ENROLMENT_REFUSALS,
@@ -146,6 +147,7 @@ export const ENROL_FAILURES = [
   'SETTINGS_INVALID',
   'ALREADY_ENROLLED',
   'ENROLMENT_DAMAGED',
+  'LOCAL_ERROR',
 ] as const;
 export type EnrolFailure = (typeof ENROL_FAILURES)[number];
 

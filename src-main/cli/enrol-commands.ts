@@ -46,6 +46,7 @@ export const ENROL_FAILURE_WORDS = {
   SETTINGS_INVALID: 'the settings do not allow enrolment',
   ALREADY_ENROLLED: 'this kiosk is enrolled already',
   ENROLMENT_DAMAGED: "this kiosk's enrolment is damaged; re-enrol it with --force",
+  LOCAL_ERROR: 'this kiosk could not write its enrolment (disk or file permissions)',
 } as const satisfies Record<EnrolFailure, string>;
 
 /** The largest code file read: a code is at most 512 characters. */

@@ -52,6 +52,8 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
   // a code scanned at the gate and `safegate enrol` at the shell never write into each other's.
   const staging = `${dir}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  /** Set once the hub has issued a certificate: the code is used from then on. */
+  let issuedFor: string | undefined;
   try {
     mkdirSync(dirname(dir), { recursive: true });
     removeAbandonedStaging(dir);
@@ -63,6 +65,7 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
     const csr = await createCsr(key.privateKeyPem, code.deviceId);
     const answer = await requestCertificate(code.hubUrl, csr, { caPem: ca.caPem, token: code.token, timeoutMs });
     if (!answer.ok) return answer;
+    issuedFor = code.deviceId;
 
     const checked = checkEnrolmentResult(answer.result, { deviceId: code.deviceId, caFingerprint: code.caFingerprint, privateKeyPem: key.privateKeyPem, nowMs });
     if (!checked.ok) return checked;
@@ -75,7 +78,7 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
       certNotAfterMs: checked.cert.notAfterMs,
     };
     const invalid = settingsProblems(opts.settingsFile, checked.doc, dir, state);
-    if (invalid) return fail('SETTINGS_INVALID', `the settings the hub gave are not valid here: ${invalid}`);
+    if (invalid) return fail('SETTINGS_INVALID', `the settings the hub gave are not valid here: ${invalid}${codeUsedNote(code.deviceId)}`);
 
     for (const [name, content] of Object.entries(checked.files)) writeEnrolmentFile(join(staging, name), content);
     writeEnrolmentFile(join(staging, ENROLMENT_FILES.state), JSON.stringify(state, null, 2) + '\n');
@@ -83,10 +86,19 @@ export async function enrol(codeText: string, opts: EnrolOptions, nowMs = Date.n
     swapIn(staging, dir);
     return { ok: true, deviceId: code.deviceId };
   } catch (err) {
-    return fail('NETWORK', `enrolment stopped: ${(err as Error).message}`);
+    // The hub is asked through est-client, which answers failures rather than throwing: what throws
+    // here is this kiosk's own (a full disk, a folder it may not write, a key it cannot make).
+    const e = err as NodeJS.ErrnoException;
+    const what = e.code && e.path ? `${e.code} on ${e.path}` : e.message;
+    return fail('LOCAL_ERROR', `this kiosk could not write its enrolment (${what})${issuedFor ? codeUsedNote(issuedFor) : ''}`);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** After the hub issued the certificate, a failure here leaves the code spent: IT needs to know. */
+function codeUsedNote(deviceId: string): string {
+  return `; the hub has already issued a certificate for ${deviceId}, so this code is used: fix this, enrol with a new code, and revoke ${deviceId} at the hub (safegate hub devices revoke ${deviceId})`;
 }
 
 /** What a kiosk with a damaged enrolment folder says (logs, `safegate enrol`): what is wrong and what IT does. */
