@@ -90,6 +90,21 @@ async function openBook(configFile: string) {
   return { directory, signingKey, book: new DeviceSettingsBook(directory.sql, { ...(signingKey ? { signingKey } : {}), checkOverlay: overlayProblems }) };
 }
 
+/**
+ * Settings go only to a device the hub knows and has not revoked: enrolled here or waiting with an
+ * enrolment code, or placed at a site or checkpoint (a kiosk provisioned by hand). A mistyped id
+ * would otherwise store settings nobody ever applies.
+ */
+async function requireKnownDevice(directory: { sql: ConstructorParameters<typeof import('../../sync/hub/fleet/enrolment-book.js').EnrolmentBook>[0]; siteOf(id: string): Promise<string | undefined>; placementOf(id: string): Promise<unknown> }, deviceId: string): Promise<void> {
+  const { EnrolmentBook } = await import('../../sync/hub/fleet/enrolment-book.js');
+  const enrolment = new EnrolmentBook(directory.sql);
+  if (await enrolment.isRevoked(deviceId)) throw new CliError(`${deviceId}: refused: the device is revoked`);
+  if (await enrolment.device(deviceId)) return;
+  if ((await enrolment.tokens()).some((t) => t.deviceId === deviceId && t.state === 'pending')) return;
+  if ((await directory.placementOf(deviceId)) !== undefined || (await directory.siteOf(deviceId)) !== undefined) return;
+  throw new CliError(`${deviceId}: refused: no such device here (not enrolled, no enrolment code waiting, not placed at a site); see \`safegate hub devices\``);
+}
+
 export async function setDeviceSettings(deviceId: string, pairs: string[], o: SetOptions): Promise<string> {
   const set = parseSettingPairs(pairs);
   const merge = o.file ? readOverlayFile(o.file) : undefined;
@@ -97,6 +112,7 @@ export async function setDeviceSettings(deviceId: string, pairs: string[], o: Se
   const { DeviceSettingsError } = await import('../../sync/hub/fleet/device-settings.js');
   try {
     if (!signingKey) throw new CliError('the hub settings name no signingKey: remote settings must be signed by the downlink key');
+    await requireKnownDevice(directory, deviceId);
     const by = process.env.SUDO_USER ?? userInfo().username;
     const r = await book.set(deviceId, { set, ...(merge ? { merge } : {}), ...(o.unset ? { unset: o.unset } : {}) }, by);
     // Stored and signed: the hub processes send it within seconds (each looks for new settings every 2 s); an offline kiosk takes it when it is back.

@@ -17,6 +17,9 @@ describe('hub device set and settings commands', () => {
     env = at.env;
     writeFileSync(join(dir.path, 'downlink.pem'), generateSigningKeyPair().privatePem, { mode: 0o600 });
     writeFileSync(config, stringify({ id: 'hub.1', broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: at.path }, signingKey: 'downlink.pem' }));
+    // Kiosks provisioned by hand, placed at a site: the hub knows them.
+    const placed = safegate(['hub', 'device', 'assign', '--site', 'xuong-1', 'kiosk-a', 'kiosk-b', '--config', config], { env });
+    expect(placed.status, placed.stderr).toBe(0);
   });
   afterAll(() => dir.remove());
 
@@ -40,6 +43,11 @@ describe('hub device set and settings commands', () => {
       [['gate.relay.pulseMs'], 2, /expected key=value/],
       [[], 1, /nothing to change/],
     ];
+    // A device the hub does not know (a typo) gets nothing stored.
+    const unknown = safegate(['hub', 'device', 'set', 'kiosk-bb', 'screens.language=en', '--config', config], { env });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^safegate: kiosk-bb: refused: no such device here/);
+    expect(JSON.parse(safegate(['hub', 'device', 'settings', 'kiosk-bb', '--json', '--config', config], { env }).stdout)).toMatchObject({ version: 1, state: 'none', versions: [] });
     for (const [args, status, message] of cases) {
       const r = safegate(['hub', 'device', 'set', 'kiosk-b', ...args, '--config', config], { env });
       expect(r.status).toBe(status);
