@@ -365,7 +365,7 @@ function buildProgram(): Command {
     .option('--since <iso8601>', 'only events at or after this time')
     .option('--json', 'JSON lines (the only format)')
     .action(async (o: { config: string; device?: string; since?: string }) => (await hubCommands()).printHubEvents(o.config, o));
-  const hubDevice = hub.command('device').description("which site each device belongs to: a site's devices share its live stream (anti-passback across kiosks)");
+  const hubDevice = hub.command('device').description("one device: its site and checkpoint (a site's devices share its live stream), and the settings the hub sends it");
   hubDevice
     .command('assign')
     .description('put devices in a site, or at a checkpoint and so in its site (moving them from another one)')
