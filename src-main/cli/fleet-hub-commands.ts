@@ -100,14 +100,36 @@ export async function initHubPki(configFile: string, hosts: string[], hubIds: st
     `hub CA made in ${pki.dir} (SHA-256 ${pki.caFingerprint()}); keep ca.key secret and backed up (\`safegate hub backup\`)`,
     `server certificate for ${hosts.join(', ')}; client certificates for ${ids.join(', ')} (${ids.map((id) => `${id}.crt/${id}.key`).join(', ')})`,
     '',
-    "Mosquitto's listener (config/mosquitto/safegate.conf), readable by the mosquitto user:",
-    `  cafile ${p.caCert}`,
-    `  certfile ${p.serverCert}`,
-    `  keyfile ${p.serverKey}`,
-    `  crlfile ${p.crl}`,
+    ...brokerInstallLines(p),
     '',
     `hub settings: broker.ca ${p.caCert}, broker.cert/key ${ids[0]}.crt/${ids[0]}.key in ${pki.dir}; the enrolment endpoint (enrol.enabled) serves the same server certificate`,
   ].join('\n');
+}
+
+/** Where config/mosquitto/safegate.conf has Mosquitto read its TLS files and CRL. */
+export const BROKER_TLS_DIR = '/etc/mosquitto/safegate';
+
+/**
+ * How the broker gets what `pki init` made: Mosquitto runs as the mosquitto user, which cannot read
+ * pki.dir (0750, keys 0600), so root copies the files to safegate.conf's paths, the server key owned
+ * by mosquitto and 0600; the CRL copy is refreshed before every broker start, since revocations
+ * rewrite only pki.dir/crl.pem and Mosquitto reads its crlfile only when it starts.
+ */
+export function brokerInstallLines(p: { caCert: string; serverCert: string; serverKey: string; crl: string }): string[] {
+  const d = BROKER_TLS_DIR;
+  return [
+    `Mosquitto (user mosquitto) cannot read pki.dir; as root, copy what it reads to the paths of config/mosquitto/safegate.conf:`,
+    `  install -d -o root -g mosquitto -m 0750 ${d}`,
+    `  install -o root -g mosquitto -m 0644 ${p.caCert} ${d}/ca.crt`,
+    `  install -o root -g mosquitto -m 0644 ${p.serverCert} ${d}/server.crt`,
+    `  install -o mosquitto -g mosquitto -m 0600 ${p.serverKey} ${d}/server.key`,
+    `  install -o root -g mosquitto -m 0644 ${p.crl} ${d}/crl.pem`,
+    `safegate.conf then reads: cafile ${d}/ca.crt, certfile ${d}/server.crt, keyfile ${d}/server.key, crlfile ${d}/crl.pem`,
+    `Revoking a device rewrites ${p.crl}, not the copy, and Mosquitto reads its crlfile only when it starts:`,
+    `refresh the copy before every broker start (\`systemctl edit mosquitto\`):`,
+    `  [Service]`,
+    `  ExecStartPre=/usr/bin/install -o root -g mosquitto -m 0644 ${p.crl} ${d}/crl.pem`,
+  ];
 }
 
 export async function createEnrolmentCodes(o: CreateOptions): Promise<string> {

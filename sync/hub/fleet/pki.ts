@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { HUB_ID_PATTERN, HUB_ID_RULE } from '../../../base/common/ids.js';
@@ -24,9 +24,11 @@ import {
  * start (`crlfile`).
  *
  * Files: ca.crt, ca.key (0600), server.crt, server.key (0600), hub.N.crt, hub.N.key (0600), crl.pem.
- * Every file is written whole and atomically (a temporary file, then a rename), private keys 0600.
- * The folder is made 0750: Mosquitto (another user) must read ca.crt, server.crt/.key and crl.pem,
- * which the operator grants through the folder's group.
+ * Every file is written whole and atomically (a temporary file, then a rename), private keys 0600,
+ * certificates and crl.pem 0644 (public). The folder is made 0750 and stays the hub user's: Mosquitto
+ * (another user) reads copies in /etc/mosquitto/safegate (the shipped safegate.conf's paths), the
+ * server key copied with `install -o mosquitto -m 0600`; `brokerInstallLines` says how, including
+ * refreshing the CRL copy before each broker start (the hub rewrites only pki.dir/crl.pem).
  */
 
 export class PkiError extends Error {
@@ -337,6 +339,8 @@ export function writeAtomically(file: string, text: string, mode: number): void 
   rmSync(tmp, { force: true });
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
+    // Exactly this mode, whatever the umask (a service's UMask=0077 would make the public crl.pem unreadable to Mosquitto).
+    fchmodSync(fd, mode);
     writeSync(fd, text);
     fsyncSync(fd);
   } finally {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,8 +43,17 @@ describe('safegate hub pki init / hub enrol', { timeout: 120_000 }, () => {
   it('pki init makes the CA once and says what Mosquitto reads; a second init is refused', () => {
     const r = run('hub', 'pki', 'init', '--config', config, '--host', 'hub.example.vn', '--host', '127.0.0.1');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`cafile ${join(dir.path, 'pki', 'ca.crt')}`);
-    expect(r.stdout).toContain(`crlfile ${join(dir.path, 'pki', 'crl.pem')}`);
+    const pkiDir = join(dir.path, 'pki');
+    // What Mosquitto reads is what the shipped safegate.conf names, the server key copied for the mosquitto user only.
+    const conf = readFileSync(join(process.cwd(), 'config', 'mosquitto', 'safegate.conf'), 'utf8');
+    const confPath = (k: string) => new RegExp(`^${k} (\\S+)$`, 'm').exec(conf)![1]!;
+    expect(r.stdout).toContain(`install -o root -g mosquitto -m 0644 ${join(pkiDir, 'ca.crt')} ${confPath('cafile')}\n`);
+    expect(r.stdout).toContain(`install -o root -g mosquitto -m 0644 ${join(pkiDir, 'server.crt')} ${confPath('certfile')}\n`);
+    expect(r.stdout).toContain(`install -o mosquitto -g mosquitto -m 0600 ${join(pkiDir, 'server.key')} ${confPath('keyfile')}\n`);
+    // The CRL copy is refreshed from the file revocations rewrite before every broker start.
+    expect(r.stdout).toContain(`ExecStartPre=/usr/bin/install -o root -g mosquitto -m 0644 ${join(pkiDir, 'crl.pem')} ${confPath('crlfile')}`);
+    expect(statSync(join(pkiDir, 'crl.pem')).mode & 0o777).toBe(0o644);
+    expect(statSync(join(pkiDir, 'server.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir.path, 'pki', 'hub.1.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
     const again = run('hub', 'pki', 'init', '--config', config, '--host', 'x.example');
     expect(again.status).not.toBe(0);

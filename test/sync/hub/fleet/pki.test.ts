@@ -133,6 +133,20 @@ describe('the hub PKI', () => {
     await expect(pki.writeCrl([{ serialHex: 'zz', revokedAtMs: 1 }])).rejects.toThrow(/hex/);
   });
 
+  it('the CRL is public (0644) and the keys private (0600) whatever the umask (a service with UMask=0077)', async () => {
+    const before = process.umask(0o077);
+    try {
+      await pki.writeCrl([]);
+      const other = await HubPki.init(join(dir.path, 'umask'), { hosts: ['hub.example.vn'], hubIds: ['hub.1'] });
+      expect(statSync(other.paths.crl).mode & 0o777).toBe(0o644);
+      expect(statSync(other.paths.caCert).mode & 0o777).toBe(0o644);
+      expect(statSync(other.paths.serverKey).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(before);
+    }
+    expect(statSync(pki.paths.crl).mode & 0o777).toBe(0o644);
+  });
+
   it('a second opener sees the same CA (the hub process and a command share the folder)', () => {
     const again = HubPki.open(pkiDir);
     expect(again.caFingerprint()).toBe(pki.caFingerprint());
