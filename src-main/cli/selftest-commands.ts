@@ -32,10 +32,11 @@ export interface SelftestOptions {
   json?: boolean;
   scan?: boolean;
   scanTimeout?: string;
+  clickRelay?: boolean;
 }
 
 /**
- * `safegate selftest --config FILE [--json] [--scan-timeout 20s] [--no-scan]`: every check of
+ * `safegate selftest --config FILE [--json] [--scan-timeout 20s] [--no-scan] [--[no-]click-relay]`: every check of
  * src-main/core/selftest, one line each as soon as it is known; exit status 1 when any failed.
  * The operator is asked to scan a code when the command runs at a terminal, or when --scan-timeout
  * is given (a script or a remote session that has someone at the kiosk).
@@ -43,7 +44,11 @@ export interface SelftestOptions {
 export async function runSelftestCommand(o: SelftestOptions, scanTimeoutGiven: boolean): Promise<number> {
   const timeoutMs = o.scanTimeout !== undefined ? parseScanTimeout(o.scanTimeout) : DEFAULT_SCAN_TIMEOUT_MS;
   const [{ commandChecks, runSelftest, selftestExitCode }, { loadSettingsForRun }] = await Promise.all([import('../core/selftest/index.js'), import('../core/config.js')]);
+  const interactive = Boolean(process.stdin.isTTY) && o.scan !== false;
   const ask = o.scan !== false && (Boolean(process.stdin.isTTY) || scanTimeoutGiven);
+  // The relay moves only for someone at the gate: --click-relay, or a run at the kiosk's terminal that
+  // asks for a scan (--no-click-relay turns it off there). Never in an unattended (--no-scan, no TTY) run.
+  const clickRelay = o.clickRelay ?? interactive;
   // With --json, stdout carries the results only; the question goes to stderr.
   const say = (text: string) => (o.json ? process.stderr : process.stdout).write(`${text}\n`);
   const results = await runSelftest(
@@ -51,6 +56,7 @@ export async function runSelftestCommand(o: SelftestOptions, scanTimeoutGiven: b
       loadSettings: () => loadSettingsForRun(o.config),
       brokerProbe: probeBroker,
       scan: ask ? { timeoutMs, prompt: (text) => say(`>>> ${text}`) } : null,
+      clickRelay,
     }),
     (r) => process.stdout.write(`${o.json ? selftestJsonLine(r) : selftestLine(r)}\n`),
   );
@@ -90,6 +96,8 @@ export function registerSelftestCommand(program: Command): void {
     .option('--json', 'one JSON object per line per check, with exactly: check, status (pass|warn|fail), detail (with "— what to do: ..." when there is something to do)')
     .option('--scan-timeout <time>', 'how long to wait for the operator to scan a code (e.g. 20s, 1m; default 20s); asks even without a terminal')
     .option('--no-scan', 'do not ask for a scan (the scanner port is still opened)')
+    .option('--click-relay', 'pulse the relay for 250 ms so the person at the gate hears it click (default only at a terminal that asks for a scan; never beside a running kiosk)')
+    .option('--no-click-relay', 'only claim and let go the GPIO lines, even at a terminal')
     .action(async (o: SelftestOptions, cmd: Command) => {
       process.exitCode = await runSelftestCommand(o, cmd.getOptionValueSource('scanTimeout') === 'cli');
     });

@@ -25,6 +25,7 @@ import { diskCheck } from './disk.js';
 import { gpioCheck, liveGpioCheck, type GpioPorts } from './gpio.js';
 import { hubKeysCheck } from './hub-keys.js';
 import { processHoldingFile } from './holder.js';
+import { kioskProcessFor, type RunningKiosk } from './running-kiosk.js';
 import { liveScannerCheck, scannerCheck, type OpenScanner, type ScanRequest } from './scanner.js';
 
 export { runSelftest, selftestExitCode, type SelftestCheck, type CheckOutcome } from './check.js';
@@ -39,6 +40,8 @@ export interface CommandSelftestPorts {
   brokerTimeoutMs?: number;
   /** Ask the operator to scan (null: --no-scan, or nobody at a terminal). */
   scan: ScanRequest | null;
+  /** Pulse the relay in the GPIO check (someone is at the gate and asked for it); never beside a running kiosk. */
+  clickRelay?: boolean;
   openScanner?: OpenScanner;
   gpio?: GpioPorts;
   clockFlagFile?: string;
@@ -47,6 +50,8 @@ export interface CommandSelftestPorts {
   now?: () => number;
   /** Which other process holds a file open (default: /proc); tests give their own. */
   holderOf?: (file: string) => number | null;
+  /** Which process runs `safegate run` on a settings file (default: /proc); tests give their own. */
+  kioskOn?: (configFile: string) => number | null;
 }
 
 const NOT_TRIED: CheckOutcome = warn('not tried: the settings do not load', 'fix the settings first');
@@ -63,15 +68,17 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
   /** Why the kiosk is not enrolled (it waits for an enrolment code); the checks then run on the local file's settings. */
   let notEnrolled: string | undefined;
   /**
-   * A kiosk running on these settings: its runtime file (same user), or else a process holding the
-   * store open (a kiosk running as the service user, whose link this user cannot read).
+   * A kiosk running on these settings: its runtime status (same user: what it knows of its scanner,
+   * lines and link), or else a process holding the store open, or a `safegate run` on this settings
+   * file (a kiosk waiting for its enrolment code opens no store and publishes no status; one running
+   * as the service user is not readable here): then its hardware is left alone, state unknown.
    */
-  const running = (): { pid: number; link: string | null; disk: { reserveInUse: boolean } | null } | null => {
+  const running = (): RunningKiosk | null => {
     if (!loaded) return null;
     const live = readRuntimeStatus(runtimeFiles(loaded.paths.store, ports.env));
-    if (live) return { pid: live.pid, link: live.link, disk: live.disk };
-    const pid = (ports.holderOf ?? processHoldingFile)(loaded.paths.store);
-    return pid === null ? null : { pid, link: null, disk: null };
+    if (live) return { pid: live.pid, status: live };
+    const pid = (ports.holderOf ?? processHoldingFile)(loaded.paths.store) ?? (ports.kioskOn ?? kioskProcessFor)(loaded.file);
+    return pid === null ? null : { pid, status: null };
   };
   const withSettings = (name: SelftestCheckName, run: (l: LoadedSettings, signal: AbortSignal) => Promise<CheckOutcome> | CheckOutcome, timeoutMs?: number): SelftestCheck => ({
     name,
@@ -98,13 +105,14 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
         return settingsPass(loaded);
       },
     },
-    withSettings('scanner', (l, signal) => scannerCheck({ settings: l.settings.scanner, runningPid: running()?.pid ?? null, ask: ports.scan, ...(ports.openScanner ? { open: ports.openScanner } : {}) }, signal), scanTimeout),
-    withSettings('gpio', (l) => gpioCheck({ gate: l.settings.gate, runningPid: running()?.pid ?? null, ...(ports.gpio ? { ports: ports.gpio } : {}) })),
+    withSettings('scanner', (l, signal) => scannerCheck({ settings: l.settings.scanner, running: running(), ask: ports.scan, ...(ports.openScanner ? { open: ports.openScanner } : {}) }, signal), scanTimeout),
+    withSettings('gpio', (l) => gpioCheck({ gate: l.settings.gate, running: running(), clickRelay: ports.clickRelay ?? false, ...(ports.gpio ? { ports: ports.gpio } : {}) })),
     withSettings('camera', (l) => cameraCheck({ camera: l.settings.screens.camera, screenless: l.settings.screens.show === 'none', ...(ports.devDir ? { devDir: ports.devDir } : {}) })),
     withSettings('clock', (l) => clockCheck({ syncedWhen: l.settings.clock.syncedWhen, ...(ports.clockFlagFile ? { flagFile: ports.clockFlagFile } : {}) })),
     withSettings('disk', (l) => {
       const live = running();
-      return diskCheck({ dir: dirname(l.paths.store), reserveMB: l.settings.store.reserveMB, lowSpaceWarnMB: l.settings.store.lowSpaceWarnMB, ...(live?.disk ? { reserveInUse: live.disk.reserveInUse } : {}) });
+      const disk = live?.status?.disk;
+      return diskCheck({ dir: dirname(l.paths.store), reserveMB: l.settings.store.reserveMB, lowSpaceWarnMB: l.settings.store.lowSpaceWarnMB, ...(disk ? { reserveInUse: disk.reserveInUse } : {}) });
     }),
     withSettings('database', (l, signal) => databaseCheck({ path: l.paths.store }, signal)),
     withSettings(
@@ -115,7 +123,7 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
         return brokerCheck({
           broker: l.broker,
           deviceId: l.settings.device.id,
-          running: live ? { pid: live.pid, link: live.link === null ? null : linkWord(live.link) } : null,
+          running: live ? { pid: live.pid, link: live.status ? linkWord(live.status.link) : null, refused: live.status?.linkState === 'auth-failed' } : null,
           probe: ports.brokerProbe,
           timeoutMs: brokerTimeout,
         });

@@ -5,6 +5,7 @@ import { ScanLineFramer, type FramedLine } from '../../../device/scanner/framing
 import type { ScannerState } from '../../../device/scanner/scanner.js';
 import type { Settings } from '../config.js';
 import { errorText, fail, pass, warn, type CheckOutcome } from './check.js';
+import { heldStateUnknown, type RunningKiosk } from './running-kiosk.js';
 
 type ScannerSettings = Settings['scanner'];
 
@@ -26,8 +27,8 @@ export interface ScanRequest {
 
 export interface ScannerCheckInput {
   settings: ScannerSettings;
-  /** A kiosk running on these settings holds the port: not fought for. */
-  runningPid: number | null;
+  /** A kiosk running on these settings holds the port: what it says of its scanner is reported, the port is not fought for. */
+  running: RunningKiosk | null;
   ask: ScanRequest | null;
   open?: OpenScanner;
 }
@@ -42,7 +43,7 @@ export async function scannerCheck(input: ScannerCheckInput, signal?: AbortSigna
   const s = input.settings;
   if (s.source === 'none') return warn('no scanner in the settings (scanner.source: none): codes only from the camera', 'set scanner.source: serial and scanner.path (or usb) if this kiosk has a scanner');
   if (s.source === 'stdin') return warn('simulated scanner (scanner.source: stdin): no hardware to test', 'set scanner.source: serial on a real kiosk');
-  if (input.runningPid !== null) return pass(`held by the running kiosk (pid ${input.runningPid}); scan a code at the gate to see it work`);
+  if (input.running) return runningScanner(s, input.running);
   let opened: { path: string; lines: ScanLineSource };
   try {
     opened = await (input.open ?? openSerialScanner)(s);
@@ -77,6 +78,16 @@ export function liveScannerCheck(settings: ScannerSettings, state: ScannerState 
   if (settings.source !== 'serial' || state === undefined) return scannerCheckWithoutPort(settings);
   if (state === 'ready') return pass(`${where(settings)}: connected; scan a code to see it work`);
   return fail(`${where(settings)}: ${state}`, "plug the scanner in; check scanner.path or scanner.usb; the kiosk reconnects by itself");
+}
+
+/** The scanner of a kiosk running beside the self-test, as that kiosk last said (its runtime status, every 2 s). */
+function runningScanner(s: ScannerSettings, k: RunningKiosk): CheckOutcome {
+  const state = k.status?.scanner;
+  if (state === undefined) return heldStateUnknown(k, 'scanner state');
+  const who = `the running kiosk (pid ${k.pid})`;
+  if (state === 'ready') return pass(`${where(s)}: held by ${who}, connected; scan a code at the gate to see it work`);
+  if (state === 'connecting') return warn(`${where(s)}: ${who} is opening it`, 'run the self-test again in a few seconds');
+  return fail(`${where(s)}: ${who} says ${state ?? 'no scanner'}`, 'plug the scanner in; check scanner.path or scanner.usb (`ls -l /dev/serial/by-id/`); the kiosk reconnects by itself');
 }
 
 function scannerCheckWithoutPort(s: ScannerSettings): CheckOutcome {

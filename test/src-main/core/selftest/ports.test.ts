@@ -63,7 +63,7 @@ describe('scanner check on a real pseudo-terminal', () => {
     const s = settings({ scanner: { source: 'serial', path: pty.devicePath, suffix: 'CR', baudRate: 115200 } }).scanner;
     const prompts: string[] = [];
     const ask: ScanRequest = { timeoutMs: 5_000, prompt: (t) => (prompts.push(t), void pty.write('SG1:SECRET-TEXT-12345\r')) };
-    const r = await scannerCheck({ settings: s, runningPid: null, ask });
+    const r = await scannerCheck({ settings: s, running: null, ask });
     expect(prompts).toEqual(['scan any code now (within 5 s)']);
     expect(r).toEqual({ status: 'pass', detail: `${pty.devicePath}: read a code of 21 characters` });
     expect(JSON.stringify(r)).not.toContain('SECRET');
@@ -72,31 +72,38 @@ describe('scanner check on a real pseudo-terminal', () => {
   it('nothing scanned in time fails with the suffix hint; a line the framer refuses fails; no ask warns "not tried"', async () => {
     const pty = await plugged();
     const s = settings({ scanner: { source: 'serial', path: pty.devicePath, suffix: 'CR', baudRate: 115200 } }).scanner;
-    const quiet = await scannerCheck({ settings: s, runningPid: null, ask: { timeoutMs: 1_000, prompt: () => {} } });
+    const quiet = await scannerCheck({ settings: s, running: null, ask: { timeoutMs: 1_000, prompt: () => {} } });
     expect(quiet).toMatchObject({ status: 'fail', detail: expect.stringContaining('nothing was read in 1 s'), action: expect.stringContaining('scanner.suffix: CR') });
-    const refused = await scannerCheck({ settings: s, runningPid: null, ask: { timeoutMs: 5_000, prompt: () => void pty.write('abc\x07def\r') } });
+    const refused = await scannerCheck({ settings: s, running: null, ask: { timeoutMs: 5_000, prompt: () => void pty.write('abc\x07def\r') } });
     expect(refused).toMatchObject({ status: 'fail', detail: expect.stringContaining('control-byte') });
-    expect(await scannerCheck({ settings: s, runningPid: null, ask: null })).toMatchObject({ status: 'warn', detail: expect.stringContaining('reading not tried') });
+    expect(await scannerCheck({ settings: s, running: null, ask: null })).toMatchObject({ status: 'warn', detail: expect.stringContaining('reading not tried') });
   });
 
-  it('an absent port fails; a running kiosk holds it (pass, not fought for); stdin and none warn', async () => {
+  it('an absent port fails; a running kiosk holds it (its own word reported, not fought for); stdin and none warn', async () => {
     const s = settings({ scanner: { source: 'serial', path: '/dev/safegate-no-such-scanner' } }).scanner;
-    expect(await scannerCheck({ settings: s, runningPid: null, ask: null })).toMatchObject({ status: 'fail', detail: expect.stringContaining('cannot open (no such device)') });
-    expect(await scannerCheck({ settings: s, runningPid: 4242, ask: null })).toEqual({ status: 'pass', detail: 'held by the running kiosk (pid 4242); scan a code at the gate to see it work' });
-    expect((await scannerCheck({ settings: settings({ scanner: { source: 'stdin' } }).scanner, runningPid: null, ask: null })).status).toBe('warn');
-    expect((await scannerCheck({ settings: settings().scanner, runningPid: null, ask: null })).status).toBe('warn');
+    expect(await scannerCheck({ settings: s, running: null, ask: null })).toMatchObject({ status: 'fail', detail: expect.stringContaining('cannot open (no such device)') });
+    const open = async () => {
+      throw new Error('the port of a running kiosk was opened');
+    };
+    const status = (scanner: string | null) => ({ pid: 4242, atMs: 0, link: 'online', heldEvents: 0, disk: null, scanner });
+    expect(await scannerCheck({ settings: s, running: { pid: 4242, status: status('ready') }, ask: null, open })).toEqual({ status: 'pass', detail: '/dev/safegate-no-such-scanner: held by the running kiosk (pid 4242), connected; scan a code at the gate to see it work' });
+    expect(await scannerCheck({ settings: s, running: { pid: 4242, status: status('disconnected') }, ask: null, open })).toMatchObject({ status: 'fail', detail: '/dev/safegate-no-such-scanner: the running kiosk (pid 4242) says disconnected' });
+    expect(await scannerCheck({ settings: s, running: { pid: 4242, status: status('connecting') }, ask: null, open })).toMatchObject({ status: 'warn' });
+    // Its state not readable here (another user, or a kiosk waiting for enrolment): not a pass.
+    expect(await scannerCheck({ settings: s, running: { pid: 4242, status: null }, ask: null, open })).toMatchObject({ status: 'warn', detail: expect.stringContaining('held by the running kiosk (pid 4242), not taken; its scanner state is not known here'), action: expect.stringContaining('SAFEGATE_RUNTIME_DIR=/run/safegate') });
+    expect((await scannerCheck({ settings: settings({ scanner: { source: 'stdin' } }).scanner, running: null, ask: null })).status).toBe('warn');
+    expect((await scannerCheck({ settings: settings().scanner, running: null, ask: null })).status).toBe('warn');
   });
 });
 
 describe('GPIO check', () => {
-  it('simulated: warn; held by a running kiosk: pass; real lines: each claimed, the relay pulsed once, all released', async () => {
-    expect(await gpioCheck({ gate: settings({ gate: { gpio: 'simulated' } }).gate, runningPid: null })).toEqual({
+  it('simulated: warn; held by a running kiosk: its own word; real lines: each claimed, the relay pulsed once only when asked, all released', async () => {
+    expect(await gpioCheck({ gate: settings({ gate: { gpio: 'simulated' } }).gate, running: null, clickRelay: true })).toEqual({
       status: 'warn',
       detail: 'simulated GPIO: no relay here',
       action: expect.stringContaining('gate.gpio: real'),
     });
     const gate = settings({ gate: { gpio: 'real' } }).gate;
-    expect(await gpioCheck({ gate, runningPid: 77 })).toEqual({ status: 'pass', detail: 'held by the running kiosk (pid 77)' });
 
     // The real adapter cannot run here (no sysfs GPIO): outputs that record what the real ones would be driven to.
     const transitions: Transition[] = [];
@@ -110,7 +117,21 @@ describe('GPIO check', () => {
         return output;
       },
     };
-    const r = await gpioCheck({ gate, runningPid: null, ports });
+    const held = { pid: 77, atMs: 0, link: 'online', heldEvents: 0, disk: null };
+    expect(await gpioCheck({ gate, running: { pid: 77, status: { ...held, gpio: 'real' } }, clickRelay: true, ports })).toMatchObject({ status: 'pass', detail: expect.stringContaining('lines held by the running kiosk (pid 77), real GPIO; not claimed or pulsed here') });
+    expect(await gpioCheck({ gate, running: { pid: 77, status: { ...held, gpio: 'simulated' } }, clickRelay: true, ports })).toMatchObject({ status: 'warn', detail: 'simulated GPIO: no relay here' });
+    expect(await gpioCheck({ gate, running: { pid: 77, status: null }, clickRelay: true, ports })).toMatchObject({ status: 'warn', detail: expect.stringContaining('held by the running kiosk (pid 77), not taken') });
+    expect(claimed).toEqual([]);
+
+    // Not asked to click (an unattended run): every line claimed and let go, the relay never driven.
+    const quiet = await gpioCheck({ gate, running: null, clickRelay: false, ports });
+    expect(quiet).toEqual({ status: 'pass', detail: 'lines 17, 27, 22, 23 claimed (pinctrl-bcm2711); relay not pulsed (--click-relay, with someone at the gate, to hear it click)' });
+    expect(claimed.map((c) => c.name)).toEqual(['relay', 'greenLight', 'redLight', 'buzzer']);
+    expect(transitions.filter((t) => t.active)).toEqual([]);
+    for (const c of claimed) expect(() => c.output.set(true)).toThrow(/released/);
+    claimed.length = 0;
+
+    const r = await gpioCheck({ gate, running: null, clickRelay: true, ports });
     expect(r.status).toBe('pass');
     expect(r.detail).toContain(`relay pulsed ${TEST_PULSE_MS} ms`);
     expect(claimed.map((c) => [c.name, c.line])).toEqual([['relay', 529], ['greenLight', 539], ['redLight', 534], ['buzzer', 535]]);
@@ -123,7 +144,7 @@ describe('GPIO check', () => {
     for (const c of claimed) expect(() => c.output.set(true)).toThrow(/released/);
 
     const busy: GpioPorts = { ...ports, claim: (name) => (name === 'redLight' ? (() => { throw new Error('EBUSY: resource busy'); })() : new SimulatedOutput(name, false)) };
-    expect(await gpioCheck({ gate, runningPid: null, ports: busy })).toMatchObject({ status: 'fail', detail: 'line 22 (redLight) cannot be claimed: EBUSY: resource busy' });
+    expect(await gpioCheck({ gate, running: null, clickRelay: false, ports: busy })).toMatchObject({ status: 'fail', detail: 'line 22 (redLight) cannot be claimed: EBUSY: resource busy' });
   });
 });
 
