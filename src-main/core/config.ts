@@ -270,6 +270,13 @@ export const settingsSchema = z
           .max(3_650)
           .optional()
           .describe('renew the device certificate when fewer days than this are left (default: a third of its lifetime), give or take a few days per device'),
+        caFingerprint: z
+          .string()
+          .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hexadecimal characters (the SHA-256 of the hub CA certificate)')
+          .optional()
+          .describe(
+            "the province hub CA's SHA-256 fingerprint (64 hex, as `safegate hub pki init` prints it): when set, an enrolment code for any other CA is refused (CA_MISMATCH) before the kiosk contacts anything",
+          ),
       })
       .prefault({})
       .describe('enrolment with the hub (`safegate enrol`, or an enrolment code scanned at the gate); not used when hub.broker is in this file'),

@@ -10,7 +10,8 @@
  * - fleetFigures: enrolled?, certificate days left, settings version, last refusal.
  * - CertificateRenewer: renews the device certificate before it expires, then asks for a restart.
  */
-import type { EnrolFailure } from '../../../base/common/enrolment.js';
+import { parseEnrolmentCode, type EnrolFailure } from '../../../base/common/enrolment.js';
+import { loadSettingsForRun } from '../config.js';
 
 export type { EnrolFailure };
 
@@ -38,7 +39,28 @@ export type EnrolOutcome = { ok: true; deviceId: string } | { ok: false; reason:
  * enrolled as before) and the code may be tried again unless the hub consumed it.
  */
 export async function enrolDevice(codeText: string, opts: EnrolOptions): Promise<EnrolOutcome> {
+  const pinned = caPinRefusal(codeText, opts.settingsFile);
+  if (pinned) return pinned;
   // Loaded when used: X.509 (@peculiar/x509) is not needed to load settings.
   const { enrol } = await import('./enrol.js');
   return enrol(codeText, opts);
+}
+
+/**
+ * The province-wide CA pin (`enrolment.caFingerprint` in the local file): a code for another CA is
+ * refused before any network request (a rogue hub's code cannot take a fresh gate over, and the
+ * kiosk dials no host a stranger wrote into a code). A code or file that cannot be read is left to
+ * `enrol`, which says why.
+ */
+function caPinRefusal(codeText: string, settingsFile: string): EnrolOutcome | null {
+  let pin: string | undefined;
+  let code: ReturnType<typeof parseEnrolmentCode>;
+  try {
+    code = parseEnrolmentCode(codeText);
+    pin = loadSettingsForRun(settingsFile).loaded.settings.enrolment.caFingerprint;
+  } catch {
+    return null;
+  }
+  if (pin === undefined || pin.toLowerCase() === code.caFingerprint.toLowerCase()) return null;
+  return { ok: false, reason: 'CA_MISMATCH', message: 'this code is for another hub than the one this kiosk was installed for' };
 }
