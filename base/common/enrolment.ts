@@ -71,7 +71,8 @@ export function parseEnrolmentCode(text: string): EnrolmentCode {
   const fields = new Map<string, string>();
   for (const pair of body.slice(hash + 1).split('&')) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new EnrolmentCodeError(`malformed field "${pair.slice(0, 20)}"`);
+    // Not echoed: a field with no name can be the start of the token, and the message reaches logs.
+    if (eq <= 0) throw new EnrolmentCodeError('a field is not name=value');
     const key = pair.slice(0, eq);
     if (fields.has(key)) throw new EnrolmentCodeError(`field ${key} given twice`);
     fields.set(key, pair.slice(eq + 1));

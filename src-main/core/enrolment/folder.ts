@@ -1,5 +1,5 @@
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -126,6 +126,8 @@ export function readEnrolment(dir: string, nowMs: number): EnrolmentReading {
   if (!existsSync(at(ENROLMENT_FILES.state))) return { kind: 'none', dir };
   finishInterruptedRenewal(dir);
   const broken = (problem: string): EnrolmentReading => ({ kind: 'broken', dir, problem });
+  const unsafe = unsafeModes(dir);
+  if (unsafe) return broken(unsafe);
   let state: EnrolmentState;
   try {
     const parsed = enrolmentStateSchema.safeParse(JSON.parse(readFileSync(at(ENROLMENT_FILES.state), 'utf8')));
@@ -186,6 +188,32 @@ export function readEnrolment(dir: string, nowMs: number): EnrolmentReading {
       paths: { key: at(ENROLMENT_FILES.key), cert: at(ENROLMENT_FILES.cert), ca: at(ENROLMENT_FILES.ca), keys: at(ENROLMENT_FILES.keys) },
     },
   };
+}
+
+/**
+ * The folder's integrity rests on its modes (its trust anchors sit inside it): a folder that is a
+ * link, belongs to another user (root aside), or that group or others may write (a tar restore
+ * without -p, a chmod -R), or a private key others may read, does not count. What is wrong, or null.
+ */
+function unsafeModes(dir: string): string | null {
+  try {
+    const folder = lstatSync(dir);
+    const uid = process.getuid?.();
+    if (!folder.isDirectory()) return `${dir} is not a folder (a link?)`;
+    if (uid !== undefined && uid !== 0 && folder.uid !== uid && folder.uid !== 0) return `${dir} belongs to another user (uid ${folder.uid})`;
+    if (folder.mode & 0o022) return `${dir} may be written by group or others (mode ${modeText(folder.mode)}): chmod 700 ${dir}`;
+    const key = lstatSync(join(dir, ENROLMENT_FILES.key));
+    if (!key.isFile()) return `${ENROLMENT_FILES.key} is not a plain file (a link?)`;
+    if (key.mode & 0o077) return `${ENROLMENT_FILES.key} may be read by group or others (mode ${modeText(key.mode)}): chmod 600 ${join(dir, ENROLMENT_FILES.key)}`;
+  } catch (err) {
+    // A missing key is said below, with the other files.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `${dir} cannot be checked (${errText(err)})`;
+  }
+  return null;
+}
+
+function modeText(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(3, '0');
 }
 
 /** The newest accepted remote document, checked again; null when there is none. */
