@@ -175,6 +175,7 @@ export class Hub extends EventEmitter<HubEvents> {
         publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }),
         // Any hub process may have heard a device's heartbeat or batch: the store knows, not this process.
         lastSeen: (deviceIds) => this.store.lastSeen(deviceIds),
+        ...(this.options.revoked ? { isRevoked: (id: string) => this.options.revoked!.has(id) } : {}),
         log: this.log,
       });
     }
@@ -182,6 +183,8 @@ export class Hub extends EventEmitter<HubEvents> {
       if (topic === DYNSEC_RESPONSE_TOPIC) return this.onDynsecResponse(payload);
       const t = parseTopic(topic);
       const name = t?.name;
+      // A cleared presence (an empty retained message, e.g. the hub's own for a revoked device) says nothing.
+      if (name === 'presence' && payload.length === 0) return;
       // A revoked device is cut off at the broker too, but what it sent before (or through a broker
       // that has not been told yet) must not reach the store, the site stream or an answer.
       if (t && this.options.revoked?.has(t.deviceId)) return this.options.revoked.refuse(t.deviceId, name ?? topic);
@@ -267,7 +270,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const link = this.link;
     if (!this.options.revoked) return { ok: false, reason: 'this hub process does not hear the dynamic-security plugin' };
     if (!link || link.state !== 'online') return { ok: false, reason: 'this hub process is not connected to the broker' };
-    return cutOffAtBroker(
+    const r = await cutOffAtBroker(
       {
         publish: (topic, payload) => link.publish(topic, payload, { qos: 1 }),
         onResponse: (listener) => {
@@ -277,6 +280,20 @@ export class Hub extends EventEmitter<HubEvents> {
       },
       deviceIds,
     );
+    if (r.ok) await this.clearPresence(deviceIds);
+    return r;
+  }
+
+  /**
+   * A revoked device's retained presence: cut off without its will, it would read "online" at the
+   * broker for good. Cleared (an empty retained message), and its site told it is offline now.
+   */
+  private async clearPresence(deviceIds: readonly string[]): Promise<void> {
+    const link = this.link;
+    for (const id of deviceIds) {
+      await link?.publish(topics.presence(id), new Uint8Array(0), { qos: 1, retain: true }).catch((err: unknown) => this.log.warn({ deviceId: id, err: (err as Error).message }, 'retained presence of a revoked device not cleared'));
+      await this.relay?.onPresence(id, false);
+    }
   }
 
   private onDynsecResponse(payload: Uint8Array): void {

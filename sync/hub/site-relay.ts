@@ -37,6 +37,8 @@ export interface SiteRelayOptions {
    * time would pin a person inside or out); one less ahead is dated at the hub's clock. Default 10 s.
    */
   maxAheadMs?: number;
+  /** Revoked devices (sync/hub/fleet/revocation.ts): always offline to their site, whatever their last presence said. */
+  isRevoked?: (deviceId: string) => boolean;
   /** Live reports per device: this many at once, then one per `everyMs` (default 100, then 20 a second: several lanes at shift change). */
   liveRate?: { burst: number; everyMs: number };
   /**
@@ -193,6 +195,7 @@ export class SiteRelay {
     const silentAfter = this.options.silentAfterMs ?? 180_000;
     const now = this.now();
     return members.filter((d) => {
+      if (this.options.isRevoked?.(d)) return true;
       const online = this.presence.get(d);
       if (online !== undefined) return !online;
       const seen = this.lastSeenMs.get(d);

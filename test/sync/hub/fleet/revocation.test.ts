@@ -318,3 +318,80 @@ describe('revoked devices refresh', () => {
     expect(confirmed).toEqual(['kiosk-x', 'kiosk-x']);
   });
 });
+
+/**
+ * A revoked device's retained presence (review r3 finding 5): cut off without its will, it would read
+ * "online" at the broker for good, and every hub process's site relay would tell its site's kiosks the
+ * stolen gate is online. The hub clears it (an empty retained message; the ACL lets hub processes
+ * write presence) and its site hears it offline at once.
+ */
+describe('a revoked device’s presence (real Mosquitto)', () => {
+  const dir = tempDir('safegate-revoke-presence-');
+  let certs: TestCertificates;
+  let broker: TestBroker;
+  let store: SqliteHubStore;
+  let hub: Hub;
+  let revoked: RevokedDevices;
+  const marks = new Set<string>();
+  const clients: mqtt.MqttClient[] = [];
+
+  async function connect(name: string, options: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+    const c = await mqtt.connectAsync(broker.url, { ...certs.credentials(name), clientId: name, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5_000, ...options });
+    c.on('error', () => {});
+    clients.push(c);
+    return c;
+  }
+
+  beforeAll(async () => {
+    certs = new TestCertificates(join(dir.path, 'pki'));
+    for (const n of ['hub.1', 'hub.2', 'kiosk-p', 'kiosk-q']) certs.issue(n);
+    broker = new TestBroker(dir.path, certs);
+    await broker.start();
+    store = new SqliteHubStore(join(dir.path, 'hub.db'));
+    revoked = new RevokedDevices({ listRevoked: () => Promise.resolve([...marks]), enforce: (ids) => hub.cutOff(ids), refreshMs: 60_000, log: silentLogger });
+    hub = new Hub(
+      {
+        broker: { url: broker.url, ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, 'hub.1.crt'), key: join(certs.dir, 'hub.1.key'), protocolVersion: 5 as const },
+        clientId: 'hub.1',
+        revoked,
+        siteStream: { sites: { sites: () => Promise.resolve(new Map([['site-1', ['kiosk-p', 'kiosk-q']]])) }, beatMs: 60_000, maxAgeMs: 3_600_000 },
+      },
+      store,
+      silentLogger,
+    );
+    await revoked.start();
+    await hub.start();
+  });
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await revoked.stop();
+    await hub.stop();
+    await store.close();
+    await broker.stop();
+    dir.remove();
+  });
+
+  it('clears the retained "online" at the broker and tells the site it is offline', async () => {
+    const q = await connect('kiosk-q');
+    const atQ: { offline: string[] }[] = [];
+    q.on('message', (topic, payload) => topic === topics.site('kiosk-q') && atQ.push(JSON.parse(payload.toString()) as { offline: string[] }));
+    await q.subscribeAsync(topics.site('kiosk-q'), { qos: 1 });
+    await q.publishAsync(topics.presence('kiosk-q'), JSON.stringify({ v: PROTOCOL_VERSION, online: true, atMs: Date.now() }), { qos: 1, retain: true });
+    const p = await connect('kiosk-p');
+    await p.publishAsync(topics.presence('kiosk-p'), JSON.stringify({ v: PROTOCOL_VERSION, online: true, atMs: Date.now() }), { qos: 1, retain: true });
+    await waitFor(() => (atQ.at(-1) && !atQ.at(-1)!.offline.includes('kiosk-p') ? true : undefined), 'kiosk-p online to its site');
+
+    marks.add('kiosk-p');
+    await revoked.refresh();
+    await waitFor(() => (atQ.at(-1)?.offline.includes('kiosk-p') ? true : undefined), 'kiosk-p offline to its site');
+
+    // What the broker keeps: nothing for kiosk-p any more (another hub process starting now reads no "online").
+    const other = await connect('hub.2');
+    const retained: string[] = [];
+    other.on('message', (topic, payload) => retained.push(`${topic} ${payload.length}`));
+    await other.subscribeAsync(topics.presence('+'), { qos: 1 });
+    await waitFor(() => (retained.some((r) => r.startsWith(topics.presence('kiosk-q'))) ? true : undefined), 'kiosk-q retained presence');
+    await sleep(300);
+    expect(retained.filter((r) => r.startsWith(topics.presence('kiosk-p')))).toEqual([]);
+  });
+});
