@@ -25,7 +25,7 @@ import { diskCheck } from './disk.js';
 import { gpioCheck, liveGpioCheck, type GpioPorts } from './gpio.js';
 import { hubKeysCheck } from './hub-keys.js';
 import { processHoldingFile } from './holder.js';
-import { kioskProcessFor, type RunningKiosk } from './running-kiosk.js';
+import { kioskProcessFor, pidRunsKiosk, type RunningKiosk } from './running-kiosk.js';
 import { liveScannerCheck, scannerCheck, type OpenScanner, type ScanRequest } from './scanner.js';
 
 export { runSelftest, selftestExitCode, type SelftestCheck, type CheckOutcome } from './check.js';
@@ -76,7 +76,7 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
   const running = (): RunningKiosk | null => {
     if (!loaded) return null;
     const live = readRuntimeStatus(runtimeFiles(loaded.paths.store, ports.env));
-    if (live) return { pid: live.pid, status: live };
+    if (live && pidRunsKiosk(live.pid)) return { pid: live.pid, status: live };
     const pid = (ports.holderOf ?? processHoldingFile)(loaded.paths.store) ?? (ports.kioskOn ?? kioskProcessFor)(loaded.file);
     return pid === null ? null : { pid, status: null };
   };
@@ -193,9 +193,20 @@ export function liveChecks(k: LiveKioskParts): SelftestCheck[] {
   ];
 }
 
-/** Runs the live checks; the kiosk's screen API answers with this. */
+const liveRuns = new Map<string, Promise<SelftestResult[]>>();
+
+/**
+ * Runs the live checks; the kiosk's screen API answers with this. One run at a time per kiosk: a
+ * second tap (or a second supervisor screen) while one runs gets that run's results, rather than
+ * another quick_check over the whole store.
+ */
 export function runLiveSelftest(k: LiveKioskParts): Promise<SelftestResult[]> {
-  return runSelftest(liveChecks(k));
+  const key = k.loaded.paths.store;
+  const inFlight = liveRuns.get(key);
+  if (inFlight) return inFlight;
+  const run = runSelftest(liveChecks(k)).finally(() => liveRuns.delete(key));
+  liveRuns.set(key, run);
+  return run;
 }
 
 function settingsPass(l: LoadedSettings): CheckOutcome {

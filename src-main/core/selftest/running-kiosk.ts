@@ -64,6 +64,20 @@ export function runConfigArg(argv: readonly string[]): string | null | undefined
   return null;
 }
 
+/**
+ * Whether `pid` still runs `safegate run` (a status file whose kiosk died and whose pid went to another
+ * program must not make the self-test trust it). true when its command line cannot be read.
+ */
+export function pidRunsKiosk(pid: number, procDir = '/proc'): boolean {
+  let argv: string[];
+  try {
+    argv = readFileSync(join(procDir, String(pid), 'cmdline'), 'utf8').split('\0');
+  } catch {
+    return true;
+  }
+  return runConfigArg(argv) !== undefined;
+}
+
 function canonical(file: string): string {
   try {
     return realpathSync(file);

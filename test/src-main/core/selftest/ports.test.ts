@@ -4,7 +4,7 @@ import { runSelftest, selftestExitCode, fail as failOutcome, pass as passOutcome
 import { scannerCheck, type ScanRequest } from '../../../../src-main/core/selftest/scanner.js';
 import { gpioCheck, TEST_PULSE_MS, type GpioPorts } from '../../../../src-main/core/selftest/gpio.js';
 import { dataAgesCheck } from '../../../../src-main/core/selftest/data-ages.js';
-import { commandChecks } from '../../../../src-main/core/selftest/index.js';
+import { commandChecks, runLiveSelftest } from '../../../../src-main/core/selftest/index.js';
 import { loadSettings, parseSettings } from '../../../../src-main/core/config.js';
 import { openStore } from '../../../../src-main/core/store/database.js';
 import { DownlinkState } from '../../../../src-main/core/store/downlink-state.js';
@@ -40,6 +40,34 @@ describe('the self-test runner', () => {
     expect(results[3]).toEqual({ check: 'camera', status: 'fail', detail: 'no', action: 'do this' });
     expect(selftestExitCode(results)).toBe(1);
     expect(selftestExitCode(results.slice(0, 1))).toBe(0);
+  });
+});
+
+describe('the live self-test (supervisor screen)', () => {
+  it('one run at a time per kiosk: a second call while one runs gets the same results; the next call runs again', async () => {
+    const dir = tempDir('safegate-selftest-live-');
+    try {
+      const loaded = loadSettings(writeKioskConfig(dir.path));
+      let runs = 0;
+      const parts = {
+        loaded,
+        headless: true,
+        scannerState: () => undefined,
+        gpioMode: 'simulated' as const,
+        link: () => 'standalone' as const,
+        disk: () => ((runs += 1), { freeBytes: null, reserveBytes: 0, reserveInUse: false, level: 'ok' as const }),
+        dataAges: () => ({ rosterCheckedAtMs: null, policyCheckedAtMs: null, maxAgeS: 3600 }),
+      };
+      const first = runLiveSelftest(parts);
+      const second = runLiveSelftest({ ...parts });
+      expect(second).toBe(first);
+      expect((await first).map((r) => r.check)).toEqual([...SELFTEST_CHECKS]);
+      expect(runs).toBe(1);
+      await runLiveSelftest(parts);
+      expect(runs).toBe(2);
+    } finally {
+      dir.remove();
+    }
   });
 });
 

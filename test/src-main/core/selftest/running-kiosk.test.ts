@@ -113,6 +113,28 @@ describe('a kiosk found by its command line (every mode: running, waiting for it
     }
   });
 
+  it('a status file left by a kiosk that died, whose pid now runs another program, is not trusted: the lines are the self-test\'s to check', async () => {
+    const dir = tempDir('safegate-selftest-proc-');
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const config = writeKioskConfig(dir.path);
+      const file = loadSettings(config);
+      const loaded: LoadedSettings = { ...file, settings: { ...file.settings, gate: { ...file.settings.gate, gpio: 'real' } } };
+      const env = { SAFEGATE_RUNTIME_DIR: join(dir.path, 'run') };
+      writeRuntimeStatus(runtimeFiles(loaded.paths.store, env), { pid: other.pid!, atMs: Date.now(), link: 'standalone', heldEvents: 0, disk: null, scanner: null, gpio: 'real', linkState: null, certDaysLeft: null });
+      const gpio = recordingGpio();
+      const by = Object.fromEntries(
+        (await runSelftest(commandChecks({ loadSettings: () => ({ kind: 'ready' as const, loaded }), brokerProbe: async () => ({ ok: true as const }), scan: null, gpio: gpio.ports, env }))).map((r) => [r.check, r]),
+      );
+      expect(by.gpio).toMatchObject({ status: 'pass', detail: expect.stringContaining('relay not pulsed') });
+      expect(gpio.claimed).toEqual(['relay', 'greenLight', 'redLight', 'buzzer']);
+      expect(gpio.transitions.filter((t) => t.active)).toEqual([]);
+    } finally {
+      await end(other);
+      dir.remove();
+    }
+  });
+
   it('a running kiosk\'s published state decides: scanner disconnected fails, real GPIO passes untouched, a broker that refuses its certificate fails', async () => {
     const dir = tempDir('safegate-selftest-proc-');
     const child = fakeKiosk(dir.path, ['run', '--config', join(dir.path, 'kiosk.yaml')]);
