@@ -142,7 +142,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
     this.handlers = {
       'screen.state': () => this.state(),
       'scan.submit': (p) => {
-        if (isEnrolmentCode(p.text) && core.enrolmentCodeSeen) {
+        if (isEnrolmentCode(p.text.trim()) && core.enrolmentCodeSeen) {
           core.enrolmentCodeSeen();
           throw new ApiError('refused', 'this kiosk is enrolled already: an enrolment code is ignored at the gate');
         }

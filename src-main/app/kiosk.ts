@@ -445,7 +445,7 @@ export class Kiosk {
       const scanLog = this.log.child({ ns: 'device:scanner' });
       const source = this.scanner.source;
       this.scanner.on('line', (line) => {
-        if (isEnrolmentCode(line.text)) {
+        if (isEnrolmentCode(line.text.trim())) {
           this.ignoreEnrolmentCode();
           this.signals.refuse();
           return;
