@@ -38,7 +38,7 @@ export const ENROL_FAILURE_WORDS = {
   CERT_REQUIRED: 'the hub wants this kiosk\'s certificate',
   DEVICE_REVOKED: 'this device has been revoked at the hub',
   RATE_LIMITED: 'the hub is receiving too many requests; try again in a minute',
-  HUB_NOT_READY: 'the hub cannot enrol devices yet (its CA is not set up)',
+  HUB_NOT_READY: 'the hub cannot enrol devices right now (its keys, settings or database; its log says which)',
   CA_MISMATCH: "the hub's certificate authority is not the one in the code: this may not be your hub",
   CODE_INVALID: 'this is not a valid enrolment code',
   NETWORK: 'the hub cannot be reached',

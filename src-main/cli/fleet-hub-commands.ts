@@ -194,7 +194,7 @@ export async function createEnrolmentCodes(o: CreateOptions): Promise<string> {
   const lines: string[] = [];
   if (o.sheet !== undefined) {
     const where = await writeSheet(o.sheet, codes, settings);
-    if (!o.json) lines.push(`sheet written: ${where.join(', ')}`);
+    if (!o.json) lines.push(`sheet written: ${where.join(', ')} (0600: it holds live codes; delete it once printed)`);
   }
   if (o.json) return JSON.stringify(codes);
   const { default: QRCode } = await import('qrcode');
@@ -244,12 +244,12 @@ async function checkGpioProfile(name: string, profiles: Record<string, Record<st
 }
 
 async function writeSheet(file: string, codes: { deviceId: string; code: string; expiresAt: string }[], s: EnrolmentSettings): Promise<string[]> {
-  const { writeFileSync } = await import('node:fs');
-  const { default: QRCode } = await import('qrcode');
+  // Each sheet holds live codes: 0600 whatever the umask, written whole (temporary file, rename), never through a link.
+  const [{ writeAtomically }, { default: QRCode }] = await Promise.all([import('../../sync/hub/fleet/pki.js'), import('qrcode')]);
   if (/\.png$/i.test(file)) {
     // One picture per code (a single code: the file itself; several: FILE-<device id>.png each).
     const files = codes.length === 1 ? [file] : codes.map((c) => file.replace(/\.png$/i, `-${c.deviceId}.png`));
-    for (let i = 0; i < codes.length; i++) await QRCode.toFile(files[i]!, codes[i]!.code, { type: 'png', errorCorrectionLevel: 'M', margin: 4, scale: 8 });
+    for (let i = 0; i < codes.length; i++) writeAtomically(files[i]!, await QRCode.toBuffer(codes[i]!.code, { type: 'png', errorCorrectionLevel: 'M', margin: 4, scale: 8 }), 0o600);
     return files;
   }
   const [{ default: PDFDocument }, { createRequire }] = await Promise.all([import('pdfkit'), import('node:module')]);
@@ -299,7 +299,7 @@ async function writeSheet(file: string, codes: { deviceId: string; code: string;
   });
   doc.end();
   await done;
-  writeFileSync(file, Buffer.concat(chunks), { mode: 0o600 });
+  writeAtomically(file, Buffer.concat(chunks), 0o600);
   return [file];
 }
 

@@ -334,14 +334,15 @@ function readText(file: string, what: string): string {
 }
 
 /** Replaces a file whole and atomically (temporary file, fsync, rename), with this mode, never through a link. */
-export function writeAtomically(file: string, text: string, mode: number): void {
+export function writeAtomically(file: string, text: string | Uint8Array, mode: number): void {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   rmSync(tmp, { force: true });
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     // Exactly this mode, whatever the umask (a service's UMask=0077 would make the public crl.pem unreadable to Mosquitto).
     fchmodSync(fd, mode);
-    writeSync(fd, text);
+    const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

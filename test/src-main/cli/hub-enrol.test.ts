@@ -93,6 +93,9 @@ describe('safegate hub pki init / hub enrol', { timeout: 120_000 }, () => {
     const one = run('hub', 'enrol', 'create', '--config', config, '--checkpoint-kind', 'canteen', '--site', 'site-a', '--device-id', 'canteen-main', '--sheet', png);
     expect(one.status, one.stderr).toBe(0);
     expect([...readFileSync(png).subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    // The sheets hold live codes: the hub user's only.
+    expect(statSync(png).mode & 0o777).toBe(0o600);
+    expect(statSync(sheet).mode & 0o777).toBe(0o600);
 
     const list = run('hub', 'enrol', 'list', '--config', config, '--json');
     expect(list.status, list.stderr).toBe(0);
