@@ -45,17 +45,26 @@ export const NEXT_SUFFIX = '.next';
 
 /**
  * Finishes a renewal that stopped between writing the new pair and renaming it in (a power cut):
- * the new certificate (written last) marks a complete pair; the key goes first, then the
- * certificate once the key matches it. A lone new key (the certificate never came) is left alone.
+ * the new certificate (written last) marks a complete pair, with the new key (or, once that was
+ * renamed in, the current key). Only a pair checked to match is renamed in, key first; a pair that
+ * does not match (a stale file from an earlier attempt) is removed and the current pair stays. A lone new
+ * key (the certificate never came) is left alone.
  */
 function finishInterruptedRenewal(dir: string): void {
   const key = join(dir, ENROLMENT_FILES.key);
   const cert = join(dir, ENROLMENT_FILES.cert);
   if (!existsSync(cert + NEXT_SUFFIX)) return;
   try {
-    if (existsSync(key + NEXT_SUFFIX)) renameSync(key + NEXT_SUFFIX, key);
-    if (new X509Certificate(readFileSync(cert + NEXT_SUFFIX)).checkPrivateKey(createPrivateKey(readFileSync(key)))) renameSync(cert + NEXT_SUFFIX, cert);
-    else rmSync(cert + NEXT_SUFFIX, { force: true });
+    const newKey = existsSync(key + NEXT_SUFFIX);
+    // A file that cannot be read (another process renaming it right now) throws: nothing is touched.
+    const matches = new X509Certificate(readFileSync(cert + NEXT_SUFFIX)).checkPrivateKey(createPrivateKey(readFileSync(newKey ? key + NEXT_SUFFIX : key)));
+    if (matches) {
+      if (newKey) renameSync(key + NEXT_SUFFIX, key);
+      renameSync(cert + NEXT_SUFFIX, cert);
+    } else {
+      rmSync(cert + NEXT_SUFFIX, { force: true });
+      rmSync(key + NEXT_SUFFIX, { force: true });
+    }
   } catch {
     // A read-only look (another user, a read-only mount): the folder is checked as it is.
   }
