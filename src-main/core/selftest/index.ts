@@ -100,6 +100,12 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
         loaded = r.loaded;
         if (r.kind === 'not-enrolled') {
           notEnrolled = r.reason;
+          if (r.damaged !== undefined) {
+            return fail(
+              `${r.loaded.file}: the enrolment folder ${r.enrolmentDir} is damaged (${r.damaged}); this kiosk refuses enrolment codes scanned at the gate`.slice(0, 500),
+              `re-enrol it at the shell: \`safegate enrol --force --config ${r.loaded.file} --token-file CODE\`, then restart the service`,
+            );
+          }
           return warn(`${r.loaded.file}: valid, but this kiosk is not enrolled (${r.reason})`, `enrol it: scan its enrolment code at the gate, or \`safegate enrol --config ${r.loaded.file} --token-file CODE\``);
         }
         return settingsPass(loaded);

@@ -228,6 +228,21 @@ describe('data ages', () => {
       expect(by['data-ages']!.status).toBe('warn');
       expect(by.disk!.status).toBe('pass');
       expect(by.gpio!.status).toBe('warn');
+
+      // Enrolled once, the folder now damaged: a fail, with the one way out (--force at the shell).
+      const damaged = Object.fromEntries(
+        (
+          await runSelftest(
+            commandChecks({
+              loadSettings: () => ({ kind: 'not-enrolled' as const, loaded, enrolmentDir: join(dir.path, 'enrolment'), reason: 'device.crt does not match device.key', damaged: 'device.crt does not match device.key' }),
+              brokerProbe: () => Promise.reject(new Error('never probed')),
+              scan: null,
+              env: { SAFEGATE_RUNTIME_DIR: join(dir.path, 'run') },
+            }),
+          )
+        ).map((r) => [r.check, r]),
+      );
+      expect(damaged.settings).toMatchObject({ status: 'fail', detail: expect.stringContaining('is damaged (device.crt does not match device.key)'), action: expect.stringContaining('safegate enrol --force') });
     } finally {
       dir.remove();
     }
