@@ -1,6 +1,6 @@
 import { ensurePrivateDir, writePrivateFile } from '../../base/node/private-files.js';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,10 +35,19 @@ export interface RuntimeFiles {
   held: string;
 }
 
-/** The runtime folder for this user: SAFEGATE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/safegate, else /dev/shm (RAM) or the temp folder. */
-export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
+/** The packaged service's runtime folder (the unit's RuntimeDirectory, owned by the service user). */
+export const SERVICE_RUNTIME_DIR = '/run/safegate';
+
+/**
+ * The runtime folder for this user: SAFEGATE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/safegate, else the
+ * service's folder when this user owns it (`sudo -u safegate safegate status|selftest` then reads
+ * what the service wrote, without setting the variable the unit sets), else /dev/shm (RAM) or the
+ * temp folder.
+ */
+export function runtimeDir(env: NodeJS.ProcessEnv = process.env, serviceDir = SERVICE_RUNTIME_DIR): string {
   if (env.SAFEGATE_RUNTIME_DIR) return env.SAFEGATE_RUNTIME_DIR;
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'safegate');
+  if (ownedDir(serviceDir)) return serviceDir;
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   return join(base, `safegate-${process.getuid?.() ?? 'user'}`);
 }
@@ -48,6 +57,15 @@ export function runtimeFiles(storePath: string, env: NodeJS.ProcessEnv = process
   const dir = runtimeDir(env);
   const id = createHash('sha256').update(storePath).digest('hex').slice(0, 16);
   return { dir, status: join(dir, `${id}.status.json`), held: join(dir, `${id}.held.jsonl`) };
+}
+
+function ownedDir(dir: string): boolean {
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() && st.uid === process.getuid?.();
+  } catch {
+    return false;
+  }
 }
 
 export { ensurePrivateDir };
