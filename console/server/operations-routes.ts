@@ -3,6 +3,7 @@ import { DENY_REASONS, type DenyReason } from '../../base/common/reasons.js';
 import { workerIdSchema } from '../../base/common/ids.js';
 import { dayRangeIn, parseInstant } from '../../base/common/time.js';
 import { cursorOf, type EventCursor, type EventFilter } from '../../sync/hub/store.js';
+import { RevocationMarks } from '../../sync/hub/fleet/revocation-marks.js';
 import { UnknownDeviceError } from '../../sync/hub/fleet/revocation.js';
 import { ALL_ROLES, errorSchema, identifierJson, OPERATOR, orgScope, type ConsoleHubData } from './scope.js';
 
@@ -50,6 +51,8 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
     }
     // Enrolled devices not (yet) placed in a site are the province's: shown to those who see every device.
     const enrolled = new Map((hub.fleet ? await hub.fleet.book.devices() : []).map((d) => [d.deviceId, d]));
+    // Revoked devices the hub never enrolled (provisioned by hand) are marked in the directory only.
+    const revokedAt = new Map((hub.fleet ? await new RevocationMarks(directory.sql).list() : []).map((m) => [m.deviceId, m.revokedAtMs]));
     const ids = [...new Set([...at.keys(), ...(scope === undefined ? enrolled.keys() : [])])].filter((d) => scope === undefined || allowed.has(d)).sort();
     // One query for every device, however many a province has.
     const status = await store.deviceStatus(ids);
@@ -63,8 +66,8 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
           deviceId,
           ...(at.get(deviceId) ?? { siteId: null, checkpointId: null }),
           enrolled: e !== undefined,
-          revoked: e?.revokedAtMs != null,
-          revokedAtMs: e?.revokedAtMs ?? null,
+          revoked: e?.revokedAtMs != null || revokedAt.has(deviceId),
+          revokedAtMs: e?.revokedAtMs ?? revokedAt.get(deviceId) ?? null,
           // The kiosk's own figure when it reports one, else what the hub issued.
           certDaysLeft: hb?.fleet?.certDaysLeft ?? (e ? Math.round(((e.certNotAfterMs - t) / DAY_MS) * 10) / 10 : null),
           settingsVersion: hb?.fleet?.settingsVersion ?? null,

@@ -60,12 +60,11 @@ export async function listFleetDevices(configFile: string, o: { json?: boolean; 
   const silentAfterMs = o.silentAfter === undefined ? undefined : parseDurationMs(o.silentAfter, '--silent-after');
   const { loaded, directory, book } = await openHub(configFile);
   try {
-    const url = process.env.DATABASE_URL;
-    const store = url ? await (await import('../../sync/hub/pg-store.js')).PgHubStore.open(url) : new (await import('../../sync/hub/store.js')).SqliteHubStore(loaded.storePath);
+    const store = await openStore(loaded.storePath);
     try {
-      const { fleetDevices } = await import('../../sync/hub/fleet/fleet-devices.js');
+      const [{ fleetDevices }, { RevocationMarks }] = await Promise.all([import('../../sync/hub/fleet/fleet-devices.js'), import('../../sync/hub/fleet/revocation-marks.js')]);
       const nowMs = Date.now();
-      const rows = await fleetDevices({ book, directory, store, nowMs, silentAfterMs: silentAfterMs ?? loaded.settings.fleet.silentAfterMinutes * 60_000 });
+      const rows = await fleetDevices({ book, directory, store, revocations: new RevocationMarks(directory.sql), nowMs, silentAfterMs: silentAfterMs ?? loaded.settings.fleet.silentAfterMinutes * 60_000 });
       if (o.json) return rows.map((r) => JSON.stringify(r)).join('\n');
       if (rows.length === 0) return 'no device: none enrolled, placed or heard from';
       return rows.map((r) => deviceLine(r, nowMs)).join('\n');
@@ -120,9 +119,11 @@ export async function revokeFleetDevice(configFile: string, deviceId: string, o:
   const { loaded, directory, book } = await openHub(configFile);
   const marks = new RevocationMarks(directory.sql);
   const waitMs = o.waitMs ?? 15_000;
+  const store = await openStore(loaded.storePath);
   try {
     const report = await revokeDevice(deviceId, {
-      markRevoked: (id, atMs) => marks.mark(id, atMs, { onlyEnrolled: true }),
+      // Any device the hub knows (enrolled, placed or heard from): one provisioned by hand is denied and refused too.
+      markRevoked: async (id, atMs) => ((await knownDevice({ book, directory, store }, id)) ? marks.mark(id, atMs) : ('unknown' as const)),
       // Every revoked device's certificates, not only this one's: the CRL is rewritten whole, under the directory's write lock.
       writeCrl: () => marks.writeCrl((entries) => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(entries)),
       cutOff: async (ids) => {
@@ -148,6 +149,18 @@ export async function revokeFleetDevice(configFile: string, deviceId: string, o:
     });
     return { report };
   } finally {
+    await store.close();
     await directory.close();
   }
+}
+
+async function openStore(storePath: string) {
+  const url = process.env.DATABASE_URL;
+  return url ? (await import('../../sync/hub/pg-store.js')).PgHubStore.open(url) : new (await import('../../sync/hub/store.js')).SqliteHubStore(storePath);
+}
+
+/** Whether the hub knows this device: enrolled, placed in a site or at a checkpoint, or heard from. */
+async function knownDevice(o: Omit<Parameters<typeof import('../../sync/hub/fleet/fleet-devices.js').fleetDevices>[0], 'nowMs' | 'silentAfterMs' | 'only'>, deviceId: string): Promise<boolean> {
+  const { fleetDevices } = await import('../../sync/hub/fleet/fleet-devices.js');
+  return (await fleetDevices({ ...o, nowMs: Date.now(), silentAfterMs: 0, only: new Set([deviceId]) })).length > 0;
 }

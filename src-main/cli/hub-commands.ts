@@ -5,6 +5,7 @@ import { Hub } from '../../sync/hub/hub.js';
 import { HubRetention } from '../../sync/hub/retention.js';
 import { PassRegistry } from '../../sync/hub/passes.js';
 import { EnrolmentBook } from '../../sync/hub/fleet/enrolment-book.js';
+import { fleetDevices } from '../../sync/hub/fleet/fleet-devices.js';
 import { RevocationMarks } from '../../sync/hub/fleet/revocation-marks.js';
 import { revokeDevice, RevokedDevices, type CutOffResult } from '../../sync/hub/fleet/revocation.js';
 import { HubPki } from '../../sync/hub/fleet/pki.js';
@@ -97,7 +98,9 @@ export async function runHub(configFile: string): Promise<void> {
       // As `safegate hub devices revoke`, but cut off over this process's own broker link.
       revoke: async (deviceId) => {
         const report = await revokeDevice(deviceId, {
-          markRevoked: (id, atMs) => revocationMarks.mark(id, atMs, { onlyEnrolled: true }),
+          // Any device the hub knows (enrolled, placed or heard from): one provisioned by hand is denied and refused too.
+          markRevoked: async (id, atMs) =>
+            (await fleetDevices({ book: fleetBook, directory, store, nowMs: atMs, silentAfterMs: 0, only: new Set([id]) })).length ? revocationMarks.mark(id, atMs) : ('unknown' as const),
           writeCrl: () => revocationMarks.writeCrl((entries) => HubPki.open(loaded.pkiDir, { deviceCertDays: loaded.settings.pki.deviceCertDays }).writeCrl(entries)),
           cutOff: (ids) => hub.cutOff(ids),
         });

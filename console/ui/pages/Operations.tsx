@@ -95,7 +95,8 @@ export function DevicesPage({ me }: { me: Me }) {
             </td>
             {me.role === 'operator' && (
               <td>
-                {d.enrolled && !d.revoked && (
+                {/* Hand-provisioned devices too: denied at the broker and refused by the hub (their certificate is not this hub's CRL's). */}
+                {!d.revoked && (
                   <button type="button" className="danger" onClick={() => (setOutcome(undefined), setConfirming(d.deviceId))}>
                     {t('devices.revoke')}
                   </button>

@@ -1,6 +1,7 @@
 import type { HubDirectory } from '../directory.js';
 import type { HubStore } from '../store.js';
 import type { EnrolmentBook } from './enrolment-book.js';
+import type { RevocationMarks } from './revocation-marks.js';
 
 const DAY_MS = 86_400_000;
 
@@ -46,11 +47,21 @@ export async function fleetDevices(o: {
   book: Pick<EnrolmentBook, 'devices' | 'tokens'>;
   directory: Pick<HubDirectory, 'sites' | 'checkpoints'>;
   store: Pick<HubStore, 'deviceStatus' | 'heardDevices'>;
+  /** The directory's revocation marks: devices revoked without being enrolled here (provisioned by hand) too. */
+  revocations?: Pick<RevocationMarks, 'list'>;
   nowMs: number;
   silentAfterMs: number;
   only?: ReadonlySet<string>;
 }): Promise<FleetDevice[]> {
-  const [enrolled, tokens, sites, checkpoints, heard] = await Promise.all([o.book.devices(), o.book.tokens(o.nowMs), o.directory.sites(), o.directory.checkpoints(), o.store.heardDevices()]);
+  const [enrolled, tokens, sites, checkpoints, heard, marks] = await Promise.all([
+    o.book.devices(),
+    o.book.tokens(o.nowMs),
+    o.directory.sites(),
+    o.directory.checkpoints(),
+    o.store.heardDevices(),
+    o.revocations?.list() ?? Promise.resolve([]),
+  ]);
+  const revokedAt = new Map(marks.map((m) => [m.deviceId, m.revokedAtMs]));
   const at = new Map<string, { siteId: string | null; checkpointId: string | null }>();
   // What the device was enrolled for, then where the directory puts it (which wins: it is kept current).
   for (const t of tokens) if (t.usedAtMs !== null) at.set(t.deviceId, { siteId: t.settings.siteId, checkpointId: t.settings.checkpoint.id });
@@ -71,8 +82,8 @@ export async function fleetDevices(o: {
       checkpointId: at.get(deviceId)?.checkpointId ?? null,
       enrolled: e !== undefined,
       enrolledAtMs: e?.enrolledAtMs ?? null,
-      revoked: e?.revokedAtMs != null,
-      revokedAtMs: e?.revokedAtMs ?? null,
+      revoked: e?.revokedAtMs != null || revokedAt.has(deviceId),
+      revokedAtMs: e?.revokedAtMs ?? revokedAt.get(deviceId) ?? null,
       version: hb?.software ?? null,
       lastSeenMs,
       heartbeatAtMs: hb?.atMs ?? null,

@@ -318,21 +318,27 @@ export class UnknownDeviceError extends Error {
 
 /**
  * Revokes one device. The directory mark comes first (it makes every hub process refuse the device
- * and re-send the broker cut-off, and the enrolment server refuse its renewal), then the broker
- * cut-off, then the CRL; a failed cut-off or CRL is reported, not thrown, so the others still happen.
- * Throws UnknownDeviceError for an id the hub never enrolled, before doing anything.
+ * and re-send the broker cut-off, and the enrolment server refuse its renewal), then the CRL (not for
+ * a device the hub never issued a certificate: said so), then the broker cut-off; a failed cut-off or
+ * CRL is reported, not thrown, so the others still happen. Throws UnknownDeviceError for an id the
+ * hub does not know (`markRevoked` says 'unknown'), before doing anything.
  */
 export async function revokeDevice(deviceId: string, deps: RevocationDeps): Promise<RevocationReport> {
   if (!DEVICE_ID_PATTERN.test(deviceId)) throw new UnknownDeviceError(`${JSON.stringify(deviceId)} is not a device id`);
   const marked = await deps.markRevoked(deviceId, (deps.now ?? Date.now)());
-  if (marked === 'unknown') throw new UnknownDeviceError(`device ${deviceId} is not enrolled at this hub`);
+  if (marked === 'unknown') throw new UnknownDeviceError(`device ${deviceId} is not known at this hub (never enrolled, placed or heard from)`);
   // The CRL before the broker step: the command's cut-off may wait for a running hub process to confirm.
   let crl: RevocationStep;
-  try {
-    const path = await deps.writeCrl();
-    crl = { step: 'crl', ok: true, detail: `CRL written at ${path} with ${marked.serials.length} certificate(s) of the device (takes effect at the next broker start)` };
-  } catch (err) {
-    crl = { step: 'crl', ok: false, detail: `CRL NOT written: ${(err as Error).message}` };
+  if (marked.enrolled === false) {
+    // Provisioned by hand: its certificate is not this hub's to list (the deny and the refusal still apply).
+    crl = { step: 'crl', ok: false, detail: "certificate NOT on the CRL: this hub did not issue it (the device was provisioned by hand); revoke it with the CA that did" };
+  } else {
+    try {
+      const path = await deps.writeCrl();
+      crl = { step: 'crl', ok: true, detail: `CRL written at ${path} with ${marked.serials.length} certificate(s) of the device (takes effect at the next broker start)` };
+    } catch (err) {
+      crl = { step: 'crl', ok: false, detail: `CRL NOT written: ${(err as Error).message}` };
+    }
   }
   const cut = await deps.cutOff([deviceId]);
   const steps: RevocationStep[] = [

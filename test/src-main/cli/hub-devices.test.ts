@@ -160,6 +160,12 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
     const directory = await HubDirectory.open({ kind: 'sqlite', path: join(dir.path, 'hub-directory.db') });
     try {
       const book = new EnrolmentBook(directory.sql);
+      // kiosk-h is provisioned by hand: a certificate of the same CA the book knows nothing of, placed in a site.
+      const k = generateDeviceKey();
+      device.set('kiosk-h', { cert: (await pki.signDevice(await createCsr(k.privateKeyPem, 'kiosk-h'), 'kiosk-h')).certificatePem, key: k.privateKeyPem });
+      await directory.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });
+      await directory.addSite({ id: 'site-a', orgId: 'org-a' });
+      await directory.assignSite('site-a', ['kiosk-h']);
       for (const id of ['kiosk-a', 'kiosk-b', 'kiosk-c', 'kiosk-d', 'kiosk-e', 'kiosk-f']) {
         const k = generateDeviceKey();
         const signed = await pki.signDevice(await createCsr(k.privateKeyPem, id), id);
@@ -283,11 +289,30 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
     }
   }, 90_000);
 
+  it('a device provisioned by hand (not enrolled here) is still cut off, marked and refused; the command says its certificate is not this hub\'s to put on the CRL', async () => {
+    const h = await connect('kiosk-h');
+    expect(await publishVerdict(h, topics.heartbeat('kiosk-h'))).toBe(0);
+    const closed = new Promise<void>((resolve) => h.once('close', () => resolve()));
+    const crlBefore = pki.crlNumber();
+    const r = run('revoke', 'kiosk-h', '--wait', '1s');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^ok {3}broker: immediate cut-off done/),
+      'FAIL crl: certificate NOT on the CRL: this hub did not issue it (the device was provisioned by hand); revoke it with the CA that did',
+      'ok   directory: marked revoked: hub processes refuse its messages, the enrolment server its renewal',
+    ]);
+    await closed;
+    expect(pki.crlNumber()).toBe(crlBefore);
+    expect(await publishVerdict(await connect('kiosk-h'), topics.heartbeat('kiosk-h'))).toBe(0x87);
+    expect(devicesOf(run('--json').stdout).get('kiosk-h')).toMatchObject({ enrolled: false, revoked: true, siteId: 'site-a' });
+  });
+
   it('refuses an id the hub never enrolled, changing nothing', () => {
     const crlBefore = pki.crlNumber();
     const r = run('revoke', 'kiosk-zz', '--json');
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/cannot revoke: device kiosk-zz is not enrolled at this hub/);
+    expect(r.stderr).toMatch(/cannot revoke: device kiosk-zz is not known at this hub \(never enrolled, placed or heard from\)/);
     expect(pki.crlNumber()).toBe(crlBefore);
   });
 
