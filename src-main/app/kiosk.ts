@@ -259,7 +259,7 @@ export class Kiosk {
       const remoteSettings = loaded.enrolmentDir && loaded.broker
         ? new RemoteSettingsReceiver({
             deviceId: settings.device.id,
-            accept: (signed, nowMs) => acceptRemoteSettings(loaded.file, signed, nowMs),
+            accept: (signed, nowMs, recordVersion) => acceptRemoteSettings(loaded.file, signed, nowMs, recordVersion),
             reload: () => loadSettings(loaded.file).settings,
             running: () => this.loaded.settings,
             setLogLevel: (level) => void (this.log.level = level),

@@ -9,8 +9,12 @@ export type RemoteSettingsVerdict =
 
 export interface RemoteSettingsReceiverOptions {
   deviceId: string;
-  /** Checks and keeps (or refuses, and keeps the refusal of) a signed document: acceptRemoteSettings over the kiosk's settings file. */
-  accept: (signed: Uint8Array, nowMs: number) => RemoteSettingsVerdict;
+  /**
+   * Checks and keeps (or refuses, and keeps the refusal of) a signed document: acceptRemoteSettings
+   * over the kiosk's settings file. `recordVersion`: the verified record's version, kept with a
+   * refusal when the document gives none (an untrusted key, not a settings document).
+   */
+  accept: (signed: Uint8Array, nowMs: number, recordVersion: number) => RemoteSettingsVerdict;
   /** The effective settings read again from the files (after a document was kept). */
   reload: () => Settings;
   /** The settings the running kiosk reads (the screens read them at each state): live changes go in here. */
@@ -54,7 +58,12 @@ export class RemoteSettingsReceiver {
         this.o.log.warn({ for: c.key }, 'remote settings record for another device ignored');
         continue;
       }
-      verdicts.push(this.o.accept(Buffer.from(c.value.document, 'base64'), this.now()));
+      try {
+        verdicts.push(this.o.accept(Buffer.from(c.value.document, 'base64'), this.now(), c.value.version));
+      } catch (err) {
+        // Never into the downlink's commit (the stream would be stuck on this part); the log says why.
+        verdicts.push({ ok: false, version: c.value.version, problems: [`(kiosk): ${(err as Error).message}`.slice(0, 300)] });
+      }
     }
     if (verdicts.length) this.later(() => this.settle(verdicts));
   }

@@ -43,8 +43,13 @@ const MAX_PROBLEM_LENGTH = 300;
  * it is kept (`remote-settings.cose`) and counts from the next load. A refusal is kept too
  * (`refused-settings.json`, for the heartbeat) with its problems as `path: message` strings. The
  * same document delivered again (the stream resumes) is accepted again with nothing changed.
+ * `recordVersion`: the version the downlink record names (its part's signature was already
+ * verified), kept with a refusal when the document itself gives none (not signed by a key trusted
+ * here, not a settings document), so the hub still hears of it. Never throws: a file the kiosk
+ * cannot read or write is a refusal too.
  */
-export function acceptRemoteSettings(settingsFile: string, signed: Uint8Array, nowMs: number): RemoteSettingsOutcome {
+export function acceptRemoteSettings(settingsFile: string, signed: Uint8Array, nowMs: number, recordVersion?: number): RemoteSettingsOutcome {
+  const fallback = recordVersion !== undefined && Number.isSafeInteger(recordVersion) && recordVersion > 0 ? recordVersion : null;
   let before: LoadedSettings;
   let folder: EnrolledFolder;
   try {
@@ -72,7 +77,7 @@ export function acceptRemoteSettings(settingsFile: string, signed: Uint8Array, n
   };
 
   const opened = openSettingsDocument(signed, folder.keyring, folder.state.deviceId, nowMs);
-  if (!opened.ok) return refuse(opened.version ?? null, opened.problems);
+  if (!opened.ok) return refuse(opened.version ?? fallback, opened.problems);
   const doc = opened.doc;
   if (doc.source !== 'remote') return refuse(doc.version, ['source: an enrolment document does not come as remote settings']);
 
@@ -87,7 +92,12 @@ export function acceptRemoteSettings(settingsFile: string, signed: Uint8Array, n
   }
   if (doc.version <= current) return refuse(doc.version, [`version: ${doc.version} is not newer than the applied version ${current}`]);
 
-  const raw = readSettingsFile(before.file);
+  let raw: unknown;
+  try {
+    raw = readSettingsFile(before.file);
+  } catch (err) {
+    return refuse(doc.version, [`(kiosk): the kiosk's own settings file cannot be read: ${(err as Error).message}`]);
+  }
   const candidate = withEnrolmentIdentity(layerSettings(layerSettings(raw, folder.enrolment.settings), doc.settings), folder);
   const checked = settingsSchema.safeParse(candidate);
   if (!checked.success) {
@@ -96,9 +106,17 @@ export function acceptRemoteSettings(settingsFile: string, signed: Uint8Array, n
       problemsOf(checked.error, { schema: settingsSchema, input: candidate }).map((p) => `${p.path || '(top)'}: ${p.message}`),
     );
   }
-  writeEnrolmentFile(join(folder.dir, ENROLMENT_FILES.remote), signed);
-  const refused = readRefused(folder.dir);
-  if (refused && (refused.version === null || refused.version <= doc.version)) rmSync(join(folder.dir, ENROLMENT_FILES.refused), { force: true });
+  try {
+    writeEnrolmentFile(join(folder.dir, ENROLMENT_FILES.remote), signed);
+  } catch (err) {
+    return refuse(doc.version, [`(kiosk): the document cannot be kept in the enrolment folder: ${(err as Error).message}`]);
+  }
+  try {
+    const refused = readRefused(folder.dir);
+    if (refused && (refused.version === null || refused.version <= doc.version)) rmSync(join(folder.dir, ENROLMENT_FILES.refused), { force: true });
+  } catch {
+    // A stale refusal left behind: the heartbeat shows the applied version beside it; the next refusal or acceptance replaces it.
+  }
   const changed = changedPaths(before.settings, checked.data);
   return { ok: true, version: doc.version, changed, restartNeeded: changed.some((p) => !isLive(p)) };
 }

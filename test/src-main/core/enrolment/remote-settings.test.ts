@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -53,6 +53,13 @@ describe('acceptRemoteSettings and fleetFigures', () => {
       expect(r).toEqual({ ok: false, version, problems });
       if (version !== null) expect(fleetFigures(config, now).settingsRefused).toEqual({ version, problems });
     }
+    // Signed by a key the kiosk does not trust (the hub rotated or restored its downlink key), or not a
+    // document at all: the downlink record's (verified) version is kept with the refusal, so the hub hears it.
+    const untrusted = acceptRemoteSettings(config, f.sign({ version: 9, source: 'remote', settings: {} }, stranger), now, 9);
+    expect(untrusted).toMatchObject({ ok: false, version: 9 });
+    expect(fleetFigures(config, now).settingsRefused).toEqual({ version: 9, problems: [expect.stringMatching(/^signature: key .* is not trusted here$/)] });
+    expect(acceptRemoteSettings(config, new Uint8Array([1, 2, 3]), now, 9)).toMatchObject({ ok: false, version: 9 });
+    expect(fleetFigures(config, now).settingsRefused?.version).toBe(9);
     // Nothing refused took effect.
     expect(loadSettings(config).settings.screens).toMatchObject({ language: 'en', resultSeconds: 4 });
     expect(loadSettings(config).settings.store.path).toBe('safegate.db');
@@ -60,6 +67,16 @@ describe('acceptRemoteSettings and fleetFigures', () => {
     expect(acceptRemoteSettings(config, f.sign({ version: 10, source: 'remote', settings: {} }), now)).toMatchObject({ ok: true, version: 10 });
     expect(existsSync(join(f.dir, 'refused-settings.json'))).toBe(false);
     expect(fleetFigures(config, now)).toMatchObject({ settingsVersion: 10, settingsRefused: null });
+  });
+
+  it('a document the kiosk cannot keep (the folder cannot take the file) is refused, never thrown, and the refusal reaches the heartbeat', () => {
+    const { config, f } = setUp();
+    // Where the document would go is taken by a directory: the write (temp file + rename) fails.
+    mkdirSync(join(f.dir, 'remote-settings.cose'));
+    let r: ReturnType<typeof acceptRemoteSettings> | undefined;
+    expect(() => (r = acceptRemoteSettings(config, f.sign({ version: 2, source: 'remote', settings: { screens: { language: 'en' } } }), now, 2))).not.toThrow();
+    expect(r).toMatchObject({ ok: false, version: 2, problems: [expect.stringMatching(/^\(kiosk\): the document cannot be kept in the enrolment folder: /)] });
+    expect(fleetFigures(config, now).settingsRefused).toMatchObject({ version: 2 });
   });
 
   it('a kiosk that is not enrolled refuses remote settings and reports itself not enrolled', () => {
