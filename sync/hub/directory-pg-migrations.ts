@@ -490,4 +490,10 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
         SELECT device_id, revoked_ms, NULL FROM fleet_devices WHERE revoked_ms IS NOT NULL;
     `,
   },
+  {
+    // SQLite 0024-enrol-retry: the device's current certificate whole, for an enrolment retried with the same key.
+    version: 10,
+    name: 'enrol-retry',
+    sql: `ALTER TABLE fleet_devices ADD COLUMN cert_pem text;`,
+  },
 ];

@@ -32,6 +32,7 @@ import * as m0020 from './directory-migrations/0020-device-placements.js';
 import * as m0021 from './directory-migrations/0021-fleet.js';
 import * as m0022 from './directory-migrations/0022-device-settings.js';
 import * as m0023 from './directory-migrations/0023-revocations.js';
+import * as m0024 from './directory-migrations/0024-enrol-retry.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
 import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
@@ -60,6 +61,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 21, name: '0021-fleet', up: m0021.up },
   { version: 22, name: '0022-device-settings', up: m0022.up },
   { version: 23, name: '0023-revocations', up: m0023.up },
+  { version: 24, name: '0024-enrol-retry', up: m0024.up },
 ] as const satisfies readonly Migration[];
 
 /** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */

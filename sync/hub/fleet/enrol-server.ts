@@ -73,6 +73,9 @@ export interface EnrolServerLimits {
   maxConnections: number;
 }
 
+/** How long after a token's use an enrolment retried with the same key gets the same certificate again. */
+export const ENROL_RETRY_MS = 3_600_000;
+
 export const ENROL_SERVER_LIMITS: EnrolServerLimits = {
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 10_000,
@@ -204,6 +207,13 @@ export class EnrolServer {
     const token = m[1];
     const nowMs = this.now();
     const looked = await this.o.book.lookup(token, nowMs);
+    if (!looked.ok && looked.reason === 'TOKEN_USED') {
+      const again = await this.retried(req, token, nowMs);
+      if (again) {
+        reply.header('cache-control', 'no-store');
+        return again;
+      }
+    }
     if (!looked.ok) {
       if (looked.cancelled) this.o.log.warn({ deviceId: looked.deviceId, address: req.ip }, 'enrolment refused: the code of this device was cancelled');
       throw new Refusal(looked.reason, tokenMessage(looked.reason));
@@ -216,7 +226,7 @@ export class EnrolServer {
     }
     const document = this.settingsDocument(deviceId, settings, nowMs);
     const signed = await this.o.pki.signDevice(csr.pem, deviceId, nowMs);
-    const used = await this.o.book.consume(token, nowMs, { certificate: issuedOf(signed.info), settingsDocument: document });
+    const used = await this.o.book.consume(token, nowMs, { certificate: issuedOf(signed.info, signed.certificatePem), settingsDocument: document });
     // Another request won the race for this token between the lookup and now: its certificate counts, this one is never sent.
     if (!used.ok) {
       if (used.cancelled) this.o.log.warn({ deviceId, address: req.ip }, 'enrolment refused: the code of this device was cancelled');
@@ -226,6 +236,21 @@ export class EnrolServer {
     this.o.log.info({ deviceId, serial: signed.info.serialHex, notAfter: new Date(signed.info.notAfterMs).toISOString(), address: req.ip }, 'device enrolled');
     reply.header('cache-control', 'no-store');
     return this.result(deviceId, signed.certificatePem, document);
+  }
+
+  /**
+   * An enrolment retried (its answer lost after the hub used the token): within ENROL_RETRY_MS of the
+   * token's use, a CSR for the same key as the device's certificate, not renewed nor revoked since,
+   * gets the same certificate and settings again. Undefined when that does not hold (TOKEN_USED then).
+   */
+  private async retried(req: FastifyRequest, token: string, nowMs: number): Promise<EnrolmentResult | undefined> {
+    const held = await this.o.book.enrolledWith(token);
+    if (!held || held.revoked || held.certPem === null || nowMs - held.usedAtMs > ENROL_RETRY_MS || nowMs < held.usedAtMs) return undefined;
+    const csr = await this.readCsrBody(req);
+    const cert = readCertificate(held.certPem);
+    if (cert.fingerprint !== held.certFingerprint || csr.commonName !== held.deviceId || !sameKey(csr.publicKeyPem, cert.publicKeyPem)) return undefined;
+    this.o.log.info({ deviceId: held.deviceId, serial: cert.serialHex, address: req.ip }, 'enrolment retried with the same key: the same certificate sent again');
+    return this.result(held.deviceId, held.certPem, held.settingsDocument);
   }
 
   /** POST simplereenroll: the device's current certificate (TLS client certificate) and a CSR for a new key, same CN. */
@@ -249,7 +274,7 @@ export class EnrolServer {
     if (sameKey(csr.publicKeyPem, current.publicKeyPem)) throw new Refusal('CSR_INVALID', 'the certificate request is for the current key: a renewal needs a new key pair');
     this.readyOrRefuse();
     const signed = await this.o.pki.signDevice(csr.pem, deviceId, nowMs);
-    const renewed = await this.o.book.renewCertificate(deviceId, current.fingerprint, issuedOf(signed.info), nowMs);
+    const renewed = await this.o.book.renewCertificate(deviceId, current.fingerprint, issuedOf(signed.info, signed.certificatePem), nowMs);
     // Revoked, or renewed by another request, between the checks above and now: this certificate is never sent.
     if (renewed === 'revoked') throw new Refusal('DEVICE_REVOKED', `device ${deviceId} is revoked at this hub`);
     if (renewed !== 'renewed') throw new Refusal('CERT_REQUIRED', 'the client certificate is not this device\'s current certificate (it was replaced)');
@@ -344,8 +369,8 @@ function sameKey(a: string, b: string): boolean {
   return der(a).equals(der(b));
 }
 
-function issuedOf(info: CertificateInfo) {
-  return { serialHex: info.serialHex, notAfterMs: info.notAfterMs, fingerprint: info.fingerprint };
+function issuedOf(info: CertificateInfo, pem: string) {
+  return { serialHex: info.serialHex, notAfterMs: info.notAfterMs, fingerprint: info.fingerprint, pem };
 }
 
 function tokenMessage(reason: 'TOKEN_UNKNOWN' | 'TOKEN_USED' | 'TOKEN_EXPIRED'): string {

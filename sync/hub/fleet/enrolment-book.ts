@@ -64,6 +64,8 @@ export interface IssuedCertificate {
   serialHex: string;
   notAfterMs: number;
   fingerprint: string;
+  /** The certificate itself (kept for an enrolment retried with the same key). */
+  pem?: string;
 }
 
 export interface EnrolledDevice {
@@ -263,12 +265,12 @@ export class EnrolmentBook {
    * Records a renewal: `certificate` becomes the device's current one only if the device is not
    * revoked and its current certificate is still `replacesFingerprint` (checked and changed in one
    * statement, so a revocation or another renewal in between wins). 'unknown' for a device never
-   * enrolled.
+   * enrolled. The enrolment's certificate is no longer kept (a retried enrolment gets nothing after a renewal).
    */
   async renewCertificate(deviceId: string, replacesFingerprint: string, c: IssuedCertificate, nowMs = Date.now()): Promise<'renewed' | 'revoked' | 'superseded' | 'unknown'> {
     return this.sql.write(async (tx) => {
       const changed = await tx.run(
-        sql`UPDATE fleet_devices SET cert_serial = ${c.serialHex}, cert_not_after_ms = ${c.notAfterMs}, cert_fingerprint = ${c.fingerprint}
+        sql`UPDATE fleet_devices SET cert_serial = ${c.serialHex}, cert_not_after_ms = ${c.notAfterMs}, cert_fingerprint = ${c.fingerprint}, cert_pem = ${null}
             WHERE device_id = ${deviceId} AND revoked_ms IS NULL AND cert_fingerprint = ${replacesFingerprint}`,
       );
       if (changed === 0) {
@@ -286,10 +288,11 @@ export class EnrolmentBook {
     );
     if (settingsDocument) {
       await tx.run(
-        sql`INSERT INTO fleet_devices (device_id, enrolled_ms, cert_serial, cert_not_after_ms, cert_fingerprint, settings_document, revoked_ms)
-            VALUES (${deviceId}, ${nowMs}, ${c.serialHex}, ${c.notAfterMs}, ${c.fingerprint}, ${Buffer.from(settingsDocument)}, ${null})
+        sql`INSERT INTO fleet_devices (device_id, enrolled_ms, cert_serial, cert_not_after_ms, cert_fingerprint, settings_document, revoked_ms, cert_pem)
+            VALUES (${deviceId}, ${nowMs}, ${c.serialHex}, ${c.notAfterMs}, ${c.fingerprint}, ${Buffer.from(settingsDocument)}, ${null}, ${c.pem ?? null})
             ON CONFLICT (device_id) DO UPDATE SET enrolled_ms = excluded.enrolled_ms, cert_serial = excluded.cert_serial,
-              cert_not_after_ms = excluded.cert_not_after_ms, cert_fingerprint = excluded.cert_fingerprint, settings_document = excluded.settings_document`,
+              cert_not_after_ms = excluded.cert_not_after_ms, cert_fingerprint = excluded.cert_fingerprint, settings_document = excluded.settings_document,
+              cert_pem = excluded.cert_pem`,
       );
     } else {
       const changed = await tx.run(
@@ -297,6 +300,29 @@ export class EnrolmentBook {
       );
       if (changed === 0) throw new EnrolmentBookError(`device ${deviceId} is not enrolled: its first certificate comes with its settings document`);
     }
+  }
+
+  /**
+   * What a used token enrolled, for a retry of that enrolment: when it was used, the device's current
+   * certificate (PEM, when kept) and fingerprint, its settings document, and whether it is revoked.
+   * Undefined when the token is not known or not used.
+   */
+  async enrolledWith(token: string): Promise<{ deviceId: string; usedAtMs: number; certPem: string | null; certFingerprint: string; settingsDocument: Uint8Array; revoked: boolean } | undefined> {
+    if (!ENROLMENT_TOKEN_PATTERN.test(token)) return undefined;
+    const row = await this.sql.get<{ device_id: string; used_ms: number; cert_pem: string | null; cert_fingerprint: string; settings_document: Uint8Array; revoked_ms: number | null }>(
+      sql`SELECT t.device_id, t.used_ms, d.cert_pem, d.cert_fingerprint, d.settings_document, d.revoked_ms
+          FROM fleet_enrolment_tokens t JOIN fleet_devices d ON d.device_id = t.device_id
+          WHERE t.token_hash = ${tokenHash(token)} AND t.used_ms IS NOT NULL`,
+    );
+    if (!row) return undefined;
+    return {
+      deviceId: row.device_id,
+      usedAtMs: row.used_ms,
+      certPem: row.cert_pem,
+      certFingerprint: row.cert_fingerprint,
+      settingsDocument: new Uint8Array(row.settings_document),
+      revoked: row.revoked_ms !== null,
+    };
   }
 
   /** Every enrolled device, by id. */

@@ -217,6 +217,35 @@ describe.each(directoryBackends)('the enrolment endpoint on $name', (backend) =>
     expect(logged).not.toContain(t.token);
   });
 
+  it('a retry with the same key within the hour gets the same certificate and settings again; another key, a later retry, or a renewed or revoked device: TOKEN_USED', async () => {
+    const t = await token();
+    const key = generateDeviceKey();
+    const first = enrolmentResultSchema.parse((await enrol(t, key)).json);
+    const again = await enrol(t, key);
+    expect(again.status, again.text).toBe(200);
+    const second = enrolmentResultSchema.parse(again.json);
+    expect(second.certificate).toBe(first.certificate);
+    expect(second.settings).toBe(first.settings);
+    expect(logged).toMatch(/enrolment retried with the same key/);
+    expect(logged).not.toContain(t.token);
+    expectRefusal(await enrol(t), 409, 'TOKEN_USED');
+    // An hour and more after the token's use, the same key gets TOKEN_USED too.
+    const later = await startServer({ now: () => Date.now() + HOUR + 60_000 });
+    expectRefusal(await call(later.port, EST_PATHS.simpleenroll, { body: await createCsr(key.privateKeyPem, t.deviceId), token: t.token }), 409, 'TOKEN_USED');
+    // Once renewed, the first certificate is no longer the device's: a retry gets nothing.
+    const newKey = generateDeviceKey();
+    const renewed = await call(server.port, EST_PATHS.simplereenroll, { body: await createCsr(newKey.privateKeyPem, t.deviceId), client: { key: key.privateKeyPem, cert: first.certificate } });
+    expect(renewed.status, renewed.text).toBe(200);
+    expectRefusal(await enrol(t, key), 409, 'TOKEN_USED');
+    expectRefusal(await enrol(t, newKey), 409, 'TOKEN_USED');
+
+    const u = await token();
+    const uKey = generateDeviceKey();
+    expect((await enrol(u, uKey)).status).toBe(200);
+    await book.markRevoked(u.deviceId);
+    expectRefusal(await enrol(u, uKey), 409, 'TOKEN_USED');
+  });
+
   it('refuses a cancelled code as unknown, says at the hub why, and enrols nothing', async () => {
     const t = await token();
     expect((await book.cancelTokens({ deviceIds: [t.deviceId] })).cancelled).toEqual([t.deviceId]);
