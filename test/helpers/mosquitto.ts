@@ -205,6 +205,12 @@ export class TestBroker {
     await new Promise((r) => setTimeout(r, 300));
   }
 
+  /** SIGHUP, as `systemctl reload mosquitto`: Mosquitto 2.0.11 re-reads its ACL file and each listener's certificates and CRL. */
+  async reload(): Promise<void> {
+    this.process?.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
   get url(): string {
     return `mqtts://127.0.0.1:${this.port}`;
   }

@@ -338,4 +338,15 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
     await expect(connect('kiosk-c')).rejects.toThrow();
     expect(await publishVerdict(await connect('kiosk-b'), topics.heartbeat('kiosk-b'))).toBe(0);
   });
+
+  it('`systemctl reload mosquitto` (SIGHUP) makes the running broker refuse a newly revoked certificate at TLS, without a restart', async () => {
+    // The broker runs with a CRL that does not list kiosk-b yet (read at its last start).
+    expect(await publishVerdict(await connect('kiosk-b'), topics.heartbeat('kiosk-b'))).toBe(0);
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    const r = run('revoke', 'kiosk-b', '--wait', '1s');
+    expect(r.status).toBe(0);
+    expect(crlSerials()).toContain(serialOf('kiosk-b'));
+    await broker.reload();
+    await expect(connect('kiosk-b')).rejects.toThrow();
+  });
 });
