@@ -16,7 +16,7 @@ export function registerDevicesCommands(hub: Command): void {
     .action(async (o: { config?: string; json?: boolean; silentAfter?: string }) => console.log(await listFleetDevices(requireConfig(o.config), o)));
   devices
     .command('revoke')
-    .description("cut a device off: at once at the broker (its session closed, every topic denied), its certificate on the CRL (refused from the broker's next start), and the hub refuses whatever still arrives from it")
+    .description("cut a device off: at once at the broker (its session closed, every topic denied), its certificate on the CRL (refused at TLS once the broker re-reads it: systemctl reload mosquitto), and the hub refuses whatever still arrives from it")
     .argument('<device>', 'the device id (its certificate CN)')
     .option('--json', 'the steps as one JSON object')
     .option('--wait <duration>', 'how long to wait for a running hub process to confirm the broker cut-off before this command signs in to the broker itself, e.g. 15s', '15s')

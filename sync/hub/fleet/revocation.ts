@@ -335,7 +335,7 @@ export async function revokeDevice(deviceId: string, deps: RevocationDeps): Prom
   } else {
     try {
       const path = await deps.writeCrl();
-      crl = { step: 'crl', ok: true, detail: `CRL written at ${path} with ${marked.serials.length} certificate(s) of the device (takes effect at the next broker start)` };
+      crl = { step: 'crl', ok: true, detail: `CRL written at ${path} with ${marked.serials.length} certificate(s) of the device (takes effect when the broker re-reads it: systemctl reload mosquitto)` };
     } catch (err) {
       crl = { step: 'crl', ok: false, detail: `CRL NOT written: ${(err as Error).message}` };
     }

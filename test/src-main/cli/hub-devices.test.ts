@@ -204,7 +204,7 @@ describe('hub devices revoke command (real Mosquitto on the hub CA)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([
       'ok   broker: immediate cut-off done (by this command as hub.1: no hub process was running to confirm it within 1 s): the broker disconnected the device and denies it every topic',
-      `ok   crl: CRL written at ${join(pkiDir, 'crl.pem')} with 1 certificate(s) of the device (takes effect at the next broker start)`,
+      `ok   crl: CRL written at ${join(pkiDir, 'crl.pem')} with 1 certificate(s) of the device (takes effect when the broker re-reads it: systemctl reload mosquitto)`,
       'ok   directory: marked revoked: hub processes refuse its messages, the enrolment server its renewal',
     ]);
     await closed;
