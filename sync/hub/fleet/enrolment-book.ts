@@ -275,6 +275,11 @@ export class EnrolmentBook {
       );
       if (changed === 0) {
         const row = await tx.get<DeviceRow>(sql`SELECT device_id, enrolled_ms, cert_serial, cert_not_after_ms, cert_fingerprint, revoked_ms FROM fleet_devices WHERE device_id = ${deviceId}`);
+        // Revoked while this certificate was being signed: it is never sent, and its serial joins the
+        // device's list anyway, so every CRL written from now on names it (review r3 finding 2).
+        if (row && row.revoked_ms !== null) {
+          await tx.run(sql`INSERT INTO fleet_certificates (serial_hex, device_id, issued_ms, not_after_ms) VALUES (${c.serialHex}, ${deviceId}, ${nowMs}, ${c.notAfterMs}) ON CONFLICT (serial_hex) DO NOTHING`);
+        }
         return !row ? ('unknown' as const) : row.revoked_ms !== null ? ('revoked' as const) : ('superseded' as const);
       }
       await tx.run(sql`INSERT INTO fleet_certificates (serial_hex, device_id, issued_ms, not_after_ms) VALUES (${c.serialHex}, ${deviceId}, ${nowMs}, ${c.notAfterMs})`);
