@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { X509Certificate } from 'node:crypto';
 import { CliError } from './cli-error.js';
 import type { EnrolmentSettings } from '../../sync/hub/fleet/enrolment-book.js';
 
@@ -153,10 +154,20 @@ export async function createEnrolmentCodes(o: CreateOptions): Promise<string> {
   if (o.gpioProfile !== undefined) await checkGpioProfile(o.gpioProfile, e.gpioProfiles);
   if (o.sheet !== undefined && !/\.(pdf|png)$/i.test(o.sheet)) throw new CliError('--sheet: a file name ending in .pdf or .png', 2);
   let caFingerprint: string;
+  let names: string[];
   try {
-    caFingerprint = HubPki.open(loaded.pkiDir).caFingerprint();
+    const pki = HubPki.open(loaded.pkiDir);
+    caFingerprint = pki.caFingerprint();
+    names = serverCertificateNames(pki.serverCredentials().certPem);
   } catch (err) {
     throw new CliError((err as Error).message, { cause: err });
+  }
+  // A kiosk checks the endpoint's certificate names its host: a code for a host the certificate lacks fails at every gate.
+  for (const [what, url] of [['enrol.publicUrl', e.publicUrl], ['enrol.brokerUrl', e.brokerUrl]] as const) {
+    if (url === undefined) continue;
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    // (An IPv6 address is written differently in the certificate: not compared.)
+    if (!host.includes(':') && !names.includes(host)) throw new CliError(`${what} names ${host}, which the hub's server certificate does not (it names ${names.join(', ')}): make the CA with that --host, or use one of these names`);
   }
 
   const directory = await HubDirectory.open(directoryTarget(loaded));
@@ -226,6 +237,16 @@ async function heardDeviceIds(loaded: import('../../sync/hub/settings.js').Loade
   } finally {
     await store.close();
   }
+}
+
+/** The DNS names and IP addresses a server certificate is for (lower case). */
+function serverCertificateNames(certPem: string): string[] {
+  const san = new X509Certificate(certPem).subjectAltName ?? '';
+  return san
+    .split(',')
+    .map((part) => part.trim())
+    .map((part) => /^(?:DNS|IP Address):(.+)$/.exec(part)?.[1]?.toLowerCase())
+    .filter((n): n is string => n !== undefined);
 }
 
 /** A GPIO profile must be in the settings and make valid kiosk gate settings (checked now, not at the gate). */

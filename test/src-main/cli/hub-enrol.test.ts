@@ -165,6 +165,13 @@ describe('safegate hub pki init / hub enrol', { timeout: 120_000 }, () => {
       await directory.close();
     }
     expect(one('--checkpoint-kind', 'gate', '--site', 'site-z')).toMatch(/unknown site "site-z"/);
+    // A code for a host the hub's server certificate does not name would fail at every gate: refused here.
+    const elsewhere = join(dir.path, 'hub-elsewhere.yaml');
+    writeFileSync(elsewhere, stringify({ broker: { url: 'mqtts://127.0.0.1:8883' }, directory: { path: 'directory.db' }, store: { path: 'hub.db' }, console: { enabled: false }, pki: { dir: 'pki' }, enrol: { publicUrl: 'https://other.example:8443' } }));
+    const wrongHost = run('hub', 'enrol', 'create', '--config', elsewhere, '--checkpoint-kind', 'gate', '--site', 'site-b', '--checkpoint-id', 'gate-b');
+    expect(wrongHost.status).not.toBe(0);
+    expect(wrongHost.stderr.trim().split('\n')).toHaveLength(1);
+    expect(wrongHost.stderr).toMatch(/enrol\.publicUrl names other\.example, which the hub's server certificate does not \(it names hub\.example\.vn, 127\.0\.0\.1\)/);
     expect(one('--checkpoint-kind', 'bus', '--site', 'site-b', '--checkpoint-id', 'gate-b')).toMatch(/gate-b is a gate checkpoint, not bus/);
     const ok = run('hub', 'enrol', 'create', '--config', config, '--checkpoint-kind', 'gate', '--site', 'site-b', '--checkpoint-id', 'gate-b', '--json');
     expect(ok.status, ok.stderr).toBe(0);
