@@ -60,6 +60,7 @@ export async function runHub(configFile: string): Promise<void> {
     enforce: (ids): Promise<CutOffResult> => hub.cutOff(ids),
     // `safegate hub devices revoke` waits for this rather than signing in to the broker as this hub.
     confirmCutOff: (marks) => revocationMarks.confirmCutOff(marks, Date.now()),
+    linkUpSinceMs: () => hub.linkUpSinceMs(),
     refreshMs: loaded.settings.fleet.revokedRefreshSeconds * 1000,
     log: log.child({ ns: 'hub:fleet' }),
   });

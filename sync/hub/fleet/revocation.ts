@@ -180,6 +180,8 @@ export class RevokedDevices {
   private readonly refusedCounts = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  /** The link-up time the cut-offs in `cutOff` were sent under. */
+  private linkUpSeen: number | undefined;
   /** A refresh asked for while one was loading: runs once that one is done (a read started after the ask). */
   private again: Promise<void> | undefined;
 
@@ -195,6 +197,12 @@ export class RevokedDevices {
       enforce?: (deviceIds: readonly string[]) => Promise<CutOffResult>;
       /** Records that this process cut these devices off (what `hub devices revoke` waits for). */
       confirmCutOff?: (marks: readonly RevocationMark[]) => Promise<void>;
+      /**
+       * Since when this process's broker link is up (undefined: down). Each time it comes up again
+       * every revoked device is cut off again: the broker may be another one now, or its plugin file
+       * restored from before the revocation (the commands are idempotent and cheap).
+       */
+      linkUpSinceMs?: () => number | undefined;
       refreshMs: number;
       log: Logger;
     },
@@ -257,6 +265,11 @@ export class RevokedDevices {
   }
 
   private async load(): Promise<void> {
+    const up = this.options.linkUpSinceMs?.();
+    if (up !== undefined && up !== this.linkUpSeen) {
+      this.linkUpSeen = up;
+      this.cutOff.clear();
+    }
     let marks: RevocationMark[];
     try {
       marks = (await this.options.listRevoked())

@@ -325,6 +325,29 @@ describe('revoked devices refresh', () => {
  * stolen gate is online. The hub clears it (an empty retained message; the ACL lets hub processes
  * write presence) and its site hears it offline at once.
  */
+describe('revoked devices after a broker link comes up again', () => {
+  it('cuts every revoked device off again each time the link comes up (a new or restored broker forgot them)', async () => {
+    let up: number | undefined = 1_000;
+    const enforced: string[][] = [];
+    const revoked = new RevokedDevices({
+      listRevoked: () => Promise.resolve(['kiosk-x']),
+      enforce: (ids) => (enforced.push([...ids]), Promise.resolve({ ok: true as const })),
+      linkUpSinceMs: () => up,
+      refreshMs: 60_000,
+      log: silentLogger,
+    });
+    await revoked.refresh();
+    await revoked.refresh();
+    expect(enforced).toEqual([['kiosk-x']]);
+    up = undefined; // down: nothing to send over
+    await revoked.refresh();
+    up = 5_000; // up again
+    await revoked.refresh();
+    await revoked.refresh();
+    expect(enforced).toEqual([['kiosk-x'], ['kiosk-x']]);
+  });
+});
+
 describe('a revoked device’s presence (real Mosquitto)', () => {
   const dir = tempDir('safegate-revoke-presence-');
   let certs: TestCertificates;
