@@ -173,7 +173,8 @@ export class EnrolServer {
       return this.refuse(reply, 'HUB_NOT_READY', 'the hub could not complete the request; try again later');
     });
 
-    app.get(EST_PATHS.cacerts, async (_req, reply) => {
+    // The public CA certificate is out of the per-address limit: a site's kiosks behind one address enrol in the same minute.
+    app.get(EST_PATHS.cacerts, { config: { rateLimit: false } }, async (_req, reply) => {
       reply.header('content-type', 'application/pem-certificate-chain').header('cache-control', 'no-store');
       return this.o.pki.caPem();
     });
