@@ -16,8 +16,8 @@ import type { HubSqlExecutor } from '../hub-sql.js';
  * concurrent uses, on any number of hub processes, exactly one wins.
  *
  * A pending token can be cancelled (`hub enrol cancel`, or `hub devices revoke` of a device that has
- * only a pending code): its expiry is set back to its creation time. No token is ever made with an
- * expiry that early (the shortest is 1 minute), so `expires_ms <= created_ms` marks a cancelled one;
+ * only a pending code): its expiry becomes minus the time it was cancelled. No real time is negative,
+ * so `expires_ms < 0` marks a cancelled one (and it is never pending: `expires_ms > now` fails);
  * using it is refused as TOKEN_UNKNOWN (the kiosk learns nothing more), and the hub logs why.
  */
 
@@ -244,7 +244,7 @@ export class EnrolmentBook {
       if (!won) {
         const row = await tx.get<TokenRow>(sql`SELECT * FROM fleet_enrolment_tokens WHERE token_hash = ${hash}`);
         if (!row) return { ok: false, reason: 'TOKEN_UNKNOWN' } as const;
-        if (row.used_ms === null && row.expires_ms <= row.created_ms) return { ok: false, reason: 'TOKEN_UNKNOWN', deviceId: row.device_id, cancelled: true } as const;
+        if (row.used_ms === null && row.expires_ms < 0) return { ok: false, reason: 'TOKEN_UNKNOWN', deviceId: row.device_id, cancelled: true } as const;
         return { ok: false, reason: row.used_ms !== null ? 'TOKEN_USED' : 'TOKEN_EXPIRED', deviceId: row.device_id } as const;
       }
       if (issued) await this.record(tx, won.device_id, issued.certificate, issued.settingsDocument, nowMs);
@@ -383,18 +383,18 @@ export class EnrolmentBook {
     if (req.allPending ? ids.length > 0 : ids.length === 0) throw new EnrolmentBookError('name the device ids whose codes to cancel, or all pending codes (optionally of one site), not both');
     if (!req.allPending && req.siteId !== undefined) throw new EnrolmentBookError('a site selects among all pending codes only');
     return this.sql.write(async (tx) => {
-      const pending = sql`used_ms IS NULL AND expires_ms > ${nowMs} AND expires_ms > created_ms`;
+      const pending = sql`used_ms IS NULL AND expires_ms > ${nowMs}`;
       const cancelled: string[] = [];
       const notPending: { deviceId: string; state: TokenState | 'unknown' }[] = [];
       if (req.allPending) {
         const rows =
           req.siteId === undefined
-            ? await tx.all<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = created_ms WHERE ${pending} RETURNING device_id`)
-            : await tx.all<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = created_ms WHERE ${pending} AND site_id = ${req.siteId} RETURNING device_id`);
+            ? await tx.all<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = ${-nowMs} WHERE ${pending} RETURNING device_id`)
+            : await tx.all<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = ${-nowMs} WHERE ${pending} AND site_id = ${req.siteId} RETURNING device_id`);
         cancelled.push(...rows.map((r) => r.device_id));
       } else {
         for (const id of ids) {
-          const row = await tx.get<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = created_ms WHERE device_id = ${id} AND ${pending} RETURNING device_id`);
+          const row = await tx.get<{ device_id: string }>(sql`UPDATE fleet_enrolment_tokens SET expires_ms = ${-nowMs} WHERE device_id = ${id} AND ${pending} RETURNING device_id`);
           if (row) {
             cancelled.push(id);
             continue;
@@ -438,9 +438,10 @@ function entryOf(r: TokenRow, nowMs: number): TokenEntry {
     deviceId: r.device_id,
     settings: { siteId: r.site_id, checkpoint, ...(r.gpio_profile !== null ? { gpioProfile: r.gpio_profile } : {}) },
     createdAtMs: r.created_ms,
-    expiresAtMs: r.expires_ms,
+    // A cancelled token: the time it was cancelled (it is valid no longer from then).
+    expiresAtMs: Math.abs(r.expires_ms),
     usedAtMs: r.used_ms,
-    state: r.used_ms !== null ? 'used' : r.expires_ms <= r.created_ms ? 'cancelled' : r.expires_ms <= nowMs ? 'expired' : 'pending',
+    state: r.used_ms !== null ? 'used' : r.expires_ms < 0 ? 'cancelled' : r.expires_ms <= nowMs ? 'expired' : 'pending',
   };
 }
 
