@@ -126,10 +126,13 @@ export function brokerInstallLines(p: { caCert: string; serverCert: string; serv
     `  install -o mosquitto -g mosquitto -m 0600 ${p.serverKey} ${d}/server.key`,
     `  install -o root -g mosquitto -m 0644 ${p.crl} ${d}/crl.pem`,
     `safegate.conf then reads: cafile ${d}/ca.crt, certfile ${d}/server.crt, keyfile ${d}/server.key, crlfile ${d}/crl.pem`,
-    `Revoking a device rewrites ${p.crl}, not the copy, and Mosquitto reads its crlfile only when it starts:`,
-    `refresh the copy before every broker start (\`systemctl edit mosquitto\`):`,
+    `Revoking a device rewrites ${p.crl}, not the copy, and Mosquitto reads its crlfile only at start and on reload:`,
+    `refresh the copy before both (\`systemctl edit mosquitto\`; the empty ExecReload= clears the packaged line, re-added after the copy):`,
     `  [Service]`,
     `  ExecStartPre=/usr/bin/install -o root -g mosquitto -m 0644 ${p.crl} ${d}/crl.pem`,
+    `  ExecReload=`,
+    `  ExecReload=/usr/bin/install -o root -g mosquitto -m 0644 ${p.crl} ${d}/crl.pem`,
+    `  ExecReload=/bin/kill -HUP $MAINPID`,
   ];
 }
 

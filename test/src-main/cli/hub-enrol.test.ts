@@ -52,6 +52,8 @@ describe('safegate hub pki init / hub enrol', { timeout: 120_000 }, () => {
     expect(r.stdout).toContain(`install -o mosquitto -g mosquitto -m 0600 ${join(pkiDir, 'server.key')} ${confPath('keyfile')}\n`);
     // The CRL copy is refreshed from the file revocations rewrite before every broker start.
     expect(r.stdout).toContain(`ExecStartPre=/usr/bin/install -o root -g mosquitto -m 0644 ${join(pkiDir, 'crl.pem')} ${confPath('crlfile')}`);
+    // ... and before every reload (a revocation takes effect at `systemctl reload mosquitto`), then the packaged SIGHUP.
+    expect(r.stdout).toContain(`  ExecReload=\n  ExecReload=/usr/bin/install -o root -g mosquitto -m 0644 ${join(pkiDir, 'crl.pem')} ${confPath('crlfile')}\n  ExecReload=/bin/kill -HUP $MAINPID`);
     expect(statSync(join(pkiDir, 'crl.pem')).mode & 0o777).toBe(0o644);
     expect(statSync(join(pkiDir, 'server.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir.path, 'pki', 'hub.1.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
