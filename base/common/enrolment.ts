@@ -181,6 +181,8 @@ export const enrolmentResultSchema = z.strictObject({
   keys: z.strictObject({
     pass: z.array(pemSchema('PUBLIC KEY')).min(1).max(16),
     downlink: z.array(pemSchema('PUBLIC KEY')).min(1).max(16),
+    /** Where the hub signs phone-bound passes: that key too, so the gate verifies them from its first start. */
+    'phone-pass': z.array(pemSchema('PUBLIC KEY')).max(16).optional(),
   }),
   /** The device's settings document (see `deviceSettingsDocumentSchema`) as COSE_Sign1 by a downlink key, base64. */
   settings: z.string().max(256 * 1024).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64'),

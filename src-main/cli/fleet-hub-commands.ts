@@ -410,6 +410,7 @@ export async function startEnrolmentEndpoint(o: {
   directory: import('../../sync/hub/directory.js').HubDirectory;
   signingKey: import('node:crypto').KeyObject | undefined;
   passKey: import('node:crypto').KeyObject | undefined;
+  phonePassKey?: import('node:crypto').KeyObject | undefined;
   log: import('pino').Logger;
 }): Promise<{ stop(): Promise<void> } | undefined> {
   const e = o.loaded.settings.enrol;
@@ -432,7 +433,7 @@ export async function startEnrolmentEndpoint(o: {
     book: new EnrolmentBook(o.directory.sql),
     directory: o.directory,
     signingKey: o.signingKey,
-    keys: { pass: o.passKey ? [publicPemOf(o.passKey)] : [], downlink: o.signingKey ? [publicPemOf(o.signingKey)] : [] },
+    keys: { pass: o.passKey ? [publicPemOf(o.passKey)] : [], downlink: o.signingKey ? [publicPemOf(o.signingKey)] : [], 'phone-pass': o.phonePassKey ? [publicPemOf(o.phonePassKey)] : [] },
     // Required with enrol.enabled (the settings schema refuses it missing).
     brokerUrl: e.brokerUrl!,
     gpioProfiles: e.gpioProfiles,

@@ -117,7 +117,7 @@ export async function runHub(configFile: string): Promise<void> {
   });
   await hubConsole?.start();
   // The enrolment endpoint (enrol.enabled): kiosks enrol with the one-time codes of `safegate hub enrol create`.
-  const enrolServer = await (await import('./fleet-hub-commands.js')).startEnrolmentEndpoint({ loaded, directory, signingKey, passKey, log: log.child({ ns: 'hub:enrol' }) });
+  const enrolServer = await (await import('./fleet-hub-commands.js')).startEnrolmentEndpoint({ loaded, directory, signingKey, passKey, phonePassKey, log: log.child({ ns: 'hub:enrol' }) });
   hub.on('ingested', (deviceId, r) =>
     log.info({ deviceId, batchId: r.batchId, inserted: r.inserted, duplicates: r.duplicates, contiguousSeq: r.contiguousSeq, gaps: r.gaps.length }, 'batch stored'),
   );

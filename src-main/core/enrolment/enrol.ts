@@ -183,8 +183,8 @@ export function checkEnrolmentResult(
 
   const keyring = new HubKeyring();
   const files: Record<string, string | Uint8Array> = { [ENROLMENT_FILES.cert]: ensureNewline(result.certificate), [ENROLMENT_FILES.ca]: ensureNewline(result.caCertificate) };
-  for (const role of ['pass', 'downlink'] as const) {
-    for (const pem of result.keys[role]) {
+  for (const role of ['pass', 'downlink', 'phone-pass'] as const) {
+    for (const pem of result.keys[role] ?? []) {
       try {
         const key = createPublicKey(pem);
         const trusted = keyring.add(key, { role, source: 'enrolment', origin: 'installed' });

@@ -39,7 +39,7 @@ export interface EnrolServerOptions {
   /** The hub's downlink private key: it signs the device settings document. Without it the server answers HUB_NOT_READY. */
   signingKey: KeyObject | undefined;
   /** Public keys (PEM) the enrolled kiosk installs as trust anchors, by role. */
-  keys: { pass: string[]; downlink: string[] };
+  keys: { pass: string[]; downlink: string[]; 'phone-pass'?: string[] };
   brokerUrl: string;
   gpioProfiles: Record<string, Record<string, unknown>>;
   host: string;
@@ -346,7 +346,7 @@ export class EnrolServer {
       certificate: certificatePem,
       caCertificate: this.o.pki.caPem(),
       brokerUrl: this.o.brokerUrl,
-      keys: { pass: this.o.keys.pass, downlink: this.o.keys.downlink },
+      keys: { pass: this.o.keys.pass, downlink: this.o.keys.downlink, ...(this.o.keys['phone-pass']?.length ? { 'phone-pass': this.o.keys['phone-pass'] } : {}) },
       settings: Buffer.from(document).toString('base64'),
     } satisfies EnrolmentResult);
   }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -50,6 +50,7 @@ describe('a fresh kiosk enrols by scanning its code, syncs, and applies a signed
     const downlink = generateSigningKeyPair('EdDSA');
     writeFileSync(join(dir.path, 'downlink.key'), downlink.privatePem, { mode: 0o600 });
     writeFileSync(join(dir.path, 'pass.key'), passKey.privatePem, { mode: 0o600 });
+    writeFileSync(join(dir.path, 'phone-pass.key'), generateSigningKeyPair('EdDSA').privatePem, { mode: 0o600 });
     writeFileSync(
       hubConfig,
       stringify({
@@ -59,6 +60,7 @@ describe('a fresh kiosk enrols by scanning its code, syncs, and applies a signed
         directory: { path: join(dir.path, 'directory.db') },
         signingKey: join(dir.path, 'downlink.key'),
         passKey: join(dir.path, 'pass.key'),
+        phonePassKey: join(dir.path, 'phone-pass.key'),
         console: { enabled: false },
         pki: { dir: pkiDir },
         enrol: { enabled: true, host: '127.0.0.1', port: enrolPort, publicUrl: `https://127.0.0.1:${enrolPort}`, brokerUrl: `mqtts://127.0.0.1:${brokerPort}` },
@@ -150,6 +152,8 @@ describe('a fresh kiosk enrols by scanning its code, syncs, and applies a signed
     await waitFor(() => (kiosk.logs.some((l) => l.msg === 'hub link online') ? true : undefined), 'the kiosk online with its own certificate', 30_000);
     const folder = join(box.dir, 'var-lib-safegate', 'enrolment');
     expect(readFileSync(join(folder, 'device.key'), 'utf8')).toMatch(/PRIVATE KEY/);
+    // The hub's keys came with the certificate: passes, phone-bound passes and what the hub sends down.
+    for (const role of ['pass', 'phone-pass', 'downlink']) expect(readdirSync(join(folder, 'keys', role)).filter((f) => f.endsWith('.pub.pem')), role).toHaveLength(1);
 
     // The same code again, from another box: refused, and that box has no certificate to reach the broker with.
     const other = await freshBox('box-2');
