@@ -102,5 +102,5 @@ describe('screens address for the display unit', () => {
     helper.kill('SIGTERM');
     await waitFor(() => (helper?.exitCode !== null ? true : undefined), 'safegate-screens exited', 10_000);
     expect(helper.exitCode).toBe(0);
-  });
+  }, 60_000);
 });

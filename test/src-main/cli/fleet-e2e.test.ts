@@ -159,17 +159,17 @@ describe('a fresh kiosk enrols by scanning its code, syncs, and applies a signed
     const other = await freshBox('box-2');
     const replay = safegate(['enrol', '--config', other.config, '--token', first!.code]);
     expect(replay.status).toBe(1);
-    expect(replay.stderr + replay.stdout).toMatch(/TOKEN_USED|already used/i);
+    expect(replay.stderr).toMatch(/TOKEN_USED/);
     // A token made for one device id, sent with a certificate request for another.
     const foreign = second!.code.replace(/#d=[^&]+/, `#d=${first!.deviceId}`);
     const wrongDevice = safegate(['enrol', '--config', other.config, '--token', foreign]);
     expect(wrongDevice.status).toBe(1);
-    expect(wrongDevice.stderr + wrongDevice.stdout).toMatch(/CSR_WRONG_DEVICE|another device|TOKEN_UNKNOWN/i);
+    expect(wrongDevice.stderr).toMatch(/CSR_WRONG_DEVICE/);
     // An unknown token (right form, never issued).
     const unknown = second!.code.replace(/&t=[A-Za-z0-9_-]{43}/, `&t=${'A'.repeat(43)}`);
     const refusedUnknown = safegate(['enrol', '--config', other.config, '--token', unknown]);
     expect(refusedUnknown.status).toBe(1);
-    expect(refusedUnknown.stderr + refusedUnknown.stdout).toMatch(/TOKEN_UNKNOWN|unknown/i);
+    expect(refusedUnknown.stderr).toMatch(/TOKEN_UNKNOWN/);
     // An expired token.
     const [shortLived] = enrolmentCodes(['--checkpoint-kind', 'gate', '--site', 'xuong-1', '--checkpoint-id', 'cong-2', '--name', 'Cổng 2', '--expires', '1m']);
     // A minute is long for a test: its expiry is moved into the past, as the clock would.
@@ -181,7 +181,7 @@ describe('a fresh kiosk enrols by scanning its code, syncs, and applies a signed
     }
     const expired = safegate(['enrol', '--config', other.config, '--token', shortLived!.code]);
     expect(expired.status).toBe(1);
-    expect(expired.stderr + expired.stdout).toMatch(/TOKEN_EXPIRED|expired/i);
+    expect(expired.stderr).toMatch(/TOKEN_EXPIRED/);
     expect(existsSync(join(other.dir, 'var-lib-safegate', 'enrolment', 'device.crt'))).toBe(false);
     // Without a certificate the broker does not let a client in at all.
     await expect(mqtt.connectAsync(broker.url, { ca: readFileSync(join(pkiDir, 'ca.crt')), clientId: second!.deviceId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3_000 })).rejects.toThrow();
