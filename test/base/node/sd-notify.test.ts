@@ -89,13 +89,13 @@ describe('systemd notifications (base/node/sd-notify.ts)', () => {
 
     const ready = await waitFor(() => socket.with('READY=1')[0], 'READY=1');
     expect(ready.msg.split('\n')).toEqual([`MAINPID=${child.pid}`, 'READY=1', 'STATUS=child up']);
-    await waitFor(() => (socket.with('WATCHDOG=1').length >= 4 ? true : undefined), 'four watchdog pings');
+    await waitFor(() => (socket.with('WATCHDOG=1').length >= 4 ? true : undefined), 'four watchdog pings', 30_000);
 
     child.kill('SIGUSR2');
     const until = await waitFor(() => out.map((l) => (l.startsWith('{"blockedUntil"') ? (JSON.parse(l) as { blockedUntil: number }).blockedUntil : undefined)).find((v) => v !== undefined), 'the loop unblocked', 20_000);
     const from = out.map((l) => (l.startsWith('{"blockedFrom"') ? (JSON.parse(l) as { blockedFrom: number }).blockedFrom : undefined)).find((v) => v !== undefined)!;
     const pingsBefore = socket.with('WATCHDOG=1').filter((d) => d.t < from).length;
-    await waitFor(() => (socket.with('WATCHDOG=1').filter((d) => d.t > until).length >= 4 ? true : undefined), 'four pings after the block');
+    await waitFor(() => (socket.with('WATCHDOG=1').filter((d) => d.t > until).length >= 4 ? true : undefined), 'four pings after the block', 30_000);
 
     const pings = socket.with('WATCHDOG=1').map((d) => d.t);
     expect(pingsBefore).toBeGreaterThanOrEqual(4);
@@ -112,7 +112,8 @@ describe('systemd notifications (base/node/sd-notify.ts)', () => {
     await waitFor(() => socket.with('STOPPING=1')[0], 'STOPPING=1');
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);
-  });
+    // Bounded by its waits; each ping is a systemd-notify process, slow to start on a loaded machine.
+  }, 90_000);
 
   it('`safegate run` says READY=1 once the kiosk is composed, pings while it runs and says STOPPING=1 on SIGTERM', async () => {
     const dir = tempDir('safegate-sd-notify-run-');
@@ -135,5 +136,5 @@ describe('systemd notifications (base/node/sd-notify.ts)', () => {
     await waitFor(() => socket.with('STOPPING=1')[0], 'STOPPING=1');
     expect(socket.with('STOPPING=1')).toHaveLength(1);
     expect(socket.with('STOPPING=1')[0]!.t).toBeGreaterThan(ready.t);
-  });
+  }, 90_000);
 });
