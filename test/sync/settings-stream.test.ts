@@ -31,7 +31,7 @@ import { makeEnrolledFolder, type EnrolledFixture } from '../src-main/core/enrol
 const DEVICE = 'kiosk-e-0001';
 
 /** Polls an async probe until it gives a value (bounded). */
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -163,7 +163,7 @@ describe('remote settings through a real broker', () => {
     expect(restarts).toEqual(['remote settings version 3 changed gate.relay.pulseMs']);
     expect(loadSettings(config).settings.gate.relay.pulseMs).toBe(2500);
     expect(loadSettings(config).settings.screens.language).toBe('en');
-  });
+  }, 60_000);
 
   it("a value the hub lets through but the kiosk's whole settings refuse (a relay pulse longer than its maxOnMs) reaches the hub as a refusal with the problem", async () => {
     // gate.relay.pulseMs 20 s is a valid pulse on its own; with the kiosk's maxOnMs (15 s by default) it is not.
@@ -173,7 +173,7 @@ describe('remote settings through a real broker', () => {
     expect((await book.view(DEVICE)).state).toBe('refused');
     expect(loadSettings(config).settings.gate.relay.pulseMs).toBe(2500);
     expect(restarts).toHaveLength(1);
-  });
+  }, 60_000);
 
   it('ignores a replayed older part, and refuses a document made for another device', async () => {
     // The part that brought version 2, signed then, sent again now: older than what the kiosk holds.
@@ -199,5 +199,5 @@ describe('remote settings through a real broker', () => {
     expect(r.refused?.problems).toEqual([`deviceId: the document is for kiosk-other, this kiosk is ${DEVICE}`]);
     expect(r.appliedVersion).toBe(3);
     expect(loadSettings(config).settings.screens.language).toBe('en');
-  });
+  }, 60_000);
 });
