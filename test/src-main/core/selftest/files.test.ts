@@ -123,16 +123,19 @@ describe('self-test checks on real files', () => {
 
     it('days to expiry: pass with a year left, warn under 30 days, fail once expired; missing or another device\'s: fail', () => {
       const d = dir();
-      const now = Date.now();
+      // Every certificate is issued before the clock is read: openssl sets notBefore to the second it
+      // runs, and under load a later issue can land in a second after an earlier reading.
       const year = issue(d, 'kiosk-1', 365);
+      const soon = issue(d, 'kiosk-1', 10);
+      const other = issue(d, 'kiosk-2', 365);
+      const now = Date.now();
       const base = { syncs: true, deviceId: 'kiosk-1', nowMs: now };
       expect(certificateCheck({ ...base, certFile: year })).toMatchObject({ status: 'pass', detail: expect.stringMatching(/36[45](\.\d)? days left/) });
-      const soon = issue(d, 'kiosk-1', 10);
       expect(certificateCheck({ ...base, certFile: soon })).toMatchObject({ status: 'warn', detail: expect.stringMatching(/expires in (9|10)(\.\d)? days/) });
       // The same certificate, read eleven days later.
       expect(certificateCheck({ ...base, certFile: soon, nowMs: now + 11 * 86_400_000 })).toMatchObject({ status: 'fail', detail: expect.stringContaining('expired on') });
       expect(certificateCheck({ ...base, certFile: join(d, 'missing.crt') })).toMatchObject({ status: 'fail', detail: expect.stringContaining('missing or not a certificate') });
-      expect(certificateCheck({ ...base, certFile: issue(d, 'kiosk-2', 365) })).toMatchObject({ status: 'fail', detail: expect.stringContaining('issued to kiosk-2') });
+      expect(certificateCheck({ ...base, certFile: other })).toMatchObject({ status: 'fail', detail: expect.stringContaining('issued to kiosk-2') });
       expect(certificateCheck({ ...base, certFile: undefined }).status).toBe('fail');
       // A file that names its own broker without a client certificate: the site's choice, a warn.
       expect(certificateCheck({ ...base, certFile: undefined, handProvisioned: true }).status).toBe('warn');
