@@ -132,6 +132,38 @@ export const DENY_REASONS = {
     vi: 'Cổng này không dành cho đơn vị của bạn',
     en: 'This checkpoint does not serve your organisation',
   },
+  // Bus units (issue 13, base/common/bus.ts).
+  /** Boarding refused: riders aboard already fill the bus's capacity (policy rule bus-not-full). */
+  BUS_FULL: { category: 'procedure', sensitive: false, vi: 'Xe đã đủ chỗ', en: 'The bus is full' },
+  /** Boarding refused: the trip's route has a rider list and the rider is not on it (policy rule rider-on-route). */
+  WRONG_ROUTE: {
+    category: 'procedure', sensitive: false,
+    vi: 'Bạn không có tên trong danh sách của tuyến xe này',
+    en: 'You are not on this route\'s rider list',
+  },
+  // A trip's own events (source `trip`): never a scan's result.
+  /** On the event that opens a trip (by a driver card, the driver screen's button, the command, or a rider's first scan). */
+  TRIP_STARTED: { category: 'procedure', sensitive: false, vi: 'Bắt đầu chuyến xe', en: 'Trip started' },
+  /** On the event that closes a trip by the driver (card, button or command). */
+  TRIP_ENDED: { category: 'procedure', sensitive: false, vi: 'Kết thúc chuyến xe', en: 'Trip ended' },
+  /** On the event that closes a trip left open longer than the unit's bus.autoEndMinutes. */
+  TRIP_ENDED_TIMEOUT: {
+    category: 'procedure', sensitive: false,
+    vi: 'Chuyến xe tự kết thúc (quá thời gian)',
+    en: 'Trip ended by itself (open too long)',
+  },
+  /** On the event that closes a trip when the bus stopped at its depot (the geofence). */
+  TRIP_ENDED_AT_DEPOT: {
+    category: 'procedure', sensitive: false,
+    vi: 'Chuyến xe kết thúc khi xe về bãi',
+    en: 'Trip ended: the bus is back at the depot',
+  },
+  /** On an exit of a rider still aboard when the trip ended: recorded as such, never as a scan. */
+  ALIGHTED_AT_TRIP_END: {
+    category: 'procedure', sensitive: false,
+    vi: 'Xuống xe khi kết thúc chuyến (không quét ra)',
+    en: 'Alighted when the trip ended (did not scan out)',
+  },
 } as const satisfies Record<string, { category: ReasonCategory; sensitive: boolean; vi: string; en: string }>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

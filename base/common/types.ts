@@ -10,9 +10,17 @@ export type CredentialKind = 'pass' | 'badge';
 
 /**
  * Where a scan came from; `input` marks an event of the gate's own inputs (the emergency release, the
- * passage sensor), not a scan.
+ * passage sensor), not a scan; `trip` an event of a bus trip itself (started, ended, a rider alighted
+ * when the trip ended without scanning out: see base/common/bus.ts), not a scan either. `evdev`: a
+ * keyboard-mode (HID) scanner read straight from its Linux input device on a unit without screens.
  */
-export type ScanSource = 'serial' | 'stdin' | 'camera' | 'keyboard' | 'input';
+export type ScanSource = 'serial' | 'stdin' | 'camera' | 'keyboard' | 'input' | 'trip' | 'evdev';
+
+/** A position from the unit's GPS receiver: WGS 84 degrees, rounded to 6 decimals (about 0.1 m). */
+export interface GeoPoint {
+  lat: number;
+  lon: number;
+}
 
 export type CaseStatus = 'none' | 'F0' | 'F1';
 export type TestResult = 'negative' | 'positive';
@@ -211,6 +219,18 @@ export interface GateEvent {
   source: ScanSource;
   policyVersion: number;
   syncedAt: number | null;
+  // Bus units only (issue 13); absent on every other event, and then nothing changes on the wire.
+  /** The bus trip the event belongs to (base/common/bus.ts TRIP_ID_PATTERN). */
+  tripId?: string;
+  /** The trip's route, when the unit has routes and one was chosen (an identifier). */
+  routeId?: string;
+  /** Where the unit was at the scan: its GPS fix, or null for "no fix"; absent on a unit without GPS. */
+  position?: GeoPoint | null;
+  /**
+   * 'gps': wallMs was read from the GPS time (a unit whose system clock was not synchronised, with a
+   * GPS fix; clockSynced is then true). Absent: the system clock, synchronised or not (clockSynced).
+   */
+  clockSource?: 'gps';
 }
 
 /** An event before the log numbers it. */

@@ -12,7 +12,8 @@ import type { HubLinkView } from '../../base/common/hub-link.js';
 import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/types.js';
 import type { SelftestResult } from '../../base/common/selftest.js';
 import type { EnrolFailure } from '../../base/common/enrolment.js';
-import { DRIVE_ID_PATTERN, DRIVE_ID_RULE, SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE, workerIdSchema } from '../../base/common/ids.js';
+import type { BusView } from '../../base/common/bus.js';
+import { DRIVE_ID_PATTERN, DRIVE_ID_RULE, SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE, identifierSchema, workerIdSchema } from '../../base/common/ids.js';
 import { DEFAULT_TRACE_WINDOW_MIN, MAX_TRACE_DAYS, TRACE_WINDOWS_MIN, type TraceCandidate, type TraceResult } from '../../base/common/kiosk-trace.js';
 import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES } from '../../base/common/policy/override.js';
 export { ApiError, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ApiErrorCode, type ApiErrorShape, type WireReply } from './errors.js';
@@ -95,6 +96,13 @@ export const REQUESTS = {
   'supervisor.sendWaiting': z.object({ token }).strict(),
   /** The kiosk's self-test, run by the running kiosk on its own live objects (`safegate selftest`'s checks). */
   'supervisor.selftest': z.object({ token }).strict(),
+  // The driver screen of a bus unit (base/common/bus.ts); refused (code `refused`) on any other checkpoint.
+  /** Opens a trip (the big button); with several routes, `routeId` is the one the driver chose. Refused while a trip is open. */
+  'bus.startTrip': z.object({ routeId: identifierSchema.optional() }).strict(),
+  /** Ends the open trip (the big button): riders still aboard alight with it. Refused when none is open. */
+  'bus.endTrip': z.object({}).strict(),
+  /** Sets the open trip's route (a trip a rider's first scan opened has none yet). */
+  'bus.chooseRoute': z.object({ routeId: identifierSchema }).strict(),
 } as const;
 
 export type Method = keyof typeof REQUESTS;
@@ -151,6 +159,8 @@ export interface ScreenState {
    * fields are placeholders), or for a short while after an enrolled kiosk refused an enrolment code.
    */
   enrolment: EnrolmentView | null;
+  /** A bus unit's trip, occupancy, last scans and GPS (the driver screen); null on any other checkpoint. */
+  bus: BusView | null;
   nowMs: number;
 }
 
@@ -230,6 +240,7 @@ export type ExportView =
   | { target: 'hub'; fileName: string; rows: number; exportId: string; status: 'stored' | 'already-stored' };
 
 export type { SelftestResult, SelftestStatus, SelftestCheckName } from '../../base/common/selftest.js';
+export type { BusView, DriverTile, GpsView, TripTrigger } from '../../base/common/bus.js';
 export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult } from '../../base/common/kiosk-trace.js';
 
 export interface InsideView {
@@ -256,6 +267,9 @@ export interface Results {
   'supervisor.sendWaiting': { sent: number; waiting: number };
   /** One result per check, in the fixed order (base/common/selftest.ts); `atMs`: when it ran. */
   'supervisor.selftest': { results: SelftestResult[]; atMs: number };
+  'bus.startTrip': BusView;
+  'bus.endTrip': BusView;
+  'bus.chooseRoute': BusView;
 }
 
 export interface Events {

@@ -46,6 +46,7 @@ export class EnrolMeScreens extends EventEmitter<{ [E in keyof Events]: [Events[
       supervisorsConfigured: false,
       gate: { mode: 'normal' },
       enrolment: this.core.view(),
+      bus: null,
       nowMs: Date.now(),
     };
   }

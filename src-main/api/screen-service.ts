@@ -20,6 +20,7 @@ import {
   type WireReply,
 } from './contract.js';
 import type { Notice } from '../../base/common/types.js';
+import { TripRefusal, type TripControl } from '../../base/common/bus.js';
 import type { SelftestResult } from '../../base/common/selftest.js';
 import { issuesText } from '../../base/common/validation.js';
 import { isEnrolmentCode } from '../../base/common/enrolment.js';
@@ -46,6 +47,8 @@ export interface ScreenCore {
   selftest?(): Promise<SelftestResult[]>;
   /** An enrolment code read on the screen side: an enrolled kiosk ignores it (never a pass, never a re-enrolment). */
   enrolmentCodeSeen?(): void;
+  /** A bus unit's trips (the driver screen); absent on any other checkpoint. */
+  bus?: TripControl;
 }
 
 /** What a screen transport (the loopback server) needs of the core's side of the renderer API. */
@@ -178,6 +181,9 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
         }
         return { sent, waiting: desk.hubPending(p.token).length };
       },
+      'bus.startTrip': (p) => this.trips().startTrip('button', p.routeId),
+      'bus.endTrip': () => this.trips().endTrip('button'),
+      'bus.chooseRoute': (p) => this.trips().chooseRoute(p.routeId),
       'supervisor.export': async (p) => {
         if (p.toHub) {
           const sent = await desk.exportToHub(p.token, p.query, p.format, p.language);
@@ -197,6 +203,11 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
         };
       },
     };
+  }
+
+  private trips(): TripControl {
+    if (!this.core.bus) throw new ApiError('refused', 'this checkpoint is not a bus: it has no trips');
+    return this.core.bus;
   }
 
   start(): void {
@@ -226,6 +237,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       if (err instanceof SupervisorSessionError) return { ok: false, error: { code: 'not-signed-in', message: err.message } };
       if (err instanceof ExportError) return { ok: false, error: { code: 'refused', message: err.message } };
       if (err instanceof OverrideError) return { ok: false, error: { code: 'refused', message: err.message } };
+      if (err instanceof TripRefusal) return { ok: false, error: { code: 'refused', message: err.message } };
       this.log.error({ err, method: typeof method === 'string' ? method : undefined }, 'screen API call failed');
       return { ok: false, error: { code: 'internal', message: 'the kiosk could not complete this request' } };
     }
@@ -248,6 +260,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       dataAge: { ageS: age.ageS, maxAgeS: age.maxAgeS, level: dataAgeLevel(age.ageS, age.maxAgeS, age.syncs) },
       notices: this.core.notices(),
       storage: this.core.storage(),
+      bus: this.core.bus?.view() ?? null,
       supervisorsConfigured: this.core.supervisor.hasSupervisors(),
       gate: this.core.gate?.() ?? { mode: 'normal' },
       enrolment: this.core.enrolment?.() ?? null,

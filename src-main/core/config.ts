@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { brokerSettingsSchema, type BrokerSettings } from '../../base/common/broker-settings.js';
-import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, identifierSchema } from '../../base/common/ids.js';
+import { DEVICE_ID_PATTERN, DEVICE_ID_RULE, IDENTIFIER_PATTERN, identifierSchema, workerIdSchema } from '../../base/common/ids.js';
 import { SettingsError, type SettingsProblem } from '../../base/common/settings-error.js';
 import { timeZoneSchema } from '../../base/common/time.js';
 import { problemsOf } from '../../base/common/validation.js';
@@ -97,9 +97,17 @@ export const settingsSchema = z
     scanner: z
       .strictObject({
         source: z
-          .enum(['serial', 'stdin', 'none'])
+          .enum(['serial', 'evdev', 'stdin', 'none'])
           .default('serial')
-          .describe('serial: a barcode scanner on a serial or USB-serial port; stdin: lines typed on the terminal (simulation); none: no scanner'),
+          .describe(
+            'serial: a barcode scanner on a serial or USB-serial port; evdev: a keyboard-mode (HID) USB scanner read from its Linux input device (a unit without screens; see evdevPath); stdin: lines typed on the terminal (simulation); none: no scanner',
+          ),
+        evdevPath: z
+          .string()
+          .startsWith('/')
+          .optional()
+          .describe('with source evdev: the scanner\'s input device, best by id (e.g. /dev/input/by-id/usb-<maker>-event-kbd); it is grabbed, so its keys reach nothing else'),
+        evdevLayout: z.enum(['us']).default('us').describe('with source evdev: the keyboard layout the scanner types in (set the scanner to US)'),
         path: z.string().optional().describe('serial device path, e.g. /dev/ttyACM0 (or use usb)'),
         usb: z
           .strictObject({ vendorId: hexId, productId: hexId })
@@ -118,6 +126,10 @@ export const settingsSchema = z
       .refine((s) => s.source !== 'serial' || Boolean(s.path) !== Boolean(s.usb), {
         message: 'a serial scanner needs exactly one of path or usb',
         path: ['path'],
+      })
+      .refine((s) => s.source !== 'evdev' || s.evdevPath !== undefined, {
+        message: 'an evdev scanner needs evdevPath (its input device, e.g. /dev/input/by-id/usb-...-event-kbd)',
+        path: ['evdevPath'],
       })
       .prefault({}),
     gate: z
@@ -182,6 +194,63 @@ export const settingsSchema = z
         }
       })
       .prefault({}),
+    bus: z
+      .strictObject({
+        plate: z.string().trim().min(1).max(20).describe('the bus\'s number plate, shown on the driver screen and in trips at the hub'),
+        capacity: z.number().int().min(1).max(200).default(45).describe('seats and standing places: boarding is refused (BUS_FULL) once this many are aboard'),
+        routes: z
+          .array(
+            z.strictObject({
+              id: identifierSchema.describe('route id'),
+              name: z.string().trim().min(1).max(80).describe('route name the driver picks from, e.g. "KTX Vĩnh Tân – KCN Tân Đông Hiệp"'),
+              riders: z
+                .array(workerIdSchema)
+                .max(2_000)
+                .optional()
+                .describe('workers who ride this route; others are refused (WRONG_ROUTE); absent: anyone may ride'),
+            }),
+          )
+          .max(50)
+          .default([])
+          .refine((r) => new Set(r.map((x) => x.id)).size === r.length, 'route ids must differ')
+          .describe('the routes this bus runs; with several, the driver chooses one when starting a trip'),
+        drivers: z
+          .array(workerIdSchema)
+          .max(200)
+          .default([])
+          .describe('workers whose pass (or accepted badge) is a driver card: scanning it starts the trip, or ends the open one'),
+        autoEndMinutes: z.number().int().min(10).max(1_440).default(180).describe('a trip left open this long ends by itself (riders aboard alight with it)'),
+        depot: z
+          .strictObject({
+            lat: z.number().min(-90).max(90),
+            lon: z.number().min(-180).max(180),
+            radiusM: z.number().min(20).max(5_000).default(150).describe('the depot geofence radius, metres'),
+            dwellSeconds: z.number().int().min(10).max(3_600).default(120).describe('the bus must stay inside the geofence this long before the trip ends'),
+          })
+          .optional()
+          .describe('where the bus parks: an open trip ends when the bus stays inside this circle (needs gps)'),
+      })
+      .optional()
+      .describe('a shuttle bus (checkpoint kind bus): trips, occupancy, routes, driver cards'),
+    gps: z
+      .strictObject({
+        source: z
+          .enum(['none', 'gpsd', 'nmea'])
+          .default('none')
+          .describe('none: no position; gpsd: the gpsd daemon (Debian package gpsd); nmea: an NMEA 0183 receiver on a serial port'),
+        host: z.string().default('127.0.0.1').describe('with gpsd: its address'),
+        port: z.number().int().min(1).max(65_535).default(2947).describe('with gpsd: its port'),
+        path: z.string().optional().describe('with nmea: the receiver\'s serial device, e.g. /dev/ttyACM0 or /dev/serial0'),
+        baudRate: z.number().int().positive().default(9600).describe('with nmea: serial speed'),
+        fixMaxAgeSeconds: z.number().int().min(1).max(300).default(10).describe('a fix older than this counts as "no fix"'),
+        clock: z
+          .boolean()
+          .default(true)
+          .describe('date events from the GPS time while the system clock is not synchronised (a bus that booted without network or real-time clock)'),
+      })
+      .refine((g) => g.source !== 'nmea' || Boolean(g.path), { message: 'an nmea receiver needs path', path: ['path'] })
+      .prefault({})
+      .describe('the unit\'s GPS receiver: each event records where it happened, and GPS time dates events when nothing else can'),
     store: z
       .strictObject({
         path: z.string().default('safegate.db').describe('SQLite database file (relative to this settings file)'),
@@ -375,6 +444,11 @@ export const settingsSchema = z
           .prefault({}),
       })
       .prefault({}),
+  })
+  .superRefine((s, ctx) => {
+    if (s.checkpoint.kind === 'bus' && !s.bus) ctx.addIssue({ code: 'custom', path: ['bus'], message: 'a bus checkpoint needs a bus section (at least its plate)' });
+    if (s.bus && s.checkpoint.kind !== 'bus') ctx.addIssue({ code: 'custom', path: ['bus'], message: 'a bus section needs checkpoint.kind bus' });
+    if (s.bus?.depot && s.gps.source === 'none') ctx.addIssue({ code: 'custom', path: ['bus', 'depot'], message: 'a depot geofence needs a GPS receiver (gps.source)' });
   });
 
 function isValidRegExp(s: string): boolean {

@@ -38,6 +38,11 @@ export interface DecisionInput {
   rosterCheckedAtMs?: number | null;
   /** Where the hub placed this kiosk (its site and the organisations its checkpoint serves), or null: no hub placement. */
   placement?: Placement | null;
+  /**
+   * A bus unit (base/common/bus.ts): the scan's direction as the open trip decides it (a rider aboard
+   * is alighting, anyone else boarding), and the trip's facts for the policy. Absent elsewhere.
+   */
+  bus?: { direction: Direction; trip: DecisionFacts['trip'] };
 }
 
 const HOUR_MS = 3_600_000;
@@ -68,8 +73,8 @@ function deny(direction: Direction, reasons: DenyReason[]): EntryDecision {
  * recent passages and the time. It never throws for any reading or roster state.
  */
 export function decide(input: DecisionInput): EntryDecision {
-  const { reading, worker, policy, checkpoint, recent, nowMs, rosterCheckedAtMs = null, placement = null } = input;
-  const direction = directionOf(checkpoint, recent, policy, nowMs);
+  const { reading, worker, policy, checkpoint, recent, nowMs, rosterCheckedAtMs = null, placement = null, bus } = input;
+  const direction = bus ? bus.direction : directionOf(checkpoint, recent, policy, nowMs);
 
   if (recent.sameCodeSecondsAgo !== null && recent.sameCodeSecondsAgo < policy.params.repeatScanSeconds) {
     return { outcome: 'repeat', direction, reasons: [] };
@@ -95,6 +100,7 @@ export function decide(input: DecisionInput): EntryDecision {
     recent: {
       alreadyInside: policy.params.antiPassback !== 'off' && direction === 'entry' && recent.exitsUnseen !== true && isStillInside(recent, policy, nowMs),
     },
+    trip: bus?.trip ?? null,
     data: { rosterAgeHours: hoursSince(rosterCheckedAtMs, nowMs) },
     params: policy.params,
   };

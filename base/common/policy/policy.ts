@@ -108,6 +108,12 @@ export interface DecisionFacts {
     atOwnSite: boolean | null;
   };
   recent: { alreadyInside: boolean };
+  /**
+   * On a bus unit with a trip open (base/common/bus.ts): riders aboard now (before this scan), the
+   * bus's capacity, and whether the rider is on the trip's route list (null: the route has no list,
+   * or no route was chosen). Null on every other checkpoint.
+   */
+  trip: { aboard: number; capacity: number; onRoute: boolean | null } | null;
   /** How long ago the hub last confirmed the roster current; null when unknown (standalone kiosk). */
   data: { rosterAgeHours: number | null };
   params: Policy['params'];
@@ -133,6 +139,7 @@ const SAMPLE_FACTS: Omit<DecisionFacts, 'params'> = {
     atOwnSite: null,
   },
   recent: { alreadyInside: false },
+  trip: { aboard: 0, capacity: 45, onRoute: null },
   data: { rosterAgeHours: null },
 };
 

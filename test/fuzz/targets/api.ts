@@ -71,6 +71,9 @@ const nearParams = (scanTexts: string[]): Record<Method, fc.Arbitrary<unknown>> 
   ),
   'supervisor.sendWaiting': fc.record({ token }),
   'supervisor.selftest': fc.record({ token }),
+  'bus.startTrip': fc.record({ routeId: fc.constantFrom('R1', 'R2', 'Bad Id', '', 'x'.repeat(90)) }, { requiredKeys: [] }),
+  'bus.endTrip': fc.constantFrom({}, undefined, null, { force: true }),
+  'bus.chooseRoute': fc.record({ routeId: fc.constantFrom('R1', 'R2', 'Bad Id', '') }),
 });
 /** Values the Electron IPC transport can deliver (structured clone), beyond JSON. */
 const cloneable: fc.Arbitrary<unknown> = fc.oneof(
