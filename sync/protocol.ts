@@ -146,7 +146,7 @@ export const alertSchema = z
     seq: z.number().int().positive(),
     atMs: z.number().int().positive(),
     checkpointId: identifierSchema,
-    workerId: workerIdSchema.optional().describe('the person; absent only on alerts about the gate itself (emergency-open, emergency-cleared)'),
+    workerId: workerIdSchema.optional().describe('the person; absent only on alerts about the gate itself (emergency-open, emergency-cleared, bus-stale-data)'),
     reasons: z.array(z.string().max(40)).max(20),
     note: z.string().max(500).optional().describe("a supervisor's written reason, on supervisor-override alerts"),
   })

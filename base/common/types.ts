@@ -246,7 +246,9 @@ export type AlertKind =
   | 'confirmed-case-entry-attempt'
   | 'supervisor-override'
   | 'emergency-open'
-  | 'emergency-cleared';
+  | 'emergency-cleared'
+  /** A bus trip started while the roster was older than the policy allows, and the bus let riders on anyway (fail open): on its TRIP_STARTED event. */
+  | 'bus-stale-data';
 export const ALERT_KINDS: readonly AlertKind[] = [
   'flagged-entry-attempt',
   'quarantined-entry-attempt',
@@ -254,9 +256,10 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'supervisor-override',
   'emergency-open',
   'emergency-cleared',
+  'bus-stale-data',
 ];
-/** Alerts about the gate itself (the emergency release held it open, and let go): they name no worker. */
-export const GATE_ALERT_KINDS: readonly AlertKind[] = ['emergency-open', 'emergency-cleared'];
+/** Alerts about the gate itself (the emergency release held it open, and let go; a bus ran on old data): they name no worker. */
+export const GATE_ALERT_KINDS: readonly AlertKind[] = ['emergency-open', 'emergency-cleared', 'bus-stale-data'];
 
 /** The data streams the hub sends down, each with its own cursor on the kiosk. */
 export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys', 'placement', 'supervisors', 'settings'] as const;

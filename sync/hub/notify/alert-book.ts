@@ -54,6 +54,7 @@ export function categoryOfKioskAlert(kind: AlertKind): AlertCategory {
       return 'override';
     case 'emergency-open':
     case 'emergency-cleared':
+    case 'bus-stale-data':
       return 'gate';
   }
 }
