@@ -4,12 +4,14 @@ export type ClockTrust = 'synced' | 'corrected' | 'unverified';
 
 /**
  * When an event really happened, as far as the hub can tell. A kiosk whose clock was synchronised is
- * trusted; otherwise the event is dated from the kiosk's monotonic clock and an anchor taken from a
- * hub acknowledgement during the same boot ('corrected'); without one it stays 'unverified', with its
- * wall time kept as reported but never silently trusted.
+ * trusted, and so is a bus unit's event dated from its GPS fix (clockSource 'gps'); otherwise the
+ * event is dated from the kiosk's monotonic clock and an anchor taken from a hub acknowledgement
+ * during the same boot ('corrected'); without one it stays 'unverified', with its wall time kept as
+ * reported but never silently trusted.
  */
 export function dateEvent(e: WireEvent, anchor: ClockAnchor | null | undefined): { clock: ClockTrust; correctedWallMs: number | null } {
-  if (e.clockSynced) return { clock: 'synced', correctedWallMs: e.wallMs };
+  // A wall time read from the GPS (a bus unit without network or real-time clock) is as good as a synchronised one.
+  if (e.clockSynced || e.clockSource === 'gps') return { clock: 'synced', correctedWallMs: e.wallMs };
   if (anchor && anchor.bootId === e.bootId) {
     return { clock: 'corrected', correctedWallMs: anchor.hubTimeMs + Math.round((e.monoUs - anchor.monoUs) / 1000) };
   }

@@ -23,6 +23,8 @@ import {
   type IngestRequest,
   type IngestResult,
   storedHeartbeat,
+  busColumnsOf,
+  hasBusFields,
 } from './store.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import { dateEvent } from './dating.js';
@@ -322,6 +324,78 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
     sql: `CREATE INDEX IF NOT EXISTS hub_events_place ON hub_events (checkpoint_id, (coalesce(corrected_wall_ms, wall_ms)))
             INCLUDE (worker_id, direction, zone_id, clock, device_id) WHERE worker_id IS NOT NULL AND decision = 'allow';`,
   },
+  {
+    // Shuttle-bus mode (sync/hub/migrations/0008-trips.ts): a bus unit's trip, route, position and
+    // clock source, and hub_ingest_many (version 10) storing them. A gate kiosk's events are sent as
+    // before (18 elements), so its ingest costs what it did.
+    version: 12,
+    sql: `
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS trip_id text;
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS route_id text;
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS lat double precision;
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS lon double precision;
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS position text CHECK (position IN ('fix', 'no-fix'));
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS clock_source text CHECK (clock_source IN ('gps'));
+      CREATE INDEX IF NOT EXISTS hub_events_trip ON hub_events (device_id, trip_id, seq) WHERE trip_id IS NOT NULL;
+      CREATE OR REPLACE FUNCTION hub_ingest_many(p_batches jsonb, p_max_gaps integer)
+      RETURNS TABLE (o_batch integer, o_inserted integer, o_contiguous bigint, o_gaps bigint[])
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        k integer;
+        v_batch jsonb;
+        v_device text;
+        v_received bigint;
+        seen_contiguous bigint;
+        prev_contiguous bigint;
+        prev_max bigint;
+        n integer;
+        v_top bigint;
+        contiguous bigint;
+        g bigint[];
+      BEGIN
+        FOR k, v_batch IN SELECT b.ord, b.value FROM jsonb_array_elements(p_batches) WITH ORDINALITY AS b (value, ord)
+            ORDER BY b.value->>'d', b.ord LOOP
+          v_device := v_batch->>'d';
+          v_received := (v_batch->>'r')::bigint;
+          -- Read without a lock: the watermark only grows, so an older value only lets more through.
+          SELECT d.contiguous_seq INTO seen_contiguous FROM devices d WHERE d.device_id = v_device;
+          -- At or below the watermark everything was stored already (perhaps since purged by retention).
+          -- Elements 18 to 23 (trip, route, lat, lon, position, clock source) only on a bus unit's events: NULL when absent.
+          INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
+              credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, clock, corrected_wall_ms, org_id, received_ms,
+              trip_id, route_id, lat, lon, position, clock_source)
+            SELECT v_device, (x->>0)::bigint, (x->>1)::bigint, (x->>2)::bigint, x->>3, (x->>4)::boolean, x->>5, x->>6, x->>7,
+                x->>8, x->>9, x->>10, x->>11, x->>12, x->>13, (x->>14)::integer, x->>15, (x->>16)::bigint, x->>17, v_received,
+                x->>18, x->>19, (x->>20)::double precision, (x->>21)::double precision, x->>22, x->>23
+              FROM jsonb_array_elements(v_batch->'e') AS x
+              WHERE (x->>0)::bigint > coalesce(seen_contiguous, 0)
+            ON CONFLICT (device_id, seq) DO NOTHING;
+          GET DIAGNOSTICS n = ROW_COUNT;
+          -- The device's row lock: the query below sees every batch of the device committed before it.
+          INSERT INTO devices AS d (device_id, last_seen_ms) VALUES (v_device, v_received)
+            ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = greatest(d.last_seen_ms, excluded.last_seen_ms)
+            RETURNING d.contiguous_seq, d.max_seq INTO prev_contiguous, prev_max;
+          -- Each event above the watermark with the one before it: a step of more than one is a gap.
+          -- The watermark moves up to the first gap (or the top when there is none).
+          WITH above AS (
+            SELECT e.seq, lag(e.seq, 1, prev_contiguous) OVER (ORDER BY e.seq) AS prev_seq
+            FROM hub_events e WHERE e.device_id = v_device AND e.seq > prev_contiguous
+          ), steps AS (
+            SELECT prev_seq, seq, row_number() OVER (ORDER BY seq) AS i FROM above WHERE seq > prev_seq + 1
+          )
+          SELECT (SELECT max(seq) FROM above),
+                 (SELECT min(prev_seq) FROM steps),
+                 coalesce((SELECT array_agg(b ORDER BY i, j) FROM steps, LATERAL (VALUES (1, prev_seq + 1), (2, seq - 1)) AS v (j, b)
+                           WHERE i <= p_max_gaps), '{}')
+            INTO v_top, contiguous, g;
+          v_top := coalesce(v_top, prev_contiguous);
+          contiguous := coalesce(contiguous, v_top);
+          UPDATE devices SET contiguous_seq = contiguous, max_seq = greatest(prev_max, v_top) WHERE device_id = v_device;
+          RETURN QUERY SELECT k, n, contiguous, g;
+        END LOOP;
+      END
+      $fn$;`,
+  },
 ];
 
 /** The PostgreSQL WHERE clause (and its positional parameters) of a filter. */
@@ -402,8 +476,11 @@ export class PgHubStore implements HubStore {
         e: b.events.map((e) => {
           const d = dateEvent(e, b.anchor);
           const org = e.workerId !== null ? b.orgOf?.get(e.workerId) : undefined;
-          return [e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced, e.checkpointId, e.zoneId, e.direction, e.credentialKind, e.workerId,
+          const row = [e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced, e.checkpointId, e.zoneId, e.direction, e.credentialKind, e.workerId,
             e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, d.clock, d.correctedWallMs, org ?? null];
+          if (!hasBusFields(e)) return row;
+          const bus = busColumnsOf(e);
+          return [...row, bus.tripId, bus.routeId, bus.lat, bus.lon, bus.position, bus.clockSource];
         }),
       })),
     );

@@ -8,6 +8,7 @@ import * as m0005 from './migrations/0005-event-time.js';
 import * as m0006 from './migrations/0006-organisation-stamp.js';
 import * as m0003 from './migrations/0003-dating.js';
 import * as m0007 from './migrations/0007-trace-place.js';
+import * as m0008 from './migrations/0008-trips.js';
 import { dateEvent, type ClockTrust } from './dating.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
@@ -235,6 +236,7 @@ export const HUB_MIGRATIONS = [
   { version: 5, name: '0005-event-time', up: m0005.up },
   { version: 6, name: '0006-organisation-stamp', up: m0006.up },
   { version: 7, name: '0007-trace-place', up: m0007.up },
+  { version: 8, name: '0008-trips', up: m0008.up },
 ] as const;
 
 /** An event as the hub holds it: as reported, plus how far its time can be trusted, and its worker's organisation at receipt (when on a list). */
@@ -331,7 +333,45 @@ export function hubEventFromRow(r: Record<string, unknown>): HubEvent {
     clock: r.clock as ClockTrust,
     correctedWallMs: r.corrected_wall_ms as number | null,
     ...(typeof r.org_id === 'string' ? { orgId: r.org_id } : {}),
+    ...busFieldsFromRow(r),
   };
+}
+
+/** The bus fields of an event (GateEvent.tripId ... clockSource) as hub_events columns; all NULL for a gate kiosk's. */
+export interface BusColumns {
+  tripId: string | null;
+  routeId: string | null;
+  lat: number | null;
+  lon: number | null;
+  position: 'fix' | 'no-fix' | null;
+  clockSource: 'gps' | null;
+}
+
+export function busColumnsOf(e: WireEvent): BusColumns {
+  return {
+    tripId: e.tripId ?? null,
+    routeId: e.routeId ?? null,
+    lat: e.position ? e.position.lat : null,
+    lon: e.position ? e.position.lon : null,
+    position: e.position === undefined ? null : e.position === null ? 'no-fix' : 'fix',
+    clockSource: e.clockSource ?? null,
+  };
+}
+
+/** Whether an event carries any bus field (a bus unit's): a gate kiosk's event has none. */
+export function hasBusFields(e: WireEvent): boolean {
+  return e.tripId !== undefined || e.routeId !== undefined || e.position !== undefined || e.clockSource !== undefined;
+}
+
+/** The bus fields of a hub_events row, absent when NULL (as on the event that was sent). */
+function busFieldsFromRow(r: Record<string, unknown>): Partial<Pick<WireEvent, 'tripId' | 'routeId' | 'position' | 'clockSource'>> {
+  const out: Partial<Pick<WireEvent, 'tripId' | 'routeId' | 'position' | 'clockSource'>> = {};
+  if (typeof r.trip_id === 'string') out.tripId = r.trip_id;
+  if (typeof r.route_id === 'string') out.routeId = r.route_id;
+  if (r.position === 'fix') out.position = { lat: Number(r.lat), lon: Number(r.lon) };
+  else if (r.position === 'no-fix') out.position = null;
+  if (r.clock_source === 'gps') out.clockSource = 'gps';
+  return out;
 }
 
 export function alertFromRow(r: Record<string, unknown>): Alert & { deviceId: string; orgId?: string } {
@@ -360,10 +400,12 @@ export class SqliteHubStore implements HubStore {
 
   constructor(path: string) {
     this.db = openDatabase(path, { migrations: HUB_MIGRATIONS, busyTimeoutMs: 5_000 });
+    // A bus unit's events (issue 13) also carry their trip, route, position and clock source: NULL for a gate kiosk's.
     this.insert = this.db.prepare(`
       INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
-        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms, clock, corrected_wall_ms, org_id)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms, clock, corrected_wall_ms, org_id,
+        trip_id, route_id, lat, lon, position, clock_source)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (device_id, seq) DO NOTHING`);
     this.device = this.db.prepare('SELECT contiguous_seq, max_seq FROM devices WHERE device_id = ?');
     this.upsertDevice = this.db.prepare(`
@@ -392,10 +434,12 @@ export class SqliteHubStore implements HubStore {
       if (e.seq <= prev.contiguous_seq) continue;
       // Positional parameters: this loop runs for every event a province sends.
       const d = dateEvent(e, anchor);
+      const b = busColumnsOf(e);
       inserted += this.insert.run(
         deviceId, e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced ? 1 : 0, e.checkpointId, e.zoneId, e.direction,
         e.credentialKind, e.workerId, e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, receivedMs,
         d.clock, d.correctedWallMs, (e.workerId !== null && orgOf?.get(e.workerId)) || null,
+        b.tripId, b.routeId, b.lat, b.lon, b.position, b.clockSource,
       ).changes;
     }
     // Walk only what lies above the old watermark: usually just this batch.

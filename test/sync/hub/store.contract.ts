@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cursorOf, type EventCursor, type HubEvent, type HubStore, type PresenceEvent } from '../../../sync/hub/store.js';
 import { typicalEvents } from '../../helpers/events.js';
+import { busTripEvents } from '../../helpers/bus-events.js';
 
 /** What every hub store must do; run against SQLite here and PostgreSQL where a server runs. */
 export function hubStoreContract(name: string, open: () => Promise<{ store: HubStore; dispose(): Promise<void> }>): void {
@@ -341,6 +342,48 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
         expect(reported.get('kiosk-c')).toHaveLength(2);
         expect(reported.get('kiosk-a')).toEqual(expect.arrayContaining([{ checkpointId: 'canteen-1', zoneId: base.zoneId }]));
         expect(reported.has('kiosk-none')).toBe(false);
+      });
+    });
+
+    it("stores a bus unit's trip once, delivered twice, with every field: trip, route, positions and no fix, GPS-dated times; a gate kiosk's events beside it carry none", async () => {
+      await withStore(async (store) => {
+        const first = busTripEvents({ routeId: 'route-2', riders: 6 });
+        // A second trip, without a route, dated from the GPS (the unit booted with no network and no real-time clock).
+        const second = busTripEvents({ firstSeq: first.length + 1, startMs: first.at(-1)!.wallMs + 600_000, tripId: 'Tmi0abcde-00ff11', gpsClock: true }).map((e) => ({ ...e, clockSynced: false }));
+        const bus = [...first, ...second];
+        expect(bus.some((e) => e.position === null) && bus.some((e) => e.source === 'trip') && bus.some((e) => e.source === 'evdev')).toBe(true);
+        const gate = typicalEvents(20);
+        expect(await store.ingest('bus-51b', bus, 1)).toMatchObject({ inserted: bus.length, duplicates: 0, contiguousSeq: bus.length });
+        // Delivered again, in a group with a gate kiosk's first batch: nothing new of the bus.
+        const again = await store.ingestMany([
+          { deviceId: 'bus-51b', events: bus, receivedMs: 2 },
+          { deviceId: 'kiosk-a', events: gate, receivedMs: 2 },
+        ]);
+        expect(again.map((r) => r.inserted)).toEqual([0, 20]);
+
+        const stored = await collect(store, 'bus-51b');
+        expect(stored.map(({ deviceId: _d, clock: _c, correctedWallMs: _w, ...e }) => e)).toEqual(bus);
+        // Exactly, not nearly: a position is the micro-degrees the unit recorded.
+        expect(stored.filter((e) => e.position).map((e) => e.position)).toStrictEqual(bus.filter((e) => e.position).map((e) => e.position));
+        expect(stored.filter((e) => e.position === null)).toHaveLength(2);
+        expect(stored.filter((e) => e.routeId === 'route-2')).toHaveLength(first.length);
+        expect(stored.filter((e) => e.tripId === 'Tmi0abcde-00ff11')).toHaveLength(second.length);
+        // GPS time is trusted as synchronised time, even from a unit whose system clock was not.
+        expect(stored.filter((e) => e.clockSource === 'gps')).toHaveLength(second.length);
+        expect(stored.every((e) => e.clock === 'synced' && e.correctedWallMs === e.wallMs)).toBe(true);
+
+        for (const e of await collect(store, 'kiosk-a')) {
+          expect(e).not.toHaveProperty('tripId');
+          expect(e).not.toHaveProperty('routeId');
+          expect(e).not.toHaveProperty('position');
+          expect(e).not.toHaveProperty('clockSource');
+        }
+        // The newest-first pages and an access request return the same fields.
+        const [latest] = await store.latestEvents({ deviceId: 'bus-51b', limit: 1 });
+        expect(latest).toMatchObject({ ...bus.at(-1)! });
+        const rider = bus.find((e) => e.position === null && e.workerId !== null)!;
+        const { events } = await store.personData(rider.workerId!);
+        expect(events.find((e) => e.seq === rider.seq)).toMatchObject({ tripId: rider.tripId, position: null, routeId: 'route-2' });
       });
     });
 
