@@ -17,13 +17,16 @@ export default defineConfig({
       // Code the tests run in their own process. What runs only in a child process (the `safegate`
       // command, the hub run in tests as processes) or only in a browser or Electron is tested there
       // and not counted here.
+      // The `safegate` command's own files (src-main/cli) run only in the child processes the CLI tests
+      // start, so they are not counted: counting them measured those tests as 0 % and hid the rest.
       include: ['base/**/*.ts', 'device/**/*.ts', 'sync/**/*.ts', 'src-main/**/*.ts'],
-      exclude: ['src-main/shell/main.ts', 'src-main/shell/preload.ts', 'sync/write-protocol-doc.ts', '**/*.d.ts'],
+      exclude: ['src-main/cli/**', 'src-main/shell/main.ts', 'src-main/shell/preload.ts', 'sync/write-protocol-doc.ts', '**/*.d.ts'],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: 'coverage',
-      // Measured on this code base (lines 82.5 %, statements 80.6 %, functions 80.0 %, branches 74.4 %),
-      // a little below, so the test command fails when coverage drops.
-      thresholds: { lines: 80, statements: 78, functions: 77, branches: 72 },
+      // Measured on this code base at issue 12's end without src-main/cli (lines 94.1 %, statements
+      // 91.1 %, functions 93.3 %, branches 83.5 %), a little below, so the test command fails when
+      // coverage drops.
+      thresholds: { lines: 90, statements: 87, functions: 89, branches: 80 },
     },
   },
 });
