@@ -7,10 +7,12 @@ import { useCamera } from './camera/useCamera.js';
 import { LongPressButton } from './LongPress.js';
 import { EmergencyBanner, gateMode } from './screens/Emergency.js';
 import { AlreadyEnrolledBanner, EnrolMeScreen } from './screens/EnrolMe.js';
+import { DriverScreen } from './screens/Driver.js';
 import { IdleScreen } from './screens/Idle.js';
 import { ResultScreen } from './screens/Result.js';
 import { SupervisorScreen } from './screens/Supervisor.js';
 import { playOutcome } from './sound.js';
+import { driverOutcome, TRIP_MARKER_REASONS } from '../base/common/bus.js';
 
 const STATE_POLL_MS = 2_000;
 /** How long the supervisor target must be held. */
@@ -51,15 +53,23 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
     if (viewRef.current === 'gate') resetLanguage();
   }, [resetLanguage]);
 
+  // A bus unit shows the driver screen: each passage is a tile there (asked for at once, not at the
+  // next poll) with its own sound, never the full-screen result a gate shows the worker.
+  const isBus = state.bus !== null;
   useEffect(
     () =>
       api.on('passage', (p) => {
+        if (isBus) {
+          if (!p.reasons.some((r) => TRIP_MARKER_REASONS.includes(r))) playOutcome(p.outcome === 'repeat' ? 'repeat' : driverOutcome(p.outcome, p.reasons));
+          api.call('screen.state', {}).then(setState, () => undefined);
+          return;
+        }
         setResult(p);
         playOutcome(p.outcome);
         clearTimeout(resultTimer.current);
         resultTimer.current = setTimeout(dismiss, state.resultSeconds * 1000);
       }),
-    [api, state.resultSeconds, dismiss],
+    [api, isBus, state.resultSeconds, dismiss],
   );
 
   useEffect(() => {
@@ -165,12 +175,16 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
         </div>
       ) : null}
       <div className="stage">
-        <IdleScreen state={state} cameraStatus={camera.status} videoRef={camera.videoRef} covered={view !== 'gate' || emergency} />
+        {state.bus ? (
+          <DriverScreen api={api} state={state} covered={view !== 'gate' || emergency} onBus={(bus) => setState((s) => ({ ...s, bus }))} />
+        ) : (
+          <IdleScreen state={state} cameraStatus={camera.status} videoRef={camera.videoRef} covered={view !== 'gate' || emergency} />
+        )}
         {emergency ? <EmergencyBanner /> : null}
         {state.enrolment?.state === 'already-enrolled' ? <AlreadyEnrolledBanner /> : null}
       </div>
       {view === 'supervisor' ? <SupervisorScreen api={api} state={state} cameraStatus={camera.status} onClose={() => setView('gate')} /> : null}
-      {result ? <ResultScreen passage={result} onDone={dismiss} /> : null}
+      {result && !isBus ? <ResultScreen passage={result} onDone={dismiss} /> : null}
     </div>
   );
 }

@@ -1,6 +1,8 @@
 /**
  * Distinct sounds for allow and deny (never colour alone): a rising two-note chime to pass, three
- * low buzzes to stop. Synthesised with WebAudio, so there are no audio files to ship or load.
+ * low buzzes to stop; on a bus, "see the driver" (full, wrong route, a device fault: something the
+ * driver can act on) is one long falling two-tone call, unlike both. Synthesised with WebAudio, so
+ * there are no audio files to ship or load.
  */
 let ctx: AudioContext | undefined;
 
@@ -17,7 +19,9 @@ function tone(at: number, freq: number, dur: number, type: OscillatorType, gain 
   osc.stop(at + dur);
 }
 
-export function playOutcome(outcome: 'allow' | 'deny' | 'repeat'): void {
+export type SoundOutcome = 'allow' | 'deny' | 'repeat' | 'see-driver';
+
+export function playOutcome(outcome: SoundOutcome): void {
   try {
     ctx ??= new AudioContext();
     if (ctx.state === 'suspended') void ctx.resume();
@@ -27,6 +31,9 @@ export function playOutcome(outcome: 'allow' | 'deny' | 'repeat'): void {
       tone(t + 0.16, 1320, 0.25, 'sine');
     } else if (outcome === 'deny') {
       for (let i = 0; i < 3; i++) tone(t + i * 0.22, 220, 0.18, 'square', 0.2);
+    } else if (outcome === 'see-driver') {
+      tone(t, 740, 0.45, 'triangle', 0.3);
+      tone(t + 0.45, 370, 0.7, 'triangle', 0.3);
     } else {
       tone(t, 660, 0.08, 'sine', 0.15);
     }
