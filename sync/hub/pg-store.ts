@@ -28,6 +28,7 @@ import {
 } from './store.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import { dateEvent } from './dating.js';
+import { pgTrips, type HubTrip, type TripQuery } from './trips.js';
 
 /** Numbered schema steps for PostgreSQL, applied in one transaction each; a newer schema is refused. */
 const PG_MIGRATIONS: { version: number; sql: string }[] = [
@@ -668,6 +669,10 @@ export class PgHubStore implements HubStore {
       [[...new Set(deviceIds)]],
     );
     return reportedFromRows(rows);
+  }
+
+  async trips(q: TripQuery): Promise<HubTrip[]> {
+    return pgTrips(this.pool, q);
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import * as m0008 from './migrations/0008-trips.js';
 import { dateEvent, type ClockTrust } from './dating.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
+import { sqliteTrips, type HubTrip, type TripQuery } from './trips.js';
 
 export interface IngestResult {
   inserted: number;
@@ -225,6 +226,8 @@ export interface HubStore {
    * devices with no event are absent.
    */
   reportedPlaces(deviceIds: readonly string[]): Promise<Map<string, ReportedPlace[]>>;
+  /** Bus trips (issue 13) made up from their events, newest first: see sync/hub/trips.ts. */
+  trips(q: TripQuery): Promise<HubTrip[]>;
   close(): Promise<void>;
 }
 
@@ -612,6 +615,10 @@ export class SqliteHubStore implements HubStore {
       )
       .all({ devices: JSON.stringify([...new Set(deviceIds)]) }) as ReportedRow[];
     return reportedFromRows(rows);
+  }
+
+  async trips(q: TripQuery): Promise<HubTrip[]> {
+    return sqliteTrips(this.db, q);
   }
 
   async close(): Promise<void> {
