@@ -23,6 +23,13 @@ export interface GateActuator {
   admit(): void;
   /** Keeps the gate shut: red light, three beeps. */
   refuse(): void;
+  /**
+   * Refused for something the driver can act on (a full bus, a rider not on the route, a device
+   * fault: base/common/bus.ts driverOutcome): red and green blink in turn, fast, for a moment, with
+   * one long beep; the gate stays shut. Distinct from admit (steady green, one short beep), refuse
+   * (steady red, three short beeps) and "enrol me" (slow, endless, silent).
+   */
+  seeDriver(): void;
   /** The same code again within the repeat window: a short beep, nothing else. */
   acknowledgeRepeat(): void;
   /**
@@ -112,6 +119,12 @@ export const ENROL_ME_STEP_MS = 1_000;
 /** The long beep of a refused enrolment code (bounded by the buzzer's maxOnMs). */
 export const LONG_BEEP_MS = 1_000;
 
+/** One step of the "see the driver" blink (red, green, red, ...): four times faster than "enrol me". */
+export const SEE_DRIVER_STEP_MS = 250;
+
+/** How many blink steps "see the driver" shows (red and green in turn), then both lights off. */
+export const SEE_DRIVER_STEPS = 6;
+
 /** Drives relay, lights and buzzer with the configured pulse lengths and safety limits. */
 export class GateSignals implements GateActuator {
   private readonly relay: TimedLine;
@@ -119,6 +132,7 @@ export class GateSignals implements GateActuator {
   private readonly red: TimedLine;
   private readonly buzzer: TimedLine;
   private enrolMeTimer: NodeJS.Timeout | undefined;
+  private seeDriverTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly lines: GateSignalLines) {
     this.relay = new TimedLine(lines.relay);
@@ -130,15 +144,37 @@ export class GateSignals implements GateActuator {
   admit(): void {
     // The relay first: it is what the person is waiting for.
     this.relay.pulse();
+    this.stopSeeDriver();
     this.red.off();
     this.green.pulse();
     this.buzzer.pattern(1);
   }
 
   refuse(): void {
+    this.stopSeeDriver();
     this.green.off();
     this.red.pulse();
     this.buzzer.pattern(3);
+  }
+
+  seeDriver(stepMs = SEE_DRIVER_STEP_MS): void {
+    this.stopSeeDriver();
+    let step = 0;
+    const blink = (): void => {
+      if (step >= SEE_DRIVER_STEPS) {
+        this.seeDriverTimer = undefined;
+        this.red.off();
+        this.green.off();
+        return;
+      }
+      const [on, off] = step % 2 === 0 ? [this.red, this.green] : [this.green, this.red];
+      off.off();
+      on.onFor(stepMs);
+      step++;
+      this.seeDriverTimer = setTimeout(blink, stepMs);
+    };
+    blink();
+    this.buzzer.onFor(LONG_BEEP_MS);
   }
 
   acknowledgeRepeat(): void {
@@ -176,12 +212,18 @@ export class GateSignals implements GateActuator {
   /** Everything off, a held relay too: what the wiring makes of a stopped kiosk (see the README). */
   safeState(): void {
     this.stopEnrolMe();
+    this.stopSeeDriver();
     for (const l of [this.relay, this.green, this.red, this.buzzer]) l.hold(false);
   }
 
   private stopEnrolMe(): void {
     clearTimeout(this.enrolMeTimer);
     this.enrolMeTimer = undefined;
+  }
+
+  private stopSeeDriver(): void {
+    clearTimeout(this.seeDriverTimer);
+    this.seeDriverTimer = undefined;
   }
 
   /** The relay is energised now (a pulse running, or held open). */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GateSignals, type GateSignalLines } from '../../../device/gpio/gate-signals.js';
+import { GateSignals, SEE_DRIVER_STEPS, SEE_DRIVER_STEP_MS, type GateSignalLines } from '../../../device/gpio/gate-signals.js';
 import type { Transition } from '../../../device/gpio/output.js';
 import { SimulatedOutput } from '../../../device/gpio/simulated-output.js';
 
@@ -130,5 +130,74 @@ describe('gate signals', () => {
     expect(log.length).toBe(count);
     expect(l.greenLight.output.isActive()).toBe(false);
     expect(l.redLight.output.isActive()).toBe(false);
+  });
+
+  /** What one call shows on the simulated outputs, as `line:on|off@ms` from the call. */
+  function recordPattern(act: (s: GateSignals) => void): string[] {
+    const log: Transition[] = [];
+    const start = Date.now();
+    const shown: string[] = [];
+    const l = lines(log);
+    const record = (name: string, activeLow = false) =>
+      new SimulatedOutput(name, activeLow, (t) => shown.push(`${t.output}:${t.active ? 'on' : 'off'}@${Date.now() - start}`));
+    const s = new GateSignals({
+      relay: { ...l.relay, output: record('relay', true) },
+      greenLight: { ...l.greenLight, output: record('green') },
+      redLight: { ...l.redLight, output: record('red') },
+      buzzer: { ...l.buzzer, output: record('buzzer') },
+    });
+    act(s);
+    vi.advanceTimersByTime(10_000);
+    return shown;
+  }
+
+  it('allow, deny and see-driver are three distinct headless patterns on the recorded outputs', () => {
+    const allow = recordPattern((s) => s.admit());
+    const deny = recordPattern((s) => s.refuse());
+    const seeDriver = recordPattern((s) => s.seeDriver());
+    expect(allow).toEqual(['relay:on@0', 'green:on@0', 'buzzer:on@0', 'buzzer:off@100', 'relay:off@3000', 'green:off@3000']);
+    expect(deny).toEqual([
+      'red:on@0', 'buzzer:on@0', 'buzzer:off@100', 'buzzer:on@200', 'buzzer:off@300', 'buzzer:on@400', 'buzzer:off@500', 'red:off@3000',
+    ]);
+    // Red and green in turn, fast, never both on; one long beep; the relay untouched; then dark.
+    const step = SEE_DRIVER_STEP_MS;
+    const lights = seeDriver.filter((t) => !t.startsWith('buzzer'));
+    expect(lights).toEqual(
+      Array.from({ length: SEE_DRIVER_STEPS }, (_, i) => {
+        const light = i % 2 === 0 ? 'red' : 'green';
+        return [`${light}:on@${i * step}`, `${light}:off@${(i + 1) * step}`];
+      }).flat(),
+    );
+    expect(seeDriver.filter((t) => t.startsWith('buzzer'))).toEqual(['buzzer:on@0', 'buzzer:off@1000']);
+    expect(new Set([allow.join(), deny.join(), seeDriver.join()]).size).toBe(3);
+  });
+
+  it('see-driver is bounded, stops when the next scan is admitted, and leaves nothing on after safe state', () => {
+    const l = lines([]);
+    const s = new GateSignals(l);
+    s.seeDriver();
+    vi.advanceTimersByTime(SEE_DRIVER_STEP_MS + 10); // green's turn
+    s.admit();
+    expect(l.relay.output.isActive()).toBe(true);
+    expect(l.redLight.output.isActive()).toBe(false);
+    vi.advanceTimersByTime(SEE_DRIVER_STEP_MS * SEE_DRIVER_STEPS);
+    expect(l.redLight.output.isActive()).toBe(false);
+    expect(l.greenLight.output.isActive()).toBe(true);
+    s.seeDriver();
+    s.safeState();
+    vi.advanceTimersByTime(10_000);
+    for (const line of Object.values(l)) expect(line.output.isActive()).toBe(false);
+  });
+
+  it('see-driver while held open blinks red only and keeps the gate and green light held', () => {
+    const log: Transition[] = [];
+    const l = lines(log);
+    const s = new GateSignals(l);
+    s.holdOpen(true);
+    s.seeDriver();
+    vi.advanceTimersByTime(10_000);
+    expect(l.relay.output.isActive()).toBe(true);
+    expect(l.greenLight.output.isActive()).toBe(true);
+    expect(log.filter((t) => t.output === 'relay' || t.output === 'green').map((t) => t.active)).toEqual([true, true]);
   });
 });

@@ -464,6 +464,9 @@ class CountingActuator implements GateActuator {
   refuse(): void {
     this.refusals++;
   }
+  seeDriver(): void {
+    this.refusals++;
+  }
   acknowledgeRepeat(): void {
     this.repeats++;
   }

@@ -14,7 +14,7 @@ import { HeldSpool } from '../../../src-main/core/store/held-spool.js';
 import { Roster } from '../../../src-main/core/store/roster.js';
 import { healthyWorker, tempDir } from '../../helpers/fixtures.js';
 
-const quietActuator: GateActuator = { admit() {}, refuse() {}, acknowledgeRepeat() {}, holdOpen() {}, safeState() {} };
+const quietActuator: GateActuator = { admit() {}, refuse() {}, seeDriver() {}, acknowledgeRepeat() {}, holdOpen() {}, safeState() {} };
 
 /**
  * What the gate does with a phone code while its own clock is not verified (clock.synced false), as
