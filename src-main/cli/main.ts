@@ -9,6 +9,7 @@ import type { ScreenMode } from './screens-launcher.js';
 import { CliError } from './cli-error.js';
 import { registerAlertCommands } from './alert-commands.js';
 import { registerDevicesCommands } from './devices-commands.js';
+import { registerTripHubCommands } from './trip-hub-commands.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerDeviceSettingsCommands } from './device-settings-commands.js';
 import { registerEnrolCommands } from './enrol-commands.js';
@@ -402,6 +403,7 @@ function buildProgram(): Command {
     .action(async (o: { config: string; worker: string; from?: string; to?: string; secondDegree?: boolean; json?: boolean }) => console.log(await (await import('./trace-commands.js')).traceHubWorker(o.config, o)));
   registerAlertCommands(hub);
   registerDevicesCommands(hub);
+  registerTripHubCommands(hub);
   registerReportCommands(hub);
   const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
   hubPerson
