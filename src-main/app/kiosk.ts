@@ -28,6 +28,7 @@ import { ScreenService } from '../api/screen-service.js';
 import { SystemClock } from '../core/clock.js';
 import type { LoadedSettings, Settings } from '../core/config.js';
 import { Gatekeeper } from '../core/gatekeeper.js';
+import { BusMode } from '../core/bus/bus-mode.js';
 import { HeldSpool } from '../core/store/held-spool.js';
 import { healthFigures } from '../core/health.js';
 import { runLiveSelftest } from '../core/selftest/index.js';
@@ -113,6 +114,8 @@ export class Kiosk {
   readonly signals: GateSignals;
   readonly scanner: Scanner | undefined;
   readonly gatekeeper: Gatekeeper;
+  /** A bus unit's trips (checkpoint kind bus, settings bus); none on any other checkpoint. */
+  readonly bus: BusMode | undefined;
   /** The hub link, when the settings name a broker. */
   readonly uplink: Uplink | undefined;
   /** The live site stream (with a broker and checkpoint.site): the site's other kiosks' passages. */
@@ -230,6 +233,22 @@ export class Kiosk {
       // Supervisors made at the hub for this kiosk's site, beside its own.
       const hubSupervisors = new HubSupervisors(this.db, secrets.pinPepper);
       this.heldSpool = new HeldSpool({ file: this.runtime.held, dir: this.runtime.dir, db: this.db, events: this.events, log: this.log.child({ ns: 'store' }) });
+      const rosterCheckedAt = loaded.broker ? () => this.downlinkState.cursor('roster').checkedAt : undefined;
+      this.bus = settings.bus
+        ? new BusMode({
+            bus: settings.bus,
+            checkpoint: settings.checkpoint,
+            db: this.db,
+            events: this.events,
+            clock,
+            policy: () => this.policy.get(),
+            rosterCheckedAt,
+            codeHashKey: secrets.codeHashKey,
+            log: this.log.child({ ns: 'bus' }),
+            onDiskFull: () => this.disk.releaseReserve(),
+            afterCommit: () => this.checkpointer.noteCommit(),
+          })
+        : undefined;
       this.gatekeeper = new Gatekeeper({
         checkpoint: settings.checkpoint,
         events: this.events,
@@ -242,11 +261,12 @@ export class Kiosk {
         codeHashKey: secrets.codeHashKey,
         log: this.log.child({ ns: 'gate' }),
         // Only a kiosk that syncs has a hub to confirm its data; a standalone one has no data age.
-        rosterCheckedAt: loaded.broker ? () => this.downlinkState.cursor('roster').checkedAt : undefined,
+        rosterCheckedAt,
         isRevoked: (passId) => this.revocations.isRevoked(passId),
         onDiskFull: () => this.disk.releaseReserve(),
         afterCommit: () => this.checkpointer.noteCommit(),
         held: this.heldSpool,
+        ...(this.bus ? { bus: this.bus } : {}),
         ...(loaded.broker ? { placement: () => placement.current() } : {}),
         ...(settings.gate.inputs.passage ? { passageWindowMs: settings.gate.relay.pulseMs + settings.gate.inputs.passage.graceMs } : {}),
         ...(siteStream
@@ -368,6 +388,7 @@ export class Kiosk {
           notices: () => this.notices.current(Date.now()),
           supervisor: this.supervisor,
           gate: () => ({ mode: this.emergency?.mode ?? 'normal' }),
+          ...(this.bus ? { bus: this.bus } : {}),
           // The self-test on this kiosk's live objects (the supervisor screen); `safegate selftest` runs the same checks from the shell.
           selftest: () =>
             runLiveSelftest({
@@ -441,6 +462,17 @@ export class Kiosk {
       this.log.error({ err: (err as Error).message }, 'cannot take back events held by the last run now; they stay in the spool');
     }
     this.gatekeeper.resumeHeld();
+    const bus = this.bus;
+    if (bus) {
+      // The open trip is taken back (a restart mid-trip) before the first scan; an overdue one ends now.
+      bus.start();
+      this.gatekeeper.on('passage', (p) => bus.notePassage(p));
+      // A trip started or ended from the screen, the command or a timer goes to the hub like a scan.
+      if (this.uplink) {
+        const uplink = this.uplink;
+        bus.on('change', () => uplink.nudge());
+      }
+    }
     if (this.scanner) {
       const scanLog = this.log.child({ ns: 'device:scanner' });
       const source = this.scanner.source;
@@ -508,6 +540,7 @@ export class Kiosk {
         headless: this.options.headless,
         gpio: this.gpioMode,
         scanner: settings.scanner.source,
+        ...(settings.bus ? { bus: { plate: settings.bus.plate, capacity: settings.bus.capacity, routes: settings.bus.routes.length, gps: settings.gps.source } } : {}),
         hub: this.loaded.broker ? this.loaded.broker.url : 'none (standalone)',
         trustedKeys: { pass: this.keyring.count('pass'), 'phone-pass': this.keyring.count('phone-pass'), downlink: this.keyring.count('downlink') },
         roster: this.roster.count(),
@@ -544,6 +577,7 @@ export class Kiosk {
     await step('screens', () => this.screens?.stop());
     await step('screen service', () => this.screenService.stop());
     await step('scanner', () => this.scanner?.stop());
+    await step('bus', () => this.bus?.stop());
     await step('uplink', () => this.uplink?.stop());
     await step('gatekeeper', () => this.gatekeeper.stop());
     let result: KioskStopResult = { unwritten: 0, lost: 0 };

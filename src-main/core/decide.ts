@@ -21,8 +21,11 @@ export interface RecentHistory {
 }
 
 export type EntryDecision =
-  /** An allow carries no reason, except a supervisor's override of an earlier deny. */
-  | { outcome: 'allow'; direction: Direction; reasons: [] | ['SUPERVISOR_OVERRIDE'] }
+  /**
+   * An allow carries no reason, except a supervisor's override of an earlier deny, and a bus unit's
+   * driver card (base/common/bus.ts), whose passage is the trip's start or end.
+   */
+  | { outcome: 'allow'; direction: Direction; reasons: [] | ['SUPERVISOR_OVERRIDE'] | ['TRIP_STARTED' | 'TRIP_ENDED'] }
   | { outcome: 'deny'; direction: Direction; reasons: [DenyReason, ...DenyReason[]] }
   /** The same code again within the repeat window: the same event, nothing new is logged or opened. */
   | { outcome: 'repeat'; direction: Direction; reasons: [] };

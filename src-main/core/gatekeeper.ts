@@ -15,7 +15,9 @@ import type { SitePassages } from './store/remote-passages.js';
 import type { AlertKind, NewGateEvent } from '../../base/common/types.js';
 import { isSensitive, reasonCategory, type DenyReason } from '../../base/common/reasons.js';
 import type { Roster } from './store/roster.js';
-import type { Checkpoint, Placement, ScanSource, WorkerRecord } from '../../base/common/types.js';
+import type { Checkpoint, GeoPoint, Placement, ScanSource, WorkerRecord } from '../../base/common/types.js';
+import { driverOutcome } from '../../base/common/bus.js';
+import type { BusHook } from './bus/bus-mode.js';
 
 export interface Scan {
   text: string;
@@ -76,7 +78,17 @@ export interface GatekeeperDeps {
   passageWindowMs?: number;
   /** Where events the store refused wait (with a copy in RAM that survives a crash of the process). */
   held: HeldEvents;
+  /** The GPS fix at the moment (null: no fix); absent on a unit without GPS, whose events then carry no position. */
+  position?: () => GeoPoint | null;
+  /**
+   * A bus unit's trips (core/bus): a driver card opens or ends a trip instead of boarding, the trip
+   * decides each scan's direction and gives the policy its facts, and every event carries the trip.
+   */
+  bus?: BusHook;
 }
+
+/** A clock reading that may say its wall time came from the GPS (clock.ts GpsDatedClock). */
+type Reading = ClockReading & { source?: 'gps' };
 
 export type { HeldEvent };
 
@@ -174,6 +186,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         nowMs: clock.wallMs,
         rosterCheckedAtMs: deps.rosterCheckedAt?.() ?? null,
         placement: deps.placement?.() ?? null,
+        ...(deps.bus ? { bus: deps.bus.decisionContext(reading.status === 'valid' ? reading.workerId : null) } : {}),
       });
     } catch (err) {
       if (!isStorageFault(err)) throw err;
@@ -200,7 +213,73 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       reasons: e.decision.reasons,
       source,
       policyVersion: e.policy.version,
+      ...this.where(e.clock),
     };
+  }
+
+  /** Where and by which clock an event of this moment happened: the GPS fix (or no fix) on a unit with GPS, and a GPS-dated time. */
+  private where(clock: Reading): Pick<NewGateEvent, 'position' | 'clockSource'> {
+    const out: Pick<NewGateEvent, 'position' | 'clockSource'> = {};
+    if (this.deps.position) out.position = this.deps.position();
+    if (clock.source === 'gps') out.clockSource = 'gps';
+    return out;
+  }
+
+  /** An event made elsewhere (an override, a gate input) with the fields of this moment a bus unit's events carry. */
+  private stamp(event: NewGateEvent): NewGateEvent {
+    const { deps } = this;
+    if (!deps.bus && !deps.position) return event;
+    return { ...event, ...(deps.position && event.position === undefined ? { position: deps.position() } : {}), ...deps.bus?.tripFields() };
+  }
+
+  /**
+   * A driver card on a bus unit: what the credential rules accepted as a driver's (a valid pass, or
+   * a badge of someone on the roster, and no credential refusal) opens or ends a trip instead of
+   * boarding. Their health and the bus's occupancy do not matter here: the driver is not a rider.
+   */
+  private isDriverCard(e: ReturnType<Gatekeeper['evaluate']>): e is ReturnType<Gatekeeper['evaluate']> & { reading: { status: 'valid'; workerId: string } } {
+    const { reading, decision, worker } = e;
+    return (
+      this.deps.bus !== undefined &&
+      e.storeFault === undefined &&
+      reading.status === 'valid' &&
+      (reading.kind === 'pass' || worker !== undefined) &&
+      this.deps.bus.isDriver(reading.workerId) &&
+      !decision.reasons.some((r) => reasonCategory(r) === 'credential')
+    );
+  }
+
+  /** The driver card's trip start or end: its marker event, then the allow signal. A store that cannot take it refuses (the driver scans again). */
+  private driverCard(scan: Scan, e: ReturnType<Gatekeeper['evaluate']> & { reading: { status: 'valid'; workerId: string } }, bus: BusHook): Passage {
+    const { deps } = this;
+    const kind = e.reading.kind;
+    let done: ReturnType<BusHook['driverCard']> | undefined;
+    try {
+      done = bus.driverCard({ workerId: e.reading.workerId, credentialKind: kind });
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+      deps.log.error({ err: (err as Error).message }, 'cannot store the trip start or end: driver card refused, scan it again');
+    }
+    const committedAtNs = done ? process.hrtime.bigint() : null;
+    if (done) {
+      deps.afterCommit?.();
+      deps.actuator.admit();
+      this.recentCodes.set(e.repeatKey, e.clock.wallMs);
+    } else deps.actuator.refuse();
+    const decision: EntryDecision = done
+      ? { outcome: 'allow', direction: done.direction, reasons: [done.reason] }
+      : { outcome: 'deny', direction: e.decision.direction, reasons: ['STORE_UNAVAILABLE'] };
+    deps.log.info({ seq: done?.seq ?? null, outcome: decision.outcome, reasons: decision.reasons, kind, source: scan.source }, 'driver card');
+    const passage: Passage = {
+      seq: done?.seq ?? null,
+      decision,
+      displayName: e.worker?.displayName ?? null,
+      credentialAccepted: true,
+      durable: done !== undefined,
+      timing: { receivedAtNs: scan.receivedAtNs, committedAtNs, actuatedAtNs: process.hrtime.bigint() },
+    };
+    this.emit('passage', passage);
+    return passage;
   }
 
   handleScan(scan: Scan): Passage {
@@ -223,7 +302,10 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       return passage;
     }
 
+    if (deps.bus && this.isDriverCard(evaluated)) return this.driverCard(scan, evaluated, deps.bus);
+
     const event = this.eventOf(evaluated, scan.source);
+    const bus = deps.bus;
 
     const alert = decision.outcome === 'deny' && worker ? alertFor(decision.reasons) : undefined;
     let seq: number | null = null;
@@ -233,7 +315,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       try {
         // Held events are not written here (a backlog would hold up the gate): the store took this
         // scan, so the retry stores them at once, a chunk per turn of the event loop.
-        seq = this.withSpace(() => deps.events.append(event, alert));
+        seq = this.withSpace(() => (bus ? bus.commitScan(event, alert) : deps.events.append(event, alert)));
         deps.afterCommit?.();
         if (deps.held.count) this.scheduleRetry(0);
       } catch (err) {
@@ -246,7 +328,10 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (storeFault !== undefined) {
       // Fail safe: without a durable record the gate does not open.
       decision = { outcome: 'deny', direction: decision.direction, reasons: ['STORE_UNAVAILABLE'] };
-      this.hold({ ...event, decision: 'deny', reasons: ['STORE_UNAVAILABLE', ...event.reasons.filter((r) => r !== 'STORE_UNAVAILABLE')] }, alert);
+      this.hold(
+        { ...event, ...bus?.tripFields(), decision: 'deny', reasons: ['STORE_UNAVAILABLE', ...event.reasons.filter((r) => r !== 'STORE_UNAVAILABLE')] },
+        alert,
+      );
       deps.log.error(
         { err: (storeFault as Error).message, errorCode: (storeFault as { code?: string }).code, held: deps.held.count },
         'cannot store the scan: gate kept shut, event held for retry',
@@ -254,6 +339,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     }
 
     if (decision.outcome === 'allow') deps.actuator.admit();
+    else if (bus && driverOutcome('deny', decision.reasons) === 'see-driver') this.seeDriver();
     else deps.actuator.refuse();
     const actuatedAtNs = process.hrtime.bigint();
     if (seq !== null) this.recentCodes.set(repeatKey, clock.wallMs);
@@ -295,9 +381,11 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
    * A supervisor lets a denied person through. `commit` writes the allow event (with its alert and
    * the override record) durably; only then does the gate open, as for any scan.
    */
-  admitOverride(event: NewGateEvent, displayName: string | null, commit: (event: NewGateEvent) => number): Passage {
+  admitOverride(given: NewGateEvent, displayName: string | null, commit: (event: NewGateEvent) => number): Passage {
     const receivedAtNs = process.hrtime.bigint();
+    const event = this.stamp(given);
     const seq = commit(event);
+    this.deps.bus?.committed(event);
     const committedAtNs = process.hrtime.bigint();
     this.deps.actuator.admit();
     const passage: Passage = {
@@ -318,7 +406,8 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
    * like a scan's: durably, or held and written later if the store cannot take it now. Its sequence
    * number, or null while it is held. It drives nothing: the inputs act on the gate themselves.
    */
-  recordGateEvent(event: NewGateEvent, alert?: AlertKind): number | null {
+  recordGateEvent(given: NewGateEvent, alert?: AlertKind): number | null {
+    const event = this.stamp(given);
     try {
       const seq = this.withSpace(() => this.deps.events.append(event, alert));
       this.deps.afterCommit?.();
@@ -367,6 +456,13 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   private pruneRecentCodes(nowMs: number, windowS: number): void {
     if (this.recentCodes.size < 1024) return;
     for (const [hash, at] of this.recentCodes) if (nowMs - at > windowS * 1000) this.recentCodes.delete(hash);
+  }
+
+  /** A refusal the driver can act on (full, wrong route, device): the headless unit's own pattern, where the actuator has one. */
+  private seeDriver(): void {
+    const actuator = this.deps.actuator as GateActuator & { seeDriver?: () => void };
+    if (typeof actuator.seeDriver === 'function') actuator.seeDriver();
+    else actuator.refuse();
   }
 
   private fallbackDirection(): 'entry' | 'exit' {

@@ -27,13 +27,46 @@ interface EventRow {
   source: ScanSource;
   policy_version: number;
   synced_at: number | null;
+  trip_id: string | null;
+  route_id: string | null;
+  lat: number | null;
+  lon: number | null;
+  position: 'fix' | 'no-fix' | null;
+  clock_source: 'gps' | null;
 }
 
 type UnsyncedRow = [
   seq: number, wallMs: number, monoUs: number, bootId: string, clockSynced: number, checkpointId: string, zoneId: string,
   direction: Direction, credentialKind: CredentialKind | 'unknown', workerId: string | null, codeHash: string | null,
   decision: 'allow' | 'deny', reasons: string, source: ScanSource, policyVersion: number,
+  tripId: string | null, routeId: string | null, lat: number | null, lon: number | null, position: 'fix' | 'no-fix' | null, clockSource: 'gps' | null,
 ];
+
+/** A bus unit's fields of an event (absent when the column is NULL: a gate kiosk's events carry none). */
+function busFields(
+  tripId: string | null, routeId: string | null, lat: number | null, lon: number | null, position: 'fix' | 'no-fix' | null, clockSource: 'gps' | null,
+): Pick<GateEvent, 'tripId' | 'routeId' | 'position' | 'clockSource'> {
+  const out: Pick<GateEvent, 'tripId' | 'routeId' | 'position' | 'clockSource'> = {};
+  if (tripId !== null) out.tripId = tripId;
+  if (routeId !== null) out.routeId = routeId;
+  if (position === 'fix' && lat !== null && lon !== null) out.position = { lat, lon };
+  else if (position !== null) out.position = null;
+  if (clockSource !== null) out.clockSource = clockSource;
+  return out;
+}
+
+/** The columns an event's bus fields are written to (NULL for each it does not carry). */
+function busColumns(e: NewGateEvent): { tripId: string | null; routeId: string | null; lat: number | null; lon: number | null; position: 'fix' | 'no-fix' | null; clockSource: 'gps' | null } {
+  const p = e.position;
+  return {
+    tripId: e.tripId ?? null,
+    routeId: e.routeId ?? null,
+    lat: p ? p.lat : null,
+    lon: p ? p.lon : null,
+    position: p === undefined ? null : p === null ? 'no-fix' : 'fix',
+    clockSource: e.clockSource ?? null,
+  };
+}
 
 function fromRow(r: EventRow): GateEvent {
   return {
@@ -53,6 +86,7 @@ function fromRow(r: EventRow): GateEvent {
     source: r.source,
     policyVersion: r.policy_version,
     syncedAt: r.synced_at,
+    ...busFields(r.trip_id, r.route_id, r.lat, r.lon, r.position, r.clock_source),
   };
 }
 
@@ -85,9 +119,11 @@ export class EventLog {
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`
       INSERT INTO events (wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
-        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version)
+        credential_kind, worker_id, code_hash, decision, reasons, source, policy_version,
+        trip_id, route_id, lat, lon, position, clock_source)
       VALUES (@wallMs, @monoUs, @bootId, @clockSynced, @checkpointId, @zoneId, @direction,
-        @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion)`);
+        @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion,
+        @tripId, @routeId, @lat, @lon, @position, @clockSource)`);
     this.lastInZone = db.prepare(`
       SELECT seq, direction, wall_ms, source FROM events
       WHERE worker_id = ? AND decision = 'allow' AND zone_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1`);
@@ -106,7 +142,8 @@ export class EventLog {
     this.unsyncedStmt = db
       .prepare(
         `SELECT seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction, credential_kind, worker_id, code_hash,
-           decision, reasons, source, policy_version FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
+           decision, reasons, source, policy_version, trip_id, route_id, lat, lon, position, clock_source
+         FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
       )
       .raw();
     this.markSyncedStmt = db.prepare('UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND seq BETWEEN ? AND ?');
@@ -147,11 +184,18 @@ export class EventLog {
     const rows = this.unsyncedStmt.all(afterSeq, limit) as UnsyncedRow[];
     const out: WireEvent[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
-      const [seq, wallMs, monoUs, bootId, synced, checkpointId, zoneId, direction, credentialKind, workerId, codeHash, decision, reasons, source, policyVersion] = rows[i]!;
-      out[i] = {
+      const [
+        seq, wallMs, monoUs, bootId, synced, checkpointId, zoneId, direction, credentialKind, workerId, codeHash, decision, reasons, source, policyVersion,
+        tripId, routeId, lat, lon, position, clockSource,
+      ] = rows[i]!;
+      const event: WireEvent = {
         seq, wallMs, monoUs, bootId, clockSynced: synced === 1, checkpointId, zoneId, direction, credentialKind, workerId, codeHash, decision,
         reasons: reasons === '' ? [] : (reasons.split(' ') as DenyReason[]), source, policyVersion,
       };
+      // A gate kiosk's rows have none of these: its events stay as they were (the codec's format 2).
+      out[i] = tripId === null && position === null && clockSource === null && routeId === null
+        ? event
+        : Object.assign(event, busFields(tripId, routeId, lat, lon, position, clockSource));
     }
     return out;
   }
@@ -172,7 +216,25 @@ export class EventLog {
    */
   append(event: NewGateEvent, alert?: AlertKind, note?: string): number {
     const write = (): number => {
-      const seq = Number(this.insert.run({ ...event, clockSynced: event.clockSynced ? 1 : 0, reasons: event.reasons.join(' ') }).lastInsertRowid);
+      const seq = Number(
+        this.insert.run({
+          wallMs: event.wallMs,
+          monoUs: event.monoUs,
+          bootId: event.bootId,
+          clockSynced: event.clockSynced ? 1 : 0,
+          checkpointId: event.checkpointId,
+          zoneId: event.zoneId,
+          direction: event.direction,
+          credentialKind: event.credentialKind,
+          workerId: event.workerId,
+          codeHash: event.codeHash,
+          decision: event.decision,
+          reasons: event.reasons.join(' '),
+          source: event.source,
+          policyVersion: event.policyVersion,
+          ...busColumns(event),
+        }).lastInsertRowid,
+      );
       if (alert) this.insertAlert.run(seq, alert, note ?? null);
       return seq;
     };

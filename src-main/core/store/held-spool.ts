@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import { DENY_REASON_CODES, type DenyReason } from '../../../base/common/reasons.js';
+import { tripIdSchema } from '../../../base/common/bus.js';
+import { identifierSchema } from '../../../base/common/ids.js';
 import { ALERT_KINDS, type AlertKind, type NewGateEvent } from '../../../base/common/types.js';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 import { ensurePrivateDir, writePrivate } from '../runtime.js';
@@ -38,8 +40,13 @@ const heldEventSchema = z
     codeHash: z.string().max(64).nullable(),
     decision: z.enum(['allow', 'deny']),
     reasons: z.array(z.enum(DENY_REASON_CODES as [DenyReason, ...DenyReason[]])),
-    source: z.enum(['serial', 'stdin', 'camera', 'keyboard', 'input']),
+    source: z.enum(['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev']),
     policyVersion: z.number().int().nonnegative(),
+    // A bus unit's (issue 13): absent on a gate kiosk's events.
+    tripId: tripIdSchema.optional(),
+    routeId: identifierSchema.optional(),
+    position: z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict().nullable().optional(),
+    clockSource: z.literal('gps').optional(),
   })
   .strict();
 const alertSchema = z.enum(ALERT_KINDS as [AlertKind, ...AlertKind[]]).optional();

@@ -18,6 +18,7 @@ import * as m0016 from './0016-remote-retractions.js';
 import * as m0017 from './0017-placement.js';
 import * as m0018 from './0018-hub-supervisors.js';
 import * as m0019 from './0019-trace-index.js';
+import * as m0020 from './0020-trips.js';
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -40,4 +41,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 17, name: '0017-placement', up: m0017.up },
   { version: 18, name: '0018-hub-supervisors', up: m0018.up },
   { version: 19, name: '0019-trace-index', up: m0019.up },
+  { version: 20, name: '0020-trips', up: m0020.up },
 ];
