@@ -12,7 +12,7 @@ import { IdleScreen } from './screens/Idle.js';
 import { ResultScreen } from './screens/Result.js';
 import { SupervisorScreen } from './screens/Supervisor.js';
 import { playOutcome } from './sound.js';
-import { driverOutcome, TRIP_MARKER_REASONS } from '../base/common/bus.js';
+import { ALIGHTED_AT_END_REASON, driverOutcome } from '../base/common/bus.js';
 
 const STATE_POLL_MS = 2_000;
 /** How long the supervisor target must be held. */
@@ -60,7 +60,8 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
     () =>
       api.on('passage', (p) => {
         if (isBus) {
-          if (!p.reasons.some((r) => TRIP_MARKER_REASONS.includes(r))) playOutcome(p.outcome === 'repeat' ? 'repeat' : driverOutcome(p.outcome, p.reasons));
+          // A driver card that opened or closed the trip chimes like an allow; riders alighted by the trip's end make no sound.
+          if (!p.reasons.includes(ALIGHTED_AT_END_REASON)) playOutcome(p.outcome === 'repeat' ? 'repeat' : driverOutcome(p.outcome, p.reasons));
           api.call('screen.state', {}).then(setState, () => undefined);
           return;
         }
