@@ -2,7 +2,11 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 export type LineSuffix = 'CR' | 'LF' | 'CRLF';
 
-export type RejectedLineReason = 'too-long' | 'not-utf8' | 'control-byte';
+/**
+ * Why input was refused. The evdev scanner adds two a byte stream cannot have: 'unknown-key' (a key that
+ * types no character in the layout) and 'input-lost' (the kernel dropped input events mid-code).
+ */
+export type RejectedLineReason = 'too-long' | 'not-utf8' | 'control-byte' | 'unknown-key' | 'input-lost';
 
 export type FramedLine =
   | { kind: 'line'; text: string; receivedAtNs: bigint }

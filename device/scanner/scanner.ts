@@ -12,11 +12,12 @@ export interface ScannerEvents {
 }
 
 /**
- * A source of scanned codes. Implementations: the serial scanner and, for simulation, lines typed
- * on standard input. `start()` never throws for an absent device: it keeps trying and reports state.
+ * A source of scanned codes. Implementations: the serial scanner, a keyboard-mode scanner read from
+ * its Linux input device (evdev) and, for simulation, lines typed on standard input. `start()` never
+ * throws for an absent device: it keeps trying and reports state.
  */
 export interface Scanner extends EventEmitter<ScannerEvents> {
-  readonly source: 'serial' | 'stdin';
+  readonly source: 'serial' | 'stdin' | 'evdev';
   readonly state: ScannerState;
   start(): void;
   stop(): Promise<void>;

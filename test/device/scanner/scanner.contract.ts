@@ -43,6 +43,11 @@ export interface ScannerCapabilities {
    * lost (a device: a closed serial port hears nothing, a stopped wedge sees no keys).
    */
   queuesWhileStopped: boolean;
+  /**
+   * Text beyond ASCII reaches the adapter (default true). A keyboard-mode scanner read from its input
+   * device types in the US layout: ASCII only.
+   */
+  unicode?: boolean;
 }
 
 export interface ScannerDriver {
@@ -140,7 +145,8 @@ export function scannerContract(adapter: string, makeDriver: () => Promise<Scann
     it('delivers one line per code, in order, with its text exactly', async () => {
       const { d, r } = await running();
       try {
-        const codes = ['SG1:6BFOXN*TS0BI$ZD-CYN8', 'W-0001.team_b', 'Cổng A — Nguyễn Văn Ân 😀', 'X'.repeat(d.maxLength)];
+        const third = d.capabilities.unicode === false ? 'SG1:ascii only ~!@#$%^&*()_+{}|:"<>?' : 'Cổng A — Nguyễn Văn Ân 😀';
+        const codes = ['SG1:6BFOXN*TS0BI$ZD-CYN8', 'W-0001.team_b', third, 'X'.repeat(d.maxLength)];
         // Two codes in one chunk, then one chunk each.
         await d.send([codes[0]!, END, codes[1]!, END], [codes[2]!, END], [codes[3]!, END]);
         expect(await r.scansUntil(4)).toEqual(codes.map(line));
