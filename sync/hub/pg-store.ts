@@ -645,7 +645,7 @@ export class PgHubStore implements HubStore {
     if (merged.length === 0) return [];
     // The windows as a table of three arrays: one query, one range of the place index per window.
     const { rows } = await this.pool.query<unknown[]>({
-      text: `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock
+      text: `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock, e.trip_id
              FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (checkpoint_id, since_ms, until_ms)
              JOIN hub_events e ON e.checkpoint_id = w.checkpoint_id
                AND coalesce(e.corrected_wall_ms, e.wall_ms) >= w.since_ms AND coalesce(e.corrected_wall_ms, e.wall_ms) < w.until_ms

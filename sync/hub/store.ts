@@ -104,6 +104,8 @@ export interface PresenceEvent {
   direction: WireEvent['direction'];
   timeMs: number;
   clock: ClockTrust;
+  /** A bus unit's trip (issue 13): tracing makes the trip its own place. */
+  tripId?: string;
 }
 
 /** The windows of each checkpoint sorted and merged where they touch or overlap, so no event is read twice. */
@@ -128,6 +130,7 @@ export function presenceFromRow(r: unknown[]): PresenceEvent {
     direction: r[4] as WireEvent['direction'],
     timeMs: Number(r[5]),
     clock: r[6] as ClockTrust,
+    ...(typeof r[7] === 'string' ? { tripId: r[7] } : {}),
   };
 }
 
@@ -155,7 +158,7 @@ export function reportedFromRows(rows: readonly ReportedRow[]): Map<string, Repo
 }
 
 /** The columns of a {@link PresenceEvent} row. */
-export const PRESENCE_COLUMNS = 'device_id, checkpoint_id, zone_id, worker_id, direction, coalesce(corrected_wall_ms, wall_ms) AS t, clock';
+export const PRESENCE_COLUMNS = 'device_id, checkpoint_id, zone_id, worker_id, direction, coalesce(corrected_wall_ms, wall_ms) AS t, clock, trip_id';
 
 /** An event's organisation as the hub stamped it at receipt (see HubStore.stampOrganisations). */
 export interface OrganisationStamp {
@@ -595,7 +598,7 @@ export class SqliteHubStore implements HubStore {
     // One range of the place index per window (the windows are a table the loop walks first).
     const rows = this.db
       .prepare(
-        `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock
+        `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock, e.trip_id
          FROM json_each(@windows) AS w CROSS JOIN hub_events AS e INDEXED BY hub_events_place
          WHERE e.checkpoint_id = json_extract(w.value, '$[0]') AND e.worker_id IS NOT NULL AND e.decision = 'allow'
            AND coalesce(e.corrected_wall_ms, e.wall_ms) >= json_extract(w.value, '$[1]') AND coalesce(e.corrected_wall_ms, e.wall_ms) < json_extract(w.value, '$[2]')`,

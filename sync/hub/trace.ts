@@ -32,6 +32,14 @@ import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from '.
  *   Presence resting on an event with an unverified clock (a kiosk the hub could not date, a phone
  *   check-in uploaded late) is marked, and so is every exposure that rests on it, on either side.
  *
+ * - A bus trip (issue 13) is its own place: an event carrying a trip id at a bus checkpoint counts at
+ *   `trip:<deviceId>:<tripId>` (kind bus, TracePlace.tripId set), so riders of the same trip are each
+ *   other's contacts from boarding to alighting (a scan out, or the trip's end alighting them), and
+ *   riders of another trip of the same bus are not. The driver whose card opened the trip
+ *   (TRIP_STARTED names them) is there from its start to its end; every presence in a trip ends at
+ *   the latest when the trip does (its end read from the trips read model, sync/hub/trips.ts). A
+ *   trip's own events that name no worker make no presence.
+ *
  * F1: every other worker with an overlap at one of the case's places. F2 (on request): every worker
  * neither the case nor an F1 whose presence overlaps any F1's presence in the period from that F1's
  * first exposure to the case on (whom an F1 met before meeting the case is no F2); each presence
@@ -52,7 +60,10 @@ import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from '.
 export type TracePlaceKind = 'zone' | 'team' | 'canteen' | 'dormitory' | 'bus';
 
 export interface TracePlace {
-  /** Stable key of the place: `zone:<siteId>:<zoneId>` for a zone (all its checkpoints together), else `<kind>:<checkpointId>`. */
+  /**
+   * Stable key of the place: `zone:<siteId>:<zoneId>` for a zone (all its checkpoints together),
+   * `trip:<deviceId>:<tripId>` for a bus trip, else `<kind>:<checkpointId>`.
+   */
   key: string;
   kind: TracePlaceKind;
   /** For a zone with several checkpoints, one of them (the first by id). */
@@ -60,6 +71,8 @@ export interface TracePlace {
   /** The registry's checkpoint name (or the id when unknown). */
   name: string;
   siteId: string | null;
+  /** A bus trip (kind bus): its id; the key names the bus unit too. */
+  tripId?: string;
 }
 
 /** One overlap between a contact and the case at one place. Times are the hub's corrected times, epoch ms. */
@@ -228,6 +241,8 @@ interface PlaceInfo {
   checkpoints: Set<string>;
   /** The checkpoint ids the kiosks reported there (what the place index is asked by). */
   reported: Set<string>;
+  /** A bus trip's bus unit and trip id. */
+  trip?: { deviceId: string; tripId: string };
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -241,6 +256,8 @@ class Places {
   private readonly resolved = new Map<string, { checkpointId: string; key: string } | null>();
   /** Each zone checkpoint met by a check-in: the zone id its check-ins count under. */
   private readonly zoneOfCheckpoint = new Map<string, string>();
+  /** Each trip place met and read: when its trip ended (null: not ended, as far as the hub knows). */
+  readonly tripEnds = new Map<string, number | null>();
 
   private constructor(
     private readonly checkpoints: Map<string, RegistryCheckpoint>,
@@ -292,7 +309,8 @@ class Places {
       this.resolved.set(seen, at);
     }
     if (!at) return null;
-    return { workerId: e.workerId, key: at.key, checkpointId: at.checkpointId, direction: e.direction, timeMs: e.timeMs, unverified: e.clock === 'unverified', source: 'kiosk' };
+    const key = e.tripId !== undefined && this.info.get(at.key)!.kind === 'bus' ? this.noteTrip(at.key, e.deviceId, e.tripId, e.checkpointId) : at.key;
+    return { workerId: e.workerId, key, checkpointId: at.checkpointId, direction: e.direction, timeMs: e.timeMs, unverified: e.clock === 'unverified', source: 'kiosk' };
   }
 
   /** A phone check-in as a passage at its place, or null where it makes no contact. */
@@ -380,7 +398,31 @@ class Places {
   place(key: string): TracePlace {
     const p = this.info.get(key)!;
     const checkpointId = [...p.checkpoints].sort()[0]!;
-    return { key, kind: p.kind, checkpointId, name: this.checkpoints.get(checkpointId)?.name || checkpointId, siteId: p.siteId };
+    return { key, kind: p.kind, checkpointId, name: this.checkpoints.get(checkpointId)?.name || checkpointId, siteId: p.siteId, ...(p.trip ? { tripId: p.trip.tripId } : {}) };
+  }
+
+  /** A trip of the bus place `busKey` (a bus unit's): its own place, with the bus's checkpoints and reported ids. */
+  private noteTrip(busKey: string, deviceId: string, tripId: string, reported: string): string {
+    const key = `trip:${deviceId}:${tripId}`;
+    let p = this.info.get(key);
+    if (!p) {
+      const bus = this.info.get(busKey)!;
+      this.info.set(key, (p = { kind: 'bus', siteId: bus.siteId, checkpoints: new Set(bus.checkpoints), reported: new Set(bus.reported), trip: { deviceId, tripId } }));
+    }
+    p.reported.add(reported);
+    return key;
+  }
+
+  /** Reads when the trips among these places ended (one query for those not read yet). */
+  async learnTripEnds(keys: Iterable<string>, store: HubStore): Promise<void> {
+    const ask = new Map<string, { deviceId: string; tripId: string }>();
+    for (const key of keys) {
+      const trip = this.info.get(key)?.trip;
+      if (trip && !this.tripEnds.has(key)) ask.set(key, trip);
+    }
+    if (ask.size === 0) return;
+    const ended = new Map((await store.trips({ keys: [...ask.values()] })).map((t) => [`trip:${t.deviceId}:${t.tripId}`, t.endedAt]));
+    for (const key of ask.keys()) this.tripEnds.set(key, ended.get(key) ?? null);
   }
 
   /** The registered checkpoints that may serve a place: its own; for a zone, every zone checkpoint of its site. */
@@ -405,9 +447,10 @@ class Places {
 
 /**
  * Each worker's presence at each place from their passages (see the header for the rules). The
- * passages in any order; the intervals of a worker at a place come out by time.
+ * passages in any order; the intervals of a worker at a place come out by time. `endOf`: when a
+ * place's presence ends at the latest (a bus trip's end), null or undefined when it does not.
  */
-export function presenceIntervals(passages: readonly Passage[], kindOf: (key: string) => TracePlaceKind, options: TraceOptions): Interval[] {
+export function presenceIntervals(passages: readonly Passage[], kindOf: (key: string) => TracePlaceKind, options: TraceOptions, endOf?: (key: string) => number | null | undefined): Interval[] {
   const resetMs = options.resetHours * HOUR_MS;
   const sittingMs = options.canteenWindowMinutes * MINUTE_MS;
   const byPlaceWorker = new Map<string, Map<string, Passage[]>>();
@@ -445,6 +488,12 @@ export function presenceIntervals(passages: readonly Passage[], kindOf: (key: st
       }
     }
     if (open) out.push({ workerId, key, fromMs: open.timeMs, toMs: open.timeMs + resetMs, source: open.source, unverified: open.unverified });
+  }
+  if (endOf) {
+    for (const i of out) {
+      const end = endOf(i.key);
+      if (end !== null && end !== undefined && end < i.toMs) i.toMs = end;
+    }
   }
   return out.filter((i) => i.toMs > i.fromMs);
 }
@@ -508,11 +557,10 @@ export class Tracer {
     const options = this.options;
     const padMs = Math.max(options.resetHours * HOUR_MS, options.canteenWindowMinutes * MINUTE_MS);
     const places = await Places.load(directory);
-    const kindOf = (key: string) => places.info.get(key)!.kind;
 
     // The case: their own passages, padded, as presence clipped to the period.
     const casePassages = await this.passagesOf([workerId], fromMs - padMs, toMs + padMs, places);
-    const caseIntervals = presenceIntervals(casePassages, kindOf, options)
+    const caseIntervals = (await this.intervalsOf(casePassages, places))
       .map((i) => ({ ...i, fromMs: Math.max(i.fromMs, fromMs), toMs: Math.min(i.toMs, toMs) }))
       .filter((i) => i.toMs > i.fromMs)
       .sort((a, b) => a.fromMs - b.fromMs || (a.key < b.key ? -1 : 1));
@@ -526,7 +574,7 @@ export class Tracer {
       const f1Passages = await this.passagesOf([...f1.keys()], fromMs - padMs, toMs + padMs, places);
       // An F1 passes nothing on before they met the case: their presence counts from their first exposure.
       const firstExposure = new Map([...f1.values()].map((c) => [c.workerId, Math.min(...c.exposures.map((x) => x.fromMs))]));
-      const f1Intervals = presenceIntervals(f1Passages, kindOf, options)
+      const f1Intervals = (await this.intervalsOf(f1Passages, places))
         .map((i) => ({ ...i, fromMs: Math.max(i.fromMs, fromMs, firstExposure.get(i.workerId) ?? Infinity), toMs: Math.min(i.toMs, toMs) }))
         .filter((i) => i.toMs > i.fromMs);
       const f2 = await this.contactsOf(f1Intervals, excluded, places, padMs, true);
@@ -553,6 +601,12 @@ export class Tracer {
         rank: n + 1,
       })),
     };
+  }
+
+  /** Presence from passages (presenceIntervals), each bus trip's ended by the trip's end. */
+  private async intervalsOf(passages: readonly Passage[], places: Places): Promise<Interval[]> {
+    await places.learnTripEnds(new Set(passages.map((p) => p.key)), this.deps.store);
+    return presenceIntervals(passages, (key) => places.info.get(key)!.kind, this.options, (key) => places.tripEnds.get(key));
   }
 
   /** On a list or the roster (even removed since), or with a passage or check-in at this hub. */
@@ -616,7 +670,7 @@ export class Tracer {
     const checkIns = await this.checkIns({ checkpointIds: [...visitCheckpoints], sinceMs, untilMs });
     await places.learnCheckIns(checkIns, this.deps.store);
     const passages = this.resolve(events, checkIns, places, (p) => !excluded.has(p.workerId) && sourceKeys.has(p.key));
-    const intervals = presenceIntervals(passages, (key) => places.info.get(key)!.kind, this.options);
+    const intervals = await this.intervalsOf(passages, places);
     const index = new IntervalIndex(sources);
 
     const exposuresOf = new Map<string, Exposure[]>();

@@ -285,13 +285,13 @@ const EXPORT_HEADERS: Record<TraceExportLanguage, string[]> = {
   en: ['Rank', 'Degree', 'Worker id', 'Name', 'Team', 'Organisation', 'Place', 'Place kind', 'Checkpoint', 'Day', 'From', 'To', 'Overlap minutes', 'Source', 'Unverified clock', 'Via (F1)', 'Notified by', 'Notified at'],
 };
 const EXPORT_WORDS: Record<TraceExportLanguage, Record<string, string>> = {
-  vi: { zone: 'Khu vực', team: 'Tổ', canteen: 'Nhà ăn', dormitory: 'Ký túc xá', bus: 'Xe đưa đón', kiosk: 'Máy kiểm soát', phone: 'Điện thoại', yes: 'Có' },
-  en: { zone: 'Zone', team: 'Team', canteen: 'Canteen', dormitory: 'Dormitory', bus: 'Bus', kiosk: 'Kiosk', phone: 'Phone', yes: 'Yes' },
+  vi: { zone: 'Khu vực', team: 'Tổ', canteen: 'Nhà ăn', dormitory: 'Ký túc xá', bus: 'Xe đưa đón', kiosk: 'Máy kiểm soát', phone: 'Điện thoại', yes: 'Có', trip: 'chuyến' },
+  en: { zone: 'Zone', team: 'Team', canteen: 'Canteen', dormitory: 'Dormitory', bus: 'Bus', kiosk: 'Kiosk', phone: 'Phone', yes: 'Yes', trip: 'trip' },
 };
 
 /**
  * A trace as the health authority's sheet: one row per exposure (a contact at one place at one
- * time), contacts by rank, times in the province zone, the header in the chosen language
+ * time; at a bus trip, the bus's name with the trip's id), contacts by rank, times in the province zone, the header in the chosen language
  * (Vietnamese first). Only what the viewer may see: pass the viewer's `view`.
  */
 export function traceExportRows(view: TraceView, workers: ReadonlyMap<string, TracedWorker>, zone: string, lang: TraceExportLanguage): string[][] {
@@ -309,7 +309,8 @@ export function traceExportRows(view: TraceView, workers: ReadonlyMap<string, Tr
         w?.fullName ?? '',
         w?.team ?? '',
         c.orgId ?? '',
-        e.place.name,
+        // A bus trip is its own place (issue 13): the bus's name and the trip.
+        e.place.tripId !== undefined ? `${e.place.name} (${words.trip} ${e.place.tripId})` : e.place.name,
         words[e.place.kind]!,
         e.place.checkpointId,
         dayKeyIn(e.fromMs, zone),

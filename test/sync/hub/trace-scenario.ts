@@ -165,3 +165,57 @@ export async function buildTraceScenario(store: HubStore, directory: HubDirector
   }
   return { visits, checkpointCodeKey, phonePassKey };
 }
+
+/** The evening shuttle (issue 13): one bus unit, two trips; C rides the first. Trip ids as a bus unit makes them. */
+export const SHUTTLE_TRIP_1 = `T${at(520).toString(36)}-0000a1`;
+export const SHUTTLE_TRIP_2 = `T${at(600).toString(36)}-0000a2`;
+
+/**
+ * The scenario extended by a bus trip: the shuttle "xe-2" (a bus checkpoint, its unit `bus-shuttle`)
+ * runs two trips after the day. Trip 1 (520 to 580): driver D9's card opens it, C boards at 525, R1
+ * at 530, RX is refused (full) at 535, R2 rides 540 to 550 and scans out; the driver ends it with the
+ * screen's button (no worker), which alights C and R1. Trip 2 (600 to 640), same bus and driver: R3
+ * rides 605 to 620; D9's card ends it. Expected for C, at trip 1 only: D9 55 min, R1 50, R2 10;
+ * R3 (another trip of the same bus) and RX (refused) are no contacts.
+ */
+export async function addShuttleTrips(store: HubStore, directory: HubDirectory): Promise<void> {
+  await directory.addCheckpoint({ id: 'xe-2', name: 'Xe đưa rước ca 2', kind: 'bus', siteId: 'xuong-1' }, at(-2_000));
+  await directory.placeDevices('xe-2', ['bus-shuttle'], at(-2_000));
+  type Row = [minute: number, worker: string | null, direction: 'entry' | 'exit', kind: 'scan' | 'deny' | 'TRIP_STARTED' | 'TRIP_ENDED' | 'ALIGHTED_AT_TRIP_END', trip: string];
+  const rows: Row[] = [
+    [520, 'D9', 'entry', 'TRIP_STARTED', SHUTTLE_TRIP_1],
+    [525, 'C', 'entry', 'scan', SHUTTLE_TRIP_1],
+    [530, 'R1', 'entry', 'scan', SHUTTLE_TRIP_1],
+    [535, 'RX', 'entry', 'deny', SHUTTLE_TRIP_1],
+    [540, 'R2', 'entry', 'scan', SHUTTLE_TRIP_1],
+    [550, 'R2', 'exit', 'scan', SHUTTLE_TRIP_1],
+    [580, 'C', 'exit', 'ALIGHTED_AT_TRIP_END', SHUTTLE_TRIP_1],
+    [580, 'R1', 'exit', 'ALIGHTED_AT_TRIP_END', SHUTTLE_TRIP_1],
+    [580, null, 'exit', 'TRIP_ENDED', SHUTTLE_TRIP_1],
+    [600, 'D9', 'entry', 'TRIP_STARTED', SHUTTLE_TRIP_2],
+    [605, 'R3', 'entry', 'scan', SHUTTLE_TRIP_2],
+    [620, 'R3', 'exit', 'scan', SHUTTLE_TRIP_2],
+    [640, 'D9', 'exit', 'TRIP_ENDED', SHUTTLE_TRIP_2],
+  ];
+  const events: WireEvent[] = rows.map(([minute, worker, direction, kind, tripId], i) => ({
+    seq: i + 1,
+    wallMs: at(minute),
+    monoUs: 1_000_000_000 + (minute + 1_000) * 60_000_000 + i,
+    bootId: 'boot-bus-shuttle',
+    clockSynced: false,
+    clockSource: 'gps',
+    checkpointId: 'xe-2',
+    zoneId: 'xe-2',
+    direction,
+    credentialKind: worker === null ? 'unknown' : 'pass',
+    workerId: worker,
+    codeHash: worker === null ? '0f1e2d3c4b5a69788796a5b4c3d2e1f0' : null,
+    decision: kind === 'deny' ? 'deny' : 'allow',
+    reasons: kind === 'deny' ? ['BUS_FULL'] : kind === 'scan' ? [] : [kind],
+    source: kind === 'scan' || kind === 'deny' ? 'serial' : 'trip',
+    policyVersion: 1,
+    tripId,
+    position: { lat: 10.8 + minute / 1e5, lon: 106.6 },
+  }));
+  await store.ingest('bus-shuttle', events, at(1_000), null);
+}

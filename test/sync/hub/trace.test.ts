@@ -5,9 +5,10 @@ import { PgHubStore } from '../../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../../sync/hub/store.js';
 import { publishedResetHours, TraceError, Tracer, type TraceResult } from '../../../sync/hub/trace.js';
 import type { VisitRecord, Visits, VisitWindow } from '../../../sync/hub/visits.js';
+import { traceExportRows } from '../../../sync/hub/traces.js';
 import { directoryBackends } from '../../helpers/directory-db.js';
 import { tempDir } from '../../helpers/fixtures.js';
-import { at, buildTraceScenario, EXPECTED_F1, EXPECTED_F2, NOT_CONTACTS } from './trace-scenario.js';
+import { addShuttleTrips, at, buildTraceScenario, EXPECTED_F1, EXPECTED_F2, NOT_CONTACTS, SHUTTLE_TRIP_1, SHUTTLE_TRIP_2 } from './trace-scenario.js';
 
 const DAY = 86_400_000;
 
@@ -82,6 +83,45 @@ describe.each(directoryBackends)('tracing at the hub: store and directory on $na
     expect(r.contacts.filter((c) => c.unverifiedClock).map((c) => c.workerId)).toEqual(['Z4']);
     expect(minutes('P1')).toEqual([[420, 460, 40, 'phone', false]]);
     expect(byId.get('P1')!.orgId).toBe('may-a');
+  });
+
+  it("makes each bus trip its own place: riders of the same trip are contacts from boarding to alighting (by scan or by the trip's end), the driver for the whole trip; another trip of the same bus, a refusal and a marker with no worker make none", async () => {
+    await addShuttleTrips(store, directory);
+    const tracer = new Tracer({ store, directory, visits });
+    const r = await tracer.trace({ workerId: 'C', fromMs: at(0) - DAY, toMs: at(0) + DAY });
+    const trip1 = `trip:bus-shuttle:${SHUTTLE_TRIP_1}`;
+    const trip2 = `trip:bus-shuttle:${SHUTTLE_TRIP_2}`;
+    // The day's contacts are as before; the trip adds its own.
+    expect(summary(r).filter((c) => !c.places.includes(trip1)).map((c) => [c.workerId, c.minutes, c.places])).toEqual(EXPECTED_F1.map((c) => [c.workerId, c.minutes, [c.place]]));
+    const onTrip = r.contacts.filter((c) => c.exposures.some((x) => x.place.key === trip1));
+    const minutes = (x: { fromMs: number; toMs: number }) => [(x.fromMs - at(0)) / 60_000, (x.toMs - at(0)) / 60_000];
+    expect(onTrip.map((c) => [c.workerId, c.overlapMinutes, ...c.exposures.map((x) => [...minutes(x), x.unverifiedClock])])).toEqual([
+      ['D9', 55, [525, 580, false]],
+      ['R1', 50, [530, 580, false]],
+      ['R2', 10, [540, 550, false]],
+    ]);
+    for (const w of ['R3', 'RX']) expect(r.contacts.map((c) => c.workerId)).not.toContain(w);
+    const casePresence = r.casePresence.find((p) => p.place.key === trip1)!;
+    expect(minutes(casePresence)).toEqual([525, 580]);
+    expect(casePresence.place).toEqual({ key: trip1, kind: 'bus', checkpointId: 'xe-2', name: 'Xe đưa rước ca 2', siteId: 'xuong-1', tripId: SHUTTLE_TRIP_1 });
+
+    // The driver as the case: present from the card that opened each trip to its end, even one ended by the button (no worker).
+    const d = await tracer.trace({ workerId: 'D9', fromMs: at(0) - DAY, toMs: at(0) + DAY });
+    expect(d.casePresence.map((p) => [p.place.key, ...minutes(p)])).toEqual([
+      [trip1, 520, 580],
+      [trip2, 600, 640],
+    ]);
+    expect(d.contacts.map((c) => [c.workerId, c.overlapMinutes, [...new Set(c.exposures.map((x) => x.place.key))]])).toEqual([
+      ['C', 55, [trip1]],
+      ['R1', 50, [trip1]],
+      ['R3', 15, [trip2]],
+      ['R2', 10, [trip1]],
+    ]);
+
+    // The health authority's sheet names the bus and the trip.
+    const view = { ...r, traceId: 'x', caseOrgId: null, scopeOrgId: null, secondDegree: false, startedBy: 'test', startedMs: 0, contacts: r.contacts.length, notified: 0, result: r, notifiedMarks: [], contactsElsewhere: 0 };
+    const sheet = traceExportRows(view, new Map(), 'Asia/Ho_Chi_Minh', 'vi');
+    expect(sheet.find((row) => row[2] === 'R1')!.slice(6, 9)).toEqual([`Xe đưa rước ca 2 (chuyến ${SHUTTLE_TRIP_1})`, 'Xe đưa đón', 'xe-2']);
   });
 
   it("keys a phone check-in at a zone checkpoint by the zone its kiosks report: it meets the kiosks' presence there, and the case's own check-in opens no second presence", async () => {
