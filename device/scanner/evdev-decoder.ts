@@ -33,9 +33,12 @@ export const MSC_SCAN = 4;
 
 export type InputEventSize = 16 | 24;
 
-/** The size of `struct input_event` for a process of this architecture. */
+/**
+ * The size of `struct input_event` for a process of this architecture: the kernel sizes it by the
+ * reader's word size (a 32-bit OS on a 64-bit Pi reads 16-byte records). Little-endian targets only.
+ */
 export function inputEventSize(arch: string = process.arch): InputEventSize {
-  return arch === 'arm' || arch === 'ia32' || arch === 'mips' || arch === 'mipsel' || arch === 'ppc' ? 16 : 24;
+  return arch === 'arm' || arch === 'ia32' ? 16 : 24;
 }
 
 export interface InputEvent {
