@@ -227,6 +227,8 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     expect(refusal).toMatchObject({ workerId: 'W0003', decision: 'deny', reasons: ['BUS_FULL'] });
     await check('driver-full-bus');
     for (const v of LANDSCAPE.slice(1)) await check('driver-full-bus', v);
+    // Portrait works too (a panel mounted the other way).
+    await check('driver-full-bus', { width: 480, height: 800 });
     await page.getByTestId('language').click();
     await expect.poll(() => page.locator('html').getAttribute('lang')).toBe('en');
     expect(await tile.getByTestId('tile-word').textContent()).toBe('FULL');
@@ -271,6 +273,25 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     // The last scans stay on the screen after the trip.
     expect(await tiles().count()).toBe(5);
     await check('driver-end-trip');
+  });
+
+  it('a trip a rider\'s first scan opened has no route yet: the screen says so and the driver chooses it; a trip ended by the command leaves the screen by itself', async () => {
+    const boarded = await scan('W0003');
+    expect(boarded.tones).toEqual(SOUNDS.allow);
+    await page.locator('[data-testid=driver][data-trip=open]').waitFor();
+    expect(await text('trip-route')).toMatch(/^Chưa chọn tuyến/);
+    await expect.poll(() => text('aboard')).toBe('1');
+    await page.getByTestId('choose-route').click();
+    await page.getByTestId('route-chooser').waitFor();
+    await check('driver-choose-route');
+    await page.getByTestId('route-r2').click();
+    await expect.poll(() => text('trip-route')).toBe(ROUTES[1]!.name);
+    expect(await page.getByTestId('choose-route').count()).toBe(0);
+    expect(kiosk.bus!.view().trip).toMatchObject({ routeId: 'r2', startedBy: 'first-scan', aboard: 1 });
+    // `safegate trip end` (the control socket) ends it: the screen follows at its next look.
+    kiosk.bus!.endTrip('command');
+    await page.locator('[data-testid=driver][data-trip=none]').waitFor({ timeout: 30_000 });
+    expect(await text('aboard')).toBe('0');
   });
 
   it('the kiosk logged no rider name and no health reason through all of it', () => {
