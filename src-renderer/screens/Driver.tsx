@@ -6,6 +6,8 @@ import { formatDateTime } from '../i18n/i18n.js';
 
 /** How long the end-trip button waits for its confirming second tap. */
 export const END_CONFIRM_MS = 5_000;
+/** How long a refused trip request's message stays. */
+const ERROR_SHOWN_MS = 8_000;
 
 /**
  * The driver screen of a bus unit (7-inch landscape first): glanceable from the driver's seat. The
@@ -44,11 +46,20 @@ export function DriverScreen({
   const confirmTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => () => clearTimeout(confirmTimer.current), []);
 
+  const errorTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(errorTimer.current), []);
   const request = (call: () => Promise<BusView>) => {
     setBusy(true);
     setError(null);
+    clearTimeout(errorTimer.current);
     call()
-      .then(onBus, (err: unknown) => setError(err instanceof Error ? err.message : String(err)))
+      .then(onBus, (err: unknown) => {
+        // Refused (a trip opened or closed meanwhile by a card or the command): say why for a while,
+        // and show the trip as it is now rather than at the next look.
+        setError(err instanceof Error ? err.message : String(err));
+        errorTimer.current = setTimeout(() => setError(null), ERROR_SHOWN_MS);
+        api.call('screen.state', {}).then((s) => s.bus && onBus(s.bus), () => undefined);
+      })
       .finally(() => setBusy(false));
   };
   const start = (routeId?: string) => {
