@@ -214,6 +214,8 @@ export class EvdevScanner extends EventEmitter<ScannerEvents> implements Scanner
       return;
     }
     for (let i = 0; i < READS_PER_WAKE; i++) {
+      // A listener may have stopped the scanner, and its descriptor's number may be another file's now.
+      if (this.conn !== conn) return;
       let n: number;
       try {
         n = readSync(conn.fd, this.buffer, 0, this.buffer.length, null);
@@ -230,7 +232,7 @@ export class EvdevScanner extends EventEmitter<ScannerEvents> implements Scanner
       }
       const lines = conn.decoder.push(this.buffer.subarray(0, n), process.hrtime.bigint());
       for (const line of lines) {
-        // A listener may have stopped the scanner: nothing is emitted after stop().
+        // Nothing is emitted after stop(), even from lines read before it.
         if (this.conn !== conn) return;
         this.deliver(line);
       }

@@ -153,6 +153,26 @@ describe('evdev scanner on a FIFO', () => {
     }
   });
 
+  it('a listener that stops the scanner on the first code of a burst hears nothing more', async () => {
+    const dir = tempDir('safegate-evdev-');
+    const device = new FifoDevice(join(dir.path, 'event-kbd'));
+    const scanner = new EvdevScanner({ path: device.path, grab: false, maxLineLength: MAX, layout: 'us' }, silent());
+    const r = recorder(scanner);
+    scanner.once('line', () => void scanner.stop());
+    try {
+      scanner.start();
+      await r.until(() => scanner.state === 'ready', 'ready');
+      await device.write(Buffer.concat(['W-0011', 'W-0012', 'W-0013'].map((c) => typeCode(c, { recordSize: 24 }))));
+      await r.until(() => scanner.state === 'stopped', 'stopped');
+      await sleep(150);
+      expect(r.seen).toEqual(['W-0011']);
+    } finally {
+      await scanner.stop();
+      device.unplug();
+      dir.remove();
+    }
+  });
+
   it('keeps trying a device that is not there yet, saying so, and reads it once it appears', async () => {
     const dir = tempDir('safegate-evdev-');
     const path = join(dir.path, 'event-kbd');
