@@ -124,7 +124,8 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
   }, [submit]);
 
   const camera = useCamera({
-    enabled: state.camera.enabled,
+    // The driver screen has no camera view: a bus reads codes with its scanner.
+    enabled: state.camera.enabled && state.bus === null,
     decoder: state.camera.decoder,
     width: state.camera.width,
     height: state.camera.height,
