@@ -22,11 +22,12 @@ fi
 
 # Compilers for the native modules (better-sqlite3, serialport, onoff) where no prebuilt binary fits;
 # for tests also socat (serial pty pairs), mosquitto and openssl (a real TLS broker per test run) and
-# postgresql (a throwaway server per test run for the hub's PostgreSQL store).
+# postgresql (a throwaway server per test run for the hub's PostgreSQL store), and gpsd (the GPS
+# tests run a real gpsd on loopback reading NMEA from a pty).
 packages=(build-essential python3)
 # The screens' tests drive Debian's Chromium (playwright-core never downloads a browser) with a
 # fake camera fed by videos ffmpeg makes; Noto fonts render Vietnamese in the screenshots.
-[ "$mode" = test ] && packages+=(socat mosquitto openssl postgresql chromium ffmpeg fonts-noto-core)
+[ "$mode" = test ] && packages+=(socat mosquitto openssl postgresql gpsd chromium ffmpeg fonts-noto-core)
 # USB export tests mount a loop image (mkfs.ext4) and run a private D-Bus (dbus-daemon); they skip,
 # saying why, when not root.
 [ "$mode" = test ] && packages+=(e2fsprogs dbus-daemon)

@@ -8,6 +8,8 @@ export interface ClockReading {
   bootId: string;
   /** Whether the wall clock was known to be synchronised when read. */
   synced: boolean;
+  /** 'gps': wallMs came from the GPS time (GpsDatedClock), not the system clock; synced is then true. */
+  source?: 'gps';
 }
 
 export type ClockSyncMode = 'timesyncd' | 'always' | 'never';
@@ -53,5 +55,49 @@ export class SystemClock {
       this.checkedAt = wallMs;
     }
     return this.syncedCache;
+  }
+}
+
+/** A GPS time and when it arrived, on the same monotonic clock as ClockReading.monoUs (device/gps GpsTracker.time()). */
+export interface GpsTimeSample {
+  utcMs: number;
+  atMonoUs: number;
+}
+
+/**
+ * The clock of a unit with a GPS receiver (issue 13): a bus that boots with no network and no
+ * real-time clock has an unsynchronised system clock, often at some date long past, but its GPS
+ * receiver knows the time. While the system clock is synchronised it wins; otherwise, with a fresh
+ * GPS time sample (gpsTime() answers null once the fix is older than gps.fixMaxAgeSeconds), the wall
+ * time is the sample carried forward on the monotonic clock, synced, source 'gps'; otherwise the
+ * system's unsynchronised reading, as before.
+ */
+export class GpsDatedClock {
+  constructor(
+    private readonly system: { read(): ClockReading },
+    private readonly gpsTime: () => GpsTimeSample | null,
+    /** settings gps.clock; false: always the system clock. */
+    private readonly enabled: boolean,
+  ) {}
+
+  /** The boot id of the readings (a drop-in for SystemClock where that is asked). */
+  get bootId(): string {
+    return this.system.read().bootId;
+  }
+
+  read(): ClockReading {
+    const reading = this.system.read();
+    if (reading.synced || !this.enabled) return reading;
+    const sample = this.gpsTime();
+    if (!sample) return reading;
+    const sinceUs = reading.monoUs - sample.atMonoUs;
+    // A sample from the future of this reading's monotonic time belongs to another boot or clock: ignore it.
+    if (sinceUs < 0) return reading;
+    return { ...reading, wallMs: Math.round(sample.utcMs + sinceUs / 1_000), synced: true, source: 'gps' };
+  }
+
+  /** Whether read() dates from GPS right now (the driver screen's GpsView.datingFromGps). */
+  datingFromGps(): boolean {
+    return this.read().source === 'gps';
   }
 }

@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../base/node/logger.js';
+import { NmeaSerialReceiver } from '../../../device/gps/nmea-receiver.js';
+import { GpsTracker } from '../../../device/gps/tracker.js';
+import { GpsDatedClock, SystemClock, type ClockReading } from '../../../src-main/core/clock.js';
+import { fixCycle, noFixCycle } from '../../device/gps/nmea-sentences.js';
+import { tempDir } from '../../helpers/fixtures.js';
+import { PtyPair } from '../../helpers/pty.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FIX_MAX_AGE_MS = 1_500;
+
+/**
+ * GPS time as the clock of a bus that booted without network or real-time clock: a real NMEA
+ * receiver on a socat pty, the tracker, and the system clock told it is not synchronised.
+ */
+describe('GpsDatedClock with an NMEA receiver on a pty', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
+
+  async function setUp() {
+    const dir = tempDir('safegate-gps-clock-');
+    const pty = new PtyPair(dir.path, 'gps');
+    await pty.plug();
+    const receiver = new NmeaSerialReceiver({ path: pty.devicePath, baudRate: 9600 }, createLogger({ level: 'silent' }));
+    const tracker = new GpsTracker(receiver, { fixMaxAgeMs: FIX_MAX_AGE_MS, tickMs: 100 });
+    tracker.start();
+    cleanup = async () => {
+      await tracker.stop();
+      await pty.unplug();
+      dir.remove();
+    };
+    // A GPS time 200 days from this machine's clock: a reading near it can only be dated from GPS.
+    const gpsUtc = Math.floor(Date.now() / 1_000) * 1_000 + 200 * 86_400_000;
+    const deadline = Date.now() + 30_000;
+    let sentAt = 0;
+    while (!tracker.time()) {
+      if (Date.now() > deadline) throw new Error('no GPS time in 30 s');
+      await pty.write(fixCycle(10.8, 106.7, gpsUtc));
+      sentAt = Date.now();
+      await sleep(100);
+    }
+    return { pty, tracker, gpsUtc, sentAt };
+  }
+
+  it('an unsynchronised system clock: readings are dated from the GPS time, synced, source gps', async () => {
+    const { tracker, gpsUtc, sentAt } = await setUp();
+    const clock = new GpsDatedClock(new SystemClock('never'), () => tracker.time(), true);
+    const reading = clock.read();
+    expect(reading.source).toBe('gps');
+    expect(reading.synced).toBe(true);
+    // The fix's time carried forward by the monotonic time since the sentence arrived (at most since it was sent).
+    expect(reading.wallMs).toBeGreaterThanOrEqual(gpsUtc);
+    expect(reading.wallMs).toBeLessThanOrEqual(gpsUtc + (Date.now() - sentAt) + 50);
+    expect(clock.datingFromGps()).toBe(true);
+    await sleep(300);
+    const later = clock.read();
+    expect(later.wallMs - reading.wallMs).toBeGreaterThanOrEqual(290);
+    expect(later.monoUs).toBeGreaterThan(reading.monoUs);
+  }, 60_000);
+
+  it('a fix lost: still GPS-dated until fixMaxAge has passed, then the system clock, unsynced', async () => {
+    const { pty, tracker } = await setUp();
+    const clock = new GpsDatedClock(new SystemClock('never'), () => tracker.time(), true);
+    await pty.write(noFixCycle(Date.now()));
+    const deadline = Date.now() + 30_000;
+    while (tracker.position() !== null && Date.now() < deadline) await sleep(50);
+    expect(tracker.position()).toBeNull();
+    expect(clock.read().source).toBe('gps');
+    await sleep(FIX_MAX_AGE_MS + 200);
+    const reading = clock.read();
+    expect(reading.source).toBeUndefined();
+    expect(reading.synced).toBe(false);
+    expect(Math.abs(reading.wallMs - Date.now())).toBeLessThan(1_000);
+  }, 60_000);
+
+  it('a synchronised system clock wins over GPS, and gps.clock false never uses GPS', async () => {
+    const { tracker } = await setUp();
+    const synced = new GpsDatedClock(new SystemClock('always'), () => tracker.time(), true).read();
+    expect(synced.source).toBeUndefined();
+    expect(synced.synced).toBe(true);
+    expect(Math.abs(synced.wallMs - Date.now())).toBeLessThan(1_000);
+    const disabled = new GpsDatedClock(new SystemClock('never'), () => tracker.time(), false);
+    expect(disabled.read().source).toBeUndefined();
+    expect(disabled.read().synced).toBe(false);
+    expect(disabled.datingFromGps()).toBe(false);
+  }, 60_000);
+});
+
+describe('GpsDatedClock rules', () => {
+  const system = (r: Partial<ClockReading>) => ({ read: (): ClockReading => ({ wallMs: 1_000, monoUs: 10_000_000, bootId: 'b', synced: false, ...r }) });
+
+  it('carries the sample forward by the monotonic time since it arrived', () => {
+    const clock = new GpsDatedClock(system({}), () => ({ utcMs: 1_900_000_000_000, atMonoUs: 7_500_000 }), true);
+    expect(clock.read()).toEqual({ wallMs: 1_900_000_002_500, monoUs: 10_000_000, bootId: 'b', synced: true, source: 'gps' });
+    expect(clock.bootId).toBe('b');
+  });
+
+  it('ignores a sample from after the reading (another clock), and no sample means the system reading', () => {
+    expect(new GpsDatedClock(system({}), () => ({ utcMs: 1_900_000_000_000, atMonoUs: 10_000_001 }), true).read().source).toBeUndefined();
+    expect(new GpsDatedClock(system({}), () => null, true).read()).toEqual({ wallMs: 1_000, monoUs: 10_000_000, bootId: 'b', synced: false });
+  });
+});
