@@ -43,9 +43,12 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
     const at = new Map<string, { siteId: string; checkpointId: string | null }>();
     for (const [siteId, devices] of await directory.sites()) for (const d of devices) at.set(d, { siteId, checkpointId: null });
     const allowed = new Set<string>();
+    // A unit at a bus checkpoint runs trips (issue 13): the page offers its trips.
+    const buses = new Set<string>();
     for (const c of await directory.checkpoints()) {
       for (const d of c.devices) {
         at.set(d, { siteId: c.siteId, checkpointId: c.id });
+        if (c.kind === 'bus') buses.add(d);
         if (scope === undefined || c.orgIds.includes(scope)) allowed.add(d);
       }
     }
@@ -65,6 +68,7 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
         return {
           deviceId,
           ...(at.get(deviceId) ?? { siteId: null, checkpointId: null }),
+          bus: buses.has(deviceId),
           enrolled: e !== undefined,
           revoked: e?.revokedAtMs != null || revokedAt.has(deviceId),
           revokedAtMs: e?.revokedAtMs ?? revokedAt.get(deviceId) ?? null,

@@ -33,6 +33,7 @@ import { registerPhoneRoutes } from './phone-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 import { registerReportRoutes } from './report-routes.js';
 import { registerTraceRoutes } from './trace-routes.js';
+import { registerTripRoutes } from './trip-routes.js';
 import type { ConsoleHubData } from './scope.js';
 
 /**
@@ -319,6 +320,7 @@ export class ConsoleServer {
       registerRegistryRoutes(app, this.options.hub, () => this.now());
       registerCheckpointCodeRoutes(app, this.options.hub.directory, this.options.checkpointCodeKey, () => this.now());
       registerOperationsRoutes(app, this.options.hub, () => this.now());
+      registerTripRoutes(app, this.options.hub);
       const passes = this.options.hub.passes;
       if (passes) {
         registerPassRoutes(app, passes, this.options.hub.zone, () => this.now());

@@ -54,6 +54,8 @@ export interface Device {
   /** Null for an enrolled device not placed in a site yet. */
   siteId: string | null;
   checkpointId: string | null;
+  /** At a bus checkpoint: a bus unit, whose trips the page lists (issue 13). */
+  bus: boolean;
   /** Enrolled with a token at this hub; revoked (cut off) by an operator. */
   enrolled: boolean;
   revoked: boolean;
@@ -119,4 +121,20 @@ export interface PassRow {
   revokedAtMs: number | null;
   revokedBecause: string | null;
   state: 'live' | 'expired' | 'revoked';
+}
+
+/** A bus trip as the hub makes it up from its events (sync/hub/trips.ts HubTrip); times epoch ms. */
+export interface BusTrip {
+  tripId: string;
+  deviceId: string;
+  routeId: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  endReason: 'TRIP_ENDED' | 'TRIP_ENDED_TIMEOUT' | 'TRIP_ENDED_AT_DEPOT' | null;
+  driverWorkerId: string | null;
+  clock: 'synced' | 'gps' | 'corrected' | 'unverified';
+  riders: { workerId: string; boardedAt: number; alightedAt: number | null; alightedBy: 'scan' | 'trip-end' | null }[];
+  refused: number;
+  /** A manager's view: riders of other organisations, not named. */
+  ridersElsewhere?: number;
 }

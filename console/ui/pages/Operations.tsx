@@ -3,7 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { DENY_REASONS } from '../../../base/common/reasons.js';
 import { post, remove, withQuery, type Me } from '../api.js';
 import { Ago, Refusal, Table, useChange, useLoad } from '../parts.js';
-import type { Device, EntriesDay, Notice, Site } from '../types.js';
+import type { BusTrip, Device, EntriesDay, Notice, Site } from '../types.js';
 
 /**
  * Devices from their heartbeats: online, outbox, data ages, version, enrolment, certificate, settings;
@@ -15,6 +15,7 @@ export function DevicesPage({ me }: { me: Me }) {
   const seconds = (s: number | null) => (s === null ? '—' : t('devices.seconds', { count: Math.round(s) }));
   const [confirming, setConfirming] = useState<string | undefined>(undefined);
   const [outcome, setOutcome] = useState<RevocationReport | undefined>(undefined);
+  const [tripsOf, setTripsOf] = useState<string | undefined>(undefined);
   const change = useChange(devices.reload);
   const revoke = async (deviceId: string) => {
     setOutcome(undefined);
@@ -69,7 +70,17 @@ export function DevicesPage({ me }: { me: Me }) {
       >
         {devices.data?.map((d) => (
           <tr key={d.deviceId} className={d.revoked ? 'revoked' : d.silent ? 'silent' : ''} data-device={d.deviceId}>
-            <td>{d.deviceId}</td>
+            <td>
+              {d.deviceId}
+              {d.bus && (
+                <>
+                  {' '}
+                  <button type="button" aria-expanded={tripsOf === d.deviceId} onClick={() => setTripsOf(tripsOf === d.deviceId ? undefined : d.deviceId)}>
+                    {tripsOf === d.deviceId ? t('trips.hide') : t('trips.show')}
+                  </button>
+                </>
+              )}
+            </td>
             <td>{d.siteId ?? '—'}</td>
             <td>{d.checkpointId ?? '—'}</td>
             <td>{d.silent ? <strong className="flag">{t('devices.silent')}</strong> : d.online ? t('devices.online') : t('devices.offline')}</td>
@@ -106,6 +117,66 @@ export function DevicesPage({ me }: { me: Me }) {
           </tr>
         ))}
       </Table>
+      {tripsOf && <BusTrips deviceId={tripsOf} />}
+    </section>
+  );
+}
+
+/**
+ * A bus unit's recent trips (issue 13), newest first: when, route, driver, riders and refusals; the
+ * riders of a trip on expanding it. The hub decides whom a viewer sees (a manager: their
+ * organisation's riders, the others counted).
+ */
+function BusTrips({ deviceId }: { deviceId: string }) {
+  const { t, i18n } = useTranslation();
+  const trips = useLoad<{ deviceId: string; trips: BusTrip[] }>(`/api/devices/${encodeURIComponent(deviceId)}/trips`);
+  const when = (ms: number) => new Date(ms).toLocaleString(i18n.language === 'en' ? 'en-GB' : 'vi-VN');
+  const time = (ms: number) => new Date(ms).toLocaleTimeString(i18n.language === 'en' ? 'en-GB' : 'vi-VN');
+  return (
+    <section aria-labelledby="trips-heading" data-testid="bus-trips">
+      <h3 id="trips-heading">{t('trips.heading', { device: deviceId })}</h3>
+      <Refusal error={trips.error} />
+      {trips.data?.trips.length === 0 && <p>{t('trips.none')}</p>}
+      {trips.data && trips.data.trips.length > 0 && (
+        <Table label={t('trips.heading', { device: deviceId })} testId="trips" head={[t('trips.started'), t('trips.ended'), t('trips.route'), t('trips.driver'), t('trips.riders'), t('trips.refused'), t('trips.clock')]}>
+          {trips.data.trips.map((trip) => (
+            <tr key={trip.tripId} data-trip={trip.tripId}>
+              <td>{when(trip.startedAt)}</td>
+              <td>{trip.endedAt === null ? <strong>{t('trips.open')}</strong> : `${time(trip.endedAt)} (${t(`trips.endReason.${trip.endReason ?? 'TRIP_ENDED'}`)})`}</td>
+              <td>{trip.routeId ?? '—'}</td>
+              <td>{trip.driverWorkerId ?? '—'}</td>
+              <td>
+                <details>
+                  <summary>
+                    {t('trips.showRiders', { count: trip.riders.length })}
+                    {trip.ridersElsewhere ? ` ${t('trips.ridersElsewhere', { count: trip.ridersElsewhere })}` : ''}
+                  </summary>
+                  <table aria-label={t('trips.riders')} data-testid="trip-riders">
+                    <thead>
+                      <tr>
+                        <th scope="col">{t('trips.worker')}</th>
+                        <th scope="col">{t('trips.boarded')}</th>
+                        <th scope="col">{t('trips.alighted')}</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {trip.riders.map((r) => (
+                        <tr key={`${r.workerId}-${r.boardedAt}`}>
+                          <td>{r.workerId}</td>
+                          <td>{time(r.boardedAt)}</td>
+                          <td>{r.alightedAt === null ? t('trips.stillAboard') : `${time(r.alightedAt)} (${r.alightedBy === 'trip-end' ? t('trips.byTripEnd') : t('trips.byScan')})`}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </details>
+              </td>
+              <td>{trip.refused}</td>
+              <td>{t(`trips.clocks.${trip.clock}`)}</td>
+            </tr>
+          ))}
+        </Table>
+      )}
     </section>
   );
 }
