@@ -12,6 +12,7 @@ import { revokeDevice } from '../../sync/hub/fleet/revocation.js';
 import { PROTOCOL_VERSION } from '../../sync/protocol.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
+import { busTripEvents } from '../helpers/bus-events.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const PASSWORD = 'a long enough password';
@@ -66,6 +67,13 @@ describe('console Devices page in Chromium', () => {
         },
       },
     });
+    // A bus unit at a bus checkpoint with one trip (issue 13): the page lists it with its riders.
+    await directory.addOrganisation({ id: 'org-a', name: 'Công ty A', kind: 'company' });
+    await directory.addSite({ id: 'kcn', orgId: 'org-a' });
+    await directory.addCheckpoint({ id: 'xe-1', siteId: 'kcn', kind: 'bus', orgIds: ['org-a'] });
+    await directory.assignSite('kcn', ['bus-1']);
+    await directory.placeDevices('xe-1', ['bus-1']);
+    await hubStore.ingest('bus-1', busTripEvents({ startMs: now - 3_600_000, riders: 3, routeId: 'R1', gpsClock: true }), now);
     await store.addAccount({ name: 'op', role: 'operator', password: PASSWORD }, await hashPassword(PASSWORD), now);
     await server.start();
     browser = await launchChromium();
@@ -104,5 +112,30 @@ describe('console Devices page in Chromium', () => {
     await row.locator('text=Đã thu hồi').first().waitFor({ timeout: 10_000 });
     expect(await row.getByRole('button', { name: 'Thu hồi' }).count()).toBe(0);
     await screenshot(page, 'console-devices-revoked');
+  });
+
+  it("lists a bus unit's trips, and a trip's riders on expanding it", async () => {
+    const bus = page.locator('tr[data-device="bus-1"]');
+    await bus.waitFor({ timeout: 10_000 });
+    // A gate kiosk offers no trips.
+    expect(await page.locator('tr[data-device="kiosk-a"]').getByRole('button', { name: 'Chuyến xe' }).count()).toBe(0);
+    await bus.getByRole('button', { name: 'Chuyến xe' }).click();
+    const trip = page.locator('[data-testid=bus-trips] tr[data-trip]');
+    await trip.first().waitFor({ timeout: 10_000 });
+    expect(await trip.count()).toBe(1);
+    const text = await trip.innerText();
+    expect(text).toContain('R1');
+    expect(text).toContain('D000007');
+    expect(text).toContain('kết thúc');
+    expect(text).toContain('GPS');
+    const riders = trip.locator('[data-testid=trip-riders]');
+    expect(await riders.isVisible()).toBe(false);
+    await trip.getByText('Xem 3 người đi').click();
+    await riders.waitFor({ state: 'visible', timeout: 10_000 });
+    const rows = await riders.locator('tbody tr').allInnerTexts();
+    expect(rows.map((r) => r.split('\t')[0])).toEqual(['W020000', 'W020037', 'W020074']);
+    expect(rows[2]).toContain('khi kết thúc chuyến');
+    expect(rows[0]).toContain('quét thẻ');
+    await screenshot(page, 'console-devices-bus-trips');
   });
 });
