@@ -430,6 +430,7 @@ export const vi = {
   loading: 'Đang tải…',
   trace: {
     heading: 'Truy vết',
+    trip: 'chuyến {{trip}}',
     introHealth: 'Truy vết hẹp một ca bệnh: những người có mặt cùng lúc ở cùng khu vực, tổ, nhà ăn, ký túc xá hoặc xe đưa đón (F1; F2 khi chọn), từ dữ liệu ki-ốt và quét mã bằng điện thoại. Cán bộ y tế xem mọi tổ chức.',
     introManager: 'Truy vết hẹp một người lao động của tổ chức bạn. Bạn chỉ thấy những người tiếp xúc thuộc tổ chức bạn; cán bộ y tế có danh sách đầy đủ.',
     worker: 'Mã người lao động',
@@ -907,6 +908,7 @@ export const en: Messages = {
   loading: 'Loading…',
   trace: {
     heading: 'Trace',
+    trip: 'trip {{trip}}',
     introHealth: 'Narrow tracing of a case: who was in the same zone, team, canteen, dormitory or bus at the same time (F1; F2 when chosen), from kiosk passages and phone check-ins. Health officers see every organisation.',
     introManager: "Narrow tracing of a worker of your organisation. You see the contacts of your organisation only; the health officer has the full list.",
     worker: 'Worker id',

@@ -11,6 +11,8 @@ interface Place {
   checkpointId: string;
   name: string;
   siteId: string | null;
+  /** A bus trip (issue 13): the bus's own place for this trip. */
+  tripId?: string;
 }
 interface Exposure {
   place: Place;
@@ -255,7 +257,7 @@ function OpenTraceView({ trace, lang, onNotified }: { trace: OpenTrace; lang: 'v
       {groups.map((g) => (
         <section key={`${g.day}|${g.place.key}`} data-testid="trace-group" data-day={g.day} data-place={g.place.checkpointId}>
           <h4>
-            {g.day} — {g.place.name} ({t(`checkpointKind.${g.place.kind}`)})
+            {g.day} — {g.place.name} ({t(`checkpointKind.${g.place.kind}`)}){g.place.tripId !== undefined && ` — ${t('trace.trip', { trip: g.place.tripId })}`}
           </h4>
           <Table
             label={`${g.day} ${g.place.name}`}
