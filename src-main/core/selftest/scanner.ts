@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SerialPort } from 'serialport';
+import { createLogger } from '../../../base/node/logger.js';
+import { EvdevScanner } from '../../../device/scanner/evdev-scanner.js';
 import { ScanLineFramer, type FramedLine } from '../../../device/scanner/framing.js';
 import type { ScannerState } from '../../../device/scanner/scanner.js';
 import type { Settings } from '../config.js';
@@ -33,7 +35,8 @@ export interface ScannerCheckInput {
   open?: OpenScanner;
 }
 
-const where = (s: ScannerSettings) => (s.path ? s.path : s.usb ? `USB ${s.usb.vendorId}:${s.usb.productId}` : '(no port set)');
+const where = (s: ScannerSettings) =>
+  s.source === 'evdev' ? (s.evdevPath ?? '(no evdevPath set)') : s.path ? s.path : s.usb ? `USB ${s.usb.vendorId}:${s.usb.productId}` : '(no port set)';
 
 /**
  * The scanner: the port present and openable, then (when the operator is there) one code read through
@@ -46,9 +49,10 @@ export async function scannerCheck(input: ScannerCheckInput, signal?: AbortSigna
   if (input.running) return runningScanner(s, input.running);
   let opened: { path: string; lines: ScanLineSource };
   try {
-    opened = await (input.open ?? openSerialScanner)(s);
+    opened = await (input.open ?? (s.source === 'evdev' ? openEvdevScanner : openSerialScanner))(s);
   } catch (err) {
     const text = errorText(err);
+    if (s.source === 'evdev') return fail(`${where(s)}: cannot open (${text})`, evdevAction(text));
     const action = /EACCES|permission denied/i.test(text)
       ? "add the kiosk's user to the dialout group (the package does), or fix the device's permissions"
       : /lock|busy/i.test(text)
@@ -62,9 +66,11 @@ export async function scannerCheck(input: ScannerCheckInput, signal?: AbortSigna
     input.ask.prompt(`scan any code now (within ${seconds} s)`);
     const line = await opened.lines.next(input.ask.timeoutMs, signal);
     if (line === null) {
+      if (s.source === 'evdev') return fail(`${opened.path} opens, but nothing was read in ${seconds} s`, 'scan a code when asked; set the scanner to keyboard (HID) mode, US layout, Enter after each code');
       return fail(`${opened.path} opens, but nothing was read in ${seconds} s`, `scan a code when asked; check the scanner's line suffix (scanner.suffix: ${s.suffix}) and speed (scanner.baudRate: ${s.baudRate})`);
     }
     if (line.kind === 'rejected') {
+      if (s.source === 'evdev') return fail(`${opened.path}: the scanner typed a line the kiosk refuses (${line.reason}: ${line.detail})`, `set the scanner to the US keyboard layout with Enter after each code and no other keys; codes up to ${s.maxLineLength} characters`);
       return fail(`${opened.path}: the scanner sent a line the kiosk refuses (${line.reason}: ${line.detail})`, `check the scanner's settings: line suffix (scanner.suffix: ${s.suffix}), UTF-8 output, codes up to ${s.maxLineLength} bytes`);
     }
     return pass(`${opened.path}: read a code of ${[...line.text].length} characters`);
@@ -75,7 +81,7 @@ export async function scannerCheck(input: ScannerCheckInput, signal?: AbortSigna
 
 /** The running kiosk's own scanner, as it sees it (the supervisor screen's self-test). */
 export function liveScannerCheck(settings: ScannerSettings, state: ScannerState | undefined): CheckOutcome {
-  if (settings.source !== 'serial' || state === undefined) return scannerCheckWithoutPort(settings);
+  if ((settings.source !== 'serial' && settings.source !== 'evdev') || state === undefined) return scannerCheckWithoutPort(settings);
   if (state === 'ready') return pass(`${where(settings)}: connected; scan a code to see it work`);
   return fail(`${where(settings)}: ${state}`, "plug the scanner in; check scanner.path or scanner.usb; the kiosk reconnects by itself");
 }
@@ -93,6 +99,61 @@ function runningScanner(s: ScannerSettings, k: RunningKiosk): CheckOutcome {
 function scannerCheckWithoutPort(s: ScannerSettings): CheckOutcome {
   if (s.source === 'stdin') return warn('simulated scanner (scanner.source: stdin): no hardware to test', 'set scanner.source: serial on a real kiosk');
   return warn('no scanner in the settings (scanner.source: none): codes only from the camera', 'set scanner.source: serial and scanner.path (or usb) if this kiosk has a scanner');
+}
+
+function evdevAction(text: string): string {
+  if (/EACCES|permission/i.test(text)) return "add the kiosk's user to the input group, or fix the device's permissions";
+  if (/another program holds/i.test(text)) return 'stop the program that holds the scanner (a desktop session, or a kiosk running under another user)';
+  return "plug the scanner in; set scanner.evdevPath to its /dev/input/by-id/usb-...-event-kbd (`ls -l /dev/input/by-id/`)";
+}
+
+/**
+ * A keyboard-mode scanner's input device, opened and grabbed as the kiosk does (the grab is the part
+ * most likely to fail on a real unit), read through the kiosk's own decoder. `grab: false` only for a
+ * test that feeds a FIFO.
+ */
+export function openEvdevScanner(s: ScannerSettings, o: { grab?: boolean } = {}): Promise<{ path: string; lines: ScanLineSource }> {
+  const path = s.evdevPath;
+  if (!path) return Promise.reject(new Error('no scanner.evdevPath configured'));
+  // Connecting waits no longer than this for the device to open (or to say why it cannot).
+  const OPEN_TIMEOUT_MS = 5_000;
+  const scanner = new EvdevScanner({ path, grab: o.grab ?? true, maxLineLength: s.maxLineLength, layout: s.evdevLayout, reconnect: { initialMs: OPEN_TIMEOUT_MS, maxMs: OPEN_TIMEOUT_MS } }, createLogger({ level: 'silent' }));
+  const queue: FramedLine[] = [];
+  let wake: (() => void) | undefined;
+  const take = (l: FramedLine) => {
+    queue.push(l);
+    wake?.();
+  };
+  scanner.on('line', take);
+  scanner.on('rejected', take);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => void scanner.stop().then(() => reject(new Error('the device did not open in time'))), OPEN_TIMEOUT_MS);
+    scanner.on('state', (state, detail) => {
+      if (state === 'ready') {
+        clearTimeout(timer);
+        resolve({
+          path,
+          lines: {
+            async next(timeoutMs, signal) {
+              const deadline = Date.now() + timeoutMs;
+              while (queue.length === 0) {
+                const left = deadline - Date.now();
+                if (left <= 0 || signal?.aborted) return null;
+                await Promise.race([new Promise<void>((r) => (wake = r)), sleep(left, undefined, { ref: false })]);
+                wake = undefined;
+              }
+              return queue.shift()!;
+            },
+            close: () => scanner.stop(),
+          },
+        });
+      } else if (state === 'disconnected') {
+        clearTimeout(timer);
+        void scanner.stop().then(() => reject(new Error(detail ?? 'cannot open the device')));
+      }
+    });
+    scanner.start();
+  });
 }
 
 /** The real port: found by path or USB ids, opened (locked, as the kiosk does), framed by the kiosk's framer. */
