@@ -28,7 +28,8 @@ const reportSchema = z.discriminatedUnion('class', [
     class: z.literal('TPV'),
     device: devicePath.optional(),
     mode: z.number().int().min(0).max(3),
-    time: z.string().max(64).optional(),
+    // ISO 8601 since protocol 3.10; older gpsd sent epoch seconds, not trusted as a clock here.
+    time: z.union([z.string().max(64), z.number()]).optional(),
     lat: z.number().optional(),
     lon: z.number().optional(),
   }),
@@ -72,7 +73,7 @@ export function readGpsdLine(line: string): GpsdMessage {
       if (r.mode < 2) return { kind: 'no-fix', device: r.device };
       const position = geoPoint(r.lat, r.lon);
       if (!position) return { kind: 'refused', rejected: { reason: 'bad-report', detail: 'TPV: a fix without a valid position' } };
-      const utcMs = r.time !== undefined && GPSD_TIME.test(r.time) ? plausibleUtcMs(Date.parse(r.time)) : null;
+      const utcMs = typeof r.time === 'string' && GPSD_TIME.test(r.time) ? plausibleUtcMs(Date.parse(r.time)) : null;
       return { kind: 'fix', device: r.device, position, utcMs };
     }
     case 'DEVICES':

@@ -34,8 +34,8 @@ describe('readGpsdLine', () => {
     expect(readGpsdLine('{"class":"TPV","mode":3,"lat":91,"lon":0}')).toMatchObject({ kind: 'refused', rejected: { reason: 'bad-report' } });
     expect(readGpsdLine('{"class":"TPV","mode":3}')).toMatchObject({ kind: 'refused', rejected: { reason: 'bad-report' } });
     expect(readGpsdLine('{"class":"SKY","satellites":[]}')).toEqual({ kind: 'ignored' });
-    // A time that is not gpsd's ISO form gives no time; the position still counts.
-    expect(readGpsdLine('{"class":"TPV","mode":3,"lat":1,"lon":2,"time":1781512215}')).toMatchObject({ kind: 'refused' });
+    // A time that is not gpsd's ISO form (an old gpsd's epoch seconds, text) gives no time; the position still counts.
+    expect(readGpsdLine('{"class":"TPV","mode":3,"lat":1,"lon":2,"time":1781512215}')).toMatchObject({ kind: 'fix', utcMs: null });
     expect(readGpsdLine('{"class":"TPV","mode":3,"lat":1,"lon":2,"time":"yesterday"}')).toMatchObject({ kind: 'fix', utcMs: null });
   });
 
