@@ -88,7 +88,7 @@ describe('what the units say', () => {
     expect(one('Restart')).toBe('always');
     expect(one('RestartSec')).toBe('2');
     expect([one('User'), one('Group')]).toEqual(['safegate', 'safegate']);
-    expect(one('SupplementaryGroups')?.split(' ').sort()).toEqual(['dialout', 'gpio', 'video']);
+    expect(one('SupplementaryGroups')?.split(' ').sort()).toEqual(['dialout', 'gpio', 'input', 'video']);
     expect(one('ExecStart')).toBe('/usr/bin/safegate run --config /etc/safegate/kiosk.yaml --screens address');
     expect(one('ProtectSystem')).toBe('strict');
     expect(one('ReadWritePaths')?.split(' ')).toEqual(['/var/lib/safegate', '-/sys/class/gpio']);
@@ -101,7 +101,7 @@ describe('what the units say', () => {
     expect(s.get('Environment')).toEqual(expect.arrayContaining(['SAFEGATE_RUNTIME_DIR=/run/safegate', 'SAFEGATE_SCREENS_PUBLISH=/run/safegate']));
     expect(one('StandardOutput')).toBe('journal');
     expect(one('DevicePolicy')).toBe('closed');
-    expect(s.get('DeviceAllow')).toEqual(expect.arrayContaining(['char-ttyACM rw', 'char-ttyUSB rw']));
+    expect(s.get('DeviceAllow')).toEqual(expect.arrayContaining(['char-ttyACM rw', 'char-ttyUSB rw', 'char-input r']));
     expect(section(unitText('safegate.service'), 'Install').get('WantedBy')).toEqual(['multi-user.target']);
   });
 
