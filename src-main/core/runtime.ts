@@ -33,6 +33,8 @@ export interface RuntimeFiles {
   dir: string;
   status: string;
   held: string;
+  /** A bus unit's control socket (src-main/api/control-socket.ts), which `safegate trip` talks to. */
+  control: string;
 }
 
 /** The packaged service's runtime folder (the unit's RuntimeDirectory, owned by the service user). */
@@ -56,7 +58,7 @@ export function runtimeDir(env: NodeJS.ProcessEnv = process.env, serviceDir = SE
 export function runtimeFiles(storePath: string, env: NodeJS.ProcessEnv = process.env): RuntimeFiles {
   const dir = runtimeDir(env);
   const id = createHash('sha256').update(storePath).digest('hex').slice(0, 16);
-  return { dir, status: join(dir, `${id}.status.json`), held: join(dir, `${id}.held.jsonl`) };
+  return { dir, status: join(dir, `${id}.status.json`), held: join(dir, `${id}.held.jsonl`), control: join(dir, `${id}.control.sock`) };
 }
 
 function ownedDir(dir: string): boolean {
