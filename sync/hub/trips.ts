@@ -150,28 +150,38 @@ function tripOf(events: readonly HubEvent[], orgId: string | undefined): HubTrip
   };
 }
 
+/**
+ * Which trips are the newest: one device's by their last sequence number (its events are numbered in
+ * the order they happened, and the trip index holds the number: no event is read to order them);
+ * several devices' by their last event's time.
+ */
+const newestFirst = (q: TripQuery) => (q.deviceId !== undefined ? 'max(seq) DESC' : `max(${EVENT_TIME_SQL}) DESC`);
+
 const limitOf = (q: TripQuery) => Math.max(1, Math.min(MAX_TRIPS, Math.trunc(q.limit ?? DEFAULT_TRIPS)));
+
+/** The SQLite query choosing the trips of a TripQuery without keys (exported for its query-plan test). */
+export function sqliteTripKeys(q: TripQuery): { sql: string; params: Record<string, unknown> } {
+  const params: Record<string, unknown> = { limit: limitOf(q), deviceId: q.deviceId, tripId: q.tripId, fromMs: q.fromMs, toMs: q.toMs };
+  const clauses = [
+    'trip_id IS NOT NULL',
+    ...(q.deviceId !== undefined ? ['device_id = @deviceId'] : []),
+    ...(q.tripId !== undefined ? ['trip_id = @tripId'] : []),
+    ...(q.fromMs !== undefined ? [`${EVENT_TIME_SQL} >= @fromMs`] : []),
+    ...(q.toMs !== undefined ? [`${EVENT_TIME_SQL} < @toMs`] : []),
+  ];
+  for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
+  // A device's trips by the trip index; everyone's within a period by the time index (see sqliteTimeTable in store.ts).
+  const table = q.deviceId !== undefined ? 'hub_events INDEXED BY hub_events_trip' : q.fromMs !== undefined || q.toMs !== undefined ? 'hub_events INDEXED BY hub_events_time' : 'hub_events';
+  return { sql: `SELECT device_id, trip_id FROM ${table} WHERE ${clauses.join(' AND ')} GROUP BY device_id, trip_id ORDER BY ${newestFirst(q)}, device_id, trip_id LIMIT @limit`, params };
+}
 
 /** SQLite: the trips asked for (HubStore.trips). */
 export function sqliteTrips(db: SqliteDatabase, q: TripQuery): HubTrip[] {
   let keys: { deviceId: string; tripId: string }[];
   if (q.keys) keys = [...q.keys];
   else {
-    const params: Record<string, unknown> = { limit: limitOf(q), deviceId: q.deviceId, tripId: q.tripId, fromMs: q.fromMs, toMs: q.toMs };
-    const clauses = [
-      'trip_id IS NOT NULL',
-      ...(q.deviceId !== undefined ? ['device_id = @deviceId'] : []),
-      ...(q.tripId !== undefined ? ['trip_id = @tripId'] : []),
-      ...(q.fromMs !== undefined ? [`${EVENT_TIME_SQL} >= @fromMs`] : []),
-      ...(q.toMs !== undefined ? [`${EVENT_TIME_SQL} < @toMs`] : []),
-    ];
-    for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
-    // A device's trips by the trip index; everyone's within a period by the time index (see sqliteTimeTable in store.ts).
-    const table = q.deviceId !== undefined ? 'hub_events INDEXED BY hub_events_trip' : q.fromMs !== undefined || q.toMs !== undefined ? 'hub_events INDEXED BY hub_events_time' : 'hub_events';
-    const rows = db
-      .prepare(`SELECT device_id, trip_id FROM ${table} WHERE ${clauses.join(' AND ')} GROUP BY device_id, trip_id ORDER BY max(${EVENT_TIME_SQL}) DESC, device_id, trip_id LIMIT @limit`)
-      .all(params) as { device_id: string; trip_id: string }[];
-    keys = rows.map((r) => ({ deviceId: r.device_id, tripId: r.trip_id }));
+    const { sql, params } = sqliteTripKeys(q);
+    keys = (db.prepare(sql).all(params) as { device_id: string; trip_id: string }[]).map((r) => ({ deviceId: r.device_id, tripId: r.trip_id }));
   }
   if (keys.length === 0) return [];
   const rows = db
@@ -197,7 +207,7 @@ export async function pgTrips(pool: pg.Pool, q: TripQuery): Promise<HubTrip[]> {
     if (q.toMs !== undefined) clauses.push(`${EVENT_TIME_SQL} < ${param(q.toMs)}`);
     const { rows } = await pool.query<{ device_id: string; trip_id: string }>(
       `SELECT device_id, trip_id FROM hub_events WHERE ${clauses.join(' AND ')} GROUP BY device_id, trip_id
-       ORDER BY max(${EVENT_TIME_SQL}) DESC, device_id, trip_id LIMIT ${param(limitOf(q))}`,
+       ORDER BY ${newestFirst(q)}, device_id, trip_id LIMIT ${param(limitOf(q))}`,
       params,
     );
     keys = rows.map((r) => ({ deviceId: r.device_id, tripId: r.trip_id }));

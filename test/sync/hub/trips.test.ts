@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireEvent } from '../../../sync/batch-codec.js';
 import { PgHubStore } from '../../../sync/hub/pg-store.js';
+import Database from 'better-sqlite3';
 import { SqliteHubStore, type HubStore } from '../../../sync/hub/store.js';
+import { sqliteTripKeys } from '../../../sync/hub/trips.js';
 import { busTripEvents } from '../../helpers/bus-events.js';
 import { typicalEvents } from '../../helpers/events.js';
 import { tempDir } from '../../helpers/fixtures.js';
@@ -167,3 +169,25 @@ function tripsContract(name: string, open: () => Promise<HubStore>): void {
     });
   });
 }
+
+describe('hub trips on SQLite: query plans', () => {
+  it("reads a bus unit's trips from the trip index alone, a period's through the time index, and never walks every event", async () => {
+    const path = join(dir.path, 'plan.db');
+    const store = new SqliteHubStore(path);
+    await store.ingest('bus-a', busTripEvents(), T0);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const plan = (q: Parameters<typeof sqliteTripKeys>[0]) => {
+        const { sql, params } = sqliteTripKeys(q);
+        return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail).join('\n');
+      };
+      expect(plan({ deviceId: 'bus-a', limit: 20 })).toMatch(/USING COVERING INDEX hub_events_trip/);
+      expect(plan({ fromMs: T0, toMs: T0 + 86_400_000 })).toMatch(/USING INDEX hub_events_time/);
+      expect(plan({})).toMatch(/USING (COVERING )?INDEX hub_events_trip/);
+      for (const q of [{ deviceId: 'bus-a' }, { fromMs: T0 }, {}, { tripId: 'Tmhfa0001-aaaaa1' }]) expect(plan(q)).not.toMatch(/SCAN hub_events(?! USING)|PRIMARY KEY/);
+    } finally {
+      db.close();
+    }
+  });
+});
