@@ -28,7 +28,7 @@ const nodeBuiltins = [
   'https', 'net', 'os', 'path', 'process', 'readline', 'stream', 'tls', 'url', 'util', 'worker_threads', 'zlib',
 ];
 /** Packages that exist only in Node; isomorphic code (the screens run it too) may not use them. */
-const nodeOnlyPackages = ['better-sqlite3', 'pino', 'mqtt', 'serialport', 'onoff', 'pg', 'ws', 'sharp', 'aedes', 'exceljs', 'commander', 'yaml'];
+const nodeOnlyPackages = ['better-sqlite3', 'pino', 'mqtt', 'serialport', 'onoff', 'pg', 'ws', 'sharp', 'aedes', 'exceljs', 'commander', 'yaml', 'koffi', 'epoll', 'gps'];
 
 const NO_ELECTRON = (layer) => ({ name: 'electron', message: `Layer rule: ${layer} is plain Node and runs headless (tests, bus units); only src-main/shell/ may import electron.` });
 const NO_NODE = (layer) => [
