@@ -339,7 +339,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     }
 
     if (decision.outcome === 'allow') deps.actuator.admit();
-    else if (bus && driverOutcome('deny', decision.reasons) === 'see-driver') this.seeDriver();
+    else if (bus && driverOutcome('deny', decision.reasons) === 'see-driver') deps.actuator.seeDriver();
     else deps.actuator.refuse();
     const actuatedAtNs = process.hrtime.bigint();
     if (seq !== null) this.recentCodes.set(repeatKey, clock.wallMs);
@@ -456,13 +456,6 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   private pruneRecentCodes(nowMs: number, windowS: number): void {
     if (this.recentCodes.size < 1024) return;
     for (const [hash, at] of this.recentCodes) if (nowMs - at > windowS * 1000) this.recentCodes.delete(hash);
-  }
-
-  /** A refusal the driver can act on (full, wrong route, device): the headless unit's own pattern, where the actuator has one. */
-  private seeDriver(): void {
-    const actuator = this.deps.actuator as GateActuator & { seeDriver?: () => void };
-    if (typeof actuator.seeDriver === 'function') actuator.seeDriver();
-    else actuator.refuse();
   }
 
   private fallbackDirection(): 'entry' | 'exit' {

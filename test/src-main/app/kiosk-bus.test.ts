@@ -1,0 +1,92 @@
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import type { BusView } from '../../../base/common/bus.js';
+import { createLogger } from '../../../base/node/logger.js';
+import { Kiosk } from '../../../src-main/app/kiosk.js';
+import type { ScreenState } from '../../../src-main/api/contract.js';
+import { loadSettings } from '../../../src-main/core/config.js';
+import type { Passage } from '../../../src-main/core/gatekeeper.js';
+import { Roster } from '../../../src-main/core/store/roster.js';
+import { healthyWorker, hubKeys, passFor, tempDir, waitFor, writeKioskConfig } from '../../helpers/fixtures.js';
+import { withTimeout } from '../../helpers/kiosk.js';
+import { PtyPair } from '../../helpers/pty.js';
+
+/**
+ * `safegate run`'s composition on a bus unit (checkpoint kind bus, a bus section): the kiosk builds
+ * its trips, the serial scanner (a real pty) boards riders through them, the driver screen's API
+ * drives them, and a restart takes the open trip back.
+ */
+describe('kiosk on a bus unit', () => {
+  const dir = tempDir('safegate-kiosk-bus-');
+  const keys = hubKeys(dir.path);
+  const pty = new PtyPair(dir.path);
+  let kiosk: Kiosk | undefined;
+  afterEach(async () => {
+    await kiosk?.stop();
+    await pty.unplug();
+    dir.remove();
+  });
+
+  const compose = async (file: string): Promise<Kiosk> => {
+    const k = new Kiosk(loadSettings(file), { headless: true, log: createLogger({ level: 'silent' }) });
+    k.start();
+    await waitFor(() => (k.scanner?.state === 'ready' ? true : undefined), 'scanner ready', 30_000);
+    return k;
+  };
+  const scan = async (k: Kiosk, text: string): Promise<Passage> => {
+    const next = once(k.gatekeeper, 'passage') as Promise<[Passage]>;
+    await pty.write(text + '\r');
+    return (await withTimeout(next, 30_000, 'a passage'))[0];
+  };
+  const state = async (k: Kiosk): Promise<ScreenState> => {
+    const reply = await k.screenService.dispatch('screen.state', {});
+    if (!reply.ok) throw new Error(reply.error.message);
+    return reply.result as ScreenState;
+  };
+
+  it('boards riders by the trip, answers the driver screen, and keeps the open trip across a restart', { timeout: 120_000 }, async () => {
+    await pty.plug();
+    const file = writeKioskConfig(dir.path, { scannerPath: pty.devicePath, checkpointKind: 'bus', direction: 'both' });
+    const settings = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    settings.bus = { plate: '61B-123.45', capacity: 2, drivers: ['D1'], routes: [{ id: 'r1', name: 'KTX – KCN' }, { id: 'r2', name: 'Chợ – KCN' }] };
+    writeFileSync(file, stringify(settings));
+
+    kiosk = await compose(file);
+    const roster = new Roster(kiosk.db);
+    roster.upsertAll(['D1', 'W1', 'W2', 'W3'].map((id) => healthyWorker(id)));
+    expect((await state(kiosk)).bus).toMatchObject({ plate: '61B-123.45', capacity: 2, trip: null, gps: { state: 'none' }, staleData: false });
+
+    expect((await scan(kiosk, passFor(keys, 'D1'))).decision.reasons).toEqual(['TRIP_STARTED']);
+    const chosen = await kiosk.screenService.dispatch('bus.chooseRoute', { routeId: 'r2' });
+    expect(chosen.ok && (chosen.result as BusView).trip?.routeId).toBe('r2');
+    expect((await scan(kiosk, passFor(keys, 'W1'))).decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
+    expect((await scan(kiosk, passFor(keys, 'W2'))).decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
+    expect((await scan(kiosk, passFor(keys, 'W3'))).decision.reasons).toEqual(['BUS_FULL']);
+    const bus = (await state(kiosk)).bus!;
+    expect(bus.trip).toMatchObject({ routeId: 'r2', aboard: 2, startedBy: 'driver-card' });
+    expect(bus.tiles.map((t) => t.outcome)).toEqual(['see-driver', 'allow', 'allow']);
+    const tripId = bus.trip!.tripId;
+    const refused = await kiosk.screenService.dispatch('bus.startTrip', {});
+    expect(refused).toMatchObject({ ok: false, error: { code: 'refused' } });
+
+    await kiosk.stop();
+    kiosk = await compose(file);
+    expect((await state(kiosk)).bus?.trip).toMatchObject({ tripId, routeId: 'r2', aboard: 2 });
+    expect((await scan(kiosk, passFor(keys, 'W1'))).decision).toMatchObject({ outcome: 'allow', direction: 'exit' });
+    const ended = await kiosk.screenService.dispatch('bus.endTrip', {});
+    expect(ended.ok && (ended.result as BusView).trip).toBeNull();
+    const trip = [...kiosk.events.since(0)].filter((e) => e.tripId === tripId);
+    expect(trip.map((e) => [e.workerId, e.direction, e.reasons[0] ?? null])).toEqual([
+      ['D1', 'entry', 'TRIP_STARTED'],
+      ['W1', 'entry', null],
+      ['W2', 'entry', null],
+      ['W3', 'entry', 'BUS_FULL'],
+      ['W1', 'exit', null],
+      ['W2', 'exit', 'ALIGHTED_AT_TRIP_END'],
+      [null, 'exit', 'TRIP_ENDED'],
+    ]);
+    expect(trip.slice(1).every((e) => e.routeId === 'r2')).toBe(true);
+  });
+});
