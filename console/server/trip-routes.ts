@@ -11,7 +11,7 @@ const MAX_LISTED = 200;
  * buses at checkpoints serving their organisation only (as the device list), and of their riders and
  * driver those their organisation's list held when the hub received the events (the count of the
  * others apart); operators and health officers every rider. Times are epoch ms, as on every console
- * route.
+ * route; positions are left out (the page does not show them).
  */
 export function registerTripRoutes(app: FastifyInstance, hub: ConsoleHubData): void {
   const { directory, store } = hub;
@@ -34,7 +34,11 @@ export function registerTripRoutes(app: FastifyInstance, hub: ConsoleHubData): v
         if (!served) return reply.code(404).send({ error: `no device ${req.params.id}` });
       }
       const trips = await store.trips({ deviceId: req.params.id, limit: req.query.limit ?? DEFAULT_LISTED, ...(scope !== undefined ? { orgId: scope } : {}) });
-      return { deviceId: req.params.id, trips };
+      // Where riders boarded and alighted is not on the page: positions stay at the hub (`safegate hub trips`).
+      return {
+        deviceId: req.params.id,
+        trips: trips.map(({ startPosition: _s, endPosition: _e, riders, ...t }) => ({ ...t, riders: riders.map(({ boardedPosition: _b, alightedPosition: _a, ...r }) => r) })),
+      };
     },
   );
 }

@@ -106,6 +106,8 @@ describe('console: a bus unit\'s trips on the Devices page', () => {
         ['W020074', 'trip-end'],
       ]);
       expect(r.body.trips[0]!.ridersElsewhere).toBeUndefined();
+      // Positions stay at the hub: the page shows none.
+      expect(JSON.stringify(r.body)).not.toMatch(/Position|"lat"/);
     }
   });
 
