@@ -15,6 +15,7 @@ import { registerDeviceSettingsCommands } from './device-settings-commands.js';
 import { registerEnrolCommands } from './enrol-commands.js';
 import { registerFleetHubCommands } from './fleet-hub-commands.js';
 import { registerSelftestCommand } from './selftest-commands.js';
+import { registerTripCommands } from './trip-commands.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
 /**
@@ -188,6 +189,8 @@ function buildProgram(): Command {
     );
 
   registerSelftestCommand(program);
+
+  registerTripCommands(program);
 
   registerEnrolCommands(program);
 
