@@ -7,6 +7,8 @@ import { SqliteConsoleStore } from '../../console/server/sqlite-store.js';
 import { HubDirectory } from '../../sync/hub/directory.js';
 import { SqliteHubStore } from '../../sync/hub/store.js';
 import type { HubTrip } from '../../sync/hub/trips.js';
+import { categoryOfKioskAlert } from '../../sync/hub/notify/alert-book.js';
+import { alertSchema } from '../../sync/protocol.js';
 import { busTripEvents } from '../helpers/bus-events.js';
 import { tempDir } from '../helpers/fixtures.js';
 
@@ -76,6 +78,7 @@ describe('console: a bus unit\'s trips on the Devices page', () => {
     const hash = await hashPassword(PASSWORD);
     await accounts.addAccount({ name: 'op', role: 'operator', password: PASSWORD }, hash, Date.now());
     await accounts.addAccount({ name: 'mgr-a', role: 'manager', org: 'ORG-A', password: PASSWORD }, hash, Date.now());
+    await accounts.addAccount({ name: 'mgr-b', role: 'manager', org: 'ORG-B', password: PASSWORD }, hash, Date.now());
     await accounts.addAccount({ name: 'med', role: 'health', password: PASSWORD }, hash, Date.now());
     await server.start();
   }, 60_000);
@@ -120,6 +123,19 @@ describe('console: a bus unit\'s trips on the Devices page', () => {
     expect(r.body.trips[0]!.driverWorkerId).toBeNull();
     expect((await get<{ error: string }>('/api/devices/bus-b/trips')).status).toBe(404);
     expect((await get<{ error: string }>('/api/devices/bus-nowhere/trips')).status).toBe(404);
+  });
+
+  it("a bus's stale-data alert (a trip started on an old roster, fail open) reaches the hub as a gate alert, shown to the managers its bus serves", async () => {
+    const alert = alertSchema.parse({ v: 1, kind: 'bus-stale-data', seq: 99, atMs: T0, checkpointId: 'xe-b', reasons: [] });
+    // About the bus itself: naming a worker is refused.
+    expect(alertSchema.safeParse({ ...alert, workerId: 'W020000' }).success).toBe(false);
+    expect(categoryOfKioskAlert('bus-stale-data')).toBe('gate');
+    await store.recordAlert('bus-b', alert, T0);
+    const kinds = async (name: string) => (await (await client(server.url, name))<{ deviceId: string; kind: string }[]>('/api/alerts')).body.filter((a) => a.deviceId === 'bus-b').map((a) => a.kind);
+    expect(await kinds('op')).toEqual(['bus-stale-data']);
+    // bus-b serves ORG-B only: ORG-A's manager is not told.
+    expect(await kinds('mgr-a')).toEqual([]);
+    expect(await kinds('mgr-b')).toEqual(['bus-stale-data']);
   });
 
   it('refuses a bad device id or limit, and lists no trips for a gate kiosk', async () => {
