@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DENY_REASON_CODES, type DenyReason } from '../base/common/reasons.js';
 import type { CredentialKind, Direction, ScanSource, WireEvent } from '../base/common/types.js';
 import { DEVICE_ID_PATTERN, IDENTIFIER_PATTERN, deviceIdSchema } from '../base/common/ids.js';
+import { TRIP_ID_PATTERN } from '../base/common/bus.js';
 import { issuesText } from '../base/common/validation.js';
 
 /**
@@ -11,7 +12,7 @@ import { issuesText } from '../base/common/validation.js';
  * checkpoint, boot and policy; sequence numbers in order; people seconds apart), so what is left to
  * send is mostly who came and when.
  *
- * Format 2 (what encodeBatch writes):
+ * Format 2 (what encodeBatch writes for a gate kiosk's events):
  *
  *   byte 0            2
  *   varint            length R of the raw part
@@ -47,6 +48,21 @@ import { issuesText } from '../base/common/validation.js';
  * per byte) goes to the raw part instead, where it costs one byte per event and no time. Columns
  * whose deltas do not fit in a safe integer fall back to float64 values.
  *
+ * Format 3 (what encodeBatch writes when any event of the batch is a bus unit's: it has a trip id, a
+ * route id, a position or "no fix", a GPS clock source, or the source `trip` or `evdev`; issue 13) is
+ * format 2 with byte 0 = 3 and three additions:
+ *
+ *   - each class also holds the trip id and the route id (a string number plus one; 0: none) and the
+ *     clock source (a byte: 0 the system clock, 1 the GPS), so the events of one trip share a class
+ *     as those of one boot do; the strings gain the trip and route ids;
+ *   - sources 5 (`trip`) and 6 (`evdev`), in the same three bits;
+ *   - after the people column: a position state per event (0: none, the unit has no GPS; 1: no fix;
+ *     2: a fix) as a column, then the fixes' latitudes and longitudes in integer micro-degrees
+ *     (GeoPoint's 6 decimals: exact both ways) as two delta columns, one value per fix in event order.
+ *
+ * A hub that predates format 3 refuses such a batch whole (unknown format) instead of dropping its
+ * bus fields; gate kiosks keep writing format 2 and are read by hubs old and new.
+ *
  * Typical gate traffic (test/helpers/events.ts) takes 4.3 bytes an event in batches of 500, traffic
  * with real randomness about 6 (format 1: 8.3 and 10.2); `npm run bench:codec` measures both.
  *
@@ -55,11 +71,13 @@ import { issuesText } from '../base/common/validation.js';
  *
  * Decoding never trusts a length: every count is checked against the event count and the bytes left,
  * the body is decompressed into at most MAX_DECODED_BYTES, and every value is validated (identifiers
- * by base/common/ids.ts, code hashes, reasons each once, safe integers); anything else is a
- * BatchFormatError. Both formats are held to the same rules.
+ * by base/common/ids.ts, code hashes, reasons each once, safe integers, trip ids by TRIP_ID_PATTERN,
+ * route ids as identifiers, coordinates within ±90 and ±180 degrees); anything else is a
+ * BatchFormatError. Every format is held to the same rules.
  */
-export const BATCH_FORMAT = 2;
+export const BATCH_FORMAT = 3;
 const FORMAT_1 = 1;
+const FORMAT_2 = 2;
 /** Upper bound on a decompressed batch: far above 256 KB of wire data, far below a memory problem. */
 const MAX_DECODED_BYTES = 8 * 1024 * 1024;
 export const MAX_BATCH_EVENTS = 5_000;
@@ -98,8 +116,20 @@ export class BatchFormatError extends Error {
 
 const DIRECTIONS: Direction[] = ['entry', 'exit'];
 const KINDS: (CredentialKind | 'unknown')[] = ['pass', 'badge', 'unknown'];
-/** The first four fit bits 5-6 of the flags; `input` (the gate's own inputs) takes bit 7 as the source's third bit, in format 2 only. */
-const SOURCES: ScanSource[] = ['serial', 'stdin', 'camera', 'keyboard', 'input'];
+/**
+ * The first four fit bits 5-6 of the flags; `input` (the gate's own inputs) takes bit 7 as the
+ * source's third bit, from format 2; `trip` and `evdev` (bus units, issue 13) only in format 3, which
+ * a hub that predates them refuses as a whole rather than misreading.
+ */
+const SOURCES: ScanSource[] = ['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev'];
+/** How many of SOURCES each format knows. */
+const FORMAT_SOURCES: Record<number, number> = { [FORMAT_1]: 4, [FORMAT_2]: 5, [BATCH_FORMAT]: 7 };
+/** Format 3's per-event position state. */
+const POSITION_NONE = 0;
+const POSITION_NO_FIX = 1;
+const POSITION_FIX = 2;
+/** Positions travel as integer micro-degrees (GeoPoint: 6 decimals). */
+const MICRO = 1e6;
 const DECISIONS = ['allow', 'deny'] as const;
 
 // flags: bit0 clockSynced, bit1 direction, bit2 decision, bits3-4 credential kind, bits5-6 source,
@@ -116,9 +146,9 @@ function packFlags(e: WireEvent): number {
 
 const REASON_INDEX = new Map<DenyReason, number>(DENY_REASON_CODES.map((r, i) => [r, i]));
 
-/** Decodes and validates a batch from the wire (format 1 or 2); throws BatchFormatError for anything malformed. */
+/** Decodes and validates a batch from the wire (format 1, 2 or 3); throws BatchFormatError for anything malformed. */
 export function decodeBatch(bytes: Uint8Array): EventBatch {
-  if (bytes.length >= 2 && bytes[0] === BATCH_FORMAT) return decodeFormat2(bytes);
+  if (bytes.length >= 2 && (bytes[0] === BATCH_FORMAT || bytes[0] === FORMAT_2)) return decodeColumns(bytes, bytes[0]);
   if (bytes.length >= 2 && bytes[0] === FORMAT_1) return decodeFormat1(bytes);
   throw new BatchFormatError(`unknown batch format ${bytes[0] ?? 'none'}`);
 }
@@ -406,9 +436,15 @@ interface EventClass {
   decision: 'allow' | 'deny';
   source: ScanSource;
   reasons: DenyReason[];
+  // Format 3: a bus unit's events (absent otherwise).
+  tripId?: string;
+  routeId?: string;
+  clockSource?: 'gps';
 }
 
 function checkClass(c: EventClass, what: string): void {
+  if (c.tripId !== undefined && !TRIP_ID_PATTERN.test(c.tripId)) throw new BatchFormatError(`${what}: not a trip id`);
+  if (c.routeId !== undefined) checkIdentifier(c.routeId, `${what}: route id`);
   checkBootId(c.bootId, `${what}: boot id`);
   checkIdentifier(c.checkpointId, `${what}: checkpoint id`);
   checkIdentifier(c.zoneId, `${what}: zone id`);
@@ -416,9 +452,10 @@ function checkClass(c: EventClass, what: string): void {
   if (new Set(c.reasons).size !== c.reasons.length) throw new BatchFormatError(`${what}: a reason listed twice`);
 }
 
-function classFlags(f: number, what: string): Pick<EventClass, 'clockSynced' | 'direction' | 'decision' | 'credentialKind' | 'source'> {
+function classFlags(f: number, what: string, format: number): Pick<EventClass, 'clockSynced' | 'direction' | 'decision' | 'credentialKind' | 'source'> {
   const credentialKind = KINDS[(f >> 3) & 3];
-  const source = SOURCES[((f >> 5) & 3) | ((f >> 7) << 2)];
+  const sourceIndex = ((f >> 5) & 3) | ((f >> 7) << 2);
+  const source = sourceIndex < FORMAT_SOURCES[format]! ? SOURCES[sourceIndex] : undefined;
   if (!credentialKind || !source) throw new BatchFormatError(`${what}: bad flags ${f}`);
   return {
     clockSynced: (f & 1) === 1,
@@ -468,18 +505,32 @@ function derivedBatchId(events: readonly WireEvent[]): string {
   return `${events[0]!.seq}-${events.at(-1)!.seq}`;
 }
 
+/** Whether an event needs format 3: a bus unit's (trip, route, position, GPS clock, or a source format 2 does not know). */
+function needsFormat3(e: WireEvent): boolean {
+  return e.tripId !== undefined || e.routeId !== undefined || e.position !== undefined || e.clockSource !== undefined || e.source === 'trip' || e.source === 'evdev';
+}
+
+/** A latitude or longitude in micro-degrees, or a thrown programming error when it is not a coordinate. */
+function microDegrees(v: number, limit: number, seq: number): number {
+  if (!Number.isFinite(v) || Math.abs(v) > limit) throw new Error(`event ${seq}: a position is WGS 84 degrees (|lat| <= 90, |lon| <= 180)`);
+  return Math.round(v * MICRO);
+}
+
 /**
- * Encodes a batch in format 2. Throws (a programming error, never a kiosk's data) for an empty or
- * oversized batch, an empty or over-long batch id, and an event the format cannot carry: not exactly
- * one of worker id and code hash, a code hash other than 32 lower-case hex digits, an unknown
- * direction, decision, credential kind, source or reason, a policy version or clock anchor that is
- * not a safe integer. Sequence numbers and times that are not safe integers are written as float64
- * and refused by the decoder. It never loops on any input.
+ * Encodes a batch: in format 2 when no event has anything of a bus unit (so a gate kiosk keeps
+ * talking to a hub that predates format 3), else format 3. Throws (a programming error, never a
+ * kiosk's data) for an empty or oversized batch, an empty or over-long batch id, and an event the
+ * format cannot carry: not exactly one of worker id and code hash, a code hash other than 32
+ * lower-case hex digits, an unknown direction, decision, credential kind, source or reason, a policy
+ * version or clock anchor that is not a safe integer, a trip id, route id or position that is not
+ * one. Sequence numbers and times that are not safe integers are written as float64 and refused by
+ * the decoder. It never loops on any input.
  */
 export function encodeBatch(batch: EventBatch): Uint8Array {
   const ev = batch.events;
   const n = ev.length;
   if (n === 0 || n > MAX_BATCH_EVENTS) throw new Error(`a batch holds 1 to ${MAX_BATCH_EVENTS} events`);
+  const format = ev.some(needsFormat3) ? BATCH_FORMAT : FORMAT_2;
   if (batch.batchId.length === 0 || batch.batchId.length > 64) throw new Error('a batch id has 1 to 64 characters');
   const body = new ByteWriter();
   const raw = new ByteWriter();
@@ -494,7 +545,7 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   const strings = new Dictionary<string>();
   // The anchor's boot is usually the events' boot: it comes first in the strings.
   const anchorBoot = batch.anchor ? strings.id(batch.anchor.bootId) : -1;
-  // Boot, checkpoint, zone and policy change rarely: looked up only when they differ from the previous event's.
+  // Boot, checkpoint, zone and policy (and a bus's trip, route and clock source) change rarely: looked up only when they differ from the previous event's.
   const places = new Dictionary<string>();
   const classes = new Dictionary<string | number>();
   const classEvents: WireEvent[] = [];
@@ -507,8 +558,18 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   for (let i = 0; i < n; i++) {
     const e = ev[i]!;
     const prev = ev[i - 1];
-    if (!prev || e.bootId !== prev.bootId || e.checkpointId !== prev.checkpointId || e.zoneId !== prev.zoneId || e.policyVersion !== prev.policyVersion) {
-      place = places.id(`${strings.id(e.bootId)},${strings.id(e.checkpointId)},${strings.id(e.zoneId)},${e.policyVersion}`);
+    if (
+      !prev || e.bootId !== prev.bootId || e.checkpointId !== prev.checkpointId || e.zoneId !== prev.zoneId || e.policyVersion !== prev.policyVersion ||
+      e.tripId !== prev.tripId || e.routeId !== prev.routeId || e.clockSource !== prev.clockSource
+    ) {
+      let key = `${strings.id(e.bootId)},${strings.id(e.checkpointId)},${strings.id(e.zoneId)},${e.policyVersion}`;
+      if (format === BATCH_FORMAT) {
+        if (e.tripId !== undefined && !TRIP_ID_PATTERN.test(e.tripId)) throw new Error(`event ${e.seq}: not a trip id`);
+        if (e.routeId !== undefined && !IDENTIFIER_PATTERN.test(e.routeId)) throw new Error(`event ${e.seq}: a route id is an identifier`);
+        if (e.clockSource !== undefined && e.clockSource !== 'gps') throw new Error(`event ${e.seq}: an unknown clock source`);
+        key += `,${e.tripId === undefined ? '' : strings.id(e.tripId)},${e.routeId === undefined ? '' : strings.id(e.routeId)},${e.clockSource ?? ''}`;
+      }
+      place = places.id(key);
     }
     if (!Number.isSafeInteger(e.policyVersion)) throw new Error(`event ${e.seq}: the policy version is not a safe integer`);
     const flags = packFlags(e);
@@ -553,6 +614,11 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
       const code = REASON_INDEX.get(r);
       if (code === undefined) throw new Error(`event ${e.seq}: unknown reason ${r}`);
       body.u8(code);
+    }
+    if (format === BATCH_FORMAT) {
+      body.uvarint(e.tripId === undefined ? 0 : strings.id(e.tripId) + 1);
+      body.uvarint(e.routeId === undefined ? 0 : strings.id(e.routeId) + 1);
+      body.u8(e.clockSource === 'gps' ? 1 : 0);
     }
   }
 
@@ -608,6 +674,25 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   writeColumn(body, raw, wall, true);
   writeColumn(body, raw, classColumn, false);
   writeColumn(body, raw, personColumn, false);
+  if (format === BATCH_FORMAT) {
+    // Positions: a state per event, then the fixes' latitudes and longitudes (micro-degrees) as delta columns: a bus moves a little between scans.
+    const states = new Array<number>(n);
+    const lats: number[] = [];
+    const lons: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = ev[i]!;
+      if (e.position === undefined) states[i] = POSITION_NONE;
+      else if (e.position === null) states[i] = POSITION_NO_FIX;
+      else {
+        states[i] = POSITION_FIX;
+        lats.push(microDegrees(e.position.lat, 90, e.seq));
+        lons.push(microDegrees(e.position.lon, 180, e.seq));
+      }
+    }
+    writeColumn(body, raw, states, false);
+    writeColumn(body, raw, lats, true);
+    writeColumn(body, raw, lons, true);
+  }
 
   const plain = body.result();
   const compressed = brotliCompressSync(plain, {
@@ -619,7 +704,7 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   });
   const rawPart = raw.result();
   const out = new ByteWriter();
-  out.u8(BATCH_FORMAT);
+  out.u8(format);
   out.uvarint(rawPart.length);
   out.bytes(compressed);
   out.bytes(rawPart);
@@ -631,7 +716,9 @@ interface Person {
   codeHash: string | null;
 }
 
-function decodeFormat2(bytes: Uint8Array): EventBatch {
+/** Formats 2 and 3 (3: format 2 with a bus unit's trip, route, clock source and positions). */
+function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
+  const bus = format === BATCH_FORMAT;
   const wire = new ByteReader(bytes, 'batch');
   wire.u8();
   const rawLength = wire.uvarint('raw part length');
@@ -651,10 +738,17 @@ function decodeFormat2(bytes: Uint8Array): EventBatch {
   const batchId = body.string('batch id', 0, 64);
 
   const strings: string[] = [];
-  const stringCount = body.count('string count', 1, 3 * n + 1);
+  // Format 3 adds a trip and a route id per class (and a class per event at most).
+  const stringCount = body.count('string count', 1, (bus ? 5 : 3) * n + 1);
   for (let i = 0; i < stringCount; i++) strings.push(body.string('string', 0, MAX_STRING_LENGTH));
   const str = (what: string): string => {
     const s = strings[body.uvarint(what)];
+    if (s === undefined) throw new BatchFormatError(`${what}: string number out of range`);
+    return s;
+  };
+  /** A string number plus one (0 standing for none, read by the caller). */
+  const str1 = (k: number, what: string): string => {
+    const s = strings[k - 1];
     if (s === undefined) throw new BatchFormatError(`${what}: string number out of range`);
     return s;
   };
@@ -678,7 +772,7 @@ function decodeFormat2(bytes: Uint8Array): EventBatch {
     const checkpointId = str(`${what}: checkpoint`);
     const zoneId = str(`${what}: zone`);
     const policyVersion = body.svarint(`${what}: policy version`);
-    const flags = classFlags(body.u8(), what);
+    const flags = classFlags(body.u8(), what, format);
     const reasons: DenyReason[] = [];
     const reasonCount = body.count(`${what}: reason count`, 0, DENY_REASON_CODES.length);
     for (let k = 0; k < reasonCount; k++) {
@@ -686,7 +780,16 @@ function decodeFormat2(bytes: Uint8Array): EventBatch {
       if (!r) throw new BatchFormatError(`${what}: unknown reason`);
       reasons.push(r);
     }
-    const cls = { bootId, checkpointId, zoneId, policyVersion, ...flags, reasons };
+    const cls: EventClass = { bootId, checkpointId, zoneId, policyVersion, ...flags, reasons };
+    if (bus) {
+      const trip = body.uvarint(`${what}: trip`);
+      if (trip > 0) cls.tripId = str1(trip, `${what}: trip`);
+      const route = body.uvarint(`${what}: route`);
+      if (route > 0) cls.routeId = str1(route, `${what}: route`);
+      const clockSource = body.u8();
+      if (clockSource > 1) throw new BatchFormatError(`${what}: unknown clock source ${clockSource}`);
+      if (clockSource === 1) cls.clockSource = 'gps';
+    }
     checkClass(cls, what);
     classes.push(cls);
   }
@@ -730,11 +833,28 @@ function decodeFormat2(bytes: Uint8Array): EventBatch {
   const walls = readColumn(body, raw, n, true, 'wall times');
   const classColumn = readColumn(body, raw, n, false, 'classes');
   const personColumn = readColumn(body, raw, n, false, 'people');
+  let states: number[] | null = null;
+  let lats: number[] = [];
+  let lons: number[] = [];
+  if (bus) {
+    states = readColumn(body, raw, n, false, 'position states');
+    let fixes = 0;
+    for (const st of states) {
+      if (st !== POSITION_NONE && st !== POSITION_NO_FIX && st !== POSITION_FIX) throw new BatchFormatError(`position states: ${st}`);
+      if (st === POSITION_FIX) fixes++;
+    }
+    lats = readColumn(body, raw, fixes, true, 'latitudes');
+    lons = readColumn(body, raw, fixes, true, 'longitudes');
+    for (let k = 0; k < fixes; k++) {
+      if (Math.abs(lats[k]!) > 90 * MICRO || Math.abs(lons[k]!) > 180 * MICRO) throw new BatchFormatError(`position ${k}: not a coordinate`);
+    }
+  }
   body.end();
   raw.end();
 
   const events: WireEvent[] = new Array<WireEvent>(n);
   let nextPerson = 0;
+  let nextFix = 0;
   for (let i = 0; i < n; i++) {
     const seq = seqs[i]!;
     if (seq <= 0 || (i > 0 && seq <= seqs[i - 1]!)) throw new BatchFormatError(`event ${i}: sequence numbers must increase`);
@@ -763,6 +883,18 @@ function decodeFormat2(bytes: Uint8Array): EventBatch {
       source: c.source,
       policyVersion: c.policyVersion,
     };
+    if (bus) {
+      const e = events[i]!;
+      if (c.tripId !== undefined) e.tripId = c.tripId;
+      if (c.routeId !== undefined) e.routeId = c.routeId;
+      const st = states![i];
+      if (st === POSITION_NO_FIX) e.position = null;
+      else if (st === POSITION_FIX) {
+        e.position = { lat: lats[nextFix]! / MICRO, lon: lons[nextFix]! / MICRO };
+        nextFix++;
+      }
+      if (c.clockSource !== undefined) e.clockSource = c.clockSource;
+    }
   }
   if (nextPerson !== people.length) throw new BatchFormatError('people listed but never seen');
   return { deviceId, batchId: batchId === '' ? derivedBatchId(events) : batchId, events, anchor };
@@ -772,7 +904,8 @@ function decodeFormat2(bytes: Uint8Array): EventBatch {
 // Format 1 (decode only)
 
 function reasonsOf(mask: number): DenyReason[] {
-  return DENY_REASON_CODES.filter((_, i) => (mask & (1 << i)) !== 0);
+  // Arithmetic, not bitwise: there are more than 32 codes (a bitwise test wraps code 32 onto code 0).
+  return DENY_REASON_CODES.filter((_, i) => Math.floor(mask / 2 ** i) % 2 === 1);
 }
 
 function undelta(values: number[]): number[] {
@@ -842,7 +975,7 @@ function decodeFormat1(bytes: Uint8Array): EventBatch {
       checkpointId: str(d.cp[i]!, 'checkpoint'),
       zoneId: str(d.zone[i]!, 'zone'),
       policyVersion: policies[i]!,
-      ...classFlags(f & 0x7f, what),
+      ...classFlags(f & 0x7f, what, FORMAT_1),
       reasons: reasonsOf(d.reasons[i]!),
     };
     checkClass(cls, what);

@@ -43,7 +43,7 @@ function encodeFormat1(batch: EventBatch): Uint8Array {
     cp: ev.map((e) => id(e.checkpointId)),
     zone: ev.map((e) => id(e.zoneId)),
     who: ev.map((e) => id(e.workerId ?? e.codeHash ?? '')),
-    reasons: ev.map((e) => e.reasons.reduce((m, r) => m | (1 << DENY_REASON_CODES.indexOf(r)), 0)),
+    reasons: ev.map((e) => e.reasons.reduce((m, r) => m + 2 ** DENY_REASON_CODES.indexOf(r), 0)),
     policy: deltas(ev.map((e) => e.policyVersion)),
     strings,
     anchor: batch.anchor ? [batch.anchor.bootId, batch.anchor.monoUs, batch.anchor.hubTimeMs] : null,
@@ -196,14 +196,14 @@ const PATTERNS: Record<string, WireEvent[]> = {
 // ---- round trips ---------------------------------------------------------------------------------
 
 describe('event batch codec', () => {
-  it('writes format 2 and round-trips every field', () => {
+  it("writes a gate kiosk's events in format 2 (hubs that predate format 3 read them) and round-trips every field", () => {
     const events = typicalEvents(500, 1001);
     events[10] = { ...events[10]!, clockSynced: false, source: 'camera', credentialKind: 'badge', policyVersion: 4 };
     events[11] = { ...events[11]!, source: 'keyboard', direction: 'exit', decision: 'allow', reasons: ['SUPERVISOR_OVERRIDE'] };
     events[12] = { ...events[12]!, source: 'stdin', credentialKind: 'unknown', workerId: null, codeHash: 'ffffffffffffffffffffffffffffffff' };
     const batch = { deviceId: 'kiosk-0001', batchId: 'b-1001-1500', events, anchor: { bootId: 'boot-1', monoUs: 123_456_789, hubTimeMs: 1_795_000_000_000 } };
     const wire = encodeBatch(batch);
-    expect(BATCH_FORMAT).toBe(2);
+    expect(BATCH_FORMAT).toBe(3);
     expect(wire[0]).toBe(2);
     expect(decodeBatch(wire)).toEqual(batch);
     expect(decodeBatch(encodeBatch({ ...batch, anchor: null })).anchor).toBeNull();
@@ -364,7 +364,7 @@ describe('event batch decoding of hostile input', () => {
     ['a version byte alone', new Uint8Array([2])],
     ['an unknown format', new Uint8Array([9, 1, 2])],
     ['format 0', new Uint8Array([0, ...encodeBatch(small).subarray(1)])],
-    ['format 3', new Uint8Array([3, ...encodeBatch(small).subarray(1)])],
+    ['format 4', new Uint8Array([4, ...encodeBatch(small).subarray(1)])],
     ['format 255', new Uint8Array([255, ...encodeBatch(small).subarray(1)])],
     ['format 1 that is not Brotli', new Uint8Array([1, 0xff, 0xff, 0xff])],
     ['format 2 that is not Brotli', new Uint8Array([2, 0, 0xff, 0xff, 0xff])],

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import { encode as cborEncode } from 'cborg';
 import fc from 'fast-check';
+import { TRIP_ID_PATTERN } from '../../../base/common/bus.js';
 import { DEVICE_ID_PATTERN, IDENTIFIER_PATTERN } from '../../../base/common/ids.js';
 import { DENY_REASON_CODES, type DenyReason } from '../../../base/common/reasons.js';
 import type { WireEvent } from '../../../base/common/types.js';
@@ -19,8 +20,27 @@ const DENIABLE = DENY_REASON_CODES.filter((r) => r !== 'SUPERVISOR_OVERRIDE');
 /** Deny reasons in the order a policy lists them (any order), each once. */
 const denyReasons = fc.uniqueArray(fc.constantFrom(...DENIABLE), { minLength: 1, maxLength: 4 }) as fc.Arbitrary<[DenyReason, ...DenyReason[]]>;
 
+/** A bus unit's trip ids (base/common/bus.ts): `T` + start time in base 36 + 6 hex digits. */
+export const tripId = fc.tuple(fc.integer({ min: 36 ** 5, max: Number.MAX_SAFE_INTEGER }), fc.stringMatching(/^[0-9a-f]{6}$/)).map(([t, h]) => `T${t.toString(36)}-${h}`);
+/** A GeoPoint as the GPS gives it: 6 decimals, anywhere on Earth (poles and antimeridian included). */
+export const geoPoint = fc
+  .record({ lat: fc.integer({ min: -90_000_000, max: 90_000_000 }), lon: fc.integer({ min: -180_000_000, max: 180_000_000 }) }, { noNullPrototype: true })
+  .map(({ lat, lon }) => ({ lat: lat / 1e6, lon: lon / 1e6 }));
+
+/** What a bus unit adds to an event (GateEvent.tripId ... clockSource); absent fields absent, not undefined. */
+type BusFields = Pick<WireEvent, 'tripId' | 'routeId' | 'position' | 'clockSource'>;
+const busFields = (trips: string[], routes: string[]): fc.Arbitrary<BusFields> =>
+  fc
+    .record({
+      tripId: fc.option(fc.constantFrom(...trips), { nil: undefined, freq: 6 }),
+      routeId: fc.option(fc.constantFrom(...routes), { nil: undefined, freq: 2 }),
+      position: fc.oneof({ weight: 5, arbitrary: geoPoint }, fc.constant(null), fc.constant(undefined)),
+      clockSource: fc.option(fc.constant('gps' as const), { nil: undefined }),
+    })
+    .map((f) => Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) as BusFields);
+
 type EventShape = Omit<WireEvent, 'seq' | 'wallMs' | 'monoUs' | 'policyVersion'>;
-const eventShape = (boots: string[], checkpoints: string[]): fc.Arbitrary<EventShape> =>
+const eventShape = (boots: string[], checkpoints: string[], bus: { trips: string[]; routes: string[] } | null): fc.Arbitrary<EventShape> =>
   fc
     .record({
       bootId: fc.constantFrom(...boots),
@@ -28,7 +48,9 @@ const eventShape = (boots: string[], checkpoints: string[]): fc.Arbitrary<EventS
       checkpointId: fc.constantFrom(...checkpoints),
       zoneId: fc.constantFrom('factory-1', 'Z.2', 'canteen_3'),
       direction: fc.constantFrom('entry' as const, 'exit' as const),
-      source: fc.constantFrom('serial' as const, 'stdin' as const, 'camera' as const, 'keyboard' as const),
+      source: bus
+        ? fc.constantFrom('serial' as const, 'trip' as const, 'evdev' as const, 'input' as const)
+        : fc.constantFrom('serial' as const, 'stdin' as const, 'camera' as const, 'keyboard' as const),
       who: fc.oneof(
         fc.record({ workerId: identifier, codeHash: fc.constant(null), credentialKind: fc.constantFrom('pass' as const, 'badge' as const) }),
         fc.record({ workerId: fc.constant(null), codeHash, credentialKind: fc.constantFrom('pass' as const, 'badge' as const, 'unknown' as const) }),
@@ -37,8 +59,9 @@ const eventShape = (boots: string[], checkpoints: string[]): fc.Arbitrary<EventS
         fc.record({ decision: fc.constant('allow' as const), reasons: fc.constantFrom<DenyReason[]>([], ['SUPERVISOR_OVERRIDE']) }),
         fc.record({ decision: fc.constant('deny' as const), reasons: denyReasons }),
       ),
+      bus: bus ? busFields(bus.trips, bus.routes) : fc.constant({}),
     })
-    .map(({ who, outcome, ...rest }) => ({ ...rest, ...who, ...outcome }));
+    .map(({ who, outcome, bus: b, ...rest }) => ({ ...rest, ...who, ...outcome, ...b }));
 
 const WALL_MIN = Date.parse('2000-01-01T00:00:00Z');
 const WALL_MAX = Date.parse('2100-01-01T00:00:00Z');
@@ -57,13 +80,15 @@ export const batchOf = (maxEvents: number): fc.Arbitrary<EventBatch> =>
       firstPolicy: fc.integer({ min: 0, max: 10 ** 6 }),
       n: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: Math.min(40, maxEvents) }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: maxEvents }) }),
       anchor: fc.option(fc.record({ bootId: fc.string({ minLength: 1, maxLength: 64 }), monoUs: fc.integer({ min: 0, max: 4 * 10 ** 13 }), hubTimeMs: fc.integer({ min: 1, max: WALL_MAX }) }, { noNullPrototype: true }), { nil: null }),
+      // A bus unit's batch (format 3) one time in three.
+      bus: fc.option(fc.record({ trips: fc.uniqueArray(tripId, { minLength: 1, maxLength: 3 }), routes: fc.uniqueArray(identifier, { minLength: 1, maxLength: 2 }) }), { nil: null, freq: 2 }),
       seed: fc.nat(),
     })
     .chain((b) =>
       fc
         .array(
           fc.tuple(
-            eventShape(b.boots, b.checkpoints),
+            eventShape(b.boots, b.checkpoints, b.bus),
             fc.oneof({ weight: 8, arbitrary: fc.constant(1) }, fc.integer({ min: 2, max: 100_000 })),
             fc.integer({ min: -3_600_000, max: 86_400_000 }),
             fc.integer({ min: 0, max: 86_400_000_000 }),
@@ -120,9 +145,19 @@ export function batchProblem(b: EventBatch): string | undefined {
     if (e.workerId !== null && !IDENTIFIER_PATTERN.test(e.workerId)) return `${at}: worker id ${show(e.workerId)}`;
     if (e.codeHash !== null && !/^[0-9a-f]{32}$/.test(e.codeHash)) return `${at}: code hash ${show(e.codeHash)}`;
     if (!['entry', 'exit'].includes(e.direction) || !['pass', 'badge', 'unknown'].includes(e.credentialKind)) return `${at}: ${e.direction}/${e.credentialKind}`;
-    if (!['serial', 'stdin', 'camera', 'keyboard', 'input'].includes(e.source) || typeof e.clockSynced !== 'boolean') return `${at}: ${e.source}/${String(e.clockSynced)}`;
+    if (!['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev'].includes(e.source) || typeof e.clockSynced !== 'boolean') return `${at}: ${e.source}/${String(e.clockSynced)}`;
     if (new Set(e.reasons).size !== e.reasons.length || !e.reasons.every((r) => DENY_REASON_CODES.includes(r))) return `${at}: reasons ${show(e.reasons)}`;
     if (e.decision !== 'allow' && e.decision !== 'deny') return `${at}: decision ${show(e.decision)}`;
+    // A bus unit's fields: absent, or what base/common/types.ts says.
+    if ('tripId' in e && !(typeof e.tripId === 'string' && TRIP_ID_PATTERN.test(e.tripId))) return `${at}: trip id ${show(e.tripId)}`;
+    if ('routeId' in e && !(typeof e.routeId === 'string' && IDENTIFIER_PATTERN.test(e.routeId))) return `${at}: route id ${show(e.routeId)}`;
+    if ('clockSource' in e && e.clockSource !== 'gps') return `${at}: clock source ${show(e.clockSource)}`;
+    if ('position' in e && e.position !== null) {
+      const p = e.position;
+      const ok = typeof p === 'object' && Object.keys(p).length === 2 && Number.isFinite(p.lat) && Number.isFinite(p.lon) && Math.abs(p.lat) <= 90 && Math.abs(p.lon) <= 180 &&
+        Number.isInteger(Math.round(p.lat * 1e6)) && Math.round(p.lat * 1e6) / 1e6 === p.lat && Math.round(p.lon * 1e6) / 1e6 === p.lon;
+      if (!ok) return `${at}: position ${show(p)}`;
+    }
   }
   return undefined;
 }
@@ -226,7 +261,7 @@ export function format1Doc(batch: EventBatch): Record<string, unknown> {
     cp: ev.map((e) => id(e.checkpointId)),
     zone: ev.map((e) => id(e.zoneId)),
     who: ev.map((e) => id(e.workerId ?? e.codeHash ?? '')),
-    reasons: ev.map((e) => e.reasons.reduce((m, r) => m | (1 << DENY_REASON_CODES.indexOf(r)), 0)),
+    reasons: ev.map((e) => e.reasons.reduce((m, r) => m + 2 ** DENY_REASON_CODES.indexOf(r), 0)),
     policy: deltas(ev.map((e) => e.policyVersion)),
     strings,
     anchor: batch.anchor ? [batch.anchor.bootId, batch.anchor.monoUs, batch.anchor.hubTimeMs] : null,
@@ -295,7 +330,8 @@ export interface OddBatchInput {
   field: string;
   value: unknown;
 }
-const EVENT_FIELDS = ['seq', 'wallMs', 'monoUs', 'bootId', 'clockSynced', 'checkpointId', 'zoneId', 'direction', 'credentialKind', 'workerId', 'codeHash', 'decision', 'reasons', 'source', 'policyVersion'];
+const EVENT_FIELDS = ['seq', 'wallMs', 'monoUs', 'bootId', 'clockSynced', 'checkpointId', 'zoneId', 'direction', 'credentialKind', 'workerId', 'codeHash', 'decision', 'reasons', 'source', 'policyVersion',
+  'tripId', 'routeId', 'position', 'clockSource'];
 export const oddBatch: fc.Arbitrary<OddBatchInput> = fc.record({
   batch: batchOf(30),
   event: fc.nat(),
@@ -303,6 +339,8 @@ export const oddBatch: fc.Arbitrary<OddBatchInput> = fc.record({
   value: fc.oneof(
     oddValue,
     fc.constantFrom('', 'a b', 'x'.repeat(65), 'x'.repeat(129), 'W-1\n', 'ABCDEF0123456789abcdef0123456789', 'é', null, -1, 0, 2 ** 53, -(2 ** 53) + 1, 1.5, ['DEAD_REASON'], ['MALFORMED_CODE', 'MALFORMED_CODE'], 'maybe'),
+    // A bus unit's fields gone wrong.
+    fc.constantFrom('Tabc-123456', 'T0000000-ABCDEF', 'gps', 'ntp', 'trip', 'evdev', { lat: 90.000001, lon: 0 }, { lat: 0, lon: -180.5 }, { lat: Number.NaN, lon: 1 }, { lat: 1e-7, lon: 1e-7 }, { lat: 10 }, {}),
   ),
 });
 const isInfinite = (v: unknown): boolean =>
@@ -338,13 +376,13 @@ export function oddBatchBytes({ batch, event, field, value }: OddBatchInput): Ui
 }
 
 /**
- * Damage inside the compressed body of format 2 ([2, varint raw length, Brotli(body), raw part], see
+ * Damage inside the compressed body of format 2 or 3 ([2 or 3, varint raw length, Brotli(body), raw part], see
  * sync/batch-codec.ts): decompress, change bytes, compress again, so the decoder's own checks are
  * reached instead of Brotli's. Other formats get the damage on the wire bytes.
  */
 export function damagedBody({ batch, edits }: WireMutationInput): Uint8Array {
   const wire = encodeBatch(batch);
-  if (wire[0] !== 2) return mutatedWireBytes({ batch, edits });
+  if (wire[0] !== 2 && wire[0] !== 3) return mutatedWireBytes({ batch, edits });
   let pos = 1;
   let rawLength = 0;
   for (let scale = 1; pos < wire.length; scale *= 128) {
@@ -385,7 +423,7 @@ export function batchTargets(): AnyFuzzTarget[] {
     target({ name: 'batch decode: CBOR documents', weight: 40, smallRuns: 400, arbitrary: anyDoc, run: (doc: unknown) => void decodeOrRefuse(sealDoc(doc)) }),
     target({ name: 'batch decode: mutated format-1 documents', weight: 40, smallRuns: 400, arbitrary: mutatedDoc, run: (input: DocInput) => void decodeOrRefuse(mutatedDocBytes(input)) }),
     target({ name: 'batch decode: damaged wire bytes', weight: 25, smallRuns: 200, arbitrary: mutatedWire, run: (input: WireMutationInput) => void decodeOrRefuse(mutatedWireBytes(input)) }),
-    target({ name: 'batch decode: damaged format-2 body', weight: 25, smallRuns: 300, arbitrary: mutatedWire, run: (input: WireMutationInput) => void decodeOrRefuse(damagedBody(input)) }),
+    target({ name: 'batch decode: damaged format-2/3 body', weight: 25, smallRuns: 300, arbitrary: mutatedWire, run: (input: WireMutationInput) => void decodeOrRefuse(damagedBody(input)) }),
     target({
       name: 'batch decode: encoded odd batches',
       weight: 20,
