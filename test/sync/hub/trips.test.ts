@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WireEvent } from '../../../sync/batch-codec.js';
+import { decodeBatch, encodeBatch, type WireEvent } from '../../../sync/batch-codec.js';
 import { PgHubStore } from '../../../sync/hub/pg-store.js';
 import Database from 'better-sqlite3';
 import { SqliteHubStore, type HubStore } from '../../../sync/hub/store.js';
@@ -81,6 +81,18 @@ function tripsContract(name: string, open: () => Promise<HubStore>): void {
         // The rider scanned while the GPS had no fix has no boarding position (not a made-up one).
         expect(trips[0]!.riders[1]!.boardedPosition).toBeNull();
         expect(trips[0]!.riders.map((r) => r.alightedBy)).toEqual(['scan', 'scan', 'scan', 'trip-end', 'trip-end']);
+      });
+    });
+
+    it('reads a trip the same whether its events came through the batch codec (format 3) or not', async () => {
+      await withStore(async (store) => {
+        const events = busTripEvents({ routeId: 'R1', gpsClock: true, riders: 7 });
+        const sent = decodeBatch(encodeBatch({ deviceId: 'bus-1', batchId: 'b-1', events })).events;
+        await store.ingest('bus-1', sent, T0);
+        await store.ingest('bus-2', events, T0);
+        const [one, two] = await Promise.all([store.trips({ deviceId: 'bus-1' }), store.trips({ deviceId: 'bus-2' })]);
+        expect(one[0]!.riders).toHaveLength(7);
+        expect(one.map((t) => ({ ...t, deviceId: 'bus-2' }))).toEqual(two);
       });
     });
 
