@@ -25,7 +25,10 @@ import { SiteStream } from '../../sync/site-stream.js';
 import { Uplink } from '../../sync/uplink.js';
 import type { LoopbackServer } from '../api/loopback-server.js';
 import { ScreenService } from '../api/screen-service.js';
-import { SystemClock } from '../core/clock.js';
+import { GpsDatedClock, SystemClock, type ClockReading } from '../core/clock.js';
+import { createGpsReceiver, GpsTracker } from '../../device/gps/gps.js';
+import { EvdevScanner } from '../../device/scanner/evdev-scanner.js';
+import type { ControlSocket } from '../api/control-socket.js';
 import type { LoadedSettings, Settings } from '../core/config.js';
 import { Gatekeeper } from '../core/gatekeeper.js';
 import { BusMode } from '../core/bus/bus-mode.js';
@@ -116,6 +119,10 @@ export class Kiosk {
   readonly gatekeeper: Gatekeeper;
   /** A bus unit's trips (checkpoint kind bus, settings bus); none on any other checkpoint. */
   readonly bus: BusMode | undefined;
+  /** The GPS receiver's position and time (settings gps.source other than none). */
+  readonly gps: GpsTracker | undefined;
+  /** A bus unit's control socket (`safegate trip`), once listening. */
+  private control: Promise<ControlSocket | undefined> | undefined;
   /** The hub link, when the settings name a broker. */
   readonly uplink: Uplink | undefined;
   /** The live site stream (with a broker and checkpoint.site): the site's other kiosks' passages. */
@@ -210,7 +217,19 @@ export class Kiosk {
       this.gpioMode = outputs.mode;
       this.signals = new GateSignals(outputs.lines);
       this.scanner = buildScanner(settings, this.log, options.stdin);
-      const clock = new SystemClock(settings.clock.syncedWhen);
+      const systemClock = new SystemClock(settings.clock.syncedWhen);
+      // With a GPS receiver, events are dated from GPS time while the system clock is not synchronised (gps.clock).
+      const g = settings.gps;
+      const gps = (this.gps =
+        g.source === 'none'
+          ? undefined
+          : new GpsTracker(
+              createGpsReceiver({ source: g.source, host: g.host, port: g.port, path: g.path, baudRate: g.baudRate }, this.log.child({ ns: 'device:gps' })),
+              { fixMaxAgeMs: g.fixMaxAgeSeconds * 1000 },
+              this.log.child({ ns: 'device:gps' }),
+            ));
+      const clock: KioskClock = gps ? new GpsDatedClock(systemClock, () => gps.time(), g.clock) : systemClock;
+      const position = gps ? () => gps.position() : undefined;
       this.remotePassages = new RemotePassages(this.db);
       const remoteDeclarations = new RemoteDeclarations(this.db);
       const site = settings.checkpoint.site;
@@ -241,6 +260,7 @@ export class Kiosk {
             db: this.db,
             events: this.events,
             clock,
+            ...(gps && position ? { position, gps: () => gps.view(clock instanceof GpsDatedClock && clock.datingFromGps()) } : {}),
             policy: () => this.policy.get(),
             rosterCheckedAt,
             codeHashKey: secrets.codeHashKey,
@@ -267,6 +287,7 @@ export class Kiosk {
         afterCommit: () => this.checkpointer.noteCommit(),
         held: this.heldSpool,
         ...(this.bus ? { bus: this.bus } : {}),
+        ...(position ? { position } : {}),
         ...(loaded.broker ? { placement: () => placement.current() } : {}),
         ...(settings.gate.inputs.passage ? { passageWindowMs: settings.gate.relay.pulseMs + settings.gate.inputs.passage.graceMs } : {}),
         ...(siteStream
@@ -462,10 +483,25 @@ export class Kiosk {
       this.log.error({ err: (err as Error).message }, 'cannot take back events held by the last run now; they stay in the spool');
     }
     this.gatekeeper.resumeHeld();
+    this.gps?.start();
     const bus = this.bus;
     if (bus) {
       // The open trip is taken back (a restart mid-trip) before the first scan; an overdue one ends now.
       bus.start();
+      // `safegate trip start|end|status` beside this kiosk (a unit without screens has only this and the driver card).
+      const controlLog = this.log.child({ ns: 'bus:control' });
+      this.control = import('../api/control-socket.js')
+        .then(({ startControlSocket }) => startControlSocket({ path: this.runtime.control, trips: bus, log: controlLog }))
+        .then(
+          (socket) => {
+            controlLog.info('trip control socket listening');
+            return socket;
+          },
+          (err: unknown) => {
+            controlLog.error({ err: (err as Error).message }, 'no trip control socket: safegate trip cannot reach this kiosk (the driver card and screen still work)');
+            return undefined;
+          },
+        );
       this.gatekeeper.on('passage', (p) => bus.notePassage(p));
       // A trip started or ended from the screen, the command or a timer goes to the hub like a scan.
       if (this.uplink) {
@@ -577,7 +613,9 @@ export class Kiosk {
     await step('screens', () => this.screens?.stop());
     await step('screen service', () => this.screenService.stop());
     await step('scanner', () => this.scanner?.stop());
+    await step('trip control', async () => (await this.control)?.close());
     await step('bus', () => this.bus?.stop());
+    await step('gps', () => this.gps?.stop());
     await step('uplink', () => this.uplink?.stop());
     await step('gatekeeper', () => this.gatekeeper.stop());
     let result: KioskStopResult = { unwritten: 0, lost: 0 };
@@ -712,7 +750,7 @@ export class Kiosk {
         link: this.linkView(),
         heldEvents: this.gatekeeper.heldCount,
         disk,
-        scanner: this.loaded.settings.scanner.source === 'serial' ? (this.scanner?.state ?? null) : null,
+        scanner: ['serial', 'evdev'].includes(this.loaded.settings.scanner.source) ? (this.scanner?.state ?? null) : null,
         gpio: this.gpioMode,
         linkState: this.uplink?.state ?? null,
         certDaysLeft: this.statusCert.days,
@@ -725,7 +763,7 @@ export class Kiosk {
   /** The gate's inputs: real where the outputs are, else simulated and driven by the input control file. */
   private buildInputs(
     settings: Settings,
-    clock: SystemClock,
+    clock: KioskClock,
     codeHashKey: string,
   ): { emergency: EmergencyRelease | undefined; passage: PassageConfirmation | undefined; control: InputControlWatcher | undefined } {
     const { inputs: cfg } = settings.gate;
@@ -944,11 +982,17 @@ function removableDrives(rules: Settings['screens']['supervisor']): RemovableDri
   }
 }
 
-/** The scanner the settings pick: serial, stdin (simulation) or none. */
+/** The clock events are dated by: the system's, or GPS-dated on a unit with a GPS receiver. */
+type KioskClock = { read(): ClockReading; readonly bootId: string };
+
+/** The scanner the settings pick: serial, evdev (a keyboard-mode scanner's input device, grabbed), stdin (simulation) or none. */
 function buildScanner(settings: Settings, log: Logger, stdin: Readable | undefined): Scanner | undefined {
   const s = settings.scanner;
   if (s.source === 'none') return undefined;
   if (s.source === 'stdin') return new StdinScanner(stdin ?? process.stdin, s.maxLineLength);
+  if (s.source === 'evdev' && s.evdevPath) {
+    return new EvdevScanner({ path: s.evdevPath, grab: true, maxLineLength: s.maxLineLength, layout: s.evdevLayout }, log.child({ ns: 'device:scanner' }));
+  }
   return new SerialScanner({ path: s.path, usb: s.usb, baudRate: s.baudRate, suffix: s.suffix, maxLineLength: s.maxLineLength }, log.child({ ns: 'device:scanner' }));
 }
 

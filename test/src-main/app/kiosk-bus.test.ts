@@ -12,6 +12,9 @@ import { Roster } from '../../../src-main/core/store/roster.js';
 import { healthyWorker, hubKeys, passFor, tempDir, waitFor, writeKioskConfig } from '../../helpers/fixtures.js';
 import { withTimeout } from '../../helpers/kiosk.js';
 import { PtyPair } from '../../helpers/pty.js';
+import { fixCycle } from '../../helpers/nmea.js';
+import { requestControl, type ControlReply } from '../../../src-main/api/control-socket.js';
+import { runtimeFiles } from '../../../src-main/core/runtime.js';
 
 /**
  * `safegate run`'s composition on a bus unit (checkpoint kind bus, a bus section): the kiosk builds
@@ -88,5 +91,65 @@ describe('kiosk on a bus unit', () => {
       [null, 'exit', 'TRIP_ENDED'],
     ]);
     expect(trip.slice(1).every((e) => e.routeId === 'r2')).toBe(true);
+  });
+});
+
+/**
+ * The same composition with a GPS receiver (NMEA on a real pty) and a system clock that is not
+ * synchronised: events carry the fix and GPS-dated times, and `safegate trip`'s control socket
+ * answers with the trip and the GPS view.
+ */
+describe('kiosk on a bus unit with GPS and its control socket', () => {
+  const dir = tempDir('safegate-kiosk-bus-gps-');
+  const keys = hubKeys(dir.path);
+  const pty = new PtyPair(dir.path);
+  const gpsPty = new PtyPair(dir.path, 'gps');
+  let kiosk: Kiosk | undefined;
+  let feeder: NodeJS.Timeout | undefined;
+  afterEach(async () => {
+    clearInterval(feeder);
+    await kiosk?.stop();
+    await pty.unplug();
+    await gpsPty.unplug();
+    dir.remove();
+  });
+
+  it('dates events from the GPS, records the fix, and answers trip.start and trip.status on the control socket', { timeout: 120_000 }, async () => {
+    await pty.plug();
+    await gpsPty.plug();
+    // The GPS says it is 7 minutes later than the (unsynchronised) system clock.
+    const aheadMs = 7 * 60_000;
+    const here = { lat: 10.912345, lon: 106.754321 };
+    feeder = setInterval(() => void gpsPty.write(fixCycle({ ...here, utcMs: Date.now() + aheadMs })), 300);
+    const file = writeKioskConfig(dir.path, { scannerPath: pty.devicePath, checkpointKind: 'bus', direction: 'both' });
+    const settings = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    settings.bus = { plate: '61B-123.45', capacity: 10, drivers: ['D1'], routes: [{ id: 'r1', name: 'KTX – KCN' }] };
+    settings.gps = { source: 'nmea', path: gpsPty.devicePath, baudRate: 9600 };
+    settings.clock = { syncedWhen: 'never' };
+    writeFileSync(file, stringify(settings));
+    const loaded = loadSettings(file);
+    kiosk = new Kiosk(loaded, { headless: true, log: createLogger({ level: 'silent' }) });
+    kiosk.start();
+    const k = kiosk;
+    await waitFor(() => (k.scanner?.state === 'ready' && k.gps?.position() ? true : undefined), 'scanner ready and a GPS fix', 30_000);
+    new Roster(k.db).upsertAll(['W1'].map((id) => healthyWorker(id)));
+
+    const control = runtimeFiles(loaded.paths.store).control;
+    let started: ControlReply | undefined;
+    for (let i = 0; i < 100 && !started; i++) {
+      started = await requestControl(control, { method: 'trip.start' }).catch(() => undefined);
+      if (!started) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(started).toMatchObject({ ok: true, result: { trip: { routeId: 'r1', startedBy: 'command' }, gps: { state: 'fix', position: here, datingFromGps: true } } });
+
+    const next = once(k.gatekeeper, 'passage') as Promise<[Passage]>;
+    await pty.write(passFor(keys, 'W1') + '\r');
+    const [boarded] = await withTimeout(next, 30_000, 'a passage');
+    const event = k.events.get(boarded.seq!)!;
+    expect(event).toMatchObject({ position: here, clockSource: 'gps', clockSynced: true, routeId: 'r1' });
+    expect(Math.abs(event.wallMs - (Date.now() + aheadMs))).toBeLessThan(60_000);
+    const status = await requestControl(control, { method: 'trip.status' });
+    expect(status).toMatchObject({ ok: true, result: { trip: { aboard: 1 } } });
+    expect(await requestControl(control, { method: 'trip.start' })).toMatchObject({ ok: false, kind: 'refused' });
   });
 });
