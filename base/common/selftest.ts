@@ -9,6 +9,7 @@ export const SELFTEST_CHECKS = [
   'gpio',
   'camera',
   'clock',
+  'gps',
   'disk',
   'database',
   'broker',

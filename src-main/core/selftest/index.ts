@@ -4,6 +4,7 @@ import { SELFTEST_CHECKS, type SelftestCheckName, type SelftestResult } from '..
 import { SettingsError } from '../../../base/common/settings-error.js';
 import { problemLine } from '../../../base/common/validation.js';
 import { defaultPolicy } from '../../../base/common/policy/policy.js';
+import type { GpsView } from '../../../base/common/bus.js';
 import type { HubLinkView } from '../../../base/common/hub-link.js';
 import type { ScannerState } from '../../../device/scanner/scanner.js';
 import type { LoadedSettings, SettingsForRun } from '../config.js';
@@ -23,6 +24,7 @@ import { dataAgesCheck, type DataAgeFigures } from './data-ages.js';
 import { databaseCheck } from './database.js';
 import { diskCheck } from './disk.js';
 import { gpioCheck, liveGpioCheck, type GpioPorts } from './gpio.js';
+import { GPS_LISTEN_MS, gpsCheck, liveGpsCheck } from './gps.js';
 import { hubKeysCheck } from './hub-keys.js';
 import { processHoldingFile } from './holder.js';
 import { kioskProcessFor, pidRunsKiosk, type RunningKiosk } from './running-kiosk.js';
@@ -115,6 +117,7 @@ export function commandChecks(ports: CommandSelftestPorts): SelftestCheck[] {
     withSettings('gpio', (l) => gpioCheck({ gate: l.settings.gate, running: running(), clickRelay: ports.clickRelay ?? false, ...(ports.gpio ? { ports: ports.gpio } : {}) })),
     withSettings('camera', (l) => cameraCheck({ camera: l.settings.screens.camera, screenless: l.settings.screens.show === 'none', ...(ports.devDir ? { devDir: ports.devDir } : {}) })),
     withSettings('clock', (l) => clockCheck({ syncedWhen: l.settings.clock.syncedWhen, ...(ports.clockFlagFile ? { flagFile: ports.clockFlagFile } : {}) })),
+    withSettings('gps', (l, signal) => gpsCheck({ gps: l.settings.gps, bus: l.settings.checkpoint.kind === 'bus', running: running() }, signal), GPS_LISTEN_MS + 4_000),
     withSettings('disk', (l) => {
       const live = running();
       const disk = live?.status?.disk;
@@ -158,6 +161,8 @@ export interface LiveKioskParts {
   link(): HubLinkView;
   disk(): DiskFigures;
   dataAges(): DataAgeFigures;
+  /** The GPS tracker's view, on a unit with a receiver (absent: the kiosk follows none). */
+  gpsView?: () => GpsView;
   now?: () => number;
 }
 
@@ -174,6 +179,7 @@ export function liveChecks(k: LiveKioskParts): SelftestCheck[] {
     { name: 'gpio', run: () => liveGpioCheck(k.gpioMode) },
     { name: 'camera', run: () => cameraCheck({ camera: l.settings.screens.camera, screenless: k.headless || l.settings.screens.show === 'none' }) },
     { name: 'clock', run: () => clockCheck({ syncedWhen: l.settings.clock.syncedWhen }) },
+    { name: 'gps', run: () => liveGpsCheck(l.settings.gps, l.settings.checkpoint.kind === 'bus', k.gpsView?.()) },
     {
       name: 'disk',
       run: () => {
