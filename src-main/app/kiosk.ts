@@ -754,6 +754,7 @@ export class Kiosk {
         gpio: this.gpioMode,
         linkState: this.uplink?.state ?? null,
         certDaysLeft: this.statusCert.days,
+        ...(this.gps ? { gps: this.gps.view(false).state } : {}),
       });
     } catch {
       // Status is a convenience; the kiosk runs without it.

@@ -177,6 +177,14 @@ export function statusOf(configFile: string): KioskStatus {
   }
 }
 
+/** A bus unit's line: the open trip (id, route, riders aboard / capacity) and the GPS state. */
+function busLine(b: NonNullable<KioskStatus['bus']>): string {
+  const gps = `GPS ${b.gps ?? 'unknown (no kiosk running)'}`;
+  if (!b.trip) return `bus ${b.plate}: no trip open; ${gps}`;
+  const t = b.trip;
+  return `bus ${b.plate}: trip ${t.tripId}${t.routeId ? ` on route ${t.routeId}` : ' (no route chosen)'}, started ${t.startedAt} by ${t.startedBy}, ${t.aboard}/${b.capacity} aboard; ${gps}`;
+}
+
 export function formatStatus(s: KioskStatus): string {
   const age = (a: number | null) => (a === null ? 'never confirmed by the hub' : `confirmed ${a} s ago`);
   const mb = (b: number | null) => (b === null ? 'unknown' : `${Math.round(b / 1024 / 1024)} MB`);
@@ -191,5 +199,6 @@ export function formatStatus(s: KioskStatus): string {
     `roster: ${s.roster.workers} worker(s)`,
     ...Object.entries(s.data).map(([k, d]) => `${k}: revision ${d.revision}, ${age(d.ageS)}`),
     `notices in force: ${s.notices.length}`,
+    ...(s.bus ? [busLine(s.bus)] : []),
   ].join('\n');
 }

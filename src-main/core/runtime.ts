@@ -27,6 +27,8 @@ export interface RuntimeStatus {
   gpio?: 'real' | 'simulated';
   linkState?: string | null;
   certDaysLeft?: number | null;
+  /** A unit with GPS: the receiver's state now (GpsView.state); absent: no GPS, or an older version. */
+  gps?: string;
 }
 
 export interface RuntimeFiles {

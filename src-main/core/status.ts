@@ -12,6 +12,7 @@ import { diskLevel, diskSpace } from '../../base/node/disk.js';
 import { readRuntimeStatus, type RuntimeFiles } from './runtime.js';
 import { HUB_LINK_VIEWS, type HubLinkView } from '../../base/common/hub-link.js';
 import { spooledCount } from './store/held-spool.js';
+import { TripBook } from './bus/trip-book.js';
 
 export interface DataAge {
   revision: number;
@@ -40,6 +41,17 @@ export interface KioskStatus {
   /** Events not yet in the database: held by the running kiosk, or kept (in RAM) for the next start. */
   heldEvents: { inMemory: number; keptForNextStart: number };
   disk: { freeBytes: number | null; level: string; reserveInUse: boolean };
+  /**
+   * A bus unit: its plate and capacity, the open trip (from the store: riders aboard as its events
+   * say) and the GPS receiver's state as the running kiosk last saw it ('none': no GPS configured;
+   * null: GPS configured but no kiosk running). Null on any other checkpoint.
+   */
+  bus: {
+    plate: string;
+    capacity: number;
+    trip: { tripId: string; routeId: string | null; startedAt: string; startedBy: string; aboard: number } | null;
+    gps: string | null;
+  } | null;
 }
 
 /** The view a running kiosk wrote (hubLinkView's word); anything else in the file reads as offline. */
@@ -84,7 +96,23 @@ export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number
     disk: live?.disk
       ? { freeBytes: live.disk.freeBytes, level: live.disk.level, reserveInUse: live.disk.reserveInUse }
       : offlineDisk(freeBytes, settings, storeDir),
+    bus: settings.bus ? busStatus(db, settings, live?.gps ?? null) : null,
   };
+}
+
+function busStatus(db: SqliteDatabase, settings: Settings, liveGps: string | null): NonNullable<KioskStatus['bus']> {
+  const bus = settings.bus!;
+  let trip: NonNullable<KioskStatus['bus']>['trip'] = null;
+  try {
+    const book = new TripBook(db);
+    const open = book.openTrip();
+    if (open) {
+      trip = { tripId: open.tripId, routeId: open.routeId, startedAt: new Date(open.startedMs).toISOString(), startedBy: open.startedBy, aboard: book.aboard(open.tripId).size };
+    }
+  } catch {
+    // A store from before bus mode (no trips table yet): no trip.
+  }
+  return { plate: bus.plate, capacity: bus.capacity, trip, gps: settings.gps.source === 'none' ? 'none' : liveGps };
 }
 
 /**

@@ -15,6 +15,7 @@ import { PtyPair } from '../../helpers/pty.js';
 import { fixCycle } from '../../helpers/nmea.js';
 import { requestControl, type ControlReply } from '../../../src-main/api/control-socket.js';
 import { runtimeFiles } from '../../../src-main/core/runtime.js';
+import { formatStatus, statusOf } from '../../../src-main/cli/commands.js';
 
 /**
  * `safegate run`'s composition on a bus unit (checkpoint kind bus, a bus section): the kiosk builds
@@ -77,6 +78,8 @@ describe('kiosk on a bus unit', () => {
     await kiosk.stop();
     kiosk = await compose(file);
     expect((await state(kiosk)).bus?.trip).toMatchObject({ tripId, routeId: 'r2', aboard: 2 });
+    // `safegate status` beside it says the same trip.
+    expect(formatStatus(statusOf(file))).toMatch(new RegExp(`^bus 61B-123\\.45: trip ${tripId} on route r2, started \\S+ by driver-card, 2/2 aboard; GPS none$`, 'm'));
     expect((await scan(kiosk, passFor(keys, 'W1'))).decision).toMatchObject({ outcome: 'allow', direction: 'exit' });
     const ended = await kiosk.screenService.dispatch('bus.endTrip', {});
     expect(ended.ok && (ended.result as BusView).trip).toBeNull();
@@ -150,6 +153,7 @@ describe('kiosk on a bus unit with GPS and its control socket', () => {
     expect(Math.abs(event.wallMs - (Date.now() + aheadMs))).toBeLessThan(60_000);
     const status = await requestControl(control, { method: 'trip.status' });
     expect(status).toMatchObject({ ok: true, result: { trip: { aboard: 1 } } });
+    await waitFor(() => (/^bus 61B-123\.45: trip T\S+ on route r1, .* 1\/10 aboard; GPS fix$/m.test(formatStatus(statusOf(file))) ? true : undefined), 'safegate status with the trip and GPS fix', 30_000);
     expect(await requestControl(control, { method: 'trip.start' })).toMatchObject({ ok: false, kind: 'refused' });
   });
 });
