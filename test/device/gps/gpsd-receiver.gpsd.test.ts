@@ -10,7 +10,7 @@ import { GPSD_BINARY, GpsdPeer } from './gpsd-peer.js';
 const silent = createLogger({ level: 'silent' });
 
 /** The gpsd adapter against a real gpsd reading NMEA from a socat pty. */
-describe.skipIf(!GPSD_BINARY)('gpsd (skipped: gpsd is not installed; scripts/setup.sh test installs it)', () => {
+describe.skipIf(!GPSD_BINARY)('a real gpsd (skipped where gpsd is not installed: scripts/setup.sh test installs it)', () => {
   gpsReceiverContract(
     'a real gpsd reading a socat pty',
     async () => {
