@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { lstatSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -9,14 +9,14 @@ import { silentLogger } from '../../../base/node/logger.js';
 import { startControlSocket, type ControlSocket } from '../../../src-main/api/control-socket.js';
 import { loadSettings } from '../../../src-main/core/config.js';
 import { runtimeFiles } from '../../../src-main/core/runtime.js';
-import { SAFEGATE_BIN, safegate } from '../../helpers/cli.js';
-import { hubKeys, tempDir } from '../../helpers/fixtures.js';
+import { SAFEGATE_BIN, safegate, safegateProcess } from '../../helpers/cli.js';
+import { hubKeys, tempDir, waitFor } from '../../helpers/fixtures.js';
 
 /**
  * `safegate trip start|end|status --config FILE` as an operator runs it: the compiled command in its
- * own process, talking to the control socket of the kiosk that runs with the same settings. (The
- * whole bus unit, `safegate run --headless` with trips, is driven by this command in
- * test/src-main/cli/bus-e2e.test.ts.)
+ * own process, talking to the control socket of the kiosk that runs with the same settings: an
+ * in-process socket over a TripControl fake for the exact lines, and a real `safegate run --headless`
+ * bus unit for the whole path. (Riders, GPS and the hub with trips: test/src-main/cli/bus-e2e.test.ts.)
  */
 
 interface Result {
@@ -191,5 +191,93 @@ describe('safegate trip', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     },
     90_000,
+  );
+
+  it(
+    'a real headless bus unit: trips started, reported and ended from the command and logged as trip events; its socket is private, goes away on stop and a killed run\'s socket is taken over',
+    async () => {
+      const { dir, env } = folder();
+      const config = writeConfig(dir, 'bus');
+      const control = runtimeFiles(loadSettings(config).paths.store, env).control;
+      const children: ReturnType<typeof safegateProcess>[] = [];
+      cleanups.push(async () => {
+        for (const k of children) {
+          if (k.child.exitCode === null && k.child.signalCode === null) {
+            k.child.kill('SIGKILL');
+            await once(k.child, 'exit');
+          }
+        }
+      });
+      const startKiosk = async () => {
+        const k = safegateProcess(['run', '--config', config, '--headless'], () => {}, { env });
+        children.push(k);
+        await waitFor(() => (k.logs.some((l) => l.msg === 'control socket listening') ? true : undefined), 'the bus unit\'s control socket', 60_000);
+        return k;
+      };
+      const trip = async (...args: string[]) => cli(['trip', ...args, '--config', config], env);
+
+      let kiosk = await startKiosk();
+      expect(lstatSync(control).isSocket()).toBe(true);
+      expect(statSync(control).mode & 0o777).toBe(0o600);
+
+      let r = await trip('status', '--json');
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ plate: '51B-123.45', capacity: 40, trip: null });
+
+      r = await trip('start', '--route', 'r1');
+      expect(r.status, r.stderr).toBe(0);
+      const tripId = /^trip (T[0-9a-z]+-[0-9a-f]{6}) started at \d\d:\d\d \(route r1 "KTX Vĩnh Tân – KCN Tân Đông Hiệp", started by command\), 0 aboard of 40\n$/.exec(r.stdout)?.[1];
+      expect(tripId, r.stdout).toBeDefined();
+      r = await trip('start');
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^safegate: a trip is open already \\(${tripId}\\)`));
+
+      // Killed mid-trip: the socket file stays behind; the next run takes it over, and the trip with it.
+      kiosk.child.kill('SIGKILL');
+      await once(kiosk.child, 'exit');
+      expect(lstatSync(control).isSocket()).toBe(true);
+      r = await trip('status');
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^safegate: no kiosk is running with /);
+      kiosk = await startKiosk();
+      r = await trip('status', '--json');
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ trip: { tripId, routeId: 'r1', startedBy: 'command', aboard: 0 } });
+
+      r = await trip('end');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`trip ${tripId} ended (0 aboard alighted with it); bus 51B-123.45: no trip open\n`);
+      r = await trip('end');
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe('safegate: no trip is open\n');
+
+      // A second kiosk started on the same settings does not take the first one's socket away.
+      const second = safegateProcess(['run', '--config', config, '--headless'], () => {}, { env });
+      children.push(second);
+      await waitFor(
+        () => (second.logs.some((l) => typeof l.err === 'string' && l.err.includes('another kiosk is listening')) || second.child.exitCode !== null ? true : undefined),
+        'the second kiosk refused the control socket',
+        60_000,
+      );
+      second.child.kill('SIGKILL');
+      await once(second.child, 'exit');
+      expect(lstatSync(control).isSocket()).toBe(true);
+      r = await trip('status', '--json');
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ trip: null });
+
+      // Stopped: the socket is gone; the trip's events are in the kiosk's log, marked as trip events.
+      kiosk.child.kill('SIGTERM');
+      await once(kiosk.child, 'exit');
+      expect(() => lstatSync(control)).toThrow(/ENOENT/);
+      const log = safegate(['log', '--json', '--config', config], { env });
+      expect(log.status, log.stderr).toBe(0);
+      const events = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { source: string; reasons: string[]; tripId?: string; routeId?: string; direction: string });
+      expect(events.map((e) => [e.source, e.reasons, e.tripId, e.routeId, e.direction])).toEqual([
+        ['trip', ['TRIP_STARTED'], tripId, 'r1', 'entry'],
+        ['trip', ['TRIP_ENDED'], tripId, 'r1', 'exit'],
+      ]);
+    },
+    180_000,
   );
 });
