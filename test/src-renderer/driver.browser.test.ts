@@ -12,13 +12,15 @@ import { loadSettings } from '../../src-main/core/config.js';
 import { launchChromium, overflowProblems, resize, screenshotAt, type Viewport } from '../helpers/browser.js';
 import { healthyWorker, hubKeys, passFor, tempDir, waitFor, writeKioskConfig } from '../helpers/fixtures.js';
 import { TestCertificates } from '../helpers/mosquitto.js';
+import { fixCycle, noFixCycle } from '../helpers/nmea.js';
 import { PtyPair } from '../helpers/pty.js';
 
 /**
  * The driver screen of a bus unit in real Chromium (Debian's, through playwright-core) against a
  * real kiosk in bus mode in this process: checkpoint kind bus, capacity 2, two routes, its serial
  * scanner a real pty, the screens over the loopback transport, its hub unreachable (a bus out of
- * coverage) and its roster last confirmed four days ago (old data: the bus lets riders on anyway). A trip is started from the screen's
+ * coverage), its roster last confirmed four days ago (old data: the bus lets riders on anyway), and
+ * an NMEA receiver on a second pty that has no fix at first, then one, then loses it. A trip is started from the screen's
  * button (choosing the route), riders board through the pty, a third is refused as the bus is full
  * (a see-driver tile), one alights, and the trip is ended from the screen (a second tap confirms).
  * What the screen shows is asserted against what the kiosk recorded (its event log); the sounds are
@@ -57,6 +59,11 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
   const dir = tempDir('safegate-driver-');
   const keys = hubKeys(dir.path);
   const pty = new PtyPair(dir.path);
+  const gpsPty = new PtyPair(dir.path, 'gps');
+  const here = { lat: 10.912345, lon: 106.754321 };
+  /** What the receiver sends each 300 ms. */
+  let gpsMode: 'fix' | 'no-fix' = 'no-fix';
+  let feeder: NodeJS.Timeout | undefined;
   const logs: string[] = [];
   let kiosk: Kiosk;
   let browser: Browser;
@@ -65,6 +72,8 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
 
   beforeAll(async () => {
     await pty.plug();
+    await gpsPty.plug();
+    feeder = setInterval(() => void gpsPty.write(gpsMode === 'fix' ? fixCycle({ ...here, utcMs: Date.now() }) : noFixCycle(Date.now())).catch(() => undefined), 300);
     const certs = new TestCertificates(join(dir.path, 'certs'));
     certs.issue('test-kiosk-01');
     const files = { ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, 'test-kiosk-01.crt'), key: join(certs.dir, 'test-kiosk-01.key') };
@@ -81,6 +90,7 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     doc.checkpoint!.kind = 'bus';
     doc.checkpoint!.name = 'Xe 61B-123.45';
     doc.bus = { plate: '61B-123.45', capacity: 2, routes: ROUTES, drivers: ['D0001'] };
+    doc.gps = { source: 'nmea', path: gpsPty.devicePath, baudRate: 9600, fixMaxAgeSeconds: 2 };
     writeFileSync(file, stringify(doc));
     // Its log is kept here, not printed (the low-disk and offline-link lines are expected).
     const log = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } });
@@ -106,9 +116,11 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
   }, 90_000);
 
   afterAll(async () => {
+    clearInterval(feeder);
     await browser?.close();
     await kiosk?.stop();
     await pty.unplug();
+    await gpsPty.unplug();
     dir.remove();
   });
 
@@ -137,7 +149,7 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     expect(await page.locator('body').innerText(), name).not.toMatch(/\b(driver|reason)\.[A-Za-z_.-]+/);
   }
 
-  it('with no trip: the plate, "no trip", 0 of 2 aboard, the start button and the warnings (old data, storage, offline with the backlog)', async () => {
+  it('with no trip: the plate, "no trip", 0 of 2 aboard, the start button and the warnings (old data, storage, offline with the backlog, GPS without a fix)', async () => {
     expect(await page.getByTestId('driver').getAttribute('data-trip')).toBe('none');
     expect(await text('plate')).toBe('61B-123.45');
     expect(await text('no-trip')).toBe('Chưa có chuyến');
@@ -149,12 +161,17 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     expect(await text('warn-storage')).toMatch(/Bộ nhớ/);
     expect(await text('warn-stale')).toBe('Dữ liệu cũ — vẫn cho lên xe');
     await expect.poll(() => text('warn-link')).toBe(`Mất kết nối — chờ gửi: ${kiosk.events.outboxDepth().count}`);
+    await expect.poll(() => text('warn-gps'), { timeout: 30_000 }).toBe('GPS: chưa bắt được tín hiệu');
+    expect(await page.getByTestId('warn-gps').getAttribute('data-level')).toBe('warn');
     // The gate's screens are not shown on a bus: no idle screen, no full-screen results.
     expect(await page.getByTestId('idle').count()).toBe(0);
     await check('driver-no-trip');
   });
 
-  it('start trip: the button asks for the route (two routes), the trip opens on it, the kiosk records TRIP_STARTED with the route', async () => {
+  it('start trip: the button asks for the route (two routes), the trip opens on it, the kiosk records TRIP_STARTED with the route and the GPS fix', async () => {
+    gpsMode = 'fix';
+    await expect.poll(() => text('warn-gps'), { timeout: 30_000 }).toBe('GPS: có vị trí');
+    expect(await page.getByTestId('warn-gps').getAttribute('data-level')).toBe('ok');
     await page.getByTestId('trip-button').click();
     await page.getByTestId('route-chooser').waitFor();
     expect(await page.getByTestId('route-chooser').locator('button[data-testid^=route-r]').allTextContents()).toEqual(ROUTES.map((r) => r.name));
@@ -168,7 +185,7 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     expect(await text('trip-button')).toBe('KẾT THÚC CHUYẾN');
     const started = events().filter((e) => e.reasons.includes('TRIP_STARTED'));
     expect(started).toHaveLength(1);
-    expect(started[0]).toMatchObject({ source: 'trip', decision: 'allow', direction: 'entry', routeId: 'r1' });
+    expect(started[0]).toMatchObject({ source: 'trip', decision: 'allow', direction: 'entry', routeId: 'r1', position: here });
     expect(started[0]!.tripId).toMatch(TRIP_ID_PATTERN);
     await check('driver-start-trip');
   });
@@ -202,10 +219,10 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     expect(await tiles().count()).toBe(3);
     // What the kiosk recorded: the two boardings on this trip, the refusal too.
     const scans = events().filter((e) => e.source === 'serial');
-    expect(scans.map((e) => [e.workerId, e.decision, e.direction, e.tripId])).toEqual([
-      ['W0001', 'allow', 'entry', tripId],
-      ['H0001', 'deny', 'entry', tripId],
-      ['W0002', 'allow', 'entry', tripId],
+    expect(scans.map((e) => [e.workerId, e.decision, e.direction, e.tripId, e.position])).toEqual([
+      ['W0001', 'allow', 'entry', tripId, here],
+      ['H0001', 'deny', 'entry', tripId, here],
+      ['W0002', 'allow', 'entry', tripId, here],
     ]);
     // Out of coverage, every event waits to be sent: the driver sees the backlog grow.
     const depth = kiosk.events.outboxDepth().count;
@@ -275,7 +292,7 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     await check('driver-end-trip');
   });
 
-  it('a trip a rider\'s first scan opened has no route yet: the screen says so and the driver chooses it; a trip ended by the command leaves the screen by itself', async () => {
+  it('a trip a rider\'s first scan opened has no route yet: the screen says so and the driver chooses it; the GPS losing its fix shows; a trip ended by the command leaves the screen by itself', async () => {
     const boarded = await scan('W0003');
     expect(boarded.tones).toEqual(SOUNDS.allow);
     await page.locator('[data-testid=driver][data-trip=open]').waitFor();
@@ -288,6 +305,9 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     await expect.poll(() => text('trip-route')).toBe(ROUTES[1]!.name);
     expect(await page.getByTestId('choose-route').count()).toBe(0);
     expect(kiosk.bus!.view().trip).toMatchObject({ routeId: 'r2', startedBy: 'first-scan', aboard: 1 });
+    // The receiver loses its fix (under a bridge): the driver sees it.
+    gpsMode = 'no-fix';
+    await expect.poll(() => text('warn-gps'), { timeout: 30_000 }).toBe('GPS: chưa bắt được tín hiệu');
     // `safegate trip end` (the control socket) ends it: the screen follows at its next look.
     kiosk.bus!.endTrip('command');
     await page.locator('[data-testid=driver][data-trip=none]').waitFor({ timeout: 30_000 });
