@@ -67,12 +67,20 @@ export interface GpsTimeSample {
 /**
  * The clock of a unit with a GPS receiver (issue 13): a bus that boots with no network and no
  * real-time clock has an unsynchronised system clock, often at some date long past, but its GPS
- * receiver knows the time. While the system clock is synchronised it wins; otherwise, with a fresh
- * GPS time sample (gpsTime() answers null once the fix is older than gps.fixMaxAgeSeconds), the wall
- * time is the sample carried forward on the monotonic clock, synced, source 'gps'; otherwise the
- * system's unsynchronised reading, as before.
+ * receiver knows the time. While the system clock is synchronised it wins. Otherwise, once a GPS
+ * time sample has been seen in this boot, the wall time is the latest sample carried forward on the
+ * monotonic clock (CLOCK_MONOTONIC drifts by parts per million): synced, source 'gps'. That holds
+ * when the fix goes stale too (a tunnel, a covered stop): the GPS time is still known, carried by
+ * the monotonic clock, and falling back to a system clock days behind would date a rider's exit
+ * before their boarding. Before any sample: the system's unsynchronised reading, as before.
+ * Whatever is not the synchronised system clock never goes backwards within a boot.
  */
 export class GpsDatedClock {
+  /** The latest GPS time sample seen (fresh or not), of this process's monotonic clock. */
+  private lastSample: GpsTimeSample | null = null;
+  /** The latest wall time this clock answered (not from a synchronised system clock), per boot. */
+  private lastWall: { bootId: string; wallMs: number } | null = null;
+
   constructor(
     private readonly system: { read(): ClockReading },
     private readonly gpsTime: () => GpsTimeSample | null,
@@ -88,16 +96,25 @@ export class GpsDatedClock {
   read(): ClockReading {
     const reading = this.system.read();
     if (reading.synced || !this.enabled) return reading;
-    const sample = this.gpsTime();
-    if (!sample) return reading;
-    const sinceUs = reading.monoUs - sample.atMonoUs;
+    const fresh = this.gpsTime();
     // A sample from the future of this reading's monotonic time belongs to another boot or clock: ignore it.
-    if (sinceUs < 0) return reading;
-    return { ...reading, wallMs: Math.round(sample.utcMs + sinceUs / 1_000), synced: true, source: 'gps' };
+    if (fresh && fresh.atMonoUs <= reading.monoUs) this.lastSample = fresh;
+    const sample = this.lastSample;
+    if (!sample || sample.atMonoUs > reading.monoUs) return this.forward(reading);
+    const sinceUs = reading.monoUs - sample.atMonoUs;
+    return this.forward({ ...reading, wallMs: Math.round(sample.utcMs + sinceUs / 1_000), synced: true, source: 'gps' });
   }
 
   /** Whether read() dates from GPS right now (the driver screen's GpsView.datingFromGps). */
   datingFromGps(): boolean {
     return this.read().source === 'gps';
+  }
+
+  /** Never backwards within a boot: a reading before the last one answered is held at it. */
+  private forward(reading: ClockReading): ClockReading {
+    const last = this.lastWall;
+    if (last && last.bootId === reading.bootId && reading.wallMs < last.wallMs) return { ...reading, wallMs: last.wallMs };
+    this.lastWall = { bootId: reading.bootId, wallMs: reading.wallMs };
+    return reading;
   }
 }

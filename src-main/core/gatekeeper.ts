@@ -432,13 +432,15 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
 
   private recentHistory(reading: CredentialReading, codeHash: string, policy: Policy, nowMs: number): RecentHistory {
     const lastSeen = this.recentCodes.get(codeHash);
+    // A code seen "in the future" (the wall clock moved back since) is no repeat: a repeat hides the scan.
+    const ageS = lastSeen === undefined || nowMs < lastSeen ? null : (nowMs - lastSeen) / 1000;
     this.pruneRecentCodes(nowMs, policy.params.repeatScanSeconds);
     const scope: PassageScope =
       policy.params.antiPassback === 'checkpoint' ? { checkpointId: this.deps.checkpoint.id } : { zoneId: this.deps.checkpoint.zone };
     const own = reading.status === 'valid' ? this.deps.events.lastPassage(reading.workerId, scope, this.deps.passageWindowMs) : null;
     const site = this.deps.sitePassages;
     if (!site || !('zoneId' in scope) || reading.status !== 'valid') {
-      return { sameCodeSecondsAgo: lastSeen === undefined ? null : Math.max(0, (nowMs - lastSeen) / 1000), lastPassage: own };
+      return { sameCodeSecondsAgo: ageS, lastPassage: own };
     }
     // Anti-passback by zone with a site stream: the later of this kiosk's and the other kiosks' last
     // passage counts. An entry-only checkpoint sees exits only through the stream: it cannot know of
@@ -447,7 +449,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     const last = remote && (!own || remote.atMs > own.atMs) ? remote : own;
     const since = site.currentSinceMs();
     return {
-      sameCodeSecondsAgo: lastSeen === undefined ? null : Math.max(0, (nowMs - lastSeen) / 1000),
+      sameCodeSecondsAgo: ageS,
       lastPassage: last,
       exitsUnseen: this.deps.checkpoint.direction === 'entry' && (since === null || (last !== null && last.atMs < since)),
     };
@@ -455,7 +457,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
 
   private pruneRecentCodes(nowMs: number, windowS: number): void {
     if (this.recentCodes.size < 1024) return;
-    for (const [hash, at] of this.recentCodes) if (nowMs - at > windowS * 1000) this.recentCodes.delete(hash);
+    for (const [hash, at] of this.recentCodes) if (nowMs - at > windowS * 1000 || at > nowMs) this.recentCodes.delete(hash);
   }
 
   private fallbackDirection(): 'entry' | 'exit' {

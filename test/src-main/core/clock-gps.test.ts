@@ -62,19 +62,24 @@ describe('GpsDatedClock with an NMEA receiver on a pty', () => {
     expect(later.monoUs).toBeGreaterThan(reading.monoUs);
   }, 60_000);
 
-  it('a fix lost: still GPS-dated until fixMaxAge has passed, then the system clock, unsynced', async () => {
-    const { pty, tracker } = await setUp();
+  it('a fix lost: still GPS-dated after fixMaxAge has passed (the last GPS time carried on the monotonic clock), never going back', async () => {
+    const { pty, tracker, gpsUtc } = await setUp();
     const clock = new GpsDatedClock(new SystemClock('never'), () => tracker.time(), true);
+    const before = clock.read();
+    expect(before.source).toBe('gps');
     await pty.write(noFixCycle(Date.now()));
     const deadline = Date.now() + 30_000;
     while (tracker.position() !== null && Date.now() < deadline) await sleep(50);
     expect(tracker.position()).toBeNull();
-    expect(clock.read().source).toBe('gps');
     await sleep(FIX_MAX_AGE_MS + 200);
+    expect(tracker.time()).toBeNull();
     const reading = clock.read();
-    expect(reading.source).toBeUndefined();
-    expect(reading.synced).toBe(false);
-    expect(Math.abs(reading.wallMs - Date.now())).toBeLessThan(1_000);
+    // Not the system clock (200 days behind the GPS time): the GPS time carried forward.
+    expect(reading.source).toBe('gps');
+    expect(reading.synced).toBe(true);
+    expect(reading.wallMs).toBeGreaterThan(gpsUtc);
+    expect(reading.wallMs - before.wallMs).toBeGreaterThanOrEqual(FIX_MAX_AGE_MS);
+    expect(Math.abs(reading.wallMs - Date.now())).toBeGreaterThan(100 * 86_400_000);
   }, 60_000);
 
   it('a synchronised system clock wins over GPS, and gps.clock false never uses GPS', async () => {
@@ -102,5 +107,32 @@ describe('GpsDatedClock rules', () => {
   it('ignores a sample from after the reading (another clock), and no sample means the system reading', () => {
     expect(new GpsDatedClock(system({}), () => ({ utcMs: 1_900_000_000_000, atMonoUs: 10_000_001 }), true).read().source).toBeUndefined();
     expect(new GpsDatedClock(system({}), () => null, true).read()).toEqual({ wallMs: 1_000, monoUs: 10_000_000, bootId: 'b', synced: false });
+  });
+
+  it('keeps dating from the last GPS time once the fix is gone (carried on the monotonic clock), source gps', () => {
+    let mono = 10_000_000;
+    let sample: { utcMs: number; atMonoUs: number } | null = { utcMs: 1_900_000_000_000, atMonoUs: 10_000_000 };
+    const clock = new GpsDatedClock({ read: () => ({ wallMs: 1_000 + mono / 1_000, monoUs: mono, bootId: 'b', synced: false }) }, () => sample, true);
+    expect(clock.read().wallMs).toBe(1_900_000_000_000);
+    sample = null; // the fix went stale: the tracker answers no time
+    mono += 60_000_000; // a minute in a tunnel
+    expect(clock.read()).toEqual({ wallMs: 1_900_000_060_000, monoUs: mono, bootId: 'b', synced: true, source: 'gps' });
+    // A fresh sample again, now 2 s off the carried time (a slightly drifting monotonic clock): it is taken, but never backwards.
+    sample = { utcMs: 1_900_000_058_000, atMonoUs: mono };
+    expect(clock.read().wallMs).toBe(1_900_000_060_000);
+    mono += 5_000_000;
+    expect(clock.read().wallMs).toBe(1_900_000_063_000);
+  });
+
+  it('never goes backwards within a boot without GPS time; a synchronised system clock still wins; another boot starts afresh', () => {
+    let r: ClockReading = { wallMs: 5_000_000, monoUs: 1, bootId: 'b', synced: false };
+    const clock = new GpsDatedClock({ read: () => r }, () => null, true);
+    expect(clock.read().wallMs).toBe(5_000_000);
+    r = { ...r, wallMs: 4_000_000, monoUs: 2 };
+    expect(clock.read().wallMs).toBe(5_000_000);
+    r = { ...r, wallMs: 3_000_000, monoUs: 3, synced: true };
+    expect(clock.read()).toEqual(r);
+    r = { wallMs: 1_000, monoUs: 1, bootId: 'c', synced: false };
+    expect(clock.read().wallMs).toBe(1_000);
   });
 });

@@ -1,0 +1,164 @@
+import { createPublicKey } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultPolicy } from '../../../../base/common/policy/policy.js';
+import type { GateEvent } from '../../../../base/common/types.js';
+import { HubKeyring, generateSigningKeyPair } from '../../../../base/node/keys.js';
+import { silentLogger } from '../../../../base/node/logger.js';
+import { issuePass } from '../../../../base/node/pass.js';
+import type { GateActuator } from '../../../../device/gpio/gate-signals.js';
+import { BusMode, type BusSettings } from '../../../../src-main/core/bus/bus-mode.js';
+import { GpsDatedClock, type ClockReading } from '../../../../src-main/core/clock.js';
+import { Gatekeeper } from '../../../../src-main/core/gatekeeper.js';
+import { openStore, type SqliteDatabase } from '../../../../src-main/core/store/database.js';
+import { EventLog } from '../../../../src-main/core/store/event-log.js';
+import { HeldSpool } from '../../../../src-main/core/store/held-spool.js';
+import { Roster } from '../../../../src-main/core/store/roster.js';
+import { healthyWorker, tempDir } from '../../../helpers/fixtures.js';
+
+const T0 = Date.parse('2026-11-27T05:30:00Z');
+const MIN = 60_000;
+const DAY = 86_400_000;
+const CP = { id: 'bus-61b', name: 'Xe 61B', kind: 'bus' as const, zone: 'bus-61b', direction: 'both' as const };
+
+class RecordingActuator implements GateActuator {
+  readonly calls: string[] = [];
+  admit(): void {
+    this.calls.push('admit');
+  }
+  refuse(): void {
+    this.calls.push('refuse');
+  }
+  seeDriver(): void {
+    this.calls.push('see-driver');
+  }
+  acknowledgeRepeat(): void {
+    this.calls.push('repeat');
+  }
+  holdOpen(): void {}
+  safeState(): void {}
+}
+
+/**
+ * A bus unit that boots with no network and no real-time clock: its system clock is days behind and
+ * unsynchronised, the GPS time comes and goes (a fix lost in a tunnel, a cold start in the depot), and
+ * the unit restarts overnight. Real SQLite, the real Gatekeeper, BusMode and GpsDatedClock; the system
+ * clock, the monotonic clock and the GPS samples are injected.
+ */
+describe('bus mode on an unsynchronised clock with GPS time', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let db: SqliteDatabase;
+  let events: EventLog;
+  let roster: Roster;
+  let bus: BusMode;
+  let gk: Gatekeeper;
+  let act: RecordingActuator;
+  /** The system clock (unsynchronised), the monotonic clock of this boot, the real time. */
+  let sysWall: number;
+  let mono: number;
+  let realWall: number;
+  let bootId: string;
+  let gpsSample: { utcMs: number; atMonoUs: number } | null;
+  let clock: GpsDatedClock;
+  let gpsClockEnabled: boolean;
+  const key = generateSigningKeyPair();
+  const ring = new HubKeyring();
+  ring.add(createPublicKey(key.publicPem), { role: 'pass', source: 'test' });
+  const passes = new Map<string, string>();
+  const pass = (w: string): string => {
+    let text = passes.get(w);
+    if (!text) {
+      text = issuePass(key.privatePem, { workerId: w, issuer: 'h', issuedAt: new Date(T0 - 300 * DAY), expiresAt: new Date(T0 + 30 * DAY) });
+      passes.set(w, text);
+    }
+    return text;
+  };
+  const advance = (ms: number) => {
+    sysWall += ms;
+    mono += ms * 1000;
+    realWall += ms;
+  };
+  const gpsNow = () => {
+    gpsSample = { utcMs: realWall, atMonoUs: mono };
+  };
+  const settings: BusSettings = { plate: 'X', capacity: 40, routes: [], drivers: ['D1'], autoEndMinutes: 180 };
+  const compose = () => {
+    clock = new GpsDatedClock({ read: (): ClockReading => ({ wallMs: sysWall, monoUs: mono, bootId, synced: false }) }, () => gpsSample, gpsClockEnabled);
+    events = new EventLog(db);
+    roster = new Roster(db);
+    bus = new BusMode({ bus: settings, checkpoint: CP, db, events, clock, position: () => null, policy: () => defaultPolicy(), codeHashKey: 'k', log: silentLogger });
+    act = new RecordingActuator();
+    gk = new Gatekeeper({
+      checkpoint: CP,
+      events,
+      roster,
+      keyring: ring,
+      policy: () => defaultPolicy(),
+      clock,
+      actuator: act,
+      badgePattern: /^[A-Za-z0-9]{1,20}$/,
+      codeHashKey: 'k',
+      log: silentLogger,
+      held: new HeldSpool({ file: join(dir.path, 'run', 'held.jsonl'), dir: join(dir.path, 'run'), db, events, log: silentLogger }),
+      bus,
+      position: () => null,
+    });
+    gk.on('passage', (p) => bus.notePassage(p));
+    bus.start();
+  };
+  const scan = (w: string, gap = MIN) => {
+    advance(gap);
+    return gk.handleScan({ text: pass(w), source: 'serial', receivedAtNs: process.hrtime.bigint() });
+  };
+  const all = (): GateEvent[] => [...events.since(0)];
+
+  beforeEach(() => {
+    dir = tempDir('safegate-bus-clock-');
+    db = openStore(join(dir.path, 'kiosk.db'));
+    realWall = T0;
+    sysWall = T0 - 3 * DAY;
+    mono = 1_000_000_000;
+    bootId = 'boot-1';
+    gpsSample = null;
+    gpsClockEnabled = true;
+    compose();
+    roster.upsertAll(['D1', 'W1', 'W2', 'W3'].map((id) => healthyWorker(id, T0)));
+  });
+  afterEach(() => {
+    bus.stop();
+    gk.stop();
+    if (db.open) db.close();
+    dir.remove();
+  });
+
+  it('a fix lost for minutes mid-trip: a rider aboard still alights (recorded, dated after the boarding, GPS time carried)', () => {
+    gpsNow();
+    scan('D1');
+    const boarded = scan('W1');
+    scan('W2');
+    expect(bus.view().trip!.aboard).toBe(2);
+    gpsSample = null; // a tunnel: the tracker answers no time once the fix is stale
+    const out = scan('W1', 2 * MIN);
+    expect(out.decision.outcome).toBe('allow');
+    expect(out.decision.direction).toBe('exit');
+    const stored = events.get(out.seq!)!;
+    expect(stored.wallMs).toBe(realWall);
+    expect(stored.clockSource).toBe('gps');
+    expect(stored.wallMs).toBeGreaterThan(events.get(boarded.seq!)!.wallMs);
+    expect(bus.view().trip!.aboard).toBe(1);
+    expect(all().filter((e) => e.workerId === 'W1').map((e) => e.direction)).toEqual(['entry', 'exit']);
+  });
+
+  it('a code seen "in the future" (the wall clock moved back) is not a repeat', () => {
+    // gps.clock false: the system clock alone, and it is stepped back by hand between two scans.
+    bus.stop();
+    gk.stop();
+    gpsClockEnabled = false;
+    compose();
+    scan('W1');
+    sysWall -= DAY;
+    const again = scan('W1', 1_000);
+    expect(again.decision.outcome).not.toBe('repeat');
+    expect(again.seq).not.toBeNull();
+  });
+});
