@@ -364,6 +364,8 @@ export function busColumnsOf(e: WireEvent): BusColumns {
   };
 }
 
+const NO_BUS_COLUMNS: BusColumns = Object.freeze({ tripId: null, routeId: null, lat: null, lon: null, position: null, clockSource: null });
+
 /** Whether an event carries any bus field (a bus unit's): a gate kiosk's event has none. */
 export function hasBusFields(e: WireEvent): boolean {
   return e.tripId !== undefined || e.routeId !== undefined || e.position !== undefined || e.clockSource !== undefined;
@@ -440,7 +442,8 @@ export class SqliteHubStore implements HubStore {
       if (e.seq <= prev.contiguous_seq) continue;
       // Positional parameters: this loop runs for every event a province sends.
       const d = dateEvent(e, anchor);
-      const b = busColumnsOf(e);
+      // A gate kiosk's event (nothing of a bus) binds six NULLs without building its bus columns.
+      const b = hasBusFields(e) ? busColumnsOf(e) : NO_BUS_COLUMNS;
       inserted += this.insert.run(
         deviceId, e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced ? 1 : 0, e.checkpointId, e.zoneId, e.direction,
         e.credentialKind, e.workerId, e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, receivedMs,
