@@ -74,6 +74,11 @@ interface OpenTrip {
   routeId: string | null;
   startedAtMs: number;
   startedBy: TripTrigger;
+  /**
+   * When it started on the monotonic clock (its start event's): the time limit is measured on it
+   * within a boot, so a wall clock that jumps (a GPS fix after a boot without network) ends no trip.
+   */
+  startMono: { bootId: string; monoUs: number } | null;
   aboard: Aboard;
   /** The bus has been outside the depot during this trip (a trip starting in the depot does not end there at once). */
   leftDepot: boolean;
@@ -136,12 +141,14 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
   /** Reads the open trip and its riders from the store. */
   restore(): void {
     const open = this.book.openTrip();
+    const startEvent = open ? this.deps.events.get(open.startedSeq) : undefined;
     this.trip = open
       ? {
           tripId: open.tripId,
           routeId: open.routeId,
           startedAtMs: open.startedMs,
           startedBy: open.startedBy,
+          startMono: startEvent ? { bootId: startEvent.bootId, monoUs: startEvent.monoUs } : null,
           aboard: this.book.aboard(open.tripId),
           leftDepot: false,
           inDepotSinceUs: null,
@@ -271,10 +278,14 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     if (!t) return;
     try {
       const reading = this.deps.clock.read();
-      const deadline = t.startedAtMs + this.deps.bus.autoEndMinutes * 60_000;
-      if (reading.wallMs >= deadline) {
+      const limitMs = this.deps.bus.autoEndMinutes * 60_000;
+      // Within the boot it started in, by the monotonic clock; after a reboot only wall time is left.
+      const sameBoot = t.startMono !== null && t.startMono.bootId === reading.bootId && reading.monoUs >= t.startMono.monoUs;
+      const openMs = sameBoot ? (reading.monoUs - t.startMono!.monoUs) / 1000 : reading.wallMs - t.startedAtMs;
+      if (openMs >= limitMs) {
         this.deps.log.info({ trip: t.tripId }, 'trip open too long: ended');
-        this.close('TRIP_ENDED_TIMEOUT', 'timeout', { workerId: null, credentialKind: 'unknown' }, deadline);
+        // Dated when the limit was reached, on the clock of now.
+        this.close('TRIP_ENDED_TIMEOUT', 'timeout', { workerId: null, credentialKind: 'unknown' }, Math.round(reading.wallMs - (openMs - limitMs)));
         return;
       }
       const depot = this.deps.bus.depot;
@@ -378,7 +389,16 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     reading: Reading,
   ): { trip: OpenTrip; event: NewGateEvent; alert: AlertKind | undefined } {
     const tripId = `T${reading.wallMs.toString(36)}-${randomBytes(3).toString('hex')}`;
-    const trip: OpenTrip = { tripId, routeId, startedAtMs: reading.wallMs, startedBy: how, aboard: new Map(), leftDepot: false, inDepotSinceUs: null };
+    const trip: OpenTrip = {
+      tripId,
+      routeId,
+      startedAtMs: reading.wallMs,
+      startedBy: how,
+      startMono: { bootId: reading.bootId, monoUs: reading.monoUs },
+      aboard: new Map(),
+      leftDepot: false,
+      inDepotSinceUs: null,
+    };
     const event = this.marker(reading, trip, 'entry', TRIP_START_REASON, { ...person, how });
     // The policy lets the bus run on an old roster: the hub hears of it when the trip's events arrive.
     return { trip, event, alert: this.staleData() ? 'bus-stale-data' : undefined };

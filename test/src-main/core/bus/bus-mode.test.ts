@@ -60,6 +60,7 @@ describe('bus mode: trips, boarding and alighting', () => {
   let position: GeoPoint | null;
   let gpsClock: boolean;
   let rosterCheckedAt: number | null;
+  let bootId: string;
   const key = generateSigningKeyPair();
   const ring = new HubKeyring();
   ring.add(createPublicKey(key.publicPem), { role: 'pass', source: 'test' });
@@ -73,7 +74,7 @@ describe('bus mode: trips, boarding and alighting', () => {
     autoEndMinutes: 180,
     ...over,
   });
-  const clock = { read: () => ({ wallMs: nowMs, monoUs, bootId: 'test-boot', synced: true, ...(gpsClock ? { source: 'gps' as const } : {}) }) };
+  const clock = { read: () => ({ wallMs: nowMs, monoUs, bootId, synced: true, ...(gpsClock ? { source: 'gps' as const } : {}) }) };
   /** Time passes on both clocks. */
   const advance = (ms: number) => {
     nowMs += ms;
@@ -131,6 +132,7 @@ describe('bus mode: trips, boarding and alighting', () => {
     position = null;
     gpsClock = false;
     rosterCheckedAt = null;
+    bootId = 'boot-1';
     compose(settings());
     roster.upsertAll(['D1', 'W1', 'W2', 'W3', 'W4', 'W5'].map((id) => healthyWorker(id, T0)));
   });
@@ -257,6 +259,21 @@ describe('bus mode: trips, boarding and alighting', () => {
     expect(ended).toMatchObject({ reasons: ['TRIP_ENDED_TIMEOUT'], codeHash: hashOf('timeout'), wallMs: startedAt + 60 * MIN });
   });
 
+  it('measures the time limit on the monotonic clock: a wall clock that jumps (GPS time after a boot without network) ends no trip', () => {
+    compose(settings({ autoEndMinutes: 60 }));
+    nowMs = Date.parse('1970-01-01T00:10:00Z');
+    bus.startTrip('button');
+    advance(10 * MIN);
+    nowMs = T0 + 40 * 365 * 86_400_000;
+    bus.tick();
+    expect(bus.view().trip).not.toBeNull();
+    advance(51 * MIN);
+    bus.tick();
+    expect(bus.view().trip).toBeNull();
+    // Dated when the hour was up, on the clock of now: a minute before this check.
+    expect(all().at(-1)).toMatchObject({ reasons: ['TRIP_ENDED_TIMEOUT'], wallMs: nowMs - MIN, monoUs: monoUs - MIN * 1000 });
+  });
+
   it('a restart mid-trip takes the trip and its riders back; one left open past its limit while the unit was off ends at its deadline on start', () => {
     bus.startTrip('button');
     const tripId = bus.view().trip!.tripId;
@@ -275,6 +292,9 @@ describe('bus mode: trips, boarding and alighting', () => {
     bus.stop();
     gatekeeper.stop();
 
+    // Off for five hours: the next start is another boot (its monotonic clock starts again).
+    bootId = 'boot-2';
+    monoUs = 30_000_000;
     advance(5 * 60 * MIN);
     compose(settings());
     bus.start();
