@@ -73,7 +73,10 @@ export async function listHubTrips(configFile: string, o: TripsCommandOptions): 
     const local = (ms: number) => localTimeIn(ms, zone);
     const lines: string[] = [];
     for (const t of trips) {
-      const end = t.endedAt === null ? 'open' : `${local(t.endedAt).slice(11)} ${t.endReason === 'TRIP_ENDED' ? 'ended' : t.endReason === 'TRIP_ENDED_TIMEOUT' ? 'ended by timeout' : 'ended at the depot'}`;
+      // A time on the trip's start day shows as the time only; on a later day (a trip past midnight), with its date.
+      const day = local(t.startedAt).slice(0, 10);
+      const at = (ms: number) => (local(ms).startsWith(day) ? local(ms).slice(11) : local(ms));
+      const end = t.endedAt === null ? 'open' : `${at(t.endedAt)} ${t.endReason === 'TRIP_ENDED' ? 'ended' : t.endReason === 'TRIP_ENDED_TIMEOUT' ? 'ended by timeout' : 'ended at the depot'}`;
       lines.push(
         [
           `${local(t.startedAt)} to ${end}`,
@@ -87,8 +90,8 @@ export async function listHubTrips(configFile: string, o: TripsCommandOptions): 
         ].join('  '),
       );
       for (const r of t.riders) {
-        const off = r.alightedAt === null ? 'still aboard' : `alighted ${local(r.alightedAt).slice(11)}${r.alightedBy === 'trip-end' ? ' at the trip end' : ''}`;
-        lines.push(`    ${r.workerId}  boarded ${local(r.boardedAt).slice(11)}  ${off}`);
+        const off = r.alightedAt === null ? 'still aboard' : `alighted ${at(r.alightedAt)}${r.alightedBy === 'trip-end' ? ' at the trip end' : ''}`;
+        lines.push(`    ${r.workerId}  boarded ${at(r.boardedAt)}  ${off}`);
       }
     }
     return lines.join('\n');

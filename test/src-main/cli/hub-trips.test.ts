@@ -14,6 +14,7 @@ const T0 = Date.parse('2026-11-26T05:30:00Z');
 const FIRST = 'Tmhfa0001-aaaaa1';
 const SECOND = 'Tmhfa0002-aaaaa2';
 const OTHER = 'Tmhfa0003-bbbbb1';
+const NIGHT = 'Tmhfa0004-ccccc1';
 
 /**
  * `safegate hub trips` (the compiled build) over a real hub store holding two buses' trips as their
@@ -28,6 +29,8 @@ describe.each(directoryBackends)('hub trips command on $name', (backend) => {
   const first = busTripEvents({ startMs: T0, tripId: FIRST, routeId: 'R1', gpsClock: true });
   const second = busTripEvents({ firstSeq: first.length + 1, startMs: T0 + 7_200_000, tripId: SECOND, riders: 3 });
   const other = busTripEvents({ startMs: T0 + 3_600_000, tripId: OTHER, riders: 2 });
+  // A late trip a week earlier, past midnight in the province zone (23:59:34 to 00:00:18 there).
+  const night = busTripEvents({ startMs: Date.parse('2026-11-19T16:59:30Z'), tripId: NIGHT, riders: 2 });
 
   beforeAll(async () => {
     const target = await backend.target();
@@ -37,6 +40,7 @@ describe.each(directoryBackends)('hub trips command on $name', (backend) => {
     try {
       await store.ingest('bus-a', [...first, ...second], T0 + 9_000_000);
       await store.ingest('bus-b', other, T0 + 9_000_000);
+      await store.ingest('bus-n', night, T0 + 9_000_000);
       await store.ingest('gate-1', typicalEvents(20), T0 + 9_000_000);
     } finally {
       await store.close();
@@ -54,6 +58,7 @@ describe.each(directoryBackends)('hub trips command on $name', (backend) => {
       [SECOND, 'bus-a'],
       [OTHER, 'bus-b'],
       [FIRST, 'bus-a'],
+      [NIGHT, 'bus-n'],
     ]);
     const t = trips[2]!;
     expect(t).toMatchObject({
@@ -92,7 +97,8 @@ describe.each(directoryBackends)('hub trips command on $name', (backend) => {
     expect(ids('--from', new Date(T0 + 3_000_000).toISOString(), '--to', new Date(T0 + 5_000_000).toISOString())).toEqual([OTHER]);
     // A plain --to date is the whole of that day in the province zone (26 Nov, 12:30 to 14:30 there).
     expect(ids('--to', '2026-11-26', '--device', 'bus-b')).toEqual([OTHER]);
-    expect(ids('--to', '2026-11-25')).toEqual([]);
+    expect(ids('--to', '2026-11-25')).toEqual([NIGHT]);
+    expect(ids('--to', '2026-11-18')).toEqual([]);
     expect(ids('--device', 'gate-1')).toEqual([]);
   }, 120_000);
 
@@ -104,6 +110,12 @@ describe.each(directoryBackends)('hub trips command on $name', (backend) => {
     expect(lines[0]).toMatch(new RegExp(`^2026-11-26 13:30:\\d\\d to 13:3\\d:\\d\\d ended  bus-b  ${OTHER}  route -  driver D000007  2 rider\\(s\\)  2 refused  clock synced$`));
     expect(lines[1]).toMatch(/^ {4}W020000 {2}boarded 13:30:\d\d {2}alighted 13:3\d:\d\d$/);
     expect(lines[2]).toMatch(/^ {4}W020037 {2}boarded 13:30:\d\d {2}alighted 13:3\d:\d\d at the trip end$/);
+    // Past midnight: times on the next day carry their date.
+    expect(run('--device', 'bus-n').stdout.trim().split('\n')).toEqual([
+      `2026-11-19 23:59:34 to 2026-11-20 00:00:18 ended  bus-n  ${NIGHT}  route -  driver D000007  2 rider(s)  2 refused  clock synced`,
+      '    W020000  boarded 23:59:39  alighted 2026-11-20 00:00:07',
+      '    W020037  boarded 23:59:45  alighted 2026-11-20 00:00:12 at the trip end',
+    ]);
   }, 60_000);
 
   it('refuses a bad filter with one clear line and exit 2', () => {
