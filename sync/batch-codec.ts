@@ -564,8 +564,8 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
     ) {
       let key = `${strings.id(e.bootId)},${strings.id(e.checkpointId)},${strings.id(e.zoneId)},${e.policyVersion}`;
       if (format === BATCH_FORMAT) {
-        if (e.tripId !== undefined && !TRIP_ID_PATTERN.test(e.tripId)) throw new Error(`event ${e.seq}: not a trip id`);
-        if (e.routeId !== undefined && !IDENTIFIER_PATTERN.test(e.routeId)) throw new Error(`event ${e.seq}: a route id is an identifier`);
+        if (e.tripId !== undefined && (typeof e.tripId !== 'string' || !TRIP_ID_PATTERN.test(e.tripId))) throw new Error(`event ${e.seq}: not a trip id`);
+        if (e.routeId !== undefined && (typeof e.routeId !== 'string' || !IDENTIFIER_PATTERN.test(e.routeId))) throw new Error(`event ${e.seq}: a route id is an identifier`);
         if (e.clockSource !== undefined && e.clockSource !== 'gps') throw new Error(`event ${e.seq}: an unknown clock source`);
         key += `,${e.tripId === undefined ? '' : strings.id(e.tripId)},${e.routeId === undefined ? '' : strings.id(e.routeId)},${e.clockSource ?? ''}`;
       }
