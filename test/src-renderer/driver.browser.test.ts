@@ -105,6 +105,7 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
       healthyWorker('W0002', startedAt, { displayName: 'Trần Thị Bình' }),
       healthyWorker('W0003', startedAt, { displayName: 'Lê Văn Cường' }),
       healthyWorker('H0001', startedAt, { displayName: 'Phạm Thị Dung', caseStatus: 'F0' }),
+      healthyWorker('D0001', startedAt, { displayName: 'Tài xế Hùng' }),
     ]);
     const server = await kiosk.startScreens();
     browser = await launchChromium();
@@ -312,6 +313,18 @@ describe('the driver screen of a bus unit (800x480 first) against a real kiosk i
     kiosk.bus!.endTrip('command');
     await page.locator('[data-testid=driver][data-trip=none]').waitFor({ timeout: 30_000 });
     expect(await text('aboard')).toBe('0');
+  });
+
+  it('the driver card starts the trip and ends it: the screen follows, each time with the allow chime and no tile', async () => {
+    const tilesBefore = await tiles().count();
+    for (const [state, reason] of [['open', 'TRIP_STARTED'], ['none', 'TRIP_ENDED']] as const) {
+      const tonesBefore = (await tones()).length;
+      await pty.write(passFor(keys, 'D0001') + '\r');
+      await page.locator(`[data-testid=driver][data-trip=${state}]`).waitFor({ timeout: 30_000 });
+      await expect.poll(async () => (await tones()).slice(tonesBefore)).toEqual(SOUNDS.allow);
+      expect(events().at(-1)).toMatchObject({ workerId: 'D0001', reasons: [reason], source: 'trip' });
+    }
+    expect(await tiles().count()).toBe(tilesBefore);
   });
 
   it('the kiosk logged no rider name and no health reason through all of it', () => {
