@@ -151,6 +151,10 @@ describe('kiosk on a bus unit with GPS and its control socket', () => {
     const event = k.events.get(boarded.seq!)!;
     expect(event).toMatchObject({ position: here, clockSource: 'gps', clockSynced: true, routeId: 'r1' });
     expect(Math.abs(event.wallMs - (Date.now() + aheadMs))).toBeLessThan(60_000);
+    // The trip's own start event too (written by the trips, not the scan path).
+    const marker = k.events.get(boarded.seq! - 1)!;
+    expect(marker).toMatchObject({ reasons: ['TRIP_STARTED'], clockSource: 'gps', position: here });
+    expect(Math.abs(marker.wallMs - (Date.now() + aheadMs))).toBeLessThan(60_000);
     const status = await requestControl(control, { method: 'trip.status' });
     expect(status).toMatchObject({ ok: true, result: { trip: { aboard: 1 } } });
     await waitFor(() => (/^bus 61B-123\.45: trip T\S+ on route r1, .* 1\/10 aboard; GPS fix$/m.test(formatStatus(statusOf(file))) ? true : undefined), 'safegate status with the trip and GPS fix', 30_000);
