@@ -779,14 +779,20 @@ export class Kiosk {
       return input;
     };
     const log = this.log.child({ ns: 'gate:inputs' });
+    // The inputs date their events by the kiosk's clock; one read from the GPS time says so on the
+    // event, like a scan's (each event is made from the reading just before it is recorded).
+    let lastReading: ClockReading | undefined;
+    const inputClock = { read: (): ClockReading => (lastReading = clock.read()) };
     // Logged like a scan's event; the uplink is told at once (an emergency alert must not wait for a batch).
-    const record: RecordGateEvent = (event, alert) => {
+    const record: RecordGateEvent = (given, alert) => {
+      const gpsDated = lastReading?.source === 'gps' && lastReading.wallMs === given.wallMs && lastReading.monoUs === given.monoUs;
+      const event = gpsDated && given.clockSource === undefined ? { ...given, clockSource: 'gps' as const } : given;
       const seq = this.gatekeeper.recordGateEvent(event, alert);
       this.uplink?.nudge();
       if (seq !== null && event.reasons.includes('ADMITTED_NOT_PASSED')) this.retractAdmit(event, seq);
       return seq;
     };
-    const context = { checkpoint: settings.checkpoint, clock, record, log };
+    const context = { checkpoint: settings.checkpoint, clock: inputClock, record, log };
     const emergency = cfg.emergency
       ? new EmergencyRelease({ ...context, input: make('emergency', cfg.emergency), actuator: this.signals, policyVersion: () => this.policy.get().version, codeHashKey })
       : undefined;

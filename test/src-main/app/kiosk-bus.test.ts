@@ -13,6 +13,8 @@ import { healthyWorker, hubKeys, passFor, tempDir, waitFor, writeKioskConfig } f
 import { withTimeout } from '../../helpers/kiosk.js';
 import { PtyPair } from '../../helpers/pty.js';
 import { fixCycle } from '../../helpers/nmea.js';
+import { setInputControl } from '../../../device/gpio/input-control.js';
+import { inputControlFile } from '../../../src-main/core/gate-inputs.js';
 import { requestControl, type ControlReply } from '../../../src-main/api/control-socket.js';
 import { runtimeFiles } from '../../../src-main/core/runtime.js';
 import { formatStatus, statusOf } from '../../../src-main/cli/commands.js';
@@ -129,6 +131,7 @@ describe('kiosk on a bus unit with GPS and its control socket', () => {
     settings.bus = { plate: '61B-123.45', capacity: 10, drivers: ['D1'], routes: [{ id: 'r1', name: 'KTX – KCN' }] };
     settings.gps = { source: 'nmea', path: gpsPty.devicePath, baudRate: 9600 };
     settings.clock = { syncedWhen: 'never' };
+    (settings.gate as Record<string, unknown>).inputs = { debounceMs: 10, emergency: { pin: 5, activeLow: true } };
     writeFileSync(file, stringify(settings));
     const loaded = loadSettings(file);
     kiosk = new Kiosk(loaded, { headless: true, log: createLogger({ level: 'silent' }) });
@@ -159,5 +162,10 @@ describe('kiosk on a bus unit with GPS and its control socket', () => {
     expect(status).toMatchObject({ ok: true, result: { trip: { aboard: 1 } } });
     await waitFor(() => (/^bus 61B-123\.45: trip T\S+ on route r1, .* 1\/10 aboard; GPS fix$/m.test(formatStatus(statusOf(file))) ? true : undefined), 'safegate status with the trip and GPS fix', 30_000);
     expect(await requestControl(control, { method: 'trip.start' })).toMatchObject({ ok: false, kind: 'refused' });
+
+    // An event of the gate's own inputs on the bus: GPS-dated, placed, in the trip, like a scan's.
+    setInputControl(inputControlFile(runtimeFiles(loaded.paths.store)), 'emergency', true);
+    const input = await waitFor(() => [...k.events.since(0)].find((e) => e.source === 'input'), 'the emergency event', 30_000);
+    expect(input).toMatchObject({ reasons: ['EMERGENCY_OPEN'], clockSource: 'gps', position: here, tripId: status.ok ? status.result.trip?.tripId : 'none', routeId: 'r1' });
   });
 });
