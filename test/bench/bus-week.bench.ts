@@ -13,7 +13,10 @@
  * The kiosk process's resident memory (VmRSS in /proc/<pid>/status) is sampled every SAMPLE_EVERY
  * (1,000) events; the last line is one JSON object: events, rssStartMB (right after the first trip,
  * so start-up allocations are not counted as growth), rssEndMB, rssMaxMB, growthMB (end minus start),
- * durationS, and the outcomes.
+ * durationS, and the outcomes. RssAnon (heap and native allocations) and RssFile are reported apart.
+ * For a diagnosis: HUB=none runs a standalone unit (no uplink); KIOSK_NODE_OPTIONS (e.g.
+ * --max-old-space-size=40) is given to the kiosk process alone, to tell garbage not yet collected
+ * from memory that is held.
  */
 import { createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
@@ -35,13 +38,17 @@ const RIDERS = Number(process.env.RIDERS ?? 50);
 const ROSTER = Number(process.env.ROSTER ?? 2_500);
 const WINDOW = Number(process.env.WINDOW ?? 8);
 const SAMPLE_EVERY = Number(process.env.SAMPLE_EVERY ?? 1_000);
+/** HUB=none: a standalone unit (no broker in its settings), to tell the uplink's share of memory from the rest. */
+const HUB = process.env.HUB === 'none' ? 'none' : 'broker-down';
 const DEVICE = 'bus-bench-01';
 const DRIVER = 'W-DRIVER';
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** A line of /proc/<pid>/status in MB (VmRSS: resident; RssAnon: heap and native allocations; RssFile: mapped files). */
+function statusMb(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile' | 'RssShmem'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
+const rssMb = (pid: number) => statusMb(pid, 'VmRSS');
 
 const round1 = (n: number) => Number(n.toFixed(1));
 
@@ -81,7 +88,9 @@ async function main(): Promise<void> {
         store: { path: 'safegate.db' },
         hub: {
           keysDir: 'keys',
-          broker: { url: `mqtts://127.0.0.1:${brokerPort}`, ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, `${DEVICE}.crt`), key: join(certs.dir, `${DEVICE}.key`) },
+          ...(HUB === 'none'
+            ? {}
+            : { broker: { url: `mqtts://127.0.0.1:${brokerPort}`, ca: join(certs.dir, 'ca.crt'), cert: join(certs.dir, `${DEVICE}.crt`), key: join(certs.dir, `${DEVICE}.key`) } }),
         },
         clock: { syncedWhen: 'never' },
         policy: { file: policyFile },
@@ -110,13 +119,18 @@ async function main(): Promise<void> {
     /** Called at each decision: the writer waiting for room in the window goes on. */
     let wake: (() => void) | undefined;
     const outcomes = new Map<string, number>();
-    const kiosk = safegateProcess(['run', '--config', config, '--headless'], (entry) => {
+    const kioskEnv = process.env.KIOSK_NODE_OPTIONS ? { env: { NODE_OPTIONS: process.env.KIOSK_NODE_OPTIONS } } : {};
+    const kiosk = safegateProcess(
+      ['run', '--config', config, '--headless'],
+      (entry) => {
       if (entry.msg !== 'scan' && entry.msg !== 'driver card') return;
       decided++;
       wake?.();
       const key = `${entry.msg === 'driver card' ? 'driver-card ' : ''}${String(entry.outcome)}${Array.isArray(entry.reasons) && entry.reasons.length ? ` ${entry.reasons.join(',')}` : ''}`;
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-    });
+      },
+      kioskEnv,
+    );
     stopKiosk = async () => {
       if (kiosk.child.exitCode === null && kiosk.child.signalCode === null) {
         kiosk.child.kill('SIGTERM');
@@ -152,6 +166,8 @@ async function main(): Promise<void> {
     const samples: [events: number, rssMb: number][] = [[0, rssMb(pid)]];
     let nextSample = SAMPLE_EVERY;
     let rssStart = Number.NaN;
+    let anonStart = Number.NaN;
+    let fileStart = Number.NaN;
     const start = performance.now();
     for (let day = 0; day < DAYS; day++) {
       for (let trip = 0; trip < TRIPS; trip++) {
@@ -166,6 +182,8 @@ async function main(): Promise<void> {
         await drain();
         if (Number.isNaN(rssStart)) {
           rssStart = rssMb(pid);
+          anonStart = statusMb(pid, 'RssAnon');
+          fileStart = statusMb(pid, 'RssFile') + statusMb(pid, 'RssShmem');
           samples.push([decided, rssStart]);
         }
         while (decided >= nextSample) {
@@ -174,10 +192,14 @@ async function main(): Promise<void> {
         }
         dropLogs();
       }
-      console.log(`  day ${day + 1}/${DAYS}: ${decided} events, RSS ${rssMb(pid).toFixed(1)} MB, ${((performance.now() - start) / 1000).toFixed(0)} s`);
+      console.log(
+        `  day ${day + 1}/${DAYS}: ${decided} events, RSS ${rssMb(pid).toFixed(1)} MB (anonymous ${statusMb(pid, 'RssAnon').toFixed(1)}, files ${statusMb(pid, 'RssFile').toFixed(1)}, shared ${statusMb(pid, 'RssShmem').toFixed(1)}), ${((performance.now() - start) / 1000).toFixed(0)} s`,
+      );
     }
     const durationS = (performance.now() - start) / 1000;
     const rssEnd = rssMb(pid);
+    const anonEnd = statusMb(pid, 'RssAnon');
+    const fileEnd = statusMb(pid, 'RssFile') + statusMb(pid, 'RssShmem');
     samples.push([decided, rssEnd]);
     const rssMax = Math.max(...samples.map((s) => s[1]));
 
@@ -209,6 +231,12 @@ async function main(): Promise<void> {
         rssMaxMB: round1(rssMax),
         growthMB: round1(growth),
         rssAtLaunchMB: round1(samples[0]![1]),
+        anonStartMB: round1(anonStart),
+        anonEndMB: round1(anonEnd),
+        filesStartMB: round1(fileStart),
+        filesEndMB: round1(fileEnd),
+        hub: HUB,
+        ...(process.env.KIOSK_NODE_OPTIONS ? { kioskNodeOptions: process.env.KIOSK_NODE_OPTIONS } : {}),
         durationS: round1(durationS),
         eventsPerS: Math.round(decided / durationS),
         storedEvents: stored.n,
