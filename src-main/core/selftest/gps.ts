@@ -47,9 +47,7 @@ function noReceiverAction(g: GpsSettings): string {
 export async function gpsCheck(input: GpsCheckInput, signal: AbortSignal): Promise<CheckOutcome> {
   const g = input.gps;
   if (g.source === 'none') return noGps(input.bus);
-  if (g.source === 'nmea' && input.running) {
-    return warn(`${where(g)}: the running kiosk (pid ${input.running.pid}) holds its port`, 'see its GPS on the driver screen, or stop the kiosk to test the receiver here');
-  }
+  if (g.source === 'nmea' && input.running) return runningGps(g, input.running);
   let receiver: GpsReceiver;
   try {
     const options: GpsReceiverOptions = { source: g.source, host: g.host, port: g.port, baudRate: g.baudRate, reconnect: { initialMs: 500, maxMs: 1_000 }, ...(g.path ? { path: g.path } : {}) };
@@ -100,6 +98,16 @@ function systemOffsetMs(time: { utcMs: number; atMonoUs: number }): number {
 function offset(ms: number): string {
   const s = Math.round(ms / 100) / 10;
   return Math.abs(s) < 1 ? 'agrees within 1 s' : `is ${Math.abs(s)} s ${s > 0 ? 'ahead' : 'behind'}`;
+}
+
+/** An NMEA receiver whose port a kiosk running beside the self-test holds: what that kiosk last published (runtime status, every 2 s). */
+function runningGps(g: GpsSettings, k: RunningKiosk): CheckOutcome {
+  const who = `the running kiosk (pid ${k.pid})`;
+  const state = k.status?.gps;
+  if (state === undefined) return warn(`${where(g)}: ${who} holds its port; its GPS state is not readable here`, 'see its GPS on the driver screen, or run the self-test as the service user (SAFEGATE_RUNTIME_DIR=/run/safegate)');
+  if (state === 'fix') return pass(`${where(g)}: ${who} has a fix`);
+  if (state === 'no-fix') return warn(`${where(g)}: ${who} says the receiver has no fix`, 'indoors there is none: outdoors, with a view of the sky, it gets one within a few minutes');
+  return fail(`${where(g)}: ${who} says ${state}`, noReceiverAction(g));
 }
 
 /** The running kiosk's own receiver, as its tracker sees it (the supervisor screen's self-test). */

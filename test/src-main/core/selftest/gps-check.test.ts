@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../base/node/logger.js';
 import { createGpsReceiver } from '../../../../device/gps/gps.js';
 import type { Settings } from '../../../../src-main/core/config.js';
+import type { RuntimeStatus } from '../../../../src-main/core/runtime.js';
 import { gpsCheck, liveGpsCheck } from '../../../../src-main/core/selftest/gps.js';
 import { freePort } from '../../../helpers/mosquitto.js';
 import { tempDir } from '../../../helpers/fixtures.js';
@@ -12,6 +13,7 @@ import { GPSD_BINARY, GpsdPeer } from '../../../device/gps/gpsd-peer.js';
 /** The gps settings with the schema's defaults (config.ts), and what a test sets. */
 const gpsSettings = (gps: Partial<Settings['gps']>): Settings['gps'] => ({ source: 'none', host: '127.0.0.1', port: 2947, baudRate: 9600, fixMaxAgeSeconds: 10, clock: true, ...gps });
 const signal = new AbortController().signal;
+const runtimeStatus: RuntimeStatus = { pid: 4242, atMs: 0, link: 'offline', heldEvents: 0, disk: null };
 
 /** `safegate selftest`'s GPS check against real receivers: NMEA on a socat pty, and a real gpsd. */
 describe('selftest gps check', () => {
@@ -70,8 +72,14 @@ describe('selftest gps check', () => {
     expect(silent).toMatchObject({ status: 'fail', detail: expect.stringContaining('no NMEA sentence') });
     const missing = await gpsCheck({ gps: gpsSettings({ source: 'nmea', path: `${dir.path}/nothing` }), bus: true, running: null, listenMs: 1_500 }, signal);
     expect(missing).toMatchObject({ status: 'fail', detail: expect.stringContaining('no receiver'), action: expect.stringContaining('gps.path') });
+    // A kiosk running beside it holds the port: what it publishes is reported, the port is not taken.
     const held = await gpsCheck({ gps: gpsSettings({ source: 'nmea', path: pty.devicePath }), bus: true, running: { pid: 4242, status: null }, listenMs: 1_500 }, signal);
     expect(held).toMatchObject({ status: 'warn', detail: expect.stringContaining('pid 4242') });
+    const status = (gps: string) => ({ running: { pid: 4242, status: { ...runtimeStatus, gps } } });
+    const heldCheck = (gps: string) => gpsCheck({ gps: gpsSettings({ source: 'nmea', path: `${dir.path}/held-by-the-kiosk` }), bus: true, ...status(gps), listenMs: 1_500 }, signal);
+    expect(await heldCheck('fix')).toMatchObject({ status: 'pass', detail: expect.stringContaining('pid 4242) has a fix') });
+    expect((await heldCheck('no-fix')).status).toBe('warn');
+    expect(await heldCheck('disconnected')).toMatchObject({ status: 'fail', detail: expect.stringContaining('says disconnected') });
   }, 60_000);
 
   it.skipIf(!GPSD_BINARY)('a real gpsd with a fix passes; gpsd not running fails', async () => {
