@@ -225,11 +225,20 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     return out;
   }
 
-  /** An event made elsewhere (an override, a gate input) with the fields of this moment a bus unit's events carry. */
+  /**
+   * An event made elsewhere (an override, a gate input) with the fields of this moment a bus unit's
+   * events carry: the open trip and route (none when no trip is open), the fix now, and whether the
+   * clock now dates from GPS (the caller read the same clock a moment ago). Never the fields of an
+   * older event it was made from (an override copies the denied scan).
+   */
   private stamp(event: NewGateEvent): NewGateEvent {
     const { deps } = this;
     if (!deps.bus && !deps.position) return event;
-    return { ...event, ...(deps.position && event.position === undefined ? { position: deps.position() } : {}), ...deps.bus?.tripFields() };
+    const { tripId: _trip, routeId: _route, position: _position, clockSource: _clockSource, ...rest } = event;
+    const out: NewGateEvent = { ...rest, ...deps.bus?.tripFields() };
+    if (deps.position) out.position = deps.position();
+    if ((deps.clock.read() as Reading).source === 'gps') out.clockSource = 'gps';
+    return out;
   }
 
   /**

@@ -498,8 +498,11 @@ export class SupervisorDesk {
     // The alert's note for the hub: the reason in words, then the note, then who.
     const alertNote = [OVERRIDE_REASONS[reasonCode].en, trimmed, `by ${who.name} (${who.supervisorId})`].filter(Boolean).join(' - ');
     const clock = gatekeeper.now();
+    // Where and when of now (the gatekeeper stamps the trip and position of the moment), never the denied scan's.
+    const { tripId: _trip, routeId: _route, position: _position, clockSource: _clockSource, ...person } = denied;
     const event: NewGateEvent = {
-      ...denied,
+      ...person,
+      ...(clock.source === 'gps' ? { clockSource: 'gps' as const } : {}),
       wallMs: clock.wallMs,
       monoUs: clock.monoUs,
       bootId: clock.bootId,
