@@ -161,4 +161,67 @@ describe('bus mode on an unsynchronised clock with GPS time', () => {
     expect(again.decision.outcome).not.toBe('repeat');
     expect(again.seq).not.toBeNull();
   });
+
+  it('a supervisor override carries the trip, route, position and clock of its moment, never the denied scan\'s', () => {
+    gpsNow();
+    scan('D1');
+    roster.upsertAll([{ ...healthyWorker('W3', T0), vaccineDoses: 0 }]);
+    const denied = scan('W3');
+    expect(denied.decision.outcome).toBe('deny');
+    const deniedEvent = events.get(denied.seq!)!;
+    expect(deniedEvent).toMatchObject({ tripId: bus.view().trip!.tripId, clockSource: 'gps' });
+    scan('D1'); // the trip ends
+    expect(bus.view().trip).toBeNull();
+    // Another boot: no GPS time yet, the system clock unsynchronised.
+    bus.stop();
+    gk.stop();
+    bootId = 'boot-2';
+    mono = 50_000_000;
+    gpsSample = null;
+    compose();
+    advance(MIN);
+    const c = gk.now();
+    expect(c.source).toBeUndefined();
+    // As the supervisor desk makes it: the denied scan's person, the clock of now.
+    const p = gk.admitOverride(
+      { ...deniedEvent, wallMs: c.wallMs, monoUs: c.monoUs, bootId: c.bootId, clockSynced: c.synced, decision: 'allow', reasons: ['SUPERVISOR_OVERRIDE'] },
+      null,
+      (e) => events.append(e),
+    );
+    const stored = events.get(p.seq!)!;
+    expect(stored.tripId).toBeUndefined();
+    expect(stored.routeId).toBeUndefined();
+    expect(stored.clockSource).toBeUndefined();
+    expect(stored.clockSynced).toBe(false);
+    expect(stored.position).toBeNull(); // this unit has GPS and no fix now
+    expect(stored.workerId).toBe('W3');
+  });
+
+  it('a rider the site stream last saw boarding another bus of the zone (alighted by its trip end, never scanned out) boards this one: no anti-passback on a bus', () => {
+    gpsNow();
+    bus.stop();
+    gk.stop();
+    const boardedElsewhere = realWall - 10 * 3_600_000;
+    bus = new BusMode({ bus: settings, checkpoint: CP, db, events, clock, position: () => null, policy: () => defaultPolicy(), codeHashKey: 'k', log: silentLogger });
+    gk = new Gatekeeper({
+      checkpoint: CP,
+      events,
+      roster,
+      keyring: ring,
+      policy: () => defaultPolicy(),
+      clock,
+      actuator: act,
+      badgePattern: /^[A-Za-z0-9]{1,20}$/,
+      codeHashKey: 'k',
+      log: silentLogger,
+      held: new HeldSpool({ file: join(dir.path, 'run', 'held.jsonl'), dir: join(dir.path, 'run'), db, events, log: silentLogger }),
+      bus,
+      position: () => null,
+      sitePassages: { currentSinceMs: () => realWall - 60_000, lastPassage: (w: string) => (w === 'W1' ? { direction: 'entry' as const, atMs: boardedElsewhere } : null) },
+    });
+    bus.start();
+    scan('D1');
+    const r = scan('W1');
+    expect(r.decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
+  });
 });
