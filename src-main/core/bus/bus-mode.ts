@@ -79,6 +79,8 @@ interface OpenTrip {
    * within a boot, so a wall clock that jumps (a GPS fix after a boot without network) ends no trip.
    */
   startMono: { bootId: string; monoUs: number } | null;
+  /** Whether its start was dated by a synchronised (or GPS) clock: only then can its wall time be judged after a reboot. */
+  startSynced: boolean;
   aboard: Aboard;
   /** The bus has been outside the depot during this trip (a trip starting in the depot does not end there at once). */
   leftDepot: boolean;
@@ -127,6 +129,7 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     if (this.started) return;
     this.started = true;
     this.restore();
+    this.resumeAfterReboot();
     this.tick();
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
@@ -136,6 +139,51 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     clearInterval(this.timer);
     this.timer = undefined;
     this.started = false;
+  }
+
+  /**
+   * A trip left open by an earlier boot (the unit was switched off mid-trip). Its age can be judged
+   * only on wall time, and only when both its start and now are dated by a synchronised or GPS clock:
+   * then it ends at its deadline if that has passed, or goes on, timed on this boot's monotonic clock.
+   * Otherwise (an RTC-less unit with no network and no fix yet: fake-hwclock's old time) nobody can
+   * tell how long ago it was: it ends now with TRIP_ENDED_TIMEOUT, dated at its last event (that
+   * event's boot and monotonic time, so no later anchor can "correct" it into a made-up time).
+   */
+  private resumeAfterReboot(): void {
+    const t = this.trip;
+    if (!t) return;
+    try {
+      const reading = this.deps.clock.read();
+      if (t.startMono !== null && t.startMono.bootId === reading.bootId) return;
+      const lastSeq = this.book.lastSeq(t.tripId);
+      const last = lastSeq === null ? undefined : this.deps.events.get(lastSeq);
+      if (!last) return;
+      const lastAnchor = (wallMs: number): Reading => ({
+        wallMs,
+        monoUs: last.monoUs + Math.max(0, wallMs - last.wallMs) * 1000,
+        bootId: last.bootId,
+        synced: last.clockSynced,
+        ...(last.clockSource === 'gps' ? { source: 'gps' as const } : {}),
+      });
+      const none = { workerId: null, credentialKind: 'unknown' as const };
+      if (!reading.synced || !t.startSynced) {
+        this.deps.log.warn({ trip: t.tripId }, 'trip left open before a restart, its age cannot be judged (clock not synchronised): ended at its last event');
+        this.close('TRIP_ENDED_TIMEOUT', 'timeout', none, lastAnchor(last.wallMs));
+        return;
+      }
+      const limitMs = this.deps.bus.autoEndMinutes * 60_000;
+      const deadline = t.startedAtMs + limitMs;
+      if (reading.wallMs >= deadline) {
+        this.deps.log.info({ trip: t.tripId }, 'trip left open before a restart ran past its limit: ended at its deadline');
+        this.close('TRIP_ENDED_TIMEOUT', 'timeout', none, lastAnchor(Math.max(deadline, last.wallMs)));
+        return;
+      }
+      // Goes on: its age from here on the monotonic clock of this boot.
+      t.startMono = { bootId: reading.bootId, monoUs: reading.monoUs - (reading.wallMs - t.startedAtMs) * 1000 };
+    } catch (err) {
+      if (!isStorageFault(err)) this.deps.log.error({ err }, 'trip check after a restart failed');
+      else this.deps.log.error({ err: (err as Error).message }, 'cannot end the trip now (store): trying again shortly');
+    }
   }
 
   /** Reads the open trip and its riders from the store. */
@@ -149,6 +197,7 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
           startedAtMs: open.startedMs,
           startedBy: open.startedBy,
           startMono: startEvent ? { bootId: startEvent.bootId, monoUs: startEvent.monoUs } : null,
+          startSynced: startEvent?.clockSynced ?? false,
           aboard: this.book.aboard(open.tripId),
           leftDepot: false,
           inDepotSinceUs: null,
@@ -280,12 +329,19 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
       const reading = this.deps.clock.read();
       const limitMs = this.deps.bus.autoEndMinutes * 60_000;
       // Within the boot it started in, by the monotonic clock; after a reboot only wall time is left.
-      const sameBoot = t.startMono !== null && t.startMono.bootId === reading.bootId && reading.monoUs >= t.startMono.monoUs;
-      const openMs = sameBoot ? (reading.monoUs - t.startMono!.monoUs) / 1000 : reading.wallMs - t.startedAtMs;
+      const startMono = t.startMono;
+      const sameBoot = startMono !== null && startMono.bootId === reading.bootId;
+      // Another boot's trip whose age cannot be judged now (resumeAfterReboot could not end it): not by an unsynchronised wall clock.
+      const openMs = sameBoot ? (reading.monoUs - startMono.monoUs) / 1000 : reading.synced && t.startSynced ? reading.wallMs - t.startedAtMs : 0;
       if (openMs >= limitMs) {
         this.deps.log.info({ trip: t.tripId }, 'trip open too long: ended');
-        // Dated when the limit was reached, on the clock of now.
-        this.close('TRIP_ENDED_TIMEOUT', 'timeout', { workerId: null, credentialKind: 'unknown' }, Math.round(reading.wallMs - (openMs - limitMs)));
+        // Dated when the limit was reached, on the clock of now (and on this boot's monotonic clock).
+        const over = openMs - limitMs;
+        this.close('TRIP_ENDED_TIMEOUT', 'timeout', { workerId: null, credentialKind: 'unknown' }, {
+          ...reading,
+          wallMs: Math.round(reading.wallMs - over),
+          monoUs: sameBoot ? startMono.monoUs + limitMs * 1000 : reading.monoUs,
+        });
         return;
       }
       const depot = this.deps.bus.depot;
@@ -354,16 +410,15 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     direction: Direction,
     reason: DenyReason,
     person: { workerId: string | null; credentialKind: CredentialKind | 'unknown'; how: TripTrigger },
-    atMs = reading.wallMs,
+    /** Dated at another moment than now (a trip ended at its deadline, or at its last event after a restart): that moment's clock. */
+    at?: Reading,
   ): NewGateEvent {
-    const backdated = atMs < reading.wallMs;
+    const r = at ?? reading;
     const event: NewGateEvent = {
-      wallMs: atMs,
-      // A trip ended at its deadline while the unit was off or between checks: dated then, its
-      // monotonic time moved back as far as this boot allows.
-      monoUs: backdated ? Math.max(0, reading.monoUs - (reading.wallMs - atMs) * 1000) : reading.monoUs,
-      bootId: reading.bootId,
-      clockSynced: reading.synced,
+      wallMs: r.wallMs,
+      monoUs: r.monoUs,
+      bootId: r.bootId,
+      clockSynced: r.synced,
       checkpointId: this.deps.checkpoint.id,
       zoneId: this.deps.checkpoint.zone,
       direction,
@@ -377,8 +432,9 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
       tripId: trip.tripId,
       ...(trip.routeId === null ? {} : { routeId: trip.routeId }),
     };
-    if (this.deps.position) event.position = backdated ? null : this.deps.position();
-    if (reading.source === 'gps' && !backdated) event.clockSource = 'gps';
+    // Where the bus was at another moment is unknown (not "no fix"): no position then.
+    if (this.deps.position && !at) event.position = this.deps.position();
+    if (r.source === 'gps') event.clockSource = 'gps';
     return event;
   }
 
@@ -395,6 +451,7 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
       startedAtMs: reading.wallMs,
       startedBy: how,
       startMono: { bootId: reading.bootId, monoUs: reading.monoUs },
+      startSynced: reading.synced,
       aboard: new Map(),
       leftDepot: false,
       inDepotSinceUs: null,
@@ -432,15 +489,15 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     reason: TripEndReason,
     how: TripTrigger,
     person: { workerId: string | null; credentialKind: CredentialKind | 'unknown' },
-    atMs?: number,
+    dated?: Reading,
   ): number {
     const t = this.trip;
     if (!t) throw new TripRefusal('no trip is open');
     const reading = this.deps.clock.read();
-    const at = atMs === undefined ? reading.wallMs : Math.min(atMs, reading.wallMs);
+    const at = dated?.wallMs ?? reading.wallMs;
     const riders = [...t.aboard].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const alighted = riders.map(([workerId, kind]) => this.marker(reading, t, 'exit', ALIGHTED_AT_END_REASON, { workerId, credentialKind: kind, how }, at));
-    const end = this.marker(reading, t, 'exit', reason, { ...person, how }, at);
+    const alighted = riders.map(([workerId, kind]) => this.marker(reading, t, 'exit', ALIGHTED_AT_END_REASON, { workerId, credentialKind: kind, how }, dated));
+    const end = this.marker(reading, t, 'exit', reason, { ...person, how }, dated);
     const seq = this.write(() =>
       this.deps.db.transaction(() => {
         for (const e of alighted) this.deps.events.append(e);

@@ -52,6 +52,7 @@ export class TripBook {
   private readonly openStmt: Statement;
   private readonly getStmt: Statement;
   private readonly ridesStmt: Statement;
+  private readonly lastStmt: Statement;
 
   constructor(db: SqliteDatabase) {
     this.insertStmt = db.prepare('INSERT INTO trips (trip_id, route_id, started_seq, started_ms, started_by) VALUES (?, ?, ?, ?, ?)');
@@ -59,6 +60,7 @@ export class TripBook {
     this.routeStmt = db.prepare('UPDATE trips SET route_id = ? WHERE trip_id = ? AND ended_seq IS NULL');
     this.openStmt = db.prepare('SELECT * FROM trips WHERE ended_seq IS NULL ORDER BY started_seq DESC LIMIT 1');
     this.getStmt = db.prepare('SELECT * FROM trips WHERE trip_id = ?');
+    this.lastStmt = db.prepare('SELECT max(seq) AS seq FROM events WHERE trip_id = ?');
     // A trip's riders' allowed scans (its own markers and the gate inputs' events aside), by the events_trip index.
     this.ridesStmt = db
       .prepare(
@@ -89,6 +91,11 @@ export class TripBook {
   get(tripId: string): TripRecord | null {
     const row = this.getStmt.get(tripId) as TripRow | undefined;
     return row ? fromRow(row) : null;
+  }
+
+  /** The number of the trip's latest event (null: none), by the events_trip index. */
+  lastSeq(tripId: string): number | null {
+    return (this.lastStmt.get(tripId) as { seq: number | null }).seq;
   }
 
   /** The riders aboard a trip now, from its events: those whose last allowed scan of the trip boarded them. */

@@ -224,4 +224,50 @@ describe('bus mode on an unsynchronised clock with GPS time', () => {
     const r = scan('W1');
     expect(r.decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
   });
+
+  it("a restart overnight on an RTC-less unit with no fix yet: last evening's open trip ends at start-up, dated at its last event (its boot, no position); the morning's rider boards a new trip", () => {
+    gpsNow();
+    scan('D1');
+    const lastScan = scan('W1'); // the evening trip; W1 never scans out
+    const evening = bus.view().trip!.tripId;
+    const last = events.get(lastScan.seq!)!;
+    bus.stop();
+    gk.stop();
+    // Power off before the depot dwell; fake-hwclock restores about the shutdown time; 12 h later, no fix in the garage.
+    const shutdownWall = clock.read().wallMs;
+    realWall += 12 * 3_600_000;
+    sysWall = shutdownWall;
+    mono = 30_000_000;
+    bootId = 'boot-2';
+    gpsSample = null;
+    compose();
+    expect(bus.view().trip).toBeNull();
+    const [alighted, ended] = all().slice(-2);
+    for (const e of [alighted!, ended!]) {
+      expect(e).toMatchObject({ tripId: evening, wallMs: last.wallMs, monoUs: last.monoUs, bootId: 'boot-1', clockSynced: true, clockSource: 'gps' });
+      expect(e.position).toBeUndefined();
+    }
+    expect(alighted).toMatchObject({ workerId: 'W1', reasons: ['ALIGHTED_AT_TRIP_END'] });
+    expect(ended!.reasons).toEqual(['TRIP_ENDED_TIMEOUT']);
+    const morning = scan('W1');
+    expect(morning.decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
+    expect(bus.view().trip!.tripId).not.toBe(evening);
+  });
+
+  it('a trip opened before the first fix is not ended when GPS time arrives days ahead; it ends on the monotonic clock', () => {
+    scan('W1');
+    scan('W2'); // a first-scan trip dated by the system clock, 3 days behind
+    const first = bus.view().trip!.tripId;
+    advance(10 * MIN);
+    gpsNow(); // the first fix: the wall time jumps 3 days forward
+    bus.tick();
+    expect(bus.view().trip?.tripId).toBe(first);
+    expect(scan('W1').decision).toMatchObject({ outcome: 'allow', direction: 'exit' });
+    advance(180 * MIN);
+    bus.tick();
+    expect(bus.view().trip).toBeNull();
+    const end = all().at(-1)!;
+    expect(end).toMatchObject({ tripId: first, reasons: ['TRIP_ENDED_TIMEOUT'], bootId: 'boot-1', clockSource: 'gps' });
+    expect(end.position).toBeUndefined();
+  });
 });
