@@ -444,7 +444,7 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     person: { workerId: string | null; credentialKind: CredentialKind | 'unknown' },
     reading: Reading,
   ): { trip: OpenTrip; event: NewGateEvent; alert: AlertKind | undefined } {
-    const tripId = `T${reading.wallMs.toString(36)}-${randomBytes(3).toString('hex')}`;
+    const tripId = `T${Math.max(0, reading.wallMs).toString(36).padStart(8, '0')}-${randomBytes(3).toString('hex')}`;
     const trip: OpenTrip = {
       tripId,
       routeId,
