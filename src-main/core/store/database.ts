@@ -13,9 +13,18 @@ export interface OpenStoreOptions {
   /** See OpenDatabaseOptions: 0 on the gate's connection, whose commits must not checkpoint. */
   walAutocheckpoint?: number;
   journalSizeLimitBytes?: number;
+  /** SQLite page cache, KiB (default KIOSK_CACHE_KIB). */
+  cacheKiB?: number;
 }
+
+/**
+ * The kiosk's page cache per connection: 4 MiB. Its hot reads are index lookups (a worker, their last
+ * passage, the outbox's head) that the OS page cache serves anyway; SQLite's own default (16 MiB here)
+ * made a bus unit's memory grow by that much over a week offline as its database grew (bench:bus-week).
+ */
+export const KIOSK_CACHE_KIB = 4_096;
 
 /** Opens the kiosk's database (events, roster, downloaded data, supervisor desk) with its migrations. */
 export function openStore(path: string, options: OpenStoreOptions = {}): SqliteDatabase {
-  return openDatabase(path, { ...options, migrations: options.migrations ?? MIGRATIONS });
+  return openDatabase(path, { cacheKiB: KIOSK_CACHE_KIB, ...options, migrations: options.migrations ?? MIGRATIONS });
 }
