@@ -244,7 +244,9 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   /**
    * A driver card on a bus unit: what the credential rules accepted as a driver's (a valid pass, or
    * a badge of someone on the roster, and no credential refusal) opens or ends a trip instead of
-   * boarding. Their health and the bus's occupancy do not matter here: the driver is not a rider.
+   * boarding. The bus's occupancy and route do not matter here (the driver is not a rider), but the
+   * health rules do: a driver the policy refuses for health (a confirmed case, a quarantine) is
+   * refused like a rider, the trip neither starts nor ends, and the same alert is queued.
    */
   private isDriverCard(e: ReturnType<Gatekeeper['evaluate']>): e is ReturnType<Gatekeeper['evaluate']> & { reading: { status: 'valid'; workerId: string } } {
     const { reading, decision, worker } = e;
@@ -254,7 +256,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       reading.status === 'valid' &&
       (reading.kind === 'pass' || worker !== undefined) &&
       this.deps.bus.isDriver(reading.workerId) &&
-      !decision.reasons.some((r) => reasonCategory(r) === 'credential')
+      !decision.reasons.some((r) => reasonCategory(r) === 'credential' || reasonCategory(r) === 'health')
     );
   }
 

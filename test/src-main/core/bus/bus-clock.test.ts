@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TRIP_ID_PATTERN } from '../../../../base/common/bus.js';
 import { defaultPolicy } from '../../../../base/common/policy/policy.js';
 import type { GateEvent } from '../../../../base/common/types.js';
 import { HubKeyring, generateSigningKeyPair } from '../../../../base/node/keys.js';
@@ -269,5 +270,26 @@ describe('bus mode on an unsynchronised clock with GPS time', () => {
     const end = all().at(-1)!;
     expect(end).toMatchObject({ tripId: first, reasons: ['TRIP_ENDED_TIMEOUT'], bootId: 'boot-1', clockSource: 'gps' });
     expect(end.position).toBeUndefined();
+  });
+
+  it('a unit whose clock starts at the epoch (no fake-hwclock) makes trip ids of its own pattern', () => {
+    sysWall = 1_000;
+    bus.startTrip('button');
+    const tripId = bus.view().trip!.tripId;
+    expect(tripId).toMatch(TRIP_ID_PATTERN);
+    expect(tripId.startsWith('T000000')).toBe(true);
+    expect(all().at(-1)).toMatchObject({ tripId, reasons: ['TRIP_STARTED'], wallMs: 1_000 });
+  });
+
+  it('a driver refused for health (a confirmed case in quarantine) is refused like a rider: no trip starts, the same alert is queued', () => {
+    gpsNow();
+    roster.upsertAll([{ ...healthyWorker('D1', T0), caseStatus: 'F0' as const, quarantineUntil: T0 + 10 * DAY }]);
+    const d = scan('D1');
+    expect(d.decision.outcome).toBe('deny');
+    expect(d.decision.reasons).toContain('CASE_F0');
+    expect(bus.view().trip).toBeNull();
+    expect(act.calls.at(-1)).not.toBe('admit');
+    expect(events.unsentAlerts(10).map((a) => a.kind)).toEqual(['confirmed-case-entry-attempt']);
+    expect(all().filter((e) => e.source === 'trip')).toEqual([]);
   });
 });
