@@ -78,7 +78,7 @@ export interface GpsTimeSample {
 export class GpsDatedClock {
   /** The latest GPS time sample seen (fresh or not), of this process's monotonic clock. */
   private lastSample: GpsTimeSample | null = null;
-  /** The latest wall time this clock answered (not from a synchronised system clock), per boot. */
+  /** The latest GPS-dated wall time this clock answered, per boot. */
   private lastWall: { bootId: string; wallMs: number } | null = null;
 
   constructor(
@@ -100,7 +100,9 @@ export class GpsDatedClock {
     // A sample from the future of this reading's monotonic time belongs to another boot or clock: ignore it.
     if (fresh && fresh.atMonoUs <= reading.monoUs) this.lastSample = fresh;
     const sample = this.lastSample;
-    if (!sample || sample.atMonoUs > reading.monoUs) return this.forward(reading);
+    // No GPS time yet: the unsynchronised system clock as it is (it never holds back the GPS time
+    // that follows: a clock running ahead of GPS would otherwise pin every event to its last reading).
+    if (!sample || sample.atMonoUs > reading.monoUs) return reading;
     const sinceUs = reading.monoUs - sample.atMonoUs;
     return this.forward({ ...reading, wallMs: Math.round(sample.utcMs + sinceUs / 1_000), synced: true, source: 'gps' });
   }
@@ -110,7 +112,7 @@ export class GpsDatedClock {
     return this.read().source === 'gps';
   }
 
-  /** Never backwards within a boot: a reading before the last one answered is held at it. */
+  /** GPS-dated readings never go backwards within a boot (a new sample may correct the carried time by a few ms): held at the last one. */
   private forward(reading: ClockReading): ClockReading {
     const last = this.lastWall;
     if (last && last.bootId === reading.bootId && reading.wallMs < last.wallMs) return { ...reading, wallMs: last.wallMs };

@@ -124,15 +124,24 @@ describe('GpsDatedClock rules', () => {
     expect(clock.read().wallMs).toBe(1_900_000_063_000);
   });
 
-  it('never goes backwards within a boot without GPS time; a synchronised system clock still wins; another boot starts afresh', () => {
-    let r: ClockReading = { wallMs: 5_000_000, monoUs: 1, bootId: 'b', synced: false };
-    const clock = new GpsDatedClock({ read: () => r }, () => null, true);
-    expect(clock.read().wallMs).toBe(5_000_000);
-    r = { ...r, wallMs: 4_000_000, monoUs: 2 };
-    expect(clock.read().wallMs).toBe(5_000_000);
-    r = { ...r, wallMs: 3_000_000, monoUs: 3, synced: true };
+  it('a system clock running ahead of the GPS time before the first fix does not hold back the GPS-dated readings that follow', () => {
+    let mono = 1_000_000;
+    let sample: { utcMs: number; atMonoUs: number } | null = null;
+    // The unsynchronised system clock runs 6 minutes ahead of the true (GPS) time.
+    const clock = new GpsDatedClock({ read: () => ({ wallMs: 1_900_000_360_000 + mono / 1_000, monoUs: mono, bootId: 'b', synced: false }) }, () => sample, true);
+    expect(clock.read()).toMatchObject({ wallMs: 1_900_000_361_000, synced: false });
+    sample = { utcMs: 1_900_000_001_000, atMonoUs: mono };
+    mono += 2_000_000;
+    expect(clock.read()).toEqual({ wallMs: 1_900_000_003_000, monoUs: mono, bootId: 'b', synced: true, source: 'gps' });
+    mono += 1_000_000;
+    expect(clock.read().wallMs).toBe(1_900_000_004_000);
+  });
+
+  it('a synchronised system clock still wins; another boot starts afresh', () => {
+    let r: ClockReading = { wallMs: 5_000_000, monoUs: 1, bootId: 'b', synced: true };
+    const clock = new GpsDatedClock({ read: () => r }, () => ({ utcMs: 9_000_000, atMonoUs: 1 }), true);
     expect(clock.read()).toEqual(r);
     r = { wallMs: 1_000, monoUs: 1, bootId: 'c', synced: false };
-    expect(clock.read().wallMs).toBe(1_000);
+    expect(clock.read()).toMatchObject({ wallMs: 9_000_000, source: 'gps' });
   });
 });
