@@ -424,6 +424,7 @@ export class Kiosk {
                 policyCheckedAtMs: this.downlinkState.cursor('policy').checkedAt,
                 maxAgeS: this.policy.maxDataAgeS(),
               }),
+              ...(this.gps ? { gpsView: () => this.gps!.view(false) } : {}),
             }),
         },
         this.log.child({ ns: 'screens' }),
