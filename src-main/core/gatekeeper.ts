@@ -271,6 +271,20 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       if (!isStorageFault(err)) throw err;
       deps.log.error({ err: (err as Error).message }, 'cannot store the trip start or end: driver card refused, scan it again');
     }
+    if (done === null) {
+      // A closing card just after the start: the driver scanning again. Nothing recorded.
+      deps.actuator.acknowledgeRepeat();
+      const passage: Passage = {
+        seq: null,
+        decision: { outcome: 'repeat', direction: e.decision.direction, reasons: [] },
+        displayName: e.worker?.displayName ?? null,
+        credentialAccepted: true,
+        durable: true,
+        timing: { receivedAtNs: scan.receivedAtNs, committedAtNs: null, actuatedAtNs: process.hrtime.bigint() },
+      };
+      this.emit('passage', passage);
+      return passage;
+    }
     const committedAtNs = done ? process.hrtime.bigint() : null;
     if (done) {
       deps.afterCommit?.();

@@ -48,6 +48,11 @@ export interface BusModeDeps {
   /** The disk is full: free the reserve (true when freed: the write is tried once more). */
   onDiskFull?: () => boolean;
   afterCommit?: () => void;
+  /**
+   * A driver card this soon after the trip's start is ignored instead of ending it (the driver
+   * scanning again, thinking the first scan failed); DRIVER_CARD_GRACE_MS on a real unit. Absent: 0.
+   */
+  driverCardGraceMs?: number;
 }
 
 /** The scan path's view of the trips (Gatekeeper deps.bus). */
@@ -56,8 +61,12 @@ export interface BusHook {
   decisionContext(workerId: string | null): NonNullable<DecisionInput['bus']>;
   /** Whether this worker's card is a driver card (settings bus.drivers). */
   isDriver(workerId: string): boolean;
-  /** A driver card: opens a trip, or ends the open one. The marker event's number and what it did. */
-  driverCard(person: { workerId: string; credentialKind: CredentialKind }): { seq: number; direction: Direction; reason: 'TRIP_STARTED' | 'TRIP_ENDED' };
+  /**
+   * A driver card: opens a trip, takes over a trip riders opened with no driver, or ends the open
+   * one. The marker event's number and what it did; null: ignored (a closing card within
+   * driverCardGraceMs of the trip's start: the driver scanning again, thinking the first failed).
+   */
+  driverCard(person: { workerId: string; credentialKind: CredentialKind }): { seq: number; direction: Direction; reason: 'TRIP_STARTED' | 'TRIP_ENDED' } | null;
   /**
    * Commits a scan's event in the open trip (its fields set); with no trip open, an allowed scan
    * first opens one (first-scan), in the same transaction. Returns the event's number.
@@ -81,6 +90,8 @@ interface OpenTrip {
   startMono: { bootId: string; monoUs: number } | null;
   /** Whether its start was dated by a synchronised (or GPS) clock: only then can its wall time be judged after a reboot. */
   startSynced: boolean;
+  /** The driver whose card started or took over the trip (null: none yet). */
+  driver: string | null;
   aboard: Aboard;
   /** The bus has been outside the depot during this trip (a trip starting in the depot does not end there at once). */
   leftDepot: boolean;
@@ -90,6 +101,8 @@ interface OpenTrip {
 
 /** How often the open trip is checked for its time limit and the depot. */
 const TICK_MS = 5_000;
+/** The grace a bus unit should give (BusModeDeps.driverCardGraceMs): a driver card this soon after the trip's start does not end it. */
+export const DRIVER_CARD_GRACE_MS = 60_000;
 const EARTH_RADIUS_M = 6_371_008.8;
 
 /** Great-circle distance in metres (haversine). */
@@ -198,6 +211,7 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
           startedBy: open.startedBy,
           startMono: startEvent ? { bootId: startEvent.bootId, monoUs: startEvent.monoUs } : null,
           startSynced: startEvent?.clockSynced ?? false,
+          driver: this.book.driver(open.tripId),
           aboard: this.book.aboard(open.tripId),
           leftDepot: false,
           inDepotSinceUs: null,
@@ -259,8 +273,23 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     return this.drivers.has(workerId);
   }
 
-  driverCard(person: { workerId: string; credentialKind: CredentialKind }): { seq: number; direction: Direction; reason: 'TRIP_STARTED' | 'TRIP_ENDED' } {
-    if (this.trip) return { seq: this.close('TRIP_ENDED', 'driver-card', person), direction: 'exit', reason: 'TRIP_ENDED' };
+  driverCard(person: { workerId: string; credentialKind: CredentialKind }): { seq: number; direction: Direction; reason: 'TRIP_STARTED' | 'TRIP_ENDED' } | null {
+    const t = this.trip;
+    if (t && t.driver === null && t.startedBy === 'first-scan') {
+      // Riders boarded before the driver's card: the driver takes the trip over (a start marker of
+      // the same trip naming them), it does not end it.
+      const reading = this.deps.clock.read();
+      const event = this.marker(reading, t, 'entry', TRIP_START_REASON, { ...person, how: 'driver-card' });
+      const seq = this.write(() => this.deps.events.append(event));
+      t.driver = person.workerId;
+      this.deps.log.info({ trip: t.tripId }, 'driver took over a trip riders started');
+      this.emit('change');
+      return { seq, direction: 'entry', reason: TRIP_START_REASON };
+    }
+    if (t) {
+      if (this.openForMs(t) < (this.deps.driverCardGraceMs ?? 0)) return null;
+      return { seq: this.close('TRIP_ENDED', 'driver-card', person), direction: 'exit', reason: 'TRIP_ENDED' };
+    }
     return { seq: this.open('driver-card', this.defaultRoute(), person), direction: 'entry', reason: TRIP_START_REASON };
   }
 
@@ -370,6 +399,13 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
 
   // ---- inside ----------------------------------------------------------------------------------
 
+  /** How long the trip has been open: on the monotonic clock within its boot, else by wall time. */
+  private openForMs(t: OpenTrip): number {
+    const reading = this.deps.clock.read();
+    if (t.startMono !== null && t.startMono.bootId === reading.bootId) return (reading.monoUs - t.startMono.monoUs) / 1000;
+    return reading.wallMs - t.startedAtMs;
+  }
+
   /** The roster is older than the policy allows and the policy lets a bus through anyway. */
   private staleData(): boolean {
     const checkedAt = this.deps.rosterCheckedAt?.() ?? null;
@@ -452,6 +488,7 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
       startedBy: how,
       startMono: { bootId: reading.bootId, monoUs: reading.monoUs },
       startSynced: reading.synced,
+      driver: person.workerId,
       aboard: new Map(),
       leftDepot: false,
       inDepotSinceUs: null,

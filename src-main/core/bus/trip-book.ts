@@ -53,6 +53,7 @@ export class TripBook {
   private readonly getStmt: Statement;
   private readonly ridesStmt: Statement;
   private readonly lastStmt: Statement;
+  private readonly driverStmt: Statement;
 
   constructor(db: SqliteDatabase) {
     this.insertStmt = db.prepare('INSERT INTO trips (trip_id, route_id, started_seq, started_ms, started_by) VALUES (?, ?, ?, ?, ?)');
@@ -61,6 +62,8 @@ export class TripBook {
     this.openStmt = db.prepare('SELECT * FROM trips WHERE ended_seq IS NULL ORDER BY started_seq DESC LIMIT 1');
     this.getStmt = db.prepare('SELECT * FROM trips WHERE trip_id = ?');
     this.lastStmt = db.prepare('SELECT max(seq) AS seq FROM events WHERE trip_id = ?');
+    // A driver's card's start marker is the trip's only entry of source 'trip' that names a worker.
+    this.driverStmt = db.prepare("SELECT worker_id FROM events WHERE trip_id = ? AND source = 'trip' AND direction = 'entry' AND worker_id IS NOT NULL ORDER BY seq LIMIT 1");
     // A trip's riders' allowed scans (its own markers and the gate inputs' events aside), by the events_trip index.
     this.ridesStmt = db
       .prepare(
@@ -96,6 +99,11 @@ export class TripBook {
   /** The number of the trip's latest event (null: none), by the events_trip index. */
   lastSeq(tripId: string): number | null {
     return (this.lastStmt.get(tripId) as { seq: number | null }).seq;
+  }
+
+  /** The driver whose card started (or took over) the trip, or null. */
+  driver(tripId: string): string | null {
+    return (this.driverStmt.get(tripId) as { worker_id: string } | undefined)?.worker_id ?? null;
   }
 
   /** The riders aboard a trip now, from its events: those whose last allowed scan of the trip boarded them. */

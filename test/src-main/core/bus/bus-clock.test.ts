@@ -8,7 +8,7 @@ import { HubKeyring, generateSigningKeyPair } from '../../../../base/node/keys.j
 import { silentLogger } from '../../../../base/node/logger.js';
 import { issuePass } from '../../../../base/node/pass.js';
 import type { GateActuator } from '../../../../device/gpio/gate-signals.js';
-import { BusMode, type BusSettings } from '../../../../src-main/core/bus/bus-mode.js';
+import { BusMode, DRIVER_CARD_GRACE_MS, type BusSettings } from '../../../../src-main/core/bus/bus-mode.js';
 import { GpsDatedClock, type ClockReading } from '../../../../src-main/core/clock.js';
 import { Gatekeeper } from '../../../../src-main/core/gatekeeper.js';
 import { openStore, type SqliteDatabase } from '../../../../src-main/core/store/database.js';
@@ -87,7 +87,18 @@ describe('bus mode on an unsynchronised clock with GPS time', () => {
     clock = new GpsDatedClock({ read: (): ClockReading => ({ wallMs: sysWall, monoUs: mono, bootId, synced: false }) }, () => gpsSample, gpsClockEnabled);
     events = new EventLog(db);
     roster = new Roster(db);
-    bus = new BusMode({ bus: settings, checkpoint: CP, db, events, clock, position: () => null, policy: () => defaultPolicy(), codeHashKey: 'k', log: silentLogger });
+    bus = new BusMode({
+      bus: settings,
+      checkpoint: CP,
+      db,
+      events,
+      clock,
+      position: () => null,
+      policy: () => defaultPolicy(),
+      codeHashKey: 'k',
+      log: silentLogger,
+      driverCardGraceMs: DRIVER_CARD_GRACE_MS,
+    });
     act = new RecordingActuator();
     gk = new Gatekeeper({
       checkpoint: CP,
@@ -291,5 +302,35 @@ describe('bus mode on an unsynchronised clock with GPS time', () => {
     expect(act.calls.at(-1)).not.toBe('admit');
     expect(events.unsentAlerts(10).map((a) => a.kind)).toEqual(['confirmed-case-entry-attempt']);
     expect(all().filter((e) => e.source === 'trip')).toEqual([]);
+  });
+
+  it("a driver card on a trip riders opened takes it over (a start marker naming the driver, same trip) instead of ending it; a closing card within a minute of the start is ignored", () => {
+    gpsNow();
+    scan('W1');
+    scan('W2');
+    const tripId = bus.view().trip!.tripId;
+    const d = scan('D1');
+    expect(d.decision).toMatchObject({ outcome: 'allow', direction: 'entry', reasons: ['TRIP_STARTED'] });
+    expect(act.calls.at(-1)).toBe('admit');
+    expect(bus.view().trip).toMatchObject({ tripId, aboard: 2 });
+    expect(all().filter((e) => e.reasons.includes('ALIGHTED_AT_TRIP_END'))).toEqual([]);
+    expect(events.get(d.seq!)).toMatchObject({ tripId, workerId: 'D1', source: 'trip', direction: 'entry', reasons: ['TRIP_STARTED'] });
+    // Taken over: the driver's card again ends it (after the grace), even after a restart of the process.
+    bus.stop();
+    gk.stop();
+    compose();
+    const ended = scan('D1');
+    expect(ended.decision.reasons).toEqual(['TRIP_ENDED']);
+    expect(bus.view().trip).toBeNull();
+    // A new trip by the card, and the driver scans again 6 s later (the repeat window is 5 s): ignored, the trip stays open.
+    expect(scan('D1').decision.reasons).toEqual(['TRIP_STARTED']);
+    const next = bus.view().trip!.tripId;
+    const before = all().length;
+    const again = scan('D1', 6_000);
+    expect(again.decision.outcome).toBe('repeat');
+    expect(act.calls.at(-1)).toBe('repeat');
+    expect(all().length).toBe(before);
+    expect(bus.view().trip?.tripId).toBe(next);
+    expect(scan('D1', DRIVER_CARD_GRACE_MS).decision.reasons).toEqual(['TRIP_ENDED']);
   });
 });
