@@ -60,7 +60,13 @@ export function geoPoint(lat: number | null | undefined, lon: number | null | un
   return { lat: Math.round(lat * 1e6) / 1e6, lon: Math.round(lon * 1e6) / 1e6 };
 }
 
-/** A usable GPS time: a number, not before EARLIEST_GPS_UTC_MS; else null. */
+/**
+ * A GPS date from this year on is a receiver's error or a spoofed signal (an RMC date of 311249 reads
+ * as 2049): the year this code was written (EARLIEST_GPS_UTC_MS) plus 20 years of service.
+ */
+export const LATEST_GPS_UTC_MS = Date.UTC(2044, 0, 1);
+
+/** A usable GPS time: a number, from EARLIEST_GPS_UTC_MS to before LATEST_GPS_UTC_MS; else null. */
 export function plausibleUtcMs(ms: number | null | undefined): number | null {
-  return typeof ms === 'number' && Number.isFinite(ms) && ms >= EARLIEST_GPS_UTC_MS ? ms : null;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= EARLIEST_GPS_UTC_MS && ms < LATEST_GPS_UTC_MS ? ms : null;
 }

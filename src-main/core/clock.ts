@@ -58,6 +58,9 @@ export class SystemClock {
   }
 }
 
+/** A GPS time this far from a synchronised system clock is wrong (a broken or spoofed receiver): not used in this boot. */
+export const GPS_DISAGREEMENT_MS = 2_000;
+
 /** A GPS time and when it arrived, on the same monotonic clock as ClockReading.monoUs (device/gps GpsTracker.time()). */
 export interface GpsTimeSample {
   utcMs: number;
@@ -73,13 +76,17 @@ export interface GpsTimeSample {
  * when the fix goes stale too (a tunnel, a covered stop): the GPS time is still known, carried by
  * the monotonic clock, and falling back to a system clock days behind would date a rider's exit
  * before their boarding. Before any sample: the system's unsynchronised reading, as before.
- * Whatever is not the synchronised system clock never goes backwards within a boot.
+ * Whatever is not the synchronised system clock never goes backwards within a boot. A GPS time that
+ * disagrees with a synchronised system clock by more than GPS_DISAGREEMENT_MS is refused for the
+ * rest of the boot (a broken or spoofed receiver must not date events once the network is gone).
  */
 export class GpsDatedClock {
   /** The latest GPS time sample seen (fresh or not), of this process's monotonic clock. */
   private lastSample: GpsTimeSample | null = null;
   /** The latest GPS-dated wall time this clock answered, per boot. */
   private lastWall: { bootId: string; wallMs: number } | null = null;
+  /** The GPS time disagreed with the synchronised system clock in this boot: not trusted again. */
+  private distrustedBoot: string | null = null;
 
   constructor(
     private readonly system: { read(): ClockReading },
@@ -95,7 +102,12 @@ export class GpsDatedClock {
 
   read(): ClockReading {
     const reading = this.system.read();
-    if (reading.synced || !this.enabled) return reading;
+    if (!this.enabled) return reading;
+    if (reading.synced) {
+      this.checkAgainst(reading);
+      return reading;
+    }
+    if (this.distrustedBoot === reading.bootId) return reading;
     const fresh = this.gpsTime();
     // A sample from the future of this reading's monotonic time belongs to another boot or clock: ignore it.
     if (fresh && fresh.atMonoUs <= reading.monoUs) this.lastSample = fresh;
@@ -110,6 +122,18 @@ export class GpsDatedClock {
   /** Whether read() dates from GPS right now (the driver screen's GpsView.datingFromGps). */
   datingFromGps(): boolean {
     return this.read().source === 'gps';
+  }
+
+  /** With a synchronised system clock: a GPS time far from it is refused for this boot. */
+  private checkAgainst(reading: ClockReading): void {
+    if (this.distrustedBoot === reading.bootId) return;
+    const fresh = this.gpsTime();
+    if (!fresh || fresh.atMonoUs > reading.monoUs) return;
+    const gpsWall = fresh.utcMs + (reading.monoUs - fresh.atMonoUs) / 1_000;
+    if (Math.abs(gpsWall - reading.wallMs) > GPS_DISAGREEMENT_MS) {
+      this.distrustedBoot = reading.bootId;
+      this.lastSample = null;
+    } else this.lastSample = fresh;
   }
 
   /** GPS-dated readings never go backwards within a boot (a new sample may correct the carried time by a few ms): held at the last one. */

@@ -36,6 +36,8 @@ describe('readGpsdLine', () => {
     expect(readGpsdLine('{"class":"SKY","satellites":[]}')).toEqual({ kind: 'ignored' });
     // A time that is not gpsd's ISO form (an old gpsd's epoch seconds, text) gives no time; the position still counts.
     expect(readGpsdLine('{"class":"TPV","mode":3,"lat":1,"lon":2,"time":1781512215}')).toMatchObject({ kind: 'fix', utcMs: null });
+    // A time from 2044 on (a broken or spoofed receiver) gives no time either.
+    expect(readGpsdLine('{"class":"TPV","mode":3,"lat":1,"lon":2,"time":"2099-12-31T08:30:15.000Z"}')).toMatchObject({ kind: 'fix', utcMs: null });
     expect(readGpsdLine('{"class":"TPV","mode":3,"lat":1,"lon":2,"time":"yesterday"}')).toMatchObject({ kind: 'fix', utcMs: null });
   });
 

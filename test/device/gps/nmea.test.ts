@@ -30,6 +30,11 @@ describe('readNmeaSentence', () => {
     expect(r).toMatchObject({ kind: 'fix', utcMs: null });
   });
 
+  it('a date from 2044 on (an RMC date of 311249: a broken or spoofed receiver) gives no time, the position still counts', () => {
+    const r = readNmeaSentence(sentence('GPRMC,083015.00,A,1049.12340,N,10641.56780,E,0.0,0.0,311249,,,A').trimEnd());
+    expect(r).toMatchObject({ kind: 'fix', position: { lat: 10.818723, lon: 106.692797 }, utcMs: null });
+  });
+
   it('refuses bad checksums, lines that are not NMEA and malformed RMC; ignores other valid sentences', () => {
     for (const l of lines(badChecksumCycle(10, 106, UTC))) expect(readNmeaSentence(l)).toMatchObject({ kind: 'refused', rejected: { reason: 'bad-checksum' } });
     expect(readNmeaSentence('hello')).toMatchObject({ kind: 'refused', rejected: { reason: 'not-nmea' } });

@@ -144,4 +144,22 @@ describe('GpsDatedClock rules', () => {
     r = { wallMs: 1_000, monoUs: 1, bootId: 'c', synced: false };
     expect(clock.read()).toMatchObject({ wallMs: 9_000_000, source: 'gps' });
   });
+
+  it('refuses, for the rest of the boot, a GPS time more than 2 s off a synchronised system clock', () => {
+    let r: ClockReading = { wallMs: 1_900_000_000_000, monoUs: 10_000_000, bootId: 'b', synced: true };
+    let sample = { utcMs: 1_900_000_003_000, atMonoUs: 10_000_000 }; // 3 s ahead
+    const clock = new GpsDatedClock({ read: () => r }, () => sample, true);
+    expect(clock.read()).toEqual(r);
+    // The network goes: the system clock is no longer synchronised; the GPS time is not used.
+    r = { ...r, monoUs: 20_000_000, wallMs: 1_900_000_010_000, synced: false };
+    sample = { utcMs: 1_900_000_013_000, atMonoUs: 20_000_000 };
+    expect(clock.read()).toEqual(r);
+    // A GPS time within 2 s of the synchronised clock is used once it is gone.
+    const ok = new GpsDatedClock({ read: () => r }, () => sample, true);
+    r = { ...r, synced: true };
+    sample = { utcMs: r.wallMs + 1_500, atMonoUs: r.monoUs };
+    ok.read();
+    r = { ...r, synced: false };
+    expect(ok.read()).toMatchObject({ wallMs: 1_900_000_011_500, source: 'gps' });
+  });
 });
