@@ -167,7 +167,9 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     if (!t) return;
     try {
       const reading = this.deps.clock.read();
-      if (t.startMono !== null && t.startMono.bootId === reading.bootId) return;
+      // The same boot (a restart of the process): timed on, by the monotonic clock. A monotonic time
+      // before the trip's start cannot be the same boot, whatever its id says.
+      if (t.startMono !== null && t.startMono.bootId === reading.bootId && reading.monoUs >= t.startMono.monoUs) return;
       const lastSeq = this.book.lastSeq(t.tripId);
       const last = lastSeq === null ? undefined : this.deps.events.get(lastSeq);
       if (!last) return;
@@ -359,7 +361,7 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
       const limitMs = this.deps.bus.autoEndMinutes * 60_000;
       // Within the boot it started in, by the monotonic clock; after a reboot only wall time is left.
       const startMono = t.startMono;
-      const sameBoot = startMono !== null && startMono.bootId === reading.bootId;
+      const sameBoot = startMono !== null && startMono.bootId === reading.bootId && reading.monoUs >= startMono.monoUs;
       // Another boot's trip whose age cannot be judged now (resumeAfterReboot could not end it): not by an unsynchronised wall clock.
       const openMs = sameBoot ? (reading.monoUs - startMono.monoUs) / 1000 : reading.synced && t.startSynced ? reading.wallMs - t.startedAtMs : 0;
       if (openMs >= limitMs) {
@@ -402,7 +404,7 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
   /** How long the trip has been open: on the monotonic clock within its boot, else by wall time. */
   private openForMs(t: OpenTrip): number {
     const reading = this.deps.clock.read();
-    if (t.startMono !== null && t.startMono.bootId === reading.bootId) return (reading.monoUs - t.startMono.monoUs) / 1000;
+    if (t.startMono !== null && t.startMono.bootId === reading.bootId && reading.monoUs >= t.startMono.monoUs) return (reading.monoUs - t.startMono.monoUs) / 1000;
     return reading.wallMs - t.startedAtMs;
   }
 

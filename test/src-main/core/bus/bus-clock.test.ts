@@ -333,4 +333,16 @@ describe('bus mode on an unsynchronised clock with GPS time', () => {
     expect(bus.view().trip?.tripId).toBe(next);
     expect(scan('D1', DRIVER_CARD_GRACE_MS).decision.reasons).toEqual(['TRIP_ENDED']);
   });
+
+  it('a restart whose boot id is unchanged but whose monotonic clock is before the trip\'s start is another boot: the open trip of unknown age ends at start-up', () => {
+    scan('W1'); // a first-scan trip on the unsynchronised clock
+    const tripId = bus.view().trip!.tripId;
+    bus.stop();
+    gk.stop();
+    mono = 20_000_000; // the boot id reads the same (a container, a broken /proc), the monotonic clock started again
+    compose();
+    expect(bus.view().trip).toBeNull();
+    expect(all().at(-1)).toMatchObject({ tripId, reasons: ['TRIP_ENDED_TIMEOUT'] });
+    expect(scan('W1').decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
+  });
 });
