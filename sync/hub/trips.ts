@@ -11,7 +11,8 @@ import { EVENT_TIME_SQL, hubEventFromRow, type HubEvent } from './store.js';
  * index (hub store migration 0008 / PostgreSQL step 12), in sequence order:
  * - started by its TRIP_STARTED event (else, purged or not yet arrived, its first event held), ended
  *   by a TRIP_ENDED / _TIMEOUT / _AT_DEPOT event (null while none has arrived: open, or still offline);
- * - the driver: the worker of the TRIP_STARTED event (a driver card), null when it was opened by the
+ * - the driver: the worker of the first TRIP_STARTED event naming one (a driver card that opened the
+ *   trip or took over one a rider's first scan opened), null when none did: opened by the
  *   button, a command or a first scan;
  * - riders: each allowed boarding (an entry scan naming a worker) is one row, closed by that worker's
  *   next exit in the trip: a scan out ('scan') or the trip's end alighting them (ALIGHTED_AT_TRIP_END,
@@ -132,6 +133,9 @@ function tripOf(events: readonly HubEvent[], orgId: string | undefined): HubTrip
       r.alightedPosition = pointOf(e);
     }
   }
+  // The driver: the first TRIP_STARTED naming a worker (their card opened the trip, or took over one
+  // a rider's first scan had opened).
+  const driver = events.find((e) => e.source === 'trip' && e.workerId !== null && e.reasons.includes(TRIP_START_REASON));
   return {
     tripId: first.tripId!,
     deviceId: first.deviceId,
@@ -140,7 +144,7 @@ function tripOf(events: readonly HubEvent[], orgId: string | undefined): HubTrip
     startedAt: timeOf(start),
     endedAt: end ? timeOf(end) : null,
     endReason: end ? (end.reasons.find((r) => END_REASONS.has(r)) as TripEndReason) : null,
-    driverWorkerId: start.source === 'trip' && start.reasons.includes(TRIP_START_REASON) && mine(start) ? start.workerId : null,
+    driverWorkerId: driver && mine(driver) ? driver.workerId : null,
     clock,
     startPosition: pointOf(start),
     endPosition: end ? pointOf(end) : null,

@@ -157,6 +157,22 @@ function tripsContract(name: string, open: () => Promise<HubStore>): void {
       });
     });
 
+    it("a driver card that took over a trip a rider's first scan opened is its driver, and the trip is still one", async () => {
+      await withStore(async (store) => {
+        const base = busTripEvents({ riders: 2 });
+        const start = base[0]!;
+        // Opened by a rider's first scan (no person), then the driver's card took it over: a second TRIP_STARTED naming them.
+        const opened = { ...start, workerId: null, credentialKind: 'unknown' as const, codeHash: '0123456789abcdef0123456789abcdef' };
+        const takeover = { ...start, seq: base.at(-1)!.seq + 1, wallMs: start.wallMs + 30_000, monoUs: start.monoUs + 30_000_000 };
+        await store.ingest('bus-1', [opened, ...base.slice(1), takeover], T0);
+        const trips = await store.trips({});
+        expect(trips).toHaveLength(1);
+        expect(trips[0]!.driverWorkerId).toBe(start.workerId);
+        expect(trips[0]!.startedAt).toBe(start.wallMs);
+        expect(trips[0]!.riders).toHaveLength(2);
+      });
+    });
+
     it("a manager's read names only the riders (and driver) their organisation's list held, and counts the others", async () => {
       await withStore(async (store) => {
         const events = busTripEvents({ riders: 4 });
