@@ -18,11 +18,12 @@ export interface OpenStoreOptions {
 }
 
 /**
- * The kiosk's page cache per connection: 4 MiB. Its hot reads are index lookups (a worker, their last
- * passage, the outbox's head) that the OS page cache serves anyway; SQLite's own default (16 MiB here)
- * made a bus unit's memory grow by that much over a week offline as its database grew (bench:bus-week).
+ * The kiosk's page cache per connection: 2 MiB (SQLite's own default). Its hot reads are index
+ * lookups (a worker, their last passage, the outbox's head) that the OS page cache serves anyway;
+ * better-sqlite3's build default (16 MiB) made a bus unit's memory grow by that much over a week
+ * offline as its database grew (bench:bus-week: +27 MB, flat only after 56,000 events).
  */
-export const KIOSK_CACHE_KIB = 4_096;
+export const KIOSK_CACHE_KIB = 2_048;
 
 /** Opens the kiosk's database (events, roster, downloaded data, supervisor desk) with its migrations. */
 export function openStore(path: string, options: OpenStoreOptions = {}): SqliteDatabase {
