@@ -70,7 +70,7 @@ export async function listHubTrips(configFile: string, o: TripsCommandOptions): 
     });
     if (o.json) return trips.map((t) => JSON.stringify(tripJson(t))).join('\n');
     if (trips.length === 0) return 'no trip';
-    const local = (ms: number) => localTimeIn(ms, zone);
+    const local = (ms: number) => (Number.isNaN(new Date(ms).getTime()) ? String(ms) : localTimeIn(ms, zone));
     const lines: string[] = [];
     for (const t of trips) {
       // A time on the trip's start day shows as the time only; on a later day (a trip past midnight), with its date.
@@ -100,7 +100,12 @@ export async function listHubTrips(configFile: string, o: TripsCommandOptions): 
   }
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+/** ISO 8601, or the number itself for a time no date can hold (a kiosk's broken clock must not break the listing). */
+const iso = (ms: number | null): string | number | null => {
+  if (ms === null) return null;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? ms : d.toISOString();
+};
 
 /** A trip as `--json` prints it: the read model with its times as ISO 8601 strings. */
 export function tripJson(t: import('../../sync/hub/trips.js').HubTrip) {

@@ -150,7 +150,9 @@ export class SiteRelay {
     // Every event of a batch is the device's own: its site is looked up once.
     const site = events.some((e) => e.workerId !== null) ? await this.siteOf(deviceId) : undefined;
     for (const e of events) {
-      if (e.workerId === null) continue;
+      // A bus trip's events are no passage through the site's zones: the trip decides a rider's
+      // direction on the bus, and riders alighted by the trip's end never scanned out anywhere.
+      if (e.workerId === null || e.tripId !== undefined || e.source === 'trip') continue;
       const common = { deviceId, seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId };
       let item: SitePassage | SiteRetraction | undefined;
       if (e.decision === 'allow') item = { kind: 'passage', ...common };

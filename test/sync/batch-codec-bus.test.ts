@@ -101,6 +101,14 @@ describe('event batch format 3 (bus units)', () => {
     expect(back.events.map((e) => dateEvent(e, null))).toEqual(events.map((e) => ({ clock: 'synced', correctedWallMs: e.wallMs })));
   });
 
+  it("a GPS-dated event the hub's anchor of the same boot puts more than a minute away is dated by the anchor (a spoofed or broken receiver); within it, as synchronised", () => {
+    const [e] = busTripEvents({ gpsClock: true, riders: 1 });
+    const anchorAt = (offsetMs: number) => ({ bootId: e!.bootId, monoUs: e!.monoUs, hubTimeMs: e!.wallMs + offsetMs });
+    expect(dateEvent(e!, anchorAt(30_000))).toEqual({ clock: 'synced', correctedWallMs: e!.wallMs });
+    expect(dateEvent(e!, anchorAt(-5 * 86_400_000))).toEqual({ clock: 'corrected', correctedWallMs: e!.wallMs - 5 * 86_400_000 });
+    expect(dateEvent(e!, { ...anchorAt(-5 * 86_400_000), bootId: 'another-boot' })).toEqual({ clock: 'synced', correctedWallMs: e!.wallMs });
+  });
+
   it('writes format 3 for the sources `trip` and `evdev` alone, which format 2 cannot carry, and a format-2 batch holding them is refused', () => {
     const [gate] = typicalEvents(1);
     for (const source of ['trip', 'evdev'] as const) {

@@ -100,7 +100,16 @@ describe.each(directoryBackends)('site relay (hub side) on $name', (backend) => 
       seq, wallMs: NOW, monoUs: 0, bootId: 'b', clockSynced: true, checkpointId: 'gate-b', zoneId: 'factory-1', direction: 'exit',
       credentialKind: 'pass', workerId: `W${seq}`, codeHash: null, decision: 'allow', reasons: [], source: 'serial', policyVersion: 1, ...over,
     });
-    const queued = await r.onIngested('kiosk-b', [event(1), event(2), event(3, { decision: 'deny', reasons: ['CASE_F0'] }), event(4, { workerId: null, codeHash: 'ab'.repeat(16) }), event(5, { wallMs: NOW - 17 * 3_600_000 })]);
+    const queued = await r.onIngested('kiosk-b', [
+      event(1),
+      event(2),
+      event(3, { decision: 'deny', reasons: ['CASE_F0'] }),
+      event(4, { workerId: null, codeHash: 'ab'.repeat(16) }),
+      event(5, { wallMs: NOW - 17 * 3_600_000 }),
+      // A bus trip's events are no passage through the site's zones: neither a boarding nor a trip's own alighting.
+      event(6, { direction: 'entry', tripId: 'T00abcdef-012345' }),
+      event(7, { source: 'trip', reasons: ['ALIGHTED_AT_TRIP_END'], tripId: 'T00abcdef-012345' }),
+    ]);
     expect(queued).toBe(1);
     await vi.waitFor(() => expect(sent).toHaveLength(2));
     expect(sent.map((s) => s.items.map((i) => i.seq))).toEqual([[2], [2]]);
