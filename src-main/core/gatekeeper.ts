@@ -105,6 +105,10 @@ const HELD_RETRY_MS = 2_000;
  * last attempt to store them.
  */
 export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
+  /**
+   * When each code was last logged, by the monotonic clock (ms): the repeat window is elapsed time,
+   * which a wall clock that steps (a GPS time corrected, a clock set by hand) does not measure.
+   */
   private readonly recentCodes = new Map<string, number>();
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -182,7 +186,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         worker,
         policy,
         checkpoint: deps.checkpoint,
-        recent: this.recentHistory(reading, repeatKey, policy, clock.wallMs),
+        recent: this.recentHistory(reading, repeatKey, policy, clock.wallMs, clock.monoUs / 1000),
         nowMs: clock.wallMs,
         rosterCheckedAtMs: deps.rosterCheckedAt?.() ?? null,
         placement: deps.placement?.() ?? null,
@@ -289,7 +293,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (done) {
       deps.afterCommit?.();
       deps.actuator.admit();
-      this.recentCodes.set(e.repeatKey, e.clock.wallMs);
+      this.recentCodes.set(e.repeatKey, e.clock.monoUs / 1000);
     } else deps.actuator.refuse();
     const decision: EntryDecision = done
       ? { outcome: 'allow', direction: done.direction, reasons: [done.reason] }
@@ -367,7 +371,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     else if (bus && driverOutcome('deny', decision.reasons) === 'see-driver') deps.actuator.seeDriver();
     else deps.actuator.refuse();
     const actuatedAtNs = process.hrtime.bigint();
-    if (seq !== null) this.recentCodes.set(repeatKey, clock.wallMs);
+    if (seq !== null) this.recentCodes.set(repeatKey, clock.monoUs / 1000);
 
     deps.log.info(
       {
@@ -455,11 +459,11 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     return this.deps.clock.read();
   }
 
-  private recentHistory(reading: CredentialReading, codeHash: string, policy: Policy, nowMs: number): RecentHistory {
+  private recentHistory(reading: CredentialReading, codeHash: string, policy: Policy, nowMs: number, nowMonoMs: number): RecentHistory {
     const lastSeen = this.recentCodes.get(codeHash);
-    // A code seen "in the future" (the wall clock moved back since) is no repeat: a repeat hides the scan.
-    const ageS = lastSeen === undefined || nowMs < lastSeen ? null : (nowMs - lastSeen) / 1000;
-    this.pruneRecentCodes(nowMs, policy.params.repeatScanSeconds);
+    // A code seen "in the future" (another clock's reading) is no repeat: a repeat hides the scan.
+    const ageS = lastSeen === undefined || nowMonoMs < lastSeen ? null : (nowMonoMs - lastSeen) / 1000;
+    this.pruneRecentCodes(nowMonoMs, policy.params.repeatScanSeconds);
     const scope: PassageScope =
       policy.params.antiPassback === 'checkpoint' ? { checkpointId: this.deps.checkpoint.id } : { zoneId: this.deps.checkpoint.zone };
     const own = reading.status === 'valid' ? this.deps.events.lastPassage(reading.workerId, scope, this.deps.passageWindowMs) : null;

@@ -161,15 +161,18 @@ describe('bus mode on an unsynchronised clock with GPS time', () => {
     expect(all().filter((e) => e.workerId === 'W1').map((e) => e.direction)).toEqual(['entry', 'exit']);
   });
 
-  it('a code seen "in the future" (the wall clock moved back) is not a repeat', () => {
-    // gps.clock false: the system clock alone, and it is stepped back by hand between two scans.
+  it('the repeat window is elapsed (monotonic) time: a wall clock stepped back neither makes a later scan a repeat nor lets a repeat through', () => {
+    // gps.clock false: the system clock alone, and it is stepped back by hand between scans.
     bus.stop();
     gk.stop();
     gpsClockEnabled = false;
     compose();
     scan('W1');
     sysWall -= DAY;
-    const again = scan('W1', 1_000);
+    // One second later by the monotonic clock: the same scan again, whatever the wall clock says.
+    expect(scan('W1', 1_000).decision.outcome).toBe('repeat');
+    // A minute later: a new scan (the alighting), though the wall clock now reads a day earlier.
+    const again = scan('W1', MIN);
     expect(again.decision.outcome).not.toBe('repeat');
     expect(again.seq).not.toBeNull();
   });
