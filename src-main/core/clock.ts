@@ -80,6 +80,9 @@ export interface GpsTimeSample {
  * disagrees with a synchronised system clock by more than GPS_DISAGREEMENT_MS is refused for the
  * rest of the boot (a broken or spoofed receiver must not date events once the network is gone).
  */
+/** How far back a new GPS time may be from the carried one and still be held (jitter, not a correction). */
+export const GPS_STEP_BACK_MS = 2_000;
+
 export class GpsDatedClock {
   /** The latest GPS time sample seen (fresh or not), of this process's monotonic clock. */
   private lastSample: GpsTimeSample | null = null;
@@ -136,10 +139,17 @@ export class GpsDatedClock {
     } else this.lastSample = fresh;
   }
 
-  /** GPS-dated readings never go backwards within a boot (a new sample may correct the carried time by a few ms): held at the last one. */
+  /**
+   * GPS-dated readings do not go backwards within a boot for the jitter of a new sample against the
+   * carried time (up to GPS_STEP_BACK_MS: held at the last one). A larger step back is the receiver
+   * correcting a wrong time (a cold start, a bad first fix): taken, or the clock would stand still
+   * for as long as the error was.
+   */
   private forward(reading: ClockReading): ClockReading {
     const last = this.lastWall;
-    if (last && last.bootId === reading.bootId && reading.wallMs < last.wallMs) return { ...reading, wallMs: last.wallMs };
+    if (last && last.bootId === reading.bootId && reading.wallMs < last.wallMs && last.wallMs - reading.wallMs <= GPS_STEP_BACK_MS) {
+      return { ...reading, wallMs: last.wallMs };
+    }
     this.lastWall = { bootId: reading.bootId, wallMs: reading.wallMs };
     return reading;
   }

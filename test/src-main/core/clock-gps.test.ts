@@ -124,6 +124,18 @@ describe('GpsDatedClock rules', () => {
     expect(clock.read().wallMs).toBe(1_900_000_063_000);
   });
 
+  it('a GPS time corrected back by more than jitter (a wrong first fix) is taken, and the clock runs on from it instead of standing still', () => {
+    let mono = 1_000_000;
+    let sample: { utcMs: number; atMonoUs: number } | null = { utcMs: 1_900_000_600_000, atMonoUs: mono }; // 10 min ahead
+    const clock = new GpsDatedClock({ read: () => ({ wallMs: 1_000 + mono / 1_000, monoUs: mono, bootId: 'b', synced: false }) }, () => sample, true);
+    expect(clock.read().wallMs).toBe(1_900_000_600_000);
+    mono += 3_000_000;
+    sample = { utcMs: 1_900_000_003_000, atMonoUs: mono }; // the true time
+    expect(clock.read().wallMs).toBe(1_900_000_003_000);
+    mono += 9_000_000;
+    expect(clock.read().wallMs).toBe(1_900_000_012_000);
+  });
+
   it('a system clock running ahead of the GPS time before the first fix does not hold back the GPS-dated readings that follow', () => {
     let mono = 1_000_000;
     let sample: { utcMs: number; atMonoUs: number } | null = null;
