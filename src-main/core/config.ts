@@ -214,6 +214,9 @@ export const settingsSchema = z
           .default([])
           .refine((r) => new Set(r.map((x) => x.id)).size === r.length, 'route ids must differ')
           .describe('the routes this bus runs; with several, the driver chooses one when starting a trip'),
+        defaultRoute: identifierSchema
+          .optional()
+          .describe('with several routes: the route a trip takes when nobody chose one (a driver card, a rider\'s first scan: a unit without screens); one of routes'),
         drivers: z
           .array(workerIdSchema)
           .max(200)
@@ -447,6 +450,9 @@ export const settingsSchema = z
   })
   .superRefine((s, ctx) => {
     if (s.checkpoint.kind === 'bus' && !s.bus) ctx.addIssue({ code: 'custom', path: ['bus'], message: 'a bus checkpoint needs a bus section (at least its plate)' });
+    if (s.bus?.defaultRoute !== undefined && !s.bus.routes.some((r) => r.id === s.bus!.defaultRoute)) {
+      ctx.addIssue({ code: 'custom', path: ['bus', 'defaultRoute'], message: `no route ${s.bus.defaultRoute} in bus.routes` });
+    }
     if (s.bus && s.checkpoint.kind !== 'bus') ctx.addIssue({ code: 'custom', path: ['bus'], message: 'a bus section needs checkpoint.kind bus' });
     if (s.bus?.depot && s.gps.source === 'none') ctx.addIssue({ code: 'custom', path: ['bus', 'depot'], message: 'a depot geofence needs a GPS receiver (gps.source)' });
   });

@@ -419,9 +419,11 @@ export class BusMode extends EventEmitter<{ change: [] }> implements TripControl
     return failOpen && (this.deps.clock.read().wallMs - checkedAt) / 3_600_000 > maxH;
   }
 
+  /** The route a trip takes when nobody chose one: the only route, else bus.defaultRoute, else none (the driver screen asks). */
   private defaultRoute(): string | null {
-    const { routes } = this.deps.bus;
-    return routes.length === 1 ? routes[0]!.id : null;
+    const { routes, defaultRoute } = this.deps.bus;
+    if (routes.length === 1) return routes[0]!.id;
+    return defaultRoute !== undefined && routes.some((r) => r.id === defaultRoute) ? defaultRoute : null;
   }
 
   private route(routeId: string): BusSettings['routes'][number] {

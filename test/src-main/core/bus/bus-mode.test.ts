@@ -233,6 +233,14 @@ describe('bus mode: trips, boarding and alighting', () => {
     expect(() => bus.startTrip('button', 'nowhere')).toThrow(/no route/);
   });
 
+  it('with several routes, a trip nobody chose a route for takes bus.defaultRoute (a unit without screens), and its rider list applies', () => {
+    compose(settings({ routes: [{ id: 'r1', name: 'KTX – KCN', riders: ['W1'] }, { id: 'r2', name: 'Chợ – KCN' }], defaultRoute: 'r1' }));
+    expect(scan('D1').decision.outcome).toBe('allow');
+    expect(bus.view().trip).toMatchObject({ routeId: 'r1', startedBy: 'driver-card' });
+    expect(scan('W1').decision.outcome).toBe('allow');
+    expect(scan('W2').decision.reasons).toEqual(['WRONG_ROUTE']);
+  });
+
   it('shows a health refusal as HEALTH on the driver screen, never its reason, and keeps only the last few tiles', () => {
     roster.upsertAll([healthyWorker('W5', T0, { caseStatus: 'F0' })]);
     bus.startTrip('button');
