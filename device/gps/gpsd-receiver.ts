@@ -81,8 +81,9 @@ export class GpsdReceiver extends EventEmitter<GpsReceiverEvents> implements Gps
     const lines = new BoundedLineSplitter(GPSD_MAX_LINE, 'utf8');
     socket.on('connect', () => {
       if (this.socket !== socket) return;
-      this.attempt = 0;
-      this.log.info({ host: this.options.host, port: this.options.port }, 'connected to gpsd');
+      // The backoff starts again only once gpsd answers (handle()): a port that accepts and closes at
+      // once (socket activation with a failing gpsd, another service) must not be retried 4 times a second.
+      if (this.attempt === 0) this.log.info({ host: this.options.host, port: this.options.port }, 'connected to gpsd');
       socket.write(GPSD_WATCH);
       clearInterval(this.pollTimer);
       this.pollTimer = setInterval(() => this.poll(socket), this.options.pollMs ?? DEFAULT_POLL_MS);
@@ -108,6 +109,7 @@ export class GpsdReceiver extends EventEmitter<GpsReceiverEvents> implements Gps
 
   private handle(text: string, atMonoUs: number): void {
     const m = readGpsdLine(text);
+    if (m.kind !== 'refused') this.attempt = 0;
     switch (m.kind) {
       case 'refused':
         this.emit('rejected', m.rejected);

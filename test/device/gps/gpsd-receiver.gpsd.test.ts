@@ -77,6 +77,28 @@ describe('gpsd adapter against a peer that sends garbage', () => {
     expect(rejected.map((r) => r.reason)).toEqual(['not-json', 'not-json', 'bad-report', 'bad-report', 'too-long', 'bad-report']);
   }, 60_000);
 
+  it('a port that accepts and closes at once (socket activation with a failing gpsd) is retried with a growing delay, not at the first delay forever', async () => {
+    let connections = 0;
+    const server = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const receiver = new GpsdReceiver({ host: '127.0.0.1', port, reconnect: { initialMs: 50, maxMs: 2_000 } }, silent);
+    close = async () => {
+      await receiver.stop();
+      await new Promise((r) => server.close(r));
+    };
+    receiver.start();
+    await new Promise((r) => setTimeout(r, 3_000));
+    // At the first delay (25 to 50 ms) it would have come back 60 to 120 times in 3 s; the delay
+    // doubling (50, 100, 200 ... ms, each 50 to 100 % of that) allows at most about 8.
+    expect(connections).toBeGreaterThanOrEqual(2);
+    expect(connections).toBeLessThanOrEqual(10);
+    expect(receiver.state).toBe('disconnected');
+  }, 30_000);
+
   it('gpsd not running: disconnected, retrying, and ready once a gpsd answers on the port', async () => {
     const { freePort } = await import('../../helpers/mosquitto.js');
     const port = await freePort();
