@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadSettings, settingsJsonSchema } from '../core/config.js';
 import { Kiosk } from '../app/kiosk.js';
@@ -144,12 +144,28 @@ export function importRoster(csvFile: string, configFile: string, replace: boole
   }
 }
 
+/**
+ * The kiosk's database must be there and readable: a user who may not read it (the service's data is
+ * the safegate user's, 0700) is told so, not that there is no kiosk.
+ */
+function requireStore(path: string, missing: string): void {
+  try {
+    statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new CliError(`cannot read ${path} (permission denied): run this as the kiosk's user, e.g. \`sudo -u safegate safegate ...\``, { cause: err });
+    }
+    throw new CliError(`${missing} at ${path}`, { cause: err });
+  }
+}
+
 /** The entry log from `since` on, and the province time zone its times are shown in. */
 export function readLog(configFile: string, since: string | undefined): { zone: string; events: Iterable<GateEvent> } {
   const loaded = loadSettings(configFile);
   const zone = loaded.settings.time.zone;
   const sinceMs = since ? parseIsoTime(since, '--since', zone).getTime() : 0;
-  if (!existsSync(loaded.paths.store)) throw new CliError(`no event log yet at ${loaded.paths.store}`);
+  requireStore(loaded.paths.store, 'no event log yet');
   function* events(): Generator<GateEvent> {
     const db = openStore(loaded.paths.store, { readonly: true });
     try {
@@ -168,7 +184,7 @@ export function configSchemaText(): string {
 /** `safegate status`: outbox, data ages and notices, from the database (works beside a running kiosk). */
 export function statusOf(configFile: string): KioskStatus {
   const loaded = loadSettings(configFile);
-  if (!existsSync(loaded.paths.store)) throw new CliError(`no kiosk database yet at ${loaded.paths.store}`);
+  requireStore(loaded.paths.store, 'no kiosk database yet');
   const db = openStore(loaded.paths.store, { readonly: true });
   try {
     return readStatus(db, loaded.settings, Date.now(), runtimeFiles(loaded.paths.store), dirname(loaded.paths.store));

@@ -66,7 +66,7 @@ async function runTripCommand(action: 'start' | 'end' | 'status', o: TripOptions
         throw new CliError(
           running
             ? `the kiosk running with ${o.config} (pid ${running.pid}) does not take trip commands (no control socket at ${files.control}); restart it with this version`
-            : `no kiosk is running with ${o.config}: start it with \`safegate run --config ${o.config}\` (or the safegate service)`,
+            : `no kiosk is running with ${o.config} for this user: start it with \`safegate run --config ${o.config}\` (or the safegate service; a service's kiosk answers its own user: \`sudo -u safegate safegate trip ...\`)`,
           { cause: err },
         );
       }

@@ -166,7 +166,9 @@ describe('safegate trip', () => {
 
       let r = run(['trip', 'start', '--config', bus]);
       expect(r.status).toBe(1);
-      expect(r.stderr).toBe(`safegate: no kiosk is running with ${bus}: start it with \`safegate run --config ${bus}\` (or the safegate service)\n`);
+      expect(r.stderr).toBe(
+        `safegate: no kiosk is running with ${bus} for this user: start it with \`safegate run --config ${bus}\` (or the safegate service; a service's kiosk answers its own user: \`sudo -u safegate safegate trip ...\`)\n`,
+      );
 
       r = run(['trip', 'status', '--json', '--config', bus]);
       expect(r.status).toBe(1);
