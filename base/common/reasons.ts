@@ -164,6 +164,37 @@ export const DENY_REASONS = {
     vi: 'Xuống xe khi kết thúc chuyến (không quét ra)',
     en: 'Alighted when the trip ended (did not scan out)',
   },
+  // The gate for everyone (issue 14): visitors and health certificates (base/common/visitor.ts).
+  /** On a `visitor` event: a visitor agreed to the notice and registered (name and visit). */
+  VISITOR_REGISTERED: { category: 'procedure', sensitive: false, vi: 'Khách đã đăng ký', en: 'Visitor registered' },
+  /** On a `visitor` event: a named supervisor approved the visitor. */
+  VISITOR_APPROVED: { category: 'procedure', sensitive: false, vi: 'Quản lý đã duyệt khách', en: 'Visitor approved by a supervisor' },
+  /** On a `visitor` deny event: a named supervisor refused the visitor; on their later scans too. */
+  VISITOR_REFUSED: { category: 'procedure', sensitive: false, vi: 'Quản lý không duyệt khách', en: 'The visit was not approved' },
+  /** A registered visitor's entry before a supervisor approved them (the policy asks for approval). */
+  VISITOR_APPROVAL_PENDING: {
+    category: 'procedure', sensitive: false,
+    vi: 'Đang chờ quản lý duyệt, vui lòng chờ',
+    en: 'Waiting for a supervisor to approve your visit',
+  },
+  /** A visitor's card or certificate where no visit is registered and none can be (an exit, a unit without a screen). */
+  VISITOR_NOT_REGISTERED: {
+    category: 'credential', sensitive: false,
+    vi: 'Khách chưa đăng ký, vui lòng đăng ký tại cổng có màn hình',
+    en: 'Visitor not registered: please register at a gate with a screen',
+  },
+  /** A health certificate (HC1) that does not verify: format, signer, signature or expiry (the detail says which). */
+  CERTIFICATE_INVALID: {
+    category: 'credential', sensitive: false,
+    vi: 'Chứng nhận y tế không hợp lệ',
+    en: 'The health certificate is not valid',
+  },
+  /** A valid health certificate that the policy's certificate rules do not accept (vaccination, test or recovery). */
+  CERTIFICATE_NOT_ACCEPTED: {
+    category: 'health', sensitive: true,
+    vi: 'Chứng nhận y tế không đáp ứng quy định',
+    en: 'The health certificate does not meet the rules',
+  },
 } as const satisfies Record<string, { category: ReasonCategory; sensitive: boolean; vi: string; en: string }>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

@@ -5,16 +5,23 @@ import type { DenyReason } from './reasons.js';
 export type Direction = 'entry' | 'exit';
 export type CheckpointDirection = Direction | 'both';
 
-/** How the person identified themselves: a signed QR pass or a printed employee-number badge. */
-export type CredentialKind = 'pass' | 'badge';
+/**
+ * How the person identified themselves: a signed QR pass or a printed employee-number badge; a
+ * visitor by the QR on their citizen ID card (`cccd`) or an EU-format health certificate (`dcc`,
+ * `HC1:`): see base/common/visitor.ts.
+ */
+export type CredentialKind = 'pass' | 'badge' | 'cccd' | 'dcc';
 
 /**
  * Where a scan came from; `input` marks an event of the gate's own inputs (the emergency release, the
  * passage sensor), not a scan; `trip` an event of a bus trip itself (started, ended, a rider alighted
  * when the trip ended without scanning out: see base/common/bus.ts), not a scan either. `evdev`: a
  * keyboard-mode (HID) scanner read straight from its Linux input device on a unit without screens.
+ * `declaration`: a health declaration taken on the kiosk's screen (GateEvent.declaration), not a
+ * scan; `visitor`: a visitor's registration or a supervisor's decision on it (GateEvent.visit), not
+ * a scan either (issue 14).
  */
-export type ScanSource = 'serial' | 'stdin' | 'camera' | 'keyboard' | 'input' | 'trip' | 'evdev';
+export type ScanSource = 'serial' | 'stdin' | 'camera' | 'keyboard' | 'input' | 'trip' | 'evdev' | 'declaration' | 'visitor';
 
 /** A position from the unit's GPS receiver: WGS 84 degrees, rounded to 6 decimals (about 0.1 m). */
 export interface GeoPoint {
@@ -231,6 +238,33 @@ export interface GateEvent {
    * GPS fix; clockSynced is then true). Absent: the system clock, synchronised or not (clockSynced).
    */
   clockSource?: 'gps';
+  // Issue 14: the gate for everyone; absent on every other event.
+  /**
+   * On a `declaration` event only: the answers as a bitmask over DECLARATION_QUESTIONS
+   * (base/common/declaration.ts; 0 = clean). Decision allow when clean, deny DECLARATION_FLAGGED when
+   * not. workerId (or visitorId) names who declared.
+   */
+  declaration?: { answers: number };
+  /**
+   * A visitor's pseudonym (base/common/visitor.ts VISITOR_ID_PATTERN) on their events (registration,
+   * approval, declaration, entries and exits); workerId is then null and codeHash null.
+   */
+  visitorId?: string;
+  /**
+   * On a `visitor` event: the registration (reasons [VISITOR_REGISTERED]: the name and the visit, the
+   * notice version agreed to) or a supervisor's decision ([VISITOR_APPROVED] or deny
+   * [VISITOR_REFUSED]: `decidedBy`, the named supervisor's id).
+   */
+  visit?: VisitEventDetails;
+}
+
+/** What a `visitor` event carries (kept for the trace period; never an address or a date of birth). */
+export interface VisitEventDetails {
+  name?: string;
+  host?: string;
+  purpose?: string;
+  noticeVersion?: number;
+  decidedBy?: string;
 }
 
 /** An event before the log numbers it. */

@@ -13,6 +13,8 @@ import type { EntryLogRow, EntryLogSummary, Notice } from '../../base/common/typ
 import type { SelftestResult } from '../../base/common/selftest.js';
 import type { EnrolFailure } from '../../base/common/enrolment.js';
 import type { BusView } from '../../base/common/bus.js';
+import { DECLARATION_QUESTIONS, type DeclarationQuestion } from '../../base/common/declaration.js';
+import { VISIT_TEXT_MAX, VISITOR_ID_PATTERN, type VisitorView } from '../../base/common/visitor.js';
 import { DRIVE_ID_PATTERN, DRIVE_ID_RULE, SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE, identifierSchema, workerIdSchema } from '../../base/common/ids.js';
 import { DEFAULT_TRACE_WINDOW_MIN, MAX_TRACE_DAYS, TRACE_WINDOWS_MIN, type TraceCandidate, type TraceResult } from '../../base/common/kiosk-trace.js';
 import { OTHER_NOTE_MIN, OVERRIDE_NOTE_MAX, OVERRIDE_REASON_CODES } from '../../base/common/policy/override.js';
@@ -23,6 +25,11 @@ export const API_VERSION = 1;
 const token = z.string().min(16).max(64);
 const supervisorId = z.string().regex(SUPERVISOR_ID_PATTERN, SUPERVISOR_ID_RULE);
 const driveId = z.string().regex(DRIVE_ID_PATTERN, DRIVE_ID_RULE);
+/** A yes/no for every question, nothing else (no free text at the kiosk). */
+const declarationAnswers = z
+  .object(Object.fromEntries(DECLARATION_QUESTIONS.map((q) => [q, z.boolean()])) as Record<DeclarationQuestion, z.ZodBoolean>)
+  .strict();
+const visitText = z.string().trim().min(1).max(VISIT_TEXT_MAX);
 const entryLogQuery = z
   .object({
     fromMs: z.number().int().min(0),
@@ -103,6 +110,26 @@ export const REQUESTS = {
   'bus.endTrip': z.object({}).strict(),
   /** Sets the open trip's route (a trip a rider's first scan opened has none yet). */
   'bus.chooseRoute': z.object({ routeId: identifierSchema }).strict(),
+  // The gate for everyone (issue 14).
+  /**
+   * A health declaration made on this screen by the person a recent result named (`token`:
+   * PassageView.declareToken, used once). The core records it, then decides that person's scan again
+   * and answers with the new result (admitted, or refused DECLARATION_FLAGGED with an alert).
+   */
+  'declaration.submit': z.object({ token, answers: declarationAnswers }).strict(),
+  /**
+   * A visitor registers after their ID card or certificate was scanned (`token`: PassageView.visitor.token).
+   * `agreed` is the visitor's yes to the notice of what is kept, why and how long (logged with its
+   * version); nothing is kept before it. Answers with the decision (admitted, waiting for approval,
+   * or refused for the declaration).
+   */
+  'visitor.register': z.object({ token, agreed: z.literal(true), host: visitText, purpose: visitText, answers: declarationAnswers }).strict(),
+  /** The visitor said no, or walked away: what the scan read is forgotten now. */
+  'visitor.cancel': z.object({ token }).strict(),
+  /** Visitors registered today here: waiting for approval, approved, inside, left. */
+  'supervisor.visitors': z.object({ token }).strict(),
+  /** A signed-in (named) supervisor approves or refuses a waiting visitor. */
+  'supervisor.decideVisitor': z.object({ token, visitorId: z.string().regex(VISITOR_ID_PATTERN), approve: z.boolean() }).strict(),
 } as const;
 
 export type Method = keyof typeof REQUESTS;
@@ -161,6 +188,10 @@ export interface ScreenState {
   enrolment: EnrolmentView | null;
   /** A bus unit's trip, occupancy, last scans and GPS (the driver screen); null on any other checkpoint. */
   bus: BusView | null;
+  /** This kiosk takes health declarations on its screen (false on a unit without one). */
+  declarations: boolean;
+  /** Visitor registration here: the lists to pick from and whether a supervisor must approve; null when visitors are not taken here. */
+  visitors: { hosts: string[]; purposes: string[]; approvalRequired: boolean; keptDays: number } | null;
   nowMs: number;
 }
 
@@ -203,6 +234,16 @@ export interface PassageView {
   reasons: DenyReason[];
   guidance: Guidance | null;
   atMs: number;
+  /**
+   * Present when the person this result names may make a health declaration on this screen now
+   * ('declaration.submit'): memory only, used once, valid DECLARE_TOKEN_TTL_MS.
+   */
+  declareToken?: string;
+  /**
+   * Present when an ID card or a health certificate of someone not yet registered was scanned and
+   * they may register here ('visitor.register'): the name read (shown to them), memory only.
+   */
+  visitor?: { token: string; name: string; credentialKind: 'cccd' | 'dcc'; expiresAtMs: number };
 }
 
 export interface SupervisorAccount {
@@ -241,6 +282,8 @@ export type ExportView =
 
 export type { SelftestResult, SelftestStatus, SelftestCheckName } from '../../base/common/selftest.js';
 export type { BusView, DriverTile, GpsView, TripTrigger } from '../../base/common/bus.js';
+export type { VisitorView, VisitorState } from '../../base/common/visitor.js';
+export type { DeclarationAnswerSet, DeclarationQuestion } from '../../base/common/declaration.js';
 export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult } from '../../base/common/kiosk-trace.js';
 
 export interface InsideView {
@@ -270,6 +313,11 @@ export interface Results {
   'bus.startTrip': BusView;
   'bus.endTrip': BusView;
   'bus.chooseRoute': BusView;
+  'declaration.submit': PassageView;
+  'visitor.register': PassageView;
+  'visitor.cancel': { ok: true };
+  'supervisor.visitors': { visitors: VisitorView[] };
+  'supervisor.decideVisitor': VisitorView;
 }
 
 export interface Events {

@@ -47,6 +47,8 @@ export class EnrolMeScreens extends EventEmitter<{ [E in keyof Events]: [Events[
       gate: { mode: 'normal' },
       enrolment: this.core.view(),
       bus: null,
+      declarations: false,
+      visitors: null,
       nowMs: Date.now(),
     };
   }

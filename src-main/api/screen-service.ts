@@ -21,6 +21,9 @@ import {
 } from './contract.js';
 import type { Notice } from '../../base/common/types.js';
 import { TripRefusal, type TripControl } from '../../base/common/bus.js';
+import { RequestRefusal } from '../../base/common/refusal.js';
+import type { DeclarationAnswerSet } from '../../base/common/declaration.js';
+import type { VisitDetails, VisitorView } from '../../base/common/visitor.js';
 import type { SelftestResult } from '../../base/common/selftest.js';
 import { issuesText } from '../../base/common/validation.js';
 import { isEnrolmentCode } from '../../base/common/enrolment.js';
@@ -49,6 +52,33 @@ export interface ScreenCore {
   enrolmentCodeSeen?(): void;
   /** A bus unit's trips (the driver screen); absent on any other checkpoint. */
   bus?: TripControl;
+  /** Health declarations on this screen (issue 14); absent: the kiosk takes none (no screen). */
+  declarations?: DeclarationDesk;
+  /** Visitor registration (issue 14); absent: visitors are not taken here. */
+  visitors?: VisitorDesk;
+}
+
+/**
+ * Declarations taken on the kiosk's screen. Refusals are RequestRefusal (base/common/refusal.ts):
+ * an unknown, used or expired token says so.
+ */
+export interface DeclarationDesk {
+  /** Records the declaration of the person `token` names (PassageView.declareToken), then decides their scan again. */
+  submit(token: string, answers: DeclarationAnswerSet): Passage;
+}
+
+/** Visitors at this kiosk. Refusals are RequestRefusal; supervisor calls take a session token (SupervisorSessionError when not signed in). */
+export interface VisitorDesk {
+  /** What the registration screen offers (ScreenState.visitors). */
+  view(): { hosts: string[]; purposes: string[]; approvalRequired: boolean; keptDays: number };
+  /** The visitor agreed to the notice: keep the visit (hash, name, visit), record the declaration, decide. */
+  register(token: string, visit: VisitDetails, answers: DeclarationAnswerSet): Passage;
+  /** Forget what the scan read (the visitor said no or walked away). */
+  cancel(token: string): void;
+  /** Today's visitors here (waiting first). */
+  list(supervisorToken: string): VisitorView[];
+  /** A named supervisor approves or refuses a waiting visitor (a `visitor` event records it). */
+  decide(supervisorToken: string, visitorId: string, approve: boolean): VisitorView;
 }
 
 /** What a screen transport (the loopback server) needs of the core's side of the renderer API. */
@@ -112,7 +142,10 @@ export function passageView(p: Passage, rules: PublicViewRules = DISCREET, atMs 
       guidance = (first && steps[first]) || steps.default;
     }
   }
-  return { seq: p.seq, outcome, direction, displayName: p.displayName, kind, reasons, guidance, atMs };
+  const view: PassageView = { seq: p.seq, outcome, direction, displayName: p.displayName, kind, reasons, guidance, atMs };
+  if (p.declareToken !== undefined) view.declareToken = p.declareToken;
+  if (p.visitor !== undefined) view.visitor = { ...p.visitor };
+  return view;
 }
 
 export function dataAgeLevel(ageS: number | null, maxAgeS: number, syncs: boolean): DataAgeLevel {
@@ -184,6 +217,14 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       'bus.startTrip': (p) => this.trips().startTrip('button', p.routeId),
       'bus.endTrip': () => this.trips().endTrip('button'),
       'bus.chooseRoute': (p) => this.trips().chooseRoute(p.routeId),
+      'declaration.submit': (p) => passageView(this.declarations().submit(p.token, p.answers), this.publicRules),
+      'visitor.register': (p) => passageView(this.visitors().register(p.token, { host: p.host, purpose: p.purpose }, p.answers), this.publicRules),
+      'visitor.cancel': (p) => {
+        this.visitors().cancel(p.token);
+        return { ok: true as const };
+      },
+      'supervisor.visitors': (p) => ({ visitors: this.visitors().list(p.token) }),
+      'supervisor.decideVisitor': (p) => this.visitors().decide(p.token, p.visitorId, p.approve),
       'supervisor.export': async (p) => {
         if (p.toHub) {
           const sent = await desk.exportToHub(p.token, p.query, p.format, p.language);
@@ -203,6 +244,16 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
         };
       },
     };
+  }
+
+  private declarations(): DeclarationDesk {
+    if (!this.core.declarations) throw new ApiError('refused', 'this kiosk does not take health declarations');
+    return this.core.declarations;
+  }
+
+  private visitors(): VisitorDesk {
+    if (!this.core.visitors) throw new ApiError('refused', 'visitors are not registered at this checkpoint');
+    return this.core.visitors;
   }
 
   private trips(): TripControl {
@@ -238,6 +289,7 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       if (err instanceof ExportError) return { ok: false, error: { code: 'refused', message: err.message } };
       if (err instanceof OverrideError) return { ok: false, error: { code: 'refused', message: err.message } };
       if (err instanceof TripRefusal) return { ok: false, error: { code: 'refused', message: err.message } };
+      if (err instanceof RequestRefusal) return { ok: false, error: { code: 'refused', message: err.message } };
       this.log.error({ err, method: typeof method === 'string' ? method : undefined }, 'screen API call failed');
       return { ok: false, error: { code: 'internal', message: 'the kiosk could not complete this request' } };
     }
@@ -264,6 +316,8 @@ export class ScreenService extends EventEmitter<{ [E in keyof Events]: [Events[E
       supervisorsConfigured: this.core.supervisor.hasSupervisors(),
       gate: this.core.gate?.() ?? { mode: 'normal' },
       enrolment: this.core.enrolment?.() ?? null,
+      declarations: this.core.declarations !== undefined,
+      visitors: this.core.visitors?.view() ?? null,
       nowMs: Date.now(),
     };
   }

@@ -235,6 +235,39 @@ export const settingsSchema = z
       })
       .optional()
       .describe('a shuttle bus (checkpoint kind bus): trips, occupancy, routes, driver cards'),
+    visitors: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('register visitors here by the QR on their citizen ID card (CCCD) or an HC1 health certificate; needs a screen'),
+        hosts: z
+          .array(z.string().trim().min(1).max(80))
+          .max(50)
+          .default([])
+          .describe('whom visitors come to see (people or departments) to pick from; the visitor may also type another'),
+        purposes: z
+          .array(z.string().trim().min(1).max(80))
+          .max(50)
+          .default(['Họp / Meeting', 'Giao hàng / Delivery', 'Sửa chữa / Repairs', 'Phỏng vấn / Interview'])
+          .describe('why they come, to pick from; the visitor may also type another'),
+        keyFile: z
+          .string()
+          .default('visitor.key')
+          .describe('the keyring of the visitor pseudonym key (relative to this settings file; root-only, 0600): the ID number is kept only as a keyed hash'),
+        keyRotationDays: z
+          .number()
+          .int()
+          .min(1)
+          .max(3_650)
+          .optional()
+          .describe('a new pseudonym key this often (never more often than store.retentionDays; absent: store.retentionDays); retired keys are kept for matching'),
+      })
+      .prefault({})
+      .describe('visitors (issue 14): registration, notice and consent, supervisor approval (the policy decides whether one is needed)'),
+    dcc: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('read EU-format health certificates (HC1:) and verify them offline against the trust list the hub sends'),
+      })
+      .prefault({})
+      .describe('EU Digital COVID Certificates and Vietnam\'s vaccine passport (same format)'),
     gps: z
       .strictObject({
         source: z

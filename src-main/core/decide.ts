@@ -46,6 +46,13 @@ export interface DecisionInput {
    * is alighting, anyone else boarding), and the trip's facts for the policy. Absent elsewhere.
    */
   bus?: { direction: Direction; trip: DecisionFacts['trip'] };
+  /**
+   * A visitor (issue 14: credential cccd or dcc): `worker` is then a record the visitor desk made of
+   * the visitor's own declaration (no roster data), and this says whether a supervisor approved them.
+   */
+  visitor?: DecisionFacts['visitor'];
+  /** An HC1 health certificate shown, verified and judged by the policy's certificate rules. */
+  certificate?: DecisionFacts['certificate'];
 }
 
 const HOUR_MS = 3_600_000;
@@ -76,7 +83,7 @@ function deny(direction: Direction, reasons: DenyReason[]): EntryDecision {
  * recent passages and the time. It never throws for any reading or roster state.
  */
 export function decide(input: DecisionInput): EntryDecision {
-  const { reading, worker, policy, checkpoint, recent, nowMs, rosterCheckedAtMs = null, placement = null, bus } = input;
+  const { reading, worker, policy, checkpoint, recent, nowMs, rosterCheckedAtMs = null, placement = null, bus, visitor = null, certificate = null } = input;
   const direction = bus ? bus.direction : directionOf(checkpoint, recent, policy, nowMs);
 
   if (recent.sameCodeSecondsAgo !== null && recent.sameCodeSecondsAgo < policy.params.repeatScanSeconds) {
@@ -105,6 +112,8 @@ export function decide(input: DecisionInput): EntryDecision {
     },
     trip: bus?.trip ?? null,
     data: { rosterAgeHours: hoursSince(rosterCheckedAtMs, nowMs) },
+    visitor,
+    certificate,
     params: policy.params,
   };
   // A credential the policy refuses for what it is (a badge where only passes are accepted) is

@@ -39,6 +39,10 @@ export interface Passage {
   credentialAccepted: boolean;
   durable: boolean;
   timing: { receivedAtNs: bigint; committedAtNs: bigint | null; actuatedAtNs: bigint };
+  /** The person may declare on this screen now (issue 14: screen API declaration.submit); memory only. */
+  declareToken?: string;
+  /** An unregistered visitor's ID card or certificate was read: they may register (issue 14: visitor.register); memory only. */
+  visitor?: { token: string; name: string; credentialKind: 'cccd' | 'dcc'; expiresAtMs: number };
 }
 
 export interface GatekeeperEvents {

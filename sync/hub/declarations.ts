@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { UPLOAD_ID_PATTERN } from '../../base/common/phone-upload.js';
 import { issuesText } from '../../base/common/validation.js';
+import { DECLARATION_QUESTIONS, type DeclarationQuestion } from '../../base/common/declaration.js';
 import type { HubDirectory } from './directory.js';
 import type { HubSql } from './hub-sql.js';
 import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
@@ -26,11 +27,7 @@ import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
  * hub (kiosks get time and flag only, and never show them on the public screen).
  */
 
-export const SYMPTOMS = ['fever', 'cough', 'breath', 'throat', 'nausea', 'diarrhoea', 'tasteSmell'] as const;
-export const CONTACTS = ['contactCase', 'contactArea', 'contactSymptoms'] as const;
-/** Every yes/no question, travel first. */
-export const DECLARATION_QUESTIONS = ['travel', ...SYMPTOMS, ...CONTACTS] as const;
-export type DeclarationQuestion = (typeof DECLARATION_QUESTIONS)[number];
+export { SYMPTOMS, CONTACTS, DECLARATION_QUESTIONS, type DeclarationQuestion } from '../../base/common/declaration.js';
 
 /** How long the answers of a flagged declaration are kept (the questions look back 14 days). */
 export const ANSWERS_KEPT_DAYS = 14;

@@ -116,6 +116,18 @@ export interface DecisionFacts {
   trip: { aboard: number; capacity: number; onRoute: boolean | null } | null;
   /** How long ago the hub last confirmed the roster current; null when unknown (standalone kiosk). */
   data: { rosterAgeHours: number | null };
+  /**
+   * A visitor's scan (credential cccd or dcc: base/common/visitor.ts): whether a named supervisor
+   * approved the visit (null: not decided yet). `worker` then holds the visitor's own declaration
+   * (the rest at its defaults: a visitor is no case, no contact, not in quarantine as far as the
+   * kiosk knows). Null for roster workers.
+   */
+  visitor: { approved: boolean | null } | null;
+  /**
+   * An HC1 health certificate the person showed, verified: its type, and whether the policy's
+   * certificate rules (CertLogic, EU gateway format) accept it. Null when none was shown.
+   */
+  certificate: { type: 'vaccination' | 'test' | 'recovery'; accepted: boolean } | null;
   params: Policy['params'];
 }
 
@@ -141,6 +153,8 @@ const SAMPLE_FACTS: Omit<DecisionFacts, 'params'> = {
   recent: { alreadyInside: false },
   trip: { aboard: 0, capacity: 45, onRoute: null },
   data: { rosterAgeHours: null },
+  visitor: { approved: null },
+  certificate: { type: 'vaccination', accepted: true },
 };
 
 /** Parses and dry-runs a policy document, so an unknown operator is refused now, not at the gate. */

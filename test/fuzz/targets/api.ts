@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import WebSocket from 'ws';
 import { createLogger } from '../../../base/node/logger.js';
 import { REQUESTS, METHODS, type Method } from '../../../src-main/api/contract.js';
+import { DECLARATION_QUESTIONS } from '../../../base/common/declaration.js';
 import type { ApiErrorCode, WireReply } from '../../../src-main/api/errors.js';
 import { WireClient, type WebSocketClass } from '../../../src-main/api/wire-client.js';
 import { Kiosk } from '../../../src-main/app/kiosk.js';
@@ -32,6 +33,11 @@ const query = fc.record(
   },
   { requiredKeys: ['fromMs', 'toMs'] },
 );
+const answerSets = fc.oneof(
+  fc.record(Object.fromEntries(DECLARATION_QUESTIONS.map((q) => [q, fc.boolean()]))),
+  fc.constantFrom({}, { fever: 'yes' }, { travel: true, where: 'Hà Nội' }, null),
+);
+const visitText = fc.oneof(fc.constantFrom('Phòng nhân sự', 'Giao hàng', '', '   ', 'x'.repeat(81)), fc.string({ maxLength: 30 }));
 /** Parameters that are nearly right for each method, so the handlers behind validation are reached. */
 const nearParams = (scanTexts: string[]): Record<Method, fc.Arbitrary<unknown>> => ({
   'screen.state': fc.constantFrom({}, undefined, null),
@@ -74,6 +80,17 @@ const nearParams = (scanTexts: string[]): Record<Method, fc.Arbitrary<unknown>> 
   'bus.startTrip': fc.record({ routeId: fc.constantFrom('R1', 'R2', 'Bad Id', '', 'x'.repeat(90)) }, { requiredKeys: [] }),
   'bus.endTrip': fc.constantFrom({}, undefined, null, { force: true }),
   'bus.chooseRoute': fc.record({ routeId: fc.constantFrom('R1', 'R2', 'Bad Id', '') }),
+  'declaration.submit': fc.record({ token, answers: answerSets }, { requiredKeys: ['token'] }),
+  'visitor.register': fc.record(
+    { token, agreed: fc.constantFrom(true, false, 'yes'), host: visitText, purpose: visitText, answers: answerSets },
+    { requiredKeys: ['token', 'agreed'] },
+  ),
+  'visitor.cancel': fc.record({ token }),
+  'supervisor.visitors': fc.record({ token }),
+  'supervisor.decideVisitor': fc.record(
+    { token, visitorId: fc.constantFrom('vk1.' + '0'.repeat(32), 'v.' + 'a'.repeat(32), 'Bad Id', ''), approve: fc.constantFrom(true, false, 1) },
+    { requiredKeys: ['token', 'visitorId'] },
+  ),
 });
 /** Values the Electron IPC transport can deliver (structured clone), beyond JSON. */
 const cloneable: fc.Arbitrary<unknown> = fc.oneof(
