@@ -166,7 +166,7 @@ export interface ScreenState {
   resultSeconds: number;
   /** After a worker switches language, the screens return to `language` after each result and after this long untouched. */
   languageResetSeconds: number;
-  camera: { enabled: boolean; decoder: 'zxing-wasm' | 'zxing-js'; width: number; height: number };
+  camera: { enabled: boolean; decoder: 'combined' | 'zxing-wasm' | 'zxing-js'; width: number; height: number };
   link: LinkView;
   outbox: { depth: number; oldestUnsyncedAgeS: number | null };
   /** How long since the hub last confirmed the roster; warning past half the policy limit. */

@@ -68,7 +68,7 @@ function buildProgram(): Command {
     .command('decode')
     .description('read QR codes from image files with the kiosk\'s decoder (e.g. a camera snapshot): one line per image, name<TAB>text or error')
     .argument('<image...>', 'image files (PNG, JPEG, WebP)')
-    .addOption(new Option('--decoder <name>', 'QR decoder').choices(['zxing-wasm', 'zxing-js']).default(DEFAULT_DECODER))
+    .addOption(new Option('--decoder <name>', 'QR decoder').choices(['combined', 'zxing-wasm', 'zxing-js']).default(DEFAULT_DECODER))
     .action(async (images: string[], o: { decoder: DecoderName }) => {
       const { lines, failures } = await (await commands()).decodeImages(images, o.decoder);
       for (const l of lines) console.log(l);

@@ -453,9 +453,9 @@ export const settingsSchema = z
           .strictObject({
             enabled: z.boolean().default(true).describe('read QR codes from the camera'),
             decoder: z
-              .enum(['zxing-wasm', 'zxing-js'])
-              .default('zxing-wasm')
-              .describe('QR decoder: zxing-wasm (zxing-cpp in WebAssembly; reads more, faster: see npm run bench:decode) or zxing-js (@zxing/library)'),
+              .enum(['combined', 'zxing-wasm', 'zxing-js'])
+              .default('combined')
+              .describe('QR decoder: combined (zxing-cpp in WebAssembly, then more strategies on frames with a code it could not read, within a per-frame budget: see npm run bench:decode), zxing-wasm (zxing-cpp alone) or zxing-js (@zxing/library)'),
             width: z.number().int().min(160).max(3840).default(640).describe('camera frame width asked for'),
             height: z.number().int().min(120).max(2160).default(480).describe('camera frame height asked for'),
           })

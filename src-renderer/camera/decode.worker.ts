@@ -7,6 +7,7 @@ import wasmUrl from 'zxing-wasm/reader/zxing_reader.wasm?url';
 import type { DecoderName, QrDecoder } from '../../device/camera/decoder.js';
 import { createZxingJsDecoder } from '../../device/camera/zxing-js-decoder.js';
 import { createZxingWasmDecoder } from '../../device/camera/zxing-wasm-decoder.js';
+import { createCombinedDecoder } from '../../device/camera/combined-decoder.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -17,7 +18,9 @@ let ctx: OffscreenCanvasRenderingContext2D | null = null;
 const reply = (m: FromWorker): void => scope.postMessage(m);
 
 async function init(name: DecoderName): Promise<void> {
-  decoder = name === 'zxing-js' ? createZxingJsDecoder() : await createZxingWasmDecoder({ wasmUrl: new URL(wasmUrl, scope.location.href).href });
+  const source = { wasmUrl: new URL(wasmUrl, scope.location.href).href };
+  // zxing-js and zxing-wasm alone stay available (camera.decoder); anything else gets the combined one.
+  decoder = name === 'zxing-js' ? createZxingJsDecoder() : name === 'zxing-wasm' ? await createZxingWasmDecoder(source) : await createCombinedDecoder(source);
   reply({ type: 'ready', decoder: decoder.name });
 }
 

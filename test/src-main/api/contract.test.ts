@@ -135,7 +135,7 @@ describe.each(Object.keys(transports))('the renderer API over the %s transport',
     expect(s.outbox).toEqual({ depth: 0, oldestUnsyncedAgeS: null });
     expect(s.supervisorsConfigured).toBe(true);
     expect(s.gate).toEqual({ mode: 'normal' });
-    expect(s.camera.decoder).toBe('zxing-wasm');
+    expect(s.camera.decoder).toBe('combined');
   });
 
   it('decides a submitted scan, opens the gate, and pushes the passage to the screens', async () => {

@@ -23,7 +23,7 @@ describe('safegate decode', () => {
     await sharp({ create: { width: 200, height: 200, channels: 3, background: '#fff' } }).png().toFile(blank);
     const photo = join(PHOTOS, '1.png');
 
-    for (const decoder of ['zxing-wasm', 'zxing-js']) {
+    for (const decoder of ['combined', 'zxing-wasm', 'zxing-js']) {
       const r = safegate(['decode', '--decoder', decoder, made, photo, notImage, blank, join(dir.path, 'missing.png')]);
       const lines = r.stdout.trim().split('\n');
       expect(lines, decoder).toEqual([

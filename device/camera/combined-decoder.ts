@@ -1,0 +1,168 @@
+import { readBarcodes, type ReaderOptions, type ReadResult } from 'zxing-wasm/reader';
+import { BinaryBitmap, DecodeHintType, HybridBinarizer, QRCodeReader, RGBLuminanceSource } from '@zxing/library';
+import { checkFrame, type Frame, type QrDecoder } from './decoder.js';
+import { blur3, codeLikeBlocks, greyToFrame, halfLuminance, normalizeLocal, type Grey } from './image-ops.js';
+import { WASM_OPTIONS, prepareZxingWasm, type WasmSource } from './zxing-wasm-decoder.js';
+
+/**
+ * The combined decoder: zxing-wasm first at its own settings (what `zxing-wasm` alone does), then,
+ * only on frames where that pass saw a QR symbol it could not read (zxing-cpp reports those with
+ * `returnErrors`: a finder-pattern triple, no valid code) or that show a patch of code-like texture
+ * (a cheap block test on the half-size image), a ladder of further strategies while the frame's
+ * time budget lasts:
+ * 1. `half-norm6`: half size (averages away noise, screen grids, speckle), local contrast normalised
+ *    (flattens glare and dim light), read with a fixed threshold: an adaptive threshold of window 13;
+ * 2. `half-norm4`: the same with a smaller window (small modules, steep light changes);
+ * 3. `global`: the full frame with zxing-cpp's GlobalHistogram binarizer (noise, moiré);
+ * 4. `blur3`: the full frame after a 3x3 box blur (pixel noise, fine moiré);
+ * 5. `zxing-js`: the second engine (@zxing/library) on the blurred frame.
+ * A frame with nothing code-like costs one zxing-wasm pass, as most camera frames show nobody. A
+ * step starts only if its usual cost (a running mean of what it took) still fits in the budget.
+ */
+export type LadderStep = 'half-norm6' | 'half-norm4' | 'global' | 'blur3' | 'zxing-js';
+export type StrategyName = 'zxing-wasm' | LadderStep;
+export const LADDER: readonly LadderStep[] = ['half-norm6', 'half-norm4', 'global', 'blur3', 'zxing-js'];
+export const STRATEGY_NAMES: readonly StrategyName[] = ['zxing-wasm', ...LADDER];
+
+/**
+ * A frame where zxing-cpp saw no symbol still goes up the ladder when at least this many 8x8 blocks
+ * of its half-size image look like part of a code (image-ops.ts codeLikeBlocks): a code the
+ * camera sees at 640x480 makes 40..150 such blocks even when too dim or washed out for zxing-cpp to
+ * find its finder patterns; most frames without a code make under 30.
+ */
+export const CODE_LIKE_MIN_BLOCKS = 40;
+
+/** The default per-frame budget: the p95 target at 640x480 is 15 ms, a step may overrun a little. */
+export const DEFAULT_BUDGET_MS = 11;
+
+export interface CombinedOptions {
+  /** Time a frame may take before no further step starts (ms). */
+  budgetMs?: number;
+  /** Run only these steps, ungated and without a budget (the benchmark's per-strategy figures). */
+  only?: readonly StrategyName[];
+  now?: () => number;
+}
+
+export interface CombinedDecoder extends QrDecoder {
+  /** The step that read the last frame's code (null: none); for the benchmark, never logged with the text. */
+  readonly lastStep: StrategyName | null;
+}
+
+/** zxing-wasm's own settings, also reporting symbols it found but could not read. */
+const FIRST_OPTIONS: ReaderOptions = { ...WASM_OPTIONS, returnErrors: true, maxNumberOfSymbols: 0 };
+const FAST: ReaderOptions = { formats: ['QRCode'], tryHarder: false, tryRotate: false, tryInvert: false, tryDownscale: false, maxNumberOfSymbols: 1 };
+
+/** What one frame's steps share: the grey images, made once when a step first needs them. */
+class FrameWork {
+  private halfGrey: Grey | undefined;
+  private blurred: Frame | undefined;
+  constructor(readonly frame: Frame) {}
+  half(): Grey {
+    return (this.halfGrey ??= halfLuminance(this.frame));
+  }
+  blurredFrame(): Frame {
+    if (!this.blurred) {
+      const { frame } = this;
+      const grey = new Uint8ClampedArray(frame.width * frame.height);
+      const d = frame.data;
+      for (let i = 0, j = 0; j < grey.length; i += 4, j++) grey[j] = (306 * d[i]! + 601 * d[i + 1]! + 117 * d[i + 2]! + 512) >> 10;
+      this.blurred = greyToFrame(blur3({ data: grey, width: frame.width, height: frame.height }));
+    }
+    return this.blurred;
+  }
+}
+
+function read(frame: Frame, options: ReaderOptions): Promise<ReadResult[]> {
+  // Below 21x21 zxing-cpp throws a bare WebAssembly exception; no QR fits there anyway.
+  if (frame.width < 21 || frame.height < 21) return Promise.resolve([]);
+  return readBarcodes({ data: frame.data, width: frame.width, height: frame.height } as unknown as Parameters<typeof readBarcodes>[0], options);
+}
+
+const valid = (results: ReadResult[]): string[] => results.filter((r) => r.isValid && r.text).map((r) => r.text);
+
+export async function createCombinedDecoder(source: WasmSource, options: CombinedOptions = {}): Promise<CombinedDecoder> {
+  await prepareZxingWasm(source);
+  const budget = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  const now = options.now ?? (() => performance.now());
+  const jsReader = new QRCodeReader();
+  const jsHints = new Map<DecodeHintType, unknown>([[DecodeHintType.TRY_HARDER, true]]);
+  // Running mean cost of each step (ms), seeded with what they take at 640x480 on a slow kiosk CPU.
+  const cost: Record<StrategyName, number> = { 'zxing-wasm': 4, 'half-norm6': 4, 'half-norm4': 4, global: 3, blur3: 5, 'zxing-js': 6 };
+
+  const steps: Record<LadderStep, (w: FrameWork) => Promise<string[]>> = {
+    'half-norm6': async (w) => valid(await read(greyToFrame(normalizeLocal(w.half(), 6)), { ...FAST, binarizer: 'FixedThreshold' })),
+    'half-norm4': async (w) => valid(await read(greyToFrame(normalizeLocal(w.half(), 4)), { ...FAST, binarizer: 'FixedThreshold' })),
+    global: async (w) => valid(await read(w.frame, { ...WASM_OPTIONS, binarizer: 'GlobalHistogram' })),
+    blur3: async (w) => valid(await read(w.blurredFrame(), FAST)),
+    'zxing-js': (w) => {
+      const f = w.blurredFrame();
+      const grey = new Uint8ClampedArray(f.width * f.height);
+      for (let i = 0; i < grey.length; i++) grey[i] = f.data[i * 4]!;
+      try {
+        return Promise.resolve([jsReader.decode(new BinaryBitmap(new HybridBinarizer(new RGBLuminanceSource(grey, f.width, f.height))), jsHints).getText()]);
+      } catch {
+        return Promise.resolve([]); // not found, checksum, format: nothing read
+      } finally {
+        jsReader.reset();
+      }
+    },
+  };
+
+  let lastStep: StrategyName | null = null;
+  const timed = async (name: StrategyName, run: () => Promise<string[]>): Promise<string[]> => {
+    const t0 = now();
+    try {
+      return await run();
+    } catch {
+      // A step that fails on an odd image (a WebAssembly exception, a library error) reads nothing;
+      // the next step still runs. The frame itself was checked before any step.
+      return [];
+    } finally {
+      cost[name] = cost[name] * 0.9 + (now() - t0) * 0.1;
+    }
+  };
+
+  return {
+    name: 'combined',
+    get lastStep() {
+      return lastStep;
+    },
+    async decode(frame: Frame): Promise<string[]> {
+      checkFrame(frame);
+      lastStep = null;
+      const started = now();
+      const work = new FrameWork(frame);
+      if (options.only) {
+        for (const name of options.only) {
+          const texts = name === 'zxing-wasm' ? valid(await read(frame, WASM_OPTIONS)) : await timed(name, () => steps[name](work));
+          if (texts.length) {
+            lastStep = name;
+            return texts;
+          }
+        }
+        return [];
+      }
+      let seen = false;
+      const first = await timed('zxing-wasm', async () => {
+        const results = await read(frame, FIRST_OPTIONS);
+        seen = results.some((r) => !r.isValid);
+        return valid(results);
+      });
+      if (first.length) {
+        lastStep = 'zxing-wasm';
+        return first;
+      }
+      // Nothing code-like (no symbol seen, no patch of code-like texture): stay cheap.
+      if (!seen && codeLikeBlocks(work.half()) < CODE_LIKE_MIN_BLOCKS) return [];
+      for (const name of LADDER) {
+        if (now() - started + cost[name] > budget) break;
+        const texts = await timed(name, () => steps[name](work));
+        if (texts.length) {
+          lastStep = name;
+          return texts;
+        }
+      }
+      return [];
+    },
+  };
+}
