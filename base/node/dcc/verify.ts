@@ -1,0 +1,191 @@
+import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { DccEntry, DccReason, DccResult, DccSteps, DccType } from '../../common/dcc.js';
+import { DccStepError, decodeBase45, inflateCapped, parseCwtClaims, parseDccCose, sigStructure, unprefixHc1, type DccClaims, type DccCose } from './decode.js';
+import { dccTypeOf, hcertSchemaProblem } from './schema.js';
+import { DCC_EKU, signerPublicKey, type DccSigner, type TrustList } from './trust.js';
+
+/**
+ * Offline verification of an EU Digital COVID Certificate (`HC1:` text) against a trust list at a
+ * given time. Never throws: every input gives a DccResult with the steps and reasons. Business
+ * rules (CertLogic) are separate: evaluateDccRules.
+ */
+
+export interface VerifyDccOptions {
+  /** Verification time, milliseconds since the epoch (default now). */
+  at?: number;
+}
+
+/** COSE algorithm ids: ECDSA (raw r||s) and RSASSA-PSS. */
+const ALGORITHMS: Record<number, { hash: string; kind: 'ec' | 'pss' }> = {
+  [-7]: { hash: 'sha256', kind: 'ec' },
+  [-35]: { hash: 'sha384', kind: 'ec' },
+  [-36]: { hash: 'sha512', kind: 'ec' },
+  [-37]: { hash: 'sha256', kind: 'pss' },
+  [-38]: { hash: 'sha384', kind: 'pss' },
+  [-39]: { hash: 'sha512', kind: 'pss' },
+};
+
+export function verifyCoseSignature(cose: DccCose, key: KeyObject): boolean {
+  const alg = cose.alg === undefined ? undefined : ALGORITHMS[cose.alg];
+  if (!alg) return false;
+  const data = sigStructure(cose.protectedBytes, cose.payload);
+  try {
+    if (alg.kind === 'ec') {
+      if (key.asymmetricKeyType !== 'ec') return false;
+      return cryptoVerify(alg.hash, data, { key, dsaEncoding: 'ieee-p1363' }, cose.signature);
+    }
+    if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return false;
+    return cryptoVerify(alg.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, cose.signature);
+  } catch {
+    return false;
+  }
+}
+
+function emptySteps(): DccSteps {
+  return { unprefix: 'skipped', base45: 'skipped', decompress: 'skipped', cose: 'skipped', signature: 'skipped', expiry: 'skipped', schema: 'skipped', keyUsage: 'skipped' };
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}
+
+function entryOf(hcert: Record<string, unknown>, type: DccType | null): DccEntry | undefined {
+  if (!type) return undefined;
+  const list = hcert[type === 'vaccination' ? 'v' : type === 'test' ? 't' : 'r'];
+  const first: unknown = Array.isArray(list) ? list[0] : undefined;
+  if (!first || typeof first !== 'object') return undefined;
+  const out: DccEntry = {};
+  for (const [k, v] of Object.entries(first)) if (typeof v === 'string' || typeof v === 'number') out[k] = v;
+  return out;
+}
+
+function holderOf(hcert: Record<string, unknown>): DccResult['holder'] {
+  const nam = hcert.nam;
+  if (!nam || typeof nam !== 'object') return undefined;
+  const n = nam as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 80).trim() : '');
+  const given = str(n.gn) || str(n.gnt).replace(/</g, ' ');
+  const family = str(n.fn) || str(n.fnt).replace(/</g, ' ');
+  const name = [given, family].filter(Boolean).join(' ').trim();
+  if (!name) return undefined;
+  const dob = typeof hcert.dob === 'string' ? hcert.dob.slice(0, 10) : undefined;
+  return dob ? { name, dob } : { name };
+}
+
+/** Whether the signer's extended key usage allows this type (no DCC OID at all: any type). */
+export function keyUsageAllows(signer: DccSigner, type: DccType): boolean {
+  const all = [...DCC_EKU.test, ...DCC_EKU.vaccination, ...DCC_EKU.recovery];
+  const dccOids = signer.extendedKeyUsage.filter((o) => (all as string[]).includes(o));
+  if (dccOids.length === 0) return true;
+  return dccOids.some((o) => (DCC_EKU[type] as readonly string[]).includes(o));
+}
+
+export function verifyDcc(input: unknown, trust: TrustList, options: VerifyDccOptions = {}): DccResult {
+  const steps = emptySteps();
+  const reasons: DccReason[] = [];
+  const result: DccResult = { valid: false, reasons, type: null, steps };
+  let detail: string | undefined;
+  const fail = (reason: DccReason, message: string) => {
+    if (!reasons.includes(reason)) reasons.push(reason);
+    detail ??= message;
+  };
+  try {
+    const at = options.at ?? Date.now();
+    const text = input instanceof Uint8Array ? new TextDecoder('utf-8', { fatal: false }).decode(input.subarray(0, 16 * 1024)) : input;
+    let stage: keyof DccSteps = 'unprefix';
+    let cose: DccCose;
+    let claims: DccClaims;
+    try {
+      const b45 = unprefixHc1(text);
+      steps.unprefix = 'ok';
+      stage = 'base45';
+      const compressed = decodeBase45(b45);
+      steps.base45 = 'ok';
+      stage = 'decompress';
+      const coseBytes = inflateCapped(compressed);
+      steps.decompress = 'ok';
+      stage = 'cose';
+      cose = parseDccCose(coseBytes);
+      claims = parseCwtClaims(cose.payload);
+      steps.cose = 'ok';
+    } catch (err) {
+      steps[stage] = 'fail';
+      if (err instanceof DccStepError) fail(err.reason, err.message);
+      else fail(stage === 'unprefix' ? 'DCC_PREFIX' : 'DCC_COSE', 'unreadable');
+      return finish();
+    }
+    if (cose.kid) result.kid = base64(cose.kid);
+    if (claims.iss !== undefined) result.issuer = claims.iss.slice(0, 8);
+    if (claims.iat !== undefined) result.iat = claims.iat;
+    if (claims.exp !== undefined) result.exp = claims.exp;
+    const type = dccTypeOf(claims.hcert);
+    result.type = type;
+    result.payload = claims.hcert;
+    const entry = entryOf(claims.hcert, type);
+    if (entry) result.entries = entry;
+    const holder = holderOf(claims.hcert);
+    if (holder) result.holder = holder;
+
+    // Signature: the signer found by kid.
+    const kidB64 = cose.kid ? base64(cose.kid) : undefined;
+    const signer = kidB64 ? trust.signers.find((s) => s.kid === kidB64) : undefined;
+    if (!signer) {
+      steps.signature = 'fail';
+      fail('DCC_UNKNOWN_SIGNER', kidB64 ? `no signer with kid ${kidB64} in the trust list` : 'the message names no key id');
+    } else {
+      let key: KeyObject | undefined;
+      try {
+        key = signerPublicKey(signer);
+      } catch {
+        key = undefined;
+      }
+      if (key && verifyCoseSignature(cose, key)) steps.signature = 'ok';
+      else {
+        steps.signature = 'fail';
+        fail('DCC_BAD_SIGNATURE', `the signature does not verify with signer ${signer.kid}`);
+      }
+    }
+
+    // Expiry: CWT iat/exp and the signer certificate's validity.
+    const atSeconds = at / 1000;
+    let expiryOk = true;
+    if (claims.exp === undefined || claims.exp < atSeconds) {
+      expiryOk = false;
+      fail('DCC_EXPIRED', claims.exp === undefined ? 'no expiry (exp) in the certificate' : 'the certificate has expired');
+    }
+    if (claims.iat !== undefined && claims.iat > atSeconds) {
+      expiryOk = false;
+      fail('DCC_NOT_YET_VALID', 'issued after the verification time');
+    }
+    if (signer && (at < signer.notBefore || at > signer.notAfter)) {
+      expiryOk = false;
+      fail('DCC_SIGNER_NOT_VALID', `signer ${signer.kid} is not valid at the verification time`);
+    }
+    steps.expiry = expiryOk ? 'ok' : 'fail';
+
+    const problem = hcertSchemaProblem(claims.hcert);
+    if (problem || !type) {
+      steps.schema = 'fail';
+      fail('DCC_SCHEMA', `not the DCC schema (${problem ?? 'no single v/t/r group'})`);
+    } else steps.schema = 'ok';
+
+    if (signer && type) {
+      if (keyUsageAllows(signer, type)) steps.keyUsage = 'ok';
+      else {
+        steps.keyUsage = 'fail';
+        fail('DCC_KEY_USAGE', `signer ${signer.kid} may not sign ${type} certificates`);
+      }
+    }
+    return finish();
+  } catch {
+    // Not expected: every step above catches its own errors. Still a result, never a throw.
+    fail('DCC_COSE', 'unexpected verifier error');
+    return finish();
+  }
+
+  function finish(): DccResult {
+    result.valid = reasons.length === 0 && Object.values(steps).every((s) => s === 'ok');
+    if (detail) result.detail = detail;
+    return result;
+  }
+}
