@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { DenyReason } from '../../../base/common/reasons.js';
-import type { AlertKind, CredentialKind, Direction, GateEvent, NewGateEvent, ScanSource, WireEvent } from '../../../base/common/types.js';
+import type { AlertKind, CredentialKind, Direction, GateEvent, NewGateEvent, ScanSource, VisitEventDetails, WireEvent } from '../../../base/common/types.js';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 
 export interface PendingAlert {
@@ -33,6 +33,9 @@ interface EventRow {
   lon: number | null;
   position: 'fix' | 'no-fix' | null;
   clock_source: 'gps' | null;
+  declaration_bits: number | null;
+  visitor_id: string | null;
+  visit: string | null;
 }
 
 type UnsyncedRow = [
@@ -40,6 +43,7 @@ type UnsyncedRow = [
   direction: Direction, credentialKind: CredentialKind | 'unknown', workerId: string | null, codeHash: string | null,
   decision: 'allow' | 'deny', reasons: string, source: ScanSource, policyVersion: number,
   tripId: string | null, routeId: string | null, lat: number | null, lon: number | null, position: 'fix' | 'no-fix' | null, clockSource: 'gps' | null,
+  declarationBits: number | null, visitorId: string | null, visit: string | null,
 ];
 
 /** A bus unit's fields of an event (absent when the column is NULL: a gate kiosk's events carry none). */
@@ -68,6 +72,24 @@ function busColumns(e: NewGateEvent): { tripId: string | null; routeId: string |
   };
 }
 
+/** The fields of issue 14 (a declaration's answers, a visitor, a visit): absent when the column is NULL. */
+function everyoneFields(declarationBits: number | null, visitorId: string | null, visit: string | null): Pick<GateEvent, 'declaration' | 'visitorId' | 'visit'> {
+  const out: Pick<GateEvent, 'declaration' | 'visitorId' | 'visit'> = {};
+  if (declarationBits !== null) out.declaration = { answers: declarationBits };
+  if (visitorId !== null) out.visitorId = visitorId;
+  if (visit !== null) out.visit = JSON.parse(visit) as VisitEventDetails;
+  return out;
+}
+
+/** The columns of those fields (NULL for each an event does not carry). */
+function everyoneColumns(e: NewGateEvent): { declarationBits: number | null; visitorId: string | null; visit: string | null } {
+  return {
+    declarationBits: e.declaration?.answers ?? null,
+    visitorId: e.visitorId ?? null,
+    visit: e.visit === undefined ? null : JSON.stringify(e.visit),
+  };
+}
+
 function fromRow(r: EventRow): GateEvent {
   return {
     seq: r.seq,
@@ -87,6 +109,7 @@ function fromRow(r: EventRow): GateEvent {
     policyVersion: r.policy_version,
     syncedAt: r.synced_at,
     ...busFields(r.trip_id, r.route_id, r.lat, r.lon, r.position, r.clock_source),
+    ...everyoneFields(r.declaration_bits, r.visitor_id, r.visit),
   };
 }
 
@@ -120,10 +143,10 @@ export class EventLog {
     this.insert = db.prepare(`
       INSERT INTO events (wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
         credential_kind, worker_id, code_hash, decision, reasons, source, policy_version,
-        trip_id, route_id, lat, lon, position, clock_source)
+        trip_id, route_id, lat, lon, position, clock_source, declaration_bits, visitor_id, visit)
       VALUES (@wallMs, @monoUs, @bootId, @clockSynced, @checkpointId, @zoneId, @direction,
         @credentialKind, @workerId, @codeHash, @decision, @reasons, @source, @policyVersion,
-        @tripId, @routeId, @lat, @lon, @position, @clockSource)`);
+        @tripId, @routeId, @lat, @lon, @position, @clockSource, @declarationBits, @visitorId, @visit)`);
     this.lastInZone = db.prepare(`
       SELECT seq, direction, wall_ms, source FROM events
       WHERE worker_id = ? AND decision = 'allow' AND zone_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1`);
@@ -142,7 +165,7 @@ export class EventLog {
     this.unsyncedStmt = db
       .prepare(
         `SELECT seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction, credential_kind, worker_id, code_hash,
-           decision, reasons, source, policy_version, trip_id, route_id, lat, lon, position, clock_source
+           decision, reasons, source, policy_version, trip_id, route_id, lat, lon, position, clock_source, declaration_bits, visitor_id, visit
          FROM events WHERE synced_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
       )
       .raw();
@@ -186,16 +209,18 @@ export class EventLog {
     for (let i = 0; i < rows.length; i++) {
       const [
         seq, wallMs, monoUs, bootId, synced, checkpointId, zoneId, direction, credentialKind, workerId, codeHash, decision, reasons, source, policyVersion,
-        tripId, routeId, lat, lon, position, clockSource,
+        tripId, routeId, lat, lon, position, clockSource, declarationBits, visitorId, visit,
       ] = rows[i]!;
       const event: WireEvent = {
         seq, wallMs, monoUs, bootId, clockSynced: synced === 1, checkpointId, zoneId, direction, credentialKind, workerId, codeHash, decision,
         reasons: reasons === '' ? [] : (reasons.split(' ') as DenyReason[]), source, policyVersion,
       };
       // A gate kiosk's rows have none of these: its events stay as they were (the codec's format 2).
-      out[i] = tripId === null && position === null && clockSource === null && routeId === null
-        ? event
-        : Object.assign(event, busFields(tripId, routeId, lat, lon, position, clockSource));
+      if (tripId !== null || position !== null || clockSource !== null || routeId !== null) {
+        Object.assign(event, busFields(tripId, routeId, lat, lon, position, clockSource));
+      }
+      if (declarationBits !== null || visitorId !== null || visit !== null) Object.assign(event, everyoneFields(declarationBits, visitorId, visit));
+      out[i] = event;
     }
     return out;
   }
@@ -233,6 +258,7 @@ export class EventLog {
           source: event.source,
           policyVersion: event.policyVersion,
           ...busColumns(event),
+          ...everyoneColumns(event),
         }).lastInsertRowid,
       );
       if (alert) this.insertAlert.run(seq, alert, note ?? null);

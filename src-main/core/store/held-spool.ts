@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { DENY_REASON_CODES, type DenyReason } from '../../../base/common/reasons.js';
 import { tripIdSchema } from '../../../base/common/bus.js';
 import { identifierSchema } from '../../../base/common/ids.js';
+import { MAX_ANSWER_BITS } from '../../../base/common/declaration.js';
+import { VISIT_TEXT_MAX, VISITOR_ID_PATTERN } from '../../../base/common/visitor.js';
 import { ALERT_KINDS, type AlertKind, type NewGateEvent } from '../../../base/common/types.js';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 import { ensurePrivateDir, writePrivate } from '../runtime.js';
@@ -26,6 +28,12 @@ export interface HeldEvents {
   storeChunk(max: number): number;
 }
 
+/**
+ * Bounds of a visit's texts in UTF-16 units: twice the characters the visitor desk takes (a name of
+ * 120, host and purpose of VISIT_TEXT_MAX), so no event the kiosk wrote is ever refused here.
+ */
+const VISIT_NAME_UNITS = 240;
+const VISIT_TEXT_UNITS = 2 * VISIT_TEXT_MAX;
 const heldEventSchema = z
   .object({
     wallMs: z.number().int(),
@@ -35,18 +43,31 @@ const heldEventSchema = z
     checkpointId: z.string().min(1).max(64),
     zoneId: z.string().min(1).max(64),
     direction: z.enum(['entry', 'exit']),
-    credentialKind: z.enum(['pass', 'badge', 'unknown']),
+    credentialKind: z.enum(['pass', 'badge', 'cccd', 'dcc', 'unknown']),
     workerId: z.string().max(64).nullable(),
     codeHash: z.string().max(64).nullable(),
     decision: z.enum(['allow', 'deny']),
     reasons: z.array(z.enum(DENY_REASON_CODES as [DenyReason, ...DenyReason[]])),
-    source: z.enum(['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev']),
+    source: z.enum(['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev', 'declaration', 'visitor']),
     policyVersion: z.number().int().nonnegative(),
     // A bus unit's (issue 13): absent on a gate kiosk's events.
     tripId: tripIdSchema.optional(),
     routeId: identifierSchema.optional(),
     position: z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict().nullable().optional(),
     clockSource: z.literal('gps').optional(),
+    // The gate for everyone (issue 14): absent on every other event.
+    declaration: z.object({ answers: z.number().int().min(0).max(MAX_ANSWER_BITS) }).strict().optional(),
+    visitorId: z.string().regex(VISITOR_ID_PATTERN).optional(),
+    visit: z
+      .object({
+        name: z.string().max(VISIT_NAME_UNITS).optional(),
+        host: z.string().max(VISIT_TEXT_UNITS).optional(),
+        purpose: z.string().max(VISIT_TEXT_UNITS).optional(),
+        noticeVersion: z.number().int().nonnegative().optional(),
+        decidedBy: z.string().max(64).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 const alertSchema = z.enum(ALERT_KINDS as [AlertKind, ...AlertKind[]]).optional();
