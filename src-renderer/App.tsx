@@ -11,12 +11,35 @@ import { DriverScreen } from './screens/Driver.js';
 import { IdleScreen } from './screens/Idle.js';
 import { ResultScreen } from './screens/Result.js';
 import { SupervisorScreen } from './screens/Supervisor.js';
+import { DeclareScreen } from './screens/Declare.js';
+import { VisitorScreen, type VisitorFlow } from './screens/Visitor.js';
 import { playOutcome } from './sound.js';
 import { ALIGHTED_AT_END_REASON, driverOutcome } from '../base/common/bus.js';
+import { isSensitive } from '../base/common/reasons.js';
 
 const STATE_POLL_MS = 2_000;
 /** How long the supervisor target must be held. */
 export const SUPERVISOR_HOLD_MS = 2_000;
+/** After "Health declaration" on the idle screen, the next scan opens the questions for this long. */
+export const DECLARE_ARMED_MS = 60_000;
+/** A result that offers "Declare now" stays at least this long (the person reads it, then taps). */
+const DECLARE_OFFER_MS = 15_000;
+/** A message after a form closed by itself (expired, declined). */
+const FORM_MESSAGE_MS = 6_000;
+
+type Flow = { kind: 'declare'; token: string; name: string | null } | ({ kind: 'visitor' } & VisitorFlow);
+
+/**
+ * Whether a refusal offers "Declare now": the person may declare here (the core gave a token) and
+ * the refusal is for the declaration (missing or flagged). In discreet mode the screen does not
+ * know which health reason it was, so every health refusal with a token offers it: the queue cannot
+ * tell from the button why, and a declaration that cannot help is refused again by the policy.
+ */
+export function offersDeclaration(p: PassageView): boolean {
+  if (!p.declareToken || p.outcome !== 'deny' || p.kind !== 'health') return false;
+  const health = p.reasons.filter(isSensitive);
+  return health.length === 0 || health.includes('DECLARATION_MISSING') || health.includes('DECLARATION_FLAGGED');
+}
 
 /**
  * The gate never stops for the supervisor screen: the idle screen (and with it the camera) stays
@@ -53,24 +76,134 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
     if (viewRef.current === 'gate') resetLanguage();
   }, [resetLanguage]);
 
+  // A declaration or a visitor's registration open over the gate (issue 14). While one is open the
+  // gate keeps deciding other people's scans: each shows in a banner on the form, not over it.
+  const [flow, setFlow] = useState<Flow | null>(null);
+  const flowRef = useRef(flow);
+  useEffect(() => {
+    flowRef.current = flow;
+  }, [flow]);
+  const [banner, setBanner] = useState<PassageView | null>(null);
+  const bannerTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const [formMessage, setFormMessage] = useState<string | null>(null);
+  const messageTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  // "Health declaration" on the idle screen: the next scan with a token opens the questions.
+  const [armed, setArmed] = useState(false);
+  const armedRef = useRef(armed);
+  useEffect(() => {
+    armedRef.current = armed;
+    if (!armed) return;
+    const timer = setTimeout(() => setArmed(false), DECLARE_ARMED_MS);
+    return () => clearTimeout(timer);
+  }, [armed]);
+  // A form being sent: the core decides the person's scan again and its passage event may come before
+  // the answer. Events meanwhile wait here; the one the answer is (same seq) is shown once, as the answer.
+  const sending = useRef<{ active: boolean; held: PassageView[] }>({ active: false, held: [] });
+  const answered = useRef<number[]>([]);
+
+  const showResult = useCallback(
+    (p: PassageView) => {
+      setResult(p);
+      clearTimeout(resultTimer.current);
+      const ms = offersDeclaration(p) ? Math.max(state.resultSeconds * 1000, DECLARE_OFFER_MS) : state.resultSeconds * 1000;
+      resultTimer.current = setTimeout(dismiss, ms);
+    },
+    [state.resultSeconds, dismiss],
+  );
+
+  const openFlow = useCallback((f: Flow) => {
+    clearTimeout(resultTimer.current);
+    setResult(null);
+    setArmed(false);
+    setBanner(null);
+    setFormMessage(null);
+    setFlow(f);
+  }, []);
+
+  const closeFlow = useCallback(
+    (message?: string) => {
+      setFlow(null);
+      setBanner(null);
+      clearTimeout(messageTimer.current);
+      setFormMessage(message ?? null);
+      if (message) messageTimer.current = setTimeout(() => setFormMessage(null), FORM_MESSAGE_MS);
+      if (viewRef.current === 'gate') resetLanguage();
+    },
+    [resetLanguage],
+  );
+
   // A bus unit shows the driver screen: each passage is a tile there (asked for at once, not at the
   // next poll) with its own sound, never the full-screen result a gate shows the worker.
   const isBus = state.bus !== null;
-  useEffect(
-    () =>
-      api.on('passage', (p) => {
-        if (isBus) {
-          // A driver card that opened or closed the trip chimes like an allow; riders alighted by the trip's end make no sound.
-          if (!p.reasons.includes(ALIGHTED_AT_END_REASON)) playOutcome(p.outcome === 'repeat' ? 'repeat' : driverOutcome(p.outcome, p.reasons));
-          api.call('screen.state', {}).then(setState, () => undefined);
-          return;
-        }
-        setResult(p);
+  const onPassage = useCallback(
+    (p: PassageView) => {
+      if (isBus) {
+        // A driver card that opened or closed the trip chimes like an allow; riders alighted by the trip's end make no sound.
+        if (!p.reasons.includes(ALIGHTED_AT_END_REASON)) playOutcome(p.outcome === 'repeat' ? 'repeat' : driverOutcome(p.outcome, p.reasons));
+        api.call('screen.state', {}).then(setState, () => undefined);
+        return;
+      }
+      if (p.seq !== null && answered.current.includes(p.seq)) return;
+      if (sending.current.active) {
+        sending.current.held.push(p);
+        return;
+      }
+      if (flowRef.current) {
         playOutcome(p.outcome);
-        clearTimeout(resultTimer.current);
-        resultTimer.current = setTimeout(dismiss, state.resultSeconds * 1000);
-      }),
-    [api, isBus, state.resultSeconds, dismiss],
+        setBanner(p);
+        clearTimeout(bannerTimer.current);
+        bannerTimer.current = setTimeout(() => setBanner(null), state.resultSeconds * 1000);
+        return;
+      }
+      // An ID card or certificate of someone not registered: straight to their registration (a short tone, not the refusal's buzz).
+      if (p.visitor && state.visitors) {
+        playOutcome('repeat');
+        openFlow({ kind: 'visitor', ...p.visitor });
+        return;
+      }
+      if (armedRef.current && p.declareToken && p.outcome !== 'repeat') {
+        playOutcome('repeat');
+        openFlow({ kind: 'declare', token: p.declareToken, name: p.displayName });
+        return;
+      }
+      if (p.outcome !== 'repeat') setArmed(false);
+      playOutcome(p.outcome);
+      showResult(p);
+    },
+    [api, isBus, state.resultSeconds, state.visitors, openFlow, showResult],
+  );
+  useEffect(() => api.on('passage', onPassage), [api, onPassage]);
+
+  const formSending = useCallback(
+    (busy: boolean) => {
+      if (busy) {
+        sending.current = { active: true, held: [] };
+        return;
+      }
+      // Failed: what came meanwhile is shown now, on the form still open.
+      const { held } = sending.current;
+      sending.current = { active: false, held: [] };
+      queueMicrotask(() => {
+        if (flowRef.current) for (const p of held) onPassage(p);
+      });
+    },
+    [onPassage],
+  );
+
+  const formAnswered = useCallback(
+    (p: PassageView) => {
+      const { held } = sending.current;
+      sending.current = { active: false, held: [] };
+      if (p.seq !== null) answered.current = [...answered.current.slice(-15), p.seq];
+      setFlow(null);
+      setBanner(null);
+      playOutcome(p.outcome);
+      showResult(p);
+      // Other people's scans while it was being sent (milliseconds): the latest shows after this one.
+      const others = held.filter((h) => h.seq === null || h.seq !== p.seq);
+      if (others.length) setTimeout(() => onPassage(others[others.length - 1]!), Math.min(state.resultSeconds, 3) * 1000);
+    },
+    [showResult, onPassage, state.resultSeconds],
   );
 
   useEffect(() => {
@@ -180,13 +313,38 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
         {state.bus ? (
           <DriverScreen api={api} state={state} covered={view !== 'gate' || emergency} onBus={(bus) => setState((s) => ({ ...s, bus }))} />
         ) : (
-          <IdleScreen state={state} cameraStatus={camera.status} videoRef={camera.videoRef} covered={view !== 'gate' || emergency} />
+          <IdleScreen
+            state={state}
+            cameraStatus={camera.status}
+            videoRef={camera.videoRef}
+            covered={view !== 'gate' || emergency || flow !== null}
+            armed={armed}
+            onDeclare={state.declarations && !emergency ? () => setArmed((a) => !a) : undefined}
+            message={formMessage}
+          />
         )}
         {emergency ? <EmergencyBanner /> : null}
         {state.enrolment?.state === 'already-enrolled' ? <AlreadyEnrolledBanner /> : null}
       </div>
       {view === 'supervisor' ? <SupervisorScreen api={api} state={state} cameraStatus={camera.status} onClose={() => setView('gate')} /> : null}
-      {result && !isBus ? <ResultScreen passage={result} onDone={dismiss} /> : null}
+      {flow?.kind === 'declare' ? (
+        <DeclareScreen api={api} token={flow.token} name={flow.name} banner={banner} onSubmitting={formSending} onResult={formAnswered} onClose={closeFlow} />
+      ) : flow?.kind === 'visitor' && state.visitors ? (
+        <VisitorScreen api={api} flow={flow} options={state.visitors} banner={banner} onSubmitting={formSending} onResult={formAnswered} onClose={closeFlow} />
+      ) : null}
+      {result && !isBus ? (
+        <ResultScreen
+          passage={result}
+          onDone={dismiss}
+          onDeclare={
+            offersDeclaration(result)
+              ? () => {
+                  openFlow({ kind: 'declare', token: result.declareToken!, name: result.displayName });
+                }
+              : undefined
+          }
+        />
+      ) : null}
     </div>
   );
 }

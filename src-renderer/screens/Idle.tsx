@@ -13,11 +13,20 @@ export function IdleScreen({
   cameraStatus,
   videoRef,
   covered,
+  armed = false,
+  onDeclare,
+  message = null,
 }: {
   state: ScreenState;
   cameraStatus: CameraStatus;
   videoRef: React.RefObject<HTMLVideoElement | null>;
   covered: boolean;
+  /** "Health declaration" was pressed: the next scan opens the questions. */
+  armed?: boolean;
+  /** Present when this kiosk takes declarations on its screen: the button presses (and presses again to cancel). */
+  onDeclare?: () => void;
+  /** What became of a form that closed by itself (expired, declined), for a few seconds. */
+  message?: string | null;
 }) {
   const { t, i18n } = useTranslation();
   const [now, setNow] = useState(() => new Date());
@@ -38,7 +47,21 @@ export function IdleScreen({
         <time data-testid="clock">{now.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: state.timeZone })}</time>
         <div className="date">{now.toLocaleDateString(locale, { weekday: 'long', day: '2-digit', month: '2-digit', year: 'numeric', timeZone: state.timeZone })}</div>
       </section>
-      <p className="prompt">{t('idle.prompt')}</p>
+      <div className={`prompt-row${armed ? ' prompt-armed' : ''}`}>
+        <p className="prompt" data-testid="prompt">
+          {armed ? t('declare.armedPrompt') : t('idle.prompt')}
+        </p>
+        {onDeclare ? (
+          <button type="button" className="declare-open" data-testid="declare-open" aria-pressed={armed} aria-label={armed ? undefined : t('declare.openLabel')} onClick={onDeclare}>
+            {armed ? t('declare.cancel') : t('declare.open')}
+          </button>
+        ) : null}
+      </div>
+      {message ? (
+        <p className="form-message" role="status" data-testid="form-message">
+          {message}
+        </p>
+      ) : null}
       <div className="camera">
         <video ref={videoRef} muted playsInline data-testid="camera-video" />
         <span className={`camera-status camera-${cameraStatus}`} data-testid="camera-status">

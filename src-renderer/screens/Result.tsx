@@ -9,11 +9,21 @@ import { ResultIcon } from './icons.js';
  * display name only. A refusal says what to do next; a health refusal says only that (discreet
  * mode: its reason is not in the view at all). A tap dismisses it; otherwise it returns by itself.
  */
-export function ResultScreen({ passage, onDone }: { passage: PassageView; onDone: () => void }) {
+export function ResultScreen({ passage, onDone, onDeclare }: { passage: PassageView; onDone: () => void; onDeclare?: () => void }) {
   const { t } = useTranslation();
   const { outcome, kind } = passage;
+  // A visitor waiting for a supervisor is not turned away: they wait, then scan again.
+  const waiting = outcome === 'deny' && passage.reasons.includes('VISITOR_APPROVAL_PENDING');
   const headline =
-    outcome === 'allow' ? (passage.direction === 'exit' ? t('result.allowExit') : t('result.allow')) : outcome === 'deny' ? t('result.deny') : t('result.repeat');
+    outcome === 'allow'
+      ? passage.direction === 'exit'
+        ? t('result.allowExit')
+        : t('result.allow')
+      : waiting
+        ? t('result.waitApproval')
+        : outcome === 'deny'
+          ? t('result.deny')
+          : t('result.repeat');
   const shown = passage.reasons.filter((r) => r !== 'SUPERVISOR_OVERRIDE');
   const text = useRef<HTMLDivElement>(null);
   useLayoutEffect(() => fitText(text.current), [passage, t]);
@@ -29,6 +39,7 @@ export function ResultScreen({ passage, onDone }: { passage: PassageView; onDone
       data-outcome={outcome}
       data-kind={kind}
       data-seq={passage.seq ?? ''}
+      data-waiting={waiting || undefined}
       role="alert"
       onClick={onDone}
     >
@@ -51,10 +62,28 @@ export function ResultScreen({ passage, onDone }: { passage: PassageView; onDone
             ))}
           </ul>
         ) : null}
-        {passage.guidance ? (
+        {passage.guidance && !waiting ? (
           <p className="result-guidance" data-testid="result-guidance" data-guidance={passage.guidance}>
             {t(`guidance.${passage.guidance}`)}
           </p>
+        ) : null}
+        {waiting ? (
+          <p className="result-note" data-testid="result-approval-note">
+            {t('visitor.approvalNote')}
+          </p>
+        ) : null}
+        {onDeclare ? (
+          <button
+            type="button"
+            className="result-declare"
+            data-testid="declare-now"
+            onClick={(e) => {
+              e.stopPropagation();
+              onDeclare();
+            }}
+          >
+            {t('result.declareNow')}
+          </button>
         ) : null}
       </div>
     </div>

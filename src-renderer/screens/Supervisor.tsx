@@ -8,9 +8,10 @@ import type { CameraStatus } from '../camera/useCamera.js';
 import { formatDateTime } from '../i18n/i18n.js';
 import { SelftestPanel } from './SupervisorSelftest.js';
 import { TracePanel } from './SupervisorTrace.js';
+import { VisitorsPanel } from './SupervisorVisitors.js';
 
-type Tab = 'today' | 'inside' | 'denied' | 'search' | 'trace' | 'selftest';
-const TABS: Tab[] = ['today', 'inside', 'denied', 'search', 'trace', 'selftest'];
+type Tab = 'today' | 'inside' | 'denied' | 'search' | 'visitors' | 'trace' | 'selftest';
+const TABS: Tab[] = ['today', 'inside', 'denied', 'search', 'visitors', 'trace', 'selftest'];
 /** The export target "the hub" in the drive list (a drive id never holds a colon). */
 const TO_HUB = ':hub';
 
@@ -103,7 +104,7 @@ export function SupervisorScreen({ api, state, cameraStatus, onClose }: { api: K
         </p>
       ) : null}
       {session ? (
-        <Desk api={api} token={session.token} zone={state.timeZone} onError={fail} onMessage={setMessage} />
+        <Desk api={api} token={session.token} zone={state.timeZone} visitorsHere={state.visitors !== null} onError={fail} onMessage={setMessage} />
       ) : (
         <SignIn
           api={api}
@@ -208,7 +209,22 @@ function SignIn({
 
 type Query = { fromMs: number; toMs: number; search?: string; decision: 'all' | 'deny' };
 
-function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: string; zone: string; onError: (e: unknown) => void; onMessage: (m: string) => void }) {
+function Desk({
+  api,
+  token,
+  zone,
+  visitorsHere,
+  onError,
+  onMessage,
+}: {
+  api: KioskApi;
+  token: string;
+  zone: string;
+  /** Visitors register at this kiosk: the Visitors tab. */
+  visitorsHere: boolean;
+  onError: (e: unknown) => void;
+  onMessage: (m: string) => void;
+}) {
   const { t, i18n } = useTranslation();
   const [tab, setTab] = useState<Tab>('today');
   // Each view's rows are its own: a tab never shows the rows another tab loaded.
@@ -235,8 +251,8 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
 
   const load = useCallback(
     (k: Tab) => {
-      // The trace and the self-test run when asked (their own tabs), not on every scan.
-      if (k === 'trace' || k === 'selftest') return;
+      // The trace and the self-test run when asked (their own tabs), not on every scan; the visitors tab loads its own list.
+      if (k === 'trace' || k === 'selftest' || k === 'visitors') return;
       if (k === 'inside') {
         api.call('supervisor.inside', { token }).then((r) => setInside({ workers: r.workers, atMs: Date.now() }), onError);
         return;
@@ -367,7 +383,7 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
   return (
     <section className="desk">
       <nav className="tabs" role="tablist">
-        {TABS.map((k) => (
+        {TABS.filter((k) => k !== 'visitors' || visitorsHere).map((k) => (
           <button key={k} type="button" role="tab" aria-selected={tab === k} data-testid={`tab-${k}`} onClick={() => setTab(k)}>
             {t(`supervisor.tabs.${k}`)}
           </button>
@@ -393,7 +409,9 @@ function Desk({ api, token, zone, onError, onMessage }: { api: KioskApi; token: 
           </button>
         </form>
       ) : null}
-      {tab === 'trace' ? (
+      {tab === 'visitors' ? (
+        <VisitorsPanel api={api} token={token} zone={zone} onError={onError} onMessage={onMessage} />
+      ) : tab === 'trace' ? (
         <TracePanel api={api} token={token} zone={zone} onError={onError} />
       ) : tab === 'selftest' ? (
         <SelftestPanel api={api} token={token} zone={zone} onError={onError} />
