@@ -1,27 +1,27 @@
 import { readBarcodes, type ReaderOptions, type ReadResult } from 'zxing-wasm/reader';
 import { BinaryBitmap, DecodeHintType, HybridBinarizer, QRCodeReader, RGBLuminanceSource } from '@zxing/library';
 import { checkFrame, type Frame, type QrDecoder } from './decoder.js';
-import { blur3, codeLikeBlocks, greyToFrame, halfLuminance, normalizeLocal, type Grey } from './image-ops.js';
+import { codeLikeBlocks, greyToFrame, halfLuminance, thresholdLocal, type Grey } from './image-ops.js';
 import { WASM_OPTIONS, prepareZxingWasm, type WasmSource } from './zxing-wasm-decoder.js';
 
 /**
  * The combined decoder: zxing-wasm first at its own settings (what `zxing-wasm` alone does), then,
  * only on frames where that pass saw a QR symbol it could not read (zxing-cpp reports those with
  * `returnErrors`: a finder-pattern triple, no valid code) or that show a patch of code-like texture
- * (a cheap block test on the half-size image), a ladder of further strategies while the frame's
- * time budget lasts:
- * 1. `half-norm6`: half size (averages away noise, screen grids, speckle), local contrast normalised
- *    (flattens glare and dim light), read with a fixed threshold: an adaptive threshold of window 13;
- * 2. `half-norm4`: the same with a smaller window (small modules, steep light changes);
- * 3. `global`: the full frame with zxing-cpp's GlobalHistogram binarizer (noise, moiré);
- * 4. `blur3`: the full frame after a 3x3 box blur (pixel noise, fine moiré);
- * 5. `zxing-js`: the second engine (@zxing/library) on the blurred frame.
+ * (a cheap block test on the half-size image; these get only the first step), a ladder of further
+ * strategies, the first always, the others while the frame's time budget lasts:
+ * 1. `half-mean6`: half size (averages away noise, screen grids, speckle), then an adaptive threshold
+ *    against the mean of a 13x13 neighbourhood (flattens glare and uneven light, lifts a dim code);
+ * 2. `half-mean9`, 3. `half-mean4`: the same with a wider window (big modules, soft light) and a
+ *    narrower one (small modules, steep light changes);
+ * 4. `global`: the full frame with zxing-cpp's GlobalHistogram binarizer (noise, moiré);
+ * 5. `zxing-js`: the second engine (@zxing/library) on the half-size thresholded image.
  * A frame with nothing code-like costs one zxing-wasm pass, as most camera frames show nobody. A
  * step starts only if its usual cost (a running mean of what it took) still fits in the budget.
  */
-export type LadderStep = 'half-norm6' | 'half-norm4' | 'global' | 'blur3' | 'zxing-js';
+export type LadderStep = 'half-mean6' | 'half-mean9' | 'half-mean4' | 'global' | 'zxing-js';
 export type StrategyName = 'zxing-wasm' | LadderStep;
-export const LADDER: readonly LadderStep[] = ['half-norm6', 'half-norm4', 'global', 'blur3', 'zxing-js'];
+export const LADDER: readonly LadderStep[] = ['half-mean6', 'half-mean9', 'half-mean4', 'global', 'zxing-js'];
 export const STRATEGY_NAMES: readonly StrategyName[] = ['zxing-wasm', ...LADDER];
 
 /**
@@ -33,7 +33,7 @@ export const STRATEGY_NAMES: readonly StrategyName[] = ['zxing-wasm', ...LADDER]
 export const CODE_LIKE_MIN_BLOCKS = 40;
 
 /** The default per-frame budget: the p95 target at 640x480 is 15 ms, a step may overrun a little. */
-export const DEFAULT_BUDGET_MS = 11;
+export const DEFAULT_BUDGET_MS = 10;
 
 export interface CombinedOptions {
   /** Time a frame may take before no further step starts (ms). */
@@ -52,23 +52,18 @@ export interface CombinedDecoder extends QrDecoder {
 const FIRST_OPTIONS: ReaderOptions = { ...WASM_OPTIONS, returnErrors: true, maxNumberOfSymbols: 0 };
 const FAST: ReaderOptions = { formats: ['QRCode'], tryHarder: false, tryRotate: false, tryInvert: false, tryDownscale: false, maxNumberOfSymbols: 1 };
 
-/** What one frame's steps share: the grey images, made once when a step first needs them. */
+/** What one frame's steps share: the images, made once when a step first needs them. */
 class FrameWork {
   private halfGrey: Grey | undefined;
-  private blurred: Frame | undefined;
+  private readonly thresholded = new Map<number, Grey>();
   constructor(readonly frame: Frame) {}
   half(): Grey {
     return (this.halfGrey ??= halfLuminance(this.frame));
   }
-  blurredFrame(): Frame {
-    if (!this.blurred) {
-      const { frame } = this;
-      const grey = new Uint8ClampedArray(frame.width * frame.height);
-      const d = frame.data;
-      for (let i = 0, j = 0; j < grey.length; i += 4, j++) grey[j] = (306 * d[i]! + 601 * d[i + 1]! + 117 * d[i + 2]! + 512) >> 10;
-      this.blurred = greyToFrame(blur3({ data: grey, width: frame.width, height: frame.height }));
-    }
-    return this.blurred;
+  halfMean(r: number): Grey {
+    let g = this.thresholded.get(r);
+    if (!g) this.thresholded.set(r, (g = thresholdLocal(this.half(), r)));
+    return g;
   }
 }
 
@@ -87,19 +82,19 @@ export async function createCombinedDecoder(source: WasmSource, options: Combine
   const jsReader = new QRCodeReader();
   const jsHints = new Map<DecodeHintType, unknown>([[DecodeHintType.TRY_HARDER, true]]);
   // Running mean cost of each step (ms), seeded with what they take at 640x480 on a slow kiosk CPU.
-  const cost: Record<StrategyName, number> = { 'zxing-wasm': 4, 'half-norm6': 4, 'half-norm4': 4, global: 3, blur3: 5, 'zxing-js': 6 };
+  const cost: Record<StrategyName, number> = { 'zxing-wasm': 4, 'half-mean6': 3, 'half-mean9': 3, 'half-mean4': 3, global: 3, 'zxing-js': 3 };
+  const HALF: ReaderOptions = { ...FAST, tryHarder: true, binarizer: 'FixedThreshold' };
 
   const steps: Record<LadderStep, (w: FrameWork) => Promise<string[]>> = {
-    'half-norm6': async (w) => valid(await read(greyToFrame(normalizeLocal(w.half(), 6)), { ...FAST, binarizer: 'FixedThreshold' })),
-    'half-norm4': async (w) => valid(await read(greyToFrame(normalizeLocal(w.half(), 4)), { ...FAST, binarizer: 'FixedThreshold' })),
+    'half-mean6': async (w) => valid(await read(greyToFrame(w.halfMean(6)), HALF)),
+    'half-mean9': async (w) => valid(await read(greyToFrame(w.halfMean(9)), HALF)),
+    'half-mean4': async (w) => valid(await read(greyToFrame(w.halfMean(4)), HALF)),
     global: async (w) => valid(await read(w.frame, { ...WASM_OPTIONS, binarizer: 'GlobalHistogram' })),
-    blur3: async (w) => valid(await read(w.blurredFrame(), FAST)),
     'zxing-js': (w) => {
-      const f = w.blurredFrame();
-      const grey = new Uint8ClampedArray(f.width * f.height);
-      for (let i = 0; i < grey.length; i++) grey[i] = f.data[i * 4]!;
+      const g = w.halfMean(6);
+      if (g.width < 21 || g.height < 21) return Promise.resolve([]);
       try {
-        return Promise.resolve([jsReader.decode(new BinaryBitmap(new HybridBinarizer(new RGBLuminanceSource(grey, f.width, f.height))), jsHints).getText()]);
+        return Promise.resolve([jsReader.decode(new BinaryBitmap(new HybridBinarizer(new RGBLuminanceSource(g.data, g.width, g.height))), jsHints).getText()]);
       } catch {
         return Promise.resolve([]); // not found, checksum, format: nothing read
       } finally {
@@ -152,10 +147,13 @@ export async function createCombinedDecoder(source: WasmSource, options: Combine
         lastStep = 'zxing-wasm';
         return first;
       }
-      // Nothing code-like (no symbol seen, no patch of code-like texture): stay cheap.
+      // Nothing code-like (no symbol seen, no patch of code-like texture): stay cheap. Code-like
+      // texture alone (a dim or washed-out code, but also cloth or gravel) gets the first step only.
       if (!seen && codeLikeBlocks(work.half()) < CODE_LIKE_MIN_BLOCKS) return [];
-      for (const name of LADDER) {
-        if (now() - started + cost[name] > budget) break;
+      for (const [i, name] of (seen ? LADDER : LADDER.slice(0, 1)).entries()) {
+        // The first step always runs (it reads most of what the ladder reads, in about as long as the
+        // first pass: on a loaded CPU the budget would otherwise leave none); the others while they fit.
+        if (i > 0 && now() - started + cost[name] > budget) break;
         const texts = await timed(name, () => steps[name](work));
         if (texts.length) {
           lastStep = name;

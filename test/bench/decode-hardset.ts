@@ -434,6 +434,23 @@ function clamp(img: Image3): void {
   for (const p of img.planes()) for (let i = 0; i < p.length; i++) p[i] = Math.min(255, Math.max(0, p[i]!));
 }
 
+/** Whether the code with 2 modules of quiet zone lies inside the frame. */
+function fits(v: View, size: number, width: number, height: number): boolean {
+  const H = v.fwd;
+  for (const [u, w] of [
+    [-2, -2],
+    [size + 2, -2],
+    [size + 2, size + 2],
+    [-2, size + 2],
+  ] as const) {
+    const z = H[6]! * u + H[7]! * w + H[8]!;
+    const x = (H[0]! * u + H[1]! * w + H[2]!) / z;
+    const y = (H[3]! * u + H[4]! * w + H[5]!) / z;
+    if (z <= 0 || x < 1 || y < 1 || x > width - 1 || y > height - 1) return false;
+  }
+  return true;
+}
+
 function codeBox(v: View): { cx: number; cy: number; side: number } {
   const xs = v.corners.map((c) => c[0]);
   const ys = v.corners.map((c) => c[1]);
@@ -486,7 +503,14 @@ export function renderFrame(opts: { text: string | null; kind: Distortion | 'non
       m.creases.push({ a, b, c: -(a * px + b * py), shade: 0.1 + 0.08 * strength });
     }
   }
-  const v = view(width, height, qr.size, modulePx, rz, (tiltDeg * Math.PI) / 180, random() * Math.PI, cx, cy);
+  // The whole code and its quiet zone in the frame (a code cut by the frame's edge is not a hard
+  // frame but an unreadable one): smaller and nearer the centre until it fits.
+  const axis = random() * Math.PI;
+  let v = view(width, height, qr.size, modulePx, rz, (tiltDeg * Math.PI) / 180, axis, cx, cy);
+  for (let k = 1; k <= 12 && !fits(v, qr.size, width, height); k++) {
+    const t = k / 12;
+    v = view(width, height, qr.size, modulePx * (1 - 0.4 * t), rz, (tiltDeg * Math.PI) / 180, axis, cx + (width / 2 - cx) * t, cy + (height / 2 - cy) * t);
+  }
   drawCarrier(img, m, v);
   softBlur(img, 1);
   const box = codeBox(v);
