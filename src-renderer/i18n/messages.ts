@@ -190,9 +190,8 @@ export const vi = {
   declare: {
     open: 'Khai báo y tế',
     openLabel: 'Khai báo y tế tại cổng',
-    armedTitle: 'Khai báo y tế',
     armedPrompt: 'Quét thẻ QR hoặc căn cước công dân của bạn',
-    armedHint: 'Sau khi quét, các câu hỏi khai báo sẽ hiện ra.',
+    armedPromptPass: 'Quét thẻ QR của bạn',
     title: 'Khai báo y tế',
     forName: 'Người khai báo: {{name}}',
     step: 'Phần {{n}}/{{total}}',
@@ -522,9 +521,8 @@ export const en: Messages = {
   declare: {
     open: 'Health declaration',
     openLabel: 'Make a health declaration here',
-    armedTitle: 'Health declaration',
     armedPrompt: 'Scan your QR pass or citizen ID card',
-    armedHint: 'The questions open after the scan.',
+    armedPromptPass: 'Scan your QR pass',
     title: 'Health declaration',
     forName: 'Declaring: {{name}}',
     step: 'Part {{n}} of {{total}}',

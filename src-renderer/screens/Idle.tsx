@@ -49,7 +49,7 @@ export function IdleScreen({
       </section>
       <div className={`prompt-row${armed ? ' prompt-armed' : ''}`}>
         <p className="prompt" data-testid="prompt">
-          {armed ? t('declare.armedPrompt') : t('idle.prompt')}
+          {armed ? (state.visitors ? t('declare.armedPrompt') : t('declare.armedPromptPass')) : t('idle.prompt')}
         </p>
         {onDeclare ? (
           <button type="button" className="declare-open" data-testid="declare-open" aria-pressed={armed} aria-label={armed ? undefined : t('declare.openLabel')} onClick={onDeclare}>
