@@ -30,6 +30,13 @@ export interface GateActuator {
    * (steady red, three short beeps) and "enrol me" (slow, endless, silent).
    */
   seeDriver(): void;
+  /**
+   * A unit without a screen refused someone for a missing health declaration (issue 14): "declare at
+   * a kiosk with a screen". Red and green on together, steady, for DECLARE_ELSEWHERE_MS, with two long
+   * beeps; the gate stays shut. No other pattern lights both at once and steadily. Optional for
+   * actuators of tests that never see it: the gate refuses with them instead.
+   */
+  declareElsewhere?(): void;
   /** The same code again within the repeat window: a short beep, nothing else. */
   acknowledgeRepeat(): void;
   /**
@@ -125,6 +132,13 @@ export const SEE_DRIVER_STEP_MS = 250;
 /** How many blink steps "see the driver" shows (red and green in turn), then both lights off. */
 export const SEE_DRIVER_STEPS = 6;
 
+/** How long "declare elsewhere" keeps red and green on together (bounded by each light's maxOnMs). */
+export const DECLARE_ELSEWHERE_MS = 2_000;
+
+/** Each of the two long beeps of "declare elsewhere", and the gap after the first. */
+export const DECLARE_ELSEWHERE_BEEP_MS = 700;
+export const DECLARE_ELSEWHERE_GAP_MS = 300;
+
 /** Drives relay, lights and buzzer with the configured pulse lengths and safety limits. */
 export class GateSignals implements GateActuator {
   private readonly relay: TimedLine;
@@ -133,6 +147,7 @@ export class GateSignals implements GateActuator {
   private readonly buzzer: TimedLine;
   private enrolMeTimer: NodeJS.Timeout | undefined;
   private seeDriverTimer: NodeJS.Timeout | undefined;
+  private secondBeepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly lines: GateSignalLines) {
     this.relay = new TimedLine(lines.relay);
@@ -175,6 +190,17 @@ export class GateSignals implements GateActuator {
     };
     blink();
     this.buzzer.onFor(LONG_BEEP_MS);
+  }
+
+  declareElsewhere(): void {
+    this.stopSeeDriver();
+    this.red.onFor(DECLARE_ELSEWHERE_MS);
+    this.green.onFor(DECLARE_ELSEWHERE_MS);
+    this.buzzer.onFor(DECLARE_ELSEWHERE_BEEP_MS);
+    this.secondBeepTimer = setTimeout(() => {
+      this.secondBeepTimer = undefined;
+      this.buzzer.onFor(DECLARE_ELSEWHERE_BEEP_MS);
+    }, DECLARE_ELSEWHERE_BEEP_MS + DECLARE_ELSEWHERE_GAP_MS);
   }
 
   acknowledgeRepeat(): void {
@@ -224,6 +250,8 @@ export class GateSignals implements GateActuator {
   private stopSeeDriver(): void {
     clearTimeout(this.seeDriverTimer);
     this.seeDriverTimer = undefined;
+    clearTimeout(this.secondBeepTimer);
+    this.secondBeepTimer = undefined;
   }
 
   /** The relay is energised now (a pulse running, or held open). */

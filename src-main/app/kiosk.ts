@@ -65,6 +65,7 @@ import { EventEmitter } from 'node:events';
 import { isEnrolmentCode, parseEnrolmentCode } from '../../base/common/enrolment.js';
 import type { EnrolmentView } from '../api/contract.js';
 import { EnrolMeScreens } from '../api/enrol-me-screens.js';
+import { DeclareTokens, KioskDeclarationDesk } from '../core/declarations/index.js';
 
 /** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
 function walBound(dir: string): number {
@@ -269,6 +270,9 @@ export class Kiosk {
             afterCommit: () => this.checkpointer.noteCommit(),
           })
         : undefined;
+      // Health declarations on the screen (issue 14); a unit without one signals "declare at a kiosk with a screen".
+      const takesDeclarations = !options.headless && settings.screens.show !== 'none';
+      const declareTokens = takesDeclarations ? new DeclareTokens() : undefined;
       this.gatekeeper = new Gatekeeper({
         checkpoint: settings.checkpoint,
         events: this.events,
@@ -293,7 +297,11 @@ export class Kiosk {
         ...(siteStream
           ? { sitePassages: { currentSinceMs: () => siteStream.currentSinceMs(), lastPassage: (w: string, z: string) => this.remotePassages.lastPassage(w, z) } }
           : {}),
+        ...(declareTokens ? { declareTokens } : { declareElsewhere: true }),
       });
+      const declarations = declareTokens
+        ? new KioskDeclarationDesk({ db: this.db, events: this.events, gatekeeper: this.gatekeeper, tokens: declareTokens, policy: () => this.policy.get(), log: this.log.child({ ns: 'declarations' }) })
+        : undefined;
       ({ emergency: this.emergency, passage: this.passageSensor, control: this.inputControl } = this.buildInputs(settings, clock, secrets.codeHashKey));
       const hub = settings.hub;
       // Remote settings (the `settings` stream) reach an enrolled kiosk only: a hand-provisioned one keeps to its file.
@@ -410,6 +418,7 @@ export class Kiosk {
           supervisor: this.supervisor,
           gate: () => ({ mode: this.emergency?.mode ?? 'normal' }),
           ...(this.bus ? { bus: this.bus } : {}),
+          ...(declarations ? { declarations } : {}),
           // The self-test on this kiosk's live objects (the supervisor screen); `safegate selftest` runs the same checks from the shell.
           selftest: () =>
             runLiveSelftest({

@@ -18,6 +18,7 @@ import type { Roster } from './store/roster.js';
 import type { Checkpoint, GeoPoint, Placement, ScanSource, WorkerRecord } from '../../base/common/types.js';
 import { driverOutcome } from '../../base/common/bus.js';
 import type { BusHook } from './bus/bus-mode.js';
+import type { HeldCredential } from './declarations/declare-tokens.js';
 
 export interface Scan {
   text: string;
@@ -89,6 +90,16 @@ export interface GatekeeperDeps {
    * decides each scan's direction and gives the policy its facts, and every event carries the trip.
    */
   bus?: BusHook;
+  /**
+   * A kiosk with a screen takes health declarations (issue 14): each decided scan that names a
+   * roster worker gets a token for one (Passage.declareToken). Absent: no tokens.
+   */
+  declareTokens?: { issue(held: HeldCredential): string };
+  /**
+   * A unit without a screen: a refusal for a missing declaration alone shows "declare at a kiosk with
+   * a screen" (GateActuator.declareElsewhere) instead of the plain refusal.
+   */
+  declareElsewhere?: boolean;
 }
 
 /** A clock reading that may say its wall time came from the GPS (clock.ts GpsDatedClock). */
@@ -165,18 +176,22 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   }
 
   /** Steps 1-4 of a scan: read the credential, look the person up, decide. Reads only. */
-  private evaluate(text: string, keyring: HubKeyring) {
+  private evaluate(text: string, keyring: HubKeyring, again?: HeldCredential) {
     const { deps } = this;
     const clock = deps.clock.read();
     const policy = deps.policy();
     const codeHash = this.hashCode(text);
     const { passes } = policy.params;
-    const reading = readCredential(text, clock.wallMs, {
-      keyring,
-      badgePattern: deps.badgePattern,
-      isRevoked: deps.isRevoked,
-      proofTime: { ...passes, kioskClockSynced: clock.synced },
-    });
+    const read = (): CredentialReading =>
+      readCredential(text, clock.wallMs, {
+        keyring,
+        badgePattern: deps.badgePattern,
+        isRevoked: deps.isRevoked,
+        proofTime: { ...passes, kioskClockSynced: clock.synced },
+      });
+    // Decided again after a declaration: the reading verified at the scan, unless the pass has since
+    // expired or been revoked (read again, which says so).
+    const reading = again && stillGood(again.reading, clock.wallMs, deps.isRevoked) ? again.reading : read();
     // The repeat window keys on the pass a valid code carries (a phone code's text changes every
     // 30 s), and on the text of anything else: a stale code must not hold back its fresh successor.
     const repeatKey = reading.status === 'valid' && reading.passId ? this.hashCode(`pass:${reading.passId}`) : codeHash;
@@ -190,7 +205,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
         worker,
         policy,
         checkpoint: deps.checkpoint,
-        recent: this.recentHistory(reading, repeatKey, policy, clock.wallMs, clock.monoUs / 1000),
+        recent: this.recentHistory(reading, repeatKey, policy, clock.wallMs, clock.monoUs / 1000, again !== undefined),
         nowMs: clock.wallMs,
         rosterCheckedAtMs: deps.rosterCheckedAt?.() ?? null,
         placement: deps.placement?.() ?? null,
@@ -316,8 +331,32 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   }
 
   handleScan(scan: Scan): Passage {
+    return this.pass(scan, this.evaluate(scan.text, this.deps.keyring));
+  }
+
+  /**
+   * Decides a credential shown a moment ago again, as a new scan with its own event (a declaration
+   * was just made on the screen: DeclarationDesk). The repeat window does not apply to it: the
+   * person did not scan twice, the kiosk asked again.
+   */
+  decideAgain(held: HeldCredential): Passage {
+    return this.pass({ text: held.text, source: held.source, receivedAtNs: process.hrtime.bigint() }, this.evaluate(held.text, this.deps.keyring, held));
+  }
+
+  /**
+   * Commits an event made beside the scan path (a declaration) with the fields of this moment a bus
+   * unit's events carry, through `write` (which may write more in the same transaction). Throws a
+   * storage fault: nothing is held, the caller refuses the request.
+   */
+  commitBeside(given: NewGateEvent, write: (event: NewGateEvent) => number): number {
+    const event = this.stamp(given);
+    const seq = this.withSpace(() => write(event));
+    this.deps.afterCommit?.();
+    return seq;
+  }
+
+  private pass(scan: Scan, evaluated: ReturnType<Gatekeeper['evaluate']>): Passage {
     const { deps } = this;
-    const evaluated = this.evaluate(scan.text, deps.keyring);
     const { clock, repeatKey, reading, worker } = evaluated;
     let { decision, storeFault } = evaluated;
 
@@ -373,6 +412,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
 
     if (decision.outcome === 'allow') deps.actuator.admit();
     else if (bus && driverOutcome('deny', decision.reasons) === 'see-driver') deps.actuator.seeDriver();
+    else if (deps.declareElsewhere && deps.actuator.declareElsewhere && declaringWouldHelp(decision.reasons)) deps.actuator.declareElsewhere();
     else deps.actuator.refuse();
     const actuatedAtNs = process.hrtime.bigint();
     if (seq !== null) this.recentCodes.set(repeatKey, clock.monoUs / 1000);
@@ -406,6 +446,11 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       durable: seq !== null,
       timing: { receivedAtNs: scan.receivedAtNs, committedAtNs, actuatedAtNs },
     };
+    // A named roster worker may declare on the screen now (the screens offer it after a missing or
+    // flagged declaration, or when they asked to declare); only for a scan on record.
+    if (deps.declareTokens && credentialAccepted && seq !== null && reading.status === 'valid' && worker) {
+      passage.declareToken = deps.declareTokens.issue({ text: scan.text, source: scan.source, reading, workerId: worker.workerId });
+    }
     this.emit('passage', passage);
     return passage;
   }
@@ -463,8 +508,8 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     return this.deps.clock.read();
   }
 
-  private recentHistory(reading: CredentialReading, codeHash: string, policy: Policy, nowMs: number, nowMonoMs: number): RecentHistory {
-    const lastSeen = this.recentCodes.get(codeHash);
+  private recentHistory(reading: CredentialReading, codeHash: string, policy: Policy, nowMs: number, nowMonoMs: number, noRepeat = false): RecentHistory {
+    const lastSeen = noRepeat ? undefined : this.recentCodes.get(codeHash);
     // A code seen "in the future" (another clock's reading) is no repeat: a repeat hides the scan.
     const ageS = lastSeen === undefined || nowMonoMs < lastSeen ? null : (nowMonoMs - lastSeen) / 1000;
     this.pruneRecentCodes(nowMonoMs, policy.params.repeatScanSeconds);
@@ -543,6 +588,18 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     if (written) this.deps.log.warn({ written, stillHeld: held.count }, 'held events stored after a storage fault');
     return written;
   }
+}
+
+/** A held reading is still good for deciding again: not expired, not revoked since. */
+function stillGood(reading: CredentialReading & { status: 'valid' }, nowMs: number, isRevoked: ((passId: string) => boolean) | undefined): boolean {
+  // A pass's expiry is in seconds (base/node/pass.ts), as checkValidity compares it.
+  if (reading.expiresAt !== undefined && reading.expiresAt <= Math.floor(nowMs / 1000)) return false;
+  return !(reading.passId !== undefined && isRevoked?.(reading.passId));
+}
+
+/** Refused only for a missing declaration: a declaration at a kiosk with a screen is all it takes. */
+function declaringWouldHelp(reasons: readonly DenyReason[]): boolean {
+  return reasons.length > 0 && reasons.every((r) => r === 'DECLARATION_MISSING');
 }
 
 /** Reasons as a log may show them: a sensitive (health) reason is named only by its category. */

@@ -68,7 +68,7 @@ export class TripBook {
     this.ridesStmt = db
       .prepare(
         `SELECT worker_id, direction, credential_kind FROM events
-         WHERE trip_id = ? AND decision = 'allow' AND worker_id IS NOT NULL AND source NOT IN ('trip', 'input') ORDER BY seq`,
+         WHERE trip_id = ? AND decision = 'allow' AND worker_id IS NOT NULL AND source NOT IN ('trip', 'input', 'declaration', 'visitor') ORDER BY seq`,
       )
       .raw();
   }

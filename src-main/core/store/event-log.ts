@@ -113,6 +113,21 @@ function fromRow(r: EventRow): GateEvent {
   };
 }
 
+/**
+ * Events that record something made beside the gate, not a passage through it (issue 14): a health
+ * declaration taken on the screen (allow when clean) and a visitor's registration or a supervisor's
+ * decision on it. They never count as anyone's entry or exit: not for anti-passback, the trace, who
+ * is inside, or a bus's riders.
+ */
+export const RECORD_SOURCES = ['declaration', 'visitor'] as const satisfies readonly ScanSource[];
+
+export function isRecordOnly(source: ScanSource): boolean {
+  return source === 'declaration' || source === 'visitor';
+}
+
+/** SQL: an event of these sources is no passage (the gate's inputs' own events aside too where the query says so). */
+const NOT_RECORD = "source NOT IN ('declaration', 'visitor')";
+
 export type PassageScope = { zoneId: string } | { checkpointId: string };
 
 /** How much later than its window an ADMITTED_NOT_PASSED may be logged (timer and commit delays). */
@@ -149,10 +164,10 @@ export class EventLog {
         @tripId, @routeId, @lat, @lon, @position, @clockSource, @declarationBits, @visitorId, @visit)`);
     this.lastInZone = db.prepare(`
       SELECT seq, direction, wall_ms, source FROM events
-      WHERE worker_id = ? AND decision = 'allow' AND zone_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1`);
+      WHERE worker_id = ? AND decision = 'allow' AND zone_id = ? AND seq < ? AND ${NOT_RECORD} ORDER BY seq DESC LIMIT 1`);
     this.lastAtCheckpoint = db.prepare(`
       SELECT seq, direction, wall_ms, source FROM events
-      WHERE worker_id = ? AND decision = 'allow' AND checkpoint_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1`);
+      WHERE worker_id = ? AND decision = 'allow' AND checkpoint_id = ? AND seq < ? AND ${NOT_RECORD} ORDER BY seq DESC LIMIT 1`);
     this.notPassedStmt = db.prepare(`
       SELECT 1 FROM events
       WHERE wall_ms >= ? AND wall_ms <= ? AND seq > ? AND worker_id = ? AND reasons = 'ADMITTED_NOT_PASSED' LIMIT 1`);
@@ -180,19 +195,19 @@ export class EventLog {
     this.passagesOfStmt = db
       .prepare(
         `SELECT seq, wall_ms, direction, checkpoint_id FROM events
-         WHERE worker_id = ? AND decision = 'allow' AND source <> 'input' AND wall_ms >= ? AND wall_ms < ? ORDER BY seq`,
+         WHERE worker_id = ? AND decision = 'allow' AND source <> 'input' AND ${NOT_RECORD} AND wall_ms >= ? AND wall_ms < ? ORDER BY seq`,
       )
       .raw();
     this.passagesNearStmt = db
       .prepare(
         `SELECT wall_ms, worker_id FROM events INDEXED BY events_trace
-         WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND decision = 'allow' AND source <> 'input' AND worker_id IS NOT NULL ORDER BY wall_ms`,
+         WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND decision = 'allow' AND source <> 'input' AND ${NOT_RECORD} AND worker_id IS NOT NULL ORDER BY wall_ms`,
       )
       .raw();
     this.refusalsNearStmt = db
       .prepare(
         `SELECT wall_ms, worker_id FROM events INDEXED BY events_trace
-         WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND decision = 'deny' AND source <> 'input' ORDER BY wall_ms`,
+         WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND decision = 'deny' AND source <> 'input' AND ${NOT_RECORD} ORDER BY wall_ms`,
       )
       .raw();
     this.depthStmt = db.prepare(

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Gatekeeper, Passage } from '../gatekeeper.js';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
-import type { EventLog } from '../store/event-log.js';
+import { isRecordOnly, type EventLog } from '../store/event-log.js';
 import type { NewGateEvent } from '../../../base/common/types.js';
 import type { Roster } from '../store/roster.js';
 import { EntryLogReader, type EntryLogQuery, type EntryLogRow, type EntryLogSummary } from './entry-log.js';
@@ -447,6 +447,7 @@ export class SupervisorDesk {
   /** Why this event cannot be overridden now, or null if it can. */
   private refusalToOverride(denied: GateEvent | undefined, seq?: number): string | null {
     if (!denied || denied.decision !== 'deny') return `event ${seq ?? denied?.seq} is not a denied scan`;
+    if (isRecordOnly(denied.source)) return `event ${denied.seq} is a declaration or a visitor record, not a scan: override the refused scan after it`;
     if (!denied.workerId) return 'only a named worker can be let through (the person was not identified)';
     if (this.statements.overrideByDenied.get(denied.seq) !== undefined) return `event ${denied.seq} was already overridden`;
     if (this.now() - denied.wallMs > OVERRIDE_WINDOW_MS) return 'only a deny from the last hour can be overridden; ask the person to scan again';

@@ -1,4 +1,4 @@
-import type { EventLog } from '../store/event-log.js';
+import { isRecordOnly, type EventLog } from '../store/event-log.js';
 import type { GateEvent } from '../../../base/common/types.js';
 import type { Roster } from '../store/roster.js';
 import type { EntryLogRow, EntryLogSummary, OverrideRecord } from '../../../base/common/types.js';
@@ -72,8 +72,8 @@ export class EntryLogReader {
     const needle = search?.trim() ? foldForSearch(search.trim()) : null;
     const names = new Map<string, { displayName: string; team: string } | null>();
     for (const e of this.events.between(fromMs, toMs)) {
-      // Events of the gate's inputs (emergency release, passage outcomes) are not scans.
-      if (e.source === 'input') continue;
+      // Events of the gate's inputs (emergency release, passage outcomes) are not scans; nor are declarations and visitor records.
+      if (e.source === 'input' || isRecordOnly(e.source)) continue;
       if (needle) {
         const who = this.lookup(e, names);
         if (!foldForSearch([e.workerId ?? '', who?.displayName ?? '', who?.team ?? ''].join(' ')).includes(needle)) continue;
@@ -98,7 +98,7 @@ export class EntryLogReader {
   ): { workerId: string; displayName: string | null; team: string | null; sinceMs: number }[] {
     const last = new Map<string, GateEvent>();
     for (const e of this.events.between(fromMs, toMs)) {
-      if (e.decision !== 'allow' || !e.workerId) continue;
+      if (e.decision !== 'allow' || !e.workerId || isRecordOnly(e.source)) continue;
       const confirmed = e.source === 'input' && e.reasons.includes('PASSED');
       if (options.passedOnly ? confirmed : e.source !== 'input') last.set(e.workerId, e);
     }
