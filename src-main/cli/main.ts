@@ -16,6 +16,7 @@ import { registerEnrolCommands } from './enrol-commands.js';
 import { registerFleetHubCommands } from './fleet-hub-commands.js';
 import { registerSelftestCommand } from './selftest-commands.js';
 import { registerTripCommands } from './trip-commands.js';
+import { registerDccCommands } from './dcc-commands.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../../base/common/key-roles.js';
 
 /**
@@ -193,6 +194,8 @@ function buildProgram(): Command {
   registerTripCommands(program);
 
   registerEnrolCommands(program);
+
+  registerDccCommands(program);
 
   const config = program.command('config').description('the settings file');
   config
