@@ -68,13 +68,20 @@ export function signerFromDer(der: Uint8Array, what: string, extra: { kid?: stri
   };
 }
 
-/** The signer's public key (throws DccTrustError when the certificate's key cannot be used). */
+const publicKeys = new WeakMap<Uint8Array, KeyObject>();
+
+/** The signer's public key (throws DccTrustError when the certificate's key cannot be used); parsed once per certificate. */
 export function signerPublicKey(signer: DccSigner): KeyObject {
+  const known = publicKeys.get(signer.certificateDer);
+  if (known) return known;
+  let key: KeyObject;
   try {
-    return new X509Certificate(Buffer.from(signer.certificateDer)).publicKey;
+    key = new X509Certificate(Buffer.from(signer.certificateDer)).publicKey;
   } catch {
     throw new DccTrustError(`signer ${signer.kid}: unusable public key`);
   }
+  publicKeys.set(signer.certificateDer, key);
+  return key;
 }
 
 const base64 = z.string().min(1).max(64 * 1024).regex(/^[A-Za-z0-9+/=\s_-]+$/, 'not base64');
