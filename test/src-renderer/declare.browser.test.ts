@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECLARATION_QUESTIONS, type DeclarationQuestion } from '../../base/common/declaration.js';
 import { DENY_REASONS, DENY_REASON_CODES, isSensitive, type DenyReason } from '../../base/common/reasons.js';
 import type { Passage } from '../../src-main/core/gatekeeper.js';
-import { healthyWorker } from '../helpers/fixtures.js';
+import { createLogger } from '../../base/node/logger.js';
+import { Kiosk } from '../../src-main/app/kiosk.js';
+import { loadSettings } from '../../src-main/core/config.js';
+import { healthyWorker, passFor, waitFor, writeKioskConfig, type KioskConfigOptions } from '../helpers/fixtures.js';
 import { KioskUnderTest } from '../helpers/kiosk.js';
 import { launchChromium, openScreens, overflowProblems, resize, screenshotAt, viewportName, type Viewport } from '../helpers/browser.js';
 
@@ -26,6 +29,22 @@ const PAGE_1: DeclarationQuestion[] = ['travel', 'contactCase', 'contactArea', '
 const PAGE_2: DeclarationQuestion[] = ['fever', 'cough', 'breath', 'throat', 'nausea', 'diarrhoea', 'tasteSmell'];
 const LONG_NAME = 'Nguyễn Thị Phương Thảo Hoàng Ngọc Bích';
 
+/**
+ * A kiosk with a screen (not headless: it takes declarations), its scanner a real pty, GPIO
+ * simulated, no removable drives.
+ */
+class ScreenKiosk extends KioskUnderTest {
+  override async start(options: KioskConfigOptions = {}): Promise<this> {
+    await this.pty.plug();
+    const file = writeKioskConfig(this.dir.path, { scannerPath: this.pty.devicePath, ...options });
+    const log = createLogger({ level: 'debug', destination: { write: (s: string) => void this.logs.push(JSON.parse(s)) } });
+    this.kiosk = new Kiosk(loadSettings(file), { headless: false, log, onTransition: (t) => this.transitions.push(t) });
+    this.kiosk.start();
+    await waitFor(() => (this.kiosk.scanner?.state === 'ready' ? true : undefined), 'scanner ready');
+    return this;
+  }
+}
+
 let fakeSeq = 50_000;
 /** A result as the gatekeeper emits it, for screens that do not need the core to act on it. */
 function passage(outcome: 'allow' | 'deny', reasons: DenyReason[], extra: Partial<Passage> = {}): Passage {
@@ -41,14 +60,14 @@ function passage(outcome: 'allow' | 'deny', reasons: DenyReason[], extra: Partia
 }
 
 describe('the health declaration on the kiosk screen, in Chromium against a real kiosk', () => {
-  const rig = new KioskUnderTest();
+  const rig = new ScreenKiosk();
   let browser: Browser;
   let page: Page;
   let url: string;
   const now = Date.now();
 
   beforeAll(async () => {
-    await rig.start({ screens: { resultSeconds: 30, camera: { enabled: false } } });
+    await rig.start({ screens: { resultSeconds: 30, camera: { enabled: false }, supervisor: { drives: 'off' } } });
     rig.kiosk.roster.upsertAll([
       healthyWorker('W0101', now, { displayName: 'Nguyễn Văn Khai', declaredAt: null }),
       healthyWorker('W0102', now, { displayName: 'Trần Thị Sốt', declaredAt: null }),
@@ -80,6 +99,20 @@ describe('the health declaration on the kiosk screen, in Chromium against a real
     expect(await page.locator('body').innerText(), `${name} (${lang})`).not.toMatch(/\b(declare|visitor|banner|result|reason)\.[A-Za-z_-]+/);
   }
 
+  /** Answers the questions given "yes" and every other "no", one tap each: returns the taps. */
+  async function answer(p: Page, yes: DeclarationQuestion[] = []): Promise<number> {
+    let taps = 0;
+    const tap = async (id: string) => {
+      await p.getByTestId(id).click();
+      taps++;
+    };
+    for (const q of PAGE_1) await tap(`q-${q}-${yes.includes(q) ? 'yes' : 'no'}`);
+    await tap('declare-next');
+    for (const q of PAGE_2) await tap(`q-${q}-${yes.includes(q) ? 'yes' : 'no'}`);
+    await tap('declare-submit');
+    return taps;
+  }
+
   async function backToIdle(p: Page): Promise<void> {
     if (await p.getByTestId('result').isVisible()) await p.getByTestId('result').click();
     await p.getByTestId('result').waitFor({ state: 'detached' });
@@ -92,6 +125,13 @@ describe('the health declaration on the kiosk screen, in Chromium against a real
         // Each person reads the kiosk's language first (a form that closes goes back to it).
         await useLanguage(page, lang);
         await resize(page, v);
+        // The idle screen's "Health declaration" button, and pressed (the prompt asks for the scan).
+        await page.getByTestId('declare-open').waitFor();
+        await fits('declare-idle', lang, v);
+        await page.getByTestId('declare-open').click();
+        await fits('declare-idle-armed', lang, v);
+        await page.getByTestId('declare-open').click();
+        expect(await page.getByTestId('declare-open').getAttribute('aria-pressed')).toBe('false');
         rig.kiosk.gatekeeper.emit('passage', passage('deny', ['DECLARATION_MISSING'], { declareToken: 'layout-token-0123456789' }));
         await page.getByTestId('declare-now').waitFor();
         await fits('declare-result-offer', lang, v);
@@ -163,5 +203,98 @@ describe('the health declaration on the kiosk screen, in Chromium against a real
     } finally {
       await ctx.context.close();
     }
+  });
+  it('a worker refused for a missing declaration declares on the screen (13 taps, all no) and is admitted by a new scan event', { timeout: 60_000 }, async () => {
+    await backToIdle(page);
+    await resize(page, SIZES[0]!);
+    const openings = rig.relayOpenings();
+    await rig.pty.write(passFor(rig.keys, 'W0101') + '\r');
+    await page.getByTestId('declare-now').waitFor();
+    const refused = Number(await page.getByTestId('result').getAttribute('data-seq'));
+    expect(await page.getByTestId('result').getAttribute('data-kind')).toBe('health');
+    await screenshotAt(page, SIZES[0]!, 'declare-flow-refused-vi');
+    await page.getByTestId('declare-now').click();
+    expect(await page.getByTestId('declare-name').textContent()).toContain('Nguyễn Văn Khai');
+    const taps = await answer(page);
+    expect(taps).toBe(13);
+    await page.locator('[data-testid=result][data-outcome=allow]').waitFor();
+    await screenshotAt(page, SIZES[0]!, 'declare-flow-admitted-vi');
+    const admitted = Number(await page.getByTestId('result').getAttribute('data-seq'));
+    expect(admitted).toBeGreaterThan(refused);
+    await expect.poll(() => rig.relayOpenings()).toBe(openings + 1);
+    // In the kiosk's log: the refusal, the declaration (clean, answer codes only), the new admitted scan.
+    const events = [...rig.kiosk.events.since(now - 60_000)].filter((e) => e.workerId === 'W0101');
+    const declaration = events.find((e) => e.source === 'declaration');
+    expect(declaration?.decision).toBe('allow');
+    expect(declaration?.declaration).toEqual({ answers: 0 });
+    expect(events.find((e) => e.seq === admitted)?.decision).toBe('allow');
+    await backToIdle(page);
+  });
+
+  it('a flagged declaration refuses with a health result (no reason on the public screen) and raises the alert', { timeout: 60_000 }, async () => {
+    await resize(page, SIZES[1]!);
+    const openings = rig.relayOpenings();
+    await rig.pty.write(passFor(rig.keys, 'W0102') + '\r');
+    await page.getByTestId('declare-now').click();
+    expect(await answer(page, ['fever', 'cough'])).toBe(13);
+    await page.locator('[data-testid=result][data-outcome=deny]').waitFor();
+    expect(await page.getByTestId('result').getAttribute('data-kind')).toBe('health');
+    const html = await page.evaluate(() => document.documentElement.outerHTML);
+    for (const h of HEALTH_TEXTS) expect(html).not.toContain(h);
+    await screenshotAt(page, SIZES[1]!, 'declare-flow-flagged-vi');
+    const events = [...rig.kiosk.events.since(now - 60_000)].filter((e) => e.workerId === 'W0102');
+    const declaration = events.find((e) => e.source === 'declaration');
+    expect(declaration?.decision).toBe('deny');
+    expect(declaration?.reasons).toEqual(['DECLARATION_FLAGGED']);
+    expect(declaration?.declaration).toEqual({ answers: 0b110 });
+    const refusal = events.at(-1)!;
+    expect(refusal.source).not.toBe('declaration');
+    expect(refusal.reasons).toContain('DECLARATION_FLAGGED');
+    expect(Number(await page.getByTestId('result').getAttribute('data-seq'))).toBe(refusal.seq);
+    // The alert is on the scan decided again, not on the declaration itself.
+    const alerts = rig.kiosk.events.unsentAlerts(50).filter((a) => a.event.workerId === 'W0102');
+    expect(alerts.map((a) => [a.kind, a.event.seq])).toEqual([['flagged-entry-attempt', refusal.seq]]);
+    expect(rig.relayOpenings()).toBe(openings);
+    await backToIdle(page);
+  });
+
+  it('other scans while the form is open are decided and shown in the banner; the form keeps its answers and is sent after', { timeout: 60_000 }, async () => {
+    await resize(page, SIZES[2]!);
+    await rig.pty.write(passFor(rig.keys, 'W0103') + '\r');
+    await page.getByTestId('declare-now').click();
+    for (const q of PAGE_1) await page.getByTestId(`q-${q}-no`).click();
+    await page.getByTestId('declare-next').click();
+    await page.getByTestId('q-fever-no').click();
+    const openings = rig.relayOpenings();
+    await rig.pty.write(passFor(rig.keys, 'W0104') + '\r');
+    await page.getByTestId('scan-banner').waitFor();
+    expect(await page.getByTestId('scan-banner').getAttribute('data-outcome')).toBe('allow');
+    expect(await page.getByTestId('scan-banner-name').textContent()).toBe('Phạm Văn Qua');
+    await expect.poll(() => rig.relayOpenings()).toBe(openings + 1);
+    await screenshotAt(page, SIZES[2]!, 'declare-flow-banner-vi');
+    expect(await page.getByTestId('result').count()).toBe(0);
+    expect(await page.getByTestId('q-fever').getAttribute('data-answer')).toBe('no');
+    for (const q of PAGE_2.slice(1)) await page.getByTestId(`q-${q}-no`).click();
+    await page.getByTestId('declare-submit').click();
+    await page.locator('[data-testid=result][data-outcome=allow]').waitFor();
+    expect(await page.getByTestId('result-name').textContent()).toBe('Lê Văn Đến');
+    await backToIdle(page);
+  });
+
+  it('from the idle screen: "Health declaration", then the scan opens the questions; the answer is the new result', { timeout: 60_000 }, async () => {
+    await resize(page, SIZES[1]!);
+    await page.getByTestId('declare-open').click();
+    expect(await page.getByTestId('declare-open').getAttribute('aria-pressed')).toBe('true');
+    await screenshotAt(page, SIZES[1]!, 'declare-idle-armed-vi');
+    expect(await overflowProblems(page)).toEqual([]);
+    await rig.pty.write(passFor(rig.keys, 'W0105') + '\r');
+    await page.getByTestId('declare-form').waitFor();
+    expect(await page.getByTestId('result').count()).toBe(0);
+    expect(await answer(page)).toBe(13);
+    await page.locator('[data-testid=result][data-outcome=allow]').waitFor();
+    expect(await page.getByTestId('result-name').textContent()).toBe('Võ Thị Bấm');
+    await backToIdle(page);
+    // Disarmed: the next scan is an ordinary result.
+    expect(await page.getByTestId('declare-open').getAttribute('aria-pressed')).toBe('false');
   });
 });
