@@ -10,13 +10,6 @@ export interface Grey {
   height: number;
 }
 
-export interface Rect {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
 /** As RGBA (what zxing-wasm reads), grey in each colour channel. */
 export function greyToFrame(g: Grey): Frame {
   const n = g.width * g.height;
@@ -30,46 +23,6 @@ export function greyToFrame(g: Grey): Frame {
     out[j + 3] = 255;
   }
   return { data: out, width: g.width, height: g.height };
-}
-
-/** Half size, each pixel the mean of 2x2: averages away noise, screen grids and speckle. */
-export function halve(g: Grey): Grey {
-  const width = g.width >> 1;
-  const height = g.height >> 1;
-  const out = new Uint8ClampedArray(width * height);
-  const s = g.data;
-  const W = g.width;
-  for (let y = 0; y < height; y++) {
-    const a = 2 * y * W;
-    const b = a + W;
-    const o = y * width;
-    for (let x = 0; x < width; x++) {
-      const i = 2 * x;
-      out[o + x] = (s[a + i]! + s[a + i + 1]! + s[b + i]! + s[b + i + 1]! + 2) >> 2;
-    }
-  }
-  return { data: out, width, height };
-}
-
-/** A 3x3 box blur (separable): removes pixel noise and fine moiré, keeps 3+ px modules. */
-export function blur3(g: Grey): Grey {
-  const { width, height } = g;
-  const s = g.data;
-  const tmp = new Uint16Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const o = y * width;
-    tmp[o] = s[o]! * 2 + s[o + 1]!;
-    for (let x = 1; x < width - 1; x++) tmp[o + x] = s[o + x - 1]! + s[o + x]! + s[o + x + 1]!;
-    tmp[o + width - 1] = s[o + width - 2]! + s[o + width - 1]! * 2;
-  }
-  const out = new Uint8ClampedArray(width * height);
-  for (let y = 0; y < height; y++) {
-    const a = Math.max(0, y - 1) * width;
-    const o = y * width;
-    const b = Math.min(height - 1, y + 1) * width;
-    for (let x = 0; x < width; x++) out[o + x] = (tmp[a + x]! + tmp[o + x]! + tmp[b + x]! + 4) / 9;
-  }
-  return { data: out, width, height };
 }
 
 /**
@@ -108,76 +61,6 @@ function boxMean(src: ArrayLike<number>, width: number, height: number, r: numbe
   return out;
 }
 
-/**
- * Local contrast normalisation: each pixel against the mean of its neighbourhood (radius r), scaled
- * by the local spread (mean absolute deviation). Flattens glare and uneven light and lifts a dim or
- * washed-out code to full contrast; thresholded at 128 it is an adaptive threshold of window 2r+1.
- */
-export function normalizeLocal(g: Grey, r: number): Grey {
-  const { width, height } = g;
-  const s = g.data;
-  const mean = boxMean(s, width, height, r);
-  const dev = new Uint8ClampedArray(width * height);
-  for (let i = 0; i < dev.length; i++) dev[i] = Math.abs(s[i]! - mean[i]!);
-  const spread = boxMean(dev, width, height, r);
-  const out = new Uint8ClampedArray(width * height);
-  for (let i = 0; i < out.length; i++) out[i] = 128 + ((s[i]! - mean[i]!) * 48) / (spread[i]! + 4);
-  return { data: out, width, height };
-}
-
-/** Global contrast stretch: the 1st..99th percentile to 0..255. */
-export function stretch(g: Grey): Grey {
-  const hist = new Uint32Array(256);
-  const s = g.data;
-  for (let i = 0; i < s.length; i++) hist[s[i]!]!++;
-  const cut = s.length / 100;
-  let lo = 0;
-  for (let acc = 0; lo < 255 && (acc += hist[lo]!) < cut; ) lo++;
-  let hi = 255;
-  for (let acc = 0; hi > 0 && (acc += hist[hi]!) < cut; ) hi--;
-  const out = new Uint8ClampedArray(s.length);
-  const k = 255 / Math.max(1, hi - lo);
-  for (let i = 0; i < s.length; i++) out[i] = (s[i]! - lo) * k;
-  return { data: out, width: g.width, height: g.height };
-}
-
-/** Unsharp mask: p + amount * (p - blur(p)); brings back edges a little motion blur softened. */
-export function sharpen(g: Grey, amount: number): Grey {
-  const b = blur3(g);
-  const out = new Uint8ClampedArray(g.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = g.data[i]! + amount * (g.data[i]! - b.data[i]!);
-  return { data: out, width: g.width, height: g.height };
-}
-
-/** A part of the image, clipped to it, scaled by `scale` with bilinear sampling. */
-export function cropScale(g: Grey, rect: Rect, scale: number): Grey {
-  const x0 = Math.max(0, Math.floor(rect.x));
-  const y0 = Math.max(0, Math.floor(rect.y));
-  const x1 = Math.min(g.width, Math.ceil(rect.x + rect.width));
-  const y1 = Math.min(g.height, Math.ceil(rect.y + rect.height));
-  const width = Math.max(1, Math.round((x1 - x0) * scale));
-  const height = Math.max(1, Math.round((y1 - y0) * scale));
-  const out = new Uint8ClampedArray(width * height);
-  const s = g.data;
-  const W = g.width;
-  for (let y = 0; y < height; y++) {
-    const fy = Math.min(y1 - 1.001, Math.max(y0, y0 + (y + 0.5) / scale - 0.5));
-    const iy = Math.floor(fy);
-    const ay = fy - iy;
-    const iy1 = Math.min(y1 - 1, iy + 1);
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(x1 - 1.001, Math.max(x0, x0 + (x + 0.5) / scale - 0.5));
-      const ix = Math.floor(fx);
-      const ax = fx - ix;
-      const ix1 = Math.min(x1 - 1, ix + 1);
-      const top = s[iy * W + ix]! * (1 - ax) + s[iy * W + ix1]! * ax;
-      const bottom = s[iy1 * W + ix]! * (1 - ax) + s[iy1 * W + ix1]! * ax;
-      out[y * width + x] = top * (1 - ay) + bottom * ay;
-    }
-  }
-  return { data: out, width, height };
-}
-
 /** Luma (the weights toLuminance uses) at half size in one pass: each pixel the mean of 2x2. */
 export function halfLuminance(frame: Frame): Grey {
   const width = frame.width >> 1;
@@ -207,15 +90,20 @@ export function halfLuminance(frame: Frame): Grey {
  * a compact patch of dozens. Cheap: two lines of 8 pixels a block plus its range on a 4x4 grid.
  */
 export function codeLikeBlocks(g: Grey, minRange = 12): number {
-  const { width, height, data } = g;
+  return countCodeLike(g.data, 0, g.width, 1, g.width, g.height, minRange);
+}
+
+/** Pixel (x, y) is data[offset + y * rowStride + x * colStride]. */
+function countCodeLike(data: ArrayLike<number>, offset: number, rowStride: number, colStride: number, width: number, height: number, minRange: number): number {
   let count = 0;
+  const at = (x: number, y: number): number => data[offset + y * rowStride + x * colStride]!;
   for (let by = 0; by + 8 <= height; by += 8) {
     for (let bx = 0; bx + 8 <= width; bx += 8) {
       let lo = 255;
       let hi = 0;
       for (let y = by; y < by + 8; y += 2) {
         for (let x = bx; x < bx + 8; x += 2) {
-          const v = data[y * width + x]!;
+          const v = at(x, y);
           if (v < lo) lo = v;
           if (v > hi) hi = v;
         }
@@ -224,17 +112,17 @@ export function codeLikeBlocks(g: Grey, minRange = 12): number {
       const mid = (hi + lo) >> 1;
       const hyst = (hi - lo) >> 3;
       let changes = 0;
-      let state = data[(by + 4) * width + bx]! > mid;
+      let state = at(bx, by + 4) > mid;
       for (let x = bx + 1; x < bx + 8; x++) {
-        const v = data[(by + 4) * width + x]!;
+        const v = at(x, by + 4);
         if (state ? v < mid - hyst : v > mid + hyst) {
           state = !state;
           changes++;
         }
       }
-      state = data[by * width + bx + 4]! > mid;
+      state = at(bx + 4, by) > mid;
       for (let y = by + 1; y < by + 8; y++) {
-        const v = data[y * width + bx + 4]!;
+        const v = at(bx + 4, y);
         if (state ? v < mid - hyst : v > mid + hyst) {
           state = !state;
           changes++;
