@@ -128,21 +128,24 @@ export function verifyDcc(input: unknown, trust: TrustList, options: VerifyDccOp
 
     // Signature: the signer found by kid.
     const kidB64 = cose.kid ? base64(cose.kid) : undefined;
-    const signer = kidB64 ? trust.signers.find((s) => s.kid === kidB64) : undefined;
-    if (!signer) {
+    // Key ids are 8 bytes: two signers may share one, so every signer with the kid is tried.
+    const candidates = kidB64 ? trust.signers.filter((s) => s.kid === kidB64) : [];
+    let signer: DccSigner | undefined;
+    if (candidates.length === 0) {
       steps.signature = 'fail';
       fail('DCC_UNKNOWN_SIGNER', kidB64 ? `no signer with kid ${kidB64} in the trust list` : 'the message names no key id');
     } else {
-      let key: KeyObject | undefined;
-      try {
-        key = signerPublicKey(signer);
-      } catch {
-        key = undefined;
-      }
-      if (key && verifyCoseSignature(cose, key)) steps.signature = 'ok';
+      signer = candidates.find((s) => {
+        try {
+          return verifyCoseSignature(cose, signerPublicKey(s));
+        } catch {
+          return false;
+        }
+      });
+      if (signer) steps.signature = 'ok';
       else {
         steps.signature = 'fail';
-        fail('DCC_BAD_SIGNATURE', `the signature does not verify with signer ${signer.kid}`);
+        fail('DCC_BAD_SIGNATURE', `the signature does not verify with signer ${kidB64}`);
       }
     }
 

@@ -73,6 +73,11 @@ describe('trust material', () => {
     // A list that names a signer by a kid other than the message's does not vouch for it.
     const wrongKid = parseTrustList(JSON.stringify([{ ...ENTRIES[0], kid: 'AAAAAAAAAAA=' }]));
     expect(verifyDcc(CO3.PREFIX, wrongKid, { at: CO3.at }).reasons).toContain('DCC_UNKNOWN_SIGNER');
+    // Two signers under one kid (8 bytes can collide): each is tried; a wrong one alone is a bad signature.
+    const kid = dccKidOf(CO3.der);
+    const impostor = { ...ENTRIES[2], kid };
+    expect(verifyDcc(CO3.PREFIX, parseTrustList(JSON.stringify([impostor, ENTRIES[0]])), { at: CO3.at })).toMatchObject({ valid: true });
+    expect(verifyDcc(CO3.PREFIX, parseTrustList(JSON.stringify([impostor])), { at: CO3.at })).toMatchObject({ valid: false, reasons: ['DCC_BAD_SIGNATURE'], steps: { signature: 'fail', keyUsage: 'skipped' } });
   });
 
   it('reads the signed form; with the publisher key the signature is checked, a changed list is refused', () => {
