@@ -14,7 +14,7 @@ const answers = (yes: (typeof DECLARATION_QUESTIONS)[number][] = []): Declaratio
  * declaration through the screen API and decides again; a unit without one shows "declare elsewhere".
  */
 describe('declarations on the composed kiosk', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups: (() => Promise<unknown> | void)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
