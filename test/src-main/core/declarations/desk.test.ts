@@ -16,6 +16,7 @@ import { openStore, type SqliteDatabase } from '../../../../src-main/core/store/
 import { EventLog } from '../../../../src-main/core/store/event-log.js';
 import { HeldSpool } from '../../../../src-main/core/store/held-spool.js';
 import { Roster } from '../../../../src-main/core/store/roster.js';
+import { EntryLogReader } from '../../../../src-main/core/supervisor/entry-log.js';
 import { healthyWorker, passFor, tempDir } from '../../../helpers/fixtures.js';
 
 type Signal = 'admit' | 'refuse' | 'seeDriver' | 'declareElsewhere' | 'repeat';
@@ -269,6 +270,26 @@ describe('health declarations at the kiosk', () => {
     expect(scan(passFor(keys, 'W2')).decision.outcome).toBe('allow');
     expect(actuator.signals.at(-1)).toBe('admit');
     expect(tokens.size).toBe(0);
+  });
+
+  it('a declaration is never a passage: not inside, not in the trace, not counted as an entry; the scan after it is', () => {
+    const refused = scan(passFor(keys, 'W1'));
+    // Declared, then walked away before the result (the decision is made all the same): one allow scan.
+    desk.recordDeclaration({ workerId: 'W1', credentialKind: 'pass', answers: 0 });
+    const from = Date.now() - 60_000;
+    const to = Date.now() + 60_000;
+    const log = new EntryLogReader(events, roster, { of: () => null, overridable: () => false });
+    expect(log.inside(from, to)).toEqual([]);
+    expect(events.passagesOf('W1', from, to)).toEqual([]);
+    expect(events.lastPassage('W1', { zoneId: 'factory-1' })).toBeNull();
+    expect(log.summary(from, to)).toEqual({ entries: 0, exits: 0, denied: 1 });
+    desk.recordDeclaration({ workerId: 'W2', credentialKind: 'pass', answers: 1 });
+    expect(events.refusalsNear('gate-a', from, to).map(([, w]) => w)).toEqual(['W1']);
+    const admitted = scan(passFor(keys, 'W1'));
+    expect(admitted.seq).toBeGreaterThan(refused.seq!);
+    expect(admitted.decision.outcome).toBe('allow');
+    expect(log.inside(from, to).map((w) => w.workerId)).toEqual(['W1']);
+    expect(events.passagesOf('W1', from, to).map((p) => p.seq)).toEqual([admitted.seq]);
   });
 
   it('a kiosk with a screen refuses a missing declaration plainly (the screen offers the form)', () => {
