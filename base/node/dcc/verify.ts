@@ -152,7 +152,11 @@ export function verifyDcc(input: unknown, trust: TrustList, options: VerifyDccOp
     // Expiry: CWT iat/exp and the signer certificate's validity.
     const atSeconds = at / 1000;
     let expiryOk = true;
-    if (claims.exp === undefined || claims.exp < atSeconds) {
+    if (!Number.isFinite(atSeconds)) {
+      // A caller's bad clock must not make every certificate current.
+      expiryOk = false;
+      fail('DCC_EXPIRED', 'no valid verification time');
+    } else if (claims.exp === undefined || claims.exp < atSeconds) {
       expiryOk = false;
       fail('DCC_EXPIRED', claims.exp === undefined ? 'no expiry (exp) in the certificate' : 'the certificate has expired');
     }

@@ -138,6 +138,8 @@ describe('verifyDcc', () => {
     expect(verifyDcc(CO3.PREFIX, trust, { at: (ok.iat! - 1) * 1000 }).reasons).toContain('DCC_NOT_YET_VALID');
     // At exactly exp the certificate is still valid (the ES corpus cases sit on that second).
     expect(verifyDcc(CO3.PREFIX, trust, { at: ok.exp! * 1000 }).steps.expiry).toBe('ok');
+    // No usable verification time fails closed.
+    expect(verifyDcc(CO3.PREFIX, trust, { at: Number.NaN })).toMatchObject({ valid: false, steps: { expiry: 'fail' } });
     // A signer certificate outside its own validity.
     const signer = trust.signers[0]!;
     expect(verifyDcc(CO3.PREFIX, { signers: [{ ...signer, notAfter: CO3.at - 1 }] }, { at: CO3.at }).reasons).toContain('DCC_SIGNER_NOT_VALID');
