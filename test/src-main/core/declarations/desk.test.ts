@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DECLARATION_QUESTIONS, DECLARE_TOKEN_TTL_MS, type DeclarationAnswerSet } from '../../../../base/common/declaration.js';
-import { defaultPolicy } from '../../../../base/common/policy/policy.js';
+import { defaultPolicy, type Policy } from '../../../../base/common/policy/policy.js';
 import { RequestRefusal } from '../../../../base/common/refusal.js';
 import { HubKeyring, generateSigningKeyPair } from '../../../../base/node/keys.js';
 import { silentLogger } from '../../../../base/node/logger.js';
@@ -78,15 +78,17 @@ describe('health declarations at the kiosk', () => {
   ring.add(createPublicKey(keys.publicPem), { role: 'pass', source: 'test' });
   ring.add(createPublicKey(phoneKeys.publicPem), { role: 'phone-pass', source: 'test' });
 
-  function compose(options: { screen: boolean }): void {
+  function compose(options: { screen: boolean; kind?: 'gate' | 'bus'; policy?: Policy }): void {
+    const policy = options.policy ?? defaultPolicy();
+    const kind = options.kind ?? 'gate';
     actuator = new RecordingActuator();
     tokens = new DeclareTokens({ now: () => monoMs });
     gatekeeper = new Gatekeeper({
-      checkpoint: { id: 'gate-a', name: 'Cổng A', kind: 'gate', zone: 'factory-1', direction: 'entry' },
+      checkpoint: { id: 'gate-a', name: 'Cổng A', kind, zone: 'factory-1', direction: 'entry' },
       events,
       roster,
       keyring: ring,
-      policy: () => defaultPolicy(),
+      policy: () => policy,
       clock: { read: () => ({ wallMs: Date.now() + wallOffsetMs, monoUs: (monoMs += 1) * 1000, bootId: 'test-boot', synced: true }) },
       actuator,
       badgePattern: /^[A-Z][0-9]{3,8}$/,
@@ -290,6 +292,20 @@ describe('health declarations at the kiosk', () => {
     expect(admitted.decision.outcome).toBe('allow');
     expect(log.inside(from, to).map((w) => w.workerId)).toEqual(['W1']);
     expect(events.passagesOf('W1', from, to).map((p) => p.seq)).toEqual([admitted.seq]);
+  });
+
+  it('the policy decides whether a bus needs a declaration: by default a headless bus unit signals "declare elsewhere"; with bus left out of declarationRequiredAt it admits', () => {
+    compose({ screen: false, kind: 'bus' });
+    expect(scan(passFor(keys, 'W1')).decision.reasons).toEqual(['DECLARATION_MISSING']);
+    expect(actuator.signals).toEqual(['declareElsewhere']);
+    const p = defaultPolicy();
+    expect(p.params.declarationRequiredAt).toContain('bus');
+    const withoutBus: Policy = { ...p, params: { ...p.params, declarationRequiredAt: p.params.declarationRequiredAt.filter((k) => k !== 'bus') } };
+    compose({ screen: false, kind: 'bus', policy: withoutBus });
+    monoMs += 10_000;
+    // W3's declaration is 30 hours old: not needed on the bus.
+    expect(scan(passFor(keys, 'W3')).decision.outcome).toBe('allow');
+    expect(actuator.signals).toEqual(['admit']);
   });
 
   it('a kiosk with a screen refuses a missing declaration plainly (the screen offers the form)', () => {
