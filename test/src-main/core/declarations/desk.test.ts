@@ -300,7 +300,8 @@ describe('health declarations at the kiosk', () => {
     expect(actuator.signals).toEqual(['declareElsewhere']);
     const p = defaultPolicy();
     expect(p.params.declarationRequiredAt).toContain('bus');
-    const withoutBus: Policy = { ...p, params: { ...p.params, declarationRequiredAt: p.params.declarationRequiredAt.filter((k) => k !== 'bus') } };
+    const kinds = p.params.declarationRequiredAt as string[];
+    const withoutBus: Policy = { ...p, params: { ...p.params, declarationRequiredAt: kinds.filter((k) => k !== 'bus') } };
     compose({ screen: false, kind: 'bus', policy: withoutBus });
     monoMs += 10_000;
     // W3's declaration is 30 hours old: not needed on the bus.
