@@ -18,8 +18,9 @@ import { WASM_OPTIONS, prepareZxingWasm, type WasmSource } from './zxing-wasm-de
  * 5. `global`: the full frame with zxing-cpp's GlobalHistogram binarizer (noise, moiré);
  * 6. `zxing-js`: the second engine (@zxing/library) on the half-size thresholded image.
  * (Chosen on the benchmark's hard set, seed 1: each step reads frames the ones before it do not.)
- * A frame with nothing code-like costs one zxing-wasm pass, as most camera frames show nobody. A
- * step starts only if its usual cost (a running mean of what it took) still fits in the budget.
+ * A frame with nothing code-like costs one zxing-wasm pass and a block count (most camera frames show
+ * nobody). A step after the first starts only if its usual cost (a running mean of what it took)
+ * still fits in the budget.
  */
 export type LadderStep = 'half-mean6' | 'half-mean9' | 'half' | 'half-mean4' | 'global' | 'zxing-js';
 export type StrategyName = 'zxing-wasm' | LadderStep;
