@@ -72,6 +72,8 @@ describe('health declarations at the kiosk', () => {
   /** The kiosk's clocks: wall time (ms) and a monotonic one (ms), moved by the tests. */
   let wallOffsetMs = 0;
   let monoMs = 1_000_000;
+  /** The hub's revocations as the gate asks them. */
+  let revokedAll = false;
   const keys = generateSigningKeyPair();
   const phoneKeys = generateSigningKeyPair();
   const ring = new HubKeyring();
@@ -95,6 +97,7 @@ describe('health declarations at the kiosk', () => {
       codeHashKey: 'test-code-hash-key',
       log: silentLogger,
       held: new HeldSpool({ file: join(dir.path, 'run', 'held.jsonl'), dir: join(dir.path, 'run'), db, events, log: silentLogger }),
+      isRevoked: () => revokedAll,
       ...(options.screen ? { declareTokens: tokens } : { declareElsewhere: true }),
     });
     desk = new KioskDeclarationDesk({ db, events, gatekeeper, tokens, policy: () => defaultPolicy(), log: silentLogger });
@@ -102,6 +105,7 @@ describe('health declarations at the kiosk', () => {
 
   beforeEach(() => {
     wallOffsetMs = 0;
+    revokedAll = false;
     dir = tempDir('safegate-declare-');
     path = join(dir.path, 'kiosk.db');
     db = openStore(path);
@@ -222,6 +226,23 @@ describe('health declarations at the kiosk', () => {
     expect(scan(code).decision.reasons).toEqual(['PASS_STALE']);
     const result = desk.submit(refused.declareToken!, clean());
     expect(result.decision.outcome).toBe('allow');
+  });
+
+  it('a pass that expired or was revoked while the form was open is refused for it when decided again', () => {
+    const shortPass = passFor(keys, 'W1', { expiresInMs: 60_000 });
+    const refused = scan(shortPass);
+    wallOffsetMs = 2 * 60_000;
+    monoMs += 2 * 60_000;
+    expect(desk.submit(refused.declareToken!, clean()).decision.reasons).toEqual(['PASS_EXPIRED']);
+    // The declaration itself stands: it is the worker's, whatever they showed.
+    expect(roster.get('W1')!.declaredAt).not.toBeNull();
+
+    const phone = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { pass } = issuePhonePass(phoneKeys.privatePem, { workerId: 'W3', issuer: 'hub', expiresAt: new Date(Date.now() + 86_400_000), holderKey: phone.publicKey });
+    const second = scan(provePhonePass(pass, phone.privateKey, Date.now() + wallOffsetMs));
+    expect(second.decision.reasons).toEqual(['DECLARATION_MISSING']);
+    revokedAll = true;
+    expect(desk.submit(second.declareToken!, clean()).decision.reasons).toEqual(['PASS_REVOKED']);
   });
 
   it('only a decided scan naming a roster worker gets a token: not an unknown code, not a refused credential', () => {
