@@ -9,7 +9,7 @@ import { EmergencyBanner, gateMode } from './screens/Emergency.js';
 import { AlreadyEnrolledBanner, EnrolMeScreen } from './screens/EnrolMe.js';
 import { DriverScreen } from './screens/Driver.js';
 import { IdleScreen } from './screens/Idle.js';
-import { ResultScreen } from './screens/Result.js';
+import { ResultScreen, type ShownPassage } from './screens/Result.js';
 import { SupervisorScreen } from './screens/Supervisor.js';
 import { DeclareScreen } from './screens/Declare.js';
 import { VisitorScreen, type VisitorFlow } from './screens/Visitor.js';
@@ -27,7 +27,8 @@ const DECLARE_OFFER_MS = 15_000;
 /** A message after a form closed by itself (expired, declined). */
 const FORM_MESSAGE_MS = 6_000;
 
-type Flow = { kind: 'declare'; token: string; name: string | null } | ({ kind: 'visitor' } & VisitorFlow);
+/** `admitted`: the scan that opened the questions let the person through already (the idle button, then an allowed scan). */
+type Flow = { kind: 'declare'; token: string; name: string | null; admitted: boolean } | ({ kind: 'visitor' } & VisitorFlow);
 
 /**
  * Whether a refusal offers "Declare now": the person may declare here (the core gave a token) and
@@ -49,7 +50,7 @@ export function offersDeclaration(p: PassageView): boolean {
 export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenState; linkUp: boolean }) {
   const { t, i18n } = useTranslation();
   const [state, setState] = useState(initial);
-  const [result, setResult] = useState<PassageView | null>(null);
+  const [result, setResult] = useState<ShownPassage | null>(null);
   const [view, setView] = useState<'gate' | 'supervisor'>('gate');
   const resultTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
@@ -102,7 +103,7 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
   const answered = useRef<number[]>([]);
 
   const showResult = useCallback(
-    (p: PassageView) => {
+    (p: ShownPassage) => {
       setResult(p);
       clearTimeout(resultTimer.current);
       const ms = offersDeclaration(p) ? Math.max(state.resultSeconds * 1000, DECLARE_OFFER_MS) : state.resultSeconds * 1000;
@@ -163,7 +164,7 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
       }
       if (armedRef.current && p.declareToken && p.outcome !== 'repeat') {
         playOutcome('repeat');
-        openFlow({ kind: 'declare', token: p.declareToken, name: p.displayName });
+        openFlow({ kind: 'declare', token: p.declareToken, name: p.displayName, admitted: p.outcome === 'allow' });
         return;
       }
       if (p.outcome !== 'repeat') setArmed(false);
@@ -191,16 +192,24 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
   );
 
   const formAnswered = useCallback(
-    (p: PassageView) => {
+    (answer: PassageView) => {
       const { held } = sending.current;
       sending.current = { active: false, held: [] };
-      if (p.seq !== null) answered.current = [...answered.current.slice(-15), p.seq];
+      if (answer.seq !== null) answered.current = [...answered.current.slice(-15), answer.seq];
+      // Someone already let through who declared from the idle button: decided again, the gate says
+      // they are inside already (anti-passback). They did pass: the screen says their declaration is
+      // recorded rather than "stop, scan out first". Anything else (a flagged declaration) shows as decided.
+      const f = flowRef.current;
+      const p: ShownPassage =
+        f?.kind === 'declare' && f.admitted && answer.outcome === 'deny' && answer.reasons.length > 0 && answer.reasons.every((r) => r === 'ANTI_PASSBACK')
+          ? { ...answer, outcome: 'repeat', kind: 'repeat', reasons: [], guidance: null, declared: true }
+          : answer;
       setFlow(null);
       setBanner(null);
       playOutcome(p.outcome);
       showResult(p);
       // Other people's scans while it was being sent (milliseconds): the latest shows after this one.
-      const others = held.filter((h) => h.seq === null || h.seq !== p.seq);
+      const others = held.filter((h) => h.seq === null || h.seq !== answer.seq);
       if (others.length) setTimeout(() => onPassage(others[others.length - 1]!), Math.min(state.resultSeconds, 3) * 1000);
     },
     [showResult, onPassage, state.resultSeconds],
@@ -339,7 +348,7 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
           onDeclare={
             offersDeclaration(result)
               ? () => {
-                  openFlow({ kind: 'declare', token: result.declareToken!, name: result.displayName });
+                  openFlow({ kind: 'declare', token: result.declareToken!, name: result.displayName, admitted: false });
                 }
               : undefined
           }

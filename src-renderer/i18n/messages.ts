@@ -41,6 +41,7 @@ export const vi = {
     repeatNote: 'Lượt quét vừa rồi đã được ghi nhận, không cần quét lại',
     override: 'Quản lý đã cho phép',
     declareNow: 'Khai báo ngay',
+    declared: 'Đã nhận khai báo y tế của bạn. Bạn đã qua cổng, không cần quét lại.',
     waitApproval: 'VUI LÒNG CHỜ',
   },
   guidance: {
@@ -372,6 +373,7 @@ export const en: Messages = {
     repeatNote: 'Your scan a moment ago was recorded; no need to scan again',
     override: 'Let through by a supervisor',
     declareNow: 'Declare now',
+    declared: 'Your health declaration is recorded. You are through the gate; no need to scan again.',
     waitApproval: 'PLEASE WAIT',
   },
   guidance: {

@@ -9,7 +9,10 @@ import { ResultIcon } from './icons.js';
  * display name only. A refusal says what to do next; a health refusal says only that (discreet
  * mode: its reason is not in the view at all). A tap dismisses it; otherwise it returns by itself.
  */
-export function ResultScreen({ passage, onDone, onDeclare }: { passage: PassageView; onDone: () => void; onDeclare?: () => void }) {
+/** A result as the screen shows it; `declared`: the answer to a declaration of someone already let through. */
+export type ShownPassage = PassageView & { declared?: boolean };
+
+export function ResultScreen({ passage, onDone, onDeclare }: { passage: ShownPassage; onDone: () => void; onDeclare?: () => void }) {
   const { t } = useTranslation();
   const { outcome, kind } = passage;
   // A visitor waiting for a supervisor is not turned away: they wait, then scan again.
@@ -54,7 +57,13 @@ export function ResultScreen({ passage, onDone, onDeclare }: { passage: PassageV
           </div>
         ) : null}
         {kind === 'override' ? <p className="result-note">{t('result.override')}</p> : null}
-        {kind === 'repeat' ? <p className="result-note">{t('result.repeatNote')}</p> : null}
+        {passage.declared ? (
+          <p className="result-note" data-testid="result-declared">
+            {t('result.declared')}
+          </p>
+        ) : kind === 'repeat' ? (
+          <p className="result-note">{t('result.repeatNote')}</p>
+        ) : null}
         {outcome === 'deny' && shown.length ? (
           <ul className="result-reasons" data-testid="result-reasons">
             {shown.map((r) => (

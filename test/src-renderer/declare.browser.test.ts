@@ -74,6 +74,7 @@ describe('the health declaration on the kiosk screen, in Chromium against a real
       healthyWorker('W0103', now, { displayName: 'Lê Văn Đến', declaredAt: null }),
       healthyWorker('W0104', now, { displayName: 'Phạm Văn Qua' }),
       healthyWorker('W0105', now, { displayName: 'Võ Thị Bấm', declaredAt: null }),
+      healthyWorker('W0106', now, { displayName: 'Bùi Văn Đã Vào' }),
     ]);
     const server = await rig.kiosk.startScreens();
     url = server.screenUrl;
@@ -111,6 +112,11 @@ describe('the health declaration on the kiosk screen, in Chromium against a real
     for (const q of PAGE_2) await tap(`q-${q}-${yes.includes(q) ? 'yes' : 'no'}`);
     await tap('declare-submit');
     return taps;
+  }
+
+  /** The last opening is over (a pulse still on would take the next in without a new transition to count). */
+  async function relayIdle(): Promise<void> {
+    await expect.poll(() => rig.transitions.filter((t) => t.output === 'relay').at(-1)?.active ?? false).toBe(false);
   }
 
   async function backToIdle(p: Page): Promise<void> {
@@ -207,6 +213,7 @@ describe('the health declaration on the kiosk screen, in Chromium against a real
   it('a worker refused for a missing declaration declares on the screen (13 taps, all no) and is admitted by a new scan event', { timeout: 60_000 }, async () => {
     await backToIdle(page);
     await resize(page, SIZES[0]!);
+    await relayIdle();
     const openings = rig.relayOpenings();
     await rig.pty.write(passFor(rig.keys, 'W0101') + '\r');
     await page.getByTestId('declare-now').waitFor();
@@ -265,6 +272,7 @@ describe('the health declaration on the kiosk screen, in Chromium against a real
     for (const q of PAGE_1) await page.getByTestId(`q-${q}-no`).click();
     await page.getByTestId('declare-next').click();
     await page.getByTestId('q-fever-no').click();
+    await relayIdle();
     const openings = rig.relayOpenings();
     await rig.pty.write(passFor(rig.keys, 'W0104') + '\r');
     await page.getByTestId('scan-banner').waitFor();
@@ -296,5 +304,29 @@ describe('the health declaration on the kiosk screen, in Chromium against a real
     await backToIdle(page);
     // Disarmed: the next scan is an ordinary result.
     expect(await page.getByTestId('declare-open').getAttribute('aria-pressed')).toBe('false');
+  });
+
+  it('from the idle screen, someone let through declares anyway: the screen says the declaration is recorded, not "stop" (they are inside)', { timeout: 60_000 }, async () => {
+    await backToIdle(page);
+    await page.getByTestId('declare-open').click();
+    await relayIdle();
+    const openings = rig.relayOpenings();
+    await rig.pty.write(passFor(rig.keys, 'W0106') + '\r');
+    await page.getByTestId('declare-form').waitFor();
+    // The gate opened for the scan itself.
+    await expect.poll(() => rig.relayOpenings()).toBe(openings + 1);
+    expect(await answer(page)).toBe(13);
+    await page.getByTestId('result-declared').waitFor();
+    expect(await page.getByTestId('result').getAttribute('data-outcome')).toBe('repeat');
+    expect(await page.getByTestId('result-name').textContent()).toBe('Bùi Văn Đã Vào');
+    await screenshotAt(page, SIZES[1]!, 'declare-flow-recorded-vi');
+    const events = [...rig.kiosk.events.since(now - 60_000)].filter((e) => e.workerId === 'W0106');
+    expect(events.map((e) => [e.source === 'declaration' ? 'declaration' : 'scan', e.decision])).toEqual([
+      ['scan', 'allow'],
+      ['declaration', 'allow'],
+      ['scan', 'deny'],
+    ]);
+    expect(rig.relayOpenings()).toBe(openings + 1);
+    await backToIdle(page);
   });
 });
