@@ -107,16 +107,17 @@ export class GateSite {
     this.children.push(this.hub.child);
     await waitFor(() => this.hub.logs.find((l) => l.msg === 'hub online'), 'the hub online', 60_000);
 
+    // The gate has a screen (not headless: it takes declarations and visitors).
     this.gate = await this.startKiosk(GATE_ID, {
       checkpoint: { id: 'cong-a', name: 'Cổng A', kind: 'gate', zone: 'factory-1', direction: 'both', site: SITE },
       // A result stays until the test moves on (the longest the settings allow).
-      screens: { camera: { enabled: false }, resultSeconds: 30 },
+      screens: { camera: { enabled: false }, resultSeconds: 30, supervisor: { drives: 'off' } },
       visitors: { enabled: true, hosts: VISITOR_HOSTS },
-    });
+    }, { headless: false });
     this.canteen = await this.startKiosk(CANTEEN_ID, {
       checkpoint: { id: 'canteen-1', name: 'Nhà ăn 1', kind: 'canteen', zone: 'canteen-1', direction: 'entry', site: SITE },
       screens: { show: 'none' },
-    });
+    }, { headless: true });
     // Both hear their site's stream before anything is scanned.
     for (const k of [this.gate, this.canteen]) await waitFor(() => (k.kiosk.siteStream?.currentSinceMs() ? true : undefined), `${k.id} hears the site stream`, 60_000);
 
@@ -132,7 +133,7 @@ export class GateSite {
     return { ca: join(this.certs.dir, 'ca.crt'), cert: join(this.certs.dir, `${name}.crt`), key: join(this.certs.dir, `${name}.key`) };
   }
 
-  private async startKiosk(id: string, sections: Record<string, unknown>): Promise<SiteKiosk> {
+  private async startKiosk(id: string, sections: Record<string, unknown>, options: { headless: boolean }): Promise<SiteKiosk> {
     const dir = join(this.dir.path, id);
     mkdirSync(dir);
     installKey(join(dir, 'keys'), 'pass', this.passKey);
@@ -160,7 +161,7 @@ export class GateSite {
     );
     const logLines: string[] = [];
     const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } });
-    const kiosk = new Kiosk(loadSettings(config), { headless: true, log });
+    const kiosk = new Kiosk(loadSettings(config), { headless: options.headless, log });
     // On the roster, healthy, but no declaration yet (the hub's list says the same).
     kiosk.roster.upsertAll(WORKERS.map((w) => healthyWorker(w.id, Date.now(), { displayName: w.name, declaredAt: null })));
     kiosk.start();
