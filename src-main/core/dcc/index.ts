@@ -1,0 +1,1 @@
+export { createDccCheck, claimsHc1, type DccGateDeps } from './gate-check.js';
