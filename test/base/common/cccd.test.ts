@@ -6,7 +6,7 @@ import { CCCD_TEXT_MAX, isDdmmyyyy, looksLikeCccd, parseCccd } from '../../../ba
 const NUMBER = '079099000123';
 const ADDRESS = 'So 1 Duong Thu Nghiem, Phuong Mau, Quan Gia';
 const DOB = '15041990';
-const good = (over: Partial<Record<number, string>> = {}): string => {
+const good = (over: Record<number, string> = {}): string => {
   const f = [NUMBER, '', 'Nguyễn Văn Thử', DOB, 'Nam', ADDRESS, '01022021'];
   for (const [i, v] of Object.entries(over)) f[Number(i)] = v;
   return f.join('|');
