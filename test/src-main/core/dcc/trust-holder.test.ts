@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../../../../base/common/policy/policy.js';
 import { encodeCbor, signCoseSign1 } from '../../../../base/node/cose.js';
 import { generateSigningKeyPair, HubKeyring, keyIdOf } from '../../../../base/node/keys.js';
-import { createDccCheck, DCC_TRUST_FORMAT, DccTrustHolder, type DccTrustStorage } from '../../../../src-main/core/dcc/index.js';
+import { createDccCheck, DCC_TRUST_FORMAT, DccTrustHolder, SqliteDccTrustStorage, type DccTrustStorage } from '../../../../src-main/core/dcc/index.js';
+import { up as migrate0023 } from '../../../../src-main/core/store/migrations/0023-dcc-trust.js';
 import { corpus } from '../../../helpers/corpora.js';
+import { tempDir } from '../../../helpers/fixtures.js';
 
 /**
  * The kiosk's signed HC1 trust list (issue 14 part G): verified with the hub's downlink key before
@@ -99,5 +102,31 @@ describe('DccTrustHolder (kiosk, issue 14 part G)', () => {
     expect(holder.version()).toBe(3);
     expect(storage.saved).toBe(1);
     expect(holder.offer(sealed(hub.privatePem, 4, DGCG_LIST), AT)).toMatchObject({ ok: true, version: 4 });
+  });
+});
+
+describe('the trust list in a real SQLite file (migration 0023)', () => {
+  it('a restart of the kiosk reads the signed list back from the file and verifies it offline', () => {
+    const dir = tempDir();
+    try {
+      const { hub, keyring } = setup();
+      const file = join(dir.path, 'kiosk.db');
+      let db = new Database(file);
+      migrate0023(db);
+      const holder = new DccTrustHolder(new SqliteDccTrustStorage(db, () => AT), keyring);
+      expect(holder.offer(sealed(hub.privatePem, 7, DGCG_LIST), AT)).toMatchObject({ ok: true, version: 7 });
+      expect(holder.offer(sealed(hub.privatePem, 8, DGCG_LIST), AT)).toMatchObject({ ok: true, version: 8 });
+      db.close();
+      db = new Database(file);
+      expect(db.prepare('SELECT COUNT(*) AS n, MAX(version) AS v FROM dcc_trust').get()).toEqual({ n: 1, v: 8 });
+      const restarted = new DccTrustHolder(new SqliteDccTrustStorage(db), keyring);
+      expect(restarted.restore(AT)).toEqual({ ok: true, version: 8, signers: 1 });
+      expect(createDccCheck({ trust: () => restarted.list(), policy: defaultPolicy }).check(CO28.PREFIX, AT)).toMatchObject({ ok: true, type: 'vaccination' });
+      // The table refuses a second row or a version below 1.
+      expect(() => db.prepare('INSERT INTO dcc_trust (id, version, signed, received_ms) VALUES (2, 1, x\'00\', 0)').run()).toThrow();
+      db.close();
+    } finally {
+      dir.remove();
+    }
   });
 });
