@@ -2,8 +2,10 @@ import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } 
 import { decode as cborDecode } from 'cborg';
 import { z } from 'zod';
 import { DENY_REASON_CODES, type DenyReason } from '../base/common/reasons.js';
-import type { CredentialKind, Direction, ScanSource, WireEvent } from '../base/common/types.js';
-import { DEVICE_ID_PATTERN, IDENTIFIER_PATTERN, deviceIdSchema } from '../base/common/ids.js';
+import type { CredentialKind, Direction, ScanSource, VisitEventDetails, WireEvent } from '../base/common/types.js';
+import { DEVICE_ID_PATTERN, IDENTIFIER_PATTERN, SUPERVISOR_ID_PATTERN, deviceIdSchema } from '../base/common/ids.js';
+import { MAX_ANSWER_BITS } from '../base/common/declaration.js';
+import { VISITOR_ID_PATTERN } from '../base/common/visitor.js';
 import { TRIP_ID_PATTERN } from '../base/common/bus.js';
 import { issuesText } from '../base/common/validation.js';
 
@@ -63,6 +65,26 @@ import { issuesText } from '../base/common/validation.js';
  * A hub that predates format 3 refuses such a batch whole (unknown format) instead of dropping its
  * bus fields; gate kiosks keep writing format 2 and are read by hubs old and new.
  *
+ * Format 4 (what encodeBatch writes when any event is of the gate for everyone, issue 14: a credential
+ * kind `cccd` or `dcc`, a source `declaration` or `visitor`, a visitor id, declaration answers or visit
+ * details) is format 3 with byte 0 = 4 and these changes:
+ *
+ *   - each class's flags byte keeps bits 3-7 (credential kind and source) zero and is followed by a
+ *     byte holding the credential kind (bits 0-2, an index into KINDS) and the source (bits 3-6, an
+ *     index into SOURCES), so the new kinds and sources fit;
+ *   - a person may be a visitor (people kind 2): after the code hashes, each visitor person's id as a
+ *     string number (VISITOR_ID_PATTERN), so an event names exactly one of a worker id, a code hash and
+ *     a visitor id;
+ *   - after the positions: the declaration answers (bits over DECLARATION_QUESTIONS, 0 to
+ *     MAX_ANSWER_BITS) as a column, one value per event of source `declaration` (which always carries
+ *     them, and no other event does); then per event of source `visitor`, a byte saying which visit
+ *     details follow (bit 0 the visit itself, 1 name, 2 host, 3 purpose, 4 notice version, 5 decided by)
+ *     and those details: name at most 120 characters (code points), host and purpose at most 80,
+ *     decidedBy a supervisor id, the notice version a varint. No other event carries visit details.
+ *
+ * encodeBatch writes the lowest format that carries the batch (2, 3 or 4), so a hub that predates
+ * visitors keeps reading kiosks that have none.
+ *
  * Typical gate traffic (test/helpers/events.ts) takes 4.3 bytes an event in batches of 500, traffic
  * with real randomness about 6 (format 1: 8.3 and 10.2); `npm run bench:codec` measures both.
  *
@@ -75,9 +97,15 @@ import { issuesText } from '../base/common/validation.js';
  * route ids as identifiers, coordinates within ±90 and ±180 degrees); anything else is a
  * BatchFormatError. Every format is held to the same rules.
  */
-export const BATCH_FORMAT = 3;
+/** The newest format this codec reads and writes. */
+export const BATCH_FORMAT = 4;
 const FORMAT_1 = 1;
 const FORMAT_2 = 2;
+const FORMAT_3 = 3;
+const FORMAT_4 = 4;
+/** Visit details: at most this many characters (code points) in a name, a host and a purpose. */
+const MAX_VISIT_NAME = 120;
+const MAX_VISIT_TEXT = 80;
 /** Upper bound on a decompressed batch: far above 256 KB of wire data, far below a memory problem. */
 const MAX_DECODED_BYTES = 8 * 1024 * 1024;
 export const MAX_BATCH_EVENTS = 5_000;
@@ -115,15 +143,17 @@ export class BatchFormatError extends Error {
 }
 
 const DIRECTIONS: Direction[] = ['entry', 'exit'];
-const KINDS: (CredentialKind | 'unknown')[] = ['pass', 'badge', 'unknown'];
+/** The first three fit bits 3-4 of the flags (formats 1 to 3); `cccd` and `dcc` from format 4 (its extra byte). */
+const KINDS: (CredentialKind | 'unknown')[] = ['pass', 'badge', 'unknown', 'cccd', 'dcc'];
+const FORMAT_KINDS: Record<number, number> = { [FORMAT_1]: 3, [FORMAT_2]: 3, [FORMAT_3]: 3, [FORMAT_4]: 5 };
 /**
  * The first four fit bits 5-6 of the flags; `input` (the gate's own inputs) takes bit 7 as the
  * source's third bit, from format 2; `trip` and `evdev` (bus units, issue 13) only in format 3, which
  * a hub that predates them refuses as a whole rather than misreading.
  */
-const SOURCES: ScanSource[] = ['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev'];
+const SOURCES: ScanSource[] = ['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev', 'declaration', 'visitor'];
 /** How many of SOURCES each format knows. */
-const FORMAT_SOURCES: Record<number, number> = { [FORMAT_1]: 4, [FORMAT_2]: 5, [BATCH_FORMAT]: 7 };
+const FORMAT_SOURCES: Record<number, number> = { [FORMAT_1]: 4, [FORMAT_2]: 5, [FORMAT_3]: 7, [FORMAT_4]: 9 };
 /** Format 3's per-event position state. */
 const POSITION_NONE = 0;
 const POSITION_NO_FIX = 1;
@@ -135,20 +165,29 @@ const DECISIONS = ['allow', 'deny'] as const;
 // flags: bit0 clockSynced, bit1 direction, bit2 decision, bits3-4 credential kind, bits5-6 source,
 // bit7 the source's third bit in format 2 (format 1 used bit7 for "who is a code hash rather than a
 // worker id", and its sources fit in two bits). Batches written before `input` never set bit 7.
-function packFlags(e: WireEvent): number {
+// Format 4: bits 3-7 zero, the kind and source in the byte after the flags (packKindSource).
+function packFlags(e: WireEvent, format: number): number {
   const direction = DIRECTIONS.indexOf(e.direction);
   const decision = DECISIONS.indexOf(e.decision);
   const kind = KINDS.indexOf(e.credentialKind);
   const source = SOURCES.indexOf(e.source);
-  if (direction < 0 || decision < 0 || kind < 0 || source < 0) throw new Error(`event ${e.seq}: a direction, decision, credential kind or source this format cannot carry`);
-  return (e.clockSynced ? 1 : 0) | (direction << 1) | (decision << 2) | (kind << 3) | ((source & 3) << 5) | ((source >> 2) << 7);
+  if (direction < 0 || decision < 0 || kind < 0 || source < 0 || kind >= FORMAT_KINDS[format]! || source >= FORMAT_SOURCES[format]!) {
+    throw new Error(`event ${e.seq}: a direction, decision, credential kind or source this format cannot carry`);
+  }
+  const base = (e.clockSynced ? 1 : 0) | (direction << 1) | (decision << 2);
+  return format === FORMAT_4 ? base : base | (kind << 3) | ((source & 3) << 5) | ((source >> 2) << 7);
+}
+
+/** Format 4's byte after the flags: the credential kind in bits 0-2, the source in bits 3-6. */
+function packKindSource(e: WireEvent): number {
+  return KINDS.indexOf(e.credentialKind) | (SOURCES.indexOf(e.source) << 3);
 }
 
 const REASON_INDEX = new Map<DenyReason, number>(DENY_REASON_CODES.map((r, i) => [r, i]));
 
-/** Decodes and validates a batch from the wire (format 1, 2 or 3); throws BatchFormatError for anything malformed. */
+/** Decodes and validates a batch from the wire (format 1 to 4); throws BatchFormatError for anything malformed. */
 export function decodeBatch(bytes: Uint8Array): EventBatch {
-  if (bytes.length >= 2 && (bytes[0] === BATCH_FORMAT || bytes[0] === FORMAT_2)) return decodeColumns(bytes, bytes[0]);
+  if (bytes.length >= 2 && (bytes[0] === FORMAT_2 || bytes[0] === FORMAT_3 || bytes[0] === FORMAT_4)) return decodeColumns(bytes, bytes[0]);
   if (bytes.length >= 2 && bytes[0] === FORMAT_1) return decodeFormat1(bytes);
   throw new BatchFormatError(`unknown batch format ${bytes[0] ?? 'none'}`);
 }
@@ -452,9 +491,12 @@ function checkClass(c: EventClass, what: string): void {
   if (new Set(c.reasons).size !== c.reasons.length) throw new BatchFormatError(`${what}: a reason listed twice`);
 }
 
-function classFlags(f: number, what: string, format: number): Pick<EventClass, 'clockSynced' | 'direction' | 'decision' | 'credentialKind' | 'source'> {
-  const credentialKind = KINDS[(f >> 3) & 3];
-  const sourceIndex = ((f >> 5) & 3) | ((f >> 7) << 2);
+/** A class's flags; in format 4 `kindSource` is the byte after them (else undefined). */
+function classFlags(f: number, what: string, format: number, kindSource?: number): Pick<EventClass, 'clockSynced' | 'direction' | 'decision' | 'credentialKind' | 'source'> {
+  if (kindSource !== undefined && (f >> 3 !== 0 || kindSource >> 7 !== 0)) throw new BatchFormatError(`${what}: bad flags ${f} ${kindSource}`);
+  const kindIndex = kindSource === undefined ? (f >> 3) & 3 : kindSource & 7;
+  const sourceIndex = kindSource === undefined ? ((f >> 5) & 3) | ((f >> 7) << 2) : kindSource >> 3;
+  const credentialKind = kindIndex < FORMAT_KINDS[format]! ? KINDS[kindIndex] : undefined;
   const source = sourceIndex < FORMAT_SOURCES[format]! ? SOURCES[sourceIndex] : undefined;
   if (!credentialKind || !source) throw new BatchFormatError(`${what}: bad flags ${f}`);
   return {
@@ -471,6 +513,15 @@ function classFlags(f: number, what: string, format: number): Pick<EventClass, '
 
 const PERSON_WORKER = 0;
 const PERSON_CODE_HASH = 1;
+/** Format 4: a visitor, by their pseudonym. */
+const PERSON_VISITOR = 2;
+/** Format 4: which visit details an event of source `visitor` carries. */
+const VISIT_PRESENT = 1;
+const VISIT_NAME = 2;
+const VISIT_HOST = 4;
+const VISIT_PURPOSE = 8;
+const VISIT_NOTICE = 16;
+const VISIT_DECIDED_BY = 32;
 const TIME_WALL_FROM_MONO = 0;
 const TIME_WALL_ALONE = 1;
 
@@ -510,6 +561,26 @@ function needsFormat3(e: WireEvent): boolean {
   return e.tripId !== undefined || e.routeId !== undefined || e.position !== undefined || e.clockSource !== undefined || e.source === 'trip' || e.source === 'evdev';
 }
 
+/** Whether an event needs format 4: anything of the gate for everyone (issue 14). */
+function needsFormat4(e: WireEvent): boolean {
+  return (
+    e.credentialKind === 'cccd' || e.credentialKind === 'dcc' || e.source === 'declaration' || e.source === 'visitor' ||
+    e.visitorId !== undefined || e.declaration !== undefined || e.visit !== undefined
+  );
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** A visit detail text the encoder may write (a programming error otherwise). */
+function checkVisitText(v: unknown, max: number, what: string, seq: number): string {
+  if (typeof v !== 'string' || codePoints(v) > max || v.length > 2 * max) throw new Error(`event ${seq}: a visit's ${what} is a string of at most ${max} characters`);
+  return v;
+}
+
 /** A latitude or longitude in micro-degrees, or a thrown programming error when it is not a coordinate. */
 function microDegrees(v: number, limit: number, seq: number): number {
   if (!Number.isFinite(v) || Math.abs(v) > limit) throw new Error(`event ${seq}: a position is WGS 84 degrees (|lat| <= 90, |lon| <= 180)`);
@@ -530,7 +601,8 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   const ev = batch.events;
   const n = ev.length;
   if (n === 0 || n > MAX_BATCH_EVENTS) throw new Error(`a batch holds 1 to ${MAX_BATCH_EVENTS} events`);
-  const format = ev.some(needsFormat3) ? BATCH_FORMAT : FORMAT_2;
+  const format = ev.some(needsFormat4) ? FORMAT_4 : ev.some(needsFormat3) ? FORMAT_3 : FORMAT_2;
+  const bus = format >= FORMAT_3;
   if (batch.batchId.length === 0 || batch.batchId.length > 64) throw new Error('a batch id has 1 to 64 characters');
   const body = new ByteWriter();
   const raw = new ByteWriter();
@@ -552,6 +624,7 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   const classColumn = new Array<number>(n);
   const workers = new Map<string, number>();
   const codeHashes = new Map<string, number>();
+  const visitors = new Map<string, number>();
   const people: WireEvent[] = [];
   const personColumn = new Array<number>(n);
   let place = -1;
@@ -563,7 +636,7 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
       e.tripId !== prev.tripId || e.routeId !== prev.routeId || e.clockSource !== prev.clockSource
     ) {
       let key = `${strings.id(e.bootId)},${strings.id(e.checkpointId)},${strings.id(e.zoneId)},${e.policyVersion}`;
-      if (format === BATCH_FORMAT) {
+      if (bus) {
         if (e.tripId !== undefined && (typeof e.tripId !== 'string' || !TRIP_ID_PATTERN.test(e.tripId))) throw new Error(`event ${e.seq}: not a trip id`);
         if (e.routeId !== undefined && (typeof e.routeId !== 'string' || !IDENTIFIER_PATTERN.test(e.routeId))) throw new Error(`event ${e.seq}: a route id is an identifier`);
         if (e.clockSource !== undefined && e.clockSource !== 'gps') throw new Error(`event ${e.seq}: an unknown clock source`);
@@ -572,18 +645,29 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
       place = places.id(key);
     }
     if (!Number.isSafeInteger(e.policyVersion)) throw new Error(`event ${e.seq}: the policy version is not a safe integer`);
-    const flags = packFlags(e);
-    const key = e.reasons.length === 0 ? place * 256 + flags : `${place},${flags},${e.reasons.join(' ')}`;
+    const flags = format === FORMAT_4 ? packFlags(e, format) | (packKindSource(e) << 8) : packFlags(e, format);
+    const key = e.reasons.length === 0 ? place * 65536 + flags : `${place},${flags},${e.reasons.join(' ')}`;
     const c = classes.id(key);
     if (c === classEvents.length) classEvents.push(e);
     classColumn[i] = c;
 
-    if ((e.workerId === null) === (e.codeHash === null)) throw new Error(`event ${e.seq}: needs a worker id or a code hash, not both or neither`);
-    const byId = e.workerId !== null ? workers : codeHashes;
-    const key2 = e.workerId ?? e.codeHash!;
+    if ((e.workerId !== null ? 1 : 0) + (e.codeHash !== null ? 1 : 0) + (e.visitorId !== undefined ? 1 : 0) !== 1) {
+      throw new Error(`event ${e.seq}: needs exactly one of a worker id, a code hash and a visitor id`);
+    }
+    if ((e.source === 'declaration') !== (e.declaration !== undefined)) throw new Error(`event ${e.seq}: declaration answers on, and only on, a declaration event`);
+    if (e.declaration !== undefined && (!Number.isInteger(e.declaration.answers) || e.declaration.answers < 0 || e.declaration.answers > MAX_ANSWER_BITS)) {
+      throw new Error(`event ${e.seq}: declaration answers are 0 to ${MAX_ANSWER_BITS}`);
+    }
+    if (e.visit !== undefined && e.source !== 'visitor') throw new Error(`event ${e.seq}: visit details only on a visitor event`);
+    const byId = e.workerId !== null ? workers : e.codeHash !== null ? codeHashes : visitors;
+    const key2 = e.workerId ?? e.codeHash ?? e.visitorId!;
     const seen = byId.get(key2);
     if (seen === undefined) {
       if (e.codeHash !== null && !HEX32.test(e.codeHash)) throw new Error(`event ${e.seq}: a code hash is 32 lower-case hex digits`);
+      if (e.visitorId !== undefined) {
+        if (typeof e.visitorId !== 'string' || !VISITOR_ID_PATTERN.test(e.visitorId)) throw new Error(`event ${e.seq}: not a visitor id`);
+        strings.id(e.visitorId);
+      }
       byId.set(key2, people.length);
       people.push(e);
       personColumn[i] = 0;
@@ -608,14 +692,15 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
     body.uvarint(strings.id(e.checkpointId));
     body.uvarint(strings.id(e.zoneId));
     body.svarint(e.policyVersion);
-    body.u8(packFlags(e));
+    body.u8(packFlags(e, format));
+    if (format === FORMAT_4) body.u8(packKindSource(e));
     body.uvarint(e.reasons.length);
     for (const r of e.reasons) {
       const code = REASON_INDEX.get(r);
       if (code === undefined) throw new Error(`event ${e.seq}: unknown reason ${r}`);
       body.u8(code);
     }
-    if (format === BATCH_FORMAT) {
+    if (bus) {
       body.uvarint(e.tripId === undefined ? 0 : strings.id(e.tripId) + 1);
       body.uvarint(e.routeId === undefined ? 0 : strings.id(e.routeId) + 1);
       body.u8(e.clockSource === 'gps' ? 1 : 0);
@@ -624,7 +709,7 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
 
   // People: worker ids as shapes and numbers, code hashes as bytes.
   body.uvarint(people.length);
-  writeColumn(body, raw, people.map((p) => (p.workerId !== null ? PERSON_WORKER : PERSON_CODE_HASH)), false);
+  writeColumn(body, raw, people.map((p) => (p.workerId !== null ? PERSON_WORKER : p.codeHash !== null ? PERSON_CODE_HASH : PERSON_VISITOR)), false);
   const shapes = new Dictionary<string>();
   const shapeColumn: number[] = [];
   const numberColumn: number[] = [];
@@ -654,6 +739,7 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   writeColumn(body, raw, shapeColumn, true);
   writeColumn(body, raw, numberColumn, false);
   for (const p of people) if (p.codeHash !== null) body.bytes(Buffer.from(p.codeHash, 'hex'));
+  if (format === FORMAT_4) for (const p of people) if (p.visitorId !== undefined) body.uvarint(strings.id(p.visitorId));
 
   // Per-event columns. Wall time rides on monotonic time unless that would leave safe integers.
   const seq = new Array<number>(n);
@@ -674,7 +760,7 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   writeColumn(body, raw, wall, true);
   writeColumn(body, raw, classColumn, false);
   writeColumn(body, raw, personColumn, false);
-  if (format === BATCH_FORMAT) {
+  if (bus) {
     // Positions: a state per event, then the fixes' latitudes and longitudes (micro-degrees) as delta columns: a bus moves a little between scans.
     const states = new Array<number>(n);
     const lats: number[] = [];
@@ -692,6 +778,28 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
     writeColumn(body, raw, states, false);
     writeColumn(body, raw, lats, true);
     writeColumn(body, raw, lons, true);
+  }
+  if (format === FORMAT_4) {
+    writeColumn(body, raw, ev.filter((e) => e.declaration !== undefined).map((e) => e.declaration!.answers), false);
+    for (const e of ev) {
+      if (e.source !== 'visitor') continue;
+      const v = e.visit;
+      if (v === undefined) {
+        body.u8(0);
+        continue;
+      }
+      if (v.noticeVersion !== undefined && (!Number.isSafeInteger(v.noticeVersion) || v.noticeVersion < 0)) throw new Error(`event ${e.seq}: a notice version is a safe integer`);
+      if (v.decidedBy !== undefined && (typeof v.decidedBy !== 'string' || !SUPERVISOR_ID_PATTERN.test(v.decidedBy))) throw new Error(`event ${e.seq}: decidedBy is a supervisor id`);
+      body.u8(
+        VISIT_PRESENT | (v.name !== undefined ? VISIT_NAME : 0) | (v.host !== undefined ? VISIT_HOST : 0) | (v.purpose !== undefined ? VISIT_PURPOSE : 0) |
+          (v.noticeVersion !== undefined ? VISIT_NOTICE : 0) | (v.decidedBy !== undefined ? VISIT_DECIDED_BY : 0),
+      );
+      if (v.name !== undefined) body.string(checkVisitText(v.name, MAX_VISIT_NAME, 'name', e.seq));
+      if (v.host !== undefined) body.string(checkVisitText(v.host, MAX_VISIT_TEXT, 'host', e.seq));
+      if (v.purpose !== undefined) body.string(checkVisitText(v.purpose, MAX_VISIT_TEXT, 'purpose', e.seq));
+      if (v.noticeVersion !== undefined) body.uvarint(v.noticeVersion);
+      if (v.decidedBy !== undefined) body.string(v.decidedBy);
+    }
   }
 
   const plain = body.result();
@@ -714,11 +822,13 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
 interface Person {
   workerId: string | null;
   codeHash: string | null;
+  visitorId?: string;
 }
 
-/** Formats 2 and 3 (3: format 2 with a bus unit's trip, route, clock source and positions). */
+/** Formats 2, 3 and 4 (3: format 2 with a bus unit's trip, route, clock source and positions; 4: format 3 with visitors, declarations and visits). */
 function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
-  const bus = format === BATCH_FORMAT;
+  const bus = format >= FORMAT_3;
+  const v4 = format === FORMAT_4;
   const wire = new ByteReader(bytes, 'batch');
   wire.u8();
   const rawLength = wire.uvarint('raw part length');
@@ -739,7 +849,8 @@ function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
 
   const strings: string[] = [];
   // Format 3 adds a trip and a route id per class (and a class per event at most).
-  const stringCount = body.count('string count', 1, (bus ? 5 : 3) * n + 1);
+  // Format 4 adds a visitor id per person (a person per event at most).
+  const stringCount = body.count('string count', 1, (v4 ? 6 : bus ? 5 : 3) * n + 1);
   for (let i = 0; i < stringCount; i++) strings.push(body.string('string', 0, MAX_STRING_LENGTH));
   const str = (what: string): string => {
     const s = strings[body.uvarint(what)];
@@ -772,7 +883,8 @@ function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
     const checkpointId = str(`${what}: checkpoint`);
     const zoneId = str(`${what}: zone`);
     const policyVersion = body.svarint(`${what}: policy version`);
-    const flags = classFlags(body.u8(), what, format);
+    const flagByte = body.u8();
+    const flags = classFlags(flagByte, what, format, v4 ? body.u8() : undefined);
     const reasons: DenyReason[] = [];
     const reasonCount = body.count(`${what}: reason count`, 0, DENY_REASON_CODES.length);
     for (let k = 0; k < reasonCount; k++) {
@@ -798,7 +910,7 @@ function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
   const kinds = readColumn(body, raw, peopleCount, false, 'people kinds');
   let workerCount = 0;
   for (const k of kinds) {
-    if (k !== PERSON_WORKER && k !== PERSON_CODE_HASH) throw new BatchFormatError(`people kinds: ${k}`);
+    if (k !== PERSON_WORKER && k !== PERSON_CODE_HASH && !(v4 && k === PERSON_VISITOR)) throw new BatchFormatError(`people kinds: ${k}`);
     if (k === PERSON_WORKER) workerCount++;
   }
   const shapes: { prefix: string; digits: number }[] = [];
@@ -817,6 +929,7 @@ function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
       people[p] = { workerId: null, codeHash: Buffer.from(body.bytes(16)).toString('hex') };
       continue;
     }
+    if (kinds[p] === PERSON_VISITOR) continue; // read after the code hashes
     const shape = shapes[shapeColumn[w]!];
     const num = numberColumn[w++]!;
     if (!shape) throw new BatchFormatError(`person ${p}: worker id shape out of range`);
@@ -824,6 +937,12 @@ function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
     const workerId = shape.digits === 0 ? shape.prefix : shape.prefix + String(num).padStart(shape.digits, '0');
     checkIdentifier(workerId, `person ${p}: worker id`);
     people[p] = { workerId, codeHash: null };
+  }
+  for (let p = 0; p < peopleCount; p++) {
+    if (kinds[p] !== PERSON_VISITOR) continue;
+    const visitorId = str(`person ${p}: visitor id`);
+    if (!VISITOR_ID_PATTERN.test(visitorId)) throw new BatchFormatError(`person ${p}: not a visitor id`);
+    people[p] = { workerId: null, codeHash: null, visitorId };
   }
 
   const seqs = readColumn(body, raw, n, true, 'sequence numbers');
@@ -849,12 +968,47 @@ function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
       if (Math.abs(lats[k]!) > 90 * MICRO || Math.abs(lons[k]!) > 180 * MICRO) throw new BatchFormatError(`position ${k}: not a coordinate`);
     }
   }
+  let answers: number[] = [];
+  const visits: (VisitEventDetails | undefined)[] = [];
+  if (v4) {
+    let declarations = 0;
+    let visitorEvents = 0;
+    for (let i = 0; i < n; i++) {
+      const c = classes[classColumn[i]!];
+      if (!c) throw new BatchFormatError(`event ${i}: class out of range`);
+      if (c.source === 'declaration') declarations++;
+      if (c.source === 'visitor') visitorEvents++;
+    }
+    answers = readColumn(body, raw, declarations, false, 'declaration answers');
+    for (const a of answers) if (a < 0 || a > MAX_ANSWER_BITS) throw new BatchFormatError(`declaration answers: ${a} is not 0 to ${MAX_ANSWER_BITS}`);
+    for (let k = 0; k < visitorEvents; k++) {
+      const what = `visit ${k}`;
+      const mask = body.u8();
+      if (mask === 0) {
+        visits.push(undefined);
+        continue;
+      }
+      if ((mask & VISIT_PRESENT) === 0 || mask >= 64) throw new BatchFormatError(`${what}: bad details mask ${mask}`);
+      const v: VisitEventDetails = {};
+      if (mask & VISIT_NAME) v.name = visitText(body, MAX_VISIT_NAME, `${what}: name`);
+      if (mask & VISIT_HOST) v.host = visitText(body, MAX_VISIT_TEXT, `${what}: host`);
+      if (mask & VISIT_PURPOSE) v.purpose = visitText(body, MAX_VISIT_TEXT, `${what}: purpose`);
+      if (mask & VISIT_NOTICE) v.noticeVersion = body.uvarint(`${what}: notice version`);
+      if (mask & VISIT_DECIDED_BY) {
+        v.decidedBy = body.string(`${what}: decided by`, 1, 32);
+        if (!SUPERVISOR_ID_PATTERN.test(v.decidedBy)) throw new BatchFormatError(`${what}: decided by: not a supervisor id`);
+      }
+      visits.push(v);
+    }
+  }
   body.end();
   raw.end();
 
   const events: WireEvent[] = new Array<WireEvent>(n);
   let nextPerson = 0;
   let nextFix = 0;
+  let nextAnswers = 0;
+  let nextVisit = 0;
   for (let i = 0; i < n; i++) {
     const seq = seqs[i]!;
     if (seq <= 0 || (i > 0 && seq <= seqs[i - 1]!)) throw new BatchFormatError(`event ${i}: sequence numbers must increase`);
@@ -895,9 +1049,25 @@ function decodeColumns(bytes: Uint8Array, format: number): EventBatch {
       }
       if (c.clockSource !== undefined) e.clockSource = c.clockSource;
     }
+    if (v4) {
+      const e = events[i]!;
+      if (person.visitorId !== undefined) e.visitorId = person.visitorId;
+      if (c.source === 'declaration') e.declaration = { answers: answers[nextAnswers++]! };
+      if (c.source === 'visitor') {
+        const v = visits[nextVisit++];
+        if (v !== undefined) e.visit = { ...v };
+      }
+    }
   }
   if (nextPerson !== people.length) throw new BatchFormatError('people listed but never seen');
   return { deviceId, batchId: batchId === '' ? derivedBatchId(events) : batchId, events, anchor };
+}
+
+/** A visit's name, host or purpose: at most `max` characters (code points). */
+function visitText(body: ByteReader, max: number, what: string): string {
+  const s = body.string(what, 0, 2 * max);
+  if (codePoints(s) > max) throw new BatchFormatError(`${what}: more than ${max} characters`);
+  return s;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ const batchOf = (events: WireEvent[], anchor: EventBatch['anchor'] = null): Even
   anchor,
 });
 
+const isEveryone = (e: WireEvent) =>
+  'visitorId' in e || 'declaration' in e || 'visit' in e || e.credentialKind === 'cccd' || e.credentialKind === 'dcc' || e.source === 'declaration' || e.source === 'visitor';
 const isBus = (e: WireEvent) => 'tripId' in e || 'routeId' in e || 'position' in e || 'clockSource' in e || e.source === 'trip' || e.source === 'evdev';
 
 describe('event batch format 3 (bus units)', () => {
@@ -131,11 +133,11 @@ describe('event batch format 3 (bus units)', () => {
     expect(decodeBatch(seal(2, input.body, input.raw)).events[0]!.source).toBe('input');
   });
 
-  it('keeps writing format 2 for a batch without anything of a bus', () => {
+  it('keeps writing format 2 for a batch without anything of a bus (or of the gate for everyone: format 4)', () => {
     expect(encodeBatch(batchOf(typicalEvents(200)))[0]).toBe(2);
     fc.assert(
       fc.property(generatedBatch(60), (batch) => {
-        expect(encodeBatch(batch)[0]).toBe(batch.events.some(isBus) ? 3 : 2);
+        expect(encodeBatch(batch)[0]).toBe(batch.events.some(isEveryone) ? 4 : batch.events.some(isBus) ? 3 : 2);
       }),
       { numRuns: 300, seed: 1_301 },
     );

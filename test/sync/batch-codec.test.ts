@@ -203,7 +203,7 @@ describe('event batch codec', () => {
     events[12] = { ...events[12]!, source: 'stdin', credentialKind: 'unknown', workerId: null, codeHash: 'ffffffffffffffffffffffffffffffff' };
     const batch = { deviceId: 'kiosk-0001', batchId: 'b-1001-1500', events, anchor: { bootId: 'boot-1', monoUs: 123_456_789, hubTimeMs: 1_795_000_000_000 } };
     const wire = encodeBatch(batch);
-    expect(BATCH_FORMAT).toBe(3);
+    expect(BATCH_FORMAT).toBe(4);
     expect(wire[0]).toBe(2);
     expect(decodeBatch(wire)).toEqual(batch);
     expect(decodeBatch(encodeBatch({ ...batch, anchor: null })).anchor).toBeNull();
@@ -344,8 +344,8 @@ describe('event batch codec', () => {
 
   it('refuses to encode what the format cannot carry', () => {
     const e = typicalEvents(2)[1];
-    expect(() => encodeBatch(batchOf([{ ...e!, workerId: null, codeHash: null }]))).toThrow(/worker id or a code hash/);
-    expect(() => encodeBatch(batchOf([{ ...e!, codeHash: 'a3f9c0d1e2b4a5968778695a4b3c2d1e' }]))).toThrow(/worker id or a code hash/);
+    expect(() => encodeBatch(batchOf([{ ...e!, workerId: null, codeHash: null }]))).toThrow(/exactly one of a worker id, a code hash/);
+    expect(() => encodeBatch(batchOf([{ ...e!, codeHash: 'a3f9c0d1e2b4a5968778695a4b3c2d1e' }]))).toThrow(/exactly one of a worker id, a code hash/);
     expect(() => encodeBatch(batchOf([{ ...e!, workerId: null, codeHash: 'A3F9' }]))).toThrow(/32 lower-case hex/);
     expect(() => encodeBatch(batchOf([{ ...e!, reasons: ['NO_SUCH_REASON' as DenyReason] }]))).toThrow(/unknown reason/);
     expect(() => encodeBatch({ ...batchOf([e!]), events: [] })).toThrow(/1 to 5000 events/);
@@ -364,7 +364,7 @@ describe('event batch decoding of hostile input', () => {
     ['a version byte alone', new Uint8Array([2])],
     ['an unknown format', new Uint8Array([9, 1, 2])],
     ['format 0', new Uint8Array([0, ...encodeBatch(small).subarray(1)])],
-    ['format 4', new Uint8Array([4, ...encodeBatch(small).subarray(1)])],
+    ['format 5', new Uint8Array([5, ...encodeBatch(small).subarray(1)])],
     ['format 255', new Uint8Array([255, ...encodeBatch(small).subarray(1)])],
     ['format 1 that is not Brotli', new Uint8Array([1, 0xff, 0xff, 0xff])],
     ['format 2 that is not Brotli', new Uint8Array([2, 0, 0xff, 0xff, 0xff])],

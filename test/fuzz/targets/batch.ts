@@ -8,6 +8,7 @@ import { TRIP_ID_PATTERN } from '../../../base/common/bus.js';
 import { DEVICE_ID_PATTERN, IDENTIFIER_PATTERN } from '../../../base/common/ids.js';
 import { DENY_REASON_CODES, type DenyReason } from '../../../base/common/reasons.js';
 import type { WireEvent } from '../../../base/common/types.js';
+import { VISITOR_ID_PATTERN } from '../../../base/common/visitor.js';
 import { BatchFormatError, decodeBatch, encodeBatch, type EventBatch } from '../../../sync/batch-codec.js';
 import { check, show, target, type AnyFuzzTarget } from '../harness.js';
 
@@ -39,8 +40,29 @@ const busFields = (trips: string[], routes: string[]): fc.Arbitrary<BusFields> =
     })
     .map((f) => Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) as BusFields);
 
+/** A visitor's pseudonym (base/common/visitor.ts VISITOR_ID_PATTERN). */
+export const visitorId = fc.tuple(fc.stringMatching(/^[a-z0-9]{1,8}$/), fc.stringMatching(/^[0-9a-f]{32}$/)).map(([k, h]) => `v${k}.${h}`);
+/** Visit details as the kiosk writes them (issue 14): any subset, texts at their longest bounds too. */
+export const visitDetails = fc
+  .record(
+    {
+      name: fc.oneof(fc.string({ maxLength: 120, unit: 'binary' }), fc.string({ maxLength: 120, unit: fc.constantFrom('a', 'Ă', 'ễ', ' ', 'Đ') })),
+      host: fc.string({ maxLength: 80, unit: 'grapheme-ascii' }),
+      purpose: fc.string({ maxLength: 80, unit: fc.constantFrom('g', 'i', 'ả', 'o', ' ') }),
+      noticeVersion: fc.nat(),
+      decidedBy: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,31}$/),
+    },
+    { requiredKeys: [], noNullPrototype: true },
+  );
+/** What the gate for everyone adds to an event (issue 14, format 4): a declaration or visitor source and their fields. */
+const everyoneFields = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({}) },
+  fc.nat({ max: 2047 }).map((answers) => ({ source: 'declaration' as const, declaration: { answers } })),
+  fc.option(visitDetails, { nil: undefined }).map((visit) => (visit === undefined ? { source: 'visitor' as const } : { source: 'visitor' as const, visit })),
+);
+
 type EventShape = Omit<WireEvent, 'seq' | 'wallMs' | 'monoUs' | 'policyVersion'>;
-const eventShape = (boots: string[], checkpoints: string[], bus: { trips: string[]; routes: string[] } | null): fc.Arbitrary<EventShape> =>
+const eventShape = (boots: string[], checkpoints: string[], bus: { trips: string[]; routes: string[] } | null, everyone = false): fc.Arbitrary<EventShape> =>
   fc
     .record({
       bootId: fc.constantFrom(...boots),
@@ -54,14 +76,18 @@ const eventShape = (boots: string[], checkpoints: string[], bus: { trips: string
       who: fc.oneof(
         fc.record({ workerId: identifier, codeHash: fc.constant(null), credentialKind: fc.constantFrom('pass' as const, 'badge' as const) }),
         fc.record({ workerId: fc.constant(null), codeHash, credentialKind: fc.constantFrom('pass' as const, 'badge' as const, 'unknown' as const) }),
+        ...(everyone
+          ? [fc.record({ workerId: fc.constant(null), codeHash: fc.constant(null), visitorId, credentialKind: fc.constantFrom('cccd' as const, 'dcc' as const) }, { noNullPrototype: true })]
+          : []),
       ),
+      everyone: everyone ? everyoneFields : fc.constant({}),
       outcome: fc.oneof(
         fc.record({ decision: fc.constant('allow' as const), reasons: fc.constantFrom<DenyReason[]>([], ['SUPERVISOR_OVERRIDE']) }),
         fc.record({ decision: fc.constant('deny' as const), reasons: denyReasons }),
       ),
       bus: bus ? busFields(bus.trips, bus.routes) : fc.constant({}),
     })
-    .map(({ who, outcome, bus: b, ...rest }) => ({ ...rest, ...who, ...outcome, ...b }));
+    .map(({ who, outcome, bus: b, everyone: g, ...rest }) => ({ ...rest, ...who, ...outcome, ...b, ...g }));
 
 const WALL_MIN = Date.parse('2000-01-01T00:00:00Z');
 const WALL_MAX = Date.parse('2100-01-01T00:00:00Z');
@@ -82,13 +108,15 @@ export const batchOf = (maxEvents: number): fc.Arbitrary<EventBatch> =>
       anchor: fc.option(fc.record({ bootId: fc.string({ minLength: 1, maxLength: 64 }), monoUs: fc.integer({ min: 0, max: 4 * 10 ** 13 }), hubTimeMs: fc.integer({ min: 1, max: WALL_MAX }) }, { noNullPrototype: true }), { nil: null }),
       // A bus unit's batch (format 3) one time in three.
       bus: fc.option(fc.record({ trips: fc.uniqueArray(tripId, { minLength: 1, maxLength: 3 }), routes: fc.uniqueArray(identifier, { minLength: 1, maxLength: 2 }) }), { nil: null, freq: 2 }),
+      // Events of the gate for everyone (format 4) one time in three.
+      everyone: fc.integer({ min: 0, max: 2 }).map((k) => k === 0),
       seed: fc.nat(),
     })
     .chain((b) =>
       fc
         .array(
           fc.tuple(
-            eventShape(b.boots, b.checkpoints, b.bus),
+            eventShape(b.boots, b.checkpoints, b.bus, b.everyone),
             fc.oneof({ weight: 8, arbitrary: fc.constant(1) }, fc.integer({ min: 2, max: 100_000 })),
             fc.integer({ min: -3_600_000, max: 86_400_000 }),
             fc.integer({ min: 0, max: 86_400_000_000 }),
@@ -141,11 +169,17 @@ export function batchProblem(b: EventBatch): string | undefined {
     if (typeof e.bootId !== 'string' || e.bootId.length === 0) return `${at}: boot id ${show(e.bootId)}`;
     if (!IDENTIFIER_PATTERN.test(e.checkpointId)) return `${at}: checkpoint id ${show(e.checkpointId)}`;
     if (!IDENTIFIER_PATTERN.test(e.zoneId)) return `${at}: zone id ${show(e.zoneId)}`;
-    if ((e.workerId === null) === (e.codeHash === null)) return `${at}: worker ${show(e.workerId)} and code hash ${show(e.codeHash)}`;
+    if ((e.workerId !== null ? 1 : 0) + (e.codeHash !== null ? 1 : 0) + ('visitorId' in e ? 1 : 0) !== 1) return `${at}: worker ${show(e.workerId)}, code hash ${show(e.codeHash)}, visitor ${show(e.visitorId)}`;
+    if ('visitorId' in e && !(typeof e.visitorId === 'string' && VISITOR_ID_PATTERN.test(e.visitorId))) return `${at}: visitor id ${show(e.visitorId)}`;
+    if ((e.source === 'declaration') !== ('declaration' in e)) return `${at}: declaration ${show(e.declaration)} on source ${e.source}`;
+    if ('declaration' in e && !(Object.keys(e.declaration!).length === 1 && Number.isInteger(e.declaration!.answers) && e.declaration!.answers >= 0 && e.declaration!.answers <= 2047)) {
+      return `${at}: declaration ${show(e.declaration)}`;
+    }
+    if ('visit' in e && (e.source !== 'visitor' || visitProblem(e.visit))) return `${at}: visit ${show(e.visit)}`;
     if (e.workerId !== null && !IDENTIFIER_PATTERN.test(e.workerId)) return `${at}: worker id ${show(e.workerId)}`;
     if (e.codeHash !== null && !/^[0-9a-f]{32}$/.test(e.codeHash)) return `${at}: code hash ${show(e.codeHash)}`;
-    if (!['entry', 'exit'].includes(e.direction) || !['pass', 'badge', 'unknown'].includes(e.credentialKind)) return `${at}: ${e.direction}/${e.credentialKind}`;
-    if (!['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev'].includes(e.source) || typeof e.clockSynced !== 'boolean') return `${at}: ${e.source}/${String(e.clockSynced)}`;
+    if (!['entry', 'exit'].includes(e.direction) || !['pass', 'badge', 'unknown', 'cccd', 'dcc'].includes(e.credentialKind)) return `${at}: ${e.direction}/${e.credentialKind}`;
+    if (!['serial', 'stdin', 'camera', 'keyboard', 'input', 'trip', 'evdev', 'declaration', 'visitor'].includes(e.source) || typeof e.clockSynced !== 'boolean') return `${at}: ${e.source}/${String(e.clockSynced)}`;
     if (new Set(e.reasons).size !== e.reasons.length || !e.reasons.every((r) => DENY_REASON_CODES.includes(r))) return `${at}: reasons ${show(e.reasons)}`;
     if (e.decision !== 'allow' && e.decision !== 'deny') return `${at}: decision ${show(e.decision)}`;
     // A bus unit's fields: absent, or what base/common/types.ts says.
@@ -160,6 +194,18 @@ export function batchProblem(b: EventBatch): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Visit details as base/common/types.ts says (bounded texts, a supervisor id, a notice version): true when not. */
+function visitProblem(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  const text = (x: unknown, max: number) => x === undefined || (typeof x === 'string' && [...x].length <= max);
+  const o = v as Record<string, unknown>;
+  if (Object.keys(o).some((k) => !['name', 'host', 'purpose', 'noticeVersion', 'decidedBy'].includes(k))) return true;
+  return !(
+    text(o.name, 120) && text(o.host, 80) && text(o.purpose, 80) && (o.noticeVersion === undefined || isSafe(o.noticeVersion)) &&
+    (o.decidedBy === undefined || (typeof o.decidedBy === 'string' && /^[a-z0-9][a-z0-9._-]{0,31}$/.test(o.decidedBy)))
+  );
 }
 
 /** decodeBatch either refuses with BatchFormatError or returns a batch that meets the contract. */
@@ -382,7 +428,7 @@ export function oddBatchBytes({ batch, event, field, value }: OddBatchInput): Ui
  */
 export function damagedBody({ batch, edits }: WireMutationInput): Uint8Array {
   const wire = encodeBatch(batch);
-  if (wire[0] !== 2 && wire[0] !== 3) return mutatedWireBytes({ batch, edits });
+  if (wire[0] !== 2 && wire[0] !== 3 && wire[0] !== 4) return mutatedWireBytes({ batch, edits });
   let pos = 1;
   let rawLength = 0;
   for (let scale = 1; pos < wire.length; scale *= 128) {
@@ -423,7 +469,7 @@ export function batchTargets(): AnyFuzzTarget[] {
     target({ name: 'batch decode: CBOR documents', weight: 40, smallRuns: 400, arbitrary: anyDoc, run: (doc: unknown) => void decodeOrRefuse(sealDoc(doc)) }),
     target({ name: 'batch decode: mutated format-1 documents', weight: 40, smallRuns: 400, arbitrary: mutatedDoc, run: (input: DocInput) => void decodeOrRefuse(mutatedDocBytes(input)) }),
     target({ name: 'batch decode: damaged wire bytes', weight: 25, smallRuns: 200, arbitrary: mutatedWire, run: (input: WireMutationInput) => void decodeOrRefuse(mutatedWireBytes(input)) }),
-    target({ name: 'batch decode: damaged format-2/3 body', weight: 25, smallRuns: 300, arbitrary: mutatedWire, run: (input: WireMutationInput) => void decodeOrRefuse(damagedBody(input)) }),
+    target({ name: 'batch decode: damaged format-2/3/4 body', weight: 25, smallRuns: 300, arbitrary: mutatedWire, run: (input: WireMutationInput) => void decodeOrRefuse(damagedBody(input)) }),
     target({
       name: 'batch decode: encoded odd batches',
       weight: 20,
