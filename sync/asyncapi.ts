@@ -169,7 +169,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
         eventBatch: {
           name: 'eventBatch',
           contentType: 'application/octet-stream',
-          summary: 'One format byte (2; 3 when the batch holds a bus unit\'s events: trip, route, position, GPS clock; the hub also reads 1), then columnar events (classes, people listed once, byte planes) mostly under Brotli; see sync/batch-codec.ts.',
+          summary: 'One format byte (the lowest that carries the batch: 2; 3 when it holds a bus unit\'s events: trip, route, position, GPS clock; 4 when it holds the gate for everyone\'s: visitors, kiosk declarations, visit details, credential kinds cccd and dcc; the hub also reads 1), then columnar events (classes, people listed once, byte planes) mostly under Brotli; see sync/batch-codec.ts.',
           payload: { type: 'string', format: 'binary' },
         },
         alert: { name: 'alert', payload: json(alertSchema) },
