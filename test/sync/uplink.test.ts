@@ -120,6 +120,30 @@ describe('uplink to the hub through a real broker', () => {
     expect(Math.abs(uplink.clockOffsetMs!)).toBeLessThan(1_000);
   });
 
+  it('carries the gate for everyone (issue 14): declaration and visitor events leave the outbox and reach the hub (batch format 4)', async () => {
+    const { log, uplink } = kiosk('kiosk-everyone');
+    log.append(newEvent(0));
+    log.append({ ...newEvent(1), source: 'declaration', declaration: { answers: 0 } });
+    log.append({ ...newEvent(2), source: 'declaration', decision: 'deny', reasons: ['DECLARATION_FLAGGED'], declaration: { answers: 0b100 } });
+    const visitorId = 'vk1.0123456789abcdef0123456789abcdef';
+    log.append({
+      ...newEvent(3), source: 'visitor', credentialKind: 'cccd', workerId: null, visitorId, reasons: ['VISITOR_REGISTERED'],
+      visit: { name: 'Khách Thử Nghiệm', host: 'Phòng nhân sự', purpose: 'Phỏng vấn', noticeVersion: 1 },
+    });
+    log.append({ ...newEvent(4), source: 'visitor', credentialKind: 'cccd', workerId: null, visitorId, reasons: ['VISITOR_APPROVED'], visit: { decidedBy: 'sup-1' } });
+    log.append({ ...newEvent(5), credentialKind: 'cccd', workerId: null, visitorId });
+    log.append({ ...newEvent(6), source: 'declaration', credentialKind: 'cccd', workerId: null, visitorId, declaration: { answers: 0 } });
+    uplink.start();
+    await waitFor(() => (log.outboxDepth().count === 0 ? true : undefined), 'outbox drained', 60_000);
+    expect(await hubSeqs('kiosk-everyone')).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const byseq = new Map<number, { source: string; workerId: string | null; credentialKind: string }>();
+    for await (const e of hubStore.events({ deviceId: 'kiosk-everyone' })) byseq.set(e.seq, e);
+    expect(byseq.get(2)?.source).toBe('declaration');
+    expect(byseq.get(3)?.source).toBe('declaration');
+    expect(byseq.get(4)?.source).toBe('visitor');
+    expect(byseq.get(6)?.credentialKind).toBe('cccd');
+  }, 90_000);
+
   it('anchors an unsynchronised clock to the hub\'s time from acknowledgements; the hub dates and flags events', async () => {
     let mono = 50_000_000;
     const { log, uplink } = kiosk('kiosk-clock', { maxInFlight: 1, clock: { bootId: 'boot-1', monoUs: () => mono } });
