@@ -25,6 +25,8 @@ import {
   storedHeartbeat,
   busColumnsOf,
   hasBusFields,
+  everyoneColumnsOf,
+  hasEveryoneFields,
 } from './store.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import { dateEvent } from './dating.js';
@@ -397,6 +399,77 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
       END
       $fn$;`,
   },
+  {
+    // The gate for everyone (sync/hub/migrations/0009-gate-for-everyone.ts): a declaration's answers,
+    // a visitor id and a visitor event's visit details (JSON text), and hub_ingest_many (version 12)
+    // storing them. Events without them are sent as before (18 or 24 elements).
+    version: 13,
+    sql: `
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS declaration_bits integer CHECK (declaration_bits BETWEEN 0 AND 2047);
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS visitor_id text;
+      ALTER TABLE hub_events ADD COLUMN IF NOT EXISTS visit text;
+      CREATE INDEX IF NOT EXISTS hub_events_visitor ON hub_events (visitor_id, wall_ms) WHERE visitor_id IS NOT NULL;
+      CREATE OR REPLACE FUNCTION hub_ingest_many(p_batches jsonb, p_max_gaps integer)
+      RETURNS TABLE (o_batch integer, o_inserted integer, o_contiguous bigint, o_gaps bigint[])
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        k integer;
+        v_batch jsonb;
+        v_device text;
+        v_received bigint;
+        seen_contiguous bigint;
+        prev_contiguous bigint;
+        prev_max bigint;
+        n integer;
+        v_top bigint;
+        contiguous bigint;
+        g bigint[];
+      BEGIN
+        FOR k, v_batch IN SELECT b.ord, b.value FROM jsonb_array_elements(p_batches) WITH ORDINALITY AS b (value, ord)
+            ORDER BY b.value->>'d', b.ord LOOP
+          v_device := v_batch->>'d';
+          v_received := (v_batch->>'r')::bigint;
+          -- Read without a lock: the watermark only grows, so an older value only lets more through.
+          SELECT d.contiguous_seq INTO seen_contiguous FROM devices d WHERE d.device_id = v_device;
+          -- At or below the watermark everything was stored already (perhaps since purged by retention).
+          -- Elements 18 to 23 (trip, route, lat, lon, position, clock source) only on a bus unit's events,
+          -- 24 to 26 (declaration answers, visitor id, visit details as JSON text) only on the gate for everyone's: NULL when absent.
+          INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
+              credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, clock, corrected_wall_ms, org_id, received_ms,
+              trip_id, route_id, lat, lon, position, clock_source, declaration_bits, visitor_id, visit)
+            SELECT v_device, (x->>0)::bigint, (x->>1)::bigint, (x->>2)::bigint, x->>3, (x->>4)::boolean, x->>5, x->>6, x->>7,
+                x->>8, x->>9, x->>10, x->>11, x->>12, x->>13, (x->>14)::integer, x->>15, (x->>16)::bigint, x->>17, v_received,
+                x->>18, x->>19, (x->>20)::double precision, (x->>21)::double precision, x->>22, x->>23,
+                (x->>24)::integer, x->>25, x->>26
+              FROM jsonb_array_elements(v_batch->'e') AS x
+              WHERE (x->>0)::bigint > coalesce(seen_contiguous, 0)
+            ON CONFLICT (device_id, seq) DO NOTHING;
+          GET DIAGNOSTICS n = ROW_COUNT;
+          -- The device's row lock: the query below sees every batch of the device committed before it.
+          INSERT INTO devices AS d (device_id, last_seen_ms) VALUES (v_device, v_received)
+            ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = greatest(d.last_seen_ms, excluded.last_seen_ms)
+            RETURNING d.contiguous_seq, d.max_seq INTO prev_contiguous, prev_max;
+          -- Each event above the watermark with the one before it: a step of more than one is a gap.
+          -- The watermark moves up to the first gap (or the top when there is none).
+          WITH above AS (
+            SELECT e.seq, lag(e.seq, 1, prev_contiguous) OVER (ORDER BY e.seq) AS prev_seq
+            FROM hub_events e WHERE e.device_id = v_device AND e.seq > prev_contiguous
+          ), steps AS (
+            SELECT prev_seq, seq, row_number() OVER (ORDER BY seq) AS i FROM above WHERE seq > prev_seq + 1
+          )
+          SELECT (SELECT max(seq) FROM above),
+                 (SELECT min(prev_seq) FROM steps),
+                 coalesce((SELECT array_agg(b ORDER BY i, j) FROM steps, LATERAL (VALUES (1, prev_seq + 1), (2, seq - 1)) AS v (j, b)
+                           WHERE i <= p_max_gaps), '{}')
+            INTO v_top, contiguous, g;
+          v_top := coalesce(v_top, prev_contiguous);
+          contiguous := coalesce(contiguous, v_top);
+          UPDATE devices SET contiguous_seq = contiguous, max_seq = greatest(prev_max, v_top) WHERE device_id = v_device;
+          RETURN QUERY SELECT k, n, contiguous, g;
+        END LOOP;
+      END
+      $fn$;`,
+  },
 ];
 
 /** The PostgreSQL WHERE clause (and its positional parameters) of a filter. */
@@ -479,9 +552,13 @@ export class PgHubStore implements HubStore {
           const org = e.workerId !== null ? b.orgOf?.get(e.workerId) : undefined;
           const row = [e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced, e.checkpointId, e.zoneId, e.direction, e.credentialKind, e.workerId,
             e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, d.clock, d.correctedWallMs, org ?? null];
-          if (!hasBusFields(e)) return row;
+          const everyone = hasEveryoneFields(e);
+          if (!hasBusFields(e) && !everyone) return row;
           const bus = busColumnsOf(e);
-          return [...row, bus.tripId, bus.routeId, bus.lat, bus.lon, bus.position, bus.clockSource];
+          const withBus = [...row, bus.tripId, bus.routeId, bus.lat, bus.lon, bus.position, bus.clockSource];
+          if (!everyone) return withBus;
+          const v = everyoneColumnsOf(e);
+          return [...withBus, v.declarationBits, v.visitorId, v.visit];
         }),
       })),
     );
@@ -617,7 +694,7 @@ export class PgHubStore implements HubStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const events = await client.query("UPDATE hub_events SET worker_id = NULL, code_hash = NULL, reasons = '' WHERE worker_id = $1", [workerId]);
+      const events = await client.query("UPDATE hub_events SET worker_id = NULL, code_hash = NULL, reasons = '', declaration_bits = NULL WHERE worker_id = $1", [workerId]);
       const alerts = await client.query('DELETE FROM hub_alerts WHERE worker_id = $1', [workerId]);
       await client.query('COMMIT');
       return { events: events.rowCount ?? 0, alerts: alerts.rowCount ?? 0 };

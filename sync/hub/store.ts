@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { openDatabase, type SqliteDatabase } from '../../base/node/sqlite.js';
 import type { WireEvent } from '../batch-codec.js';
+import type { VisitEventDetails } from '../../base/common/types.js';
 import * as m0001 from './migrations/0001-hub-events.js';
 import * as m0002 from './migrations/0002-alerts-heartbeats.js';
 import * as m0004 from './migrations/0004-alert-note.js';
@@ -9,6 +10,7 @@ import * as m0006 from './migrations/0006-organisation-stamp.js';
 import * as m0003 from './migrations/0003-dating.js';
 import * as m0007 from './migrations/0007-trace-place.js';
 import * as m0008 from './migrations/0008-trips.js';
+import * as m0009 from './migrations/0009-gate-for-everyone.js';
 import { dateEvent, type ClockTrust } from './dating.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
@@ -243,6 +245,7 @@ export const HUB_MIGRATIONS = [
   { version: 6, name: '0006-organisation-stamp', up: m0006.up },
   { version: 7, name: '0007-trace-place', up: m0007.up },
   { version: 8, name: '0008-trips', up: m0008.up },
+  { version: 9, name: '0009-gate-for-everyone', up: m0009.up },
 ] as const;
 
 /** An event as the hub holds it: as reported, plus how far its time can be trusted, and its worker's organisation at receipt (when on a list). */
@@ -340,7 +343,40 @@ export function hubEventFromRow(r: Record<string, unknown>): HubEvent {
     correctedWallMs: r.corrected_wall_ms as number | null,
     ...(typeof r.org_id === 'string' ? { orgId: r.org_id } : {}),
     ...busFieldsFromRow(r),
+    ...everyoneFieldsFromRow(r),
   };
+}
+
+/** The gate for everyone's fields of an event (issue 14) as hub_events columns; all NULL on most events. */
+export interface EveryoneColumns {
+  declarationBits: number | null;
+  visitorId: string | null;
+  /** VisitEventDetails as JSON. */
+  visit: string | null;
+}
+
+export function everyoneColumnsOf(e: WireEvent): EveryoneColumns {
+  return {
+    declarationBits: e.declaration?.answers ?? null,
+    visitorId: e.visitorId ?? null,
+    visit: e.visit === undefined ? null : JSON.stringify(e.visit),
+  };
+}
+
+const NO_EVERYONE_COLUMNS: EveryoneColumns = Object.freeze({ declarationBits: null, visitorId: null, visit: null });
+
+/** Whether an event carries a declaration's answers, a visitor id or visit details (issue 14). */
+export function hasEveryoneFields(e: WireEvent): boolean {
+  return e.declaration !== undefined || e.visitorId !== undefined || e.visit !== undefined;
+}
+
+/** The gate for everyone's fields of a hub_events row, absent when NULL (as on the event that was sent). */
+function everyoneFieldsFromRow(r: Record<string, unknown>): Partial<Pick<WireEvent, 'declaration' | 'visitorId' | 'visit'>> {
+  const out: Partial<Pick<WireEvent, 'declaration' | 'visitorId' | 'visit'>> = {};
+  if (r.declaration_bits !== null && r.declaration_bits !== undefined) out.declaration = { answers: Number(r.declaration_bits) };
+  if (typeof r.visitor_id === 'string') out.visitorId = r.visitor_id;
+  if (typeof r.visit === 'string') out.visit = JSON.parse(r.visit) as VisitEventDetails;
+  return out;
 }
 
 /** The bus fields of an event (GateEvent.tripId ... clockSource) as hub_events columns; all NULL for a gate kiosk's. */
@@ -412,8 +448,8 @@ export class SqliteHubStore implements HubStore {
     this.insert = this.db.prepare(`
       INSERT INTO hub_events (device_id, seq, wall_ms, mono_us, boot_id, clock_synced, checkpoint_id, zone_id, direction,
         credential_kind, worker_id, code_hash, decision, reasons, source, policy_version, received_ms, clock, corrected_wall_ms, org_id,
-        trip_id, route_id, lat, lon, position, clock_source)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        trip_id, route_id, lat, lon, position, clock_source, declaration_bits, visitor_id, visit)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (device_id, seq) DO NOTHING`);
     this.device = this.db.prepare('SELECT contiguous_seq, max_seq FROM devices WHERE device_id = ?');
     this.upsertDevice = this.db.prepare(`
@@ -444,11 +480,12 @@ export class SqliteHubStore implements HubStore {
       const d = dateEvent(e, anchor);
       // A gate kiosk's event (nothing of a bus) binds six NULLs without building its bus columns.
       const b = hasBusFields(e) ? busColumnsOf(e) : NO_BUS_COLUMNS;
+      const v = hasEveryoneFields(e) ? everyoneColumnsOf(e) : NO_EVERYONE_COLUMNS;
       inserted += this.insert.run(
         deviceId, e.seq, e.wallMs, e.monoUs, e.bootId, e.clockSynced ? 1 : 0, e.checkpointId, e.zoneId, e.direction,
         e.credentialKind, e.workerId, e.codeHash, e.decision, e.reasons.join(' '), e.source, e.policyVersion, receivedMs,
         d.clock, d.correctedWallMs, (e.workerId !== null && orgOf?.get(e.workerId)) || null,
-        b.tripId, b.routeId, b.lat, b.lon, b.position, b.clockSource,
+        b.tripId, b.routeId, b.lat, b.lon, b.position, b.clockSource, v.declarationBits, v.visitorId, v.visit,
       ).changes;
     }
     // Walk only what lies above the old watermark: usually just this batch.
@@ -576,7 +613,7 @@ export class SqliteHubStore implements HubStore {
   async anonymiseWorker(workerId: string): Promise<{ events: number; alerts: number }> {
     return this.db
       .transaction(() => ({
-        events: this.db.prepare("UPDATE hub_events SET worker_id = NULL, code_hash = NULL, reasons = '' WHERE worker_id = ?").run(workerId).changes,
+        events: this.db.prepare("UPDATE hub_events SET worker_id = NULL, code_hash = NULL, reasons = '', declaration_bits = NULL WHERE worker_id = ?").run(workerId).changes,
         alerts: this.db.prepare('DELETE FROM hub_alerts WHERE worker_id = ?').run(workerId).changes,
       }))
       .immediate();

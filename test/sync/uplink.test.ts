@@ -142,6 +142,12 @@ describe('uplink to the hub through a real broker', () => {
     expect(byseq.get(3)?.source).toBe('declaration');
     expect(byseq.get(4)?.source).toBe('visitor');
     expect(byseq.get(6)?.credentialKind).toBe('cccd');
+    const stored = new Map<number, unknown>();
+    for await (const e of hubStore.events({ deviceId: 'kiosk-everyone' })) stored.set(e.seq, e);
+    expect(stored.get(3)).toMatchObject({ declaration: { answers: 0b100 }, reasons: ['DECLARATION_FLAGGED'] });
+    expect(stored.get(4)).toMatchObject({ visitorId, visit: { name: 'Khách Thử Nghiệm', host: 'Phòng nhân sự', purpose: 'Phỏng vấn', noticeVersion: 1 } });
+    expect(stored.get(5)).toMatchObject({ visitorId, visit: { decidedBy: 'sup-1' } });
+    expect(stored.get(7)).toMatchObject({ visitorId, declaration: { answers: 0 }, workerId: null });
   }, 90_000);
 
   it('anchors an unsynchronised clock to the hub\'s time from acknowledgements; the hub dates and flags events', async () => {

@@ -387,6 +387,43 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
       });
     });
 
+    it('stores the gate for everyone (issue 14) once, delivered twice, with every field: declaration answers, visitor ids, visit details; erasure drops the answers', async () => {
+      await withStore(async (store) => {
+        const base = typicalEvents(6);
+        const visitorId = 'vk1.0123456789abcdef0123456789abcdef';
+        const everyone = [
+          base[0]!,
+          { ...base[1]!, source: 'declaration' as const, declaration: { answers: 0 } },
+          { ...base[2]!, source: 'declaration' as const, decision: 'deny' as const, reasons: ['DECLARATION_FLAGGED' as const], declaration: { answers: 2047 } },
+          { ...base[3]!, source: 'visitor' as const, credentialKind: 'cccd' as const, workerId: null, codeHash: null, visitorId, decision: 'allow' as const, reasons: ['VISITOR_REGISTERED' as const],
+            visit: { name: 'Khách Thử Nghiệm', host: 'Phòng nhân sự', purpose: 'Phỏng vấn', noticeVersion: 1 } },
+          { ...base[4]!, source: 'visitor' as const, credentialKind: 'cccd' as const, workerId: null, codeHash: null, visitorId, decision: 'allow' as const, reasons: ['VISITOR_APPROVED' as const], visit: { decidedBy: 'sup-1' } },
+          { ...base[5]!, credentialKind: 'dcc' as const, workerId: null, codeHash: null, visitorId, decision: 'allow' as const, reasons: [] },
+        ];
+        expect(await store.ingest('kiosk-e', everyone, 1)).toMatchObject({ inserted: 6, duplicates: 0, contiguousSeq: 6 });
+        const bus = busTripEvents({ riders: 2 });
+        const again = await store.ingestMany([
+          { deviceId: 'kiosk-e', events: everyone, receivedMs: 2 },
+          { deviceId: 'bus-1', events: [...bus.slice(0, 1), { ...bus[1]!, source: 'declaration' as const, declaration: { answers: 5 } }, ...bus.slice(2)], receivedMs: 2 },
+        ]);
+        expect(again.map((r) => r.inserted)).toEqual([0, bus.length]);
+        const stored = await collect(store, 'kiosk-e');
+        expect(stored.map(({ deviceId: _d, clock: _c, correctedWallMs: _w, ...e }) => e)).toEqual(everyone);
+        expect(stored[0]).not.toHaveProperty('declaration');
+        expect(stored[0]).not.toHaveProperty('visitorId');
+        expect(stored[0]).not.toHaveProperty('visit');
+        const busStored = await collect(store, 'bus-1');
+        expect(busStored[1]).toMatchObject({ declaration: { answers: 5 }, tripId: bus[1]!.tripId });
+        const [latest] = await store.latestEvents({ deviceId: 'kiosk-e', limit: 1 });
+        expect(latest).toMatchObject(everyone[5]!);
+        // Erasure of the declaring worker: the passage stays, not who, why or what they answered.
+        await store.anonymiseWorker(everyone[2]!.workerId!);
+        const after = (await collect(store, 'kiosk-e')).find((e) => e.seq === everyone[2]!.seq)!;
+        expect(after.workerId).toBeNull();
+        expect(after).not.toHaveProperty('declaration');
+      });
+    });
+
     it('reports at most the first 100 gaps, and moves the watermark up to the first one only', async () => {
       await withStore(async (store) => {
         const all = typicalEvents(400);
