@@ -19,6 +19,8 @@ import type { Checkpoint, GeoPoint, Placement, ScanSource, WorkerRecord } from '
 import { driverOutcome } from '../../base/common/bus.js';
 import type { BusHook } from './bus/bus-mode.js';
 import type { HeldCredential } from './declarations/declare-tokens.js';
+import { looksLikeCccd, parseCccd } from '../../base/common/cccd.js';
+import type { VisitorGate, VisitorIdentity } from './visitors/visitors.js';
 
 export interface Scan {
   text: string;
@@ -100,6 +102,12 @@ export interface GatekeeperDeps {
    * a screen" (GateActuator.declareElsewhere) instead of the plain refusal.
    */
   declareElsewhere?: boolean;
+  /**
+   * Visitors (issue 14; core/visitors): a citizen ID card or health certificate is decided with the
+   * visitor's facts, or offered registration. Absent: a readable ID card is refused
+   * VISITOR_NOT_REGISTERED (logged with its code hash only), a malformed one MALFORMED_CODE.
+   */
+  visitors?: VisitorGate;
 }
 
 /** A clock reading that may say its wall time came from the GPS (clock.ts GpsDatedClock). */
@@ -216,7 +224,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       storeFault = err;
       decision = { outcome: 'deny', direction: this.fallbackDirection(), reasons: ['STORE_UNAVAILABLE'] };
     }
-    return { clock, policy, codeHash, repeatKey, reading, decision, worker, storeFault };
+    return { clock, policy, codeHash, repeatKey, reading, decision, worker, storeFault, visitorId: undefined as string | undefined };
   }
 
   /** The event a decision is logged as. */
@@ -231,7 +239,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       zoneId: deps.checkpoint.zone,
       direction: e.decision.direction,
       credentialKind: e.reading.kind,
-      ...identityOf(e.reading, e.worker, e.codeHash, e.decision.reasons),
+      ...(e.visitorId !== undefined ? { workerId: null, codeHash: null, visitorId: e.visitorId } : identityOf(e.reading, e.worker, e.codeHash, e.decision.reasons)),
       decision: e.decision.outcome === 'allow' ? 'allow' : 'deny',
       reasons: e.decision.reasons,
       source,
@@ -331,7 +339,81 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
   }
 
   handleScan(scan: Scan): Passage {
+    if (looksLikeCccd(scan.text) || this.deps.visitors?.claims(scan.text)) return this.visitorScan(scan, false);
     return this.pass(scan, this.evaluate(scan.text, this.deps.keyring));
+  }
+
+  /** A visitor's card or certificate just registered (VisitorDesk.register): decided as a new scan, past the repeat window. */
+  decideVisitorAgain(text: string, source: ScanSource): Passage {
+    return this.visitorScan({ text, source, receivedAtNs: process.hrtime.bigint() }, true);
+  }
+
+  /**
+   * The visitor path (issue 14): a registered visitor's card is decided by the policy with their own
+   * facts and logged like any scan (with their pseudonym, no code hash); an unregistered one on a
+   * kiosk that registers visitors gets a registration token and NO event (nothing is kept before
+   * they agree); otherwise a logged refusal with the code hash only.
+   */
+  private visitorScan(scan: Scan, again: boolean): Passage {
+    const { deps } = this;
+    const clock = deps.clock.read();
+    const policy = deps.policy();
+    const codeHash = this.hashCode(scan.text);
+    const id: VisitorIdentity = deps.visitors
+      ? deps.visitors.identify(scan.text, clock.wallMs)
+      : parseCccd(scan.text).ok
+        ? { kind: 'unregistered', credentialKind: 'cccd', name: '', offer: () => null }
+        : { kind: 'refused', credentialKind: looksLikeCccd(scan.text) ? 'cccd' : 'dcc', failure: looksLikeCccd(scan.text) ? 'MALFORMED_CODE' : 'CERTIFICATE_INVALID' };
+    const bus = deps.bus ? { bus: deps.bus.decisionContext(null) } : {};
+    const base = { policy, checkpoint: deps.checkpoint, nowMs: clock.wallMs, rosterCheckedAtMs: null, placement: null, ...bus };
+    const seenAgo = (key: string): number | null => {
+      const last = again ? undefined : this.recentCodes.get(key);
+      const nowMono = clock.monoUs / 1000;
+      return last === undefined || nowMono < last ? null : (nowMono - last) / 1000;
+    };
+    if (id.kind === 'unregistered') {
+      const offered = id.offer(scan.source);
+      if (offered) {
+        const direction = this.fallbackDirection();
+        deps.actuator.refuse();
+        deps.log.info({ seq: null, outcome: 'deny', reasons: ['VISITOR_NOT_REGISTERED'], kind: id.credentialKind, source: scan.source }, 'visitor scan: may register');
+        const passage: Passage = {
+          seq: null,
+          decision: { outcome: 'deny', direction, reasons: ['VISITOR_NOT_REGISTERED'] },
+          displayName: null,
+          credentialAccepted: false,
+          durable: true,
+          timing: { receivedAtNs: scan.receivedAtNs, committedAtNs: null, actuatedAtNs: process.hrtime.bigint() },
+          visitor: { token: offered.token, name: id.name, credentialKind: id.credentialKind, expiresAtMs: offered.expiresAtMs },
+        };
+        this.emit('passage', passage);
+        return passage;
+      }
+    }
+    if (id.kind !== 'registered') {
+      const failure = id.kind === 'refused' ? id.failure : 'VISITOR_NOT_REGISTERED';
+      // The reading stands for the card's kind on the event; the refusal's reason is the visitor path's own.
+      const reading: CredentialReading = { status: 'invalid', kind: id.credentialKind, failure: 'MALFORMED_CODE', detail: 'visitor credential' };
+      const recent: RecentHistory = { sameCodeSecondsAgo: seenAgo(codeHash), lastPassage: null };
+      const decided = decide({ ...base, reading, worker: undefined, recent });
+      const decision: EntryDecision = decided.outcome === 'deny' ? { ...decided, reasons: [failure] } : decided;
+      return this.pass(scan, { clock, policy, codeHash, repeatKey: codeHash, reading, decision, worker: undefined, storeFault: undefined, visitorId: undefined });
+    }
+    const repeatKey = this.hashCode(`visitor:${id.visitorId}`);
+    const reading: CredentialReading = { status: 'valid', kind: id.credentialKind, workerId: id.visitorId };
+    let decision: EntryDecision;
+    let storeFault: unknown;
+    try {
+      const scope: PassageScope =
+        policy.params.antiPassback === 'checkpoint' ? { checkpointId: deps.checkpoint.id } : { zoneId: deps.checkpoint.zone };
+      const recent: RecentHistory = { sameCodeSecondsAgo: seenAgo(repeatKey), lastPassage: deps.visitors!.lastPassage(id.visitorId, scope) };
+      decision = decide({ ...base, reading, worker: id.worker, recent, visitor: { approved: id.approved }, certificate: id.certificate });
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+      storeFault = err;
+      decision = { outcome: 'deny', direction: this.fallbackDirection(), reasons: ['STORE_UNAVAILABLE'] };
+    }
+    return this.pass(scan, { clock, policy, codeHash, repeatKey, reading, decision, worker: id.worker, storeFault, visitorId: id.visitorId });
   }
 
   /**
@@ -448,7 +530,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     };
     // A named roster worker may declare on the screen now (the screens offer it after a missing or
     // flagged declaration, or when they asked to declare); only for a scan on record.
-    if (deps.declareTokens && credentialAccepted && seq !== null && reading.status === 'valid' && worker) {
+    if (deps.declareTokens && credentialAccepted && seq !== null && reading.status === 'valid' && worker && evaluated.visitorId === undefined) {
       passage.declareToken = deps.declareTokens.issue({ text: scan.text, source: scan.source, reading, workerId: worker.workerId });
     }
     this.emit('passage', passage);

@@ -198,6 +198,17 @@ export class SupervisorDesk {
     return this.accounts.count() > 0;
   }
 
+  /** The named supervisor signed in with this token (visitors' approvals name them); each use extends the session. Throws SupervisorSessionError. */
+  signedIn(token: string): { supervisorId: string; name: string } {
+    const s = this.requireSession(token);
+    return { supervisorId: s.supervisorId, name: s.name };
+  }
+
+  /** A supervisor's name by id (null: no such account here). */
+  supervisorName(id: string): string | null {
+    return this.accounts.list().find((a) => a.id === id)?.name ?? null;
+  }
+
   /** Adds a named supervisor (the CLI, the demo and tests); ends no session. */
   addSupervisor(input: { id: string; name: string; pin: string }): Promise<void> {
     return this.accounts.add(input, this.now());

@@ -20,6 +20,7 @@ import * as m0018 from './0018-hub-supervisors.js';
 import * as m0019 from './0019-trace-index.js';
 import * as m0020 from './0020-trips.js';
 import * as m0021 from './0021-gate-for-everyone.js';
+import * as m0022 from './0022-visitors.js';
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -44,4 +45,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 19, name: '0019-trace-index', up: m0019.up },
   { version: 20, name: '0020-trips', up: m0020.up },
   { version: 21, name: '0021-gate-for-everyone', up: m0021.up },
+  { version: 22, name: '0022-visitors', up: m0022.up },
 ];
