@@ -27,6 +27,7 @@ import {
   hasBusFields,
   everyoneColumnsOf,
   hasEveryoneFields,
+  PASSAGE_SQL,
 } from './store.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import { dateEvent } from './dating.js';
@@ -488,6 +489,7 @@ function pgWhere(f: EventFilter & { before?: EventCursor }): { where: string; pa
   if (f.workerIds) add((n) => `worker_id = ANY(${n}::text[])`, f.workerIds);
   if (f.orgId !== undefined) add((n) => `org_id = ${n}`, f.orgId);
   if (f.direction !== undefined) add((n) => `direction = ${n}`, f.direction);
+  if (f.passagesOnly) clauses.push(PASSAGE_SQL);
   if (f.sinceMs !== undefined) add((n) => `${EVENT_TIME_SQL} >= ${n}`, f.sinceMs);
   if (f.untilMs !== undefined) add((n) => `${EVENT_TIME_SQL} < ${n}`, f.untilMs);
   if (f.before) add((n) => `(${EVENT_TIME_SQL}, device_id, seq) < (${n})`, f.before.timeMs, f.before.deviceId, f.before.seq);
@@ -710,7 +712,7 @@ export class PgHubStore implements HubStore {
     if (workerIds.length === 0 || untilMs <= sinceMs) return [];
     const { rows } = await this.pool.query<unknown[]>({
       text: `SELECT ${PRESENCE_COLUMNS} FROM hub_events
-             WHERE worker_id = ANY($1::text[]) AND decision = 'allow' AND ${EVENT_TIME_SQL} >= $2 AND ${EVENT_TIME_SQL} < $3`,
+             WHERE worker_id = ANY($1::text[]) AND decision = 'allow' AND ${PASSAGE_SQL} AND ${EVENT_TIME_SQL} >= $2 AND ${EVENT_TIME_SQL} < $3`,
       values: [[...new Set(workerIds)], sinceMs, untilMs],
       rowMode: 'array',
     });
@@ -726,7 +728,7 @@ export class PgHubStore implements HubStore {
              FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (checkpoint_id, since_ms, until_ms)
              JOIN hub_events e ON e.checkpoint_id = w.checkpoint_id
                AND coalesce(e.corrected_wall_ms, e.wall_ms) >= w.since_ms AND coalesce(e.corrected_wall_ms, e.wall_ms) < w.until_ms
-             WHERE e.worker_id IS NOT NULL AND e.decision = 'allow'`,
+             WHERE e.worker_id IS NOT NULL AND e.decision = 'allow' AND e.${PASSAGE_SQL}`,
       values: [merged.map((w) => w.checkpointId), merged.map((w) => w.sinceMs), merged.map((w) => w.untilMs)],
       rowMode: 'array',
     });

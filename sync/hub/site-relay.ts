@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { TokenBuckets } from '../../base/common/token-bucket.js';
 import type { WireEvent } from '../batch-codec.js';
+import { isRecordSource } from './store.js';
 import {
   MAX_SITE_DEVICES,
   MAX_SITE_ITEMS,
@@ -152,7 +153,9 @@ export class SiteRelay {
     for (const e of events) {
       // A bus trip's events are no passage through the site's zones: the trip decides a rider's
       // direction on the bus, and riders alighted by the trip's end never scanned out anywhere.
-      if (e.workerId === null || e.tripId !== undefined || e.source === 'trip') continue;
+      // Nor is a declaration (or a visitor's registration or approval, issue 14): a record taken at the
+      // kiosk, not a passage; a declaration reaches the site as one (onDeclaration).
+      if (e.workerId === null || e.tripId !== undefined || e.source === 'trip' || isRecordSource(e.source)) continue;
       const common = { deviceId, seq: e.seq, atMs: e.wallMs, checkpointId: e.checkpointId, zoneId: e.zoneId, direction: e.direction, workerId: e.workerId };
       let item: SitePassage | SiteRetraction | undefined;
       if (e.decision === 'allow') item = { kind: 'passage', ...common };

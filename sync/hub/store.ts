@@ -56,7 +56,21 @@ export interface EventFilter {
   untilMs?: number;
   /** Only passages this way (entries into the checkpoint, or exits). */
   direction?: 'entry' | 'exit';
+  /** Only passages: not the records a kiosk takes (declarations, visitors' registrations and decisions, issue 14). */
+  passagesOnly?: boolean;
 }
+
+/**
+ * The sources of events that record something taken at a kiosk rather than a scan at the door (issue
+ * 14): a health declaration, a visitor's registration or a supervisor's decision on it. They are no
+ * passage: not presence for tracing, not a rider, not relayed as a passage, not counted as one.
+ */
+export function isRecordSource(source: WireEvent['source']): boolean {
+  return source === 'declaration' || source === 'visitor';
+}
+
+/** SQL: the event is a passage (not a record, see RECORD_SOURCES). */
+export const PASSAGE_SQL = "source NOT IN ('declaration', 'visitor')";
 
 /** Where a page of events newest first ended: the next page starts below it. */
 export interface EventCursor {
@@ -285,6 +299,7 @@ function sqliteWhere(f: EventFilter & { before?: EventCursor }): { where: string
     clauses.push('direction = @direction');
     params.direction = f.direction;
   }
+  if (f.passagesOnly) clauses.push(PASSAGE_SQL);
   if (f.sinceMs !== undefined) {
     clauses.push(`${EVENT_TIME_SQL} >= @sinceMs`);
     params.sinceMs = f.sinceMs;
@@ -624,7 +639,7 @@ export class SqliteHubStore implements HubStore {
     const rows = this.db
       .prepare(
         `SELECT ${PRESENCE_COLUMNS} FROM hub_events INDEXED BY hub_events_worker
-         WHERE worker_id IN (SELECT value FROM json_each(@workers)) AND worker_id IS NOT NULL AND decision = 'allow'
+         WHERE worker_id IN (SELECT value FROM json_each(@workers)) AND worker_id IS NOT NULL AND decision = 'allow' AND ${PASSAGE_SQL}
            AND ${EVENT_TIME_SQL} >= @sinceMs AND ${EVENT_TIME_SQL} < @untilMs`,
       )
       .raw(true)
@@ -640,7 +655,7 @@ export class SqliteHubStore implements HubStore {
       .prepare(
         `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.worker_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock, e.trip_id
          FROM json_each(@windows) AS w CROSS JOIN hub_events AS e INDEXED BY hub_events_place
-         WHERE e.checkpoint_id = json_extract(w.value, '$[0]') AND e.worker_id IS NOT NULL AND e.decision = 'allow'
+         WHERE e.checkpoint_id = json_extract(w.value, '$[0]') AND e.worker_id IS NOT NULL AND e.decision = 'allow' AND e.${PASSAGE_SQL}
            AND coalesce(e.corrected_wall_ms, e.wall_ms) >= json_extract(w.value, '$[1]') AND coalesce(e.corrected_wall_ms, e.wall_ms) < json_extract(w.value, '$[2]')`,
       )
       .raw(true)

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { TRIP_END_REASONS, TRIP_START_REASON, ALIGHTED_AT_END_REASON, type TripEndReason } from '../../base/common/bus.js';
 import type { GeoPoint } from '../../base/common/types.js';
 import type { SqliteDatabase } from '../../base/node/sqlite.js';
-import { EVENT_TIME_SQL, hubEventFromRow, type HubEvent } from './store.js';
+import { EVENT_TIME_SQL, hubEventFromRow, isRecordSource, type HubEvent } from './store.js';
 
 /**
  * The hub's read model of bus trips (issue 13): what `safegate hub trips`, the console's Devices page
@@ -109,6 +109,8 @@ function tripOf(events: readonly HubEvent[], orgId: string | undefined): HubTrip
     if (CLOCK_RANK[c] < CLOCK_RANK[clock]) clock = c;
     // The route may be chosen after the trip started: the last one named.
     if (e.routeId !== undefined) routeId = e.routeId;
+    // A declaration or a visitor's registration or approval (issue 14) is a record, not a scan at the door.
+    if (isRecordSource(e.source)) continue;
     if (e.decision === 'deny') {
       refused++;
       continue;

@@ -109,6 +109,9 @@ describe.each(directoryBackends)('site relay (hub side) on $name', (backend) => 
       // A bus trip's events are no passage through the site's zones: neither a boarding nor a trip's own alighting.
       event(6, { direction: 'entry', tripId: 'T00abcdef-012345' }),
       event(7, { source: 'trip', reasons: ['ALIGHTED_AT_TRIP_END'], tripId: 'T00abcdef-012345' }),
+      // A declaration taken on the kiosk's screen (issue 14) is a record, not a passage; nor is a visitor's registration.
+      event(8, { source: 'declaration', direction: 'entry', declaration: { answers: 0 } }),
+      event(9, { source: 'visitor', direction: 'entry', workerId: null, credentialKind: 'cccd', visitorId: 'vk1.0123456789abcdef0123456789abcdef', reasons: ['VISITOR_REGISTERED'] }),
     ]);
     expect(queued).toBe(1);
     await vi.waitFor(() => expect(sent).toHaveLength(2));

@@ -77,10 +77,10 @@ export async function dailySummary(src: SummarySources, options: { day?: string;
   if (orgId !== null && !(await directory.hasOrganisation(orgId))) throw new SummaryError(`no organisation ${orgId}`);
   const asOfMs = Math.min(nowMs, toMs - 1);
 
-  const counts = await store.eventCounts({ sinceMs: fromMs, untilMs: toMs, ...(orgId !== null ? { orgId } : {}) });
+  const counts = await store.eventCounts({ sinceMs: fromMs, untilMs: toMs, passagesOnly: true, ...(orgId !== null ? { orgId } : {}) });
   const passages = { total: 0, allowed: 0, denied: 0, entries: 0 };
   // The allowed entries: events carry their direction, counted by the store too (one more GROUP BY over the day).
-  for (const c of await store.eventCounts({ sinceMs: fromMs, untilMs: toMs, direction: 'entry', ...(orgId !== null ? { orgId } : {}) })) {
+  for (const c of await store.eventCounts({ sinceMs: fromMs, untilMs: toMs, direction: 'entry', passagesOnly: true, ...(orgId !== null ? { orgId } : {}) })) {
     if (c.decision === 'allow') passages.entries += c.count;
   }
   const deniedByReason: Record<string, number> = {};

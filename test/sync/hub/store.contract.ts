@@ -424,6 +424,42 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
       });
     });
 
+    it('a declaration or a visitor record (issue 14) is no passage: not presence for tracing, not counted with passagesOnly, not a bus rider', async () => {
+      await withStore(async (store) => {
+        const t0 = Date.parse('2026-11-26T06:00:00Z');
+        const base = typicalEvents(1)[0]!;
+        const at = (seq: number, workerId: string | null, minute: number, extra: Partial<typeof base> = {}) => ({
+          ...base, seq, checkpointId: 'canteen-1', workerId, wallMs: t0 + minute * 60_000, monoUs: base.monoUs + seq * 1_000_000,
+          decision: 'allow' as const, reasons: [], direction: 'entry' as const, source: 'serial' as const, ...extra,
+        });
+        const visitorId = 'vk1.0123456789abcdef0123456789abcdef';
+        await store.ingest('kiosk-a', [
+          at(1, 'W-1', 0),
+          at(2, 'W-2', 1, { source: 'declaration', declaration: { answers: 0 } }),
+          at(3, 'W-3', 2, { source: 'declaration', decision: 'deny', reasons: ['DECLARATION_FLAGGED'], declaration: { answers: 1 } }),
+          at(4, null, 3, { source: 'visitor', credentialKind: 'cccd', visitorId, reasons: ['VISITOR_REGISTERED'], visit: { name: 'Khách', noticeVersion: 1 } }),
+          at(5, null, 4, { source: 'visitor', credentialKind: 'cccd', visitorId, reasons: ['VISITOR_APPROVED'], visit: { decidedBy: 'sup-1' } }),
+        ], 1);
+        const window = { sinceMs: t0, untilMs: t0 + 60 * 60_000 };
+        expect((await store.workerPresence(['W-1', 'W-2', 'W-3'], window.sinceMs, window.untilMs)).map((e) => e.workerId)).toEqual(['W-1']);
+        expect((await store.checkpointPresence([{ checkpointId: 'canteen-1', ...window }])).map((e) => e.workerId)).toEqual(['W-1']);
+        const total = (counts: { count: number }[]) => counts.reduce((n, c) => n + c.count, 0);
+        expect(total(await store.eventCounts({ ...window }))).toBe(5);
+        expect(await store.eventCounts({ ...window, passagesOnly: true })).toEqual([{ decision: 'allow', reasons: [], count: 1 }]);
+        expect(total(await store.eventCounts({ ...window, direction: 'entry', passagesOnly: true }))).toBe(1);
+
+        // On a bus: a declaration taken on the bus's screen during a trip is no boarding.
+        const bus = busTripEvents({ riders: 2 });
+        const rider = bus.find((e) => e.workerId !== null && e.source !== 'trip' && e.direction === 'entry')!;
+        const declared = bus.map((e) => (e.seq === rider.seq ? { ...e, source: 'declaration' as const, declaration: { answers: 0 } } : e));
+        await store.ingest('bus-1', bus, 1);
+        await store.ingest('bus-2', declared, 1);
+        const [plain] = await store.trips({ deviceId: 'bus-1' });
+        const [withDeclaration] = await store.trips({ deviceId: 'bus-2' });
+        expect(withDeclaration!.riders.length).toBe(plain!.riders.length - 1);
+      });
+    });
+
     it('reports at most the first 100 gaps, and moves the watermark up to the first one only', async () => {
       await withStore(async (store) => {
         const all = typicalEvents(400);
