@@ -185,6 +185,8 @@ export interface EntryLogRow {
   override: OverrideRecord | null;
   /** A deny a signed-in supervisor may still override now (named person, recent, allowed by the policy). */
   overridable: boolean;
+  /** A visitor's row (issue 14): their pseudonym; workerId is then null and displayName their name. */
+  visitorId?: string;
 }
 
 /** A supervisor's override as the log and exports show it. */

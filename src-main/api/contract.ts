@@ -287,10 +287,12 @@ export type { DeclarationAnswerSet, DeclarationQuestion } from '../../base/commo
 export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult } from '../../base/common/kiosk-trace.js';
 
 export interface InsideView {
+  /** A roster worker's id, or a visitor's pseudonym (then `visitor` is true). */
   workerId: string;
   displayName: string | null;
   team: string | null;
   sinceMs: number;
+  visitor?: true;
 }
 
 export interface Results {

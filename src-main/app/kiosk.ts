@@ -1,5 +1,5 @@
 import { diskSpace } from '../../base/node/disk.js';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { defaultPolicy } from '../../base/common/policy/policy.js';
 import { secondsSince } from '../../base/common/time.js';
@@ -66,6 +66,8 @@ import { isEnrolmentCode, parseEnrolmentCode } from '../../base/common/enrolment
 import type { EnrolmentView } from '../api/contract.js';
 import { EnrolMeScreens } from '../api/enrol-me-screens.js';
 import { DeclareTokens, KioskDeclarationDesk } from '../core/declarations/index.js';
+import { KioskVisitors } from '../core/visitors/visitors.js';
+import { VisitorKeyring } from '../../base/node/visitor-keyring.js';
 
 /** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
 function walBound(dir: string): number {
@@ -273,6 +275,26 @@ export class Kiosk {
       // Health declarations on the screen (issue 14); a unit without one signals "declare at a kiosk with a screen".
       const takesDeclarations = !options.headless && settings.screens.show !== 'none';
       const declareTokens = takesDeclarations ? new DeclareTokens() : undefined;
+      // Visitors (issue 14): registered on this kiosk's screen when enabled; the pseudonym keyring is root-only, next to the settings.
+      let recordVisitorDeclaration: KioskDeclarationDesk['recordDeclaration'] | undefined;
+      const visitors =
+        takesDeclarations && settings.visitors.enabled
+          ? new KioskVisitors({
+              db: this.db,
+              events: this.events,
+              keyring: VisitorKeyring.open(resolve(dirname(loaded.file), settings.visitors.keyFile), {
+                retentionDays: settings.store.retentionDays,
+                ...(settings.visitors.keyRotationDays !== undefined ? { rotationDays: settings.visitors.keyRotationDays } : {}),
+              }),
+              policy: () => this.policy.get(),
+              settings: { hosts: settings.visitors.hosts, purposes: settings.visitors.purposes, retentionDays: settings.store.retentionDays },
+              recordDeclaration: (r) => recordVisitorDeclaration!(r),
+              supervisorOf: (token) => this.supervisor.signedIn(token),
+              supervisorName: (id) => this.supervisor.supervisorName(id),
+              registers: true,
+              log: this.log.child({ ns: 'visitors' }),
+            })
+          : undefined;
       this.gatekeeper = new Gatekeeper({
         checkpoint: settings.checkpoint,
         events: this.events,
@@ -298,10 +320,15 @@ export class Kiosk {
           ? { sitePassages: { currentSinceMs: () => siteStream.currentSinceMs(), lastPassage: (w: string, z: string) => this.remotePassages.lastPassage(w, z) } }
           : {}),
         ...(declareTokens ? { declareTokens } : { declareElsewhere: true }),
+        ...(visitors ? { visitors } : {}),
       });
       const declarations = declareTokens
         ? new KioskDeclarationDesk({ db: this.db, events: this.events, gatekeeper: this.gatekeeper, tokens: declareTokens, policy: () => this.policy.get(), log: this.log.child({ ns: 'declarations' }) })
         : undefined;
+      if (visitors && declarations) {
+        visitors.attach(this.gatekeeper);
+        recordVisitorDeclaration = (r) => declarations.recordDeclaration(r);
+      }
       ({ emergency: this.emergency, passage: this.passageSensor, control: this.inputControl } = this.buildInputs(settings, clock, secrets.codeHashKey));
       const hub = settings.hub;
       // Remote settings (the `settings` stream) reach an enrolled kiosk only: a hand-provisioned one keeps to its file.
@@ -383,12 +410,14 @@ export class Kiosk {
             : undefined,
         log: this.log.child({ ns: 'supervisor' }),
         ...(options.now ? { now: options.now } : {}),
+        ...(visitors ? { visitorName: (id: string) => visitors.nameOf(id) } : {}),
       });
       this.retention = new Retention({
         events: this.events,
         notices: this.notices,
         supervisor: this.supervisor,
         retentionDays: settings.store.retentionDays,
+        ...(visitors ? { visitors } : {}),
         syncs: Boolean(loaded.broker),
         exportsDir: this.exportsDir,
         log: this.log.child({ ns: 'store' }),
@@ -419,6 +448,7 @@ export class Kiosk {
           gate: () => ({ mode: this.emergency?.mode ?? 'normal' }),
           ...(this.bus ? { bus: this.bus } : {}),
           ...(declarations ? { declarations } : {}),
+          ...(visitors ? { visitors } : {}),
           // The self-test on this kiosk's live objects (the supervisor screen); `safegate selftest` runs the same checks from the shell.
           selftest: () =>
             runLiveSelftest({

@@ -12,6 +12,8 @@ export interface RetentionDeps {
   /** The audit trail, and exports still waiting to be sent to the hub, go with the events. */
   supervisor: { purgeAuditBefore(ms: number): number; purgeHubOutboxBefore?(ms: number): number };
   retentionDays: number;
+  /** Registered visitors (issue 14) go with the events. */
+  visitors?: { purgeBefore(ms: number): number };
   /** Without a hub nothing will ever sync: events older than the retention go whether synced or not. */
   syncs: boolean;
   /** Exported files (the supervisor's CSV/XLSX): they are for taking away, not for keeping here. */
@@ -53,6 +55,7 @@ export class Retention {
       done.events = events.purgeBefore(cutoff, { unsyncedToo: !syncs });
       done.notices = notices.purgeExpired(now);
       done.audit = supervisor.purgeAuditBefore(cutoff);
+      done.events += this.deps.visitors?.purgeBefore(cutoff) ?? 0;
       done.exports = this.purgeExports(now - (this.deps.exportsKeepMs ?? DAY_MS)) + (supervisor.purgeHubOutboxBefore?.(cutoff) ?? 0);
       if (done.events || done.notices || done.exports) log.info(done, 'old events, expired notices and old exports purged');
     } catch (err) {

@@ -161,6 +161,8 @@ export class SupervisorDesk {
       hubExports?: HubExportSender | undefined;
       log: Logger;
       now?: () => number;
+      /** A registered visitor's name by pseudonym (issue 14: the entry log and inside-now name visitors). */
+      visitorName?: (visitorId: string) => string | null;
     },
   ) {
     const { db } = deps;
@@ -181,7 +183,7 @@ export class SupervisorDesk {
         return row ? toRecord(row) : null;
       },
       overridable: (e) => this.refusalToOverride(e) === null,
-    });
+    }, deps.visitorName);
     this.tracer = new WorkerTrace(deps.events, deps.roster);
   }
 

@@ -36,6 +36,8 @@ export class EntryLogReader {
     private readonly events: EventLog,
     private readonly roster: Roster,
     private readonly overrides: OverrideLookup,
+    /** A registered visitor's name by pseudonym (issue 14); absent: visitors show without a name. */
+    private readonly visitorName?: (visitorId: string) => string | null,
   ) {}
 
   *rows(query: EntryLogQuery): Generator<EntryLogRow> {
@@ -62,6 +64,7 @@ export class EntryLogReader {
         overriddenBySeq: e.decision === 'deny' ? (override?.allowedSeq ?? null) : null,
         override,
         overridable: override === null && this.overrides.overridable(e),
+        ...(e.visitorId !== undefined ? { visitorId: e.visitorId } : {}),
       };
     }
   }
@@ -95,17 +98,24 @@ export class EntryLogReader {
     fromMs: number,
     toMs: number,
     options: { passedOnly?: boolean } = {},
-  ): { workerId: string; displayName: string | null; team: string | null; sinceMs: number }[] {
+  ): { workerId: string; displayName: string | null; team: string | null; sinceMs: number; visitor?: true }[] {
     const last = new Map<string, GateEvent>();
     for (const e of this.events.between(fromMs, toMs)) {
-      if (e.decision !== 'allow' || !e.workerId || isRecordOnly(e.source)) continue;
+      // A visitor (issue 14) counts by their pseudonym; a passage sensor's event names no visitor, so
+      // with a sensor a visitor's admit counts as it is (the sensor's PASSED copies only a worker id).
+      const who = e.workerId ?? e.visitorId;
+      if (e.decision !== 'allow' || !who || isRecordOnly(e.source)) continue;
       const confirmed = e.source === 'input' && e.reasons.includes('PASSED');
-      if (options.passedOnly ? confirmed : e.source !== 'input') last.set(e.workerId, e);
+      const counts = options.passedOnly && e.workerId !== null ? confirmed : e.source !== 'input';
+      if (counts) last.set(who, e);
     }
     const names = new Map<string, { displayName: string; team: string } | null>();
     return [...last.values()]
       .filter((e) => e.direction === 'entry')
       .map((e) => {
+        if (e.workerId === null && e.visitorId !== undefined) {
+          return { workerId: e.visitorId, displayName: this.visitorName?.(e.visitorId) ?? null, team: null, sinceMs: e.wallMs, visitor: true as const };
+        }
         const who = this.lookup(e, names);
         return { workerId: e.workerId!, displayName: who?.displayName ?? null, team: who?.team ?? null, sinceMs: e.wallMs };
       })
@@ -117,16 +127,21 @@ export class EntryLogReader {
     const since = new Map(this.inside(fromMs, toMs, options).map((w) => [w.workerId, w.sinceMs]));
     const rows: EntryLogRow[] = [];
     for (const r of this.rows({ fromMs, toMs, decision: 'allow' })) {
-      if (r.workerId !== null && since.get(r.workerId) === r.atMs) {
+      const key = r.workerId ?? r.visitorId ?? null;
+      if (key !== null && since.get(key) === r.atMs) {
         rows.push(r);
-        since.delete(r.workerId);
+        since.delete(key);
       }
     }
     return rows;
   }
 
   private lookup(e: GateEvent, cache: Map<string, { displayName: string; team: string } | null>): { displayName: string; team: string } | null {
-    if (!e.workerId) return null;
+    if (!e.workerId) {
+      if (e.visitorId === undefined || !this.visitorName) return null;
+      const name = this.visitorName(e.visitorId);
+      return name === null ? null : { displayName: name, team: '' };
+    }
     let who = cache.get(e.workerId);
     if (who === undefined) {
       const w = this.roster.get(e.workerId);

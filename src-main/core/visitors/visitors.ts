@@ -407,6 +407,12 @@ export class KioskVisitors implements VisitorGate {
     };
   }
 
+  /** A registered visitor's name (the entry log and inside-now name visitors by it); null once purged. */
+  nameOf(visitorId: string): string | null {
+    const row = this.byId.get(visitorId) as VisitorRow | undefined;
+    return row?.name ?? null;
+  }
+
   /** Drops visitors registered before `beforeMs` (the events' retention). */
   purgeBefore(beforeMs: number): number {
     return this.deps.db.prepare('DELETE FROM visitors WHERE registered_ms < ?').run(beforeMs).changes;

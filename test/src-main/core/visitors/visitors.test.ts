@@ -115,6 +115,7 @@ describe('visitors at the kiosk (real SQLite file)', () => {
       pinPepper: Buffer.alloc(32, 7),
       log: silentLogger,
       now: () => wallMs,
+      visitorName: (id) => visitors.nameOf(id),
     });
   }
 
@@ -185,6 +186,11 @@ describe('visitors at the kiosk (real SQLite file)', () => {
     expect(enter.decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
     expect(enter.seq).not.toBeNull();
     expect(visitors.list(login.token)[0]!.state).toBe('inside');
+    // The supervisor's inside-now and entry log name the visitor (by pseudonym, marked as a visitor).
+    expect(supervisor.inside(login.token)).toEqual([{ workerId: visitorId, displayName: NAME, team: null, sinceMs: wallMs, visitor: true }]);
+    const log = supervisor.entryLog(login.token, { fromMs: wallMs - 60_000, toMs: wallMs + 60_000, search: 'khach' }, 100);
+    expect(log.rows.find((r) => r.seq === enter.seq)).toMatchObject({ workerId: null, visitorId, displayName: NAME, decision: 'allow', direction: 'entry' });
+    expect(log.summary.entries).toBe(1);
     const out = scan(card());
     expect(out.decision).toMatchObject({ outcome: 'allow', direction: 'exit' });
     expect(visitors.list(login.token)[0]!.state).toBe('left');
@@ -249,6 +255,18 @@ describe('visitors at the kiosk (real SQLite file)', () => {
     expect(code(() => visitors.register(v.visitor!.token, { host: '', purpose: 'b' }, clean()))).toBe('invalid');
     expect(code(() => visitors.register(v.visitor!.token, { host: 'a'.repeat(81), purpose: 'b' }, clean()))).toBe('invalid');
     expect(db.prepare('SELECT count(*) FROM visitors').pluck().get()).toBe(0);
+  });
+
+  it('retention: visitors registered before the cut-off are purged, later ones kept', () => {
+    const p = scan(card());
+    visitors.register(p.visitor!.token, { host: 'a', purpose: 'b' }, clean());
+    expect(visitors.purgeBefore(wallMs - 1)).toBe(0);
+    expect(visitors.purgeBefore(wallMs + 1)).toBe(1);
+    expect(db.prepare('SELECT count(*) FROM visitors').pluck().get()).toBe(0);
+    // Purged: the card is unregistered again (offered registration, nothing logged for it).
+    const again = scan(card());
+    expect(again.decision.reasons).toEqual(['VISITOR_NOT_REGISTERED']);
+    expect(again.visitor).toBeDefined();
   });
 
   it('a kiosk that does not register visitors logs VISITOR_NOT_REGISTERED with the code hash only', () => {
