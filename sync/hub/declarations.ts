@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { UPLOAD_ID_PATTERN } from '../../base/common/phone-upload.js';
 import { issuesText } from '../../base/common/validation.js';
-import { DECLARATION_QUESTIONS, type DeclarationQuestion } from '../../base/common/declaration.js';
+import { DECLARATION_QUESTIONS, MAX_ANSWER_BITS, bitsToAnswers, isFlaggedBits, type DeclarationQuestion } from '../../base/common/declaration.js';
+import type { WireEvent } from '../batch-codec.js';
 import type { HubDirectory } from './directory.js';
 import type { HubSql } from './hub-sql.js';
 import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
@@ -165,5 +167,66 @@ export class Declarations {
   /** Erasure (Decree 13): every declaration of a worker; returns how many. */
   async eraseWorker(workerId: string): Promise<number> {
     return this.db.run(sql`DELETE FROM declarations WHERE worker_id = ${workerId}`);
+  }
+}
+
+/** The `pass_id` of a declaration taken on a kiosk's screen: no phone pass signed it, the kiosk did (by its batch). */
+export function kioskDeclarationPass(deviceId: string): string {
+  return `kiosk:${deviceId}`;
+}
+
+/**
+ * A kiosk declaration's id (22 characters, as a phone's): derived from the device and the event's
+ * sequence number, so a batch delivered again (or by another hub process) records it once.
+ */
+export function kioskDeclarationId(deviceId: string, seq: number): string {
+  return createHash('sha256').update(`safegate-kiosk-declaration/1\n${deviceId}\n${seq}`).digest().subarray(0, 16).toString('base64url');
+}
+
+export interface KioskDeclarationsOptions {
+  /** The directory's database (the caller opened it and closes it). */
+  sql: HubSql;
+  directory: Pick<HubDirectory, 'recordDeclaration'>;
+  now?: () => number;
+}
+
+/**
+ * Declarations taken on a kiosk's screen (issue 14), as they arrive in its batches: an event of source
+ * `declaration` naming a roster worker is recorded as a phone's declaration is (sync/hub/declarations.ts
+ * Declarations.submit): a row in the declarations table (answers kept only when flagged, as the answer
+ * set of its bits; `pass_id` kiosk:<device>), the worker's roster record (never older over newer), and
+ * the receipt says which sites to tell over the live site stream when the record changed. A
+ * visitor's declaration (no worker) and a worker on no roster keep nothing here.
+ */
+export class KioskDeclarations {
+  private readonly now: () => number;
+
+  /** Only stores its dependencies. */
+  constructor(private readonly options: KioskDeclarationsOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The batch's declarations of roster workers, each recorded once; one receipt per declaration seen. */
+  async record(deviceId: string, events: readonly WireEvent[]): Promise<DeclarationReceipt[]> {
+    const out: DeclarationReceipt[] = [];
+    for (const e of events) {
+      if (e.source !== 'declaration' || e.workerId === null || e.declaration === undefined) continue;
+      const bits = e.declaration.answers;
+      if (!Number.isInteger(bits) || bits < 0 || bits > MAX_ANSWER_BITS) continue; // the codec refuses these already
+      const nowMs = this.now();
+      const flagged = isFlaggedBits(bits);
+      const declaredAtMs = Math.min(e.wallMs, nowMs);
+      // The roster first: a worker on no roster is not recorded at all.
+      const roster = await this.options.directory.recordDeclaration(e.workerId, declaredAtMs, flagged);
+      if (!roster) continue;
+      const inserted = await this.options.sql.run(
+        sql`INSERT INTO declarations (decl_id, worker_id, pass_id, made_ms, received_ms, flagged, answers)
+            VALUES (${kioskDeclarationId(deviceId, e.seq)}, ${e.workerId}, ${kioskDeclarationPass(deviceId)}, ${declaredAtMs}, ${nowMs}, ${flagged ? 1 : 0},
+                    ${flagged ? JSON.stringify(bitsToAnswers(bits)) : null})
+            ON CONFLICT (decl_id) DO NOTHING`,
+      );
+      out.push({ status: inserted === 0 ? 'duplicate' : 'recorded', flagged, declaredAtMs, rosterChanged: roster.changed, sites: roster.sites, workerId: e.workerId });
+    }
+    return out;
   }
 }

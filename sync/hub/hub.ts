@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BrokerSettings } from '../../base/common/broker-settings.js';
-import { BatchFormatError, decodeBatch } from '../batch-codec.js';
+import { BatchFormatError, decodeBatch, type WireEvent } from '../batch-codec.js';
 import { MqttLink } from '../mqtt-link.js';
 import {
   HUB_STATUS_TOPIC,
@@ -19,6 +19,7 @@ import {
   type HubStatus,
 } from '../protocol.js';
 import type { HubDirectory } from './directory.js';
+import { KioskDeclarations } from './declarations.js';
 import { kioskRaisedAlert, type AlertBook } from './notify/alert-book.js';
 import { DeviceLanes } from './device-lanes.js';
 import { IngestGroups } from './ingest-groups.js';
@@ -72,6 +73,8 @@ export interface HubEvents {
   ingested: [deviceId: string, result: IngestResult & { batchId: string }];
   alert: [deviceId: string, alert: Alert];
   rejected: [topic: string, reason: string];
+  /** A batch's declarations taken on the kiosk's screen (issue 14): how many were new, and relayed to sites. */
+  declarations: [deviceId: string, counts: { recorded: number; relayed: number }];
 }
 
 /** Where the hub's answers go: the broker, or a test. */
@@ -101,6 +104,8 @@ export class Hub extends EventEmitter<HubEvents> {
   private relay: SiteRelay | undefined;
   /** Batches being handled at once are stored together (a group commit). */
   private readonly ingestGroups: IngestGroups;
+  /** Declarations taken on kiosks' screens into the directory (with the downlink's directory only). */
+  private readonly kioskDeclarations: KioskDeclarations | undefined;
   private readonly dynsecListeners = new Set<(responses: DynsecResponse[]) => void>();
   /** What devices report about their remote settings (the heartbeat's fleet block), into the directory on change. */
   private settingsReports: SettingsReportRecorder | undefined;
@@ -113,6 +118,8 @@ export class Hub extends EventEmitter<HubEvents> {
     private readonly log: Logger,
   ) {
     super();
+    const directory = options.downlink?.directory;
+    this.kioskDeclarations = directory ? new KioskDeclarations({ sql: directory.sql, directory }) : undefined;
     this.ingestGroups = new IngestGroups({
       // One directory lookup for the whole group, not one per batch (a round trip each on PostgreSQL).
       ingestMany: async (batches) => this.store.ingestMany(await this.organisationsAtReceipt(batches)),
@@ -391,9 +398,31 @@ export class Hub extends EventEmitter<HubEvents> {
       gaps: result.gaps,
     };
     this.emit('ingested', deviceId, { ...result, batchId: batch.batchId });
+    // Declarations taken on the kiosk's screen (issue 14), before the acknowledgement: a batch sent again records them once.
+    if (this.kioskDeclarations && batch.events.some((e) => e.source === 'declaration' && e.workerId !== null)) await this.recordKioskDeclarations(deviceId, batch.events);
     await reply(topics.acks(deviceId), JSON.stringify(ack));
     // Passages the live path did not bring (the kiosk was offline, or the report was lost).
     await this.relay?.onIngested(deviceId, batch.events).catch((err: unknown) => this.log.error({ err: (err as Error).message, deviceId }, 'site map unreadable: batch passages not relayed'));
+  }
+
+  /**
+   * A batch's declarations of roster workers into the declarations table and the roster, and on to the
+   * kiosks of the sites serving each worker whose record changed (as a phone's declaration goes). A
+   * directory that fails is logged, not a reason to hold the acknowledgement: the events are stored
+   * (hub_events keeps the answers) and the kiosk's outbox must not stall on them.
+   */
+  private async recordKioskDeclarations(deviceId: string, events: readonly WireEvent[]): Promise<void> {
+    try {
+      const receipts = await this.kioskDeclarations!.record(deviceId, events);
+      let relayed = 0;
+      for (const r of receipts) {
+        if (!r.rosterChanged || r.sites.length === 0) continue;
+        if (this.relayDeclaration(r.sites, { workerId: r.workerId, declaredAtMs: r.declaredAtMs, flagged: r.flagged })) relayed++;
+      }
+      this.emit('declarations', deviceId, { recorded: receipts.filter((r) => r.status === 'recorded').length, relayed });
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, deviceId }, 'kiosk declarations not recorded in the directory');
+    }
   }
 
   /** A device's link presence (retained; its will says offline): the site's kiosks hear at once. */

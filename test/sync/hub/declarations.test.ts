@@ -2,7 +2,12 @@ import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:cryp
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { generateSigningKeyPair, type GeneratedKeyPair } from '../../../base/node/keys.js';
-import { Declarations, DECLARATION_QUESTIONS, type DeclarationAnswers } from '../../../sync/hub/declarations.js';
+import { Declarations, DECLARATION_QUESTIONS, KioskDeclarations, kioskDeclarationId, type DeclarationAnswers } from '../../../sync/hub/declarations.js';
+import { encodeBatch, type WireEvent } from '../../../sync/batch-codec.js';
+import { Hub, type HubReply } from '../../../sync/hub/hub.js';
+import { SqliteHubStore } from '../../../sync/hub/store.js';
+import { tempDir } from '../../helpers/fixtures.js';
+import { join } from 'node:path';
 import { HubDirectory } from '../../../sync/hub/directory.js';
 import type { HubSqlTarget } from '../../../sync/hub/hub-sql.js';
 import { PassRegistry } from '../../../sync/hub/passes.js';
@@ -178,6 +183,81 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
       const read = parseSiteStream(Buffer.from(p));
       expect(read.items).toEqual([{ kind: 'declaration', workerId: 'a1', declaredAtMs: NOW, flagged: true }]);
       expect(read.skipped).toEqual({ unknownKind: 0, invalid: 0 });
+    }
+  });
+  it('a declaration taken on a kiosk screen arrives in a batch: kept once however often the batch comes (id from device and seq), answers only when flagged, into the roster, relayed without answers; a visitor or a worker on no roster keeps nothing', async () => {
+    await directory.assignSite('xuong-1', ['kiosk-x1', 'kiosk-x2']);
+    const kiosk = new KioskDeclarations({ sql: directory.sql, directory, now: () => now });
+    const event = (seq: number, over: Partial<WireEvent>): WireEvent => ({
+      seq, wallMs: NOW - 60_000, monoUs: seq * 1_000, bootId: 'b', clockSynced: true, checkpointId: 'gate-x', zoneId: 'xuong', direction: 'entry',
+      credentialKind: 'pass', workerId: 'a1', codeHash: null, decision: 'allow', reasons: [], source: 'declaration', policyVersion: 1, ...over,
+    });
+    const batch = [
+      event(1, { source: 'serial', decision: 'deny', reasons: ['DECLARATION_MISSING'] }),
+      event(2, { declaration: { answers: 0 }, wallMs: NOW - 120_000 }),
+      // cough (bit 2) and contactCase (bit 8)
+      event(3, { decision: 'deny', reasons: ['DECLARATION_FLAGGED'], declaration: { answers: (1 << 2) | (1 << 8) }, workerId: 'a2' }),
+      event(4, { workerId: null, credentialKind: 'cccd', visitorId: 'vk1.0123456789abcdef0123456789abcdef', declaration: { answers: 1 } }),
+      event(5, { workerId: 'W-none', declaration: { answers: 0 } }),
+    ];
+    const first = await kiosk.record('kiosk-x1', batch);
+    expect(first.map((r) => [r.workerId, r.status, r.flagged, r.rosterChanged])).toEqual([['a1', 'recorded', false, true], ['a2', 'recorded', true, true]]);
+    expect(first[0]!.sites).toEqual(['cong-kcn', 'xuong-1']);
+    const again = await kiosk.record('kiosk-x1', batch);
+    expect(again.map((r) => [r.status, r.rosterChanged])).toEqual([['duplicate', false], ['duplicate', false]]);
+    const kept = await rows();
+    expect(kept).toHaveLength(2);
+    expect(kept.map((r) => r.decl_id).sort()).toEqual([kioskDeclarationId('kiosk-x1', 2), kioskDeclarationId('kiosk-x1', 3)].sort());
+    expect(kioskDeclarationId('kiosk-x1', 2)).toHaveLength(22);
+    expect(kioskDeclarationId('kiosk-x2', 2)).not.toBe(kioskDeclarationId('kiosk-x1', 2));
+    const a1 = kept.find((r) => r.worker_id === 'a1')!;
+    expect(a1).toMatchObject({ pass_id: 'kiosk:kiosk-x1', flagged: 0, answers: null });
+    const a2 = kept.find((r) => r.worker_id === 'a2')!;
+    expect(a2.flagged).toBe(1);
+    const answers = JSON.parse(a2.answers as string) as Record<string, boolean>;
+    expect(Object.keys(answers).filter((q) => answers[q]).sort()).toEqual(['contactCase', 'cough']);
+    expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW - 120_000, declarationFlagged: false });
+    expect(await rosterRecord('a2')).toMatchObject({ declaredAt: NOW - 60_000, declarationFlagged: true });
+    // The phone page reads it back like its own.
+    expect((await declarations.ofWorker('a2'))[0]).toMatchObject({ flagged: true, answers: { cough: true, contactCase: true, fever: false } });
+
+    // On to the worker's sites' kiosks, time and flag only.
+    const sent: [string, string][] = [];
+    const relay = new SiteRelay({ hubId: 'hub.1', sites: directory, beatMs: 60_000, maxAgeMs: DAY, publish: async (t, p) => void sent.push([t, p]), log: createLogger({ level: 'silent' }), now: () => now });
+    relay.onDeclaration(first[1]!.sites, first[1]!);
+    await vi.waitFor(() => expect(sent).toHaveLength(2));
+    for (const [, p] of sent) {
+      expect(p).not.toMatch(/cough|contactCase|answers/);
+      expect(parseSiteStream(Buffer.from(p)).items).toEqual([{ kind: 'declaration', workerId: 'a2', declaredAtMs: NOW - 60_000, flagged: true }]);
+    }
+  });
+  it("the hub's ingest takes a batch's kiosk declarations into the directory before it acknowledges the batch, once however often it comes", async () => {
+    const dir = tempDir('safegate-kdecl-');
+    const store = new SqliteHubStore(join(dir.path, 'hub.db'));
+    try {
+      const hub = new Hub({ broker: { url: 'mqtts://127.0.0.1:1', ca: '', cert: '', key: '', protocolVersion: 5 }, clientId: 'hub.1', downlink: { directory, signingKey: createPrivateKey(key.privatePem) } }, store, createLogger({ level: 'silent' }));
+      const seen: { recorded: number; relayed: number }[] = [];
+      hub.on('declarations', (_d, c) => seen.push(c));
+      const acks: string[] = [];
+      const reply: HubReply = async (topic) => {
+        // The declaration is in the directory by the time the kiosk hears the acknowledgement.
+        expect(await rows()).toHaveLength(1);
+        acks.push(topic);
+      };
+      const bytes = encodeBatch({
+        deviceId: 'kiosk-x1', batchId: 'b-1', anchor: null,
+        events: [{ seq: 1, wallMs: NOW - 60_000, monoUs: 1_000, bootId: 'b', clockSynced: true, checkpointId: 'gate-x', zoneId: 'xuong', direction: 'entry',
+          credentialKind: 'pass', workerId: 'a1', codeHash: null, decision: 'deny', reasons: ['DECLARATION_FLAGGED'], source: 'declaration', policyVersion: 1, declaration: { answers: 2 } }],
+      });
+      const onBatch = (hub as unknown as { onBatch(d: string, t: string, p: Uint8Array, r: HubReply): Promise<void> }).onBatch.bind(hub);
+      await onBatch('kiosk-x1', topics.events('kiosk-x1'), bytes, reply);
+      await onBatch('kiosk-x1', topics.events('kiosk-x1'), bytes, reply);
+      expect(acks).toHaveLength(2);
+      expect(seen).toEqual([{ recorded: 1, relayed: 0 }, { recorded: 0, relayed: 0 }]);
+      expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW - 60_000, declarationFlagged: true });
+    } finally {
+      await store.close();
+      dir.remove();
     }
   });
 });
