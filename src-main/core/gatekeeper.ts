@@ -413,7 +413,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       storeFault = err;
       decision = { outcome: 'deny', direction: this.fallbackDirection(), reasons: ['STORE_UNAVAILABLE'] };
     }
-    return this.pass(scan, { clock, policy, codeHash, repeatKey, reading, decision, worker: id.worker, storeFault, visitorId: id.visitorId });
+    return this.pass(scan, { clock, policy, codeHash, repeatKey, reading, decision, worker: id.worker, storeFault, visitorId: id.visitorId }, !again);
   }
 
   /**
@@ -437,7 +437,11 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     return seq;
   }
 
-  private pass(scan: Scan, evaluated: ReturnType<Gatekeeper['evaluate']>): Passage {
+  /**
+   * `remember` false: the scan does not start the repeat window (a visitor's card decided again right
+   * after registering: they did not scan it, and their next real scan, after an approval, must count).
+   */
+  private pass(scan: Scan, evaluated: ReturnType<Gatekeeper['evaluate']>, remember = true): Passage {
     const { deps } = this;
     const { clock, repeatKey, reading, worker } = evaluated;
     let { decision, storeFault } = evaluated;
@@ -497,7 +501,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     else if (deps.declareElsewhere && deps.actuator.declareElsewhere && declaringWouldHelp(decision.reasons)) deps.actuator.declareElsewhere();
     else deps.actuator.refuse();
     const actuatedAtNs = process.hrtime.bigint();
-    if (seq !== null) this.recentCodes.set(repeatKey, clock.monoUs / 1000);
+    if (seq !== null && remember) this.recentCodes.set(repeatKey, clock.monoUs / 1000);
 
     deps.log.info(
       {

@@ -257,6 +257,18 @@ describe('visitors at the kiosk (real SQLite file)', () => {
     expect(db.prepare('SELECT count(*) FROM visitors').pluck().get()).toBe(0);
   });
 
+  it('the decision made at the registration does not start the repeat window: a scan right after the approval counts', async () => {
+    const login = await supervisor.login('sup-lan', '246810');
+    if (!login.ok) throw new Error('login failed');
+    const p = scan(card());
+    expect(visitors.register(p.visitor!.token, { host: 'a', purpose: 'b' }, clean()).decision.reasons).toEqual(['VISITOR_APPROVAL_PENDING']);
+    visitors.decide(login.token, visitors.list(login.token)[0]!.visitorId, true);
+    const now = gatekeeper.handleScan({ text: card(), source: 'camera', receivedAtNs: process.hrtime.bigint() });
+    expect(now.decision).toMatchObject({ outcome: 'allow', direction: 'entry' });
+    // A real scan does: the same card at once is a repeat.
+    expect(gatekeeper.handleScan({ text: card(), source: 'camera', receivedAtNs: process.hrtime.bigint() }).decision.outcome).toBe('repeat');
+  });
+
   it('retention: visitors registered before the cut-off are purged, later ones kept', () => {
     const p = scan(card());
     visitors.register(p.visitor!.token, { host: 'a', purpose: 'b' }, clean());
