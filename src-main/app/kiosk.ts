@@ -68,6 +68,8 @@ import { EnrolMeScreens } from '../api/enrol-me-screens.js';
 import { DeclareTokens, KioskDeclarationDesk } from '../core/declarations/index.js';
 import { KioskVisitors } from '../core/visitors/visitors.js';
 import { VisitorKeyring } from '../../base/node/visitor-keyring.js';
+import { DccTrustHolder, SqliteDccTrustStorage, createDccCheck } from '../core/dcc/index.js';
+import type { DccCheck } from '../core/visitors/dcc-port.js';
 
 /** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
 function walBound(dir: string): number {
@@ -277,6 +279,14 @@ export class Kiosk {
       const declareTokens = takesDeclarations ? new DeclareTokens() : undefined;
       // Visitors (issue 14): registered on this kiosk's screen when enabled; the pseudonym keyring is root-only, next to the settings.
       let recordVisitorDeclaration: KioskDeclarationDesk['recordDeclaration'] | undefined;
+      // HC1 certificates (issue 14): verified offline against the trust list the hub sent, signed (kept in the store, verified again here).
+      let dcc: DccCheck | undefined;
+      if (takesDeclarations && settings.visitors.enabled && settings.dcc.enabled) {
+        const trust = new DccTrustHolder(new SqliteDccTrustStorage(this.db), this.keyring);
+        const restored = trust.restore(Date.now());
+        if (restored && !restored.ok) this.log.warn({ reason: restored.reason, detail: restored.detail }, 'the stored HC1 trust list is not used');
+        dcc = createDccCheck({ trust: () => trust.list(), policy: () => this.policy.get() });
+      }
       const visitors =
         takesDeclarations && settings.visitors.enabled
           ? new KioskVisitors({
@@ -292,6 +302,7 @@ export class Kiosk {
               supervisorOf: (token) => this.supervisor.signedIn(token),
               supervisorName: (id) => this.supervisor.supervisorName(id),
               registers: true,
+              ...(dcc ? { dcc } : {}),
               log: this.log.child({ ns: 'visitors' }),
             })
           : undefined;
