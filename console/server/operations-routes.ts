@@ -133,7 +133,8 @@ export function registerOperationsRoutes(app: FastifyInstance, hub: ConsoleHubDa
       }
       if (workerIds?.length === 0) return none;
       // The day's events only, by their time as the hub dates them, counted and paged by the store.
-      const filter: EventFilter = { ...(devices ? { deviceIds: devices } : {}), ...(workerIds ? { workerIds } : {}), ...(scope !== undefined ? { orgId: scope } : {}), sinceMs: fromMs, untilMs: toMs };
+      // Passages only: a declaration or a visitor record made at a kiosk is not someone going through.
+      const filter: EventFilter = { ...(devices ? { deviceIds: devices } : {}), ...(workerIds ? { workerIds } : {}), ...(scope !== undefined ? { orgId: scope } : {}), sinceMs: fromMs, untilMs: toMs, passagesOnly: true };
       const limit = req.query.limit ?? MAX_LISTED;
       const [counts, page] = await Promise.all([
         store.eventCounts(filter),
