@@ -36,6 +36,11 @@ export interface HubOptions {
   sharedSubscription?: boolean;
   /** What the hub publishes to kiosks, and the key it signs with; without them it only ingests. */
   downlink?: { directory: HubDirectory; signingKey: KeyObject };
+  /**
+   * The directory kiosk declarations are recorded in (issue 14: the declarations table, the worker's
+   * record, the site stream); absent: the downlink's, if any. A hub without a signing key still records them.
+   */
+  declarations?: { directory: HubDirectory };
   /** How often this process looks for new remote settings to send at once (default 2 s). */
   settingsPushMs?: number;
   /**
@@ -118,7 +123,7 @@ export class Hub extends EventEmitter<HubEvents> {
     private readonly log: Logger,
   ) {
     super();
-    const directory = options.downlink?.directory;
+    const directory = options.declarations?.directory ?? options.downlink?.directory;
     this.kioskDeclarations = directory ? new KioskDeclarations({ sql: directory.sql, directory }) : undefined;
     this.ingestGroups = new IngestGroups({
       // One directory lookup for the whole group, not one per batch (a round trip each on PostgreSQL).

@@ -12,6 +12,16 @@ const [MAI, HUNG] = WORKERS;
 /** Every health reason, as code and words: never on the public screen (discreet mode). */
 const HEALTH_TEXTS = DENY_REASON_CODES.filter(isSensitive).flatMap((c) => [c, DENY_REASONS[c].vi, DENY_REASONS[c].en]);
 const COUGH_BIT = 1 << DECLARATION_QUESTIONS.indexOf('cough');
+/** How far the hub's time of a declaration may be from the kiosk's (hub-corrected dating on one machine). */
+const DATING_SLACK_MS = 60_000;
+
+interface HubDeclaration {
+  worker_id: string;
+  flagged: number;
+  answers: string | null;
+  made_ms: number;
+}
+
 /**
  * The issue's first "done means" line, end to end on one site (test/e2e-gate-everyone/site.ts:
  * Mosquitto, `safegate hub run`, the factory gate with its screens in Chromium, the canteen): a
@@ -34,6 +44,9 @@ describe('a worker without a declaration declares at the kiosk (Chromium), the h
 
   const page = (): Page => site.page;
   const eventsOf = (k: SiteKiosk, workerId: string): GateEvent[] => site.events(k, startedAt).filter((e) => e.workerId === workerId);
+  const hubDeclarations = (workerId: string) =>
+    site.hubQuery<HubDeclaration>('directory', 'SELECT worker_id, flagged, answers, made_ms FROM declarations WHERE worker_id = ? ORDER BY made_ms', workerId);
+
   /** Scans at the gate and waits for the result screen. */
   async function scanAtGate(workerId: string): Promise<void> {
     await site.gate.pty.write(`${site.pass(workerId)}\r`);
@@ -111,6 +124,29 @@ describe('a worker without a declaration declares at the kiosk (Chromium), the h
     await p.getByTestId('result').waitFor({ state: 'detached' });
   }, 120_000);
 
+  it('the declaration reaches the hub in the batch upload (declarations table, no answers kept for a clean one) and comes back down the site stream: the canteen admits the worker', async () => {
+    const declared = eventsOf(site.gate, MAI.id).find((e) => e.source === 'declaration')!;
+    const atHub = await until(() => {
+      const rows = hubDeclarations(MAI.id);
+      return rows.length ? rows : undefined;
+    }, "the gate's declaration in the hub's declarations table", 60_000);
+    expect(atHub).toHaveLength(1);
+    expect(atHub[0]).toMatchObject({ worker_id: MAI.id, flagged: 0, answers: null });
+    expect(Math.abs(atHub[0]!.made_ms - declared.wallMs)).toBeLessThanOrEqual(DATING_SLACK_MS);
+    const event = site.hubQuery<{ source: string; declaration_bits: number | null }>('store', 'SELECT source, declaration_bits FROM hub_events WHERE device_id = ? AND seq = ?', site.gate.id, declared.seq);
+    expect(event).toEqual([{ source: 'declaration', declaration_bits: 0 }]);
+
+    // The canteen never saw a declaration of its own: its roster record has it from the site stream.
+    const record = await until(() => {
+      const r = site.canteen.kiosk.roster.get(MAI.id);
+      return r?.declaredAt ? r : undefined;
+    }, "the declaration in the canteen's roster (live site stream)", 60_000);
+    expect(record).toMatchObject({ declarationFlagged: false });
+    expect(Math.abs(record.declaredAt! - declared.wallMs)).toBeLessThanOrEqual(DATING_SLACK_MS);
+    expect(eventsOf(site.canteen, MAI.id).filter((e) => e.source === 'declaration')).toEqual([]);
+    expect(await scanAtCanteen(MAI.id)).toMatchObject({ decision: 'allow', reasons: [], direction: 'entry' });
+  }, 120_000);
+
   it('a second worker answers "yes" (cough): refused DECLARATION_FLAGGED (discreetly) with an alert at the kiosk and at the hub, none on the declaration itself', async () => {
     const p = page();
     await scanAtGate(HUNG.id);
@@ -151,5 +187,22 @@ describe('a worker without a declaration declares at the kiosk (Chromium), the h
     expect(hubAlert).toEqual([{ seq: refused.seq, kind: 'flagged-entry-attempt', worker_id: HUNG.id }]);
     // The answers are never in the kiosk's log.
     expect(site.gate.logLines.join('')).not.toMatch(/cough/i);
+  }, 120_000);
+
+  it('the flagged declaration reaches the hub with its answers (kept for the health officer) and the canteen, which refuses the worker too', async () => {
+    const atHub = await until(() => {
+      const rows = hubDeclarations(HUNG.id);
+      return rows.length ? rows : undefined;
+    }, "the flagged declaration in the hub's declarations table", 60_000);
+    expect(atHub).toHaveLength(1);
+    expect(atHub[0]!.flagged).toBe(1);
+    expect(JSON.parse(atHub[0]!.answers!)).toMatchObject({ cough: true, fever: false, travel: false });
+    // The answers are never in the hub's log.
+    expect(site.hub.logs.map((l) => JSON.stringify(l)).join('\n')).not.toMatch(/cough|answers/i);
+
+    await until(() => (site.canteen.kiosk.roster.get(HUNG.id)?.declarationFlagged ? true : undefined), "the flagged declaration in the canteen's roster", 60_000);
+    const atCanteen = await scanAtCanteen(HUNG.id);
+    expect(atCanteen).toMatchObject({ decision: 'deny' });
+    expect(atCanteen.reasons).toContain('DECLARATION_FLAGGED');
   }, 120_000);
 });
