@@ -80,6 +80,12 @@ function walBound(dir: string): number {
 export interface KioskOptions {
   /** Screenless unit: lights and buzzer only. */
   headless: boolean;
+  /**
+   * How this run shows the screens when the command line says (`safegate run --screens`), over
+   * screens.show in the settings. What the run shows decides, not the settings alone: a run that
+   * shows none takes no declarations (nobody would see the form) and signals "declare elsewhere".
+   */
+  screens?: Settings['screens']['show'];
   log?: Logger;
   /** Input for the simulated (stdin) scanner. */
   stdin?: Readable;
@@ -275,7 +281,7 @@ export class Kiosk {
           })
         : undefined;
       // Health declarations on the screen (issue 14); a unit without one signals "declare at a kiosk with a screen".
-      const takesDeclarations = !options.headless && settings.screens.show !== 'none';
+      const takesDeclarations = (options.headless ? 'none' : (options.screens ?? settings.screens.show)) !== 'none';
       const declareTokens = takesDeclarations ? new DeclareTokens() : undefined;
       // Visitors (issue 14): registered on this kiosk's screen when enabled; the pseudonym keyring is root-only, next to the settings.
       let recordVisitorDeclaration: KioskDeclarationDesk['recordDeclaration'] | undefined;

@@ -10,6 +10,8 @@ import { EnrolMeKiosk, Kiosk, type EnrolOutcome, type KioskStopResult } from './
 export interface RunLoopOptions {
   /** Screenless unit: lights and buzzer only. */
   headless: boolean;
+  /** How the run shows the screens (`safegate run --screens`), over screens.show in the settings (KioskOptions.screens). */
+  screens?: Settings['screens']['show'];
   /** One logger for every composition (tests); by default each composition makes its own from its settings. */
   log?: Logger;
   /** Input for the simulated (stdin) scanner. */
@@ -53,6 +55,12 @@ export class KioskRunLoop {
   private finished: Promise<KioskStopResult> | undefined;
   /** The settings the last kiosk that composed and started ran with (the fallback when a new composition fails). */
   private lastComposed: LoadedSettings | undefined;
+  /**
+   * What this run shows, fixed by the first composition as `safegate run` fixes its window (the
+   * --screens option, else the first settings' screens.show): a later composition whose settings say
+   * otherwise still runs behind the same window, or behind none.
+   */
+  private shows: Settings['screens']['show'] | undefined;
 
   constructor(
     private readonly configFile: string,
@@ -126,6 +134,7 @@ export class KioskRunLoop {
         // A stop that came while the last composition was stopping: nothing more is composed.
         if (this.compositions > 0 && this.stopWhy !== undefined) return { unwritten: this.unwritten, lost: this.lost };
         const forRun = loadSettingsForRun(this.configFile);
+        this.shows ??= this.options.headless ? 'none' : (this.options.screens ?? forRun.loaded.settings.screens.show);
         const log = this.options.log ?? createLogger({ level: forRun.loaded.settings.log.level });
         for (const problem of forRun.loaded.layers?.ignored ?? []) log.error({ problem }, 'settings layer left out');
         let result: KioskStopResult = { unwritten: 0, lost: 0 };
@@ -211,6 +220,7 @@ export class KioskRunLoop {
   private async startKiosk(loaded: LoadedSettings, log: Logger): Promise<Kiosk> {
     const kiosk = new Kiosk(loaded, {
       headless: this.options.headless,
+      ...(this.shows ? { screens: this.shows } : {}),
       log,
       stdin: this.options.stdin,
       onTransition: this.options.onTransition,

@@ -21,7 +21,8 @@ import { ServiceNotifier } from '../../base/node/sd-notify.js';
 export async function runKiosk(configFile: string, headless: boolean, show?: ScreenMode): Promise<void> {
   // Loaded here: only `run` carries the run loop.
   const { KioskRunLoop } = await import('../app/run-loop.js');
-  const loop = new KioskRunLoop(configFile, { headless });
+  // What the run shows (--screens over the settings) also decides whether the kiosk takes declarations.
+  const loop = new KioskRunLoop(configFile, { headless, ...(show ? { screens: show } : {}) });
   let service: ServiceNotifier | undefined;
   let launcher: ScreenLauncher | undefined;
   // A signal before the first composition runs stops it as soon as it does. The window goes first.

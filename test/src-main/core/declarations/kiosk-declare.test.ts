@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DECLARATION_QUESTIONS, type DeclarationAnswerSet } from '../../../../base/common/declaration.js';
 import { createLogger } from '../../../../base/node/logger.js';
 import { Kiosk } from '../../../../src-main/app/kiosk.js';
+import { KioskRunLoop } from '../../../../src-main/app/run-loop.js';
+import type { Transition } from '../../../../device/gpio/output.js';
 import { loadSettings } from '../../../../src-main/core/config.js';
 import { KioskUnderTest } from '../../../helpers/kiosk.js';
 import { healthyWorker, hubKeys, passFor, tempDir, writeKioskConfig } from '../../../helpers/fixtures.js';
@@ -65,6 +67,49 @@ describe('declarations on the composed kiosk', () => {
     expect(kiosk.events.unsentAlerts(10).map((a) => [a.kind, a.event.seq])).toEqual([['flagged-entry-attempt', events[5]!.seq]]);
     expect(kiosk.roster.get('W1')).toMatchObject({ declaredAt: events[1]!.wallMs, declarationFlagged: false });
     expect(kiosk.roster.get('W2')).toMatchObject({ declaredAt: events[4]!.wallMs, declarationFlagged: true });
+  }, 60_000);
+
+  /** Whether red and green were ever on at the same moment ("declare at a kiosk with a screen"; no other result does that). */
+  function bothLightsOn(transitions: readonly Transition[]): boolean {
+    const on = new Set<string>();
+    let together = false;
+    for (const t of transitions) {
+      if (t.active) on.add(t.output);
+      else on.delete(t.output);
+      together ||= on.has('redLight') && on.has('greenLight');
+    }
+    return together;
+  }
+
+  it('a run that shows no screen (safegate run --screens none) on settings that say auto takes no declaration and signals "declare elsewhere"; the same settings shown take them', async () => {
+    const dir = tempDir('safegate-kiosk-declare-run-');
+    cleanups.push(() => dir.remove());
+    const keys = hubKeys(dir.path);
+    const file = writeKioskConfig(dir.path, { screens: { show: 'auto', port: 0 } });
+    for (const [screens, expected] of [
+      ['none', { declarations: false, token: false, elsewhere: true }],
+      ['address', { declarations: true, token: true, elsewhere: false }],
+    ] as const) {
+      const transitions: Transition[] = [];
+      const loop = new KioskRunLoop(file, { headless: false, screens, log: createLogger({ level: 'silent' }), onTransition: (t) => transitions.push(t) });
+      const kiosk = (await loop.start()) as Kiosk;
+      try {
+        kiosk.roster.upsertAll([healthyWorker('W1', Date.now(), { declaredAt: null })]);
+        expect(await kiosk.screenService.dispatch('screen.state', {})).toMatchObject({ ok: true, result: { declarations: expected.declarations } });
+        const scanned = await kiosk.screenService.dispatch('scan.submit', { text: passFor(keys, 'W1'), source: 'camera' });
+        if (!scanned.ok) throw new Error(scanned.error.message);
+        const p = scanned.result as { outcome: string; declareToken?: string };
+        expect({ screens, outcome: p.outcome, token: p.declareToken !== undefined, elsewhere: bothLightsOn(transitions) }).toEqual({
+          screens,
+          outcome: 'deny',
+          token: expected.token,
+          elsewhere: expected.elsewhere,
+        });
+      } finally {
+        loop.stop('test over');
+        await loop.done();
+      }
+    }
   }, 60_000);
 
   it('a unit without a screen takes no declaration and shows "declare at a kiosk with a screen": red and green on together', async () => {
