@@ -403,7 +403,9 @@ export class Hub extends EventEmitter<HubEvents> {
       gaps: result.gaps,
     };
     this.emit('ingested', deviceId, { ...result, batchId: batch.batchId });
-    // Declarations taken on the kiosk's screen (issue 14), before the acknowledgement: a batch sent again records them once.
+    // Declarations taken on the kiosk's screen (issue 14), before the acknowledgement: a directory that
+    // cannot take them now throws, the batch goes unacknowledged and the kiosk sends it again (its
+    // events are stored once, its declarations recorded once: ids from device and seq).
     if (this.kioskDeclarations && batch.events.some((e) => e.source === 'declaration' && e.workerId !== null)) await this.recordKioskDeclarations(deviceId, batch.events);
     await reply(topics.acks(deviceId), JSON.stringify(ack));
     // Passages the live path did not bring (the kiosk was offline, or the report was lost).
@@ -412,22 +414,26 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /**
    * A batch's declarations of roster workers into the declarations table and the roster, and on to the
-   * kiosks of the sites serving each worker whose record changed (as a phone's declaration goes). A
-   * directory that fails is logged, not a reason to hold the acknowledgement: the events are stored
-   * (hub_events keeps the answers) and the kiosk's outbox must not stall on them.
+   * kiosks of the sites serving each worker (as a phone's declaration goes). A directory that fails
+   * (PostgreSQL restarting, a SQLite file locked) is logged and thrown: the batch is not acknowledged,
+   * so the kiosk keeps it and sends it again; acknowledged with the declarations only in hub_events,
+   * they would never reach the directory. Relayed when the record changed or the row is new (a try
+   * that failed between the roster and the row relays on the next one; kiosks keep the newest only).
    */
   private async recordKioskDeclarations(deviceId: string, events: readonly WireEvent[]): Promise<void> {
+    let receipts;
     try {
-      const receipts = await this.kioskDeclarations!.record(deviceId, events);
-      let relayed = 0;
-      for (const r of receipts) {
-        if (!r.rosterChanged || r.sites.length === 0) continue;
-        if (this.relayDeclaration(r.sites, { workerId: r.workerId, declaredAtMs: r.declaredAtMs, flagged: r.flagged })) relayed++;
-      }
-      this.emit('declarations', deviceId, { recorded: receipts.filter((r) => r.status === 'recorded').length, relayed });
+      receipts = await this.kioskDeclarations!.record(deviceId, events);
     } catch (err) {
-      this.log.error({ err: (err as Error).message, deviceId }, 'kiosk declarations not recorded in the directory');
+      this.log.error({ err: (err as Error).message, deviceId }, 'kiosk declarations not recorded in the directory: batch not acknowledged, the kiosk sends it again');
+      throw err;
     }
+    let relayed = 0;
+    for (const r of receipts) {
+      if ((!r.rosterChanged && r.status !== 'recorded') || r.sites.length === 0) continue;
+      if (this.relayDeclaration(r.sites, { workerId: r.workerId, declaredAtMs: r.declaredAtMs, flagged: r.flagged })) relayed++;
+    }
+    this.emit('declarations', deviceId, { recorded: receipts.filter((r) => r.status === 'recorded').length, relayed });
   }
 
   /** A device's link presence (retained; its will says offline): the site's kiosks hear at once. */

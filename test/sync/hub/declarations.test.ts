@@ -1,4 +1,6 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { generateSigningKeyPair, type GeneratedKeyPair } from '../../../base/node/keys.js';
@@ -231,6 +233,77 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
       expect(parseSiteStream(Buffer.from(p)).items).toEqual([{ kind: 'declaration', workerId: 'a2', declaredAtMs: NOW - 60_000, flagged: true }]);
     }
   });
+  /**
+   * Makes the directory fail for real until the returned function is called: on SQLite another
+   * connection holds the file's write lock (a long import in another process); on PostgreSQL the
+   * database stops accepting connections and the hub's are cut (as in a server restart).
+   */
+  async function breakDirectory(): Promise<() => Promise<void>> {
+    if (target.kind === 'sqlite') {
+      const other = new Database(target.path);
+      other.exec('BEGIN EXCLUSIVE');
+      return async () => {
+        other.exec('ROLLBACK');
+        other.close();
+      };
+    }
+    const url = new URL(target.url);
+    const name = decodeURIComponent(url.pathname.slice(1));
+    url.pathname = '/postgres';
+    const admin = new pg.Client({ connectionString: url.toString() });
+    await admin.connect();
+    await admin.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS false`);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    return async () => {
+      await admin.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS true`);
+      await admin.end();
+    };
+  }
+
+  it('a directory that cannot take a kiosk declaration holds the acknowledgement: the kiosk sends the batch again and, the directory back, it is recorded once (events stored once)', async () => {
+    const dir = tempDir('safegate-kdecl-down-');
+    const store = new SqliteHubStore(join(dir.path, 'hub.db'));
+    try {
+      // The directory for declarations only (no downlink: the events' organisation stamps do not read it), so it fails at the declaration.
+      const hub = new Hub({ broker: { url: 'mqtts://127.0.0.1:1', ca: '', cert: '', key: '', protocolVersion: 5 }, clientId: 'hub.1', declarations: { directory } }, store, createLogger({ level: 'silent' }));
+      const seen: { recorded: number; relayed: number }[] = [];
+      hub.on('declarations', (_d, c) => seen.push(c));
+      const acks: string[] = [];
+      const reply: HubReply = async (topic) => void acks.push(topic);
+      const bytes = encodeBatch({
+        deviceId: 'kiosk-x1', batchId: 'b-1', anchor: null,
+        events: [{ seq: 1, wallMs: NOW - 60_000, monoUs: 1_000, bootId: 'b', clockSynced: true, checkpointId: 'gate-x', zoneId: 'xuong', direction: 'entry',
+          credentialKind: 'pass', workerId: 'a1', codeHash: null, decision: 'deny', reasons: ['DECLARATION_FLAGGED'], source: 'declaration', policyVersion: 1, declaration: { answers: 2 } }],
+      });
+      const onBatch = (hub as unknown as { onBatch(d: string, t: string, p: Uint8Array, r: HubReply): Promise<void> }).onBatch.bind(hub);
+
+      const restore = await breakDirectory();
+      try {
+        await expect(onBatch('kiosk-x1', topics.events('kiosk-x1'), bytes, reply)).rejects.toThrow();
+        // Not acknowledged: the kiosk keeps the batch in its outbox.
+        expect(acks).toEqual([]);
+      } finally {
+        await restore();
+      }
+      // The events themselves were stored; the directory has nothing yet.
+      expect((await store.personData('a1')).events).toHaveLength(1);
+      expect(await rows()).toEqual([]);
+      expect(await rosterRecord('a1')).toMatchObject({ declaredAt: null });
+
+      // The kiosk sends the batch again (and once more, its acknowledgement lost): recorded once.
+      await onBatch('kiosk-x1', topics.events('kiosk-x1'), bytes, reply);
+      await onBatch('kiosk-x1', topics.events('kiosk-x1'), bytes, reply);
+      expect(acks).toHaveLength(2);
+      expect(seen).toEqual([{ recorded: 1, relayed: 0 }, { recorded: 0, relayed: 0 }]);
+      expect((await rows()).map((r) => [r.decl_id, r.pass_id, Number(r.flagged)])).toEqual([[kioskDeclarationId('kiosk-x1', 1), 'kiosk:kiosk-x1', 1]]);
+      expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW - 60_000, declarationFlagged: true });
+      expect((await store.personData('a1')).events).toHaveLength(1);
+    } finally {
+      await store.close();
+      dir.remove();
+    }
+  }, 30_000);
+
   it("the hub's ingest takes a batch's kiosk declarations into the directory before it acknowledges the batch, once however often it comes", async () => {
     const dir = tempDir('safegate-kdecl-');
     const store = new SqliteHubStore(join(dir.path, 'hub.db'));
