@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { acquireInstanceLock, canonicalPath, type InstanceLock } from '../../base/node/instance-lock.js';
 import { createLogger, type Logger } from '../../base/node/logger.js';
 import { rendererDir } from '../../base/node/package.js';
 import type { TransitionListener } from '../../device/gpio/output.js';
@@ -55,6 +56,8 @@ export class KioskRunLoop {
   private finished: Promise<KioskStopResult> | undefined;
   /** The settings the last kiosk that composed and started ran with (the fallback when a new composition fails). */
   private lastComposed: LoadedSettings | undefined;
+  /** The instance lock on the store this run uses (base/node/instance-lock.ts). */
+  private storeLock: { resource: string; lock: InstanceLock } | undefined;
   /**
    * What this run shows, fixed by the first composition as `safegate run` fixes its window (the
    * --screens option, else the first settings' screens.show): a later composition whose settings say
@@ -136,6 +139,8 @@ export class KioskRunLoop {
         const forRun = loadSettingsForRun(this.configFile);
         this.shows ??= this.options.headless ? 'none' : (this.options.screens ?? forRun.loaded.settings.screens.show);
         const log = this.options.log ?? createLogger({ level: forRun.loaded.settings.log.level });
+        // One kiosk per store: a second `safegate run` on the same settings would drive the same relay and write the same sequence.
+        await this.lockStore(forRun.loaded.paths.store);
         for (const problem of forRun.loaded.layers?.ignored ?? []) log.error({ problem }, 'settings layer left out');
         let result: KioskStopResult = { unwritten: 0, lost: 0 };
         let ending: Ending;
@@ -180,7 +185,18 @@ export class KioskRunLoop {
     } finally {
       await this.screens?.stop();
       this.screens = undefined;
+      await this.storeLock?.lock.release();
+      this.storeLock = undefined;
     }
+  }
+
+  /** Holds the instance lock on the store for the rest of the run (taken anew if new settings name another store). */
+  private async lockStore(storePath: string): Promise<void> {
+    const resource = canonicalPath(storePath);
+    if (this.storeLock?.resource === resource) return;
+    const lock = await acquireInstanceLock('kiosk', resource);
+    await this.storeLock?.lock.release();
+    this.storeLock = { resource, lock };
   }
 
   /**
