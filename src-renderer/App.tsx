@@ -27,8 +27,7 @@ const DECLARE_OFFER_MS = 15_000;
 /** A message after a form closed by itself (expired, declined). */
 const FORM_MESSAGE_MS = 6_000;
 
-/** `admitted`: the scan that opened the questions let the person through already (the idle button, then an allowed scan). */
-type Flow = { kind: 'declare'; token: string; name: string | null; admitted: boolean } | ({ kind: 'visitor' } & VisitorFlow);
+type Flow = { kind: 'declare'; token: string; name: string | null } | ({ kind: 'visitor' } & VisitorFlow);
 
 /**
  * Whether a refusal offers "Declare now": the person may declare here (the core gave a token) and
@@ -164,7 +163,7 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
       }
       if (armedRef.current && p.declareToken && p.outcome !== 'repeat') {
         playOutcome('repeat');
-        openFlow({ kind: 'declare', token: p.declareToken, name: p.displayName, admitted: p.outcome === 'allow' });
+        openFlow({ kind: 'declare', token: p.declareToken, name: p.displayName });
         return;
       }
       if (p.outcome !== 'repeat') setArmed(false);
@@ -196,14 +195,9 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
       const { held } = sending.current;
       sending.current = { active: false, held: [] };
       if (answer.seq !== null) answered.current = [...answered.current.slice(-15), answer.seq];
-      // Someone already let through who declared from the idle button: decided again, the gate says
-      // they are inside already (anti-passback). They did pass: the screen says their declaration is
-      // recorded rather than "stop, scan out first". Anything else (a flagged declaration) shows as decided.
-      const f = flowRef.current;
-      const p: ShownPassage =
-        f?.kind === 'declare' && f.admitted && answer.outcome === 'deny' && answer.reasons.length > 0 && answer.reasons.every((r) => r === 'ANTI_PASSBACK')
-          ? { ...answer, outcome: 'repeat', kind: 'repeat', reasons: [], guidance: null, declared: true }
-          : answer;
+      // Someone already let through (or inside) who declared from the idle button: the core decides
+      // nothing again and says so (`declared`): the screen says their declaration is recorded.
+      const p: ShownPassage = answer;
       setFlow(null);
       setBanner(null);
       playOutcome(p.outcome);
@@ -348,7 +342,7 @@ export function App({ api, initial, linkUp }: { api: KioskApi; initial: ScreenSt
           onDeclare={
             offersDeclaration(result)
               ? () => {
-                  openFlow({ kind: 'declare', token: result.declareToken!, name: result.displayName, admitted: false });
+                  openFlow({ kind: 'declare', token: result.declareToken!, name: result.displayName });
                 }
               : undefined
           }

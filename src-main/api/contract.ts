@@ -240,6 +240,11 @@ export interface PassageView {
    */
   declareToken?: string;
   /**
+   * The answer to a declaration ('declaration.submit') that decided no passage: the scan before it had
+   * let the person through, or found them inside already; recorded, nothing more (outcome 'repeat').
+   */
+  declared?: true;
+  /**
    * Present when an ID card or a health certificate of someone not yet registered was scanned and
    * they may register here ('visitor.register'): the name read (shown to them), memory only.
    */

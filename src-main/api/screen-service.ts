@@ -63,7 +63,11 @@ export interface ScreenCore {
  * an unknown, used or expired token says so.
  */
 export interface DeclarationDesk {
-  /** Records the declaration of the person `token` names (PassageView.declareToken), then decides their scan again. */
+  /**
+   * Records the declaration of the person `token` names (PassageView.declareToken), then decides their
+   * scan again if it was refused for their declaration; one that let them through, or found them inside,
+   * stands, and the answer is the declaration's own (`declared`, or refused DECLARATION_FLAGGED).
+   */
   submit(token: string, answers: DeclarationAnswerSet): Passage;
 }
 
@@ -144,6 +148,7 @@ export function passageView(p: Passage, rules: PublicViewRules = DISCREET, atMs 
   }
   const view: PassageView = { seq: p.seq, outcome, direction, displayName: p.displayName, kind, reasons, guidance, atMs };
   if (p.declareToken !== undefined) view.declareToken = p.declareToken;
+  if (p.declared) view.declared = true;
   if (p.visitor !== undefined) view.visitor = { ...p.visitor };
   return view;
 }

@@ -46,6 +46,11 @@ export interface Passage {
   declareToken?: string;
   /** An unregistered visitor's ID card or certificate was read: they may register (issue 14: visitor.register); memory only. */
   visitor?: { token: string; name: string; credentialKind: 'cccd' | 'dcc'; expiresAtMs: number };
+  /**
+   * The answer to a declaration that decided no passage (issue 14): the scan before it had let the
+   * person through, or found them inside already; the declaration is recorded (seq) and nothing more.
+   */
+  declared?: true;
 }
 
 export interface GatekeeperEvents {
@@ -535,7 +540,7 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
     // A named roster worker may declare on the screen now (the screens offer it after a missing or
     // flagged declaration, or when they asked to declare); only for a scan on record.
     if (deps.declareTokens && credentialAccepted && seq !== null && reading.status === 'valid' && worker && evaluated.visitorId === undefined) {
-      passage.declareToken = deps.declareTokens.issue({ text: scan.text, source: scan.source, reading, workerId: worker.workerId });
+      passage.declareToken = deps.declareTokens.issue({ text: scan.text, source: scan.source, reading, workerId: worker.workerId, displayName: worker.displayName, decision });
     }
     this.emit('passage', passage);
     return passage;

@@ -9,8 +9,8 @@ import { ResultIcon } from './icons.js';
  * display name only. A refusal says what to do next; a health refusal says only that (discreet
  * mode: its reason is not in the view at all). A tap dismisses it; otherwise it returns by itself.
  */
-/** A result as the screen shows it; `declared`: the answer to a declaration of someone already let through. */
-export type ShownPassage = PassageView & { declared?: boolean };
+/** A result as the screen shows it (`declared`: the answer to a declaration of someone already let through, PassageView.declared). */
+export type ShownPassage = PassageView;
 
 export function ResultScreen({ passage, onDone, onDeclare }: { passage: ShownPassage; onDone: () => void; onDeclare?: () => void }) {
   const { t } = useTranslation();

@@ -3,6 +3,7 @@ import { DECLARE_TOKEN_TTL_MS } from '../../../base/common/declaration.js';
 import { RequestRefusal } from '../../../base/common/refusal.js';
 import type { ScanSource } from '../../../base/common/types.js';
 import type { CredentialReading } from '../credential/read.js';
+import type { EntryDecision } from '../decide.js';
 
 /**
  * What a scan showed that a declaration made on the screen afterwards is decided again with: the
@@ -15,6 +16,13 @@ export interface HeldCredential {
   reading: CredentialReading & { status: 'valid' };
   /** The roster worker it named. */
   workerId: string;
+  /** Their name on the screen (the answer to a declaration that decides nothing again still names them). */
+  displayName: string;
+  /**
+   * What the scan was decided (and logged) as: a scan let through, or refused as already inside, is
+   * not decided again after the declaration (KioskDeclarationDesk.submit).
+   */
+  decision: Exclude<EntryDecision, { outcome: 'repeat' }>;
 }
 
 /** How many tokens are kept at most; the oldest goes first (a gate issues one per named scan). */

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import { MAX_ANSWER_BITS, answersToBits, isFlaggedBits, type DeclarationAnswerSet } from '../../../base/common/declaration.js';
 import { RequestRefusal } from '../../../base/common/refusal.js';
-import type { CredentialKind, NewGateEvent } from '../../../base/common/types.js';
+import type { DenyReason } from '../../../base/common/reasons.js';
+import type { AlertKind, CredentialKind, NewGateEvent } from '../../../base/common/types.js';
 import { VISITOR_ID_PATTERN } from '../../../base/common/visitor.js';
 import type { Policy } from '../../../base/common/policy/policy.js';
 import { isStorageFault, type SqliteDatabase } from '../../../base/node/sqlite.js';
-import type { Gatekeeper, Passage } from '../gatekeeper.js';
+import { alertFor, type Gatekeeper, type Passage } from '../gatekeeper.js';
+import type { HeldCredential } from './declare-tokens.js';
 import type { EventLog } from '../store/event-log.js';
 import { RemoteDeclarations } from '../store/remote-passages.js';
 import type { DeclareTokens } from './declare-tokens.js';
@@ -46,16 +48,43 @@ export class KioskDeclarationDesk {
     this.roster = new RemoteDeclarations(deps.db);
   }
 
+  /**
+   * Records the declaration of the person `token` names, then answers with what it changes at the gate.
+   * Their scan is decided again only when it was refused for their declaration (missing or flagged):
+   * a scan that let them through, or found them inside already (anti-passback), stands as logged; the
+   * entry log then shows the passage and the declaration, not a refusal they never met at the gate.
+   * Such a declaration answers for itself: flagged, refused DECLARATION_FLAGGED with the alert on the
+   * declaration (someone with a warning answer is at the gate or inside: the manager must hear it);
+   * clean, recorded (`declared`) for someone through or inside, else the refusal that stands.
+   */
   submit(token: string, answers: DeclarationAnswerSet): Passage {
     const { tokens, gatekeeper, log } = this.deps;
     const held = tokens.peek(token);
     const kind = held.reading.kind;
     if (kind !== 'pass' && kind !== 'badge') throw new RequestRefusal('token-unknown', 'this declaration is not known here (scan again)');
-    const seq = this.recordDeclaration({ workerId: held.workerId, credentialKind: kind, answers });
+    const again = decidesAgain(held.decision);
+    const bits = answersToBits(answers);
+    const alert = !again && isFlaggedBits(bits) ? alertFor(['DECLARATION_FLAGGED']) : undefined;
+    const receivedAtNs = process.hrtime.bigint();
+    const seq = this.recordDeclaration({ workerId: held.workerId, credentialKind: kind, answers: bits }, alert);
     tokens.use(token);
     // Counts and our own numbers only: whether it was flagged is health data.
-    log.info({ seq }, 'declaration taken on the screen');
-    return gatekeeper.decideAgain(held);
+    log.info({ seq, decidedAgain: again }, 'declaration taken on the screen');
+    if (again) return gatekeeper.decideAgain(held);
+    const committedAtNs = process.hrtime.bigint();
+    const { direction } = held.decision;
+    const through = held.decision.outcome === 'allow' || held.decision.reasons.includes('ANTI_PASSBACK');
+    const answer: Passage = {
+      seq,
+      decision: alert ? { outcome: 'deny', direction, reasons: ['DECLARATION_FLAGGED'] } : through ? { outcome: 'repeat', direction, reasons: [] } : held.decision,
+      displayName: held.displayName,
+      credentialAccepted: true,
+      durable: true,
+      // Nothing was driven: a declaration alone does not touch the gate.
+      timing: { receivedAtNs, committedAtNs, actuatedAtNs: committedAtNs },
+    };
+    if (!alert && through) answer.declared = true;
+    return answer;
   }
 
   /**
@@ -63,7 +92,7 @@ export class KioskDeclarationDesk {
    * sequence number. A store that cannot take it now refuses (RequestRefusal 'store-unavailable'):
    * nothing is kept, the person may try again.
    */
-  recordDeclaration(record: DeclarationRecord): number {
+  recordDeclaration(record: DeclarationRecord, alert?: AlertKind): number {
     const bits = typeof record.answers === 'number' ? record.answers : answersToBits(record.answers);
     if (!Number.isInteger(bits) || bits < 0 || bits > MAX_ANSWER_BITS) throw new RangeError(`declaration answers out of range: ${bits}`);
     if (record.visitorId !== undefined && !VISITOR_ID_PATTERN.test(record.visitorId)) throw new RangeError('not a visitor id');
@@ -92,7 +121,7 @@ export class KioskDeclarationDesk {
     try {
       return gatekeeper.commitBeside(event, (e) =>
         db.transaction(() => {
-          const seq = events.append(e);
+          const seq = events.append(e, alert);
           if (record.workerId !== undefined) this.roster.apply([{ workerId: record.workerId, declaredAtMs: e.wallMs, flagged }]);
           return seq;
         })(),
@@ -103,4 +132,16 @@ export class KioskDeclarationDesk {
       throw new RequestRefusal('store-unavailable', 'the kiosk cannot record the declaration now; try again in a moment');
     }
   }
+}
+
+/**
+ * Whether a declaration can change the decision of the scan it follows: that scan was refused for the
+ * person's declaration (missing or flagged) and not because they are inside already. A scan that let
+ * them through, or refused them only for something a declaration cannot change, is not decided again.
+ */
+function decidesAgain(decision: HeldCredential['decision']): boolean {
+  if (decision.outcome !== 'deny') return false;
+  const reasons: readonly DenyReason[] = decision.reasons;
+  if (reasons.includes('ANTI_PASSBACK')) return false;
+  return reasons.includes('DECLARATION_MISSING') || reasons.includes('DECLARATION_FLAGGED');
 }

@@ -3,7 +3,14 @@ import { DECLARE_TOKEN_TTL_MS } from '../../../../base/common/declaration.js';
 import { RequestRefusal } from '../../../../base/common/refusal.js';
 import { DECLARE_TOKENS_MAX, DeclareTokens, type HeldCredential } from '../../../../src-main/core/declarations/declare-tokens.js';
 
-const held = (workerId: string): HeldCredential => ({ text: `badge ${workerId}`, source: 'camera', reading: { status: 'valid', kind: 'badge', workerId }, workerId });
+const held = (workerId: string): HeldCredential => ({
+  text: `badge ${workerId}`,
+  source: 'camera',
+  reading: { status: 'valid', kind: 'badge', workerId },
+  workerId,
+  displayName: `Worker ${workerId}`,
+  decision: { outcome: 'deny', direction: 'entry', reasons: ['DECLARATION_MISSING'] },
+});
 const code = (f: () => unknown): string => {
   try {
     f();

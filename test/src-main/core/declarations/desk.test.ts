@@ -171,6 +171,47 @@ describe('health declarations at the kiosk', () => {
     expect(desk.submit(again.declareToken!, clean()).decision.outcome).toBe('allow');
   });
 
+  it('someone let through who declares from the idle button: the declaration is recorded and nothing is decided again (no anti-passback refusal in the entry log); one found inside already likewise, a flagged one alerting on the declaration', () => {
+    const admitted = scan(passFor(keys, 'W2'));
+    expect(admitted.decision.outcome).toBe('allow');
+    const first = rows().length;
+    const recorded = desk.submit(admitted.declareToken!, clean());
+    expect(recorded).toMatchObject({ declared: true, decision: { outcome: 'repeat', reasons: [] }, displayName: 'Người lao động W2', credentialAccepted: true });
+    expect(rows().slice(first - 1)).toEqual([
+      expect.objectContaining({ seq: admitted.seq, source: 'camera', worker_id: 'W2', decision: 'allow' }),
+      expect.objectContaining({ seq: recorded.seq, source: 'declaration', worker_id: 'W2', decision: 'allow', declaration_bits: 0 }),
+    ]);
+    // The gate opened once, for the scan; the declaration neither opens nor refuses.
+    expect(actuator.signals).toEqual(['admit']);
+
+    // Later, from inside, they scan at the entry again (refused: inside already) and declare with a warning answer.
+    monoMs += 60_000;
+    const inside = scan(passFor(keys, 'W2'));
+    expect(inside.decision.reasons).toEqual(['ANTI_PASSBACK']);
+    const flagged = desk.submit(inside.declareToken!, withYes('fever'));
+    expect(flagged.declared).toBeUndefined();
+    expect(flagged.decision).toEqual({ outcome: 'deny', direction: 'entry', reasons: ['DECLARATION_FLAGGED'] });
+    const after = rows().filter((r) => (r as { seq: number }).seq > inside.seq!);
+    expect(after).toEqual([expect.objectContaining({ seq: flagged.seq, source: 'declaration', decision: 'deny', reasons: 'DECLARATION_FLAGGED' })]);
+    expect(alerts()).toEqual([{ seq: flagged.seq, kind: 'flagged-entry-attempt' }]);
+    expect(actuator.signals).toEqual(['admit', 'refuse']);
+    expect(roster.get('W2')).toMatchObject({ declarationFlagged: true });
+  });
+
+  it('a refusal a declaration cannot change is not decided again: the declaration is recorded and the refusal stands as it was logged', () => {
+    const policy = defaultPolicy();
+    compose({ screen: true, policy: { ...policy, params: { ...policy.params, minVaccineDoses: 9 } } });
+    const refused = scan(passFor(keys, 'W2'));
+    expect(refused.decision.reasons).toEqual(['VACCINATION_INSUFFICIENT']);
+    const count = rows().length;
+    const answer = desk.submit(refused.declareToken!, clean());
+    expect(answer.declared).toBeUndefined();
+    expect(answer.decision).toEqual(refused.decision);
+    expect(rows()).toHaveLength(count + 1);
+    expect(events.get(answer.seq!)).toMatchObject({ source: 'declaration', decision: 'allow' });
+    expect(alerts()).toEqual([]);
+  });
+
   it('a token is used once; an unknown one and an expired one are refused and record nothing', () => {
     const refused = scan(passFor(keys, 'W1'));
     desk.submit(refused.declareToken!, clean());
