@@ -69,7 +69,7 @@ export class KioskDeclarationDesk {
     const seq = this.recordDeclaration({ workerId: held.workerId, credentialKind: kind, answers: bits }, alert);
     tokens.use(token);
     // Counts and our own numbers only: whether it was flagged is health data.
-    log.info({ seq, decidedAgain: again }, 'declaration taken on the screen');
+    log.info({ seq }, 'declaration taken on the screen');
     if (again) return gatekeeper.decideAgain(held);
     const committedAtNs = process.hrtime.bigint();
     const { direction } = held.decision;

@@ -108,13 +108,28 @@ export interface KioskVisitorsDeps {
   monoNow?: () => number;
 }
 
+/**
+ * Invisible formatting characters (bidirectional overrides and isolates, zero-width characters) and
+ * half characters (an unpaired surrogate): in a visit's words they would make the supervisor's list
+ * and the hub's traces show text other than what is stored (e.g. a purpose displayed reversed). A
+ * kiosk keyboard never types them.
+ */
+const NOT_PLAIN_TEXT = /[\p{Cf}\p{Cs}]/u;
+
 function cleanText(s: unknown, what: string): string {
   if (typeof s !== 'string') throw new RequestRefusal('invalid', `${what} is missing`);
+  if (NOT_PLAIN_TEXT.test(s)) throw new RequestRefusal('invalid', `${what} has characters that are not plain text`);
   // eslint-disable-next-line no-control-regex -- control characters are refused
   const t = s.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').replace(/\s+/g, ' ').trim();
   if (t.length === 0) throw new RequestRefusal('invalid', `${what} is empty`);
   if ([...t].length > VISIT_TEXT_MAX) throw new RequestRefusal('invalid', `${what} is longer than ${VISIT_TEXT_MAX} characters`);
   return t;
+}
+
+/** A certificate holder's name as kept: NFC, no control or formatting characters, at most 120 characters (never half of one). */
+function certificateName(raw: string): string {
+  const t = raw.replace(/[\p{Cc}\p{Cf}\p{Cs}]/gu, ' ').normalize('NFC').replace(/\s+/g, ' ').trim();
+  return [...t].slice(0, 120).join('').trim();
 }
 
 /**
@@ -184,7 +199,11 @@ export class KioskVisitors implements VisitorGate {
         return { kind: 'refused', credentialKind, failure: 'CERTIFICATE_INVALID' };
       }
       value = r.certificateId;
-      name = r.name.slice(0, 120);
+      name = certificateName(r.name);
+      if (name.length === 0) {
+        this.deps.log.debug('a health certificate refused: no readable holder name');
+        return { kind: 'refused', credentialKind, failure: 'CERTIFICATE_INVALID' };
+      }
       certificate = { type: r.type, accepted: r.accepted };
     }
     const row = this.currentVisit(credentialKind, value, nowMs);
@@ -284,9 +303,15 @@ export class KioskVisitors implements VisitorGate {
     const bits = answersToBits(answers); // throws on a malformed answer set (the API validated its shape)
     const gk = this.gk();
     const { db, events, keyring } = this.deps;
+    const clock = gk.now();
+    // A second registration token of the same card (scanned twice before registering) must not
+    // replace a current visit: that would wipe a supervisor's refusal or approval and its declaration.
+    if (this.currentVisit(h.credentialKind, h.value, clock.wallMs)) {
+      this.held.delete(token);
+      throw new RequestRefusal('already-registered', 'this visitor is already registered today (scan the card at the gate)');
+    }
     const { visitorId, keyId } = keyring.pseudonym(h.credentialKind, h.value);
     if (!VISITOR_ID_PATTERN.test(visitorId)) throw new Error('visitor id out of pattern');
-    const clock = gk.now();
     const event: NewGateEvent = {
       wallMs: clock.wallMs,
       monoUs: clock.monoUs,

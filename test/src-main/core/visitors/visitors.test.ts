@@ -18,6 +18,7 @@ import { HeldSpool } from '../../../../src-main/core/store/held-spool.js';
 import { Roster } from '../../../../src-main/core/store/roster.js';
 import { SupervisorDesk } from '../../../../src-main/core/supervisor/desk.js';
 import { KioskVisitors } from '../../../../src-main/core/visitors/visitors.js';
+import type { DccCheck } from '../../../../src-main/core/visitors/dcc-port.js';
 import { tempDir } from '../../../helpers/fixtures.js';
 
 // Synthetic card: made-up number, name, address and dates.
@@ -70,7 +71,7 @@ describe('visitors at the kiosk (real SQLite file)', () => {
   let wallMs = Date.now();
   let monoMs = 1_000_000;
 
-  function compose(opts: { registers?: boolean; kind?: 'gate' | 'zone'; direction?: 'entry' | 'both'; keyFile?: string } = {}): void {
+  function compose(opts: { registers?: boolean; kind?: 'gate' | 'zone'; direction?: 'entry' | 'both'; keyFile?: string; dcc?: DccCheck } = {}): void {
     const policy = defaultPolicy();
     keyring = VisitorKeyring.open(join(dir.path, opts.keyFile ?? 'visitor.key'), { retentionDays: 28, now: () => wallMs });
     actuator = new Recording();
@@ -84,6 +85,7 @@ describe('visitors at the kiosk (real SQLite file)', () => {
       supervisorOf: (t) => supervisor.signedIn(t),
       supervisorName: (id) => supervisor.supervisorName(id),
       registers: opts.registers ?? true,
+      ...(opts.dcc ? { dcc: opts.dcc } : {}),
       log: silentLogger,
       monoNow: () => monoMs,
     });
@@ -255,6 +257,52 @@ describe('visitors at the kiosk (real SQLite file)', () => {
     expect(code(() => visitors.register(v.visitor!.token, { host: '', purpose: 'b' }, clean()))).toBe('invalid');
     expect(code(() => visitors.register(v.visitor!.token, { host: 'a'.repeat(81), purpose: 'b' }, clean()))).toBe('invalid');
     expect(db.prepare('SELECT count(*) FROM visitors').pluck().get()).toBe(0);
+  });
+
+  it("a second registration token of the same card does not replace the current visit: a supervisor's refusal stands", async () => {
+    const login = await supervisor.login('sup-lan', '246810');
+    if (!login.ok) throw new Error('login failed');
+    // The card scanned twice before registering: two offers.
+    const first = scan(card());
+    const second = scan(card());
+    expect(second.visitor!.token).not.toBe(first.visitor!.token);
+    visitors.register(first.visitor!.token, { host: 'Kho', purpose: 'Giao hàng' }, clean());
+    const id = visitors.list(login.token)[0]!.visitorId;
+    visitors.decide(login.token, id, false);
+    const count = rows().length;
+    expect(code(() => visitors.register(second.visitor!.token, { host: 'Kho', purpose: 'Giao hàng' }, clean()))).toBe('already-registered');
+    expect(rows()).toHaveLength(count);
+    expect(db.prepare('SELECT visitor_id, decision, decided_by FROM visitors').all()).toEqual([{ visitor_id: id, decision: 'refused', decided_by: 'sup-lan' }]);
+    expect(scan(card()).decision.reasons).toContain('VISITOR_REFUSED');
+    // The refused token is gone.
+    expect(code(() => visitors.register(second.visitor!.token, { host: 'Kho', purpose: 'Giao hàng' }, clean()))).toBe('token-unknown');
+  });
+
+  it('visit words with invisible formatting characters (a right-to-left override, a zero-width space) or half a character are refused, the token kept', () => {
+    const p = scan(card());
+    const t = p.visitor!.token;
+    expect(code(() => visitors.register(t, { host: 'Kho\u202Eừa', purpose: 'Giao hàng' }, clean()))).toBe('invalid');
+    expect(code(() => visitors.register(t, { host: 'Kho', purpose: 'Giao\u200Bhàng' }, clean()))).toBe('invalid');
+    expect(code(() => visitors.register(t, { host: 'Kho', purpose: 'Giao \uD83D' }, clean()))).toBe('invalid');
+    expect(rows()).toHaveLength(0);
+    // Vietnamese with combining marks (decomposed) is plain text: kept composed (NFC).
+    visitors.register(t, { host: 'Kho', purpose: 'Giao ha\u0300ng' }, clean());
+    expect(JSON.parse(rows()[0]!.visit as string)).toMatchObject({ host: 'Kho', purpose: 'Giao hàng' });
+  });
+
+  it("a certificate holder's name is kept without control or formatting characters and cut at 120 characters, never inside one", () => {
+    let name = '';
+    const dcc: DccCheck = {
+      claims: (text) => text.startsWith('HC1:'),
+      check: () => ({ ok: true, name, certificateId: 'URN:UVCI:01:XX:SYNTHETIC0001', type: 'vaccination', accepted: true }),
+    };
+    compose({ dcc });
+    name = `${'A'.repeat(119)}😀B`;
+    expect(scan('HC1:SYNTHETIC').visitor!.name).toBe(`${'A'.repeat(119)}😀`);
+    name = 'Anna\u202E\u0007 Müller';
+    expect(scan('HC1:SYNTHETIC').visitor!.name).toBe('Anna Müller');
+    name = '\u200B\u0000';
+    expect(scan('HC1:SYNTHETIC').decision.reasons).toEqual(['CERTIFICATE_INVALID']);
   });
 
   it('the decision made at the registration does not start the repeat window: a scan right after the approval counts', async () => {
