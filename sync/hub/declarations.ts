@@ -41,10 +41,20 @@ export const MAX_DECLARATION_AGE_MS = 7 * 86_400_000;
 const answersSchema = z
   .object({
     ...Object.fromEntries(DECLARATION_QUESTIONS.map((q) => [q, z.boolean()])),
-    /** Where they travelled, when they did (free text, short). */
-    travelWhere: z.string().max(200).optional(),
+    /**
+     * Where they travelled, when they did (free text, short, one line). No control or invisible
+     * formatting characters (a right-to-left override would show the health officer other words than
+     * those kept) and no half characters.
+     */
+    travelWhere: z
+      .string()
+      .max(200)
+      .refine((s) => !/[\p{Cc}\p{Cf}\p{Cs}]/u.test(s), 'plain text on one line only')
+      .optional(),
   } as Record<DeclarationQuestion, z.ZodBoolean> & { travelWhere: z.ZodOptional<z.ZodString> })
-  .strict();
+  .strict()
+  // Where they went only when they went somewhere: nothing more is kept than the answer needs.
+  .refine((a) => a.travelWhere === undefined || a.travel, { message: 'where they travelled is given only with travel: yes', path: ['travelWhere'] });
 export type DeclarationAnswers = z.infer<typeof answersSchema>;
 
 /** The payload a phone signs for a declaration. */

@@ -164,6 +164,21 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
     expect(await rows()).toHaveLength(0);
   });
 
+  it('where they travelled: one line of plain text (no control, invisible formatting or half characters), and only with travel: yes', async () => {
+    for (const travelWhere of ['Đà\u202ENẵng', 'Đà\nNẵng', 'Đà\u200BNẵng', 'Đà Nẵng \uD83D']) {
+      await expect(declarations.submit(signPhoneUpload(pass, payload({ travel: true, travelWhere }), phoneKey)), JSON.stringify(travelWhere)).rejects.toThrow(
+        expect.objectContaining({ status: 400, message: expect.stringMatching(/plain text/) }),
+      );
+    }
+    await expect(declarations.submit(signPhoneUpload(pass, payload({ cough: true, travelWhere: 'Đà Nẵng' }), phoneKey))).rejects.toThrow(
+      expect.objectContaining({ status: 400, message: expect.stringMatching(/only with travel/) }),
+    );
+    expect(await rows()).toEqual([]);
+    const r = await declarations.submit(signPhoneUpload(pass, payload({ travel: true, travelWhere: 'Đà Nẵng, Huế' }), phoneKey));
+    expect(r).toMatchObject({ status: 'recorded', flagged: true });
+    expect(JSON.parse((await rows())[0]!.answers as string)).toMatchObject({ travel: true, travelWhere: 'Đà Nẵng, Huế' });
+  });
+
   it('the same id from another worker phone is refused, not taken as theirs', async () => {
     const b = await bind('a2');
     await declarations.submit(signPhoneUpload(pass, payload({}, NOW, 'BBBBBBBBBBBBBBBBBBBBBB'), phoneKey));
