@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deviceSettingsRecordSchema, hubSupervisorSchema, placementSchema } from './downlink-codec.js';
+import { dccSignerSchema, deviceSettingsRecordSchema, hubSupervisorSchema, placementSchema } from './downlink-codec.js';
 import {
   HUB_STATUS_TOPIC,
   PROTOCOL_VERSION,
@@ -164,7 +164,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
       },
     },
     components: {
-      schemas: { sitePassage: json(sitePassageSchema), siteRetraction: json(siteRetractionSchema), siteDeclaration: json(siteDeclarationSchema), placement: json(placementSchema), hubSupervisor: json(hubSupervisorSchema), deviceSettingsRecord: json(deviceSettingsRecordSchema) },
+      schemas: { sitePassage: json(sitePassageSchema), siteRetraction: json(siteRetractionSchema), siteDeclaration: json(siteDeclarationSchema), placement: json(placementSchema), hubSupervisor: json(hubSupervisorSchema), deviceSettingsRecord: json(deviceSettingsRecordSchema), dccSigner: json(dccSignerSchema) },
       messages: {
         eventBatch: {
           name: 'eventBatch',
@@ -189,7 +189,7 @@ export function hubProtocolDocument(): Record<string, unknown> {
           name: 'downlinkPart',
           contentType: 'application/cose',
           summary:
-            'COSE_Sign1 (RFC 9052) by a trusted hub key over CBOR {v, stream, kind: snapshot|delta|current, from, to, part, parts, issuedAtMs, body}; see sync/downlink-codec.ts. Streams: roster (per device: the workers of the organisations its checkpoint serves, or the province list for a device at no checkpoint; a change of scope comes as a snapshot; positional records, with organisation and site ids for a worker on an organisation\'s list), notices, revocations, policy, keys, placement (per device: its own record, components.schemas.placement) and supervisors (per device: the hub supervisors of its site, components.schemas.hubSupervisor; a device moved to another site gets a snapshot) and settings (per device: its newest remote settings document, components.schemas.deviceSettingsRecord: the deviceSettingsDocument JSON signed as COSE_Sign1 by a downlink key, artifact device-settings, base64; the kiosk checks it and reports the version it applies or refuses in its heartbeat\'s fleet block).',
+            'COSE_Sign1 (RFC 9052) by a trusted hub key over CBOR {v, stream, kind: snapshot|delta|current, from, to, part, parts, issuedAtMs, body}; see sync/downlink-codec.ts. Streams: roster (per device: the workers of the organisations its checkpoint serves, or the province list for a device at no checkpoint; a change of scope comes as a snapshot; positional records, with organisation and site ids for a worker on an organisation\'s list), notices, revocations, policy, keys, placement (per device: its own record, components.schemas.placement) and supervisors (per device: the hub supervisors of its site, components.schemas.hubSupervisor; a device moved to another site gets a snapshot) and settings (per device: its newest remote settings document, components.schemas.deviceSettingsRecord: the deviceSettingsDocument JSON signed as COSE_Sign1 by a downlink key, artifact device-settings, base64; the kiosk checks it and reports the version it applies or refuses in its heartbeat\'s fleet block) and dcc (every device: the HC1 signer certificates of the hub\'s trust list, one record per kid, components.schemas.dccSigner, the certificate DER in base64, at most 8 KiB; at most 256 records a part; a kiosk with HC1 off never asks for it).',
           payload: { type: 'string', format: 'binary' },
         },
       },

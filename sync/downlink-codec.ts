@@ -4,7 +4,8 @@ import { decodeCbor, encodeCbor, signCoseSign1 } from '../base/node/cose.js';
 import { keyIdOf, publicKeyWithId, type HubKeyring, type TrustedKey } from '../base/node/keys.js';
 import { openSigned } from '../base/node/signed.js';
 import { KEY_ROLE_NAMES, type KeyRole } from '../base/common/key-roles.js';
-import type { DataChange, DeviceSettingsRecord, HubKeyRecord, HubSupervisor, Notice, Placement, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
+import { signerFromDer } from '../base/node/dcc/index.js';
+import type { DataChange, DccSignerRecord, DeviceSettingsRecord, HubKeyRecord, HubSupervisor, Notice, Placement, PolicyDocument, Revocation, WorkerRecord } from '../base/common/types.js';
 import { parsePolicy } from '../base/common/policy/policy.js';
 import { SUPERVISOR_ID_PATTERN, deviceIdSchema, identifierSchema, passIdSchema, workerIdSchema } from '../base/common/ids.js';
 import { issuesText } from '../base/common/validation.js';
@@ -252,6 +253,37 @@ const hubKeySchema = z
     }
   });
 
+/** The largest HC1 signer certificate a record carries (real DSCs are 1-2 KiB). */
+export const MAX_DCC_CERTIFICATE_BYTES = 8 * 1024;
+
+/**
+ * An HC1 signer of the hub's trust list: one record per kid, the certificate's DER in base64. The
+ * certificate must parse as X.509, so a kiosk never holds a signer it could not use.
+ */
+const dccSignerSchema = z
+  .object({
+    kid: z.string().min(1).max(64).regex(/^[A-Za-z0-9+/_-]+={0,2}$/, 'a base64 key id'),
+    country: z.string().regex(/^[A-Za-z0-9-]{1,8}$/, 'a country code').optional(),
+    certificate: z
+      .string()
+      .min(4)
+      .max(Math.ceil(MAX_DCC_CERTIFICATE_BYTES / 3) * 4)
+      .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64'),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const der = Buffer.from(v.certificate, 'base64');
+    if (der.length > MAX_DCC_CERTIFICATE_BYTES) {
+      ctx.addIssue({ code: 'custom', path: ['certificate'], message: `larger than ${MAX_DCC_CERTIFICATE_BYTES} bytes` });
+      return;
+    }
+    try {
+      signerFromDer(der, 'certificate');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['certificate'], message: (err as Error).message });
+    }
+  });
+
 export interface StreamTypes {
   roster: WorkerRecord;
   notices: Notice;
@@ -261,6 +293,7 @@ export interface StreamTypes {
   placement: Placement;
   supervisors: HubSupervisor;
   settings: DeviceSettingsRecord;
+  dcc: DccSignerRecord;
 }
 
 export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> } = {
@@ -272,6 +305,7 @@ export const streamCodecs: { [S in DownlinkStream]: StreamCodec<StreamTypes[S]> 
   placement: keyedCodec<Placement>(placementSchema, (p) => p.deviceId),
   supervisors: keyedCodec<HubSupervisor>(hubSupervisorSchema, (s) => s.id),
   settings: keyedCodec<DeviceSettingsRecord>(deviceSettingsRecordSchema, (s) => s.deviceId),
+  dcc: keyedCodec<DccSignerRecord>(dccSignerSchema, (s) => s.kid),
 };
 
-export { deviceSettingsRecordSchema, hubKeySchema, hubSupervisorSchema, placementSchema, policyDocumentSchema, revocationSchema };
+export { dccSignerSchema, deviceSettingsRecordSchema, hubKeySchema, hubSupervisorSchema, placementSchema, policyDocumentSchema, revocationSchema };

@@ -37,8 +37,8 @@ export type VouchedKey = HubKeyRecord & { anchorKid: string };
 
 type Applier<S extends keyof StreamTypes> = (kind: 'snapshot' | 'delta', changes: DataChange<S extends 'keys' ? VouchedKey : StreamTypes[S]>[]) => void;
 
-/** Streams a kiosk may leave out: it then never asks for them (a kiosk built before they existed). */
-export const OPTIONAL_STREAMS = ['placement', 'supervisors', 'settings'] as const satisfies readonly DownlinkStream[];
+/** Streams a kiosk may leave out: it then never asks for them (a kiosk built before they existed, or one with HC1 off for `dcc`). */
+export const OPTIONAL_STREAMS = ['placement', 'supervisors', 'settings', 'dcc'] as const satisfies readonly DownlinkStream[];
 type OptionalStream = (typeof OPTIONAL_STREAMS)[number];
 
 /** Per stream: apply a complete transfer (inside the transaction that also moves the cursor). */

@@ -66,6 +66,16 @@ export interface HubSupervisor {
 }
 
 /**
+ * One HC1 signer certificate (DSC) of the hub's trust list (the `dcc` downlink stream), keyed by its
+ * kid: the certificate's DER in base64, and the country the list gives for it.
+ */
+export interface DccSignerRecord {
+  kid: string;
+  country?: string;
+  certificate: string;
+}
+
+/**
  * Where the hub placed this kiosk (the `placement` downlink stream): its checkpoint, the site, and
  * the organisations the checkpoint serves (empty for a device in a site but at no checkpoint).
  */
@@ -298,7 +308,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
 export const GATE_ALERT_KINDS: readonly AlertKind[] = ['emergency-open', 'emergency-cleared', 'bus-stale-data'];
 
 /** The data streams the hub sends down, each with its own cursor on the kiosk. */
-export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys', 'placement', 'supervisors', 'settings'] as const;
+export const DOWNLINK_STREAMS = ['roster', 'notices', 'revocations', 'policy', 'keys', 'placement', 'supervisors', 'settings', 'dcc'] as const;
 export type DownlinkStream = (typeof DOWNLINK_STREAMS)[number];
 
 /** Where a kiosk stands in one downlink stream. Times are epoch ms. */

@@ -135,6 +135,11 @@ const plateSchema = z.string().trim().toUpperCase().regex(/^[0-9A-Z][0-9A-Z. -]{
 
 /** Records per downlink part: about 400 KB of CBOR, quick to verify and stage on a kiosk. */
 export const PART_SIZE = 5_000;
+/**
+ * Records per part of the `dcc` stream: a signer carries up to 8 KiB of certificate (about 11 KB in
+ * base64), so 256 of them stay under the kiosk's 4 MiB part limit.
+ */
+export const DCC_PART_SIZE = 256;
 
 /** One statement runner: the directory's handle, or the transaction a write runs in. */
 type Db = HubSqlExecutor;
@@ -465,7 +470,8 @@ export class HubDirectory {
     // A delta is sorted here, not in SQL: an ORDER BY key would make the database walk the whole stream in
     // key order instead of taking the few changed rows by revision. (Identifiers are ASCII: the same order.)
     if (!snapshot) rows.sort((a, b) => byText(a.key, b.key));
-    const parts = Math.max(1, Math.ceil(rows.length / partSize));
+    const size = req.stream === 'dcc' ? Math.min(partSize, DCC_PART_SIZE) : partSize;
+    const parts = Math.max(1, Math.ceil(rows.length / size));
     const from = snapshot ? 0 : req.cursor;
     const kind = snapshot ? 'snapshot' : 'delta';
     const resume = req.resume && req.resume.to === current && req.resume.parts === parts ? new Set(req.resume.have) : new Set<number>();
@@ -473,7 +479,7 @@ export class HubDirectory {
     for (let part = 0; part < parts; part++) {
       if (resume.has(part)) continue;
       const body = rows
-        .slice(part * partSize, (part + 1) * partSize)
+        .slice(part * size, (part + 1) * size)
         .map((r) => codec.toWire(r.deleted ? { deleted: true, key: r.key } : { deleted: false, key: r.key, value: JSON.parse(r.value) }));
       yield { ...base, kind, from, to: current, part, parts, body };
     }

@@ -151,6 +151,8 @@ function recordsFor(stream: DownlinkStream, k: KeyMaterial, validOnly: boolean):
     placement: fc.oneof({ weight: 4, arbitrary: placementValue.map((p) => [0, p.deviceId, p]) }, { weight: 1, arbitrary: placementValue.map((p) => [1, p.deviceId]) }),
     // This kiosk takes no settings stream (not wired below): every settings part is refused unread.
     settings: placementValue.map((p) => [0, p.deviceId, { deviceId: p.deviceId, version: 2, document: 'AAAA' }]),
+    // Nor a dcc stream (HC1 off): refused unread too.
+    dcc: fc.constantFrom([0, 'AAAAAAAAAAA=', { kid: 'AAAAAAAAAAA=', certificate: 'AAAA' }], [1, 'AAAAAAAAAAA=']),
     supervisors: fc.oneof(
       { weight: 4, arbitrary: supervisorValue.map((s) => [0, s.id, s]) },
       { weight: 1, arbitrary: supervisorValue.map((s) => [1, s.id]) },

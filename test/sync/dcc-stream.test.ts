@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { DOWNLINK_STREAMS } from '../../base/common/types.js';
+import { MAX_DCC_CERTIFICATE_BYTES, streamCodecs } from '../../sync/downlink-codec.js';
+import { OPTIONAL_STREAMS } from '../../sync/downlink.js';
+import { mintDccSigner } from '../helpers/dcc.js';
+
+/** The `dcc` downlink stream: the hub's HC1 signers, one record per kid (issue 14 part G2). */
+
+const codec = streamCodecs.dcc;
+const signer = mintDccSigner();
+const certificate = Buffer.from(signer.der).toString('base64');
+
+describe('dcc downlink stream codec', () => {
+  it('is a stream a kiosk may leave out (HC1 off: it never asks for it)', () => {
+    expect(DOWNLINK_STREAMS).toContain('dcc');
+    expect(OPTIONAL_STREAMS).toContain('dcc');
+  });
+
+  it('carries a signer by its kid, with or without a country, and its deletion', () => {
+    const value = { kid: signer.kid, country: 'VN', certificate };
+    const wire = codec.toWire({ deleted: false, key: signer.kid, value });
+    expect(codec.fromWire(wire)).toEqual({ deleted: false, key: signer.kid, value });
+    expect(codec.fromWire([0, signer.kid, new Map([['kid', signer.kid], ['certificate', certificate]])])).toEqual({ deleted: false, key: signer.kid, value: { kid: signer.kid, certificate } });
+    expect(codec.fromWire(codec.toWire({ deleted: true, key: signer.kid }))).toEqual({ deleted: true, key: signer.kid });
+  });
+
+  it('refuses a certificate that is not X.509, an oversize one, extra keys, a bad kid and a kid that is not the record key', () => {
+    const refuse = (value: unknown, key = signer.kid) => expect(() => codec.fromWire([0, key, value])).toThrow();
+    refuse({ kid: signer.kid, certificate: Buffer.from('not a certificate at all').toString('base64') });
+    refuse({ kid: signer.kid, certificate: certificate.slice(0, -8) });
+    // Over 8 KiB of DER: refused before it is parsed (the base64 length bound, and the DER bound behind it).
+    refuse({ kid: signer.kid, certificate: Buffer.alloc(MAX_DCC_CERTIFICATE_BYTES + 3, 0x30).toString('base64') });
+    refuse({ kid: signer.kid, certificate: Buffer.alloc(MAX_DCC_CERTIFICATE_BYTES + 1, 0x30).toString('base64').replace(/=+$/, '') });
+    refuse({ kid: signer.kid, certificate, subject: 'extra' });
+    refuse({ kid: signer.kid, certificate, country: 'Viet Nam!' });
+    refuse({ kid: 'not base64 !', certificate }, 'not base64 !');
+    refuse({ kid: 'A'.repeat(65), certificate }, 'A'.repeat(64));
+    refuse({ kid: 'AAAAAAAAAAA=', certificate });
+    refuse({ certificate });
+    expect(() => codec.fromWire([0, signer.kid, 'text'])).toThrow();
+  });
+});
