@@ -319,3 +319,84 @@ export async function listHubDevices(configFile: string): Promise<string> {
     return lines.length ? lines.join('\n') : 'no device is in a site';
   });
 }
+
+/** What `safegate hub dcc trust import` changed (its --json form). */
+export interface DccTrustImportSummary {
+  revision: number;
+  signers: number;
+  added: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+}
+
+/**
+ * `safegate hub dcc trust import`: the file's signers become the HC1 trust list every kiosk with HC1
+ * on downloads (the `dcc` stream, signed like every downlink part). A refused file changes nothing.
+ */
+export async function importHubDccTrust(configFile: string, file: string, o: { listKey?: string; json?: boolean }): Promise<string> {
+  const { checkDccTrustImport, DccTrustImportError } = await import('../../sync/hub/dcc-trust.js');
+  const { listKeyFromPem } = await import('../../base/node/dcc/index.js');
+  const { dccSignerSchema } = await import('../../sync/downlink-codec.js');
+  const { issuesText } = await import('../../base/common/validation.js');
+  const bytes = readInputFile(file);
+  let listKey: KeyObject | undefined;
+  if (o.listKey !== undefined) {
+    try {
+      listKey = listKeyFromPem(readInputFile(o.listKey).toString('utf8'));
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw new CliError(`--list-key ${o.listKey}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  let list;
+  try {
+    list = checkDccTrustImport(bytes, listKey ? { listKey, requireSignature: true } : {});
+  } catch (err) {
+    if (err instanceof DccTrustImportError) throw new CliError(`${file}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  // One record per kid: the same certificate listed twice is one signer; two certificates under one kid are refused (a kiosk could hold only one).
+  const byKid = new Map<string, { kid: string; country?: string; certificate: string }>();
+  for (const signer of list.signers) {
+    const record = { kid: signer.kid, ...(signer.country !== undefined ? { country: signer.country } : {}), certificate: Buffer.from(signer.certificateDer).toString('base64') };
+    const checked = dccSignerSchema.safeParse(record);
+    if (!checked.success) throw new CliError(`${file}: trust list refused: signer ${JSON.stringify(signer.kid.slice(0, 64))}: ${issuesText(checked.error)}`);
+    const held = byKid.get(record.kid);
+    if (held && held.certificate !== record.certificate) throw new CliError(`${file}: trust list refused: two different certificates under kid ${record.kid}`);
+    if (!held) byKid.set(record.kid, checked.data);
+  }
+  const r = await withDirectory(configFile, (d) => d.replaceDccSigners([...byKid.values()]));
+  const summary: DccTrustImportSummary = { revision: r.rev, signers: byKid.size, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged };
+  if (o.json) return JSON.stringify(summary);
+  const changed = r.changed ? `, ${r.changed} changed` : '';
+  return `HC1 trust list revision ${r.rev}: ${byKid.size} signer(s); ${r.added} added, ${r.removed} removed, ${r.unchanged} unchanged${changed}; kiosks with HC1 on download the changes`;
+}
+
+/** One signer of `safegate hub dcc trust list` (its --json form). */
+export interface DccTrustListEntry {
+  kid: string;
+  country: string | null;
+  notBefore: string;
+  notAfter: string;
+  subject: string;
+}
+
+/** `safegate hub dcc trust list`: the signers kiosks download, by kid. */
+export async function listHubDccTrust(configFile: string, o: { json?: boolean }): Promise<string> {
+  const { X509Certificate } = await import('node:crypto');
+  const signers = await withDirectory(configFile, (d) => d.dccSigners());
+  const entries: DccTrustListEntry[] = signers.map((s) => {
+    const cert = new X509Certificate(Buffer.from(s.certificate, 'base64'));
+    return {
+      kid: s.kid,
+      country: s.country ?? null,
+      notBefore: new Date(cert.validFrom).toISOString(),
+      notAfter: new Date(cert.validTo).toISOString(),
+      subject: cert.subject.split('\n').join(', '),
+    };
+  });
+  if (o.json) return entries.map((e) => JSON.stringify(e)).join('\n');
+  if (entries.length === 0) return 'no HC1 signer: import a trust list with safegate hub dcc trust import';
+  return entries.map((e) => [e.kid, e.country ?? '-', e.notBefore, e.notAfter, e.subject].join('\t')).join('\n');
+}

@@ -364,6 +364,28 @@ function buildProgram(): Command {
     .argument('<kid>', 'key id')
     .requiredOption('--config <file>', 'hub settings file')
     .action(async (kid: string, o: { config: string }) => console.log(await (await hubCommands()).retireHubKey(o.config, kid)));
+  const hubDccTrust = hub
+    .command('dcc')
+    .description('EU Digital COVID Certificates (HC1) at the kiosks')
+    .command('trust')
+    .description('the HC1 signer certificates (DSCs) the kiosks with HC1 on download, signed by the downlink key');
+  hubDccTrust
+    .command('import')
+    .description('replace the trust list with the signers of a file (a PEM or DER certificate, the EU gateway trustList JSON, or {"certificates": [...]}, signed or not); a refused file changes nothing')
+    .argument('<file>', 'the trust file')
+    .option('--list-key <file.pem>', "the list publisher's public key or certificate: the file must then be the signed form and its signature must verify")
+    .option('--json', 'one JSON object: revision, signers, added, changed, removed, unchanged')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (file: string, o: { config: string; listKey?: string; json?: boolean }) => console.log(await (await hubCommands()).importHubDccTrust(o.config, file, o)));
+  hubDccTrust
+    .command('list')
+    .description('the signers kiosks download: kid, country, valid from, valid to, subject')
+    .option('--json', 'one JSON object a line')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (o: { config: string; json?: boolean }) => {
+      const out = await (await hubCommands()).listHubDccTrust(o.config, o);
+      if (out) console.log(out);
+    });
   hub
     .command('events')
     .description('print what the hub has ingested, one JSON object per line')

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { encodeCbor, signCoseSign1 } from '../../base/node/cose.js';
-import { parseTrustList, type TrustList } from '../../base/node/dcc/index.js';
+import { parseTrustList, type ParseTrustOptions, type TrustList } from '../../base/node/dcc/index.js';
 import { keyIdOf } from '../../base/node/keys.js';
 
 /**
@@ -16,11 +16,14 @@ export class DccTrustImportError extends Error {
   override name = 'DccTrustImportError';
 }
 
-/** Reads an import file; refuses an empty or unreadable one with the parser's message (which names the entry). */
-export function checkDccTrustImport(bytes: Uint8Array): TrustList {
+/**
+ * Reads an import file; refuses an empty or unreadable one with the parser's message (which names the
+ * entry). With a list key, the signed form's signature must verify (see ParseTrustOptions).
+ */
+export function checkDccTrustImport(bytes: Uint8Array, options: ParseTrustOptions = {}): TrustList {
   let list: TrustList;
   try {
-    list = parseTrustList(bytes);
+    list = parseTrustList(bytes, options);
   } catch (err) {
     throw new DccTrustImportError(`trust list refused: ${err instanceof Error ? err.message : 'unreadable'}`);
   }

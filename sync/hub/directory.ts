@@ -2,8 +2,8 @@ import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { keyIdOf, keyIdText } from '../../base/node/keys.js';
 import type { KeyRole } from '../../base/common/key-roles.js';
 import type { Migration } from '../../base/node/sqlite.js';
-import type { Notice, Placement, WorkerRecord } from '../../base/common/types.js';
-import { hubKeySchema, hubSupervisorSchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
+import type { DccSignerRecord, Notice, Placement, WorkerRecord } from '../../base/common/types.js';
+import { dccSignerSchema, hubKeySchema, hubSupervisorSchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import { deviceIdSchema, identifierSchema } from '../../base/common/ids.js';
 import { startOfDayIn, timeOfDayIn } from '../../base/common/time.js';
@@ -232,6 +232,34 @@ export class HubDirectory {
       if (r.removed) await tx.run(sql`DELETE FROM hub_workers WHERE worker_id IN (SELECT key FROM records WHERE stream = 'roster' AND deleted = 1)`);
       return r;
     });
+  }
+
+  /**
+   * Replaces the HC1 trust list kiosks download (the `dcc` stream) with these signers, in one
+   * transaction: a signer not given is removed, an unchanged one keeps its revision (kiosks download
+   * only what changed). Each record is checked with the kiosks' own schema first; one they would
+   * refuse fails the whole import and changes nothing.
+   */
+  async replaceDccSigners(signers: readonly DccSignerRecord[]): Promise<{ rev: number; added: number; changed: number; removed: number; unchanged: number }> {
+    const checked = signers.map((s) => dccSignerSchema.parse(s));
+    return this.sql.write(async (tx) => {
+      const held = new Map((await tx.all<{ key: string; value: string }>(sql`SELECT key, value FROM records WHERE stream = 'dcc' AND deleted = 0`)).map((r) => [r.key, r.value]));
+      let added = 0;
+      let changed = 0;
+      for (const s of checked) {
+        const old = held.get(s.kid);
+        if (old === undefined) added++;
+        else if (old !== JSON.stringify(s)) changed++;
+      }
+      const r = await this.putRecords(tx, 'dcc', checked.map((s) => [s.kid, s] as const), true);
+      return { rev: r.rev, added, changed, removed: r.removed, unchanged: checked.length - added - changed };
+    });
+  }
+
+  /** The HC1 signers kiosks download, by kid. */
+  async dccSigners(): Promise<DccSignerRecord[]> {
+    const rows = await this.sql.all<{ key: string; value: string }>(sql`SELECT key, value FROM records WHERE stream = 'dcc' AND deleted = 0`);
+    return rows.sort((a, b) => byText(a.key, b.key)).map((r) => JSON.parse(r.value) as DccSignerRecord);
   }
 
   /** Publishes (or replaces) a notice; kiosks keep and show it until it expires. */
