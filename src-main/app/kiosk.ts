@@ -68,7 +68,7 @@ import { EnrolMeScreens } from '../api/enrol-me-screens.js';
 import { DeclareTokens, KioskDeclarationDesk } from '../core/declarations/index.js';
 import { KioskVisitors } from '../core/visitors/visitors.js';
 import { VisitorKeyring } from '../../base/node/visitor-keyring.js';
-import { DccTrustHolder, SqliteDccTrustStorage, createDccCheck } from '../core/dcc/index.js';
+import { DccSigners, createDccCheck } from '../core/dcc/index.js';
 import type { DccCheck } from '../core/visitors/dcc-port.js';
 
 /** The WAL's bound: a sixteenth of the store's filesystem, between 1 and 16 MiB (a small SD card or partition never fills with WAL). */
@@ -285,13 +285,13 @@ export class Kiosk {
       const declareTokens = takesDeclarations ? new DeclareTokens() : undefined;
       // Visitors (issue 14): registered on this kiosk's screen when enabled; the pseudonym keyring is root-only, next to the settings.
       let recordVisitorDeclaration: KioskDeclarationDesk['recordDeclaration'] | undefined;
-      // HC1 certificates (issue 14): verified offline against the trust list the hub sent, signed (kept in the store, verified again here).
+      // HC1 certificates (issue 14): verified offline against the signers the hub sent (the `dcc` downlink stream, kept in the store).
       let dcc: DccCheck | undefined;
+      let dccSigners: DccSigners | undefined;
       if (takesDeclarations && settings.visitors.enabled && settings.dcc.enabled) {
-        const trust = new DccTrustHolder(new SqliteDccTrustStorage(this.db), this.keyring);
-        const restored = trust.restore(Date.now());
-        if (restored && !restored.ok) this.log.warn({ reason: restored.reason, detail: restored.detail }, 'the stored HC1 trust list is not used');
-        dcc = createDccCheck({ trust: () => trust.list(), policy: () => this.policy.get() });
+        const signers = new DccSigners(this.db, this.log.child({ ns: 'dcc' }));
+        dccSigners = signers;
+        dcc = createDccCheck({ trust: () => signers.list(), policy: () => this.policy.get() });
       }
       const visitors =
         takesDeclarations && settings.visitors.enabled
@@ -378,6 +378,8 @@ export class Kiosk {
           placement: (kind, changes) => placement.applyChanges(kind, changes),
           supervisors: (kind, changes) => hubSupervisors.applyChanges(kind, changes),
           ...(remoteSettings ? { settings: (kind: 'snapshot' | 'delta', changes: Parameters<RemoteSettingsReceiver['applyChanges']>[1]) => remoteSettings.applyChanges(kind, changes) } : {}),
+          // Only a kiosk with HC1 on asks for the signers (the stream is optional).
+          ...(dccSigners ? { dcc: (kind: 'snapshot' | 'delta', changes: Parameters<DccSigners['applyChanges']>[1]) => dccSigners.applyChanges(kind, changes) } : {}),
         },
         this.log.child({ ns: 'sync:downlink' }),
         { clockSynced: () => clock.read().synced },

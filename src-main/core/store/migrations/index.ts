@@ -21,7 +21,7 @@ import * as m0019 from './0019-trace-index.js';
 import * as m0020 from './0020-trips.js';
 import * as m0021 from './0021-gate-for-everyone.js';
 import * as m0022 from './0022-visitors.js';
-import * as m0023 from './0023-dcc-trust.js';
+import * as m0023 from './0023-dcc-signers.js';
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -47,5 +47,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 20, name: '0020-trips', up: m0020.up },
   { version: 21, name: '0021-gate-for-everyone', up: m0021.up },
   { version: 22, name: '0022-visitors', up: m0022.up },
-  { version: 23, name: '0023-dcc-trust', up: m0023.up },
+  { version: 23, name: '0023-dcc-signers', up: m0023.up },
 ];
