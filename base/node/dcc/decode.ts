@@ -78,8 +78,14 @@ const PAYLOAD_OPTIONS = { useMaps: true, rejectDuplicateMapKeys: true, allowInde
 
 export interface DccCose {
   protectedBytes: Uint8Array;
+  /**
+   * From the protected header only (RFC 9052 section 3.1, the DCC specification): the unprotected
+   * header is not covered by the signature, so an algorithm there is not taken.
+   */
   alg: number | undefined;
-  /** From the protected header when present there, else from the unprotected one. */
+  /** True when the protected header has no alg but the unprotected one does (for a clearer refusal). */
+  algOnlyUnprotected: boolean;
+  /** From the protected header when present there, else from the unprotected one (the DCC specification allows both). */
   kid: Uint8Array | undefined;
   payload: Uint8Array;
   signature: Uint8Array;
@@ -113,11 +119,12 @@ export function parseDccCose(bytes: Uint8Array): DccCose {
   }
   if (!(protectedMap instanceof Map)) throw new DccStepError('DCC_COSE', 'protected header is not a map');
   if (!(u instanceof Map)) throw new DccStepError('DCC_COSE', 'unprotected header is not a map');
-  const alg: unknown = protectedMap.get(1) ?? u.get(1);
+  const alg: unknown = protectedMap.get(1);
   const kid: unknown = protectedMap.get(4) ?? u.get(4);
   if (alg !== undefined && typeof alg !== 'number') throw new DccStepError('DCC_COSE', 'alg is not a number');
   if (kid !== undefined && !(kid instanceof Uint8Array)) throw new DccStepError('DCC_COSE', 'kid is not a byte string');
-  return { protectedBytes, alg, kid, payload: bytesOf(payload, 'payload'), signature: bytesOf(signature, 'signature') };
+  const algOnlyUnprotected = alg === undefined && u.get(1) !== undefined;
+  return { protectedBytes, alg, algOnlyUnprotected, kid, payload: bytesOf(payload, 'payload'), signature: bytesOf(signature, 'signature') };
 }
 
 /** The bytes a COSE_Sign1 signature covers (RFC 9052 section 4.4), with an empty external_aad. */

@@ -10,6 +10,12 @@ import { DCC_EKU, signerPublicKey, type DccSigner, type TrustList } from './trus
  * rules (CertLogic) are separate: evaluateDccRules.
  */
 
+/**
+ * How far in the verifier's future a certificate's issue time (`iat`) may be: a kiosk whose clock is
+ * a little slow must not refuse a certificate issued minutes ago. Expiry (`exp`) gets no tolerance.
+ */
+export const DCC_IAT_SKEW_SECONDS = 5 * 60;
+
 export interface VerifyDccOptions {
   /** Verification time, milliseconds since the epoch (default now). */
   at?: number;
@@ -80,6 +86,16 @@ export function keyUsageAllows(signer: DccSigner, type: DccType): boolean {
   return dccOids.some((o) => (DCC_EKU[type] as readonly string[]).includes(o));
 }
 
+/**
+ * Verifies `input` (HC1 text, or its bytes) at `options.at`. The times, against the verification
+ * time `at` (seconds for the CWT claims):
+ *  - `exp` is required and strict: expired (DCC_EXPIRED) when exp < at; the exp second itself is
+ *    still valid;
+ *  - `iat`, when present, may be up to DCC_IAT_SKEW_SECONDS after `at` (a slow kiosk clock); later
+ *    than that is DCC_NOT_YET_VALID;
+ *  - the signer certificate must be within its own notBefore..notAfter at `at` (DCC_SIGNER_NOT_VALID).
+ * The signature algorithm is taken from the protected header only; the kid from either (protected first).
+ */
 export function verifyDcc(input: unknown, trust: TrustList, options: VerifyDccOptions = {}): DccResult {
   const steps = emptySteps();
   const reasons: DccReason[] = [];
@@ -145,7 +161,13 @@ export function verifyDcc(input: unknown, trust: TrustList, options: VerifyDccOp
       if (signer) steps.signature = 'ok';
       else {
         steps.signature = 'fail';
-        fail('DCC_BAD_SIGNATURE', `the signature does not verify with signer ${kidB64}`);
+        const why =
+          cose.alg !== undefined
+            ? `the signature does not verify with signer ${kidB64}`
+            : cose.algOnlyUnprotected
+              ? 'the signature algorithm (alg) is only in the unprotected header, which the signature does not cover'
+              : 'no signature algorithm (alg) in the protected header';
+        fail('DCC_BAD_SIGNATURE', why);
       }
     }
 
@@ -160,9 +182,9 @@ export function verifyDcc(input: unknown, trust: TrustList, options: VerifyDccOp
       expiryOk = false;
       fail('DCC_EXPIRED', claims.exp === undefined ? 'no expiry (exp) in the certificate' : 'the certificate has expired');
     }
-    if (claims.iat !== undefined && claims.iat > atSeconds) {
+    if (claims.iat !== undefined && claims.iat > atSeconds + DCC_IAT_SKEW_SECONDS) {
       expiryOk = false;
-      fail('DCC_NOT_YET_VALID', 'issued after the verification time');
+      fail('DCC_NOT_YET_VALID', `issued more than ${DCC_IAT_SKEW_SECONDS} seconds after the verification time`);
     }
     if (signer && (at < signer.notBefore || at > signer.notAfter)) {
       expiryOk = false;

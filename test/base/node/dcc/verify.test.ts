@@ -1,5 +1,7 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { encode as base45Encode } from '@digitalbazaar/base45';
@@ -8,10 +10,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isDccReason } from '../../../../base/common/dcc.js';
 import {
+  DCC_IAT_SKEW_SECONDS,
   DccRuleError,
   DccTrustError,
   MAX_DCC_INFLATED,
   dccKidOf,
+  signerFromDer,
   evaluateDccRules,
   parseDccRules,
   parseTrustList,
@@ -20,6 +24,7 @@ import {
   type TrustList,
 } from '../../../../base/node/dcc/index.js';
 import { corpus } from '../../../helpers/corpora.js';
+import { mintDccSigner, mintHc1, vaccinationHcert, type TestDccSigner } from '../../../helpers/dcc.js';
 
 /** Library behaviour beyond the corpus: trust-list formats, the zlib cap, rules, and never a throw. */
 
@@ -70,14 +75,29 @@ describe('trust material', () => {
     expect(allVerify(array)).toEqual([true, true, true]);
     const wrapped = parseTrustList(JSON.stringify({ certificates: ENTRIES }));
     expect(allVerify(wrapped)).toEqual([true, true, true]);
-    // A list that names a signer by a kid other than the message's does not vouch for it.
-    const wrongKid = parseTrustList(JSON.stringify([{ ...ENTRIES[0], kid: 'AAAAAAAAAAA=' }]));
-    expect(verifyDcc(CO3.PREFIX, wrongKid, { at: CO3.at }).reasons).toContain('DCC_UNKNOWN_SIGNER');
     // Two signers under one kid (8 bytes can collide): each is tried; a wrong one alone is a bad signature.
+    // (A list cannot say so any more, its kids must be the certificates' own: built directly.)
     const kid = dccKidOf(CO3.der);
-    const impostor = { ...ENTRIES[2], kid };
-    expect(verifyDcc(CO3.PREFIX, parseTrustList(JSON.stringify([impostor, ENTRIES[0]])), { at: CO3.at })).toMatchObject({ valid: true });
-    expect(verifyDcc(CO3.PREFIX, parseTrustList(JSON.stringify([impostor])), { at: CO3.at })).toMatchObject({ valid: false, reasons: ['DCC_BAD_SIGNATURE'], steps: { signature: 'fail', keyUsage: 'skipped' } });
+    const impostor = { ...signerFromDer(DE1.der, 'DE1'), kid };
+    const genuine = signerFromDer(CO3.der, 'CO3');
+    expect(verifyDcc(CO3.PREFIX, { signers: [impostor, genuine] }, { at: CO3.at })).toMatchObject({ valid: true });
+    expect(verifyDcc(CO3.PREFIX, { signers: [impostor] }, { at: CO3.at })).toMatchObject({ valid: false, reasons: ['DCC_BAD_SIGNATURE'], steps: { signature: 'fail', keyUsage: 'skipped' } });
+  });
+
+  it("refuses a list whose kid is not the certificate's own (first 8 bytes of its SHA-256), naming the entry", () => {
+    // A list naming CO3's certificate by another kid would make it vouch for messages of that kid.
+    expect(() => parseTrustList(JSON.stringify([ENTRIES[0], { ...ENTRIES[1], kid: 'AAAAAAAAAAA=' }]))).toThrow(
+      new DccTrustError(`trust list entry [1] (kid AAAAAAAAAAA=): the kid is not the certificate's (its SHA-256 gives ${dccKidOf(CO1.der)})`),
+    );
+    expect(() => parseTrustList(JSON.stringify({ certificates: [{ ...ENTRIES[0], kid: ENTRIES[2]!.kid }] }))).toThrow(/certificates\[0\] \(kid [^)]+\): the kid is not the certificate's/);
+    // A root (CSCA) entry's kid is checked the same way.
+    expect(() => parseTrustList(JSON.stringify([ENTRIES[0], { ...dgcgEntry(CO1.der, 'AT', 'CSCA'), kid: ENTRIES[0]!.kid }]))).toThrow(/entry \[1\] .*the kid is not the certificate's/);
+    // The same kid without padding or in the URL alphabet is the same kid; the signer keeps the canonical form.
+    const bare = parseTrustList(JSON.stringify([{ ...ENTRIES[0], kid: ENTRIES[0]!.kid.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_') }]));
+    expect(bare.signers.map((s) => s.kid)).toEqual([dccKidOf(CO3.der)]);
+    expect(allVerify(bare)).toEqual([true, false, false]);
+    // signerFromDer with a given kid checks it too (the downlink's records use it).
+    expect(() => signerFromDer(CO3.der, 'record', { kid: ENTRIES[2]!.kid })).toThrow(DccTrustError);
   });
 
   it('reads the signed form; with the publisher key the signature is checked, a changed list is refused', () => {
@@ -86,6 +106,12 @@ describe('trust material', () => {
     const signed = `${sign('sha256', Buffer.from(body), publisher.privateKey).toString('base64')}\n${body}`;
     expect(allVerify(parseTrustList(signed, { listKey: publisher.publicKey }))).toEqual([true, true, true]);
     expect(allVerify(parseTrustList(signed))).toEqual([true, true, true]);
+    // The result says whether the signature was checked, for the hub import to show.
+    expect(parseTrustList(signed, { listKey: publisher.publicKey }).signature).toBe('verified');
+    expect(parseTrustList(signed).signature).toBe('unchecked');
+    expect(parseTrustList(body).signature).toBe('absent');
+    expect(parseTrustList(body, { listKey: publisher.publicKey }).signature).toBe('absent');
+    expect([parseTrustList(CO3.der).signature, parseTrustList(pem(CO3.der)).signature]).toEqual(['absent', 'absent']);
     const tampered = signed.replace('"DE"', '"FR"');
     expect(() => parseTrustList(tampered, { listKey: publisher.publicKey })).toThrow(/signature does not verify/);
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -108,6 +134,83 @@ describe('trust material', () => {
 function hc1(cose: Uint8Array): string {
   return 'HC1:' + base45Encode(new Uint8Array(deflateSync(cose)));
 }
+
+/** A certificate minted by openssl: `issuer` absent makes it self-signed. */
+interface Minted {
+  der: Buffer;
+  key: KeyObject;
+  /** Files for openssl to sign with. */
+  files: { cert: string; key: string };
+}
+
+describe('signers checked against their country root (CSCA)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dcc-csca-'));
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  let n = 0;
+  function mint(subject: string, issuer?: Minted, rootOptions: string[] = []): Minted {
+    n += 1;
+    const key = join(dir, `${n}.key`);
+    const cert = join(dir, `${n}.pem`);
+    const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-subj', subject];
+    if (!issuer) {
+      openssl('req', '-x509', ...newKey, '-out', cert, '-days', '3650', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', ...rootOptions);
+    } else {
+      const csr = join(dir, `${n}.csr`);
+      const ext = join(dir, `${n}.cnf`);
+      writeFileSync(ext, 'keyUsage=critical,digitalSignature\n');
+      openssl('req', '-new', ...newKey, '-out', csr);
+      openssl('x509', '-req', '-in', csr, '-CA', issuer.files.cert, '-CAkey', issuer.files.key, '-set_serial', String(n), '-days', '365', '-extfile', ext, '-out', cert);
+    }
+    return { der: Buffer.from(new X509Certificate(readFileSync(cert)).raw), key: createPrivateKey(readFileSync(key)), files: { cert, key } };
+  }
+  const root = mint('/C=VN/CN=SafeGate test CSCA');
+  // Same name as the root, another key (and no key identifier, so only the signature tells them apart).
+  const lookalike = mint('/C=VN/CN=SafeGate test CSCA', undefined, ['-addext', 'subjectKeyIdentifier=none']);
+  const stranger = mint('/C=VN/CN=Someone else CA');
+  const dsc = mint('/C=VN/CN=SafeGate test DSC 1', root);
+  const rogue = mint('/C=VN/CN=SafeGate test DSC 2', stranger);
+  const forged = mint('/C=VN/CN=SafeGate test DSC 3', lookalike);
+  rmSync(dir, { recursive: true, force: true });
+  const asSigner = (m: Minted): TestDccSigner => ({ der: new Uint8Array(m.der), privateKey: m.key, pem: '', kid: dccKidOf(m.der) });
+  const now = Date.now();
+  const hc1By = (m: Minted) => mintHc1({ signer: asSigner(m), nowMs: now });
+
+  it('keeps a DSC its country root issued; leaves out, with a reason, one it did not, and keeps the rest of the list', () => {
+    expect(verifyDcc(hc1By(dsc), parseTrustList(dsc.der), { at: now }).valid).toBe(true);
+    const list = parseTrustList(JSON.stringify([dgcgEntry(root.der, 'VN', 'CSCA'), dgcgEntry(dsc.der, 'VN'), dgcgEntry(rogue.der, 'VN'), dgcgEntry(forged.der, 'vn'), ENTRIES[2]]));
+    expect(list.signers.map((s) => s.kid)).toEqual([dccKidOf(dsc.der), dccKidOf(DE1.der)]);
+    expect(list.refused).toEqual([
+      { kid: dccKidOf(rogue.der), country: 'VN', reason: "not issued by any of the country's 1 CSCA certificate(s) in the list" },
+      // Issued by a root of the same name that the list does not carry (the key identifiers differ).
+      { kid: dccKidOf(forged.der), country: 'vn', reason: "not issued by any of the country's 1 CSCA certificate(s) in the list" },
+    ]);
+    expect(verifyDcc(hc1By(dsc), list, { at: now }).valid).toBe(true);
+    expect(verifyDcc(hc1By(rogue), list, { at: now }).reasons).toEqual(['DCC_UNKNOWN_SIGNER']);
+    expect(verifyDcc(hc1By(forged), list, { at: now }).reasons).toEqual(['DCC_UNKNOWN_SIGNER']);
+    // Another country's signers are not checked against VN's root; the CSCA itself signs no HC1.
+    expect(verifyDcc(DE1.PREFIX, list, { at: DE1.at }).valid).toBe(true);
+    expect(list.signers.some((s) => s.kid === dccKidOf(root.der))).toBe(false);
+  });
+
+  it('a root of the same name but another key does not vouch for the DSC', () => {
+    const list = parseTrustList(JSON.stringify({ certificates: [dgcgEntry(lookalike.der, 'VN', 'CSCA'), dgcgEntry(dsc.der, 'VN')] }));
+    expect(list.signers).toEqual([]);
+    expect(list.refused).toEqual([{ kid: dccKidOf(dsc.der), country: 'VN', reason: "its signature does not verify with the country's CSCA that it names as issuer" }]);
+    // Any of the country's roots may have issued it.
+    const two = parseTrustList(JSON.stringify([dgcgEntry(lookalike.der, 'VN', 'CSCA'), dgcgEntry(root.der, 'VN', 'CSCA'), dgcgEntry(dsc.der, 'VN')]));
+    expect(two).toMatchObject({ refused: [], signers: [{ kid: dccKidOf(dsc.der), country: 'VN' }] });
+  });
+
+  it('without a CSCA for the country (DSC-only lists, PEM, DER) every DSC is kept as before', () => {
+    const dscOnly = parseTrustList(JSON.stringify([dgcgEntry(dsc.der, 'VN'), dgcgEntry(rogue.der, 'VN'), dgcgEntry(forged.der, 'VN')]));
+    expect(dscOnly).toMatchObject({ refused: [], signature: 'absent' });
+    expect(dscOnly.signers).toHaveLength(3);
+    // A root of another country does not apply.
+    expect(parseTrustList(JSON.stringify([dgcgEntry(root.der, 'DE', 'CSCA'), dgcgEntry(rogue.der, 'VN')])).signers).toHaveLength(1);
+    expect(parseTrustList(pem(rogue.der) + pem(root.der)).signers).toHaveLength(2);
+    expect(parseTrustList(rogue.der)).toMatchObject({ refused: [], signers: [{ kid: dccKidOf(rogue.der) }] });
+  });
+});
 
 describe('verifyDcc', () => {
   const trust = parseTrustList(CO3.der);
@@ -135,7 +238,17 @@ describe('verifyDcc', () => {
     const late = verifyDcc(CO3.PREFIX, trust, { at: (ok.exp! + 1) * 1000 });
     expect(late).toMatchObject({ valid: false, steps: { signature: 'ok', expiry: 'fail' } });
     expect(late.reasons).toContain('DCC_EXPIRED');
-    expect(verifyDcc(CO3.PREFIX, trust, { at: (ok.iat! - 1) * 1000 }).reasons).toContain('DCC_NOT_YET_VALID');
+    // iat may be up to DCC_IAT_SKEW_SECONDS in the verifier's future (a slow kiosk clock), no more.
+    // (CO3's signer certificate starts at the very second of its iat: widened here so only iat is at play.)
+    expect(DCC_IAT_SKEW_SECONDS).toBe(300);
+    const wide = { signers: [{ ...trust.signers[0]!, notBefore: 0 }] };
+    expect(verifyDcc(CO3.PREFIX, wide, { at: (ok.iat! - 1) * 1000 })).toMatchObject({ valid: true, steps: { expiry: 'ok' } });
+    expect(verifyDcc(CO3.PREFIX, wide, { at: (ok.iat! - DCC_IAT_SKEW_SECONDS) * 1000 })).toMatchObject({ valid: true, steps: { expiry: 'ok' } });
+    expect(verifyDcc(CO3.PREFIX, wide, { at: (ok.iat! - DCC_IAT_SKEW_SECONDS - 1) * 1000 })).toMatchObject({ valid: false, reasons: ['DCC_NOT_YET_VALID'], steps: { expiry: 'fail' } });
+    // The signer certificate's own start gets no tolerance (its validity is its issuer's statement).
+    expect(verifyDcc(CO3.PREFIX, trust, { at: (ok.iat! - 1) * 1000 }).reasons).toEqual(['DCC_SIGNER_NOT_VALID']);
+    // exp has no tolerance: one second past it is expired.
+    expect(verifyDcc(CO3.PREFIX, trust, { at: (ok.exp! + 1) * 1000 }).reasons).toEqual(['DCC_EXPIRED']);
     // At exactly exp the certificate is still valid (the ES corpus cases sit on that second).
     expect(verifyDcc(CO3.PREFIX, trust, { at: ok.exp! * 1000 }).steps.expiry).toBe('ok');
     // No usable verification time fails closed.
@@ -143,6 +256,43 @@ describe('verifyDcc', () => {
     // A signer certificate outside its own validity.
     const signer = trust.signers[0]!;
     expect(verifyDcc(CO3.PREFIX, { signers: [{ ...signer, notAfter: CO3.at - 1 }] }, { at: CO3.at }).reasons).toContain('DCC_SIGNER_NOT_VALID');
+  });
+
+  it('takes the signature algorithm from the protected header only; the kid from either', () => {
+    const signer = mintDccSigner('SafeGate test DSC alg');
+    const kid = Buffer.from(signer.kid, 'base64');
+    const now = Date.now();
+    const payload = cborEncode(
+      new Map<number, unknown>([
+        [1, 'VN'],
+        [6, Math.floor(now / 1000) - 60],
+        [4, Math.floor(now / 1000) + 86_400],
+        [-260, new Map([[1, vaccinationHcert()]])],
+      ]),
+    );
+    /** A correctly signed message with these headers (the signature covers the protected one only). */
+    const message = (protectedMap: Map<number, unknown>, unprotectedMap: Map<number, unknown>) => {
+      const protectedBytes = protectedMap.size === 0 ? new Uint8Array(0) : cborEncode(protectedMap);
+      const signature = sign('sha256', cborEncode(['Signature1', protectedBytes, new Uint8Array(0), payload]), { key: signer.privateKey, dsaEncoding: 'ieee-p1363' });
+      return hc1(cborEncode([protectedBytes, unprotectedMap, payload, new Uint8Array(signature)]));
+    };
+    const trustSigner = parseTrustList(signer.der);
+    const check = (text: string) => verifyDcc(text, trustSigner, { at: now });
+    // alg protected: valid whether the kid is protected or not.
+    expect(check(message(new Map<number, unknown>([[1, -7], [4, kid]]), new Map())).valid).toBe(true);
+    expect(check(message(new Map([[1, -7]]), new Map([[4, kid]]))).valid).toBe(true);
+    // The protected kid wins over an unprotected one.
+    expect(check(message(new Map<number, unknown>([[1, -7], [4, kid]]), new Map([[4, new Uint8Array(8)]]))).valid).toBe(true);
+    // alg only in the unprotected header: the same correct signature is refused.
+    const unprotectedAlg = check(message(new Map(), new Map<number, unknown>([[1, -7], [4, kid]])));
+    expect(unprotectedAlg).toMatchObject({ valid: false, reasons: ['DCC_BAD_SIGNATURE'], steps: { signature: 'fail' } });
+    expect(unprotectedAlg.detail).toMatch(/alg\) is only in the unprotected header/);
+    const noAlg = check(message(new Map([[4, kid]]), new Map()));
+    expect(noAlg).toMatchObject({ valid: false, reasons: ['DCC_BAD_SIGNATURE'] });
+    expect(noAlg.detail).toMatch(/no signature algorithm \(alg\) in the protected header/);
+    // The corpus case that relies on it (common CO20, listed in corpus.test.ts).
+    const co20 = loadCase('common/2DCode/raw/CO20.json');
+    expect(verifyDcc(co20.PREFIX, parseTrustList(co20.der), { at: co20.at })).toMatchObject({ reasons: ['DCC_BAD_SIGNATURE'], steps: { signature: 'fail' } });
   });
 
   it('never throws: any text or bytes give a result whose reasons are stable codes', () => {
