@@ -7,6 +7,9 @@ import {
   hubEventFromRow,
   mergeCheckpointWindows,
   PRESENCE_COLUMNS,
+  registrationsFromRows,
+  VISITOR_PRESENCE_COLUMNS,
+  type VisitorRegistration,
   presenceFromRow,
   reportedFromRows,
   type ReportedPlace,
@@ -471,6 +474,13 @@ const PG_MIGRATIONS: { version: number; sql: string }[] = [
       END
       $fn$;`,
   },
+  {
+    // Visitors in traces (sync/hub/migrations/0010-visitor-place.ts): a visitor's allowed passages by
+    // checkpoint and time, the columns tracing reads included.
+    version: 14,
+    sql: `CREATE INDEX IF NOT EXISTS hub_events_visitor_place ON hub_events (checkpoint_id, (coalesce(corrected_wall_ms, wall_ms)))
+            INCLUDE (visitor_id, direction, zone_id, clock, device_id) WHERE visitor_id IS NOT NULL AND decision = 'allow';`,
+  },
 ];
 
 /** The PostgreSQL WHERE clause (and its positional parameters) of a filter. */
@@ -733,6 +743,41 @@ export class PgHubStore implements HubStore {
       rowMode: 'array',
     });
     return rows.map(presenceFromRow);
+  }
+
+  async visitorPresence(visitorIds: readonly string[], sinceMs: number, untilMs: number): Promise<PresenceEvent[]> {
+    if (visitorIds.length === 0 || untilMs <= sinceMs) return [];
+    const { rows } = await this.pool.query<unknown[]>({
+      text: `SELECT ${VISITOR_PRESENCE_COLUMNS} FROM hub_events
+             WHERE visitor_id = ANY($1::text[]) AND decision = 'allow' AND ${PASSAGE_SQL} AND ${EVENT_TIME_SQL} >= $2 AND ${EVENT_TIME_SQL} < $3`,
+      values: [[...new Set(visitorIds)], sinceMs, untilMs],
+      rowMode: 'array',
+    });
+    return rows.map(presenceFromRow);
+  }
+
+  async visitorCheckpointPresence(windows: readonly CheckpointWindow[]): Promise<PresenceEvent[]> {
+    const merged = mergeCheckpointWindows(windows);
+    if (merged.length === 0) return [];
+    const { rows } = await this.pool.query<unknown[]>({
+      text: `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.visitor_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock, e.trip_id
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w (checkpoint_id, since_ms, until_ms)
+             JOIN hub_events e ON e.checkpoint_id = w.checkpoint_id
+               AND coalesce(e.corrected_wall_ms, e.wall_ms) >= w.since_ms AND coalesce(e.corrected_wall_ms, e.wall_ms) < w.until_ms
+             WHERE e.visitor_id IS NOT NULL AND e.decision = 'allow' AND e.${PASSAGE_SQL}`,
+      values: [merged.map((w) => w.checkpointId), merged.map((w) => w.sinceMs), merged.map((w) => w.untilMs)],
+      rowMode: 'array',
+    });
+    return rows.map(presenceFromRow);
+  }
+
+  async visitorRegistrations(visitorIds: readonly string[]): Promise<VisitorRegistration[]> {
+    if (visitorIds.length === 0) return [];
+    const { rows } = await this.pool.query<{ visitor_id: string; t: string; visit: string | null }>(
+      `SELECT visitor_id, ${EVENT_TIME_SQL} AS t, visit FROM hub_events WHERE visitor_id = ANY($1::text[]) AND source = 'visitor' AND visit IS NOT NULL`,
+      [[...new Set(visitorIds)]],
+    );
+    return registrationsFromRows(rows);
   }
 
   async reportedPlaces(deviceIds: readonly string[]): Promise<Map<string, ReportedPlace[]>> {

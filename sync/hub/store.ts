@@ -11,6 +11,7 @@ import * as m0003 from './migrations/0003-dating.js';
 import * as m0007 from './migrations/0007-trace-place.js';
 import * as m0008 from './migrations/0008-trips.js';
 import * as m0009 from './migrations/0009-gate-for-everyone.js';
+import * as m0010 from './migrations/0010-visitor-place.js';
 import { dateEvent, type ClockTrust } from './dating.js';
 import type { ClockAnchor } from '../batch-codec.js';
 import type { Alert, Heartbeat } from '../protocol.js';
@@ -150,6 +151,31 @@ export function presenceFromRow(r: unknown[]): PresenceEvent {
   };
 }
 
+/** A visitor's registration as the hub received it (a `visitor` event with the visit's name). */
+export interface VisitorRegistration {
+  visitorId: string;
+  /** The hub's time of the registration. */
+  timeMs: number;
+  name: string;
+  host: string;
+  purpose: string;
+}
+
+/** The columns of a visitor's {@link PresenceEvent} row (the pseudonym where a worker's id stands). */
+export const VISITOR_PRESENCE_COLUMNS = 'device_id, checkpoint_id, zone_id, visitor_id, direction, coalesce(corrected_wall_ms, wall_ms) AS t, clock, trip_id';
+
+/** Registrations from rows of `visitor` events (visit JSON text); those without a name are decisions, not registrations. */
+export function registrationsFromRows(rows: readonly { visitor_id: string; t: number | string; visit: string | null }[]): VisitorRegistration[] {
+  const out: VisitorRegistration[] = [];
+  for (const r of rows) {
+    if (r.visit === null) continue;
+    const v = JSON.parse(r.visit) as VisitEventDetails;
+    if (typeof v.name !== 'string') continue;
+    out.push({ visitorId: r.visitor_id, timeMs: Number(r.t), name: v.name, host: v.host ?? '', purpose: v.purpose ?? '' });
+  }
+  return out.sort((a, b) => a.timeMs - b.timeMs || (a.visitorId < b.visitorId ? -1 : a.visitorId > b.visitorId ? 1 : 0));
+}
+
 /** Where a device said it was: the checkpoint and zone ids in its events. */
 export interface ReportedPlace {
   checkpointId: string;
@@ -245,6 +271,19 @@ export interface HubStore {
    * devices with no event are absent.
    */
   reportedPlaces(deviceIds: readonly string[]): Promise<Map<string, ReportedPlace[]>>;
+  /**
+   * Tracing visitors (issue 14): the allowed passages of these visitors from `sinceMs` to `untilMs`
+   * (the hub's time), each with the visitor's pseudonym as its `workerId`, in no particular order.
+   * Read through the visitor index.
+   */
+  visitorPresence(visitorIds: readonly string[], sinceMs: number, untilMs: number): Promise<PresenceEvent[]>;
+  /**
+   * Tracing visitors: the allowed passages naming a visitor at each checkpoint within its windows (as
+   * checkpointPresence, the pseudonym as `workerId`). Read through the visitor place index (migration 10).
+   */
+  visitorCheckpointPresence(windows: readonly CheckpointWindow[]): Promise<PresenceEvent[]>;
+  /** Tracing visitors: each registration of these visitors (name, host, purpose), by time. */
+  visitorRegistrations(visitorIds: readonly string[]): Promise<VisitorRegistration[]>;
   /** Bus trips (issue 13) made up from their events, newest first: see sync/hub/trips.ts. */
   trips(q: TripQuery): Promise<HubTrip[]>;
   close(): Promise<void>;
@@ -260,6 +299,7 @@ export const HUB_MIGRATIONS = [
   { version: 7, name: '0007-trace-place', up: m0007.up },
   { version: 8, name: '0008-trips', up: m0008.up },
   { version: 9, name: '0009-gate-for-everyone', up: m0009.up },
+  { version: 10, name: '0010-visitor-place', up: m0010.up },
 ] as const;
 
 /** An event as the hub holds it: as reported, plus how far its time can be trusted, and its worker's organisation at receipt (when on a list). */
@@ -673,6 +713,45 @@ export class SqliteHubStore implements HubStore {
       )
       .all({ devices: JSON.stringify([...new Set(deviceIds)]) }) as ReportedRow[];
     return reportedFromRows(rows);
+  }
+
+  async visitorPresence(visitorIds: readonly string[], sinceMs: number, untilMs: number): Promise<PresenceEvent[]> {
+    if (visitorIds.length === 0 || untilMs <= sinceMs) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT ${VISITOR_PRESENCE_COLUMNS} FROM hub_events INDEXED BY hub_events_visitor
+         WHERE visitor_id IN (SELECT value FROM json_each(@visitors)) AND visitor_id IS NOT NULL AND decision = 'allow' AND ${PASSAGE_SQL}
+           AND ${EVENT_TIME_SQL} >= @sinceMs AND ${EVENT_TIME_SQL} < @untilMs`,
+      )
+      .raw(true)
+      .all({ visitors: JSON.stringify([...new Set(visitorIds)]), sinceMs, untilMs }) as unknown[][];
+    return rows.map(presenceFromRow);
+  }
+
+  async visitorCheckpointPresence(windows: readonly CheckpointWindow[]): Promise<PresenceEvent[]> {
+    const merged = mergeCheckpointWindows(windows);
+    if (merged.length === 0) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT e.device_id, e.checkpoint_id, e.zone_id, e.visitor_id, e.direction, coalesce(e.corrected_wall_ms, e.wall_ms) AS t, e.clock, e.trip_id
+         FROM json_each(@windows) AS w CROSS JOIN hub_events AS e INDEXED BY hub_events_visitor_place
+         WHERE e.checkpoint_id = json_extract(w.value, '$[0]') AND e.visitor_id IS NOT NULL AND e.decision = 'allow' AND e.${PASSAGE_SQL}
+           AND coalesce(e.corrected_wall_ms, e.wall_ms) >= json_extract(w.value, '$[1]') AND coalesce(e.corrected_wall_ms, e.wall_ms) < json_extract(w.value, '$[2]')`,
+      )
+      .raw(true)
+      .all({ windows: JSON.stringify(merged.map((w) => [w.checkpointId, w.sinceMs, w.untilMs])) }) as unknown[][];
+    return rows.map(presenceFromRow);
+  }
+
+  async visitorRegistrations(visitorIds: readonly string[]): Promise<VisitorRegistration[]> {
+    if (visitorIds.length === 0) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT visitor_id, ${EVENT_TIME_SQL} AS t, visit FROM hub_events INDEXED BY hub_events_visitor
+         WHERE visitor_id IN (SELECT value FROM json_each(@visitors)) AND visitor_id IS NOT NULL AND source = 'visitor' AND visit IS NOT NULL`,
+      )
+      .all({ visitors: JSON.stringify([...new Set(visitorIds)]) }) as { visitor_id: string; t: number; visit: string | null }[];
+    return registrationsFromRows(rows);
   }
 
   async trips(q: TripQuery): Promise<HubTrip[]> {

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { dayRangeIn, parseInstant } from '../../base/common/time.js';
 import type { HubDirectory } from './directory.js';
-import type { CheckpointWindow, HubStore, PresenceEvent, ReportedPlace } from './store.js';
+import { VISITOR_ID_PATTERN } from '../../base/common/visitor.js';
+import type { CheckpointWindow, HubStore, PresenceEvent, ReportedPlace, VisitorRegistration } from './store.js';
 import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from './visits.js';
 
 /**
@@ -54,6 +55,17 @@ import { visitsWithin, type VisitRecord, type Visits, type VisitWindow } from '.
  * its zone id: learnt from each kiosk's first and last event); phone check-ins likewise. F2: every
  * F1's events in one query, then their places' in another. Memory holds the events of those windows.
  * A kiosk that changed the checkpoint id it sends more than once is read by its first and last only.
+ *
+ * Visitors (issue 14): a visitor's allowed passages (their events name their pseudonym, not a worker;
+ * read by the visitor index and the visitor place index, store migration 10) make presence at narrow
+ * places exactly as a worker's do, keyed by the pseudonym, so a visitor is an F1 or F2 like anyone
+ * (kind 'visitor', with the name, host and purpose of their registration at or before the exposure,
+ * and no organisation). A site is no narrow contact, so visitors at the case's sites are listed apart
+ * (`visitorsOnSite`): a visit is the visitor's gate entry at a site to their gate exit there (with no
+ * exit, the reset time after the entry, or their next entry there if sooner), and it is listed when it
+ * overlaps the case's presence at any place of that site in the period. A visitor may be the case
+ * (`visitorId`): their contacts as a worker's, and their visits to sites (`caseVisits`). The pseudonym
+ * key is a kiosk's own, so a visitor is one person only at the kiosk they registered at.
  */
 
 /** Checkpoint kinds that make contacts (a site gate does not: the whole site is not a narrow contact). */
@@ -92,8 +104,20 @@ export interface Exposure {
   viaWorkerId?: string;
 }
 
+/** What a visitor told at registration (kept for the trace period; shown only in a trace's result). */
+export interface TracedVisit {
+  name: string;
+  host: string;
+  purpose: string;
+}
+
 export interface TraceContact {
+  /** A worker's id, or a visitor's pseudonym (kind 'visitor'). */
   workerId: string;
+  /** 'visitor': a visitor by their pseudonym (no organisation; `visitor` names them). Absent in traces saved before visitors were traced: a worker. */
+  kind?: 'worker' | 'visitor';
+  /** A visitor's name and visit (their registration at or before their first exposure); null when the hub holds no registration of theirs. */
+  visitor?: TracedVisit | null;
   degree: 1 | 2;
   /** The organisation whose list holds the worker now (directory), null if none. */
   orgId: string | null;
@@ -107,8 +131,36 @@ export interface TraceContact {
   rank: number;
 }
 
+/** A visitor at a site of the case while the case was there (issue 14; not a contact: a site is no narrow place). */
+export interface SiteVisitor {
+  visitorId: string;
+  /** The registration at or before the entry; null when the hub holds none. */
+  visitor: TracedVisit | null;
+  siteId: string;
+  /** Their gate entry at the site (the hub's time). */
+  enteredMs: number;
+  /** Their gate exit there; null when none (the visit is taken to end at the reset time, or their next entry). */
+  leftMs: number | null;
+  /** Minutes the visit overlapped the case's presence at the site's places in the period (rounded to 0.1). */
+  overlapMinutes: number;
+  /** The visit's or the case's presence rests on an event with an unverified clock. */
+  unverifiedClock: boolean;
+}
+
+/** A visit to a site by a visitor who is the case (their gate entry to their gate exit). */
+export interface CaseVisit {
+  siteId: string;
+  visitor: TracedVisit | null;
+  enteredMs: number;
+  leftMs: number | null;
+  unverifiedClock: boolean;
+}
+
 export interface TraceRequest {
-  workerId: string;
+  /** The case: a worker (or a visitor by `visitorId`: exactly one of the two). */
+  workerId?: string;
+  /** The case as a visitor's pseudonym (base/common/visitor.ts VISITOR_ID_PATTERN). */
+  visitorId?: string;
   /** Default: 14 days before toMs. */
   fromMs: number;
   /** Default: now. */
@@ -125,7 +177,10 @@ export interface TraceOptions {
 }
 
 export interface TraceResult {
+  /** The case's id: a worker's, or a visitor's pseudonym when `caseKind` is 'visitor'. */
   caseWorkerId: string;
+  /** Absent in traces saved before visitors were traced: a worker. */
+  caseKind?: 'worker' | 'visitor';
   fromMs: number;
   toMs: number;
   options: TraceOptions;
@@ -133,6 +188,10 @@ export interface TraceResult {
   casePresence: { place: TracePlace; fromMs: number; toMs: number; source: 'kiosk' | 'phone'; unverifiedClock: boolean }[];
   /** F1 first, then F2 (F2 excludes the case and every F1). */
   contacts: TraceContact[];
+  /** Visitors at the case's sites while the case was there (not contacts), by overlap minutes desc, then entry. Absent in traces saved before. */
+  visitorsOnSite?: SiteVisitor[];
+  /** A visitor case: their visits to sites overlapping the period, by entry. */
+  caseVisits?: CaseVisit[];
 }
 
 export const DEFAULT_TRACE_OPTIONS: TraceOptions = { canteenWindowMinutes: 30, resetHours: 16 };
@@ -311,6 +370,24 @@ class Places {
     if (!at) return null;
     const key = e.tripId !== undefined && this.info.get(at.key)!.kind === 'bus' ? this.noteTrip(at.key, e.deviceId, e.tripId, e.checkpointId) : at.key;
     return { workerId: e.workerId, key, checkpointId: at.checkpointId, direction: e.direction, timeMs: e.timeMs, unverified: e.clock === 'unverified', source: 'kiosk' };
+  }
+
+  /** The site whose gate a visitor's event passed (where its device was placed then, else the checkpoint it names), or null. */
+  gateSiteOf(e: PresenceEvent): string | null {
+    const cp = this.checkpoints.get(this.placedAt(e.deviceId, e.timeMs) ?? e.checkpointId);
+    return cp?.kind === 'gate' ? cp.siteId : null;
+  }
+
+  /** The checkpoint ids to read a site's gate events by: its gate checkpoints and what the kiosks placed there report. */
+  async gateReadIds(siteId: string, store: HubStore): Promise<string[]> {
+    const gates = [...this.checkpoints.values()].filter((c) => c.kind === 'gate' && c.siteId === siteId).map((c) => c.id);
+    const devices = gates.flatMap((c) => this.devicesAt.get(c) ?? []);
+    const ask = devices.filter((d) => !this.reportedBy.has(d));
+    if (ask.length > 0) {
+      const got = await store.reportedPlaces(ask);
+      for (const d of ask) this.reportedBy.set(d, got.get(d) ?? []);
+    }
+    return [...new Set([...gates, ...devices.flatMap((d) => (this.reportedBy.get(d) ?? []).map((r) => r.checkpointId))])];
   }
 
   /** A phone check-in as a passage at its place, or null where it makes no contact. */
@@ -546,12 +623,19 @@ export class Tracer {
   }
 
   async trace(request: TraceRequest): Promise<TraceResult> {
-    const { workerId, fromMs, toMs } = request;
-    if (!(typeof workerId === 'string' && workerId.length > 0 && workerId.length <= 64)) throw new TraceError('a worker id is required (at most 64 characters)');
+    const { fromMs, toMs } = request;
+    if (request.workerId !== undefined && request.visitorId !== undefined) throw new TraceError('trace a worker or a visitor, not both');
+    const asVisitor = request.visitorId !== undefined;
+    const workerId = request.workerId ?? request.visitorId;
+    if (asVisitor) {
+      if (typeof workerId !== 'string' || !VISITOR_ID_PATTERN.test(workerId)) throw new TraceError('a visitor is named by their pseudonym: v<key id>.<32 hex digits>');
+    } else if (!(typeof workerId === 'string' && workerId.length > 0 && workerId.length <= 64)) throw new TraceError('a worker id is required (at most 64 characters)');
     if (!Number.isFinite(fromMs) || !Number.isFinite(toMs)) throw new TraceError('the period needs a start and an end');
     if (fromMs >= toMs) throw new TraceError('the period starts after it ends');
     if (toMs - fromMs > MAX_TRACE_DAYS * DAY_MS) throw new TraceError(`a trace covers at most ${MAX_TRACE_DAYS} days`);
-    if (!(await this.isKnown(workerId))) throw new TraceError(`no worker ${workerId} is known to this hub (on no list, no passage)`);
+    if (asVisitor ? !(await this.isKnownVisitor(workerId)) : !(await this.isKnown(workerId))) {
+      throw new TraceError(asVisitor ? `no visitor ${workerId} is known to this hub (no registration, no passage)` : `no worker ${workerId} is known to this hub (on no list, no passage)`);
+    }
 
     const { directory } = this.deps;
     const options = this.options;
@@ -582,25 +666,96 @@ export class Tracer {
     }
 
     contacts.sort((a, b) => a.degree - b.degree || b.overlapMinutes - a.overlapMinutes || (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
-    const orgs = await directory.organisationsOf(contacts.map((c) => c.workerId));
+    const orgs = await directory.organisationsOf(contacts.filter((c) => !isVisitorId(c.workerId)).map((c) => c.workerId));
     const placeOf = new Map<string, TracePlace>();
     const place = (key: string) => placeOf.get(key) ?? placeOf.set(key, places.place(key)).get(key)!;
+
+    const onSite = await this.visitorsOnSite(caseIntervals.map((i) => ({ ...i, siteId: places.info.get(i.key)!.siteId })), workerId, places, padMs);
+    const caseVisits = asVisitor ? visitsOf(casePassagesAtGates(await this.deps.store.visitorPresence([workerId], fromMs - padMs, toMs + padMs), places), options).filter((v) => v.endMs > fromMs && v.enteredMs < toMs) : [];
+    const registrations = await this.registrationsOf([...contacts.map((c) => c.workerId), ...onSite.map((v) => v.visitorId), ...(asVisitor ? [workerId] : [])]);
     return {
       caseWorkerId: workerId,
+      caseKind: asVisitor ? 'visitor' : 'worker',
       fromMs,
       toMs,
       options: { ...options },
       casePresence: caseIntervals.map((i) => ({ place: place(i.key), fromMs: i.fromMs, toMs: i.toMs, source: i.source, unverifiedClock: i.unverified })),
       contacts: contacts.map((c, n) => ({
         workerId: c.workerId,
+        kind: isVisitorId(c.workerId) ? ('visitor' as const) : ('worker' as const),
+        ...(isVisitorId(c.workerId) ? { visitor: registrationAt(registrations, c.workerId, Math.min(...c.exposures.map((x) => x.fromMs))) } : {}),
         degree: c.degree,
-        orgId: orgs.get(c.workerId) ?? null,
+        orgId: isVisitorId(c.workerId) ? null : (orgs.get(c.workerId) ?? null),
         exposures: c.exposures.map((x) => ({ ...x, place: place(x.place.key) })),
         overlapMinutes: c.overlapMinutes,
         unverifiedClock: c.unverifiedClock,
         rank: n + 1,
       })),
+      visitorsOnSite: onSite.map((v) => ({
+        visitorId: v.visitorId,
+        visitor: registrationAt(registrations, v.visitorId, v.enteredMs),
+        siteId: v.siteId,
+        enteredMs: v.enteredMs,
+        leftMs: v.leftMs,
+        overlapMinutes: v.overlapMinutes,
+        unverifiedClock: v.unverified,
+      })),
+      ...(asVisitor
+        ? { caseVisits: caseVisits.map((v) => ({ siteId: v.siteId, visitor: registrationAt(registrations, workerId, v.enteredMs), enteredMs: v.enteredMs, leftMs: v.leftMs, unverifiedClock: v.unverified })) }
+        : {}),
     };
+  }
+
+  /**
+   * Visitors whose visit to a site (gate entry to gate exit) overlapped the case's presence at that
+   * site's places: one read of the visitors' events at each site's gates, padded by the reset time.
+   */
+  private async visitorsOnSite(caseIntervals: readonly (Interval & { siteId: string })[], caseId: string, places: Places, padMs: number): Promise<(SiteVisit & { overlapMinutes: number })[]> {
+    const bySite = new Map<string, Interval[]>();
+    for (const i of caseIntervals) push(bySite, i.siteId, i);
+    const windows: CheckpointWindow[] = [];
+    for (const [siteId, list] of bySite) {
+      const sinceMs = Math.min(...list.map((i) => i.fromMs)) - padMs;
+      const untilMs = Math.max(...list.map((i) => i.toMs)) + padMs;
+      for (const checkpointId of await places.gateReadIds(siteId, this.deps.store)) windows.push({ checkpointId, sinceMs, untilMs });
+    }
+    const events = (await this.deps.store.visitorCheckpointPresence(windows)).filter((e) => e.workerId !== caseId);
+    const out: (SiteVisit & { overlapMinutes: number })[] = [];
+    for (const v of visitsOf(casePassagesAtGates(events, places), this.options)) {
+      const at = bySite.get(v.siteId);
+      if (!at) continue;
+      // The case's presence at the site's places as one union, so overlapping places count once.
+      let ms = 0;
+      let unverified = v.unverified;
+      let coveredTo = -Infinity;
+      for (const i of [...at].sort((a, b) => a.fromMs - b.fromMs)) {
+        const from = Math.max(i.fromMs, v.enteredMs, coveredTo);
+        const to = Math.min(i.toMs, v.endMs);
+        if (to > from) {
+          ms += to - from;
+          unverified ||= i.unverified;
+        }
+        coveredTo = Math.max(coveredTo, i.toMs);
+      }
+      if (ms > 0) out.push({ ...v, unverified, overlapMinutes: round1(ms / MINUTE_MS) });
+    }
+    return out.sort((a, b) => b.overlapMinutes - a.overlapMinutes || a.enteredMs - b.enteredMs || (a.visitorId < b.visitorId ? -1 : 1));
+  }
+
+  /** Every registration of the visitors among these ids, by visitor, by time. */
+  private async registrationsOf(ids: readonly string[]): Promise<Map<string, VisitorRegistration[]>> {
+    const out = new Map<string, VisitorRegistration[]>();
+    const visitors = [...new Set(ids.filter(isVisitorId))];
+    if (visitors.length === 0) return out;
+    for (const r of await this.deps.store.visitorRegistrations(visitors)) push(out, r.visitorId, r);
+    return out;
+  }
+
+  /** A registration or a passage of this visitor at this hub. */
+  private async isKnownVisitor(visitorId: string): Promise<boolean> {
+    const { store } = this.deps;
+    if ((await store.visitorRegistrations([visitorId])).length > 0) return true;
+    return (await store.visitorPresence([visitorId], 0, Number.MAX_SAFE_INTEGER)).length > 0;
   }
 
   /** Presence from passages (presenceIntervals), each bus trip's ended by the trip's end. */
@@ -619,9 +774,12 @@ export class Tracer {
   }
 
   /** These workers' passages (kiosk events and check-ins) at places that make contacts. */
-  private async passagesOf(workerIds: readonly string[], sinceMs: number, untilMs: number, places: Places): Promise<Passage[]> {
-    const events = await this.deps.store.workerPresence(workerIds, sinceMs, untilMs);
-    const checkIns = await this.checkIns({ workerIds, sinceMs, untilMs });
+  private async passagesOf(ids: readonly string[], sinceMs: number, untilMs: number, places: Places): Promise<Passage[]> {
+    const workerIds = ids.filter((id) => !isVisitorId(id));
+    const visitorIds = ids.filter(isVisitorId);
+    const events = [...(await this.deps.store.workerPresence(workerIds, sinceMs, untilMs)), ...(await this.deps.store.visitorPresence(visitorIds, sinceMs, untilMs))];
+    // Phone check-ins are workers' only (a phone pass is issued to a listed worker).
+    const checkIns = workerIds.length === 0 ? [] : await this.checkIns({ workerIds, sinceMs, untilMs });
     await places.learnCheckIns(checkIns, this.deps.store);
     return this.resolve(events, checkIns, places);
   }
@@ -666,7 +824,7 @@ export class Tracer {
       sinceMs = Math.min(sinceMs, i.fromMs - padMs);
       untilMs = Math.max(untilMs, i.toMs + padMs);
     }
-    const events = await this.deps.store.checkpointPresence(windows);
+    const events = [...(await this.deps.store.checkpointPresence(windows)), ...(await this.deps.store.visitorCheckpointPresence(windows))];
     const checkIns = await this.checkIns({ checkpointIds: [...visitCheckpoints], sinceMs, untilMs });
     await places.learnCheckIns(checkIns, this.deps.store);
     const passages = this.resolve(events, checkIns, places, (p) => !excluded.has(p.workerId) && sourceKeys.has(p.key));
@@ -717,6 +875,70 @@ export class Tracer {
     }
     return out;
   }
+}
+
+/** A visitor's pseudonym (issue 14): visitors' passages are keyed by it where a worker's are by their id. */
+function isVisitorId(id: string): boolean {
+  return VISITOR_ID_PATTERN.test(id);
+}
+
+/** A visitor's registration at or before a time (else their first after it), null when the hub holds none. */
+function registrationAt(registrations: ReadonlyMap<string, readonly VisitorRegistration[]>, visitorId: string, atMs: number): TracedVisit | null {
+  const list = registrations.get(visitorId);
+  if (!list || list.length === 0) return null;
+  let found = list[0]!;
+  for (const r of list) if (r.timeMs <= atMs) found = r;
+  return { name: found.name, host: found.host, purpose: found.purpose };
+}
+
+/** A visitor's visit to a site: their gate entry to their gate exit (leftMs null: none; endMs: where the visit is taken to end). */
+interface SiteVisit {
+  visitorId: string;
+  siteId: string;
+  enteredMs: number;
+  leftMs: number | null;
+  endMs: number;
+  unverified: boolean;
+}
+
+/** Visitors' events at the gates of sites, with the site each passed. */
+function casePassagesAtGates(events: readonly PresenceEvent[], places: Places): { e: PresenceEvent; siteId: string }[] {
+  const out: { e: PresenceEvent; siteId: string }[] = [];
+  for (const e of events) {
+    const siteId = places.gateSiteOf(e);
+    if (siteId !== null) out.push({ e, siteId });
+  }
+  return out;
+}
+
+/**
+ * Visits from gate passages, as presence is made at a zone: an entry opens a visit, the visitor's next
+ * exit at that site closes it; with no exit it ends the reset time after the entry, or at their next
+ * entry there if sooner; an exit with no entry before it makes none.
+ */
+function visitsOf(passages: readonly { e: PresenceEvent; siteId: string }[], options: TraceOptions): SiteVisit[] {
+  const resetMs = options.resetHours * HOUR_MS;
+  const groups = new Map<string, { e: PresenceEvent; siteId: string }[]>();
+  for (const p of passages) push(groups, `${p.e.workerId}\u0000${p.siteId}`, p);
+  const out: SiteVisit[] = [];
+  for (const list of groups.values()) {
+    list.sort((a, b) => a.e.timeMs - b.e.timeMs || (a.e.direction === b.e.direction ? 0 : a.e.direction === 'entry' ? -1 : 1));
+    let open: { e: PresenceEvent; siteId: string } | null = null;
+    const close = (o: { e: PresenceEvent; siteId: string }, exit: PresenceEvent | null, endMs: number) =>
+      out.push({ visitorId: o.e.workerId, siteId: o.siteId, enteredMs: o.e.timeMs, leftMs: exit ? exit.timeMs : null, endMs, unverified: o.e.clock === 'unverified' || exit?.clock === 'unverified' });
+    for (const p of list) {
+      if (p.e.direction === 'entry') {
+        if (open) close(open, null, Math.min(open.e.timeMs + resetMs, p.e.timeMs));
+        open = p;
+      } else if (open) {
+        if (p.e.timeMs <= open.e.timeMs + resetMs) close(open, p.e, p.e.timeMs);
+        else close(open, null, open.e.timeMs + resetMs);
+        open = null;
+      }
+    }
+    if (open) close(open, null, open.e.timeMs + resetMs);
+  }
+  return out.filter((v) => v.endMs > v.enteredMs).sort((a, b) => a.enteredMs - b.enteredMs || (a.visitorId < b.visitorId ? -1 : 1));
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -460,6 +460,40 @@ export function hubStoreContract(name: string, open: () => Promise<{ store: HubS
       });
     });
 
+    it("reads a visitor's allowed passages (issue 14) by pseudonym and by checkpoint windows, and their registrations with the visit, never their records as passages", async () => {
+      await withStore(async (store) => {
+        const t0 = Date.parse('2026-11-26T06:00:00Z');
+        const base = typicalEvents(1)[0]!;
+        const v1 = 'vk1.0123456789abcdef0123456789abcdef';
+        const v2 = 'vk1.fedcba9876543210fedcba9876543210';
+        const at = (seq: number, checkpointId: string, visitorId: string, minute: number, extra: Partial<typeof base> = {}) => ({
+          ...base, seq, checkpointId, workerId: null, codeHash: null, credentialKind: 'cccd' as const, visitorId, wallMs: t0 + minute * 60_000, monoUs: base.monoUs + seq * 1_000_000,
+          decision: 'allow' as const, reasons: [], direction: 'entry' as const, source: 'camera' as const, ...extra,
+        });
+        await store.ingest('kiosk-a', [
+          at(1, 'gate-1', v1, 0, { source: 'visitor', reasons: ['VISITOR_REGISTERED'], visit: { name: 'Khách Một', host: 'Kho', purpose: 'Giao hàng', noticeVersion: 1 } }),
+          at(2, 'gate-1', v1, 1, { source: 'visitor', reasons: ['VISITOR_APPROVED'], visit: { decidedBy: 'sup-1' } }),
+          at(3, 'gate-1', v1, 2),
+          at(4, 'gate-1', v2, 3, { decision: 'deny', reasons: ['VISITOR_NOT_REGISTERED'] }),
+          at(5, 'zone-1', v1, 10),
+          at(6, 'zone-1', v1, 20, { direction: 'exit' }),
+          { ...at(7, 'zone-1', v1, 30), visitorId: undefined, workerId: 'W-1' },
+          at(8, 'gate-1', v1, 40, { direction: 'exit' }),
+        ], 1);
+        const brief = (e: PresenceEvent) => `${e.checkpointId}/${e.workerId}/${e.direction}/${(e.timeMs - t0) / 60_000}`;
+        expect((await store.visitorPresence([v1, v2], t0, t0 + 40 * 60_000)).map(brief).sort()).toEqual([`gate-1/${v1}/entry/2`, `zone-1/${v1}/entry/10`, `zone-1/${v1}/exit/20`]);
+        expect(await store.visitorPresence([], t0, t0 + 60 * 60_000)).toEqual([]);
+        expect((await store.visitorCheckpointPresence([{ checkpointId: 'zone-1', sinceMs: t0, untilMs: t0 + 60 * 60_000 }, { checkpointId: 'gate-1', sinceMs: t0 + 30 * 60_000, untilMs: t0 + 60 * 60_000 }])).map(brief).sort()).toEqual([
+          `gate-1/${v1}/exit/40`,
+          `zone-1/${v1}/entry/10`,
+          `zone-1/${v1}/exit/20`,
+        ]);
+        // A worker's passage at the same place is no visitor's; a worker's read does not return visitors.
+        expect((await store.checkpointPresence([{ checkpointId: 'zone-1', sinceMs: t0, untilMs: t0 + 60 * 60_000 }])).map((e) => e.workerId)).toEqual(['W-1']);
+        expect(await store.visitorRegistrations([v1, v2])).toEqual([{ visitorId: v1, timeMs: t0, name: 'Khách Một', host: 'Kho', purpose: 'Giao hàng' }]);
+      });
+    });
+
     it('reports at most the first 100 gaps, and moves the watermark up to the first one only', async () => {
       await withStore(async (store) => {
         const all = typicalEvents(400);

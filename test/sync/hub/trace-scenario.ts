@@ -219,3 +219,72 @@ export async function addShuttleTrips(store: HubStore, directory: HubDirectory):
   }));
   await store.ingest('bus-shuttle', events, at(1_000), null);
 }
+
+/** Visitors of the day (issue 14): pseudonyms as a kiosk makes them (key id `k1`). */
+export const V1 = `vk1.${'1'.repeat(32)}`;
+export const V2 = `vk1.${'2'.repeat(32)}`;
+export const V3 = `vk1.${'3'.repeat(32)}`;
+export const V4 = `vk1.${'4'.repeat(32)}`;
+export const V5 = `vk1.${'5'.repeat(32)}`;
+export const V6 = `vk1.${'6'.repeat(32)}`;
+
+type VisitorRow = [minute: number, visitor: string, direction: 'entry' | 'exit', kind: 'register' | 'approve' | 'pass' | 'deny', visit?: { name: string; host: string; purpose: string }];
+
+/**
+ * The scenario's visitors (synthetic names). At the gate "cong-1" (a kiosk of its own): V1 registers
+ * at 50, enters 55, leaves 200 and in between works in zone khu-a 100 to 130 (an F1 of C, 30 min);
+ * V2 enters at 440 and never scans out (on site with C at the team 440 to 460); V3 is in 110 to 125;
+ * V4 is refused at the gate at 100 (no presence); V6 comes at 600 and leaves at 620 (after C's day).
+ * V5 has no gate event but eats at 335 in the canteen: not with C (330), with K1 (to 345): an F2.
+ */
+export async function addVisitors(store: HubStore, directory: HubDirectory): Promise<void> {
+  await directory.placeDevices('cong-1', ['kiosk-gate-v'], at(-2_000));
+  await directory.placeDevices('khu-a1', ['kiosk-za-v'], at(-2_000));
+  await directory.placeDevices('nha-an', ['kiosk-an-v'], at(-2_000));
+  const visit = (name: string, host: string, purpose: string) => ({ name, host, purpose });
+  const devices: { device: string; checkpoint: string; zone: string; rows: VisitorRow[] }[] = [
+    {
+      device: 'kiosk-gate-v', checkpoint: 'cong-1', zone: 'xuong-1',
+      rows: [
+        [50, V1, 'entry', 'register', visit('Khách Một', 'Phòng nhân sự', 'Phỏng vấn')],
+        [54, V1, 'entry', 'approve'],
+        [55, V1, 'entry', 'pass'],
+        [90, V4, 'entry', 'register', visit('Khách Bốn', 'Kho', 'Giao hàng')],
+        [100, V4, 'entry', 'deny'],
+        [105, V3, 'entry', 'register', visit('Khách Ba', 'Bảo trì', 'Sửa máy')],
+        [110, V3, 'entry', 'pass'],
+        [125, V3, 'exit', 'pass'],
+        [200, V1, 'exit', 'pass'],
+        [435, V2, 'entry', 'register', visit('Khách Hai', 'Tổ may 1', 'Kiểm hàng')],
+        [440, V2, 'entry', 'pass'],
+        [595, V6, 'entry', 'register', visit('Khách Sáu', 'Văn phòng', 'Họp')],
+        [600, V6, 'entry', 'pass'],
+        [620, V6, 'exit', 'pass'],
+      ],
+    },
+    { device: 'kiosk-za-v', checkpoint: 'khu-a1', zone: 'khu-a', rows: [[100, V1, 'entry', 'pass'], [130, V1, 'exit', 'pass']] },
+    { device: 'kiosk-an-v', checkpoint: 'nha-an', zone: 'nha-an', rows: [[320, V5, 'entry', 'register', visit('Khách Năm', 'Nhà ăn', 'Giao thực phẩm')], [335, V5, 'entry', 'pass']] },
+  ];
+  for (const d of devices) {
+    const events: WireEvent[] = d.rows.map(([minute, visitorId, direction, kind, details], i) => ({
+      seq: i + 1,
+      wallMs: at(minute),
+      monoUs: 1_000_000_000 + (minute + 1_000) * 60_000_000 + i,
+      bootId: `boot-${d.device}`,
+      clockSynced: true,
+      checkpointId: d.checkpoint,
+      zoneId: d.zone,
+      direction,
+      credentialKind: 'cccd',
+      workerId: null,
+      codeHash: null,
+      decision: kind === 'deny' ? 'deny' : 'allow',
+      reasons: kind === 'register' ? ['VISITOR_REGISTERED'] : kind === 'approve' ? ['VISITOR_APPROVED'] : kind === 'deny' ? ['VISITOR_APPROVAL_PENDING'] : [],
+      source: kind === 'register' || kind === 'approve' ? 'visitor' : 'camera',
+      policyVersion: 1,
+      visitorId,
+      ...(details ? { visit: { ...details, noticeVersion: 1 } } : kind === 'approve' ? { visit: { decidedBy: 'sup-1' } } : {}),
+    }));
+    await store.ingest(d.device, events, at(1_000), null);
+  }
+}
