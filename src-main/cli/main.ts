@@ -421,14 +421,20 @@ function buildProgram(): Command {
   registerDeviceSettingsCommands(hubDevice);
   hub
     .command('trace')
-    .description("narrow tracing: who shared a zone, team, canteen, dormitory or bus with a worker (F1; F2 on request), from the kiosks' passages and phone check-ins, by place and day")
-    .requiredOption('--worker <id>', 'the index case (a worker id)')
+    .description(
+      "narrow tracing: who shared a zone, team, canteen, dormitory or bus with a worker or a visitor (F1; F2 on request), from the kiosks' passages and phone check-ins, by place and day; " +
+        'also the visitors on the case\'s sites while the case was there, and a visitor case\'s own visits. --json keys: caseWorkerId (a worker id or the visitor\'s pseudonym), caseKind (worker|visitor), ' +
+        'fromMs, toMs, options, casePresence, contacts (kind worker|visitor; a visitor has visitor {name, host, purpose} and orgId null), visitorsOnSite ({visitorId, visitor, siteId, enteredMs, leftMs|null, overlapMinutes, unverifiedClock}), ' +
+        'caseVisits (a visitor case: {siteId, visitor, enteredMs, leftMs|null, unverifiedClock})',
+    )
+    .option('--worker <id>', 'the index case: a worker id')
+    .option('--visitor <pseudonym>', "the index case: a visitor, by the pseudonym the kiosk keeps (v<key id>.<32 hex digits>)")
     .option('--from <time>', 'start of the period (ISO 8601; a plain date or a time without offset is in the province zone; default 14 days before --to)')
     .option('--to <time>', 'end of the period (default now); at most 60 days after --from')
     .option('--second-degree', "also the F2: the F1's own contacts")
     .option('--json', 'print the trace as JSON')
     .requiredOption('--config <file>', 'hub settings file')
-    .action(async (o: { config: string; worker: string; from?: string; to?: string; secondDegree?: boolean; json?: boolean }) => console.log(await (await import('./trace-commands.js')).traceHubWorker(o.config, o)));
+    .action(async (o: { config: string; worker?: string; visitor?: string; from?: string; to?: string; secondDegree?: boolean; json?: boolean }) => console.log(await (await import('./trace-commands.js')).traceHubWorker(o.config, o)));
   registerAlertCommands(hub);
   registerDevicesCommands(hub);
   registerTripHubCommands(hub);
