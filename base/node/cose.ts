@@ -33,6 +33,7 @@ export class CoseFormatError extends Error {
 export interface CoseSign1 {
   /** The protected header exactly as received: the signature covers these bytes. */
   protectedBytes: Uint8Array;
+  /** From the protected header only (an alg in the unprotected header is not taken). */
   alg: number | undefined;
   kid: Uint8Array | undefined;
   payload: Uint8Array;
@@ -71,7 +72,8 @@ export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   const protectedBytes = asBytes(p, 'protected header');
   const protectedMap = protectedBytes.length === 0 ? new Map() : headerMap(safeDecode(protectedBytes), 'protected header');
   const unprotectedMap = headerMap(u, 'unprotected header');
-  const alg = protectedMap.get(HEADER_ALG) ?? unprotectedMap.get(HEADER_ALG);
+  // alg only from the protected header: the unprotected one is not covered by the signature (RFC 9052 section 3.1).
+  const alg = protectedMap.get(HEADER_ALG);
   // The DCC specification allows the kid in either header; the protected one wins.
   const kid = protectedMap.get(HEADER_KID) ?? unprotectedMap.get(HEADER_KID);
   if (alg !== undefined && typeof alg !== 'number') throw new CoseFormatError('alg is not a number');
