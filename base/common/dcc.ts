@@ -25,7 +25,7 @@ export const DCC_REASONS = [
   'DCC_SIGNER_NOT_VALID',
   /** The CWT expiry (claim 4) is before the verification time (valid through the exp second itself). */
   'DCC_EXPIRED',
-  /** The CWT issue time (claim 6) is after the verification time. */
+  /** The CWT issue time (claim 6) is more than DCC_IAT_SKEW_SECONDS (5 minutes: a slow kiosk clock) after the verification time. */
   'DCC_NOT_YET_VALID',
   /** The hcert does not follow the DCC schema (exactly one v/t/r entry, required fields). */
   'DCC_SCHEMA',

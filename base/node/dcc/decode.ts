@@ -79,11 +79,14 @@ const PAYLOAD_OPTIONS = { useMaps: true, rejectDuplicateMapKeys: true, allowInde
 export interface DccCose {
   protectedBytes: Uint8Array;
   /**
-   * From the protected header only (RFC 9052 section 3.1, the DCC specification): the unprotected
-   * header is not covered by the signature, so an algorithm there is not taken.
+   * From the protected header (RFC 9052 section 3.1, the DCC specification); only when the protected
+   * header names none, from the unprotected one, which the signature does not cover: the EU's test
+   * data expects such a certificate to verify (common/2DCode/raw/CO20), so verifyCoseSignature then
+   * takes the algorithm only if it is the one the signer's key itself fixes (no algorithm is chosen
+   * by an attacker).
    */
   alg: number | undefined;
-  /** True when the protected header has no alg but the unprotected one does (for a clearer refusal). */
+  /** True when `alg` came from the unprotected header (the protected one names none). */
   algOnlyUnprotected: boolean;
   /** From the protected header when present there, else from the unprotected one (the DCC specification allows both). */
   kid: Uint8Array | undefined;
@@ -119,11 +122,11 @@ export function parseDccCose(bytes: Uint8Array): DccCose {
   }
   if (!(protectedMap instanceof Map)) throw new DccStepError('DCC_COSE', 'protected header is not a map');
   if (!(u instanceof Map)) throw new DccStepError('DCC_COSE', 'unprotected header is not a map');
-  const alg: unknown = protectedMap.get(1);
+  const algOnlyUnprotected = protectedMap.get(1) === undefined && u.get(1) !== undefined;
+  const alg: unknown = algOnlyUnprotected ? u.get(1) : protectedMap.get(1);
   const kid: unknown = protectedMap.get(4) ?? u.get(4);
   if (alg !== undefined && typeof alg !== 'number') throw new DccStepError('DCC_COSE', 'alg is not a number');
   if (kid !== undefined && !(kid instanceof Uint8Array)) throw new DccStepError('DCC_COSE', 'kid is not a byte string');
-  const algOnlyUnprotected = alg === undefined && u.get(1) !== undefined;
   return { protectedBytes, alg, algOnlyUnprotected, kid, payload: bytesOf(payload, 'payload'), signature: bytesOf(signature, 'signature') };
 }
 

@@ -31,9 +31,19 @@ const ALGORITHMS: Record<number, { hash: string; kind: 'ec' | 'pss' }> = {
   [-39]: { hash: 'sha512', kind: 'pss' },
 };
 
+/** The one algorithm a key fixes by itself: ECDSA with the hash of its curve's size, RSA with PS256. */
+function naturalAlgOf(key: KeyObject): number | undefined {
+  if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') return -37;
+  if (key.asymmetricKeyType !== 'ec') return undefined;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  return curve === 'prime256v1' ? -7 : curve === 'secp384r1' ? -35 : curve === 'secp521r1' ? -36 : undefined;
+}
+
 export function verifyCoseSignature(cose: DccCose, key: KeyObject): boolean {
   const alg = cose.alg === undefined ? undefined : ALGORITHMS[cose.alg];
   if (!alg) return false;
+  // An algorithm the signature does not cover is taken only when the key leaves no other choice.
+  if (cose.algOnlyUnprotected && naturalAlgOf(key) !== cose.alg) return false;
   const data = sigStructure(cose.protectedBytes, cose.payload);
   try {
     if (alg.kind === 'ec') {
@@ -94,7 +104,9 @@ export function keyUsageAllows(signer: DccSigner, type: DccType): boolean {
  *  - `iat`, when present, may be up to DCC_IAT_SKEW_SECONDS after `at` (a slow kiosk clock); later
  *    than that is DCC_NOT_YET_VALID;
  *  - the signer certificate must be within its own notBefore..notAfter at `at` (DCC_SIGNER_NOT_VALID).
- * The signature algorithm is taken from the protected header only; the kid from either (protected first).
+ * The signature algorithm is taken from the protected header; only when that names none, from the
+ * unprotected one, and then only the algorithm the signer's key fixes (P-256: ES256, RSA: PS256). The
+ * kid from either (protected first).
  */
 export function verifyDcc(input: unknown, trust: TrustList, options: VerifyDccOptions = {}): DccResult {
   const steps = emptySteps();
@@ -163,10 +175,10 @@ export function verifyDcc(input: unknown, trust: TrustList, options: VerifyDccOp
         steps.signature = 'fail';
         const why =
           cose.alg !== undefined
-            ? `the signature does not verify with signer ${kidB64}`
-            : cose.algOnlyUnprotected
-              ? 'the signature algorithm (alg) is only in the unprotected header, which the signature does not cover'
-              : 'no signature algorithm (alg) in the protected header';
+            ? cose.algOnlyUnprotected
+              ? `the signature does not verify with signer ${kidB64} (its alg, only in the unprotected header, is taken only when it is the one the key fixes)`
+              : `the signature does not verify with signer ${kidB64}`
+            : 'no signature algorithm (alg) in either header';
         fail('DCC_BAD_SIGNATURE', why);
       }
     }

@@ -26,10 +26,9 @@ const FILES = readdirSync(ROOT, { recursive: true, encoding: 'utf8' })
 /**
  * `case path:KEY` -> why the expected result is not met. Listed: steps whose input is missing from
  * the case file (these cases expect EXPECTEDPICTUREDECODE true but carry no 2DCODE picture, upstream
- * omitted it, so the step cannot be run at all); one upstream data slip; and one case (CO20) that
- * expects a signature to verify although its algorithm is only in the unprotected header, which
- * the verifier does not take (RFC 9052 section 3.1 and the DCC specification: alg is protected).
- * Every other expected result of every case is met.
+ * omitted it, so the step cannot be run at all) and one upstream data slip. Every other expected
+ * result of every case is met, among them CO20's signature, whose alg is only in the unprotected
+ * header (taken because it is the one its P-256 key fixes; see verifyCoseSignature).
  */
 const NO_PICTURE = 'the case has no 2DCODE picture (upstream omitted it), so there is nothing to decode';
 const EXCEPTIONS: Record<string, string> = {
@@ -39,11 +38,6 @@ const EXCEPTIONS: Record<string, string> = {
   'FR/2DCode/raw/test_pcr_ok.json:EXPECTEDPICTUREDECODE': NO_PICTURE,
   'FR/2DCode/raw/vaccin_ok.json:EXPECTEDPICTUREDECODE': NO_PICTURE,
   'common/2DCode/raw/B1.json:EXPECTEDPICTUREDECODE': NO_PICTURE,
-  // Its protected header is empty (zero bytes); alg -7 and the kid are only in the unprotected
-  // header, which the signature does not cover. Upstream's description ("KID in protected header
-  // correct") does not match its own bytes. Taking alg from there would let anyone who changes
-  // unprotected bytes choose the algorithm; the verifier refuses it (DCC_BAD_SIGNATURE), review finding 3.
-  'common/2DCode/raw/CO20.json:EXPECTEDVERIFY': 'alg is only in the unprotected header; the verifier takes alg from the protected header only',
   // Upstream data slip: the case's JSON gives the test's sc and dr as 12:34:56Z / 12:45:01Z, its
   // own CBOR and signed COSE say 14:34:56Z / 14:45:01Z (a time zone applied twice). The decoded
   // payload equals the CBOR (EXPECTEDDECODE is met), so the JSON cannot match.
