@@ -50,7 +50,10 @@ export function registerTraceRoutes(app: FastifyInstance, hub: ConsoleHubData & 
     return view;
   };
 
-  /** A trace as the page shows it: names and teams (from the lists) of the case and of the contacts this viewer may see. */
+  /**
+   * A trace as the page shows it: names and teams (from the lists) of the case and of the contacts
+   * this viewer may see; visitors by the name and visit they gave, and those on the case's sites meanwhile.
+   */
   const shown = async (view: TraceView) => {
     const workers = await tracedWorkers(directory.sql, [view.caseWorkerId, ...view.result.contacts.map((c) => c.workerId)]);
     const marks = new Map(view.notifiedMarks.map((m) => [m.workerId, m]));
@@ -63,8 +66,11 @@ export function registerTraceRoutes(app: FastifyInstance, hub: ConsoleHubData & 
       trace: summaryOf(view),
       case: { workerId: view.caseWorkerId, orgId: view.caseOrgId, ...person(view.caseWorkerId) },
       casePresence: view.result.casePresence,
-      contacts: view.result.contacts.map((c) => ({ ...c, ...person(c.workerId), notified: marks.get(c.workerId) ?? null })),
+      // A visitor contact (issue 14) is named by their visit: the name they gave, whom they visited and why.
+      contacts: view.result.contacts.map((c) => ({ ...c, ...(c.kind === 'visitor' ? { fullName: c.visitor?.name ?? null, team: null } : person(c.workerId)), notified: marks.get(c.workerId) ?? null })),
       contactsElsewhere: view.contactsElsewhere,
+      // Visitors on the case's sites meanwhile, already scoped to the viewer's organisation's sites (viewOf).
+      visitorsOnSite: view.result.visitorsOnSite ?? [],
     };
   };
 

@@ -424,7 +424,7 @@ function buildProgram(): Command {
     .description(
       "narrow tracing: who shared a zone, team, canteen, dormitory or bus with a worker or a visitor (F1; F2 on request), from the kiosks' passages and phone check-ins, by place and day; " +
         'also the visitors on the case\'s sites while the case was there, and a visitor case\'s own visits. --json keys: caseWorkerId (a worker id or the visitor\'s pseudonym), caseKind (worker|visitor), ' +
-        'fromMs, toMs, options, casePresence, contacts (kind worker|visitor; a visitor has visitor {name, host, purpose} and orgId null), visitorsOnSite ({visitorId, visitor, siteId, enteredMs, leftMs|null, overlapMinutes, unverifiedClock}), ' +
+        'fromMs, toMs, options, casePresence, contacts (kind worker|visitor; a visitor has visitor {name, host, purpose} and orgId the organisation of the site where they met the case), visitorsOnSite ({visitorId, orgId, visitor, siteId, enteredMs, leftMs|null, overlapMinutes, unverifiedClock}), ' +
         'caseVisits (a visitor case: {siteId, visitor, enteredMs, leftMs|null, unverifiedClock})',
     )
     .option('--worker <id>', 'the index case: a worker id')

@@ -119,7 +119,10 @@ export interface TraceContact {
   /** A visitor's name and visit (their registration at or before their first exposure); null when the hub holds no registration of theirs. */
   visitor?: TracedVisit | null;
   degree: 1 | 2;
-  /** The organisation whose list holds the worker now (directory), null if none. */
+  /**
+   * The organisation whose list holds the worker now (directory), null if none. For a visitor: the
+   * organisation of the site where they first met the source (their host's), so its managers see them.
+   */
   orgId: string | null;
   /** By time. */
   exposures: Exposure[];
@@ -134,6 +137,8 @@ export interface TraceContact {
 /** A visitor at a site of the case while the case was there (issue 14; not a contact: a site is no narrow place). */
 export interface SiteVisitor {
   visitorId: string;
+  /** The site's organisation (the directory's; null for a site named before organisations): its managers see the visit. */
+  orgId: string | null;
   /** The registration at or before the entry; null when the hub holds none. */
   visitor: TracedVisit | null;
   siteId: string;
@@ -672,6 +677,12 @@ export class Tracer {
 
     const onSite = await this.visitorsOnSite(caseIntervals.map((i) => ({ ...i, siteId: places.info.get(i.key)!.siteId })), workerId, places, padMs);
     const caseVisits = asVisitor ? visitsOf(casePassagesAtGates(await this.deps.store.visitorPresence([workerId], fromMs - padMs, toMs + padMs), places), options).filter((v) => v.endMs > fromMs && v.enteredMs < toMs) : [];
+    const visitorsMet = contacts.some((c) => isVisitorId(c.workerId)) || onSite.length > 0;
+    const siteOrgs = visitorsMet ? new Map((await directory.registeredSites()).map((site) => [site.id, site.orgId])) : new Map<string, string | null>();
+    const hostOrg = (c: Omit<TraceContact, 'rank' | 'orgId'>) => {
+      const siteId = places.info.get(c.exposures[0]!.place.key)?.siteId;
+      return siteId === undefined ? null : (siteOrgs.get(siteId) ?? null);
+    };
     const registrations = await this.registrationsOf([...contacts.map((c) => c.workerId), ...onSite.map((v) => v.visitorId), ...(asVisitor ? [workerId] : [])]);
     return {
       caseWorkerId: workerId,
@@ -685,7 +696,7 @@ export class Tracer {
         kind: isVisitorId(c.workerId) ? ('visitor' as const) : ('worker' as const),
         ...(isVisitorId(c.workerId) ? { visitor: registrationAt(registrations, c.workerId, Math.min(...c.exposures.map((x) => x.fromMs))) } : {}),
         degree: c.degree,
-        orgId: isVisitorId(c.workerId) ? null : (orgs.get(c.workerId) ?? null),
+        orgId: isVisitorId(c.workerId) ? hostOrg(c) : (orgs.get(c.workerId) ?? null),
         exposures: c.exposures.map((x) => ({ ...x, place: place(x.place.key) })),
         overlapMinutes: c.overlapMinutes,
         unverifiedClock: c.unverifiedClock,
@@ -693,6 +704,7 @@ export class Tracer {
       })),
       visitorsOnSite: onSite.map((v) => ({
         visitorId: v.visitorId,
+        orgId: siteOrgs.get(v.siteId) ?? null,
         visitor: registrationAt(registrations, v.visitorId, v.enteredMs),
         siteId: v.siteId,
         enteredMs: v.enteredMs,

@@ -242,8 +242,9 @@ export class SavedTraces {
 
 /**
  * A trace as a viewer may see it: a manager (`orgId`) the contacts of their organisation only (as
- * the trace found them: the organisation whose list held the worker then), with the count of the
- * others, and the marks of those contacts only.
+ * the trace found them: the organisation whose list held the worker then; for a visitor, the
+ * organisation of the site where they met the source), with the count of the others, the marks of
+ * those contacts only, and the visitors on their organisation's sites only.
  */
 export function viewOf(t: SavedTrace, orgId: string | undefined): TraceView {
   const mine = (c: TraceContact) => orgId === undefined || c.orgId === orgId;
@@ -253,7 +254,8 @@ export function viewOf(t: SavedTrace, orgId: string | undefined): TraceView {
   const contacts = orgId === undefined ? kept : kept.map((c) => ({ ...c, exposures: c.exposures.map(({ viaWorkerId, ...e }) => (viaWorkerId === undefined || shown.has(viaWorkerId) || viaWorkerId === t.caseWorkerId ? { ...e, ...(viaWorkerId === undefined ? {} : { viaWorkerId }) } : e)) }));
   return {
     ...t,
-    result: { ...t.result, contacts },
+    // Visitors on site: a manager sees those at their organisation's sites only.
+    result: { ...t.result, contacts, ...(t.result.visitorsOnSite && orgId !== undefined ? { visitorsOnSite: t.result.visitorsOnSite.filter((v) => v.orgId === orgId) } : {}) },
     contactsElsewhere: t.result.contacts.length - contacts.length,
     notifiedMarks: t.notifiedMarks.filter((m) => shown.has(m.workerId)),
     notified: t.notifiedMarks.filter((m) => shown.has(m.workerId)).length,
@@ -285,8 +287,8 @@ const EXPORT_HEADERS: Record<TraceExportLanguage, string[]> = {
   en: ['Rank', 'Degree', 'Worker id', 'Name', 'Team', 'Organisation', 'Place', 'Place kind', 'Checkpoint', 'Day', 'From', 'To', 'Overlap minutes', 'Source', 'Unverified clock', 'Via (F1)', 'Notified by', 'Notified at'],
 };
 const EXPORT_WORDS: Record<TraceExportLanguage, Record<string, string>> = {
-  vi: { zone: 'Khu vực', team: 'Tổ', canteen: 'Nhà ăn', dormitory: 'Ký túc xá', bus: 'Xe đưa đón', kiosk: 'Máy kiểm soát', phone: 'Điện thoại', yes: 'Có', trip: 'chuyến' },
-  en: { zone: 'Zone', team: 'Team', canteen: 'Canteen', dormitory: 'Dormitory', bus: 'Bus', kiosk: 'Kiosk', phone: 'Phone', yes: 'Yes', trip: 'trip' },
+  vi: { zone: 'Khu vực', team: 'Tổ', canteen: 'Nhà ăn', dormitory: 'Ký túc xá', bus: 'Xe đưa đón', kiosk: 'Máy kiểm soát', phone: 'Điện thoại', yes: 'Có', trip: 'chuyến', visiting: 'Khách thăm' },
+  en: { zone: 'Zone', team: 'Team', canteen: 'Canteen', dormitory: 'Dormitory', bus: 'Bus', kiosk: 'Kiosk', phone: 'Phone', yes: 'Yes', trip: 'trip', visiting: 'Visitor to' },
 };
 
 /**
@@ -306,8 +308,9 @@ export function traceExportRows(view: TraceView, workers: ReadonlyMap<string, Tr
         String(c.rank),
         `F${c.degree}`,
         c.workerId,
-        w?.fullName ?? '',
-        w?.team ?? '',
+        // A visitor (issue 14): the name they gave, and in the team's column whom they visited and why.
+        c.kind === 'visitor' ? (c.visitor?.name ?? '') : (w?.fullName ?? ''),
+        c.kind === 'visitor' ? (c.visitor ? `${words.visiting} ${c.visitor.host} (${c.visitor.purpose})` : words.visiting!) : (w?.team ?? ''),
         c.orgId ?? '',
         // A bus trip is its own place (issue 13): the bus's name and the trip.
         e.place.tripId !== undefined ? `${e.place.name} (${words.trip} ${e.place.tripId})` : e.place.name,

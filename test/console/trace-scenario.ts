@@ -151,3 +151,53 @@ export async function buildTraceScenario(directory: HubDirectory, store: HubStor
   await checkIn('a3', '2026-11-21 16:00', 'out');
   return { visits };
 }
+
+/** The scenario's visitors (issue 14), by the pseudonyms a kiosk makes (key id `k1`); synthetic names. */
+export const VISITOR_A = `vk1.${'a'.repeat(32)}`;
+export const VISITOR_B = `vk1.${'b'.repeat(32)}`;
+
+/**
+ * Visitors at the site xuong-1 (may-a's): VISITOR_A registers at the gate 21 Nov 08:50, enters
+ * 08:55, works in the cutting zone 09:00–09:30 (with C1: an F1 of 30 min) and leaves at 10:00 (on
+ * site with C1 in the zone 08:55–10:00: 65 min). VISITOR_B is on site 20 Nov 06:00–08:00 (with B1
+ * on the bus 06:40–07:10, with C1 on it 06:30–07:00), never at a narrow place.
+ */
+export async function addVisitors(directory: HubDirectory, store: HubStore): Promise<void> {
+  const t0 = at('2026-11-19 08:00');
+  await directory.placeDevices('cong-1', ['kiosk-gate-v'], t0);
+  await directory.placeDevices('khu-cat', ['kiosk-zone-v'], t0);
+  type Row = [time: string, visitorId: string, direction: 'entry' | 'exit', visit?: { name: string; host: string; purpose: string }];
+  const make = (device: string, checkpointId: string, rows: Row[]): WireEvent[] =>
+    rows.map(([time, visitorId, direction, visit], i) => ({
+      seq: i + 1,
+      wallMs: at(time),
+      monoUs: 1_000_000 + (i + 1) * 1_000_000,
+      bootId: '3f1c2a9e-8d2b-4c1e-9a57-2b7d1e4f0c33',
+      clockSynced: true,
+      checkpointId,
+      zoneId: 'xuong-1',
+      direction,
+      credentialKind: 'cccd',
+      workerId: null,
+      codeHash: null,
+      decision: 'allow',
+      reasons: visit ? ['VISITOR_REGISTERED'] : [],
+      source: visit ? 'visitor' : 'camera',
+      policyVersion: 3,
+      visitorId,
+      ...(visit ? { visit: { ...visit, noticeVersion: 1 } } : {}),
+    }));
+  const received = at('2026-11-21 20:00');
+  await store.ingest('kiosk-gate-v', make('kiosk-gate-v', 'cong-1', [
+    ['2026-11-20 05:55', VISITOR_B, 'entry', { name: 'Khách Bê', host: 'Đội xe', purpose: 'Bảo dưỡng xe' }],
+    ['2026-11-20 06:00', VISITOR_B, 'entry'],
+    ['2026-11-20 08:00', VISITOR_B, 'exit'],
+    ['2026-11-21 08:50', VISITOR_A, 'entry', { name: 'Khách A', host: 'Tổ Cắt', purpose: 'Kiểm hàng' }],
+    ['2026-11-21 08:55', VISITOR_A, 'entry'],
+    ['2026-11-21 10:00', VISITOR_A, 'exit'],
+  ]), received);
+  await store.ingest('kiosk-zone-v', make('kiosk-zone-v', 'khu-cat', [
+    ['2026-11-21 09:00', VISITOR_A, 'entry'],
+    ['2026-11-21 09:30', VISITOR_A, 'exit'],
+  ]), received);
+}

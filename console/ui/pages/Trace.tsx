@@ -23,8 +23,17 @@ interface Exposure {
   unverifiedClock: boolean;
   viaWorkerId?: string;
 }
+/** What a visitor gave at registration (issue 14). */
+interface VisitorVisit {
+  name: string;
+  host: string;
+  purpose: string;
+}
 interface Contact {
+  /** A worker's id, or a visitor's pseudonym (kind 'visitor'). */
   workerId: string;
+  kind?: 'worker' | 'visitor';
+  visitor?: VisitorVisit | null;
   degree: 1 | 2;
   orgId: string | null;
   rank: number;
@@ -54,6 +63,8 @@ interface OpenTrace {
   case: { workerId: string; orgId: string | null; fullName: string | null; team: string | null };
   contacts: Contact[];
   contactsElsewhere: number;
+  /** Visitors on the case's sites while the case was there (not contacts), of the viewer's organisation's sites. */
+  visitorsOnSite: { visitorId: string; visitor: VisitorVisit | null; siteId: string; enteredMs: number; leftMs: number | null; overlapMinutes: number; unverifiedClock: boolean }[];
 }
 
 const DAY_MS = 86_400_000;
@@ -271,8 +282,11 @@ function OpenTraceView({ trace, lang, onNotified }: { trace: OpenTrace; lang: 'v
                   {e.viaWorkerId ? ` (${t('trace.via', { worker: e.viaWorkerId })})` : ''}
                 </td>
                 <td>{c.workerId}</td>
-                <td>{c.fullName ?? '—'}</td>
-                <td>{c.team ?? '—'}</td>
+                <td>
+                  {c.fullName ?? '—'}
+                  {c.kind === 'visitor' && <span data-testid="trace-visitor-mark"> ({t('trace.visitor')})</span>}
+                </td>
+                <td>{c.kind === 'visitor' ? (c.visitor ? t('trace.visiting', { host: c.visitor.host || '—', purpose: c.visitor.purpose || '—' }) : '—') : (c.team ?? '—')}</td>
                 <td>{c.orgId ?? '—'}</td>
                 <td data-testid="trace-when">
                   {z.time(e.fromMs)}–{z.time(e.toMs)}
@@ -294,6 +308,26 @@ function OpenTraceView({ trace, lang, onNotified }: { trace: OpenTrace; lang: 'v
           </Table>
         </section>
       ))}
+      <h4>{t('trace.visitorsOnSite')}</h4>
+      <p className="note">{t('trace.visitorsOnSiteNote')}</p>
+      {(trace.visitorsOnSite ?? []).length === 0 ? (
+        <p data-testid="trace-visitors-none">{t('common.none')}</p>
+      ) : (
+        <Table label={t('trace.visitorsOnSite')} testId="trace-visitors" head={[t('trace.name'), t('trace.host'), t('trace.purpose'), t('trace.site'), t('trace.entered'), t('trace.left'), t('trace.minutes'), t('trace.clock')]}>
+          {trace.visitorsOnSite.map((v) => (
+            <tr key={`${v.visitorId}|${v.enteredMs}`} data-testid="trace-visitor" data-visitor={v.visitorId}>
+              <td>{v.visitor?.name ?? v.visitorId}</td>
+              <td>{v.visitor?.host || '—'}</td>
+              <td>{v.visitor?.purpose || '—'}</td>
+              <td>{v.siteId}</td>
+              <td>{z.at(v.enteredMs)}</td>
+              <td>{v.leftMs === null ? t('trace.noExit') : z.at(v.leftMs)}</td>
+              <td data-testid="trace-visitor-minutes">{v.overlapMinutes}</td>
+              <td>{v.unverifiedClock ? <strong>{t('trace.unverified')}</strong> : ''}</td>
+            </tr>
+          ))}
+        </Table>
+      )}
     </article>
   );
 }

@@ -58,7 +58,7 @@ describe.each(directoryBackends)('hub trace command with visitors on $name', (ba
     const json = JSON.parse(run('--worker', 'C', ...period, '--json').stdout) as TraceResult;
     expect(json.caseKind).toBe('worker');
     expect(json.contacts.filter((c) => c.kind === 'worker').map((c) => c.workerId)).toEqual(EXPECTED_F1.map((c) => c.workerId));
-    expect(json.contacts.find((c) => c.kind === 'visitor')).toMatchObject({ workerId: V1, orgId: null, visitor: { name: 'Khách Một', host: 'Phòng nhân sự', purpose: 'Phỏng vấn' } });
+    expect(json.contacts.find((c) => c.kind === 'visitor')).toMatchObject({ workerId: V1, orgId: 'may-a', visitor: { name: 'Khách Một', host: 'Phòng nhân sự', purpose: 'Phỏng vấn' } });
     expect(json.visitorsOnSite!.map((v) => [v.visitorId, v.enteredMs, v.leftMs, v.overlapMinutes])).toEqual([
       [V1, at(55), at(200), 140],
       [V2, at(440), null, 20],

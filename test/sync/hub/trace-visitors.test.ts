@@ -3,6 +3,7 @@ import { HubDirectory } from '../../../sync/hub/directory.js';
 import { PgHubStore } from '../../../sync/hub/pg-store.js';
 import { SqliteHubStore, type HubStore } from '../../../sync/hub/store.js';
 import { TraceError, Tracer, type TraceResult } from '../../../sync/hub/trace.js';
+import { SavedTraces, viewOf } from '../../../sync/hub/traces.js';
 import type { Visits } from '../../../sync/hub/visits.js';
 import { directoryBackends } from '../../helpers/directory-db.js';
 import { tempDir } from '../../helpers/fixtures.js';
@@ -41,7 +42,8 @@ describe.each(directoryBackends)('visitors in hub traces (issue 14): store and d
       [V5, 'visitor', 2, 10, ['canteen:nha-an'], ['K1']],
     ]);
     const v1 = r.contacts.find((c) => c.workerId === V1)!;
-    expect(v1).toMatchObject({ orgId: null, visitor: { name: 'Khách Một', host: 'Phòng nhân sự', purpose: 'Phỏng vấn' } });
+    // Their organisation is the host's: the one whose site they met the case at.
+    expect(v1).toMatchObject({ orgId: 'may-a', visitor: { name: 'Khách Một', host: 'Phòng nhân sự', purpose: 'Phỏng vấn' } });
     expect(v1.exposures.map((x) => [minutes(x.fromMs), minutes(x.toMs), x.source])).toEqual([[100, 130, 'kiosk']]);
     // Ranked among the workers by minutes: after B1 (30, and "B1" sorts first), before K1 (20).
     expect(r.contacts.map((c) => c.workerId).slice(3, 6)).toEqual(['B1', V1, 'K1']);
@@ -59,6 +61,7 @@ describe.each(directoryBackends)('visitors in hub traces (issue 14): store and d
       [V3, 'xuong-1', 110, 125, 15, 'Bảo trì', false],
     ]);
     expect(r.visitorsOnSite![0]!.visitor).toEqual({ name: 'Khách Một', host: 'Phòng nhân sự', purpose: 'Phỏng vấn' });
+    expect(r.visitorsOnSite!.map((v) => v.orgId)).toEqual(['may-a', 'may-a', 'may-a']);
     // V2 and V3 were never at a narrow place: not contacts.
     for (const v of [V2, V3]) expect(r.contacts.map((c) => c.workerId)).not.toContain(v);
 
@@ -88,6 +91,23 @@ describe.each(directoryBackends)('visitors in hub traces (issue 14): store and d
     expect(v2.caseVisits!.map((v) => [minutes(v.enteredMs), v.leftMs])).toEqual([[440, null]]);
     // Refused at the gate: known by the registration, no visit, no presence.
     expect(await new Tracer({ store, directory, visits }).trace({ visitorId: V4, fromMs: at(0) - DAY, toMs: at(0) + DAY })).toMatchObject({ casePresence: [], contacts: [], caseVisits: [] });
+  });
+
+  it("saves a trace with its visitors; a manager sees the visitors on their organisation's sites and the visitor contacts met there, another organisation's manager none of them", async () => {
+    await directory.addOrganisation({ id: 'may-b', name: 'Công ty May B', kind: 'company' }, at(-2_000));
+    const r = await new Tracer({ store, directory, visits }).trace({ workerId: 'C', fromMs: at(0) - DAY, toMs: at(0) + DAY, secondDegree: true });
+    const saved = new SavedTraces({ sql: directory.sql, now: () => at(2_000) });
+    const t = await saved.save({ result: r, secondDegree: true, startedBy: 'health', scopeOrgId: null, caseOrgId: 'may-a' });
+    const visitorsOf = (v: { result: TraceResult }) => [v.result.contacts.filter((c) => c.kind === 'visitor').map((c) => c.workerId), (v.result.visitorsOnSite ?? []).map((x) => x.visitorId)];
+    expect(visitorsOf((await saved.view(t.traceId))!)).toEqual([[V1, V5], [V1, V2, V3]]);
+    expect(visitorsOf((await saved.view(t.traceId, 'may-a'))!)).toEqual([[V1, V5], [V1, V2, V3]]);
+    // May B's manager may not open C's trace at all; shown the same trace as theirs, they would see no visitor of May A's site.
+    expect(await saved.view(t.traceId, 'may-b')).toBeUndefined();
+    const asB = viewOf(t, 'may-b');
+    expect(visitorsOf(asB)).toEqual([[], []]);
+    expect(asB.contactsElsewhere).toBe(r.contacts.length);
+    // A visitor contact is marked as told like a worker.
+    expect(await saved.markNotified(t.traceId, V1, 'health', undefined)).toMatchObject({ workerId: V1, by: 'health' });
   });
 
   it('refuses a visitor named otherwise than by a pseudonym, one the hub does not know, and a case named twice', async () => {
