@@ -381,7 +381,9 @@ export async function runDemo(dirArg: string, screens: ScreenMode = 'auto'): Pro
 
   const out = process.stdout;
   const kiosk = new Kiosk(loaded, {
-    headless: true,
+    // The demo's screens (when shown) take declarations like a real kiosk's; --screens none is a unit without one.
+    headless: screens === 'none',
+    screens,
     log: createLogger({ level: loaded.settings.log.level }),
     // Show the simulated gate: the relay is what a real turnstile would do.
     onTransition: (t) => {
