@@ -5,6 +5,7 @@ import { EventLog } from './store/event-log.js';
 import { Notices } from './store/notices.js';
 import { Roster } from './store/roster.js';
 import { DOWNLINK_STREAMS, type Notice } from '../../base/common/types.js';
+import { DccSigners } from './dcc/signers.js';
 import { secondsSince } from '../../base/common/time.js';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -52,6 +53,11 @@ export interface KioskStatus {
     trip: { tripId: string; routeId: string | null; startedAt: string; startedBy: string; aboard: number } | null;
     gps: string | null;
   } | null;
+  /**
+   * HC1 certificates (issue 14): how many signers the hub's `dcc` stream left in the store and when
+   * it last brought a change; null when the settings leave HC1 off (HC1 needs visitors, and a screen).
+   */
+  dcc: { signers: number; receivedAt: string | null } | null;
 }
 
 /** The view a running kiosk wrote (hubLinkView's word); anything else in the file reads as offline. */
@@ -97,6 +103,7 @@ export function readStatus(db: SqliteDatabase, settings: Settings, nowMs: number
       ? { freeBytes: live.disk.freeBytes, level: live.disk.level, reserveInUse: live.disk.reserveInUse }
       : offlineDisk(freeBytes, settings, storeDir),
     bus: settings.bus ? busStatus(db, settings, live?.gps ?? null) : null,
+    dcc: settings.dcc.enabled && settings.visitors.enabled ? { signers: new DccSigners(db).count(), receivedAt: iso(state.cursor('dcc').appliedAt) } : null,
   };
 }
 

@@ -131,6 +131,10 @@ describe('the HC1 trust list from the hub to a kiosk (issue 14 G2)', () => {
     const k = await startKiosk();
     await signersApplied(1);
     expect(k.downlinkState.cursor('dcc').cursor).toBeGreaterThan(0);
+    // `safegate status --json` beside the running kiosk says how many signers it holds and since when.
+    const status = safegate(['status', '--json', '--config', kioskConfig]);
+    expect(status.stderr).toBe('');
+    expect(JSON.parse(status.stdout)).toMatchObject({ dcc: { signers: 1, receivedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/) } });
 
     const offered = await scan(hc1);
     expect(offered.decision.reasons).toEqual(['VISITOR_NOT_REGISTERED']);
