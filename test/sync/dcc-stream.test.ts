@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DOWNLINK_STREAMS } from '../../base/common/types.js';
-import { MAX_DCC_CERTIFICATE_BYTES, streamCodecs } from '../../sync/downlink-codec.js';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { generateSigningKeyPair, HubKeyring } from '../../base/node/keys.js';
+import { MAX_DCC_CERTIFICATE_BYTES, MAX_DOWNLINK_BYTES, openDownlink, sealDownlink, streamCodecs } from '../../sync/downlink-codec.js';
+import { DCC_PART_SIZE } from '../../sync/hub/directory.js';
+import { PROTOCOL_VERSION } from '../../sync/protocol.js';
 import { OPTIONAL_STREAMS } from '../../sync/downlink.js';
 import { mintDccSigner } from '../helpers/dcc.js';
 
@@ -38,5 +42,20 @@ describe('dcc downlink stream codec', () => {
     refuse({ kid: 'AAAAAAAAAAA=', certificate });
     refuse({ certificate });
     expect(() => codec.fromWire([0, signer.kid, 'text'])).toThrow();
+  });
+
+  it('a full part of the largest signers, sealed, stays under the kiosk\'s 4 MiB part limit', () => {
+    const hub = generateSigningKeyPair();
+    const keyring = new HubKeyring();
+    keyring.add(createPublicKey(hub.publicPem), { role: 'downlink', source: 'test' });
+    const certificate = Buffer.alloc(MAX_DCC_CERTIFICATE_BYTES, 0x5a).toString('base64');
+    const body = Array.from({ length: DCC_PART_SIZE }, (_, i) => {
+      const kid = Buffer.from(`kid-${i}`.padEnd(8, '.')).toString('base64');
+      return codec.toWire({ deleted: false, key: kid, value: { kid, country: 'XX-LONG', certificate } });
+    });
+    const now = Date.now();
+    const sealed = sealDownlink({ v: PROTOCOL_VERSION, stream: 'dcc', kind: 'snapshot', from: 0, to: 1, part: 0, parts: 1, issuedAtMs: now, body }, createPrivateKey(hub.privatePem));
+    expect(sealed.length).toBeLessThan(MAX_DOWNLINK_BYTES);
+    expect(openDownlink(sealed, keyring, now)).toMatchObject({ ok: true, part: { stream: 'dcc' } });
   });
 });
