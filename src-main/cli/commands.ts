@@ -78,7 +78,7 @@ export async function runKiosk(configFile: string, headless: boolean, show?: Scr
 export async function decodeImages(files: string[], decoderName: DecoderName): Promise<{ lines: string[]; failures: number }> {
   // Loaded here only: the decoders are large and `safegate run` never needs them in Node.
   const { createNodeDecoder, readImageFrame } = await import('../core/decoders.js');
-  const decoder = await createNodeDecoder(decoderName);
+  const decoder = await createNodeDecoder(decoderName, { budgetMs: Infinity }); // a still image: no frame interval to keep up with, every step may run
   const lines: string[] = [];
   let failures = 0;
   for (const file of files) {

@@ -84,6 +84,8 @@ export function useCamera(options: CameraOptions): { status: CameraStatus; video
         if (stopped) return s.getTracks().forEach((t) => t.stop());
         const video = videoRef.current;
         if (!video) return;
+        const rate = s.getVideoTracks()[0]?.getSettings().frameRate;
+        send(rate && rate > 0 ? { type: 'camera', frameIntervalMs: 1000 / rate } : { type: 'camera' });
         video.srcObject = s;
         await video.play().catch(() => undefined);
         setStatus('on');
