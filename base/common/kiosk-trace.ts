@@ -67,6 +67,20 @@ export interface TraceContact {
   lastAtMs: number;
 }
 
+/**
+ * A visitor (issue 14) who passed (allowed) this checkpoint near the worker: listed as a contact is,
+ * by their pseudonym, with the name and visit they registered at this kiosk (null once purged).
+ */
+export interface TraceVisitor {
+  visitorId: string;
+  name: string | null;
+  host: string | null;
+  purpose: string | null;
+  times: number;
+  closestGapMs: number;
+  lastAtMs: number;
+}
+
 export interface TraceResult {
   worker: TraceCandidate;
   fromMs: number;
@@ -78,4 +92,6 @@ export interface TraceResult {
   contacts: TraceContact[];
   /** People only refused near the worker (never let in near them), listed apart; not in `contacts`. */
   refusedOnly: TraceContact[];
+  /** Visitors who passed near the worker (their allowed scans at the same checkpoint within the window): most times first, then closest. */
+  visitors: TraceVisitor[];
 }

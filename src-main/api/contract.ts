@@ -289,7 +289,7 @@ export type { SelftestResult, SelftestStatus, SelftestCheckName } from '../../ba
 export type { BusView, DriverTile, GpsView, TripTrigger } from '../../base/common/bus.js';
 export type { VisitorView, VisitorState } from '../../base/common/visitor.js';
 export type { DeclarationAnswerSet, DeclarationQuestion } from '../../base/common/declaration.js';
-export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult } from '../../base/common/kiosk-trace.js';
+export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult, TraceVisitor } from '../../base/common/kiosk-trace.js';
 
 export interface InsideView {
   /** A roster worker's id, or a visitor's pseudonym (then `visitor` is true). */

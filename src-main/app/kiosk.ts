@@ -429,7 +429,7 @@ export class Kiosk {
             : undefined,
         log: this.log.child({ ns: 'supervisor' }),
         ...(options.now ? { now: options.now } : {}),
-        ...(visitors ? { visitorName: (id: string) => visitors.nameOf(id) } : {}),
+        ...(visitors ? { visitorName: (id: string) => visitors.nameOf(id), visitorVisit: (id: string) => visitors.visitOf(id) } : {}),
       });
       this.retention = new Retention({
         events: this.events,

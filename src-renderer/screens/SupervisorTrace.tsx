@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { KioskApi, Results, TraceContact, TraceNeighbour } from '../../src-main/api/contract.js';
+import type { KioskApi, Results, TraceContact, TraceNeighbour, TraceVisitor } from '../../src-main/api/contract.js';
 import { DEFAULT_TRACE_DAYS, DEFAULT_TRACE_WINDOW_MIN, TRACE_WINDOWS_MIN, type TraceWindowMinutes } from '../../base/common/kiosk-trace.js';
 import { formatDateTime } from '../i18n/i18n.js';
 
@@ -46,6 +46,39 @@ function PeopleTable({ people, testId, rowTestId, caption, when }: { people: rea
             <td>{c.times}</td>
             <td className="when">{gapText(c.closestGapMs)}</td>
             <td className="when">{when(c.lastAtMs)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Visitors (issue 14) who passed near the worker: by the name and visit registered at this kiosk, then the pseudonym. */
+function VisitorsTable({ visitors, when }: { visitors: readonly TraceVisitor[]; when: (ms: number) => string }) {
+  const { t } = useTranslation();
+  if (visitors.length === 0) return null;
+  return (
+    <table data-testid="trace-visitors">
+      <caption>{t('supervisor.trace.visitors')}</caption>
+      <thead>
+        <tr>
+          <th>{t('supervisor.columns.who')}</th>
+          <th>{t('supervisor.trace.visitorHost')}</th>
+          <th>{t('supervisor.columns.id')}</th>
+          <th>{t('supervisor.trace.columns.times')}</th>
+          <th>{t('supervisor.trace.columns.closest')}</th>
+          <th>{t('supervisor.trace.columns.last')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {visitors.map((v) => (
+          <tr key={v.visitorId} data-testid="trace-visitor" data-visitor={v.visitorId}>
+            <td>{v.name ?? ''}</td>
+            <td>{v.host === null ? '' : `${v.host} — ${v.purpose ?? ''}`}</td>
+            <td>{v.visitorId}</td>
+            <td>{v.times}</td>
+            <td className="when">{gapText(v.closestGapMs)}</td>
+            <td className="when">{when(v.lastAtMs)}</td>
           </tr>
         ))}
       </tbody>
@@ -150,6 +183,7 @@ export function TracePanel({ api, token, zone, onError }: { api: KioskApi; token
             {trace.passages.length === 0 ? <p data-testid="trace-no-passages">{t('supervisor.trace.noPassages')}</p> : null}
             <PeopleTable people={trace.contacts} testId="trace-contacts" rowTestId="trace-contact" caption={t('supervisor.trace.contacts')} when={when} />
             <PeopleTable people={trace.refusedOnly} testId="trace-refused" rowTestId="trace-refused-row" caption={t('supervisor.trace.refusedOnly')} when={when} />
+            <VisitorsTable visitors={trace.visitors ?? []} when={when} />
             {trace.passages.length ? (
               <section className="trace-passages">
                 <h3>{t('supervisor.trace.passages')}</h3>

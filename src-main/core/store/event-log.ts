@@ -153,6 +153,7 @@ export class EventLog {
   private readonly passagesOfStmt: Statement;
   private readonly passagesNearStmt: Statement;
   private readonly refusalsNearStmt: Statement;
+  private readonly visitorPassagesStmt: Statement;
 
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`
@@ -208,6 +209,12 @@ export class EventLog {
       .prepare(
         `SELECT wall_ms, worker_id FROM events INDEXED BY events_trace
          WHERE checkpoint_id = ? AND wall_ms >= ? AND wall_ms <= ? AND decision = 'deny' AND source <> 'input' AND ${NOT_RECORD} ORDER BY wall_ms`,
+      )
+      .raw();
+    this.visitorPassagesStmt = db
+      .prepare(
+        `SELECT wall_ms, visitor_id, checkpoint_id FROM events INDEXED BY events_visitor
+         WHERE visitor_id IS NOT NULL AND decision = 'allow' AND source <> 'input' AND ${NOT_RECORD} AND wall_ms >= ? AND wall_ms <= ? ORDER BY wall_ms`,
       )
       .raw();
     this.depthStmt = db.prepare(
@@ -340,6 +347,15 @@ export class EventLog {
    */
   passagesNear(checkpointId: string, fromMs: number, toMs: number): [number, string][] {
     return this.passagesNearStmt.all(checkpointId, fromMs, toMs) as [number, string][];
+  }
+
+  /**
+   * Visitors' allowed scans (issue 14; not their registrations or declarations) at any checkpoint with
+   * wall time in [fromMs, toMs], by time: [wallMs, visitorId, checkpointId]. Read by the visitor index
+   * (a kiosk's visitors are a few a day, so all of a period's are fewer than one busy gate's hour).
+   */
+  visitorPassages(fromMs: number, toMs: number): [number, string, string][] {
+    return this.visitorPassagesStmt.all(fromMs, toMs) as [number, string, string][];
   }
 
   /** Refused scans at a checkpoint, likewise: [wallMs, workerId or null when nobody was identified]. No reasons. */

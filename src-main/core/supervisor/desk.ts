@@ -163,6 +163,8 @@ export class SupervisorDesk {
       now?: () => number;
       /** A registered visitor's name by pseudonym (issue 14: the entry log and inside-now name visitors). */
       visitorName?: (visitorId: string) => string | null;
+      /** A registered visitor's name and visit by pseudonym (issue 14: the offline trace lists visitors by it). */
+      visitorVisit?: ((visitorId: string) => { name: string; host: string; purpose: string } | null) | undefined;
     },
   ) {
     const { db } = deps;
@@ -184,7 +186,7 @@ export class SupervisorDesk {
       },
       overridable: (e) => this.refusalToOverride(e) === null,
     }, deps.visitorName);
-    this.tracer = new WorkerTrace(deps.events, deps.roster);
+    this.tracer = new WorkerTrace(deps.events, deps.roster, deps.visitorVisit);
   }
 
   private now(): number {

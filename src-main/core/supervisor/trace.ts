@@ -1,9 +1,12 @@
 import type { EventLog } from '../store/event-log.js';
 import type { Roster } from '../store/roster.js';
-import { TRACE_NEIGHBOURS_SHOWN, type TraceCandidate, type TraceContact, type TraceNeighbour, type TracePassage, type TraceResult } from '../../../base/common/kiosk-trace.js';
+import { TRACE_NEIGHBOURS_SHOWN, type TraceCandidate, type TraceContact, type TraceNeighbour, type TracePassage, type TraceResult, type TraceVisitor } from '../../../base/common/kiosk-trace.js';
 import { foldForSearch } from './entry-log.js';
 
-export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult };
+export type { TraceCandidate, TraceContact, TraceNeighbour, TracePassage, TraceResult, TraceVisitor };
+
+/** A visitor's name and visit as registered at this kiosk (null once purged or never registered here). */
+export type VisitorVisitLookup = (visitorId: string) => { name: string; host: string; purpose: string } | null;
 
 /** A search lists at most this many workers to pick from. */
 const MAX_CANDIDATES = 20;
@@ -19,7 +22,8 @@ const ROSTER_PAGE = 2_000;
  * identified by are only counted. Events of the gate's inputs (passage sensor, emergency release)
  * are not scans and are left out; an admit the sensor saw nobody walk through still counts, since
  * the person was at the gate. Names come from the roster as it is now; people no longer on it show
- * by id.
+ * by id. Visitors (issue 14) who passed the same checkpoint within the window are listed apart by
+ * their pseudonym, with the name and visit they registered here.
  *
  * Cost: one indexed query for the worker's passages, then one range query per run of overlapping
  * windows at a checkpoint (a worker's entry and exit minutes apart share one), on an index that
@@ -29,6 +33,7 @@ export class WorkerTrace {
   constructor(
     private readonly events: EventLog,
     private readonly roster: Roster,
+    private readonly visitorVisit?: VisitorVisitLookup,
   ) {}
 
   /**
@@ -113,6 +118,17 @@ export class WorkerTrace {
       }
     };
 
+    // Visitors' passages in the whole period (few): matched to the worker's passages in memory.
+    const visitorScans = new Map<string, Scan[]>();
+    if (own.length > 0) {
+      for (const [atMs, id, checkpointId] of this.events.visitorPassages(fromMs - windowMs, toMs + windowMs)) {
+        const list = visitorScans.get(checkpointId);
+        if (list) list.push([atMs, id]);
+        else visitorScans.set(checkpointId, [[atMs, id]]);
+      }
+    }
+    const visitorsNear = new Map<string, [number, number, number, number]>();
+
     // Runs of passages whose windows overlap: one range query each.
     for (let start = 0; start < own.length; ) {
       let end = start + 1;
@@ -135,6 +151,9 @@ export class WorkerTrace {
         // Passage by passage, so each counts a person once however their scans interleave with the next one's.
         for (const [atMs, id] of p.passed) count(passed, id, Math.abs(atMs - p.wallMs), atMs, start + i);
         for (const [atMs, id] of p.refused) count(refused, id, Math.abs(atMs - p.wallMs), atMs, start + i);
+        for (const [atMs, id] of visitorScans.get(checkpointId) ?? []) {
+          if (Math.abs(atMs - p.wallMs) <= windowMs) count(visitorsNear, id, Math.abs(atMs - p.wallMs), atMs, start + i);
+        }
         passages.push({
           seq: p.seq,
           atMs: p.wallMs,
@@ -170,6 +189,12 @@ export class WorkerTrace {
       passages,
       contacts: people(passed),
       refusedOnly: people(refused),
+      visitors: [...visitorsNear]
+        .map(([visitorId, [times, closestGapMs, lastAtMs]]): TraceVisitor => {
+          const v = this.visitorVisit?.(visitorId) ?? null;
+          return { visitorId, name: v?.name ?? null, host: v?.host ?? null, purpose: v?.purpose ?? null, times, closestGapMs, lastAtMs };
+        })
+        .sort((a, b) => b.times - a.times || a.closestGapMs - b.closestGapMs || a.visitorId.localeCompare(b.visitorId)),
     };
   }
 }

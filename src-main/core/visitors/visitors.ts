@@ -438,6 +438,12 @@ export class KioskVisitors implements VisitorGate {
     return row?.name ?? null;
   }
 
+  /** A registered visitor's name and visit (the supervisor's offline trace lists visitors by it); null once purged. */
+  visitOf(visitorId: string): { name: string; host: string; purpose: string } | null {
+    const row = this.byId.get(visitorId) as VisitorRow | undefined;
+    return row ? { name: row.name, host: row.host, purpose: row.purpose } : null;
+  }
+
   /** Drops visitors registered before `beforeMs` (the events' retention). */
   purgeBefore(beforeMs: number): number {
     return this.deps.db.prepare('DELETE FROM visitors WHERE registered_ms < ?').run(beforeMs).changes;

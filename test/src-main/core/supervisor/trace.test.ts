@@ -201,6 +201,34 @@ describe('the offline trace on the kiosk', () => {
     expect(ranMeanwhile).toBe(true);
   });
 
+  it('lists visitors who passed near the worker apart, by the name and visit registered here; their registration records and other checkpoints are not passages', () => {
+    seed();
+    const v1 = `vk1.${'1'.repeat(32)}`;
+    const v2 = `vk1.${'2'.repeat(32)}`;
+    const v3 = `vk1.${'3'.repeat(32)}`;
+    const visitor = (visitorId: string, atMs: number, over: Partial<NewGateEvent> = {}) => scan(null, atMs, { credentialKind: 'cccd', codeHash: null, visitorId, ...over });
+    events.appendMany(
+      [
+        // V1 registers at 06:50 (a record, not a passage), enters at 07:05 and leaves at 15:58: near both passages.
+        visitor(v1, T0 - 10 * MIN, { source: 'visitor', reasons: ['VISITOR_REGISTERED'], visit: { name: 'Khách Một', host: 'Kho', purpose: 'Giao hàng', noticeVersion: 1 } }),
+        visitor(v1, T0 + 5 * MIN, { source: 'camera' }),
+        visitor(v1, T0 + 9 * HOUR - 2 * MIN, { source: 'camera', direction: 'exit' }),
+        // V2 at another checkpoint; V3 refused: neither is near.
+        visitor(v2, T0 + MIN, { source: 'camera', checkpointId: 'gate-b' }),
+        visitor(v3, T0 + 2 * MIN, { source: 'camera', decision: 'deny', reasons: ['VISITOR_APPROVAL_PENDING'] }),
+      ].map((event) => ({ event, alert: undefined })),
+    );
+    const visits: Record<string, { name: string; host: string; purpose: string }> = { [v1]: { name: 'Khách Một', host: 'Kho', purpose: 'Giao hàng' } };
+    const r = new WorkerTrace(events, roster, (id) => visits[id] ?? null).trace('CASE', T0 - 14 * DAY, T0 + 14 * DAY, 15);
+    expect(r.visitors).toEqual([{ visitorId: v1, name: 'Khách Một', host: 'Kho', purpose: 'Giao hàng', times: 2, closestGapMs: 2 * MIN, lastAtMs: T0 + 9 * HOUR - 2 * MIN }]);
+    // Workers' contacts are as before: a visitor is not among them.
+    expect(r.contacts.map((c) => c.workerId)).toEqual(tracer.trace('CASE', T0 - 14 * DAY, T0 + 14 * DAY, 15).contacts.map((c) => c.workerId));
+    // A visitor purged from the kiosk's visitors is still listed, by pseudonym.
+    expect(tracer.trace('CASE', T0 - 14 * DAY, T0 + 14 * DAY, 15).visitors.map((v) => [v.visitorId, v.name])).toEqual([[v1, null]]);
+    // A one-minute window: neither of V1's scans (5 and 2 minutes from the case's) is near.
+    expect(new WorkerTrace(events, roster).trace('CASE', T0 - 14 * DAY, T0 + 14 * DAY, 1).visitors).toEqual([]);
+  });
+
   it('reads the worker\'s passages by the worker index and the people around by an index that covers the read', () => {
     const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...Array.from(sql.matchAll(/\?/g), () => 1)) as { detail: string }[]).map((r) => r.detail).join('; ');
     expect(
