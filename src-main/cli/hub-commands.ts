@@ -328,6 +328,10 @@ export interface DccTrustImportSummary {
   changed: number;
   removed: number;
   unchanged: number;
+  /** Whether the list's own signature was checked: verified (--list-key), unchecked (signed form, no key), absent. */
+  signature: 'verified' | 'unchecked' | 'absent';
+  /** Signers the file carries but the parser left out (not issued by their country's CSCA), with why. */
+  leftOut: { kid: string; country: string; reason: string }[];
 }
 
 /**
@@ -367,10 +371,23 @@ export async function importHubDccTrust(configFile: string, file: string, o: { l
     if (!held) byKid.set(record.kid, checked.data);
   }
   const r = await withDirectory(configFile, (d) => d.replaceDccSigners([...byKid.values()]));
-  const summary: DccTrustImportSummary = { revision: r.rev, signers: byKid.size, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged };
+  const leftOut = (list.refused ?? []).map((x) => ({ kid: x.kid, country: x.country, reason: x.reason }));
+  const summary: DccTrustImportSummary = {
+    revision: r.rev,
+    signers: byKid.size,
+    added: r.added,
+    changed: r.changed,
+    removed: r.removed,
+    unchanged: r.unchanged,
+    signature: list.signature ?? 'absent',
+    leftOut,
+  };
   if (o.json) return JSON.stringify(summary);
   const changed = r.changed ? `, ${r.changed} changed` : '';
-  return `HC1 trust list revision ${r.rev}: ${byKid.size} signer(s); ${r.added} added, ${r.removed} removed, ${r.unchanged} unchanged${changed}; kiosks with HC1 on download the changes`;
+  const lines = [`HC1 trust list revision ${r.rev}: ${byKid.size} signer(s); ${r.added} added, ${r.removed} removed, ${r.unchanged} unchanged${changed}; kiosks with HC1 on download the changes`];
+  if (summary.signature === 'unchecked') lines.push('the list is signed but its signature was not checked (give --list-key to check it)');
+  for (const x of leftOut) lines.push(`left out: ${x.kid} (${x.country}): ${x.reason}`);
+  return lines.join('\n');
 }
 
 /** One signer of `safegate hub dcc trust list` (its --json form). */

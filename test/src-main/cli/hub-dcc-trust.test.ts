@@ -52,7 +52,7 @@ describe.each(directoryBackends)('hub dcc trust commands on $name', (backend) =>
     const json = run('import', dgcg, '--json');
     expect(json.stderr).toBe('');
     // The PEM's signer had no country; the list gives one: that record changed.
-    expect(JSON.parse(json.stdout) as DccTrustImportSummary).toMatchObject({ signers: 3, added: 2, changed: 1, removed: 0, unchanged: 0 });
+    expect(JSON.parse(json.stdout) as DccTrustImportSummary).toMatchObject({ signers: 3, added: 2, changed: 1, removed: 0, unchanged: 0, signature: 'absent', leftOut: [] });
     expect(JSON.parse(run('import', dgcg, '--json').stdout) as DccTrustImportSummary).toMatchObject({ signers: 3, added: 0, changed: 0, removed: 0, unchanged: 3 });
     expect((await streamKeys()).sort()).toEqual(signers.map((s) => s.kid).sort());
 
@@ -97,7 +97,11 @@ describe.each(directoryBackends)('hub dcc trust commands on $name', (backend) =>
     // Signed with the list key: taken, and it is a list of one signer, so the other two go.
     const signed = run('import', file('signed.txt', `${sign('sha256', Buffer.from(body), listKey.privateKey).toString('base64')}\n${body}`), '--list-key', keyFile, '--json');
     expect(signed.stderr).toBe('');
-    expect(JSON.parse(signed.stdout) as DccTrustImportSummary).toMatchObject({ signers: 1, added: 0, removed: 2, unchanged: 1 });
+    expect(JSON.parse(signed.stdout) as DccTrustImportSummary).toMatchObject({ signers: 1, added: 0, removed: 2, unchanged: 1, signature: 'verified', leftOut: [] });
+    // The same signed file without the key: taken, and the output says its signature was not checked.
+    const unchecked = run('import', join(dir.path, 'signed.txt'));
+    expect(unchecked.stderr).toBe('');
+    expect(unchecked.stdout).toContain('signature was not checked');
     expect(await streamKeys()).toEqual([signers[0]!.kid]);
   });
 
@@ -110,6 +114,22 @@ describe.each(directoryBackends)('hub dcc trust commands on $name', (backend) =>
     expect(fewer.stdout).toMatch(/2 signer\(s\); 0 added, 1 removed, 2 unchanged/);
     const delta = await directory.respond({ v: PROTOCOL_VERSION, stream: 'dcc', cursor }, Date.now());
     expect(delta.map((p) => [p.kind, p.body])).toEqual([['delta', [[1, signers[2]!.kid]]]]);
+  });
+
+  it("names the signers the parser left out (a DSC not issued by its country's CSCA on the list), and sends only the others", async () => {
+    const csca = mintDccSigner('CSCA VN');
+    const entries = [
+      { kid: csca.kid, country: 'VN', certificateType: 'CSCA', rawData: b64(csca.der) },
+      { kid: signers[0]!.kid, country: 'VN', certificateType: 'DSC', rawData: b64(signers[0]!.der) },
+      { kid: signers[1]!.kid, country: 'DE', certificateType: 'DSC', rawData: b64(signers[1]!.der) },
+    ];
+    const r = run('import', file('with-csca.json', JSON.stringify(entries)), '--json');
+    expect(r.stderr).toBe('');
+    const summary = JSON.parse(r.stdout) as DccTrustImportSummary;
+    expect(summary).toMatchObject({ signers: 1 });
+    expect(summary.leftOut.map((x) => [x.kid, x.country])).toEqual([[signers[0]!.kid, 'VN']]);
+    expect(await streamKeys()).toEqual([signers[1]!.kid]);
+    expect(run('import', join(dir.path, 'with-csca.json')).stdout).toContain(`left out: ${signers[0]!.kid} (VN): `);
   });
 
   it('sends a long list in parts of at most DCC_PART_SIZE signers', async () => {
