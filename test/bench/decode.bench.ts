@@ -10,20 +10,25 @@
  *   phone with a dark screen, paper), some easy codes, some hard ones; and easy synthetic frames at
  *   1280x720.
  * Prints read rates per decoder, per strategy and per distortion and strength, and p50/p95 ms per
- * frame (wall time, and the process's CPU time, which a loaded machine does not inflate). The last
- * line is one JSON object: the combined decoder's figures and zxing-wasm's alone.
+ * frame (wall time, and the process's CPU time, which a loaded machine does not inflate). The
+ * combined decoder's read rates are given twice: unbudgeted (every step the gate allows: what it can
+ * read, the same on any machine) and budgeted as in the kiosk (12 ms, measured on the process's CPU
+ * clock so a loaded machine does not take steps away). The mix's p50 is mostly the cost of a frame
+ * without a code (3 frames in 4 have none); the hard frames' own p95/p99/max are printed and in the
+ * JSON. Misreads count any returned text that is not the frame's. The last line is one JSON object:
+ * the combined decoder's figures, zxing-wasm's and zxing-js's alone, the verdicts and the load average.
  *
  * Timing here is Node on this machine (run it pinned: `taskset -c 1 npm run bench:decode`); in the
  * kiosk the same adapters run in a Web Worker.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { corpus } from '../helpers/corpora.js';
 import QRCode from 'qrcode';
 import sharp from 'sharp';
 import { DECODER_NAMES, DEFAULT_DECODER, type DecoderName, type Frame, type QrDecoder } from '../../device/camera/decoder.js';
-import { STRATEGY_NAMES, type CombinedDecoder, type StrategyName } from '../../device/camera/combined-decoder.js';
+import { DEFAULT_BUDGET_MS, STRATEGY_NAMES, type CombinedDecoder, type CombinedOptions, type StrategyName } from '../../device/camera/combined-decoder.js';
 import { createNodeDecoder, readImageFrame } from '../../src-main/core/decoders.js';
 import { DISTORTIONS, benchPasses, emptyFrames, hardSet, type HardSample } from './decode-hardset.js';
 
@@ -120,13 +125,19 @@ async function measure(decoder: QrDecoder, samples: Sample[]): Promise<Run> {
     cpuMs.push((c.user + c.system) / 1000);
     const right = s.expected !== null && texts[0] === s.expected;
     if (right) read++;
-    else if (texts.length && texts[0] !== s.expected) misreads++;
+    if (texts.some((t) => t !== s.expected)) misreads++;
     ok.push(right);
     steps.push('lastStep' in decoder ? (decoder as CombinedDecoder).lastStep : null);
   }
   const withCode = samples.filter((s) => s.expected !== null).length;
   return { rate: withCode ? read / withCode : 0, read, withCode, ms, cpuMs, misreads, ok, steps };
 }
+
+/** The process's CPU time (ms): the budgeted runs' clock, which a loaded machine does not inflate. */
+const cpuClock = (): number => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const ms1 = (x: number) => x.toFixed(1);
@@ -147,6 +158,7 @@ function cells(set: HardSample[], run: Run): string {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
   const passes = await benchPasses(8);
   const photos = await corpusPhotos();
   const hard = hardSet(passes, 1, PER_CELL);
@@ -164,11 +176,18 @@ async function main(): Promise<void> {
       `load average ${loadavg()[0]!.toFixed(1)} (times are only meaningful pinned to an otherwise idle core: taskset -c 1)`,
   );
 
+  // Warm-up (wasm compile, JIT of image-ops and zxing-js) on a hard frame that goes up the ladder,
+  // so the first measured frames do not pay for it.
+  const warm = [mix[0]!.frame, ...hard.slice(0, 8).map((s) => s.frame)];
+  const warmUp = async (d: QrDecoder) => {
+    for (const f of warm) await d.decode(f);
+  };
+
   // Each strategy alone, ungated, over the whole frame.
   console.log('\nstrategies alone (no gate, no budget):');
   for (const name of STRATEGY_NAMES) {
     const decoder = await createNodeDecoder('combined', { only: [name] });
-    await decoder.decode(mix[0]!.frame);
+    await warmUp(decoder);
     const c = await measure(decoder, photos);
     const h = await measure(decoder, hard);
     const m = await measure(decoder, mix);
@@ -177,49 +196,90 @@ async function main(): Promise<void> {
     );
   }
 
-  console.log('\ndecoders:');
+  // The combined decoder's capability: no budget, so the rates do not move with the machine's load.
+  console.log('\ncombined, unbudgeted (every step the gate allows):');
+  const unbudgeted = await createNodeDecoder('combined', { budgetMs: Infinity });
+  await warmUp(unbudgeted);
+  const ub = { hard: await measure(unbudgeted, hard), heldOut: await measure(unbudgeted, heldOut) };
+  const stepsOf = (run: Run) => {
+    const by = new Map<string, number>();
+    for (const s of run.steps) if (s) by.set(s, (by.get(s) ?? 0) + 1);
+    return [...by].map(([k, v]) => `${k} ${v}`).join(', ');
+  };
+  console.log(
+    `  hard ${ub.hard.read}/${ub.hard.withCode} (${pct(ub.hard.rate)}) | held-out ${ub.heldOut.read}/${ub.heldOut.withCode} (${pct(ub.heldOut.rate)}) | ` +
+      `hard frames p95 ${ms1(percentile(ub.hard.cpuMs, 95))}, p99 ${ms1(percentile(ub.hard.cpuMs, 99))}, max ${ms1(Math.max(...ub.hard.cpuMs))} ms CPU | misreads ${ub.hard.misreads + ub.heldOut.misreads}`,
+  );
+  console.log(`    read by step (hard set only): ${stepsOf(ub.hard)}`);
+
+  console.log(`\ndecoders (combined: budget ${DEFAULT_BUDGET_MS} ms on the process's CPU clock for the read rates, wall clock for the mix's times):`);
   const results: Partial<Record<DecoderName, { corpus: Run; hard: Run; heldOut: Run; mix: Run; f720: Run }>> = {};
   for (const name of DECODER_NAMES) {
+    // Read rates with the budget on the CPU clock (load-independent); the mix and 1280x720 timed as the kiosk runs (wall clock).
+    const cpuBudgeted: CombinedOptions = { budgetMs: DEFAULT_BUDGET_MS, now: cpuClock };
+    const rates = await createNodeDecoder(name, cpuBudgeted);
+    await warmUp(rates);
     const decoder = await createNodeDecoder(name);
-    await decoder.decode(mix[0]!.frame); // warm-up (wasm compile, JIT)
-    const r = { corpus: await measure(decoder, photos), hard: await measure(decoder, hard), heldOut: await measure(decoder, heldOut), mix: await measure(decoder, mix), f720: await measure(decoder, f720) };
+    await warmUp(decoder);
+    const r = { corpus: await measure(rates, photos), hard: await measure(rates, hard), heldOut: await measure(rates, heldOut), mix: await measure(decoder, mix), f720: await measure(decoder, f720) };
     results[name] = r;
-    const hardMs = r.hard.ms;
     console.log(
       `  ${name.padEnd(10)} corpus ${r.corpus.read}/${r.corpus.withCode} (${pct(r.corpus.rate)}) | hard ${r.hard.read}/${r.hard.withCode} (${pct(r.hard.rate)}) | ` +
         `held-out ${r.heldOut.read}/${r.heldOut.withCode} (${pct(r.heldOut.rate)}) | 640x480 mix p50 ${ms1(percentile(r.mix.ms, 50))} ms, p95 ${ms1(percentile(r.mix.ms, 95))} ms ` +
         `(CPU p50 ${ms1(percentile(r.mix.cpuMs, 50))}, p95 ${ms1(percentile(r.mix.cpuMs, 95))}) ` +
-        `(hard frames alone p50 ${ms1(percentile(hardMs, 50))}, p95 ${ms1(percentile(hardMs, 95))}) | 1280x720 read ${r.f720.read}/${r.f720.withCode}, p50 ${ms1(percentile(r.f720.ms, 50))} ms | ` +
+        `(hard frames alone, CPU: p50 ${ms1(percentile(r.hard.cpuMs, 50))}, p95 ${ms1(percentile(r.hard.cpuMs, 95))}, p99 ${ms1(percentile(r.hard.cpuMs, 99))}, max ${ms1(Math.max(...r.hard.cpuMs))}) | ` +
+        `1280x720 read ${r.f720.read}/${r.f720.withCode}, p50 ${ms1(percentile(r.f720.ms, 50))} ms | ` +
         `misreads ${r.corpus.misreads + r.hard.misreads + r.heldOut.misreads + r.mix.misreads + r.f720.misreads}`,
     );
     console.log(`    hard set by distortion and strength 1 2 3: ${cells(hard, r.hard)}`);
-    console.log(`    held-out: ${cells(heldOut, r.heldOut)}`);
-    if (name === 'combined') {
-      const by = new Map<string, number>();
-      for (const run of [r.hard, r.heldOut]) for (const s of run.steps) if (s) by.set(s, (by.get(s) ?? 0) + 1);
-      console.log(`    read by step (hard + held-out): ${[...by].map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    }
+    if (name === 'combined') console.log(`    read by step (hard set only): ${stepsOf(r.hard)}`);
   }
   const figures = (n: DecoderName) => {
     const r = results[n]!;
+    const f = (x: number) => Number(x.toFixed(2));
     return {
       hardSetRate: Number(r.hard.rate.toFixed(4)),
       heldOutRate: Number(r.heldOut.rate.toFixed(4)),
       corpusRate: Number(r.corpus.rate.toFixed(4)),
-      p50Ms: Number(percentile(r.mix.ms, 50).toFixed(2)),
-      p95Ms: Number(percentile(r.mix.ms, 95).toFixed(2)),
-      p50CpuMs: Number(percentile(r.mix.cpuMs, 50).toFixed(2)),
-      p95CpuMs: Number(percentile(r.mix.cpuMs, 95).toFixed(2)),
+      p50Ms: f(percentile(r.mix.ms, 50)),
+      p95Ms: f(percentile(r.mix.ms, 95)),
+      p99Ms: f(percentile(r.mix.ms, 99)),
+      maxMs: f(Math.max(...r.mix.ms)),
+      p50CpuMs: f(percentile(r.mix.cpuMs, 50)),
+      p95CpuMs: f(percentile(r.mix.cpuMs, 95)),
+      hardP95CpuMs: f(percentile(r.hard.cpuMs, 95)),
+      hardP99CpuMs: f(percentile(r.hard.cpuMs, 99)),
+      hardMaxCpuMs: f(Math.max(...r.hard.cpuMs)),
+      misreads: r.corpus.misreads + r.hard.misreads + r.heldOut.misreads + r.mix.misreads + r.f720.misreads,
     };
   };
-  const c = figures('combined');
+  const c = {
+    ...figures('combined'),
+    unbudgetedHardSetRate: Number(ub.hard.rate.toFixed(4)),
+    unbudgetedHeldOutRate: Number(ub.heldOut.rate.toFixed(4)),
+    unbudgetedHardP95CpuMs: Number(percentile(ub.hard.cpuMs, 95).toFixed(2)),
+    unbudgetedHardP99CpuMs: Number(percentile(ub.hard.cpuMs, 99).toFixed(2)),
+    unbudgetedHardMaxCpuMs: Number(Math.max(...ub.hard.cpuMs).toFixed(2)),
+    unbudgetedMisreads: ub.hard.misreads + ub.heldOut.misreads,
+  };
   const w = figures('zxing-wasm');
+  const j = figures('zxing-js');
+  const verdict = {
+    hardSetMarginPoints: Number(((c.hardSetRate - w.hardSetRate) * 100).toFixed(1)),
+    unbudgetedHardSetMarginPoints: Number(((c.unbudgetedHardSetRate - w.hardSetRate) * 100).toFixed(1)),
+    corpusFull: c.corpusRate === 1,
+    budgetMet: c.p50Ms <= 5 && c.p95Ms <= 15,
+    noMisreads: c.misreads === 0 && c.unbudgetedMisreads === 0,
+  };
+  const load = loadavg().map((x) => Number(x.toFixed(2)));
   console.log(
-    `\ncombined vs zxing-wasm alone: hard set ${pct(c.hardSetRate)} vs ${pct(w.hardSetRate)} (${((c.hardSetRate - w.hardSetRate) * 100).toFixed(1)} points), ` +
-      `held-out ${pct(c.heldOutRate)} vs ${pct(w.heldOutRate)}; corpus ${pct(c.corpusRate)}; budget p50 <= 5 ms: ${c.p50Ms <= 5 ? 'met' : 'MISSED'}, p95 <= 15 ms: ${c.p95Ms <= 15 ? 'met' : 'MISSED'} (CPU time p50 ${c.p50CpuMs} ms, p95 ${c.p95CpuMs} ms); ` +
-      `default decoder: ${DEFAULT_DECODER}; ${((performance.now() - started) / 1000).toFixed(0)} s in all; load average ${loadavg()[0]!.toFixed(1)}`,
+    `\ncombined vs zxing-wasm alone: hard set ${pct(c.hardSetRate)} (unbudgeted ${pct(c.unbudgetedHardSetRate)}) vs ${pct(w.hardSetRate)} (${verdict.hardSetMarginPoints} points), ` +
+      `held-out ${pct(c.heldOutRate)} (unbudgeted ${pct(c.unbudgetedHeldOutRate)}) vs ${pct(w.heldOutRate)}; corpus ${pct(c.corpusRate)}; ` +
+      `budget p50 <= 5 ms: ${c.p50Ms <= 5 ? 'met' : 'MISSED'}, p95 <= 15 ms: ${c.p95Ms <= 15 ? 'met' : 'MISSED'} (mix, wall; CPU time p50 ${c.p50CpuMs} ms, p95 ${c.p95CpuMs} ms; ` +
+      `hard frames CPU p95 ${c.hardP95CpuMs}, p99 ${c.hardP99CpuMs}, max ${c.hardMaxCpuMs} ms); misreads ${c.misreads} (unbudgeted ${c.unbudgetedMisreads}); ` +
+      `default decoder: ${DEFAULT_DECODER}; ${((performance.now() - started) / 1000).toFixed(0)} s in all; load average ${load.join(' ')}`,
   );
-  console.log(JSON.stringify({ decoder: DEFAULT_DECODER, combined: c, 'zxing-wasm': w }));
+  console.log(JSON.stringify({ decoder: DEFAULT_DECODER, combined: c, 'zxing-wasm': w, 'zxing-js': j, verdict, loadAverage: { start: loadAtStart, end: load }, cpus: availableParallelism() }));
 }
 
 await main();
