@@ -31,14 +31,15 @@ type Flow = { kind: 'declare'; token: string; name: string | null } | ({ kind: '
 
 /**
  * Whether a refusal offers "Declare now": the person may declare here (the core gave a token) and
- * the refusal is for the declaration (missing or flagged). In discreet mode the screen does not
- * know which health reason it was, so every health refusal with a token offers it: the queue cannot
- * tell from the button why, and a declaration that cannot help is refused again by the policy.
+ * the refusal is for a missing declaration. Never for a flagged one: it stands for the rest of the
+ * day, so the core gives no token then and the screen shows the discreet refusal only. In discreet
+ * mode the screen does not know which health reason it was, so every health refusal with a token
+ * offers it: the queue cannot tell from the button why.
  */
 export function offersDeclaration(p: PassageView): boolean {
   if (!p.declareToken || p.outcome !== 'deny' || p.kind !== 'health') return false;
   const health = p.reasons.filter(isSensitive);
-  return health.length === 0 || health.includes('DECLARATION_MISSING') || health.includes('DECLARATION_FLAGGED');
+  return health.length === 0 || (health.includes('DECLARATION_MISSING') && !health.includes('DECLARATION_FLAGGED'));
 }
 
 /**

@@ -147,7 +147,9 @@ export function passageView(p: Passage, rules: PublicViewRules = DISCREET, atMs 
     }
   }
   const view: PassageView = { seq: p.seq, outcome, direction, displayName: p.displayName, kind, reasons, guidance, atMs };
-  if (p.declareToken !== undefined) view.declareToken = p.declareToken;
+  // Never a "Declare now" after a flagged declaration (it stands for the rest of the day): in discreet
+  // mode the screen cannot tell a flagged refusal from a missing one, so the token is what decides.
+  if (p.declareToken !== undefined && !(outcome === 'deny' && all.includes('DECLARATION_FLAGGED'))) view.declareToken = p.declareToken;
   if (p.declared) view.declared = true;
   if (p.visitor !== undefined) view.visitor = { ...p.visitor };
   return view;

@@ -242,7 +242,7 @@ export class Kiosk {
       const clock: KioskClock = gps ? new GpsDatedClock(systemClock, () => gps.time(), g.clock) : systemClock;
       const position = gps ? () => gps.position() : undefined;
       this.remotePassages = new RemotePassages(this.db);
-      const remoteDeclarations = new RemoteDeclarations(this.db);
+      const remoteDeclarations = new RemoteDeclarations(this.db, settings.time.zone);
       const site = settings.checkpoint.site;
       const siteStream = (this.siteStream =
         loaded.broker && site
@@ -340,7 +340,7 @@ export class Kiosk {
         ...(visitors ? { visitors } : {}),
       });
       const declarations = declareTokens
-        ? new KioskDeclarationDesk({ db: this.db, events: this.events, gatekeeper: this.gatekeeper, tokens: declareTokens, policy: () => this.policy.get(), log: this.log.child({ ns: 'declarations' }) })
+        ? new KioskDeclarationDesk({ db: this.db, events: this.events, gatekeeper: this.gatekeeper, tokens: declareTokens, policy: () => this.policy.get(), log: this.log.child({ ns: 'declarations' }), zone: settings.time.zone })
         : undefined;
       if (visitors && declarations) {
         visitors.attach(this.gatekeeper);

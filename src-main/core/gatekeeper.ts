@@ -537,9 +537,19 @@ export class Gatekeeper extends EventEmitter<GatekeeperEvents> {
       durable: seq !== null,
       timing: { receivedAtNs: scan.receivedAtNs, committedAtNs, actuatedAtNs },
     };
-    // A named roster worker may declare on the screen now (the screens offer it after a missing or
-    // flagged declaration, or when they asked to declare); only for a scan on record.
-    if (deps.declareTokens && credentialAccepted && seq !== null && reading.status === 'valid' && worker && evaluated.visitorId === undefined) {
+    // A named roster worker may declare on the screen now (the screens offer it after a missing
+    // declaration, or when they asked to declare); only for a scan on record. Never after a flagged
+    // one: it stands for the rest of the day (base/common/declaration.ts replacesDeclaration), so a
+    // "no" seconds later cannot let them in, and the screen shows the discreet refusal only.
+    if (
+      deps.declareTokens &&
+      credentialAccepted &&
+      seq !== null &&
+      reading.status === 'valid' &&
+      worker &&
+      evaluated.visitorId === undefined &&
+      !(decision.outcome === 'deny' && decision.reasons.includes('DECLARATION_FLAGGED'))
+    ) {
       passage.declareToken = deps.declareTokens.issue({ text: scan.text, source: scan.source, reading, workerId: worker.workerId, displayName: worker.displayName, decision });
     }
     this.emit('passage', passage);

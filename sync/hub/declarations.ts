@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { UPLOAD_ID_PATTERN } from '../../base/common/phone-upload.js';
 import { issuesText } from '../../base/common/validation.js';
-import { DECLARATION_QUESTIONS, MAX_ANSWER_BITS, bitsToAnswers, isFlaggedBits, type DeclarationQuestion } from '../../base/common/declaration.js';
+import type { Logger } from 'pino';
+import { DECLARATION_ANSWERS_KEPT_DAYS, DECLARATION_QUESTIONS, MAX_ANSWER_BITS, bitsToAnswers, isFlaggedBits, type DeclarationQuestion } from '../../base/common/declaration.js';
 import type { WireEvent } from '../batch-codec.js';
 import type { HubDirectory } from './directory.js';
 import type { HubSql } from './hub-sql.js';
@@ -31,8 +32,8 @@ import { PhoneUploadError, type PhoneUploads } from './phone-uploads.js';
 
 export { SYMPTOMS, CONTACTS, DECLARATION_QUESTIONS, type DeclarationQuestion } from '../../base/common/declaration.js';
 
-/** How long the answers of a flagged declaration are kept (the questions look back 14 days). */
-export const ANSWERS_KEPT_DAYS = 14;
+/** How long the answers of a flagged declaration are kept (the questions look back 14 days; the one constant for every store). */
+export const ANSWERS_KEPT_DAYS = DECLARATION_ANSWERS_KEPT_DAYS;
 /** A phone clock this far ahead of the hub's is refused (the declaration would look newer than it is). */
 export const MAX_PHONE_AHEAD_MS = 5 * 60_000;
 /** A declaration made longer ago than this says nothing about today: refused as too old. */
@@ -103,6 +104,8 @@ export interface DeclarationsOptions {
   sql: HubSql;
   directory: Pick<HubDirectory, 'recordDeclaration'>;
   uploads: PhoneUploads;
+  /** The province time zone: a flagged declaration stands for the rest of its day in it. */
+  zone?: string;
   now?: () => number;
 }
 
@@ -150,7 +153,7 @@ export class Declarations {
       status = 'duplicate';
     }
     // Also for a duplicate: a hub stopped between keeping the row and the roster finishes the job now.
-    const roster = await this.options.directory.recordDeclaration(upload.workerId, declaredAtMs, flagged);
+    const roster = await this.options.directory.recordDeclaration(upload.workerId, declaredAtMs, flagged, this.options.zone === undefined ? {} : { zone: this.options.zone });
     return { status, flagged, declaredAtMs, rosterChanged: roster?.changed ?? false, sites: roster?.sites ?? [], workerId: upload.workerId };
   }
 
@@ -196,7 +199,11 @@ export function kioskDeclarationId(deviceId: string, seq: number): string {
 export interface KioskDeclarationsOptions {
   /** The directory's database (the caller opened it and closes it). */
   sql: HubSql;
-  directory: Pick<HubDirectory, 'recordDeclaration'>;
+  directory: Pick<HubDirectory, 'recordDeclaration' | 'rosterScopes'>;
+  /** The province time zone: a flagged declaration stands for the rest of its day in it. */
+  zone?: string;
+  /** Warns of a declaration for a worker the device's site does not serve (never their answers). */
+  log?: Pick<Logger, 'warn'>;
   now?: () => number;
 }
 
@@ -206,7 +213,10 @@ export interface KioskDeclarationsOptions {
  * Declarations.submit): a row in the declarations table (answers kept only when flagged, as the answer
  * set of its bits; `pass_id` kiosk:<device>), the worker's roster record (never older over newer), and
  * the receipt says which sites to tell over the live site stream when the record changed. A
- * visitor's declaration (no worker) and a worker on no roster keep nothing here.
+ * visitor's declaration (no worker), a worker on no roster, and a worker not on the roster the device
+ * receives (its rosterScopes: the downlink's rule) keep nothing here: the event stays in the hub's
+ * store and the batch is acknowledged (a worker the site does not serve is no temporary failure),
+ * with a warning naming the device and the event, never the answers.
  */
 export class KioskDeclarations {
   private readonly now: () => number;
@@ -219,6 +229,7 @@ export class KioskDeclarations {
   /** The batch's declarations of roster workers, each recorded once; one receipt per declaration seen. */
   async record(deviceId: string, events: readonly WireEvent[]): Promise<DeclarationReceipt[]> {
     const out: DeclarationReceipt[] = [];
+    let scopes: string[] | undefined;
     for (const e of events) {
       if (e.source !== 'declaration' || e.workerId === null || e.declaration === undefined) continue;
       const bits = e.declaration.answers;
@@ -226,9 +237,13 @@ export class KioskDeclarations {
       const nowMs = this.now();
       const flagged = isFlaggedBits(bits);
       const declaredAtMs = Math.min(e.wallMs, nowMs);
-      // The roster first: a worker on no roster is not recorded at all.
-      const roster = await this.options.directory.recordDeclaration(e.workerId, declaredAtMs, flagged);
-      if (!roster) continue;
+      scopes ??= await this.options.directory.rosterScopes(deviceId);
+      // The roster first: a worker on no roster, or on none the device receives, is not recorded at all.
+      const roster = await this.options.directory.recordDeclaration(e.workerId, declaredAtMs, flagged, { scopes, ...(this.options.zone === undefined ? {} : { zone: this.options.zone }) });
+      if (!roster) {
+        this.options.log?.warn({ deviceId, seq: e.seq }, 'kiosk declaration for a worker not on the roster this device receives: kept as an event only, not recorded');
+        continue;
+      }
       const inserted = await this.options.sql.run(
         sql`INSERT INTO declarations (decl_id, worker_id, pass_id, made_ms, received_ms, flagged, answers)
             VALUES (${kioskDeclarationId(deviceId, e.seq)}, ${e.workerId}, ${kioskDeclarationPass(deviceId)}, ${declaredAtMs}, ${nowMs}, ${flagged ? 1 : 0},

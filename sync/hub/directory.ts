@@ -6,7 +6,8 @@ import type { DccSignerRecord, Notice, Placement, WorkerRecord } from '../../bas
 import { dccSignerSchema, hubKeySchema, hubSupervisorSchema, noticeSchema, policyDocumentSchema, revocationSchema, sealDownlink, streamCodecs, type DownlinkPart, type StreamCodec } from '../downlink-codec.js';
 import { PROTOCOL_VERSION, type DownlinkStream, type SyncRequest } from '../protocol.js';
 import { deviceIdSchema, identifierSchema } from '../../base/common/ids.js';
-import { startOfDayIn, timeOfDayIn } from '../../base/common/time.js';
+import { DEFAULT_TIME_ZONE, startOfDayIn, timeOfDayIn } from '../../base/common/time.js';
+import { replacesDeclaration } from '../../base/common/declaration.js';
 import { sql, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import * as m0001 from './directory-migrations/0001-records.js';
@@ -554,6 +555,17 @@ export class HubDirectory {
    */
   async rosterScopes(deviceId: string): Promise<string[]> {
     return this.scopesOf(this.sql, deviceId);
+  }
+
+  /** Whether a roster worker (their record's scope) is among the workers `scopes` (a device's rosterScopes) receive: the downlink's rule. */
+  private async servedIn(db: Db, workerId: string, recordScope: string, scopes: readonly string[]): Promise<boolean> {
+    const routes = scopes.filter((s) => s.startsWith(ROUTE_SCOPE)).map((s) => s.slice(ROUTE_SCOPE.length));
+    if (!routes.length) return scopes.includes(recordScope);
+    const rider = await db.get<{ n: number }>(
+      sql`SELECT 1 AS n FROM route_riders x JOIN route_orgs o ON o.route_id = x.route_id JOIN hub_workers h ON h.worker_id = x.worker_id AND h.org_id = o.org_id
+          WHERE x.worker_id = ${workerId} AND x.route_id IN ${inList(routes)}`,
+    );
+    return rider !== undefined;
   }
 
   private async scopesOf(db: Db, deviceId: string): Promise<string[]> {
@@ -1113,18 +1125,26 @@ export class HubDirectory {
 
   /**
    * A worker's health declaration (sync/hub/declarations.ts) into their roster record, so each of
-   * their kiosks gets its time and flag at its next download; one older than what the record holds
-   * changes nothing. Returns the sites whose kiosks serve the worker (their own site, the sites of
-   * checkpoints serving their organisation and of the buses they ride; every site for a worker on no
-   * organisation's list), for the live site stream, or undefined for a worker not on the roster.
+   * their kiosks gets its time and flag at its next download, by the one rule of which declaration
+   * stands (base/common/declaration.ts replacesDeclaration: never older over newer; a flagged one stands
+   * for the rest of its day in `zone`). Returns the sites whose kiosks serve the worker (their own
+   * site, the sites of checkpoints serving their organisation and of the buses they ride; every site
+   * for a worker on no organisation's list), for the live site stream, or undefined for a worker not
+   * on the roster, or (with `scopes`, a device's rosterScopes) on none of those scopes.
    */
-  async recordDeclaration(workerId: string, declaredAtMs: number, flagged: boolean): Promise<{ changed: boolean; sites: string[] } | undefined> {
+  async recordDeclaration(
+    workerId: string,
+    declaredAtMs: number,
+    flagged: boolean,
+    options: { zone?: string; scopes?: readonly string[] } = {},
+  ): Promise<{ changed: boolean; sites: string[] } | undefined> {
     return this.sql.write(async (tx) => {
       const held = await tx.get<{ value: string; scope: string }>(sql`SELECT value, scope FROM records WHERE stream = 'roster' AND key = ${workerId} AND deleted = 0`);
       if (!held) return undefined;
+      if (options.scopes && !(await this.servedIn(tx, workerId, held.scope, options.scopes))) return undefined;
       const record = JSON.parse(held.value) as WorkerRecord;
-      const newer = record.declaredAt === null || record.declaredAt < declaredAtMs;
-      const changed = newer && (await this.putRecords(tx, 'roster', [[workerId, { ...record, declaredAt: declaredAtMs, declarationFlagged: flagged }, held.scope]], false)).changed > 0;
+      const replaces = replacesDeclaration({ declaredAtMs: record.declaredAt, flagged: record.declarationFlagged }, { declaredAtMs, flagged }, options.zone ?? DEFAULT_TIME_ZONE);
+      const changed = replaces && (await this.putRecords(tx, 'roster', [[workerId, { ...record, declaredAt: declaredAtMs, declarationFlagged: flagged }, held.scope]], false)).changed > 0;
       const listed = await tx.get<{ org_id: string; site_id: string }>(sql`SELECT org_id, site_id FROM hub_workers WHERE worker_id = ${workerId}`);
       const sites = listed
         ? (

@@ -124,7 +124,7 @@ export class Hub extends EventEmitter<HubEvents> {
   ) {
     super();
     const directory = options.declarations?.directory ?? options.downlink?.directory;
-    this.kioskDeclarations = directory ? new KioskDeclarations({ sql: directory.sql, directory }) : undefined;
+    this.kioskDeclarations = directory ? new KioskDeclarations({ sql: directory.sql, directory, log: this.log }) : undefined;
     this.ingestGroups = new IngestGroups({
       // One directory lookup for the whole group, not one per batch (a round trip each on PostgreSQL).
       ingestMany: async (batches) => this.store.ingestMany(await this.organisationsAtReceipt(batches)),

@@ -155,6 +155,8 @@ describe('a worker without a declaration declares at the kiosk (Chromium), the h
     await answerDeclaration(p, ['cough']);
     // A health refusal: discreet on the public screen.
     expect(await resultAfterDeclaring()).toEqual({ outcome: 'deny', kind: 'health' });
+    // No "Declare now" again: a flagged declaration stands for the rest of the day.
+    expect(await p.getByTestId(UI.declareNow).count()).toBe(0);
     const shown = await p.locator('body').innerText();
     for (const t of HEALTH_TEXTS) expect(shown).not.toContain(t);
     await screenshotAt(p, { width: 800, height: 480 }, 'e2e-declare-flagged');

@@ -28,6 +28,8 @@ export interface KioskDeclarationDeskDeps {
   tokens: DeclareTokens;
   policy: () => Policy;
   log: Logger;
+  /** The province time zone: a flagged declaration stands for the rest of its day in it. */
+  zone?: string;
 }
 
 /**
@@ -45,7 +47,7 @@ export class KioskDeclarationDesk {
   private readonly roster: RemoteDeclarations;
 
   constructor(private readonly deps: KioskDeclarationDeskDeps) {
-    this.roster = new RemoteDeclarations(deps.db);
+    this.roster = new RemoteDeclarations(deps.db, deps.zone);
   }
 
   /**

@@ -1,4 +1,6 @@
 import type { Statement } from 'better-sqlite3';
+import { replacesDeclaration } from '../../../base/common/declaration.js';
+import { DEFAULT_TIME_ZONE } from '../../../base/common/time.js';
 import type { Direction } from '../../../base/common/types.js';
 import type { SqliteDatabase } from '../../../base/node/sqlite.js';
 
@@ -176,22 +178,35 @@ export interface RemoteDeclaration {
 }
 
 /**
- * Declarations made on workers' phones, relayed live by the hub: each goes into the worker's roster
- * record when it is newer than what that holds (the hub puts the same into the record it sends at the
- * next download, so a kiosk that missed the live message still gets it). A worker not on this
- * kiosk's roster is skipped; one dated ahead of `notAfterMs` (this kiosk's clock) is not believed.
+ * Declarations made on workers' phones (relayed live by the hub) and on this kiosk's screen: each goes
+ * into the worker's roster record by the one rule of which declaration stands (base/common/declaration.ts
+ * replacesDeclaration: never older over newer; a flagged one stands for the rest of its day in the
+ * province zone). The hub puts the same into the record it sends at the next download, so a kiosk that
+ * missed the live message still gets it, and a health officer's clearance comes that way. A worker not
+ * on this kiosk's roster is skipped; one dated ahead of `notAfterMs` (this kiosk's clock) is not believed.
  */
 export class RemoteDeclarations {
+  private readonly held: Statement;
   private readonly update: Statement;
 
-  constructor(private readonly db: SqliteDatabase) {
-    this.update = db.prepare('UPDATE workers SET declared_at = ?, declaration_flagged = ? WHERE worker_id = ? AND (declared_at IS NULL OR declared_at < ?)');
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly zone: string = DEFAULT_TIME_ZONE,
+  ) {
+    this.held = db.prepare('SELECT declared_at, declaration_flagged FROM workers WHERE worker_id = ?');
+    this.update = db.prepare('UPDATE workers SET declared_at = ?, declaration_flagged = ? WHERE worker_id = ?');
   }
 
   /** Returns how many changed a roster record. */
   apply(declarations: readonly RemoteDeclaration[], notAfterMs = Number.POSITIVE_INFINITY): number {
     const fresh = declarations.filter((d) => d.declaredAtMs <= notAfterMs);
     if (!fresh.length) return 0;
-    return this.db.transaction(() => fresh.reduce((n, d) => n + this.update.run(d.declaredAtMs, d.flagged ? 1 : 0, d.workerId, d.declaredAtMs).changes, 0))();
+    return this.db.transaction(() =>
+      fresh.reduce((n, d) => {
+        const held = this.held.get(d.workerId) as { declared_at: number | null; declaration_flagged: number } | undefined;
+        if (!held || !replacesDeclaration({ declaredAtMs: held.declared_at, flagged: held.declaration_flagged === 1 }, d, this.zone)) return n;
+        return n + this.update.run(d.declaredAtMs, d.flagged ? 1 : 0, d.workerId).changes;
+      }, 0),
+    )();
   }
 }

@@ -63,6 +63,9 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
     await directory.addSite({ id: 'cong-kcn', orgId: 'kcn' });
     await directory.addCheckpoint({ id: 'cong-chung', siteId: 'cong-kcn', kind: 'gate', orgIds: ['may-a'] });
     await directory.uploadWorkers('may-a', [listed('a1', 'Nguyễn Thị Hoa'), listed('a2', 'Trần Văn Đức')], { nowMs: NOW });
+    // The kiosks at xuong-1 stand at a gate serving may-a: its workers are on their roster.
+    await directory.addCheckpoint({ id: 'gate-x', siteId: 'xuong-1', kind: 'gate', orgIds: ['may-a'] });
+    await directory.placeDevices('gate-x', ['kiosk-x1', 'kiosk-x2']);
     phonePassKey = createPrivateKey(key.privatePem);
     links = new PhoneLinks({ sql: directory.sql, phonePassKey, issuer: 'hub.1', now: () => now });
     passes = new PassRegistry({ sql: directory.sql, now: () => now });
@@ -140,6 +143,28 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
     expect(late).toMatchObject({ status: 'recorded', rosterChanged: false });
     expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW, declarationFlagged: true });
     expect(await rows()).toHaveLength(2);
+  });
+
+  it('a flagged declaration stands for the rest of its day (province time): a later clean one, phone or kiosk, is kept but does not clear it; the next day\'s clean one does', async () => {
+    // NOW is 08:00 in Hồ Chí Minh City; 11:00 and 23:30 are the same day, 08:00 the next day is not.
+    await declarations.submit(signPhoneUpload(pass, payload({ fever: true }, NOW), phoneKey));
+    now = NOW + 3 * 3_600_000;
+    const later = await declarations.submit(signPhoneUpload(pass, payload({}, now), phoneKey));
+    expect(later).toMatchObject({ status: 'recorded', flagged: false, rosterChanged: false });
+    expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW, declarationFlagged: true });
+    // The same from a kiosk's screen, late in the evening.
+    const kiosk = new KioskDeclarations({ sql: directory.sql, directory, now: () => now });
+    now = NOW + 15.5 * 3_600_000;
+    const atKiosk = await kiosk.record('kiosk-x1', [
+      { seq: 7, wallMs: now, monoUs: 7_000, bootId: 'b', clockSynced: true, checkpointId: 'gate-x', zoneId: 'xuong', direction: 'entry', credentialKind: 'pass', workerId: 'a1', codeHash: null, decision: 'allow', reasons: [], source: 'declaration', policyVersion: 1, declaration: { answers: 0 } },
+    ]);
+    expect(atKiosk.map((r) => [r.status, r.rosterChanged])).toEqual([['recorded', false]]);
+    expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW, declarationFlagged: true });
+    expect((await rows()).map((r) => Number(r.flagged))).toEqual([1, 0, 0]);
+    // A new flagged one the same day replaces it (still flagged); the next day's clean one clears it.
+    now = NOW + DAY;
+    expect(await declarations.submit(signPhoneUpload(pass, payload({}, now), phoneKey))).toMatchObject({ rosterChanged: true, flagged: false });
+    expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW + DAY, declarationFlagged: false });
   });
 
   it('refuses an upload not signed by the bound phone, a changed payload, a revoked or foreign pass, and a phone clock far ahead', async () => {
@@ -248,6 +273,23 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
       expect(parseSiteStream(Buffer.from(p)).items).toEqual([{ kind: 'declaration', workerId: 'a2', declaredAtMs: NOW - 60_000, flagged: true }]);
     }
   });
+  it("a kiosk's declaration for a worker not on the roster that kiosk receives is not recorded: a warning without answers, nothing in the directory", async () => {
+    // kiosk-z1 stands at a gate serving kcn only: may-a's workers are not on its roster.
+    await directory.addCheckpoint({ id: 'gate-z', siteId: 'cong-kcn', kind: 'gate', orgIds: ['kcn'] });
+    await directory.placeDevices('gate-z', ['kiosk-z1']);
+    const warned: unknown[][] = [];
+    const kiosk = new KioskDeclarations({ sql: directory.sql, directory, now: () => now, log: { warn: (...a: unknown[]) => void warned.push(a) } as never });
+    const flagged = { seq: 3, wallMs: NOW - 60_000, monoUs: 3_000, bootId: 'b', clockSynced: true, checkpointId: 'gate-z', zoneId: 'kcn', direction: 'entry', credentialKind: 'pass', workerId: 'a1', codeHash: null, decision: 'deny', reasons: ['DECLARATION_FLAGGED'], source: 'declaration', policyVersion: 1, declaration: { answers: 1 << 2 } } satisfies WireEvent;
+    expect(await kiosk.record('kiosk-z1', [flagged])).toEqual([]);
+    expect(await rows()).toEqual([]);
+    expect(await rosterRecord('a1')).toMatchObject({ declaredAt: null, declarationFlagged: false });
+    expect(warned).toHaveLength(1);
+    expect(JSON.stringify(warned)).not.toMatch(/cough|answers|a1/);
+    expect(warned[0]![0]).toEqual({ deviceId: 'kiosk-z1', seq: 3 });
+    // The same worker's declaration from a kiosk that serves them is recorded.
+    expect((await kiosk.record('kiosk-x1', [{ ...flagged, checkpointId: 'gate-x' }])).map((r) => r.status)).toEqual(['recorded']);
+  });
+
   /**
    * Makes the directory fail for real until the returned function is called: on SQLite another
    * connection holds the file's write lock (a long import in another process); on PostgreSQL the
@@ -343,6 +385,32 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
       expect(acks).toHaveLength(2);
       expect(seen).toEqual([{ recorded: 1, relayed: 0 }, { recorded: 0, relayed: 0 }]);
       expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW - 60_000, declarationFlagged: true });
+    } finally {
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  it("the hub acknowledges a batch whose declaration names a worker the kiosk's roster does not hold: the event is kept, the directory untouched (no resend forever)", async () => {
+    await directory.addCheckpoint({ id: 'gate-z', siteId: 'cong-kcn', kind: 'gate', orgIds: ['kcn'] });
+    await directory.placeDevices('gate-z', ['kiosk-z1']);
+    const dir = tempDir('safegate-kdecl-scope-');
+    const store = new SqliteHubStore(join(dir.path, 'hub.db'));
+    try {
+      const hub = new Hub({ broker: { url: 'mqtts://127.0.0.1:1', ca: '', cert: '', key: '', protocolVersion: 5 }, clientId: 'hub.1', declarations: { directory } }, store, createLogger({ level: 'silent' }));
+      const acks: string[] = [];
+      const reply: HubReply = async (topic) => void acks.push(topic);
+      const bytes = encodeBatch({
+        deviceId: 'kiosk-z1', batchId: 'b-1', anchor: null,
+        events: [{ seq: 1, wallMs: NOW - 60_000, monoUs: 1_000, bootId: 'b', clockSynced: true, checkpointId: 'gate-z', zoneId: 'kcn', direction: 'entry',
+          credentialKind: 'pass', workerId: 'a1', codeHash: null, decision: 'deny', reasons: ['DECLARATION_FLAGGED'], source: 'declaration', policyVersion: 1, declaration: { answers: 2 } }],
+      });
+      const onBatch = (hub as unknown as { onBatch(d: string, t: string, p: Uint8Array, r: HubReply): Promise<void> }).onBatch.bind(hub);
+      await onBatch('kiosk-z1', topics.events('kiosk-z1'), bytes, reply);
+      expect(acks).toHaveLength(1);
+      expect((await store.personData('a1')).events).toHaveLength(1);
+      expect(await rows()).toEqual([]);
+      expect(await rosterRecord('a1')).toMatchObject({ declaredAt: null });
     } finally {
       await store.close();
       dir.remove();

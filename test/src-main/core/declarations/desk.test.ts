@@ -11,6 +11,8 @@ import { issuePhonePass, provePhonePass } from '../../../../base/node/phone-pass
 import type { GateActuator } from '../../../../device/gpio/gate-signals.js';
 import { DeclareTokens } from '../../../../src-main/core/declarations/declare-tokens.js';
 import { KioskDeclarationDesk } from '../../../../src-main/core/declarations/desk.js';
+import { RemoteDeclarations } from '../../../../src-main/core/store/remote-passages.js';
+import { DEFAULT_TIME_ZONE, timeOfDayIn } from '../../../../base/common/time.js';
 import { Gatekeeper, type Passage } from '../../../../src-main/core/gatekeeper.js';
 import { openStore, type SqliteDatabase } from '../../../../src-main/core/store/database.js';
 import { EventLog } from '../../../../src-main/core/store/event-log.js';
@@ -164,11 +166,37 @@ describe('health declarations at the kiosk', () => {
     });
     expect(alerts()).toEqual([{ seq: result.seq, kind: 'flagged-entry-attempt' }]);
     expect(roster.get('W1')).toMatchObject({ declarationFlagged: true });
-    // A later clean declaration (a new scan, a new token) admits again: the newer one counts.
+    // No "Declare now" after a flagged declaration: the refusal stands (see the next test).
+    expect(result.declareToken).toBeUndefined();
     monoMs += 10_000;
     const again = scan(passFor(keys, 'W1'));
     expect(again.decision.reasons).toEqual(['DECLARATION_FLAGGED']);
-    expect(desk.submit(again.declareToken!, clean()).decision.outcome).toBe('allow');
+    expect(again.declareToken).toBeUndefined();
+  });
+
+  it('a flagged declaration stands for the rest of the day (province time): a clean one later that day, at the kiosk or on the phone, is recorded but does not admit; the next day\'s clean one does', () => {
+    const noon = timeOfDayIn(Date.now(), '12:00', DEFAULT_TIME_ZONE);
+    wallOffsetMs = noon - Date.now();
+    roster.upsertAll([healthyWorker('W1', noon, { declaredAt: null })]);
+    // A pass issued well before the kiosk's (moved) clock and valid well after it.
+    const pass = passFor(keys, 'W1', { issuedAgoMs: 2 * 86_400_000, expiresInMs: 5 * 86_400_000 });
+    const refused = scan(pass);
+    expect(desk.submit(refused.declareToken!, withYes('fever')).decision.reasons).toEqual(['DECLARATION_FLAGGED']);
+    // 18:00: declared "no" from the idle button (recorded as an event), and on the phone (the site stream).
+    wallOffsetMs += 6 * 3_600_000;
+    const seq = desk.recordDeclaration({ workerId: 'W1', credentialKind: 'pass', answers: 0 });
+    expect(events.get(seq)).toMatchObject({ source: 'declaration', decision: 'allow', declaration: { answers: 0 } });
+    expect(new RemoteDeclarations(db, DEFAULT_TIME_ZONE).apply([{ workerId: 'W1', declaredAtMs: noon + 7 * 3_600_000, flagged: false }])).toBe(0);
+    expect(roster.get('W1')).toMatchObject({ declarationFlagged: true });
+    expect(roster.get('W1')!.declaredAt).toBeLessThan(noon + 3_600_000);
+    monoMs += 10_000;
+    expect(scan(pass).decision).toMatchObject({ outcome: 'deny', reasons: ['DECLARATION_FLAGGED'] });
+    // 08:00 the next day: a clean declaration clears it.
+    wallOffsetMs += 14 * 3_600_000;
+    desk.recordDeclaration({ workerId: 'W1', credentialKind: 'pass', answers: 0 });
+    expect(roster.get('W1')).toMatchObject({ declarationFlagged: false });
+    monoMs += 10_000;
+    expect(scan(pass).decision.outcome).toBe('allow');
   });
 
   it('someone let through who declares from the idle button: the declaration is recorded and nothing is decided again (no anti-passback refusal in the entry log); one found inside already likewise, a flagged one alerting on the declaration', () => {
