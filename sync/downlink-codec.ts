@@ -278,7 +278,7 @@ const dccSignerSchema = z
       return;
     }
     try {
-      signerFromDer(der, 'certificate');
+      signerFromDer(der, 'certificate', { kid: v.kid });
     } catch (err) {
       ctx.addIssue({ code: 'custom', path: ['certificate'], message: (err as Error).message });
     }

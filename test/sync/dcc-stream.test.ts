@@ -28,7 +28,7 @@ describe('dcc downlink stream codec', () => {
     expect(codec.fromWire(codec.toWire({ deleted: true, key: signer.kid }))).toEqual({ deleted: true, key: signer.kid });
   });
 
-  it('refuses a certificate that is not X.509, an oversize one, extra keys, a bad kid and a kid that is not the record key', () => {
+  it('refuses a certificate that is not X.509, an oversize one, extra keys, a bad kid, a kid that is not the record key and one that is not the certificate hash', () => {
     const refuse = (value: unknown, key = signer.kid) => expect(() => codec.fromWire([0, key, value])).toThrow();
     refuse({ kid: signer.kid, certificate: Buffer.from('not a certificate at all').toString('base64') });
     refuse({ kid: signer.kid, certificate: certificate.slice(0, -8) });
@@ -40,6 +40,8 @@ describe('dcc downlink stream codec', () => {
     refuse({ kid: 'not base64 !', certificate }, 'not base64 !');
     refuse({ kid: 'A'.repeat(65), certificate }, 'A'.repeat(64));
     refuse({ kid: 'AAAAAAAAAAA=', certificate });
+    // A kid that is its record's key but not the certificate's own (SHA-256 of the DER, first 8 bytes).
+    refuse({ kid: 'AAAAAAAAAAA=', certificate }, 'AAAAAAAAAAA=');
     refuse({ certificate });
     expect(() => codec.fromWire([0, signer.kid, 'text'])).toThrow();
   });
