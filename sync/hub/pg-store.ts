@@ -696,6 +696,11 @@ export class PgHubStore implements HubStore {
     }
   }
 
+  async clearDeclarationBitsBefore(beforeMs: number): Promise<number> {
+    const r = await this.pool.query('UPDATE hub_events SET declaration_bits = NULL WHERE declaration_bits IS NOT NULL AND coalesce(corrected_wall_ms, wall_ms) < $1', [beforeMs]);
+    return r.rowCount ?? 0;
+  }
+
   async personData(workerId: string): Promise<{ events: HubEvent[]; alerts: (Alert & { deviceId: string })[] }> {
     const events = await this.pool.query<Record<string, unknown>>('SELECT * FROM hub_events WHERE worker_id = $1 ORDER BY wall_ms, device_id, seq', [workerId]);
     const alerts = await this.pool.query<Record<string, unknown>>('SELECT * FROM hub_alerts WHERE worker_id = $1 ORDER BY at_ms, device_id, seq', [workerId]);

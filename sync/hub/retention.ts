@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { DECLARATION_ANSWERS_KEPT_MS } from '../../base/common/declaration.js';
 import type { HubStore } from './store.js';
 import type { PassRegistry } from './passes.js';
 import type { HubExports } from './exports.js';
@@ -11,7 +12,8 @@ const DAY_MS = 86_400_000;
 
 /**
  * The hub keeps personal data only as long as the province's retention says (Decree 13/2023):
- * events, alerts and heartbeats older than `retentionDays` are purged at start and hourly, and so
+ * events, alerts and heartbeats older than `retentionDays` are purged at start and hourly (the answer
+ * bits of kiosk declarations after 14 days, keeping the events), and so
  * are the pass registry's passes that expired longer ago than that (when given). A failed
  * purge is logged and tried again at the next turn. `start()`/`stop()`, like the kiosk's Retention.
  */
@@ -20,7 +22,7 @@ export class HubRetention {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: { store: Pick<HubStore, 'purgeBefore'>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; declarations?: Pick<Declarations, 'purge'>; visits?: Pick<Visits, 'purge'>; traces?: Pick<SavedTraces, 'purgeBefore'>; alerts?: Pick<AlertBook, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
+    private readonly deps: { store: Pick<HubStore, 'purgeBefore'> & Partial<Pick<HubStore, 'clearDeclarationBitsBefore'>>; passes?: Pick<PassRegistry, 'purgeExpired'>; exports?: Pick<HubExports, 'purgeBefore'>; declarations?: Pick<Declarations, 'purge'>; visits?: Pick<Visits, 'purge'>; traces?: Pick<SavedTraces, 'purgeBefore'>; alerts?: Pick<AlertBook, 'purgeBefore'>; retentionDays: number; log: Logger; everyMs?: number; now?: () => number },
   ) {}
 
   /** Purges once (resolves when done), then every hour. */
@@ -44,6 +46,9 @@ export class HubRetention {
       try {
         const done = await store.purgeBefore(now - retentionDays * DAY_MS);
         if (done.events || done.alerts || done.heartbeats) log.info(done, 'hub store purged by its retention');
+        // Kiosk declarations' answer bits go after 14 days; the events stay for retentionDays.
+        const answers = await store.clearDeclarationBitsBefore?.(now - DECLARATION_ANSWERS_KEPT_MS);
+        if (answers) log.info({ declarationAnswers: answers }, 'answers of kiosk declarations older than 14 days erased from the hub store');
         const expired = await this.deps.passes?.purgeExpired(now - retentionDays * DAY_MS);
         if (expired?.passes) log.info(expired, 'expired passes purged from the pass registry by its retention');
         const exports = await this.deps.exports?.purgeBefore(now - retentionDays * DAY_MS);

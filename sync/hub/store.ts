@@ -246,6 +246,11 @@ export interface HubStore {
    * since. Each device's sequence watermark stays, so a late resend is still recognised.
    */
   purgeBefore(beforeMs: number): Promise<{ events: number; alerts: number; heartbeats: number }>;
+  /**
+   * Erases the answer bits of kiosk declarations that happened before `beforeMs` (Decree 13: kept 14
+   * days, DECLARATION_ANSWERS_KEPT_DAYS), keeping the events; returns how many.
+   */
+  clearDeclarationBitsBefore(beforeMs: number): Promise<number>;
   /** Everything the store holds about one worker (a Decree 13 access request): their events and alerts, by time. */
   personData(workerId: string): Promise<{ events: HubEvent[]; alerts: (Alert & { deviceId: string })[] }>;
   /**
@@ -657,6 +662,10 @@ export class SqliteHubStore implements HubStore {
         heartbeats: this.db.prepare('DELETE FROM device_heartbeats WHERE received_ms < ?').run(beforeMs).changes,
       }))
       .immediate();
+  }
+
+  async clearDeclarationBitsBefore(beforeMs: number): Promise<number> {
+    return this.db.prepare('UPDATE hub_events SET declaration_bits = NULL WHERE declaration_bits IS NOT NULL AND coalesce(corrected_wall_ms, wall_ms) < ?').run(beforeMs).changes;
   }
 
   async personData(workerId: string): Promise<{ events: HubEvent[]; alerts: (Alert & { deviceId: string })[] }> {

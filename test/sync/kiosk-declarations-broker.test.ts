@@ -50,6 +50,9 @@ describe('a declaration taken on a kiosk screen reaches the hub and the other ki
     await directory.addSite({ id: 'xuong-1', orgId: 'may-a' });
     await directory.uploadWorkers('may-a', [listed('a1')], { nowMs: Date.now() });
     await directory.assignSite('xuong-1', ['kiosk-x1', 'kiosk-x2']);
+    // At a gate serving may-a: a1 is on these kiosks' roster (the hub records only such a worker's declaration).
+    await directory.addCheckpoint({ id: 'gate-x', siteId: 'xuong-1', kind: 'gate', orgIds: ['may-a'] });
+    await directory.placeDevices('gate-x', ['kiosk-x1', 'kiosk-x2']);
     hubStore = new SqliteHubStore(join(dir.path, 'hub.db'));
     const key = generateSigningKeyPair('EdDSA');
     hub = new Hub(

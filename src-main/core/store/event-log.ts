@@ -262,6 +262,8 @@ export class EventLog {
    * sequence number. Throws the SQLite error on failure.
    */
   append(event: NewGateEvent, alert?: AlertKind, note?: string): number {
+    // The table lets a declaration lose its answers after 14 days (migration 0024), never be made without them.
+    if (event.source === 'declaration' && event.declaration === undefined) throw new RangeError('a declaration event carries its answers');
     const write = (): number => {
       const seq = Number(
         this.insert.run({
@@ -374,5 +376,16 @@ export class EventLog {
    */
   purgeBefore(wallMs: number, options: { unsyncedToo?: boolean } = {}): number {
     return (options.unsyncedToo ? this.purgeAllStmt : this.purgeStmt).run(wallMs).changes;
+  }
+
+  /**
+   * Erases the answer bits of declarations made before `wallMs` (Decree 13: kept 14 days,
+   * DECLARATION_ANSWERS_KEPT_DAYS), keeping the events. Only of events the hub has, unless
+   * `unsyncedToo` (a kiosk without a hub): the wire carries a declaration's answers with it, so an
+   * unsent one keeps them until it is sent. Returns how many were erased.
+   */
+  clearDeclarationBitsBefore(wallMs: number, options: { unsyncedToo?: boolean } = {}): number {
+    const synced = options.unsyncedToo ? '' : ' AND synced_at IS NOT NULL';
+    return this.db.prepare(`UPDATE events SET declaration_bits = NULL WHERE source = 'declaration' AND declaration_bits IS NOT NULL AND wall_ms < ?${synced}`).run(wallMs).changes;
   }
 }

@@ -1,6 +1,7 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { DECLARATION_ANSWERS_KEPT_MS } from '../../../base/common/declaration.js';
 import type { EventLog } from './event-log.js';
 import type { Notices } from './notices.js';
 
@@ -26,8 +27,8 @@ export interface RetentionDeps {
 
 /**
  * Personal data is kept only as long as it is needed (Decree 13/2023): events older than the
- * retention (once the hub has them; on a kiosk without a hub, regardless), the supervisor audit
- * trail with them, expired notices, and exported files after a day. Hourly, and at start.
+ * retention (once the hub has them; on a kiosk without a hub, regardless), the answers of
+ * declarations after 14 days (the events stay), the supervisor audit trail with them, expired notices, and exported files after a day. Hourly, and at start.
  * `start()`/`stop()`; the constructor only stores its dependencies.
  */
 export class Retention {
@@ -46,18 +47,20 @@ export class Retention {
     this.timer = undefined;
   }
 
-  purge(): { events: number; notices: number; audit: number; exports: number } {
+  purge(): { events: number; notices: number; audit: number; exports: number; declarationAnswers: number } {
     const { events, notices, supervisor, retentionDays, syncs, log } = this.deps;
     const now = this.deps.now?.() ?? Date.now();
     const cutoff = now - retentionDays * DAY_MS;
-    const done = { events: 0, notices: 0, audit: 0, exports: 0 };
+    const done = { events: 0, notices: 0, audit: 0, exports: 0, declarationAnswers: 0 };
     try {
       done.events = events.purgeBefore(cutoff, { unsyncedToo: !syncs });
+      // Health answers go sooner than the events that carry them (14 days); the events stay.
+      done.declarationAnswers = events.clearDeclarationBitsBefore(now - DECLARATION_ANSWERS_KEPT_MS, { unsyncedToo: !syncs });
       done.notices = notices.purgeExpired(now);
       done.audit = supervisor.purgeAuditBefore(cutoff);
       done.events += this.deps.visitors?.purgeBefore(cutoff) ?? 0;
       done.exports = this.purgeExports(now - (this.deps.exportsKeepMs ?? DAY_MS)) + (supervisor.purgeHubOutboxBefore?.(cutoff) ?? 0);
-      if (done.events || done.notices || done.exports) log.info(done, 'old events, expired notices and old exports purged');
+      if (done.events || done.notices || done.exports || done.declarationAnswers) log.info(done, 'old events, expired notices, old exports and old declaration answers purged');
     } catch (err) {
       log.error({ err: (err as Error).message }, 'purge failed; will retry');
     }

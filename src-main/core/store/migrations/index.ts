@@ -22,6 +22,7 @@ import * as m0020 from './0020-trips.js';
 import * as m0021 from './0021-gate-for-everyone.js';
 import * as m0022 from './0022-visitors.js';
 import * as m0023 from './0023-dcc-signers.js';
+import * as m0024 from './0024-declaration-bits-kept-14-days.js';
 
 /** In order; a migration's number is its `user_version` once applied. Never edit a released one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -48,4 +49,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 21, name: '0021-gate-for-everyone', up: m0021.up },
   { version: 22, name: '0022-visitors', up: m0022.up },
   { version: 23, name: '0023-dcc-signers', up: m0023.up },
+  { version: 24, name: '0024-declaration-bits-kept-14-days', up: m0024.up },
 ];
