@@ -439,6 +439,15 @@ function buildProgram(): Command {
   registerDevicesCommands(hub);
   registerTripHubCommands(hub);
   registerReportCommands(hub);
+  hub
+    .command('declaration')
+    .description('health declarations: a health officer clears a flagged one (it otherwise stands for the rest of its day)')
+    .command('clear')
+    .description("clear a worker's flagged declaration: their kiosks admit them again at their next roster download; who, when and why are kept at the hub")
+    .argument('<worker>', 'the worker id')
+    .requiredOption('--reason <text>', 'why (one line, kept with who cleared it and when)')
+    .requiredOption('--config <file>', 'hub settings file')
+    .action(async (worker: string, o: { config: string; reason: string }) => console.log(await (await import('./hub-declaration-commands.js')).clearHubDeclaration(o.config, worker, o)));
   const hubPerson = hub.command('person').description('Decree 13 requests about one person: access (export) and erasure; each writes an audit line that names no one');
   hubPerson
     .command('export')

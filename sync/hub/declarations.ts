@@ -167,19 +167,24 @@ export class Declarations {
 
   /**
    * Retention: the answers of declarations received more than 14 days ago are erased, and whole
-   * declarations older than `retentionDays` go. Returns how many of each.
+   * declarations (and health officers' clearances) older than `retentionDays` go. Returns how many of each.
    */
   async purge(retentionDays: number): Promise<{ answers: number; declarations: number }> {
     const nowMs = this.now();
     return this.db.write(async (tx) => ({
       answers: await tx.run(sql`UPDATE declarations SET answers = NULL WHERE answers IS NOT NULL AND received_ms < ${nowMs - ANSWERS_KEPT_DAYS * 86_400_000}`),
-      declarations: await tx.run(sql`DELETE FROM declarations WHERE received_ms < ${nowMs - retentionDays * 86_400_000}`),
+      declarations:
+        (await tx.run(sql`DELETE FROM declarations WHERE received_ms < ${nowMs - retentionDays * 86_400_000}`)) +
+        (await tx.run(sql`DELETE FROM declaration_clearances WHERE cleared_ms < ${nowMs - retentionDays * 86_400_000}`)),
     }));
   }
 
   /** Erasure (Decree 13): every declaration of a worker; returns how many. */
   async eraseWorker(workerId: string): Promise<number> {
-    return this.db.run(sql`DELETE FROM declarations WHERE worker_id = ${workerId}`);
+    return this.db.write(async (tx) => {
+      await tx.run(sql`DELETE FROM declaration_clearances WHERE worker_id = ${workerId}`);
+      return tx.run(sql`DELETE FROM declarations WHERE worker_id = ${workerId}`);
+    });
   }
 }
 

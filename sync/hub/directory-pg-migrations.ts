@@ -496,4 +496,20 @@ export const DIRECTORY_PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'enrol-retry',
     sql: `ALTER TABLE fleet_devices ADD COLUMN cert_pem text;`,
   },
+  {
+    // SQLite 0025-declaration-clearances: a health officer's clearance of a flagged declaration (who, when, which, why).
+    version: 11,
+    name: 'declaration-clearances',
+    sql: `
+      CREATE TABLE declaration_clearances (
+        worker_id   text   NOT NULL,
+        cleared_ms  bigint NOT NULL,
+        cleared_by  text   NOT NULL,
+        declared_ms bigint NOT NULL,
+        reason      text   NOT NULL
+      );
+      CREATE INDEX declaration_clearances_worker ON declaration_clearances (worker_id, cleared_ms);
+      CREATE INDEX declaration_clearances_time ON declaration_clearances (cleared_ms);
+    `,
+  },
 ];

@@ -34,6 +34,7 @@ import * as m0021 from './directory-migrations/0021-fleet.js';
 import * as m0022 from './directory-migrations/0022-device-settings.js';
 import * as m0023 from './directory-migrations/0023-revocations.js';
 import * as m0024 from './directory-migrations/0024-enrol-retry.js';
+import * as m0025 from './directory-migrations/0025-declaration-clearances.js';
 import { DIRECTORY_PG_MIGRATIONS } from './directory-pg-migrations.js';
 import { chunksOf, greatest, inList, isAnyOf, openHubSql, type HubSql, type HubSqlExecutor, type HubSqlSchema, type HubSqlTarget } from './hub-sql.js';
 import { listProblem, WorkerListError, type ListedWorker, type ListProblem } from './registry-upload.js';
@@ -63,6 +64,7 @@ export const DIRECTORY_MIGRATIONS = [
   { version: 22, name: '0022-device-settings', up: m0022.up },
   { version: 23, name: '0023-revocations', up: m0023.up },
   { version: 24, name: '0024-enrol-retry', up: m0024.up },
+  { version: 25, name: '0025-declaration-clearances', up: m0025.up },
 ] as const satisfies readonly Migration[];
 
 /** The directory's database: these SQLite steps on a file, DIRECTORY_PG_MIGRATIONS on PostgreSQL (DATABASE_URL). */
@@ -1158,6 +1160,28 @@ export class HubDirectory {
             .sort(byText)
         : [...(await this.sitesIn(tx)).keys()].sort();
       return { changed, sites };
+    });
+  }
+
+  /**
+   * A health officer clears a worker's flagged declaration (`safegate hub declaration clear`): the
+   * roster record keeps the declaration's time and drops the flag, so each of their kiosks admits
+   * them again at its next roster download (a later declaration that day counts again by the usual
+   * rule), and who, when and why is kept. Undefined for a worker not on the roster; `cleared: false`
+   * (nothing written) when their declaration is not flagged.
+   */
+  async clearDeclarationFlag(workerId: string, clearance: { by: string; reason: string; nowMs: number }): Promise<{ cleared: boolean; declaredAtMs: number | null } | undefined> {
+    return this.sql.write(async (tx) => {
+      const held = await tx.get<{ value: string; scope: string }>(sql`SELECT value, scope FROM records WHERE stream = 'roster' AND key = ${workerId} AND deleted = 0`);
+      if (!held) return undefined;
+      const record = JSON.parse(held.value) as WorkerRecord;
+      if (!record.declarationFlagged || record.declaredAt === null) return { cleared: false, declaredAtMs: record.declaredAt };
+      await this.putRecords(tx, 'roster', [[workerId, { ...record, declarationFlagged: false }, held.scope]], false);
+      await tx.run(
+        sql`INSERT INTO declaration_clearances (worker_id, cleared_ms, cleared_by, declared_ms, reason)
+            VALUES (${workerId}, ${clearance.nowMs}, ${clearance.by}, ${record.declaredAt}, ${clearance.reason})`,
+      );
+      return { cleared: true, declaredAtMs: record.declaredAt };
     });
   }
 

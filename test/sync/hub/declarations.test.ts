@@ -167,6 +167,24 @@ describe.each(directoryBackends)('health declarations from the phone page on $na
     expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW + DAY, declarationFlagged: false });
   });
 
+  it("a health officer's clearance drops the flag the same day (kept: who, when, why); a later declaration that day then counts by the usual rule", async () => {
+    await declarations.submit(signPhoneUpload(pass, payload({ cough: true }, NOW), phoneKey));
+    expect(await directory.clearDeclarationFlag('a1', { by: 'shell:officer', reason: 'khám lại', nowMs: NOW + 3_600_000 })).toEqual({ cleared: true, declaredAtMs: NOW });
+    expect(await rosterRecord('a1')).toMatchObject({ declaredAt: NOW, declarationFlagged: false });
+    expect(await directory.clearDeclarationFlag('a1', { by: 'shell:officer', reason: 'again', nowMs: NOW + 3_600_000 })).toEqual({ cleared: false, declaredAtMs: NOW });
+    expect(await directory.clearDeclarationFlag('nobody', { by: 'shell:officer', reason: 'x', nowMs: NOW })).toBeUndefined();
+    const kept = await directory.sql.all<Record<string, unknown>>(sql`SELECT worker_id, cleared_by, reason FROM declaration_clearances`);
+    expect(kept).toEqual([{ worker_id: 'a1', cleared_by: 'shell:officer', reason: 'khám lại' }]);
+    now = NOW + 2 * 3_600_000;
+    expect(await declarations.submit(signPhoneUpload(pass, payload({}, now), phoneKey))).toMatchObject({ rosterChanged: true });
+    now = NOW + 3 * 3_600_000;
+    expect(await declarations.submit(signPhoneUpload(pass, payload({ fever: true }, now), phoneKey))).toMatchObject({ rosterChanged: true, flagged: true });
+    expect(await rosterRecord('a1')).toMatchObject({ declaredAt: now, declarationFlagged: true });
+    // Erasure takes the clearances with the declarations.
+    await declarations.eraseWorker('a1');
+    expect(await directory.sql.all(sql`SELECT * FROM declaration_clearances`)).toEqual([]);
+  });
+
   it('refuses an upload not signed by the bound phone, a changed payload, a revoked or foreign pass, and a phone clock far ahead', async () => {
     const thief = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     await expect(declarations.submit(signPhoneUpload(pass, payload(), thief))).rejects.toThrow(expect.objectContaining({ status: 401, message: expect.stringMatching(/not signed by the phone/) }));
