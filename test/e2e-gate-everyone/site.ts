@@ -98,8 +98,11 @@ export class GateSite {
     };
     hubCli('org', 'add', ORG, '--name', 'Công ty May A');
     hubCli('site', 'add', SITE, '--org', ORG);
-    hubCli('device', 'assign', GATE_ID, '--site', SITE);
-    hubCli('device', 'assign', CANTEEN_ID, '--site', SITE);
+    // At checkpoints serving the organisation: its workers are on these kiosks' roster, so the hub records their declarations.
+    hubCli('checkpoint', 'add', 'cong-a', '--site', SITE, '--kind', 'gate', '--name', 'Cổng A', '--org', ORG);
+    hubCli('checkpoint', 'add', 'canteen-1', '--site', SITE, '--kind', 'canteen', '--name', 'Nhà ăn 1', '--org', ORG);
+    hubCli('device', 'assign', GATE_ID, '--checkpoint', 'cong-a');
+    hubCli('device', 'assign', CANTEEN_ID, '--checkpoint', 'canteen-1');
     const list = join(root, 'org-a.csv');
     writeFileSync(list, `${HEADER}\n${WORKERS.map((w, i) => `${i + 1},${w.id},${w.name},1990,Nữ,,,,Tổ May 1,,,2`).join('\n')}\n`);
     hubCli('roster', 'upload', '--org', ORG, list);
