@@ -86,7 +86,7 @@ export async function openHubConsole(o: {
   const exports = o.deviceCaPem ? new HubExports({ sql, directory: o.directory, caPem: o.deviceCaPem }) : undefined;
   const phoneLinks = new PhoneLinks({ sql, issuer: o.issuer, ...(o.phonePassKey ? { phonePassKey: o.phonePassKey } : {}) });
   // Phone uploads are checked against the hub's phone-pass key: without one there are no phone passes to send them.
-  const declarations = o.phonePassKey ? new Declarations({ sql, directory: o.directory, uploads: new PhoneUploads(o.phonePassKey, passes) }) : undefined;
+  const declarations = o.phonePassKey ? new Declarations({ sql, directory: o.directory, uploads: new PhoneUploads(o.phonePassKey, passes), zone: o.zone }) : undefined;
   const visits = o.phonePassKey && o.checkpointCodeKey ? new Visits({ sql, uploads: new PhoneUploads(o.phonePassKey, passes), checkpointCodeKey: o.checkpointCodeKey }) : undefined;
   const traces = new SavedTraces({ sql });
   const tracing = {

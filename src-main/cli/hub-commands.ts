@@ -70,7 +70,7 @@ export async function runHub(configFile: string): Promise<void> {
       clientId: loaded.settings.id,
       sharedSubscription: loaded.settings.sharedSubscription,
       ...(signingKey ? { downlink: { directory, signingKey } } : {}),
-      declarations: { directory },
+      declarations: { directory, zone: loaded.settings.time.zone },
       siteStream: { sites: directory, beatMs: siteStream.beatMs, maxAgeMs: siteStream.maxAgeHours * 3_600_000 },
       alerts: { book: alerts.book, directory },
       revoked,

@@ -40,7 +40,7 @@ export interface HubOptions {
    * The directory kiosk declarations are recorded in (issue 14: the declarations table, the worker's
    * record, the site stream); absent: the downlink's, if any. A hub without a signing key still records them.
    */
-  declarations?: { directory: HubDirectory };
+  declarations?: { directory: HubDirectory; /** The province time zone: a flagged declaration stands for the rest of its day in it. */ zone?: string };
   /** How often this process looks for new remote settings to send at once (default 2 s). */
   settingsPushMs?: number;
   /**
@@ -124,7 +124,7 @@ export class Hub extends EventEmitter<HubEvents> {
   ) {
     super();
     const directory = options.declarations?.directory ?? options.downlink?.directory;
-    this.kioskDeclarations = directory ? new KioskDeclarations({ sql: directory.sql, directory, log: this.log }) : undefined;
+    this.kioskDeclarations = directory ? new KioskDeclarations({ sql: directory.sql, directory, log: this.log, ...(options.declarations?.zone ? { zone: options.declarations.zone } : {}) }) : undefined;
     this.ingestGroups = new IngestGroups({
       // One directory lookup for the whole group, not one per batch (a round trip each on PostgreSQL).
       ingestMany: async (batches) => this.store.ingestMany(await this.organisationsAtReceipt(batches)),
