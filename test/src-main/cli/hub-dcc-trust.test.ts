@@ -1,4 +1,6 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, sign, webcrypto } from 'node:crypto';
+import { dccKidOf } from '../../../base/node/dcc/index.js';
+import { P256_KEY_ALGORITHM, P256_SIGNING_ALGORITHM, peculiarX509 } from '../../../base/node/x509.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -133,8 +135,24 @@ describe.each(directoryBackends)('hub dcc trust commands on $name', (backend) =>
   });
 
   it('sends a long list in parts of at most DCC_PART_SIZE signers', async () => {
-    const der = b64(signers[0]!.der);
-    const many = Array.from({ length: DCC_PART_SIZE + 10 }, (_, i) => ({ kid: Buffer.from(`kid-${String(i).padStart(4, '0')}`).toString('base64'), certificate: der }));
+    // Real certificates, each under its own kid (the stream takes only a kid that is its certificate's hash):
+    // one key, many serial numbers, made in-process (openssl once per certificate would take minutes).
+    const x509 = peculiarX509();
+    const keys = await webcrypto.subtle.generateKey(P256_KEY_ALGORITHM, true, ['sign', 'verify']);
+    const many = await Promise.all(
+      Array.from({ length: DCC_PART_SIZE + 10 }, async (_, i) => {
+        const cert = await x509.X509CertificateGenerator.createSelfSigned({
+          serialNumber: (i + 1).toString(16).padStart(8, '0'),
+          name: `CN=DSC ${i}, C=VN`,
+          notBefore: new Date(Date.now() - 86_400_000),
+          notAfter: new Date(Date.now() + 30 * 86_400_000),
+          signingAlgorithm: P256_SIGNING_ALGORITHM,
+          keys,
+        });
+        const der = new Uint8Array(cert.rawData);
+        return { kid: dccKidOf(der), certificate: b64(der) };
+      }),
+    );
     await directory.replaceDccSigners(many);
     const parts = await directory.respond({ v: PROTOCOL_VERSION, stream: 'dcc', cursor: 0 }, Date.now());
     expect(parts.map((p) => p.body.length)).toEqual([DCC_PART_SIZE, 10]);
