@@ -88,7 +88,7 @@ describe('the HC1 trust list from the hub to a kiosk (issue 14 G2)', () => {
     hubConfig = join(dir.path, 'hub.yaml');
     writeFileSync(
       hubConfig,
-      stringify({ id: 'hub.1', broker: { ...tls('hub.1'), url: broker.url }, store: { path: join(dir.path, 'hub.db') }, directory: { path: join(dir.path, 'directory.db') }, signingKey: keyFile, log: { level: 'info' } }),
+      stringify({ id: 'hub.1', broker: { ...tls('hub.1'), url: broker.url }, store: { path: join(dir.path, 'hub.db') }, directory: { path: join(dir.path, 'directory.db') }, signingKey: keyFile, console: { enabled: false }, log: { level: 'info' } }),
     );
     hub = safegateProcess(['hub', 'run', '--config', hubConfig], undefined, { env: { DATABASE_URL: '' } });
     await until(() => hub.logs.find((l) => l.msg === 'hub online'), 'the hub online', 60_000);
