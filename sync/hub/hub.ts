@@ -242,6 +242,8 @@ export class Hub extends EventEmitter<HubEvents> {
         everyMs: this.options.settingsPushMs ?? 2_000,
         log: this.log.child({ ns: 'hub:settings' }),
       });
+      // Settings changed from here on are pushed (a directory that cannot say now: the first look will).
+      await this.settingsPusher.prime().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'remote settings: the stream revision could not be read at start'));
       this.settingsPusher.start();
     }
     link.start();

@@ -327,6 +327,15 @@ export class SettingsPusher {
     },
   ) {}
 
+  /**
+   * Reads where the settings stream stands now, so a change made after this resolves is pushed. Without
+   * it the first look, a few seconds later, would take a change made in between for the starting point
+   * and never push it (the kiosk would get it only at its next refresh).
+   */
+  async prime(): Promise<void> {
+    this.seen ??= await this.o.directory.revision('settings');
+  }
+
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
