@@ -269,8 +269,14 @@ describe.each(directoryBackends)("console: an organisation manager's day (runnin
     await page.getByRole('button', { name: 'Tìm' }).waitFor();
     expect(await page.getByLabel('Tệp danh sách').count()).toBe(0);
     await page.getByRole('link', { name: 'Thẻ ra vào' }).click();
+    await page.getByTestId('passes-page').waitFor();
+    await page.locator('select[name="org"] option[value="ORG-A"]').waitFor({ state: 'attached' });
     await page.locator('select[name="org"]').selectOption('ORG-A');
-    await expect.poll(() => page.getByTestId('passes').locator('tbody tr').count()).toBe(2);
+    // The list is read after the choice; on a loaded CI machine (two workers, a hub and PostgreSQL on two
+    // cores) that took longer than the default 10 s poll twice: this waits for the page's own answer.
+    await expect
+      .poll(async () => ((await page.locator('[role="alert"]').count()) > 0 ? `refused: ${await page.locator('[role="alert"]').first().innerText()}` : page.getByTestId('passes').locator('tbody tr').count()), { timeout: 30_000 })
+      .toBe(2);
     expect(await page.getByRole('button', { name: 'Cấp thẻ' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Thu hồi/ }).count()).toBe(0);
     await page.getByRole('link', { name: 'Tổ chức và cơ sở' }).click();
